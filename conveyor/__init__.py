@@ -1,0 +1,1 @@
+"""conveyor: durable background jobs on SQLite or PostgreSQL."""

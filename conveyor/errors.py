@@ -1,0 +1,79 @@
+"""Every public exception conveyor raises, in one place."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class ConveyorError(Exception):
+    """Base class for conveyor's own errors."""
+
+
+class ConfigurationError(ConveyorError, ValueError):
+    """A bad URL, option or definition (raised before anything is stored)."""
+
+
+class PayloadError(ConveyorError, TypeError):
+    """A trigger's arguments cannot be stored as JSON; names the offending path."""
+
+
+class ScheduleError(ConveyorError, ValueError):
+    """Schedule text (English or cron) that cannot be read."""
+
+
+class UnknownJobError(ConveyorError, KeyError):
+    """No job with that id is defined on this app."""
+
+    def __str__(self) -> str:  # KeyError quotes its message; keep it readable
+        return str(self.args[0]) if self.args else "unknown job"
+
+
+class StoreError(ConveyorError):
+    """The store cannot be opened or reached (locked, corrupt, unreachable)."""
+
+
+class JobFailed(ConveyorError):
+    """Raised by ``JobHandle.result()`` when the job failed or was cancelled."""
+
+    def __init__(self, job_id: int, state: str, error: dict[str, Any] | None) -> None:
+        self.job_id = job_id
+        self.state = state
+        self.error = error or {}
+        message = self.error.get("message") or state
+        kind = self.error.get("type")
+        super().__init__(f"job {job_id} {state}: {kind + ': ' if kind else ''}{message}")
+
+
+class NonDeterminismError(ConveyorError):
+    """A durable run replayed into a step that differs from the stored one."""
+
+
+class Fail(Exception):  # noqa: N818 - public name fixed by the spec
+    """Raise inside a job to fail it at once, without retrying."""
+
+
+class RetryIn(Exception):  # noqa: N818 - public name fixed by the spec
+    """Raise inside a job to retry it after ``delay`` seconds (or ``n`` of ``unit``)."""
+
+    def __init__(self, delay: float, unit: str = "seconds") -> None:
+        self.delay = delay
+        self.unit = unit
+        super().__init__(f"retry in {delay} {unit}")
+
+
+class Interrupt(BaseException):
+    """Control flow used by the engine (replay, suspension). Derives from BaseException so
+    that ``except Exception:`` in user code cannot swallow it."""
+
+
+class Suspend(Interrupt):
+    """A durable run releases its worker until ``run_at`` (None: until an event arrives)."""
+
+    def __init__(self, run_at: float | None) -> None:
+        self.run_at = run_at
+        super().__init__(f"suspended until {run_at}")
+
+
+def is_internal(exc: BaseException) -> bool:
+    """True for conveyor's own control-flow interrupts, which user code must re-raise."""
+    return isinstance(exc, Interrupt)

@@ -1,0 +1,38 @@
+"""Pure helpers shared by stores: payload subset matching, state names."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from conveyor.errors import ConfigurationError
+from conveyor.stores.base import STATES
+
+FAR_FUTURE = 253402300799.0  # 9999-12-31: "no due time" (a run waiting for an event)
+
+
+def contains(payload: Any, subset: Any) -> bool:
+    """True when ``subset`` is contained in ``payload`` (like PostgreSQL's ``jsonb @>``)."""
+    if isinstance(subset, dict):
+        if not isinstance(payload, dict):
+            return False
+        return all(k in payload and contains(payload[k], v) for k, v in subset.items())
+    if isinstance(subset, list):
+        if not isinstance(payload, list):
+            return False
+        return all(any(contains(p, s) for p in payload) for s in subset)
+    if isinstance(subset, bool) or isinstance(payload, bool):
+        return subset is payload
+    return bool(payload == subset)
+
+
+def check_states(states: Any) -> list[str]:
+    """Normalise a state filter (a name or names) and refuse unknown names."""
+    if states is None:
+        return []
+    names = [states] if isinstance(states, str) else list(states)
+    for name in names:
+        if name not in STATES:
+            raise ConfigurationError(
+                f"unknown job state {name!r}; accepted: {', '.join(STATES)}"
+            )
+    return names

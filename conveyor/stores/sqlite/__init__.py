@@ -1,0 +1,5 @@
+"""SQLite store package."""
+
+from conveyor.stores.sqlite.store import SQLiteStore
+
+__all__ = ["SQLiteStore"]

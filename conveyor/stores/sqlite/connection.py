@@ -1,0 +1,104 @@
+"""Opening SQLite files safely: WAL, busy timeouts, clear errors, migrations."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from conveyor.errors import StoreError
+from conveyor.stores.sqlite.schema import MIGRATIONS
+
+BUSY_TIMEOUT = 30.0
+
+
+def connect(path: str, *, uri: bool = False) -> sqlite3.Connection:
+    """A connection in autocommit mode (transactions are explicit BEGIN IMMEDIATE)."""
+    try:
+        conn = sqlite3.connect(
+            path, timeout=BUSY_TIMEOUT, isolation_level=None, check_same_thread=False, uri=uri
+        )
+        conn.execute("PRAGMA busy_timeout = 30000")
+        _retry_busy(lambda: conn.execute("PRAGMA journal_mode = WAL"))
+        conn.execute("PRAGMA synchronous = NORMAL")
+        conn.execute("PRAGMA foreign_keys = OFF")
+        conn.execute("PRAGMA temp_store = MEMORY")
+        conn.execute("PRAGMA cache_size = -32000")
+        conn.execute("PRAGMA mmap_size = 268435456")
+    except sqlite3.DatabaseError as exc:
+        raise StoreError(describe(path, exc)) from None
+    return conn
+
+
+def _retry_busy(fn: object) -> None:
+    deadline = time.monotonic() + BUSY_TIMEOUT
+    while True:
+        try:
+            fn()  # type: ignore[operator]
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
+
+
+def describe(path: str, exc: BaseException) -> str:
+    text = str(exc)
+    if "not a database" in text or "malformed" in text:
+        return f"cannot open SQLite database {path!r}: the file is corrupt or not a database"
+    if "locked" in text or "busy" in text:
+        return f"cannot open SQLite database {path!r}: it is locked by another process"
+    if "unable to open" in text:
+        return f"cannot open SQLite database {path!r}: the file or its folder is not writable"
+    return f"cannot open SQLite database {path!r}: {text}"
+
+
+def migrate(conn: sqlite3.Connection, path: str) -> list[str]:
+    """Apply pending migrations under one write lock; safe when processes race."""
+    try:
+        (version,) = conn.execute("PRAGMA user_version").fetchone()
+        if version >= len(MIGRATIONS):
+            return []
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            (version,) = conn.execute("PRAGMA user_version").fetchone()
+            applied = []
+            for number, (name, sql) in enumerate(MIGRATIONS[version:], start=version + 1):
+                for statement in sql.split(";"):
+                    if statement.strip():
+                        conn.execute(statement)
+                conn.execute(f"PRAGMA user_version = {number}")
+                applied.append(name)
+            conn.execute("COMMIT")
+            return applied
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+    except sqlite3.DatabaseError as exc:
+        raise StoreError(describe(path, exc)) from None
+
+
+class Locked:
+    """One connection used by several threads, one statement group at a time."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+        self.lock = threading.RLock()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        with self.lock:
+            self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.conn
+            except BaseException:
+                self.conn.execute("ROLLBACK")
+                raise
+            self.conn.execute("COMMIT")
+
+    @contextmanager
+    def reading(self) -> Iterator[sqlite3.Connection]:
+        with self.lock:
+            yield self.conn

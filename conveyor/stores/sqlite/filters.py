@@ -1,0 +1,80 @@
+"""Build SQLite WHERE clauses from a JobFilter."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from conveyor.stores.base import JobFilter, JobRow
+
+# Public state for a row: pending splits into scheduled (due later) and queued (due).
+STATE_SQL = (
+    "CASE WHEN state = 'pending' THEN "
+    "(CASE WHEN run_at <= :now THEN 'queued' ELSE 'scheduled' END) ELSE state END"
+)
+
+ROW_COLUMNS = (
+    "id, job, args, kwargs, payload, state, priority, queue, key, owner, attempts, "
+    "max_attempts, run_at, created_at, started_at, finished_at, result, error, progress, "
+    "progress_message, version, rescheduled_from, schedule_id, event_id, history, retry, "
+    "timeout, lease_expires_at, worker_id"
+)
+
+
+def state_condition(state: str) -> str:
+    if state == "queued":
+        return "(state = 'pending' AND run_at <= :now)"
+    if state == "scheduled":
+        return "(state = 'pending' AND run_at > :now)"
+    return f"state = '{state}'"  # names are checked against STATES before this point
+
+
+def where(flt: JobFilter, params: dict[str, Any]) -> str:
+    """SQL conditions (joined by AND) for ``flt``; fills ``params``. Data subsets are
+    matched afterwards in Python (see stores.matching.contains)."""
+    parts: list[str] = []
+
+    def in_list(column: str, values: Any, prefix: str) -> None:
+        names = []
+        for i, value in enumerate(values):
+            params[f"{prefix}{i}"] = value
+            names.append(f":{prefix}{i}")
+        parts.append(f"{column} IN ({', '.join(names) or 'NULL'})")
+
+    if flt.states:
+        parts.append("(" + " OR ".join(state_condition(s) for s in flt.states) + ")")
+    if flt.jobs is not None:
+        in_list("job", flt.jobs, "j")
+    if flt.queues is not None:
+        in_list("queue", flt.queues, "q")
+    if flt.ids is not None:
+        in_list("id", flt.ids, "i")
+    if not flt.any_owner or flt.owner is not None:
+        params["owner"] = flt.owner
+        parts.append("owner IS :owner")
+    if flt.key is not None:
+        params["key"] = flt.key
+        parts.append("key = :key")
+    if flt.text:
+        params["text"] = f"%{flt.text}%"
+        parts.append("(payload LIKE :text OR args LIKE :text OR kwargs LIKE :text "
+                     "OR error LIKE :text OR job LIKE :text)")
+    if flt.created_after is not None:
+        params["created_after"] = flt.created_after
+        parts.append("created_at >= :created_after")
+    if flt.created_before is not None:
+        params["created_before"] = flt.created_before
+        parts.append("created_at < :created_before")
+    if flt.schedule_id is not None:
+        params["schedule_id"] = flt.schedule_id
+        parts.append("schedule_id = :schedule_id")
+    if flt.event_id is not None:
+        params["event_id"] = flt.event_id
+        parts.append("event_id = :event_id")
+    return " AND ".join(parts) or "1"
+
+
+def to_row(r: tuple[Any, ...], now: float) -> JobRow:
+    row = JobRow(*r)
+    if row.state == "pending":
+        row.state = "queued" if row.run_at <= now else "scheduled"
+    return row

@@ -1,0 +1,420 @@
+"""The embedded SQLite store (also backs ``memory://`` with an in-memory database)."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import sqlite3
+import threading
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from conveyor.stores.base import (
+    FINISHED,
+    POISON_RESCUES,
+    ClaimedJob,
+    JobFilter,
+    JobRow,
+    LogLine,
+    NewJob,
+    Outcome,
+    Progress,
+    Waiter,
+)
+from conveyor.stores.matching import contains
+from conveyor.stores.sqlite import connection
+from conveyor.stores.sqlite.filters import ROW_COLUMNS, STATE_SQL, to_row, where
+from conveyor.stores.sqlite.records import DataVersionWaiter, RecordsMixin
+
+_INSERT = (
+    "INSERT INTO conveyor_jobs (job, args, kwargs, payload, state, priority, queue, key, owner, "
+    "dedupe_key, max_attempts, retry, timeout, retention, remove_delay, run_at, created_at, "
+    "version, schedule_id, fire_at, rescheduled_from, event_id) VALUES "
+    "(?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_CLAIM = (
+    "UPDATE conveyor_jobs SET state = 'running', attempts = attempts + 1, started_at = :now, "
+    "lease_token = :token, lease_expires_at = :now + :lease, worker_id = :worker, "
+    "dedupe_key = NULL WHERE id IN (SELECT id FROM conveyor_jobs "
+    "WHERE state IN ('pending', 'waiting') AND run_at <= :now {queues} "
+    "ORDER BY priority DESC, run_at, id LIMIT :limit) "
+    "RETURNING id, job, args, kwargs, attempts, max_attempts, retry, timeout, run_at, "
+    "owner, key, queue, version, schedule_id, event_id, priority"
+)
+_FENCE = "WHERE id = ? AND lease_token = ? AND state = 'running'"
+_PURGE_AT = (
+    "CASE WHEN ? = 'completed' AND remove_delay IS NOT NULL THEN ? + remove_delay "
+    "WHEN retention IS NOT NULL THEN ? + retention END"
+)
+_HISTORY_APPEND = (
+    "json_insert(coalesce(history, '[]'), '$[#]', json_object('number', attempts, "
+    "'started_at', started_at, 'finished_at', ?, 'error', json(?)))"
+)
+_CLEAR_LEASE = "lease_token = NULL, lease_expires_at = NULL, worker_id = NULL"
+_MATCH_PENDING = (
+    "(state = 'pending' OR (state = 'running' AND lease_expires_at < ?)) AND job = ? "
+    "AND owner IS ?"
+)
+
+
+def dedupe_key(job: NewJob) -> str:
+    return f"{job.job}\x1f{job.key or ''}\x1f{job.owner or ''}"
+
+
+class SQLiteStore(RecordsMixin):
+    """Store on one SQLite file: WAL, one BEGIN IMMEDIATE transaction per batch."""
+
+    def __init__(
+        self,
+        url: str,
+        path: str,
+        *,
+        shared: connection.Locked | None = None,
+        changed: threading.Event | None = None,
+    ) -> None:
+        self.url = url
+        self.path = path
+        self.db = shared or connection.Locked(connection.connect(path))
+        # Set on every local write so workers in this process wake without polling.
+        self._changed = changed or threading.Event()
+
+    # -- lifecycle ------------------------------------------------------------
+    def clone(self) -> SQLiteStore:
+        return SQLiteStore(self.url, self.path, changed=self._changed)
+
+    def open_waiter(self) -> Waiter:
+        return DataVersionWaiter(connection.Locked(connection.connect(self.path)), self._changed)
+
+    def close(self) -> None:
+        with self.db.lock:
+            self.db.conn.close()
+
+    def now(self) -> float:
+        return time.time()
+
+    def migrate(self) -> list[str]:
+        with self.db.lock:
+            return connection.migrate(self.db.conn, self.path)
+
+    # -- writing jobs -----------------------------------------------------------
+    def insert(self, jobs: Sequence[NewJob]) -> list[int]:
+        now = time.time()
+        with self.db.transaction() as conn:
+            if len(jobs) > 1 and not any(j.dedupe or j.schedule_id for j in jobs):
+                conn.executemany(_INSERT, [self._values(j, now) for j in jobs])
+                (last,) = conn.execute("SELECT last_insert_rowid()").fetchone()
+                ids = list(range(last - len(jobs) + 1, last + 1))
+            else:
+                ids = [self._insert_one(conn, j, now) for j in jobs]
+        self._changed.set()
+        return ids
+
+    def _values(self, j: NewJob, now: float, dedupe: str | None = None) -> tuple[Any, ...]:
+        run_at = j.run_at if j.run_at is not None else now + j.delay
+        return (
+            j.job, j.args, j.kwargs, j.payload, j.priority, j.queue, j.key, j.owner, dedupe,
+            j.max_attempts, j.retry, j.timeout, j.retention, j.remove_delay, run_at, now,
+            j.version, j.schedule_id, j.fire_at, j.rescheduled_from, j.event_id,
+        )
+
+    def _insert_one(self, conn: sqlite3.Connection, j: NewJob, now: float) -> int:
+        if j.schedule_id is not None and j.fire_at is not None:
+            found = conn.execute(
+                "SELECT id FROM conveyor_jobs WHERE schedule_id = ? AND fire_at = ?",
+                (j.schedule_id, j.fire_at),
+            ).fetchone()
+            if found:
+                return int(found[0])
+        if j.dedupe:
+            sql = f"SELECT id FROM conveyor_jobs WHERE {_MATCH_PENDING}"
+            params: list[Any] = [now, j.job, j.owner]
+            if j.key is not None:
+                sql += " AND key = ?"
+                params.append(j.key)
+            matches = [r[0] for r in conn.execute(sql + " ORDER BY id", params)]
+            if matches and j.dedupe == "unique":
+                return int(matches[0])
+            if matches:
+                conn.executemany(
+                    "UPDATE conveyor_jobs SET state = 'cancelled', finished_at = ?, "
+                    f"dedupe_key = NULL, purge_at = {_PURGE_AT}, {_CLEAR_LEASE} WHERE id = ?",
+                    [(now, "cancelled", now, now, i) for i in matches],
+                )
+        cur = conn.execute(
+            _INSERT, self._values(j, now, dedupe_key(j) if j.dedupe else None)
+        )
+        return int(cur.lastrowid or 0)
+
+    def claim(
+        self, worker_id: str, queues: Sequence[str] | None, limit: int, lease: float
+    ) -> list[ClaimedJob]:
+        now = time.time()
+        params: dict[str, Any] = {
+            "now": now, "token": secrets.randbits(62), "lease": lease,
+            "worker": worker_id, "limit": limit,
+        }
+        queue_sql = ""
+        if queues:
+            names = []
+            for i, q in enumerate(queues):
+                params[f"q{i}"] = q
+                names.append(f":q{i}")
+            queue_sql = f"AND queue IN ({', '.join(names)})"
+        with self.db.transaction() as conn:
+            rows = conn.execute(_CLAIM.format(queues=queue_sql), params).fetchall()
+        rows.sort(key=lambda r: (-r[15], r[8], r[0]))
+        token = params["token"]
+        return [
+            ClaimedJob(
+                id=r[0], job=r[1], args=r[2], kwargs=r[3], attempt=r[4], token=token,
+                max_attempts=r[5], retry=r[6], timeout=r[7], run_at=r[8], started_at=now,
+                owner=r[9], key=r[10], queue=r[11], version=r[12], schedule_id=r[13],
+                event_id=r[14],
+            )
+            for r in rows
+        ]
+
+    def complete(self, outcomes: Sequence[Outcome]) -> int:
+        done, failed, retried, waiting = [], [], [], []
+        now = time.time()
+        for o in outcomes:
+            at = o.finished_at
+            if o.state == "completed":
+                done.append((o.result, at, o.version, o.state, at, at, o.id, o.token))
+            elif o.state in ("failed", "cancelled"):
+                failed.append((o.state, o.error, at, at, o.error, o.state, at, at, o.id, o.token))
+            elif o.state == "pending":
+                run_at = o.run_at if o.run_at is not None else now + (o.delay or 0.0)
+                retried.append((o.error, run_at, at, o.error, o.id, o.token))
+            elif o.state == "waiting":
+                waiting.append((o.run_at, o.version, o.id, o.token))
+            else:
+                raise ValueError(f"unknown outcome state {o.state!r}")
+        changed = 0
+        with self.db.transaction() as conn:
+            if done:
+                changed += conn.executemany(
+                    "UPDATE conveyor_jobs SET state = 'completed', result = ?, error = NULL, "
+                    "finished_at = ?, progress = 1.0, rescues = 0, "
+                    f"version = coalesce(?, version), purge_at = {_PURGE_AT}, {_CLEAR_LEASE} "
+                    + _FENCE, done,
+                ).rowcount
+            if failed:
+                changed += conn.executemany(
+                    "UPDATE conveyor_jobs SET state = ?, error = ?, finished_at = ?, rescues = 0, "
+                    f"history = {_HISTORY_APPEND}, purge_at = {_PURGE_AT}, {_CLEAR_LEASE} "
+                    + _FENCE, failed,
+                ).rowcount
+            if retried:
+                changed += conn.executemany(
+                    "UPDATE conveyor_jobs SET state = 'pending', error = ?, run_at = ?, "
+                    f"rescues = 0, history = {_HISTORY_APPEND}, {_CLEAR_LEASE} " + _FENCE,
+                    retried,
+                ).rowcount
+            if waiting:
+                changed += conn.executemany(
+                    "UPDATE conveyor_jobs SET state = 'waiting', run_at = ?, rescues = 0, "
+                    f"attempts = attempts - 1, version = coalesce(?, version), {_CLEAR_LEASE} "
+                    + _FENCE, waiting,
+                ).rowcount
+        return changed
+
+    def heartbeat(self, worker_id: str, held: dict[int, int], lease: float) -> set[int]:
+        now = time.time()
+        with self.db.transaction() as conn:
+            rows = conn.execute(
+                "UPDATE conveyor_jobs SET lease_expires_at = ? "
+                "WHERE worker_id = ? AND state = 'running' RETURNING id, lease_token",
+                (now + lease, worker_id),
+            ).fetchall()
+            conn.execute(
+                "UPDATE conveyor_workers SET heartbeat_at = ? WHERE id = ?", (now, worker_id)
+            )
+        live = dict(rows)
+        return {i for i, token in held.items() if live.get(i) != token}
+
+    def release(self, held: dict[int, int]) -> int:
+        now = time.time()
+        with self.db.transaction() as conn:
+            return conn.executemany(
+                "UPDATE conveyor_jobs SET state = 'pending', run_at = ?, attempts = attempts - 1, "
+                f"started_at = NULL, {_CLEAR_LEASE} " + _FENCE,
+                [(now, i, t) for i, t in held.items()],
+            ).rowcount
+
+    def rescue(self) -> int:
+        now = time.time()
+        error = json.dumps({
+            "type": "LeaseExpired",
+            "message": "the worker running this job stopped heartbeating (it died or lost "
+            "its connection); the job was rescued",
+            "traceback": None,
+        })
+        poison = json.dumps({
+            "type": "PoisonJob",
+            "message": f"the job was rescued {POISON_RESCUES} times in a row without finishing "
+            "(it keeps killing its worker); failed as a poison job",
+            "traceback": None,
+        })
+        with self.db.transaction() as conn:
+            return conn.execute(
+                "UPDATE conveyor_jobs SET rescues = rescues + 1, "
+                "state = CASE WHEN rescues + 1 >= :max THEN 'failed' ELSE 'pending' END, "
+                "error = CASE WHEN rescues + 1 >= :max THEN :poison ELSE :error END, "
+                "history = json_insert(coalesce(history, '[]'), '$[#]', json_object("
+                "'number', attempts, 'started_at', started_at, 'finished_at', :now, "
+                "'error', json(:error))), "
+                "finished_at = CASE WHEN rescues + 1 >= :max THEN :now END, "
+                "purge_at = CASE WHEN rescues + 1 >= :max THEN :now + retention END, "
+                "run_at = :now, " + _CLEAR_LEASE + " "
+                "WHERE state = 'running' AND lease_expires_at < :now",
+                {"now": now, "max": POISON_RESCUES, "error": error, "poison": poison},
+            ).rowcount
+
+    def write_progress(self, items: Sequence[Progress], logs: Sequence[LogLine]) -> None:
+        with self.db.transaction() as conn:
+            if items:
+                conn.executemany(
+                    "UPDATE conveyor_jobs SET progress = ?, progress_message = ? " + _FENCE,
+                    [(p.fraction, p.message, p.job_id, p.token) for p in items],
+                )
+            if logs:
+                conn.executemany(
+                    "INSERT INTO conveyor_logs (job_id, attempt, at, level, message) "
+                    "VALUES (?, ?, ?, ?, ?)",
+                    [(g.job_id, g.attempt, g.at, g.level, g.message) for g in logs],
+                )
+
+    # -- reading ----------------------------------------------------------------
+    def get(self, job_id: int) -> JobRow | None:
+        now = time.time()
+        with self.db.reading() as conn:
+            r = conn.execute(
+                f"SELECT {ROW_COLUMNS} FROM conveyor_jobs WHERE id = ?", (job_id,)
+            ).fetchone()
+        return to_row(r, now) if r else None
+
+    def state_of(self, job_id: int) -> tuple[str, str | None, str | None] | None:
+        with self.db.reading() as conn:
+            r = conn.execute(
+                f"SELECT {STATE_SQL}, result, error FROM conveyor_jobs WHERE id = :id",
+                {"now": time.time(), "id": job_id},
+            ).fetchone()
+        return (r[0], r[1], r[2]) if r else None
+
+    def _select_ids(self, conn: sqlite3.Connection, flt: JobFilter, extra: str) -> list[int]:
+        params: dict[str, Any] = {"now": time.time()}
+        sql = f"SELECT id, payload FROM conveyor_jobs WHERE {where(flt, params)} {extra}"
+        rows = conn.execute(sql, params).fetchall()
+        if flt.data is None:
+            return [r[0] for r in rows]
+        return [r[0] for r in rows if contains(json.loads(r[1]), flt.data)]
+
+    def list(
+        self, flt: JobFilter, limit: int = 100, offset: int = 0, newest_first: bool = True
+    ) -> list[JobRow]:
+        params: dict[str, Any] = {"now": time.time(), "limit": limit, "offset": offset}
+        order = "DESC" if newest_first else "ASC"
+        with self.db.reading() as conn:
+            if flt.data is not None:
+                ids = self._select_ids(conn, flt, "")
+                flt = JobFilter(ids=ids)
+            sql = (
+                f"SELECT {ROW_COLUMNS} FROM conveyor_jobs WHERE {where(flt, params)} "
+                f"ORDER BY id {order} LIMIT :limit OFFSET :offset"
+            )
+            rows = conn.execute(sql, params).fetchall()
+        return [to_row(r, params["now"]) for r in rows]
+
+    def count(self, flt: JobFilter) -> int:
+        params: dict[str, Any] = {"now": time.time()}
+        with self.db.reading() as conn:
+            if flt.data is not None:
+                return len(self._select_ids(conn, flt, ""))
+            sql = f"SELECT count(*) FROM conveyor_jobs WHERE {where(flt, params)}"
+            return int(conn.execute(sql, params).fetchone()[0])
+
+    def counts_by_state(self) -> dict[str, int]:
+        with self.db.reading() as conn:
+            rows = conn.execute(
+                f"SELECT {STATE_SQL} AS s, count(*) FROM conveyor_jobs GROUP BY s",
+                {"now": time.time()},
+            ).fetchall()
+        return {r[0]: r[1] for r in rows}
+
+    def logs(self, job_id: int) -> list[LogLine]:
+        with self.db.reading() as conn:
+            rows = conn.execute(
+                "SELECT job_id, attempt, at, level, message FROM conveyor_logs "
+                "WHERE job_id = ? ORDER BY at, rowid", (job_id,),
+            ).fetchall()
+        return [LogLine(*r) for r in rows]
+
+    def next_due(self, queues: Sequence[str] | None) -> float | None:
+        params: list[Any] = []
+        sql = "SELECT min(run_at) FROM conveyor_jobs WHERE state IN ('pending', 'waiting')"
+        if queues:
+            sql += f" AND queue IN ({', '.join('?' for _ in queues)})"
+            params.extend(queues)
+        with self.db.reading() as conn:
+            value = conn.execute(sql, params).fetchone()[0]
+        return float(value) if value is not None else None
+
+    def throughput(self, since: float, bucket: float) -> list[tuple[float, int, int]]:
+        with self.db.reading() as conn:
+            rows = conn.execute(
+                "SELECT CAST((finished_at - :since) / :bucket AS INTEGER) AS b, "
+                "sum(state = 'completed'), sum(state = 'failed') FROM conveyor_jobs "
+                "WHERE finished_at >= :since GROUP BY b ORDER BY b",
+                {"since": since, "bucket": bucket},
+            ).fetchall()
+        return [(since + b * bucket, int(c), int(f)) for b, c, f in rows]
+
+    # -- acting on jobs -----------------------------------------------------------
+    def cancel(self, flt: JobFilter) -> int:
+        now = time.time()
+        if not flt.states:
+            flt.states = ["scheduled", "queued", "waiting", "running"]
+        flt.states = [s for s in flt.states if s not in FINISHED]
+        if not flt.states:
+            return 0
+        with self.db.transaction() as conn:
+            ids = self._select_ids(conn, flt, "")
+            conn.executemany(
+                "UPDATE conveyor_jobs SET state = 'cancelled', finished_at = ?, "
+                f"dedupe_key = NULL, purge_at = {_PURGE_AT}, {_CLEAR_LEASE} WHERE id = ?",
+                [(now, "cancelled", now, now, i) for i in ids],
+            )
+        return len(ids)
+
+    def retry_job(self, job_id: int) -> bool:
+        with self.db.transaction() as conn:
+            changed: int = conn.execute(
+                "UPDATE conveyor_jobs SET state = 'pending', run_at = ?, finished_at = NULL, "
+                "purge_at = NULL, result = NULL, rescues = 0, "
+                "max_attempts = max(max_attempts, attempts + 1) "
+                "WHERE id = ? AND state IN ('failed', 'cancelled', 'completed')",
+                (time.time(), job_id),
+            ).rowcount
+        self._changed.set()
+        return changed > 0
+
+    def purge(self, flt: JobFilter | None, expired_only: bool) -> int:
+        params: dict[str, Any] = {"now": time.time()}
+        if expired_only:
+            cond = "purge_at <= :now"
+        else:
+            flt = flt or JobFilter()
+            flt.states = [s for s in (flt.states or FINISHED) if s in FINISHED]
+            cond = where(flt, params) if flt.states else "0"
+        with self.db.transaction() as conn:
+            ids = [r[0] for r in conn.execute(
+                f"DELETE FROM conveyor_jobs WHERE {cond} RETURNING id", params
+            )]
+            conn.executemany("DELETE FROM conveyor_logs WHERE job_id = ?", [(i,) for i in ids])
+            self._after_purge(conn, ids)
+        return len(ids)
+
+    def _after_purge(self, conn: sqlite3.Connection, ids: list[int]) -> None:
+        """Delete rows that belong to purged jobs (extended by other tables)."""
