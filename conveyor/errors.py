@@ -48,11 +48,11 @@ class NonDeterminismError(ConveyorError):
     """A durable run replayed into a step that differs from the stored one."""
 
 
-class Fail(Exception):  # noqa: N818 - public name fixed by the spec
+class Fail(Exception):
     """Raise inside a job to fail it at once, without retrying."""
 
 
-class RetryIn(Exception):  # noqa: N818 - public name fixed by the spec
+class RetryIn(Exception):
     """Raise inside a job to retry it after ``delay`` seconds (or ``n`` of ``unit``)."""
 
     def __init__(self, delay: float, unit: str = "seconds") -> None:

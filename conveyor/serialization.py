@@ -1,15 +1,18 @@
 """JSON in and out for payloads and results; refuses what JSON cannot hold faithfully.
 
-``dumps`` runs on the enqueue hot path, so the happy path is one C-encoder call plus a
-check of dict keys (the encoder silently turns int/float/bool/None keys into strings).
-Only when something is refused is the value walked again to name the offending path.
+``dumps`` runs on the enqueue hot path, so the happy path is one call of a prebuilt C
+encoder plus a quick check of dict keys (the encoder would silently turn int, float,
+bool and None keys into strings). Only when something is refused is the value walked
+again, to name the offending path. The encoder keeps no circular-reference markers (so
+one instance is safe to share between threads); a cycle shows up as a RecursionError
+and is then named by the walk.
 """
 
 from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Final, NoReturn
 
 from conveyor.errors import PayloadError
@@ -43,10 +46,31 @@ def _refuse(value: object) -> NoReturn:
     raise _Refused
 
 
-_ENCODER: Final = json.JSONEncoder(
-    ensure_ascii=False, allow_nan=False, separators=(",", ":"), default=_refuse
-)
-_encode = _ENCODER.encode
+def _make_encoder() -> Callable[[Any], str]:
+    c_make_encoder = getattr(json.encoder, "c_make_encoder", None)
+    if c_make_encoder is None:  # pragma: no cover - CPython always has the C encoder
+        return json.JSONEncoder(
+            ensure_ascii=False,
+            check_circular=False,
+            allow_nan=False,
+            separators=(",", ":"),
+            default=_refuse,
+        ).encode
+    # Same arguments JSONEncoder.iterencode passes: markers (None: no cycle check),
+    # default, str encoder, indent, key separator, item separator, sort_keys, skipkeys,
+    # allow_nan.
+    chunks = c_make_encoder(
+        None, _refuse, json.encoder.encode_basestring, None, ":", ",", False, False, False
+    )
+
+    def encode(value: Any) -> str:
+        return "".join(chunks(value, 0))
+
+    return encode
+
+
+_encode: Final = _make_encoder()
+_SCALARS: Final = frozenset({str, int, float, bool, type(None)})
 
 
 def dumps(value: Any, what: str = "payload") -> str:
@@ -80,18 +104,21 @@ def payload_of(args: tuple[Any, ...] | list[Any], kwargs: dict[str, Any]) -> Any
 
 
 def _bad_keys(value: Any) -> bool:
-    """Whether any dict inside ``value`` has a key that is not a str (fast, containers only)."""
+    """Whether a dict inside ``value`` has a key that is not a str (for encodable values)."""
+    items: Any
     if isinstance(value, dict):
-        for key, item in value.items():
-            if type(key) is not str and not isinstance(key, str):
-                return True
-            if isinstance(item, dict | list | tuple) and _bad_keys(item):
-                return True
+        try:
+            "".join(value)  # the keys, checked in C: TypeError unless all are str
+        except TypeError:
+            return True
+        items = value.values()
+    elif isinstance(value, list | tuple):
+        items = value
+    else:
         return False
-    if isinstance(value, list | tuple):
-        for item in value:
-            if isinstance(item, dict | list | tuple) and _bad_keys(item):
-                return True
+    for item in items:  # noqa: SIM110 - a plain loop is faster than any() here
+        if type(item) not in _SCALARS and _bad_keys(item):
+            return True
     return False
 
 
@@ -110,7 +137,16 @@ def _explain(value: Any, what: str) -> NoReturn:
 
 
 def _walk(value: Any, path: str, seen: set[int]) -> None:
-    if value is None or isinstance(value, str | bool | int):
+    if value is None or isinstance(value, str | bool):
+        return
+    if isinstance(value, int):
+        try:
+            int.__repr__(value)
+        except ValueError:  # past sys.get_int_max_str_digits()
+            raise PayloadError(
+                f"{path} is an int too long to write as JSON text; pass it as a str "
+                f"({_ACCEPTED})"
+            ) from None
         return
     if isinstance(value, float):
         if not math.isfinite(value):
@@ -122,18 +158,18 @@ def _walk(value: Any, path: str, seen: set[int]) -> None:
     if isinstance(value, dict | list | tuple):
         if id(value) in seen:
             raise PayloadError(
-                f"{path} contains itself (a circular reference), which JSON cannot hold "
-                f"({_ACCEPTED})"
+                f"{path} is a circular reference (a container inside itself), which JSON "
+                f"cannot hold ({_ACCEPTED})"
             )
         seen.add(id(value))
         if isinstance(value, Mapping):
             for key, item in value.items():
                 if not isinstance(key, str):
                     raise PayloadError(
-                        f"{path} has the key {key!r} ({_a(key)}), but JSON object keys "
-                        f"must be str; pass str keys ({_ACCEPTED})"
+                        f"{path} has the key {key!r}, which is {_a(key)}, not a str; JSON "
+                        f"object keys must be str ({_ACCEPTED})"
                     )
-                _walk(item, f"{path}[{key!r}]", seen)
+                _walk(item, f"{path}[{str.__repr__(key)}]", seen)
         else:
             for index, item in enumerate(value):
                 _walk(item, f"{path}[{index}]", seen)
@@ -144,7 +180,12 @@ def _walk(value: Any, path: str, seen: set[int]) -> None:
     raise PayloadError(f"{path} is {_a(value)}, which JSON cannot hold; {hint} ({_ACCEPTED})")
 
 
+_ARTICLES: Final = {"UUID": "a UUID", "NoneType": "None", "bytes": "bytes"}
+
+
 def _a(value: object) -> str:
     """``"a datetime"`` / ``"an int"``: the type name of ``value`` with its article."""
     name = type(value).__name__
+    if name in _ARTICLES:
+        return _ARTICLES[name]
     return f"{'an' if name[:1].lower() in 'aeiou' else 'a'} {name}"

@@ -127,7 +127,7 @@ def check_amount(n: float, unit: str) -> None:
         raise ConfigurationError(f"time amount must be finite, got {n!r}; {_ACCEPTED_AMOUNTS}")
     if n < 0:
         raise ConfigurationError(
-            f"time amount must be >= 0, got {n!r} {name}s; {_ACCEPTED_AMOUNTS}"
+            f"time amount must be >= 0, got {_amount(n, name)}; {_ACCEPTED_AMOUNTS}"
         )
     if name in CALENDAR_UNITS and n != int(n):
         raise ConfigurationError(
@@ -135,6 +135,11 @@ def check_amount(n: float, unit: str) -> None:
             f"a whole number; use a whole number, or a fixed unit (millisecond … week) "
             f"for fractions"
         )
+
+
+def _amount(n: float, name: str) -> str:
+    """``"1 year"``, ``"2.5 days"``: an amount with its unit, for messages."""
+    return f"{n!r} {name}" if n in (1, -1) else f"{n!r} {name}s"
 
 
 def add_interval(start: datetime, n: float, unit: str) -> datetime:
@@ -147,7 +152,7 @@ def add_interval(start: datetime, n: float, unit: str) -> datetime:
         return start + timedelta(**{name + "s": float(n)})
     except (OverflowError, ValueError) as exc:
         raise ConfigurationError(
-            f"{start.isoformat()} + {n!r} {name}s is outside the supported date range "
+            f"{start.isoformat()} + {_amount(n, name)} is outside the supported date range "
             f"(years 1 to 9999)"
         ) from exc
 
@@ -161,7 +166,7 @@ def fixed_seconds(n: float, unit: str) -> float | None:
     try:
         return float(n) * _FIXED_SECONDS[name]
     except OverflowError as exc:
-        raise ConfigurationError(f"{n!r} {name}s is too large; {_ACCEPTED_AMOUNTS}") from exc
+        raise ConfigurationError(f"{_amount(n, name)} is too large; {_ACCEPTED_AMOUNTS}") from exc
 
 
 def parse_duration(value: float | int | timedelta | str | None) -> float | None:

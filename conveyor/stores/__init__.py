@@ -39,13 +39,16 @@ def open_store(url: str, **options: object) -> Store:
         return SQLiteStore(url, path)
     if scheme in ("postgresql", "postgres"):
         try:
-            from conveyor.stores.postgres import PostgresStore
+            from conveyor.stores.postgres import PostgresStore  # type: ignore[import-not-found,unused-ignore]
         except ImportError as exc:
             raise ConfigurationError(
                 f"the PostgreSQL store needs psycopg: pip install 'conveyor[postgres]' ({exc})"
             ) from None
-        return PostgresStore(url, **options)  # type: ignore[arg-type]
-    raise ConfigurationError(f"unknown store URL scheme {scheme!r} in {url!r}; accepted: {ACCEPTED}")
+        store: Store = PostgresStore(url, **options)
+        return store
+    raise ConfigurationError(
+        f"unknown store URL scheme {scheme!r} in {url!r}; accepted: {ACCEPTED}"
+    )
 
 
 __all__ = ["DEFAULT_URL", "Store", "open_store", "resolve_url"]

@@ -255,7 +255,7 @@ class Store(Protocol):
         """(public state, result JSON, error JSON) or None."""
         ...
 
-    def list(
+    def list_jobs(
         self, flt: JobFilter, limit: int = 100, offset: int = 0, newest_first: bool = True
     ) -> list[JobRow]: ...
 

@@ -311,7 +311,7 @@ class SQLiteStore(RecordsMixin):
             return [r[0] for r in rows]
         return [r[0] for r in rows if contains(json.loads(r[1]), flt.data)]
 
-    def list(
+    def list_jobs(
         self, flt: JobFilter, limit: int = 100, offset: int = 0, newest_first: bool = True
     ) -> list[JobRow]:
         params: dict[str, Any] = {"now": time.time(), "limit": limit, "offset": offset}

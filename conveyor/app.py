@@ -1,0 +1,317 @@
+"""Conveyor: the app that defines, triggers and finds jobs and runs workers."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime, timedelta
+from types import ModuleType
+from typing import Any, overload
+
+from conveyor.errors import ConfigurationError, UnknownJobError
+from conveyor.jobs import JobCall, JobDefinition, JobHandle, JobRegistry
+from conveyor.options import (
+    JobOptions,
+    coerce_priority,
+    coerce_queue,
+    coerce_seconds,
+    merge_options,
+)
+from conveyor.queries import QueriesMixin
+from conveyor.retry import Retry, coerce_retry
+from conveyor.serialization import dumps, payload_of
+from conveyor.stores import open_store, resolve_url
+from conveyor.stores.base import NewJob, Store
+from conveyor.timeunits import to_utc
+
+Decorated = Callable[[Callable[..., Any]], JobDefinition]
+
+
+class Conveyor(QueriesMixin):
+    """A conveyor app: ``Conveyor("sqlite:///jobs.db")``, ``Conveyor("memory://")``,
+    ``Conveyor("postgresql://...")``; default ``$CONVEYOR_URL`` or ``sqlite:///conveyor.db``.
+    """
+
+    def __init__(
+        self,
+        url: str | None = None,
+        *,
+        lease: float = 30.0,
+        timezone: str = "UTC",
+        retention: float | timedelta | str | None = None,
+        migrate: bool = True,
+        **store_options: Any,
+    ) -> None:
+        self.url = resolve_url(url)
+        lease_seconds = coerce_seconds("lease", lease)
+        if not lease_seconds or lease_seconds < 0.1:
+            raise ConfigurationError(f"invalid lease {lease!r}: must be at least 0.1 seconds")
+        self.lease = lease_seconds
+        self.timezone = _check_timezone(timezone)
+        self.retention = coerce_seconds("retention", retention)
+        self.jobs = JobRegistry()
+        self.cleanup: dict[str, float] = {}  # job id -> retention seconds (include() policies)
+        # Optional capabilities (schedules, events, durable runs) plug in here: each may
+        # define start(app), maintain(app, store, leader) and claimed(app, store, jobs).
+        self.extensions: list[Any] = []
+        # Runs jobs that take an ``io`` parameter; set by conveyor.durable.
+        self.durable_runner: Any = _no_durable
+        self._lock = threading.Lock()
+        self._store: Store = open_store(self.url, **store_options)
+        if migrate:
+            self._store.migrate()
+
+    # -- lifecycle ---------------------------------------------------------------
+    @property
+    def store(self) -> Store:
+        return self._store
+
+    def close(self) -> None:
+        """Release the store's connections."""
+        self._store.close()
+
+    def __enter__(self) -> Conveyor:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    async def __aenter__(self) -> Conveyor:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.close()
+
+    def migrate(self) -> list[str]:
+        """Create or upgrade the schema; returns what was applied."""
+        return self._store.migrate()
+
+    # -- definitions -----------------------------------------------------------
+    @overload
+    def job(self, fn: Callable[..., Any], /) -> JobDefinition: ...
+
+    @overload
+    def job(
+        self, job_id: str | None = None, /, **options: Any
+    ) -> Decorated: ...
+
+    def job(self, first: Any = None, /, **options: Any) -> Any:
+        """Register a function as a job: ``@app.job`` or ``@app.job("id", retry=..., ...)``.
+
+        Options: ``name``, ``version``, ``retry``, ``priority``, ``timeout``, ``retention``,
+        ``remove_delay``, ``queue``, ``trigger``.
+        """
+        if callable(first):
+            return self._define(first.__name__, first, options)
+        if first is not None and not isinstance(first, str):
+            raise ConfigurationError(f"job id must be a str, not {type(first).__name__}")
+
+        def decorate(fn: Callable[..., Any]) -> JobDefinition:
+            return self._define(first or fn.__name__, fn, options)
+
+        return decorate
+
+    def _define(
+        self, job_id: str, fn: Callable[..., Any], options: dict[str, Any], kind: str = "function"
+    ) -> JobDefinition:
+        allowed = {"name", "version", "retry", "priority", "timeout", "retention",
+                   "remove_delay", "queue", "trigger"}
+        unknown = sorted(set(options) - allowed)
+        if unknown:
+            raise ConfigurationError(
+                f"unknown job option {unknown[0]!r}; accepted: {', '.join(sorted(allowed))}"
+            )
+        version = options.get("version")
+        if version is not None and not isinstance(version, str):
+            raise ConfigurationError(f"version must be a str like '1.2.0', not {version!r}")
+        job_options = JobOptions(
+            priority=coerce_priority(options.get("priority")),
+            queue=coerce_queue(options.get("queue")),
+            retry=coerce_retry(options.get("retry")),
+            timeout=coerce_seconds("timeout", options.get("timeout")),
+            retention=coerce_seconds("retention", options.get("retention")),
+            remove_delay=coerce_seconds("remove_delay", options.get("remove_delay")),
+        )
+        definition = JobDefinition(
+            app=self, id=job_id, fn=fn, options=job_options, name=options.get("name"),
+            version=version, trigger=options.get("trigger"), kind=kind,
+        )
+        self.jobs.add(definition)
+        if definition.trigger is not None:
+            attach = getattr(definition.trigger, "attach", None)
+            if attach is None:
+                raise ConfigurationError(
+                    f"invalid trigger {definition.trigger!r}; use app.cron(...), app.every(...), "
+                    "app.schedule(...) or app.event(...)"
+                )
+            attach(self, definition)
+        return definition
+
+    def add_worker(self, type: str, worker: Callable[..., Any]) -> JobDefinition:
+        """Reaction-style: register ``worker(job)`` for jobs of ``type``."""
+        return self._define(type, worker, {}, kind="reaction")
+
+    def include(self, source: ModuleType | object) -> list[JobDefinition]:
+        """Register every function in ``source.jobs`` and its ``cleanup`` policies."""
+        jobs = getattr(source, "jobs", None) or {}
+        if not isinstance(jobs, dict):
+            raise ConfigurationError("include(): 'jobs' must be a dict of {id: function}")
+        added = [self._define(job_id, fn, {}) for job_id, fn in jobs.items()]
+        for policy in getattr(source, "cleanup", None) or []:
+            if not isinstance(policy, dict) or "type" not in policy:
+                raise ConfigurationError(
+                    "include(): each cleanup policy is a dict like "
+                    "{'type': 'save-image/local', 'purge_after_days': 7}"
+                )
+            days = policy.get("purge_after_days")
+            if not isinstance(days, (int, float)) or isinstance(days, bool) or days < 0:
+                raise ConfigurationError(
+                    f"include(): purge_after_days for {policy['type']!r} must be a number >= 0"
+                )
+            self.cleanup[str(policy["type"])] = float(days) * 86400.0
+        return added
+
+    # -- triggering --------------------------------------------------------------
+    def _new_job(
+        self, call: JobCall, run_at: float | None, delay: float, options: dict[str, Any]
+    ) -> NewJob:
+        definition = call.definition
+        opts = merge_options(definition.options, options) if options else definition.options
+        args = dumps(call.args, "args") if call.args else "[]"
+        kwargs = dumps(call.kwargs, "kwargs") if call.kwargs else "{}"
+        payload = payload_of(call.args, call.kwargs)
+        retention = opts.retention
+        if retention is None:
+            retention = self.cleanup.get(definition.id, self.retention)
+        return NewJob(
+            job=definition.id, args=args, kwargs=kwargs,
+            payload=args[1:-1] if len(call.args) == 1 and not call.kwargs else dumps(payload),
+            queue=opts.queue, priority=opts.priority, run_at=run_at, delay=delay,
+            key=opts.key, owner=opts.owner, dedupe=opts.dedupe,
+            max_attempts=opts.max_attempts, retry=opts.retry_json(), timeout=opts.timeout,
+            retention=retention, remove_delay=opts.remove_delay, version=definition.version,
+        )
+
+    def _trigger(
+        self, call: JobCall, run_at: float | None, delay: float, options: dict[str, Any]
+    ) -> JobHandle:
+        new = self._new_job(call, run_at, delay, options)
+        return JobHandle(self, self._insert([new])[0])
+
+    def _insert(self, jobs: Sequence[NewJob]) -> list[int]:
+        try:
+            return self._store.insert(jobs)
+        except sqlite3.IntegrityError:  # a racing process inserted the same unique job
+            return self._store.insert(jobs)
+
+    def enqueue_many(
+        self, calls: Iterable[JobCall], *, run_at: datetime | None = None, **options: Any
+    ) -> list[JobHandle]:
+        """Store many calls in one transaction (the fast path for bulk work)."""
+        due = to_utc(run_at, self.timezone).timestamp() if run_at else None
+        rows = [self._new_job(c, due, 0.0, options) for c in calls]
+        return [JobHandle(self, i) for i in self._insert(rows)] if rows else []
+
+    def schedule_job(
+        self,
+        type: str,
+        data: Any = None,
+        *,
+        retry: dict[str, Any] | Retry | int | None = None,
+        priority: int | str | None = None,
+        schedule: str | None = None,
+        cancel_repeats: bool = False,
+        owner: Any = None,
+        key: str | None = None,
+        run_at: datetime | None = None,
+        **options: Any,
+    ) -> JobHandle:
+        """Reaction-style trigger: ``data`` is the job's single argument; ``retry`` takes
+        ``{"retries", "wait" (ms), "backoff"}``; ``cancel_repeats`` replaces pending ones."""
+        definition = self.jobs[type]
+        if isinstance(retry, dict):
+            retry = Retry.from_reaction(retry)
+        if retry is not None:
+            options["retry"] = retry
+        if priority is not None:
+            options["priority"] = priority
+        if cancel_repeats:
+            options["replace"] = True
+        options.update(owner=owner, key=key)
+        call = definition(data) if data is not None else definition()
+        if schedule is not None:
+            return self._schedule_call(call, schedule, options)
+        if run_at is not None:
+            return call.run_at(run_at, **options)
+        return call.run_now(**options)
+
+    def _schedule_call(self, call: JobCall, schedule: str, options: dict[str, Any]) -> JobHandle:
+        for ext in self.extensions:
+            if hasattr(ext, "schedule_call"):
+                handle: JobHandle = ext.schedule_call(self, call, schedule, options)
+                return handle
+        raise ConfigurationError("recurring schedules are not available in this build")
+
+    # -- workers -------------------------------------------------------------------
+    def run_worker(
+        self,
+        concurrency: int = 10,
+        queues: Sequence[str] | str | None = None,
+        burst: bool = False,
+        **options: Any,
+    ) -> None:
+        """Run a worker in this process until stopped (or, with ``burst``, until idle)."""
+        from conveyor.worker import Worker
+
+        worker = Worker(self, concurrency=concurrency, queues=queues, burst=burst, **options)
+        worker.run_blocking()
+
+    async def run_worker_async(
+        self,
+        concurrency: int = 10,
+        queues: Sequence[str] | str | None = None,
+        burst: bool = False,
+        **options: Any,
+    ) -> None:
+        """Async form of :meth:`run_worker`."""
+        from conveyor.worker import Worker
+
+        worker = Worker(self, concurrency=concurrency, queues=queues, burst=burst, **options)
+        await worker.run()
+
+    def definition(self, job_id: str) -> JobDefinition | None:
+        return self.jobs._by_id.get(job_id)
+
+    def maintain(self, store: Store, leader: bool) -> None:
+        """One maintenance pass (the worker calls this): rescue, retention, extensions."""
+        store.rescue()
+        if leader:
+            store.purge(None, expired_only=True)
+        for ext in self.extensions:
+            hook = getattr(ext, "maintain", None)
+            if hook is not None:
+                hook(self, store, leader)
+
+    def _run_coroutine(self, coro: Any) -> Any:
+        return asyncio.run(coro)
+
+
+async def _no_durable(*args: Any) -> Any:
+    raise ConfigurationError("durable jobs (an 'io' parameter) are not available in this build")
+
+
+def _check_timezone(name: str) -> str:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, TypeError):
+        raise ConfigurationError(
+            f"unknown timezone {name!r}; accepted: an IANA name like 'UTC' or 'Europe/Paris'"
+        ) from None
+    return name
+
+
+__all__ = ["Conveyor", "UnknownJobError"]

@@ -1,0 +1,245 @@
+"""Job definitions, calls (run_now / run_at / run_in) and handles."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import re
+import time
+import unicodedata
+from collections.abc import Awaitable, Callable, Generator, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from conveyor.errors import ConfigurationError, JobFailed, UnknownJobError
+from conveyor.options import JobOptions
+from conveyor.serialization import loads
+from conveyor.timeunits import add_interval, check_amount, fixed_seconds, normalize_unit, to_utc
+
+if TYPE_CHECKING:
+    from conveyor.app import Conveyor
+    from conveyor.records import JobRecord
+
+# Parameters the worker fills in; they are not part of a job's payload.
+INJECTED = ("meta", "io", "ctx")
+
+
+def slugify(text: str) -> str:
+    """URL-safe form of a job id: lowercase ASCII words joined by '-'."""
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    return re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")
+
+
+@dataclass(eq=False)
+class JobDefinition:
+    """A function registered as a job. Calling it returns a :class:`JobCall`."""
+
+    app: Conveyor
+    id: str
+    fn: Callable[..., Any]
+    options: JobOptions
+    name: str | None = None
+    version: str | None = None
+    trigger: Any = None
+    kind: str = "function"  # "function", "reaction" (add_worker) or "durable"
+    is_async: bool = field(init=False)
+    wants: frozenset[str] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.is_async = inspect.iscoroutinefunction(self.fn)
+        try:
+            params = inspect.signature(self.fn).parameters
+        except (TypeError, ValueError):
+            params = {}  # type: ignore[assignment]
+        self.wants = frozenset(p for p in INJECTED if p in params)
+        if "io" in self.wants and self.kind == "function":
+            self.kind = "durable"
+        self.__doc__ = getattr(self.fn, "__doc__", None)
+
+    @property
+    def slug(self) -> str:
+        return slugify(self.id)
+
+    @property
+    def display_name(self) -> str:
+        return self.name or self.id
+
+    def __call__(self, *args: Any, **kwargs: Any) -> JobCall:
+        bad = sorted(set(kwargs) & self.wants)
+        if bad:
+            raise ConfigurationError(
+                f"{bad[0]!r} is filled in by the worker; do not pass it when calling {self.id!r}"
+            )
+        return JobCall(self, args, kwargs)
+
+    def __repr__(self) -> str:
+        return f"<job {self.id!r}>"
+
+
+@dataclass(frozen=True)
+class JobCall:
+    """A job with its arguments, ready to be stored by one of the run methods."""
+
+    definition: JobDefinition
+    args: tuple[Any, ...]
+    kwargs: dict[str, Any]
+
+    def run_now(self, **options: Any) -> JobHandle:
+        """Store the job to run as soon as a worker is free."""
+        return self.definition.app._trigger(self, None, 0.0, options)
+
+    def run_at(self, when: datetime, **options: Any) -> JobHandle:
+        """Store the job to run at ``when`` (aware; naive means UTC under a UTC app)."""
+        due = to_utc(when, self.definition.app.timezone)
+        return self.definition.app._trigger(self, due.timestamp(), 0.0, options)
+
+    def run_in(self, n: float, unit: str = "seconds", **options: Any) -> JobHandle:
+        """Store the job to run ``n`` units from now (calendar steps for month and up)."""
+        unit = normalize_unit(unit)
+        check_amount(n, unit)
+        seconds = fixed_seconds(n, unit)
+        if seconds is not None:
+            return self.definition.app._trigger(self, None, seconds, options)
+        due = add_interval(datetime.now(UTC), n, unit)
+        return self.definition.app._trigger(self, due.timestamp(), 0.0, options)
+
+
+class JobHandle:
+    """A stored job. Awaiting a handle gives the handle back."""
+
+    __slots__ = ("app", "id")
+
+    def __init__(self, app: Conveyor, job_id: int) -> None:
+        self.app = app
+        self.id = job_id
+
+    def __await__(self) -> Generator[Any, None, JobHandle]:
+        return self._self().__await__()
+
+    async def _self(self) -> JobHandle:
+        return self
+
+    def __repr__(self) -> str:
+        return f"<JobHandle {self.id}>"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, JobHandle) and other.id == self.id and other.app is self.app
+
+    def __hash__(self) -> int:
+        return hash(self.id)
+
+    def record(self) -> JobRecord | None:
+        """The job as stored now."""
+        return self.app.get_job(self.id)
+
+    @property
+    def state(self) -> str | None:
+        found = self.app._store.state_of(self.id)
+        return found[0] if found else None
+
+    def cancel(self) -> bool:
+        return self.app.cancel(self.id)
+
+    def _outcome(self) -> tuple[bool, Any]:
+        found = self.app._store.state_of(self.id)
+        if found is None:
+            raise JobFailed(self.id, "missing", {"message": "the job no longer exists"})
+        state, result, error = found
+        if state == "completed":
+            return True, loads(result)
+        if state in ("failed", "cancelled"):
+            raise JobFailed(self.id, state, loads(error))
+        return False, state
+
+    def result(self, timeout: float | None = None) -> Any:
+        """Block until the job finishes; return its result or raise JobFailed/TimeoutError."""
+        for pause in _pauses(timeout):
+            done, value = self._outcome()
+            if done:
+                return value
+            if pause is None:
+                raise TimeoutError(
+                    f"job {self.id} did not finish within {timeout} s (state: {value})"
+                )
+            time.sleep(pause)
+        raise AssertionError("unreachable")
+
+    async def wait(self, timeout: float | None = None) -> Any:
+        """Async form of :meth:`result`."""
+        for pause in _pauses(timeout):
+            done, value = await asyncio.to_thread(self._outcome)
+            if done:
+                return value
+            if pause is None:
+                raise TimeoutError(
+                    f"job {self.id} did not finish within {timeout} s (state: {value})"
+                )
+            await asyncio.sleep(pause)
+        raise AssertionError("unreachable")
+
+
+def _pauses(timeout: float | None) -> Iterator[float | None]:
+    """Growing pauses between polls; None once the timeout has passed."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    pause = 0.002
+    while True:
+        if deadline is not None and time.monotonic() >= deadline:
+            yield None
+            return
+        left = pause if deadline is None else min(pause, max(deadline - time.monotonic(), 0))
+        yield left
+        pause = min(pause * 1.5, 0.1)
+
+
+class JobRegistry(Mapping[str, JobDefinition]):
+    """``app.jobs``: by id (``jobs["retry-request"]``) or attribute (``jobs.retry_request``)."""
+
+    def __init__(self) -> None:
+        self._by_id: dict[str, JobDefinition] = {}
+        self._by_slug: dict[str, JobDefinition] = {}
+
+    def add(self, definition: JobDefinition) -> None:
+        existing = self._by_slug.get(definition.slug)
+        if definition.id in self._by_id or existing is not None:
+            other = existing.id if existing else definition.id
+            raise ConfigurationError(
+                f"job id {definition.id!r} clashes with the existing job {other!r} "
+                f"(both are {definition.slug!r} in URLs); job ids must be unique per app"
+            )
+        if not definition.slug:
+            raise ConfigurationError(
+                f"job id {definition.id!r} has no letters or digits; give it a readable id"
+            )
+        self._by_id[definition.id] = definition
+        self._by_slug[definition.slug] = definition
+
+    def by_slug(self, slug: str) -> JobDefinition | None:
+        return self._by_slug.get(slug)
+
+    def __getitem__(self, job_id: str) -> JobDefinition:
+        try:
+            return self._by_id[job_id]
+        except KeyError:
+            raise UnknownJobError(
+                f"no job {job_id!r} is defined; defined jobs: {', '.join(self._by_id) or 'none'}"
+            ) from None
+
+    def __getattr__(self, name: str) -> JobDefinition:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        found = self._by_id.get(name) or self._by_slug.get(slugify(name))
+        if found is None:
+            raise AttributeError(
+                f"no job {name!r} is defined; defined jobs: {', '.join(self._by_id) or 'none'}"
+            )
+        return found
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._by_id)
+
+    def __len__(self) -> int:
+        return len(self._by_id)
+
+
+JobFunction = Callable[..., Any] | Callable[..., Awaitable[Any]]

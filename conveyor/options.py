@@ -1,0 +1,113 @@
+"""Trigger options: validated once, then turned into the row a store inserts."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from conveyor.errors import ConfigurationError
+from conveyor.retry import Retry, coerce_retry
+from conveyor.timeunits import parse_duration
+
+PRIORITIES = {"low": -10, "normal": 0, "medium": 5, "high": 10, "critical": 20}
+OPTION_NAMES = (
+    "priority", "queue", "key", "replace", "unique", "retry", "timeout", "retention",
+    "remove_delay", "owner",
+)
+
+
+def coerce_priority(value: int | str | None) -> int:
+    """A priority name (low < normal < medium < high < critical) or an int."""
+    if value is None:
+        return 0
+    if isinstance(value, bool):
+        raise ConfigurationError(f"invalid priority {value!r}; {_PRIORITY_HELP}")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().lower() in PRIORITIES:
+        return PRIORITIES[value.strip().lower()]
+    raise ConfigurationError(f"invalid priority {value!r}; {_PRIORITY_HELP}")
+
+
+_PRIORITY_HELP = "accepted: low, normal, medium, high, critical or an int (higher runs first)"
+
+
+def coerce_owner(owner: object) -> str | None:
+    """The seed's userId: 0 or None mean the system; anything else is kept as text."""
+    if owner is None or owner == 0 or owner == "":
+        return None
+    if isinstance(owner, (str, int)) and not isinstance(owner, bool):
+        return str(owner)
+    raise ConfigurationError(f"invalid owner {owner!r}; accepted: a str or int id, 0 or None")
+
+
+def coerce_seconds(name: str, value: float | timedelta | str | None) -> float | None:
+    try:
+        seconds = parse_duration(value)
+    except ConfigurationError as exc:
+        raise ConfigurationError(f"invalid {name}: {exc}") from None
+    if seconds is not None and (seconds < 0 or not math.isfinite(seconds)):
+        raise ConfigurationError(f"invalid {name} {value!r}: must be a finite duration >= 0")
+    return seconds
+
+
+def coerce_queue(queue: object) -> str:
+    if queue is None:
+        return "default"
+    if not isinstance(queue, str) or not queue.strip():
+        raise ConfigurationError(f"invalid queue {queue!r}; accepted: a non-empty str")
+    return queue
+
+
+@dataclass(frozen=True, slots=True)
+class JobOptions:
+    """Validated options a job is stored with."""
+
+    priority: int = 0
+    queue: str = "default"
+    key: str | None = None
+    dedupe: str | None = None
+    retry: Retry | None = None
+    timeout: float | None = None
+    retention: float | None = None
+    remove_delay: float | None = None
+    owner: str | None = None
+
+    def retry_json(self) -> str | None:
+        return json.dumps(self.retry.to_json()) if self.retry else None
+
+    @property
+    def max_attempts(self) -> int:
+        return self.retry.max_attempts if self.retry else 1
+
+
+def merge_options(base: JobOptions, given: dict[str, Any]) -> JobOptions:
+    """Apply trigger-time options over a definition's defaults; refuse unknown names."""
+    unknown = sorted(set(given) - set(OPTION_NAMES))
+    if unknown:
+        raise ConfigurationError(
+            f"unknown trigger option {unknown[0]!r}; accepted: {', '.join(OPTION_NAMES)}"
+        )
+    replace, unique = bool(given.get("replace")), bool(given.get("unique"))
+    if replace and unique:
+        raise ConfigurationError("replace=True and unique=True cannot be combined; pick one")
+    key = given.get("key", base.key)
+    if key is not None and not isinstance(key, str):
+        raise ConfigurationError(f"invalid key {key!r}; accepted: a str or None")
+    return JobOptions(
+        priority=coerce_priority(given["priority"]) if "priority" in given else base.priority,
+        queue=coerce_queue(given["queue"]) if "queue" in given else base.queue,
+        key=key,
+        dedupe="replace" if replace else "unique" if unique else base.dedupe,
+        retry=coerce_retry(given["retry"]) if "retry" in given else base.retry,
+        timeout=coerce_seconds("timeout", given["timeout"]) if "timeout" in given
+        else base.timeout,
+        retention=coerce_seconds("retention", given["retention"]) if "retention" in given
+        else base.retention,
+        remove_delay=coerce_seconds("remove_delay", given["remove_delay"])
+        if "remove_delay" in given else base.remove_delay,
+        owner=coerce_owner(given["owner"]) if "owner" in given else base.owner,
+    )

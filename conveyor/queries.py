@@ -1,0 +1,114 @@
+"""Finding and steering stored jobs: the query half of :class:`conveyor.Conveyor`."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from conveyor.errors import ConfigurationError
+from conveyor.options import coerce_owner
+from conveyor.records import JobRecord
+from conveyor.stores.base import JobFilter, Store
+from conveyor.stores.matching import check_states
+from conveyor.timeunits import to_utc
+
+_UNSET: Any = object()
+
+
+class QueriesMixin:
+    _store: Store
+    timezone: str
+
+    def _filter(
+        self,
+        state: str | Sequence[str] | None = None,
+        job: str | Sequence[str] | None = None,
+        queue: str | Sequence[str] | None = None,
+        owner: Any = _UNSET,
+        key: str | None = None,
+        data: Any = None,
+        text: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        ids: Sequence[int] | None = None,
+        schedule_id: str | None = None,
+        event_id: str | None = None,
+    ) -> JobFilter:
+        def names(value: str | Sequence[str] | None) -> list[str] | None:
+            return None if value is None else [value] if isinstance(value, str) else list(value)
+
+        return JobFilter(
+            states=check_states(state) or None,
+            jobs=names(job),
+            queues=names(queue),
+            owner=None if owner is _UNSET else coerce_owner(owner),
+            any_owner=owner is _UNSET,
+            key=key,
+            data=data,
+            text=text,
+            created_after=to_utc(since, self.timezone).timestamp() if since else None,
+            created_before=to_utc(until, self.timezone).timestamp() if until else None,
+            ids=list(ids) if ids is not None else None,
+            schedule_id=schedule_id,
+            event_id=event_id,
+        )
+
+    def get_job(self, job_id: int) -> JobRecord | None:
+        """The stored job with this id, or None."""
+        try:
+            job_id = int(job_id)
+        except (TypeError, ValueError):
+            return None
+        row = self._store.get(job_id)
+        return JobRecord.from_row(row, self._store.logs(job_id)) if row else None
+
+    def jobs_list(
+        self, *, limit: int = 100, offset: int = 0, newest_first: bool = True, **filters: Any
+    ) -> list[JobRecord]:
+        """Stored jobs matching ``state``, ``job``, ``queue``, ``owner``, ``key``, ``data``,
+        ``text``, ``since``/``until`` (created between), newest first."""
+        if limit < 0 or offset < 0:
+            raise ConfigurationError("limit and offset must be >= 0")
+        rows = self._store.list_jobs(self._filter(**filters), limit, offset, newest_first)
+        return [JobRecord.from_row(r) for r in rows]
+
+    def count(self, **filters: Any) -> int:
+        """How many stored jobs match (same filters as :meth:`jobs_list`)."""
+        return self._store.count(self._filter(**filters))
+
+    def counts(self) -> dict[str, int]:
+        """Jobs by public state (every state present, zero included)."""
+        from conveyor.stores.base import STATES
+
+        found = self._store.counts_by_state()
+        return {s: found.get(s, 0) for s in STATES}
+
+    def cancel_jobs(
+        self,
+        type: str | None = None,
+        data: Any = None,
+        state: str | Sequence[str] | None = None,
+        owner: Any = _UNSET,
+        key: str | None = None,
+    ) -> int:
+        """Cancel matching pending jobs (scheduled, queued, waiting); returns how many."""
+        flt = self._filter(state=state, job=type, owner=owner, key=key, data=data)
+        if not flt.states:
+            flt.states = ["scheduled", "queued", "waiting"]
+        return self._store.cancel(flt)
+
+    def cancel(self, job_id: int) -> bool:
+        """Cancel one job that has not finished (a running one stops at its next heartbeat)."""
+        return self._store.cancel(JobFilter(ids=[int(job_id)])) > 0
+
+    def retry(self, job_id: int) -> bool:
+        """Run a finished job again now; False if it is not finished or does not exist."""
+        return self._store.retry_job(int(job_id))
+
+    def purge(self, *, expired: bool = False, **filters: Any) -> int:
+        """Delete finished jobs: all matching ones, or (``expired=True``) those past
+        their retention. Returns how many were deleted."""
+        if expired:
+            return self._store.purge(None, expired_only=True)
+        return self._store.purge(self._filter(**filters), expired_only=False)

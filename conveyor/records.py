@@ -1,0 +1,115 @@
+"""JobRecord: a stored job as users read it."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from conveyor.stores.base import JobRow, LogLine
+from conveyor.stores.matching import FAR_FUTURE
+
+
+def utc(ts: float | None) -> datetime | None:
+    """Epoch seconds to an aware UTC datetime."""
+    if ts is None or ts >= FAR_FUTURE:
+        return None
+    return datetime.fromtimestamp(ts, UTC)
+
+
+@dataclass(frozen=True)
+class Attempt:
+    number: int
+    started_at: datetime | None
+    finished_at: datetime | None
+    error: dict[str, Any] | None
+
+
+@dataclass(frozen=True)
+class LogEntry:
+    at: datetime
+    level: str
+    message: str
+    attempt: int
+
+
+@dataclass(frozen=True)
+class JobRecord:
+    """Everything stored about one job. Datetimes are timezone-aware UTC."""
+
+    id: int
+    job: str
+    args: list[Any]
+    kwargs: dict[str, Any]
+    state: str
+    priority: int
+    queue: str
+    key: str | None
+    owner: str | None
+    attempts: int
+    max_attempts: int
+    run_at: datetime | None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    result: Any
+    error: dict[str, Any] | None
+    progress: float | None
+    progress_message: str | None
+    version: str | None
+    rescheduled_from: int | None
+    schedule_id: str | None
+    event_id: str | None
+    payload: Any
+    logs: list[LogEntry] = field(default_factory=list)
+    history: list[Attempt] = field(default_factory=list)
+    lease_expires_at: datetime | None = None
+    worker_id: str | None = None
+
+    @property
+    def finished(self) -> bool:
+        return self.state in ("completed", "failed", "cancelled")
+
+    @classmethod
+    def from_row(cls, row: JobRow, logs: list[LogLine] | None = None) -> JobRecord:
+        history = [
+            Attempt(h["number"], utc(h["started_at"]), utc(h["finished_at"]), h["error"])
+            for h in json.loads(row.history or "[]")
+        ]
+        if row.attempts > len(history) and row.started_at is not None:
+            finished = row.finished_at if row.state in ("completed", "cancelled") else None
+            history.append(Attempt(row.attempts, utc(row.started_at), utc(finished), None))
+        created = utc(row.created_at)
+        assert created is not None
+        return cls(
+            id=row.id,
+            job=row.job,
+            args=json.loads(row.args),
+            kwargs=json.loads(row.kwargs),
+            state=row.state,
+            priority=row.priority,
+            queue=row.queue,
+            key=row.key,
+            owner=row.owner,
+            attempts=row.attempts,
+            max_attempts=row.max_attempts,
+            run_at=utc(row.run_at),
+            created_at=created,
+            started_at=utc(row.started_at),
+            finished_at=utc(row.finished_at),
+            result=json.loads(row.result) if row.result is not None else None,
+            error=json.loads(row.error) if row.error and row.state != "completed" else None,
+            progress=row.progress,
+            progress_message=row.progress_message,
+            version=row.version,
+            rescheduled_from=row.rescheduled_from,
+            schedule_id=row.schedule_id,
+            event_id=row.event_id,
+            payload=json.loads(row.payload),
+            logs=[LogEntry(utc(g.at) or created, g.level, g.message, g.attempt)
+                  for g in logs or []],
+            history=history,
+            lease_expires_at=utc(row.lease_expires_at),
+            worker_id=row.worker_id,
+        )

@@ -1,0 +1,111 @@
+"""Run one claimed job and turn what happened into an Outcome."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+import time
+import traceback
+from collections.abc import Callable
+from concurrent.futures import Executor
+from typing import TYPE_CHECKING, Any
+
+from conveyor.errors import Fail, PayloadError, RetryIn, Suspend
+from conveyor.retry import Retry
+from conveyor.serialization import dumps
+from conveyor.stores.base import ClaimedJob, Outcome
+from conveyor.timeunits import fixed_seconds, normalize_unit
+from conveyor.worker.meta import Buffer, Meta, ReactionJob
+
+if TYPE_CHECKING:
+    from conveyor.app import Conveyor
+    from conveyor.jobs import JobDefinition
+
+
+def error_json(exc: BaseException, message: str | None = None) -> str:
+    kind = type(exc)
+    name = kind.__name__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__name__}"
+    return json.dumps({
+        "type": name,
+        "message": message if message is not None else str(exc),
+        "traceback": "".join(traceback.format_exception(exc)),
+    })
+
+
+class JobRunner:
+    """Runs jobs for one worker: async on the loop, sync in the thread pool."""
+
+    def __init__(self, app: Conveyor, pool: Executor, buffer: Buffer) -> None:
+        self.app = app
+        self.pool = pool
+        self.buffer = buffer
+
+    async def run(self, claimed: ClaimedJob) -> Outcome:
+        definition = self.app.definition(claimed.job)
+        if definition is None:
+            return self._failed(claimed, LookupError(
+                f"no job {claimed.job!r} is defined in this worker's app; deploy the code "
+                "that defines it, then retry this job"
+            ), retryable=False)
+        try:
+            coro = self._invoke(definition, claimed)
+            if claimed.timeout:
+                result = await asyncio.wait_for(coro, claimed.timeout)
+            else:
+                result = await coro
+            return Outcome(claimed.id, claimed.token, "completed", time.time(),
+                           result=dumps(result, "result"), version=definition.version)
+        except Suspend as s:
+            return Outcome(claimed.id, claimed.token, "waiting", time.time(), run_at=s.run_at,
+                           version=definition.version)
+        except Fail as exc:
+            return self._failed(claimed, exc, retryable=False)
+        except RetryIn as exc:
+            unit = normalize_unit(exc.unit)
+            delay = fixed_seconds(exc.delay, unit) or 0.0
+            return Outcome(claimed.id, claimed.token, "pending", time.time(),
+                           error=error_json(exc), delay=delay)
+        except TimeoutError as exc:
+            if claimed.timeout and not str(exc):
+                exc = TimeoutError(f"the attempt ran past its timeout of {claimed.timeout:g} s")
+            return self._failed(claimed, exc, retryable=True)
+        except PayloadError as exc:
+            return self._failed(claimed, exc, retryable=False)
+        except Exception as exc:
+            return self._failed(claimed, exc, retryable=True)
+
+    def _failed(self, claimed: ClaimedJob, exc: BaseException, retryable: bool) -> Outcome:
+        now = time.time()
+        if retryable and claimed.attempt < claimed.max_attempts:
+            policy = Retry.from_json(json.loads(claimed.retry)) if claimed.retry else Retry()
+            return Outcome(claimed.id, claimed.token, "pending", now, error=error_json(exc),
+                           delay=policy.delay(claimed.attempt))
+        return Outcome(claimed.id, claimed.token, "failed", now, error=error_json(exc))
+
+    async def _invoke(self, definition: JobDefinition, claimed: ClaimedJob) -> Any:
+        args: list[Any] = json.loads(claimed.args)
+        kwargs: dict[str, Any] = json.loads(claimed.kwargs)
+        meta = Meta(claimed, self.app.jobs, self.buffer, self.app.get_job)
+        if definition.kind == "reaction":
+            data = args[0] if len(args) == 1 and not kwargs else (kwargs or None)
+            job = ReactionJob(claimed, data, meta)
+            await self._call(definition, definition.fn, [job], {})
+            if job.outcome and job.outcome[0] == "fail":
+                raise Fail(job.outcome[1] or "failed")
+            return job.outcome[1] if job.outcome else None
+        if definition.kind == "durable":
+            runner: Callable[..., Any] = self.app._durable_runner
+            return await runner(definition, claimed, args, kwargs, meta, self)
+        if "meta" in definition.wants:
+            kwargs["meta"] = meta
+        return await self._call(definition, definition.fn, args, kwargs)
+
+    async def _call(
+        self, definition: JobDefinition, fn: Callable[..., Any], args: list[Any],
+        kwargs: dict[str, Any],
+    ) -> Any:
+        if definition.is_async:
+            return await fn(*args, **kwargs)
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.pool, functools.partial(fn, *args, **kwargs))

@@ -1,0 +1,293 @@
+"""The worker loop: claim in batches -> run -> complete in batches; leases; shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from conveyor.errors import ConfigurationError, StoreError
+from conveyor.stores.base import ClaimedJob, Outcome, Store, WorkerInfo
+from conveyor.worker.execute import JobRunner
+from conveyor.worker.meta import Buffer
+
+if TYPE_CHECKING:
+    from conveyor.app import Conveyor
+
+log = logging.getLogger("conveyor.worker")
+T = TypeVar("T")
+
+
+class Worker:
+    """Runs jobs from one app's store. Use ``app.run_worker()`` or ``conveyor worker``."""
+
+    def __init__(
+        self,
+        app: Conveyor,
+        *,
+        concurrency: int = 10,
+        queues: Sequence[str] | str | None = None,
+        burst: bool = False,
+        grace: float = 30.0,
+        batch: int | None = None,
+        poll_interval: float = 1.0,
+        maintenance_interval: float = 1.0,
+    ) -> None:
+        if not isinstance(concurrency, int) or isinstance(concurrency, bool) or concurrency < 1:
+            raise ConfigurationError(f"concurrency must be an int >= 1, got {concurrency!r}")
+        if isinstance(queues, str):
+            queues = [q.strip() for q in queues.split(",") if q.strip()]
+        self.app = app
+        self.concurrency = concurrency
+        self.queues = list(queues) if queues else None
+        self.burst = burst
+        self.grace = grace
+        self.batch = batch or concurrency
+        self.poll_interval = poll_interval
+        self.maintenance_interval = maintenance_interval
+        self.id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.active: dict[int, tuple[ClaimedJob, asyncio.Task[None]]] = {}
+        self.outcomes: list[Outcome] = []
+        self.buffer = Buffer()
+        self.lost: set[int] = set()
+        self.stopping = False
+        self.processed = 0
+
+    # -- running -----------------------------------------------------------------
+    def run_blocking(self) -> None:
+        """Run on a new event loop in this thread, stopping on SIGTERM/SIGINT."""
+        asyncio.run(self.run(handle_signals=threading.current_thread() is threading.main_thread()))
+
+    def stop(self) -> None:
+        """Stop claiming; running jobs get ``grace`` seconds to finish."""
+        self.stopping = True
+        if hasattr(self, "wake"):
+            self.loop.call_soon_threadsafe(self.wake.set)
+
+    async def run(self, handle_signals: bool = False) -> None:
+        self.loop = asyncio.get_running_loop()
+        self.wake = asyncio.Event()
+        self.flushed = asyncio.Event()
+        self.db_pool = ThreadPoolExecutor(1, thread_name_prefix="conveyor-db")
+        self.job_pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="conveyor-job")
+        self.runner = JobRunner(self.app, self.job_pool, self.buffer)
+        self.store: Store = await self.db(self.app.store.clone)
+        if handle_signals:
+            self._install_signals()
+        await self.db(self.store.register_worker, WorkerInfo(
+            self.id, socket.gethostname(), os.getpid(), ",".join(self.queues or ["*"]),
+            self.concurrency,
+        ))
+        log.info("worker %s started (concurrency %d, queues %s)", self.id, self.concurrency,
+                 ",".join(self.queues or ["all"]))
+        watcher = threading.Thread(target=self._watch, name="conveyor-watch", daemon=True)
+        watcher.start()
+        helpers = [asyncio.create_task(self._flusher()), asyncio.create_task(self._heartbeats())]
+        if not self.burst:
+            helpers.append(asyncio.create_task(self._maintenance()))
+        try:
+            await self._main()
+        finally:
+            self.stopping = True
+            await self._shutdown(helpers)
+
+    async def db(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run a store call on this worker's single database thread."""
+        return await self.loop.run_in_executor(self.db_pool, fn, *args)
+
+    async def _main(self) -> None:
+        maybe_work = True
+        while not self.stopping:
+            free = self.concurrency - len(self.active)
+            if free > 0 and maybe_work:
+                want = min(free, self.batch)
+                jobs = await self._guard(self.store.claim, self.id, self.queues, want,
+                                         self.app.lease)
+                for job in jobs or []:
+                    self._start(job)
+                if jobs is not None and len(jobs) == want:
+                    continue
+                maybe_work = False
+                if self.burst and not self.active and await self._burst_done():
+                    return
+                if self.burst:
+                    maybe_work = True
+            timeout = self.poll_interval if not self.burst else 0.05
+            due = await self._guard(self.store.next_due, self.queues) if not maybe_work else None
+            if due is not None:
+                timeout = max(0.0, min(timeout, due - time.time()))
+            self.wake.clear()
+            if self.wake_pending():
+                maybe_work = True
+                continue
+            try:
+                await asyncio.wait_for(self.wake.wait(), timeout)
+            except TimeoutError:
+                maybe_work = True
+            if self._changed:
+                maybe_work = True
+
+    _changed = False
+
+    def wake_pending(self) -> bool:
+        if self._changed:
+            self._changed = False
+            return True
+        return False
+
+    async def _burst_done(self) -> bool:
+        """In burst mode: after maintenance, is anything due now or running?"""
+        await self._flush_all()
+        await self._guard(self._maintain_once, True)
+        due = await self._guard(self.store.next_due, self.queues)
+        return not self.active and (due is None or due > time.time())
+
+    async def _guard(self, fn: Callable[..., T], *args: Any) -> T | None:
+        """A store call that survives the database going away: log, back off, retry."""
+        delay = 0.1
+        while True:
+            try:
+                return await self.db(fn, *args)
+            except (StoreError, OSError) as exc:
+                if self.stopping:
+                    return None
+                log.warning("store unavailable (%s); retrying in %.1f s", exc, delay)
+            except Exception as exc:
+                if not _is_connection_error(exc) or self.stopping:
+                    raise
+                log.warning("store unavailable (%s); retrying in %.1f s", exc, delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
+
+    def _start(self, job: ClaimedJob) -> None:
+        task = asyncio.create_task(self._execute(job))
+        self.active[job.id] = (job, task)
+
+    async def _execute(self, job: ClaimedJob) -> None:
+        try:
+            outcome = await self.runner.run(job)
+        except asyncio.CancelledError:
+            return  # lost its lease or the worker is shutting down; nothing to report
+        finally:
+            self.active.pop(job.id, None)
+            self.wake.set()
+        if job.id in self.lost:
+            self.lost.discard(job.id)
+            return
+        for ext in self.app.extensions:
+            hook = getattr(ext, "finished", None)
+            if hook is not None:
+                hook(self.app, job, outcome)
+        self.outcomes.append(outcome)
+        self.processed += 1
+        self.flushed.set()
+
+    async def _flusher(self) -> None:
+        while True:
+            await self.flushed.wait()
+            self.flushed.clear()
+            await self._flush_all()
+
+    async def _flush_all(self) -> None:
+        while self.outcomes or self.buffer:
+            outcomes, self.outcomes = self.outcomes, []
+            progress, logs = self.buffer.take()
+            if progress or logs:
+                await self._guard(self.store.write_progress, progress, logs)
+            if outcomes:
+                await self._guard(self.store.complete, outcomes)
+
+    async def _heartbeats(self) -> None:
+        interval = max(self.app.lease / 3.0, 0.05)
+        while True:
+            await asyncio.sleep(interval)
+            held = {i: job.token for i, (job, _) in self.active.items()}
+            lost = await self._guard(self.store.heartbeat, self.id, held, self.app.lease)
+            if self.buffer:
+                self.flushed.set()
+            for job_id in lost or ():
+                entry = self.active.get(job_id)
+                if entry is not None:
+                    log.warning("job %s: lease lost (cancelled or rescued); abandoning", job_id)
+                    self.lost.add(job_id)
+                    entry[1].cancel()
+
+    async def _maintenance(self) -> None:
+        while True:
+            await self._guard(self._maintain_once, False)
+            await asyncio.sleep(self.maintenance_interval)
+
+    def _maintain_once(self, force: bool) -> None:
+        leader = self.store.try_lead("maintenance", self.id, max(self.app.lease, 5.0))
+        self.app.maintain(self.store, leader or force)
+
+    def _watch(self) -> None:
+        """Thread: wake the loop when another process stores work."""
+        try:
+            waiter = self.app.store.clone().open_waiter()
+        except Exception:  # the loop polls anyway
+            log.exception("change notifications unavailable; polling only")
+            return
+        try:
+            while not self.stopping:
+                try:
+                    changed = waiter.wait(0.5)
+                except Exception:
+                    log.warning("change notifications interrupted; polling", exc_info=True)
+                    time.sleep(1.0)
+                    continue
+                if changed and not self.stopping:
+                    self._changed = True
+                    self.loop.call_soon_threadsafe(self.wake.set)
+        finally:
+            with contextlib.suppress(Exception):
+                waiter.close()
+
+    def _install_signals(self) -> None:
+        def on_signal() -> None:
+            if self.stopping:
+                log.warning("second signal: stopping now")
+                self.grace = 0
+            self.stop()
+
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                self.loop.add_signal_handler(sig, on_signal)
+
+    async def _shutdown(self, helpers: list[asyncio.Task[None]]) -> None:
+        if self.active:
+            log.info("waiting up to %.0f s for %d running jobs", self.grace, len(self.active))
+            tasks = [task for _, task in self.active.values()]
+            await asyncio.wait(tasks, timeout=self.grace or None if self.grace else 0.001)
+        leftover = {i: job.token for i, (job, _) in self.active.items()}
+        for job_id in leftover:
+            self.lost.add(job_id)
+            self.active[job_id][1].cancel()
+        await self._flush_all()
+        if leftover:
+            released = await self._guard(self.store.release, leftover)
+            log.info("released %s unfinished jobs to other workers", released)
+        for task in helpers:
+            task.cancel()
+        with contextlib.suppress(Exception):
+            await self.db(self.store.unregister_worker, self.id)
+        if self.store is not self.app.store:
+            with contextlib.suppress(Exception):
+                await self.db(self.store.close)
+        self.db_pool.shutdown(wait=False)
+        self.job_pool.shutdown(wait=False, cancel_futures=True)
+        log.info("worker %s stopped after %d jobs", self.id, self.processed)
+
+
+def _is_connection_error(exc: Exception) -> bool:
+    name = type(exc).__module__ + "." + type(exc).__name__
+    return name.startswith("psycopg") and ("Operational" in name or "Interface" in name)

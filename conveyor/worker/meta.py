@@ -1,0 +1,128 @@
+"""What a running job sees: ``meta`` (and ``job`` for Reaction-style workers)."""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from typing import TYPE_CHECKING, Any
+
+from conveyor.errors import ConfigurationError
+from conveyor.stores.base import ClaimedJob, LogLine, Progress
+
+if TYPE_CHECKING:
+    from conveyor.jobs import JobRegistry
+    from conveyor.records import JobRecord
+
+_py_logger = logging.getLogger("conveyor.job")
+
+
+class Buffer:
+    """Progress and log lines waiting to be written (flushed by the worker in batches)."""
+
+    def __init__(self) -> None:
+        self.progress: dict[int, Progress] = {}
+        self.logs: list[LogLine] = []
+
+    def take(self) -> tuple[list[Progress], list[LogLine]]:
+        progress, logs = list(self.progress.values()), self.logs
+        self.progress, self.logs = {}, []
+        return progress, logs
+
+    def __bool__(self) -> bool:
+        return bool(self.progress or self.logs)
+
+
+class JobLog:
+    """A logger whose lines are stored with the run (and echoed to Python logging)."""
+
+    def __init__(self, claimed: ClaimedJob, buffer: Buffer) -> None:
+        self._claimed = claimed
+        self._buffer = buffer
+
+    def _add(self, level: str, message: str, args: tuple[Any, ...]) -> None:
+        text = message % args if args else str(message)
+        self._buffer.logs.append(
+            LogLine(self._claimed.id, self._claimed.attempt, time.time(), level, text)
+        )
+        _py_logger.log(
+            logging.getLevelName(level.upper()), "[%s #%s] %s", self._claimed.job,
+            self._claimed.id, text,
+        )
+
+    def debug(self, message: str, *args: Any) -> None:
+        self._add("debug", message, args)
+
+    def info(self, message: str, *args: Any) -> None:
+        self._add("info", message, args)
+
+    def warning(self, message: str, *args: Any) -> None:
+        self._add("warning", message, args)
+
+    warn = warning
+
+    def error(self, message: str, *args: Any) -> None:
+        self._add("error", message, args)
+
+    def exception(self, message: str, *args: Any) -> None:
+        self._add("error", message, args)
+
+
+def fraction(value: float) -> float:
+    """0..1 as is; 1 < value <= 100 as a percentage."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ConfigurationError(f"progress must be a number, got {value!r}")
+    if value < 0 or value > 100:
+        raise ConfigurationError(
+            f"progress {value!r} is out of range; accepted: a fraction 0..1 or a percent 0..100"
+        )
+    return value / 100.0 if value > 1 else float(value)
+
+
+class Meta:
+    """The ``meta`` parameter: this run's record, other jobs, a stored log, progress."""
+
+    def __init__(
+        self, claimed: ClaimedJob, jobs: JobRegistry, buffer: Buffer, load: Any
+    ) -> None:
+        self._claimed = claimed
+        self._buffer = buffer
+        self._load = load
+        self.jobs = jobs
+        self.log = JobLog(claimed, buffer)
+        self.id = claimed.id
+        self.attempt = claimed.attempt
+
+    @property
+    def job(self) -> JobRecord:
+        """This job's stored record (read when asked for)."""
+        record: JobRecord = self._load(self._claimed.id)
+        return record
+
+    def progress(self, value: float, message: str | None = None) -> None:
+        """Report progress: a fraction (0..1) or a percent (0..100), with a message."""
+        self._buffer.progress[self._claimed.id] = Progress(
+            self._claimed.id, self._claimed.token, fraction(value), message
+        )
+
+
+class ReactionJob:
+    """The ``job`` a Reaction-style worker function receives."""
+
+    def __init__(self, claimed: ClaimedJob, data: Any, meta: Meta) -> None:
+        self.id = claimed.id
+        self.type = claimed.job
+        self.data = data
+        self.log = meta.log
+        self.attempt = claimed.attempt
+        self._meta = meta
+        self.outcome: tuple[str, str | None] | None = None
+
+    def done(self, message: str | None = None) -> None:
+        self.outcome = ("done", message)
+
+    def fail(self, message: str) -> None:
+        self.outcome = ("fail", message)
+
+    def progress(self, value: float, message: str | None = None) -> None:
+        self._meta.progress(value, message)
