@@ -95,7 +95,7 @@ class JobRunner:
                 raise Fail(job.outcome[1] or "failed")
             return job.outcome[1] if job.outcome else None
         if definition.kind == "durable":
-            runner: Callable[..., Any] = self.app._durable_runner
+            runner: Callable[..., Any] = self.app.durable_runner
             return await runner(definition, claimed, args, kwargs, meta, self)
         if "meta" in definition.wants:
             kwargs["meta"] = meta
