@@ -1,0 +1,71 @@
+"""Shared fixtures: every conformance test runs on memory, SQLite and PostgreSQL.
+
+PostgreSQL tests use a fresh database per test session (dropped afterwards) and a
+fresh schema per test. When ``CI`` is set a missing server FAILS the tests; on a
+developer's machine they are skipped with the reason.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+PG_ADMIN_URL = os.environ.get("CONVEYOR_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+STORES = ("memory", "sqlite", "postgres")
+_schema_ids = itertools.count(1)
+
+
+def _pg_unavailable(reason: str) -> None:
+    if os.environ.get("CI"):
+        pytest.fail(f"PostgreSQL is required in CI but unavailable: {reason}")
+    pytest.skip(f"PostgreSQL unavailable: {reason}")
+
+
+@pytest.fixture(scope="session")
+def pg_database() -> Iterator[str]:
+    """A fresh PostgreSQL database for this test session; yields its URL."""
+    try:
+        import psycopg
+    except ImportError as exc:  # pragma: no cover - dev installs include it
+        _pg_unavailable(f"psycopg is not installed ({exc})")
+    name = f"conveyor_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    try:
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=5) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+    except Exception as exc:
+        _pg_unavailable(str(exc).strip().splitlines()[0] if str(exc) else repr(exc))
+    base = PG_ADMIN_URL.rsplit("/", 1)[0]
+    yield f"{base}/{name}"
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def pg_url(pg_database: str) -> str:
+    """A URL on the session database with a schema of its own for this test."""
+    return f"{pg_database}?schema=t{os.getpid()}_{next(_schema_ids)}"
+
+
+@pytest.fixture(params=STORES)
+def store_url(request: pytest.FixtureRequest, tmp_path: object) -> str:
+    """The URL of an empty store of each kind."""
+    kind = request.param
+    if kind == "memory":
+        return "memory://"
+    if kind == "sqlite":
+        return f"sqlite:///{tmp_path}/conveyor.db"
+    return str(request.getfixturevalue("pg_url"))
+
+
+@pytest.fixture
+def app(store_url: str) -> Iterator[object]:
+    """A Conveyor app on an empty store of each kind (closed afterwards)."""
+    from conveyor import Conveyor
+
+    application = Conveyor(store_url, lease=2)
+    yield application
+    application.close()
