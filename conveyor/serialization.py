@@ -144,8 +144,7 @@ def _walk(value: Any, path: str, seen: set[int]) -> None:
             int.__repr__(value)
         except ValueError:  # past sys.get_int_max_str_digits()
             raise PayloadError(
-                f"{path} is an int too long to write as JSON text; pass it as a str "
-                f"({_ACCEPTED})"
+                f"{path} is an int too long to write as JSON text; pass it as a str ({_ACCEPTED})"
             ) from None
         return
     if isinstance(value, float):

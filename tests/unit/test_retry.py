@@ -85,9 +85,7 @@ def test_retry_refuses_negative_retries() -> None:
 def test_retry_unknown_backoff_error_lists_backoffs() -> None:
     with pytest.raises(ConfigurationError) as info:
         Retry(backoff="expo")  # type: ignore[arg-type]
-    assert str(info.value) == (
-        "unknown Retry backoff 'expo'; accepted: fixed, exponential, linear"
-    )
+    assert str(info.value) == ("unknown Retry backoff 'expo'; accepted: fixed, exponential, linear")
 
 
 def test_retry_refuses_non_bool_jitter() -> None:
@@ -344,6 +342,5 @@ def test_coerce_retry_refuses_other_values(value: Any, shown: str) -> None:
     with pytest.raises(ConfigurationError) as info:
         coerce_retry(value)
     assert str(info.value) == (
-        "retry must be a Retry, an int (number of retries) or a dict of Retry options, "
-        f"got {shown}"
+        f"retry must be a Retry, an int (number of retries) or a dict of Retry options, got {shown}"
     )
