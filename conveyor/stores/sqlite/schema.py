@@ -55,8 +55,6 @@ MIGRATIONS: list[tuple[str, str]] = [
             WHERE dedupe_key IS NOT NULL;
         CREATE INDEX conveyor_jobs_match ON conveyor_jobs (job, key)
             WHERE state IN ('pending', 'running', 'waiting');
-        CREATE INDEX conveyor_jobs_state ON conveyor_jobs (state, id);
-        CREATE INDEX conveyor_jobs_job ON conveyor_jobs (job, id);
         CREATE INDEX conveyor_jobs_purge ON conveyor_jobs (purge_at) WHERE purge_at IS NOT NULL;
         CREATE INDEX conveyor_jobs_finished ON conveyor_jobs (finished_at)
             WHERE finished_at IS NOT NULL;
