@@ -21,7 +21,7 @@ from conveyor.options import (
 )
 from conveyor.queries import QueriesMixin
 from conveyor.retry import Retry, coerce_retry
-from conveyor.serialization import dumps, payload_of
+from conveyor.serialization import dumps
 from conveyor.stores import open_store, resolve_url
 from conveyor.stores.base import NewJob, Store
 from conveyor.timeunits import to_utc
@@ -179,19 +179,20 @@ class Conveyor(QueriesMixin):
     ) -> NewJob:
         definition = call.definition
         opts = merge_options(definition.options, options) if options else definition.options
-        args = dumps(call.args, "args") if call.args else "[]"
-        kwargs = dumps(call.kwargs, "kwargs") if call.kwargs else "{}"
-        payload = payload_of(call.args, call.kwargs)
+        args, kwargs = call.args, call.kwargs
+        args_json = dumps(args, "payload args") if args else "[]"
+        kwargs_json = dumps(kwargs, "payload kwargs") if kwargs else "{}"
+        if len(args) == 1 and not kwargs:
+            payload = args_json[1:-1]  # the single argument's JSON
+        else:
+            payload = kwargs_json
         retention = opts.retention
         if retention is None:
             retention = self.cleanup.get(definition.id, self.retention)
         return NewJob(
-            job=definition.id, args=args, kwargs=kwargs,
-            payload=args[1:-1] if len(call.args) == 1 and not call.kwargs else dumps(payload),
-            queue=opts.queue, priority=opts.priority, run_at=run_at, delay=delay,
-            key=opts.key, owner=opts.owner, dedupe=opts.dedupe,
-            max_attempts=opts.max_attempts, retry=opts.retry_json(), timeout=opts.timeout,
-            retention=retention, remove_delay=opts.remove_delay, version=definition.version,
+            definition.id, args_json, kwargs_json, payload, opts.queue, opts.priority, run_at,
+            delay, opts.key, opts.owner, opts.dedupe, opts.max_attempts, opts.retry_json,
+            opts.timeout, retention, opts.remove_delay, definition.version,
         )
 
     def _trigger(

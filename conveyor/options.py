@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass
+from functools import cached_property
 from datetime import timedelta
 from typing import Any
 
@@ -62,7 +63,7 @@ def coerce_queue(queue: object) -> str:
     return queue
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class JobOptions:
     """Validated options a job is stored with."""
 
@@ -76,6 +77,7 @@ class JobOptions:
     remove_delay: float | None = None
     owner: str | None = None
 
+    @cached_property
     def retry_json(self) -> str | None:
         return json.dumps(self.retry.to_json()) if self.retry else None
 
