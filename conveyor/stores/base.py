@@ -158,6 +158,7 @@ class JobFilter:
     created_before: float | None = None
     schedule_id: str | None = None
     event_id: str | None = None
+    id_below: int | None = None  # keyset pagination: only ids < this
 
 
 @dataclass(slots=True)

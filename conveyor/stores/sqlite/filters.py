@@ -70,6 +70,9 @@ def where(flt: JobFilter, params: dict[str, Any]) -> str:
     if flt.event_id is not None:
         params["event_id"] = flt.event_id
         parts.append("event_id = :event_id")
+    if flt.id_below is not None:
+        params["id_below"] = flt.id_below
+        parts.append("id < :id_below")
     return " AND ".join(parts) or "1"
 
 
