@@ -60,8 +60,8 @@ class Conveyor(QueriesMixin):
         self.durable_runner: Any = _no_durable
         self._lock = threading.Lock()
         self._store: Store = open_store(self.url, **store_options)
-        if migrate:
-            self._store.migrate()
+        # What opening applied (``conveyor migrate`` reports it).
+        self.applied_migrations: list[str] = self._store.migrate() if migrate else []
 
     # -- lifecycle ---------------------------------------------------------------
     @property
@@ -87,6 +87,18 @@ class Conveyor(QueriesMixin):
     def migrate(self) -> list[str]:
         """Create or upgrade the schema; returns what was applied."""
         return self._store.migrate()
+
+    def reopen(self, url: str) -> None:
+        """Switch to the store ``url`` names (opened and migrated), closing the current
+        one; the CLI's ``--url`` uses it for apps that name their URL in code."""
+        store = open_store(url)
+        try:
+            self.applied_migrations = store.migrate()
+        except BaseException:
+            store.close()
+            raise
+        self._store.close()
+        self._store, self.url = store, url
 
     # -- definitions -----------------------------------------------------------
     @overload
