@@ -1,0 +1,350 @@
+"""Running: states, results, errors, history, retries, Fail/RetryIn, timeouts, priorities,
+queues (SPEC §4)."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from conveyor import Conveyor, Fail, JobFailed, Retry, RetryIn
+
+from .helpers import drain, wait_for, worker_thread
+
+
+def test_job_states_from_scheduled_to_completed(app: Conveyor) -> None:
+    release = threading.Event()
+
+    @app.job
+    def gated() -> str:
+        assert release.wait(10)
+        return "done"
+
+    later = gated().run_in(1, "hour")
+    now = gated().run_now()
+    assert (later.state, now.state) == ("scheduled", "queued")
+    with worker_thread(app, concurrency=1):
+        wait_for(lambda: now.state == "running", what="the job to start")
+        record = app.get_job(now.id)
+        assert record is not None and record.started_at is not None and record.attempts == 1
+        assert app.counts() == {"scheduled": 1, "queued": 0, "running": 1, "waiting": 0,
+                                "completed": 0, "failed": 0, "cancelled": 0}
+        release.set()
+        assert now.result(timeout=10) == "done"
+    assert now.state == "completed"
+    assert later.cancel() and later.state == "cancelled"
+
+
+def test_a_failing_job_ends_failed(app: Conveyor) -> None:
+    @app.job
+    def broken() -> None:
+        raise RuntimeError("kaput")
+
+    h = broken().run_now()
+    drain(app)
+    assert h.state == "failed"
+    assert app.count(state="failed") == 1
+
+
+@pytest.mark.parametrize("result", [None, 0, "text", [1, "a", None], {"nested": {"x": [1.5]}}])
+def test_the_return_value_is_stored_as_the_result(app: Conveyor, result: Any) -> None:
+    @app.job
+    def give() -> Any:
+        return result
+
+    h = give().run_now()
+    drain(app)
+    record = app.get_job(h.id)
+    assert record is not None and record.state == "completed"
+    assert record.result == result
+    assert record.error is None
+    assert record.finished_at is not None and record.finished_at.tzinfo is UTC
+
+
+def test_a_result_json_cannot_hold_fails_the_job_naming_it(app: Conveyor) -> None:
+    @app.job(retry=3)
+    def gives_a_set() -> Any:
+        return {"ids": {1, 2}}
+
+    h = gives_a_set().run_now()
+    drain(app)
+    record = app.get_job(h.id)
+    assert record is not None and record.state == "failed"
+    assert record.attempts == 1  # not retried: it would fail the same way
+    assert record.error is not None and "result['ids'] is a set" in record.error["message"]
+
+
+def test_error_type_message_and_traceback_are_stored_per_attempt(app: Conveyor) -> None:
+    @app.job(retry=Retry(retries=2, wait=0))
+    def flaky(meta: Any) -> str:
+        if meta.attempt == 1:
+            raise ValueError("first")
+        if meta.attempt == 2:
+            raise KeyError("second")
+        return "third time lucky"
+
+    h = flaky().run_now()
+    drain(app)
+    record = app.get_job(h.id)
+    assert record is not None
+    assert record.state == "completed" and record.result == "third time lucky"
+    assert record.attempts == 3 and record.max_attempts == 3
+    assert [a.number for a in record.history] == [1, 2, 3]
+    first, second, third = record.history
+    assert first.error is not None and second.error is not None
+    assert (first.error["type"], first.error["message"]) == ("ValueError", "first")
+    assert (second.error["type"], second.error["message"]) == ("KeyError", "'second'")
+    assert 'raise ValueError("first")' in first.error["traceback"]
+    assert 'raise KeyError("second")' in second.error["traceback"]
+    assert third.error is None
+    for attempt in record.history:
+        assert attempt.started_at is not None and attempt.finished_at is not None
+        assert attempt.started_at <= attempt.finished_at
+    assert first.finished_at <= second.started_at <= second.finished_at <= third.started_at  # type: ignore[operator]
+    assert record.error is None  # a completed job has no error
+
+
+def test_the_last_attempts_error_is_the_jobs_error(app: Conveyor) -> None:
+    @app.job(retry=Retry(retries=1, wait=0))
+    def always(meta: Any) -> None:
+        raise RuntimeError(f"attempt {meta.attempt}")
+
+    h = always().run_now()
+    drain(app)
+    record = app.get_job(h.id)
+    assert record is not None and record.state == "failed"
+    assert record.error is not None and record.error["message"] == "attempt 2"
+    assert [a.error["message"] for a in record.history] == ["attempt 1", "attempt 2"]  # type: ignore[index]
+
+
+def _retry_gaps(app: Conveyor, policy: Retry) -> list[float]:
+    """Run a job that always fails under ``policy``; return each retry's scheduled wait
+    (its due time minus the end of the attempt before it)."""
+    due: list[datetime] = []
+
+    @app.job(retry=policy)
+    def fails(meta: Any) -> None:
+        if meta.attempt > 1:
+            due.append(meta.job.run_at)
+        raise RuntimeError("again")
+
+    h = fails().run_now()
+    with worker_thread(app, concurrency=1), pytest.raises(JobFailed):
+        h.result(timeout=10)
+    record = app.get_job(h.id)
+    assert record is not None and record.attempts == policy.retries + 1
+    ends = [a.finished_at for a in record.history]
+    return [(d - e).total_seconds() for d, e in zip(due, ends, strict=False)]  # type: ignore[operator]
+
+
+@pytest.mark.parametrize(("backoff", "max_wait", "waits"), [
+    ("fixed", None, [0.05, 0.05, 0.05]),
+    ("linear", None, [0.05, 0.10, 0.15]),
+    ("exponential", None, [0.05, 0.10, 0.20]),
+    ("exponential", 0.12, [0.05, 0.10, 0.12]),
+])
+def test_retry_waits_follow_the_backoff_capped_by_max_wait(
+    app: Conveyor, backoff: str, max_wait: float | None, waits: list[float]
+) -> None:
+    gaps = _retry_gaps(app, Retry(retries=3, wait=0.05, backoff=backoff,  # type: ignore[arg-type]
+                                  max_wait=max_wait))
+    assert len(gaps) == 3
+    for gap, wait in zip(gaps, waits, strict=True):
+        assert wait - 0.002 <= gap < wait + 0.04, (gaps, waits)
+
+
+def test_retry_jitter_spreads_each_wait_over_a_quarter(app: Conveyor) -> None:
+    gaps = _retry_gaps(app, Retry(retries=3, wait=0.1, jitter=True))
+    for gap in gaps:
+        assert 0.075 - 0.002 <= gap < 0.125 + 0.04, gaps
+    assert len({round(g, 4) for g in gaps}) > 1
+
+
+def test_retry_as_an_int_retries_that_many_times(app: Conveyor) -> None:
+    calls: list[int] = []
+
+    @app.job(retry=2)
+    def count(meta: Any) -> None:
+        calls.append(meta.attempt)
+        raise RuntimeError("x")
+
+    count().run_now()
+    drain(app)
+    assert calls == [1, 2, 3]
+
+
+def test_fail_fails_at_once_without_retrying(app: Conveyor) -> None:
+    @app.job(retry=Retry(retries=5, wait=0))
+    def refuse() -> None:
+        raise Fail("the account is closed")
+
+    h = refuse().run_now()
+    drain(app)
+    record = app.get_job(h.id)
+    assert record is not None and record.state == "failed" and record.attempts == 1
+    assert record.error is not None
+    assert record.error["message"] == "the account is closed"
+    assert record.error["type"].endswith("Fail")
+
+
+def test_retry_in_reschedules_the_job_explicitly(app: Conveyor) -> None:
+    @app.job
+    def later() -> None:
+        raise RetryIn(2, "minutes")
+
+    h = later().run_now()
+    drain(app)
+    record = app.get_job(h.id)
+    assert record is not None and record.state == "scheduled"
+    assert record.attempts == 1
+    assert record.history[0].finished_at is not None
+    wait = (record.run_at - record.history[0].finished_at).total_seconds()  # type: ignore[operator]
+    assert 119.9 < wait < 121
+    assert record.history[0].error is not None
+    assert record.history[0].error["type"].endswith("RetryIn")
+
+
+def test_retry_in_runs_the_job_again_when_due(app: Conveyor) -> None:
+    @app.job
+    def second_time_lucky(meta: Any) -> int:
+        if meta.attempt == 1:
+            raise RetryIn(0.01)
+        return meta.attempt
+
+    h = second_time_lucky().run_now()
+    with worker_thread(app):
+        assert h.result(timeout=10) == 2
+
+
+def test_async_job_past_its_timeout_is_failed(app: Conveyor) -> None:
+    @app.job(timeout=0.05)
+    async def hangs() -> None:
+        await asyncio.sleep(30)
+
+    h = hangs().run_now()
+    drain(app)
+    record = app.get_job(h.id)
+    assert record is not None and record.state == "failed"
+    assert record.error is not None and record.error["type"] == "TimeoutError"
+    assert "past its timeout of 0.05 s" in record.error["message"]
+
+
+def test_sync_job_past_its_timeout_is_failed_and_retried(app: Conveyor) -> None:
+    stop = threading.Event()
+
+    @app.job(timeout=0.05, retry=Retry(retries=1, wait=0))
+    def hangs() -> None:
+        stop.wait(5)
+
+    h = hangs().run_now()
+    try:
+        drain(app)
+    finally:
+        stop.set()
+    record = app.get_job(h.id)
+    assert record is not None and record.state == "failed" and record.attempts == 2
+    assert [a.error["type"] for a in record.history] == ["TimeoutError", "TimeoutError"]  # type: ignore[index]
+
+
+def test_trigger_timeout_overrides_the_definition(app: Conveyor) -> None:
+    @app.job(timeout=60)
+    async def slow() -> str:
+        await asyncio.sleep(0.2)
+        return "ok"
+
+    h = slow().run_now(timeout=0.02)
+    drain(app)
+    assert h.state == "failed"
+
+
+def test_higher_priority_runs_first_and_equal_priority_oldest_due_first(app: Conveyor) -> None:
+    order: list[str] = []
+
+    @app.job
+    def record(name: str) -> None:
+        order.append(name)
+
+    now = datetime.now(UTC)
+    record("normal-1").run_now()
+    record("low").run_now(priority="low")
+    record("critical").run_now(priority="critical")
+    record("int-7").run_now(priority=7)
+    record("normal-older").run_at(now - timedelta(seconds=30))
+    record("medium").run_now(priority="medium")
+    record("high").run_now(priority="high")
+    record("int-minus-20").run_now(priority=-20)
+    record("normal-2").run_now(priority="normal")
+    record("int-0-oldest").run_at(now - timedelta(minutes=5), priority=0)
+    drain(app, concurrency=1)
+    assert order == [
+        "critical", "high", "int-7", "medium", "int-0-oldest", "normal-older", "normal-1",
+        "normal-2", "low", "int-minus-20",
+    ]
+
+
+def test_fifo_within_one_priority_over_many_jobs(app: Conveyor) -> None:
+    order: list[int] = []
+
+    @app.job
+    def record(n: int) -> None:
+        order.append(n)
+
+    app.enqueue_many(record(i) for i in range(200))
+    drain(app, concurrency=1)
+    assert order == list(range(200))
+
+
+def test_queue_routing_runs_only_the_workers_queues(app: Conveyor) -> None:
+    ran: list[str] = []
+
+    @app.job(queue="emails")
+    def email() -> None:
+        ran.append("email")
+
+    @app.job
+    def other(name: str) -> None:
+        ran.append(name)
+
+    e = email().run_now()
+    d = other("default").run_now()
+    r = other("reports").run_now(queue="reports")
+    drain(app, queues=["emails"])
+    assert ran == ["email"]
+    assert (e.state, d.state, r.state) == ("completed", "queued", "queued")
+    drain(app, queues="reports,default")
+    assert sorted(ran) == ["default", "email", "reports"]
+
+
+def test_queue_filter_counts_and_lists(app: Conveyor) -> None:
+    @app.job
+    def j() -> None: ...
+
+    j().run_now(queue="a")
+    j().run_now(queue="b")
+    j().run_now(queue="b")
+    assert app.count(queue="b") == 2
+    assert app.count(queue=["a", "b"]) == 3
+    assert {r.queue for r in app.jobs_list(queue="a")} == {"a"}
+
+
+def test_a_worker_runs_jobs_concurrently_up_to_its_concurrency(app: Conveyor) -> None:
+    active, peak = [0], [0]
+    lock = threading.Lock()
+
+    @app.job
+    def busy() -> None:
+        with lock:
+            active[0] += 1
+            peak[0] = max(peak[0], active[0])
+        time.sleep(0.05)
+        with lock:
+            active[0] -= 1
+
+    app.enqueue_many(busy() for _ in range(12))
+    drain(app, concurrency=4)
+    assert peak[0] == 4
+    assert app.count(state="completed") == 12
