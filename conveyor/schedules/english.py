@@ -1,0 +1,455 @@
+"""Plain-English schedule text: a tokenizer and a recursive-descent parser.
+
+``parse_english`` turns text into a ``Phrase`` (what was said); ``build.py`` turns a
+phrase into cron, rrule, interval or one-off plans. The grammar, case-insensitive,
+clauses in any order, optionally joined by ``and`` or commas::
+
+    schedule := "once" | "in" count unit | clause+
+    clause   := every | at | on | between | months | days | nths | times
+              | "daily" | "everyday" | "hourly" | "weekly" | "monthly" | "yearly"
+    every    := ("every" | "each") ([count | "other"] unit | days)
+    count    := NUMBER | "one" .. "twelve"
+    unit     := second(s) | minute(s) | hour(s) | day(s) | week(s) | month(s) | year(s)
+    days     := day ({"," | "and" | "or"} day)*
+    day      := "day" | "weekday" | "weekend" | DAYNAME [("-" | "to" | "through") DAYNAME]
+    at       := ("at" | "@") times
+    times    := time ({"," | "and"} time)*
+    time     := H[:MM[:SS]] ["am" | "pm"] ["o'clock"] | "noon" | "midnight"
+    on       := "on" ["the" | "every" | "each"] (days | nths)
+    nths     := nth ({"," | "and"} nth)* ["day" | "days"] [months]
+    nth      := ["the"] (ORDINAL | "first" .. "fifth" | "last") [DAYNAME | "day"]
+    months   := ("of" | "in") ["the" | "every" | "each"] ("month" | MONTH ({"," | "and"} MONTH)*)
+    between  := ("between" | "from") ["the"] bound ("and" | "to" | "-") ["the"] bound [unit]
+    bound    := time | ORDINAL | NUMBER
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import NoReturn
+
+from conveyor.errors import ScheduleError
+
+EXAMPLES = '"every 15 minutes", "every weekday at 9:30 am", "0 3 * * *"'
+
+Time = tuple[int, int, int]
+UNITS = {
+    **dict.fromkeys(("s", "sec", "secs", "second", "seconds"), "second"),
+    **dict.fromkeys(("m", "min", "mins", "minute", "minutes"), "minute"),
+    **dict.fromkeys(("h", "hr", "hrs", "hour", "hours"), "hour"),
+    **dict.fromkeys(("day", "days"), "day"),
+    **dict.fromkeys(("wk", "wks", "week", "weeks"), "week"),
+    **dict.fromkeys(("month", "months"), "month"),
+    **dict.fromkeys(("yr", "yrs", "year", "years"), "year"),
+}
+_DAY_STEMS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+DAYNAMES = {
+    **{stem: i for i, stem in enumerate(_DAY_STEMS)},
+    **{name: i for i, name in enumerate(("monday", "tuesday", "wednesday", "thursday",
+                                         "friday", "saturday", "sunday"))},
+    "tues": 1, "weds": 2, "thur": 3, "thurs": 3,
+}  # fmt: skip
+DAYNAMES |= {name + "s": day for name, day in DAYNAMES.items() if name.endswith("day")}
+_MONTH_NAMES = ("january", "february", "march", "april", "may", "june", "july",
+                "august", "september", "october", "november", "december")  # fmt: skip
+MONTHS = {name: i + 1 for i, name in enumerate(_MONTH_NAMES)}
+MONTHS |= {name[:3]: i + 1 for i, name in enumerate(_MONTH_NAMES)} | {"sept": 9}
+_NUMBER_NAMES = ("one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
+                 "eleven", "twelve")  # fmt: skip
+NUMBERS = {name: i + 1 for i, name in enumerate(_NUMBER_NAMES)}
+ORDINALS = {"first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "last": -1}
+_KEYWORDS = {
+    "every", "each", "other", "at", "@", "on", "the", "of", "in", "and", "or", "&", ",", "-",
+    "to", "through", "thru", "until", "till", "between", "from", "am", "pm", "noon", "midnight",
+    "oclock", "once", "daily", "everyday", "hourly", "weekly", "monthly", "yearly", "annually",
+    "weekday", "weekdays", "weekend", "weekends",
+}  # fmt: skip
+VOCABULARY = _KEYWORDS | set(UNITS) | set(DAYNAMES) | set(MONTHS) | set(NUMBERS) | set(ORDINALS)
+_CONNECTORS = (",", "and", "or", "&")
+_ADVERBS = {"hourly": "hour", "weekly": "week", "monthly": "month"}
+_MONTH_LEADS = ("the", "every", "each", "month", "months")
+_PIECE = re.compile(
+    r"(?P<time>\d{1,2}:\d{2}(?::\d{2})?)|(?P<ord>\d+(?:st|nd|rd|th))(?![a-z])|(?P<num>\d+)"
+    r"|(?P<word>[a-z](?:[a-z.']*[a-z])?\.?)|(?P<punct>[,&@-])|(?P<other>\S+)"
+)
+
+
+@dataclass(frozen=True)
+class Token:
+    """One piece of the text: kind is time, ord, num, word, unknown; pos counts words from 1."""
+
+    kind: str
+    text: str
+    pos: int
+    start: int
+    end: int
+    word: str = ""
+    number: int = 0
+    time: Time = (0, 0, 0)
+
+
+@dataclass(frozen=True)
+class Span:
+    """Where a clause was written: its first word's position and its text."""
+
+    pos: int
+    text: str
+
+
+@dataclass(frozen=True)
+class Between:
+    """``between A and B``: ranks of ``unit`` (None = the interval's unit) or times of day."""
+
+    lo: int | Time
+    hi: int | Time
+    unit: str | None
+    span: Span
+
+
+@dataclass
+class Phrase:
+    """What the text says, before it is turned into a plan."""
+
+    text: str
+    every: tuple[int, str] | None = None  # (count, unit)
+    weekdays: set[int] = field(default_factory=set)  # Monday=0
+    nth: set[tuple[int, int]] = field(default_factory=set)  # (weekday, 1..5 or -1)
+    monthdays: set[int] = field(default_factory=set)  # 1..31, -1 = last
+    months: set[int] = field(default_factory=set)
+    times: list[Time] = field(default_factory=list)
+    between: Between | None = None
+    once: bool = False
+    delay: tuple[int, str] | None = None
+    spans: dict[str, Span] = field(default_factory=dict)  # clause kind -> where it was said
+
+
+def error(text: str, detail: str) -> ScheduleError:
+    """The user-facing error for unreadable English."""
+    return ScheduleError(f'cannot read schedule "{text}": {detail}; examples: {EXAMPLES}')
+
+
+def tokenize(text: str) -> list[Token]:
+    """Split ``text`` into tokens; words outside the vocabulary become ``unknown`` tokens."""
+    tokens: list[Token] = []
+    for pos, chunk in enumerate(re.finditer(r"\S+", text.lower()), start=1):
+        for m in _PIECE.finditer(chunk.group()):
+            kind, piece = m.lastgroup or "other", m.group()
+            start, end = chunk.start() + m.start(), chunk.start() + m.end()
+            token = Token(kind, text[start:end], pos, start, end)
+            if kind == "time":
+                h, mi, *s = (int(part) for part in piece.split(":"))
+                token = Token(kind, token.text, pos, start, end, time=(h, mi, s[0] if s else 0))
+            elif kind in ("ord", "num"):
+                token = Token(kind, token.text, pos, start, end, number=int(piece.rstrip("stndrh")))
+            elif kind in ("word", "punct"):
+                word = piece.replace(".", "").replace("'", "")
+                kind = "word" if word in VOCABULARY else "unknown"
+                token = Token(kind, token.text, pos, start, end, word=word)
+            else:
+                token = Token("unknown", chunk.group(), pos, start, end)
+            tokens.append(token)
+    return tokens
+
+
+def parse_english(text: str) -> Phrase:
+    """Parse plain-English schedule text; raises ScheduleError naming the first bad word."""
+    return _Parser(text).parse()
+
+
+class _Parser:
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.tokens = tokenize(text)
+        self.i = 0
+        self.phrase = Phrase(text)
+
+    # -- token helpers -------------------------------------------------------------------
+    def tok(self, ahead: int = 0) -> Token | None:
+        j = self.i + ahead
+        return self.tokens[j] if j < len(self.tokens) else None
+
+    def word(self, ahead: int = 0) -> str:
+        token = self.tok(ahead)
+        return token.word if token is not None and token.kind == "word" else ""
+
+    def take(self) -> Token:
+        token = self.tok()
+        if token is None:
+            self.fail("more words")
+        self.i += 1
+        return token
+
+    def accept(self, *words: str) -> bool:
+        if self.word() in words:
+            self.i += 1
+            return True
+        return False
+
+    def fail(self, expected: str) -> NoReturn:
+        token = self.tok()
+        if token is None:
+            last = self.tokens[-1].text if self.tokens else ""
+            detail = f'it ends too early, after "{last}" (expected {expected})'
+        elif token.kind == "unknown":
+            detail = f'unknown word "{token.text}" at position {token.pos}'
+        else:
+            detail = f'unexpected word "{token.text}" at position {token.pos} (expected {expected})'
+        raise error(self.text, detail)
+
+    def invalid(self, what: str, token: Token) -> NoReturn:
+        raise error(self.text, f'{what} "{token.text}" at position {token.pos}')
+
+    def continues(self, starts: Callable[[int], bool]) -> bool:
+        """Consume a run of connectors if the token after it starts another list item."""
+        j = 0
+        while self.word(j) in _CONNECTORS:
+            j += 1
+        if j and starts(j):
+            self.i += j
+            return True
+        return False
+
+    def span_from(self, first: int) -> Span:
+        start, end = self.tokens[first], self.tokens[self.i - 1]
+        return Span(start.pos, self.text[start.start : end.end])
+
+    def claim(self, kind: str, first: int) -> None:
+        span = self.span_from(first)
+        earlier = self.phrase.spans.get(kind)
+        if earlier is not None:
+            raise error(self.text, f'"{span.text}" at position {span.pos} repeats the '
+                        f'{kind} already given by "{earlier.text}"')  # fmt: skip
+        self.phrase.spans[kind] = span
+
+    # -- predicates on upcoming tokens ---------------------------------------------------
+    def is_count(self, ahead: int = 0) -> bool:
+        token = self.tok(ahead)
+        return token is not None and (token.kind == "num" or self.word(ahead) in NUMBERS)
+
+    def is_day(self, ahead: int = 0) -> bool:
+        w = self.word(ahead)
+        return w in DAYNAMES or w in ("day", "days", "weekday", "weekdays", "weekend", "weekends")
+
+    def is_time(self, ahead: int = 0) -> bool:
+        token = self.tok(ahead)
+        if token is None:
+            return False
+        return token.kind in ("time", "num") or self.word(ahead) in ("noon", "midnight")
+
+    def is_nth(self, ahead: int = 0) -> bool:
+        if self.word(ahead) == "the":
+            ahead += 1
+        token = self.tok(ahead)
+        return token is not None and (token.kind == "ord" or self.word(ahead) in ORDINALS)
+
+    def is_month(self, ahead: int = 0) -> bool:
+        return self.word(ahead) in MONTHS
+
+    # -- grammar -------------------------------------------------------------------------
+    def parse(self) -> Phrase:
+        if not self.tokens:
+            raise error(self.text, "it is empty")
+        if self.accept("once"):
+            self.phrase.once = True
+        elif self.word() == "in" and self.is_count(1):
+            self.take()
+            self.phrase.delay = (self.count(), self.unit())
+        else:
+            self.clause()
+            while self.tok() is not None:
+                while self.word() in _CONNECTORS and self.tok(1) is not None:
+                    self.take()
+                self.clause()
+        if self.tok() is not None:
+            self.fail("the end of the schedule")
+        return self.phrase
+
+    def clause(self) -> None:
+        first, w = self.i, self.word()
+        if w in ("every", "each"):
+            self.take()
+            self.every(first)
+        elif w in ("daily", "everyday"):
+            self.take()
+            self.phrase.weekdays |= set(range(7))
+            self.claim("days", first)
+        elif w in ("hourly", "weekly", "monthly", "yearly", "annually"):
+            self.take()
+            self.set_every(1, _ADVERBS.get(w, "year"), first)
+        elif w in ("at", "@"):
+            self.take()
+            self.times(first)
+        elif w == "on":
+            self.take()
+            self.accept("the", "every", "each")
+            self.on(first)
+        elif w in ("between", "from"):
+            self.between(first)
+        elif w in ("of", "in"):
+            self.months(first)
+        elif self.is_day() or self.is_nth():
+            self.on(first)
+        elif self.is_time():
+            self.times(first)
+        else:
+            self.fail('"every", "at", "on" or a day such as "monday"')
+
+    def every(self, first: int) -> None:
+        if self.accept("other"):
+            self.set_every(2, self.unit(), first)
+        elif self.is_count():
+            self.set_every(self.count(), self.unit(), first)
+        elif self.is_day():
+            self.on(first)
+        elif self.word() in UNITS:
+            self.set_every(1, self.unit(), first)
+        else:
+            self.fail('a number, a unit such as "minutes" or a day such as "monday"')
+
+    def set_every(self, n: int, unit: str, first: int) -> None:
+        self.phrase.every = (n, unit)
+        self.claim("interval", first)
+
+    def count(self) -> int:
+        token = self.take()
+        n = token.number if token.kind == "num" else NUMBERS[token.word]
+        if n < 1:
+            raise error(self.text, f'"{token.text}" at position {token.pos} must be at least 1')
+        return n
+
+    def unit(self) -> str:
+        if self.word() not in UNITS:
+            self.fail('a unit such as "minutes", "hours" or "days"')
+        return UNITS[self.take().word]
+
+    def on(self, first: int) -> None:
+        if self.is_day():
+            self.phrase.weekdays |= self.days()
+            self.claim("days", first)
+        elif self.is_nth():
+            self.nths(first)
+        else:
+            self.fail('a day such as "monday" or "the 1st"')
+
+    def days(self) -> set[int]:
+        found = self.day()
+        while self.continues(self.is_day):
+            found |= self.day()
+        return found
+
+    def day(self) -> set[int]:
+        w = self.take().word
+        if w in ("day", "days"):
+            return set(range(7))
+        if w in ("weekday", "weekdays"):
+            return set(range(5))
+        if w in ("weekend", "weekends"):
+            return {5, 6}
+        return self.name_range(DAYNAMES[w], DAYNAMES, 7, "a day such as \"friday\"")
+
+    def name_range(self, lo: int, names: dict[str, int], size: int, expected: str) -> set[int]:
+        """``lo`` alone, or ``lo - hi`` / ``lo to hi`` (wrapping around the week or year)."""
+        if not self.accept("-", "to", "through", "thru", "until", "till"):
+            return {lo}
+        if self.word() not in names:
+            self.fail(expected)
+        hi = names[self.take().word]
+        base = min(names.values())
+        return {base + (lo - base + k) % size for k in range((hi - lo) % size + 1)}
+
+    def times(self, first: int) -> None:
+        self.phrase.times.append(self.time())
+        while self.continues(self.is_time):
+            self.phrase.times.append(self.time())
+        self.claim("times", first)
+
+    def time(self) -> Time:
+        token = self.tok()
+        if token is None or not self.is_time():
+            self.fail('a time such as "9:30 am", "17:00" or "noon"')
+        self.take()
+        if token.word in ("noon", "midnight"):
+            return (12 if token.word == "noon" else 0, 0, 0)
+        h, m, s = token.time if token.kind == "time" else (token.number, 0, 0)
+        suffix = self.word() if self.word() in ("am", "pm") else ""
+        self.accept("am", "pm")
+        self.accept("oclock")
+        if (suffix and not 1 <= h <= 12) or h > 23 or m > 59 or s > 59:
+            self.invalid("invalid time", token)
+        if suffix:
+            h = h % 12 + (12 if suffix == "pm" else 0)
+        return (h, m, s)
+
+    def nths(self, first: int) -> None:
+        self.nth()
+        while self.continues(self.is_nth):
+            self.nth()
+        self.accept("day", "days")
+        self.claim("days of the month", first)
+        if self.word() in ("of", "in") and (self.is_month(1) or self.word(1) in _MONTH_LEADS):
+            self.months(self.i)
+
+    def nth(self) -> None:
+        self.accept("the")
+        token = self.take()
+        n = token.number if token.kind == "ord" else ORDINALS[token.word]
+        if self.word() in DAYNAMES:
+            if not (1 <= n <= 5 or n == -1):
+                self.invalid("invalid week of the month", token)
+            self.phrase.nth.add((DAYNAMES[self.take().word], n))
+            return
+        self.accept("day")
+        if not (1 <= n <= 31 or n == -1):
+            self.invalid("invalid day of the month", token)
+        self.phrase.monthdays.add(n)
+
+    def months(self, first: int) -> None:
+        self.take()  # "of" / "in"
+        self.accept(*_MONTH_LEADS[:3])
+        if self.accept("month", "months"):
+            return
+        if not self.is_month():
+            self.fail('a month such as "january"')
+        found = self.month()
+        while self.continues(self.is_month):
+            found |= self.month()
+        self.phrase.months |= found
+        self.claim("months", first)
+
+    def month(self) -> set[int]:
+        lo = MONTHS[self.take().word]
+        return self.name_range(lo, MONTHS, 12, 'a month such as "march"')
+
+    def between(self, first: int) -> None:
+        self.take()
+        self.accept("the")
+        lo = self.bound()
+        if not self.accept("and", "to", "-", "until", "till", "through", "thru"):
+            self.fail('"and" followed by the end of the range')
+        self.accept("the")
+        hi = self.bound()
+        unit = UNITS[self.take().word] if self.word() in UNITS else None
+        if isinstance(lo[0], int) != isinstance(hi[0], int):  # "between 9 and 5 pm": times
+            lo, hi = self.as_time(*lo), self.as_time(*hi)
+        self.claim("range", first)
+        self.phrase.between = Between(lo[0], hi[0], unit, self.phrase.spans["range"])
+
+    def bound(self) -> tuple[int | Time, Token]:
+        token = self.tok()
+        if token is None or not (token.kind == "ord" or self.is_time()):
+            self.fail('a time such as "9 am" or a rank such as "5th"')
+        if token.kind in ("ord", "num") and self.word(1) not in ("am", "pm", "oclock"):
+            self.take()
+            if self.word() in UNITS and self.word(1) in ("and", "to", "-", "until", "till"):
+                self.take()  # "between the 5th hour and the 10th hour"
+            return token.number, token
+        return self.time(), token
+
+    def as_time(self, bound: int | Time, token: Token) -> tuple[Time, Token]:
+        if not isinstance(bound, int):
+            return bound, token
+        if token.kind != "num" or bound > 23:
+            self.invalid("invalid time", token)
+        return (bound, 0, 0), token
