@@ -1,0 +1,217 @@
+"""Leases: heartbeats keep long jobs alive, rescue after expiry, fencing, poison jobs (SPEC §4).
+
+Fencing and poison tests drive the Store protocol directly: they play the part of a
+worker that stalled or died, which a real worker never does on purpose.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from conveyor import Conveyor, JobFailed
+from conveyor.stores.base import POISON_RESCUES, NewJob, Outcome, Progress
+
+from .helpers import drain, wait_for, worker_thread
+
+
+def _insert(app: Conveyor, job: str = "task", **fields: Any) -> int:
+    return app.store.insert([NewJob(job=job, **fields)])[0]
+
+
+def _claim_and_expire(app: Conveyor, worker: str = "dead-worker") -> Any:
+    """Claim the due job as a worker that then stops heartbeating; wait out its lease."""
+    (claimed,) = app.store.claim(worker, None, 1, 0.05)
+    time.sleep(0.1)
+    return claimed
+
+
+@pytest.fixture
+def short_lease(store_url: str) -> Iterator[Conveyor]:
+    """An app whose leases last 0.2 s (heartbeats every ~0.07 s)."""
+    application = Conveyor(store_url, lease=0.2)
+    yield application
+    application.close()
+
+
+def test_a_job_longer_than_its_lease_finishes_because_heartbeats_renew_it(
+    short_lease: Conveyor,
+) -> None:
+    app = short_lease
+
+    @app.job
+    def long_sync() -> str:
+        time.sleep(0.8)  # four leases
+        return "sync done"
+
+    @app.job
+    async def long_async() -> str:
+        await asyncio.sleep(0.8)
+        return "async done"
+
+    a, b = long_sync().run_now(), long_async().run_now()
+    rescued = 0
+    with worker_thread(app):
+        deadline = time.monotonic() + 10
+        while not (a.record().finished and b.record().finished):  # type: ignore[union-attr]
+            rescued += app.store.rescue()  # what any other worker's maintenance does
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+    assert rescued == 0
+    assert (a.result(timeout=1), b.result(timeout=1)) == ("sync done", "async done")
+    assert [app.get_job(h.id).attempts for h in (a, b)] == [1, 1]  # type: ignore[union-attr]
+
+
+def test_a_job_whose_worker_died_is_rescued_and_retried(app: Conveyor) -> None:
+    @app.job
+    def task() -> str:
+        return "finished"
+
+    h = task().run_now()
+    _claim_and_expire(app)
+    assert h.state == "running"  # still looks running until someone rescues it
+    with worker_thread(app):
+        assert h.result(timeout=10) == "finished"
+    record = app.get_job(h.id)
+    assert record is not None and record.attempts == 2
+    first = record.history[0]
+    assert first.error is not None and first.error["type"] == "LeaseExpired"
+    assert "stopped heartbeating" in first.error["message"]
+
+
+def test_rescue_requeues_only_expired_leases(app: Conveyor) -> None:
+    expired = _insert(app)
+    _claim_and_expire(app)
+    alive = _insert(app)
+    app.store.claim("live-worker", None, 1, 30)
+    assert app.store.rescue() == 1
+    assert app.get_job(expired).state == "queued"  # type: ignore[union-attr]
+    assert app.get_job(alive).state == "running"  # type: ignore[union-attr]
+
+
+def test_a_burst_worker_rescues_expired_leases_before_it_stops(app: Conveyor) -> None:
+    @app.job
+    def task() -> int:
+        return 1
+
+    h = task().run_now()
+    _claim_and_expire(app)
+    drain(app)
+    assert h.result(timeout=5) == 1
+
+
+def test_a_rescued_workers_late_writes_change_nothing(app: Conveyor) -> None:
+    job_id = _insert(app)
+    old = _claim_and_expire(app, "stalled-worker")
+    assert app.store.rescue() == 1
+    (new,) = app.store.claim("new-worker", None, 1, 30)
+    assert new.id == job_id and new.attempt == 2 and new.token != old.token
+    now = time.time()
+    stale = [
+        Outcome(job_id, old.token, "completed", now, result="1"),
+        Outcome(job_id, old.token, "failed", now, error=json.dumps({"message": "late"})),
+        Outcome(job_id, old.token, "pending", now, delay=0),
+    ]
+    for outcome in stale:
+        assert app.store.complete([outcome]) == 0
+    app.store.write_progress([Progress(job_id, old.token, 0.9, "late progress")], [])
+    assert app.store.heartbeat("stalled-worker", {job_id: old.token}, 30) == {job_id}
+    assert app.store.release({job_id: old.token}) == 0
+    record = app.get_job(job_id)
+    assert record is not None
+    assert (record.state, record.attempts, record.worker_id) == ("running", 2, "new-worker")
+    assert record.result is None and record.progress is None
+    # the new attempt's writes do count
+    assert app.store.heartbeat("new-worker", {job_id: new.token}, 30) == set()
+    assert app.store.complete([Outcome(job_id, new.token, "completed", now, result="2")]) == 1
+    record = app.get_job(job_id)
+    assert record is not None and (record.state, record.result) == ("completed", 2)
+
+
+def test_a_stalled_workers_heartbeat_does_not_extend_the_new_lease(app: Conveyor) -> None:
+    job_id = _insert(app)
+    _claim_and_expire(app, "stalled-worker")
+    app.store.rescue()
+    app.store.claim("new-worker", None, 1, 0.05)
+    app.store.heartbeat("stalled-worker", {}, 30)
+    time.sleep(0.1)
+    assert app.store.rescue() == 1  # the new worker's lease expired; nobody renewed it
+    assert app.get_job(job_id).state == "queued"  # type: ignore[union-attr]
+
+
+def test_a_job_rescued_three_times_in_a_row_fails_as_poison(app: Conveyor) -> None:
+    job_id = _insert(app, max_attempts=10)
+    for rescue in range(1, POISON_RESCUES + 1):
+        _claim_and_expire(app, f"victim-{rescue}")
+        assert app.store.rescue() == 1
+        state = app.get_job(job_id).state  # type: ignore[union-attr]
+        assert state == ("failed" if rescue == POISON_RESCUES else "queued")
+    record = app.get_job(job_id)
+    assert record is not None
+    assert record.attempts == POISON_RESCUES and record.finished_at is not None
+    assert record.error is not None and record.error["type"] == "PoisonJob"
+    assert f"rescued {POISON_RESCUES} times in a row" in record.error["message"]
+    assert [a.error["type"] for a in record.history] == ["LeaseExpired"] * POISON_RESCUES  # type: ignore[index]
+    assert app.store.claim("next-worker", None, 1, 30) == []
+
+
+def test_a_finished_attempt_resets_the_poison_count(app: Conveyor) -> None:
+    job_id = _insert(app, max_attempts=10)
+    for _ in range(POISON_RESCUES - 1):
+        _claim_and_expire(app)
+        app.store.rescue()
+    (claimed,) = app.store.claim("worker", None, 1, 30)
+    error = json.dumps({"type": "RuntimeError", "message": "ordinary failure"})
+    app.store.complete([Outcome(job_id, claimed.token, "pending", time.time(), error=error)])
+    for _ in range(POISON_RESCUES - 1):
+        _claim_and_expire(app)
+        app.store.rescue()
+    assert app.get_job(job_id).state == "queued"  # type: ignore[union-attr]
+
+
+def test_cancelling_a_running_async_job_stops_it_and_keeps_it_cancelled(
+    short_lease: Conveyor,
+) -> None:
+    app = short_lease
+    started = threading.Event()
+
+    @app.job
+    async def forever() -> None:
+        started.set()
+        await asyncio.sleep(30)
+
+    h = forever().run_now()
+    with worker_thread(app) as worker:
+        assert started.wait(10)
+        assert app.cancel(h.id)
+        wait_for(lambda: not worker.active, what="the worker to abandon the cancelled job")
+    record = app.get_job(h.id)
+    assert record is not None and record.state == "cancelled"
+    with pytest.raises(JobFailed, match="cancelled"):
+        h.result(timeout=1)
+
+
+def test_a_cancelled_sync_jobs_late_result_is_discarded(short_lease: Conveyor) -> None:
+    app = short_lease
+    started, release = threading.Event(), threading.Event()
+
+    @app.job
+    def blocking() -> str:
+        started.set()
+        release.wait(10)
+        return "too late"
+
+    h = blocking().run_now()
+    with worker_thread(app) as worker:
+        assert started.wait(10)
+        assert app.cancel(h.id)
+        wait_for(lambda: not worker.active, what="the worker to drop the cancelled job")
+        release.set()
+    record = app.get_job(h.id)
+    assert record is not None and record.state == "cancelled" and record.result is None

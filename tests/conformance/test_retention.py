@@ -1,0 +1,107 @@
+"""Retention, remove_delay and purge (SPEC §4)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from conveyor import Conveyor
+
+from .helpers import drain
+
+
+@pytest.fixture
+def ok(app: Conveyor) -> object:
+    @app.job
+    def ok(fail: bool = False) -> None:
+        if fail:
+            raise RuntimeError("asked to fail")
+
+    return ok
+
+
+def _exists(app: Conveyor, *handles: Any) -> list[bool]:
+    return [app.get_job(h.id) is not None for h in handles]
+
+
+def test_retention_purges_finished_jobs_after_that_long(app: Conveyor, ok) -> None:
+    gone = ok().run_now(retention=0)
+    gone_failed = ok(True).run_now(retention="0 seconds")
+    kept = ok().run_now(retention="1 day")
+    forever = ok().run_now()
+    pending = ok().run_in(1, "hour", retention=0)
+    drain(app)
+    app.purge(expired=True)
+    assert _exists(app, gone, gone_failed, kept, forever, pending) == [
+        False, False, True, True, True]
+
+
+def test_a_jobs_retention_applies_to_its_definition(app: Conveyor) -> None:
+    @app.job(retention=0)
+    def short_lived() -> None: ...
+
+    h = short_lived().run_now()
+    kept = short_lived().run_now(retention="7 days")  # the trigger overrides it
+    drain(app)
+    app.purge(expired=True)
+    assert _exists(app, h, kept) == [False, True]
+
+
+def test_the_apps_retention_is_the_default(store_url: str) -> None:
+    with Conveyor(store_url, retention=0) as app:
+        @app.job
+        def j() -> None: ...
+
+        h = j().run_now()
+        kept = j().run_now(retention="1 hour")
+        drain(app)
+        app.purge(expired=True)
+        assert _exists(app, h, kept) == [False, True]
+
+
+def test_remove_delay_removes_only_completed_jobs(app: Conveyor, ok) -> None:
+    done = ok().run_now(remove_delay=0)
+    failed = ok(True).run_now(remove_delay=0)
+    later = ok().run_now(remove_delay="1 hour")
+    drain(app)
+    app.purge(expired=True)
+    assert _exists(app, done, failed, later) == [False, True, True]
+
+
+def test_purge_deletes_finished_jobs_on_demand(app: Conveyor, ok) -> None:
+    done = ok().run_now()
+    failed = ok(True).run_now()
+    cancelled = ok().run_in(1, "hour")
+    app.cancel(cancelled.id)
+    drain(app)
+    pending = ok().run_now()
+    running = ok().run_now()
+    app.store.claim("w", None, 2, 30)
+    assert app.purge(state="failed") == 1
+    assert _exists(app, failed) == [False]
+    assert app.purge() == 2
+    assert _exists(app, done, cancelled, pending, running) == [False, False, True, True]
+    assert app.purge(state="queued") == 0
+
+
+def test_purge_by_job_removes_its_logs(app: Conveyor) -> None:
+    @app.job
+    def noisy(meta: Any) -> None:
+        meta.log.info("hello")
+
+    @app.job
+    def quiet() -> None: ...
+
+    n, q = noisy().run_now(), quiet().run_now()
+    drain(app)
+    assert app.store.logs(n.id)
+    assert app.purge(job="noisy") == 1
+    assert app.store.logs(n.id) == []
+    assert _exists(app, n, q) == [False, True]
+
+
+@pytest.mark.parametrize("bad", [-1, "soon", float("inf")])
+def test_bad_retention_is_refused(app: Conveyor, ok, bad: object) -> None:
+    with pytest.raises(ValueError, match="invalid retention"):
+        ok().run_now(retention=bad)
