@@ -20,7 +20,7 @@ def connect(path: str, *, uri: bool = False) -> sqlite3.Connection:
         conn = sqlite3.connect(
             path, timeout=BUSY_TIMEOUT, isolation_level=None, check_same_thread=False, uri=uri
         )
-        conn.execute("PRAGMA busy_timeout = 30000")
+        conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT * 1000)}")
         _retry_busy(lambda: conn.execute("PRAGMA journal_mode = WAL"))
         conn.execute("PRAGMA synchronous = NORMAL")
         conn.execute("PRAGMA foreign_keys = OFF")
@@ -46,15 +46,15 @@ def _retry_busy(fn: object) -> None:
             time.sleep(0.01)
 
 
-def describe(path: str, exc: BaseException) -> str:
+def describe(path: str, exc: BaseException, action: str = "open") -> str:
     text = str(exc)
     if "not a database" in text or "malformed" in text:
-        return f"cannot open SQLite database {path!r}: the file is corrupt or not a database"
+        return f"cannot {action} SQLite database {path!r}: the file is corrupt or not a database"
     if "locked" in text or "busy" in text:
-        return f"cannot open SQLite database {path!r}: it is locked by another process"
+        return f"cannot {action} SQLite database {path!r}: it is locked by another process"
     if "unable to open" in text:
-        return f"cannot open SQLite database {path!r}: the file or its folder is not writable"
-    return f"cannot open SQLite database {path!r}: {text}"
+        return f"cannot {action} SQLite database {path!r}: the file or its folder is not writable"
+    return f"cannot {action} SQLite database {path!r}: {text}"
 
 
 def migrate(conn: sqlite3.Connection, path: str) -> list[str]:
@@ -92,7 +92,11 @@ class Locked:
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
         with self.lock:
-            self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                self.conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as exc:  # still locked after the busy timeout
+                path = self.conn.execute("PRAGMA database_list").fetchone()[2]
+                raise StoreError(describe(path, exc, "write to")) from None
             try:
                 yield self.conn
             except BaseException:
