@@ -1,0 +1,98 @@
+"""What every command shares: the group, one-line user errors, and ``--app``/``--url``."""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any, NoReturn, TypeVar
+
+import click
+
+from conveyor.cli.loading import load_app
+from conveyor.errors import ConveyorError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+USER_ERROR = 2  # exit status for anything the user can fix (as click's usage errors)
+
+
+class UserError(click.ClickException):
+    """A mistake the user can fix: printed as one ``error: ...`` line, exit status 2."""
+
+    exit_code = USER_ERROR
+
+
+def fail(message: str) -> NoReturn:
+    raise UserError(message)
+
+
+class ConveyorGroup(click.Group):
+    """Prints every user error (ours, click's usage errors and conveyor's own
+    :class:`~conveyor.errors.ConveyorError`) as one ``error: ...`` line on stderr."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except ConveyorError as exc:  # conveyor's errors are written for users
+            raise UserError(str(exc)) from None
+
+    def main(
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> Any:
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, False, **extra)
+        try:
+            code = super().main(args, prog_name, complete_var, False, **extra)
+        except click.ClickException as exc:
+            click.echo(f"error: {exc.format_message()}", err=True)
+            sys.exit(USER_ERROR if isinstance(exc, click.UsageError) else exc.exit_code)
+        except click.Abort:
+            click.echo("error: aborted", err=True)
+            sys.exit(1)
+        sys.exit(code if isinstance(code, int) else 0)
+
+
+def app_options(positional: bool = False) -> Callable[[F], F]:
+    """Give a command ``--app APP`` (also ``$CONVEYOR_APP``; with ``positional``, an
+    optional APP argument too) and ``--url URL``; the command receives the loaded
+    ``app`` (closed when the command returns) instead of those options."""
+
+    def decorate(fn: F) -> F:
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            spec, given = kwargs.pop("app_spec"), kwargs.pop("app_positional", None)
+            if given and spec and given != spec:
+                fail(f"two apps given: {given!r} and --app/$CONVEYOR_APP {spec!r}; give one")
+            spec = given or spec
+            if not spec:
+                fail("no app given: pass " + ("APP or " if positional else "")
+                     + "--app module:attr (or path/to/app.py), or set $CONVEYOR_APP")
+            app = load_app(spec, kwargs.pop("url"))
+            try:
+                return fn(*args, app=app, **kwargs)
+            finally:
+                app.close()
+
+        wrapper = click.option(
+            "--url", metavar="URL", default=None,
+            help="Store URL to use instead of the app's own (sqlite:///file.db, "
+                 "postgresql://..., memory://).",
+        )(wrapper)
+        wrapper = click.option(
+            "--app", "app_spec", metavar="APP", envvar="CONVEYOR_APP", default=None,
+            help="The app: module:attr or path/to/app.py[:attr] (default $CONVEYOR_APP).",
+        )(wrapper)
+        if positional:
+            wrapper = click.argument("app_positional", metavar="[APP]", required=False)(wrapper)
+        return wrapper  # type: ignore[return-value]
+
+    return decorate
+
+
+__all__ = ["USER_ERROR", "ConveyorGroup", "UserError", "app_options", "fail"]

@@ -1,0 +1,153 @@
+"""Finding the app a command works on: ``module:attr`` or ``path/to/app.py[:attr]``.
+
+``--url`` wins over the app's own store URL. It is set as ``$CONVEYOR_URL`` while the
+app is imported, so an app built with ``Conveyor()`` opens that store directly; an app
+that names its URL in code is switched to the ``--url`` store right after import
+(:meth:`conveyor.Conveyor.reopen`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import importlib.util
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING
+
+from conveyor.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from conveyor.app import Conveyor
+
+
+class AppNotFound(ConfigurationError):
+    """The APP given to the command line cannot be found, imported or is not an app."""
+
+
+def load_app(spec: str, url: str | None = None) -> Conveyor:
+    """Import the app ``spec`` names, with its store switched to ``url`` when given."""
+    with _store_url(url):
+        target, attr = split_spec(spec)
+        module = import_file(target) if is_file_spec(target) else import_module(target)
+        app = find_app(module, attr, target)
+    if url is not None and app.url != url:
+        app.reopen(url)
+    return app
+
+
+def split_spec(spec: str) -> tuple[str, str | None]:
+    """``"pkg.mod:app"`` -> (``"pkg.mod"``, ``"app"``); ``"app.py"`` -> (``"app.py"``, None)."""
+    target, sep, attr = spec.rpartition(":")
+    if not sep or not attr or "/" in attr or attr.endswith(".py"):
+        return spec, None
+    return target, attr
+
+
+def is_file_spec(target: str) -> bool:
+    return target.endswith(".py") or os.sep in target or "/" in target
+
+
+def import_file(target: str) -> ModuleType:
+    path = Path(target).resolve()
+    if not path.is_file():
+        raise AppNotFound(
+            f"cannot read app file {target!r}: no such file"
+            if not path.exists() else f"cannot read app file {target!r}: not a file"
+        )
+    name = path.stem if path.stem.isidentifier() else "conveyor_app"
+    existing = sys.modules.get(name)
+    if existing is not None and getattr(existing, "__file__", None) != str(path):
+        name = f"conveyor_app_{abs(hash(str(path)))}"
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise AppNotFound(f"cannot import app file {target!r}: not a Python file")
+    module = importlib.util.module_from_spec(spec)
+    folder = str(path.parent)
+    if folder not in sys.path:
+        sys.path.insert(0, folder)  # as `python path/to/app.py` would, for sibling imports
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except OSError as exc:
+        del sys.modules[name]
+        raise AppNotFound(f"cannot read app file {target!r}: {exc.strerror or exc}") from None
+    except BaseException:
+        del sys.modules[name]
+        raise
+    return module
+
+
+def import_module(target: str) -> ModuleType:
+    if not target or not all(part.isidentifier() for part in target.split(".")):
+        raise AppNotFound(
+            f"invalid app {target!r}; accepted: module:attr (e.g. myproject.tasks:app) "
+            "or a file path (e.g. path/to/app.py or path/to/app.py:app)"
+        )
+    cwd = os.getcwd()
+    if cwd not in sys.path and "" not in sys.path:
+        sys.path.insert(0, cwd)  # as uvicorn and celery do
+    try:
+        return importlib.import_module(target)
+    except ModuleNotFoundError as exc:
+        # Only when the app's own module is missing; a missing import inside the
+        # app is a bug in its code and keeps its traceback.
+        if exc.name is None or not (target == exc.name or target.startswith(exc.name + ".")):
+            raise
+        raise AppNotFound(
+            f"cannot import app module {target!r}: no module named {exc.name!r} "
+            f"(looked in {cwd} and sys.path)"
+        ) from None
+
+
+def find_app(module: ModuleType, attr: str | None, target: str) -> Conveyor:
+    from conveyor.app import Conveyor
+
+    if attr is not None:
+        value: object = module
+        for part in attr.split("."):
+            if not hasattr(value, part):
+                apps = _apps_in(module)
+                hint = f"; its Conveyor apps: {', '.join(apps)}" if apps else ""
+                raise AppNotFound(f"app {target!r} has no attribute {attr!r}{hint}")
+            value = getattr(value, part)
+        if not isinstance(value, Conveyor):
+            raise AppNotFound(
+                f"{target}:{attr} is a {type(value).__name__}, not a conveyor.Conveyor app"
+            )
+        return value
+    apps = _apps_in(module)
+    if not apps:
+        raise AppNotFound(f"no Conveyor app found in {target!r}; name it as {target}:attr")
+    if len(apps) > 1 and "app" not in apps:
+        raise AppNotFound(
+            f"several Conveyor apps in {target!r} ({', '.join(apps)}); "
+            f"pick one, e.g. {target}:{apps[0]}"
+        )
+    app: Conveyor = getattr(module, "app" if "app" in apps else apps[0])
+    return app
+
+
+def _apps_in(module: ModuleType) -> list[str]:
+    from conveyor.app import Conveyor
+
+    return [name for name, value in vars(module).items() if isinstance(value, Conveyor)]
+
+
+@contextlib.contextmanager
+def _store_url(url: str | None) -> Iterator[None]:
+    if url is None:
+        yield
+        return
+    before = os.environ.get("CONVEYOR_URL")
+    os.environ["CONVEYOR_URL"] = url
+    try:
+        yield
+    finally:
+        if before is None:
+            del os.environ["CONVEYOR_URL"]
+        else:
+            os.environ["CONVEYOR_URL"] = before

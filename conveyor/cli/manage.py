@@ -1,0 +1,97 @@
+"""``conveyor cancel``, ``retry``, ``purge`` and ``migrate``: verbs that change the store."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+import click
+
+from conveyor.app import Conveyor
+from conveyor.cli.base import USER_ERROR, app_options, fail
+from conveyor.errors import ConfigurationError
+from conveyor.stores.base import FINISHED
+from conveyor.timeunits import parse_duration
+
+ids_argument = click.argument("ids", metavar="ID...", nargs=-1, required=True, type=int)
+
+
+def act_on_each(app: Conveyor, ids: tuple[int, ...], act: Callable[[int], bool], done: str,
+                accepted: str) -> None:
+    """Apply ``act`` to every id, one line each; exit 2 if any could not be acted on."""
+    failed = False
+    for job_id in ids:
+        record = app.get_job(job_id)
+        if record is None:
+            click.echo(f"error: no job with id {job_id}", err=True)
+            failed = True
+        elif act(job_id):
+            click.echo(f"{done} {job_id}")
+        else:
+            click.echo(f"error: job {job_id} is {record.state}; only {accepted} jobs can be "
+                       f"{done}", err=True)
+            failed = True
+    if failed:
+        raise SystemExit(USER_ERROR)
+
+
+@click.command()
+@ids_argument
+@app_options()
+def cancel(app: Conveyor, ids: tuple[int, ...]) -> None:
+    """Cancel runs that have not finished (a running one stops at its next heartbeat)."""
+    act_on_each(app, ids, app.cancel, "cancelled", "scheduled, queued, running or waiting")
+
+
+@click.command()
+@ids_argument
+@app_options()
+def retry(app: Conveyor, ids: tuple[int, ...]) -> None:
+    """Run finished runs again now."""
+    act_on_each(app, ids, app.retry, "retried", "completed, failed or cancelled")
+
+
+@click.command()
+@click.option("--state", type=click.Choice(FINISHED), multiple=True,
+              help="Only runs in this state (repeatable); default every finished state.")
+@click.option("--job", "job_id", default=None, help="Only runs of this job.")
+@click.option("--older-than", metavar="DURATION", default=None,
+              help='Only runs created longer ago than this, e.g. "7 days".')
+@click.option("--expired", is_flag=True, help="Runs past their retention (what workers purge).")
+@click.option("--all", "everything", is_flag=True, help="Every finished run.")
+@app_options()
+def purge(app: Conveyor, state: tuple[str, ...], job_id: str | None, older_than: str | None,
+          expired: bool, everything: bool) -> None:
+    """Delete finished runs (completed, failed, cancelled)."""
+    filtered = bool(state or job_id or older_than)
+    if expired and (filtered or everything):
+        fail("--expired purges by retention; do not combine it with other filters")
+    if not (expired or filtered or everything):
+        fail("say what to purge: --expired, --older-than DURATION, --state, --job, or --all")
+    if expired:
+        count = app.purge(expired=True)
+    else:
+        until = None
+        if older_than is not None:
+            try:
+                seconds = parse_duration(older_than) or 0.0
+            except ConfigurationError as exc:
+                fail(f"invalid --older-than {older_than!r}: {exc}")
+            until = datetime.fromtimestamp(time.time() - seconds, UTC)
+        count = app.purge(state=list(state) or None, job=job_id, until=until)
+    click.echo(f"purged {count} run{'s' if count != 1 else ''}")
+
+
+@click.command()
+@app_options()
+def migrate(app: Conveyor) -> None:
+    """Create or upgrade the store's schema."""
+    applied = app.applied_migrations + app.migrate()
+    for name in applied:
+        click.echo(f"applied {name}")
+    if not applied:
+        click.echo("up to date")
+
+
+commands = [cancel, retry, purge, migrate]

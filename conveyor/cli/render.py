@@ -1,0 +1,163 @@
+"""Printing definitions and job records with rich (tables, detail views, JSON)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit, urlunsplit
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from conveyor.options import PRIORITIES
+
+if TYPE_CHECKING:
+    from conveyor.jobs import JobDefinition
+    from conveyor.records import JobRecord
+    from conveyor.retry import Retry
+
+STATE_STYLES = {
+    "scheduled": "cyan", "queued": "blue", "running": "yellow", "waiting": "magenta",
+    "completed": "green", "failed": "red", "cancelled": "dim",
+}
+_PRIORITY_NAMES = {value: name for name, value in PRIORITIES.items()}
+
+
+def console(err: bool = False) -> Console:
+    """A console that keeps tables readable when output is piped (no 80-column cut)."""
+    width = None if os.environ.get("COLUMNS") else 160
+    return Console(stderr=err, width=width, soft_wrap=False, highlight=False)
+
+
+def safe_url(url: str) -> str:
+    """The URL without its password, for printing."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def when(value: datetime | None) -> str:
+    return value.strftime("%Y-%m-%d %H:%M:%S") if value else "-"
+
+
+def priority(value: int) -> str:
+    return _PRIORITY_NAMES.get(value, str(value))
+
+
+def retry_text(policy: Retry | None) -> str:
+    if policy is None or policy.retries == 0:
+        return "no retries"
+    text = f"{policy.retries} × {policy.backoff} from {_seconds(policy.wait_seconds)}"
+    if policy.max_wait_seconds is not None:
+        text += f" (max {_seconds(policy.max_wait_seconds)})"
+    return text + (" ± jitter" if policy.jitter else "")
+
+
+def _seconds(value: float) -> str:
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if value >= size and value % size == 0:
+            return f"{int(value // size)}{unit}"
+    return f"{value:g}s"
+
+
+def trigger_text(trigger: Any) -> str:
+    if trigger is None:
+        return "-"
+    explain = getattr(trigger, "explain", None)
+    return str(explain()) if callable(explain) else str(trigger)
+
+
+def jobs_table(definitions: list[JobDefinition]) -> Table:
+    table = Table(box=None, header_style="bold", pad_edge=False)
+    for column in ("ID", "NAME", "VERSION", "QUEUE", "PRIORITY", "RETRY", "TRIGGER"):
+        table.add_column(column, overflow="fold")
+    for d in definitions:
+        table.add_row(
+            d.id, d.display_name, d.version or "-", d.options.queue,
+            priority(d.options.priority), retry_text(d.options.retry), trigger_text(d.trigger),
+        )
+    return table
+
+
+def state(value: str) -> Text:
+    return Text(value, style=STATE_STYLES.get(value, ""))
+
+
+def summary(record: JobRecord) -> str:
+    """One short phrase: the error, the progress or the result."""
+    if record.error and record.state != "completed":
+        return f"{record.error.get('type', 'Error')}: {record.error.get('message', '')}"
+    if record.state == "running" and record.progress is not None:
+        return f"{record.progress * 100:.0f}% {record.progress_message or ''}".strip()
+    if record.state == "completed" and record.result is not None:
+        return json.dumps(record.result)
+    return ""
+
+
+def runs_table(records: list[JobRecord]) -> Table:
+    table = Table(box=None, header_style="bold", pad_edge=False)
+    for column in ("ID", "JOB", "STATE", "ATTEMPT", "QUEUE", "PRIORITY", "CREATED", "DUE",
+                   "FINISHED"):
+        table.add_column(column, no_wrap=True)
+    table.add_column("ERROR / RESULT", overflow="ellipsis", no_wrap=True, max_width=60)
+    for r in records:
+        table.add_row(
+            str(r.id), r.job, state(r.state), f"{r.attempts}/{r.max_attempts}", r.queue,
+            priority(r.priority), when(r.created_at), when(r.run_at), when(r.finished_at),
+            summary(r),
+        )
+    return table
+
+
+def record_json(record: JobRecord) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(json.dumps(dataclasses.asdict(record), default=str))
+    return data
+
+
+def show_record(out: Console, record: JobRecord) -> None:
+    """Every field, then the attempts (errors with tracebacks), then the logs."""
+    out.print(Text.assemble((f"job {record.id} ", "bold"), (record.job, "bold"), "  ",
+                            state(record.state)))
+    fields = Table(box=None, show_header=False, pad_edge=False)
+    fields.add_column(style="bold")
+    fields.add_column(overflow="fold")
+    for f in dataclasses.fields(record):
+        if f.name in ("logs", "history"):
+            continue
+        value = getattr(record, f.name)
+        if isinstance(value, datetime):
+            text = value.isoformat()
+        elif f.name == "priority":
+            text = f"{priority(value)} ({value})"
+        elif f.name == "error" and value:  # its traceback is printed with the history
+            text = f"{value.get('type', 'Error')}: {value.get('message', '')}"
+        elif f.name == "progress" and value is not None:
+            text = f"{value * 100:.0f}%"
+        elif isinstance(value, (dict, list)) or f.name == "result":
+            text = json.dumps(value)
+        else:
+            text = "-" if value is None else str(value)
+        fields.add_row(f.name, Text(text))
+    out.print(fields)
+    out.print(Text(f"history ({len(record.history)} attempts)", style="bold"))
+    for attempt in record.history:
+        outcome = "ok" if attempt.error is None else "failed"
+        if attempt.finished_at is None:
+            outcome = "running" if record.state == "running" else "interrupted"
+        out.print(f"  attempt {attempt.number}: {when(attempt.started_at)} → "
+                  f"{when(attempt.finished_at)}  {outcome}")
+        if attempt.error:
+            out.print(Text(f"    {attempt.error.get('type', 'Error')}: "
+                           f"{attempt.error.get('message', '')}", style="red"))
+            trace = attempt.error.get("traceback")
+            if trace:
+                out.print(Text("      " + str(trace).rstrip().replace("\n", "\n      ")))
+    out.print(Text(f"logs ({len(record.logs)} lines)", style="bold"))
+    for line in record.logs:
+        out.print(Text(f"  {when(line.at)} #{line.attempt} {line.level.upper():7} {line.message}"))

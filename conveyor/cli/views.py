@@ -1,0 +1,78 @@
+"""``conveyor jobs``, ``conveyor runs`` and ``conveyor show``: read-only views."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import click
+
+from conveyor.app import Conveyor
+from conveyor.cli.base import USER_ERROR, app_options
+from conveyor.cli.render import console, jobs_table, record_json, runs_table, show_record
+
+
+@click.command()
+@app_options()
+def jobs(app: Conveyor) -> None:
+    """List the app's job definitions."""
+    if not app.jobs:
+        click.echo("no jobs defined")
+        return
+    console().print(jobs_table(list(app.jobs.values())))
+
+
+def _names(value: str | None) -> list[str] | None:
+    return [v.strip() for v in value.split(",") if v.strip()] if value else None
+
+
+@click.command()
+@click.option("--state", metavar="STATE[,STATE]", default=None,
+              help="scheduled, queued, running, waiting, completed, failed, cancelled.")
+@click.option("--job", "job_id", metavar="JOB[,JOB]", default=None, help="Only these jobs.")
+@click.option("--queue", metavar="QUEUE[,QUEUE]", default=None, help="Only these queues.")
+@click.option("--owner", default=None, help="Only runs of this owner.")
+@click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON lines instead of a table.")
+@app_options()
+def runs(app: Conveyor, state: str | None, job_id: str | None, queue: str | None,
+         owner: str | None, limit: int, as_json: bool) -> None:
+    """List stored runs, newest first."""
+    filters: dict[str, Any] = {
+        "state": _names(state), "job": _names(job_id), "queue": _names(queue),
+    }
+    if owner is not None:
+        filters["owner"] = owner
+    records = app.jobs_list(limit=limit, **filters)
+    if as_json:
+        for record in records:
+            click.echo(json.dumps(record_json(record)))
+    elif records:
+        console().print(runs_table(records))
+    else:
+        click.echo("no runs match")
+
+
+@click.command()
+@click.argument("ids", metavar="ID...", nargs=-1, required=True, type=int)
+@click.option("--json", "as_json", is_flag=True, help="Print each run as one JSON line.")
+@app_options()
+def show(app: Conveyor, ids: tuple[int, ...], as_json: bool) -> None:
+    """Show everything stored about runs: fields, attempts with tracebacks, logs."""
+    out, missing = console(), False
+    for number, job_id in enumerate(ids):
+        record = app.get_job(job_id)
+        if record is None:
+            click.echo(f"error: no job with id {job_id}", err=True)
+            missing = True
+        elif as_json:
+            click.echo(json.dumps(record_json(record)))
+        else:
+            if number:
+                out.print()
+            show_record(out, record)
+    if missing:
+        raise SystemExit(USER_ERROR)
+
+
+commands = [jobs, runs, show]

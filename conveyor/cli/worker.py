@@ -1,0 +1,43 @@
+"""``conveyor worker APP``: run jobs until stopped (or, with ``--burst``, until idle)."""
+
+from __future__ import annotations
+
+import logging
+
+import click
+
+from conveyor.app import Conveyor
+from conveyor.cli.base import app_options
+from conveyor.cli.render import safe_url
+
+
+@click.command()
+@app_options(positional=True)
+@click.option("-c", "--concurrency", type=click.IntRange(min=1), default=10, show_default=True,
+              help="Jobs run at once by this process.")
+@click.option("-q", "--queues", metavar="A,B", default=None,
+              help="Only take jobs from these queues (comma-separated); default all.")
+@click.option("--burst", is_flag=True,
+              help="Exit once nothing is due and nothing is running.")
+@click.option("--grace", type=click.FloatRange(min=0), default=30.0, show_default=True,
+              metavar="SECONDS",
+              help="On SIGTERM/SIGINT, how long running jobs may finish before they are "
+                   "released to other workers.")
+@click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]),
+              default="info", show_default=True)
+def worker(app: Conveyor, concurrency: int, queues: str | None, burst: bool, grace: float,
+           log_level: str) -> None:
+    """Run a worker for APP (module:attr or path/to/app.py[:attr])."""
+    logging.basicConfig(
+        level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    click.echo(
+        f"conveyor worker: {len(app.jobs)} jobs on {safe_url(app.url)} "
+        f"(concurrency {concurrency}, queues {queues or 'all'}"
+        f"{', burst' if burst else ''})",
+        err=True,
+    )
+    app.run_worker(concurrency=concurrency, queues=queues, burst=burst, grace=grace)
+
+
+commands = [worker]
