@@ -1,0 +1,144 @@
+"""State-changing actions shared by the pages and the API, with clear input errors."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from conveyor.errors import ConveyorError
+from conveyor.jobs import JobDefinition
+
+if TYPE_CHECKING:
+    from conveyor.app import Conveyor
+
+MISSING: Any = object()
+MAX_JSON = 1_000_000  # characters of JSON accepted in one field
+
+
+class BadInput(Exception):
+    """Input a user can correct; ``message`` says what was wrong and what is accepted."""
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+
+
+def parse_json_field(name: str, text: str | None) -> Any:
+    """The JSON in a form field; MISSING if it is empty."""
+    if text is None or not text.strip():
+        return MISSING
+    if len(text) > MAX_JSON:
+        raise BadInput(f"{name} is too long (at most {MAX_JSON:,} characters)")
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        raise BadInput(f"{name} is not valid JSON ({exc}); example: {_EXAMPLES[name]}") from None
+
+
+_EXAMPLES = {
+    "payload": '{"url": "https://example.com"}',
+    "args": '[1, "two"]',
+    "kwargs": '{"name": "value"}',
+}
+
+
+def call_arguments(
+    payload: Any = MISSING, args: Any = MISSING, kwargs: Any = MISSING
+) -> tuple[list[Any], dict[str, Any]]:
+    """Positional and keyword arguments as the CLI builds them: ``payload`` is the single
+    positional argument, ``args`` a list of them, ``kwargs`` an object of keywords."""
+    if payload is not MISSING and args is not MISSING:
+        raise BadInput("give either payload (one argument) or args (a list), not both")
+    positional: list[Any] = []
+    if payload is not MISSING:
+        positional = [payload]
+    elif args is not MISSING and args is not None:
+        if not isinstance(args, list):
+            raise BadInput(f"args must be a JSON list like {_EXAMPLES['args']}")
+        positional = args
+    keywords: dict[str, Any] = {}
+    if kwargs is not MISSING and kwargs is not None:
+        if not isinstance(kwargs, dict):
+            raise BadInput(f"kwargs must be a JSON object like {_EXAMPLES['kwargs']}")
+        keywords = kwargs
+    return positional, keywords
+
+
+def find_definition(app: Conveyor, slug_or_id: str) -> JobDefinition:
+    found = app.jobs.by_slug(slug_or_id) or app.jobs._by_id.get(slug_or_id)
+    if found is None:
+        raise BadInput(f"no job {slug_or_id!r} is defined", status=404)
+    return found
+
+
+def run_now(app: Conveyor, definition: JobDefinition, args: list[Any],
+            kwargs: dict[str, Any]) -> int:
+    """Store a run of ``definition`` now; returns its id."""
+    try:
+        return definition(*args, **kwargs).run_now().id
+    except ConveyorError as exc:  # PayloadError, ConfigurationError: the user's input
+        raise BadInput(str(exc)) from None
+
+
+def rerun(app: Conveyor, run_id: int) -> int:
+    """Run a stored run's job again with the same arguments, as a new run."""
+    record = app.get_job(run_id)
+    if record is None:
+        raise BadInput(f"no run {run_id}", status=404)
+    definition = app.jobs._by_id.get(record.job)
+    if definition is None:
+        raise BadInput(f"job {record.job!r} is not defined in this app", status=409)
+    return run_now(app, definition, list(record.args), dict(record.kwargs))
+
+
+def cancel(app: Conveyor, run_id: int) -> None:
+    if app.get_job(run_id) is None:
+        raise BadInput(f"no run {run_id}", status=404)
+    if not app.cancel(run_id):
+        raise BadInput(f"run {run_id} has already finished; only unfinished runs can be "
+                       "cancelled", status=409)
+
+
+def retry(app: Conveyor, run_id: int) -> None:
+    if app.get_job(run_id) is None:
+        raise BadInput(f"no run {run_id}", status=404)
+    if not app.retry(run_id):
+        raise BadInput(f"run {run_id} has not finished; only completed, failed or cancelled "
+                       "runs can be retried", status=409)
+
+
+def set_paused(app: Conveyor, schedule_id: str, paused: bool) -> None:
+    action = getattr(app, "pause_schedule" if paused else "resume_schedule", None)
+    if not callable(action):
+        raise BadInput("schedules are not available in this app", status=501)
+    try:
+        done = action(schedule_id)
+    except (KeyError, LookupError, ConveyorError) as exc:
+        raise BadInput(str(exc).strip("'\"") or f"no schedule {schedule_id!r}", 404) from None
+    if done is False:
+        raise BadInput(f"no schedule {schedule_id!r}", status=404)
+
+
+def send_event(app: Conveyor, name: Any, payload: Any, event_id: Any = None) -> Any:
+    sender = getattr(app, "send_event", None)
+    if not callable(sender):
+        raise BadInput("events are not available in this app", status=501)
+    if not isinstance(name, str) or not name.strip():
+        raise BadInput('name must be a non-empty string like "user.created"')
+    if event_id is not None and not isinstance(event_id, str):
+        raise BadInput("id must be a string (or omitted)")
+    try:
+        return sender(name, payload, id=event_id)
+    except ConveyorError as exc:
+        raise BadInput(str(exc)) from None
+
+
+def parse_run_id(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise BadInput(f"run id must be an integer, not {text!r}", status=404) from None
+    if not 0 < value < 2**63:
+        raise BadInput(f"no run {text}", status=404)
+    return value

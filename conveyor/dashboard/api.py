@@ -1,0 +1,214 @@
+"""The JSON HTTP API under ``/api/`` (described by ``/api/openapi.json``)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from conveyor.dashboard import actions
+from conveyor.dashboard.actions import MISSING, BadInput
+from conveyor.dashboard.context import Dashboard
+from conveyor.dashboard.openapi import openapi_document
+from conveyor.stores.base import STATES
+
+Handler = Callable[[Request], Awaitable[Response]]
+MAX_BODY = 2_000_000
+
+
+def _endpoint(fn: Callable[[Dashboard, Request], Awaitable[Any]], status: int = 200) -> Handler:
+    """Wrap ``fn`` so BadInput and bad bodies become JSON errors with a message."""
+
+    async def handler(request: Request) -> Response:
+        dash: Dashboard = request.app.state.dashboard
+        try:
+            result = await fn(dash, request)
+        except BadInput as exc:
+            return JSONResponse({"error": exc.message, "status": exc.status}, exc.status)
+        return JSONResponse(result, status_code=status)
+
+    return handler
+
+
+async def _body(request: Request) -> dict[str, Any]:
+    content_type = request.headers.get("content-type", "")
+    raw = await request.body()
+    if not raw.strip():
+        return {}
+    if not content_type.startswith("application/json"):
+        raise BadInput("send the body as JSON with 'Content-Type: application/json'", 415)
+    if len(raw) > MAX_BODY:
+        raise BadInput(f"body too large (at most {MAX_BODY:,} bytes)", 413)
+    try:
+        data = json.loads(raw)
+    except ValueError as exc:
+        raise BadInput(f"body is not valid JSON ({exc})") from None
+    if not isinstance(data, dict):
+        raise BadInput("body must be a JSON object")
+    return data
+
+
+def _int_param(request: Request, name: str, default: int | None, lo: int, hi: int) -> int | None:
+    text = request.query_params.get(name)
+    if text is None or text == "":
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        raise BadInput(f"{name} must be an integer, not {text!r}") from None
+    if not lo <= value <= hi:
+        raise BadInput(f"{name} must be between {lo} and {hi}")
+    return value
+
+
+def runs_query(request: Request) -> dict[str, Any]:
+    """The runs filter from query parameters (shared with the runs page)."""
+    q = request.query_params
+    state = q.get("state") or None
+    if state is not None and state not in STATES:
+        raise BadInput(f"unknown state {state!r}; accepted: {', '.join(STATES)}")
+    return {
+        "state": state,
+        "job": q.get("job") or None,
+        "owner": q.get("owner") or None,
+        "text": q.get("q") or None,
+        "before": _int_param(request, "before", None, 1, 2**63 - 1),
+        "limit": _int_param(request, "limit", 50, 1, 500),
+    }
+
+
+def _run_id(request: Request) -> int:
+    return actions.parse_run_id(request.path_params["run_id"])
+
+
+async def overview(dash: Dashboard, request: Request) -> Any:
+    return await run_in_threadpool(dash.views.overview)
+
+
+async def counts(dash: Dashboard, request: Request) -> Any:
+    return await run_in_threadpool(dash.views.counts)
+
+
+async def workers(dash: Dashboard, request: Request) -> Any:
+    return {"workers": await run_in_threadpool(dash.views.workers)}
+
+
+async def jobs(dash: Dashboard, request: Request) -> Any:
+    return {"jobs": dash.views.definitions()}
+
+
+async def job(dash: Dashboard, request: Request) -> Any:
+    definition = actions.find_definition(dash.app, request.path_params["slug"])
+    return dash.views.definition(definition)
+
+
+async def run_job(dash: Dashboard, request: Request) -> Any:
+    definition = actions.find_definition(dash.app, request.path_params["slug"])
+    body = await _body(request)
+    unknown = sorted(set(body) - {"payload", "args", "kwargs"})
+    if unknown:
+        raise BadInput(f"unknown field {unknown[0]!r}; accepted: payload, args, kwargs")
+    args, kwargs = actions.call_arguments(
+        body.get("payload", MISSING), body.get("args", MISSING), body.get("kwargs", MISSING)
+    )
+    run_id = await run_in_threadpool(actions.run_now, dash.app, definition, args, kwargs)
+    return {"id": run_id, "url": f"/runs/{run_id}"}
+
+
+async def runs(dash: Dashboard, request: Request) -> Any:
+    query = runs_query(request)
+    return await run_in_threadpool(lambda: dash.views.runs(**query))
+
+
+async def run(dash: Dashboard, request: Request) -> Any:
+    run_id = _run_id(request)
+    record = await run_in_threadpool(dash.app.get_job, run_id)
+    if record is None:
+        raise BadInput(f"no run {run_id}", 404)
+    return await run_in_threadpool(dash.views.run_detail, record)
+
+
+def _run_action(action: Callable[[Any, int], Any]) -> Callable[[Dashboard, Request], Any]:
+    async def act(dash: Dashboard, request: Request) -> Any:
+        run_id = _run_id(request)
+        result = await run_in_threadpool(action, dash.app, run_id)
+        if isinstance(result, int) and not isinstance(result, bool):
+            return {"ok": True, "id": result, "url": f"/runs/{result}"}
+        return {"ok": True, "id": run_id}
+
+    return act
+
+
+async def schedules(dash: Dashboard, request: Request) -> Any:
+    found = await run_in_threadpool(dash.views.schedules)
+    if found is None:
+        raise BadInput("schedules are not available in this app", 501)
+    return {"schedules": found}
+
+
+def _schedule_action(paused: bool) -> Callable[[Dashboard, Request], Any]:
+    async def act(dash: Dashboard, request: Request) -> Any:
+        schedule_id = request.path_params["schedule_id"]
+        await run_in_threadpool(actions.set_paused, dash.app, schedule_id, paused)
+        return {"ok": True, "id": schedule_id, "paused": paused}
+
+    return act
+
+
+async def events(dash: Dashboard, request: Request) -> Any:
+    found = await run_in_threadpool(dash.views.events)
+    if found is None:
+        raise BadInput("events are not available in this app", 501)
+    return {"events": found}
+
+
+async def send_event(dash: Dashboard, request: Request) -> Any:
+    body = await _body(request)
+    unknown = sorted(set(body) - {"name", "payload", "id"})
+    if unknown:
+        raise BadInput(f"unknown field {unknown[0]!r}; accepted: name, payload, id")
+    result = await run_in_threadpool(
+        actions.send_event, dash.app, body.get("name"), body.get("payload"), body.get("id")
+    )
+    return {"ok": True, "result": dash.views.clean(_jsonable_result(result))}
+
+
+def _jsonable_result(result: Any) -> Any:
+    if isinstance(result, (list, tuple)):
+        return [getattr(r, "id", r) for r in result]
+    return getattr(result, "id", result) if result is not None else None
+
+
+async def openapi(dash: Dashboard, request: Request) -> Any:
+    return openapi_document()
+
+
+def routes() -> list[Route]:
+    get, post = ["GET"], ["POST"]
+    return [
+        Route("/api/openapi.json", _endpoint(openapi), methods=get),
+        Route("/api/overview", _endpoint(overview), methods=get),
+        Route("/api/counts", _endpoint(counts), methods=get),
+        Route("/api/workers", _endpoint(workers), methods=get),
+        Route("/api/jobs", _endpoint(jobs), methods=get),
+        Route("/api/jobs/{slug}", _endpoint(job), methods=get),
+        Route("/api/jobs/{slug}/run", _endpoint(run_job, 201), methods=post),
+        Route("/api/runs", _endpoint(runs), methods=get),
+        Route("/api/runs/{run_id}", _endpoint(run), methods=get),
+        Route("/api/runs/{run_id}/cancel", _endpoint(_run_action(actions.cancel)), methods=post),
+        Route("/api/runs/{run_id}/retry", _endpoint(_run_action(actions.retry)), methods=post),
+        Route("/api/runs/{run_id}/rerun", _endpoint(_run_action(actions.rerun), 201),
+              methods=post),
+        Route("/api/schedules", _endpoint(schedules), methods=get),
+        Route("/api/schedules/{schedule_id}/pause", _endpoint(_schedule_action(True)),
+              methods=post),
+        Route("/api/schedules/{schedule_id}/resume", _endpoint(_schedule_action(False)),
+              methods=post),
+        Route("/api/events", _endpoint(events), methods=get),
+        Route("/api/events", _endpoint(send_event, 202), methods=post),
+    ]

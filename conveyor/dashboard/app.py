@@ -1,0 +1,113 @@
+"""The dashboard's Starlette application factory."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import jinja2
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Mount
+from starlette.staticfiles import StaticFiles
+from starlette.templating import Jinja2Templates
+
+from conveyor.dashboard import api, pages
+from conveyor.dashboard.context import Dashboard
+from conveyor.dashboard.data import Views
+from conveyor.dashboard.security import Security, SecurityMiddleware
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from conveyor.app import Conveyor
+
+HERE = Path(__file__).parent
+
+
+def create_app(
+    conveyor_app: Conveyor,
+    token: str | None = None,
+    allowed_hosts: Iterable[str] | None = None,
+) -> Starlette:
+    """The dashboard and JSON API for ``conveyor_app`` as an ASGI app.
+
+    ``token`` protects every page and API call (``Authorization: Bearer`` or the sign-in
+    form); ``allowed_hosts`` are the Host names accepted (default: loopback names;
+    ``"*"`` accepts any).
+    """
+    security = Security.build(token, allowed_hosts)
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(HERE / "templates"),
+        autoescape=True,
+    )
+    env.filters.update(pretty=_pretty, compact=_compact, when=_when, ago=_ago)
+    templates = Jinja2Templates(env=env)
+    hidden = (token,) if token else ()
+    dashboard = Dashboard(conveyor_app, Views(conveyor_app, hidden), security, templates)
+    app = Starlette(
+        routes=[
+            *api.routes(),
+            *pages.routes(),
+            Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
+        ],
+        middleware=[Middleware(SecurityMiddleware, security=security)],
+        exception_handlers={404: _not_found, 405: _not_allowed, 500: _server_error},
+    )
+    app.state.dashboard = dashboard
+    return app
+
+
+def _error(request: Request, status: int, message: str) -> Response:
+    if request.url.path.startswith("/api/"):
+        return JSONResponse({"error": message, "status": status}, status_code=status)
+    return PlainTextResponse(message, status_code=status)
+
+
+async def _not_found(request: Request, exc: Exception) -> Response:
+    return _error(request, 404, f"not found: {request.url.path}")
+
+
+async def _not_allowed(request: Request, exc: Exception) -> Response:
+    return _error(request, 405, f"method {request.method} not allowed here")
+
+
+async def _server_error(request: Request, exc: Exception) -> Response:
+    return _error(request, 500, f"internal error ({type(exc).__name__}); see the server log")
+
+
+def _pretty(value: Any) -> str:
+    return json.dumps(value, indent=2, ensure_ascii=False, default=str)
+
+
+def _compact(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, default=str)
+
+
+def _when(value: str | float | None) -> str:
+    if value is None or value == "":
+        return "—"
+    try:
+        if isinstance(value, (int, float)):
+            moment = datetime.fromtimestamp(value, UTC)
+        else:
+            moment = datetime.fromisoformat(str(value)).astimezone(UTC)
+    except (ValueError, OverflowError, OSError):
+        return str(value)
+    return moment.strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _ago(value: str | None) -> str:
+    if not value:
+        return ""
+    seconds = (datetime.now(UTC) - datetime.fromisoformat(value)).total_seconds()
+    future, seconds = seconds < 0, abs(seconds)
+    for size, unit in ((86400, "d"), (3600, "h"), (60, "min"), (1, "s")):
+        if seconds >= size or unit == "s":
+            text = f"{int(seconds // size)} {unit}"
+            return f"in {text}" if future else f"{text} ago"
+    return ""

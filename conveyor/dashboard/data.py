@@ -1,0 +1,319 @@
+"""What the dashboard shows, as plain JSON-ready dicts (shared by pages and the API).
+
+Everything reads through the app's public methods; capabilities built elsewhere
+(schedules, events, durable steps) are looked up by name and shown as "not available"
+until the app has them.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from conveyor.records import JobRecord
+from conveyor.stores.base import STATES
+
+if TYPE_CHECKING:
+    from conveyor.app import Conveyor
+    from conveyor.jobs import JobDefinition
+
+REDACTED = "••••••"
+# Keys whose values are secrets wherever they appear in a payload, result or header map.
+SECRET_KEY = re.compile(
+    r"(authorization|cookie|passw(or)?d|secret|token|api[-_]?key|private[-_]?key|credential)",
+    re.IGNORECASE,
+)
+PAGE_SIZE = 50
+THROUGHPUT_WINDOW = 3600.0
+THROUGHPUT_BUCKET = 60.0
+WORKER_ALIVE_WITHIN = 60.0
+
+
+def iso(value: datetime | float | None) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, (int, float)):
+        value = datetime.fromtimestamp(value, UTC)
+    return value.isoformat()
+
+
+def redact(value: Any, hidden: tuple[str, ...] = ()) -> Any:
+    """A copy of ``value`` with secret-looking keys masked and ``hidden`` strings removed.
+
+    A header given as ``{"value": ..., "secret": true}`` (durable fetch style) is masked
+    too.
+    """
+    if isinstance(value, dict):
+        if value.get("secret") is True and "value" in value:
+            return {**value, "value": REDACTED}
+        return {
+            k: REDACTED if isinstance(k, str) and SECRET_KEY.search(k) and v not in (None, "")
+            else redact(v, hidden)
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [redact(v, hidden) for v in value]
+    if isinstance(value, str):
+        for secret in hidden:
+            if secret and secret in value:
+                value = value.replace(secret, REDACTED)
+    return value
+
+
+class Views:
+    """Builds the dicts pages and API responses are made of, for one app."""
+
+    def __init__(self, app: Conveyor, hidden: tuple[str, ...] = ()) -> None:
+        self.app = app
+        self.hidden = hidden
+
+    def clean(self, value: Any) -> Any:
+        return redact(value, self.hidden)
+
+    # -- runs ------------------------------------------------------------------------
+    def run_summary(self, rec: JobRecord) -> dict[str, Any]:
+        definition = self.app.jobs._by_id.get(rec.job)
+        return {
+            "id": rec.id,
+            "job": rec.job,
+            "job_slug": definition.slug if definition else None,
+            "job_name": definition.display_name if definition else rec.job,
+            "state": rec.state,
+            "queue": rec.queue,
+            "priority": rec.priority,
+            "owner": rec.owner,
+            "key": rec.key,
+            "attempts": rec.attempts,
+            "max_attempts": rec.max_attempts,
+            "version": rec.version,
+            "created_at": iso(rec.created_at),
+            "run_at": iso(rec.run_at),
+            "started_at": iso(rec.started_at),
+            "finished_at": iso(rec.finished_at),
+            "progress": rec.progress,
+            "progress_message": self.clean(rec.progress_message),
+            "error": self.clean(_error_line(rec.error)),
+            "payload": self.clean(rec.payload),
+        }
+
+    def run_detail(self, rec: JobRecord) -> dict[str, Any]:
+        out = self.run_summary(rec)
+        out.update(
+            args=self.clean(rec.args),
+            kwargs=self.clean(rec.kwargs),
+            result=self.clean(rec.result),
+            error=self.clean(rec.error),
+            rescheduled_from=rec.rescheduled_from,
+            chain=self.chain(rec),
+            schedule_id=rec.schedule_id,
+            event_id=rec.event_id,
+            event=self.event(rec.event_id),
+            worker_id=rec.worker_id,
+            lease_expires_at=iso(rec.lease_expires_at),
+            history=[
+                {"number": a.number, "started_at": iso(a.started_at),
+                 "finished_at": iso(a.finished_at), "error": self.clean(a.error)}
+                for a in rec.history
+            ],
+            logs=[
+                {"at": iso(g.at), "level": g.level, "message": self.clean(g.message),
+                 "attempt": g.attempt}
+                for g in rec.logs
+            ],
+            steps=self.steps(rec.id),
+            finished=rec.finished,
+            can_cancel=not rec.finished,
+            can_retry=rec.finished,
+        )
+        return out
+
+    def chain(self, rec: JobRecord, limit: int = 10) -> list[dict[str, Any]]:
+        """The runs this one was rescheduled from, newest first (bounded)."""
+        found: list[dict[str, Any]] = []
+        previous = rec.rescheduled_from
+        while previous is not None and len(found) < limit:
+            row = self.app.get_job(previous)
+            if row is None:
+                found.append({"id": previous, "state": "purged"})
+                break
+            found.append({"id": row.id, "state": row.state, "run_at": iso(row.run_at)})
+            previous = row.rescheduled_from
+        return found
+
+    def runs(
+        self,
+        *,
+        state: str | None = None,
+        job: str | None = None,
+        owner: str | None = None,
+        text: str | None = None,
+        before: int | None = None,
+        limit: int = PAGE_SIZE,
+    ) -> dict[str, Any]:
+        """One page of runs, newest first, paged by id (no count over the whole table)."""
+        filters: dict[str, Any] = {}
+        if state:
+            filters["state"] = state
+        if job:
+            filters["job"] = job
+        if owner:
+            filters["owner"] = None if owner in ("system", "0") else owner
+        if text:
+            filters["text"] = text
+        if before is not None:
+            filters["before_id"] = before
+        records = self.app.jobs_list(limit=limit + 1, **filters)
+        more = len(records) > limit
+        records = records[:limit]
+        return {
+            "runs": [self.run_summary(r) for r in records],
+            "next_before": records[-1].id if more and records else None,
+        }
+
+    # -- definitions -------------------------------------------------------------------
+    def definitions(self) -> list[dict[str, Any]]:
+        return [self.definition(d) for d in self.app.jobs.values()]
+
+    def definition(self, d: JobDefinition) -> dict[str, Any]:
+        opts = d.options
+        return {
+            "id": d.id,
+            "slug": d.slug,
+            "name": d.display_name,
+            "version": d.version,
+            "kind": d.kind,
+            "queue": opts.queue,
+            "priority": opts.priority,
+            "timeout": opts.timeout,
+            "retention": opts.retention,
+            "retry": opts.retry.to_json() if opts.retry is not None else None,
+            "trigger": trigger_info(d.trigger),
+            "doc": (d.__doc__ or "").strip() or None,
+        }
+
+    # -- overview ----------------------------------------------------------------------
+    def counts(self) -> dict[str, int]:
+        return self.app.counts()
+
+    def throughput(self) -> list[dict[str, Any]]:
+        now = time.time()
+        since = (now - THROUGHPUT_WINDOW) // THROUGHPUT_BUCKET * THROUGHPUT_BUCKET
+        found = {int(b): (c, f) for b, c, f in self.app.store.throughput(since, THROUGHPUT_BUCKET)}
+        buckets = []
+        for i in range(int(THROUGHPUT_WINDOW // THROUGHPUT_BUCKET) + 1):
+            start = since + i * THROUGHPUT_BUCKET
+            completed, failed = found.get(int(start), (0, 0))
+            buckets.append({"at": iso(start), "completed": completed, "failed": failed})
+        return buckets
+
+    def workers(self) -> list[dict[str, Any]]:
+        now = time.time()
+        return [
+            {"id": w.id, "host": w.host, "pid": w.pid, "queues": w.queues,
+             "concurrency": w.concurrency, "started_at": iso(w.started_at),
+             "heartbeat_at": iso(w.heartbeat_at),
+             "seconds_since_heartbeat": round(max(0.0, now - w.heartbeat_at), 1)}
+            for w in self.app.store.workers(WORKER_ALIVE_WITHIN)
+        ]
+
+    def overview(self) -> dict[str, Any]:
+        failing = self.app.jobs_list(state="failed", limit=10)
+        return {
+            "counts": self.counts(),
+            "throughput": self.throughput(),
+            "failing": [self.run_summary(r) for r in failing],
+            "workers": self.workers(),
+        }
+
+    # -- optional capabilities ----------------------------------------------------------
+    def schedules(self) -> list[dict[str, Any]] | None:
+        """Schedules, or None when this app has no schedules capability."""
+        lister = getattr(self.app, "schedules", None)
+        if not callable(lister):
+            return None
+        return [self.clean(_plain(s)) for s in lister()]
+
+    def events(self, limit: int = PAGE_SIZE) -> list[dict[str, Any]] | None:
+        lister: Callable[..., Any] | None = getattr(self.app, "events_list", None)
+        if not callable(lister):
+            return None
+        try:
+            items = lister(limit=limit)
+        except TypeError:
+            items = list(lister())[:limit]
+        return [self.clean(_plain(e)) for e in items]
+
+    def event(self, event_id: str | None) -> dict[str, Any] | None:
+        if event_id is None:
+            return None
+        getter = getattr(self.app, "get_event", None)
+        if callable(getter):
+            found = getter(event_id)
+            return self.clean(_plain(found)) if found is not None else {"id": event_id}
+        return {"id": event_id}
+
+    def steps(self, job_id: int) -> list[dict[str, Any]] | None:
+        """Durable steps of a run as a timeline, or None if the store cannot tell."""
+        for owner, name in ((self.app, "steps"), (self.app.store, "steps")):
+            reader = getattr(owner, name, None)
+            if callable(reader):
+                return [self.clean(_plain(s)) for s in reader(job_id)]
+        return None
+
+
+def trigger_info(trigger: Any) -> dict[str, Any] | None:
+    """What a definition's trigger is and when it fires next, as far as it can tell."""
+    if trigger is None:
+        return None
+    info: dict[str, Any] = {"kind": type(trigger).__name__, "text": str(trigger)}
+    for attr in ("kind", "text", "name", "event", "filter"):
+        value = getattr(trigger, attr, None)
+        if isinstance(value, (str, int, float, dict, list)) and not callable(value):
+            info[attr] = value
+    schedule = getattr(trigger, "schedule", trigger)
+    explain = getattr(schedule, "explain", None)
+    upcoming = getattr(schedule, "next", None)
+    try:  # a trigger that cannot tell must not break the jobs page: show why instead
+        if callable(explain):
+            info["explain"] = str(explain())
+        if callable(upcoming):
+            info["next"] = [iso(t) for t in upcoming(count=3)]
+    except Exception as exc:
+        info["problem"] = f"{type(exc).__name__}: {exc}"
+    return info
+
+
+def _plain(item: Any) -> dict[str, Any]:
+    """A dict from a dict, a dataclass or an object with attributes."""
+    if isinstance(item, dict):
+        return {k: _jsonable(v) for k, v in item.items()}
+    fields = getattr(item, "__dataclass_fields__", None)
+    names = list(fields) if fields else [n for n in vars(item) if not n.startswith("_")]
+    return {n: _jsonable(getattr(item, n)) for n in names}
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    if hasattr(value, "__dataclass_fields__"):
+        return _plain(value)
+    return str(value)
+
+
+def _error_line(error: dict[str, Any] | None) -> str | None:
+    if not error:
+        return None
+    kind, message = error.get("type"), error.get("message")
+    return f"{kind}: {message}" if kind and message else str(message or kind or "")
+
+
+__all__ = ["PAGE_SIZE", "STATES", "Views", "redact", "trigger_info"]

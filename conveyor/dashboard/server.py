@@ -1,0 +1,67 @@
+"""Serving the dashboard with uvicorn, refusing unsafe binds."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from typing import TYPE_CHECKING
+
+from conveyor.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from conveyor.app import Conveyor
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8750
+
+
+def is_loopback(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def allowed_hosts_for(host: str, token: str | None) -> list[str]:
+    """Host header names to accept when bound to ``host``.
+
+    ``CONVEYOR_ALLOWED_HOSTS`` (comma-separated) adds names; bound to every interface
+    with a token and no list, any name is accepted (the token is the protection).
+    """
+    hosts = ["127.0.0.1", "localhost", "::1"]
+    extra = [h.strip() for h in os.environ.get("CONVEYOR_ALLOWED_HOSTS", "").split(",")]
+    hosts += [h for h in extra if h]
+    if host in ("0.0.0.0", "::", ""):
+        if token and not any(extra):
+            hosts.append("*")
+    elif not is_loopback(host):
+        hosts.append(host)
+    return hosts
+
+
+def check_bind(host: str, token: str | None) -> None:
+    """Refuse to serve beyond this machine without a token."""
+    if not is_loopback(host) and not token:
+        raise ConfigurationError(
+            f"refusing to serve the dashboard on {host} without a token: set CONVEYOR_TOKEN "
+            "to a long random secret, or bind to 127.0.0.1"
+        )
+
+
+def serve(
+    conveyor_app: Conveyor,
+    host: str = DEFAULT_HOST,
+    port: int = DEFAULT_PORT,
+    token: str | None = None,
+) -> None:
+    """Serve the dashboard until interrupted. ``token`` defaults to ``$CONVEYOR_TOKEN``."""
+    import uvicorn
+
+    from conveyor.dashboard.app import create_app
+
+    token = token if token is not None else os.environ.get("CONVEYOR_TOKEN") or None
+    check_bind(host, token)
+    asgi = create_app(conveyor_app, token=token, allowed_hosts=allowed_hosts_for(host, token))
+    uvicorn.run(asgi, host=host, port=port, log_level="warning", proxy_headers=False)
