@@ -210,22 +210,28 @@ class Conveyor(QueriesMixin):
     def _trigger(
         self, call: JobCall, run_at: float | None, delay: float, options: dict[str, Any]
     ) -> JobHandle:
+        # connection=: store the job in the caller's own database transaction.
+        connection = options.pop("connection", None) if options else None
         new = self._new_job(call, run_at, delay, options)
-        return JobHandle(self, self._insert([new])[0])
+        return JobHandle(self, self._insert([new], connection)[0])
 
-    def _insert(self, jobs: Sequence[NewJob]) -> list[int]:
+    def _insert(self, jobs: Sequence[NewJob], connection: Any = None) -> list[int]:
+        if connection is not None:
+            return self._store.insert(jobs, connection=connection)
         try:
             return self._store.insert(jobs)
         except sqlite3.IntegrityError:  # a racing process inserted the same unique job
             return self._store.insert(jobs)
 
     def enqueue_many(
-        self, calls: Iterable[JobCall], *, run_at: datetime | None = None, **options: Any
+        self, calls: Iterable[JobCall], *, run_at: datetime | None = None,
+        connection: Any = None, **options: Any,
     ) -> list[JobHandle]:
-        """Store many calls in one transaction (the fast path for bulk work)."""
+        """Store many calls in one transaction (the fast path for bulk work); with
+        ``connection=`` (PostgreSQL) in the caller's own transaction."""
         due = to_utc(run_at, self.timezone).timestamp() if run_at else None
         rows = [self._new_job(c, due, 0.0, options) for c in calls]
-        return [JobHandle(self, i) for i in self._insert(rows)] if rows else []
+        return [JobHandle(self, i) for i in self._insert(rows, connection)] if rows else []
 
     def schedule_job(
         self,

@@ -217,8 +217,11 @@ class Store(Protocol):
         ...
 
     # -- writing jobs ---------------------------------------------------------
-    def insert(self, jobs: Sequence[NewJob]) -> list[int]:
+    def insert(self, jobs: Sequence[NewJob], connection: Any = None) -> list[int]:
         """Store jobs durably (one transaction); returns ids in order.
+
+        ``connection``: a database connection of the caller's whose transaction the jobs
+        join (PostgreSQL: a psycopg Connection); stores that cannot do this refuse it.
 
         For ``dedupe="unique"`` an existing pending match's id is returned instead;
         for ``"replace"`` pending matches are cancelled first.

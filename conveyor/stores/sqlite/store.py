@@ -10,6 +10,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+from conveyor.errors import ConfigurationError
 from conveyor.stores.base import (
     FINISHED,
     POISON_RESCUES,
@@ -98,7 +99,12 @@ class SQLiteStore(RecordsMixin):
             return connection.migrate(self.db.conn, self.path)
 
     # -- writing jobs -----------------------------------------------------------
-    def insert(self, jobs: Sequence[NewJob]) -> list[int]:
+    def insert(self, jobs: Sequence[NewJob], connection: Any = None) -> list[int]:
+        if connection is not None:
+            raise ConfigurationError(
+                "connection= (enqueue inside your own transaction) needs the PostgreSQL "
+                "store; SQLite and memory:// stores commit each trigger on their own"
+            )
         now = time.time()
         with self.db.transaction() as conn:
             if len(jobs) > 1 and not any(j.dedupe or j.schedule_id for j in jobs):

@@ -1,0 +1,191 @@
+"""Connections to PostgreSQL: URL and options, the pool, clear errors, reconnecting."""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import psycopg
+from psycopg_pool import ConnectionPool, PoolTimeout
+
+from conveyor.errors import ConfigurationError, StoreError
+
+log = logging.getLogger("conveyor.postgres")
+
+OPTIONS = ("schema", "pool_size", "pool_timeout", "connect_timeout")
+_SCHEMA = re.compile(r"[a-z_][a-z0-9_]{0,49}")
+
+
+def is_connection_error(exc: BaseException) -> bool:
+    """The server is down, restarting, or ended our session (not a problem with a query)."""
+    if isinstance(exc, PoolTimeout):
+        return True
+    if not isinstance(exc, (psycopg.OperationalError, psycopg.InterfaceError)):
+        return False
+    state = exc.sqlstate
+    return state is None or state.startswith(("08", "57P"))
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Where and how to connect, parsed once from the URL and options."""
+
+    conninfo: str
+    schema: str | None
+    where: str  # host:port, for messages
+    pool_size: int = 10
+    pool_timeout: float = 10.0
+    connect_timeout: float = 5.0
+
+    @classmethod
+    def parse(cls, url: str, options: dict[str, Any]) -> Settings:
+        unknown = sorted(set(options) - set(OPTIONS))
+        if unknown:
+            raise ConfigurationError(
+                f"unknown PostgreSQL store option {unknown[0]!r}; accepted: {', '.join(OPTIONS)}"
+            )
+        parts = urlsplit(url)
+        query = parse_qsl(parts.query, keep_blank_values=True)
+        schema = options.get("schema")
+        for name, value in query:
+            if name == "schema" and schema is None:
+                schema = value
+        if schema is not None and (not isinstance(schema, str) or not _SCHEMA.fullmatch(schema)):
+            raise ConfigurationError(
+                f"invalid PostgreSQL schema {schema!r}: use lower-case letters, digits and _ "
+                "(at most 50, not starting with a digit), e.g. ?schema=app1"
+            )
+        kept = urlencode([(k, v) for k, v in query if k != "schema"])
+        conninfo = urlunsplit(("postgresql", parts.netloc, parts.path, kept, parts.fragment))
+        host = parts.hostname or "localhost"
+        try:
+            port = parts.port or 5432
+        except ValueError:
+            raise ConfigurationError(f"invalid port in PostgreSQL URL {url!r}") from None
+        return cls(
+            conninfo=conninfo, schema=schema, where=f"{host}:{port}",
+            pool_size=_positive_int("pool_size", options.get("pool_size", 10)),
+            pool_timeout=_positive_float("pool_timeout", options.get("pool_timeout", 10.0)),
+            connect_timeout=_positive_float("connect_timeout", options.get("connect_timeout", 5.0)),
+        )
+
+    def connect_kwargs(self) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {
+            "autocommit": True, "connect_timeout": max(1, round(self.connect_timeout)),
+        }
+        if self.schema:
+            kwargs["options"] = f"-c search_path={self.schema}"
+        return kwargs
+
+
+def _positive_int(name: str, value: Any) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ConfigurationError(f"invalid {name} {value!r}: must be an int >= 1")
+    return value
+
+
+def _positive_float(name: str, value: Any) -> float:
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or value <= 0:
+        raise ConfigurationError(f"invalid {name} {value!r}: must be a number of seconds > 0")
+    return float(value)
+
+
+def describe(where: str, exc: BaseException) -> str:
+    """One line saying why PostgreSQL at ``where`` cannot be used."""
+    text = str(exc).strip()
+    lowered = text.lower()
+    if isinstance(exc, PoolTimeout):
+        return f"PostgreSQL at {where}: no connection available ({text})"
+    if "connection refused" in lowered:
+        reason = "connection refused"
+    elif "timeout" in lowered or "timed out" in lowered:
+        reason = "connection timed out"
+    elif "terminating connection" in lowered or "server closed the connection" in lowered:
+        reason = "the server closed the connection"
+    elif "the database system is" in lowered:  # starting up / shutting down / in recovery
+        reason = "the database system is " + lowered.split("the database system is", 1)[1]
+    else:
+        lines = [line for line in text.splitlines() if line.strip()]
+        reason = lines[0] if lines else type(exc).__name__
+        reason = re.sub(r"^connection failed: connection to server at [^:]*failed: ", "", reason)
+    return f"cannot reach PostgreSQL at {where}: {reason.strip().rstrip('.')}"
+
+
+class Database:
+    """A connection pool that turns connection failures into :class:`StoreError`.
+
+    After a failure the next call first probes the server with a direct connection, so
+    callers get a quick, clear error while it is down and a working pool once it is back.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._lock = threading.Lock()
+        self._pool: ConnectionPool[psycopg.Connection[Any]] | None = None
+        self._suspect = False
+        self._closed = False
+
+    def connect(self) -> psycopg.Connection[Any]:
+        """A new connection outside the pool (migrations, LISTEN)."""
+        try:
+            return psycopg.connect(self.settings.conninfo, **self.settings.connect_kwargs())
+        except psycopg.Error as exc:
+            raise StoreError(describe(self.settings.where, exc)) from None
+
+    def pool(self) -> ConnectionPool[psycopg.Connection[Any]]:
+        with self._lock:
+            if self._closed:
+                raise StoreError("this PostgreSQL store is closed")
+            if self._pool is None:
+                self._pool = ConnectionPool(
+                    self.settings.conninfo, kwargs=self.settings.connect_kwargs(),
+                    min_size=1, max_size=self.settings.pool_size,
+                    timeout=self.settings.pool_timeout,
+                    # Retry for a short while only, so a restarted server is found again
+                    # within seconds (each new request starts a fresh attempt).
+                    reconnect_timeout=2.0, reconnect_failed=_quiet,
+                    name="conveyor", open=True,
+                )
+            return self._pool
+
+    @contextmanager
+    def connection(self) -> Iterator[psycopg.Connection[Any]]:
+        """A pooled autocommit connection; failures surface as StoreError."""
+        if self._suspect:
+            self._probe()
+        pool = self.pool()
+        try:
+            with pool.connection() as conn:
+                yield conn
+        except (psycopg.Error, PoolTimeout) as exc:
+            if not is_connection_error(exc):
+                raise
+            self._suspect = True
+            if isinstance(exc, PoolTimeout):
+                self._probe()
+            raise StoreError(describe(self.settings.where, exc)) from None
+
+    def _probe(self) -> None:
+        started = time.monotonic()
+        self.connect().close()  # raises StoreError while the server is unreachable
+        self._suspect = False
+        log.info("PostgreSQL at %s is reachable again (probe took %.0f ms)",
+                 self.settings.where, (time.monotonic() - started) * 1000)
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.close()
+
+
+def _quiet(pool: object) -> None:
+    """The pool gave up one reconnection attempt; the next request starts another."""

@@ -1,0 +1,70 @@
+"""Build PostgreSQL WHERE clauses from a JobFilter (payload subsets via ``jsonb @>``)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from conveyor.stores.base import JobFilter
+
+NOW = "extract(epoch from now())::float8"
+
+# Public state for a row: pending splits into scheduled (due later) and queued (due).
+STATE_SQL = (
+    f"CASE WHEN state = 'pending' THEN (CASE WHEN run_at <= {NOW} THEN 'queued' "
+    "ELSE 'scheduled' END) ELSE state END"
+)
+
+ROW_COLUMNS = (
+    f"id, job, args, kwargs, payload::text, {STATE_SQL}, priority, queue, key, owner, "
+    "attempts, max_attempts, run_at, created_at, started_at, finished_at, result, error, "
+    "progress, progress_message, version, rescheduled_from, schedule_id, event_id, "
+    "history::text, retry, timeout, lease_expires_at, worker_id"
+)
+
+
+def state_condition(state: str) -> str:
+    if state == "queued":
+        return f"(state = 'pending' AND run_at <= {NOW})"
+    if state == "scheduled":
+        return f"(state = 'pending' AND run_at > {NOW})"
+    return f"state = '{state}'"  # names are checked against STATES before this point
+
+
+def where(flt: JobFilter, params: dict[str, Any]) -> str:
+    """SQL conditions (joined by AND) for ``flt``; fills ``params`` (psycopg style)."""
+    parts: list[str] = []
+
+    def add(condition: str, name: str, value: Any) -> None:
+        params[name] = value
+        parts.append(condition)
+
+    if flt.states:
+        parts.append("(" + " OR ".join(state_condition(s) for s in flt.states) + ")")
+    if flt.jobs is not None:
+        add("job = ANY(%(jobs)s::text[])", "jobs", list(flt.jobs))
+    if flt.queues is not None:
+        add("queue = ANY(%(queues)s::text[])", "queues", list(flt.queues))
+    if flt.ids is not None:
+        add("id = ANY(%(ids)s::bigint[])", "ids", [int(i) for i in flt.ids])
+    if not flt.any_owner or flt.owner is not None:
+        add("owner IS NOT DISTINCT FROM %(owner)s::text", "owner", flt.owner)
+    if flt.key is not None:
+        add("key = %(key)s", "key", flt.key)
+    if flt.data is not None:
+        add("payload @> %(data)s::jsonb", "data", json.dumps(flt.data))
+    if flt.text:
+        pattern = "%" + flt.text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        add("(payload::text ILIKE %(text)s OR args ILIKE %(text)s OR kwargs ILIKE %(text)s "
+            "OR error ILIKE %(text)s OR job ILIKE %(text)s)", "text", pattern)
+    if flt.created_after is not None:
+        add("created_at >= %(created_after)s", "created_after", flt.created_after)
+    if flt.created_before is not None:
+        add("created_at < %(created_before)s", "created_before", flt.created_before)
+    if flt.schedule_id is not None:
+        add("schedule_id = %(schedule_id)s", "schedule_id", flt.schedule_id)
+    if flt.event_id is not None:
+        add("event_id = %(event_id)s", "event_id", flt.event_id)
+    if flt.id_below is not None:
+        add("id < %(id_below)s", "id_below", flt.id_below)
+    return " AND ".join(parts) or "true"

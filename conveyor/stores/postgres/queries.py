@@ -1,0 +1,25 @@
+"""Load the named queries from ``queries.sql``."""
+
+from __future__ import annotations
+
+import re
+from importlib import resources
+
+
+def load() -> dict[str, bytes]:
+    """{name: SQL} for every ``-- name: <name>`` block in queries.sql."""
+    text = (resources.files("conveyor.stores.postgres") / "queries.sql").read_text("utf-8")
+    queries: dict[str, bytes] = {}
+    for block in re.split(r"^-- name: ", text, flags=re.MULTILINE)[1:]:
+        name, _, body = block.partition("\n")
+        lines = [line for line in body.splitlines() if not line.lstrip().startswith("--")]
+        queries[name.strip()] = "\n".join(lines).strip().rstrip(";").encode()
+    # Variants for workers that serve some queues only.
+    for name in ("claim", "next_due"):
+        queries[name + "_queues"] = queries[name].replace(
+            b"/*queues*/", b"AND queue = ANY(%(queues)s::text[])"
+        )
+    return queries
+
+
+Q = load()

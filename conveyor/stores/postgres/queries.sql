@@ -1,0 +1,202 @@
+-- Named queries of the PostgreSQL store. Each starts with "-- name: <name>".
+-- Parameters are psycopg's %(name)s; times are epoch seconds from the database clock.
+
+-- name: now
+SELECT extract(epoch from now())::float8
+
+-- name: insert_one
+INSERT INTO conveyor_jobs (job, args, kwargs, payload, state, priority, queue, key, owner,
+    dedupe_key, max_attempts, retry, timeout, retention, remove_delay, run_at, created_at,
+    version, schedule_id, fire_at, rescheduled_from, event_id)
+SELECT %(job)s, %(args)s, %(kwargs)s, %(payload)s::jsonb, 'pending', %(priority)s, %(queue)s,
+    %(key)s, %(owner)s, %(dedupe_key)s, %(max_attempts)s, %(retry)s, %(timeout)s,
+    %(retention)s, %(remove_delay)s, coalesce(%(run_at)s::float8, t.now + %(delay)s), t.now,
+    %(version)s, %(schedule_id)s, %(fire_at)s, %(rescheduled_from)s, %(event_id)s
+FROM (SELECT extract(epoch from now())::float8 AS now) AS t
+ON CONFLICT DO NOTHING
+RETURNING id
+
+-- name: insert_many
+INSERT INTO conveyor_jobs (job, args, kwargs, payload, state, priority, queue, key, owner,
+    max_attempts, retry, timeout, retention, remove_delay, run_at, created_at, version,
+    schedule_id, fire_at, rescheduled_from, event_id)
+SELECT v.job, v.args, v.kwargs, v.payload::jsonb, 'pending', v.priority, v.queue, v.key,
+    v.owner, v.max_attempts, v.retry, v.timeout, v.retention, v.remove_delay,
+    coalesce(v.run_at, t.now + v.delay), t.now, v.version, v.schedule_id, v.fire_at,
+    v.rescheduled_from, v.event_id
+FROM unnest(%(job)s::text[], %(args)s::text[], %(kwargs)s::text[], %(payload)s::text[],
+    %(priority)s::int[], %(queue)s::text[], %(key)s::text[], %(owner)s::text[],
+    %(max_attempts)s::int[], %(retry)s::text[], %(timeout)s::float8[],
+    %(retention)s::float8[], %(remove_delay)s::float8[], %(run_at)s::float8[],
+    %(delay)s::float8[], %(version)s::text[], %(schedule_id)s::text[],
+    %(fire_at)s::float8[], %(rescheduled_from)s::bigint[], %(event_id)s::text[])
+    WITH ORDINALITY AS v(job, args, kwargs, payload, priority, queue, key, owner,
+    max_attempts, retry, timeout, retention, remove_delay, run_at, delay, version,
+    schedule_id, fire_at, rescheduled_from, event_id, ord),
+    (SELECT extract(epoch from now())::float8 AS now) AS t
+ORDER BY v.ord
+RETURNING id
+
+-- name: dedupe_lock
+SELECT pg_advisory_xact_lock(hashtextextended(%(lock)s, 0))
+
+-- name: match_pending
+-- Pending = not started, or started by a worker whose lease has expired.
+SELECT id FROM conveyor_jobs
+WHERE (state = 'pending' OR (state = 'running'
+        AND lease_expires_at < extract(epoch from now())::float8))
+    AND job = %(job)s AND owner IS NOT DISTINCT FROM %(owner)s::text
+    AND (%(key)s::text IS NULL OR key = %(key)s::text)
+ORDER BY id
+
+-- name: find_existing
+SELECT id FROM conveyor_jobs
+WHERE (schedule_id = %(schedule_id)s AND fire_at = %(fire_at)s)
+    OR (dedupe_key = %(dedupe_key)s)
+ORDER BY id LIMIT 1
+
+-- name: cancel_ids
+UPDATE conveyor_jobs SET state = 'cancelled', finished_at = t.now, dedupe_key = NULL,
+    purge_at = t.now + retention,
+    lease_token = NULL, lease_expires_at = NULL, worker_id = NULL
+FROM (SELECT extract(epoch from now())::float8 AS now) AS t
+WHERE id = ANY(%(ids)s::bigint[])
+
+-- name: claim
+-- One statement: lock due jobs (skipping those other workers hold) and lease them.
+WITH due AS (
+    SELECT id FROM conveyor_jobs
+    WHERE state IN ('pending', 'waiting') AND run_at <= extract(epoch from now())::float8
+        /*queues*/
+    ORDER BY priority DESC, run_at, id
+    LIMIT %(limit)s
+    FOR UPDATE SKIP LOCKED
+)
+UPDATE conveyor_jobs AS j SET state = 'running', attempts = j.attempts + 1,
+    started_at = t.now, lease_token = %(token)s, lease_expires_at = t.now + %(lease)s,
+    worker_id = %(worker)s, dedupe_key = NULL
+FROM due, (SELECT extract(epoch from now())::float8 AS now) AS t
+WHERE j.id = due.id
+RETURNING j.id, j.job, j.args, j.kwargs, j.attempts, j.max_attempts, j.retry, j.timeout,
+    j.run_at, j.owner, j.key, j.queue, j.version, j.schedule_id, j.event_id, j.priority,
+    t.now
+
+-- name: complete
+-- One statement per flush, fenced by lease token: outcomes of any kind at once.
+UPDATE conveyor_jobs AS j SET
+    state = o.state,
+    result = CASE WHEN o.state = 'completed' THEN o.result ELSE j.result END,
+    error = CASE WHEN o.state = 'completed' THEN NULL
+        WHEN o.state = 'waiting' THEN j.error ELSE o.error END,
+    finished_at = CASE WHEN o.state IN ('completed', 'failed', 'cancelled') THEN t.now
+        ELSE j.finished_at END,
+    progress = CASE WHEN o.state = 'completed' THEN 1.0 ELSE j.progress END,
+    version = CASE WHEN o.state IN ('completed', 'waiting') THEN coalesce(o.version, j.version)
+        ELSE j.version END,
+    purge_at = CASE
+        WHEN o.state = 'completed' AND j.remove_delay IS NOT NULL THEN t.now + j.remove_delay
+        WHEN o.state IN ('completed', 'failed', 'cancelled') THEN t.now + j.retention
+        ELSE j.purge_at END,
+    history = CASE WHEN o.state IN ('failed', 'cancelled', 'pending') THEN
+        coalesce(j.history, '[]'::jsonb) || jsonb_build_array(jsonb_build_object(
+            'number', j.attempts, 'started_at', j.started_at, 'finished_at', t.now,
+            'error', o.error::jsonb))
+        ELSE j.history END,
+    run_at = CASE WHEN o.state = 'pending' THEN coalesce(o.run_at, t.now + o.delay)
+        WHEN o.state = 'waiting' THEN coalesce(o.run_at, %(far_future)s) ELSE j.run_at END,
+    attempts = CASE WHEN o.state = 'waiting' THEN j.attempts - 1 ELSE j.attempts END,
+    rescues = 0, lease_token = NULL, lease_expires_at = NULL, worker_id = NULL
+FROM unnest(%(ids)s::bigint[], %(tokens)s::bigint[], %(states)s::text[],
+    %(results)s::text[], %(errors)s::text[], %(run_ats)s::float8[], %(delays)s::float8[],
+    %(versions)s::text[]) AS o(id, token, state, result, error, run_at, delay, version),
+    (SELECT extract(epoch from now())::float8 AS now) AS t
+WHERE j.id = o.id AND j.lease_token = o.token AND j.state = 'running'
+
+-- name: heartbeat
+WITH w AS (
+    UPDATE conveyor_workers SET heartbeat_at = extract(epoch from now())::float8
+    WHERE id = %(worker)s
+)
+UPDATE conveyor_jobs SET lease_expires_at = extract(epoch from now())::float8 + %(lease)s
+WHERE worker_id = %(worker)s AND state = 'running'
+RETURNING id, lease_token
+
+-- name: release
+UPDATE conveyor_jobs AS j SET state = 'pending', run_at = extract(epoch from now())::float8,
+    attempts = j.attempts - 1, started_at = NULL,
+    lease_token = NULL, lease_expires_at = NULL, worker_id = NULL
+FROM unnest(%(ids)s::bigint[], %(tokens)s::bigint[]) AS o(id, token)
+WHERE j.id = o.id AND j.lease_token = o.token AND j.state = 'running'
+
+-- name: rescue
+UPDATE conveyor_jobs SET rescues = rescues + 1,
+    state = CASE WHEN rescues + 1 >= %(max)s THEN 'failed' ELSE 'pending' END,
+    error = CASE WHEN rescues + 1 >= %(max)s THEN %(poison)s ELSE %(error)s END,
+    history = coalesce(history, '[]'::jsonb) || jsonb_build_array(jsonb_build_object(
+        'number', attempts, 'started_at', started_at, 'finished_at', t.now,
+        'error', %(error)s::jsonb)),
+    finished_at = CASE WHEN rescues + 1 >= %(max)s THEN t.now END,
+    purge_at = CASE WHEN rescues + 1 >= %(max)s THEN t.now + retention END,
+    run_at = t.now, lease_token = NULL, lease_expires_at = NULL, worker_id = NULL
+FROM (SELECT extract(epoch from now())::float8 AS now) AS t
+WHERE state = 'running' AND lease_expires_at < t.now
+
+-- name: progress
+UPDATE conveyor_jobs AS j SET progress = p.fraction, progress_message = p.message
+FROM unnest(%(ids)s::bigint[], %(tokens)s::bigint[], %(fractions)s::float8[],
+    %(messages)s::text[]) AS p(id, token, fraction, message)
+WHERE j.id = p.id AND j.lease_token = p.token AND j.state = 'running'
+
+-- name: add_logs
+INSERT INTO conveyor_logs (job_id, attempt, at, level, message)
+SELECT * FROM unnest(%(ids)s::bigint[], %(attempts)s::int[], %(ats)s::float8[],
+    %(levels)s::text[], %(messages)s::text[])
+
+-- name: logs
+SELECT job_id, attempt, at, level, message FROM conveyor_logs
+WHERE job_id = %(id)s ORDER BY at, id
+
+-- name: next_due
+SELECT min(run_at) FROM conveyor_jobs WHERE state IN ('pending', 'waiting') /*queues*/
+
+-- name: throughput
+SELECT floor((finished_at - %(since)s) / %(bucket)s)::bigint AS b,
+    count(*) FILTER (WHERE state = 'completed'), count(*) FILTER (WHERE state = 'failed')
+FROM conveyor_jobs WHERE finished_at >= %(since)s GROUP BY b ORDER BY b
+
+-- name: retry_job
+UPDATE conveyor_jobs SET state = 'pending', run_at = extract(epoch from now())::float8,
+    finished_at = NULL, purge_at = NULL, result = NULL, rescues = 0,
+    max_attempts = greatest(max_attempts, attempts + 1)
+WHERE id = %(id)s AND state IN ('failed', 'cancelled', 'completed')
+
+-- name: notify
+SELECT pg_notify('conveyor_' || current_schema(), '')
+
+-- name: register_worker
+INSERT INTO conveyor_workers (id, host, pid, queues, concurrency, started_at, heartbeat_at)
+SELECT %(id)s, %(host)s, %(pid)s, %(queues)s, %(concurrency)s, t.now, t.now
+FROM (SELECT extract(epoch from now())::float8 AS now) AS t
+ON CONFLICT (id) DO UPDATE SET host = excluded.host, pid = excluded.pid,
+    queues = excluded.queues, concurrency = excluded.concurrency,
+    started_at = excluded.started_at, heartbeat_at = excluded.heartbeat_at, stopped_at = NULL
+
+-- name: worker_heartbeat
+UPDATE conveyor_workers SET heartbeat_at = extract(epoch from now())::float8 WHERE id = %(id)s
+
+-- name: unregister_worker
+WITH gone AS (DELETE FROM conveyor_leaders WHERE holder = %(id)s)
+UPDATE conveyor_workers SET stopped_at = extract(epoch from now())::float8 WHERE id = %(id)s
+
+-- name: workers
+SELECT id, host, pid, queues, concurrency, started_at, heartbeat_at, stopped_at
+FROM conveyor_workers
+WHERE stopped_at IS NULL AND heartbeat_at >= extract(epoch from now())::float8 - %(within)s
+ORDER BY started_at
+
+-- name: try_lead
+INSERT INTO conveyor_leaders AS l (name, holder, expires_at)
+VALUES (%(name)s, %(holder)s, extract(epoch from now())::float8 + %(ttl)s)
+ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at
+WHERE l.holder = excluded.holder OR l.expires_at < extract(epoch from now())::float8
+RETURNING holder

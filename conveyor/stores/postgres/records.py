@@ -1,0 +1,105 @@
+"""Worker registry, leadership and LISTEN/NOTIFY wake-ups for the PostgreSQL store."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import TYPE_CHECKING, Any
+
+import psycopg
+from psycopg import sql
+
+from conveyor.errors import StoreError
+from conveyor.stores.base import WorkerInfo
+from conveyor.stores.postgres.connection import is_connection_error
+from conveyor.stores.postgres.queries import Q
+
+if TYPE_CHECKING:
+    from conveyor.stores.postgres.connection import Database
+
+log = logging.getLogger("conveyor.postgres")
+
+
+class ListenWaiter:
+    """Wakes when a job is stored anywhere (``LISTEN conveyor_<schema>``).
+
+    It only makes workers faster: when the listening connection drops it reconnects on
+    the next wait, reporting a wake-up (notifications may have been missed meanwhile).
+    """
+
+    def __init__(self, db: Database, channel: str) -> None:
+        self.db = db
+        self.channel = channel
+        self.conn: psycopg.Connection[Any] | None = None
+        self.backoff = 0.1
+        self._connect()
+
+    def _connect(self) -> None:
+        conn = self.db.connect()
+        try:
+            conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(self.channel)))
+        except BaseException:
+            conn.close()
+            raise
+        self.conn = conn
+        self.backoff = 0.1
+
+    def wait(self, timeout: float) -> bool:
+        if self.conn is None:
+            try:
+                self._connect()
+            except StoreError as exc:
+                log.debug("LISTEN connection unavailable: %s", exc)
+                time.sleep(min(timeout, self.backoff))
+                self.backoff = min(self.backoff * 2, 5.0)
+                return False
+            return True
+        try:
+            for _ in self.conn.notifies(timeout=timeout, stop_after=1):
+                return True
+            return False
+        except psycopg.Error as exc:
+            if not is_connection_error(exc):
+                raise
+            log.info("LISTEN connection lost (%s); reconnecting", str(exc).strip())
+            self._drop()
+            return True
+
+    def _drop(self) -> None:
+        conn, self.conn = self.conn, None
+        if conn is not None:
+            conn.close()
+
+    def close(self) -> None:
+        self._drop()
+
+
+class RecordsMixin:
+    db: Database
+
+    def register_worker(self, info: WorkerInfo) -> None:
+        with self.db.connection() as conn:
+            conn.execute(Q["register_worker"], {
+                "id": info.id, "host": info.host, "pid": info.pid, "queues": info.queues,
+                "concurrency": info.concurrency,
+            })
+
+    def worker_heartbeat(self, worker_id: str) -> None:
+        with self.db.connection() as conn:
+            conn.execute(Q["worker_heartbeat"], {"id": worker_id})
+
+    def unregister_worker(self, worker_id: str) -> None:
+        with self.db.connection() as conn:
+            conn.execute(Q["unregister_worker"], {"id": worker_id})
+
+    def workers(self, alive_within: float) -> list[WorkerInfo]:
+        with self.db.connection() as conn:
+            rows = conn.execute(Q["workers"], {"within": alive_within}).fetchall()
+        return [WorkerInfo(*r) for r in rows]
+
+    def try_lead(self, name: str, holder: str, ttl: float) -> bool:
+        with self.db.connection() as conn:
+            row = conn.execute(
+                Q["try_lead"], {"name": name, "holder": holder, "ttl": ttl}
+            ).fetchone()
+        return bool(row and row[0] == holder)

@@ -1,0 +1,280 @@
+"""The PostgreSQL store: many workers on many hosts against one database.
+
+Claims are one ``UPDATE ... FROM (SELECT ... FOR UPDATE SKIP LOCKED LIMIT n)``; outcomes
+are one ``UPDATE ... FROM unnest(...)`` per flush; bulk inserts are one ``unnest`` INSERT.
+Every due time, lease and rescue uses the database clock.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import secrets
+import time
+from collections.abc import Callable, Sequence
+from typing import Any, ParamSpec, TypeVar
+
+import psycopg
+from psycopg import errors as pg_errors
+
+from conveyor.errors import ConfigurationError, PayloadError, StoreError
+from conveyor.stores.base import (
+    POISON_RESCUES,
+    ClaimedJob,
+    LogLine,
+    NewJob,
+    Outcome,
+    Progress,
+    Waiter,
+)
+from conveyor.stores.matching import FAR_FUTURE
+from conveyor.stores.postgres import migrations
+from conveyor.stores.postgres.connection import Database, Settings
+from conveyor.stores.postgres.queries import Q
+from conveyor.stores.postgres.reading import ReadingMixin
+from conveyor.stores.postgres.records import ListenWaiter, RecordsMixin
+
+P = ParamSpec("P")
+T = TypeVar("T")
+OUTCOME_STATES = ("completed", "failed", "cancelled", "pending", "waiting")
+_MANY_COLUMNS = (
+    "job", "args", "kwargs", "payload", "priority", "queue", "key", "owner", "max_attempts",
+    "retry", "timeout", "retention", "remove_delay", "run_at", "delay", "version",
+    "schedule_id", "fire_at", "rescheduled_from", "event_id",
+)
+_RESCUED = json.dumps({
+    "type": "LeaseExpired",
+    "message": "the worker running this job stopped heartbeating (it died or lost "
+    "its connection); the job was rescued",
+    "traceback": None,
+})
+_POISON = json.dumps({
+    "type": "PoisonJob",
+    "message": f"the job was rescued {POISON_RESCUES} times in a row without finishing "
+    "(it keeps killing its worker); failed as a poison job",
+    "traceback": None,
+})
+
+
+def retry_conflicts(fn: Callable[P, T]) -> Callable[P, T]:
+    """Re-run a whole operation the database aborted to break a deadlock (nothing of it
+    was committed, so running it again is safe)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
+        for attempt in range(5):
+            try:
+                return fn(*args, **kwargs)
+            except (pg_errors.DeadlockDetected, pg_errors.SerializationFailure):
+                time.sleep(0.005 * (attempt + 1) + secrets.randbelow(10) / 1000)
+        return fn(*args, **kwargs)
+
+    return wrapper
+
+
+def dedupe_key(job: NewJob) -> str:
+    return f"{job.job}\x1f{job.key or ''}\x1f{job.owner or ''}"
+
+
+class PostgresStore(ReadingMixin, RecordsMixin):
+    """Store on PostgreSQL: ``PostgresStore("postgresql://user@host/db?schema=app1")``.
+
+    Options: ``schema`` (all tables live there; default: the connection's search_path),
+    ``pool_size`` (default 10), ``pool_timeout`` and ``connect_timeout`` (seconds).
+    """
+
+    def __init__(self, url: str, **options: Any) -> None:
+        self.url = url
+        self.settings = Settings.parse(url, options)
+        self.db = Database(self.settings)
+        self._schema = self.settings.schema
+
+    # -- lifecycle ------------------------------------------------------------
+    def clone(self) -> PostgresStore:
+        return self  # the pool is thread-safe: one pool per app
+
+    def close(self) -> None:
+        self.db.close()
+
+    @property
+    def schema(self) -> str:
+        """The schema holding this store's tables."""
+        if self._schema is None:
+            with self.db.connection() as conn:
+                row = conn.execute("SELECT current_schema()").fetchone()
+            if not row or not row[0]:
+                raise StoreError("PostgreSQL has no current schema; give one: ?schema=name")
+            self._schema = str(row[0])
+        return self._schema
+
+    def now(self) -> float:
+        with self.db.connection() as conn:
+            row = conn.execute(Q["now"]).fetchone()
+        return float(row[0]) if row else time.time()
+
+    def migrate(self) -> list[str]:
+        """Create or upgrade the schema under an advisory lock; returns applied names."""
+        return self.migrate_to(None)
+
+    def migrate_to(self, upto: int | None) -> list[str]:
+        """Apply the first ``upto`` migrations only (None: all); for upgrade tests."""
+        conn = self.db.connect()
+        try:
+            return migrations.apply(conn, self.settings.schema, upto)
+        except psycopg.Error as exc:
+            raise StoreError(f"cannot migrate PostgreSQL at {self.settings.where}: {exc}") from None
+        finally:
+            conn.close()
+
+    def open_waiter(self) -> Waiter:
+        return ListenWaiter(self.db, f"conveyor_{self.schema}")
+
+    # -- writing jobs -----------------------------------------------------------
+    def insert(self, jobs: Sequence[NewJob], connection: Any = None) -> list[int]:
+        """Store jobs in one transaction. With ``connection`` (a psycopg connection), the
+        jobs are stored in that connection's current transaction: they exist if and only
+        if the caller commits."""
+        if connection is None:
+            with self.db.connection() as conn, conn.transaction():
+                return self._insert(conn, jobs)
+        if not isinstance(connection, psycopg.Connection):
+            raise ConfigurationError(
+                f"connection= must be a psycopg (3) Connection, not {type(connection).__name__}"
+            )
+        schema = self.schema
+        with connection.transaction():
+            row = connection.execute(
+                "SELECT current_setting('search_path'), set_config('search_path', %s, true)",
+                (schema,),
+            ).fetchone()
+            ids = self._insert(connection, jobs)
+            restore = row[0] if row else ""
+            connection.execute("SELECT set_config('search_path', %s, true)", (restore,))
+        return ids
+
+    def _insert(self, conn: psycopg.Connection[Any], jobs: Sequence[NewJob]) -> list[int]:
+        try:
+            if len(jobs) > 1 and not any(j.dedupe or j.schedule_id for j in jobs):
+                columns: dict[str, list[Any]] = {name: [] for name in _MANY_COLUMNS}
+                for j in jobs:
+                    for name, values in columns.items():
+                        values.append(getattr(j, name))
+                return sorted(r[0] for r in conn.execute(Q["insert_many"], columns))
+            return [self._insert_one(conn, j) for j in jobs]
+        except pg_errors.UntranslatableCharacter:
+            raise PayloadError(
+                "the payload contains the character \\u0000, which PostgreSQL cannot store"
+            ) from None
+
+    def _insert_one(self, conn: psycopg.Connection[Any], j: NewJob) -> int:
+        params = {name: getattr(j, name) for name in _MANY_COLUMNS}
+        params["dedupe_key"] = None
+        occurrence = j.schedule_id is not None and j.fire_at is not None
+        if occurrence and (found := self._existing(conn, params)):
+            return found
+        if j.dedupe:
+            # Serialise dedupe decisions for this job id and owner across processes.
+            lock = f"{self.schema}\x1f{j.job}\x1f{j.owner or ''}"
+            conn.execute(Q["dedupe_lock"], {"lock": lock})
+            matches = [r[0] for r in conn.execute(
+                Q["match_pending"], {"job": j.job, "owner": j.owner, "key": j.key}
+            )]
+            if matches and j.dedupe == "unique":
+                return int(matches[0])
+            if matches:
+                conn.execute(Q["cancel_ids"], {"ids": matches})
+            params["dedupe_key"] = dedupe_key(j)
+        row = conn.execute(Q["insert_one"], params).fetchone()
+        if row:
+            return int(row[0])
+        found = self._existing(conn, params)  # a racing process stored it first
+        if found is None:
+            raise StoreError(f"could not store job {j.job!r}: it conflicts with another job")
+        return found
+
+    def _existing(self, conn: psycopg.Connection[Any], params: dict[str, Any]) -> int | None:
+        row = conn.execute(Q["find_existing"], params).fetchone()
+        return int(row[0]) if row else None
+
+    @retry_conflicts
+    def claim(
+        self, worker_id: str, queues: Sequence[str] | None, limit: int, lease: float
+    ) -> list[ClaimedJob]:
+        token = secrets.randbits(62)
+        params: dict[str, Any] = {
+            "token": token, "lease": lease, "worker": worker_id,
+            "limit": limit, "queues": list(queues or ()),
+        }
+        with self.db.connection() as conn:
+            rows = conn.execute(Q["claim_queues" if queues else "claim"], params).fetchall()
+        rows.sort(key=lambda r: (-r[15], r[8], r[0]))
+        return [
+            ClaimedJob(
+                id=r[0], job=r[1], args=r[2], kwargs=r[3], attempt=r[4], token=token,
+                max_attempts=r[5], retry=r[6], timeout=r[7], run_at=r[8], started_at=r[16],
+                owner=r[9], key=r[10], queue=r[11], version=r[12], schedule_id=r[13],
+                event_id=r[14],
+            )
+            for r in rows
+        ]
+
+    @retry_conflicts
+    def complete(self, outcomes: Sequence[Outcome]) -> int:
+        if not outcomes:
+            return 0
+        for o in outcomes:
+            if o.state not in OUTCOME_STATES:
+                raise ValueError(f"unknown outcome state {o.state!r}")
+        ordered = sorted(outcomes, key=lambda o: o.id)  # lock rows in one order
+        params = {
+            "ids": [o.id for o in ordered], "tokens": [o.token for o in ordered],
+            "states": [o.state for o in ordered], "results": [o.result for o in ordered],
+            "errors": [o.error for o in ordered], "run_ats": [o.run_at for o in ordered],
+            "delays": [o.delay or 0.0 for o in ordered],
+            "versions": [o.version for o in ordered], "far_future": FAR_FUTURE,
+        }
+        with self.db.connection() as conn:
+            return conn.execute(Q["complete"], params).rowcount
+
+    @retry_conflicts
+    def heartbeat(self, worker_id: str, held: dict[int, int], lease: float) -> set[int]:
+        with self.db.connection() as conn:
+            rows = conn.execute(Q["heartbeat"], {"worker": worker_id, "lease": lease}).fetchall()
+        live = dict(rows)
+        return {i for i, token in held.items() if live.get(i) != token}
+
+    @retry_conflicts
+    def release(self, held: dict[int, int]) -> int:
+        ids = sorted(held)
+        with self.db.connection() as conn, conn.transaction():
+            changed = conn.execute(
+                Q["release"], {"ids": ids, "tokens": [held[i] for i in ids]}
+            ).rowcount
+            if changed:
+                conn.execute(Q["notify"])
+        return changed
+
+    @retry_conflicts
+    def rescue(self) -> int:
+        params = {"max": POISON_RESCUES, "error": _RESCUED, "poison": _POISON}
+        with self.db.connection() as conn, conn.transaction():
+            changed = conn.execute(Q["rescue"], params).rowcount
+            if changed:
+                conn.execute(Q["notify"])
+        return changed
+
+    @retry_conflicts
+    def write_progress(self, items: Sequence[Progress], logs: Sequence[LogLine]) -> None:
+        with self.db.connection() as conn, conn.transaction():
+            if items:
+                conn.execute(Q["progress"], {
+                    "ids": [p.job_id for p in items], "tokens": [p.token for p in items],
+                    "fractions": [p.fraction for p in items],
+                    "messages": [p.message for p in items],
+                })
+            if logs:
+                conn.execute(Q["add_logs"], {
+                    "ids": [g.job_id for g in logs], "attempts": [g.attempt for g in logs],
+                    "ats": [g.at for g in logs], "levels": [g.level for g in logs],
+                    "messages": [g.message for g in logs],
+                })
