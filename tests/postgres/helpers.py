@@ -1,0 +1,47 @@
+"""Helpers for PostgreSQL tests: worker subprocesses, direct SQL on the test schema."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+from conveyor.stores.postgres.connection import Settings
+from tests.postgres.workerapp import EXECUTIONS
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def connect(url: str) -> psycopg.Connection[Any]:
+    """An autocommit connection whose search_path is the URL's schema."""
+    settings = Settings.parse(url, {})
+    return psycopg.connect(settings.conninfo, **settings.connect_kwargs())
+
+
+def create_executions(url: str) -> None:
+    with connect(url) as conn:
+        conn.execute(EXECUTIONS)
+
+
+def start_worker(url: str, concurrency: int = 10) -> subprocess.Popen[bytes]:
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    return subprocess.Popen(
+        [sys.executable, "-m", "tests.postgres.workerapp", url, str(concurrency)],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )
+
+
+def stop_workers(workers: list[subprocess.Popen[bytes]]) -> None:
+    for w in workers:
+        if w.poll() is None:
+            w.terminate()
+    for w in workers:
+        try:
+            w.wait(20)
+        except subprocess.TimeoutExpired:
+            w.kill()
+            w.wait()

@@ -1,0 +1,131 @@
+"""Real worker processes on one PostgreSQL database: exactly once, kill -9 churn, races."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import threading
+import time
+from typing import Any
+
+import pytest
+
+from tests.postgres.helpers import ROOT, connect, create_executions, start_worker, stop_workers
+from tests.postgres.workerapp import make_app
+
+pytestmark = [pytest.mark.postgres, pytest.mark.slow]
+
+
+def wait_until(predicate: Any, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(0.1)
+
+
+def test_four_worker_processes_run_each_of_5000_jobs_exactly_once(pg_url: str) -> None:
+    app = make_app(pg_url)
+    create_executions(pg_url)
+    workers = [start_worker(pg_url, concurrency=20) for _ in range(4)]
+    try:
+        handles = app.enqueue_many([app.jobs["record"](i, 0) for i in range(5000)])
+        wait_until(lambda: app.count(state="completed") == 5000, 25, "5000 completed jobs")
+    finally:
+        stop_workers(workers)
+    with connect(pg_url) as conn:
+        runs = dict(conn.execute(
+            "SELECT job_id, count(*) FROM executions GROUP BY job_id"
+        ).fetchall())
+        pids = conn.execute("SELECT count(DISTINCT pid) FROM executions").fetchone()
+    assert len(runs) == 5000 and set(runs.values()) == {1}
+    assert set(runs) == {h.id for h in handles}
+    assert pids and pids[0] >= 2  # the work was shared
+    app.close()
+
+
+def test_kill_9_churn_loses_no_job_and_never_runs_one_twice_at_once(pg_url: str) -> None:
+    """Kill a random worker every second for 20 s while jobs flow; restart it at once."""
+    app = make_app(pg_url, lease=1.0)
+    create_executions(pg_url)
+    workers = [start_worker(pg_url, concurrency=4) for _ in range(3)]
+    killed_at: dict[int, float] = {}  # pid -> database time just after its death
+    handles: list[Any] = []
+    stop = threading.Event()
+
+    def feed() -> None:
+        while not stop.is_set():
+            handles.extend(app.enqueue_many([app.jobs["record"](i, 0.1) for i in range(10)]))
+            time.sleep(0.2)
+
+    feeder = threading.Thread(target=feed, daemon=True)
+    feeder.start()
+    try:
+        with connect(pg_url) as conn:
+            for _ in range(20):
+                time.sleep(1.0)
+                victim = random.randrange(len(workers))
+                pid = workers[victim].pid
+                os.kill(pid, signal.SIGKILL)
+                workers[victim].wait()
+                row = conn.execute("SELECT clock_timestamp()").fetchone()
+                assert row is not None
+                killed_at[pid] = row[0]
+                workers[victim] = start_worker(pg_url, concurrency=4)
+        stop.set()
+        feeder.join()
+        total = len(handles)
+        wait_until(lambda: app.count(state="completed") == total, 8, f"{total} completed jobs")
+    finally:
+        stop.set()
+        stop_workers(workers)
+    assert app.count(state=["failed", "cancelled", "queued", "running", "scheduled"]) == 0
+    with connect(pg_url) as conn:
+        rows = conn.execute(
+            "SELECT job_id, pid, started_at, finished_at FROM executions "
+            "ORDER BY job_id, started_at"
+        ).fetchall()
+    finished = {r[0] for r in rows if r[3] is not None}
+    assert finished == {h.id for h in handles}  # every job ran to the end
+    previous: dict[int, Any] = {}
+    for job_id, pid, started, ended in rows:
+        if job_id in previous:
+            assert previous[job_id] <= started, f"job {job_id} ran twice at once"
+        previous[job_id] = ended if ended is not None else killed_at[pid]
+    app.close()
+
+
+RACE = """
+import sys
+from conveyor import Conveyor
+app = Conveyor(sys.argv[1])
+@app.job
+def task(x): return x
+ids = [task(i).run_now(key="k", **{sys.argv[2]: True}).id for i in range(40)]
+print(" ".join(map(str, ids)))
+"""
+
+
+@pytest.mark.parametrize("mode", ["unique", "replace"])
+def test_racing_processes_keep_one_pending_job_per_key(pg_url: str, mode: str) -> None:
+    app = make_app(pg_url)
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    procs = [
+        subprocess.Popen([sys.executable, "-c", RACE, pg_url, mode], cwd=ROOT, env=env,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for _ in range(4)
+    ]
+    outputs = [p.communicate(timeout=60) for p in procs]
+    assert all(p.returncode == 0 for p in procs), [err for _, err in outputs]
+    ids = {int(i) for out, _ in outputs for i in out.split()}
+    pending = app.jobs_list(state=["queued", "scheduled"], job="task")
+    assert len(pending) == 1
+    if mode == "unique":
+        assert ids == {pending[0].id}
+    else:
+        assert app.count(job="task") == 160
+        assert app.count(job="task", state="cancelled") == 159
+    app.close()
