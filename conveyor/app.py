@@ -10,6 +10,8 @@ from datetime import datetime, timedelta
 from types import ModuleType
 from typing import Any, overload
 
+from conveyor.durable import DurableMixin
+from conveyor.durable import install as install_durable
 from conveyor.errors import ConfigurationError, UnknownJobError
 from conveyor.jobs import JobCall, JobDefinition, JobHandle, JobRegistry
 from conveyor.options import (
@@ -29,7 +31,7 @@ from conveyor.timeunits import to_utc
 Decorated = Callable[[Callable[..., Any]], JobDefinition]
 
 
-class Conveyor(QueriesMixin):
+class Conveyor(QueriesMixin, DurableMixin):
     """A conveyor app: ``Conveyor("sqlite:///jobs.db")``, ``Conveyor("memory://")``,
     ``Conveyor("postgresql://...")``; default ``$CONVEYOR_URL`` or ``sqlite:///conveyor.db``.
     """
@@ -42,6 +44,7 @@ class Conveyor(QueriesMixin):
         timezone: str = "UTC",
         retention: float | timedelta | str | None = None,
         migrate: bool = True,
+        allow_private_fetch: bool = False,
         **store_options: Any,
     ) -> None:
         self.url = resolve_url(url)
@@ -58,6 +61,9 @@ class Conveyor(QueriesMixin):
         self.extensions: list[Any] = []
         # Runs jobs that take an ``io`` parameter; set by conveyor.durable.
         self.durable_runner: Any = _no_durable
+        # io.background_fetch may reach private/loopback addresses (SSRF guard off).
+        self.allow_private_fetch = allow_private_fetch
+        install_durable(self)
         self._lock = threading.Lock()
         self._store: Store = open_store(self.url, **store_options)
         # What opening applied (``conveyor migrate`` reports it).

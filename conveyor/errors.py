@@ -44,12 +44,30 @@ class JobFailed(ConveyorError):
         super().__init__(f"job {job_id} {state}: {kind + ': ' if kind else ''}{message}")
 
 
-class NonDeterminismError(ConveyorError):
-    """A durable run replayed into a step that differs from the stored one."""
+class StepFailed(ConveyorError):
+    """A durable step failed for good (its retries are spent). ``error`` holds the stored
+    error (type, message, traceback); the same exception is raised on every replay."""
+
+    def __init__(self, key: str, error: dict[str, Any]) -> None:
+        self.key = key
+        self.error = error
+        kind = error.get("type")
+        super().__init__(
+            f"step {key!r} failed: {kind + ': ' if kind else ''}{error.get('message')}"
+        )
+
+
+class FetchRefused(ConveyorError, ValueError):
+    """``io.background_fetch`` refused a URL (scheme, or a private address: SSRF guard)."""
 
 
 class Fail(Exception):
     """Raise inside a job to fail it at once, without retrying."""
+
+
+class NonDeterminismError(ConveyorError, Fail):
+    """A durable run replayed into a step that differs from the stored one (the run fails
+    at once, without retrying: nothing is silently mixed)."""
 
 
 class RetryIn(Exception):

@@ -55,10 +55,10 @@ class JobRunner:
             else:
                 result = await coro
             return Outcome(claimed.id, claimed.token, "completed", time.time(),
-                           result=dumps(result, "result"), version=definition.version)
+                           result=dumps(result, "result"), version=_ran(definition, claimed))
         except Suspend as s:
             return Outcome(claimed.id, claimed.token, "waiting", time.time(), run_at=s.run_at,
-                           version=definition.version)
+                           version=_ran(definition, claimed))
         except Fail as exc:
             return self._failed(claimed, exc, retryable=False)
         except RetryIn as exc:
@@ -109,3 +109,9 @@ class JobRunner:
             return await fn(*args, **kwargs)
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self.pool, functools.partial(fn, *args, **kwargs))
+
+
+def _ran(definition: JobDefinition, claimed: ClaimedJob) -> str | None:
+    """The version a run ran with: a durable run may replay on kept older code, and its
+    runner sets ``claimed.version`` to the version it used."""
+    return claimed.version if definition.kind == "durable" else definition.version

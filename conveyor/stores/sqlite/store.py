@@ -23,9 +23,10 @@ from conveyor.stores.base import (
     Progress,
     Waiter,
 )
-from conveyor.stores.matching import contains
+from conveyor.stores.matching import FAR_FUTURE, contains
 from conveyor.stores.sqlite import connection
 from conveyor.stores.sqlite.filters import ROW_COLUMNS, STATE_SQL, to_row, where
+from conveyor.stores.sqlite.durable import DurableMixin
 from conveyor.stores.sqlite.records import DataVersionWaiter, RecordsMixin
 
 _INSERT = (
@@ -63,7 +64,7 @@ def dedupe_key(job: NewJob) -> str:
     return f"{job.job}\x1f{job.key or ''}\x1f{job.owner or ''}"
 
 
-class SQLiteStore(RecordsMixin):
+class SQLiteStore(DurableMixin, RecordsMixin):
     """Store on one SQLite file: WAL, one BEGIN IMMEDIATE transaction per batch."""
 
     def __init__(
@@ -194,7 +195,8 @@ class SQLiteStore(RecordsMixin):
                 run_at = o.run_at if o.run_at is not None else now + (o.delay or 0.0)
                 retried.append((o.error, run_at, at, o.error, o.id, o.token))
             elif o.state == "waiting":
-                waiting.append((o.run_at, o.version, o.id, o.token))
+                run_at = o.run_at if o.run_at is not None else FAR_FUTURE  # until an event
+                waiting.append((run_at, o.version, o.id, o.token))
             else:
                 raise ValueError(f"unknown outcome state {o.state!r}")
         changed = 0
@@ -424,3 +426,4 @@ class SQLiteStore(RecordsMixin):
 
     def _after_purge(self, conn: sqlite3.Connection, ids: list[int]) -> None:
         """Delete rows that belong to purged jobs (extended by other tables)."""
+        self._purge_steps(conn, ids)

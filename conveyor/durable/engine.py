@@ -1,0 +1,195 @@
+"""The replay engine: a durable run's steps, identified by (run, seq) and checked by key.
+
+A run may execute many times. Each ``io`` call takes the next sequence number; if a step
+is stored there, it must have the same kind and key (else the code changed under the run:
+:class:`NonDeterminismError`) and its stored result is handed back without running it
+again. New steps run, and their outcome is stored (fenced by the run's lease) before the
+run goes on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+from conveyor.errors import (
+    ConfigurationError,
+    Fail,
+    FetchRefused,
+    NonDeterminismError,
+    PayloadError,
+    StepFailed,
+    Suspend,
+)
+from conveyor.retry import Retry
+from conveyor.serialization import dumps
+from conveyor.stores.base import StepRow
+from conveyor.stores.matching import FAR_FUTURE
+from conveyor.worker.execute import error_json
+
+if TYPE_CHECKING:
+    from conveyor.app import Conveyor
+    from conveyor.stores.base import ClaimedJob, Store
+    from conveyor.worker.meta import Meta
+
+# Exceptions a step attempt fails with for good (retrying cannot help).
+FINAL = (Fail, FetchRefused, PayloadError)
+# An attempt is handed its number and whether it is the last one allowed.
+Attempt = Callable[[int, bool], Awaitable[Any]]
+
+
+class RetryAfter(Exception):
+    """Raised by an attempt to ask for a retry after ``delay`` seconds (e.g. HTTP 429)."""
+
+    def __init__(self, message: str, delay: float | None) -> None:
+        super().__init__(message)
+        self.delay = delay
+
+
+class Run:
+    """The replay state of one execution of a durable run."""
+
+    def __init__(
+        self, app: Conveyor, claimed: ClaimedJob, steps: list[StepRow], meta: Meta,
+        version: str | None,
+    ) -> None:
+        self.app = app
+        self.store: Store = app.store
+        self.claimed = claimed
+        self.meta = meta
+        self.version = version
+        self.by_seq = {s.seq: s for s in steps}
+        self.by_key = {s.key: s for s in steps if s.kind != "log"}
+        self.seq = 0
+        self.busy: str | None = None
+        self.fatal: BaseException | None = None
+
+    @property
+    def id(self) -> int:
+        return self.claimed.id
+
+    def _fail(self, exc: BaseException) -> BaseException:
+        """Remember an error that must fail the run even if user code catches it."""
+        self.fatal = self.fatal or exc
+        return self.fatal
+
+    @contextmanager
+    def step(self, kind: str, key: str, fingerprint: str | None) -> Iterator[StepRow | None]:
+        """Take the next step: yields the stored step (replay) or None (run it now)."""
+        if not isinstance(key, str) or not key:
+            raise ConfigurationError(f"a step key must be a non-empty str, got {key!r}")
+        if self.fatal is not None:
+            raise self.fatal
+        if self.busy is not None:
+            raise self._fail(NonDeterminismError(
+                f"io.{kind}({key!r}) started while step {self.busy} was still running: "
+                "durable steps run one at a time (asyncio.gather or create_task over io "
+                "calls is not supported); await each io call before starting the next"
+            ))
+        stored = self._lookup(kind, key, fingerprint)
+        self.busy = f"{kind} {key!r}"
+        try:
+            yield stored
+        finally:
+            self.busy = None
+
+    def _lookup(self, kind: str, key: str, fingerprint: str | None) -> StepRow | None:
+        seq = self.seq + 1
+        stored = self.by_seq.get(seq)
+        if stored is not None and stored.key == key and stored.kind == kind:
+            self.seq = seq
+            return stored
+        earlier = self.by_key.get(key) if kind != "log" else None
+        if earlier is not None and earlier.seq < seq:
+            if earlier.kind == kind and earlier.fingerprint == fingerprint:
+                return earlier  # the same call again: its stored result, no new step
+            raise self._fail(ConfigurationError(
+                f"step key {key!r} is already used in this run by step #{earlier.seq} "
+                f"({earlier.kind}) with other arguments; keys are unique within a run, "
+                f"so give each call its own key (e.g. f\"{key}-{{i}}\" in a loop)"
+            ))
+        if stored is not None:
+            raise self._fail(NonDeterminismError(
+                f"run {self.id} replayed step #{seq} as {kind} {key!r}, but the stored "
+                f"step #{seq} is {stored.kind} {stored.key!r}: the job's code changed while "
+                "this run was in flight. Register the code the run started with "
+                "(app.job_version) or cancel the run"
+            ))
+        self.seq = seq
+        return None
+
+    def new_step(self, kind: str, key: str, fingerprint: str | None, **fields: Any) -> StepRow:
+        now = time.time()
+        fields.setdefault("state", "completed")
+        if fields["state"] == "completed":
+            fields.setdefault("finished_at", now)
+        return StepRow(
+            job_id=self.id, seq=self.seq, key=key, kind=kind, fingerprint=fingerprint,
+            started_at=now, **fields,
+        )
+
+    async def save(self, step: StepRow, suspend_until: float | None = None) -> None:
+        """Store ``step`` (and with ``suspend_until`` set the run waiting) under the lease."""
+        saved = await asyncio.to_thread(
+            self.store.save_step, self.claimed.token, step, suspend_until, self.version
+        )
+        if not saved:
+            # The lease is gone (cancelled, or rescued after a stall): whoever holds the
+            # run now carries on; this execution stops and its outcome is fenced out.
+            raise Suspend(FAR_FUTURE)
+        self.by_seq[step.seq] = step
+        if step.kind != "log":
+            self.by_key[step.key] = step
+
+    async def now(self) -> float:
+        return await asyncio.to_thread(self.store.now)
+
+    async def attempt(
+        self, kind: str, key: str, fingerprint: str | None, input: str | None,
+        action: Attempt, policy: Retry,
+    ) -> Any:
+        """A step that runs ``action`` with retries; each failed attempt is recorded and
+        waited out durably (the run releases its worker until the retry is due)."""
+        with self.step(kind, key, fingerprint) as stored:
+            if stored is not None:
+                if stored.state == "completed":
+                    return json.loads(stored.output or "null")
+                if stored.state == "failed":
+                    raise StepFailed(key, json.loads(stored.error or "{}"))
+                if stored.wake_at is not None and stored.wake_at > time.time():
+                    raise Suspend(stored.wake_at)
+            step = stored or self.new_step(kind, key, fingerprint, state="waiting", input=input)
+            number = step.attempts + 1
+            try:
+                output = dumps(
+                    await action(number, number >= policy.max_attempts), f"result of {key!r}"
+                )
+            except Exception as exc:
+                await self._failed_attempt(step, number, exc, policy)
+                raise AssertionError("unreachable") from None
+            step.state, step.output, step.error = "completed", output, None
+            step.attempts, step.finished_at = number, time.time()
+            await self.save(step)
+            return json.loads(output)
+
+    async def _failed_attempt(
+        self, step: StepRow, number: int, exc: Exception, policy: Retry
+    ) -> None:
+        now = time.time()
+        error = error_json(exc)
+        history = json.loads(step.history or "[]")
+        history.append({"attempt": number, "at": now, "error": json.loads(error)})
+        step.attempts, step.error, step.history = number, error, json.dumps(history)
+        if number < policy.max_attempts and not isinstance(exc, FINAL):
+            delay = exc.delay if isinstance(exc, RetryAfter) else None
+            step.state = "waiting"
+            step.wake_at = now + (delay if delay is not None else policy.delay(number))
+            await self.save(step)
+            raise Suspend(step.wake_at)
+        step.state, step.finished_at = "failed", now
+        await self.save(step)
+        raise StepFailed(step.key, json.loads(error)) from exc

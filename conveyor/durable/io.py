@@ -1,0 +1,222 @@
+"""``io``: what a durable job calls to take steps that survive crashes and replays."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import hashlib
+import inspect
+import json
+from collections.abc import Callable
+from concurrent.futures import Executor
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from conveyor.durable import fetch
+from conveyor.durable.engine import Run
+from conveyor.durable.filters import check_filter
+from conveyor.errors import ConfigurationError, Suspend
+from conveyor.options import coerce_seconds
+from conveyor.retry import Retry, coerce_retry
+from conveyor.serialization import dumps
+from conveyor.stores.matching import FAR_FUTURE
+from conveyor.timeunits import add_interval, check_amount, fixed_seconds, normalize_unit
+
+# background_fetch retries 429/5xx and connection errors this way unless told otherwise.
+FETCH_RETRY = Retry(retries=3, wait=1.0, backoff="exponential", max_wait=60.0)
+
+
+def fingerprint(*parts: Any) -> str:
+    """A stable digest of a call's arguments (objects JSON cannot hold count by type)."""
+    text = json.dumps(parts, sort_keys=True, default=lambda o: type(o).__qualname__)
+    return hashlib.sha1(text.encode()).hexdigest()
+
+
+class IO:
+    """The ``io`` parameter of a durable job. Every method is a step: awaited once per key,
+    stored, and handed back from the store when the run replays."""
+
+    def __init__(self, run: Run, pool: Executor) -> None:
+        self._run = run
+        self._pool = pool
+        self.logger = StepLogger(run)
+
+    async def task(
+        self, key: str, fn: Callable[..., Any], *args: Any, retry: Retry | int | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        """Run ``fn(*args, **kwargs)`` (sync or async) once for this run and key; its JSON
+        result is stored and returned on every replay. ``retry`` retries it durably."""
+        if not callable(fn):
+            raise ConfigurationError(f"io.task({key!r}, fn): fn must be callable, got {fn!r}")
+        policy = coerce_retry(retry) or Retry()
+
+        async def call(number: int, last: bool) -> Any:
+            if inspect.iscoroutinefunction(fn):
+                return await fn(*args, **kwargs)
+            loop = asyncio.get_running_loop()
+            result = await loop.run_in_executor(self._pool, functools.partial(fn, *args, **kwargs))
+            return await result if inspect.isawaitable(result) else result
+
+        digest = fingerprint(getattr(fn, "__qualname__", None), args, kwargs)
+        shown = _shown({"fn": getattr(fn, "__qualname__", repr(fn)), "args": args,
+                        "kwargs": kwargs})
+        return await self._run.attempt("task", key, digest, shown, call, policy)
+
+    async def wait(self, key: str, n: float, unit: str = "seconds") -> None:
+        """Sleep durably: the run releases its worker and resumes when due (any worker)."""
+        unit = normalize_unit(unit)
+        check_amount(n, unit)
+        spec = json.dumps({"n": n, "unit": unit})
+        run = self._run
+        with run.step("wait", key, spec) as stored:
+            now = await run.now()
+            if stored is not None:
+                if stored.state == "completed":
+                    return
+                if stored.wake_at is None or now >= stored.wake_at:
+                    stored.state, stored.finished_at = "completed", now
+                    await run.save(stored)
+                    return
+                raise Suspend(stored.wake_at)
+            seconds = fixed_seconds(n, unit)
+            due = now + seconds if seconds is not None else add_interval(
+                datetime.fromtimestamp(now, UTC), n, unit
+            ).timestamp()
+            await run.save(run.new_step("wait", key, spec, state="waiting", input=spec,
+                                        wake_at=due))
+            raise Suspend(due)
+
+    async def wait_for_event(
+        self, key: str, name: str, filter: dict[str, Any] | None = None,
+        timeout: float | timedelta | str | None = None,
+    ) -> dict[str, Any] | None:
+        """Wait (without a worker) for an event ``name`` whose payload matches ``filter``;
+        returns ``{"id", "name", "payload", "sent_at"}``, or None after ``timeout``."""
+        _check_name(name)
+        check_filter(filter)
+        limit = coerce_seconds("timeout", timeout)
+        spec = json.dumps({"name": name, "filter": filter}, sort_keys=True)
+        run = self._run
+        with run.step("event", key, spec) as stored:
+            if stored is not None and stored.state == "completed":
+                result: dict[str, Any] | None = json.loads(stored.output or "null")
+                return result
+            now = await run.now()
+            if stored is not None:
+                if stored.wake_at is not None and now >= stored.wake_at:  # timed out
+                    stored.state, stored.output, stored.finished_at = "completed", "null", now
+                    await run.save(stored)
+                    return None
+                step, due = stored, stored.wake_at or FAR_FUTURE
+            else:
+                due = now + limit if limit is not None else FAR_FUTURE
+                step = run.new_step("event", key, spec, state="waiting", input=spec,
+                                    wake_at=due, event_name=name)
+            # Stored and suspended in one transaction, so no event can slip in between.
+            await run.save(step, suspend_until=due)
+            raise Suspend(due)
+
+    async def send_event(
+        self, key: str, name: str, payload: Any = None, *,
+        deliver_in: float | timedelta | str | None = None, id: str | None = None,
+    ) -> str:
+        """Send an event once per run and key (its id defaults to one derived from both,
+        so a replay or a crash cannot send it twice); returns the event id."""
+        from conveyor.events import send
+
+        _check_name(name)
+        delay = coerce_seconds("deliver_in", deliver_in)
+        text = dumps(payload, "event payload")
+        run = self._run
+        with run.step("send_event", key, fingerprint(name, text)) as stored:
+            if stored is not None and stored.state == "completed":
+                return str(json.loads(stored.output or "null"))
+            event_id = id or f"run-{run.id}-{key}"
+            await asyncio.to_thread(send, run.app, name, text, event_id, delay, run.id)
+            await run.save(run.new_step(
+                "send_event", key, fingerprint(name, text), output=json.dumps(event_id),
+                input=json.dumps({"name": name, "id": event_id, "deliver_in": delay}),
+            ))
+            return event_id
+
+    async def background_fetch(
+        self, key: str, url: str, *, method: str = "GET", headers: dict[str, str] | None = None,
+        json: Any = None, retry: Retry | int | None = None, timeout: float = 30.0,
+    ) -> dict[str, Any]:
+        """HTTP request as a step, awaited without holding a thread; retries 429/5xx
+        (honouring ``Retry-After``) and connection errors durably. Returns ``{"status",
+        "url", "headers", "body"}`` (body parsed when JSON). Non-http(s) URLs and, unless
+        the app allows it, private addresses are refused (:class:`FetchRefused`)."""
+        request = fetch.FetchRequest(url, method, dict(headers or {}), json, timeout)
+        dumps(json, "fetch json body")
+        allow = bool(getattr(self._run.app, "allow_private_fetch", False))
+        policy = coerce_retry(retry) or FETCH_RETRY
+        shown = request.describe()
+
+        async def call(number: int, last: bool) -> Any:
+            return await fetch.perform(request, allow, last)
+
+        result: dict[str, Any] = await self._run.attempt(
+            "fetch", key, fingerprint(shown), shown, call, policy
+        )
+        return result
+
+    async def try_(self, fn: Callable[[], Any], on_error: Callable[[Exception], Any]) -> Any:
+        """``await fn()``; if it raises, return ``on_error(exc)`` (awaited if async).
+        conveyor's interrupts are never handed to ``on_error``."""
+        try:
+            result = fn()
+            return await result if inspect.isawaitable(result) else result
+        except Exception as exc:
+            if self._run.fatal is not None:
+                raise
+            handled = on_error(exc)
+            return await handled if inspect.isawaitable(handled) else handled
+
+
+class StepLogger:
+    """``io.logger``: log lines stored as steps (written once, not again on replay) and
+    copied to the run's log."""
+
+    def __init__(self, run: Run) -> None:
+        self._run = run
+
+    async def _log(self, level: str, message: str, fields: dict[str, Any]) -> None:
+        run = self._run
+        with run.step("log", level, None) as stored:
+            if stored is not None:
+                return
+            text = str(message)
+            data = json.dumps({"message": text, "fields": json.loads(dumps(fields, "log fields"))})
+            await run.save(run.new_step("log", level, None, input=data))
+            extra = " ".join(f"{k}={v!r}" for k, v in fields.items())
+            getattr(run.meta.log, level)(f"{text} {extra}" if extra else text)
+
+    async def debug(self, message: str, **fields: Any) -> None:
+        await self._log("debug", message, fields)
+
+    async def info(self, message: str, **fields: Any) -> None:
+        await self._log("info", message, fields)
+
+    async def warn(self, message: str, **fields: Any) -> None:
+        await self._log("warning", message, fields)
+
+    warning = warn
+
+    async def error(self, message: str, **fields: Any) -> None:
+        await self._log("error", message, fields)
+
+
+def _check_name(name: Any) -> None:
+    if not isinstance(name, str) or not name.strip():
+        raise ConfigurationError(f"an event name must be a non-empty str, got {name!r}")
+
+
+def _shown(value: Any) -> str | None:
+    """JSON shown in the dashboard for a step's input (None if it is not JSON)."""
+    try:
+        text = json.dumps(value, default=repr)
+    except (TypeError, ValueError):
+        return None
+    return text if len(text) <= 10_000 else json.dumps(text[:10_000] + "…")

@@ -1,0 +1,157 @@
+"""Events: ``app.send_event``, event triggers (``trigger=app.event(name, filter=...)``),
+durable waits woken by events, and ``app.events_list``.
+
+An event is stored once per id; delivering it (at once, or at ``deliver_at`` by the
+maintenance leader) starts a run of every job whose trigger matches and wakes the runs
+waiting for it, in the same transaction that marks it delivered, so it happens once.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from conveyor.durable.filters import check_filter, matches
+from conveyor.errors import ConfigurationError
+from conveyor.records import utc
+from conveyor.serialization import dumps
+from conveyor.stores.base import EventRow, NewJob, Store
+from conveyor.timeunits import to_utc
+
+if TYPE_CHECKING:
+    from conveyor.app import Conveyor
+    from conveyor.durable import DurableExtension
+    from conveyor.jobs import JobDefinition
+
+
+class EventTrigger:
+    """``trigger=app.event("user.created", filter={"plan": ["pro"]})``: start a run of the
+    job, with the event's payload as its argument, for each matching event."""
+
+    def __init__(self, name: str, filter: dict[str, Any] | None = None) -> None:
+        self.name = check_name(name)
+        self.filter = check_filter(filter)
+
+    def attach(self, app: Conveyor, definition: JobDefinition) -> None:
+        app._durable.triggers.append((self, definition))
+
+    def accepts(self, name: str, payload: Any) -> bool:
+        return name == self.name and matches(self.filter, payload)
+
+    def __repr__(self) -> str:
+        return f"<event trigger {self.name!r} filter={self.filter!r}>"
+
+
+@dataclass(frozen=True)
+class EventRecord:
+    """A stored event and the runs it started (job ids)."""
+
+    id: str
+    name: str
+    payload: Any
+    sent_at: datetime | None
+    deliver_at: datetime | None
+    delivered_at: datetime | None
+    source: int | None = None  # the durable run that sent it
+    runs: list[int] = field(default_factory=list)
+
+    @classmethod
+    def from_row(cls, row: EventRow) -> EventRecord:
+        return cls(
+            id=row.id, name=row.name, payload=json.loads(row.payload), sent_at=utc(row.sent_at),
+            deliver_at=utc(row.deliver_at), delivered_at=utc(row.delivered_at),
+            source=row.source, runs=list(row.runs),
+        )
+
+
+def check_name(name: Any) -> str:
+    if not isinstance(name, str) or not name.strip():
+        raise ConfigurationError(f"an event name must be a non-empty str, got {name!r}")
+    return name
+
+
+def send(
+    app: Conveyor, name: str, payload: str, event_id: str | None, delay: float | None = None,
+    source: int | None = None, deliver_at: float | None = None, store: Store | None = None,
+) -> EventRow:
+    """Store an event (``payload`` is JSON text) and deliver it now if it is due."""
+    store = store or app.store
+    if event_id is not None and (not isinstance(event_id, str) or not event_id):
+        raise ConfigurationError(f"an event id must be a non-empty str, got {event_id!r}")
+    if deliver_at is None:
+        deliver_at = store.now() + (delay or 0.0)
+    row = EventRow(
+        id=event_id or uuid.uuid4().hex, name=name, payload=payload, deliver_at=deliver_at,
+        source=source,
+    )
+    stored, _ = store.deliver_event(row, lambda event: runs_for(app, event), wakes)
+    return stored
+
+
+def runs_for(app: Conveyor, event: EventRow) -> Sequence[NewJob]:
+    """The runs an event starts: one per job whose trigger matches it."""
+    payload = json.loads(event.payload)
+    return [
+        app._new_job(definition(payload), None, 0.0, {})
+        for trigger, definition in app._durable.triggers
+        if trigger.accepts(event.name, payload)
+    ]
+
+
+def wakes(event: EventRow, spec: str | None) -> bool:
+    """Does ``event`` satisfy a waiting step's ``{"name", "filter"}``?"""
+    wanted = json.loads(spec or "{}")
+    return bool(
+        wanted.get("name") == event.name
+        and matches(wanted.get("filter") or {}, json.loads(event.payload))
+    )
+
+
+def deliver_due(app: Conveyor, store: Store, limit: int = 100) -> int:
+    """Deliver events whose ``deliver_at`` has come (the maintenance leader calls this)."""
+    due = store.due_events(limit)
+    for row in due:
+        store.deliver_event(row, lambda event: runs_for(app, event), wakes)
+    return len(due)
+
+
+class EventsMixin:
+    """The events half of :class:`conveyor.Conveyor`."""
+
+    _store: Store
+    _durable: DurableExtension
+    timezone: str
+
+    def event(self, name: str, filter: dict[str, Any] | None = None) -> EventTrigger:
+        """A trigger: ``@app.job(trigger=app.event("user.created", filter={"plan":
+        ["pro"]}))``. Filters are EventBridge-style (see :mod:`conveyor.durable.filters`)."""
+        return EventTrigger(name, filter)
+
+    def send_event(
+        self, name: str, payload: Any = None, *, id: str | None = None,
+        deliver_at: datetime | None = None,
+    ) -> EventRecord:
+        """Store an event and start the runs it triggers (now, or at ``deliver_at``).
+        Sending an ``id`` that was sent before does nothing and returns the stored event."""
+        check_name(name)
+        due = to_utc(deliver_at, self.timezone).timestamp() if deliver_at else None
+        app: Conveyor = self  # type: ignore[assignment]
+        row = send(app, name, dumps(payload, "event payload"), id, deliver_at=due)
+        return EventRecord.from_row(row)
+
+    def get_event(self, event_id: str) -> EventRecord | None:
+        """The stored event with this id (and the runs it started), or None."""
+        row = self._store.get_event(str(event_id))
+        return EventRecord.from_row(row) if row else None
+
+    def events_list(
+        self, name: str | None = None, *, limit: int = 100, offset: int = 0
+    ) -> list[EventRecord]:
+        """Stored events, newest first, each with the runs it started."""
+        if limit < 0 or offset < 0:
+            raise ConfigurationError("limit and offset must be >= 0")
+        return [EventRecord.from_row(r) for r in self._store.list_events(name, limit, offset)]
