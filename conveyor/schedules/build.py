@@ -20,7 +20,8 @@ from dateutil.relativedelta import relativedelta
 
 from conveyor.errors import ScheduleError
 from conveyor.schedules.cron import explain_cron
-from conveyor.schedules.english import Phrase, Time, error
+from conveyor.schedules.english import Phrase, error
+from conveyor.schedules.lexer import Time
 from conveyor.schedules.plans import CronPlan, Freq, OncePlan, Plan, RRulePlan, Rule, StepPlan
 
 PERIODS = {"second": 60, "minute": 60, "hour": 24, "day": 27, "month": 12}
@@ -283,7 +284,7 @@ def _render(values: set[int] | frozenset[int], lo: int, hi: int) -> str:
     if not vals or vals == list(range(lo, hi + 1)):
         return "*"
     step = vals[1] - vals[0] if len(vals) > 2 else 0
-    if step and vals == list(range(vals[0], vals[-1] + 1, step)):
+    if step and vals == list(range(vals[0], vals[-1] + 1, step)) and (step == 1 or len(vals) > 3):
         if vals[0] == lo and vals[-1] + step > hi:
             return f"*/{step}"
         return f"{vals[0]}-{vals[-1]}" + (f"/{step}" if step > 1 else "")
