@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import logging
+import os
+import sys
+import threading
 
 import click
 
@@ -38,6 +41,24 @@ def worker(app: Conveyor, concurrency: int, queues: str | None, burst: bool, gra
         err=True,
     )
     app.run_worker(concurrency=concurrency, queues=queues, burst=burst, grace=grace)
+    exit_past_stuck_jobs(app)
+
+
+def exit_past_stuck_jobs(app: Conveyor) -> None:
+    """Jobs still running after the grace period were released to other workers, but
+    their threads cannot be interrupted and would hold the process open at exit."""
+    stuck = [t for t in threading.enumerate()
+             if t is not threading.current_thread() and not t.daemon and t.is_alive()]
+    if not stuck:
+        return
+    logging.getLogger("conveyor.worker").warning(
+        "exiting past %d job threads still running after the grace period", len(stuck)
+    )
+    app.close()
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 commands = [worker]

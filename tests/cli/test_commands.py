@@ -1,0 +1,172 @@
+"""Each verb on a real SQLite file, in-process with click's CliRunner."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+from conveyor import Conveyor
+from tests.cli.conftest import Invoke
+
+
+def stored(db_url: str, job_id: int) -> dict[str, object]:
+    with Conveyor(db_url) as app:
+        record = app.get_job(job_id)
+        assert record is not None
+        return {"job": record.job, "args": record.args, "kwargs": record.kwargs,
+                "state": record.state, "queue": record.queue, "priority": record.priority,
+                "key": record.key, "owner": record.owner, "run_at": record.run_at,
+                "created_at": record.created_at}
+
+
+def burst(invoke: Invoke) -> None:
+    result = invoke("worker", "--burst", "--concurrency", "2")
+    assert result.exit_code == 0, result.output
+
+
+def test_run_prints_the_new_job_id_and_stores_the_payload(invoke: Invoke, db_url: str) -> None:
+    result = invoke("run", "greet", "--payload", '{"name": "ada"}')
+    assert result.exit_code == 0, result.output
+    job_id = int(result.stdout.strip())
+    assert stored(db_url, job_id)["args"] == [{"name": "ada"}]
+
+
+def test_run_takes_args_and_kwargs(invoke: Invoke, db_url: str) -> None:
+    first = int(invoke("run", "add", "--args", "[1, 2]").stdout)
+    second = int(invoke("run", "add", "--args", "[1]", "--kwargs", '{"b": 5}').stdout)
+    assert stored(db_url, first)["args"] == [1, 2]
+    assert stored(db_url, second)["kwargs"] == {"b": 5}
+    burst(invoke)
+    with Conveyor(db_url) as app:
+        assert app.jobs_list(state="completed", limit=5)
+        assert {r.result for r in app.jobs_list(limit=5)} == {3, 6}
+
+
+def test_run_in_and_at_schedule_for_later(invoke: Invoke, db_url: str) -> None:
+    later = int(invoke("run", "add", "--args", "[1, 2]", "--in", "2 hours").stdout)
+    row = stored(db_url, later)
+    assert row["state"] == "scheduled"
+    delay = row["run_at"] - row["created_at"]  # type: ignore[operator]
+    assert timedelta(hours=2) - timedelta(seconds=5) < delay <= timedelta(hours=2, seconds=1)
+    month = int(invoke("run", "add", "--args", "[1, 2]", "--in", "1 month").stdout)
+    assert stored(db_url, month)["run_at"] > datetime.now(UTC) + timedelta(days=27)  # type: ignore[operator]
+    at = int(invoke("run", "add", "--args", "[1, 2]", "--at", "2031-01-02T03:04:05").stdout)
+    assert stored(db_url, at)["run_at"] == datetime(2031, 1, 2, 3, 4, 5, tzinfo=UTC)
+
+
+def test_run_options_reach_the_stored_job(invoke: Invoke, db_url: str) -> None:
+    result = invoke("run", "add", "--args", "[1, 2]", "--queue", "bulk", "--priority", "high",
+                    "--key", "k1", "--owner", "42")
+    row = stored(db_url, int(result.stdout))
+    assert (row["queue"], row["priority"], row["key"], row["owner"]) == ("bulk", 10, "k1", "42")
+    numeric = invoke("run", "add", "--args", "[1, 2]", "--priority", "-3")
+    assert stored(db_url, int(numeric.stdout))["priority"] == -3
+
+
+def test_run_unique_returns_the_pending_job(invoke: Invoke) -> None:
+    first = invoke("run", "add", "--args", "[1, 2]", "--key", "k", "--unique").stdout
+    again = invoke("run", "add", "--args", "[3, 4]", "--key", "k", "--unique").stdout
+    assert first == again
+
+
+def test_jobs_lists_definitions(invoke: Invoke) -> None:
+    result = invoke("jobs")
+    assert result.exit_code == 0
+    lines = result.stdout.splitlines()
+    assert lines[0].split() == ["ID", "NAME", "VERSION", "QUEUE", "PRIORITY", "RETRY", "TRIGGER"]
+    greet = next(line for line in lines if line.startswith("greet"))
+    for text in ("Greeter", "1.2.0", "mail", "3 × exponential from 1m"):
+        assert text in greet
+
+
+def test_runs_filters_by_state_and_job(invoke: Invoke) -> None:
+    invoke("run", "add", "--args", "[1, 2]")
+    invoke("run", "broken")
+    burst(invoke)
+    failed = invoke("runs", "--state", "failed").stdout
+    assert "broken" in failed and "Fail: broken on purpose" in failed and "add" not in failed
+    by_job = invoke("runs", "--job", "add").stdout
+    assert "completed" in by_job and "broken" not in by_job
+    assert invoke("runs", "--state", "waiting").stdout.strip() == "no runs match"
+
+
+def test_runs_limit_and_json(invoke: Invoke) -> None:
+    for n in range(3):
+        invoke("run", "add", "--args", f"[{n}, 1]")
+    out = invoke("runs", "--limit", "2", "--json").stdout
+    rows = [json.loads(line) for line in out.splitlines()]
+    assert [r["args"][0] for r in rows] == [2, 1]
+
+
+def test_show_prints_fields_history_tracebacks_and_logs(invoke: Invoke) -> None:
+    ok = invoke("run", "greet", "--payload", '{"name": "ada"}').stdout.strip()
+    bad = invoke("run", "broken").stdout.strip()
+    burst(invoke)
+    result = invoke("show", ok, bad)
+    assert result.exit_code == 0, result.output
+    out = result.stdout
+    for field in ("created_at", "max_attempts", "rescheduled_from", "version", "payload"):
+        assert field in out
+    assert '"hello ada"' in out and "greeting ada" in out
+    assert "attempt 1:" in out and "Traceback (most recent call last)" in out
+    assert "raise Fail" in out and "about to fail" in out
+
+
+def test_show_json_has_every_record_field(invoke: Invoke) -> None:
+    job_id = invoke("run", "add", "--args", "[1, 2]").stdout.strip()
+    data = json.loads(invoke("show", "--json", job_id).stdout)
+    assert data["id"] == int(job_id) and data["state"] == "queued" and data["history"] == []
+
+
+def test_cancel_and_retry_act_on_each_id(invoke: Invoke) -> None:
+    first = invoke("run", "add", "--args", "[1, 2]", "--in", "1 hour").stdout.strip()
+    second = invoke("run", "add", "--args", "[1, 2]", "--in", "1 hour").stdout.strip()
+    result = invoke("cancel", first, second)
+    assert result.exit_code == 0
+    assert result.stdout.splitlines() == [f"cancelled {first}", f"cancelled {second}"]
+    retried = invoke("retry", first)
+    assert retried.stdout.strip() == f"retried {first}"
+    assert "queued" in invoke("show", first).stdout.splitlines()[0]
+
+
+def test_cancel_of_a_finished_job_says_why(invoke: Invoke) -> None:
+    job_id = invoke("run", "add", "--args", "[1, 2]").stdout.strip()
+    burst(invoke)
+    result = invoke("cancel", job_id)
+    assert result.exit_code == 2
+    assert result.stderr.strip() == (
+        f"error: job {job_id} is completed; only scheduled, queued, running or waiting "
+        "jobs can be cancelled"
+    )
+    queued = invoke("run", "add", "--args", "[1, 2]").stdout.strip()
+    refused = invoke("retry", queued)
+    assert refused.exit_code == 2
+    assert f"error: job {queued} is queued; only completed, failed or cancelled" in refused.stderr
+
+
+def test_purge_deletes_finished_runs_only(invoke: Invoke, db_url: str) -> None:
+    invoke("run", "add", "--args", "[1, 2]")
+    invoke("run", "broken")
+    pending = invoke("run", "add", "--args", "[1, 2]", "--in", "1 hour").stdout.strip()
+    burst(invoke)
+    assert invoke("purge", "--state", "failed").stdout.strip() == "purged 1 run"
+    assert invoke("purge", "--older-than", "7 days").stdout.strip() == "purged 0 runs"
+    assert invoke("purge", "--all").stdout.strip() == "purged 1 run"
+    assert invoke("purge", "--expired").stdout.strip() == "purged 0 runs"
+    with Conveyor(db_url) as app:
+        assert [r.id for r in app.jobs_list()] == [int(pending)]
+
+
+def test_purge_needs_a_filter(invoke: Invoke) -> None:
+    result = invoke("purge")
+    assert result.exit_code == 2
+    assert result.stderr.strip() == (
+        "error: say what to purge: --expired, --older-than DURATION, --state, --job, or --all"
+    )
+
+
+def test_migrate_reports_applied_then_up_to_date(invoke: Invoke) -> None:
+    first = invoke("migrate")
+    assert first.exit_code == 0
+    assert first.stdout.startswith("applied 0001_")
+    assert invoke("migrate").stdout.strip() == "up to date"

@@ -1,0 +1,157 @@
+"""Every user error prints one ``error: ...`` line on stderr and exits 2, no traceback —
+checked in-process (CliRunner) and in a real subprocess for each kind of error."""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+import subprocess
+import sys
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from conveyor.cli import main
+from tests.cli.conftest import run_cli
+
+# (name, arguments, expected stderr line as a regex); {app} is the app file, {tmp} the
+# test's folder, {db} an empty SQLite file.
+CASES = [
+    ("bad url", ["jobs", "--url", "nonsense"],
+     r"error: invalid store URL 'nonsense'; accepted: sqlite:///path/to/file\.db, memory://, "
+     r"postgresql://user@host/db"),
+    ("unknown url scheme", ["jobs", "--url", "mysql://h/db"],
+     r"error: unknown store URL scheme 'mysql' in 'mysql://h/db'; accepted: .*memory://.*"),
+    ("unknown job", ["run", "nope"],
+     r"error: no job 'nope' is defined; defined jobs: add, greet, broken"),
+    ("bad json payload", ["run", "greet", "--payload", "{name: 1}"],
+     r"error: invalid JSON in --payload: Expecting property name enclosed in double quotes: "
+     r"line 1 column 2 \(char 1\); e\.g\. --payload '\{\"path\": \"a\.png\"\}'"),
+    ("args not a list", ["run", "add", "--args", '{"a": 1}'],
+     r"error: --args must be a JSON list, got dict"),
+    ("bad --in text", ["run", "add", "--args", "[1, 2]", "--in", "soonish"],
+     r"error: invalid --in 'soonish': cannot read duration \"soonish\"; accepted: .*\"7 days\".*"),
+    ("bad --in unit", ["run", "add", "--args", "[1, 2]", "--in", "3 fortnights"],
+     r"error: invalid --in '3 fortnights': unknown time unit \"fortnights\"; accepted: "
+     r"millisecond, second, .*, year \(singular or plural\)"),
+    ("bad --at", ["run", "add", "--args", "[1, 2]", "--at", "next tuesday"],
+     r"error: invalid --at 'next tuesday': accepted: an ISO 8601 date-time like "
+     r"2027-01-01T09:30 \(in the app's timezone, UTC\) or 2027-01-01T09:30:00\+02:00"),
+    ("missing app file", ["jobs", "--app", "{tmp}/missing.py"],
+     r"error: cannot read app file '.*/missing\.py': no such file"),
+    ("unimportable module", ["jobs", "--app", "no_such_module_xyz:app"],
+     r"error: cannot import app module 'no_such_module_xyz': no module named "
+     r"'no_such_module_xyz' \(looked in .* and sys\.path\)"),
+    ("attr missing", ["jobs", "--app", "{app}:nothing"],
+     r"error: app '.*cliapp\.py' has no attribute 'nothing'; its Conveyor apps: app"),
+    ("attr not a conveyor", ["jobs", "--app", "{app}:add"],
+     r"error: .*cliapp\.py:add is a JobDefinition, not a conveyor\.Conveyor app"),
+    ("no app", ["jobs", "--app", ""],
+     r"error: no app given: pass --app module:attr \(or path/to/app\.py\), or set "
+     r"\$CONVEYOR_APP"),
+    ("corrupt database", ["runs", "--url", "sqlite:///{tmp}/corrupt.db"],
+     r"error: cannot open SQLite database '.*corrupt\.db': the file is corrupt or not a "
+     r"database"),
+    ("unreachable database", ["runs", "--url", "postgresql://postgres@127.0.0.1:1/none"],
+     r"error: cannot reach PostgreSQL at 127\.0\.0\.1:1: .*"),
+    ("unknown job id", ["show", "999", "--url", "{db}"], r"error: no job with id 999"),
+    ("unknown job id to cancel", ["cancel", "999", "--url", "{db}"],
+     r"error: no job with id 999"),
+    ("usage error", ["runs", "--limit", "zero"],
+     r"error: Invalid value for '--limit': 'zero' is not a valid integer( range)?\."),
+]
+
+
+@pytest.fixture
+def case_dir(tmp_path: Path, app_file: Path) -> Path:
+    (tmp_path / "corrupt.db").write_bytes(b"this is not a database" * 300)
+    conn = sqlite3.connect(tmp_path / "db.db")
+    conn.close()
+    return tmp_path
+
+
+def expand(args: list[str], tmp: Path, app_file: Path) -> list[str]:
+    db = f"sqlite:///{tmp}/db.db"
+    return [a.replace("{app}", str(app_file)).replace("{tmp}", str(tmp)).replace("{db}", db)
+            for a in args]
+
+
+def check(stderr: str, expected: str) -> None:
+    lines = stderr.splitlines()
+    assert len(lines) == 1, stderr
+    assert re.fullmatch(expected, lines[0]), lines[0]
+
+
+@pytest.mark.parametrize(("name", "args", "expected"), CASES, ids=[c[0] for c in CASES])
+def test_user_error_in_process(name: str, args: list[str], expected: str, case_dir: Path,
+                               app_file: Path) -> None:
+    env = {"CONVEYOR_APP": str(app_file), "CONVEYOR_URL": f"sqlite:///{case_dir}/app.db"}
+    result = CliRunner().invoke(main, expand(args, case_dir, app_file), env=env)
+    assert result.exit_code == 2, result.output
+    check(result.stderr, expected)
+    assert result.stdout == ""
+
+
+@pytest.mark.parametrize(("name", "args", "expected"), CASES, ids=[c[0] for c in CASES])
+def test_user_error_in_a_subprocess(name: str, args: list[str], expected: str,
+                                    case_dir: Path, app_file: Path) -> None:
+    env = {"CONVEYOR_APP": str(app_file), "CONVEYOR_URL": f"sqlite:///{case_dir}/app.db"}
+    result = run_cli(*expand(args, case_dir, app_file), cwd=case_dir, env=env)
+    assert result.returncode == 2, result.stderr
+    check(result.stderr, expected)
+    assert "Traceback" not in result.stderr
+
+
+@pytest.fixture
+def locked_db(tmp_path: Path, app_file: Path) -> Iterator[str]:
+    """A SQLite file whose write lock another process holds (BEGIN EXCLUSIVE)."""
+    url = f"sqlite:///{tmp_path}/locked.db"
+    assert run_cli("migrate", "--app", str(app_file), "--url", url, cwd=tmp_path).returncode == 0
+    holder = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(f"""
+            import sqlite3, sys, time
+            conn = sqlite3.connect({str(tmp_path / "locked.db")!r}, isolation_level=None)
+            conn.execute("PRAGMA locking_mode = EXCLUSIVE")
+            conn.execute("BEGIN EXCLUSIVE")
+            conn.execute("UPDATE conveyor_jobs SET priority = priority")
+            print("held", flush=True)
+            time.sleep(60)
+        """)],
+        stdout=subprocess.PIPE, text=True,
+    )
+    assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+    yield url
+    holder.kill()
+    holder.wait()
+
+
+def test_locked_database_in_a_subprocess(locked_db: str, tmp_path: Path, app_file: Path) -> None:
+    for args in (["runs"], ["cancel", "1"], ["run", "add", "--args", "[1, 2]"]):
+        result = run_cli(*args, "--app", str(app_file), "--url", locked_db, cwd=tmp_path,
+                         prelude="import conveyor.stores.sqlite.connection as c\n"
+                                 "c.BUSY_TIMEOUT = 0.3")
+        assert result.returncode == 2, result.stderr
+        check(result.stderr, r"error: cannot (open|write to) SQLite database '.*locked\.db': "
+                             r"it is locked by another process")
+
+
+def test_locked_database_in_process(locked_db: str, app_file: Path,
+                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    import conveyor.stores.sqlite.connection as connection
+
+    monkeypatch.setattr(connection, "BUSY_TIMEOUT", 0.3)
+    result = CliRunner().invoke(main, ["runs", "--app", str(app_file), "--url", locked_db])
+    assert result.exit_code == 2
+    check(result.stderr, r"error: cannot open SQLite database '.*locked\.db': it is locked "
+                         r"by another process")
+
+
+def test_a_bug_in_the_app_keeps_its_traceback(tmp_path: Path) -> None:
+    (tmp_path / "buggy.py").write_text("import not_installed_package_xyz\n")
+    result = run_cli("jobs", "--app", "buggy.py", cwd=tmp_path)
+    assert result.returncode == 1
+    assert "Traceback" in result.stderr
+    assert "No module named 'not_installed_package_xyz'" in result.stderr
