@@ -126,6 +126,8 @@ class Worker:
             if due is not None:
                 timeout = max(0.0, min(timeout, due - time.time()))
             self.wake.clear()
+            if self.stopping:  # stop() may have set wake just before the clear above
+                break
             if self.wake_pending():
                 maybe_work = True
                 continue
