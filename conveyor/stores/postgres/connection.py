@@ -158,9 +158,10 @@ class Database:
     @contextmanager
     def connection(self) -> Iterator[psycopg.Connection[Any]]:
         """A pooled autocommit connection; failures surface as StoreError."""
+        pool = self.pool()
         if self._suspect:
             self._probe()
-        pool = self.pool()
+            pool.check()  # drop the other idle connections the failure also broke
         try:
             with pool.connection() as conn:
                 yield conn

@@ -1,0 +1,122 @@
+"""Faults: unreachable server, killed connections, lost notifications."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+
+from conveyor import Conveyor
+from conveyor.errors import StoreError
+from conveyor.stores.postgres import PostgresStore
+from tests.conformance.helpers import wait_for, worker_thread
+from tests.postgres.helpers import connect
+
+pytestmark = pytest.mark.postgres
+
+
+def kill_other_sessions(url: str) -> int:
+    """pg_terminate_backend every other session on the test database."""
+    with connect(url) as conn:
+        row = conn.execute(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        ).fetchone()
+    return int(row[0]) if row else 0
+
+
+def test_unreachable_database_is_one_clear_store_error() -> None:
+    with pytest.raises(StoreError) as caught:
+        Conveyor("postgresql://postgres@127.0.0.1:1/nowhere")
+    assert str(caught.value) == "cannot reach PostgreSQL at 127.0.0.1:1: connection refused"
+
+
+def test_missing_database_is_named_in_the_error(pg_database: str) -> None:
+    url = pg_database.rsplit("/", 1)[0] + "/no_such_db_for_conveyor"
+    with pytest.raises(StoreError, match='database "no_such_db_for_conveyor" does not exist'):
+        Conveyor(url)
+
+
+def test_store_calls_recover_after_their_connections_are_killed(pg_url: str) -> None:
+    app = Conveyor(pg_url)
+
+    @app.job
+    def ping() -> None: ...
+
+    ping().run_now()
+    assert kill_other_sessions(pg_url) >= 1
+    try:
+        found = app.count()
+    except StoreError as exc:  # the killed pooled connection reports once...
+        assert "cannot reach PostgreSQL" in str(exc)
+        found = app.count()  # ...and the next call gets a fresh one
+    assert found == 1
+    app.close()
+
+
+def test_worker_resumes_after_pg_terminate_backend(pg_url: str) -> None:
+    app = Conveyor(pg_url, lease=2)
+    done: list[int] = []
+
+    @app.job
+    def work(n: int) -> None:
+        done.append(n)
+
+    with worker_thread(app, concurrency=4):
+        work(1).run_now()
+        wait_for(lambda: done == [1], what="the first job")
+        kill_other_sessions(pg_url)
+        time.sleep(0.3)
+        for n in range(2, 12):
+            once_more_if_killed(lambda n=n: work(n).run_now())
+        wait_for(lambda: sorted(done) == list(range(1, 12)), 10, "jobs after the kill")
+    app.close()
+
+
+def test_listen_waiter_wakes_on_insert_and_survives_a_killed_connection(pg_url: str) -> None:
+    app = Conveyor(pg_url)
+
+    @app.job
+    def ping() -> None: ...
+
+    waiter = app.store.open_waiter()
+    assert waiter.wait(0.05) is False
+    ping().run_now()
+    assert waiter.wait(5) is True
+    kill_other_sessions(pg_url)
+    assert waiter.wait(5) is True  # reports the drop: notifications may have been missed
+    waiter.wait(0.05)  # reconnects
+    once_more_if_killed(lambda: ping().run_now())
+    assert waiter.wait(5) is True
+    waiter.close()
+    app.close()
+
+
+def once_more_if_killed(fn: Any) -> None:
+    """Call ``fn``; again if it hit a pooled connection that was killed (reported once)."""
+    try:
+        fn()
+    except StoreError:
+        fn()
+
+
+def test_polling_alone_runs_jobs_when_notifications_are_unavailable(
+    pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = Conveyor(pg_url)
+    done: list[int] = []
+
+    @app.job
+    def work(n: int) -> None:
+        done.append(n)
+
+    def broken() -> Any:
+        raise StoreError("LISTEN is not available")
+
+    monkeypatch.setattr(PostgresStore, "open_waiter", lambda self: broken())
+    with worker_thread(app, poll_interval=0.1):
+        for n in range(5):
+            work(n).run_now()
+        wait_for(lambda: len(done) == 5, 10, "jobs found by polling")
+    app.close()
