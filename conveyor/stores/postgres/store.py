@@ -30,6 +30,7 @@ from conveyor.stores.base import (
 from conveyor.stores.matching import FAR_FUTURE
 from conveyor.stores.postgres import migrations
 from conveyor.stores.postgres.connection import Database, Settings
+from conveyor.stores.postgres.durable import DurableMixin
 from conveyor.stores.postgres.queries import Q
 from conveyor.stores.postgres.reading import ReadingMixin
 from conveyor.stores.postgres.records import ListenWaiter, RecordsMixin
@@ -76,7 +77,7 @@ def dedupe_key(job: NewJob) -> str:
     return f"{job.job}\x1f{job.key or ''}\x1f{job.owner or ''}"
 
 
-class PostgresStore(ReadingMixin, RecordsMixin):
+class PostgresStore(DurableMixin, ReadingMixin, RecordsMixin):
     """Store on PostgreSQL: ``PostgresStore("postgresql://user@host/db?schema=app1")``.
 
     Options: ``schema`` (all tables live there; default: the connection's search_path),
