@@ -173,9 +173,10 @@ async def login(dash: Dashboard, request: Request) -> Response:
     error = None
     if request.method == "POST":
         form = await read_form(request, dash.security)
+        target = safe_next(str(form.get("next") or ""))
         if dash.security.check_token(str(form.get("token") or "")):
             secure = request.url.scheme == "https"
-            return session_cookie_response(str(form.get("next") or "/"), dash.security, secure)
+            return session_cookie_response(target, dash.security, secure)
         error = "wrong token: use the value of CONVEYOR_TOKEN the server was started with"
     return render(dash, request, "login.html", {"next": target, "error": error, "nav": ""},
                   status=401 if error else 200)

@@ -193,3 +193,15 @@ def test_cli_refuses_a_public_bind_without_a_token_in_one_line(tmp_path: object)
         "error: refusing to serve the dashboard on 0.0.0.0 without a token: set "
         "CONVEYOR_TOKEN to a long random secret, or bind to 127.0.0.1"
     ]
+
+
+def test_sign_in_after_a_wrong_token_still_goes_back_to_the_page(
+    sqlite_demo: Conveyor, make_client: ClientFactory
+) -> None:
+    client = make_client(sqlite_demo, token=TOKEN)
+    page = client.get("/login?next=/runs").text
+    assert 'name="next" value="/runs"' in page
+    csrf = csrf_of(client, "/login")
+    retry_page = client.post("/login", data={"token": "x", "csrf_token": csrf, "next": "/runs"},
+                             headers=SAME_ORIGIN).text
+    assert 'name="next" value="/runs"' in retry_page
