@@ -85,7 +85,7 @@ def compile_phrase(p: Phrase, zone: ZoneInfo, anchor: datetime) -> Compiled:
     n, unit = p.every
     if unit == "year":
         n, unit = n * 12, "month"
-    if (n, unit) == (1, "week") and days.weekdays and not days.nth and not days.monthdays:
+    if (n, unit) == (1, "week") and days.weekdays and not (days.nth or days.monthdays or p.between):
         return _calendar(p, days, time_rows(p.times or [(0, 0, 0)]))  # "every week on monday"
     if unit in PERIODS and n <= PERIODS[unit]:
         return _aligned(p, days, n, unit)
@@ -162,8 +162,11 @@ def _narrow(p: Phrase, days: Days, n: int, unit: str, row: Row) -> Row:
                 raise _conflict(p, "range", "days of the month")
             days.monthdays = set(values)
             return row
-        return (values, mins, hours) if rank == "second" else (
-            (secs, values, hours) if rank == "minute" else (secs, mins, values))
+        return (
+            values if rank == "second" else secs,
+            values if rank == "minute" else mins,
+            values if rank == "hour" else hours,
+        )
     assert not isinstance(b.lo, int) and not isinstance(b.hi, int)
     (h1, m1, s1), (h2, m2, s2) = b.lo, b.hi
     width = (h2 - h1) % 24
@@ -265,16 +268,16 @@ def time_rows(times: list[Time]) -> list[Row]:
 def cron_text(row: Row, days: Days) -> str:
     """Render one row and its days as a cron expression (6 fields if seconds matter)."""
     secs, mins, hours = row
-    dom = [_render({d for d in days.monthdays if d > 0}, 1, 31)] if days.monthdays else []
-    dom += ["L"] if -1 in days.monthdays else []
+    positive = {d for d in days.monthdays if d > 0}
+    dom = ([_render(positive, 1, 31)] if positive else []) + ["L"] * (-1 in days.monthdays)
     dow = [_render({(d + 1) % 7 for d in days.weekdays}, 0, 6)] if days.weekdays else []
     dow += [f"{(d + 1) % 7}{'L' if n == -1 else f'#{n}'}" for d, n in sorted(days.nth)]
     fields = [
         _render(mins, 0, 59),
         _render(hours, 0, 23),
-        ",".join(f for f in dom if f != "*") or "*",
+        "*" if "*" in dom else ",".join(dom) or "*",
         _render(days.months, 1, 12),
-        ",".join(f for f in dow if f != "*") or "*",
+        "*" if "*" in dow else ",".join(dow) or "*",
     ]
     return " ".join(fields if secs == {0} else [_render(secs, 0, 59), *fields])
 

@@ -46,6 +46,7 @@ _CONNECTORS = (",", "and", "or", "&")
 _ADVERBS = {"hourly": "hour", "weekly": "week", "monthly": "month"}
 _MONTH_LEADS = ("the", "every", "each", "month", "months")
 
+
 @dataclass(frozen=True)
 class Span:
     """Where a clause was written: its first word's position and its text."""
@@ -280,7 +281,7 @@ class _Parser:
             return set(range(5))
         if w in ("weekend", "weekends"):
             return {5, 6}
-        return self.name_range(DAYNAMES[w], DAYNAMES, 7, "a day such as \"friday\"")
+        return self.name_range(DAYNAMES[w], DAYNAMES, 7, 'a day such as "friday"')
 
     def name_range(self, lo: int, names: dict[str, int], size: int, expected: str) -> set[int]:
         """``lo`` alone, or ``lo - hi`` / ``lo to hi`` (wrapping around the week or year)."""

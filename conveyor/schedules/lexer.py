@@ -64,7 +64,6 @@ class Token:
     time: Time = (0, 0, 0)
 
 
-
 def tokenize(text: str) -> list[Token]:
     """Split ``text`` into tokens; words outside the vocabulary become ``unknown`` tokens."""
     tokens: list[Token] = []

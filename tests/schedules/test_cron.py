@@ -195,14 +195,26 @@ def test_wildcard_minute_jobs_follow_real_time_across_dst() -> None:
         ("60 0 0 * * *", 'bad second field "60"'),
         ("0 0 30 2 *", 'bad day-of-month field "30"'),
         ("*/0 * * * *", 'bad minute field "*/0"'),
-        ("* * *", "expected 5 or 6 fields (minute hour day-of-month month day-of-week, "
-                  "optionally preceded by second), got 3"),
-        ("* * * * * * *", "expected 5 or 6 fields (minute hour day-of-month month "
-                          "day-of-week, optionally preceded by second), got 7"),
-        ("@fortnightly", 'unknown alias "@fortnightly"; aliases: @yearly, @annually, '
-                         "@monthly, @weekly, @daily, @midnight, @hourly"),
-        ("@every 5m", 'unknown alias "@every"; aliases: @yearly, @annually, @monthly, '
-                      "@weekly, @daily, @midnight, @hourly"),
+        (
+            "* * *",
+            "expected 5 or 6 fields (minute hour day-of-month month day-of-week, "
+            "optionally preceded by second), got 3",
+        ),
+        (
+            "* * * * * * *",
+            "expected 5 or 6 fields (minute hour day-of-month month "
+            "day-of-week, optionally preceded by second), got 7",
+        ),
+        (
+            "@fortnightly",
+            'unknown alias "@fortnightly"; aliases: @yearly, @annually, '
+            "@monthly, @weekly, @daily, @midnight, @hourly",
+        ),
+        (
+            "@every 5m",
+            'unknown alias "@every"; aliases: @yearly, @annually, @monthly, '
+            "@weekly, @daily, @midnight, @hourly",
+        ),
     ],
 )
 def test_bad_cron_names_the_field(text: str, detail: str) -> None:

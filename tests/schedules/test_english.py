@@ -1,4 +1,4 @@
-"""Plain-English schedules: grammar, meaning and error messages."""
+"""Plain-English schedules: what each form of the grammar means."""
 
 from __future__ import annotations
 
