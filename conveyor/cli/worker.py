@@ -6,6 +6,7 @@ import logging
 import os
 import sys
 import threading
+import time
 
 import click
 
@@ -44,11 +45,14 @@ def worker(app: Conveyor, concurrency: int, queues: str | None, burst: bool, gra
     exit_past_stuck_jobs(app)
 
 
-def exit_past_stuck_jobs(app: Conveyor) -> None:
+def exit_past_stuck_jobs(app: Conveyor, wait: float = 1.0) -> None:
     """Jobs still running after the grace period were released to other workers, but
     their threads cannot be interrupted and would hold the process open at exit."""
-    stuck = [t for t in threading.enumerate()
-             if t is not threading.current_thread() and not t.daemon and t.is_alive()]
+    deadline = time.monotonic() + wait
+    for thread in threading.enumerate():
+        if thread.name.startswith("conveyor-job"):  # idle pool threads end at once
+            thread.join(max(0.0, deadline - time.monotonic()))
+    stuck = [t for t in threading.enumerate() if t.name.startswith("conveyor-job")]
     if not stuck:
         return
     logging.getLogger("conveyor.worker").warning(
