@@ -77,6 +77,9 @@ class Worker:
         self.loop = asyncio.get_running_loop()
         self.wake = asyncio.Event()
         self.flushed = asyncio.Event()
+        # One flush at a time: shutdown's final flush must wait for the flusher's
+        # in-flight write, which is cancelled (and lost) if it has not started yet.
+        self.flush_lock = asyncio.Lock()
         self.db_pool = ThreadPoolExecutor(1, thread_name_prefix="conveyor-db")
         self.job_pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="conveyor-job")
         self.runner = JobRunner(self.app, self.job_pool, self.buffer)
@@ -200,13 +203,14 @@ class Worker:
             await self._flush_all()
 
     async def _flush_all(self) -> None:
-        while self.outcomes or self.buffer:
-            outcomes, self.outcomes = self.outcomes, []
-            progress, logs = self.buffer.take()
-            if progress or logs:
-                await self._guard(self.store.write_progress, progress, logs)
-            if outcomes:
-                await self._guard(self.store.complete, outcomes)
+        async with self.flush_lock:
+            while self.outcomes or self.buffer:
+                outcomes, self.outcomes = self.outcomes, []
+                progress, logs = self.buffer.take()
+                if progress or logs:
+                    await self._guard(self.store.write_progress, progress, logs)
+                if outcomes:
+                    await self._guard(self.store.complete, outcomes)
 
     async def _heartbeats(self) -> None:
         interval = max(self.app.lease / 3.0, 0.05)

@@ -61,8 +61,6 @@ def enqueue(tmp_path: Path, url: str, job: str, *args: object) -> tuple[Conveyor
     return app, app.jobs[job](*args).run_now().id
 
 
-@pytest.mark.xfail(strict=True, reason="worker/loop.py: the flusher's completion is cancelled "
-                   "at shutdown (reported; fix pending with the worker's owner)")
 def test_sigterm_lets_running_jobs_finish_within_grace(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path}/w.db"
     app, job_id = enqueue(tmp_path, url, "nap", 1.0)
