@@ -319,8 +319,9 @@ def _describe(days: Days, times: list[Time]) -> str:
         named = [_ordinal(d) for d in sorted(days.monthdays, key=lambda d: d % 32)]
         parts.append(f" on the {_join(named)} day of the month")
     if days.weekdays:
-        names = _join([DAY_NAMES[d] for d in sorted(days.weekdays)])
-        parts.append(f" when it is a {names}" if days.monthdays else f" on {names}")
+        names = [DAY_NAMES[d] for d in sorted(days.weekdays)]
+        both = bool(days.monthdays)  # a weekday AND a day of the month
+        parts.append(f" when it is a {_join(names, 'or')}" if both else f" on {_join(names)}")
     if days.nth:
         nths = [f"{_ordinal(n)} {DAY_NAMES[d]}" for d, n in sorted(days.nth)]
         parts.append(f"{' or' if days.monthdays else ''} on the {_join(nths)} of the month")
@@ -339,5 +340,5 @@ def _ordinal(n: int) -> str:
     return f"{n}{suffix}"
 
 
-def _join(items: list[str]) -> str:
-    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
+def _join(items: list[str], last: str = "and") -> str:
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} {last} {items[-1]}"

@@ -157,8 +157,9 @@ class RRulePlan:
 
     def occurrences(self, after: datetime, zone: ZoneInfo) -> Iterator[datetime]:
         """Merge every rule's fire times, iterating from just before ``after``."""
-        target = after.astimezone(zone).replace(tzinfo=None) - _MARGIN
-        until = target + _HORIZON
+        naive = after.astimezone(zone).replace(tzinfo=None)
+        target = naive - min(_MARGIN, naive - datetime.min)
+        until = target + min(_HORIZON, datetime.max - target)
         streams = [
             (localize(naive, zone) for naive in rule.build(rule.start_near(target), until))
             for rule in self.rules

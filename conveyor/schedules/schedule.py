@@ -48,17 +48,19 @@ class Schedule:
     def next(self, after: datetime | None = None, count: int = 1) -> list[datetime]:
         """The next ``count`` fire times strictly after ``after`` (default: now), aware, in UTC.
 
-        A naive ``after`` is read as UTC. Fewer (or none) come back when the schedule ends.
+        A naive ``after`` is read as UTC. Fewer (or none) come back when the schedule ends
+        (a one-off that has fired, or nothing left before the year 9999).
         """
         start = as_utc(after) if after is not None else datetime.now(UTC)
         found: list[datetime] = []
-        last = start
-        for moment in self._plan.occurrences(start, self._zone) if count > 0 else ():
-            if moment > last:
-                found.append(moment)
-                last = moment
-                if len(found) == count:
-                    break
+        try:
+            for moment in self._plan.occurrences(start, self._zone) if count > 0 else ():
+                if moment > (found[-1] if found else start):
+                    found.append(moment)
+                    if len(found) == count:
+                        break
+        except OverflowError:  # ran past datetime.max
+            pass
         return found
 
     def explain(self) -> str:

@@ -373,6 +373,7 @@ def test_in_2_months_counts_calendar_months() -> None:
         ("every weekday at 9:30 am", "At 09:30 on Monday through Friday"),
         ("at 9:30 and 17:00", "Every day at 09:30 and 17:00"),
         ("every friday on the 13th", "On the 13th day of the month when it is a Friday"),
+        ("on the 2nd on weekends", "On the 2nd day of the month when it is a Saturday or Sunday"),
         ("once", "Once, at 2024-01-03 10:17:33"),
     ],
 )

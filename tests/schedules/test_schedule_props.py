@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 
 from conveyor.errors import ScheduleError
 from conveyor.schedules import Schedule, parse_schedule
+from conveyor.schedules.lexer import VOCABULARY
 
 NOON = datetime(2024, 1, 1, 12, 7, 30, tzinfo=UTC)
 ANCHOR = datetime(2024, 1, 3, 10, 17, 33, tzinfo=UTC)
@@ -64,6 +65,11 @@ def test_next_returns_count_results_in_utc() -> None:
 
 def test_next_with_count_zero_is_empty() -> None:
     assert parse_schedule("every minute").next(NOON, count=0) == []
+
+
+@pytest.mark.parametrize("text", ["0 0 * * *", "every 90 minutes", "at 9:30 and 17:00"])
+def test_next_stops_at_the_end_of_the_calendar(text: str) -> None:
+    assert parse_schedule(text).next(datetime(9999, 12, 31, 23, tzinfo=UTC), count=2) == []
 
 
 @pytest.mark.parametrize(
@@ -318,3 +324,21 @@ def test_json_round_trip_keeps_next(case: tuple[str, Check], tz: str, after: dat
     schedule = parse_schedule(case[0], tz=tz, anchor=ANCHOR)
     loaded = Schedule.from_json(json.loads(json.dumps(schedule.to_json())))
     assert loaded.next(after, count=3) == schedule.next(after, count=3)
+
+
+WORDS = [*sorted(VOCABULARY), "0", "2", "15", "90", "1st", "31st", "9:30", "25:00", "3pm", "x", "*"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(words=st.lists(st.sampled_from(WORDS), min_size=1, max_size=7), after=AFTERS)
+def test_any_text_either_parses_into_a_working_schedule_or_raises_schedule_error(
+    words: list[str], after: datetime
+) -> None:
+    try:
+        schedule = parse_schedule(" ".join(words), tz="Europe/Paris", anchor=ANCHOR)
+    except ScheduleError:
+        return
+    found = schedule.next(after, count=3)
+    assert all(a < b for a, b in itertools.pairwise([after, *found]))
+    assert schedule.explain()
+    assert Schedule.from_json(schedule.to_json()) == schedule
