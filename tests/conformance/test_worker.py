@@ -1,0 +1,145 @@
+"""The worker in this process: run_worker(burst=True), run_worker_async, stop and release
+(SPEC §7). Real processes and signals are in tests/process/."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from typing import Any
+
+import pytest
+
+from conveyor import Conveyor
+from conveyor.worker import Worker
+
+from .helpers import wait_for, worker_thread
+
+
+def test_burst_worker_runs_every_due_job_then_returns(app: Conveyor) -> None:
+    done: list[int] = []
+
+    @app.job
+    def work(n: int) -> None:
+        done.append(n)
+
+    app.enqueue_many(work(i) for i in range(30))
+    later = work(99).run_in(1, "hour")
+    app.run_worker(burst=True, concurrency=3)
+    assert sorted(done) == list(range(30))
+    assert later.state == "scheduled"
+    assert app.count(state="completed") == 30
+
+
+def test_burst_worker_runs_jobs_its_jobs_trigger(app: Conveyor) -> None:
+    @app.job
+    def chain(n: int, meta: Any) -> int:
+        if n > 0:
+            meta.jobs.chain(n - 1).run_now()
+        return n
+
+    chain(5).run_now()
+    app.run_worker(burst=True)
+    assert app.count(state="completed", job="chain") == 6
+
+
+def test_burst_worker_on_an_empty_store_returns_at_once(app: Conveyor) -> None:
+    app.run_worker(burst=True)
+    assert app.count() == 0
+
+
+async def test_run_worker_async_runs_jobs_in_async_code(app: Conveyor) -> None:
+    @app.job
+    async def double(n: int) -> int:
+        await asyncio.sleep(0)
+        return n * 2
+
+    handles = [await double(i).run_now() for i in range(5)]
+    await app.run_worker_async(burst=True, concurrency=2)
+    assert [await h.wait(timeout=5) for h in handles] == [0, 2, 4, 6, 8]
+
+
+@pytest.mark.parametrize("bad", [0, -1, 1.5, True, "4"])
+def test_run_worker_refuses_a_bad_concurrency(app: Conveyor, bad: Any) -> None:
+    with pytest.raises(ValueError, match="concurrency must be an int >= 1"):
+        app.run_worker(concurrency=bad, burst=True)
+
+
+def test_an_idle_worker_picks_up_jobs_triggered_later(app: Conveyor) -> None:
+    @app.job
+    def late(n: int) -> int:
+        return n + 1
+
+    with worker_thread(app, poll_interval=5.0):
+        handles = [late(i).run_now() for i in range(3)]
+        assert [h.result(timeout=10) for h in handles] == [1, 2, 3]
+
+
+def test_an_idle_worker_runs_a_scheduled_job_when_it_becomes_due(app: Conveyor) -> None:
+    @app.job
+    def soon() -> str:
+        return "due"
+
+    with worker_thread(app, poll_interval=5.0):
+        h = soon().run_in(100, "milliseconds")
+        assert h.result(timeout=10) == "due"
+
+
+def test_stopping_a_worker_lets_short_jobs_finish(app: Conveyor) -> None:
+    started, release = threading.Event(), threading.Event()
+
+    @app.job
+    def brief() -> str:
+        started.set()
+        release.wait(5)
+        return "finished"
+
+    h = brief().run_now()
+    with worker_thread(app, grace=10) as worker:
+        assert started.wait(10)
+        worker.stop()
+        release.set()
+    assert h.result(timeout=1) == "finished"
+
+
+def test_stopping_a_worker_releases_jobs_past_the_grace_period(app: Conveyor) -> None:
+    started = threading.Event()
+    runs: list[int] = []
+
+    @app.job
+    async def long(meta: Any) -> str:
+        runs.append(meta.attempt)
+        started.set()
+        await asyncio.sleep(30 if len(runs) == 1 else 0)
+        return "second worker"
+
+    h = long().run_now()
+    with worker_thread(app, grace=0.05):
+        assert started.wait(10)
+    record = app.get_job(h.id)
+    assert record is not None
+    assert (record.state, record.attempts, record.started_at) == ("queued", 0, None)
+    with worker_thread(app):
+        assert h.result(timeout=10) == "second worker"
+    assert runs == [1, 1]  # a released attempt is not counted against the job
+
+
+def test_a_stopped_worker_claims_nothing_more(app: Conveyor) -> None:
+    @app.job
+    def j() -> None: ...
+
+    with worker_thread(app) as worker:
+        worker.stop()
+        wait_for(lambda: worker.stopping)
+    h = j().run_now()
+    assert h.state == "queued"
+
+
+def test_stop_does_not_wait_out_the_poll_interval(app: Conveyor) -> None:
+    for _ in range(10):  # the lost wake-up this guards against was a narrow race
+        worker = Worker(app, poll_interval=60.0, maintenance_interval=60.0)
+        thread = threading.Thread(target=worker.run_blocking, daemon=True)
+        thread.start()
+        wait_for(lambda w=worker: hasattr(w, "wake"), what="the worker to start")
+        worker.stop()
+        thread.join(10)
+        assert not thread.is_alive(), "the worker slept through stop()"
