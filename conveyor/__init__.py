@@ -17,6 +17,7 @@ from conveyor.errors import (
 from conveyor.jobs import JobCall, JobDefinition, JobHandle, slugify
 from conveyor.records import Attempt, JobRecord, LogEntry
 from conveyor.retry import Retry
+from conveyor.schedules import Schedule, parse_schedule
 
 __all__ = [
     "Attempt",
@@ -34,9 +35,11 @@ __all__ = [
     "PayloadError",
     "Retry",
     "RetryIn",
+    "Schedule",
     "ScheduleError",
     "StoreError",
     "UnknownJobError",
     "is_internal",
+    "parse_schedule",
     "slugify",
 ]
