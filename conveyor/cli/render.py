@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -44,6 +44,14 @@ def safe_url(url: str) -> str:
 
 def when(value: datetime | None) -> str:
     return value.strftime("%Y-%m-%d %H:%M:%S") if value else "-"
+
+
+def short_when(value: datetime | None, today: str) -> str:
+    """``12:02:42`` today (UTC), ``2026-11-20 12:02`` on other days."""
+    if value is None:
+        return "-"
+    stamp = value.strftime("%Y-%m-%d %H:%M:%S")
+    return stamp[11:] if stamp.startswith(today) else stamp[:16]
 
 
 def priority(value: int) -> str:
@@ -100,18 +108,38 @@ def summary(record: JobRecord) -> str:
     return ""
 
 
-def runs_table(records: list[JobRecord]) -> Table:
-    table = Table(box=None, header_style="bold", pad_edge=False)
-    for column in ("ID", "JOB", "STATE", "ATTEMPT", "QUEUE", "PRIORITY", "CREATED", "DUE",
-                   "FINISHED"):
-        table.add_column(column, no_wrap=True)
-    table.add_column("ERROR / RESULT", overflow="ellipsis", no_wrap=True, max_width=60)
-    for r in records:
-        table.add_row(
-            str(r.id), r.job, state(r.state), f"{r.attempts}/{r.max_attempts}", r.queue,
-            priority(r.priority), when(r.created_at), when(r.run_at), when(r.finished_at),
-            summary(r),
-        )
+def runs_table(records: list[JobRecord], width: int) -> Table:
+    """One line per run; on narrow terminals the less useful columns go first."""
+    today = datetime.now(UTC).strftime("%Y-%m-%d")
+    columns: dict[str, list[str]] = {
+        "ID": [str(r.id) for r in records],
+        "JOB": [r.job for r in records],
+        "STATE": [r.state for r in records],
+        "ATTEMPT": [f"{r.attempts}/{r.max_attempts}" for r in records],
+        "QUEUE": [r.queue for r in records],
+        "PRIORITY": [priority(r.priority) for r in records],
+        "CREATED": [short_when(r.created_at, today) for r in records],
+        "DUE": [short_when(r.run_at, today) for r in records],
+        "FINISHED": [short_when(r.finished_at, today) for r in records],
+    }
+
+    def used() -> int:
+        return sum(max(len(h), *map(len, cells)) + 2 for h, cells in columns.items())
+
+    for optional in ("CREATED", "PRIORITY", "QUEUE", "ATTEMPT"):
+        if used() + 20 <= width:
+            break
+        del columns[optional]
+    table = Table(box=None, header_style="bold", pad_edge=False, caption_justify="left",
+                  caption="times in UTC")
+    for header in columns:
+        table.add_column(header, no_wrap=True)
+    table.add_column("ERROR / RESULT", overflow="ellipsis", no_wrap=True,
+                     max_width=max(width - used(), 14))
+    for i, record in enumerate(records):
+        cells: list[str | Text] = [cells[i] for cells in columns.values()]
+        cells[2] = state(record.state)
+        table.add_row(*cells, summary(record))
     return table
 
 

@@ -48,7 +48,8 @@ def runs(app: Conveyor, state: str | None, job_id: str | None, queue: str | None
         for record in records:
             click.echo(json.dumps(record_json(record)))
     elif records:
-        console().print(runs_table(records))
+        out = console()
+        out.print(runs_table(records, out.width))
     else:
         click.echo("no runs match")
 
