@@ -119,3 +119,14 @@ def test_bad_schema_names_and_options_are_refused_clearly() -> None:
         PostgresStore("postgresql://localhost/db?schema=App-1")
     with pytest.raises(ConfigurationError, match="unknown PostgreSQL store option 'pool'"):
         PostgresStore("postgresql://localhost/db", pool=3)
+
+
+def test_synchronous_commit_option_applies_to_every_connection(pg_url: str) -> None:
+    store = PostgresStore(pg_url + "&options=-c%20work_mem%3D7MB", synchronous_commit=False)
+    store.migrate()
+    with store.db.connection() as conn:
+        assert conn.execute("SHOW synchronous_commit").fetchone() == ("off",)
+        assert conn.execute("SHOW work_mem").fetchone() == ("7MB",)  # URL options kept
+    store.close()
+    with pytest.raises(ConfigurationError, match="invalid synchronous_commit 'maybe'"):
+        PostgresStore(pg_url, synchronous_commit="maybe")

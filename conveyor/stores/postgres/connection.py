@@ -10,16 +10,18 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 import psycopg
+from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from conveyor.errors import ConfigurationError, StoreError
 
 log = logging.getLogger("conveyor.postgres")
 
-OPTIONS = ("schema", "pool_size", "pool_timeout", "connect_timeout")
+OPTIONS = ("schema", "pool_size", "pool_timeout", "connect_timeout", "synchronous_commit")
+_SYNC_VALUES = ("on", "off", "local", "remote_write", "remote_apply")
 _SCHEMA = re.compile(r"[a-z_][a-z0-9_]{0,49}")
 
 
@@ -43,6 +45,7 @@ class Settings:
     pool_size: int = 10
     pool_timeout: float = 10.0
     connect_timeout: float = 5.0
+    synchronous_commit: str | None = None
 
     @classmethod
     def parse(cls, url: str, options: dict[str, Any]) -> Settings:
@@ -62,7 +65,7 @@ class Settings:
                 f"invalid PostgreSQL schema {schema!r}: use lower-case letters, digits and _ "
                 "(at most 50, not starting with a digit), e.g. ?schema=app1"
             )
-        kept = urlencode([(k, v) for k, v in query if k != "schema"])
+        kept = urlencode([(k, v) for k, v in query if k != "schema"], quote_via=quote)
         conninfo = urlunsplit(("postgresql", parts.netloc, parts.path, kept, parts.fragment))
         host = parts.hostname or "localhost"
         try:
@@ -74,15 +77,34 @@ class Settings:
             pool_size=_positive_int("pool_size", options.get("pool_size", 10)),
             pool_timeout=_positive_float("pool_timeout", options.get("pool_timeout", 10.0)),
             connect_timeout=_positive_float("connect_timeout", options.get("connect_timeout", 5.0)),
+            synchronous_commit=_sync_value(options.get("synchronous_commit")),
         )
 
     def connect_kwargs(self) -> dict[str, Any]:
         kwargs: dict[str, Any] = {
             "autocommit": True, "connect_timeout": max(1, round(self.connect_timeout)),
         }
+        settings = []
         if self.schema:
-            kwargs["options"] = f"-c search_path={self.schema}"
+            settings.append(f"-c search_path={self.schema}")
+        if self.synchronous_commit:
+            settings.append(f"-c synchronous_commit={self.synchronous_commit}")
+        if settings:  # keep options given in the URL (?options=...)
+            given = conninfo_to_dict(self.conninfo).get("options")
+            kwargs["options"] = " ".join([str(given)] * bool(given) + settings)
         return kwargs
+
+
+def _sync_value(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        value = "on" if value else "off"
+    if value not in _SYNC_VALUES:
+        raise ConfigurationError(
+            f"invalid synchronous_commit {value!r}; accepted: {', '.join(_SYNC_VALUES)}"
+        )
+    return str(value)
 
 
 def _positive_int(name: str, value: Any) -> int:

@@ -1,5 +1,6 @@
 -- Named queries of the PostgreSQL store. Each starts with "-- name: <name>".
--- Parameters are psycopg's %(name)s; times are epoch seconds from the database clock.
+-- Parameters are psycopg's %(name)s (%(name)b: sent in binary, for big arrays); times are
+-- epoch seconds from the database clock.
 
 -- name: now
 SELECT extract(epoch from now())::float8
@@ -24,12 +25,12 @@ SELECT v.job, v.args, v.kwargs, v.payload::jsonb, 'pending', v.priority, v.queue
     v.owner, v.max_attempts, v.retry, v.timeout, v.retention, v.remove_delay,
     coalesce(v.run_at, t.now + v.delay), t.now, v.version, v.schedule_id, v.fire_at,
     v.rescheduled_from, v.event_id
-FROM unnest(%(job)s::text[], %(args)s::text[], %(kwargs)s::text[], %(payload)s::text[],
-    %(priority)s::int[], %(queue)s::text[], %(key)s::text[], %(owner)s::text[],
-    %(max_attempts)s::int[], %(retry)s::text[], %(timeout)s::float8[],
-    %(retention)s::float8[], %(remove_delay)s::float8[], %(run_at)s::float8[],
-    %(delay)s::float8[], %(version)s::text[], %(schedule_id)s::text[],
-    %(fire_at)s::float8[], %(rescheduled_from)s::bigint[], %(event_id)s::text[])
+FROM unnest(%(job)b::text[], %(args)b::text[], %(kwargs)b::text[], %(payload)b::text[],
+    %(priority)b::int[], %(queue)b::text[], %(key)b::text[], %(owner)b::text[],
+    %(max_attempts)b::int[], %(retry)b::text[], %(timeout)b::float8[],
+    %(retention)b::float8[], %(remove_delay)b::float8[], %(run_at)b::float8[],
+    %(delay)b::float8[], %(version)b::text[], %(schedule_id)b::text[],
+    %(fire_at)b::float8[], %(rescheduled_from)b::bigint[], %(event_id)b::text[])
     WITH ORDINALITY AS v(job, args, kwargs, payload, priority, queue, key, owner,
     max_attempts, retry, timeout, retention, remove_delay, run_at, delay, version,
     schedule_id, fire_at, rescheduled_from, event_id, ord),

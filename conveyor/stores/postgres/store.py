@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import json
+import operator
 import secrets
 import time
 from collections.abc import Callable, Sequence
@@ -43,6 +44,7 @@ _MANY_COLUMNS = (
     "retry", "timeout", "retention", "remove_delay", "run_at", "delay", "version",
     "schedule_id", "fire_at", "rescheduled_from", "event_id",
 )
+_many_values = operator.attrgetter(*_MANY_COLUMNS)
 _RESCUED = json.dumps({
     "type": "LeaseExpired",
     "message": "the worker running this job stopped heartbeating (it died or lost "
@@ -136,8 +138,11 @@ class PostgresStore(DurableMixin, ReadingMixin, RecordsMixin):
         jobs are stored in that connection's current transaction: they exist if and only
         if the caller commits."""
         if connection is None:
-            with self.db.connection() as conn, conn.transaction():
-                return self._insert(conn, jobs)
+            with self.db.connection() as conn:
+                if len(jobs) == 1 and not jobs[0].dedupe and not jobs[0].schedule_id:
+                    return self._insert(conn, jobs)  # one statement: its own transaction
+                with conn.transaction():
+                    return self._insert(conn, jobs)
         if not isinstance(connection, psycopg.Connection):
             raise ConfigurationError(
                 f"connection= must be a psycopg (3) Connection, not {type(connection).__name__}"
@@ -156,10 +161,8 @@ class PostgresStore(DurableMixin, ReadingMixin, RecordsMixin):
     def _insert(self, conn: psycopg.Connection[Any], jobs: Sequence[NewJob]) -> list[int]:
         try:
             if len(jobs) > 1 and not any(j.dedupe or j.schedule_id for j in jobs):
-                columns: dict[str, list[Any]] = {name: [] for name in _MANY_COLUMNS}
-                for j in jobs:
-                    for name, values in columns.items():
-                        values.append(getattr(j, name))
+                values = zip(*map(_many_values, jobs), strict=True)
+                columns = dict(zip(_MANY_COLUMNS, map(list, values), strict=True))
                 return sorted(r[0] for r in conn.execute(Q["insert_many"], columns))
             return [self._insert_one(conn, j) for j in jobs]
         except pg_errors.UntranslatableCharacter:
