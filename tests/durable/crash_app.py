@@ -1,0 +1,52 @@
+"""The app a crash test's worker subprocess runs (see test_crash_points.py).
+
+Every execution of a step appends its name to ``$CRASH_DIR/log``; a file
+``$CRASH_DIR/block-<point>`` makes the run stop at that point (so the test can kill -9
+the worker there): ``before-b`` (step b not started), ``after-b`` (b ran, result not
+stored yet).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from conveyor import Conveyor
+
+app = Conveyor(os.environ["CRASH_URL"], lease=1.0)
+DIR = Path(os.environ["CRASH_DIR"])
+
+
+def mark(line: str) -> None:
+    with open(DIR / "log", "a") as f:
+        f.write(line + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def blocked(point: str) -> bool:
+    if not (DIR / f"block-{point}").exists():
+        return False
+    mark(f"at-{point}")
+    return True
+
+
+def step(name: str) -> str:
+    mark(name)
+    while blocked(f"after-{name}"):
+        time.sleep(3600)  # killed here: the step ran, its result is not stored
+    return name.upper()
+
+
+@app.job
+async def crashy(payload: dict[str, Any], io: Any) -> list[str]:
+    a = await io.task("a", step, "a")
+    if blocked("before-b"):
+        await asyncio.sleep(3600)  # killed here: step b has not started
+    b = await io.task("b", step, "b")
+    await io.wait("nap", payload.get("nap", 0), "seconds")
+    c = await io.task("c", step, "c")
+    return [a, b, c]

@@ -1,0 +1,132 @@
+"""kill -9 a worker at each point of a durable step, with real processes, on SQLite and
+PostgreSQL: the run finishes on another worker, every completed step having run exactly
+once (the step in flight when the worker died runs again: at-least-once)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conveyor import Conveyor, JobRecord
+from tests.conformance.helpers import wait_for
+
+pytestmark = pytest.mark.slow
+ROOT = Path(__file__).resolve().parents[2]
+WORKER = "from tests.durable.crash_app import app; app.run_worker(concurrency=2)"
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def crash_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path}/crash.db"
+    return str(request.getfixturevalue("pg_url"))
+
+
+@pytest.fixture
+def crash(crash_url: str, tmp_path: Path) -> Iterator[Crash]:
+    harness = Crash(crash_url, tmp_path)
+    yield harness
+    harness.close()
+
+
+class Crash:
+    def __init__(self, url: str, folder: Path) -> None:
+        self.url, self.dir = url, folder
+        self.env = {**os.environ, "CRASH_URL": url, "CRASH_DIR": str(folder)}
+        self.app = Conveyor(url)
+
+        @self.app.job("crashy")
+        async def crashy(payload: dict[str, Any], io: Any) -> None:
+            """Stands for crash_app.crashy, which only the worker processes run."""
+
+        self.job = crashy
+        self.workers: list[subprocess.Popen[bytes]] = []
+
+    def start_worker(self) -> subprocess.Popen[bytes]:
+        proc = subprocess.Popen([sys.executable, "-c", WORKER], cwd=ROOT, env=self.env)
+        self.workers.append(proc)
+        return proc
+
+    def block(self, point: str) -> None:
+        (self.dir / f"block-{point}").touch()
+
+    def unblock(self, point: str) -> None:
+        (self.dir / f"block-{point}").unlink()
+
+    def log(self) -> list[str]:
+        path = self.dir / "log"
+        return path.read_text().split() if path.exists() else []
+
+    def kill(self, proc: subprocess.Popen[bytes]) -> None:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+
+    def finished(self, run_id: int) -> JobRecord:
+        def done() -> JobRecord | None:
+            record = self.app.get_job(run_id)
+            return record if record is not None and record.finished else None
+
+        record: JobRecord = wait_for(done, timeout=20, what=f"run {run_id} to finish")
+        return record
+
+    def close(self) -> None:
+        for proc in self.workers:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGKILL)
+                proc.wait(timeout=10)
+        self.app.close()
+
+
+def executions(log: list[str]) -> dict[str, int]:
+    return {name: log.count(name) for name in ("a", "b", "c")}
+
+
+def test_kill_before_a_step_runs(crash: Crash) -> None:
+    crash.block("before-b")
+    run = crash.job({}).run_now()
+    first = crash.start_worker()
+    wait_for(lambda: "at-before-b" in crash.log(), timeout=15, what="the run to reach step b")
+    crash.kill(first)
+    assert [s.key for s in crash.app.steps(run.id)] == ["a"]
+    crash.unblock("before-b")
+    crash.start_worker()
+    record = crash.finished(run.id)
+    assert (record.state, record.result) == ("completed", ["A", "B", "C"])
+    assert executions(crash.log()) == {"a": 1, "b": 1, "c": 1}
+
+
+def test_kill_after_a_step_ran_but_before_its_result_was_stored(crash: Crash) -> None:
+    crash.block("after-b")
+    run = crash.job({}).run_now()
+    first = crash.start_worker()
+    wait_for(lambda: "at-after-b" in crash.log(), timeout=15, what="step b to run")
+    crash.kill(first)
+    assert [s.key for s in crash.app.steps(run.id)] == ["a"]  # b's result was never stored
+    crash.unblock("after-b")
+    crash.start_worker()
+    record = crash.finished(run.id)
+    assert (record.state, record.result) == ("completed", ["A", "B", "C"])
+    # b was in flight when the worker died: it runs again (at-least-once); a and c once.
+    assert executions(crash.log()) == {"a": 1, "b": 2, "c": 1}
+
+
+def test_kill_during_a_wait(crash: Crash) -> None:
+    run = crash.job({"nap": 1.5}).run_now()
+    first = crash.start_worker()
+    wait_for(lambda: crash.app.get_job(run.id).state == "waiting",  # type: ignore[union-attr]
+             timeout=15, what="the run to sleep")
+    crash.kill(first)
+    crash.start_worker()
+    record = crash.finished(run.id)
+    assert (record.state, record.result) == ("completed", ["A", "B", "C"])
+    assert executions(crash.log()) == {"a": 1, "b": 1, "c": 1}
+    nap = next(s for s in crash.app.steps(run.id) if s.key == "nap")
+    assert record.finished_at is not None and nap.wake_at is not None
+    assert record.finished_at >= nap.wake_at  # it slept its full time despite the crash
