@@ -1,0 +1,60 @@
+"""The app the process tests run in worker processes (``python -c`` or ``conveyor worker``).
+
+Every execution appends ``start``/``end`` lines to a per-process ledger file
+(``$CONVEYOR_TEST_LEDGER.<pid>``) so a test can prove which jobs ran, how often, in
+which process and whether two executions of one job overlapped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from typing import Any
+
+from conveyor import Conveyor
+
+
+def note(event: str, job_id: int, attempt: int) -> None:
+    """Append one ledger line with a single write (atomic for small appends)."""
+    base = os.environ.get("CONVEYOR_TEST_LEDGER")
+    if not base:
+        return
+    line = f"{event} {job_id} {attempt} {os.getpid()} {time.time():.6f}\n".encode()
+    fd = os.open(f"{base}.{os.getpid()}", os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, line)
+    finally:
+        os.close(fd)
+
+
+def build(url: str, lease: float | None = None) -> Conveyor:
+    """The test app on ``url`` with its jobs defined."""
+    app = Conveyor(url, lease=lease or float(os.environ.get("CONVEYOR_TEST_LEASE", "2")))
+
+    @app.job
+    def quick(n: int, meta: Any) -> int:
+        note("start", meta.id, meta.attempt)
+        note("end", meta.id, meta.attempt)
+        return n
+
+    @app.job
+    def sleepy(seconds: float, meta: Any) -> float:
+        note("start", meta.id, meta.attempt)
+        time.sleep(seconds)
+        note("end", meta.id, meta.attempt)
+        return seconds
+
+    @app.job
+    async def lingering(meta: Any) -> str:
+        """Sleeps $CONVEYOR_TEST_LINGER seconds (a worker started with a small value
+        finishes what a worker with a large one was stopped in the middle of)."""
+        note("start", meta.id, meta.attempt)
+        await asyncio.sleep(float(os.environ.get("CONVEYOR_TEST_LINGER", "60")))
+        note("end", meta.id, meta.attempt)
+        return "lingered"
+
+    return app
+
+
+app = build(os.environ["CONVEYOR_URL"]) if os.environ.get("CONVEYOR_URL") else None

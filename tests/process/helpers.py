@@ -1,0 +1,109 @@
+"""Starting worker processes and reading their ledgers."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import subprocess
+import sys
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+APP_FILE = Path(__file__).with_name("app.py")
+ROOT = APP_FILE.parents[2]
+
+_RUN = (
+    "import importlib.util, json, sys\n"
+    "spec = importlib.util.spec_from_file_location('process_test_app', sys.argv[1])\n"
+    "module = importlib.util.module_from_spec(spec)\n"
+    "sys.modules['process_test_app'] = module\n"
+    "spec.loader.exec_module(module)\n"
+    "module.app.run_worker(**json.loads(sys.argv[2]))\n"
+)
+
+
+def worker_env(url: str, tmp: Path, lease: float, **extra: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(CONVEYOR_URL=url, CONVEYOR_TEST_LEDGER=str(tmp / "ledger"),
+               CONVEYOR_TEST_LEASE=str(lease), PYTHONPATH=str(ROOT), **extra)
+    return env
+
+
+def spawn_worker(url: str, tmp: Path, *, lease: float = 2.0, env: dict[str, str] | None = None,
+                 **options: Any) -> subprocess.Popen[bytes]:
+    """A worker process running ``app.run_worker(**options)`` on the test app."""
+    import json
+
+    log = open(tmp / f"worker-{time.monotonic_ns()}.log", "wb")  # noqa: SIM115 - kept by Popen
+    return subprocess.Popen(
+        [sys.executable, "-c", _RUN, str(APP_FILE), json.dumps(options)],
+        env=worker_env(url, tmp, lease, **(env or {})), cwd=tmp, stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+
+
+def worker_logs(tmp: Path) -> str:
+    return "\n".join(p.read_text(errors="replace") for p in sorted(tmp.glob("worker-*.log")))
+
+
+def wait_until(predicate: Callable[[], Any], timeout: float, what: str, tmp: Path) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout} s waiting for {what}\n{worker_logs(tmp)}")
+        time.sleep(0.02)
+
+
+@dataclass
+class Execution:
+    job_id: int
+    attempt: int
+    pid: int
+    start: float
+    end: float | None = None
+
+
+def executions(tmp: Path) -> list[Execution]:
+    """Every execution recorded in the ledgers, in start order."""
+    runs: dict[tuple[int, int, int], Execution] = {}
+    for path in tmp.glob("ledger.*"):
+        for line in path.read_text().splitlines():
+            event, job_id, attempt, pid, at = line.split()
+            key = (int(job_id), int(attempt), int(pid))
+            if event == "start":
+                runs[key] = Execution(int(job_id), int(attempt), int(pid), float(at))
+            else:
+                runs[key].end = float(at)
+    return sorted(runs.values(), key=lambda e: e.start)
+
+
+def by_job(runs: list[Execution]) -> dict[int, list[Execution]]:
+    grouped: dict[int, list[Execution]] = defaultdict(list)
+    for run in runs:
+        grouped[run.job_id].append(run)
+    return grouped
+
+
+def assert_no_overlap(runs: list[Execution], killed: dict[int, float]) -> None:
+    """No two executions of one job overlapped; an unfinished execution in a killed
+    process (pid -> kill time) ended when it was killed."""
+    for job_id, group in by_job(runs).items():
+        for before, after in itertools.pairwise(group):
+            end = before.end if before.end is not None else killed.get(before.pid)
+            assert end is not None, f"job {job_id}: execution in {before.pid} never ended"
+            assert after.start >= end, f"job {job_id}: executions overlapped: {group}"
+
+
+def stop(proc: subprocess.Popen[bytes], timeout: float = 15) -> int:
+    if proc.poll() is None:
+        proc.terminate()
+    return proc.wait(timeout)

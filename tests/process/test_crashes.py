@@ -1,0 +1,107 @@
+"""Real worker processes: kill -9 loses nothing, SIGTERM finishes or releases (SPEC §4, §7)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from conveyor import Conveyor
+
+from .app import build
+from .helpers import (
+    assert_no_overlap,
+    by_job,
+    executions,
+    spawn_worker,
+    stop,
+    wait_until,
+    worker_logs,
+)
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path}/jobs.db"
+    return str(request.getfixturevalue("pg_url"))
+
+
+@pytest.fixture
+def app(url: str) -> Iterator[Conveyor]:
+    application = build(url, lease=1.0)
+    yield application
+    application.close()
+
+
+def test_kill_9_in_the_middle_of_long_jobs_loses_nothing(
+    app: Conveyor, url: str, tmp_path: Path
+) -> None:
+    handles = app.enqueue_many(app.jobs.sleepy(1.0) for _ in range(12))
+    victim = spawn_worker(url, tmp_path, lease=1.0, concurrency=6)
+    survivor = spawn_worker(url, tmp_path, lease=1.0, concurrency=3,
+                            maintenance_interval=0.2)
+    try:
+        wait_until(lambda: sum(r.pid == victim.pid for r in executions(tmp_path)) >= 3, 15,
+                   "the victim to start jobs", tmp_path)
+        os.kill(victim.pid, signal.SIGKILL)
+        killed_at = time.time()
+        victim.wait(5)
+        wait_until(lambda: app.count(state="completed") == 12, 25,
+                   "every job to complete after the kill", tmp_path)
+    finally:
+        victim.kill()
+        stop(survivor)
+    assert app.count(state="running") == 0 and app.count(state="queued") == 0
+    runs = executions(tmp_path)
+    lost = [r for r in runs if r.pid == victim.pid and r.end is None]
+    assert lost, "the kill should have interrupted some jobs"
+    for job_id, group in by_job(runs).items():
+        assert sum(r.end is not None for r in group) == 1, (job_id, group)
+    assert set(by_job(runs)) == {h.id for h in handles}
+    assert_no_overlap(runs, {victim.pid: killed_at})
+    for run in lost:
+        record = app.get_job(run.job_id)
+        assert record is not None and record.state == "completed"
+        assert record.attempts == run.attempt + 1
+        error = record.history[run.attempt - 1].error
+        assert error is not None and error["type"] == "LeaseExpired"
+
+
+def test_sigterm_finishes_running_jobs_within_grace_and_releases_the_rest(
+    url: str, tmp_path: Path
+) -> None:
+    app = build(url, lease=30.0)  # a long lease: released jobs must not wait for it
+    try:
+        short = app.enqueue_many(app.jobs.sleepy(1.0) for _ in range(2))
+        long = app.enqueue_many(app.jobs.lingering() for _ in range(2))
+        first = spawn_worker(url, tmp_path, lease=30.0, concurrency=4, grace=2.0)
+        wait_until(lambda: len(executions(tmp_path)) == 4, 15, "all four jobs to start",
+                   tmp_path)
+        first.send_signal(signal.SIGTERM)
+        assert first.wait(15) == 0, worker_logs(tmp_path)
+        first_exited = time.time()
+        assert [h.state for h in short] == ["completed", "completed"]
+        for h in long:
+            record = app.get_job(h.id)
+            assert record is not None
+            assert (record.state, record.attempts, record.worker_id) == ("queued", 0, None)
+        second = spawn_worker(url, tmp_path, lease=30.0, concurrency=4,
+                              env={"CONVEYOR_TEST_LINGER": "0.01"})
+        try:
+            assert [h.result(timeout=15) for h in long] == ["lingered", "lingered"]
+        finally:
+            stop(second)
+    finally:
+        app.close()
+    runs = executions(tmp_path)
+    finished_by = {r.job_id: r.pid for r in runs if r.end is not None}
+    assert {finished_by[h.id] for h in short} == {first.pid}
+    assert {finished_by[h.id] for h in long} == {second.pid}
+    assert_no_overlap(runs, {first.pid: first_exited})  # its cancelled runs ended by then

@@ -1,0 +1,163 @@
+"""Several processes on one SQLite file: exactly-once execution, racing triggers, racing
+schema creation (SPEC §1, §3, §7)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sqlite3
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from conveyor.stores.sqlite.schema import MIGRATIONS
+
+from .app import build
+from .helpers import (
+    APP_FILE,
+    ROOT,
+    assert_no_overlap,
+    executions,
+    spawn_worker,
+    stop,
+    wait_until,
+    worker_env,
+    worker_logs,
+)
+
+pytestmark = pytest.mark.slow
+
+JOBS = 2400
+
+
+def test_three_workers_on_one_sqlite_file_run_every_job_exactly_once(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/jobs.db"
+    app = build(url)
+    workers = [spawn_worker(url, tmp_path, concurrency=8) for _ in range(3)]
+    try:
+        handles = []
+        for start in range(0, JOBS - 200, 200):  # bulk inserts while the workers run
+            handles += app.enqueue_many(app.jobs.quick(n) for n in range(start, start + 200))
+        handles += [app.jobs.quick(n).run_now() for n in range(JOBS - 200, JOBS)]  # one by one
+        wait_until(lambda: app.count(state="completed") == JOBS, 25,
+                   f"{JOBS} jobs to complete", tmp_path)
+    finally:
+        codes = [stop(w) for w in workers]
+    assert codes == [0, 0, 0], worker_logs(tmp_path)
+    assert app.count() == JOBS and app.count(state="failed") == 0
+    runs = executions(tmp_path)
+    starts = Counter(r.job_id for r in runs)
+    ids = {h.id for h in handles}
+    assert len(ids) == JOBS
+    assert set(starts) == ids, "some jobs never ran"
+    assert [i for i, n in starts.items() if n > 1] == [], "some jobs ran twice"
+    assert all(r.end is not None for r in runs)
+    assert_no_overlap(runs, {})
+    assert len({r.pid for r in runs}) >= 2, "the work should be shared between processes"
+    assert sorted(h.result(timeout=1) for h in handles[:50]) == list(range(50))
+    app.close()
+
+
+_TRIGGER = (
+    "import importlib.util, json, sys, time\n"
+    "spec = importlib.util.spec_from_file_location('process_test_app', sys.argv[1])\n"
+    "module = importlib.util.module_from_spec(spec)\n"
+    "spec.loader.exec_module(module)\n"
+    "app = module.build(sys.argv[2])\n"
+    "start, mode = float(sys.argv[3]), sys.argv[4]\n"
+    "time.sleep(max(0.0, start - time.time()))\n"
+    "ids = [app.jobs.sleepy(i).run_now(key='race', **{mode: True}).id for i in range(40)]\n"
+    "print(json.dumps(ids))\n"
+)
+
+
+def _race(url: str, tmp_path: Path, mode: str, processes: int = 4) -> list[list[int]]:
+    start = time.time() + 1.5  # every process is importing by then; they start together
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", _TRIGGER, str(APP_FILE), url, str(start), mode],
+            env=worker_env(url, tmp_path, 2.0), cwd=tmp_path, stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        for _ in range(processes)
+    ]
+    results = []
+    for proc in procs:
+        out, err = proc.communicate(timeout=25)
+        assert proc.returncode == 0, err.decode()
+        results.append(json.loads(out))
+    return results
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def race_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "postgres":
+        return str(request.getfixturevalue("pg_url"))
+    url = f"sqlite:///{tmp_path}/jobs.db"
+    build(url).close()  # schema first: this test races triggers, not migrations
+    return url
+
+
+def test_racing_processes_cannot_both_insert_a_unique_job(race_url: str, tmp_path: Path) -> None:
+    results = _race(race_url, tmp_path, "unique")
+    assert len({i for ids in results for i in ids}) == 1
+    with build(race_url) as app:
+        assert app.count() == 1
+
+
+def test_racing_replace_leaves_exactly_one_pending_job(race_url: str, tmp_path: Path) -> None:
+    results = _race(race_url, tmp_path, "replace")
+    assert len({i for ids in results for i in ids}) == 4 * 40
+    with build(race_url) as app:
+        assert app.count(state="queued") == 1
+        assert app.count(state="cancelled") == 4 * 40 - 1
+
+
+_OPEN = (
+    "import sys, time\n"
+    "from conveyor import Conveyor\n"
+    "url, start = sys.argv[1], float(sys.argv[2])\n"
+    "time.sleep(max(0.0, start - time.time()))\n"
+    "with Conveyor(url) as app:\n"
+    "    app.job('opened')(lambda: None)().run_now()\n"
+)
+
+
+def test_processes_opening_a_new_sqlite_file_at_once_all_succeed(tmp_path: Path) -> None:
+    path = tmp_path / "fresh.db"
+    url = f"sqlite:///{path}"
+    start = time.time() + 1.0
+    procs = [
+        subprocess.Popen([sys.executable, "-c", _OPEN, url, str(start)], cwd=tmp_path,
+                         env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
+                         stderr=subprocess.PIPE)
+        for _ in range(6)
+    ]
+    errors = [p.communicate(timeout=25)[1].decode() for p in procs]
+    assert [p.returncode for p in procs] == [0] * 6, errors
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
+        assert conn.execute("SELECT count(*) FROM conveyor_jobs").fetchone()[0] == 6
+
+
+@pytest.mark.skipif(shutil.which("conveyor", path=str(Path(sys.executable).parent)) is None,
+                    reason="the conveyor command is not installed")
+def test_the_conveyor_worker_command_runs_the_test_app(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/jobs.db"
+    with build(url) as app:
+        handles = app.enqueue_many(app.jobs.quick(n) for n in range(200))
+    command = str(Path(sys.executable).parent / "conveyor")
+    env = worker_env(url, tmp_path, 2.0)
+    done = subprocess.run(
+        [command, "worker", str(APP_FILE.relative_to(ROOT)), "--concurrency", "4", "--burst"],
+        cwd=ROOT, env=env, capture_output=True, timeout=25,
+    )
+    assert done.returncode == 0, done.stderr.decode()
+    with build(url) as app:
+        assert app.count(state="completed") == 200
+        assert [app.get_job(h.id).result for h in handles[:3]] == [0, 1, 2]  # type: ignore[union-attr]
+    assert len(executions(tmp_path)) == 200
