@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from conveyor.durable.io import IO, StepLogger
@@ -16,6 +17,8 @@ if TYPE_CHECKING:
     from conveyor.worker.execute import JobRunner
     from conveyor.worker.meta import Meta
 
+DB_THREADS = 16
+
 
 class DurableExtension:
     """Per-app state: event triggers, kept versions; runs durable jobs; delivers due events."""
@@ -24,13 +27,16 @@ class DurableExtension:
         self.app = app
         self.triggers: list[tuple[EventTrigger, JobDefinition]] = []
         self.versions = Versions()
+        # Durable runs wait on many small store writes; enough threads let a PostgreSQL
+        # store commit them concurrently (group commit) instead of one fsync at a time.
+        self.db = ThreadPoolExecutor(DB_THREADS, thread_name_prefix="conveyor-durable")
 
     async def run(
         self, definition: JobDefinition, claimed: ClaimedJob, args: list[Any],
         kwargs: dict[str, Any], meta: Meta, runner: JobRunner,
     ) -> Any:
         return await run_durable(
-            self.app, self.versions, definition, claimed, args, kwargs, meta, runner
+            self.app, self.versions, self.db, definition, claimed, args, kwargs, meta, runner
         )
 
     def maintain(self, app: Conveyor, store: Store, leader: bool) -> None:

@@ -10,11 +10,13 @@ run goes on.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import time
 from collections.abc import Awaitable, Callable, Iterator
+from concurrent.futures import Executor
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from conveyor.errors import (
     ConfigurationError,
@@ -36,6 +38,7 @@ if TYPE_CHECKING:
     from conveyor.stores.base import ClaimedJob, Store
     from conveyor.worker.meta import Meta
 
+T = TypeVar("T")
 # Exceptions a step attempt fails with for good (retrying cannot help).
 FINAL = (Fail, FetchRefused, PayloadError)
 # An attempt is handed its number and whether it is the last one allowed.
@@ -55,9 +58,10 @@ class Run:
 
     def __init__(
         self, app: Conveyor, claimed: ClaimedJob, steps: list[StepRow], meta: Meta,
-        version: str | None,
+        version: str | None, db: Executor,
     ) -> None:
         self.app = app
+        self.db = db
         self.store: Store = app.store
         self.claimed = claimed
         self.meta = meta
@@ -134,7 +138,7 @@ class Run:
 
     async def save(self, step: StepRow, suspend_until: float | None = None) -> None:
         """Store ``step`` (and with ``suspend_until`` set the run waiting) under the lease."""
-        saved = await asyncio.to_thread(
+        saved = await self.call(
             self.store.save_step, self.claimed.token, step, suspend_until, self.version
         )
         if not saved:
@@ -145,8 +149,14 @@ class Run:
         if step.kind != "log":
             self.by_key[step.key] = step
 
+    async def call(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run a (blocking) store call on the durable runs' database threads."""
+        return await asyncio.get_running_loop().run_in_executor(
+            self.db, functools.partial(fn, *args)
+        )
+
     async def now(self) -> float:
-        return await asyncio.to_thread(self.store.now)
+        return await self.call(self.store.now)
 
     async def attempt(
         self, kind: str, key: str, fingerprint: str | None, input: str | None,

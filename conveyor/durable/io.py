@@ -133,7 +133,7 @@ class IO:
             if stored is not None and stored.state == "completed":
                 return str(json.loads(stored.output or "null"))
             event_id = id or f"run-{run.id}-{key}"
-            await asyncio.to_thread(send, run.app, name, text, event_id, delay, run.id)
+            await run.call(send, run.app, name, text, event_id, delay, run.id)
             await run.save(run.new_step(
                 "send_event", key, fingerprint(name, text), output=json.dumps(event_id),
                 input=json.dumps({"name": name, "id": event_id, "deliver_in": delay}),

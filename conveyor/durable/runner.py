@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 from collections.abc import Callable
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -76,16 +77,18 @@ class Versions:
 
 
 async def run_durable(
-    app: Conveyor, versions: Versions, definition: JobDefinition, claimed: ClaimedJob,
-    args: list[Any], kwargs: dict[str, Any], meta: Meta, runner: JobRunner,
+    app: Conveyor, versions: Versions, db: Executor, definition: JobDefinition,
+    claimed: ClaimedJob, args: list[Any], kwargs: dict[str, Any], meta: Meta, runner: JobRunner,
 ) -> Any:
-    """Execute (or replay) one durable run; returns its output or raises."""
-    steps = await asyncio.to_thread(app.store.load_steps, claimed.id)
+    """Execute (or replay) one durable run; returns its output or raises. Store calls run
+    on ``db`` threads."""
+    loop = asyncio.get_running_loop()
+    steps = await loop.run_in_executor(db, app.store.load_steps, claimed.id)
     fn, version = versions.pick(definition, claimed, steps)
     if not inspect.iscoroutinefunction(fn):
         raise Fail(f"durable job {definition.id!r} must be 'async def' (io calls are awaited)")
     claimed.version = version  # the worker records the version the run ran with
-    run = Run(app, claimed, steps, meta, version)
+    run = Run(app, claimed, steps, meta, version, db)
     wants = inspect.signature(fn).parameters
     injected = {
         "io": IO(run, runner.pool),
