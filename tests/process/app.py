@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import time
 from typing import Any
 
@@ -53,6 +54,11 @@ def build(url: str, lease: float | None = None) -> Conveyor:
         await asyncio.sleep(float(os.environ.get("CONVEYOR_TEST_LINGER", "60")))
         note("end", meta.id, meta.attempt)
         return "lingered"
+
+    @app.job
+    def kills_its_worker(meta: Any) -> None:
+        note("start", meta.id, meta.attempt)
+        os.kill(os.getpid(), signal.SIGKILL)
 
     return app
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from conveyor import Conveyor
+from conveyor.stores.base import POISON_RESCUES
 
 from .app import build
 from .helpers import (
@@ -105,3 +106,29 @@ def test_sigterm_finishes_running_jobs_within_grace_and_releases_the_rest(
     assert {finished_by[h.id] for h in short} == {first.pid}
     assert {finished_by[h.id] for h in long} == {second.pid}
     assert_no_overlap(runs, {first.pid: first_exited})  # its cancelled runs ended by then
+
+
+def test_a_job_that_keeps_killing_its_worker_fails_as_poison(
+    app: Conveyor, url: str, tmp_path: Path
+) -> None:
+    h = app.jobs.kills_its_worker().run_now()
+    ok = app.jobs.quick(1).run_now(priority="low")
+    workers = []
+    for _ in range(POISON_RESCUES + 1):
+        if h.state == "failed":
+            break
+        worker = spawn_worker(url, tmp_path, lease=1.0, concurrency=1, maintenance_interval=0.1)
+        workers.append(worker)
+        wait_until(lambda w=worker: w.poll() is not None or h.state == "failed", 20,
+                   "the worker to die or the job to fail as poison", tmp_path)
+    try:
+        assert ok.result(timeout=15) == 1  # the last worker survives and goes on working
+    finally:
+        for worker in workers:
+            stop(worker)
+    assert [w.returncode for w in workers[:POISON_RESCUES]] == [-signal.SIGKILL] * POISON_RESCUES
+    record = app.get_job(h.id)
+    assert record is not None and record.state == "failed"
+    assert record.attempts == POISON_RESCUES
+    assert record.error is not None and record.error["type"] == "PoisonJob"
+    assert len(executions(tmp_path)) == POISON_RESCUES + 1  # three deaths and the quick job
