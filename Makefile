@@ -1,0 +1,49 @@
+# conveyor: `make run` serves the demo (worker + dashboard); `make test` runs every check.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+DEMO := examples/demo.py
+HOST ?= 127.0.0.1
+PORT ?= 8750
+CHROMIUM ?= /usr/bin/chromium
+PYTEST_ARGS ?=
+
+.PHONY: run test lint postgres chromium
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+# The demo: seed work, run a worker in the background and the dashboard in the
+# foreground; Ctrl-C stops both (the worker finishes its running jobs first).
+run: $(BIN)/python
+	$(BIN)/pip install -q -e ".[all]"
+	$(BIN)/python $(DEMO)
+	@echo "conveyor demo: dashboard at http://$(HOST):$(PORT)  (Ctrl-C stops it and the worker)"
+	@setsid $(BIN)/conveyor worker $(DEMO) --concurrency 4 --grace 10 & worker=$$!; \
+	trap 'kill -TERM $$worker 2>/dev/null; wait $$worker' EXIT; \
+	$(BIN)/conveyor dashboard $(DEMO) --host $(HOST) --port $(PORT)
+
+test: $(BIN)/python
+	$(BIN)/pip install -q -e ".[dev]"
+	@$(MAKE) --no-print-directory postgres chromium lint
+	$(BIN)/pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+
+lint: $(BIN)/python
+	$(BIN)/ruff check conveyor tests
+	$(BIN)/mypy conveyor
+
+# PostgreSQL at 127.0.0.1 for the postgres tests: start the local cluster if it is down.
+postgres:
+	@pg_isready -q -h 127.0.0.1 || { \
+	  echo "starting PostgreSQL"; \
+	  pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql | tail -n 1) main start || true; \
+	  for i in $$(seq 100); do pg_isready -q -h 127.0.0.1 && break; sleep 0.2; done; \
+	  pg_isready -h 127.0.0.1 || echo "PostgreSQL is not reachable: its tests skip (fail when CI is set)"; }
+
+# Chromium for the browser tests: installed only when missing, and only as root.
+chromium:
+	@if [ ! -x $(CHROMIUM) ]; then \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium; \
+	  else echo "$(CHROMIUM) is missing and we are not root: browser tests skip (fail when CI is set)"; fi; \
+	fi
