@@ -14,11 +14,10 @@ def load() -> dict[str, bytes]:
         name, _, body = block.partition("\n")
         lines = [line for line in body.splitlines() if not line.lstrip().startswith("--")]
         queries[name.strip()] = "\n".join(lines).strip().rstrip(";").encode()
-    # Variants for workers that serve some queues only.
-    for name in ("claim", "next_due"):
-        queries[name + "_queues"] = queries[name].replace(
-            b"/*queues*/", b"AND queue = ANY(%(queues)s::text[])"
-        )
+    # The variant for workers that serve some queues only.
+    queries["next_due_queues"] = queries["next_due"].replace(
+        b"/*queues*/", b"AND j.queue = ANY(%(queues)s::text[])"
+    )
     return queries
 
 

@@ -65,25 +65,21 @@ WHERE id = ANY(%(ids)s::bigint[])
 
 -- name: claim
 -- One statement: lock due jobs (skipping those other workers hold) and lease them.
-WITH due AS (
-    SELECT id FROM conveyor_jobs
-    WHERE state IN ('pending', 'waiting') AND run_at <= extract(epoch from now())::float8
-        /*queues*/
-    ORDER BY priority DESC, run_at, id
-    LIMIT %(limit)s
-    FOR UPDATE SKIP LOCKED
-)
+-- conveyor_due (migration 0001) selects them FOR UPDATE SKIP LOCKED in claim order.
 UPDATE conveyor_jobs AS j SET state = 'running', attempts = j.attempts + 1,
     started_at = t.now, lease_token = %(token)s, lease_expires_at = t.now + %(lease)s,
     worker_id = %(worker)s, dedupe_key = NULL
-FROM due, (SELECT extract(epoch from now())::float8 AS now) AS t
+FROM conveyor_due(%(limit)s, %(queues)s::text[]) AS due(id),
+    (SELECT extract(epoch from now())::float8 AS now) AS t
 WHERE j.id = due.id
 RETURNING j.id, j.job, j.args, j.kwargs, j.attempts, j.max_attempts, j.retry, j.timeout,
     j.run_at, j.owner, j.key, j.queue, j.version, j.schedule_id, j.event_id, j.priority,
     t.now
 
 -- name: complete
--- One statement per flush, fenced by lease token: outcomes of any kind at once.
+-- One statement per flush, fenced by lease token: outcomes of any kind at once. Fences
+-- test the token only (it is set exactly while a job runs), so the plan is a primary-key
+-- lookup per outcome, never a walk of the running set.
 UPDATE conveyor_jobs AS j SET
     state = o.state,
     result = CASE WHEN o.state = 'completed' THEN o.result ELSE j.result END,
@@ -111,7 +107,7 @@ FROM unnest(%(ids)s::bigint[], %(tokens)s::bigint[], %(states)s::text[],
     %(results)s::text[], %(errors)s::text[], %(run_ats)s::float8[], %(delays)s::float8[],
     %(versions)s::text[]) AS o(id, token, state, result, error, run_at, delay, version),
     (SELECT extract(epoch from now())::float8 AS now) AS t
-WHERE j.id = o.id AND j.lease_token = o.token AND j.state = 'running'
+WHERE j.id = o.id AND j.lease_token = o.token
 
 -- name: heartbeat
 WITH w AS (
@@ -127,7 +123,7 @@ UPDATE conveyor_jobs AS j SET state = 'pending', run_at = extract(epoch from now
     attempts = j.attempts - 1, started_at = NULL,
     lease_token = NULL, lease_expires_at = NULL, worker_id = NULL
 FROM unnest(%(ids)s::bigint[], %(tokens)s::bigint[]) AS o(id, token)
-WHERE j.id = o.id AND j.lease_token = o.token AND j.state = 'running'
+WHERE j.id = o.id AND j.lease_token = o.token
 
 -- name: rescue
 UPDATE conveyor_jobs SET rescues = rescues + 1,
@@ -146,7 +142,7 @@ WHERE state = 'running' AND lease_expires_at < t.now
 UPDATE conveyor_jobs AS j SET progress = p.fraction, progress_message = p.message
 FROM unnest(%(ids)s::bigint[], %(tokens)s::bigint[], %(fractions)s::float8[],
     %(messages)s::text[]) AS p(id, token, fraction, message)
-WHERE j.id = p.id AND j.lease_token = p.token AND j.state = 'running'
+WHERE j.id = p.id AND j.lease_token = p.token
 
 -- name: add_logs
 INSERT INTO conveyor_logs (job_id, attempt, at, level, message)
@@ -158,7 +154,20 @@ SELECT job_id, attempt, at, level, message FROM conveyor_logs
 WHERE job_id = %(id)s ORDER BY at, id
 
 -- name: next_due
-SELECT min(run_at) FROM conveyor_jobs WHERE state IN ('pending', 'waiting') /*queues*/
+-- The earliest due time: one probe of conveyor_jobs_due per distinct priority.
+WITH RECURSIVE p(priority) AS (
+    (SELECT priority FROM conveyor_jobs WHERE state IN ('pending', 'waiting')
+        ORDER BY priority DESC LIMIT 1)
+    UNION ALL
+    SELECT (SELECT j.priority FROM conveyor_jobs AS j
+            WHERE j.state IN ('pending', 'waiting') AND j.priority < p.priority
+            ORDER BY j.priority DESC LIMIT 1)
+    FROM p WHERE p.priority IS NOT NULL
+)
+SELECT min((SELECT j.run_at FROM conveyor_jobs AS j
+        WHERE j.state IN ('pending', 'waiting') AND j.priority = p.priority /*queues*/
+        ORDER BY j.run_at LIMIT 1))
+FROM p WHERE p.priority IS NOT NULL
 
 -- name: throughput
 SELECT floor((finished_at - %(since)s) / %(bucket)s)::bigint AS b,

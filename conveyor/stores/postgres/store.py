@@ -207,10 +207,10 @@ class PostgresStore(DurableMixin, ReadingMixin, RecordsMixin):
         token = secrets.randbits(62)
         params: dict[str, Any] = {
             "token": token, "lease": lease, "worker": worker_id,
-            "limit": limit, "queues": list(queues or ()),
+            "limit": limit, "queues": list(queues) if queues else None,
         }
         with self.db.connection() as conn:
-            rows = conn.execute(Q["claim_queues" if queues else "claim"], params).fetchall()
+            rows = conn.execute(Q["claim"], params).fetchall()
         rows.sort(key=lambda r: (-r[15], r[8], r[0]))
         return [
             ClaimedJob(
