@@ -175,13 +175,7 @@ async def send_event(dash: Dashboard, request: Request) -> Any:
     result = await run_in_threadpool(
         actions.send_event, dash.app, body.get("name"), body.get("payload"), body.get("id")
     )
-    return {"ok": True, "result": dash.views.clean(_jsonable_result(result))}
-
-
-def _jsonable_result(result: Any) -> Any:
-    if isinstance(result, (list, tuple)):
-        return [getattr(r, "id", r) for r in result]
-    return getattr(result, "id", result) if result is not None else None
+    return {"ok": True, "event": dash.views.plain(result)}
 
 
 async def openapi(dash: Dashboard, request: Request) -> Any:

@@ -7,6 +7,7 @@ until the app has them.
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from collections.abc import Callable
@@ -72,6 +73,10 @@ class Views:
 
     def clean(self, value: Any) -> Any:
         return redact(value, self.hidden)
+
+    def plain(self, item: Any) -> Any:
+        """A record (dataclass, object or dict) as a redacted JSON-ready dict."""
+        return self.clean(_plain(item)) if item is not None else None
 
     # -- runs ------------------------------------------------------------------------
     def run_summary(self, rec: JobRecord) -> dict[str, Any]:
@@ -234,7 +239,7 @@ class Views:
         lister = getattr(self.app, "schedules", None)
         if not callable(lister):
             return None
-        return [self.clean(_plain(s)) for s in lister()]
+        return [self.plain(s) for s in lister()]
 
     def events(self, limit: int = PAGE_SIZE) -> list[dict[str, Any]] | None:
         lister: Callable[..., Any] | None = getattr(self.app, "events_list", None)
@@ -244,7 +249,7 @@ class Views:
             items = lister(limit=limit)
         except TypeError:
             items = list(lister())[:limit]
-        return [self.clean(_plain(e)) for e in items]
+        return [self.plain(e) for e in items]
 
     def event(self, event_id: str | None) -> dict[str, Any] | None:
         if event_id is None:
@@ -252,7 +257,7 @@ class Views:
         getter = getattr(self.app, "get_event", None)
         if callable(getter):
             found = getter(event_id)
-            return self.clean(_plain(found)) if found is not None else {"id": event_id}
+            return self.plain(found) if found is not None else {"id": event_id}
         return {"id": event_id}
 
     def steps(self, job_id: int) -> list[dict[str, Any]] | None:
@@ -260,7 +265,7 @@ class Views:
         for owner, name in ((self.app, "steps"), (self.app.store, "steps")):
             reader = getattr(owner, name, None)
             if callable(reader):
-                return [self.clean(_plain(s)) for s in reader(job_id)]
+                return [self.plain(s) for s in reader(job_id)]
         return None
 
 
@@ -283,7 +288,17 @@ def trigger_info(trigger: Any) -> dict[str, Any] | None:
             info["next"] = [iso(t) for t in upcoming(count=3)]
     except Exception as exc:
         info["problem"] = f"{type(exc).__name__}: {exc}"
+    info["label"] = _trigger_label(info)
     return info
+
+
+def _trigger_label(info: dict[str, Any]) -> str:
+    if info.get("explain"):
+        return str(info["explain"])
+    if info["kind"] == "EventTrigger" and info.get("name"):
+        where = f" where {json.dumps(info['filter'])}" if info.get("filter") else ""
+        return f"event {info['name']}{where}"
+    return str(info.get("text", ""))
 
 
 def _plain(item: Any) -> dict[str, Any]:

@@ -1,0 +1,77 @@
+"""Events, event-started runs and durable steps in the dashboard and API."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from conveyor import Conveyor
+
+from .conftest import ClientFactory
+from .helpers import finish
+
+
+def define_welcome(app: Conveyor) -> None:
+    @app.job("send-welcome", name="Send welcome email", version="1.2.0",
+             trigger=app.event("user.created", filter={"plan": ["pro"]}))
+    async def send_welcome(payload: dict[str, Any], io: Any, ctx: Any) -> dict[str, Any]:
+        user = await io.task("load-user", lambda uid: {"id": uid, "email": "a@b.c"},
+                             payload["id"])
+        await io.logger.info("sending", user=user["email"])
+        return {"sent": True}
+
+
+def test_api_sends_an_event_that_starts_a_run_shown_with_its_steps(
+    demo: Conveyor, make_client: ClientFactory
+) -> None:
+    define_welcome(demo)
+    client = make_client(demo)
+    r = client.post("/api/events", json={"name": "user.created",
+                                         "payload": {"id": 7, "plan": "pro"}, "id": "evt-1"})
+    assert r.status_code == 202
+    event = r.json()["event"]
+    assert event["id"] == "evt-1" and len(event["runs"]) == 1
+    finish(demo)
+    run = client.get(f"/api/runs/{event['runs'][0]}").json()
+    assert run["state"] == "completed" and run["result"] == {"sent": True}
+    assert run["event"]["name"] == "user.created"
+    assert run["steps"][0]["key"] == "load-user"
+    assert run["steps"][0]["output"] == {"id": 7, "email": "a@b.c"}
+
+    page = client.get(f"/runs/{run['id']}").text
+    assert 'class="timeline"' in page and "load-user" in page
+    assert "user.created" in page  # the event that started it
+    events = client.get("/api/events").json()["events"]
+    assert [e["id"] for e in events] == ["evt-1"]
+    assert "evt-1" in client.get("/events").text
+
+
+def test_sending_the_same_event_id_twice_starts_its_runs_once(
+    demo: Conveyor, make_client: ClientFactory
+) -> None:
+    define_welcome(demo)
+    client = make_client(demo)
+    body = {"name": "user.created", "payload": {"id": 1, "plan": "pro"}, "id": "same"}
+    first = client.post("/api/events", json=body).json()["event"]
+    second = client.post("/api/events", json=body).json()["event"]
+    assert first["runs"] == second["runs"] and demo.count() == 1
+
+
+def test_bad_events_get_a_message(sqlite_demo: Conveyor, make_client: ClientFactory) -> None:
+    client = make_client(sqlite_demo)
+    for body, words in [({"payload": {}}, "name"), ({"name": ""}, "name"),
+                        ({"name": "x", "id": 5}, "id must be a string"),
+                        ({"name": "x", "extra": 1}, "accepted: name, payload, id")]:
+        r = client.post("/api/events", json=body)
+        assert r.status_code == 400 and words in r.json()["error"], body
+
+
+def test_the_events_page_form_sends_an_event(
+    sqlite_demo: Conveyor, make_client: ClientFactory
+) -> None:
+    define_welcome(sqlite_demo)
+    client = make_client(sqlite_demo)
+    r = client.post("/events", data={"name": "user.created", "payload": '{"id": 3, "plan": "pro"}'})
+    assert r.status_code == 200 and "Sent user.created" in r.text
+    assert sqlite_demo.count(job="send-welcome") == 1
+    r = client.post("/events", data={"name": "user.created", "payload": "{nope"})
+    assert r.status_code == 400 and "payload is not valid JSON" in r.text
