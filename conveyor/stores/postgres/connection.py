@@ -21,6 +21,7 @@ from conveyor.errors import ConfigurationError, StoreError
 log = logging.getLogger("conveyor.postgres")
 
 OPTIONS = ("schema", "pool_size", "pool_timeout", "connect_timeout", "synchronous_commit")
+_URL_OPTIONS = ("schema", "synchronous_commit")  # also accepted in the URL's query
 _SYNC_VALUES = ("on", "off", "local", "remote_write", "remote_apply")
 _SCHEMA = re.compile(r"[a-z_][a-z0-9_]{0,49}")
 
@@ -56,16 +57,17 @@ class Settings:
             )
         parts = urlsplit(url)
         query = parse_qsl(parts.query, keep_blank_values=True)
+        options = dict(options)
+        for name, value in query:  # ?schema=app1&synchronous_commit=off
+            if name in _URL_OPTIONS:
+                options.setdefault(name, value)
         schema = options.get("schema")
-        for name, value in query:
-            if name == "schema" and schema is None:
-                schema = value
         if schema is not None and (not isinstance(schema, str) or not _SCHEMA.fullmatch(schema)):
             raise ConfigurationError(
                 f"invalid PostgreSQL schema {schema!r}: use lower-case letters, digits and _ "
                 "(at most 50, not starting with a digit), e.g. ?schema=app1"
             )
-        kept = urlencode([(k, v) for k, v in query if k != "schema"], quote_via=quote)
+        kept = urlencode([(k, v) for k, v in query if k not in _URL_OPTIONS], quote_via=quote)
         conninfo = urlunsplit(("postgresql", parts.netloc, parts.path, kept, parts.fragment))
         host = parts.hostname or "localhost"
         try:
