@@ -28,6 +28,7 @@ def test_api_sends_an_event_that_starts_a_run_shown_with_its_steps(
     r = client.post("/api/events", json={"name": "user.created",
                                          "payload": {"id": 7, "plan": "pro"}, "id": "evt-1"})
     assert r.status_code == 202
+    assert "event" in r.json(), r.text
     event = r.json()["event"]
     assert event["id"] == "evt-1" and len(event["runs"]) == 1
     finish(demo)
