@@ -128,12 +128,16 @@ class Views:
                  "attempt": g.attempt}
                 for g in rec.logs
             ],
-            steps=self.steps(rec.id),
+            steps=self.steps(rec.id) if self._is_durable(rec.job) else None,
             finished=rec.finished,
             can_cancel=not rec.finished,
             can_retry=rec.finished,
         )
         return out
+
+    def _is_durable(self, job_id: str) -> bool:
+        definition = self.app.jobs._by_id.get(job_id)
+        return definition is None or definition.kind == "durable"
 
     def chain(self, rec: JobRecord, limit: int = 10) -> list[dict[str, Any]]:
         """The runs this one was rescheduled from, newest first (bounded)."""
