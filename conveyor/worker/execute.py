@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import json
 import time
@@ -108,7 +109,16 @@ class JobRunner:
         if definition.is_async:
             return await fn(*args, **kwargs)
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self.pool, functools.partial(fn, *args, **kwargs))
+        future = loop.run_in_executor(self.pool, functools.partial(fn, *args, **kwargs))
+        try:
+            return await asyncio.shield(future)
+        except asyncio.CancelledError:
+            # A thread cannot be interrupted. When a timeout cancels the attempt, wait for
+            # the thread to return so that a retry never runs beside it; a second cancel
+            # (shutdown past its grace period, a lost lease) stops the wait.
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.wait([future])
+            raise
 
 
 def _ran(definition: JobDefinition, claimed: ClaimedJob) -> str | None:
