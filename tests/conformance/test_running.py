@@ -247,20 +247,33 @@ def test_async_job_past_its_timeout_is_failed(app: Conveyor) -> None:
 
 
 def test_sync_job_past_its_timeout_is_failed_and_retried(app: Conveyor) -> None:
-    stop = threading.Event()
-
     @app.job(timeout=0.05, retry=Retry(retries=1, wait=0))
     def hangs() -> None:
-        stop.wait(5)
+        time.sleep(0.2)
 
     h = hangs().run_now()
-    try:
-        drain(app)
-    finally:
-        stop.set()
+    drain(app)
     record = app.get_job(h.id)
     assert record is not None and record.state == "failed" and record.attempts == 2
     assert [a.error["type"] for a in record.history] == ["TimeoutError", "TimeoutError"]  # type: ignore[index]
+
+
+def test_a_timed_out_sync_attempt_never_overlaps_its_retry(app: Conveyor) -> None:
+    running: list[int] = []
+    overlaps: list[list[int]] = []
+
+    @app.job(timeout=0.02, retry=Retry(retries=2, wait=0))
+    def stuck(meta: Any) -> None:
+        running.append(meta.attempt)
+        if len(running) > 1:
+            overlaps.append(list(running))
+        time.sleep(0.1)  # a thread cannot be interrupted; it runs on past the timeout
+        running.remove(meta.attempt)
+
+    h = stuck().run_now()
+    drain(app)
+    assert h.state == "failed"
+    assert overlaps == []
 
 
 def test_trigger_timeout_overrides_the_definition(app: Conveyor) -> None:
