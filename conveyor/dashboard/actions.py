@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from conveyor.errors import ConveyorError
@@ -93,19 +94,19 @@ def rerun(app: Conveyor, run_id: int) -> int:
 
 
 def cancel(app: Conveyor, run_id: int) -> None:
-    if app.get_job(run_id) is None:
-        raise BadInput(f"no run {run_id}", status=404)
-    if not app.cancel(run_id):
-        raise BadInput(f"run {run_id} has already finished; only unfinished runs can be "
-                       "cancelled", status=409)
+    _act(app, run_id, app.cancel, "has already finished; only unfinished runs can be cancelled")
 
 
 def retry(app: Conveyor, run_id: int) -> None:
+    _act(app, run_id, app.retry,
+         "has not finished; only completed, failed or cancelled runs can be retried")
+
+
+def _act(app: Conveyor, run_id: int, action: Callable[[int], bool], refusal: str) -> None:
     if app.get_job(run_id) is None:
         raise BadInput(f"no run {run_id}", status=404)
-    if not app.retry(run_id):
-        raise BadInput(f"run {run_id} has not finished; only completed, failed or cancelled "
-                       "runs can be retried", status=409)
+    if not action(run_id):
+        raise BadInput(f"run {run_id} {refusal}", status=409)
 
 
 def set_paused(app: Conveyor, schedule_id: str, paused: bool) -> None:
