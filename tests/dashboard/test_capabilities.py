@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from conveyor import Conveyor
 
 from .conftest import ClientFactory
@@ -76,3 +78,32 @@ def test_the_events_page_form_sends_an_event(
     assert sqlite_demo.count(job="send-welcome") == 1
     r = client.post("/events", data={"name": "user.created", "payload": "{nope"})
     assert r.status_code == 400 and "payload is not valid JSON" in r.text
+
+
+def test_schedules_show_next_fire_times_and_pause_and_resume(
+    demo: Conveyor, make_client: ClientFactory
+) -> None:
+    if not hasattr(demo, "pause_schedule"):
+        pytest.skip("schedules are not in this build yet")
+
+    @demo.job("nightly-report", trigger=demo.cron("0 3 * * *"))
+    def nightly_report() -> str:
+        return "done"
+
+    client = make_client(demo)
+    (schedule,) = client.get("/api/schedules").json()["schedules"]
+    assert schedule["job"] == "nightly-report" and not schedule["paused"]
+    assert schedule["next"] and schedule["explain"]
+    jobs = {j["id"]: j for j in client.get("/api/jobs").json()["jobs"]}
+    assert jobs["nightly-report"]["trigger"]["next"]
+    page = client.get("/schedules").text
+    assert schedule["id"] in page and "Pause" in page
+
+    sid = schedule["id"]
+    assert client.post(f"/api/schedules/{sid}/pause").json()["paused"] is True
+    assert client.get("/api/schedules").json()["schedules"][0]["paused"] is True
+    assert "Resume" in client.get("/schedules").text
+    client.post(f"/schedules/{sid}/resume")
+    assert client.get("/api/schedules").json()["schedules"][0]["paused"] is False
+    r = client.post("/api/schedules/no-such/pause")
+    assert r.status_code == 404 and "no-such" in r.json()["error"]
