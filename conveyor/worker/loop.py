@@ -80,6 +80,7 @@ class Worker:
         # One flush at a time: shutdown's final flush must wait for the flusher's
         # in-flight write, which is cancelled (and lost) if it has not started yet.
         self.flush_lock = asyncio.Lock()
+        self.hurry = asyncio.Event()  # a second signal: stop waiting for running jobs
         self.db_pool = ThreadPoolExecutor(1, thread_name_prefix="conveyor-db")
         self.job_pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="conveyor-job")
         self.runner = JobRunner(self.app, self.job_pool, self.buffer)
@@ -115,9 +116,12 @@ class Worker:
                 want = min(free, self.batch)
                 jobs = await self._guard(self.store.claim, self.id, self.queues, want,
                                          self.app.lease)
+                full = jobs is not None and len(jobs) == want
+                if jobs and any(j.schedule_id for j in jobs):
+                    jobs = await self._guard(self._claimed, jobs)
                 for job in jobs or []:
                     self._start(job)
-                if jobs is not None and len(jobs) == want:
+                if full:
                     continue
                 maybe_work = False
                 if self.burst and not self.active and await self._burst_done():
@@ -148,6 +152,15 @@ class Worker:
             self._changed = False
             return True
         return False
+
+    def _claimed(self, jobs: list[ClaimedJob]) -> list[ClaimedJob]:
+        """Extensions see claimed schedule occurrences before they run (to store the next
+        occurrence, or skip a misfire); returns the jobs to run."""
+        for ext in self.app.extensions:
+            hook = getattr(ext, "claimed", None)
+            if hook is not None:
+                jobs = hook(self.app, self.store, jobs)
+        return jobs
 
     async def _burst_done(self) -> bool:
         """In burst mode: after maintenance, is anything due now or running?"""
@@ -263,6 +276,7 @@ class Worker:
             if self.stopping:
                 log.warning("second signal: stopping now")
                 self.grace = 0
+                self.hurry.set()  # cut short a grace period already being waited out
             self.stop()
 
         for sig in (signal.SIGTERM, signal.SIGINT):
@@ -273,7 +287,12 @@ class Worker:
         if self.active:
             log.info("waiting up to %.0f s for %d running jobs", self.grace, len(self.active))
             tasks = [task for _, task in self.active.values()]
-            await asyncio.wait(tasks, timeout=self.grace or None if self.grace else 0.001)
+            all_done = asyncio.ensure_future(asyncio.wait(tasks))
+            hurry = asyncio.ensure_future(self.hurry.wait())
+            await asyncio.wait([all_done, hurry], timeout=self.grace or 0.001,
+                               return_when=asyncio.FIRST_COMPLETED)
+            all_done.cancel()  # stops waiting; the job tasks themselves are not cancelled
+            hurry.cancel()
         leftover = {i: job.token for i, (job, _) in self.active.items()}
         for job_id in leftover:
             self.lost.add(job_id)
