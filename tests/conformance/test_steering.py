@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 import pytest
 
 from conveyor import ConfigurationError, Conveyor, JobFailed, UnknownJobError
+from conveyor.stores.base import Outcome
 
 from .helpers import drain
 
@@ -97,6 +99,9 @@ def test_cancel_a_running_job_by_id(app: Conveyor, shop) -> None:
     assert app.cancel(h.id) is True
     assert h.state == "cancelled"
     assert app.store.heartbeat("w", {h.id: claimed.token}, 30) == {h.id}
+    late = Outcome(h.id, claimed.token, "completed", time.time(), result="1")
+    assert app.store.complete([late]) == 0  # the worker's late result changes nothing
+    assert h.state == "cancelled"
 
 
 def test_retry_runs_a_failed_job_again_and_keeps_its_history(app: Conveyor) -> None:

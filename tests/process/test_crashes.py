@@ -132,3 +132,27 @@ def test_a_job_that_keeps_killing_its_worker_fails_as_poison(
     assert record.attempts == POISON_RESCUES
     assert record.error is not None and record.error["type"] == "PoisonJob"
     assert len(executions(tmp_path)) == POISON_RESCUES + 1  # three deaths and the quick job
+
+
+def test_sigint_stops_a_worker_like_sigterm(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/jobs.db"
+    with build(url) as app:
+        h = app.jobs.sleepy(0.5).run_now()
+        worker = spawn_worker(url, tmp_path, concurrency=2, grace=10.0)
+        wait_until(lambda: executions(tmp_path), 15, "the job to start", tmp_path)
+        worker.send_signal(signal.SIGINT)
+        assert worker.wait(15) == 0, worker_logs(tmp_path)
+        assert h.result(timeout=1) == 0.5
+
+
+def test_a_second_signal_stops_at_once_and_releases_running_jobs(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/jobs.db"
+    with build(url, lease=30.0) as app:
+        h = app.jobs.lingering().run_now()
+        worker = spawn_worker(url, tmp_path, lease=30.0, concurrency=2, grace=60.0)
+        wait_until(lambda: executions(tmp_path), 15, "the job to start", tmp_path)
+        worker.send_signal(signal.SIGTERM)
+        time.sleep(0.2)
+        worker.send_signal(signal.SIGTERM)
+        assert worker.wait(10) == 0, worker_logs(tmp_path)  # far sooner than its grace
+        assert h.state == "queued"
