@@ -73,7 +73,7 @@ class JobRunner:
             return self._failed(claimed, exc, retryable=True)
         except PayloadError as exc:
             return self._failed(claimed, exc, retryable=False)
-        except Exception as exc:
+        except (Exception, SystemExit) as exc:  # sys.exit() in a job fails it, not the worker
             return self._failed(claimed, exc, retryable=True)
 
     def _failed(self, claimed: ClaimedJob, exc: BaseException, retryable: bool) -> Outcome:
