@@ -4,6 +4,7 @@ queues (SPEC §4)."""
 from __future__ import annotations
 
 import asyncio
+import sys
 import threading
 import time
 from datetime import UTC, datetime, timedelta
@@ -106,6 +107,27 @@ def test_error_type_message_and_traceback_are_stored_per_attempt(app: Conveyor) 
         assert attempt.started_at <= attempt.finished_at
     assert first.finished_at <= second.started_at <= second.finished_at <= third.started_at  # type: ignore[operator]
     assert record.error is None  # a completed job has no error
+
+
+def test_sys_exit_in_a_job_fails_the_job_not_the_worker(app: Conveyor) -> None:
+    @app.job
+    def quits() -> None:
+        sys.exit(3)
+
+    @app.job
+    async def also_quits() -> None:
+        raise SystemExit("bye")
+
+    @app.job
+    def fine() -> str:
+        return "still working"
+
+    handles = [quits().run_now(), also_quits().run_now(), fine().run_now()]
+    drain(app)
+    assert [h.state for h in handles] == ["failed", "failed", "completed"]
+    record = app.get_job(handles[0].id)
+    assert record is not None and record.error is not None
+    assert (record.error["type"], record.error["message"]) == ("SystemExit", "3")
 
 
 def test_the_last_attempts_error_is_the_jobs_error(app: Conveyor) -> None:
