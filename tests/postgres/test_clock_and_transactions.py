@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
@@ -61,13 +62,21 @@ def test_delays_and_leases_count_from_the_database_clock(pg_url: str) -> None:
     app.close()
 
 
-def test_a_job_triggered_in_a_committed_transaction_exists(pg_url: str) -> None:
-    app = Conveyor(pg_url)
+@pytest.fixture
+def app(pg_url: str) -> Iterator[Conveyor]:
+    """An app with a ``work(n)`` job returning n."""
+    application = Conveyor(pg_url)
 
-    @app.job
+    @application.job
     def work(n: int) -> int:
         return n
 
+    yield application
+    application.close()
+
+
+def test_a_job_triggered_in_a_committed_transaction_exists(app: Conveyor, pg_url: str) -> None:
+    work = app.jobs["work"]
     with connect(pg_url) as conn:
         conn.autocommit = False
         conn.execute("CREATE TABLE orders (id int)")
@@ -79,36 +88,24 @@ def test_a_job_triggered_in_a_committed_transaction_exists(pg_url: str) -> None:
     assert app.count() == 3 and [h.id for h in many] == [handle.id + 1, handle.id + 2]
     app.run_worker(burst=True)
     assert handle.result(timeout=5) == 1
-    app.close()
 
 
-def test_a_job_triggered_in_a_rolled_back_transaction_never_exists(pg_url: str) -> None:
-    app = Conveyor(pg_url)
-
-    @app.job
-    def work(n: int) -> int:
-        return n
-
+def test_a_job_triggered_in_a_rolled_back_transaction_never_exists(
+    app: Conveyor, pg_url: str
+) -> None:
     with connect(pg_url) as conn:
         conn.autocommit = False
         conn.execute("SET search_path TO public")  # the caller's own search_path is kept
-        handle = work(1).run_in(5, "minutes", connection=conn, unique=True, key="k")
+        handle = app.jobs["work"](1).run_in(5, "minutes", connection=conn, unique=True, key="k")
         row = conn.execute("SHOW search_path").fetchone()
         assert row == ("public",)
         conn.rollback()
     assert app.get_job(handle.id) is None and app.count() == 0
-    app.close()
 
 
-def test_connection_must_be_a_psycopg_connection(pg_url: str) -> None:
-    app = Conveyor(pg_url)
-
-    @app.job
-    def work() -> None: ...
-
+def test_connection_must_be_a_psycopg_connection(app: Conveyor) -> None:
     with pytest.raises(ConfigurationError, match="psycopg"):
-        work().run_now(connection=object())
-    app.close()
+        app.jobs["work"](1).run_now(connection=object())
 
 
 def test_sqlite_refuses_transactional_enqueue(tmp_path: object) -> None:
