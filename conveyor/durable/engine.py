@@ -16,7 +16,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterator
 from concurrent.futures import Executor
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 from conveyor.errors import (
     ConfigurationError,
@@ -180,7 +180,6 @@ class Run:
                 )
             except Exception as exc:
                 await self._failed_attempt(step, number, exc, policy)
-                raise AssertionError("unreachable") from None
             step.state, step.output, step.error = "completed", output, None
             step.attempts, step.finished_at = number, time.time()
             await self.save(step)
@@ -188,7 +187,7 @@ class Run:
 
     async def _failed_attempt(
         self, step: StepRow, number: int, exc: Exception, policy: Retry
-    ) -> None:
+    ) -> NoReturn:
         now = time.time()
         error = error_json(exc)
         history = json.loads(step.history or "[]")

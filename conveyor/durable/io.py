@@ -70,10 +70,10 @@ class IO:
         spec = json.dumps({"n": n, "unit": unit})
         run = self._run
         with run.step("wait", key, spec) as stored:
+            if stored is not None and stored.state == "completed":
+                return
             now = await run.now()
             if stored is not None:
-                if stored.state == "completed":
-                    return
                 if stored.wake_at is None or now >= stored.wake_at:
                     stored.state, stored.finished_at = "completed", now
                     await run.save(stored)
