@@ -57,8 +57,15 @@ def page(browser: Any) -> Iterator[Any]:
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     context.set_default_timeout(15_000)
     tab = context.new_page()
+    problems: list[str] = []
+    tab.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+    tab.on("pageerror", lambda e: problems.append(str(e)))
     yield tab
     context.close()
+    # A script error or a blocked resource (the CSP) would break the live parts quietly;
+    # 4xx answers are expected (a bad form comes back 400, a wrong token 401).
+    expected = "the server responded with a status of 4"
+    assert not [p for p in problems if expected not in p], problems
 
 
 class WorkerThread:

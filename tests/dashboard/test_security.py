@@ -205,3 +205,13 @@ def test_sign_in_after_a_wrong_token_still_goes_back_to_the_page(
     retry_page = client.post("/login", data={"token": "x", "csrf_token": csrf, "next": "/runs"},
                              headers=SAME_ORIGIN).text
     assert 'name="next" value="/runs"' in retry_page
+
+
+def test_pages_forbid_framing_and_foreign_scripts(
+    sqlite_demo: Conveyor, make_client: ClientFactory
+) -> None:
+    r = make_client(sqlite_demo).get("/")
+    policy = r.headers["content-security-policy"]
+    assert "script-src 'self'" in policy and "frame-ancestors 'none'" in policy
+    assert r.headers["x-frame-options"] == "DENY"
+    assert r.headers["x-content-type-options"] == "nosniff"
