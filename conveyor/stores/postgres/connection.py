@@ -20,6 +20,7 @@ from conveyor.errors import ConfigurationError, StoreError
 
 log = logging.getLogger("conveyor.postgres")
 
+POOL_NAME = "conveyor"
 OPTIONS = ("schema", "pool_size", "pool_timeout", "connect_timeout", "synchronous_commit")
 _URL_OPTIONS = ("schema", "synchronous_commit")  # also accepted in the URL's query
 _SYNC_VALUES = ("on", "off", "local", "remote_write", "remote_apply")
@@ -153,7 +154,7 @@ class Database:
         self.settings = settings
         self._lock = threading.Lock()
         self._pool: ConnectionPool[psycopg.Connection[Any]] | None = None
-        self._suspect = False
+        self._suspect = True  # probe before the first use: fail fast, with one clear line
         self._closed = False
 
     def connect(self) -> psycopg.Connection[Any]:
@@ -175,17 +176,18 @@ class Database:
                     # Retry for a short while only, so a restarted server is found again
                     # within seconds (each new request starts a fresh attempt).
                     reconnect_timeout=2.0, reconnect_failed=_quiet,
-                    name="conveyor", open=True,
+                    name=POOL_NAME, open=True,
                 )
             return self._pool
 
     @contextmanager
     def connection(self) -> Iterator[psycopg.Connection[Any]]:
         """A pooled autocommit connection; failures surface as StoreError."""
-        pool = self.pool()
         if self._suspect:
             self._probe()
-            pool.check()  # drop the other idle connections the failure also broke
+            if self._pool is not None:
+                self._pool.check()  # drop the other idle connections the failure broke
+        pool = self.pool()
         try:
             with pool.connection() as conn:
                 yield conn
@@ -214,3 +216,16 @@ class Database:
 
 def _quiet(pool: object) -> None:
     """The pool gave up one reconnection attempt; the next request starts another."""
+
+
+class _PoolNoise(logging.Filter):
+    """Drop psycopg_pool's multi-line reconnection warnings for conveyor's own pools: while
+    the server is down, the worker already logs one line per retry from StoreError."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args if isinstance(record.args, tuple) else ()
+        noisy = str(record.msg).startswith(("error connecting in", "reconnection attempt"))
+        return not (noisy and args and args[0] == POOL_NAME)
+
+
+logging.getLogger("psycopg.pool").addFilter(_PoolNoise())
