@@ -60,6 +60,10 @@ def main() -> int:
         demo = load_demo()
         demo.seed()
         demo.app.send_event("user.signed_up", {"id": 42, "plan": "pro"}, id="evt-demo-1")
+        if hasattr(demo.app, "pause_schedule"):  # a runtime schedule for the schedules page
+            demo.app.schedule_job(type="fetch_price", data="ACME", schedule="every 5 minutes")
+            demo.app.schedule_job(type="monthly_report", data="2026-11",
+                                  schedule="on the 1st day of the month at 6:00")
         worker = subprocess.Popen(
             [sys.executable, "-c", "from conveyor.cli import main; main()", "worker",
              str(DEMO), "--concurrency", "4"], env=os.environ.copy(), cwd=tmp,
