@@ -6,6 +6,7 @@ import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
+import psycopg
 import pytest
 import time_machine
 
@@ -117,3 +118,12 @@ def test_sqlite_refuses_transactional_enqueue(tmp_path: object) -> None:
     with pytest.raises(ConfigurationError, match="needs the PostgreSQL store"):
         work().run_now(connection=object())
     app.close()
+
+
+def test_a_connection_to_another_database_is_refused_clearly(
+    app: Conveyor, pg_url: str
+) -> None:
+    other = pg_url.split("?")[0].rsplit("/", 1)[0] + "/postgres"
+    refused = pytest.raises(ConfigurationError, match="without conveyor's tables")
+    with psycopg.connect(other) as conn, refused:
+        app.jobs["work"](1).run_now(connection=conn)

@@ -153,7 +153,13 @@ class PostgresStore(DurableMixin, ReadingMixin, RecordsMixin):
                 "SELECT current_setting('search_path'), set_config('search_path', %s, true)",
                 (schema,),
             ).fetchone()
-            ids = self._insert(connection, jobs)
+            try:
+                ids = self._insert(connection, jobs)
+            except pg_errors.UndefinedTable:
+                raise ConfigurationError(
+                    f"connection= reaches a database without conveyor's tables in schema "
+                    f"{schema!r}; pass a connection to the app's own database"
+                ) from None
             restore = row[0] if row else ""
             connection.execute("SELECT set_config('search_path', %s, true)", (restore,))
         return ids
