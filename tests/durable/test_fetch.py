@@ -198,3 +198,29 @@ def test_secret_headers_are_recognised_by_name() -> None:
         "Cookie": "[redacted]", "x-github-token": "[redacted]", "X-Secret": "[redacted]",
         "Accept": "d",
     }
+
+
+async def test_a_guarded_request_connects_to_the_checked_address_keeping_host_and_tls_name(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import httpx
+
+    async def resolved(url: httpx.URL) -> Any:
+        return ipaddress.ip_address("93.184.216.34")
+
+    monkeypatch.setattr(fetch, "resolve_public", resolved)
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, json={"ok": True})
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as client:
+        response, content = await fetch._send(
+            client, httpx.URL("https://api.example.com:8443/x?y=1"), "GET", {}, None, False
+        )
+    (request,) = seen
+    assert str(request.url) == "https://93.184.216.34:8443/x?y=1"  # no second DNS lookup
+    assert request.headers["host"] == "api.example.com:8443"
+    assert request.extensions["sni_hostname"] == "api.example.com"  # TLS checks the name
+    assert response.status_code == 200 and content == b'{"ok":true}'
