@@ -23,6 +23,8 @@ from conveyor.options import (
 )
 from conveyor.queries import QueriesMixin
 from conveyor.retry import Retry, coerce_retry
+from conveyor.schedules.api import SchedulesMixin
+from conveyor.schedules.api import install as install_schedules
 from conveyor.serialization import dumps
 from conveyor.stores import open_store, resolve_url
 from conveyor.stores.base import NewJob, Store
@@ -31,7 +33,7 @@ from conveyor.timeunits import to_utc
 Decorated = Callable[[Callable[..., Any]], JobDefinition]
 
 
-class Conveyor(QueriesMixin, DurableMixin):
+class Conveyor(QueriesMixin, DurableMixin, SchedulesMixin):
     """A conveyor app: ``Conveyor("sqlite:///jobs.db")``, ``Conveyor("memory://")``,
     ``Conveyor("postgresql://...")``; default ``$CONVEYOR_URL`` or ``sqlite:///conveyor.db``.
     """
@@ -64,6 +66,7 @@ class Conveyor(QueriesMixin, DurableMixin):
         # io.background_fetch may reach private/loopback addresses (SSRF guard off).
         self.allow_private_fetch = allow_private_fetch
         install_durable(self)
+        install_schedules(self)
         self._lock = threading.Lock()
         self._store: Store = open_store(self.url, **store_options)
         # What opening applied (``conveyor migrate`` reports it).
@@ -307,13 +310,12 @@ class Conveyor(QueriesMixin, DurableMixin):
         await worker.run()
 
     def definition(self, job_id: str) -> JobDefinition | None:
-        return self.jobs._by_id.get(job_id)
+        return self.jobs._by_id.get(job_id) or self._periodic.system.get(job_id)
 
     def maintain(self, store: Store, leader: bool) -> None:
-        """One maintenance pass (the worker calls this): rescue, retention, extensions."""
+        """One maintenance pass (the worker calls this): rescue, then extensions (retention
+        cleanup is the built-in ``conveyor.purge`` schedule)."""
         store.rescue()
-        if leader:
-            store.purge(None, expired_only=True)
         for ext in self.extensions:
             hook = getattr(ext, "maintain", None)
             if hook is not None:

@@ -28,6 +28,7 @@ from conveyor.stores.sqlite import connection
 from conveyor.stores.sqlite.filters import ROW_COLUMNS, STATE_SQL, to_row, where
 from conveyor.stores.sqlite.durable import DurableMixin
 from conveyor.stores.sqlite.records import DataVersionWaiter, RecordsMixin
+from conveyor.stores.sqlite.schedules import SchedulesMixin
 
 _INSERT = (
     "INSERT INTO conveyor_jobs (job, args, kwargs, payload, state, priority, queue, key, owner, "
@@ -64,7 +65,7 @@ def dedupe_key(job: NewJob) -> str:
     return f"{job.job}\x1f{job.key or ''}\x1f{job.owner or ''}"
 
 
-class SQLiteStore(DurableMixin, RecordsMixin):
+class SQLiteStore(DurableMixin, SchedulesMixin, RecordsMixin):
     """Store on one SQLite file: WAL, one BEGIN IMMEDIATE transaction per batch."""
 
     def __init__(

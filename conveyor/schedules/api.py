@@ -1,0 +1,208 @@
+"""The schedules half of :class:`conveyor.Conveyor`: triggers, run-time schedules,
+listing, pausing, resuming and removing (SPEC §6)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from conveyor.errors import ScheduleError
+from conveyor.jobs import JobHandle
+from conveyor.options import coerce_seconds
+from conveyor.records import utc
+from conveyor.schedules.cron import looks_like_cron
+from conveyor.schedules.periodic import Periodic, make_row
+from conveyor.schedules.schedule import Schedule, parse_schedule, zone_for
+from conveyor.stores.base import JobRow, ScheduleRow, Store
+
+if TYPE_CHECKING:
+    from conveyor.app import Conveyor
+    from conveyor.jobs import JobDefinition
+
+Misfire = float | timedelta | str | None
+
+
+class ScheduleTrigger:
+    """``trigger=app.cron(...)``, ``app.every(...)`` or ``app.schedule(...)``: the job runs
+    at each fire time of ``schedule``. Its schedule id is the job's id."""
+
+    def __init__(self, schedule: Schedule, misfire: Misfire = None) -> None:
+        self.schedule = schedule
+        self.misfire = coerce_seconds("misfire", misfire)
+
+    @property
+    def kind(self) -> str:
+        return self.schedule.kind
+
+    @property
+    def text(self) -> str:
+        return self.schedule.text
+
+    def explain(self) -> str:
+        return self.schedule.explain()
+
+    def next(self, after: datetime | None = None, count: int = 1) -> list[datetime]:
+        return self.schedule.next(after, count)
+
+    def attach(self, app: Conveyor, definition: JobDefinition) -> None:
+        job = app._new_job(definition(), None, 0.0, {})
+        app._periodic.declare(app, make_row(definition.id, self.schedule, job, self.misfire,
+                                            "code"))
+
+    def __repr__(self) -> str:
+        return f"<schedule trigger {self.schedule.text!r} tz={self.schedule.tz!r}>"
+
+
+@dataclass(frozen=True)
+class LastRun:
+    """The newest occurrence of a schedule that started."""
+
+    id: int
+    state: str
+    run_at: datetime | None
+    finished_at: datetime | None
+
+
+@dataclass(frozen=True)
+class ScheduleRecord:
+    """A stored schedule as ``app.schedules()`` and ``conveyor schedules`` show it.
+
+    ``next`` lists the coming fire times in UTC (the stored occurrence first),
+    ``next_local`` the same in the schedule's zone; ``next_run`` is the id of the stored
+    occurrence; ``last_run`` the newest occurrence that started.
+    """
+
+    id: str
+    job: str
+    text: str
+    explain: str
+    kind: str
+    cron: str | None
+    tz: str
+    paused: bool
+    source: str  # "code", "runtime" or "system"
+    misfire: float | None
+    next: list[datetime]
+    next_local: list[datetime]
+    next_run: int | None
+    last_run: LastRun | None
+    created_at: datetime | None
+    updated_at: datetime | None
+
+
+class SchedulesMixin:
+    """Schedule methods of :class:`conveyor.Conveyor`."""
+
+    _periodic: Periodic
+    _store: Store
+    timezone: str
+
+    # -- triggers -------------------------------------------------------------------
+    def cron(self, expr: str, tz: str | None = None, misfire: Misfire = None) -> ScheduleTrigger:
+        """A cron trigger: 5 fields, 6 with seconds first, or ``@hourly``/``@daily``/
+        ``@weekly``/``@monthly``/``@yearly``; ``tz`` defaults to the app's timezone."""
+        if not isinstance(expr, str) or not looks_like_cron(" ".join(expr.split())):
+            raise ScheduleError(
+                f"not a cron expression: {expr!r}; use 5 fields like '0 3 * * *', 6 with "
+                "seconds first like '*/10 * * * * *', or @hourly, @daily, @weekly, @monthly, "
+                "@yearly (plain English goes to app.schedule(...))"
+            )
+        return self.schedule(expr, tz=tz, misfire=misfire)
+
+    def every(self, text: str, tz: str | None = None, misfire: Misfire = None) -> ScheduleTrigger:
+        """An interval trigger: ``app.every("15 minutes")``, ``app.every("day at 9:30")``."""
+        if not isinstance(text, str):
+            raise ScheduleError(f"every() takes text like '15 minutes', not {text!r}")
+        words = text.strip()
+        if not words.lower().startswith("every"):
+            words = f"every {words}"
+        return self.schedule(words, tz=tz, misfire=misfire)
+
+    def schedule(
+        self, text: str, tz: str | None = None, misfire: Misfire = None
+    ) -> ScheduleTrigger:
+        """A trigger from cron or plain-English text (``"every weekday at 9:30 am"``)."""
+        if not isinstance(text, str):
+            raise ScheduleError(f"a schedule is text like 'every day at 9:30', not {text!r}")
+        return ScheduleTrigger(parse_schedule(text, tz=tz or self.timezone), misfire)
+
+    # -- run-time schedules ------------------------------------------------------------
+    def schedule_cron_job(
+        self, type: str, crontab: str, data: Any = None, owner: Any = None, **options: Any
+    ) -> JobHandle:
+        """Worker-style: repeat job ``type`` with ``data`` on ``crontab``. Replaces the
+        pending jobs and runtime schedules of the same type and owner (pass
+        ``cancel_repeats=False`` to add another); returns the next occurrence's handle."""
+        if not isinstance(crontab, str) or not looks_like_cron(" ".join(crontab.split())):
+            raise ScheduleError(
+                f"not a cron expression: {crontab!r}; use 5 fields like '0 3 * * *', 6 with "
+                "seconds first, or @hourly, @daily, @weekly, @monthly, @yearly"
+            )
+        options.setdefault("cancel_repeats", True)
+        schedule_job = getattr(self, "schedule_job")  # noqa: B009 - defined by Conveyor
+        handle: JobHandle = schedule_job(type, data, schedule=crontab, owner=owner, **options)
+        return handle
+
+    # -- finding and steering ------------------------------------------------------------
+    def schedules(self) -> list[ScheduleRecord]:
+        """Every stored schedule with its next fire times and last run, by id."""
+        self._periodic.sync(self)  # type: ignore[arg-type]
+        store = self._store
+        return [self._record(store, row) for row in store.list_schedules()]
+
+    def get_schedule(self, schedule_id: str) -> ScheduleRecord | None:
+        """One stored schedule, or None."""
+        row = self._store.get_schedule(str(schedule_id))
+        return self._record(self._store, row) if row else None
+
+    def pause_schedule(self, schedule_id: str) -> bool:
+        """Store no more occurrences (the stored next one is removed); False if unknown."""
+        return self._store.pause_schedule(str(schedule_id), True) is not None
+
+    def resume_schedule(self, schedule_id: str) -> bool:
+        """Store the next occurrence again; False if unknown."""
+        row = self._store.pause_schedule(str(schedule_id), False)
+        if row is None:
+            return False
+        self._periodic.save(self._store, row)
+        return True
+
+    def remove_schedule(self, schedule_id: str) -> bool:
+        """Delete a schedule and its stored next occurrence (past runs stay); False if
+        unknown. A schedule declared in code comes back when the app starts again."""
+        return self._store.delete_schedules([str(schedule_id)]) > 0
+
+    def _record(self, store: Store, row: ScheduleRow) -> ScheduleRecord:
+        schedule = self._periodic.schedule_of(row)
+        recent = store.occurrences(row.id, 5)
+        unstarted = [r for r in recent if r.state in ("scheduled", "queued") and not r.attempts]
+        started = [r for r in recent if r not in unstarted]
+        upcoming: list[datetime] = []
+        if not row.paused:
+            if unstarted:
+                upcoming.append(utc(unstarted[-1].run_at) or datetime.now(UTC))
+            after = upcoming[0] if upcoming else datetime.now(UTC)
+            upcoming += schedule.next(after=after, count=3 - len(upcoming))
+        zone = zone_for(schedule.tz)
+        return ScheduleRecord(
+            id=row.id, job=row.job, text=schedule.text, explain=schedule.explain(),
+            kind=schedule.kind, cron=schedule.cron, tz=schedule.tz, paused=row.paused,
+            source=row.source, misfire=row.misfire, next=upcoming,
+            next_local=[t.astimezone(zone) for t in upcoming],
+            next_run=unstarted[-1].id if unstarted else None,
+            last_run=_last(started[0]) if started else None,
+            created_at=utc(row.created_at), updated_at=utc(row.updated_at),
+        )
+
+
+def _last(row: JobRow) -> LastRun:
+    return LastRun(id=row.id, state=row.state, run_at=utc(row.run_at),
+                   finished_at=utc(row.finished_at))
+
+
+def install(app: Conveyor) -> None:
+    """Give ``app`` recurring schedules (called by Conveyor.__init__)."""
+    periodic = Periodic(app)
+    app._periodic = periodic
+    app.extensions.append(periodic)

@@ -1,0 +1,257 @@
+"""Storing and running recurring schedules: the always-on ``Periodic`` app extension.
+
+* A schedule is a store row (definition JSON, the occurrence's arguments and options).
+  Its next occurrence is always stored as a ``scheduled`` job keyed by (schedule id,
+  fire time); the store keeps that pair UNIQUE, so however many processes store an
+  occurrence it exists, and runs, once.
+* When a worker claims an occurrence (first attempt) it stores the following one at
+  once, linked by ``rescheduled_from``; the maintenance leader fills any gap left (a
+  worker that died, a schedule resumed or created elsewhere).
+* The following occurrence is the first fire time after both the claimed one and now,
+  so after downtime a missed occurrence runs once, not once per miss. With ``misfire``
+  set, an occurrence claimed later than that after its fire time is skipped (cancelled,
+  saying why) instead of run.
+* Fire times are computed on this host's clock; the database clock still decides when a
+  stored occurrence is due. Hosts whose clocks differ agree on the fire times themselves
+  (they come from the stored definition), so skew cannot duplicate an occurrence.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from conveyor.options import JobOptions
+from conveyor.schedules.schedule import Schedule, parse_schedule
+from conveyor.stores.base import ClaimedJob, NewJob, Outcome, ScheduleGap, ScheduleRow, Store
+
+if TYPE_CHECKING:
+    from conveyor.app import Conveyor
+    from conveyor.jobs import JobCall, JobDefinition, JobHandle
+
+log = logging.getLogger("conveyor.schedules")
+
+PURGE_JOB = "conveyor.purge"
+PURGE_SCHEDULE = "every hour"
+# The occurrence fields a schedule row keeps (its ``options`` JSON).
+TEMPLATE_FIELDS = (
+    "payload", "queue", "priority", "key", "owner", "max_attempts", "retry", "timeout",
+    "retention", "remove_delay", "version",
+)
+
+
+def template(job: NewJob) -> str:
+    """The ``options`` JSON of a schedule whose occurrences look like ``job``."""
+    return json.dumps({name: getattr(job, name) for name in TEMPLATE_FIELDS}, sort_keys=True)
+
+
+def occurrence(row: ScheduleRow, fire_at: float, previous: int | None) -> NewJob:
+    """The job that is ``row``'s occurrence at ``fire_at``."""
+    options: dict[str, Any] = json.loads(row.options)
+    return NewJob(
+        row.job, row.args, row.kwargs, run_at=fire_at, schedule_id=row.id, fire_at=fire_at,
+        rescheduled_from=previous,
+        **{k: v for k, v in options.items() if k in TEMPLATE_FIELDS},
+    )
+
+
+def make_row(
+    schedule_id: str, schedule: Schedule, job: NewJob, misfire: float | None, source: str
+) -> ScheduleRow:
+    """A schedule row; its fingerprint covers everything but the parse time (anchor)."""
+    definition = schedule.to_json()
+    options = template(job)
+    basis = [job.job, schedule.text, schedule.tz, definition["version"], job.args, job.kwargs,
+             options, misfire]
+    return ScheduleRow(
+        id=schedule_id, job=job.job, definition=json.dumps(definition), args=job.args,
+        kwargs=job.kwargs, options=options, source=source, misfire=misfire,
+        fingerprint=hashlib.sha256(json.dumps(basis).encode()).hexdigest()[:32],
+    )
+
+
+def misfire_error(row: ScheduleRow, late: float) -> str:
+    return json.dumps({
+        "type": "Misfire",
+        "message": f"skipped: this occurrence of schedule {row.id!r} started {late:.0f} s "
+        f"after its fire time, later than its misfire grace of {row.misfire:g} s",
+        "traceback": None,
+    })
+
+
+class Periodic:
+    """Per-app schedule state: code schedules to upsert, parsed definitions, system jobs."""
+
+    def __init__(self, app: Conveyor) -> None:
+        self.code: dict[str, ScheduleRow] = {}  # declared on definitions, by schedule id
+        self.system: dict[str, JobDefinition] = {PURGE_JOB: purge_definition(app)}
+        self._synced: Store | None = None  # the store the code schedules were saved to
+        self._unsaved: set[str] = set()
+        self._parsed: dict[tuple[str, str], Schedule] = {}
+        self._rows: dict[str, ScheduleRow] = {}  # cache for the claim hook
+        self._purge_in: Store | None = None  # the store the purge schedule was saved to
+
+    # -- computing occurrences ----------------------------------------------------------
+    def schedule_of(self, row: ScheduleRow) -> Schedule:
+        key = (row.id, row.definition)
+        found = self._parsed.get(key)
+        if found is None:
+            if len(self._parsed) > 1000:
+                self._parsed.clear()
+            found = self._parsed[key] = Schedule.from_json(json.loads(row.definition))
+        return found
+
+    def next_job(self, row: ScheduleRow, after: float, previous: int | None) -> NewJob | None:
+        """``row``'s first occurrence strictly after ``after`` (None once it has ended)."""
+        moment = datetime.fromtimestamp(after, UTC)
+        found = self.schedule_of(row).next(after=moment, count=1)
+        return occurrence(row, found[0].timestamp(), previous) if found else None
+
+    def first(self, row: ScheduleRow, gap: ScheduleGap) -> NewJob | None:
+        """The occurrence to store for a schedule that has none: the first after now and
+        after its latest stored one (so one skipped or still running is not repeated)."""
+        after = max(time.time(), gap.latest_fire_at or 0.0)
+        return self.next_job(row, after, gap.latest_id)
+
+    def save(self, store: Store, row: ScheduleRow) -> tuple[ScheduleRow, int | None]:
+        """Upsert ``row`` (keeping a stored definition of the same text and zone, so an
+        interval keeps counting from when it was first created) and store its next
+        occurrence if it has none."""
+        stored = store.get_schedule(row.id)
+        if stored is not None and stored.fingerprint != row.fingerprint:
+            old, new = json.loads(stored.definition), json.loads(row.definition)
+            if (old.get("text"), old.get("tz")) == (new["text"], new["tz"]):
+                row.definition = stored.definition
+        saved, found = store.save_schedule(row, self.first)
+        self._rows[saved.id] = saved
+        return saved, found
+
+    # -- code schedules -----------------------------------------------------------------
+    def declare(self, app: Conveyor, row: ScheduleRow) -> None:
+        """A schedule declared on a definition: saved now, and again to any store the app
+        switches to (``reopen``). A store that cannot take it yet gets it at the next sync."""
+        self.code[row.id] = row
+        self._unsaved.add(row.id)
+        try:
+            self.sync(app)
+        except Exception as exc:  # e.g. migrate=False on a new database; retried later
+            log.warning("schedule %r not saved yet: %s", row.id, exc)
+
+    def sync(self, app: Conveyor) -> None:
+        """Upsert the code schedules not yet saved to the app's current store."""
+        if self._synced is not app.store:
+            self._synced = app.store
+            self._unsaved = set(self.code)
+            self._rows.clear()
+        for schedule_id in sorted(self._unsaved):
+            self.save(app.store, self.code[schedule_id])
+            self._unsaved.discard(schedule_id)
+
+    # -- hooks the app and its workers call ----------------------------------------------
+    def claimed(self, app: Conveyor, store: Store, jobs: list[ClaimedJob]) -> list[ClaimedJob]:
+        """Right after a claim: store each claimed occurrence's successor; skip misfires.
+        Returns the jobs to run."""
+        try:
+            return self._claimed(store, jobs)
+        except Exception:  # never lose the claimed jobs; maintenance stores what is missing
+            log.exception("could not store the next occurrences of claimed schedule jobs")
+            return jobs
+
+    def _claimed(self, store: Store, jobs: list[ClaimedJob]) -> list[ClaimedJob]:
+        now = time.time()
+        run: list[ClaimedJob] = []
+        skipped: list[Outcome] = []
+        following: list[tuple[NewJob, int]] = []
+        for job in jobs:
+            row = self._row(store, job.schedule_id) if job.attempt == 1 else None
+            if row is None:
+                run.append(job)
+                continue
+            successor = self.next_job(row, max(now, job.run_at), job.id)
+            if successor is not None:
+                following.append((successor, row.revision))
+            late = now - job.run_at
+            if row.misfire is not None and late > row.misfire:
+                skipped.append(Outcome(job.id, job.token, "cancelled", now,
+                                       error=misfire_error(row, late)))
+            else:
+                run.append(job)
+        if following:
+            self._add(store, following)
+        if skipped:
+            store.complete(skipped)
+        return run
+
+    def _row(self, store: Store, schedule_id: str | None) -> ScheduleRow | None:
+        if schedule_id is None:
+            return None
+        row = self._rows.get(schedule_id)
+        if row is None:
+            row = store.get_schedule(schedule_id)
+            if row is not None:
+                self._rows[schedule_id] = row
+        return row
+
+    def _add(self, store: Store, items: Sequence[tuple[NewJob, int]]) -> None:
+        """Store occurrences; those refused because the schedule changed since it was
+        cached are computed again from the stored schedule, once."""
+        refused = [job for (job, _), got in zip(items, store.add_occurrences(items), strict=True)
+                   if got is None]
+        again: list[tuple[NewJob, int]] = []
+        for job in refused:
+            sid = job.schedule_id or ""
+            self._rows.pop(sid, None)
+            row = self._row(store, sid)
+            if row is not None and not row.paused:
+                successor = self.next_job(row, time.time(), job.rescheduled_from)
+                if successor is not None:
+                    again.append((successor, row.revision))
+        if again:
+            store.add_occurrences(again)
+
+    def schedule_call(
+        self, app: Conveyor, call: JobCall, text: str, options: dict[str, Any]
+    ) -> JobHandle:
+        """``app.schedule_job(..., schedule=text)``: see :mod:`conveyor.schedules.runtime`."""
+        from conveyor.schedules.runtime import schedule_call
+
+        return schedule_call(app, self, call, text, options)
+
+    def maintain(self, app: Conveyor, store: Store, leader: bool) -> None:
+        """Each maintenance pass: save code schedules; the leader stores missing
+        occurrences and sets up the retention cleanup schedule once it has work."""
+        self.sync(app)
+        if not leader:
+            return
+        gaps = [(self.first(gap.schedule, gap), gap.schedule.revision)
+                for gap in store.schedule_gaps()]
+        wanted = [(job, revision) for job, revision in gaps if job is not None]
+        if wanted:
+            store.add_occurrences(wanted)
+        if self._purge_in is not app.store and store.expiring():
+            self.save(store, purge_row(app))
+            self._purge_in = app.store
+
+
+def purge_definition(app: Conveyor) -> JobDefinition:
+    """The built-in ``conveyor.purge`` job (not listed in ``app.jobs``)."""
+    from conveyor.jobs import JobDefinition
+
+    def purge() -> dict[str, int]:
+        """Delete finished jobs past their retention or remove delay."""
+        return {"purged": app.store.purge(None, expired_only=True)}
+
+    return JobDefinition(app=app, id=PURGE_JOB, fn=purge, name="Retention cleanup",
+                         options=JobOptions(retention=86400.0))
+
+
+def purge_row(app: Conveyor) -> ScheduleRow:
+    """The system schedule that runs ``conveyor.purge``."""
+    definition = app._periodic.system[PURGE_JOB]
+    job = app._new_job(definition(), None, 0.0, {})
+    return make_row(PURGE_JOB, parse_schedule(PURGE_SCHEDULE), job, None, "system")
