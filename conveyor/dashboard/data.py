@@ -249,11 +249,7 @@ class Views:
         lister: Callable[..., Any] | None = getattr(self.app, "events_list", None)
         if not callable(lister):
             return None
-        try:
-            items = lister(limit=limit)
-        except TypeError:
-            items = list(lister())[:limit]
-        return [self.plain(e) for e in items]
+        return [self.plain(e) for e in lister(limit=limit)]
 
     def event(self, event_id: str | None) -> dict[str, Any] | None:
         if event_id is None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from conveyor import Conveyor
 
 from .conftest import ClientFactory
@@ -173,12 +175,15 @@ def test_openapi_document_describes_every_api_route(
 
 
 def test_capabilities_missing_from_the_app_answer_501(
-    sqlite_demo: Conveyor, make_client: ClientFactory
+    sqlite_demo: Conveyor, make_client: ClientFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    client = make_client(sqlite_demo)
     for name in ("schedules", "events_list", "send_event", "pause_schedule"):
-        if hasattr(sqlite_demo, name):
-            return  # the capability has landed; its own tests cover it
-    assert client.get("/api/schedules").status_code == 501
+        monkeypatch.setattr(sqlite_demo, name, None, raising=False)
+    client = make_client(sqlite_demo)
+    r = client.get("/api/schedules")
+    assert r.status_code == 501 and "schedules are not available" in r.json()["error"]
+    assert client.post("/api/schedules/x/pause").status_code == 501
     r = client.post("/api/events", json={"name": "user.created", "payload": {}})
     assert r.status_code == 501 and "not available" in r.json()["error"]
+    assert "not available" in client.get("/schedules").text
+    assert "not available" in client.get("/events").text
