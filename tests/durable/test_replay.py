@@ -324,3 +324,19 @@ def test_a_step_key_must_be_a_non_empty_string(app: Conveyor, key: Any) -> None:
     record = finish(app, badkey(None).run_now())
     assert record.error is not None
     assert "a step key must be a non-empty str" in record.error["message"]
+
+
+def test_a_run_cancelled_while_a_step_runs_stops_before_its_next_step(app: Conveyor) -> None:
+    ran: list[str] = []
+
+    @app.job
+    async def doomed(payload: Any, io: Any, ctx: Any) -> str:
+        await io.task("cancel-me", lambda: app.cancel(ctx.run_id))
+        ran.append("after")
+        await io.task("never", lambda: ran.append("never"))
+        return "finished"
+
+    record = finish(app, doomed(None).run_now())
+    assert record.state == "cancelled"
+    assert ran == []  # the first step's result was refused (lease gone): nothing went on
+    assert app.steps(record.id) == []
