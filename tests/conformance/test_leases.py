@@ -40,19 +40,27 @@ def short_lease(store_url: str) -> Iterator[Conveyor]:
     application.close()
 
 
+@pytest.fixture
+def half_second_lease(store_url: str) -> Iterator[Conveyor]:
+    """An app whose leases last 0.5 s: short, yet a loaded machine keeps renewing it."""
+    application = Conveyor(store_url, lease=0.5)
+    yield application
+    application.close()
+
+
 def test_a_job_longer_than_its_lease_finishes_because_heartbeats_renew_it(
-    short_lease: Conveyor,
+    half_second_lease: Conveyor,
 ) -> None:
-    app = short_lease
+    app = half_second_lease
 
     @app.job
     def long_sync() -> str:
-        time.sleep(0.8)  # four leases
+        time.sleep(1.2)  # over two leases
         return "sync done"
 
     @app.job
     async def long_async() -> str:
-        await asyncio.sleep(0.8)
+        await asyncio.sleep(1.2)
         return "async done"
 
     a, b = long_sync().run_now(), long_async().run_now()
@@ -62,7 +70,7 @@ def test_a_job_longer_than_its_lease_finishes_because_heartbeats_renew_it(
         while not (a.record().finished and b.record().finished):  # type: ignore[union-attr]
             rescued += app.store.rescue()  # what any other worker's maintenance does
             assert time.monotonic() < deadline
-            time.sleep(0.01)
+            time.sleep(0.05)
     assert rescued == 0
     assert (a.result(timeout=1), b.result(timeout=1)) == ("sync done", "async done")
     assert [app.get_job(h.id).attempts for h in (a, b)] == [1, 1]  # type: ignore[union-attr]

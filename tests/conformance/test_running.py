@@ -381,18 +381,20 @@ def test_queue_filter_counts_and_lists(app: Conveyor) -> None:
 
 def test_a_worker_runs_jobs_concurrently_up_to_its_concurrency(app: Conveyor) -> None:
     active, peak = [0], [0]
-    lock = threading.Lock()
+    lock, full = threading.Lock(), threading.Event()
 
     @app.job
     def busy() -> None:
         with lock:
             active[0] += 1
             peak[0] = max(peak[0], active[0])
-        time.sleep(0.05)
+            if active[0] == 4:
+                full.set()
+        full.wait(5)  # the first four wait for each other: all four run at once
         with lock:
             active[0] -= 1
 
     app.enqueue_many(busy() for _ in range(12))
     drain(app, concurrency=4)
-    assert peak[0] == 4
+    assert full.is_set() and peak[0] == 4
     assert app.count(state="completed") == 12
