@@ -41,6 +41,8 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 # Exceptions a step attempt fails with for good (retrying cannot help).
 FINAL = (Fail, FetchRefused, PayloadError)
+# The io method behind each step kind, for messages.
+CALLS = {"event": "wait_for_event", "fetch": "background_fetch", "log": "logger"}
 # An attempt is handed its number and whether it is the last one allowed.
 Attempt = Callable[[int, bool], Awaitable[Any]]
 
@@ -90,7 +92,8 @@ class Run:
             raise self.fatal
         if self.busy is not None:
             raise self._fail(NonDeterminismError(
-                f"io.{kind}({key!r}) started while step {self.busy} was still running: "
+                f"io.{CALLS.get(kind, kind)}({key!r}) started while step {self.busy} was "
+                "still running: "
                 "durable steps run one at a time (asyncio.gather or create_task over io "
                 "calls is not supported); await each io call before starting the next"
             ))
