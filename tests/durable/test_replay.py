@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from conveyor import Conveyor, Retry, is_internal
 from conveyor.errors import Interrupt, Suspend
@@ -340,3 +343,36 @@ def test_a_run_cancelled_while_a_step_runs_stops_before_its_next_step(app: Conve
     assert record.state == "cancelled"
     assert ran == []  # the first step's result was refused (lease gone): nothing went on
     assert app.steps(record.id) == []
+
+
+KINDS = {"task": "task", "log": "log", "nap": "wait"}
+
+
+@given(plan=st.lists(st.sampled_from(sorted(KINDS)), min_size=1, max_size=8))
+@settings(max_examples=20, deadline=None)
+def test_any_mix_of_steps_and_sleeps_replays_to_the_same_result_running_each_task_once(
+    plan: list[str],
+) -> None:
+    app = Conveyor("memory://")
+    calls: Counter[int] = Counter()
+
+    def square(i: int) -> int:
+        calls[i] += 1
+        return i * i
+
+    @app.job
+    async def mixed(payload: list[str], io: Any) -> list[int]:
+        out = []
+        for i, kind in enumerate(payload):
+            if kind == "task":
+                out.append(await io.task(f"t{i}", square, i))
+            elif kind == "log":
+                await io.logger.info(f"line {i}")
+            else:  # a sleep: the run is suspended and replays from the start
+                await io.wait(f"w{i}", 0, "seconds")
+        return out
+
+    record = finish(app, mixed(plan).run_now())
+    assert record.result == [i * i for i, kind in enumerate(plan) if kind == "task"]
+    assert set(calls.values()) <= {1}
+    assert [s.kind for s in app.steps(record.id)] == [KINDS[k] for k in plan]
