@@ -38,6 +38,7 @@ COMMAND_MODULES = (
     "views",       # conveyor jobs, runs, show
     "manage",      # conveyor cancel, retry, purge, migrate
     "dashboard",   # conveyor dashboard
+    "schedules",   # conveyor schedules
 )
 
 
