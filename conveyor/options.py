@@ -26,14 +26,17 @@ def coerce_priority(value: int | str | None) -> int:
         return 0
     if isinstance(value, bool):
         raise ConfigurationError(f"invalid priority {value!r}; {_PRIORITY_HELP}")
-    if isinstance(value, int):
+    if isinstance(value, int) and -(2**31) <= value < 2**31:  # every store holds int32
         return value
     if isinstance(value, str) and value.strip().lower() in PRIORITIES:
         return PRIORITIES[value.strip().lower()]
     raise ConfigurationError(f"invalid priority {value!r}; {_PRIORITY_HELP}")
 
 
-_PRIORITY_HELP = "accepted: low, normal, medium, high, critical or an int (higher runs first)"
+_PRIORITY_HELP = (
+    "accepted: low, normal, medium, high, critical or an int from -2147483648 to "
+    "2147483647 (higher runs first)"
+)
 
 
 def coerce_owner(owner: object) -> str | None:
