@@ -175,10 +175,19 @@ def test_replace_and_unique_together_are_refused(app: Conveyor, echo) -> None:
         echo().run_now(replace=True, unique=True)
 
 
-@pytest.mark.parametrize("bad", ["urgent", 1.5, True])
+@pytest.mark.parametrize("bad", ["urgent", 1.5, True, 2**31, -(2**31) - 1, 10**30])
 def test_bad_priority_is_refused_listing_names(app: Conveyor, echo, bad: object) -> None:
     with pytest.raises(ValueError, match="low, normal, medium, high, critical or an int"):
         echo().run_now(priority=bad)
+    assert app.count() == 0
+
+
+@pytest.mark.parametrize("priority", [2**31 - 1, -(2**31)])
+def test_the_largest_priorities_every_store_holds_are_accepted(
+    app: Conveyor, echo, priority: int
+) -> None:
+    record = app.get_job(echo().run_now(priority=priority).id)
+    assert record is not None and record.priority == priority
 
 
 def test_payload_error_names_the_offending_path_at_trigger_time(app: Conveyor, echo) -> None:
