@@ -35,6 +35,7 @@ class QueriesMixin:
         schedule_id: str | None = None,
         event_id: str | None = None,
         before_id: int | None = None,
+        after_id: int | None = None,
     ) -> JobFilter:
         def names(value: str | Sequence[str] | None) -> list[str] | None:
             return None if value is None else [value] if isinstance(value, str) else list(value)
@@ -54,6 +55,7 @@ class QueriesMixin:
             schedule_id=schedule_id,
             event_id=event_id,
             id_below=before_id,
+            id_above=after_id,
         )
 
     def get_job(self, job_id: int) -> JobRecord | None:
@@ -69,8 +71,8 @@ class QueriesMixin:
         self, *, limit: int = 100, offset: int = 0, newest_first: bool = True, **filters: Any
     ) -> list[JobRecord]:
         """Stored jobs matching ``state``, ``job``, ``queue``, ``owner``, ``key``, ``data``,
-        ``text``, ``since``/``until`` (created between), ``before_id`` (keyset paging),
-        newest first."""
+        ``text``, ``since``/``until`` (created between), ``before_id``/``after_id`` (ids
+        between, for keyset paging), newest first."""
         if limit < 0 or offset < 0:
             raise ConfigurationError("limit and offset must be >= 0")
         rows = self._store.list_jobs(self._filter(**filters), limit, offset, newest_first)

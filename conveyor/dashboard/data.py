@@ -28,6 +28,7 @@ SECRET_KEY = re.compile(
     re.IGNORECASE,
 )
 PAGE_SIZE = 50
+TEXT_WINDOW = 10_000  # ids a text search reads per page
 THROUGHPUT_WINDOW = 3600.0
 THROUGHPUT_BUCKET = 60.0
 WORKER_ALIVE_WITHIN = 60.0
@@ -162,7 +163,12 @@ class Views:
         before: int | None = None,
         limit: int = PAGE_SIZE,
     ) -> dict[str, Any]:
-        """One page of runs, newest first, paged by id (no count over the whole table)."""
+        """One page of runs, newest first, paged by id (no count over the whole table).
+
+        A text search reads at most ``TEXT_WINDOW`` ids per page (it cannot use an
+        index); when the window holds less than a page, ``next_before`` continues below
+        it and ``searched_to`` says how far this page looked.
+        """
         filters: dict[str, Any] = {}
         if state:
             filters["state"] = state
@@ -170,17 +176,29 @@ class Views:
             filters["job"] = job
         if owner:
             filters["owner"] = None if owner in ("system", "0") else owner
-        if text:
-            filters["text"] = text
         if before is not None:
             filters["before_id"] = before
+        floor = None
+        if text:
+            filters["text"] = text
+            top = before if before is not None else self._newest_id() + 1
+            floor = max(0, top - TEXT_WINDOW - 1)
+            filters["after_id"] = floor
         records = self.app.jobs_list(limit=limit + 1, **filters)
         more = len(records) > limit
         records = records[:limit]
+        next_before = records[-1].id if more and records else None
+        if floor and not more:
+            next_before = floor + 1
         return {
             "runs": [self.run_summary(r) for r in records],
-            "next_before": records[-1].id if more and records else None,
+            "next_before": next_before,
+            "searched_to": floor + 1 if floor is not None and not more else None,
         }
+
+    def _newest_id(self) -> int:
+        newest = self.app.jobs_list(limit=1)
+        return newest[0].id if newest else 0
 
     # -- definitions -------------------------------------------------------------------
     def definitions(self) -> list[dict[str, Any]]:

@@ -118,7 +118,10 @@ def openapi_document() -> dict[str, Any]:
                 ],
                 "responses": _responses({"type": "object", "properties": {
                     "runs": {"type": "array", "items": run_ref},
-                    "next_before": {"type": ["integer", "null"]}}}, 400)}},
+                    "next_before": {"type": ["integer", "null"]},
+                    "searched_to": {"type": ["integer", "null"], "description":
+                                    "a text search reads a window of ids a page: the lowest "
+                                    "id this page looked at"}}}, 400)}},
             "/api/runs/{run_id}": {"get": {
                 "summary": "One run with attempts, logs, steps and output",
                 "parameters": [_RUN_ID], "responses": _responses(run_ref, 404)}},

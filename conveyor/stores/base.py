@@ -160,6 +160,7 @@ class JobFilter:
     schedule_id: str | None = None
     event_id: str | None = None
     id_below: int | None = None  # keyset pagination: only ids < this
+    id_above: int | None = None  # and only ids > this (bounds a scan, e.g. text search)
 
 
 @dataclass(slots=True)

@@ -187,3 +187,28 @@ def test_capabilities_missing_from_the_app_answer_501(
     assert r.status_code == 501 and "not available" in r.json()["error"]
     assert "not available" in client.get("/schedules").text
     assert "not available" in client.get("/events").text
+
+
+def test_text_search_reads_a_bounded_window_per_page_and_continues_below_it(
+    demo: Conveyor, make_client: ClientFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from conveyor.dashboard import data
+
+    monkeypatch.setattr(data, "TEXT_WINDOW", 4)
+    handles = demo.enqueue_many(
+        [demo.jobs["echo"]("needle" if i in (1, 9, 10) else "hay") for i in range(12)]
+    )
+    client = make_client(demo)
+    found, before, pages = [], None, 0
+    while True:
+        params = {"q": "needle", **({"before": str(before)} if before else {})}
+        page = client.get("/api/runs", params=params).json()
+        found += [r["id"] for r in page["runs"]]
+        pages += 1
+        before = page["next_before"]
+        if before is None:
+            break
+    ids = [h.id for h in handles]
+    assert found == [ids[10], ids[9], ids[1]]
+    assert pages == 3  # 12 runs read 4 at a time
+    assert "searched down to run #" in client.get("/runs", params={"q": "needle"}).text

@@ -67,4 +67,6 @@ def where(flt: JobFilter, params: dict[str, Any]) -> str:
         add("event_id = %(event_id)s", "event_id", flt.event_id)
     if flt.id_below is not None:
         add("id < %(id_below)s", "id_below", flt.id_below)
+    if flt.id_above is not None:
+        add("id > %(id_above)s", "id_above", flt.id_above)
     return " AND ".join(parts) or "true"

@@ -73,6 +73,9 @@ def where(flt: JobFilter, params: dict[str, Any]) -> str:
     if flt.id_below is not None:
         params["id_below"] = flt.id_below
         parts.append("id < :id_below")
+    if flt.id_above is not None:
+        params["id_above"] = flt.id_above
+        parts.append("id > :id_above")
     return " AND ".join(parts) or "1"
 
 
