@@ -1,0 +1,87 @@
+"""Three worker processes share a 1-second schedule for 10 seconds: each occurrence is
+stored once, runs once, and is linked to the previous one by ``rescheduled_from``
+(SPEC §6), on one SQLite file and on PostgreSQL."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import subprocess
+import sys
+import textwrap
+import time
+from collections import Counter
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from conveyor import Conveyor
+
+from .helpers import ROOT, stop, worker_logs
+
+pytestmark = pytest.mark.slow
+
+APP = textwrap.dedent(
+    """
+    import os
+    import time
+
+    from conveyor import Conveyor
+
+    app = Conveyor(os.environ["CONVEYOR_URL"], lease=2)
+
+    @app.job(trigger=app.every("1 second"))
+    def tick(meta):
+        fd = os.open(os.environ["LEDGER"], os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+        os.write(fd, f"{meta.job.id} {os.getpid()} {time.time()}\\n".encode())
+        os.close(fd)
+
+    if __name__ == "__main__":
+        app.run_worker(concurrency=4)
+    """
+)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path}/jobs.db"
+    return str(request.getfixturevalue("pg_url"))
+
+
+def test_three_workers_run_each_occurrence_of_a_one_second_schedule_once(
+    url: str, tmp_path: Path,
+) -> None:
+    app_file = tmp_path / "tickapp.py"
+    app_file.write_text(APP)
+    ledger = tmp_path / "ledger"
+    env = dict(os.environ, CONVEYOR_URL=url, LEDGER=str(ledger), PYTHONPATH=str(ROOT))
+    workers = []
+    for n in range(3):
+        log = open(tmp_path / f"worker-{n}.log", "wb")  # noqa: SIM115 - kept by Popen
+        workers.append(subprocess.Popen([sys.executable, str(app_file)], env=env, cwd=tmp_path,
+                                        stdout=log, stderr=subprocess.STDOUT))
+    try:
+        time.sleep(10)
+    finally:
+        codes = [stop(w) for w in workers]
+    assert codes == [0, 0, 0], worker_logs(tmp_path)
+
+    with Conveyor(url) as app:
+        found = app.jobs_list(schedule_id="tick", newest_first=False, limit=1000)
+        [schedule] = app.schedules()
+    ran = Counter(int(line.split()[0]) for line in ledger.read_text().splitlines())
+    done = [r for r in found if r.state == "completed"]
+    assert [i for i, n in ran.items() if n > 1] == [], "an occurrence ran twice"
+    assert set(ran) == {r.id for r in done}, worker_logs(tmp_path)
+    assert len(done) >= 8, f"only {len(done)} occurrences ran in 10 s"
+    assert len({r.run_at for r in found}) == len(found), "an occurrence was stored twice"
+    assert [r.rescheduled_from for r in found[1:]] == [r.id for r in found[:-1]]
+    steps = [b.run_at - a.run_at for a, b in itertools.pairwise(found)]
+    assert all(s >= timedelta(seconds=1) and not s.microseconds for s in steps)
+    assert sum(s > timedelta(seconds=1) for s in steps) <= 1, f"occurrences skipped: {steps}"
+    left = [r.state for r in found if r.state != "completed"]  # the next one (a released one)
+    assert len(left) <= 2 and set(left) <= {"scheduled", "queued"}, left
+    assert schedule.last_run is not None and schedule.last_run.id == done[-1].id
+    assert len({line.split()[1] for line in ledger.read_text().splitlines()}) >= 2
