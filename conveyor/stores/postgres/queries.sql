@@ -110,13 +110,15 @@ FROM unnest(%(ids)s::bigint[], %(tokens)s::bigint[], %(states)s::text[],
 WHERE j.id = o.id AND j.lease_token = o.token
 
 -- name: heartbeat
+-- Renews the leases this worker still holds (fenced); the ones not returned are lost.
 WITH w AS (
     UPDATE conveyor_workers SET heartbeat_at = extract(epoch from now())::float8
     WHERE id = %(worker)s
 )
-UPDATE conveyor_jobs SET lease_expires_at = extract(epoch from now())::float8 + %(lease)s
-WHERE worker_id = %(worker)s AND state = 'running'
-RETURNING id, lease_token
+UPDATE conveyor_jobs AS j SET lease_expires_at = extract(epoch from now())::float8 + %(lease)s
+FROM unnest(%(ids)s::bigint[], %(tokens)s::bigint[]) AS h(id, token)
+WHERE j.id = h.id AND j.lease_token = h.token
+RETURNING j.id
 
 -- name: release
 UPDATE conveyor_jobs AS j SET state = 'pending', run_at = extract(epoch from now())::float8,

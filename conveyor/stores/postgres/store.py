@@ -248,10 +248,12 @@ class PostgresStore(DurableMixin, ReadingMixin, RecordsMixin):
 
     @retry_conflicts
     def heartbeat(self, worker_id: str, held: dict[int, int], lease: float) -> set[int]:
+        ids = sorted(held)
+        params = {"worker": worker_id, "lease": lease, "ids": ids,
+                  "tokens": [held[i] for i in ids]}
         with self.db.connection() as conn:
-            rows = conn.execute(Q["heartbeat"], {"worker": worker_id, "lease": lease}).fetchall()
-        live = dict(rows)
-        return {i for i, token in held.items() if live.get(i) != token}
+            renewed = {r[0] for r in conn.execute(Q["heartbeat"], params)}
+        return set(held) - renewed
 
     @retry_conflicts
     def release(self, held: dict[int, int]) -> int:

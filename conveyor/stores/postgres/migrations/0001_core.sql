@@ -53,10 +53,11 @@ CREATE TABLE conveyor_jobs (
 -- The hot path: only unfinished rows are in these indexes, so history never slows claims.
 CREATE INDEX conveyor_jobs_due ON conveyor_jobs (priority DESC, run_at, id)
     WHERE state IN ('pending', 'waiting');
-CREATE INDEX conveyor_jobs_lease ON conveyor_jobs (lease_expires_at) WHERE state = 'running';
-CREATE INDEX conveyor_jobs_worker ON conveyor_jobs (worker_id) WHERE state = 'running';
+-- The running set (for rescue). Its only column never changes, so a heartbeat, which
+-- writes lease_expires_at only, is a HOT update that touches no index.
+CREATE INDEX conveyor_jobs_running ON conveyor_jobs (id) WHERE state = 'running';
 CREATE INDEX conveyor_jobs_match ON conveyor_jobs (job, key)
-    WHERE state IN ('pending', 'running', 'waiting');
+    WHERE state IN ('pending', 'waiting');
 -- Dedupe (replace/unique) and schedule occurrences are enforced by the database.
 CREATE UNIQUE INDEX conveyor_jobs_dedupe ON conveyor_jobs (dedupe_key)
     WHERE dedupe_key IS NOT NULL;
