@@ -35,6 +35,7 @@ from conveyor.stores.postgres.durable import DurableMixin
 from conveyor.stores.postgres.queries import Q
 from conveyor.stores.postgres.reading import ReadingMixin
 from conveyor.stores.postgres.records import ListenWaiter, RecordsMixin
+from conveyor.stores.postgres.schedules import SchedulesMixin
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -79,7 +80,7 @@ def dedupe_key(job: NewJob) -> str:
     return f"{job.job}\x1f{job.key or ''}\x1f{job.owner or ''}"
 
 
-class PostgresStore(DurableMixin, ReadingMixin, RecordsMixin):
+class PostgresStore(DurableMixin, SchedulesMixin, ReadingMixin, RecordsMixin):
     """Store on PostgreSQL: ``PostgresStore("postgresql://user@host/db?schema=app1")``.
 
     Options: ``schema`` (all tables live there; default: the connection's search_path),
