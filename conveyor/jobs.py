@@ -100,6 +100,8 @@ class JobCall:
         check_amount(n, unit)
         seconds = fixed_seconds(n, unit)
         if seconds is not None:
+            if seconds > 1e9:  # refuse a due time past year 9999, as calendar steps do
+                add_interval(datetime.now(UTC), n, unit)
             return self.definition.app._trigger(self, None, seconds, options)
         due = add_interval(datetime.now(UTC), n, unit)
         return self.definition.app._trigger(self, due.timestamp(), 0.0, options)

@@ -43,9 +43,11 @@ def coerce_owner(owner: object) -> str | None:
     """The seed's userId: 0 or None mean the system; anything else is kept as text."""
     if owner is None or owner == 0 or owner == "":
         return None
-    if isinstance(owner, (str, int)) and not isinstance(owner, bool):
+    if isinstance(owner, (str, int)) and not isinstance(owner, bool) and "\x00" not in str(owner):
         return str(owner)
-    raise ConfigurationError(f"invalid owner {owner!r}; accepted: a str or int id, 0 or None")
+    raise ConfigurationError(
+        f"invalid owner {owner!r}; accepted: a str (without NUL characters) or int id, 0 or None"
+    )
 
 
 def coerce_seconds(name: str, value: float | timedelta | str | None) -> float | None:
@@ -61,8 +63,10 @@ def coerce_seconds(name: str, value: float | timedelta | str | None) -> float | 
 def coerce_queue(queue: object) -> str:
     if queue is None:
         return "default"
-    if not isinstance(queue, str) or not queue.strip():
-        raise ConfigurationError(f"invalid queue {queue!r}; accepted: a non-empty str")
+    if not isinstance(queue, str) or not queue.strip() or "\x00" in queue:
+        raise ConfigurationError(
+            f"invalid queue {queue!r}; accepted: a non-empty str without NUL characters"
+        )
     return queue
 
 
@@ -100,8 +104,10 @@ def merge_options(base: JobOptions, given: dict[str, Any]) -> JobOptions:
     if replace and unique:
         raise ConfigurationError("replace=True and unique=True cannot be combined; pick one")
     key = given.get("key", base.key)
-    if key is not None and not isinstance(key, str):
-        raise ConfigurationError(f"invalid key {key!r}; accepted: a str or None")
+    if key is not None and (not isinstance(key, str) or "\x00" in key):
+        raise ConfigurationError(
+            f"invalid key {key!r}; accepted: a str without NUL characters, or None"
+        )
     return JobOptions(
         priority=coerce_priority(given["priority"]) if "priority" in given else base.priority,
         queue=coerce_queue(given["queue"]) if "queue" in given else base.queue,

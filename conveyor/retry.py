@@ -62,6 +62,10 @@ class Retry:
             raise ConfigurationError(
                 f"Retry retries must be a whole number >= 0, got {self.retries!r}"
             )
+        if self.retries > 2**31 - 2:  # attempts are stored as 32-bit ints
+            raise ConfigurationError(
+                f"Retry retries must be at most {2**31 - 2}, got {self.retries!r}"
+            )
         if self.backoff not in BACKOFFS:
             raise ConfigurationError(
                 f"unknown Retry backoff {self.backoff!r}; accepted: {', '.join(BACKOFFS)}"

@@ -149,7 +149,7 @@ def add_interval(start: datetime, n: float, unit: str) -> datetime:
     try:
         if name in CALENDAR_UNITS:
             return start + relativedelta(months=int(n) * _MONTHS[name])
-        return start + timedelta(**{name + "s": float(n)})
+        return start + timedelta(seconds=float(n) * _FIXED_SECONDS[name])  # = fixed_seconds
     except (OverflowError, ValueError) as exc:
         raise ConfigurationError(
             f"{start.isoformat()} + {_amount(n, name)} is outside the supported date range "
