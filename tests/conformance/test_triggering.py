@@ -284,3 +284,22 @@ def test_enqueue_many_stores_every_call_in_order(app: Conveyor, echo) -> None:
     assert [app.get_job(h.id).args for h in handles] == [[i] for i in range(50)]  # type: ignore[union-attr]
     drain(app)
     assert [h.result(timeout=5) for h in handles] == list(range(50))
+
+
+@pytest.mark.parametrize("option", ["key", "queue", "owner"])
+def test_text_options_with_nul_characters_are_refused(app: Conveyor, echo, option: str) -> None:
+    with pytest.raises(ValueError, match=f"invalid {option} .*NUL"):
+        echo().run_now(**{option: "a\x00b"})
+    assert app.count() == 0
+
+
+@pytest.mark.parametrize(("n", "unit"), [(1e12, "weeks"), (10**30, "ms"), (10**6, "years")])
+def test_run_in_past_year_9999_is_refused(app: Conveyor, echo, n: float, unit: str) -> None:
+    with pytest.raises(ValueError, match="outside the supported date range"):
+        echo().run_in(n, unit)
+    assert app.count() == 0
+
+
+def test_retries_beyond_what_a_store_holds_are_refused() -> None:
+    with pytest.raises(ValueError, match="Retry retries must be at most 2147483646"):
+        Retry(retries=2**31)
