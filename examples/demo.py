@@ -77,6 +77,12 @@ def process_upload(upload: dict[str, Any], meta) -> str:
     return f"{len(upload['files'])} files"
 
 
+@app.job(trigger=app.every("30 seconds"))
+def heartbeat_check() -> str:
+    """A recurring job: runs at :00 and :30 of every minute (see `conveyor schedules`)."""
+    return f"all {random.randint(3, 5)} services answered"
+
+
 # -- live activity ---------------------------------------------------------------------
 @app.job
 def traffic(meta) -> int:

@@ -226,6 +226,7 @@ class Periodic:
         """Each maintenance pass: save code schedules; the leader stores missing
         occurrences and sets up the retention cleanup schedule once it has work."""
         self.sync(app)
+        self._rows.clear()  # the claim hook re-reads schedules changed by other processes
         if not leader:
             return
         gaps = [(self.first(gap.schedule, gap), gap.schedule.revision)
