@@ -161,3 +161,32 @@ def test_the_conveyor_worker_command_runs_the_test_app(tmp_path: Path) -> None:
         assert app.count(state="completed") == 200
         assert [app.get_job(h.id).result for h in handles[:3]] == [0, 1, 2]  # type: ignore[union-attr]
     assert len(executions(tmp_path)) == 200
+
+
+def test_killing_one_of_three_workers_mid_run_loses_nothing(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/jobs.db"
+    app = build(url, lease=1.0)
+    handles = app.enqueue_many(app.jobs.sleepy(0.002) for _ in range(1500))
+    workers = [spawn_worker(url, tmp_path, lease=1.0, concurrency=8,
+                            maintenance_interval=0.2) for _ in range(3)]
+    victim = workers[0]
+    try:
+        wait_until(lambda: sum(r.pid == victim.pid for r in executions(tmp_path)) >= 100, 20,
+                   "the victim to run jobs", tmp_path)
+        victim.kill()
+        victim.wait(5)
+        killed_at = time.time()
+        wait_until(lambda: app.count(state="completed") == len(handles), 25,
+                   "every job to complete", tmp_path)
+    finally:
+        for worker in workers[1:]:
+            assert stop(worker) == 0, worker_logs(tmp_path)
+    assert app.count(state="running") == 0 and app.count(state="queued") == 0
+    runs = executions(tmp_path)
+    ran = Counter(r.job_id for r in runs)
+    assert set(ran) == {h.id for h in handles}
+    twice = {job_id for job_id, n in ran.items() if n > 1}
+    victims = {r.job_id for r in runs if r.pid == victim.pid}
+    assert twice <= victims, "only jobs the killed worker held may run again"
+    assert_no_overlap(runs, {victim.pid: killed_at})
+    app.close()
