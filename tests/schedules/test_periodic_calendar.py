@@ -5,12 +5,22 @@ today: on PostgreSQL the (real) database clock decides what is due."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import time_machine
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from periodic_helpers import fire_due, next_fire, occurrences, utc
 
-from conveyor import Conveyor
+from conveyor import Conveyor, parse_schedule
+
+TEXTS = [
+    "0 3 * * *", "*/15 * * * *", "0 12 L * *", "30 2 * * *", "*/20 * * * * *",
+    "every weekday at 9:30 am", "every 90 minutes", "every 2 weeks", "every 3 days",
+    "every day at noon and midnight", "on the last day of the month at 23:00",
+    "every 2 hours between 9 am and 5 pm", "every 1 second",
+]
+ZONES = ["UTC", "Europe/Paris", "America/New_York", "Australia/Lord_Howe"]
 
 
 def run_through(app: Conveyor, schedule_id: str, count: int) -> list[datetime]:
@@ -18,7 +28,7 @@ def run_through(app: Conveyor, schedule_id: str, count: int) -> list[datetime]:
     fired = []
     for _ in range(count):
         due = next_fire(app, schedule_id)
-        with time_machine.travel(due + timedelta(seconds=1), tick=False):
+        with time_machine.travel(due + timedelta(milliseconds=1), tick=False):
             assert len(fire_due(app)) == 1
         fired.append(due)
     return fired
@@ -137,3 +147,20 @@ def test_an_occurrence_later_than_its_misfire_grace_is_skipped_with_the_reason(
     with time_machine.travel(utc(2024, 6, 1, 12, 5), tick=False):
         assert len(fire_due(app)) == 1  # 5 minutes late: within the grace
     assert_chained(app, "hourly")
+
+
+@settings(max_examples=40, deadline=None)
+@given(text=st.sampled_from(TEXTS), tz=st.sampled_from(ZONES),
+       start=st.datetimes(min_value=datetime(2019, 1, 1), max_value=datetime(2025, 12, 31)))
+def test_stored_occurrences_are_the_schedules_own_fire_times(
+    text: str, tz: str, start: datetime,
+) -> None:
+    start = start.replace(tzinfo=UTC)
+    with Conveyor("memory://") as app:
+        with time_machine.travel(start, tick=False):
+            @app.job(trigger=app.schedule(text, tz=tz))
+            def job() -> None: ...
+
+        expected = parse_schedule(text, tz=tz, anchor=start).next(after=start, count=4)
+        assert run_through(app, "job", 4) == expected
+        assert_chained(app, "job")
