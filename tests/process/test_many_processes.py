@@ -190,3 +190,28 @@ def test_killing_one_of_three_workers_mid_run_loses_nothing(tmp_path: Path) -> N
     assert twice <= victims, "only jobs the killed worker held may run again"
     assert_no_overlap(runs, {victim.pid: killed_at})
     app.close()
+
+
+_TRIGGER_AND_DIE = (
+    "import importlib.util, os, sys\n"
+    "spec = importlib.util.spec_from_file_location('process_test_app', sys.argv[1])\n"
+    "module = importlib.util.module_from_spec(spec)\n"
+    "spec.loader.exec_module(module)\n"
+    "app = module.build(sys.argv[2])\n"
+    "h = app.jobs.quick(7).run_now()\n"
+    "os.write(1, str(h.id).encode())\n"
+    "os._exit(0)  # no close, no flush, no atexit: what was returned must be stored\n"
+)
+
+
+def test_a_triggered_job_survives_its_process_dying_right_after(
+    race_url: str, tmp_path: Path
+) -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", _TRIGGER_AND_DIE, str(APP_FILE), race_url],
+        env=worker_env(race_url, tmp_path, 2.0), cwd=tmp_path, capture_output=True, timeout=25,
+    )
+    assert done.returncode == 0, done.stderr.decode()
+    with build(race_url) as app:
+        record = app.get_job(int(done.stdout))
+        assert record is not None and record.state == "queued" and record.args == [7]
