@@ -3,11 +3,12 @@ listing, pausing, resuming and removing (SPEC §6)."""
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from conveyor.errors import ScheduleError
+from conveyor.errors import ConfigurationError, ScheduleError
 from conveyor.jobs import JobHandle
 from conveyor.options import coerce_seconds
 from conveyor.records import utc
@@ -46,6 +47,15 @@ class ScheduleTrigger:
         return self.schedule.next(after, count)
 
     def attach(self, app: Conveyor, definition: JobDefinition) -> None:
+        try:  # occurrences call the job without arguments
+            inspect.signature(definition.fn).bind(**dict.fromkeys(definition.wants))
+        except TypeError as exc:
+            raise ConfigurationError(
+                f"job {definition.id!r} has a schedule trigger, so it is called without "
+                f"arguments, but it requires some ({exc}); give its parameters defaults"
+            ) from None
+        except ValueError:  # no signature to check (a builtin)
+            pass
         job = app._new_job(definition(), None, 0.0, {})
         app._periodic.declare(app, make_row(definition.id, self.schedule, job, self.misfire,
                                             "code"))

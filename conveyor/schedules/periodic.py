@@ -229,9 +229,15 @@ class Periodic:
         self._rows.clear()  # the claim hook re-reads schedules changed by other processes
         if not leader:
             return
-        gaps = [(self.first(gap.schedule, gap), gap.schedule.revision)
-                for gap in store.schedule_gaps()]
-        wanted = [(job, revision) for job, revision in gaps if job is not None]
+        wanted: list[tuple[NewJob, int]] = []
+        for gap in store.schedule_gaps():
+            try:
+                job = self.first(gap.schedule, gap)
+            except Exception:  # one unreadable schedule must not stop the others
+                log.exception("schedule %r: cannot compute its next occurrence", gap.schedule.id)
+                continue
+            if job is not None:
+                wanted.append((job, gap.schedule.revision))
         if wanted:
             store.add_occurrences(wanted)
         if self._purge_in is not app.store and store.expiring():

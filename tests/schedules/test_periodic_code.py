@@ -205,3 +205,14 @@ def test_occurrences_carry_the_definitions_options(app: Conveyor) -> None:
     assert (job.queue, job.priority, job.max_attempts) == ("reports", 10, 4)
     assert job.rescheduled_from is None and job.schedule_id == "report"
     assert job.run_at - job.created_at <= timedelta(hours=1)
+
+
+def test_a_scheduled_job_must_be_callable_without_arguments(app: Conveyor) -> None:
+    with pytest.raises(ConfigurationError, match=r"called without arguments.*'x'"):
+        @app.job(trigger=app.every("hour"))
+        def needs_x(x: int, meta: object) -> None: ...
+
+    @app.job(trigger=app.every("hour"))
+    def has_defaults(meta: object, x: int = 1) -> None: ...
+
+    assert [s.id for s in app.schedules()] == ["has_defaults"]
