@@ -67,7 +67,7 @@ def call_arguments(
 
 
 def find_definition(app: Conveyor, slug_or_id: str) -> JobDefinition:
-    found = app.jobs.by_slug(slug_or_id) or app.jobs._by_id.get(slug_or_id)
+    found = app.jobs.by_slug(slug_or_id) or app.definition(slug_or_id)
     if found is None:
         raise BadInput(f"no job {slug_or_id!r} is defined", status=404)
     return found
@@ -87,7 +87,7 @@ def rerun(app: Conveyor, run_id: int) -> int:
     record = app.get_job(run_id)
     if record is None:
         raise BadInput(f"no run {run_id}", status=404)
-    definition = app.jobs._by_id.get(record.job)
+    definition = app.definition(record.job)
     if definition is None:
         raise BadInput(f"job {record.job!r} is not defined in this app", status=409)
     return run_now(app, definition, list(record.args), dict(record.kwargs))

@@ -81,7 +81,7 @@ class Views:
 
     # -- runs ------------------------------------------------------------------------
     def run_summary(self, rec: JobRecord) -> dict[str, Any]:
-        definition = self.app.jobs._by_id.get(rec.job)
+        definition = self.app.definition(rec.job)
         return {
             "id": rec.id,
             "job": rec.job,
@@ -137,7 +137,7 @@ class Views:
         return out
 
     def _is_durable(self, job_id: str) -> bool:
-        definition = self.app.jobs._by_id.get(job_id)
+        definition = self.app.definition(job_id)
         return definition is None or definition.kind == "durable"
 
     def chain(self, rec: JobRecord, limit: int = 10) -> list[dict[str, Any]]:
