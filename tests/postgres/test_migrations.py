@@ -11,6 +11,7 @@ import pytest
 
 from conveyor import Conveyor
 from conveyor.errors import ConfigurationError
+from conveyor.stores.base import Outcome
 from conveyor.stores.postgres import PostgresStore
 from conveyor.stores.postgres.migrations import available
 from tests.postgres.helpers import ROOT, connect
@@ -76,6 +77,7 @@ def test_upgraded_database_equals_a_fresh_one(pg_database: str, step: int) -> No
 
 MIGRATE = """
 import sys
+from conveyor.stores.base import Outcome
 from conveyor.stores.postgres import PostgresStore
 print(",".join(PostgresStore(sys.argv[1]).migrate()))
 """
@@ -130,3 +132,24 @@ def test_synchronous_commit_option_applies_to_every_connection(pg_url: str) -> N
     store.close()
     with pytest.raises(ConfigurationError, match="invalid synchronous_commit 'maybe'"):
         PostgresStore(pg_url, synchronous_commit="maybe")
+
+
+def test_completions_skip_the_flush_wait_without_changing_the_session(pg_url: str) -> None:
+    app = Conveyor(pg_url)
+
+    @app.job
+    def ping() -> None: ...
+
+    ping().run_now()
+    store = app.store
+    assert isinstance(store, PostgresStore)
+    with store.db.connection() as conn:
+        conn.execute("SET synchronous_commit = on")
+    claimed = store.claim("w", None, 1, 30)
+    assert store.complete([Outcome(claimed[0].id, claimed[0].token, "completed", 0.0)]) == 1
+    with store.db.connection() as conn:  # the pool holds one connection here
+        assert conn.execute("SHOW synchronous_commit").fetchone() == ("on",)
+    assert PostgresStore(pg_url + "&synchronous_complete=on").settings.synchronous_complete
+    with pytest.raises(ConfigurationError, match="invalid synchronous_complete 'sometimes'"):
+        PostgresStore(pg_url, synchronous_complete="sometimes")
+    app.close()

@@ -21,8 +21,12 @@ from conveyor.errors import ConfigurationError, StoreError
 log = logging.getLogger("conveyor.postgres")
 
 POOL_NAME = "conveyor"
-OPTIONS = ("schema", "pool_size", "pool_timeout", "connect_timeout", "synchronous_commit")
-_URL_OPTIONS = ("schema", "synchronous_commit")  # also accepted in the URL's query
+OPTIONS = (
+    "schema", "pool_size", "pool_timeout", "connect_timeout", "synchronous_commit",
+    "synchronous_complete",
+)
+# Also accepted in the URL's query.
+_URL_OPTIONS = ("schema", "synchronous_commit", "synchronous_complete")
 _SYNC_VALUES = ("on", "off", "local", "remote_write", "remote_apply")
 _SCHEMA = re.compile(r"[a-z_][a-z0-9_]{0,49}")
 
@@ -48,6 +52,7 @@ class Settings:
     pool_timeout: float = 10.0
     connect_timeout: float = 5.0
     synchronous_commit: str | None = None
+    synchronous_complete: bool = False
 
     @classmethod
     def parse(cls, url: str, options: dict[str, Any]) -> Settings:
@@ -81,6 +86,8 @@ class Settings:
             pool_timeout=_positive_float("pool_timeout", options.get("pool_timeout", 10.0)),
             connect_timeout=_positive_float("connect_timeout", options.get("connect_timeout", 5.0)),
             synchronous_commit=_sync_value(options.get("synchronous_commit")),
+            synchronous_complete=_flag("synchronous_complete",
+                                       options.get("synchronous_complete", False)),
         )
 
     def connect_kwargs(self) -> dict[str, Any]:
@@ -96,6 +103,14 @@ class Settings:
             given = conninfo_to_dict(self.conninfo).get("options")
             kwargs["options"] = " ".join([str(given)] * bool(given) + settings)
         return kwargs
+
+
+def _flag(name: str, value: Any) -> bool:
+    if isinstance(value, str) and value.lower() in ("on", "off", "true", "false", "1", "0"):
+        return value.lower() in ("on", "true", "1")
+    if not isinstance(value, bool):
+        raise ConfigurationError(f"invalid {name} {value!r}: must be True or False")
+    return value
 
 
 def _sync_value(value: Any) -> str | None:

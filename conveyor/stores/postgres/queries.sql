@@ -79,7 +79,8 @@ RETURNING j.id, j.job, j.args, j.kwargs, j.attempts, j.max_attempts, j.retry, j.
 -- name: complete
 -- One statement per flush, fenced by lease token: outcomes of any kind at once. Fences
 -- test the token only (it is set exactly while a job runs), so the plan is a primary-key
--- lookup per outcome, never a walk of the running set.
+-- lookup per outcome, never a walk of the running set. %(commit)s = 'off' commits it
+-- without waiting for the WAL flush (see PostgresStore's synchronous_complete).
 UPDATE conveyor_jobs AS j SET
     state = o.state,
     result = CASE WHEN o.state = 'completed' THEN o.result ELSE j.result END,
@@ -106,7 +107,8 @@ UPDATE conveyor_jobs AS j SET
 FROM unnest(%(ids)s::bigint[], %(tokens)s::bigint[], %(states)s::text[],
     %(results)s::text[], %(errors)s::text[], %(run_ats)s::float8[], %(delays)s::float8[],
     %(versions)s::text[]) AS o(id, token, state, result, error, run_at, delay, version),
-    (SELECT extract(epoch from now())::float8 AS now) AS t
+    (SELECT extract(epoch from now())::float8 AS now, set_config('synchronous_commit',
+        coalesce(%(commit)s, current_setting('synchronous_commit')), true)) AS t
 WHERE j.id = o.id AND j.lease_token = o.token
 
 -- name: heartbeat

@@ -84,7 +84,11 @@ class PostgresStore(DurableMixin, SchedulesMixin, ReadingMixin, RecordsMixin):
     """Store on PostgreSQL: ``PostgresStore("postgresql://user@host/db?schema=app1")``.
 
     Options: ``schema`` (all tables live there; default: the connection's search_path),
-    ``pool_size`` (default 10), ``pool_timeout`` and ``connect_timeout`` (seconds).
+    ``pool_size`` (default 10), ``pool_timeout`` and ``connect_timeout`` (seconds),
+    ``synchronous_commit`` (the session setting), ``synchronous_complete`` (default False:
+    outcomes are committed without waiting for the WAL flush, so a database crash may
+    lose the last instant of outcomes and those jobs run again after their lease; claims,
+    heartbeats and inserts always wait).
     """
 
     def __init__(self, url: str, **options: Any) -> None:
@@ -243,6 +247,7 @@ class PostgresStore(DurableMixin, SchedulesMixin, ReadingMixin, RecordsMixin):
             "errors": [o.error for o in ordered], "run_ats": [o.run_at for o in ordered],
             "delays": [o.delay or 0.0 for o in ordered],
             "versions": [o.version for o in ordered], "far_future": FAR_FUTURE,
+            "commit": None if self.settings.synchronous_complete else "off",
         }
         with self.db.connection() as conn:
             return conn.execute(Q["complete"], params).rowcount
