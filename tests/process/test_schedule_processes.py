@@ -63,6 +63,9 @@ def test_three_workers_run_each_occurrence_of_a_one_second_schedule_once(
         workers.append(subprocess.Popen([sys.executable, str(app_file)], env=env, cwd=tmp_path,
                                         stdout=log, stderr=subprocess.STDOUT))
     try:
+        deadline = time.monotonic() + 20  # the first run, once the processes have started
+        while not (ledger.exists() and ledger.read_text()) and time.monotonic() < deadline:
+            time.sleep(0.1)
         time.sleep(10)
     finally:
         codes = [stop(w) for w in workers]
@@ -80,7 +83,8 @@ def test_three_workers_run_each_occurrence_of_a_one_second_schedule_once(
     assert [r.rescheduled_from for r in found[1:]] == [r.id for r in found[:-1]]
     steps = [b.run_at - a.run_at for a, b in itertools.pairwise(found)]
     assert all(s >= timedelta(seconds=1) and not s.microseconds for s in steps)
-    assert sum(s > timedelta(seconds=1) for s in steps) <= 1, f"occurrences skipped: {steps}"
+    # A claim later than a second (a busy machine) skips to the next fire time after now.
+    assert sum(s > timedelta(seconds=1) for s in steps) <= 3, f"occurrences skipped: {steps}"
     left = [r.state for r in found if r.state != "completed"]  # the next one (a released one)
     assert len(left) <= 2 and set(left) <= {"scheduled", "queued"}, left
     assert schedule.last_run is not None and schedule.last_run.id == done[-1].id
