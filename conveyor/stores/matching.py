@@ -2,12 +2,27 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from conveyor.errors import ConfigurationError
-from conveyor.stores.base import STATES
+from conveyor.stores.base import POISON_RESCUES, STATES
 
 FAR_FUTURE = 253402300799.0  # 9999-12-31: "no due time" (a run waiting for an event)
+
+# The errors a rescue records (JSON, like an attempt's error).
+RESCUED_ERROR = json.dumps({
+    "type": "LeaseExpired",
+    "message": "the worker running this job stopped heartbeating (it died or lost "
+    "its connection); the job was rescued",
+    "traceback": None,
+})
+POISON_ERROR = json.dumps({
+    "type": "PoisonJob",
+    "message": f"the job was rescued {POISON_RESCUES} times in a row without finishing "
+    "(it keeps killing its worker); failed as a poison job",
+    "traceback": None,
+})
 
 
 def contains(payload: Any, subset: Any) -> bool:

@@ -8,7 +8,6 @@ Every due time, lease and rescue uses the database clock.
 from __future__ import annotations
 
 import functools
-import json
 import operator
 import secrets
 import time
@@ -28,7 +27,7 @@ from conveyor.stores.base import (
     Progress,
     Waiter,
 )
-from conveyor.stores.matching import FAR_FUTURE
+from conveyor.stores.matching import FAR_FUTURE, POISON_ERROR, RESCUED_ERROR
 from conveyor.stores.postgres import migrations
 from conveyor.stores.postgres.connection import Database, Settings
 from conveyor.stores.postgres.durable import DurableMixin
@@ -46,20 +45,6 @@ _MANY_COLUMNS = (
     "schedule_id", "fire_at", "rescheduled_from", "event_id",
 )
 _many_values = operator.attrgetter(*_MANY_COLUMNS)
-_RESCUED = json.dumps({
-    "type": "LeaseExpired",
-    "message": "the worker running this job stopped heartbeating (it died or lost "
-    "its connection); the job was rescued",
-    "traceback": None,
-})
-_POISON = json.dumps({
-    "type": "PoisonJob",
-    "message": f"the job was rescued {POISON_RESCUES} times in a row without finishing "
-    "(it keeps killing its worker); failed as a poison job",
-    "traceback": None,
-})
-
-
 def retry_conflicts(fn: Callable[P, T]) -> Callable[P, T]:
     """Re-run a whole operation the database aborted to break a deadlock (nothing of it
     was committed, so running it again is safe)."""
@@ -274,7 +259,7 @@ class PostgresStore(DurableMixin, SchedulesMixin, ReadingMixin, RecordsMixin):
 
     @retry_conflicts
     def rescue(self) -> int:
-        params = {"max": POISON_RESCUES, "error": _RESCUED, "poison": _POISON}
+        params = {"max": POISON_RESCUES, "error": RESCUED_ERROR, "poison": POISON_ERROR}
         with self.db.connection() as conn, conn.transaction():
             changed = conn.execute(Q["rescue"], params).rowcount
             if changed:

@@ -23,10 +23,10 @@ from conveyor.stores.base import (
     Progress,
     Waiter,
 )
-from conveyor.stores.matching import FAR_FUTURE, contains
+from conveyor.stores.matching import FAR_FUTURE, POISON_ERROR, RESCUED_ERROR, contains
 from conveyor.stores.sqlite import connection
-from conveyor.stores.sqlite.filters import ROW_COLUMNS, STATE_SQL, to_row, where
 from conveyor.stores.sqlite.durable import DurableMixin
+from conveyor.stores.sqlite.filters import ROW_COLUMNS, STATE_SQL, to_row, where
 from conveyor.stores.sqlite.records import DataVersionWaiter, RecordsMixin
 from conveyor.stores.sqlite.schedules import SchedulesMixin
 
@@ -254,18 +254,7 @@ class SQLiteStore(DurableMixin, SchedulesMixin, RecordsMixin):
 
     def rescue(self) -> int:
         now = time.time()
-        error = json.dumps({
-            "type": "LeaseExpired",
-            "message": "the worker running this job stopped heartbeating (it died or lost "
-            "its connection); the job was rescued",
-            "traceback": None,
-        })
-        poison = json.dumps({
-            "type": "PoisonJob",
-            "message": f"the job was rescued {POISON_RESCUES} times in a row without finishing "
-            "(it keeps killing its worker); failed as a poison job",
-            "traceback": None,
-        })
+        error, poison = RESCUED_ERROR, POISON_ERROR
         with self.db.transaction() as conn:
             return conn.execute(
                 "UPDATE conveyor_jobs SET rescues = rescues + 1, "
