@@ -165,6 +165,7 @@ class ScheduleSQL:
         deleted = 0
         with self._sched_write() as conn:
             for schedule_id in ids:
+                self._load(conn, schedule_id, self._LOCK)  # the row first, as writers do
                 self._drop_unstarted(conn, schedule_id)
                 deleted += self._q(
                     conn, "DELETE FROM conveyor_schedules WHERE id = ?", (schedule_id,)
