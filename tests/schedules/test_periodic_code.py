@@ -216,3 +216,22 @@ def test_a_scheduled_job_must_be_callable_without_arguments(app: Conveyor) -> No
     def has_defaults(meta: object, x: int = 1) -> None: ...
 
     assert [s.id for s in app.schedules()] == ["has_defaults"]
+
+
+def test_the_leader_stores_a_missing_next_occurrence_linked_to_the_latest(
+    app: Conveyor,
+) -> None:
+    with time_machine.travel(utc(2024, 5, 1, 12), tick=False):
+        @app.job(trigger=app.every("hour"))
+        def hourly() -> None: ...
+
+    with time_machine.travel(utc(2024, 5, 1, 13, 0, 1), tick=False):
+        # a worker claimed the occurrence and died before storing the next one
+        [claimed] = app.store.claim("doomed", None, 10, app.lease)
+        assert pending(app, "hourly") == []
+        app.maintain(app.store, leader=False)
+        assert pending(app, "hourly") == []  # only the leader fills gaps
+        app.maintain(app.store, leader=True)
+    [following] = pending(app, "hourly")
+    assert following.run_at == utc(2024, 5, 1, 14)
+    assert following.rescheduled_from == claimed.id
