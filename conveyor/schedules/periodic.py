@@ -125,7 +125,8 @@ class Periodic:
         stored = store.get_schedule(row.id)
         if stored is not None and stored.fingerprint != row.fingerprint:
             old, new = json.loads(stored.definition), json.loads(row.definition)
-            if (old.get("text"), old.get("tz")) == (new["text"], new["tz"]):
+            same = ("version", "text", "tz")
+            if all(old.get(k) == new[k] for k in same):
                 row.definition = stored.definition
         saved, found = store.save_schedule(row, self.first)
         self._rows[saved.id] = saved
