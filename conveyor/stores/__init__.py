@@ -41,6 +41,8 @@ def open_store(url: str, **options: object) -> Store:
         try:
             from conveyor.stores.postgres import PostgresStore  # type: ignore[import-not-found,unused-ignore]
         except ImportError as exc:
+            if not (exc.name or "").startswith("psycopg"):
+                raise  # a bug in conveyor itself, not a missing driver
             raise ConfigurationError(
                 f"the PostgreSQL store needs psycopg: pip install 'conveyor[postgres]' ({exc})"
             ) from None
