@@ -175,3 +175,13 @@ def test_migrate_is_idempotent(tmp_path: Path) -> None:
         assert app.migrate() == []
     with Conveyor(url) as again:
         assert again.migrate() == []
+
+
+def test_a_missing_postgres_driver_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    for name in [m for m in sys.modules if m.startswith("conveyor.stores.postgres")]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "psycopg", None)
+    with pytest.raises(ConfigurationError, match=r"pip install 'conveyor\[postgres\]'"):
+        Conveyor("postgresql://user@127.0.0.1/db")
