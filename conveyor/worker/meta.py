@@ -41,7 +41,10 @@ class JobLog:
         self._buffer = buffer
 
     def _add(self, level: str, message: str, args: tuple[Any, ...]) -> None:
-        text = message % args if args else str(message)
+        try:
+            text = message % args if args else str(message)
+        except (TypeError, ValueError):  # like logging: a bad format never fails the job
+            text = f"{message} {args!r}"
         self._buffer.logs.append(
             LogLine(self._claimed.id, self._claimed.attempt, time.time(), level, text)
         )
