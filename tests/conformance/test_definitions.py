@@ -168,6 +168,20 @@ def test_meta_log_lines_are_stored_with_the_run(app: Conveyor) -> None:
     assert all(g.at.tzinfo is not None for g in record.logs)
 
 
+def test_a_badly_formatted_log_line_is_stored_without_failing_the_job(app: Conveyor) -> None:
+    @app.job
+    def sloppy(meta: Any) -> str:
+        meta.log.info("%d rows in %s", "many")
+        return "done"
+
+    h = sloppy().run_now()
+    drain(app)
+    assert h.result(timeout=5) == "done"
+    record = app.get_job(h.id)
+    assert record is not None
+    assert [g.message for g in record.logs] == ["%d rows in %s ('many',)"]
+
+
 def test_meta_progress_is_stored_as_a_fraction_with_its_message(app: Conveyor) -> None:
     @app.job
     async def slow(meta: Any) -> None:
