@@ -27,9 +27,14 @@ if TYPE_CHECKING:
 def error_json(exc: BaseException, message: str | None = None) -> str:
     kind = type(exc)
     name = kind.__name__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__name__}"
+    if message is None:
+        try:
+            message = str(exc)
+        except Exception:  # a broken __str__ must not leave the job running
+            message = "<exception str() failed>"
     return json.dumps({
         "type": name,
-        "message": message if message is not None else str(exc),
+        "message": message,
         "traceback": "".join(traceback.format_exception(exc)),
     })
 
