@@ -130,6 +130,23 @@ def test_sys_exit_in_a_job_fails_the_job_not_the_worker(app: Conveyor) -> None:
     assert (record.error["type"], record.error["message"]) == ("SystemExit", "3")
 
 
+def test_an_exception_whose_str_fails_still_fails_the_job(app: Conveyor) -> None:
+    class Unprintable(Exception):
+        def __str__(self) -> str:
+            raise RuntimeError("no text")
+
+    @app.job
+    def odd() -> None:
+        raise Unprintable()
+
+    h = odd().run_now()
+    drain(app)
+    record = app.get_job(h.id)
+    assert record is not None and record.state == "failed"
+    assert record.error is not None and record.error["type"].endswith("Unprintable")
+    assert record.error["message"] == "<exception str() failed>"
+
+
 def test_the_last_attempts_error_is_the_jobs_error(app: Conveyor) -> None:
     @app.job(retry=Retry(retries=1, wait=0))
     def always(meta: Any) -> None:
