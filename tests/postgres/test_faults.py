@@ -120,3 +120,35 @@ def test_polling_alone_runs_jobs_when_notifications_are_unavailable(
             work(n).run_now()
         wait_for(lambda: len(done) == 5, 10, "jobs found by polling")
     app.close()
+
+
+def test_the_maintenance_leader_vacuums_the_hot_table_when_dead_rows_pile_up(
+    pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from conveyor.stores.postgres import upkeep
+
+    monkeypatch.setattr(upkeep, "DEAD_ROWS", 100)
+    monkeypatch.setattr(upkeep, "CHECK_EVERY", 0.0)
+    app = Conveyor(pg_url)
+
+    @app.job
+    def ping() -> None: ...
+
+    app.enqueue_many([ping() for _ in range(300)])
+    app.run_worker(burst=True)  # 600 dead row versions (claims and completions)
+    store = app.store
+    assert isinstance(store, PostgresStore)
+
+    def vacuumed() -> bool:
+        store.purge(None, expired_only=True)  # what the leader calls on every pass
+        if store.upkeep.running:
+            store.upkeep.running.join(10)
+        with connect(pg_url) as conn:
+            row = conn.execute(
+                "SELECT last_vacuum FROM pg_stat_user_tables "
+                "WHERE relid = 'conveyor_jobs'::regclass"
+            ).fetchone()
+        return bool(row and row[0])
+
+    wait_for(vacuumed, 10, "a VACUUM of conveyor_jobs")
+    app.close()

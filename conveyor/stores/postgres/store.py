@@ -35,6 +35,7 @@ from conveyor.stores.postgres.queries import Q
 from conveyor.stores.postgres.reading import ReadingMixin
 from conveyor.stores.postgres.records import ListenWaiter, RecordsMixin
 from conveyor.stores.postgres.schedules import SchedulesMixin
+from conveyor.stores.postgres.upkeep import Upkeep
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -80,6 +81,7 @@ class PostgresStore(DurableMixin, SchedulesMixin, ReadingMixin, RecordsMixin):
         self.url = url
         self.settings = Settings.parse(url, options)
         self.db = Database(self.settings)
+        self.upkeep = Upkeep(self.db)
         self._schema = self.settings.schema
 
     # -- lifecycle ------------------------------------------------------------
