@@ -122,7 +122,7 @@ def test_polling_alone_runs_jobs_when_notifications_are_unavailable(
     app.close()
 
 
-def test_the_maintenance_leader_vacuums_the_hot_table_when_dead_rows_pile_up(
+def test_maintenance_vacuums_the_hot_table_when_dead_rows_pile_up(
     pg_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from conveyor.stores.postgres import upkeep
@@ -140,7 +140,7 @@ def test_the_maintenance_leader_vacuums_the_hot_table_when_dead_rows_pile_up(
     assert isinstance(store, PostgresStore)
 
     def vacuumed() -> bool:
-        store.purge(None, expired_only=True)  # what the leader calls on every pass
+        store.rescue()  # what every maintenance pass calls
         if store.upkeep.running:
             store.upkeep.running.join(10)
         with connect(pg_url) as conn:

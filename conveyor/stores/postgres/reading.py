@@ -14,14 +14,12 @@ if TYPE_CHECKING:
     import psycopg
 
     from conveyor.stores.postgres.connection import Database
-    from conveyor.stores.postgres.upkeep import Upkeep
 
 _UNFINISHED = ("scheduled", "queued", "waiting", "running")
 
 
 class ReadingMixin:
     db: Database
-    upkeep: Upkeep
 
     def get(self, job_id: int) -> JobRow | None:
         with self.db.connection() as conn:
@@ -119,8 +117,6 @@ class ReadingMixin:
             if ids:
                 conn.execute("DELETE FROM conveyor_logs WHERE job_id = ANY(%s)", (ids,))
                 self._after_purge(conn, ids)
-        if expired_only:  # the maintenance leader's regular pass
-            self.upkeep.tick()
         return len(ids)
 
     def _after_purge(self, conn: psycopg.Connection[Any], ids: list[int]) -> None:

@@ -266,6 +266,7 @@ class PostgresStore(DurableMixin, SchedulesMixin, ReadingMixin, RecordsMixin):
             changed = conn.execute(Q["rescue"], params).rowcount
             if changed:
                 conn.execute(Q["notify"])
+        self.upkeep.tick()  # every maintenance pass comes here
         return changed
 
     @retry_conflicts

@@ -3,9 +3,9 @@
 Every job leaves dead row versions behind (claim and completion are updates). Until a
 vacuum removes them, their entries stay at the head of the claim index and every claim
 walks past them, so throughput sinks as history grows. Autovacuum does this when it is
-on, but it wakes once a minute at best (and some servers run without it), so the
-maintenance leader also vacuums the table itself when enough dead versions have gathered,
-in a thread of its own so that no claim waits for it.
+on, but it wakes once a minute at best (and some servers run without it), so workers'
+maintenance passes also vacuum the table when enough dead versions have gathered (one
+process at a time, in a thread of its own so that no claim waits for it).
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ log = logging.getLogger("conveyor.postgres")
 
 DEAD_ROWS = 50_000  # vacuum once this many dead row versions have gathered
 CHECK_EVERY = 5.0  # seconds between looks at the table's statistics
+_LOCK = b"SELECT pg_try_advisory_lock(hashtextextended('conveyor-vacuum:' || current_schema(), 0))"
 _DEAD = (
     b"SELECT n_dead_tup FROM pg_stat_user_tables WHERE relid = 'conveyor_jobs'::regclass"
 )
@@ -40,7 +41,7 @@ class Upkeep:
         self.running: threading.Thread | None = None
 
     def tick(self) -> None:
-        """Called by the maintenance leader; cheap when there is nothing to do."""
+        """Called on every maintenance pass; cheap when there is nothing to do."""
         now = time.monotonic()
         if now - self.checked < CHECK_EVERY or (self.running and self.running.is_alive()):
             return
@@ -58,6 +59,10 @@ class Upkeep:
         try:
             conn = self.db.connect()
             try:
+                # One at a time across processes: another one's VACUUM does the job.
+                row = conn.execute(_LOCK).fetchone()
+                if not row or not row[0]:
+                    return
                 conn.execute(b"VACUUM (ANALYZE) conveyor_jobs")
             finally:
                 conn.close()
