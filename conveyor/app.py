@@ -203,10 +203,8 @@ class Conveyor(QueriesMixin, DurableMixin, SchedulesMixin):
         args, kwargs = call.args, call.kwargs
         args_json = dumps(args, "payload args") if args else "[]"
         kwargs_json = dumps(kwargs, "payload kwargs") if kwargs else "{}"
-        if len(args) == 1 and not kwargs:
-            payload = args_json[1:-1]  # the single argument's JSON
-        else:
-            payload = kwargs_json
+        # The single argument's JSON, else the keyword arguments.
+        payload = args_json[1:-1] if len(args) == 1 and not kwargs else kwargs_json
         retention = opts.retention
         if retention is None:
             retention = self.cleanup.get(definition.id, self.retention)
