@@ -215,3 +215,25 @@ def test_a_reaction_failure_is_retried_per_the_policy(app: Conveyor) -> None:
     assert attempts == [1, 2, 3]
     with pytest.raises(JobFailed, match="still broken"):
         h.result(timeout=1)
+
+
+def test_retry_runs_a_completed_job_again(app: Conveyor) -> None:
+    runs: list[int] = []
+
+    @app.job
+    def again(meta: Any) -> int:
+        runs.append(meta.attempt)
+        return meta.attempt
+
+    h = again().run_now()
+    drain(app)
+    assert app.retry(h.id) is True
+    drain(app)
+    assert runs == [1, 2] and h.result(timeout=1) == 2
+
+
+def test_retry_refuses_a_running_job(app: Conveyor, shop) -> None:
+    h = shop(1).run_now()
+    app.store.claim("live-worker", None, 1, 30)
+    assert app.retry(h.id) is False
+    assert h.state == "running"

@@ -143,3 +143,20 @@ def test_stop_does_not_wait_out_the_poll_interval(app: Conveyor) -> None:
         worker.stop()
         thread.join(10)
         assert not thread.is_alive(), "the worker slept through stop()"
+
+
+def test_async_jobs_run_side_by_side_on_one_loop(app: Conveyor) -> None:
+    together = asyncio.Event()
+    active: list[int] = []
+
+    @app.job
+    async def meet(n: int) -> int:
+        active.append(n)
+        if len(active) == 5:
+            together.set()
+        await asyncio.wait_for(together.wait(), 10)  # only if all five run at once
+        return n
+
+    handles = app.enqueue_many(meet(i) for i in range(5))
+    app.run_worker(burst=True, concurrency=5)
+    assert [h.result(timeout=1) for h in handles] == list(range(5))
