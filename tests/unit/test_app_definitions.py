@@ -171,3 +171,13 @@ def test_a_job_named_like_an_injected_parameter_is_not_part_of_its_payload(
     assert with_meta.wants == frozenset({"meta"})
     with pytest.raises(ConfigurationError, match="'meta' is filled in by the worker"):
         with_meta(1, meta="mine")
+
+
+def test_include_accepts_a_module(app: Conveyor) -> None:
+    import types
+
+    plugin = types.ModuleType("reaction_plugin")
+    plugin.jobs = {"plugin/job": lambda data: data}  # type: ignore[attr-defined]
+    plugin.cleanup = [{"type": "plugin/job", "purge_after_days": 1.5}]  # type: ignore[attr-defined]
+    assert [d.id for d in app.include(plugin)] == ["plugin/job"]
+    assert app.cleanup["plugin/job"] == 1.5 * 86400
