@@ -38,6 +38,16 @@ FROM unnest(%(job)b::text[], %(args)b::text[], %(kwargs)b::text[], %(payload)b::
 ORDER BY v.ord
 RETURNING id
 
+-- name: reserve_ids
+-- Ids (in order) and the database clock for a COPY of n new jobs.
+SELECT extract(epoch from now())::float8, nextval('conveyor_jobs_id_seq')
+FROM generate_series(1, %(n)s)
+
+-- name: copy_jobs
+COPY conveyor_jobs (id, job, args, kwargs, payload, priority, queue, key, owner,
+    max_attempts, retry, timeout, retention, remove_delay, run_at, version, schedule_id,
+    fire_at, rescheduled_from, event_id, state, created_at) FROM STDIN
+
 -- name: dedupe_lock
 SELECT pg_advisory_xact_lock(hashtextextended(%(lock)s, 0))
 
