@@ -2,6 +2,7 @@
 
 from conveyor.app import Conveyor
 from conveyor.errors import (
+    ArgumentsError,
     ConfigurationError,
     ConveyorError,
     Fail,
@@ -22,6 +23,7 @@ from conveyor.retry import Retry
 from conveyor.schedules import Schedule, parse_schedule
 
 __all__ = [
+    "ArgumentsError",
     "Attempt",
     "ConfigurationError",
     "Conveyor",

@@ -17,6 +17,10 @@ class PayloadError(ConveyorError, TypeError):
     """A trigger's arguments cannot be stored as JSON; names the offending path."""
 
 
+class ArgumentsError(ConveyorError, TypeError):
+    """A job was called with arguments its function does not accept."""
+
+
 class ScheduleError(ConveyorError, ValueError):
     """Schedule text (English or cron) that cannot be read."""
 

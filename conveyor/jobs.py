@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from conveyor.errors import ConfigurationError, JobFailed, UnknownJobError
+from conveyor.errors import ArgumentsError, ConfigurationError, JobFailed, UnknownJobError
 from conveyor.options import JobOptions
 from conveyor.serialization import loads
 from conveyor.timeunits import add_interval, check_amount, fixed_seconds, normalize_unit, to_utc
@@ -45,14 +45,22 @@ class JobDefinition:
     kind: str = "function"  # "function", "reaction" (add_worker) or "durable"
     is_async: bool = field(init=False)
     wants: frozenset[str] = field(init=False)
+    # The signature callers fill in (injected parameters removed); None = not checkable.
+    accepts: inspect.Signature | None = field(init=False)
 
     def __post_init__(self) -> None:
         self.is_async = inspect.iscoroutinefunction(self.fn)
         try:
-            params = inspect.signature(self.fn).parameters
+            signature = inspect.signature(self.fn)
         except (TypeError, ValueError):
-            params = {}  # type: ignore[assignment]
+            signature = None
+        params = signature.parameters if signature else {}
         self.wants = frozenset(p for p in INJECTED if p in params)
+        self.accepts = None
+        if signature is not None and self.kind == "function":
+            self.accepts = signature.replace(
+                parameters=[p for n, p in params.items() if n not in self.wants]
+            )
         if "io" in self.wants and self.kind == "function":
             self.kind = "durable"
         self.__doc__ = getattr(self.fn, "__doc__", None)
@@ -71,6 +79,14 @@ class JobDefinition:
             raise ConfigurationError(
                 f"{bad[0]!r} is filled in by the worker; do not pass it when calling {self.id!r}"
             )
+        if self.accepts is not None:
+            try:
+                self.accepts.bind(*args, **kwargs)
+            except TypeError as exc:
+                raise ArgumentsError(
+                    f"job {self.id!r} cannot be called with these arguments ({exc}); "
+                    f"it takes {self.accepts}"
+                ) from None
         return JobCall(self, args, kwargs)
 
     def __repr__(self) -> str:

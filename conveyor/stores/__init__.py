@@ -13,6 +13,9 @@ ACCEPTED = "sqlite:///path/to/file.db, memory://, postgresql://user@host/db"
 
 
 def resolve_url(url: str | None) -> str:
+    """The URL given, else $CONVEYOR_URL, else the default SQLite file."""
+    if url is not None and not (isinstance(url, str) and url.strip()):
+        raise ConfigurationError(f"invalid store URL {url!r}; accepted: {ACCEPTED}")
     return url or os.environ.get("CONVEYOR_URL") or DEFAULT_URL
 
 

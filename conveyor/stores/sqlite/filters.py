@@ -20,6 +20,9 @@ ROW_COLUMNS = (
 )
 
 
+_TEXT_COLUMNS = ("payload", "args", "kwargs", "error", "job")
+
+
 def state_condition(state: str) -> str:
     if state == "queued":
         return "(state = 'pending' AND run_at <= :now)"
@@ -55,9 +58,11 @@ def where(flt: JobFilter, params: dict[str, Any]) -> str:
         params["key"] = flt.key
         parts.append("key = :key")
     if flt.text:
-        params["text"] = f"%{flt.text}%"
-        parts.append("(payload LIKE :text OR args LIKE :text OR kwargs LIKE :text "
-                     "OR error LIKE :text OR job LIKE :text)")
+        escaped = flt.text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        params["text"] = f"%{escaped}%"
+        parts.append("(" + " OR ".join(
+            f"{column} LIKE :text ESCAPE '\\'" for column in _TEXT_COLUMNS
+        ) + ")")
     if flt.created_after is not None:
         params["created_after"] = flt.created_after
         parts.append("created_at >= :created_after")
