@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("conveyor.postgres")
 
-DEAD_ROWS = 50_000  # vacuum once this many dead row versions have gathered
+DEAD_ROWS = 200_000  # vacuum once this many dead row versions have gathered
 CHECK_EVERY = 5.0  # seconds between looks at the table's statistics
 _LOCK = b"SELECT pg_try_advisory_lock(hashtextextended('conveyor-vacuum:' || current_schema(), 0))"
 _DEAD = (
