@@ -49,24 +49,22 @@ def where(flt: JobFilter, params: dict[str, Any]) -> str:
         add("id = ANY(%(ids)s::bigint[])", "ids", [int(i) for i in flt.ids])
     if not flt.any_owner or flt.owner is not None:
         add("owner IS NOT DISTINCT FROM %(owner)s::text", "owner", flt.owner)
-    if flt.key is not None:
-        add("key = %(key)s", "key", flt.key)
     if flt.data is not None:
         add("payload @> %(data)s::jsonb", "data", json.dumps(flt.data))
     if flt.text:
         pattern = "%" + flt.text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         add("(payload::text ILIKE %(text)s OR args ILIKE %(text)s OR kwargs ILIKE %(text)s "
             "OR error ILIKE %(text)s OR job ILIKE %(text)s)", "text", pattern)
-    if flt.created_after is not None:
-        add("created_at >= %(created_after)s", "created_after", flt.created_after)
-    if flt.created_before is not None:
-        add("created_at < %(created_before)s", "created_before", flt.created_before)
-    if flt.schedule_id is not None:
-        add("schedule_id = %(schedule_id)s", "schedule_id", flt.schedule_id)
-    if flt.event_id is not None:
-        add("event_id = %(event_id)s", "event_id", flt.event_id)
-    if flt.id_below is not None:
-        add("id < %(id_below)s", "id_below", flt.id_below)
-    if flt.id_above is not None:
-        add("id > %(id_above)s", "id_above", flt.id_above)
+    for test, name in _COMPARISONS:
+        value = getattr(flt, name)
+        if value is not None:
+            add(f"{test} %({name})s", name, value)
     return " AND ".join(parts) or "true"
+
+
+# JobFilter fields that are one comparison with a column: (column and operator, field).
+_COMPARISONS = (
+    ("created_at >=", "created_after"), ("created_at <", "created_before"),
+    ("key =", "key"), ("schedule_id =", "schedule_id"), ("event_id =", "event_id"),
+    ("id <", "id_below"), ("id >", "id_above"),
+)
