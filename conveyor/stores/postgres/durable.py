@@ -6,8 +6,17 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from conveyor.stores.base import EventRow, NewJob, StepRow
+from conveyor.stores.eventlogic import (
+    EVENT_COLUMNS,
+    STEP_COLUMNS,
+    EventSQL,
+    deliver,
+    event_runs,
+    list_filter,
+    step_values,
+    with_runs,
+)
 from conveyor.stores.postgres.queries import Q
-from conveyor.stores.sqlite.durable import EVENT_COLUMNS, STEP_COLUMNS, step_values
 
 if TYPE_CHECKING:
     import psycopg
@@ -32,11 +41,18 @@ INSERT INTO conveyor_steps ({STEP_COLUMNS})
 SELECT {", ".join(f"%(v{i})s" for i in range(15))} FROM fence
 ON CONFLICT (job_id, seq) DO UPDATE SET {_SET_STEP}
 """.encode()
-_WAITS = f"""
-SELECT s.job_id, s.seq, s.input FROM conveyor_steps s JOIN conveyor_jobs j ON j.id = s.job_id
-WHERE s.state = 'waiting' AND s.event_name = %s AND j.state = 'waiting' AND s.wake_at > {_NOW}
-ORDER BY s.job_id FOR UPDATE OF s, j
-""".encode()
+
+
+class _EventSQL(EventSQL):
+    def runs_of(self, ids: list[str]) -> tuple[str, Sequence[Any]]:
+        return (
+            "SELECT event_id, id FROM conveyor_jobs WHERE event_id = ANY(%s) ORDER BY id",
+            (ids,),
+        )
+
+
+# The waiting steps an event wakes are locked in job order (no deadlock between senders).
+_SQL = _EventSQL("%s", lock_waits=" ORDER BY s.job_id FOR UPDATE OF s, j")
 
 
 class DurableMixin:
@@ -49,10 +65,7 @@ class DurableMixin:
 
     def load_steps(self, job_id: int) -> list[StepRow]:
         with self.db.connection() as conn:
-            rows = conn.execute(
-                f"SELECT {STEP_COLUMNS} FROM conveyor_steps WHERE job_id = %s ORDER BY seq",
-                (job_id,),
-            ).fetchall()
+            rows = conn.execute(_SQL.load_steps, (job_id,)).fetchall()
         return [StepRow(*r) for r in rows]
 
     def save_step(
@@ -82,44 +95,12 @@ class DurableMixin:
             ).fetchone()
             assert row is not None
             stored, now = EventRow(*row[:-1]), float(row[-1])
-            if stored.delivered_at is None and stored.deliver_at <= now:
-                self._deliver(conn, stored, runs, wakes, now)
-            stored.runs = [r[0] for r in conn.execute(
-                "SELECT id FROM conveyor_jobs WHERE event_id = %s ORDER BY id", (stored.id,)
-            )]
+            if stored.delivered_at is None and stored.deliver_at <= now and deliver(
+                conn, _SQL, stored, runs, wakes, lambda job: self._insert_one(conn, job), now
+            ):
+                conn.execute(Q["notify"])
+            stored.runs = event_runs(conn, _SQL, stored.id)
         return stored, new
-
-    def _deliver(
-        self,
-        conn: psycopg.Connection[Any],
-        event: EventRow,
-        runs: Callable[[EventRow], Sequence[NewJob]],
-        wakes: Callable[[EventRow, str | None], bool],
-        now: float,
-    ) -> None:
-        conn.execute(
-            "UPDATE conveyor_events SET delivered_at = %s WHERE id = %s", (now, event.id)
-        )
-        event.delivered_at = now
-        for job in runs(event):
-            job.event_id = event.id
-            self._insert_one(conn, job)
-        output = event.as_json()
-        woken = [
-            (job_id, seq) for job_id, seq, spec in conn.execute(_WAITS, (event.name,))
-            if wakes(event, spec)
-        ]
-        for job_id, seq in woken:
-            conn.execute(
-                "UPDATE conveyor_steps SET state = 'completed', output = %s, finished_at = %s "
-                "WHERE job_id = %s AND seq = %s", (output, now, job_id, seq),
-            )
-            conn.execute(
-                "UPDATE conveyor_jobs SET run_at = %s WHERE id = %s AND state = 'waiting'",
-                (now, job_id),
-            )
-        if woken:
-            conn.execute(Q["notify"])
 
     def due_events(self, limit: int) -> list[EventRow]:
         with self.db.connection() as conn:
@@ -130,28 +111,17 @@ class DurableMixin:
         return [EventRow(*r) for r in rows]
 
     def get_event(self, event_id: str) -> EventRow | None:
-        found = self._events("WHERE id = %s", (event_id,))
+        found = self._events(_SQL.by_id, (event_id,))
         return found[0] if found else None
 
     def list_events(self, name: str | None, limit: int, offset: int) -> list[EventRow]:
-        where, params = ("WHERE name = %s", [name]) if name is not None else ("", [])
-        return self._events(
-            f"{where} ORDER BY sent_at DESC, id LIMIT %s OFFSET %s", (*params, limit, offset)
-        )
+        return self._events(*list_filter(_SQL, name, limit, offset))
 
     def _events(self, sql: str, params: Sequence[Any]) -> list[EventRow]:
         with self.db.connection() as conn:
-            rows = [EventRow(*r) for r in conn.execute(
+            return with_runs(conn, _SQL, [EventRow(*r) for r in conn.execute(
                 f"SELECT {EVENT_COLUMNS} FROM conveyor_events {sql}".encode(), params
-            )]
-            by_id = {e.id: e for e in rows}
-            if rows:
-                for event_id, job_id in conn.execute(
-                    "SELECT event_id, id FROM conveyor_jobs WHERE event_id = ANY(%s) "
-                    "ORDER BY id", (list(by_id),),
-                ):
-                    by_id[event_id].runs.append(job_id)
-        return rows
+            )])
 
     def _after_purge(self, conn: psycopg.Connection[Any], ids: list[int]) -> None:
         conn.execute("DELETE FROM conveyor_steps WHERE job_id = ANY(%s)", (ids,))

@@ -9,15 +9,20 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from conveyor.stores.base import EventRow, NewJob, StepRow
+from conveyor.stores.eventlogic import (
+    EVENT_COLUMNS,
+    STEP_COLUMNS,
+    EventSQL,
+    deliver,
+    event_runs,
+    list_filter,
+    step_values,
+    with_runs,
+)
 
 if TYPE_CHECKING:
     from conveyor.stores.sqlite.connection import Locked
 
-STEP_COLUMNS = (
-    "job_id, seq, key, kind, state, input, output, error, attempts, history, wake_at, "
-    "event_name, fingerprint, started_at, finished_at"
-)
-EVENT_COLUMNS = "id, name, payload, sent_at, deliver_at, delivered_at, source"
 _SAVE_STEP = (
     f"INSERT OR REPLACE INTO conveyor_steps ({STEP_COLUMNS}) "
     "SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM "
@@ -29,19 +34,7 @@ _SUSPEND = (
     "lease_expires_at = NULL, worker_id = NULL "
     "WHERE id = ? AND lease_token = ? AND state = 'running'"
 )
-_WAITS = (
-    "SELECT s.job_id, s.seq, s.input FROM conveyor_steps s JOIN conveyor_jobs j "
-    "ON j.id = s.job_id WHERE s.state = 'waiting' AND s.event_name = ? "
-    "AND j.state = 'waiting' AND s.wake_at > ?"
-)
-
-
-def step_values(step: StepRow) -> tuple[Any, ...]:
-    return (
-        step.job_id, step.seq, step.key, step.kind, step.state, step.input, step.output,
-        step.error, step.attempts, step.history, step.wake_at, step.event_name,
-        step.fingerprint, step.started_at, step.finished_at,
-    )
+_SQL = EventSQL("?")
 
 
 class DurableMixin:
@@ -55,10 +48,7 @@ class DurableMixin:
 
     def load_steps(self, job_id: int) -> list[StepRow]:
         with self.db.reading() as conn:
-            rows = conn.execute(
-                f"SELECT {STEP_COLUMNS} FROM conveyor_steps WHERE job_id = ? ORDER BY seq",
-                (job_id,),
-            ).fetchall()
+            rows = conn.execute(_SQL.load_steps, (job_id,)).fetchall()
         return [StepRow(*r) for r in rows]
 
     def save_step(
@@ -88,39 +78,13 @@ class DurableMixin:
                 f"SELECT {EVENT_COLUMNS} FROM conveyor_events WHERE id = ?", (event.id,)
             ).fetchone())
             if stored.delivered_at is None and stored.deliver_at <= now:
-                self._deliver(conn, stored, runs, wakes, now)
-            stored.runs = [r[0] for r in conn.execute(
-                "SELECT id FROM conveyor_jobs WHERE event_id = ? ORDER BY id", (stored.id,)
-            )]
+                deliver(
+                    conn, _SQL, stored, runs, wakes,
+                    lambda job: self._insert_one(conn, job, now), now,
+                )
+            stored.runs = event_runs(conn, _SQL, stored.id)
         self._changed.set()
         return stored, new
-
-    def _deliver(
-        self,
-        conn: sqlite3.Connection,
-        event: EventRow,
-        runs: Callable[[EventRow], Sequence[NewJob]],
-        wakes: Callable[[EventRow, str | None], bool],
-        now: float,
-    ) -> None:
-        conn.execute(
-            "UPDATE conveyor_events SET delivered_at = ? WHERE id = ?", (now, event.id)
-        )
-        event.delivered_at = now
-        for job in runs(event):
-            job.event_id = event.id
-            self._insert_one(conn, job, now)
-        output = event.as_json()
-        for job_id, seq, spec in conn.execute(_WAITS, (event.name, now)).fetchall():
-            if wakes(event, spec):
-                conn.execute(
-                    "UPDATE conveyor_steps SET state = 'completed', output = ?, "
-                    "finished_at = ? WHERE job_id = ? AND seq = ?", (output, now, job_id, seq),
-                )
-                conn.execute(
-                    "UPDATE conveyor_jobs SET run_at = ? WHERE id = ? AND state = 'waiting'",
-                    (now, job_id),
-                )
 
     def due_events(self, limit: int) -> list[EventRow]:
         with self.db.reading() as conn:
@@ -131,29 +95,17 @@ class DurableMixin:
         return [EventRow(*r) for r in rows]
 
     def get_event(self, event_id: str) -> EventRow | None:
-        found = self._events("WHERE id = ?", (event_id,))
+        found = self._events(_SQL.by_id, (event_id,))
         return found[0] if found else None
 
     def list_events(self, name: str | None, limit: int, offset: int) -> list[EventRow]:
-        where, params = ("WHERE name = ?", [name]) if name is not None else ("", [])
-        return self._events(
-            f"{where} ORDER BY sent_at DESC, id LIMIT ? OFFSET ?", (*params, limit, offset)
-        )
+        return self._events(*list_filter(_SQL, name, limit, offset))
 
     def _events(self, sql: str, params: Sequence[Any]) -> list[EventRow]:
         with self.db.reading() as conn:
-            rows = [EventRow(*r) for r in conn.execute(
+            return with_runs(conn, _SQL, [EventRow(*r) for r in conn.execute(
                 f"SELECT {EVENT_COLUMNS} FROM conveyor_events {sql}", params
-            )]
-            if rows:
-                marks = ", ".join("?" for _ in rows)
-                by_id = {e.id: e for e in rows}
-                for event_id, job_id in conn.execute(
-                    f"SELECT event_id, id FROM conveyor_jobs WHERE event_id IN ({marks}) "
-                    "ORDER BY id", [e.id for e in rows],
-                ):
-                    by_id[event_id].runs.append(job_id)
-        return rows
+            )])
 
     def _purge_steps(self, conn: sqlite3.Connection, ids: list[int]) -> None:
         conn.executemany("DELETE FROM conveyor_steps WHERE job_id = ?", [(i,) for i in ids])
