@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
 from types import ModuleType
-from typing import Any, overload
+from typing import TYPE_CHECKING, Any, overload
 
 from conveyor.durable import DurableMixin
 from conveyor.durable import install as install_durable
@@ -30,6 +29,9 @@ from conveyor.stores import open_store, resolve_url
 from conveyor.stores.base import NewJob, Store
 from conveyor.timeunits import to_utc
 
+if TYPE_CHECKING:
+    from conveyor.worker import Worker
+
 Decorated = Callable[[Callable[..., Any]], JobDefinition]
 
 
@@ -37,6 +39,9 @@ class Conveyor(QueriesMixin, DurableMixin, SchedulesMixin):
     """A conveyor app: ``Conveyor("sqlite:///jobs.db")``, ``Conveyor("memory://")``,
     ``Conveyor("postgresql://...")``; default ``$CONVEYOR_URL`` or ``sqlite:///conveyor.db``.
     """
+
+    # Runs jobs that take an ``io`` parameter; set by conveyor.durable.install.
+    durable_runner: Callable[..., Any]
 
     def __init__(
         self,
@@ -61,8 +66,6 @@ class Conveyor(QueriesMixin, DurableMixin, SchedulesMixin):
         # Optional capabilities (schedules, events, durable runs) plug in here: each may
         # define start(app), maintain(app, store, leader) and claimed(app, store, jobs).
         self.extensions: list[Any] = []
-        # Runs jobs that take an ``io`` parameter; set by conveyor.durable.
-        self.durable_runner: Any = _no_durable
         # io.background_fetch may reach private/loopback addresses (SSRF guard off).
         self.allow_private_fetch = allow_private_fetch
         install_durable(self)
@@ -289,10 +292,7 @@ class Conveyor(QueriesMixin, DurableMixin, SchedulesMixin):
         **options: Any,
     ) -> None:
         """Run a worker in this process until stopped (or, with ``burst``, until idle)."""
-        from conveyor.worker import Worker
-
-        worker = Worker(self, concurrency=concurrency, queues=queues, burst=burst, **options)
-        worker.run_blocking()
+        self._worker(concurrency, queues, burst, options).run_blocking()
 
     async def run_worker_async(
         self,
@@ -302,10 +302,15 @@ class Conveyor(QueriesMixin, DurableMixin, SchedulesMixin):
         **options: Any,
     ) -> None:
         """Async form of :meth:`run_worker`."""
+        await self._worker(concurrency, queues, burst, options).run()
+
+    def _worker(
+        self, concurrency: int, queues: Sequence[str] | str | None, burst: bool,
+        options: dict[str, Any],
+    ) -> Worker:
         from conveyor.worker import Worker
 
-        worker = Worker(self, concurrency=concurrency, queues=queues, burst=burst, **options)
-        await worker.run()
+        return Worker(self, concurrency=concurrency, queues=queues, burst=burst, **options)
 
     def definition(self, job_id: str) -> JobDefinition | None:
         return self.jobs._by_id.get(job_id) or self._periodic.system.get(job_id)
@@ -318,13 +323,6 @@ class Conveyor(QueriesMixin, DurableMixin, SchedulesMixin):
             hook = getattr(ext, "maintain", None)
             if hook is not None:
                 hook(self, store, leader)
-
-    def _run_coroutine(self, coro: Any) -> Any:
-        return asyncio.run(coro)
-
-
-async def _no_durable(*args: Any) -> Any:
-    raise ConfigurationError("durable jobs (an 'io' parameter) are not available in this build")
 
 
 def _check_timezone(name: str) -> str:
