@@ -8,10 +8,12 @@ lease ``token``; a write whose token no longer matches changes nothing (fencing)
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol
+
+from conveyor.stores.base_durable import DurableStore, EventRow, StepRow
+from conveyor.stores.base_schedules import ScheduleGap, ScheduleRow, ScheduleStore
 
 # Internal state of a job that is waiting to run; shown as "scheduled" or "queued".
 PENDING = "pending"
@@ -175,35 +177,6 @@ class WorkerInfo:
     stopped_at: float | None = None
 
 
-@dataclass(slots=True)
-class ScheduleRow:
-    """A recurring schedule (conveyor.schedules). Its occurrences are jobs built from
-    ``job``, ``args``, ``kwargs`` and ``options`` with ``schedule_id`` = ``id``."""
-
-    id: str
-    job: str
-    definition: str  # Schedule.to_json() as JSON text
-    args: str = "[]"
-    kwargs: str = "{}"
-    options: str = "{}"  # the occurrence's NewJob fields (queue, priority, owner, key, retry...)
-    paused: bool = False
-    source: str = "code"  # "code" (declared on a definition), "runtime" or "system"
-    misfire: float | None = None  # skip an occurrence started later than this after its time
-    created_at: float = 0.0
-    updated_at: float = 0.0
-    revision: int = 1  # + 1 each time the stored definition changes
-    fingerprint: str = ""  # what the definition was built from; equal = unchanged
-
-
-@dataclass(slots=True)
-class ScheduleGap:
-    """An unpaused schedule with no unstarted occurrence stored (maintenance fills it)."""
-
-    schedule: ScheduleRow
-    latest_fire_at: float | None  # the newest occurrence's fire time, if any
-    latest_id: int | None  # ... and its job id
-
-
 class Waiter(Protocol):
     """Blocks until the store may have new work (another process enqueued)."""
 
@@ -212,8 +185,9 @@ class Waiter(Protocol):
     def close(self) -> None: ...
 
 
-class Store(Protocol):
-    """Everything conveyor asks of a database."""
+class Store(DurableStore, ScheduleStore, Protocol):
+    """Everything conveyor asks of a database (durable runs, events and schedules: the
+    protocols in :mod:`conveyor.stores.base_durable` and :mod:`~.base_schedules`)."""
 
     url: str
 
@@ -320,131 +294,13 @@ class Store(Protocol):
 
     def open_waiter(self) -> Waiter: ...
 
-    # -- durable runs and events (conveyor.durable, conveyor.events) -----------
-    # A durable run's steps are rows keyed by (job id, seq); every write from the
-    # running worker is fenced by its lease token like the job's own writes.
-    def load_steps(self, job_id: int) -> list[StepRow]:
-        """The run's stored steps in sequence order."""
-        ...
-
-    def save_step(
-        self, token: int, step: StepRow, suspend_until: float | None = None,
-        version: str | None = None,
-    ) -> bool:
-        """Insert or replace a step if the run is still held with ``token``; returns
-        False when the lease is gone. With ``suspend_until`` the run is set ``waiting``
-        until then in the same transaction (an event can then wake it at once)."""
-        ...
-
-    def deliver_event(
-        self,
-        event: EventRow,
-        runs: Callable[[EventRow], Sequence[NewJob]],
-        wakes: Callable[[EventRow, str | None], bool],
-    ) -> tuple[EventRow, bool]:
-        """Store ``event`` unless its id exists; if the stored event is due and not yet
-        delivered, deliver it in the same transaction: insert ``runs(event)`` and complete
-        the waiting event steps (filter JSON) that ``wakes`` accepts. Returns the stored
-        event and whether it was new."""
-        ...
-
-    def due_events(self, limit: int) -> list[EventRow]:
-        """Events whose ``deliver_at`` has passed and that were not delivered yet."""
-        ...
-
-    def get_event(self, event_id: str) -> EventRow | None: ...
-
-    def list_events(self, name: str | None, limit: int, offset: int) -> list[EventRow]:
-        """Newest first; ``runs`` filled in."""
-        ...
-
-    # -- recurring schedules (conveyor.schedules) ------------------------------
-    # A schedule is a row; each occurrence is a job keyed by (schedule_id, fire_at),
-    # which the database keeps UNIQUE, so any number of processes store it (and so run
-    # it) once. "Unstarted" occurrence = a job of the schedule still pending with
-    # attempts = 0: the placeholder for its next fire time.
-    def save_schedule(
-        self, row: ScheduleRow,
-        first: Callable[[ScheduleRow, ScheduleGap], NewJob | None],
-    ) -> tuple[ScheduleRow, int | None]:
-        """Upsert by id in one transaction: insert ``row``; or, when the stored row's
-        fingerprint differs, replace its definition (revision + 1; ``paused``,
-        ``source`` and ``created_at`` kept) and delete its unstarted occurrences; an equal
-        fingerprint keeps the stored row. Then, unless it is paused or an unstarted
-        occurrence exists, insert ``first(stored row, gap)``. Returns the stored row and
-        the id of its unstarted occurrence (None when there is none)."""
-        ...
-
-    def add_occurrences(self, jobs: Sequence[tuple[NewJob, int]]) -> list[int | None]:
-        """Insert (occurrence, revision) pairs, each only while its schedule exists, is
-        not paused and is at that revision; returns each id (the existing one for an
-        occurrence stored already) or None where refused."""
-        ...
-
-    def get_schedule(self, schedule_id: str) -> ScheduleRow | None: ...
-
-    def list_schedules(self) -> list[ScheduleRow]:
-        """Every schedule, by id."""
-        ...
-
-    def pause_schedule(self, schedule_id: str, paused: bool) -> ScheduleRow | None:
-        """Set ``paused`` (pausing deletes the unstarted occurrences); None if unknown."""
-        ...
-
-    def delete_schedules(self, ids: Sequence[str]) -> int:
-        """Delete schedules and their unstarted occurrences; returns how many."""
-        ...
-
-    def schedule_gaps(self) -> list[ScheduleGap]:
-        """Unpaused schedules that have no unstarted occurrence."""
-        ...
-
-    def occurrences(self, schedule_id: str, limit: int) -> list[JobRow]:
-        """A schedule's newest occurrences, latest fire time first."""
-        ...
-
     def expiring(self) -> bool:
         """Whether any finished job has a purge time (retention cleanup has work)."""
         ...
 
 
-@dataclass(slots=True)
-class StepRow:
-    """One step of a durable run. ``state``: "completed", "failed" or "waiting" (asleep,
-    awaiting an event, or between retries until ``wake_at``)."""
-
-    job_id: int
-    seq: int
-    key: str
-    kind: str  # task, wait, event, log, send_event, fetch
-    state: str
-    input: str | None = None  # JSON shown to people (secrets redacted)
-    output: str | None = None
-    error: str | None = None
-    attempts: int = 0
-    history: str | None = None  # JSON list of failed attempts
-    wake_at: float | None = None
-    event_name: str | None = None  # for "event" steps: the event awaited
-    fingerprint: str | None = None  # the call's arguments, to refuse key reuse
-    started_at: float = 0.0
-    finished_at: float | None = None
-
-
-@dataclass(slots=True)
-class EventRow:
-    id: str
-    name: str
-    payload: str = "null"
-    sent_at: float = 0.0
-    deliver_at: float = 0.0
-    delivered_at: float | None = None
-    source: int | None = None  # the run that sent it
-    runs: list[int] = field(default_factory=list)
-
-    def as_json(self) -> str:
-        """What ``io.wait_for_event`` hands back, as JSON text."""
-        return (
-            f'{{"id": {json.dumps(self.id)}, "name": {json.dumps(self.name)}, '
-            f'"payload": {self.payload}, "sent_at": {self.sent_at!r}}}'
-        )
-
+__all__ = [
+    "FINISHED", "PENDING", "POISON_RESCUES", "STATES", "ClaimedJob", "DurableStore",
+    "EventRow", "JobFilter", "JobRow", "LogLine", "NewJob", "Outcome", "Progress",
+    "ScheduleGap", "ScheduleRow", "ScheduleStore", "StepRow", "Store", "Waiter", "WorkerInfo",
+]
