@@ -21,7 +21,9 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 
 
-def start_workers(url: str, count: int, concurrency: int, job: str) -> list[subprocess.Popen[bytes]]:
+def start_workers(
+    url: str, count: int, concurrency: int, job: str
+) -> list[subprocess.Popen[bytes]]:
     env = dict(os.environ, CONVEYOR_URL=url, BENCH_CONCURRENCY=str(concurrency),
                PYTHONPATH=str(HERE.parent))
     return [
