@@ -21,6 +21,12 @@ ROW_COLUMNS = (
 
 
 _TEXT_COLUMNS = ("payload", "args", "kwargs", "error", "job")
+# JobFilter fields that are one comparison with a column: (column and operator, field).
+_COMPARISONS = (
+    ("created_at >=", "created_after"), ("created_at <", "created_before"),
+    ("key =", "key"), ("schedule_id =", "schedule_id"), ("event_id =", "event_id"),
+    ("id <", "id_below"), ("id >", "id_above"),
+)
 
 
 def state_condition(state: str) -> str:
@@ -54,33 +60,17 @@ def where(flt: JobFilter, params: dict[str, Any]) -> str:
     if not flt.any_owner or flt.owner is not None:
         params["owner"] = flt.owner
         parts.append("owner IS :owner")
-    if flt.key is not None:
-        params["key"] = flt.key
-        parts.append("key = :key")
     if flt.text:
         escaped = flt.text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         params["text"] = f"%{escaped}%"
         parts.append("(" + " OR ".join(
             f"{column} LIKE :text ESCAPE '\\'" for column in _TEXT_COLUMNS
         ) + ")")
-    if flt.created_after is not None:
-        params["created_after"] = flt.created_after
-        parts.append("created_at >= :created_after")
-    if flt.created_before is not None:
-        params["created_before"] = flt.created_before
-        parts.append("created_at < :created_before")
-    if flt.schedule_id is not None:
-        params["schedule_id"] = flt.schedule_id
-        parts.append("schedule_id = :schedule_id")
-    if flt.event_id is not None:
-        params["event_id"] = flt.event_id
-        parts.append("event_id = :event_id")
-    if flt.id_below is not None:
-        params["id_below"] = flt.id_below
-        parts.append("id < :id_below")
-    if flt.id_above is not None:
-        params["id_above"] = flt.id_above
-        parts.append("id > :id_above")
+    for test, name in _COMPARISONS:
+        value = getattr(flt, name)
+        if value is not None:
+            params[name] = value
+            parts.append(f"{test} :{name}")
     return " AND ".join(parts) or "1"
 
 
