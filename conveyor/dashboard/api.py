@@ -72,6 +72,9 @@ def runs_query(request: Request) -> dict[str, Any]:
     state = q.get("state") or None
     if state is not None and state not in STATES:
         raise BadInput(f"unknown state {state!r}; accepted: {', '.join(STATES)}")
+    for name in ("job", "owner", "q"):
+        if "\x00" in q.get(name, ""):  # no store can hold it (PostgreSQL refuses NUL)
+            raise BadInput(f"invalid {name} {q[name]!r}; accepted: text without NUL characters")
     return {
         "state": state,
         "job": q.get("job") or None,

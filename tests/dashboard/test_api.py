@@ -88,6 +88,15 @@ def test_runs_filter_by_owner(demo: Conveyor, make_client: ClientFactory) -> Non
     assert [r["payload"] for r in runs] == [1]
 
 
+@pytest.mark.parametrize("param", ["owner", "job", "q"])
+def test_runs_filter_with_a_nul_character_is_refused_with_a_message(
+    demo: Conveyor, make_client: ClientFactory, param: str
+) -> None:
+    r = make_client(demo).get("/api/runs", params={param: "a\x00b"})
+    assert r.status_code == 400
+    assert r.json()["error"] == f"invalid {param} 'a\\x00b'; accepted: text without NUL characters"
+
+
 def test_runs_are_paged_by_id_newest_first(demo: Conveyor, make_client: ClientFactory) -> None:
     demo.enqueue_many([demo.jobs["echo"](i) for i in range(7)])
     client = make_client(demo)
