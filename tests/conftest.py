@@ -14,15 +14,19 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.support import fail_in_ci_else_skip
+from tests.support import store_url as _store_url
+
 PG_ADMIN_URL = os.environ.get("CONVEYOR_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 STORES = ("memory", "sqlite", "postgres")
 _schema_ids = itertools.count(1)
 
 
 def _pg_unavailable(reason: str) -> None:
-    if os.environ.get("CI"):
-        pytest.fail(f"PostgreSQL is required in CI but unavailable: {reason}")
-    pytest.skip(f"PostgreSQL unavailable: {reason}")
+    fail_in_ci_else_skip(
+        f"PostgreSQL is required in CI but unavailable: {reason}",
+        f"PostgreSQL unavailable: {reason}",
+    )
 
 
 @pytest.fixture(scope="session")
@@ -53,12 +57,7 @@ def pg_url(pg_database: str) -> str:
 @pytest.fixture(params=STORES)
 def store_url(request: pytest.FixtureRequest, tmp_path: object) -> str:
     """The URL of an empty store of each kind."""
-    kind = request.param
-    if kind == "memory":
-        return "memory://"
-    if kind == "sqlite":
-        return f"sqlite:///{tmp_path}/conveyor.db"
-    return str(request.getfixturevalue("pg_url"))
+    return _store_url(request.param, request, tmp_path)
 
 
 @pytest.fixture

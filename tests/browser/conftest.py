@@ -19,6 +19,7 @@ import pytest
 from dashboard.helpers import define_demo_jobs  # tests/dashboard (tests/ is on sys.path)
 
 from conveyor import Conveyor
+from tests.support import fail_in_ci_else_skip
 
 CHROMIUM = os.environ.get("CONVEYOR_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -28,9 +29,9 @@ CHROMIUM_ARGS = [
 
 
 def _unavailable(reason: str) -> None:
-    if os.environ.get("CI"):
-        pytest.fail(f"browser tests need Chromium in CI: {reason}")
-    pytest.skip(f"browser tests skipped: {reason}")
+    fail_in_ci_else_skip(
+        f"browser tests need Chromium in CI: {reason}", f"browser tests skipped: {reason}"
+    )
 
 
 @pytest.fixture(scope="package")

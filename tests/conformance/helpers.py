@@ -3,32 +3,20 @@
 from __future__ import annotations
 
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-import pytest
-
 from conveyor import Conveyor
 from conveyor.worker import Worker
+from tests.support import wait_for
+
+__all__ = ["drain", "wait_for", "worker_thread"]
 
 
 def drain(app: Conveyor, **options: Any) -> None:
     """Run a burst worker until nothing is due and nothing is running."""
     app.run_worker(burst=True, **options)
-
-
-def wait_for(predicate: Callable[[], Any], timeout: float = 10.0, what: str = "condition") -> Any:
-    """Poll ``predicate`` until it returns something truthy (or fail after ``timeout``)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.005)
 
 
 @contextmanager

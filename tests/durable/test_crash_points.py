@@ -15,18 +15,15 @@ from typing import Any
 import pytest
 
 from conveyor import Conveyor, JobRecord
-from tests.conformance.helpers import wait_for
+from tests.support import ROOT, store_url, wait_for
 
 pytestmark = pytest.mark.slow
-ROOT = Path(__file__).resolve().parents[2]
 WORKER = "from tests.durable.crash_app import app; app.run_worker(concurrency=2)"
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
 def crash_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path}/crash.db"
-    return str(request.getfixturevalue("pg_url"))
+    return store_url(request.param, request, tmp_path, "crash.db")
 
 
 @pytest.fixture

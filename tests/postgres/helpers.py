@@ -5,15 +5,15 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from pathlib import Path
 from typing import Any
 
 import psycopg
 
 from conveyor.stores.postgres.connection import Settings
 from tests.postgres.workerapp import EXECUTIONS
+from tests.support import ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
+__all__ = ["ROOT", "connect", "create_executions", "start_worker", "stop_workers"]
 
 
 def connect(url: str) -> psycopg.Connection[Any]:

@@ -13,10 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pytest
+from tests.support import ROOT, wait_for
 
 APP_FILE = Path(__file__).with_name("app.py")
-ROOT = APP_FILE.parents[2]
 
 _RUN = (
     "import importlib.util, json, sys\n"
@@ -53,14 +52,8 @@ def worker_logs(tmp: Path) -> str:
 
 
 def wait_until(predicate: Callable[[], Any], timeout: float, what: str, tmp: Path) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout} s waiting for {what}\n{worker_logs(tmp)}")
-        time.sleep(0.02)
+    """:func:`tests.support.wait_for`, failing with the workers' logs."""
+    return wait_for(predicate, timeout, what, details=lambda: worker_logs(tmp), interval=0.02)
 
 
 @dataclass

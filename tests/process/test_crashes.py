@@ -12,6 +12,7 @@ import pytest
 
 from conveyor import Conveyor
 from conveyor.stores.base import POISON_RESCUES
+from tests.support import store_url
 
 from .app import build
 from .helpers import (
@@ -29,9 +30,7 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(params=["sqlite", "postgres"])
 def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path}/jobs.db"
-    return str(request.getfixturevalue("pg_url"))
+    return store_url(request.param, request, tmp_path, "jobs.db")
 
 
 @pytest.fixture
