@@ -123,11 +123,9 @@ class Worker:
                     self._start(job)
                 if full:
                     continue
-                maybe_work = False
                 if self.burst and not self.active and await self._burst_done():
                     return
-                if self.burst:
-                    maybe_work = True
+                maybe_work = self.burst  # a burst worker keeps claiming until done
             timeout = self.poll_interval if not self.burst else 0.05
             due = await self._guard(self.store.next_due, self.queues) if not maybe_work else None
             if due is not None:
