@@ -40,6 +40,12 @@ class QueriesMixin:
         def names(value: str | Sequence[str] | None) -> list[str] | None:
             return None if value is None else [value] if isinstance(value, str) else list(value)
 
+        for name, given in (("job", job), ("queue", queue), ("key", key), ("text", text)):
+            if given is not None and any("\x00" in str(v) for v in names(given) or ()):
+                # PostgreSQL cannot hold NUL: refuse it on every store, like the options
+                raise ConfigurationError(
+                    f"invalid {name} {given!r}; accepted: text without NUL characters"
+                )
         return JobFilter(
             states=check_states(state) or None,
             jobs=names(job),

@@ -183,6 +183,15 @@ def test_jobs_list_refuses_bad_arguments(app: Conveyor) -> None:
         app.jobs_list(colour="red")
 
 
+@pytest.mark.parametrize("field", ["job", "queue", "key", "text", "owner"])
+def test_jobs_list_and_count_refuse_nul_characters_in_text_filters(
+    app: Conveyor, field: str
+) -> None:
+    for find in (app.jobs_list, app.count):
+        with pytest.raises(ValueError, match=f"invalid {field} .*NUL"):
+            find(**{field: "a\x00b"})
+
+
 def test_counts_has_every_state(app: Conveyor, mix: dict[str, Any]) -> None:
     assert app.counts() == {"scheduled": 1, "queued": 1, "running": 0, "waiting": 0,
                             "completed": 2, "failed": 1, "cancelled": 1}
