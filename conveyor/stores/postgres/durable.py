@@ -9,10 +9,10 @@ from conveyor.stores.base import EventRow, NewJob, StepRow
 from conveyor.stores.eventlogic import (
     EVENT_COLUMNS,
     STEP_COLUMNS,
+    EventReads,
     EventSQL,
     deliver,
     event_runs,
-    list_filter,
     step_values,
     with_runs,
 )
@@ -55,9 +55,10 @@ class _EventSQL(EventSQL):
 _SQL = _EventSQL("%s", lock_waits=" ORDER BY s.job_id FOR UPDATE OF s, j")
 
 
-class DurableMixin:
+class DurableMixin(EventReads):
     """Steps and events for :class:`PostgresStore`."""
 
+    _event_sql = _SQL
     db: Database
 
     def _insert_one(self, conn: psycopg.Connection[Any], j: NewJob) -> int:
@@ -109,13 +110,6 @@ class DurableMixin:
                 f"AND deliver_at <= {_NOW} ORDER BY deliver_at LIMIT %s", (limit,),
             ).fetchall()
         return [EventRow(*r) for r in rows]
-
-    def get_event(self, event_id: str) -> EventRow | None:
-        found = self._events(_SQL.by_id, (event_id,))
-        return found[0] if found else None
-
-    def list_events(self, name: str | None, limit: int, offset: int) -> list[EventRow]:
-        return self._events(*list_filter(_SQL, name, limit, offset))
 
     def _events(self, sql: str, params: Sequence[Any]) -> list[EventRow]:
         with self.db.connection() as conn:

@@ -12,10 +12,10 @@ from conveyor.stores.base import EventRow, NewJob, StepRow
 from conveyor.stores.eventlogic import (
     EVENT_COLUMNS,
     STEP_COLUMNS,
+    EventReads,
     EventSQL,
     deliver,
     event_runs,
-    list_filter,
     step_values,
     with_runs,
 )
@@ -37,9 +37,10 @@ _SUSPEND = (
 _SQL = EventSQL("?")
 
 
-class DurableMixin:
+class DurableMixin(EventReads):
     """Steps and events for :class:`SQLiteStore` (same connection and transactions)."""
 
+    _event_sql = _SQL
     db: Locked
     _changed: threading.Event
 
@@ -93,13 +94,6 @@ class DurableMixin:
                 "AND deliver_at <= ? ORDER BY deliver_at LIMIT ?", (time.time(), limit),
             ).fetchall()
         return [EventRow(*r) for r in rows]
-
-    def get_event(self, event_id: str) -> EventRow | None:
-        found = self._events(_SQL.by_id, (event_id,))
-        return found[0] if found else None
-
-    def list_events(self, name: str | None, limit: int, offset: int) -> list[EventRow]:
-        return self._events(*list_filter(_SQL, name, limit, offset))
 
     def _events(self, sql: str, params: Sequence[Any]) -> list[EventRow]:
         with self.db.reading() as conn:
