@@ -51,3 +51,17 @@ def check_states(states: Any) -> list[str]:
                 f"unknown job state {name!r}; accepted: {', '.join(STATES)}"
             )
     return names
+
+
+# JobFilter fields that are one comparison with a column: (column and operator, field).
+FILTER_COMPARISONS = (
+    ("created_at >=", "created_after"), ("created_at <", "created_before"),
+    ("key =", "key"), ("schedule_id =", "schedule_id"), ("event_id =", "event_id"),
+    ("id <", "id_below"), ("id >", "id_above"),
+)
+
+
+def like_pattern(text: str) -> str:
+    """A LIKE pattern (with ``ESCAPE '\\'``) that matches ``text`` anywhere, literally."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"

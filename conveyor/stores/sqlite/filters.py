@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from conveyor.stores.base import JobFilter, JobRow
+from conveyor.stores.matching import FILTER_COMPARISONS, like_pattern
 
 # Public state for a row: pending splits into scheduled (due later) and queued (due).
 STATE_SQL = (
@@ -21,12 +22,6 @@ ROW_COLUMNS = (
 
 
 _TEXT_COLUMNS = ("payload", "args", "kwargs", "error", "job")
-# JobFilter fields that are one comparison with a column: (column and operator, field).
-_COMPARISONS = (
-    ("created_at >=", "created_after"), ("created_at <", "created_before"),
-    ("key =", "key"), ("schedule_id =", "schedule_id"), ("event_id =", "event_id"),
-    ("id <", "id_below"), ("id >", "id_above"),
-)
 
 
 def state_condition(state: str) -> str:
@@ -61,12 +56,11 @@ def where(flt: JobFilter, params: dict[str, Any]) -> str:
         params["owner"] = flt.owner
         parts.append("owner IS :owner")
     if flt.text:
-        escaped = flt.text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        params["text"] = f"%{escaped}%"
+        params["text"] = like_pattern(flt.text)
         parts.append("(" + " OR ".join(
             f"{column} LIKE :text ESCAPE '\\'" for column in _TEXT_COLUMNS
         ) + ")")
-    for test, name in _COMPARISONS:
+    for test, name in FILTER_COMPARISONS:
         value = getattr(flt, name)
         if value is not None:
             params[name] = value
