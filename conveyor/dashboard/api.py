@@ -15,6 +15,7 @@ from conveyor.dashboard import actions
 from conveyor.dashboard.actions import MISSING, BadInput
 from conveyor.dashboard.context import Dashboard
 from conveyor.dashboard.openapi import openapi_document
+from conveyor.dashboard.security import json_error
 from conveyor.stores.base import STATES
 
 Handler = Callable[[Request], Awaitable[Response]]
@@ -29,7 +30,7 @@ def _endpoint(fn: Callable[[Dashboard, Request], Awaitable[Any]], status: int = 
         try:
             result = await fn(dash, request)
         except BadInput as exc:
-            return JSONResponse({"error": exc.message, "status": exc.status}, exc.status)
+            return json_error(exc.status, exc.message)
         return JSONResponse(result, status_code=status)
 
     return handler

@@ -11,7 +11,7 @@ import jinja2
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.responses import Response
 from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
@@ -19,7 +19,7 @@ from starlette.templating import Jinja2Templates
 from conveyor.dashboard import api, pages
 from conveyor.dashboard.context import Dashboard
 from conveyor.dashboard.data import Views
-from conveyor.dashboard.security import Security, SecurityMiddleware
+from conveyor.dashboard.security import Security, SecurityMiddleware, refusal
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -62,22 +62,16 @@ def create_app(
     return app
 
 
-def _error(request: Request, status: int, message: str) -> Response:
-    if request.url.path.startswith("/api/"):
-        return JSONResponse({"error": message, "status": status}, status_code=status)
-    return PlainTextResponse(message, status_code=status)
-
-
 async def _not_found(request: Request, exc: Exception) -> Response:
-    return _error(request, 404, f"not found: {request.url.path}")
+    return refusal(request, 404, f"not found: {request.url.path}")
 
 
 async def _not_allowed(request: Request, exc: Exception) -> Response:
-    return _error(request, 405, f"method {request.method} not allowed here")
+    return refusal(request, 405, f"method {request.method} not allowed here")
 
 
 async def _server_error(request: Request, exc: Exception) -> Response:
-    return _error(request, 500, f"internal error ({type(exc).__name__}); see the server log")
+    return refusal(request, 500, f"internal error ({type(exc).__name__}); see the server log")
 
 
 def _pretty(value: Any) -> str:

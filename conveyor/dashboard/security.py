@@ -133,8 +133,9 @@ def wants_json(conn: HTTPConnection) -> bool:
 
 
 def refusal(conn: HTTPConnection, status: int, message: str) -> Response:
+    """An error: JSON under /api/, plain text elsewhere."""
     if wants_json(conn):
-        return JSONResponse({"error": message, "status": status}, status_code=status)
+        return json_error(status, message)
     return PlainTextResponse(message, status_code=status)
 
 
@@ -166,10 +167,9 @@ class SecurityMiddleware:
         public = path.startswith(PUBLIC_PREFIXES)
         if auth is None and not public:
             if wants_json(conn):
-                response: Response = JSONResponse(
-                    {"error": "authentication required: send 'Authorization: Bearer <token>'",
-                     "status": 401},
-                    status_code=401, headers={"WWW-Authenticate": "Bearer"},
+                response: Response = json_error(
+                    401, "authentication required: send 'Authorization: Bearer <token>'",
+                    headers={"WWW-Authenticate": "Bearer"},
                 )
             else:
                 target = path + (f"?{conn.url.query}" if conn.url.query else "")
@@ -264,8 +264,12 @@ def session_cookie_response(target: str, security: Security, secure: bool) -> Re
     return response
 
 
-def json_error(status: int, message: str) -> JSONResponse:
-    return JSONResponse({"error": message, "status": status}, status_code=status)
+def json_error(
+    status: int, message: str, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    """The API's error body: ``{"error": message, "status": status}``."""
+    return JSONResponse({"error": message, "status": status}, status_code=status,
+                        headers=headers)
 
 
 __all__ = ["Forbidden", "Security", "SecurityMiddleware", "read_form"]
