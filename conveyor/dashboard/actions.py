@@ -109,10 +109,15 @@ def _act(app: Conveyor, run_id: int, action: Callable[[int], bool], refusal: str
         raise BadInput(f"run {run_id} {refusal}", status=409)
 
 
+def unavailable(capability: str) -> BadInput:
+    """The 501 answer for a capability (``schedules``, ``events``) this app lacks."""
+    return BadInput(f"{capability} are not available in this app", status=501)
+
+
 def set_paused(app: Conveyor, schedule_id: str, paused: bool) -> None:
     action = getattr(app, "pause_schedule" if paused else "resume_schedule", None)
     if not callable(action):
-        raise BadInput("schedules are not available in this app", status=501)
+        raise unavailable("schedules")
     try:
         done = action(schedule_id)
     except (KeyError, LookupError, ConveyorError) as exc:
@@ -124,7 +129,7 @@ def set_paused(app: Conveyor, schedule_id: str, paused: bool) -> None:
 def send_event(app: Conveyor, name: Any, payload: Any, event_id: Any = None) -> Any:
     sender = getattr(app, "send_event", None)
     if not callable(sender):
-        raise BadInput("events are not available in this app", status=501)
+        raise unavailable("events")
     if not isinstance(name, str) or not name.strip():
         raise BadInput('name must be a non-empty string like "user.created"')
     if event_id is not None and not isinstance(event_id, str):

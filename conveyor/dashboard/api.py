@@ -148,11 +148,16 @@ def _run_action(action: Callable[[Any, int], Any]) -> Callable[[Dashboard, Reque
     return act
 
 
-async def schedules(dash: Dashboard, request: Request) -> Any:
-    found = await run_in_threadpool(dash.views.schedules)
-    if found is None:
-        raise BadInput("schedules are not available in this app", 501)
-    return {"schedules": found}
+def _listing(capability: str) -> Callable[[Dashboard, Request], Any]:
+    """``{capability: dash.views.<capability>()}``, or 501 when the app lacks it."""
+
+    async def listing(dash: Dashboard, request: Request) -> Any:
+        found = await run_in_threadpool(getattr(dash.views, capability))
+        if found is None:
+            raise actions.unavailable(capability)
+        return {capability: found}
+
+    return listing
 
 
 def _schedule_action(paused: bool) -> Callable[[Dashboard, Request], Any]:
@@ -162,13 +167,6 @@ def _schedule_action(paused: bool) -> Callable[[Dashboard, Request], Any]:
         return {"ok": True, "id": schedule_id, "paused": paused}
 
     return act
-
-
-async def events(dash: Dashboard, request: Request) -> Any:
-    found = await run_in_threadpool(dash.views.events)
-    if found is None:
-        raise BadInput("events are not available in this app", 501)
-    return {"events": found}
 
 
 async def send_event(dash: Dashboard, request: Request) -> Any:
@@ -202,11 +200,11 @@ def routes() -> list[Route]:
         Route("/api/runs/{run_id}/retry", _endpoint(_run_action(actions.retry)), methods=post),
         Route("/api/runs/{run_id}/rerun", _endpoint(_run_action(actions.rerun), 201),
               methods=post),
-        Route("/api/schedules", _endpoint(schedules), methods=get),
+        Route("/api/schedules", _endpoint(_listing("schedules")), methods=get),
         Route("/api/schedules/{schedule_id}/pause", _endpoint(_schedule_action(True)),
               methods=post),
         Route("/api/schedules/{schedule_id}/resume", _endpoint(_schedule_action(False)),
               methods=post),
-        Route("/api/events", _endpoint(events), methods=get),
+        Route("/api/events", _endpoint(_listing("events")), methods=get),
         Route("/api/events", _endpoint(send_event, 202), methods=post),
     ]
