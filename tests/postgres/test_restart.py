@@ -16,6 +16,7 @@ import pytest
 from conveyor.errors import StoreError
 from tests.postgres.helpers import start_worker, stop_workers
 from tests.postgres.workerapp import make_app
+from tests.support import fail_in_ci_else_skip
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
@@ -61,9 +62,10 @@ class Server:
 def server() -> Iterator[Server]:
     bindir = _bindir()
     if bindir is None:
-        if os.environ.get("CI"):
-            pytest.fail("PostgreSQL server binaries (initdb, pg_ctl) are required in CI")
-        pytest.skip("PostgreSQL server binaries (initdb, pg_ctl) not found")
+        fail_in_ci_else_skip(
+            "PostgreSQL server binaries (initdb, pg_ctl) are required in CI",
+            "PostgreSQL server binaries (initdb, pg_ctl) not found",
+        )
     root = Path(tempfile.mkdtemp(prefix="conveyor-pg-"))  # reachable by the postgres user
     srv = Server(root, bindir)
     srv.start()
