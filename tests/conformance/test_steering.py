@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from conveyor import ConfigurationError, Conveyor, JobFailed, UnknownJobError
+from conveyor import Conveyor, JobFailed, UnknownJobError
 from conveyor.stores.base import Outcome
 
 from .helpers import drain
@@ -189,16 +189,6 @@ def test_schedule_job_without_data_calls_the_job_without_arguments(app: Conveyor
 def test_schedule_job_for_an_unknown_type_lists_the_defined_jobs(app: Conveyor, shop) -> None:
     with pytest.raises(UnknownJobError, match="no job 'nope' is defined; defined jobs: sync_shop"):
         app.schedule_job(type="nope", data={})
-    assert app.count() == 0
-
-
-def test_schedule_job_with_a_schedule_needs_the_schedules_capability(
-    app: Conveyor, shop
-) -> None:
-    if any(hasattr(ext, "schedule_call") for ext in app.extensions):
-        pytest.skip("recurring schedules are installed; their own suite covers schedule=")
-    with pytest.raises(ConfigurationError, match="recurring schedules are not available"):
-        app.schedule_job(type="sync_shop", data={}, schedule="every day")
     assert app.count() == 0
 
 

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
-
 from conveyor import Conveyor
 
 from .conftest import ClientFactory
@@ -83,9 +81,6 @@ def test_the_events_page_form_sends_an_event(
 def test_schedules_show_next_fire_times_and_pause_and_resume(
     demo: Conveyor, make_client: ClientFactory
 ) -> None:
-    if not hasattr(demo, "pause_schedule"):
-        pytest.skip("schedules are not in this build yet")
-
     @demo.job("nightly-report", trigger=demo.cron("0 3 * * *"))
     def nightly_report() -> str:
         return "done"
