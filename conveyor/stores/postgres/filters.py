@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from conveyor.stores.base import JobFilter
+from conveyor.stores.matching import FILTER_COMPARISONS, like_pattern
 
 NOW = "extract(epoch from now())::float8"
 
@@ -52,19 +53,11 @@ def where(flt: JobFilter, params: dict[str, Any]) -> str:
     if flt.data is not None:
         add("payload @> %(data)s::jsonb", "data", json.dumps(flt.data))
     if flt.text:
-        pattern = "%" + flt.text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         add("(payload::text ILIKE %(text)s OR args ILIKE %(text)s OR kwargs ILIKE %(text)s "
-            "OR error ILIKE %(text)s OR job ILIKE %(text)s)", "text", pattern)
-    for test, name in _COMPARISONS:
+            "OR error ILIKE %(text)s OR job ILIKE %(text)s)", "text", like_pattern(flt.text))
+    for test, name in FILTER_COMPARISONS:
         value = getattr(flt, name)
         if value is not None:
             add(f"{test} %({name})s", name, value)
     return " AND ".join(parts) or "true"
 
-
-# JobFilter fields that are one comparison with a column: (column and operator, field).
-_COMPARISONS = (
-    ("created_at >=", "created_after"), ("created_at <", "created_before"),
-    ("key =", "key"), ("schedule_id =", "schedule_id"), ("event_id =", "event_id"),
-    ("id <", "id_below"), ("id >", "id_above"),
-)
