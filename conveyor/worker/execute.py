@@ -92,6 +92,8 @@ class JobRunner:
     async def _invoke(self, definition: JobDefinition, claimed: ClaimedJob) -> Any:
         args: list[Any] = json.loads(claimed.args)
         kwargs: dict[str, Any] = json.loads(claimed.kwargs)
+        if definition.kind == "function" and "meta" not in definition.wants:
+            return await self._call(definition, definition.fn, args, kwargs)
         meta = Meta(claimed, self.app.jobs, self.buffer, self.app.get_job)
         if definition.kind == "reaction":
             data = args[0] if len(args) == 1 and not kwargs else (kwargs or None)
