@@ -90,8 +90,8 @@ class JobRunner:
         return Outcome(claimed.id, claimed.token, "failed", now, error=error_json(exc))
 
     async def _invoke(self, definition: JobDefinition, claimed: ClaimedJob) -> Any:
-        args: list[Any] = json.loads(claimed.args)
-        kwargs: dict[str, Any] = json.loads(claimed.kwargs)
+        args: list[Any] = [] if claimed.args == "[]" else json.loads(claimed.args)
+        kwargs: dict[str, Any] = {} if claimed.kwargs == "{}" else json.loads(claimed.kwargs)
         if definition.kind == "function" and "meta" not in definition.wants:
             return await self._call(definition, definition.fn, args, kwargs)
         meta = Meta(claimed, self.app.jobs, self.buffer, self.app.get_job)
