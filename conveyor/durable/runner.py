@@ -33,9 +33,9 @@ class Context:
     trigger: dict[str, Any] = field(default_factory=dict)
 
 
-def trigger_of(claimed: ClaimedJob) -> dict[str, Any]:
+def trigger_of(claimed: ClaimedJob, event_name: str | None = None) -> dict[str, Any]:
     if claimed.event_id is not None:
-        return {"type": "event", "event_id": claimed.event_id}
+        return {"type": "event", "event_id": claimed.event_id, "event_name": event_name}
     if claimed.schedule_id is not None:
         return {"type": "schedule", "schedule_id": claimed.schedule_id}
     return {"type": "invoke"}
@@ -90,9 +90,13 @@ async def run_durable(
     claimed.version = version  # the worker records the version the run ran with
     run = Run(app, claimed, steps, meta, version, db)
     wants = inspect.signature(fn).parameters
+    event = None
+    if "ctx" in wants and claimed.event_id is not None:
+        event = await loop.run_in_executor(db, app.store.get_event, claimed.event_id)
+    trigger = trigger_of(claimed, event.name if event is not None else None)
     injected = {
         "io": IO(run, runner.pool),
-        "ctx": Context(claimed.id, definition.id, version, claimed.attempt, trigger_of(claimed)),
+        "ctx": Context(claimed.id, definition.id, version, claimed.attempt, trigger),
         "meta": meta,
     }
     kwargs = {**kwargs, **{k: injected[k] for k in INJECTED if k in wants}}

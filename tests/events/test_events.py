@@ -27,7 +27,8 @@ def test_an_event_starts_a_run_of_each_matching_trigger_with_its_payload(app: Co
     welcome, audited = (app.get_job(i) for i in sent.runs)
     assert welcome is not None and audited is not None
     assert welcome.result == {
-        "got": {"id": 7, "plan": "pro"}, "trigger": {"type": "event", "event_id": "evt-1"},
+        "got": {"id": 7, "plan": "pro"},
+        "trigger": {"type": "event", "event_id": "evt-1", "event_name": "user.created"},
     }
     assert audited.result == "audit 7"
     assert welcome.event_id == audited.event_id == "evt-1"
