@@ -50,6 +50,7 @@ class Conveyor(QueriesMixin, DurableMixin, SchedulesMixin):
         lease: float = 30.0,
         timezone: str = "UTC",
         retention: float | timedelta | str | None = None,
+        event_retention: float | timedelta | str | None = "30 days",
         migrate: bool = True,
         allow_private_fetch: bool = False,
         **store_options: Any,
@@ -61,6 +62,8 @@ class Conveyor(QueriesMixin, DurableMixin, SchedulesMixin):
         self.lease = lease_seconds
         self.timezone = _check_timezone(timezone)
         self.retention = coerce_seconds("retention", retention)
+        # Delivered events are deleted this long after delivery (None: kept forever).
+        self.event_retention = coerce_seconds("event_retention", event_retention)
         self.jobs = JobRegistry()
         self.cleanup: dict[str, float] = {}  # job id -> retention seconds (include() policies)
         # Optional capabilities (schedules, events, durable runs) plug in here: each may

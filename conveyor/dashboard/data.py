@@ -275,7 +275,8 @@ class Views:
         getter = getattr(self.app, "get_event", None)
         if callable(getter):
             found = getter(event_id)
-            return self.plain(found) if found is not None else {"id": event_id}
+            # The event row is gone once event retention purged it; the run keeps its id.
+            return self.plain(found) if found is not None else {"id": event_id, "purged": True}
         return {"id": event_id}
 
     def steps(self, job_id: int) -> list[dict[str, Any]] | None:

@@ -241,7 +241,9 @@ class Periodic:
                 wanted.append((job, gap.schedule.revision))
         if wanted:
             store.add_occurrences(wanted)
-        if self._purge_in is not app.store and store.expiring():
+        if self._purge_in is not app.store and (store.expiring() or (
+            app.event_retention is not None and store.list_events(None, 1, 0)
+        )):
             self.save(store, purge_row(app))
             self._purge_in = app.store
 
@@ -251,8 +253,13 @@ def purge_definition(app: Conveyor) -> JobDefinition:
     from conveyor.jobs import JobDefinition
 
     def purge() -> dict[str, int]:
-        """Delete finished jobs past their retention or remove delay."""
-        return {"purged": app.store.purge(None, expired_only=True)}
+        """Delete finished jobs past their retention or remove delay, and delivered
+        events older than ``app.event_retention``."""
+        store = app.store
+        events = 0
+        if app.event_retention is not None:
+            events = store.purge_events(store.now() - app.event_retention)
+        return {"purged": store.purge(None, expired_only=True), "events": events}
 
     return JobDefinition(app=app, id=PURGE_JOB, fn=purge, name="Retention cleanup",
                          options=JobOptions(retention=86400.0))

@@ -93,3 +93,8 @@ class DurableStore(Protocol):
     def list_events(self, name: str | None, limit: int, offset: int) -> list[EventRow]:
         """Newest first; ``runs`` filled in."""
         ...
+
+    def purge_events(self, older_than: float) -> int:
+        """Delete events delivered before ``older_than`` (epoch seconds), except those an
+        unfinished run started or was woken by; returns how many."""
+        ...

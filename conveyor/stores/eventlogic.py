@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
-from conveyor.stores.base import EventRow, NewJob, StepRow
+from conveyor.stores.base import FINISHED, EventRow, NewJob, StepRow
 
 STEP_COLUMNS = (
     "job_id, seq, key, kind, state, input, output, error, attempts, history, wake_at, "
@@ -58,6 +58,19 @@ class EventSQL:
         self.by_id = f"WHERE id = {p}"
         self.by_name = f"WHERE name = {p}"
         self.newest_first = f"ORDER BY sent_at DESC, id LIMIT {p} OFFSET {p}"
+        # Kept: events not delivered yet, those that started an unfinished run, and those
+        # that woke an unfinished run's io.wait_for_event (``deliver`` completes that step
+        # at the event's delivered_at). Uncorrelated subqueries: each is read once.
+        unfinished = f"j.state NOT IN ({', '.join(repr(s) for s in FINISHED)})"
+        self.purge_events = (
+            f"DELETE FROM conveyor_events WHERE delivered_at < {p} AND id NOT IN ("
+            "SELECT j.event_id FROM conveyor_jobs j "
+            f"WHERE j.event_id IS NOT NULL AND {unfinished}) "
+            "AND (name, delivered_at) NOT IN (SELECT s.event_name, s.finished_at "
+            "FROM conveyor_steps s JOIN conveyor_jobs j ON j.id = s.job_id "
+            "WHERE s.kind = 'event' AND s.event_name IS NOT NULL "
+            f"AND s.finished_at IS NOT NULL AND {unfinished})"
+        )
 
     def runs_of(self, ids: list[str]) -> tuple[str, Sequence[Any]]:
         """The query for (event id, job id) of the given events' runs, by job id."""

@@ -46,6 +46,19 @@ def test_api_sends_an_event_that_starts_a_run_shown_with_its_steps(
     assert "evt-1" in client.get("/events").text
 
 
+def test_a_run_whose_event_was_purged_shows_its_event_id_as_purged(
+    demo: Conveyor, make_client: ClientFactory
+) -> None:
+    define_welcome(demo)
+    [run_id] = demo.send_event("user.created", {"id": 7, "plan": "pro"}, id="evt-old").runs
+    finish(demo)
+    assert demo.store.purge_events(demo.store.now() + 1) == 1
+    client = make_client(demo)
+    assert client.get(f"/api/runs/{run_id}").json()["event"] == {"id": "evt-old", "purged": True}
+    page = client.get(f"/runs/{run_id}")
+    assert page.status_code == 200 and "evt-old" in page.text and "(purged)" in page.text
+
+
 def test_sending_the_same_event_id_twice_starts_its_runs_once(
     demo: Conveyor, make_client: ClientFactory
 ) -> None:

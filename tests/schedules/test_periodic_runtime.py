@@ -145,7 +145,7 @@ def test_retention_cleanup_is_a_system_schedule_once_jobs_expire(app: Conveyor) 
     assert purge.source == "system" and purge.explain == "Every hour"
     assert PURGE_JOB not in app.jobs and app.get_job(handle.id) is not None
     definition = app.definition(PURGE_JOB)
-    assert definition is not None and definition.fn() == {"purged": 1}
+    assert definition is not None and definition.fn() == {"purged": 1, "events": 0}
     assert app.get_job(handle.id) is None
 
 
@@ -163,4 +163,4 @@ def test_the_purge_schedule_runs_on_a_worker(store_url: str) -> None:
             app.run_worker(burst=True)
         assert app.get_job(handle.id) is None
         [ran] = [r for r in app.jobs_list(job=PURGE_JOB) if r.state == "completed"]
-        assert ran.result == {"purged": 1}
+        assert ran.result == {"purged": 1, "events": 0}

@@ -117,6 +117,11 @@ class DurableMixin(EventReads):
                 f"SELECT {EVENT_COLUMNS} FROM conveyor_events {sql}".encode(), params
             )])
 
+    def purge_events(self, older_than: float) -> int:
+        with self.db.connection() as conn:
+            deleted: int = conn.execute(_SQL.purge_events, (older_than,)).rowcount
+        return deleted
+
     def _after_purge(self, conn: psycopg.Connection[Any], ids: list[int]) -> None:
         conn.execute("DELETE FROM conveyor_steps WHERE job_id = ANY(%s)", (ids,))
         later = getattr(super(), "_after_purge", None)

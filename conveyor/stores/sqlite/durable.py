@@ -101,5 +101,10 @@ class DurableMixin(EventReads):
                 f"SELECT {EVENT_COLUMNS} FROM conveyor_events {sql}", params
             )])
 
+    def purge_events(self, older_than: float) -> int:
+        with self.db.transaction() as conn:
+            deleted: int = conn.execute(_SQL.purge_events, (older_than,)).rowcount
+        return deleted
+
     def _purge_steps(self, conn: sqlite3.Connection, ids: list[int]) -> None:
         conn.executemany("DELETE FROM conveyor_steps WHERE job_id = ?", [(i,) for i in ids])
