@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from conveyor.states import FINISHED
 from conveyor.stores.base import JobRow, LogLine
 from conveyor.stores.matching import FAR_FUTURE
 
@@ -69,7 +70,7 @@ class JobRecord:
 
     @property
     def finished(self) -> bool:
-        return self.state in ("completed", "failed", "cancelled")
+        return self.state in FINISHED
 
     @classmethod
     def from_row(cls, row: JobRow, logs: list[LogLine] | None = None) -> JobRecord:

@@ -12,13 +12,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from conveyor.states import FINISHED, PENDING, STATES, JobState
 from conveyor.stores.base_durable import DurableStore, EventRow, StepRow
 from conveyor.stores.base_schedules import ScheduleGap, ScheduleRow, ScheduleStore
 
-# Internal state of a job that is waiting to run; shown as "scheduled" or "queued".
-PENDING = "pending"
-STATES = ("scheduled", "queued", "running", "waiting", "completed", "failed", "cancelled")
-FINISHED = ("completed", "failed", "cancelled")
 # A job rescued this many times in a row without finishing is failed as poison.
 POISON_RESCUES = 3
 
@@ -301,6 +298,6 @@ class Store(DurableStore, ScheduleStore, Protocol):
 
 __all__ = [
     "FINISHED", "PENDING", "POISON_RESCUES", "STATES", "ClaimedJob", "DurableStore",
-    "EventRow", "JobFilter", "JobRow", "LogLine", "NewJob", "Outcome", "Progress",
+    "EventRow", "JobFilter", "JobRow", "JobState", "LogLine", "NewJob", "Outcome", "Progress",
     "ScheduleGap", "ScheduleRow", "ScheduleStore", "StepRow", "Store", "Waiter", "WorkerInfo",
 ]

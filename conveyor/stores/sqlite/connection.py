@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from conveyor.errors import StoreError
-from conveyor.stores.sqlite.schema import MIGRATIONS
+from conveyor.stores.sqlite.schema import available, statements
 
 BUSY_TIMEOUT = 30.0
 
@@ -57,22 +57,25 @@ def describe(path: str, exc: BaseException, action: str = "open") -> str:
     return f"cannot {action} SQLite database {path!r}: {text}"
 
 
-def migrate(conn: sqlite3.Connection, path: str) -> list[str]:
-    """Apply pending migrations under one write lock; safe when processes race."""
+def migrate(conn: sqlite3.Connection, path: str, upto: int | None = None) -> list[str]:
+    """Apply pending migrations (of the first ``upto`` files only, if given) under one
+    write lock; safe when processes race. ``user_version`` = the last applied file's number."""
+    files = available()[:upto]
+    target = files[-1][0] if files else 0
     try:
         (version,) = conn.execute("PRAGMA user_version").fetchone()
-        if version >= len(MIGRATIONS):
+        if version >= target:
             return []
         conn.execute("BEGIN IMMEDIATE")
         try:
             (version,) = conn.execute("PRAGMA user_version").fetchone()
             applied = []
-            for number, (name, sql) in enumerate(MIGRATIONS[version:], start=version + 1):
-                for statement in sql.split(";"):
-                    if statement.strip():
+            for number, name, text in files:
+                if version < number <= target:
+                    for statement in statements(text):
                         conn.execute(statement)
-                conn.execute(f"PRAGMA user_version = {number}")
-                applied.append(name)
+                    conn.execute(f"PRAGMA user_version = {number}")
+                    applied.append(name)
             conn.execute("COMMIT")
             return applied
         except BaseException:

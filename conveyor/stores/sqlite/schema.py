@@ -1,160 +1,28 @@
-"""SQLite schema as numbered migrations, tracked with ``PRAGMA user_version``."""
+"""SQLite schema as numbered ``migrations/NNNN_name.sql`` files (as PostgreSQL's).
+
+``PRAGMA user_version`` holds the number of the last applied file, so a database is
+upgraded by the files numbered above it. Adding a migration = adding a file with the next
+number; a released file is never edited again. ``--`` comment lines may not hold ``;``
+inside statements (files are split on ``;``).
+"""
 
 from __future__ import annotations
 
-MIGRATIONS: list[tuple[str, str]] = [
-    (
-        "0001_jobs",
-        """
-        CREATE TABLE conveyor_jobs (
-            id INTEGER PRIMARY KEY AUTOINCREMENT,
-            job TEXT NOT NULL,
-            args TEXT NOT NULL DEFAULT '[]',
-            kwargs TEXT NOT NULL DEFAULT '{}',
-            payload TEXT NOT NULL DEFAULT 'null',
-            state TEXT NOT NULL,
-            priority INTEGER NOT NULL DEFAULT 0,
-            queue TEXT NOT NULL DEFAULT 'default',
-            key TEXT,
-            owner TEXT,
-            dedupe_key TEXT,
-            attempts INTEGER NOT NULL DEFAULT 0,
-            max_attempts INTEGER NOT NULL DEFAULT 1,
-            retry TEXT,
-            timeout REAL,
-            retention REAL,
-            remove_delay REAL,
-            run_at REAL NOT NULL,
-            created_at REAL NOT NULL,
-            started_at REAL,
-            finished_at REAL,
-            purge_at REAL,
-            result TEXT,
-            error TEXT,
-            history TEXT,
-            progress REAL,
-            progress_message TEXT,
-            version TEXT,
-            schedule_id TEXT,
-            fire_at REAL,
-            rescheduled_from INTEGER,
-            event_id TEXT,
-            lease_token INTEGER,
-            lease_expires_at REAL,
-            worker_id TEXT,
-            rescues INTEGER NOT NULL DEFAULT 0
-        );
-        CREATE INDEX conveyor_jobs_due ON conveyor_jobs (priority DESC, run_at, id)
-            WHERE state IN ('pending', 'waiting');
-        CREATE INDEX conveyor_jobs_due_queue ON conveyor_jobs (queue, priority DESC, run_at, id)
-            WHERE state IN ('pending', 'waiting');
-        CREATE INDEX conveyor_jobs_lease ON conveyor_jobs (lease_expires_at)
-            WHERE state = 'running';
-        CREATE INDEX conveyor_jobs_worker ON conveyor_jobs (worker_id) WHERE state = 'running';
-        CREATE UNIQUE INDEX conveyor_jobs_dedupe ON conveyor_jobs (dedupe_key)
-            WHERE dedupe_key IS NOT NULL;
-        CREATE INDEX conveyor_jobs_match ON conveyor_jobs (job, key)
-            WHERE state IN ('pending', 'running', 'waiting');
-        CREATE INDEX conveyor_jobs_purge ON conveyor_jobs (purge_at) WHERE purge_at IS NOT NULL;
-        CREATE INDEX conveyor_jobs_finished ON conveyor_jobs (finished_at)
-            WHERE finished_at IS NOT NULL;
-        CREATE UNIQUE INDEX conveyor_jobs_occurrence ON conveyor_jobs (schedule_id, fire_at)
-            WHERE schedule_id IS NOT NULL AND fire_at IS NOT NULL;
-        CREATE INDEX conveyor_jobs_event ON conveyor_jobs (event_id) WHERE event_id IS NOT NULL;
-        CREATE TABLE conveyor_logs (
-            job_id INTEGER NOT NULL,
-            attempt INTEGER NOT NULL,
-            at REAL NOT NULL,
-            level TEXT NOT NULL,
-            message TEXT NOT NULL
-        );
-        CREATE INDEX conveyor_logs_job ON conveyor_logs (job_id, at);
-        CREATE TABLE conveyor_workers (
-            id TEXT PRIMARY KEY,
-            host TEXT NOT NULL,
-            pid INTEGER NOT NULL,
-            queues TEXT NOT NULL,
-            concurrency INTEGER NOT NULL,
-            started_at REAL NOT NULL,
-            heartbeat_at REAL NOT NULL,
-            stopped_at REAL
-        );
-        CREATE TABLE conveyor_leaders (
-            name TEXT PRIMARY KEY,
-            holder TEXT NOT NULL,
-            expires_at REAL NOT NULL
-        );
-        """,
-    ),
-    (
-        "0002_durable_events",
-        """
-        CREATE TABLE conveyor_steps (
-            job_id INTEGER NOT NULL,
-            seq INTEGER NOT NULL,
-            key TEXT NOT NULL,
-            kind TEXT NOT NULL,
-            state TEXT NOT NULL,
-            input TEXT,
-            output TEXT,
-            error TEXT,
-            attempts INTEGER NOT NULL DEFAULT 0,
-            history TEXT,
-            wake_at REAL,
-            event_name TEXT,
-            fingerprint TEXT,
-            started_at REAL NOT NULL,
-            finished_at REAL,
-            PRIMARY KEY (job_id, seq)
-        ) WITHOUT ROWID;
-        CREATE INDEX conveyor_steps_waits ON conveyor_steps (event_name)
-            WHERE state = 'waiting' AND event_name IS NOT NULL;
-        CREATE TABLE conveyor_events (
-            id TEXT PRIMARY KEY,
-            name TEXT NOT NULL,
-            payload TEXT NOT NULL,
-            sent_at REAL NOT NULL,
-            deliver_at REAL NOT NULL,
-            delivered_at REAL,
-            source INTEGER
-        );
-        CREATE INDEX conveyor_events_due ON conveyor_events (deliver_at)
-            WHERE delivered_at IS NULL;
-        CREATE INDEX conveyor_events_sent ON conveyor_events (sent_at);
-        CREATE INDEX conveyor_events_name ON conveyor_events (name, sent_at);
-        """,
-    ),
-    (
-        # Finished rows' state in the finished index makes the dashboard's counts and
-        # throughput index-only (no scan of every row); it costs nothing on insert.
-        "0003_finished_state_index",
-        """
-        DROP INDEX conveyor_jobs_finished;
-        CREATE INDEX conveyor_jobs_finished ON conveyor_jobs (finished_at, state)
-            WHERE finished_at IS NOT NULL;
-        """,
-    ),
-    (
-        # Recurring schedules; their unstarted occurrences are found per schedule.
-        "0004_schedules",
-        """
-        CREATE TABLE conveyor_schedules (
-            id TEXT PRIMARY KEY,
-            job TEXT NOT NULL,
-            definition TEXT NOT NULL,
-            args TEXT NOT NULL DEFAULT '[]',
-            kwargs TEXT NOT NULL DEFAULT '{}',
-            options TEXT NOT NULL DEFAULT '{}',
-            paused INTEGER NOT NULL DEFAULT 0,
-            source TEXT NOT NULL,
-            misfire REAL,
-            created_at REAL NOT NULL,
-            updated_at REAL NOT NULL,
-            revision INTEGER NOT NULL DEFAULT 1,
-            fingerprint TEXT NOT NULL DEFAULT ''
-        );
-        CREATE INDEX conveyor_jobs_unstarted ON conveyor_jobs (schedule_id)
-            WHERE schedule_id IS NOT NULL AND state = 'pending' AND attempts = 0;
-        """,
-    ),
-]
+from importlib import resources
+
+
+def available() -> list[tuple[int, str, str]]:
+    """(number, name, SQL) of every migration file, in order."""
+    folder = resources.files("conveyor.stores.sqlite") / "migrations"
+    files = sorted((f for f in folder.iterdir() if f.name.endswith(".sql")), key=lambda f: f.name)
+    return [(int(f.name[:4]), f.name[:-4], f.read_text(encoding="utf-8")) for f in files]
+
+
+def statements(text: str) -> list[str]:
+    """The statements of one file, comment lines dropped."""
+    lines = [line for line in text.splitlines() if not line.lstrip().startswith("--")]
+    return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]
+
+
+# (name, SQL) in order; user_version after applying MIGRATIONS[:n] is the n-th's number.
+MIGRATIONS: list[tuple[str, str]] = [(name, text) for _, name, text in available()]

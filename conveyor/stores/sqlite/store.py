@@ -99,8 +99,12 @@ class SQLiteStore(ReadingMixin, DurableMixin, SchedulesMixin, RecordsMixin):
         return time.time()
 
     def migrate(self) -> list[str]:
+        return self.migrate_to(None)
+
+    def migrate_to(self, upto: int | None) -> list[str]:
+        """Apply the first ``upto`` migrations only (None: all); for upgrade tests."""
         with self.db.lock:
-            return connection.migrate(self.db.conn, self.path)
+            return connection.migrate(self.db.conn, self.path, upto)
 
     # -- writing jobs -----------------------------------------------------------
     def insert(self, jobs: Sequence[NewJob], connection: Any = None) -> list[int]:

@@ -1,0 +1,28 @@
+"""Job states: the public names and the one internal state (pure, no imports)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class JobState(StrEnum):
+    """A job's public state; members compare equal to their text (``"queued"``)."""
+
+    SCHEDULED = "scheduled"  # pending, due later
+    QUEUED = "queued"  # pending, due now
+    RUNNING = "running"
+    WAITING = "waiting"  # a durable run asleep or waiting for an event
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+# Stored state of a job waiting to run; shown as "scheduled" or "queued".
+PENDING = "pending"
+# Plain-text tuples (for SQL text, click choices, messages).
+STATES: tuple[str, ...] = tuple(state.value for state in JobState)
+FINISHED: tuple[str, ...] = (JobState.COMPLETED.value, JobState.FAILED.value,
+                             JobState.CANCELLED.value)
+UNFINISHED: tuple[str, ...] = tuple(s for s in STATES if s not in FINISHED)
+
+__all__ = ["FINISHED", "PENDING", "STATES", "UNFINISHED", "JobState"]
