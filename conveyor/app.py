@@ -13,6 +13,8 @@ from conveyor.durable import DurableMixin
 from conveyor.durable import install as install_durable
 from conveyor.errors import ConfigurationError, UnknownJobError
 from conveyor.jobs import JobCall, JobDefinition, JobHandle, JobRegistry
+from conveyor.observe import WorkerObserver
+from conveyor.observe.hooks import Hook, Hooks
 from conveyor.options import (
     JobOptions,
     coerce_priority,
@@ -69,6 +71,9 @@ class Conveyor(QueriesMixin, DurableMixin, SchedulesMixin):
         # Optional capabilities (schedules, events, durable runs) plug in here: each may
         # define start(app), maintain(app, store, leader) and claimed(app, store, jobs).
         self.extensions: list[Any] = []
+        # Told by workers about every attempt once stored (hooks, metrics, tracing).
+        self.observers: list[WorkerObserver] = []
+        self.hooks = Hooks()
         # io.background_fetch may reach private/loopback addresses (SSRF guard off).
         self.allow_private_fetch = allow_private_fetch
         install_durable(self)
@@ -175,6 +180,30 @@ class Conveyor(QueriesMixin, DurableMixin, SchedulesMixin):
                 )
             attach(self, definition)
         return definition
+
+    @overload
+    def on(self, event: str, fn: None = None, /) -> Callable[[Hook], Hook]: ...
+
+    @overload
+    def on(self, event: str, fn: Hook, /) -> Hook: ...
+
+    def on(self, event: str, fn: Hook | None = None, /) -> Any:
+        """Register ``fn(record, error=None)`` (sync or async) for ``event``: "started",
+        "completed", "failed", "retrying" or "cancelled". A worker runs it after it stored
+        that state; what it raises is logged and never fails the job.
+        ``@app.on("failed")`` or ``app.on("failed", fn)``."""
+
+        def register(fn: Hook) -> Hook:
+            self.hooks.add(event, fn)
+            if self.hooks not in self.observers:
+                self.observers.append(self.hooks)
+            return fn
+
+        if fn is not None:
+            return register(fn)
+        self.hooks.add(event, _check_only)  # validates the event name now
+        self.hooks.registered[event].remove(_check_only)
+        return register
 
     def add_worker(self, type: str, worker: Callable[..., Any]) -> JobDefinition:
         """Reaction-style: register ``worker(job)`` for jobs of ``type``."""
@@ -326,6 +355,10 @@ class Conveyor(QueriesMixin, DurableMixin, SchedulesMixin):
             hook = getattr(ext, "maintain", None)
             if hook is not None:
                 hook(self, store, leader)
+
+
+def _check_only(record: Any, error: Any = None) -> None:
+    """A placeholder hook used to validate an event name."""
 
 
 def _check_timezone(name: str) -> str:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
 from conveyor.errors import ConfigurationError
+from conveyor.observe.hooks import Hooks
 from conveyor.options import coerce_owner
 from conveyor.records import JobRecord
 from conveyor.stores.base import JobFilter, Store
@@ -19,6 +21,7 @@ _UNSET: Any = object()
 class QueriesMixin:
     _store: Store
     timezone: str
+    hooks: Hooks
 
     def _filter(
         self,
@@ -107,11 +110,30 @@ class QueriesMixin:
         flt = self._filter(state=state, job=type, owner=owner, key=key, data=data)
         if not flt.states:
             flt.states = ["scheduled", "queued", "waiting"]
-        return self._store.cancel(flt)
+        if not self.hooks.wants("cancelled"):
+            return self._store.cancel(flt)
+        # Hooks see what was cancelled; running jobs are reported by their worker.
+        states, count = flt.states, 0
+        if "running" in states:
+            count += self._store.cancel(replace(flt, states=["running"]))
+        flt.states = [s for s in states if s != "running"]
+        if flt.states:
+            flt.ids = [row.id for row in self._store.list_jobs(flt, 1_000_000, 0, False)]
+            count += self._store.cancel(flt) if flt.ids else 0
+            self._cancelled(flt.ids)
+        return count
 
     def cancel(self, job_id: int) -> bool:
         """Cancel one job that has not finished (a running one stops at its next heartbeat)."""
-        return self._store.cancel(JobFilter(ids=[int(job_id)])) > 0
+        before = self._store.state_of(int(job_id)) if self.hooks.wants("cancelled") else None
+        done = self._store.cancel(JobFilter(ids=[int(job_id)])) > 0
+        if done and before is not None and before[0] != "running":
+            self._cancelled([int(job_id)])
+        return done
+
+    def _cancelled(self, ids: Sequence[int]) -> None:
+        records = [r for r in map(self.get_job, ids) if r is not None]
+        self.hooks.cancelled(self, records)
 
     def retry(self, job_id: int) -> bool:
         """Run a finished job again now; False if it is not finished or does not exist."""

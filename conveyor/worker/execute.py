@@ -46,6 +46,8 @@ class JobRunner:
         self.app = app
         self.pool = pool
         self.buffer = buffer
+        # job id -> the exception that ended its failed or retried attempt (for observers)
+        self.errors: dict[int, BaseException] = {}
 
     async def run(self, claimed: ClaimedJob) -> Outcome:
         definition = self.app.definition(claimed.job)
@@ -70,6 +72,7 @@ class JobRunner:
         except RetryIn as exc:
             unit = normalize_unit(exc.unit)
             delay = fixed_seconds(exc.delay, unit) or 0.0
+            self.errors[claimed.id] = exc
             return Outcome(claimed.id, claimed.token, "pending", time.time(),
                            error=error_json(exc), delay=delay)
         except TimeoutError as exc:
@@ -83,6 +86,7 @@ class JobRunner:
 
     def _failed(self, claimed: ClaimedJob, exc: BaseException, retryable: bool) -> Outcome:
         now = time.time()
+        self.errors[claimed.id] = exc
         if retryable and claimed.attempt < claimed.max_attempts:
             policy = Retry.from_json(json.loads(claimed.retry)) if claimed.retry else Retry()
             return Outcome(claimed.id, claimed.token, "pending", now, error=error_json(exc),

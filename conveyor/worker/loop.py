@@ -16,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from conveyor.errors import ConfigurationError, StoreError
+from conveyor.observe.dispatch import Dispatch
 from conveyor.stores.base import ClaimedJob, Outcome, Store, WorkerInfo
 from conveyor.worker.execute import JobRunner
 from conveyor.worker.meta import Buffer
@@ -57,6 +58,9 @@ class Worker:
         self.id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.active: dict[int, tuple[ClaimedJob, asyncio.Task[None]]] = {}
         self.outcomes: list[Outcome] = []
+        # (job, outcome, error) to tell observers once the outcome is stored
+        self.finished: list[tuple[ClaimedJob, Outcome, BaseException | None]] = []
+        self.observers = Dispatch(app)
         self.buffer = Buffer()
         self.lost: set[int] = set()
         self.stopping = False
@@ -121,6 +125,7 @@ class Worker:
                     jobs = await self._guard(self._claimed, jobs)
                 for job in jobs or []:
                     self._start(job)
+                    self.observers.started(job)
                 if full:
                     continue
                 if self.burst and not self.active and await self._burst_done():
@@ -191,19 +196,25 @@ class Worker:
     async def _execute(self, job: ClaimedJob) -> None:
         try:
             outcome = await self.runner.run(job)
-        except asyncio.CancelledError:
-            return  # lost its lease or the worker is shutting down; nothing to report
+        except asyncio.CancelledError:  # lost its lease or the worker is shutting down
+            if job.id in self.lost:
+                self.lost.discard(job.id)
+                self.observers.finished(job, None, None)
+            return
         finally:
             self.active.pop(job.id, None)
             self.wake.set()
+        error = self.runner.errors.pop(job.id, None)
         if job.id in self.lost:
             self.lost.discard(job.id)
+            self.observers.finished(job, None, None)
             return
         for ext in self.app.extensions:
             hook = getattr(ext, "finished", None)
             if hook is not None:
                 hook(self.app, job, outcome)
         self.outcomes.append(outcome)
+        self.finished.append((job, outcome, error))
         self.processed += 1
         self.flushed.set()
 
@@ -217,11 +228,14 @@ class Worker:
         async with self.flush_lock:
             while self.outcomes or self.buffer:
                 outcomes, self.outcomes = self.outcomes, []
+                finished, self.finished = self.finished, []
                 progress, logs = self.buffer.take()
                 if progress or logs:
                     await self._guard(self.store.write_progress, progress, logs)
                 if outcomes:
                     await self._guard(self.store.complete, outcomes)
+                for job, outcome, error in finished:
+                    self.observers.finished(job, outcome, error)
 
     async def _heartbeats(self) -> None:
         interval = max(self.app.lease / 3.0, 0.05)
@@ -301,6 +315,7 @@ class Worker:
             log.info("released %s unfinished jobs to other workers", released)
         for task in helpers:
             task.cancel()
+        await self.observers.drain(max(self.grace, 5.0))
         with contextlib.suppress(Exception):
             await self.db(self.store.unregister_worker, self.id)
         if self.store is not self.app.store:

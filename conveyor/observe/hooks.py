@@ -1,0 +1,111 @@
+"""``@app.on(event)`` hooks: user functions told about outcomes after they are stored."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
+
+from conveyor.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from conveyor.observe import RecordSource
+    from conveyor.records import JobRecord
+    from conveyor.stores.base import ClaimedJob, Outcome
+
+log = logging.getLogger("conveyor.hooks")
+
+EVENTS = ("started", "completed", "failed", "retrying", "cancelled")
+# Outcome state -> the hook event it fires ("waiting": a durable run asleep, none).
+_BY_STATE = {"completed": "completed", "failed": "failed", "pending": "retrying"}
+
+Hook = Callable[..., Any]
+
+
+class Hooks:
+    """The hooks registered with ``app.on``; a :class:`WorkerObserver`."""
+
+    def __init__(self) -> None:
+        self.registered: dict[str, list[Hook]] = {event: [] for event in EVENTS}
+
+    def add(self, event: str, fn: Hook) -> Hook:
+        if event not in self.registered:
+            raise ConfigurationError(
+                f"unknown hook event {event!r}; accepted: {', '.join(EVENTS)}"
+            )
+        if not callable(fn):
+            raise ConfigurationError(f"a hook must be callable, not {type(fn).__name__}")
+        self.registered[event].append(fn)
+        return fn
+
+    def wants(self, event: str) -> bool:
+        return bool(self.registered[event])
+
+    async def attempt_started(self, app: RecordSource, job: ClaimedJob) -> None:
+        await self.fire(app, "started", job.id, None)
+
+    async def attempt_finished(
+        self, app: RecordSource, job: ClaimedJob, outcome: Outcome | None,
+        error: BaseException | None,
+    ) -> None:
+        if outcome is None:  # lost while running: only a cancel is an outcome of its own
+            await self.fire(app, "cancelled", job.id, None, only_if_state="cancelled")
+            return
+        event = _BY_STATE.get(outcome.state)
+        if event is not None:
+            await self.fire(app, event, job.id, error)
+
+    async def fire(
+        self, app: RecordSource, event: str, job_id: int, error: BaseException | None,
+        only_if_state: str | None = None,
+    ) -> None:
+        fns = self.registered[event]
+        if not fns:
+            return
+        record = await asyncio.to_thread(app.get_job, job_id)
+        if record is None or (only_if_state and record.state != only_if_state):
+            return
+        for fn in fns:
+            await call_hook(fn, event, record, error)
+
+    def cancelled(self, app: RecordSource, records: Iterable[JobRecord]) -> None:
+        """Run the ``cancelled`` hooks for jobs cancelled in this process (not running,
+        so no worker reports them)."""
+        todo = [r for r in records if r.state == "cancelled"]
+        if not todo or not self.wants("cancelled"):
+            return
+
+        async def run() -> None:
+            for record in todo:
+                for fn in self.registered["cancelled"]:
+                    await call_hook(fn, "cancelled", record, None)
+
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            asyncio.run(run())
+        else:
+            task = loop.create_task(run())
+            _background.add(task)
+            task.add_done_callback(_background.discard)
+
+
+_background: set[asyncio.Task[None]] = set()
+
+
+async def call_hook(fn: Hook, event: str, record: JobRecord, error: BaseException | None) -> None:
+    """Run one hook (async on the loop, sync in a thread); log what it raises."""
+    try:
+        if inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(
+            getattr(fn, "__call__", None)  # noqa: B004
+        ):
+            await fn(record, error=error)
+        else:
+            result = await asyncio.to_thread(fn, record, error=error)
+            if inspect.isawaitable(result):
+                await result
+    except Exception:
+        log.exception("%s hook %s failed for job %s (the job is not affected)",
+                      event, getattr(fn, "__qualname__", fn), record.id)

@@ -1,0 +1,115 @@
+"""``@app.on`` hooks on every store: once per outcome, after the state is stored."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+import pytest
+
+from conveyor import Conveyor, Fail, Retry
+from conveyor.errors import ConfigurationError
+from tests.conformance.helpers import drain, wait_for, worker_thread
+
+
+def _recorder(app: Conveyor) -> list[tuple[str, int, str, Any]]:
+    seen: list[tuple[str, int, str, Any]] = []
+    lock = threading.Lock()
+    for event in ("started", "completed", "failed", "retrying", "cancelled"):
+        def hook(record: Any, error: BaseException | None = None, _event: str = event) -> None:
+            with lock:
+                seen.append((_event, record.id, record.state, error))
+        app.on(event, hook)
+    return seen
+
+
+def test_hooks_fire_once_per_outcome_after_the_state_is_stored(app: Conveyor) -> None:
+    seen = _recorder(app)
+
+    @app.job
+    def ok(x: int) -> int:
+        return x * 2
+
+    @app.job(retry=Retry(retries=1, wait=0))
+    def flaky() -> None:
+        raise ValueError("boom")
+
+    @app.job
+    def fatal() -> None:
+        raise Fail("no")
+
+    a, b, c = ok(2).run_now(), flaky().run_now(), fatal().run_now()
+    drain(app)
+    events = sorted((e, i) for e, i, _, _ in seen)
+    assert events == sorted([
+        ("started", a.id), ("completed", a.id),
+        ("started", b.id), ("retrying", b.id), ("started", b.id), ("failed", b.id),
+        ("started", c.id), ("failed", c.id),
+    ])
+    states = {(e, i): s for e, i, s, _ in seen}
+    assert states[("completed", a.id)] == "completed"
+    assert states[("failed", c.id)] == "failed"
+    assert states[("started", a.id)] in ("running", "completed")
+    errors = [err for e, i, _, err in seen if i == b.id and e in ("retrying", "failed")]
+    assert all(isinstance(err, ValueError) and str(err) == "boom" for err in errors)
+    assert [err for e, i, _, err in seen if e == "completed"] == [None]
+
+
+def test_async_hook_and_a_failing_hook_never_fail_the_job(
+    app: Conveyor, caplog: pytest.LogCaptureFixture
+) -> None:
+    got: list[int] = []
+
+    @app.on("completed")
+    async def record_it(record: Any, error: BaseException | None = None) -> None:
+        got.append(record.id)
+
+    @app.on("completed")
+    def broken(record: Any, error: BaseException | None = None) -> None:
+        raise RuntimeError("hook broke")
+
+    @app.job
+    def ok() -> str:
+        return "fine"
+
+    h = ok().run_now()
+    with caplog.at_level(logging.ERROR, logger="conveyor"):
+        drain(app)
+    assert got == [h.id]
+    record = app.get_job(h.id)
+    assert record is not None and record.state == "completed" and record.result == "fine"
+    assert "hook broke" in caplog.text
+
+
+def test_cancelled_hooks_fire_once(app: Conveyor) -> None:
+    seen = _recorder(app)
+    release = threading.Event()
+
+    @app.job
+    def later() -> None: ...
+
+    @app.job
+    def slow() -> None:
+        release.wait(10)
+
+    pending = later().run_in(1, "hour")
+    many = [later().run_in(1, "hour") for _ in range(2)]
+    assert app.cancel(pending.id)
+    assert app.cancel_jobs(type="later") == 2
+    with worker_thread(app):
+        running = slow().run_now()
+        wait_for(lambda: any(e == "started" and i == running.id for e, i, _, _ in seen))
+        assert app.cancel(running.id)
+        wait_for(lambda: any(e == "cancelled" and i == running.id for e, i, _, _ in seen))
+        release.set()
+    cancelled = sorted(i for e, i, _, _ in seen if e == "cancelled")
+    assert cancelled == sorted([pending.id, *(h.id for h in many), running.id])
+
+
+def test_unknown_event_is_refused() -> None:
+    app = Conveyor("memory://")
+    with pytest.raises(ConfigurationError, match="accepted: started, completed"):
+        app.on("finished")
+    with pytest.raises(ConfigurationError, match="accepted"):
+        app.on("done", lambda record, error=None: None)
