@@ -30,6 +30,7 @@ from conveyor.serialization import dumps
 from conveyor.stores import open_store, resolve_url
 from conveyor.stores.base import NewJob, Store
 from conveyor.timeunits import to_utc
+from conveyor.web import WebMixin
 
 if TYPE_CHECKING:
     from conveyor.worker import Worker
@@ -37,7 +38,7 @@ if TYPE_CHECKING:
 Decorated = Callable[[Callable[..., Any]], JobDefinition]
 
 
-class Conveyor(QueriesMixin, DurableMixin, SchedulesMixin):
+class Conveyor(QueriesMixin, DurableMixin, SchedulesMixin, WebMixin):
     """A conveyor app: ``Conveyor("sqlite:///jobs.db")``, ``Conveyor("memory://")``,
     ``Conveyor("postgresql://...")``; default ``$CONVEYOR_URL`` or ``sqlite:///conveyor.db``.
     """

@@ -11,7 +11,7 @@ import time
 import click
 
 from conveyor.app import Conveyor
-from conveyor.cli.base import app_options
+from conveyor.cli.base import app_options, fail
 from conveyor.cli.render import safe_url
 
 
@@ -29,8 +29,12 @@ from conveyor.cli.render import safe_url
                    "released to other workers.")
 @click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]),
               default="info", show_default=True)
+@click.option("--metrics-port", type=click.IntRange(min=1, max=65535), default=None,
+              metavar="PORT", help="Serve Prometheus metrics at http://HOST:PORT/metrics.")
+@click.option("--metrics-host", default="127.0.0.1", show_default=True, metavar="HOST",
+              help="Interface for --metrics-port (0.0.0.0: every interface).")
 def worker(app: Conveyor, concurrency: int, queues: str | None, burst: bool, grace: float,
-           log_level: str) -> None:
+           log_level: str, metrics_port: int | None, metrics_host: str) -> None:
     """Run a worker for APP (module:attr or path/to/app.py[:attr])."""
     logging.basicConfig(
         level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -41,8 +45,22 @@ def worker(app: Conveyor, concurrency: int, queues: str | None, burst: bool, gra
         f"{', burst' if burst else ''})",
         err=True,
     )
+    if metrics_port is not None:
+        serve_metrics(app, metrics_host, metrics_port)
     app.run_worker(concurrency=concurrency, queues=queues, burst=burst, grace=grace)
     exit_past_stuck_jobs(app)
+
+
+def serve_metrics(app: Conveyor, host: str, port: int) -> None:
+    from conveyor.observe import metrics
+
+    if not metrics.install(app):
+        fail("--metrics-port needs prometheus_client: pip install 'conveyor[metrics]'")
+    try:
+        metrics.serve(app, port, host)
+    except OSError as exc:
+        fail(f"cannot serve metrics on {host}:{port}: {exc.strerror or exc}")
+    click.echo(f"metrics at http://{host}:{port}/metrics", err=True)
 
 
 def exit_past_stuck_jobs(app: Conveyor, wait: float = 1.0) -> None:

@@ -12,13 +12,14 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Mount
+from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
 from conveyor.dashboard import api, pages
 from conveyor.dashboard.context import Dashboard
 from conveyor.dashboard.data import Views
+from conveyor.dashboard.prom import metrics
 from conveyor.dashboard.security import Security, SecurityMiddleware, refusal
 
 if TYPE_CHECKING:
@@ -53,6 +54,7 @@ def create_app(
         routes=[
             *api.routes(),
             *pages.routes(),
+            Route("/metrics", metrics, methods=["GET"]),
             Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
         ],
         middleware=[Middleware(SecurityMiddleware, security=security)],

@@ -7,6 +7,8 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
+from conveyor.observe import metrics
+
 if TYPE_CHECKING:
     from conveyor.observe import ObservedApp, WorkerObserver
     from conveyor.stores.base import ClaimedJob, Outcome
@@ -21,6 +23,7 @@ class Dispatch:
 
     def __init__(self, app: ObservedApp) -> None:
         self.app = app
+        metrics.install(app)  # attempts are counted when prometheus_client is installed
         self.tasks: dict[int, asyncio.Task[None]] = {}
 
     def started(self, job: ClaimedJob) -> None:

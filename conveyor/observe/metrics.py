@@ -1,0 +1,180 @@
+"""Prometheus metrics (``prometheus_client``, the ``metrics`` extra).
+
+Workers count attempts in this process (or, with ``PROMETHEUS_MULTIPROC_DIR`` set before
+conveyor starts, in files every process of the host shares); job counts and live workers
+are read from the store at each scrape. Names are listed in docs/metrics.md.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from conveyor.observe import ObservedApp, RecordSource
+    from conveyor.stores.base import ClaimedJob, Outcome, Store
+
+
+class Conveyor(Protocol):
+    """What metrics read from an app (a :class:`conveyor.Conveyor`)."""
+
+    jobs: Any  # the JobRegistry
+
+    @property
+    def store(self) -> Store: ...
+
+    def count(self, **filters: Any) -> int: ...
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+# Seconds: from sub-millisecond jobs to hour-long ones.
+BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600,
+           float("inf"))
+WORKERS_ALIVE_WITHIN = 60.0
+
+
+def available() -> bool:
+    try:
+        import prometheus_client  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+class _Instruments:
+    """The attempt counters and histograms, created once per process."""
+
+    def __init__(self) -> None:
+        from prometheus_client import CollectorRegistry, Counter, Histogram
+
+        self.registry = CollectorRegistry(auto_describe=True)
+        labels = ["job"]
+        r = self.registry
+        self.started = Counter("conveyor_attempts_started", "Attempts started", labels,
+                               registry=r)
+        self.completed = Counter("conveyor_attempts_completed", "Attempts that completed",
+                                 labels, registry=r)
+        self.failed = Counter("conveyor_attempts_failed", "Attempts that failed for good",
+                              labels, registry=r)
+        self.retried = Counter("conveyor_attempts_retried",
+                               "Attempts that failed and were scheduled to retry", labels,
+                               registry=r)
+        self.duration = Histogram("conveyor_run_duration_seconds",
+                                  "Time from an attempt's start to its outcome", labels,
+                                  buckets=BUCKETS, registry=r)
+        self.latency = Histogram("conveyor_start_latency_seconds",
+                                 "Time from a job being due to its attempt starting", labels,
+                                 buckets=BUCKETS, registry=r)
+
+
+_instruments: _Instruments | None = None
+
+
+def instruments() -> _Instruments:
+    global _instruments
+    if _instruments is None:
+        _instruments = _Instruments()
+    return _instruments
+
+
+class MetricsObserver:
+    """Counts attempts for Prometheus (a :class:`conveyor.observe.WorkerObserver`)."""
+
+    def __init__(self) -> None:
+        self.m = instruments()
+
+    async def attempt_started(self, app: RecordSource, job: ClaimedJob) -> None:
+        self.m.started.labels(job.job).inc()
+        self.m.latency.labels(job.job).observe(max(0.0, job.started_at - job.run_at))
+
+    async def attempt_finished(
+        self, app: RecordSource, job: ClaimedJob, outcome: Outcome | None,
+        error: BaseException | None,
+    ) -> None:
+        if outcome is None:
+            return
+        counter = {"completed": self.m.completed, "failed": self.m.failed,
+                   "pending": self.m.retried}.get(outcome.state)
+        if counter is not None:
+            counter.labels(job.job).inc()
+        if outcome.state != "waiting":
+            self.m.duration.labels(job.job).observe(max(0.0, outcome.finished_at - job.started_at))
+
+
+def install(app: ObservedApp) -> bool:
+    """Count this app's attempts (once); False when prometheus_client is missing."""
+    if not available():
+        return False
+    if not any(isinstance(o, MetricsObserver) for o in app.observers):
+        app.observers.append(MetricsObserver())
+    return True
+
+
+class StoreCollector:
+    """Job counts by state and queue, and workers alive, read from the store per scrape."""
+
+    def __init__(self, app: Conveyor) -> None:
+        self.app = app
+
+    def collect(self) -> Iterator[Any]:
+        from prometheus_client.core import GaugeMetricFamily
+
+        from conveyor.stores.base import STATES
+
+        jobs = GaugeMetricFamily("conveyor_jobs", "Stored jobs by state and queue",
+                                 labels=["state", "queue"])
+        queues = sorted({self.app.jobs[i].options.queue for i in self.app.jobs} | {"default"})
+        for state in STATES:
+            for queue in queues:
+                jobs.add_metric([state, queue], self.app.count(state=state, queue=queue))
+        yield jobs
+        alive = self.app.store.workers(WORKERS_ALIVE_WITHIN)
+        yield GaugeMetricFamily("conveyor_workers_alive",
+                                "Workers that sent a heartbeat in the last minute",
+                                value=len(alive))
+
+
+class _Local:
+    """This process's attempt metrics, when not shared between processes."""
+
+    def collect(self) -> Iterator[Any]:
+        yield from instruments().registry.collect()
+
+
+def render(app: Conveyor) -> bytes:
+    """The Prometheus text exposition for ``app``."""
+    from prometheus_client import CollectorRegistry, generate_latest
+
+    registry = CollectorRegistry()
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client.multiprocess import MultiProcessCollector
+
+        MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+    else:
+        registry.register(_Local())
+    registry.register(StoreCollector(app))
+    return generate_latest(registry)
+
+
+def serve(app: Conveyor, port: int, host: str = "0.0.0.0") -> None:
+    """Serve ``/metrics`` on ``port`` from a background thread of this process."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    from threading import Thread
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            if self.path.split("?")[0] not in ("/metrics", "/"):
+                self.send_error(404, "only /metrics is served here")
+                return
+            body = render(app)
+            self.send_response(200)
+            self.send_header("Content-Type", CONTENT_TYPE)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer((host, port), Handler)
+    Thread(target=server.serve_forever, name="conveyor-metrics", daemon=True).start()

@@ -1,0 +1,83 @@
+"""Conveyor inside a web app: the dashboard as an ASGI app to mount, a worker in the
+web process's lifespan."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import logging
+from collections.abc import Callable, Sequence
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from starlette.types import ASGIApp
+
+    from conveyor.app import Conveyor
+    from conveyor.worker import Worker
+
+log = logging.getLogger("conveyor.worker")
+
+
+class WebMixin:
+    """``app.asgi()`` and ``app.lifespan()`` of :class:`conveyor.Conveyor`."""
+
+    def asgi(self, token: str | None = None, prefix: str = "") -> ASGIApp:
+        """The dashboard and JSON API as an ASGI app to mount:
+        ``fastapi_app.mount("/jobs", app.asgi())``. Links and static files follow the
+        mount point (or ``prefix``, when a proxy strips it). ``token`` protects every
+        page and API call; without one, protect the path with your framework's auth."""
+        # The dashboard is optional (the ``dashboard`` extra): loaded when asked for.
+        mount = importlib.import_module("conveyor.dashboard.mount")
+        build: Callable[..., ASGIApp] = mount.asgi_app
+        return build(self, token=token, prefix=prefix)
+
+    def lifespan(
+        self, worker: bool = True, concurrency: int = 10,
+        queues: Sequence[str] | str | None = None, **worker_options: Any,
+    ) -> Lifespan:
+        """Run a worker inside the web process while it serves (small deployments):
+        ``FastAPI(lifespan=app.lifespan())``, or ``async with app.lifespan():``. On
+        shutdown running jobs get the worker's grace period, then are released."""
+        app: Conveyor = self  # type: ignore[assignment]
+        return Lifespan(app, worker, concurrency, queues, worker_options)
+
+
+class Lifespan:
+    """An ASGI lifespan (``lifespan=`` of FastAPI and Starlette) and an async context
+    manager that runs a worker in the background."""
+
+    def __init__(self, app: Conveyor, worker: bool, concurrency: int,
+                 queues: Sequence[str] | str | None, options: dict[str, Any]) -> None:
+        self.app = app
+        self.worker_wanted = worker
+        self.concurrency = concurrency
+        self.queues = queues
+        self.options = options
+        self.worker: Worker | None = None
+        self.task: asyncio.Task[None] | None = None
+
+    def __call__(self, asgi_app: object = None) -> Lifespan:
+        return self
+
+    async def __aenter__(self) -> None:  # no lifespan state for the web app
+        if self.worker_wanted:
+            from conveyor.worker import Worker
+
+            self.worker = Worker(self.app, concurrency=self.concurrency, queues=self.queues,
+                                 **self.options)
+            self.task = asyncio.create_task(self._run(self.worker))
+
+    @staticmethod
+    async def _run(worker: Worker) -> None:
+        try:
+            await worker.run()
+        except Exception:
+            log.exception("the web process's worker stopped with an error")
+
+    async def __aexit__(self, kind: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        if self.worker is not None and self.task is not None:
+            self.worker.stop()
+            await self.task
+        self.worker = self.task = None

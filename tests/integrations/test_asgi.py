@@ -1,0 +1,138 @@
+"""app.asgi() mounted under a prefix, app.lifespan() running a worker, GET /metrics."""
+
+from __future__ import annotations
+
+import importlib
+import re
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+from starlette.testclient import TestClient
+
+from conveyor import Conveyor
+from tests.support import ROOT, wait_for
+
+fastapi = pytest.importorskip("fastapi")
+
+
+def _samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
+
+
+@pytest.fixture
+def example(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    monkeypatch.setenv("CONVEYOR_URL", f"sqlite:///{tmp_path}/shop.db")
+    monkeypatch.delenv("CONVEYOR_TOKEN", raising=False)
+    monkeypatch.syspath_prepend(str(ROOT))
+    sys.modules.pop("examples.fastapi_app.main", None)
+    module = importlib.import_module("examples.fastapi_app.main")
+    yield module
+    module.app.close()
+    sys.modules.pop("examples.fastapi_app.main", None)
+
+
+def test_fastapi_example_runs_jobs_in_its_lifespan_and_mounts_the_dashboard(
+    example: Any,
+) -> None:
+    with TestClient(example.api) as client:
+        job_id = client.post("/orders/7").json()["job"]
+
+        def done() -> bool:
+            body = client.get(f"/orders/7/receipt?job={job_id}").json()
+            return bool(body["state"] == "completed")
+
+        wait_for(done)
+        assert client.get(f"/orders/7/receipt?job={job_id}").json()["result"] == (
+            "receipt for order 7 sent")
+        page = client.get("/jobs/")
+        assert page.status_code == 200
+        links = re.findall(r'(?:href|src|action|hx-get)="([^"]+)"', page.text)
+        site = [link for link in links if link.startswith("/")]
+        assert site and all(link.startswith("/jobs/") for link in site), site
+        assert client.get("/jobs/static/style.css").status_code == 200
+        run = client.get(f"/jobs/runs/{job_id}")
+        assert run.status_code == 200 and "send_receipt" in run.text
+        assert client.get(f"/jobs/api/runs/{job_id}").json()["state"] == "completed"
+        redirect = client.post(f"/jobs/runs/{job_id}/retry", follow_redirects=False,
+                               headers={"Sec-Fetch-Site": "same-origin"})
+        assert redirect.status_code in (303, 403)
+        if redirect.status_code == 303:
+            assert redirect.headers["location"].startswith("/jobs/")
+        metrics = client.get("/jobs/metrics")
+        assert metrics.status_code == 200
+        samples = _samples(metrics.text)
+        assert samples[("conveyor_jobs", (("queue", "default"), ("state", "completed")))] >= 1
+        assert samples[("conveyor_attempts_completed_total", (("job", "send_receipt"),))] >= 1
+        assert samples[("conveyor_workers_alive", ())] == 1
+
+
+def test_metrics_count_what_ran(app: Conveyor) -> None:
+    from conveyor import Fail, Retry
+
+    @app.job
+    def ok() -> None: ...
+
+    @app.job(retry=Retry(retries=1, wait=0))
+    def flaky() -> None:
+        raise ValueError("x")
+
+    @app.job
+    def fatal() -> None:
+        raise Fail("no")
+
+    def counts() -> dict[Any, float]:
+        return _samples(TestClient(app.asgi()).get("/metrics").text)
+
+    before = counts()
+    for _ in range(3):
+        ok().run_now()
+    flaky().run_now()
+    fatal().run_now()
+    app.run_worker(burst=True)
+    after = counts()
+
+    def delta(name: str, job: str) -> float:
+        key = (name, (("job", job),))
+        return after.get(key, 0.0) - before.get(key, 0.0)
+
+    assert delta("conveyor_attempts_started_total", "ok") == 3
+    assert delta("conveyor_attempts_completed_total", "ok") == 3
+    assert delta("conveyor_attempts_started_total", "flaky") == 2
+    assert delta("conveyor_attempts_retried_total", "flaky") == 1
+    assert delta("conveyor_attempts_failed_total", "flaky") == 1
+    assert delta("conveyor_attempts_failed_total", "fatal") == 1
+    assert delta("conveyor_run_duration_seconds_count", "ok") == 3
+    assert delta("conveyor_start_latency_seconds_count", "ok") == 3
+    assert after[("conveyor_jobs", (("queue", "default"), ("state", "completed")))] == 3
+    assert after[("conveyor_jobs", (("queue", "default"), ("state", "failed")))] == 2
+
+
+def test_prefix_for_a_proxy_that_does_not_strip_it(tmp_path: Path) -> None:
+    app = Conveyor(f"sqlite:///{tmp_path}/p.db")
+    client = TestClient(app.asgi(prefix="/ops/jobs"))
+    page = client.get("/ops/jobs/runs")
+    assert page.status_code == 200
+    assert 'href="/ops/jobs/static/style.css"' in page.text
+    assert client.get("/ops/jobs/api/counts").status_code == 200
+    app.close()
+
+
+async def test_lifespan_as_a_context_manager() -> None:
+    app = Conveyor("memory://")
+
+    @app.job
+    async def hello(name: str) -> str:
+        return f"hi {name}"
+
+    async with app.lifespan(concurrency=2):
+        handle = await hello("ann").run_now()
+        assert await handle.wait(timeout=10) == "hi ann"
+    app.close()
