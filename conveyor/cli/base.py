@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import sys
-from collections.abc import Callable, Sequence
-from typing import Any, NoReturn, TypeVar
+from collections.abc import Callable, Iterator, Sequence
+from contextvars import ContextVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 
 from conveyor.cli.loading import load_app
 from conveyor.errors import ConveyorError
+
+if TYPE_CHECKING:
+    from conveyor.app import Conveyor
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -58,6 +63,21 @@ class ConveyorGroup(click.Group):
         sys.exit(code if isinstance(code, int) else 0)
 
 
+# The app of a framework integration (``flask conveyor``, ``manage.py conveyor``): used
+# when no APP is given, and left open (the framework owns it).
+PRESET_APP: ContextVar[Conveyor | None] = ContextVar("conveyor_preset_app", default=None)
+
+
+@contextlib.contextmanager
+def preset_app(app: Conveyor) -> Iterator[None]:
+    """Run commands on ``app`` unless they are given another."""
+    token = PRESET_APP.set(app)
+    try:
+        yield
+    finally:
+        PRESET_APP.reset(token)
+
+
 def app_options(positional: bool = False) -> Callable[[F], F]:
     """Give a command ``--app APP`` (also ``$CONVEYOR_APP``; with ``positional``, an
     optional APP argument too) and ``--url URL``; the command receives the loaded
@@ -67,6 +87,12 @@ def app_options(positional: bool = False) -> Callable[[F], F]:
         @functools.wraps(fn)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             spec, given = kwargs.pop("app_spec"), kwargs.pop("app_positional", None)
+            preset = PRESET_APP.get()
+            if preset is not None and not (spec or given):  # flask/manage.py conveyor
+                url = kwargs.pop("url")
+                if url is not None and preset.url != url:
+                    preset.reopen(url)
+                return fn(*args, app=preset, **kwargs)
             if given and spec and given != spec:
                 fail(f"two apps given: {given!r} and --app/$CONVEYOR_APP {spec!r}; give one")
             spec = given or spec
@@ -95,4 +121,4 @@ def app_options(positional: bool = False) -> Callable[[F], F]:
     return decorate
 
 
-__all__ = ["USER_ERROR", "ConveyorGroup", "UserError", "app_options", "fail"]
+__all__ = ["USER_ERROR", "ConveyorGroup", "UserError", "app_options", "fail", "preset_app"]
