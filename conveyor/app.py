@@ -9,6 +9,8 @@ from datetime import datetime, timedelta
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, overload
 
+from conveyor.clock import Clock
+from conveyor.clock import check as check_clock
 from conveyor.durable import DurableMixin
 from conveyor.durable import install as install_durable
 from conveyor.errors import ConfigurationError, UnknownJobError
@@ -41,6 +43,11 @@ Decorated = Callable[[Callable[..., Any]], JobDefinition]
 class Conveyor(QueriesMixin, DurableMixin, SchedulesMixin, WebMixin):
     """A conveyor app: ``Conveyor("sqlite:///jobs.db")``, ``Conveyor("memory://")``,
     ``Conveyor("postgresql://...")``; default ``$CONVEYOR_URL`` or ``sqlite:///conveyor.db``.
+
+    ``clock=``: an object whose ``now()`` returns an aware datetime; it replaces the
+    database clock in every time decision (default None: the database clock).
+    ``store=``: a store object instead of a URL (it must pass
+    ``conveyor.testing.conformance``).
     """
 
     # Runs jobs that take an ``io`` parameter; set by conveyor.durable.install.
@@ -56,9 +63,15 @@ class Conveyor(QueriesMixin, DurableMixin, SchedulesMixin, WebMixin):
         event_retention: float | timedelta | str | None = "30 days",
         migrate: bool = True,
         allow_private_fetch: bool = False,
+        clock: Clock | None = None,
+        store: Store | None = None,
         **store_options: Any,
     ) -> None:
-        self.url = resolve_url(url)
+        if store is not None and (url is not None or store_options):
+            raise ConfigurationError(
+                "give either a store URL (with its options) or store=, not both"
+            )
+        self.url = store.url if store is not None else resolve_url(url)
         lease_seconds = coerce_seconds("lease", lease)
         if not lease_seconds or lease_seconds < 0.1:
             raise ConfigurationError(f"invalid lease {lease!r}: must be at least 0.1 seconds")
@@ -77,10 +90,13 @@ class Conveyor(QueriesMixin, DurableMixin, SchedulesMixin, WebMixin):
         self.hooks = Hooks()
         # io.background_fetch may reach private/loopback addresses (SSRF guard off).
         self.allow_private_fetch = allow_private_fetch
+        # None: due times and leases on the database clock; given: on this one everywhere.
+        self.clock: Clock | None = check_clock(clock)
         install_durable(self)
         install_schedules(self)
         self._lock = threading.Lock()
-        self._store: Store = open_store(self.url, **store_options)
+        self._store: Store = store if store is not None else open_store(self.url, **store_options)
+        self._store.use_clock(self.clock)
         # What opening applied (``conveyor migrate`` reports it).
         self.applied_migrations: list[str] = self._store.migrate() if migrate else []
 
@@ -105,6 +121,12 @@ class Conveyor(QueriesMixin, DurableMixin, SchedulesMixin, WebMixin):
     async def __aexit__(self, *exc: object) -> None:
         self.close()
 
+    def use_clock(self, clock: Clock | None) -> None:
+        """Decide every time from now on on ``clock`` (None: the database clock again);
+        ``conveyor.testing.FakeClock`` installs itself this way."""
+        self.clock = check_clock(clock)
+        self._store.use_clock(self.clock)
+
     def migrate(self) -> list[str]:
         """Create or upgrade the schema; returns what was applied."""
         return self._store.migrate()
@@ -114,6 +136,7 @@ class Conveyor(QueriesMixin, DurableMixin, SchedulesMixin, WebMixin):
         one; the CLI's ``--url`` uses it for apps that name their URL in code."""
         store = open_store(url)
         try:
+            store.use_clock(self.clock)
             self.applied_migrations = store.migrate()
         except BaseException:
             store.close()

@@ -9,9 +9,10 @@ import time
 import unicodedata
 from collections.abc import Awaitable, Callable, Generator, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from conveyor.clock import now as clock_now
 from conveyor.errors import ArgumentsError, ConfigurationError, JobFailed, UnknownJobError
 from conveyor.options import JobOptions
 from conveyor.serialization import loads
@@ -117,9 +118,9 @@ class JobCall:
         seconds = fixed_seconds(n, unit)
         if seconds is not None:
             if seconds > 1e9:  # refuse a due time past year 9999, as calendar steps do
-                add_interval(datetime.now(UTC), n, unit)
+                add_interval(clock_now(self.definition.app.clock), n, unit)
             return self.definition.app._trigger(self, None, seconds, options)
-        due = add_interval(datetime.now(UTC), n, unit)
+        due = add_interval(clock_now(self.definition.app.clock), n, unit)
         return self.definition.app._trigger(self, due.timestamp(), 0.0, options)
 
 

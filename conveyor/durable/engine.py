@@ -12,12 +12,12 @@ from __future__ import annotations
 import asyncio
 import functools
 import json
-import time
 from collections.abc import Awaitable, Callable, Iterator
 from concurrent.futures import Executor
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
+from conveyor.clock import epoch
 from conveyor.errors import (
     ConfigurationError,
     Fail,
@@ -130,7 +130,7 @@ class Run:
         return None
 
     def new_step(self, kind: str, key: str, fingerprint: str | None, **fields: Any) -> StepRow:
-        now = time.time()
+        now = epoch(self.app.clock)
         fields.setdefault("state", "completed")
         if fields["state"] == "completed":
             fields.setdefault("finished_at", now)
@@ -173,7 +173,7 @@ class Run:
                     return json.loads(stored.output or "null")
                 if stored.state == "failed":
                     raise StepFailed(key, json.loads(stored.error or "{}"))
-                if stored.wake_at is not None and stored.wake_at > time.time():
+                if stored.wake_at is not None and stored.wake_at > epoch(self.app.clock):
                     raise Suspend(stored.wake_at)
             step = stored or self.new_step(kind, key, fingerprint, state="waiting", input=input)
             number = step.attempts + 1
@@ -184,14 +184,14 @@ class Run:
             except Exception as exc:
                 await self._failed_attempt(step, number, exc, policy)
             step.state, step.output, step.error = "completed", output, None
-            step.attempts, step.finished_at = number, time.time()
+            step.attempts, step.finished_at = number, epoch(self.app.clock)
             await self.save(step)
             return json.loads(output)
 
     async def _failed_attempt(
         self, step: StepRow, number: int, exc: Exception, policy: Retry
     ) -> NoReturn:
-        now = time.time()
+        now = epoch(self.app.clock)
         error = error_json(exc)
         history = json.loads(step.history or "[]")
         history.append({"attempt": number, "at": now, "error": json.loads(error)})

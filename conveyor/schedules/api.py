@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import inspect
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from conveyor.clock import Clock
+from conveyor.clock import now as clock_now
 from conveyor.errors import ConfigurationError, ScheduleError
 from conveyor.jobs import JobHandle
 from conveyor.options import coerce_seconds
@@ -107,6 +109,7 @@ class SchedulesMixin:
     _periodic: Periodic
     _store: Store
     timezone: str
+    clock: Clock | None
 
     # -- triggers -------------------------------------------------------------------
     def cron(self, expr: str, tz: str | None = None, misfire: Misfire = None) -> ScheduleTrigger:
@@ -191,8 +194,8 @@ class SchedulesMixin:
         upcoming: list[datetime] = []
         if not row.paused:
             if unstarted:
-                upcoming.append(utc(unstarted[-1].run_at) or datetime.now(UTC))
-            after = upcoming[0] if upcoming else datetime.now(UTC)
+                upcoming.append(utc(unstarted[-1].run_at) or clock_now(self.clock))
+            after = upcoming[0] if upcoming else clock_now(self.clock)
             upcoming += schedule.next(after=after, count=3 - len(upcoming))
         zone = zone_for(schedule.tz)
         return ScheduleRecord(

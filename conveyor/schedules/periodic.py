@@ -21,11 +21,11 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from conveyor.clock import epoch
 from conveyor.options import JobOptions
 from conveyor.schedules.schedule import Schedule, parse_schedule
 from conveyor.stores.base import ClaimedJob, NewJob, Outcome, ScheduleGap, ScheduleRow, Store
@@ -88,6 +88,7 @@ class Periodic:
     """Per-app schedule state: code schedules to upsert, parsed definitions, system jobs."""
 
     def __init__(self, app: Conveyor) -> None:
+        self._app = app  # its clock decides what is due
         self.code: dict[str, ScheduleRow] = {}  # declared on definitions, by schedule id
         self.system: dict[str, JobDefinition] = {PURGE_JOB: purge_definition(app)}
         self._synced: Store | None = None  # the store the code schedules were saved to
@@ -115,7 +116,7 @@ class Periodic:
     def first(self, row: ScheduleRow, gap: ScheduleGap) -> NewJob | None:
         """The occurrence to store for a schedule that has none: the first after now and
         after its latest stored one (so one skipped or still running is not repeated)."""
-        after = max(time.time(), gap.latest_fire_at or 0.0)
+        after = max(epoch(self._app.clock), gap.latest_fire_at or 0.0)
         return self.next_job(row, after, gap.latest_id)
 
     def save(self, store: Store, row: ScheduleRow) -> tuple[ScheduleRow, int | None]:
@@ -164,7 +165,7 @@ class Periodic:
             return jobs
 
     def _claimed(self, store: Store, jobs: list[ClaimedJob]) -> list[ClaimedJob]:
-        now = time.time()
+        now = epoch(self._app.clock)
         run: list[ClaimedJob] = []
         skipped: list[Outcome] = []
         following: list[tuple[NewJob, int]] = []
@@ -209,7 +210,7 @@ class Periodic:
             self._rows.pop(sid, None)
             row = self._row(store, sid)
             if row is not None and not row.paused:
-                successor = self.next_job(row, time.time(), job.rescheduled_from)
+                successor = self.next_job(row, epoch(self._app.clock), job.rescheduled_from)
                 if successor is not None:
                     again.append((successor, row.revision))
         if again:

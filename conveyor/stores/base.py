@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from conveyor.clock import Clock
 from conveyor.states import FINISHED, PENDING, STATES, JobState
 from conveyor.stores.base_durable import DurableStore, EventRow, StepRow
 from conveyor.stores.base_schedules import ScheduleGap, ScheduleRow, ScheduleStore
@@ -188,6 +189,10 @@ class Store(DurableStore, ScheduleStore, Protocol):
 
     url: str
 
+    def use_clock(self, clock: Clock | None) -> None:
+        """Decide due times and leases on ``clock`` from now on (None: the store's own)."""
+        ...
+
     def clone(self) -> Store:
         """A store for another thread (its own connection), or self if shared."""
         ...
@@ -195,7 +200,7 @@ class Store(DurableStore, ScheduleStore, Protocol):
     def close(self) -> None: ...
 
     def now(self) -> float:
-        """The store's clock."""
+        """The store's clock (the one given to :meth:`use_clock`, if any)."""
         ...
 
     def migrate(self) -> list[str]:

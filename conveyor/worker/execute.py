@@ -6,12 +6,12 @@ import asyncio
 import contextlib
 import functools
 import json
-import time
 import traceback
 from collections.abc import Callable
 from concurrent.futures import Executor
 from typing import TYPE_CHECKING, Any
 
+from conveyor.clock import epoch
 from conveyor.errors import Fail, PayloadError, RetryIn, Suspend
 from conveyor.retry import Retry
 from conveyor.serialization import dumps
@@ -62,18 +62,18 @@ class JobRunner:
                 result = await asyncio.wait_for(coro, claimed.timeout)
             else:
                 result = await coro
-            return Outcome(claimed.id, claimed.token, "completed", time.time(),
+            return Outcome(claimed.id, claimed.token, "completed", epoch(self.app.clock),
                            result=dumps(result, "result"), version=_ran(definition, claimed))
         except Suspend as s:
-            return Outcome(claimed.id, claimed.token, "waiting", time.time(), run_at=s.run_at,
-                           version=_ran(definition, claimed))
+            return Outcome(claimed.id, claimed.token, "waiting", epoch(self.app.clock),
+                           run_at=s.run_at, version=_ran(definition, claimed))
         except Fail as exc:
             return self._failed(claimed, exc, retryable=False)
         except RetryIn as exc:
             unit = normalize_unit(exc.unit)
             delay = fixed_seconds(exc.delay, unit) or 0.0
             self.errors[claimed.id] = exc
-            return Outcome(claimed.id, claimed.token, "pending", time.time(),
+            return Outcome(claimed.id, claimed.token, "pending", epoch(self.app.clock),
                            error=error_json(exc), delay=delay)
         except TimeoutError as exc:
             if claimed.timeout and not str(exc):
@@ -85,7 +85,7 @@ class JobRunner:
             return self._failed(claimed, exc, retryable=True)
 
     def _failed(self, claimed: ClaimedJob, exc: BaseException, retryable: bool) -> Outcome:
-        now = time.time()
+        now = epoch(self.app.clock)
         self.errors[claimed.id] = exc
         if retryable and claimed.attempt < claimed.max_attempts:
             policy = Retry.from_json(json.loads(claimed.retry)) if claimed.retry else Retry()

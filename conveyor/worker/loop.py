@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from conveyor.clock import epoch
 from conveyor.errors import ConfigurationError, StoreError
 from conveyor.observe.dispatch import Dispatch
 from conveyor.stores.base import ClaimedJob, Outcome, Store, WorkerInfo
@@ -134,7 +135,7 @@ class Worker:
             timeout = self.poll_interval if not self.burst else 0.05
             due = await self._guard(self.store.next_due, self.queues) if not maybe_work else None
             if due is not None:
-                timeout = max(0.0, min(timeout, due - time.time()))
+                timeout = max(0.0, min(timeout, due - epoch(self.app.clock)))
             self.wake.clear()
             if self.stopping:  # stop() may have set wake just before the clear above
                 break
@@ -170,7 +171,7 @@ class Worker:
         await self._flush_all()
         await self._guard(self._maintain_once, True)
         due = await self._guard(self.store.next_due, self.queues)
-        return not self.active and (due is None or due > time.time())
+        return not self.active and (due is None or due > epoch(self.app.clock))
 
     async def _guard(self, fn: Callable[..., T], *args: Any) -> T | None:
         """A store call that survives the database going away: log, back off, retry."""

@@ -16,6 +16,7 @@ import psycopg
 from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import ConnectionPool, PoolTimeout
 
+from conveyor.clock import Clock, epoch
 from conveyor.errors import ConfigurationError, StoreError
 
 log = logging.getLogger("conveyor.postgres")
@@ -171,6 +172,7 @@ class Database:
         self._pool: ConnectionPool[psycopg.Connection[Any]] | None = None
         self._suspect = True  # probe before the first use: fail fast, with one clear line
         self._closed = False
+        self.clock: Clock | None = None  # given: every statement's conveyor_now()
 
     def connect(self) -> psycopg.Connection[Any]:
         """A new connection outside the pool (migrations, LISTEN)."""
@@ -205,6 +207,8 @@ class Database:
         pool = self.pool()
         try:
             with pool.connection() as conn:
+                if self.clock is not None:
+                    pass_clock(conn, self.clock, local=False)
                 yield conn
         except (psycopg.Error, PoolTimeout) as exc:
             if not is_connection_error(exc):
@@ -227,6 +231,11 @@ class Database:
             pool, self._pool = self._pool, None
         if pool is not None:
             pool.close()
+
+
+def pass_clock(conn: psycopg.Connection[Any], clock: Clock, local: bool) -> None:
+    """Make ``conveyor_now()`` on ``conn`` read ``clock`` (for the transaction if local)."""
+    conn.execute("SELECT set_config('conveyor.now', %s, %s)", (repr(epoch(clock)), local))
 
 
 def _quiet(pool: object) -> None:

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
     from conveyor.stores.postgres.connection import Database
 
-_NOW = "extract(epoch from now())::float8"
+_NOW = "conveyor_now()"
 _SET_STEP = ", ".join(
     f"{c} = excluded.{c}" for c in STEP_COLUMNS.split(", ") if c not in ("job_id", "seq")
 )

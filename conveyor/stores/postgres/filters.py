@@ -8,7 +8,7 @@ from typing import Any
 from conveyor.stores.base import JobFilter
 from conveyor.stores.matching import FILTER_COMPARISONS, like_pattern
 
-NOW = "extract(epoch from now())::float8"
+NOW = "conveyor_now()"
 
 # Public state for a row: pending splits into scheduled (due later) and queued (due).
 STATE_SQL = (

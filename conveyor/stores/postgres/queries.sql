@@ -3,7 +3,7 @@
 -- epoch seconds from the database clock.
 
 -- name: now
-SELECT extract(epoch from now())::float8
+SELECT conveyor_now()
 
 -- name: insert_one
 INSERT INTO conveyor_jobs (job, args, kwargs, payload, state, priority, queue, key, owner,
@@ -13,7 +13,7 @@ SELECT %(job)s, %(args)s, %(kwargs)s, %(payload)s::jsonb, 'pending', %(priority)
     %(key)s, %(owner)s, %(dedupe_key)s, %(max_attempts)s, %(retry)s, %(timeout)s,
     %(retention)s, %(remove_delay)s, coalesce(%(run_at)s::float8, t.now + %(delay)s), t.now,
     %(version)s, %(schedule_id)s, %(fire_at)s, %(rescheduled_from)s, %(event_id)s
-FROM (SELECT extract(epoch from now())::float8 AS now) AS t
+FROM (SELECT conveyor_now() AS now) AS t
 ON CONFLICT DO NOTHING
 RETURNING id
 
@@ -34,13 +34,13 @@ FROM unnest(%(job)b::text[], %(args)b::text[], %(kwargs)b::text[], %(payload)b::
     WITH ORDINALITY AS v(job, args, kwargs, payload, priority, queue, key, owner,
     max_attempts, retry, timeout, retention, remove_delay, run_at, delay, version,
     schedule_id, fire_at, rescheduled_from, event_id, ord),
-    (SELECT extract(epoch from now())::float8 AS now) AS t
+    (SELECT conveyor_now() AS now) AS t
 ORDER BY v.ord
 RETURNING id
 
 -- name: reserve_ids
 -- Ids (in order) and the database clock for a COPY of n new jobs.
-SELECT extract(epoch from now())::float8, nextval('conveyor_jobs_id_seq')
+SELECT conveyor_now(), nextval('conveyor_jobs_id_seq')
 FROM generate_series(1, %(n)s)
 
 -- name: copy_jobs
@@ -55,7 +55,7 @@ SELECT pg_advisory_xact_lock(hashtextextended(%(lock)s, 0))
 -- Pending = not started, or started by a worker whose lease has expired.
 SELECT id FROM conveyor_jobs
 WHERE (state = 'pending' OR (state = 'running'
-        AND lease_expires_at < extract(epoch from now())::float8))
+        AND lease_expires_at < conveyor_now()))
     AND job = %(job)s AND owner IS NOT DISTINCT FROM %(owner)s::text
     AND (%(key)s::text IS NULL OR key = %(key)s::text)
 ORDER BY id
@@ -70,7 +70,7 @@ ORDER BY id LIMIT 1
 UPDATE conveyor_jobs SET state = 'cancelled', finished_at = t.now, dedupe_key = NULL,
     purge_at = t.now + retention,
     lease_token = NULL, lease_expires_at = NULL, worker_id = NULL
-FROM (SELECT extract(epoch from now())::float8 AS now) AS t
+FROM (SELECT conveyor_now() AS now) AS t
 WHERE id = ANY(%(ids)s::bigint[])
 
 -- name: claim
@@ -80,7 +80,7 @@ UPDATE conveyor_jobs AS j SET state = 'running', attempts = j.attempts + 1,
     started_at = t.now, lease_token = %(token)s, lease_expires_at = t.now + %(lease)s,
     worker_id = %(worker)s, dedupe_key = NULL
 FROM conveyor_due(%(limit)s, %(queues)s::text[]) AS due(id),
-    (SELECT extract(epoch from now())::float8 AS now) AS t
+    (SELECT conveyor_now() AS now) AS t
 WHERE j.id = due.id
 RETURNING j.id, j.job, j.args, j.kwargs, j.attempts, j.max_attempts, j.retry, j.timeout,
     j.run_at, j.owner, j.key, j.queue, j.version, j.schedule_id, j.event_id, j.priority,
@@ -117,23 +117,23 @@ UPDATE conveyor_jobs AS j SET
 FROM unnest(%(ids)s::bigint[], %(tokens)s::bigint[], %(states)s::text[],
     %(results)s::text[], %(errors)s::text[], %(run_ats)s::float8[], %(delays)s::float8[],
     %(versions)s::text[]) AS o(id, token, state, result, error, run_at, delay, version),
-    (SELECT extract(epoch from now())::float8 AS now, set_config('synchronous_commit',
+    (SELECT conveyor_now() AS now, set_config('synchronous_commit',
         coalesce(%(commit)s, current_setting('synchronous_commit')), true)) AS t
 WHERE j.id = o.id AND j.lease_token = o.token
 
 -- name: heartbeat
 -- Renews the leases this worker still holds (fenced); the ones not returned are lost.
 WITH w AS (
-    UPDATE conveyor_workers SET heartbeat_at = extract(epoch from now())::float8
+    UPDATE conveyor_workers SET heartbeat_at = conveyor_now()
     WHERE id = %(worker)s
 )
-UPDATE conveyor_jobs AS j SET lease_expires_at = extract(epoch from now())::float8 + %(lease)s
+UPDATE conveyor_jobs AS j SET lease_expires_at = conveyor_now() + %(lease)s
 FROM unnest(%(ids)s::bigint[], %(tokens)s::bigint[]) AS h(id, token)
 WHERE j.id = h.id AND j.lease_token = h.token
 RETURNING j.id
 
 -- name: release
-UPDATE conveyor_jobs AS j SET state = 'pending', run_at = extract(epoch from now())::float8,
+UPDATE conveyor_jobs AS j SET state = 'pending', run_at = conveyor_now(),
     attempts = j.attempts - 1, started_at = NULL,
     lease_token = NULL, lease_expires_at = NULL, worker_id = NULL
 FROM unnest(%(ids)s::bigint[], %(tokens)s::bigint[]) AS o(id, token)
@@ -149,7 +149,7 @@ UPDATE conveyor_jobs SET rescues = rescues + 1,
     finished_at = CASE WHEN rescues + 1 >= %(max)s THEN t.now END,
     purge_at = CASE WHEN rescues + 1 >= %(max)s THEN t.now + retention END,
     run_at = t.now, lease_token = NULL, lease_expires_at = NULL, worker_id = NULL
-FROM (SELECT extract(epoch from now())::float8 AS now) AS t
+FROM (SELECT conveyor_now() AS now) AS t
 WHERE state = 'running' AND lease_expires_at < t.now
 
 -- name: progress
@@ -189,7 +189,7 @@ SELECT floor((finished_at - %(since)s) / %(bucket)s)::bigint AS b,
 FROM conveyor_jobs WHERE finished_at >= %(since)s GROUP BY b ORDER BY b
 
 -- name: retry_job
-UPDATE conveyor_jobs SET state = 'pending', run_at = extract(epoch from now())::float8,
+UPDATE conveyor_jobs SET state = 'pending', run_at = conveyor_now(),
     finished_at = NULL, purge_at = NULL, result = NULL, rescues = 0,
     max_attempts = greatest(max_attempts, attempts + 1)
 WHERE id = %(id)s AND state IN ('failed', 'cancelled', 'completed')
@@ -200,27 +200,27 @@ SELECT pg_notify('conveyor_' || current_schema(), '')
 -- name: register_worker
 INSERT INTO conveyor_workers (id, host, pid, queues, concurrency, started_at, heartbeat_at)
 SELECT %(id)s, %(host)s, %(pid)s, %(queues)s, %(concurrency)s, t.now, t.now
-FROM (SELECT extract(epoch from now())::float8 AS now) AS t
+FROM (SELECT conveyor_now() AS now) AS t
 ON CONFLICT (id) DO UPDATE SET host = excluded.host, pid = excluded.pid,
     queues = excluded.queues, concurrency = excluded.concurrency,
     started_at = excluded.started_at, heartbeat_at = excluded.heartbeat_at, stopped_at = NULL
 
 -- name: worker_heartbeat
-UPDATE conveyor_workers SET heartbeat_at = extract(epoch from now())::float8 WHERE id = %(id)s
+UPDATE conveyor_workers SET heartbeat_at = conveyor_now() WHERE id = %(id)s
 
 -- name: unregister_worker
 WITH gone AS (DELETE FROM conveyor_leaders WHERE holder = %(id)s)
-UPDATE conveyor_workers SET stopped_at = extract(epoch from now())::float8 WHERE id = %(id)s
+UPDATE conveyor_workers SET stopped_at = conveyor_now() WHERE id = %(id)s
 
 -- name: workers
 SELECT id, host, pid, queues, concurrency, started_at, heartbeat_at, stopped_at
 FROM conveyor_workers
-WHERE stopped_at IS NULL AND heartbeat_at >= extract(epoch from now())::float8 - %(within)s
+WHERE stopped_at IS NULL AND heartbeat_at >= conveyor_now() - %(within)s
 ORDER BY started_at
 
 -- name: try_lead
 INSERT INTO conveyor_leaders AS l (name, holder, expires_at)
-VALUES (%(name)s, %(holder)s, extract(epoch from now())::float8 + %(ttl)s)
+VALUES (%(name)s, %(holder)s, conveyor_now() + %(ttl)s)
 ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at
-WHERE l.holder = excluded.holder OR l.expires_at < extract(epoch from now())::float8
+WHERE l.holder = excluded.holder OR l.expires_at < conveyor_now()
 RETURNING holder

@@ -17,6 +17,7 @@ from typing import Any, ParamSpec, TypeVar
 import psycopg
 from psycopg import errors as pg_errors
 
+from conveyor.clock import Clock, epoch
 from conveyor.errors import ConfigurationError, PayloadError, StoreError
 from conveyor.stores.base import (
     POISON_RESCUES,
@@ -29,7 +30,7 @@ from conveyor.stores.base import (
 )
 from conveyor.stores.matching import FAR_FUTURE, POISON_ERROR, RESCUED_ERROR
 from conveyor.stores.postgres import migrations
-from conveyor.stores.postgres.connection import Database, Settings
+from conveyor.stores.postgres.connection import Database, Settings, pass_clock
 from conveyor.stores.postgres.durable import DurableMixin
 from conveyor.stores.postgres.queries import Q
 from conveyor.stores.postgres.reading import ReadingMixin
@@ -84,8 +85,13 @@ class PostgresStore(DurableMixin, SchedulesMixin, ReadingMixin, RecordsMixin):
         self.db = Database(self.settings)
         self.upkeep = Upkeep(self.db)
         self._schema = self.settings.schema
+        self.clock: Clock | None = None  # None: the database clock
 
     # -- lifecycle ------------------------------------------------------------
+    def use_clock(self, clock: Clock | None) -> None:
+        """Decide in SQL on ``clock`` (passed as conveyor.now) instead of the database's."""
+        self.clock = self.db.clock = clock
+
     def clone(self) -> PostgresStore:
         return self  # the pool is thread-safe: one pool per app
 
@@ -104,6 +110,8 @@ class PostgresStore(DurableMixin, SchedulesMixin, ReadingMixin, RecordsMixin):
         return self._schema
 
     def now(self) -> float:
+        if self.clock is not None:
+            return epoch(self.clock)
         with self.db.connection() as conn:
             row = conn.execute(Q["now"]).fetchone()
         return float(row[0]) if row else time.time()
@@ -146,6 +154,8 @@ class PostgresStore(DurableMixin, SchedulesMixin, ReadingMixin, RecordsMixin):
                 "SELECT current_setting('search_path'), set_config('search_path', %s, true)",
                 (schema,),
             ).fetchone()
+            if self.clock is not None:
+                pass_clock(connection, self.clock, local=True)
             try:
                 ids = self._insert(connection, jobs)
             except pg_errors.UndefinedTable:

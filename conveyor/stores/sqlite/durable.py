@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from conveyor.clock import Clock, epoch
 from conveyor.stores.base import EventRow, NewJob, StepRow
 from conveyor.stores.eventlogic import (
     EVENT_COLUMNS,
@@ -42,6 +42,7 @@ class DurableMixin(EventReads):
 
     _event_sql = _SQL
     db: Locked
+    clock: Clock | None
     _changed: threading.Event
 
     def _insert_one(self, conn: sqlite3.Connection, j: NewJob, now: float) -> int:
@@ -68,7 +69,7 @@ class DurableMixin(EventReads):
         runs: Callable[[EventRow], Sequence[NewJob]],
         wakes: Callable[[EventRow, str | None], bool],
     ) -> tuple[EventRow, bool]:
-        now = time.time()
+        now = epoch(self.clock)
         with self.db.transaction() as conn:
             new = conn.execute(
                 f"INSERT OR IGNORE INTO conveyor_events ({EVENT_COLUMNS}) "
@@ -91,7 +92,7 @@ class DurableMixin(EventReads):
         with self.db.reading() as conn:
             rows = conn.execute(
                 f"SELECT {EVENT_COLUMNS} FROM conveyor_events WHERE delivered_at IS NULL "
-                "AND deliver_at <= ? ORDER BY deliver_at LIMIT ?", (time.time(), limit),
+                "AND deliver_at <= ? ORDER BY deliver_at LIMIT ?", (epoch(self.clock), limit),
             ).fetchall()
         return [EventRow(*r) for r in rows]
 

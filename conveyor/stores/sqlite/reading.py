@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from conveyor.clock import Clock, epoch
 from conveyor.stores.base import JobFilter, JobRow, LogLine
 from conveyor.stores.matching import contains
 from conveyor.stores.sqlite.filters import ROW_COLUMNS, STATE_SQL, to_row, where
@@ -20,9 +20,10 @@ class ReadingMixin:
     """Queries of :class:`SQLiteStore` (on its reading connection)."""
 
     db: Locked
+    clock: Clock | None
 
     def get(self, job_id: int) -> JobRow | None:
-        now = time.time()
+        now = epoch(self.clock)
         with self.db.reading() as conn:
             r = conn.execute(
                 f"SELECT {ROW_COLUMNS} FROM conveyor_jobs WHERE id = ?", (job_id,)
@@ -33,12 +34,12 @@ class ReadingMixin:
         with self.db.reading() as conn:
             r = conn.execute(
                 f"SELECT {STATE_SQL}, result, error FROM conveyor_jobs WHERE id = :id",
-                {"now": time.time(), "id": job_id},
+                {"now": epoch(self.clock), "id": job_id},
             ).fetchone()
         return (r[0], r[1], r[2]) if r else None
 
     def _select_ids(self, conn: sqlite3.Connection, flt: JobFilter, extra: str) -> list[int]:
-        params: dict[str, Any] = {"now": time.time()}
+        params: dict[str, Any] = {"now": epoch(self.clock)}
         sql = f"SELECT id, payload FROM conveyor_jobs WHERE {where(flt, params)} {extra}"
         rows = conn.execute(sql, params).fetchall()
         if flt.data is None:
@@ -48,7 +49,7 @@ class ReadingMixin:
     def list_jobs(
         self, flt: JobFilter, limit: int = 100, offset: int = 0, newest_first: bool = True
     ) -> list[JobRow]:
-        params: dict[str, Any] = {"now": time.time(), "limit": limit, "offset": offset}
+        params: dict[str, Any] = {"now": epoch(self.clock), "limit": limit, "offset": offset}
         order = "DESC" if newest_first else "ASC"
         with self.db.reading() as conn:
             if flt.data is not None:
@@ -62,7 +63,7 @@ class ReadingMixin:
         return [to_row(r, params["now"]) for r in rows]
 
     def count(self, flt: JobFilter) -> int:
-        params: dict[str, Any] = {"now": time.time()}
+        params: dict[str, Any] = {"now": epoch(self.clock)}
         with self.db.reading() as conn:
             if flt.data is not None:
                 return len(self._select_ids(conn, flt, ""))
@@ -75,7 +76,7 @@ class ReadingMixin:
         with self.db.reading() as conn:
             rows = conn.execute(
                 f"SELECT {STATE_SQL} AS s, count(*) FROM conveyor_jobs "
-                "WHERE state IN ('pending', 'waiting') GROUP BY s", {"now": time.time()},
+                "WHERE state IN ('pending', 'waiting') GROUP BY s", {"now": epoch(self.clock)},
             ).fetchall()
             rows += conn.execute(
                 "SELECT 'running', count(*) FROM conveyor_jobs WHERE state = 'running'"

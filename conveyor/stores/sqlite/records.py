@@ -6,6 +6,7 @@ import threading
 import time
 from typing import TYPE_CHECKING
 
+from conveyor.clock import Clock, epoch
 from conveyor.stores.base import WorkerInfo
 
 if TYPE_CHECKING:
@@ -50,9 +51,10 @@ class DataVersionWaiter:
 
 class RecordsMixin:
     db: Locked
+    clock: Clock | None
 
     def register_worker(self, info: WorkerInfo) -> None:
-        now = time.time()
+        now = epoch(self.clock)
         with self.db.transaction() as conn:
             conn.execute(
                 "INSERT OR REPLACE INTO conveyor_workers (id, host, pid, queues, concurrency, "
@@ -64,13 +66,14 @@ class RecordsMixin:
         with self.db.transaction() as conn:
             conn.execute(
                 "UPDATE conveyor_workers SET heartbeat_at = ? WHERE id = ?",
-                (time.time(), worker_id),
+                (epoch(self.clock), worker_id),
             )
 
     def unregister_worker(self, worker_id: str) -> None:
         with self.db.transaction() as conn:
             conn.execute(
-                "UPDATE conveyor_workers SET stopped_at = ? WHERE id = ?", (time.time(), worker_id)
+                "UPDATE conveyor_workers SET stopped_at = ? WHERE id = ?",
+                (epoch(self.clock), worker_id),
             )
             conn.execute(
                 "DELETE FROM conveyor_leaders WHERE holder = ?", (worker_id,)
@@ -82,12 +85,12 @@ class RecordsMixin:
                 "SELECT id, host, pid, queues, concurrency, started_at, heartbeat_at, stopped_at "
                 "FROM conveyor_workers WHERE stopped_at IS NULL AND heartbeat_at >= ? "
                 "ORDER BY started_at",
-                (time.time() - alive_within,),
+                (epoch(self.clock) - alive_within,),
             ).fetchall()
         return [WorkerInfo(*r) for r in rows]
 
     def try_lead(self, name: str, holder: str, ttl: float) -> bool:
-        now = time.time()
+        now = epoch(self.clock)
         with self.db.transaction() as conn:
             conn.execute(
                 "INSERT INTO conveyor_leaders (name, holder, expires_at) VALUES (?, ?, ?) "

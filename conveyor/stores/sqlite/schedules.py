@@ -9,11 +9,11 @@ inserting an occurrence that exists returns the existing id.
 from __future__ import annotations
 
 import sqlite3
-import time
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any
 
+from conveyor.clock import Clock, epoch
 from conveyor.stores.base import JobRow, NewJob, ScheduleGap, ScheduleRow
 from conveyor.stores.sqlite.filters import ROW_COLUMNS, to_row
 
@@ -64,6 +64,7 @@ def schedule_values(row: ScheduleRow) -> tuple[Any, ...]:
 class ScheduleSQL:
     """Schedule methods shared by the SQL stores; each store supplies the hooks below."""
 
+    clock: Clock | None
     _LOCK = ""  # row lock for a schedule read inside a write (PostgreSQL: FOR UPDATE)
     _SHARE = ""  # ... and a shared one while storing an occurrence (FOR SHARE)
 
@@ -108,7 +109,7 @@ class ScheduleSQL:
     def save_schedule(
         self, row: ScheduleRow, first: Callable[[ScheduleRow, ScheduleGap], NewJob | None],
     ) -> tuple[ScheduleRow, int | None]:
-        now = time.time()
+        now = epoch(self.clock)
         with self._sched_write() as conn:
             row.created_at = row.updated_at = now
             self._q(conn, _INSERT, schedule_values(row))
@@ -155,7 +156,7 @@ class ScheduleSQL:
         with self._sched_write() as conn:
             changed = self._q(
                 conn, "UPDATE conveyor_schedules SET paused = ?, updated_at = ? WHERE id = ?",
-                (paused, time.time(), schedule_id),
+                (paused, epoch(self.clock), schedule_id),
             ).rowcount
             if changed and paused:
                 self._drop_unstarted(conn, schedule_id)
@@ -202,12 +203,12 @@ class SchedulesMixin(ScheduleSQL):
         return self.db.reading()
 
     def _sched_insert(self, conn: sqlite3.Connection, job: NewJob) -> int:
-        return self._insert_one(conn, job, time.time())
+        return self._insert_one(conn, job, epoch(self.clock))
 
     def _sched_occurrences(
         self, conn: sqlite3.Connection, schedule_id: str, limit: int
     ) -> list[JobRow]:
-        now = time.time()
+        now = epoch(self.clock)
         rows = conn.execute(
             f"SELECT {ROW_COLUMNS} FROM conveyor_jobs WHERE schedule_id = ? "
             "AND fire_at IS NOT NULL ORDER BY fire_at DESC LIMIT ?", (schedule_id, limit),

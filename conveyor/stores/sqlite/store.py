@@ -5,10 +5,10 @@ from __future__ import annotations
 import secrets
 import sqlite3
 import threading
-import time
 from collections.abc import Sequence
 from typing import Any
 
+from conveyor.clock import Clock, epoch
 from conveyor.errors import ConfigurationError
 from conveyor.stores.base import (
     FINISHED,
@@ -83,10 +83,16 @@ class SQLiteStore(ReadingMixin, DurableMixin, SchedulesMixin, RecordsMixin):
         self.db = shared or connection.Locked(connection.connect(path))
         # Set on every local write so workers in this process wake without polling.
         self._changed = changed or threading.Event()
+        self.clock: Clock | None = None  # None: this host's clock (SQLite's own)
 
     # -- lifecycle ------------------------------------------------------------
+    def use_clock(self, clock: Clock | None) -> None:
+        self.clock = clock
+
     def clone(self) -> SQLiteStore:
-        return SQLiteStore(self.url, self.path, changed=self._changed)
+        store = SQLiteStore(self.url, self.path, changed=self._changed)
+        store.clock = self.clock
+        return store
 
     def open_waiter(self) -> Waiter:
         return DataVersionWaiter(connection.Locked(connection.connect(self.path)), self._changed)
@@ -96,7 +102,7 @@ class SQLiteStore(ReadingMixin, DurableMixin, SchedulesMixin, RecordsMixin):
             self.db.conn.close()
 
     def now(self) -> float:
-        return time.time()
+        return epoch(self.clock)
 
     def migrate(self) -> list[str]:
         return self.migrate_to(None)
@@ -113,7 +119,7 @@ class SQLiteStore(ReadingMixin, DurableMixin, SchedulesMixin, RecordsMixin):
                 "connection= (enqueue inside your own transaction) needs the PostgreSQL "
                 "store; SQLite and memory:// stores commit each trigger on their own"
             )
-        now = time.time()
+        now = epoch(self.clock)
         with self.db.transaction() as conn:
             if len(jobs) > 1 and not any(j.dedupe or j.schedule_id for j in jobs):
                 self._insert_bulk(conn, [self._values(j, now) for j in jobs])
@@ -173,7 +179,7 @@ class SQLiteStore(ReadingMixin, DurableMixin, SchedulesMixin, RecordsMixin):
     def claim(
         self, worker_id: str, queues: Sequence[str] | None, limit: int, lease: float
     ) -> list[ClaimedJob]:
-        now = time.time()
+        now = epoch(self.clock)
         params: dict[str, Any] = {
             "now": now, "token": secrets.randbits(62), "lease": lease,
             "worker": worker_id, "limit": limit,
@@ -201,7 +207,7 @@ class SQLiteStore(ReadingMixin, DurableMixin, SchedulesMixin, RecordsMixin):
 
     def complete(self, outcomes: Sequence[Outcome]) -> int:
         done, failed, retried, waiting = [], [], [], []
-        now = time.time()
+        now = epoch(self.clock)
         for o in outcomes:
             at = o.finished_at
             if o.state == "completed":
@@ -246,7 +252,7 @@ class SQLiteStore(ReadingMixin, DurableMixin, SchedulesMixin, RecordsMixin):
         return changed
 
     def heartbeat(self, worker_id: str, held: dict[int, int], lease: float) -> set[int]:
-        now = time.time()
+        now = epoch(self.clock)
         with self.db.transaction() as conn:
             rows = conn.execute(
                 "UPDATE conveyor_jobs SET lease_expires_at = ? "
@@ -260,7 +266,7 @@ class SQLiteStore(ReadingMixin, DurableMixin, SchedulesMixin, RecordsMixin):
         return {i for i, token in held.items() if live.get(i) != token}
 
     def release(self, held: dict[int, int]) -> int:
-        now = time.time()
+        now = epoch(self.clock)
         with self.db.transaction() as conn:
             return conn.executemany(
                 "UPDATE conveyor_jobs SET state = 'pending', run_at = ?, attempts = attempts - 1, "
@@ -269,7 +275,7 @@ class SQLiteStore(ReadingMixin, DurableMixin, SchedulesMixin, RecordsMixin):
             ).rowcount
 
     def rescue(self) -> int:
-        now = time.time()
+        now = epoch(self.clock)
         error, poison = RESCUED_ERROR, POISON_ERROR
         with self.db.transaction() as conn:
             return conn.execute(
@@ -302,7 +308,7 @@ class SQLiteStore(ReadingMixin, DurableMixin, SchedulesMixin, RecordsMixin):
 
     # -- acting on jobs -----------------------------------------------------------
     def cancel(self, flt: JobFilter) -> int:
-        now = time.time()
+        now = epoch(self.clock)
         if not flt.states:
             flt.states = ["scheduled", "queued", "waiting", "running"]
         flt.states = [s for s in flt.states if s not in FINISHED]
@@ -324,13 +330,13 @@ class SQLiteStore(ReadingMixin, DurableMixin, SchedulesMixin, RecordsMixin):
                 "purge_at = NULL, result = NULL, rescues = 0, "
                 "max_attempts = max(max_attempts, attempts + 1) "
                 "WHERE id = ? AND state IN ('failed', 'cancelled', 'completed')",
-                (time.time(), job_id),
+                (epoch(self.clock), job_id),
             ).rowcount
         self._changed.set()
         return changed > 0
 
     def purge(self, flt: JobFilter | None, expired_only: bool) -> int:
-        params: dict[str, Any] = {"now": time.time()}
+        params: dict[str, Any] = {"now": epoch(self.clock)}
         if expired_only:
             cond = "purge_at <= :now"
         else:

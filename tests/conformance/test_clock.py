@@ -1,0 +1,154 @@
+"""The clock seam (SPEC §1 ``clock=``): moving the app's clock moves every time decision,
+in Python and in SQL, on every store — no sleeping."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from conveyor import ConfigurationError, Conveyor, Retry
+from conveyor.stores.base import NewJob
+
+from .helpers import drain
+
+START = datetime(2031, 5, 4, 12, 0, tzinfo=UTC)
+
+
+class MovableClock:
+    """A clock the test moves by hand."""
+
+    def __init__(self, at: datetime = START) -> None:
+        self.at = at
+
+    def now(self) -> datetime:
+        return self.at
+
+    def advance(self, **delta: float) -> None:
+        self.at += timedelta(**delta)
+
+
+@pytest.fixture
+def clock() -> MovableClock:
+    return MovableClock()
+
+
+@pytest.fixture
+def timed(store_url: str, clock: MovableClock) -> Iterator[Conveyor]:
+    application = Conveyor(store_url, lease=2, clock=clock)
+    yield application
+    application.close()
+
+
+def test_a_delayed_job_runs_when_the_clock_reaches_it(
+    timed: Conveyor, clock: MovableClock
+) -> None:
+    ran: list[int] = []
+
+    @timed.job
+    def later(n: int) -> None:
+        ran.append(n)
+
+    handle = later(1).run_in(3, "days")
+    record = timed.get_job(handle.id)
+    assert record is not None and record.run_at == START + timedelta(days=3)
+    assert record.created_at == START
+    drain(timed)
+    assert ran == [] and handle.state == "scheduled"
+    clock.advance(days=3)
+    assert handle.state == "queued"
+    drain(timed)
+    assert ran == [1] and handle.state == "completed"
+    finished = timed.get_job(handle.id)
+    assert finished is not None and finished.finished_at == START + timedelta(days=3)
+
+
+def test_a_retry_waits_on_the_clock(timed: Conveyor, clock: MovableClock) -> None:
+    attempts: list[int] = []
+
+    @timed.job(retry=Retry(retries=1, wait=3600))
+    def flaky() -> None:
+        attempts.append(1)
+        if len(attempts) == 1:
+            raise RuntimeError("first attempt fails")
+
+    handle = flaky().run_now()
+    drain(timed)
+    assert len(attempts) == 1 and handle.state == "scheduled"
+    clock.advance(minutes=59)
+    drain(timed)
+    assert len(attempts) == 1
+    clock.advance(minutes=2)
+    drain(timed)
+    assert len(attempts) == 2 and handle.state == "completed"
+
+
+def test_an_expired_lease_is_rescued_when_the_clock_passes_it(
+    timed: Conveyor, clock: MovableClock
+) -> None:
+    (job_id,) = timed.store.insert([NewJob(job="task")])
+    (claimed,) = timed.store.claim("stalled-worker", None, 1, 60.0)
+    assert claimed.started_at == START.timestamp()
+    assert timed.store.rescue() == 0
+    clock.advance(seconds=61)
+    assert timed.store.rescue() == 1
+    record = timed.get_job(job_id)
+    assert record is not None and record.state == "queued"
+
+
+def test_a_durable_wait_resumes_when_the_clock_passes_it(
+    timed: Conveyor, clock: MovableClock
+) -> None:
+    steps: list[str] = []
+
+    @timed.job
+    async def onboarding(payload: Any, io: Any) -> str:
+        await io.wait("cool-off", 3, "days")
+        steps.append("after")
+        return "done"
+
+    handle = onboarding({"id": 1}).run_now()
+    drain(timed)
+    assert handle.state == "waiting" and steps == []
+    clock.advance(days=2)
+    drain(timed)
+    assert handle.state == "waiting"
+    clock.advance(days=1, seconds=1)
+    drain(timed)
+    assert steps == ["after"] and handle.state == "completed"
+
+
+def test_a_schedule_fires_on_the_clock(timed: Conveyor, clock: MovableClock) -> None:
+    ran: list[datetime] = []
+
+    @timed.job(trigger=timed.every("1 hour"))
+    def hourly() -> None:
+        ran.append(clock.now())
+
+    drain(timed)
+    (nxt,) = [r for r in timed.jobs_list(job="hourly") if r.state == "scheduled"]
+    assert nxt.run_at == START + timedelta(hours=1)
+    clock.advance(hours=1)
+    drain(timed)
+    assert ran == [START + timedelta(hours=1)]
+    assert [r.run_at for r in timed.jobs_list(job="hourly") if r.state == "scheduled"] == [
+        START + timedelta(hours=2)
+    ]
+
+
+def test_a_clock_without_now_is_refused(store_url: str) -> None:
+    with pytest.raises(ConfigurationError, match="invalid clock 42"):
+        Conveyor(store_url, clock=42)  # type: ignore[arg-type]
+
+
+def test_a_naive_clock_is_refused_when_read(store_url: str) -> None:
+    app = Conveyor(store_url, clock=MovableClock(datetime(2031, 1, 1)))
+
+    @app.job
+    def ping() -> None: ...
+
+    with pytest.raises(ConfigurationError, match="must return an aware datetime"):
+        ping().run_in(1, "hour")
+    app.close()
