@@ -81,10 +81,14 @@ def compile_phrase(p: Phrase, zone: ZoneInfo, anchor: datetime) -> Compiled:
     if p.every is None:
         if p.between:
             raise _conflict(p, "range", "", 'an interval such as "every 2 hours"')
+        if days.months and not (days.weekdays or days.nth or days.monthdays or p.times):
+            days.monthdays = {1}  # "of may" alone: once, at the start of each such month
         return _calendar(p, days, time_rows(p.times or [(0, 0, 0)]))
     n, unit = p.every
     if unit == "year":
         n, unit = n * 12, "month"
+        if n > 12:  # years count from 1970, as in later.js (2 years: 2024, 2026...)
+            anchor = datetime(1970, 1, 1, tzinfo=zone)
     if (n, unit) == (1, "week") and days.weekdays and not (days.nth or days.monthdays or p.between):
         return _calendar(p, days, time_rows(p.times or [(0, 0, 0)]))  # "every week on monday"
     if unit in PERIODS and n <= PERIODS[unit]:

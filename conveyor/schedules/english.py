@@ -82,9 +82,13 @@ class Phrase:
     spans: dict[str, Span] = field(default_factory=dict)  # clause kind -> where it was said
 
 
-def error(text: str, detail: str) -> ScheduleError:
+class WordError(ScheduleError):
+    """A word the English grammar could not read (the later.js grammar may still read it)."""
+
+
+def error(text: str, detail: str, cls: type[ScheduleError] = ScheduleError) -> ScheduleError:
     """The user-facing error for unreadable English."""
-    return ScheduleError(f'cannot read schedule "{text}": {detail}; examples: {EXAMPLES}')
+    return cls(f'cannot read schedule "{text}": {detail}; examples: {EXAMPLES}')
 
 
 def parse_english(text: str) -> Phrase:
@@ -130,7 +134,7 @@ class _Parser:
             detail = f'unknown word "{token.text}" at position {token.pos}'
         else:
             detail = f'unexpected word "{token.text}" at position {token.pos} (expected {expected})'
-        raise error(self.text, detail)
+        raise error(self.text, detail, WordError)
 
     def invalid(self, what: str, token: Token) -> NoReturn:
         raise error(self.text, f'{what} "{token.text}" at position {token.pos}')
@@ -154,7 +158,7 @@ class _Parser:
         earlier = self.phrase.spans.get(kind)
         if earlier is not None:
             raise error(self.text, f'"{span.text}" at position {span.pos} repeats the '
-                        f'{kind} already given by "{earlier.text}"')  # fmt: skip
+                        f'{kind} already given by "{earlier.text}"', WordError)  # fmt: skip
         self.phrase.spans[kind] = span
 
     # -- predicates on upcoming tokens ---------------------------------------------------
@@ -187,7 +191,7 @@ class _Parser:
             raise error(self.text, "it is empty")
         if self.accept("once"):
             self.phrase.once = True
-        elif self.word() == "in" and self.is_count(1):
+        elif self.word() == "in" and self.is_count(1) and self.word(2) in UNITS:
             self.take()
             self.phrase.delay = (self.count(), self.unit())
         else:
@@ -237,8 +241,8 @@ class _Parser:
             self.set_every(self.count(), self.unit(), first)
         elif self.is_day():
             self.on(first)
-        elif self.word() in UNITS:
-            self.set_every(1, self.unit(), first)
+        elif self.word() in UNITS and not (self.word().endswith("s") and self.word() != "s"):
+            self.set_every(1, self.unit(), first)  # "every minute"; "every minutes" lacks N
         else:
             self.fail('a number, a unit such as "minutes" or a day such as "monday"')
 
@@ -329,6 +333,8 @@ class _Parser:
         self.accept("the")
         token = self.take()
         n = token.number if token.kind == "ord" else ORDINALS[token.word]
+        if UNITS.get(self.word(), "day") != "day":  # "on the 15th minute": later.js's grammar
+            self.fail('"day" or a day such as "monday"')
         if self.word() in DAYNAMES:
             if not (1 <= n <= 5 or n == -1):
                 self.invalid("invalid week of the month", token)
@@ -342,7 +348,10 @@ class _Parser:
     def months(self, first: int) -> None:
         self.take()  # "of" / "in"
         self.accept(*_MONTH_LEADS[:3])
-        if self.accept("month", "months"):
+        if self.word() in ("month", "months"):  # "every 5 days of the month"
+            if self.phrase.every and self.phrase.every[1] == "week":  # later.js's weeks
+                self.fail('a month such as "january"')
+            self.take()
             return
         if not self.is_month():
             self.fail('a month such as "january"')

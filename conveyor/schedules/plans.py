@@ -24,6 +24,8 @@ from dateutil.relativedelta import relativedelta
 from dateutil.rrule import DAILY, HOURLY, MINUTELY, MONTHLY, SECONDLY, WEEKLY, rrule, weekdays
 
 from conveyor.errors import ScheduleError
+from conveyor.schedules.laterplan import LaterPlan
+from conveyor.schedules.wallclock import localize
 
 Freq = Literal["monthly", "weekly", "daily", "hourly", "minutely", "secondly"]
 _FREQS: dict[str, Literal[1, 2, 3, 4, 5, 6]] = {
@@ -45,15 +47,6 @@ _STEPS = {
 _MARGIN = timedelta(days=1)
 #: Give up looking for an occurrence this long after ``after`` (about 60 years).
 _HORIZON = timedelta(days=366 * 60)
-
-
-def localize(naive: datetime, zone: ZoneInfo) -> datetime:
-    """Turn a wall-clock time in ``zone`` into an aware UTC datetime (cronsim's DST rule)."""
-    while True:
-        local = naive.replace(tzinfo=zone, fold=0)
-        if local.astimezone(UTC).astimezone(zone).replace(tzinfo=None) == naive:
-            return local.astimezone(UTC)
-        naive += timedelta(minutes=1)  # inside a spring-forward gap: move past it
 
 
 @dataclass(frozen=True)
@@ -206,7 +199,7 @@ class OncePlan:
         return {"at": self.at.isoformat()}
 
 
-Plan = CronPlan | RRulePlan | StepPlan | OncePlan
+Plan = CronPlan | RRulePlan | StepPlan | OncePlan | LaterPlan
 
 
 def plan_from_json(data: dict[str, Any]) -> Plan:
@@ -221,6 +214,8 @@ def plan_from_json(data: dict[str, Any]) -> Plan:
             return StepPlan(_aware(data["start"]), step)
         if "at" in data:
             return OncePlan(_aware(data["at"]))
+        if "later" in data:
+            return LaterPlan.from_json(data["later"])
     except (KeyError, TypeError, ValueError) as exc:
         raise ScheduleError(f"cannot load schedule plan {data!r}: {exc}") from exc
     raise ScheduleError(f"cannot load schedule plan {data!r}: unknown plan")

@@ -8,10 +8,9 @@ from typing import Any, Literal, cast, get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from conveyor.errors import ScheduleError
-from conveyor.schedules.build import compile_phrase
 from conveyor.schedules.cron import explain_cron, looks_like_cron, parse_cron
-from conveyor.schedules.english import parse_english
 from conveyor.schedules.plans import CronPlan, OncePlan, Plan, plan_from_json
+from conveyor.schedules.reader import read_english
 
 Kind = Literal["cron", "rrule", "interval", "once"]
 _JSON_VERSION = 1
@@ -119,7 +118,7 @@ def parse_schedule(text: str, tz: str | None = None, anchor: datetime | None = N
         expr = parse_cron(clean)
         return Schedule(text, name, "cron", CronPlan(expr), explain_cron(expr))
     created = as_utc(anchor) if anchor is not None else datetime.now(UTC)
-    compiled = compile_phrase(parse_english(clean), zone_for(name), created)
+    compiled = read_english(clean, zone_for(name), created)
     return Schedule(text, name, cast(Kind, compiled.kind), compiled.plan, compiled.description)
 
 

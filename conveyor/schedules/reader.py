@@ -1,0 +1,60 @@
+"""Plain English -> plan: conveyor's grammar first, then the whole later.js grammar.
+
+conveyor's own grammar (``english.py`` + ``build.py``) reads the common phrasings into
+cron, rrule or interval plans (and its extensions: ``every day``, ``at noon``,
+``every 90 minutes``...). Text it cannot read is read with later.js's grammar
+(``latertext.py``) into a ``LaterPlan``. When neither reads it, the error names the word
+of whichever reading got further. Texts conveyor's grammar reads but finds wrong
+(``every 0 minutes``, ``every 15 minutes at 9:00``) are errors, whatever later.js says.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from conveyor.errors import ScheduleError
+from conveyor.schedules.build import Compiled, compile_phrase
+from conveyor.schedules.english import WordError, error, parse_english
+from conveyor.schedules.laterexplain import describe
+from conveyor.schedules.latertext import LaterSyntaxError, parse_later
+
+_EXPECTED = {
+    "rank": 'a number such as "5" or "15th"', "time": 'a time such as "10:15 am" or "17:00"',
+    "dayName": 'a day such as "mon"', "monthName": 'a month such as "may"',
+    "yearIndex": 'a year such as "2027"',
+}  # fmt: skip
+
+
+def read_english(text: str, zone: ZoneInfo, anchor: datetime) -> Compiled:
+    """The plan for plain-English ``text`` (whitespace already collapsed)."""
+    try:
+        return compile_phrase(parse_english(text), zone, anchor)
+    except WordError as own:
+        if "ends too early" in str(own):  # "every 2 hours between 9": unfinished
+            raise
+        try:
+            plan = parse_later(text)
+        except LaterSyntaxError as later:
+            raise _further(text, own, later) from None
+        if not any(plan.schedules):
+            raise own from None
+        return Compiled("rrule", plan, describe(plan))
+
+
+def _further(text: str, own: WordError, later: LaterSyntaxError) -> ScheduleError:
+    """The error of the reading that got further into ``text``."""
+    own_at = re.search(r"at position (\d+)", str(own))
+    own_pos = int(own_at.group(1)) if own_at else len(text.split()) + 1
+    words = list(re.finditer(r"\S+", text))
+    later_pos = next((i for i, w in enumerate(words, 1) if w.end() > later.pos), len(words) + 1)
+    if later_pos <= own_pos:
+        return own
+    if later_pos > len(words):
+        return error(text, f'it ends too early, after "{words[-1].group()}"')
+    word = words[later_pos - 1].group()
+    kinds = later.expected.split(" or ")
+    expected = _EXPECTED.get(kinds[0], "") if len(kinds) == 1 else ""
+    hint = f" (expected {expected})" if expected else ""
+    return error(text, f'unexpected word "{word}" at position {later_pos}{hint}')
