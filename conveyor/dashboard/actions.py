@@ -14,6 +14,8 @@ if TYPE_CHECKING:
 
 MISSING: Any = object()
 MAX_JSON = 1_000_000  # characters of JSON accepted in one field
+MAX_DEPTH = 100  # nesting levels accepted in JSON input
+MAX_NAME = 1000  # bytes (UTF-8) of a name or id, well below PostgreSQL's index limit
 
 
 class BadInput(Exception):
@@ -31,10 +33,69 @@ def parse_json_field(name: str, text: str | None) -> Any:
         return MISSING
     if len(text) > MAX_JSON:
         raise BadInput(f"{name} is too long (at most {MAX_JSON:,} characters)")
+    return load_json(text, name, f"; example: {_EXAMPLES[name]}")
+
+
+def load_json(text: str | bytes, what: str, hint: str = "") -> Any:
+    """Parse JSON input, refusing what no store could hold: invalid UTF-8 or JSON,
+    nesting deeper than :data:`MAX_DEPTH`, NUL characters and lone surrogates."""
     try:
-        return json.loads(text)
+        value = json.loads(text)
+    except RecursionError:
+        raise BadInput(f"{what} is nested too deeply (at most {MAX_DEPTH} levels)") from None
     except ValueError as exc:
-        raise BadInput(f"{name} is not valid JSON ({exc}); example: {_EXAMPLES[name]}") from None
+        raise BadInput(f"{what} is not valid JSON ({_short(str(exc))}){hint}") from None
+    problem = json_problem(value)
+    if problem:
+        raise BadInput(f"{what}{problem}")
+    return value
+
+
+def json_problem(value: Any) -> str | None:
+    """Where parsed JSON holds something no store accepts (``'["a"][3]: ...'``), or None."""
+    stack: list[tuple[Any, str, int]] = [(value, "", 0)]
+    while stack:
+        item, path, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            return f"{path} is nested too deeply (at most {MAX_DEPTH} levels)"
+        if isinstance(item, str):
+            bad = text_problem(item)
+            if bad:
+                return f"{path}: {bad}"
+        elif isinstance(item, dict):
+            for key, child in item.items():
+                bad = text_problem(key)
+                if bad:
+                    return f"{path}: a key {bad}"
+                stack.append((child, f"{path}[{json.dumps(key)}]", depth + 1))
+        elif isinstance(item, list):
+            stack.extend((child, f"{path}[{i}]", depth + 1) for i, child in enumerate(item))
+    return None
+
+
+def text_problem(text: str) -> str | None:
+    """Why ``text`` cannot be stored (NUL, lone surrogates), or None."""
+    if "\x00" in text:
+        return "contains a NUL character (\\u0000), which is not accepted"
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return "contains a lone surrogate (\\ud800-\\udfff), which is not valid text"
+    return None
+
+
+def check_name(what: str, value: str) -> str:
+    """``value`` if it can be stored and indexed as a name or id; else BadInput."""
+    problem = text_problem(value)
+    if problem:
+        raise BadInput(f"{what} {problem}")
+    if len(value.encode("utf-8")) > MAX_NAME:
+        raise BadInput(f"{what} is too long (at most {MAX_NAME} bytes)")
+    return value
+
+
+def _short(text: str, limit: int = 200) -> str:
+    return text if len(text) <= limit else text[:limit] + "…"
 
 
 _EXAMPLES = {
@@ -69,7 +130,7 @@ def call_arguments(
 def find_definition(app: Conveyor, slug_or_id: str) -> JobDefinition:
     found = app.jobs.by_slug(slug_or_id) or app.definition(slug_or_id)
     if found is None:
-        raise BadInput(f"no job {slug_or_id!r} is defined", status=404)
+        raise BadInput(f"no job {_short(slug_or_id, 100)!r} is defined", status=404)
     return found
 
 
@@ -118,6 +179,7 @@ def set_paused(app: Conveyor, schedule_id: str, paused: bool) -> None:
     action = getattr(app, "pause_schedule" if paused else "resume_schedule", None)
     if not callable(action):
         raise unavailable("schedules")
+    check_name("schedule id", schedule_id)
     try:
         done = action(schedule_id)
     except (KeyError, LookupError, ConveyorError) as exc:
@@ -134,6 +196,12 @@ def send_event(app: Conveyor, name: Any, payload: Any, event_id: Any = None) -> 
         raise BadInput('name must be a non-empty string like "user.created"')
     if event_id is not None and not isinstance(event_id, str):
         raise BadInput("id must be a string (or omitted)")
+    check_name("name", name)
+    if event_id is not None:
+        check_name("id", event_id)
+    problem = json_problem(payload)
+    if problem:
+        raise BadInput(f"payload{problem}")
     try:
         return sender(name, payload, id=event_id)
     except ConveyorError as exc:
@@ -144,7 +212,8 @@ def parse_run_id(text: str) -> int:
     try:
         value = int(text)
     except ValueError:
-        raise BadInput(f"run id must be an integer, not {text!r}", status=404) from None
+        raise BadInput(f"run id must be an integer, not {_short(text, 40)!r}",
+                       status=404) from None
     if not 0 < value < 2**63:
-        raise BadInput(f"no run {text}", status=404)
+        raise BadInput(f"no run {_short(text, 40)}", status=404)
     return value

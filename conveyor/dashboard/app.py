@@ -9,18 +9,22 @@ from typing import TYPE_CHECKING, Any
 
 import jinja2
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
+from starlette.types import ASGIApp
 
 from conveyor.dashboard import api, pages
 from conveyor.dashboard.context import Dashboard
 from conveyor.dashboard.data import Views
+from conveyor.dashboard.guard import DEFAULT_MAX_BODY, HeadersMiddleware, InputGuardMiddleware
 from conveyor.dashboard.prom import metrics
 from conveyor.dashboard.security import Security, SecurityMiddleware, refusal
+from conveyor.dashboard.sessions import DEFAULT_SESSION_LIFETIME
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -30,18 +34,29 @@ if TYPE_CHECKING:
 HERE = Path(__file__).parent
 
 
+class _DashboardApp(Starlette):
+    """Starlette with the security headers outside everything, error pages included."""
+
+    def build_middleware_stack(self) -> ASGIApp:
+        return HeadersMiddleware(super().build_middleware_stack())
+
+
 def create_app(
     conveyor_app: Conveyor,
     token: str | None = None,
     allowed_hosts: Iterable[str] | None = None,
+    *,
+    max_body: int = DEFAULT_MAX_BODY,
+    session_lifetime: float = DEFAULT_SESSION_LIFETIME,
 ) -> Starlette:
     """The dashboard and JSON API for ``conveyor_app`` as an ASGI app.
 
     ``token`` protects every page and API call (``Authorization: Bearer`` or the sign-in
     form); ``allowed_hosts`` are the Host names accepted (default: loopback names;
-    ``"*"`` accepts any).
+    ``"*"`` accepts any). Request bodies over ``max_body`` bytes are refused (413);
+    a sign-in lasts ``session_lifetime`` seconds (default 12 hours).
     """
-    security = Security.build(token, allowed_hosts)
+    security = Security.build(token, allowed_hosts, session_lifetime)
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(HERE / "templates"),
         autoescape=True,
@@ -50,15 +65,19 @@ def create_app(
     templates = Jinja2Templates(env=env)
     hidden = (token,) if token else ()
     dashboard = Dashboard(conveyor_app, Views(conveyor_app, hidden), security, templates)
-    app = Starlette(
+    app = _DashboardApp(
         routes=[
             *api.routes(),
             *pages.routes(),
             Route("/metrics", metrics, methods=["GET"]),
             Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
         ],
-        middleware=[Middleware(SecurityMiddleware, security=security)],
-        exception_handlers={404: _not_found, 405: _not_allowed, 500: _server_error},
+        middleware=[
+            Middleware(InputGuardMiddleware, max_body=max_body),
+            Middleware(SecurityMiddleware, security=security),
+        ],
+        exception_handlers={404: _not_found, 405: _not_allowed, 500: _server_error,
+                            HTTPException: _http_error},
     )
     app.state.dashboard = dashboard
     return app
@@ -70,6 +89,11 @@ async def _not_found(request: Request, exc: Exception) -> Response:
 
 async def _not_allowed(request: Request, exc: Exception) -> Response:
     return refusal(request, 405, f"method {request.method} not allowed here")
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    status = getattr(exc, "status_code", 400)
+    return refusal(request, status, str(getattr(exc, "detail", "")) or "bad request")
 
 
 async def _server_error(request: Request, exc: Exception) -> Response:

@@ -8,25 +8,19 @@ until the app has them.
 from __future__ import annotations
 
 import json
-import re
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from conveyor.records import JobRecord
+from conveyor.redaction import redact
 from conveyor.stores.base import STATES
 
 if TYPE_CHECKING:
     from conveyor.app import Conveyor
     from conveyor.jobs import JobDefinition
 
-REDACTED = "••••••"
-# Keys whose values are secrets wherever they appear in a payload, result or header map.
-SECRET_KEY = re.compile(
-    r"(authorization|cookie|passw(or)?d|secret|token|api[-_]?key|private[-_]?key|credential)",
-    re.IGNORECASE,
-)
 PAGE_SIZE = 50
 TEXT_WINDOW = 10_000  # ids a text search reads per page
 THROUGHPUT_WINDOW = 3600.0
@@ -40,29 +34,6 @@ def iso(value: datetime | float | None) -> str | None:
     if isinstance(value, (int, float)):
         value = datetime.fromtimestamp(value, UTC)
     return value.isoformat()
-
-
-def redact(value: Any, hidden: tuple[str, ...] = ()) -> Any:
-    """A copy of ``value`` with secret-looking keys masked and ``hidden`` strings removed.
-
-    A header given as ``{"value": ..., "secret": true}`` (durable fetch style) is masked
-    too.
-    """
-    if isinstance(value, dict):
-        if value.get("secret") is True and "value" in value:
-            return {**value, "value": REDACTED}
-        return {
-            k: REDACTED if isinstance(k, str) and SECRET_KEY.search(k) and v not in (None, "")
-            else redact(v, hidden)
-            for k, v in value.items()
-        }
-    if isinstance(value, list):
-        return [redact(v, hidden) for v in value]
-    if isinstance(value, str):
-        for secret in hidden:
-            if secret and secret in value:
-                value = value.replace(secret, REDACTED)
-    return value
 
 
 class Views:
@@ -190,11 +161,31 @@ class Views:
         next_before = records[-1].id if more and records else None
         if floor and not more:
             next_before = floor + 1
+        if text:  # the store matched raw text: keep only matches outside redacted values
+            records = [r for r in records if self._shown_text_matches(r, text)]
         return {
             "runs": [self.run_summary(r) for r in records],
             "next_before": next_before,
             "searched_to": floor + 1 if floor is not None and not more else None,
         }
+
+    def _shown_text_matches(self, rec: JobRecord, text: str) -> bool:
+        """Whether ``text`` occurs in what is shown of the run (so a search cannot be
+        used to guess a redacted value)."""
+        needle = text.casefold()
+        shown = [rec.job, *(self.clean(v) for v in (rec.payload, rec.args, rec.kwargs,
+                                                     rec.error))]
+        for value in shown:
+            if isinstance(value, str):
+                if needle in value.casefold():
+                    return True
+                continue
+            for ascii_only in (False, True):
+                for separators in ((", ", ": "), (",", ":")):
+                    rendered = json.dumps(value, ensure_ascii=ascii_only, separators=separators)
+                    if needle in rendered.casefold():
+                        return True
+        return False
 
     def _newest_id(self) -> int:
         newest = self.app.jobs_list(limit=1)

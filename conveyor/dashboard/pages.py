@@ -16,10 +16,13 @@ from conveyor.dashboard.actions import BadInput
 from conveyor.dashboard.api import runs_query
 from conveyor.dashboard.context import Dashboard
 from conveyor.dashboard.security import (
+    SESSION_COOKIE,
     Forbidden,
+    client_address,
     read_form,
     safe_next,
     session_cookie_response,
+    throttled,
 )
 from conveyor.stores.base import STATES
 
@@ -172,11 +175,17 @@ async def login(dash: Dashboard, request: Request) -> Response:
         return RedirectResponse(target, status_code=303)
     error = None
     if request.method == "POST":
+        blocked = throttled(request, dash.security)
+        if blocked is not None:
+            return blocked
         form = await read_form(request, dash.security)
         target = safe_next(str(form.get("next") or ""))
         if dash.security.check_token(str(form.get("token") or "")):
+            # The scheme is https behind a TLS proxy only when the server trusts the
+            # proxy's X-Forwarded-Proto (uvicorn's forwarded_allow_ips).
             secure = request.url.scheme == "https"
             return session_cookie_response(target, dash.security, secure)
+        dash.security.throttle.failed(client_address(request))
         error = "wrong token: use the value of CONVEYOR_TOKEN the server was started with"
     return render(dash, request, "login.html", {"next": target, "error": error, "nav": ""},
                   status=401 if error else 200)
@@ -184,8 +193,9 @@ async def login(dash: Dashboard, request: Request) -> Response:
 
 async def logout(dash: Dashboard, request: Request) -> Response:
     await read_form(request, dash.security)
+    dash.security.sessions.revoke(request.cookies.get(SESSION_COOKIE, ""))
     response = RedirectResponse("/login", status_code=303)
-    response.delete_cookie("conveyor_session", path="/")
+    response.delete_cookie(SESSION_COOKIE, path="/")
     return response
 
 

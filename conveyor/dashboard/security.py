@@ -3,10 +3,13 @@
 * Host: only the names the server was meant to be reached by (defeats DNS rebinding).
 * Token (``CONVEYOR_TOKEN``): API clients send ``Authorization: Bearer <token>``;
   people sign in once through ``/login``, which sets an HttpOnly SameSite=Strict cookie
-  holding an HMAC of the token (never the token itself).
-* CSRF: a state-changing request from a browser (it sends ``Origin`` or
-  ``Sec-Fetch-Site``) must be same-origin and carry the CSRF token (a form field or the
-  ``X-CSRF-Token`` header htmx sends). A bearer-token client is served without them.
+  holding a signed, expiring session id (never the token itself) that logout revokes.
+  Wrong tokens (sign-in form or bearer) are throttled per client address.
+* CSRF: a state-changing request must be same-origin, and one from a browser (it sends
+  ``Origin``, ``Sec-Fetch-Site`` or the session cookie) or in a content type a browser
+  form can send (form-urlencoded, multipart, text/plain) must carry the CSRF token (the
+  ``csrf_token`` form field or the ``X-CSRF-Token`` header htmx sends), checked here for
+  every endpoint. A bearer-token client is served without them.
 """
 
 from __future__ import annotations
@@ -20,9 +23,14 @@ from http.cookies import SimpleCookie
 from urllib.parse import quote, urlsplit
 
 from starlette.datastructures import FormData
-from starlette.requests import HTTPConnection, Request
-from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
+from starlette.exceptions import HTTPException
+from starlette.formparsers import MultiPartException
+from starlette.requests import ClientDisconnect, HTTPConnection, Request
+from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from conveyor.dashboard import guard
+from conveyor.dashboard.sessions import DEFAULT_SESSION_LIFETIME, Sessions, Throttle
 
 SESSION_COOKIE = "conveyor_session"
 CSRF_COOKIE = "conveyor_csrf"
@@ -32,6 +40,9 @@ LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 # Paths served without signing in (the sign-in form itself and static files).
 PUBLIC_PREFIXES = ("/login", "/static/")
+# Content types a cross-site HTML form (or a "simple" fetch) can send without a preflight.
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data", "text/plain")
+PARSED_FORM_TYPES = FORM_TYPES[:2]
 
 
 class Forbidden(Exception):
@@ -50,23 +61,26 @@ class Security:
     token: str | None
     allowed_hosts: frozenset[str]
     secret: bytes
+    sessions: Sessions
+    throttle: Throttle
 
     @classmethod
-    def build(cls, token: str | None, allowed_hosts: Iterable[str] | None) -> Security:
+    def build(cls, token: str | None, allowed_hosts: Iterable[str] | None,
+              session_lifetime: float = DEFAULT_SESSION_LIFETIME) -> Security:
         hosts = {h.strip().lower().strip("[]") for h in (allowed_hosts or LOOPBACK_HOSTS)}
-        secret = (token or "").encode() or secrets.token_bytes(32)
-        return cls(token or None, frozenset(h for h in hosts if h), secret)
+        # Derived from the token, so sessions survive a restart and die when it changes.
+        secret = hashlib.sha256(b"conveyor-dashboard\x1f" + token.encode()).digest() \
+            if token else secrets.token_bytes(32)
+        return cls(token or None, frozenset(h for h in hosts if h), secret,
+                   Sessions(secret, session_lifetime), Throttle())
 
     # -- tokens ------------------------------------------------------------------
     def _mac(self, purpose: str, value: str = "") -> str:
         return hmac.new(self.secret, f"{purpose}\x1f{value}".encode(), hashlib.sha256).hexdigest()
 
-    def session_value(self) -> str:
-        return self._mac("session")
-
     def check_token(self, candidate: str) -> bool:
         return self.token is not None and hmac.compare_digest(
-            candidate.encode(), self.token.encode()
+            candidate.encode("utf-8", "surrogatepass"), self.token.encode()
         )
 
     def csrf_token(self, nonce: str) -> str:
@@ -75,7 +89,8 @@ class Security:
     def check_csrf(self, nonce: str | None, submitted: str | None) -> bool:
         if not nonce or not submitted:
             return False
-        return hmac.compare_digest(self.csrf_token(nonce).encode(), submitted.encode())
+        return hmac.compare_digest(self.csrf_token(nonce).encode(),
+                                   submitted.encode("utf-8", "surrogatepass"))
 
     # -- request checks ------------------------------------------------------------
     def host_allowed(self, host_header: str) -> bool:
@@ -93,7 +108,7 @@ class Security:
         if scheme.lower() == "bearer" and self.check_token(value.strip()):
             return "bearer"
         cookie = conn.cookies.get(SESSION_COOKIE, "")
-        if cookie and hmac.compare_digest(cookie.encode(), self.session_value().encode()):
+        if cookie and self.sessions.valid(cookie):
             return "cookie"
         return None
 
@@ -120,23 +135,42 @@ def cross_site_reason(conn: HTTPConnection) -> str | None:
         return f"cross-site request refused (Sec-Fetch-Site: {site})"
     origin = conn.headers.get("origin")
     if origin is not None:
-        parts = urlsplit(origin)
-        if origin == "null" or not parts.netloc:
+        if origin == "null":
             return "cross-site request refused (Origin: null)"
+        try:
+            parts = urlsplit(origin)
+            _ = parts.port  # raises ValueError on a bad port
+        except ValueError:
+            parts = None
+        if parts is None or parts.scheme not in ("http", "https") or not parts.netloc:
+            return "cross-site request refused (malformed Origin header)"
         if parts.netloc.lower() != conn.headers.get("host", "").lower():
             return "cross-site request refused (Origin does not match Host)"
     return None
 
 
 def wants_json(conn: HTTPConnection) -> bool:
-    return conn.url.path.startswith("/api/")
+    return guard.wants_json(conn.scope)
 
 
 def refusal(conn: HTTPConnection, status: int, message: str) -> Response:
-    """An error: JSON under /api/, plain text elsewhere."""
-    if wants_json(conn):
-        return json_error(status, message)
-    return PlainTextResponse(message, status_code=status)
+    """An error: JSON under /api/, an HTML message elsewhere."""
+    return guard.error_response(conn.scope, status, message)
+
+
+def client_address(conn: HTTPConnection) -> str:
+    return conn.client.host if conn.client else "unknown"
+
+
+def throttled(conn: HTTPConnection, security: Security) -> Response | None:
+    """The 429 answer for a client that sent too many wrong tokens lately, or None."""
+    wait = security.throttle.wait(client_address(conn))
+    if not wait:
+        return None
+    seconds = int(wait) + 1
+    return guard.error_response(
+        conn.scope, 429, f"too many wrong tokens: try again in {seconds} seconds",
+        headers={"Retry-After": str(seconds)})
 
 
 def safe_next(target: str | None) -> str:
@@ -160,21 +194,13 @@ class SecurityMiddleware:
         conn = HTTPConnection(scope)
         sec = self.security
         if not sec.host_allowed(conn.headers.get("host", "")):
-            await PlainTextResponse("invalid Host header", status_code=400)(scope, receive, send)
+            await refusal(conn, 400, "invalid Host header")(scope, receive, send)
             return
-        path = conn.url.path
+        path = guard.local_path(scope)
         auth = sec.authenticated(conn)
         public = path.startswith(PUBLIC_PREFIXES)
         if auth is None and not public:
-            if wants_json(conn):
-                response: Response = json_error(
-                    401, "authentication required: send 'Authorization: Bearer <token>'",
-                    headers={"WWW-Authenticate": "Bearer"},
-                )
-            else:
-                target = path + (f"?{conn.url.query}" if conn.url.query else "")
-                response = RedirectResponse(f"/login?next={quote(target)}", status_code=303)
-            await response(scope, receive, send)
+            await self._unauthenticated(conn)(scope, receive, send)
             return
         nonce = conn.cookies.get(CSRF_COOKIE) or ""
         fresh_nonce = None if _valid_nonce(nonce) else secrets.token_urlsafe(24)
@@ -183,83 +209,134 @@ class SecurityMiddleware:
         scope["state"]["csrf"] = sec.csrf_token(nonce)
         scope["state"]["auth"] = auth
         if scope["method"] not in SAFE_METHODS:
-            problem = self._csrf_problem(conn, auth, nonce)
+            problem, receive = await self._csrf_problem(conn, auth, nonce, receive)
             if problem:
-                await refusal(conn, 403, problem)(scope, receive, send)
+                status = 415 if problem.startswith("send the body as JSON") else 403
+                await refusal(conn, status, problem)(scope, receive, send)
                 return
-        await self.app(scope, receive, _with_headers(send, fresh_nonce, conn.url.scheme))
+        await self.app(scope, receive, _with_csrf_cookie(send, fresh_nonce, conn.url.scheme))
 
-    def _csrf_problem(self, conn: HTTPConnection, auth: str | None, nonce: str) -> str | None:
+    def _unauthenticated(self, conn: HTTPConnection) -> Response:
+        bearer = conn.headers.get("authorization", "")
+        if bearer:  # a wrong token: count it against this client
+            blocked = throttled(conn, self.security)
+            if blocked is not None:
+                return blocked
+            self.security.throttle.failed(client_address(conn))
+        if wants_json(conn):
+            return json_error(
+                401, "authentication required: send 'Authorization: Bearer <token>'",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+        target = guard.local_path(conn.scope) + (f"?{conn.url.query}" if conn.url.query else "")
+        return RedirectResponse(f"{conn.scope.get('root_path', '')}/login?next={quote(target)}",
+                                status_code=303)
+
+    async def _csrf_problem(
+        self, conn: HTTPConnection, auth: str | None, nonce: str, receive: Receive
+    ) -> tuple[str | None, Receive]:
+        """Why this state-changing request is refused (or None), and the receive channel
+        to read its body from (replayed when the form had to be read here)."""
         reason = cross_site_reason(conn)
         if reason:
-            return reason
-        if auth == "bearer" or not (is_browser(conn) or auth == "cookie"):
-            return None  # an API client, not a browser: it cannot be driven cross-site
-        if conn.headers.get(CSRF_HEADER):
-            if self.security.check_csrf(nonce, conn.headers.get(CSRF_HEADER)):
-                return None
-            return "invalid CSRF token: reload the page and try again"
-        content_type = conn.headers.get("content-type", "")
-        if content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
-            # Checked by read_form() in the endpoint, which has the body.
-            conn.scope["state"]["csrf_form_required"] = True
-            return None
-        return "missing CSRF token: reload the page and try again"
+            return reason, receive
+        content_type = conn.headers.get("content-type", "").split(";")[0].strip().lower()
+        if content_type in FORM_TYPES and wants_json(conn):
+            # The API reads JSON only; refusing form types outright means no cross-site
+            # form (which cannot send JSON without a preflight) ever reaches it.
+            return ("send the body as JSON with 'Content-Type: application/json' (form "
+                    "content types are refused on the API)"), receive
+        if auth == "bearer":
+            return None, receive  # a browser cannot add the header cross-site
+        browser = is_browser(conn) or auth == "cookie" or content_type in FORM_TYPES
+        if not browser:
+            return None, receive  # e.g. curl sending JSON: needs a CORS preflight cross-site
+        header = conn.headers.get(CSRF_HEADER)
+        if header:
+            if self.security.check_csrf(nonce, header):
+                return None, receive
+            return "invalid CSRF token: reload the page and try again", receive
+        if content_type not in PARSED_FORM_TYPES:
+            return "missing CSRF token: reload the page and try again", receive
+        body = await _read_body(receive)
+        replay = _replay(body, receive)
+        try:
+            form = await Request(conn.scope, replay).form()
+        except (MultiPartException, HTTPException):
+            return "invalid CSRF token: the form could not be read", _replay(body, receive)
+        submitted = form.get(CSRF_FIELD)
+        await form.close()
+        if not isinstance(submitted, str) or not self.security.check_csrf(nonce, submitted):
+            return "invalid or missing CSRF token: reload the page and try again", receive
+        return None, _replay(body, receive)
+
+
+async def _read_body(receive: Receive) -> bytes:
+    chunks: list[bytes] = []
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ClientDisconnect
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """A receive channel that yields ``body`` once, then defers to ``receive``."""
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if sent:
+            return await receive()
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return replay
 
 
 def _valid_nonce(nonce: str) -> bool:
     return 16 <= len(nonce) <= 64 and nonce.replace("-", "").replace("_", "").isalnum()
 
 
-# Defence in depth: no inline or foreign scripts, no framing (clickjacking), no sniffing.
-SECURITY_HEADERS = [
-    (b"content-security-policy",
-     b"default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-     b"frame-ancestors 'none'; form-action 'self'; base-uri 'none'"),
-    (b"x-content-type-options", b"nosniff"),
-    (b"x-frame-options", b"DENY"),
-    (b"referrer-policy", b"same-origin"),
-]
-
-
-def _with_headers(send: Send, nonce: str | None, scheme: str) -> Send:
-    """Add the security headers, and the CSRF cookie when the browser has none yet."""
+def _with_csrf_cookie(send: Send, nonce: str | None, scheme: str) -> Send:
+    """Set the CSRF cookie when the browser has none yet."""
+    if nonce is None:
+        return send
 
     async def sender(message: Message) -> None:
         if message["type"] == "http.response.start":
-            headers = list(message.get("headers", [])) + SECURITY_HEADERS
-            if nonce is not None:
-                cookie: SimpleCookie = SimpleCookie()
-                cookie[CSRF_COOKIE] = nonce
-                morsel = cookie[CSRF_COOKIE]
-                morsel["path"] = "/"
-                morsel["httponly"] = True
-                morsel["samesite"] = "Strict"
-                if scheme == "https":
-                    morsel["secure"] = True
-                headers.append((b"set-cookie", morsel.OutputString().encode("latin-1")))
-            message = {**message, "headers": headers}
+            cookie: SimpleCookie = SimpleCookie()
+            cookie[CSRF_COOKIE] = nonce
+            morsel = cookie[CSRF_COOKIE]
+            morsel["path"] = "/"
+            morsel["httponly"] = True
+            morsel["samesite"] = "Strict"
+            if scheme == "https":
+                morsel["secure"] = True
+            header = (b"set-cookie", morsel.OutputString().encode("latin-1"))
+            message = {**message, "headers": [*message.get("headers", []), header]}
         await send(message)
 
     return sender
 
 
 async def read_form(request: Request, security: Security) -> FormData:
-    """The submitted form, after checking its CSRF token when the middleware asked to."""
-    form = await request.form()
-    if request.scope.get("state", {}).get("csrf_form_required"):
-        submitted = form.get(CSRF_FIELD)
-        nonce = request.cookies.get(CSRF_COOKIE)
-        if not isinstance(submitted, str) or not security.check_csrf(nonce, submitted):
-            raise Forbidden(403, "invalid or missing CSRF token: reload the page and try again")
-    return form
+    """The submitted form (its CSRF token was checked by :class:`SecurityMiddleware`)."""
+    try:
+        return await request.form()
+    except (MultiPartException, HTTPException) as exc:
+        raise Forbidden(400, f"the form could not be read: {getattr(exc, 'detail', exc)}"
+                        ) from None
 
 
 def session_cookie_response(target: str, security: Security, secure: bool) -> Response:
+    """Signed in: a new session cookie (expiring with the session), back to ``target``."""
     response = RedirectResponse(safe_next(target), status_code=303)
     response.set_cookie(
-        SESSION_COOKIE, security.session_value(), httponly=True, samesite="strict",
-        secure=secure, path="/",
+        SESSION_COOKIE, security.sessions.issue(), max_age=int(security.sessions.lifetime),
+        httponly=True, samesite="strict", secure=secure, path="/",
     )
     return response
 

@@ -8,6 +8,7 @@ from conveyor import Conveyor
 
 from .conftest import ClientFactory
 from .helpers import finish
+from .test_pages import csrf_of
 
 
 def define_welcome(app: Conveyor) -> None:
@@ -84,10 +85,13 @@ def test_the_events_page_form_sends_an_event(
 ) -> None:
     define_welcome(sqlite_demo)
     client = make_client(sqlite_demo)
-    r = client.post("/events", data={"name": "user.created", "payload": '{"id": 3, "plan": "pro"}'})
+    csrf = csrf_of(client, "/events")
+    r = client.post("/events", data={"name": "user.created", "payload": '{"id": 3, "plan": "pro"}',
+                                     "csrf_token": csrf})
     assert r.status_code == 200 and "Sent user.created" in r.text
     assert sqlite_demo.count(job="send-welcome") == 1
-    r = client.post("/events", data={"name": "user.created", "payload": "{nope"})
+    r = client.post("/events", data={"name": "user.created", "payload": "{nope",
+                                     "csrf_token": csrf})
     assert r.status_code == 400 and "payload is not valid JSON" in r.text
 
 
