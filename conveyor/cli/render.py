@@ -7,13 +7,13 @@ import json
 import os
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit, urlunsplit
 
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
 from conveyor.options import PRIORITIES
+from conveyor.redaction import redact, redact_text
 
 if TYPE_CHECKING:
     from conveyor.jobs import JobDefinition
@@ -34,12 +34,8 @@ def console(err: bool = False) -> Console:
 
 
 def safe_url(url: str) -> str:
-    """The URL without its password, for printing."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
-    return urlunsplit(parts._replace(netloc=netloc))
+    """The URL without its password or secret parameters, for printing."""
+    return redact_text(url)
 
 
 def when(value: datetime | None) -> str:
@@ -100,11 +96,13 @@ def state(value: str) -> Text:
 def summary(record: JobRecord) -> str:
     """One short phrase: the error, the progress or the result."""
     if record.error and record.state != "completed":
-        return f"{record.error.get('type', 'Error')}: {record.error.get('message', '')}"
+        error = redact(record.error)
+        return f"{error.get('type', 'Error')}: {error.get('message', '')}"
     if record.state == "running" and record.progress is not None:
-        return f"{record.progress * 100:.0f}% {record.progress_message or ''}".strip()
+        message = redact_text(record.progress_message or "")
+        return f"{record.progress * 100:.0f}% {message}".strip()
     if record.state == "completed" and record.result is not None:
-        return json.dumps(record.result)
+        return json.dumps(redact(record.result))
     return ""
 
 
@@ -144,7 +142,9 @@ def runs_table(records: list[JobRecord], width: int) -> Table:
 
 
 def record_json(record: JobRecord) -> dict[str, Any]:
-    data: dict[str, Any] = json.loads(json.dumps(dataclasses.asdict(record), default=str))
+    """The record as JSON-ready data, secrets redacted."""
+    data: dict[str, Any] = redact(json.loads(json.dumps(dataclasses.asdict(record),
+                                                        default=str)))
     return data
 
 
@@ -158,7 +158,7 @@ def show_record(out: Console, record: JobRecord) -> None:
     for f in dataclasses.fields(record):
         if f.name in ("logs", "history"):
             continue
-        value = getattr(record, f.name)
+        value = redact(getattr(record, f.name))
         if isinstance(value, datetime):
             text = value.isoformat()
         elif f.name == "priority":
@@ -181,11 +181,13 @@ def show_record(out: Console, record: JobRecord) -> None:
         out.print(f"  attempt {attempt.number}: {when(attempt.started_at)} → "
                   f"{when(attempt.finished_at)}  {outcome}")
         if attempt.error:
-            out.print(Text(f"    {attempt.error.get('type', 'Error')}: "
-                           f"{attempt.error.get('message', '')}", style="red"))
-            trace = attempt.error.get("traceback")
+            error = redact(attempt.error)
+            out.print(Text(f"    {error.get('type', 'Error')}: "
+                           f"{error.get('message', '')}", style="red"))
+            trace = error.get("traceback")
             if trace:
                 out.print(Text("      " + str(trace).rstrip().replace("\n", "\n      ")))
     out.print(Text(f"logs ({len(record.logs)} lines)", style="bold"))
     for line in record.logs:
-        out.print(Text(f"  {when(line.at)} #{line.attempt} {line.level.upper():7} {line.message}"))
+        out.print(Text(f"  {when(line.at)} #{line.attempt} {line.level.upper():7} "
+                       f"{redact(line.message)}"))

@@ -13,6 +13,7 @@ if TYPE_CHECKING:
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8750
+MIN_TOKEN_LENGTH = 16  # characters a token needs to serve beyond loopback
 
 
 def is_loopback(host: str) -> bool:
@@ -42,11 +43,20 @@ def allowed_hosts_for(host: str, token: str | None) -> list[str]:
 
 
 def check_bind(host: str, token: str | None) -> None:
-    """Refuse to serve beyond this machine without a token."""
-    if not is_loopback(host) and not token:
+    """Refuse to serve beyond this machine without a token, or with a short one."""
+    if is_loopback(host):
+        return
+    if not token:
         raise ConfigurationError(
             f"refusing to serve the dashboard on {host} without a token: set CONVEYOR_TOKEN "
             "to a long random secret, or bind to 127.0.0.1"
+        )
+    if len(token) < MIN_TOKEN_LENGTH:
+        raise ConfigurationError(
+            f"refusing to serve the dashboard on {host} with a {len(token)}-character token: "
+            f"CONVEYOR_TOKEN needs at least {MIN_TOKEN_LENGTH} characters (e.g. the output of "
+            "`python -c 'import secrets; print(secrets.token_urlsafe(32))'`), or bind to "
+            "127.0.0.1"
         )
 
 
@@ -64,4 +74,8 @@ def serve(
     token = token if token is not None else os.environ.get("CONVEYOR_TOKEN") or None
     check_bind(host, token)
     asgi = create_app(conveyor_app, token=token, allowed_hosts=allowed_hosts_for(host, token))
-    uvicorn.run(asgi, host=host, port=port, log_level="warning", proxy_headers=False)
+    # X-Forwarded-Proto/-For are honoured only from the addresses in uvicorn's
+    # forwarded_allow_ips ($FORWARDED_ALLOW_IPS, default 127.0.0.1): behind a TLS proxy
+    # there, the session cookie is marked Secure; from anyone else the headers are ignored.
+    uvicorn.run(asgi, host=host, port=port, log_level="warning", proxy_headers=True,
+                forwarded_allow_ips=os.environ.get("FORWARDED_ALLOW_IPS") or "127.0.0.1")

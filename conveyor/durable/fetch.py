@@ -19,27 +19,27 @@ from typing import Any
 
 import httpx
 
+from conveyor.durable.bodies import ACCEPT_ENCODING, read_capped
 from conveyor.durable.engine import RetryAfter
 from conveyor.errors import ConfigurationError, FetchRefused
+from conveyor.redaction import is_secret_name, redact_headers, redact_text
+from conveyor.redaction import redact as redact_value
 
 RETRY_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
 MAX_REDIRECTS = 10
 MAX_BODY = 1_000_000  # bytes of a response body kept in the step
-SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "set-cookie"})
-SECRET_WORDS = ("token", "secret", "key", "password", "auth", "session", "signature")
-REDACTED = "[redacted]"
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
 def is_secret(name: str) -> bool:
-    lower = name.lower()
-    return lower in SECRET_HEADERS or any(word in lower for word in SECRET_WORDS)
+    """A secret header (by :data:`conveyor.redaction.SECRET_NAMES`)."""
+    return is_secret_name(name)
 
 
 def redact(headers: dict[str, str]) -> dict[str, str]:
     """Headers with secret values replaced, as stored in steps."""
-    return {k: REDACTED if is_secret(k) else v for k, v in headers.items()}
+    return redact_headers(headers)
 
 
 def check_url(url: str) -> httpx.URL:
@@ -102,8 +102,8 @@ class FetchRequest:
     def describe(self) -> str:
         """The request as stored in the step (secret headers redacted)."""
         return json.dumps({
-            "method": self.method, "url": self.url, "headers": redact(self.headers),
-            "json": self.json,
+            "method": self.method, "url": redact_text(self.url),
+            "headers": redact(self.headers), "json": redact_value(self.json),
         }, sort_keys=True)
 
 
@@ -129,7 +129,7 @@ async def perform(request: FetchRequest, allow_private: bool, last: bool) -> dic
         else:
             raise FetchRefused(f"too many redirects (more than {MAX_REDIRECTS}) from {request.url}")
     result = {
-        "status": response.status_code, "url": str(url),
+        "status": response.status_code, "url": redact_text(str(url)),
         "headers": redact(dict(response.headers)), "body": _body(response, content),
     }
     if response.status_code in RETRY_STATUSES and not last:
@@ -145,6 +145,8 @@ async def _send(
 ) -> tuple[httpx.Response, bytes]:
     target, extensions = url, {}
     headers = dict(headers)
+    if not any(k.lower() == "accept-encoding" for k in headers):
+        headers["Accept-Encoding"] = ACCEPT_ENCODING
     if not allow_private:
         address = await resolve_public(url)
         target = url.copy_with(host=str(address))
@@ -156,13 +158,7 @@ async def _send(
     )
     response = await client.send(request, stream=True)
     try:
-        chunks, size = [], 0
-        async for chunk in response.aiter_bytes():
-            chunks.append(chunk)
-            size += len(chunk)
-            if size >= MAX_BODY:
-                break
-        return response, b"".join(chunks)[:MAX_BODY]
+        return response, await read_capped(response, MAX_BODY)
     finally:
         await response.aclose()
 

@@ -17,6 +17,7 @@ from conveyor.durable.engine import Run
 from conveyor.durable.filters import check_filter
 from conveyor.errors import ConfigurationError, Suspend
 from conveyor.options import coerce_seconds
+from conveyor.redaction import redact, redact_text
 from conveyor.retry import Retry, coerce_retry
 from conveyor.serialization import dumps
 from conveyor.stores.matching import FAR_FUTURE
@@ -187,10 +188,11 @@ class StepLogger:
         with run.step("log", level, None) as stored:
             if stored is not None:
                 return
-            text = str(message)
-            data = json.dumps({"message": text, "fields": json.loads(dumps(fields, "log fields"))})
+            text = redact_text(str(message))
+            shown = redact(json.loads(dumps(fields, "log fields")))
+            data = json.dumps({"message": text, "fields": shown})
             await run.save(run.new_step("log", level, None, input=data))
-            extra = " ".join(f"{k}={v!r}" for k, v in fields.items())
+            extra = " ".join(f"{k}={v!r}" for k, v in shown.items())
             getattr(run.meta.log, level)(f"{text} {extra}" if extra else text)
 
     async def debug(self, message: str, **fields: Any) -> None:
