@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 F = TypeVar("F", bound=Callable[..., Any])
 
 USER_ERROR = 2  # exit status for anything the user can fix (as click's usage errors)
+RUN_ID = click.IntRange(1, 2**63 - 1)  # what a stored run id can be
 
 
 class UserError(click.ClickException):
@@ -41,6 +42,11 @@ class ConveyorGroup(click.Group):
             return super().invoke(ctx)
         except ConveyorError as exc:  # conveyor's errors are written for users
             raise UserError(str(exc)) from None
+        except (OverflowError, RecursionError) as exc:
+            # Numbers, dates or nesting beyond what Python or the store can hold: always
+            # caused by the input (a huge id, a date past year 9999, deep JSON).
+            raise UserError(f"a value is out of range ({type(exc).__name__}: {exc}); "
+                            "check the numbers, dates and durations given") from None
 
     def main(
         self,
@@ -52,6 +58,13 @@ class ConveyorGroup(click.Group):
     ) -> Any:
         if not standalone_mode:
             return super().main(args, prog_name, complete_var, False, **extra)
+        args = list(sys.argv[1:] if args is None else args)
+        for arg in args:
+            if not _is_utf8(arg):
+                shown = arg.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+                click.echo(f"error: argument {shown!r} is not valid UTF-8 text; conveyor "
+                           "accepts UTF-8 arguments only", err=True)
+                sys.exit(USER_ERROR)
         try:
             code = super().main(args, prog_name, complete_var, False, **extra)
         except click.ClickException as exc:
@@ -76,6 +89,14 @@ def preset_app(app: Conveyor) -> Iterator[None]:
         yield
     finally:
         PRESET_APP.reset(token)
+
+
+def _is_utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # undecodable bytes arrive as lone surrogates
+        return False
+    return True
 
 
 def app_options(positional: bool = False) -> Callable[[F], F]:
@@ -121,4 +142,5 @@ def app_options(positional: bool = False) -> Callable[[F], F]:
     return decorate
 
 
-__all__ = ["USER_ERROR", "ConveyorGroup", "UserError", "app_options", "fail", "preset_app"]
+__all__ = ["RUN_ID", "USER_ERROR", "ConveyorGroup", "UserError", "app_options", "fail",
+           "preset_app"]

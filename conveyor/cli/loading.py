@@ -13,12 +13,13 @@ import importlib
 import importlib.util
 import os
 import sys
+import traceback
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING
 
-from conveyor.errors import ConfigurationError
+from conveyor.errors import ConfigurationError, ConveyorError
 
 if TYPE_CHECKING:
     from conveyor.app import Conveyor
@@ -72,13 +73,39 @@ def import_file(target: str) -> ModuleType:
     sys.modules[name] = module
     try:
         spec.loader.exec_module(module)
-    except OSError as exc:
+    except ConveyorError:  # already a message for the user (bad URL, bad schedule...)
         del sys.modules[name]
-        raise AppNotFound(f"cannot read app file {target!r}: {exc.strerror or exc}") from None
+        raise
+    except Exception as exc:
+        del sys.modules[name]
+        raise import_failure(f"app file {target!r}", exc) from None
     except BaseException:
         del sys.modules[name]
         raise
     return module
+
+
+_CONVEYOR_DIR = str(Path(__file__).resolve().parent.parent)
+
+
+def _user_frame(filename: str) -> bool:
+    """A frame of the user's code, not of conveyor's loader or of importlib."""
+    if filename.startswith("<frozen ") or filename.startswith(_CONVEYOR_DIR + os.sep):
+        return False
+    return os.sep + "importlib" + os.sep not in filename
+
+
+def import_failure(what: str, exc: Exception) -> AppNotFound:
+    """One line naming ``what`` and the error, then the user's own frames only."""
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if _user_frame(f.filename)]
+    detail = traceback.format_exception_only(type(exc), exc)
+    lines = [f"cannot import {what}: {detail[-1].strip()}"]
+    if frames:
+        lines.append("Traceback (most recent call last; your code only):")
+        lines.append("".join(traceback.format_list(frames)).rstrip())
+    if len(detail) > 1:  # a SyntaxError: where it is, with the line and a caret
+        lines.append("".join(detail[:-1]).rstrip())
+    return AppNotFound("\n".join(lines))
 
 
 def import_module(target: str) -> ModuleType:
@@ -94,13 +121,17 @@ def import_module(target: str) -> ModuleType:
         return importlib.import_module(target)
     except ModuleNotFoundError as exc:
         # Only when the app's own module is missing; a missing import inside the
-        # app is a bug in its code and keeps its traceback.
+        # app is an error in its code, shown with the app's own frames.
         if exc.name is None or not (target == exc.name or target.startswith(exc.name + ".")):
-            raise
+            raise import_failure(f"app module {target!r}", exc) from None
         raise AppNotFound(
             f"cannot import app module {target!r}: no module named {exc.name!r} "
             f"(looked in {cwd} and sys.path)"
         ) from None
+    except ConveyorError:
+        raise
+    except Exception as exc:
+        raise import_failure(f"app module {target!r}", exc) from None
 
 
 def find_app(module: ModuleType, attr: str | None, target: str) -> Conveyor:

@@ -9,12 +9,12 @@ from datetime import UTC, datetime
 import click
 
 from conveyor.app import Conveyor
-from conveyor.cli.base import USER_ERROR, app_options, fail
+from conveyor.cli.base import RUN_ID, USER_ERROR, app_options, fail
 from conveyor.errors import ConfigurationError
 from conveyor.stores.base import FINISHED
 from conveyor.timeunits import parse_duration
 
-ids_argument = click.argument("ids", metavar="ID...", nargs=-1, required=True, type=int)
+ids_argument = click.argument("ids", metavar="ID...", nargs=-1, required=True, type=RUN_ID)
 
 
 def act_on_each(app: Conveyor, ids: tuple[int, ...], act: Callable[[int], bool], done: str,
@@ -76,9 +76,12 @@ def purge(app: Conveyor, state: tuple[str, ...], job_id: str | None, older_than:
         if older_than is not None:
             try:
                 seconds = parse_duration(older_than) or 0.0
+                until = datetime.fromtimestamp(time.time() - seconds, UTC)
             except ConfigurationError as exc:
                 fail(f"invalid --older-than {older_than!r}: {exc}")
-            until = datetime.fromtimestamp(time.time() - seconds, UTC)
+            except (OverflowError, OSError, ValueError):
+                fail(f"invalid --older-than {older_than!r}: too long ago (before year 1); "
+                     'e.g. "30 days" or "2 years"')
         count = app.purge(state=list(state) or None, job=job_id, until=until)
     click.echo(f"purged {count} run{'s' if count != 1 else ''}")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -63,6 +63,8 @@ def parse_json(option: str, text: str | None, kind: type | None = None) -> Any:
     """Parse a JSON option; ``kind`` (list or dict) is the value it must be."""
     try:
         value = json.loads(text or "")
+    except RecursionError:
+        fail(f"invalid JSON in {option}: nested too deeply")
     except ValueError as exc:
         fail(f"invalid JSON in {option}: {exc}; e.g. {option} "
              + ("'[\"a.png\", 2]'" if kind is list else "'{\"path\": \"a.png\"}'"))
@@ -119,7 +121,13 @@ def parse_at(text: str, timezone: str) -> datetime:
     except ValueError:
         fail(f"invalid --at {text!r}: accepted: an ISO 8601 date-time like 2027-01-01T09:30 "
              f"(in the app's timezone, {timezone}) or 2027-01-01T09:30:00+02:00")
-    return value if value.tzinfo else value.replace(tzinfo=ZoneInfo(timezone))
+    value = value if value.tzinfo else value.replace(tzinfo=ZoneInfo(timezone))
+    try:
+        value.astimezone(UTC)
+    except (OverflowError, ValueError):
+        fail(f"invalid --at {text!r}: outside the supported date range (years 1 to 9999 "
+             "in UTC)")
+    return value
 
 
 commands = [run]

@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from conveyor.app import Conveyor
-from conveyor.cli.base import USER_ERROR, app_options
+from conveyor.cli.base import RUN_ID, USER_ERROR, app_options
 from conveyor.cli.render import console, jobs_table, record_json, runs_table, show_record
 
 
@@ -32,7 +32,7 @@ def _names(value: str | None) -> list[str] | None:
 @click.option("--job", "job_id", metavar="JOB[,JOB]", default=None, help="Only these jobs.")
 @click.option("--queue", metavar="QUEUE[,QUEUE]", default=None, help="Only these queues.")
 @click.option("--owner", default=None, help="Only runs of this owner.")
-@click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True)
+@click.option("--limit", type=click.IntRange(1, 1_000_000), default=20, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON lines instead of a table.")
 @app_options()
 def runs(app: Conveyor, state: str | None, job_id: str | None, queue: str | None,
@@ -55,7 +55,7 @@ def runs(app: Conveyor, state: str | None, job_id: str | None, queue: str | None
 
 
 @click.command()
-@click.argument("ids", metavar="ID...", nargs=-1, required=True, type=int)
+@click.argument("ids", metavar="ID...", nargs=-1, required=True, type=RUN_ID)
 @click.option("--json", "as_json", is_flag=True, help="Print each run as one JSON line.")
 @app_options()
 def show(app: Conveyor, ids: tuple[int, ...], as_json: bool) -> None:

@@ -149,9 +149,33 @@ def test_locked_database_in_process(locked_db: str, app_file: Path,
                          r"by another process")
 
 
-def test_a_bug_in_the_app_keeps_its_traceback(tmp_path: Path) -> None:
-    (tmp_path / "buggy.py").write_text("import not_installed_package_xyz\n")
-    result = run_cli("jobs", "--app", "buggy.py", cwd=tmp_path)
-    assert result.returncode == 1
-    assert "Traceback" in result.stderr
-    assert "No module named 'not_installed_package_xyz'" in result.stderr
+def test_a_bug_in_the_app_shows_one_line_then_only_its_own_frames(tmp_path: Path) -> None:
+    (tmp_path / "buggy.py").write_text(
+        "import json\n\ndef helper():\n    return json.loads(undefined_name)\n\nhelper()\n")
+    for spec in ("buggy.py", "buggy:app"):
+        result = run_cli("jobs", "--app", spec, cwd=tmp_path)
+        assert result.returncode == 2, result.stderr
+        first, *rest = result.stderr.splitlines()
+        what = "app file 'buggy.py'" if spec.endswith(".py") else "app module 'buggy'"
+        assert first == (f"error: cannot import {what}: NameError: name 'undefined_name' "
+                         "is not defined")
+        assert rest[0] == "Traceback (most recent call last; your code only):"
+        files = re.findall(r'File "([^"]+)"', result.stderr)
+        assert files and all(f.endswith("buggy.py") for f in files), result.stderr
+        assert "importlib" not in result.stderr and "conveyor" not in "".join(rest)
+
+
+def test_a_missing_dependency_or_syntax_error_in_the_app_is_one_line_and_exit_2(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "dep.py").write_text("import not_installed_package_xyz\n")
+    (tmp_path / "syn.py").write_text("x = (\n")
+    result = run_cli("jobs", "--app", "dep.py", cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.startswith("error: cannot import app file 'dep.py': "
+                                    "ModuleNotFoundError: No module named "
+                                    "'not_installed_package_xyz'\n")
+    result = run_cli("jobs", "--app", "syn.py", cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.startswith("error: cannot import app file 'syn.py': SyntaxError: ")
+    assert 'syn.py", line 1' in result.stderr

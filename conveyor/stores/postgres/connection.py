@@ -62,7 +62,10 @@ class Settings:
             raise ConfigurationError(
                 f"unknown PostgreSQL store option {unknown[0]!r}; accepted: {', '.join(OPTIONS)}"
             )
-        parts = urlsplit(url)
+        try:
+            parts = urlsplit(url)
+        except ValueError as exc:  # e.g. "Invalid IPv6 URL"
+            raise ConfigurationError(f"invalid PostgreSQL URL {url!r}: {exc}") from None
         query = parse_qsl(parts.query, keep_blank_values=True)
         options = dict(options)
         for name, value in query:  # ?schema=app1&synchronous_commit=off

@@ -1,0 +1,70 @@
+"""CLI junk never prints a traceback: huge ids, out-of-range dates and durations,
+non-UTF-8 arguments and odd URLs are one ``error: ...`` line and exit status 2."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from conveyor.cli import main
+from tests.cli.conftest import run_cli
+
+HUGE = "9" * 30
+CASES = [
+    ["show", HUGE],
+    ["show", "0"],
+    ["show", "-1"],
+    ["show", "1e5"],
+    ["cancel", HUGE],
+    ["retry", str(2**63)],
+    ["runs", "--limit", HUGE],
+    ["run", "add", "--args", "[1, 2]", "--at", "9999-12-31T23:59:59-05:00"],
+    ["run", "add", "--args", "[1, 2]", "--at", "0001-01-01T00:00:00+05:00"],
+    ["run", "add", "--args", "[1, 2]", "--at", "2027-13-45T99:00"],
+    ["run", "add", "--args", "[1, 2]", "--in", f"{HUGE} years"],
+    ["run", "add", "--args", "[1, 2]", "--in", f"{HUGE} seconds"],
+    ["run", "add", "--args", "[1, 2]", "--in", "1e400"],
+    ["run", "add", "--args", "[1, 2]", "--in", "nan seconds"],
+    ["run", "add", "--args", "[1, 2]", "--priority", HUGE],
+    ["run", "add", "--args", "[1e999, 2]"],
+    ["run", "add", "--payload", "[" * 100_000 + "]" * 100_000],
+    ["purge", "--older-than", f"{HUGE} years"],
+    ["purge", "--older-than", "99999999999 years"],
+    ["runs", "--owner", "k\udcff"],
+    ["run", "add", "--args", "[1, 2]", "--key", "k\udcff"],
+    ["run", "add", "--payload", '"\udcff"'],
+    ["show", "\udcff"],
+    ["jobs", "--url", "postgresql://[::1"],
+    ["jobs", "--url", "postgresql://u@h:99999/db"],
+    ["jobs", "--url", "sqlite:///"],
+    ["jobs", "--url", "sqlite:////nonexistent/dir/x.db"],
+    ["jobs", "--url", "http://example.com"],
+    ["jobs", "--url", "://"],
+    ["jobs", "--url", "sqlite"],
+]
+
+
+@pytest.mark.parametrize("args", CASES, ids=[" ".join(a)[:60] for a in CASES])
+def test_junk_input_is_one_error_line_and_exit_2(
+    args: list[str], app_file: Path, db_url: str
+) -> None:
+    env = {"CONVEYOR_APP": str(app_file), "CONVEYOR_URL": db_url, "COLUMNS": "200"}
+    result = CliRunner().invoke(main, args, env=env)
+    assert result.exit_code == 2, (result.output, result.exception)
+    assert isinstance(result.exception, SystemExit), result.exception
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_non_utf8_argv_in_a_real_process_is_one_line(app_file: Path, tmp_path: Path) -> None:
+    # A filename byte that is not UTF-8 reaches Python as a lone surrogate in sys.argv.
+    prelude = "import sys; sys.argv.append('--owner'); sys.argv.append('x\\udcff')"
+    result = run_cli("runs", "--app", str(app_file), "--url", f"sqlite:///{tmp_path}/x.db",
+                     cwd=tmp_path, prelude=prelude)
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        "error: argument 'x\ufffd' is not valid UTF-8 text; conveyor accepts UTF-8 arguments only"
+    ]
