@@ -13,7 +13,7 @@ _OBJECT: dict[str, Any] = {"type": "object"}
 def _responses(ok: dict[str, Any], *errors: int, ok_status: str = "200") -> dict[str, Any]:
     out: dict[str, Any] = {ok_status: {"description": "OK", "content": {
         "application/json": {"schema": ok}}}}
-    for status in (401, *errors):
+    for status in sorted({*ALWAYS, *errors}):
         out[str(status)] = {"description": _REASONS[status], "content": {
             "application/json": {"schema": _ERROR}}}
     return out
@@ -22,12 +22,17 @@ def _responses(ok: dict[str, Any], *errors: int, ok_status: str = "200") -> dict
 _REASONS = {
     400: "Bad input (the message says what is accepted)",
     401: "Token required",
-    403: "Cross-site request refused",
+    403: "Cross-site request refused, or the CSRF token is missing",
     404: "Not found",
     409: "Not possible in the run's current state",
+    413: "Request body too large (over 1 MiB by default)",
+    414: "Path or query string too long",
     415: "Body is not JSON",
+    429: "Too many wrong tokens from this client lately (see Retry-After)",
     501: "Capability not available in this app",
 }
+# Answers any operation can give: malformed input, no token, limits, throttling.
+ALWAYS = (400, 401, 413, 414, 429)
 
 
 def _path_param(name: str, schema: dict[str, Any]) -> dict[str, Any]:
@@ -51,7 +56,7 @@ def _json_body(schema: dict[str, Any]) -> dict[str, Any]:
 def _action(summary: str, param: dict[str, Any], *errors: int,
             status: str = "200") -> dict[str, Any]:
     return {"post": {"summary": summary, "parameters": [param],
-                     "responses": _responses(_OBJECT, 404, *errors, ok_status=status)}}
+                     "responses": _responses(_OBJECT, 404, 415, *errors, ok_status=status)}}
 
 
 def openapi_document() -> dict[str, Any]:
