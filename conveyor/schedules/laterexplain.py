@@ -16,14 +16,16 @@ _START = {"day": " at 00:00", "week": " at 00:00 on its first day",
 
 def describe(plan: LaterPlan) -> str:
     """One sentence: each schedule (joined by "also"), then the exceptions."""
-    said = "; also ".join(_schedule(spec) for spec in plan.schedules if spec) or "Never"
+    said = "; also ".join(_schedule(spec, lead=i == 0)
+                          for i, spec in enumerate(s for s in plan.schedules if s)) or "Never"
     if plan.exceptions:
-        said += "; except " + " or ".join(_schedule(spec, lead=False)
+        said += "; except " + " or ".join(_schedule(spec, lead=False, during=True)
                                          for spec in plan.exceptions if spec)  # fmt: skip
     return said
 
 
-def _schedule(spec: Spec, lead: bool = True) -> str:
+def _schedule(spec: Spec, lead: bool = True, during: bool = False) -> str:
+    """One schedule; ``during``: an exception, which covers whole periods."""
     values = dict(spec)
     parts: list[str] = []
     if "dc" in values and "d" in values:  # "3rd Friday of the month"
@@ -33,9 +35,9 @@ def _schedule(spec: Spec, lead: bool = True) -> str:
     parts += [_part(key, vals) for key, vals in values.items()]
     tick = Compiled(spec).tick_key
     unit = _UNITS[tick.split("_")[0]]
-    if "_" in tick:  # "after 10:00" alone fires every second from then on
+    if "_" in tick and not during:  # "after 10:00" alone fires every second from then on
         parts.insert(0, f"every {unit}")
-    elif lead and not any(k in values for k in ("t", "s", "m", "h")):
+    elif not during and not any(k in values for k in ("t", "s", "m", "h")):
         parts[-1] += _START.get(unit, "")
     text = ", ".join(parts)
     return text[0].upper() + text[1:] if lead else text
@@ -56,12 +58,30 @@ def _part(key: str, vals: tuple[int, ...]) -> str:
     if name == "Y":
         return "in " + _join([str(y) for y in vals], "or")
     where = {"s": "of each minute", "m": "of each hour", "h": "of the day",
-             "D": "of the month", "dy": "of the year", "dc": "of the month (7-day blocks)",
+             "D": "of the month", "dy": "of the year", "dc": "of the month (days 1-7 are the 1st)",
              "wm": "of the month", "wy": "of the year (ISO weeks)"}[name]  # fmt: skip
     what = {"s": "second", "m": "minute", "h": "hour", "D": "day", "dy": "day",
             "dc": "day instance", "wm": "week", "wy": "week"}[name]  # fmt: skip
-    return f"at {what} {_numbers(vals)} {where}" if name in "smh" else \
-        f"on the {_join([_ordinal(v) for v in vals], 'or')} {what} {where}"
+    if name in "smh":
+        return _clock_field(what, vals, 23 if name == "h" else 59, where)
+    ordered = sorted(set(vals))
+    step = ordered[1] - ordered[0] if len(ordered) > 3 else 0
+    if step > 1 and ordered == list(range(ordered[0], ordered[-1] + 1, step)):
+        return (f"on every {_ordinal(step)} {what} {where}, from the {_ordinal(ordered[0])} "
+                f"to the {_ordinal(ordered[-1])}")  # fmt: skip
+    return f"on the {_join([_ordinal(v) for v in vals], 'or')} {what} {where}"
+
+
+def _clock_field(what: str, vals: tuple[int, ...], top: int, where: str) -> str:
+    """Seconds, minutes or hours: "every 15 minutes", "at minute 15 and 45 of each hour"."""
+    ordered = sorted(set(vals))
+    step = ordered[1] - ordered[0] if len(ordered) > 2 else 0
+    if not step or ordered != list(range(ordered[0], ordered[-1] + 1, step)):
+        return f"at {what} {_join([str(v) for v in ordered])} {where}"
+    every = f"every {what}" if step == 1 else f"every {step} {what}s"
+    if ordered[0] == 0 and ordered[-1] + step > top:
+        return every
+    return f"{every} from {what} {ordered[0]} to {ordered[-1]} {where}"
 
 
 def _one(name: str, value: int) -> str:
@@ -75,14 +95,6 @@ def _one(name: str, value: int) -> str:
             "dc": "day instance", "wm": "week of the month",
             "wy": "week of the year"}[name]  # fmt: skip
     return f"{what} {value}" if name in "smh" else f"the {_ordinal(value)} {what}"
-
-
-def _numbers(vals: tuple[int, ...]) -> str:
-    ordered = sorted(set(vals))
-    step = ordered[1] - ordered[0] if len(ordered) > 3 else 0
-    if step and ordered == list(range(ordered[0], ordered[-1] + 1, step)):
-        return f"{ordered[0]} to {ordered[-1]}" + (f" every {step}" if step > 1 else "")
-    return _join([str(v) for v in ordered])
 
 
 def _clock(seconds: int) -> str:
