@@ -1,4 +1,4 @@
-// Regenerates corpus.json from texts.txt with later.js 1.2.0 (see CONTRIBUTING.md):
+// Regenerates corpus.json from texts-laterjs.txt and texts.txt with later.js 1.2.0 (see CONTRIBUTING.md):
 //   cd tests/schedules/laterjs && npm install && node generate.js
 // For every text: later.parse.text's error position (-1 = accepted) and, for accepted
 // texts, the first COUNT occurrences strictly after each START (UTC).
@@ -11,11 +11,15 @@ later.date.UTC();
 const STARTS = ["2013-03-21T03:05:23Z", "2024-02-28T23:59:59Z", "2026-12-31T12:30:00Z"];
 const COUNT = 5;
 
-const texts = fs.readFileSync(path.join(__dirname, "texts.txt"), "utf8")
+// texts-laterjs.txt: the texts of later.js's own tests (test/parse/text-test.js and
+// test/example/text-example-test.js); texts.txt: texts written for conveyor.
+const read = (name) => fs.readFileSync(path.join(__dirname, name), "utf8")
   .split("\n").map((line) => line.trim()).filter((line) => line.length > 0);
-const cases = texts.map((text) => {
+const texts = read("texts-laterjs.txt").map((text) => [text, "later.js"])
+  .concat(read("texts.txt").map((text) => [text, "conveyor"]));
+const cases = texts.map(([text, source]) => {
   const parsed = later.parse.text(text);
-  const item = { text: text, error: parsed.error };
+  const item = { text: text, source: source, error: parsed.error };
   if (parsed.error < 0) {
     const schedule = later.schedule(parsed);
     item.next = STARTS.map((start) => {
