@@ -88,6 +88,9 @@ class Conveyor(QueriesMixin, DurableMixin, SchedulesMixin, WebMixin):
         # Told by workers about every attempt once stored (hooks, metrics, tracing).
         self.observers: list[WorkerObserver] = []
         self.hooks = Hooks()
+        # Returns the caller's open database connection to store triggers in (or None);
+        # conveyor.contrib.django sets it so triggers join transaction.atomic().
+        self.ambient_connection: Callable[[], Any] | None = None
         # io.background_fetch may reach private/loopback addresses (SSRF guard off).
         self.allow_private_fetch = allow_private_fetch
         # None: due times and leases on the database clock; given: on this one everywhere.
@@ -282,6 +285,8 @@ class Conveyor(QueriesMixin, DurableMixin, SchedulesMixin, WebMixin):
         return JobHandle(self, self._insert([new], connection)[0])
 
     def _insert(self, jobs: Sequence[NewJob], connection: Any = None) -> list[int]:
+        if connection is None and self.ambient_connection is not None:
+            connection = self.ambient_connection()
         if connection is not None:
             return self._store.insert(jobs, connection=connection)
         try:

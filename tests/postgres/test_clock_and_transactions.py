@@ -109,14 +109,27 @@ def test_connection_must_be_a_psycopg_connection(app: Conveyor) -> None:
         app.jobs["work"](1).run_now(connection=object())
 
 
-def test_sqlite_refuses_transactional_enqueue(tmp_path: object) -> None:
-    app = Conveyor(f"sqlite:///{tmp_path}/jobs.db")
+def test_sqlite_transactional_enqueue_takes_a_sqlite3_connection(tmp_path: object) -> None:
+    import sqlite3
+
+    path = f"{tmp_path}/jobs.db"
+    app = Conveyor(f"sqlite:///{path}")
 
     @app.job
     def work() -> None: ...
 
-    with pytest.raises(ConfigurationError, match="needs the PostgreSQL store"):
+    with pytest.raises(ConfigurationError, match="must be a sqlite3.Connection"):
         work().run_now(connection=object())
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("BEGIN")
+    dropped = work().run_now(connection=conn)
+    conn.execute("ROLLBACK")
+    assert app.get_job(dropped.id) is None
+    conn.execute("BEGIN")
+    kept = work().run_now(connection=conn)
+    conn.execute("COMMIT")
+    assert app.get_job(kept.id) is not None
+    conn.close()
     app.close()
 
 

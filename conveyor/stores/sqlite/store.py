@@ -114,12 +114,9 @@ class SQLiteStore(ReadingMixin, DurableMixin, SchedulesMixin, RecordsMixin):
 
     # -- writing jobs -----------------------------------------------------------
     def insert(self, jobs: Sequence[NewJob], connection: Any = None) -> list[int]:
-        if connection is not None:
-            raise ConfigurationError(
-                "connection= (enqueue inside your own transaction) needs the PostgreSQL "
-                "store; SQLite and memory:// stores commit each trigger on their own"
-            )
         now = epoch(self.clock)
+        if connection is not None:
+            return self._insert_on(connection, jobs, now)
         with self.db.transaction() as conn:
             if len(jobs) > 1 and not any(j.dedupe or j.schedule_id for j in jobs):
                 self._insert_bulk(conn, [self._values(j, now) for j in jobs])
@@ -127,6 +124,28 @@ class SQLiteStore(ReadingMixin, DurableMixin, SchedulesMixin, RecordsMixin):
                 ids = list(range(last - len(jobs) + 1, last + 1))
             else:
                 ids = [self._insert_one(conn, j, now) for j in jobs]
+        self._changed.set()
+        return ids
+
+    def _insert_on(
+        self, conn: Any, jobs: Sequence[NewJob], now: float
+    ) -> list[int]:
+        """Insert in the caller's open transaction on their own sqlite3 connection to
+        this file (it commits or rolls back)."""
+        if not isinstance(conn, sqlite3.Connection):
+            raise ConfigurationError(
+                f"connection= must be a sqlite3.Connection to {self.path}, "
+                f"not {type(conn).__name__}"
+            )
+        try:
+            ids = [self._insert_one(conn, j, now) for j in jobs]
+        except sqlite3.OperationalError as exc:
+            if "no such table" not in str(exc):
+                raise
+            raise ConfigurationError(
+                f"connection= reaches a database without conveyor's tables; pass a "
+                f"connection to {self.path}"
+            ) from None
         self._changed.set()
         return ids
 

@@ -1,0 +1,115 @@
+"""Django: add ``"conveyor.contrib.django"`` to ``INSTALLED_APPS``.
+
+Settings (all optional)::
+
+    CONVEYOR = {
+        "URL": "postgresql://...",   # default: the project's default database
+        "APP": "myproject.jobs:app", # default: an app built here from URL
+        "OPTIONS": {"lease": 30},    # Conveyor(...) keywords when conveyor builds the app
+    }
+
+* ``from conveyor.contrib.django import app`` (or ``get_app()``) is the project's app.
+* Every installed app's ``jobs`` module is imported at start-up (define jobs there).
+* ``python manage.py conveyor <verb>`` runs every ``conveyor`` command on it.
+* On PostgreSQL and SQLite sharing Django's default database, a trigger inside
+  ``transaction.atomic()`` is stored in that transaction: rolled back with it, and seen
+  by workers only once it commits.
+* ``path("jobs/", include("conveyor.contrib.django.urls"))`` serves the dashboard to
+  staff users.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+from conveyor.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from conveyor.app import Conveyor
+
+_lock = threading.Lock()
+_app: Conveyor | None = None
+
+
+def settings_dict() -> dict[str, Any]:
+    from django.conf import settings
+
+    conf = getattr(settings, "CONVEYOR", None) or {}
+    if not isinstance(conf, dict):
+        raise ConfigurationError("settings.CONVEYOR must be a dict like {'URL': ..., 'APP': ...}")
+    unknown = sorted(set(conf) - {"URL", "APP", "OPTIONS", "DATABASE"})
+    if unknown:
+        raise ConfigurationError(
+            f"unknown settings.CONVEYOR key {unknown[0]!r}; accepted: APP, DATABASE, OPTIONS, URL"
+        )
+    return conf
+
+
+def database_url(alias: str = "default") -> str:
+    """The conveyor store URL of Django's database ``alias`` (PostgreSQL or SQLite)."""
+    from django.conf import settings
+
+    db = settings.DATABASES.get(alias)
+    if not db:
+        raise ConfigurationError(
+            f"no database {alias!r} in settings.DATABASES; set CONVEYOR['URL']"
+        )
+    engine = str(db.get("ENGINE", ""))
+    name = str(db.get("NAME") or "")
+    if engine.endswith("sqlite3"):
+        if not name or name == ":memory:" or name.startswith("file:"):
+            raise ConfigurationError(
+                "Django's SQLite database is in memory; set CONVEYOR['URL'] to a file or server"
+            )
+        from pathlib import Path
+
+        return f"sqlite:///{Path(name).resolve()}"
+    if "postgresql" in engine or "postgis" in engine:
+        user = quote(str(db.get("USER") or ""), safe="")
+        password = quote(str(db.get("PASSWORD") or ""), safe="")
+        auth = f"{user}:{password}@" if password else (f"{user}@" if user else "")
+        host = str(db.get("HOST") or "")
+        port = f":{db['PORT']}" if db.get("PORT") else ""
+        return f"postgresql://{auth}{host}{port}/{quote(name, safe='')}"
+    raise ConfigurationError(
+        f"conveyor cannot share Django's {engine or 'unknown'} database; "
+        "set CONVEYOR['URL'] to a sqlite:/// or postgresql:// URL"
+    )
+
+
+def get_app() -> Conveyor:
+    """The project's conveyor app (built on first use from ``settings.CONVEYOR``)."""
+    global _app
+    with _lock:
+        if _app is None:
+            _app = _build()
+        return _app
+
+
+def _build() -> Conveyor:
+    from conveyor.app import Conveyor
+    from conveyor.contrib.django.transactions import install
+
+    conf = settings_dict()
+    alias = str(conf.get("DATABASE", "default"))
+    url = conf.get("URL") or database_url(alias)
+    spec = conf.get("APP")
+    if spec:
+        from conveyor.cli.loading import load_app
+
+        app = load_app(str(spec), url)
+    else:
+        app = Conveyor(url, **(conf.get("OPTIONS") or {}))
+    install(app, alias)
+    return app
+
+
+def __getattr__(name: str) -> Any:
+    if name == "app":
+        return get_app()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+__all__ = ["app", "database_url", "get_app"]
