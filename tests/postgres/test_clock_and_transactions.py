@@ -118,7 +118,7 @@ def test_sqlite_transactional_enqueue_takes_a_sqlite3_connection(tmp_path: objec
     @app.job
     def work() -> None: ...
 
-    with pytest.raises(ConfigurationError, match="must be a sqlite3.Connection"):
+    with pytest.raises(ConfigurationError, match=r"must be a sqlite3\.Connection"):
         work().run_now(connection=object())
     conn = sqlite3.connect(path, isolation_level=None)
     conn.execute("BEGIN")

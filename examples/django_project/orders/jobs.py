@@ -1,7 +1,6 @@
 """Jobs of the orders app: conveyor imports every installed app's ``jobs`` module."""
 
 from conveyor.contrib.django import app
-
 from orders.models import Order
 
 

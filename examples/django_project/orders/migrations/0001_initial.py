@@ -1,3 +1,4 @@
+# ruff: noqa: RUF012  (Django's migration style)
 from django.db import migrations, models
 
 
