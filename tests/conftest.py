@@ -10,7 +10,7 @@ from __future__ import annotations
 import itertools
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -58,6 +58,23 @@ def pg_url(pg_database: str) -> str:
 def store_url(request: pytest.FixtureRequest, tmp_path: object) -> str:
     """The URL of an empty store of each kind."""
     return _store_url(request.param, request, tmp_path)
+
+
+@pytest.fixture
+def new_app(store_url: str) -> Iterator[Callable[..., object]]:
+    """Opens apps (with the given Conveyor options) on an empty store of each kind; the
+    conformance suite's way to ask for options (conveyor.testing.conformance)."""
+    from conveyor import Conveyor
+
+    opened: list[Conveyor] = []
+
+    def make(**options: object) -> Conveyor:
+        opened.append(Conveyor(store_url, **options))  # type: ignore[arg-type]
+        return opened[-1]
+
+    yield make
+    for application in opened:
+        application.close()
 
 
 @pytest.fixture

@@ -12,38 +12,25 @@ import pytest
 from conveyor import ConfigurationError, Conveyor, Retry
 from conveyor.stores.base import NewJob
 
-from .helpers import drain
+from .helpers import ManualClock, NewApp, drain
 
 START = datetime(2031, 5, 4, 12, 0, tzinfo=UTC)
 
 
-class MovableClock:
-    """A clock the test moves by hand."""
-
-    def __init__(self, at: datetime = START) -> None:
-        self.at = at
-
-    def now(self) -> datetime:
-        return self.at
-
-    def advance(self, **delta: float) -> None:
-        self.at += timedelta(**delta)
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock(START)
 
 
 @pytest.fixture
-def clock() -> MovableClock:
-    return MovableClock()
-
-
-@pytest.fixture
-def timed(store_url: str, clock: MovableClock) -> Iterator[Conveyor]:
-    application = Conveyor(store_url, lease=2, clock=clock)
+def timed(new_app: NewApp, clock: ManualClock) -> Iterator[Conveyor]:
+    application = new_app(lease=2, clock=clock)
     yield application
     application.close()
 
 
 def test_a_delayed_job_runs_when_the_clock_reaches_it(
-    timed: Conveyor, clock: MovableClock
+    timed: Conveyor, clock: ManualClock
 ) -> None:
     ran: list[int] = []
 
@@ -65,7 +52,7 @@ def test_a_delayed_job_runs_when_the_clock_reaches_it(
     assert finished is not None and finished.finished_at == START + timedelta(days=3)
 
 
-def test_a_retry_waits_on_the_clock(timed: Conveyor, clock: MovableClock) -> None:
+def test_a_retry_waits_on_the_clock(timed: Conveyor, clock: ManualClock) -> None:
     attempts: list[int] = []
 
     @timed.job(retry=Retry(retries=1, wait=3600))
@@ -86,7 +73,7 @@ def test_a_retry_waits_on_the_clock(timed: Conveyor, clock: MovableClock) -> Non
 
 
 def test_an_expired_lease_is_rescued_when_the_clock_passes_it(
-    timed: Conveyor, clock: MovableClock
+    timed: Conveyor, clock: ManualClock
 ) -> None:
     (job_id,) = timed.store.insert([NewJob(job="task")])
     (claimed,) = timed.store.claim("stalled-worker", None, 1, 60.0)
@@ -99,7 +86,7 @@ def test_an_expired_lease_is_rescued_when_the_clock_passes_it(
 
 
 def test_a_durable_wait_resumes_when_the_clock_passes_it(
-    timed: Conveyor, clock: MovableClock
+    timed: Conveyor, clock: ManualClock
 ) -> None:
     steps: list[str] = []
 
@@ -120,7 +107,7 @@ def test_a_durable_wait_resumes_when_the_clock_passes_it(
     assert steps == ["after"] and handle.state == "completed"
 
 
-def test_a_schedule_fires_on_the_clock(timed: Conveyor, clock: MovableClock) -> None:
+def test_a_schedule_fires_on_the_clock(timed: Conveyor, clock: ManualClock) -> None:
     ran: list[datetime] = []
 
     @timed.job(trigger=timed.every("1 hour"))
@@ -138,13 +125,13 @@ def test_a_schedule_fires_on_the_clock(timed: Conveyor, clock: MovableClock) -> 
     ]
 
 
-def test_a_clock_without_now_is_refused(store_url: str) -> None:
+def test_a_clock_without_now_is_refused(new_app: NewApp) -> None:
     with pytest.raises(ConfigurationError, match="invalid clock 42"):
-        Conveyor(store_url, clock=42)  # type: ignore[arg-type]
+        new_app(clock=42)
 
 
-def test_a_naive_clock_is_refused_when_read(store_url: str) -> None:
-    app = Conveyor(store_url, clock=MovableClock(datetime(2031, 1, 1)))
+def test_a_naive_clock_is_refused_when_read(new_app: NewApp) -> None:
+    app = new_app(clock=ManualClock(datetime(2031, 1, 1)))
 
     @app.job
     def ping() -> None: ...

@@ -189,7 +189,8 @@ def test_jobs_list_and_count_refuse_nul_characters_in_text_filters(
 ) -> None:
     for find in (app.jobs_list, app.count):
         with pytest.raises(ValueError, match=f"invalid {field} .*NUL"):
-            find(**{field: "a\x00b"})
+            bad: dict[str, Any] = {field: "a\x00b"}
+            find(**bad)
 
 
 def test_counts_has_every_state(app: Conveyor, mix: dict[str, Any]) -> None:

@@ -8,7 +8,7 @@ import pytest
 
 from conveyor import Conveyor
 
-from .helpers import drain
+from .helpers import NewApp, drain
 
 
 @pytest.fixture
@@ -48,8 +48,8 @@ def test_a_jobs_retention_applies_to_its_definition(app: Conveyor) -> None:
     assert _exists(app, h, kept) == [False, True]
 
 
-def test_the_apps_retention_is_the_default(store_url: str) -> None:
-    with Conveyor(store_url, retention=0) as app:
+def test_the_apps_retention_is_the_default(new_app: NewApp) -> None:
+    with new_app(retention=0) as app:
         @app.job
         def j() -> None: ...
 

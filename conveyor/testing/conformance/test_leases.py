@@ -18,7 +18,7 @@ import pytest
 from conveyor import Conveyor, JobFailed
 from conveyor.stores.base import POISON_RESCUES, NewJob, Outcome, Progress
 
-from .helpers import drain, wait_for, worker_thread
+from .helpers import NewApp, drain, wait_for, worker_thread
 
 
 def _insert(app: Conveyor, job: str = "task", **fields: Any) -> int:
@@ -33,17 +33,17 @@ def _claim_and_expire(app: Conveyor, worker: str = "dead-worker") -> Any:
 
 
 @pytest.fixture
-def short_lease(store_url: str) -> Iterator[Conveyor]:
+def short_lease(new_app: NewApp) -> Iterator[Conveyor]:
     """An app whose leases last 0.2 s (heartbeats every ~0.07 s)."""
-    application = Conveyor(store_url, lease=0.2)
+    application = new_app(lease=0.2)
     yield application
     application.close()
 
 
 @pytest.fixture
-def half_second_lease(store_url: str) -> Iterator[Conveyor]:
+def half_second_lease(new_app: NewApp) -> Iterator[Conveyor]:
     """An app whose leases last 0.5 s: short, yet a loaded machine keeps renewing it."""
-    application = Conveyor(store_url, lease=0.5)
+    application = new_app(lease=0.5)
     yield application
     application.close()
 

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import threading
 from typing import Any
 
@@ -139,7 +140,7 @@ def test_stop_does_not_wait_out_the_poll_interval(app: Conveyor) -> None:
         worker = Worker(app, poll_interval=60.0, maintenance_interval=60.0)
         thread = threading.Thread(target=worker.run_blocking, daemon=True)
         thread.start()
-        wait_for(lambda w=worker: hasattr(w, "wake"), what="the worker to start")
+        wait_for(functools.partial(hasattr, worker, "wake"), what="the worker to start")
         worker.stop()
         thread.join(10)
         assert not thread.is_alive(), "the worker slept through stop()"

@@ -1,0 +1,89 @@
+"""Helpers for the conformance suite (every test here runs on every store via ``app``)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+import pytest
+
+from conveyor import Conveyor
+from conveyor.worker import Worker
+
+__all__ = ["ManualClock", "NewApp", "drain", "wait_for", "worker_thread"]
+
+
+class NewApp(Protocol):
+    """The ``new_app`` fixture: ``new_app(**options)`` opens an app (with those Conveyor
+    options) on a new, empty store of the kind under test; the fixture closes it."""
+
+    def __call__(self, **options: Any) -> Conveyor: ...
+
+
+class ManualClock:
+    """A clock (``Conveyor(clock=...)``) that moves only when the test moves it."""
+
+    def __init__(self, at: datetime) -> None:
+        self.at = at
+
+    def now(self) -> datetime:
+        return self.at
+
+    def advance(self, **delta: float) -> None:
+        self.at += timedelta(**delta)
+
+
+def wait_for(
+    predicate: Callable[[], Any],
+    timeout: float = 10.0,
+    what: str = "condition",
+    *,
+    details: Callable[[], str] | None = None,
+    interval: float = 0.005,
+) -> Any:
+    """Poll ``predicate`` until it returns something truthy (or fail after ``timeout``,
+    adding ``details()`` to the message)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            message = f"timed out after {timeout} s waiting for {what}"
+            pytest.fail(f"{message}\n{details()}" if details else message)
+        time.sleep(interval)
+
+
+def drain(app: Conveyor, **options: Any) -> None:
+    """Run a burst worker until nothing is due and nothing is running."""
+    app.run_worker(burst=True, **options)
+
+
+@contextmanager
+def worker_thread(app: Conveyor, **options: Any) -> Iterator[Worker]:
+    """A (non-burst unless asked) worker running in a background thread; stopped on exit."""
+    options.setdefault("poll_interval", 0.05)
+    options.setdefault("maintenance_interval", 0.05)
+    worker = Worker(app, **options)
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            worker.run_blocking()
+        except BaseException as exc:  # surfaced by the test below
+            errors.append(exc)
+
+    thread = threading.Thread(target=run, name="test-worker", daemon=True)
+    thread.start()
+    try:
+        yield worker
+    finally:
+        worker.stop()
+        thread.join(15)
+        assert not thread.is_alive(), "worker did not stop"
+        if errors:
+            raise errors[0]
