@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from conveyor.errors import ConfigurationError
 from conveyor.timeunits import add_interval, check_amount, fixed_seconds, normalize_unit, to_utc
 
 if TYPE_CHECKING:
@@ -16,38 +15,38 @@ ACTIVE: list[FakeClock] = []
 
 
 class FakeClock:
-    """Time for an app's schedules, delays, retries and durable waits, moved by
-    :meth:`advance` instead of by sleeping.
+    """Time for an app's schedules, delays, retries, leases and durable waits, moved by
+    :meth:`advance` instead of by sleeping, on every store.
 
-    ``FakeClock(app, start=datetime(2030, 1, 1, tzinfo=UTC))`` starts at once (default
-    start: now); time then flows normally from ``start`` until advanced. Stop it with
-    :meth:`stop` or use it as a context manager (the pytest plugin stops clocks a test
-    left running). It moves Python's clock in this process (``time.time``,
-    ``datetime.now``) with ``time-machine``; the memory and SQLite stores decide due times
-    on that clock.
+    ``FakeClock(app, start=datetime(2030, 1, 1, tzinfo=UTC))`` becomes the app's clock at
+    once (default start: now) and stands still until advanced. Stop it with :meth:`stop`
+    or use it as a context manager (the pytest plugin stops clocks a test left running).
+    With ``time-machine`` installed (the ``testing`` extra) Python's own clock in this
+    process (``time.time``, ``datetime.now``) shows the same time, so job code that reads
+    it agrees; ``patch_python=False`` leaves Python's clock alone.
     """
 
-    def __init__(self, app: Conveyor, start: datetime | None = None) -> None:
-        try:
-            import time_machine
-        except ImportError:  # pragma: no cover - the testing extra installs it
-            raise ConfigurationError(
-                "FakeClock needs time-machine: pip install 'conveyor[testing]'"
-            ) from None
-        if app.url.startswith(("postgresql:", "postgres:")):
-            raise ConfigurationError(
-                "FakeClock moves the Python clock, which PostgreSQL does not read; "
-                "use Conveyor('memory://') or a SQLite URL in tests that move time"
-            )
+    def __init__(
+        self, app: Conveyor, start: datetime | None = None, *, patch_python: bool = True
+    ) -> None:
         self.app = app
-        when = to_utc(start, app.timezone) if start is not None else datetime.now(UTC)
-        self._traveller = time_machine.travel(when, tick=True)
-        self._coordinates: Any = self._traveller.start()
+        self._at = to_utc(start, app.timezone) if start is not None else datetime.now(UTC)
+        self._previous = app.clock
+        self._traveller: Any = None
+        if patch_python:
+            try:
+                import time_machine
+            except ImportError:
+                pass
+            else:
+                self._traveller = time_machine.travel(self._at, tick=False)
+                self._coordinates: Any = self._traveller.start()
+        app.use_clock(self)
         ACTIVE.append(self)
 
     def now(self) -> datetime:
         """The current fake time (aware, UTC)."""
-        return datetime.now(UTC)
+        return self._at
 
     def advance(self, n: float, unit: str = "seconds") -> datetime:
         """Move time forward ``n`` units (the units of ``run_in``; month and longer are
@@ -55,26 +54,29 @@ class FakeClock:
         ``run_until_idle(app)``."""
         unit = normalize_unit(unit)
         check_amount(n, unit)
-        now = self.now()
         seconds = fixed_seconds(n, unit)
-        target = now + timedelta(seconds=seconds) if seconds is not None else (
-            add_interval(now, n, unit)
+        target = self._at + timedelta(seconds=seconds) if seconds is not None else (
+            add_interval(self._at, n, unit)
         )
         return self.move_to(target)
 
     def move_to(self, when: datetime) -> datetime:
-        """Move time to ``when`` (not backwards)."""
-        target = to_utc(when, self.app.timezone)
-        delta = target - self.now()
-        if delta > timedelta(0):
-            self._coordinates.shift(delta)
-        return self.now()
+        """Move time to ``when`` (never backwards)."""
+        target = to_utc(when, self.app.timezone).astimezone(UTC)
+        if target > self._at:
+            self._at = target
+            if self._traveller is not None:
+                self._coordinates.move_to(target)
+        return self._at
 
     def stop(self) -> None:
-        """Give the process its real clock back."""
+        """Give the app (and Python) the real clock back."""
         if self in ACTIVE:
             ACTIVE.remove(self)
-            self._traveller.stop()
+            if self.app.clock is self:
+                self.app.use_clock(self._previous)
+            if self._traveller is not None:
+                self._traveller.stop()
 
     def __enter__(self) -> FakeClock:
         return self

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -14,12 +13,10 @@ from conveyor.testing import FakeClock, enqueued, inline, run_until_idle
 pytest_plugins = ["conveyor.testing.plugin"]
 
 
-@pytest.fixture(params=["memory", "sqlite"])
-def local_app(request: pytest.FixtureRequest, tmp_path: Any) -> Any:
-    url = "memory://" if request.param == "memory" else f"sqlite:///{tmp_path}/t.db"
-    app = Conveyor(url)
-    yield app
-    app.close()
+@pytest.fixture
+def local_app(app: Conveyor) -> Conveyor:
+    """Every store (memory, SQLite, PostgreSQL)."""
+    return app
 
 
 def test_conveyor_app_fixture_is_a_memory_app(conveyor_app: Conveyor) -> None:
@@ -74,7 +71,6 @@ def test_inline_skips_durable_waits(conveyor_app: Conveyor) -> None:
 
 def test_fake_clock_drives_a_three_day_durable_wait_and_a_schedule(local_app: Conveyor) -> None:
     app = local_app
-    began = time.monotonic()
     clock = FakeClock(app, start=datetime(2030, 1, 7, 8, 0, tzinfo=UTC))  # a Monday
     ticks: list[datetime] = []
 
@@ -105,7 +101,6 @@ def test_fake_clock_drives_a_three_day_durable_wait_and_a_schedule(local_app: Co
     assert len(ticks) == before + 1
     clock.stop()
     assert datetime.now(UTC).year < 2030
-    assert time.monotonic() - began < 5  # generous on a loaded machine; ~0.3 s alone
 
 
 def test_fake_clock_moves_delays_and_retries(local_app: Conveyor) -> None:
@@ -149,17 +144,6 @@ def test_enqueued_filters_by_job_and_payload_subset(conveyor_app: Conveyor) -> N
         "a@x.org", "b@x.org"]
     assert [r.args[0]["to"] for r in enqueued(app, email, to="b@x.org")] == ["b@x.org"]
     assert enqueued(app, email, to="c@x.org") == []
-
-
-def test_fake_clock_refuses_postgres_urls() -> None:
-    from conveyor.errors import ConfigurationError
-
-    class Fake:
-        url = "postgresql://x/y"
-        timezone = "UTC"
-
-    with pytest.raises(ConfigurationError, match="memory"):
-        FakeClock(Fake())  # type: ignore[arg-type]
 
 
 async def test_run_until_idle_from_async_code(conveyor_app: Conveyor) -> None:
