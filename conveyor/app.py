@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, overload
 
+from conveyor.cleanup import CleanupPolicies, parse_policies
 from conveyor.clock import Clock
 from conveyor.clock import check as check_clock
 from conveyor.durable import DurableMixin
@@ -22,9 +23,11 @@ from conveyor.options import (
     coerce_priority,
     coerce_queue,
     coerce_seconds,
+    coerce_version,
     merge_options,
 )
 from conveyor.queries import QueriesMixin
+from conveyor.reaction import WorkerHandle
 from conveyor.retry import Retry, coerce_retry
 from conveyor.schedules.api import SchedulesMixin
 from conveyor.schedules.api import install as install_schedules
@@ -81,7 +84,7 @@ class Conveyor(QueriesMixin, DurableMixin, SchedulesMixin, WebMixin):
         # Delivered events are deleted this long after delivery (None: kept forever).
         self.event_retention = coerce_seconds("event_retention", event_retention)
         self.jobs = JobRegistry()
-        self.cleanup: dict[str, float] = {}  # job id -> retention seconds (include() policies)
+        self.cleanup = CleanupPolicies()  # job id -> seconds kept (include() policies)
         # Optional capabilities (schedules, events, durable runs) plug in here: each may
         # define start(app), maintain(app, store, leader) and claimed(app, store, jobs).
         self.extensions: list[Any] = []
@@ -182,9 +185,7 @@ class Conveyor(QueriesMixin, DurableMixin, SchedulesMixin, WebMixin):
             raise ConfigurationError(
                 f"unknown job option {unknown[0]!r}; accepted: {', '.join(sorted(allowed))}"
             )
-        version = options.get("version")
-        if version is not None and not isinstance(version, str):
-            raise ConfigurationError(f"version must be a str like '1.2.0', not {version!r}")
+        version = coerce_version(options.get("version"))
         job_options = JobOptions(
             priority=coerce_priority(options.get("priority")),
             queue=coerce_queue(options.get("queue")),
@@ -232,9 +233,10 @@ class Conveyor(QueriesMixin, DurableMixin, SchedulesMixin, WebMixin):
         self.hooks.registered[event].remove(_check_only)
         return register
 
-    def add_worker(self, type: str, worker: Callable[..., Any]) -> JobDefinition:
-        """Reaction-style: register ``worker(job)`` for jobs of ``type``."""
-        return self._define(type, worker, {}, kind="reaction")
+    def add_worker(self, type: str, worker: Callable[..., Any], **options: Any) -> WorkerHandle:
+        """Reaction-style: register ``worker(job)`` for jobs of ``type``; returns a handle
+        with ``pause()``, ``resume()`` and ``stop()``. Options as :meth:`job`'s."""
+        return WorkerHandle(self, self._define(type, worker, options, kind="reaction"))
 
     def include(self, source: ModuleType | object) -> list[JobDefinition]:
         """Register every function in ``source.jobs`` and its ``cleanup`` policies."""
@@ -242,18 +244,8 @@ class Conveyor(QueriesMixin, DurableMixin, SchedulesMixin, WebMixin):
         if not isinstance(jobs, dict):
             raise ConfigurationError("include(): 'jobs' must be a dict of {id: function}")
         added = [self._define(job_id, fn, {}) for job_id, fn in jobs.items()]
-        for policy in getattr(source, "cleanup", None) or []:
-            if not isinstance(policy, dict) or "type" not in policy:
-                raise ConfigurationError(
-                    "include(): each cleanup policy is a dict like "
-                    "{'type': 'save-image/local', 'purge_after_days': 7}"
-                )
-            days = policy.get("purge_after_days")
-            if not isinstance(days, (int, float)) or isinstance(days, bool) or days < 0:
-                raise ConfigurationError(
-                    f"include(): purge_after_days for {policy['type']!r} must be a number >= 0"
-                )
-            self.cleanup[str(policy["type"])] = float(days) * 86400.0
+        # Stored by workers (and app.purge): see conveyor.cleanup.
+        self.cleanup.update(parse_policies(getattr(source, "cleanup", None) or []))
         return added
 
     # -- triggering --------------------------------------------------------------
@@ -267,9 +259,7 @@ class Conveyor(QueriesMixin, DurableMixin, SchedulesMixin, WebMixin):
         kwargs_json = dumps(kwargs, "payload kwargs") if kwargs else "{}"
         # The single argument's JSON, else the keyword arguments.
         payload = args_json[1:-1] if len(args) == 1 and not kwargs else kwargs_json
-        retention = opts.retention
-        if retention is None:
-            retention = self.cleanup.get(definition.id, self.retention)
+        retention = self.retention if opts.retention is None else opts.retention
         return NewJob(
             definition.id, args_json, kwargs_json, payload, opts.queue, opts.priority, run_at,
             delay, opts.key, opts.owner, opts.dedupe, opts.max_attempts, opts.retry_json,

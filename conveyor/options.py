@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import cached_property
@@ -31,6 +32,26 @@ def coerce_priority(value: int | str | None) -> int:
     if isinstance(value, str) and value.strip().lower() in PRIORITIES:
         return PRIORITIES[value.strip().lower()]
     raise ConfigurationError(f"invalid priority {value!r}; {_PRIORITY_HELP}")
+
+
+# Semantic Versioning 2.0.0 (https://semver.org), as its own recommended expression.
+_SEMVER = re.compile(
+    r"(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)"
+    r"(?:-((?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\.(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?"
+    r"(?:\+([0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?"
+)
+
+
+def coerce_version(value: Any) -> str | None:
+    """A job's ``version=``: None or a semantic version string like ``"1.2.0"``."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or not _SEMVER.fullmatch(value):
+        raise ConfigurationError(
+            f"invalid version {value!r}; accepted: a semantic version like '1.2.0', "
+            "'2.0.0-beta.1' or '1.0.0+build.5' (MAJOR.MINOR.PATCH)"
+        )
+    return value
 
 
 _PRIORITY_HELP = (

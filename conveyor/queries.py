@@ -7,6 +7,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
+from conveyor.cleanup import CleanupPolicies
 from conveyor.errors import ConfigurationError
 from conveyor.observe.hooks import Hooks
 from conveyor.options import coerce_owner
@@ -20,6 +21,7 @@ _UNSET: Any = object()
 
 class QueriesMixin:
     _store: Store
+    cleanup: CleanupPolicies
     timezone: str
     hooks: Hooks
 
@@ -110,10 +112,20 @@ class QueriesMixin:
         flt = self._filter(state=state, job=type, owner=owner, key=key, data=data)
         if not flt.states:
             flt.states = ["scheduled", "queued", "waiting"]
+        # A matched next occurrence of a schedule ends that schedule (as in Reaction).
+        upcoming = replace(flt, states=[s for s in flt.states if s in ("scheduled", "queued")])
+        ended = {r.schedule_id for r in self._store.list_jobs(upcoming, limit=100_000)
+                 if r.schedule_id and not r.attempts} if upcoming.states else set()
+        cancelled = self._cancel_matching(flt)
+        if ended:
+            self._store.delete_schedules(sorted(ended))
+        return cancelled
+
+    def _cancel_matching(self, flt: JobFilter) -> int:
         if not self.hooks.wants("cancelled"):
             return self._store.cancel(flt)
         # Hooks see what was cancelled; running jobs are reported by their worker.
-        states, count = flt.states, 0
+        states, count = flt.states or [], 0
         if "running" in states:
             count += self._store.cancel(replace(flt, states=["running"]))
         flt.states = [s for s in states if s != "running"]
@@ -143,5 +155,6 @@ class QueriesMixin:
         """Delete finished jobs: all matching ones, or (``expired=True``) those past
         their retention. Returns how many were deleted."""
         if expired:
+            self.cleanup.sync(self._store)
             return self._store.purge(None, expired_only=True)
         return self._store.purge(self._filter(**filters), expired_only=False)

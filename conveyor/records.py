@@ -94,7 +94,7 @@ class JobRecord:
             key=row.key,
             owner=row.owner,
             attempts=row.attempts,
-            max_attempts=row.max_attempts,
+            max_attempts=max(row.max_attempts, row.attempts),  # rescues, RetryIn go past it
             run_at=utc(row.run_at),
             created_at=created,
             started_at=utc(row.started_at),

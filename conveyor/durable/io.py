@@ -201,6 +201,8 @@ class StepLogger:
     async def info(self, message: str, **fields: Any) -> None:
         await self._log("info", message, fields)
 
+    log = info  # Trigger.dev's spelling
+
     async def warn(self, message: str, **fields: Any) -> None:
         await self._log("warning", message, fields)
 

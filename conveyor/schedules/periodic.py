@@ -145,7 +145,9 @@ class Periodic:
             log.warning("schedule %r not saved yet: %s", row.id, exc)
 
     def sync(self, app: Conveyor) -> None:
-        """Upsert the code schedules not yet saved to the app's current store."""
+        """Upsert the code schedules (and cleanup policies) not yet saved to the app's
+        current store."""
+        app.cleanup.sync(app.store)
         if self._synced is not app.store:
             self._synced = app.store
             self._unsaved = set(self.code)

@@ -4,15 +4,17 @@
 A runtime schedule's id comes from its job, ``key`` and owner when any of ``key``,
 ``replace`` (``cancel_repeats``) or ``unique`` is given, so scheduling the same (job,
 key, owner) again updates that one schedule (``unique`` keeps it as it is); without
-them every call adds a schedule. ``replace=True`` also removes the job's other runtime
-schedules of that owner (and key, when given) and cancels its pending one-off jobs, like
-Reaction's ``cancelRepeats``.
+them from (job, schedule text, data, owner), so running the same call again (at every
+start, say) updates that schedule instead of adding another. ``replace=True`` also
+removes the job's other runtime schedules of that owner (and key, when given) and
+cancels its pending one-off jobs, like Reaction's ``cancelRepeats``; replaced
+occurrences are kept as ``cancelled`` records.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
-import uuid
 from typing import TYPE_CHECKING, Any
 
 from conveyor.errors import ConfigurationError, ScheduleError
@@ -20,7 +22,7 @@ from conveyor.jobs import JobHandle
 from conveyor.options import coerce_seconds
 from conveyor.schedules.periodic import make_row
 from conveyor.schedules.schedule import parse_schedule
-from conveyor.stores.base import JobFilter, Store
+from conveyor.stores.base import JobFilter, NewJob, Store
 
 if TYPE_CHECKING:
     from conveyor.app import Conveyor
@@ -34,6 +36,12 @@ def runtime_id(job: str, key: str | None, owner: str | None) -> str:
     if owner is not None:
         parts.append(f"owner={owner}")
     return ":".join(parts)
+
+
+def identity(job: NewJob, text: str) -> str:
+    """The id of a keyless runtime schedule: (job, schedule text, data, owner)."""
+    basis = json.dumps([job.job, " ".join(text.lower().split()), job.args, job.kwargs, job.owner])
+    return f"{job.job}:{hashlib.sha256(basis.encode()).hexdigest()[:12]}"
 
 
 def schedule_call(
@@ -53,7 +61,7 @@ def schedule_call(
     schedule = parse_schedule(text, tz=tz or app.timezone)
     job = app._new_job(call, None, 0.0, options)
     named = replace or unique or job.key is not None
-    sid = runtime_id(job.job, job.key, job.owner) if named else f"{job.job}:{uuid.uuid4().hex[:8]}"
+    sid = runtime_id(job.job, job.key, job.owner) if named else identity(job, text)
     row = make_row(sid, schedule, job, misfire, "runtime")
     store = app.store
     if unique and (existing := store.get_schedule(sid)) is not None:

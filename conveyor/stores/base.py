@@ -8,7 +8,7 @@ lease ``token``; a write whose token no longer matches changes nothing (fencing)
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -297,7 +297,18 @@ class Store(DurableStore, ScheduleStore, Protocol):
     def open_waiter(self) -> Waiter: ...
 
     def expiring(self) -> bool:
-        """Whether any finished job has a purge time (retention cleanup has work)."""
+        """Whether any finished job has a purge time or a cleanup policy is stored
+        (retention cleanup has work)."""
+        ...
+
+    # -- cleanup policies (app.include) -------------------------------------------
+    def save_cleanup(self, policies: Mapping[str, float]) -> None:
+        """Store ``{job id: seconds}``: finished jobs of that id are purged (by
+        ``purge(None, expired_only=True)``) that long after they finished."""
+        ...
+
+    def cleanup_policies(self) -> dict[str, float]:
+        """The stored cleanup policies, ``{job id: seconds}``."""
         ...
 
 

@@ -54,7 +54,8 @@ class ScheduleStore(Protocol):
     ) -> tuple[ScheduleRow, int | None]:
         """Upsert by id in one transaction: insert ``row``; or, when the stored row's
         fingerprint differs, replace its definition (revision + 1; ``paused``,
-        ``source`` and ``created_at`` kept) and delete its unstarted occurrences; an equal
+        ``source`` and ``created_at`` kept) and cancel its unstarted occurrences (records
+        kept, ``fire_at`` cleared); an equal
         fingerprint keeps the stored row. Then, unless it is paused or an unstarted
         occurrence exists, insert ``first(stored row, gap)``. Returns the stored row and
         the id of its unstarted occurrence (None when there is none)."""
@@ -77,7 +78,8 @@ class ScheduleStore(Protocol):
         ...
 
     def delete_schedules(self, ids: Sequence[str]) -> int:
-        """Delete schedules and their unstarted occurrences; returns how many."""
+        """Delete schedules and cancel their unstarted occurrences (records kept,
+        ``fire_at`` cleared); returns how many schedules were deleted."""
         ...
 
     def schedule_gaps(self) -> list[ScheduleGap]:

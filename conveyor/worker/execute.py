@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import functools
 import json
+import os
 import traceback
 from collections.abc import Callable
 from concurrent.futures import Executor
@@ -17,7 +18,7 @@ from conveyor.retry import Retry
 from conveyor.serialization import dumps
 from conveyor.stores.base import ClaimedJob, Outcome
 from conveyor.timeunits import fixed_seconds, normalize_unit
-from conveyor.worker.meta import Buffer, Meta, ReactionJob
+from conveyor.worker.meta import Buffer, JobFailure, Meta, ReactionJob
 
 if TYPE_CHECKING:
     from conveyor.app import Conveyor
@@ -35,8 +36,25 @@ def error_json(exc: BaseException, message: str | None = None) -> str:
     return json.dumps({
         "type": name,
         "message": message,
-        "traceback": "".join(traceback.format_exception(exc)),
+        "traceback": None if isinstance(exc, JobFailure) else user_traceback(exc),
     })
+
+
+_PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
+
+
+def user_traceback(exc: BaseException) -> str:
+    """The traceback without conveyor's own frames (the worker calling the job), unless
+    the error arose inside conveyor itself."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    shown = [f for f in frames if not f.filename.startswith(_PACKAGE)]
+    chained = exc.__cause__ is not None or (
+        exc.__context__ is not None and not exc.__suppress_context__)
+    if chained or not shown or len(shown) == len(frames):
+        return "".join(traceback.format_exception(exc))
+    lines = ["Traceback (most recent call last):\n", *traceback.format_list(shown),
+             *traceback.format_exception_only(exc)]
+    return "".join(lines)
 
 
 class JobRunner:
@@ -104,7 +122,7 @@ class JobRunner:
             job = ReactionJob(claimed, data, meta)
             await self._call(definition, definition.fn, [job], {})
             if job.outcome and job.outcome[0] == "fail":
-                raise Fail(job.outcome[1] or "failed")
+                raise JobFailure(job.outcome[1] or "failed")
             return job.outcome[1] if job.outcome else None
         if definition.kind == "durable":
             runner: Callable[..., Any] = self.app.durable_runner

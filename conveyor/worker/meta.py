@@ -109,6 +109,11 @@ class Meta:
         )
 
 
+class JobFailure(Exception):
+    """``job.fail(message)`` in a Reaction-style worker: the attempt failed and is retried
+    per the job's retry options (``raise conveyor.Fail(...)`` fails for good)."""
+
+
 class ReactionJob:
     """The ``job`` a Reaction-style worker function receives."""
 

@@ -60,7 +60,7 @@ def test_deploying_twice_leaves_one_schedule_and_one_pending_occurrence(shared_u
         second.close()
 
 
-def test_changing_the_text_replaces_the_definition_and_its_pending_occurrence(
+def test_changing_the_text_replaces_the_definition_and_cancels_its_pending_occurrence(
     shared_url: str,
 ) -> None:
     with time_machine.travel(utc(2024, 5, 1, 12), tick=False):
@@ -70,7 +70,9 @@ def test_changing_the_text_replaces_the_definition_and_its_pending_occurrence(
         [record] = new.schedules()
         assert record.text == "every day at 5:15"
         assert next_fire(new, "nightly") == utc(2024, 5, 2, 5, 15)
-        assert [r.run_at for r in occurrences(new, "nightly")] == [utc(2024, 5, 2, 5, 15)]
+        replaced, stored = occurrences(new, "nightly")
+        assert (replaced.state, replaced.run_at) == ("cancelled", utc(2024, 5, 2, 3))
+        assert stored.run_at == utc(2024, 5, 2, 5, 15) and stored.state != "cancelled"
     finally:
         old.close()
         new.close()
@@ -116,12 +118,13 @@ def test_a_paused_schedule_stays_paused_when_the_app_starts_again(shared_url: st
         second.close()
 
 
-def test_removing_a_schedule_deletes_it_and_its_pending_occurrence(app: Conveyor) -> None:
+def test_removing_a_schedule_deletes_it_and_cancels_its_pending_occurrence(app: Conveyor) -> None:
     @app.job(trigger=app.every("hour"))
     def hourly() -> None: ...
 
     assert app.remove_schedule("hourly") is True
-    assert app.schedules() == [] and occurrences(app, "hourly") == []
+    assert app.schedules() == []
+    assert [r.state for r in occurrences(app, "hourly")] == ["cancelled"]  # record kept
     assert app.remove_schedule("hourly") is False
 
 

@@ -53,7 +53,8 @@ def test_cancel_repeats_replaces_the_previous_runtime_schedule_and_pending_jobs(
     [schedule] = app.schedules()
     assert schedule.text == "every day at 5:00"
     assert app.get_job(one_off.id).state == "cancelled"  # type: ignore[union-attr]
-    assert app.get_job(first.id) is None  # the old schedule's pending occurrence went
+    replaced = app.get_job(first.id)  # the old schedule's occurrence, kept as cancelled
+    assert replaced is not None and replaced.state == "cancelled"
     assert [r.id for r in pending(app, schedule.id)] == [second.id]
 
 

@@ -191,7 +191,14 @@ FROM conveyor_jobs WHERE finished_at >= %(since)s GROUP BY b ORDER BY b
 -- name: retry_job
 UPDATE conveyor_jobs SET state = 'pending', run_at = conveyor_now(),
     finished_at = NULL, purge_at = NULL, result = NULL, rescues = 0,
-    max_attempts = greatest(max_attempts, attempts + 1)
+    max_attempts = greatest(max_attempts, attempts + 1),
+    -- keep the finished attempt in the history (completed ones are not in it yet)
+    history = CASE WHEN started_at IS NOT NULL
+        AND attempts > jsonb_array_length(coalesce(history, '[]'::jsonb)) THEN
+        coalesce(history, '[]'::jsonb) || jsonb_build_array(jsonb_build_object(
+            'number', attempts, 'started_at', started_at, 'finished_at', finished_at,
+            'error', CASE WHEN state = 'completed' THEN NULL ELSE error::jsonb END))
+        ELSE history END
 WHERE id = %(id)s AND state IN ('failed', 'cancelled', 'completed')
 
 -- name: notify

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from conveyor.stores.base import FINISHED, JobFilter, JobRow, LogLine
@@ -32,6 +32,7 @@ _COUNTS_BY_STATE = (
 
 class ReadingMixin:
     db: Database
+    _cleanup_condition: Callable[..., str]  # CleanupMixin
 
     def get(self, job_id: int) -> JobRow | None:
         with self.db.connection() as conn:
@@ -118,6 +119,10 @@ class ReadingMixin:
         params: dict[str, Any] = {}
         if expired_only:
             cond = f"purge_at <= {NOW}"
+            with self.db.connection() as conn:
+                row = conn.execute(f"SELECT {NOW}".encode()).fetchone()
+                assert row is not None
+                cond += self._cleanup_condition(conn, float(row[0]), params, "%({})s")
         else:
             flt = flt or JobFilter()
             states = [s for s in (flt.states or FINISHED) if s in FINISHED]

@@ -37,6 +37,7 @@ from conveyor.stores.postgres.reading import ReadingMixin
 from conveyor.stores.postgres.records import ListenWaiter, RecordsMixin
 from conveyor.stores.postgres.schedules import SchedulesMixin
 from conveyor.stores.postgres.upkeep import Upkeep
+from conveyor.stores.sqlite.cleanup import CleanupMixin
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -68,7 +69,7 @@ def dedupe_key(job: NewJob) -> str:
     return f"{job.job}\x1f{job.key or ''}\x1f{job.owner or ''}"
 
 
-class PostgresStore(DurableMixin, SchedulesMixin, ReadingMixin, RecordsMixin):
+class PostgresStore(DurableMixin, SchedulesMixin, CleanupMixin, ReadingMixin, RecordsMixin):
     """Store on PostgreSQL: ``PostgresStore("postgresql://user@host/db?schema=app1")``.
 
     Options: ``schema`` (all tables live there; default: the connection's search_path),

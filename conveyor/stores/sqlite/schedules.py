@@ -8,6 +8,7 @@ inserting an occurrence that exists returns the existing id.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
@@ -106,6 +107,15 @@ class ScheduleSQL:
     def _drop_unstarted(self, conn: Any, schedule_id: str) -> None:
         self._q(conn, f"DELETE FROM conveyor_jobs WHERE {UNSTARTED}", (schedule_id,))
 
+    def _cancel_unstarted(self, conn: Any, schedule_id: str, why: str) -> None:
+        """Cancel the unstarted occurrences, keeping their records (their fire time is
+        freed, so the schedule may store that time again)."""
+        now = epoch(self.clock)
+        error = json.dumps({"type": "Cancelled", "message": why, "traceback": None})
+        self._q(conn, "UPDATE conveyor_jobs SET state = 'cancelled', finished_at = ?, "
+                "fire_at = NULL, error = ?, purge_at = CASE WHEN retention IS NOT NULL "
+                f"THEN ? + retention END WHERE {UNSTARTED}", (now, error, now, schedule_id))
+
     def save_schedule(
         self, row: ScheduleRow, first: Callable[[ScheduleRow, ScheduleGap], NewJob | None],
     ) -> tuple[ScheduleRow, int | None]:
@@ -120,7 +130,7 @@ class ScheduleSQL:
                     row.job, row.definition, row.args, row.kwargs, row.options, row.misfire,
                     now, row.fingerprint, row.id,
                 ))
-                self._drop_unstarted(conn, row.id)
+                self._cancel_unstarted(conn, row.id, "replaced: its schedule was changed")
                 stored = self._load(conn, row.id)
                 assert stored is not None
             found = self._unstarted(conn, row.id)
@@ -167,7 +177,7 @@ class ScheduleSQL:
         with self._sched_write() as conn:
             for schedule_id in ids:
                 self._load(conn, schedule_id, self._LOCK)  # the row first, as writers do
-                self._drop_unstarted(conn, schedule_id)
+                self._cancel_unstarted(conn, schedule_id, "its schedule was removed")
                 deleted += self._q(
                     conn, "DELETE FROM conveyor_schedules WHERE id = ?", (schedule_id,)
                 ).rowcount
@@ -184,7 +194,8 @@ class ScheduleSQL:
     def expiring(self) -> bool:
         with self._sched_read() as conn:
             return self._q(
-                conn, "SELECT 1 FROM conveyor_jobs WHERE purge_at IS NOT NULL LIMIT 1"
+                conn, "SELECT 1 FROM conveyor_jobs WHERE purge_at IS NOT NULL UNION ALL "
+                "SELECT 1 FROM conveyor_cleanup LIMIT 1"
             ).fetchone() is not None
 
 

@@ -23,6 +23,7 @@ from conveyor.stores.base import (
 )
 from conveyor.stores.matching import FAR_FUTURE, POISON_ERROR, RESCUED_ERROR
 from conveyor.stores.sqlite import connection
+from conveyor.stores.sqlite.cleanup import CleanupMixin
 from conveyor.stores.sqlite.durable import DurableMixin
 from conveyor.stores.sqlite.filters import where
 from conveyor.stores.sqlite.reading import ReadingMixin
@@ -67,7 +68,7 @@ def dedupe_key(job: NewJob) -> str:
     return f"{job.job}\x1f{job.key or ''}\x1f{job.owner or ''}"
 
 
-class SQLiteStore(ReadingMixin, DurableMixin, SchedulesMixin, RecordsMixin):
+class SQLiteStore(ReadingMixin, DurableMixin, SchedulesMixin, CleanupMixin, RecordsMixin):
     """Store on one SQLite file: WAL, one BEGIN IMMEDIATE transaction per batch."""
 
     def __init__(
@@ -347,7 +348,13 @@ class SQLiteStore(ReadingMixin, DurableMixin, SchedulesMixin, RecordsMixin):
             changed: int = conn.execute(
                 "UPDATE conveyor_jobs SET state = 'pending', run_at = ?, finished_at = NULL, "
                 "purge_at = NULL, result = NULL, rescues = 0, "
-                "max_attempts = max(max_attempts, attempts + 1) "
+                "max_attempts = max(max_attempts, attempts + 1), "
+                # keep the finished attempt in the history (completed ones are not in it yet)
+                "history = CASE WHEN started_at IS NOT NULL AND attempts > "
+                "json_array_length(coalesce(history, '[]')) THEN json_insert(coalesce(history, "
+                "'[]'), '$[#]', json_object('number', attempts, 'started_at', started_at, "
+                "'finished_at', finished_at, 'error', CASE WHEN state = 'completed' THEN NULL "
+                "ELSE json(error) END)) ELSE history END "
                 "WHERE id = ? AND state IN ('failed', 'cancelled', 'completed')",
                 (epoch(self.clock), job_id),
             ).rowcount
@@ -356,13 +363,14 @@ class SQLiteStore(ReadingMixin, DurableMixin, SchedulesMixin, RecordsMixin):
 
     def purge(self, flt: JobFilter | None, expired_only: bool) -> int:
         params: dict[str, Any] = {"now": epoch(self.clock)}
-        if expired_only:
-            cond = "purge_at <= :now"
-        else:
+        if not expired_only:
             flt = flt or JobFilter()
             flt.states = [s for s in (flt.states or FINISHED) if s in FINISHED]
             cond = where(flt, params) if flt.states else "0"
         with self.db.transaction() as conn:
+            if expired_only:
+                cond = "purge_at <= :now" + self._cleanup_condition(
+                    conn, params["now"], params, ":{}")
             ids = [r[0] for r in conn.execute(
                 f"DELETE FROM conveyor_jobs WHERE {cond} RETURNING id", params
             )]

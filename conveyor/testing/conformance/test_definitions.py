@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from conveyor import Conveyor, JobFailed, Retry
+from conveyor import Conveyor, Fail, JobFailed, Retry
 
 from .helpers import drain
 
@@ -272,9 +272,9 @@ def test_add_worker_done_completes_the_job_with_its_message(app: Conveyor) -> No
     assert [g.message for g in record.logs] == ["working"]
 
 
-def test_add_worker_fail_fails_the_job_with_its_message(app: Conveyor) -> None:
+def test_add_worker_fail_retries_per_the_retry_options_then_fails(app: Conveyor) -> None:
     async def worker(job: Any) -> None:
-        job.fail("no such shop")
+        job.fail(f"no such shop (attempt {job.attempt})")
 
     app.add_worker(type="syncShop", worker=worker)
     h = app.schedule_job(type="syncShop", data={"shop_id": 1},
@@ -282,8 +282,21 @@ def test_add_worker_fail_fails_the_job_with_its_message(app: Conveyor) -> None:
     drain(app)
     record = app.get_job(h.id)
     assert record is not None and record.state == "failed"
-    assert record.attempts == 1  # job.fail does not retry
-    assert record.error is not None and record.error["message"] == "no such shop"
+    assert record.attempts == 4  # job.fail retries, as in Reaction
+    assert record.error is not None and record.error["message"] == "no such shop (attempt 4)"
+    assert [a.error["message"] for a in record.history if a.error] == [
+        f"no such shop (attempt {n})" for n in range(1, 5)]
+
+
+def test_add_worker_raising_fail_fails_for_good(app: Conveyor) -> None:
+    def worker(job: Any) -> None:
+        raise Fail("gone for good")
+
+    app.add_worker(type="syncShop", worker=worker)
+    h = app.schedule_job(type="syncShop", data={}, retry={"retries": 3, "wait": 0})
+    drain(app)
+    record = app.get_job(h.id)
+    assert record is not None and record.state == "failed" and record.attempts == 1
 
 
 def test_add_worker_exception_fails_the_job_like_fail(app: Conveyor) -> None:
