@@ -122,7 +122,7 @@ def test_an_unknown_option_is_refused_listing_the_accepted(app: Conveyor) -> Non
 
 
 @pytest.mark.parametrize(("option", "value", "match"), [
-    ("version", 1.2, "version must be a str"),
+    ("version", 1.2, "invalid version 1.2; accepted: a semantic version"),
     ("priority", "urgent", "invalid priority"),
     ("queue", "", "invalid queue"),
     ("timeout", -5, "invalid timeout"),
@@ -139,9 +139,9 @@ def test_bad_option_values_are_refused(
 def test_add_worker_registers_a_reaction_style_job(app: Conveyor) -> None:
     def worker(job: Any) -> None: ...
 
-    definition = app.add_worker(type="someUniqueJobType", worker=worker)
-    assert definition.kind == "reaction"
-    assert app.jobs["someUniqueJobType"] is definition
+    handle = app.add_worker(type="someUniqueJobType", worker=worker)
+    assert handle.kind == "reaction" and handle.type == "someUniqueJobType"
+    assert app.jobs["someUniqueJobType"] is handle.definition
 
 
 def test_include_registers_every_function_of_a_module_like_object(app: Conveyor) -> None:
