@@ -10,6 +10,7 @@ _MONTHS = ["December", "January", "February", "March", "April", "May", "June", "
 _UNITS = {"s": "second", "m": "minute", "h": "hour", "t": "second", "D": "day", "d": "day",
           "dy": "day", "dc": "week", "wm": "week", "wy": "week", "M": "month",
           "Y": "year"}  # fmt: skip
+_TOPS = {"D": 31, "dy": 366, "dc": 5, "wm": 5, "wy": 53}
 _START = {"day": " at 00:00", "week": " at 00:00 on its first day",
           "month": " at 00:00 on the 1st", "year": " at 00:00 on January 1st"}  # fmt: skip
 
@@ -52,7 +53,8 @@ def _part(key: str, vals: tuple[int, ...]) -> str:
     if name == "t":
         return "at " + _join([_clock(v) for v in vals])
     if name == "d":
-        return "on " + _join([_DAYS[d or 7] for d in vals], "or")
+        named = _join([_DAYS[d or 7] for d in vals], "or")
+        return "every day" if len(set(vals)) == 7 else f"on {named}"
     if name == "M":
         return "in " + _join([_MONTHS[m] for m in vals], "or")
     if name == "Y":
@@ -66,8 +68,11 @@ def _part(key: str, vals: tuple[int, ...]) -> str:
         return _clock_field(what, vals, 23 if name == "h" else 59, where)
     ordered = sorted(set(vals))
     step = ordered[1] - ordered[0] if len(ordered) > 3 else 0
-    if step > 1 and ordered == list(range(ordered[0], ordered[-1] + 1, step)):
-        return (f"on every {_ordinal(step)} {what} {where}, from the {_ordinal(ordered[0])} "
+    if step and ordered == list(range(ordered[0], ordered[-1] + 1, step)):
+        if ordered[0] == 1 and ordered[-1] + step > _TOPS[name]:
+            return f"every {what}" if step == 1 else f"on every {_ordinal(step)} {what} {where}"
+        every = f"{what}" if step == 1 else f"{_ordinal(step)} {what}"
+        return (f"on every {every} {where}, from the {_ordinal(ordered[0])} "
                 f"to the {_ordinal(ordered[-1])}")  # fmt: skip
     return f"on the {_join([_ordinal(v) for v in vals], 'or')} {what} {where}"
 

@@ -50,7 +50,13 @@ def _further(text: str, own: WordError, later: LaterSyntaxError) -> ScheduleErro
     words = list(re.finditer(r"\S+", text))
     later_pos = next((i for i, w in enumerate(words, 1) if w.end() > later.pos), len(words) + 1)
     if later_pos <= own_pos:
-        return own
+        joiner = re.search(r'unknown word "(also|except|after|before|starting)"', str(own))
+        if joiner is None:
+            return own
+        return error(text, f'"{joiner.group(1)}" at position {own_pos} joins later.js phrases, '
+                     f'but "{words[later_pos - 1].group()}" at position {later_pos} is not one '
+                     '(write "at 12:00" for "at noon", "every 1 day" for "every day", "between '
+                     'the 9th and 17th" for "between 9 am and 5 pm")')  # fmt: skip
     if later_pos > len(words):
         return error(text, f'it ends too early, after "{words[-1].group()}"')
     word = words[later_pos - 1].group()

@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from conveyor.errors import ScheduleError
 from conveyor.schedules import Schedule, parse_schedule
 
 AFTER = datetime(2027, 3, 1, tzinfo=UTC)  # a Monday, midnight
@@ -86,3 +87,9 @@ def test_searches_are_bounded() -> None:
     assert parse_schedule("every 1 s except every 1 s").next(AFTER, 2) == []
     assert parse_schedule("in 2027 except in 2027").next(AFTER, 2) == []
     assert len(parse_schedule("after 23:59").next(AFTER, 3)) == 3
+
+
+def test_also_and_except_with_a_conveyor_only_phrase_say_which_word_to_rewrite() -> None:
+    with pytest.raises(ScheduleError, match=r'"also" at position 5 joins later\.js phrases, '
+                       r'but "day" at position 2 is not one'):  # fmt: skip
+        parse_schedule("every day at noon also at 18:00")
