@@ -41,13 +41,16 @@ def error_json(exc: BaseException, message: str | None = None) -> str:
 
 
 _PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
+# The shipped conformance tests are users' code as far as tracebacks go.
+_SUITE = os.path.join(_PACKAGE, "testing", "conformance") + os.sep
 
 
 def user_traceback(exc: BaseException) -> str:
     """The traceback without conveyor's own frames (the worker calling the job), unless
     the error arose inside conveyor itself."""
     frames = traceback.extract_tb(exc.__traceback__)
-    shown = [f for f in frames if not f.filename.startswith(_PACKAGE)]
+    shown = [f for f in frames
+             if not f.filename.startswith(_PACKAGE) or f.filename.startswith(_SUITE)]
     chained = exc.__cause__ is not None or (
         exc.__context__ is not None and not exc.__suppress_context__)
     if chained or not shown or len(shown) == len(frames):
