@@ -55,6 +55,12 @@ DIFFERENT = {
         ("every 1 week", "every 2 weeks", "every 3 weeks", "every 2 weeks on mon at 9:00"),
         "later.js counts ISO weeks of the year; conveyor counts weeks from creation",
     ),
+    **dict.fromkeys(
+        ("every 25 hours", "every 13 months", "every 28 days", "every 30 days"),
+        "N longer than its period (for days: 28 or more): later.js keeps the first value "
+        "of each period (25 hours: midnight; 28 days: the 1st and 29th); conveyor counts "
+        "from creation",
+    ),
 }
 
 
