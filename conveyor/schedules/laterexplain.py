@@ -31,7 +31,7 @@ def _schedule(spec: Spec, lead: bool = True, during: bool = False) -> str:
     parts: list[str] = []
     if "dc" in values and "d" in values:  # "3rd Friday of the month"
         nths = _join([_ordinal(n) for n in values.pop("dc")], "or")
-        parts.append(f"on the {nths} {_join([_DAYS[d] for d in values.pop('d')], 'or')} "
+        parts.append(f"on the {nths} {_join([_day(d) for d in values.pop('d')], 'or')} "
                      "of the month")  # fmt: skip
     parts += [_part(key, vals) for key, vals in values.items()]
     tick = Compiled(spec).tick_key
@@ -53,10 +53,10 @@ def _part(key: str, vals: tuple[int, ...]) -> str:
     if name == "t":
         return "at " + _join([_clock(v) for v in vals])
     if name == "d":
-        named = _join([_DAYS[d or 7] for d in vals], "or")
+        named = _join([_day(d) for d in vals], "or")
         return "every day" if len(set(vals)) == 7 else f"on {named}"
     if name == "M":
-        return "in " + _join([_MONTHS[m] for m in vals], "or")
+        return "in " + _join([_month(m) for m in vals], "or")
     if name == "Y":
         return "in " + _join([str(y) for y in vals], "or")
     where = {"s": "of each minute", "m": "of each hour", "h": "of the day",
@@ -91,15 +91,23 @@ def _clock_field(what: str, vals: tuple[int, ...], top: int, where: str) -> str:
 
 def _one(name: str, value: int) -> str:
     if name == "d":
-        return _DAYS[value or 7]
+        return _day(value)
     if name == "M":
-        return _MONTHS[value]
+        return _month(value)
     if name == "Y":
         return str(value)
     what = {"s": "second", "m": "minute", "h": "hour", "D": "day", "dy": "day of the year",
             "dc": "day instance", "wm": "week of the month",
             "wy": "week of the year"}[name]  # fmt: skip
     return f"{what} {value}" if name in "smh" else f"the {_ordinal(value)} {what}"
+
+
+def _day(value: int) -> str:
+    return _DAYS[value or 7] if 0 <= value <= 7 else f"day {value} of the week (never)"
+
+
+def _month(value: int) -> str:
+    return _MONTHS[value] if 0 <= value <= 12 else f"month {value} (never)"
 
 
 def _clock(seconds: int) -> str:
