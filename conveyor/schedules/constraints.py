@@ -11,6 +11,7 @@ Dates that would leave the supported years come back as ``None`` ("never").
 
 from __future__ import annotations
 
+import calendar
 import math
 from datetime import datetime, timedelta
 
@@ -45,7 +46,7 @@ def last(y: int, mo: int | None = None, d: int | None = None, h: int | None = No
 
 
 def year_days(d: datetime) -> int:
-    return 365 if d.year % 4 else 366
+    return 366 if calendar.isleap(d.year) else 365
 
 
 def month_days(d: datetime) -> int:

@@ -87,6 +87,7 @@ def test_searches_are_bounded() -> None:
     assert parse_schedule("every 1 s except every 1 s").next(AFTER, 2) == []
     assert parse_schedule("in 2027 except in 2027").next(AFTER, 2) == []
     assert len(parse_schedule("after 23:59").next(AFTER, 3)) == 3
+    assert parse_schedule("after 53rd week of the month").next(AFTER, 1) == []  # via 2100
 
 
 def test_also_and_except_with_a_conveyor_only_phrase_say_which_word_to_rewrite() -> None:
