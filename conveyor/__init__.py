@@ -3,6 +3,7 @@
 from conveyor.app import Conveyor
 from conveyor.errors import (
     ArgumentsError,
+    AttemptCrashed,
     ConfigurationError,
     ConveyorError,
     Fail,
@@ -17,6 +18,7 @@ from conveyor.errors import (
     UnknownJobError,
     is_internal,
 )
+from conveyor.flow import QueueInfo
 from conveyor.jobs import JobCall, JobDefinition, JobHandle, slugify
 from conveyor.records import Attempt, JobRecord, LogEntry
 from conveyor.retry import Retry
@@ -25,6 +27,7 @@ from conveyor.schedules import Schedule, parse_schedule
 __all__ = [
     "ArgumentsError",
     "Attempt",
+    "AttemptCrashed",
     "ConfigurationError",
     "Conveyor",
     "ConveyorError",
@@ -38,6 +41,7 @@ __all__ = [
     "LogEntry",
     "NonDeterminismError",
     "PayloadError",
+    "QueueInfo",
     "Retry",
     "RetryIn",
     "Schedule",

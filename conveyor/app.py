@@ -15,6 +15,16 @@ from conveyor.clock import check as check_clock
 from conveyor.durable import DurableMixin
 from conveyor.durable import install as install_durable
 from conveyor.errors import ConfigurationError, UnknownJobError
+from conveyor.flow import (
+    FLOW_OPTIONS,
+    FlowMixin,
+    FlowUpkeep,
+    check_isolated,
+    concurrency_key,
+)
+from conveyor.flow import (
+    job_options as flow_options,
+)
 from conveyor.jobs import JobCall, JobDefinition, JobHandle, JobRegistry
 from conveyor.observe import WorkerObserver
 from conveyor.observe.hooks import Hook, Hooks
@@ -43,7 +53,7 @@ if TYPE_CHECKING:
 Decorated = Callable[[Callable[..., Any]], JobDefinition]
 
 
-class Conveyor(QueriesMixin, DurableMixin, SchedulesMixin, WebMixin):
+class Conveyor(QueriesMixin, DurableMixin, SchedulesMixin, WebMixin, FlowMixin):
     """A conveyor app: ``Conveyor("sqlite:///jobs.db")``, ``Conveyor("memory://")``,
     ``Conveyor("postgresql://...")``; default ``$CONVEYOR_URL`` or ``sqlite:///conveyor.db``.
 
@@ -53,6 +63,7 @@ class Conveyor(QueriesMixin, DurableMixin, SchedulesMixin, WebMixin):
     ``conveyor.testing.conformance``).
     """
 
+    jobs: JobRegistry
     # Runs jobs that take an ``io`` parameter; set by conveyor.durable.install.
     durable_runner: Callable[..., Any]
 
@@ -84,6 +95,7 @@ class Conveyor(QueriesMixin, DurableMixin, SchedulesMixin, WebMixin):
         # Delivered events are deleted this long after delivery (None: kept forever).
         self.event_retention = coerce_seconds("event_retention", event_retention)
         self.jobs = JobRegistry()
+        self._queue_limits = {}  # app.queue(...) declarations
         self.cleanup = CleanupPolicies()  # job id -> seconds kept (include() policies)
         # Optional capabilities (schedules, events, durable runs) plug in here: each may
         # define start(app), maintain(app, store, leader) and claimed(app, store, jobs).
@@ -98,6 +110,7 @@ class Conveyor(QueriesMixin, DurableMixin, SchedulesMixin, WebMixin):
         self.allow_private_fetch = allow_private_fetch
         # None: due times and leases on the database clock; given: on this one everywhere.
         self.clock: Clock | None = check_clock(clock)
+        self.extensions.append(FlowUpkeep())
         install_durable(self)
         install_schedules(self)
         self._lock = threading.Lock()
@@ -163,7 +176,8 @@ class Conveyor(QueriesMixin, DurableMixin, SchedulesMixin, WebMixin):
         """Register a function as a job: ``@app.job`` or ``@app.job("id", retry=..., ...)``.
 
         Options: ``name``, ``version``, ``retry``, ``priority``, ``timeout``, ``retention``,
-        ``remove_delay``, ``queue``, ``trigger``.
+        ``remove_delay``, ``queue``, ``trigger``; flow control: ``concurrency``, ``rate``,
+        ``concurrency_key``, ``isolation`` (see :mod:`conveyor.flow`).
         """
         if callable(first):
             return self._define(first.__name__, first, options)
@@ -179,7 +193,7 @@ class Conveyor(QueriesMixin, DurableMixin, SchedulesMixin, WebMixin):
         self, job_id: str, fn: Callable[..., Any], options: dict[str, Any], kind: str = "function"
     ) -> JobDefinition:
         allowed = {"name", "version", "retry", "priority", "timeout", "retention",
-                   "remove_delay", "queue", "trigger"}
+                   "remove_delay", "queue", "trigger", *FLOW_OPTIONS}
         unknown = sorted(set(options) - allowed)
         if unknown:
             raise ConfigurationError(
@@ -197,7 +211,10 @@ class Conveyor(QueriesMixin, DurableMixin, SchedulesMixin, WebMixin):
         definition = JobDefinition(
             app=self, id=job_id, fn=fn, options=job_options, name=options.get("name"),
             version=version, trigger=options.get("trigger"), kind=kind,
+            **flow_options(options),
         )
+        if definition.isolation == "process":
+            check_isolated(definition)
         self.jobs.add(definition)
         if definition.trigger is not None:
             attach = getattr(definition.trigger, "attach", None)
@@ -260,10 +277,13 @@ class Conveyor(QueriesMixin, DurableMixin, SchedulesMixin, WebMixin):
         # The single argument's JSON, else the keyword arguments.
         payload = args_json[1:-1] if len(args) == 1 and not kwargs else kwargs_json
         retention = self.retention if opts.retention is None else opts.retention
+        key_spec = definition.concurrency_key
         return NewJob(
             definition.id, args_json, kwargs_json, payload, opts.queue, opts.priority, run_at,
             delay, opts.key, opts.owner, opts.dedupe, opts.max_attempts, opts.retry_json,
             opts.timeout, retention, opts.remove_delay, definition.version,
+            concurrency_key=concurrency_key(key_spec, args, kwargs, definition.accepts)
+            if key_spec else None,
         )
 
     def _trigger(

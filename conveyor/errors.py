@@ -36,6 +36,11 @@ class StoreError(ConveyorError):
     """The store cannot be opened or reached (locked, corrupt, unreachable)."""
 
 
+class AttemptCrashed(ConveyorError):
+    """The child process of an ``isolation="process"`` attempt died: its message is the
+    exit status (``killed by SIGABRT``)."""
+
+
 class JobFailed(ConveyorError):
     """Raised by ``JobHandle.result()`` when the job failed or was cancelled."""
 

@@ -20,6 +20,7 @@ from conveyor.timeunits import add_interval, check_amount, fixed_seconds, normal
 
 if TYPE_CHECKING:
     from conveyor.app import Conveyor
+    from conveyor.limits import KeySpec, Rate
     from conveyor.records import JobRecord
 
 # Parameters the worker fills in; they are not part of a job's payload.
@@ -44,6 +45,11 @@ class JobDefinition:
     version: str | None = None
     trigger: Any = None
     kind: str = "function"  # "function", "reaction" (add_worker) or "durable"
+    # Flow control (conveyor.flow): global limits, limit groups, where attempts run.
+    concurrency: int | None = None
+    rate: Rate | None = None
+    concurrency_key: KeySpec | None = None
+    isolation: str = "thread"
     is_async: bool = field(init=False)
     wants: frozenset[str] = field(init=False)
     # The signature callers fill in (injected parameters removed); None = not checkable.

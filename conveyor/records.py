@@ -67,6 +67,7 @@ class JobRecord:
     history: list[Attempt] = field(default_factory=list)
     lease_expires_at: datetime | None = None
     worker_id: str | None = None
+    concurrency_key: str | None = None
 
     @property
     def finished(self) -> bool:
@@ -113,4 +114,5 @@ class JobRecord:
             history=history,
             lease_expires_at=utc(row.lease_expires_at),
             worker_id=row.worker_id,
+            concurrency_key=row.concurrency_key,
         )

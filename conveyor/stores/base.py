@@ -15,6 +15,7 @@ from typing import Any, Protocol
 from conveyor.clock import Clock
 from conveyor.states import FINISHED, PENDING, STATES, JobState
 from conveyor.stores.base_durable import DurableStore, EventRow, StepRow
+from conveyor.stores.base_flow import FlowRule, FlowStore
 from conveyor.stores.base_schedules import ScheduleGap, ScheduleRow, ScheduleStore
 
 # A job rescued this many times in a row without finishing is failed as poison.
@@ -46,6 +47,7 @@ class NewJob:
     fire_at: float | None = None  # the schedule occurrence this job is
     rescheduled_from: int | None = None
     event_id: str | None = None
+    concurrency_key: str | None = None  # the job's limit group (flow control)
 
 
 @dataclass(slots=True)
@@ -140,6 +142,7 @@ class JobRow:
     timeout: float | None
     lease_expires_at: float | None
     worker_id: str | None
+    concurrency_key: str | None = None
 
 
 @dataclass(slots=True)
@@ -183,7 +186,7 @@ class Waiter(Protocol):
     def close(self) -> None: ...
 
 
-class Store(DurableStore, ScheduleStore, Protocol):
+class Store(DurableStore, ScheduleStore, FlowStore, Protocol):
     """Everything conveyor asks of a database (durable runs, events and schedules: the
     protocols in :mod:`conveyor.stores.base_durable` and :mod:`~.base_schedules`)."""
 
@@ -314,6 +317,7 @@ class Store(DurableStore, ScheduleStore, Protocol):
 
 __all__ = [
     "FINISHED", "PENDING", "POISON_RESCUES", "STATES", "ClaimedJob", "DurableStore",
-    "EventRow", "JobFilter", "JobRow", "JobState", "LogLine", "NewJob", "Outcome", "Progress",
+    "EventRow", "FlowRule", "FlowStore", "JobFilter", "JobRow", "JobState", "LogLine",
+    "NewJob", "Outcome", "Progress",
     "ScheduleGap", "ScheduleRow", "ScheduleStore", "StepRow", "Store", "Waiter", "WorkerInfo",
 ]

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import functools
 import json
+import logging
 import os
 import traceback
 from collections.abc import Callable
@@ -18,7 +19,10 @@ from conveyor.retry import Retry
 from conveyor.serialization import dumps
 from conveyor.stores.base import ClaimedJob, Outcome
 from conveyor.timeunits import fixed_seconds, normalize_unit
+from conveyor.worker.isolation import ChildFailed, in_thread, run_isolated
 from conveyor.worker.meta import Buffer, JobFailure, Meta, ReactionJob
+
+log = logging.getLogger("conveyor.worker")
 
 if TYPE_CHECKING:
     from conveyor.app import Conveyor
@@ -78,11 +82,14 @@ class JobRunner:
                 "that defines it, then retry this job"
             ), retryable=False)
         try:
-            coro = self._invoke(definition, claimed)
-            if claimed.timeout:
-                result = await asyncio.wait_for(coro, claimed.timeout)
+            if definition.isolation == "process":
+                result = await run_isolated(definition.id, definition.fn, claimed.args,
+                                            claimed.kwargs, claimed.timeout)
+            elif claimed.timeout:
+                result = await asyncio.wait_for(self._invoke(definition, claimed),
+                                                claimed.timeout)
             else:
-                result = await coro
+                result = await self._invoke(definition, claimed)
             return Outcome(claimed.id, claimed.token, "completed", epoch(self.app.clock),
                            result=dumps(result, "result"), version=_ran(definition, claimed))
         except Suspend as s:
@@ -96,34 +103,39 @@ class JobRunner:
             self.errors[claimed.id] = exc
             return Outcome(claimed.id, claimed.token, "pending", epoch(self.app.clock),
                            error=error_json(exc), delay=delay)
+        except ChildFailed as exc:
+            return self._failed(claimed, exc, retryable=exc.retryable, error=exc.error)
         except TimeoutError as exc:
             if claimed.timeout and not str(exc):
-                exc = TimeoutError(f"the attempt ran past its timeout of {claimed.timeout:g} s")
+                exc = TimeoutError(f"timed out after {claimed.timeout:g} s (the attempt ran "
+                                   f"past its timeout of {claimed.timeout:g} s)")
             return self._failed(claimed, exc, retryable=True)
         except PayloadError as exc:
             return self._failed(claimed, exc, retryable=False)
         except (Exception, SystemExit) as exc:  # sys.exit() in a job fails it, not the worker
             return self._failed(claimed, exc, retryable=True)
 
-    def _failed(self, claimed: ClaimedJob, exc: BaseException, retryable: bool) -> Outcome:
+    def _failed(self, claimed: ClaimedJob, exc: BaseException, retryable: bool,
+                error: str | None = None) -> Outcome:
         now = epoch(self.app.clock)
         self.errors[claimed.id] = exc
+        error = error or error_json(exc)
         if retryable and claimed.attempt < claimed.max_attempts:
             policy = Retry.from_json(json.loads(claimed.retry)) if claimed.retry else Retry()
-            return Outcome(claimed.id, claimed.token, "pending", now, error=error_json(exc),
+            return Outcome(claimed.id, claimed.token, "pending", now, error=error,
                            delay=policy.delay(claimed.attempt))
-        return Outcome(claimed.id, claimed.token, "failed", now, error=error_json(exc))
+        return Outcome(claimed.id, claimed.token, "failed", now, error=error)
 
     async def _invoke(self, definition: JobDefinition, claimed: ClaimedJob) -> Any:
         args: list[Any] = [] if claimed.args == "[]" else json.loads(claimed.args)
         kwargs: dict[str, Any] = {} if claimed.kwargs == "{}" else json.loads(claimed.kwargs)
         if definition.kind == "function" and "meta" not in definition.wants:
-            return await self._call(definition, definition.fn, args, kwargs)
+            return await self._call(definition, definition.fn, args, kwargs, claimed)
         meta = Meta(claimed, self.app.jobs, self.buffer, self.app.get_job)
         if definition.kind == "reaction":
             data = args[0] if len(args) == 1 and not kwargs else (kwargs or None)
             job = ReactionJob(claimed, data, meta)
-            await self._call(definition, definition.fn, [job], {})
+            await self._call(definition, definition.fn, [job], {}, claimed)
             if job.outcome and job.outcome[0] == "fail":
                 raise JobFailure(job.outcome[1] or "failed")
             return job.outcome[1] if job.outcome else None
@@ -132,14 +144,16 @@ class JobRunner:
             return await runner(definition, claimed, args, kwargs, meta, self)
         if "meta" in definition.wants:
             kwargs["meta"] = meta
-        return await self._call(definition, definition.fn, args, kwargs)
+        return await self._call(definition, definition.fn, args, kwargs, claimed)
 
     async def _call(
         self, definition: JobDefinition, fn: Callable[..., Any], args: list[Any],
-        kwargs: dict[str, Any],
+        kwargs: dict[str, Any], claimed: ClaimedJob | None = None,
     ) -> Any:
         if definition.is_async:
             return await fn(*args, **kwargs)
+        if claimed is not None and claimed.timeout:
+            return await _call_abandonable(fn, args, kwargs, claimed)
         loop = asyncio.get_running_loop()
         future = loop.run_in_executor(self.pool, functools.partial(fn, *args, **kwargs))
         try:
@@ -151,6 +165,21 @@ class JobRunner:
             with contextlib.suppress(asyncio.CancelledError):
                 await asyncio.wait([future])
             raise
+
+
+async def _call_abandonable(fn: Callable[..., Any], args: list[Any], kwargs: dict[str, Any],
+                            claimed: ClaimedJob) -> Any:
+    """A sync job with a timeout runs in a thread of its own: when the timeout (or a
+    shutdown) cancels the attempt, the attempt ends now and the thread, which cannot be
+    stopped, is abandoned (and logged) without taking a slot of the worker's pool."""
+    call = functools.partial(fn, *args, **kwargs)
+    try:
+        return await in_thread(f"conveyor-job-{claimed.id}", call)
+    except asyncio.CancelledError:
+        log.warning("job %s (%s, attempt %d) is past its timeout of %g s or was stopped; its "
+                    "thread cannot be interrupted and is abandoned, still running",
+                    claimed.id, claimed.job, claimed.attempt, claimed.timeout or 0)
+        raise
 
 
 def _ran(definition: JobDefinition, claimed: ClaimedJob) -> str | None:

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from conveyor.app import Conveyor
 
 log = logging.getLogger("conveyor.worker")
+HELD_POLL = 0.2  # seconds between claims while due work is held back (pause, limits)
 T = TypeVar("T")
 
 
@@ -96,6 +97,8 @@ class Worker:
             self.id, socket.gethostname(), os.getpid(), ",".join(self.queues or ["*"]),
             self.concurrency,
         ))
+        # Limits declared in code become the store's, for every worker on every host.
+        await self.db(self.store.sync_limits, self.app.declared_limits())
         log.info("worker %s started (concurrency %d, queues %s)", self.id, self.concurrency,
                  ",".join(self.queues or ["all"]))
         watcher = threading.Thread(target=self._watch, name="conveyor-watch", daemon=True)
@@ -135,7 +138,10 @@ class Worker:
             timeout = self.poll_interval if not self.burst else 0.05
             due = await self._guard(self.store.next_due, self.queues) if not maybe_work else None
             if due is not None:
-                timeout = max(0.0, min(timeout, due - epoch(self.app.clock)))
+                # Work due now that the claim left (paused, or held by a limit): look
+                # again a few times a second rather than spin.
+                now = epoch(self.app.clock)
+                timeout = max(HELD_POLL if due <= now else 0.0, min(timeout, due - now))
             self.wake.clear()
             if self.stopping:  # stop() may have set wake just before the clear above
                 break
@@ -167,11 +173,22 @@ class Worker:
         return jobs
 
     async def _burst_done(self) -> bool:
-        """In burst mode: after maintenance, is anything due now or running?"""
+        """In burst mode: after maintenance, is anything due now that this worker may claim,
+        or running? Work it may not claim (paused, held by a limit) does not count."""
         await self._flush_all()
         await self._guard(self._maintain_once, True)
         due = await self._guard(self.store.next_due, self.queues)
-        return not self.active and (due is None or due > epoch(self.app.clock))
+        if self.active or due is None or due > epoch(self.app.clock):
+            return not self.active
+        claimed = await self._guard(self.store.claim, self.id, self.queues,
+                                    min(self.concurrency, self.batch), self.app.lease)
+        jobs = claimed
+        if jobs and any(j.schedule_id for j in jobs):
+            jobs = await self._guard(self._claimed, jobs)
+        for job in jobs or []:
+            self._start(job)
+            self.observers.started(job)
+        return not claimed and not self.active
 
     async def _guard(self, fn: Callable[..., T], *args: Any) -> T | None:
         """A store call that survives the database going away: log, back off, retry."""

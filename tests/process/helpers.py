@@ -35,13 +35,14 @@ def worker_env(url: str, tmp: Path, lease: float, **extra: str) -> dict[str, str
 
 
 def spawn_worker(url: str, tmp: Path, *, lease: float = 2.0, env: dict[str, str] | None = None,
-                 **options: Any) -> subprocess.Popen[bytes]:
-    """A worker process running ``app.run_worker(**options)`` on the test app."""
+                 app_file: Path = APP_FILE, **options: Any) -> subprocess.Popen[bytes]:
+    """A worker process running ``app.run_worker(**options)`` on the test app (or the
+    app of ``app_file``)."""
     import json
 
     log = open(tmp / f"worker-{time.monotonic_ns()}.log", "wb")  # noqa: SIM115 - kept by Popen
     return subprocess.Popen(
-        [sys.executable, "-c", _RUN, str(APP_FILE), json.dumps(options)],
+        [sys.executable, "-c", _RUN, str(app_file), json.dumps(options)],
         env=worker_env(url, tmp, lease, **(env or {})), cwd=tmp, stdout=log,
         stderr=subprocess.STDOUT,
     )

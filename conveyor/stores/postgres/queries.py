@@ -7,8 +7,9 @@ from importlib import resources
 
 
 def load() -> dict[str, bytes]:
-    """{name: SQL} for every ``-- name: <name>`` block in queries.sql."""
-    text = (resources.files("conveyor.stores.postgres") / "queries.sql").read_text("utf-8")
+    """{name: SQL} for every ``-- name: <name>`` block in queries.sql and flow.sql."""
+    folder = resources.files("conveyor.stores.postgres")
+    text = "\n".join((folder / name).read_text("utf-8") for name in ("queries.sql", "flow.sql"))
     queries: dict[str, bytes] = {}
     for block in re.split(r"^-- name: ", text, flags=re.MULTILINE)[1:]:
         name, _, body = block.partition("\n")

@@ -28,10 +28,12 @@ from conveyor.stores.base import (
     Progress,
     Waiter,
 )
+from conveyor.stores.flowlogic import SEP, Rules
 from conveyor.stores.matching import FAR_FUTURE, POISON_ERROR, RESCUED_ERROR
 from conveyor.stores.postgres import migrations
 from conveyor.stores.postgres.connection import Database, Settings, pass_clock
 from conveyor.stores.postgres.durable import DurableMixin
+from conveyor.stores.postgres.flow import FlowMixin, claim_limited, read_rules
 from conveyor.stores.postgres.queries import Q
 from conveyor.stores.postgres.reading import ReadingMixin
 from conveyor.stores.postgres.records import ListenWaiter, RecordsMixin
@@ -45,7 +47,7 @@ OUTCOME_STATES = ("completed", "failed", "cancelled", "pending", "waiting")
 _MANY_COLUMNS = (
     "job", "args", "kwargs", "payload", "priority", "queue", "key", "owner", "max_attempts",
     "retry", "timeout", "retention", "remove_delay", "run_at", "delay", "version",
-    "schedule_id", "fire_at", "rescheduled_from", "event_id",
+    "schedule_id", "fire_at", "rescheduled_from", "event_id", "concurrency_key",
 )
 _many_values = operator.attrgetter(*_MANY_COLUMNS)
 COPY_FROM = 100  # batches this large are streamed with COPY
@@ -69,7 +71,9 @@ def dedupe_key(job: NewJob) -> str:
     return f"{job.job}\x1f{job.key or ''}\x1f{job.owner or ''}"
 
 
-class PostgresStore(DurableMixin, SchedulesMixin, CleanupMixin, ReadingMixin, RecordsMixin):
+class PostgresStore(
+    DurableMixin, SchedulesMixin, CleanupMixin, ReadingMixin, RecordsMixin, FlowMixin
+):
     """Store on PostgreSQL: ``PostgresStore("postgresql://user@host/db?schema=app1")``.
 
     Options: ``schema`` (all tables live there; default: the connection's search_path),
@@ -87,6 +91,7 @@ class PostgresStore(DurableMixin, SchedulesMixin, CleanupMixin, ReadingMixin, Re
         self.upkeep = Upkeep(self.db)
         self._schema = self.settings.schema
         self.clock: Clock | None = None  # None: the database clock
+        self._flow_seen = 0.0  # when a claim last found flow rules in force
 
     # -- lifecycle ------------------------------------------------------------
     def use_clock(self, clock: Clock | None) -> None:
@@ -234,7 +239,19 @@ class PostgresStore(DurableMixin, SchedulesMixin, CleanupMixin, ReadingMixin, Re
             "limit": limit, "queues": list(queues) if queues else None,
         }
         with self.db.connection() as conn:
-            rows = conn.execute(Q["claim"], params).fetchall()
+            # The plain claim takes nothing while any flow rule is in force (its guard).
+            plain = time.monotonic() - self._flow_seen > 2.0  # no rules lately
+            rows = conn.execute(Q["claim"], params).fetchall() if plain else []
+            if len(rows) < limit:
+                rules = Rules.of(read_rules(conn))
+                if rules:
+                    self._flow_seen = time.monotonic()
+                    with conn.transaction():
+                        prefix = f"{self.schema}{SEP}flow{SEP}"
+                        rows = claim_limited(conn, rules, prefix, params, queues, limit)
+                elif not plain:
+                    self._flow_seen = 0.0
+                    rows = conn.execute(Q["claim"], params).fetchall()
         rows.sort(key=lambda r: (-r[15], r[8], r[0]))
         return [
             ClaimedJob(

@@ -21,11 +21,13 @@ from conveyor.stores.base import (
     Progress,
     Waiter,
 )
+from conveyor.stores.flowlogic import Rules
 from conveyor.stores.matching import FAR_FUTURE, POISON_ERROR, RESCUED_ERROR
 from conveyor.stores.sqlite import connection
 from conveyor.stores.sqlite.cleanup import CleanupMixin
 from conveyor.stores.sqlite.durable import DurableMixin
 from conveyor.stores.sqlite.filters import where
+from conveyor.stores.sqlite.flow import FlowMixin, claim_limited, read_rules
 from conveyor.stores.sqlite.reading import ReadingMixin
 from conveyor.stores.sqlite.records import DataVersionWaiter, RecordsMixin
 from conveyor.stores.sqlite.schedules import SchedulesMixin
@@ -33,21 +35,28 @@ from conveyor.stores.sqlite.schedules import SchedulesMixin
 _INSERT = (
     "INSERT INTO conveyor_jobs (job, args, kwargs, payload, state, priority, queue, key, owner, "
     "dedupe_key, max_attempts, retry, timeout, retention, remove_delay, run_at, created_at, "
-    "version, schedule_id, fire_at, rescheduled_from, event_id) VALUES "
-    "(?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    "version, schedule_id, fire_at, rescheduled_from, event_id, concurrency_key) VALUES "
+    "(?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 # Bulk inserts go in multi-row statements: ~50% faster than executemany row by row.
 _ROWS_PER_STATEMENT = 40
 _INSERT_MANY = _INSERT + (", " + _INSERT.split(" VALUES ", 1)[1]) * (_ROWS_PER_STATEMENT - 1)
-_CLAIM = (
+_CLAIM_SET = (
     "UPDATE conveyor_jobs SET state = 'running', attempts = attempts + 1, started_at = :now, "
     "lease_token = :token, lease_expires_at = :now + :lease, worker_id = :worker, "
-    "dedupe_key = NULL WHERE id IN (SELECT id FROM conveyor_jobs "
-    "WHERE state IN ('pending', 'waiting') AND run_at <= :now {queues} "
-    "ORDER BY priority DESC, run_at, id LIMIT :limit) "
-    "RETURNING id, job, args, kwargs, attempts, max_attempts, retry, timeout, run_at, "
-    "owner, key, queue, version, schedule_id, event_id, priority"
+    "dedupe_key = NULL WHERE "
 )
+_CLAIMED = (
+    " RETURNING id, job, args, kwargs, attempts, max_attempts, retry, timeout, run_at, "
+    "owner, key, queue, version, schedule_id, event_id, priority, concurrency_key"
+)
+_CLAIM = _CLAIM_SET + (
+    "id IN (SELECT id FROM conveyor_jobs "
+    "WHERE state IN ('pending', 'waiting') AND run_at <= :now {queues} "
+    "ORDER BY priority DESC, run_at, id LIMIT :limit)"
+) + _CLAIMED
+# Under flow rules: the ids flowlogic picked (still due: the transaction holds the lock).
+_TAKE = _CLAIM_SET + "id IN ({ids}) AND state IN ('pending', 'waiting')" + _CLAIMED
 _FENCE = "WHERE id = ? AND lease_token = ? AND state = 'running'"
 _PURGE_AT = (
     "CASE WHEN ? = 'completed' AND remove_delay IS NOT NULL THEN ? + remove_delay "
@@ -68,7 +77,9 @@ def dedupe_key(job: NewJob) -> str:
     return f"{job.job}\x1f{job.key or ''}\x1f{job.owner or ''}"
 
 
-class SQLiteStore(ReadingMixin, DurableMixin, SchedulesMixin, CleanupMixin, RecordsMixin):
+class SQLiteStore(
+    ReadingMixin, DurableMixin, SchedulesMixin, CleanupMixin, RecordsMixin, FlowMixin
+):
     """Store on one SQLite file: WAL, one BEGIN IMMEDIATE transaction per batch."""
 
     def __init__(
@@ -166,6 +177,7 @@ class SQLiteStore(ReadingMixin, DurableMixin, SchedulesMixin, CleanupMixin, Reco
             j.job, j.args, j.kwargs, j.payload, j.priority, j.queue, j.key, j.owner, dedupe,
             j.max_attempts, j.retry, j.timeout, j.retention, j.remove_delay, run_at, now,
             j.version, j.schedule_id, j.fire_at, j.rescheduled_from, j.event_id,
+            j.concurrency_key,
         )
 
     def _insert_one(self, conn: sqlite3.Connection, j: NewJob, now: float) -> int:
@@ -212,7 +224,11 @@ class SQLiteStore(ReadingMixin, DurableMixin, SchedulesMixin, CleanupMixin, Reco
                 names.append(f":q{i}")
             queue_sql = f"AND queue IN ({', '.join(names)})"
         with self.db.transaction() as conn:
-            rows = conn.execute(_CLAIM.format(queues=queue_sql), params).fetchall()
+            rules = Rules.of(read_rules(conn))
+            if rules:
+                rows, now = claim_limited(conn, rules, _TAKE, params, queues, limit)
+            else:
+                rows = conn.execute(_CLAIM.format(queues=queue_sql), params).fetchall()
         rows.sort(key=lambda r: (-r[15], r[8], r[0]))
         token = params["token"]
         return [

@@ -1,0 +1,240 @@
+"""Flow control on the app: global concurrency and rate limits, pause/resume, queues.
+
+Limits are declared in code (``@app.job(concurrency=, rate=, concurrency_key=)``,
+``app.queue(name, concurrency=, rate=)``), written to the store when a worker starts, and
+enforced by the store when it claims jobs, so every worker on every host applies the same
+numbers. Pauses are written at once and honoured by every worker's next claim.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from conveyor.errors import ConfigurationError
+from conveyor.limits import (
+    RATE_UNITS,
+    Rate,
+    coerce_concurrency,
+    coerce_isolation,
+    coerce_key_spec,
+    concurrency_key,
+    parse_rate,
+)
+from conveyor.records import utc
+from conveyor.stores.base import FlowRule, JobRow, Store
+from conveyor.stores.flowlogic import job_group, queue_group
+
+
+class Definition(Protocol):
+    """What flow control reads of a job definition (conveyor.jobs.JobDefinition)."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def fn(self) -> Callable[..., Any]: ...
+
+    @property
+    def kind(self) -> str: ...
+
+    @property
+    def wants(self) -> frozenset[str]: ...
+
+@dataclass(frozen=True)
+class QueueInfo:
+    """A queue as ``app.queues()`` reports it: ``counts`` maps state -> number of jobs (and
+    ``"paused"`` -> queued jobs a pause holds back); ``concurrency``/``rate`` as declared."""
+
+    name: str
+    counts: dict[str, int]
+    concurrency: int | None
+    rate: str | None
+    paused: bool
+
+
+@dataclass(frozen=True)
+class Hold:
+    """Why a queued job is not running yet, and when it may start (None: unknown)."""
+
+    reason: str
+    until: datetime | None = None
+
+
+class FlowMixin:
+    """``app.queue``, ``app.pause``, ``app.resume``, ``app.queues``, ``app.paused_jobs``."""
+
+    @property
+    def store(self) -> Store:
+        raise NotImplementedError
+
+    jobs: Any  # the app's JobRegistry
+    _queue_limits: dict[str, tuple[int | None, Rate | None]]
+
+    def queue(self, name: str, *, concurrency: int | None = None,
+              rate: str | None = None) -> None:
+        """Declare a queue's global limits: ``app.queue("exports", concurrency=5,
+        rate="10/second")`` (enforced across all workers once a worker has started)."""
+        from conveyor.options import coerce_queue
+
+        self._queue_limits[coerce_queue(name)] = (coerce_concurrency(concurrency),
+                                                  parse_rate(rate))
+
+    def pause(self, queue: str | None = None, job: str | Definition | None = None) -> None:
+        """Stop every worker from claiming this queue's and/or job's jobs (running attempts
+        finish); persisted until :meth:`resume`."""
+        for kind, name in self._flow_targets("pause", queue, job):
+            self.store.set_paused(kind, name, True)
+
+    def resume(self, queue: str | None = None, job: str | Definition | None = None) -> None:
+        """Undo :meth:`pause`."""
+        for kind, name in self._flow_targets("resume", queue, job):
+            self.store.set_paused(kind, name, False)
+
+    def paused_jobs(self) -> list[str]:
+        """Ids of the paused jobs."""
+        return sorted(r.name for r in self.store.flow_rules() if r.kind == "job" and r.paused)
+
+    def queues(self) -> list[QueueInfo]:
+        """Every queue known from the store or declared in code, with counts by state."""
+        stored = {r.name: r for r in self.store.flow_rules() if r.kind == "queue"}
+        counts = self.store.queue_counts()
+        paused = self._paused_counts(stored)
+        names = set(counts) | set(stored) | set(self._queue_limits)
+        names |= {d.options.queue for d in self.jobs.values()}
+        found = []
+        for name in sorted(names):
+            concurrency, rate = self._queue_limits.get(name, (None, None))
+            rule = stored.get(name)
+            if name not in self._queue_limits and rule is not None:
+                concurrency = rule.concurrency
+                rate = _stored_rate(rule)
+            numbers = dict(counts.get(name, {}))
+            if paused.get(name):
+                numbers["paused"] = paused[name]
+            found.append(QueueInfo(name, numbers, concurrency, str(rate) if rate else None,
+                                   bool(rule and rule.paused)))
+        return found
+
+    def _paused_counts(self, stored: dict[str, FlowRule]) -> dict[str, int]:
+        """Queued jobs a pause holds, per queue."""
+        from conveyor.stores.base import JobFilter
+
+        paused_queues = [n for n, r in stored.items() if r.paused]
+        held: dict[str, int] = {}
+        for name in paused_queues:
+            held[name] = self.store.count(JobFilter(states=["queued"], queues=[name]))
+        paused_jobs = self.paused_jobs()
+        if paused_jobs:
+            for row in self.store.list_jobs(JobFilter(states=["queued"], jobs=paused_jobs),
+                                            limit=10_000):
+                if row.queue not in paused_queues:
+                    held[row.queue] = held.get(row.queue, 0) + 1
+        return held
+
+    def _flow_targets(self, verb: str, queue: str | None,
+                      job: str | Definition | None) -> list[tuple[str, str]]:
+        from conveyor.options import coerce_queue
+
+        targets = []
+        if queue is not None:
+            targets.append(("queue", coerce_queue(queue)))
+        if job is not None:
+            job_id = job if isinstance(job, str) else job.id
+            targets.append(("job", self.jobs[job_id].id))
+        if not targets:
+            raise ConfigurationError(f"{verb}() needs queue='name' or job='job id' (or both)")
+        return targets
+
+    def declared_limits(self) -> list[FlowRule]:
+        """The limits this app declares, for the store (also clears limits removed from
+        the code of this app's jobs and queues)."""
+        rules = []
+        for definition in self.jobs.values():
+            rate = definition.rate
+            rules.append(FlowRule("job", definition.id, definition.concurrency,
+                                  rate.limit if rate else None, rate.period if rate else None))
+        queues = set(self._queue_limits) | {d.options.queue for d in self.jobs.values()}
+        for name in sorted(queues):
+            concurrency, rate = self._queue_limits.get(name, (None, None))
+            rules.append(FlowRule("queue", name, concurrency, rate.limit if rate else None,
+                                  rate.period if rate else None))
+        return rules
+
+    def hold(self, row: JobRow) -> Hold | None:
+        """Why a queued job is held back (a pause or a full limit), else None."""
+        if row.state != "queued":
+            return None
+        rules = {(r.kind, r.name): r for r in self.store.flow_rules()}
+        for kind, name in (("job", row.job), ("queue", row.queue)):
+            if (rule := rules.get((kind, name))) is not None and rule.paused:
+                return Hold(f"paused: the {kind} {name!r} is paused")
+        checks: list[tuple[str, FlowRule, str]] = []
+        if (rule := rules.get(("job", row.job))) is not None:
+            label = f"job {row.job!r}" + (
+                f" (key {row.concurrency_key!r})" if row.concurrency_key else "")
+            checks.append((job_group(row.job, row.concurrency_key), rule, label))
+        if (rule := rules.get(("queue", row.queue))) is not None:
+            checks.append((queue_group(row.queue), rule, f"queue {row.queue!r}"))
+        usage = self.store.flow_usage([g for g, _, _ in checks]) if checks else {}
+        for group, rule, label in checks:
+            running, used, first = usage.get(group, (0, 0, None))
+            if rule.concurrency is not None and running >= rule.concurrency:
+                return Hold(f"waiting for a slot: {running} of {rule.concurrency} attempts of "
+                            f"the {label} are running (concurrency limit)")
+            if rule.rate_limit is not None and used >= rule.rate_limit:
+                return Hold(f"rate limit {_stored_rate(rule)} of the {label} reached",
+                            utc(first))
+        return None
+
+
+class FlowUpkeep:
+    """App extension: the maintenance leader deletes rate buckets past their window."""
+
+    every = 60.0
+
+    def __init__(self) -> None:
+        self.last = 0.0
+
+    def maintain(self, app: object, store: Store, leader: bool) -> None:
+        if leader and time.monotonic() - self.last > self.every:
+            self.last = time.monotonic()
+            store.prune_flow()
+
+
+def _stored_rate(rule: FlowRule) -> Rate | None:
+    if rule.rate_limit is None or rule.rate_period is None:
+        return None
+    unit = next((u for u, s in RATE_UNITS.items() if s == rule.rate_period), None)
+    text = f"{rule.rate_limit}/{unit}" if unit else f"{rule.rate_limit}/{rule.rate_period:g} s"
+    return Rate(rule.rate_limit, rule.rate_period, text)
+
+
+def check_isolated(definition: Definition) -> None:
+    """Refuse a job that cannot run in a child process."""
+    reason = None
+    if definition.wants or definition.kind != "function":
+        reason = ("runs each attempt in a child process, which cannot take meta, io or ctx; "
+                  "drop the parameter or the isolation")
+    elif "<locals>" in definition.fn.__qualname__ or "<lambda>" in definition.fn.__qualname__:
+        reason = ("needs a function defined at module level (the child process imports it "
+                  "by name)")
+    if reason:
+        raise ConfigurationError(f"job {definition.id!r}: isolation='process' {reason}")
+
+
+def job_options(options: dict[str, Any]) -> dict[str, Any]:
+    """Validated flow options of ``@app.job(...)`` (keys of JobDefinition)."""
+    return {
+        "concurrency": coerce_concurrency(options.get("concurrency")),
+        "rate": parse_rate(options.get("rate")),
+        "concurrency_key": coerce_key_spec(options.get("concurrency_key")),
+        "isolation": coerce_isolation(options.get("isolation")),
+    }
+
+
+FLOW_OPTIONS = ("concurrency", "rate", "concurrency_key", "isolation")
+__all__ = ["FLOW_OPTIONS", "Hold", "QueueInfo", "Rate", "concurrency_key", "parse_rate"]

@@ -1,0 +1,118 @@
+"""Flow-control options of a job definition, validated: rates, concurrency, limit keys,
+isolation (pure; the app side is :mod:`conveyor.flow`)."""
+
+from __future__ import annotations
+
+import inspect
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from conveyor.errors import ConfigurationError
+
+RATE_UNITS = {"second": 1.0, "minute": 60.0, "hour": 3600.0, "day": 86400.0}
+_RATE = re.compile(r"\s*(\d+)\s*/\s*([a-z]+?)s?\s*")
+_RATE_HELP = (
+    "accepted: 'N/unit' with N a whole number >= 1 and unit second, minute, hour or day, "
+    "e.g. '100/minute'"
+)
+ISOLATIONS = ("thread", "process")
+KeySpec = str | Callable[[tuple[Any, ...], dict[str, Any]], Any]
+
+
+@dataclass(frozen=True)
+class Rate:
+    """At most ``limit`` starts per sliding window of ``period`` seconds."""
+
+    limit: int
+    period: float
+    text: str
+
+    def __str__(self) -> str:
+        return self.text
+
+
+def parse_rate(value: object) -> Rate | None:
+    """``"100/minute"`` -> Rate(100, 60.0); None stays None; anything else is refused."""
+    if value is None:
+        return None
+    if isinstance(value, Rate):
+        return value
+    match = _RATE.fullmatch(value.lower()) if isinstance(value, str) else None
+    if match is None or match[2] not in RATE_UNITS or int(match[1]) < 1:
+        raise ConfigurationError(f"invalid rate {value!r}; {_RATE_HELP}")
+    limit = int(match[1])
+    if limit >= 2**31:
+        raise ConfigurationError(f"invalid rate {value!r}: {limit} is too large; {_RATE_HELP}")
+    return Rate(limit, RATE_UNITS[match[2]], f"{limit}/{match[2]}")
+
+
+def coerce_concurrency(value: object) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value < 2**31:
+        raise ConfigurationError(
+            f"invalid concurrency {value!r}; accepted: an int >= 1 (attempts running at "
+            "once across all workers), or None for no limit"
+        )
+    return value
+
+
+def coerce_key_spec(value: object) -> KeySpec | None:
+    if value is None or callable(value):
+        return value
+    if isinstance(value, str) and value.strip() and "\x00" not in value:
+        return value
+    raise ConfigurationError(
+        f"invalid concurrency_key {value!r}; accepted: a payload field name (dotted path "
+        "allowed, e.g. 'shop.id') or a callable (args, kwargs) -> str"
+    )
+
+
+def coerce_isolation(value: object) -> str:
+    if value is None:
+        return "thread"
+    if value not in ISOLATIONS:
+        raise ConfigurationError(
+            f"invalid isolation {value!r}; accepted: 'thread' (default) or 'process'"
+        )
+    return str(value)
+
+
+def concurrency_key(spec: KeySpec | None, args: tuple[Any, ...], kwargs: dict[str, Any],
+                    signature: inspect.Signature | None = None) -> str | None:
+    """The limit group of one call, evaluated at trigger time (None: the job's shared group).
+
+    A field path is looked up in the payload (the single positional argument, else the
+    keyword arguments), then among the function's arguments by parameter name; a missing
+    field gives None."""
+    if spec is None:
+        return None
+    if callable(spec):
+        value = spec(args, kwargs)
+    else:
+        payload = args[0] if len(args) == 1 and not kwargs else kwargs
+        value = _lookup(payload, spec)
+        if value is None and signature is not None:
+            try:
+                value = _lookup(dict(signature.bind(*args, **kwargs).arguments), spec)
+            except TypeError:
+                value = None
+    if value is None:
+        return None
+    text = value if isinstance(value, str) else str(value)
+    if "\x00" in text:
+        raise ConfigurationError(f"concurrency_key {text!r} contains a NUL character")
+    return text
+
+
+def _lookup(value: Any, path: str) -> Any:
+    for part in path.split("."):
+        if isinstance(value, dict) and part in value:
+            value = value[part]
+        elif isinstance(value, list) and part.isdigit() and int(part) < len(value):
+            value = value[int(part)]
+        else:
+            return None
+    return value

@@ -1,0 +1,216 @@
+"""Global concurrency and rate limits at claim time: the algorithm both SQL stores share.
+
+A claim with flow rules in force (``conveyor_flow``) goes like this, in one transaction:
+
+1. *peek*: the due jobs in claim order that no pause holds, skipping limit groups already
+   known to be full;
+2. *lock* the limit groups those jobs belong to (SQLite: its write transaction already
+   serialises claims; PostgreSQL: one advisory transaction lock per group, so unrelated
+   jobs never wait on each other);
+3. count, under those locks, what each group holds: attempts ``running`` now (a dead
+   worker's attempt stops counting when its lease is rescued) and starts inside the rate
+   window;
+4. *take* the jobs that fit, in claim order, and record their starts.
+
+A limit group is a job (per ``concurrency_key`` value, when the job has one) or a queue.
+Rate windows are kept as counts per bucket of ``period / BUCKETS`` seconds; a bucket that
+overlaps the window counts whole, so the count never under-estimates the starts in any
+window of ``period`` (a saturated limit runs at most ``BUCKETS / (BUCKETS + 1)`` of its
+rate — the price of O(BUCKETS) work per claim instead of one row per start).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from conveyor.stores.base_flow import FlowRule
+
+BUCKETS = 20
+SEP = "\x1f"
+ROUNDS = 4  # peeks per claim (each skips the groups the previous ones found full)
+
+
+def job_group(job: str, key: str | None) -> str:
+    return f"j{SEP}{job}{SEP}{key or ''}"
+
+
+def queue_group(queue: str) -> str:
+    return f"q{SEP}{queue}"
+
+
+def parse_group(group: str) -> tuple[str, str, str | None]:
+    """(kind, name, concurrency key) of a group name."""
+    kind, name, *rest = group.split(SEP)
+    return ("job" if kind == "j" else "queue"), name, (rest[0] if rest else None) or None
+
+
+def bucket_of(now: float, period: float) -> tuple[float, float]:
+    """(bucket start, expiry) of a start at ``now`` under a window of ``period``."""
+    width = period / BUCKETS
+    start = math.floor(now / width) * width
+    return start, start + width + period
+
+
+@dataclass(slots=True)
+class Candidate:
+    id: int
+    job: str
+    queue: str
+    key: str | None
+
+
+@dataclass
+class Rules:
+    """The rules in force, indexed for the claim."""
+
+    jobs: dict[str, FlowRule] = field(default_factory=dict)
+    queues: dict[str, FlowRule] = field(default_factory=dict)
+    paused_jobs: list[str] = field(default_factory=list)
+    paused_queues: list[str] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, rules: Iterable[FlowRule]) -> Rules:
+        found = cls()
+        for r in rules:
+            if r.paused:
+                (found.paused_jobs if r.kind == "job" else found.paused_queues).append(r.name)
+            elif r.limited:
+                (found.jobs if r.kind == "job" else found.queues)[r.name] = r
+        return found
+
+    def __bool__(self) -> bool:
+        return bool(self.jobs or self.queues or self.paused_jobs or self.paused_queues)
+
+    def groups(self, c: Candidate) -> list[tuple[str, FlowRule]]:
+        found = []
+        if (rule := self.jobs.get(c.job)) is not None:
+            found.append((job_group(c.job, c.key), rule))
+        if (rule := self.queues.get(c.queue)) is not None:
+            found.append((queue_group(c.queue), rule))
+        return found
+
+
+@dataclass
+class Exclusions:
+    """What a peek skips: paused names and full groups."""
+
+    jobs: list[str]
+    queues: list[str]
+    job_keys: list[str] = field(default_factory=list)  # job + SEP + key of full job groups
+
+
+class FlowConnection(Protocol):
+    """What a store provides inside one claim transaction."""
+
+    def peek(self, queues: Sequence[str] | None, skip: Exclusions, limit: int
+             ) -> list[Candidate]: ...
+
+    def lock(self, groups: Sequence[str], wait: bool) -> set[str]:
+        """Lock these groups until the transaction ends; returns those locked."""
+        ...
+
+    def now(self) -> float: ...
+
+    def running(self, jobs: Sequence[str], queues: Sequence[str]
+                ) -> list[tuple[str, str, str | None]]:
+        """(job, queue, key) of every running attempt of these jobs or queues."""
+        ...
+
+    def rate_used(self, groups: Sequence[str], now: float) -> dict[str, int]: ...
+
+    def record_starts(self, rows: Sequence[tuple[str, float, int, float]]) -> None:
+        """Add (group, bucket, count, expires_at) to the rate buckets."""
+        ...
+
+
+def pick(conn: FlowConnection, rules: Rules, queues: Sequence[str] | None, want: int
+         ) -> tuple[list[int], float]:
+    """The ids to claim (in claim order) and the clock they start at."""
+    skip = Exclusions(list(rules.paused_jobs), list(rules.paused_queues))
+    left: dict[str, float] = {}  # group -> what it may still start in this claim
+    chosen: list[int] = []
+    seen: set[int] = set()
+    now: float | None = None
+    for round_no in range(ROUNDS):
+        peeked = [c for c in conn.peek(queues, skip, max(want * 4, 32)) if c.id not in seen]
+        if not peeked:
+            break
+        new = sorted({g for c in peeked for g, _ in rules.groups(c)} - set(left))
+        locked = conn.lock(new, wait=round_no == 0)  # later rounds never wait: no deadlock
+        if now is None:
+            now = conn.now()
+        left.update({g: 0.0 for g in new if g not in locked})  # busy elsewhere: skip
+        _measure(conn, rules, [g for g in new if g in locked], peeked, left, now)
+        for c in peeked:
+            seen.add(c.id)
+            groups = [g for g, _ in rules.groups(c)]
+            if all(left[g] >= 1 for g in groups):
+                chosen.append(c.id)
+                for g in groups:
+                    left[g] -= 1
+                if len(chosen) == want:
+                    break
+        if len(chosen) == want or len(peeked) < max(want * 4, 32):
+            break
+        _exclude(skip, {g for g, n in left.items() if n <= 0})
+    return chosen, now if now is not None else conn.now()
+
+
+def _measure(conn: FlowConnection, rules: Rules, groups: list[str],
+             peeked: list[Candidate], left: dict[str, float], now: float) -> None:
+    """Fill ``left`` for newly locked groups: limit minus what they hold now."""
+    if not groups:
+        return
+    by_group = {g: r for c in peeked for g, r in rules.groups(c) if g in groups}
+    jobs = sorted({parse_group(g)[1] for g in groups if g.startswith("j")})
+    queues = sorted({parse_group(g)[1] for g in groups if g.startswith("q")})
+    running = Counter[str]()
+    for job, queue, key in conn.running(jobs, queues):
+        running[job_group(job, key)] += 1
+        running[queue_group(queue)] += 1
+    rated = [g for g in groups if by_group[g].rate_limit is not None]
+    used = conn.rate_used(rated, now) if rated else {}
+    for g in groups:
+        rule = by_group[g]
+        room = math.inf
+        if rule.concurrency is not None:
+            room = rule.concurrency - running[g]
+        if rule.rate_limit is not None:
+            room = min(room, rule.rate_limit - used.get(g, 0))
+        left[g] = room
+
+
+def _exclude(skip: Exclusions, full: set[str]) -> None:
+    for g in full:
+        kind, name, key = parse_group(g)
+        if kind == "queue":
+            if name not in skip.queues:
+                skip.queues.append(name)
+        elif (entry := f"{name}{SEP}{key or ''}") not in skip.job_keys:
+            skip.job_keys.append(entry)
+
+
+def starts_of(rules: Rules, taken: Iterable[tuple[str, str, str | None]], now: float
+              ) -> list[tuple[str, float, int, float]]:
+    """Rate bucket rows for the jobs taken: (group, bucket, count, expires_at)."""
+    counts = Counter[tuple[str, float]]()
+    for job, queue, key in taken:
+        rule = rules.jobs.get(job)
+        if rule is not None and rule.rate_period:
+            counts[(job_group(job, key), rule.rate_period)] += 1
+        rule = rules.queues.get(queue)
+        if rule is not None and rule.rate_period:
+            counts[(queue_group(queue), rule.rate_period)] += 1
+    rows = []
+    for (group, period), n in sorted(counts.items()):
+        bucket, expires = bucket_of(now, period)
+        rows.append((group, bucket, n, expires))
+    return rows
+
+
+def placeholders(values: Sequence[Any], mark: str = "?") -> str:
+    return ", ".join(mark for _ in values) or "NULL"

@@ -1,0 +1,90 @@
+-- Named queries of flow control (loaded with queries.sql; same format).
+
+-- name: flow_rules
+SELECT kind, name, concurrency, rate_limit, rate_period, paused FROM conveyor_flow
+WHERE paused OR concurrency IS NOT NULL OR rate_limit IS NOT NULL
+
+-- name: flow_peek
+SELECT id, job, queue, concurrency_key FROM conveyor_flow_peek(%(limit)s, %(now)s,
+    %(queues)s::text[], %(skip_jobs)s::text[], %(skip_queues)s::text[], %(skip_keys)s::text[])
+
+-- name: flow_clock
+SELECT conveyor_now()
+
+-- name: flow_lock
+-- Advisory transaction locks on limit groups, taken in the order given (sorted).
+SELECT count(pg_advisory_xact_lock(hashtextextended(%(prefix)s || g, 0)))
+FROM unnest(%(groups)s::text[]) AS g
+
+-- name: flow_try_lock
+SELECT g FROM unnest(%(groups)s::text[]) AS g
+WHERE pg_try_advisory_xact_lock(hashtextextended(%(prefix)s || g, 0))
+
+-- name: flow_running
+SELECT job, queue, concurrency_key FROM conveyor_jobs
+WHERE state = 'running' AND (job = ANY(%(jobs)s::text[]) OR queue = ANY(%(queues)s::text[]))
+
+-- name: flow_rate_used
+SELECT grp, sum(n)::bigint FROM conveyor_rate
+WHERE grp = ANY(%(groups)s::text[]) AND expires_at > %(now)s GROUP BY grp
+
+-- name: flow_record_starts
+-- Only rows of groups this claim holds locks on: claims never wait on each other's rows.
+WITH gone AS (
+    DELETE FROM conveyor_rate WHERE grp = ANY(%(groups)s::text[]) AND expires_at <= %(now)s
+)
+INSERT INTO conveyor_rate AS r (grp, bucket, n, expires_at)
+SELECT * FROM unnest(%(groups)s::text[], %(buckets)s::float8[], %(counts)s::int[],
+    %(expiries)s::float8[])
+ON CONFLICT (grp, bucket) DO UPDATE SET n = r.n + excluded.n
+
+-- name: flow_take
+-- The jobs flowlogic picked, still due and not taken by another worker meanwhile.
+UPDATE conveyor_jobs AS j SET state = 'running', attempts = j.attempts + 1,
+    started_at = %(now)s, lease_token = %(token)s, lease_expires_at = %(now)s + %(lease)s,
+    worker_id = %(worker)s, dedupe_key = NULL
+FROM (SELECT id FROM conveyor_jobs WHERE id = ANY(%(ids)s::bigint[])
+        AND state IN ('pending', 'waiting') FOR UPDATE SKIP LOCKED) AS due
+WHERE j.id = due.id
+RETURNING j.id, j.job, j.args, j.kwargs, j.attempts, j.max_attempts, j.retry, j.timeout,
+    j.run_at, j.owner, j.key, j.queue, j.version, j.schedule_id, j.event_id, j.priority,
+    %(now)s::float8, j.concurrency_key
+
+-- name: flow_sync
+INSERT INTO conveyor_flow AS f (kind, name, concurrency, rate_limit, rate_period, updated_at)
+SELECT v.kind, v.name, v.concurrency, v.rate_limit, v.rate_period, conveyor_now()
+FROM unnest(%(kinds)s::text[], %(names)s::text[], %(concurrencies)s::int[],
+    %(rate_limits)s::int[], %(rate_periods)s::float8[])
+    AS v(kind, name, concurrency, rate_limit, rate_period)
+ON CONFLICT (kind, name) DO UPDATE SET concurrency = excluded.concurrency,
+    rate_limit = excluded.rate_limit, rate_period = excluded.rate_period,
+    updated_at = excluded.updated_at
+WHERE f.concurrency IS DISTINCT FROM excluded.concurrency
+    OR f.rate_limit IS DISTINCT FROM excluded.rate_limit
+    OR f.rate_period IS DISTINCT FROM excluded.rate_period
+
+-- name: flow_pause
+INSERT INTO conveyor_flow AS f (kind, name, paused, updated_at)
+VALUES (%(kind)s, %(name)s, %(paused)s, conveyor_now())
+ON CONFLICT (kind, name) DO UPDATE SET paused = excluded.paused,
+    updated_at = excluded.updated_at
+
+-- name: flow_prune
+-- Old rate buckets of groups nobody claims any more (rows a claim holds are skipped).
+DELETE FROM conveyor_rate WHERE ctid IN (
+    SELECT ctid FROM conveyor_rate WHERE expires_at <= conveyor_now() - 60
+    LIMIT 10000 FOR UPDATE SKIP LOCKED)
+
+-- name: queue_counts
+SELECT queue, CASE WHEN state = 'pending' THEN (CASE WHEN run_at <= conveyor_now()
+    THEN 'queued' ELSE 'scheduled' END) ELSE state END AS s, count(*)
+FROM conveyor_jobs GROUP BY queue, s
+
+-- name: flow_group_running
+SELECT count(*) FROM conveyor_jobs WHERE state = 'running'
+    AND ((%(kind)s = 'job' AND job = %(name)s AND coalesce(concurrency_key, '') = %(key)s)
+        OR (%(kind)s = 'queue' AND queue = %(name)s))
+
+-- name: flow_group_rate
+SELECT coalesce(sum(n), 0)::bigint, min(expires_at) FROM conveyor_rate
+WHERE grp = %(group)s AND expires_at > conveyor_now()

@@ -1,0 +1,183 @@
+"""Flow control on SQLite: rules, pauses, per-queue counts and the limited claim.
+
+Claims run inside the store's ``BEGIN IMMEDIATE`` transaction, which already serialises
+every claim on the file, so group locks are free here."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from conveyor.clock import Clock, epoch
+from conveyor.stores.base_flow import FlowRule
+from conveyor.stores.flowlogic import (
+    SEP,
+    Candidate,
+    Exclusions,
+    Rules,
+    parse_group,
+    pick,
+    placeholders,
+    starts_of,
+)
+from conveyor.stores.sqlite.filters import STATE_SQL
+
+if TYPE_CHECKING:
+    from conveyor.stores.sqlite.connection import Locked
+
+RULES = (
+    "SELECT kind, name, concurrency, rate_limit, rate_period, paused FROM conveyor_flow "
+    "WHERE paused OR concurrency IS NOT NULL OR rate_limit IS NOT NULL"
+)
+
+
+def read_rules(conn: sqlite3.Connection) -> list[FlowRule]:
+    return [FlowRule(r[0], r[1], r[2], r[3], r[4], bool(r[5])) for r in conn.execute(RULES)]
+
+
+class SQLiteFlow:
+    """:class:`conveyor.stores.flowlogic.FlowConnection` over one write transaction."""
+
+    def __init__(self, conn: sqlite3.Connection, now: float) -> None:
+        self.conn = conn
+        self.clock = now
+
+    def now(self) -> float:
+        return self.clock
+
+    def peek(self, queues: Sequence[str] | None, skip: Exclusions, limit: int
+             ) -> list[Candidate]:
+        sql = ("SELECT id, job, queue, concurrency_key FROM conveyor_jobs "
+               "WHERE state IN ('pending', 'waiting') AND run_at <= ?")
+        params: list[Any] = [self.clock]
+        for column, values, test in (
+            ("queue", queues, "IN"), ("job", skip.jobs, "NOT IN"),
+            ("queue", skip.queues, "NOT IN"),
+            (f"job || char({ord(SEP)}) || coalesce(concurrency_key, '')", skip.job_keys,
+             "NOT IN"),
+        ):
+            if values:
+                sql += f" AND {column} {test} ({placeholders(values)})"
+                params.extend(values)
+        sql += " ORDER BY priority DESC, run_at, id LIMIT ?"
+        rows = self.conn.execute(sql, [*params, limit]).fetchall()
+        return [Candidate(*r) for r in rows]
+
+    def lock(self, groups: Sequence[str], wait: bool) -> set[str]:
+        return set(groups)  # BEGIN IMMEDIATE holds the only write lock
+
+    def running(self, jobs: Sequence[str], queues: Sequence[str]
+                ) -> list[tuple[str, str, str | None]]:
+        rows = self.conn.execute(
+            "SELECT job, queue, concurrency_key FROM conveyor_jobs WHERE state = 'running' "
+            f"AND (job IN ({placeholders(jobs)}) OR queue IN ({placeholders(queues)}))",
+            [*jobs, *queues],
+        ).fetchall()
+        return [(r[0], r[1], r[2]) for r in rows]
+
+    def rate_used(self, groups: Sequence[str], now: float) -> dict[str, int]:
+        rows = self.conn.execute(
+            f"SELECT grp, sum(n) FROM conveyor_rate WHERE grp IN ({placeholders(groups)}) "
+            "AND expires_at > ? GROUP BY grp", [*groups, now],
+        ).fetchall()
+        return {r[0]: int(r[1]) for r in rows}
+
+    def record_starts(self, rows: Sequence[tuple[str, float, int, float]]) -> None:
+        self.conn.executemany(
+            "INSERT INTO conveyor_rate (grp, bucket, n, expires_at) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (grp, bucket) DO UPDATE SET n = n + excluded.n", rows,
+        )
+        self.conn.execute("DELETE FROM conveyor_rate WHERE expires_at <= ?", (self.clock,))
+
+
+def claim_limited(conn: sqlite3.Connection, rules: Rules, take: str, params: dict[str, Any],
+                  queues: Sequence[str] | None, limit: int) -> tuple[list[Any], float]:
+    """Claim under flow rules; ``take`` is the claim UPDATE with ``{ids}`` to fill."""
+    flow = SQLiteFlow(conn, params["now"])
+    ids, now = pick(flow, rules, queues, limit)
+    if not ids:
+        return [], now
+    params = {**params, "now": now}
+    for i, job_id in enumerate(ids):
+        params[f"id{i}"] = job_id
+    rows = conn.execute(
+        take.format(ids=", ".join(f":id{i}" for i in range(len(ids)))), params
+    ).fetchall()
+    flow.record_starts(starts_of(rules, [(r[1], r[11], r[16]) for r in rows], now))
+    return rows, now
+
+
+class FlowMixin:
+    """Flow-control methods of :class:`SQLiteStore`."""
+
+    db: Locked
+    clock: Clock | None
+
+    def sync_limits(self, rules: Sequence[FlowRule]) -> None:
+        now = epoch(self.clock)
+        with self.db.transaction() as conn:
+            conn.executemany(
+                "INSERT INTO conveyor_flow (kind, name, concurrency, rate_limit, rate_period, "
+                "updated_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (kind, name) DO UPDATE SET "
+                "concurrency = excluded.concurrency, rate_limit = excluded.rate_limit, "
+                "rate_period = excluded.rate_period, updated_at = excluded.updated_at",
+                [(r.kind, r.name, r.concurrency, r.rate_limit, r.rate_period, now)
+                 for r in rules],
+            )
+            conn.execute("DELETE FROM conveyor_rate WHERE expires_at <= ?", (now,))
+
+    def set_paused(self, kind: str, name: str, paused: bool) -> None:
+        with self.db.transaction() as conn:
+            conn.execute(
+                "INSERT INTO conveyor_flow (kind, name, paused, updated_at) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (kind, name) DO UPDATE SET paused = excluded.paused, "
+                "updated_at = excluded.updated_at", (kind, name, int(paused), epoch(self.clock)),
+            )
+
+    def flow_rules(self) -> list[FlowRule]:
+        with self.db.reading() as conn:
+            try:
+                return read_rules(conn)
+            except sqlite3.OperationalError:  # a read-only look at an older schema
+                return []
+
+    def prune_flow(self) -> int:
+        with self.db.transaction() as conn:
+            return conn.execute(
+                "DELETE FROM conveyor_rate WHERE expires_at <= ?", (epoch(self.clock),)
+            ).rowcount
+
+    def queue_counts(self) -> dict[str, dict[str, int]]:
+        with self.db.reading() as conn:
+            rows = conn.execute(
+                f"SELECT queue, {STATE_SQL} AS s, count(*) FROM conveyor_jobs "
+                "GROUP BY queue, s", {"now": epoch(self.clock)},
+            ).fetchall()
+        counts: dict[str, dict[str, int]] = {}
+        for queue, state, n in rows:
+            counts.setdefault(queue, {})[state] = n
+        return counts
+
+    def flow_usage(self, groups: Sequence[str]) -> dict[str, tuple[int, int, float | None]]:
+        now = epoch(self.clock)
+        usage: dict[str, tuple[int, int, float | None]] = {}
+        with self.db.reading() as conn:
+            for group in groups:
+                kind, name, key = parse_group(group)
+                if kind == "job":
+                    running = conn.execute(
+                        "SELECT count(*) FROM conveyor_jobs WHERE state = 'running' AND job = ? "
+                        "AND coalesce(concurrency_key, '') = ?", (name, key or ""),
+                    ).fetchone()[0]
+                else:
+                    running = conn.execute(
+                        "SELECT count(*) FROM conveyor_jobs WHERE state = 'running' "
+                        "AND queue = ?", (name,),
+                    ).fetchone()[0]
+                used, first = conn.execute(
+                    "SELECT coalesce(sum(n), 0), min(expires_at) FROM conveyor_rate "
+                    "WHERE grp = ? AND expires_at > ?", (group, now),
+                ).fetchone()
+                usage[group] = (int(running), int(used), first)
+        return usage

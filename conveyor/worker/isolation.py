@@ -1,0 +1,181 @@
+"""``isolation="process"``: run one attempt in a child process (spawn, never fork).
+
+The child imports the job's module afresh, calls the function with the JSON arguments and
+sends back JSON (a result, or an error with its traceback) through a pipe. The parent waits
+without blocking the event loop; at the timeout it kills the child for real, and a child
+that dies (a signal, ``os.abort()``, the OOM killer) fails only that attempt, with the exit
+status as its error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib
+import importlib.util
+import inspect
+import json
+import multiprocessing
+import signal
+import sys
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from typing import Any, TypeVar
+
+from conveyor.errors import AttemptCrashed
+
+_CONTEXT = multiprocessing.get_context("spawn")
+T = TypeVar("T")
+
+
+class ChildFailed(Exception):
+    """An isolated attempt raised: carries the child's stored error."""
+
+    def __init__(self, error: str, retryable: bool) -> None:
+        super().__init__(error)
+        self.error = error
+        self.retryable = retryable
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where a child finds the job's function."""
+
+    module: str
+    file: str | None
+    qualname: str
+
+    @classmethod
+    def of(cls, fn: Callable[..., Any]) -> Target:
+        module = sys.modules.get(fn.__module__)
+        return cls(fn.__module__, getattr(module, "__file__", None), fn.__qualname__)
+
+
+async def run_isolated(job_id: str, fn: Callable[..., Any], args: str, kwargs: str,
+                       timeout: float | None) -> Any:
+    """Run one attempt in a child; returns the result or raises ChildFailed, TimeoutError,
+    AttemptCrashed, or RetryIn."""
+    receiver, sender = _CONTEXT.Pipe(duplex=False)
+    process = _CONTEXT.Process(
+        target=child_main, args=(sender, Target.of(fn), args, kwargs),
+        name=f"conveyor-isolated-{job_id}", daemon=True,
+    )
+    await in_thread("conveyor-isolated", process.start)
+    sender.close()
+    try:
+        message = await in_thread("conveyor-isolated", _receive, receiver, process, timeout)
+    except BaseException:  # cancelled (shutdown, lost lease): the child goes too
+        process.kill()
+        raise
+    receiver.close()
+    await in_thread("conveyor-isolated", process.join, 5.0)
+    if message is None:
+        raise AttemptCrashed(_exit_status(process.exitcode))
+    kind, payload = message
+    if kind == "ok":
+        return json.loads(payload)
+    if kind == "retry_in":
+        from conveyor.errors import RetryIn
+
+        delay, unit = payload
+        raise RetryIn(delay, unit)
+    raise ChildFailed(payload, retryable=kind == "error")
+
+
+async def in_thread(name: str, fn: Callable[..., T], *args: Any) -> T:
+    """Run ``fn`` in a new daemon thread of its own (not a pool: a thread that never
+    returns must not take a pool's slot); cancelling the await abandons the thread."""
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[T] = loop.create_future()
+
+    def settle(value: Any, error: BaseException | None) -> None:
+        if future.done():
+            return
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(value)
+
+    def work() -> None:
+        try:
+            value = fn(*args)
+        except BaseException as exc:  # handed to the awaiting task
+            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+                loop.call_soon_threadsafe(settle, None, exc)
+            return
+        with contextlib.suppress(RuntimeError):
+            loop.call_soon_threadsafe(settle, value, None)
+
+    threading.Thread(target=work, name=name, daemon=True).start()
+    return await future
+
+
+def _receive(receiver: Connection, process: Any, timeout: float | None) -> Any:
+    """The child's message, None if it died without one; TimeoutError past ``timeout``."""
+    if not receiver.poll(timeout):
+        process.kill()
+        process.join(5.0)
+        raise TimeoutError(f"timed out after {timeout:g} s (the child process was killed)")
+    try:
+        return receiver.recv()
+    except (EOFError, OSError):
+        process.join(5.0)
+        return None
+
+
+def _exit_status(code: int | None) -> str:
+    if code is not None and code < 0:
+        try:
+            return f"killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"killed by signal {-code}"
+    return f"the child process exited with status {code} without a result"
+
+
+def child_main(sender: Connection, target: Target, args: str, kwargs: str) -> None:
+    """Entry point of the child process."""
+    from conveyor.errors import Fail, PayloadError, RetryIn
+    from conveyor.serialization import dumps
+    from conveyor.worker.execute import error_json
+
+    try:
+        fn = _load(target)
+        result = fn(*json.loads(args), **json.loads(kwargs))
+        if inspect.isawaitable(result):
+            result = asyncio.run(_wait(result))
+        message: tuple[str, Any] = ("ok", dumps(result, "result"))
+    except (Fail, PayloadError) as exc:
+        message = ("fail", error_json(exc))
+    except RetryIn as exc:
+        message = ("retry_in", (exc.delay, exc.unit))
+    except BaseException as exc:  # SystemExit too: it fails the attempt
+        message = ("error", error_json(exc))
+    sender.send(message)
+    sender.close()
+
+
+async def _wait(awaitable: Any) -> Any:
+    return await awaitable
+
+
+def _load(target: Target) -> Any:
+    name = "__mp_main__" if target.module == "__main__" else target.module
+    module = sys.modules.get(name)
+    if module is None:
+        try:
+            module = importlib.import_module(name)
+        except ImportError:
+            if not target.file:
+                raise
+            spec = importlib.util.spec_from_file_location(name, target.file)
+            if spec is None or spec.loader is None:
+                raise
+            module = importlib.util.module_from_spec(spec)
+            sys.modules[name] = module
+            spec.loader.exec_module(module)
+    found: Any = module
+    for part in target.qualname.split("."):
+        found = getattr(found, part)
+    return getattr(found, "fn", found)  # the module holds the JobDefinition

@@ -1,0 +1,72 @@
+"""``isolation="process"``: each attempt in a spawned child (SPEC §9)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+
+from conveyor import ConfigurationError, Conveyor, Retry
+from tests.conformance.helpers import drain
+from tests.process import isolated_jobs
+
+
+@pytest.fixture
+def app() -> Iterator[Conveyor]:
+    application = Conveyor("memory://", lease=2)
+    yield application
+    application.close()
+
+
+def test_an_isolated_infinite_loop_is_killed_at_its_timeout_and_retried(app: Conveyor) -> None:
+    app.job("spin", isolation="process", timeout=1, retry=Retry(retries=1, wait=0))(
+        isolated_jobs.spin
+    )
+    h = app.jobs["spin"]().run_now()
+    drain(app)
+    record = app.get_job(h.id)
+    assert record is not None and record.state == "failed" and record.attempts == 2
+    for attempt in record.history:
+        assert attempt.error is not None
+        assert attempt.error["type"] == "TimeoutError"
+        assert "timed out after 1 s" in attempt.error["message"]
+
+
+def test_an_isolated_crash_fails_only_that_attempt_with_the_signal(app: Conveyor) -> None:
+    app.job("aborts", isolation="process", retry=Retry(retries=1, wait=0))(isolated_jobs.aborts)
+    app.job("adds", isolation="process")(isolated_jobs.pid_and_sum)
+    crash = app.jobs["aborts"]().run_now()
+    fine = app.jobs["adds"](2, b=3).run_now()
+    drain(app)
+    record = app.get_job(crash.id)
+    assert record is not None and record.state == "failed" and record.attempts == 2
+    assert record.error is not None and "killed by SIGABRT" in record.error["message"]
+    assert record.error["type"] == "conveyor.errors.AttemptCrashed"
+    result = fine.result(timeout=5)
+    assert result["sum"] == 5 and result["pid"] != os.getpid()  # ran in a child
+
+
+def test_isolated_errors_async_jobs_and_results_cross_as_json(app: Conveyor) -> None:
+    app.job("fails", isolation="process")(isolated_jobs.fails)
+    app.job("double", isolation="process")(isolated_jobs.async_double)
+    failed = app.jobs["fails"]().run_now()
+    doubled = app.jobs["double"](21).run_now()
+    drain(app)
+    assert doubled.result(timeout=5) == 42
+    record = app.get_job(failed.id)
+    assert record is not None and record.error is not None
+    assert record.error["type"] == "ValueError"
+    assert "bad input in the child" in record.error["message"]
+    assert "isolated_jobs.py" in record.error["traceback"]
+
+
+def test_isolation_refuses_what_a_child_cannot_run(app: Conveyor) -> None:
+    def local() -> None: ...
+
+    with pytest.raises(ConfigurationError, match="module level"):
+        app.job("local", isolation="process")(local)
+
+    with pytest.raises(ConfigurationError, match="meta"):
+        @app.job(isolation="process")
+        def with_meta(meta: object) -> None: ...
