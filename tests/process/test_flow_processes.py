@@ -94,10 +94,11 @@ def test_a_rate_limit_holds_across_workers_in_every_window(
     starts = sorted(flow.app.get_job(h.id).started_at.timestamp() for h in handles)
     for i, first in enumerate(starts):
         assert sum(1 for s in starts[i:i + 60] if s < first + 1.0) <= 50
-    # The jobs' own stamps run a little after their claims: allow 20 ms of scheduling.
+    # The jobs' own stamps run a little after their claims (a busy machine delays a
+    # thread's start): allow them 100 ms of such jitter.
     stamps = sorted(r.start for r in executions(tmp_path))
     for i, first in enumerate(stamps):
-        assert sum(1 for s in stamps[i:i + 60] if s < first + 0.98) <= 50
+        assert sum(1 for s in stamps[i:i + 60] if s < first + 0.9) <= 50
 
 
 def test_a_paused_queue_holds_every_worker_then_drains_after_resume(
