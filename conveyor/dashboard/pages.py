@@ -103,7 +103,7 @@ async def runs(dash: Dashboard, request: Request) -> Response:
         **page, "filters": filters, "states": STATES, "error": error,
         "job_ids": list(dash.app.jobs), "next_url": next_url,
         "first_page": query.get("before") is None,
-    })
+    }, status=400 if error else 200)
 
 
 async def run(dash: Dashboard, request: Request) -> Response:

@@ -336,7 +336,8 @@ def session_cookie_response(target: str, security: Security, secure: bool) -> Re
     response = RedirectResponse(safe_next(target), status_code=303)
     response.set_cookie(
         SESSION_COOKIE, security.sessions.issue(), max_age=int(security.sessions.lifetime),
-        httponly=True, samesite="strict", secure=secure, path="/",
+        expires=int(security.sessions.lifetime), httponly=True, samesite="strict",
+        secure=secure, path="/",
     )
     return response
 

@@ -115,4 +115,4 @@ def test_bad_filters_show_an_error_not_a_crash(
     sqlite_demo: Conveyor, make_client: ClientFactory
 ) -> None:
     r = make_client(sqlite_demo).get("/runs", params={"state": "bogus", "before": "x"})
-    assert r.status_code == 200 and "unknown state" in r.text
+    assert r.status_code == 400 and "unknown state" in r.text  # the page, with the error
