@@ -19,6 +19,10 @@ TEXTS = [
     "every weekday at 9:30 am", "every 90 minutes", "every 2 weeks", "every 3 days",
     "every day at noon and midnight", "on the last day of the month at 23:00",
     "every 2 hours between 9 am and 5 pm", "every 1 second",
+    # later.js phrases (LaterPlan)
+    "at 10:00 on mon also at 14:00 on fri except of jan", "on the 3rd day instance on fri",
+    "every 15 minutes after 9:00 before 17:00 except every weekend",
+    "at 2:30 on the 1st day of the week",
 ]
 ZONES = ["UTC", "Europe/Paris", "America/New_York", "Australia/Lord_Howe"]
 
