@@ -188,16 +188,6 @@ def test_running_attempts_finish_when_their_queue_is_paused(app: Conveyor) -> No
         wait_for(lambda: h.state == "completed", 10, "the running attempt to finish")
 
 
-def test_pause_is_persisted(store_url: str) -> None:
-    if store_url.startswith("memory"):
-        pytest.skip("a memory store does not outlive its app")
-    with Conveyor(store_url) as first:
-        first.queue("kept")
-        first.pause(queue="kept")
-    with Conveyor(store_url) as second:
-        assert {q.name: q.paused for q in second.queues()}["kept"] is True
-
-
 def test_dead_workers_slot_frees_when_its_lease_is_rescued(app: Conveyor) -> None:
     @app.job(concurrency=1)
     def single() -> str:
