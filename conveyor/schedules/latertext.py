@@ -15,9 +15,9 @@
                | week(s) [of the year] | week(s) of the month | month(s) | year(s)
 
 N is 0..59 (with a matching st/nd/rd/th or none) or a four-digit number; TIME is
-``H:MM`` (24 h) or ``H:MM am|pm`` (``12:00 am`` is noon, as in later.js). Days of the
-week count from Sunday = 1, "last" is 0. Each phrase adds values to one constraint of
-the current schedule, as later.js's ``recur()`` builder does.
+``H:MM`` (24 h) or ``H:MM am|pm`` (``12:00 am`` is midnight; later.js reads it as
+noon). Days of the week count from Sunday = 1, "last" is 0. Each phrase adds values to
+one constraint of the current schedule, as later.js's ``recur()`` builder does.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from conveyor.schedules.laterplan import LaterPlan
+from conveyor.schedules.laterplan import LaterPlan, Spec
 
 _T = {
     "rank": r"((\d\d\d\d)|([2-5]?1(st)?|[2-5]?2(nd)?|[2-5]?3(rd)?"
@@ -116,7 +116,7 @@ class _Builder:
         self.cur = target[-1]
 
     def plan(self) -> LaterPlan:
-        def specs(items: list[dict[str, list[int]]]) -> tuple[tuple[tuple[str, tuple[int, ...]], ...], ...]:  # noqa: E501
+        def specs(items: list[dict[str, list[int]]]) -> tuple[Spec, ...]:
             return tuple(tuple((k, tuple(v)) for k, v in item.items()) for item in items)
 
         return LaterPlan(specs(self.schedules), specs(self.exceptions))
@@ -164,6 +164,8 @@ class _Parser:
             h, minutes = int(hours), int(rest[:2])
             if rest.endswith("pm") and h < 12:
                 h += 12
+            elif rest.endswith("am") and h == 12:  # midnight (later.js: noon)
+                h = 0
             return h * 3600 + minutes * 60
         if kind in ("dayName", "monthName"):
             return _NAMES[text[:3]]
