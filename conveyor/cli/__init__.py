@@ -39,6 +39,7 @@ COMMAND_MODULES = (
     "manage",      # conveyor cancel, retry, purge, migrate
     "dashboard",   # conveyor dashboard
     "schedules",   # conveyor schedules
+    "flow",        # conveyor pause, resume, queues
 )
 
 

@@ -18,7 +18,10 @@ from conveyor.cli.render import safe_url
 @click.command()
 @app_options(positional=True)
 @click.option("-c", "--concurrency", type=click.IntRange(min=1), default=10, show_default=True,
-              help="Jobs run at once by this process.")
+              help="Jobs run at once by each worker process.")
+@click.option("-p", "--processes", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Worker processes to run and supervise (restarted when they die); "
+                   "together they run up to PROCESSES x CONCURRENCY jobs at once.")
 @click.option("-q", "--queues", metavar="A,B", default=None,
               help="Only take jobs from these queues (comma-separated); default all.")
 @click.option("--burst", is_flag=True,
@@ -33,12 +36,14 @@ from conveyor.cli.render import safe_url
               metavar="PORT", help="Serve Prometheus metrics at http://HOST:PORT/metrics.")
 @click.option("--metrics-host", default="127.0.0.1", show_default=True, metavar="HOST",
               help="Interface for --metrics-port (0.0.0.0: every interface).")
-def worker(app: Conveyor, concurrency: int, queues: str | None, burst: bool, grace: float,
-           log_level: str, metrics_port: int | None, metrics_host: str) -> None:
+def worker(app: Conveyor, concurrency: int, processes: int, queues: str | None, burst: bool,
+           grace: float, log_level: str, metrics_port: int | None, metrics_host: str) -> None:
     """Run a worker for APP (module:attr or path/to/app.py[:attr])."""
     logging.basicConfig(
         level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    if processes > 1:
+        run_processes(app, processes, concurrency, burst, metrics_port)
     click.echo(
         f"conveyor worker: {len(app.jobs)} jobs on {safe_url(app.url)} "
         f"(concurrency {concurrency}, queues {queues or 'all'}"
@@ -49,6 +54,23 @@ def worker(app: Conveyor, concurrency: int, queues: str | None, burst: bool, gra
         serve_metrics(app, metrics_host, metrics_port)
     app.run_worker(concurrency=concurrency, queues=queues, burst=burst, grace=grace)
     exit_past_stuck_jobs(app)
+
+
+def run_processes(app: Conveyor, processes: int, concurrency: int, burst: bool,
+                  metrics_port: int | None) -> None:
+    """Become the supervisor of ``processes`` workers (this process runs no jobs)."""
+    from conveyor.cli.supervise import child_arguments, supervise
+
+    if metrics_port is not None:
+        fail("--metrics-port serves one process; with --processes, give each worker its "
+             "own: run them separately, or set PROMETHEUS_MULTIPROC_DIR and serve it apart")
+    args = child_arguments(sys.argv)
+    if args is None:
+        fail("--processes works with the `conveyor worker` command")
+    click.echo(f"conveyor worker: supervising {processes} processes on {safe_url(app.url)} "
+               f"(up to {processes * concurrency} jobs at once)", err=True)
+    app.close()
+    raise SystemExit(supervise(args, processes, burst))
 
 
 def serve_metrics(app: Conveyor, host: str, port: int) -> None:

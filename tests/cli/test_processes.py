@@ -1,0 +1,88 @@
+"""``conveyor worker APP --processes N``: a supervisor of N worker processes."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from conveyor import Conveyor
+from conveyor.cli.supervise import child_arguments
+from tests.support import wait_for
+
+pytestmark = pytest.mark.slow
+
+APP = textwrap.dedent(
+    """
+    import os, time
+    from conveyor import Conveyor
+
+    app = Conveyor()
+
+    @app.job
+    def where(seconds):
+        time.sleep(seconds)
+        return os.getpid()
+    """
+)
+
+
+def start(tmp_path: Path, url: str, *args: str) -> subprocess.Popen[str]:
+    (tmp_path / "procapp.py").write_text(APP)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CONVEYOR_")}
+    env["CONVEYOR_URL"] = url
+    return subprocess.Popen(
+        [sys.executable, "-c", "from conveyor.cli import main; main()", "worker",
+         "procapp.py", *args],
+        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+
+
+def test_child_arguments_drop_processes() -> None:
+    argv = ["conveyor", "worker", "app.py", "--processes", "3", "-c", "5", "--processes=2"]
+    assert child_arguments(argv) == ["worker", "app.py", "-c", "5"]
+    assert child_arguments(["flask", "conveyor"]) is None
+
+
+def test_processes_run_jobs_restart_a_dead_worker_and_stop_gracefully(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/jobs.db"
+    app = Conveyor(url)
+    supervisor = start(tmp_path, url, "--processes", "2", "--concurrency", "2")
+    try:
+        wait_for(lambda: len(app.store.workers(60)) == 2, 30, "two worker processes")
+        pids = {w.pid for w in app.store.workers(60)}
+        assert supervisor.pid not in pids
+        victim = sorted(pids)[0]
+        os.kill(victim, signal.SIGKILL)
+        wait_for(lambda: {w.pid for w in app.store.workers(60)} - pids, 30,
+                 "a restarted worker process")
+        supervisor.send_signal(signal.SIGINT)  # one graceful shutdown of every worker
+        assert supervisor.wait(30) == 0
+        wait_for(lambda: {w.pid for w in app.store.workers(60)} <= {victim}, 10,
+                 "every live worker to unregister")
+    finally:
+        if supervisor.poll() is None:
+            supervisor.kill()
+        app.close()
+    _, err = supervisor.communicate()
+    assert "supervising 2 processes" in err
+    assert "restarting in" in err
+
+
+def test_burst_processes_exit_when_the_work_is_done(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/jobs.db"
+    (tmp_path / "procapp.py").write_text(APP)
+    supervisor = start(tmp_path, url, "--processes", "2", "--burst")
+    assert supervisor.wait(60) == 0
+
+
+def test_metrics_port_and_processes_are_refused_in_one_line(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/jobs.db"
+    proc = start(tmp_path, url, "--processes", "2", "--metrics-port", "9999")
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 2 and err.count("\n") == 1 and "--metrics-port" in err
