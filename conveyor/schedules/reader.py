@@ -6,6 +6,7 @@ cron, rrule or interval plans (and its extensions: ``every day``, ``at noon``,
 (``latertext.py``) into a ``LaterPlan``. When neither reads it, the error names the word
 of whichever reading got further. Texts conveyor's grammar reads but finds wrong
 (``every 0 minutes``, ``every 15 minutes at 9:00``) are errors, whatever later.js says.
+Parts joined by ``also``/``except`` may each use either grammar (``mixed.py``).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from conveyor.schedules.build import Compiled, compile_phrase
 from conveyor.schedules.english import WordError, error, parse_english
 from conveyor.schedules.laterexplain import describe
 from conveyor.schedules.latertext import LaterSyntaxError, parse_later
+from conveyor.schedules.mixed import mixed_error_word, read_mixed
 
 _EXPECTED = {
     "rank": 'a number such as "5" or "15th"', "time": 'a time such as "10:15 am" or "17:00"',
@@ -37,7 +39,10 @@ def read_english(text: str, zone: ZoneInfo, anchor: datetime) -> Compiled:
         try:
             plan = parse_later(text)
         except LaterSyntaxError as later:
-            raise _further(text, own, later) from None
+            mixed = read_mixed(text)
+            if mixed is None:
+                raise _further(text, own, later) from None
+            plan = mixed
         if not any(plan.schedules):
             raise own from None
         return Compiled("rrule", plan, describe(plan))
@@ -50,13 +55,14 @@ def _further(text: str, own: WordError, later: LaterSyntaxError) -> ScheduleErro
     words = list(re.finditer(r"\S+", text))
     later_pos = next((i for i, w in enumerate(words, 1) if w.end() > later.pos), len(words) + 1)
     if later_pos <= own_pos:
-        joiner = re.search(r'unknown word "(also|except|after|before|starting)"', str(own))
-        if joiner is None:
+        joiner = re.search(r'unknown word "(also|except)"', str(own))
+        part = mixed_error_word(text) if joiner else None
+        if joiner is None or part is None:
             return own
-        return error(text, f'"{joiner.group(1)}" at position {own_pos} joins later.js phrases, '
-                     f'but "{words[later_pos - 1].group()}" at position {later_pos} is not one '
-                     '(write "at 12:00" for "at noon", "every 1 day" for "every day", "between '
-                     'the 9th and 17th" for "between 9 am and 5 pm")')  # fmt: skip
+        return error(text, f'"{joiner.group(1)}" at position {own_pos} joins schedules, but '
+                     f'"{part}" cannot be joined: write it in later.js\'s words (e.g. "every 2 '
+                     'hours between the 9th and 17th" for "every 2 hours between 9 am and '
+                     '5 pm") or as a schedule of its own')  # fmt: skip
     if later_pos > len(words):
         return error(text, f'it ends too early, after "{words[-1].group()}"')
     word = words[later_pos - 1].group()

@@ -90,7 +90,19 @@ def test_searches_are_bounded() -> None:
     assert parse_schedule("after 53rd week of the month").next(AFTER, 1) == []  # via 2100
 
 
-def test_also_and_except_with_a_conveyor_only_phrase_say_which_word_to_rewrite() -> None:
-    with pytest.raises(ScheduleError, match=r'"also" at position 5 joins later\.js phrases, '
-                       r'but "day" at position 2 is not one'):  # fmt: skip
-        parse_schedule("every day at noon also at 18:00")
+def test_also_and_except_with_a_part_that_cannot_be_joined_name_it() -> None:
+    with pytest.raises(ScheduleError, match=r'"also" at position 4 joins schedules, '
+                       r'but "every 90 minutes" cannot be joined'):  # fmt: skip
+        parse_schedule("every 90 minutes also at noon")
+
+
+def test_also_and_except_join_parts_written_in_either_grammar() -> None:
+    assert fires("every day at noon also at 18:00", 3) == [
+        "Mon 2027-03-01 12:00", "Mon 2027-03-01 18:00", "Tue 2027-03-02 12:00"]  # fmt: skip
+    weekdays = fires("every weekday at 9:30 am except on the 3rd friday", 20)
+    assert "Thu 2027-03-18 09:30" in weekdays and "Fri 2027-03-19 09:30" not in weekdays
+    assert "Mon 2027-03-22 09:30" in weekdays
+    assert fires("on the 3rd friday at 10 am also on the last friday of the month at 4 pm", 2) == [
+        "Fri 2027-03-19 10:00", "Fri 2027-03-26 16:00"]  # fmt: skip
+    assert parse_schedule("at noon except every weekend").explain() == (
+        "At 12:00; except on Sunday or Saturday")
