@@ -17,9 +17,9 @@ from conveyor.cli.render import safe_url
 
 @click.command()
 @app_options(positional=True)
-@click.option("-c", "--concurrency", type=click.IntRange(min=1), default=10, show_default=True,
+@click.option("-c", "--concurrency", type=click.IntRange(1, 100_000), default=10, show_default=True,
               help="Jobs run at once by each worker process.")
-@click.option("-p", "--processes", type=click.IntRange(min=1), default=1, show_default=True,
+@click.option("-p", "--processes", type=click.IntRange(1, 1024), default=1, show_default=True,
               help="Worker processes to run and supervise (restarted when they die); "
                    "together they run up to PROCESSES x CONCURRENCY jobs at once.")
 @click.option("-q", "--queues", metavar="A,B", default=None,

@@ -20,6 +20,8 @@ CASES = [
     ["cancel", HUGE],
     ["retry", str(2**63)],
     ["runs", "--limit", HUGE],
+    ["worker", "--processes", HUGE, "--burst"],
+    ["worker", "--concurrency", HUGE, "--burst"],
     ["run", "add", "--args", "[1, 2]", "--at", "9999-12-31T23:59:59-05:00"],
     ["run", "add", "--args", "[1, 2]", "--at", "0001-01-01T00:00:00+05:00"],
     ["run", "add", "--args", "[1, 2]", "--at", "2027-13-45T99:00"],
