@@ -10,7 +10,7 @@ import pytest
 from conveyor import Conveyor, JobFailed, Retry
 from conveyor.testing import FakeClock, enqueued, inline, run_until_idle
 
-pytest_plugins = ["conveyor.testing.plugin"]
+# The conveyor_app fixture comes from the installed pytest11 entry point (conveyor.testing.plugin).
 
 
 @pytest.fixture
