@@ -24,7 +24,7 @@ from conveyor.limits import (
     concurrency_key,
     parse_rate,
 )
-from conveyor.records import utc
+from conveyor.records import JobRecord, utc
 from conveyor.stores.base import FlowRule, JobRow, Store
 from conveyor.stores.flowlogic import job_group, queue_group
 
@@ -164,7 +164,7 @@ class FlowMixin:
                                   rate.period if rate else None))
         return rules
 
-    def hold(self, row: JobRow) -> Hold | None:
+    def hold(self, row: JobRow | JobRecord) -> Hold | None:
         """Why a queued job is held back (a pause or a full limit), else None."""
         if row.state != "queued":
             return None

@@ -18,7 +18,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 from starlette.types import ASGIApp
 
-from conveyor.dashboard import api, pages
+from conveyor.dashboard import api, flow, pages
 from conveyor.dashboard.context import Dashboard
 from conveyor.dashboard.data import Views
 from conveyor.dashboard.guard import DEFAULT_MAX_BODY, HeadersMiddleware, InputGuardMiddleware
@@ -69,6 +69,7 @@ def create_app(
         routes=[
             *api.routes(),
             *pages.routes(),
+            *flow.routes(),
             Route("/metrics", metrics, methods=["GET"]),
             Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
         ],

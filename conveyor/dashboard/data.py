@@ -104,8 +104,14 @@ class Views:
             finished=rec.finished,
             can_cancel=not rec.finished,
             can_retry=rec.finished,
+            hold=self.hold(rec),
         )
         return out
+
+    def hold(self, rec: JobRecord) -> dict[str, Any] | None:
+        """Why a queued run has not started (a pause, a full limit) and when it may."""
+        found = self.app.hold(rec) if rec.state == "queued" else None
+        return {"reason": found.reason, "until": iso(found.until)} if found else None
 
     def _is_durable(self, job_id: str) -> bool:
         definition = self.app.definition(job_id)

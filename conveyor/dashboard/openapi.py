@@ -47,6 +47,7 @@ def _query(name: str, schema: dict[str, Any], description: str) -> dict[str, Any
 _RUN_ID = _path_param("run_id", {"type": "integer", "minimum": 1})
 _SLUG = _path_param("slug", {"type": "string"})
 _SCHEDULE_ID = _path_param("schedule_id", {"type": "string"})
+_NAME = _path_param("name", {"type": "string"})
 
 
 def _json_body(schema: dict[str, Any]) -> dict[str, Any]:
@@ -140,6 +141,15 @@ def openapi_document() -> dict[str, Any]:
                 "Pause a schedule", _SCHEDULE_ID, 403, 501),
             "/api/schedules/{schedule_id}/resume": _action(
                 "Resume a schedule", _SCHEDULE_ID, 403, 501),
+            "/api/queues": {"get": {
+                "summary": "Queues (counts by state, declared limits, paused) and paused jobs",
+                "responses": _responses(_OBJECT)}},
+            "/api/queues/{name}/pause": _action(
+                "Pause a queue: no worker claims its runs", _NAME, 403),
+            "/api/queues/{name}/resume": _action("Resume a paused queue", _NAME, 403),
+            "/api/jobs/{name}/pause": _action(
+                "Pause a job (by id or slug): no worker claims its runs", _NAME, 403),
+            "/api/jobs/{name}/resume": _action("Resume a paused job", _NAME, 403),
             "/api/events": {
                 "get": {"summary": "Recent events", "responses": _responses(_OBJECT, 501)},
                 "post": {"summary": "Send an event", "requestBody": {
