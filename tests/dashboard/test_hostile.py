@@ -16,6 +16,7 @@ from conveyor.dashboard.guard import SECURITY_HEADERS
 
 from .conftest import ClientFactory
 from .helpers import BASE
+from .test_pages import csrf_of
 
 DEEP = b'{"payload": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
 JSON = {"content-type": "application/json"}
@@ -48,6 +49,12 @@ EVENT_BODIES: list[tuple[str, bytes]] = [
 @pytest.fixture
 def client(demo: Conveyor, make_client: ClientFactory) -> TestClient:
     return make_client(demo, raise_server_exceptions=False)
+
+
+@pytest.fixture
+def one_store_client(sqlite_demo: Conveyor, make_client: ClientFactory) -> TestClient:
+    """For checks made before any store is read (one store is enough)."""
+    return make_client(sqlite_demo, raise_server_exceptions=False)
 
 
 def _is_client_error(r: Any) -> None:
@@ -119,12 +126,12 @@ def test_hostile_schedule_ids_are_4xx(client: TestClient, action: str) -> None:
     "http://127.0.0.1@evil.example",
 ])
 def test_malformed_origin_headers_are_refused_with_403(
-    demo: Conveyor, client: TestClient, origin: str
+    sqlite_demo: Conveyor, one_store_client: TestClient, origin: str
 ) -> None:
-    r = client.post("/api/jobs/echo/run", json={"payload": 1}, headers={"Origin": origin})
+    r = one_store_client.post("/api/jobs/echo/run", json={"payload": 1}, headers={"Origin": origin})
     assert r.status_code == 403, r.text
     assert "cross-site" in r.json()["error"]
-    assert demo.count() == 0
+    assert sqlite_demo.count() == 0
 
 
 def test_a_body_over_the_limit_is_413_while_it_streams(demo: Conveyor) -> None:
@@ -189,3 +196,49 @@ def test_the_security_headers_are_on_every_response(
     for r in responses:
         for name, value in SECURITY_HEADERS:
             assert r.headers[name.decode()] == value.decode(), (r.status_code, r.url)
+
+
+@pytest.mark.parametrize("fields", [
+    {"payload": '"\\u0000"'}, {"payload": '"\\ud800"'}, {"payload": "[" * 5000},
+    {"payload": "\x00"}, {"args": "[1e999]"}, {"kwargs": '{"\\u0000": 1}'},
+    {"payload": "1", "args": "[1]"},
+], ids=lambda f: repr(f)[:30])
+def test_hostile_run_forms_are_400_pages(
+    sqlite_demo: Conveyor, one_store_client: TestClient, fields: dict[str, str]
+) -> None:
+    client = one_store_client
+    csrf = csrf_of(client)
+    r = client.post("/jobs/echo/run", data={**fields, "csrf_token": csrf})
+    assert r.status_code == 400 and "text/html" in r.headers["content-type"], r.text[:300]
+    assert sqlite_demo.count() == 0
+
+
+@pytest.mark.parametrize("fields", [
+    {"name": "a\x00"}, {"name": "n" * 5000}, {"name": "x", "id": "é" * 2000},
+    {"name": "x", "payload": '{"a": "\\u0000"}'}, {"name": "x", "payload": "[" * 5000},
+], ids=lambda f: repr(f)[:30])
+def test_hostile_event_forms_are_400_pages(
+    one_store_client: TestClient, fields: dict[str, str]
+) -> None:
+    client = one_store_client
+    csrf = csrf_of(client, "/events")
+    r = client.post("/events", data={**fields, "csrf_token": csrf})
+    assert r.status_code == 400 and "text/html" in r.headers["content-type"], r.text[:300]
+
+
+def test_hostile_sign_in_input_is_4xx(
+    sqlite_demo: Conveyor, make_client: ClientFactory
+) -> None:
+    client = make_client(sqlite_demo, token="t" * 20, raise_server_exceptions=False)
+    csrf = csrf_of(client, "/login")
+    form = "application/x-www-form-urlencoded"
+    for body in (f"csrf_token={csrf}&token=%ff%fe", f"csrf_token={csrf}&token=%00",
+                 f"csrf_token={csrf}&next=%00&token=x", "a=1&" * 3000):
+        r = client.post("/login", content=body.encode(), headers={"content-type": form})
+        _is_client_error(r)
+    for cookie in ("a." * 3000, "a.99999999999999999999999.b", "\x7f"):
+        r = client.get("/api/runs", headers={"Cookie": f"conveyor_session={cookie}"})
+        assert r.status_code == 401
+    r = client.get("/api/runs", headers={"Authorization": "Bearer é".encode("latin-1")})
+    assert r.status_code == 401
+    assert client.get("/login?next=%00").status_code == 400
