@@ -218,9 +218,10 @@ def _check_name(name: Any) -> None:
 
 
 def _shown(value: Any) -> str | None:
-    """JSON shown in the dashboard for a step's input (None if it is not JSON)."""
+    """JSON shown in the dashboard for a step's input (None if it is not JSON), with
+    secrets redacted before it is stored."""
     try:
-        text = json.dumps(value, default=repr)
+        text = json.dumps(redact(value), default=repr)
     except (TypeError, ValueError):
         return None
     return text if len(text) <= 10_000 else json.dumps(text[:10_000] + "…")

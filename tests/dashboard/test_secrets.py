@@ -86,3 +86,19 @@ def test_io_logger_fields_and_the_log_copy_are_redacted(demo: Conveyor) -> None:
     assert step.input["fields"] == {"api_key": "[redacted]", "n": 3}
     assert [g.message for g in record.logs] == [
         "calling https://h/?token=[redacted] api_key='[redacted]' n=3"]
+
+
+def test_task_step_inputs_are_stored_redacted(demo: Conveyor) -> None:
+    def call_api(url: str, api_key: str) -> int:
+        return 1
+
+    @demo.job
+    async def with_task(payload: Any, io: Any) -> None:
+        await io.task("call", call_api, f"https://u:{SECRET}@h/", api_key=SECRET)
+
+    record = demo.get_job(with_task(None).run_now().id)
+    assert record is not None
+    finish(demo)
+    (step,) = [s for s in demo.steps(record.id) if s.kind == "task"]
+    assert SECRET not in json.dumps(step.input)
+    assert step.input["kwargs"] == {"api_key": "[redacted]"}
