@@ -55,14 +55,14 @@ class Views:
         definition = self.app.definition(rec.job)
         return {
             "id": rec.id,
-            "job": rec.job,
+            "job": self.clean(rec.job),
             "job_slug": definition.slug if definition else None,
             "job_name": definition.display_name if definition else rec.job,
             "state": rec.state,
-            "queue": rec.queue,
+            "queue": self.clean(rec.queue),
             "priority": rec.priority,
-            "owner": rec.owner,
-            "key": rec.key,
+            "owner": self.clean(rec.owner),
+            "key": self.clean(rec.key),
             "attempts": rec.attempts,
             "max_attempts": rec.max_attempts,
             "version": rec.version,

@@ -5,6 +5,7 @@ Origin headers, absurd numbers, and bodies too large (refused while they stream)
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from typing import Any
 
 import pytest
@@ -242,3 +243,30 @@ def test_hostile_sign_in_input_is_4xx(
     r = client.get("/api/runs", headers={"Authorization": "Bearer é".encode("latin-1")})
     assert r.status_code == 401
     assert client.get("/login?next=%00").status_code == 400
+
+
+def test_stored_text_that_cannot_be_encoded_never_breaks_a_reader(
+    make_client: ClientFactory,
+) -> None:
+    """Data stored before today's limits (a memory store takes any str): lone surrogates,
+    non-finite numbers and deep nesting are shown made safe, never a 500."""
+    app = Conveyor("memory://")
+
+    @app.job("echo")
+    def echo(payload: Any) -> None:
+        pass
+
+    deep: Any = 1
+    for _ in range(3000):
+        deep = [deep]
+    run_id = app.jobs["echo"](1).run_now().id
+    stored = app.get_job(run_id)
+    assert stored is not None
+    record = dataclasses.replace(stored, args=[deep, "\udc80", float("nan")], key="k\ud800",
+                                 result={"x": float("inf")})
+    app.get_job = lambda _id: record  # type: ignore[method-assign]
+    client = make_client(app, raise_server_exceptions=False)
+    for path in (f"/api/runs/{run_id}", f"/runs/{run_id}"):
+        r = client.get(path)
+        assert r.status_code == 200, (path, r.text[:300])
+    app.close()
