@@ -23,6 +23,7 @@ from conveyor.jobs import JobCall, JobDefinition, JobHandle, slugify
 from conveyor.records import Attempt, JobRecord, LogEntry
 from conveyor.retry import Retry
 from conveyor.schedules import Schedule, parse_schedule
+from conveyor.workflows import WorkflowHandle, chain, group
 
 __all__ = [
     "ArgumentsError",
@@ -49,6 +50,9 @@ __all__ = [
     "StepFailed",
     "StoreError",
     "UnknownJobError",
+    "WorkflowHandle",
+    "chain",
+    "group",
     "is_internal",
     "parse_schedule",
     "slugify",

@@ -14,7 +14,7 @@ from conveyor.clock import Clock
 from conveyor.clock import check as check_clock
 from conveyor.durable import DurableMixin
 from conveyor.durable import install as install_durable
-from conveyor.errors import ConfigurationError, UnknownJobError
+from conveyor.errors import ArgumentsError, ConfigurationError, UnknownJobError
 from conveyor.flow import (
     FLOW_OPTIONS,
     FlowMixin,
@@ -46,6 +46,7 @@ from conveyor.stores import open_store, resolve_url
 from conveyor.stores.base import NewJob, Store
 from conveyor.timeunits import to_utc
 from conveyor.web import WebMixin
+from conveyor.workflows import dependency_ids
 
 if TYPE_CHECKING:
     from conveyor.worker import Worker
@@ -270,6 +271,8 @@ class Conveyor(QueriesMixin, DurableMixin, SchedulesMixin, WebMixin, FlowMixin):
         self, call: JobCall, run_at: float | None, delay: float, options: dict[str, Any]
     ) -> NewJob:
         definition = call.definition
+        if call.missing is not None:
+            raise ArgumentsError(call.missing)
         opts = merge_options(definition.options, options) if options else definition.options
         args, kwargs = call.args, call.kwargs
         args_json = dumps(args, "payload args") if args else "[]"
@@ -291,7 +294,14 @@ class Conveyor(QueriesMixin, DurableMixin, SchedulesMixin, WebMixin, FlowMixin):
     ) -> JobHandle:
         # connection=: store the job in the caller's own database transaction.
         connection = options.pop("connection", None) if options else None
+        depends_on = options.pop("depends_on", None) if options else None
         new = self._new_job(call, run_at, delay, options)
+        if depends_on is not None:
+            new.depends_on = dependency_ids(depends_on)
+            if new.dedupe:
+                raise ConfigurationError(
+                    "depends_on cannot be combined with replace=True or unique=True"
+                )
         return JobHandle(self, self._insert([new], connection)[0])
 
     def _insert(self, jobs: Sequence[NewJob], connection: Any = None) -> list[int]:

@@ -90,11 +90,26 @@ class JobDefinition:
             try:
                 self.accepts.bind(*args, **kwargs)
             except TypeError as exc:
-                raise ArgumentsError(
+                problem = (
                     f"job {self.id!r} cannot be called with these arguments ({exc}); "
                     f"it takes {self.accepts}"
-                ) from None
+                )
+                if not self.takes_input(args, kwargs):
+                    raise ArgumentsError(problem) from None
+                # Valid inside conveyor.chain, which hands it the previous result first.
+                return JobCall(self, args, kwargs, problem)
         return JobCall(self, args, kwargs)
+
+    def takes_input(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:
+        """Whether a call with one more leading positional argument binds (a chain member
+        receiving the previous result)."""
+        if self.accepts is None:
+            return True
+        try:
+            self.accepts.bind(None, *args, **kwargs)
+        except TypeError:
+            return False
+        return True
 
     def __repr__(self) -> str:
         return f"<job {self.id!r}>"
@@ -107,6 +122,8 @@ class JobCall:
     definition: JobDefinition
     args: tuple[Any, ...]
     kwargs: dict[str, Any]
+    # Why the call cannot run alone (it lacks the argument a chain hands it), else None.
+    missing: str | None = None
 
     def run_now(self, **options: Any) -> JobHandle:
         """Store the job to run as soon as a worker is free."""

@@ -19,6 +19,20 @@ from conveyor.timeunits import to_utc
 _UNSET: Any = object()
 
 
+def _run_id(name: str, value: Any) -> int | None:
+    if value is None:
+        return None
+    found = getattr(value, "id", value)
+    if isinstance(found, bool) or not isinstance(found, (int, str)):
+        raise ConfigurationError(f"invalid {name} {value!r}; accepted: a run id or handle")
+    try:
+        return int(found)
+    except ValueError:
+        raise ConfigurationError(
+            f"invalid {name} {value!r}; accepted: a run id or handle"
+        ) from None
+
+
 class QueriesMixin:
     _store: Store
     cleanup: CleanupPolicies
@@ -41,6 +55,7 @@ class QueriesMixin:
         event_id: str | None = None,
         before_id: int | None = None,
         after_id: int | None = None,
+        parent: int | None = None,
     ) -> JobFilter:
         def names(value: str | Sequence[str] | None) -> list[str] | None:
             return None if value is None else [value] if isinstance(value, str) else list(value)
@@ -67,6 +82,7 @@ class QueriesMixin:
             event_id=event_id,
             id_below=before_id,
             id_above=after_id,
+            parent_id=_run_id("parent", parent),
         )
 
     def get_job(self, job_id: int) -> JobRecord | None:
@@ -76,7 +92,13 @@ class QueriesMixin:
         except (TypeError, ValueError):
             return None
         row = self._store.get(job_id)
-        return JobRecord.from_row(row, self._store.logs(job_id)) if row else None
+        if row is None:
+            return None
+        deps, children = self._store.relations([job_id])
+        return JobRecord.from_row(
+            row, self._store.logs(job_id), deps.get(job_id), children.get(job_id),
+            self._store.dependents(job_id),
+        )
 
     def jobs_list(
         self, *, limit: int = 100, offset: int = 0, newest_first: bool = True, **filters: Any
@@ -87,7 +109,8 @@ class QueriesMixin:
         if limit < 0 or offset < 0:
             raise ConfigurationError("limit and offset must be >= 0")
         rows = self._store.list_jobs(self._filter(**filters), limit, offset, newest_first)
-        return [JobRecord.from_row(r) for r in rows]
+        deps, children = self._store.relations([r.id for r in rows])
+        return [JobRecord.from_row(r, None, deps.get(r.id), children.get(r.id)) for r in rows]
 
     def count(self, **filters: Any) -> int:
         """How many stored jobs match (same filters as :meth:`jobs_list`)."""
@@ -111,7 +134,7 @@ class QueriesMixin:
         """Cancel matching pending jobs (scheduled, queued, waiting); returns how many."""
         flt = self._filter(state=state, job=type, owner=owner, key=key, data=data)
         if not flt.states:
-            flt.states = ["scheduled", "queued", "waiting"]
+            flt.states = ["scheduled", "queued", "blocked", "waiting"]
         # A matched next occurrence of a schedule ends that schedule (as in Reaction).
         upcoming = replace(flt, states=[s for s in flt.states if s in ("scheduled", "queued")])
         ended = {r.schedule_id for r in self._store.list_jobs(upcoming, limit=100_000)
@@ -135,12 +158,18 @@ class QueriesMixin:
             self._cancelled(flt.ids)
         return count
 
-    def cancel(self, job_id: int) -> bool:
-        """Cancel one job that has not finished (a running one stops at its next heartbeat)."""
-        before = self._store.state_of(int(job_id)) if self.hooks.wants("cancelled") else None
-        done = self._store.cancel(JobFilter(ids=[int(job_id)])) > 0
+    def cancel(self, job_id: int, cascade: bool = False) -> bool:
+        """Cancel one job that has not finished (a running one stops at its next heartbeat;
+        a durable run at its next step). Jobs that depend on it are cancelled too; with
+        ``cascade=True`` so are the child runs it started (at any depth)."""
+        job_id = int(job_id)
+        before = self._store.state_of(job_id) if self.hooks.wants("cancelled") else None
+        if cascade:
+            done = self._store.cancel_tree(job_id) > 0
+        else:
+            done = self._store.cancel(JobFilter(ids=[job_id])) > 0
         if done and before is not None and before[0] != "running":
-            self._cancelled([int(job_id)])
+            self._cancelled([job_id])
         return done
 
     def _cancelled(self, ids: Sequence[int]) -> None:

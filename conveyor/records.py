@@ -68,13 +68,22 @@ class JobRecord:
     lease_expires_at: datetime | None = None
     worker_id: str | None = None
     concurrency_key: str | None = None
+    # Workflows: the durable run that started this one, the jobs it waits for (in order),
+    # the runs it started (in order) and the jobs that wait for it.
+    parent_id: int | None = None
+    depends_on: list[int] = field(default_factory=list)
+    children: list[int] = field(default_factory=list)
+    dependents: list[int] = field(default_factory=list)
 
     @property
     def finished(self) -> bool:
         return self.state in FINISHED
 
     @classmethod
-    def from_row(cls, row: JobRow, logs: list[LogLine] | None = None) -> JobRecord:
+    def from_row(
+        cls, row: JobRow, logs: list[LogLine] | None = None, depends_on: list[int] | None = None,
+        children: list[int] | None = None, dependents: list[int] | None = None,
+    ) -> JobRecord:
         history = [
             Attempt(h["number"], utc(h["started_at"]), utc(h["finished_at"]), h["error"])
             for h in json.loads(row.history or "[]")
@@ -115,4 +124,8 @@ class JobRecord:
             lease_expires_at=utc(row.lease_expires_at),
             worker_id=row.worker_id,
             concurrency_key=row.concurrency_key,
+            parent_id=row.parent_id,
+            depends_on=depends_on or [],
+            children=children or [],
+            dependents=dependents or [],
         )

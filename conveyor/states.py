@@ -10,6 +10,7 @@ class JobState(StrEnum):
 
     SCHEDULED = "scheduled"  # pending, due later
     QUEUED = "queued"  # pending, due now
+    BLOCKED = "blocked"  # waiting for the jobs it depends on (depends_on, chain, group)
     RUNNING = "running"
     WAITING = "waiting"  # a durable run asleep or waiting for an event
     COMPLETED = "completed"

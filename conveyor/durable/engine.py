@@ -42,7 +42,8 @@ T = TypeVar("T")
 # Exceptions a step attempt fails with for good (retrying cannot help).
 FINAL = (Fail, FetchRefused, PayloadError)
 # The io method behind each step kind, for messages.
-CALLS = {"event": "wait_for_event", "fetch": "background_fetch", "log": "logger"}
+CALLS = {"event": "wait_for_event", "fetch": "background_fetch", "log": "logger",
+         "children": "run_jobs"}
 # An attempt is handed its number and whether it is the last one allowed.
 Attempt = Callable[[int, bool], Awaitable[Any]]
 

@@ -7,7 +7,7 @@ import functools
 import hashlib
 import inspect
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -162,6 +162,22 @@ class IO:
             "fetch", key, fingerprint(shown), shown, call, policy
         )
         return result
+
+    async def run_job(self, key: str, call: Any) -> Any:
+        """Start ``call`` (e.g. ``resize("a.png")``) as a child run, once per run and key,
+        and wait for it without holding a worker; returns its result or raises
+        :class:`conveyor.JobFailed` if it failed or was cancelled."""
+        from conveyor.durable.children import run_children
+
+        return (await run_children(self._run, "run_job", key, [call]))[0]
+
+    async def run_jobs(self, key: str, calls: Sequence[Any]) -> list[Any]:
+        """Start every call as a child run at once (any workers take them) and wait for
+        all; returns their results in order, or raises :class:`conveyor.JobFailed` for
+        the first that failed or was cancelled."""
+        from conveyor.durable.children import run_children
+
+        return await run_children(self._run, "run_jobs", key, list(calls))
 
     async def try_(self, fn: Callable[[], Any], on_error: Callable[[Exception], Any]) -> Any:
         """``await fn()``; if it raises, return ``on_error(exc)`` (awaited if async).

@@ -17,6 +17,7 @@ from conveyor.states import FINISHED, PENDING, STATES, JobState
 from conveyor.stores.base_durable import DurableStore, EventRow, StepRow
 from conveyor.stores.base_flow import FlowRule, FlowStore
 from conveyor.stores.base_schedules import ScheduleGap, ScheduleRow, ScheduleStore
+from conveyor.stores.base_workflows import WorkflowStore
 
 # A job rescued this many times in a row without finishing is failed as poison.
 POISON_RESCUES = 3
@@ -48,6 +49,20 @@ class NewJob:
     rescheduled_from: int | None = None
     event_id: str | None = None
     concurrency_key: str | None = None  # the job's limit group (flow control)
+    # Workflows (stores/graphlogic.py): ids this job waits for, earlier jobs of the same
+    # insert it waits for (by position), how it receives their results ("one" | "all"),
+    # and for a durable run's child: the run, its step's seq and the child's index.
+    depends_on: list[int] | None = None
+    after: list[int] | None = None
+    pipe: str | None = None
+    parent_id: int | None = None
+    parent_seq: int | None = None
+    child_index: int | None = None
+
+    @property
+    def linked(self) -> bool:
+        """Whether inserting it needs the workflow columns set (graphlogic.link)."""
+        return bool(self.depends_on or self.after or self.parent_id is not None)
 
 
 @dataclass(slots=True)
@@ -143,6 +158,7 @@ class JobRow:
     lease_expires_at: float | None
     worker_id: str | None
     concurrency_key: str | None = None
+    parent_id: int | None = None
 
 
 @dataclass(slots=True)
@@ -164,6 +180,7 @@ class JobFilter:
     event_id: str | None = None
     id_below: int | None = None  # keyset pagination: only ids < this
     id_above: int | None = None  # and only ids > this (bounds a scan, e.g. text search)
+    parent_id: int | None = None  # children of this durable run
 
 
 @dataclass(slots=True)
@@ -186,7 +203,7 @@ class Waiter(Protocol):
     def close(self) -> None: ...
 
 
-class Store(DurableStore, ScheduleStore, FlowStore, Protocol):
+class Store(DurableStore, ScheduleStore, FlowStore, WorkflowStore, Protocol):
     """Everything conveyor asks of a database (durable runs, events and schedules: the
     protocols in :mod:`conveyor.stores.base_durable` and :mod:`~.base_schedules`)."""
 
@@ -320,4 +337,5 @@ __all__ = [
     "EventRow", "FlowRule", "FlowStore", "JobFilter", "JobRow", "JobState", "LogLine",
     "NewJob", "Outcome", "Progress",
     "ScheduleGap", "ScheduleRow", "ScheduleStore", "StepRow", "Store", "Waiter", "WorkerInfo",
+    "WorkflowStore",
 ]

@@ -57,7 +57,7 @@ def check_states(states: Any) -> list[str]:
 FILTER_COMPARISONS = (
     ("created_at >=", "created_after"), ("created_at <", "created_before"),
     ("key =", "key"), ("schedule_id =", "schedule_id"), ("event_id =", "event_id"),
-    ("id <", "id_below"), ("id >", "id_above"),
+    ("id <", "id_below"), ("id >", "id_above"), ("parent_id =", "parent_id"),
 )
 
 

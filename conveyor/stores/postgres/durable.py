@@ -28,7 +28,7 @@ _SET_STEP = ", ".join(
     f"{c} = excluded.{c}" for c in STEP_COLUMNS.split(", ") if c not in ("job_id", "seq")
 )
 # One statement: fence on the lease (row lock), optionally suspend the run, upsert the step.
-_SAVE_STEP = f"""
+SAVE_STEP = f"""
 WITH fence AS (
     SELECT id FROM conveyor_jobs
     WHERE id = %(job_id)s AND lease_token = %(token)s AND state = 'running' FOR UPDATE),
@@ -76,7 +76,7 @@ class DurableMixin(EventReads):
         params: dict[str, Any] = {f"v{i}": v for i, v in enumerate(step_values(step))}
         params.update(job_id=step.job_id, token=token, suspend=suspend_until, version=version)
         with self.db.connection() as conn:
-            return bool(conn.execute(_SAVE_STEP, params).rowcount)
+            return bool(conn.execute(SAVE_STEP, params).rowcount)
 
     def deliver_event(
         self,

@@ -20,7 +20,7 @@ ROW_COLUMNS = (
     f"id, job, args, kwargs, payload::text, {STATE_SQL}, priority, queue, key, owner, "
     "attempts, max_attempts, run_at, created_at, started_at, finished_at, result, error, "
     "progress, progress_message, version, rescheduled_from, schedule_id, event_id, "
-    "history::text, retry, timeout, lease_expires_at, worker_id, concurrency_key"
+    "history::text, retry, timeout, lease_expires_at, worker_id, concurrency_key, parent_id"
 )
 
 

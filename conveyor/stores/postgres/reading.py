@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 
     from conveyor.stores.postgres.connection import Database
 
-_UNFINISHED = ("scheduled", "queued", "waiting", "running")
+_UNFINISHED = ("scheduled", "queued", "blocked", "waiting", "running")
 
 # Unfinished rows through the due and running indexes; finished ones one state at a time
 # through conveyor_jobs_finished_state (a plain count per range, cheaper than grouping).
@@ -23,6 +23,7 @@ _COUNTS_BY_STATE = (
     f"SELECT {STATE_SQL} AS s, count(*) FROM conveyor_jobs "
     "WHERE state IN ('pending', 'waiting') GROUP BY s "
     "UNION ALL SELECT 'running', count(*) FROM conveyor_jobs WHERE state = 'running'"
+    " UNION ALL SELECT 'blocked', count(*) FROM conveyor_jobs WHERE state = 'blocked'"
     + "".join(
         f" UNION ALL SELECT '{state}', count(*) FROM conveyor_jobs "
         f"WHERE finished_at IS NOT NULL AND state = '{state}'" for state in FINISHED

@@ -39,6 +39,7 @@ from conveyor.stores.postgres.reading import ReadingMixin
 from conveyor.stores.postgres.records import ListenWaiter, RecordsMixin
 from conveyor.stores.postgres.schedules import SchedulesMixin
 from conveyor.stores.postgres.upkeep import Upkeep
+from conveyor.stores.postgres.workflows import WorkflowsMixin
 from conveyor.stores.sqlite.cleanup import CleanupMixin
 
 P = ParamSpec("P")
@@ -72,7 +73,8 @@ def dedupe_key(job: NewJob) -> str:
 
 
 class PostgresStore(
-    DurableMixin, SchedulesMixin, CleanupMixin, ReadingMixin, RecordsMixin, FlowMixin
+    DurableMixin, SchedulesMixin, CleanupMixin, ReadingMixin, RecordsMixin, FlowMixin,
+    WorkflowsMixin,
 ):
     """Store on PostgreSQL: ``PostgresStore("postgresql://user@host/db?schema=app1")``.
 
@@ -146,7 +148,8 @@ class PostgresStore(
         if the caller commits."""
         if connection is None:
             with self.db.connection() as conn:
-                if len(jobs) == 1 and not jobs[0].dedupe and not jobs[0].schedule_id:
+                one = jobs[0] if len(jobs) == 1 else None
+                if one and not one.dedupe and not one.schedule_id and not one.linked:
                     return self._insert(conn, jobs)  # one statement: its own transaction
                 with conn.transaction():
                     return self._insert(conn, jobs)
@@ -174,6 +177,12 @@ class PostgresStore(
         return ids
 
     def _insert(self, conn: psycopg.Connection[Any], jobs: Sequence[NewJob]) -> list[int]:
+        ids = self._insert_rows(conn, jobs)
+        if any(j.linked for j in jobs):
+            self._link(conn, jobs, ids)
+        return ids
+
+    def _insert_rows(self, conn: psycopg.Connection[Any], jobs: Sequence[NewJob]) -> list[int]:
         try:
             if len(jobs) > 1 and not any(j.dedupe or j.schedule_id for j in jobs):
                 if len(jobs) >= COPY_FROM:

@@ -23,12 +23,12 @@ from conveyor.stores.eventlogic import (
 if TYPE_CHECKING:
     from conveyor.stores.sqlite.connection import Locked
 
-_SAVE_STEP = (
+SAVE_STEP = (
     f"INSERT OR REPLACE INTO conveyor_steps ({STEP_COLUMNS}) "
     "SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM "
     "conveyor_jobs WHERE id = ? AND lease_token = ? AND state = 'running')"
 )
-_SUSPEND = (
+SUSPEND = (
     "UPDATE conveyor_jobs SET state = 'waiting', run_at = ?, attempts = attempts - 1, "
     "rescues = 0, version = coalesce(?, version), lease_token = NULL, "
     "lease_expires_at = NULL, worker_id = NULL "
@@ -58,9 +58,9 @@ class DurableMixin(EventReads):
         version: str | None = None,
     ) -> bool:
         with self.db.transaction() as conn:
-            saved = conn.execute(_SAVE_STEP, (*step_values(step), step.job_id, token)).rowcount
+            saved = conn.execute(SAVE_STEP, (*step_values(step), step.job_id, token)).rowcount
             if saved and suspend_until is not None:
-                conn.execute(_SUSPEND, (suspend_until, version, step.job_id, token))
+                conn.execute(SUSPEND, (suspend_until, version, step.job_id, token))
         return bool(saved)
 
     def deliver_event(

@@ -17,7 +17,7 @@ ROW_COLUMNS = (
     "id, job, args, kwargs, payload, state, priority, queue, key, owner, attempts, "
     "max_attempts, run_at, created_at, started_at, finished_at, result, error, progress, "
     "progress_message, version, rescheduled_from, schedule_id, event_id, history, retry, "
-    "timeout, lease_expires_at, worker_id, concurrency_key"
+    "timeout, lease_expires_at, worker_id, concurrency_key, parent_id"
 )
 
 

@@ -82,6 +82,9 @@ class ReadingMixin:
                 "SELECT 'running', count(*) FROM conveyor_jobs WHERE state = 'running'"
             ).fetchall()
             rows += conn.execute(
+                "SELECT 'blocked', count(*) FROM conveyor_jobs WHERE state = 'blocked'"
+            ).fetchall()
+            rows += conn.execute(
                 "SELECT state, count(*) FROM conveyor_jobs WHERE finished_at IS NOT NULL "
                 "AND state IN ('completed', 'failed', 'cancelled') GROUP BY state"
             ).fetchall()

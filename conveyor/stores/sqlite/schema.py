@@ -8,6 +8,7 @@ inside statements (files are split on ``;``).
 
 from __future__ import annotations
 
+import sqlite3
 from importlib import resources
 
 
@@ -19,9 +20,19 @@ def available() -> list[tuple[int, str, str]]:
 
 
 def statements(text: str) -> list[str]:
-    """The statements of one file, comment lines dropped."""
+    """The statements of one file, comment lines dropped (a trigger's body, holding ``;``
+    itself, stays one statement)."""
     lines = [line for line in text.splitlines() if not line.lstrip().startswith("--")]
-    return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]
+    found, part = [], ""
+    for piece in "\n".join(lines).split(";"):
+        part += piece + ";"
+        if sqlite3.complete_statement(part):
+            if part.strip(" \n;"):
+                found.append(part.strip())
+            part = ""
+    if part.strip(" \n;"):
+        found.append(part.strip())
+    return found
 
 
 # (name, SQL) in order; user_version after applying MIGRATIONS[:n] is the n-th's number.

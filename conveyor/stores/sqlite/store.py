@@ -31,6 +31,7 @@ from conveyor.stores.sqlite.flow import FlowMixin, claim_limited, read_rules
 from conveyor.stores.sqlite.reading import ReadingMixin
 from conveyor.stores.sqlite.records import DataVersionWaiter, RecordsMixin
 from conveyor.stores.sqlite.schedules import SchedulesMixin
+from conveyor.stores.sqlite.workflows import WorkflowsMixin
 
 _INSERT = (
     "INSERT INTO conveyor_jobs (job, args, kwargs, payload, state, priority, queue, key, owner, "
@@ -78,7 +79,8 @@ def dedupe_key(job: NewJob) -> str:
 
 
 class SQLiteStore(
-    ReadingMixin, DurableMixin, SchedulesMixin, CleanupMixin, RecordsMixin, FlowMixin
+    ReadingMixin, DurableMixin, SchedulesMixin, CleanupMixin, RecordsMixin, FlowMixin,
+    WorkflowsMixin,
 ):
     """Store on one SQLite file: WAL, one BEGIN IMMEDIATE transaction per batch."""
 
@@ -130,12 +132,9 @@ class SQLiteStore(
         if connection is not None:
             return self._insert_on(connection, jobs, now)
         with self.db.transaction() as conn:
-            if len(jobs) > 1 and not any(j.dedupe or j.schedule_id for j in jobs):
-                self._insert_bulk(conn, [self._values(j, now) for j in jobs])
-                (last,) = conn.execute("SELECT last_insert_rowid()").fetchone()
-                ids = list(range(last - len(jobs) + 1, last + 1))
-            else:
-                ids = [self._insert_one(conn, j, now) for j in jobs]
+            ids = self._insert_rows(conn, jobs, now)
+            if any(j.linked for j in jobs):
+                self._link(conn, jobs, ids, now)
         self._changed.set()
         return ids
 
@@ -151,6 +150,8 @@ class SQLiteStore(
             )
         try:
             ids = [self._insert_one(conn, j, now) for j in jobs]
+            if any(j.linked for j in jobs):
+                self._link(conn, jobs, ids, now)
         except sqlite3.OperationalError as exc:
             if "no such table" not in str(exc):
                 raise
@@ -160,6 +161,14 @@ class SQLiteStore(
             ) from None
         self._changed.set()
         return ids
+
+    def _insert_rows(self, conn: sqlite3.Connection, jobs: Sequence[NewJob], now: float
+                     ) -> list[int]:
+        if len(jobs) > 1 and not any(j.dedupe or j.schedule_id for j in jobs):
+            self._insert_bulk(conn, [self._values(j, now) for j in jobs])
+            (last,) = conn.execute("SELECT last_insert_rowid()").fetchone()
+            return list(range(last - len(jobs) + 1, last + 1))
+        return [self._insert_one(conn, j, now) for j in jobs]
 
     @staticmethod
     def _insert_bulk(conn: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> None:
@@ -260,6 +269,7 @@ class SQLiteStore(
                 raise ValueError(f"unknown outcome state {o.state!r}")
         changed = 0
         with self.db.transaction() as conn:
+            before = conn.total_changes
             if done:
                 changed += conn.executemany(
                     "UPDATE conveyor_jobs SET state = 'completed', result = ?, error = NULL, "
@@ -285,6 +295,9 @@ class SQLiteStore(
                     f"attempts = attempts - 1, version = coalesce(?, version), {_CLEAR_LEASE} "
                     + _FENCE, waiting,
                 ).rowcount
+            woke = conn.total_changes - before > changed  # triggers freed dependents
+        if woke:
+            self._changed.set()
         return changed
 
     def heartbeat(self, worker_id: str, held: dict[int, int], lease: float) -> set[int]:
@@ -346,7 +359,7 @@ class SQLiteStore(
     def cancel(self, flt: JobFilter) -> int:
         now = epoch(self.clock)
         if not flt.states:
-            flt.states = ["scheduled", "queued", "waiting", "running"]
+            flt.states = ["scheduled", "queued", "blocked", "waiting", "running"]
         flt.states = [s for s in flt.states if s not in FINISHED]
         if not flt.states:
             return 0
@@ -397,3 +410,4 @@ class SQLiteStore(
     def _after_purge(self, conn: sqlite3.Connection, ids: list[int]) -> None:
         """Delete rows that belong to purged jobs (extended by other tables)."""
         self._purge_steps(conn, ids)
+        self._purge_links(conn, ids)

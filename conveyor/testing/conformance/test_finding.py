@@ -194,5 +194,5 @@ def test_jobs_list_and_count_refuse_nul_characters_in_text_filters(
 
 
 def test_counts_has_every_state(app: Conveyor, mix: dict[str, Any]) -> None:
-    assert app.counts() == {"scheduled": 1, "queued": 1, "running": 0, "waiting": 0,
-                            "completed": 2, "failed": 1, "cancelled": 1}
+    assert app.counts() == {"scheduled": 1, "queued": 1, "blocked": 0, "running": 0,
+                            "waiting": 0, "completed": 2, "failed": 1, "cancelled": 1}

@@ -32,8 +32,8 @@ def test_job_states_from_scheduled_to_completed(app: Conveyor) -> None:
         wait_for(lambda: now.state == "running", what="the job to start")
         record = app.get_job(now.id)
         assert record is not None and record.started_at is not None and record.attempts == 1
-        assert app.counts() == {"scheduled": 1, "queued": 0, "running": 1, "waiting": 0,
-                                "completed": 0, "failed": 0, "cancelled": 0}
+        assert app.counts() == {"scheduled": 1, "queued": 0, "blocked": 0, "running": 1,
+                                "waiting": 0, "completed": 0, "failed": 0, "cancelled": 0}
         release.set()
         assert now.result(timeout=10) == "done"
     assert now.state == "completed"

@@ -1,0 +1,101 @@
+"""Durable child runs: ``io.run_job`` / ``io.run_jobs`` (SPEC §10).
+
+A ``children`` step stores its children (keyed by run, step seq and index, unique, so a
+replay never starts one twice), then saves itself ``waiting`` and suspends the run in
+one transaction that counts the children still unfinished. The transaction finishing
+the last child wakes the run (a database trigger); its replay reads the children's
+outcomes once and stores them as the step's output, so later replays read one row.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from conveyor.errors import ConfigurationError, JobFailed, Suspend
+from conveyor.jobs import JobCall
+from conveyor.stores.matching import FAR_FUTURE
+
+if TYPE_CHECKING:
+    from conveyor.durable.engine import Run
+    from conveyor.stores.base import NewJob, StepRow
+
+
+def _rows(run: Run, calls: Sequence[JobCall], seq: int) -> list[NewJob]:
+    rows = []
+    for index, call in enumerate(calls):
+        row = run.app._new_job(call, None, 0.0, {})
+        row.parent_id, row.parent_seq, row.child_index = run.id, seq, index
+        rows.append(row)
+    return rows
+
+
+def _check(method: str, key: str, calls: Sequence[Any]) -> list[JobCall]:
+    found = []
+    for call in calls:
+        if not isinstance(call, JobCall):
+            raise ConfigurationError(
+                f"io.{method}({key!r}, ...) takes job calls like resize('a.png'), not {call!r}"
+            )
+        found.append(call)
+    return found
+
+
+def failure(stored_error: str | None) -> JobFailed:
+    """The JobFailed a failed children step raises (the same on every replay)."""
+    error = json.loads(stored_error or "{}")
+    return JobFailed(int(error.get("job_id") or 0), str(error.get("state") or "failed"),
+                     error.get("error"))
+
+
+async def run_children(run: Run, method: str, key: str, calls: Sequence[Any]) -> list[Any]:
+    """Start ``calls`` as children of ``run`` (once) and wait for them all durably;
+    returns their results in order or raises JobFailed for the first that did not
+    complete."""
+    from conveyor.durable.io import fingerprint
+
+    checked = _check(method, key, calls)
+    digest = fingerprint(method, [(c.definition.id, c.args, c.kwargs) for c in checked])
+    with run.step("children", key, digest) as stored:
+        if stored is not None and stored.state == "completed":
+            result: list[Any] = json.loads(stored.output or "[]")
+            return result
+        if stored is not None and stored.state == "failed":
+            raise failure(stored.error)
+        token = run.claimed.token
+        if stored is None:
+            seq = run.seq
+            if not await run.call(run.store.start_children, run.id, token, seq,
+                                  _rows(run, checked, seq)):
+                raise Suspend(FAR_FUTURE)
+            jobs = sorted({c.definition.id for c in checked})
+            step = run.new_step("children", key, digest, state="waiting",
+                                input=json.dumps({"count": len(checked), "jobs": jobs}))
+            await _suspend(run, token, step)
+        assert stored is not None
+        outcomes = await run.call(run.store.children_outcomes, run.id, stored.seq)
+        if len(outcomes) < len(checked) or any(
+            o[2] not in ("completed", "failed", "cancelled") for o in outcomes
+        ):
+            await _suspend(run, token, stored)  # woken early (a child was retried)
+        for _, child_id, state, _, error in outcomes:
+            if state != "completed":
+                stored.state, stored.finished_at = "failed", await run.now()
+                stored.error = json.dumps({
+                    "type": "conveyor.errors.JobFailed", "job_id": child_id, "state": state,
+                    "message": str(JobFailed(child_id, state, json.loads(error or "{}"))),
+                    "error": json.loads(error or "null"), "traceback": None,
+                })
+                await run.save(stored)
+                raise failure(stored.error)
+        stored.output = "[" + ", ".join(o[3] or "null" for o in outcomes) + "]"
+        stored.state, stored.finished_at = "completed", await run.now()
+        await run.save(stored)
+        done: list[Any] = json.loads(stored.output)
+        return done
+
+
+async def _suspend(run: Run, token: int, step: StepRow) -> None:
+    due = await run.call(run.store.await_children, token, step, run.version)
+    raise Suspend(due if due is not None else FAR_FUTURE)

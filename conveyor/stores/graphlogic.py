@@ -1,0 +1,188 @@
+"""Workflows (dependencies, durable children): the part both SQL stores share.
+
+Inserting jobs that are linked (``depends_on``, ``after``, a parent run) is the plain
+insert followed, in the same transaction, by :func:`link`: it locks the dependencies,
+reads their states, and sets each new job ``blocked`` (counting its unfinished
+dependencies), due at once, or ``cancelled`` (a dependency already failed). The graph
+has no cycles by construction: a job can only depend on jobs that exist before it (or
+come earlier in the same insert), and edges are only ever added with the new job.
+The rest happens in database triggers (see :mod:`conveyor.stores.base_workflows`).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from conveyor.errors import ConfigurationError
+from conveyor.stores.base import FINISHED, NewJob
+from conveyor.stores.eventlogic import Connection
+
+
+@dataclass(slots=True)
+class Link:
+    """What :func:`plan` decided for one inserted job."""
+
+    id: int
+    state: str  # pending | blocked | cancelled
+    blockers: int
+    watched: bool
+    pipe: str | None
+    parent_id: int | None
+    parent_seq: int | None
+    child_index: int | None
+    error: str | None
+
+
+class GraphSQL:
+    """Statements written with one store's parameter mark (``?`` or ``%s``)."""
+
+    def __init__(self, mark: str) -> None:
+        self.mark = mark
+        p = mark
+        self.held = (
+            f"SELECT 1 FROM conveyor_jobs WHERE id = {p} AND lease_token = {p} "
+            "AND state = 'running'"
+        )
+        self.existing_children = (
+            f"SELECT child_index FROM conveyor_jobs WHERE parent_id = {p} AND parent_seq = {p}"
+        )
+        self.unfinished_children = (
+            f"SELECT count(*) FROM conveyor_jobs WHERE parent_id = {p} AND parent_seq = {p} "
+            f"AND state NOT IN {finished_sql()}"
+        )
+        self.set_blockers = f"UPDATE conveyor_jobs SET blockers = {p} WHERE id = {p}"
+        self.dependents = (
+            f"SELECT job_id FROM conveyor_deps WHERE dep_id = {p} ORDER BY job_id"
+        )
+        self.insert_edge = (
+            f"INSERT INTO conveyor_deps (job_id, position, dep_id, done) "
+            f"VALUES ({p}, {p}, {p}, {p})"
+        )
+
+    def marks(self, n: int) -> str:
+        return ", ".join(self.mark for _ in range(n))
+
+    def watch(self, ids: Sequence[int]) -> str:
+        """Mark dependencies watched (their triggers fire); locks their rows."""
+        marks = self.marks(len(ids))
+        return f"UPDATE conveyor_jobs SET watched = {self.true} WHERE id IN ({marks})"
+
+    def states(self, ids: Sequence[int]) -> str:
+        return f"SELECT id, state FROM conveyor_jobs WHERE id IN ({self.marks(len(ids))})"
+
+    def edges_of(self, ids: Sequence[int]) -> str:
+        return (
+            f"SELECT job_id, dep_id FROM conveyor_deps WHERE job_id IN ({self.marks(len(ids))}) "
+            "ORDER BY job_id, position"
+        )
+
+    def children_of(self, ids: Sequence[int]) -> str:
+        return (
+            f"SELECT parent_id, id FROM conveyor_jobs WHERE parent_id IN "
+            f"({self.marks(len(ids))}) ORDER BY parent_id, parent_seq, child_index"
+        )
+
+    @property
+    def true(self) -> str:
+        return "1" if self.mark == "?" else "true"
+
+
+def finished_sql() -> str:
+    return "(" + ", ".join(f"'{s}'" for s in FINISHED) + ")"
+
+
+def dependency_error(dep_id: int, state: str) -> str:
+    return json.dumps({
+        "type": "DependencyFailed",
+        "message": f"run {dep_id}, which this job depends on, {state}, so this job was "
+        "cancelled",
+        "traceback": None,
+        "cause": dep_id,
+    })
+
+
+def dependencies(jobs: Sequence[NewJob]) -> list[int]:
+    """The existing jobs the new ones depend on (sorted: rows are locked in one order)."""
+    return sorted({d for j in jobs for d in j.depends_on or ()})
+
+
+def read_states(conn: Connection, sql: GraphSQL, ids: Sequence[int]) -> dict[int, str]:
+    """Lock (mark watched) and read the states of existing dependencies; unknown ids are
+    refused."""
+    if not ids:
+        return {}
+    conn.execute(sql.watch(ids), list(ids))
+    states = {int(i): str(s) for i, s in conn.execute(sql.states(ids), list(ids)).fetchall()}
+    missing = [i for i in ids if i not in states]
+    if missing:
+        raise ConfigurationError(
+            f"depends_on: there is no job with id {missing[0]}; a job can only depend on "
+            "jobs already stored (give their handles or ids)"
+        )
+    return states
+
+
+def plan(
+    jobs: Sequence[NewJob], ids: Sequence[int], states: dict[int, str]
+) -> tuple[list[Link], list[tuple[int, int, int, bool]]]:
+    """Each linked job's state and the dependency edges (job, position, dep, done)."""
+    own = set(ids)
+    watched = {ids[a] for j in jobs for a in j.after or ()}
+    known = dict(states)
+    links: list[Link] = []
+    edges: list[tuple[int, int, int, bool]] = []
+    for index, (job, job_id) in enumerate(zip(jobs, ids, strict=True)):
+        if not job.linked and job_id not in watched:
+            continue
+        deps: list[int] = []
+        for dep in job.depends_on or ():
+            if dep in own:
+                raise ConfigurationError(
+                    f"depends_on: job {dep} is being stored in this same call; a job can "
+                    "only depend on jobs already stored"
+                )
+            deps.append(dep)
+        for position in job.after or ():
+            if not 0 <= position < index:
+                raise ConfigurationError("a job can only come after earlier jobs")
+            deps.append(ids[position])
+        blockers, error = 0, None
+        for position, dep in enumerate(dict.fromkeys(deps)):
+            state = known.get(dep, "pending")
+            if state in ("failed", "cancelled") and error is None:
+                error = dependency_error(dep, state)
+            blockers += state != "completed"
+            edges.append((job_id, position, dep, state == "completed"))
+        state = "cancelled" if error else "blocked" if blockers else "pending"
+        known[job_id] = state
+        links.append(Link(
+            job_id, state, blockers, job_id in watched, job.pipe if blockers else None,
+            job.parent_id, job.parent_seq, job.child_index, error,
+        ))
+    return links, edges
+
+
+def link_values(link: Link, now: float) -> tuple[Any, ...]:
+    """Values for a store's link UPDATE: state, blockers, watched, pipe, parent_id,
+    parent_seq, child_index, error, finished_at, id."""
+    finished = now if link.state == "cancelled" else None
+    return (
+        link.state, link.blockers, link.watched, link.pipe, link.parent_id, link.parent_seq,
+        link.child_index, link.error, finished, link.id,
+    )
+
+
+def relations(
+    conn: Connection, sql: GraphSQL, ids: Sequence[int]
+) -> tuple[dict[int, list[int]], dict[int, list[int]]]:
+    deps: dict[int, list[int]] = {}
+    children: dict[int, list[int]] = {}
+    if ids:
+        for job_id, dep in conn.execute(sql.edges_of(ids), list(ids)).fetchall():
+            deps.setdefault(int(job_id), []).append(int(dep))
+        for parent, child in conn.execute(sql.children_of(ids), list(ids)).fetchall():
+            children.setdefault(int(parent), []).append(int(child))
+    return deps, children

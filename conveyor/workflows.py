@@ -1,0 +1,242 @@
+"""Workflows of plain jobs: ``chain`` and ``group`` on top of ``depends_on``.
+
+``chain(a(1), b(), c())`` stores three ordinary jobs at once: ``a`` due now, ``b``
+blocked on ``a``, ``c`` blocked on ``b``. The store makes each due in the transaction
+that completes the one before it and hands it that job's result as its first positional
+argument (a group's results as one list). ``group(...)`` members share the same
+predecessors; a chain after a group waits for all of them (a chord). There is no other
+engine: a failed member cancels everything after it through the dependency rules.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import time
+from collections.abc import Generator, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Union
+
+from conveyor.errors import ArgumentsError, ConfigurationError
+from conveyor.jobs import JobCall, JobHandle
+
+if TYPE_CHECKING:
+    from conveyor.app import Conveyor
+    from conveyor.stores.base import NewJob
+
+Member = Union[JobCall, "Chain", "Group"]
+# A stored workflow's shape: ("job", id) | ("chain", [shapes]) | ("group", [shapes]).
+Shape = tuple[str, Any]
+
+
+def dependency_ids(depends_on: Any) -> list[int]:
+    """The job ids a ``depends_on=`` value names (handles, workflow handles or ids)."""
+    if isinstance(depends_on, (JobHandle, WorkflowHandle, int)) and not isinstance(
+        depends_on, bool
+    ):
+        depends_on = [depends_on]
+    if isinstance(depends_on, (str, bytes)) or not isinstance(depends_on, Iterable):
+        raise ConfigurationError(
+            f"invalid depends_on {depends_on!r}; accepted: a list of job handles or ids"
+        )
+    ids: list[int] = []
+    for item in depends_on:
+        if isinstance(item, WorkflowHandle):
+            ids.extend(item.tails)
+        elif isinstance(item, JobHandle):
+            ids.append(item.id)
+        elif isinstance(item, int) and not isinstance(item, bool) and item > 0:
+            ids.append(item)
+        else:
+            raise ConfigurationError(
+                f"invalid dependency {item!r} in depends_on; accepted: job handles or ids"
+            )
+    return list(dict.fromkeys(ids))
+
+
+class _Builder:
+    """Turns a workflow into rows for one insert (dependencies by position)."""
+
+    def __init__(self, app: Conveyor, options: dict[str, Any]) -> None:
+        self.app = app
+        self.options = options
+        self.rows: list[NewJob] = []
+
+    def job(self, call: JobCall, after: list[int], pipe: str | None) -> int:
+        if pipe is None and call.missing is not None:
+            raise ArgumentsError(call.missing)
+        if pipe is not None and not call.definition.takes_input(call.args, call.kwargs):
+            raise ArgumentsError(
+                f"job {call.definition.id!r} receives the previous result as its first "
+                f"argument inside a chain, so it cannot take these arguments; it takes "
+                f"{call.definition.accepts}"
+            )
+        row = self.app._new_job(
+            dataclasses.replace(call, missing=None), None, 0.0, dict(self.options)
+        )
+        if row.dedupe:
+            raise ConfigurationError(
+                "chain and group members cannot use replace=True or unique=True"
+            )
+        row.after, row.pipe = list(after) or None, pipe
+        self.rows.append(row)
+        return len(self.rows) - 1
+
+
+class _Workflow:
+    kind = ""
+
+    def __init__(self, *members: Member | Iterable[Member]) -> None:
+        if len(members) == 1 and not isinstance(members[0], (JobCall, _Workflow)):
+            members = tuple(members[0])
+        found: list[Member] = []
+        for m in members:
+            if not isinstance(m, (JobCall, _Workflow)):
+                raise ConfigurationError(
+                    f"{self.kind}() takes job calls like resize('a.png') or nested chains "
+                    f"and groups, not {m!r}"
+                )
+            found.append(m)
+        if not found:
+            raise ConfigurationError(f"{self.kind}() needs at least one job")
+        self.members: tuple[Member, ...] = tuple(found)
+
+    def app(self) -> Conveyor:
+        first = self.members[0]
+        return first.definition.app if isinstance(first, JobCall) else first.app()
+
+    def build(self, b: _Builder, after: list[int], pipe: str | None
+              ) -> tuple[Shape, list[int], str]:
+        raise NotImplementedError
+
+    def run_now(self, **options: Any) -> WorkflowHandle:
+        """Store every member (one transaction); returns a handle on the whole."""
+        app = self.app()
+        builder = _Builder(app, options)
+        shape, _, _ = self.build(builder, [], None)
+        ids = app._insert(builder.rows)
+        return WorkflowHandle(app, _resolve(shape, ids))
+
+    def __repr__(self) -> str:
+        return f"{self.kind}({', '.join(map(repr, self.members))})"
+
+
+def _build(member: Member, b: _Builder, after: list[int], pipe: str | None
+           ) -> tuple[Shape, list[int], str]:
+    if isinstance(member, JobCall):
+        position = b.job(member, after, pipe)
+        return ("job", position), [position], "one"
+    return member.build(b, after, pipe)
+
+
+class Chain(_Workflow):
+    """Members run one after the other, each receiving the previous result."""
+
+    kind = "chain"
+
+    def build(self, b: _Builder, after: list[int], pipe: str | None
+              ) -> tuple[Shape, list[int], str]:
+        shapes: list[Shape] = []
+        for member in self.members:
+            shape, after, kind = _build(member, b, after, pipe)
+            pipe = kind
+            shapes.append(shape)
+        return ("chain", shapes), after, pipe or "one"
+
+
+class Group(_Workflow):
+    """Members run in parallel (after what comes before the group in a chain)."""
+
+    kind = "group"
+
+    def build(self, b: _Builder, after: list[int], pipe: str | None
+              ) -> tuple[Shape, list[int], str]:
+        shapes: list[Shape] = []
+        tails: list[int] = []
+        for member in self.members:
+            shape, ends, _ = _build(member, b, after, pipe)
+            shapes.append(shape)
+            tails.extend(ends)
+        return ("group", shapes), tails, "all"
+
+
+def chain(*members: Member | Iterable[Member]) -> Chain:
+    """Run jobs in order, each receiving the previous result as its first positional
+    argument: ``chain(fetch(url), parse(), store())``. Members may be groups or chains."""
+    return Chain(*members)
+
+
+def group(*members: Member | Iterable[Member]) -> Group:
+    """Run jobs in parallel: ``group(resize(p) for p in paths)``; its result is the list of
+    the members' results. Inside a chain, each member receives the previous result."""
+    return Group(*members)
+
+
+def _resolve(shape: Shape, ids: Sequence[int]) -> Shape:
+    kind, body = shape
+    if kind == "job":
+        return ("job", ids[body])
+    return (kind, [_resolve(s, ids) for s in body])
+
+
+def _ids(shape: Shape) -> list[int]:
+    kind, body = shape
+    return [body] if kind == "job" else [i for s in body for i in _ids(s)]
+
+
+def _tails(shape: Shape) -> list[int]:
+    kind, body = shape
+    if kind == "job":
+        return [body]
+    if kind == "chain":
+        return _tails(body[-1])
+    return [i for s in body for i in _tails(s)]
+
+
+class WorkflowHandle:
+    """A stored chain or group. ``.result()`` is the chain's last result or the group's
+    list of results; ``.ids`` every member's job id in order; ``.id`` the last one."""
+
+    def __init__(self, app: Conveyor, shape: Shape) -> None:
+        self.app = app
+        self.shape = shape
+        self.ids = _ids(shape)
+        self.tails = _tails(shape)
+        self.id = self.ids[-1]
+
+    def __repr__(self) -> str:
+        return f"<WorkflowHandle {self.shape[0]} of {len(self.ids)} jobs>"
+
+    def __await__(self) -> Generator[Any, None, WorkflowHandle]:
+        return self._self().__await__()
+
+    async def _self(self) -> WorkflowHandle:
+        return self
+
+    def handles(self) -> list[JobHandle]:
+        return [JobHandle(self.app, i) for i in self.ids]
+
+    def cancel(self) -> int:
+        """Cancel every member not finished yet; returns how many."""
+        return sum(self.app.cancel(i) for i in self.ids)
+
+    def result(self, timeout: float | None = None) -> Any:
+        """Block until done: the last result (chain) or the list of results (group);
+        raises JobFailed if a member failed or was cancelled, TimeoutError on timeout."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        return self._result(self.shape, deadline)
+
+    def _result(self, shape: Shape, deadline: float | None) -> Any:
+        kind, body = shape
+        if kind == "job":
+            left = None if deadline is None else max(deadline - time.monotonic(), 0.0)
+            return JobHandle(self.app, body).result(left)
+        if kind == "chain":
+            return self._result(body[-1], deadline)
+        return [self._result(s, deadline) for s in body]
+
+    async def wait(self, timeout: float | None = None) -> Any:
+        """Async form of :meth:`result`."""
+        return await asyncio.to_thread(self.result, timeout)
+
+
+__all__ = ["Chain", "Group", "WorkflowHandle", "chain", "dependency_ids", "group"]
