@@ -32,6 +32,7 @@ from conveyor.stores.base_flow import FlowRule
 BUCKETS = 20
 SEP = "\x1f"
 ROUNDS = 4  # peeks per claim (each skips the groups the previous ones found full)
+PEEK = 100  # due jobs a peek looks at
 
 
 def job_group(job: str, key: str | None) -> str:
@@ -136,7 +137,7 @@ def pick(conn: FlowConnection, rules: Rules, queues: Sequence[str] | None, want:
     seen: set[int] = set()
     now: float | None = None
     for round_no in range(ROUNDS):
-        peeked = [c for c in conn.peek(queues, skip, max(want * 4, 32)) if c.id not in seen]
+        peeked = [c for c in conn.peek(queues, skip, PEEK) if c.id not in seen]
         if not peeked:
             break
         new = sorted({g for c in peeked for g, _ in rules.groups(c)} - set(left))
@@ -154,7 +155,7 @@ def pick(conn: FlowConnection, rules: Rules, queues: Sequence[str] | None, want:
                     left[g] -= 1
                 if len(chosen) == want:
                     break
-        if len(chosen) == want or len(peeked) < max(want * 4, 32):
+        if len(chosen) == want or len(peeked) < PEEK:
             break
         _exclude(skip, {g for g, n in left.items() if n <= 0})
     return chosen, now if now is not None else conn.now()

@@ -137,11 +137,14 @@ class Worker:
                 maybe_work = self.burst  # a burst worker keeps claiming until done
             timeout = self.poll_interval if not self.burst else 0.05
             due = await self._guard(self.store.next_due, self.queues) if not maybe_work else None
+            self.held = False
             if due is not None:
                 # Work due now that the claim left (paused, or held by a limit): look
-                # again a few times a second rather than spin.
+                # again a few times a second (and when this worker frees slots) rather
+                # than spin.
                 now = epoch(self.app.clock)
-                timeout = max(HELD_POLL if due <= now else 0.0, min(timeout, due - now))
+                self.held = due <= now
+                timeout = max(HELD_POLL if self.held else 0.0, min(timeout, due - now))
             self.wake.clear()
             if self.stopping:  # stop() may have set wake just before the clear above
                 break
@@ -156,6 +159,7 @@ class Worker:
                 maybe_work = True
 
     _changed = False
+    held = False  # due work was left by the last claim (a pause or a full limit)
 
     def wake_pending(self) -> bool:
         if self._changed:
@@ -252,6 +256,9 @@ class Worker:
                     await self._guard(self.store.write_progress, progress, logs)
                 if outcomes:
                     await self._guard(self.store.complete, outcomes)
+                    if self.held:  # slots of a limit freed: claim the held work now
+                        self._changed = True
+                        self.wake.set()
                 for job, outcome, error in finished:
                     self.observers.finished(job, outcome, error)
 
