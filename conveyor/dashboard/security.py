@@ -209,7 +209,10 @@ class SecurityMiddleware:
         scope["state"]["csrf"] = sec.csrf_token(nonce)
         scope["state"]["auth"] = auth
         if scope["method"] not in SAFE_METHODS:
-            problem, receive = await self._csrf_problem(conn, auth, nonce, receive)
+            try:
+                problem, receive = await self._csrf_problem(conn, auth, nonce, receive)
+            except ClientDisconnect:  # gone while sending its form: nobody to answer
+                return
             if problem:
                 status = 415 if problem.startswith("send the body as JSON") else 403
                 await refusal(conn, status, problem)(scope, receive, send)

@@ -33,6 +33,9 @@ def open_store(url: str, **options: object) -> Store:
 
         path = unquote(urlsplit(url).path)
         path = path[1:] if path.startswith("/") else path  # sqlite:///rel, sqlite:////abs
+        if "\x00" in path:
+            raise ConfigurationError(f"invalid SQLite URL {url!r}: the path contains a NUL "
+                                     "character")
         if not path or path == ":memory:":
             raise ConfigurationError(
                 f"invalid SQLite URL {url!r}: give a file path, e.g. sqlite:///conveyor.db "

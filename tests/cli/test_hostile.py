@@ -45,6 +45,8 @@ CASES = [
     ["jobs", "--url", "http://example.com"],
     ["jobs", "--url", "://"],
     ["jobs", "--url", "sqlite"],
+    ["jobs", "--url", "sqlite:///%00.db"],
+    ["jobs", "--url", "postgresql://%zz@127.0.0.1:1/x"],
 ]
 
 
