@@ -16,6 +16,7 @@ from conveyor.errors import (
     StepFailed,
     StoreError,
     UnknownJobError,
+    WorkerFailed,
     is_internal,
 )
 from conveyor.flow import QueueInfo
@@ -50,6 +51,7 @@ __all__ = [
     "StepFailed",
     "StoreError",
     "UnknownJobError",
+    "WorkerFailed",
     "WorkflowHandle",
     "chain",
     "group",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Sequence
@@ -41,7 +42,7 @@ from conveyor.reaction import WorkerHandle
 from conveyor.retry import Retry, coerce_retry
 from conveyor.schedules.api import SchedulesMixin
 from conveyor.schedules.api import install as install_schedules
-from conveyor.serialization import dumps
+from conveyor.serialization import DEFAULT_LIMITS, Limits, dumps
 from conveyor.stores import open_store, resolve_url
 from conveyor.stores.base import NewJob, Store
 from conveyor.timeunits import to_utc
@@ -78,6 +79,8 @@ class Conveyor(QueriesMixin, DurableMixin, SchedulesMixin, WebMixin, FlowMixin):
         event_retention: float | timedelta | str | None = "30 days",
         migrate: bool = True,
         allow_private_fetch: bool = False,
+        max_depth: int = DEFAULT_LIMITS.max_depth,
+        max_payload: int = DEFAULT_LIMITS.max_payload,
         clock: Clock | None = None,
         store: Store | None = None,
         **store_options: Any,
@@ -87,6 +90,8 @@ class Conveyor(QueriesMixin, DurableMixin, SchedulesMixin, WebMixin, FlowMixin):
                 "give either a store URL (with its options) or store=, not both"
             )
         self.url = store.url if store is not None else resolve_url(url)
+        # Payloads and results: nesting depth and UTF-8 JSON bytes (SPEC-style limits).
+        self.limits = Limits(max_depth, max_payload)
         lease_seconds = coerce_seconds("lease", lease)
         if not lease_seconds or lease_seconds < 0.1:
             raise ConfigurationError(f"invalid lease {lease!r}: must be at least 0.1 seconds")
@@ -275,10 +280,14 @@ class Conveyor(QueriesMixin, DurableMixin, SchedulesMixin, WebMixin, FlowMixin):
             raise ArgumentsError(call.missing)
         opts = merge_options(definition.options, options) if options else definition.options
         args, kwargs = call.args, call.kwargs
-        args_json = dumps(args, "payload args") if args else "[]"
-        kwargs_json = dumps(kwargs, "payload kwargs") if kwargs else "{}"
-        # The single argument's JSON, else the keyword arguments.
-        payload = args_json[1:-1] if len(args) == 1 and not kwargs else kwargs_json
+        limits = self.limits
+        if len(args) == 1 and not kwargs:  # the single argument is the payload
+            payload = dumps(args[0], "payload", limits)
+            args_json, kwargs_json = f"[{payload}]", "{}"
+        else:
+            args_json = dumps(args, "payload args", limits, outer=1) if args else "[]"
+            kwargs_json = dumps(kwargs, "payload", limits) if kwargs else "{}"
+            payload = kwargs_json
         retention = self.retention if opts.retention is None else opts.retention
         key_spec = definition.concurrency_key
         return NewJob(
@@ -398,12 +407,21 @@ class Conveyor(QueriesMixin, DurableMixin, SchedulesMixin, WebMixin, FlowMixin):
 
     def maintain(self, store: Store, leader: bool) -> None:
         """One maintenance pass (the worker calls this): rescue, then extensions (retention
-        cleanup is the built-in ``conveyor.purge`` schedule)."""
-        store.rescue()
+        cleanup is the built-in ``conveyor.purge`` schedule). Each stage runs even when
+        one before it failed; the first failure is raised afterwards (the worker logs it)."""
+        stages: list[Callable[[], Any]] = [store.rescue]
         for ext in self.extensions:
             hook = getattr(ext, "maintain", None)
             if hook is not None:
-                hook(self, store, leader)
+                stages.append(functools.partial(hook, self, store, leader))
+        failure: Exception | None = None
+        for stage in stages:
+            try:
+                stage()
+            except Exception as exc:
+                failure = failure or exc
+        if failure is not None:
+            raise failure
 
 
 def _check_only(record: Any, error: Any = None) -> None:

@@ -104,3 +104,19 @@ class Suspend(Interrupt):
 def is_internal(exc: BaseException) -> bool:
     """True for conveyor's own control-flow interrupts, which user code must re-raise."""
     return isinstance(exc, Interrupt)
+
+
+class WorkerFailed(ConveyorError):
+    """A worker stopped because it cannot go on (a background task kept failing, or the
+    store stayed unreachable past the outage tolerance); its leases were released.
+    ``run_worker`` raises it and ``conveyor worker`` exits non-zero, so a process
+    supervisor restarts it."""
+
+
+def is_connection_error(exc: BaseException) -> bool:
+    """Whether ``exc`` means the store is unreachable (worth retrying as it is), as
+    opposed to the store refusing the data it was given."""
+    if isinstance(exc, StoreError | OSError):
+        return True
+    name = type(exc).__module__ + "." + type(exc).__name__
+    return name.startswith("psycopg") and ("Operational" in name or "Interface" in name)

@@ -9,6 +9,7 @@ waiting for it, in the same transaction that marks it delivered, so it happens o
 from __future__ import annotations
 
 import json
+import logging
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -16,11 +17,14 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from conveyor.durable.filters import check_filter, matches
-from conveyor.errors import ConfigurationError
+from conveyor.errors import ConfigurationError, is_connection_error
 from conveyor.records import utc
 from conveyor.serialization import dumps
 from conveyor.stores.base import EventRow, NewJob, Store
+from conveyor.text import check_identifier, clean_name
 from conveyor.timeunits import to_utc
+
+log = logging.getLogger("conveyor.events")
 
 if TYPE_CHECKING:
     from conveyor.app import Conveyor
@@ -69,9 +73,8 @@ class EventRecord:
 
 
 def check_name(name: Any) -> str:
-    if not isinstance(name, str) or not name.strip():
-        raise ConfigurationError(f"an event name must be a non-empty str, got {name!r}")
-    return name
+    """An event name as stored (sanitised, see :func:`conveyor.text.clean_name`)."""
+    return clean_name(name)
 
 
 def send(
@@ -82,6 +85,8 @@ def send(
     store = store or app.store
     if event_id is not None and (not isinstance(event_id, str) or not event_id):
         raise ConfigurationError(f"an event id must be a non-empty str, got {event_id!r}")
+    if event_id is not None:
+        check_identifier(event_id, "event id")
     if deliver_at is None:
         deliver_at = store.now() + (delay or 0.0)
     row = EventRow(
@@ -93,13 +98,19 @@ def send(
 
 
 def runs_for(app: Conveyor, event: EventRow) -> Sequence[NewJob]:
-    """The runs an event starts: one per job whose trigger matches it."""
+    """The runs an event starts: one per job whose trigger matches it. A trigger that
+    cannot start its run (its job refuses the payload) is skipped and logged; the
+    others still start."""
     payload = json.loads(event.payload)
-    return [
-        app._new_job(definition(payload), None, 0.0, {})
-        for trigger, definition in app._durable.triggers
-        if trigger.accepts(event.name, payload)
-    ]
+    runs = []
+    for trigger, definition in app._durable.triggers:
+        try:
+            if trigger.accepts(event.name, payload):
+                runs.append(app._new_job(definition(payload), None, 0.0, {}))
+        except Exception:
+            log.exception("event %r (%s): job %r cannot start from it; skipped", event.id,
+                          event.name, definition.id)
+    return runs
 
 
 def wakes(event: EventRow, spec: str | None) -> bool:
@@ -115,7 +126,15 @@ def deliver_due(app: Conveyor, store: Store, limit: int = 100) -> int:
     """Deliver events whose ``deliver_at`` has come (the maintenance leader calls this)."""
     due = store.due_events(limit)
     for row in due:
-        store.deliver_event(row, lambda event: runs_for(app, event), wakes)
+        try:
+            store.deliver_event(row, lambda event: runs_for(app, event), wakes)
+        except Exception as exc:
+            if is_connection_error(exc):
+                raise
+            # Quarantine: mark it delivered without runs, so it cannot block the others.
+            log.exception("event %r (%s) cannot be delivered; marked delivered without "
+                          "starting runs", row.id, row.name)
+            store.deliver_event(row, lambda event: [], lambda event, spec: False)
     return len(due)
 
 
@@ -137,10 +156,10 @@ class EventsMixin:
     ) -> EventRecord:
         """Store an event and start the runs it triggers (now, or at ``deliver_at``).
         Sending an ``id`` that was sent before does nothing and returns the stored event."""
-        check_name(name)
+        name = check_name(name)
         due = to_utc(deliver_at, self.timezone).timestamp() if deliver_at else None
         app: Conveyor = self  # type: ignore[assignment]
-        row = send(app, name, dumps(payload, "event payload"), id, deliver_at=due)
+        row = send(app, name, dumps(payload, "event payload", app.limits), id, deliver_at=due)
         return EventRecord.from_row(row)
 
     def get_event(self, event_id: str) -> EventRecord | None:

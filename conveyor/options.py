@@ -12,6 +12,7 @@ from typing import Any
 
 from conveyor.errors import ConfigurationError
 from conveyor.retry import Retry, coerce_retry
+from conveyor.text import check_identifier
 from conveyor.timeunits import parse_duration
 
 PRIORITIES = {"low": -10, "normal": 0, "medium": 5, "high": 10, "critical": 20}
@@ -65,7 +66,7 @@ def coerce_owner(owner: object) -> str | None:
     if owner is None or owner == 0 or owner == "":
         return None
     if isinstance(owner, (str, int)) and not isinstance(owner, bool) and "\x00" not in str(owner):
-        return str(owner)
+        return check_identifier(str(owner), "owner")
     raise ConfigurationError(
         f"invalid owner {owner!r}; accepted: a str (without NUL characters) or int id, 0 or None"
     )
@@ -88,7 +89,7 @@ def coerce_queue(queue: object) -> str:
         raise ConfigurationError(
             f"invalid queue {queue!r}; accepted: a non-empty str without NUL characters"
         )
-    return queue
+    return check_identifier(queue, "queue")
 
 
 @dataclass(frozen=True)
@@ -129,6 +130,8 @@ def merge_options(base: JobOptions, given: dict[str, Any]) -> JobOptions:
         raise ConfigurationError(
             f"invalid key {key!r}; accepted: a str without NUL characters, or None"
         )
+    if key is not None:
+        check_identifier(key, "key")
     return JobOptions(
         priority=coerce_priority(given["priority"]) if "priority" in given else base.priority,
         queue=coerce_queue(given["queue"]) if "queue" in given else base.queue,

@@ -1,11 +1,13 @@
-"""JSON in and out for payloads and results; refuses what JSON cannot hold faithfully.
+"""JSON in and out for payloads and results; refuses what JSON cannot hold faithfully
+and what breaks the app's limits (NUL, lone surrogates, ``max_depth``, ``max_payload``).
 
 ``dumps`` runs on the enqueue hot path, so the happy path is one call of a prebuilt C
 encoder plus a quick check of dict keys (the encoder would silently turn int, float,
 bool and None keys into strings). Only when something is refused is the value walked
-again, to name the offending path. The encoder keeps no circular-reference markers (so
-one instance is safe to share between threads); a cycle shows up as a RecursionError
-and is then named by the walk.
+again, to name the offending path. The limits cost one C scan of the text (NUL escape,
+size, UTF-8) and a depth count in the key check walk. The encoder keeps no
+circular-reference markers (so one instance is safe to share between threads); a cycle
+shows up as a RecursionError and is then named by the walk.
 """
 
 from __future__ import annotations
@@ -13,11 +15,36 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any, Final, NoReturn
 
-from conveyor.errors import PayloadError
+from conveyor.errors import ConfigurationError, PayloadError
 
-__all__ = ["dumps", "loads", "payload_of"]
+__all__ = ["DEFAULT_LIMITS", "Limits", "dumps", "loads", "payload_of"]
+
+#: Highest ``max_depth`` accepted: deeper data would hit Python's recursion limit.
+DEPTH_CEILING: Final = 500
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What a payload or result may be: nested at most ``max_depth`` containers deep and
+    at most ``max_payload`` bytes of UTF-8 JSON (``Conveyor(max_depth=, max_payload=)``)."""
+
+    max_depth: int = 64
+    max_payload: int = 1 << 20
+
+    def __post_init__(self) -> None:
+        for name, low, high in (("max_depth", 1, DEPTH_CEILING),
+                                ("max_payload", 16, 1 << 30)):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+                raise ConfigurationError(
+                    f"invalid {name} {value!r}; accepted: an int from {low} to {high}"
+                )
+
+
+DEFAULT_LIMITS: Final = Limits()
 
 _ACCEPTED: Final = "accepted: dict with str keys, list, tuple, str, int, float, bool, None"
 
@@ -73,20 +100,36 @@ _encode: Final = _make_encoder()
 _SCALARS: Final = frozenset({str, int, float, bool, type(None)})
 
 
-def dumps(value: Any, what: str = "payload") -> str:
-    """Encode ``value`` as compact JSON or raise ``PayloadError`` naming what JSON refused.
+def dumps(
+    value: Any, what: str = "payload", limits: Limits = DEFAULT_LIMITS, *, outer: int = 0
+) -> str:
+    """Encode ``value`` as compact JSON or raise ``PayloadError`` naming what was refused.
 
     ``what`` names the value in messages: ``dumps(args, "payload args")`` reports
-    ``payload args[0]['when'] is a datetime, ...``. Tuples are stored as lists.
+    ``payload args[0]["when"] is a datetime, ...``. Tuples are stored as lists. ``outer``
+    containers wrap the user's value (an args list) and do not count toward the depth.
     """
     try:
         text: str | None = _encode(value)
-        bad_keys = _bad_keys(value)
+        bad = _bad_keys(value, limits.max_depth + outer)
     except (_Refused, ValueError, TypeError, RecursionError):
         text = None
-    if text is None or bad_keys:
-        _explain(value, what)
+    if text is None or bad or _breaks_limits(text, limits):
+        # Usually raises; a false alarm (a literal backslash-u0000 in a str) returns.
+        text = _explain(value, what, limits, outer)
     return text
+
+
+def _breaks_limits(text: str, limits: Limits) -> bool:
+    """NUL (the encoder escapes it), a lone surrogate, or more than ``max_payload`` bytes."""
+    if len(text) > limits.max_payload or "\\u0000" in text:
+        return True
+    if text.isascii():
+        return False
+    try:
+        return len(text.encode()) > limits.max_payload
+    except UnicodeEncodeError:
+        return True
 
 
 def loads(text: str | None) -> Any:
@@ -103,9 +146,12 @@ def payload_of(args: tuple[Any, ...] | list[Any], kwargs: dict[str, Any]) -> Any
     return dict(kwargs)
 
 
-def _bad_keys(value: Any) -> bool:
-    """Whether a dict inside ``value`` has a key that is not a str (for encodable values)."""
+def _bad_keys(value: Any, depth: int) -> bool:
+    """Whether a dict inside ``value`` has a key that is not a str, or containers nest
+    deeper than ``depth`` (for encodable values)."""
     items: Any
+    if depth <= 0 and isinstance(value, dict | list | tuple):
+        return True
     if isinstance(value, dict):
         try:
             "".join(value)  # the keys, checked in C: TypeError unless all are str
@@ -117,27 +163,38 @@ def _bad_keys(value: Any) -> bool:
     else:
         return False
     for item in items:  # noqa: SIM110 - a plain loop is faster than any() here
-        if type(item) not in _SCALARS and _bad_keys(item):
+        if type(item) not in _SCALARS and _bad_keys(item, depth - 1):
             return True
     return False
 
 
-def _explain(value: Any, what: str) -> NoReturn:
-    """Raise the ``PayloadError`` for the first thing in ``value`` that JSON refuses."""
+def _explain(value: Any, what: str, limits: Limits, outer: int) -> str:
+    """Raise the ``PayloadError`` for the first thing in ``value`` that is refused; the
+    JSON text when nothing is."""
     try:
-        _walk(value, what, set())
+        _walk(value, what, set(), limits.max_depth + outer, limits.max_depth)
     except RecursionError:
         raise PayloadError(f"{what} is nested too deeply to store as JSON") from None
     # The encoder refused something the walk accepts: report the encoder's own words.
     try:
-        _encode(value)
+        text = _encode(value)
     except Exception as exc:
         raise PayloadError(f"{what} cannot be stored as JSON: {exc}") from None
-    raise PayloadError(f"{what} cannot be stored as JSON")  # pragma: no cover
+    size = len(text.encode())
+    if size > limits.max_payload:
+        raise PayloadError(
+            f"{what} is {size} bytes as JSON, more than max_payload={limits.max_payload} "
+            "bytes; store large data elsewhere (a file or object store) and pass its "
+            "name, or raise Conveyor(max_payload=...)"
+        )
+    return text
 
 
-def _walk(value: Any, path: str, seen: set[int]) -> None:
-    if value is None or isinstance(value, str | bool):
+def _walk(value: Any, path: str, seen: set[int], depth: int, limit: int) -> None:
+    if value is None or isinstance(value, bool):
+        return
+    if isinstance(value, str):
+        _check_text(value, path)
         return
     if isinstance(value, int):
         try:
@@ -155,6 +212,12 @@ def _walk(value: Any, path: str, seen: set[int]) -> None:
             )
         return
     if isinstance(value, dict | list | tuple):
+        if depth <= 0:
+            shown = path if len(path) <= 120 else f"{path[:80]}…{path[-30:]}"
+            raise PayloadError(
+                f"{shown} is nested deeper than max_depth={limit} levels of lists and dicts; "
+                "flatten the data or raise Conveyor(max_depth=...)"
+            )
         if id(value) in seen:
             raise PayloadError(
                 f"{path} is a circular reference (a container inside itself), which JSON "
@@ -168,15 +231,39 @@ def _walk(value: Any, path: str, seen: set[int]) -> None:
                         f"{path} has the key {key!r}, which is {_a(key)}, not a str; JSON "
                         f"object keys must be str ({_ACCEPTED})"
                     )
-                _walk(item, f"{path}[{str.__repr__(key)}]", seen)
+                _check_text(key, f"{path} key {_show(key)}")
+                _walk(item, f"{path}[{_show(key)}]", seen, depth - 1, limit)
         else:
             for index, item in enumerate(value):
-                _walk(item, f"{path}[{index}]", seen)
+                _walk(item, f"{path}[{index}]", seen, depth - 1, limit)
         seen.discard(id(value))
         return
     name = type(value).__name__
     hint = _HINTS.get(name, "pass plain data (e.g. a dict of its fields)")
     raise PayloadError(f"{path} is {_a(value)}, which JSON cannot hold; {hint} ({_ACCEPTED})")
+
+
+def _show(key: str) -> str:
+    """A dict key as it appears in a path: JSON-quoted, NUL and surrogates escaped."""
+    return json.dumps(key if len(key) <= 60 else key[:60] + "…")
+
+
+def _check_text(text: str, path: str) -> None:
+    if "\x00" in text:
+        raise PayloadError(
+            f"{path} contains a NUL character (\\u0000), which conveyor does not store "
+            "(PostgreSQL refuses it); remove it or encode the data (e.g. base64)"
+        )
+    if not text.isascii():
+        try:
+            text.encode()
+        except UnicodeEncodeError as exc:
+            raise PayloadError(
+                f"{path} contains the lone surrogate {text[exc.start]!a} at index "
+                f"{exc.start}, which is not valid Unicode (e.g. from a non-UTF-8 file "
+                "name); repair it, e.g. text.encode('utf-8', 'surrogateescape')"
+                ".decode('utf-8', 'replace')"
+            ) from None
 
 
 _ARTICLES: Final = {"UUID": "a UUID", "NoneType": "None", "bytes": "bytes"}

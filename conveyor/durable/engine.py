@@ -12,10 +12,11 @@ from __future__ import annotations
 import asyncio
 import functools
 import json
+import math
 from collections.abc import Awaitable, Callable, Iterator
 from concurrent.futures import Executor
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, Final, NoReturn, TypeVar
 
 from conveyor.clock import epoch
 from conveyor.errors import (
@@ -48,12 +49,33 @@ CALLS = {"event": "wait_for_event", "fetch": "background_fetch", "log": "logger"
 Attempt = Callable[[int, bool], Awaitable[Any]]
 
 
+#: A delay a remote server asks for is a hint only when finite and at most this long.
+ABSURD_DELAY: Final = 366 * 86400.0
+#: A remote hint is capped by the step's ``max_wait``, or by this without one.
+DEFAULT_HINT_CAP: Final = 3600.0
+
+
 class RetryAfter(Exception):
     """Raised by an attempt to ask for a retry after ``delay`` seconds (e.g. HTTP 429)."""
 
     def __init__(self, message: str, delay: float | None) -> None:
         super().__init__(message)
         self.delay = delay
+
+
+def hinted_delay(hint: float | None, policy: Retry) -> float | None:
+    """A remote-controlled delay made safe: None (use the policy) unless finite and sane,
+    else capped by the policy's ``max_wait`` (default one hour)."""
+    if isinstance(hint, bool) or not isinstance(hint, int | float):
+        return None
+    try:
+        seconds = float(hint)
+    except OverflowError:  # a huge int
+        return None
+    if not math.isfinite(seconds) or seconds > ABSURD_DELAY:
+        return None
+    cap = policy.max_wait_seconds
+    return min(max(seconds, 0.0), DEFAULT_HINT_CAP if cap is None else cap)
 
 
 class Run:
@@ -180,7 +202,8 @@ class Run:
             number = step.attempts + 1
             try:
                 output = dumps(
-                    await action(number, number >= policy.max_attempts), f"result of {key!r}"
+                    await action(number, number >= policy.max_attempts), f"result of {key!r}",
+                    self.app.limits,
                 )
             except Exception as exc:
                 await self._failed_attempt(step, number, exc, policy)
@@ -198,7 +221,7 @@ class Run:
         history.append({"attempt": number, "at": now, "error": json.loads(error)})
         step.attempts, step.error, step.history = number, error, json.dumps(history)
         if number < policy.max_attempts and not isinstance(exc, FINAL):
-            delay = exc.delay if isinstance(exc, RetryAfter) else None
+            delay = hinted_delay(exc.delay, policy) if isinstance(exc, RetryAfter) else None
             step.state = "waiting"
             step.wake_at = now + (delay if delay is not None else policy.delay(number))
             await self.save(step)

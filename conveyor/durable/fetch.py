@@ -12,6 +12,7 @@ import asyncio
 import email.utils
 import ipaddress
 import json
+import math
 import socket
 import time
 from dataclasses import dataclass, field
@@ -20,7 +21,7 @@ from typing import Any
 import httpx
 
 from conveyor.durable.bodies import ACCEPT_ENCODING, read_capped
-from conveyor.durable.engine import RetryAfter
+from conveyor.durable.engine import ABSURD_DELAY, RetryAfter
 from conveyor.errors import ConfigurationError, FetchRefused
 from conveyor.redaction import is_secret_name, redact_headers, redact_text
 from conveyor.redaction import redact as redact_value
@@ -174,15 +175,20 @@ def _body(response: httpx.Response, content: bytes) -> Any:
 
 
 def _retry_after(headers: httpx.Headers) -> float | None:
+    """Seconds the server asks to wait: delta-seconds or an HTTP date; None when absent
+    or absurd (non-finite, negative-infinite, past :data:`ABSURD_DELAY`). The engine
+    caps a hint by the step's ``max_wait``."""
     value = headers.get("retry-after")
-    if not value:
+    if not value or len(value) > 100:
         return None
     try:
-        return max(float(value), 0.0)
+        seconds = float(value)
     except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+            seconds = when.timestamp() - time.time()
+        except (TypeError, ValueError, OverflowError, OSError, IndexError):
+            return None
+    if not math.isfinite(seconds) or seconds > ABSURD_DELAY:
         return None
-    return max(when.timestamp() - time.time(), 0.0)
+    return max(seconds, 0.0)

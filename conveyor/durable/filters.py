@@ -84,13 +84,19 @@ def _numeric_ok(arg: Any) -> bool:
 
 
 def _is_number(value: Any) -> bool:
-    return (
-        isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-    )
+    """A number a filter can compare: finite, and an int a float can hold (10**400 is
+    not one; an event holding it simply does not match a numeric matcher)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
 
 
 def matches(flt: dict[str, Any], payload: Any) -> bool:
-    """True when ``payload`` satisfies every field of ``flt``."""
+    """True when ``payload`` satisfies every field of ``flt``; never raises for any JSON
+    payload (a value a matcher cannot compare does not match)."""
     for field, rule in flt.items():
         value = payload.get(field, _MISSING) if isinstance(payload, dict) else _MISSING
         if isinstance(rule, dict):

@@ -21,6 +21,7 @@ from conveyor.redaction import redact, redact_text
 from conveyor.retry import Retry, coerce_retry
 from conveyor.serialization import dumps
 from conveyor.stores.matching import FAR_FUTURE
+from conveyor.text import MAX_LOG_LINE, clean, clean_name
 from conveyor.timeunits import add_interval, check_amount, fixed_seconds, normalize_unit
 
 # background_fetch retries 429/5xx and connection errors this way unless told otherwise.
@@ -94,7 +95,7 @@ class IO:
     ) -> dict[str, Any] | None:
         """Wait (without a worker) for an event ``name`` whose payload matches ``filter``;
         returns ``{"id", "name", "payload", "sent_at"}``, or None after ``timeout``."""
-        _check_name(name)
+        name = _check_name(name)
         check_filter(filter)
         limit = coerce_seconds("timeout", timeout)
         spec = json.dumps({"name": name, "filter": filter}, sort_keys=True)
@@ -126,10 +127,10 @@ class IO:
         so a replay or a crash cannot send it twice); returns the event id."""
         from conveyor.events import send
 
-        _check_name(name)
+        name = _check_name(name)
         delay = coerce_seconds("deliver_in", deliver_in)
-        text = dumps(payload, "event payload")
         run = self._run
+        text = dumps(payload, "event payload", run.app.limits)
         with run.step("send_event", key, fingerprint(name, text)) as stored:
             if stored is not None and stored.state == "completed":
                 return str(json.loads(stored.output or "null"))
@@ -150,7 +151,7 @@ class IO:
         "url", "headers", "body"}`` (body parsed when JSON). Non-http(s) URLs and, unless
         the app allows it, private addresses are refused (:class:`FetchRefused`)."""
         request = fetch.FetchRequest(url, method, dict(headers or {}), json, timeout)
-        dumps(json, "fetch json body")
+        dumps(json, "fetch json body", self._run.app.limits)
         allow = bool(getattr(self._run.app, "allow_private_fetch", False))
         policy = coerce_retry(retry) or FETCH_RETRY
         shown = request.describe()
@@ -204,8 +205,8 @@ class StepLogger:
         with run.step("log", level, None) as stored:
             if stored is not None:
                 return
-            text = redact_text(str(message))
-            shown = redact(json.loads(dumps(fields, "log fields")))
+            text = redact_text(clean(message, MAX_LOG_LINE))
+            shown = redact(json.loads(dumps(fields, "log fields", run.app.limits)))
             data = json.dumps({"message": text, "fields": shown})
             await run.save(run.new_step("log", level, None, input=data))
             extra = " ".join(f"{k}={v!r}" for k, v in shown.items())
@@ -228,9 +229,8 @@ class StepLogger:
         await self._log("error", message, fields)
 
 
-def _check_name(name: Any) -> None:
-    if not isinstance(name, str) or not name.strip():
-        raise ConfigurationError(f"an event name must be a non-empty str, got {name!r}")
+def _check_name(name: Any) -> str:
+    return clean_name(name)
 
 
 def _shown(value: Any) -> str | None:

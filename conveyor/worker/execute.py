@@ -18,6 +18,7 @@ from conveyor.errors import Fail, PayloadError, RetryIn, Suspend
 from conveyor.retry import Retry
 from conveyor.serialization import dumps
 from conveyor.stores.base import ClaimedJob, Outcome
+from conveyor.text import MAX_ERROR_MESSAGE, MAX_TRACEBACK, clean
 from conveyor.timeunits import fixed_seconds, normalize_unit
 from conveyor.worker.isolation import ChildFailed, in_thread, run_isolated
 from conveyor.worker.meta import Buffer, JobFailure, Meta, ReactionJob
@@ -37,10 +38,16 @@ def error_json(exc: BaseException, message: str | None = None) -> str:
             message = str(exc)
         except Exception:  # a broken __str__ must not leave the job running
             message = "<exception str() failed>"
-    return json.dumps({
-        "type": name,
-        "message": message,
-        "traceback": None if isinstance(exc, JobFailure) else user_traceback(exc),
+    trace: str | None = None
+    if not isinstance(exc, JobFailure):
+        try:
+            trace = user_traceback(exc)
+        except Exception:  # a broken __str__ or frame must not leave the job running
+            trace = f"{name}: <traceback could not be formatted>"
+    return json.dumps({  # sanitised, so every store can hold it (jsonb refuses \u0000)
+        "type": clean(name, 200),
+        "message": clean(message, MAX_ERROR_MESSAGE),
+        "traceback": None if trace is None else clean(trace, MAX_TRACEBACK, keep_end=True),
     })
 
 
@@ -90,8 +97,9 @@ class JobRunner:
                                                 claimed.timeout)
             else:
                 result = await self._invoke(definition, claimed)
+            text = dumps(result, "result", self.app.limits)
             return Outcome(claimed.id, claimed.token, "completed", epoch(self.app.clock),
-                           result=dumps(result, "result"), version=_ran(definition, claimed))
+                           result=text, version=_ran(definition, claimed))
         except Suspend as s:
             return Outcome(claimed.id, claimed.token, "waiting", epoch(self.app.clock),
                            run_at=s.run_at, version=_ran(definition, claimed))

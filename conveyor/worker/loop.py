@@ -16,11 +16,13 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from conveyor.clock import epoch
-from conveyor.errors import ConfigurationError, StoreError
+from conveyor.errors import ConfigurationError, StoreError, is_connection_error
 from conveyor.observe.dispatch import Dispatch
 from conveyor.stores.base import ClaimedJob, Outcome, Store, WorkerInfo
 from conveyor.worker.execute import JobRunner
 from conveyor.worker.meta import Buffer
+from conveyor.worker.outcomes import store_outcomes
+from conveyor.worker.supervise import FAILURE_BUDGET, Supervisor
 
 if TYPE_CHECKING:
     from conveyor.app import Conveyor
@@ -44,6 +46,8 @@ class Worker:
         batch: int | None = None,
         poll_interval: float = 1.0,
         maintenance_interval: float = 1.0,
+        outage_tolerance: float | None = 300.0,
+        failure_budget: int = FAILURE_BUDGET,
     ) -> None:
         if not isinstance(concurrency, int) or isinstance(concurrency, bool) or concurrency < 1:
             raise ConfigurationError(f"concurrency must be an int >= 1, got {concurrency!r}")
@@ -57,6 +61,10 @@ class Worker:
         self.batch = batch or concurrency
         self.poll_interval = poll_interval
         self.maintenance_interval = maintenance_interval
+        # Past this many seconds without the store the worker stops (exit non-zero).
+        self.outage_tolerance = outage_tolerance
+        # A background task failing this many times in a row stops the worker.
+        self.supervisor = Supervisor(self.stop, failure_budget)
         self.id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.active: dict[int, tuple[ClaimedJob, asyncio.Task[None]]] = {}
         self.outcomes: list[Outcome] = []
@@ -103,14 +111,34 @@ class Worker:
                  ",".join(self.queues or ["all"]))
         watcher = threading.Thread(target=self._watch, name="conveyor-watch", daemon=True)
         watcher.start()
-        helpers = [asyncio.create_task(self._flusher()), asyncio.create_task(self._heartbeats())]
+        supervise = self.supervisor.forever
+        helpers = [
+            asyncio.create_task(supervise("completion flush", self._flush_when_asked)),
+            asyncio.create_task(supervise("heartbeat", self._heartbeat,
+                                          max(self.app.lease / 3.0, 0.05))),
+        ]
         if not self.burst:
-            helpers.append(asyncio.create_task(self._maintenance()))
+            helpers.append(asyncio.create_task(supervise(
+                "upkeep", self._upkeep, self.maintenance_interval)))
         try:
-            await self._main()
+            await self._claim_loop()
         finally:
             self.stopping = True
             await self._shutdown(helpers)
+        if self.supervisor.fatal is not None:
+            raise self.supervisor.fatal
+
+    async def _claim_loop(self) -> None:
+        """The main loop, supervised like the helpers (a failure past the budget stops
+        the worker instead of killing it with its leases held)."""
+        while not self.stopping:
+            try:
+                await self._main()
+                return
+            except Exception as exc:
+                if self.stopping:
+                    raise
+                await asyncio.sleep(self.supervisor.failed("claim", exc))
 
     async def db(self, fn: Callable[..., T], *args: Any) -> T:
         """Run a store call on this worker's single database thread."""
@@ -124,6 +152,7 @@ class Worker:
                 want = min(free, self.batch)
                 jobs = await self._guard(self.store.claim, self.id, self.queues, want,
                                          self.app.lease)
+                self.supervisor.ok("claim")
                 full = jobs is not None and len(jobs) == want
                 if jobs and any(j.schedule_id for j in jobs):
                     jobs = await self._guard(self._claimed, jobs)
@@ -180,7 +209,7 @@ class Worker:
         """In burst mode: after maintenance, is anything due now that this worker may claim,
         or running? Work it may not claim (paused, held by a limit) does not count."""
         await self._flush_all()
-        await self._guard(self._maintain_once, True)
+        await self.supervisor.step("upkeep", self._upkeep_now)
         due = await self._guard(self.store.next_due, self.queues)
         if self.active or due is None or due > epoch(self.app.clock):
             return not self.active
@@ -196,7 +225,7 @@ class Worker:
 
     async def _guard(self, fn: Callable[..., T], *args: Any) -> T | None:
         """A store call that survives the database going away: log, back off, retry."""
-        delay = 0.1
+        delay, since = 0.1, time.monotonic()
         while True:
             try:
                 return await self.db(fn, *args)
@@ -205,9 +234,15 @@ class Worker:
                     return None
                 log.warning("store unavailable (%s); retrying in %.1f s", exc, delay)
             except Exception as exc:
-                if not _is_connection_error(exc) or self.stopping:
+                if not is_connection_error(exc) or self.stopping:
                     raise
                 log.warning("store unavailable (%s); retrying in %.1f s", exc, delay)
+            gone = time.monotonic() - since
+            if self.outage_tolerance is not None and gone > self.outage_tolerance:
+                self.supervisor.give_up(
+                    f"the store has been unreachable for {gone:.0f} s (more than the "
+                    f"worker's outage_tolerance of {self.outage_tolerance:g} s)")
+                return None
             await asyncio.sleep(delay)
             delay = min(delay * 2, 5.0)
 
@@ -240,11 +275,10 @@ class Worker:
         self.processed += 1
         self.flushed.set()
 
-    async def _flusher(self) -> None:
-        while True:
-            await self.flushed.wait()
-            self.flushed.clear()
-            await self._flush_all()
+    async def _flush_when_asked(self) -> None:
+        await self.flushed.wait()
+        self.flushed.clear()
+        await self._flush_all()
 
     async def _flush_all(self) -> None:
         async with self.flush_lock:
@@ -252,35 +286,39 @@ class Worker:
                 outcomes, self.outcomes = self.outcomes, []
                 finished, self.finished = self.finished, []
                 progress, logs = self.buffer.take()
-                if progress or logs:
-                    await self._guard(self.store.write_progress, progress, logs)
+                try:
+                    if progress or logs:
+                        await self._guard(self.store.write_progress, progress, logs)
+                except Exception:  # bad progress or log data: never hold up outcomes
+                    log.exception("could not store %d progress reports and %d log lines; "
+                                  "dropped", len(progress), len(logs))
                 if outcomes:
-                    await self._guard(self.store.complete, outcomes)
+                    replaced = await store_outcomes(self._guard, self.store, outcomes)
+                    finished = [(job, replaced.get(outcome.id, outcome), error)
+                                for job, outcome, error in finished]
                     if self.held:  # slots of a limit freed: claim the held work now
                         self._changed = True
                         self.wake.set()
                 for job, outcome, error in finished:
                     self.observers.finished(job, outcome, error)
 
-    async def _heartbeats(self) -> None:
-        interval = max(self.app.lease / 3.0, 0.05)
-        while True:
-            await asyncio.sleep(interval)
-            held = {i: job.token for i, (job, _) in self.active.items()}
-            lost = await self._guard(self.store.heartbeat, self.id, held, self.app.lease)
-            if self.buffer:
-                self.flushed.set()
-            for job_id in lost or ():
-                entry = self.active.get(job_id)
-                if entry is not None:
-                    log.warning("job %s: lease lost (cancelled or rescued); abandoning", job_id)
-                    self.lost.add(job_id)
-                    entry[1].cancel()
+    async def _heartbeat(self) -> None:
+        held = {i: job.token for i, (job, _) in self.active.items()}
+        lost = await self._guard(self.store.heartbeat, self.id, held, self.app.lease)
+        if self.buffer:
+            self.flushed.set()
+        for job_id in lost or ():
+            entry = self.active.get(job_id)
+            if entry is not None:
+                log.warning("job %s: lease lost (cancelled or rescued); abandoning", job_id)
+                self.lost.add(job_id)
+                entry[1].cancel()
 
-    async def _maintenance(self) -> None:
-        while True:
-            await self._guard(self._maintain_once, False)
-            await asyncio.sleep(self.maintenance_interval)
+    async def _upkeep(self) -> None:
+        await self._guard(self._maintain_once, False)
+
+    async def _upkeep_now(self) -> None:
+        await self._guard(self._maintain_once, True)
 
     def _maintain_once(self, force: bool) -> None:
         leader = self.store.try_lead("maintenance", self.id, max(self.app.lease, 5.0))
@@ -350,7 +388,3 @@ class Worker:
         self.job_pool.shutdown(wait=False, cancel_futures=True)
         log.info("worker %s stopped after %d jobs", self.id, self.processed)
 
-
-def _is_connection_error(exc: Exception) -> bool:
-    name = type(exc).__module__ + "." + type(exc).__name__
-    return name.startswith("psycopg") and ("Operational" in name or "Interface" in name)

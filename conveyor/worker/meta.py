@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from conveyor.errors import ConfigurationError
 from conveyor.stores.base import ClaimedJob, LogLine, Progress
+from conveyor.text import MAX_LOG_LINE, MAX_PROGRESS_MESSAGE, clean
 
 if TYPE_CHECKING:
     from conveyor.jobs import JobRegistry
@@ -42,9 +43,10 @@ class JobLog:
 
     def _add(self, level: str, message: str, args: tuple[Any, ...]) -> None:
         try:
-            text = message % args if args else str(message)
+            text = message % args if args else message
         except (TypeError, ValueError):  # like logging: a bad format never fails the job
             text = f"{message} {args!r}"
+        text = clean(text, MAX_LOG_LINE)
         self._buffer.logs.append(
             LogLine(self._claimed.id, self._claimed.attempt, time.time(), level, text)
         )
@@ -105,7 +107,8 @@ class Meta:
     def progress(self, value: float, message: str | None = None) -> None:
         """Report progress: a fraction (0..1) or a percent (0..100), with a message."""
         self._buffer.progress[self._claimed.id] = Progress(
-            self._claimed.id, self._claimed.token, fraction(value), message
+            self._claimed.id, self._claimed.token, fraction(value),
+            None if message is None else clean(message, MAX_PROGRESS_MESSAGE),
         )
 
 

@@ -76,7 +76,7 @@ def test_a_result_json_cannot_hold_fails_the_job_naming_it(app: Conveyor) -> Non
     record = app.get_job(h.id)
     assert record is not None and record.state == "failed"
     assert record.attempts == 1  # not retried: it would fail the same way
-    assert record.error is not None and "result['ids'] is a set" in record.error["message"]
+    assert record.error is not None and 'result["ids"] is a set' in record.error["message"]
 
 
 def test_error_type_message_and_traceback_are_stored_per_attempt(app: Conveyor) -> None:

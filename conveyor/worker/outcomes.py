@@ -1,0 +1,61 @@
+"""Storing a batch of outcomes so that one that cannot be stored never loses the others.
+
+A batch write that fails on its data (a lost connection is retried by the worker's
+guard instead) is split in halves until the outcome the store refuses is alone; that
+one is stored as a failed attempt whose ``PayloadError`` says why, and every other
+outcome of the batch is stored as it was.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+from conveyor.errors import PayloadError
+from conveyor.stores.base import Outcome, Store
+from conveyor.text import MAX_ERROR_MESSAGE, clean
+from conveyor.worker.execute import error_json
+
+log = logging.getLogger("conveyor.worker")
+
+Guard = Callable[..., Awaitable[Any]]
+
+
+async def store_outcomes(
+    guard: Guard, store: Store, outcomes: Sequence[Outcome]
+) -> dict[int, Outcome]:
+    """``store.complete(outcomes)``, bisecting a batch the store refuses; returns the
+    failed attempts stored in place of refused outcomes, by job id."""
+    try:
+        await guard(store.complete, list(outcomes))
+        return {}
+    except Exception as exc:
+        error = exc
+    if len(outcomes) > 1:
+        half = len(outcomes) // 2
+        replaced = await store_outcomes(guard, store, outcomes[:half])
+        replaced.update(await store_outcomes(guard, store, outcomes[half:]))
+        return replaced
+    outcome = outcomes[0]
+    log.error("job %s: the store refused its outcome (%s); storing a failed attempt instead",
+              outcome.id, outcome.state, exc_info=error)
+    failed = unstorable(outcome, error)
+    try:
+        await guard(store.complete, [failed])
+    except Exception:
+        log.exception("job %s: could not store its failure either; it is retried once its "
+                      "lease expires", outcome.id)
+    return {outcome.id: failed}
+
+
+def unstorable(outcome: Outcome, exc: BaseException) -> Outcome:
+    """A failed attempt in place of an outcome the store refused (nothing of the refused
+    data is kept but a sanitised description)."""
+    why = clean(f"{type(exc).__name__}: {exc}", MAX_ERROR_MESSAGE // 2)
+    error = PayloadError(
+        f"the {outcome.state} outcome of this attempt could not be stored ({why}); "
+        "return and raise only JSON data without NUL characters or lone surrogates"
+    )
+    return Outcome(outcome.id, outcome.token, "failed", outcome.finished_at,
+                   error=error_json(error), version=outcome.version)

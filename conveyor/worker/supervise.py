@@ -1,0 +1,79 @@
+"""Supervision of a worker's background tasks: none of them dies silently.
+
+Every task (completion flush, heartbeats, upkeep, the change watcher) runs its steps
+through :meth:`Supervisor.step`: a failure is logged with its traceback under the
+``conveyor`` logger, the task backs off and goes on. A task that fails
+``budget`` times in a row (no success in between) means the worker cannot do its job;
+the supervisor then records why and stops the worker, which releases its leases and
+exits non-zero (``run_worker`` raises :class:`WorkerFailed`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Final
+
+from conveyor.errors import WorkerFailed
+
+log = logging.getLogger("conveyor.worker")
+
+#: Failures in a row after which a task gives up and the worker stops.
+FAILURE_BUDGET: Final = 8
+#: Backoff between retries of a failing task (doubling from FIRST up to MAX seconds).
+FIRST_BACKOFF: Final = 0.1
+MAX_BACKOFF: Final = 5.0
+
+
+class Supervisor:
+    """Counts failures per task; decides when the worker must stop."""
+
+    def __init__(self, stop: Callable[[], None], budget: int = FAILURE_BUDGET) -> None:
+        self._stop = stop
+        self.budget = budget
+        self.failures: dict[str, int] = {}
+        self.fatal: WorkerFailed | None = None
+
+    def ok(self, name: str) -> None:
+        self.failures.pop(name, None)
+
+    def failed(self, name: str, exc: BaseException) -> float:
+        """Log ``exc`` for task ``name``; returns the seconds to back off. Past the
+        budget the worker is stopped (once) with the reason."""
+        count = self.failures.get(name, 0) + 1
+        self.failures[name] = count
+        delay: float = min(FIRST_BACKOFF * 2.0 ** min(count - 1, 20), MAX_BACKOFF)
+        log.error("worker task %r failed (%d in a row); retrying in %.1f s", name, count,
+                  delay, exc_info=exc)
+        if count >= self.budget:
+            self.give_up(f"worker task {name!r} failed {count} times in a row; last error: "
+                         f"{type(exc).__name__}: {exc}")
+        return delay
+
+    def give_up(self, why: str) -> None:
+        if self.fatal is None:
+            log.critical("stopping the worker: %s", why)
+            self.fatal = WorkerFailed(why)
+            self._stop()
+
+    async def step(self, name: str, body: Callable[[], Awaitable[None]]) -> None:
+        """Run one step of task ``name``; on failure log, back off and return."""
+        try:
+            await body()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            await asyncio.sleep(self.failed(name, exc))
+        else:
+            self.ok(name)
+
+    async def forever(
+        self, name: str, body: Callable[[], Awaitable[None]], pause: float = 0.0
+    ) -> None:
+        """A task: ``body`` again and again (``pause`` seconds apart) until cancelled."""
+        while True:
+            await self.step(name, body)
+            if pause:
+                await asyncio.sleep(pause)
+

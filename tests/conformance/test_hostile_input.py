@@ -1,0 +1,215 @@
+"""Strict edges (every store): payload limits at trigger time, results that break them
+fail their attempt, text stored on the user's behalf is sanitised, identifiers are
+checked where they enter, and numbers a filter cannot compare never fail a pass."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from conveyor import ConfigurationError, Conveyor, PayloadError
+from tests.conformance.helpers import drain
+
+
+@pytest.fixture
+def echo(app: Conveyor) -> Any:
+    @app.job
+    def echo(payload: Any = None) -> Any:
+        return payload
+
+    return echo
+
+
+@pytest.mark.parametrize(("bad", "why"), [("x\x00y", "NUL character"),
+                                          ("name-\udcff.txt", "lone surrogate")])
+def test_text_with_nul_or_a_lone_surrogate_is_refused_naming_its_path(
+    app: Conveyor, echo: Any, bad: str, why: str
+) -> None:
+    with pytest.raises(PayloadError) as info:
+        echo({"a": [0, 1, 2, bad]}).run_now()
+    assert str(info.value).startswith('payload["a"][3] contains')
+    assert why in str(info.value)
+    with pytest.raises(PayloadError, match=r'payload key "k\\u0000"'):
+        echo({"k\x00": 1}).run_now()
+    assert app.count() == 0
+
+
+def test_a_literal_backslash_u0000_is_ordinary_text(app: Conveyor, echo: Any) -> None:
+    payload = {"s": "a literal \\u0000", "emoji": "😀"}
+    h = echo(payload).run_now()
+    drain(app)
+    assert h.result() == payload
+
+
+def test_nesting_past_max_depth_is_refused_at_trigger_time(store_url: str) -> None:
+    app = Conveyor(store_url, max_depth=3)
+    try:
+        @app.job
+        def echo(payload: Any = None, a: Any = None) -> Any:
+            return payload
+
+        assert echo([[["deep enough"]]]).run_now().id
+        with pytest.raises(PayloadError, match=r"^payload\[0\]\[0\]\[0\] is nested deeper "
+                                               r"than max_depth=3"):
+            echo([[[["too deep"]]]]).run_now()
+        with pytest.raises(PayloadError, match=r'^payload\["a"\]\["b"\]\["c"\] is nested deeper'):
+            echo(a={"b": {"c": [1]}}).run_now()
+        drain(app)
+        assert app.count(state="completed") == 1
+    finally:
+        app.close()
+
+
+def test_deep_payloads_are_refused_by_default_without_breaking_anything(
+    app: Conveyor, echo: Any
+) -> None:
+    deep: list[Any] = []
+    inner = deep
+    for _ in range(100_000):
+        inner.append([])
+        inner = inner[0]
+    with pytest.raises(PayloadError, match="nested"):
+        echo(deep).run_now()
+    ok: Any = "leaf"
+    for _ in range(64):
+        ok = [ok]
+    h = echo(ok).run_now()
+    drain(app)
+    assert h.result() == ok
+
+
+def test_payloads_past_max_payload_bytes_are_refused(store_url: str) -> None:
+    app = Conveyor(store_url, max_payload=1000)
+    try:
+        @app.job
+        def echo(payload: Any) -> Any:
+            return payload
+
+        echo("é" * 400).run_now()  # 802 bytes of JSON
+        with pytest.raises(PayloadError, match=r"^payload is 1002 bytes as JSON, more than "
+                                               r"max_payload=1000 bytes"):
+            echo("é" * 500).run_now()
+        with pytest.raises(PayloadError, match="max_payload"):
+            app.send_event("big", "x" * 2000)
+        assert app.count() == 1
+    finally:
+        app.close()
+
+
+def test_limits_are_checked_options() -> None:
+    for bad in ({"max_depth": 0}, {"max_depth": 10_000}, {"max_payload": -1},
+                {"max_payload": True}):
+        with pytest.raises(ConfigurationError, match=f"invalid {next(iter(bad))}"):
+            Conveyor("memory://", **bad)
+
+
+@pytest.mark.parametrize("result", ["bad-\udcff", {"n": "\x00"}, [[[[1]]]]])
+def test_a_result_breaking_the_rules_fails_its_attempt_and_the_worker_goes_on(
+    store_url: str, result: Any
+) -> None:
+    app = Conveyor(store_url, max_depth=3, lease=2)
+    try:
+        @app.job(retry=2)
+        def odd() -> Any:
+            return result
+
+        @app.job
+        def fine(n: int) -> int:
+            return n
+
+        bad = odd().run_now()
+        good = [fine(n).run_now() for n in range(5)]
+        drain(app)
+        record = app.get_job(bad.id)
+        assert record is not None and record.state == "failed" and record.attempts == 1
+        assert record.error is not None and record.error["type"].endswith("PayloadError")
+        assert record.error["message"].startswith("result")
+        assert [h.result() for h in good] == list(range(5))
+    finally:
+        app.close()
+
+
+def test_error_messages_tracebacks_logs_and_progress_are_sanitised(app: Conveyor) -> None:
+    @app.job
+    def noisy(meta: Any = None) -> None:
+        meta.log.info("log \x00 \udcff \ud83d\ude00")
+        meta.log.info("long " + "y" * 100_000)
+        meta.progress(0.5, "half \x00 \udcff")
+        raise ValueError("broken \x00 \udcff " + "z" * 100_000)
+
+    h = noisy().run_now()
+    drain(app)
+    record = app.get_job(h.id)
+    assert record is not None and record.state == "failed"
+    assert record.error is not None
+    message = record.error["message"]
+    assert message.startswith("broken \ufffd \ufffd zzz") and "characters cut]" in message
+    assert len(message) < 20_000 and "\x00" not in record.error["traceback"]
+    lines = [entry.message for entry in record.logs]
+    assert "log \ufffd \ufffd 😀" in lines
+    assert any(line.startswith("long yyy") and "characters cut]" in line for line in lines)
+    assert record.progress_message == "half \ufffd \ufffd"
+
+
+@pytest.mark.parametrize("option", ["key", "owner", "queue"])
+@pytest.mark.parametrize("value", ["a\x00b", "a\udcffb", "k" * 1025, "é" * 600])
+def test_identifiers_are_checked_where_they_enter(
+    app: Conveyor, echo: Any, option: str, value: str
+) -> None:
+    with pytest.raises(ConfigurationError, match=f"invalid {option}"):
+        echo().run_now(**{option: value})
+    assert app.count() == 0
+
+
+def test_a_long_key_within_the_limit_is_stored(app: Conveyor, echo: Any) -> None:
+    key = "k" * 1024
+    h = echo().run_now(key=key, owner="o" * 1024, queue="q" * 1024)
+    record = app.get_job(h.id)
+    assert record is not None and record.key == key
+
+
+@pytest.mark.parametrize("event_id", ["a\x00b", "a\udcffb", "i" * 1025])
+def test_event_ids_are_checked(app: Conveyor, event_id: str) -> None:
+    with pytest.raises(ConfigurationError, match="invalid event id"):
+        app.send_event("x", {}, id=event_id)
+
+
+def test_event_names_are_sanitised_and_still_match_their_trigger(app: Conveyor) -> None:
+    seen: list[Any] = []
+
+    @app.job(trigger=app.event("odd\x00name\udcff"))
+    def on_odd(payload: Any) -> None:
+        seen.append(payload)
+
+    event = app.send_event("odd\x00name\udcff", {"n": 1})
+    assert event.name == "odd\ufffdname\ufffd"
+    long = app.send_event("n" * 5000, {})
+    assert len(long.name.encode()) <= 1024 and long.name.endswith("bytes cut]")
+    drain(app)
+    assert seen == [{"n": 1}]
+
+
+@pytest.mark.parametrize("number", [10**400, -(10**400), 1e308, 2**63, -(2**64)])
+def test_numbers_a_filter_cannot_compare_never_stop_delivery(app: Conveyor, number: Any) -> None:
+    started: list[Any] = []
+
+    @app.job(trigger=app.event("reading", filter={"v": [{"numeric": [">", 0, "<", 100]}]}))
+    def in_range(payload: Any) -> None:
+        started.append(payload["v"])
+
+    @app.job(trigger=app.event("reading", filter={"v": [{"anything-but": [1]}]}))
+    def not_one(payload: Any) -> None:
+        started.append(("other", payload["v"] == number))
+
+    later = datetime.now(UTC) + timedelta(milliseconds=200)
+    app.send_event("reading", {"v": number})
+    app.send_event("reading", {"v": number}, deliver_at=later)
+    app.send_event("reading", {"v": 5}, deliver_at=later)
+    time.sleep(0.3)
+    drain(app)
+    assert sorted(map(str, started)) == sorted(map(str, [5, ("other", True), ("other", True),
+                                                         ("other", False)]))
+    assert all(e.delivered_at is not None for e in app.events_list())

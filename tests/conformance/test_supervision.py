@@ -1,0 +1,163 @@
+"""A worker never stops silently (every store): failing background tasks are logged
+and retried, a refused outcome is isolated, one bad event is quarantined, and a worker
+that cannot go on stops with WorkerFailed after releasing its jobs."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import pytest
+
+from conveyor import Conveyor, WorkerFailed
+from conveyor.errors import StoreError
+from conveyor.stores.base import Outcome
+from tests.conformance.helpers import drain, worker_thread
+from tests.support import wait_for
+
+
+def test_an_outcome_the_store_refuses_fails_alone_and_the_batch_is_stored(
+    app: Conveyor, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    store_class = type(app.store)
+    complete = store_class.complete
+
+    def picky(self: Any, outcomes: Sequence[Outcome]) -> Any:
+        if any(o.result and "poison" in o.result for o in outcomes):
+            raise ValueError("the store refuses this data")
+        return complete(self, outcomes)
+
+    monkeypatch.setattr(store_class, "complete", picky)
+
+    @app.job
+    def give(value: str) -> str:
+        return value
+
+    handles = [give(f"ok {n}").run_now() for n in range(7)]
+    poisoned = give("poison").run_now()
+    handles += [give(f"ok {n}").run_now() for n in range(7, 12)]
+    with caplog.at_level(logging.ERROR, logger="conveyor"):
+        drain(app, concurrency=20)
+    assert [h.result() for h in handles] == [f"ok {n}" for n in range(12)]
+    record = app.get_job(poisoned.id)
+    assert record is not None and record.state == "failed"
+    assert record.error is not None and record.error["type"].endswith("PayloadError")
+    assert "could not be stored (ValueError: the store refuses this data)" in (
+        record.error["message"])
+    assert any(r.exc_info and "refused its outcome" in r.getMessage() for r in caplog.records)
+
+
+def test_failing_upkeep_is_logged_with_its_traceback_and_retried(
+    app: Conveyor, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    calls: list[int] = []
+    maintain = app.maintain
+
+    def flaky(store: Any, leader: bool) -> None:
+        calls.append(1)
+        if len(calls) <= 3:
+            raise RuntimeError(f"upkeep bug {len(calls)}")
+        maintain(store, leader)
+
+    monkeypatch.setattr(app, "maintain", flaky)
+    started: list[Any] = []
+
+    @app.job(trigger=app.event("ping"))
+    def on_ping(payload: Any) -> None:
+        started.append(payload)
+
+    from datetime import UTC, datetime, timedelta
+
+    with caplog.at_level(logging.ERROR, logger="conveyor"), worker_thread(app):
+        app.send_event("ping", 1, deliver_at=datetime.now(UTC) + timedelta(milliseconds=50))
+        wait_for(lambda: started == [1], 15, "the delayed event after upkeep recovered")
+    failures = [r for r in caplog.records if "worker task 'upkeep' failed" in r.getMessage()]
+    assert len(failures) >= 3
+    assert failures[0].exc_info is not None and "upkeep bug 1" in str(failures[0].exc_info[1])
+
+
+def test_one_bad_event_is_quarantined_and_the_others_are_delivered(
+    app: Conveyor, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    import conveyor.events as events
+
+    runs_for = events.runs_for
+
+    def fussy(application: Conveyor, event: Any) -> Any:
+        if event.name == "bad":
+            raise RuntimeError("cannot handle this event")
+        return runs_for(application, event)
+
+    monkeypatch.setattr(events, "runs_for", fussy)
+    seen: list[str] = []
+
+    @app.job(trigger=app.event("good"))
+    def on_good(payload: Any) -> None:
+        seen.append(payload)
+
+    from datetime import UTC, datetime, timedelta
+
+    due = datetime.now(UTC) + timedelta(milliseconds=100)
+    bad = app.send_event("bad", "x", deliver_at=due)
+    app.send_event("good", "y", deliver_at=due)
+    time.sleep(0.2)
+    with caplog.at_level(logging.ERROR, logger="conveyor"):
+        drain(app)
+    assert seen == ["y"]
+    stored = app.get_event(bad.id)
+    assert stored is not None and stored.delivered_at is not None and stored.runs == []
+    assert any("cannot be delivered" in r.getMessage() and r.exc_info for r in caplog.records)
+
+
+def test_a_trigger_whose_job_refuses_the_payload_is_skipped_alone(app: Conveyor) -> None:
+    seen: list[Any] = []
+
+    @app.job(trigger=app.event("order"))
+    def two_args(a: int, b: int) -> None: ...
+
+    @app.job(trigger=app.event("order"))
+    def one_arg(payload: Any) -> None:
+        seen.append(payload)
+
+    event = app.send_event("order", {"id": 1})
+    drain(app)
+    assert seen == [{"id": 1}] and len(app.get_event(event.id).runs) == 1  # type: ignore[union-attr]
+
+
+def test_a_task_failing_past_its_budget_stops_the_worker_and_releases_its_jobs(
+    app: Conveyor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    gate = threading.Event()
+
+    @app.job
+    def slow() -> None:
+        gate.wait(10)
+
+    h = slow().run_now()
+
+    def broken(self: Any, *args: Any) -> Any:
+        raise RuntimeError("heartbeat bug")
+
+    monkeypatch.setattr(type(app.store), "heartbeat", broken)
+    try:
+        with pytest.raises(WorkerFailed, match=r"'heartbeat' failed 3 times in a row.*bug"):
+            app.run_worker(failure_budget=3, grace=0.1, poll_interval=0.05)
+    finally:
+        gate.set()
+    monkeypatch.undo()
+    record = app.get_job(h.id)
+    assert record is not None and record.state == "queued"  # released, not held
+
+
+def test_a_store_gone_past_the_outage_tolerance_stops_the_worker(
+    app: Conveyor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def gone(self: Any, *args: Any) -> Any:
+        raise StoreError("cannot reach the store: connection refused")
+
+    monkeypatch.setattr(type(app.store), "claim", gone)
+    with pytest.raises(WorkerFailed, match=r"unreachable for .* outage_tolerance of 0\.3 s"):
+        app.run_worker(outage_tolerance=0.3, poll_interval=0.05)
