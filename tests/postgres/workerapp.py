@@ -46,6 +46,12 @@ def make_app(url: str, lease: float = 1.0) -> Conveyor:
     def noop() -> None:
         return None
 
+    @app.job
+    def whoami(pause: float) -> int:
+        """Sleeps, then returns the pid of the process that ran it (fencing tests)."""
+        time.sleep(pause)
+        return os.getpid()
+
     return app
 
 
