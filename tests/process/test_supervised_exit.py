@@ -1,0 +1,56 @@
+"""A worker process that cannot go on exits non-zero after releasing its jobs (never a
+zombie holding leases), logging why with the traceback."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conveyor import Conveyor
+from tests.support import ROOT, store_url, wait_for
+
+pytestmark = pytest.mark.slow
+
+SCRIPT = """
+import logging, sys, time
+from conveyor import Conveyor
+logging.basicConfig(level=logging.INFO)
+app = Conveyor(sys.argv[1], lease=1.0)
+
+@app.job
+def slow() -> None:
+    time.sleep(30)
+
+class Broken:
+    def maintain(self, app, store, leader):
+        raise RuntimeError("upkeep is broken")
+
+app.extensions.append(Broken())
+app.run_worker(failure_budget=3, grace=0.2, maintenance_interval=0.05, poll_interval=0.05)
+"""
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgres"])
+def test_a_worker_whose_task_keeps_failing_exits_non_zero_and_releases_its_job(
+    kind: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    url = store_url(kind, request, tmp_path, "jobs.db")
+    app = Conveyor(url, lease=1.0)
+
+    @app.job
+    def slow() -> None: ...
+
+    handle = slow().run_now()
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    proc = subprocess.run([sys.executable, "-c", SCRIPT, url], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode != 0
+    assert "Traceback" in proc.stderr and "upkeep is broken" in proc.stderr
+    assert "WorkerFailed: worker task 'upkeep' failed 3 times in a row" in proc.stderr
+    record = wait_for(lambda: app.get_job(handle.id), what="the job")
+    assert record.state == "queued" and record.worker_id is None  # released at once
+    app.close()
