@@ -13,8 +13,8 @@ from conveyor.cli.base import app_options, fail
 from conveyor.cli.render import console
 from conveyor.flow import QueueInfo
 
-STATE_ORDER = ("scheduled", "queued", "paused", "running", "waiting", "completed", "failed",
-               "cancelled")
+STATE_ORDER = ("scheduled", "queued", "blocked", "paused", "running", "waiting", "completed",
+               "failed", "cancelled")
 
 
 def _targets(verb: str) -> click.Command:

@@ -38,10 +38,14 @@ def act_on_each(app: Conveyor, ids: tuple[int, ...], act: Callable[[int], bool],
 
 @click.command()
 @ids_argument
+@click.option("--cascade", is_flag=True,
+              help="Also cancel the child runs each started (jobs that depend on a "
+              "cancelled run are always cancelled).")
 @app_options()
-def cancel(app: Conveyor, ids: tuple[int, ...]) -> None:
+def cancel(app: Conveyor, ids: tuple[int, ...], cascade: bool) -> None:
     """Cancel runs that have not finished (a running one stops at its next heartbeat)."""
-    act_on_each(app, ids, app.cancel, "cancelled", "scheduled, queued, running or waiting")
+    act_on_each(app, ids, lambda job_id: app.cancel(job_id, cascade=cascade), "cancelled",
+                "scheduled, queued, blocked, running or waiting")
 
 
 @click.command()

@@ -21,7 +21,8 @@ if TYPE_CHECKING:
     from conveyor.retry import Retry
 
 STATE_STYLES = {
-    "scheduled": "cyan", "queued": "blue", "running": "yellow", "waiting": "magenta",
+    "scheduled": "cyan", "queued": "blue", "blocked": "dark_orange", "running": "yellow",
+    "waiting": "magenta",
     "completed": "green", "failed": "red", "cancelled": "dim",
 }
 _PRIORITY_NAMES = {value: name for name, value in PRIORITIES.items()}

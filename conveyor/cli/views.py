@@ -28,18 +28,20 @@ def _names(value: str | None) -> list[str] | None:
 
 @click.command()
 @click.option("--state", metavar="STATE[,STATE]", default=None,
-              help="scheduled, queued, running, waiting, completed, failed, cancelled.")
+              help="scheduled, queued, blocked, running, waiting, completed, failed, "
+              "cancelled.")
 @click.option("--job", "job_id", metavar="JOB[,JOB]", default=None, help="Only these jobs.")
 @click.option("--queue", metavar="QUEUE[,QUEUE]", default=None, help="Only these queues.")
 @click.option("--owner", default=None, help="Only runs of this owner.")
+@click.option("--parent", type=RUN_ID, default=None, help="Only child runs of this run.")
 @click.option("--limit", type=click.IntRange(1, 1_000_000), default=20, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON lines instead of a table.")
 @app_options()
 def runs(app: Conveyor, state: str | None, job_id: str | None, queue: str | None,
-         owner: str | None, limit: int, as_json: bool) -> None:
+         owner: str | None, parent: int | None, limit: int, as_json: bool) -> None:
     """List stored runs, newest first."""
     filters: dict[str, Any] = {
-        "state": _names(state), "job": _names(job_id), "queue": _names(queue),
+        "state": _names(state), "job": _names(job_id), "queue": _names(queue), "parent": parent,
     }
     if owner is not None:
         filters["owner"] = owner

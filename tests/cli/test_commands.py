@@ -135,8 +135,8 @@ def test_cancel_of_a_finished_job_says_why(invoke: Invoke) -> None:
     result = invoke("cancel", job_id)
     assert result.exit_code == 2
     assert result.stderr.strip() == (
-        f"error: job {job_id} is completed; only scheduled, queued, running or waiting "
-        "jobs can be cancelled"
+        f"error: job {job_id} is completed; only scheduled, queued, blocked, running or "
+        "waiting jobs can be cancelled"
     )
     queued = invoke("run", "add", "--args", "[1, 2]").stdout.strip()
     refused = invoke("retry", queued)
