@@ -158,6 +158,11 @@ def cancel(app: Conveyor, run_id: int) -> None:
     _act(app, run_id, app.cancel, "has already finished; only unfinished runs can be cancelled")
 
 
+def cancel_cascade(app: Conveyor, run_id: int) -> None:
+    _act(app, run_id, lambda i: app.cancel(i, cascade=True),
+         "has already finished and so have its child runs")
+
+
 def retry(app: Conveyor, run_id: int) -> None:
     _act(app, run_id, app.retry,
          "has not finished; only completed, failed or cancelled runs can be retried")

@@ -98,6 +98,7 @@ def runs_query(request: Request) -> dict[str, Any]:
         "text": q.get("q") or None,
         "before": _int_param(request, "before", None, 1, 2**63 - 1),
         "limit": _int_param(request, "limit", 50, 1, 500),
+        "parent": _int_param(request, "parent", None, 1, 2**63 - 1),
     }
 
 
@@ -212,6 +213,8 @@ def routes() -> list[Route]:
         Route("/api/runs", _endpoint(runs), methods=get),
         Route("/api/runs/{run_id}", _endpoint(run), methods=get),
         Route("/api/runs/{run_id}/cancel", _endpoint(_run_action(actions.cancel)), methods=post),
+        Route("/api/runs/{run_id}/cancel-cascade", _endpoint(_run_action(actions.cancel_cascade)),
+              methods=post),
         Route("/api/runs/{run_id}/retry", _endpoint(_run_action(actions.retry)), methods=post),
         Route("/api/runs/{run_id}/rerun", _endpoint(_run_action(actions.rerun), 201),
               methods=post),

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from conveyor.dashboard.tree import workflow_tree
 from conveyor.records import JobRecord
 from conveyor.redaction import redact
 from conveyor.stores.base import STATES
@@ -105,6 +106,7 @@ class Views:
             can_cancel=not rec.finished,
             can_retry=rec.finished,
             hold=self.hold(rec),
+            **workflow_tree(self.app, rec),
         )
         return out
 
@@ -139,6 +141,7 @@ class Views:
         text: str | None = None,
         before: int | None = None,
         limit: int = PAGE_SIZE,
+        parent: int | None = None,
     ) -> dict[str, Any]:
         """One page of runs, newest first, paged by id (no count over the whole table).
 
@@ -155,6 +158,8 @@ class Views:
             filters["owner"] = None if owner in ("system", "0") else owner
         if before is not None:
             filters["before_id"] = before
+        if parent is not None:
+            filters["parent"] = parent
         floor = None
         if text:
             filters["text"] = text

@@ -121,6 +121,8 @@ def openapi_document() -> dict[str, Any]:
                            "only runs with a smaller id (next_before of the previous page)"),
                     _query("limit", {"type": "integer", "minimum": 1, "maximum": 500},
                            "page size (default 50)"),
+                    _query("parent", {"type": "integer", "minimum": 1},
+                           "only child runs of this durable run"),
                 ],
                 "responses": _responses({"type": "object", "properties": {
                     "runs": {"type": "array", "items": run_ref},
@@ -132,6 +134,9 @@ def openapi_document() -> dict[str, Any]:
                 "summary": "One run with attempts, logs, steps and output",
                 "parameters": [_RUN_ID], "responses": _responses(run_ref, 404)}},
             "/api/runs/{run_id}/cancel": _action("Cancel an unfinished run", _RUN_ID, 403, 409),
+            "/api/runs/{run_id}/cancel-cascade": _action(
+                "Cancel an unfinished run and every unfinished child run it started", _RUN_ID,
+                403, 409),
             "/api/runs/{run_id}/retry": _action("Run a finished run again", _RUN_ID, 403, 409),
             "/api/runs/{run_id}/rerun": _action(
                 "Start a new run with the same arguments", _RUN_ID, 403, 409, status="201"),

@@ -94,7 +94,8 @@ async def runs(dash: Dashboard, request: Request) -> Response:
     except BadInput as exc:
         query, error = {}, exc.message
     page = await run_in_threadpool(lambda: dash.views.runs(**query))
-    filters = {k: request.query_params.get(k, "") for k in ("state", "job", "owner", "q")}
+    filters = {k: request.query_params.get(k, "")
+               for k in ("state", "job", "owner", "q", "parent")}
     next_url = None
     if page["next_before"]:
         kept = {k: v for k, v in filters.items() if v}
@@ -117,6 +118,7 @@ async def run(dash: Dashboard, request: Request) -> Response:
 
 _RUN_ACTIONS: dict[str, Callable[[Any, int], Any]] = {
     "cancel": actions.cancel, "retry": actions.retry, "rerun": actions.rerun,
+    "cancel-cascade": actions.cancel_cascade,
 }
 
 
@@ -124,7 +126,7 @@ async def run_action(dash: Dashboard, request: Request) -> Response:
     run_id = actions.parse_run_id(request.path_params["run_id"])
     action = _RUN_ACTIONS.get(request.path_params["action"])
     if action is None:
-        raise BadInput("unknown action; accepted: cancel, retry, rerun", 404)
+        raise BadInput("unknown action; accepted: cancel, cancel-cascade, retry, rerun", 404)
     await read_form(request, dash.security)
     result = await run_in_threadpool(action, dash.app, run_id)
     target = result if isinstance(result, int) and not isinstance(result, bool) else run_id
