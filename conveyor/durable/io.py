@@ -15,7 +15,7 @@ from typing import Any
 from conveyor.durable import fetch
 from conveyor.durable.engine import Run
 from conveyor.durable.filters import check_filter
-from conveyor.errors import ConfigurationError, Suspend
+from conveyor.errors import ConfigurationError, PayloadError, Suspend
 from conveyor.options import coerce_seconds
 from conveyor.redaction import redact, redact_text
 from conveyor.retry import Retry, coerce_retry
@@ -206,7 +206,11 @@ class StepLogger:
             if stored is not None:
                 return
             text = redact_text(clean(message, MAX_LOG_LINE))
-            shown = redact(json.loads(dumps(fields, "log fields", run.app.limits)))
+            try:
+                plain = json.loads(dumps(fields, "log fields", run.app.limits))
+            except PayloadError:  # a log line is always stored: odd fields as their repr
+                plain = {clean(k, 200): clean(repr(v), MAX_LOG_LINE) for k, v in fields.items()}
+            shown = redact(plain)
             data = json.dumps({"message": text, "fields": shown})
             await run.save(run.new_step("log", level, None, input=data))
             extra = " ".join(f"{k}={v!r}" for k, v in shown.items())

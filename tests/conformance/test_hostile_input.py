@@ -213,3 +213,19 @@ def test_numbers_a_filter_cannot_compare_never_stop_delivery(app: Conveyor, numb
     assert sorted(map(str, started)) == sorted(map(str, [5, ("other", True), ("other", True),
                                                          ("other", False)]))
     assert all(e.delivered_at is not None for e in app.events_list())
+
+
+def test_durable_log_lines_with_odd_text_and_fields_are_stored(app: Conveyor) -> None:
+    @app.job
+    async def chatty(payload: Any, io: Any) -> str:
+        await io.logger.info("file \udcff\x00", path="bad-\udcff", when=datetime(2030, 1, 1))
+        return "done"
+
+    h = chatty(None).run_now()
+    drain(app)
+    record = app.get_job(h.id)
+    assert record is not None and record.state == "completed"
+    (line,) = [entry.message for entry in record.logs]
+    assert line.startswith("file \ufffd\ufffd") and "datetime.datetime(2030" in line
+    (step,) = app.steps(h.id)
+    assert step.input["fields"]["path"] == "'bad-\\udcff'"
