@@ -18,6 +18,7 @@ from conveyor.errors import ConfigurationError
 from conveyor.limits import (
     RATE_UNITS,
     Rate,
+    cannot_ship,
     coerce_concurrency,
     coerce_isolation,
     coerce_key_spec,
@@ -46,8 +47,8 @@ class Definition(Protocol):
 
 @dataclass(frozen=True)
 class QueueInfo:
-    """A queue as ``app.queues()`` reports it: ``counts`` maps state -> number of jobs (and
-    ``"paused"`` -> queued jobs a pause holds back); ``concurrency``/``rate`` as declared."""
+    """A queue as ``app.queues()`` reports it: ``counts`` maps state -> number of jobs;
+    ``concurrency``/``rate`` as declared (None: no limit); ``paused`` whether it is."""
 
     name: str
     counts: dict[str, int]
@@ -102,7 +103,6 @@ class FlowMixin:
         """Every queue known from the store or declared in code, with counts by state."""
         stored = {r.name: r for r in self.store.flow_rules() if r.kind == "queue"}
         counts = self.store.queue_counts()
-        paused = self._paused_counts(stored)
         names = set(counts) | set(stored) | set(self._queue_limits)
         names |= {d.options.queue for d in self.jobs.values()}
         found = []
@@ -112,17 +112,15 @@ class FlowMixin:
             if name not in self._queue_limits and rule is not None:
                 concurrency = rule.concurrency
                 rate = _stored_rate(rule)
-            numbers = dict(counts.get(name, {}))
-            if paused.get(name):
-                numbers["paused"] = paused[name]
-            found.append(QueueInfo(name, numbers, concurrency, str(rate) if rate else None,
-                                   bool(rule and rule.paused)))
+            found.append(QueueInfo(name, dict(counts.get(name, {})), concurrency,
+                                   str(rate) if rate else None, bool(rule and rule.paused)))
         return found
 
-    def _paused_counts(self, stored: dict[str, FlowRule]) -> dict[str, int]:
-        """Queued jobs a pause holds, per queue."""
+    def paused_counts(self) -> dict[str, int]:
+        """{queue: queued runs that a pause (of the queue or of their job) holds back}."""
         from conveyor.stores.base import JobFilter
 
+        stored = {r.name: r for r in self.store.flow_rules() if r.kind == "queue"}
         paused_queues = [n for n, r in stored.items() if r.paused]
         held: dict[str, int] = {}
         for name in paused_queues:
@@ -219,9 +217,8 @@ def check_isolated(definition: Definition) -> None:
     if definition.wants or definition.kind != "function":
         reason = ("runs each attempt in a child process, which cannot take meta, io or ctx; "
                   "drop the parameter or the isolation")
-    elif "<locals>" in definition.fn.__qualname__ or "<lambda>" in definition.fn.__qualname__:
-        reason = ("needs a function defined at module level (the child process imports it "
-                  "by name)")
+    elif (problem := cannot_ship(definition.fn)) is not None:
+        reason = f"runs its function in a child process, and this one {problem}"
     if reason:
         raise ConfigurationError(f"job {definition.id!r}: isolation='process' {reason}")
 

@@ -4,9 +4,11 @@ isolation (pure; the app side is :mod:`conveyor.flow`)."""
 from __future__ import annotations
 
 import inspect
+import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from types import CodeType
 from typing import Any
 
 from conveyor.errors import ConfigurationError
@@ -45,7 +47,7 @@ def parse_rate(value: object) -> Rate | None:
     limit = int(match[1])
     if limit >= 2**31:
         raise ConfigurationError(f"invalid rate {value!r}: {limit} is too large; {_RATE_HELP}")
-    return Rate(limit, RATE_UNITS[match[2]], f"{limit}/{match[2]}")
+    return Rate(limit, RATE_UNITS[match[2]], str(value).strip())  # shown as declared
 
 
 def coerce_concurrency(value: object) -> int | None:
@@ -116,3 +118,34 @@ def _lookup(value: Any, path: str) -> Any:
         else:
             return None
     return value
+
+
+def nested(fn: Callable[..., Any]) -> bool:
+    return "<locals>" in fn.__qualname__ or "<lambda>" in fn.__qualname__
+
+
+def global_names(code: CodeType) -> set[str]:
+    """Names a code object (and the code nested in it) may read as globals."""
+    names = set(code.co_names)
+    for const in code.co_consts:
+        if isinstance(const, CodeType):
+            names |= global_names(const)
+    return names
+
+
+def cannot_ship(fn: Callable[..., Any]) -> str | None:
+    """Why a nested function cannot be rebuilt in a child (None: it can)."""
+    if not nested(fn):
+        return None
+    if getattr(fn, "__code__", None) is None:
+        return "is not a plain Python function"
+    if fn.__code__.co_freevars:
+        return (f"uses variables of the function it is defined in "
+                f"({', '.join(fn.__code__.co_freevars)}); define it at module level")
+    try:
+        json.dumps(fn.__defaults__ or ())
+    except (TypeError, ValueError):
+        return "has default values that are not JSON; define it at module level"
+    if fn.__kwdefaults__:
+        return "has keyword-only defaults; define it at module level"
+    return None

@@ -40,12 +40,13 @@ def _targets(verb: str) -> click.Command:
     return command
 
 
-def queues_table(infos: list[QueueInfo]) -> Table:
+def queues_table(infos: list[QueueInfo], held: dict[str, int]) -> Table:
     table = Table(box=None, header_style="bold", pad_edge=False)
     for column in ("QUEUE", "STATUS", "CONCURRENCY", "RATE", "RUNS"):
         table.add_column(column, overflow="fold")
     for q in infos:
-        runs = ", ".join(f"{q.counts[s]} {s}" for s in STATE_ORDER if q.counts.get(s))
+        counts = {**q.counts, "paused": held.get(q.name, 0)}
+        runs = ", ".join(f"{counts[s]} {s}" for s in STATE_ORDER if counts.get(s))
         table.add_row(q.name, "[yellow]paused[/yellow]" if q.paused else "active",
                       str(q.concurrency or "-"), q.rate or "-", runs or "-")
     return table
@@ -55,13 +56,15 @@ def queues_table(infos: list[QueueInfo]) -> Table:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON lines instead of a table.")
 @app_options()
 def queues(app: Conveyor, as_json: bool) -> None:
-    """List queues: paused or active, declared limits, runs by state (read-only)."""
-    infos = app.queues()
+    """List queues: paused or active, declared limits, runs by state ("paused": queued
+    runs a pause holds back) (read-only)."""
+    infos, held = app.queues(), app.paused_counts()
     if as_json:
         for info in infos:
-            click.echo(json.dumps(dataclasses.asdict(info)))
+            click.echo(json.dumps({**dataclasses.asdict(info),
+                                   "paused_runs": held.get(info.name, 0)}))
     elif infos:
-        console().print(queues_table(infos))
+        console().print(queues_table(infos, held))
     else:
         click.echo("no queues")
 

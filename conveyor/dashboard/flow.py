@@ -31,8 +31,10 @@ ACTIONS = ("pause", "resume")
 
 
 def queues_data(app: Conveyor) -> dict[str, Any]:
+    held = app.paused_counts()
     return {
-        "queues": [dataclasses.asdict(q) for q in app.queues()],
+        "queues": [{**dataclasses.asdict(q), "paused_runs": held.get(q.name, 0)}
+                   for q in app.queues()],
         "paused_jobs": app.paused_jobs(),
         "jobs": sorted(app.jobs),
     }

@@ -10,11 +10,13 @@ status as its error.
 from __future__ import annotations
 
 import asyncio
+import builtins
 import contextlib
 import importlib
 import importlib.util
 import inspect
 import json
+import marshal
 import multiprocessing
 import signal
 import sys
@@ -22,9 +24,11 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
+from types import FunctionType, ModuleType
 from typing import Any, TypeVar
 
 from conveyor.errors import AttemptCrashed
+from conveyor.limits import global_names, nested
 
 _CONTEXT = multiprocessing.get_context("spawn")
 T = TypeVar("T")
@@ -41,16 +45,29 @@ class ChildFailed(Exception):
 
 @dataclass(frozen=True)
 class Target:
-    """Where a child finds the job's function."""
+    """Where a child finds the job's function: imported by name, or (a function defined
+    inside another, as in a test) rebuilt from its code in the job module's globals."""
 
     module: str
     file: str | None
     qualname: str
+    code: bytes | None = None  # marshal of the code of a nested function
+    modules: tuple[tuple[str, str], ...] = ()  # global name -> module, if import fails
+    defaults: str | None = None  # JSON of the nested function's defaults
 
     @classmethod
     def of(cls, fn: Callable[..., Any]) -> Target:
         module = sys.modules.get(fn.__module__)
-        return cls(fn.__module__, getattr(module, "__file__", None), fn.__qualname__)
+        file = getattr(module, "__file__", None)
+        if not nested(fn):
+            return cls(fn.__module__, file, fn.__qualname__)
+        code = fn.__code__
+        modules = tuple(
+            (name, value.__name__) for name in sorted(global_names(code))
+            if isinstance(value := fn.__globals__.get(name), ModuleType)
+        )
+        defaults = json.dumps(fn.__defaults__) if fn.__defaults__ else None
+        return cls(fn.__module__, file, fn.__qualname__, marshal.dumps(code), modules, defaults)
 
 
 async def run_isolated(job_id: str, fn: Callable[..., Any], args: str, kwargs: str,
@@ -161,6 +178,27 @@ async def _wait(awaitable: Any) -> Any:
 
 
 def _load(target: Target) -> Any:
+    if target.code is None:
+        return _import(target)
+    try:
+        namespace = vars(_module(target))
+    except Exception:  # the module cannot be imported here: its modules will do
+        namespace = {"__builtins__": builtins, "__name__": target.module}
+        for name, module_name in target.modules:
+            namespace[name] = importlib.import_module(module_name)
+    code = marshal.loads(target.code)
+    defaults = tuple(json.loads(target.defaults)) if target.defaults else None
+    return FunctionType(code, namespace, code.co_name, defaults)
+
+
+def _import(target: Target) -> Any:
+    found: Any = _module(target)
+    for part in target.qualname.split("."):
+        found = getattr(found, part)
+    return getattr(found, "fn", found)  # the module holds the JobDefinition
+
+
+def _module(target: Target) -> ModuleType:
     name = "__mp_main__" if target.module == "__main__" else target.module
     module = sys.modules.get(name)
     if module is None:
@@ -175,7 +213,4 @@ def _load(target: Target) -> Any:
             module = importlib.util.module_from_spec(spec)
             sys.modules[name] = module
             spec.loader.exec_module(module)
-    found: Any = module
-    for part in target.qualname.split("."):
-        found = getattr(found, part)
-    return getattr(found, "fn", found)  # the module holds the JobDefinition
+    return module

@@ -24,7 +24,7 @@ def test_queues_page_pauses_and_resumes_a_queue_and_a_job(
     finish(demo)
     assert held.state == "queued"
     page = client.get("/queues").text
-    assert 'data-queue="exports" class="paused"' in page and "1 paused" in page
+    assert 'data-queue="exports" class="paused"' in page and "(1 paused)" in page
     run_page = client.get(f"/runs/{held.id}").text
     assert "Held back" in run_page and "the queue &#39;exports&#39; is paused" in run_page
     assert client.post("/queues/exports/resume", data={"csrf_token": token}).status_code == 200

@@ -61,11 +61,37 @@ def test_isolated_errors_async_jobs_and_results_cross_as_json(app: Conveyor) -> 
     assert "isolated_jobs.py" in record.error["traceback"]
 
 
-def test_isolation_refuses_what_a_child_cannot_run(app: Conveyor) -> None:
-    def local() -> None: ...
+def test_jobs_defined_inside_a_function_run_isolated(app: Conveyor) -> None:
+    @app.job(isolation="process", timeout=1, retry=Retry(retries=1, wait=0))
+    def spin_here() -> None:
+        while True:
+            pass
 
-    with pytest.raises(ConfigurationError, match="module level"):
-        app.job("local", isolation="process")(local)
+    @app.job(isolation="process")
+    def abort_here() -> None:
+        os.abort()
+
+    @app.job(isolation="process")
+    def pid_here(offset: int = 1) -> int:
+        return os.getpid() + offset - offset
+
+    spun, aborted, pid = spin_here().run_now(), abort_here().run_now(), pid_here().run_now()
+    drain(app)
+    record = app.get_job(spun.id)
+    assert record is not None and record.attempts == 2 and record.state == "failed"
+    assert "timed out after 1 s" in record.error["message"]  # type: ignore[index]
+    assert "killed by SIGABRT" in app.get_job(aborted.id).error["message"]  # type: ignore[union-attr,index]
+    assert pid.result(timeout=5) != os.getpid()
+
+
+def test_isolation_refuses_what_a_child_cannot_run(app: Conveyor) -> None:
+    captured = 3
+
+    def closure() -> int:
+        return captured
+
+    with pytest.raises(ConfigurationError, match="captured"):
+        app.job("closure", isolation="process")(closure)
 
     with pytest.raises(ConfigurationError, match="meta"):
         @app.job(isolation="process")
