@@ -64,3 +64,8 @@ def test_upgraded_database_equals_a_fresh_one(tmp_path: Path, step: int) -> None
 def test_a_released_migration_is_never_edited(name: str) -> None:
     digest = hashlib.sha256((ROOT / name).read_bytes()).hexdigest()[:16]
     assert digest == RELEASED[name], f"{name} was released: add a new migration instead"
+
+
+def test_postgres_migration_numbers_are_unique() -> None:
+    numbers = [f.name[:4] for f in (ROOT / "postgres" / "migrations").glob("*.sql")]
+    assert len(numbers) == len(set(numbers)), sorted(numbers)
