@@ -27,7 +27,7 @@ from conveyor.flow import (
     job_options as flow_options,
 )
 from conveyor.jobs import JobCall, JobDefinition, JobHandle, JobRegistry
-from conveyor.observe import WorkerObserver
+from conveyor.observe import WorkerObserver, tracing
 from conveyor.observe.hooks import Hook, Hooks
 from conveyor.options import (
     JobOptions,
@@ -316,6 +316,11 @@ class Conveyor(QueriesMixin, DurableMixin, SchedulesMixin, WebMixin, FlowMixin):
     def _insert(self, jobs: Sequence[NewJob], connection: Any = None) -> list[int]:
         if connection is None and self.ambient_connection is not None:
             connection = self.ambient_connection()
+        if tracing.enabled():  # the otel extra, with a tracer provider configured
+            return tracing.traced_insert(jobs, lambda: self._store_jobs(jobs, connection))
+        return self._store_jobs(jobs, connection)
+
+    def _store_jobs(self, jobs: Sequence[NewJob], connection: Any) -> list[int]:
         if connection is not None:
             return self._store.insert(jobs, connection=connection)
         try:

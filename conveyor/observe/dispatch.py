@@ -7,7 +7,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
-from conveyor.observe import metrics
+from conveyor.observe import metrics, tracing
 
 if TYPE_CHECKING:
     from conveyor.observe import ObservedApp, WorkerObserver
@@ -24,6 +24,7 @@ class Dispatch:
     def __init__(self, app: ObservedApp) -> None:
         self.app = app
         metrics.install(app)  # attempts are counted when prometheus_client is installed
+        tracing.install(app)  # and traced when OpenTelemetry is
         self.tasks: dict[int, asyncio.Task[None]] = {}
 
     def started(self, job: ClaimedJob) -> None:

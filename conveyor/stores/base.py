@@ -49,6 +49,7 @@ class NewJob:
     rescheduled_from: int | None = None
     event_id: str | None = None
     concurrency_key: str | None = None  # the job's limit group (flow control)
+    trace_context: str | None = None  # W3C trace context of the trigger (JSON), for tracing
     # Workflows (stores/graphlogic.py): ids this job waits for, earlier jobs of the same
     # insert it waits for (by position), how it receives their results ("one" | "all"),
     # and for a durable run's child: the run, its step's seq and the child's index.
@@ -86,6 +87,7 @@ class ClaimedJob:
     version: str | None = None
     schedule_id: str | None = None
     event_id: str | None = None
+    trace_context: str | None = None
 
 
 @dataclass(slots=True)

@@ -48,7 +48,7 @@ FROM (SELECT id FROM conveyor_jobs WHERE id = ANY(%(ids)s::bigint[])
 WHERE j.id = due.id
 RETURNING j.id, j.job, j.args, j.kwargs, j.attempts, j.max_attempts, j.retry, j.timeout,
     j.run_at, j.owner, j.key, j.queue, j.version, j.schedule_id, j.event_id, j.priority,
-    %(now)s::float8, j.concurrency_key
+    %(now)s::float8, j.concurrency_key, j.trace_context
 
 -- name: flow_sync
 INSERT INTO conveyor_flow AS f (kind, name, concurrency, rate_limit, rate_period, updated_at)

@@ -49,6 +49,7 @@ _MANY_COLUMNS = (
     "job", "args", "kwargs", "payload", "priority", "queue", "key", "owner", "max_attempts",
     "retry", "timeout", "retention", "remove_delay", "run_at", "delay", "version",
     "schedule_id", "fire_at", "rescheduled_from", "event_id", "concurrency_key",
+    "trace_context",
 )
 _many_values = operator.attrgetter(*_MANY_COLUMNS)
 COPY_FROM = 100  # batches this large are streamed with COPY
@@ -267,7 +268,7 @@ class PostgresStore(
                 id=r[0], job=r[1], args=r[2], kwargs=r[3], attempt=r[4], token=token,
                 max_attempts=r[5], retry=r[6], timeout=r[7], run_at=r[8], started_at=r[16],
                 owner=r[9], key=r[10], queue=r[11], version=r[12], schedule_id=r[13],
-                event_id=r[14],
+                event_id=r[14], trace_context=r[18],
             )
             for r in rows
         ]

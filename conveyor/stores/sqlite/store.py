@@ -36,8 +36,9 @@ from conveyor.stores.sqlite.workflows import WorkflowsMixin
 _INSERT = (
     "INSERT INTO conveyor_jobs (job, args, kwargs, payload, state, priority, queue, key, owner, "
     "dedupe_key, max_attempts, retry, timeout, retention, remove_delay, run_at, created_at, "
-    "version, schedule_id, fire_at, rescheduled_from, event_id, concurrency_key) VALUES "
-    "(?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    "version, schedule_id, fire_at, rescheduled_from, event_id, concurrency_key, "
+    "trace_context) VALUES "
+    "(?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 # Bulk inserts go in multi-row statements: ~50% faster than executemany row by row.
 _ROWS_PER_STATEMENT = 40
@@ -49,7 +50,8 @@ _CLAIM_SET = (
 )
 _CLAIMED = (
     " RETURNING id, job, args, kwargs, attempts, max_attempts, retry, timeout, run_at, "
-    "owner, key, queue, version, schedule_id, event_id, priority, concurrency_key"
+    "owner, key, queue, version, schedule_id, event_id, priority, concurrency_key, "
+    "trace_context"
 )
 _CLAIM = _CLAIM_SET + (
     "id IN (SELECT id FROM conveyor_jobs "
@@ -186,7 +188,7 @@ class SQLiteStore(
             j.job, j.args, j.kwargs, j.payload, j.priority, j.queue, j.key, j.owner, dedupe,
             j.max_attempts, j.retry, j.timeout, j.retention, j.remove_delay, run_at, now,
             j.version, j.schedule_id, j.fire_at, j.rescheduled_from, j.event_id,
-            j.concurrency_key,
+            j.concurrency_key, j.trace_context,
         )
 
     def _insert_one(self, conn: sqlite3.Connection, j: NewJob, now: float) -> int:
@@ -245,7 +247,7 @@ class SQLiteStore(
                 id=r[0], job=r[1], args=r[2], kwargs=r[3], attempt=r[4], token=token,
                 max_attempts=r[5], retry=r[6], timeout=r[7], run_at=r[8], started_at=now,
                 owner=r[9], key=r[10], queue=r[11], version=r[12], schedule_id=r[13],
-                event_id=r[14],
+                event_id=r[14], trace_context=r[17],
             )
             for r in rows
         ]

@@ -1,0 +1,138 @@
+"""OpenTelemetry (the ``otel`` extra): a span per trigger and per attempt.
+
+A trigger's span (``conveyor.trigger <job>``, kind PRODUCER) is a child of whatever span
+is current where the job is triggered (a web request, say); its context is stored with
+the job (W3C ``traceparent`` as JSON), and every attempt's span (``conveyor.run <job>``,
+kind CONSUMER, from the attempt's start to its stored outcome) is its child, in whichever
+process runs it. Nothing happens until a tracer provider is configured
+(``opentelemetry.trace.set_tracer_provider``).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from conveyor.observe import ObservedApp, RecordSource
+    from conveyor.stores.base import ClaimedJob, NewJob, Outcome
+
+_available: bool | None = None
+TRACER = "conveyor"
+
+
+def available() -> bool:
+    global _available
+    if _available is None:
+        try:
+            import opentelemetry.propagate
+            import opentelemetry.trace  # noqa: F401
+        except ImportError:
+            _available = False
+        else:
+            _available = True
+    return _available
+
+
+def enabled() -> bool:
+    """Whether spans are recorded: the API is installed and a provider configured."""
+    if not available():
+        return False
+    from opentelemetry import trace
+
+    provider = trace.get_tracer_provider()
+    return not isinstance(provider, (trace.ProxyTracerProvider, trace.NoOpTracerProvider))
+
+
+def _ns(seconds: float) -> int:
+    return int(seconds * 1_000_000_000)
+
+
+def traced_insert(jobs: Sequence[NewJob], insert: Callable[[], list[int]]) -> list[int]:
+    """Run ``insert`` (which stores ``jobs``) inside one trigger span per job, each job
+    carrying its span's context."""
+    from opentelemetry import propagate, trace
+    from opentelemetry.trace import SpanKind, StatusCode
+
+    tracer = trace.get_tracer(TRACER)
+    spans = []
+    for job in jobs:
+        span = tracer.start_span(
+            f"conveyor.trigger {job.job}", kind=SpanKind.PRODUCER,
+            attributes={"conveyor.job": job.job, "conveyor.queue": job.queue,
+                        "messaging.system": "conveyor", "messaging.operation": "publish"},
+        )
+        carrier: dict[str, str] = {}
+        propagate.inject(carrier, context=trace.set_span_in_context(span))
+        job.trace_context = json.dumps(carrier, separators=(",", ":"))
+        spans.append(span)
+    try:
+        ids = insert()
+    except BaseException as exc:
+        for span in spans:
+            span.record_exception(exc)
+            span.set_status(StatusCode.ERROR, str(exc))
+            span.end()
+        raise
+    for span, job_id in zip(spans, ids, strict=False):
+        span.set_attribute("conveyor.run_id", job_id)
+        span.end()
+    return ids
+
+
+class TracingObserver:
+    """One span per attempt, a child of the trigger's span (a WorkerObserver)."""
+
+    def __init__(self) -> None:
+        self.spans: dict[tuple[int, int], Any] = {}
+
+    async def attempt_started(self, app: RecordSource, job: ClaimedJob) -> None:
+        if not enabled():
+            return
+        from opentelemetry import propagate, trace
+        from opentelemetry.trace import SpanKind
+
+        parent = None
+        if job.trace_context:
+            try:
+                parent = propagate.extract(json.loads(job.trace_context))
+            except ValueError:
+                parent = None
+        span = trace.get_tracer(TRACER).start_span(
+            f"conveyor.run {job.job}", context=parent, kind=SpanKind.CONSUMER,
+            start_time=_ns(job.started_at),
+            attributes={"conveyor.job": job.job, "conveyor.run_id": job.id,
+                        "conveyor.attempt": job.attempt, "conveyor.queue": job.queue,
+                        "messaging.system": "conveyor", "messaging.operation": "process"},
+        )
+        self.spans[(job.id, job.attempt)] = span
+
+    async def attempt_finished(
+        self, app: RecordSource, job: ClaimedJob, outcome: Outcome | None,
+        error: BaseException | None,
+    ) -> None:
+        span = self.spans.pop((job.id, job.attempt), None)
+        if span is None:
+            return
+        from opentelemetry.trace import StatusCode
+
+        state = outcome.state if outcome is not None else "lost"
+        state = {"pending": "retrying"}.get(state, state)
+        span.set_attribute("conveyor.outcome", state)
+        if error is not None:
+            span.record_exception(error)
+        if state in ("failed", "retrying"):
+            span.set_status(StatusCode.ERROR, str(error) if error else state)
+        elif state == "completed":
+            span.set_status(StatusCode.OK)
+        span.end(end_time=_ns(outcome.finished_at) if outcome is not None else None)
+
+
+def install(app: ObservedApp) -> bool:
+    """Trace ``app``'s attempts (once); False when OpenTelemetry is not installed."""
+    if not available():
+        return False
+    if not any(isinstance(o, TracingObserver) for o in app.observers):
+        app.observers.append(TracingObserver())
+    return True

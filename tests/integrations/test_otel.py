@@ -1,0 +1,97 @@
+"""OpenTelemetry: a span per trigger and per attempt; the attempt span is a child of the
+trigger's span, through the trace context stored with the job (every store)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from conveyor import Conveyor, Retry
+
+trace = pytest.importorskip("opentelemetry.trace")
+from opentelemetry.sdk.trace import TracerProvider  # noqa: E402
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor  # noqa: E402
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import (  # noqa: E402
+    InMemorySpanExporter,
+)
+from opentelemetry.trace import SpanKind, StatusCode  # noqa: E402
+
+
+@pytest.fixture
+def spans() -> Iterator[InMemorySpanExporter]:
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    before = trace._TRACER_PROVIDER
+    trace._TRACER_PROVIDER_SET_ONCE._done = False
+    trace.set_tracer_provider(provider)
+    yield exporter
+    # Tracing off again for the tests that follow (the API sets a provider only once).
+    trace._TRACER_PROVIDER = before
+    trace._TRACER_PROVIDER_SET_ONCE._done = before is not None
+    provider.shutdown()
+
+
+def _by_name(exporter: InMemorySpanExporter, prefix: str) -> list[Any]:
+    return [s for s in exporter.get_finished_spans() if s.name.startswith(prefix)]
+
+
+def test_attempt_spans_are_children_of_the_trigger_span(
+    app: Conveyor, spans: InMemorySpanExporter
+) -> None:
+    @app.job(retry=Retry(retries=1, wait=0))
+    def flaky(n: int) -> int:
+        if not getattr(flaky, "failed", False):
+            flaky.failed = True  # type: ignore[attr-defined]
+            raise RuntimeError("first attempt fails")
+        return n
+
+    tracer = trace.get_tracer("test")
+    with tracer.start_as_current_span("web request") as request:
+        handle = flaky(5).run_now()
+    app.run_worker(burst=True)
+    assert handle.result(timeout=5) == 5
+
+    [trigger] = _by_name(spans, "conveyor.trigger flaky")
+    assert trigger.kind == SpanKind.PRODUCER
+    assert trigger.parent.span_id == request.get_span_context().span_id
+    assert trigger.attributes["conveyor.run_id"] == handle.id
+    runs = sorted(_by_name(spans, "conveyor.run flaky"),
+                  key=lambda s: s.attributes["conveyor.attempt"])
+    assert [s.attributes["conveyor.outcome"] for s in runs] == ["retrying", "completed"]
+    for run in runs:
+        assert run.kind == SpanKind.CONSUMER
+        assert run.context.trace_id == trigger.context.trace_id
+        assert run.parent.span_id == trigger.context.span_id
+        assert run.end_time >= run.start_time
+    assert runs[0].status.status_code == StatusCode.ERROR
+    assert any(e.name == "exception" for e in runs[0].events)
+    assert runs[1].status.status_code == StatusCode.OK
+
+
+def test_bulk_triggers_get_a_span_each(app: Conveyor, spans: InMemorySpanExporter) -> None:
+    @app.job
+    def add(a: int, b: int) -> int:
+        return a + b
+
+    handles = app.enqueue_many([add(i, 1) for i in range(3)])
+    app.run_worker(burst=True)
+    triggers = _by_name(spans, "conveyor.trigger add")
+    assert sorted(s.attributes["conveyor.run_id"] for s in triggers) == sorted(
+        h.id for h in handles)
+    runs = _by_name(spans, "conveyor.run add")
+    assert {r.parent.span_id for r in runs} == {t.context.span_id for t in triggers}
+
+
+def test_nothing_is_traced_without_a_provider(app: Conveyor) -> None:
+    from conveyor.observe import tracing
+
+    assert not tracing.enabled()
+
+    @app.job
+    def noop() -> None: ...
+
+    noop().run_now()
+    app.run_worker(burst=True)
