@@ -7,6 +7,7 @@ developer's machine they are skipped with the reason.
 
 from __future__ import annotations
 
+import importlib
 import itertools
 import os
 import uuid
@@ -20,6 +21,15 @@ from tests.support import store_url as _store_url
 PG_ADMIN_URL = os.environ.get("CONVEYOR_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 STORES = ("memory", "sqlite", "postgres")
 _schema_ids = itertools.count(1)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """conveyor's pytest plugin (the ``conveyor_app`` fixture) comes from its ``pytest11``
+    entry point; a checkout installed before the entry point existed loads it here."""
+    if not config.pluginmanager.has_plugin("conveyor"):
+        config.pluginmanager.register(
+            importlib.import_module("conveyor.testing.plugin"), "conveyor"
+        )
 
 
 def _pg_unavailable(reason: str) -> None:

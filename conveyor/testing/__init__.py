@@ -15,6 +15,7 @@ import asyncio
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from conveyor.testing.clock import FakeClock, clock_of
@@ -101,7 +102,7 @@ class _Inline:
             if later is None:
                 return
             clock = clock_of(self.app) or self._own_clock()
-            clock.move_to(later)
+            clock.move_to(later + timedelta(milliseconds=1))  # records round to the µs
 
     def _next_wake(self) -> Any:
         """The earliest due time among this block's jobs still waiting on time."""
