@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import tempfile
 import threading
 import time
 
@@ -43,7 +44,7 @@ def worker(app: Conveyor, concurrency: int, processes: int, queues: str | None, 
         level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     if processes > 1:
-        run_processes(app, processes, concurrency, burst, metrics_port)
+        run_processes(app, processes, concurrency, burst, metrics_port, metrics_host)
     click.echo(
         f"conveyor worker: {len(app.jobs)} jobs on {safe_url(app.url)} "
         f"(concurrency {concurrency}, queues {queues or 'all'}"
@@ -57,20 +58,39 @@ def worker(app: Conveyor, concurrency: int, processes: int, queues: str | None, 
 
 
 def run_processes(app: Conveyor, processes: int, concurrency: int, burst: bool,
-                  metrics_port: int | None) -> None:
-    """Become the supervisor of ``processes`` workers (this process runs no jobs)."""
+                  metrics_port: int | None, metrics_host: str = "127.0.0.1") -> None:
+    """Become the supervisor of ``processes`` workers (this process runs no jobs). With
+    ``--metrics-port`` it serves the metrics of all of them: the workers write their
+    counters to ``$PROMETHEUS_MULTIPROC_DIR`` (a fresh directory unless set)."""
     from conveyor.cli.supervise import child_arguments, supervise
 
-    if metrics_port is not None:
-        fail("--metrics-port serves one process; with --processes, give each worker its "
-             "own: run them separately, or set PROMETHEUS_MULTIPROC_DIR and serve it apart")
     args = child_arguments(sys.argv)
     if args is None:
         fail("--processes works with the `conveyor worker` command")
+    if metrics_port is not None:
+        args = without_options(args, ("--metrics-port", "--metrics-host"))
+        if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="conveyor-metrics-")
+        serve_metrics(app, metrics_host, metrics_port)  # job counts read from the store
     click.echo(f"conveyor worker: supervising {processes} processes on {safe_url(app.url)} "
                f"(up to {processes * concurrency} jobs at once)", err=True)
-    app.close()
+    if metrics_port is None:
+        app.close()
     raise SystemExit(supervise(args, processes, burst))
+
+
+def without_options(args: list[str], names: tuple[str, ...]) -> list[str]:
+    """``args`` without the options ``names`` (``--name VALUE`` or ``--name=VALUE``)."""
+    kept: list[str] = []
+    skip = False
+    for arg in args:
+        if skip:
+            skip = False
+        elif arg in names:
+            skip = True
+        elif not arg.startswith(tuple(f"{n}=" for n in names)):
+            kept.append(arg)
+    return kept
 
 
 def serve_metrics(app: Conveyor, host: str, port: int) -> None:

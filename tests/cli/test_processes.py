@@ -79,10 +79,3 @@ def test_burst_processes_exit_when_the_work_is_done(tmp_path: Path) -> None:
     (tmp_path / "procapp.py").write_text(APP)
     supervisor = start(tmp_path, url, "--processes", "2", "--burst")
     assert supervisor.wait(60) == 0
-
-
-def test_metrics_port_and_processes_are_refused_in_one_line(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path}/jobs.db"
-    proc = start(tmp_path, url, "--processes", "2", "--metrics-port", "9999")
-    _, err = proc.communicate(timeout=30)
-    assert proc.returncode == 2 and err.count("\n") == 1 and "--metrics-port" in err

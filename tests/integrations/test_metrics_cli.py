@@ -11,6 +11,8 @@ import sys
 import urllib.request
 from pathlib import Path
 
+import pytest
+
 from prometheus_client.parser import text_string_to_metric_families
 
 from conveyor import Conveyor
@@ -46,7 +48,11 @@ def _completed(port: int) -> float:
     return 0
 
 
-def test_worker_serves_metrics_shared_through_the_multiprocess_dir(tmp_path: Path) -> None:
+@pytest.mark.parametrize("processes", [1, 2])
+def test_worker_serves_metrics_shared_through_the_multiprocess_dir(
+    tmp_path: Path, processes: int
+) -> None:
+    """One worker, or a supervisor of two serving the counts of both."""
     (tmp_path / "jobsapp.py").write_text(APP)
     url = f"sqlite:///{tmp_path}/m.db"
     shared = tmp_path / "prom"
@@ -61,7 +67,7 @@ def test_worker_serves_metrics_shared_through_the_multiprocess_dir(tmp_path: Pat
                PROMETHEUS_MULTIPROC_DIR=str(shared))
     proc = subprocess.Popen(
         [sys.executable, "-c", CLI, "worker", "jobsapp:app", "--metrics-port",
-         str(port)], cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+         str(port), "--processes", str(processes)], cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
     )
     try:
         wait_for(lambda: _completed(port) == 5, timeout=30)
