@@ -12,7 +12,6 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-
 from prometheus_client.parser import text_string_to_metric_families
 
 from conveyor import Conveyor
@@ -67,7 +66,8 @@ def test_worker_serves_metrics_shared_through_the_multiprocess_dir(
                PROMETHEUS_MULTIPROC_DIR=str(shared))
     proc = subprocess.Popen(
         [sys.executable, "-c", CLI, "worker", "jobsapp:app", "--metrics-port",
-         str(port), "--processes", str(processes)], cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+         str(port), "--processes", str(processes)],
+        cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     try:
         wait_for(lambda: _completed(port) == 5, timeout=30)
