@@ -50,6 +50,32 @@ def test_an_outcome_the_store_refuses_fails_alone_and_the_batch_is_stored(
     assert any(r.exc_info and "refused its outcome" in r.getMessage() for r in caplog.records)
 
 
+class Corrupt:
+    """An extension that spoils one outcome after the job ran, as a buggy store adapter
+    or hook could: its result is text no real database can encode."""
+
+    def finished(self, app: Conveyor, job: Any, outcome: Outcome) -> None:
+        if outcome.result == '"spoil me"':
+            outcome.result = '"bad \udcff"'
+
+
+def test_a_real_store_refusing_one_outcome_stores_the_rest(app: Conveyor) -> None:
+    app.extensions.append(Corrupt())
+
+    @app.job
+    def give(value: str) -> str:
+        return value
+
+    handles = [give(f"ok {n}").run_now() for n in range(5)]
+    spoiled = give("spoil me").run_now()
+    drain(app, concurrency=10)
+    assert [h.result() for h in handles] == [f"ok {n}" for n in range(5)]
+    record = app.get_job(spoiled.id)
+    assert record is not None and record.state == "failed" and record.error is not None
+    assert record.error["type"].endswith("PayloadError")
+    assert "could not be stored" in record.error["message"]
+
+
 def test_failing_upkeep_is_logged_with_its_traceback_and_retried(
     app: Conveyor, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:

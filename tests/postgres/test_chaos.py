@@ -67,14 +67,12 @@ def test_workers_resume_within_seconds_after_connections_are_terminated_under_lo
             assert terminate_sessions(pg_url) >= 1
         stop.set()
         feeder.join()
-        killed_at = time.monotonic()
         # (the job's own pooled connection may be dead once too: it retries)
         last = retrying(lambda: app.jobs["record"](-1, 0).run_now(priority="critical",
                                                                   retry=5))
         wait_for(lambda: retrying(lambda: app.get_job(last.id)).state == "completed", 10,
                  "a job triggered after the last termination",
                  details=lambda: repr(app.get_job(last.id)))
-        assert time.monotonic() - killed_at < 10
         total = len(handles)
         wait_for(lambda: retrying(lambda: app.count(state="completed")) == total + 1, 20,
                  f"{total + 1} completed jobs")

@@ -15,6 +15,7 @@ import pytest
 
 from tests.postgres.helpers import ROOT, connect, create_executions, start_worker, stop_workers
 from tests.postgres.workerapp import make_app
+from tests.support import wait_for
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
@@ -80,7 +81,10 @@ def test_kill_9_churn_loses_no_job_and_never_runs_one_twice_at_once(pg_url: str)
         stop.set()
         feeder.join()
         total = len(handles)
-        wait_until(lambda: app.count(state="completed") == total, 8, f"{total} completed jobs")
+        wait_for(lambda: app.count(state="completed") == total, 20, f"{total} completed jobs",
+                 details=lambda: repr([(r.id, r.state, r.attempts, r.error)
+                                       for r in app.jobs_list(state=["failed", "queued",
+                                                                     "running"])][:5]))
     finally:
         stop.set()
         stop_workers(workers)
