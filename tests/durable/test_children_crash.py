@@ -1,0 +1,114 @@
+"""kill -9 the worker holding a durable parent, with real processes, on SQLite and
+PostgreSQL: between storing its children and recording the step, and while its children
+run. The run finishes on another worker with each child stored exactly once."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conveyor import Conveyor, JobRecord
+from tests.support import ROOT, store_url, wait_for
+
+pytestmark = pytest.mark.slow
+WORKER = "from tests.durable.children_crash_app import app; app.run_worker(concurrency=2)"
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def crash_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    return store_url(request.param, request, tmp_path, "children.db")
+
+
+class Harness:
+    def __init__(self, url: str, folder: Path) -> None:
+        self.dir = folder
+        self.env = {**os.environ, "CRASH_URL": url, "CRASH_DIR": str(folder)}
+        self.app = Conveyor(url)
+
+        @self.app.job
+        def child(i: int) -> int:
+            """Stands for children_crash_app.child (run only by the worker processes)."""
+            return i
+
+        @self.app.job
+        async def parent(n: int, io: Any) -> None:
+            """Stands for children_crash_app.parent."""
+
+        self.parent = parent
+        self.workers: list[subprocess.Popen[bytes]] = []
+
+    def start_worker(self) -> subprocess.Popen[bytes]:
+        proc = subprocess.Popen([sys.executable, "-c", WORKER], cwd=ROOT, env=self.env)
+        self.workers.append(proc)
+        return proc
+
+    def log(self) -> list[str]:
+        path = self.dir / "log"
+        return path.read_text().split() if path.exists() else []
+
+    def finished(self, run_id: int) -> JobRecord:
+        def done() -> JobRecord | None:
+            record = self.app.get_job(run_id)
+            return record if record is not None and record.finished else None
+
+        record: JobRecord = wait_for(done, timeout=30, what=f"run {run_id} to finish")
+        return record
+
+    def close(self) -> None:
+        for proc in self.workers:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGKILL)
+                proc.wait(timeout=10)
+        self.app.close()
+
+
+@pytest.fixture
+def harness(crash_url: str, tmp_path: Path) -> Iterator[Harness]:
+    h = Harness(crash_url, tmp_path)
+    yield h
+    h.close()
+
+
+def kill(proc: subprocess.Popen[bytes]) -> None:
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=10)
+
+
+def test_kill_between_storing_children_and_recording_the_step(harness: Harness) -> None:
+    (harness.dir / "block-between").touch()
+    run = harness.parent(3).run_now()
+    first = harness.start_worker()
+    wait_for(lambda: "at-between" in harness.log(), timeout=20, what="the children stored")
+    kill(first)
+    assert harness.app.count(parent=run.id) == 3
+    assert [s.key for s in harness.app.steps(run.id)] == []  # the step was never recorded
+    (harness.dir / "block-between").unlink()
+    harness.start_worker()
+    record = harness.finished(run.id)
+    assert (record.state, record.result) == ("completed", [0, 10, 20])
+    children = harness.app.jobs_list(parent=run.id, newest_first=False)
+    assert len(children) == 3 and {c.state for c in children} == {"completed"}
+    assert [c.args for c in children] == [[0], [1], [2]]
+
+
+def test_kill_the_worker_while_the_parent_waits_on_running_children(harness: Harness) -> None:
+    (harness.dir / "block-child").touch()
+    run = harness.parent(2).run_now()
+    first = harness.start_worker()
+    wait_for(lambda: harness.log().count("at-child") >= 2, timeout=20,
+             what="both children to run")
+    assert harness.app.get_job(run.id).state == "waiting"  # type: ignore[union-attr]
+    kill(first)
+    (harness.dir / "block-child").unlink()
+    harness.start_worker()
+    record = harness.finished(run.id)
+    assert (record.state, record.result) == ("completed", [0, 10])
+    assert harness.app.count(parent=run.id) == 2
+    assert harness.log().count("child-0") == 2  # rescued after the lease and run again
