@@ -16,7 +16,7 @@ import time
 from collections.abc import Generator, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, Union
 
-from conveyor.errors import ArgumentsError, ConfigurationError
+from conveyor.errors import ArgumentsError, ConfigurationError, JobFailed
 from conveyor.jobs import JobCall, JobHandle
 
 if TYPE_CHECKING:
@@ -183,6 +183,29 @@ def _ids(shape: Shape) -> list[int]:
     return [body] if kind == "job" else [i for s in body for i in _ids(s)]
 
 
+# Ids read per query while waiting for results (SQLite caps statement parameters).
+_READ_AT_ONCE = 900
+
+
+def _results_of(shape: Shape) -> list[int]:
+    """The jobs whose results make up the shape's result, in order."""
+    kind, body = shape
+    if kind == "job":
+        return [body]
+    if kind == "chain":
+        return _results_of(body[-1])
+    return [i for s in body for i in _results_of(s)]
+
+
+def _assemble(shape: Shape, results: dict[int, Any]) -> Any:
+    kind, body = shape
+    if kind == "job":
+        return results[body]
+    if kind == "chain":
+        return _assemble(body[-1], results)
+    return [_assemble(s, results) for s in body]
+
+
 def _tails(shape: Shape) -> list[int]:
     kind, body = shape
     if kind == "job":
@@ -223,16 +246,37 @@ class WorkflowHandle:
         """Block until done: the last result (chain) or the list of results (group);
         raises JobFailed if a member failed or was cancelled, TimeoutError on timeout."""
         deadline = None if timeout is None else time.monotonic() + timeout
-        return self._result(self.shape, deadline)
-
-    def _result(self, shape: Shape, deadline: float | None) -> Any:
-        kind, body = shape
-        if kind == "job":
-            left = None if deadline is None else max(deadline - time.monotonic(), 0.0)
-            return JobHandle(self.app, body).result(left)
-        if kind == "chain":
-            return self._result(body[-1], deadline)
-        return [self._result(s, deadline) for s in body]
+        needed = _results_of(self.shape)
+        outcomes: dict[int, tuple[str, Any, Any]] = {}
+        pause = 0.002
+        while True:
+            waiting = [i for i in needed if i not in outcomes]
+            for start in range(0, len(waiting), _READ_AT_ONCE):
+                chunk = waiting[start:start + _READ_AT_ONCE]
+                found = {r.id: r for r in self.app.jobs_list(ids=chunk, limit=len(chunk))}
+                for job_id in chunk:
+                    record = found.get(job_id)
+                    if record is None:
+                        outcomes[job_id] = ("missing", None, {"message": "no longer stored"})
+                    elif record.finished:
+                        outcomes[job_id] = (record.state, record.result, record.error)
+            missing = [i for i in waiting if i not in outcomes]
+            if not missing or any(outcomes[i][0] != "completed" for i in outcomes):
+                break
+            if deadline is not None and time.monotonic() >= deadline:
+                raise TimeoutError(
+                    f"{self.shape[0]} did not finish within {timeout} s "
+                    f"({len(missing)} of {len(needed)} jobs not finished)"
+                )
+            time.sleep(pause if deadline is None else min(pause, deadline - time.monotonic()))
+            pause = min(pause * 1.5, 0.1)
+        for job_id in needed:  # the first failure in order, once every earlier one is known
+            found = outcomes.get(job_id)
+            if found is None:
+                continue
+            if found[0] != "completed":
+                raise JobFailed(job_id, found[0], found[2])
+        return _assemble(self.shape, {i: o[1] for i, o in outcomes.items()})
 
     async def wait(self, timeout: float | None = None) -> Any:
         """Async form of :meth:`result`."""
