@@ -271,11 +271,9 @@ class WorkflowHandle:
             time.sleep(pause if deadline is None else min(pause, deadline - time.monotonic()))
             pause = min(pause * 1.5, 0.1)
         for job_id in needed:  # the first failure in order, once every earlier one is known
-            found = outcomes.get(job_id)
-            if found is None:
-                continue
-            if found[0] != "completed":
-                raise JobFailed(job_id, found[0], found[2])
+            outcome = outcomes.get(job_id)
+            if outcome is not None and outcome[0] != "completed":
+                raise JobFailed(job_id, outcome[0], outcome[2])
         return _assemble(self.shape, {i: o[1] for i, o in outcomes.items()})
 
     async def wait(self, timeout: float | None = None) -> Any:
