@@ -194,3 +194,19 @@ def test_csrf_tokens_are_bound_to_the_browser(
                     headers=SAME_ORIGIN)
     assert r.status_code == 403
     assert re.fullmatch(r"[0-9a-f]{64}", token)
+
+
+def test_the_cli_refuses_a_short_token_beyond_loopback_in_one_line(tmp_path: object) -> None:
+    from click.testing import CliRunner
+
+    from conveyor.cli import main
+
+    app_file = f"{tmp_path}/app.py"
+    with open(app_file, "w") as f:
+        f.write(f"from conveyor import Conveyor\napp = Conveyor('sqlite:///{tmp_path}/a.db')\n")
+    result = CliRunner().invoke(main, ["dashboard", app_file, "--host", "0.0.0.0"],
+                                env={"CONVEYOR_TOKEN": "only-12-char"})
+    assert result.exit_code == 2
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith("error: refusing to serve the dashboard on 0.0.0.0 with a "
+                           "12-character token: CONVEYOR_TOKEN needs at least 16 characters")
