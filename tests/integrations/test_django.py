@@ -36,6 +36,14 @@ assert 'href="/jobs/static/style.css"' in text and 'href="/jobs/runs' in text, t
 assert client.get("/jobs/static/htmx.min.js").status_code == 200
 runs = client.get("/jobs/api/runs").json()
 print("RUNS", len(runs["runs"] if isinstance(runs, dict) else runs))
+import re
+form = client.get("/jobs/jobs/send_receipt").content.decode()
+token = re.search(r'name="csrf_token" value="([^"]+)"', form).group(1)
+posted = client.post("/jobs/jobs/send_receipt/run", {"payload": "3", "csrf_token": token},
+                     HTTP_ORIGIN="http://testserver", HTTP_SEC_FETCH_SITE="same-origin")
+assert posted.status_code == 303, (posted.status_code, posted.content[:300])
+assert re.fullmatch(r"/jobs/runs/\\d+", posted["Location"]), posted["Location"]
+print("POSTED", posted["Location"])
 """
 
 
@@ -95,7 +103,7 @@ def test_django_project_end_to_end(database: dict[str, str]) -> None:
         "print(sorted(o.number for o in Order.objects.filter(receipt_sent=True)))"))
     assert receipts.strip().splitlines()[-1] == "[1, 3]"
     checked = manage(database, "shell", "-c", DASHBOARD_CHECK)
-    assert "RUNS 2" in checked
+    assert "RUNS 2" in checked and "POSTED /jobs/runs/" in checked
 
 
 def test_manage_py_conveyor_user_error_is_one_line(tmp_path: Path) -> None:

@@ -34,8 +34,10 @@ def dashboard(request: HttpRequest, path: str = "") -> HttpResponse:
         "method": request.method, "scheme": request.scheme,
         "path": full, "raw_path": full.encode(), "root_path": root,
         "query_string": request.META.get("QUERY_STRING", "").encode("latin-1"),
-        "headers": [(k.lower().encode("latin-1"), str(v).encode("latin-1"))
-                    for k, v in request.headers.items()],
+        "headers": [(b"host", request.get_host().encode("latin-1"))] + [
+            (k.lower().encode("latin-1"), str(v).encode("latin-1"))
+            for k, v in request.headers.items() if k.lower() != "host"
+        ],
         "client": (request.META.get("REMOTE_ADDR", ""), 0),
         "server": (host, int(port) if port.isdigit() else 80),
     }
@@ -65,7 +67,6 @@ def dashboard(request: HttpRequest, path: str = "") -> HttpResponse:
     for name, value in headers:
         key = name.decode("latin-1")
         if key.lower() == "set-cookie":
-            response.headers.setdefault("Set-Cookie", "")
             _add_cookie(response, value.decode("latin-1"))
         elif key.lower() != "content-length":
             response.headers[key] = value.decode("latin-1")
@@ -82,5 +83,3 @@ def _add_cookie(response: HttpResponse, header: str) -> None:
         for attr in ("path", "expires", "max-age", "samesite", "httponly", "secure"):
             if morsel[attr]:
                 response.cookies[key][attr] = morsel[attr]
-    if response.headers.get("Set-Cookie") == "":
-        del response.headers["Set-Cookie"]
