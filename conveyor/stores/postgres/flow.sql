@@ -9,7 +9,11 @@ SELECT id, job, queue, concurrency_key FROM conveyor_flow_peek(%(limit)s, %(now)
     %(queues)s::text[], %(skip_jobs)s::text[], %(skip_queues)s::text[], %(skip_keys)s::text[])
 
 -- name: flow_clock
-SELECT conveyor_now()
+-- The time a limited claim starts its jobs at: read once the group locks are held (not
+-- the transaction's start, which waiting for a lock would leave behind), unless the app
+-- passes its own clock (conveyor.now).
+SELECT coalesce(nullif(current_setting('conveyor.now', true), '')::float8,
+    extract(epoch from clock_timestamp())::float8)
 
 -- name: flow_lock
 -- Advisory transaction locks on limit groups, taken in the order given (sorted).

@@ -237,6 +237,7 @@ class SQLiteStore(
         with self.db.transaction() as conn:
             rules = Rules.of(read_rules(conn))
             if rules:
+                params["now"] = epoch(self.clock)  # the write lock may have been waited for
                 rows, now = claim_limited(conn, rules, _TAKE, params, queues, limit)
             else:
                 rows = conn.execute(_CLAIM.format(queues=queue_sql), params).fetchall()
