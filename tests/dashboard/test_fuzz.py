@@ -212,3 +212,40 @@ def test_api_answers_hostile_input_without_server_errors(
             assert error["status"] == r.status_code
 
     check()
+
+
+header_text = st.text(st.characters(min_codepoint=32, max_codepoint=255), max_size=80)
+
+
+@pytest.fixture(scope="module")
+def guarded_client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
+    app = Conveyor(f"sqlite:///{tmp_path_factory.mktemp('fuzz')}/guarded.db")
+    define_demo_jobs(app)
+    with TestClient(create_app(app, token="g" * 24), base_url=BASE,
+                    raise_server_exceptions=False) as client:
+        yield client
+    app.close()
+
+
+@settings(max_examples=EXAMPLES * 3, deadline=None, database=None,
+          suppress_health_check=list(HealthCheck))
+@given(
+    method=st.sampled_from(["GET", "POST"]),
+    path=st.sampled_from(["/", "/api/runs", "/api/jobs/echo/run", "/login", "/logout",
+                          "/runs/1/cancel", "/api/events", "/static/htmx.min.js"]),
+    headers=st.dictionaries(
+        st.sampled_from(["authorization", "cookie", "x-csrf-token", "sec-fetch-site",
+                         "origin", "host", "content-type", "content-length",
+                         "x-forwarded-proto"]),
+        header_text, max_size=5),
+    body=st.none() | st.binary(max_size=64),
+)
+def test_hostile_headers_never_get_a_server_error(
+    guarded_client: TestClient, method: str, path: str, headers: dict[str, str],
+    body: bytes | None,
+) -> None:
+    """Sign-in, CSRF and Host checks with junk headers (token set): always below 500."""
+    raw = {k: v.encode("latin-1") for k, v in headers.items() if k != "content-length"}
+    r = guarded_client.request(method, path, headers=raw, content=body,
+                               follow_redirects=False)
+    assert r.status_code < 500, (method, path, headers, r.status_code, r.text[:200])
