@@ -166,9 +166,11 @@ def fuzz_client(request: pytest.FixtureRequest,
     app.close()
     report = ", ".join(f"{op}: {n}" for op, n in sorted(RUN.items()))
     terminal = request.config.pluginmanager.get_plugin("terminalreporter")
-    if terminal is not None:
-        terminal.write_line(f"\nHTTP fuzz examples run per operation on {request.param} "
-                            f"(total {sum(RUN.values())}): {report}")
+    capture = request.config.pluginmanager.get_plugin("capturemanager")
+    if terminal is not None and capture is not None:
+        with capture.global_and_fixture_disabled():
+            terminal.write_line(f"\nHTTP fuzz examples run per operation on {request.param} "
+                                f"(total {sum(RUN.values())}): {report}")
     RUN.clear()
 
 
