@@ -45,6 +45,19 @@ INSERT INTO conveyor_deps (job_id, position, dep_id, done)
 SELECT * FROM unnest(%(jobs)s::bigint[], %(positions)s::int[], %(deps)s::bigint[],
     %(done)s::bool[])
 """
+_COUNTS = b"""
+INSERT INTO conveyor_waits (job_id, blockers)
+SELECT * FROM unnest(%(ids)s::bigint[], %(blockers)s::int[])
+ON CONFLICT (job_id) DO UPDATE SET blockers = excluded.blockers
+"""
+_START_COUNT = (
+    "INSERT INTO conveyor_waits (job_id, blockers) VALUES (%s, %s) "
+    "ON CONFLICT (job_id) DO UPDATE SET blockers = excluded.blockers"
+)
+_LOCK_COUNT = (
+    "INSERT INTO conveyor_waits (job_id, blockers) VALUES (%s, 0) "
+    "ON CONFLICT (job_id) DO UPDATE SET blockers = conveyor_waits.blockers"
+)
 _HOLD = (
     "SELECT id FROM conveyor_jobs WHERE id = %s AND lease_token = %s AND state = 'running' "
     "FOR UPDATE"
@@ -89,6 +102,10 @@ class WorkflowsMixin:
                 "seqs": [k.parent_seq for k in links],
                 "indexes": [k.child_index for k in links], "errors": [k.error for k in links],
             })
+        blocked = [k for k in links if k.state == "blocked"]
+        if blocked:
+            conn.execute(_COUNTS, {"ids": [k.id for k in blocked],
+                                   "blockers": [k.blockers for k in blocked]})
         if edges:
             jobs_, positions, deps, done = (list(c) for c in zip(*edges, strict=True))
             conn.execute(_EDGES, {"jobs": jobs_, "positions": positions, "deps": deps,
@@ -100,6 +117,9 @@ class WorkflowsMixin:
         with self.db.connection() as conn, conn.transaction():
             if conn.execute(_HOLD, (parent_id, token)).fetchone() is None:
                 return False
+            # The run's counter exists (committed) before any child can finish, so a
+            # finishing child always finds it: it counts down or waits for await_children.
+            conn.execute(_START_COUNT, (parent_id, len(jobs)))
             have = {r[0] for r in conn.execute(_SQL.existing_children, (parent_id, seq))}
             todo = [j for j in jobs if j.child_index not in have]
             if todo:
@@ -112,14 +132,18 @@ class WorkflowsMixin:
         params: dict[str, Any] = {f"v{i}": v for i, v in enumerate(step_values(step))}
         params.update(job_id=step.job_id, token=token, suspend=None, version=version)
         with self.db.connection() as conn, conn.transaction():
-            # Lock the run first: a child finishing now either committed before (and is
-            # counted below, a later statement) or counts the run down after this commits.
+            # Lock the run's counter first (a finishing child locks it before the run's
+            # row too): a child finishing now either committed before (and is counted
+            # below, a later statement) or counts the run down after this commits.
+            conn.execute(_LOCK_COUNT, (step.job_id,))
             if conn.execute(_HOLD, (step.job_id, token)).fetchone() is None:
                 return None
             conn.execute(SAVE_STEP, params)
             (left,) = conn.execute(
                 _SQL.unfinished_children, (step.job_id, step.seq)
             ).fetchone() or (0,)
+            conn.execute("UPDATE conveyor_waits SET blockers = %s WHERE job_id = %s",
+                         (left, step.job_id))
             row = conn.execute(_SUSPEND, {
                 "left": left, "far": FAR_FUTURE, "version": version, "id": step.job_id,
                 "token": token,
@@ -156,6 +180,7 @@ class WorkflowsMixin:
 
     def _after_purge(self, conn: psycopg.Connection[Any], ids: list[int]) -> None:
         conn.execute("DELETE FROM conveyor_deps WHERE job_id = ANY(%s)", (ids,))
+        conn.execute("DELETE FROM conveyor_waits WHERE job_id = ANY(%s)", (ids,))
         later = getattr(super(), "_after_purge", None)
         if later is not None:
             later(conn, ids)
