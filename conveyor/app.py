@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import logging
 import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Sequence
@@ -10,6 +11,7 @@ from datetime import datetime, timedelta
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, overload
 
+from conveyor import readonly
 from conveyor.cleanup import CleanupPolicies, parse_policies
 from conveyor.clock import Clock
 from conveyor.clock import check as check_clock
@@ -43,7 +45,7 @@ from conveyor.retry import Retry, coerce_retry
 from conveyor.schedules.api import SchedulesMixin
 from conveyor.schedules.api import install as install_schedules
 from conveyor.serialization import DEFAULT_LIMITS, Limits, dumps
-from conveyor.stores import open_store, resolve_url
+from conveyor.stores import open_existing, open_store, resolve_url
 from conveyor.stores.base import NewJob, Store
 from conveyor.timeunits import to_utc
 from conveyor.web import WebMixin
@@ -52,6 +54,7 @@ from conveyor.workflows import dependency_ids
 if TYPE_CHECKING:
     from conveyor.worker import Worker
 
+_log = logging.getLogger("conveyor.maintenance")
 Decorated = Callable[[Callable[..., Any]], JobDefinition]
 
 
@@ -120,10 +123,16 @@ class Conveyor(QueriesMixin, DurableMixin, SchedulesMixin, WebMixin, FlowMixin):
         install_durable(self)
         install_schedules(self)
         self._lock = threading.Lock()
-        self._store: Store = store if store is not None else open_store(self.url, **store_options)
+        # Built by a read-only command (conveyor.readonly): create, migrate and save nothing.
+        self.read_only = readonly.active()
+        self._store: Store = store if store is not None else self._open(self.url, store_options)
         self._store.use_clock(self.clock)
         # What opening applied (``conveyor migrate`` reports it).
-        self.applied_migrations: list[str] = self._store.migrate() if migrate else []
+        self.applied_migrations: list[str] = (
+            self._store.migrate() if migrate and not self.read_only else [])
+
+    def _open(self, url: str, options: dict[str, Any]) -> Store:
+        return open_existing(url, **options) if self.read_only else open_store(url, **options)
 
     # -- lifecycle ---------------------------------------------------------------
     @property
@@ -159,10 +168,10 @@ class Conveyor(QueriesMixin, DurableMixin, SchedulesMixin, WebMixin, FlowMixin):
     def reopen(self, url: str) -> None:
         """Switch to the store ``url`` names (opened and migrated), closing the current
         one; the CLI's ``--url`` uses it for apps that name their URL in code."""
-        store = open_store(url)
+        store = self._open(url, {})
         try:
             store.use_clock(self.clock)
-            self.applied_migrations = store.migrate()
+            self.applied_migrations = [] if self.read_only else store.migrate()
         except BaseException:
             store.close()
             raise
@@ -414,7 +423,7 @@ class Conveyor(QueriesMixin, DurableMixin, SchedulesMixin, WebMixin, FlowMixin):
         """One maintenance pass (the worker calls this): rescue, then extensions (retention
         cleanup is the built-in ``conveyor.purge`` schedule). Each stage runs even when
         one before it failed; the first failure is raised afterwards (the worker logs it)."""
-        stages: list[Callable[[], Any]] = [store.rescue]
+        stages: list[Callable[[], Any]] = [functools.partial(_rescue, store)]
         for ext in self.extensions:
             hook = getattr(ext, "maintain", None)
             if hook is not None:
@@ -427,6 +436,14 @@ class Conveyor(QueriesMixin, DurableMixin, SchedulesMixin, WebMixin, FlowMixin):
                 failure = failure or exc
         if failure is not None:
             raise failure
+
+
+def _rescue(store: Store) -> None:
+    rescued = store.rescue()
+    if rescued:
+        _log.warning("rescued %d running %s whose worker stopped renewing its lease; run again",
+                     rescued, "job" if rescued == 1 else "jobs",
+                     extra={"outcome": "rescued", "count": rescued})
 
 
 def _check_only(record: Any, error: Any = None) -> None:

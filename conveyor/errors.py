@@ -41,6 +41,11 @@ class AttemptCrashed(ConveyorError):
     exit status (``killed by SIGABRT``)."""
 
 
+class StoreMissing(StoreError):
+    """A read-only command found no store (or one whose schema is older than this
+    conveyor's) at the URL; nothing was created."""
+
+
 class JobFailed(ConveyorError):
     """Raised by ``JobHandle.result()`` when the job failed or was cancelled."""
 

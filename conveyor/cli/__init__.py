@@ -43,7 +43,18 @@ COMMAND_MODULES = (
 )
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("conveyor")
+    except PackageNotFoundError:  # pragma: no cover - run from a source tree
+        return "unknown"
+
+
 @click.group(cls=ConveyorGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(_version(), "-V", "--version", prog_name="conveyor",
+                      message="%(prog)s %(version)s")
 def main() -> None:
     """conveyor: durable background jobs. Every command finds the app from --app APP or
     $CONVEYOR_APP (module:attr or path/to/app.py[:attr]); --url overrides its store."""

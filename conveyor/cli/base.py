@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 
+from conveyor import readonly
 from conveyor.cli.loading import load_app
 from conveyor.errors import ConveyorError
 
@@ -99,10 +100,18 @@ def _is_utf8(text: str) -> bool:
     return True
 
 
-def app_options(positional: bool = False) -> Callable[[F], F]:
+def app_options(
+    positional: bool = False, read_only: bool | Callable[[dict[str, Any]], bool] = False,
+    check_store: bool = True,
+) -> Callable[[F], F]:
     """Give a command ``--app APP`` (also ``$CONVEYOR_APP``; with ``positional``, an
     optional APP argument too) and ``--url URL``; the command receives the loaded
-    ``app`` (closed when the command returns) instead of those options."""
+    ``app`` (closed when the command returns) instead of those options.
+
+    ``read_only`` (or a function of the command's other options saying so): the app is
+    imported without creating, migrating or saving anything, and a store that does not
+    exist yet is reported in one line (exit status 2) before the command runs (unless
+    ``check_store`` is false: the command checks when it suits it)."""
 
     def decorate(fn: F) -> F:
         @functools.wraps(fn)
@@ -120,8 +129,12 @@ def app_options(positional: bool = False) -> Callable[[F], F]:
             if not spec:
                 fail("no app given: pass " + ("APP or " if positional else "")
                      + "--app module:attr (or path/to/app.py), or set $CONVEYOR_APP")
-            app = load_app(spec, kwargs.pop("url"))
+            reading = read_only(kwargs) if callable(read_only) else read_only
+            with readonly.read_only() if reading else contextlib.nullcontext():
+                app = load_app(spec, kwargs.pop("url"))
             try:
+                if reading and check_store:
+                    app.store.schema_state()  # a missing store says so here
                 return fn(*args, app=app, **kwargs)
             finally:
                 app.close()

@@ -16,6 +16,7 @@ from conveyor.options import PRIORITIES
 from conveyor.redaction import redact, redact_text
 
 if TYPE_CHECKING:
+    from conveyor.durable.mixin import Step
     from conveyor.jobs import JobDefinition
     from conveyor.records import JobRecord
     from conveyor.retry import Retry
@@ -37,6 +38,11 @@ def console(err: bool = False) -> Console:
 def safe_url(url: str) -> str:
     """The URL without its password or secret parameters, for printing."""
     return redact_text(url)
+
+
+def plural(count: int, word: str, words: str | None = None) -> str:
+    """``1 job``, ``2 jobs`` (``words``: an irregular plural)."""
+    return f"{count} {word if count == 1 else (words or word + 's')}"
 
 
 def when(value: datetime | None) -> str:
@@ -78,14 +84,16 @@ def trigger_text(trigger: Any) -> str:
     return str(explain()) if callable(explain) else str(trigger)
 
 
-def jobs_table(definitions: list[JobDefinition]) -> Table:
+def jobs_table(definitions: list[JobDefinition], paused: set[str] | None = None) -> Table:
+    """The definitions; a job whose stored schedule is paused says so (``paused``)."""
     table = Table(box=None, header_style="bold", pad_edge=False)
     for column in ("ID", "NAME", "VERSION", "QUEUE", "PRIORITY", "RETRY", "TRIGGER"):
         table.add_column(column, overflow="fold")
     for d in definitions:
         table.add_row(
             d.id, d.display_name, d.version or "-", d.options.queue,
-            priority(d.options.priority), retry_text(d.options.retry), trigger_text(d.trigger),
+            priority(d.options.priority), retry_text(d.options.retry),
+            trigger_text(d.trigger) + (" (paused)" if d.id in (paused or ()) else ""),
         )
     return table
 
@@ -145,12 +153,27 @@ def runs_table(records: list[JobRecord], width: int) -> Table:
 def record_json(record: JobRecord) -> dict[str, Any]:
     """The record as JSON-ready data, secrets redacted."""
     data: dict[str, Any] = redact(json.loads(json.dumps(dataclasses.asdict(record),
-                                                        default=str)))
+                                                        default=json_default)))
     return data
 
 
-def show_record(out: Console, record: JobRecord) -> None:
-    """Every field, then the attempts (errors with tracebacks), then the logs."""
+def json_default(value: Any) -> Any:
+    """JSON for what ``json`` cannot write: datetimes as ISO 8601 UTC, the rest as text."""
+    if isinstance(value, datetime):
+        return iso(value)
+    return str(value)
+
+
+def iso(value: datetime) -> str:
+    """ISO 8601 in UTC (``2027-01-01T09:30:00+00:00``); a naive value is taken as UTC."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).isoformat()
+
+
+def show_record(out: Console, record: JobRecord, steps: list[Step] | None = None) -> None:
+    """Every field, then the attempts (errors with tracebacks), the durable steps, then
+    the logs."""
     out.print(Text.assemble((f"job {record.id} ", "bold"), (record.job, "bold"), "  ",
                             state(record.state)))
     fields = Table(box=None, show_header=False, pad_edge=False)
@@ -159,6 +182,8 @@ def show_record(out: Console, record: JobRecord) -> None:
     for f in dataclasses.fields(record):
         if f.name in ("logs", "history"):
             continue
+        if f.name == "payload" and (len(record.args) > 1 or (record.args and record.kwargs)):
+            continue  # several arguments: args and kwargs above say it all
         value = redact(getattr(record, f.name))
         if isinstance(value, datetime):
             text = value.isoformat()
@@ -174,7 +199,7 @@ def show_record(out: Console, record: JobRecord) -> None:
             text = "-" if value is None else str(value)
         fields.add_row(f.name, Text(text))
     out.print(fields)
-    out.print(Text(f"history ({len(record.history)} attempts)", style="bold"))
+    out.print(Text(f"history ({plural(len(record.history), 'attempt')})", style="bold"))
     for attempt in record.history:
         outcome = "ok" if attempt.error is None else "failed"
         if attempt.finished_at is None:
@@ -188,7 +213,29 @@ def show_record(out: Console, record: JobRecord) -> None:
             trace = error.get("traceback")
             if trace:
                 out.print(Text("      " + str(trace).rstrip().replace("\n", "\n      ")))
-    out.print(Text(f"logs ({len(record.logs)} lines)", style="bold"))
+    if steps:
+        show_steps(out, steps)
+    out.print(Text(f"logs ({plural(len(record.logs), 'line')})", style="bold"))
     for line in record.logs:
         out.print(Text(f"  {when(line.at)} #{line.attempt} {line.level.upper():7} "
                        f"{redact(line.message)}"))
+
+
+def show_steps(out: Console, steps: list[Step]) -> None:
+    """A durable run's steps in order: key, kind, state, times, output or error."""
+    out.print(Text(f"steps ({plural(len(steps), 'step')})", style="bold"))
+    for step in steps:
+        line = f"  {step.seq}. {step.key} [{step.kind}] {step.state}"
+        if step.started_at is not None:
+            line += f"  {when(step.started_at)} → {when(step.finished_at)}"
+        if step.wake_at is not None and step.state == "waiting":
+            line += f"  wakes {when(step.wake_at)}"
+        out.print(Text(line))
+        if step.error:
+            error = redact(step.error)
+            out.print(Text(f"     {error.get('type', 'Error')}: {error.get('message', '')}",
+                           style="red"))
+        elif step.kind == "log" and isinstance(step.input, dict):
+            out.print(Text(f"     {redact(step.input.get('message', ''))}"))
+        elif step.output is not None:
+            out.print(Text(f"     → {json.dumps(redact(step.output), default=str)[:200]}"))

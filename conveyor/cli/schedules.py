@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Any
 
 import click
@@ -10,7 +11,7 @@ from rich.table import Table
 
 from conveyor.app import Conveyor
 from conveyor.cli.base import USER_ERROR, app_options
-from conveyor.cli.render import console, state, when
+from conveyor.cli.render import console, iso, plural, state, when
 from conveyor.schedules.api import ScheduleRecord
 
 
@@ -32,9 +33,12 @@ def schedules_table(records: list[ScheduleRecord]) -> Table:
 
 
 def record_json(record: ScheduleRecord) -> dict[str, Any]:
+    """The schedule as JSON-ready data; datetimes in ISO 8601 UTC (``next`` holds the
+    coming fire times; ``tz`` is the schedule's own zone)."""
+
     def plain(value: Any) -> Any:
-        if hasattr(value, "isoformat"):
-            return value.isoformat()
+        if isinstance(value, datetime):
+            return iso(value)
         if isinstance(value, list):
             return [plain(v) for v in value]
         if hasattr(value, "__dataclass_fields__"):
@@ -42,10 +46,12 @@ def record_json(record: ScheduleRecord) -> dict[str, Any]:
         return value
 
     result: dict[str, Any] = plain(record)
+    result.pop("next_local", None)  # the same instants as ``next``, in the local zone
     return result
 
 
 @click.command()
+@click.argument("action", metavar="[sync]", required=False, type=click.Choice(["sync"]))
 @click.option("--pause", "to_pause", metavar="ID", multiple=True,
               help="Pause this schedule (repeatable): no more occurrences are stored.")
 @click.option("--resume", "to_resume", metavar="ID", multiple=True,
@@ -53,11 +59,19 @@ def record_json(record: ScheduleRecord) -> dict[str, Any]:
 @click.option("--remove", "to_remove", metavar="ID", multiple=True,
               help="Delete this schedule and its next occurrence (repeatable).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON lines instead of a table.")
-@app_options()
-def schedules(app: Conveyor, to_pause: tuple[str, ...], to_resume: tuple[str, ...],
-              to_remove: tuple[str, ...], as_json: bool) -> None:
+@app_options(read_only=lambda options: options["action"] != "sync")
+def schedules(app: Conveyor, action: str | None, to_pause: tuple[str, ...],
+              to_resume: tuple[str, ...], to_remove: tuple[str, ...], as_json: bool) -> None:
     """List recurring schedules: definition, next fire times (UTC and the schedule's own
-    zone), last run and its state. --pause/--resume/--remove act on schedules by id."""
+    zone), last run and its state. --pause/--resume/--remove act on schedules by id.
+
+    `conveyor schedules sync` saves the schedules declared in the app's code to the store
+    now (creating it if needed), as every worker does when it starts."""
+    if action == "sync":
+        saved = app.sync_schedules()
+        click.echo(f"saved {plural(len(saved), 'schedule')} declared in code"
+                   + (f": {', '.join(saved)}" if saved else ""))
+        return
     actions = [(to_pause, app.pause_schedule, "paused"),
                (to_resume, app.resume_schedule, "resumed"),
                (to_remove, app.remove_schedule, "removed")]

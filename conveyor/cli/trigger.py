@@ -35,15 +35,28 @@ _IN_HELP = 'e.g. "30 seconds", "1.5 hours", "2 days", "1 month" or "1 day 2 hour
               help="low, normal, medium, high, critical or an int (default: the job's).")
 @click.option("--key", default=None, help="Dedupe key (with --replace or --unique).")
 @click.option("--owner", default=None, help="Owner id (0 or empty: the system).")
-@click.option("--replace", is_flag=True, help="Cancel pending runs with the same key first.")
+@click.option("--replace", is_flag=True,
+              help="Cancel pending runs with the same --key first (or, with --all, every "
+                   "pending run of JOB).")
 @click.option("--unique", is_flag=True,
-              help="Keep an existing pending run with the same key instead.")
+              help="Keep an existing pending run with the same --key instead (or, with "
+                   "--all, any pending run of JOB).")
+@click.option("--all", "match_all", is_flag=True,
+              help="With --replace/--unique and no --key: match every pending run of JOB.")
 @app_options()
 def run(app: Conveyor, job_id: str, payload: str | None, args_json: str | None,
         kwargs_json: str | None, delay: str | None, at: str | None, queue: str | None,
         priority: str | None, key: str | None, owner: str | None, replace: bool,
-        unique: bool) -> None:
+        unique: bool, match_all: bool) -> None:
     """Store a run of JOB and print its id."""
+    flag = "--replace" if replace else "--unique" if unique else None
+    if flag and key is None and not match_all:
+        fail(f"{flag} without --key would match every pending run of {job_id!r}; "
+             f"give --key KEY, or add --all if that is what you mean")
+    if match_all and key is not None:
+        fail("give --key or --all, not both")
+    if match_all and flag is None:
+        fail("--all goes with --replace or --unique")
     if payload is not None and args_json is not None:
         fail("give --payload (the single argument) or --args (a list), not both")
     if delay is not None and at is not None:

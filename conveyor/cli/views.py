@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import Any
 
@@ -9,17 +10,27 @@ import click
 
 from conveyor.app import Conveyor
 from conveyor.cli.base import RUN_ID, USER_ERROR, app_options
-from conveyor.cli.render import console, jobs_table, record_json, runs_table, show_record
+from conveyor.cli.render import (
+    console,
+    jobs_table,
+    json_default,
+    record_json,
+    runs_table,
+    show_record,
+)
 
 
 @click.command()
-@app_options()
+@app_options(read_only=True)
 def jobs(app: Conveyor) -> None:
     """List the app's job definitions."""
     if not app.jobs:
         click.echo("no jobs defined")
         return
-    console().print(jobs_table(list(app.jobs.values())))
+    definitions = list(app.jobs.values())
+    paused = {d.id for d in definitions
+              if d.trigger is not None and (s := app.get_schedule(d.id)) and s.paused}
+    console().print(jobs_table(definitions, paused))
 
 
 def _names(value: str | None) -> list[str] | None:
@@ -36,7 +47,7 @@ def _names(value: str | None) -> list[str] | None:
 @click.option("--parent", type=RUN_ID, default=None, help="Only child runs of this run.")
 @click.option("--limit", type=click.IntRange(1, 1_000_000), default=20, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON lines instead of a table.")
-@app_options()
+@app_options(read_only=True)
 def runs(app: Conveyor, state: str | None, job_id: str | None, queue: str | None,
          owner: str | None, parent: int | None, limit: int, as_json: bool) -> None:
     """List stored runs, newest first."""
@@ -59,7 +70,7 @@ def runs(app: Conveyor, state: str | None, job_id: str | None, queue: str | None
 @click.command()
 @click.argument("ids", metavar="ID...", nargs=-1, required=True, type=RUN_ID)
 @click.option("--json", "as_json", is_flag=True, help="Print each run as one JSON line.")
-@app_options()
+@app_options(read_only=True)
 def show(app: Conveyor, ids: tuple[int, ...], as_json: bool) -> None:
     """Show everything stored about runs: fields, attempts with tracebacks, logs."""
     out, missing = console(), False
@@ -69,11 +80,15 @@ def show(app: Conveyor, ids: tuple[int, ...], as_json: bool) -> None:
             click.echo(f"error: no job with id {job_id}", err=True)
             missing = True
         elif as_json:
-            click.echo(json.dumps(record_json(record)))
+            data = record_json(record)
+            data["steps"] = [json.loads(json.dumps(dataclasses.asdict(step),
+                                                   default=json_default))
+                             for step in app.steps(record.id)]
+            click.echo(json.dumps(data))
         else:
             if number:
                 out.print()
-            show_record(out, record)
+            show_record(out, record, app.steps(record.id))
     if missing:
         raise SystemExit(USER_ERROR)
 

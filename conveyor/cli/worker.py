@@ -13,7 +13,8 @@ import click
 
 from conveyor.app import Conveyor
 from conveyor.cli.base import app_options, fail
-from conveyor.cli.render import safe_url
+from conveyor.cli.render import plural, safe_url
+from conveyor.logs import configure as configure_logging
 
 
 @click.command()
@@ -31,26 +32,31 @@ from conveyor.cli.render import safe_url
               metavar="SECONDS",
               help="On SIGTERM/SIGINT, how long running jobs may finish before they are "
                    "released to other workers.")
-@click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]),
-              default="info", show_default=True)
+@click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"],
+                                               case_sensitive=False),
+              default="info", show_default=True,
+              help="info: one line per attempt outcome; debug adds each start.")
+@click.option("--log-format", type=click.Choice(["text", "json"], case_sensitive=False),
+              default="text", show_default=True,
+              help="json: one JSON object per line (time, level, logger, message, fields).")
 @click.option("--metrics-port", type=click.IntRange(min=1, max=65535), default=None,
               metavar="PORT", help="Serve Prometheus metrics at http://HOST:PORT/metrics.")
 @click.option("--metrics-host", default="127.0.0.1", show_default=True, metavar="HOST",
               help="Interface for --metrics-port (0.0.0.0: every interface).")
 def worker(app: Conveyor, concurrency: int, processes: int, queues: str | None, burst: bool,
-           grace: float, log_level: str, metrics_port: int | None, metrics_host: str) -> None:
+           grace: float, log_level: str, log_format: str, metrics_port: int | None,
+           metrics_host: str) -> None:
     """Run a worker for APP (module:attr or path/to/app.py[:attr])."""
-    logging.basicConfig(
-        level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging(log_level, log_format.lower())
     if processes > 1:
         run_processes(app, processes, concurrency, burst, metrics_port, metrics_host)
-    click.echo(
-        f"conveyor worker: {len(app.jobs)} jobs on {safe_url(app.url)} "
-        f"(concurrency {concurrency}, queues {queues or 'all'}"
-        f"{', burst' if burst else ''})",
-        err=True,
-    )
+    banner = (f"conveyor worker: {plural(len(app.jobs), 'job')} on {safe_url(app.url)} "
+              f"(concurrency {concurrency}, queues {queues or 'all'}"
+              f"{', burst' if burst else ''})")
+    if log_format.lower() == "json":
+        logging.getLogger("conveyor.worker").info(banner)
+    else:
+        click.echo(banner, err=True)
     if metrics_port is not None:
         serve_metrics(app, metrics_host, metrics_port)
     app.run_worker(concurrency=concurrency, queues=queues, burst=burst, grace=grace)

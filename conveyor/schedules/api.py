@@ -108,6 +108,7 @@ class SchedulesMixin:
 
     _periodic: Periodic
     _store: Store
+    read_only: bool
     timezone: str
     clock: Clock | None
 
@@ -158,9 +159,17 @@ class SchedulesMixin:
         return handle
 
     # -- finding and steering ------------------------------------------------------------
-    def schedules(self) -> list[ScheduleRecord]:
-        """Every stored schedule with its next fire times and last run, by id."""
+    def sync_schedules(self) -> list[str]:
+        """Save the schedules declared in code (and ``include()`` cleanup policies) to the
+        store now, as a starting worker does; returns the code schedules' ids."""
         self._periodic.sync(self)  # type: ignore[arg-type]
+        return sorted(self._periodic.code)
+
+    def schedules(self) -> list[ScheduleRecord]:
+        """Every stored schedule with its next fire times and last run, by id (the code
+        schedules are saved first, except in a read-only command)."""
+        if not self.read_only:
+            self._periodic.sync(self)  # type: ignore[arg-type]
         store = self._store
         return [self._record(store, row) for row in store.list_schedules()]
 

@@ -135,14 +135,11 @@ class Periodic:
 
     # -- code schedules -----------------------------------------------------------------
     def declare(self, app: Conveyor, row: ScheduleRow) -> None:
-        """A schedule declared on a definition: saved now, and again to any store the app
-        switches to (``reopen``). A store that cannot take it yet gets it at the next sync."""
+        """A schedule declared on a definition. Importing the app writes nothing: workers
+        save it when they start (and to any store the app switches to), as do
+        ``app.sync_schedules()`` and ``conveyor schedules sync``."""
         self.code[row.id] = row
         self._unsaved.add(row.id)
-        try:
-            self.sync(app)
-        except Exception as exc:  # e.g. migrate=False on a new database; retried later
-            log.warning("schedule %r not saved yet: %s", row.id, exc)
 
     def sync(self, app: Conveyor) -> None:
         """Upsert the code schedules (and cleanup policies) not yet saved to the app's

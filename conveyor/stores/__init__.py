@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from conveyor.errors import ConfigurationError
+from conveyor.redaction import redact_text
 from conveyor.stores.base import Store
 
 DEFAULT_URL = "sqlite:///conveyor.db"
@@ -17,6 +19,47 @@ def resolve_url(url: str | None) -> str:
     if url is not None and not (isinstance(url, str) and url.strip()):
         raise ConfigurationError(f"invalid store URL {url!r}; accepted: {ACCEPTED}")
     return url or os.environ.get("CONVEYOR_URL") or DEFAULT_URL
+
+
+def open_existing(url: str, **options: object) -> Store:
+    """Open the store a URL names for reading, creating nothing: a store that does not
+    exist yet (no SQLite file, no PostgreSQL tables) or has an older schema is opened as a
+    missing one, whose every use raises :class:`~conveyor.errors.StoreMissing`."""
+    shown = redact_text(url)
+    advice = "start a worker or run `conveyor migrate` to create it"
+    scheme = url.split("://", 1)[0].lower() if isinstance(url, str) else ""
+    if scheme == "sqlite":
+        path = _sqlite_path(url)
+        if not os.path.exists(path):
+            return _missing(url, f"no conveyor store at {shown} yet; {advice}")
+    store = open_store(url, **options)
+    if scheme == "memory":
+        store.migrate()  # nothing outside this process to create or to read
+        return store
+    try:
+        state = store.schema_state()
+    except BaseException:
+        store.close()
+        raise
+    if state == "current":
+        return store
+    store.close()
+    if state == "missing":
+        return _missing(url, f"no conveyor store at {shown} yet; {advice}")
+    return _missing(url, f"the conveyor store at {shown} has an older schema; run "
+                         "`conveyor migrate` (or start a worker) to upgrade it")
+
+
+def _missing(url: str, message: str) -> Store:
+    from conveyor.stores.missing import MissingStore
+
+    store: Any = MissingStore(url, message)
+    return store  # type: ignore[no-any-return]
+
+
+def _sqlite_path(url: str) -> str:
+    path = unquote(urlsplit(url).path)
+    return path[1:] if path.startswith("/") else path  # sqlite:///rel, sqlite:////abs
 
 
 def open_store(url: str, **options: object) -> Store:
@@ -31,8 +74,7 @@ def open_store(url: str, **options: object) -> Store:
     if scheme == "sqlite":
         from conveyor.stores.sqlite import SQLiteStore
 
-        path = unquote(urlsplit(url).path)
-        path = path[1:] if path.startswith("/") else path  # sqlite:///rel, sqlite:////abs
+        path = _sqlite_path(url)
         if "\x00" in path:
             raise ConfigurationError(f"invalid SQLite URL {url!r}: the path contains a NUL "
                                      "character")
@@ -59,4 +101,4 @@ def open_store(url: str, **options: object) -> Store:
     )
 
 
-__all__ = ["DEFAULT_URL", "Store", "open_store", "resolve_url"]
+__all__ = ["DEFAULT_URL", "Store", "open_existing", "open_store", "resolve_url"]

@@ -229,6 +229,11 @@ class Store(DurableStore, ScheduleStore, FlowStore, WorkflowStore, Protocol):
         """Create or upgrade the schema; returns the names of applied migrations."""
         ...
 
+    def schema_state(self) -> str:
+        """Without writing anything: "missing" (no conveyor tables), "old" (migrations
+        are pending) or "current"."""
+        ...
+
     # -- writing jobs ---------------------------------------------------------
     def insert(self, jobs: Sequence[NewJob], connection: Any = None) -> list[int]:
         """Store jobs durably (one transaction); returns ids in order.

@@ -19,6 +19,7 @@ from conveyor.clock import epoch
 from conveyor.errors import ConfigurationError, StoreError, is_connection_error
 from conveyor.observe.dispatch import Dispatch
 from conveyor.stores.base import ClaimedJob, Outcome, Store, WorkerInfo
+from conveyor.worker import report
 from conveyor.worker.execute import JobRunner
 from conveyor.worker.meta import Buffer
 from conveyor.worker.outcomes import store_outcomes
@@ -81,10 +82,15 @@ class Worker:
         """Run on a new event loop in this thread, stopping on SIGTERM/SIGINT."""
         asyncio.run(self.run(handle_signals=threading.current_thread() is threading.main_thread()))
 
-    def stop(self) -> None:
-        """Stop claiming; running jobs get ``grace`` seconds to finish."""
+    def stop(self, force: bool = False) -> None:
+        """Stop claiming; running jobs get ``grace`` seconds to finish (``force``: none),
+        then are released to other workers. Safe to call from any thread."""
         self.stopping = True
+        if force:
+            self.grace = 0
         if hasattr(self, "wake"):
+            if force and hasattr(self, "hurry"):
+                self.loop.call_soon_threadsafe(self.hurry.set)
             self.loop.call_soon_threadsafe(self.wake.set)
 
     async def run(self, handle_signals: bool = False) -> None:
@@ -247,6 +253,7 @@ class Worker:
             delay = min(delay * 2, 5.0)
 
     def _start(self, job: ClaimedJob) -> None:
+        report.started(job)
         task = asyncio.create_task(self._execute(job))
         self.active[job.id] = (job, task)
 
@@ -256,6 +263,7 @@ class Worker:
         except asyncio.CancelledError:  # lost its lease or the worker is shutting down
             if job.id in self.lost:
                 self.lost.discard(job.id)
+                report.finished(job, None)
                 self.observers.finished(job, None, None)
             return
         finally:
@@ -264,6 +272,7 @@ class Worker:
         error = self.runner.errors.pop(job.id, None)
         if job.id in self.lost:
             self.lost.discard(job.id)
+            report.finished(job, None)
             self.observers.finished(job, None, None)
             return
         for ext in self.app.extensions:
@@ -300,6 +309,7 @@ class Worker:
                         self._changed = True
                         self.wake.set()
                 for job, outcome, error in finished:
+                    report.finished(job, outcome)
                     self.observers.finished(job, outcome, error)
 
     async def _heartbeat(self) -> None:
@@ -360,7 +370,7 @@ class Worker:
 
     async def _shutdown(self, helpers: list[asyncio.Task[None]]) -> None:
         if self.active:
-            log.info("waiting up to %.0f s for %d running jobs", self.grace, len(self.active))
+            log.info("waiting up to %.0f s for %s", self.grace, _jobs(len(self.active), "running"))
             tasks = [task for _, task in self.active.values()]
             all_done = asyncio.ensure_future(asyncio.wait(tasks))
             hurry = asyncio.ensure_future(self.hurry.wait())
@@ -375,7 +385,7 @@ class Worker:
         await self._flush_all()
         if leftover:
             released = await self._guard(self.store.release, leftover)
-            log.info("released %s unfinished jobs to other workers", released)
+            log.info("released %s to other workers", _jobs(released or 0, "unfinished"))
         for task in helpers:
             task.cancel()
         await self.observers.drain(max(self.grace, 5.0))
@@ -386,5 +396,11 @@ class Worker:
                 await self.db(self.store.close)
         self.db_pool.shutdown(wait=False)
         self.job_pool.shutdown(wait=False, cancel_futures=True)
-        log.info("worker %s stopped after %d jobs", self.id, self.processed)
+        log.info("worker %s stopped after %s", self.id, _jobs(self.processed))
+
+
+def _jobs(count: int, adjective: str = "") -> str:
+    """``1 running job``, ``2 running jobs``."""
+    words = f"{adjective} job" if adjective else "job"
+    return f"{count} {words}{'' if count == 1 else 's'}"
 

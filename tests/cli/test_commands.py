@@ -70,6 +70,7 @@ def test_run_unique_returns_the_pending_job(invoke: Invoke) -> None:
 
 
 def test_jobs_lists_definitions(invoke: Invoke) -> None:
+    invoke("migrate")
     result = invoke("jobs")
     assert result.exit_code == 0
     lines = result.stdout.splitlines()

@@ -4,7 +4,6 @@ checked in-process (CliRunner) and in a real subprocess for each kind of error."
 from __future__ import annotations
 
 import re
-import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -14,6 +13,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from conveyor import Conveyor
 from conveyor.cli import main
 from tests.cli.conftest import run_cli
 
@@ -58,6 +58,9 @@ CASES = [
     ("unreachable database", ["runs", "--url", "postgresql://postgres@127.0.0.1:1/none"],
      r"error: cannot reach PostgreSQL at 127\.0\.0\.1:1: .*"),
     ("unknown job id", ["show", "999", "--url", "{db}"], r"error: no job with id 999"),
+    ("store not created yet", ["runs", "--url", "sqlite:///{tmp}/none.db"],
+     r"error: no conveyor store at sqlite:///.*/none\.db yet; start a worker or run "
+     r"`conveyor migrate` to create it"),
     ("unknown job id to cancel", ["cancel", "999", "--url", "{db}"],
      r"error: no job with id 999"),
     ("usage error", ["runs", "--limit", "zero"],
@@ -68,8 +71,7 @@ CASES = [
 @pytest.fixture
 def case_dir(tmp_path: Path, app_file: Path) -> Path:
     (tmp_path / "corrupt.db").write_bytes(b"this is not a database" * 300)
-    conn = sqlite3.connect(tmp_path / "db.db")
-    conn.close()
+    Conveyor(f"sqlite:///{tmp_path}/db.db").close()  # an empty store
     return tmp_path
 
 

@@ -51,6 +51,7 @@ def test_last_day_of_the_month_fires_on_each_month_end_including_leap_february(
     with time_machine.travel(utc(2024, 1, 15), tick=False):
         @app.job(trigger=app.schedule("on the last day of the month at 12:00"))
         def month_end() -> None: ...
+        app.sync_schedules()  # as a starting worker does
 
     fired = run_through(app, "month_end", 4)
     assert fired == [utc(2024, 1, 31, 12), utc(2024, 2, 29, 12), utc(2024, 3, 31, 12),
@@ -63,6 +64,7 @@ def test_cron_l_in_a_time_zone_crosses_the_year_end(app: Conveyor) -> None:
     with time_machine.travel(utc(2024, 11, 20), tick=False):
         @app.job(trigger=app.cron("0 23 L * *", tz="America/New_York"))
         def close_books() -> None: ...
+        app.sync_schedules()  # as a starting worker does
 
     fired = run_through(app, "close_books", 3)  # 23:00 EST = 04:00 UTC the next day
     assert fired == [utc(2024, 12, 1, 4), utc(2025, 1, 1, 4), utc(2025, 2, 1, 4)]
@@ -73,6 +75,7 @@ def test_february_29_fires_only_in_leap_years(app: Conveyor) -> None:
     with time_machine.travel(utc(2019, 3, 1), tick=False):
         @app.job(trigger=app.cron("0 6 29 2 *"))
         def leap_day() -> None: ...
+        app.sync_schedules()  # as a starting worker does
 
     assert run_through(app, "leap_day", 2) == [utc(2020, 2, 29, 6), utc(2024, 2, 29, 6)]
     assert_chained(app, "leap_day")
@@ -82,6 +85,7 @@ def test_every_day_walks_through_a_leap_day(app: Conveyor) -> None:
     with time_machine.travel(utc(2024, 2, 27, 12), tick=False):
         @app.job(trigger=app.every("day at 9:00"))
         def daily() -> None: ...
+        app.sync_schedules()  # as a starting worker does
 
     assert run_through(app, "daily", 4) == [
         utc(2024, 2, 28, 9), utc(2024, 2, 29, 9), utc(2024, 3, 1, 9), utc(2024, 3, 2, 9)]
@@ -91,6 +95,7 @@ def test_a_time_skipped_by_spring_forward_runs_once_after_the_gap(app: Conveyor)
     with time_machine.travel(utc(2024, 3, 29, 12), tick=False):
         @app.job(trigger=app.schedule("every day at 2:30", tz="Europe/Paris"))
         def nightly() -> None: ...
+        app.sync_schedules()  # as a starting worker does
 
     fired = run_through(app, "nightly", 3)
     # 02:30 CET = 01:30 UTC; on March 31 02:30 does not exist: it runs at 03:00 CEST.
@@ -102,6 +107,7 @@ def test_a_time_repeated_by_fall_back_runs_once(app: Conveyor) -> None:
     with time_machine.travel(utc(2024, 10, 25, 12), tick=False):
         @app.job(trigger=app.schedule("every day at 2:30", tz="Europe/Paris"))
         def nightly() -> None: ...
+        app.sync_schedules()  # as a starting worker does
 
     fired = run_through(app, "nightly", 3)
     # October 27 has 02:30 twice (CEST, then CET): only the first runs.
@@ -113,6 +119,7 @@ def test_hourly_across_fall_back_fires_each_real_hour_once(app: Conveyor) -> Non
     with time_machine.travel(utc(2024, 10, 26, 23, 30), tick=False):
         @app.job(trigger=app.every("hour", tz="Europe/Paris"))
         def hourly() -> None: ...
+        app.sync_schedules()  # as a starting worker does
 
     fired = run_through(app, "hourly", 4)
     assert fired == [utc(2024, 10, 27, h) for h in range(0, 4)]
@@ -125,6 +132,7 @@ def test_after_downtime_a_missed_occurrence_runs_once_then_the_next_after_now(
     with time_machine.travel(utc(2024, 6, 1, 10, 5), tick=False):
         @app.job(trigger=app.every("hour"))
         def hourly() -> None: ...
+        app.sync_schedules()  # as a starting worker does
 
     assert next_fire(app, "hourly") == utc(2024, 6, 1, 11)
     with time_machine.travel(utc(2024, 6, 1, 15, 20), tick=False):  # down for 4 hours
@@ -140,6 +148,7 @@ def test_an_occurrence_later_than_its_misfire_grace_is_skipped_with_the_reason(
     with time_machine.travel(utc(2024, 6, 1, 10, 5), tick=False):
         @app.job(trigger=app.every("hour", misfire="10 minutes"))
         def hourly() -> None: ...
+        app.sync_schedules()  # as a starting worker does
 
     with time_machine.travel(utc(2024, 6, 1, 11, 30), tick=False):
         assert fire_due(app) == []  # 30 minutes late: skipped
@@ -164,6 +173,7 @@ def test_stored_occurrences_are_the_schedules_own_fire_times(
         with time_machine.travel(start, tick=False):
             @app.job(trigger=app.schedule(text, tz=tz))
             def job() -> None: ...
+            app.sync_schedules()  # as a starting worker does
 
         expected = parse_schedule(text, tz=tz, anchor=start).next(after=start, count=4)
         assert run_through(app, "job", 4) == expected

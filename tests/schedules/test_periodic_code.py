@@ -30,6 +30,7 @@ def deploy(url: str, text: str = "0 3 * * *", **trigger: object) -> Conveyor:
 
     @app.job(trigger=app.schedule(text, **trigger))  # type: ignore[arg-type]
     def nightly() -> None: ...
+    app.sync_schedules()  # as a starting worker does
 
     return app
 
@@ -37,6 +38,7 @@ def deploy(url: str, text: str = "0 3 * * *", **trigger: object) -> Conveyor:
 def test_a_code_schedule_stores_its_next_occurrence_as_a_scheduled_job(app: Conveyor) -> None:
     @app.job(trigger=app.cron("0 3 * * *", tz="Europe/Paris"))
     def nightly() -> None: ...
+    app.sync_schedules()  # as a starting worker does
 
     [record] = app.schedules()
     assert (record.id, record.job, record.text, record.tz) == (
@@ -96,6 +98,7 @@ def test_pausing_removes_the_pending_occurrence_and_resuming_stores_the_next(
     with time_machine.travel(utc(2024, 5, 1, 12), tick=False):
         @app.job(trigger=app.every("hour"))
         def hourly() -> None: ...
+        app.sync_schedules()  # as a starting worker does
 
         assert app.pause_schedule("hourly") is True
         assert pending(app, "hourly") == [] and app.schedules()[0].paused
@@ -121,6 +124,7 @@ def test_a_paused_schedule_stays_paused_when_the_app_starts_again(shared_url: st
 def test_removing_a_schedule_deletes_it_and_cancels_its_pending_occurrence(app: Conveyor) -> None:
     @app.job(trigger=app.every("hour"))
     def hourly() -> None: ...
+    app.sync_schedules()  # as a starting worker does
 
     assert app.remove_schedule("hourly") is True
     assert app.schedules() == []
@@ -138,6 +142,7 @@ def test_the_last_run_and_its_state_are_listed(app: Conveyor) -> None:
     with time_machine.travel(utc(2024, 5, 1, 12), tick=False):
         @app.job(trigger=app.every("hour"))
         def hourly() -> None: ...
+        app.sync_schedules()  # as a starting worker does
 
     with time_machine.travel(utc(2024, 5, 1, 13, 0, 1), tick=False):
         [ran] = fire_due(app)
@@ -151,6 +156,7 @@ def test_an_occurrence_stored_by_many_threads_at_once_exists_once(app: Conveyor)
     with time_machine.travel(utc(2024, 5, 1, 12), tick=False):
         @app.job(trigger=app.every("hour"))
         def hourly() -> None: ...
+        app.sync_schedules()  # as a starting worker does
 
     row = app.store.get_schedule("hourly")
     assert row is not None
@@ -176,6 +182,7 @@ def test_an_occurrence_stored_by_many_threads_at_once_exists_once(app: Conveyor)
 def test_an_occurrence_of_a_paused_or_changed_schedule_is_refused(app: Conveyor) -> None:
     @app.job(trigger=app.every("hour"))
     def hourly() -> None: ...
+    app.sync_schedules()  # as a starting worker does
 
     row = app.store.get_schedule("hourly")
     assert row is not None
@@ -203,6 +210,7 @@ def test_occurrences_carry_the_definitions_options(app: Conveyor) -> None:
     @app.job(trigger=app.every("hour"), queue="reports", priority="high", retry=3,
              timeout=60)
     def report() -> None: ...
+    app.sync_schedules()  # as a starting worker does
 
     [job] = pending(app, "report")
     assert (job.queue, job.priority, job.max_attempts) == ("reports", 10, 4)
@@ -214,9 +222,11 @@ def test_a_scheduled_job_must_be_callable_without_arguments(app: Conveyor) -> No
     with pytest.raises(ConfigurationError, match=r"called without arguments.*'x'"):
         @app.job(trigger=app.every("hour"))
         def needs_x(x: int, meta: object) -> None: ...
+        app.sync_schedules()  # as a starting worker does
 
     @app.job(trigger=app.every("hour"))
     def has_defaults(meta: object, x: int = 1) -> None: ...
+    app.sync_schedules()  # as a starting worker does
 
     assert [s.id for s in app.schedules()] == ["has_defaults"]
 
@@ -227,6 +237,7 @@ def test_the_leader_stores_a_missing_next_occurrence_linked_to_the_latest(
     with time_machine.travel(utc(2024, 5, 1, 12), tick=False):
         @app.job(trigger=app.every("hour"))
         def hourly() -> None: ...
+        app.sync_schedules()  # as a starting worker does
 
     with time_machine.travel(utc(2024, 5, 1, 13, 0, 1), tick=False):
         # a worker claimed the occurrence and died before storing the next one

@@ -120,6 +120,7 @@ def test_a_worker_runs_each_occurrence_once_and_links_it_to_the_previous(
     @app.job(trigger=app.every("1 second"))
     def tick(meta: Any) -> None:
         runs.append(meta.job.id)
+    app.sync_schedules()  # as a starting worker does
 
     deadline = time.monotonic() + 2.2
     while time.monotonic() < deadline:

@@ -174,6 +174,7 @@ class Database:
         self._lock = threading.Lock()
         self._pool: ConnectionPool[psycopg.Connection[Any]] | None = None
         self._suspect = True  # probe before the first use: fail fast, with one clear line
+        self._failed = False  # a connection failed since the last successful probe
         self._closed = False
         self.clock: Clock | None = None  # given: every statement's conveyor_now()
 
@@ -216,17 +217,23 @@ class Database:
         except (psycopg.Error, PoolTimeout) as exc:
             if not is_connection_error(exc):
                 raise
-            self._suspect = True
+            self._suspect = self._failed = True
             if isinstance(exc, PoolTimeout):
                 self._probe()
             raise StoreError(describe(self.settings.where, exc)) from None
 
     def _probe(self) -> None:
         started = time.monotonic()
-        self.connect().close()  # raises StoreError while the server is unreachable
+        try:
+            self.connect().close()  # raises StoreError while the server is unreachable
+        except StoreError:
+            self._failed = True
+            raise
         self._suspect = False
-        log.info("PostgreSQL at %s is reachable again (probe took %.0f ms)",
-                 self.settings.where, (time.monotonic() - started) * 1000)
+        if self._failed:  # not on a normal start: only after a failure
+            self._failed = False
+            log.info("PostgreSQL at %s is reachable again (probe took %.0f ms)",
+                     self.settings.where, (time.monotonic() - started) * 1000)
 
     def close(self) -> None:
         with self._lock:

@@ -125,6 +125,17 @@ class PostgresStore(
             row = conn.execute(Q["now"]).fetchone()
         return float(row[0]) if row else time.time()
 
+    def schema_state(self) -> str:
+        with self.db.connection() as conn:
+            row = conn.execute(
+                "SELECT to_regclass(format('%%I.conveyor_migrations', %s::text))", (self.schema,)
+            ).fetchone()
+            if row is None or row[0] is None:
+                return "missing"
+            done = {r[0] for r in conn.execute("SELECT name FROM conveyor_migrations")}
+        names = {name for name, _ in migrations.available()}
+        return "current" if names <= done else "old"
+
     def migrate(self) -> list[str]:
         """Create or upgrade the schema under an advisory lock; returns applied names."""
         return self.migrate_to(None)

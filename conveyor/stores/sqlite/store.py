@@ -31,6 +31,7 @@ from conveyor.stores.sqlite.flow import FlowMixin, claim_limited, read_rules
 from conveyor.stores.sqlite.reading import ReadingMixin
 from conveyor.stores.sqlite.records import DataVersionWaiter, RecordsMixin
 from conveyor.stores.sqlite.schedules import SchedulesMixin
+from conveyor.stores.sqlite.schema import available
 from conveyor.stores.sqlite.workflows import WorkflowsMixin
 
 _INSERT = (
@@ -119,6 +120,12 @@ class SQLiteStore(
 
     def now(self) -> float:
         return epoch(self.clock)
+
+    def schema_state(self) -> str:
+        with self.db.reading() as conn:
+            (version,) = conn.execute("PRAGMA user_version").fetchone()
+        files = available()
+        return "missing" if not version else "current" if version >= files[-1][0] else "old"
 
     def migrate(self) -> list[str]:
         return self.migrate_to(None)

@@ -1,0 +1,58 @@
+"""Logging helpers: :class:`JsonFormatter` (one JSON object per line) and
+:func:`configure`, which ``conveyor worker --log-level/--log-format`` uses.
+
+conveyor logs under the logger ``conveyor`` (``conveyor.worker``: one line per attempt
+outcome; ``conveyor.job``: the lines jobs write to ``meta.log``). To route them yourself,
+use ``logging.config.dictConfig``::
+
+    {"version": 1,
+     "formatters": {"json": {"()": "conveyor.logs.JsonFormatter"}},
+     "handlers": {"out": {"class": "logging.StreamHandler", "formatter": "json"}},
+     "loggers": {"conveyor": {"handlers": ["out"], "level": "INFO"}}}
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+# Attributes every LogRecord has; anything else on a record came from ``extra=``.
+_STANDARD = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {
+    "message", "asctime", "taskName",
+}
+TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+class JsonFormatter(logging.Formatter):
+    """Formats a record as one JSON object: ``time`` (ISO 8601 UTC), ``level``,
+    ``logger``, ``message``, the fields given in ``extra=``, and ``exception``."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        data: dict[str, Any] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(
+                timespec="milliseconds").replace("+00:00", "Z"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        for name, value in vars(record).items():
+            if name not in _STANDARD and not name.startswith("_"):
+                data[name] = value
+        if record.exc_info:
+            data["exception"] = self.formatException(record.exc_info)
+        return json.dumps(data, default=str, ensure_ascii=False)
+
+
+def configure(level: str = "info", fmt: str = "text") -> None:
+    """Send conveyor's logs (and the root logger's) to stderr at ``level``, as text or
+    JSON lines. Does nothing to a root logger that already has handlers."""
+    root = logging.getLogger()
+    logging.getLogger("conveyor").setLevel(level.upper())
+    if root.handlers:
+        return
+    handler = logging.StreamHandler()
+    handler.setFormatter(JsonFormatter() if fmt == "json" else logging.Formatter(TEXT_FORMAT))
+    root.addHandler(handler)
+    root.setLevel(level.upper())

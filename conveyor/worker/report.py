@@ -1,0 +1,89 @@
+"""One log line per attempt outcome, under the logger ``conveyor.worker`` (a child of
+``conveyor``): started (debug), completed with its duration (info), retrying with when
+(warning), failed with its error (error), cancelled or lost (warning), waiting (debug).
+
+Each record carries structured fields in ``extra`` (``job_id``, ``job``, ``attempt``,
+``max_attempts``, ``outcome``, ``duration``, ``error``, ``retry_at``), which
+``conveyor worker --log-format json`` writes as JSON keys.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+from conveyor.stores.base import ClaimedJob, Outcome
+
+log = logging.getLogger("conveyor.worker")
+
+_LEVELS = {"completed": logging.INFO, "failed": logging.ERROR, "pending": logging.WARNING,
+           "cancelled": logging.WARNING, "waiting": logging.DEBUG}
+
+
+def _fields(job: ClaimedJob, outcome: str, **more: Any) -> dict[str, Any]:
+    return {"job_id": job.id, "job": job.job, "attempt": job.attempt,
+            "max_attempts": max(job.max_attempts, job.attempt), "outcome": outcome, **more}
+
+
+def _name(job: ClaimedJob) -> str:
+    return f"job {job.id} ({job.job}) attempt {job.attempt}/{max(job.max_attempts, job.attempt)}"
+
+
+def started(job: ClaimedJob) -> None:
+    if log.isEnabledFor(logging.DEBUG):
+        log.debug("%s started", _name(job), extra=_fields(job, "started"))
+
+
+def finished(job: ClaimedJob, outcome: Outcome | None) -> None:
+    """Log what became of an attempt whose outcome is stored (None: the worker lost it)."""
+    if outcome is None:
+        if log.isEnabledFor(logging.WARNING):
+            log.warning("%s stopped: cancelled, or rescued by another worker", _name(job),
+                        extra=_fields(job, "lost"))
+        return
+    state = outcome.state
+    level = _LEVELS.get(state, logging.INFO)
+    if not log.isEnabledFor(level):
+        return
+    duration = max(0.0, outcome.finished_at - job.started_at)
+    error = _error(outcome.error)
+    if state == "completed":
+        log.info("%s completed in %s", _name(job), _seconds(duration),
+                 extra=_fields(job, "completed", duration=round(duration, 6)))
+    elif state == "pending":
+        at = outcome.run_at if outcome.run_at is not None else (
+            outcome.finished_at + (outcome.delay or 0.0))
+        when = datetime.fromtimestamp(at, UTC).isoformat().replace("+00:00", "Z")
+        log.warning("%s failed: %s; retrying in %s (at %s)", _name(job), error,
+                    _seconds(max(0.0, at - outcome.finished_at)), when,
+                    extra=_fields(job, "retrying", duration=round(duration, 6), error=error,
+                                  retry_at=when))
+    elif state == "failed":
+        log.error("%s failed: %s", _name(job), error,
+                  extra=_fields(job, "failed", duration=round(duration, 6), error=error))
+    elif state == "cancelled":
+        log.warning("%s cancelled: %s", _name(job), error,
+                    extra=_fields(job, "cancelled", error=error))
+    else:
+        log.debug("%s %s", _name(job), state, extra=_fields(job, state))
+
+
+def _error(text: str | None) -> str:
+    if not text:
+        return "no error recorded"
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return text
+    kind, message = data.get("type"), data.get("message")
+    return f"{kind}: {message}" if kind and message else str(message or kind)
+
+
+def _seconds(value: float) -> str:
+    if value < 1:
+        return f"{value * 1000:.0f} ms"
+    if value < 120:
+        return f"{value:.2f} s"
+    return f"{value / 60:.1f} min"

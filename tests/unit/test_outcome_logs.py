@@ -1,0 +1,111 @@
+"""The worker logs every attempt's outcome under the logger ``conveyor``: completed with
+its duration, failed with its error, retrying with when, cancelled/lost, started at debug;
+``conveyor worker --log-format json`` writes one JSON object per line."""
+
+from __future__ import annotations
+
+import json
+import logging
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conveyor import Conveyor, Fail, Retry
+from conveyor.logs import JsonFormatter
+from tests.conformance.helpers import drain
+
+
+def _lines(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
+    return [r for r in caplog.records if getattr(r, "outcome", None)]
+
+
+def test_each_attempt_outcome_is_one_log_line(
+    app: Conveyor, caplog: pytest.LogCaptureFixture,
+) -> None:
+    @app.job
+    def fine() -> int:
+        return 1
+
+    @app.job(retry=Retry(retries=1, wait=0))
+    def flaky(meta: Any) -> None:
+        raise ValueError(f"boom {meta.attempt}")
+
+    @app.job
+    def hopeless() -> None:
+        raise Fail("nope")
+
+    ok, retried, failed = fine().run_now(), flaky().run_now(), hopeless().run_now()
+    with caplog.at_level(logging.DEBUG, logger="conveyor"):
+        drain(app)
+    by_job: dict[int, list[tuple[str, int, str]]] = {}
+    for r in _lines(caplog):
+        by_job.setdefault(r.job_id, []).append((r.outcome, r.levelno, r.getMessage()))
+    assert [o for o, _, _ in by_job[ok.id]] == ["started", "completed"]
+    assert by_job[ok.id][1][1] == logging.INFO
+    assert f"job {ok.id} (fine) attempt 1/1 completed in " in by_job[ok.id][1][2]
+    assert [o for o, _, _ in by_job[retried.id]] == ["started", "retrying", "started", "failed"]
+    retry_line = by_job[retried.id][1]
+    assert retry_line[1] == logging.WARNING
+    assert "attempt 1/2 failed: ValueError: boom 1; retrying in 0 ms (at 20" in retry_line[2]
+    assert by_job[retried.id][3][1:] == (
+        logging.ERROR, f"job {retried.id} (flaky) attempt 2/2 failed: ValueError: boom 2")
+    assert by_job[failed.id][-1][2].endswith("failed: conveyor.errors.Fail: nope")
+    assert all(r.name.startswith("conveyor") for r in _lines(caplog))
+
+
+def test_started_lines_are_debug_only(app: Conveyor, caplog: pytest.LogCaptureFixture) -> None:
+    app.job("quiet")(lambda: None)
+    app.jobs["quiet"]().run_now()
+    with caplog.at_level(logging.INFO, logger="conveyor"):
+        drain(app)
+    assert [r.outcome for r in _lines(caplog)] == ["completed"]
+
+
+def test_the_json_formatter_writes_one_object_with_the_fields() -> None:
+    record = logging.LogRecord("conveyor.worker", logging.WARNING, __file__, 1,
+                               "job %s failed", (7,), None)
+    record.job_id, record.outcome = 7, "retrying"
+    data = json.loads(JsonFormatter().format(record))
+    assert data["message"] == "job 7 failed" and data["level"] == "warning"
+    assert data["logger"] == "conveyor.worker" and data["job_id"] == 7
+    assert data["outcome"] == "retrying" and data["time"].endswith("Z")
+
+
+APP = textwrap.dedent(
+    """
+    from conveyor import Conveyor
+
+    app = Conveyor()
+
+    @app.job
+    def explode():
+        raise RuntimeError("kaboom")
+    """
+)
+
+
+@pytest.mark.parametrize("fmt", ["json", "text"])
+def test_the_worker_command_logs_outcomes_by_default(tmp_path: Path, fmt: str) -> None:
+    (tmp_path / "boomapp.py").write_text(APP)
+    url = f"sqlite:///{tmp_path}/logs.db"
+    with Conveyor(url) as app:
+        app.job("explode")(lambda: None)
+        handle = app.jobs["explode"]().run_now()
+    result = subprocess.run(
+        [sys.executable, "-c", "from conveyor.cli import main; main()", "worker",
+         "boomapp.py", "--burst", "--url", url, "--log-format", fmt],
+        cwd=tmp_path, capture_output=True, text=True, timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    expected = f"job {handle.id} (explode) attempt 1/1 failed: RuntimeError: kaboom"
+    if fmt == "json":
+        objects = [json.loads(line) for line in result.stderr.splitlines()]
+        [failed] = [o for o in objects if o.get("outcome") == "failed"]
+        assert failed["message"] == expected and failed["error"] == "RuntimeError: kaboom"
+        assert failed["level"] == "error" and failed["job_id"] == handle.id
+    else:
+        assert expected in result.stderr
