@@ -54,7 +54,7 @@ def queues_table(infos: list[QueueInfo], held: dict[str, int]) -> Table:
 
 @click.command()
 @click.option("--json", "as_json", is_flag=True, help="Print JSON lines instead of a table.")
-@app_options()
+@app_options(read_only=True)
 def queues(app: Conveyor, as_json: bool) -> None:
     """List queues: paused or active, declared limits, runs by state ("paused": queued
     runs a pause holds back) (read-only)."""

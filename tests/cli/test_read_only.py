@@ -26,7 +26,7 @@ APP = textwrap.dedent(
     """
 )
 READ_ONLY = [["jobs"], ["runs"], ["runs", "--json"], ["show", "1"], ["schedules"],
-             ["schedules", "--json"]]
+             ["schedules", "--json"], ["queues"], ["queues", "--json"]]
 Run = Callable[..., Result]
 
 
