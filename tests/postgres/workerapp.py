@@ -27,8 +27,9 @@ def make_app(url: str, lease: float = 1.0) -> Conveyor:
 
     app = Conveyor(url, lease=lease)
     settings = Settings.parse(url, {})
+    # check=: a connection the server terminated is replaced before a job uses it.
     pool = ConnectionPool(settings.conninfo, kwargs=settings.connect_kwargs(), min_size=1,
-                          max_size=8, open=True)
+                          max_size=8, open=True, check=ConnectionPool.check_connection)
 
     @app.job
     def record(n: int, pause: float, meta: Any) -> int:
