@@ -59,3 +59,72 @@ def test_dashboard_command_serves_with_a_worker_and_stops_on_sigint(tmp_path: Pa
         _, stderr = proc.communicate(timeout=30)
     assert proc.returncode == 0, stderr
     assert f"conveyor dashboard on http://127.0.0.1:{port}/" in stderr
+
+
+SLOW_APP = """
+import time
+from conveyor import Conveyor
+app = Conveyor({url!r})
+
+@app.job
+def nap(seconds):
+    time.sleep(seconds)
+    return seconds
+"""
+
+
+def _serve_with_a_running_nap(tmp_path: Path, grace: str) -> tuple[subprocess.Popen[str], int]:
+    from conveyor import Conveyor
+
+    url = f"sqlite:///{tmp_path}/slow.db"
+    (tmp_path / "slow.py").write_text(SLOW_APP.format(url=url))
+    with Conveyor(url) as app:
+        app.job("nap")(lambda seconds: seconds)
+        job_id = app.jobs["nap"](60).run_now().id
+    env = {k: v for k, v in os.environ.items() if k != "CONVEYOR_TOKEN"}
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "from conveyor.cli import main; main()", "dashboard",
+         str(tmp_path / "slow.py"), "--port", str(free_port()), "--with-worker",
+         "--grace", grace],
+        env=env, stderr=subprocess.PIPE, text=True,
+    )
+    with Conveyor(url) as app:
+        deadline = time.monotonic() + 20
+        while app.get_job(job_id).state != "running":  # type: ignore[union-attr]
+            assert proc.poll() is None and time.monotonic() < deadline, "never started"
+            time.sleep(0.05)
+    return proc, job_id
+
+
+def _released(tmp_path: Path, job_id: int) -> None:
+    from conveyor import Conveyor
+
+    with Conveyor(f"sqlite:///{tmp_path}/slow.db") as app:
+        record = app.get_job(job_id)
+        assert record is not None and record.state == "queued"  # another worker takes it now
+        assert record.attempts == 0 and record.lease_expires_at is None
+
+
+def test_sigterm_stops_a_dashboard_worker_within_its_grace_and_releases_the_job(
+    tmp_path: Path,
+) -> None:
+    proc, job_id = _serve_with_a_running_nap(tmp_path, grace="1")
+    started = time.monotonic()
+    proc.send_signal(signal.SIGTERM)
+    _, stderr = proc.communicate(timeout=30)
+    assert time.monotonic() - started < 15, stderr  # not the 60 s job, nor a lease
+    assert proc.returncode == 0, stderr
+    _released(tmp_path, job_id)
+
+
+def test_a_second_ctrl_c_stops_a_dashboard_worker_now(tmp_path: Path) -> None:
+    proc, job_id = _serve_with_a_running_nap(tmp_path, grace="300")
+    proc.send_signal(signal.SIGINT)
+    time.sleep(1.0)
+    assert proc.poll() is None  # waiting for the running job, up to --grace
+    started = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=30)
+    assert time.monotonic() - started < 15, stderr
+    assert "Ctrl-C again to stop now" in stderr and "stopping now" in stderr
+    _released(tmp_path, job_id)
