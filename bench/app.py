@@ -1,12 +1,15 @@
-"""The app the benchmark's worker processes run: no-op jobs."""
+"""The app the benchmark's worker processes run: no-op jobs and a Redis round trip."""
 
 from __future__ import annotations
 
 import os
+import threading
+from typing import Any
 
 from conveyor import Conveyor
 
 app = Conveyor(os.environ.get("CONVEYOR_URL", "sqlite:///bench.db"))
+_local = threading.local()
 
 
 @app.job
@@ -16,8 +19,24 @@ async def noop() -> None:
 
 @app.job
 def noop_sync() -> None:
-    """Does nothing in the thread pool."""
+    """Does nothing, as a sync function (never on the event loop)."""
+
+
+@app.job
+def redis_sync() -> None:
+    """One small Redis round trip (a PING), like an everyday job touching a service."""
+    client: Any = getattr(_local, "client", None)
+    if client is None:
+        import redis  # the bench extra: pip install 'conveyor[bench]'
+
+        client = _local.client = redis.Redis(host=os.environ.get("BENCH_REDIS", "127.0.0.1"))
+    client.ping()
 
 
 if __name__ == "__main__":
-    app.run_worker(concurrency=int(os.environ.get("BENCH_CONCURRENCY", "200")))
+    given = os.environ.get("BENCH_CONCURRENCY")
+    # No BENCH_CONCURRENCY: the same defaults as `conveyor worker bench.app` without flags.
+    if given:
+        app.run_worker(concurrency=int(given))
+    else:
+        app.run_worker()

@@ -17,19 +17,46 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 
 
 def start_workers(
-    url: str, count: int, concurrency: int, job: str
+    url: str, count: int, concurrency: int | None, job: str
 ) -> list[subprocess.Popen[bytes]]:
-    env = dict(os.environ, CONVEYOR_URL=url, BENCH_CONCURRENCY=str(concurrency),
-               PYTHONPATH=str(HERE.parent))
+    env = dict(os.environ, CONVEYOR_URL=url, PYTHONPATH=str(HERE.parent))
+    env.pop("BENCH_CONCURRENCY", None)
+    if concurrency:
+        env["BENCH_CONCURRENCY"] = str(concurrency)
     return [
         subprocess.Popen([sys.executable, str(HERE / "app.py")], env=env)
         for _ in range(count)
     ]
+
+
+def cpu_seconds(workers: list[subprocess.Popen[bytes]]) -> float:
+    """User + system CPU of the worker processes so far (all their threads), from /proc."""
+    total = 0
+    for w in workers:
+        with open(f"/proc/{w.pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])  # utime, stime (clock ticks)
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def transactions(app: object) -> int | None:
+    """PostgreSQL: transactions committed in this database so far (None on SQLite)."""
+    store: Any = app.store  # type: ignore[attr-defined]
+    db = getattr(store, "db", None)
+    if db is None or not hasattr(db, "connection"):
+        return None
+    with db.connection() as conn:
+        row = conn.execute("SELECT pg_stat_force_next_flush()").fetchone()
+        row = conn.execute(
+            "SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()"
+        ).fetchone()
+    return int(row[0]) if row else None
 
 
 def stop(workers: list[subprocess.Popen[bytes]]) -> None:
@@ -52,9 +79,14 @@ def main() -> None:
     parser.add_argument("--url", help="store URL (default: a fresh SQLite file)")
     parser.add_argument("--jobs", type=int, default=10_000)
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--concurrency", type=int, default=200)
-    parser.add_argument("--job", default="noop", choices=["noop", "noop_sync"])
+    parser.add_argument("--concurrency", type=int, default=None,
+                        help="worker concurrency (default: the worker's own default)")
+    parser.add_argument("--job", default="noop", choices=["noop", "noop_sync", "redis_sync"])
     parser.add_argument("--latency-jobs", type=int, default=500)
+    parser.add_argument("--profile", metavar="SVG",
+                        help="py-spy flame graph of the first worker during the processed phase")
+    parser.add_argument("--processed-only", action="store_true",
+                        help="skip the enqueue and latency phases (for profiling the worker)")
     args = parser.parse_args()
     tmp = tempfile.mkdtemp(prefix="conveyor-bench-")
     url = args.url or f"sqlite:///{tmp}/bench.db"
@@ -68,35 +100,50 @@ def main() -> None:
     app.cancel_jobs()
     app.purge(state=["cancelled"])
 
-    t = time.perf_counter()
-    for _ in range(n):
-        job().run_now()
-    single = n / (time.perf_counter() - t)
-    app.cancel_jobs()
+    single = bulk = 0.0
+    if not args.processed_only:
+        t = time.perf_counter()
+        for _ in range(n):
+            job().run_now()
+        single = n / (time.perf_counter() - t)
+        app.cancel_jobs()
 
-    calls = [job() for _ in range(n)]
-    t = time.perf_counter()
-    app.enqueue_many(calls)
-    bulk = n / (time.perf_counter() - t)
-    app.cancel_jobs()
-    app.purge(state=["cancelled"])
+        calls = [job() for _ in range(n)]
+        t = time.perf_counter()
+        app.enqueue_many(calls)
+        bulk = n / (time.perf_counter() - t)
+        app.cancel_jobs()
+        app.purge(state=["cancelled"])
 
     workers = start_workers(url, args.workers, args.concurrency, args.job)
     try:
         time.sleep(2.0)  # let workers start and go idle
+        spy = None
+        if args.profile:
+            spy = subprocess.Popen(["py-spy", "record", "--nonblocking", "-r", "200", *(["-f", "raw"] if args.profile.endswith(".txt") else []), "-o",
+                                    args.profile, "--pid", str(workers[0].pid)],
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            time.sleep(1.0)
+        cpu0, tx0 = cpu_seconds(workers), transactions(app)
         t = time.perf_counter()
         app.enqueue_many([job() for _ in range(n)])
         wait_done(app, n)
         processed = n / (time.perf_counter() - t)
+        cpu_us = (cpu_seconds(workers) - cpu0) / n * 1e6
+        tx1 = transactions(app)
+        if spy is not None:
+            spy.send_signal(signal.SIGINT)
+            spy.wait(60)
+        tx_per_job = (tx1 - tx0) / n if tx0 is not None and tx1 is not None else None
         app.purge(state=["completed"])
 
         # latency: steady trickle while workers are idle
         handles = []
-        for _ in range(args.latency_jobs):
+        for _ in range(0 if args.processed_only else args.latency_jobs):
             handles.append(job().run_now())
             time.sleep(0.004)
-        wait_done(app, args.latency_jobs)
-        lat = sorted(
+        wait_done(app, len(handles))
+        lat = [0.0] if not handles else sorted(
             (r.started_at - r.run_at).total_seconds() * 1000  # type: ignore[operator]
             for r in (app.get_job(h.id) for h in handles) if r is not None
         )
@@ -105,12 +152,16 @@ def main() -> None:
     p50 = statistics.median(lat)
     p95 = lat[int(len(lat) * 0.95) - 1]
     store = url.split("://", 1)[0]
-    print(f"store={store} jobs={n} workers={args.workers} concurrency={args.concurrency} "
+    print(f"store={store} jobs={n} workers={args.workers} "
+          f"concurrency={args.concurrency or 'default'} "
           f"job={args.job}")
     print(f"enqueue one at a time: {single:,.0f} jobs/s")
     print(f"enqueue bulk:          {bulk:,.0f} jobs/s")
     print(f"processed end to end:  {processed:,.0f} jobs/s")
     print(f"latency due->start:    p50 {p50:.2f} ms, p95 {p95:.2f} ms")
+    print(f"worker CPU per job:    {cpu_us:.0f} us (user+sys of the workers / jobs)")
+    if tx_per_job is not None:
+        print(f"transactions per job:  {tx_per_job:.3f} (whole database, bench process too)")
 
 
 if __name__ == "__main__":

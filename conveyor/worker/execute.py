@@ -97,31 +97,58 @@ class JobRunner:
                                                 claimed.timeout)
             else:
                 result = await self._invoke(definition, claimed)
-            text = dumps(result, "result", self.app.limits)
-            return Outcome(claimed.id, claimed.token, "completed", epoch(self.app.clock),
-                           result=text, version=_ran(definition, claimed))
-        except Suspend as s:
+            return self._completed(definition, claimed, result)
+        except (Exception, SystemExit, Suspend) as exc:  # sys.exit() fails the job only
+            return self._caught(definition, claimed, exc)
+
+    def thread_native(self, claimed: ClaimedJob) -> bool:
+        """Can this job run start to finish on a pool thread (a plain sync function, no
+        timeout, no process isolation), its outcome made there too?"""
+        definition = self.app.definition(claimed.job)
+        return (definition is not None and not definition.is_async and not claimed.timeout
+                and definition.kind == "function" and definition.isolation == "thread")
+
+    def run_in_thread(self, claimed: ClaimedJob) -> Outcome:
+        """Run a :meth:`thread_native` job in the calling (pool) thread."""
+        definition = self.app.definition(claimed.job)
+        assert definition is not None
+        try:
+            args: list[Any] = [] if claimed.args == "[]" else json.loads(claimed.args)
+            kwargs: dict[str, Any] = {} if claimed.kwargs == "{}" else json.loads(claimed.kwargs)
+            if "meta" in definition.wants:
+                kwargs["meta"] = Meta(claimed, self.app.jobs, self.buffer, self.app.get_job)
+            result = definition.fn(*args, **kwargs)
+            return self._completed(definition, claimed, result)
+        except (Exception, SystemExit, Suspend) as exc:
+            return self._caught(definition, claimed, exc)
+
+    def _completed(self, definition: JobDefinition, claimed: ClaimedJob, result: Any) -> Outcome:
+        return Outcome(claimed.id, claimed.token, "completed", epoch(self.app.clock),
+                       result=dumps(result, "result", self.app.limits),
+                       version=_ran(definition, claimed))
+
+    def _caught(self, definition: JobDefinition, claimed: ClaimedJob,
+                exc: BaseException) -> Outcome:
+        """The outcome of an attempt that raised ``exc``."""
+        if isinstance(exc, Suspend):
             return Outcome(claimed.id, claimed.token, "waiting", epoch(self.app.clock),
-                           run_at=s.run_at, version=_ran(definition, claimed))
-        except Fail as exc:
+                           run_at=exc.run_at, version=_ran(definition, claimed))
+        if isinstance(exc, (Fail, PayloadError)):
             return self._failed(claimed, exc, retryable=False)
-        except RetryIn as exc:
+        if isinstance(exc, RetryIn):
             unit = normalize_unit(exc.unit)
             delay = fixed_seconds(exc.delay, unit) or 0.0
             self.errors[claimed.id] = exc
             return Outcome(claimed.id, claimed.token, "pending", epoch(self.app.clock),
                            error=error_json(exc), delay=delay)
-        except ChildFailed as exc:
+        if isinstance(exc, ChildFailed):
             return self._failed(claimed, exc, retryable=exc.retryable, error=exc.error)
-        except TimeoutError as exc:
+        if isinstance(exc, TimeoutError):
             if claimed.timeout and not str(exc):
                 exc = TimeoutError(f"timed out after {claimed.timeout:g} s (the attempt ran "
                                    f"past its timeout of {claimed.timeout:g} s)")
             return self._failed(claimed, exc, retryable=True)
-        except PayloadError as exc:
-            return self._failed(claimed, exc, retryable=False)
-        except (Exception, SystemExit) as exc:  # sys.exit() in a job fails it, not the worker
-            return self._failed(claimed, exc, retryable=True)
+        return self._failed(claimed, exc, retryable=True)
 
     def _failed(self, claimed: ClaimedJob, exc: BaseException, retryable: bool,
                 error: str | None = None) -> Outcome:

@@ -21,6 +21,7 @@ from conveyor.observe.dispatch import Dispatch
 from conveyor.stores.base import ClaimedJob, Outcome, Store, WorkerInfo
 from conveyor.worker import report
 from conveyor.worker.execute import JobRunner
+from conveyor.worker.lanes import Slots, ThreadLane
 from conveyor.worker.meta import Buffer
 from conveyor.worker.outcomes import store_outcomes
 from conveyor.worker.supervise import FAILURE_BUDGET, Supervisor
@@ -45,6 +46,7 @@ class Worker:
         burst: bool = False,
         grace: float = 30.0,
         batch: int | None = None,
+        prefetch: int | None = None,
         poll_interval: float = 1.0,
         maintenance_interval: float = 1.0,
         outage_tolerance: float | None = 300.0,
@@ -60,6 +62,11 @@ class Worker:
         self.burst = burst
         self.grace = grace
         self.batch = batch or concurrency
+        # Claimed ahead, waiting to start (leases held and heartbeated): refilled when
+        # fewer than half are left, so a claim is rarely of one job.
+        self.prefetch = concurrency if prefetch is None else max(0, prefetch)
+        self.low_water = self.prefetch // 2
+        self.slots = Slots(concurrency)
         self.poll_interval = poll_interval
         self.maintenance_interval = maintenance_interval
         # Past this many seconds without the store the worker stops (exit non-zero).
@@ -67,7 +74,8 @@ class Worker:
         # A background task failing this many times in a row stops the worker.
         self.supervisor = Supervisor(self.stop, failure_budget)
         self.id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-        self.active: dict[int, tuple[ClaimedJob, asyncio.Task[None]]] = {}
+        # Claimed and not finished: a task per async job; None: waiting or on a lane thread.
+        self.active: dict[int, tuple[ClaimedJob, asyncio.Task[None] | None]] = {}
         self.outcomes: list[Outcome] = []
         # (job, outcome, error) to tell observers once the outcome is stored
         self.finished: list[tuple[ClaimedJob, Outcome, BaseException | None]] = []
@@ -104,6 +112,9 @@ class Worker:
         self.db_pool = ThreadPoolExecutor(1, thread_name_prefix="conveyor-db")
         self.job_pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="conveyor-job")
         self.runner = JobRunner(self.app, self.job_pool, self.buffer)
+        self.settled = asyncio.Event()  # a job left self.active
+        self.lane = ThreadLane(self.concurrency, self.runner, self.slots, self.lost,
+                               lambda: self.loop.call_soon_threadsafe(self._lane_done))
         self.store: Store = await self.db(self.app.store.clone)
         if handle_signals:
             self._install_signals()
@@ -153,8 +164,8 @@ class Worker:
     async def _main(self) -> None:
         maybe_work = True
         while not self.stopping:
-            free = self.concurrency - len(self.active)
-            if free > 0 and maybe_work:
+            free = self.concurrency + self.prefetch - len(self.active)
+            if free > 0 and maybe_work and len(self.slots.ready) <= self.low_water:
                 want = min(free, self.batch)
                 jobs = await self._guard(self.store.claim, self.id, self.queues, want,
                                          self.app.lease)
@@ -162,9 +173,7 @@ class Worker:
                 full = jobs is not None and len(jobs) == want
                 if jobs and any(j.schedule_id for j in jobs):
                     jobs = await self._guard(self._claimed, jobs)
-                for job in jobs or []:
-                    self._start(job)
-                    self.observers.started(job)
+                self._hold(jobs or [])
                 if full:
                     continue
                 if self.burst and not self.active and await self._burst_done():
@@ -224,9 +233,7 @@ class Worker:
         jobs = claimed
         if jobs and any(j.schedule_id for j in jobs):
             jobs = await self._guard(self._claimed, jobs)
-        for job in jobs or []:
-            self._start(job)
-            self.observers.started(job)
+        self._hold(jobs or [])
         return not claimed and not self.active
 
     async def _guard(self, fn: Callable[..., T], *args: Any) -> T | None:
@@ -252,10 +259,37 @@ class Worker:
             await asyncio.sleep(delay)
             delay = min(delay * 2, 5.0)
 
-    def _start(self, job: ClaimedJob) -> None:
-        report.started(job)
-        task = asyncio.create_task(self._execute(job))
-        self.active[job.id] = (job, task)
+    def _hold(self, jobs: list[ClaimedJob]) -> None:
+        """Claimed jobs wait for a slot (in claim order), then start."""
+        for job in jobs:
+            self.active[job.id] = (job, None)
+            report.started(job)
+            self.observers.started(job)
+        with self.slots.lock:
+            self.slots.ready.extend(jobs)
+        self._dispatch()
+
+    def _dispatch(self) -> None:
+        for job in self.slots.take():
+            if self.runner.thread_native(job):
+                self.lane.put(job)
+            else:
+                task = asyncio.create_task(self._execute(job))
+                self.active[job.id] = (job, task)
+
+    def _lane_done(self) -> None:
+        """On the loop: record the outcomes lane threads made (one wake-up per batch)."""
+        for job, outcome, error in self.lane.drain():
+            self.active.pop(job.id, None)
+            self._record(job, outcome, error)
+        self._left()
+
+    def _left(self) -> None:
+        """Jobs left self.active: start waiting ones, claim more when few wait."""
+        self._dispatch()
+        self.settled.set()
+        if len(self.slots.ready) <= self.low_water:
+            self.wake.set()
 
     async def _execute(self, job: ClaimedJob) -> None:
         try:
@@ -268,9 +302,14 @@ class Worker:
             return
         finally:
             self.active.pop(job.id, None)
-            self.wake.set()
-        error = self.runner.errors.pop(job.id, None)
-        if job.id in self.lost:
+            self.slots.release()
+            self._left()
+        self._record(job, outcome, self.runner.errors.pop(job.id, None))
+
+    def _record(self, job: ClaimedJob, outcome: Outcome | None,
+                error: BaseException | None) -> None:
+        """A finished attempt: its outcome waits for the next batched flush."""
+        if outcome is None or job.id in self.lost:
             self.lost.discard(job.id)
             report.finished(job, None)
             self.observers.finished(job, None, None)
@@ -321,8 +360,18 @@ class Worker:
             entry = self.active.get(job_id)
             if entry is not None:
                 log.warning("job %s: lease lost (cancelled or rescued); abandoning", job_id)
-                self.lost.add(job_id)
-                entry[1].cancel()
+                self._abandon(job_id, entry[1])
+
+    def _abandon(self, job_id: int, task: asyncio.Task[None] | None) -> None:
+        """Stop holding a job: cancel its task; one waiting to start never starts, one on
+        a lane thread has its outcome dropped."""
+        self.lost.add(job_id)
+        if task is not None:
+            task.cancel()
+        elif self.slots.withdraw(job_id):
+            job, _ = self.active.pop(job_id)
+            self._record(job, None, None)
+            self.settled.set()
 
     async def _upkeep(self) -> None:
         await self._guard(self._maintain_once, False)
@@ -368,11 +417,19 @@ class Worker:
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 self.loop.add_signal_handler(sig, on_signal)
 
+    async def _settle(self) -> None:
+        while self.active:
+            self.settled.clear()
+            await self.settled.wait()
+
     async def _shutdown(self, helpers: list[asyncio.Task[None]]) -> None:
+        unstarted = self.slots.withdraw()  # claimed ahead: back to the queue at once
+        for job in unstarted:
+            self.active.pop(job.id, None)
+            self.observers.finished(job, None, None)
         if self.active:
             log.info("waiting up to %.0f s for %s", self.grace, _jobs(len(self.active), "running"))
-            tasks = [task for _, task in self.active.values()]
-            all_done = asyncio.ensure_future(asyncio.wait(tasks))
+            all_done = asyncio.ensure_future(self._settle())
             hurry = asyncio.ensure_future(self.hurry.wait())
             await asyncio.wait([all_done, hurry], timeout=self.grace or 0.001,
                                return_when=asyncio.FIRST_COMPLETED)
@@ -380,9 +437,10 @@ class Worker:
             hurry.cancel()
         leftover = {i: job.token for i, (job, _) in self.active.items()}
         for job_id in leftover:
-            self.lost.add(job_id)
-            self.active[job_id][1].cancel()
+            self._abandon(job_id, self.active[job_id][1])
+        self.lane.close()
         await self._flush_all()
+        leftover.update({job.id: job.token for job in unstarted})
         if leftover:
             released = await self._guard(self.store.release, leftover)
             log.info("released %s to other workers", _jobs(released or 0, "unfinished"))

@@ -1,0 +1,128 @@
+"""Claimed jobs waiting to start, and pool threads that run sync jobs start to finish.
+
+A sync job with no timeout runs on a lane thread, which also turns what happened into its
+outcome; outcomes go to a queue the event loop drains in batches (one wake-up per batch,
+not two thread hand-offs per job). A lane thread that finishes a job takes the next waiting
+sync job itself, so a steady stream of sync jobs never waits for the loop.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import logging
+import queue
+import threading
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from conveyor.stores.base import ClaimedJob, Outcome
+
+if TYPE_CHECKING:
+    from conveyor.worker.execute import JobRunner
+
+log = logging.getLogger("conveyor.worker")
+
+Done = tuple[ClaimedJob, Outcome | None, BaseException | None]
+
+
+class Slots:
+    """Claimed jobs waiting to start (this worker holds their leases) and how many jobs
+    run now; shared by the event loop and the lane threads under one lock."""
+
+    def __init__(self, concurrency: int) -> None:
+        self.lock = threading.Lock()
+        self.ready: collections.deque[ClaimedJob] = collections.deque()
+        self.running = 0
+        self.concurrency = concurrency
+
+    def take(self) -> list[ClaimedJob]:
+        """Waiting jobs that may start now (each takes a slot)."""
+        with self.lock:
+            n = min(len(self.ready), self.concurrency - self.running)
+            if n <= 0:
+                return []
+            self.running += n
+            return [self.ready.popleft() for _ in range(n)]
+
+    def release(self) -> None:
+        with self.lock:
+            self.running -= 1
+
+    def withdraw(self, job_id: int | None = None) -> list[ClaimedJob]:
+        """Take waiting jobs back (one by id, or all): they will not start here."""
+        with self.lock:
+            if job_id is None:
+                jobs = list(self.ready)
+                self.ready.clear()
+                return jobs
+            for job in self.ready:
+                if job.id == job_id:
+                    self.ready.remove(job)
+                    return [job]
+            return []
+
+
+class ThreadLane:
+    """Up to ``size`` threads running thread-native sync jobs (started as needed)."""
+
+    def __init__(self, size: int, runner: JobRunner, slots: Slots, lost: set[int],
+                 wake: Callable[[], object]) -> None:
+        self.size = size
+        self.runner = runner
+        self.slots = slots
+        self.lost = lost
+        self.wake = wake
+        self.jobs: queue.SimpleQueue[ClaimedJob | None] = queue.SimpleQueue()
+        self.done: collections.deque[Done] = collections.deque()
+        self.threads: list[threading.Thread] = []
+        self.idle = 0  # threads waiting for a job (approximate: no lock)
+        self.kicked = False
+
+    def put(self, job: ClaimedJob) -> None:
+        """Run a job that holds a slot."""
+        self.jobs.put(job)
+        if self.idle <= 0 and len(self.threads) < self.size:
+            thread = threading.Thread(target=self._serve, daemon=True,
+                                      name=f"conveyor-job-{len(self.threads)}")
+            self.threads.append(thread)
+            thread.start()
+
+    def drain(self) -> list[Done]:
+        """Outcomes made since the last drain (call on the event loop)."""
+        self.kicked = False
+        done = []
+        while self.done:
+            done.append(self.done.popleft())
+        return done
+
+    def close(self) -> None:
+        """Stop the threads once they are idle (a thread still running a job finishes it)."""
+        for _ in self.threads:
+            self.jobs.put(None)
+
+    def _serve(self) -> None:
+        slots, runner = self.slots, self.runner
+        while True:
+            self.idle += 1
+            job = self.jobs.get()
+            self.idle -= 1
+            if job is None:  # close()
+                return
+            while job is not None:
+                if job.id in self.lost:  # lease lost before it started: never run it
+                    self.done.append((job, None, None))
+                else:
+                    outcome = runner.run_in_thread(job)
+                    self.done.append((job, outcome, runner.errors.pop(job.id, None)))
+                with slots.lock:  # keep the slot for the next waiting sync job, if any
+                    if slots.ready and runner.thread_native(slots.ready[0]):
+                        job = slots.ready.popleft()
+                    else:
+                        job = None
+                        slots.running -= 1
+                if not self.kicked:
+                    self.kicked = True
+                    # RuntimeError: the loop is closed (the worker has stopped)
+                    with contextlib.suppress(RuntimeError):
+                        self.wake()
