@@ -34,9 +34,8 @@ def redis_sync() -> None:
 
 
 if __name__ == "__main__":
-    given = os.environ.get("BENCH_CONCURRENCY")
-    # No BENCH_CONCURRENCY: the same defaults as `conveyor worker bench.app` without flags.
-    if given:
-        app.run_worker(concurrency=int(given))
-    else:
-        app.run_worker()
+    # Unset: the same defaults as `conveyor worker bench.app` without flags.
+    options = {name: int(os.environ[f"BENCH_{name.upper()}"])
+               for name in ("concurrency", "prefetch", "batch")
+               if os.environ.get(f"BENCH_{name.upper()}")}
+    app.run_worker(**options)

@@ -63,8 +63,12 @@ class Worker:
         self.grace = grace
         self.batch = batch or concurrency
         # Claimed ahead, waiting to start (leases held and heartbeated): refilled when
-        # fewer than half are left, so a claim is rarely of one job.
-        self.prefetch = concurrency if prefetch is None else max(0, prefetch)
+        # fewer than half are left, so a claim is rarely of one job. A worker of
+        # concurrency 1 holds only the job it runs (a job that kills its worker then
+        # takes no other job down with it).
+        if prefetch is None:
+            prefetch = concurrency if concurrency > 1 else 0
+        self.prefetch = max(0, prefetch)
         self.low_water = self.prefetch // 2
         self.slots = Slots(concurrency)
         self.poll_interval = poll_interval
@@ -84,6 +88,9 @@ class Worker:
         self.lost: set[int] = set()
         self.stopping = False
         self.processed = 0
+        # Set while the last claim found less than it asked for: the watcher thread only
+        # listens for new work then (a busy worker claims again anyway).
+        self.hungry = threading.Event()
 
     # -- running -----------------------------------------------------------------
     def run_blocking(self) -> None:
@@ -179,6 +186,8 @@ class Worker:
                 if self.burst and not self.active and await self._burst_done():
                     return
                 maybe_work = self.burst  # a burst worker keeps claiming until done
+                if not maybe_work:
+                    self.hungry.set()  # only now are change notifications worth watching
             timeout = self.poll_interval if not self.burst else 0.05
             due = await self._guard(self.store.next_due, self.queues) if not maybe_work else None
             self.held = False
@@ -392,6 +401,8 @@ class Worker:
             return
         try:
             while not self.stopping:
+                if not self.hungry.wait(0.5):
+                    continue
                 try:
                     changed = waiter.wait(0.5)
                 except Exception:
@@ -399,6 +410,7 @@ class Worker:
                     time.sleep(1.0)
                     continue
                 if changed and not self.stopping:
+                    self.hungry.clear()
                     self._changed = True
                     self.loop.call_soon_threadsafe(self.wake.set)
         finally:
