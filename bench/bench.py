@@ -120,8 +120,9 @@ def main() -> None:
         time.sleep(2.0)  # let workers start and go idle
         spy = None
         if args.profile:
-            spy = subprocess.Popen(["py-spy", "record", "--nonblocking", "-r", "200", *(["-f", "raw"] if args.profile.endswith(".txt") else []), "-o",
-                                    args.profile, "--pid", str(workers[0].pid)],
+            raw = ["-f", "raw"] if args.profile.endswith(".txt") else []  # collapsed stacks
+            spy = subprocess.Popen(["py-spy", "record", "--nonblocking", "-r", "200", *raw,
+                                    "-o", args.profile, "--pid", str(workers[0].pid)],
                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             time.sleep(1.0)
         cpu0, tx0 = cpu_seconds(workers), transactions(app)

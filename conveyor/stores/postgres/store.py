@@ -29,6 +29,7 @@ from conveyor.stores.base import (
     Waiter,
 )
 from conveyor.stores.flowlogic import SEP, Rules
+from conveyor.stores.group import GroupCommit
 from conveyor.stores.matching import FAR_FUTURE, POISON_ERROR, RESCUED_ERROR
 from conveyor.stores.postgres import migrations
 from conveyor.stores.postgres.connection import Database, Settings, pass_clock
@@ -92,6 +93,7 @@ class PostgresStore(
         self.settings = Settings.parse(url, options)
         self.db = Database(self.settings)
         self.upkeep = Upkeep(self.db)
+        self.group = GroupCommit(self._store_plain)  # concurrent triggers share commits
         self._schema = self.settings.schema
         self.clock: Clock | None = None  # None: the database clock
         self._flow_seen = 0.0  # when a claim last found flow rules in force
@@ -159,12 +161,11 @@ class PostgresStore(
         jobs are stored in that connection's current transaction: they exist if and only
         if the caller commits."""
         if connection is None:
-            with self.db.connection() as conn:
-                one = jobs[0] if len(jobs) == 1 else None
-                if one and not one.dedupe and not one.schedule_id and not one.linked:
-                    return self._insert(conn, jobs)  # one statement: its own transaction
-                with conn.transaction():
-                    return self._insert(conn, jobs)
+            one = jobs[0] if len(jobs) == 1 else None
+            if one and not one.dedupe and not one.schedule_id and not one.linked:
+                return [self.group.insert(one)]
+            with self.db.connection() as conn, conn.transaction():
+                return self._insert(conn, jobs)
         if not isinstance(connection, psycopg.Connection):
             raise ConfigurationError(
                 f"connection= must be a psycopg (3) Connection, not {type(connection).__name__}"
@@ -187,6 +188,14 @@ class PostgresStore(
             restore = row[0] if row else ""
             connection.execute("SELECT set_config('search_path', %s, true)", (restore,))
         return ids
+
+    def _store_plain(self, jobs: Sequence[NewJob]) -> list[int]:
+        """Plain jobs (no dedupe, schedule or links) in one transaction, ids in order."""
+        with self.db.connection() as conn:
+            if len(jobs) == 1:
+                return self._insert(conn, jobs)  # one statement: its own transaction
+            with conn.transaction():
+                return self._insert(conn, jobs)
 
     def _insert(self, conn: psycopg.Connection[Any], jobs: Sequence[NewJob]) -> list[int]:
         ids = self._insert_rows(conn, jobs)

@@ -22,6 +22,7 @@ from conveyor.stores.base import (
     Waiter,
 )
 from conveyor.stores.flowlogic import Rules
+from conveyor.stores.group import GroupCommit
 from conveyor.stores.matching import FAR_FUTURE, POISON_ERROR, RESCUED_ERROR
 from conveyor.stores.sqlite import connection
 from conveyor.stores.sqlite.cleanup import CleanupMixin
@@ -105,6 +106,7 @@ class SQLiteStore(
     # -- lifecycle ------------------------------------------------------------
     def use_clock(self, clock: Clock | None) -> None:
         self.clock = clock
+        self.group = GroupCommit(self._store_plain)  # concurrent triggers share commits
 
     def clone(self) -> SQLiteStore:
         store = SQLiteStore(self.url, self.path, changed=self._changed)
@@ -140,10 +142,21 @@ class SQLiteStore(
         now = epoch(self.clock)
         if connection is not None:
             return self._insert_on(connection, jobs, now)
+        one = jobs[0] if len(jobs) == 1 else None
+        if one and not one.dedupe and not one.schedule_id and not one.linked:
+            return [self.group.insert(one)]
         with self.db.transaction() as conn:
             ids = self._insert_rows(conn, jobs, now)
             if any(j.linked for j in jobs):
                 self._link(conn, jobs, ids, now)
+        self._changed.set()
+        return ids
+
+    def _store_plain(self, jobs: Sequence[NewJob]) -> list[int]:
+        """Plain jobs (no dedupe, schedule or links) in one transaction, ids in order."""
+        now = epoch(self.clock)
+        with self.db.transaction() as conn:
+            ids = self._insert_rows(conn, jobs, now)
         self._changed.set()
         return ids
 

@@ -1,0 +1,110 @@
+"""The fast paths keep the contract: group commit, lane threads, claiming ahead."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from conveyor import Conveyor
+from tests.conformance.helpers import wait_for, worker_thread
+
+
+def test_concurrent_triggers_each_return_their_own_stored_job(app: Conveyor) -> None:
+    @app.job
+    def task(n: int) -> int:
+        return n
+
+    found: dict[int, int] = {}
+    seen: list[bool] = []
+
+    def produce(base: int) -> None:
+        for n in range(base, base + 25):
+            h = task(n).run_now()
+            record = app.get_job(h.id)  # stored (committed) before run_now returned
+            seen.append(record is not None)
+            found[n] = h.id
+            assert record is not None and record.args == [n]
+
+    threads = [threading.Thread(target=produce, args=(i * 100,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(found) == 200 and all(seen)
+    assert len(set(found.values())) == 200
+
+
+def test_a_bad_payload_fails_only_its_own_concurrent_trigger(app: Conveyor) -> None:
+    @app.job
+    def task(text: str) -> str:
+        return text
+
+    errors: list[str] = []
+    stored: list[int] = []
+
+    def produce(text: str) -> None:
+        for _ in range(10):
+            try:
+                stored.append(task(text).run_now().id)
+            except Exception as exc:
+                errors.append(type(exc).__name__)
+
+    threads = [threading.Thread(target=produce, args=(t,)) for t in ["ok", "a\x00b"] * 3]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(stored) == 30 and len(errors) == 30
+    assert {app.get_job(i).args[0] for i in stored} == {"ok"}  # type: ignore[union-attr]
+
+
+def test_sync_jobs_never_run_on_the_event_loop_thread(app: Conveyor) -> None:
+    threads: set[str] = set()
+
+    @app.job
+    def where() -> None:
+        threads.add(threading.current_thread().name)
+
+    handles = [where().run_now() for _ in range(20)]
+    with worker_thread(app, concurrency=4) as worker:
+        for h in handles:
+            h.result(timeout=20)
+        assert worker.processed == 20
+    assert threads and "test-worker" not in threads
+
+
+def test_stopping_releases_jobs_claimed_ahead_at_once(app: Conveyor) -> None:
+    started = threading.Event()
+
+    @app.job
+    def slow() -> None:
+        started.set()
+        time.sleep(0.5)
+
+    handles = [slow().run_now() for _ in range(6)]
+    with worker_thread(app, concurrency=2, prefetch=4, grace=10) as worker:
+        started.wait(10)
+        wait_for(lambda: len(worker.active) == 6, what="the worker to claim ahead")
+        assert sum(h.state == "running" for h in handles) == 6  # leases held
+    states = sorted(h.state for h in handles)
+    # the two running ones finished in their grace period; the rest went back at once
+    assert states.count("completed") == 2 and states.count("queued") == 4, states
+
+
+def test_jobs_claimed_ahead_keep_their_leases_while_they_wait(new_app: object) -> None:
+    app: Conveyor = new_app(lease=0.5)  # type: ignore[operator]
+
+    @app.job
+    def slow() -> None:
+        time.sleep(0.4)
+
+    handles = [slow().run_now() for _ in range(4)]
+    with worker_thread(app, concurrency=1, prefetch=3):
+        deadline = time.monotonic() + 20
+        while not all(h.state == "completed" for h in handles):
+            assert app.store.rescue() == 0  # heartbeats cover waiting jobs too
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+    for h in handles:
+        record = app.get_job(h.id)
+        assert record is not None and record.attempts == 1
