@@ -289,7 +289,9 @@ class Worker:
     def _lane_done(self) -> None:
         """On the loop: record the outcomes lane threads made (one wake-up per batch)."""
         for job, outcome, error in self.lane.drain():
-            self.active.pop(job.id, None)
+            if self.active.pop(job.id, None) is None:  # abandoned while it ran: dropped
+                self.lost.discard(job.id)
+                continue
             self._record(job, outcome, error)
         self._left()
 
@@ -372,15 +374,18 @@ class Worker:
                 self._abandon(job_id, entry[1])
 
     def _abandon(self, job_id: int, task: asyncio.Task[None] | None) -> None:
-        """Stop holding a job: cancel its task; one waiting to start never starts, one on
-        a lane thread has its outcome dropped."""
+        """Stop holding a job: cancel its task; one waiting to start never starts; one on
+        a lane thread (which cannot be interrupted) keeps its thread until it returns,
+        and its outcome is dropped."""
         self.lost.add(job_id)
         if task is not None:
             task.cancel()
-        elif self.slots.withdraw(job_id):
-            job, _ = self.active.pop(job_id)
-            self._record(job, None, None)
-            self.settled.set()
+            return
+        job, _ = self.active.pop(job_id)
+        if self.slots.withdraw(job_id):
+            self.lost.discard(job_id)
+        self.observers.finished(job, None, None)
+        self.settled.set()
 
     async def _upkeep(self) -> None:
         await self._guard(self._maintain_once, False)
