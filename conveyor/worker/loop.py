@@ -384,6 +384,7 @@ class Worker:
         job, _ = self.active.pop(job_id)
         if self.slots.withdraw(job_id):
             self.lost.discard(job_id)
+        report.finished(job, None)
         self.observers.finished(job, None, None)
         self.settled.set()
 
