@@ -12,16 +12,9 @@ from typing import TYPE_CHECKING, Any
 
 import psycopg
 
+from conveyor.stores import flowlogic
 from conveyor.stores.base_flow import FlowRule
-from conveyor.stores.flowlogic import (
-    SEP,
-    Candidate,
-    Exclusions,
-    Rules,
-    parse_group,
-    pick,
-    starts_of,
-)
+from conveyor.stores.flowlogic import Candidate, Exclusions, Rules
 from conveyor.stores.postgres.queries import Q
 
 if TYPE_CHECKING:
@@ -96,11 +89,11 @@ def claim_limited(conn: psycopg.Connection[Any], rules: Rules, prefix: str,
                   ) -> list[Any]:
     """Claim under flow rules in one transaction (the caller's)."""
     flow = PostgresFlow(conn, prefix)
-    ids, now = pick(flow, rules, queues, limit)
+    ids, now = flowlogic.pick(flow, rules, queues, limit)
     if not ids:
         return []
     rows = conn.execute(Q["flow_take"], {**params, "ids": ids, "now": now}).fetchall()
-    flow.record_starts(starts_of(rules, [(r[1], r[11], r[17]) for r in rows], now))
+    flow.record_starts(flowlogic.starts_of(rules, [(r[1], r[11], r[17]) for r in rows], now))
     return rows
 
 
@@ -148,7 +141,7 @@ class FlowMixin:
         usage: dict[str, tuple[int, int, float | None]] = {}
         with self.db.connection() as conn:
             for group in groups:
-                kind, name, key = parse_group(group)
+                kind, name, key = flowlogic.parse_group(group)
                 row = conn.execute(Q["flow_group_running"],
                                    {"kind": kind, "name": name, "key": key or ""}).fetchone()
                 rate = conn.execute(Q["flow_group_rate"], {"group": group}).fetchone()
@@ -157,4 +150,4 @@ class FlowMixin:
         return usage
 
 
-__all__ = ["SEP", "FlowMixin", "claim_limited", "read_rules"]
+__all__ = ["FlowMixin", "claim_limited", "read_rules"]
