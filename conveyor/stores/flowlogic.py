@@ -29,7 +29,10 @@ from typing import Any, Protocol
 
 from conveyor.stores.base_flow import FlowRule
 
-BUCKETS = 20
+# 1/10 of the window per bucket: a saturated limit runs at 10/11 of its rate, and a start
+# may come up to a tenth of the window late (a busy worker) without two windows' starts
+# crowding into one as the jobs' own clocks see them.
+BUCKETS = 10
 SEP = "\x1f"
 ROUNDS = 4  # peeks per claim (each skips the groups the previous ones found full)
 PEEK = 100  # due jobs a peek looks at
