@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from conveyor import Conveyor, JobFailed
+from conveyor import Conveyor, JobFailed, JobHandle, JobRecord
 from tests.conformance.helpers import drain, worker_thread
 
 
@@ -105,41 +105,38 @@ def test_parent_waits_and_wakes_when_the_last_child_finishes(kids: Conveyor) -> 
         assert run.result(timeout=10) == [4, 9]
 
 
-def test_cascading_cancel_stops_children_and_dependents(kids: Conveyor) -> None:
-    @kids.job(queue="later")
+def waiting_parent(app: Conveyor, n: int) -> JobRecord:
+    """A durable run waiting on n children that nobody runs (their queue is not served)."""
+
+    @app.job(queue="later")
     def held(x: int) -> int:
         return x
 
-    @kids.job
+    @app.job
     async def parent(io: Any) -> Any:
-        return await io.run_jobs("k", [held(1), held(2)])
+        return await io.run_jobs("k", [held(i) for i in range(n)])
 
     run = parent().run_now()
-    drain(kids, queues=["default"])  # the parent stores its children (nobody runs them)
-    record = kids.get_job(run.id)
-    assert record is not None and record.state == "waiting" and len(record.children) == 2
+    drain(app, queues=["default"])  # the parent stores its children and waits
+    record = app.get_job(run.id)
+    assert record is not None and record.state == "waiting" and len(record.children) == n
+    return record
+
+
+def test_cascading_cancel_stops_children_and_dependents(kids: Conveyor) -> None:
+    record = waiting_parent(kids, 2)
     other = kids.jobs.square(1).run_now(queue="later")
     after = kids.jobs.square(9).run_now(depends_on=[record.children[0]])
-    assert kids.cancel(run.id, cascade=True)
-    states = [kids.get_job(i).state for i in [run.id, *record.children, after.id]]  # type: ignore[union-attr]
+    assert kids.cancel(record.id, cascade=True)
+    states = [kids.get_job(i).state for i in [record.id, *record.children, after.id]]  # type: ignore[union-attr]
     assert states == ["cancelled"] * 4
     assert other.state == "queued"
-    assert not kids.cancel(run.id, cascade=True)  # nothing left to cancel
+    assert not kids.cancel(record.id, cascade=True)  # nothing left to cancel
     with pytest.raises(JobFailed):
-        run.result(timeout=5)
+        JobHandle(kids, record.id).result(timeout=5)
 
 
 def test_cancel_without_cascade_leaves_children(kids: Conveyor) -> None:
-    @kids.job(queue="later")
-    def held(x: int) -> int:
-        return x
-
-    @kids.job
-    async def parent(io: Any) -> Any:
-        return await io.run_job("k", held(1))
-
-    run = parent().run_now()
-    drain(kids, queues=["default"])
-    (child,) = kids.get_job(run.id).children  # type: ignore[union-attr]
-    assert kids.cancel(run.id)
-    assert kids.get_job(child).state == "queued"  # type: ignore[union-attr]
+    record = waiting_parent(kids, 1)
+    assert kids.cancel(record.id)
+    assert kids.get_job(record.children[0]).state == "queued"  # type: ignore[union-attr]

@@ -15,16 +15,14 @@ from pathlib import Path
 from typing import Any
 
 from conveyor import Conveyor
+from tests.durable import crash_log
 
 app = Conveyor(os.environ["CRASH_URL"], lease=1.0)
 DIR = Path(os.environ["CRASH_DIR"])
 
 
 def mark(line: str) -> None:
-    with open(DIR / "log", "a") as f:
-        f.write(line + "\n")
-        f.flush()
-        os.fsync(f.fileno())
+    crash_log.mark(DIR, line)
 
 
 def blocked(point: str) -> bool:

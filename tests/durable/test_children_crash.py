@@ -4,8 +4,6 @@ run. The run finishes on another worker with each child stored exactly once."""
 
 from __future__ import annotations
 
-import os
-import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -14,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from conveyor import Conveyor, JobRecord
+from tests.durable.test_crash_points import Crash
 from tests.support import ROOT, store_url, wait_for
 
 pytestmark = pytest.mark.slow
@@ -26,11 +24,11 @@ def crash_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return store_url(request.param, request, tmp_path, "children.db")
 
 
-class Harness:
+class Harness(Crash):
+    """test_crash_points' harness with workers running children_crash_app."""
+
     def __init__(self, url: str, folder: Path) -> None:
-        self.dir = folder
-        self.env = {**os.environ, "CRASH_URL": url, "CRASH_DIR": str(folder)}
-        self.app = Conveyor(url)
+        super().__init__(url, folder)
 
         @self.app.job
         def child(i: int) -> int:
@@ -42,31 +40,11 @@ class Harness:
             """Stands for children_crash_app.parent."""
 
         self.parent = parent
-        self.workers: list[subprocess.Popen[bytes]] = []
 
     def start_worker(self) -> subprocess.Popen[bytes]:
         proc = subprocess.Popen([sys.executable, "-c", WORKER], cwd=ROOT, env=self.env)
         self.workers.append(proc)
         return proc
-
-    def log(self) -> list[str]:
-        path = self.dir / "log"
-        return path.read_text().split() if path.exists() else []
-
-    def finished(self, run_id: int) -> JobRecord:
-        def done() -> JobRecord | None:
-            record = self.app.get_job(run_id)
-            return record if record is not None and record.finished else None
-
-        record: JobRecord = wait_for(done, timeout=30, what=f"run {run_id} to finish")
-        return record
-
-    def close(self) -> None:
-        for proc in self.workers:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGKILL)
-                proc.wait(timeout=10)
-        self.app.close()
 
 
 @pytest.fixture
@@ -76,17 +54,12 @@ def harness(crash_url: str, tmp_path: Path) -> Iterator[Harness]:
     h.close()
 
 
-def kill(proc: subprocess.Popen[bytes]) -> None:
-    proc.send_signal(signal.SIGKILL)
-    proc.wait(timeout=10)
-
-
 def test_kill_between_storing_children_and_recording_the_step(harness: Harness) -> None:
     (harness.dir / "block-between").touch()
     run = harness.parent(3).run_now()
     first = harness.start_worker()
     wait_for(lambda: "at-between" in harness.log(), timeout=20, what="the children stored")
-    kill(first)
+    harness.kill(first)
     assert harness.app.count(parent=run.id) == 3
     assert [s.key for s in harness.app.steps(run.id)] == []  # the step was never recorded
     (harness.dir / "block-between").unlink()
@@ -105,7 +78,7 @@ def test_kill_the_worker_while_the_parent_waits_on_running_children(harness: Har
     wait_for(lambda: harness.log().count("at-child") >= 2, timeout=20,
              what="both children to run")
     assert harness.app.get_job(run.id).state == "waiting"  # type: ignore[union-attr]
-    kill(first)
+    harness.kill(first)
     (harness.dir / "block-child").unlink()
     harness.start_worker()
     record = harness.finished(run.id)
