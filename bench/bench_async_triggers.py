@@ -41,6 +41,17 @@ async def measure(app: Conveyor, n: int) -> dict[str, float]:
             "p99_delay_ms": statistics.quantiles(delays, n=100, method="inclusive")[98] * 1000}
 
 
+async def idle(seconds: float) -> float:
+    """The ticker's worst delay with nothing else on the loop (what the machine adds)."""
+    worst = 0.0
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        start = time.perf_counter()
+        await asyncio.sleep(0.001)
+        worst = max(worst, time.perf_counter() - start - 0.001)
+    return worst * 1000
+
+
 async def _trigger(job: object, i: int) -> object:
     return await job(i).run_now()  # type: ignore[operator]
 
@@ -57,6 +68,7 @@ def main() -> None:
     @app.job
     async def noop(i: int) -> None: ...
 
+    print(f"ticker alone for 2 s: max delay {asyncio.run(idle(2.0)):.1f} ms (machine noise)")
     for _ in range(args.rounds):
         app.purge()
         app.cancel_jobs()

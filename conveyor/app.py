@@ -12,6 +12,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any, overload
 
 from conveyor import readonly
+from conveyor.awaiting import StoringHandle, awaited_by_caller
 from conveyor.cleanup import CleanupPolicies, parse_policies
 from conveyor.clock import Clock
 from conveyor.clock import check as check_clock
@@ -310,6 +311,9 @@ class Conveyor(QueriesMixin, DurableMixin, SchedulesMixin, WebMixin, FlowMixin):
     def _trigger(
         self, call: JobCall, run_at: float | None, delay: float, options: dict[str, Any]
     ) -> JobHandle:
+        if awaited_by_caller(2) and self._may_defer(options):  # `await job(x).run_now()`
+            opts = dict(options) if options else {}
+            return StoringHandle(self, lambda: self._new_job(call, run_at, delay, opts))
         # connection=: store the job in the caller's own database transaction.
         connection = options.pop("connection", None) if options else None
         depends_on = options.pop("depends_on", None) if options else None
@@ -322,9 +326,19 @@ class Conveyor(QueriesMixin, DurableMixin, SchedulesMixin, WebMixin, FlowMixin):
                 )
         return JobHandle(self, self._insert([new], connection)[0])
 
+    def _may_defer(self, options: dict[str, Any] | None) -> bool:
+        """Whether an awaited trigger may be stored off the loop: not in the caller's
+        own transaction (``connection=``, Django's atomic block) nor with dependencies."""
+        if options and ("connection" in options or "depends_on" in options):
+            return False
+        return self.ambient_connection is None or self.ambient_connection() is None
+
     def _insert(self, jobs: Sequence[NewJob], connection: Any = None) -> list[int]:
         if connection is None and self.ambient_connection is not None:
             connection = self.ambient_connection()
+        return self._insert_on(jobs, connection)
+
+    def _insert_on(self, jobs: Sequence[NewJob], connection: Any) -> list[int]:
         if tracing.enabled():  # the otel extra, with a tracer provider configured
             return tracing.traced_insert(jobs, lambda: self._store_jobs(jobs, connection))
         return self._store_jobs(jobs, connection)

@@ -1,0 +1,150 @@
+"""``await job(x).run_now()`` stores the job without blocking the event loop.
+
+A trigger stores its job before it returns: called plainly (``job(x).run_now()``, also in
+async code) it blocks its thread for the database round trip. Written
+``await job(x).run_now()`` in a coroutine, the caller awaits the call's value at once, so
+the trigger hands back an awaitable that stores the job in a worker thread (any store,
+the PostgreSQL pool included) and gives the stored handle: the event loop keeps serving
+other tasks meanwhile, and the job is stored before the ``await`` expression completes.
+Whether the caller awaits is read from its bytecode (the instruction after the call is
+``GET_AWAITABLE``); anything else keeps the blocking form.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dis
+import sys
+from collections.abc import Callable, Generator
+from types import CodeType
+from typing import TYPE_CHECKING, Any
+
+from conveyor.jobs import JobHandle
+
+if TYPE_CHECKING:
+    from conveyor.app import Conveyor
+    from conveyor.stores.base import NewJob
+
+_AWAITS: dict[tuple[CodeType, int], bool] = {}
+_MAX_CACHED = 10_000
+
+
+def awaited_by_caller(depth: int) -> bool:
+    """Whether the frame ``depth`` levels above the caller of this function awaits the
+    value that call returns, inside a running event loop."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    try:
+        frame = sys._getframe(depth + 1)
+    except ValueError:
+        return False
+    key = (frame.f_code, frame.f_lasti)
+    found = _AWAITS.get(key)
+    if found is None:
+        found = _next_is_await(frame.f_code, frame.f_lasti)
+        if len(_AWAITS) < _MAX_CACHED:
+            _AWAITS[key] = found
+    return found
+
+
+def _next_is_await(code: CodeType, last: int) -> bool:
+    for instruction in dis.get_instructions(code):
+        if instruction.offset > last:
+            return instruction.opname == "GET_AWAITABLE"
+    return False
+
+
+class StoringHandle(JobHandle):
+    """What an awaited trigger returns: awaiting it stores the job off the event loop
+    and gives its :class:`JobHandle`. Triggers awaited in the same turn of the loop are
+    stored together (one transaction, one trip to a worker thread)."""
+
+    __slots__ = ("_call",)
+
+    def __init__(self, app: Conveyor, call: Callable[[], NewJob]) -> None:
+        super().__init__(app, 0)
+        self._call = call
+
+    def __await__(self) -> Generator[Any, None, JobHandle]:
+        return self._stored().__await__()
+
+    async def _stored(self) -> JobHandle:
+        if not self.id:
+            self.id = await _batch(self.app).add(self._call)
+        return JobHandle(self.app, self.id)
+
+
+class _Batch:
+    """The awaited triggers of one app on one event loop, stored once per loop turn."""
+
+    def __init__(self, app: Conveyor, loop: asyncio.AbstractEventLoop) -> None:
+        self.app = app
+        self.loop = loop
+        self.pending: list[tuple[Callable[[], NewJob], asyncio.Future[int]]] = []
+
+    def add(self, build: Callable[[], NewJob]) -> asyncio.Future[int]:
+        future: asyncio.Future[int] = self.loop.create_future()
+        if not self.pending:
+            self.loop.call_soon(self._flush)
+        self.pending.append((build, future))
+        return future
+
+    def _flush(self) -> None:
+        items, self.pending = self.pending, []
+        task = self.loop.create_task(self._store(items))
+        _running.add(task)
+        task.add_done_callback(_running.discard)
+
+    async def _store(self, items: list[tuple[Callable[[], NewJob], asyncio.Future[int]]]) -> None:
+        try:
+            results = await asyncio.to_thread(self._store_all, [b for b, _ in items])
+        except BaseException as exc:  # the thread could not run: every trigger failed
+            results = [exc] * len(items)
+        for (_, future), result in zip(items, results, strict=True):
+            if future.done():
+                continue
+            if isinstance(result, BaseException):
+                future.set_exception(result)
+            else:
+                future.set_result(result)
+
+    def _store_all(self, builds: list[Callable[[], NewJob]]) -> list[int | BaseException]:
+        """In a worker thread: build (validate) each job, store them in one transaction;
+        if that fails, store each alone so only the trigger at fault fails."""
+        results: list[int | BaseException] = []
+        built: list[tuple[int, NewJob]] = []
+        for build in builds:
+            try:
+                built.append((len(results), build()))
+                results.append(0)
+            except Exception as exc:
+                results.append(exc)
+        try:
+            ids = self.app._insert([job for _, job in built]) if built else []
+        except Exception:
+            for index, job in built:
+                try:
+                    results[index] = self.app._insert([job])[0]
+                except Exception as exc:
+                    results[index] = exc
+        else:
+            for (index, _), job_id in zip(built, ids, strict=True):
+                results[index] = job_id
+        return results
+
+
+_batches: dict[tuple[int, int], _Batch] = {}
+_running: set[asyncio.Task[None]] = set()
+
+
+def _batch(app: Conveyor) -> _Batch:
+    loop = asyncio.get_running_loop()
+    key = (id(app), id(loop))
+    batch = _batches.get(key)
+    if batch is None or batch.app is not app or batch.loop is not loop:
+        if len(_batches) > 64:  # loops and apps come and go (tests): forget old ones
+            _batches.clear()
+        batch = _batches[key] = _Batch(app, loop)
+    return batch
