@@ -102,7 +102,11 @@ def _build() -> Conveyor:
         app = load_app(str(spec), url)
     else:
         app = Conveyor(url, **(conf.get("OPTIONS") or {}))
-    install(app, alias)
+    try:
+        shared: str | None = database_url(alias)
+    except ConfigurationError:  # Django's database is not one conveyor can share
+        shared = None
+    install(app, alias, shared)
     return app
 
 

@@ -8,16 +8,11 @@ if TYPE_CHECKING:
     from conveyor.app import Conveyor
 
 
-def install(app: Conveyor, alias: str = "default") -> None:
-    """Store ``app``'s triggers on Django's connection ``alias`` while it is inside an
-    atomic block, when both use the same database (PostgreSQL or SQLite)."""
-    from conveyor.contrib.django import database_url
-
-    try:
-        shared = _same(app.url, database_url(alias))
-    except Exception:  # Django's database is not one conveyor can share
-        shared = False
-    if shared:
+def install(app: Conveyor, alias: str, django_url: str | None) -> None:
+    """Store ``app``'s triggers on Django's connection ``alias`` (whose conveyor URL is
+    ``django_url``; None: not one conveyor can share) while it is inside an atomic
+    block, when both use the same database (PostgreSQL or SQLite)."""
+    if django_url is not None and _same(app.url, django_url):
         app.ambient_connection = lambda: atomic_connection(alias)
 
 
