@@ -205,15 +205,17 @@ class JobRunner:
 async def _call_abandonable(fn: Callable[..., Any], args: list[Any], kwargs: dict[str, Any],
                             claimed: ClaimedJob) -> Any:
     """A sync job with a timeout runs in a thread of its own: when the timeout (or a
-    shutdown) cancels the attempt, the attempt ends now and the thread, which cannot be
-    stopped, is abandoned (and logged) without taking a slot of the worker's pool."""
+    shutdown) cancels the attempt, the attempt ends now and the thread, which Python cannot
+    stop, is abandoned (and logged) without taking a slot of the worker's pool; it is asked
+    to stop (ThreadAbandoned at its next Python instruction)."""
     call = functools.partial(fn, *args, **kwargs)
     try:
-        return await in_thread(f"conveyor-job-{claimed.id}", call)
+        return await in_thread(f"conveyor-job-{claimed.id}", call, interrupt=True)
     except asyncio.CancelledError:
         log.warning("job %s (%s, attempt %d) is past its timeout of %g s or was stopped; its "
-                    "thread cannot be interrupted and is abandoned, still running",
-                    claimed.id, claimed.job, claimed.attempt, claimed.timeout or 0)
+                    "thread is abandoned (asked to stop; it runs on until it executes "
+                    "Python again)", claimed.id, claimed.job, claimed.attempt,
+                    claimed.timeout or 0)
         raise
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import builtins
 import contextlib
+import ctypes
 import importlib
 import importlib.util
 import inspect
@@ -101,9 +102,17 @@ async def run_isolated(job_id: str, fn: Callable[..., Any], args: str, kwargs: s
     raise ChildFailed(payload, retryable=kind == "error")
 
 
-async def in_thread(name: str, fn: Callable[..., T], *args: Any) -> T:
+class ThreadAbandoned(BaseException):
+    """Raised inside the thread of an attempt the worker gave up on (past its timeout, or
+    shut down): it stops the thread at its next Python instruction (a BaseException, so
+    ``except Exception`` in the job does not catch it). Code blocked inside C (a sleep, a
+    socket read) sees it only when that call returns."""
+
+
+async def in_thread(name: str, fn: Callable[..., T], *args: Any, interrupt: bool = False) -> T:
     """Run ``fn`` in a new daemon thread of its own (not a pool: a thread that never
-    returns must not take a pool's slot); cancelling the await abandons the thread."""
+    returns must not take a pool's slot); cancelling the await abandons the thread (and,
+    with ``interrupt``, raises :class:`ThreadAbandoned` in it)."""
     loop = asyncio.get_running_loop()
     future: asyncio.Future[T] = loop.create_future()
 
@@ -115,18 +124,31 @@ async def in_thread(name: str, fn: Callable[..., T], *args: Any) -> T:
         else:
             future.set_result(value)
 
+    def report(value: Any, error: BaseException | None) -> None:
+        with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+            loop.call_soon_threadsafe(settle, value, error)
+
     def work() -> None:
         try:
-            value = fn(*args)
-        except BaseException as exc:  # handed to the awaiting task
-            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
-                loop.call_soon_threadsafe(settle, None, exc)
-            return
-        with contextlib.suppress(RuntimeError):
-            loop.call_soon_threadsafe(settle, value, None)
+            try:
+                value = fn(*args)
+            except BaseException as exc:  # handed to the awaiting task
+                report(None, exc)
+                return
+            report(value, None)
+        except ThreadAbandoned:  # arrived after fn returned: nothing left to stop
+            pass
 
-    threading.Thread(target=work, name=name, daemon=True).start()
-    return await future
+    thread = threading.Thread(target=work, name=name, daemon=True)
+    thread.start()
+    try:
+        return await future
+    except asyncio.CancelledError:
+        if interrupt and thread.is_alive() and thread.ident is not None:
+            ctypes.pythonapi.PyThreadState_SetAsyncExc(
+                ctypes.c_ulong(thread.ident), ctypes.py_object(ThreadAbandoned)
+            )
+        raise
 
 
 def _receive(receiver: Connection, process: Any, timeout: float | None) -> Any:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterator
 
 import pytest
 
 from conveyor import ConfigurationError, Conveyor, Retry
-from tests.conformance.helpers import drain
+from tests.conformance.helpers import drain, wait_for
 from tests.process import isolated_jobs
 
 
@@ -82,6 +83,19 @@ def test_jobs_defined_inside_a_function_run_isolated(app: Conveyor) -> None:
     assert "timed out after 1 s" in record.error["message"]  # type: ignore[index]
     assert "killed by SIGABRT" in app.get_job(aborted.id).error["message"]  # type: ignore[union-attr,index]
     assert pid.result(timeout=5) != os.getpid()
+
+
+def test_an_abandoned_cpu_bound_thread_is_stopped(app: Conveyor) -> None:
+    @app.job(timeout=0.3)
+    def spins_forever() -> None:
+        while True:
+            pass
+
+    h = spins_forever().run_now()
+    drain(app)
+    assert h.state == "failed"
+    wait_for(lambda: not [t for t in threading.enumerate() if t.name == f"conveyor-job-{h.id}"],
+             10, "the abandoned thread to stop")
 
 
 def test_isolation_refuses_what_a_child_cannot_run(app: Conveyor) -> None:
