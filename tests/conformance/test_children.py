@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
 
 from conveyor import Conveyor, JobFailed, JobHandle, JobRecord
-from tests.conformance.helpers import drain, worker_thread
+from tests.conformance.helpers import drain, wait_for, worker_thread
 
 
 @pytest.fixture
@@ -140,3 +141,30 @@ def test_cancel_without_cascade_leaves_children(kids: Conveyor) -> None:
     record = waiting_parent(kids, 1)
     assert kids.cancel(record.id)
     assert kids.get_job(record.children[0]).state == "queued"  # type: ignore[union-attr]
+
+
+def test_cascading_cancel_stops_running_async_children_cooperatively(kids: Conveyor) -> None:
+    started: list[int] = []
+    stopped: list[int] = []
+
+    @kids.job
+    async def sleeper(x: int) -> None:
+        started.append(x)
+        try:
+            await asyncio.sleep(30)
+        except asyncio.CancelledError:
+            stopped.append(x)
+            raise
+
+    @kids.job
+    async def parent(io: Any) -> Any:
+        return await io.run_jobs("k", [sleeper(1), sleeper(2)])
+
+    run = parent().run_now()
+    with worker_thread(kids, concurrency=3):
+        wait_for(lambda: len(started) == 2, timeout=10, what="both children to start")
+        assert kids.cancel(run.id, cascade=True)
+        wait_for(lambda: sorted(stopped) == [1, 2], timeout=10,
+                 what="the running children to be cancelled")
+    children = kids.get_job(run.id).children  # type: ignore[union-attr]
+    assert {kids.get_job(c).state for c in children} == {"cancelled"}  # type: ignore[union-attr]
