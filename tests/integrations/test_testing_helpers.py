@@ -156,3 +156,17 @@ async def test_run_until_idle_from_async_code(conveyor_app: Conveyor) -> None:
     h = await hello().run_now()
     run_until_idle(app)
     assert await h.wait(timeout=5) == "hi"
+
+
+async def test_inline_runs_awaited_triggers_too(conveyor_app: Conveyor) -> None:
+    app = conveyor_app
+
+    @app.job
+    async def greet(name: str) -> str:
+        return f"hi {name}"
+
+    with inline(app):
+        handle = await greet("ann").run_now()
+        record = app.get_job(handle.id)
+        assert record is not None and record.state == "completed"
+        assert await handle.wait(timeout=1) == "hi ann"
