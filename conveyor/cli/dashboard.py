@@ -12,6 +12,7 @@ import os
 import signal
 import socket
 import threading
+from collections.abc import Callable
 from types import FrameType
 from typing import TYPE_CHECKING
 
@@ -62,7 +63,7 @@ def dashboard(app: Conveyor, host: str, port: int, with_worker: bool, concurrenc
     stopper.install()
     click.echo(f"conveyor dashboard on http://{_url_host(host)}:{port}/", err=True)
     try:
-        serve(app, host=host, port=port)
+        serve(app, host=host, port=port, stopper=stopper.server_started)
     finally:
         if stopper.worker is not None and thread is not None:
             stopper.stop_worker(thread)
@@ -77,6 +78,13 @@ class Stopper:
     def __init__(self) -> None:
         self.worker: Worker | None = None
         self.signals = 0
+        self.stop_server: Callable[[], None] | None = None
+
+    def server_started(self, stop: Callable[[], None]) -> None:
+        """The server's stop function; a signal that came before it stops it at once."""
+        self.stop_server = stop
+        if self.signals:
+            stop()
 
     def install(self) -> None:
         for sig in (signal.SIGTERM, signal.SIGINT):
@@ -84,7 +92,9 @@ class Stopper:
 
     def handle(self, sig: int, frame: FrameType | None) -> None:
         self.signals += 1
-        if self.worker is None:  # the server has stopped already: exit normally
+        if self.stop_server is not None:  # a signal outside uvicorn's own handling
+            self.stop_server()
+        if self.worker is None:
             return
         if self.signals > 1:
             click.echo("stopping now: running jobs are released to other workers", err=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from conveyor.errors import ConfigurationError
@@ -65,8 +66,11 @@ def serve(
     host: str = DEFAULT_HOST,
     port: int = DEFAULT_PORT,
     token: str | None = None,
+    stopper: Callable[[Callable[[], None]], None] | None = None,
 ) -> None:
-    """Serve the dashboard until interrupted. ``token`` defaults to ``$CONVEYOR_TOKEN``."""
+    """Serve the dashboard until interrupted. ``token`` defaults to ``$CONVEYOR_TOKEN``.
+    ``stopper`` receives a function that stops the server (e.g. from a signal handler
+    installed by the caller)."""
     import uvicorn
 
     from conveyor.dashboard.app import create_app
@@ -77,5 +81,10 @@ def serve(
     # X-Forwarded-Proto/-For are honoured only from the addresses in uvicorn's
     # forwarded_allow_ips ($FORWARDED_ALLOW_IPS, default 127.0.0.1): behind a TLS proxy
     # there, the session cookie is marked Secure; from anyone else the headers are ignored.
-    uvicorn.run(asgi, host=host, port=port, log_level="warning", proxy_headers=True,
-                forwarded_allow_ips=os.environ.get("FORWARDED_ALLOW_IPS") or "127.0.0.1")
+    config = uvicorn.Config(
+        asgi, host=host, port=port, log_level="warning", proxy_headers=True,
+        forwarded_allow_ips=os.environ.get("FORWARDED_ALLOW_IPS") or "127.0.0.1")
+    server = uvicorn.Server(config)
+    if stopper is not None:
+        stopper(lambda: setattr(server, "should_exit", True))
+    server.run()
