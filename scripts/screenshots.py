@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -64,9 +65,12 @@ def main() -> int:
             demo.app.schedule_job(type="fetch_price", data="ACME", schedule="every 5 minutes")
             demo.app.schedule_job(type="monthly_report", data="2026-11",
                                   schedule="on the 1st day of the month at 6:00")
+        # The worker runs a copy of the demo from the temporary folder, so the tracebacks
+        # on the run page name "demo.py", not a path on this machine.
+        shutil.copy(DEMO, Path(tmp) / "demo.py")
         worker = subprocess.Popen(
             [sys.executable, "-c", "from conveyor.cli import main; main()", "worker",
-             str(DEMO), "--concurrency", "4"], env=os.environ.copy(), cwd=tmp,
+             "demo.py", "--concurrency", "4"], env=os.environ.copy(), cwd=tmp,
         )
         try:
             time.sleep(args.seconds)

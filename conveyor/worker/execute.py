@@ -58,14 +58,19 @@ _SUITE = os.path.join(_PACKAGE, "testing", "conformance") + os.sep
 
 def user_traceback(exc: BaseException) -> str:
     """The traceback without conveyor's own frames (the worker calling the job), unless
-    the error arose inside conveyor itself."""
+    the error arose inside conveyor itself; files under the worker's current directory
+    are shown relative to it (``File "myproject/tasks.py"``)."""
     frames = traceback.extract_tb(exc.__traceback__)
     shown = [f for f in frames
              if not f.filename.startswith(_PACKAGE) or f.filename.startswith(_SUITE)]
     chained = exc.__cause__ is not None or (
         exc.__context__ is not None and not exc.__suppress_context__)
-    if chained or not shown or len(shown) == len(frames):
+    if chained or not shown:
         return "".join(traceback.format_exception(exc))
+    here = os.getcwd() + os.sep
+    for frame in shown:
+        if frame.filename.startswith(here):
+            frame.filename = frame.filename[len(here):]
     lines = ["Traceback (most recent call last):\n", *traceback.format_list(shown),
              *traceback.format_exception_only(exc)]
     return "".join(lines)
