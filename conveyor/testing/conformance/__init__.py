@@ -29,15 +29,18 @@ conveyor runs this same suite on its memory, SQLite and PostgreSQL stores.
 
 import pytest
 
-_MODULES = ("helpers", "test_bulk", "test_clock", "test_dedupe", "test_definitions",
+_MODULES = ("helpers", "test_bulk", "test_children", "test_clock", "test_dedupe",
+            "test_definitions", "test_dependencies",
             "test_finding", "test_flow", "test_input_checks", "test_leases", "test_retention",
             "test_running", "test_steering", "test_triggering", "test_worker")
 pytest.register_assert_rewrite(*(f"conveyor.testing.conformance.{m}" for m in _MODULES))
 
 from conveyor.testing.conformance.test_bulk import *  # noqa: E402, F403
+from conveyor.testing.conformance.test_children import *  # noqa: E402, F403
 from conveyor.testing.conformance.test_clock import *  # noqa: E402, F403
 from conveyor.testing.conformance.test_dedupe import *  # noqa: E402, F403
 from conveyor.testing.conformance.test_definitions import *  # noqa: E402, F403
+from conveyor.testing.conformance.test_dependencies import *  # noqa: E402, F403
 from conveyor.testing.conformance.test_finding import *  # noqa: E402, F403
 from conveyor.testing.conformance.test_flow import *  # noqa: E402, F403
 from conveyor.testing.conformance.test_input_checks import *  # noqa: E402, F403

@@ -6,7 +6,7 @@ import pytest
 
 from conveyor import ArgumentsError, ConfigurationError, Conveyor, JobFailed, chain, group
 from conveyor.stores.base import Outcome
-from tests.conformance.helpers import drain
+from conveyor.testing.conformance.helpers import drain
 
 held: dict[int, int] = {}  # lease tokens of jobs claimed by finish()
 

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from conveyor import Conveyor, JobFailed, JobHandle, JobRecord
-from tests.conformance.helpers import drain, wait_for, worker_thread
+from conveyor.testing.conformance.helpers import drain, wait_for, worker_thread
 
 
 @pytest.fixture
