@@ -67,8 +67,9 @@ class ThreadLane:
     """Up to ``size`` threads running thread-native sync jobs (started as needed)."""
 
     def __init__(self, size: int, runner: JobRunner, slots: Slots, lost: set[int],
-                 wake: Callable[[], object]) -> None:
+                 wake: Callable[[], object], low_water: int = 0) -> None:
         self.size = size
+        self.low_water = low_water  # wake the loop to claim more when this few wait
         self.runner = runner
         self.slots = slots
         self.lost = lost
@@ -115,13 +116,18 @@ class ThreadLane:
                 else:
                     outcome = runner.run_in_thread(job)
                     self.done.append((job, outcome, runner.errors.pop(job.id, None)))
+                hungry = False
                 with slots.lock:  # keep the slot for the next waiting sync job, if any
                     if slots.ready and runner.thread_native(slots.ready[0]):
                         job = slots.ready.popleft()
+                        hungry = len(slots.ready) <= self.low_water
                     else:
                         job = None
                         slots.running -= 1
-                if not self.kicked:
+                # The loop is woken when this thread goes idle, when few jobs wait, or
+                # when many outcomes do: not once per job.
+                urgent = job is None or hungry or len(self.done) >= self.size
+                if urgent and not self.kicked:
                     self.kicked = True
                     # RuntimeError: the loop is closed (the worker has stopped)
                     with contextlib.suppress(RuntimeError):

@@ -121,7 +121,8 @@ class Worker:
         self.runner = JobRunner(self.app, self.job_pool, self.buffer)
         self.settled = asyncio.Event()  # a job left self.active
         self.lane = ThreadLane(self.concurrency, self.runner, self.slots, self.lost,
-                               lambda: self.loop.call_soon_threadsafe(self._lane_done))
+                               lambda: self.loop.call_soon_threadsafe(self._lane_done),
+                               self.low_water)
         self.store: Store = await self.db(self.app.store.clone)
         if handle_signals:
             self._install_signals()
