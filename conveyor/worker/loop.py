@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from conveyor.app import Conveyor
 
 log = logging.getLogger("conveyor.worker")
+QUICK = 0.05  # seconds from claim to outcome under which jobs are claimed ahead
 HELD_POLL = 0.2  # seconds between claims while due work is held back (pause, limits)
 T = TypeVar("T")
 
@@ -61,15 +62,19 @@ class Worker:
         self.queues = list(queues) if queues else None
         self.burst = burst
         self.grace = grace
-        self.batch = batch or concurrency
         # Claimed ahead, waiting to start (leases held and heartbeated): refilled when
         # fewer than half are left, so a claim is rarely of one job. A worker of
         # concurrency 1 holds only the job it runs (a job that kills its worker then
         # takes no other job down with it).
         if prefetch is None:
-            prefetch = concurrency if concurrency > 1 else 0
+            prefetch = 2 * concurrency if concurrency > 1 else 0
         self.prefetch = max(0, prefetch)
         self.low_water = self.prefetch // 2
+        self.batch = batch or concurrency + self.prefetch
+        # Claiming ahead only pays (and is only fair to other workers) while jobs finish
+        # quickly: it is on while the average time from claim to outcome is under QUICK.
+        self.turnaround: float | None = None
+        self.held_since: dict[int, float] = {}
         self.slots = Slots(concurrency)
         self.poll_interval = poll_interval
         self.maintenance_interval = maintenance_interval
@@ -172,7 +177,7 @@ class Worker:
     async def _main(self) -> None:
         maybe_work = True
         while not self.stopping:
-            free = self.concurrency + self.prefetch - len(self.active)
+            free = self.concurrency + self._ahead() - len(self.active)
             if free > 0 and maybe_work and len(self.slots.ready) <= self.low_water:
                 want = min(free, self.batch)
                 jobs = await self._guard(self.store.claim, self.id, self.queues, want,
@@ -271,13 +276,20 @@ class Worker:
 
     def _hold(self, jobs: list[ClaimedJob]) -> None:
         """Claimed jobs wait for a slot (in claim order), then start."""
+        now = time.monotonic()
         for job in jobs:
+            self.held_since[job.id] = now
             self.active[job.id] = (job, None)
             report.started(job)
             self.observers.started(job)
         with self.slots.lock:
             self.slots.ready.extend(jobs)
         self._dispatch()
+
+    def _ahead(self) -> int:
+        """How many jobs to hold beyond the running ones now."""
+        quick = self.turnaround is not None and self.turnaround < QUICK
+        return self.prefetch if quick else 0
 
     def _dispatch(self) -> None:
         for job in self.slots.take():
@@ -292,6 +304,7 @@ class Worker:
         for job, outcome, error in self.lane.drain():
             if self.active.pop(job.id, None) is None:  # abandoned while it ran: dropped
                 self.lost.discard(job.id)
+                self.held_since.pop(job.id, None)
                 continue
             self._record(job, outcome, error)
         self._left()
@@ -321,6 +334,11 @@ class Worker:
     def _record(self, job: ClaimedJob, outcome: Outcome | None,
                 error: BaseException | None) -> None:
         """A finished attempt: its outcome waits for the next batched flush."""
+        since = self.held_since.pop(job.id, None)
+        if since is not None:
+            took = time.monotonic() - since
+            self.turnaround = took if self.turnaround is None else (
+                0.9 * self.turnaround + 0.1 * took)
         if outcome is None or job.id in self.lost:
             self.lost.discard(job.id)
             report.finished(job, None)
@@ -383,6 +401,7 @@ class Worker:
             task.cancel()
             return
         job, _ = self.active.pop(job_id)
+        self.held_since.pop(job_id, None)
         if self.slots.withdraw(job_id):
             self.lost.discard(job_id)
         report.finished(job, None)

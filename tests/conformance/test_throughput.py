@@ -58,6 +58,19 @@ def test_a_bad_payload_fails_only_its_own_concurrent_trigger(app: Conveyor) -> N
     assert {app.get_job(i).args[0] for i in stored} == {"ok"}  # type: ignore[union-attr]
 
 
+def test_slow_jobs_are_not_claimed_ahead(app: Conveyor) -> None:
+    @app.job
+    def slow() -> None:
+        time.sleep(0.3)
+
+    with worker_thread(app, concurrency=1, prefetch=5) as worker:
+        handles = [slow().run_now() for _ in range(4)]
+        wait_for(lambda: handles[0].state == "completed", what="the first job")
+        assert len(worker.active) <= 1  # the others stay claimable by other workers
+        for h in handles:
+            h.result(timeout=20)
+
+
 def test_sync_jobs_never_run_on_the_event_loop_thread(app: Conveyor) -> None:
     threads: set[str] = set()
 
@@ -73,6 +86,16 @@ def test_sync_jobs_never_run_on_the_event_loop_thread(app: Conveyor) -> None:
     assert threads and "test-worker" not in threads
 
 
+def _warm_up(app: Conveyor) -> None:
+    """Quick jobs first: a worker claims ahead only while jobs finish quickly."""
+
+    @app.job
+    def quick() -> None: ...
+
+    for h in [quick().run_now() for _ in range(5)]:
+        h.result(timeout=20)
+
+
 def test_stopping_releases_jobs_claimed_ahead_at_once(app: Conveyor) -> None:
     started = threading.Event()
 
@@ -81,8 +104,9 @@ def test_stopping_releases_jobs_claimed_ahead_at_once(app: Conveyor) -> None:
         started.set()
         time.sleep(0.5)
 
-    handles = [slow().run_now() for _ in range(6)]
     with worker_thread(app, concurrency=2, prefetch=4, grace=10) as worker:
+        _warm_up(app)
+        handles = app.enqueue_many([slow() for _ in range(6)])
         started.wait(10)
         wait_for(lambda: len(worker.active) == 6, what="the worker to claim ahead")
         assert sum(h.state == "running" for h in handles) == 6  # leases held
@@ -98,8 +122,9 @@ def test_jobs_claimed_ahead_keep_their_leases_while_they_wait(new_app: object) -
     def slow() -> None:
         time.sleep(0.4)
 
-    handles = [slow().run_now() for _ in range(4)]
     with worker_thread(app, concurrency=1, prefetch=3):
+        _warm_up(app)
+        handles = app.enqueue_many([slow() for _ in range(4)])
         deadline = time.monotonic() + 20
         while not all(h.state == "completed" for h in handles):
             assert app.store.rescue() == 0  # heartbeats cover waiting jobs too
