@@ -34,6 +34,7 @@ test: $(BIN)/python
 lint: $(BIN)/python
 	$(BIN)/ruff check conveyor tests
 	$(BIN)/mypy conveyor
+	$(BIN)/lint-imports
 
 # PostgreSQL at 127.0.0.1 for the postgres tests: start the local cluster if it is down.
 postgres:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
@@ -12,25 +11,25 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any, overload
 
 from conveyor import readonly
-from conveyor.awaiting import StoringHandle, awaited_by_caller
 from conveyor.cleanup import CleanupPolicies, parse_policies
 from conveyor.clock import Clock
 from conveyor.clock import check as check_clock
-from conveyor.durable import DurableMixin
+from conveyor.durable import DurableExtension, DurableMixin
 from conveyor.durable import install as install_durable
-from conveyor.errors import ArgumentsError, ConfigurationError, UnknownJobError
+from conveyor.errors import ConfigurationError, UnknownJobError
+from conveyor.events import EventRoutes
 from conveyor.flow import (
     FLOW_OPTIONS,
     FlowMixin,
     FlowUpkeep,
     check_isolated,
-    concurrency_key,
 )
 from conveyor.flow import (
     job_options as flow_options,
 )
+from conveyor.host import Extension
 from conveyor.jobs import JobCall, JobDefinition, JobHandle, JobRegistry
-from conveyor.observe import WorkerObserver, tracing
+from conveyor.observe import WorkerObserver
 from conveyor.observe.hooks import Hook, Hooks
 from conveyor.options import (
     JobOptions,
@@ -38,19 +37,19 @@ from conveyor.options import (
     coerce_queue,
     coerce_seconds,
     coerce_version,
-    merge_options,
 )
 from conveyor.queries import QueriesMixin
 from conveyor.reaction import WorkerHandle
 from conveyor.retry import Retry, coerce_retry
 from conveyor.schedules.api import SchedulesMixin
 from conveyor.schedules.api import install as install_schedules
-from conveyor.serialization import DEFAULT_LIMITS, Limits, dumps
+from conveyor.schedules.runtime import schedule_call
+from conveyor.serialization import DEFAULT_LIMITS, Limits
 from conveyor.stores import open_existing, open_store, resolve_url
-from conveyor.stores.base import NewJob, Store
+from conveyor.stores.base import Store
 from conveyor.timeunits import to_utc
+from conveyor.triggering import Triggering
 from conveyor.web import WebMixin
-from conveyor.workflows import dependency_ids
 
 if TYPE_CHECKING:
     from conveyor.worker import Worker
@@ -72,6 +71,7 @@ class Conveyor(QueriesMixin, DurableMixin, SchedulesMixin, WebMixin, FlowMixin):
     jobs: JobRegistry
     # Runs jobs that take an ``io`` parameter; set by conveyor.durable.install.
     durable_runner: Callable[..., Any]
+    durable_runs: DurableExtension  # the durable-runs service (conveyor.durable.install)
 
     def __init__(
         self,
@@ -107,9 +107,10 @@ class Conveyor(QueriesMixin, DurableMixin, SchedulesMixin, WebMixin, FlowMixin):
         self.jobs = JobRegistry()
         self._queue_limits = {}  # app.queue(...) declarations
         self.cleanup = CleanupPolicies()  # job id -> seconds kept (include() policies)
-        # Optional capabilities (schedules, events, durable runs) plug in here: each may
-        # define start(app), maintain(app, store, leader) and claimed(app, store, jobs).
-        self.extensions: list[Any] = []
+        # Capabilities (schedules, durable runs and events) plug into the worker and
+        # maintenance here (conveyor.host.Extension).
+        self.extensions: list[Extension] = []
+        self.event_routes = EventRoutes()  # which jobs each event starts
         # Told by workers about every attempt once stored (hooks, metrics, tracing).
         self.observers: list[WorkerObserver] = []
         self.hooks = Hooks()
@@ -118,11 +119,12 @@ class Conveyor(QueriesMixin, DurableMixin, SchedulesMixin, WebMixin, FlowMixin):
         self.ambient_connection: Callable[[], Any] | None = None
         # io.background_fetch may reach private/loopback addresses (SSRF guard off).
         self.allow_private_fetch = allow_private_fetch
+        self.triggering = Triggering(self)
         # None: due times and leases on the database clock; given: on this one everywhere.
         self.clock: Clock | None = check_clock(clock)
         self.extensions.append(FlowUpkeep())
         install_durable(self)
-        install_schedules(self)
+        self.periodic = install_schedules(self)
         self._lock = threading.Lock()
         # Built by a read-only command (conveyor.readonly): create, migrate and save nothing.
         self.read_only = readonly.active()
@@ -282,75 +284,6 @@ class Conveyor(QueriesMixin, DurableMixin, SchedulesMixin, WebMixin, FlowMixin):
         return added
 
     # -- triggering --------------------------------------------------------------
-    def _new_job(
-        self, call: JobCall, run_at: float | None, delay: float, options: dict[str, Any]
-    ) -> NewJob:
-        definition = call.definition
-        if call.missing is not None:
-            raise ArgumentsError(call.missing)
-        opts = merge_options(definition.options, options) if options else definition.options
-        args, kwargs = call.args, call.kwargs
-        limits = self.limits
-        if len(args) == 1 and not kwargs:  # the single argument is the payload
-            payload = dumps(args[0], "payload", limits)
-            args_json, kwargs_json = f"[{payload}]", "{}"
-        else:
-            args_json = dumps(args, "payload args", limits, outer=1) if args else "[]"
-            kwargs_json = dumps(kwargs, "payload", limits) if kwargs else "{}"
-            payload = kwargs_json
-        retention = self.retention if opts.retention is None else opts.retention
-        key_spec = definition.concurrency_key
-        return NewJob(
-            definition.id, args_json, kwargs_json, payload, opts.queue, opts.priority, run_at,
-            delay, opts.key, opts.owner, opts.dedupe, opts.max_attempts, opts.retry_json,
-            opts.timeout, retention, opts.remove_delay, definition.version,
-            concurrency_key=concurrency_key(key_spec, args, kwargs, definition.accepts)
-            if key_spec else None,
-        )
-
-    def _trigger(
-        self, call: JobCall, run_at: float | None, delay: float, options: dict[str, Any]
-    ) -> JobHandle:
-        if awaited_by_caller(2) and self._may_defer(options):  # `await job(x).run_now()`
-            opts = dict(options) if options else {}
-            return StoringHandle(self, lambda: self._new_job(call, run_at, delay, opts))
-        # connection=: store the job in the caller's own database transaction.
-        connection = options.pop("connection", None) if options else None
-        depends_on = options.pop("depends_on", None) if options else None
-        new = self._new_job(call, run_at, delay, options)
-        if depends_on is not None:
-            new.depends_on = dependency_ids(depends_on)
-            if new.dedupe:
-                raise ConfigurationError(
-                    "depends_on cannot be combined with replace=True or unique=True"
-                )
-        return JobHandle(self, self._insert([new], connection)[0])
-
-    def _may_defer(self, options: dict[str, Any] | None) -> bool:
-        """Whether an awaited trigger may be stored off the loop: not in the caller's
-        own transaction (``connection=``, Django's atomic block) nor with dependencies."""
-        if options and ("connection" in options or "depends_on" in options):
-            return False
-        return self.ambient_connection is None or self.ambient_connection() is None
-
-    def _insert(self, jobs: Sequence[NewJob], connection: Any = None) -> list[int]:
-        if connection is None and self.ambient_connection is not None:
-            connection = self.ambient_connection()
-        return self._insert_on(jobs, connection)
-
-    def _insert_on(self, jobs: Sequence[NewJob], connection: Any) -> list[int]:
-        if tracing.enabled():  # the otel extra, with a tracer provider configured
-            return tracing.traced_insert(jobs, lambda: self._store_jobs(jobs, connection))
-        return self._store_jobs(jobs, connection)
-
-    def _store_jobs(self, jobs: Sequence[NewJob], connection: Any) -> list[int]:
-        if connection is not None:
-            return self._store.insert(jobs, connection=connection)
-        try:
-            return self._store.insert(jobs)
-        except sqlite3.IntegrityError:  # a racing process inserted the same unique job
-            return self._store.insert(jobs)
-
     def enqueue_many(
         self, calls: Iterable[JobCall], *, run_at: datetime | None = None,
         connection: Any = None, **options: Any,
@@ -358,8 +291,7 @@ class Conveyor(QueriesMixin, DurableMixin, SchedulesMixin, WebMixin, FlowMixin):
         """Store many calls in one transaction (the fast path for bulk work); with
         ``connection=`` (PostgreSQL) in the caller's own transaction."""
         due = to_utc(run_at, self.timezone).timestamp() if run_at else None
-        rows = [self._new_job(c, due, 0.0, options) for c in calls]
-        return [JobHandle(self, i) for i in self._insert(rows, connection)] if rows else []
+        return self.triggering.enqueue_many(list(calls), due, connection, options)
 
     def schedule_job(
         self,
@@ -395,11 +327,7 @@ class Conveyor(QueriesMixin, DurableMixin, SchedulesMixin, WebMixin, FlowMixin):
         return call.run_now(**options)
 
     def _schedule_call(self, call: JobCall, schedule: str, options: dict[str, Any]) -> JobHandle:
-        for ext in self.extensions:
-            if hasattr(ext, "schedule_call"):
-                handle: JobHandle = ext.schedule_call(self, call, schedule, options)
-                return handle
-        raise ConfigurationError("recurring schedules are not available in this build")
+        return schedule_call(self, self.periodic, call, schedule, options)
 
     # -- workers -------------------------------------------------------------------
     def run_worker(
@@ -431,7 +359,7 @@ class Conveyor(QueriesMixin, DurableMixin, SchedulesMixin, WebMixin, FlowMixin):
         return Worker(self, concurrency=concurrency, queues=queues, burst=burst, **options)
 
     def definition(self, job_id: str) -> JobDefinition | None:
-        return self.jobs._by_id.get(job_id) or self._periodic.system.get(job_id)
+        return self.jobs.get(job_id) or self.periodic.system.get(job_id)
 
     def maintain(self, store: Store, leader: bool) -> None:
         """One maintenance pass (the worker calls this): rescue, then extensions (retention
@@ -439,9 +367,7 @@ class Conveyor(QueriesMixin, DurableMixin, SchedulesMixin, WebMixin, FlowMixin):
         one before it failed; the first failure is raised afterwards (the worker logs it)."""
         stages: list[Callable[[], Any]] = [functools.partial(_rescue, store)]
         for ext in self.extensions:
-            hook = getattr(ext, "maintain", None)
-            if hook is not None:
-                stages.append(functools.partial(hook, self, store, leader))
+            stages.append(functools.partial(ext.maintain, self, store, leader))
         failure: Exception | None = None
         for stage in stages:
             try:

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from conveyor.jobs import JobHandle
 
 if TYPE_CHECKING:
-    from conveyor.app import Conveyor
+    from conveyor.jobs import JobHost
     from conveyor.stores.base import NewJob
 
 _AWAITS: dict[tuple[CodeType, int], bool] = {}
@@ -63,7 +63,7 @@ class StoringHandle(JobHandle):
 
     __slots__ = ("_call",)
 
-    def __init__(self, app: Conveyor, call: Callable[[], NewJob]) -> None:
+    def __init__(self, app: JobHost, call: Callable[[], NewJob]) -> None:
         super().__init__(app, 0)
         self._call = call
 
@@ -79,7 +79,7 @@ class StoringHandle(JobHandle):
 class _Batch:
     """The awaited triggers of one app on one event loop, stored once per loop turn."""
 
-    def __init__(self, app: Conveyor, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(self, app: JobHost, loop: asyncio.AbstractEventLoop) -> None:
         self.app = app
         self.loop = loop
         self.pending: list[tuple[Callable[[], NewJob], asyncio.Future[int]]] = []
@@ -122,11 +122,11 @@ class _Batch:
             except Exception as exc:
                 results.append(exc)
         try:
-            ids = self.app._insert([job for _, job in built]) if built else []
+            ids = self.app.triggering.insert([job for _, job in built]) if built else []
         except Exception:
             for index, job in built:
                 try:
-                    results[index] = self.app._insert([job])[0]
+                    results[index] = self.app.triggering.insert([job])[0]
                 except Exception as exc:
                     results[index] = exc
         else:
@@ -139,7 +139,7 @@ _batches: dict[tuple[int, int], _Batch] = {}
 _running: set[asyncio.Task[None]] = set()
 
 
-def _batch(app: Conveyor) -> _Batch:
+def _batch(app: JobHost) -> _Batch:
     loop = asyncio.get_running_loop()
     key = (id(app), id(loop))
     batch = _batches.get(key)

@@ -46,6 +46,20 @@ class StoreMissing(StoreError):
     conveyor's) at the URL; nothing was created."""
 
 
+class StoreUnavailable(StoreError):
+    """A passing failure: the connection was lost, the server is restarting, a lock wait
+    ran out. Trying again later may succeed (workers do so with a back-off)."""
+
+
+class UniqueViolation(ConveyorError):
+    """The store refused a row that a unique constraint already holds (e.g. a racing
+    process stored the same unique job first)."""
+
+
+class StoreDataError(ConveyorError, ValueError):
+    """The store refused a value (out of range, or a character it cannot hold)."""
+
+
 class JobFailed(ConveyorError):
     """Raised by ``JobHandle.result()`` when the job failed or was cancelled."""
 
@@ -121,7 +135,6 @@ class WorkerFailed(ConveyorError):
 def is_connection_error(exc: BaseException) -> bool:
     """Whether ``exc`` means the store is unreachable (worth retrying as it is), as
     opposed to the store refusing the data it was given."""
-    if isinstance(exc, StoreError | OSError):
-        return True
-    name = type(exc).__module__ + "." + type(exc).__name__
-    return name.startswith("psycopg") and ("Operational" in name or "Interface" in name)
+    # The stores turn driver errors into conveyor's own (StoreUnavailable for a lost
+    # connection), so no driver exception is matched here.
+    return isinstance(exc, StoreError | OSError)

@@ -14,12 +14,12 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from conveyor.durable.filters import check_filter, matches
 from conveyor.errors import ConfigurationError, is_connection_error
 from conveyor.records import utc
-from conveyor.serialization import dumps
+from conveyor.serialization import Limits, dumps
 from conveyor.stores.base import EventRow, NewJob, Store
 from conveyor.text import check_identifier, clean_name
 from conveyor.timeunits import to_utc
@@ -27,9 +27,33 @@ from conveyor.timeunits import to_utc
 log = logging.getLogger("conveyor.events")
 
 if TYPE_CHECKING:
-    from conveyor.app import Conveyor
-    from conveyor.durable import DurableExtension
     from conveyor.jobs import JobDefinition
+    from conveyor.triggering import Triggering
+
+
+class EventRoutes:
+    """Which jobs each event starts: the app's event triggers (``app.event_routes``)."""
+
+    def __init__(self) -> None:
+        self.triggers: list[tuple[EventTrigger, JobDefinition]] = []
+
+    def add(self, trigger: EventTrigger, definition: JobDefinition) -> None:
+        self.triggers.append((trigger, definition))
+
+
+class EventsHost(Protocol):
+    """What sending and delivering events use of the app."""
+
+    limits: Limits
+
+    @property
+    def store(self) -> Store: ...
+
+    @property
+    def triggering(self) -> Triggering: ...
+
+    @property
+    def event_routes(self) -> EventRoutes: ...
 
 
 class EventTrigger:
@@ -40,8 +64,8 @@ class EventTrigger:
         self.name = check_name(name)
         self.filter = check_filter(filter)
 
-    def attach(self, app: Conveyor, definition: JobDefinition) -> None:
-        app._durable.triggers.append((self, definition))
+    def attach(self, app: EventsHost, definition: JobDefinition) -> None:
+        app.event_routes.add(self, definition)
 
     def accepts(self, name: str, payload: Any) -> bool:
         return name == self.name and matches(self.filter, payload)
@@ -78,7 +102,7 @@ def check_name(name: Any) -> str:
 
 
 def send(
-    app: Conveyor, name: str, payload: str, event_id: str | None, delay: float | None = None,
+    app: EventsHost, name: str, payload: str, event_id: str | None, delay: float | None = None,
     source: int | None = None, deliver_at: float | None = None, store: Store | None = None,
 ) -> EventRow:
     """Store an event (``payload`` is JSON text) and deliver it now if it is due."""
@@ -97,16 +121,16 @@ def send(
     return stored
 
 
-def runs_for(app: Conveyor, event: EventRow) -> Sequence[NewJob]:
+def runs_for(app: EventsHost, event: EventRow) -> Sequence[NewJob]:
     """The runs an event starts: one per job whose trigger matches it. A trigger that
     cannot start its run (its job refuses the payload) is skipped and logged; the
     others still start."""
     payload = json.loads(event.payload)
     runs = []
-    for trigger, definition in app._durable.triggers:
+    for trigger, definition in app.event_routes.triggers:
         try:
             if trigger.accepts(event.name, payload):
-                runs.append(app._new_job(definition(payload), None, 0.0, {}))
+                runs.append(app.triggering.new_job(definition(payload), None, 0.0, {}))
         except Exception:
             log.exception("event %r (%s): job %r cannot start from it; skipped", event.id,
                           event.name, definition.id)
@@ -122,7 +146,7 @@ def wakes(event: EventRow, spec: str | None) -> bool:
     )
 
 
-def deliver_due(app: Conveyor, store: Store, limit: int = 100) -> int:
+def deliver_due(app: EventsHost, store: Store, limit: int = 100) -> int:
     """Deliver events whose ``deliver_at`` has come (the maintenance leader calls this)."""
     due = store.due_events(limit)
     for row in due:
@@ -142,7 +166,6 @@ class EventsMixin:
     """The events half of :class:`conveyor.Conveyor`."""
 
     _store: Store
-    _durable: DurableExtension
     timezone: str
 
     def event(self, name: str, filter: dict[str, Any] | None = None) -> EventTrigger:
@@ -158,7 +181,7 @@ class EventsMixin:
         Sending an ``id`` that was sent before does nothing and returns the stored event."""
         name = check_name(name)
         due = to_utc(deliver_at, self.timezone).timestamp() if deliver_at else None
-        app: Conveyor = self  # type: ignore[assignment]
+        app: EventsHost = self  # type: ignore[assignment]  # the Conveyor this mixes into
         row = send(app, name, dumps(payload, "event payload", app.limits), id, deliver_at=due)
         return EventRecord.from_row(row)
 

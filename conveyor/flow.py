@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from conveyor.errors import ConfigurationError
+from conveyor.host import BaseExtension
 from conveyor.limits import (
     RATE_UNITS,
     Rate,
@@ -189,7 +190,7 @@ class FlowMixin:
         return None
 
 
-class FlowUpkeep:
+class FlowUpkeep(BaseExtension):
     """App extension: the maintenance leader deletes rate buckets past their window."""
 
     every = 60.0

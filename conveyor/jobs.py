@@ -7,11 +7,12 @@ import inspect
 import re
 import time
 import unicodedata
-from collections.abc import Awaitable, Callable, Generator, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Generator, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
+from conveyor.clock import Clock
 from conveyor.clock import now as clock_now
 from conveyor.errors import ArgumentsError, ConfigurationError, JobFailed, UnknownJobError
 from conveyor.options import JobOptions
@@ -19,9 +20,44 @@ from conveyor.serialization import loads
 from conveyor.timeunits import add_interval, check_amount, fixed_seconds, normalize_unit, to_utc
 
 if TYPE_CHECKING:
-    from conveyor.app import Conveyor
     from conveyor.limits import KeySpec, Rate
     from conveyor.records import JobRecord
+    from conveyor.stores.base import NewJob, Store
+
+class Triggerer(Protocol):
+    """Stores calls as jobs (:class:`conveyor.triggering.Triggering`)."""
+
+    def trigger(
+        self, call: JobCall, run_at: float | None, delay: float, options: dict[str, Any]
+    ) -> JobHandle: ...
+
+    def new_job(
+        self, call: JobCall, run_at: float | None = None, delay: float = 0.0,
+        options: Mapping[str, Any] | None = None,
+    ) -> NewJob: ...
+
+    def insert(self, jobs: Sequence[NewJob], connection: Any = None) -> list[int]: ...
+
+
+class JobHost(Protocol):
+    """What definitions, calls and handles use of their app (a :class:`conveyor.Conveyor`)."""
+
+    timezone: str
+    clock: Clock | None
+    jobs: JobRegistry
+
+    @property
+    def triggering(self) -> Triggerer: ...
+
+    @property
+    def store(self) -> Store: ...
+
+    def get_job(self, job_id: int) -> JobRecord | None: ...
+
+    def jobs_list(self, **filters: Any) -> list[JobRecord]: ...
+
+    def cancel(self, job_id: int) -> bool: ...
+
 
 # Parameters the worker fills in; they are not part of a job's payload.
 INJECTED = ("meta", "io", "ctx")
@@ -37,7 +73,7 @@ def slugify(text: str) -> str:
 class JobDefinition:
     """A function registered as a job. Calling it returns a :class:`JobCall`."""
 
-    app: Conveyor
+    app: JobHost
     id: str
     fn: Callable[..., Any]
     options: JobOptions
@@ -127,12 +163,12 @@ class JobCall:
 
     def run_now(self, **options: Any) -> JobHandle:
         """Store the job to run as soon as a worker is free."""
-        return self.definition.app._trigger(self, None, 0.0, options)
+        return self.definition.app.triggering.trigger(self, None, 0.0, options)
 
     def run_at(self, when: datetime, **options: Any) -> JobHandle:
         """Store the job to run at ``when`` (aware; naive means UTC under a UTC app)."""
         due = to_utc(when, self.definition.app.timezone)
-        return self.definition.app._trigger(self, due.timestamp(), 0.0, options)
+        return self.definition.app.triggering.trigger(self, due.timestamp(), 0.0, options)
 
     def run_in(self, n: float, unit: str = "seconds", **options: Any) -> JobHandle:
         """Store the job to run ``n`` units from now (calendar steps for month and up)."""
@@ -142,9 +178,9 @@ class JobCall:
         if seconds is not None:
             if seconds > 1e9:  # refuse a due time past year 9999, as calendar steps do
                 add_interval(clock_now(self.definition.app.clock), n, unit)
-            return self.definition.app._trigger(self, None, seconds, options)
+            return self.definition.app.triggering.trigger(self, None, seconds, options)
         due = add_interval(clock_now(self.definition.app.clock), n, unit)
-        return self.definition.app._trigger(self, due.timestamp(), 0.0, options)
+        return self.definition.app.triggering.trigger(self, due.timestamp(), 0.0, options)
 
 
 class JobHandle:
@@ -152,7 +188,7 @@ class JobHandle:
 
     __slots__ = ("app", "id")
 
-    def __init__(self, app: Conveyor, job_id: int) -> None:
+    def __init__(self, app: JobHost, job_id: int) -> None:
         self.app = app
         self.id = job_id
 
@@ -177,14 +213,14 @@ class JobHandle:
 
     @property
     def state(self) -> str | None:
-        found = self.app._store.state_of(self.id)
+        found = self.app.store.state_of(self.id)
         return found[0] if found else None
 
     def cancel(self) -> bool:
         return self.app.cancel(self.id)
 
     def _outcome(self) -> tuple[bool, Any]:
-        found = self.app._store.state_of(self.id)
+        found = self.app.store.state_of(self.id)
         if found is None:
             raise JobFailed(self.id, "missing", {"message": "the job no longer exists"})
         state, result, error = found

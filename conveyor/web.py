@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from starlette.types import ASGIApp
 
-    from conveyor.app import Conveyor
+    from conveyor.host import Host
     from conveyor.worker import Worker
 
 log = logging.getLogger("conveyor.worker")
@@ -39,7 +39,7 @@ class WebMixin:
         """Run a worker inside the web process while it serves (small deployments):
         ``FastAPI(lifespan=app.lifespan())``, or ``async with app.lifespan():``. On
         shutdown running jobs get the worker's grace period, then are released."""
-        app: Conveyor = self  # type: ignore[assignment]
+        app: Host = self  # type: ignore[assignment]  # the Conveyor this mixes into
         return Lifespan(app, worker, concurrency, queues, worker_options)
 
 
@@ -47,7 +47,7 @@ class Lifespan:
     """An ASGI lifespan (``lifespan=`` of FastAPI and Starlette) and an async context
     manager that runs a worker in the background."""
 
-    def __init__(self, app: Conveyor, worker: bool, concurrency: int,
+    def __init__(self, app: Host, worker: bool, concurrency: int,
                  queues: Sequence[str] | str | None, options: dict[str, Any]) -> None:
         self.app = app
         self.worker_wanted = worker

@@ -17,10 +17,9 @@ from collections.abc import Generator, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, Union
 
 from conveyor.errors import ArgumentsError, ConfigurationError, JobFailed
-from conveyor.jobs import JobCall, JobHandle
+from conveyor.jobs import JobCall, JobHandle, JobHost
 
 if TYPE_CHECKING:
-    from conveyor.app import Conveyor
     from conveyor.stores.base import NewJob
 
 Member = Union[JobCall, "Chain", "Group"]
@@ -56,7 +55,7 @@ def dependency_ids(depends_on: Any) -> list[int]:
 class _Builder:
     """Turns a workflow into rows for one insert (dependencies by position)."""
 
-    def __init__(self, app: Conveyor, options: dict[str, Any]) -> None:
+    def __init__(self, app: JobHost, options: dict[str, Any]) -> None:
         self.app = app
         self.options = options
         self.rows: list[NewJob] = []
@@ -70,7 +69,7 @@ class _Builder:
                 f"argument inside a chain, so it cannot take these arguments; it takes "
                 f"{call.definition.accepts}"
             )
-        row = self.app._new_job(
+        row = self.app.triggering.new_job(
             dataclasses.replace(call, missing=None), None, 0.0, dict(self.options)
         )
         if row.dedupe:
@@ -100,7 +99,7 @@ class _Workflow:
             raise ConfigurationError(f"{self.kind}() needs at least one job")
         self.members: tuple[Member, ...] = tuple(found)
 
-    def app(self) -> Conveyor:
+    def app(self) -> JobHost:
         first = self.members[0]
         return first.definition.app if isinstance(first, JobCall) else first.app()
 
@@ -113,7 +112,7 @@ class _Workflow:
         app = self.app()
         builder = _Builder(app, options)
         shape, _, _ = self.build(builder, [], None)
-        ids = app._insert(builder.rows)
+        ids = app.triggering.insert(builder.rows)
         return WorkflowHandle(app, _resolve(shape, ids))
 
     def __repr__(self) -> str:
@@ -219,7 +218,7 @@ class WorkflowHandle:
     """A stored chain or group. ``.result()`` is the chain's last result or the group's
     list of results; ``.ids`` every member's job id in order; ``.id`` the last one."""
 
-    def __init__(self, app: Conveyor, shape: Shape) -> None:
+    def __init__(self, app: JobHost, shape: Shape) -> None:
         self.app = app
         self.shape = shape
         self.ids = _ids(shape)

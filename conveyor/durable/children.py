@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 def _rows(run: Run, calls: Sequence[JobCall], seq: int) -> list[NewJob]:
     rows = []
     for index, call in enumerate(calls):
-        row = run.app._new_job(call, None, 0.0, {})
+        row = run.app.triggering.new_job(call, None, 0.0, {})
         row.parent_id, row.parent_seq, row.child_index = run.id, seq, index
         rows.append(row)
     return rows
@@ -53,7 +53,7 @@ async def run_children(run: Run, method: str, key: str, calls: Sequence[Any]) ->
     """Start ``calls`` as children of ``run`` (once) and wait for them all durably;
     returns their results in order or raises JobFailed for the first that did not
     complete."""
-    from conveyor.durable.io import fingerprint
+    from conveyor.durable.engine import fingerprint
 
     checked = _check(method, key, calls)
     digest = fingerprint(method, [(c.definition.id, c.args, c.kwargs) for c in checked])

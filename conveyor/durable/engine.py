@@ -11,14 +11,15 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import hashlib
 import json
 import math
 from collections.abc import Awaitable, Callable, Iterator
 from concurrent.futures import Executor
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, Final, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, Final, NoReturn, Protocol, TypeVar
 
-from conveyor.clock import epoch
+from conveyor.clock import Clock, epoch
 from conveyor.errors import (
     ConfigurationError,
     Fail,
@@ -28,16 +29,29 @@ from conveyor.errors import (
     StepFailed,
     Suspend,
 )
+from conveyor.events import EventsHost
 from conveyor.retry import Retry
 from conveyor.serialization import dumps
 from conveyor.stores.base import StepRow
 from conveyor.stores.matching import FAR_FUTURE
-from conveyor.worker.execute import error_json
+from conveyor.worker.failure import error_json
 
 if TYPE_CHECKING:
-    from conveyor.app import Conveyor
     from conveyor.stores.base import ClaimedJob, Store
     from conveyor.worker.meta import Meta
+
+
+def fingerprint(*parts: Any) -> str:
+    """A stable digest of a call's arguments (objects JSON cannot hold count by type)."""
+    text = json.dumps(parts, sort_keys=True, default=lambda o: type(o).__qualname__)
+    return hashlib.sha1(text.encode()).hexdigest()
+
+
+class DurableHost(EventsHost, Protocol):
+    """What durable runs use of their app."""
+
+    clock: Clock | None
+    allow_private_fetch: bool
 
 T = TypeVar("T")
 # Exceptions a step attempt fails with for good (retrying cannot help).
@@ -82,7 +96,7 @@ class Run:
     """The replay state of one execution of a durable run."""
 
     def __init__(
-        self, app: Conveyor, claimed: ClaimedJob, steps: list[StepRow], meta: Meta,
+        self, app: DurableHost, claimed: ClaimedJob, steps: list[StepRow], meta: Meta,
         version: str | None, db: Executor,
     ) -> None:
         self.app = app

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import hashlib
 import inspect
 import json
 from collections.abc import Callable, Sequence
@@ -13,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from conveyor.durable import fetch
-from conveyor.durable.engine import Run
+from conveyor.durable.engine import Run, fingerprint
 from conveyor.durable.filters import check_filter
 from conveyor.errors import ConfigurationError, PayloadError, Suspend
 from conveyor.options import coerce_seconds
@@ -26,12 +25,6 @@ from conveyor.timeunits import add_interval, check_amount, fixed_seconds, normal
 
 # background_fetch retries 429/5xx and connection errors this way unless told otherwise.
 FETCH_RETRY = Retry(retries=3, wait=1.0, backoff="exponential", max_wait=60.0)
-
-
-def fingerprint(*parts: Any) -> str:
-    """A stable digest of a call's arguments (objects JSON cannot hold count by type)."""
-    text = json.dumps(parts, sort_keys=True, default=lambda o: type(o).__qualname__)
-    return hashlib.sha1(text.encode()).hexdigest()
 
 
 class IO:
@@ -152,7 +145,7 @@ class IO:
         the app allows it, private addresses are refused (:class:`FetchRefused`)."""
         request = fetch.FetchRequest(url, method, dict(headers or {}), json, timeout)
         dumps(json, "fetch json body", self._run.app.limits)
-        allow = bool(getattr(self._run.app, "allow_private_fetch", False))
+        allow = self._run.app.allow_private_fetch
         policy = coerce_retry(retry) or FETCH_RETRY
         shown = request.describe()
 

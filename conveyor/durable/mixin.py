@@ -13,7 +13,7 @@ from conveyor.records import utc
 from conveyor.stores.base import StepRow
 
 if TYPE_CHECKING:
-    from conveyor.durable import DurableExtension
+    from conveyor.durable.extension import DurableExtension
 
 
 @dataclass(frozen=True)
@@ -47,7 +47,7 @@ class Step:
 
 
 class DurableMixin(EventsMixin):
-    _durable: DurableExtension
+    durable_runs: DurableExtension
 
     def job_version(
         self, job_id: str, version: str
@@ -56,7 +56,7 @@ class DurableMixin(EventsMixin):
         ``@app.job_version("send-welcome", "1.2.0")`` over the old function."""
 
         def keep(fn: Callable[..., Any]) -> Callable[..., Any]:
-            self._durable.versions.add(job_id, version, fn)
+            self.durable_runs.versions.add(job_id, version, fn)
             return fn
 
         return keep

@@ -9,14 +9,13 @@ from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from conveyor.durable.engine import Run
+from conveyor.durable.engine import DurableHost, Run
 from conveyor.durable.io import IO
 from conveyor.errors import ConfigurationError, Fail
 from conveyor.jobs import INJECTED
 from conveyor.stores.base import ClaimedJob, StepRow
 
 if TYPE_CHECKING:
-    from conveyor.app import Conveyor
     from conveyor.jobs import JobDefinition
     from conveyor.worker.execute import JobRunner
     from conveyor.worker.meta import Meta
@@ -77,7 +76,7 @@ class Versions:
 
 
 async def run_durable(
-    app: Conveyor, versions: Versions, db: Executor, definition: JobDefinition,
+    app: DurableHost, versions: Versions, db: Executor, definition: JobDefinition,
     claimed: ClaimedJob, args: list[Any], kwargs: dict[str, Any], meta: Meta, runner: JobRunner,
 ) -> Any:
     """Execute (or replay) one durable run; returns its output or raises. Store calls run

@@ -6,11 +6,12 @@ from __future__ import annotations
 import inspect
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from conveyor.clock import Clock
 from conveyor.clock import now as clock_now
 from conveyor.errors import ConfigurationError, ScheduleError
+from conveyor.host import Host
 from conveyor.jobs import JobHandle
 from conveyor.options import coerce_seconds
 from conveyor.records import utc
@@ -20,10 +21,15 @@ from conveyor.schedules.schedule import Schedule, parse_schedule, zone_for
 from conveyor.stores.base import JobRow, ScheduleRow, Store
 
 if TYPE_CHECKING:
-    from conveyor.app import Conveyor
     from conveyor.jobs import JobDefinition
 
 Misfire = float | timedelta | str | None
+
+
+class SchedulesHost(Host, Protocol):
+    """An app with recurring schedules (``app.periodic``)."""
+
+    periodic: Periodic
 
 
 class ScheduleTrigger:
@@ -48,7 +54,7 @@ class ScheduleTrigger:
     def next(self, after: datetime | None = None, count: int = 1) -> list[datetime]:
         return self.schedule.next(after, count)
 
-    def attach(self, app: Conveyor, definition: JobDefinition) -> None:
+    def attach(self, app: SchedulesHost, definition: JobDefinition) -> None:
         try:  # occurrences call the job without arguments
             inspect.signature(definition.fn).bind(**dict.fromkeys(definition.wants))
         except TypeError as exc:
@@ -58,9 +64,8 @@ class ScheduleTrigger:
             ) from None
         except ValueError:  # no signature to check (a builtin)
             pass
-        job = app._new_job(definition(), None, 0.0, {})
-        app._periodic.declare(app, make_row(definition.id, self.schedule, job, self.misfire,
-                                            "code"))
+        job = app.triggering.new_job(definition(), None, 0.0, {})
+        app.periodic.declare(app, make_row(definition.id, self.schedule, job, self.misfire, "code"))
 
     def __repr__(self) -> str:
         return f"<schedule trigger {self.schedule.text!r} tz={self.schedule.tz!r}>"
@@ -106,7 +111,7 @@ class ScheduleRecord:
 class SchedulesMixin:
     """Schedule methods of :class:`conveyor.Conveyor`."""
 
-    _periodic: Periodic
+    periodic: Periodic
     _store: Store
     read_only: bool
     timezone: str
@@ -162,14 +167,14 @@ class SchedulesMixin:
     def sync_schedules(self) -> list[str]:
         """Save the schedules declared in code (and ``include()`` cleanup policies) to the
         store now, as a starting worker does; returns the code schedules' ids."""
-        self._periodic.sync(self)  # type: ignore[arg-type]
-        return sorted(self._periodic.code)
+        self.periodic.sync(self)  # type: ignore[arg-type]
+        return sorted(self.periodic.code)
 
     def schedules(self) -> list[ScheduleRecord]:
         """Every stored schedule with its next fire times and last run, by id (the code
         schedules are saved first, except in a read-only command)."""
         if not self.read_only:
-            self._periodic.sync(self)  # type: ignore[arg-type]
+            self.periodic.sync(self)  # type: ignore[arg-type]
         store = self._store
         return [self._record(store, row) for row in store.list_schedules()]
 
@@ -187,7 +192,7 @@ class SchedulesMixin:
         row = self._store.pause_schedule(str(schedule_id), False)
         if row is None:
             return False
-        self._periodic.save(self._store, row)
+        self.periodic.save(self._store, row)
         return True
 
     def remove_schedule(self, schedule_id: str) -> bool:
@@ -196,7 +201,7 @@ class SchedulesMixin:
         return self._store.delete_schedules([str(schedule_id)]) > 0
 
     def _record(self, store: Store, row: ScheduleRow) -> ScheduleRecord:
-        schedule = self._periodic.schedule_of(row)
+        schedule = self.periodic.schedule_of(row)
         recent = store.occurrences(row.id, 5)
         unstarted = [r for r in recent if r.state in ("scheduled", "queued") and not r.attempts]
         started = [r for r in recent if r not in unstarted]
@@ -223,8 +228,9 @@ def _last(row: JobRow) -> LastRun:
                    finished_at=utc(row.finished_at))
 
 
-def install(app: Conveyor) -> None:
-    """Give ``app`` recurring schedules (called by Conveyor.__init__)."""
+def install(app: Host) -> Periodic:
+    """Give ``app`` recurring schedules (called by Conveyor.__init__); returns the
+    service (``app.periodic``)."""
     periodic = Periodic(app)
-    app._periodic = periodic
     app.extensions.append(periodic)
+    return periodic

@@ -26,13 +26,14 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from conveyor.clock import epoch
+from conveyor.host import BaseExtension
 from conveyor.options import JobOptions
 from conveyor.schedules.schedule import Schedule, parse_schedule
 from conveyor.stores.base import ClaimedJob, NewJob, Outcome, ScheduleGap, ScheduleRow, Store
 
 if TYPE_CHECKING:
-    from conveyor.app import Conveyor
-    from conveyor.jobs import JobCall, JobDefinition, JobHandle
+    from conveyor.host import Host
+    from conveyor.jobs import JobDefinition
 
 log = logging.getLogger("conveyor.schedules")
 
@@ -84,10 +85,10 @@ def misfire_error(row: ScheduleRow, late: float) -> str:
     })
 
 
-class Periodic:
+class Periodic(BaseExtension):
     """Per-app schedule state: code schedules to upsert, parsed definitions, system jobs."""
 
-    def __init__(self, app: Conveyor) -> None:
+    def __init__(self, app: Host) -> None:
         self._app = app  # its clock decides what is due
         self.code: dict[str, ScheduleRow] = {}  # declared on definitions, by schedule id
         self.system: dict[str, JobDefinition] = {PURGE_JOB: purge_definition(app)}
@@ -134,14 +135,14 @@ class Periodic:
         return saved, found
 
     # -- code schedules -----------------------------------------------------------------
-    def declare(self, app: Conveyor, row: ScheduleRow) -> None:
+    def declare(self, app: Host, row: ScheduleRow) -> None:
         """A schedule declared on a definition. Importing the app writes nothing: workers
         save it when they start (and to any store the app switches to), as do
         ``app.sync_schedules()`` and ``conveyor schedules sync``."""
         self.code[row.id] = row
         self._unsaved.add(row.id)
 
-    def sync(self, app: Conveyor) -> None:
+    def sync(self, app: Host) -> None:
         """Upsert the code schedules (and cleanup policies) not yet saved to the app's
         current store."""
         app.cleanup.sync(app.store)
@@ -154,7 +155,7 @@ class Periodic:
             self._unsaved.discard(schedule_id)
 
     # -- hooks the app and its workers call ----------------------------------------------
-    def claimed(self, app: Conveyor, store: Store, jobs: list[ClaimedJob]) -> list[ClaimedJob]:
+    def claimed(self, app: Host, store: Store, jobs: list[ClaimedJob]) -> list[ClaimedJob]:
         """Right after a claim: store each claimed occurrence's successor; skip misfires.
         Returns the jobs to run."""
         try:
@@ -215,15 +216,7 @@ class Periodic:
         if again:
             store.add_occurrences(again)
 
-    def schedule_call(
-        self, app: Conveyor, call: JobCall, text: str, options: dict[str, Any]
-    ) -> JobHandle:
-        """``app.schedule_job(..., schedule=text)``: see :mod:`conveyor.schedules.runtime`."""
-        from conveyor.schedules.runtime import schedule_call
-
-        return schedule_call(app, self, call, text, options)
-
-    def maintain(self, app: Conveyor, store: Store, leader: bool) -> None:
+    def maintain(self, app: Host, store: Store, leader: bool) -> None:
         """Each maintenance pass: save code schedules; the leader stores missing
         occurrences and sets up the retention cleanup schedule once it has work."""
         self.sync(app)
@@ -244,11 +237,11 @@ class Periodic:
         if self._purge_in is not app.store and (store.expiring() or (
             app.event_retention is not None and store.list_events(None, 1, 0)
         )):
-            self.save(store, purge_row(app))
+            self.save(store, purge_row(app, self.system[PURGE_JOB]))
             self._purge_in = app.store
 
 
-def purge_definition(app: Conveyor) -> JobDefinition:
+def purge_definition(app: Host) -> JobDefinition:
     """The built-in ``conveyor.purge`` job (not listed in ``app.jobs``)."""
     from conveyor.jobs import JobDefinition
 
@@ -265,8 +258,7 @@ def purge_definition(app: Conveyor) -> JobDefinition:
                          options=JobOptions(retention=86400.0))
 
 
-def purge_row(app: Conveyor) -> ScheduleRow:
-    """The system schedule that runs ``conveyor.purge``."""
-    definition = app._periodic.system[PURGE_JOB]
-    job = app._new_job(definition(), None, 0.0, {})
+def purge_row(app: Host, definition: JobDefinition) -> ScheduleRow:
+    """The system schedule that runs ``conveyor.purge`` (``definition``)."""
+    job = app.triggering.new_job(definition(), None, 0.0, {})
     return make_row(PURGE_JOB, parse_schedule(PURGE_SCHEDULE), job, None, "system")

@@ -25,7 +25,7 @@ from conveyor.schedules.schedule import parse_schedule
 from conveyor.stores.base import JobFilter, NewJob, Store
 
 if TYPE_CHECKING:
-    from conveyor.app import Conveyor
+    from conveyor.host import Host
     from conveyor.jobs import JobCall
     from conveyor.schedules.periodic import Periodic
 
@@ -45,7 +45,7 @@ def identity(job: NewJob, text: str) -> str:
 
 
 def schedule_call(
-    app: Conveyor, periodic: Periodic, call: JobCall, text: str, options: dict[str, Any]
+    app: Host, periodic: Periodic, call: JobCall, text: str, options: dict[str, Any]
 ) -> JobHandle:
     """Store a runtime schedule for ``call``; returns the handle of its next occurrence."""
     options = dict(options)
@@ -59,7 +59,7 @@ def schedule_call(
     if not isinstance(text, str):
         raise ScheduleError(f"schedule must be a str like 'every day at 9:30', not {text!r}")
     schedule = parse_schedule(text, tz=tz or app.timezone)
-    job = app._new_job(call, None, 0.0, options)
+    job = app.triggering.new_job(call, None, 0.0, options)
     named = replace or unique or job.key is not None
     sid = runtime_id(job.job, job.key, job.owner) if named else identity(job, text)
     row = make_row(sid, schedule, job, misfire, "runtime")

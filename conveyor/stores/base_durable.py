@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
-    from conveyor.stores.base import NewJob
+    from conveyor.stores.rows import NewJob
 
 
 @dataclass(slots=True)

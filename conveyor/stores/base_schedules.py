@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
-    from conveyor.stores.base import JobRow, NewJob
+    from conveyor.stores.rows import JobRow, NewJob
 
 
 @dataclass(slots=True)

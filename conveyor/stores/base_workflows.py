@@ -18,8 +18,8 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
-    from conveyor.stores.base import NewJob
     from conveyor.stores.base_durable import StepRow
+    from conveyor.stores.rows import NewJob
 
 # (child index, child id, public state, result JSON, error JSON), in index order.
 ChildOutcome = tuple[int, int, str, "str | None", "str | None"]

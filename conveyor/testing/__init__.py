@@ -124,15 +124,15 @@ def inline(app: Conveyor) -> Iterator[None]:
     would run it: results and errors are stored, retries run at once, and durable
     waits on time are skipped over (waits for an event still wait for it)."""
     state = _Inline(app)
-    original = app._insert
+    original = app.triggering.insert
 
     def insert(jobs: Sequence[NewJob], connection: Any = None) -> list[int]:
         return state.insert(original, jobs, connection)
 
-    app._insert = insert  # type: ignore[method-assign]
+    app.triggering.insert = insert  # type: ignore[method-assign]
     try:
         yield
     finally:
-        del app._insert
+        del app.triggering.insert
         if state.clock is not None:
             state.clock.stop()

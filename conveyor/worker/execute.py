@@ -7,8 +7,6 @@ import contextlib
 import functools
 import json
 import logging
-import os
-import traceback
 from collections.abc import Callable
 from concurrent.futures import Executor
 from typing import TYPE_CHECKING, Any
@@ -18,68 +16,22 @@ from conveyor.errors import Fail, PayloadError, RetryIn, Suspend
 from conveyor.retry import Retry
 from conveyor.serialization import dumps
 from conveyor.stores.base import ClaimedJob, Outcome
-from conveyor.text import MAX_ERROR_MESSAGE, MAX_TRACEBACK, clean
 from conveyor.timeunits import fixed_seconds, normalize_unit
+from conveyor.worker.failure import error_json
 from conveyor.worker.isolation import ChildFailed, in_thread, run_isolated
 from conveyor.worker.meta import Buffer, JobFailure, Meta, ReactionJob
 
 log = logging.getLogger("conveyor.worker")
 
 if TYPE_CHECKING:
-    from conveyor.app import Conveyor
+    from conveyor.host import Host
     from conveyor.jobs import JobDefinition
-
-
-def error_json(exc: BaseException, message: str | None = None) -> str:
-    kind = type(exc)
-    name = kind.__name__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__name__}"
-    if message is None:
-        try:
-            message = str(exc)
-        except Exception:  # a broken __str__ must not leave the job running
-            message = "<exception str() failed>"
-    trace: str | None = None
-    if not isinstance(exc, JobFailure):
-        try:
-            trace = user_traceback(exc)
-        except Exception:  # a broken __str__ or frame must not leave the job running
-            trace = f"{name}: <traceback could not be formatted>"
-    return json.dumps({  # sanitised, so every store can hold it (jsonb refuses \u0000)
-        "type": clean(name, 200),
-        "message": clean(message, MAX_ERROR_MESSAGE),
-        "traceback": None if trace is None else clean(trace, MAX_TRACEBACK, keep_end=True),
-    })
-
-
-_PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
-# The shipped conformance tests are users' code as far as tracebacks go.
-_SUITE = os.path.join(_PACKAGE, "testing", "conformance") + os.sep
-
-
-def user_traceback(exc: BaseException) -> str:
-    """The traceback without conveyor's own frames (the worker calling the job), unless
-    the error arose inside conveyor itself; files under the worker's current directory
-    are shown relative to it (``File "myproject/tasks.py"``)."""
-    frames = traceback.extract_tb(exc.__traceback__)
-    shown = [f for f in frames
-             if not f.filename.startswith(_PACKAGE) or f.filename.startswith(_SUITE)]
-    chained = exc.__cause__ is not None or (
-        exc.__context__ is not None and not exc.__suppress_context__)
-    if chained or not shown:
-        return "".join(traceback.format_exception(exc))
-    here = os.getcwd() + os.sep
-    for frame in shown:
-        if frame.filename.startswith(here):
-            frame.filename = frame.filename[len(here):]
-    lines = ["Traceback (most recent call last):\n", *traceback.format_list(shown),
-             *traceback.format_exception_only(exc)]
-    return "".join(lines)
 
 
 class JobRunner:
     """Runs jobs for one worker: async on the loop, sync in the thread pool."""
 
-    def __init__(self, app: Conveyor, pool: Executor, buffer: Buffer) -> None:
+    def __init__(self, app: Host, pool: Executor, buffer: Buffer) -> None:
         self.app = app
         self.pool = pool
         self.buffer = buffer

@@ -177,7 +177,7 @@ def child_main(sender: Connection, target: Target, args: str, kwargs: str) -> No
     """Entry point of the child process."""
     from conveyor.errors import Fail, PayloadError, RetryIn
     from conveyor.serialization import dumps
-    from conveyor.worker.execute import error_json
+    from conveyor.worker.failure import error_json
 
     try:
         fn = _load(target)

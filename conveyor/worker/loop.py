@@ -27,7 +27,7 @@ from conveyor.worker.outcomes import store_outcomes
 from conveyor.worker.supervise import FAILURE_BUDGET, Supervisor
 
 if TYPE_CHECKING:
-    from conveyor.app import Conveyor
+    from conveyor.host import Host
 
 log = logging.getLogger("conveyor.worker")
 QUICK = 0.05  # seconds from claim to outcome under which jobs are claimed ahead
@@ -40,7 +40,7 @@ class Worker:
 
     def __init__(
         self,
-        app: Conveyor,
+        app: Host,
         *,
         concurrency: int = 10,
         queues: Sequence[str] | str | None = None,
@@ -230,9 +230,7 @@ class Worker:
         """Extensions see claimed schedule occurrences before they run (to store the next
         occurrence, or skip a misfire); returns the jobs to run."""
         for ext in self.app.extensions:
-            hook = getattr(ext, "claimed", None)
-            if hook is not None:
-                jobs = hook(self.app, self.store, jobs)
+            jobs = ext.claimed(self.app, self.store, jobs)
         return jobs
 
     async def _burst_done(self) -> bool:
@@ -257,7 +255,7 @@ class Worker:
         while True:
             try:
                 return await self.db(fn, *args)
-            except (StoreError, OSError) as exc:
+            except (StoreError, OSError) as exc:  # StoreUnavailable included
                 if self.stopping:
                     return None
                 log.warning("store unavailable (%s); retrying in %.1f s", exc, delay)
@@ -345,9 +343,7 @@ class Worker:
             self.observers.finished(job, None, None)
             return
         for ext in self.app.extensions:
-            hook = getattr(ext, "finished", None)
-            if hook is not None:
-                hook(self.app, job, outcome)
+            ext.finished(self.app, job, outcome)
         self.outcomes.append(outcome)
         self.finished.append((job, outcome, error))
         self.processed += 1

@@ -15,7 +15,7 @@ from typing import Any
 from conveyor.errors import PayloadError
 from conveyor.stores.base import Outcome, Store
 from conveyor.text import MAX_ERROR_MESSAGE, clean
-from conveyor.worker.execute import error_json
+from conveyor.worker.failure import error_json
 
 log = logging.getLogger("conveyor.worker")
 

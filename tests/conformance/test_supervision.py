@@ -14,6 +14,7 @@ import pytest
 
 from conveyor import Conveyor, WorkerFailed
 from conveyor.errors import StoreError
+from conveyor.host import BaseExtension
 from conveyor.stores.base import Outcome
 from tests.conformance.helpers import drain, worker_thread
 from tests.support import wait_for
@@ -50,7 +51,7 @@ def test_an_outcome_the_store_refuses_fails_alone_and_the_batch_is_stored(
     assert any(r.exc_info and "refused its outcome" in r.getMessage() for r in caplog.records)
 
 
-class Corrupt:
+class Corrupt(BaseExtension):
     """An extension that spoils one outcome after the job ran, as a buggy store adapter
     or hook could: its result is text no real database can encode."""
 

@@ -21,7 +21,7 @@ def fire_due(app: Conveyor) -> list[int]:
     Returns the ids that ran (misfires the hook skipped are not among them)."""
     store = app.store
     claimed = store.claim("test-worker", None, 100, app.lease)
-    run = app._periodic.claimed(app, store, claimed)
+    run = app.periodic.claimed(app, store, claimed)
     store.complete([Outcome(j.id, j.token, "completed", time.time(), result="null")
                     for j in run])
     return [j.id for j in run]

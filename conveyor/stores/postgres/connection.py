@@ -13,11 +13,18 @@ from typing import Any
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 import psycopg
+from psycopg import errors as pg_errors
 from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from conveyor.clock import Clock, epoch
-from conveyor.errors import ConfigurationError, StoreError
+from conveyor.errors import (
+    ConfigurationError,
+    StoreDataError,
+    StoreError,
+    StoreUnavailable,
+    UniqueViolation,
+)
 
 log = logging.getLogger("conveyor.postgres")
 
@@ -216,11 +223,11 @@ class Database:
                 yield conn
         except (psycopg.Error, PoolTimeout) as exc:
             if not is_connection_error(exc):
-                raise
+                raise classify(self.settings.where, exc) from exc
             self._suspect = self._failed = True
             if isinstance(exc, PoolTimeout):
                 self._probe()
-            raise StoreError(describe(self.settings.where, exc)) from None
+            raise StoreUnavailable(describe(self.settings.where, exc)) from None
 
     def _probe(self) -> None:
         started = time.monotonic()
@@ -241,6 +248,20 @@ class Database:
             pool, self._pool = self._pool, None
         if pool is not None:
             pool.close()
+
+
+def classify(where: str, exc: BaseException) -> BaseException:
+    """conveyor's own exception for a driver error that is not a lost connection (nothing
+    psycopg leaves the store); deadlocks stay as they are for retry_conflicts."""
+    if isinstance(exc, (pg_errors.DeadlockDetected, pg_errors.SerializationFailure)):
+        return exc
+    if isinstance(exc, pg_errors.UniqueViolation):
+        return UniqueViolation(str(exc).strip())
+    if isinstance(exc, psycopg.DataError):
+        return StoreDataError(str(exc).strip())
+    if isinstance(exc, psycopg.OperationalError):  # lock or statement timeout, cancelled
+        return StoreUnavailable(f"PostgreSQL at {where}: {str(exc).strip()}")
+    return exc  # a bug in conveyor (syntax, missing table): keep the driver's message
 
 
 def pass_clock(conn: psycopg.Connection[Any], clock: Clock, local: bool) -> None:

@@ -217,9 +217,6 @@ ON CONFLICT (id) DO UPDATE SET host = excluded.host, pid = excluded.pid,
     queues = excluded.queues, concurrency = excluded.concurrency,
     started_at = excluded.started_at, heartbeat_at = excluded.heartbeat_at, stopped_at = NULL
 
--- name: worker_heartbeat
-UPDATE conveyor_workers SET heartbeat_at = conveyor_now() WHERE id = %(id)s
-
 -- name: unregister_worker
 WITH gone AS (DELETE FROM conveyor_leaders WHERE holder = %(id)s)
 UPDATE conveyor_workers SET stopped_at = conveyor_now() WHERE id = %(id)s

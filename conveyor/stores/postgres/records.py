@@ -84,10 +84,6 @@ class RecordsMixin:
                 "concurrency": info.concurrency,
             })
 
-    def worker_heartbeat(self, worker_id: str) -> None:
-        with self.db.connection() as conn:
-            conn.execute(Q["worker_heartbeat"], {"id": worker_id})
-
     def unregister_worker(self, worker_id: str) -> None:
         with self.db.connection() as conn:
             conn.execute(Q["unregister_worker"], {"id": worker_id})

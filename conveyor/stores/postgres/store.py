@@ -18,7 +18,7 @@ import psycopg
 from psycopg import errors as pg_errors
 
 from conveyor.clock import Clock, epoch
-from conveyor.errors import ConfigurationError, PayloadError, StoreError
+from conveyor.errors import ConfigurationError, PayloadError, StoreError, StoreUnavailable
 from conveyor.stores.base import (
     POISON_RESCUES,
     ClaimedJob,
@@ -65,7 +65,10 @@ def retry_conflicts(fn: Callable[P, T]) -> Callable[P, T]:
                 return fn(*args, **kwargs)
             except (pg_errors.DeadlockDetected, pg_errors.SerializationFailure):
                 time.sleep(0.005 * (attempt + 1) + secrets.randbelow(10) / 1000)
-        return fn(*args, **kwargs)
+        try:
+            return fn(*args, **kwargs)
+        except (pg_errors.DeadlockDetected, pg_errors.SerializationFailure) as exc:
+            raise StoreUnavailable(f"PostgreSQL kept aborting the operation: {exc}") from exc
 
     return wrapper
 

@@ -8,7 +8,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from conveyor.errors import StoreError
+from conveyor.errors import StoreDataError, StoreError, StoreUnavailable, UniqueViolation
 from conveyor.stores.sqlite.schema import available, statements
 
 BUSY_TIMEOUT = 30.0
@@ -98,16 +98,40 @@ class Locked:
             try:
                 self.conn.execute("BEGIN IMMEDIATE")
             except sqlite3.OperationalError as exc:  # still locked after the busy timeout
-                path = self.conn.execute("PRAGMA database_list").fetchone()[2]
-                raise StoreError(describe(path, exc, "write to")) from None
+                raise StoreUnavailable(describe(_path(self.conn), exc, "write to")) from None
             try:
                 yield self.conn
-            except BaseException:
+            except BaseException as exc:
                 self.conn.execute("ROLLBACK")
+                if isinstance(exc, sqlite3.Error):
+                    raise classify(self.conn, exc) from exc
                 raise
             self.conn.execute("COMMIT")
 
     @contextmanager
     def reading(self) -> Iterator[sqlite3.Connection]:
         with self.lock:
-            yield self.conn
+            try:
+                yield self.conn
+            except sqlite3.Error as exc:
+                raise classify(self.conn, exc) from exc
+
+
+def classify(conn: sqlite3.Connection, exc: sqlite3.Error) -> Exception:
+    """conveyor's own exception for a driver error (nothing sqlite3 leaves the store)."""
+    if isinstance(exc, sqlite3.IntegrityError) and "UNIQUE" in str(exc):
+        return UniqueViolation(str(exc))
+    if isinstance(exc, (sqlite3.DataError, sqlite3.IntegrityError)):
+        return StoreDataError(str(exc))
+    if isinstance(exc, sqlite3.OperationalError) and ("locked" in str(exc) or "busy" in str(exc)):
+        return StoreUnavailable(describe(_path(conn), exc, "write to"))
+    if isinstance(exc, (sqlite3.InterfaceError, sqlite3.ProgrammingError)):
+        return exc  # a bug in conveyor: keep the driver's own message
+    return StoreError(describe(_path(conn), exc, "use"))
+
+
+def _path(conn: sqlite3.Connection) -> str:
+    try:
+        return str(conn.execute("PRAGMA database_list").fetchone()[2])
+    except sqlite3.Error:
+        return "?"

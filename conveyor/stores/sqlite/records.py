@@ -62,13 +62,6 @@ class RecordsMixin:
                 (info.id, info.host, info.pid, info.queues, info.concurrency, now, now),
             )
 
-    def worker_heartbeat(self, worker_id: str) -> None:
-        with self.db.transaction() as conn:
-            conn.execute(
-                "UPDATE conveyor_workers SET heartbeat_at = ? WHERE id = ?",
-                (epoch(self.clock), worker_id),
-            )
-
     def unregister_worker(self, worker_id: str) -> None:
         with self.db.transaction() as conn:
             conn.execute(

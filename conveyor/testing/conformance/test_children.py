@@ -70,7 +70,7 @@ def test_storing_children_again_after_a_crash_adds_none(kids: Conveyor) -> None:
     stores them again, and the (run, step, index) key keeps one of each."""
     run = kids.jobs.fan(3).run_now()
     (claimed,) = kids.store.claim("w", None, 1, 30.0)
-    rows = [kids._new_job(kids.jobs.square(i), None, 0.0, {}) for i in range(3)]
+    rows = [kids.triggering.new_job(kids.jobs.square(i), None, 0.0, {}) for i in range(3)]
     for i, row in enumerate(rows):
         row.parent_id, row.parent_seq, row.child_index = run.id, 1, i
     assert kids.store.start_children(run.id, claimed.token, 1, rows)

@@ -1,0 +1,47 @@
+"""The durable-runs service of an app: kept versions, the database threads, running
+durable jobs; as an :class:`~conveyor.host.Extension` it delivers due events."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any
+
+from conveyor.durable.engine import DurableHost
+from conveyor.durable.runner import Versions, run_durable
+from conveyor.events import deliver_due
+from conveyor.host import BaseExtension
+
+if TYPE_CHECKING:
+    from conveyor.host import Host
+    from conveyor.jobs import JobDefinition
+    from conveyor.stores.base import ClaimedJob, Store
+    from conveyor.worker.execute import JobRunner
+    from conveyor.worker.meta import Meta
+
+DB_THREADS = 16
+
+
+class DurableExtension(BaseExtension):
+    """Per-app state: kept versions; runs durable jobs; delivers due events."""
+
+    def __init__(self, app: DurableHost) -> None:
+        self.app = app
+        self.versions = Versions()
+        # Durable runs wait on many small store writes; enough threads let a PostgreSQL
+        # store commit them concurrently (group commit) instead of one fsync at a time.
+        self.db = ThreadPoolExecutor(DB_THREADS, thread_name_prefix="conveyor-durable")
+
+    async def run(
+        self, definition: JobDefinition, claimed: ClaimedJob, args: list[Any],
+        kwargs: dict[str, Any], meta: Meta, runner: JobRunner,
+    ) -> Any:
+        return await run_durable(
+            self.app, self.versions, self.db, definition, claimed, args, kwargs, meta, runner
+        )
+
+    def maintain(self, app: Host, store: Store, leader: bool) -> None:
+        if leader:
+            deliver_due(self.app, store)
+
+
+__all__ = ["DB_THREADS", "DurableExtension"]

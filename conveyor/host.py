@@ -1,0 +1,76 @@
+"""What the services (worker, durable runs, schedules, events) use of their app, as
+protocols: they depend on these, never on :mod:`conveyor.app`, which composes them.
+
+``Extension`` is how a capability plugs into the app's worker and maintenance: a typed
+protocol (schedules and durable runs implement it), not attribute probing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Protocol
+
+from conveyor.triggering import TriggerHost
+
+if TYPE_CHECKING:
+    from conveyor.cleanup import CleanupPolicies
+    from conveyor.jobs import JobDefinition
+    from conveyor.observe import WorkerObserver
+    from conveyor.stores.base import ClaimedJob, FlowRule, Outcome, Store
+
+
+class Extension(Protocol):
+    """A capability plugged into an app (``app.extensions``)."""
+
+    def maintain(self, app: Host, store: Store, leader: bool) -> None:
+        """One maintenance pass (``leader``: this process holds the maintenance lead)."""
+        ...
+
+    def claimed(self, app: Host, store: Store, jobs: list[ClaimedJob]) -> list[ClaimedJob]:
+        """See jobs a worker just claimed before they run; returns the ones to run."""
+        ...
+
+    def finished(self, app: Host, job: ClaimedJob, outcome: Outcome) -> None:
+        """See a job's outcome before the worker stores it."""
+        ...
+
+
+class BaseExtension:
+    """An :class:`Extension` that does nothing: subclass it and override what you need."""
+
+    def maintain(self, app: Host, store: Store, leader: bool) -> None:
+        return None
+
+    def claimed(self, app: Host, store: Store, jobs: list[ClaimedJob]) -> list[ClaimedJob]:
+        return jobs
+
+    def finished(self, app: Host, job: ClaimedJob, outcome: Outcome) -> None:
+        return None
+
+
+class Host(TriggerHost, Protocol):
+    """An app as the services see it (a :class:`conveyor.Conveyor`)."""
+
+    lease: float
+    event_retention: float | None
+    cleanup: CleanupPolicies
+    allow_private_fetch: bool
+    observers: list[WorkerObserver]
+    extensions: list[Extension]
+    # Runs jobs that take an ``io`` parameter (set by conveyor.durable.install).
+    durable_runner: Callable[..., Any]
+
+    def definition(self, job_id: str) -> JobDefinition | None:
+        """A registered or built-in job definition by id."""
+        ...
+
+    def maintain(self, store: Store, leader: bool) -> None:
+        """One maintenance pass: rescue, then every extension."""
+        ...
+
+    def declared_limits(self) -> list[FlowRule]:
+        """The flow-control limits declared in code (conveyor.flow)."""
+        ...
+
+
+__all__ = ["BaseExtension", "Extension", "Host"]

@@ -1,0 +1,190 @@
+"""The rows stores take and give: plain dataclasses (no behaviour, no imports of conveyor).
+
+Times are floats (seconds since the epoch, UTC); JSON fields are already-serialised text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(slots=True)
+class NewJob:
+    """A job to insert. JSON fields are already-serialised text."""
+
+    job: str
+    args: str = "[]"
+    kwargs: str = "{}"
+    payload: str = "null"
+    queue: str = "default"
+    priority: int = 0
+    run_at: float | None = None  # absolute due time; None = store clock + delay
+    delay: float = 0.0
+    key: str | None = None
+    owner: str | None = None
+    dedupe: str | None = None  # "replace" | "unique" | None
+    max_attempts: int = 1
+    retry: str | None = None  # Retry.to_json() as JSON text
+    timeout: float | None = None
+    retention: float | None = None
+    remove_delay: float | None = None
+    version: str | None = None
+    schedule_id: str | None = None
+    fire_at: float | None = None  # the schedule occurrence this job is
+    rescheduled_from: int | None = None
+    event_id: str | None = None
+    concurrency_key: str | None = None  # the job's limit group (flow control)
+    trace_context: str | None = None  # W3C trace context of the trigger (JSON), for tracing
+    # Workflows (stores/graphlogic.py): ids this job waits for, earlier jobs of the same
+    # insert it waits for (by position), how it receives their results ("one" | "all"),
+    # and for a durable run's child: the run, its step's seq and the child's index.
+    depends_on: list[int] | None = None
+    after: list[int] | None = None
+    pipe: str | None = None
+    parent_id: int | None = None
+    parent_seq: int | None = None
+    child_index: int | None = None
+
+    @property
+    def linked(self) -> bool:
+        """Whether inserting it needs the workflow columns set (graphlogic.link)."""
+        return bool(self.depends_on or self.after or self.parent_id is not None)
+
+
+@dataclass(slots=True)
+class ClaimedJob:
+    """A job a worker holds a lease on."""
+
+    id: int
+    job: str
+    args: str
+    kwargs: str
+    attempt: int
+    token: int
+    max_attempts: int
+    retry: str | None
+    timeout: float | None
+    run_at: float
+    started_at: float
+    owner: str | None = None
+    key: str | None = None
+    queue: str = "default"
+    version: str | None = None
+    schedule_id: str | None = None
+    event_id: str | None = None
+    trace_context: str | None = None
+
+
+@dataclass(slots=True)
+class Outcome:
+    """What a worker reports about a job it held.
+
+    ``state`` is "completed", "failed", "cancelled", "pending" (retry later) or
+    "waiting" (a durable run asleep until ``run_at``, or an event when None).
+    """
+
+    id: int
+    token: int
+    state: str
+    finished_at: float
+    result: str | None = None
+    error: str | None = None  # JSON {"type", "message", "traceback"}
+    run_at: float | None = None
+    delay: float | None = None
+    version: str | None = None
+
+
+@dataclass(slots=True)
+class LogLine:
+    job_id: int
+    attempt: int
+    at: float
+    level: str
+    message: str
+
+
+@dataclass(slots=True)
+class Progress:
+    job_id: int
+    token: int
+    fraction: float
+    message: str | None
+
+
+@dataclass(slots=True)
+class JobRow:
+    """One stored job, as read back from the store."""
+
+    id: int
+    job: str
+    args: str
+    kwargs: str
+    payload: str
+    state: str  # PENDING is resolved to scheduled/queued by the store
+    priority: int
+    queue: str
+    key: str | None
+    owner: str | None
+    attempts: int
+    max_attempts: int
+    run_at: float
+    created_at: float
+    started_at: float | None
+    finished_at: float | None
+    result: str | None
+    error: str | None
+    progress: float | None
+    progress_message: str | None
+    version: str | None
+    rescheduled_from: int | None
+    schedule_id: str | None
+    event_id: str | None
+    history: str | None
+    retry: str | None
+    timeout: float | None
+    lease_expires_at: float | None
+    worker_id: str | None
+    concurrency_key: str | None = None
+    parent_id: int | None = None
+
+
+@dataclass(slots=True)
+class JobFilter:
+    """Which jobs a query or bulk action applies to. Empty = all."""
+
+    states: Sequence[str] | None = None  # public state names
+    jobs: Sequence[str] | None = None
+    queues: Sequence[str] | None = None
+    owner: str | None = None
+    any_owner: bool = True  # False: match owner exactly (None = system)
+    key: str | None = None
+    ids: Sequence[int] | None = None
+    data: Any = None  # payload subset to match
+    text: str | None = None  # substring of payload or error
+    created_after: float | None = None
+    created_before: float | None = None
+    schedule_id: str | None = None
+    event_id: str | None = None
+    id_below: int | None = None  # keyset pagination: only ids < this
+    id_above: int | None = None  # and only ids > this (bounds a scan, e.g. text search)
+    parent_id: int | None = None  # children of this durable run
+
+
+@dataclass(slots=True)
+class WorkerInfo:
+    id: str
+    host: str
+    pid: int
+    queues: str
+    concurrency: int
+    started_at: float = 0.0
+    heartbeat_at: float = 0.0
+    stopped_at: float | None = None
+
+
+__all__ = [
+    "ClaimedJob", "JobFilter", "JobRow", "LogLine", "NewJob", "Outcome", "Progress",
+    "WorkerInfo",
+]

@@ -1,0 +1,125 @@
+"""Triggering: turning calls into stored jobs (the service behind run_now/run_at/run_in,
+enqueue_many, schedules' and events' occurrences)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Protocol
+
+from conveyor.awaiting import StoringHandle, awaited_by_caller
+from conveyor.errors import ArgumentsError, ConfigurationError, UniqueViolation
+from conveyor.jobs import JobCall, JobHandle, JobHost
+from conveyor.limits import concurrency_key
+from conveyor.observe import tracing
+from conveyor.options import merge_options
+from conveyor.serialization import Limits, dumps
+from conveyor.stores.base import NewJob
+from conveyor.workflows import dependency_ids
+
+if TYPE_CHECKING:
+    from conveyor.stores.base import HotPathStore
+
+
+class TriggerHost(JobHost, Protocol):
+    """What triggering uses of its app."""
+
+    retention: float | None
+    limits: Limits
+    # The caller's open database connection to store triggers in (or None), e.g. set by
+    # conveyor.contrib.django so triggers join transaction.atomic().
+    ambient_connection: Callable[[], Any] | None
+
+    @property
+    def triggering(self) -> Triggering: ...
+
+
+class Triggering:
+    """Builds :class:`NewJob` rows from calls and stores them.
+
+    ``insert`` is the one place every trigger passes through (``conveyor.testing.inline``
+    wraps it)."""
+
+    def __init__(self, app: TriggerHost) -> None:
+        self._app = app
+
+    def new_job(
+        self, call: JobCall, run_at: float | None = None, delay: float = 0.0,
+        options: Mapping[str, Any] | None = None,
+    ) -> NewJob:
+        """The row storing ``call`` (due at ``run_at``, else ``delay`` from now)."""
+        definition = call.definition
+        if call.missing is not None:
+            raise ArgumentsError(call.missing)
+        opts = merge_options(definition.options, dict(options)) if options else definition.options
+        args, kwargs = call.args, call.kwargs
+        limits = self._app.limits
+        if len(args) == 1 and not kwargs:  # the single argument is the payload
+            payload = dumps(args[0], "payload", limits)
+            args_json, kwargs_json = f"[{payload}]", "{}"
+        else:
+            args_json = dumps(args, "payload args", limits, outer=1) if args else "[]"
+            kwargs_json = dumps(kwargs, "payload", limits) if kwargs else "{}"
+            payload = kwargs_json
+        retention = self._app.retention if opts.retention is None else opts.retention
+        key_spec = definition.concurrency_key
+        return NewJob(
+            definition.id, args_json, kwargs_json, payload, opts.queue, opts.priority, run_at,
+            delay, opts.key, opts.owner, opts.dedupe, opts.max_attempts, opts.retry_json,
+            opts.timeout, retention, opts.remove_delay, definition.version,
+            concurrency_key=concurrency_key(key_spec, args, kwargs, definition.accepts)
+            if key_spec else None,
+        )
+
+    def trigger(
+        self, call: JobCall, run_at: float | None, delay: float, options: dict[str, Any]
+    ) -> JobHandle:
+        if awaited_by_caller(2) and self._may_defer(options):  # `await job(x).run_now()`
+            opts = dict(options) if options else {}
+            return StoringHandle(self._app, lambda: self.new_job(call, run_at, delay, opts))
+        # connection=: store the job in the caller's own database transaction.
+        connection = options.pop("connection", None) if options else None
+        depends_on = options.pop("depends_on", None) if options else None
+        new = self.new_job(call, run_at, delay, options)
+        if depends_on is not None:
+            new.depends_on = dependency_ids(depends_on)
+            if new.dedupe:
+                raise ConfigurationError(
+                    "depends_on cannot be combined with replace=True or unique=True"
+                )
+        return JobHandle(self._app, self.insert([new], connection)[0])
+
+    def _may_defer(self, options: dict[str, Any] | None) -> bool:
+        """Whether an awaited trigger may be stored off the loop: not in the caller's
+        own transaction (``connection=``, Django's atomic block) nor with dependencies."""
+        if options and ("connection" in options or "depends_on" in options):
+            return False
+        ambient = self._app.ambient_connection
+        return ambient is None or ambient() is None
+
+    def insert(self, jobs: Sequence[NewJob], connection: Any = None) -> list[int]:
+        """Store ``jobs`` in one transaction (the caller's, with ``connection``)."""
+        ambient = self._app.ambient_connection
+        if connection is None and ambient is not None:
+            connection = ambient()
+        if tracing.enabled():  # the otel extra, with a tracer provider configured
+            return tracing.traced_insert(jobs, lambda: self._store_jobs(jobs, connection))
+        return self._store_jobs(jobs, connection)
+
+    def _store_jobs(self, jobs: Sequence[NewJob], connection: Any) -> list[int]:
+        store: HotPathStore = self._app.store
+        if connection is not None:
+            return store.insert(jobs, connection=connection)
+        try:
+            return store.insert(jobs)
+        except UniqueViolation:  # a racing process inserted the same unique job
+            return store.insert(jobs)
+
+    def enqueue_many(
+        self, calls: Sequence[JobCall], run_at: float | None, connection: Any,
+        options: Mapping[str, Any],
+    ) -> list[JobHandle]:
+        rows = [self.new_job(c, run_at, 0.0, options) for c in calls]
+        return [JobHandle(self._app, i) for i in self.insert(rows, connection)] if rows else []
+
+
+__all__ = ["TriggerHost", "Triggering"]
