@@ -29,6 +29,7 @@ from conveyor.flow import (
 )
 from conveyor.host import Extension
 from conveyor.jobs import JobCall, JobDefinition, JobHandle, JobRegistry
+from conveyor.maintenance import Maintenance
 from conveyor.observe import WorkerObserver
 from conveyor.observe.hooks import Hook, Hooks
 from conveyor.options import (
@@ -360,6 +361,10 @@ class Conveyor(QueriesMixin, DurableMixin, SchedulesMixin, WebMixin, FlowMixin):
 
     def definition(self, job_id: str) -> JobDefinition | None:
         return self.jobs.get(job_id) or self.periodic.system.get(job_id)
+
+    def maintenance_for(self, store: Store, holder: str) -> Maintenance:
+        """The leader-elected maintenance duty of worker ``holder`` (conveyor.maintenance)."""
+        return Maintenance(self, store, holder)
 
     def maintain(self, store: Store, leader: bool) -> None:
         """One maintenance pass (the worker calls this): rescue, then extensions (retention

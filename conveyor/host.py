@@ -48,6 +48,14 @@ class BaseExtension:
         return None
 
 
+class Upkeep(Protocol):
+    """A worker's maintenance duty (:class:`conveyor.maintenance.Maintenance`)."""
+
+    def run_once(self, force: bool = False) -> bool:
+        """One pass; returns whether this worker leads maintenance."""
+        ...
+
+
 class Host(TriggerHost, Protocol):
     """An app as the services see it (a :class:`conveyor.Conveyor`)."""
 
@@ -68,9 +76,13 @@ class Host(TriggerHost, Protocol):
         """One maintenance pass: rescue, then every extension."""
         ...
 
+    def maintenance_for(self, store: Store, holder: str) -> Upkeep:
+        """The leader-elected maintenance duty of worker ``holder`` on ``store``."""
+        ...
+
     def declared_limits(self) -> list[FlowRule]:
         """The flow-control limits declared in code (conveyor.flow)."""
         ...
 
 
-__all__ = ["BaseExtension", "Extension", "Host"]
+__all__ = ["BaseExtension", "Extension", "Host", "Upkeep"]

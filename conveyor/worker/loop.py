@@ -27,7 +27,7 @@ from conveyor.worker.outcomes import store_outcomes
 from conveyor.worker.supervise import FAILURE_BUDGET, Supervisor
 
 if TYPE_CHECKING:
-    from conveyor.host import Host
+    from conveyor.host import Host, Upkeep
 
 log = logging.getLogger("conveyor.worker")
 QUICK = 0.05  # seconds from claim to outcome under which jobs are claimed ahead
@@ -78,6 +78,7 @@ class Worker:
         self.slots = Slots(concurrency)
         self.poll_interval = poll_interval
         self.maintenance_interval = maintenance_interval
+        self.maintenance: Upkeep | None = None  # leader-elected (conveyor.maintenance)
         # Past this many seconds without the store the worker stops (exit non-zero).
         self.outage_tolerance = outage_tolerance
         # A background task failing this many times in a row stops the worker.
@@ -176,6 +177,8 @@ class Worker:
 
     async def _main(self) -> None:
         maybe_work = True
+        peeked: float | None = None  # next_due read by the last idle poll
+        use_peek = False
         while not self.stopping:
             free = self.concurrency + self._ahead() - len(self.active)
             if free > 0 and maybe_work and len(self.slots.ready) <= self.low_water:
@@ -195,7 +198,13 @@ class Worker:
                 if not maybe_work:
                     self.hungry.set()  # only now are change notifications worth watching
             timeout = self.poll_interval if not self.burst else 0.05
-            due = await self._guard(self.store.next_due, self.queues) if not maybe_work else None
+            if maybe_work:
+                due = None
+            elif use_peek:
+                due = peeked
+            else:
+                due = await self._guard(self.store.next_due, self.queues)
+            use_peek = False
             self.held = False
             if due is not None:
                 # Work due now that the claim left (paused, or held by a limit): look
@@ -213,7 +222,12 @@ class Worker:
             try:
                 await asyncio.wait_for(self.wake.wait(), timeout)
             except TimeoutError:
-                maybe_work = True
+                if self.burst or self.held or due is not None:
+                    maybe_work = True
+                else:  # an idle poll: one look at the due time, a claim only if work is due
+                    peeked = await self._guard(self.store.next_due, self.queues)
+                    maybe_work = peeked is not None and peeked <= epoch(self.app.clock)
+                    use_peek = not maybe_work
             if self._changed:
                 maybe_work = True
 
@@ -411,8 +425,9 @@ class Worker:
         await self._guard(self._maintain_once, True)
 
     def _maintain_once(self, force: bool) -> None:
-        leader = self.store.try_lead("maintenance", self.id, max(self.app.lease, 5.0))
-        self.app.maintain(self.store, leader or force)
+        if self.maintenance is None:
+            self.maintenance = self.app.maintenance_for(self.store, self.id)
+        self.maintenance.run_once(force)
 
     def _watch(self) -> None:
         """Thread: wake the loop when another process stores work."""

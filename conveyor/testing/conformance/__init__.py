@@ -31,7 +31,8 @@ import pytest
 
 _MODULES = ("helpers", "test_bulk", "test_children", "test_clock", "test_dedupe",
             "test_definitions", "test_dependencies",
-            "test_finding", "test_flow", "test_input_checks", "test_leases", "test_retention",
+            "test_finding", "test_flow", "test_input_checks", "test_leases",
+            "test_maintenance", "test_retention",
             "test_running", "test_steering", "test_triggering", "test_worker")
 pytest.register_assert_rewrite(*(f"conveyor.testing.conformance.{m}" for m in _MODULES))
 
@@ -45,6 +46,7 @@ from conveyor.testing.conformance.test_finding import *  # noqa: E402, F403
 from conveyor.testing.conformance.test_flow import *  # noqa: E402, F403
 from conveyor.testing.conformance.test_input_checks import *  # noqa: E402, F403
 from conveyor.testing.conformance.test_leases import *  # noqa: E402, F403
+from conveyor.testing.conformance.test_maintenance import *  # noqa: E402, F403
 from conveyor.testing.conformance.test_retention import *  # noqa: E402, F403
 from conveyor.testing.conformance.test_running import *  # noqa: E402, F403
 from conveyor.testing.conformance.test_steering import *  # noqa: E402, F403
