@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -39,6 +40,9 @@ def test_three_workers_on_one_sqlite_file_run_every_job_exactly_once(tmp_path: P
     app = build(url)
     workers = [spawn_worker(url, tmp_path, concurrency=8) for _ in range(3)]
     try:
+        # Registered workers have their signal handlers: a slow start on a busy machine
+        # must not turn the graceful stop below into a plain SIGTERM death.
+        wait_until(lambda: live_workers(tmp_path / "jobs.db") == 3, 60, "3 workers", tmp_path)
         handles = []
         for start in range(0, JOBS - 200, 200):  # bulk inserts while the workers run
             handles += app.enqueue_many(app.jobs.quick(n) for n in range(start, start + 200))
@@ -215,3 +219,9 @@ def test_a_triggered_job_survives_its_process_dying_right_after(
     with build(race_url) as app:
         record = app.get_job(int(done.stdout))
         assert record is not None and record.state == "queued" and record.args == [7]
+
+
+def live_workers(path: Path) -> int:
+    with closing(sqlite3.connect(path)) as conn:
+        query = "SELECT count(*) FROM conveyor_workers WHERE stopped_at IS NULL"
+        return int(conn.execute(query).fetchone()[0])
