@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import NoReturn
 
@@ -29,3 +31,18 @@ def store_url(
     if kind == "sqlite":
         return f"sqlite:///{folder}/{filename}"
     return str(request.getfixturevalue("pg_url"))
+
+
+def start_cli_worker(
+    folder: Path, app_file: str, source: str, url: str, *args: str
+) -> subprocess.Popen[str]:
+    """Write ``source`` to ``folder/app_file`` and start ``conveyor worker app_file *args``
+    there on ``url`` (other ``CONVEYOR_*`` variables dropped), stdout/stderr piped."""
+    (folder / app_file).write_text(source)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CONVEYOR_")}
+    env["CONVEYOR_URL"] = url
+    return subprocess.Popen(
+        [sys.executable, "-c", "from conveyor.cli import main; main()", "worker",
+         app_file, *args],
+        cwd=folder, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
@@ -13,7 +12,7 @@ import pytest
 
 from conveyor import Conveyor
 from conveyor.cli.supervise import child_arguments
-from tests.support import wait_for
+from tests.support import start_cli_worker, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -33,14 +32,7 @@ APP = textwrap.dedent(
 
 
 def start(tmp_path: Path, url: str, *args: str) -> subprocess.Popen[str]:
-    (tmp_path / "procapp.py").write_text(APP)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CONVEYOR_")}
-    env["CONVEYOR_URL"] = url
-    return subprocess.Popen(
-        [sys.executable, "-c", "from conveyor.cli import main; main()", "worker",
-         "procapp.py", *args],
-        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )
+    return start_cli_worker(tmp_path, "procapp.py", APP, url, *args)
 
 
 def test_child_arguments_drop_processes() -> None:

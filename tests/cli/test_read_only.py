@@ -13,6 +13,7 @@ from click.testing import CliRunner, Result
 
 from conveyor import Conveyor
 from conveyor.cli import main
+from tests.support import store_url
 
 APP = textwrap.dedent(
     """
@@ -32,9 +33,7 @@ Run = Callable[..., Result]
 
 @pytest.fixture(params=["sqlite", "postgres"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path}/fresh.db"
-    return str(request.getfixturevalue("pg_url"))
+    return store_url(request.param, request, tmp_path, "fresh.db")
 
 
 @pytest.fixture

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
-import sys
 import textwrap
 import time
 from pathlib import Path
@@ -13,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from conveyor import Conveyor
+from tests.support import start_cli_worker
 
 pytestmark = pytest.mark.slow
 
@@ -36,14 +35,7 @@ SLOW_APP = textwrap.dedent(
 
 
 def start_worker(tmp_path: Path, url: str, *args: str) -> subprocess.Popen[str]:
-    (tmp_path / "slowapp.py").write_text(SLOW_APP)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CONVEYOR_")}
-    env["CONVEYOR_URL"] = url
-    return subprocess.Popen(
-        [sys.executable, "-c", "from conveyor.cli import main; main()", "worker",
-         "slowapp.py", *args],
-        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )
+    return start_cli_worker(tmp_path, "slowapp.py", SLOW_APP, url, *args)
 
 
 def wait_for_state(app: Conveyor, job_id: int, state: str, timeout: float = 10) -> None:

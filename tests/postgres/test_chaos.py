@@ -11,22 +11,11 @@ from typing import Any
 
 import pytest
 
-from tests.postgres.helpers import connect, start_worker, stop_workers
+from tests.postgres.helpers import start_worker, stop_workers, terminate_sessions
 from tests.postgres.workerapp import make_app
 from tests.support import wait_for
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
-
-
-def terminate_sessions(url: str) -> int:
-    """pg_terminate_backend every other session on the database (a restart, as the
-    workers see it)."""
-    with connect(url) as conn:
-        row = conn.execute(
-            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
-        ).fetchone()
-    return int(row[0]) if row else 0
 
 
 def retrying(action: Any) -> Any:

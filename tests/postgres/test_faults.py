@@ -11,19 +11,9 @@ from conveyor import Conveyor
 from conveyor.errors import StoreError
 from conveyor.stores.postgres import PostgresStore
 from tests.conformance.helpers import wait_for, worker_thread
-from tests.postgres.helpers import connect
+from tests.postgres.helpers import connect, terminate_sessions
 
 pytestmark = pytest.mark.postgres
-
-
-def kill_other_sessions(url: str) -> int:
-    """pg_terminate_backend every other session on the test database."""
-    with connect(url) as conn:
-        row = conn.execute(
-            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
-        ).fetchone()
-    return int(row[0]) if row else 0
 
 
 def test_unreachable_database_is_one_clear_store_error() -> None:
@@ -45,7 +35,7 @@ def test_store_calls_recover_after_their_connections_are_killed(pg_url: str) -> 
     def ping() -> None: ...
 
     ping().run_now()
-    assert kill_other_sessions(pg_url) >= 1
+    assert terminate_sessions(pg_url) >= 1
     try:
         found = app.count()
     except StoreError as exc:  # the killed pooled connection reports once...
@@ -66,7 +56,7 @@ def test_worker_resumes_after_pg_terminate_backend(pg_url: str) -> None:
     with worker_thread(app, concurrency=4):
         work(1).run_now()
         wait_for(lambda: done == [1], what="the first job")
-        kill_other_sessions(pg_url)
+        terminate_sessions(pg_url)
         time.sleep(0.3)
         for n in range(2, 12):
             once_more_if_killed(lambda n=n: work(n).run_now())
@@ -84,7 +74,7 @@ def test_listen_waiter_wakes_on_insert_and_survives_a_killed_connection(pg_url: 
     assert waiter.wait(0.05) is False
     ping().run_now()
     assert waiter.wait(5) is True
-    kill_other_sessions(pg_url)
+    terminate_sessions(pg_url)
     assert waiter.wait(5) is True  # reports the drop: notifications may have been missed
     waiter.wait(0.05)  # reconnects
     once_more_if_killed(lambda: ping().run_now())

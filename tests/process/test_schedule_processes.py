@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from conveyor import Conveyor
+from tests.support import store_url
 
 from .helpers import ROOT, stop, worker_logs
 
@@ -45,9 +46,7 @@ APP = textwrap.dedent(
 
 @pytest.fixture(params=["sqlite", "postgres"])
 def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path}/jobs.db"
-    return str(request.getfixturevalue("pg_url"))
+    return store_url(request.param, request, tmp_path, "jobs.db")
 
 
 def test_three_workers_run_each_occurrence_of_a_one_second_schedule_once(
