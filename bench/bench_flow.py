@@ -9,30 +9,24 @@ alternating, and the best round is reported (the machine is shared).
 from __future__ import annotations
 
 import argparse
-import os
-import signal
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.bench import stop
+from bench.fleet import fleet_parser, fleet_url, spawn_workers
+
 KINDS = ("unlimited", "limited", "rated")
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--url", help="store URL (default: a fresh SQLite file)")
-    parser.add_argument("--jobs", type=int, default=5_000)
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--concurrency", type=int, default=200)
+    parser = fleet_parser(__doc__, jobs=5_000)
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
-    url = args.url or f"sqlite:///{tempfile.mkdtemp(prefix='conveyor-bench-')}/flow.db"
-    os.environ["CONVEYOR_URL"] = url
-    sys.path.insert(0, str(HERE.parent))
+    url = fleet_url(args, "flow.db")
     from bench.flow_app import app
 
     app.purge(state=["completed", "failed", "cancelled"])
@@ -53,9 +47,7 @@ def main() -> None:
 
 def run(app: Any, args: argparse.Namespace, concurrency: int, kinds: tuple[str, ...],
         best: dict[str, float], suffix: str) -> None:
-    env = dict(os.environ, BENCH_CONCURRENCY=str(concurrency), PYTHONPATH=str(HERE.parent))
-    workers = [subprocess.Popen([sys.executable, str(HERE / "flow_app.py")], env=env)
-               for _ in range(args.workers)]
+    workers = spawn_workers("flow_app.py", args.workers, concurrency)
     try:
         time.sleep(3.0)  # started, limits stored, idle
         for _ in range(args.rounds):
@@ -69,10 +61,7 @@ def run(app: Any, args: argparse.Namespace, concurrency: int, kinds: tuple[str, 
                 best[kind + suffix] = max(best.get(kind + suffix, 0.0), rate)
                 app.purge(state=["completed"])
     finally:
-        for w in workers:
-            w.send_signal(signal.SIGTERM)
-        for w in workers:
-            w.wait(30)
+        stop(workers)
 
 
 if __name__ == "__main__":

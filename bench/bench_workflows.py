@@ -10,27 +10,15 @@ and, for each workflow, the overhead per child against the plain jobs.
 
 from __future__ import annotations
 
-import argparse
-import os
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.bench import stop  # noqa: E402
-
-
-def start_workers(url: str, count: int, concurrency: int) -> list:  # type: ignore[type-arg]
-    import subprocess
-
-    env = dict(os.environ, CONVEYOR_URL=url, BENCH_CONCURRENCY=str(concurrency),
-               PYTHONPATH=str(HERE.parent))
-    return [subprocess.Popen([sys.executable, str(HERE / "workflows_app.py")], env=env)
-            for _ in range(count)]
+from bench.bench import stop
+from bench.fleet import fleet_parser, fleet_url, spawn_workers
 
 
 def timed(action: Callable[[], object]) -> float:
@@ -40,14 +28,8 @@ def timed(action: Callable[[], object]) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--url", help="store URL (default: a fresh SQLite file)")
-    parser.add_argument("--jobs", type=int, default=10_000)
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--concurrency", type=int, default=200)
-    args = parser.parse_args()
-    url = args.url or f"sqlite:///{tempfile.mkdtemp(prefix='conveyor-bench-')}/wf.db"
-    os.environ["CONVEYOR_URL"] = url
+    args = fleet_parser(__doc__, jobs=10_000).parse_args()
+    url = fleet_url(args, "wf.db")
     from bench.workflows_app import app, fan, noop, total
     from conveyor import chain, group
 
@@ -63,7 +45,7 @@ def main() -> None:
     def fan_out() -> None:
         fan(n).run_now().result(timeout=600)
 
-    workers = start_workers(url, args.workers, args.concurrency)
+    workers = spawn_workers("workflows_app.py", args.workers, args.concurrency)
     try:
         time.sleep(2.0)  # workers started and idle
         results = {
