@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conveyor import Conveyor, Retry, is_internal
+from conveyor import Conveyor, JobHandle, Retry, is_internal
 from conveyor.errors import Interrupt, Suspend
 from tests.durable.helpers import finish, settle
 
@@ -237,9 +237,9 @@ def test_ctx_describes_the_run(app: Conveyor) -> None:
     assert record.version == "1.2.0"
 
 
-def test_a_run_started_on_an_unregistered_version_fails_with_a_clear_message(
-    app: Conveyor,
-) -> None:
+def upgrade_v1_waiting(app: Conveyor) -> tuple[Any, JobHandle]:
+    """Job "upgrade" on version 1.0.0 and a run of it asleep after its first step."""
+
     @app.job("upgrade", version="1.0.0")
     async def v1(payload: Any, io: Any) -> str:
         await io.task("a", lambda: 1)
@@ -248,6 +248,13 @@ def test_a_run_started_on_an_unregistered_version_fails_with_a_clear_message(
 
     handle = v1(None).run_now()
     assert settle(app, handle).state == "waiting"
+    return v1, handle
+
+
+def test_a_run_started_on_an_unregistered_version_fails_with_a_clear_message(
+    app: Conveyor,
+) -> None:
+    v1, handle = upgrade_v1_waiting(app)
     v1.version = "2.0.0"  # a deploy of new code, without the old version kept
     record = finish(app, handle)
     assert record.state == "failed"
@@ -257,14 +264,7 @@ def test_a_run_started_on_an_unregistered_version_fails_with_a_clear_message(
 
 
 def test_a_kept_version_finishes_the_runs_that_started_on_it(app: Conveyor) -> None:
-    @app.job("upgrade", version="1.0.0")
-    async def v1(payload: Any, io: Any) -> str:
-        await io.task("a", lambda: 1)
-        await io.wait("nap", NAP, "seconds")
-        return "v1"
-
-    old_run = v1(None).run_now()
-    assert settle(app, old_run).state == "waiting"
+    v1, old_run = upgrade_v1_waiting(app)
 
     @app.job_version("upgrade", "1.0.0")
     async def kept(payload: Any, io: Any) -> str:
