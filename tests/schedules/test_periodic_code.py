@@ -35,6 +35,15 @@ def deploy(url: str, text: str = "0 3 * * *", **trigger: object) -> Conveyor:
     return app
 
 
+def declare_hourly(app: Conveyor) -> None:
+    """Job "hourly" on ``every("hour")``, its schedule saved as a starting worker does."""
+
+    @app.job(trigger=app.every("hour"))
+    def hourly() -> None: ...
+
+    app.sync_schedules()
+
+
 def test_a_code_schedule_stores_its_next_occurrence_as_a_scheduled_job(app: Conveyor) -> None:
     @app.job(trigger=app.cron("0 3 * * *", tz="Europe/Paris"))
     def nightly() -> None: ...
@@ -96,9 +105,7 @@ def test_pausing_removes_the_pending_occurrence_and_resuming_stores_the_next(
     app: Conveyor,
 ) -> None:
     with time_machine.travel(utc(2024, 5, 1, 12), tick=False):
-        @app.job(trigger=app.every("hour"))
-        def hourly() -> None: ...
-        app.sync_schedules()  # as a starting worker does
+        declare_hourly(app)
 
         assert app.pause_schedule("hourly") is True
         assert pending(app, "hourly") == [] and app.schedules()[0].paused
@@ -122,9 +129,7 @@ def test_a_paused_schedule_stays_paused_when_the_app_starts_again(shared_url: st
 
 
 def test_removing_a_schedule_deletes_it_and_cancels_its_pending_occurrence(app: Conveyor) -> None:
-    @app.job(trigger=app.every("hour"))
-    def hourly() -> None: ...
-    app.sync_schedules()  # as a starting worker does
+    declare_hourly(app)
 
     assert app.remove_schedule("hourly") is True
     assert app.schedules() == []
@@ -140,9 +145,7 @@ def test_unknown_schedule_ids_are_false(app: Conveyor) -> None:
 
 def test_the_last_run_and_its_state_are_listed(app: Conveyor) -> None:
     with time_machine.travel(utc(2024, 5, 1, 12), tick=False):
-        @app.job(trigger=app.every("hour"))
-        def hourly() -> None: ...
-        app.sync_schedules()  # as a starting worker does
+        declare_hourly(app)
 
     with time_machine.travel(utc(2024, 5, 1, 13, 0, 1), tick=False):
         [ran] = fire_due(app)
@@ -154,9 +157,7 @@ def test_the_last_run_and_its_state_are_listed(app: Conveyor) -> None:
 
 def test_an_occurrence_stored_by_many_threads_at_once_exists_once(app: Conveyor) -> None:
     with time_machine.travel(utc(2024, 5, 1, 12), tick=False):
-        @app.job(trigger=app.every("hour"))
-        def hourly() -> None: ...
-        app.sync_schedules()  # as a starting worker does
+        declare_hourly(app)
 
     row = app.store.get_schedule("hourly")
     assert row is not None
@@ -180,9 +181,7 @@ def test_an_occurrence_stored_by_many_threads_at_once_exists_once(app: Conveyor)
 
 
 def test_an_occurrence_of_a_paused_or_changed_schedule_is_refused(app: Conveyor) -> None:
-    @app.job(trigger=app.every("hour"))
-    def hourly() -> None: ...
-    app.sync_schedules()  # as a starting worker does
+    declare_hourly(app)
 
     row = app.store.get_schedule("hourly")
     assert row is not None
@@ -235,9 +234,7 @@ def test_the_leader_stores_a_missing_next_occurrence_linked_to_the_latest(
     app: Conveyor,
 ) -> None:
     with time_machine.travel(utc(2024, 5, 1, 12), tick=False):
-        @app.job(trigger=app.every("hour"))
-        def hourly() -> None: ...
-        app.sync_schedules()  # as a starting worker does
+        declare_hourly(app)
 
     with time_machine.travel(utc(2024, 5, 1, 13, 0, 1), tick=False):
         # a worker claimed the occurrence and died before storing the next one
