@@ -11,7 +11,7 @@ from typing import Any, Protocol
 
 import pytest
 
-from conveyor import Conveyor
+from conveyor import Conveyor, JobHandle
 from conveyor.worker import Worker
 
 __all__ = ["ManualClock", "NewApp", "drain", "wait_for", "worker_thread"]
@@ -61,6 +61,18 @@ def wait_for(
 def drain(app: Conveyor, **options: Any) -> None:
     """Run a burst worker until nothing is due and nothing is running."""
     app.run_worker(burst=True, **options)
+
+
+def run_failing(app: Conveyor, error: Exception) -> JobHandle:
+    """Register job ``broken``, which raises ``error``, and run it once to its end."""
+
+    @app.job
+    def broken() -> None:
+        raise error
+
+    handle = broken().run_now()
+    drain(app)
+    return handle
 
 
 @contextmanager

@@ -10,7 +10,7 @@ import pytest
 
 from conveyor import Conveyor, JobRecord, Retry
 
-from .helpers import drain
+from .helpers import drain, run_failing
 
 
 def test_get_job_returns_every_field_of_a_completed_job(app: Conveyor) -> None:
@@ -53,12 +53,7 @@ def test_get_job_returns_every_field_of_a_completed_job(app: Conveyor) -> None:
 
 
 def test_get_job_of_a_failed_job_carries_its_error(app: Conveyor) -> None:
-    @app.job
-    def broken() -> None:
-        raise ZeroDivisionError("no")
-
-    h = broken().run_now()
-    drain(app)
+    h = run_failing(app, ZeroDivisionError("no"))
     record = app.get_job(h.id)
     assert record is not None and record.error is not None
     assert set(record.error) >= {"type", "message", "traceback"}

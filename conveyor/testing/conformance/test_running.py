@@ -14,7 +14,7 @@ import pytest
 
 from conveyor import Conveyor, Fail, JobFailed, Retry, RetryIn
 
-from .helpers import drain, wait_for, worker_thread
+from .helpers import drain, run_failing, wait_for, worker_thread
 
 
 def test_job_states_from_scheduled_to_completed(app: Conveyor) -> None:
@@ -41,12 +41,7 @@ def test_job_states_from_scheduled_to_completed(app: Conveyor) -> None:
 
 
 def test_a_failing_job_ends_failed(app: Conveyor) -> None:
-    @app.job
-    def broken() -> None:
-        raise RuntimeError("kaput")
-
-    h = broken().run_now()
-    drain(app)
+    h = run_failing(app, RuntimeError("kaput"))
     assert h.state == "failed"
     assert app.count(state="failed") == 1
 

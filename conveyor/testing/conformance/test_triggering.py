@@ -11,7 +11,7 @@ import pytest
 
 from conveyor import Conveyor, JobFailed, JobHandle, PayloadError, Retry
 
-from .helpers import ManualClock, NewApp, drain
+from .helpers import ManualClock, NewApp, drain, run_failing
 
 FIXED_UNITS = {
     "millisecond": 0.001, "second": 1.0, "minute": 60.0, "hour": 3600.0, "day": 86400.0,
@@ -230,12 +230,7 @@ def test_result_returns_the_stored_result(app: Conveyor, echo) -> None:
 
 
 def test_result_raises_job_failed_carrying_the_error(app: Conveyor) -> None:
-    @app.job
-    def broken() -> None:
-        raise KeyError("missing thing")
-
-    h = broken().run_now()
-    drain(app)
+    h = run_failing(app, KeyError("missing thing"))
     with pytest.raises(JobFailed) as info:
         h.result(timeout=5)
     assert info.value.state == "failed"
