@@ -146,6 +146,7 @@ async def runs(dash: Dashboard, request: Request) -> Any:
 
 
 async def run(dash: Dashboard, request: Request) -> Any:
+    """The run the path's ``run_id`` names, as shown (404 when none; shared with the run page)."""
     run_id = _run_id(request)
     record = await run_in_threadpool(dash.app.get_job, run_id)
     if record is None:

@@ -11,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from conveyor.dashboard import actions
+from conveyor.dashboard import actions, api
 from conveyor.dashboard.actions import BadInput
 from conveyor.dashboard.api import runs_query
 from conveyor.dashboard.context import Dashboard
@@ -108,11 +108,7 @@ async def runs(dash: Dashboard, request: Request) -> Response:
 
 
 async def run(dash: Dashboard, request: Request) -> Response:
-    run_id = actions.parse_run_id(request.path_params["run_id"])
-    record = await run_in_threadpool(dash.app.get_job, run_id)
-    if record is None:
-        raise BadInput(f"no run {run_id}", 404)
-    detail = await run_in_threadpool(dash.views.run_detail, record)
+    detail = await api.run(dash, request)
     return render(dash, request, "run.html", {"run": detail, "nav": "runs"})
 
 
