@@ -19,6 +19,7 @@ from collections.abc import Callable, Generator
 from types import CodeType
 from typing import TYPE_CHECKING, Any
 
+from conveyor.errors import StoreUnavailable
 from conveyor.jobs import JobHandle
 
 if TYPE_CHECKING:
@@ -123,6 +124,9 @@ class _Batch:
                 results.append(exc)
         try:
             ids = self.app.triggering.insert([job for _, job in built]) if built else []
+        except StoreUnavailable as exc:  # not one trigger's fault: every one failed
+            for index, _ in built:
+                results[index] = exc
         except Exception:
             for index, job in built:
                 try:

@@ -51,6 +51,18 @@ class StoreUnavailable(StoreError):
     ran out. Trying again later may succeed (workers do so with a back-off)."""
 
 
+class StoreBusy(StoreUnavailable):
+    """Another process held the store's write lock longer than the busy timeout: nothing
+    was written, so trying again is safe. ``waiting`` says what is awaited (for logs),
+    ``timeout`` how long the store waited before giving up (seconds)."""
+
+    def __init__(self, message: str, waiting: str = "waiting for the store's write lock",
+                 timeout: float = 5.0) -> None:
+        super().__init__(message)
+        self.waiting = waiting
+        self.timeout = timeout
+
+
 class UniqueViolation(ConveyorError):
     """The store refused a row that a unique constraint already holds (e.g. a racing
     process stored the same unique job first)."""

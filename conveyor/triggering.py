@@ -10,6 +10,7 @@ from conveyor.awaiting import StoringHandle, awaited_by_caller
 from conveyor.errors import ArgumentsError, ConfigurationError, UniqueViolation
 from conveyor.jobs import JobCall, JobHandle, JobHost
 from conveyor.limits import concurrency_key
+from conveyor.lockwait import patiently
 from conveyor.observe import tracing
 from conveyor.options import merge_options
 from conveyor.serialization import Limits, dumps
@@ -110,9 +111,9 @@ class Triggering:
         if connection is not None:
             return store.insert(jobs, connection=connection)
         try:
-            return store.insert(jobs)
+            return patiently(lambda: store.insert(jobs))
         except UniqueViolation:  # a racing process inserted the same unique job
-            return store.insert(jobs)
+            return patiently(lambda: store.insert(jobs))
 
     def enqueue_many(
         self, calls: Sequence[JobCall], run_at: float | None, connection: Any,

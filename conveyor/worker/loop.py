@@ -16,7 +16,8 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from conveyor.clock import epoch
-from conveyor.errors import ConfigurationError, StoreError, is_connection_error
+from conveyor.errors import ConfigurationError, StoreBusy, StoreError, is_connection_error
+from conveyor.lockwait import patiently
 from conveyor.observe.dispatch import Dispatch
 from conveyor.stores.base import ClaimedJob, Outcome, Store, WorkerInfo
 from conveyor.worker import report
@@ -93,6 +94,8 @@ class Worker:
         self.buffer = Buffer()
         self.lost: set[int] = set()
         self.stopping = False
+        # The store calls now waiting for another process's write lock (logged once each).
+        self.lock_waits: set[Callable[..., Any]] = set()
         self.processed = 0
         # Set while the last claim found less than it asked for: the watcher thread only
         # listens for new work then (a busy worker claims again anyway).
@@ -132,12 +135,12 @@ class Worker:
         self.store: Store = await self.db(self.app.store.clone)
         if handle_signals:
             self._install_signals()
-        await self.db(self.store.register_worker, WorkerInfo(
+        await self.db(self._patient, self.store.register_worker, WorkerInfo(
             self.id, socket.gethostname(), os.getpid(), ",".join(self.queues or ["*"]),
             self.concurrency,
         ))
         # Limits declared in code become the store's, for every worker on every host.
-        await self.db(self.store.sync_limits, self.app.declared_limits())
+        await self.db(self._patient, self.store.sync_limits, self.app.declared_limits())
         log.info("worker %s started (concurrency %d, queues %s)", self.id, self.concurrency,
                  ",".join(self.queues or ["all"]))
         watcher = threading.Thread(target=self._watch, name="conveyor-watch", daemon=True)
@@ -263,12 +266,25 @@ class Worker:
         self._hold(jobs or [])
         return not claimed and not self.active
 
+    def _patient(self, fn: Callable[..., T], *args: Any) -> T:
+        """In the database thread: a start-up write that waits out another process's lock."""
+        return patiently(lambda: fn(*args), lambda exc: log.warning("%s", exc.waiting))
+
     async def _guard(self, fn: Callable[..., T], *args: Any) -> T | None:
         """A store call that survives the database going away: log, back off, retry."""
         delay, since = 0.1, time.monotonic()
         while True:
             try:
-                return await self.db(fn, *args)
+                result = await self.db(fn, *args)
+                self.lock_waits.discard(fn)
+                return result
+            except StoreBusy as exc:  # another process holds the write lock: not dead
+                if self.stopping:
+                    return None
+                if fn not in self.lock_waits:  # once per wait, not once per retry
+                    self.lock_waits.add(fn)
+                    log.warning("%s; retrying (leases are kept: heartbeats retry too)",
+                                exc.waiting)
             except (StoreError, OSError) as exc:  # StoreUnavailable included
                 if self.stopping:
                     return None
@@ -497,7 +513,7 @@ class Worker:
             task.cancel()
         await self.observers.drain(max(self.grace, 5.0))
         with contextlib.suppress(Exception):
-            await self.db(self.store.unregister_worker, self.id)
+            await self.db(self._patient, self.store.unregister_worker, self.id)
         if self.store is not self.app.store:
             with contextlib.suppress(Exception):
                 await self.db(self.store.close)

@@ -8,10 +8,13 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from conveyor.errors import StoreDataError, StoreError, StoreUnavailable, UniqueViolation
+from conveyor.errors import StoreBusy, StoreDataError, StoreError, UniqueViolation
 from conveyor.stores.sqlite.schema import available, statements
 
-BUSY_TIMEOUT = 30.0
+# Well below the default lease (30 s): a wait for another process's write lock gives up
+# after it with StoreBusy, so the callers retry between waits and a worker's heartbeat
+# (same connection) gets its turn; the lock wait is logged, never mistaken for a dead worker.
+BUSY_TIMEOUT = 5.0
 
 
 def connect(path: str, *, uri: bool = False) -> sqlite3.Connection:
@@ -98,7 +101,7 @@ class Locked:
             try:
                 self.conn.execute("BEGIN IMMEDIATE")
             except sqlite3.OperationalError as exc:  # still locked after the busy timeout
-                raise StoreUnavailable(describe(_path(self.conn), exc, "write to")) from None
+                raise busy(self.conn, exc) from None
             try:
                 yield self.conn
             except BaseException as exc:
@@ -124,10 +127,18 @@ def classify(conn: sqlite3.Connection, exc: sqlite3.Error) -> Exception:
     if isinstance(exc, (sqlite3.DataError, sqlite3.IntegrityError)):
         return StoreDataError(str(exc))
     if isinstance(exc, sqlite3.OperationalError) and ("locked" in str(exc) or "busy" in str(exc)):
-        return StoreUnavailable(describe(_path(conn), exc, "write to"))
+        return busy(conn, exc)
     if isinstance(exc, (sqlite3.InterfaceError, sqlite3.ProgrammingError)):
         return exc  # a bug in conveyor: keep the driver's own message
     return StoreError(describe(_path(conn), exc, "use"))
+
+
+def busy(conn: sqlite3.Connection, exc: sqlite3.Error) -> StoreBusy:
+    """The write lock stayed taken for the whole busy timeout (the transaction rolled back)."""
+    path = _path(conn)
+    return StoreBusy(describe(path, exc, "write to"),
+                     f"waiting for the SQLite write lock on {path!r} (another process holds it)",
+                     BUSY_TIMEOUT)
 
 
 def _path(conn: sqlite3.Connection) -> str:
