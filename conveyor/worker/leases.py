@@ -1,0 +1,196 @@
+"""The worker's hold on the store: calls that outlast an outage, lease heartbeats,
+abandoning lost jobs, stopping on signals, and the graceful shutdown that releases
+unfinished jobs to other workers."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from conveyor.errors import StoreBusy, StoreError, is_connection_error
+from conveyor.lockwait import patiently
+from conveyor.observe.dispatch import Dispatch
+from conveyor.stores.base import ClaimedJob, Store
+from conveyor.worker import report
+from conveyor.worker.lanes import Slots, ThreadLane
+from conveyor.worker.meta import Buffer
+from conveyor.worker.supervise import Supervisor
+
+if TYPE_CHECKING:
+    from conveyor.host import Host
+
+log = logging.getLogger("conveyor.worker")
+T = TypeVar("T")
+
+
+class LeasesMixin:
+    """Store access, lease keeping and stopping for :class:`~conveyor.worker.loop.Worker`."""
+
+    app: Host
+    id: str
+    grace: float
+    stopping: bool
+    processed: int
+    loop: asyncio.AbstractEventLoop
+    wake: asyncio.Event
+    hurry: asyncio.Event
+    flushed: asyncio.Event
+    settled: asyncio.Event
+    active: dict[int, tuple[ClaimedJob, asyncio.Task[None] | None]]
+    held_since: dict[int, float]
+    lost: set[int]
+    slots: Slots
+    lane: ThreadLane
+    buffer: Buffer
+    observers: Dispatch
+    store: Store
+    db_pool: ThreadPoolExecutor
+    job_pool: ThreadPoolExecutor
+    supervisor: Supervisor
+    outage_tolerance: float | None
+    lock_waits: set[Callable[..., Any]]
+
+    if TYPE_CHECKING:
+        async def _flush_all(self) -> None: ...
+
+    async def db(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run a store call on this worker's single database thread."""
+        return await self.loop.run_in_executor(self.db_pool, fn, *args)
+
+    def _patient(self, fn: Callable[..., T], *args: Any) -> T:
+        """In the database thread: a start-up write that waits out another process's lock."""
+        return patiently(lambda: fn(*args), lambda exc: log.warning("%s", exc.waiting))
+
+    async def _guard(self, fn: Callable[..., T], *args: Any) -> T | None:
+        """A store call that survives the database going away: log, back off, retry."""
+        delay, since = 0.1, time.monotonic()
+        while True:
+            try:
+                result = await self.db(fn, *args)
+                self.lock_waits.discard(fn)
+                return result
+            except StoreBusy as exc:  # another process holds the write lock: not dead
+                if self.stopping:
+                    return None
+                if fn not in self.lock_waits:  # once per wait, not once per retry
+                    self.lock_waits.add(fn)
+                    log.warning("%s; retrying (leases are kept: heartbeats retry too)",
+                                exc.waiting)
+            except (StoreError, OSError) as exc:  # StoreUnavailable included
+                if self.stopping:
+                    return None
+                log.warning("store unavailable (%s); retrying in %.1f s", exc, delay)
+            except Exception as exc:
+                if not is_connection_error(exc) or self.stopping:
+                    raise
+                log.warning("store unavailable (%s); retrying in %.1f s", exc, delay)
+            gone = time.monotonic() - since
+            if self.outage_tolerance is not None and gone > self.outage_tolerance:
+                self.supervisor.give_up(
+                    f"the store has been unreachable for {gone:.0f} s (more than the "
+                    f"worker's outage_tolerance of {self.outage_tolerance:g} s)")
+                return None
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
+
+
+    def stop(self, force: bool = False) -> None:
+        """Stop claiming; running jobs get ``grace`` seconds to finish (``force``: none),
+        then are released to other workers. Safe to call from any thread."""
+        self.stopping = True
+        if force:
+            self.grace = 0
+        if hasattr(self, "wake"):
+            if force and hasattr(self, "hurry"):
+                self.loop.call_soon_threadsafe(self.hurry.set)
+            self.loop.call_soon_threadsafe(self.wake.set)
+
+    async def _heartbeat(self) -> None:
+        held = {i: job.token for i, (job, _) in self.active.items()}
+        lost = await self._guard(self.store.heartbeat, self.id, held, self.app.lease)
+        if self.buffer:
+            self.flushed.set()
+        for job_id in lost or ():
+            entry = self.active.get(job_id)
+            if entry is not None:
+                log.warning("job %s: lease lost (cancelled or rescued); abandoning", job_id)
+                self._abandon(job_id, entry[1])
+
+    def _abandon(self, job_id: int, task: asyncio.Task[None] | None) -> None:
+        """Stop holding a job: cancel its task; one waiting to start never starts; one on
+        a lane thread (which cannot be interrupted) keeps its thread until it returns,
+        and its outcome is dropped."""
+        self.lost.add(job_id)
+        if task is not None:
+            task.cancel()
+            return
+        job, _ = self.active.pop(job_id)
+        self.held_since.pop(job_id, None)
+        if self.slots.withdraw(job_id):
+            self.lost.discard(job_id)
+        report.finished(job, None)
+        self.observers.finished(job, None, None)
+        self.settled.set()
+
+    def _install_signals(self) -> None:
+        def on_signal() -> None:
+            if self.stopping:
+                log.warning("second signal: stopping now")
+                self.grace = 0
+                self.hurry.set()  # cut short a grace period already being waited out
+            self.stop()
+
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                self.loop.add_signal_handler(sig, on_signal)
+
+    async def _settle(self) -> None:
+        while self.active:
+            self.settled.clear()
+            await self.settled.wait()
+
+    async def _shutdown(self, helpers: list[asyncio.Task[None]]) -> None:
+        unstarted = self.slots.withdraw()  # claimed ahead: back to the queue at once
+        for job in unstarted:
+            self.active.pop(job.id, None)
+            self.observers.finished(job, None, None)
+        if self.active:
+            log.info("waiting up to %.0f s for %s", self.grace, _jobs(len(self.active), "running"))
+            all_done = asyncio.ensure_future(self._settle())
+            hurry = asyncio.ensure_future(self.hurry.wait())
+            await asyncio.wait([all_done, hurry], timeout=self.grace or 0.001,
+                               return_when=asyncio.FIRST_COMPLETED)
+            all_done.cancel()  # stops waiting; the job tasks themselves are not cancelled
+            hurry.cancel()
+        leftover = {i: job.token for i, (job, _) in self.active.items()}
+        for job_id in leftover:
+            self._abandon(job_id, self.active[job_id][1])
+        self.lane.close()
+        await self._flush_all()
+        leftover.update({job.id: job.token for job in unstarted})
+        if leftover:
+            released = await self._guard(self.store.release, leftover)
+            log.info("released %s to other workers", _jobs(released or 0, "unfinished"))
+        for task in helpers:
+            task.cancel()
+        await self.observers.drain(max(self.grace, 5.0))
+        with contextlib.suppress(Exception):
+            await self.db(self._patient, self.store.unregister_worker, self.id)
+        if self.store is not self.app.store:
+            with contextlib.suppress(Exception):
+                await self.db(self.store.close)
+        self.db_pool.shutdown(wait=False)
+        self.job_pool.shutdown(wait=False, cancel_futures=True)
+        log.info("worker %s stopped after %s", self.id, _jobs(self.processed))
+
+
+def _jobs(count: int, adjective: str = "") -> str:
+    """``1 running job``, ``2 running jobs``."""
+    words = f"{adjective} job" if adjective else "job"
+    return f"{count} {words}{'' if count == 1 else 's'}"
