@@ -12,23 +12,23 @@ from conveyor.clock import Clock, epoch
 from conveyor.errors import ConfigurationError
 from conveyor.stores.base import (
     FINISHED,
-    POISON_RESCUES,
     ClaimedJob,
     JobFilter,
-    LogLine,
     NewJob,
     Outcome,
-    Progress,
     Waiter,
 )
 from conveyor.stores.flowlogic import Rules
 from conveyor.stores.group import GroupCommit
-from conveyor.stores.matching import FAR_FUTURE, POISON_ERROR, RESCUED_ERROR
+from conveyor.stores.matching import FAR_FUTURE
 from conveyor.stores.sqlite import connection
 from conveyor.stores.sqlite.cleanup import CleanupMixin
 from conveyor.stores.sqlite.durable import DurableMixin
 from conveyor.stores.sqlite.filters import where
 from conveyor.stores.sqlite.flow import FlowMixin, claim_limited, read_rules
+from conveyor.stores.sqlite.leases import CLEAR_LEASE as _CLEAR_LEASE
+from conveyor.stores.sqlite.leases import FENCE as _FENCE
+from conveyor.stores.sqlite.leases import LeasesMixin
 from conveyor.stores.sqlite.reading import ReadingMixin
 from conveyor.stores.sqlite.records import DataVersionWaiter, RecordsMixin
 from conveyor.stores.sqlite.schedules import SchedulesMixin
@@ -62,7 +62,6 @@ _CLAIM = _CLAIM_SET + (
 ) + _CLAIMED
 # Under flow rules: the ids flowlogic picked (still due: the transaction holds the lock).
 _TAKE = _CLAIM_SET + "id IN ({ids}) AND state IN ('pending', 'waiting')" + _CLAIMED
-_FENCE = "WHERE id = ? AND lease_token = ? AND state = 'running'"
 _PURGE_AT = (
     "CASE WHEN ? = 'completed' AND remove_delay IS NOT NULL THEN ? + remove_delay "
     "WHEN retention IS NOT NULL THEN ? + retention END"
@@ -71,7 +70,6 @@ _HISTORY_APPEND = (
     "json_insert(coalesce(history, '[]'), '$[#]', json_object('number', attempts, "
     "'started_at', started_at, 'finished_at', ?, 'error', json(?)))"
 )
-_CLEAR_LEASE = "lease_token = NULL, lease_expires_at = NULL, worker_id = NULL"
 _MATCH_PENDING = (
     "(state = 'pending' OR (state = 'running' AND lease_expires_at < ?)) AND job = ? "
     "AND owner IS ?"
@@ -83,8 +81,8 @@ def dedupe_key(job: NewJob) -> str:
 
 
 class SQLiteStore(
-    ReadingMixin, DurableMixin, SchedulesMixin, CleanupMixin, RecordsMixin, FlowMixin,
-    WorkflowsMixin,
+    ReadingMixin, LeasesMixin, DurableMixin, SchedulesMixin, CleanupMixin, RecordsMixin,
+    FlowMixin, WorkflowsMixin,
 ):
     """Store on one SQLite file: WAL, one BEGIN IMMEDIATE transaction per batch."""
 
@@ -322,61 +320,6 @@ class SQLiteStore(
         if woke:
             self._changed.set()
         return changed
-
-    def heartbeat(self, worker_id: str, held: dict[int, int], lease: float) -> set[int]:
-        now = epoch(self.clock)
-        with self.db.transaction() as conn:
-            rows = conn.execute(
-                "UPDATE conveyor_jobs SET lease_expires_at = ? "
-                "WHERE worker_id = ? AND state = 'running' RETURNING id, lease_token",
-                (now + lease, worker_id),
-            ).fetchall()
-            conn.execute(
-                "UPDATE conveyor_workers SET heartbeat_at = ? WHERE id = ?", (now, worker_id)
-            )
-        live = dict(rows)
-        return {i for i, token in held.items() if live.get(i) != token}
-
-    def release(self, held: dict[int, int]) -> int:
-        now = epoch(self.clock)
-        with self.db.transaction() as conn:
-            return conn.executemany(
-                "UPDATE conveyor_jobs SET state = 'pending', run_at = ?, attempts = attempts - 1, "
-                f"started_at = NULL, {_CLEAR_LEASE} " + _FENCE,
-                [(now, i, t) for i, t in held.items()],
-            ).rowcount
-
-    def rescue(self) -> int:
-        now = epoch(self.clock)
-        error, poison = RESCUED_ERROR, POISON_ERROR
-        with self.db.transaction() as conn:
-            return conn.execute(
-                "UPDATE conveyor_jobs SET rescues = rescues + 1, "
-                "state = CASE WHEN rescues + 1 >= :max THEN 'failed' ELSE 'pending' END, "
-                "error = CASE WHEN rescues + 1 >= :max THEN :poison ELSE :error END, "
-                "history = json_insert(coalesce(history, '[]'), '$[#]', json_object("
-                "'number', attempts, 'started_at', started_at, 'finished_at', :now, "
-                "'error', json(:error))), "
-                "finished_at = CASE WHEN rescues + 1 >= :max THEN :now END, "
-                "purge_at = CASE WHEN rescues + 1 >= :max THEN :now + retention END, "
-                "run_at = :now, " + _CLEAR_LEASE + " "
-                "WHERE state = 'running' AND lease_expires_at < :now",
-                {"now": now, "max": POISON_RESCUES, "error": error, "poison": poison},
-            ).rowcount
-
-    def write_progress(self, items: Sequence[Progress], logs: Sequence[LogLine]) -> None:
-        with self.db.transaction() as conn:
-            if items:
-                conn.executemany(
-                    "UPDATE conveyor_jobs SET progress = ?, progress_message = ? " + _FENCE,
-                    [(p.fraction, p.message, p.job_id, p.token) for p in items],
-                )
-            if logs:
-                conn.executemany(
-                    "INSERT INTO conveyor_logs (job_id, attempt, at, level, message) "
-                    "VALUES (?, ?, ?, ?, ?)",
-                    [(g.job_id, g.attempt, g.at, g.level, g.message) for g in logs],
-                )
 
     # -- acting on jobs -----------------------------------------------------------
     def cancel(self, flt: JobFilter) -> int:
