@@ -40,10 +40,10 @@ def create_executions(url: str) -> None:
         conn.execute(EXECUTIONS)
 
 
-def start_worker(url: str, concurrency: int = 10) -> subprocess.Popen[bytes]:
+def start_worker(url: str, concurrency: int = 10, lease: float = 1.0) -> subprocess.Popen[bytes]:
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     return subprocess.Popen(
-        [sys.executable, "-m", "tests.postgres.workerapp", url, str(concurrency)],
+        [sys.executable, "-m", "tests.postgres.workerapp", url, str(concurrency), str(lease)],
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )
 

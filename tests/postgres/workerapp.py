@@ -56,5 +56,6 @@ def make_app(url: str, lease: float = 1.0) -> Conveyor:
     return app
 
 
-if __name__ == "__main__":  # python workerapp.py URL CONCURRENCY
-    make_app(sys.argv[1]).run_worker(concurrency=int(sys.argv[2]))
+if __name__ == "__main__":  # python workerapp.py URL CONCURRENCY [LEASE]
+    lease = float(sys.argv[3]) if len(sys.argv) > 3 else 1.0
+    make_app(sys.argv[1], lease).run_worker(concurrency=int(sys.argv[2]))
