@@ -123,10 +123,13 @@ class StoreCollector:
 
         jobs = GaugeMetricFamily("conveyor_jobs", "Stored jobs by state and queue",
                                  labels=["state", "queue"])
-        queues = sorted({self.app.jobs[i].options.queue for i in self.app.jobs} | {"default"})
-        for state in STATES:
-            for queue in queues:
-                jobs.add_metric([state, queue], self.app.count(state=state, queue=queue))
+        # One grouped query per scrape; queues declared in code are reported at zero too.
+        counts = self.app.store.queue_counts()
+        declared = {self.app.jobs[i].options.queue for i in self.app.jobs} | {"default"}
+        for queue in sorted(declared | set(counts)):
+            found = counts.get(queue, {})
+            for state in STATES:
+                jobs.add_metric([state, queue], found.get(state, 0))
         yield jobs
         alive = self.app.store.workers(WORKERS_ALIVE_WITHIN)
         yield GaugeMetricFamily("conveyor_workers_alive",

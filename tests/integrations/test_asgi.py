@@ -88,6 +88,9 @@ def test_metrics_count_what_ran(app: Conveyor) -> None:
     def fatal() -> None:
         raise Fail("no")
 
+    @app.job(queue="mail")
+    def send() -> None: ...
+
     def counts() -> dict[Any, float]:
         return _samples(TestClient(app.asgi()).get("/metrics").text)
 
@@ -97,6 +100,7 @@ def test_metrics_count_what_ran(app: Conveyor) -> None:
     flaky().run_now()
     fatal().run_now()
     app.run_worker(burst=True)
+    send().run_in(days=30)
     after = counts()
 
     def delta(name: str, job: str) -> float:
@@ -113,6 +117,8 @@ def test_metrics_count_what_ran(app: Conveyor) -> None:
     assert delta("conveyor_start_latency_seconds_count", "ok") == 3
     assert after[("conveyor_jobs", (("queue", "default"), ("state", "completed")))] == 3
     assert after[("conveyor_jobs", (("queue", "default"), ("state", "failed")))] == 2
+    assert after[("conveyor_jobs", (("queue", "mail"), ("state", "scheduled")))] == 1
+    assert after[("conveyor_jobs", (("queue", "mail"), ("state", "completed")))] == 0
 
 
 def test_prefix_for_a_proxy_that_does_not_strip_it(tmp_path: Path) -> None:
