@@ -100,7 +100,7 @@ def test_metrics_count_what_ran(app: Conveyor) -> None:
     flaky().run_now()
     fatal().run_now()
     app.run_worker(burst=True)
-    send().run_in(days=30)
+    send().run_in(30, "days")
     after = counts()
 
     def delta(name: str, job: str) -> float:
