@@ -30,7 +30,7 @@ from conveyor.flow import (
 from conveyor.host import Extension
 from conveyor.jobs import JobCall, JobDefinition, JobHandle, JobRegistry
 from conveyor.maintenance import Maintenance
-from conveyor.observe import WorkerObserver
+from conveyor.observe import Observer
 from conveyor.observe.hooks import Hook, Hooks
 from conveyor.options import (
     JobOptions,
@@ -113,7 +113,7 @@ class Conveyor(QueriesMixin, DurableMixin, SchedulesMixin, WebMixin, FlowMixin):
         self.extensions: list[Extension] = []
         self.event_routes = EventRoutes()  # which jobs each event starts
         # Told by workers about every attempt once stored (hooks, metrics, tracing).
-        self.observers: list[WorkerObserver] = []
+        self.observers: list[Observer] = []
         self.hooks = Hooks()
         # Returns the caller's open database connection to store triggers in (or None);
         # conveyor.contrib.django sets it so triggers join transaction.atomic().

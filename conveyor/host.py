@@ -15,7 +15,7 @@ from conveyor.triggering import TriggerHost
 if TYPE_CHECKING:
     from conveyor.cleanup import CleanupPolicies
     from conveyor.jobs import JobDefinition
-    from conveyor.observe import WorkerObserver
+    from conveyor.observe import Observer
     from conveyor.stores.base import ClaimedJob, FlowRule, Outcome, Store
 
 
@@ -63,7 +63,7 @@ class Host(TriggerHost, Protocol):
     event_retention: float | None
     cleanup: CleanupPolicies
     allow_private_fetch: bool
-    observers: list[WorkerObserver]
+    observers: list[Observer]
     extensions: list[Extension]
     # Runs jobs that take an ``io`` parameter (set by conveyor.durable.install).
     durable_runner: Callable[..., Any]

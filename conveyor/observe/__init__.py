@@ -1,8 +1,10 @@
 """What the worker tells observers (hooks, metrics, tracing) after the store has it.
 
-An observer implements :class:`WorkerObserver`; ``app.observers`` lists them. The worker
-calls each method on its event loop after the state it reports is stored and awaits
-nothing it returns: an observer that fails is logged and never fails the job.
+An observer is a :class:`WorkerObserver` (async methods, each job's calls run in order as
+tasks) or an :class:`InlineObserver` (cheap sync methods called in place, no task);
+``app.observers`` lists them. The worker calls each method on its event loop after the
+state it reports is stored and awaits nothing it returns: an observer that fails is
+logged and never fails the job. A worker whose observers watch nothing makes no task.
 """
 
 from __future__ import annotations
@@ -23,11 +25,14 @@ class RecordSource(Protocol):
 class ObservedApp(RecordSource, Protocol):
     """An app whose workers tell observers."""
 
-    observers: list[WorkerObserver]
+    observers: list[Observer]
 
 
 class WorkerObserver(Protocol):
-    """Told about each attempt a worker runs."""
+    """Told about each attempt a worker runs (a task per call, in order per job).
+
+    It may also define ``watching(event: str) -> bool`` (``event``: "started" or
+    "finished"): while that returns False the worker skips it, without a task."""
 
     async def attempt_started(self, app: RecordSource, job: ClaimedJob) -> None:
         """The claim is stored: the job is running (attempt ``job.attempt``)."""
@@ -44,4 +49,18 @@ class WorkerObserver(Protocol):
         ...
 
 
-__all__ = ["ObservedApp", "RecordSource", "WorkerObserver"]
+class InlineObserver(Protocol):
+    """Told about each attempt in place, on the worker's event loop: the same events as
+    :class:`WorkerObserver`, as sync methods that must be quick and never block (count,
+    start or end a span). No task is made for them."""
+
+    def started_now(self, job: ClaimedJob) -> None: ...
+
+    def finished_now(
+        self, job: ClaimedJob, outcome: Outcome | None, error: BaseException | None
+    ) -> None: ...
+
+
+Observer = WorkerObserver | InlineObserver
+
+__all__ = ["InlineObserver", "ObservedApp", "Observer", "RecordSource", "WorkerObserver"]

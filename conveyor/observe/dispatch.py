@@ -1,16 +1,17 @@
-"""The worker's side of :class:`WorkerObserver`: tasks per job, in order, drained at stop."""
+"""The worker's side of the observers: inline ones called in place, async ones as tasks
+per job (in order, drained at stop), and nothing at all for observers that watch nothing."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from conveyor.observe import metrics, tracing
 
 if TYPE_CHECKING:
-    from conveyor.observe import ObservedApp, WorkerObserver
+    from conveyor.observe import InlineObserver, ObservedApp, Observer, WorkerObserver
     from conveyor.stores.base import ClaimedJob, Outcome
 
 log = logging.getLogger("conveyor.worker")
@@ -19,27 +20,67 @@ Call = Callable[["WorkerObserver"], Awaitable[None]]
 
 
 class Dispatch:
-    """Runs observer calls as tasks: one job's calls in order, never blocking the worker."""
+    """Tells the app's observers about attempts, never blocking the worker."""
 
     def __init__(self, app: ObservedApp) -> None:
         self.app = app
         metrics.install(app)  # attempts are counted when prometheus_client is installed
         tracing.install(app)  # and traced when OpenTelemetry is
         self.tasks: dict[int, asyncio.Task[None]] = {}
+        self._seen: tuple[Observer, ...] = ()
+        self._inline: list[InlineObserver] = []
+        self._async: list[WorkerObserver] = []
+
+    def _split(self) -> None:
+        """Sort ``app.observers`` into inline and async ones (again when it changed)."""
+        seen = tuple(self.app.observers)
+        if seen != self._seen:
+            self._seen = seen
+            self._inline, self._async = [], []
+            for observer in seen:
+                if hasattr(observer, "started_now"):
+                    self._inline.append(cast("InlineObserver", observer))
+                else:
+                    self._async.append(observer)
+
+    def _watching(self, event: str) -> list[WorkerObserver]:
+        """The async observers that want ``event`` now."""
+        wanted = []
+        for observer in self._async:
+            watching = getattr(observer, "watching", None)
+            if watching is None or watching(event):
+                wanted.append(observer)
+        return wanted
 
     def started(self, job: ClaimedJob) -> None:
-        if self.app.observers:
-            self._add(job.id, lambda obs: obs.attempt_started(self.app, job))
+        self._split()
+        for inline in self._inline:
+            try:
+                inline.started_now(job)
+            except Exception:
+                log.exception("observer %r failed for job %s", inline, job.id)
+        if self._async:
+            observers = self._watching("started")
+            if observers:
+                self._add(job.id, observers, lambda obs: obs.attempt_started(self.app, job))
 
     def finished(
         self, job: ClaimedJob, outcome: Outcome | None, error: BaseException | None
     ) -> None:
-        if self.app.observers:
-            self._add(job.id, lambda obs: obs.attempt_finished(self.app, job, outcome, error))
+        self._split()
+        for inline in self._inline:
+            try:
+                inline.finished_now(job, outcome, error)
+            except Exception:
+                log.exception("observer %r failed for job %s", inline, job.id)
+        if self._async:
+            observers = self._watching("finished")
+            if observers:
+                self._add(job.id, observers,
+                          lambda obs: obs.attempt_finished(self.app, job, outcome, error))
 
-    def _add(self, job_id: int, call: Call) -> None:
+    def _add(self, job_id: int, observers: list[WorkerObserver], call: Call) -> None:
         before = self.tasks.get(job_id)
-        observers = list(self.app.observers)
 
         async def run() -> None:
             if before is not None:

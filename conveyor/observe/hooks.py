@@ -20,6 +20,7 @@ log = logging.getLogger("conveyor.hooks")
 EVENTS = ("started", "completed", "failed", "retrying", "cancelled")
 # Outcome state -> the hook event it fires ("waiting": a durable run asleep, none).
 _BY_STATE = {"completed": "completed", "failed": "failed", "pending": "retrying"}
+_FINISHED = ("completed", "failed", "retrying", "cancelled")
 
 Hook = Callable[..., Any]
 
@@ -42,6 +43,13 @@ class Hooks:
 
     def wants(self, event: str) -> bool:
         return bool(self.registered[event])
+
+    def watching(self, event: str) -> bool:
+        """Whether a worker should call this observer for ``event`` ("started" or
+        "finished"): only while a hook is registered for it."""
+        if event == "started":
+            return bool(self.registered["started"])
+        return any(self.registered[e] for e in _FINISHED)
 
     async def attempt_started(self, app: RecordSource, job: ClaimedJob) -> None:
         await self.fire(app, "started", job.id, None)

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
-    from conveyor.observe import ObservedApp, RecordSource
+    from conveyor.observe import ObservedApp
     from conveyor.stores.base import ClaimedJob, Outcome, Store
 
 
@@ -78,27 +78,43 @@ def instruments() -> _Instruments:
 
 
 class MetricsObserver:
-    """Counts attempts for Prometheus (a :class:`conveyor.observe.WorkerObserver`)."""
+    """Counts attempts for Prometheus (a :class:`conveyor.observe.InlineObserver`: a few
+    counter increments in place, no task per job)."""
 
     def __init__(self) -> None:
         self.m = instruments()
+        # job name -> its labelled (started, completed, failed, retried, duration, latency)
+        self.by_job: dict[str, tuple[Any, ...]] = {}
 
-    async def attempt_started(self, app: RecordSource, job: ClaimedJob) -> None:
-        self.m.started.labels(job.job).inc()
-        self.m.latency.labels(job.job).observe(max(0.0, job.started_at - job.run_at))
+    def _of(self, job: str) -> tuple[Any, ...]:
+        children = self.by_job.get(job)
+        if children is None:
+            m = self.m
+            children = self.by_job[job] = tuple(
+                metric.labels(job) for metric in (m.started, m.completed, m.failed,
+                                                  m.retried, m.duration, m.latency))
+        return children
 
-    async def attempt_finished(
-        self, app: RecordSource, job: ClaimedJob, outcome: Outcome | None,
-        error: BaseException | None,
+    def started_now(self, job: ClaimedJob) -> None:
+        children = self._of(job.job)
+        children[0].inc()
+        children[5].observe(max(0.0, job.started_at - job.run_at))
+
+    def finished_now(
+        self, job: ClaimedJob, outcome: Outcome | None, error: BaseException | None
     ) -> None:
         if outcome is None:
             return
-        counter = {"completed": self.m.completed, "failed": self.m.failed,
-                   "pending": self.m.retried}.get(outcome.state)
+        children = self._of(job.job)
+        counter = _COUNTER_OF.get(outcome.state)
         if counter is not None:
-            counter.labels(job.job).inc()
+            children[counter].inc()
         if outcome.state != "waiting":
-            self.m.duration.labels(job.job).observe(max(0.0, outcome.finished_at - job.started_at))
+            children[4].observe(max(0.0, outcome.finished_at - job.started_at))
+
+
+# An outcome's state -> the index of the counter it counts in MetricsObserver._of
+_COUNTER_OF = {"completed": 1, "failed": 2, "pending": 3}
 
 
 def install(app: ObservedApp) -> bool:

@@ -15,23 +15,24 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from conveyor.observe import ObservedApp, RecordSource
+    from conveyor.observe import ObservedApp
     from conveyor.stores.base import ClaimedJob, NewJob, Outcome
 
 _available: bool | None = None
+_trace: Any = None  # the opentelemetry.trace module, once imported
 TRACER = "conveyor"
 
 
 def available() -> bool:
-    global _available
+    global _available, _trace
     if _available is None:
         try:
             import opentelemetry.propagate
-            import opentelemetry.trace  # noqa: F401
+            import opentelemetry.trace
         except ImportError:
             _available = False
         else:
-            _available = True
+            _available, _trace = True, opentelemetry.trace
     return _available
 
 
@@ -39,8 +40,7 @@ def enabled() -> bool:
     """Whether spans are recorded: the API is installed and a provider configured."""
     if not available():
         return False
-    from opentelemetry import trace
-
+    trace = _trace
     provider = trace.get_tracer_provider()
     return not isinstance(provider, (trace.ProxyTracerProvider, trace.NoOpTracerProvider))
 
@@ -82,12 +82,12 @@ def traced_insert(jobs: Sequence[NewJob], insert: Callable[[], list[int]]) -> li
 
 
 class TracingObserver:
-    """One span per attempt, a child of the trigger's span (a WorkerObserver)."""
+    """One span per attempt, a child of the trigger's span (an InlineObserver)."""
 
     def __init__(self) -> None:
         self.spans: dict[tuple[int, int], Any] = {}
 
-    async def attempt_started(self, app: RecordSource, job: ClaimedJob) -> None:
+    def started_now(self, job: ClaimedJob) -> None:
         if not enabled():
             return
         from opentelemetry import propagate, trace
@@ -108,10 +108,11 @@ class TracingObserver:
         )
         self.spans[(job.id, job.attempt)] = span
 
-    async def attempt_finished(
-        self, app: RecordSource, job: ClaimedJob, outcome: Outcome | None,
-        error: BaseException | None,
+    def finished_now(
+        self, job: ClaimedJob, outcome: Outcome | None, error: BaseException | None
     ) -> None:
+        if not self.spans:
+            return
         span = self.spans.pop((job.id, job.attempt), None)
         if span is None:
             return
