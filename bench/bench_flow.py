@@ -3,12 +3,16 @@
 No-op jobs processed end to end (W workers started idle, then N jobs stored in bulk, time
 until the last is completed) for a job without limits, with ``concurrency=50`` and with
 ``rate="1000000/second"`` (far above what is achieved). Each kind runs ``--rounds`` times,
-alternating, and the best round is reported (the machine is shared).
+alternating; the median round is reported (the machine is shared), with the workers' CPU
+per job and, on PostgreSQL, the transactions committed per job.
 """
 
 from __future__ import annotations
 
 import argparse
+import signal
+import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -16,52 +20,84 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.bench import stop
+from bench.bench import cpu_seconds, stop, transactions
 from bench.fleet import fleet_parser, fleet_url, spawn_workers
 
 KINDS = ("unlimited", "limited", "rated")
+Rounds = dict[str, list[tuple[float, float, float | None]]]  # kind -> (jobs/s, CPU us, tx)
 
 
 def main() -> None:
     parser = fleet_parser(__doc__, jobs=5_000)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--profile", metavar="PREFIX",
+                        help="py-spy: PREFIX-<kind>.txt, collapsed stacks of the first worker")
     args = parser.parse_args()
     url = fleet_url(args, "flow.db")
     from bench.flow_app import app
 
     app.purge(state=["completed", "failed", "cancelled"])
-    best: dict[str, float] = {}
-    run(app, args, args.concurrency, KINDS, best, "")
-    # The same 50 attempts in flight, capped by the workers' own concurrency instead: what
-    # a cap of 50 costs a no-op job whatever enforces it (the claim -> complete round trip).
-    run(app, args, 50 // args.workers, ("unlimited",), best, " (50 in flight)")
-    base = best["unlimited"]
+    rounds: Rounds = {}
+    run(app, args, args.concurrency, KINDS, rounds, "")
+    if args.workers * args.concurrency > 50:
+        # The same 50 attempts in flight, capped by the workers' own concurrency instead:
+        # what a cap of 50 costs a no-op job whatever enforces it.
+        run(app, args, 50 // args.workers, ("unlimited",), rounds, " (50 in flight)")
+    median = {k: statistics.median(r[0] for r in v) for k, v in rounds.items()}
+    base = median["unlimited"]
     print(f"store={url.split('://', 1)[0]} jobs={args.jobs} workers={args.workers} "
-          f"concurrency={args.concurrency} rounds={args.rounds} (best of)")
+          f"concurrency={args.concurrency} rounds={args.rounds} (median; CPU: workers' "
+          "user+sys per job; tx: transactions committed per job)")
     for key, label in (("unlimited", "no limit"), ("limited", "concurrency=50"),
                        ("rated", "rate=1000000/second"),
                        ("unlimited (50 in flight)", f"no limit, worker concurrency "
                                                     f"{50 // args.workers} each")):
-        print(f"{label:34} {best[key]:>9,.0f} jobs/s  {best[key] / base:6.1%}")
+        if key not in rounds:
+            continue
+        cpu = statistics.median(r[1] for r in rounds[key])
+        txs = [r[2] for r in rounds[key] if r[2] is not None]
+        tx = f"  {statistics.median(txs):5.2f} tx/job" if txs else ""
+        print(f"{label:34} {median[key]:>9,.0f} jobs/s  {median[key] / base:6.1%}  "
+              f"{cpu:6.0f} us CPU/job{tx}   (rounds: "
+              + ", ".join(f"{r[0]:,.0f}" for r in rounds[key]) + ")")
 
 
 def run(app: Any, args: argparse.Namespace, concurrency: int, kinds: tuple[str, ...],
-        best: dict[str, float], suffix: str) -> None:
+        rounds: Rounds, suffix: str) -> None:
     workers = spawn_workers("flow_app.py", args.workers, concurrency)
     try:
         time.sleep(3.0)  # started, limits stored, idle
         for _ in range(args.rounds):
             for kind in kinds:
+                spy = _spy(args.profile, kind + suffix, workers[0].pid)
                 job = app.jobs[kind]
+                cpu0, tx0 = cpu_seconds(workers), transactions(app)
                 t = time.perf_counter()
                 app.enqueue_many([job() for _ in range(args.jobs)])
                 while app.count(state="completed", job=kind) < args.jobs:
                     time.sleep(0.02)
                 rate = args.jobs / (time.perf_counter() - t)
-                best[kind + suffix] = max(best.get(kind + suffix, 0.0), rate)
+                cpu = (cpu_seconds(workers) - cpu0) / args.jobs * 1e6
+                tx1 = transactions(app)
+                tx = (tx1 - tx0) / args.jobs if tx0 is not None and tx1 is not None else None
+                rounds.setdefault(kind + suffix, []).append((rate, cpu, tx))
+                if spy is not None:
+                    spy.send_signal(signal.SIGINT)
+                    spy.wait(60)
                 app.purge(state=["completed"])
     finally:
         stop(workers)
+
+
+def _spy(prefix: str | None, kind: str, pid: int) -> subprocess.Popen[bytes] | None:
+    if not prefix:
+        return None
+    name = kind.replace(" ", "_").replace("(", "").replace(")", "")
+    spy = subprocess.Popen(["py-spy", "record", "--nonblocking", "-r", "200", "-f", "raw",
+                            "-o", f"{prefix}-{name}.txt", "--pid", str(pid)],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(1.0)
+    return spy
 
 
 if __name__ == "__main__":

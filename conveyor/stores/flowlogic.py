@@ -17,11 +17,20 @@ Rate windows are kept as counts per bucket of ``period / BUCKETS`` seconds; a bu
 overlaps the window counts whole, so the count never under-estimates the starts in any
 window of ``period`` (a saturated limit runs at most ``BUCKETS / (BUCKETS + 1)`` of its
 rate — the price of O(BUCKETS) work per claim instead of one row per start).
+
+Looks past the first peek (rounds 2..ROUNDS) walk the due index past every job of the
+groups found full, so their cost grows with those groups' backlog. A look that found
+nothing else to claim is remembered (:class:`Lookout`, one per store object) and not
+repeated for ``DEEP_EVERY`` seconds while the same groups (or more) are full: a job queued
+behind a full group's backlog of more than ``PEEK`` jobs may start up to that much later,
+and a worker claiming under a saturated limit no longer walks the backlog on every claim.
 """
 
 from __future__ import annotations
 
 import math
+import threading
+import time
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -36,6 +45,7 @@ BUCKETS = 10
 SEP = "\x1f"
 ROUNDS = 4  # peeks per claim (each skips the groups the previous ones found full)
 PEEK = 100  # due jobs a peek looks at
+DEEP_EVERY = 1.0  # seconds a look past full groups that found nothing is trusted
 
 
 def job_group(job: str, key: str | None) -> str:
@@ -107,6 +117,37 @@ class Exclusions:
     job_keys: list[str] = field(default_factory=list)  # job + SEP + key of full job groups
 
 
+class Lookout:
+    """When looks past full groups last found nothing else due (per queue selection)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.empty: dict[tuple[str, ...] | None, tuple[float, frozenset[str]]] = {}
+
+    def needless(self, queues: Sequence[str] | None, skip: Exclusions) -> bool:
+        """Did a recent look, skipping no more than ``skip`` does now, find nothing?"""
+        with self.lock:
+            seen = self.empty.get(_selection(queues))
+        return (seen is not None and time.monotonic() - seen[0] < DEEP_EVERY
+                and seen[1] <= _skipped(skip))
+
+    def found(self, queues: Sequence[str] | None, skip: Exclusions, anything: bool) -> None:
+        with self.lock:
+            if anything:
+                self.empty.pop(_selection(queues), None)
+            else:
+                self.empty[_selection(queues)] = (time.monotonic(), _skipped(skip))
+
+
+def _selection(queues: Sequence[str] | None) -> tuple[str, ...] | None:
+    return tuple(sorted(queues)) if queues else None
+
+
+def _skipped(skip: Exclusions) -> frozenset[str]:
+    return frozenset([*(f"j{SEP}{n}" for n in skip.jobs), *(f"q{SEP}{n}" for n in skip.queues),
+                      *(f"k{SEP}{n}" for n in skip.job_keys)])
+
+
 class FlowConnection(Protocol):
     """What a store provides inside one claim transaction."""
 
@@ -131,16 +172,22 @@ class FlowConnection(Protocol):
         ...
 
 
-def pick(conn: FlowConnection, rules: Rules, queues: Sequence[str] | None, want: int
-         ) -> tuple[list[int], float]:
+def pick(conn: FlowConnection, rules: Rules, queues: Sequence[str] | None, want: int,
+         lookout: Lookout | None = None) -> tuple[list[int], float]:
     """The ids to claim (in claim order) and the clock they start at."""
     skip = Exclusions(list(rules.paused_jobs), list(rules.paused_queues))
     left: dict[str, float] = {}  # group -> what it may still start in this claim
     chosen: list[int] = []
     seen: set[int] = set()
     now: float | None = None
+    size, deep = PEEK, False  # deep: this peek skips groups found full (past their jobs)
     for round_no in range(ROUNDS):
-        peeked = [c for c in conn.peek(queues, skip, PEEK) if c.id not in seen]
+        if deep and lookout is not None and lookout.needless(queues, skip):
+            break
+        found = conn.peek(queues, skip, size)
+        peeked = [c for c in found if c.id not in seen]
+        if deep and lookout is not None:
+            lookout.found(queues, skip, bool(peeked))
         if not peeked:
             break
         new = sorted({g for c in peeked for g, _ in rules.groups(c)} - set(left))
@@ -158,9 +205,14 @@ def pick(conn: FlowConnection, rules: Rules, queues: Sequence[str] | None, want:
                     left[g] -= 1
                 if len(chosen) == want:
                     break
-        if len(chosen) == want or len(peeked) < PEEK:
+        if len(chosen) == want or len(found) < size:
             break
+        skipped = len(skip.queues) + len(skip.job_keys)
         _exclude(skip, {g for g, n in left.items() if n <= 0})
+        deep = len(skip.queues) + len(skip.job_keys) > skipped
+        # Nothing new to skip (every job looked at fits): look further down the same
+        # order instead, for as many more as are still wanted.
+        size = PEEK if deep else len(seen) + want - len(chosen)
     return chosen, now if now is not None else conn.now()
 
 

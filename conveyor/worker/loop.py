@@ -166,9 +166,12 @@ class Worker(LeasesMixin):
         maybe_work = True
         peeked: float | None = None  # next_due read by the last idle poll
         use_peek = False
+        held_until = 0.0  # while held: when to claim again (monotonic)
         while not self.stopping:
+            claimed = False
             free = self.concurrency + self._ahead() - len(self.active)
             if free > 0 and maybe_work and len(self.slots.ready) <= self.low_water:
+                claimed = True
                 want = min(free, self.batch)
                 jobs = await self._guard(self.store.claim, self.id, self.queues, want,
                                          self.app.lease)
@@ -189,10 +192,15 @@ class Worker(LeasesMixin):
                 due = None
             elif use_peek:
                 due = peeked
+            elif self.held and not claimed:
+                # Still held (woken by a job of its own finishing): the due work is known;
+                # the next claim comes with the outcomes stored, or when the poll is up.
+                due, timeout = None, max(0.0, held_until - time.monotonic())
             else:
                 due = await self._guard(self.store.next_due, self.queues)
+            if maybe_work or use_peek or claimed or due is not None:
+                self.held = False
             use_peek = False
-            self.held = False
             if due is not None:
                 # Work due now that the claim left (paused, or held by a limit): look
                 # again a few times a second (and when this worker frees slots) rather
@@ -200,6 +208,7 @@ class Worker(LeasesMixin):
                 now = epoch(self.app.clock)
                 self.held = due <= now
                 timeout = max(HELD_POLL if self.held else 0.0, min(timeout, due - now))
+                held_until = time.monotonic() + timeout
             self.wake.clear()
             if self.stopping:  # stop() may have set wake just before the clear above
                 break

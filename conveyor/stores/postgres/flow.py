@@ -14,7 +14,7 @@ import psycopg
 
 from conveyor.stores import flowlogic
 from conveyor.stores.base_flow import FlowRule
-from conveyor.stores.flowlogic import Candidate, Exclusions, Rules
+from conveyor.stores.flowlogic import Candidate, Exclusions, Lookout, Rules
 from conveyor.stores.postgres.queries import Q
 
 if TYPE_CHECKING:
@@ -85,11 +85,11 @@ class PostgresFlow:
 
 
 def claim_limited(conn: psycopg.Connection[Any], rules: Rules, prefix: str,
-                  params: dict[str, Any], queues: Sequence[str] | None, limit: int
-                  ) -> list[Any]:
+                  params: dict[str, Any], queues: Sequence[str] | None, limit: int,
+                  lookout: Lookout | None = None) -> list[Any]:
     """Claim under flow rules in one transaction (the caller's)."""
     flow = PostgresFlow(conn, prefix)
-    ids, now = flowlogic.pick(flow, rules, queues, limit)
+    ids, now = flowlogic.pick(flow, rules, queues, limit, lookout)
     if not ids:
         return []
     rows = conn.execute(Q["flow_take"], {**params, "ids": ids, "now": now}).fetchall()

@@ -28,7 +28,7 @@ from conveyor.stores.base import (
     Progress,
     Waiter,
 )
-from conveyor.stores.flowlogic import SEP, Rules
+from conveyor.stores.flowlogic import SEP, Lookout, Rules
 from conveyor.stores.group import GroupCommit
 from conveyor.stores.matching import FAR_FUTURE, POISON_ERROR, RESCUED_ERROR
 from conveyor.stores.postgres import migrations
@@ -100,6 +100,7 @@ class PostgresStore(
         self._schema = self.settings.schema
         self.clock: Clock | None = None  # None: the database clock
         self._flow_seen = 0.0  # when a claim last found flow rules in force
+        self.lookout = Lookout()  # limited claims: recent looks past full groups
 
     # -- lifecycle ------------------------------------------------------------
     def use_clock(self, clock: Clock | None) -> None:
@@ -281,7 +282,8 @@ class PostgresStore(
                     self._flow_seen = time.monotonic()
                     with conn.transaction():
                         prefix = f"{self.schema}{SEP}flow{SEP}"
-                        rows = claim_limited(conn, rules, prefix, params, queues, limit)
+                        rows = claim_limited(conn, rules, prefix, params, queues, limit,
+                                             self.lookout)
                 elif not plain:
                     self._flow_seen = 0.0
                     rows = conn.execute(Q["claim"], params).fetchall()

@@ -15,6 +15,7 @@ from conveyor.stores.flowlogic import (
     SEP,
     Candidate,
     Exclusions,
+    Lookout,
     Rules,
     parse_group,
     pick,
@@ -92,10 +93,11 @@ class SQLiteFlow:
 
 
 def claim_limited(conn: sqlite3.Connection, rules: Rules, take: str, params: dict[str, Any],
-                  queues: Sequence[str] | None, limit: int) -> tuple[list[Any], float]:
+                  queues: Sequence[str] | None, limit: int, lookout: Lookout | None = None
+                  ) -> tuple[list[Any], float]:
     """Claim under flow rules; ``take`` is the claim UPDATE with ``{ids}`` to fill."""
     flow = SQLiteFlow(conn, params["now"])
-    ids, now = pick(flow, rules, queues, limit)
+    ids, now = pick(flow, rules, queues, limit, lookout)
     if not ids:
         return [], now
     params = {**params, "now": now}

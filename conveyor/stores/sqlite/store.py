@@ -18,7 +18,7 @@ from conveyor.stores.base import (
     Outcome,
     Waiter,
 )
-from conveyor.stores.flowlogic import Rules
+from conveyor.stores.flowlogic import Lookout, Rules
 from conveyor.stores.group import GroupCommit
 from conveyor.stores.matching import FAR_FUTURE
 from conveyor.stores.sqlite import connection
@@ -100,6 +100,7 @@ class SQLiteStore(
         # Set on every local write so workers in this process wake without polling.
         self._changed = changed or threading.Event()
         self.clock: Clock | None = None  # None: this host's clock (SQLite's own)
+        self.lookout = Lookout()  # limited claims: recent looks past full groups
 
     # -- lifecycle ------------------------------------------------------------
     def use_clock(self, clock: Clock | None) -> None:
@@ -256,7 +257,8 @@ class SQLiteStore(
             rules = Rules.of(read_rules(conn))
             if rules:
                 params["now"] = epoch(self.clock)  # the write lock may have been waited for
-                rows, now = claim_limited(conn, rules, _TAKE, params, queues, limit)
+                rows, now = claim_limited(conn, rules, _TAKE, params, queues, limit,
+                                           self.lookout)
             else:
                 rows = conn.execute(_CLAIM.format(queues=queue_sql), params).fetchall()
         rows.sort(key=lambda r: (-r[15], r[8], r[0]))

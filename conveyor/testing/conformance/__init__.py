@@ -31,7 +31,7 @@ import pytest
 
 _MODULES = ("helpers", "test_bulk", "test_children", "test_clock", "test_dedupe",
             "test_definitions", "test_dependencies",
-            "test_finding", "test_flow", "test_input_checks", "test_leases",
+            "test_finding", "test_flow", "test_flow_claims", "test_input_checks", "test_leases",
             "test_maintenance", "test_retention",
             "test_running", "test_steering", "test_triggering", "test_worker")
 pytest.register_assert_rewrite(*(f"conveyor.testing.conformance.{m}" for m in _MODULES))
@@ -44,6 +44,7 @@ from conveyor.testing.conformance.test_definitions import *  # noqa: E402, F403
 from conveyor.testing.conformance.test_dependencies import *  # noqa: E402, F403
 from conveyor.testing.conformance.test_finding import *  # noqa: E402, F403
 from conveyor.testing.conformance.test_flow import *  # noqa: E402, F403
+from conveyor.testing.conformance.test_flow_claims import *  # noqa: E402, F403
 from conveyor.testing.conformance.test_input_checks import *  # noqa: E402, F403
 from conveyor.testing.conformance.test_leases import *  # noqa: E402, F403
 from conveyor.testing.conformance.test_maintenance import *  # noqa: E402, F403
