@@ -1,7 +1,7 @@
 """Shared fixtures: every conformance test runs on memory, SQLite and PostgreSQL.
 
-PostgreSQL tests use a fresh database per test session (dropped afterwards) and a
-fresh schema per test. When ``CI`` is set a missing server FAILS the tests; on a
+PostgreSQL tests use a fresh database per test session (dropped afterwards, without
+waiting) and a fresh schema per test. When ``CI`` is set a missing server FAILS the tests; on a
 developer's machine they are skipped with the reason.
 """
 
@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from tests.support import fail_in_ci_else_skip
+from tests.support import drop_database_later, fail_in_ci_else_skip
 from tests.support import store_url as _store_url
 
 PG_ADMIN_URL = os.environ.get("CONVEYOR_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -54,8 +54,7 @@ def pg_database() -> Iterator[str]:
         _pg_unavailable(str(exc).strip().splitlines()[0] if str(exc) else repr(exc))
     base = PG_ADMIN_URL.rsplit("/", 1)[0]
     yield f"{base}/{name}"
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    drop_database_later(PG_ADMIN_URL, name)
 
 
 @pytest.fixture

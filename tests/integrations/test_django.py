@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import PG_ADMIN_URL
-from tests.support import ROOT, fail_in_ci_else_skip
+from tests.support import ROOT, drop_database_later, fail_in_ci_else_skip
 
 pytest.importorskip("django")
 PROJECT = ROOT / "examples" / "django_project"
@@ -66,8 +66,7 @@ def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[dict[st
     user = PG_ADMIN_URL.split("//", 1)[1].split("@", 1)[0].split(":")[0]
     yield {"SHOP_PG_NAME": name, "SHOP_PG_HOST": host, "SHOP_PG_PORT": port or "5432",
            "SHOP_PG_USER": user}
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    drop_database_later(PG_ADMIN_URL, name)
 
 
 def json_lines(text: str) -> list[dict[str, object]]:

@@ -29,7 +29,8 @@ APP = textwrap.dedent(
 def invoke(tmp_path: Path) -> object:
     (tmp_path / "schedapp.py").write_text(APP)
     env = {"CONVEYOR_URL": f"sqlite:///{tmp_path}/s.db",
-           "CONVEYOR_APP": str(tmp_path / "schedapp.py")}
+           "CONVEYOR_APP": str(tmp_path / "schedapp.py"),
+           "COLUMNS": "200"}  # a COLUMNS=80 (pytest-xdist sets it) would cut the table
 
     def run(*args: str) -> Result:
         return CliRunner().invoke(main, ["schedules", *args], env=env)
