@@ -498,7 +498,7 @@ def test_triggers_never_return_without_the_job_stored(open_app: Callable[..., Co
     @app.job
     def noop() -> None: ...
 
-    handles = [noop().run_now(), noop().run_in(1, "ms" if False else "millisecond"),
+    handles = [noop().run_now(), noop().run_in(1, "millisecond"),
                noop().run_at(datetime.now(UTC))]
     other = open_app(url)
     assert all(other.get_job(h.id) is not None for h in handles)
