@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from conveyor.states import FINISHED
@@ -13,10 +13,13 @@ from conveyor.stores.matching import FAR_FUTURE
 
 
 def utc(ts: float | None) -> datetime | None:
-    """Epoch seconds to an aware UTC datetime."""
+    """Epoch seconds to an aware UTC datetime. A time stored between two microseconds
+    (a jittered retry, a fractional delay) reads as the later one, so a clock moved to a
+    record's ``run_at`` has reached it."""
     if ts is None or ts >= FAR_FUTURE:
         return None
-    return datetime.fromtimestamp(ts, UTC)
+    moment = datetime.fromtimestamp(ts, UTC)
+    return moment + timedelta(microseconds=1) if moment.timestamp() < ts else moment
 
 
 @dataclass(frozen=True)

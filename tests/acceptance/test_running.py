@@ -1,0 +1,390 @@
+"""SPEC §4 — running, failing, finding: states, results, errors, Retry, Fail, RetryIn,
+timeouts, get_job, cancel_jobs, cancel/retry, jobs_list/count, priorities."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from conveyor import Conveyor, Fail, JobFailed, JobRecord, Retry, RetryIn
+from conveyor.testing import FakeClock, run_until_idle
+
+START = datetime(2031, 3, 1, 12, 0, tzinfo=UTC)
+
+
+def _get(app: Conveyor, job_id: object) -> JobRecord:
+    record = app.get_job(job_id)
+    assert record is not None
+    return record
+
+
+# -- states, results, errors -----------------------------------------------------------------
+
+
+def test_a_job_sees_itself_running_and_ends_completed_with_its_result(app: Conveyor) -> None:
+    seen: list[object] = []
+
+    @app.job
+    def work(n: int, meta: object) -> dict[str, object]:
+        record = app.get_job(meta.job.id)  # type: ignore[attr-defined]
+        seen.append((record.state if record else None, meta.attempt))  # type: ignore[attr-defined]
+        return {"n": n, "ok": True, "list": [None, 1.5, "ü"]}
+
+    handle = work(7).run_now()
+    run_until_idle(app)
+    assert seen == [("running", 1)]
+    record = _get(app, handle.id)
+    assert record.state == "completed"
+    assert record.result == {"n": 7, "ok": True, "list": [None, 1.5, "ü"]}
+    assert record.attempts == 1
+    assert record.error is None
+    for stamp in (record.run_at, record.created_at, record.started_at, record.finished_at):
+        assert stamp is not None and stamp.utcoffset() == timedelta(0)
+    assert record.created_at <= record.started_at <= record.finished_at  # type: ignore[operator]
+
+
+def test_an_exception_stores_type_message_and_traceback(app: Conveyor) -> None:
+    @app.job
+    def explode() -> None:
+        raise ZeroDivisionError("dïvidé by zérø 😀")
+
+    handle = explode().run_now()
+    run_until_idle(app)
+    record = _get(app, handle.id)
+    assert record.state == "failed"
+    error = record.error
+    assert error is not None
+    text = repr(error) + str(error)
+    assert "ZeroDivisionError" in text
+    assert "dïvidé by zérø 😀" in text
+    assert "explode" in text or "Traceback" in text  # the traceback names the function
+    assert len(record.history) == 1
+    attempt = record.history[0]
+    assert attempt.number == 1  # type: ignore[attr-defined]
+    assert attempt.error is not None  # type: ignore[attr-defined]
+    assert attempt.started_at.utcoffset() == timedelta(0)  # type: ignore[attr-defined]
+    assert attempt.finished_at.utcoffset() == timedelta(0)  # type: ignore[attr-defined]
+
+
+def test_an_exception_with_an_empty_message_still_fails(app: Conveyor) -> None:
+    @app.job
+    def explode() -> None:
+        raise ValueError
+
+    handle = explode().run_now()
+    run_until_idle(app)
+    record = _get(app, handle.id)
+    assert record.state == "failed"
+    assert "ValueError" in repr(record.error) + str(record.error)
+
+
+def test_get_job_of_an_unknown_id_is_none(app: Conveyor) -> None:
+    @app.job
+    def noop() -> None: ...
+
+    handle = noop().run_now()
+    assert app.get_job(handle.id + 10_000) is None
+    assert app.get_job(0) is None
+    assert app.get_job(-1) is None
+
+
+def test_record_fields_from_spec(app: Conveyor) -> None:
+    @app.job(version="2.1.0")
+    def noop(a: int, *, b: str) -> None: ...
+
+    record = _get(app, noop(1, b="x").run_now(key="k", owner="o", queue="q").id)
+    for field in ("id", "job", "args", "kwargs", "state", "priority", "queue", "key", "owner",
+                  "attempts", "max_attempts", "run_at", "created_at", "started_at",
+                  "finished_at", "result", "error", "progress", "version",
+                  "rescheduled_from", "logs", "history"):
+        assert hasattr(record, field), field
+    assert record.args == [1] and record.kwargs == {"b": "x"}
+    assert record.attempts == 0 and isinstance(record.attempts, int)
+    assert record.started_at is None and record.finished_at is None
+    run_until_idle(app)
+    assert _get(app, record.id).version == "2.1.0"
+
+
+# -- Retry ---------------------------------------------------------------------------------
+
+
+def _delays(app: Conveyor, retry: Retry, attempts: int) -> list[float]:
+    """Let a job that always fails run ``attempts`` times; the delays between a failure and
+    the next due time, in seconds."""
+
+    @app.job(retry=retry)
+    def flaky() -> None:
+        raise RuntimeError("again")
+
+    delays: list[float] = []
+    with FakeClock(app, start=START) as clock:
+        handle = flaky().run_now()
+        for _ in range(attempts):
+            run_until_idle(app, clock)
+            record = _get(app, handle.id)
+            if record.state != "scheduled":
+                break
+            delays.append((record.run_at - clock.now()).total_seconds())
+            clock.move_to(record.run_at)
+    return delays
+
+
+@pytest.mark.parametrize(
+    ("retry", "expected"),
+    [
+        (Retry(retries=4, wait=10, backoff="fixed"), [10, 10, 10, 10]),
+        (Retry(retries=4, wait=10, backoff="linear"), [10, 20, 30, 40]),
+        (Retry(retries=4, wait=10, backoff="exponential"), [10, 20, 40, 80]),
+        (Retry(retries=4, wait=10, backoff="exponential", max_wait=25), [10, 20, 25, 25]),
+        (Retry(retries=2, wait=timedelta(minutes=2)), [120, 120]),
+        (Retry(retries=2, wait="1 minute", backoff="linear"), [60, 120]),
+        (Retry(retries=3, wait=0.5, backoff="exponential", max_wait="1 second"), [0.5, 1, 1]),
+    ],
+    ids=["fixed", "linear", "exponential", "max_wait", "timedelta", "text", "fractional"],
+)
+def test_retry_delays(app: Conveyor, retry: Retry, expected: list[float]) -> None:
+    assert _delays(app, retry, len(expected) + 1) == pytest.approx(expected)
+
+
+def test_retry_jitter_spreads_each_delay_over_25_percent(app: Conveyor) -> None:
+    delays = _delays(app, Retry(retries=6, wait=100, backoff="fixed", jitter=True), 7)
+    assert len(delays) == 6
+    assert all(75 <= d <= 125 for d in delays), delays
+
+
+def test_retries_zero_fails_at_once_and_keeps_history(app: Conveyor) -> None:
+    @app.job(retry=Retry(retries=0))
+    def once() -> None:
+        raise RuntimeError("x")
+
+    handle = once().run_now()
+    run_until_idle(app)
+    record = _get(app, handle.id)
+    assert (record.state, record.attempts, record.max_attempts) == ("failed", 1, 1)
+
+
+def test_every_attempt_is_kept_in_history(app: Conveyor) -> None:
+    @app.job(retry=Retry(retries=2, wait=0))
+    def flaky(meta: object) -> int:
+        if meta.attempt < 3:  # type: ignore[attr-defined]
+            raise RuntimeError(f"attempt {meta.attempt}")  # type: ignore[attr-defined]
+        return meta.attempt  # type: ignore[attr-defined]
+
+    handle = flaky().run_now()
+    run_until_idle(app)
+    record = _get(app, handle.id)
+    assert record.state == "completed" and record.result == 3
+    assert record.attempts == 3
+    assert [a.number for a in record.history] == [1, 2, 3]  # type: ignore[attr-defined]
+    assert "attempt 1" in str(record.history[0].error)  # type: ignore[attr-defined]
+    assert record.history[2].error is None  # type: ignore[attr-defined]
+
+
+def test_retry_rejects_an_unknown_backoff_with_the_accepted_ones() -> None:
+    with pytest.raises(ValueError) as caught:
+        Retry(retries=1, wait=1, backoff="quadratic")
+    message = str(caught.value)
+    assert "quadratic" in message
+    for accepted in ("fixed", "exponential", "linear"):
+        assert accepted in message
+
+
+def test_fail_does_not_retry(app: Conveyor) -> None:
+    @app.job(retry=Retry(retries=5, wait=0))
+    def give_up() -> None:
+        raise Fail("nope, for good — ✗")
+
+    handle = give_up().run_now()
+    run_until_idle(app)
+    record = _get(app, handle.id)
+    assert record.state == "failed"
+    assert record.attempts == 1
+    assert "nope, for good — ✗" in str(record.error)
+    with pytest.raises(JobFailed):
+        handle.result(timeout=5)
+
+
+def test_retry_in_reschedules_explicitly(app: Conveyor) -> None:
+    @app.job(retry=Retry(retries=0))
+    def later(meta: object) -> str:
+        if meta.attempt == 1:  # type: ignore[attr-defined]
+            raise RetryIn(30)
+        return "second time"
+
+    with FakeClock(app, start=START) as clock:
+        handle = later().run_now()
+        run_until_idle(app, clock)
+        record = _get(app, handle.id)
+        assert record.state == "scheduled"
+        assert record.run_at == START + timedelta(seconds=30)
+        clock.advance(30, "seconds")
+        run_until_idle(app, clock)
+    assert handle.result(timeout=5) == "second time"
+
+
+async def test_an_async_job_past_its_timeout_is_failed(app: Conveyor) -> None:
+    @app.job(timeout=0.1, retry=Retry(retries=1, wait=0))
+    async def slow() -> None:
+        await asyncio.sleep(10)
+
+    handle = await slow().run_now()
+    await asyncio.to_thread(run_until_idle, app)
+    record = _get(app, handle.id)
+    assert record.state == "failed"
+    assert record.attempts == 2  # retried per policy
+    assert "time" in str(record.error).lower()
+
+
+def test_a_sync_job_past_its_timeout_is_failed_on_time(app: Conveyor) -> None:
+    import threading
+
+    release = threading.Event()
+
+    @app.job(timeout=0.1)
+    def stuck() -> None:
+        release.wait(2)
+
+    handle = stuck().run_now()
+    try:
+        run_until_idle(app)
+        assert _get(app, handle.id).state == "failed"
+    finally:
+        release.set()
+
+
+# -- cancel_jobs, cancel, retry --------------------------------------------------------------
+
+
+def test_cancel_jobs_by_data_subset_type_owner_and_key(app: Conveyor) -> None:
+    @app.job
+    def sync_shop(data: dict[str, object]) -> None: ...
+
+    @app.job
+    def by_kwargs(*, shop_id: int, extra: str = "") -> None: ...
+
+    a = sync_shop({"shop_id": 1, "ü": "x"}).run_in(1, "hour")
+    b = sync_shop({"shop_id": 2}).run_now()
+    c = by_kwargs(shop_id=1, extra="e").run_now()
+    d = sync_shop({"shop_id": 1}).run_now(owner="alice", key="k1")
+    assert app.cancel_jobs(data={"shop_id": 1}, owner="nobody") == 0
+    assert app.cancel_jobs(type="sync_shop", data={"shop_id": 1}, owner="alice") == 1
+    assert _get(app, d.id).state == "cancelled"
+    assert app.cancel_jobs(data={"shop_id": 1}) == 2
+    assert {_get(app, h.id).state for h in (a, c)} == {"cancelled"}
+    assert _get(app, b.id).state == "queued"
+    assert app.cancel_jobs(key="nothing-like-it") == 0
+    assert app.cancel_jobs(type="sync_shop", state="queued") == 1
+    assert app.cancel_jobs() == 0  # nothing pending left
+
+
+def test_cancel_jobs_leaves_finished_jobs_alone(app: Conveyor) -> None:
+    @app.job
+    def noop(data: object) -> None: ...
+
+    done = noop({"x": 1}).run_now()
+    run_until_idle(app)
+    assert app.cancel_jobs(type="noop") == 0
+    assert _get(app, done.id).state == "completed"
+
+
+def test_cancel_data_matching_nested_subset(app: Conveyor) -> None:
+    @app.job
+    def nested(data: object) -> None: ...
+
+    hit = nested({"shop": {"id": 5, "name": "Ω"}, "tags": ["a"]}).run_now()
+    miss = nested({"shop": {"id": 6}}).run_now()
+    assert app.cancel_jobs(data={"shop": {"id": 5}}) == 1
+    assert _get(app, hit.id).state == "cancelled"
+    assert _get(app, miss.id).state == "queued"
+
+
+def test_cancel_one_and_retry_one(app: Conveyor) -> None:
+    calls: list[int] = []
+
+    @app.job(retry=Retry(retries=0))
+    def flaky(meta: object) -> int:
+        calls.append(meta.attempt)  # type: ignore[attr-defined]
+        if len(calls) == 1:
+            raise RuntimeError("first")
+        return len(calls)
+
+    handle = flaky().run_now()
+    run_until_idle(app)
+    assert _get(app, handle.id).state == "failed"
+    app.retry(handle.id)
+    assert _get(app, handle.id).state in ("queued", "scheduled")
+    run_until_idle(app)
+    record = _get(app, handle.id)
+    assert record.state == "completed" and record.result == 2
+    assert record.attempts == 2
+
+    pending = flaky().run_in(1, "day")
+    app.cancel(pending.id)
+    assert _get(app, pending.id).state == "cancelled"
+    with pytest.raises(JobFailed):
+        pending.result(timeout=1)
+
+
+# -- finding -------------------------------------------------------------------------------
+
+
+def test_jobs_list_and_count_by_state_id_queue_and_owner(app: Conveyor) -> None:
+    @app.job
+    def one() -> None: ...
+
+    @app.job
+    def two() -> None:
+        raise Fail("no")
+
+    one().run_now(queue="q-ü", owner="o1")
+    one().run_in(1, "hour", owner="o1")
+    two().run_now()
+    run_until_idle(app)
+    assert app.count() == 3
+    assert app.count(state="completed") == 1
+    assert app.count(state="failed") == 1
+    assert app.count(state="scheduled") == 1
+    assert app.count(job="one") == 2
+    assert app.count(queue="q-ü") == 1
+    assert app.count(owner="o1") == 2
+    assert app.count(owner="nobody") == 0
+    assert app.count(job="no-such-job") == 0
+    listed = app.jobs_list(state="failed")
+    assert [r.job for r in listed] == ["two"]
+    assert all(isinstance(r, JobRecord) for r in app.jobs_list())
+
+
+# -- priorities --------------------------------------------------------------------------------
+
+
+def test_higher_priority_runs_first_and_equal_priority_oldest_due_first(app: Conveyor) -> None:
+    order: list[str] = []
+
+    @app.job
+    def note(name: str) -> None:
+        order.append(name)
+
+    with FakeClock(app, start=START) as clock:
+        note("normal-late").run_at(START - timedelta(seconds=1))
+        note("low").run_now(priority="low")
+        note("critical").run_now(priority="critical")
+        note("medium").run_now(priority="medium")
+        note("high").run_now(priority="high")
+        note("normal-early").run_at(START - timedelta(seconds=2))
+        note("int-1000").run_now(priority=1000)
+        note("int-minus").run_now(priority=-1000)
+        run_until_idle(app, clock, concurrency=1)
+    assert order == ["int-1000", "critical", "high", "medium", "normal-early",
+                     "normal-late", "low", "int-minus"]
+
+
+def test_an_unknown_priority_name_is_refused(sqlite_app: Conveyor) -> None:
+    @sqlite_app.job
+    def noop() -> None: ...
+
+    with pytest.raises(ValueError) as caught:
+        noop().run_now(priority="urgent")
+    assert "urgent" in str(caught.value)
+    assert "critical" in str(caught.value)
