@@ -91,6 +91,8 @@ class QueriesMixin:
             job_id = int(job_id)
         except (TypeError, ValueError):
             return None
+        if not _storable(job_id):
+            return None
         row = self._store.get(job_id)
         if row is None:
             return None
@@ -163,6 +165,8 @@ class QueriesMixin:
         a durable run at its next step). Jobs that depend on it are cancelled too; with
         ``cascade=True`` so are the child runs it started (at any depth)."""
         job_id = int(job_id)
+        if not _storable(job_id):
+            return False
         before = self._store.state_of(job_id) if self.hooks.wants("cancelled") else None
         if cascade:
             done = self._store.cancel_tree(job_id) > 0
@@ -178,7 +182,8 @@ class QueriesMixin:
 
     def retry(self, job_id: int) -> bool:
         """Run a finished job again now; False if it is not finished or does not exist."""
-        return self._store.retry_job(int(job_id))
+        job_id = int(job_id)
+        return _storable(job_id) and self._store.retry_job(job_id)
 
     def purge(self, *, expired: bool = False, **filters: Any) -> int:
         """Delete finished jobs: all matching ones, or (``expired=True``) those past
@@ -187,3 +192,8 @@ class QueriesMixin:
             self.cleanup.sync(self._store)
             return self._store.purge(None, expired_only=True)
         return self._store.purge(self._filter(**filters), expired_only=False)
+
+
+def _storable(job_id: int) -> bool:
+    """Whether ``job_id`` can be a stored id (64-bit; a larger one is simply unknown)."""
+    return -(2**63) <= job_id < 2**63

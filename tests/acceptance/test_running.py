@@ -88,6 +88,9 @@ def test_get_job_of_an_unknown_id_is_none(app: Conveyor) -> None:
     assert app.get_job(handle.id + 10_000) is None
     assert app.get_job(0) is None
     assert app.get_job(-1) is None
+    assert app.get_job(2**63) is None  # beyond any 64-bit key
+    assert not app.cancel(2**63)
+    assert not app.retry(2**64)
 
 
 def test_record_fields_from_spec(app: Conveyor) -> None:
