@@ -13,10 +13,12 @@ A claim with flow rules in force (``conveyor_flow``) goes like this, in one tran
 4. *take* the jobs that fit, in claim order, and record their starts.
 
 A limit group is a job (per ``concurrency_key`` value, when the job has one) or a queue.
-Rate windows are kept as counts per bucket of ``period / BUCKETS`` seconds; a bucket that
-overlaps the window counts whole, so the count never under-estimates the starts in any
-window of ``period`` (a saturated limit runs at most ``BUCKETS / (BUCKETS + 1)`` of its
-rate — the price of O(BUCKETS) work per claim instead of one row per start).
+Rate windows are kept as counts per bucket of ``period / BUCKETS`` seconds; a bucket counts
+whole until its latest start leaves the window (it expires ``period`` after that start), so
+the count never under-estimates the starts in any window of ``period``, and starts made at
+one moment free their room exactly one ``period`` later (a saturated limit runs at least
+``BUCKETS / (BUCKETS + 1)`` of its rate — the price of O(BUCKETS) work per claim instead of
+one row per start).
 
 Looks past the first peek (rounds 2..ROUNDS) walk the due index past every job of the
 groups found full, so their cost grows with those groups' backlog. A look that found
@@ -63,10 +65,10 @@ def parse_group(group: str) -> tuple[str, str, str | None]:
 
 
 def bucket_of(now: float, period: float) -> tuple[float, float]:
-    """(bucket start, expiry) of a start at ``now`` under a window of ``period``."""
+    """(bucket start, expiry) of a start at ``now`` under a window of ``period``: the
+    bucket expires when this start leaves the window (stores keep a bucket's latest)."""
     width = period / BUCKETS
-    start = math.floor(now / width) * width
-    return start, start + width + period
+    return math.floor(now / width) * width, now + period
 
 
 @dataclass(slots=True)

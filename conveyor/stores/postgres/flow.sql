@@ -40,7 +40,8 @@ WITH gone AS (
 INSERT INTO conveyor_rate AS r (grp, bucket, n, expires_at)
 SELECT * FROM unnest(%(groups)s::text[], %(buckets)s::float8[], %(counts)s::int[],
     %(expiries)s::float8[])
-ON CONFLICT (grp, bucket) DO UPDATE SET n = r.n + excluded.n
+ON CONFLICT (grp, bucket) DO UPDATE SET n = r.n + excluded.n,
+    expires_at = greatest(r.expires_at, excluded.expires_at)
 
 -- name: flow_take
 -- The jobs flowlogic picked, still due and not taken by another worker meanwhile.

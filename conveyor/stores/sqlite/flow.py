@@ -87,7 +87,8 @@ class SQLiteFlow:
     def record_starts(self, rows: Sequence[tuple[str, float, int, float]]) -> None:
         self.conn.executemany(
             "INSERT INTO conveyor_rate (grp, bucket, n, expires_at) VALUES (?, ?, ?, ?) "
-            "ON CONFLICT (grp, bucket) DO UPDATE SET n = n + excluded.n", rows,
+            "ON CONFLICT (grp, bucket) DO UPDATE SET n = n + excluded.n, "
+            "expires_at = max(expires_at, excluded.expires_at)", rows,
         )
         self.conn.execute("DELETE FROM conveyor_rate WHERE expires_at <= ?", (self.clock,))
 

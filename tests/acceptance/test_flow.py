@@ -1,0 +1,246 @@
+"""SPEC §9 — flow control: per-job and per-key concurrency, rate limits, queues, pause and
+resume (in one process; tests/process covers the same limits across worker processes)."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections import Counter
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+import pytest
+
+from conveyor import Conveyor, QueueInfo
+from conveyor.testing import FakeClock, run_until_idle
+
+START = datetime(2032, 6, 1, 8, 0, tzinfo=UTC)
+
+
+class Gauge:
+    """Counts attempts running at once (overall and per key)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.now: Counter[str] = Counter()
+        self.peak: Counter[str] = Counter()
+
+    async def hold(self, key: str, seconds: float = 0.05) -> None:
+        with self.lock:
+            self.now[key] += 1
+            self.now["*"] += 1
+            self.peak[key] = max(self.peak[key], self.now[key])
+            self.peak["*"] = max(self.peak["*"], self.now["*"])
+        await asyncio.sleep(seconds)
+        with self.lock:
+            self.now[key] -= 1
+            self.now["*"] -= 1
+
+
+def test_job_concurrency_caps_running_attempts(app: Conveyor) -> None:
+    gauge = Gauge()
+
+    @app.job(concurrency=2)
+    async def limited(n: int) -> int:
+        await gauge.hold("limited")
+        return n
+
+    handles = [limited(n).run_now() for n in range(6)]
+    app.run_worker(concurrency=6, burst=True)
+    assert [h.result(timeout=5) for h in handles] == list(range(6))
+    assert gauge.peak["limited"] == 2
+
+
+@pytest.mark.parametrize(
+    ("concurrency_key", "payload", "stored"),
+    [
+        ("shop_id", lambda n: {"shop_id": n % 2}, {"0", "1"}),
+        ("shop.id", lambda n: {"shop": {"id": f"ß{n % 2}"}}, {"ß0", "ß1"}),
+        (lambda args, kwargs: "eu" if args[0]["n"] % 2 else "us", lambda n: {"n": n},
+         {"eu", "us"}),
+    ],
+    ids=["field", "dotted", "callable"],
+)
+def test_concurrency_key_limits_per_distinct_value(
+    app: Conveyor, concurrency_key: object, payload: Callable[[int], dict[str, object]],
+    stored: set[str]
+) -> None:
+    gauge = Gauge()
+
+    @app.job(concurrency=1, concurrency_key=concurrency_key)
+    async def per_key(data: dict[str, object], meta: object) -> None:
+        record = app.get_job(meta.job.id)  # type: ignore[attr-defined]
+        await gauge.hold(str(record.concurrency_key))  # type: ignore[union-attr]
+
+    handles = [per_key(payload(n)).run_now() for n in range(6)]
+    keys = {app.get_job(h.id).concurrency_key for h in handles}  # type: ignore[union-attr]
+    assert {str(k) for k in keys} == stored
+    app.run_worker(concurrency=6, burst=True)
+    assert all(app.get_job(h.id).state == "completed" for h in handles)  # type: ignore[union-attr]
+    assert all(gauge.peak[k] == 1 for k in stored)
+    assert gauge.peak["*"] == 2  # the two keys do not hold each other back
+
+
+@pytest.mark.parametrize(("rate", "window"), [("2/second", 1), ("2/minute", 60),
+                                              ("2/hour", 3600), ("2/day", 86400)])
+def test_rate_limits_starts_per_sliding_window_on_the_app_clock(
+    app: Conveyor, rate: str, window: int
+) -> None:
+    ran: list[int] = []
+
+    @app.job(rate=rate)
+    def limited(n: int) -> None:
+        ran.append(n)
+
+    with FakeClock(app, start=START) as clock:
+        handles = [limited(n).run_now() for n in range(5)]
+        app.run_worker(concurrency=5, burst=True)  # held back: returns, does not wait
+        assert len(ran) == 2
+        assert {app.get_job(h.id).state for h in handles[2:]} == {"queued"}  # type: ignore[union-attr]
+        clock.advance(window / 2, "seconds")
+        app.run_worker(concurrency=5, burst=True)
+        assert len(ran) == 2  # still inside the window
+        clock.advance(window / 2 + 0.001, "seconds")
+        app.run_worker(concurrency=5, burst=True)
+        assert len(ran) == 4
+    assert {app.get_job(h.id).state for h in handles[:4]} == {"completed"}  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("rate", ["100/fortnight", "abc", "/second", "x/minute", "-1/second",
+                                  "0/second", "1.5.2/hour", ""])
+def test_a_bad_rate_is_refused_at_definition(sqlite_app: Conveyor, rate: str) -> None:
+    with pytest.raises(ValueError) as caught:
+        @sqlite_app.job(rate=rate)
+        def noop() -> None: ...
+
+    assert repr(rate) in str(caught.value) or rate in str(caught.value)
+
+
+def test_queue_limits_and_queue_info(app: Conveyor) -> None:
+    gauge = Gauge()
+    app.queue("exports-ü", concurrency=1, rate="1000/second")
+
+    @app.job(queue="exports-ü")
+    async def export(n: int) -> None:
+        await gauge.hold("exports")
+
+    @app.job
+    async def other() -> None:
+        await gauge.hold("other")
+
+    handles = [export(n).run_now() for n in range(4)] + [other().run_now()]
+    infos = {q.name: q for q in app.queues()}
+    assert isinstance(infos["exports-ü"], QueueInfo)
+    info = infos["exports-ü"]
+    assert info.concurrency == 1
+    assert info.rate is not None and "1000" in str(info.rate) and "second" in str(info.rate)
+    assert info.paused is False
+    assert info.counts.get("queued") == 4
+    app.run_worker(concurrency=4, burst=True)
+    assert {app.get_job(h.id).state for h in handles} == {"completed"}  # type: ignore[union-attr]
+    assert gauge.peak["exports"] == 1
+    after = {q.name: q for q in app.queues()}["exports-ü"]
+    assert after.counts.get("completed") == 4
+    assert after.counts.get("queued", 0) == 0
+
+
+def test_an_undeclared_queue_shows_no_limits(app: Conveyor) -> None:
+    @app.job(queue="plain")
+    def noop() -> None: ...
+
+    noop().run_now()
+    info = {q.name: q for q in app.queues()}["plain"]
+    assert (info.concurrency, info.rate, info.paused) == (None, None, False)
+
+
+def test_a_paused_queue_is_not_claimed_until_resumed_and_survives_restarts(
+    url: str, open_app: Callable[..., Conveyor]
+) -> None:
+    app = open_app()
+
+    @app.job(queue="slow lane")
+    def held() -> str:
+        return "held"
+
+    @app.job
+    def free() -> str:
+        return "free"
+
+    app.pause(queue="slow lane")
+    blocked, fine = held().run_now(), free().run_now()
+    app.run_worker(burst=True)  # the paused queue does not keep a burst worker open
+    assert app.get_job(blocked.id).state == "queued"  # type: ignore[union-attr]
+    assert fine.result(timeout=5) == "free"
+    # persisted: another app on the same store sees the pause
+    other = open_app(url)
+    assert {q.name: q.paused for q in other.queues()}.get("slow lane") is True
+    other.resume(queue="slow lane")
+    run_until_idle(app)
+    assert blocked.result(timeout=5) == "held"
+    assert {q.name: q.paused for q in app.queues()}["slow lane"] is False
+
+
+def test_a_paused_job_is_listed_and_not_claimed(app: Conveyor) -> None:
+    @app.job("pausé-job")
+    def paused_job() -> None: ...
+
+    @app.job
+    def running_job() -> None: ...
+
+    app.pause(job="pausé-job")
+    assert list(app.paused_jobs()) == ["pausé-job"]
+    held, ran = paused_job().run_now(), running_job().run_now()
+    run_until_idle(app)
+    assert app.get_job(held.id).state == "queued"  # type: ignore[union-attr]
+    assert app.get_job(ran.id).state == "completed"  # type: ignore[union-attr]
+    app.resume(job="pausé-job")
+    assert list(app.paused_jobs()) == []
+    run_until_idle(app)
+    assert app.get_job(held.id).state == "completed"  # type: ignore[union-attr]
+
+
+def test_pausing_lets_a_running_attempt_finish(app: Conveyor) -> None:
+    @app.job(queue="q")
+    def pauses_its_own_queue() -> str:
+        app.pause(queue="q")
+        return "finished anyway"
+
+    first = pauses_its_own_queue().run_now()
+    run_until_idle(app)
+    assert first.result(timeout=5) == "finished anyway"
+    second = pauses_its_own_queue().run_now()
+    run_until_idle(app)
+    assert app.get_job(second.id).state == "queued"  # type: ignore[union-attr]
+
+
+def test_resume_of_something_never_paused_is_harmless(app: Conveyor) -> None:
+    @app.job
+    def never_paused() -> None: ...
+
+    app.resume(queue="never-paused")
+    app.resume(job="never_paused")
+    assert list(app.paused_jobs()) == []
+
+
+def test_pausing_an_unknown_job_is_an_error_naming_it(sqlite_app: Conveyor) -> None:
+    with pytest.raises(LookupError) as caught:
+        sqlite_app.pause(job="no-such-jøb")
+    assert "no-such-jøb" in str(caught.value)
+
+
+def test_a_limited_job_is_held_back_not_failed(app: Conveyor) -> None:
+    @app.job(concurrency=1, rate="1/day")
+    def once_a_day(n: int) -> None: ...
+
+    with FakeClock(app, start=START) as clock:
+        handles = [once_a_day(n).run_now() for n in range(3)]
+        run_until_idle(app, clock)
+        states = [app.get_job(h.id).state for h in handles]  # type: ignore[union-attr]
+        assert states.count("completed") == 1
+        assert states.count("queued") == 2
+        assert "failed" not in states
+        clock.advance(1, "day")
+        clock.advance(1, "second")
+        run_until_idle(app, clock)
+        states = [app.get_job(h.id).state for h in handles]  # type: ignore[union-attr]
+        assert states.count("completed") == 2
