@@ -274,3 +274,36 @@ def test_async_code_can_trigger_and_wait(url: str) -> None:
             return await handle.wait(timeout=5)
 
     assert asyncio.run(main()) == {"ключ": [1, 2.5, None, True, ""]}
+
+
+# -- options that cannot work: clear errors --------------------------------------------------
+
+
+@pytest.mark.parametrize("bad", ["mysql://localhost/db", "sqlite", "", "redis://x"])
+def test_an_unknown_url_is_a_clear_error(bad: str, tmp_path: Path) -> None:
+    with pytest.raises(ValueError) as caught:
+        Conveyor(bad)
+    message = str(caught.value)
+    assert "sqlite" in message and "postgres" in message
+
+
+@pytest.mark.parametrize("options", [
+    {"timezone": "Mars/Olympus_Mons"}, {"lease": 0}, {"lease": -5}, {"lease": float("nan")},
+    {"retention": "a fortnight"}, {"retention": -1}, {"clock": object()},
+], ids=["timezone", "lease0", "lease-", "lease-nan", "retention-text", "retention-",
+        "clock"])
+def test_bad_options_are_clear_errors(tmp_path: Path, options: dict[str, object]) -> None:
+    with pytest.raises(ValueError) as caught:
+        Conveyor(f"sqlite:///{tmp_path}/x.db", **options)  # type: ignore[arg-type]
+    assert str(caught.value)
+
+
+def test_a_clock_returning_a_naive_datetime_is_a_clear_error(tmp_path: Path) -> None:
+    clock = StillClock(datetime(2030, 1, 1))
+    with pytest.raises(ValueError) as caught, Conveyor(f"sqlite:///{tmp_path}/x.db",
+                                                      clock=clock) as app:
+        @app.job
+        def noop() -> None: ...
+
+        noop().run_in(1, "second")
+    assert "aware" in str(caught.value)

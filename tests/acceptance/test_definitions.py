@@ -1,0 +1,241 @@
+"""SPEC §2 — defining jobs: ids and slugs, options, meta, the registry, Reaction-style
+workers and include()."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from types import SimpleNamespace
+
+import pytest
+
+from conveyor import Conveyor, Fail, Retry, slugify
+from conveyor.testing import FakeClock, run_until_idle
+
+
+def test_the_id_is_the_name_or_the_first_argument(app: Conveyor) -> None:
+    @app.job
+    def plain() -> None: ...
+
+    @app.job("ünïcode id ✓")
+    def named() -> None: ...
+
+    assert app.get_job(plain().run_now().id).job == "plain"  # type: ignore[union-attr]
+    assert app.get_job(named().run_now().id).job == "ünïcode id ✓"  # type: ignore[union-attr]
+    assert app.jobs["ünïcode id ✓"] is named
+    assert app.jobs.plain is plain
+
+
+def test_decorator_options_reach_every_trigger(app: Conveyor) -> None:
+    @app.job("retry-request", retry=Retry(retries=5, wait=60, backoff="exponential"),
+             priority="high", timeout=300, retention="7 days", queue="exports")
+    async def retry_request(request: object, meta: object) -> None: ...
+
+    record = app.get_job(retry_request({"u": 1}).run_now().id)
+    low = app.get_job(retry_request({"u": 1}).run_now(priority="low", queue="other").id)
+    assert record is not None and low is not None
+    assert record.queue == "exports" and record.max_attempts == 6
+    assert low.queue == "other" and low.priority != record.priority  # trigger options win
+
+
+def test_the_same_id_twice_is_an_error(sqlite_app: Conveyor) -> None:
+    @sqlite_app.job("dup")
+    def first() -> None: ...
+
+    with pytest.raises(ValueError) as caught:
+        @sqlite_app.job("dup")
+        def second() -> None: ...
+
+    assert "dup" in str(caught.value)
+
+
+def test_two_ids_with_one_slug_are_an_error_at_definition(sqlite_app: Conveyor) -> None:
+    assert slugify("Send Email") == slugify("send-email")
+
+    @sqlite_app.job("Send Email")
+    def one() -> None: ...
+
+    with pytest.raises(ValueError) as caught:
+        @sqlite_app.job("send-email")
+        def two() -> None: ...
+
+    assert "Send Email" in str(caught.value) and "send-email" in str(caught.value)
+
+
+def test_sync_jobs_run_off_the_event_loop(app: Conveyor) -> None:
+    seen: dict[str, object] = {}
+
+    @app.job
+    def sync_job() -> None:
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            seen["loop"] = None
+        else:
+            seen["loop"] = "running loop!"
+        seen["thread"] = threading.current_thread().name
+
+    sync_job().run_now()
+    run_until_idle(app)
+    assert seen["loop"] is None
+
+
+def test_version_is_recorded_on_every_run(app: Conveyor) -> None:
+    @app.job(name="Ünïcode display name", version="1.2.0-rc.1+build.5")
+    def versioned() -> None: ...
+
+    handle = versioned().run_now()
+    run_until_idle(app)
+    assert app.get_job(handle.id).version == "1.2.0-rc.1+build.5"  # type: ignore[union-attr]
+
+
+# -- meta ------------------------------------------------------------------------------------
+
+
+def test_meta_gives_the_record_jobs_log_progress_and_attempt(app: Conveyor) -> None:
+    @app.job("retry-request")
+    def retry_request(n: int) -> int:
+        return n
+
+    @app.job
+    def parent(meta: object) -> dict[str, object]:
+        m = meta  # type: ignore[assignment]
+        m.log.info("stärting %s", "ü")  # type: ignore[attr-defined]
+        m.log.warning("")  # type: ignore[attr-defined]
+        m.progress(0.5, message="half way — ½")  # type: ignore[attr-defined]
+        later = m.jobs.retry_request(1).run_in(30, "seconds")  # type: ignore[attr-defined]
+        now = m.jobs["retry-request"](2).run_now()  # type: ignore[attr-defined]
+        return {"job": m.job.id, "attempt": m.attempt, "later": later.id,  # type: ignore[attr-defined]
+                "now": now.id}
+
+    with FakeClock(app) as clock:
+        handle = parent().run_now()
+        run_until_idle(app, clock=clock)
+        result = handle.result(timeout=0)
+        assert result["job"] == handle.id and result["attempt"] == 1
+        assert app.get_job(result["later"]).state == "scheduled"  # type: ignore[union-attr]
+        assert app.get_job(result["now"]).state == "completed"  # type: ignore[union-attr]
+    record = app.get_job(handle.id)
+    assert record is not None
+    assert any("stärting ü" in str(line) for line in record.logs)
+    assert record.progress is not None
+
+
+@pytest.mark.parametrize("value", [0.5, 50])
+def test_progress_takes_a_fraction_or_a_percent(app: Conveyor, value: float) -> None:
+    @app.job
+    def half(meta: object) -> None:
+        meta.progress(value, message="½ — halfway")  # type: ignore[attr-defined]
+        raise Fail("stop here, so the progress is not the 100% of a completed job")
+
+    handle = half().run_now()
+    run_until_idle(app)
+    progress = app.get_job(handle.id).progress  # type: ignore[union-attr]
+    assert progress == 0.5 or progress == 50 or "50" in str(progress)
+
+
+def test_progress_out_of_range_says_what_is_accepted(app: Conveyor) -> None:
+    @app.job
+    def too_far(meta: object) -> None:
+        meta.progress(150)  # type: ignore[attr-defined]
+
+    handle = too_far().run_now()
+    run_until_idle(app)
+    error = str(app.get_job(handle.id).error)  # type: ignore[union-attr]
+    assert "150" in error and "0..1" in error and "100" in error
+
+
+# -- Reaction-style workers ------------------------------------------------------------------
+
+
+def test_add_worker_job_interface(app: Conveyor) -> None:
+    seen: list[object] = []
+
+    def work(job: object) -> None:
+        j = job  # type: ignore[assignment]
+        seen.append((j.type, j.data, j.id is not None))  # type: ignore[attr-defined]
+        j.log.info("logged ✓")  # type: ignore[attr-defined]
+        j.progress(0.25)  # type: ignore[attr-defined]
+        if j.data.get("fail"):  # type: ignore[attr-defined]
+            j.fail("asked to fail — ✗")  # type: ignore[attr-defined]
+        else:
+            j.done("all good")  # type: ignore[attr-defined]
+
+    app.add_worker(type="react/type", worker=work)
+    ok = app.schedule_job(type="react/type", data={"n": 1})
+    bad = app.schedule_job(type="react/type", data={"fail": True})
+    run_until_idle(app)
+    assert app.get_job(ok.id).state == "completed"  # type: ignore[union-attr]
+    failed = app.get_job(bad.id)
+    assert failed is not None and failed.state == "failed"
+    assert "asked to fail — ✗" in str(failed.error)
+    assert ("react/type", {"n": 1}, True) in seen
+
+
+def test_add_worker_exception_retries_and_fail_does_not(app: Conveyor) -> None:
+    calls: list[str] = []
+
+    async def work(job: object) -> None:
+        calls.append(job.data["mode"])  # type: ignore[attr-defined]
+        if job.data["mode"] == "raise":  # type: ignore[attr-defined]
+            raise RuntimeError("raised")
+        raise Fail("for good")
+
+    app.add_worker(type="asyncType", worker=work)
+    retry = {"retries": 2, "wait": 0, "backoff": "fixed"}
+    raised = app.schedule_job(type="asyncType", data={"mode": "raise"}, retry=retry)
+    failed = app.schedule_job(type="asyncType", data={"mode": "fail"}, retry=retry)
+    run_until_idle(app)
+    assert app.get_job(raised.id).attempts == 3  # type: ignore[union-attr]
+    assert "raised" in str(app.get_job(raised.id).error)  # type: ignore[union-attr]
+    assert app.get_job(failed.id).attempts == 1  # type: ignore[union-attr]
+    assert calls.count("fail") == 1
+
+
+def test_add_worker_handle_pauses_resumes_and_stops(app: Conveyor) -> None:
+    seen: list[int] = []
+    handle = app.add_worker(type="pausable", worker=lambda job: seen.append(job.data["n"]))
+    handle.pause()
+    app.schedule_job(type="pausable", data={"n": 1})
+    run_until_idle(app)
+    assert seen == []
+    handle.resume()
+    run_until_idle(app)
+    assert seen == [1]
+    handle.stop()
+    app.schedule_job(type="pausable", data={"n": 2})
+    run_until_idle(app)
+    assert seen == [1]
+
+
+# -- include ---------------------------------------------------------------------------------
+
+
+def test_include_registers_jobs_and_cleanup_policies(app: Conveyor) -> None:
+    def retry_request(data: object) -> object:
+        return data
+
+    plugin = SimpleNamespace(
+        jobs={"retryRequest": retry_request},
+        cleanup=[{"type": "retryRequest", "purge_after_days": 7},
+                 {"type": "other/type", "purgeAfterDays": 1}],
+    )
+    app.include(plugin)
+    with FakeClock(app) as clock:
+        handle = app.schedule_job(type="retryRequest", data={"ü": 1})
+        run_until_idle(app, clock=clock)
+        assert handle.result(timeout=0) == {"ü": 1}
+        clock.advance(6, "days")
+        run_until_idle(app, clock=clock)
+        assert app.get_job(handle.id) is not None
+        clock.advance(1, "day")
+        clock.advance(2, "hours")
+        run_until_idle(app, clock=clock)
+        assert app.get_job(handle.id) is None
+
+
+def test_include_refuses_a_policy_without_its_days(sqlite_app: Conveyor) -> None:
+    plugin = SimpleNamespace(jobs={}, cleanup=[{"type": "x"}])
+    with pytest.raises(ValueError) as caught:
+        sqlite_app.include(plugin)
+    assert "purge_after_days" in str(caught.value)
