@@ -187,3 +187,20 @@ def test_a_bad_schedule_in_code_fails_at_definition(sqlite_app: Conveyor) -> Non
         sqlite_app.schedule("every sometimes")
     with pytest.raises(ValueError):
         sqlite_app.cron("0 3 * * *", tz="Not/AZone")
+
+
+def test_schedules_without_tz_follow_the_app_timezone(open_app: Callable[..., Conveyor]) -> None:
+    app = open_app(timezone="Europe/Paris")
+
+    @app.job(trigger=app.schedule("every day at 9:00"))
+    def nine() -> None: ...
+
+    @app.job
+    def report(data: object) -> None: ...
+
+    with FakeClock(app, start=u(2030, 1, 4, 6)) as clock:
+        run_until_idle(app, clock=clock)
+        assert [r.run_at for r in app.jobs_list(job="nine", state="scheduled")] == [
+            u(2030, 1, 4, 8)]
+        handle = app.schedule_job(type="report", data={}, schedule="every day at 10:00")
+        assert app.get_job(handle.id).run_at == u(2030, 1, 4, 9)  # type: ignore[union-attr]

@@ -187,6 +187,14 @@ async def test_triggers_can_be_awaited_and_give_the_handle_back(app: Conveyor) -
     assert app.get_job(later.id).state == "scheduled"  # type: ignore[union-attr]
 
 
+async def test_a_handle_itself_may_be_awaited(app: Conveyor) -> None:
+    @app.job
+    async def noop() -> None: ...
+
+    handle = noop().run_now()
+    assert await handle is handle
+
+
 def test_result_times_out_with_timeout_error(app: Conveyor) -> None:
     @app.job
     def noop() -> None: ...
