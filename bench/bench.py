@@ -66,6 +66,18 @@ def stop(workers: list[subprocess.Popen[bytes]]) -> None:
         w.wait(30)
 
 
+def wait_ready(app: Any, workers: list[subprocess.Popen[bytes]], timeout: float = 120) -> None:
+    """Until every worker process has registered (imports done, store open), then a
+    moment for them to go idle: CPU counted from then on is the jobs' alone."""
+    deadline = time.time() + timeout
+    pids = {w.pid for w in workers}
+    while not pids <= {info.pid for info in app.store.workers(60.0)}:
+        if time.time() > deadline:
+            raise SystemExit("timed out waiting for the workers to start")
+        time.sleep(0.05)
+    time.sleep(0.5)
+
+
 def wait_done(app: object, total: int, timeout: float = 300) -> None:
     deadline = time.time() + timeout
     while app.count(state="completed") < total:  # type: ignore[attr-defined]
@@ -117,7 +129,7 @@ def main() -> None:
 
     workers = start_workers(url, args.workers, args.concurrency, args.job)
     try:
-        time.sleep(2.0)  # let workers start and go idle
+        wait_ready(app, workers)  # started and idle
         spy = None
         if args.profile:
             raw = ["-f", "raw"] if args.profile.endswith(".txt") else []  # collapsed stacks

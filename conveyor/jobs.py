@@ -303,6 +303,9 @@ class JobRegistry(Mapping[str, JobDefinition]):
                 f"no job {job_id!r} is defined; defined jobs: {', '.join(self._by_id) or 'none'}"
             ) from None
 
+    def get(self, job_id: str, default: Any = None) -> Any:  # a dict lookup (per job)
+        return self._by_id.get(job_id, default)
+
     def __getattr__(self, name: str) -> JobDefinition:
         if name.startswith("__"):
             raise AttributeError(name)

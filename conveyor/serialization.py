@@ -109,6 +109,8 @@ def dumps(
     ``payload args[0]["when"] is a datetime, ...``. Tuples are stored as lists. ``outer``
     containers wrap the user's value (an args list) and do not count toward the depth.
     """
+    if value is None:  # most results
+        return "null"
     try:
         text: str | None = _encode(value)
         bad = _bad_keys(value, limits.max_depth + outer)

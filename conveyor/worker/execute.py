@@ -37,6 +37,7 @@ class JobRunner:
         self.buffer = buffer
         # job id -> the exception that ended its failed or retried attempt (for observers)
         self.errors: dict[int, BaseException] = {}
+        self.native: dict[str, bool] = {}  # job name -> thread_native (without a timeout)
 
     async def run(self, claimed: ClaimedJob) -> Outcome:
         definition = self.app.definition(claimed.job)
@@ -61,9 +62,15 @@ class JobRunner:
     def thread_native(self, claimed: ClaimedJob) -> bool:
         """Can this job run start to finish on a pool thread (a plain sync function, no
         timeout, no process isolation), its outcome made there too?"""
-        definition = self.app.definition(claimed.job)
-        return (definition is not None and not definition.is_async and not claimed.timeout
+        if claimed.timeout:
+            return False
+        native = self.native.get(claimed.job)
+        if native is None:
+            definition = self.app.definition(claimed.job)
+            native = self.native[claimed.job] = (
+                definition is not None and not definition.is_async
                 and definition.kind == "function" and definition.isolation == "thread")
+        return native
 
     def run_in_thread(self, claimed: ClaimedJob) -> Outcome:
         """Run a :meth:`thread_native` job in the calling (pool) thread."""
