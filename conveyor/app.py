@@ -39,8 +39,9 @@ from conveyor.options import (
     coerce_seconds,
     coerce_version,
 )
-from conveyor.queries import QueriesMixin
+from conveyor.queries import ANY_OWNER, Queries
 from conveyor.reaction import WorkerHandle
+from conveyor.records import JobRecord
 from conveyor.retry import Retry, coerce_retry
 from conveyor.schedules.api import SchedulesMixin
 from conveyor.schedules.api import install as install_schedules
@@ -59,7 +60,7 @@ _log = logging.getLogger("conveyor.maintenance")
 Decorated = Callable[[Callable[..., Any]], JobDefinition]
 
 
-class Conveyor(QueriesMixin, DurableMixin, SchedulesMixin, WebMixin, FlowMixin):
+class Conveyor(DurableMixin, SchedulesMixin, WebMixin, FlowMixin):
     """A conveyor app: ``Conveyor("sqlite:///jobs.db")``, ``Conveyor("memory://")``,
     ``Conveyor("postgresql://...")``; default ``$CONVEYOR_URL`` or ``sqlite:///conveyor.db``.
 
@@ -121,6 +122,7 @@ class Conveyor(QueriesMixin, DurableMixin, SchedulesMixin, WebMixin, FlowMixin):
         # io.background_fetch may reach private/loopback addresses (SSRF guard off).
         self.allow_private_fetch = allow_private_fetch
         self.triggering = Triggering(self)
+        self.queries = Queries(self)  # finding and steering stored jobs
         # None: due times and leases on the database clock; given: on this one everywhere.
         self.clock: Clock | None = check_clock(clock)
         self.extensions.append(FlowUpkeep())
@@ -329,6 +331,51 @@ class Conveyor(QueriesMixin, DurableMixin, SchedulesMixin, WebMixin, FlowMixin):
 
     def _schedule_call(self, call: JobCall, schedule: str, options: dict[str, Any]) -> JobHandle:
         return schedule_call(self, self.periodic, call, schedule, options)
+
+    # -- finding and steering (conveyor.queries) --------------------------------------
+    def get_job(self, job_id: int) -> JobRecord | None:
+        """The stored job with this id, or None."""
+        return self.queries.get_job(job_id)
+
+    def jobs_list(
+        self, *, limit: int = 100, offset: int = 0, newest_first: bool = True, **filters: Any
+    ) -> list[JobRecord]:
+        """Stored jobs matching ``state``, ``job``, ``queue``, ``owner``, ``key``, ``data``,
+        ``text``, ``since``/``until`` (created between), ``before_id``/``after_id`` (ids
+        between, for keyset paging), newest first."""
+        return self.queries.jobs_list(
+            limit=limit, offset=offset, newest_first=newest_first, **filters)
+
+    def count(self, **filters: Any) -> int:
+        """How many stored jobs match (same filters as :meth:`jobs_list`)."""
+        return self.queries.count(**filters)
+
+    def counts(self) -> dict[str, int]:
+        """Jobs by public state (every state present, zero included)."""
+        return self.queries.counts()
+
+    def cancel_jobs(
+        self, type: str | None = None, data: Any = None,
+        state: str | Sequence[str] | None = None, owner: Any = ANY_OWNER,
+        key: str | None = None,
+    ) -> int:
+        """Cancel matching pending jobs (scheduled, queued, waiting); returns how many."""
+        return self.queries.cancel_jobs(type, data, state, owner, key)
+
+    def cancel(self, job_id: int, cascade: bool = False) -> bool:
+        """Cancel one job that has not finished (a running one stops at its next heartbeat;
+        a durable run at its next step). Jobs that depend on it are cancelled too; with
+        ``cascade=True`` so are the child runs it started (at any depth)."""
+        return self.queries.cancel(job_id, cascade)
+
+    def retry(self, job_id: int) -> bool:
+        """Run a finished job again now; False if it is not finished or does not exist."""
+        return self.queries.retry(job_id)
+
+    def purge(self, *, expired: bool = False, **filters: Any) -> int:
+        """Delete finished jobs: all matching ones, or (``expired=True``) those past
+        their retention. Returns how many were deleted."""
+        return self.queries.purge(expired=expired, **filters)
 
     # -- workers -------------------------------------------------------------------
     def run_worker(

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from conveyor.errors import ConfigurationError
 
 if TYPE_CHECKING:
-    from conveyor.stores.base import Store
+    from conveyor.stores.base import MaintenanceStore
 
 _EXAMPLE = "{'type': 'save-image/local', 'purge_after_days': 7}"
 
@@ -41,9 +41,9 @@ class CleanupPolicies(dict[str, float]):
 
     def __init__(self) -> None:
         super().__init__()
-        self._saved: tuple[Store, dict[str, float]] | None = None
+        self._saved: tuple[MaintenanceStore, dict[str, float]] | None = None
 
-    def sync(self, store: Store) -> None:
+    def sync(self, store: MaintenanceStore) -> None:
         """Save the policies to ``store`` unless they are saved there already."""
         if not self or (self._saved is not None and self._saved[0] is store
                         and self._saved[1] == self):

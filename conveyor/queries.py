@@ -1,22 +1,30 @@
-"""Finding and steering stored jobs: the query half of :class:`conveyor.Conveyor`."""
+"""Finding and steering stored jobs: the queries service (``app.queries``) behind
+:class:`conveyor.Conveyor`'s ``get_job``, ``jobs_list``, ``count``, ``cancel`` and the rest."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from conveyor.cleanup import CleanupPolicies
 from conveyor.errors import ConfigurationError
 from conveyor.observe.hooks import Hooks
 from conveyor.options import coerce_owner
 from conveyor.records import JobRecord
-from conveyor.stores.base import JobFilter, Store
+from conveyor.stores.base import (
+    JobFilter,
+    MaintenanceStore,
+    ReadStore,
+    ScheduleStore,
+    WorkflowStore,
+)
 from conveyor.stores.matching import check_states
 from conveyor.timeunits import to_utc
 
-_UNSET: Any = object()
+# The default owner filter: jobs of every owner (owner=None matches the system's).
+ANY_OWNER: Any = object()
 
 
 def _run_id(name: str, value: Any) -> int | None:
@@ -33,18 +41,37 @@ def _run_id(name: str, value: Any) -> int | None:
         ) from None
 
 
-class QueriesMixin:
-    _store: Store
-    cleanup: CleanupPolicies
+class QueryStore(ReadStore, WorkflowStore, ScheduleStore, MaintenanceStore, Protocol):
+    """The parts of a store queries use."""
+
+
+class QueriesHost(Protocol):
+    """What the queries service uses of its app."""
+
     timezone: str
+    cleanup: CleanupPolicies
     hooks: Hooks
+
+    @property
+    def store(self) -> QueryStore: ...
+
+
+class Queries:
+    """Finds, counts, cancels, retries and purges stored jobs (``app.queries``)."""
+
+    def __init__(self, app: QueriesHost) -> None:
+        self._app = app
+
+    @property
+    def _store(self) -> QueryStore:
+        return self._app.store  # read each time: app.reopen() swaps the store
 
     def _filter(
         self,
         state: str | Sequence[str] | None = None,
         job: str | Sequence[str] | None = None,
         queue: str | Sequence[str] | None = None,
-        owner: Any = _UNSET,
+        owner: Any = ANY_OWNER,
         key: str | None = None,
         data: Any = None,
         text: str | None = None,
@@ -70,13 +97,13 @@ class QueriesMixin:
             states=check_states(state) or None,
             jobs=names(job),
             queues=names(queue),
-            owner=None if owner is _UNSET else coerce_owner(owner),
-            any_owner=owner is _UNSET,
+            owner=None if owner is ANY_OWNER else coerce_owner(owner),
+            any_owner=owner is ANY_OWNER,
             key=key,
             data=data,
             text=text,
-            created_after=to_utc(since, self.timezone).timestamp() if since else None,
-            created_before=to_utc(until, self.timezone).timestamp() if until else None,
+            created_after=to_utc(since, self._app.timezone).timestamp() if since else None,
+            created_before=to_utc(until, self._app.timezone).timestamp() if until else None,
             ids=list(ids) if ids is not None else None,
             schedule_id=schedule_id,
             event_id=event_id,
@@ -130,7 +157,7 @@ class QueriesMixin:
         type: str | None = None,
         data: Any = None,
         state: str | Sequence[str] | None = None,
-        owner: Any = _UNSET,
+        owner: Any = ANY_OWNER,
         key: str | None = None,
     ) -> int:
         """Cancel matching pending jobs (scheduled, queued, waiting); returns how many."""
@@ -147,7 +174,7 @@ class QueriesMixin:
         return cancelled
 
     def _cancel_matching(self, flt: JobFilter) -> int:
-        if not self.hooks.wants("cancelled"):
+        if not self._app.hooks.wants("cancelled"):
             return self._store.cancel(flt)
         # Hooks see what was cancelled; running jobs are reported by their worker.
         states, count = flt.states or [], 0
@@ -167,7 +194,7 @@ class QueriesMixin:
         job_id = int(job_id)
         if not _storable(job_id):
             return False
-        before = self._store.state_of(job_id) if self.hooks.wants("cancelled") else None
+        before = self._store.state_of(job_id) if self._app.hooks.wants("cancelled") else None
         if cascade:
             done = self._store.cancel_tree(job_id) > 0
         else:
@@ -178,7 +205,7 @@ class QueriesMixin:
 
     def _cancelled(self, ids: Sequence[int]) -> None:
         records = [r for r in map(self.get_job, ids) if r is not None]
-        self.hooks.cancelled(self, records)
+        self._app.hooks.cancelled(self, records)
 
     def retry(self, job_id: int) -> bool:
         """Run a finished job again now; False if it is not finished or does not exist."""
@@ -189,7 +216,7 @@ class QueriesMixin:
         """Delete finished jobs: all matching ones, or (``expired=True``) those past
         their retention. Returns how many were deleted."""
         if expired:
-            self.cleanup.sync(self._store)
+            self._app.cleanup.sync(self._store)
             return self._store.purge(None, expired_only=True)
         return self._store.purge(self._filter(**filters), expired_only=False)
 
