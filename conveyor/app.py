@@ -20,8 +20,11 @@ from conveyor.errors import ConfigurationError, UnknownJobError
 from conveyor.events import EventRoutes
 from conveyor.flow import (
     FLOW_OPTIONS,
-    FlowMixin,
+    Definition,
+    FlowControl,
     FlowUpkeep,
+    Hold,
+    QueueInfo,
     check_isolated,
 )
 from conveyor.flow import (
@@ -48,7 +51,7 @@ from conveyor.schedules.api import install as install_schedules
 from conveyor.schedules.runtime import schedule_call
 from conveyor.serialization import DEFAULT_LIMITS, Limits
 from conveyor.stores import open_existing, open_store, resolve_url
-from conveyor.stores.base import Store
+from conveyor.stores.base import FlowRule, JobRow, Store
 from conveyor.timeunits import to_utc
 from conveyor.triggering import Triggering
 from conveyor.web import WebMixin
@@ -60,7 +63,7 @@ _log = logging.getLogger("conveyor.maintenance")
 Decorated = Callable[[Callable[..., Any]], JobDefinition]
 
 
-class Conveyor(DurableMixin, SchedulesMixin, WebMixin, FlowMixin):
+class Conveyor(DurableMixin, SchedulesMixin, WebMixin):
     """A conveyor app: ``Conveyor("sqlite:///jobs.db")``, ``Conveyor("memory://")``,
     ``Conveyor("postgresql://...")``; default ``$CONVEYOR_URL`` or ``sqlite:///conveyor.db``.
 
@@ -107,7 +110,6 @@ class Conveyor(DurableMixin, SchedulesMixin, WebMixin, FlowMixin):
         # Delivered events are deleted this long after delivery (None: kept forever).
         self.event_retention = coerce_seconds("event_retention", event_retention)
         self.jobs = JobRegistry()
-        self._queue_limits = {}  # app.queue(...) declarations
         self.cleanup = CleanupPolicies()  # job id -> seconds kept (include() policies)
         # Capabilities (schedules, durable runs and events) plug into the worker and
         # maintenance here (conveyor.host.Extension).
@@ -123,6 +125,7 @@ class Conveyor(DurableMixin, SchedulesMixin, WebMixin, FlowMixin):
         self.allow_private_fetch = allow_private_fetch
         self.triggering = Triggering(self)
         self.queries = Queries(self)  # finding and steering stored jobs
+        self.flow = FlowControl(self)  # queues, limits and pauses
         # None: due times and leases on the database clock; given: on this one everywhere.
         self.clock: Clock | None = check_clock(clock)
         self.extensions.append(FlowUpkeep())
@@ -376,6 +379,43 @@ class Conveyor(DurableMixin, SchedulesMixin, WebMixin, FlowMixin):
         """Delete finished jobs: all matching ones, or (``expired=True``) those past
         their retention. Returns how many were deleted."""
         return self.queries.purge(expired=expired, **filters)
+
+    # -- flow control (conveyor.flow) ----------------------------------------------------
+    def queue(self, name: str, *, concurrency: int | None = None,
+              rate: str | None = None) -> None:
+        """Declare a queue's global limits: ``app.queue("exports", concurrency=5,
+        rate="10/second")`` (enforced across all workers once a worker has started)."""
+        self.flow.queue(name, concurrency=concurrency, rate=rate)
+
+    def pause(self, queue: str | None = None, job: str | Definition | None = None) -> None:
+        """Stop every worker from claiming this queue's and/or job's jobs (running attempts
+        finish); persisted until :meth:`resume`."""
+        self.flow.pause(queue, job)
+
+    def resume(self, queue: str | None = None, job: str | Definition | None = None) -> None:
+        """Undo :meth:`pause`."""
+        self.flow.resume(queue, job)
+
+    def paused_jobs(self) -> list[str]:
+        """Ids of the paused jobs."""
+        return self.flow.paused_jobs()
+
+    def queues(self) -> list[QueueInfo]:
+        """Every queue known from the store or declared in code, with counts by state."""
+        return self.flow.queues()
+
+    def paused_counts(self) -> dict[str, int]:
+        """{queue: queued runs that a pause (of the queue or of their job) holds back}."""
+        return self.flow.paused_counts()
+
+    def declared_limits(self) -> list[FlowRule]:
+        """The limits this app declares, for the store (also clears limits removed from
+        the code of this app's jobs and queues)."""
+        return self.flow.declared_limits()
+
+    def hold(self, row: JobRow | JobRecord) -> Hold | None:
+        """Why a queued job is held back (a pause or a full limit), else None."""
+        return self.flow.hold(row)
 
     # -- workers -------------------------------------------------------------------
     def run_worker(

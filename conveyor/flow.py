@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from conveyor.errors import ConfigurationError
 from conveyor.host import BaseExtension
@@ -27,8 +27,11 @@ from conveyor.limits import (
     parse_rate,
 )
 from conveyor.records import JobRecord, utc
-from conveyor.stores.base import FlowRule, JobRow, Store
+from conveyor.stores.base import FlowRule, FlowStore, JobRow, ReadStore, Store
 from conveyor.stores.flowlogic import job_group, queue_group
+
+if TYPE_CHECKING:
+    from conveyor.jobs import JobRegistry
 
 
 class Definition(Protocol):
@@ -66,15 +69,36 @@ class Hold:
     until: datetime | None = None
 
 
-class FlowMixin:
-    """``app.queue``, ``app.pause``, ``app.resume``, ``app.queues``, ``app.paused_jobs``."""
+class FlowHost(Protocol):
+    """What flow control uses of its app."""
 
     @property
-    def store(self) -> Store:
-        raise NotImplementedError
+    def jobs(self) -> JobRegistry: ...
 
-    jobs: Any  # the app's JobRegistry
-    _queue_limits: dict[str, tuple[int | None, Rate | None]]
+    @property
+    def store(self) -> FlowControlStore: ...
+
+
+class FlowControlStore(FlowStore, ReadStore, Protocol):
+    """The parts of a store flow control uses."""
+
+
+class FlowControl:
+    """Queues, limits and pauses (``app.flow``): ``queue``, ``pause``, ``resume``,
+    ``queues``, ``paused_jobs``, ``paused_counts``, ``declared_limits``, ``hold``."""
+
+    def __init__(self, app: FlowHost) -> None:
+        self._app = app
+        # app.queue(...) declarations: queue -> (concurrency, rate)
+        self.queue_limits: dict[str, tuple[int | None, Rate | None]] = {}
+
+    @property
+    def store(self) -> FlowControlStore:
+        return self._app.store  # read each time: app.reopen() swaps the store
+
+    @property
+    def jobs(self) -> JobRegistry:
+        return self._app.jobs
 
     def queue(self, name: str, *, concurrency: int | None = None,
               rate: str | None = None) -> None:
@@ -82,7 +106,7 @@ class FlowMixin:
         rate="10/second")`` (enforced across all workers once a worker has started)."""
         from conveyor.options import coerce_queue
 
-        self._queue_limits[coerce_queue(name)] = (coerce_concurrency(concurrency),
+        self.queue_limits[coerce_queue(name)] = (coerce_concurrency(concurrency),
                                                   parse_rate(rate))
 
     def pause(self, queue: str | None = None, job: str | Definition | None = None) -> None:
@@ -104,13 +128,13 @@ class FlowMixin:
         """Every queue known from the store or declared in code, with counts by state."""
         stored = {r.name: r for r in self.store.flow_rules() if r.kind == "queue"}
         counts = self.store.queue_counts()
-        names = set(counts) | set(stored) | set(self._queue_limits)
+        names = set(counts) | set(stored) | set(self.queue_limits)
         names |= {d.options.queue for d in self.jobs.values()}
         found = []
         for name in sorted(names):
-            concurrency, rate = self._queue_limits.get(name, (None, None))
+            concurrency, rate = self.queue_limits.get(name, (None, None))
             rule = stored.get(name)
-            if name not in self._queue_limits and rule is not None:
+            if name not in self.queue_limits and rule is not None:
                 concurrency = rule.concurrency
                 rate = _stored_rate(rule)
             found.append(QueueInfo(name, dict(counts.get(name, {})), concurrency,
@@ -156,9 +180,9 @@ class FlowMixin:
             rate = definition.rate
             rules.append(FlowRule("job", definition.id, definition.concurrency,
                                   rate.limit if rate else None, rate.period if rate else None))
-        queues = set(self._queue_limits) | {d.options.queue for d in self.jobs.values()}
+        queues = set(self.queue_limits) | {d.options.queue for d in self.jobs.values()}
         for name in sorted(queues):
-            concurrency, rate = self._queue_limits.get(name, (None, None))
+            concurrency, rate = self.queue_limits.get(name, (None, None))
             rules.append(FlowRule("queue", name, concurrency, rate.limit if rate else None,
                                   rate.period if rate else None))
         return rules
@@ -235,4 +259,7 @@ def job_options(options: dict[str, Any]) -> dict[str, Any]:
 
 
 FLOW_OPTIONS = ("concurrency", "rate", "concurrency_key", "isolation")
-__all__ = ["FLOW_OPTIONS", "Hold", "QueueInfo", "Rate", "concurrency_key", "parse_rate"]
+__all__ = [
+    "FLOW_OPTIONS", "FlowControl", "FlowHost", "Hold", "QueueInfo", "Rate", "concurrency_key",
+    "parse_rate",
+]
