@@ -46,9 +46,13 @@ from conveyor.queries import ANY_OWNER, Queries
 from conveyor.reaction import WorkerHandle
 from conveyor.records import JobRecord
 from conveyor.retry import Retry, coerce_retry
-from conveyor.schedules.api import SchedulesMixin
+from conveyor.schedules.api import (
+    Misfire,
+    ScheduleRecord,
+    ScheduleTrigger,
+    Scheduling,
+)
 from conveyor.schedules.api import install as install_schedules
-from conveyor.schedules.runtime import schedule_call
 from conveyor.serialization import DEFAULT_LIMITS, Limits
 from conveyor.stores import open_existing, open_store, resolve_url
 from conveyor.stores.base import FlowRule, JobRow, Store
@@ -63,7 +67,7 @@ _log = logging.getLogger("conveyor.maintenance")
 Decorated = Callable[[Callable[..., Any]], JobDefinition]
 
 
-class Conveyor(DurableMixin, SchedulesMixin, WebMixin):
+class Conveyor(DurableMixin, WebMixin):
     """A conveyor app: ``Conveyor("sqlite:///jobs.db")``, ``Conveyor("memory://")``,
     ``Conveyor("postgresql://...")``; default ``$CONVEYOR_URL`` or ``sqlite:///conveyor.db``.
 
@@ -131,6 +135,7 @@ class Conveyor(DurableMixin, SchedulesMixin, WebMixin):
         self.extensions.append(FlowUpkeep())
         install_durable(self)
         self.periodic = install_schedules(self)
+        self.scheduling = Scheduling(self)  # schedule triggers and stored schedules
         self._lock = threading.Lock()
         # Built by a read-only command (conveyor.readonly): create, migrate and save nothing.
         self.read_only = readonly.active()
@@ -315,25 +320,60 @@ class Conveyor(DurableMixin, SchedulesMixin, WebMixin):
     ) -> JobHandle:
         """Reaction-style trigger: ``data`` is the job's single argument; ``retry`` takes
         ``{"retries", "wait" (ms), "backoff"}``; ``cancel_repeats`` replaces pending ones."""
-        definition = self.jobs[type]
-        if isinstance(retry, dict):
-            retry = Retry.from_reaction(retry)
-        if retry is not None:
-            options["retry"] = retry
-        if priority is not None:
-            options["priority"] = priority
-        if cancel_repeats:
-            options["replace"] = True
-        options.update(owner=owner, key=key)
-        call = definition(data) if data is not None else definition()
-        if schedule is not None:
-            return self._schedule_call(call, schedule, options)
-        if run_at is not None:
-            return call.run_at(run_at, **options)
-        return call.run_now(**options)
+        return self.scheduling.schedule_job(
+            type, data, retry=retry, priority=priority, schedule=schedule,
+            cancel_repeats=cancel_repeats, owner=owner, key=key, run_at=run_at, **options)
 
-    def _schedule_call(self, call: JobCall, schedule: str, options: dict[str, Any]) -> JobHandle:
-        return schedule_call(self, self.periodic, call, schedule, options)
+    # -- schedules (conveyor.schedules.api) ------------------------------------------
+    def cron(self, expr: str, tz: str | None = None, misfire: Misfire = None) -> ScheduleTrigger:
+        """A cron trigger: 5 fields, 6 with seconds first, or ``@hourly``/``@daily``/
+        ``@weekly``/``@monthly``/``@yearly``; ``tz`` defaults to the app's timezone."""
+        return self.scheduling.cron(expr, tz, misfire)
+
+    def every(self, text: str, tz: str | None = None, misfire: Misfire = None) -> ScheduleTrigger:
+        """An interval trigger: ``app.every("15 minutes")``, ``app.every("day at 9:30")``."""
+        return self.scheduling.every(text, tz, misfire)
+
+    def schedule(
+        self, text: str, tz: str | None = None, misfire: Misfire = None
+    ) -> ScheduleTrigger:
+        """A trigger from cron or plain-English text (``"every weekday at 9:30 am"``)."""
+        return self.scheduling.schedule(text, tz, misfire)
+
+    def schedule_cron_job(
+        self, type: str, crontab: str, data: Any = None, owner: Any = None, **options: Any
+    ) -> JobHandle:
+        """Worker-style: repeat job ``type`` with ``data`` on ``crontab``. Replaces the
+        pending jobs and runtime schedules of the same type and owner (pass
+        ``cancel_repeats=False`` to add another); returns the next occurrence's handle."""
+        return self.scheduling.schedule_cron_job(type, crontab, data, owner, **options)
+
+    def sync_schedules(self) -> list[str]:
+        """Save the schedules declared in code (and ``include()`` cleanup policies) to the
+        store now, as a starting worker does; returns the code schedules' ids."""
+        return self.scheduling.sync_schedules()
+
+    def schedules(self) -> list[ScheduleRecord]:
+        """Every stored schedule with its next fire times and last run, by id (the code
+        schedules are saved first, except in a read-only command)."""
+        return self.scheduling.schedules()
+
+    def get_schedule(self, schedule_id: str) -> ScheduleRecord | None:
+        """One stored schedule, or None."""
+        return self.scheduling.get_schedule(schedule_id)
+
+    def pause_schedule(self, schedule_id: str) -> bool:
+        """Store no more occurrences (the stored next one is removed); False if unknown."""
+        return self.scheduling.pause_schedule(schedule_id)
+
+    def resume_schedule(self, schedule_id: str) -> bool:
+        """Store the next occurrence again; False if unknown."""
+        return self.scheduling.resume_schedule(schedule_id)
+
+    def remove_schedule(self, schedule_id: str) -> bool:
+        """Delete a schedule and its stored next occurrence (past runs stay); False if
+        unknown. A schedule declared in code comes back when the app starts again."""
+        return self.scheduling.remove_schedule(schedule_id)
 
     # -- finding and steering (conveyor.queries) --------------------------------------
     def get_job(self, job_id: int) -> JobRecord | None:

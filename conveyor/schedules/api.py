@@ -1,5 +1,6 @@
-"""The schedules half of :class:`conveyor.Conveyor`: triggers, run-time schedules,
-listing, pausing, resuming and removing (SPEC §6)."""
+"""The schedules service (``app.scheduling``) behind :class:`conveyor.Conveyor`'s
+schedule methods: triggers, run-time schedules, listing, pausing, resuming and removing
+(SPEC §6)."""
 
 from __future__ import annotations
 
@@ -8,15 +9,16 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
-from conveyor.clock import Clock
 from conveyor.clock import now as clock_now
 from conveyor.errors import ConfigurationError, ScheduleError
 from conveyor.host import Host
 from conveyor.jobs import JobHandle
 from conveyor.options import coerce_seconds
 from conveyor.records import utc
+from conveyor.retry import Retry
 from conveyor.schedules.cron import looks_like_cron
 from conveyor.schedules.periodic import Periodic, make_row
+from conveyor.schedules.runtime import schedule_call
 from conveyor.schedules.schedule import Schedule, parse_schedule, zone_for
 from conveyor.stores.base import JobRow, ScheduleRow, Store
 
@@ -108,14 +110,21 @@ class ScheduleRecord:
     updated_at: datetime | None
 
 
-class SchedulesMixin:
-    """Schedule methods of :class:`conveyor.Conveyor`."""
+class SchedulingHost(SchedulesHost, Protocol):
+    """What the schedules service uses of its app."""
 
-    periodic: Periodic
-    _store: Store
     read_only: bool
-    timezone: str
-    clock: Clock | None
+
+
+class Scheduling:
+    """Schedule triggers and stored schedules (``app.scheduling``)."""
+
+    def __init__(self, app: SchedulingHost) -> None:
+        self._app = app
+
+    @property
+    def _store(self) -> Store:
+        return self._app.store  # read each time: app.reopen() swaps the store
 
     # -- triggers -------------------------------------------------------------------
     def cron(self, expr: str, tz: str | None = None, misfire: Misfire = None) -> ScheduleTrigger:
@@ -144,7 +153,7 @@ class SchedulesMixin:
         """A trigger from cron or plain-English text (``"every weekday at 9:30 am"``)."""
         if not isinstance(text, str):
             raise ScheduleError(f"a schedule is text like 'every day at 9:30', not {text!r}")
-        return ScheduleTrigger(parse_schedule(text, tz=tz or self.timezone), misfire)
+        return ScheduleTrigger(parse_schedule(text, tz=tz or self._app.timezone), misfire)
 
     # -- run-time schedules ------------------------------------------------------------
     def schedule_cron_job(
@@ -159,22 +168,45 @@ class SchedulesMixin:
                 "seconds first, or @hourly, @daily, @weekly, @monthly, @yearly"
             )
         options.setdefault("cancel_repeats", True)
-        schedule_job = getattr(self, "schedule_job")  # noqa: B009 - defined by Conveyor
-        handle: JobHandle = schedule_job(type, data, schedule=crontab, owner=owner, **options)
-        return handle
+        return self.schedule_job(type, data, schedule=crontab, owner=owner, **options)
+
+    def schedule_job(
+        self, type: str, data: Any = None, *,
+        retry: dict[str, Any] | Retry | int | None = None, priority: int | str | None = None,
+        schedule: str | None = None, cancel_repeats: bool = False, owner: Any = None,
+        key: str | None = None, run_at: datetime | None = None, **options: Any,
+    ) -> JobHandle:
+        """Reaction-style trigger: ``data`` is the job's single argument; ``retry`` takes
+        ``{"retries", "wait" (ms), "backoff"}``; ``cancel_repeats`` replaces pending ones."""
+        definition = self._app.jobs[type]
+        if isinstance(retry, dict):
+            retry = Retry.from_reaction(retry)
+        if retry is not None:
+            options["retry"] = retry
+        if priority is not None:
+            options["priority"] = priority
+        if cancel_repeats:
+            options["replace"] = True
+        options.update(owner=owner, key=key)
+        call = definition(data) if data is not None else definition()
+        if schedule is not None:
+            return schedule_call(self._app, self._app.periodic, call, schedule, options)
+        if run_at is not None:
+            return call.run_at(run_at, **options)
+        return call.run_now(**options)
 
     # -- finding and steering ------------------------------------------------------------
     def sync_schedules(self) -> list[str]:
         """Save the schedules declared in code (and ``include()`` cleanup policies) to the
         store now, as a starting worker does; returns the code schedules' ids."""
-        self.periodic.sync(self)  # type: ignore[arg-type]
-        return sorted(self.periodic.code)
+        self._app.periodic.sync(self._app)
+        return sorted(self._app.periodic.code)
 
     def schedules(self) -> list[ScheduleRecord]:
         """Every stored schedule with its next fire times and last run, by id (the code
         schedules are saved first, except in a read-only command)."""
-        if not self.read_only:
-            self.periodic.sync(self)  # type: ignore[arg-type]
+        if not self._app.read_only:
+            self._app.periodic.sync(self._app)
         store = self._store
         return [self._record(store, row) for row in store.list_schedules()]
 
@@ -192,7 +224,7 @@ class SchedulesMixin:
         row = self._store.pause_schedule(str(schedule_id), False)
         if row is None:
             return False
-        self.periodic.save(self._store, row)
+        self._app.periodic.save(self._store, row)
         return True
 
     def remove_schedule(self, schedule_id: str) -> bool:
@@ -201,15 +233,15 @@ class SchedulesMixin:
         return self._store.delete_schedules([str(schedule_id)]) > 0
 
     def _record(self, store: Store, row: ScheduleRow) -> ScheduleRecord:
-        schedule = self.periodic.schedule_of(row)
+        schedule = self._app.periodic.schedule_of(row)
         recent = store.occurrences(row.id, 5)
         unstarted = [r for r in recent if r.state in ("scheduled", "queued") and not r.attempts]
         started = [r for r in recent if r not in unstarted]
         upcoming: list[datetime] = []
         if not row.paused:
             if unstarted:
-                upcoming.append(utc(unstarted[-1].run_at) or clock_now(self.clock))
-            after = upcoming[0] if upcoming else clock_now(self.clock)
+                upcoming.append(utc(unstarted[-1].run_at) or clock_now(self._app.clock))
+            after = upcoming[0] if upcoming else clock_now(self._app.clock)
             upcoming += schedule.next(after=after, count=3 - len(upcoming))
         zone = zone_for(schedule.tz)
         return ScheduleRecord(
