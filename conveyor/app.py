@@ -14,10 +14,10 @@ from conveyor import readonly
 from conveyor.cleanup import CleanupPolicies, parse_policies
 from conveyor.clock import Clock
 from conveyor.clock import check as check_clock
-from conveyor.durable import DurableExtension, DurableMixin
+from conveyor.durable import DurableExtension, Step
 from conveyor.durable import install as install_durable
 from conveyor.errors import ConfigurationError, UnknownJobError
-from conveyor.events import EventRoutes
+from conveyor.events import EventRecord, EventRoutes, Events, EventTrigger
 from conveyor.flow import (
     FLOW_OPTIONS,
     Definition,
@@ -67,7 +67,7 @@ _log = logging.getLogger("conveyor.maintenance")
 Decorated = Callable[[Callable[..., Any]], JobDefinition]
 
 
-class Conveyor(DurableMixin, WebMixin):
+class Conveyor(WebMixin):
     """A conveyor app: ``Conveyor("sqlite:///jobs.db")``, ``Conveyor("memory://")``,
     ``Conveyor("postgresql://...")``; default ``$CONVEYOR_URL`` or ``sqlite:///conveyor.db``.
 
@@ -130,6 +130,7 @@ class Conveyor(DurableMixin, WebMixin):
         self.triggering = Triggering(self)
         self.queries = Queries(self)  # finding and steering stored jobs
         self.flow = FlowControl(self)  # queues, limits and pauses
+        self.events = Events(self)  # event triggers, sending and finding events
         # None: due times and leases on the database clock; given: on this one everywhere.
         self.clock: Clock | None = check_clock(clock)
         self.extensions.append(FlowUpkeep())
@@ -374,6 +375,41 @@ class Conveyor(DurableMixin, WebMixin):
         """Delete a schedule and its stored next occurrence (past runs stay); False if
         unknown. A schedule declared in code comes back when the app starts again."""
         return self.scheduling.remove_schedule(schedule_id)
+
+    # -- events (conveyor.events) and durable runs (conveyor.durable) -------------------
+    def event(self, name: str, filter: dict[str, Any] | None = None) -> EventTrigger:
+        """A trigger: ``@app.job(trigger=app.event("user.created", filter={"plan":
+        ["pro"]}))``. Filters are EventBridge-style (see :mod:`conveyor.durable.filters`)."""
+        return self.events.event(name, filter)
+
+    def send_event(
+        self, name: str, payload: Any = None, *, id: str | None = None,
+        deliver_at: datetime | None = None,
+    ) -> EventRecord:
+        """Store an event and start the runs it triggers (now, or at ``deliver_at``).
+        Sending an ``id`` that was sent before does nothing and returns the stored event."""
+        return self.events.send_event(name, payload, id=id, deliver_at=deliver_at)
+
+    def get_event(self, event_id: str) -> EventRecord | None:
+        """The stored event with this id (and the runs it started), or None."""
+        return self.events.get_event(event_id)
+
+    def events_list(
+        self, name: str | None = None, *, limit: int = 100, offset: int = 0
+    ) -> list[EventRecord]:
+        """Stored events, newest first, each with the runs it started."""
+        return self.events.events_list(name, limit=limit, offset=offset)
+
+    def job_version(
+        self, job_id: str, version: str
+    ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        """Keep an older version of a durable job so runs that started on it finish on it:
+        ``@app.job_version("send-welcome", "1.2.0")`` over the old function."""
+        return self.durable_runs.job_version(job_id, version)
+
+    def steps(self, run_id: int) -> list[Step]:
+        """A durable run's stored steps, in order."""
+        return self.durable_runs.steps(run_id)
 
     # -- finding and steering (conveyor.queries) --------------------------------------
     def get_job(self, job_id: int) -> JobRecord | None:

@@ -162,11 +162,17 @@ def deliver_due(app: EventsHost, store: Store, limit: int = 100) -> int:
     return len(due)
 
 
-class EventsMixin:
-    """The events half of :class:`conveyor.Conveyor`."""
+class EventsServiceHost(EventsHost, Protocol):
+    """What the events service uses of its app."""
 
-    _store: Store
     timezone: str
+
+
+class Events:
+    """Event triggers, sending and finding events (``app.events``)."""
+
+    def __init__(self, app: EventsServiceHost) -> None:
+        self._app = app
 
     def event(self, name: str, filter: dict[str, Any] | None = None) -> EventTrigger:
         """A trigger: ``@app.job(trigger=app.event("user.created", filter={"plan":
@@ -180,14 +186,14 @@ class EventsMixin:
         """Store an event and start the runs it triggers (now, or at ``deliver_at``).
         Sending an ``id`` that was sent before does nothing and returns the stored event."""
         name = check_name(name)
-        due = to_utc(deliver_at, self.timezone).timestamp() if deliver_at else None
-        app: EventsHost = self  # type: ignore[assignment]  # the Conveyor this mixes into
+        app = self._app
+        due = to_utc(deliver_at, app.timezone).timestamp() if deliver_at else None
         row = send(app, name, dumps(payload, "event payload", app.limits), id, deliver_at=due)
         return EventRecord.from_row(row)
 
     def get_event(self, event_id: str) -> EventRecord | None:
         """The stored event with this id (and the runs it started), or None."""
-        row = self._store.get_event(str(event_id))
+        row = self._app.store.get_event(str(event_id))
         return EventRecord.from_row(row) if row else None
 
     def events_list(
@@ -196,4 +202,4 @@ class EventsMixin:
         """Stored events, newest first, each with the runs it started."""
         if limit < 0 or offset < 0:
             raise ConfigurationError("limit and offset must be >= 0")
-        return [EventRecord.from_row(r) for r in self._store.list_events(name, limit, offset)]
+        return [EventRecord.from_row(r) for r in self._app.store.list_events(name, limit, offset)]

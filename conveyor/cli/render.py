@@ -16,7 +16,7 @@ from conveyor.options import PRIORITIES
 from conveyor.redaction import redact, redact_text
 
 if TYPE_CHECKING:
-    from conveyor.durable.mixin import Step
+    from conveyor.durable.steps import Step
     from conveyor.jobs import JobDefinition
     from conveyor.records import JobRecord
     from conveyor.retry import Retry

@@ -7,8 +7,8 @@ from typing import Protocol
 from conveyor.durable.engine import DurableHost
 from conveyor.durable.extension import DurableExtension
 from conveyor.durable.io import IO, StepLogger
-from conveyor.durable.mixin import DurableMixin, Step
 from conveyor.durable.runner import Context
+from conveyor.durable.steps import Step
 from conveyor.host import Host
 
 
@@ -25,4 +25,4 @@ def install(app: InstallHost) -> None:
     app.extensions.append(extension)
 
 
-__all__ = ["IO", "Context", "DurableExtension", "DurableMixin", "Step", "StepLogger", "install"]
+__all__ = ["IO", "Context", "DurableExtension", "Step", "StepLogger", "install"]

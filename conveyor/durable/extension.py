@@ -1,13 +1,16 @@
-"""The durable-runs service of an app: kept versions, the database threads, running
-durable jobs; as an :class:`~conveyor.host.Extension` it delivers due events."""
+"""The durable-runs service of an app (``app.durable_runs``): kept versions, the
+database threads, running durable jobs, stored steps; as an
+:class:`~conveyor.host.Extension` it delivers due events."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from conveyor.durable.engine import DurableHost
 from conveyor.durable.runner import Versions, run_durable
+from conveyor.durable.steps import Step
 from conveyor.events import deliver_due
 from conveyor.host import BaseExtension
 
@@ -38,6 +41,21 @@ class DurableExtension(BaseExtension):
         return await run_durable(
             self.app, self.versions, self.db, definition, claimed, args, kwargs, meta, runner
         )
+
+    def job_version(
+        self, job_id: str, version: str
+    ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        """A decorator keeping ``fn`` as version ``version`` of durable job ``job_id``."""
+
+        def keep(fn: Callable[..., Any]) -> Callable[..., Any]:
+            self.versions.add(job_id, version, fn)
+            return fn
+
+        return keep
+
+    def steps(self, run_id: int) -> list[Step]:
+        """A durable run's stored steps, in order."""
+        return [Step.from_row(r) for r in self.app.store.load_steps(int(run_id))]
 
     def maintain(self, app: Host, store: Store, leader: bool) -> None:
         if leader:

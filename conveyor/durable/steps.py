@@ -1,19 +1,14 @@
-"""The durable half of :class:`conveyor.Conveyor`: kept versions and step records."""
+"""Step records of durable runs as ``app.steps(run_id)`` returns them."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from conveyor.events import EventsMixin
 from conveyor.records import utc
 from conveyor.stores.base import StepRow
-
-if TYPE_CHECKING:
-    from conveyor.durable.extension import DurableExtension
 
 
 @dataclass(frozen=True)
@@ -46,21 +41,4 @@ class Step:
         )
 
 
-class DurableMixin(EventsMixin):
-    durable_runs: DurableExtension
-
-    def job_version(
-        self, job_id: str, version: str
-    ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-        """Keep an older version of a durable job so runs that started on it finish on it:
-        ``@app.job_version("send-welcome", "1.2.0")`` over the old function."""
-
-        def keep(fn: Callable[..., Any]) -> Callable[..., Any]:
-            self.durable_runs.versions.add(job_id, version, fn)
-            return fn
-
-        return keep
-
-    def steps(self, run_id: int) -> list[Step]:
-        """A durable run's stored steps, in order."""
-        return [Step.from_row(r) for r in self._store.load_steps(int(run_id))]
+__all__ = ["Step"]
