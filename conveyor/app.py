@@ -58,16 +58,19 @@ from conveyor.stores import open_existing, open_store, resolve_url
 from conveyor.stores.base import FlowRule, JobRow, Store
 from conveyor.timeunits import to_utc
 from conveyor.triggering import Triggering
-from conveyor.web import WebMixin
+from conveyor.web import Lifespan
+from conveyor.web import asgi as asgi_app
 
 if TYPE_CHECKING:
+    from starlette.types import ASGIApp
+
     from conveyor.worker import Worker
 
 _log = logging.getLogger("conveyor.maintenance")
 Decorated = Callable[[Callable[..., Any]], JobDefinition]
 
 
-class Conveyor(WebMixin):
+class Conveyor:
     """A conveyor app: ``Conveyor("sqlite:///jobs.db")``, ``Conveyor("memory://")``,
     ``Conveyor("postgresql://...")``; default ``$CONVEYOR_URL`` or ``sqlite:///conveyor.db``.
 
@@ -521,6 +524,23 @@ class Conveyor(WebMixin):
         from conveyor.worker import Worker
 
         return Worker(self, concurrency=concurrency, queues=queues, burst=burst, **options)
+
+    # -- web apps (conveyor.web) -----------------------------------------------------------
+    def asgi(self, token: str | None = None, prefix: str = "") -> ASGIApp:
+        """The dashboard and JSON API as an ASGI app to mount:
+        ``fastapi_app.mount("/jobs", app.asgi())``. Links and static files follow the
+        mount point (or ``prefix``, when a proxy strips it). ``token`` protects every
+        page and API call; without one, protect the path with your framework's auth."""
+        return asgi_app(self, token, prefix)
+
+    def lifespan(
+        self, worker: bool = True, concurrency: int = 10,
+        queues: Sequence[str] | str | None = None, **worker_options: Any,
+    ) -> Lifespan:
+        """Run a worker inside the web process while it serves (small deployments):
+        ``FastAPI(lifespan=app.lifespan())``, or ``async with app.lifespan():``. On
+        shutdown running jobs get the worker's grace period, then are released."""
+        return Lifespan(self, worker, concurrency, queues, worker_options)
 
     def definition(self, job_id: str) -> JobDefinition | None:
         return self.jobs.get(job_id) or self.periodic.system.get(job_id)

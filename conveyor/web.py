@@ -1,5 +1,5 @@
-"""Conveyor inside a web app: the dashboard as an ASGI app to mount, a worker in the
-web process's lifespan."""
+"""Conveyor inside a web app: the dashboard as an ASGI app to mount (``app.asgi()``), a
+worker in the web process's lifespan (``app.lifespan()``)."""
 
 from __future__ import annotations
 
@@ -19,28 +19,12 @@ if TYPE_CHECKING:
 log = logging.getLogger("conveyor.worker")
 
 
-class WebMixin:
-    """``app.asgi()`` and ``app.lifespan()`` of :class:`conveyor.Conveyor`."""
-
-    def asgi(self, token: str | None = None, prefix: str = "") -> ASGIApp:
-        """The dashboard and JSON API as an ASGI app to mount:
-        ``fastapi_app.mount("/jobs", app.asgi())``. Links and static files follow the
-        mount point (or ``prefix``, when a proxy strips it). ``token`` protects every
-        page and API call; without one, protect the path with your framework's auth."""
-        # The dashboard is optional (the ``dashboard`` extra): loaded when asked for.
-        mount = importlib.import_module("conveyor.dashboard.mount")
-        build: Callable[..., ASGIApp] = mount.asgi_app
-        return build(self, token=token, prefix=prefix)
-
-    def lifespan(
-        self, worker: bool = True, concurrency: int = 10,
-        queues: Sequence[str] | str | None = None, **worker_options: Any,
-    ) -> Lifespan:
-        """Run a worker inside the web process while it serves (small deployments):
-        ``FastAPI(lifespan=app.lifespan())``, or ``async with app.lifespan():``. On
-        shutdown running jobs get the worker's grace period, then are released."""
-        app: Host = self  # type: ignore[assignment]  # the Conveyor this mixes into
-        return Lifespan(app, worker, concurrency, queues, worker_options)
+def asgi(app: Host, token: str | None = None, prefix: str = "") -> ASGIApp:
+    """The dashboard and JSON API of ``app`` as an ASGI app (``app.asgi()``)."""
+    # The dashboard is optional (the ``dashboard`` extra): loaded when asked for.
+    mount = importlib.import_module("conveyor.dashboard.mount")
+    build: Callable[..., ASGIApp] = mount.asgi_app
+    return build(app, token=token, prefix=prefix)
 
 
 class Lifespan:
@@ -81,3 +65,6 @@ class Lifespan:
             self.worker.stop()
             await self.task
         self.worker = self.task = None
+
+
+__all__ = ["Lifespan", "asgi"]
