@@ -11,24 +11,20 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any, overload
 
 from conveyor import readonly
-from conveyor.cleanup import CleanupPolicies, parse_policies
+from conveyor.cleanup import CleanupPolicies
 from conveyor.clock import Clock
 from conveyor.clock import check as check_clock
+from conveyor.definitions import Definitions
 from conveyor.durable import DurableExtension, Step
 from conveyor.durable import install as install_durable
 from conveyor.errors import ConfigurationError, UnknownJobError
 from conveyor.events import EventRecord, EventRoutes, Events, EventTrigger
 from conveyor.flow import (
-    FLOW_OPTIONS,
     Definition,
     FlowControl,
     FlowUpkeep,
     Hold,
     QueueInfo,
-    check_isolated,
-)
-from conveyor.flow import (
-    job_options as flow_options,
 )
 from conveyor.host import Extension
 from conveyor.jobs import JobCall, JobDefinition, JobHandle, JobRegistry
@@ -36,16 +32,12 @@ from conveyor.maintenance import Maintenance
 from conveyor.observe import Observer
 from conveyor.observe.hooks import Hook, Hooks
 from conveyor.options import (
-    JobOptions,
-    coerce_priority,
-    coerce_queue,
     coerce_seconds,
-    coerce_version,
 )
 from conveyor.queries import ANY_OWNER, Queries
 from conveyor.reaction import WorkerHandle
 from conveyor.records import JobRecord
-from conveyor.retry import Retry, coerce_retry
+from conveyor.retry import Retry
 from conveyor.schedules.api import (
     Misfire,
     ScheduleRecord,
@@ -131,6 +123,7 @@ class Conveyor:
         # io.background_fetch may reach private/loopback addresses (SSRF guard off).
         self.allow_private_fetch = allow_private_fetch
         self.triggering = Triggering(self)
+        self.definitions = Definitions(self)  # registering jobs, hooks and plugins
         self.queries = Queries(self)  # finding and steering stored jobs
         self.flow = FlowControl(self)  # queues, limits and pauses
         self.events = Events(self)  # event triggers, sending and finding events
@@ -212,52 +205,7 @@ class Conveyor:
         ``remove_delay``, ``queue``, ``trigger``; flow control: ``concurrency``, ``rate``,
         ``concurrency_key``, ``isolation`` (see :mod:`conveyor.flow`).
         """
-        if callable(first):
-            return self._define(first.__name__, first, options)
-        if first is not None and not isinstance(first, str):
-            raise ConfigurationError(f"job id must be a str, not {type(first).__name__}")
-
-        def decorate(fn: Callable[..., Any]) -> JobDefinition:
-            return self._define(first or fn.__name__, fn, options)
-
-        return decorate
-
-    def _define(
-        self, job_id: str, fn: Callable[..., Any], options: dict[str, Any], kind: str = "function"
-    ) -> JobDefinition:
-        allowed = {"name", "version", "retry", "priority", "timeout", "retention",
-                   "remove_delay", "queue", "trigger", *FLOW_OPTIONS}
-        unknown = sorted(set(options) - allowed)
-        if unknown:
-            raise ConfigurationError(
-                f"unknown job option {unknown[0]!r}; accepted: {', '.join(sorted(allowed))}"
-            )
-        version = coerce_version(options.get("version"))
-        job_options = JobOptions(
-            priority=coerce_priority(options.get("priority")),
-            queue=coerce_queue(options.get("queue")),
-            retry=coerce_retry(options.get("retry")),
-            timeout=coerce_seconds("timeout", options.get("timeout")),
-            retention=coerce_seconds("retention", options.get("retention")),
-            remove_delay=coerce_seconds("remove_delay", options.get("remove_delay")),
-        )
-        definition = JobDefinition(
-            app=self, id=job_id, fn=fn, options=job_options, name=options.get("name"),
-            version=version, trigger=options.get("trigger"), kind=kind,
-            **flow_options(options),
-        )
-        if definition.isolation == "process":
-            check_isolated(definition)
-        self.jobs.add(definition)
-        if definition.trigger is not None:
-            attach = getattr(definition.trigger, "attach", None)
-            if attach is None:
-                raise ConfigurationError(
-                    f"invalid trigger {definition.trigger!r}; use app.cron(...), app.every(...), "
-                    "app.schedule(...) or app.event(...)"
-                )
-            attach(self, definition)
-        return definition
+        return self.definitions.job(first, options)
 
     @overload
     def on(self, event: str, fn: None = None, /) -> Callable[[Hook], Hook]: ...
@@ -270,33 +218,16 @@ class Conveyor:
         "completed", "failed", "retrying" or "cancelled". A worker runs it after it stored
         that state; what it raises is logged and never fails the job.
         ``@app.on("failed")`` or ``app.on("failed", fn)``."""
-
-        def register(fn: Hook) -> Hook:
-            self.hooks.add(event, fn)
-            if self.hooks not in self.observers:
-                self.observers.append(self.hooks)
-            return fn
-
-        if fn is not None:
-            return register(fn)
-        self.hooks.add(event, _check_only)  # validates the event name now
-        self.hooks.registered[event].remove(_check_only)
-        return register
+        return self.definitions.on(event, fn)
 
     def add_worker(self, type: str, worker: Callable[..., Any], **options: Any) -> WorkerHandle:
         """Reaction-style: register ``worker(job)`` for jobs of ``type``; returns a handle
         with ``pause()``, ``resume()`` and ``stop()``. Options as :meth:`job`'s."""
-        return WorkerHandle(self, self._define(type, worker, options, kind="reaction"))
+        return WorkerHandle(self, self.definitions.define(type, worker, options, kind="reaction"))
 
     def include(self, source: ModuleType | object) -> list[JobDefinition]:
         """Register every function in ``source.jobs`` and its ``cleanup`` policies."""
-        jobs = getattr(source, "jobs", None) or {}
-        if not isinstance(jobs, dict):
-            raise ConfigurationError("include(): 'jobs' must be a dict of {id: function}")
-        added = [self._define(job_id, fn, {}) for job_id, fn in jobs.items()]
-        # Stored by workers (and app.purge): see conveyor.cleanup.
-        self.cleanup.update(parse_policies(getattr(source, "cleanup", None) or []))
-        return added
+        return self.definitions.include(source)
 
     # -- triggering --------------------------------------------------------------
     def enqueue_many(
@@ -382,7 +313,7 @@ class Conveyor:
     # -- events (conveyor.events) and durable runs (conveyor.durable) -------------------
     def event(self, name: str, filter: dict[str, Any] | None = None) -> EventTrigger:
         """A trigger: ``@app.job(trigger=app.event("user.created", filter={"plan":
-        ["pro"]}))``. Filters are EventBridge-style (see :mod:`conveyor.durable.filters`)."""
+        ["pro"]}))``. Filters are EventBridge-style (see :mod:`conveyor.eventfilters`)."""
         return self.events.event(name, filter)
 
     def send_event(
@@ -572,10 +503,6 @@ def _rescue(store: Store) -> None:
         _log.warning("rescued %d running %s whose worker stopped renewing its lease; run again",
                      rescued, "job" if rescued == 1 else "jobs",
                      extra={"outcome": "rescued", "count": rescued})
-
-
-def _check_only(record: Any, error: Any = None) -> None:
-    """A placeholder hook used to validate an event name."""
 
 
 def _check_timezone(name: str) -> str:

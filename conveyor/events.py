@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
-from conveyor.durable.filters import check_filter, matches
 from conveyor.errors import ConfigurationError, is_connection_error
+from conveyor.eventfilters import check_filter, matches
 from conveyor.records import utc
 from conveyor.serialization import Limits, dumps
 from conveyor.stores.base import EventRow, NewJob, Store
@@ -176,7 +176,7 @@ class Events:
 
     def event(self, name: str, filter: dict[str, Any] | None = None) -> EventTrigger:
         """A trigger: ``@app.job(trigger=app.event("user.created", filter={"plan":
-        ["pro"]}))``. Filters are EventBridge-style (see :mod:`conveyor.durable.filters`)."""
+        ["pro"]}))``. Filters are EventBridge-style (see :mod:`conveyor.eventfilters`)."""
         return EventTrigger(name, filter)
 
     def send_event(

@@ -13,8 +13,8 @@ from typing import Any
 
 from conveyor.durable import fetch
 from conveyor.durable.engine import Run, fingerprint
-from conveyor.durable.filters import check_filter
 from conveyor.errors import ConfigurationError, PayloadError, Suspend
+from conveyor.eventfilters import check_filter
 from conveyor.options import coerce_seconds
 from conveyor.redaction import redact, redact_text
 from conveyor.retry import Retry, coerce_retry

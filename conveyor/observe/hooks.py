@@ -31,11 +31,15 @@ class Hooks:
     def __init__(self) -> None:
         self.registered: dict[str, list[Hook]] = {event: [] for event in EVENTS}
 
-    def add(self, event: str, fn: Hook) -> Hook:
+    def check(self, event: str) -> None:
+        """Refuse an unknown event name."""
         if event not in self.registered:
             raise ConfigurationError(
                 f"unknown hook event {event!r}; accepted: {', '.join(EVENTS)}"
             )
+
+    def add(self, event: str, fn: Hook) -> Hook:
+        self.check(event)
         if not callable(fn):
             raise ConfigurationError(f"a hook must be callable, not {type(fn).__name__}")
         self.registered[event].append(fn)

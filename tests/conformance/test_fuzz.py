@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conveyor import Conveyor, PayloadError
-from conveyor.durable.filters import matches
+from conveyor.eventfilters import matches
 from tests.conformance.helpers import drain
 
 #: Examples per store and surface (kept small: each one is a real store write).

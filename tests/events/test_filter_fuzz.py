@@ -8,7 +8,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conveyor.durable.filters import check_filter, matches
+from conveyor.eventfilters import check_filter, matches
 
 #: Examples of the filter fuzz (pure Python: cheap).
 EXAMPLES = 500

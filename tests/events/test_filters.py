@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from conveyor import ConfigurationError
-from conveyor.durable.filters import check_filter, matches
+from conveyor.eventfilters import check_filter, matches
 
 
 @pytest.mark.parametrize(("flt", "payload", "expected"), [

@@ -1,0 +1,127 @@
+"""Defining jobs: the definitions service (``app.definitions``) behind
+:class:`conveyor.Conveyor`'s ``job``, ``add_worker``, ``include`` and ``on``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from types import ModuleType
+from typing import Any, Protocol, runtime_checkable
+
+from conveyor.cleanup import parse_policies
+from conveyor.errors import ConfigurationError
+from conveyor.events import EventsHost
+from conveyor.flow import FLOW_OPTIONS, check_isolated
+from conveyor.flow import job_options as flow_options
+from conveyor.jobs import JobDefinition
+from conveyor.observe.hooks import Hook, Hooks
+from conveyor.options import (
+    JobOptions,
+    coerce_priority,
+    coerce_queue,
+    coerce_seconds,
+    coerce_version,
+)
+from conveyor.retry import coerce_retry
+from conveyor.schedules.api import SchedulesHost
+
+# The options of ``@app.job(...)`` and ``app.add_worker(...)``.
+JOB_OPTIONS = frozenset({"name", "version", "retry", "priority", "timeout", "retention",
+                         "remove_delay", "queue", "trigger", *FLOW_OPTIONS})
+
+
+class DefinitionsHost(SchedulesHost, EventsHost, Protocol):
+    """What defining jobs uses of its app (triggers attach to its schedules or events)."""
+
+    hooks: Hooks
+
+
+@runtime_checkable
+class Trigger(Protocol):
+    """A job's ``trigger=``: ``app.cron/every/schedule(...)`` or ``app.event(...)``."""
+
+    def attach(self, app: DefinitionsHost, definition: JobDefinition) -> None:
+        """Make ``definition`` run when this trigger fires."""
+        ...
+
+
+class Definitions:
+    """Registers functions as jobs (``app.definitions``)."""
+
+    def __init__(self, app: DefinitionsHost) -> None:
+        self._app = app
+
+    def job(self, first: Any, options: dict[str, Any]) -> Any:
+        """``@app.job`` (``first`` is the function) or ``@app.job("id", ...)`` (a
+        decorator)."""
+        if callable(first):
+            return self.define(first.__name__, first, options)
+        if first is not None and not isinstance(first, str):
+            raise ConfigurationError(f"job id must be a str, not {type(first).__name__}")
+
+        def decorate(fn: Callable[..., Any]) -> JobDefinition:
+            return self.define(first or fn.__name__, fn, options)
+
+        return decorate
+
+    def define(
+        self, job_id: str, fn: Callable[..., Any], options: dict[str, Any], kind: str = "function"
+    ) -> JobDefinition:
+        """Register ``fn`` as job ``job_id`` with validated ``options``."""
+        unknown = sorted(set(options) - JOB_OPTIONS)
+        if unknown:
+            raise ConfigurationError(
+                f"unknown job option {unknown[0]!r}; accepted: {', '.join(sorted(JOB_OPTIONS))}"
+            )
+        version = coerce_version(options.get("version"))
+        job_options = JobOptions(
+            priority=coerce_priority(options.get("priority")),
+            queue=coerce_queue(options.get("queue")),
+            retry=coerce_retry(options.get("retry")),
+            timeout=coerce_seconds("timeout", options.get("timeout")),
+            retention=coerce_seconds("retention", options.get("retention")),
+            remove_delay=coerce_seconds("remove_delay", options.get("remove_delay")),
+        )
+        trigger = options.get("trigger")
+        if trigger is not None and not isinstance(trigger, Trigger):
+            raise ConfigurationError(
+                f"invalid trigger {trigger!r}; use app.cron(...), app.every(...), "
+                "app.schedule(...) or app.event(...)"
+            )
+        definition = JobDefinition(
+            app=self._app, id=job_id, fn=fn, options=job_options, name=options.get("name"),
+            version=version, trigger=trigger, kind=kind, **flow_options(options),
+        )
+        if definition.isolation == "process":
+            check_isolated(definition)
+        self._app.jobs.add(definition)
+        if trigger is not None:
+            trigger.attach(self._app, definition)
+        return definition
+
+    def include(self, source: ModuleType | object) -> list[JobDefinition]:
+        """Register every function in ``source.jobs`` and its ``cleanup`` policies."""
+        jobs = getattr(source, "jobs", None) or {}
+        if not isinstance(jobs, dict):
+            raise ConfigurationError("include(): 'jobs' must be a dict of {id: function}")
+        added = [self.define(job_id, fn, {}) for job_id, fn in jobs.items()]
+        # Stored by workers (and app.purge): see conveyor.cleanup.
+        self._app.cleanup.update(parse_policies(getattr(source, "cleanup", None) or []))
+        return added
+
+    def on(self, event: str, fn: Hook | None) -> Any:
+        """Register hook ``fn`` for ``event`` (``fn`` None: a decorator that does)."""
+        hooks, observers = self._app.hooks, self._app.observers
+
+        def register(fn: Hook) -> Hook:
+            hooks.add(event, fn)
+            if hooks not in observers:
+                observers.append(hooks)
+            return fn
+
+        if fn is not None:
+            return register(fn)
+        hooks.check(event)  # refuse an unknown event name now
+        return register
+
+
+__all__ = ["JOB_OPTIONS", "Definitions", "DefinitionsHost", "Trigger"]
