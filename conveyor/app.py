@@ -8,13 +8,13 @@ import threading
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
 from types import ModuleType
-from typing import TYPE_CHECKING, Any, overload
+from typing import TYPE_CHECKING, Any, Unpack, overload
 
 from conveyor import readonly
 from conveyor.cleanup import CleanupPolicies
 from conveyor.clock import Clock
 from conveyor.clock import check as check_clock
-from conveyor.definitions import Definitions
+from conveyor.definitions import Definitions, JobDefinitionOptions
 from conveyor.durable import DurableExtension, Step
 from conveyor.durable import install as install_durable
 from conveyor.errors import ConfigurationError, UnknownJobError
@@ -32,6 +32,9 @@ from conveyor.maintenance import Maintenance
 from conveyor.observe import Observer
 from conveyor.observe.hooks import Hook, Hooks
 from conveyor.options import (
+    CronJobOptions,
+    ScheduleJobOptions,
+    TriggerOptions,
     coerce_seconds,
 )
 from conveyor.queries import ANY_OWNER, Queries
@@ -195,7 +198,7 @@ class Conveyor:
 
     @overload
     def job(
-        self, job_id: str | None = None, /, **options: Any
+        self, job_id: str | None = None, /, **options: Unpack[JobDefinitionOptions]
     ) -> Decorated: ...
 
     def job(self, first: Any = None, /, **options: Any) -> Any:
@@ -220,10 +223,13 @@ class Conveyor:
         ``@app.on("failed")`` or ``app.on("failed", fn)``."""
         return self.definitions.on(event, fn)
 
-    def add_worker(self, type: str, worker: Callable[..., Any], **options: Any) -> WorkerHandle:
+    def add_worker(
+        self, type: str, worker: Callable[..., Any], **options: Unpack[JobDefinitionOptions]
+    ) -> WorkerHandle:
         """Reaction-style: register ``worker(job)`` for jobs of ``type``; returns a handle
         with ``pause()``, ``resume()`` and ``stop()``. Options as :meth:`job`'s."""
-        return WorkerHandle(self, self.definitions.define(type, worker, options, kind="reaction"))
+        definition = self.definitions.define(type, worker, dict(options), kind="reaction")
+        return WorkerHandle(self, definition)
 
     def include(self, source: ModuleType | object) -> list[JobDefinition]:
         """Register every function in ``source.jobs`` and its ``cleanup`` policies."""
@@ -232,7 +238,7 @@ class Conveyor:
     # -- triggering --------------------------------------------------------------
     def enqueue_many(
         self, calls: Iterable[JobCall], *, run_at: datetime | None = None,
-        connection: Any = None, **options: Any,
+        connection: Any = None, **options: Unpack[TriggerOptions],
     ) -> list[JobHandle]:
         """Store many calls in one transaction (the fast path for bulk work); with
         ``connection=`` (PostgreSQL) in the caller's own transaction."""
@@ -251,7 +257,7 @@ class Conveyor:
         owner: Any = None,
         key: str | None = None,
         run_at: datetime | None = None,
-        **options: Any,
+        **options: Unpack[ScheduleJobOptions],
     ) -> JobHandle:
         """Reaction-style trigger: ``data`` is the job's single argument; ``retry`` takes
         ``{"retries", "wait" (ms), "backoff"}``; ``cancel_repeats`` replaces pending ones."""
@@ -276,7 +282,8 @@ class Conveyor:
         return self.scheduling.schedule(text, tz, misfire)
 
     def schedule_cron_job(
-        self, type: str, crontab: str, data: Any = None, owner: Any = None, **options: Any
+        self, type: str, crontab: str, data: Any = None, owner: Any = None,
+        **options: Unpack[CronJobOptions],
     ) -> JobHandle:
         """Worker-style: repeat job ``type`` with ``data`` on ``crontab``. Replaces the
         pending jobs and runtime schedules of the same type and owner (pass

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from types import ModuleType
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, TypedDict, runtime_checkable
 
 from conveyor.cleanup import parse_policies
 from conveyor.errors import ConfigurationError
@@ -13,15 +13,17 @@ from conveyor.events import EventsHost
 from conveyor.flow import FLOW_OPTIONS, check_isolated
 from conveyor.flow import job_options as flow_options
 from conveyor.jobs import JobDefinition
+from conveyor.limits import KeySpec
 from conveyor.observe.hooks import Hook, Hooks
 from conveyor.options import (
+    Duration,
     JobOptions,
     coerce_priority,
     coerce_queue,
     coerce_seconds,
     coerce_version,
 )
-from conveyor.retry import coerce_retry
+from conveyor.retry import Retry, coerce_retry
 from conveyor.schedules.api import SchedulesHost
 
 # The options of ``@app.job(...)`` and ``app.add_worker(...)``.
@@ -33,6 +35,26 @@ class DefinitionsHost(SchedulesHost, EventsHost, Protocol):
     """What defining jobs uses of its app (triggers attach to its schedules or events)."""
 
     hooks: Hooks
+
+
+class JobDefinitionOptions(TypedDict, total=False):
+    """The options of ``@app.job(...)`` and ``app.add_worker(...)`` (checked again at run
+    time: a bad value is a :class:`~conveyor.ConfigurationError` saying what is accepted)."""
+
+    name: str | None
+    version: str | None  # a semantic version like "1.2.0"
+    retry: Retry | int | dict[str, Any] | None
+    priority: int | str | None
+    timeout: Duration
+    retention: Duration
+    remove_delay: Duration
+    queue: str | None
+    trigger: Trigger | None
+    # flow control (conveyor.flow)
+    concurrency: int | None
+    rate: str | None  # "10/second"
+    concurrency_key: KeySpec | None
+    isolation: Literal["thread", "process"] | None
 
 
 @runtime_checkable
@@ -124,4 +146,4 @@ class Definitions:
         return register
 
 
-__all__ = ["JOB_OPTIONS", "Definitions", "DefinitionsHost", "Trigger"]
+__all__ = ["JOB_OPTIONS", "Definitions", "DefinitionsHost", "JobDefinitionOptions", "Trigger"]

@@ -10,12 +10,12 @@ import unicodedata
 from collections.abc import Awaitable, Callable, Generator, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, Unpack
 
 from conveyor.clock import Clock
 from conveyor.clock import now as clock_now
 from conveyor.errors import ArgumentsError, ConfigurationError, JobFailed, UnknownJobError
-from conveyor.options import JobOptions
+from conveyor.options import CallOptions, JobOptions
 from conveyor.serialization import loads
 from conveyor.timeunits import add_interval, check_amount, fixed_seconds, normalize_unit, to_utc
 
@@ -28,7 +28,7 @@ class Triggerer(Protocol):
     """Stores calls as jobs (:class:`conveyor.triggering.Triggering`)."""
 
     def trigger(
-        self, call: JobCall, run_at: float | None, delay: float, options: dict[str, Any]
+        self, call: JobCall, run_at: float | None, delay: float, options: CallOptions
     ) -> JobHandle: ...
 
     def new_job(
@@ -161,16 +161,18 @@ class JobCall:
     # Why the call cannot run alone (it lacks the argument a chain hands it), else None.
     missing: str | None = None
 
-    def run_now(self, **options: Any) -> JobHandle:
+    def run_now(self, **options: Unpack[CallOptions]) -> JobHandle:
         """Store the job to run as soon as a worker is free."""
         return self.definition.app.triggering.trigger(self, None, 0.0, options)
 
-    def run_at(self, when: datetime, **options: Any) -> JobHandle:
+    def run_at(self, when: datetime, **options: Unpack[CallOptions]) -> JobHandle:
         """Store the job to run at ``when`` (aware; naive means UTC under a UTC app)."""
         due = to_utc(when, self.definition.app.timezone)
         return self.definition.app.triggering.trigger(self, due.timestamp(), 0.0, options)
 
-    def run_in(self, n: float, unit: str = "seconds", **options: Any) -> JobHandle:
+    def run_in(
+        self, n: float, unit: str = "seconds", **options: Unpack[CallOptions]
+    ) -> JobHandle:
         """Store the job to run ``n`` units from now (calendar steps for month and up)."""
         unit = normalize_unit(unit)
         check_amount(n, unit)

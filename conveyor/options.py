@@ -8,12 +8,63 @@ import re
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import cached_property
-from typing import Any
+from typing import Any, TypedDict
 
 from conveyor.errors import ConfigurationError
 from conveyor.retry import Retry, coerce_retry
 from conveyor.text import check_identifier
 from conveyor.timeunits import parse_duration
+
+Duration = float | timedelta | str | None  # seconds, a timedelta or text ("7 days")
+
+
+class StoreOptions(TypedDict, total=False):
+    """Options every trigger takes (checked again at run time: a bad value is a
+    :class:`~conveyor.ConfigurationError` that says what is accepted)."""
+
+    queue: str | None
+    replace: bool  # cancel the pending jobs of this id, key and owner first
+    unique: bool  # keep a pending job of this id, key and owner instead
+    timeout: Duration
+    retention: Duration
+    remove_delay: Duration
+
+
+class TriggerOptions(StoreOptions, total=False):
+    """The options of every trigger (SPEC §3): ``job(x).run_now(priority="high")``."""
+
+    priority: int | str | None  # low, normal, medium, high, critical or an int
+    key: str | None
+    retry: Retry | int | dict[str, Any] | None
+    owner: str | int | None  # 0 or None: the system
+
+
+class CallOptions(TriggerOptions, total=False):
+    """``run_now``/``run_at``/``run_in``: also ``connection=`` (store the job in the
+    caller's open transaction) and ``depends_on=`` (handles or ids to run after)."""
+
+    connection: Any
+    depends_on: Any
+
+
+class ScheduleJobOptions(StoreOptions, total=False):
+    """``app.schedule_job(...)``'s further options (``tz``, ``misfire``: with
+    ``schedule=``)."""
+
+    connection: Any
+    depends_on: Any
+    tz: str | None
+    misfire: Duration
+
+
+class CronJobOptions(ScheduleJobOptions, total=False):
+    """``app.schedule_cron_job(...)``'s further options."""
+
+    retry: dict[str, Any] | Retry | int | None
+    priority: int | str | None
+    key: str | None
+    cancel_repeats: bool
+
 
 PRIORITIES = {"low": -10, "normal": 0, "medium": 5, "high": 10, "critical": 20}
 OPTION_NAMES = (

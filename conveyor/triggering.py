@@ -12,7 +12,7 @@ from conveyor.jobs import JobCall, JobHandle, JobHost
 from conveyor.limits import concurrency_key
 from conveyor.lockwait import patiently
 from conveyor.observe import tracing
-from conveyor.options import merge_options
+from conveyor.options import CallOptions, merge_options
 from conveyor.serialization import Limits, dumps
 from conveyor.stores.base import NewJob
 from conveyor.workflows import dependency_ids
@@ -72,7 +72,7 @@ class Triggering:
         )
 
     def trigger(
-        self, call: JobCall, run_at: float | None, delay: float, options: dict[str, Any]
+        self, call: JobCall, run_at: float | None, delay: float, options: CallOptions
     ) -> JobHandle:
         if awaited_by_caller(2) and self._may_defer(options):  # `await job(x).run_now()`
             opts = dict(options) if options else {}
@@ -89,7 +89,7 @@ class Triggering:
                 )
         return JobHandle(self._app, self.insert([new], connection)[0])
 
-    def _may_defer(self, options: dict[str, Any] | None) -> bool:
+    def _may_defer(self, options: CallOptions | None) -> bool:
         """Whether an awaited trigger may be stored off the loop: not in the caller's
         own transaction (``connection=``, Django's atomic block) nor with dependencies."""
         if options and ("connection" in options or "depends_on" in options):

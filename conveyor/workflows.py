@@ -14,10 +14,11 @@ import asyncio
 import dataclasses
 import time
 from collections.abc import Generator, Iterable, Sequence
-from typing import TYPE_CHECKING, Any, Union
+from typing import TYPE_CHECKING, Any, Union, Unpack
 
 from conveyor.errors import ArgumentsError, ConfigurationError, JobFailed
 from conveyor.jobs import JobCall, JobHandle, JobHost
+from conveyor.options import TriggerOptions
 
 if TYPE_CHECKING:
     from conveyor.stores.base import NewJob
@@ -107,10 +108,10 @@ class _Workflow:
               ) -> tuple[Shape, list[int], str]:
         raise NotImplementedError
 
-    def run_now(self, **options: Any) -> WorkflowHandle:
+    def run_now(self, **options: Unpack[TriggerOptions]) -> WorkflowHandle:
         """Store every member (one transaction); returns a handle on the whole."""
         app = self.app()
-        builder = _Builder(app, options)
+        builder = _Builder(app, dict(options))
         shape, _, _ = self.build(builder, [], None)
         ids = app.triggering.insert(builder.rows)
         return WorkflowHandle(app, _resolve(shape, ids))

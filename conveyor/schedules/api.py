@@ -7,13 +7,13 @@ from __future__ import annotations
 import inspect
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, Unpack
 
 from conveyor.clock import now as clock_now
 from conveyor.errors import ConfigurationError, ScheduleError
 from conveyor.host import Host
 from conveyor.jobs import JobHandle
-from conveyor.options import coerce_seconds
+from conveyor.options import CronJobOptions, ScheduleJobOptions, coerce_seconds
 from conveyor.records import utc
 from conveyor.retry import Retry
 from conveyor.schedules.cron import looks_like_cron
@@ -157,7 +157,8 @@ class Scheduling:
 
     # -- run-time schedules ------------------------------------------------------------
     def schedule_cron_job(
-        self, type: str, crontab: str, data: Any = None, owner: Any = None, **options: Any
+        self, type: str, crontab: str, data: Any = None, owner: Any = None,
+        **options: Unpack[CronJobOptions],
     ) -> JobHandle:
         """Worker-style: repeat job ``type`` with ``data`` on ``crontab``. Replaces the
         pending jobs and runtime schedules of the same type and owner (pass
@@ -174,26 +175,28 @@ class Scheduling:
         self, type: str, data: Any = None, *,
         retry: dict[str, Any] | Retry | int | None = None, priority: int | str | None = None,
         schedule: str | None = None, cancel_repeats: bool = False, owner: Any = None,
-        key: str | None = None, run_at: datetime | None = None, **options: Any,
+        key: str | None = None, run_at: datetime | None = None,
+        **options: Unpack[ScheduleJobOptions],
     ) -> JobHandle:
         """Reaction-style trigger: ``data`` is the job's single argument; ``retry`` takes
         ``{"retries", "wait" (ms), "backoff"}``; ``cancel_repeats`` replaces pending ones."""
         definition = self._app.jobs[type]
+        given: dict[str, Any] = dict(options)
         if isinstance(retry, dict):
             retry = Retry.from_reaction(retry)
         if retry is not None:
-            options["retry"] = retry
+            given["retry"] = retry
         if priority is not None:
-            options["priority"] = priority
+            given["priority"] = priority
         if cancel_repeats:
-            options["replace"] = True
-        options.update(owner=owner, key=key)
+            given["replace"] = True
+        given.update(owner=owner, key=key)
         call = definition(data) if data is not None else definition()
         if schedule is not None:
-            return schedule_call(self._app, self._app.periodic, call, schedule, options)
+            return schedule_call(self._app, self._app.periodic, call, schedule, given)
         if run_at is not None:
-            return call.run_at(run_at, **options)
-        return call.run_now(**options)
+            return call.run_at(run_at, **given)
+        return call.run_now(**given)
 
     # -- finding and steering ------------------------------------------------------------
     def sync_schedules(self) -> list[str]:

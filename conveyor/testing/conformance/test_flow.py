@@ -216,9 +216,9 @@ def test_rate_units_and_plurals(app: Conveyor) -> None:
     with pytest.raises(ConfigurationError, match="concurrency"):
         app.job("c0", concurrency=0)(lambda: None)
     with pytest.raises(ConfigurationError, match="isolation"):
-        app.job("i0", isolation="fork")(lambda: None)
+        app.job("i0", isolation="fork")(lambda: None)  # type: ignore[call-overload]
     with pytest.raises(ConfigurationError, match="concurrency_key"):
-        app.job("k0", concurrency_key=3)(lambda: None)
+        app.job("k0", concurrency_key=3)(lambda: None)  # type: ignore[call-overload]
 
 
 def test_pause_needs_a_target_and_a_known_job(app: Conveyor) -> None:
