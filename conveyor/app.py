@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import functools
-import logging
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
@@ -29,6 +27,7 @@ from conveyor.flow import (
 from conveyor.host import Extension
 from conveyor.jobs import JobCall, JobDefinition, JobHandle, JobRegistry
 from conveyor.maintenance import Maintenance
+from conveyor.maintenance import maintain as maintenance_pass
 from conveyor.observe import Observer
 from conveyor.observe.hooks import Hook, Hooks
 from conveyor.options import (
@@ -51,7 +50,7 @@ from conveyor.schedules.api import install as install_schedules
 from conveyor.serialization import DEFAULT_LIMITS, Limits
 from conveyor.stores import open_existing, open_store, resolve_url
 from conveyor.stores.base import FlowRule, JobRow, Store
-from conveyor.timeunits import to_utc
+from conveyor.timeunits import check_timezone, to_utc
 from conveyor.triggering import Triggering
 from conveyor.web import Lifespan
 from conveyor.web import asgi as asgi_app
@@ -61,7 +60,6 @@ if TYPE_CHECKING:
 
     from conveyor.worker import Worker
 
-_log = logging.getLogger("conveyor.maintenance")
 Decorated = Callable[[Callable[..., Any]], JobDefinition]
 
 
@@ -107,7 +105,7 @@ class Conveyor:
         if not lease_seconds or lease_seconds < 0.1:
             raise ConfigurationError(f"invalid lease {lease!r}: must be at least 0.1 seconds")
         self.lease = lease_seconds
-        self.timezone = _check_timezone(timezone)
+        self.timezone = check_timezone(timezone)
         self.retention = coerce_seconds("retention", retention)
         # Delivered events are deleted this long after delivery (None: kept forever).
         self.event_retention = coerce_seconds("event_retention", event_retention)
@@ -229,7 +227,7 @@ class Conveyor:
         """Reaction-style: register ``worker(job)`` for jobs of ``type``; returns a handle
         with ``pause()``, ``resume()`` and ``stop()``. Options as :meth:`job`'s."""
         definition = self.definitions.define(type, worker, dict(options), kind="reaction")
-        return WorkerHandle(self, definition)
+        return WorkerHandle(self.flow, definition)
 
     def include(self, source: ModuleType | object) -> list[JobDefinition]:
         """Register every function in ``source.jobs`` and its ``cleanup`` policies."""
@@ -491,37 +489,7 @@ class Conveyor:
         """One maintenance pass (the worker calls this): rescue, then extensions (retention
         cleanup is the built-in ``conveyor.purge`` schedule). Each stage runs even when
         one before it failed; the first failure is raised afterwards (the worker logs it)."""
-        stages: list[Callable[[], Any]] = [functools.partial(_rescue, store)]
-        for ext in self.extensions:
-            stages.append(functools.partial(ext.maintain, self, store, leader))
-        failure: Exception | None = None
-        for stage in stages:
-            try:
-                stage()
-            except Exception as exc:
-                failure = failure or exc
-        if failure is not None:
-            raise failure
-
-
-def _rescue(store: Store) -> None:
-    rescued = store.rescue()
-    if rescued:
-        _log.warning("rescued %d running %s whose worker stopped renewing its lease; run again",
-                     rescued, "job" if rescued == 1 else "jobs",
-                     extra={"outcome": "rescued", "count": rescued})
-
-
-def _check_timezone(name: str) -> str:
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError, TypeError):
-        raise ConfigurationError(
-            f"unknown timezone {name!r}; accepted: an IANA name like 'UTC' or 'Europe/Paris'"
-        ) from None
-    return name
+        maintenance_pass(self, store, leader)
 
 
 __all__ = ["Conveyor", "UnknownJobError"]

@@ -9,7 +9,10 @@ interval lives here; each pass is supervised by the worker (logged, retried).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import functools
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from conveyor.clock import epoch
 
@@ -17,6 +20,7 @@ if TYPE_CHECKING:
     from conveyor.host import Host
     from conveyor.stores.base import Store
 
+log = logging.getLogger("conveyor.maintenance")
 LEAD = "maintenance"
 # The leader's lease on the lead, as a share of the app's lease: a dead leader's lead
 # lapses after this, and a follower that tries every FOLLOWER_SHARE of a lease takes it
@@ -58,4 +62,29 @@ class Maintenance:
         return self.leader
 
 
-__all__ = ["FOLLOWER_SHARE", "LEAD", "LEAD_SHARE", "PASS_EVERY", "Maintenance"]
+def maintain(app: Host, store: Store, leader: bool) -> None:
+    """One maintenance pass (``app.maintain``): rescue, then the app's extensions
+    (retention cleanup is the built-in ``conveyor.purge`` schedule). Each stage runs even
+    when one before it failed; the first failure is raised afterwards (the worker logs it)."""
+    stages: list[Callable[[], Any]] = [functools.partial(_rescue, store)]
+    for ext in app.extensions:
+        stages.append(functools.partial(ext.maintain, app, store, leader))
+    failure: Exception | None = None
+    for stage in stages:
+        try:
+            stage()
+        except Exception as exc:
+            failure = failure or exc
+    if failure is not None:
+        raise failure
+
+
+def _rescue(store: Store) -> None:
+    rescued = store.rescue()
+    if rescued:
+        log.warning("rescued %d running %s whose worker stopped renewing its lease; run again",
+                    rescued, "job" if rescued == 1 else "jobs",
+                    extra={"outcome": "rescued", "count": rescued})
+
+
+__all__ = ["FOLLOWER_SHARE", "LEAD", "LEAD_SHARE", "PASS_EVERY", "Maintenance", "maintain"]

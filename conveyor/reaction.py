@@ -7,8 +7,20 @@ from typing import Any, Protocol
 from conveyor.errors import ConfigurationError
 
 
-class _Definition(Protocol):
+class Definition(Protocol):
+    """A job definition as a handle reads it."""
+
     id: str
+
+
+class Pausing(Protocol):
+    """Pausing jobs (the app's flow control, :class:`conveyor.flow.FlowControl`)."""
+
+    def pause(self, queue: str | None = None, job: str | None = None) -> None: ...
+
+    def resume(self, queue: str | None = None, job: str | None = None) -> None: ...
+
+    def paused_jobs(self) -> list[str]: ...
 
 
 class WorkerHandle:
@@ -17,15 +29,15 @@ class WorkerHandle:
     ``resume()`` lets them start again, ``stop()`` pauses for good (``resume()`` is then
     refused). Other attributes are the job definition's (``id``, ``fn``, ``kind``...)."""
 
-    def __init__(self, app: object, definition: _Definition) -> None:
-        self._app = app
+    def __init__(self, flow: Pausing, definition: Definition) -> None:
+        self._flow = flow
         self.definition = definition
         self.type = definition.id
         self.stopped = False
 
     def pause(self) -> None:
         """Start no more jobs of this type, on any worker, until :meth:`resume`."""
-        self._call("pause")
+        self._flow.pause(job=self.type)
 
     def resume(self) -> None:
         """Start jobs of this type again."""
@@ -33,24 +45,17 @@ class WorkerHandle:
             raise ConfigurationError(
                 f"the worker for {self.type!r} was stopped; call app.add_worker(...) again"
             )
-        self._call("resume")
+        self._flow.resume(job=self.type)
 
     def stop(self) -> None:
         """Start no more jobs of this type (running ones finish); final."""
-        self._call("pause")
+        self._flow.pause(job=self.type)
         self.stopped = True
 
     @property
     def paused(self) -> bool:
         """Whether jobs of this type are paused."""
-        listed = getattr(self._app, "paused_jobs", None)
-        return bool(listed is not None and self.type in listed())
-
-    def _call(self, verb: str) -> None:
-        method = getattr(self._app, verb, None)
-        if method is None:  # pragma: no cover - flow control ships with the app
-            raise ConfigurationError(f"{verb} is not available in this build")
-        method(job=self.type)
+        return self.type in self._flow.paused_jobs()
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.definition, name)

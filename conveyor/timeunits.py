@@ -24,6 +24,7 @@ __all__ = [
     "UNITS",
     "add_interval",
     "check_amount",
+    "check_timezone",
     "fixed_seconds",
     "normalize_unit",
     "parse_duration",
@@ -216,6 +217,19 @@ def _parse_duration_text(text: str) -> float:
     if not math.isfinite(seconds):
         raise ConfigurationError(f'duration "{text}" is too large; {_ACCEPTED_DURATIONS}')
     return seconds
+
+
+def check_timezone(name: str) -> str:
+    """``name`` if it is an IANA time zone, else a ConfigurationError saying what is."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, TypeError):
+        raise ConfigurationError(
+            f"unknown timezone {name!r}; accepted: an IANA name like 'UTC' or 'Europe/Paris'"
+        ) from None
+    return name
 
 
 def to_utc(when: datetime, app_tz: str = "UTC") -> datetime:
