@@ -7,7 +7,7 @@ import inspect
 import re
 import time
 import unicodedata
-from collections.abc import Awaitable, Callable, Generator, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol, Unpack
@@ -325,4 +325,3 @@ class JobRegistry(Mapping[str, JobDefinition]):
         return len(self._by_id)
 
 
-JobFunction = Callable[..., Any] | Callable[..., Awaitable[Any]]

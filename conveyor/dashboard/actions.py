@@ -175,15 +175,8 @@ def _act(app: Conveyor, run_id: int, action: Callable[[int], bool], refusal: str
         raise BadInput(f"run {run_id} {refusal}", status=409)
 
 
-def unavailable(capability: str) -> BadInput:
-    """The 501 answer for a capability (``schedules``, ``events``) this app lacks."""
-    return BadInput(f"{capability} are not available in this app", status=501)
-
-
 def set_paused(app: Conveyor, schedule_id: str, paused: bool) -> None:
-    action = getattr(app, "pause_schedule" if paused else "resume_schedule", None)
-    if not callable(action):
-        raise unavailable("schedules")
+    action = app.pause_schedule if paused else app.resume_schedule
     check_name("schedule id", schedule_id)
     try:
         done = action(schedule_id)
@@ -194,9 +187,6 @@ def set_paused(app: Conveyor, schedule_id: str, paused: bool) -> None:
 
 
 def send_event(app: Conveyor, name: Any, payload: Any, event_id: Any = None) -> Any:
-    sender = getattr(app, "send_event", None)
-    if not callable(sender):
-        raise unavailable("events")
     if not isinstance(name, str) or not name.strip():
         raise BadInput('name must be a non-empty string like "user.created"')
     if event_id is not None and not isinstance(event_id, str):
@@ -208,7 +198,7 @@ def send_event(app: Conveyor, name: Any, payload: Any, event_id: Any = None) -> 
     if problem:
         raise BadInput(f"payload{problem}")
     try:
-        return sender(name, payload, id=event_id)
+        return app.send_event(name, payload, id=event_id)
     except ConveyorError as exc:
         raise BadInput(str(exc)) from None
 

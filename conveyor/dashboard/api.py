@@ -166,13 +166,10 @@ def _run_action(action: Callable[[Any, int], Any]) -> Callable[[Dashboard, Reque
 
 
 def _listing(capability: str) -> Callable[[Dashboard, Request], Any]:
-    """``{capability: dash.views.<capability>()}``, or 501 when the app lacks it."""
+    """``{capability: dash.views.<capability>()}``."""
 
     async def listing(dash: Dashboard, request: Request) -> Any:
-        found = await run_in_threadpool(getattr(dash.views, capability))
-        if found is None:
-            raise actions.unavailable(capability)
-        return {capability: found}
+        return {capability: await run_in_threadpool(getattr(dash.views, capability))}
 
     return listing
 

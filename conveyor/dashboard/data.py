@@ -1,15 +1,12 @@
 """What the dashboard shows, as plain JSON-ready dicts (shared by pages and the API).
 
-Everything reads through the app's public methods; capabilities built elsewhere
-(schedules, events, durable steps) are looked up by name and shown as "not available"
-until the app has them.
+Everything reads through the app's public methods.
 """
 
 from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -257,37 +254,23 @@ class Views:
             "workers": self.workers(),
         }
 
-    # -- optional capabilities ----------------------------------------------------------
-    def schedules(self) -> list[dict[str, Any]] | None:
-        """Schedules, or None when this app has no schedules capability."""
-        lister = getattr(self.app, "schedules", None)
-        if not callable(lister):
-            return None
-        return [self.plain(s) for s in lister()]
+    # -- schedules, events and durable steps ----------------------------------------------
+    def schedules(self) -> list[dict[str, Any]]:
+        return [self.plain(s) for s in self.app.schedules()]
 
-    def events(self, limit: int = PAGE_SIZE) -> list[dict[str, Any]] | None:
-        lister: Callable[..., Any] | None = getattr(self.app, "events_list", None)
-        if not callable(lister):
-            return None
-        return [self.plain(e) for e in lister(limit=limit)]
+    def events(self, limit: int = PAGE_SIZE) -> list[dict[str, Any]]:
+        return [self.plain(e) for e in self.app.events_list(limit=limit)]
 
     def event(self, event_id: str | None) -> dict[str, Any] | None:
         if event_id is None:
             return None
-        getter = getattr(self.app, "get_event", None)
-        if callable(getter):
-            found = getter(event_id)
-            # The event row is gone once event retention purged it; the run keeps its id.
-            return self.plain(found) if found is not None else {"id": event_id, "purged": True}
-        return {"id": event_id}
+        found = self.app.get_event(event_id)
+        # The event row is gone once event retention purged it; the run keeps its id.
+        return self.plain(found) if found is not None else {"id": event_id, "purged": True}
 
-    def steps(self, job_id: int) -> list[dict[str, Any]] | None:
-        """Durable steps of a run as a timeline, or None if the store cannot tell."""
-        for owner, name in ((self.app, "steps"), (self.app.store, "steps")):
-            reader = getattr(owner, name, None)
-            if callable(reader):
-                return [self.plain(s) for s in reader(job_id)]
-        return None
+    def steps(self, job_id: int) -> list[dict[str, Any]]:
+        """Durable steps of a run as a timeline."""
+        return [self.plain(s) for s in self.app.steps(job_id)]
 
 
 def trigger_info(trigger: Any) -> dict[str, Any] | None:

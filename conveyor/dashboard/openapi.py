@@ -29,7 +29,6 @@ _REASONS = {
     414: "Path or query string too long",
     415: "Body is not JSON",
     429: "Too many wrong tokens from this client lately (see Retry-After)",
-    501: "Capability not available in this app",
 }
 # Answers any operation can give: malformed input, no token, limits, throttling.
 ALWAYS = (400, 401, 413, 414, 429)
@@ -141,11 +140,11 @@ def openapi_document() -> dict[str, Any]:
             "/api/runs/{run_id}/rerun": _action(
                 "Start a new run with the same arguments", _RUN_ID, 403, 409, status="201"),
             "/api/schedules": {"get": {"summary": "Recurring schedules",
-                                       "responses": _responses(_OBJECT, 501)}},
+                                       "responses": _responses(_OBJECT)}},
             "/api/schedules/{schedule_id}/pause": _action(
-                "Pause a schedule", _SCHEDULE_ID, 403, 501),
+                "Pause a schedule", _SCHEDULE_ID, 403),
             "/api/schedules/{schedule_id}/resume": _action(
-                "Resume a schedule", _SCHEDULE_ID, 403, 501),
+                "Resume a schedule", _SCHEDULE_ID, 403),
             "/api/queues": {"get": {
                 "summary": "Queues (counts by state, declared limits, paused) and paused jobs",
                 "responses": _responses(_OBJECT)}},
@@ -156,11 +155,11 @@ def openapi_document() -> dict[str, Any]:
                 "Pause a job (by id or slug): no worker claims its runs", _NAME, 403),
             "/api/jobs/{name}/resume": _action("Resume a paused job", _NAME, 403),
             "/api/events": {
-                "get": {"summary": "Recent events", "responses": _responses(_OBJECT, 501)},
+                "get": {"summary": "Recent events", "responses": _responses(_OBJECT)},
                 "post": {"summary": "Send an event", "requestBody": {
                     "required": True, "content": {"application/json": {
                         "schema": {"$ref": "#/components/schemas/Event"}}}},
-                    "responses": _responses(_OBJECT, 400, 403, 415, 501, ok_status="202")},
+                    "responses": _responses(_OBJECT, 400, 403, 415, ok_status="202")},
             },
         },
     }

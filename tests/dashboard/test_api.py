@@ -183,21 +183,6 @@ def test_openapi_document_describes_every_api_route(
     assert routes == set(doc["paths"])
 
 
-def test_capabilities_missing_from_the_app_answer_501(
-    sqlite_demo: Conveyor, make_client: ClientFactory, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    for name in ("schedules", "events_list", "send_event", "pause_schedule"):
-        monkeypatch.setattr(sqlite_demo, name, None, raising=False)
-    client = make_client(sqlite_demo)
-    r = client.get("/api/schedules")
-    assert r.status_code == 501 and "schedules are not available" in r.json()["error"]
-    assert client.post("/api/schedules/x/pause").status_code == 501
-    r = client.post("/api/events", json={"name": "user.created", "payload": {}})
-    assert r.status_code == 501 and "not available" in r.json()["error"]
-    assert "not available" in client.get("/schedules").text
-    assert "not available" in client.get("/events").text
-
-
 def test_text_search_reads_a_bounded_window_per_page_and_continues_below_it(
     demo: Conveyor, make_client: ClientFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
