@@ -57,7 +57,7 @@ def main() -> None:
     ]
     started = time.perf_counter()
     for offset in range(0, len(as_claimed), 100):
-        app._periodic.claimed(app, store, as_claimed[offset:offset + 100])
+        app.periodic.claimed(app, store, as_claimed[offset:offset + 100])
     hook = (time.perf_counter() - started) / max(len(as_claimed), 1)
 
     started = time.perf_counter()

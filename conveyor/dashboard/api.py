@@ -21,7 +21,7 @@ from conveyor.stores.base import STATES
 Handler = Callable[[Request], Awaitable[Response]]
 
 
-def _endpoint(fn: Callable[[Dashboard, Request], Awaitable[Any]], status: int = 200) -> Handler:
+def api_endpoint(fn: Callable[[Dashboard, Request], Awaitable[Any]], status: int = 200) -> Handler:
     """Wrap ``fn`` so BadInput and bad bodies become JSON errors with a message."""
 
     async def handler(request: Request) -> Response:
@@ -201,26 +201,26 @@ async def openapi(dash: Dashboard, request: Request) -> Any:
 def routes() -> list[Route]:
     get, post = ["GET"], ["POST"]
     return [
-        Route("/api/openapi.json", _endpoint(openapi), methods=get),
-        Route("/api/overview", _endpoint(overview), methods=get),
-        Route("/api/counts", _endpoint(counts), methods=get),
-        Route("/api/workers", _endpoint(workers), methods=get),
-        Route("/api/jobs", _endpoint(jobs), methods=get),
-        Route("/api/jobs/{slug}", _endpoint(job), methods=get),
-        Route("/api/jobs/{slug}/run", _endpoint(run_job, 201), methods=post),
-        Route("/api/runs", _endpoint(runs), methods=get),
-        Route("/api/runs/{run_id}", _endpoint(run), methods=get),
-        Route("/api/runs/{run_id}/cancel", _endpoint(_run_action(actions.cancel)), methods=post),
-        Route("/api/runs/{run_id}/cancel-cascade", _endpoint(_run_action(actions.cancel_cascade)),
+        Route("/api/openapi.json", api_endpoint(openapi), methods=get),
+        Route("/api/overview", api_endpoint(overview), methods=get),
+        Route("/api/counts", api_endpoint(counts), methods=get),
+        Route("/api/workers", api_endpoint(workers), methods=get),
+        Route("/api/jobs", api_endpoint(jobs), methods=get),
+        Route("/api/jobs/{slug}", api_endpoint(job), methods=get),
+        Route("/api/jobs/{slug}/run", api_endpoint(run_job, 201), methods=post),
+        Route("/api/runs", api_endpoint(runs), methods=get),
+        Route("/api/runs/{run_id}", api_endpoint(run), methods=get),
+        Route("/api/runs/{run_id}/cancel", api_endpoint(_run_action(actions.cancel)), methods=post),
+        Route("/api/runs/{run_id}/cancel-cascade",
+              api_endpoint(_run_action(actions.cancel_cascade)), methods=post),
+        Route("/api/runs/{run_id}/retry", api_endpoint(_run_action(actions.retry)), methods=post),
+        Route("/api/runs/{run_id}/rerun", api_endpoint(_run_action(actions.rerun), 201),
               methods=post),
-        Route("/api/runs/{run_id}/retry", _endpoint(_run_action(actions.retry)), methods=post),
-        Route("/api/runs/{run_id}/rerun", _endpoint(_run_action(actions.rerun), 201),
+        Route("/api/schedules", api_endpoint(_listing("schedules")), methods=get),
+        Route("/api/schedules/{schedule_id}/pause", api_endpoint(_schedule_action(True)),
               methods=post),
-        Route("/api/schedules", _endpoint(_listing("schedules")), methods=get),
-        Route("/api/schedules/{schedule_id}/pause", _endpoint(_schedule_action(True)),
+        Route("/api/schedules/{schedule_id}/resume", api_endpoint(_schedule_action(False)),
               methods=post),
-        Route("/api/schedules/{schedule_id}/resume", _endpoint(_schedule_action(False)),
-              methods=post),
-        Route("/api/events", _endpoint(_listing("events")), methods=get),
-        Route("/api/events", _endpoint(send_event, 202), methods=post),
+        Route("/api/events", api_endpoint(_listing("events")), methods=get),
+        Route("/api/events", api_endpoint(send_event, 202), methods=post),
     ]

@@ -18,9 +18,9 @@ from starlette.routing import Route
 
 from conveyor.dashboard import actions
 from conveyor.dashboard.actions import BadInput
-from conveyor.dashboard.api import _endpoint
+from conveyor.dashboard.api import api_endpoint
 from conveyor.dashboard.context import Dashboard
-from conveyor.dashboard.pages import _page, render
+from conveyor.dashboard.pages import html_page, render
 from conveyor.dashboard.security import read_form
 from conveyor.errors import ConveyorError
 
@@ -86,16 +86,16 @@ def routes() -> list[Route]:
     """Routes to add after the pages' own (``/jobs/{slug}/run`` stays theirs)."""
     post = ["POST"]
     found = [
-        Route("/queues", _page(queues_page), methods=["GET"]),
-        Route("/queues/{name}/{action}", _page(_page_action("queue")), methods=post),
-        Route("/jobs/{name}/{action}", _page(_page_action("job")), methods=post),
-        Route("/api/queues", _endpoint(api_queues), methods=["GET"]),
+        Route("/queues", html_page(queues_page), methods=["GET"]),
+        Route("/queues/{name}/{action}", html_page(_page_action("queue")), methods=post),
+        Route("/jobs/{name}/{action}", html_page(_page_action("job")), methods=post),
+        Route("/api/queues", api_endpoint(api_queues), methods=["GET"]),
     ]
     for action in ACTIONS:
         found += [
-            Route(f"/api/queues/{{name}}/{action}", _endpoint(_api_action("queue", action)),
+            Route(f"/api/queues/{{name}}/{action}", api_endpoint(_api_action("queue", action)),
                   methods=post),
-            Route(f"/api/jobs/{{name}}/{action}", _endpoint(_api_action("job", action)),
+            Route(f"/api/jobs/{{name}}/{action}", api_endpoint(_api_action("job", action)),
                   methods=post),
         ]
     return found

@@ -41,7 +41,7 @@ def render(
     return dash.templates.TemplateResponse(request, name, context, status_code=status)
 
 
-def _page(fn: Page) -> Callable[[Request], Awaitable[Response]]:
+def html_page(fn: Page) -> Callable[[Request], Awaitable[Response]]:
     async def handler(request: Request) -> Response:
         dash: Dashboard = request.app.state.dashboard
         try:
@@ -200,17 +200,17 @@ async def logout(dash: Dashboard, request: Request) -> Response:
 def routes() -> list[Route]:
     get, post = ["GET"], ["POST"]
     return [
-        Route("/", _page(overview), methods=get, name="overview"),
-        Route("/jobs", _page(jobs), methods=get),
-        Route("/jobs/{slug}", _page(job), methods=get),
-        Route("/jobs/{slug}/run", _page(run_job), methods=post),
-        Route("/runs", _page(runs), methods=get),
-        Route("/runs/{run_id}", _page(run), methods=get),
-        Route("/runs/{run_id}/{action}", _page(run_action), methods=post),
-        Route("/schedules", _page(schedules), methods=get),
-        Route("/schedules/{schedule_id}/{action}", _page(schedule_action), methods=post),
-        Route("/events", _page(events), methods=get),
-        Route("/events", _page(send_event), methods=post),
-        Route("/login", _page(login), methods=["GET", "POST"]),
-        Route("/logout", _page(logout), methods=post),
+        Route("/", html_page(overview), methods=get, name="overview"),
+        Route("/jobs", html_page(jobs), methods=get),
+        Route("/jobs/{slug}", html_page(job), methods=get),
+        Route("/jobs/{slug}/run", html_page(run_job), methods=post),
+        Route("/runs", html_page(runs), methods=get),
+        Route("/runs/{run_id}", html_page(run), methods=get),
+        Route("/runs/{run_id}/{action}", html_page(run_action), methods=post),
+        Route("/schedules", html_page(schedules), methods=get),
+        Route("/schedules/{schedule_id}/{action}", html_page(schedule_action), methods=post),
+        Route("/events", html_page(events), methods=get),
+        Route("/events", html_page(send_event), methods=post),
+        Route("/login", html_page(login), methods=["GET", "POST"]),
+        Route("/logout", html_page(logout), methods=post),
     ]

@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from conveyor import Conveyor, Fail, JobFailed, Retry
+from conveyor import Conveyor, Fail, JobDefinition, JobFailed, JobHandle, Retry
+from conveyor.options import JobOptions
 
 from .helpers import drain
 
@@ -313,11 +314,9 @@ def test_add_worker_exception_fails_the_job_like_fail(app: Conveyor) -> None:
 
 
 def test_a_job_without_a_definition_in_the_worker_fails_clearly(app: Conveyor) -> None:
-    @app.job
-    def known() -> None: ...
-
-    h = known().run_now()
-    app.jobs._by_id.pop("known")  # the worker's code no longer defines it
+    # stored by code that defines it; the worker's app does not
+    known = JobDefinition(app=app, id="known", fn=lambda: None, options=JobOptions())
+    h = JobHandle(app, app.triggering.insert([app.triggering.new_job(known())])[0])
     drain(app)
     with pytest.raises(JobFailed, match="no job 'known' is defined in this worker's app"):
         h.result(timeout=5)
