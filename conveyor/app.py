@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
 from types import ModuleType
@@ -134,7 +133,6 @@ class Conveyor:
         install_durable(self)
         self.periodic = install_schedules(self)
         self.scheduling = Scheduling(self)  # schedule triggers and stored schedules
-        self._lock = threading.Lock()
         # Built by a read-only command (conveyor.readonly): create, migrate and save nothing.
         self.read_only = readonly.active()
         self._store: Store = store if store is not None else self._open(self.url, store_options)
