@@ -3,9 +3,10 @@
 A trigger stores its job before it returns: called plainly (``job(x).run_now()``, also in
 async code) it blocks its thread for the database round trip. Written
 ``await job(x).run_now()`` in a coroutine, the caller awaits the call's value at once, so
-the trigger hands back an awaitable that stores the job in a worker thread (any store,
-the PostgreSQL pool included) and gives the stored handle: the event loop keeps serving
-other tasks meanwhile, and the job is stored before the ``await`` expression completes.
+the trigger hands back an awaitable that stores the job without blocking the event loop
+(over the store's async face, PostgreSQL's async pool, else in a worker thread) and gives
+the stored handle: the loop keeps serving other tasks meanwhile, and the job is stored
+before the ``await`` expression completes.
 Whether the caller awaits is read from its bytecode (the instruction after the call is
 ``GET_AWAITABLE``); anything else keeps the blocking form.
 """
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
 
 _AWAITS: dict[tuple[CodeType, int], bool] = {}
 _MAX_CACHED = 10_000
+BUILD_CHUNK = 100  # jobs validated and encoded on the loop between two of its turns
 
 
 def awaited_by_caller(depth: int) -> bool:
@@ -60,7 +62,7 @@ def _next_is_await(code: CodeType, last: int) -> bool:
 class StoringHandle(JobHandle):
     """What an awaited trigger returns: awaiting it stores the job off the event loop
     and gives its :class:`JobHandle`. Triggers awaited in the same turn of the loop are
-    stored together (one transaction, one trip to a worker thread)."""
+    stored together (one transaction)."""
 
     __slots__ = ("_call",)
 
@@ -78,30 +80,39 @@ class StoringHandle(JobHandle):
 
 
 class _Batch:
-    """The awaited triggers of one app on one event loop, stored once per loop turn."""
+    """The awaited triggers of one app on one event loop: stored one batch at a time
+    (group commit), each batch all the triggers awaited since the last one started."""
 
     def __init__(self, app: JobHost, loop: asyncio.AbstractEventLoop) -> None:
         self.app = app
         self.loop = loop
         self.pending: list[tuple[Callable[[], NewJob], asyncio.Future[int]]] = []
+        self.storing = False  # a batch is being stored: the next one waits for it
 
     def add(self, build: Callable[[], NewJob]) -> asyncio.Future[int]:
         future: asyncio.Future[int] = self.loop.create_future()
-        if not self.pending:
+        if not self.pending and not self.storing:
             self.loop.call_soon(self._flush)
         self.pending.append((build, future))
         return future
 
     def _flush(self) -> None:
         items, self.pending = self.pending, []
+        self.storing = True
         task = self.loop.create_task(self._store(items))
         _running.add(task)
-        task.add_done_callback(_running.discard)
+        task.add_done_callback(self._stored)
+
+    def _stored(self, task: asyncio.Task[None]) -> None:
+        _running.discard(task)
+        self.storing = False
+        if self.pending:
+            self._flush()
 
     async def _store(self, items: list[tuple[Callable[[], NewJob], asyncio.Future[int]]]) -> None:
         try:
-            results = await asyncio.to_thread(self._store_all, [b for b, _ in items])
-        except BaseException as exc:  # the thread could not run: every trigger failed
+            results = await self._store_all([b for b, _ in items])
+        except BaseException as exc:  # e.g. no thread could run: every trigger failed
             results = [exc] * len(items)
         for (_, future), result in zip(items, results, strict=True):
             if future.done():
@@ -111,26 +122,31 @@ class _Batch:
             else:
                 future.set_result(result)
 
-    def _store_all(self, builds: list[Callable[[], NewJob]]) -> list[int | BaseException]:
-        """In a worker thread: build (validate) each job, store them in one transaction;
-        if that fails, store each alone so only the trigger at fault fails."""
+    async def _store_all(self, builds: list[Callable[[], NewJob]]) -> list[int | BaseException]:
+        """Build (validate) each job, ``BUILD_CHUNK`` at a time between turns of the loop,
+        then store them in one transaction; if that fails, store each alone so only the
+        trigger at fault fails."""
         results: list[int | BaseException] = []
         built: list[tuple[int, NewJob]] = []
-        for build in builds:
-            try:
-                built.append((len(results), build()))
-                results.append(0)
-            except Exception as exc:
-                results.append(exc)
+        for start in range(0, len(builds), BUILD_CHUNK):
+            if start:
+                await asyncio.sleep(0)  # let the loop serve other tasks
+            for build in builds[start:start + BUILD_CHUNK]:
+                try:
+                    built.append((len(results), build()))
+                    results.append(0)
+                except Exception as exc:
+                    results.append(exc)
+        insert = self.app.triggering.insert_async
         try:
-            ids = self.app.triggering.insert([job for _, job in built]) if built else []
+            ids = await insert([job for _, job in built]) if built else []
         except StoreUnavailable as exc:  # not one trigger's fault: every one failed
             for index, _ in built:
                 results[index] = exc
         except Exception:
             for index, job in built:
                 try:
-                    results[index] = self.app.triggering.insert([job])[0]
+                    results[index] = (await insert([job]))[0]
                 except Exception as exc:
                     results[index] = exc
         else:

@@ -17,6 +17,7 @@ from conveyor.clock import now as clock_now
 from conveyor.errors import ArgumentsError, ConfigurationError, JobFailed, UnknownJobError
 from conveyor.options import CallOptions, JobOptions
 from conveyor.serialization import loads
+from conveyor.stores.asyncface import state_of
 from conveyor.timeunits import add_interval, check_amount, fixed_seconds, normalize_unit, to_utc
 
 if TYPE_CHECKING:
@@ -37,6 +38,8 @@ class Triggerer(Protocol):
     ) -> NewJob: ...
 
     def insert(self, jobs: Sequence[NewJob], connection: Any = None) -> list[int]: ...
+
+    async def insert_async(self, jobs: Sequence[NewJob]) -> list[int]: ...
 
 
 class JobHost(Protocol):
@@ -90,6 +93,9 @@ class JobDefinition:
     wants: frozenset[str] = field(init=False)
     # The signature callers fill in (injected parameters removed); None = not checkable.
     accepts: inspect.Signature | None = field(init=False)
+    # (required, at most) positional arguments, when the signature is only plain
+    # parameters: calls with that many positional arguments bind without inspect.
+    arity: tuple[int, int] | None = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.is_async = inspect.iscoroutinefunction(self.fn)
@@ -104,6 +110,7 @@ class JobDefinition:
             self.accepts = signature.replace(
                 parameters=[p for n, p in params.items() if n not in self.wants]
             )
+        self.arity = _arity(self.accepts)
         if "io" in self.wants and self.kind == "function":
             self.kind = "durable"
         self.__doc__ = getattr(self.fn, "__doc__", None)
@@ -117,12 +124,15 @@ class JobDefinition:
         return self.name or self.id
 
     def __call__(self, *args: Any, **kwargs: Any) -> JobCall:
-        bad = sorted(set(kwargs) & self.wants)
+        bad = sorted(set(kwargs) & self.wants) if kwargs else None
         if bad:
             raise ConfigurationError(
                 f"{bad[0]!r} is filled in by the worker; do not pass it when calling {self.id!r}"
             )
-        if self.accepts is not None:
+        arity = self.arity
+        if self.accepts is not None and not (
+            arity and not kwargs and arity[0] <= len(args) <= arity[1]
+        ):
             try:
                 self.accepts.bind(*args, **kwargs)
             except TypeError as exc:
@@ -149,6 +159,15 @@ class JobDefinition:
 
     def __repr__(self) -> str:
         return f"<job {self.id!r}>"
+
+
+def _arity(signature: inspect.Signature | None) -> tuple[int, int] | None:
+    if signature is None:
+        return None
+    params = signature.parameters.values()
+    if any(p.kind is not inspect.Parameter.POSITIONAL_OR_KEYWORD for p in params):
+        return None
+    return sum(p.default is inspect.Parameter.empty for p in params), len(params)
 
 
 @dataclass(frozen=True)
@@ -221,8 +240,7 @@ class JobHandle:
     def cancel(self) -> bool:
         return self.app.cancel(self.id)
 
-    def _outcome(self) -> tuple[bool, Any]:
-        found = self.app.store.state_of(self.id)
+    def _outcome(self, found: tuple[str, str | None, str | None] | None) -> tuple[bool, Any]:
         if found is None:
             raise JobFailed(self.id, "missing", {"message": "the job no longer exists"})
         state, result, error = found
@@ -234,8 +252,8 @@ class JobHandle:
 
     def result(self, timeout: float | None = None) -> Any:
         """Block until the job finishes; return its result or raise JobFailed/TimeoutError."""
-        for pause in _pauses(timeout):
-            done, value = self._outcome()
+        for pause in poll_pauses(timeout):
+            done, value = self._outcome(self.app.store.state_of(self.id))
             if done:
                 return value
             if pause is None:
@@ -247,8 +265,8 @@ class JobHandle:
 
     async def wait(self, timeout: float | None = None) -> Any:
         """Async form of :meth:`result`."""
-        for pause in _pauses(timeout):
-            done, value = await asyncio.to_thread(self._outcome)
+        for pause in poll_pauses(timeout):
+            done, value = self._outcome(await state_of(self.app.store, self.id))
             if done:
                 return value
             if pause is None:
@@ -259,7 +277,7 @@ class JobHandle:
         raise AssertionError("unreachable")
 
 
-def _pauses(timeout: float | None) -> Iterator[float | None]:
+def poll_pauses(timeout: float | None) -> Iterator[float | None]:
     """Growing pauses between polls; None once the timeout has passed."""
     deadline = None if timeout is None else time.monotonic() + timeout
     pause = 0.002

@@ -3,6 +3,7 @@ enqueue_many, schedules' and events' occurrences)."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -14,6 +15,7 @@ from conveyor.lockwait import patiently
 from conveyor.observe import tracing
 from conveyor.options import CallOptions, merge_options
 from conveyor.serialization import Limits, dumps
+from conveyor.stores.asyncface import AsyncFace, plain
 from conveyor.stores.base import NewJob
 from conveyor.workflows import dependency_ids
 
@@ -37,8 +39,8 @@ class TriggerHost(JobHost, Protocol):
 class Triggering:
     """Builds :class:`NewJob` rows from calls and stores them.
 
-    ``insert`` is the one place every trigger passes through (``conveyor.testing.inline``
-    wraps it)."""
+    ``insert`` is the one place every trigger passes through, ``insert_async`` its form for
+    awaited triggers (``conveyor.testing.inline`` wraps both)."""
 
     def __init__(self, app: TriggerHost) -> None:
         self._app = app
@@ -105,6 +107,15 @@ class Triggering:
         if tracing.enabled():  # the otel extra, with a tracer provider configured
             return tracing.traced_insert(jobs, lambda: self._store_jobs(jobs, connection))
         return self._store_jobs(jobs, connection)
+
+    async def insert_async(self, jobs: Sequence[NewJob]) -> list[int]:
+        """``insert`` from async code, without blocking the event loop: over the store's
+        async face (PostgreSQL's async pool) when it has one and the jobs are plain, else
+        ``insert`` in a worker thread."""
+        store = self._app.store
+        if isinstance(store, AsyncFace) and plain(jobs) and not tracing.enabled():
+            return await store.insert_plain_async(jobs)
+        return await asyncio.to_thread(self.insert, jobs)
 
     def _store_jobs(self, jobs: Sequence[NewJob], connection: Any) -> list[int]:
         store: HotPathStore = self._app.store

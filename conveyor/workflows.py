@@ -17,7 +17,7 @@ from collections.abc import Generator, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, Union, Unpack
 
 from conveyor.errors import ArgumentsError, ConfigurationError, JobFailed
-from conveyor.jobs import JobCall, JobHandle, JobHost
+from conveyor.jobs import JobCall, JobHandle, JobHost, poll_pauses
 from conveyor.options import TriggerOptions
 
 if TYPE_CHECKING:
@@ -245,40 +245,57 @@ class WorkflowHandle:
     def result(self, timeout: float | None = None) -> Any:
         """Block until done: the last result (chain) or the list of results (group);
         raises JobFailed if a member failed or was cancelled, TimeoutError on timeout."""
-        deadline = None if timeout is None else time.monotonic() + timeout
-        needed = _results_of(self.shape)
         outcomes: dict[int, tuple[str, Any, Any]] = {}
-        pause = 0.002
-        while True:
-            waiting = [i for i in needed if i not in outcomes]
-            for start in range(0, len(waiting), _READ_AT_ONCE):
-                chunk = waiting[start:start + _READ_AT_ONCE]
-                found = {r.id: r for r in self.app.jobs_list(ids=chunk, limit=len(chunk))}
-                for job_id in chunk:
-                    record = found.get(job_id)
-                    if record is None:
-                        outcomes[job_id] = ("missing", None, {"message": "no longer stored"})
-                    elif record.finished:
-                        outcomes[job_id] = (record.state, record.result, record.error)
-            missing = [i for i in waiting if i not in outcomes]
-            if not missing or any(outcomes[i][0] != "completed" for i in outcomes):
-                break
-            if deadline is not None and time.monotonic() >= deadline:
-                raise TimeoutError(
-                    f"{self.shape[0]} did not finish within {timeout} s "
-                    f"({len(missing)} of {len(needed)} jobs not finished)"
-                )
-            time.sleep(pause if deadline is None else min(pause, deadline - time.monotonic()))
-            pause = min(pause * 1.5, 0.1)
-        for job_id in needed:  # the first failure in order, once every earlier one is known
+        for pause in poll_pauses(timeout):
+            if self._read(outcomes):
+                return self._settle(outcomes)
+            if pause is None:
+                raise self._late(timeout, outcomes)
+            time.sleep(pause)
+        raise AssertionError("unreachable")
+
+    async def wait(self, timeout: float | None = None) -> Any:
+        """Async form of :meth:`result` (each read in a worker thread, no thread held
+        between reads)."""
+        outcomes: dict[int, tuple[str, Any, Any]] = {}
+        for pause in poll_pauses(timeout):
+            if await asyncio.to_thread(self._read, outcomes):
+                return self._settle(outcomes)
+            if pause is None:
+                raise self._late(timeout, outcomes)
+            await asyncio.sleep(pause)
+        raise AssertionError("unreachable")
+
+    def _read(self, outcomes: dict[int, tuple[str, Any, Any]]) -> bool:
+        """Add the members finished since the last read to ``outcomes``; whether the
+        outcome is known (every member finished, or one did not complete)."""
+        needed = _results_of(self.shape)
+        waiting = [i for i in needed if i not in outcomes]
+        for start in range(0, len(waiting), _READ_AT_ONCE):
+            chunk = waiting[start:start + _READ_AT_ONCE]
+            found = {r.id: r for r in self.app.jobs_list(ids=chunk, limit=len(chunk))}
+            for job_id in chunk:
+                record = found.get(job_id)
+                if record is None:
+                    outcomes[job_id] = ("missing", None, {"message": "no longer stored"})
+                elif record.finished:
+                    outcomes[job_id] = (record.state, record.result, record.error)
+        return (all(i in outcomes for i in needed)
+                or any(o[0] != "completed" for o in outcomes.values()))
+
+    def _late(self, timeout: float | None,
+              outcomes: dict[int, tuple[str, Any, Any]]) -> TimeoutError:
+        needed = _results_of(self.shape)
+        missing = sum(i not in outcomes for i in needed)
+        return TimeoutError(f"{self.shape[0]} did not finish within {timeout} s "
+                            f"({missing} of {len(needed)} jobs not finished)")
+
+    def _settle(self, outcomes: dict[int, tuple[str, Any, Any]]) -> Any:
+        for job_id in _results_of(self.shape):  # the first failure in order
             outcome = outcomes.get(job_id)
             if outcome is not None and outcome[0] != "completed":
                 raise JobFailed(job_id, outcome[0], outcome[2])
         return _assemble(self.shape, {i: o[1] for i, o in outcomes.items()})
-
-    async def wait(self, timeout: float | None = None) -> Any:
-        """Async form of :meth:`result`."""
-        return await asyncio.to_thread(self.result, timeout)
 
 
 __all__ = ["Chain", "Group", "WorkflowHandle", "chain", "dependency_ids", "group"]

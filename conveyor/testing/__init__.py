@@ -129,10 +129,14 @@ def inline(app: Conveyor) -> Iterator[None]:
     def insert(jobs: Sequence[NewJob], connection: Any = None) -> list[int]:
         return state.insert(original, jobs, connection)
 
+    async def insert_async(jobs: Sequence[NewJob]) -> list[int]:  # awaited triggers
+        return await asyncio.to_thread(insert, jobs)
+
     app.triggering.insert = insert  # type: ignore[method-assign]
+    app.triggering.insert_async = insert_async  # type: ignore[method-assign]
     try:
         yield
     finally:
-        del app.triggering.insert
+        del app.triggering.insert, app.triggering.insert_async
         if state.clock is not None:
             state.clock.stop()

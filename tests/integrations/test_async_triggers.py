@@ -1,4 +1,5 @@
-"""``await job(x).run_now()`` stores off the event loop; a plain call in async code still
+"""``await job(x).run_now()`` stores off the event loop (on PostgreSQL over the async pool,
+holding no thread; on other stores in a worker thread); a plain call in async code still
 stores before it returns."""
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from typing import Any
 
 from conveyor import Conveyor
 from conveyor.jobs import JobHandle
+from conveyor.stores.asyncface import AsyncFace
 
 
 def _spy(app: Conveyor) -> list[int]:
@@ -23,8 +25,23 @@ def _spy(app: Conveyor) -> list[int]:
     return threads
 
 
+def _spy_async(app: Conveyor) -> list[int]:
+    """Batches stored over the store's async face (PostgreSQL), by thread."""
+    threads: list[int] = []
+    store = app.store
+    if isinstance(store, AsyncFace):
+        insert = store.insert_plain_async
+
+        async def spying(jobs: Any) -> list[int]:
+            threads.append(threading.get_ident())
+            return await insert(jobs)
+
+        store.insert_plain_async = spying  # type: ignore[method-assign]
+    return threads
+
+
 async def test_awaited_triggers_store_off_the_loop(app: Conveyor) -> None:
-    threads = _spy(app)
+    threads, on_loop = _spy(app), _spy_async(app)
 
     @app.job
     async def double(x: int) -> int:
@@ -37,8 +54,11 @@ async def test_awaited_triggers_store_off_the_loop(app: Conveyor) -> None:
     later = await double(99).run_in(1, "hour")
     assert all(type(h) is JobHandle for h in [*handles, later])
     assert len({h.id for h in handles}) == 20
-    assert threads and threading.get_ident() not in threads
-    assert len(threads) <= 3  # the 20 gathered triggers are stored together
+    if isinstance(app.store, AsyncFace):  # on the loop, awaiting the async pool
+        assert not threads and set(on_loop) == {threading.get_ident()}
+    else:
+        assert threads and threading.get_ident() not in threads
+    assert len(threads + on_loop) <= 3  # the 20 gathered triggers are stored together
     assert app.get_job(later.id).state == "scheduled"  # type: ignore[union-attr]
     await app.run_worker_async(burst=True)
     assert [await h.wait(timeout=5) for h in handles] == [i * 2 for i in range(20)]

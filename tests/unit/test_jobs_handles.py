@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from conveyor import Conveyor, JobFailed, JobHandle, slugify
-from conveyor.jobs import _pauses
+from conveyor.jobs import poll_pauses
 
 
 @pytest.mark.parametrize(("text", "slug"), [
@@ -71,17 +71,17 @@ def test_result_with_zero_timeout_checks_once(app: Conveyor) -> None:
 
 
 def test_pauses_grow_by_half_up_to_a_tenth_of_a_second() -> None:
-    pauses = _pauses(60)
+    pauses = poll_pauses(60)
     steps = [next(pauses) for _ in range(15)]
     assert steps[:3] == pytest.approx([0.002, 0.003, 0.0045])
     assert steps[-1] == 0.1
 
 
 def test_pauses_end_with_none_once_the_timeout_passed() -> None:
-    assert list(_pauses(0)) == [None]
+    assert list(poll_pauses(0)) == [None]
 
 
 def test_pauses_without_a_timeout_never_end() -> None:
-    pauses = _pauses(None)
+    pauses = poll_pauses(None)
     steps = [next(pauses) for _ in range(50)]
     assert None not in steps and steps[-1] == 0.1

@@ -2,8 +2,23 @@
 
 from __future__ import annotations
 
+import operator
 import re
+from collections.abc import Sequence
 from importlib import resources
+from typing import Any
+
+from conveyor.stores.base import NewJob
+
+# The columns of a new job, in the order of the insert_many and copy_jobs statements.
+MANY_COLUMNS = (
+    "job", "args", "kwargs", "payload", "priority", "queue", "key", "owner", "max_attempts",
+    "retry", "timeout", "retention", "remove_delay", "run_at", "delay", "version",
+    "schedule_id", "fire_at", "rescheduled_from", "event_id", "concurrency_key",
+    "trace_context",
+)
+many_values = operator.attrgetter(*MANY_COLUMNS)
+NUL_IN_PAYLOAD = "the payload contains the character \\u0000, which PostgreSQL cannot store"
 
 
 def load() -> dict[str, bytes]:
@@ -20,6 +35,12 @@ def load() -> dict[str, bytes]:
         b"/*queues*/", b"AND j.queue = ANY(%(queues)s::text[])"
     )
     return queries
+
+
+def many_columns(jobs: Sequence[NewJob]) -> dict[str, list[Any]]:
+    """insert_many's parameters: one list per column."""
+    values = zip(*map(many_values, jobs), strict=True)
+    return dict(zip(MANY_COLUMNS, map(list, values), strict=True))
 
 
 Q = load()

@@ -8,7 +8,6 @@ Every due time, lease and rescue uses the database clock.
 from __future__ import annotations
 
 import functools
-import operator
 import secrets
 import time
 from collections.abc import Callable, Sequence
@@ -32,10 +31,17 @@ from conveyor.stores.flowlogic import SEP, Lookout, Rules
 from conveyor.stores.group import GroupCommit
 from conveyor.stores.matching import FAR_FUTURE, POISON_ERROR, RESCUED_ERROR
 from conveyor.stores.postgres import migrations
+from conveyor.stores.postgres.asyncpool import AsyncMixin, AsyncPool
 from conveyor.stores.postgres.connection import Database, Settings, pass_clock
 from conveyor.stores.postgres.durable import DurableMixin
 from conveyor.stores.postgres.flow import FlowMixin, claim_limited, read_rules
-from conveyor.stores.postgres.queries import Q
+from conveyor.stores.postgres.queries import (
+    MANY_COLUMNS,
+    NUL_IN_PAYLOAD,
+    Q,
+    many_columns,
+    many_values,
+)
 from conveyor.stores.postgres.reading import ReadingMixin
 from conveyor.stores.postgres.records import ListenWaiter, RecordsMixin
 from conveyor.stores.postgres.schedules import SchedulesMixin
@@ -46,13 +52,6 @@ from conveyor.stores.sqlite.cleanup import CleanupMixin
 P = ParamSpec("P")
 T = TypeVar("T")
 OUTCOME_STATES = ("completed", "failed", "cancelled", "pending", "waiting")
-_MANY_COLUMNS = (
-    "job", "args", "kwargs", "payload", "priority", "queue", "key", "owner", "max_attempts",
-    "retry", "timeout", "retention", "remove_delay", "run_at", "delay", "version",
-    "schedule_id", "fire_at", "rescheduled_from", "event_id", "concurrency_key",
-    "trace_context",
-)
-_many_values = operator.attrgetter(*_MANY_COLUMNS)
 COPY_FROM = 100  # batches this large are streamed with COPY
 def retry_conflicts(fn: Callable[P, T]) -> Callable[P, T]:
     """Re-run a whole operation the database aborted to break a deadlock (nothing of it
@@ -78,7 +77,7 @@ def dedupe_key(job: NewJob) -> str:
 
 
 class PostgresStore(
-    DurableMixin, SchedulesMixin, CleanupMixin, ReadingMixin, RecordsMixin, FlowMixin,
+    AsyncMixin, DurableMixin, SchedulesMixin, CleanupMixin, ReadingMixin, RecordsMixin, FlowMixin,
     WorkflowsMixin,
 ):
     """Store on PostgreSQL: ``PostgresStore("postgresql://user@host/db?schema=app1")``.
@@ -96,6 +95,7 @@ class PostgresStore(
         self.settings = Settings.parse(url, options)
         self.db = Database(self.settings)
         self.upkeep = Upkeep(self.db)
+        self.apool = AsyncPool(self.settings)  # async callers' (opened on first use)
         self.group = GroupCommit(self._store_plain)  # concurrent triggers share commits
         self._schema = self.settings.schema
         self.clock: Clock | None = None  # None: the database clock
@@ -105,12 +105,13 @@ class PostgresStore(
     # -- lifecycle ------------------------------------------------------------
     def use_clock(self, clock: Clock | None) -> None:
         """Decide in SQL on ``clock`` (passed as conveyor.now) instead of the database's."""
-        self.clock = self.db.clock = clock
+        self.clock = self.db.clock = self.apool.clock = clock
 
     def clone(self) -> PostgresStore:
         return self  # the pool is thread-safe: one pool per app
 
     def close(self) -> None:
+        self.apool.close()
         self.db.close()
 
     @property
@@ -212,14 +213,10 @@ class PostgresStore(
             if len(jobs) > 1 and not any(j.dedupe or j.schedule_id for j in jobs):
                 if len(jobs) >= COPY_FROM:
                     return self._copy(conn, jobs)
-                values = zip(*map(_many_values, jobs), strict=True)
-                columns = dict(zip(_MANY_COLUMNS, map(list, values), strict=True))
-                return sorted(r[0] for r in conn.execute(Q["insert_many"], columns))
+                return sorted(r[0] for r in conn.execute(Q["insert_many"], many_columns(jobs)))
             return [self._insert_one(conn, j) for j in jobs]
         except pg_errors.UntranslatableCharacter:
-            raise PayloadError(
-                "the payload contains the character \\u0000, which PostgreSQL cannot store"
-            ) from None
+            raise PayloadError(NUL_IN_PAYLOAD) from None
 
     def _copy(self, conn: psycopg.Connection[Any], jobs: Sequence[NewJob]) -> list[int]:
         """Stream many plain jobs with COPY: the server stores rows while Python formats
@@ -228,13 +225,13 @@ class PostgresStore(
         now = reserved[0][0]
         with conn.cursor().copy(Q["copy_jobs"]) as copy:
             for (_, job_id), job in zip(reserved, jobs, strict=True):
-                v = _many_values(job)
+                v = many_values(job)
                 run_at = v[13] if v[13] is not None else now + v[14]
                 copy.write_row((job_id, *v[:13], run_at, *v[15:], "pending", now))
         return [r[1] for r in reserved]
 
     def _insert_one(self, conn: psycopg.Connection[Any], j: NewJob) -> int:
-        params = {name: getattr(j, name) for name in _MANY_COLUMNS}
+        params = {name: getattr(j, name) for name in MANY_COLUMNS}
         params["dedupe_key"] = None
         occurrence = j.schedule_id is not None and j.fire_at is not None
         if occurrence and (found := self._existing(conn, params)):

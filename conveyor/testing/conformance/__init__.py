@@ -29,13 +29,14 @@ conveyor runs this same suite on its memory, SQLite and PostgreSQL stores.
 
 import pytest
 
-_MODULES = ("helpers", "test_bulk", "test_children", "test_clock", "test_dedupe",
+_MODULES = ("helpers", "test_async", "test_bulk", "test_children", "test_clock", "test_dedupe",
             "test_definitions", "test_dependencies",
             "test_finding", "test_flow", "test_flow_claims", "test_input_checks", "test_leases",
             "test_maintenance", "test_retention",
             "test_running", "test_steering", "test_triggering", "test_worker")
 pytest.register_assert_rewrite(*(f"conveyor.testing.conformance.{m}" for m in _MODULES))
 
+from conveyor.testing.conformance.test_async import *  # noqa: E402, F403
 from conveyor.testing.conformance.test_bulk import *  # noqa: E402, F403
 from conveyor.testing.conformance.test_children import *  # noqa: E402, F403
 from conveyor.testing.conformance.test_clock import *  # noqa: E402, F403
