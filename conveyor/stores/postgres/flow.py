@@ -36,7 +36,7 @@ class PostgresFlow:
         self.locked: list[str] = []
 
     def now(self) -> float:
-        if self.clock is None:  # read once the group locks are held
+        if self.clock is None:  # read once the group locks are held (flow_lock reads it)
             row = self.conn.execute(Q["flow_clock"]).fetchone()
             self.clock = float(row[0]) if row else 0.0
         return self.clock
@@ -44,22 +44,20 @@ class PostgresFlow:
     def peek(self, queues: Sequence[str] | None, skip: Exclusions, limit: int
              ) -> list[Candidate]:
         rows = self.conn.execute(Q["flow_peek"], {
-            "limit": limit, "now": self.clock if self.clock is not None else self._start(),
+            "limit": limit, "now": self.clock,  # None: the SQL reads the clock
             "queues": list(queues) if queues else None, "skip_jobs": skip.jobs,
             "skip_queues": skip.queues, "skip_keys": skip.job_keys,
         }).fetchall()
         return [Candidate(*r) for r in rows]
-
-    def _start(self) -> float:
-        row = self.conn.execute(Q["flow_clock"]).fetchone()
-        return float(row[0]) if row else 0.0
 
     def lock(self, groups: Sequence[str], wait: bool) -> set[str]:
         if not groups:
             return set()
         params = {"prefix": self.prefix, "groups": sorted(groups)}
         if wait:
-            self.conn.execute(Q["flow_lock"], params)
+            row = self.conn.execute(Q["flow_lock"], params).fetchone()
+            if self.clock is None and row:
+                self.clock = float(row[0])
             got = set(groups)
         else:
             got = {r[0] for r in self.conn.execute(Q["flow_try_lock"], params)}

@@ -273,17 +273,18 @@ class PostgresStore(
             # The plain claim takes nothing while any flow rule is in force (its guard).
             plain = time.monotonic() - self._flow_seen > 2.0  # no rules lately
             rows = conn.execute(Q["claim"], params).fetchall() if plain else []
-            if len(rows) < limit:
-                rules = Rules.of(read_rules(conn))
-                if rules:
-                    self._flow_seen = time.monotonic()
-                    with conn.transaction():
+            if len(rows) < limit and (not plain or read_rules(conn)):
+                with conn.transaction():
+                    rules = Rules.of(read_rules(conn))
+                    if rules:
+                        self._flow_seen = time.monotonic()
                         prefix = f"{self.schema}{SEP}flow{SEP}"
-                        rows = claim_limited(conn, rules, prefix, params, queues, limit,
-                                             self.lookout)
-                elif not plain:
-                    self._flow_seen = 0.0
-                    rows = conn.execute(Q["claim"], params).fetchall()
+                        rows += claim_limited(conn, rules, prefix,
+                                              {**params, "limit": limit - len(rows)},
+                                              queues, limit - len(rows), self.lookout)
+                    elif not plain:
+                        self._flow_seen = 0.0
+                        rows = conn.execute(Q["claim"], params).fetchall()
         rows.sort(key=lambda r: (-r[15], r[8], r[0]))
         return [
             ClaimedJob(
