@@ -1,8 +1,8 @@
 """Shared fixtures: every conformance test runs on memory, SQLite and PostgreSQL.
 
 PostgreSQL tests use a fresh database per test session (dropped afterwards, without
-waiting) and a fresh schema per test. When ``CI`` is set a missing server FAILS the tests; on a
-developer's machine they are skipped with the reason.
+waiting) and a fresh schema per test. When ``CI`` is set a missing server FAILS the tests;
+on a developer's machine they are skipped with the reason.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import uuid
 from collections.abc import Callable, Iterator
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from tests.support import drop_database_later, fail_in_ci_else_skip
 from tests.support import store_url as _store_url
@@ -21,6 +22,14 @@ from tests.support import store_url as _store_url
 PG_ADMIN_URL = os.environ.get("CONVEYOR_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 STORES = ("memory", "sqlite", "postgres")
 _schema_ids = itertools.count(1)
+
+# Hypothesis examples count, their time does not: no per-example deadline and no "too slow"
+# health check, which a loaded two-core CI machine (or pytest-xdist) would trip at random.
+# A test's own @settings still sets its max_examples.
+settings.register_profile(
+    "conveyor", deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.load_profile("conveyor")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -30,6 +39,19 @@ def pytest_configure(config: pytest.Config) -> None:
         config.pluginmanager.register(
             importlib.import_module("conveyor.testing.plugin"), "conveyor"
         )
+
+
+@pytest.hookimpl(tryfirst=True)  # before -m selects by marker
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Multi-process tests (``slow``) are also ``serial``: ``make test`` runs them alone,
+    after the rest ran on two pytest-xdist workers, because their deadlines assume the
+    machine is not shared with another test process. The browser tests stay together on
+    one xdist worker (``--dist loadgroup``): one Chromium, launched once."""
+    for item in items:
+        if item.get_closest_marker("slow") and not item.get_closest_marker("serial"):
+            item.add_marker(pytest.mark.serial)
+        if item.get_closest_marker("browser"):
+            item.add_marker(pytest.mark.xdist_group("browser"))
 
 
 def _pg_unavailable(reason: str) -> None:

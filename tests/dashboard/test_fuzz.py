@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import re
+import uuid
 from collections import Counter
 from collections.abc import Iterator
 from typing import Any
@@ -140,7 +141,7 @@ def _stored_url(kind: str, request: pytest.FixtureRequest,
     if kind == "sqlite":
         return f"sqlite:///{tmp_path_factory.mktemp('fuzz')}/fuzz.db"
     database = request.getfixturevalue("pg_database")
-    return f"{database}?schema=fuzz_http"
+    return f"{database}?schema=fuzz_http_{uuid.uuid4().hex[:8]}"  # new under xdist too
 
 
 @pytest.fixture(scope="module", params=STORES)
