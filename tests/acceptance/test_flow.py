@@ -81,29 +81,24 @@ def test_concurrency_key_limits_per_distinct_value(
     assert gauge.peak["*"] == 2  # the two keys do not hold each other back
 
 
-@pytest.mark.parametrize(("rate", "window"), [("2/second", 1), ("2/minute", 60),
-                                              ("2/hour", 3600), ("2/day", 86400)])
-def test_rate_limits_starts_per_sliding_window_on_the_app_clock(
-    app: Conveyor, rate: str, window: int
-) -> None:
-    ran: list[int] = []
-
-    @app.job(rate=rate)
-    def limited(n: int) -> None:
-        ran.append(n)
-
-    with FakeClock(app, start=START) as clock:
-        handles = [limited(n).run_now() for n in range(5)]
-        app.run_worker(concurrency=5, burst=True)  # held back: returns, does not wait
-        assert len(ran) == 2
-        assert {app.get_job(h.id).state for h in handles[2:]} == {"queued"}  # type: ignore[union-attr]
-        clock.advance(window / 2, "seconds")
-        app.run_worker(concurrency=5, burst=True)
-        assert len(ran) == 2  # still inside the window
-        clock.advance(window / 2 + 0.001, "seconds")
-        app.run_worker(concurrency=5, burst=True)
-        assert len(ran) == 4
-    assert {app.get_job(h.id).state for h in handles[:4]} == {"completed"}  # type: ignore[union-attr]
+def test_rate_limits_starts_per_sliding_window_on_the_app_clock(app: Conveyor) -> None:
+    for rate, window in (("2/second", 1), ("2/minute", 60), ("2/hour", 3600),
+                         ("2/day", 86400)):
+        ran: list[int] = []
+        limited = app.job(f"limited {rate}", rate=rate)(ran.append)
+        with FakeClock(app, start=START) as clock:
+            handles = [limited(n).run_now() for n in range(5)]
+            app.run_worker(concurrency=5, burst=True)  # held back: returns, does not wait
+            assert len(ran) == 2, rate
+            states = {app.get_job(h.id).state for h in handles[2:]}  # type: ignore[union-attr]
+            assert states == {"queued"}
+            clock.advance(window / 2, "seconds")
+            app.run_worker(concurrency=5, burst=True)
+            assert len(ran) == 2, rate  # still inside the window
+            clock.advance(window / 2 + 0.001, "seconds")
+            app.run_worker(concurrency=5, burst=True)
+            assert len(ran) == 4, rate
+        app.cancel_jobs(type=f"limited {rate}")
 
 
 @pytest.mark.parametrize("rate", ["100/fortnight", "abc", "/second", "x/minute", "-1/second",

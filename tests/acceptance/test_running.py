@@ -113,17 +113,17 @@ def test_record_fields_from_spec(app: Conveyor) -> None:
 # -- Retry ---------------------------------------------------------------------------------
 
 
-def _delays(app: Conveyor, retry: Retry, attempts: int) -> list[float]:
+def _delays(app: Conveyor, retry: Retry, attempts: int, name: str = "flaky") -> list[float]:
     """Let a job that always fails run ``attempts`` times; the delays between a failure and
     the next due time, in seconds."""
 
-    @app.job(retry=retry)
     def flaky() -> None:
         raise RuntimeError("again")
 
+    job = app.job(name, retry=retry)(flaky)
     delays: list[float] = []
     with FakeClock(app, start=START) as clock:
-        handle = flaky().run_now()
+        handle = job().run_now()
         for _ in range(attempts):
             run_until_idle(app, clock)
             record = _get(app, handle.id)
@@ -134,21 +134,21 @@ def _delays(app: Conveyor, retry: Retry, attempts: int) -> list[float]:
     return delays
 
 
-@pytest.mark.parametrize(
-    ("retry", "expected"),
-    [
-        (Retry(retries=4, wait=10, backoff="fixed"), [10, 10, 10, 10]),
-        (Retry(retries=4, wait=10, backoff="linear"), [10, 20, 30, 40]),
-        (Retry(retries=4, wait=10, backoff="exponential"), [10, 20, 40, 80]),
-        (Retry(retries=4, wait=10, backoff="exponential", max_wait=25), [10, 20, 25, 25]),
-        (Retry(retries=2, wait=timedelta(minutes=2)), [120, 120]),
-        (Retry(retries=2, wait="1 minute", backoff="linear"), [60, 120]),
-        (Retry(retries=3, wait=0.5, backoff="exponential", max_wait="1 second"), [0.5, 1, 1]),
-    ],
-    ids=["fixed", "linear", "exponential", "max_wait", "timedelta", "text", "fractional"],
-)
-def test_retry_delays(app: Conveyor, retry: Retry, expected: list[float]) -> None:
-    assert _delays(app, retry, len(expected) + 1) == pytest.approx(expected)
+RETRIES = [
+    (Retry(retries=4, wait=10, backoff="fixed"), [10, 10, 10, 10]),
+    (Retry(retries=4, wait=10, backoff="linear"), [10, 20, 30, 40]),
+    (Retry(retries=4, wait=10, backoff="exponential"), [10, 20, 40, 80]),
+    (Retry(retries=4, wait=10, backoff="exponential", max_wait=25), [10, 20, 25, 25]),
+    (Retry(retries=2, wait=timedelta(minutes=2)), [120, 120]),
+    (Retry(retries=2, wait="1 minute", backoff="linear"), [60, 120]),
+    (Retry(retries=3, wait=0.5, backoff="exponential", max_wait="1 second"), [0.5, 1, 1]),
+]
+
+
+def test_retry_delays(app: Conveyor) -> None:
+    for number, (retry, expected) in enumerate(RETRIES):
+        got = _delays(app, retry, len(expected) + 1, name=f"flaky-{number}")
+        assert got == pytest.approx(expected), retry
 
 
 def test_retry_jitter_spreads_each_delay_over_25_percent(app: Conveyor) -> None:
