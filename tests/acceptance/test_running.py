@@ -391,3 +391,17 @@ def test_an_unknown_priority_name_is_refused(sqlite_app: Conveyor) -> None:
         noop().run_now(priority="urgent")
     assert "urgent" in str(caught.value)
     assert "critical" in str(caught.value)
+
+
+def test_a_job_may_run_longer_than_its_lease(open_app: object) -> None:
+    app = open_app(lease=0.1)  # type: ignore[operator]
+
+    @app.job(retry=Retry(retries=2, wait=0))
+    async def long(meta: object) -> int:
+        await asyncio.sleep(0.2)
+        return meta.attempt  # type: ignore[attr-defined,no-any-return]
+
+    handle = long().run_now()
+    run_until_idle(app)
+    record = _get(app, handle.id)
+    assert (record.state, record.result, record.attempts) == ("completed", 1, 1)
