@@ -49,10 +49,19 @@ class Definition(Protocol):
     @property
     def wants(self) -> frozenset[str]: ...
 
+
+class StateCounts(dict[str, int]):
+    """Jobs by state; a state without jobs reads 0 (``counts["failed"]``) and is not listed."""
+
+    def __missing__(self, state: str) -> int:
+        return 0
+
+
 @dataclass(frozen=True)
 class QueueInfo:
-    """A queue as ``app.queues()`` reports it: ``counts`` maps state -> number of jobs;
-    ``concurrency``/``rate`` as declared (None: no limit); ``paused`` whether it is."""
+    """A queue as ``app.queues()`` reports it: ``counts`` maps state -> number of jobs (a
+    state without jobs reads 0); ``concurrency``/``rate`` as declared (None: no limit);
+    ``paused`` whether it is."""
 
     name: str
     counts: dict[str, int]
@@ -137,7 +146,7 @@ class FlowControl:
             if name not in self.queue_limits and rule is not None:
                 concurrency = rule.concurrency
                 rate = _stored_rate(rule)
-            found.append(QueueInfo(name, dict(counts.get(name, {})), concurrency,
+            found.append(QueueInfo(name, StateCounts(counts.get(name, {})), concurrency,
                                    str(rate) if rate else None, bool(rule and rule.paused)))
         return found
 
