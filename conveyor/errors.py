@@ -72,13 +72,30 @@ class StoreDataError(ConveyorError, ValueError):
     """The store refused a value (out of range, or a character it cannot hold)."""
 
 
+class ErrorInfo(dict[str, Any]):
+    """A stored error: a dict with ``type``, ``message`` and ``traceback`` (and whatever
+    else was stored), readable as ``error["message"]`` or ``error.message``."""
+
+    @property
+    def type(self) -> str | None:
+        return self.get("type")
+
+    @property
+    def message(self) -> str | None:
+        return self.get("message")
+
+    @property
+    def traceback(self) -> str | None:
+        return self.get("traceback")
+
+
 class JobFailed(ConveyorError):
     """Raised by ``JobHandle.result()`` when the job failed or was cancelled."""
 
     def __init__(self, job_id: int, state: str, error: dict[str, Any] | None) -> None:
         self.job_id = job_id
         self.state = state
-        self.error = error or {}
+        self.error = ErrorInfo(error or {})
         message = self.error.get("message") or state
         kind = self.error.get("type")
         super().__init__(f"job {job_id} {state}: {kind + ': ' if kind else ''}{message}")

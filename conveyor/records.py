@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from conveyor.errors import ErrorInfo
 from conveyor.states import FINISHED
 from conveyor.stores.base import JobRow, LogLine
 from conveyor.stores.matching import FAR_FUTURE
@@ -20,6 +21,12 @@ def utc(ts: float | None) -> datetime | None:
         return None
     moment = datetime.fromtimestamp(ts, UTC)
     return moment + timedelta(microseconds=1) if moment.timestamp() < ts else moment
+
+
+def _error(value: Any) -> Any:
+    """A stored error as an :class:`~conveyor.errors.ErrorInfo` (``.message`` or
+    ``["message"]``)."""
+    return ErrorInfo(value) if isinstance(value, dict) else value
 
 
 @dataclass(frozen=True)
@@ -88,7 +95,7 @@ class JobRecord:
         children: list[int] | None = None, dependents: list[int] | None = None,
     ) -> JobRecord:
         history = [
-            Attempt(h["number"], utc(h["started_at"]), utc(h["finished_at"]), h["error"])
+            Attempt(h["number"], utc(h["started_at"]), utc(h["finished_at"]), _error(h["error"]))
             for h in json.loads(row.history or "[]")
         ]
         if row.attempts > len(history) and row.started_at is not None:
@@ -113,7 +120,7 @@ class JobRecord:
             started_at=utc(row.started_at),
             finished_at=utc(row.finished_at),
             result=json.loads(row.result) if row.result is not None else None,
-            error=json.loads(row.error) if row.error and row.state != "completed" else None,
+            error=_error(json.loads(row.error)) if row.error and row.state != "completed" else None,
             progress=row.progress,
             progress_message=row.progress_message,
             version=row.version,

@@ -60,10 +60,14 @@ def test_an_exception_stores_type_message_and_traceback(app: Conveyor) -> None:
     assert "ZeroDivisionError" in text
     assert "dïvidé by zérø 😀" in text
     assert "explode" in text or "Traceback" in text  # the traceback names the function
+    # its type, message and traceback, read as a mapping or as attributes
+    assert "ZeroDivisionError" in error["type"] and error["message"] == "dïvidé by zérø 😀"
+    assert error.type == error["type"] and error.message == error["message"]  # type: ignore[attr-defined]
+    assert "explode" in error.traceback  # type: ignore[attr-defined]
     assert len(record.history) == 1
     attempt = record.history[0]
     assert attempt.number == 1  # type: ignore[attr-defined]
-    assert attempt.error is not None  # type: ignore[attr-defined]
+    assert attempt.error.message == "dïvidé by zérø 😀"  # type: ignore[attr-defined]
     assert attempt.started_at.utcoffset() == timedelta(0)  # type: ignore[attr-defined]
     assert attempt.finished_at.utcoffset() == timedelta(0)  # type: ignore[attr-defined]
 
@@ -357,6 +361,24 @@ def test_jobs_list_and_count_by_state_id_queue_and_owner(app: Conveyor) -> None:
     listed = app.jobs_list(state="failed")
     assert [r.job for r in listed] == ["two"]
     assert all(isinstance(r, JobRecord) for r in app.jobs_list())
+
+
+def test_jobs_list_and_count_by_time_range(app: Conveyor) -> None:
+    @app.job
+    def noop() -> None: ...
+
+    with FakeClock(app, start=START) as clock:
+        early = noop().run_now()
+        clock.advance(1, "hour")
+        middle = noop().run_now()
+        clock.advance(1, "hour")
+        late = noop().run_now()
+    window = {"since": START + timedelta(minutes=30), "until": START + timedelta(minutes=90)}
+    assert [r.id for r in app.jobs_list(**window)] == [middle.id]
+    assert app.count(**window) == 1
+    assert app.count(since=START) == 3
+    assert {r.id for r in app.jobs_list(until=START + timedelta(minutes=1))} == {early.id}
+    assert late.id in {r.id for r in app.jobs_list(since=START + timedelta(hours=2))}
 
 
 # -- priorities --------------------------------------------------------------------------------

@@ -188,6 +188,35 @@ async def test_a_handle_itself_may_be_awaited(app: Conveyor) -> None:
     assert await handle is handle
 
 
+def test_result_blocks_until_a_worker_finishes_the_job(app: Conveyor) -> None:
+    import threading
+
+    @app.job
+    def slowish(text: str) -> str:
+        return text[::-1]
+
+    handle = slowish("ab—çd").run_now()
+    worker = threading.Thread(target=lambda: app.run_worker(burst=True))
+    worker.start()
+    try:
+        assert handle.result(timeout=30) == "dç—ba"
+    finally:
+        worker.join()
+
+
+async def test_wait_gives_the_result_while_a_worker_runs(app: Conveyor) -> None:
+    import asyncio
+
+    @app.job
+    async def echo(value: object) -> object:
+        return value
+
+    handle = await echo([None, {"k": "ü"}]).run_now()
+    worker = asyncio.create_task(asyncio.to_thread(app.run_worker, burst=True))
+    assert await handle.wait(timeout=30) == [None, {"k": "ü"}]
+    await worker
+
+
 def test_result_times_out_with_timeout_error(app: Conveyor) -> None:
     @app.job
     def noop() -> None: ...
@@ -217,6 +246,8 @@ def test_result_of_a_failed_job_raises_job_failed_with_the_stored_error(app: Con
         handle.result(timeout=5)
     assert "KeyError" in str(caught.value)
     assert "ünïcødé" in str(caught.value)
+    assert "ünïcødé" in caught.value.error["message"]  # the stored error it carries
+    assert caught.value.error.type == caught.value.error["type"]  # type: ignore[attr-defined]
 
 
 async def test_wait_of_a_cancelled_job_raises_job_failed(app: Conveyor) -> None:
