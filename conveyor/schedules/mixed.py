@@ -49,6 +49,23 @@ def read_mixed(text: str) -> LaterPlan | None:
     return LaterPlan(tuple(schedules), tuple(exceptions)) if schedules else None
 
 
+_IN_YEARS = re.compile(r"^(?P<head>.*\S)\s+in\s+(?P<years>\d{4}(?:\s*(?:,|and)\s*\d{4})*)$",
+                       re.IGNORECASE)
+
+
+def read_in_years(text: str) -> LaterPlan | None:
+    """``every day at 9:00 in 2027``: a part either grammar reads, limited to some years
+    (later.js's ``in YEAR``); None when ``text`` is not such a part."""
+    found = _IN_YEARS.match(text)
+    if found is None:
+        return None
+    years = tuple(sorted({int(y) for y in re.findall(r"\d{4}", found["years"])}))
+    specs = _part_specs(found["head"]) if all(1970 <= y <= 2450 for y in years) else None
+    if specs is None:
+        return None
+    return LaterPlan(tuple((*spec, ("Y", years)) for spec in specs))
+
+
 def _part_specs(text: str) -> list[Spec] | None:
     try:
         plan = parse_later(text)

@@ -20,7 +20,7 @@ from conveyor.schedules.build import Compiled, compile_phrase
 from conveyor.schedules.english import WordError, error, parse_english
 from conveyor.schedules.laterexplain import describe
 from conveyor.schedules.latertext import LaterSyntaxError, parse_later
-from conveyor.schedules.mixed import mixed_error_word, read_mixed
+from conveyor.schedules.mixed import mixed_error_word, read_in_years, read_mixed
 
 _EXPECTED = {
     "rank": 'a number such as "5" or "15th"', "time": 'a time such as "10:15 am" or "17:00"',
@@ -39,7 +39,7 @@ def read_english(text: str, zone: ZoneInfo, anchor: datetime) -> Compiled:
         try:
             plan = parse_later(text)
         except LaterSyntaxError as later:
-            mixed = read_mixed(text)
+            mixed = read_mixed(text) or read_in_years(text)
             if mixed is None:
                 raise _further(text, own, later) from None
             plan = mixed

@@ -204,3 +204,15 @@ def test_schedules_without_tz_follow_the_app_timezone(open_app: Callable[..., Co
             u(2030, 1, 4, 8)]
         handle = app.schedule_job(type="report", data={}, schedule="every day at 10:00")
         assert app.get_job(handle.id).run_at == u(2030, 1, 4, 9)  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("every 5 minutes in 2031", [u(2031, 1, 1), u(2031, 1, 1, 0, 5)]),
+    ("at 10:00 in 2031", [u(2031, 1, 1, 10), u(2031, 1, 2, 10)]),
+    ("every day in 2031", [u(2031, 1, 1), u(2031, 1, 2)]),
+    ("every monday in 2031", [u(2031, 1, 6), u(2031, 1, 13)]),
+    ("every day at noon in 2031", [u(2031, 1, 1, 12), u(2031, 1, 2, 12)]),
+])
+def test_in_a_year_limits_any_schedule(text: str, expected: list[datetime]) -> None:
+    assert _next(text, count=2) == expected
+    assert all(t.year == 2031 for t in _next(text, count=5, after=u(2031, 12, 31, 12)))
