@@ -240,3 +240,26 @@ def test_a_limited_job_is_held_back_not_failed(app: Conveyor) -> None:
         run_until_idle(app, clock)
         states = [app.get_job(h.id).state for h in handles]  # type: ignore[union-attr]
         assert states.count("completed") == 2
+
+
+def test_concurrency_holds_across_two_workers_on_one_store(
+    url: str, open_app: Callable[..., Conveyor]
+) -> None:
+    # Two apps (two workers, as two deployments would run them) share the store's limit.
+    gauge = Gauge()
+    apps = [open_app(url) for _ in range(2)]
+    for each in apps:
+        @each.job("shared-limit", concurrency=1)
+        async def shared_limit(n: int) -> int:
+            await gauge.hold("shared")
+            return n
+
+    handles = [apps[0].jobs["shared-limit"](n).run_now() for n in range(6)]
+    workers = [threading.Thread(target=lambda a=each: a.run_worker(concurrency=3, burst=True))
+               for each in apps]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    assert sorted(h.result(timeout=5) for h in handles) == list(range(6))
+    assert gauge.peak["shared"] == 1
