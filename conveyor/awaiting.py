@@ -106,12 +106,20 @@ class _Batch:
     def _stored(self, task: asyncio.Task[None]) -> None:
         _running.discard(task)
         self.storing = False
-        if self.pending:
+        if task.cancelled():  # the loop is ending (asyncio.run cancels every task)
+            for _, future in self.pending:
+                future.cancel()
+            self.pending = []
+        elif self.pending:
             self._flush()
 
     async def _store(self, items: list[tuple[Callable[[], NewJob], asyncio.Future[int]]]) -> None:
         try:
             results = await self._store_all([b for b, _ in items])
+        except asyncio.CancelledError:
+            for _, future in items:
+                future.cancel()
+            raise
         except BaseException as exc:  # e.g. no thread could run: every trigger failed
             results = [exc] * len(items)
         for (_, future), result in zip(items, results, strict=True):

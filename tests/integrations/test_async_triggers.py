@@ -107,3 +107,22 @@ def test_sync_code_is_unchanged(app: Conveyor) -> None:
 
     handle = noop().run_now()
     assert threads == [threading.get_ident()] and app.get_job(handle.id) is not None
+
+
+def test_a_loop_that_ends_with_awaited_triggers_in_flight_ends(app: Conveyor) -> None:
+    @app.job
+    async def noop(i: int) -> None: ...
+
+    async def trigger(i: int) -> JobHandle:
+        return await noop(i).run_now()
+
+    async def main() -> None:
+        # Never awaited by anyone: cancelled when asyncio.run ends.
+        pending = [asyncio.ensure_future(trigger(i)) for i in range(50)]
+        await asyncio.sleep(0)
+        assert not any(t.done() for t in pending)
+
+    for _ in range(3):
+        asyncio.run(main())  # returns (nothing left running, nothing hangs)
+    assert app.count() <= 150
+    asyncio.run(trigger(1))  # and the app still serves a new loop
