@@ -71,11 +71,8 @@ class StoringHandle(JobHandle):
         self._call = call
 
     def __await__(self) -> Generator[Any, None, JobHandle]:
-        return self._stored().__await__()
-
-    async def _stored(self) -> JobHandle:
         if not self.id:
-            self.id = await _batch(self.app).add(self._call)
+            self.id = yield from _batch(self.app).add(self._call).__await__()
         return JobHandle(self.app, self.id)
 
 
