@@ -179,10 +179,12 @@ def pick(conn: FlowConnection, rules: Rules, queues: Sequence[str] | None, want:
     """The ids to claim (in claim order) and the clock they start at."""
     skip = Exclusions(list(rules.paused_jobs), list(rules.paused_queues))
     left: dict[str, float] = {}  # group -> what it may still start in this claim
+    rule_of: dict[str, FlowRule] = {}
+    groups_of: dict[tuple[str, str, str | None], list[str]] = {}  # by (job, queue, key)
     chosen: list[int] = []
     seen: set[int] = set()
     now: float | None = None
-    size, deep = PEEK, False  # deep: this peek skips groups found full (past their jobs)
+    size, deep = min(PEEK, want), False  # deep: this peek skips groups found full
     for round_no in range(ROUNDS):
         if deep and lookout is not None and lookout.needless(queues, skip):
             break
@@ -192,15 +194,21 @@ def pick(conn: FlowConnection, rules: Rules, queues: Sequence[str] | None, want:
             lookout.found(queues, skip, bool(peeked))
         if not peeked:
             break
-        new = sorted({g for c in peeked for g, _ in rules.groups(c)} - set(left))
+        known = len(rule_of)
+        for c in peeked:
+            if (c.job, c.queue, c.key) not in groups_of:
+                pairs = rules.groups(c)
+                groups_of[(c.job, c.queue, c.key)] = [g for g, _ in pairs]
+                rule_of.update(pairs)
+        new = sorted(g for g in rule_of if g not in left) if len(rule_of) > known else []
         locked = conn.lock(new, wait=round_no == 0)  # later rounds never wait: no deadlock
         if now is None:
             now = conn.now()
         left.update({g: 0.0 for g in new if g not in locked})  # busy elsewhere: skip
-        _measure(conn, rules, [g for g in new if g in locked], peeked, left, now)
+        _measure(conn, [g for g in new if g in locked], rule_of, left, now)
         for c in peeked:
             seen.add(c.id)
-            groups = [g for g, _ in rules.groups(c)]
+            groups = groups_of[(c.job, c.queue, c.key)]
             if all(left[g] >= 1 for g in groups):
                 chosen.append(c.id)
                 for g in groups:
@@ -218,22 +226,22 @@ def pick(conn: FlowConnection, rules: Rules, queues: Sequence[str] | None, want:
     return chosen, now if now is not None else conn.now()
 
 
-def _measure(conn: FlowConnection, rules: Rules, groups: list[str],
-             peeked: list[Candidate], left: dict[str, float], now: float) -> None:
+def _measure(conn: FlowConnection, groups: list[str], rule_of: dict[str, FlowRule],
+             left: dict[str, float], now: float) -> None:
     """Fill ``left`` for newly locked groups: limit minus what they hold now."""
     if not groups:
         return
-    by_group = {g: r for c in peeked for g, r in rules.groups(c) if g in groups}
     jobs = sorted({parse_group(g)[1] for g in groups if g.startswith("j")})
     queues = sorted({parse_group(g)[1] for g in groups if g.startswith("q")})
     running = Counter[str]()
-    for job, queue, key in conn.running(jobs, queues):
-        running[job_group(job, key)] += 1
-        running[queue_group(queue)] += 1
-    rated = [g for g in groups if by_group[g].rate_limit is not None]
+    if any(rule_of[g].concurrency is not None for g in groups):
+        for job, queue, key in conn.running(jobs, queues):
+            running[job_group(job, key)] += 1
+            running[queue_group(queue)] += 1
+    rated = [g for g in groups if rule_of[g].rate_limit is not None]
     used = conn.rate_used(rated, now) if rated else {}
     for g in groups:
-        rule = by_group[g]
+        rule = rule_of[g]
         room = math.inf
         if rule.concurrency is not None:
             room = rule.concurrency - running[g]
