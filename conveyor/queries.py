@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
@@ -137,12 +138,14 @@ class Queries:
         between, for keyset paging), newest first."""
         if limit < 0 or offset < 0:
             raise ConfigurationError("limit and offset must be >= 0")
+        _check_filters("jobs_list", filters)
         rows = self._store.list_jobs(self._filter(**filters), limit, offset, newest_first)
         deps, children = self._store.relations([r.id for r in rows])
         return [JobRecord.from_row(r, None, deps.get(r.id), children.get(r.id)) for r in rows]
 
     def count(self, **filters: Any) -> int:
         """How many stored jobs match (same filters as :meth:`jobs_list`)."""
+        _check_filters("count", filters)
         return self._store.count(self._filter(**filters))
 
     def counts(self) -> dict[str, int]:
@@ -224,3 +227,13 @@ class Queries:
 def _storable(job_id: int) -> bool:
     """Whether ``job_id`` can be a stored id (64-bit; a larger one is simply unknown)."""
     return -(2**63) <= job_id < 2**63
+
+
+def _check_filters(method: str, filters: dict[str, Any]) -> None:
+    """A TypeError naming an unknown filter and listing the accepted ones."""
+    accepted = list(inspect.signature(Queries._filter).parameters)[1:]
+    unknown = [name for name in filters if name not in accepted]
+    if unknown:
+        hint = " (the job id is job=)" if unknown[0] in ("type", "id", "name") else ""
+        raise TypeError(f"{method}() got an unknown filter {unknown[0]!r}{hint}; accepted: "
+                        f"{', '.join(accepted)}")

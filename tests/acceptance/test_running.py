@@ -427,3 +427,13 @@ def test_a_job_may_run_longer_than_its_lease(open_app: object) -> None:
     run_until_idle(app)
     record = _get(app, handle.id)
     assert (record.state, record.result, record.attempts) == ("completed", 1, 1)
+
+
+def test_an_unknown_query_filter_names_itself_and_the_accepted_ones(sqlite_app: Conveyor) -> None:
+    for query in (sqlite_app.jobs_list, sqlite_app.count):
+        with pytest.raises(TypeError) as caught:
+            query(typ="resize")
+        message = str(caught.value)
+        assert "'typ'" in message
+        for accepted in ("state", "job", "queue", "owner", "since", "until"):
+            assert accepted in message
