@@ -13,7 +13,6 @@ from conveyor.clock import Clock
 from conveyor.clock import check as check_clock
 from conveyor.definitions import Definitions, JobDefinitionOptions
 from conveyor.durable import DurableExtension, Step
-from conveyor.durable import install as install_durable
 from conveyor.errors import ConfigurationError, UnknownJobError
 from conveyor.events import EventRecord, EventRoutes, Events, EventTrigger
 from conveyor.flow import (
@@ -45,7 +44,7 @@ from conveyor.schedules.api import (
     ScheduleTrigger,
     Scheduling,
 )
-from conveyor.schedules.api import install as install_schedules
+from conveyor.schedules.periodic import Periodic
 from conveyor.serialization import DEFAULT_LIMITS, Limits
 from conveyor.stores import open_existing, open_store, resolve_url
 from conveyor.stores.base import FlowRule, JobRow, Store
@@ -73,9 +72,6 @@ class Conveyor:
     """
 
     jobs: JobRegistry
-    # Runs jobs that take an ``io`` parameter; set by conveyor.durable.install.
-    durable_runner: Callable[..., Any]
-    durable_runs: DurableExtension  # the durable-runs service (conveyor.durable.install)
 
     def __init__(
         self,
@@ -129,10 +125,12 @@ class Conveyor:
         self.events = Events(self)  # event triggers, sending and finding events
         # None: due times and leases on the database clock; given: on this one everywhere.
         self.clock: Clock | None = check_clock(clock)
-        self.extensions.append(FlowUpkeep())
-        install_durable(self)
-        self.periodic = install_schedules(self)
+        self.durable_runs = DurableExtension(self)  # durable runs: versions, steps
+        # Runs jobs that take an ``io`` parameter.
+        self.durable_runner: Callable[..., Any] = self.durable_runs.run
+        self.periodic = Periodic(self)  # storing schedule occurrences
         self.scheduling = Scheduling(self)  # schedule triggers and stored schedules
+        self.extensions += [FlowUpkeep(), self.durable_runs, self.periodic]
         # Built by a read-only command (conveyor.readonly): create, migrate and save nothing.
         self.read_only = readonly.active()
         self._store: Store = store if store is not None else self._open(self.url, store_options)

@@ -65,7 +65,7 @@ class Host(TriggerHost, Protocol):
     allow_private_fetch: bool
     observers: list[Observer]
     extensions: list[Extension]
-    # Runs jobs that take an ``io`` parameter (set by conveyor.durable.install).
+    # Runs jobs that take an ``io`` parameter (the durable-runs service's ``run``).
     durable_runner: Callable[..., Any]
 
     def definition(self, job_id: str) -> JobDefinition | None:

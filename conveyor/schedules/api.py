@@ -261,11 +261,3 @@ class Scheduling:
 def _last(row: JobRow) -> LastRun:
     return LastRun(id=row.id, state=row.state, run_at=utc(row.run_at),
                    finished_at=utc(row.finished_at))
-
-
-def install(app: Host) -> Periodic:
-    """Give ``app`` recurring schedules (called by Conveyor.__init__); returns the
-    service (``app.periodic``)."""
-    periodic = Periodic(app)
-    app.extensions.append(periodic)
-    return periodic
