@@ -20,6 +20,9 @@ for url in "" ${PG_URL:+"$PG_URL"}; do
   # durable steps/s with 1, 10, 100 concurrent runs x 20 steps
   $PY bench/bench_durable.py --runs 100 --steps 20 --concurrency 1,10,100 ${url:+--url $url}
 done
+# the bar: side by side with Huey, Dramatiq, Procrastinate, RQ, arq, Celery (own venv;
+# needs Redis and PostgreSQL; PEERS=1 to run it, it takes 15-30 minutes)
+[ -n "$PEERS" ] && $PY bench/peers/run.py
 # processed/s with 1,000,000 rows vs 10,000 (heavy: run once, PostgreSQL only)
 [ -n "$PG_DECAY_URL" ] && $PY bench/pg_decay.py --url "$PG_DECAY_URL"
 exit 0
