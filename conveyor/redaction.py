@@ -10,6 +10,7 @@ URL (``scheme://user:password@host``) is always secret.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable
 from typing import Any
@@ -33,6 +34,7 @@ _URL_PASSWORD = re.compile(r"(?P<head>\b[a-zA-Z][a-zA-Z0-9+.\-]*://[^:/?#@\s]*):
 _URL_PARAMETER = re.compile(r"(?P<head>[?&;](?P<name>[^=&#;\s?]+)=)(?P<value>[^&#;\s]*)")
 
 
+@functools.lru_cache(maxsize=4096)  # the same few names (dict keys, headers) recur
 def is_secret_name(name: str) -> bool:
     """Whether a value called ``name`` (dict key, header, query parameter) is a secret."""
     words = [w for w in _SEPARATORS.split(name.lower()) if w]
