@@ -12,13 +12,13 @@ from concurrent.futures import Executor
 from typing import TYPE_CHECKING, Any
 
 from conveyor.clock import epoch
-from conveyor.errors import Fail, PayloadError, RetryIn, Suspend
+from conveyor.errors import Fail, Interrupt, PayloadError, RetryIn, Suspend
 from conveyor.retry import Retry
 from conveyor.serialization import dumps
 from conveyor.stores.base import ClaimedJob, Outcome
 from conveyor.timeunits import fixed_seconds, normalize_unit
 from conveyor.worker.failure import error_json
-from conveyor.worker.isolation import ChildFailed, in_thread, run_isolated
+from conveyor.worker.isolation import ChildFailed, ThreadAbandoned, in_thread, run_isolated
 from conveyor.worker.meta import Buffer, JobFailure, Meta, ReactionJob
 
 log = logging.getLogger("conveyor.worker")
@@ -26,6 +26,10 @@ log = logging.getLogger("conveyor.worker")
 if TYPE_CHECKING:
     from conveyor.host import Host
     from conveyor.jobs import JobDefinition
+
+
+# conveyor's own interrupts: never an attempt's failure, always passed on.
+_PASS_THROUGH = (Interrupt, ThreadAbandoned)
 
 
 class JobRunner:
@@ -58,6 +62,10 @@ class JobRunner:
             return self._completed(definition, claimed, result)
         except (Exception, SystemExit, Suspend) as exc:  # sys.exit() fails the job only
             return self._caught(definition, claimed, exc)
+        except (asyncio.CancelledError, KeyboardInterrupt, GeneratorExit, *_PASS_THROUGH):
+            raise
+        except BaseException as exc:  # a job's own BaseException subclass fails the attempt
+            return self._caught(definition, claimed, exc)
 
     def thread_native(self, claimed: ClaimedJob) -> bool:
         """Can this job run start to finish on a pool thread (a plain sync function, no
@@ -85,6 +93,10 @@ class JobRunner:
             return self._completed(definition, claimed, result)
         except (Exception, SystemExit, Suspend) as exc:
             return self._caught(definition, claimed, exc)
+        except _PASS_THROUGH:
+            raise
+        except BaseException as exc:  # a job's own (no signal reaches a pool thread): it
+            return self._caught(definition, claimed, exc)  # fails the attempt, not the lane
 
     def _completed(self, definition: JobDefinition, claimed: ClaimedJob, result: Any) -> Outcome:
         return Outcome(claimed.id, claimed.token, "completed", epoch(self.app.clock),

@@ -437,3 +437,37 @@ def test_an_unknown_query_filter_names_itself_and_the_accepted_ones(sqlite_app: 
         assert "'typ'" in message
         for accepted in ("state", "job", "queue", "owner", "since", "until"):
             assert accepted in message
+
+
+class OwnBaseException(BaseException):
+    """A user's BaseException subclass (like pytest's outcomes or a framework's exits)."""
+
+
+def test_a_base_exception_from_a_job_fails_that_attempt_only(app: Conveyor) -> None:
+    @app.job
+    def sync_job(kind: str) -> None:
+        if kind == "interrupt":
+            raise KeyboardInterrupt("raised by the job itself")
+        raise OwnBaseException("sync ✗")
+
+    @app.job(timeout=30)
+    def sync_with_timeout() -> None:
+        raise OwnBaseException("sync with a timeout ✗")
+
+    @app.job
+    async def async_job() -> None:
+        raise OwnBaseException("async ✗")
+
+    @app.job
+    def fine(n: int) -> int:
+        return n
+
+    broken = [sync_job("own").run_now(), sync_job("interrupt").run_now(),
+              sync_with_timeout().run_now(), async_job().run_now()]
+    good = [fine(n).run_now() for n in range(12)]
+    run_until_idle(app)
+    for handle in broken:
+        record = _get(app, handle.id)
+        assert record.state == "failed" and record.attempts == 1, record
+        assert "✗" in str(record.error) or "KeyboardInterrupt" in str(record.error)
+    assert [h.result(timeout=5) for h in good] == list(range(12))
