@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from conveyor.cleanup import CleanupPolicies
     from conveyor.jobs import JobDefinition
     from conveyor.observe import Observer
-    from conveyor.stores.base import ClaimedJob, FlowRule, Outcome, Store
+    from conveyor.stores.base import ClaimedJob, FlowRule, Store
 
 
 class Extension(Protocol):
@@ -30,10 +30,6 @@ class Extension(Protocol):
         """See jobs a worker just claimed before they run; returns the ones to run."""
         ...
 
-    def finished(self, app: Host, job: ClaimedJob, outcome: Outcome) -> None:
-        """See a job's outcome before the worker stores it."""
-        ...
-
 
 class BaseExtension:
     """An :class:`Extension` that does nothing: subclass it and override what you need."""
@@ -43,9 +39,6 @@ class BaseExtension:
 
     def claimed(self, app: Host, store: Store, jobs: list[ClaimedJob]) -> list[ClaimedJob]:
         return jobs
-
-    def finished(self, app: Host, job: ClaimedJob, outcome: Outcome) -> None:
-        return None
 
 
 class Upkeep(Protocol):

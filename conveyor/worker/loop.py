@@ -329,8 +329,6 @@ class Worker(LeasesMixin):
             report.finished(job, None)
             self.observers.finished(job, None, None)
             return
-        for ext in self.app.extensions:
-            ext.finished(self.app, job, outcome)
         self.outcomes.append(outcome)
         self.finished.append((job, outcome, error))
         self.processed += 1

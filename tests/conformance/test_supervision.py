@@ -14,7 +14,6 @@ import pytest
 
 from conveyor import Conveyor, WorkerFailed
 from conveyor.errors import StoreError
-from conveyor.host import BaseExtension
 from conveyor.stores.base import Outcome
 from tests.conformance.helpers import drain, worker_thread
 from tests.support import wait_for
@@ -51,17 +50,21 @@ def test_an_outcome_the_store_refuses_fails_alone_and_the_batch_is_stored(
     assert any(r.exc_info and "refused its outcome" in r.getMessage() for r in caplog.records)
 
 
-class Corrupt(BaseExtension):
-    """An extension that spoils one outcome after the job ran, as a buggy store adapter
-    or hook could: its result is text no real database can encode."""
+def test_a_real_store_refusing_one_outcome_stores_the_rest(
+    app: Conveyor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store_class = type(app.store)
+    complete = store_class.complete
 
-    def finished(self, app: Conveyor, job: Any, outcome: Outcome) -> None:
-        if outcome.result == '"spoil me"':
-            outcome.result = '"bad \udcff"'
+    def corrupt(self: Any, outcomes: Sequence[Outcome]) -> Any:
+        """Spoil one outcome after the job ran, as a buggy store adapter could: its
+        result is text no real database can encode; the real store then refuses it."""
+        for outcome in outcomes:
+            if outcome.result == '"spoil me"':
+                outcome.result = '"bad \udcff"'
+        return complete(self, outcomes)
 
-
-def test_a_real_store_refusing_one_outcome_stores_the_rest(app: Conveyor) -> None:
-    app.extensions.append(Corrupt())
+    monkeypatch.setattr(store_class, "complete", corrupt)
 
     @app.job
     def give(value: str) -> str:
