@@ -122,22 +122,3 @@ def with_runs(conn: Connection, sql: EventSQL, rows: list[EventRow]) -> list[Eve
         for event_id, job_id in conn.execute(query, params):
             by_id[event_id].runs.append(job_id)
     return rows
-
-
-class EventReads:
-    """``get_event`` and ``list_events`` for a store that defines ``_events``."""
-
-    _event_sql: EventSQL
-
-    def _events(self, where: str, params: Sequence[Any]) -> list[EventRow]:
-        """Stored events ``SELECT``ed with the ``where`` clause, ``runs`` filled in."""
-        raise NotImplementedError
-
-    def get_event(self, event_id: str) -> EventRow | None:
-        found = self._events(self._event_sql.by_id, (event_id,))
-        return found[0] if found else None
-
-    def list_events(self, name: str | None, limit: int, offset: int) -> list[EventRow]:
-        sql = self._event_sql
-        where, params = (sql.by_name, (name,)) if name is not None else ("", ())
-        return self._events(f"{where} {sql.newest_first}", (*params, limit, offset))

@@ -14,10 +14,9 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from conveyor.errors import ConfigurationError
-from conveyor.stores.base import FINISHED, NewJob
+from conveyor.stores.base import NewJob
 from conveyor.stores.eventlogic import Connection
 
 
@@ -42,24 +41,8 @@ class GraphSQL:
     def __init__(self, mark: str) -> None:
         self.mark = mark
         p = mark
-        self.held = (
-            f"SELECT 1 FROM conveyor_jobs WHERE id = {p} AND lease_token = {p} "
-            "AND state = 'running'"
-        )
-        self.existing_children = (
-            f"SELECT child_index FROM conveyor_jobs WHERE parent_id = {p} AND parent_seq = {p}"
-        )
-        self.unfinished_children = (
-            f"SELECT count(*) FROM conveyor_jobs WHERE parent_id = {p} AND parent_seq = {p} "
-            f"AND state NOT IN {finished_sql()}"
-        )
-        self.set_blockers = f"UPDATE conveyor_jobs SET blockers = {p} WHERE id = {p}"
         self.dependents = (
             f"SELECT job_id FROM conveyor_deps WHERE dep_id = {p} ORDER BY job_id"
-        )
-        self.insert_edge = (
-            f"INSERT INTO conveyor_deps (job_id, position, dep_id, done) "
-            f"VALUES ({p}, {p}, {p}, {p})"
         )
 
     def marks(self, n: int) -> str:
@@ -88,10 +71,6 @@ class GraphSQL:
     @property
     def true(self) -> str:
         return "1" if self.mark == "?" else "true"
-
-
-def finished_sql() -> str:
-    return "(" + ", ".join(f"'{s}'" for s in FINISHED) + ")"
 
 
 def dependency_error(dep_id: int, state: str) -> str:
@@ -163,16 +142,6 @@ def plan(
             job.parent_id, job.parent_seq, job.child_index, error,
         ))
     return links, edges
-
-
-def link_values(link: Link, now: float) -> tuple[Any, ...]:
-    """Values for a store's link UPDATE: state, blockers, watched, pipe, parent_id,
-    parent_seq, child_index, error, finished_at, id."""
-    finished = now if link.state == "cancelled" else None
-    return (
-        link.state, link.blockers, link.watched, link.pipe, link.parent_id, link.parent_seq,
-        link.child_index, link.error, finished, link.id,
-    )
 
 
 def relations(

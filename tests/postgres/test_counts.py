@@ -7,11 +7,13 @@ from typing import Any
 import pytest
 
 from conveyor import Conveyor
-from conveyor.stores.postgres.filters import STATE_SQL
+from conveyor.stores.core.dialect import state_sql
+from conveyor.stores.postgres.dialect import PostgresDialect
 from tests.postgres.helpers import connect
 
 pytestmark = pytest.mark.postgres
 
+STATE_SQL = state_sql(PostgresDialect)
 FULL_SCAN = f"SELECT {STATE_SQL} AS s, count(*) FROM conveyor_jobs GROUP BY s"
 
 

@@ -27,12 +27,12 @@ from conveyor.clock import Clock, epoch
 from conveyor.errors import PayloadError, StoreError, StoreUnavailable
 from conveyor.stores.base import NewJob
 from conveyor.stores.postgres.connection import Settings, classify, describe, is_connection_error
-from conveyor.stores.postgres.filters import STATE_SQL
+from conveyor.stores.postgres.dialect import PostgresDialect
 from conveyor.stores.postgres.queries import NUL_IN_PAYLOAD, Q, many_columns
 
 AsyncConn = psycopg.AsyncConnection[Any]
 CHUNK = 100  # rows per INSERT: the loop formats one chunk while the server stores another
-_STATE = f"SELECT {STATE_SQL}, result, error FROM conveyor_jobs WHERE id = %s".encode()
+_STATE = PostgresDialect.q["state_of"].replace("%(id)s", "%s").encode()
 _CLOCK = "SELECT set_config('conveyor.now', %s, false)"
 
 

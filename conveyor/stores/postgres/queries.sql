@@ -51,7 +51,10 @@ COPY conveyor_jobs (id, job, args, kwargs, payload, priority, queue, key, owner,
     fire_at, rescheduled_from, event_id, concurrency_key, trace_context, state, created_at) FROM STDIN
 
 -- name: dedupe_lock
-SELECT pg_advisory_xact_lock(hashtextextended(%(lock)s, 0))
+-- Serialises dedupe decisions for one job id and owner (in this schema) across processes.
+SELECT pg_advisory_xact_lock(hashtextextended(
+    current_schema() || chr(31) || %(job)s::text || chr(31) || coalesce(%(owner)s::text, ''),
+    0))
 
 -- name: match_pending
 -- Pending = not started, or started by a worker whose lease has expired.
@@ -59,14 +62,14 @@ SELECT id FROM conveyor_jobs
 WHERE (state = 'pending' OR (state = 'running'
         AND lease_expires_at < conveyor_now()))
     AND job = %(job)s AND owner IS NOT DISTINCT FROM %(owner)s::text
-    AND (%(key)s::text IS NULL OR key = %(key)s::text)
 ORDER BY id
 
--- name: find_existing
+-- name: match_pending_key
 SELECT id FROM conveyor_jobs
-WHERE (schedule_id = %(schedule_id)s AND fire_at = %(fire_at)s)
-    OR (dedupe_key = %(dedupe_key)s)
-ORDER BY id LIMIT 1
+WHERE (state = 'pending' OR (state = 'running'
+        AND lease_expires_at < conveyor_now()))
+    AND job = %(job)s AND owner IS NOT DISTINCT FROM %(owner)s::text AND key = %(key)s::text
+ORDER BY id
 
 -- name: cancel_ids
 UPDATE conveyor_jobs SET state = 'cancelled', finished_at = t.now, dedupe_key = NULL,
@@ -128,20 +131,16 @@ WHERE j.id = o.id AND j.lease_token = o.token
 
 -- name: heartbeat
 -- Renews the leases this worker still holds (fenced); the ones not returned are lost.
-WITH w AS (
-    UPDATE conveyor_workers SET heartbeat_at = conveyor_now()
-    WHERE id = %(worker)s
-)
 UPDATE conveyor_jobs AS j SET lease_expires_at = conveyor_now() + %(lease)s
 FROM unnest(%(ids)s::bigint[], %(tokens)s::bigint[]) AS h(id, token)
 WHERE j.id = h.id AND j.lease_token = h.token
-RETURNING j.id
+RETURNING j.id, j.lease_token
 
 -- name: release
 UPDATE conveyor_jobs AS j SET state = 'pending', run_at = conveyor_now(),
     attempts = j.attempts - 1, started_at = NULL,
     lease_token = NULL, lease_expires_at = NULL, worker_id = NULL
-FROM unnest(%(ids)s::bigint[], %(tokens)s::bigint[]) AS o(id, token)
+FROM unnest(%(id)s::bigint[], %(token)s::bigint[]) AS o(id, token)
 WHERE j.id = o.id AND j.lease_token = o.token
 
 -- name: rescue
@@ -159,14 +158,14 @@ WHERE state = 'running' AND lease_expires_at < t.now
 
 -- name: progress
 UPDATE conveyor_jobs AS j SET progress = p.fraction, progress_message = p.message
-FROM unnest(%(ids)s::bigint[], %(tokens)s::bigint[], %(fractions)s::float8[],
-    %(messages)s::text[]) AS p(id, token, fraction, message)
+FROM unnest(%(id)s::bigint[], %(token)s::bigint[], %(fraction)s::float8[],
+    %(message)s::text[]) AS p(id, token, fraction, message)
 WHERE j.id = p.id AND j.lease_token = p.token
 
 -- name: add_logs
 INSERT INTO conveyor_logs (job_id, attempt, at, level, message)
-SELECT * FROM unnest(%(ids)s::bigint[], %(attempts)s::int[], %(ats)s::float8[],
-    %(levels)s::text[], %(messages)s::text[])
+SELECT * FROM unnest(%(id)s::bigint[], %(attempt)s::int[], %(at)s::float8[],
+    %(level)s::text[], %(message)s::text[])
 
 -- name: logs
 SELECT job_id, attempt, at, level, message FROM conveyor_logs
@@ -187,6 +186,19 @@ SELECT min((SELECT j.run_at FROM conveyor_jobs AS j
         WHERE j.state IN ('pending', 'waiting') AND j.priority = p.priority /*queues*/
         ORDER BY j.run_at LIMIT 1))
 FROM p WHERE p.priority IS NOT NULL
+
+-- name: counts_by_state
+-- Unfinished rows through the due and running indexes; finished ones one state at a time
+-- through conveyor_jobs_finished_state (a plain count per range, cheaper than grouping).
+SELECT {state} AS s, count(*) FROM conveyor_jobs WHERE state IN ('pending', 'waiting') GROUP BY s
+UNION ALL SELECT 'running', count(*) FROM conveyor_jobs WHERE state = 'running'
+UNION ALL SELECT 'blocked', count(*) FROM conveyor_jobs WHERE state = 'blocked'
+UNION ALL SELECT 'completed', count(*) FROM conveyor_jobs
+    WHERE finished_at IS NOT NULL AND state = 'completed'
+UNION ALL SELECT 'failed', count(*) FROM conveyor_jobs
+    WHERE finished_at IS NOT NULL AND state = 'failed'
+UNION ALL SELECT 'cancelled', count(*) FROM conveyor_jobs
+    WHERE finished_at IS NOT NULL AND state = 'cancelled'
 
 -- name: throughput
 SELECT floor((finished_at - %(since)s) / %(bucket)s)::bigint AS b,
@@ -209,27 +221,88 @@ WHERE id = %(id)s AND state IN ('failed', 'cancelled', 'completed')
 -- name: notify
 SELECT pg_notify('conveyor_' || current_schema(), '')
 
--- name: register_worker
-INSERT INTO conveyor_workers (id, host, pid, queues, concurrency, started_at, heartbeat_at)
-SELECT %(id)s, %(host)s, %(pid)s, %(queues)s, %(concurrency)s, t.now, t.now
+-- name: save_step
+-- One statement: fence on the lease (row lock), optionally suspend the run until
+-- %(suspend)s, upsert the step.
+WITH fence AS (
+    SELECT id FROM conveyor_jobs
+    WHERE id = %(job_id)s AND lease_token = %(token)s AND state = 'running' FOR UPDATE),
+suspended AS (
+    UPDATE conveyor_jobs AS j SET state = 'waiting', run_at = %(suspend)s::float8,
+        attempts = j.attempts - 1, rescues = 0, version = coalesce(%(version)s, j.version),
+        lease_token = NULL, lease_expires_at = NULL, worker_id = NULL
+    FROM fence WHERE j.id = fence.id AND %(suspend)s::float8 IS NOT NULL)
+INSERT INTO conveyor_steps (job_id, seq, key, kind, state, input, output, error, attempts,
+    history, wake_at, event_name, fingerprint, started_at, finished_at)
+SELECT %(job_id)s, %(seq)s, %(key)s, %(kind)s, %(state)s, %(input)s, %(output)s,
+    %(error)s, %(attempts)s, %(history)s, %(wake_at)s, %(event_name)s, %(fingerprint)s,
+    %(started_at)s, %(finished_at)s
+FROM fence
+ON CONFLICT (job_id, seq) DO UPDATE SET
+    key = excluded.key, kind = excluded.kind, state = excluded.state, input =
+    excluded.input, output = excluded.output, error = excluded.error, attempts =
+    excluded.attempts, history = excluded.history, wake_at = excluded.wake_at,
+    event_name = excluded.event_name, fingerprint = excluded.fingerprint, started_at =
+    excluded.started_at, finished_at = excluded.finished_at
+
+-- name: stored_event
+SELECT id, name, payload, sent_at, deliver_at, delivered_at, source FROM conveyor_events
+WHERE id = %(id)s FOR UPDATE
+
+-- name: hold
+SELECT id FROM conveyor_jobs WHERE id = %(id)s AND lease_token = %(token)s
+    AND state = 'running'
+FOR UPDATE
+
+-- name: link
+UPDATE conveyor_jobs AS j SET state = l.state, blockers = l.blockers, watched = l.watched,
+    pipe = l.pipe, parent_id = l.parent_id, parent_seq = l.parent_seq,
+    child_index = l.child_index, error = l.error,
+    finished_at = CASE WHEN l.state = 'cancelled' THEN t.now END,
+    purge_at = CASE WHEN l.state = 'cancelled' THEN t.now + j.retention END
+FROM unnest(%(id)s::bigint[], %(state)s::text[], %(blockers)s::int[], %(watched)s::bool[],
+    %(pipe)s::text[], %(parent_id)s::bigint[], %(parent_seq)s::int[],
+    %(child_index)s::int[], %(error)s::text[]) AS l(id, state, blockers, watched, pipe,
+    parent_id, parent_seq, child_index, error),
+    (SELECT conveyor_now() AS now) AS t
+WHERE j.id = l.id
+
+-- name: link_counts
+INSERT INTO conveyor_waits (job_id, blockers)
+SELECT * FROM unnest(%(id)s::bigint[], %(blockers)s::int[])
+ON CONFLICT (job_id) DO UPDATE SET blockers = excluded.blockers
+
+-- name: insert_edges
+INSERT INTO conveyor_deps (job_id, position, dep_id, done)
+SELECT * FROM unnest(%(job_id)s::bigint[], %(position)s::int[], %(dep_id)s::bigint[],
+    %(done)s::bool[])
+
+-- name: start_count
+INSERT INTO conveyor_waits (job_id, blockers) VALUES (%(id)s, %(blockers)s)
+ON CONFLICT (job_id) DO UPDATE SET blockers = excluded.blockers
+
+-- name: lock_count
+INSERT INTO conveyor_waits (job_id, blockers) VALUES (%(id)s, 0)
+ON CONFLICT (job_id) DO UPDATE SET blockers = conveyor_waits.blockers
+
+-- name: set_count
+UPDATE conveyor_waits SET blockers = %(left)s WHERE job_id = %(id)s
+
+-- name: wait_for_children
+UPDATE conveyor_jobs SET state = 'waiting', blockers = %(left)s,
+    run_at = CASE WHEN %(left)s > 0 THEN %(far)s ELSE conveyor_now() END,
+    attempts = attempts - 1, rescues = 0, version = coalesce(%(version)s, version),
+    lease_token = NULL, lease_expires_at = NULL, worker_id = NULL
+WHERE id = %(id)s AND lease_token = %(token)s
+RETURNING run_at
+
+-- name: cancel_tree
+WITH RECURSIVE tree(id) AS (
+    SELECT %(id)s::bigint UNION ALL
+    SELECT j.id FROM conveyor_jobs j JOIN tree ON j.parent_id = tree.id)
+UPDATE conveyor_jobs AS j SET state = 'cancelled', finished_at = t.now, dedupe_key = NULL,
+    purge_at = t.now + j.retention, lease_token = NULL, lease_expires_at = NULL,
+    worker_id = NULL
 FROM (SELECT conveyor_now() AS now) AS t
-ON CONFLICT (id) DO UPDATE SET host = excluded.host, pid = excluded.pid,
-    queues = excluded.queues, concurrency = excluded.concurrency,
-    started_at = excluded.started_at, heartbeat_at = excluded.heartbeat_at, stopped_at = NULL
-
--- name: unregister_worker
-WITH gone AS (DELETE FROM conveyor_leaders WHERE holder = %(id)s)
-UPDATE conveyor_workers SET stopped_at = conveyor_now() WHERE id = %(id)s
-
--- name: workers
-SELECT id, host, pid, queues, concurrency, started_at, heartbeat_at, stopped_at
-FROM conveyor_workers
-WHERE stopped_at IS NULL AND heartbeat_at >= conveyor_now() - %(within)s
-ORDER BY started_at
-
--- name: try_lead
-INSERT INTO conveyor_leaders AS l (name, holder, expires_at)
-VALUES (%(name)s, %(holder)s, conveyor_now() + %(ttl)s)
-ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at
-WHERE l.holder = excluded.holder OR l.expires_at < conveyor_now()
-RETURNING holder
+WHERE j.id IN (SELECT id FROM tree)
+    AND j.state NOT IN ('completed', 'failed', 'cancelled')

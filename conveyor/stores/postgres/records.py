@@ -1,4 +1,4 @@
-"""Worker registry, leadership and LISTEN/NOTIFY wake-ups for the PostgreSQL store."""
+"""LISTEN/NOTIFY wake-ups for the PostgreSQL store."""
 
 from __future__ import annotations
 
@@ -10,9 +10,7 @@ import psycopg
 from psycopg import sql
 
 from conveyor.errors import StoreError
-from conveyor.stores.base import WorkerInfo
 from conveyor.stores.postgres.connection import is_connection_error
-from conveyor.stores.postgres.queries import Q
 
 if TYPE_CHECKING:
     from conveyor.stores.postgres.connection import Database
@@ -72,30 +70,3 @@ class ListenWaiter:
 
     def close(self) -> None:
         self._drop()
-
-
-class RecordsMixin:
-    db: Database
-
-    def register_worker(self, info: WorkerInfo) -> None:
-        with self.db.connection() as conn:
-            conn.execute(Q["register_worker"], {
-                "id": info.id, "host": info.host, "pid": info.pid, "queues": info.queues,
-                "concurrency": info.concurrency,
-            })
-
-    def unregister_worker(self, worker_id: str) -> None:
-        with self.db.connection() as conn:
-            conn.execute(Q["unregister_worker"], {"id": worker_id})
-
-    def workers(self, alive_within: float) -> list[WorkerInfo]:
-        with self.db.connection() as conn:
-            rows = conn.execute(Q["workers"], {"within": alive_within}).fetchall()
-        return [WorkerInfo(*r) for r in rows]
-
-    def try_lead(self, name: str, holder: str, ttl: float) -> bool:
-        with self.db.connection() as conn:
-            row = conn.execute(
-                Q["try_lead"], {"name": name, "holder": holder, "ttl": ttl}
-            ).fetchone()
-        return bool(row and row[0] == holder)

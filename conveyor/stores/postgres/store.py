@@ -7,78 +7,46 @@ Every due time, lease and rescue uses the database clock.
 
 from __future__ import annotations
 
-import functools
 import secrets
 import time
-from collections.abc import Callable, Sequence
-from typing import Any, ParamSpec, TypeVar
+from collections.abc import Sequence
+from typing import Any
 
 import psycopg
 from psycopg import errors as pg_errors
 
 from conveyor.clock import Clock, epoch
-from conveyor.errors import ConfigurationError, PayloadError, StoreError, StoreUnavailable
+from conveyor.errors import PayloadError, StoreError
 from conveyor.stores.base import (
-    POISON_RESCUES,
     ClaimedJob,
-    LogLine,
     NewJob,
     Outcome,
-    Progress,
     Waiter,
 )
+from conveyor.stores.core.durable import DurableCore
+from conveyor.stores.core.leases import LeasesCore
+from conveyor.stores.core.reading import ReadingCore
+from conveyor.stores.core.schedules import SchedulesCore
+from conveyor.stores.core.workflows import WorkflowsCore
+from conveyor.stores.core.writing import InsertCore, claimed
 from conveyor.stores.flowlogic import SEP, Lookout, Rules
 from conveyor.stores.group import GroupCommit
-from conveyor.stores.matching import FAR_FUTURE, POISON_ERROR, RESCUED_ERROR
+from conveyor.stores.matching import FAR_FUTURE
 from conveyor.stores.postgres import migrations
 from conveyor.stores.postgres.asyncpool import AsyncMixin, AsyncPool
-from conveyor.stores.postgres.connection import Database, Settings, pass_clock
-from conveyor.stores.postgres.durable import DurableMixin
+from conveyor.stores.postgres.connection import Database, Settings
+from conveyor.stores.postgres.dialect import PostgresDialect, retry_conflicts
 from conveyor.stores.postgres.flow import FlowMixin, claim_limited, read_rules
-from conveyor.stores.postgres.queries import (
-    MANY_COLUMNS,
-    NUL_IN_PAYLOAD,
-    Q,
-    many_columns,
-    many_values,
-)
-from conveyor.stores.postgres.reading import ReadingMixin
-from conveyor.stores.postgres.records import ListenWaiter, RecordsMixin
-from conveyor.stores.postgres.schedules import SchedulesMixin
+from conveyor.stores.postgres.queries import NUL_IN_PAYLOAD, Q
+from conveyor.stores.postgres.records import ListenWaiter
 from conveyor.stores.postgres.upkeep import Upkeep
-from conveyor.stores.postgres.workflows import WorkflowsMixin
-from conveyor.stores.sqlite.cleanup import CleanupMixin
 
-P = ParamSpec("P")
-T = TypeVar("T")
 OUTCOME_STATES = ("completed", "failed", "cancelled", "pending", "waiting")
-COPY_FROM = 100  # batches this large are streamed with COPY
-def retry_conflicts(fn: Callable[P, T]) -> Callable[P, T]:
-    """Re-run a whole operation the database aborted to break a deadlock (nothing of it
-    was committed, so running it again is safe)."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
-        for attempt in range(5):
-            try:
-                return fn(*args, **kwargs)
-            except (pg_errors.DeadlockDetected, pg_errors.SerializationFailure):
-                time.sleep(0.005 * (attempt + 1) + secrets.randbelow(10) / 1000)
-        try:
-            return fn(*args, **kwargs)
-        except (pg_errors.DeadlockDetected, pg_errors.SerializationFailure) as exc:
-            raise StoreUnavailable(f"PostgreSQL kept aborting the operation: {exc}") from exc
-
-    return wrapper
-
-
-def dedupe_key(job: NewJob) -> str:
-    return f"{job.job}\x1f{job.key or ''}\x1f{job.owner or ''}"
 
 
 class PostgresStore(
-    AsyncMixin, DurableMixin, SchedulesMixin, CleanupMixin, ReadingMixin, RecordsMixin, FlowMixin,
-    WorkflowsMixin,
+    AsyncMixin, InsertCore, DurableCore, SchedulesCore, ReadingCore, LeasesCore, FlowMixin,
+    WorkflowsCore,
 ):
     """Store on PostgreSQL: ``PostgresStore("postgresql://user@host/db?schema=app1")``.
 
@@ -94,6 +62,7 @@ class PostgresStore(
         self.url = url
         self.settings = Settings.parse(url, options)
         self.db = Database(self.settings)
+        self.d = PostgresDialect(self.db, lambda: self.schema)
         self.upkeep = Upkeep(self.db)
         self.apool = AsyncPool(self.settings)  # async callers' (opened on first use)
         self.group = GroupCommit(self._store_plain)  # concurrent triggers share commits
@@ -160,105 +129,12 @@ class PostgresStore(
     def open_waiter(self) -> Waiter:
         return ListenWaiter(self.db, f"conveyor_{self.schema}")
 
-    # -- writing jobs -----------------------------------------------------------
-    def insert(self, jobs: Sequence[NewJob], connection: Any = None) -> list[int]:
-        """Store jobs in one transaction. With ``connection`` (a psycopg connection), the
-        jobs are stored in that connection's current transaction: they exist if and only
-        if the caller commits."""
-        if connection is None:
-            one = jobs[0] if len(jobs) == 1 else None
-            if one and not one.dedupe and not one.schedule_id and not one.linked:
-                return [self.group.insert(one)]
-            with self.db.connection() as conn, conn.transaction():
-                return self._insert(conn, jobs)
-        if not isinstance(connection, psycopg.Connection):
-            raise ConfigurationError(
-                f"connection= must be a psycopg (3) Connection, not {type(connection).__name__}"
-            )
-        schema = self.schema
-        with connection.transaction():
-            row = connection.execute(
-                "SELECT current_setting('search_path'), set_config('search_path', %s, true)",
-                (schema,),
-            ).fetchone()
-            if self.clock is not None:
-                pass_clock(connection, self.clock, local=True)
-            try:
-                ids = self._insert(connection, jobs)
-            except pg_errors.UndefinedTable:
-                raise ConfigurationError(
-                    f"connection= reaches a database without conveyor's tables in schema "
-                    f"{schema!r}; pass a connection to the app's own database"
-                ) from None
-            restore = row[0] if row else ""
-            connection.execute("SELECT set_config('search_path', %s, true)", (restore,))
-        return ids
-
-    def _store_plain(self, jobs: Sequence[NewJob]) -> list[int]:
-        """Plain jobs (no dedupe, schedule or links) in one transaction, ids in order."""
-        with self.db.connection() as conn:
-            if len(jobs) == 1:
-                return self._insert(conn, jobs)  # one statement: its own transaction
-            with conn.transaction():
-                return self._insert(conn, jobs)
-
-    def _insert(self, conn: psycopg.Connection[Any], jobs: Sequence[NewJob]) -> list[int]:
-        ids = self._insert_rows(conn, jobs)
-        if any(j.linked for j in jobs):
-            self._link(conn, jobs, ids)
-        return ids
-
-    def _insert_rows(self, conn: psycopg.Connection[Any], jobs: Sequence[NewJob]) -> list[int]:
+    # -- the hot path -----------------------------------------------------------
+    def _insert_jobs(self, conn: psycopg.Connection[Any], jobs: Sequence[NewJob]) -> list[int]:
         try:
-            if len(jobs) > 1 and not any(j.dedupe or j.schedule_id for j in jobs):
-                if len(jobs) >= COPY_FROM:
-                    return self._copy(conn, jobs)
-                return sorted(r[0] for r in conn.execute(Q["insert_many"], many_columns(jobs)))
-            return [self._insert_one(conn, j) for j in jobs]
+            return super()._insert_jobs(conn, jobs)
         except pg_errors.UntranslatableCharacter:
             raise PayloadError(NUL_IN_PAYLOAD) from None
-
-    def _copy(self, conn: psycopg.Connection[Any], jobs: Sequence[NewJob]) -> list[int]:
-        """Stream many plain jobs with COPY: the server stores rows while Python formats
-        the next ones (both cores busy), unlike one big INSERT built up front."""
-        reserved = conn.execute(Q["reserve_ids"], {"n": len(jobs)}).fetchall()
-        now = reserved[0][0]
-        with conn.cursor().copy(Q["copy_jobs"]) as copy:
-            for (_, job_id), job in zip(reserved, jobs, strict=True):
-                v = many_values(job)
-                run_at = v[13] if v[13] is not None else now + v[14]
-                copy.write_row((job_id, *v[:13], run_at, *v[15:], "pending", now))
-        return [r[1] for r in reserved]
-
-    def _insert_one(self, conn: psycopg.Connection[Any], j: NewJob) -> int:
-        params = {name: getattr(j, name) for name in MANY_COLUMNS}
-        params["dedupe_key"] = None
-        occurrence = j.schedule_id is not None and j.fire_at is not None
-        if occurrence and (found := self._existing(conn, params)):
-            return found
-        if j.dedupe:
-            # Serialise dedupe decisions for this job id and owner across processes.
-            lock = f"{self.schema}\x1f{j.job}\x1f{j.owner or ''}"
-            conn.execute(Q["dedupe_lock"], {"lock": lock})
-            matches = [r[0] for r in conn.execute(
-                Q["match_pending"], {"job": j.job, "owner": j.owner, "key": j.key}
-            )]
-            if matches and j.dedupe == "unique":
-                return int(matches[0])
-            if matches:
-                conn.execute(Q["cancel_ids"], {"ids": matches})
-            params["dedupe_key"] = dedupe_key(j)
-        row = conn.execute(Q["insert_one"], params).fetchone()
-        if row:
-            return int(row[0])
-        found = self._existing(conn, params)  # a racing process stored it first
-        if found is None:
-            raise StoreError(f"could not store job {j.job!r}: it conflicts with another job")
-        return found
-
-    def _existing(self, conn: psycopg.Connection[Any], params: dict[str, Any]) -> int | None:
-        row = conn.execute(Q["find_existing"], params).fetchone()
-        return int(row[0]) if row else None
 
     @retry_conflicts
     def claim(
@@ -285,16 +161,7 @@ class PostgresStore(
                     elif not plain:
                         self._flow_seen = 0.0
                         rows = conn.execute(Q["claim"], params).fetchall()
-        rows.sort(key=lambda r: (-r[15], r[8], r[0]))
-        return [
-            ClaimedJob(
-                id=r[0], job=r[1], args=r[2], kwargs=r[3], attempt=r[4], token=token,
-                max_attempts=r[5], retry=r[6], timeout=r[7], run_at=r[8], started_at=r[16],
-                owner=r[9], key=r[10], queue=r[11], version=r[12], schedule_id=r[13],
-                event_id=r[14], trace_context=r[18],
-            )
-            for r in rows
-        ]
+        return claimed(rows, token)
 
     @retry_conflicts
     def complete(self, outcomes: Sequence[Outcome]) -> int:
@@ -315,48 +182,7 @@ class PostgresStore(
         with self.db.connection() as conn:
             return conn.execute(Q["complete"], params).rowcount
 
-    @retry_conflicts
-    def heartbeat(self, worker_id: str, held: dict[int, int], lease: float) -> set[int]:
-        ids = sorted(held)
-        params = {"worker": worker_id, "lease": lease, "ids": ids,
-                  "tokens": [held[i] for i in ids]}
-        with self.db.connection() as conn:
-            renewed = {r[0] for r in conn.execute(Q["heartbeat"], params)}
-        return set(held) - renewed
-
-    @retry_conflicts
-    def release(self, held: dict[int, int]) -> int:
-        ids = sorted(held)
-        with self.db.connection() as conn, conn.transaction():
-            changed = conn.execute(
-                Q["release"], {"ids": ids, "tokens": [held[i] for i in ids]}
-            ).rowcount
-            if changed:
-                conn.execute(Q["notify"])
-        return changed
-
-    @retry_conflicts
     def rescue(self) -> int:
-        params = {"max": POISON_RESCUES, "error": RESCUED_ERROR, "poison": POISON_ERROR}
-        with self.db.connection() as conn, conn.transaction():
-            changed = conn.execute(Q["rescue"], params).rowcount
-            if changed:
-                conn.execute(Q["notify"])
+        changed = super().rescue()
         self.upkeep.tick()  # every maintenance pass comes here
         return changed
-
-    @retry_conflicts
-    def write_progress(self, items: Sequence[Progress], logs: Sequence[LogLine]) -> None:
-        with self.db.connection() as conn, conn.transaction():
-            if items:
-                conn.execute(Q["progress"], {
-                    "ids": [p.job_id for p in items], "tokens": [p.token for p in items],
-                    "fractions": [p.fraction for p in items],
-                    "messages": [p.message for p in items],
-                })
-            if logs:
-                conn.execute(Q["add_logs"], {
-                    "ids": [g.job_id for g in logs], "attempts": [g.attempt for g in logs],
-                    "ats": [g.at for g in logs], "levels": [g.level for g in logs],
-                    "messages": [g.message for g in logs],
-                })

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from conveyor.clock import Clock, epoch
 from conveyor.stores.base_flow import FlowRule
+from conveyor.stores.core.dialect import state_sql
 from conveyor.stores.flowlogic import (
     SEP,
     Candidate,
@@ -22,11 +23,12 @@ from conveyor.stores.flowlogic import (
     placeholders,
     starts_of,
 )
-from conveyor.stores.sqlite.filters import STATE_SQL
+from conveyor.stores.sqlite.dialect import SQLiteDialect
 
 if TYPE_CHECKING:
     from conveyor.stores.sqlite.connection import Locked
 
+STATE_SQL = state_sql(SQLiteDialect)
 RULES = (
     "SELECT kind, name, concurrency, rate_limit, rate_period, paused FROM conveyor_flow "
     "WHERE paused OR concurrency IS NOT NULL OR rate_limit IS NOT NULL"
@@ -107,7 +109,7 @@ def claim_limited(conn: sqlite3.Connection, rules: Rules, take: str, params: dic
     rows = conn.execute(
         take.format(ids=", ".join(f":id{i}" for i in range(len(ids)))), params
     ).fetchall()
-    flow.record_starts(starts_of(rules, [(r[1], r[11], r[16]) for r in rows], now))
+    flow.record_starts(starts_of(rules, [(r[1], r[11], r[17]) for r in rows], now))
     return rows, now
 
 

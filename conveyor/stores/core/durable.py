@@ -1,0 +1,97 @@
+"""Durable runs (steps) and events: the store methods, once. The statements both
+databases share are :class:`~conveyor.stores.eventlogic.EventSQL` (the dialect's
+``events``) and the named queries ``save_step``, ``suspend``, ``store_event``,
+``stored_event`` and ``due_events``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from conveyor.stores.base import EventRow, NewJob, StepRow
+from conveyor.stores.core.dialect import Dialect
+from conveyor.stores.eventlogic import (
+    EVENT_COLUMNS,
+    STEP_COLUMNS,
+    deliver,
+    event_runs,
+    step_values,
+    with_runs,
+)
+
+
+def step_params(d: Dialect, token: int, step: StepRow, suspend: float | None,
+                version: str | None) -> dict[str, Any]:
+    """Parameters of ``save_step`` and ``suspend``: the step's columns by name."""
+    values = dict(zip(STEP_COLUMNS.split(", "), step_values(step), strict=True))
+    return d.params(**values, token=token, suspend=suspend, version=version)
+
+
+class DurableCore:
+    d: Dialect
+
+    _insert_in: Callable[[Any, NewJob], int]  # InsertCore: one job, open transaction
+    def load_steps(self, job_id: int) -> list[StepRow]:
+        with self.d.reading() as conn:
+            rows = conn.execute(self.d.events.load_steps, (job_id,)).fetchall()
+        return [StepRow(*r) for r in rows]
+
+    def _save_step(self, conn: Any, params: dict[str, Any]) -> bool:
+        """Store the step if the run is still held (and suspend the run if asked)."""
+        saved = bool(self.d.run(conn, "save_step", params).rowcount)
+        if saved and params["suspend"] is not None and "suspend" in self.d.q:
+            self.d.run(conn, "suspend", params)  # where save_step does not do it too
+        return saved
+
+    def save_step(
+        self, token: int, step: StepRow, suspend_until: float | None = None,
+        version: str | None = None,
+    ) -> bool:
+        params = step_params(self.d, token, step, suspend_until, version)
+        with self.d.one() as conn:
+            return self._save_step(conn, params)
+
+    def deliver_event(
+        self,
+        event: EventRow,
+        runs: Callable[[EventRow], Sequence[NewJob]],
+        wakes: Callable[[EventRow, str | None], bool],
+    ) -> tuple[EventRow, bool]:
+        d = self.d
+        params = d.params(id=event.id, name=event.name, payload=event.payload,
+                          deliver_at=event.deliver_at, source=event.source)
+        with d.writing() as conn:
+            new = d.run(conn, "store_event", params).rowcount == 1
+            stored = EventRow(*d.run(conn, "stored_event", params).fetchone())
+            now = d.now(conn, params)
+            if stored.delivered_at is None and stored.deliver_at <= now and deliver(
+                conn, d.events, stored, runs, wakes, lambda job: self._insert_in(conn, job), now
+            ):
+                d.notify(conn)
+            stored.runs = event_runs(conn, d.events, stored.id)
+        d.inserted()
+        return stored, new
+
+    def due_events(self, limit: int) -> list[EventRow]:
+        with self.d.reading() as conn:
+            rows = self.d.run(conn, "due_events", self.d.params(limit=limit)).fetchall()
+        return [EventRow(*r) for r in rows]
+
+    def get_event(self, event_id: str) -> EventRow | None:
+        found = self._events(self.d.events.by_id, (event_id,))
+        return found[0] if found else None
+
+    def list_events(self, name: str | None, limit: int, offset: int) -> list[EventRow]:
+        sql = self.d.events
+        where, params = (sql.by_name, (name,)) if name is not None else ("", ())
+        return self._events(f"{where} {sql.newest_first}", (*params, limit, offset))
+
+    def _events(self, where: str, params: Sequence[Any]) -> list[EventRow]:
+        with self.d.reading() as conn:
+            return with_runs(conn, self.d.events, [EventRow(*r) for r in conn.execute(
+                f"SELECT {EVENT_COLUMNS} FROM conveyor_events {where}", params
+            )])
+
+    def purge_events(self, older_than: float) -> int:
+        with self.d.one() as conn:
+            return int(conn.execute(self.d.events.purge_events, (older_than,)).rowcount)

@@ -1,0 +1,52 @@
+"""Job rows and JobFilter conditions in SQL, for any dialect."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from conveyor.stores.base import JobFilter
+from conveyor.stores.core.dialect import D
+from conveyor.stores.matching import FILTER_COMPARISONS, like_pattern
+
+_TEXT_COLUMNS = ("payload", "args", "kwargs", "error", "job")
+
+
+def state_condition(d: D, state: str) -> str:
+    if state == "queued":
+        return f"(state = 'pending' AND run_at <= {d.now_sql})"
+    if state == "scheduled":
+        return f"(state = 'pending' AND run_at > {d.now_sql})"
+    return f"state = '{state}'"  # names are checked against STATES before this point
+
+
+def where(d: D, flt: JobFilter, params: dict[str, Any]) -> str:
+    """SQL conditions (joined by AND) for ``flt``; fills ``params``. Without the dialect's
+    ``json_contains``, data subsets are matched afterwards in Python."""
+    parts: list[str] = []
+
+    def add(condition: str, name: str, value: Any) -> None:
+        params[name] = value
+        parts.append(condition)
+
+    if flt.states:
+        parts.append("(" + " OR ".join(state_condition(d, s) for s in flt.states) + ")")
+    if flt.jobs is not None:
+        parts.append(d.any_of("job", "jobs", list(flt.jobs), "text", params))
+    if flt.queues is not None:
+        parts.append(d.any_of("queue", "queues", list(flt.queues), "text", params))
+    if flt.ids is not None:
+        parts.append(d.any_of("id", "ids", [int(i) for i in flt.ids], "bigint", params))
+    if not flt.any_owner or flt.owner is not None:
+        add(f"owner {d.same} {d.mark('owner', 'text')}", "owner", flt.owner)
+    if flt.data is not None and d.json_contains:
+        add(d.json_contains.format(d.mark("data")), "data", json.dumps(flt.data))
+    if flt.text:
+        text = f" {d.like} {d.mark('text')}{d.like_escape}"
+        add("(" + " OR ".join(d.json_text(c) + text for c in _TEXT_COLUMNS) + ")", "text",
+            like_pattern(flt.text))
+    for test, name in FILTER_COMPARISONS:
+        value = getattr(flt, name)
+        if value is not None:
+            add(f"{test} {d.mark(name)}", name, value)
+    return " AND ".join(parts) or "1 = 1"

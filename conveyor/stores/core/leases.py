@@ -1,0 +1,58 @@
+"""Held leases: heartbeats, release, rescue of expired leases, and progress/log writes
+fenced by the lease token (the algorithm once; SQL from the store's dialect)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from conveyor.stores.base import POISON_RESCUES, LogLine, Progress
+from conveyor.stores.core.dialect import Dialect, retried
+from conveyor.stores.matching import POISON_ERROR, RESCUED_ERROR
+
+
+class LeasesCore:
+    d: Dialect
+
+    @retried
+    def heartbeat(self, worker_id: str, held: dict[int, int], lease: float) -> set[int]:
+        """Renew the leases; returns the held jobs whose lease is gone."""
+        d, ids = self.d, sorted(held)
+        params = d.params(worker=worker_id, lease=lease, ids=d.array(ids),
+                          tokens=d.array([held[i] for i in ids]))
+        with d.writing() as conn:
+            live = dict(d.run(conn, "heartbeat", params).fetchall())
+            d.run(conn, "worker_heartbeat", params)
+        return {i for i, token in held.items() if live.get(i) != token}
+
+    @retried
+    def release(self, held: dict[int, int]) -> int:
+        d = self.d
+        with d.writing() as conn:
+            changed = d.many(conn, "release", [
+                d.params(id=i, token=held[i]) for i in sorted(held)])
+            if changed:
+                d.notify(conn)
+        return changed
+
+    @retried
+    def rescue(self) -> int:
+        d = self.d
+        params = d.params(max=POISON_RESCUES, error=RESCUED_ERROR, poison=POISON_ERROR)
+        with d.writing() as conn:
+            changed = int(d.run(conn, "rescue", params).rowcount)
+            if changed:
+                d.notify(conn)
+        return changed
+
+    @retried
+    def write_progress(self, items: Sequence[Progress], logs: Sequence[LogLine]) -> None:
+        d = self.d
+        with d.writing() as conn:
+            if items:
+                d.many(conn, "progress", [
+                    {"id": p.job_id, "token": p.token, "fraction": p.fraction,
+                     "message": p.message} for p in items])
+            if logs:
+                d.many(conn, "add_logs", [
+                    {"id": g.job_id, "attempt": g.attempt, "at": g.at, "level": g.level,
+                     "message": g.message} for g in logs])

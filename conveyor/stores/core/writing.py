@@ -1,0 +1,106 @@
+"""Storing jobs: plain, bulk, in the caller's transaction, and with dedupe (``unique`` /
+``replace``) or a schedule occurrence: the algorithm once. How a batch of plain jobs is
+stored fastest is the dialect's (``insert_plain``: multi-row VALUES on SQLite, unnest or
+COPY on PostgreSQL)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from conveyor.errors import StoreError
+from conveyor.stores.base import ClaimedJob, NewJob
+from conveyor.stores.core.dialect import JOB_FIELDS, Dialect
+from conveyor.stores.group import GroupCommit
+
+
+def dedupe_key(job: NewJob) -> str:
+    """At most one pending job per (job, key, owner) holds this key (a unique index)."""
+    return f"{job.job}\x1f{job.key or ''}\x1f{job.owner or ''}"
+
+
+def claimed(rows: list[Any], token: int) -> list[ClaimedJob]:
+    """The jobs a claim's rows (its RETURNING list) hold, in claim order."""
+    rows.sort(key=lambda r: (-r[15], r[8], r[0]))
+    return [
+        ClaimedJob(
+            id=r[0], job=r[1], args=r[2], kwargs=r[3], attempt=r[4], token=token,
+            max_attempts=r[5], retry=r[6], timeout=r[7], run_at=r[8], started_at=r[16],
+            owner=r[9], key=r[10], queue=r[11], version=r[12], schedule_id=r[13],
+            event_id=r[14], trace_context=r[18],
+        )
+        for r in rows
+    ]
+
+
+class InsertCore:
+    """``insert`` of a SQL store; ``d`` is its dialect."""
+
+    d: Dialect
+    group: GroupCommit
+
+    _link: Callable[[Any, Sequence[NewJob], Sequence[int]], None]  # WorkflowsCore
+    def insert(self, jobs: Sequence[NewJob], connection: Any = None) -> list[int]:
+        """Store jobs in one transaction. With ``connection`` (the driver's own), they are
+        stored in that connection's current transaction: they exist if and only if the
+        caller commits."""
+        if connection is not None:
+            with self.d.adopt(connection) as conn:
+                ids = self._insert(conn, jobs)
+        else:
+            one = jobs[0] if len(jobs) == 1 else None
+            if one and not one.dedupe and not one.schedule_id and not one.linked:
+                return [self.group.insert(one)]  # concurrent triggers share commits
+            with self.d.writing() as conn:
+                ids = self._insert(conn, jobs)
+        self.d.inserted()
+        return ids
+
+    def _store_plain(self, jobs: Sequence[NewJob]) -> list[int]:
+        """Plain jobs (no dedupe, schedule or links) in one transaction, ids in order."""
+        with self.d.one() if len(jobs) == 1 else self.d.writing() as conn:
+            ids = self._insert_jobs(conn, jobs)
+        self.d.inserted()
+        return ids
+
+    def _insert(self, conn: Any, jobs: Sequence[NewJob]) -> list[int]:
+        ids = self._insert_jobs(conn, jobs)
+        if any(j.linked for j in jobs):
+            self._link(conn, jobs, ids)
+        return ids
+
+    def _insert_jobs(self, conn: Any, jobs: Sequence[NewJob]) -> list[int]:
+        """Store ``jobs`` on ``conn`` (in a transaction); their ids in order."""
+        if not any(j.dedupe or j.schedule_id for j in jobs):
+            return self.d.insert_plain(conn, jobs)
+        return [self._insert_in(conn, j) for j in jobs]
+
+    def _insert_in(self, conn: Any, j: NewJob) -> int:
+        """Store one job (in the open transaction on ``conn``): an occurrence already
+        stored, or a ``unique`` job matching a pending one, returns that one's id; a
+        ``replace`` job cancels the pending ones it matches."""
+        d = self.d
+        params = d.params(**{name: getattr(j, name) for name in JOB_FIELDS}, dedupe_key=None)
+        occurrence = j.schedule_id is not None and j.fire_at is not None
+        if occurrence and (found := self._existing(conn, params)):
+            return found
+        if j.dedupe:
+            d.maybe(conn, "dedupe_lock", params)  # serialise decisions across processes
+            query = "match_pending" if j.key is None else "match_pending_key"
+            matches = [r[0] for r in d.run(conn, query, params)]
+            if matches and j.dedupe == "unique":
+                return int(matches[0])
+            if matches:
+                d.run(conn, "cancel_ids", d.params(ids=d.array(matches)))
+            params["dedupe_key"] = dedupe_key(j)
+        row = d.run(conn, "insert_one", params).fetchone()
+        if row:
+            return int(row[0])
+        found = self._existing(conn, params)  # a racing process stored it first
+        if found is None:
+            raise StoreError(f"could not store job {j.job!r}: it conflicts with another job")
+        return found
+
+    def _existing(self, conn: Any, params: dict[str, Any]) -> int | None:
+        row = self.d.run(conn, "find_existing", params).fetchone()
+        return int(row[0]) if row else None

@@ -1,0 +1,184 @@
+"""The PostgreSQL dialect: psycopg's ``%(name)s`` parameters, the database clock
+(``conveyor_now()``), arrays for lists, ``jsonb``, row locks and NOTIFY wake-ups."""
+
+from __future__ import annotations
+
+import functools
+import operator
+import secrets
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any, ParamSpec, TypeVar
+
+import psycopg
+from psycopg import errors as pg_errors
+
+from conveyor.errors import ConfigurationError, StoreUnavailable
+from conveyor.stores.base import NewJob
+from conveyor.stores.core.dialect import JOB_FIELDS, Dialect, pyformat
+from conveyor.stores.eventlogic import EventSQL
+from conveyor.stores.graphlogic import GraphSQL
+from conveyor.stores.postgres.connection import Database, pass_clock
+
+NOW = "conveyor_now()"
+COPY_FROM = 100  # batches this large are streamed with COPY
+many_values = operator.attrgetter(*JOB_FIELDS)
+NUL_IN_PAYLOAD = "the payload contains the character \\u0000, which PostgreSQL cannot store"
+
+
+def many_columns(jobs: Sequence[NewJob]) -> dict[str, list[Any]]:
+    """insert_many's parameters: one list per column."""
+    values = zip(*map(many_values, jobs), strict=True)
+    return dict(zip(JOB_FIELDS, map(list, values), strict=True))
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+def retry_conflicts(fn: Callable[P, T]) -> Callable[P, T]:
+    """Re-run a whole operation the database aborted to break a deadlock (nothing of it
+    was committed, so running it again is safe)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
+        for attempt in range(5):
+            try:
+                return fn(*args, **kwargs)
+            except (pg_errors.DeadlockDetected, pg_errors.SerializationFailure):
+                time.sleep(0.005 * (attempt + 1) + secrets.randbelow(10) / 1000)
+        try:
+            return fn(*args, **kwargs)
+        except (pg_errors.DeadlockDetected, pg_errors.SerializationFailure) as exc:
+            raise StoreUnavailable(f"PostgreSQL kept aborting the operation: {exc}") from exc
+
+    return wrapper
+
+
+class _EventSQL(EventSQL):
+    def runs_of(self, ids: list[str]) -> tuple[str, Sequence[Any]]:
+        return (
+            "SELECT event_id, id FROM conveyor_jobs WHERE event_id = ANY(%s) ORDER BY id",
+            (ids,),
+        )
+
+
+class PostgresDialect(Dialect):
+    now_sql = NOW
+    like = "ILIKE"
+    same = "IS NOT DISTINCT FROM"
+    true = "true"
+    json_contains = "payload @> {}::jsonb"
+    for_update = " FOR UPDATE"
+    for_share = " FOR SHARE"
+    job_tables = ("conveyor_logs", "conveyor_steps", "conveyor_deps", "conveyor_waits")
+    # The waiting steps an event wakes are locked in job order (no deadlock between senders).
+    graph = GraphSQL("%s")
+    events = _EventSQL("%s", lock_waits=" ORDER BY s.job_id FOR UPDATE OF s, j")
+
+    def __init__(self, db: Database, schema: Callable[[], str]) -> None:
+        self.db = db
+        self.schema = schema
+
+    @staticmethod
+    def translate(sql: str) -> str:
+        return pyformat(sql, NOW)
+
+    @staticmethod
+    def mark(name: str, cast: str = "") -> str:
+        return f"%({name})s::{cast}" if cast else f"%({name})s"
+
+    @classmethod
+    def any_of(cls, column: str, name: str, values: Sequence[Any], cast: str,
+               params: dict[str, Any]) -> str:
+        params[name] = cls.array(values)
+        return f"{column} = ANY(%({name})s::{cast}[])"
+
+    @staticmethod
+    def array(values: Sequence[Any]) -> Any:
+        return list(values)
+
+    @staticmethod
+    def json_text(column: str) -> str:
+        return f"{column}::text"
+
+    def now(self, conn: Any, params: dict[str, Any] | None = None) -> float:
+        row = conn.execute(f"SELECT {NOW}").fetchone()
+        return float(row[0])
+
+    def reading(self) -> Any:
+        return self.db.connection()
+
+    def one(self) -> Any:
+        return self.db.connection()  # autocommit: one statement is one transaction
+
+    @contextmanager
+    def writing(self) -> Iterator[Any]:
+        with self.db.connection() as conn, conn.transaction():
+            yield conn
+
+    def notify(self, conn: Any) -> None:
+        conn.execute(self.q["notify"])
+
+    @contextmanager
+    def adopt(self, conn: Any) -> Iterator[Any]:
+        """The caller's psycopg connection: its transaction (a savepoint if one is open),
+        with this store's schema and clock for the statements run in it."""
+        if not isinstance(conn, psycopg.Connection):
+            raise ConfigurationError(
+                f"connection= must be a psycopg (3) Connection, not {type(conn).__name__}"
+            )
+        schema = self.schema()
+        with conn.transaction():
+            row = conn.execute(
+                "SELECT current_setting('search_path'), set_config('search_path', %s, true)",
+                (schema,),
+            ).fetchone()
+            if self.db.clock is not None:
+                pass_clock(conn, self.db.clock, local=True)
+            try:
+                yield conn
+            except pg_errors.UndefinedTable:
+                raise ConfigurationError(
+                    f"connection= reaches a database without conveyor's tables in schema "
+                    f"{schema!r}; pass a connection to the app's own database"
+                ) from None
+            conn.execute("SELECT set_config('search_path', %s, true)", (row[0] if row else "",))
+
+    def insert_plain(self, conn: Any, jobs: Sequence[NewJob]) -> list[int]:
+        """One INSERT (of unnest arrays for many); from COPY_FROM jobs, COPY."""
+        if len(jobs) == 1:
+            params = dict(zip(JOB_FIELDS, many_values(jobs[0]), strict=True))
+            return [int(conn.execute(self.q["insert_one"], {**params, "dedupe_key": None}
+                                     ).fetchone()[0])]
+        if len(jobs) >= COPY_FROM:
+            return self._copy(conn, jobs)
+        return sorted(r[0] for r in conn.execute(self.q["insert_many"], many_columns(jobs)))
+
+    def _copy(self, conn: Any, jobs: Sequence[NewJob]) -> list[int]:
+        """Stream many plain jobs with COPY: the server stores rows while Python formats
+        the next ones (both cores busy), unlike one big INSERT built up front."""
+        reserved = conn.execute(self.q["reserve_ids"], {"n": len(jobs)}).fetchall()
+        now = reserved[0][0]
+        with conn.cursor().copy(self.q["copy_jobs"]) as copy:
+            for (_, job_id), job in zip(reserved, jobs, strict=True):
+                v = many_values(job)
+                run_at = v[13] if v[13] is not None else now + v[14]
+                copy.write_row((job_id, *v[:13], run_at, *v[15:], "pending", now))
+        return [r[1] for r in reserved]
+
+    def attempt(self, fn: Callable[[], T]) -> T:
+        return retry_conflicts(fn)()
+
+    def many(self, conn: Any, name: str, rows: Sequence[dict[str, Any]]) -> int:
+        """One statement over arrays: each parameter is the list of the rows' values."""
+        if not rows:
+            return 0
+        columns = {key: [row[key] for row in rows] for key in rows[0]}
+        return int(conn.execute(self.q[name], columns).rowcount)
+
+
+PostgresDialect.q = PostgresDialect.load("conveyor.stores.postgres", "queries.sql", "flow.sql")
+# The variant for workers that serve some queues only.
+PostgresDialect.q["next_due_queues"] = PostgresDialect.q["next_due"].replace(
+    "/*queues*/", "AND j.queue = ANY(%(queues)s::text[])"
+)

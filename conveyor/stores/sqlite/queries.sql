@@ -1,0 +1,151 @@
+-- Named queries of the SQLite store (they override core/queries.sql of the same name).
+-- Each starts with "-- name: <name>". Parameters are :name; :now is the store's clock
+-- (epoch seconds, passed in); lists are JSON arrays read with json_each.
+
+-- name: counts_by_state
+-- Index-only counts (the due, lease and finished indexes), not a scan of every row.
+SELECT {state} AS s, count(*) FROM conveyor_jobs
+WHERE state IN ('pending', 'waiting') GROUP BY s
+UNION ALL SELECT 'running', count(*) FROM conveyor_jobs WHERE state = 'running'
+UNION ALL SELECT 'blocked', count(*) FROM conveyor_jobs WHERE state = 'blocked'
+UNION ALL SELECT state, count(*) FROM conveyor_jobs WHERE finished_at IS NOT NULL
+    AND state IN ('completed', 'failed', 'cancelled') GROUP BY state
+
+-- name: logs
+SELECT job_id, attempt, at, level, message FROM conveyor_logs
+WHERE job_id = :id ORDER BY at, rowid
+
+-- name: next_due
+SELECT min(run_at) FROM conveyor_jobs WHERE state IN ('pending', 'waiting')
+
+-- name: next_due_queues
+SELECT min(run_at) FROM conveyor_jobs WHERE state IN ('pending', 'waiting')
+    AND queue IN (SELECT value FROM json_each(:queues))
+
+-- name: throughput
+SELECT CAST((finished_at - :since) / :bucket AS INTEGER) AS b,
+    sum(state = 'completed'), sum(state = 'failed')
+FROM conveyor_jobs WHERE finished_at >= :since GROUP BY b ORDER BY b
+
+-- name: retry_job
+UPDATE conveyor_jobs SET state = 'pending', run_at = :now, finished_at = NULL,
+    purge_at = NULL, result = NULL, rescues = 0,
+    max_attempts = max(max_attempts, attempts + 1),
+    -- keep the finished attempt in the history (completed ones are not in it yet)
+    history = CASE WHEN started_at IS NOT NULL
+        AND attempts > json_array_length(coalesce(history, '[]')) THEN
+        json_insert(coalesce(history, '[]'), '$[#]', json_object('number', attempts,
+            'started_at', started_at, 'finished_at', finished_at,
+            'error', CASE WHEN state = 'completed' THEN NULL ELSE json(error) END))
+        ELSE history END
+WHERE id = :id AND state IN ('failed', 'cancelled', 'completed')
+
+-- name: heartbeat
+-- Renews the leases of every job this worker runs (the worker index); the core compares
+-- the tokens returned with those it holds.
+UPDATE conveyor_jobs SET lease_expires_at = :now + :lease
+WHERE worker_id = :worker AND state = 'running'
+RETURNING id, lease_token
+
+-- name: release
+UPDATE conveyor_jobs SET state = 'pending', run_at = :now, attempts = attempts - 1,
+    started_at = NULL, lease_token = NULL, lease_expires_at = NULL, worker_id = NULL
+WHERE id = :id AND lease_token = :token AND state = 'running'
+
+-- name: rescue
+UPDATE conveyor_jobs SET rescues = rescues + 1,
+    state = CASE WHEN rescues + 1 >= :max THEN 'failed' ELSE 'pending' END,
+    error = CASE WHEN rescues + 1 >= :max THEN :poison ELSE :error END,
+    history = json_insert(coalesce(history, '[]'), '$[#]', json_object(
+        'number', attempts, 'started_at', started_at, 'finished_at', :now,
+        'error', json(:error))),
+    finished_at = CASE WHEN rescues + 1 >= :max THEN :now END,
+    purge_at = CASE WHEN rescues + 1 >= :max THEN :now + retention END,
+    run_at = :now, lease_token = NULL, lease_expires_at = NULL, worker_id = NULL
+WHERE state = 'running' AND lease_expires_at < :now
+
+-- name: progress
+UPDATE conveyor_jobs SET progress = :fraction, progress_message = :message
+WHERE id = :id AND lease_token = :token AND state = 'running'
+
+-- name: add_logs
+INSERT INTO conveyor_logs (job_id, attempt, at, level, message)
+VALUES (:id, :attempt, :at, :level, :message)
+
+-- name: save_step
+-- Insert or replace the step while the run is still held with :token.
+INSERT OR REPLACE INTO conveyor_steps (job_id, seq, key, kind, state, input, output,
+    error, attempts, history, wake_at, event_name, fingerprint, started_at, finished_at)
+SELECT :job_id, :seq, :key, :kind, :state, :input, :output, :error, :attempts, :history,
+    :wake_at, :event_name, :fingerprint, :started_at, :finished_at
+WHERE EXISTS (SELECT 1 FROM conveyor_jobs
+    WHERE id = :job_id AND lease_token = :token AND state = 'running')
+
+-- name: suspend
+-- After save_step: the run waits until :suspend (an event may wake it sooner).
+UPDATE conveyor_jobs SET state = 'waiting', run_at = :suspend, attempts = attempts - 1,
+    rescues = 0, version = coalesce(:version, version), lease_token = NULL,
+    lease_expires_at = NULL, worker_id = NULL
+WHERE id = :job_id AND lease_token = :token AND state = 'running'
+
+-- name: link
+-- The workflow columns of a freshly inserted job (graphlogic.plan decided them).
+UPDATE conveyor_jobs SET state = :state, blockers = :blockers, watched = :watched,
+    pipe = :pipe, parent_id = :parent_id, parent_seq = :parent_seq,
+    child_index = :child_index, error = :error,
+    finished_at = CASE WHEN :state = 'cancelled' THEN :now END,
+    purge_at = CASE WHEN :state = 'cancelled' THEN :now + retention END
+WHERE id = :id
+
+-- name: insert_edges
+INSERT INTO conveyor_deps (job_id, position, dep_id, done)
+VALUES (:job_id, :position, :dep_id, :done)
+
+-- name: wait_for_children
+-- After save_step: the run waits until its :left unfinished children are done.
+UPDATE conveyor_jobs SET state = 'waiting', blockers = :left,
+    run_at = CASE WHEN :left > 0 THEN :far ELSE :now END,
+    attempts = attempts - 1, rescues = 0, version = coalesce(:version, version),
+    lease_token = NULL, lease_expires_at = NULL, worker_id = NULL
+WHERE id = :id AND lease_token = :token AND state = 'running'
+RETURNING run_at
+
+-- name: cancel_tree
+UPDATE conveyor_jobs SET state = 'cancelled', finished_at = :now, dedupe_key = NULL,
+    purge_at = :now + retention, lease_token = NULL, lease_expires_at = NULL,
+    worker_id = NULL
+WHERE id IN (WITH RECURSIVE tree(id) AS (SELECT :id UNION ALL
+        SELECT j.id FROM conveyor_jobs j JOIN tree ON j.parent_id = tree.id)
+    SELECT id FROM tree)
+    AND state NOT IN ('completed', 'failed', 'cancelled')
+
+-- name: insert_one
+-- (ON CONFLICT: a racing insert of the same occurrence or dedupe key; find_existing)
+INSERT INTO conveyor_jobs (job, args, kwargs, payload, state, priority, queue, key, owner,
+    dedupe_key, max_attempts, retry, timeout, retention, remove_delay, run_at, created_at,
+    version, schedule_id, fire_at, rescheduled_from, event_id, concurrency_key, trace_context)
+VALUES (:job, :args, :kwargs, :payload, 'pending', :priority, :queue, :key, :owner,
+    :dedupe_key, :max_attempts, :retry, :timeout, :retention, :remove_delay,
+    coalesce(:run_at, :now + :delay), :now, :version, :schedule_id, :fire_at,
+    :rescheduled_from, :event_id, :concurrency_key, :trace_context)
+ON CONFLICT DO NOTHING
+RETURNING id
+
+-- name: match_pending
+-- Pending = not started, or started by a worker whose lease has expired.
+SELECT id FROM conveyor_jobs
+WHERE (state = 'pending' OR (state = 'running' AND lease_expires_at < :now))
+    AND job = :job AND owner IS :owner
+ORDER BY id
+
+-- name: match_pending_key
+SELECT id FROM conveyor_jobs
+WHERE (state = 'pending' OR (state = 'running' AND lease_expires_at < :now))
+    AND job = :job AND owner IS :owner AND key = :key
+ORDER BY id
+
+-- name: cancel_ids
+UPDATE conveyor_jobs SET state = 'cancelled', finished_at = :now, dedupe_key = NULL,
+    purge_at = :now + retention, lease_token = NULL, lease_expires_at = NULL,
+    worker_id = NULL
+WHERE id IN (SELECT value FROM json_each(:ids))
