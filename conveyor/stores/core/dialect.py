@@ -173,6 +173,11 @@ class Dialect:
         """Store plain jobs (no dedupe, schedule or links) fast; their ids in order."""
         raise NotImplementedError
 
+    @staticmethod
+    def missing_table(exc: BaseException) -> bool:
+        """``exc`` says a table does not exist (a store with an older schema)."""
+        raise NotImplementedError
+
     def attempt(self, fn: Callable[[], T]) -> T:
         """Run a whole operation, again if the database aborted it to break a deadlock."""
         return fn()

@@ -150,3 +150,25 @@ WHERE parent_id = :id AND parent_seq = :seq ORDER BY child_index
 SELECT id FROM conveyor_jobs
 WHERE (schedule_id = :schedule_id AND fire_at = :fire_at) OR (dedupe_key = :dedupe_key)
 ORDER BY id LIMIT 1
+
+-- name: flow_rules
+SELECT kind, name, concurrency, rate_limit, rate_period, paused FROM conveyor_flow
+WHERE paused OR concurrency IS NOT NULL OR rate_limit IS NOT NULL
+
+-- name: flow_pause
+INSERT INTO conveyor_flow AS f (kind, name, paused, updated_at)
+VALUES (:kind, :name, :paused, :now)
+ON CONFLICT (kind, name) DO UPDATE SET paused = excluded.paused,
+    updated_at = excluded.updated_at
+
+-- name: queue_counts
+SELECT queue, {state} AS s, count(*) FROM conveyor_jobs GROUP BY queue, s
+
+-- name: flow_group_running
+SELECT count(*) FROM conveyor_jobs WHERE state = 'running'
+    AND ((:kind = 'job' AND job = :name AND coalesce(concurrency_key, '') = :key)
+        OR (:kind = 'queue' AND queue = :name))
+
+-- name: flow_group_rate
+SELECT coalesce(sum(n), 0), min(expires_at) FROM conveyor_rate
+WHERE grp = :group AND expires_at > :now

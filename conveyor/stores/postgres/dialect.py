@@ -169,6 +169,10 @@ class PostgresDialect(Dialect):
     def attempt(self, fn: Callable[[], T]) -> T:
         return retry_conflicts(fn)()
 
+    @staticmethod
+    def missing_table(exc: BaseException) -> bool:
+        return isinstance(exc, pg_errors.UndefinedTable)
+
     def many(self, conn: Any, name: str, rows: Sequence[dict[str, Any]]) -> int:
         """One statement over arrays: each parameter is the list of the rows' values."""
         if not rows:

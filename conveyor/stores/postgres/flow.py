@@ -18,7 +18,7 @@ from conveyor.stores.flowlogic import Candidate, Exclusions, Lookout, Rules
 from conveyor.stores.postgres.queries import Q
 
 if TYPE_CHECKING:
-    from conveyor.stores.postgres.connection import Database
+    pass
 
 
 def read_rules(conn: psycopg.Connection[Any]) -> list[FlowRule]:
@@ -95,57 +95,4 @@ def claim_limited(conn: psycopg.Connection[Any], rules: Rules, prefix: str,
     return rows
 
 
-class FlowMixin:
-    """Flow-control methods of :class:`PostgresStore`."""
-
-    db: Database
-
-    def sync_limits(self, rules: Sequence[FlowRule]) -> None:
-        if not rules:
-            return
-        with self.db.connection() as conn:
-            conn.execute(Q["flow_sync"], {
-                "kinds": [r.kind for r in rules], "names": [r.name for r in rules],
-                "concurrencies": [r.concurrency for r in rules],
-                "rate_limits": [r.rate_limit for r in rules],
-                "rate_periods": [r.rate_period for r in rules],
-            })
-
-    def set_paused(self, kind: str, name: str, paused: bool) -> None:
-        with self.db.connection() as conn, conn.transaction():
-            conn.execute(Q["flow_pause"], {"kind": kind, "name": name, "paused": paused})
-            conn.execute(Q["notify"])  # workers claim again at once
-
-    def flow_rules(self) -> list[FlowRule]:
-        with self.db.connection() as conn:
-            try:
-                return read_rules(conn)
-            except psycopg.errors.UndefinedTable:  # a read-only look at an older schema
-                return []
-
-    def prune_flow(self) -> int:
-        with self.db.connection() as conn:
-            return conn.execute(Q["flow_prune"]).rowcount
-
-    def queue_counts(self) -> dict[str, dict[str, int]]:
-        with self.db.connection() as conn:
-            rows = conn.execute(Q["queue_counts"]).fetchall()
-        counts: dict[str, dict[str, int]] = {}
-        for queue, state, n in rows:
-            counts.setdefault(queue, {})[state] = int(n)
-        return counts
-
-    def flow_usage(self, groups: Sequence[str]) -> dict[str, tuple[int, int, float | None]]:
-        usage: dict[str, tuple[int, int, float | None]] = {}
-        with self.db.connection() as conn:
-            for group in groups:
-                kind, name, key = flowlogic.parse_group(group)
-                row = conn.execute(Q["flow_group_running"],
-                                   {"kind": kind, "name": name, "key": key or ""}).fetchone()
-                rate = conn.execute(Q["flow_group_rate"], {"group": group}).fetchone()
-                usage[group] = (int(row[0]) if row else 0, int(rate[0]) if rate else 0,
-                                rate[1] if rate else None)
-        return usage
-
-
-__all__ = ["FlowMixin", "claim_limited", "read_rules"]
+__all__ = ["claim_limited", "read_rules"]

@@ -69,8 +69,8 @@ RETURNING j.id, j.job, j.args, j.kwargs, j.attempts, j.max_attempts, j.retry, j.
 -- name: flow_sync
 INSERT INTO conveyor_flow AS f (kind, name, concurrency, rate_limit, rate_period, updated_at)
 SELECT v.kind, v.name, v.concurrency, v.rate_limit, v.rate_period, conveyor_now()
-FROM unnest(%(kinds)s::text[], %(names)s::text[], %(concurrencies)s::int[],
-    %(rate_limits)s::int[], %(rate_periods)s::float8[])
+FROM unnest(%(kind)s::text[], %(name)s::text[], %(concurrency)s::int[],
+    %(rate_limit)s::int[], %(rate_period)s::float8[])
     AS v(kind, name, concurrency, rate_limit, rate_period)
 ON CONFLICT (kind, name) DO UPDATE SET concurrency = excluded.concurrency,
     rate_limit = excluded.rate_limit, rate_period = excluded.rate_period,
@@ -79,28 +79,8 @@ WHERE f.concurrency IS DISTINCT FROM excluded.concurrency
     OR f.rate_limit IS DISTINCT FROM excluded.rate_limit
     OR f.rate_period IS DISTINCT FROM excluded.rate_period
 
--- name: flow_pause
-INSERT INTO conveyor_flow AS f (kind, name, paused, updated_at)
-VALUES (%(kind)s, %(name)s, %(paused)s, conveyor_now())
-ON CONFLICT (kind, name) DO UPDATE SET paused = excluded.paused,
-    updated_at = excluded.updated_at
-
 -- name: flow_prune
 -- Old rate buckets of groups nobody claims any more (rows a claim holds are skipped).
 DELETE FROM conveyor_rate WHERE ctid IN (
     SELECT ctid FROM conveyor_rate WHERE expires_at <= conveyor_now() - 60
     LIMIT 10000 FOR UPDATE SKIP LOCKED)
-
--- name: queue_counts
-SELECT queue, CASE WHEN state = 'pending' THEN (CASE WHEN run_at <= conveyor_now()
-    THEN 'queued' ELSE 'scheduled' END) ELSE state END AS s, count(*)
-FROM conveyor_jobs GROUP BY queue, s
-
--- name: flow_group_running
-SELECT count(*) FROM conveyor_jobs WHERE state = 'running'
-    AND ((%(kind)s = 'job' AND job = %(name)s AND coalesce(concurrency_key, '') = %(key)s)
-        OR (%(kind)s = 'queue' AND queue = %(name)s))
-
--- name: flow_group_rate
-SELECT coalesce(sum(n), 0)::bigint, min(expires_at) FROM conveyor_rate
-WHERE grp = %(group)s AND expires_at > conveyor_now()

@@ -24,6 +24,7 @@ from conveyor.stores.base import (
     Waiter,
 )
 from conveyor.stores.core.durable import DurableCore
+from conveyor.stores.core.flow import FlowCore
 from conveyor.stores.core.leases import LeasesCore
 from conveyor.stores.core.reading import ReadingCore
 from conveyor.stores.core.schedules import SchedulesCore
@@ -36,7 +37,7 @@ from conveyor.stores.postgres import migrations
 from conveyor.stores.postgres.asyncpool import AsyncMixin, AsyncPool
 from conveyor.stores.postgres.connection import Database, Settings
 from conveyor.stores.postgres.dialect import PostgresDialect, retry_conflicts
-from conveyor.stores.postgres.flow import FlowMixin, claim_limited, read_rules
+from conveyor.stores.postgres.flow import claim_limited, read_rules
 from conveyor.stores.postgres.queries import NUL_IN_PAYLOAD, Q
 from conveyor.stores.postgres.records import ListenWaiter
 from conveyor.stores.postgres.upkeep import Upkeep
@@ -45,7 +46,7 @@ OUTCOME_STATES = ("completed", "failed", "cancelled", "pending", "waiting")
 
 
 class PostgresStore(
-    AsyncMixin, InsertCore, DurableCore, SchedulesCore, ReadingCore, LeasesCore, FlowMixin,
+    AsyncMixin, InsertCore, DurableCore, SchedulesCore, ReadingCore, LeasesCore, FlowCore,
     WorkflowsCore,
 ):
     """Store on PostgreSQL: ``PostgresStore("postgresql://user@host/db?schema=app1")``.

@@ -119,6 +119,10 @@ class SQLiteDialect(Dialect):
         (last,) = conn.execute("SELECT last_insert_rowid()").fetchone()
         return list(range(last - len(jobs) + 1, last + 1))
 
+    @staticmethod
+    def missing_table(exc: BaseException) -> bool:
+        return "no such table" in str(exc)
+
     def many(self, conn: Any, name: str, rows: Sequence[dict[str, Any]]) -> int:
         return int(conn.executemany(self.q[name], rows).rowcount)
 

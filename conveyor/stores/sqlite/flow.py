@@ -9,16 +9,13 @@ import sqlite3
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from conveyor.clock import Clock, epoch
 from conveyor.stores.base_flow import FlowRule
-from conveyor.stores.core.dialect import state_sql
 from conveyor.stores.flowlogic import (
     SEP,
     Candidate,
     Exclusions,
     Lookout,
     Rules,
-    parse_group,
     pick,
     placeholders,
     starts_of,
@@ -26,13 +23,9 @@ from conveyor.stores.flowlogic import (
 from conveyor.stores.sqlite.dialect import SQLiteDialect
 
 if TYPE_CHECKING:
-    from conveyor.stores.sqlite.connection import Locked
+    pass
 
-STATE_SQL = state_sql(SQLiteDialect)
-RULES = (
-    "SELECT kind, name, concurrency, rate_limit, rate_period, paused FROM conveyor_flow "
-    "WHERE paused OR concurrency IS NOT NULL OR rate_limit IS NOT NULL"
-)
+RULES = SQLiteDialect.q["flow_rules"]
 
 
 def read_rules(conn: sqlite3.Connection) -> list[FlowRule]:
@@ -111,78 +104,3 @@ def claim_limited(conn: sqlite3.Connection, rules: Rules, take: str, params: dic
     ).fetchall()
     flow.record_starts(starts_of(rules, [(r[1], r[11], r[17]) for r in rows], now))
     return rows, now
-
-
-class FlowMixin:
-    """Flow-control methods of :class:`SQLiteStore`."""
-
-    db: Locked
-    clock: Clock | None
-
-    def sync_limits(self, rules: Sequence[FlowRule]) -> None:
-        now = epoch(self.clock)
-        with self.db.transaction() as conn:
-            conn.executemany(
-                "INSERT INTO conveyor_flow (kind, name, concurrency, rate_limit, rate_period, "
-                "updated_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (kind, name) DO UPDATE SET "
-                "concurrency = excluded.concurrency, rate_limit = excluded.rate_limit, "
-                "rate_period = excluded.rate_period, updated_at = excluded.updated_at",
-                [(r.kind, r.name, r.concurrency, r.rate_limit, r.rate_period, now)
-                 for r in rules],
-            )
-            conn.execute("DELETE FROM conveyor_rate WHERE expires_at <= ?", (now,))
-
-    def set_paused(self, kind: str, name: str, paused: bool) -> None:
-        with self.db.transaction() as conn:
-            conn.execute(
-                "INSERT INTO conveyor_flow (kind, name, paused, updated_at) VALUES (?, ?, ?, ?) "
-                "ON CONFLICT (kind, name) DO UPDATE SET paused = excluded.paused, "
-                "updated_at = excluded.updated_at", (kind, name, int(paused), epoch(self.clock)),
-            )
-
-    def flow_rules(self) -> list[FlowRule]:
-        with self.db.reading() as conn:
-            try:
-                return read_rules(conn)
-            except sqlite3.OperationalError:  # a read-only look at an older schema
-                return []
-
-    def prune_flow(self) -> int:
-        with self.db.transaction() as conn:
-            return conn.execute(
-                "DELETE FROM conveyor_rate WHERE expires_at <= ?", (epoch(self.clock),)
-            ).rowcount
-
-    def queue_counts(self) -> dict[str, dict[str, int]]:
-        with self.db.reading() as conn:
-            rows = conn.execute(
-                f"SELECT queue, {STATE_SQL} AS s, count(*) FROM conveyor_jobs "
-                "GROUP BY queue, s", {"now": epoch(self.clock)},
-            ).fetchall()
-        counts: dict[str, dict[str, int]] = {}
-        for queue, state, n in rows:
-            counts.setdefault(queue, {})[state] = n
-        return counts
-
-    def flow_usage(self, groups: Sequence[str]) -> dict[str, tuple[int, int, float | None]]:
-        now = epoch(self.clock)
-        usage: dict[str, tuple[int, int, float | None]] = {}
-        with self.db.reading() as conn:
-            for group in groups:
-                kind, name, key = parse_group(group)
-                if kind == "job":
-                    running = conn.execute(
-                        "SELECT count(*) FROM conveyor_jobs WHERE state = 'running' AND job = ? "
-                        "AND coalesce(concurrency_key, '') = ?", (name, key or ""),
-                    ).fetchone()[0]
-                else:
-                    running = conn.execute(
-                        "SELECT count(*) FROM conveyor_jobs WHERE state = 'running' "
-                        "AND queue = ?", (name,),
-                    ).fetchone()[0]
-                used, first = conn.execute(
-                    "SELECT coalesce(sum(n), 0), min(expires_at) FROM conveyor_rate "
-                    "WHERE grp = ? AND expires_at > ?", (group, now),
-                ).fetchone()
-                usage[group] = (int(running), int(used), first)
-        return usage

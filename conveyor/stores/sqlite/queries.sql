@@ -149,3 +149,16 @@ UPDATE conveyor_jobs SET state = 'cancelled', finished_at = :now, dedupe_key = N
     purge_at = :now + retention, lease_token = NULL, lease_expires_at = NULL,
     worker_id = NULL
 WHERE id IN (SELECT value FROM json_each(:ids))
+
+-- name: flow_sync
+INSERT INTO conveyor_flow (kind, name, concurrency, rate_limit, rate_period, updated_at)
+VALUES (:kind, :name, :concurrency, :rate_limit, :rate_period, :now)
+ON CONFLICT (kind, name) DO UPDATE SET concurrency = excluded.concurrency,
+    rate_limit = excluded.rate_limit, rate_period = excluded.rate_period,
+    updated_at = excluded.updated_at
+
+-- name: flow_sync_prune
+DELETE FROM conveyor_rate WHERE expires_at <= :now
+
+-- name: flow_prune
+DELETE FROM conveyor_rate WHERE expires_at <= :now

@@ -10,6 +10,7 @@ from typing import Any
 from conveyor.clock import Clock, epoch
 from conveyor.stores.base import ClaimedJob, Outcome, Waiter
 from conveyor.stores.core.durable import DurableCore
+from conveyor.stores.core.flow import FlowCore
 from conveyor.stores.core.leases import LeasesCore
 from conveyor.stores.core.reading import ReadingCore
 from conveyor.stores.core.schedules import SchedulesCore
@@ -20,7 +21,7 @@ from conveyor.stores.group import GroupCommit
 from conveyor.stores.matching import FAR_FUTURE
 from conveyor.stores.sqlite import connection
 from conveyor.stores.sqlite.dialect import SQLiteDialect
-from conveyor.stores.sqlite.flow import FlowMixin, claim_limited, read_rules
+from conveyor.stores.sqlite.flow import claim_limited, read_rules
 from conveyor.stores.sqlite.records import DataVersionWaiter
 from conveyor.stores.sqlite.schema import available
 
@@ -54,7 +55,7 @@ _HISTORY_APPEND = (
 )
 
 class SQLiteStore(
-    InsertCore, ReadingCore, LeasesCore, DurableCore, SchedulesCore, FlowMixin,
+    InsertCore, ReadingCore, LeasesCore, DurableCore, SchedulesCore, FlowCore,
     WorkflowsCore,
 ):
     """Store on one SQLite file: WAL, one BEGIN IMMEDIATE transaction per batch."""
