@@ -162,3 +162,57 @@ DELETE FROM conveyor_rate WHERE expires_at <= :now
 
 -- name: flow_prune
 DELETE FROM conveyor_rate WHERE expires_at <= :now
+
+-- name: claim
+-- The due jobs in claim order (the due index), leased to :worker; {queues}: the worker's
+-- queue filter. The write lock (BEGIN IMMEDIATE) keeps claims apart.
+UPDATE conveyor_jobs SET state = 'running', attempts = attempts + 1, started_at = :now,
+    lease_token = :token, lease_expires_at = :now + :lease, worker_id = :worker,
+    dedupe_key = NULL
+WHERE id IN (SELECT id FROM conveyor_jobs
+    WHERE state IN ('pending', 'waiting') AND run_at <= :now {queues}
+    ORDER BY priority DESC, run_at, id LIMIT :limit)
+RETURNING id, job, args, kwargs, attempts, max_attempts, retry, timeout, run_at, owner, key,
+    queue, version, schedule_id, event_id, priority, started_at, concurrency_key,
+    trace_context
+
+-- name: take
+-- Under flow rules: the ids flowlogic picked ({ids}; still due: the transaction holds the lock).
+UPDATE conveyor_jobs SET state = 'running', attempts = attempts + 1, started_at = :now,
+    lease_token = :token, lease_expires_at = :now + :lease, worker_id = :worker,
+    dedupe_key = NULL
+WHERE id IN ({ids}) AND state IN ('pending', 'waiting')
+RETURNING id, job, args, kwargs, attempts, max_attempts, retry, timeout, run_at, owner, key,
+    queue, version, schedule_id, event_id, priority, started_at, concurrency_key,
+    trace_context
+
+-- Outcomes, one statement per kind, run over the batch with executemany (positional
+-- parameters, in the order written), each fenced by the lease token.
+
+-- name: complete_done
+UPDATE conveyor_jobs SET state = 'completed', result = ?, error = NULL, finished_at = ?,
+    progress = 1.0, rescues = 0, version = coalesce(?, version),
+    purge_at = CASE WHEN remove_delay IS NOT NULL THEN ? + remove_delay
+        WHEN retention IS NOT NULL THEN ? + retention END,
+    lease_token = NULL, lease_expires_at = NULL, worker_id = NULL
+WHERE id = ? AND lease_token = ? AND state = 'running'
+
+-- name: complete_failed
+UPDATE conveyor_jobs SET state = ?, error = ?, finished_at = ?, rescues = 0,
+    history = json_insert(coalesce(history, '[]'), '$[#]', json_object('number', attempts,
+        'started_at', started_at, 'finished_at', ?, 'error', json(?))),
+    purge_at = ? + retention, lease_token = NULL, lease_expires_at = NULL, worker_id = NULL
+WHERE id = ? AND lease_token = ? AND state = 'running'
+
+-- name: complete_retry
+UPDATE conveyor_jobs SET state = 'pending', error = ?, run_at = ?, rescues = 0,
+    history = json_insert(coalesce(history, '[]'), '$[#]', json_object('number', attempts,
+        'started_at', started_at, 'finished_at', ?, 'error', json(?))),
+    lease_token = NULL, lease_expires_at = NULL, worker_id = NULL
+WHERE id = ? AND lease_token = ? AND state = 'running'
+
+-- name: complete_wait
+UPDATE conveyor_jobs SET state = 'waiting', run_at = ?, rescues = 0,
+    attempts = attempts - 1, version = coalesce(?, version),
+    lease_token = NULL, lease_expires_at = NULL, worker_id = NULL
+WHERE id = ? AND lease_token = ? AND state = 'running'

@@ -25,34 +25,8 @@ from conveyor.stores.sqlite.flow import claim_limited, read_rules
 from conveyor.stores.sqlite.records import DataVersionWaiter
 from conveyor.stores.sqlite.schema import available
 
-# A write only while the caller still holds the job's lease.
-_FENCE = "WHERE id = ? AND lease_token = ? AND state = 'running'"
-_CLEAR_LEASE = "lease_token = NULL, lease_expires_at = NULL, worker_id = NULL"
-_CLAIM_SET = (
-    "UPDATE conveyor_jobs SET state = 'running', attempts = attempts + 1, started_at = :now, "
-    "lease_token = :token, lease_expires_at = :now + :lease, worker_id = :worker, "
-    "dedupe_key = NULL WHERE "
-)
-_CLAIMED = (
-    " RETURNING id, job, args, kwargs, attempts, max_attempts, retry, timeout, run_at, "
-    "owner, key, queue, version, schedule_id, event_id, priority, started_at, "
-    "concurrency_key, trace_context"
-)
-_CLAIM = _CLAIM_SET + (
-    "id IN (SELECT id FROM conveyor_jobs "
-    "WHERE state IN ('pending', 'waiting') AND run_at <= :now {queues} "
-    "ORDER BY priority DESC, run_at, id LIMIT :limit)"
-) + _CLAIMED
-# Under flow rules: the ids flowlogic picked (still due: the transaction holds the lock).
-_TAKE = _CLAIM_SET + "id IN ({ids}) AND state IN ('pending', 'waiting')" + _CLAIMED
-_PURGE_AT = (
-    "CASE WHEN ? = 'completed' AND remove_delay IS NOT NULL THEN ? + remove_delay "
-    "WHEN retention IS NOT NULL THEN ? + retention END"
-)
-_HISTORY_APPEND = (
-    "json_insert(coalesce(history, '[]'), '$[#]', json_object('number', attempts, "
-    "'started_at', started_at, 'finished_at', ?, 'error', json(?)))"
-)
+Q = SQLiteDialect.q
+
 
 class SQLiteStore(
     InsertCore, ReadingCore, LeasesCore, DurableCore, SchedulesCore, FlowCore,
@@ -131,10 +105,10 @@ class SQLiteStore(
             rules = Rules.of(read_rules(conn))
             if rules:
                 params["now"] = epoch(self.clock)  # the write lock may have been waited for
-                rows, _ = claim_limited(conn, rules, _TAKE, params, queues, limit,
+                rows, _ = claim_limited(conn, rules, Q["take"], params, queues, limit,
                                         self.lookout)
             else:
-                rows = conn.execute(_CLAIM.format(queues=queue_sql), params).fetchall()
+                rows = conn.execute(Q["claim"].format(queues=queue_sql), params).fetchall()
         return claimed(rows, params["token"])
 
     def complete(self, outcomes: Sequence[Outcome]) -> int:
@@ -143,9 +117,9 @@ class SQLiteStore(
         for o in outcomes:
             at = o.finished_at
             if o.state == "completed":
-                done.append((o.result, at, o.version, o.state, at, at, o.id, o.token))
+                done.append((o.result, at, o.version, at, at, o.id, o.token))
             elif o.state in ("failed", "cancelled"):
-                failed.append((o.state, o.error, at, at, o.error, o.state, at, at, o.id, o.token))
+                failed.append((o.state, o.error, at, at, o.error, at, o.id, o.token))
             elif o.state == "pending":
                 run_at = o.run_at if o.run_at is not None else now + (o.delay or 0.0)
                 retried.append((o.error, run_at, at, o.error, o.id, o.token))
@@ -157,31 +131,10 @@ class SQLiteStore(
         changed = 0
         with self.db.transaction() as conn:
             before = conn.total_changes
-            if done:
-                changed += conn.executemany(
-                    "UPDATE conveyor_jobs SET state = 'completed', result = ?, error = NULL, "
-                    "finished_at = ?, progress = 1.0, rescues = 0, "
-                    f"version = coalesce(?, version), purge_at = {_PURGE_AT}, {_CLEAR_LEASE} "
-                    + _FENCE, done,
-                ).rowcount
-            if failed:
-                changed += conn.executemany(
-                    "UPDATE conveyor_jobs SET state = ?, error = ?, finished_at = ?, rescues = 0, "
-                    f"history = {_HISTORY_APPEND}, purge_at = {_PURGE_AT}, {_CLEAR_LEASE} "
-                    + _FENCE, failed,
-                ).rowcount
-            if retried:
-                changed += conn.executemany(
-                    "UPDATE conveyor_jobs SET state = 'pending', error = ?, run_at = ?, "
-                    f"rescues = 0, history = {_HISTORY_APPEND}, {_CLEAR_LEASE} " + _FENCE,
-                    retried,
-                ).rowcount
-            if waiting:
-                changed += conn.executemany(
-                    "UPDATE conveyor_jobs SET state = 'waiting', run_at = ?, rescues = 0, "
-                    f"attempts = attempts - 1, version = coalesce(?, version), {_CLEAR_LEASE} "
-                    + _FENCE, waiting,
-                ).rowcount
+            for name, rows in (("complete_done", done), ("complete_failed", failed),
+                               ("complete_retry", retried), ("complete_wait", waiting)):
+                if rows:
+                    changed += conn.executemany(Q[name], rows).rowcount
             woke = conn.total_changes - before > changed  # triggers freed dependents
         if woke:
             self._changed.set()
