@@ -85,6 +85,17 @@ def test_purge_deletes_finished_jobs_on_demand(app: Conveyor, ok) -> None:
     assert app.purge(state="queued") == 0
 
 
+def test_purge_by_data_deletes_only_the_matching_finished_jobs(app: Conveyor) -> None:
+    @app.job
+    def tagged(payload: dict[str, Any]) -> None:
+        pass
+
+    red, blue = tagged({"tag": "red"}).run_now(), tagged({"tag": "blue"}).run_now()
+    drain(app)
+    assert app.purge(data={"tag": "red"}) == 1
+    assert _exists(app, red, blue) == [False, True]
+
+
 def test_purge_by_job_removes_its_logs(app: Conveyor) -> None:
     @app.job
     def noisy(meta: Any) -> None:
