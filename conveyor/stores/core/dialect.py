@@ -33,16 +33,6 @@ JOB_FIELDS = (
 _NAME = re.compile(r"(?<![:\w]):([a-z_][a-z0-9_]*)")
 
 
-class Cursor(Protocol):
-    rowcount: int
-
-    def fetchone(self) -> Any: ...
-
-    def fetchall(self) -> list[Any]: ...
-
-    def __iter__(self) -> Any: ...
-
-
 class Connection(Protocol):
     def execute(self, query: Any, params: Any = ..., /) -> Any: ...
 
@@ -74,7 +64,6 @@ class Dialect:
     like: str = "LIKE"  # case-insensitive substring match ("ILIKE" on PostgreSQL)
     like_escape: str = ""  # the ESCAPE clause LIKE needs for backslashes
     same: str = "IS"  # NULL-safe equality
-    true: str = "1"
     # A payload subset condition with {} for the JSON parameter; None: the core matches
     # the payload in Python (stores.matching.contains).
     json_contains: str | None = None

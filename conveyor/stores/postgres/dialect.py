@@ -66,7 +66,6 @@ class PostgresDialect(Dialect):
     now_sql = NOW
     like = "ILIKE"
     same = "IS NOT DISTINCT FROM"
-    true = "true"
     json_contains = "payload @> {}::jsonb"
     for_update = " FOR UPDATE"
     for_share = " FOR SHARE"
