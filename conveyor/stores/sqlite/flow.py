@@ -80,6 +80,8 @@ class SQLiteFlow:
         return {r[0]: int(r[1]) for r in rows}
 
     def record_starts(self, rows: Sequence[tuple[str, float, int, float]]) -> None:
+        if not rows:  # no rate limit among the jobs taken (expired buckets: prune_flow)
+            return
         self.conn.executemany(
             "INSERT INTO conveyor_rate (grp, bucket, n, expires_at) VALUES (?, ?, ?, ?) "
             "ON CONFLICT (grp, bucket) DO UPDATE SET n = n + excluded.n, "
