@@ -125,6 +125,9 @@ def inline(app: Conveyor) -> Iterator[None]:
     waits on time are skipped over (waits for an event still wait for it)."""
     state = _Inline(app)
     original = app.triggering.insert
+    # An outer inline() block's hooks, put back when this (nested) block ends.
+    outer = {name: vars(app.triggering)[name] for name in ("insert", "insert_async")
+             if name in vars(app.triggering)}
 
     def insert(jobs: Sequence[NewJob], connection: Any = None) -> list[int]:
         return state.insert(original, jobs, connection)
@@ -138,5 +141,7 @@ def inline(app: Conveyor) -> Iterator[None]:
         yield
     finally:
         del app.triggering.insert, app.triggering.insert_async
+        for name, hook in outer.items():
+            setattr(app.triggering, name, hook)
         if state.clock is not None:
             state.clock.stop()

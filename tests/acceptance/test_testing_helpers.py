@@ -114,6 +114,21 @@ def test_inline_skips_over_durable_waits(app: Conveyor) -> None:
     assert handle.result(timeout=0) == 42
 
 
+def test_inline_blocks_nest_and_end_cleanly(app: Conveyor) -> None:
+    @app.job
+    def echo(n: int) -> int:
+        return n
+
+    with pytest.raises(RuntimeError), inline(app):
+        raise RuntimeError("the test's own error")
+    assert app.get_job(echo(0).run_now().id).state == "queued"  # type: ignore[union-attr]
+    with inline(app):
+        with inline(app):  # e.g. a fixture's block around the test's own
+            assert echo(1).run_now().result(timeout=0) == 1
+        assert echo(2).run_now().result(timeout=0) == 2  # the outer block still runs them
+    assert app.get_job(echo(3).run_now().id).state == "queued"  # type: ignore[union-attr]
+
+
 # -- run_until_idle ------------------------------------------------------------------------------
 
 
