@@ -26,7 +26,13 @@ from psycopg.pq import TransactionStatus
 from conveyor.clock import Clock, epoch
 from conveyor.errors import PayloadError, StoreError, StoreUnavailable
 from conveyor.stores.base import NewJob
-from conveyor.stores.postgres.connection import Settings, classify, describe, is_connection_error
+from conveyor.stores.postgres.connection import (
+    RESET_CLOCK,
+    Settings,
+    classify,
+    describe,
+    is_connection_error,
+)
 from conveyor.stores.postgres.dialect import PostgresDialect
 from conveyor.stores.postgres.queries import NUL_IN_PAYLOAD, Q, many_columns
 
@@ -82,6 +88,7 @@ class AsyncPool:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.clock: Clock | None = None  # given: every statement's conveyor_now()
+        self._clock_passed = False
         self._lock = threading.Lock()
         self._loops: dict[asyncio.AbstractEventLoop, _LoopConns] = {}
         self._closed = False
@@ -117,7 +124,10 @@ class AsyncPool:
         reuse = True
         try:
             if self.clock is not None:
+                self._clock_passed = True
                 await conn.execute(_CLOCK, (repr(epoch(self.clock)),))
+            elif self._clock_passed:  # a clock was removed: its setting stays per session
+                await conn.execute(RESET_CLOCK)
             yield conn
         except psycopg.Error as exc:
             if not is_connection_error(exc):

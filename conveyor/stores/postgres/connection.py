@@ -184,6 +184,7 @@ class Database:
         self._failed = False  # a connection failed since the last successful probe
         self._closed = False
         self.clock: Clock | None = None  # given: every statement's conveyor_now()
+        self._clock_passed = False
 
     def connect(self) -> psycopg.Connection[Any]:
         """A new connection outside the pool (migrations, LISTEN)."""
@@ -219,7 +220,10 @@ class Database:
         try:
             with pool.connection() as conn:
                 if self.clock is not None:
+                    self._clock_passed = True
                     pass_clock(conn, self.clock, local=False)
+                elif self._clock_passed:  # a clock was removed: its setting stays per session
+                    conn.execute(RESET_CLOCK)
                 yield conn
         except (psycopg.Error, PoolTimeout) as exc:
             if not is_connection_error(exc):
@@ -262,6 +266,10 @@ def classify(where: str, exc: BaseException) -> BaseException:
     if isinstance(exc, psycopg.OperationalError):  # lock or statement timeout, cancelled
         return StoreUnavailable(f"PostgreSQL at {where}: {str(exc).strip()}")
     return exc  # a bug in conveyor (syntax, missing table): keep the driver's message
+
+
+# conveyor_now() reads an empty setting as "the database clock".
+RESET_CLOCK = "SELECT set_config('conveyor.now', '', false)"
 
 
 def pass_clock(conn: psycopg.Connection[Any], clock: Clock, local: bool) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import math
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -298,3 +299,19 @@ def test_run_in_past_year_9999_is_refused(app: Conveyor, echo, n: float, unit: s
 def test_retries_beyond_what_a_store_holds_are_refused() -> None:
     with pytest.raises(ValueError, match="Retry retries must be at most 2147483646"):
         Retry(retries=2**31)
+
+
+def test_removing_the_clock_returns_to_the_real_time(app: Conveyor, echo) -> None:
+    app.use_clock(ManualClock(datetime(2031, 5, 1, tzinfo=UTC)))
+    echo().run_now()
+
+    async def awaited() -> JobHandle:
+        return await echo().run_now()
+
+    asyncio.run(awaited())
+    app.use_clock(None)
+    for _ in range(3):  # every pooled connection, not just the one that held the clock
+        for h in (echo().run_now(), asyncio.run(awaited())):
+            record = app.get_job(h.id)
+            assert record is not None and record.run_at.year < 2031
+        assert app.store.now() < datetime(2031, 1, 1, tzinfo=UTC).timestamp()
