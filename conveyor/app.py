@@ -481,11 +481,13 @@ class Conveyor:
         """The leader-elected maintenance duty of worker ``holder`` (conveyor.maintenance)."""
         return Maintenance(self, store, holder)
 
-    def maintain(self, store: Store, leader: bool) -> None:
+    def maintain(self, store: Store, leader: bool, full: bool = True) -> None:
         """One maintenance pass (the worker calls this): rescue, then extensions (retention
-        cleanup is the built-in ``conveyor.purge`` schedule). Each stage runs even when
-        one before it failed; the first failure is raised afterwards (the worker logs it)."""
-        maintenance_pass(self, store, leader)
+        cleanup is the built-in ``conveyor.purge`` schedule); extensions marked ``slow``
+        only on a ``full`` pass (conveyor.maintenance.SLOW_PASSES). Each stage runs even
+        when one before it failed; the first failure is raised afterwards (the worker logs
+        it)."""
+        maintenance_pass(self, store, leader, full)
 
 
 __all__ = ["Conveyor", "UnknownJobError"]

@@ -26,6 +26,7 @@ from conveyor.limits import (
     concurrency_key,
     parse_rate,
 )
+from conveyor.maintenance import FLOW_PRUNE_EVERY
 from conveyor.records import JobRecord, utc
 from conveyor.stores.base import FlowRule, FlowStore, JobRow, ReadStore, Store
 from conveyor.stores.flowlogic import job_group, queue_group
@@ -226,7 +227,8 @@ class FlowControl:
 class FlowUpkeep(BaseExtension):
     """App extension: the maintenance leader deletes rate buckets past their window."""
 
-    every = 60.0
+    slow = True
+    every = FLOW_PRUNE_EVERY
 
     def __init__(self) -> None:
         self.last = 0.0

@@ -22,6 +22,10 @@ if TYPE_CHECKING:
 class Extension(Protocol):
     """A capability plugged into an app (``app.extensions``)."""
 
+    # True: its maintenance runs on the leader's full passes only (every SLOW_PASSES-th,
+    # conveyor.maintenance), not on every pass.
+    slow: bool
+
     def maintain(self, app: Host, store: Store, leader: bool) -> None:
         """One maintenance pass (``leader``: this process holds the maintenance lead)."""
         ...
@@ -33,6 +37,8 @@ class Extension(Protocol):
 
 class BaseExtension:
     """An :class:`Extension` that does nothing: subclass it and override what you need."""
+
+    slow = False
 
     def maintain(self, app: Host, store: Store, leader: bool) -> None:
         return None
@@ -65,8 +71,9 @@ class Host(TriggerHost, Protocol):
         """A registered or built-in job definition by id."""
         ...
 
-    def maintain(self, store: Store, leader: bool) -> None:
-        """One maintenance pass: rescue, then every extension."""
+    def maintain(self, store: Store, leader: bool, full: bool = True) -> None:
+        """One maintenance pass: rescue, then every extension (``slow`` ones on a full
+        pass only)."""
         ...
 
     def maintenance_for(self, store: Store, holder: str) -> Upkeep:

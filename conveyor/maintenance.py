@@ -1,10 +1,24 @@
 """Leader-elected maintenance: one worker at a time keeps the store in shape.
 
-The leader (elected through the store: ``try_lead`` with a lease) runs every pass: rescue
-of expired leases, schedule materialisation, event delivery, flow and retention upkeep
-(the app's extensions). The other workers write nothing for maintenance: they only try
-to take the lead now and then, so a leader that dies is replaced within one lease. Every
-interval lives here; each pass is supervised by the worker (logged, retried).
+The leader (elected through the store: ``try_lead`` with a lease) runs the passes: rescue
+of expired leases and event delivery on every one; schedule materialisation, flow and
+retention upkeep (the app's ``slow`` extensions) on every SLOW_PASSES-th. The other
+workers write nothing for maintenance: they only try to take the lead now and then, so a
+leader that dies is replaced within one lease. Every interval lives here; each pass is
+supervised by the worker (logged, retried).
+
+What a worker does while idle (default lease 30 s, maintenance_interval 1 s):
+
+* every worker: waits for work on the store's change notification (PostgreSQL LISTEN,
+  SQLite data_version) and reads the next due time as the guarantee, every QUIET_POLLS x
+  ``poll_interval`` (5 s) while idle with notifications working (conveyor.worker.loop),
+  else every ``poll_interval``; renews its worker row every lease/3 (10 s, its presence
+  on the dashboard) on its own heartbeat thread;
+  a follower tries to take the lead every FOLLOWER_SHARE x lease (7.5 s);
+* the leader, once per pass (``maintenance_interval``): rescues expired leases and
+  delivers due events; every SLOW_PASSES-th pass (10 s) it also fills schedule gaps, checks
+  whether retention cleanup has work, and prunes rate buckets (at most every
+  FLOW_PRUNE_EVERY s); it renews its lead every RENEW_SHARE x lease (7.5 s).
 """
 
 from __future__ import annotations
@@ -27,8 +41,15 @@ LEAD = "maintenance"
 # over, so the leader is replaced within LEAD_SHARE + FOLLOWER_SHARE = one lease.
 LEAD_SHARE = 0.75
 FOLLOWER_SHARE = 0.25
+# The leader renews its lead every RENEW_SHARE of a lease (three times per lead lease).
+RENEW_SHARE = 0.25
 # Seconds between the leader's passes (the worker's maintenance_interval overrides it).
 PASS_EVERY = 1.0
+# Every this many passes the pass is full: extensions marked ``slow`` (schedule gaps and
+# the retention check, rate-bucket pruning) run too; the others run on every pass.
+SLOW_PASSES = 10
+# Seconds between prunes of expired rate-limit buckets (on full passes).
+FLOW_PRUNE_EVERY = 60.0
 
 
 class Maintenance:
@@ -39,7 +60,8 @@ class Maintenance:
         self.store = store
         self.holder = holder
         self.leader = False
-        self._next_try = 0.0
+        self._next_try = 0.0  # a follower's next try, or the leader's next renewal
+        self._passes = 0
 
     @property
     def lead_ttl(self) -> float:
@@ -49,26 +71,34 @@ class Maintenance:
     def follower_every(self) -> float:
         return FOLLOWER_SHARE * self.app.lease
 
+    @property
+    def renew_every(self) -> float:
+        return RENEW_SHARE * self.app.lease
+
     def run_once(self, force: bool = False) -> bool:
         """One pass: renew or try the lead when due; the leader (or ``force``: a burst
         worker finishing) maintains. Returns whether this worker leads."""
         now = epoch(self.app.clock)  # the app's clock: moving it moves the lead too
-        if self.leader or force or now >= self._next_try:
+        if force or now >= self._next_try:
             self.leader = self.store.try_lead(LEAD, self.holder, self.lead_ttl)
-            if not self.leader:
-                self._next_try = now + self.follower_every
+            self._next_try = now + (self.renew_every if self.leader else self.follower_every)
         if self.leader or force:
-            self.app.maintain(self.store, True)
+            full = force or self._passes % SLOW_PASSES == 0
+            self._passes += 1
+            self.app.maintain(self.store, True, full=full)
         return self.leader
 
 
-def maintain(app: Host, store: Store, leader: bool) -> None:
+def maintain(app: Host, store: Store, leader: bool, full: bool = True) -> None:
     """One maintenance pass (``app.maintain``): rescue, then the app's extensions
-    (retention cleanup is the built-in ``conveyor.purge`` schedule). Each stage runs even
-    when one before it failed; the first failure is raised afterwards (the worker logs it)."""
+    (retention cleanup is the built-in ``conveyor.purge`` schedule); extensions marked
+    ``slow`` only on a ``full`` pass (every SLOW_PASSES-th of the leader). Each stage runs
+    even when one before it failed; the first failure is raised afterwards (the worker
+    logs it)."""
     stages: list[Callable[[], Any]] = [functools.partial(_rescue, store)]
     for ext in app.extensions:
-        stages.append(functools.partial(ext.maintain, app, store, leader))
+        if full or not getattr(ext, "slow", False):  # a duck-typed one may lack it
+            stages.append(functools.partial(ext.maintain, app, store, leader))
     failure: Exception | None = None
     for stage in stages:
         try:
@@ -87,4 +117,7 @@ def _rescue(store: Store) -> None:
                     extra={"outcome": "rescued", "count": rescued})
 
 
-__all__ = ["FOLLOWER_SHARE", "LEAD", "LEAD_SHARE", "PASS_EVERY", "Maintenance", "maintain"]
+__all__ = [
+    "FLOW_PRUNE_EVERY", "FOLLOWER_SHARE", "LEAD", "LEAD_SHARE", "PASS_EVERY", "RENEW_SHARE",
+    "SLOW_PASSES", "Maintenance", "maintain",
+]

@@ -88,6 +88,8 @@ def misfire_error(row: ScheduleRow, late: float) -> str:
 class Periodic(BaseExtension):
     """Per-app schedule state: code schedules to upsert, parsed definitions, system jobs."""
 
+    slow = True  # gaps and the retention check: on the leader's full passes
+
     def __init__(self, app: Host) -> None:
         self._app = app  # its clock decides what is due
         self.code: dict[str, ScheduleRow] = {}  # declared on definitions, by schedule id

@@ -35,6 +35,12 @@ POISON_RESCUES = 3
 class Waiter(Protocol):
     """Blocks until the store may have new work (another process enqueued)."""
 
+    # True: it wakes only when jobs were stored or became ready (claim at once); False:
+    # on any write (the worker reads the next due time before claiming).
+    precise: bool
+    # Optional ``listening``: False while notifications are down (a LISTEN connection
+    # reconnecting); the worker then reads the due time every poll_interval.
+
     def wait(self, timeout: float) -> bool: ...
 
     def close(self) -> None: ...

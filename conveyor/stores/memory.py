@@ -16,6 +16,8 @@ from conveyor.stores.sqlite.store import SQLiteStore
 class LocalWaiter:
     """Wakes on writes made by this process (the only writers a memory store has)."""
 
+    precise = True  # set by job writes only
+
     def __init__(self, changed: threading.Event) -> None:
         self.changed = changed
 

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from conveyor.errors import StoreBusy, StoreError, is_connection_error
 from conveyor.lockwait import patiently
 from conveyor.observe.dispatch import Dispatch
-from conveyor.stores.base import ClaimedJob, Store
+from conveyor.stores.base import ClaimedJob, Outcome, Store
 from conveyor.worker import report
 from conveyor.worker.lanes import Slots, ThreadLane
 from conveyor.worker.meta import Buffer
@@ -43,6 +43,8 @@ class LeasesMixin:
     flushed: asyncio.Event
     settled: asyncio.Event
     active: dict[int, tuple[ClaimedJob, asyncio.Task[None] | None]]
+    outcomes: list[Outcome]
+    storing: dict[int, int]
     held_since: dict[int, float]
     lost: set[int]
     slots: Slots
@@ -51,6 +53,8 @@ class LeasesMixin:
     observers: Dispatch
     store: Store
     db_pool: ThreadPoolExecutor
+    beat_store: Store  # heartbeats only, on beat_pool's thread
+    beat_pool: ThreadPoolExecutor
     job_pool: ThreadPoolExecutor
     supervisor: Supervisor
     outage_tolerance: float | None
@@ -59,20 +63,22 @@ class LeasesMixin:
     if TYPE_CHECKING:
         async def _flush_all(self) -> None: ...
 
-    async def db(self, fn: Callable[..., T], *args: Any) -> T:
-        """Run a store call on this worker's single database thread."""
-        return await self.loop.run_in_executor(self.db_pool, fn, *args)
+    async def db(self, fn: Callable[..., T], *args: Any,
+                 on: ThreadPoolExecutor | None = None) -> T:
+        """Run a store call on this worker's single database thread (or thread ``on``)."""
+        return await self.loop.run_in_executor(on or self.db_pool, fn, *args)
 
     def _patient(self, fn: Callable[..., T], *args: Any) -> T:
         """In the database thread: a start-up write that waits out another process's lock."""
         return patiently(lambda: fn(*args), lambda exc: log.warning("%s", exc.waiting))
 
-    async def _guard(self, fn: Callable[..., T], *args: Any) -> T | None:
+    async def _guard(self, fn: Callable[..., T], *args: Any,
+                     on: ThreadPoolExecutor | None = None) -> T | None:
         """A store call that survives the database going away: log, back off, retry."""
         delay, since = 0.1, time.monotonic()
         while True:
             try:
-                result = await self.db(fn, *args)
+                result = await self.db(fn, *args, on=on)
                 self.lock_waits.discard(fn)
                 return result
             except StoreBusy as exc:  # another process holds the write lock: not dead
@@ -111,9 +117,25 @@ class LeasesMixin:
                 self.loop.call_soon_threadsafe(self.hurry.set)
             self.loop.call_soon_threadsafe(self.wake.set)
 
+    async def open_heartbeats(self) -> None:
+        """Heartbeats get their own thread and connection: a long claim or completion on
+        the database thread never delays the renewal of the leases."""
+        self.beat_pool = ThreadPoolExecutor(1, thread_name_prefix="conveyor-heartbeat")
+        self.beat_store = await self.db(self.app.store.clone, on=self.beat_pool)
+
+    async def close_heartbeats(self) -> None:
+        """After the last heartbeat (the same thread runs them in order)."""
+        if self.beat_store is not self.app.store and self.beat_store is not self.store:
+            with contextlib.suppress(Exception):
+                await self.db(self.beat_store.close, on=self.beat_pool)
+        self.beat_pool.shutdown(wait=False)
+
     async def _heartbeat(self) -> None:
         held = {i: job.token for i, (job, _) in self.active.items()}
-        lost = await self._guard(self.store.heartbeat, self.id, held, self.app.lease)
+        held.update({o.id: o.token for o in self.outcomes})  # not stored yet: still ours
+        held.update(self.storing)
+        lost = await self._guard(self.beat_store.heartbeat, self.id, held, self.app.lease,
+                                 on=self.beat_pool)
         if self.buffer:
             self.flushed.set()
         for job_id in lost or ():
@@ -182,6 +204,7 @@ class LeasesMixin:
         await self.observers.drain(max(self.grace, 5.0))
         with contextlib.suppress(Exception):
             await self.db(self._patient, self.store.unregister_worker, self.id)
+        await self.close_heartbeats()
         if self.store is not self.app.store:
             with contextlib.suppress(Exception):
                 await self.db(self.store.close)

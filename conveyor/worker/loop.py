@@ -4,7 +4,6 @@ conveyor.worker.leases)."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import socket
@@ -26,6 +25,7 @@ from conveyor.worker.leases import LeasesMixin
 from conveyor.worker.meta import Buffer
 from conveyor.worker.outcomes import store_outcomes
 from conveyor.worker.supervise import FAILURE_BUDGET, Supervisor
+from conveyor.worker.watch import WatchMixin
 
 if TYPE_CHECKING:
     from conveyor.host import Host, Upkeep
@@ -33,9 +33,12 @@ if TYPE_CHECKING:
 log = logging.getLogger("conveyor.worker")
 QUICK = 0.05  # seconds from claim to outcome under which jobs are claimed ahead
 HELD_POLL = 0.2  # seconds between claims while due work is held back (pause, limits)
+# An idle worker whose change watcher runs reads the due time every QUIET_POLLS x
+# poll_interval (5 s): notifications wake it for new work, the read is the guarantee.
+QUIET_POLLS = 5
 
 
-class Worker(LeasesMixin):
+class Worker(LeasesMixin, WatchMixin):
     """Runs jobs from one app's store. Use ``app.run_worker()`` or ``conveyor worker``."""
 
     def __init__(
@@ -86,7 +89,8 @@ class Worker(LeasesMixin):
         self.id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         # Claimed and not finished: a task per async job; None: waiting or on a lane thread.
         self.active: dict[int, tuple[ClaimedJob, asyncio.Task[None] | None]] = {}
-        self.outcomes: list[Outcome] = []
+        self.outcomes: list[Outcome] = []  # finished, waiting to be stored (leases kept)
+        self.storing: dict[int, int] = {}  # outcomes being stored now: id -> lease token
         # (job, outcome, error) to tell observers once the outcome is stored
         self.finished: list[tuple[ClaimedJob, Outcome, BaseException | None]] = []
         self.observers = Dispatch(app)
@@ -121,6 +125,7 @@ class Worker(LeasesMixin):
                                lambda: self.loop.call_soon_threadsafe(self._lane_done),
                                self.low_water)
         self.store: Store = await self.db(self.app.store.clone)
+        await self.open_heartbeats()
         if handle_signals:
             self._install_signals()
         await self.db(self._patient, self.store.register_worker, WorkerInfo(
@@ -188,6 +193,8 @@ class Worker(LeasesMixin):
                 if not maybe_work:
                     self.hungry.set()  # only now are change notifications worth watching
             timeout = self.poll_interval if not self.burst else 0.05
+            if self.watching and not self.active and not self.burst:
+                timeout *= QUIET_POLLS
             if maybe_work:
                 due = None
             elif use_peek:
@@ -216,18 +223,24 @@ class Worker(LeasesMixin):
                 maybe_work = True
                 continue
             try:
-                await asyncio.wait_for(self.wake.wait(), timeout)
+                if not self._written:
+                    await asyncio.wait_for(self.wake.wait(), timeout)
+                peek = self._written  # a write somewhere, maybe not of a job: look first
             except TimeoutError:
-                if self.burst or self.held or due is not None:
-                    maybe_work = True
-                else:  # an idle poll: one look at the due time, a claim only if work is due
-                    peeked = await self._guard(self.store.next_due, self.queues)
-                    maybe_work = peeked is not None and peeked <= epoch(self.app.clock)
-                    use_peek = not maybe_work
+                maybe_work = self.burst or self.held or due is not None
+                peek = not maybe_work  # an idle poll
+            self._written = False  # the claim or the look below sees what it wrote
             if self._changed:
-                maybe_work = True
+                maybe_work, self._changed = True, False
+            elif peek and not maybe_work:  # one look at the due time, a claim only if due
+                peeked = await self._guard(self.store.next_due, self.queues)
+                maybe_work = peeked is not None and peeked <= epoch(self.app.clock)
+                use_peek = not maybe_work
+                if use_peek:
+                    self.hungry.set()
 
-    _changed = False
+    _changed = False  # jobs were stored (a precise waiter: LISTEN, this process)
+    _written = False  # something was written (SQLite data_version): peek before claiming
     held = False  # due work was left by the last claim (a pause or a full limit)
 
     def wake_pending(self) -> bool:
@@ -352,7 +365,14 @@ class Worker(LeasesMixin):
                     log.exception("could not store %d progress reports and %d log lines; "
                                   "dropped", len(progress), len(logs))
                 if outcomes:
-                    replaced = await store_outcomes(self._guard, self.store, outcomes)
+                    self.storing = {o.id: o.token for o in outcomes}  # still heartbeated
+                    try:
+                        replaced = await store_outcomes(self._guard, self.store, outcomes)
+                    finally:
+                        self.storing = {}
+                    if any(o.state in ("pending", "waiting") for o in outcomes):
+                        self._written = True  # a retry or a wake-up time: read when due
+                        self.wake.set()
                     finished = [(job, replaced.get(outcome.id, outcome), error)
                                 for job, outcome, error in finished]
                     if self.held:  # slots of a limit freed: claim the held work now
@@ -372,28 +392,3 @@ class Worker(LeasesMixin):
         if self.maintenance is None:
             self.maintenance = self.app.maintenance_for(self.store, self.id)
         self.maintenance.run_once(force)
-
-    def _watch(self) -> None:
-        """Thread: wake the loop when another process stores work."""
-        try:
-            waiter = self.app.store.clone().open_waiter()
-        except Exception:  # the loop polls anyway
-            log.exception("change notifications unavailable; polling only")
-            return
-        try:
-            while not self.stopping:
-                if not self.hungry.wait(0.5):
-                    continue
-                try:
-                    changed = waiter.wait(0.5)
-                except Exception:
-                    log.warning("change notifications interrupted; polling", exc_info=True)
-                    time.sleep(1.0)
-                    continue
-                if changed and not self.stopping:
-                    self.hungry.clear()
-                    self._changed = True
-                    self.loop.call_soon_threadsafe(self.wake.set)
-        finally:
-            with contextlib.suppress(Exception):
-                waiter.close()

@@ -86,11 +86,11 @@ def test_failing_upkeep_is_logged_with_its_traceback_and_retried(
     calls: list[int] = []
     maintain = app.maintain
 
-    def flaky(store: Any, leader: bool) -> None:
+    def flaky(store: Any, leader: bool, full: bool = True) -> None:
         calls.append(1)
         if len(calls) <= 3:
             raise RuntimeError(f"upkeep bug {len(calls)}")
-        maintain(store, leader)
+        maintain(store, leader, full)
 
     monkeypatch.setattr(app, "maintain", flaky)
     started: list[Any] = []

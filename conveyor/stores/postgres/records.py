@@ -25,6 +25,8 @@ class ListenWaiter:
     the next wait, reporting a wake-up (notifications may have been missed meanwhile).
     """
 
+    precise = True  # NOTIFY only when jobs are stored or become ready
+
     def __init__(self, db: Database, channel: str) -> None:
         self.db = db
         self.channel = channel
@@ -41,6 +43,11 @@ class ListenWaiter:
             raise
         self.conn = conn
         self.backoff = 0.1
+
+    @property
+    def listening(self) -> bool:
+        """False while the LISTEN connection is down (the worker then polls faster)."""
+        return self.conn is not None
 
     def wait(self, timeout: float) -> bool:
         if self.conn is None:

@@ -17,6 +17,8 @@ class DataVersionWaiter:
     an idle worker on a SQLite file notices new jobs within a millisecond or two.
     """
 
+    precise = False  # any commit changes data_version
+
     def __init__(self, db: Locked, local: threading.Event, interval: float = 0.001) -> None:
         self.db = db
         self.local = local

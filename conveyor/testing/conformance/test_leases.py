@@ -142,6 +142,36 @@ def test_a_rescued_workers_late_writes_change_nothing(app: Conveyor) -> None:
     assert record is not None and (record.state, record.result) == ("completed", 2)
 
 
+def test_heartbeats_renew_leases_while_the_database_thread_is_busy(
+    half_second_lease: Conveyor, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    app = half_second_lease
+    next_due = type(app.store).next_due
+
+    def slow_next_due(store: Any, queues: Any) -> Any:
+        if threading.current_thread().name.startswith("conveyor-db"):
+            time.sleep(0.8)  # longer than the lease: a slow query on the worker's thread
+        return next_due(store, queues)
+
+    monkeypatch.setattr(type(app.store), "next_due", slow_next_due)
+
+    @app.job
+    def long_sync() -> str:
+        time.sleep(1.2)
+        return "done"
+
+    handle = long_sync().run_now()
+    rescued = 0
+    with worker_thread(app):
+        deadline = time.monotonic() + 15
+        while not handle.record().finished:  # type: ignore[union-attr]
+            rescued += app.store.rescue()
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+    assert rescued == 0  # heartbeats have their own thread: never queued behind next_due
+    assert handle.result(timeout=1) == "done"
+
+
 def test_a_stalled_workers_heartbeat_does_not_extend_the_new_lease(app: Conveyor) -> None:
     job_id = _insert(app)
     _claim_and_expire(app, "stalled-worker")

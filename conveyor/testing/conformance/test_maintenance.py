@@ -16,9 +16,9 @@ def _counting(app: Conveyor) -> list[bool]:
     passes: list[bool] = []
     maintain = app.maintain
 
-    def counted(store: Any, leader: bool) -> None:
+    def counted(store: Any, leader: bool, full: bool = True) -> None:
         passes.append(leader)
-        maintain(store, leader)
+        maintain(store, leader, full)
 
     app.maintain = counted  # type: ignore[method-assign]
     return passes
@@ -68,3 +68,55 @@ def test_a_follower_does_not_rescue_but_the_leader_does(new_app: NewApp) -> None
     leader.run_once()
     record = app.get_job(job_id)
     assert record is not None and record.state == "queued"
+
+
+class _Spy:
+    """A store that counts the calls made through it (by method name)."""
+
+    def __init__(self, store: Any) -> None:
+        self._store = store
+        self.calls: list[str] = []
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._store, name)
+        if not callable(attr):
+            return attr
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            self.calls.append(name)
+            return attr(*args, **kwargs)
+        return call
+
+
+def _passes(app: Conveyor, clock: ManualClock, holder: str, steps: int) -> _Spy:
+    """``steps`` maintenance passes of ``holder``, a quarter second of app clock apart."""
+    spy = _Spy(app.store)
+    duty = app.maintenance_for(spy, holder)
+    for _ in range(steps):
+        duty.run_once()
+        clock.advance(seconds=0.25)
+    return spy
+
+
+def test_an_idle_follower_writes_nothing_but_its_tries_for_the_lead(new_app: NewApp) -> None:
+    clock = ManualClock(datetime(2031, 1, 1, tzinfo=UTC))
+    app = new_app(lease=8, clock=clock)
+    assert app.maintenance_for(app.store, "worker-a").run_once() is True
+    follower = _passes(app, clock, "worker-b", 32)  # 8 s: one lease
+    # Only a try for the lead every quarter lease (2 s): no rescue, no schedules, no
+    # events, no retention checks.
+    assert set(follower.calls) == {"try_lead"}
+    assert 4 <= len(follower.calls) <= 5
+
+
+def test_an_idle_leader_renews_its_lead_and_runs_slow_services_on_intervals(
+    new_app: NewApp,
+) -> None:
+    from conveyor.maintenance import SLOW_PASSES
+
+    clock = ManualClock(datetime(2031, 1, 1, tzinfo=UTC))
+    app = new_app(lease=8, clock=clock)
+    leader = _passes(app, clock, "worker-a", 4 * SLOW_PASSES)  # 40 passes over 10 s
+    assert leader.calls.count("rescue") == 4 * SLOW_PASSES  # every pass
+    assert 5 <= leader.calls.count("try_lead") <= 6  # renewed every quarter lease (2 s)
+    assert leader.calls.count("schedule_gaps") == 4  # every SLOW_PASSES-th pass

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import threading
+import time
 from typing import Any
 
 import pytest
@@ -161,3 +162,43 @@ def test_async_jobs_run_side_by_side_on_one_loop(app: Conveyor) -> None:
     handles = app.enqueue_many(meet(i) for i in range(5))
     app.run_worker(burst=True, concurrency=5)
     assert [h.result(timeout=1) for h in handles] == list(range(5))
+
+
+def test_an_idle_worker_reads_the_due_time_slowly_while_notifications_work(
+    app: Conveyor, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from conveyor.worker.loop import QUIET_POLLS
+
+    reads: list[float] = []
+    next_due = type(app.store).next_due
+
+    def counted(store: Any, queues: Any) -> Any:
+        if threading.current_thread().name.startswith("conveyor-db"):
+            reads.append(time.monotonic())
+        return next_due(store, queues)
+
+    monkeypatch.setattr(type(app.store), "next_due", counted)
+    with worker_thread(app, poll_interval=0.05) as worker:
+        wait_for(lambda: worker.watching, what="the change watcher")
+        time.sleep(0.1)
+        before = len(reads)
+        time.sleep(0.5)  # ten polls at poll_interval; two at QUIET_POLLS x poll_interval
+        assert len(reads) - before <= 0.5 / (0.05 * QUIET_POLLS) + 2
+
+
+def test_a_quiet_worker_runs_a_retry_when_it_is_due(app: Conveyor) -> None:
+    from conveyor import Retry
+
+    attempts: list[float] = []
+
+    @app.job(retry=Retry(retries=1, wait=0.2))
+    def flaky() -> str:
+        attempts.append(time.monotonic())
+        if len(attempts) == 1:
+            raise RuntimeError("first attempt fails")
+        return "second"
+
+    with worker_thread(app, poll_interval=1.0):  # a due-time read every 5 s when idle
+        handle = flaky().run_now()
+        assert handle.result(timeout=10) == "second"
+    assert attempts[1] - attempts[0] < 3.0  # the worker read the retry's due time at once
