@@ -66,6 +66,11 @@ class HotPathStore(Protocol):
         """The store's clock (the one given to :meth:`use_clock`, if any)."""
         ...
 
+    def wake(self) -> None:
+        """Ask every worker to look for due work now (a clock given to :meth:`use_clock`
+        moved: nothing was stored, so nothing else would tell them)."""
+        ...
+
     def migrate(self) -> list[str]:
         """Create or upgrade the schema; returns the names of applied migrations."""
         ...

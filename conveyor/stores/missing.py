@@ -21,6 +21,9 @@ class MissingStore:
     def close(self) -> None:
         """Nothing to release."""
 
+    def wake(self) -> None:
+        """No worker runs on a store that does not exist."""
+
     def migrate(self) -> list[str]:
         raise StoreMissing(self.message)
 

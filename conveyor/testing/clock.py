@@ -67,6 +67,8 @@ class FakeClock:
             self._at = target
             if self._traveller is not None:
                 self._coordinates.move_to(target)
+            if self.app.clock is self:
+                self.app.store.wake()  # a running worker looks at once, not at its next poll
         return self._at
 
     def stop(self) -> None:

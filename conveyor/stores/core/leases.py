@@ -34,6 +34,11 @@ class LeasesCore:
                 d.notify(conn)
         return changed
 
+    def wake(self) -> None:
+        """Ask every worker to look for due work now (a test clock moved)."""
+        with self.d.writing() as conn:
+            self.d.notify(conn)
+
     @retried
     def rescue(self) -> int:
         d = self.d
