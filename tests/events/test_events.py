@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
 from conveyor import ConfigurationError, Conveyor, PayloadError
+from conveyor.testing import FakeClock
 from tests.durable.helpers import finish, settle
 
 
@@ -105,12 +105,13 @@ def test_a_delayed_event_is_delivered_by_maintenance_when_due(app: Conveyor) -> 
     def on_later(payload: Any) -> Any:
         return payload
 
-    sent = app.send_event("later", {"x": 1}, deliver_at=datetime.now(UTC) + timedelta(seconds=0.3))
-    assert sent.runs == [] and sent.delivered_at is None
-    app.run_worker(burst=True)
-    assert app.count(job="on_later") == 0
-    time.sleep(0.35)
-    app.run_worker(burst=True)  # maintenance delivers it, then the run is due
+    with FakeClock(app, start=datetime(2030, 1, 1, tzinfo=UTC), patch_python=False) as clock:
+        sent = app.send_event("later", {"x": 1}, deliver_at=clock.now() + timedelta(seconds=0.3))
+        assert sent.runs == [] and sent.delivered_at is None
+        app.run_worker(burst=True)
+        assert app.count(job="on_later") == 0
+        clock.advance(0.35)
+        app.run_worker(burst=True)  # maintenance delivers it, then the run is due
     (event,) = app.events_list()
     assert event.delivered_at is not None and len(event.runs) == 1
     assert app.get_job(event.runs[0]).result == {"x": 1}  # type: ignore[union-attr]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import itertools
 import time
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -15,6 +15,7 @@ from periodic_helpers import occurrences, pending
 from conveyor import Conveyor, ScheduleError
 from conveyor.errors import ConfigurationError
 from conveyor.schedules.periodic import PURGE_JOB
+from conveyor.testing import FakeClock
 
 
 @pytest.fixture
@@ -120,18 +121,20 @@ def test_a_worker_runs_each_occurrence_once_and_links_it_to_the_previous(
     @app.job(trigger=app.every("1 second"))
     def tick(meta: Any) -> None:
         runs.append(meta.job.id)
-    app.sync_schedules()  # as a starting worker does
 
-    deadline = time.monotonic() + 2.2
-    while time.monotonic() < deadline:
-        app.run_worker(burst=True)
-        time.sleep(0.1)
-    found = occurrences(app, "tick")
+    # The app's clock moves instead of the test sleeping (real processes racing a real
+    # 1-second schedule: tests/process/test_schedule_processes.py).
+    with FakeClock(app, start=datetime(2030, 1, 1, 12, tzinfo=UTC), patch_python=False) as clock:
+        app.sync_schedules()  # as a starting worker does
+        for _ in range(3):
+            clock.advance(1)
+            app.run_worker(burst=True)
+        found = occurrences(app, "tick")
     done = [r for r in found if r.state == "completed"]
-    assert len(done) >= 2 and sorted(runs) == [r.id for r in done]
+    assert len(done) == 3 and sorted(runs) == [r.id for r in done]
     assert [r.rescheduled_from for r in found[1:]] == [r.id for r in found[:-1]]
     steps = [b.run_at - a.run_at for a, b in itertools.pairwise(found)]
-    assert all(step >= timedelta(seconds=1) and not step.microseconds for step in steps)
+    assert steps == [timedelta(seconds=1)] * 3  # no occurrence skipped, none twice
     assert found[-1].state in ("scheduled", "queued")
 
 
