@@ -10,6 +10,7 @@ import pytest
 
 from conveyor import ConfigurationError, Conveyor
 from conveyor.schedules.periodic import PURGE_JOB
+from conveyor.testing import FakeClock
 from tests.durable.helpers import finish, settle
 
 
@@ -52,12 +53,16 @@ def test_an_event_is_kept_until_the_runs_it_started_finish(app: Conveyor) -> Non
         await io.wait("nap", 0.2)
         return ctx.trigger
 
+    # The app's clock stands still until advanced: on a busy machine a real 0.2 s nap could
+    # end inside the burst worker that started it, which then finishes the run.
+    clock = FakeClock(app, start=datetime(2030, 1, 1, tzinfo=UTC), patch_python=False)
     [run] = app.send_event("user.created", {"id": 7}, id="u7").runs
     assert app.get_job(run).state in ("queued", "scheduled")  # type: ignore[union-attr]
     assert app.store.purge_events(app.store.now() + 1) == 0
     app.run_worker(burst=True)
     assert app.get_job(run).state == "waiting"  # type: ignore[union-attr]
     assert app.store.purge_events(app.store.now() + 1) == 0
+    clock.advance(1)
     record = finish(app, app.get_job(run))  # type: ignore[arg-type]
     assert record.result == {"type": "event", "event_id": "u7", "event_name": "user.created"}
     assert app.store.purge_events(app.store.now() + 1) == 1
