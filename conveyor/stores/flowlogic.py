@@ -133,6 +133,11 @@ class Lookout:
         return (seen is not None and time.monotonic() - seen[0] < DEEP_EVERY
                 and seen[1] <= _skipped(skip))
 
+    def forget(self) -> None:
+        """Trust no earlier look (a burst worker's last claim before it returns)."""
+        with self.lock:
+            self.empty.clear()
+
     def found(self, queues: Sequence[str] | None, skip: Exclusions, anything: bool) -> None:
         with self.lock:
             if anything:

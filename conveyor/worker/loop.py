@@ -264,6 +264,9 @@ class Worker(LeasesMixin, WatchMixin):
         due = await self._guard(self.store.next_due, self.queues)
         if self.active or due is None or due > epoch(self.app.clock):
             return not self.active
+        lookout = getattr(self.store, "lookout", None)  # its memory may hide a job stored since
+        if lookout is not None:
+            lookout.forget()
         claimed = await self._guard(self.store.claim, self.id, self.queues,
                                     min(self.concurrency, self.batch), self.app.lease)
         jobs = claimed

@@ -76,3 +76,21 @@ def test_a_job_queued_behind_a_full_backlog_later_starts_soon(app: Conveyor) -> 
     wait_for(claims_it, 5, "the job behind the backlog", interval=0.05)
     assert [j.id for j in taken] == [behind.id]  # and never a second attempt of the limit
     assert time.monotonic() - started < 3.0
+
+
+def test_a_burst_worker_runs_a_job_stored_behind_a_rate_limited_backlog(app: Conveyor) -> None:
+    ran: list[str] = []
+
+    @app.job
+    def other() -> None:
+        ran.append("other")
+
+    @app.job(rate="1/minute")
+    def limited(i: int) -> None:
+        ran.append(f"limited{i}")
+        if i == 0:  # stored just after a claim looked past the full limit and found nothing
+            other().run_now()
+
+    app.enqueue_many(limited(i) for i in range(6))
+    app.run_worker(burst=True, concurrency=2)
+    assert ran == ["limited0", "other"]
