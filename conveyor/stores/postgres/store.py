@@ -181,7 +181,10 @@ class PostgresStore(
             "commit": None if self.settings.synchronous_complete else "off",
         }
         with self.db.connection() as conn:
-            return conn.execute(Q["complete"], params).rowcount
+            changed = conn.execute(Q["complete"], params).rowcount
+            if any(o.state in ("pending", "waiting") for o in outcomes):
+                conn.execute(Q["notify"])  # a retry or wake-up time: idle workers read it
+        return int(changed)
 
     def rescue(self) -> int:
         changed = super().rescue()

@@ -136,6 +136,6 @@ class SQLiteStore(
                 if rows:
                     changed += conn.executemany(Q[name], rows).rowcount
             woke = conn.total_changes - before > changed  # triggers freed dependents
-        if woke:
+        if woke or retried or waiting:  # or a retry or wake-up time: idle workers read it
             self._changed.set()
         return changed

@@ -202,3 +202,27 @@ def test_a_quiet_worker_runs_a_retry_when_it_is_due(app: Conveyor) -> None:
         handle = flaky().run_now()
         assert handle.result(timeout=10) == "second"
     assert attempts[1] - attempts[0] < 3.0  # the worker read the retry's due time at once
+
+
+def test_a_quiet_worker_runs_a_retry_another_worker_stored_when_it_is_due(
+    app: Conveyor,
+) -> None:
+    from conveyor.stores.base import Outcome
+
+    runs: list[float] = []
+
+    @app.job
+    def flaky() -> None:
+        runs.append(time.monotonic())
+
+    flaky().run_now()
+    (job,) = app.store.claim("elsewhere", None, 1, 30)  # a busy worker ran it and failed
+    with worker_thread(app, poll_interval=1.0) as worker:  # a due-time read every 5 s
+        wait_for(lambda: worker.watching, what="the change watcher")
+        time.sleep(0.1)  # idle, nothing due
+        stored = time.monotonic()
+        app.store.complete([Outcome(job.id, job.token, "pending", app.store.now(),
+                                    error='{"type": "E", "message": "m", "traceback": null}',
+                                    delay=0.2)])
+        wait_for(lambda: bool(runs), timeout=10)
+    assert runs[0] - stored < 3.0  # told of the retry's due time, not the next 5 s read
