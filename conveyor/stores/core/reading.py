@@ -97,7 +97,10 @@ class ReadingCore:
         params = d.params()
         with d.one() as conn:
             cond = self._where(conn, dataclasses.replace(flt, states=states), params)
-            return int(conn.execute(d.q["cancel"].format(where=cond), params).rowcount)
+            changed = int(conn.execute(d.q["cancel"].format(where=cond), params).rowcount)
+            if changed:  # a waiting parent of a cancelled child is due now
+                d.notify(conn)
+            return changed
 
     def retry_job(self, job_id: int) -> bool:
         with self.d.writing() as conn:

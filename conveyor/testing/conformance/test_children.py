@@ -168,3 +168,38 @@ def test_cascading_cancel_stops_running_async_children_cooperatively(kids: Conve
                  what="the running children to be cancelled")
     children = kids.get_job(run.id).children  # type: ignore[union-attr]
     assert {kids.get_job(c).state for c in children} == {"cancelled"}  # type: ignore[union-attr]
+
+
+def test_cancelling_a_child_wakes_a_quiet_workers_parent_at_once(app: Conveyor) -> None:
+    import time
+
+    woke: list[float] = []
+
+    @app.job
+    def child() -> None: ...
+
+    @app.job(queue="parents")
+    async def parent(io: Any) -> None:
+        try:
+            await io.run_job("c", child())
+        except JobFailed:
+            woke.append(time.monotonic())
+
+    # Serves only the parents (the child waits) and reads the due time every 5 s.
+    with worker_thread(app, poll_interval=1.0, queues=["parents"]) as worker:
+        wait_for(lambda: worker.watching, what="the change watcher")
+        run = parent().run_now()
+
+        def waiting() -> bool:
+            record = app.get_job(run.id)
+            return record is not None and record.state == "waiting" and bool(record.children)
+
+        wait_for(waiting, what="the parent to wait for its child")
+        time.sleep(0.3)  # the worker settles into its idle wait
+        record = app.get_job(run.id)
+        assert record is not None
+        cancelled = time.monotonic()
+        assert app.cancel(record.children[0])
+        wait_for(lambda: bool(woke), timeout=10, what="the parent to wake")
+    assert woke[0] - cancelled < 3.0  # woken, not found by the next 5 s read
+
