@@ -140,7 +140,8 @@ class LeasesMixin:
             self.flushed.set()
         for job_id in lost or ():
             entry = self.active.get(job_id)
-            if entry is not None:
+            # Only the attempt renewed: one claimed again meanwhile holds a new token.
+            if entry is not None and entry[0].token == held[job_id]:
                 log.warning("job %s: lease lost (cancelled or rescued); abandoning", job_id)
                 self._abandon(job_id, entry[1])
 
