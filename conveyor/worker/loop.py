@@ -303,10 +303,13 @@ class Worker(LeasesMixin, WatchMixin):
     def _lane_done(self) -> None:
         """On the loop: record the outcomes lane threads made (one wake-up per batch)."""
         for job, outcome, error in self.lane.drain():
-            if self.active.pop(job.id, None) is None:  # abandoned while it ran: dropped
-                self.lost.discard(job.id)
-                self.held_since.pop(job.id, None)
+            entry = self.active.get(job.id)
+            if entry is None or entry[0].token != job.token:  # abandoned while it ran:
+                self.lost.discard(job.id)  # dropped (a new attempt, claimed since, stays)
+                if entry is None:
+                    self.held_since.pop(job.id, None)
                 continue
+            del self.active[job.id]
             self._record(job, outcome, error)
         self._left()
 
