@@ -303,15 +303,19 @@ class Worker(LeasesMixin, WatchMixin):
     def _lane_done(self) -> None:
         """On the loop: record the outcomes lane threads made (one wake-up per batch)."""
         for job, outcome, error in self.lane.drain():
-            entry = self.active.get(job.id)
-            if entry is None or entry[0].token != job.token:  # abandoned while it ran:
-                self.lost.discard(job.id)  # dropped (a new attempt, claimed since, stays)
-                if entry is None:
+            if not self._tracks(job):  # abandoned while it ran: dropped
+                self.lost.discard(job.id)  # (a new attempt, claimed since, stays)
+                if job.id not in self.active:
                     self.held_since.pop(job.id, None)
                 continue
             del self.active[job.id]
             self._record(job, outcome, error)
         self._left()
+
+    def _tracks(self, job: ClaimedJob) -> bool:
+        """self.active holds this attempt (not one of the job claimed again since)."""
+        entry = self.active.get(job.id)
+        return entry is not None and entry[0].token == job.token
 
     def _left(self) -> None:
         """Jobs left self.active: start waiting ones, claim more when few wait."""
@@ -330,7 +334,8 @@ class Worker(LeasesMixin, WatchMixin):
                 self.observers.finished(job, None, None)
             return
         finally:
-            self.active.pop(job.id, None)
+            if self._tracks(job):
+                del self.active[job.id]
             self.slots.release()
             self._left()
         self._record(job, outcome, self.runner.errors.pop(job.id, None))
