@@ -32,11 +32,12 @@ from conveyor.errors import (
 from conveyor.events import EventsHost
 from conveyor.retry import Retry
 from conveyor.serialization import dumps
-from conveyor.stores.base import StepRow
+from conveyor.stores.base import StepRow, StepWrite
 from conveyor.stores.matching import FAR_FUTURE
 from conveyor.worker.failure import error_json
 
 if TYPE_CHECKING:
+    from conveyor.durable.writes import StepWriter
     from conveyor.stores.base import ClaimedJob, Store
     from conveyor.worker.meta import Meta
 
@@ -97,11 +98,12 @@ class Run:
 
     def __init__(
         self, app: DurableHost, claimed: ClaimedJob, steps: list[StepRow], meta: Meta,
-        version: str | None, db: Executor,
+        version: str | None, writer: StepWriter,
     ) -> None:
         self.app = app
-        self.db = db
-        self.store: Store = app.store
+        self.writer = writer
+        self.db: Executor = writer.db
+        self.store: Store = writer.store
         self.claimed = claimed
         self.meta = meta
         self.version = version
@@ -177,9 +179,10 @@ class Run:
         )
 
     async def save(self, step: StepRow, suspend_until: float | None = None) -> None:
-        """Store ``step`` (and with ``suspend_until`` set the run waiting) under the lease."""
-        saved = await self.call(
-            self.store.save_step, self.claimed.token, step, suspend_until, self.version
+        """Store ``step`` (and with ``suspend_until`` set the run waiting) under the lease;
+        returns once committed (with other runs' steps: :mod:`conveyor.durable.writes`)."""
+        saved = await self.writer.save(
+            StepWrite(self.claimed.token, step, suspend_until, self.version)
         )
         if not saved:
             # The lease is gone (cancelled, or rescued after a stall): whoever holds the

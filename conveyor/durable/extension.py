@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from conveyor.durable.engine import DurableHost
 from conveyor.durable.runner import Versions, run_durable
 from conveyor.durable.steps import Step
+from conveyor.durable.writes import StepWriters
 from conveyor.events import deliver_due
 from conveyor.host import BaseExtension
 
@@ -30,16 +31,16 @@ class DurableExtension(BaseExtension):
     def __init__(self, app: DurableHost) -> None:
         self.app = app
         self.versions = Versions()
-        # Durable runs wait on many small store writes; enough threads let a PostgreSQL
-        # store commit them concurrently (group commit) instead of one fsync at a time.
+        # Store reads of durable runs; their step writes are batched per event loop.
         self.db = ThreadPoolExecutor(DB_THREADS, thread_name_prefix="conveyor-durable")
+        self.writers = StepWriters(self.db)
 
     async def run(
         self, definition: JobDefinition, claimed: ClaimedJob, args: list[Any],
         kwargs: dict[str, Any], meta: Meta, runner: JobRunner,
     ) -> Any:
         return await run_durable(
-            self.app, self.versions, self.db, definition, claimed, args, kwargs, meta, runner
+            self.app, self.versions, self.writers, definition, claimed, args, kwargs, meta, runner
         )
 
     def job_version(

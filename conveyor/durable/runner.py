@@ -5,12 +5,12 @@ from __future__ import annotations
 import asyncio
 import inspect
 from collections.abc import Callable
-from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from conveyor.durable.engine import DurableHost, Run
 from conveyor.durable.io import IO
+from conveyor.durable.writes import StepWriters
 from conveyor.errors import ConfigurationError, Fail
 from conveyor.jobs import INJECTED
 from conveyor.stores.base import ClaimedJob, StepRow
@@ -76,18 +76,20 @@ class Versions:
 
 
 async def run_durable(
-    app: DurableHost, versions: Versions, db: Executor, definition: JobDefinition,
+    app: DurableHost, versions: Versions, writers: StepWriters, definition: JobDefinition,
     claimed: ClaimedJob, args: list[Any], kwargs: dict[str, Any], meta: Meta, runner: JobRunner,
 ) -> Any:
     """Execute (or replay) one durable run; returns its output or raises. Store calls run
-    on ``db`` threads."""
+    on the ``writers``' database threads."""
     loop = asyncio.get_running_loop()
+    writer = writers.of(app.store)
+    db = writer.db
     steps = await loop.run_in_executor(db, app.store.load_steps, claimed.id)
     fn, version = versions.pick(definition, claimed, steps)
     if not inspect.iscoroutinefunction(fn):
         raise Fail(f"durable job {definition.id!r} must be 'async def' (io calls are awaited)")
     claimed.version = version  # the worker records the version the run ran with
-    run = Run(app, claimed, steps, meta, version, db)
+    run = Run(app, claimed, steps, meta, version, writer)
     wants = inspect.signature(fn).parameters
     event = None
     if "ctx" in wants and claimed.event_id is not None:

@@ -13,7 +13,7 @@ from typing import Any, Protocol
 
 from conveyor.clock import Clock
 from conveyor.states import FINISHED, PENDING, STATES, JobState
-from conveyor.stores.base_durable import DurableStore, EventRow, StepRow
+from conveyor.stores.base_durable import DurableStore, EventRow, StepRow, StepWrite
 from conveyor.stores.base_flow import FlowRule, FlowStore
 from conveyor.stores.base_schedules import ScheduleGap, ScheduleRow, ScheduleStore
 from conveyor.stores.base_workflows import WorkflowStore
@@ -205,6 +205,6 @@ __all__ = [
     "FINISHED", "PENDING", "POISON_RESCUES", "STATES", "ClaimedJob", "DurableStore",
     "EventRow", "FlowRule", "FlowStore", "HotPathStore", "JobFilter", "JobRow", "JobState",
     "LogLine", "MaintenanceStore", "NewJob", "Outcome", "Progress", "ReadStore", "ScheduleGap",
-    "ScheduleRow", "ScheduleStore", "StepRow", "Store", "Waiter", "WorkerInfo",
+    "ScheduleRow", "ScheduleStore", "StepRow", "StepWrite", "Store", "Waiter", "WorkerInfo",
     "WorkflowStore",
 ]

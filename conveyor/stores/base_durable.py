@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, NamedTuple, Protocol
 
 if TYPE_CHECKING:
     from conveyor.stores.rows import NewJob
@@ -32,6 +32,15 @@ class StepRow:
     fingerprint: str | None = None  # the call's arguments, to refuse key reuse
     started_at: float = 0.0
     finished_at: float | None = None
+
+
+class StepWrite(NamedTuple):
+    """One fenced step write, as :meth:`DurableStore.save_step` takes it."""
+
+    token: int
+    step: StepRow
+    suspend_until: float | None = None
+    version: str | None = None
 
 
 @dataclass(slots=True)
@@ -70,6 +79,13 @@ class DurableStore(Protocol):
         """Insert or replace a step if the run is still held with ``token``; returns
         False when the lease is gone. With ``suspend_until`` the run is set ``waiting``
         until then in the same transaction (an event can then wake it at once)."""
+        ...
+
+    def save_steps(self, writes: Sequence[StepWrite]) -> list[bool | BaseException]:
+        """:meth:`save_step` for several runs at once, committed together (and maybe
+        with other threads' step writes): for each write, once committed, whether it was
+        stored (False: that run's lease is gone) or the error that refused it (a write
+        refused on its data fails only itself)."""
         ...
 
     def deliver_event(

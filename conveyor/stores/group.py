@@ -1,64 +1,78 @@
-"""Group commit: concurrent single inserts from one process share one transaction.
+"""Group commit: concurrent writes from one process share one transaction.
 
-The first caller leads: it stores every job waiting at that moment (its own first) in one
+The first caller leads: it stores every item waiting at that moment (its own first) in one
 transaction, and each caller returns only once that transaction has committed. Callers
 arriving meanwhile wait; when the commit ends, the first of them leads the next batch. A
-lone producer pays nothing extra (it leads a batch of one); sixteen producers pay one
-commit per batch instead of one each. If a batch fails, its jobs are stored one by one,
-so each caller gets its own job's error (a bad payload fails only its own call).
+lone caller pays nothing extra (it leads a batch of its own); sixteen pay one commit per
+batch instead of one each. If a batch fails, its items are stored one by one, so each gets
+its own error (a bad payload fails only its own item). Used for single triggers (jobs) and
+for durable steps (fenced step writes).
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
+from typing import Generic, TypeVar
 
-from conveyor.stores.base import NewJob
+T = TypeVar("T")
+R = TypeVar("R")
 
-MAX_BATCH = 500
+MAX_BATCH = 500  # items per transaction (a caller's items are never split)
 
 
-class _Call:
-    __slots__ = ("done", "error", "id", "job", "lead")
+class _Call(Generic[T, R]):
+    __slots__ = ("done", "items", "lead", "results")
 
-    def __init__(self, job: NewJob) -> None:
-        self.job = job
-        self.id = 0
-        self.error: BaseException | None = None
+    def __init__(self, items: Sequence[T]) -> None:
+        self.items = items
+        self.results: list[R | BaseException] = []
         self.lead = False
         self.done = threading.Event()
 
-    def result(self) -> int:
-        if self.error is not None:
-            raise self.error
-        return self.id
 
+class GroupCommit(Generic[T, R]):
+    """Shares commits between threads calling :meth:`insert` or :meth:`insert_all` at
+    the same time. ``store_many`` stores items in one transaction and returns each one's
+    result, in order."""
 
-class GroupCommit:
-    """Shares commits between threads calling :meth:`insert` at the same time."""
-
-    def __init__(self, store_many: Callable[[Sequence[NewJob]], list[int]]) -> None:
-        self.store_many = store_many  # one transaction, ids in the jobs' order
+    def __init__(self, store_many: Callable[[Sequence[T]], Sequence[R]]) -> None:
+        self.store_many = store_many
         self.lock = threading.Lock()
-        self.waiting: list[_Call] = []
+        self.waiting: list[_Call[T, R]] = []
         self.leading = False
 
-    def insert(self, job: NewJob) -> int:
-        """Store one plain job (no dedupe, schedule or links); returns once committed."""
-        call = _Call(job)
+    def insert(self, item: T) -> R:
+        """Store one item; returns its result once committed, or raises its error."""
+        (result,) = self.insert_all([item])
+        if isinstance(result, BaseException):
+            raise result
+        return result
+
+    def insert_all(self, items: Sequence[T]) -> list[R | BaseException]:
+        """Store items (committed together, maybe with others' items); returns once
+        committed, for each item its result or the error that refused it."""
+        if not items:
+            return []
+        call: _Call[T, R] = _Call(items)
         with self.lock:
             self.waiting.append(call)
             follow, self.leading = self.leading, True
         if follow:
             call.done.wait()
             if not call.lead:
-                return call.result()
+                return call.results
         self._lead()
-        return call.result()
+        return call.results
 
     def _lead(self) -> None:
         with self.lock:
-            batch, self.waiting = self.waiting[:MAX_BATCH], self.waiting[MAX_BATCH:]
+            size, taken = 0, 0
+            for call in self.waiting:
+                if taken and size + len(call.items) > MAX_BATCH:
+                    break
+                size, taken = size + len(call.items), taken + 1
+            batch, self.waiting = self.waiting[:taken], self.waiting[taken:]
         try:
             self._store(batch)
         finally:
@@ -71,19 +85,23 @@ class GroupCommit:
                 successor.lead = True
                 successor.done.set()
 
-    def _store(self, batch: list[_Call]) -> None:
+    def _store(self, batch: list[_Call[T, R]]) -> None:
+        items = [item for call in batch for item in call.items]
+        results: list[R | BaseException]
         try:
-            ids = self.store_many([c.job for c in batch])
+            results = list(self.store_many(items))
         except BaseException as exc:
-            if len(batch) == 1 or not isinstance(exc, Exception):
-                for call in batch:
-                    call.error = exc
-                return
-            for call in batch:  # find whose job failed: each alone
-                try:
-                    call.id = self.store_many([call.job])[0]
-                except BaseException as one:
-                    call.error = one
-            return
-        for call, job_id in zip(batch, ids, strict=True):
-            call.id = job_id
+            if len(items) == 1 or not isinstance(exc, Exception):
+                results = [exc] * len(items)
+            else:
+                results = [self._alone(item) for item in items]  # find whose item failed
+        start = 0
+        for call in batch:
+            call.results = results[start:start + len(call.items)]
+            start += len(call.items)
+
+    def _alone(self, item: T) -> R | BaseException:
+        try:
+            return self.store_many([item])[0]
+        except BaseException as exc:
+            return exc

@@ -153,6 +153,12 @@ class Dialect:
         """The named query once per row (PostgreSQL: once, over arrays); rows changed."""
         raise NotImplementedError
 
+    def each(self, conn: Any, name: str, rows: Sequence[dict[str, Any]]) -> list[int]:
+        """The named query once per row, in one round trip where the driver allows (in
+        the open transaction on ``conn``); the rows each one changed."""
+        sql = self.q[name]
+        return [int(conn.execute(sql, row).rowcount) for row in rows]
+
     def adopt(self, conn: Any) -> AbstractContextManager[Any]:
         """The caller's own connection (``insert(connection=...)``), checked, for writes
         in its open transaction."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from conveyor.stores.base import EventRow, NewJob, StepRow
+from conveyor.stores.base import EventRow, NewJob, StepRow, StepWrite
 from conveyor.stores.core.dialect import Dialect
 from conveyor.stores.eventlogic import (
     EVENT_COLUMNS,
@@ -18,6 +18,7 @@ from conveyor.stores.eventlogic import (
     step_values,
     with_runs,
 )
+from conveyor.stores.group import GroupCommit
 
 
 def step_params(d: Dialect, token: int, step: StepRow, suspend: float | None,
@@ -29,6 +30,7 @@ def step_params(d: Dialect, token: int, step: StepRow, suspend: float | None,
 
 class DurableCore:
     d: Dialect
+    step_group: GroupCommit[dict[str, Any], bool]  # set by the store: step writes
 
     _insert_in: Callable[[Any, NewJob], int]  # InsertCore: one job, open transaction
     def load_steps(self, job_id: int) -> list[StepRow]:
@@ -47,9 +49,29 @@ class DurableCore:
         self, token: int, step: StepRow, suspend_until: float | None = None,
         version: str | None = None,
     ) -> bool:
-        params = step_params(self.d, token, step, suspend_until, version)
-        with self.d.one() as conn:
-            return self._save_step(conn, params)
+        return self.step_group.insert(step_params(self.d, token, step, suspend_until, version))
+
+    def save_steps(self, writes: Sequence[StepWrite]) -> list[bool | BaseException]:
+        return self.step_group.insert_all([step_params(self.d, *w) for w in writes])
+
+    def _store_steps(self, batch: Sequence[dict[str, Any]]) -> list[bool]:
+        """Step writes (:func:`step_params`) in one transaction: whether each was stored."""
+        if len(batch) == 1:
+            with self.d.one() as conn:
+                return [self._save_step(conn, batch[0])]
+        order = sorted(range(len(batch)), key=lambda i: batch[i]["job_id"])  # lock order
+
+        def store() -> list[bool]:
+            saved = [False] * len(batch)
+            with self.d.writing() as conn:
+                counts = self.d.each(conn, "save_step", [batch[i] for i in order])
+                for i, count in zip(order, counts, strict=True):
+                    saved[i] = bool(count)
+                    if count and batch[i]["suspend"] is not None:
+                        self.d.maybe(conn, "suspend", batch[i])
+            return saved
+
+        return self.d.attempt(store)
 
     def deliver_event(
         self,

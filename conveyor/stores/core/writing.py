@@ -37,7 +37,7 @@ class InsertCore:
     """``insert`` of a SQL store; ``d`` is its dialect."""
 
     d: Dialect
-    group: GroupCommit
+    group: GroupCommit[NewJob, int]
 
     _link: Callable[[Any, Sequence[NewJob], Sequence[int]], None]  # WorkflowsCore
     def insert(self, jobs: Sequence[NewJob], connection: Any = None) -> list[int]:

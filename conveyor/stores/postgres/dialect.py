@@ -172,6 +172,13 @@ class PostgresDialect(Dialect):
     def missing_table(exc: BaseException) -> bool:
         return isinstance(exc, pg_errors.UndefinedTable)
 
+    def each(self, conn: Any, name: str, rows: Sequence[dict[str, Any]]) -> list[int]:
+        """Pipelined: every statement sent before the first result is read."""
+        sql = self.q[name]
+        with conn.pipeline():
+            cursors = [conn.execute(sql, row) for row in rows]
+        return [int(c.rowcount) for c in cursors]
+
     def many(self, conn: Any, name: str, rows: Sequence[dict[str, Any]]) -> int:
         """One statement over arrays: each parameter is the list of the rows' values."""
         if not rows:

@@ -67,6 +67,7 @@ class PostgresStore(
         self.upkeep = Upkeep(self.db)
         self.apool = AsyncPool(self.settings)  # async callers' (opened on first use)
         self.group = GroupCommit(self._store_plain)  # concurrent triggers share commits
+        self.step_group = GroupCommit(self._store_steps)  # ... and durable step writes
         self._schema = self.settings.schema
         self.clock: Clock | None = None  # None: the database clock
         self._flow_seen = 0.0  # when a claim last found flow rules in force

@@ -50,11 +50,12 @@ class SQLiteStore(
         self.clock: Clock | None = None  # None: this host's clock (SQLite's own)
         self.lookout = Lookout()  # limited claims: recent looks past full groups
         self.d = SQLiteDialect(self.db, path, lambda: epoch(self.clock), self._changed)
+        self.group = GroupCommit(self._store_plain)  # concurrent triggers share commits
+        self.step_group = GroupCommit(self._store_steps)  # ... and durable step writes
 
     # -- lifecycle ------------------------------------------------------------
     def use_clock(self, clock: Clock | None) -> None:
         self.clock = clock
-        self.group = GroupCommit(self._store_plain)  # concurrent triggers share commits
 
     def clone(self) -> SQLiteStore:
         store = SQLiteStore(self.url, self.path, changed=self._changed)
