@@ -153,11 +153,17 @@ class Dialect:
         """The named query once per row (PostgreSQL: once, over arrays); rows changed."""
         raise NotImplementedError
 
-    def each(self, conn: Any, name: str, rows: Sequence[dict[str, Any]]) -> list[int]:
-        """The named query once per row, in one round trip where the driver allows (in
-        the open transaction on ``conn``); the rows each one changed."""
-        sql = self.q[name]
-        return [int(conn.execute(sql, row).rowcount) for row in rows]
+    def save_step(self, conn: Any, params: dict[str, Any]) -> bool:
+        """Store a step (``step_params``) if its run is still held, and suspend the run
+        if asked, in the open transaction on ``conn``; whether it was stored."""
+        saved = bool(self.run(conn, "save_step", params).rowcount)
+        if saved and params["suspend"] is not None:
+            self.maybe(conn, "suspend", params)  # where save_step does not do it too
+        return saved
+
+    def save_steps(self, conn: Any, rows: Sequence[dict[str, Any]]) -> list[bool]:
+        """:meth:`save_step` for each row (of different runs, in job id order)."""
+        return [self.save_step(conn, row) for row in rows]
 
     def adopt(self, conn: Any) -> AbstractContextManager[Any]:
         """The caller's own connection (``insert(connection=...)``), checked, for writes

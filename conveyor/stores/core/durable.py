@@ -38,13 +38,6 @@ class DurableCore:
             rows = conn.execute(self.d.events.load_steps, (job_id,)).fetchall()
         return [StepRow(*r) for r in rows]
 
-    def _save_step(self, conn: Any, params: dict[str, Any]) -> bool:
-        """Store the step if the run is still held (and suspend the run if asked)."""
-        saved = bool(self.d.run(conn, "save_step", params).rowcount)
-        if saved and params["suspend"] is not None and "suspend" in self.d.q:
-            self.d.run(conn, "suspend", params)  # where save_step does not do it too
-        return saved
-
     def save_step(
         self, token: int, step: StepRow, suspend_until: float | None = None,
         version: str | None = None,
@@ -56,22 +49,21 @@ class DurableCore:
 
     def _store_steps(self, batch: Sequence[dict[str, Any]]) -> list[bool]:
         """Step writes (:func:`step_params`) in one transaction: whether each was stored."""
+        d = self.d
         if len(batch) == 1:
-            with self.d.one() as conn:
-                return [self._save_step(conn, batch[0])]
+            with d.one() as conn:
+                return [d.save_step(conn, batch[0])]
         order = sorted(range(len(batch)), key=lambda i: batch[i]["job_id"])  # lock order
 
         def store() -> list[bool]:
+            with d.writing() as conn:
+                stored = d.save_steps(conn, [batch[i] for i in order])
             saved = [False] * len(batch)
-            with self.d.writing() as conn:
-                counts = self.d.each(conn, "save_step", [batch[i] for i in order])
-                for i, count in zip(order, counts, strict=True):
-                    saved[i] = bool(count)
-                    if count and batch[i]["suspend"] is not None:
-                        self.d.maybe(conn, "suspend", batch[i])
+            for i, ok in zip(order, stored, strict=True):
+                saved[i] = ok
             return saved
 
-        return self.d.attempt(store)
+        return d.attempt(store)
 
     def deliver_event(
         self,

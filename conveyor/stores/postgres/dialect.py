@@ -17,11 +17,12 @@ from psycopg import errors as pg_errors
 from conveyor.errors import ConfigurationError, StoreUnavailable
 from conveyor.stores.base import NewJob
 from conveyor.stores.core.dialect import JOB_FIELDS, Dialect, pyformat
-from conveyor.stores.eventlogic import EventSQL
+from conveyor.stores.eventlogic import STEP_COLUMNS, EventSQL
 from conveyor.stores.graphlogic import GraphSQL
 from conveyor.stores.postgres.connection import Database, pass_clock
 
 NOW = "conveyor_now()"
+STEP_KEYS = ("token", *STEP_COLUMNS.split(", "))  # save_steps' arrays
 COPY_FROM = 100  # batches this large are streamed with COPY
 many_values = operator.attrgetter(*JOB_FIELDS)
 NUL_IN_PAYLOAD = "the payload contains the character \\u0000, which PostgreSQL cannot store"
@@ -172,12 +173,15 @@ class PostgresDialect(Dialect):
     def missing_table(exc: BaseException) -> bool:
         return isinstance(exc, pg_errors.UndefinedTable)
 
-    def each(self, conn: Any, name: str, rows: Sequence[dict[str, Any]]) -> list[int]:
-        """Pipelined: every statement sent before the first result is read."""
-        sql = self.q[name]
-        with conn.pipeline():
-            cursors = [conn.execute(sql, row) for row in rows]
-        return [int(c.rowcount) for c in cursors]
+    def save_steps(self, conn: Any, rows: Sequence[dict[str, Any]]) -> list[bool]:
+        """One statement over arrays for the steps that do not suspend their run."""
+        plain = [row for row in rows if row["suspend"] is None]
+        if len(plain) < 2:
+            return super().save_steps(conn, rows)
+        columns = {key: [row[key] for row in plain] for key in STEP_KEYS}
+        stored = {(r[0], r[1]) for r in conn.execute(self.q["save_steps"], columns)}
+        return [(row["job_id"], row["seq"]) in stored if row["suspend"] is None
+                else self.save_step(conn, row) for row in rows]
 
     def many(self, conn: Any, name: str, rows: Sequence[dict[str, Any]]) -> int:
         """One statement over arrays: each parameter is the list of the rows' values."""

@@ -245,6 +245,34 @@ ON CONFLICT (job_id, seq) DO UPDATE SET
     event_name = excluded.event_name, fingerprint = excluded.fingerprint, started_at =
     excluded.started_at, finished_at = excluded.finished_at
 
+-- name: save_steps
+-- save_step for the steps of many runs (none suspending) in one statement: each is
+-- stored if its run is still held with its token (row locks in id order); returns the
+-- (job_id, seq) of those stored.
+WITH w AS (
+    SELECT * FROM unnest(%(token)s::bigint[], %(job_id)s::bigint[], %(seq)s::int[],
+        %(key)s::text[], %(kind)s::text[], %(state)s::text[], %(input)s::text[],
+        %(output)s::text[], %(error)s::text[], %(attempts)s::int[], %(history)s::text[],
+        %(wake_at)s::float8[], %(event_name)s::text[], %(fingerprint)s::text[],
+        %(started_at)s::float8[], %(finished_at)s::float8[])
+    AS w(token, job_id, seq, key, kind, state, input, output, error, attempts, history,
+        wake_at, event_name, fingerprint, started_at, finished_at)),
+fence AS (
+    SELECT id, lease_token FROM conveyor_jobs
+    WHERE id = ANY(%(job_id)s::bigint[]) AND state = 'running' ORDER BY id FOR UPDATE)
+INSERT INTO conveyor_steps (job_id, seq, key, kind, state, input, output, error, attempts,
+    history, wake_at, event_name, fingerprint, started_at, finished_at)
+SELECT w.job_id, w.seq, w.key, w.kind, w.state, w.input, w.output, w.error, w.attempts,
+    w.history, w.wake_at, w.event_name, w.fingerprint, w.started_at, w.finished_at
+FROM w JOIN fence ON fence.id = w.job_id AND fence.lease_token = w.token
+ON CONFLICT (job_id, seq) DO UPDATE SET
+    key = excluded.key, kind = excluded.kind, state = excluded.state, input =
+    excluded.input, output = excluded.output, error = excluded.error, attempts =
+    excluded.attempts, history = excluded.history, wake_at = excluded.wake_at,
+    event_name = excluded.event_name, fingerprint = excluded.fingerprint, started_at =
+    excluded.started_at, finished_at = excluded.finished_at
+RETURNING job_id, seq
+
 -- name: stored_event
 SELECT id, name, payload, sent_at, deliver_at, delivered_at, source FROM conveyor_events
 WHERE id = %(id)s FOR UPDATE
