@@ -83,3 +83,26 @@ def test_an_error_reaches_the_caller() -> None:
     with pytest.raises(ValueError, match="bad job"):
         group.insert(_job("bad"))
     assert group.leading is False
+
+
+def test_callers_with_several_items_share_batches_and_get_each_items_outcome() -> None:
+    store = FakeStore()
+    group: GroupCommit[NewJob, int] = GroupCommit(store.store_many)
+    got: dict[int, list[int | BaseException]] = {}
+
+    def call(i: int) -> None:
+        names = ["bad" if i == 3 and k == 1 else f"j{i}-{k}" for k in range(3)]
+        got[i] = group.insert_all([_job(n) for n in names])
+
+    threads = [threading.Thread(target=call, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert all(len(got[i]) == 3 for i in range(8))
+    bad = got[3][1]
+    assert isinstance(bad, ValueError)  # only the refused item failed
+    ids = [r for i in range(8) for r in got[i] if not isinstance(r, BaseException)]
+    assert len(set(ids)) == 23
+    assert group.insert_all([]) == []
+    assert group.leading is False
