@@ -99,6 +99,14 @@ class HotPathStore(Protocol):
         """Record outcomes (fenced by token); returns how many rows changed."""
         ...
 
+    def complete_and_claim(
+        self, outcomes: Sequence[Outcome], worker_id: str, queues: Sequence[str] | None,
+        limit: int, lease: float,
+    ) -> list[ClaimedJob]:
+        """``complete(outcomes)`` then ``claim(...)`` (``limit`` 0: none) in one
+        transaction: all or nothing; the claim sees the slots the outcomes free."""
+        ...
+
     def heartbeat(
         self, worker_id: str, held: dict[int, int], lease: float
     ) -> set[int]:

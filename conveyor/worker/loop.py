@@ -23,7 +23,7 @@ from conveyor.worker.execute import JobRunner
 from conveyor.worker.lanes import Slots, ThreadLane
 from conveyor.worker.leases import LeasesMixin
 from conveyor.worker.meta import Buffer
-from conveyor.worker.outcomes import store_outcomes
+from conveyor.worker.outcomes import store_and_claim
 from conveyor.worker.supervise import FAILURE_BUDGET, Supervisor
 from conveyor.worker.watch import WatchMixin
 
@@ -168,34 +168,24 @@ class Worker(LeasesMixin, WatchMixin):
                 await asyncio.sleep(self.supervisor.failed("claim", exc))
 
     async def _main(self) -> None:
-        maybe_work = True
+        self.maybe_work = True
         peeked: float | None = None  # next_due read by the last idle poll
         use_peek = False
         held_until = 0.0  # while held: when to claim again (monotonic)
         while not self.stopping:
             claimed = False
-            free = self.concurrency + self._ahead() - len(self.active)
-            if free > 0 and maybe_work and len(self.slots.ready) <= self.low_water:
+            if self.maybe_work and self._wanted():
                 claimed = True
-                want = min(free, self.batch)
-                jobs = await self._guard(self.store.claim, self.id, self.queues, want,
-                                         self.app.lease)
-                self.supervisor.ok("claim")
-                full = jobs is not None and len(jobs) == want
-                if jobs and any(j.schedule_id for j in jobs):
-                    jobs = await self._guard(self._claimed, jobs)
-                self._hold(jobs or [])
-                if full:
+                full = await self._flush_all(claiming=True)
+                if full is None or full:  # None: claimed meanwhile with outcomes stored
                     continue
                 if self.burst and not self.active and await self._burst_done():
                     return
-                maybe_work = self.burst  # a burst worker keeps claiming until done
-                if not maybe_work:
-                    self.hungry.set()  # only now are change notifications worth watching
+                self._short_claim()
             timeout = self.poll_interval if not self.burst else 0.05
             if self.watching and not self.active and not self.burst:
                 timeout *= QUIET_POLLS
-            if maybe_work:
+            if self.maybe_work:
                 due = None
             elif use_peek:
                 due = peeked
@@ -205,7 +195,7 @@ class Worker(LeasesMixin, WatchMixin):
                 due, timeout = None, max(0.0, held_until - time.monotonic())
             else:
                 due = await self._guard(self.store.next_due, self.queues)
-            if maybe_work or use_peek or claimed or due is not None:
+            if self.maybe_work or use_peek or claimed or due is not None:
                 self.held = False
             use_peek = False
             if due is not None:
@@ -220,25 +210,26 @@ class Worker(LeasesMixin, WatchMixin):
             if self.stopping:  # stop() may have set wake just before the clear above
                 break
             if self.wake_pending():
-                maybe_work = True
+                self.maybe_work = True
                 continue
             try:
                 if not self._written:
                     await asyncio.wait_for(self.wake.wait(), timeout)
                 peek = self._written  # a write somewhere, maybe not of a job: look first
             except TimeoutError:
-                maybe_work = self.burst or self.held or due is not None
-                peek = not maybe_work  # an idle poll
+                self.maybe_work = self.burst or self.held or due is not None
+                peek = not self.maybe_work  # an idle poll
             self._written = False  # the claim or the look below sees what it wrote
             if self._changed:
-                maybe_work, self._changed = True, False
-            elif peek and not maybe_work:  # one look at the due time, a claim only if due
+                self.maybe_work, self._changed = True, False
+            elif peek and not self.maybe_work:  # one look at the due time, claim only if due
                 peeked = await self._guard(self.store.next_due, self.queues)
-                maybe_work = peeked is not None and peeked <= epoch(self.app.clock)
-                use_peek = not maybe_work
+                self.maybe_work = peeked is not None and peeked <= epoch(self.app.clock)
+                use_peek = not self.maybe_work
                 if use_peek:
                     self.hungry.set()
 
+    maybe_work = True  # due work may be left: claim when slots free up
     _changed = False  # jobs were stored (a precise waiter: LISTEN, this process)
     _written = False  # something was written (SQLite data_version): peek before claiming
     held = False  # due work was left by the last claim (a pause or a full limit)
@@ -258,22 +249,34 @@ class Worker(LeasesMixin, WatchMixin):
 
     async def _burst_done(self) -> bool:
         """In burst mode: after maintenance, is anything due now that this worker may claim,
-        or running? Work it may not claim (paused, held by a limit) does not count."""
-        await self._flush_all()
-        await self.supervisor.step("upkeep", self._upkeep_now)
-        due = await self._guard(self.store.next_due, self.queues)
-        if self.active or due is None or due > epoch(self.app.clock):
+        or running? Work it may not claim (paused, held by a limit) does not count. Holds
+        the flush lock throughout: no claim or outcome is in flight while it looks."""
+        async with self.flush_lock:
+            if self.active:  # claimed (with outcomes stored) while this waited for the lock
+                return False
+            await self._flush_locked(False)
+            await self.supervisor.step("upkeep", self._upkeep_now)
+            due = await self._guard(self.store.next_due, self.queues)
+            if self.active or due is None or due > epoch(self.app.clock):
+                return not self.active
+            lookout = getattr(self.store, "lookout", None)  # its memory may hide a new job
+            if lookout is not None:
+                lookout.forget()
+            await self._flush_locked(True)
             return not self.active
-        lookout = getattr(self.store, "lookout", None)  # its memory may hide a job stored since
-        if lookout is not None:
-            lookout.forget()
-        claimed = await self._guard(self.store.claim, self.id, self.queues,
-                                    min(self.concurrency, self.batch), self.app.lease)
-        jobs = claimed
-        if jobs and any(j.schedule_id for j in jobs):
-            jobs = await self._guard(self._claimed, jobs)
-        self._hold(jobs or [])
-        return not claimed and not self.active
+
+    def _wanted(self) -> int:
+        """How many jobs to claim now: 0 while enough wait for a slot (or stopping)."""
+        free = self.concurrency + self._ahead() - len(self.active)
+        if free <= 0 or self.stopping or len(self.slots.ready) > self.low_water:
+            return 0
+        return min(free, self.batch)
+
+    def _short_claim(self) -> None:
+        """A claim found less than it asked for: no more due work, until told otherwise."""
+        self.maybe_work = self.burst  # a burst worker keeps claiming until done
+        if not self.maybe_work:
+            self.hungry.set()  # only now are change notifications worth watching
 
     def _hold(self, jobs: list[ClaimedJob]) -> None:
         """Claimed jobs wait for a slot (in claim order), then start."""
@@ -361,37 +364,67 @@ class Worker(LeasesMixin, WatchMixin):
     async def _flush_when_asked(self) -> None:
         await self.flushed.wait()
         self.flushed.clear()
-        await self._flush_all()
+        full = await self._flush_all(claiming=self.maybe_work)
+        if full is False and not self.burst:
+            self._short_claim()
 
-    async def _flush_all(self) -> None:
+    async def _flush_all(self, claiming: bool = False) -> bool | None:
+        """Store the outcomes (progress and logs first) and, ``claiming``, claim what free
+        slots can take in the same transaction. Returns whether a claim came back full
+        (None: no claim was wanted)."""
         async with self.flush_lock:
-            while self.outcomes or self.buffer:
-                outcomes, self.outcomes = self.outcomes, []
-                finished, self.finished = self.finished, []
-                progress, logs = self.buffer.take()
-                try:
-                    if progress or logs:
-                        await self._guard(self.store.write_progress, progress, logs)
-                except Exception:  # bad progress or log data: never hold up outcomes
-                    log.exception("could not store %d progress reports and %d log lines; "
-                                  "dropped", len(progress), len(logs))
-                if outcomes:
-                    self.storing = {o.id: o.token for o in outcomes}  # still heartbeated
-                    try:
-                        replaced = await store_outcomes(self._guard, self.store, outcomes)
-                    finally:
-                        self.storing = {}
-                    if any(o.state in ("pending", "waiting") for o in outcomes):
-                        self._written = True  # a retry or a wake-up time: read when due
-                        self.wake.set()
-                    finished = [(job, replaced.get(outcome.id, outcome), error)
-                                for job, outcome, error in finished]
-                    if self.held:  # slots of a limit freed: claim the held work now
-                        self._changed = True
-                        self.wake.set()
-                for job, outcome, error in finished:
-                    report.finished(job, outcome)
-                    self.observers.finished(job, outcome, error)
+            return await self._flush_locked(claiming)
+
+    async def _flush_locked(self, claiming: bool) -> bool | None:
+        want = self._wanted() if claiming else 0
+        full: bool | None = None
+        while self.outcomes or self.buffer or want:
+            outcomes, self.outcomes = self.outcomes, []
+            finished, self.finished = self.finished, []
+            progress, logs = self.buffer.take()
+            try:
+                if progress or logs:
+                    await self._guard(self.store.write_progress, progress, logs)
+            except Exception:  # bad progress or log data: never hold up outcomes
+                log.exception("could not store %d progress reports and %d log lines; "
+                              "dropped", len(progress), len(logs))
+            self.storing = {o.id: o.token for o in outcomes}  # still heartbeated
+            try:
+                replaced, jobs, failed = await store_and_claim(
+                    self._guard, self.store, outcomes, self._claim_args(want))
+            finally:
+                self.storing = {}
+            if outcomes:
+                if any(o.state in ("pending", "waiting") for o in outcomes):
+                    self._written = True  # a retry or a wake-up time: read when due
+                    self.wake.set()
+                finished = [(job, replaced.get(outcome.id, outcome), error)
+                            for job, outcome, error in finished]
+                if self.held and not want:  # slots of a limit freed: claim held work now
+                    self._changed = True
+                    self.wake.set()
+            for job, outcome, error in finished:
+                report.finished(job, outcome)
+                self.observers.finished(job, outcome, error)
+            if failed is not None:
+                raise failed
+            if want:
+                full = await self._took(want, jobs)
+                want = 0
+        return full
+
+    def _claim_args(self, want: int) -> tuple[str, list[str] | None, int, float] | None:
+        return (self.id, self.queues, want, self.app.lease) if want else None
+
+    async def _took(self, want: int, jobs: list[ClaimedJob] | None) -> bool:
+        """Claimed jobs wait for a slot (schedule occurrences seen by extensions first);
+        returns whether the claim was full."""
+        self.supervisor.ok("claim")
+        full = jobs is not None and len(jobs) == want
+        if jobs and any(j.schedule_id for j in jobs):
+            jobs = await self._guard(self._claimed, jobs)
+        self._hold(jobs or [])
+        return full
 
     async def _upkeep(self) -> None:
         await self._guard(self._maintain_once, False)

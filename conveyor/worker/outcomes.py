@@ -13,13 +13,36 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from conveyor.errors import PayloadError
-from conveyor.stores.base import Outcome, Store
+from conveyor.stores.base import ClaimedJob, Outcome, Store
 from conveyor.text import MAX_ERROR_MESSAGE, clean
 from conveyor.worker.failure import error_json
 
 log = logging.getLogger("conveyor.worker")
 
 Guard = Callable[..., Awaitable[Any]]
+ClaimArgs = tuple[str, list[str] | None, int, float]  # worker id, queues, limit, lease
+
+
+async def store_and_claim(
+    guard: Guard, store: Store, outcomes: Sequence[Outcome], claim: ClaimArgs | None
+) -> tuple[dict[int, Outcome], list[ClaimedJob] | None, Exception | None]:
+    """Store ``outcomes`` and, given ``claim``'s arguments, claim in the same transaction
+    (``store.complete_and_claim``). If the store refuses that, the outcomes are stored as
+    :func:`store_outcomes` does and the claim is made alone. Returns the replaced outcomes,
+    the claimed jobs (None: no claim made) and the claim's error, if it failed: the
+    caller raises it once the stored outcomes are reported."""
+    if claim is None:
+        return await store_outcomes(guard, store, outcomes), None, None
+    if outcomes:
+        try:
+            return {}, await guard(store.complete_and_claim, outcomes, *claim), None
+        except Exception:
+            pass  # an outcome (or the claim) refused: each on its own below
+    replaced = await store_outcomes(guard, store, outcomes) if outcomes else {}
+    try:
+        return replaced, await guard(store.claim, *claim), None
+    except Exception as exc:
+        return replaced, None, exc
 
 
 async def store_outcomes(

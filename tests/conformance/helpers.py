@@ -3,9 +3,10 @@
 from conveyor.testing.conformance.helpers import (
     ManualClock,
     NewApp,
+    before_storing,
     drain,
     wait_for,
     worker_thread,
 )
 
-__all__ = ["ManualClock", "NewApp", "drain", "wait_for", "worker_thread"]
+__all__ = ["ManualClock", "NewApp", "before_storing", "drain", "wait_for", "worker_thread"]

@@ -15,22 +15,18 @@ import pytest
 from conveyor import Conveyor, WorkerFailed
 from conveyor.errors import StoreError
 from conveyor.stores.base import Outcome
-from tests.conformance.helpers import drain, worker_thread
+from tests.conformance.helpers import before_storing, drain, worker_thread
 from tests.support import wait_for
 
 
 def test_an_outcome_the_store_refuses_fails_alone_and_the_batch_is_stored(
     app: Conveyor, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    store_class = type(app.store)
-    complete = store_class.complete
-
-    def picky(self: Any, outcomes: Sequence[Outcome]) -> Any:
+    def picky(outcomes: Sequence[Outcome]) -> None:
         if any(o.result and "poison" in o.result for o in outcomes):
             raise ValueError("the store refuses this data")
-        return complete(self, outcomes)
 
-    monkeypatch.setattr(store_class, "complete", picky)
+    before_storing(app, monkeypatch, picky)
 
     @app.job
     def give(value: str) -> str:
@@ -53,18 +49,14 @@ def test_an_outcome_the_store_refuses_fails_alone_and_the_batch_is_stored(
 def test_a_real_store_refusing_one_outcome_stores_the_rest(
     app: Conveyor, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    store_class = type(app.store)
-    complete = store_class.complete
-
-    def corrupt(self: Any, outcomes: Sequence[Outcome]) -> Any:
+    def corrupt(outcomes: Sequence[Outcome]) -> None:
         """Spoil one outcome after the job ran, as a buggy store adapter could: its
         result is text no real database can encode; the real store then refuses it."""
         for outcome in outcomes:
             if outcome.result == '"spoil me"':
                 outcome.result = '"bad \udcff"'
-        return complete(self, outcomes)
 
-    monkeypatch.setattr(store_class, "complete", corrupt)
+    before_storing(app, monkeypatch, corrupt)
 
     @app.job
     def give(value: str) -> str:

@@ -143,32 +143,61 @@ class PostgresStore(
         self, worker_id: str, queues: Sequence[str] | None, limit: int, lease: float
     ) -> list[ClaimedJob]:
         token = secrets.randbits(62)
-        params: dict[str, Any] = {
-            "token": token, "lease": lease, "worker": worker_id,
-            "limit": limit, "queues": list(queues) if queues else None,
-        }
         with self.db.connection() as conn:
-            # The plain claim takes nothing while any flow rule is in force (its guard).
-            plain = time.monotonic() - self._flow_seen > 2.0  # no rules lately
-            rows = conn.execute(Q["claim"], params).fetchall() if plain else []
-            if len(rows) < limit and (not plain or read_rules(conn)):
-                with conn.transaction():
-                    rules = Rules.of(read_rules(conn))
-                    if rules:
-                        self._flow_seen = time.monotonic()
-                        prefix = f"{self.schema}{SEP}flow{SEP}"
-                        rows += claim_limited(conn, rules, prefix,
-                                              {**params, "limit": limit - len(rows)},
-                                              queues, limit - len(rows), self.lookout)
-                    elif not plain:
-                        self._flow_seen = 0.0
-                        rows = conn.execute(Q["claim"], params).fetchall()
+            rows = self._claim_in(conn, token, worker_id, queues, limit, lease)
         return claimed(rows, token)
 
     @retry_conflicts
     def complete(self, outcomes: Sequence[Outcome]) -> int:
         if not outcomes:
             return 0
+        with self.db.connection() as conn:
+            return self._complete_in(conn, outcomes, self.settings.synchronous_complete)
+
+    @retry_conflicts
+    def complete_and_claim(
+        self, outcomes: Sequence[Outcome], worker_id: str, queues: Sequence[str] | None,
+        limit: int, lease: float,
+    ) -> list[ClaimedJob]:
+        """Outcomes and the next claim in one transaction: one commit (waited for, as
+        every claim's is) where two were."""
+        if not outcomes:
+            return self.claim(worker_id, queues, limit, lease)
+        if not limit:
+            self.complete(outcomes)
+            return []
+        token = secrets.randbits(62)
+        with self.db.connection() as conn, conn.transaction():
+            self._complete_in(conn, outcomes, True)
+            rows = self._claim_in(conn, token, worker_id, queues, limit, lease)
+        return claimed(rows, token)
+
+    def _claim_in(self, conn: psycopg.Connection[Any], token: int, worker_id: str,
+                  queues: Sequence[str] | None, limit: int, lease: float) -> list[Any]:
+        params: dict[str, Any] = {
+            "token": token, "lease": lease, "worker": worker_id,
+            "limit": limit, "queues": list(queues) if queues else None,
+        }
+        # The plain claim takes nothing while any flow rule is in force (its guard).
+        plain = time.monotonic() - self._flow_seen > 2.0  # no rules lately
+        rows: list[Any] = conn.execute(Q["claim"], params).fetchall() if plain else []
+        if len(rows) < limit and (not plain or read_rules(conn)):
+            with conn.transaction():
+                rules = Rules.of(read_rules(conn))
+                if rules:
+                    self._flow_seen = time.monotonic()
+                    prefix = f"{self.schema}{SEP}flow{SEP}"
+                    rows += claim_limited(conn, rules, prefix,
+                                          {**params, "limit": limit - len(rows)},
+                                          queues, limit - len(rows), self.lookout)
+                elif not plain:
+                    self._flow_seen = 0.0
+                    rows = conn.execute(Q["claim"], params).fetchall()
+        return rows
+
+    @staticmethod
+    def _complete_in(conn: psycopg.Connection[Any], outcomes: Sequence[Outcome],
+                     synchronous: bool) -> int:
         for o in outcomes:
             if o.state not in OUTCOME_STATES:
                 raise ValueError(f"unknown outcome state {o.state!r}")
@@ -179,12 +208,11 @@ class PostgresStore(
             "errors": [o.error for o in ordered], "run_ats": [o.run_at for o in ordered],
             "delays": [o.delay or 0.0 for o in ordered],
             "versions": [o.version for o in ordered], "far_future": FAR_FUTURE,
-            "commit": None if self.settings.synchronous_complete else "off",
+            "commit": None if synchronous else "off",
         }
-        with self.db.connection() as conn:
-            changed = conn.execute(Q["complete"], params).rowcount
-            if any(o.state in ("pending", "waiting") for o in outcomes):
-                conn.execute(Q["notify"])  # a retry or wake-up time: idle workers read it
+        changed = conn.execute(Q["complete"], params).rowcount
+        if any(o.state in ("pending", "waiting") for o in outcomes):
+            conn.execute(Q["notify"])  # a retry or wake-up time: idle workers read it
         return int(changed)
 
     def rescue(self) -> int:

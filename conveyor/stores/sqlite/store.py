@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+import sqlite3
 import threading
 from collections.abc import Sequence
 from typing import Any
@@ -26,6 +27,7 @@ from conveyor.stores.sqlite.records import DataVersionWaiter
 from conveyor.stores.sqlite.schema import available
 
 Q = SQLiteDialect.q
+OUTCOME_QUERIES = ("complete_done", "complete_failed", "complete_retry", "complete_wait")
 
 
 class SQLiteStore(
@@ -90,11 +92,43 @@ class SQLiteStore(
     def claim(
         self, worker_id: str, queues: Sequence[str] | None, limit: int, lease: float
     ) -> list[ClaimedJob]:
-        now = epoch(self.clock)
+        return self.complete_and_claim((), worker_id, queues, limit, lease)
+
+    def complete(self, outcomes: Sequence[Outcome]) -> int:
+        batches = self._outcome_rows(outcomes)
+        with self.db.transaction() as conn:
+            changed, woke = self._complete_in(conn, batches)
+        if woke or batches[2] or batches[3]:  # or a retry or wake-up time: idle workers read it
+            self._changed.set()
+        return changed
+
+    def complete_and_claim(
+        self, outcomes: Sequence[Outcome], worker_id: str, queues: Sequence[str] | None,
+        limit: int, lease: float,
+    ) -> list[ClaimedJob]:
+        """Outcomes and the next claim in one write transaction: one lock hold and one
+        commit where two were (the rows and index pages both touch are written once)."""
+        batches = self._outcome_rows(outcomes)
+        token = secrets.randbits(62)
+        woke = False
+        with self.db.transaction() as conn:
+            if outcomes:
+                _, woke = self._complete_in(conn, batches)
+            rows = self._claim_in(conn, token, worker_id, queues, limit, lease) if limit else []
+        if woke or batches[2] or batches[3]:
+            self._changed.set()
+        return claimed(rows, token)
+
+    def _claim_in(self, conn: sqlite3.Connection, token: int, worker_id: str,
+                  queues: Sequence[str] | None, limit: int, lease: float) -> list[Any]:
         params: dict[str, Any] = {
-            "now": now, "token": secrets.randbits(62), "lease": lease,
+            "now": epoch(self.clock), "token": token, "lease": lease,
             "worker": worker_id, "limit": limit,
         }
+        rules = Rules.of(read_rules(conn))
+        if rules:
+            rows, _ = claim_limited(conn, rules, Q["take"], params, queues, limit, self.lookout)
+            return rows
         queue_sql = ""
         if queues:
             names = []
@@ -102,18 +136,14 @@ class SQLiteStore(
                 params[f"q{i}"] = q
                 names.append(f":q{i}")
             queue_sql = f"AND queue IN ({', '.join(names)})"
-        with self.db.transaction() as conn:
-            rules = Rules.of(read_rules(conn))
-            if rules:
-                params["now"] = epoch(self.clock)  # the write lock may have been waited for
-                rows, _ = claim_limited(conn, rules, Q["take"], params, queues, limit,
-                                        self.lookout)
-            else:
-                rows = conn.execute(Q["claim"].format(queues=queue_sql), params).fetchall()
-        return claimed(rows, params["token"])
+        return conn.execute(Q["claim"].format(queues=queue_sql), params).fetchall()
 
-    def complete(self, outcomes: Sequence[Outcome]) -> int:
-        done, failed, retried, waiting = [], [], [], []
+    def _outcome_rows(self, outcomes: Sequence[Outcome]) -> tuple[list[Any], ...]:
+        """The parameters of each outcome statement: done, failed, retried, waiting."""
+        done: list[Any] = []
+        failed: list[Any] = []
+        retried: list[Any] = []
+        waiting: list[Any] = []
         now = epoch(self.clock)
         for o in outcomes:
             at = o.finished_at
@@ -129,14 +159,15 @@ class SQLiteStore(
                 waiting.append((run_at, o.version, o.id, o.token))
             else:
                 raise ValueError(f"unknown outcome state {o.state!r}")
+        return done, failed, retried, waiting
+
+    @staticmethod
+    def _complete_in(conn: sqlite3.Connection, batches: tuple[list[Any], ...]
+                     ) -> tuple[int, bool]:
+        """Rows changed, and whether triggers changed more (dependents were freed)."""
         changed = 0
-        with self.db.transaction() as conn:
-            before = conn.total_changes
-            for name, rows in (("complete_done", done), ("complete_failed", failed),
-                               ("complete_retry", retried), ("complete_wait", waiting)):
-                if rows:
-                    changed += conn.executemany(Q[name], rows).rowcount
-            woke = conn.total_changes - before > changed  # triggers freed dependents
-        if woke or retried or waiting:  # or a retry or wake-up time: idle workers read it
-            self._changed.set()
-        return changed
+        before = conn.total_changes
+        for name, rows in zip(OUTCOME_QUERIES, batches, strict=True):
+            if rows:
+                changed += conn.executemany(Q[name], rows).rowcount
+        return changed, conn.total_changes - before > changed

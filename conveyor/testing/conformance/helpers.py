@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -12,9 +12,10 @@ from typing import Any, Protocol
 import pytest
 
 from conveyor import Conveyor, JobHandle
+from conveyor.stores.base import Outcome
 from conveyor.worker import Worker
 
-__all__ = ["ManualClock", "NewApp", "drain", "wait_for", "worker_thread"]
+__all__ = ["ManualClock", "NewApp", "before_storing", "drain", "wait_for", "worker_thread"]
 
 
 class NewApp(Protocol):
@@ -99,3 +100,22 @@ def worker_thread(app: Conveyor, **options: Any) -> Iterator[Worker]:
         assert not thread.is_alive(), "worker did not stop"
         if errors:
             raise errors[0]
+
+
+def before_storing(app: Conveyor, monkeypatch: pytest.MonkeyPatch,
+                   look: Callable[[Sequence[Outcome]], None]) -> None:
+    """Call ``look(outcomes)`` before the store records outcomes, whichever way the worker
+    stores them (alone, or with its next claim); ``look`` may raise to refuse them."""
+    store_class = type(app.store)
+    complete, complete_and_claim = store_class.complete, store_class.complete_and_claim
+
+    def completing(store: Any, outcomes: Sequence[Outcome]) -> int:
+        look(outcomes)
+        return complete(store, outcomes)
+
+    def completing_and_claiming(store: Any, outcomes: Sequence[Outcome], *claim: Any) -> Any:
+        look(outcomes)
+        return complete_and_claim(store, outcomes, *claim)
+
+    monkeypatch.setattr(store_class, "complete", completing)
+    monkeypatch.setattr(store_class, "complete_and_claim", completing_and_claiming)

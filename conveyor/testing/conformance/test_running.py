@@ -14,7 +14,7 @@ import pytest
 
 from conveyor import Conveyor, Fail, JobFailed, Retry, RetryIn
 
-from .helpers import drain, run_failing, wait_for, worker_thread
+from .helpers import before_storing, drain, run_failing, wait_for, worker_thread
 
 
 def test_job_states_from_scheduled_to_completed(app: Conveyor) -> None:
@@ -161,13 +161,9 @@ def _retry_delays(
     """Run a job that always fails under ``policy``; return the delay the worker chose
     for each retry (read from the outcomes it reports, so no clock is involved)."""
     chosen: list[float] = []
-    complete = type(app.store).complete
-
-    def spy(store: Any, outcomes: Any) -> int:
-        chosen.extend(o.delay for o in outcomes if o.state == "pending")
-        return complete(store, outcomes)
-
-    monkeypatch.setattr(type(app.store), "complete", spy)
+    before_storing(app, monkeypatch,
+                   lambda outcomes: chosen.extend(o.delay or 0.0 for o in outcomes
+                                                  if o.state == "pending"))
     due: list[datetime] = []
 
     @app.job(retry=policy)
