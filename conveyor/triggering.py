@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from conveyor.awaiting import StoringHandle, awaited_by_caller
 from conveyor.errors import ArgumentsError, ConfigurationError, UniqueViolation
-from conveyor.jobs import JobCall, JobHandle, JobHost
+from conveyor.jobs import JobCall, JobDefinition, JobHandle, JobHost
 from conveyor.limits import concurrency_key
 from conveyor.lockwait import patiently
 from conveyor.observe import tracing
@@ -50,28 +50,40 @@ class Triggering:
         options: Mapping[str, Any] | None = None,
     ) -> NewJob:
         """The row storing ``call`` (due at ``run_at``, else ``delay`` from now)."""
-        definition = call.definition
-        if call.missing is not None:
-            raise ArgumentsError(call.missing)
+        return self._rows_of(call.definition, run_at, delay, options)(call)
+
+    def _rows_of(
+        self, definition: JobDefinition, run_at: float | None, delay: float,
+        options: Mapping[str, Any] | None,
+    ) -> Callable[[JobCall], NewJob]:
+        """What stores calls of ``definition``: the options are merged (and checked) once,
+        each call adds its own arguments (``enqueue_many`` reuses it for every call)."""
         opts = merge_options(definition.options, dict(options)) if options else definition.options
-        args, kwargs = call.args, call.kwargs
         limits = self._app.limits
-        if len(args) == 1 and not kwargs:  # the single argument is the payload
-            payload = dumps(args[0], "payload", limits)
-            args_json, kwargs_json = f"[{payload}]", "{}"
-        else:
-            args_json = dumps(args, "payload args", limits, outer=1) if args else "[]"
-            kwargs_json = dumps(kwargs, "payload", limits) if kwargs else "{}"
-            payload = kwargs_json
         retention = self._app.retention if opts.retention is None else opts.retention
-        key_spec = definition.concurrency_key
-        return NewJob(
-            definition.id, args_json, kwargs_json, payload, opts.queue, opts.priority, run_at,
-            delay, opts.key, opts.owner, opts.dedupe, opts.max_attempts, opts.retry_json,
-            opts.timeout, retention, opts.remove_delay, definition.version,
-            concurrency_key=concurrency_key(key_spec, args, kwargs, definition.accepts)
-            if key_spec else None,
-        )
+        key_spec, accepts = definition.concurrency_key, definition.accepts
+        fields = (opts.queue, opts.priority, run_at, delay, opts.key, opts.owner, opts.dedupe,
+                  opts.max_attempts, opts.retry_json, opts.timeout, retention,
+                  opts.remove_delay, definition.version)
+
+        def row(call: JobCall) -> NewJob:
+            if call.missing is not None:
+                raise ArgumentsError(call.missing)
+            args, kwargs = call.args, call.kwargs
+            if len(args) == 1 and not kwargs:  # the single argument is the payload
+                payload = dumps(args[0], "payload", limits)
+                args_json, kwargs_json = f"[{payload}]", "{}"
+            else:
+                args_json = dumps(args, "payload args", limits, outer=1) if args else "[]"
+                kwargs_json = dumps(kwargs, "payload", limits) if kwargs else "{}"
+                payload = kwargs_json
+            return NewJob(
+                definition.id, args_json, kwargs_json, payload, *fields,
+                concurrency_key=concurrency_key(key_spec, args, kwargs, accepts)
+                if key_spec else None,
+            )
+
+        return row
 
     def trigger(
         self, call: JobCall, run_at: float | None, delay: float, options: CallOptions
@@ -130,7 +142,13 @@ class Triggering:
         self, calls: Sequence[JobCall], run_at: float | None, connection: Any,
         options: Mapping[str, Any],
     ) -> list[JobHandle]:
-        rows = [self.new_job(c, run_at, 0.0, options) for c in calls]
+        rows_of: dict[JobDefinition, Callable[[JobCall], NewJob]] = {}
+        rows = []
+        for call in calls:
+            if (row := rows_of.get(call.definition)) is None:
+                row = rows_of[call.definition] = self._rows_of(
+                    call.definition, run_at, 0.0, options)
+            rows.append(row(call))
         return [JobHandle(self._app, i) for i in self.insert(rows, connection)] if rows else []
 
 

@@ -20,10 +20,11 @@ from conveyor.stores.core.dialect import JOB_FIELDS, Dialect, pyformat
 from conveyor.stores.eventlogic import STEP_COLUMNS, EventSQL
 from conveyor.stores.graphlogic import GraphSQL
 from conveyor.stores.postgres.connection import Database, pass_clock
+from conveyor.stores.postgres.copying import copy_jobs
 
 NOW = "conveyor_now()"
 STEP_KEYS = ("token", *STEP_COLUMNS.split(", "))  # save_steps' arrays
-COPY_FROM = 100  # batches this large are streamed with COPY
+COPY_FROM = 100  # batches this large are stored with COPY (copying.py)
 many_values = operator.attrgetter(*JOB_FIELDS)
 NUL_IN_PAYLOAD = "the payload contains the character \\u0000, which PostgreSQL cannot store"
 
@@ -151,20 +152,8 @@ class PostgresDialect(Dialect):
             return [int(conn.execute(self.q["insert_one"], {**params, "dedupe_key": None}
                                      ).fetchone()[0])]
         if len(jobs) >= COPY_FROM:
-            return self._copy(conn, jobs)
+            return copy_jobs(conn, self.q, jobs)
         return sorted(r[0] for r in conn.execute(self.q["insert_many"], many_columns(jobs)))
-
-    def _copy(self, conn: Any, jobs: Sequence[NewJob]) -> list[int]:
-        """Stream many plain jobs with COPY: the server stores rows while Python formats
-        the next ones (both cores busy), unlike one big INSERT built up front."""
-        reserved = conn.execute(self.q["reserve_ids"], {"n": len(jobs)}).fetchall()
-        now = reserved[0][0]
-        with conn.cursor().copy(self.q["copy_jobs"]) as copy:
-            for (_, job_id), job in zip(reserved, jobs, strict=True):
-                v = many_values(job)
-                run_at = v[13] if v[13] is not None else now + v[14]
-                copy.write_row((job_id, *v[:13], run_at, *v[15:], "pending", now))
-        return [r[1] for r in reserved]
 
     def attempt(self, fn: Callable[[], T]) -> T:
         return retry_conflicts(fn)()

@@ -41,9 +41,11 @@ ORDER BY v.ord
 RETURNING id
 
 -- name: reserve_ids
--- Ids (in order) and the database clock for a COPY of n new jobs.
-SELECT conveyor_now(), nextval('conveyor_jobs_id_seq')
-FROM generate_series(1, %(n)s)
+-- The database clock and n new ids for a COPY: the first and last when they are
+-- consecutive (no other session took one meanwhile), else all of them.
+SELECT (SELECT conveyor_now()), min(id), max(id),
+    CASE WHEN max(id) - min(id) + 1 = count(*) THEN NULL ELSE array_agg(id) END
+FROM (SELECT nextval('conveyor_jobs_id_seq') AS id FROM generate_series(1, %(n)s)) AS s
 
 -- name: copy_jobs
 COPY conveyor_jobs (id, job, args, kwargs, payload, priority, queue, key, owner,

@@ -3,16 +3,19 @@ through ``json_each``, ``BEGIN IMMEDIATE`` write transactions on one locked conn
 
 from __future__ import annotations
 
+import functools
 import json
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
+from itertools import chain
 from typing import Any
 
 from conveyor.errors import ConfigurationError
 from conveyor.stores.base import NewJob
-from conveyor.stores.core.dialect import Dialect
+from conveyor.stores.core.batch import columns
+from conveyor.stores.core.dialect import JOB_FIELDS, Dialect
 from conveyor.stores.eventlogic import EventSQL
 from conveyor.stores.graphlogic import GraphSQL
 from conveyor.stores.sqlite.connection import Locked
@@ -24,9 +27,38 @@ _INSERT = (
     "trace_context) VALUES "
     "(?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
-# Bulk inserts go in multi-row statements: ~50% faster than executemany row by row.
-_ROWS_PER_STATEMENT = 40
-_INSERT_MANY = _INSERT + (", " + _INSERT.split(" VALUES ", 1)[1]) * (_ROWS_PER_STATEMENT - 1)
+_COLUMNS = (
+    "job, args, kwargs, payload, priority, queue, key, owner, max_attempts, retry, timeout, "
+    "retention, remove_delay, run_at, version, schedule_id, fire_at, rescheduled_from, "
+    "event_id, concurrency_key, trace_context, state, created_at"
+)
+# Statements of a bulk insert: at most this many rows, and SQLite's oldest default limit of
+# parameters (999). Fewer, bigger statements bind faster than executemany row by row.
+_MAX_ROWS, _MAX_PARAMS = 500, 999
+
+
+@functools.lru_cache(maxsize=64)
+def _bulk_sql(shape: tuple[tuple[str, ...], tuple[str, ...]], rows: int) -> str:
+    """INSERT of ``rows`` jobs of ``shape``: shared values bound once (?1...), then :now,
+    then the varying ones of each row (a VALUES list; all shared: a counted CTE)."""
+    shared, varying = shape
+    mark = {name: f"?{i}" for i, name in enumerate(shared, 1)}
+    now = f"?{len(shared) + 1}"
+    mark.update((name, f"v.column{i}") for i, name in enumerate(varying, 1))
+    fields = [n for n in JOB_FIELDS if n != "delay"]
+    select = [f"coalesce({mark['run_at']}, {now} + {mark['delay']})" if n == "run_at"
+              else mark[n] for n in fields]
+    head = f"INSERT INTO conveyor_jobs ({_COLUMNS}) SELECT {', '.join(select)}, 'pending', {now}"
+    if not varying:  # one statement for any count (?last)
+        return (f"WITH RECURSIVE v(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM v "
+                f"WHERE n < ?{len(shared) + 2}) {head} FROM v")
+    first = len(shared) + 2
+    width = len(varying)
+    values = ", ".join(
+        "(" + ", ".join(f"?{first + r * width + c}" for c in range(width)) + ")"
+        for r in range(rows)
+    )
+    return f"{head} FROM (VALUES {values}) AS v"
 
 
 def _values(j: NewJob, now: float) -> tuple[Any, ...]:
@@ -105,17 +137,23 @@ class SQLiteDialect(Dialect):
             ) from None
 
     def insert_plain(self, conn: Any, jobs: Sequence[NewJob]) -> list[int]:
-        """Multi-row INSERTs in order (ids are consecutive: AUTOINCREMENT, one writer)."""
+        """Plain jobs in order, each shared value bound once per statement (ids are
+        consecutive: AUTOINCREMENT, one writer)."""
         now = self.clock()
         if len(jobs) == 1:
             return [int(conn.execute(_INSERT, _values(jobs[0], now)).lastrowid)]
-        rows = [_values(j, now) for j in jobs]
-        whole = len(rows) - len(rows) % _ROWS_PER_STATEMENT
-        for start in range(0, whole, _ROWS_PER_STATEMENT):
-            chunk = rows[start:start + _ROWS_PER_STATEMENT]
-            conn.execute(_INSERT_MANY, [value for row in chunk for value in row])
-        if whole < len(rows):
-            conn.executemany(_INSERT, rows[whole:])
+        cols = columns(jobs)
+        head = [*cols.shared.values(), now]
+        if not cols.varying:
+            conn.execute(_bulk_sql(cols.shape, 0), [*head, cols.size])
+        else:
+            varying = list(cols.varying.values())
+            per = min(_MAX_ROWS, (_MAX_PARAMS - len(head)) // len(varying))
+            for start in range(0, cols.size, per):
+                chunk = [column[start:start + per] for column in varying]
+                rows = len(chunk[0])
+                conn.execute(_bulk_sql(cols.shape, rows),
+                             [*head, *chain.from_iterable(zip(*chunk, strict=True))])
         (last,) = conn.execute("SELECT last_insert_rowid()").fetchone()
         return list(range(last - len(jobs) + 1, last + 1))
 
