@@ -28,7 +28,11 @@ class _Call(Generic[T, R]):
         self.items = items
         self.results: list[R | BaseException] = []
         self.lead = False
-        self.done = threading.Event()
+        self.done: threading.Event | None = None  # a follower's: set when it may go on
+
+    def wake(self) -> None:
+        if self.done is not None:  # the leader itself does not wait
+            self.done.set()
 
 
 class GroupCommit(Generic[T, R]):
@@ -58,7 +62,9 @@ class GroupCommit(Generic[T, R]):
         with self.lock:
             self.waiting.append(call)
             follow, self.leading = self.leading, True
-        if follow:
+            if follow:
+                call.done = threading.Event()
+        if call.done is not None:
             call.done.wait()
             if not call.lead:
                 return call.results
@@ -80,10 +86,10 @@ class GroupCommit(Generic[T, R]):
                 successor = self.waiting[0] if self.waiting else None
                 self.leading = successor is not None
             for call in batch:
-                call.done.set()
+                call.wake()
             if successor is not None:
                 successor.lead = True
-                successor.done.set()
+                successor.wake()
 
     def _store(self, batch: list[_Call[T, R]]) -> None:
         items = [item for call in batch for item in call.items]

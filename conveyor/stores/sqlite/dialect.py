@@ -112,6 +112,11 @@ class SQLiteDialect(Dialect):
     def writing(self) -> AbstractContextManager[Any]:
         return self.db.transaction()
 
+    def one(self) -> AbstractContextManager[Any]:
+        # Autocommit: the statement is its own transaction, taking the write lock (or
+        # waiting the busy timeout for it) as BEGIN IMMEDIATE would, without two more.
+        return self.db.reading()
+
     def notify(self, conn: Any) -> None:
         self.changed.set()  # workers in this process; others see PRAGMA data_version
 
