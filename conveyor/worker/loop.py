@@ -364,7 +364,7 @@ class Worker(LeasesMixin, WatchMixin):
     async def _flush_when_asked(self) -> None:
         await self.flushed.wait()
         self.flushed.clear()
-        full = await self._flush_all(claiming=self.maybe_work)
+        full = await self._flush_all(claiming=self.maybe_work or self.held)
         if full is False and not self.burst:
             self._short_claim()
 
