@@ -43,6 +43,35 @@ from conveyor.stores.postgres.records import ListenWaiter
 from conveyor.stores.postgres.upkeep import Upkeep
 
 OUTCOME_STATES = ("completed", "failed", "cancelled", "pending", "waiting")
+# Outcomes stored by a data-modifying WITH, then the claim, in one statement: the rows
+# they touch are disjoint (running with this worker's token / due), the commit is one.
+COMPLETE_AND_CLAIM = b"WITH done AS (\n" + Q["complete"] + b"\n)\n" + Q["claim"]
+
+
+def _claim_params(worker_id: str, queues: Sequence[str] | None, limit: int, lease: float
+                  ) -> dict[str, Any]:
+    return {"token": secrets.randbits(62), "lease": lease, "worker": worker_id,
+            "limit": limit, "queues": list(queues) if queues else None}
+
+
+def _outcome_params(outcomes: Sequence[Outcome], synchronous: bool) -> dict[str, Any]:
+    for o in outcomes:
+        if o.state not in OUTCOME_STATES:
+            raise ValueError(f"unknown outcome state {o.state!r}")
+    ordered = sorted(outcomes, key=lambda o: o.id)  # lock rows in one order
+    return {
+        "ids": [o.id for o in ordered], "tokens": [o.token for o in ordered],
+        "states": [o.state for o in ordered], "results": [o.result for o in ordered],
+        "errors": [o.error for o in ordered], "run_ats": [o.run_at for o in ordered],
+        "delays": [o.delay or 0.0 for o in ordered],
+        "versions": [o.version for o in ordered], "far_future": FAR_FUTURE,
+        "commit": None if synchronous else "off",
+    }
+
+
+def _notify_if_due(conn: psycopg.Connection[Any], outcomes: Sequence[Outcome]) -> None:
+    if any(o.state in ("pending", "waiting") for o in outcomes):
+        conn.execute(Q["notify"])  # a retry or wake-up time: idle workers read it
 
 
 class PostgresStore(
@@ -142,45 +171,61 @@ class PostgresStore(
     def claim(
         self, worker_id: str, queues: Sequence[str] | None, limit: int, lease: float
     ) -> list[ClaimedJob]:
-        token = secrets.randbits(62)
+        params = _claim_params(worker_id, queues, limit, lease)
         with self.db.connection() as conn:
-            rows = self._claim_in(conn, token, worker_id, queues, limit, lease)
-        return claimed(rows, token)
+            rows = self._claim_in(conn, params, queues)
+        return claimed(rows, params["token"])
 
     @retry_conflicts
     def complete(self, outcomes: Sequence[Outcome]) -> int:
         if not outcomes:
             return 0
+        params = _outcome_params(outcomes, self.settings.synchronous_complete)
         with self.db.connection() as conn:
-            return self._complete_in(conn, outcomes, self.settings.synchronous_complete)
+            changed = conn.execute(Q["complete"], params).rowcount
+            _notify_if_due(conn, outcomes)
+        return int(changed)
 
     @retry_conflicts
     def complete_and_claim(
         self, outcomes: Sequence[Outcome], worker_id: str, queues: Sequence[str] | None,
         limit: int, lease: float,
     ) -> list[ClaimedJob]:
-        """Outcomes and the next claim in one transaction: one commit (waited for, as
-        every claim's is) where two were."""
+        """Outcomes and the next claim in one transaction, committed once (waited for, as
+        every claim's commit is). Without flow rules: one statement."""
         if not outcomes:
             return self.claim(worker_id, queues, limit, lease)
         if not limit:
             self.complete(outcomes)
             return []
-        token = secrets.randbits(62)
-        with self.db.connection() as conn, conn.transaction():
-            self._complete_in(conn, outcomes, True)
-            rows = self._claim_in(conn, token, worker_id, queues, limit, lease)
-        return claimed(rows, token)
+        params = _claim_params(worker_id, queues, limit, lease)
+        both = {**params, **_outcome_params(outcomes, True)}
+        with self.db.connection() as conn:
+            if self._plain():
+                rows = conn.execute(COMPLETE_AND_CLAIM, both).fetchall()
+                _notify_if_due(conn, outcomes)
+                rows = self._claim_in(conn, params, queues, rows)
+            else:
+                with conn.transaction():
+                    conn.execute(Q["complete"], both)
+                    _notify_if_due(conn, outcomes)
+                    rows = self._claim_in(conn, params, queues)
+        return claimed(rows, params["token"])
 
-    def _claim_in(self, conn: psycopg.Connection[Any], token: int, worker_id: str,
-                  queues: Sequence[str] | None, limit: int, lease: float) -> list[Any]:
-        params: dict[str, Any] = {
-            "token": token, "lease": lease, "worker": worker_id,
-            "limit": limit, "queues": list(queues) if queues else None,
-        }
-        # The plain claim takes nothing while any flow rule is in force (its guard).
-        plain = time.monotonic() - self._flow_seen > 2.0  # no rules lately
-        rows: list[Any] = conn.execute(Q["claim"], params).fetchall() if plain else []
+    def _plain(self) -> bool:
+        """No flow rule was in force lately: the plain claim statement is tried first (it
+        takes nothing while any rule is in force: its guard)."""
+        return time.monotonic() - self._flow_seen > 2.0
+
+    def _claim_in(self, conn: psycopg.Connection[Any], params: dict[str, Any],
+                  queues: Sequence[str] | None, plain_rows: list[Any] | None = None
+                  ) -> list[Any]:
+        """Claim on ``conn``: the plain statement (``plain_rows``: its rows, if it ran),
+        then, short of the limit with flow rules in force, the limited claim."""
+        limit = params["limit"]
+        plain = plain_rows is not None or self._plain()
+        rows: list[Any] = plain_rows if plain_rows is not None else (
+            conn.execute(Q["claim"], params).fetchall() if plain else [])
         if len(rows) < limit and (not plain or read_rules(conn)):
             with conn.transaction():
                 rules = Rules.of(read_rules(conn))
@@ -194,26 +239,6 @@ class PostgresStore(
                     self._flow_seen = 0.0
                     rows = conn.execute(Q["claim"], params).fetchall()
         return rows
-
-    @staticmethod
-    def _complete_in(conn: psycopg.Connection[Any], outcomes: Sequence[Outcome],
-                     synchronous: bool) -> int:
-        for o in outcomes:
-            if o.state not in OUTCOME_STATES:
-                raise ValueError(f"unknown outcome state {o.state!r}")
-        ordered = sorted(outcomes, key=lambda o: o.id)  # lock rows in one order
-        params = {
-            "ids": [o.id for o in ordered], "tokens": [o.token for o in ordered],
-            "states": [o.state for o in ordered], "results": [o.result for o in ordered],
-            "errors": [o.error for o in ordered], "run_ats": [o.run_at for o in ordered],
-            "delays": [o.delay or 0.0 for o in ordered],
-            "versions": [o.version for o in ordered], "far_future": FAR_FUTURE,
-            "commit": None if synchronous else "off",
-        }
-        changed = conn.execute(Q["complete"], params).rowcount
-        if any(o.state in ("pending", "waiting") for o in outcomes):
-            conn.execute(Q["notify"])  # a retry or wake-up time: idle workers read it
-        return int(changed)
 
     def rescue(self) -> int:
         changed = super().rescue()
