@@ -25,6 +25,7 @@ from conveyor.timeunits import add_interval, check_amount, fixed_seconds, normal
 
 # background_fetch retries 429/5xx and connection errors this way unless told otherwise.
 FETCH_RETRY = Retry(retries=3, wait=1.0, backoff="exponential", max_wait=60.0)
+NO_RETRY = Retry()
 
 
 class IO:
@@ -44,7 +45,7 @@ class IO:
         result is stored and returned on every replay. ``retry`` retries it durably."""
         if not callable(fn):
             raise ConfigurationError(f"io.task({key!r}, fn): fn must be callable, got {fn!r}")
-        policy = coerce_retry(retry) or Retry()
+        policy = coerce_retry(retry) or NO_RETRY
 
         async def call(number: int, last: bool) -> Any:
             if inspect.iscoroutinefunction(fn):
