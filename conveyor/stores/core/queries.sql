@@ -162,7 +162,16 @@ ON CONFLICT (kind, name) DO UPDATE SET paused = excluded.paused,
     updated_at = excluded.updated_at
 
 -- name: queue_counts
-SELECT queue, {state} AS s, count(*) FROM conveyor_jobs GROUP BY queue, s
+-- Like counts_by_state: unfinished rows through their partial indexes, finished ones from
+-- an index holding their state and queue (never a scan of the whole history).
+SELECT queue, {state} AS s, count(*) FROM conveyor_jobs
+WHERE state IN ('pending', 'waiting') GROUP BY queue, s
+UNION ALL SELECT queue, 'running', count(*) FROM conveyor_jobs WHERE state = 'running'
+    GROUP BY queue
+UNION ALL SELECT queue, 'blocked', count(*) FROM conveyor_jobs WHERE state = 'blocked'
+    GROUP BY queue
+UNION ALL SELECT queue, state, count(*) FROM conveyor_jobs WHERE finished_at IS NOT NULL
+    AND state IN ('completed', 'failed', 'cancelled') GROUP BY state, queue
 
 -- name: flow_group_running
 SELECT count(*) FROM conveyor_jobs WHERE state = 'running'

@@ -16,11 +16,41 @@ SELECT job_id, attempt, at, level, message FROM conveyor_logs
 WHERE job_id = :id ORDER BY at, rowid
 
 -- name: next_due
-SELECT min(run_at) FROM conveyor_jobs WHERE state IN ('pending', 'waiting')
+-- The earliest due time: one probe of conveyor_jobs_due per distinct priority (min(run_at)
+-- over the index would read every unfinished row: an idle worker asks on every poll).
+WITH RECURSIVE p(priority) AS (
+    SELECT (SELECT priority FROM conveyor_jobs WHERE state IN ('pending', 'waiting')
+        ORDER BY priority DESC LIMIT 1)
+    UNION ALL
+    SELECT (SELECT j.priority FROM conveyor_jobs AS j
+            WHERE j.state IN ('pending', 'waiting') AND j.priority < p.priority
+            ORDER BY j.priority DESC LIMIT 1)
+    FROM p WHERE p.priority IS NOT NULL
+)
+SELECT min((SELECT j.run_at FROM conveyor_jobs AS j
+        WHERE j.state IN ('pending', 'waiting') AND j.priority = p.priority
+        ORDER BY j.run_at LIMIT 1))
+FROM p WHERE p.priority IS NOT NULL
 
 -- name: next_due_queues
-SELECT min(run_at) FROM conveyor_jobs WHERE state IN ('pending', 'waiting')
-    AND queue IN (SELECT value FROM json_each(:queues))
+-- The same per queue, through conveyor_jobs_due_queue.
+WITH RECURSIVE p(queue, priority) AS (
+    SELECT q.value, (SELECT priority FROM conveyor_jobs
+            WHERE state IN ('pending', 'waiting') AND queue = q.value
+            ORDER BY priority DESC LIMIT 1)
+    FROM json_each(:queues) AS q
+    UNION ALL
+    SELECT p.queue, (SELECT j.priority FROM conveyor_jobs AS j
+            WHERE j.state IN ('pending', 'waiting') AND j.queue = p.queue
+                AND j.priority < p.priority
+            ORDER BY j.priority DESC LIMIT 1)
+    FROM p WHERE p.priority IS NOT NULL
+)
+SELECT min((SELECT j.run_at FROM conveyor_jobs AS j
+        WHERE j.state IN ('pending', 'waiting') AND j.queue = p.queue
+            AND j.priority = p.priority
+        ORDER BY j.run_at LIMIT 1))
+FROM p WHERE p.priority IS NOT NULL
 
 -- name: throughput
 SELECT CAST((finished_at - :since) / :bucket AS INTEGER) AS b,

@@ -191,3 +191,12 @@ def test_jobs_list_and_count_refuse_nul_characters_in_text_filters(
 def test_counts_has_every_state(app: Conveyor, mix: dict[str, Any]) -> None:
     assert app.counts() == {"scheduled": 1, "queued": 1, "blocked": 0, "running": 0,
                             "waiting": 0, "completed": 2, "failed": 1, "cancelled": 1}
+
+
+def test_queue_counts_by_state(app: Conveyor, mix: dict[str, Any]) -> None:
+    (running,) = app.store.claim("w", ["default"], 1, 30.0)
+    assert running.id == mix["a_queued"].id
+    assert app.store.queue_counts() == {
+        "default": {"completed": 1, "failed": 1, "running": 1, "cancelled": 1},
+        "beta-q": {"completed": 1, "scheduled": 1},
+    }

@@ -103,6 +103,18 @@ def test_rescue_requeues_only_expired_leases(app: Conveyor) -> None:
     assert app.get_job(alive).state == "running"  # type: ignore[union-attr]
 
 
+def test_next_due_is_the_earliest_due_time_over_priorities_and_queues(app: Conveyor) -> None:
+    assert app.store.next_due(None) is None
+    at = time.time() + 1000
+    for priority, delay, queue in [(5, 300, "a"), (0, 100, "b"), (-3, 200, "a"), (2, 150, "c")]:
+        _insert(app, priority=priority, run_at=at + delay, queue=queue)
+    app.cancel(_insert(app, priority=9, run_at=at + 10, queue="a"))  # finished: not due
+    assert app.store.next_due(None) == pytest.approx(at + 100)
+    assert app.store.next_due(["a"]) == pytest.approx(at + 200)
+    assert app.store.next_due(["a", "c"]) == pytest.approx(at + 150)
+    assert app.store.next_due(["elsewhere"]) is None
+
+
 def test_a_burst_worker_rescues_expired_leases_before_it_stops(app: Conveyor) -> None:
     @app.job
     def task() -> int:
