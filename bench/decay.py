@@ -4,18 +4,22 @@ W worker processes (default worker flags unless --concurrency) run no-op jobs wh
 script keeps a backlog of ``--chunk`` jobs stored (bulk) until ``--total`` jobs have
 completed; finished rows stay in the table, so the last chunks run with ``--total`` rows
 in it. It starts from an empty table (PostgreSQL: vacuumed too) and prints, every 10% of
-the run, processed/s, the workers' CPU µs per job and their resident memory (VmRSS);
+the run, processed/s, the workers' CPU µs per job and their resident memory (VmRSS) (on
+PostgreSQL also buffer accesses and server CPU per job: give it a database of its own);
 then chunks 2-6 (the first includes the warm-up) against the last five.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
@@ -38,7 +42,62 @@ def loadavg() -> str:
 
 
 def mean(values: list[float]) -> float:
-    return sum(values) / len(values)
+    return sum(values) / len(values) if values else 0.0
+
+
+class Server:
+    """PostgreSQL's side (use a database of its own): shared-buffer accesses in this
+    database and the CPU of its backends (from /proc; a vacuum's own backend is missed)."""
+
+    def __init__(self, app: Any) -> None:
+        self.db = app.store.db
+        self.cpu: dict[int, float] = {}
+
+    def sample(self) -> tuple[int, float]:
+        """(buffer accesses, backend CPU seconds) since the last sample."""
+        with self.db.connection() as conn:
+            conn.execute("SELECT pg_stat_force_next_flush()")
+            (blocks,) = conn.execute(
+                "SELECT blks_hit + blks_read FROM pg_stat_database "
+                "WHERE datname = current_database()").fetchone()
+            pids = [r[0] for r in conn.execute(
+                "SELECT pid FROM pg_stat_activity WHERE datname = current_database()")]
+        used = 0.0
+        for pid in pids:
+            with contextlib.suppress(OSError):
+                now = process_cpu(pid)
+                used += now - self.cpu.get(pid, 0.0)
+                self.cpu[pid] = now
+        return int(blocks), used
+
+    def table(self) -> str:
+        with self.db.connection() as conn:
+            upd, hot, size = conn.execute(
+                "SELECT n_tup_upd, n_tup_hot_upd, pg_size_pretty(pg_total_relation_size(relid))"
+                " FROM pg_stat_user_tables WHERE relid = 'conveyor_jobs'::regclass").fetchone()
+            (fillfactor,) = conn.execute(
+                "SELECT coalesce((SELECT option_value FROM pg_options_to_table(reloptions) "
+                "WHERE option_name = 'fillfactor'), '100') FROM pg_class "
+                "WHERE oid = 'conveyor_jobs'::regclass").fetchone()
+        return (f"conveyor_jobs (fillfactor {fillfactor}): {size} with its indexes, "
+                f"{hot:,} of {upd:,} updates HOT ({hot / max(upd, 1):.1%})")
+
+
+def process_cpu(pid: int) -> float:
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@dataclass
+class Chunk:
+    done: int  # jobs completed so far
+    rows: int  # rows in the table
+    rate: float  # jobs/s
+    cpu_us: float  # workers' CPU per job
+    rss: list[float]  # each worker's VmRSS, MiB
+    blocks: float = 0.0  # PostgreSQL: buffer accesses per job
+    server_us: float = 0.0  # PostgreSQL: backends' CPU per job
 
 
 def main() -> None:
@@ -57,47 +116,60 @@ def main() -> None:
 
     fresh(app)
     job = app.jobs[args.job]
+    server = Server(app) if url.startswith("postgres") else None
     workers = start_workers(url, args.workers, args.concurrency, args.job)
-    # (jobs done, rows in the table, jobs/s, CPU µs/job, RSS MiB per worker) per chunk
-    chunks: list[tuple[int, int, float, float, list[float]]] = []
+    chunks: list[Chunk] = []
     load_start = loadavg()
     try:
         wait_ready(app, workers)
         stored = done = 0
         mark, mark_done, mark_cpu = time.perf_counter(), 0, cpu_seconds(workers)
+        if server:
+            server.sample()
         while done < args.total:
             if stored - done < args.chunk and stored < args.total:
                 app.enqueue_many([job() for _ in range(args.chunk)])
                 stored += args.chunk
-            time.sleep(0.05)
+            # (a count reads every row version since the last vacuum: not too often)
+            time.sleep(0.25)
             done = stored - app.count(state=["queued", "running"])
             if done - mark_done >= args.chunk:
                 now, cpu = time.perf_counter(), cpu_seconds(workers)
                 jobs = done - mark_done
-                chunks.append((done, stored, jobs / (now - mark),
-                               (cpu - mark_cpu) / jobs * 1e6, [rss_mib(w.pid) for w in workers]))
+                chunk = Chunk(done, stored, jobs / (now - mark), (cpu - mark_cpu) / jobs * 1e6,
+                              [rss_mib(w.pid) for w in workers])
+                if server:
+                    blocks, used = server.sample()
+                    chunk.blocks, chunk.server_us = blocks / jobs, used / jobs * 1e6
+                chunks.append(chunk)
                 mark, mark_done, mark_cpu = now, done, cpu
     finally:
         stop(workers)
-    store = url.split("://", 1)[0]
-    print(f"store={store} total={args.total:,} chunk={args.chunk:,} workers={args.workers} "
-          f"concurrency={args.concurrency or 'default'} job={args.job}")
-    step = max(1, len(chunks) // 10)
-    shown = sorted({*range(0, len(chunks), step), len(chunks) - 1})
-    for done, rows, rate, cpu_us, rss in (chunks[i] for i in shown):
-        print(f"after {done:>9,} jobs ({rows:>9,} rows): {rate:>7,.0f} jobs/s, "
-              f"{cpu_us:>4.0f} us CPU/job, RSS {' '.join(f'{r:.1f}' for r in rss)} MiB")
-    head, tail = chunks[1:6] or chunks[:1], chunks[-5:]
-    first, last = mean([c[2] for c in head]), mean([c[2] for c in tail])
-    cpu_first, cpu_last = mean([c[3] for c in head]), mean([c[3] for c in tail])
-    rss_first, rss_last = sum(head[0][4]), sum(tail[-1][4])
-    print(f"processed/s: early {first:,.0f}, late {last:,.0f} -> late is {last / first:.0%}")
-    print(f"CPU us/job:  early {cpu_first:.0f}, late {cpu_last:.0f} -> late is "
-          f"{cpu_last / cpu_first:.0%}")
-    print(f"worker RSS (sum): {rss_first:.1f} MiB after chunk {1 + chunks.index(head[0])}, "
-          f"{rss_last:.1f} MiB at the end")
+    report(url, args, chunks, server)
     print(f"load average: {load_start} at start, {loadavg()} at the end")
 
+
+def report(url: str, args: Any, chunks: list[Chunk], server: Server | None) -> None:
+    print(f"store={url.split('://', 1)[0]} total={args.total:,} chunk={args.chunk:,} "
+          f"workers={args.workers} concurrency={args.concurrency or 'default'} job={args.job}")
+    step = max(1, len(chunks) // 10)
+    for c in (chunks[i] for i in sorted({*range(0, len(chunks), step), len(chunks) - 1})):
+        pg = f", {c.blocks:.0f} buffers/job, {c.server_us:.0f} us server CPU/job" if server else ""
+        print(f"after {c.done:>9,} jobs ({c.rows:>9,} rows): {c.rate:>7,.0f} jobs/s, "
+              f"{c.cpu_us:>4.0f} us CPU/job{pg}, RSS {' '.join(f'{r:.1f}' for r in c.rss)} MiB")
+    head, tail = chunks[1:6] or chunks[:1], chunks[-5:]  # the first chunk: warm-up
+    figures = [("processed/s", "rate", ",.0f"), ("worker CPU us/job", "cpu_us", ".0f")]
+    if server:
+        figures += [("buffers/job", "blocks", ".1f"), ("server CPU us/job", "server_us", ".0f")]
+    for label, field, fmt in figures:
+        early = mean([getattr(c, field) for c in head])
+        late = mean([getattr(c, field) for c in tail])
+        print(f"{label}: early {early:{fmt}}, late {late:{fmt}} -> late is "
+              f"{late / early if early else 0:.0%} of early")
+    print(f"worker RSS (sum): {sum(head[0].rss):.1f} MiB after chunk "
+          f"{1 + chunks.index(head[0])}, {sum(tail[-1].rss):.1f} MiB at the end")
+    if server:
+        print(server.table())
 
 if __name__ == "__main__":
     main()
