@@ -331,6 +331,8 @@ class Worker(LeasesMixin, WatchMixin):
         try:
             outcome = await self.runner.run(job)
         except asyncio.CancelledError:  # lost its lease or the worker is shutting down
+            if self._tracks(job):  # (not a new attempt of the job, claimed since)
+                self.held_since.pop(job.id, None)
             if job.id in self.lost:
                 self.lost.discard(job.id)
                 report.finished(job, None)
