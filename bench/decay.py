@@ -6,7 +6,8 @@ completed; finished rows stay in the table, so the last chunks run with ``--tota
 in it. It starts from an empty table (PostgreSQL: vacuumed too) and prints, every 10% of
 the run, processed/s, the workers' CPU µs per job and their resident memory (VmRSS) (on
 PostgreSQL also buffer accesses and server CPU per job: give it a database of its own);
-then chunks 2-6 (the first includes the warm-up) against the last five.
+then chunks 2-6 (the first includes the warm-up) against the last five with a full
+backlog (not those once every job is stored, while the backlog drains).
 """
 
 from __future__ import annotations
@@ -72,6 +73,19 @@ class Server:
         blocks, self.blocks = blocks - self.blocks, blocks
         return int(blocks), used
 
+    def unfinished(self) -> int:
+        """Jobs not finished, by index scans: a bitmap scan (the planner's choice) would
+        visit every dead row version since the last vacuum on every call, and never
+        mark them dead in the index as an index scan does."""
+        with self.db.connection() as conn, conn.transaction():
+            conn.execute("SET LOCAL enable_bitmapscan = off")
+            conn.execute("SET LOCAL enable_seqscan = off")
+            (n,) = conn.execute(
+                "SELECT (SELECT count(*) FROM conveyor_jobs WHERE state IN ('pending', "
+                "'waiting')) + (SELECT count(*) FROM conveyor_jobs WHERE state = 'running')"
+            ).fetchone()
+        return int(n)
+
     def analyze(self) -> None:
         """Statistics of the table as it runs, not of the empty one the run started with
         (with autovacuum off, the workers' own vacuums analyze it only every 200,000
@@ -105,6 +119,7 @@ class Chunk:
     rate: float  # jobs/s
     cpu_us: float  # workers' CPU per job
     rss: list[float]  # each worker's VmRSS, MiB
+    draining: bool = False  # all jobs stored: the backlog shrinks (not compared)
     blocks: float = 0.0  # PostgreSQL: buffer accesses per job
     server_us: float = 0.0  # PostgreSQL: backends' CPU per job
 
@@ -118,12 +133,18 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=None,
                         help="worker concurrency (default: the worker's own default)")
     parser.add_argument("--job", default="noop", choices=["noop", "noop_sync"])
+    parser.add_argument("--keep", action="store_true",
+                        help="keep the finished rows already stored: start at that depth")
     args = parser.parse_args()
     url = args.url or f"sqlite:///{tempfile.mkdtemp(prefix='conveyor-decay-')}/decay.db"
     os.environ["CONVEYOR_URL"] = url
     from bench.app import app
 
-    fresh(app)
+    if args.keep:
+        app.cancel_jobs()  # (unfinished ones would be counted as this run's)
+    else:
+        fresh(app)
+    before = app.count() if args.keep else 0
     job = app.jobs[args.job]
     server = Server(app) if url.startswith("postgres") else None
     workers = start_workers(url, args.workers, args.concurrency, args.job)
@@ -139,16 +160,18 @@ def main() -> None:
             if stored - done < args.chunk and stored < args.total:
                 app.enqueue_many([job() for _ in range(args.chunk)])
                 stored += args.chunk
-                if server and stored == args.chunk:
+                if server and stored == args.chunk and not args.keep:
                     server.analyze()
             # (a count reads every row version since the last vacuum: not too often)
             time.sleep(0.25)
-            done = stored - app.count(state=["queued", "running"])
+            done = stored - (server.unfinished() if server
+                             else app.count(state=["queued", "running"]))
             if done - mark_done >= args.chunk:
                 now, cpu = time.perf_counter(), cpu_seconds(workers)
                 jobs = done - mark_done
-                chunk = Chunk(done, stored, jobs / (now - mark), (cpu - mark_cpu) / jobs * 1e6,
-                              [rss_mib(w.pid) for w in workers])
+                chunk = Chunk(done, before + stored, jobs / (now - mark),
+                              (cpu - mark_cpu) / jobs * 1e6, [rss_mib(w.pid) for w in workers],
+                              draining=stored >= args.total)
                 if server:
                     blocks, used = server.sample()
                     chunk.blocks, chunk.server_us = blocks / jobs, used / jobs * 1e6
@@ -168,7 +191,8 @@ def report(url: str, args: Any, chunks: list[Chunk], server: Server | None) -> N
         pg = f", {c.blocks:.0f} buffers/job, {c.server_us:.0f} us server CPU/job" if server else ""
         print(f"after {c.done:>9,} jobs ({c.rows:>9,} rows): {c.rate:>7,.0f} jobs/s, "
               f"{c.cpu_us:>4.0f} us CPU/job{pg}, RSS {' '.join(f'{r:.1f}' for r in c.rss)} MiB")
-    head, tail = chunks[1:6] or chunks[:1], chunks[-5:]  # the first chunk: warm-up
+    steady = [c for c in chunks if not c.draining] or chunks
+    head, tail = steady[1:6] or steady[:1], steady[-5:]  # the first chunk: warm-up
     figures = [("processed/s", "rate", ",.0f"), ("worker CPU us/job", "cpu_us", ".0f")]
     if server:
         figures += [("buffers/job", "blocks", ".1f"), ("server CPU us/job", "server_us", ".0f")]

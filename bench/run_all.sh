@@ -23,6 +23,10 @@ done
 # the bar: side by side with Huey, Dramatiq, Procrastinate, RQ, arq, Celery (own venv;
 # needs Redis and PostgreSQL; PEERS=1 to run it, it takes 15-30 minutes)
 [ -n "$PEERS" ] && $PY bench/peers/run.py
-# processed/s with 1,000,000 rows vs 10,000 (heavy: run once, PostgreSQL only)
-[ -n "$PG_DECAY_URL" ] && $PY bench/pg_decay.py --url "$PG_DECAY_URL"
+# processed/s with 1,000,000 rows vs 10,000 (heavy: DECAY=1 to run it, one store after
+# the other; on PostgreSQL give it a database of its own, PG_DECAY_URL)
+if [ -n "$DECAY" ]; then
+  $PY bench/decay.py
+  [ -n "$PG_DECAY_URL" ] && $PY bench/decay.py --url "$PG_DECAY_URL"
+fi
 exit 0

@@ -142,3 +142,11 @@ def test_maintenance_vacuums_the_hot_table_when_dead_rows_pile_up(
 
     wait_for(vacuumed, 10, "a VACUUM of conveyor_jobs")
     app.close()
+
+
+def test_the_vacuum_threshold_grows_with_the_table_between_bounds() -> None:
+    from conveyor.stores.postgres.upkeep import DEAD_ROWS, MIN_DEAD_ROWS, threshold
+
+    assert threshold(0) == threshold(5_000) == MIN_DEAD_ROWS
+    assert threshold(1_000_000) == 100_000
+    assert threshold(10**8) == DEAD_ROWS
