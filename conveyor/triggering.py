@@ -17,6 +17,7 @@ from conveyor.options import CallOptions, merge_options
 from conveyor.serialization import Limits, dumps
 from conveyor.stores.asyncface import AsyncFace, plain
 from conveyor.stores.base import NewJob
+from conveyor.stores.rows import Alike
 from conveyor.workflows import dependency_ids
 
 if TYPE_CHECKING:
@@ -149,7 +150,10 @@ class Triggering:
                 row = rows_of[call.definition] = self._rows_of(
                     call.definition, run_at, 0.0, options)
             rows.append(row(call))
-        return [JobHandle(self._app, i) for i in self.insert(rows, connection)] if rows else []
+        if not rows:
+            return []
+        alike = Alike(rows) if len(rows_of) == 1 else rows  # one job: only arguments vary
+        return [JobHandle(self._app, i) for i in self.insert(alike, connection)]
 
 
 __all__ = ["TriggerHost", "Triggering"]

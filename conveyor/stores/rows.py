@@ -53,6 +53,15 @@ class NewJob:
         return bool(self.depends_on or self.after or self.parent_id is not None)
 
 
+class Alike(list[NewJob]):
+    """Jobs equal in every field but ``varying`` (enqueue_many's calls of one job with
+    one set of options): a bulk insert reads the other fields of the first job only.
+    Whoever changes a job of it changes that field of every job, or names it here."""
+
+    varying: tuple[str, ...] = ("args", "kwargs", "payload", "concurrency_key",
+                                "trace_context")
+
+
 @dataclass(slots=True)
 class ClaimedJob:
     """A job a worker holds a lease on."""

@@ -4,6 +4,7 @@ enqueue_many is refused with its own clear error and stores nothing (every store
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime
 from typing import Any
 
@@ -15,6 +16,7 @@ from conveyor import Conveyor
 from conveyor.errors import PayloadError
 from conveyor.stores.base import NewJob
 from conveyor.stores.postgres.dialect import COPY_FROM
+from conveyor.stores.rows import Alike
 from conveyor.testing import FakeClock
 
 COLUMNS = (
@@ -99,6 +101,20 @@ def test_any_mix_of_fields_is_stored_alike_in_bulk_and_alone(
     assert stored(sql_app, bulk) == stored(sql_app, single)
 
 
+@settings(max_examples=8, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(common=new_jobs(), size=st.sampled_from([2, COPY_FROM + 1]), data=st.data())
+def test_jobs_alike_but_their_arguments_are_stored_as_each_alone(
+    sql_app: Conveyor, common: NewJob, size: int, data: st.DataObject
+) -> None:  # enqueue_many's rows of one job (Alike: the other fields read once)
+    varied = [dataclasses.replace(common, args=f"[{n}]", payload=str(n),
+                                  concurrency_key=data.draw(maybe_text),
+                                  trace_context=data.draw(st.sampled_from([None, "{}"])))
+              for n in range(size)]
+    bulk = sql_app.store.insert(Alike(varied))
+    single = [sql_app.store.insert([job])[0] for job in varied]
+    assert stored(sql_app, bulk) == stored(sql_app, single)
+
+
 @pytest.mark.parametrize("position", [0, 150, 299])
 def test_a_bad_call_in_a_bulk_is_named_and_nothing_is_stored(app: Conveyor, position: int) -> None:
     @app.job
@@ -109,3 +125,18 @@ def test_a_bad_call_in_a_bulk_is_named_and_nothing_is_stored(app: Conveyor, posi
     with pytest.raises(PayloadError, match=r"payload\[\"when\"\] is an object"):
         app.enqueue_many(calls)
     assert app.count() == 0
+
+
+def test_copy_uses_the_ids_it_reserved_when_they_are_not_consecutive(sql_app: Conveyor) -> None:
+    if not type(sql_app.store).__name__.startswith("Postgres"):
+        pytest.skip("PostgreSQL's COPY reserves ids")
+    with sql_app.store.d.reading() as conn:  # type: ignore[attr-defined]
+        conn.execute("ALTER SEQUENCE conveyor_jobs_id_seq INCREMENT BY 3")  # as if shared
+
+    @sql_app.job
+    def item(n: int) -> None: ...
+
+    handles = sql_app.enqueue_many(item(n) for n in range(COPY_FROM + 1))
+    ids = [h.id for h in handles]
+    assert ids == sorted(ids) and ids[1] - ids[0] == 3
+    assert [sql_app.get_job(i).args for i in ids] == [[n] for n in range(COPY_FROM + 1)]  # type: ignore[union-attr]

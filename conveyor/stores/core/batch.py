@@ -12,8 +12,7 @@ from typing import Any
 
 from conveyor.stores.base import NewJob
 from conveyor.stores.core.dialect import JOB_FIELDS
-
-_values = attrgetter(*JOB_FIELDS)
+from conveyor.stores.rows import Alike
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,6 +24,11 @@ class Columns:
     shared: dict[str, Any]
     varying: dict[str, tuple[Any, ...]]
 
+    def part(self, start: int, stop: int) -> Columns:
+        """Jobs ``start`` to ``stop`` (exclusive)."""
+        varying = {name: column[start:stop] for name, column in self.varying.items()}
+        return Columns(len(range(start, min(stop, self.size))), self.shared, varying)
+
     @property
     def shape(self) -> tuple[tuple[str, ...], tuple[str, ...]]:
         """Which fields are shared and which vary (what a statement's text depends on)."""
@@ -34,15 +38,21 @@ class Columns:
 def columns(jobs: Sequence[NewJob]) -> Columns:
     """``jobs`` (at least one) split into shared and varying columns."""
     size = len(jobs)
-    shared: dict[str, Any] = {}
+    names = [n for n in JOB_FIELDS if n in jobs.varying] if isinstance(jobs, Alike) else []
+    if len(names) < 2:  # read every field of every job
+        names = list(JOB_FIELDS)
+    found: dict[str, Any] = {}
     varying: dict[str, tuple[Any, ...]] = {}
-    for name, column in zip(JOB_FIELDS, zip(*map(_values, jobs), strict=True), strict=True):
+    for name, column in zip(names, zip(*map(attrgetter(*names), jobs), strict=True),
+                            strict=True):
         first = column[0]
         # count() compares by identity first: the one "[]" or None of every job is cheap.
         if column.count(first) == size and _same_type(column, first):
-            shared[name] = first
+            found[name] = first
         else:
             varying[name] = column
+    shared = {n: found[n] if n in found else getattr(jobs[0], n)
+              for n in JOB_FIELDS if n not in varying}
     return Columns(size, shared, varying)
 
 

@@ -9,7 +9,7 @@ from itertools import repeat
 from typing import Any
 
 from conveyor.stores.base import NewJob
-from conveyor.stores.core.batch import columns
+from conveyor.stores.core.batch import Columns, columns
 from conveyor.stores.core.dialect import JOB_FIELDS
 
 # copy_jobs' columns after the id: JOB_FIELDS (run_at holds the due time, delay is folded
@@ -25,17 +25,17 @@ def copy_jobs(conn: Any, queries: dict[str, str], jobs: Sequence[NewJob]) -> lis
     size = len(jobs)
     now, first, last, scattered = conn.execute(queries["reserve_ids"], {"n": size}).fetchone()
     ids = sorted(scattered) if scattered is not None else list(range(first, last + 1))
+    cols = columns(jobs)
     with conn.cursor().copy(queries["copy_jobs"]) as copy:
         for start in range(0, size, _CHUNK):
-            chunk = jobs[start:start + _CHUNK]
-            copy.write(_lines(chunk, ids[start:start + _CHUNK], now))
+            stop = start + _CHUNK
+            copy.write(_lines(cols.part(start, stop), ids[start:stop], now))
     return ids
 
 
-def _lines(jobs: Sequence[NewJob], ids: list[int], now: float) -> str:
-    """COPY text of ``jobs``, one line each."""
-    size = len(jobs)
-    cols = columns(jobs)
+def _lines(cols: Columns, ids: list[int], now: float) -> str:
+    """COPY text of the jobs of ``cols``, one line each."""
+    size = cols.size
     texts: list[Any] = [map(str, ids)]
     for name in _FIELDS:
         if name == "run_at":
