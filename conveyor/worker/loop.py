@@ -204,6 +204,10 @@ class Worker(LeasesMixin, WatchMixin):
                 # than spin.
                 now = epoch(self.app.clock)
                 self.held = due <= now
+                if self.held and not self.precise_watch:
+                    # Every write wakes an imprecise watcher (SQLite): while held, this
+                    # worker's own outcomes and the poll claim; another's commits do not.
+                    self.hungry.clear()
                 timeout = max(HELD_POLL if self.held else 0.0, min(timeout, due - now))
                 held_until = time.monotonic() + timeout
             self.wake.clear()
@@ -230,6 +234,7 @@ class Worker(LeasesMixin, WatchMixin):
                     self.hungry.set()
 
     maybe_work = True  # due work may be left: claim when slots free up
+    flowing = False  # the last claim took jobs
     _changed = False  # jobs were stored (a precise waiter: LISTEN, this process)
     _written = False  # something was written (SQLite data_version): peek before claiming
     held = False  # due work was left by the last claim (a pause or a full limit)
@@ -275,7 +280,7 @@ class Worker(LeasesMixin, WatchMixin):
     def _short_claim(self) -> None:
         """A claim found less than it asked for: no more due work, until told otherwise."""
         self.maybe_work = self.burst  # a burst worker keeps claiming until done
-        if not self.maybe_work:
+        if not self.maybe_work and (self.precise_watch or not self.held):
             self.hungry.set()  # only now are change notifications worth watching
 
     def _hold(self, jobs: list[ClaimedJob]) -> None:
@@ -366,7 +371,9 @@ class Worker(LeasesMixin, WatchMixin):
     async def _flush_when_asked(self) -> None:
         await self.flushed.wait()
         self.flushed.clear()
-        full = await self._flush_all(claiming=self.maybe_work or self.held)
+        # Outcomes free slots: fill them in the same transaction while work is flowing
+        # (the last claim took jobs), maybe left, or held back by a limit.
+        full = await self._flush_all(claiming=self.maybe_work or self.held or self.flowing)
         if full is False and not self.burst:
             self._short_claim()
 
@@ -422,6 +429,7 @@ class Worker(LeasesMixin, WatchMixin):
         """Claimed jobs wait for a slot (schedule occurrences seen by extensions first);
         returns whether the claim was full."""
         self.supervisor.ok("claim")
+        self.flowing = bool(jobs)
         full = jobs is not None and len(jobs) == want
         if jobs and any(j.schedule_id for j in jobs):
             jobs = await self._guard(self._claimed, jobs)

@@ -27,6 +27,7 @@ class WatchMixin:
     _changed: bool  # jobs were stored (a precise waiter: LISTEN, this process)
     _written: bool  # something was written (SQLite data_version): peek before claiming
     watching = False  # the watcher is listening: an idle worker polls slowly
+    precise_watch = True  # its wake-ups mean new work (not any write)
 
     def _watch(self) -> None:
         """Thread: wake the loop when another process stores work."""
@@ -35,6 +36,7 @@ class WatchMixin:
         except Exception:  # the loop polls anyway
             log.exception("change notifications unavailable; polling only")
             return
+        self.precise_watch = getattr(waiter, "precise", True)  # a store's own may lack it
         try:
             # Jobs stored before it listened sent no wake-up it could hear: look once.
             self.watching = self._changed = True
@@ -53,7 +55,7 @@ class WatchMixin:
                     continue
                 if changed and not self.stopping:
                     self.hungry.clear()
-                    if getattr(waiter, "precise", True):  # a store's own waiter may lack it
+                    if self.precise_watch:
                         self._changed = True
                     else:
                         self._written = True
