@@ -433,6 +433,9 @@ class Worker(LeasesMixin, WatchMixin):
         full = jobs is not None and len(jobs) == want
         if jobs and any(j.schedule_id for j in jobs):
             jobs = await self._guard(self._claimed, jobs)
+        if jobs and self.stopping:  # claimed as the worker stops (shutdown may have begun)
+            await self._guard(self.store.release, {j.id: j.token for j in jobs})
+            return full
         self._hold(jobs or [])
         return full
 
