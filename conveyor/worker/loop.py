@@ -195,6 +195,7 @@ class Worker(LeasesMixin, WatchMixin):
                 due, timeout = None, max(0.0, held_until - time.monotonic())
             else:
                 due = await self._guard(self.store.next_due, self.queues)
+            was_held = self.held
             if self.maybe_work or use_peek or claimed or due is not None:
                 self.held = False
             use_peek = False
@@ -210,6 +211,8 @@ class Worker(LeasesMixin, WatchMixin):
                     self.hungry.clear()
                 timeout = max(HELD_POLL if self.held else 0.0, min(timeout, due - now))
                 held_until = time.monotonic() + timeout
+            if was_held and not self.held and not self.maybe_work:
+                self.hungry.set()  # held back no more (nor listening): listen again
             self.wake.clear()
             if self.stopping:  # stop() may have set wake just before the clear above
                 break

@@ -50,3 +50,23 @@ def test_jobs_claimed_with_outcomes_as_the_worker_stops_are_released_not_run(
     assert runs == ["first"]  # jobs the exchange claimed never started
     states = {(h.state, h.record().attempts) for h in later}  # type: ignore[union-attr]
     assert states == {("queued", 0)}  # released to other workers at once
+
+
+def test_a_worker_no_longer_held_back_hears_of_new_work_at_once(app: Conveyor) -> None:
+    @app.job(queue="exports")
+    def export() -> None: ...
+
+    @app.job
+    def other() -> str:
+        return "other"
+
+    app.pause(queue="exports")
+    export().run_now()
+    with worker_thread(app, poll_interval=1.0) as worker:  # idle: a due-time read every 5 s
+        wait_for(lambda: worker.watching and worker.held, what="the pause to hold it back")
+        assert app.cancel_jobs(type="export") == 1  # the held work goes away
+        wait_for(lambda: not worker.held, what="the worker to see it gone")
+        time.sleep(0.3)  # idle
+        triggered = time.monotonic()
+        assert other().run_now().result(timeout=10) == "other"
+    assert time.monotonic() - triggered < 2.0  # woken by the store, not the next read
