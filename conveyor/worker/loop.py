@@ -394,14 +394,14 @@ class Worker(LeasesMixin, WatchMixin):
             outcomes, self.outcomes = self.outcomes, []
             finished, self.finished = self.finished, []
             progress, logs = self.buffer.take()
-            try:
-                if progress or logs:
-                    await self._guard(self.store.write_progress, progress, logs)
-            except Exception:  # bad progress or log data: never hold up outcomes
-                log.exception("could not store %d progress reports and %d log lines; "
-                              "dropped", len(progress), len(logs))
             self.storing = {o.id: o.token for o in outcomes}  # still heartbeated
             try:
+                try:
+                    if progress or logs:
+                        await self._guard(self.store.write_progress, progress, logs)
+                except Exception:  # bad progress or log data: never hold up outcomes
+                    log.exception("could not store %d progress reports and %d log lines; "
+                                  "dropped", len(progress), len(logs))
                 replaced, jobs, failed = await store_and_claim(
                     self._guard, self.store, outcomes, self._claim_args(want))
             finally:

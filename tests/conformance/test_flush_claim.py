@@ -70,3 +70,35 @@ def test_a_worker_no_longer_held_back_hears_of_new_work_at_once(app: Conveyor) -
         triggered = time.monotonic()
         assert other().run_now().result(timeout=10) == "other"
     assert time.monotonic() - triggered < 2.0  # woken by the store, not the next read
+
+
+def test_outcomes_keep_their_leases_while_progress_is_stored_first(
+    new_app: Any, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    app: Conveyor = new_app(lease=0.5)
+    write_progress = type(app.store).write_progress
+
+    def slow_progress(store: Any, *args: Any) -> Any:
+        if threading.current_thread().name.startswith("conveyor-db"):
+            time.sleep(1.2)  # longer than the lease, with the outcome waiting behind it
+        return write_progress(store, *args)
+
+    monkeypatch.setattr(type(app.store), "write_progress", slow_progress)
+    runs: list[int] = []
+
+    @app.job
+    async def reporting(meta: Any) -> str:  # its progress and outcome in one batch
+        runs.append(meta.attempt)
+        meta.progress(0.5)
+        return "done"
+
+    handle = reporting().run_now()
+    rescued = 0
+    with worker_thread(app):
+        deadline = time.monotonic() + 15
+        while not handle.record().finished:  # type: ignore[union-attr]
+            rescued += app.store.rescue()
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+    assert (rescued, runs) == (0, [1])  # the finished attempt's lease was renewed
+    assert handle.result(timeout=1) == "done"
