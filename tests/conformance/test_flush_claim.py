@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from conveyor import Conveyor
+from conveyor.observe.dispatch import Dispatch
 from conveyor.stores.base import Outcome
 from conveyor.worker import Worker
 from tests.conformance.helpers import wait_for, worker_thread
@@ -102,3 +103,38 @@ def test_outcomes_keep_their_leases_while_progress_is_stored_first(
             time.sleep(0.05)
     assert (rescued, runs) == (0, [1])  # the finished attempt's lease was renewed
     assert handle.result(timeout=1) == "done"
+
+
+def test_a_claim_that_fails_after_outcomes_stores_them_and_the_worker_goes_on(
+    app: Conveyor, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    store_class = type(app.store)
+    real_claim, real_both = store_class.claim, store_class.complete_and_claim
+    failures: list[str] = []
+
+    def claim(store: Any, *args: Any) -> Any:
+        if failures[-1:] == ["with outcomes"]:  # the claim made alone fails too
+            failures.append("alone")
+            raise RuntimeError("the claim breaks")
+        return real_claim(store, *args)
+
+    def both(store: Any, outcomes: Sequence[Outcome], *claim: Any) -> Any:
+        if outcomes and claim[2] and len(failures) < 4:
+            failures.append("with outcomes")
+            raise RuntimeError("the claim breaks")
+        return real_both(store, outcomes, *claim)
+
+    finished: list[int] = []
+
+    @app.job
+    def step(n: int) -> int:
+        return n
+
+    handles = [step(n).run_now() for n in range(4)]
+    monkeypatch.setattr(store_class, "claim", claim)
+    monkeypatch.setattr(store_class, "complete_and_claim", both)
+    monkeypatch.setattr(Dispatch, "finished", lambda _, job, *rest: finished.append(job.id))
+    with worker_thread(app, concurrency=1):
+        assert [h.result(timeout=20) for h in handles] == [0, 1, 2, 3]
+    assert failures == ["with outcomes", "alone"] * 2
+    assert sorted(finished) == [h.id for h in handles]  # told once per attempt
