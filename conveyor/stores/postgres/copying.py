@@ -1,5 +1,5 @@
 """Many plain jobs in one COPY: ids reserved in one statement, rows formatted as COPY text
-column by column (a value every job of a chunk shares is formatted once), chunk by chunk:
+column by column (a value every job shares is formatted once per chunk), chunk by chunk:
 the server stores a chunk while Python formats the next."""
 
 from __future__ import annotations
