@@ -71,10 +71,11 @@ UPDATE conveyor_jobs SET state = 'pending', run_at = :now, finished_at = NULL,
 WHERE id = :id AND state IN ('failed', 'cancelled', 'completed')
 
 -- name: heartbeat
--- Renews the leases of every job this worker runs (the worker index); the core compares
--- the tokens returned with those it holds.
+-- Renews the leases of the jobs this worker holds (by id: no index of worker_id to keep
+-- up on every claim and completion); the core compares the tokens returned with its own.
 UPDATE conveyor_jobs SET lease_expires_at = :now + :lease
-WHERE worker_id = :worker AND state = 'running'
+WHERE id IN (SELECT value FROM json_each(:ids)) AND worker_id = :worker
+    AND state = 'running'
 RETURNING id, lease_token
 
 -- name: release
@@ -162,16 +163,17 @@ ON CONFLICT DO NOTHING
 RETURNING id
 
 -- name: match_pending
--- Pending = not started, or started by a worker whose lease has expired.
+-- Pending = not started, or started by a worker whose lease has expired (unfinished
+-- rows: the match index).
 SELECT id FROM conveyor_jobs
 WHERE (state = 'pending' OR (state = 'running' AND lease_expires_at < :now))
-    AND job = :job AND owner IS :owner
+    AND job = :job AND owner IS :owner AND finished_at IS NULL
 ORDER BY id
 
 -- name: match_pending_key
 SELECT id FROM conveyor_jobs
 WHERE (state = 'pending' OR (state = 'running' AND lease_expires_at < :now))
-    AND job = :job AND owner IS :owner AND key = :key
+    AND job = :job AND owner IS :owner AND key = :key AND finished_at IS NULL
 ORDER BY id
 
 -- name: cancel_ids
