@@ -1,4 +1,4 @@
-"""The SQLite hot path alone: python bench/sqlite_hot.py [--jobs 30000] [--batch 10,15,30]
+"""The SQLite hot path alone: PYTHONPATH=. python bench/sqlite_hot.py [--jobs 30000] [--batch 10,15,30]
 
 For each batch size: a fresh SQLite file with ``--jobs`` stored ``noop_sync`` jobs, then
 one process loops ``complete_and_claim(outcomes of the last batch, ..., batch)`` as a
@@ -10,14 +10,9 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 import tempfile
 import time
-from pathlib import Path
 from typing import Any
-
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent))
 
 WORKER = "hot:1"
 
