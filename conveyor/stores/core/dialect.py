@@ -70,6 +70,9 @@ class Dialect:
     for_update: str = ""  # row lock for a read inside a write (" FOR UPDATE")
     for_share: str = ""  # ... a shared one (" FOR SHARE")
     job_tables: tuple[str, ...] = ()  # tables whose rows (job_id) go with a purged job
+    # Prefixed to filters on unfinished states: SQLite uses a partial index only when the
+    # query repeats its WHERE term ("state = 'pending'" alone reads every row).
+    unfinished_hint: str = ""
     events: EventSQL  # the event statements in the dialect's positional style
     graph: GraphSQL  # ... and the workflow ones
 

@@ -14,9 +14,11 @@ _TEXT_COLUMNS = ("payload", "args", "kwargs", "error", "job")
 
 def state_condition(d: D, state: str) -> str:
     if state == "queued":
-        return f"(state = 'pending' AND run_at <= {d.now_sql})"
+        return f"({d.unfinished_hint}state = 'pending' AND run_at <= {d.now_sql})"
     if state == "scheduled":
-        return f"(state = 'pending' AND run_at > {d.now_sql})"
+        return f"({d.unfinished_hint}state = 'pending' AND run_at > {d.now_sql})"
+    if state == "waiting":
+        return f"({d.unfinished_hint}state = 'waiting')"
     return f"state = '{state}'"  # names are checked against STATES before this point
 
 

@@ -75,6 +75,7 @@ class SQLiteDialect(Dialect):
     now_sql = ":now"
     like_escape = " ESCAPE '\\'"
     job_tables = ("conveyor_logs", "conveyor_steps", "conveyor_deps")
+    unfinished_hint = "state IN ('pending', 'waiting') AND "  # conveyor_jobs_due's
     events = EventSQL("?")
     graph = GraphSQL("?")
 
