@@ -16,10 +16,11 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from conveyor.errors import StoreBusy, StoreError, is_connection_error
 from conveyor.lockwait import patiently
 from conveyor.observe.dispatch import Dispatch
-from conveyor.stores.base import ClaimedJob, Outcome, Store
+from conveyor.stores.base import ClaimedJob, Store
 from conveyor.worker import report
 from conveyor.worker.lanes import Slots, ThreadLane
 from conveyor.worker.meta import Buffer
+from conveyor.worker.outbox import Outbox
 from conveyor.worker.supervise import Supervisor
 
 if TYPE_CHECKING:
@@ -43,8 +44,7 @@ class LeasesMixin:
     flushed: asyncio.Event
     settled: asyncio.Event
     active: dict[int, tuple[ClaimedJob, asyncio.Task[None] | None]]
-    outcomes: list[Outcome]
-    storing: dict[int, int]
+    outbox: Outbox
     held_since: dict[int, float]
     lost: set[int]
     slots: Slots
@@ -132,8 +132,7 @@ class LeasesMixin:
 
     async def _heartbeat(self) -> None:
         held = {i: job.token for i, (job, _) in self.active.items()}
-        held.update({o.id: o.token for o in self.outcomes})  # not stored yet: still ours
-        held.update(self.storing)
+        held.update(self.outbox.held())  # not stored yet: still ours
         lost = await self._guard(self.beat_store.heartbeat, self.id, held, self.app.lease,
                                  on=self.beat_pool)
         if self.buffer:

@@ -23,7 +23,7 @@ from conveyor.worker.execute import JobRunner
 from conveyor.worker.lanes import Slots, ThreadLane
 from conveyor.worker.leases import LeasesMixin
 from conveyor.worker.meta import Buffer
-from conveyor.worker.outcomes import store_and_claim
+from conveyor.worker.outbox import Outbox
 from conveyor.worker.supervise import FAILURE_BUDGET, Supervisor
 from conveyor.worker.watch import WatchMixin
 
@@ -89,12 +89,9 @@ class Worker(LeasesMixin, WatchMixin):
         self.id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         # Claimed and not finished: a task per async job; None: waiting or on a lane thread.
         self.active: dict[int, tuple[ClaimedJob, asyncio.Task[None] | None]] = {}
-        self.outcomes: list[Outcome] = []  # finished, waiting to be stored (leases kept)
-        self.storing: dict[int, int] = {}  # outcomes being stored now: id -> lease token
-        # (job, outcome, error) to tell observers once the outcome is stored
-        self.finished: list[tuple[ClaimedJob, Outcome, BaseException | None]] = []
         self.observers = Dispatch(app)
         self.buffer = Buffer()
+        self.outbox = Outbox(self.buffer, self.observers)  # finished, not stored yet
         self.lost: set[int] = set()
         self.stopping = False
         # The store calls now waiting for another process's write lock (logged once each).
@@ -366,8 +363,7 @@ class Worker(LeasesMixin, WatchMixin):
             report.finished(job, None)
             self.observers.finished(job, None, None)
             return
-        self.outcomes.append(outcome)
-        self.finished.append((job, outcome, error))
+        self.outbox.add(job, outcome, error)
         self.processed += 1
         self.flushed.set()
 
@@ -390,43 +386,21 @@ class Worker(LeasesMixin, WatchMixin):
     async def _flush_locked(self, claiming: bool) -> bool | None:
         want = self._wanted() if claiming else 0
         full: bool | None = None
-        while self.outcomes or self.buffer or want:
-            outcomes, self.outcomes = self.outcomes, []
-            finished, self.finished = self.finished, []
-            progress, logs = self.buffer.take()
-            self.storing = {o.id: o.token for o in outcomes}  # still heartbeated
-            try:
-                try:
-                    if progress or logs:
-                        await self._guard(self.store.write_progress, progress, logs)
-                except Exception:  # bad progress or log data: never hold up outcomes
-                    log.exception("could not store %d progress reports and %d log lines; "
-                                  "dropped", len(progress), len(logs))
-                replaced, jobs, failed = await store_and_claim(
-                    self._guard, self.store, outcomes, self._claim_args(want))
-            finally:
-                self.storing = {}
-            if outcomes:
-                if any(o.state in ("pending", "waiting") for o in outcomes):
-                    self._written = True  # a retry or a wake-up time: read when due
-                    self.wake.set()
-                finished = [(job, replaced.get(outcome.id, outcome), error)
-                            for job, outcome, error in finished]
-                if self.held and not want:  # slots of a limit freed: claim held work now
-                    self._changed = True
-                    self.wake.set()
-            for job, outcome, error in finished:
-                report.finished(job, outcome)
-                self.observers.finished(job, outcome, error)
-            if failed is not None:
-                raise failed
+        while self.outbox or want:
+            claim = (self.id, self.queues, want, self.app.lease) if want else None
+            sent = await self.outbox.send(self._guard, self.store, claim)
+            if sent.due:
+                self._written = True  # a retry or a wake-up time: read when due
+                self.wake.set()
+            if sent.stored and self.held and not want:  # a limit's slots freed: claim now
+                self._changed = True
+                self.wake.set()
+            if sent.failed is not None:
+                raise sent.failed
             if want:
-                full = await self._took(want, jobs)
+                full = await self._took(want, sent.jobs)
                 want = 0
         return full
-
-    def _claim_args(self, want: int) -> tuple[str, list[str] | None, int, float] | None:
-        return (self.id, self.queues, want, self.app.lease) if want else None
 
     async def _took(self, want: int, jobs: list[ClaimedJob] | None) -> bool:
         """Claimed jobs wait for a slot (schedule occurrences seen by extensions first);

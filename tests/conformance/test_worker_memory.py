@@ -16,8 +16,8 @@ def per_job_state(worker: Worker) -> dict[str, int]:
     sizes = {
         "active": len(worker.active), "held_since": len(worker.held_since),
         "lost": len(worker.lost), "errors": len(worker.runner.errors),
-        "storing": len(worker.storing), "outcomes": len(worker.outcomes),
-        "finished": len(worker.finished), "ready": len(worker.slots.ready),
+        "storing": len(worker.outbox.storing), "outcomes": len(worker.outbox.outcomes),
+        "finished": len(worker.outbox.finished), "ready": len(worker.slots.ready),
         "observer tasks": len(worker.observers.tasks),
     }
     for observer in worker.app.observers:  # tracing: one span per running attempt

@@ -1,0 +1,77 @@
+"""The worker's outbox: finished attempts waiting to be stored (their leases still held),
+sent in batches after the progress and log lines reported before them and, when asked,
+with the next claim in the same transaction (:mod:`conveyor.worker.outcomes`). Observers
+hear of each attempt once its outcome is stored."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from conveyor.observe.dispatch import Dispatch
+from conveyor.stores.base import ClaimedJob, Outcome, Store
+from conveyor.worker import report
+from conveyor.worker.meta import Buffer
+from conveyor.worker.outcomes import ClaimArgs, Guard, store_and_claim
+
+log = logging.getLogger("conveyor.worker")
+
+Finished = tuple[ClaimedJob, Outcome, BaseException | None]
+
+
+@dataclass
+class Sent:
+    """What sending a batch did."""
+
+    stored: bool  # outcomes were stored
+    due: bool  # ... among them a retry or a wake-up time
+    jobs: list[ClaimedJob] | None  # claimed with them (None: no claim made)
+    failed: Exception | None  # the claim's error: raise it (the batch is reported)
+
+
+class Outbox:
+    """Outcomes waiting to be stored, and the batch being stored now."""
+
+    def __init__(self, buffer: Buffer, observers: Dispatch) -> None:
+        self.buffer = buffer  # progress and log lines (written before outcomes)
+        self.observers = observers
+        self.outcomes: list[Outcome] = []  # finished, waiting to be stored (leases kept)
+        self.finished: list[Finished] = []  # told to observers once stored
+        self.storing: dict[int, int] = {}  # outcomes being stored now: id -> lease token
+
+    def __bool__(self) -> bool:
+        return bool(self.outcomes or self.buffer)
+
+    def add(self, job: ClaimedJob, outcome: Outcome, error: BaseException | None) -> None:
+        self.outcomes.append(outcome)
+        self.finished.append((job, outcome, error))
+
+    def held(self) -> dict[int, int]:
+        """The leases of outcomes not stored yet: still this worker's, heartbeated."""
+        held = {o.id: o.token for o in self.outcomes}
+        held.update(self.storing)
+        return held
+
+    async def send(self, guard: Guard, store: Store, claim: ClaimArgs | None) -> Sent:
+        """Store what waits (progress and logs first) and, given ``claim``'s arguments,
+        claim in the same transaction; then tell observers."""
+        outcomes, self.outcomes = self.outcomes, []
+        finished, self.finished = self.finished, []
+        progress, logs = self.buffer.take()
+        self.storing = {o.id: o.token for o in outcomes}
+        try:
+            try:
+                if progress or logs:
+                    await guard(store.write_progress, progress, logs)
+            except Exception:  # bad progress or log data: never hold up outcomes
+                log.exception("could not store %d progress reports and %d log lines; "
+                              "dropped", len(progress), len(logs))
+            replaced, jobs, failed = await store_and_claim(guard, store, outcomes, claim)
+        finally:
+            self.storing = {}
+        for job, outcome, error in finished:
+            outcome = replaced.get(outcome.id, outcome)
+            report.finished(job, outcome)
+            self.observers.finished(job, outcome, error)
+        due = any(o.state in ("pending", "waiting") for o in outcomes)
+        return Sent(bool(outcomes), due, jobs, failed)
