@@ -66,3 +66,24 @@ def test_a_limit_sees_the_slots_the_outcomes_free(app: Conveyor) -> None:
     assert len(first) == 3
     nxt = app.store.complete_and_claim(_done(app, first[:2]), "w", None, 10, 30)
     assert len(nxt) == 2 and app.count(state="running") == 3
+
+
+def test_a_large_mixed_batch_of_outcomes_is_stored_whole(app: Conveyor) -> None:
+    """More outcomes of each kind than one SQLite statement binds (chunked statements)."""
+
+    @app.job
+    def one() -> None: ...
+
+    app.enqueue_many([one() for _ in range(900)])
+    jobs = app.store.claim("w", None, 900, 30)
+    now = app.store.now()
+    kinds = [
+        lambda j: Outcome(j.id, j.token, "completed", now, result="1"),
+        lambda j: Outcome(j.id, j.token, "failed", now, error='{"type": "E"}'),
+        lambda j: Outcome(j.id, j.token, "pending", now, error='{"type": "E"}', delay=60.0),
+    ]
+    outcomes = [kinds[i % 3](j) for i, j in enumerate(jobs)]
+    stale = Outcome(jobs[0].id, jobs[0].token + 1, "failed", now, error="{}")
+    assert app.store.complete_and_claim([stale, *outcomes], "w", None, 0, 30) == []
+    assert app.count(state="completed") == app.count(state="failed") == 300
+    assert app.count(state="queued") + app.count(state="scheduled") == 300

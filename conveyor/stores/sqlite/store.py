@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import secrets
 import sqlite3
 import threading
 from collections.abc import Sequence
+from itertools import chain
 from typing import Any
 
 from conveyor.clock import Clock, epoch
@@ -28,6 +30,7 @@ from conveyor.stores.sqlite.schema import available
 
 Q = SQLiteDialect.q
 OUTCOME_QUERIES = ("complete_done", "complete_failed", "complete_retry", "complete_wait")
+_MAX_PARAMS = 999  # SQLite's oldest default limit of parameters in one statement
 
 
 class SQLiteStore(
@@ -95,10 +98,10 @@ class SQLiteStore(
         return self.complete_and_claim((), worker_id, queues, limit, lease)
 
     def complete(self, outcomes: Sequence[Outcome]) -> int:
-        batches = self._outcome_rows(outcomes)
+        statements, due = self._outcome_rows(outcomes)
         with self.db.transaction() as conn:
-            changed, woke = self._complete_in(conn, batches)
-        if woke or batches[2] or batches[3]:  # or a retry or wake-up time: idle workers read it
+            changed, woke = self._complete_in(conn, statements)
+        if woke or due:  # or a retry or wake-up time: idle workers read it
             self._changed.set()
         return changed
 
@@ -108,14 +111,14 @@ class SQLiteStore(
     ) -> list[ClaimedJob]:
         """Outcomes and the next claim in one write transaction: one lock hold and one
         commit where two were (the rows and index pages both touch are written once)."""
-        batches = self._outcome_rows(outcomes)
+        statements, due = self._outcome_rows(outcomes)
         token = secrets.randbits(62)
         woke = False
         with self.db.transaction() as conn:
             if outcomes:
-                _, woke = self._complete_in(conn, batches)
+                _, woke = self._complete_in(conn, statements)
             rows = self._claim_in(conn, token, worker_id, queues, limit, lease) if limit else []
-        if woke or batches[2] or batches[3]:
+        if woke or due:
             self._changed.set()
         return claimed(rows, token)
 
@@ -138,8 +141,10 @@ class SQLiteStore(
             queue_sql = f"AND queue IN ({', '.join(names)})"
         return conn.execute(Q["claim"].format(queues=queue_sql), params).fetchall()
 
-    def _outcome_rows(self, outcomes: Sequence[Outcome]) -> tuple[list[Any], ...]:
-        """The parameters of each outcome statement: done, failed, retried, waiting."""
+    def _outcome_rows(self, outcomes: Sequence[Outcome]
+                      ) -> tuple[list[tuple[str, list[Any]]], bool]:
+        """The outcome statements (SQL, parameters: built before the write lock is taken)
+        and whether a retry or wait stores a due time."""
         done: list[Any] = []
         failed: list[Any] = []
         retried: list[Any] = []
@@ -148,26 +153,40 @@ class SQLiteStore(
         for o in outcomes:
             at = o.finished_at
             if o.state == "completed":
-                done.append((o.result, at, o.version, at, at, o.id, o.token))
+                done.append((o.id, o.token, o.result, at, o.version))
             elif o.state in ("failed", "cancelled"):
-                failed.append((o.state, o.error, at, at, o.error, at, o.id, o.token))
+                failed.append((o.id, o.token, o.state, o.error, at))
             elif o.state == "pending":
                 run_at = o.run_at if o.run_at is not None else now + (o.delay or 0.0)
-                retried.append((o.error, run_at, at, o.error, o.id, o.token))
+                retried.append((o.id, o.token, o.error, run_at, at))
             elif o.state == "waiting":
                 run_at = o.run_at if o.run_at is not None else FAR_FUTURE  # until an event
-                waiting.append((run_at, o.version, o.id, o.token))
+                waiting.append((o.id, o.token, run_at, o.version))
             else:
                 raise ValueError(f"unknown outcome state {o.state!r}")
-        return done, failed, retried, waiting
+        statements = []
+        for name, rows in zip(OUTCOME_QUERIES, (done, failed, retried, waiting), strict=True):
+            if rows:
+                per = _MAX_PARAMS // len(rows[0])
+                for start in range(0, len(rows), per):
+                    chunk = rows[start:start + per]
+                    statements.append((_outcome_sql(name, len(chunk), len(chunk[0])),
+                                       list(chain.from_iterable(chunk))))
+        return statements, bool(retried or waiting)
 
     @staticmethod
-    def _complete_in(conn: sqlite3.Connection, batches: tuple[list[Any], ...]
+    def _complete_in(conn: sqlite3.Connection, statements: list[tuple[str, list[Any]]]
                      ) -> tuple[int, bool]:
         """Rows changed, and whether triggers changed more (dependents were freed)."""
         changed = 0
         before = conn.total_changes
-        for name, rows in zip(OUTCOME_QUERIES, batches, strict=True):
-            if rows:
-                changed += conn.executemany(Q[name], rows).rowcount
+        for sql, params in statements:
+            changed += conn.execute(sql, params).rowcount
         return changed, conn.total_changes - before > changed
+
+
+@functools.lru_cache(maxsize=256)
+def _outcome_sql(name: str, rows: int, width: int) -> str:
+    """An outcome statement for ``rows`` outcomes of ``width`` values each."""
+    row = "(" + ", ".join("?" * width) + ")"
+    return Q[name].format(values=", ".join([row] * rows))
