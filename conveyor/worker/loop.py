@@ -173,8 +173,8 @@ class Worker(LeasesMixin, WatchMixin):
             claimed = False
             if self.maybe_work and self._wanted():
                 claimed = True
-                full = await self._flush_all(claiming=True)
-                if full is None or full:  # None: claimed meanwhile with outcomes stored
+                full = await self._claim_alone()
+                if full is None or full:  # None: nothing wanted now (the flush claimed)
                     continue
                 if self.burst and not self.active and await self._burst_done():
                     return
@@ -370,21 +370,41 @@ class Worker(LeasesMixin, WatchMixin):
     async def _flush_when_asked(self) -> None:
         await self.flushed.wait()
         self.flushed.clear()
-        # Outcomes free slots: fill them in the same transaction while work is flowing
-        # (the last claim took jobs), maybe left, or held back by a limit.
-        full = await self._flush_all(claiming=self.maybe_work or self.held or self.flowing)
+        # Outcomes free slots: fill them in the same transaction while work is held back by
+        # a limit (its slots are what the outcomes free), or, while work flows or may be
+        # left, once the claim would be of half a batch at least: a small one would make
+        # a commit that need not wait for the disk (outcomes alone) one that must.
+        if self.held:
+            full = await self._flush_all(claiming=True)
+        else:
+            full = await self._flush_all(claiming=self.maybe_work or self.flowing,
+                                         least=max(1, self.batch // 2))
         if full is False and not self.burst:
             self._short_claim()
 
-    async def _flush_all(self, claiming: bool = False) -> bool | None:
+    async def _claim_alone(self) -> bool | None:
+        """The claim loop's claim, without outcomes: those are the flush task's, in batches
+        that grow while a claim runs (async jobs finish one by one). Returns whether the
+        claim came back full (None: nothing wanted any more)."""
+        async with self.flush_lock:
+            want = self._wanted()
+            if not want:
+                return None
+            jobs = await self._guard(self.store.claim, self.id, self.queues, want,
+                                     self.app.lease)
+            return await self._took(want, jobs)
+
+    async def _flush_all(self, claiming: bool = False, least: int = 1) -> bool | None:
         """Store the outcomes (progress and logs first) and, ``claiming``, claim what free
         slots can take in the same transaction. Returns whether a claim came back full
         (None: no claim was wanted)."""
         async with self.flush_lock:
-            return await self._flush_locked(claiming)
+            return await self._flush_locked(claiming, least)
 
-    async def _flush_locked(self, claiming: bool) -> bool | None:
+    async def _flush_locked(self, claiming: bool, least: int = 1) -> bool | None:
         want = self._wanted() if claiming else 0
+        if want < least:
+            want = 0
         full: bool | None = None
         while self.outbox or want:
             claim = (self.id, self.queues, want, self.app.lease) if want else None
