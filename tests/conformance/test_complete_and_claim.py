@@ -87,3 +87,18 @@ def test_a_large_mixed_batch_of_outcomes_is_stored_whole(app: Conveyor) -> None:
     assert app.store.complete_and_claim([stale, *outcomes], "w", None, 0, 30) == []
     assert app.count(state="completed") == app.count(state="failed") == 300
     assert app.count(state="queued") + app.count(state="scheduled") == 300
+
+
+def test_whole_and_fractional_delays_mix_in_one_batch(app: Conveyor) -> None:
+    @app.job
+    def one() -> None: ...
+
+    app.enqueue_many([one() for _ in range(3)])
+    jobs = app.store.claim("w", None, 3, 30)
+    now = app.store.now()
+    outcomes = [Outcome(j.id, j.token, "pending", now, error='{"type": "E"}', delay=delay,
+                        run_at=at)
+                for j, delay, at in zip(jobs, [60, 2.5, None], [None, None, int(now) + 90],
+                                        strict=True)]
+    assert app.store.complete(outcomes) == 3
+    assert app.count(state="scheduled") == 3

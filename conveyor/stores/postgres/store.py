@@ -62,8 +62,10 @@ def _outcome_params(outcomes: Sequence[Outcome], synchronous: bool) -> dict[str,
     return {
         "ids": [o.id for o in ordered], "tokens": [o.token for o in ordered],
         "states": [o.state for o in ordered], "results": [o.result for o in ordered],
-        "errors": [o.error for o in ordered], "run_ats": [o.run_at for o in ordered],
-        "delays": [o.delay or 0.0 for o in ordered],
+        "errors": [o.error for o in ordered],
+        # floats, all of them: psycopg cannot dump a list that mixes ints and floats
+        "run_ats": [None if o.run_at is None else float(o.run_at) for o in ordered],
+        "delays": [float(o.delay or 0.0) for o in ordered],
         "versions": [o.version for o in ordered], "far_future": FAR_FUTURE,
         "commit": None if synchronous else "off",
     }
