@@ -5,8 +5,10 @@ from conveyor.testing.conformance.helpers import (
     NewApp,
     before_storing,
     drain,
+    rescued_while_running,
     wait_for,
     worker_thread,
 )
 
-__all__ = ["ManualClock", "NewApp", "before_storing", "drain", "wait_for", "worker_thread"]
+__all__ = ["ManualClock", "NewApp", "before_storing", "drain", "rescued_while_running",
+           "wait_for", "worker_thread"]

@@ -14,7 +14,7 @@ from conveyor import Conveyor
 from conveyor.observe.dispatch import Dispatch
 from conveyor.stores.base import Outcome
 from conveyor.worker import Worker
-from tests.conformance.helpers import wait_for, worker_thread
+from tests.conformance.helpers import rescued_while_running, wait_for, worker_thread
 
 
 def test_jobs_claimed_with_outcomes_as_the_worker_stops_are_released_not_run(
@@ -94,13 +94,7 @@ def test_outcomes_keep_their_leases_while_progress_is_stored_first(
         return "done"
 
     handle = reporting().run_now()
-    rescued = 0
-    with worker_thread(app):
-        deadline = time.monotonic() + 15
-        while not handle.record().finished:  # type: ignore[union-attr]
-            rescued += app.store.rescue()
-            assert time.monotonic() < deadline
-            time.sleep(0.05)
+    rescued = rescued_while_running(app, handle)
     assert (rescued, runs) == (0, [1])  # the finished attempt's lease was renewed
     assert handle.result(timeout=1) == "done"
 

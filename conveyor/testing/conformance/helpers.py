@@ -15,7 +15,8 @@ from conveyor import Conveyor, JobHandle
 from conveyor.stores.base import Outcome
 from conveyor.worker import Worker
 
-__all__ = ["ManualClock", "NewApp", "before_storing", "drain", "wait_for", "worker_thread"]
+__all__ = ["ManualClock", "NewApp", "before_storing", "drain", "rescued_while_running",
+           "wait_for", "worker_thread"]
 
 
 class NewApp(Protocol):
@@ -119,3 +120,16 @@ def before_storing(app: Conveyor, monkeypatch: pytest.MonkeyPatch,
 
     monkeypatch.setattr(store_class, "complete", completing)
     monkeypatch.setattr(store_class, "complete_and_claim", completing_and_claiming)
+
+
+def rescued_while_running(app: Conveyor, *handles: JobHandle, timeout: float = 15) -> int:
+    """Run a worker until ``handles`` finish while rescuing expired leases all along (what
+    any other worker's maintenance does); returns how many jobs were rescued."""
+    rescued = 0
+    with worker_thread(app):
+        deadline = time.monotonic() + timeout
+        while not all(getattr(h.record(), "finished", False) for h in handles):
+            rescued += app.store.rescue()
+            assert time.monotonic() < deadline, "the jobs did not finish in time"
+            time.sleep(0.05)
+    return rescued

@@ -18,7 +18,7 @@ import pytest
 from conveyor import Conveyor, JobFailed
 from conveyor.stores.base import POISON_RESCUES, NewJob, Outcome, Progress
 
-from .helpers import NewApp, drain, wait_for, worker_thread
+from .helpers import NewApp, drain, rescued_while_running, wait_for, worker_thread
 
 
 def _insert(app: Conveyor, job: str = "task", **fields: Any) -> int:
@@ -64,14 +64,7 @@ def test_a_job_longer_than_its_lease_finishes_because_heartbeats_renew_it(
         return "async done"
 
     a, b = long_sync().run_now(), long_async().run_now()
-    rescued = 0
-    with worker_thread(app):
-        deadline = time.monotonic() + 10
-        while not (a.record().finished and b.record().finished):  # type: ignore[union-attr]
-            rescued += app.store.rescue()  # what any other worker's maintenance does
-            assert time.monotonic() < deadline
-            time.sleep(0.05)
-    assert rescued == 0
+    assert rescued_while_running(app, a, b, timeout=10) == 0
     assert (a.result(timeout=1), b.result(timeout=1)) == ("sync done", "async done")
     assert [app.get_job(h.id).attempts for h in (a, b)] == [1, 1]  # type: ignore[union-attr]
 
@@ -173,14 +166,8 @@ def test_heartbeats_renew_leases_while_the_database_thread_is_busy(
         return "done"
 
     handle = long_sync().run_now()
-    rescued = 0
-    with worker_thread(app):
-        deadline = time.monotonic() + 15
-        while not handle.record().finished:  # type: ignore[union-attr]
-            rescued += app.store.rescue()
-            assert time.monotonic() < deadline
-            time.sleep(0.05)
-    assert rescued == 0  # heartbeats have their own thread: never queued behind next_due
+    # heartbeats have their own thread: never queued behind next_due
+    assert rescued_while_running(app, handle) == 0
     assert handle.result(timeout=1) == "done"
 
 
