@@ -234,7 +234,7 @@ class Worker(LeasesMixin, WatchMixin):
                     self.hungry.set()
 
     maybe_work = True  # due work may be left: claim when slots free up
-    flowing = False  # the last claim took jobs
+    flowing = False  # the last claim came back full
     _changed = False  # jobs were stored (a precise waiter: LISTEN, this process)
     _written = False  # something was written (SQLite data_version): peek before claiming
     held = False  # due work was left by the last claim (a pause or a full limit)
@@ -426,8 +426,8 @@ class Worker(LeasesMixin, WatchMixin):
         """Claimed jobs wait for a slot (schedule occurrences seen by extensions first);
         returns whether the claim was full."""
         self.supervisor.ok("claim")
-        self.flowing = bool(jobs)
         full = jobs is not None and len(jobs) == want
+        self.flowing = full  # a full claim: more is likely due (a trickle claims alone)
         if jobs and any(j.schedule_id for j in jobs):
             jobs = await self._guard(self._claimed, jobs)
         if jobs and self.stopping:  # claimed as the worker stops (shutdown may have begun)
