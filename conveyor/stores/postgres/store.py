@@ -10,10 +10,12 @@ from __future__ import annotations
 import secrets
 import time
 from collections.abc import Sequence
+from contextlib import nullcontext
 from typing import Any
 
 import psycopg
 from psycopg import errors as pg_errors
+from psycopg import pq
 
 from conveyor.clock import Clock, epoch
 from conveyor.errors import PayloadError, StoreError
@@ -229,7 +231,9 @@ class PostgresStore(
         rows: list[Any] = plain_rows if plain_rows is not None else (
             conn.execute(Q["claim"], params).fetchall() if plain else [])
         if len(rows) < limit and (not plain or read_rules(conn)):
-            with conn.transaction():
+            # In the caller's transaction already: no savepoint (two more round trips).
+            inside = conn.info.transaction_status != pq.TransactionStatus.IDLE
+            with nullcontext() if inside else conn.transaction():
                 rules = Rules.of(read_rules(conn))
                 if rules:
                     self._flow_seen = time.monotonic()
