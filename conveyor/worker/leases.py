@@ -61,7 +61,7 @@ class LeasesMixin:
     lock_waits: set[Callable[..., Any]]
 
     if TYPE_CHECKING:
-        async def _flush_all(self, claiming: bool = False, least: int = 1) -> bool | None: ...
+        async def _flush_all(self, claim_least: int = 0) -> bool | None: ...
 
     async def db(self, fn: Callable[..., T], *args: Any,
                  on: ThreadPoolExecutor | None = None) -> T:

@@ -259,7 +259,7 @@ class Worker(LeasesMixin, WatchMixin):
         async with self.flush_lock:
             if self.active:  # claimed (with outcomes stored) while this waited for the lock
                 return False
-            await self._flush_locked(False)
+            await self._flush_locked(0)
             await self.supervisor.step("upkeep", self._upkeep_now)
             due = await self._guard(self.store.next_due, self.queues)
             if self.active or due is None or due > epoch(self.app.clock):
@@ -267,7 +267,7 @@ class Worker(LeasesMixin, WatchMixin):
             lookout = getattr(self.store, "lookout", None)  # its memory may hide a new job
             if lookout is not None:
                 lookout.forget()
-            await self._flush_locked(True)
+            await self._flush_locked(1)
             return not self.active
 
     def _wanted(self) -> int:
@@ -375,10 +375,11 @@ class Worker(LeasesMixin, WatchMixin):
         # left, once the claim would be of half a batch at least: a small one would make
         # a commit that need not wait for the disk (outcomes alone) one that must.
         if self.held:
-            full = await self._flush_all(claiming=True)
+            full = await self._flush_all(claim_least=1)
+        elif self.maybe_work or self.flowing:
+            full = await self._flush_all(claim_least=max(1, self.batch // 2))
         else:
-            full = await self._flush_all(claiming=self.maybe_work or self.flowing,
-                                         least=max(1, self.batch // 2))
+            full = await self._flush_all()
         if full is False and not self.burst:
             self._short_claim()
 
@@ -394,16 +395,16 @@ class Worker(LeasesMixin, WatchMixin):
                                      self.app.lease)
             return await self._took(want, jobs)
 
-    async def _flush_all(self, claiming: bool = False, least: int = 1) -> bool | None:
-        """Store the outcomes (progress and logs first) and, ``claiming``, claim what free
-        slots can take in the same transaction. Returns whether a claim came back full
-        (None: no claim was wanted)."""
+    async def _flush_all(self, claim_least: int = 0) -> bool | None:
+        """Store the outcomes (progress and logs first) and claim, in the same transaction,
+        what free slots can take if that is at least ``claim_least`` jobs (0: no claim).
+        Returns whether a claim came back full (None: no claim was made)."""
         async with self.flush_lock:
-            return await self._flush_locked(claiming, least)
+            return await self._flush_locked(claim_least)
 
-    async def _flush_locked(self, claiming: bool, least: int = 1) -> bool | None:
-        want = self._wanted() if claiming else 0
-        if want < least:
+    async def _flush_locked(self, claim_least: int) -> bool | None:
+        want = self._wanted() if claim_least else 0
+        if want < claim_least:
             want = 0
         full: bool | None = None
         while self.outbox or want:
