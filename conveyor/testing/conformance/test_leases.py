@@ -41,26 +41,27 @@ def short_lease(new_app: NewApp) -> Iterator[Conveyor]:
 
 
 @pytest.fixture
-def half_second_lease(new_app: NewApp) -> Iterator[Conveyor]:
-    """An app whose leases last 0.5 s: short, yet a loaded machine keeps renewing it."""
-    application = new_app(lease=0.5)
+def one_second_lease(new_app: NewApp) -> Iterator[Conveyor]:
+    """An app whose leases last 1 s: short, yet a loaded machine keeps renewing it (0.5 s
+    expired now and then under a live worker when the parallel suite loaded both cores)."""
+    application = new_app(lease=1.0)
     yield application
     application.close()
 
 
 def test_a_job_longer_than_its_lease_finishes_because_heartbeats_renew_it(
-    half_second_lease: Conveyor,
+    one_second_lease: Conveyor,
 ) -> None:
-    app = half_second_lease
+    app = one_second_lease
 
     @app.job
     def long_sync() -> str:
-        time.sleep(1.2)  # over two leases
+        time.sleep(2.2)  # over two leases
         return "sync done"
 
     @app.job
     async def long_async() -> str:
-        await asyncio.sleep(1.2)
+        await asyncio.sleep(2.2)
         return "async done"
 
     a, b = long_sync().run_now(), long_async().run_now()
