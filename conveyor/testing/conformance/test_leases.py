@@ -149,21 +149,21 @@ def test_a_rescued_workers_late_writes_change_nothing(app: Conveyor) -> None:
 
 
 def test_heartbeats_renew_leases_while_the_database_thread_is_busy(
-    half_second_lease: Conveyor, monkeypatch: pytest.MonkeyPatch,
+    one_second_lease: Conveyor, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    app = half_second_lease
+    app = one_second_lease
     next_due = type(app.store).next_due
 
     def slow_next_due(store: Any, queues: Any) -> Any:
         if threading.current_thread().name.startswith("conveyor-db"):
-            time.sleep(0.8)  # longer than the lease: a slow query on the worker's thread
+            time.sleep(1.5)  # longer than the lease: a slow query on the worker's thread
         return next_due(store, queues)
 
     monkeypatch.setattr(type(app.store), "next_due", slow_next_due)
 
     @app.job
     def long_sync() -> str:
-        time.sleep(1.2)
+        time.sleep(2.2)
         return "done"
 
     handle = long_sync().run_now()
