@@ -110,6 +110,11 @@ def wait_done(app: object, total: int, timeout: float = 300) -> None:
         time.sleep(0.05)
 
 
+def store_of(url: str) -> str:
+    scheme = url.split("://", 1)[0]
+    return "postgresql" if scheme.startswith("postgres") else scheme
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--url", help="store URL (default: a fresh SQLite file)")
@@ -160,12 +165,19 @@ def main() -> None:
                                     "-o", args.profile, "--pid", str(workers[0].pid)],
                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             time.sleep(1.0)
+        server = None
+        if store_of(url) == "postgresql":
+            from bench.decay import Server  # (decay imports this module)
+
+            server = Server(app)
+            server.sample()
         cpu0, tx0 = cpu_seconds(workers), transactions(app)
         t = time.perf_counter()
         app.enqueue_many([job() for _ in range(n)])
         wait_done(app, n)
         processed = n / (time.perf_counter() - t)
         cpu_us = (cpu_seconds(workers) - cpu0) / n * 1e6
+        server_us = server.sample()[1] / n * 1e6 if server is not None else None
         tx1 = transactions(app)
         if spy is not None:
             spy.send_signal(signal.SIGINT)
@@ -187,8 +199,7 @@ def main() -> None:
         stop(workers)
     p50 = statistics.median(lat)
     p95 = lat[int(len(lat) * 0.95) - 1]
-    store = url.split("://", 1)[0]
-    print(f"store={store} jobs={n} workers={args.workers} "
+    print(f"store={store_of(url)} jobs={n} workers={args.workers} "
           f"concurrency={args.concurrency or 'default'} "
           f"job={args.job}")
     print(f"enqueue one at a time: {single:,.0f} jobs/s")
@@ -196,6 +207,8 @@ def main() -> None:
     print(f"processed end to end:  {processed:,.0f} jobs/s")
     print(f"latency due->start:    p50 {p50:.2f} ms, p95 {p95:.2f} ms")
     print(f"worker CPU per job:    {cpu_us:.0f} us (user+sys of the workers / jobs)")
+    if server_us is not None:
+        print(f"server CPU per job:    {server_us:.0f} us (the database's backends, bench's too)")
     if tx_per_job is not None:
         print(f"transactions per job:  {tx_per_job:.3f} (whole database, bench process too)")
 
