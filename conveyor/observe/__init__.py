@@ -44,8 +44,9 @@ class WorkerObserver(Protocol):
     ) -> None:
         """The attempt's outcome is stored (``outcome.state``: completed, failed,
         pending = retrying, waiting = a durable run asleep); ``outcome`` is None when the
-        worker lost the job (cancelled while running, or rescued elsewhere). ``error``
-        is the exception that ended a failed or retried attempt."""
+        worker lost the job (cancelled while running, or rescued elsewhere) or could not
+        store its outcome as it stopped (the job runs again once its lease expires).
+        ``error`` is the exception that ended a failed or retried attempt."""
         ...
 
 

@@ -21,6 +21,7 @@ from conveyor.worker import report
 from conveyor.worker.lanes import Slots, ThreadLane
 from conveyor.worker.meta import Buffer
 from conveyor.worker.outbox import Outbox
+from conveyor.worker.outcomes import GaveUp
 from conveyor.worker.supervise import Supervisor
 
 if TYPE_CHECKING:
@@ -74,7 +75,21 @@ class LeasesMixin:
 
     async def _guard(self, fn: Callable[..., T], *args: Any,
                      on: ThreadPoolExecutor | None = None) -> T | None:
-        """A store call that survives the database going away: log, back off, retry."""
+        """A store call that survives the database going away: log, back off, retry.
+        None: given up (the worker is stopping, or past its outage tolerance)."""
+        try:
+            return await self._persist(fn, args, on, patient=False)
+        except GaveUp:
+            return None
+
+    async def _must(self, fn: Callable[..., T], *args: Any) -> T:
+        """:meth:`_guard` for a call whose effect must be known (outcomes, releases):
+        while the worker stops, a failing store is retried for up to the grace period;
+        raises :class:`GaveUp` when given up (nothing is known to be done)."""
+        return await self._persist(fn, args, None, patient=True)
+
+    async def _persist(self, fn: Callable[..., T], args: tuple[Any, ...],
+                       on: ThreadPoolExecutor | None, patient: bool) -> T:
         delay, since = 0.1, time.monotonic()
         while True:
             try:
@@ -82,29 +97,42 @@ class LeasesMixin:
                 self.lock_waits.discard(fn)
                 return result
             except StoreBusy as exc:  # another process holds the write lock: not dead
-                if self.stopping:
-                    return None
+                self._stopping_gives_up(exc, patient)
                 if fn not in self.lock_waits:  # once per wait, not once per retry
                     self.lock_waits.add(fn)
                     log.warning("%s; retrying (leases are kept: heartbeats retry too)",
                                 exc.waiting)
             except (StoreError, OSError) as exc:  # StoreUnavailable included
-                if self.stopping:
-                    return None
+                self._stopping_gives_up(exc, patient)
                 log.warning("store unavailable (%s); retrying in %.1f s", exc, delay)
             except Exception as exc:
-                if not is_connection_error(exc) or self.stopping:
+                if not is_connection_error(exc):
                     raise
+                self._stopping_gives_up(exc, patient)
                 log.warning("store unavailable (%s); retrying in %.1f s", exc, delay)
             gone = time.monotonic() - since
             if self.outage_tolerance is not None and gone > self.outage_tolerance:
-                self.supervisor.give_up(
-                    f"the store has been unreachable for {gone:.0f} s (more than the "
-                    f"worker's outage_tolerance of {self.outage_tolerance:g} s)")
-                return None
+                why = (f"the store has been unreachable for {gone:.0f} s (more than the "
+                       f"worker's outage_tolerance of {self.outage_tolerance:g} s)")
+                self.supervisor.give_up(why)
+                raise GaveUp(why)
+            if self.stopping:  # patient: one last try at the deadline
+                delay = min(delay, max(0.0, self._failing_since + self.grace - time.monotonic()))
             await asyncio.sleep(delay)
             delay = min(delay * 2, 5.0)
 
+    _failing_since = 0.0  # since when the store fails while the worker stops
+
+    def _stopping_gives_up(self, exc: BaseException, patient: bool) -> None:
+        """While stopping: give up at once, or (``patient``) once the store has failed for
+        the grace period (shared by all such calls, so shutdown stays bounded)."""
+        if not self.stopping:
+            return
+        now = time.monotonic()
+        if not self._failing_since:
+            self._failing_since = now
+        if not patient or now - self._failing_since >= self.grace:
+            raise GaveUp(f"{type(exc).__name__}: {exc}") from exc
 
     def stop(self, force: bool = False) -> None:
         """Stop claiming; running jobs get ``grace`` seconds to finish (``force``: none),
@@ -113,9 +141,10 @@ class LeasesMixin:
         if force:
             self.grace = 0
         if hasattr(self, "wake"):
-            if force and hasattr(self, "hurry"):
-                self.loop.call_soon_threadsafe(self.hurry.set)
-            self.loop.call_soon_threadsafe(self.wake.set)
+            with contextlib.suppress(RuntimeError):  # the loop is closed: stopped already
+                if force and hasattr(self, "hurry"):
+                    self.loop.call_soon_threadsafe(self.hurry.set)
+                self.loop.call_soon_threadsafe(self.wake.set)
 
     async def open_heartbeats(self) -> None:
         """Heartbeats get their own thread and connection: a long claim or completion on
@@ -172,6 +201,16 @@ class LeasesMixin:
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 self.loop.add_signal_handler(sig, on_signal)
 
+    async def _release(self, held: dict[int, int]) -> None:
+        """Give jobs back to other workers (patiently: as outcomes, while stopping)."""
+        try:
+            released = await self._must(self.store.release, held)
+        except GaveUp as exc:
+            log.error("could not release %s (%s); they run again once their leases expire",
+                      _jobs(len(held), "unfinished"), exc)
+            return
+        log.info("released %s to other workers", _jobs(released, "unfinished"))
+
     async def _settle(self) -> None:
         while self.active:
             self.settled.clear()
@@ -197,8 +236,7 @@ class LeasesMixin:
         await self._flush_all()
         leftover.update({job.id: job.token for job in unstarted})
         if leftover:
-            released = await self._guard(self.store.release, leftover)
-            log.info("released %s to other workers", _jobs(released or 0, "unfinished"))
+            await self._release(leftover)
         for task in helpers:
             task.cancel()
         await self.observers.drain(max(self.grace, 5.0))

@@ -409,7 +409,7 @@ class Worker(LeasesMixin, WatchMixin):
         full: bool | None = None
         while self.outbox or want:
             claim = (self.id, self.queues, want, self.app.lease) if want else None
-            sent = await self.outbox.send(self._guard, self.store, claim)
+            sent = await self.outbox.send(self._must, self.store, claim)
             if sent.due:
                 self._written = True  # a retry or a wake-up time: read when due
                 self.wake.set()
@@ -432,7 +432,7 @@ class Worker(LeasesMixin, WatchMixin):
         if jobs and any(j.schedule_id for j in jobs):
             jobs = await self._guard(self._claimed, jobs)
         if jobs and self.stopping:  # claimed as the worker stops (shutdown may have begun)
-            await self._guard(self.store.release, {j.id: j.token for j in jobs})
+            await self._release({j.id: j.token for j in jobs})
             return full
         self._hold(jobs or [])
         return full

@@ -1,7 +1,8 @@
 """The worker's outbox: finished attempts waiting to be stored (their leases still held),
 sent in batches after the progress and log lines reported before them and, when asked,
 with the next claim in the same transaction (:mod:`conveyor.worker.outcomes`). Observers
-hear of each attempt once its outcome is stored."""
+hear of each attempt once its outcome is stored; of one the worker could not store (it
+gave up on the store while stopping), as of a lost attempt."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from conveyor.observe.dispatch import Dispatch
 from conveyor.stores.base import ClaimedJob, Outcome, Store
 from conveyor.worker import report
 from conveyor.worker.meta import Buffer
-from conveyor.worker.outcomes import ClaimArgs, Guard, store_and_claim
+from conveyor.worker.outcomes import ClaimArgs, GaveUp, Guard, store_and_claim
 
 log = logging.getLogger("conveyor.worker")
 
@@ -23,7 +24,7 @@ Finished = tuple[ClaimedJob, Outcome, BaseException | None]
 class Sent:
     """What sending a batch did."""
 
-    stored: bool  # outcomes were stored
+    stored: bool  # outcomes were stored (some at least)
     due: bool  # ... among them a retry or a wake-up time
     jobs: list[ClaimedJob] | None  # claimed with them (None: no claim made)
     failed: Exception | None  # the claim's error: raise it (the batch is reported)
@@ -63,15 +64,32 @@ class Outbox:
             try:
                 if progress or logs:
                     await guard(store.write_progress, progress, logs)
+            except GaveUp:
+                log.warning("could not store %d progress reports and %d log lines before "
+                            "stopping; dropped", len(progress), len(logs))
             except Exception:  # bad progress or log data: never hold up outcomes
                 log.exception("could not store %d progress reports and %d log lines; "
                               "dropped", len(progress), len(logs))
             replaced, jobs, failed = await store_and_claim(guard, store, outcomes, claim)
         finally:
             self.storing = {}
+        unstored: list[ClaimedJob] = []
         for job, outcome, error in finished:
-            outcome = replaced.get(outcome.id, outcome)
-            report.finished(job, outcome)
-            self.observers.finished(job, outcome, error)
-        due = any(o.state in ("pending", "waiting") for o in outcomes)
-        return Sent(bool(outcomes), due, jobs, failed)
+            stored = replaced.get(outcome.id, outcome)
+            if stored is None:
+                unstored.append(job)
+                self.observers.finished(job, None, None)
+                continue
+            report.finished(job, stored)
+            self.observers.finished(job, stored, error)
+        if unstored:
+            _gave_up(unstored)
+        kept = [o for o in outcomes if replaced.get(o.id, o) is not None]
+        due = any(o.state in ("pending", "waiting") for o in kept)
+        return Sent(bool(kept), due, jobs, failed)
+
+
+def _gave_up(jobs: list[ClaimedJob]) -> None:
+    log.error("gave up storing outcomes as the worker stops (the store kept failing); "
+              "these jobs stay running until their leases expire, then run again: %s",
+              ", ".join(str(job.id) for job in jobs), extra={"job_ids": [j.id for j in jobs]})

@@ -4,6 +4,10 @@ A batch write that fails on its data (a lost connection is retried by the worker
 guard instead) is split in halves until the outcome the store refuses is alone; that
 one is stored as a failed attempt whose ``PayloadError`` says why, and every other
 outcome of the batch is stored as it was.
+
+A store call the worker gives up on (it is stopping, or the store is gone past its
+outage tolerance) raises :class:`GaveUp`: nothing is known to be stored, so the outcomes
+of that call are returned as not stored (None) rather than bisected or reported.
 """
 
 from __future__ import annotations
@@ -21,38 +25,48 @@ log = logging.getLogger("conveyor.worker")
 
 Guard = Callable[..., Awaitable[Any]]
 ClaimArgs = tuple[str, list[str] | None, int, float]  # worker id, queues, limit, lease
+Stored = dict[int, Outcome | None]  # by job id: stored in its place (None: not stored)
+
+
+class GaveUp(Exception):
+    """The worker's guard gave up on a store call: whether it took effect is unknown."""
 
 
 async def store_and_claim(
     guard: Guard, store: Store, outcomes: Sequence[Outcome], claim: ClaimArgs | None
-) -> tuple[dict[int, Outcome], list[ClaimedJob] | None, Exception | None]:
+) -> tuple[Stored, list[ClaimedJob] | None, Exception | None]:
     """Store ``outcomes`` and, given ``claim``'s arguments, claim in the same transaction
     (``store.complete_and_claim``). If the store refuses that, the outcomes are stored as
-    :func:`store_outcomes` does and the claim is made alone. Returns the replaced outcomes,
-    the claimed jobs (None: no claim made) and the claim's error, if it failed: the
-    caller raises it once the stored outcomes are reported."""
+    :func:`store_outcomes` does and the claim is made alone. Returns the outcomes replaced
+    or not stored (as :func:`store_outcomes`), the claimed jobs (None: no claim made) and
+    the claim's error, if it failed: the caller raises it once the outcomes are reported."""
     if claim is None:
         return await store_outcomes(guard, store, outcomes), None, None
     if outcomes:
         try:
             return {}, await guard(store.complete_and_claim, outcomes, *claim), None
+        except GaveUp:
+            return dict.fromkeys((o.id for o in outcomes), None), None, None
         except Exception:
             pass  # an outcome (or the claim) refused: each on its own below
     replaced = await store_outcomes(guard, store, outcomes) if outcomes else {}
     try:
         return replaced, await guard(store.claim, *claim), None
+    except GaveUp:  # stopping: no claim
+        return replaced, None, None
     except Exception as exc:
         return replaced, None, exc
 
 
-async def store_outcomes(
-    guard: Guard, store: Store, outcomes: Sequence[Outcome]
-) -> dict[int, Outcome]:
-    """``store.complete(outcomes)``, bisecting a batch the store refuses; returns the
-    failed attempts stored in place of refused outcomes, by job id."""
+async def store_outcomes(guard: Guard, store: Store, outcomes: Sequence[Outcome]) -> Stored:
+    """``store.complete(outcomes)``, bisecting a batch the store refuses; returns, by job
+    id, the failed attempts stored in place of refused outcomes and None for outcomes
+    not stored (the guard gave up)."""
     try:
         await guard(store.complete, list(outcomes))
         return {}
+    except GaveUp:
+        return dict.fromkeys((o.id for o in outcomes), None)
     except Exception as exc:
         error = exc
     if len(outcomes) > 1:
@@ -66,6 +80,8 @@ async def store_outcomes(
     failed = unstorable(outcome, error)
     try:
         await guard(store.complete, [failed])
+    except GaveUp:
+        return {outcome.id: None}
     except Exception:
         log.exception("job %s: could not store its failure either; it is retried once its "
                       "lease expires", outcome.id)
