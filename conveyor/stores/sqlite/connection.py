@@ -88,6 +88,37 @@ def migrate(conn: sqlite3.Connection, path: str, upto: int | None = None) -> lis
         raise StoreError(describe(path, exc)) from None
 
 
+# Waits between tries for the write lock: SQLite's own busy handler sleeps 1 ms, then 2,
+# 5, 10... while another process's transaction holds the lock for a fraction of a
+# millisecond, so two busy workers would spend most of their time asleep.
+LOCK_NAPS = (0.0001, 0.0002, 0.0005, 0.001, 0.002)
+
+
+def begin_immediate(conn: sqlite3.Connection) -> None:
+    """BEGIN IMMEDIATE, retried with short naps while another connection holds the write
+    lock; StoreBusy after BUSY_TIMEOUT."""
+    conn.execute("PRAGMA busy_timeout = 0")
+    try:
+        deadline, tries = time.monotonic() + BUSY_TIMEOUT, 0
+        while True:
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as exc:
+                if not _is_busy(exc):
+                    raise classify(conn, exc) from exc
+                if time.monotonic() > deadline:
+                    raise busy(conn, exc) from None
+            time.sleep(LOCK_NAPS[min(tries, len(LOCK_NAPS) - 1)])
+            tries += 1
+    finally:
+        conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT * 1000)}")
+
+
+def _is_busy(exc: sqlite3.Error) -> bool:
+    return "locked" in str(exc) or "busy" in str(exc)
+
+
 class Locked:
     """One connection used by several threads, one statement group at a time."""
 
@@ -98,10 +129,7 @@ class Locked:
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
         with self.lock:
-            try:
-                self.conn.execute("BEGIN IMMEDIATE")
-            except sqlite3.OperationalError as exc:  # still locked after the busy timeout
-                raise busy(self.conn, exc) from None
+            begin_immediate(self.conn)
             try:
                 yield self.conn
             except BaseException as exc:
