@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import cached_property
@@ -134,13 +135,43 @@ def coerce_seconds(name: str, value: float | timedelta | str | None) -> float | 
 
 
 def coerce_queue(queue: object) -> str:
-    if queue is None:
-        return "default"
+    return "default" if queue is None else queue_name(queue)
+
+
+def queue_name(queue: object) -> str:
     if not isinstance(queue, str) or not queue.strip() or "\x00" in queue:
         raise ConfigurationError(
             f"invalid queue {queue!r}; accepted: a non-empty str without NUL characters"
         )
     return check_identifier(queue, "queue")
+
+
+def worker_concurrency(concurrency: object) -> int:
+    """How many jobs one worker runs at once: an int >= 1."""
+    if not isinstance(concurrency, int) or isinstance(concurrency, bool) or concurrency < 1:
+        raise ConfigurationError(f"concurrency must be an int >= 1, got {concurrency!r}")
+    return concurrency
+
+
+def coerce_queues(queues: object) -> list[str] | None:
+    """The queues a worker takes jobs from: None (every queue), names, or one
+    comma-separated str ("a,b"); never an empty selection."""
+    if queues is None:
+        return None
+    if isinstance(queues, str):
+        queues = [q.strip() for q in queues.split(",") if q.strip()]
+    elif isinstance(queues, (bytes, dict)) or not isinstance(queues, Iterable):
+        raise ConfigurationError(
+            f"invalid queues {queues!r}; accepted: a list of queue names, a comma-separated "
+            "str like 'a,b', or None for every queue"
+        )
+    names = [queue_name(q) for q in queues]
+    if not names:
+        raise ConfigurationError(
+            f"queues={queues!r} names no queue; give at least one queue name, or None for "
+            "every queue"
+        )
+    return list(dict.fromkeys(names))
 
 
 @dataclass(frozen=True)

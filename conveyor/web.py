@@ -10,6 +10,9 @@ from collections.abc import Callable, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
+from conveyor.errors import ConfigurationError
+from conveyor.options import coerce_queues, worker_concurrency
+
 if TYPE_CHECKING:
     from starlette.types import ASGIApp
 
@@ -33,10 +36,13 @@ class Lifespan:
 
     def __init__(self, app: Host, worker: bool, concurrency: int,
                  queues: Sequence[str] | str | None, options: dict[str, Any]) -> None:
+        if not isinstance(worker, bool):
+            raise ConfigurationError(f"worker must be True or False, got {worker!r}")
         self.app = app
         self.worker_wanted = worker
-        self.concurrency = concurrency
-        self.queues = queues
+        # Checked now, not when the web app starts serving.
+        self.concurrency = worker_concurrency(concurrency)
+        self.queues = coerce_queues(queues)
         self.options = options
         self.worker: Worker | None = None
         self.task: asyncio.Task[None] | None = None

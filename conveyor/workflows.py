@@ -86,8 +86,9 @@ class _Workflow:
     kind = ""
 
     def __init__(self, *members: Member | Iterable[Member]) -> None:
-        if len(members) == 1 and not isinstance(members[0], (JobCall, _Workflow)):
-            members = tuple(members[0])
+        only = members[0] if len(members) == 1 else None
+        if isinstance(only, Iterable) and not isinstance(only, (JobCall, _Workflow, str, bytes)):
+            members = tuple(only)
         found: list[Member] = []
         for m in members:
             if not isinstance(m, (JobCall, _Workflow)):

@@ -92,6 +92,13 @@ def preset_app(app: Conveyor) -> Iterator[None]:
         PRESET_APP.reset(token)
 
 
+def _from_environment(parameter: str) -> bool:
+    """Whether the current command's ``parameter`` came from an environment variable."""
+    ctx = click.get_current_context(silent=True)
+    source = ctx.get_parameter_source(parameter) if ctx is not None else None
+    return source is click.core.ParameterSource.ENVIRONMENT
+
+
 def _is_utf8(text: str) -> bool:
     try:
         text.encode("utf-8")
@@ -123,9 +130,9 @@ def app_options(
                 if url is not None and preset.url != url:
                     preset.reopen(url)
                 return fn(*args, app=preset, **kwargs)
-            if given and spec and given != spec:
-                fail(f"two apps given: {given!r} and --app/$CONVEYOR_APP {spec!r}; give one")
-            spec = given or spec
+            if given and spec and given != spec and not _from_environment("app_spec"):
+                fail(f"two apps given: {given!r} and --app {spec!r}; give one")
+            spec = given or spec  # a positional APP wins over $CONVEYOR_APP
             if not spec:
                 fail("no app given: pass " + ("APP or " if positional else "")
                      + "--app module:attr (or path/to/app.py), or set $CONVEYOR_APP")

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from conveyor.jobs import JobDefinition
     from conveyor.records import JobRecord
     from conveyor.retry import Retry
+    from conveyor.schedules.api import ScheduleRecord
 
 STATE_STYLES = {
     "scheduled": "cyan", "queued": "blue", "blocked": "dark_orange", "running": "yellow",
@@ -96,6 +97,18 @@ def jobs_table(definitions: list[JobDefinition], paused: set[str] | None = None)
             trigger_text(d.trigger) + (" (paused)" if d.id in (paused or ()) else ""),
         )
     return table
+
+
+def job_json(d: JobDefinition, schedule: ScheduleRecord | None = None) -> dict[str, Any]:
+    """A definition as JSON-ready data: the columns of :func:`jobs_table`, and for a
+    job with a stored schedule whether it is paused and its next fire time."""
+    return {
+        "id": d.id, "name": d.display_name, "version": d.version, "queue": d.options.queue,
+        "priority": d.options.priority, "retry": retry_text(d.options.retry),
+        "trigger": None if d.trigger is None else trigger_text(d.trigger),
+        "paused": bool(schedule and schedule.paused),
+        "next": iso(schedule.next[0]) if schedule and schedule.next else None,
+    }
 
 
 def state(value: str) -> Text:

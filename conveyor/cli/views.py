@@ -12,6 +12,7 @@ from conveyor.app import Conveyor
 from conveyor.cli.base import RUN_ID, USER_ERROR, app_options
 from conveyor.cli.render import (
     console,
+    job_json,
     jobs_table,
     json_default,
     record_json,
@@ -21,16 +22,21 @@ from conveyor.cli.render import (
 
 
 @click.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON lines instead of a table.")
 @app_options(read_only=True)
-def jobs(app: Conveyor) -> None:
+def jobs(app: Conveyor, as_json: bool) -> None:
     """List the app's job definitions."""
-    if not app.jobs:
-        click.echo("no jobs defined")
-        return
     definitions = list(app.jobs.values())
-    paused = {d.id for d in definitions
-              if d.trigger is not None and (s := app.get_schedule(d.id)) and s.paused}
-    console().print(jobs_table(definitions, paused))
+    stored = {d.id: s for d in definitions
+              if d.trigger is not None and (s := app.get_schedule(d.id)) is not None}
+    paused = {job_id for job_id, s in stored.items() if s.paused}
+    if as_json:
+        for definition in definitions:
+            click.echo(json.dumps(job_json(definition, stored.get(definition.id))))
+    elif not definitions:
+        click.echo("no jobs defined")
+    else:
+        console().print(jobs_table(definitions, paused))
 
 
 def _names(value: str | None) -> list[str] | None:

@@ -47,6 +47,9 @@ def worker(app: Conveyor, concurrency: int, processes: int, queues: str | None, 
            grace: float, log_level: str, log_format: str, metrics_port: int | None,
            metrics_host: str) -> None:
     """Run a worker for APP (module:attr or path/to/app.py[:attr])."""
+    if queues is not None and not queues.replace(",", "").strip():
+        fail(f"--queues {queues!r} names no queue; give names like --queues mail,exports, "
+             "or leave it out for every queue")
     configure_logging(log_level, log_format.lower())
     if processes > 1:
         run_processes(app, processes, concurrency, burst, metrics_port, metrics_host)

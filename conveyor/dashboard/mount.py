@@ -8,11 +8,13 @@ from typing import TYPE_CHECKING
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from conveyor.dashboard.app import create_app
+from conveyor.errors import ConfigurationError
 
 if TYPE_CHECKING:
     from conveyor.app import Conveyor
 
 # Site-absolute URLs in the dashboard's HTML (attributes its templates write).
+_BAD_PREFIX = re.compile(r"[?#\s\x00-\x1f\x7f]|://")
 _LINK = re.compile(rb'(\s(?:href|src|action|hx-get|hx-post)=")/(?!/)')
 
 
@@ -22,7 +24,11 @@ class PrefixApp:
     and redirects gain it."""
 
     def __init__(self, inner: ASGIApp, prefix: str = "") -> None:
-        prefix = prefix.strip()
+        if not isinstance(prefix, str) or _BAD_PREFIX.search(prefix):
+            raise ConfigurationError(
+                f"invalid prefix {prefix!r}; accepted: a URL path like '/jobs' (no scheme, "
+                "query, fragment, spaces or control characters), or '' for none"
+            )
         if prefix and not prefix.startswith("/"):
             prefix = "/" + prefix
         self.inner = inner

@@ -31,6 +31,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from conveyor.dashboard import guard
 from conveyor.dashboard.sessions import DEFAULT_SESSION_LIFETIME, Sessions, Throttle
+from conveyor.errors import ConfigurationError
 
 SESSION_COOKIE = "conveyor_session"
 CSRF_COOKIE = "conveyor_csrf"
@@ -54,6 +55,20 @@ class Forbidden(Exception):
         self.message = message
 
 
+def check_token(token: object) -> None:
+    """Refuse a token that clients could not send in an ``Authorization`` header."""
+    if token is None or token == "":
+        return
+    if not isinstance(token, str):
+        raise ConfigurationError(f"a dashboard token must be a str, not {type(token).__name__}")
+    if token != token.strip() or any(ord(c) < 32 or ord(c) == 127 for c in token):
+        raise ConfigurationError(
+            "a dashboard token must have no control characters and no spaces around it "
+            "(clients send it in an Authorization header); e.g. the output of "
+            "`python -c 'import secrets; print(secrets.token_urlsafe(32))'`"
+        )
+
+
 @dataclass(frozen=True)
 class Security:
     """The dashboard's security settings, shared by the middleware and the endpoints."""
@@ -67,6 +82,7 @@ class Security:
     @classmethod
     def build(cls, token: str | None, allowed_hosts: Iterable[str] | None,
               session_lifetime: float = DEFAULT_SESSION_LIFETIME) -> Security:
+        check_token(token)
         hosts = {h.strip().lower().strip("[]") for h in (allowed_hosts or LOOPBACK_HOSTS)}
         # Derived from the token, so sessions survive a restart and die when it changes.
         secret = hashlib.sha256(b"conveyor-dashboard\x1f" + token.encode()).digest() \

@@ -15,8 +15,8 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from conveyor.clock import epoch
-from conveyor.errors import ConfigurationError
 from conveyor.observe.dispatch import Dispatch
+from conveyor.options import coerce_queues, worker_concurrency
 from conveyor.stores.base import ClaimedJob, Outcome, Store, WorkerInfo
 from conveyor.worker import report
 from conveyor.worker.execute import JobRunner
@@ -56,13 +56,9 @@ class Worker(LeasesMixin, WatchMixin):
         outage_tolerance: float | None = 300.0,
         failure_budget: int = FAILURE_BUDGET,
     ) -> None:
-        if not isinstance(concurrency, int) or isinstance(concurrency, bool) or concurrency < 1:
-            raise ConfigurationError(f"concurrency must be an int >= 1, got {concurrency!r}")
-        if isinstance(queues, str):
-            queues = [q.strip() for q in queues.split(",") if q.strip()]
         self.app = app
-        self.concurrency = concurrency
-        self.queues = list(queues) if queues else None
+        self.concurrency = worker_concurrency(concurrency)
+        self.queues = coerce_queues(queues)
         self.burst = burst
         self.grace = grace
         # Claimed ahead, waiting to start (leases held and heartbeated): refilled when

@@ -105,6 +105,20 @@ def test_depends_on_an_unknown_run_is_an_error(sqlite_app: Conveyor) -> None:
         ok().run_now(depends_on=[10**9])
 
 
+@pytest.mark.parametrize("build", [chain, group])
+@pytest.mark.parametrize("member", [5, "ab", None, b"x", 1.5])
+def test_chain_and_group_refuse_what_is_not_a_job_call(sqlite_app: Conveyor, build: object,
+                                                         member: object) -> None:
+    @sqlite_app.job
+    def ok(x: int = 0) -> int:
+        return x
+
+    for members in ((member,), (ok(), member)):
+        with pytest.raises(ValueError, match="job calls"):
+            build(*members)  # type: ignore[operator]
+    assert sqlite_app.count() == 0
+
+
 def test_chain_passes_each_result_on(app: Conveyor) -> None:
     @app.job
     def start(x: int) -> int:

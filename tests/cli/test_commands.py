@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from click.testing import CliRunner
 
 from conveyor import Conveyor
+from conveyor.cli import main
 from tests.cli.conftest import Invoke
 
 
@@ -78,6 +83,30 @@ def test_jobs_lists_definitions(invoke: Invoke) -> None:
     greet = next(line for line in lines if line.startswith("greet"))
     for text in ("Greeter", "1.2.0", "mail", "3 × exponential from 1m"):
         assert text in greet
+
+
+def test_jobs_json_prints_one_definition_per_line(invoke: Invoke) -> None:
+    invoke("migrate")
+    result = invoke("jobs", "--json")
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [r["id"] for r in rows] == ["add", "greet", "broken"]
+    greet = rows[1]
+    assert (greet["name"], greet["version"], greet["queue"], greet["trigger"],
+            greet["next"]) == ("Greeter", "1.2.0", "mail", None, None)
+
+
+def test_jobs_json_gives_a_scheduled_jobs_next_fire_time_in_utc(tmp_path: Path) -> None:
+    path = tmp_path / "tickapp.py"
+    path.write_text("from conveyor import Conveyor\napp = Conveyor(timezone='Asia/Tokyo')\n"
+                    "@app.job(trigger=app.cron('30 9 * * *', tz='Asia/Tokyo'))\n"
+                    "def tick():\n    return 1\n")
+    env = {"CONVEYOR_APP": str(path), "CONVEYOR_URL": f"sqlite:///{tmp_path}/t.db"}
+    runner = CliRunner()
+    assert runner.invoke(main, ["schedules", "sync"], env=env).exit_code == 0
+    row = json.loads(runner.invoke(main, ["jobs", "--json"], env=env).stdout)
+    assert row["id"] == "tick" and row["paused"] is False
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT00:30:00\+00:00", row["next"])  # 09:30 in Tokyo
 
 
 def test_runs_filters_by_state_and_job(invoke: Invoke) -> None:

@@ -63,6 +63,11 @@ CASES = [
      r"`conveyor migrate` to create it"),
     ("unknown job id to cancel", ["cancel", "999", "--url", "{db}"],
      r"error: no job with id 999"),
+    ("worker --queues naming no queue", ["worker", "--burst", "--queues", " , "],
+     r"error: --queues ' , ' names no queue; give names like --queues mail,exports, or "
+     r"leave it out for every queue"),
+    ("positional app and a different --app", ["worker", "{app}", "--app", "{tmp}/other.py"],
+     r"error: two apps given: '.*cliapp\.py' and --app '.*other\.py'; give one"),
     ("usage error", ["runs", "--limit", "zero"],
      r"error: Invalid value for '--limit': 'zero' is not a valid integer( range)?\."),
 ]

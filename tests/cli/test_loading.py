@@ -71,6 +71,15 @@ def test_app_comes_from_conveyor_app_env_and_worker_takes_it_positionally(
     assert "conveyor worker: 3 jobs on sqlite:///" in result.stderr
 
 
+def test_a_positional_app_wins_over_conveyor_app_env(tmp_path: Path, app_file: Path) -> None:
+    other = tmp_path / "otherapp.py"
+    other.write_text("from conveyor import Conveyor\napp = Conveyor()\n")
+    env = {"CONVEYOR_URL": f"sqlite:///{tmp_path}/w.db", "CONVEYOR_APP": str(other)}
+    result = CliRunner().invoke(main, ["worker", str(app_file), "--burst"], env=env)
+    assert result.exit_code == 0, result.output
+    assert "conveyor worker: 3 jobs on sqlite:///" in result.stderr  # cliapp.py's 3, not 0
+
+
 def test_url_is_the_store_of_an_app_built_with_conveyor(tmp_path: Path, app_file: Path) -> None:
     url = f"sqlite:///{tmp_path}/override.db"
     app = load_app(str(app_file), url)

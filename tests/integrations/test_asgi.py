@@ -131,6 +131,28 @@ def test_prefix_for_a_proxy_that_does_not_strip_it(tmp_path: Path) -> None:
     app.close()
 
 
+@pytest.mark.parametrize("prefix", [None, 5, "/ops jobs", "/ops\x00", "/ops?x=1", "/ops#top",
+                                    "https://example.com/ops"])
+def test_asgi_refuses_a_prefix_that_is_not_a_url_path(prefix: Any) -> None:
+    with Conveyor("memory://") as app, pytest.raises(ValueError, match="prefix"):
+        app.asgi(prefix=prefix)
+
+
+@pytest.mark.parametrize("token", [5, b"secret-token", " secret-token", "secret-token\n",
+                                   "secret\x00token"])
+def test_asgi_refuses_a_token_no_client_could_send(token: Any) -> None:
+    with Conveyor("memory://") as app, pytest.raises(ValueError, match="token"):
+        app.asgi(token=token)
+
+
+def test_asgi_token_protects_the_api() -> None:
+    with Conveyor("memory://") as app:
+        client = TestClient(app.asgi(token="s3cret-Token_value"))
+        assert client.get("/api/counts").status_code == 401
+        ok = client.get("/api/counts", headers={"Authorization": "Bearer s3cret-Token_value"})
+        assert ok.status_code == 200 and ok.json()["queued"] == 0
+
+
 async def test_lifespan_as_a_context_manager() -> None:
     app = Conveyor("memory://")
 

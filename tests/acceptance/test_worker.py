@@ -1,0 +1,83 @@
+"""SPEC §7 — the worker in code: ``app.run_worker(concurrency, queues, burst)`` and
+``run_worker_async``, what they accept and which queues they take jobs from; §11's
+``app.lifespan(worker=True, concurrency=10)`` checks the same arguments when it is built."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from conveyor import Conveyor
+from conveyor.testing import run_until_idle
+
+
+def _define(app: Conveyor) -> tuple[Any, Any]:
+    @app.job(queue="mail")
+    def send(to: str) -> str:
+        return f"sent {to}"
+
+    @app.job
+    def plain() -> str:
+        return "done"
+
+    return send, plain
+
+
+@pytest.mark.parametrize("queues", [["mail"], ("mail",), "mail", " mail ,", {"mail"}])
+def test_a_burst_worker_takes_only_the_queues_it_is_given(app: Conveyor, queues: Any) -> None:
+    send, plain = _define(app)
+    mail, other = send("ann").run_now(), plain().run_now()
+
+    app.run_worker(queues=queues, burst=True)
+
+    assert app.get_job(mail.id).state == "completed"
+    assert app.get_job(other.id).state == "queued"
+    run_until_idle(app)
+    assert app.get_job(other.id).state == "completed"
+
+
+def test_queues_given_as_comma_separated_text_name_several(app: Conveyor) -> None:
+    send, plain = _define(app)
+    handles = [send("a").run_now(), plain().run_now(queue="exports"),
+               plain().run_now(queue="later")]
+
+    app.run_worker(queues="mail,exports", burst=True)
+
+    assert [app.get_job(h.id).state for h in handles] == ["completed", "completed", "queued"]
+
+
+@pytest.mark.parametrize("queues", [[], (), "", ",", " , ", [""], ["mail", ""], [None],
+                                    ["a\x00b"], [3], 3, b"mail"])
+def test_queues_that_name_no_valid_queue_are_refused(sqlite_app: Conveyor, queues: Any) -> None:
+    send, _ = _define(sqlite_app)
+    handle = send("ann").run_now()
+
+    with pytest.raises(ValueError, match="queue"):
+        sqlite_app.run_worker(queues=queues, burst=True)
+
+    assert sqlite_app.get_job(handle.id).state == "queued"  # nothing ran
+
+
+@pytest.mark.parametrize("concurrency", [0, -1, 1.5, "4", True, None])
+def test_a_bad_concurrency_is_refused(sqlite_app: Conveyor, concurrency: Any) -> None:
+    with pytest.raises(ValueError, match="concurrency"):
+        sqlite_app.run_worker(concurrency=concurrency, burst=True)
+
+
+async def test_run_worker_async_refuses_bad_queues_too(sqlite_app: Conveyor) -> None:
+    with pytest.raises(ValueError, match="queue"):
+        await sqlite_app.run_worker_async(queues=[], burst=True)
+
+
+@pytest.mark.parametrize(("options", "word"), [
+    ({"concurrency": 0}, "concurrency"),
+    ({"concurrency": "10"}, "concurrency"),
+    ({"queues": []}, "queue"),
+    ({"queues": [""]}, "queue"),
+    ({"worker": "yes"}, "worker"),
+])
+def test_lifespan_checks_its_arguments_when_built(sqlite_app: Conveyor,
+                                                   options: dict[str, Any], word: str) -> None:
+    with pytest.raises(ValueError, match=word):
+        sqlite_app.lifespan(**options)
