@@ -7,6 +7,7 @@ Every due time, lease and rescue uses the database clock.
 
 from __future__ import annotations
 
+import logging
 import secrets
 import time
 from collections.abc import Sequence
@@ -44,6 +45,7 @@ from conveyor.stores.postgres.queries import NUL_IN_PAYLOAD, Q
 from conveyor.stores.postgres.records import ListenWaiter
 from conveyor.stores.postgres.upkeep import Upkeep
 
+log = logging.getLogger("conveyor.postgres")
 OUTCOME_STATES = ("completed", "failed", "cancelled", "pending", "waiting")
 # Outcomes stored by a data-modifying WITH, then the claim, in one statement: the rows
 # they touch are disjoint (running with this worker's token / due), the commit is one.
@@ -207,8 +209,7 @@ class PostgresStore(
         with self.db.connection() as conn:
             if self._plain():
                 rows = conn.execute(COMPLETE_AND_CLAIM, both).fetchall()
-                _notify_if_due(conn, outcomes)
-                rows = self._claim_in(conn, params, queues, rows)
+                rows = self._claim_in(conn, params, queues, rows, outcomes)
             else:
                 with conn.transaction():
                     conn.execute(Q["complete"], both)
@@ -222,14 +223,31 @@ class PostgresStore(
         return time.monotonic() - self._flow_seen > 2.0
 
     def _claim_in(self, conn: psycopg.Connection[Any], params: dict[str, Any],
-                  queues: Sequence[str] | None, plain_rows: list[Any] | None = None
-                  ) -> list[Any]:
-        """Claim on ``conn``: the plain statement (``plain_rows``: its rows, if it ran),
-        then, short of the limit with flow rules in force, the limited claim."""
-        limit = params["limit"]
+                  queues: Sequence[str] | None, plain_rows: list[Any] | None = None,
+                  outcomes: Sequence[Outcome] = ()) -> list[Any]:
+        """Claim on ``conn``: the plain statement (``plain_rows``: its rows, if it ran,
+        with ``outcomes``), then, short of the limit with flow rules in force, the limited
+        claim. Jobs a committed statement claimed are returned whatever fails after it:
+        run again (``retry_conflicts``, the worker's retry), the call would claim others
+        and leave those running, unheld, until their leases expire."""
         plain = plain_rows is not None or self._plain()
         rows: list[Any] = plain_rows if plain_rows is not None else (
             conn.execute(Q["claim"], params).fetchall() if plain else [])
+        committed = bool(rows) and conn.info.transaction_status == pq.TransactionStatus.IDLE
+        try:
+            _notify_if_due(conn, outcomes)
+            return self._top_up(conn, params, queues, rows, plain)
+        except Exception:
+            if not committed:
+                raise
+            log.warning("claimed %d jobs; what followed their commit failed (they are kept)",
+                        len(rows), exc_info=True)
+            return rows
+
+    def _top_up(self, conn: psycopg.Connection[Any], params: dict[str, Any],
+                queues: Sequence[str] | None, rows: list[Any], plain: bool) -> list[Any]:
+        """``rows`` and, short of the limit with flow rules in force, the limited claim."""
+        limit = params["limit"]
         if len(rows) < limit and (not plain or read_rules(conn)):
             # In the caller's transaction already: no savepoint (two more round trips).
             inside = conn.info.transaction_status != pq.TransactionStatus.IDLE
@@ -238,12 +256,12 @@ class PostgresStore(
                 if rules:
                     self._flow_seen = time.monotonic()
                     prefix = f"{self.schema}{SEP}flow{SEP}"
-                    rows += claim_limited(conn, rules, prefix,
-                                          {**params, "limit": limit - len(rows)},
-                                          queues, limit - len(rows), self.lookout)
-                elif not plain:
+                    return rows + claim_limited(conn, rules, prefix,
+                                                {**params, "limit": limit - len(rows)},
+                                                queues, limit - len(rows), self.lookout)
+                if not plain:
                     self._flow_seen = 0.0
-                    rows = conn.execute(Q["claim"], params).fetchall()
+                    return list(conn.execute(Q["claim"], params).fetchall())
         return rows
 
     def rescue(self) -> int:

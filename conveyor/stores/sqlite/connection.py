@@ -6,7 +6,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 
 from conveyor.errors import StoreBusy, StoreDataError, StoreError, UniqueViolation
 from conveyor.stores.sqlite.schema import available, statements
@@ -137,7 +137,12 @@ class Locked:
                 if isinstance(exc, sqlite3.Error):
                     raise classify(self.conn, exc) from exc
                 raise
-            self.conn.execute("COMMIT")
+            try:
+                self.conn.execute("COMMIT")
+            except sqlite3.Error as exc:  # nothing committed: never leave it open
+                with suppress(sqlite3.Error):
+                    self.conn.execute("ROLLBACK")
+                raise classify(self.conn, exc) from exc
 
     @contextmanager
     def reading(self) -> Iterator[sqlite3.Connection]:
