@@ -250,9 +250,9 @@ def _stored_rate(rule: FlowRule) -> Rate | None:
 def check_isolated(definition: Definition) -> None:
     """Refuse a job that cannot run in a child process."""
     reason = None
-    if definition.wants or definition.kind != "function":
-        reason = ("runs each attempt in a child process, which cannot take meta, io or ctx; "
-                  "drop the parameter or the isolation")
+    if definition.wants - {"meta"} or definition.kind != "function":
+        reason = ("runs each attempt in a child process, which cannot take io or ctx (a "
+                  "durable run) nor run a Reaction-style worker; drop the isolation")
     elif (problem := cannot_ship(definition.fn)) is not None:
         reason = f"runs its function in a child process, and this one {problem}"
     if reason:

@@ -19,7 +19,7 @@ from conveyor.stores.base import ClaimedJob, Outcome
 from conveyor.timeunits import fixed_seconds, normalize_unit
 from conveyor.worker.failure import error_json
 from conveyor.worker.isolation import ChildFailed, ThreadAbandoned, in_thread, run_isolated
-from conveyor.worker.meta import Buffer, JobFailure, Meta, ReactionJob
+from conveyor.worker.meta import Buffer, ChildMeta, JobFailure, Meta, ReactionJob
 
 log = logging.getLogger("conveyor.worker")
 
@@ -52,8 +52,7 @@ class JobRunner:
             ), retryable=False)
         try:
             if definition.isolation == "process":
-                result = await run_isolated(definition.id, definition.fn, claimed.args,
-                                            claimed.kwargs, claimed.timeout)
+                result = await self._isolated(definition, claimed)
             elif claimed.timeout:
                 result = await asyncio.wait_for(self._invoke(definition, claimed),
                                                 claimed.timeout)
@@ -66,6 +65,15 @@ class JobRunner:
             raise
         except BaseException as exc:  # a job's own BaseException subclass fails the attempt
             return self._caught(definition, claimed, exc)
+
+    async def _isolated(self, definition: JobDefinition, claimed: ClaimedJob) -> Any:
+        meta = child = None
+        if "meta" in definition.wants:
+            meta = Meta(claimed, self.app.jobs, self.buffer, self.app.get_job)
+            record = await in_thread("conveyor-isolated", self.app.get_job, claimed.id)
+            child = ChildMeta(record, claimed)
+        return await run_isolated(definition.id, definition.fn, claimed.args, claimed.kwargs,
+                                  claimed.timeout, child, meta.note if meta else None)
 
     def thread_native(self, claimed: ClaimedJob) -> bool:
         """Can this job run start to finish on a pool thread (a plain sync function, no

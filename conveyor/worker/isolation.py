@@ -22,6 +22,7 @@ import multiprocessing
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
@@ -72,18 +73,21 @@ class Target:
 
 
 async def run_isolated(job_id: str, fn: Callable[..., Any], args: str, kwargs: str,
-                       timeout: float | None) -> Any:
+                       timeout: float | None, meta: Any = None,
+                       note: Callable[[Any], None] | None = None) -> Any:
     """Run one attempt in a child; returns the result or raises ChildFailed, TimeoutError,
-    AttemptCrashed, or RetryIn."""
+    AttemptCrashed, or RetryIn. ``meta`` (a picklable ``ChildMeta``) is the child's
+    ``meta`` argument; ``note`` receives the log lines and progress it sends meanwhile."""
     receiver, sender = _CONTEXT.Pipe(duplex=False)
     process = _CONTEXT.Process(
-        target=child_main, args=(sender, Target.of(fn), args, kwargs),
+        target=child_main, args=(sender, Target.of(fn), args, kwargs, meta),
         name=f"conveyor-isolated-{job_id}", daemon=True,
     )
     await in_thread("conveyor-isolated", process.start)
     sender.close()
     try:
-        message = await in_thread("conveyor-isolated", _receive, receiver, process, timeout)
+        message = await in_thread("conveyor-isolated", _receive, receiver, process, timeout,
+                                  note or _ignore)
     except BaseException:  # cancelled (shutdown, lost lease): the child goes too
         process.kill()
         raise
@@ -151,17 +155,29 @@ async def in_thread(name: str, fn: Callable[..., T], *args: Any, interrupt: bool
         raise
 
 
-def _receive(receiver: Connection, process: Any, timeout: float | None) -> Any:
-    """The child's message, None if it died without one; TimeoutError past ``timeout``."""
-    if not receiver.poll(timeout):
-        process.kill()
-        process.join(5.0)
-        raise TimeoutError(f"timed out after {timeout:g} s (the child process was killed)")
-    try:
-        return receiver.recv()
-    except (EOFError, OSError):
-        process.join(5.0)
-        return None
+def _receive(receiver: Connection, process: Any, timeout: float | None,
+             note: Callable[[Any], None]) -> Any:
+    """The child's last message (its notes go to ``note`` on the way), None if it died
+    without one; TimeoutError past ``timeout``."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while True:
+        left = None if deadline is None else max(0.0, deadline - time.monotonic())
+        if not receiver.poll(left):
+            process.kill()
+            process.join(5.0)
+            raise TimeoutError(f"timed out after {timeout:g} s (the child process was killed)")
+        try:
+            message = receiver.recv()
+        except (EOFError, OSError):
+            process.join(5.0)
+            return None
+        if message[0] != "note":
+            return message
+        note(message[1])
+
+
+def _ignore(note: Any) -> None:
+    pass
 
 
 def _exit_status(code: int | None) -> str:
@@ -173,7 +189,8 @@ def _exit_status(code: int | None) -> str:
     return f"the child process exited with status {code} without a result"
 
 
-def child_main(sender: Connection, target: Target, args: str, kwargs: str) -> None:
+def child_main(sender: Connection, target: Target, args: str, kwargs: str,
+               meta: Any = None) -> None:
     """Entry point of the child process."""
     from conveyor.errors import Fail, PayloadError, RetryIn
     from conveyor.serialization import dumps
@@ -181,7 +198,8 @@ def child_main(sender: Connection, target: Target, args: str, kwargs: str) -> No
 
     try:
         fn = _load(target)
-        result = fn(*json.loads(args), **json.loads(kwargs))
+        extra = {} if meta is None else {"meta": meta.connect(sender.send)}
+        result = fn(*json.loads(args), **json.loads(kwargs), **extra)
         if inspect.isawaitable(result):
             result = asyncio.run(_wait(result))
         message: tuple[str, Any] = ("ok", dumps(result, "result"))

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import logging
 import math
+import threading
 import time
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from conveyor.errors import ConfigurationError
 from conveyor.stores.base import ClaimedJob, LogLine, Progress
@@ -34,26 +36,19 @@ class Buffer:
         return bool(self.progress or self.logs)
 
 
-class JobLog:
-    """A logger whose lines are stored with the run (and echoed to Python logging)."""
-
-    def __init__(self, claimed: ClaimedJob, buffer: Buffer) -> None:
-        self._claimed = claimed
-        self._buffer = buffer
+class LineLogger:
+    """``meta.log``'s methods: each formats its line (``%`` args, like logging; a bad
+    format never fails the job), cleans it and hands it to :meth:`_write`."""
 
     def _add(self, level: str, message: str, args: tuple[Any, ...]) -> None:
         try:
             text = message % args if args else message
-        except (TypeError, ValueError):  # like logging: a bad format never fails the job
+        except (TypeError, ValueError):
             text = f"{message} {args!r}"
-        text = clean(text, MAX_LOG_LINE)
-        self._buffer.logs.append(
-            LogLine(self._claimed.id, self._claimed.attempt, time.time(), level, text)
-        )
-        _py_logger.log(
-            logging.getLevelName(level.upper()), "[%s #%s] %s", self._claimed.job,
-            self._claimed.id, text,
-        )
+        self._write(level, clean(text, MAX_LOG_LINE))
+
+    def _write(self, level: str, text: str) -> None:
+        raise NotImplementedError
 
     def debug(self, message: str, *args: Any) -> None:
         self._add("debug", message, args)
@@ -71,6 +66,23 @@ class JobLog:
 
     def exception(self, message: str, *args: Any) -> None:
         self._add("error", message, args)
+
+
+class JobLog(LineLogger):
+    """A logger whose lines are stored with the run (and echoed to Python logging)."""
+
+    def __init__(self, claimed: ClaimedJob, buffer: Buffer) -> None:
+        self._claimed = claimed
+        self._buffer = buffer
+
+    def _write(self, level: str, text: str) -> None:
+        self._buffer.logs.append(
+            LogLine(self._claimed.id, self._claimed.attempt, time.time(), level, text)
+        )
+        _py_logger.log(
+            logging.getLevelName(level.upper()), "[%s #%s] %s", self._claimed.job,
+            self._claimed.id, text,
+        )
 
 
 def fraction(value: float) -> float:
@@ -109,6 +121,63 @@ class Meta:
         self._buffer.progress[self._claimed.id] = Progress(
             self._claimed.id, self._claimed.token, fraction(value),
             None if message is None else clean(message, MAX_PROGRESS_MESSAGE),
+        )
+
+    def note(self, note: tuple[Any, ...]) -> None:
+        """A log line or progress that the attempt's child process sent (isolation)."""
+        if note[0] == "log":
+            self.log._write(note[1], note[2])
+        elif note[0] == "progress":
+            self.progress(note[1], note[2])
+
+
+class ChildLog(LineLogger):
+    def __init__(self, meta: ChildMeta) -> None:
+        self._meta = meta
+
+    def _write(self, level: str, text: str) -> None:
+        self._meta.send(("log", level, text))
+
+
+class ChildMeta:
+    """``meta`` in the child process of an attempt with ``isolation="process"``:
+    ``job`` is the record as the attempt started; log lines and progress go to the
+    worker, which stores them as for any job. ``meta.jobs`` is not available there."""
+
+    def __init__(self, record: JobRecord | None, claimed: ClaimedJob) -> None:
+        self.job = record
+        self.id = claimed.id
+        self.attempt = claimed.attempt
+        self.log = ChildLog(self)
+        self._send: Callable[[Any], None] | None = None
+        self._lock = threading.Lock()
+
+    def __getstate__(self) -> dict[str, Any]:  # sent to the child: no pipe, no lock
+        return {"job": self.job, "id": self.id, "attempt": self.attempt}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state, log=ChildLog(self), _send=None, _lock=threading.Lock())
+
+    def connect(self, send: Callable[[Any], None]) -> ChildMeta:
+        self._send = send
+        return self
+
+    def send(self, note: tuple[Any, ...]) -> None:
+        if self._send is not None:
+            with self._lock:  # job threads may log at once; one pipe
+                self._send(("note", note))
+
+    def progress(self, value: float, message: str | None = None) -> None:
+        """Report progress: a fraction (0..1) or a percent (0..100), with a message."""
+        self.send(("progress", fraction(value),
+                   None if message is None else clean(message, MAX_PROGRESS_MESSAGE)))
+
+    @property
+    def jobs(self) -> NoReturn:
+        raise ConfigurationError(
+            "meta.jobs is not available to a job with isolation='process' (its attempt "
+            "runs in a child process); trigger other jobs from a job without isolation, "
+            "e.g. one that runs this job with io.run_job or in a chain"
         )
 
 

@@ -4,14 +4,17 @@ resume (in one process; tests/process covers the same limits across worker proce
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 import threading
 from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
-from conveyor import Conveyor, QueueInfo
+from conveyor import Conveyor, QueueInfo, Retry
 from conveyor.testing import FakeClock, run_until_idle
 
 START = datetime(2032, 6, 1, 8, 0, tzinfo=UTC)
@@ -263,3 +266,25 @@ def test_concurrency_holds_across_two_workers_on_one_store(
         worker.join()
     assert sorted(h.result(timeout=5) for h in handles) == list(range(6))
     assert gauge.peak["shared"] == 1
+
+
+def test_an_isolated_attempt_that_crashes_is_retried_and_sees_meta(app: Conveyor) -> None:
+    @app.job(isolation="process", retry=Retry(retries=2, wait=0))
+    def render(doc: dict[str, int], meta: Any) -> dict[str, int]:
+        meta.log.info("rendering %s", doc["id"])
+        meta.progress(0.5, message="half way")
+        if meta.attempt == 1:
+            os.kill(os.getpid(), signal.SIGKILL)  # the out-of-memory killer, say
+        return {"pid": os.getpid(), "attempt": meta.attempt}
+
+    handle = render({"id": 7}).run_now()
+    run_until_idle(app)
+
+    result = handle.result(timeout=5)
+    assert result["attempt"] == 2 and result["pid"] != os.getpid()
+    record = app.get_job(handle.id)
+    assert record is not None and record.state == "completed" and record.attempts == 2
+    first = record.history[0].error
+    assert first is not None and "killed by SIGKILL" in first["message"]
+    assert [line.message for line in record.logs] == ["rendering 7", "rendering 7"]
+    assert record.progress_message == "half way"

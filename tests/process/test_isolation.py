@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -107,6 +108,33 @@ def test_isolation_refuses_what_a_child_cannot_run(app: Conveyor) -> None:
     with pytest.raises(ConfigurationError, match="captured"):
         app.job("closure", isolation="process")(closure)
 
-    with pytest.raises(ConfigurationError, match="meta"):
+    with pytest.raises(ConfigurationError, match="io or ctx"):
         @app.job(isolation="process")
-        def with_meta(meta: object) -> None: ...
+        async def durable(payload: object, io: object) -> None: ...
+
+
+def test_an_isolated_job_gets_meta_its_logs_and_progress_are_stored(app: Conveyor) -> None:
+    @app.job(isolation="process", retry=Retry(retries=1, wait=0))
+    def crashes_first(path: str, meta: Any) -> dict[str, Any]:
+        meta.log.info("attempt %d of job %s", meta.attempt, meta.id)
+        meta.progress(40, message="almost")
+        if meta.attempt == 1:
+            os.abort()
+        try:
+            meta.jobs["crashes_first"]
+        except ValueError as exc:
+            refused = str(exc)
+        return {"attempt": meta.attempt, "job": meta.job.job, "args": meta.job.args,
+                "refused": refused}
+
+    handle = crashes_first("a.png").run_now()
+    drain(app)
+    result = handle.result(timeout=5)
+    assert result["attempt"] == 2 and result["job"] == "crashes_first"
+    assert result["args"] == ["a.png"] and "isolation='process'" in result["refused"]
+    record = app.get_job(handle.id)
+    assert record is not None and record.attempts == 2
+    assert "killed by SIGABRT" in record.history[0].error["message"]  # type: ignore[index]
+    assert [(line.attempt, line.message) for line in record.logs] == [
+        (1, f"attempt 1 of job {handle.id}"), (2, f"attempt 2 of job {handle.id}")]
+    assert record.progress_message == "almost"  # (progress is 1.0 once completed)
