@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -84,16 +84,26 @@ class _Inline:
         for new in jobs:  # due at once: run_in / run_at run inside the call too
             new.run_at, new.delay = None, 0.0
         ids = list(original(jobs, connection) if connection is not None else original(jobs))
+        self.settle(ids)
+        return ids
+
+    def send_event(self, original: Any, name: str, payload: Any = None, **options: Any) -> Any:
+        options["deliver_at"] = None  # delivered now, as run_in / run_at run now
+        record = original(name, payload, **options)
+        self.settle(record.runs)
+        return record
+
+    def settle(self, ids: Iterable[int]) -> None:
+        """Run ``ids`` (and all else due) now, unless a drain of this block runs already."""
         with self.lock:
             self.ids.update(ids)
             if self.running:  # triggered by a job of this block: the running drain takes it
-                return ids
+                return
             self.running = True
         try:
             self.drain()
         finally:
             self.running = False
-        return ids
 
     def drain(self) -> None:
         for _ in range(_MAX_ROUNDS):
@@ -120,14 +130,16 @@ class _Inline:
 @contextmanager
 def inline(app: Conveyor) -> Iterator[None]:
     """Inside the block every trigger of ``app`` (``run_now``, ``run_in``, ``run_at``,
-    ``enqueue_many``, jobs a job triggers) runs before the call returns, as a worker
-    would run it: results and errors are stored, retries run at once, and durable
-    waits on time are skipped over (waits for an event still wait for it)."""
+    ``enqueue_many``, ``send_event``, jobs a job triggers) runs before the call returns,
+    as a worker would run it: results and errors are stored, retries run at once, and
+    durable waits on time are skipped over (waits for an event still wait for it)."""
     state = _Inline(app)
     original = app.triggering.insert
+    original_send = app.events.send_event
     # An outer inline() block's hooks, put back when this (nested) block ends.
     outer = {name: vars(app.triggering)[name] for name in ("insert", "insert_async")
              if name in vars(app.triggering)}
+    outer_send = vars(app.events).get("send_event")
 
     def insert(jobs: Sequence[NewJob], connection: Any = None) -> list[int]:
         return state.insert(original, jobs, connection)
@@ -135,13 +147,19 @@ def inline(app: Conveyor) -> Iterator[None]:
     async def insert_async(jobs: Sequence[NewJob]) -> list[int]:  # awaited triggers
         return await asyncio.to_thread(insert, jobs)
 
+    def send_event(name: str, payload: Any = None, **options: Any) -> Any:
+        return state.send_event(original_send, name, payload, **options)
+
     app.triggering.insert = insert  # type: ignore[method-assign]
     app.triggering.insert_async = insert_async  # type: ignore[method-assign]
+    app.events.send_event = send_event  # type: ignore[method-assign]
     try:
         yield
     finally:
-        del app.triggering.insert, app.triggering.insert_async
+        del app.triggering.insert, app.triggering.insert_async, app.events.send_event
         for name, hook in outer.items():
             setattr(app.triggering, name, hook)
+        if outer_send is not None:
+            app.events.send_event = outer_send  # type: ignore[method-assign]
         if state.clock is not None:
             state.clock.stop()

@@ -114,6 +114,30 @@ def test_inline_skips_over_durable_waits(app: Conveyor) -> None:
     assert handle.result(timeout=0) == 42
 
 
+def test_inline_runs_the_jobs_an_event_starts_inside_send_event(app: Conveyor) -> None:
+    @app.job(trigger=app.event("user.created", filter={"plan": ["pro"]}))
+    def welcome(payload: dict[str, str]) -> str:
+        return f"welcome {payload['email']}"
+
+    @app.job
+    async def onboarding(payload: dict[str, str], io: object) -> str:
+        event = await io.wait_for_event("paid", "invoice.paid",  # type: ignore[attr-defined]
+                                        filter={"user": [payload["user"]]})
+        return f"paid {event['payload']['amount']}"
+
+    with inline(app):
+        waiting = onboarding({"user": "ann"}).run_now()
+        assert app.get_job(waiting.id).state == "waiting"  # type: ignore[union-attr]
+        sent = app.send_event("user.created", {"email": "a@x.io", "plan": "pro"})
+        [run] = enqueued(app, job="welcome")
+        assert sent.runs == [run.id] and (run.state, run.result) == ("completed", "welcome a@x.io")
+        app.send_event("user.created", {"email": "b@x.io", "plan": "free"})  # no match
+        later = datetime.now(UTC) + timedelta(days=1)
+        app.send_event("invoice.paid", {"user": "ann", "amount": 5}, deliver_at=later)
+        assert waiting.result(timeout=0) == "paid 5"
+    assert len(enqueued(app, job="welcome")) == 1
+
+
 def test_inline_blocks_nest_and_end_cleanly(app: Conveyor) -> None:
     @app.job
     def echo(n: int) -> int:
