@@ -18,6 +18,7 @@ from conveyor.lockwait import patiently
 from conveyor.observe.dispatch import Dispatch
 from conveyor.stores.base import ClaimedJob, Store
 from conveyor.worker import report
+from conveyor.worker.cadence import Cadence
 from conveyor.worker.lanes import Slots, ThreadLane
 from conveyor.worker.meta import Buffer
 from conveyor.worker.outbox import Outbox
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("conveyor.worker")
 T = TypeVar("T")
+LATE_WARNINGS = 60.0  # seconds between warnings of late heartbeats
 
 
 class LeasesMixin:
@@ -89,8 +91,11 @@ class LeasesMixin:
         return await self._persist(fn, args, None, patient=True)
 
     async def _persist(self, fn: Callable[..., T], args: tuple[Any, ...],
-                       on: ThreadPoolExecutor | None, patient: bool) -> T:
-        delay, since = 0.1, time.monotonic()
+                       on: ThreadPoolExecutor | None, patient: bool, most: float = 5.0
+                       ) -> T:
+        """The retry loop of :meth:`_guard` and :meth:`_must` (backing off up to ``most``
+        seconds between tries)."""
+        delay, since = min(0.1, most), time.monotonic()
         while True:
             try:
                 result = await self.db(fn, *args, on=on)
@@ -119,7 +124,7 @@ class LeasesMixin:
             if self.stopping:  # patient: one last try at the deadline
                 delay = min(delay, max(0.0, self._failing_since + self.grace - time.monotonic()))
             await asyncio.sleep(delay)
-            delay = min(delay * 2, 5.0)
+            delay = min(delay * 2, most)
 
     _failing_since = 0.0  # since when the store fails while the worker stops
 
@@ -159,14 +164,35 @@ class LeasesMixin:
                 await self.db(self.beat_store.close, on=self.beat_pool)
         self.beat_pool.shutdown(wait=False)
 
+    async def _heartbeats(self) -> None:
+        """Renew the leases every lease / 3 seconds on a fixed cadence (a slow heartbeat
+        does not push the next one back); a late one is logged, at most once a minute."""
+        cadence = Cadence(max(self.app.lease / 3.0, 0.05))
+        warned = -LATE_WARNINGS
+        while True:
+            now = time.monotonic()
+            late = cadence.start(now)
+            if late >= cadence.interval and now - warned >= LATE_WARNINGS:
+                warned = now
+                log.warning("leases renewed %.1f s late (lease %g s): the event loop was "
+                            "blocked (an async job doing blocking work?) or the store was "
+                            "slow to answer; a lease that expires runs its job again",
+                            late, self.app.lease)
+            await self.supervisor.step("heartbeat", self._heartbeat)
+            await asyncio.sleep(cadence.wait(time.monotonic()))
+
     async def _heartbeat(self) -> None:
         held = {i: job.token for i, (job, _) in self.active.items()}
         held.update(self.outbox.held())  # not stored yet: still ours
-        lost = await self._guard(self.beat_store.heartbeat, self.id, held, self.app.lease,
-                                 on=self.beat_pool)
+        try:  # retried no slower than the cadence: a lease outlasts few retries
+            lost = await self._persist(self.beat_store.heartbeat,
+                                       (self.id, held, self.app.lease), self.beat_pool,
+                                       patient=False, most=max(self.app.lease / 3.0, 0.05))
+        except GaveUp:
+            lost = set()
         if self.buffer:
             self.flushed.set()
-        for job_id in lost or ():
+        for job_id in lost:
             entry = self.active.get(job_id)
             # Only the attempt renewed: one claimed again meanwhile holds a new token.
             if entry is not None and entry[0].token == held[job_id]:

@@ -134,8 +134,7 @@ class Worker(LeasesMixin, WatchMixin):
         supervise = self.supervisor.forever
         helpers = [
             asyncio.create_task(supervise("completion flush", self._flush_when_asked)),
-            asyncio.create_task(supervise("heartbeat", self._heartbeat,
-                                          max(self.app.lease / 3.0, 0.05))),
+            asyncio.create_task(self._heartbeats()),
         ]
         if not self.burst:
             helpers.append(asyncio.create_task(supervise(

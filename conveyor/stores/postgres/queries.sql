@@ -133,10 +133,15 @@ WHERE j.id = o.id AND j.lease_token = o.token
 
 -- name: heartbeat
 -- Renews the leases this worker still holds (fenced); the ones not returned are lost.
-UPDATE conveyor_jobs AS j SET lease_expires_at = conveyor_now() + %(lease)s
-FROM unnest(%(ids)s::bigint[], %(tokens)s::bigint[]) AS h(id, token)
-WHERE j.id = h.id AND j.lease_token = h.token
-RETURNING j.id, j.lease_token
+-- A row another transaction has locked (most often this worker's own completion of it)
+-- is skipped, never waited for: a wait would hold back every other renewal. It is
+-- returned as held (its token as last committed) and renewed by the next heartbeat.
+WITH h AS (SELECT * FROM unnest(%(ids)s::bigint[], %(tokens)s::bigint[]) AS h(id, token)),
+free AS (SELECT j.id FROM conveyor_jobs AS j JOIN h ON j.id = h.id AND j.lease_token = h.token
+    ORDER BY j.id FOR UPDATE OF j SKIP LOCKED),
+renewed AS (UPDATE conveyor_jobs AS j SET lease_expires_at = conveyor_now() + %(lease)s
+    FROM free WHERE j.id = free.id)
+SELECT j.id, j.lease_token FROM conveyor_jobs AS j JOIN h ON j.id = h.id AND j.lease_token = h.token
 
 -- name: release
 UPDATE conveyor_jobs AS j SET state = 'pending', run_at = conveyor_now(),
