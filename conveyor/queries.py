@@ -14,6 +14,7 @@ from conveyor.errors import ConfigurationError
 from conveyor.observe.hooks import Hooks
 from conveyor.options import coerce_owner
 from conveyor.records import JobRecord
+from conveyor.serialization import DEPTH_CEILING, Limits, dumps
 from conveyor.stores.base import (
     JobFilter,
     MaintenanceStore,
@@ -44,6 +45,10 @@ def _run_id(name: str, value: Any) -> int | None:
 
 class QueryStore(ReadStore, WorkflowStore, ScheduleStore, MaintenanceStore, Protocol):
     """The parts of a store queries use."""
+
+
+# A data filter is checked as JSON a payload could be, whatever the app's own limits.
+_ANY_STORED = Limits(max_depth=DEPTH_CEILING, max_payload=1 << 30)
 
 
 class QueriesHost(Protocol):
@@ -94,6 +99,8 @@ class Queries:
                 raise ConfigurationError(
                     f"invalid {name} {given!r}; accepted: text without NUL characters"
                 )
+        if data is not None:  # what no payload can hold never matches: refused everywhere
+            dumps(data, "data", _ANY_STORED)
         return JobFilter(
             states=check_states(state) or None,
             jobs=names(job),

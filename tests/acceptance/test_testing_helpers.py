@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from conveyor import Conveyor, JobFailed, Retry
+from conveyor import Conveyor, JobFailed, PayloadError, Retry
 from conveyor.testing import FakeClock, enqueued, inline, run_until_idle
 
 START = datetime(2033, 12, 31, 23, 50, tzinfo=UTC)
@@ -305,6 +305,37 @@ def test_enqueued_lists_stored_jobs_by_job_and_payload_subset(app: Conveyor) -> 
     assert len(enqueued(app, to="ä@example.com")) == 2
     assert enqueued(app, "send-mail", to="nobody") == []
     assert enqueued(app, "no-such-job") == []
+
+
+@pytest.mark.parametrize("value", [
+    10**30, -(2**63) - 1, 1e308, 0.1 + 0.2, True, None, "", "ünï 😀", [1, [2]], {"a": {"b": 1}},
+])
+def test_enqueued_matches_odd_but_valid_values_alike_on_every_store(app: Conveyor,
+                                                                    value: object) -> None:
+    @app.job
+    def keep(data: dict[str, object]) -> None: ...
+
+    keep({"n": value, "other": 1}).run_now()
+    keep({"n": "something else"}).run_now()
+    [found] = enqueued(app, keep, n=value)
+    assert found.args == [{"n": value, "other": 1}]
+
+
+@pytest.mark.parametrize(("value", "problem"), [
+    ("a\x00b", "NUL"), ("\ud800", "surrogate"), (float("nan"), "nan"), ({1, 2}, "set"),
+])
+def test_a_payload_subset_no_payload_can_hold_is_one_clear_error(app: Conveyor, value: object,
+                                                                 problem: str) -> None:
+    @app.job
+    def keep(data: dict[str, object]) -> None: ...
+
+    keep({"n": "x"}).run_now()
+    for query in (lambda: enqueued(app, keep, n=value),
+                  lambda: app.jobs_list(data={"n": value}),
+                  lambda: app.cancel_jobs(data={"n": value})):
+        with pytest.raises(PayloadError, match=rf'data\["n"\].*{problem}'):
+            query()
+    assert app.count(state="queued") == 1
 
 
 # -- the pytest plugin ---------------------------------------------------------------------------
