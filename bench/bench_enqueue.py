@@ -66,7 +66,10 @@ def processes(url: str, count: int, per: int) -> float:
     for p in procs:
         p.start()
     for _ in procs:
-        ready.acquire()
+        if not ready.acquire(timeout=120):  # type: ignore[attr-defined]
+            for p in procs:
+                p.kill()
+            sys.exit("a producer process did not start (its error is above)")
     t = time.perf_counter()
     go.set()
     ends = [out.get() for _ in procs]
