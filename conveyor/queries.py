@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import inspect
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import Any, Protocol
@@ -23,6 +23,7 @@ from conveyor.stores.base import (
     WorkflowStore,
 )
 from conveyor.stores.matching import check_states
+from conveyor.text import check_text
 from conveyor.timeunits import to_utc
 
 # The default owner filter: jobs of every owner (owner=None matches the system's).
@@ -90,35 +91,39 @@ class Queries:
         after_id: int | None = None,
         parent: int | None = None,
     ) -> JobFilter:
-        def names(value: str | Sequence[str] | None) -> list[str] | None:
-            return None if value is None else [value] if isinstance(value, str) else list(value)
-
-        for name, given in (("job", job), ("queue", queue), ("key", key), ("text", text)):
-            if given is not None and any("\x00" in str(v) for v in names(given) or ()):
-                # PostgreSQL cannot hold NUL: refuse it on every store, like the options
-                raise ConfigurationError(
-                    f"invalid {name} {given!r}; accepted: text without NUL characters"
-                )
-        if data is not None:  # what no payload can hold never matches: refused everywhere
+        # Values no store can hold (NUL, lone surrogates, ids past 64 bits, dates past
+        # year 9999) are refused, or match nothing, alike on every store.
+        if data is not None:
             dumps(data, "data", _ANY_STORED)
         return JobFilter(
             states=check_states(state) or None,
-            jobs=names(job),
-            queues=names(queue),
+            jobs=_texts("job", job),
+            queues=_texts("queue", queue),
             owner=None if owner is ANY_OWNER else coerce_owner(owner),
             any_owner=owner is ANY_OWNER,
-            key=key,
+            key=_text("key", key),
             data=data,
-            text=text,
-            created_after=to_utc(since, self._app.timezone).timestamp() if since else None,
-            created_before=to_utc(until, self._app.timezone).timestamp() if until else None,
-            ids=list(ids) if ids is not None else None,
+            text=_text("text", text),
+            created_after=self._instant("since", since),
+            created_before=self._instant("until", until),
+            ids=None if ids is None else [i for i in map(_id, ids) if _storable(i)],
             schedule_id=schedule_id,
             event_id=event_id,
             id_below=before_id,
             id_above=after_id,
             parent_id=_run_id("parent", parent),
         )
+
+    def _instant(self, name: str, when: datetime | None) -> float | None:
+        if when is None:
+            return None
+        try:
+            return to_utc(when, self._app.timezone).timestamp()
+        except (OverflowError, ValueError) as exc:
+            if isinstance(exc, ConfigurationError):
+                raise
+            raise ConfigurationError(f"invalid {name} {when!r}: outside the supported date "
+                                     "range (years 1 to 9999 in UTC)") from None
 
     def get_job(self, job_id: int) -> JobRecord | None:
         """The stored job with this id, or None."""
@@ -146,6 +151,7 @@ class Queries:
         if limit < 0 or offset < 0:
             raise ConfigurationError("limit and offset must be >= 0")
         _check_filters("jobs_list", filters)
+        limit, offset = min(limit, _MAX_ROWS), min(offset, _MAX_ROWS)  # 64-bit in SQL
         rows = self._store.list_jobs(self._filter(**filters), limit, offset, newest_first)
         deps, children = self._store.relations([r.id for r in rows])
         return [JobRecord.from_row(r, None, deps.get(r.id), children.get(r.id)) for r in rows]
@@ -229,6 +235,34 @@ class Queries:
             self._app.cleanup.sync(self._store)
             return self._store.purge(None, expired_only=True)
         return self._store.purge(self._filter(**filters), expired_only=False)
+
+
+_MAX_ROWS = 2**62
+
+
+def _text(name: str, value: Any) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise ConfigurationError(f"invalid {name} {value!r}; accepted: a str")
+    return check_text(value, name)
+
+
+def _texts(name: str, value: Any) -> list[str] | None:
+    if value is None or isinstance(value, str):
+        one = _text(name, value)
+        return None if one is None else [one]
+    values = None if isinstance(value, (bytes, dict)) or not isinstance(value, Iterable) \
+        else list(value)
+    if values is None or not all(isinstance(v, str) for v in values):
+        raise ConfigurationError(f"invalid {name} {value!r}; accepted: a str or a list of str")
+    return [check_text(v, name) for v in values]
+
+
+def _id(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ConfigurationError(f"invalid job id {value!r} in ids; accepted: ints")
+    return value
 
 
 def _storable(job_id: int) -> bool:

@@ -81,6 +81,18 @@ def clean_name(name: str, what: str = "an event name") -> str:
 
 def check_identifier(value: str, what: str) -> str:
     """Refuse a key, owner, queue or event id that no store can index as given."""
+    check_text(value, what)
+    size = len(value.encode())
+    if size > MAX_IDENTIFIER_BYTES:
+        raise ConfigurationError(
+            f"invalid {what} {_short(value)}: it is {size} bytes in UTF-8; accepted: at "
+            f"most {MAX_IDENTIFIER_BYTES} bytes (it is indexed)"
+        )
+    return value
+
+
+def check_text(value: str, what: str) -> str:
+    """Refuse text that no store can hold as given (NUL, lone surrogates)."""
     if "\x00" in value:
         raise ConfigurationError(
             f"invalid {what} {_short(value)}: it contains a NUL character (\\u0000); "
@@ -90,12 +102,6 @@ def check_identifier(value: str, what: str) -> str:
         raise ConfigurationError(
             f"invalid {what} {_short(value)}: it contains a lone surrogate, which is not "
             "valid Unicode; accepted: valid Unicode text"
-        )
-    size = len(value.encode())
-    if size > MAX_IDENTIFIER_BYTES:
-        raise ConfigurationError(
-            f"invalid {what} {_short(value)}: it is {size} bytes in UTF-8; accepted: at "
-            f"most {MAX_IDENTIFIER_BYTES} bytes (it is indexed)"
         )
     return value
 

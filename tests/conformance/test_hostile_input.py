@@ -5,7 +5,7 @@ checked where they enter, and numbers a filter cannot compare never fail a pass.
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -169,6 +169,31 @@ def test_a_long_key_within_the_limit_is_stored(app: Conveyor, echo: Any) -> None
     h = echo().run_now(key=key, owner="o" * 1024, queue="q" * 1024)
     record = app.get_job(h.id)
     assert record is not None and record.key == key
+
+
+@pytest.mark.parametrize(("filters", "word"), [
+    ({"text": "a\x00b"}, "text"), ({"text": "a\udcffb"}, "text"), ({"key": "a\udcffb"}, "key"),
+    ({"key": 5}, "key"), ({"job": "a\udcffb"}, "job"), ({"job": 5}, "job"),
+    ({"job": ["echo", None]}, "job"), ({"queue": ["a\x00"]}, "queue"), ({"ids": ["1"]}, "job id"),
+    ({"since": datetime.min.replace(tzinfo=timezone(timedelta(hours=5)))}, "since"),
+    ({"until": datetime.max.replace(tzinfo=timezone(timedelta(hours=-5)))}, "until"),
+])
+def test_query_filters_no_store_can_hold_are_one_clear_error(
+    app: Conveyor, echo: Any, filters: dict[str, Any], word: str
+) -> None:
+    echo("x").run_now()
+    for query in (app.jobs_list, app.count):
+        with pytest.raises(ConfigurationError, match=f"invalid {word}"):
+            query(**filters)
+
+
+def test_ids_limits_and_offsets_past_64_bits_match_nothing_more(app: Conveyor, echo: Any) -> None:
+    handle = echo("x").run_now()
+    assert app.jobs_list(ids=[2**63, 10**30, -(2**70)]) == []
+    assert [r.id for r in app.jobs_list(ids=[handle.id, 10**30])] == [handle.id]
+    assert app.count(ids=[10**30]) == 0
+    assert [r.id for r in app.jobs_list(limit=10**30)] == [handle.id]
+    assert app.jobs_list(offset=10**30) == []
 
 
 @pytest.mark.parametrize("event_id", ["a\x00b", "a\udcffb", "i" * 1025])
