@@ -64,7 +64,9 @@ def coerce_concurrency(value: object) -> int | None:
 def coerce_key_spec(value: object) -> KeySpec | None:
     if value is None or callable(value):
         return value
-    if isinstance(value, str) and value.strip() and "\x00" not in value:
+    if isinstance(value, str) and "\x00" not in value and all(
+        part.strip() for part in value.split(".")
+    ):  # every field of a dotted path named
         return value
     raise ConfigurationError(
         f"invalid concurrency_key {value!r}; accepted: a payload field name (dotted path "

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import signal
 import threading
 from collections import Counter
@@ -102,6 +103,19 @@ def test_rate_limits_starts_per_sliding_window_on_the_app_clock(app: Conveyor) -
             app.run_worker(concurrency=5, burst=True)
             assert len(ran) == 4, rate
         app.cancel_jobs(type=f"limited {rate}")
+
+
+@pytest.mark.parametrize(("option", "value"), [
+    ("concurrency", 0), ("concurrency", -1), ("concurrency", True), ("concurrency", 1.5),
+    ("concurrency", "2"), ("concurrency_key", ""), ("concurrency_key", "shop..id"),
+    ("concurrency_key", ".id"), ("concurrency_key", "shop."), ("concurrency_key", 3),
+    ("isolation", "thread pool"), ("rate", 100),
+])
+def test_bad_limits_are_refused_at_definition(sqlite_app: Conveyor, option: str,
+                                              value: object) -> None:
+    with pytest.raises(ValueError, match=f"invalid {option} {re.escape(repr(value))}"):
+        @sqlite_app.job(**{"concurrency": 1, option: value})  # type: ignore[call-overload]
+        def noop() -> None: ...
 
 
 @pytest.mark.parametrize("rate", ["100/fortnight", "abc", "/second", "x/minute", "-1/second",
