@@ -6,6 +6,7 @@ import asyncio
 import inspect
 import logging
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from conveyor.errors import ConfigurationError
@@ -25,11 +26,47 @@ _FINISHED = ("completed", "failed", "retrying", "cancelled")
 Hook = Callable[..., Any]
 
 
+@dataclass(frozen=True)
+class Registered:
+    """A hook and how it takes the error: ``fn(record, error=e)``, ``fn(record, e)``, or
+    ``fn(record)`` for a hook written without the error (``def on_done(record)``)."""
+
+    fn: Hook
+    takes_error: str  # "keyword", "positional" or ""
+
+    @classmethod
+    def of(cls, fn: Hook) -> Registered:
+        try:
+            params = inspect.signature(fn).parameters.values()
+        except (TypeError, ValueError):  # a builtin or C callable: the documented call
+            return cls(fn, "keyword")
+        kinds = [p.kind for p in params]
+        if inspect.Parameter.VAR_KEYWORD in kinds or any(
+            p.name == "error" and p.kind != p.POSITIONAL_ONLY for p in params
+        ):
+            return cls(fn, "keyword")
+        positional = [k for k in kinds if k in (inspect.Parameter.POSITIONAL_ONLY,
+                                                 inspect.Parameter.POSITIONAL_OR_KEYWORD)]
+        if inspect.Parameter.VAR_POSITIONAL in kinds or len(positional) >= 2:
+            return cls(fn, "positional")
+        if len(positional) == 1:
+            return cls(fn, "")
+        raise ConfigurationError(
+            f"hook {getattr(fn, '__qualname__', fn)!r} takes no argument; a hook is called "
+            "with the job's record (and error=None): def hook(record, error=None)"
+        )
+
+    def call(self, record: JobRecord, error: BaseException | None) -> Any:
+        if self.takes_error == "keyword":
+            return self.fn(record, error=error)
+        return self.fn(record, error) if self.takes_error else self.fn(record)
+
+
 class Hooks:
     """The hooks registered with ``app.on``; a :class:`WorkerObserver`."""
 
     def __init__(self) -> None:
-        self.registered: dict[str, list[Hook]] = {event: [] for event in EVENTS}
+        self.registered: dict[str, list[Registered]] = {event: [] for event in EVENTS}
 
     def check(self, event: str) -> None:
         """Refuse an unknown event name."""
@@ -42,7 +79,7 @@ class Hooks:
         self.check(event)
         if not callable(fn):
             raise ConfigurationError(f"a hook must be callable, not {type(fn).__name__}")
-        self.registered[event].append(fn)
+        self.registered[event].append(Registered.of(fn))
         return fn
 
     def wants(self, event: str) -> bool:
@@ -107,15 +144,17 @@ class Hooks:
 _background: set[asyncio.Task[None]] = set()
 
 
-async def call_hook(fn: Hook, event: str, record: JobRecord, error: BaseException | None) -> None:
+async def call_hook(hook: Registered, event: str, record: JobRecord,
+                    error: BaseException | None) -> None:
     """Run one hook (async on the loop, sync in a thread); log what it raises."""
+    fn = hook.fn
     try:
         if inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(
             getattr(fn, "__call__", None)  # noqa: B004
         ):
-            await fn(record, error=error)
+            await hook.call(record, error)
         else:
-            result = await asyncio.to_thread(fn, record, error=error)
+            result = await asyncio.to_thread(hook.call, record, error)
             if inspect.isawaitable(result):
                 await result
     except Exception:

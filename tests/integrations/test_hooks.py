@@ -113,3 +113,41 @@ def test_unknown_event_is_refused() -> None:
         app.on("finished")
     with pytest.raises(ConfigurationError, match="accepted"):
         app.on("done", lambda record, error=None: None)
+
+
+def test_hooks_may_take_the_record_alone_or_the_error_positionally(app: Conveyor) -> None:
+    seen: list[tuple[Any, ...]] = []
+
+    @app.on("completed")
+    def done(record: Any) -> None:
+        seen.append(("done", record.id))
+
+    @app.on("failed")
+    async def failed(record: Any, error: BaseException | None) -> None:
+        seen.append(("failed", record.id, type(error).__name__))
+
+    class Alert:
+        def __call__(self, record: Any, **details: Any) -> None:
+            seen.append(("alert", record.id, type(details["error"]).__name__))
+
+    app.on("failed", Alert())
+
+    @app.job
+    def ok() -> int:
+        return 1
+
+    @app.job
+    def bad() -> None:
+        raise KeyError("k")
+
+    good, broken = ok().run_now(), bad().run_now()
+    drain(app)
+    wait_for(lambda: len(seen) == 3)
+    assert sorted(seen, key=str) == sorted([("done", good.id), ("failed", broken.id, "KeyError"),
+                                            ("alert", broken.id, "KeyError")], key=str)
+
+
+def test_a_hook_that_takes_no_record_is_refused() -> None:
+    app = Conveyor("memory://")
+    with pytest.raises(ConfigurationError, match="takes no argument"):
+        app.on("completed", lambda: None)
