@@ -19,6 +19,7 @@ from conveyor.observe.dispatch import Dispatch
 from conveyor.stores.base import ClaimedJob, Store
 from conveyor.worker import report
 from conveyor.worker.cadence import Cadence
+from conveyor.worker.claims import Sizing
 from conveyor.worker.lanes import Slots, ThreadLane
 from conveyor.worker.meta import Buffer
 from conveyor.worker.outbox import Outbox
@@ -48,7 +49,7 @@ class LeasesMixin:
     settled: asyncio.Event
     active: dict[int, tuple[ClaimedJob, asyncio.Task[None] | None]]
     outbox: Outbox
-    held_since: dict[int, float]
+    sizing: Sizing
     lost: set[int]
     slots: Slots
     lane: ThreadLane
@@ -208,7 +209,7 @@ class LeasesMixin:
             task.cancel()
             return
         job, _ = self.active.pop(job_id)
-        self.held_since.pop(job_id, None)
+        self.sizing.since.pop(job_id, None)
         if self.slots.withdraw(job_id):
             self.lost.discard(job_id)
         report.finished(job, None)

@@ -19,6 +19,8 @@ from conveyor.observe.dispatch import Dispatch
 from conveyor.options import coerce_queues, worker_concurrency
 from conveyor.stores.base import ClaimedJob, Outcome, Store, WorkerInfo
 from conveyor.worker import report
+from conveyor.worker.claims import Sizing
+from conveyor.worker.duties import Duties
 from conveyor.worker.execute import JobRunner
 from conveyor.worker.lanes import Slots, ThreadLane
 from conveyor.worker.leases import LeasesMixin
@@ -28,10 +30,9 @@ from conveyor.worker.supervise import FAILURE_BUDGET, Supervisor
 from conveyor.worker.watch import WatchMixin
 
 if TYPE_CHECKING:
-    from conveyor.host import Host, Upkeep
+    from conveyor.host import Host
 
 log = logging.getLogger("conveyor.worker")
-QUICK = 0.05  # seconds from claim to outcome under which jobs are claimed ahead
 HELD_POLL = 0.2  # seconds between claims while due work is held back (pause, limits)
 # An idle worker whose change watcher runs reads the due time every QUIET_POLLS x
 # poll_interval (5 s): notifications wake it for new work, the read is the guarantee.
@@ -61,28 +62,16 @@ class Worker(LeasesMixin, WatchMixin):
         self.queues = coerce_queues(queues)
         self.burst = burst
         self.grace = grace
-        # Claimed ahead, waiting to start (leases held and heartbeated): refilled when
-        # fewer than half are left, so a claim is rarely of one job. A worker of
-        # concurrency 1 holds only the job it runs (a job that kills its worker then
-        # takes no other job down with it).
-        if prefetch is None:
-            prefetch = 2 * concurrency if concurrency > 1 else 0
-        self.prefetch = max(0, prefetch)
-        self.low_water = self.prefetch // 2
-        self.batch = batch or concurrency + self.prefetch
-        # Claiming ahead only pays (and is only fair to other workers) while jobs finish
-        # quickly: it is on while the average time from claim to outcome is under QUICK.
-        self.turnaround: float | None = None
-        self.held_since: dict[int, float] = {}
+        self.sizing = Sizing(self.concurrency, prefetch, batch)
         self.slots = Slots(concurrency)
         self.poll_interval = poll_interval
         self.maintenance_interval = maintenance_interval
-        self.maintenance: Upkeep | None = None  # leader-elected (conveyor.maintenance)
         # Past this many seconds without the store the worker stops (exit non-zero).
         self.outage_tolerance = outage_tolerance
         # A background task failing this many times in a row stops the worker.
         self.supervisor = Supervisor(self.stop, failure_budget)
         self.id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.duties = Duties(app, self.id)  # extensions' look at claims, maintenance
         # Claimed and not finished: a task per async job; None: waiting or on a lane thread.
         self.active: dict[int, tuple[ClaimedJob, asyncio.Task[None] | None]] = {}
         self.observers = Dispatch(app)
@@ -116,7 +105,7 @@ class Worker(LeasesMixin, WatchMixin):
         self.settled = asyncio.Event()  # a job left self.active
         self.lane = ThreadLane(self.concurrency, self.runner, self.slots, self.lost,
                                lambda: self.loop.call_soon_threadsafe(self._lane_done),
-                               self.low_water)
+                               self.sizing.low_water)
         self.store: Store = await self.db(self.app.store.clone)
         await self.open_heartbeats()
         if handle_signals:
@@ -240,13 +229,6 @@ class Worker(LeasesMixin, WatchMixin):
             return True
         return False
 
-    def _claimed(self, jobs: list[ClaimedJob]) -> list[ClaimedJob]:
-        """Extensions see claimed schedule occurrences before they run (to store the next
-        occurrence, or skip a misfire); returns the jobs to run."""
-        for ext in self.app.extensions:
-            jobs = ext.claimed(self.app, self.store, jobs)
-        return jobs
-
     async def _burst_done(self) -> bool:
         """In burst mode: after maintenance, is anything due now that this worker may claim,
         or running? Work it may not claim (paused, held by a limit) does not count. Holds
@@ -255,7 +237,7 @@ class Worker(LeasesMixin, WatchMixin):
             if self.active:  # claimed (with outcomes stored) while this waited for the lock
                 return False
             await self._flush_locked(0)
-            await self.supervisor.step("upkeep", self._upkeep_now)
+            await self.supervisor.step("upkeep", lambda: self._upkeep(force=True))
             due = await self._guard(self.store.next_due, self.queues)
             if self.active or due is None or due > epoch(self.app.clock):
                 return not self.active
@@ -267,10 +249,8 @@ class Worker(LeasesMixin, WatchMixin):
 
     def _wanted(self) -> int:
         """How many jobs to claim now: 0 while enough wait for a slot (or stopping)."""
-        free = self.concurrency + self._ahead() - len(self.active)
-        if free <= 0 or self.stopping or len(self.slots.ready) > self.low_water:
-            return 0
-        return min(free, self.batch)
+        return 0 if self.stopping else self.sizing.wanted(len(self.active),
+                                                           len(self.slots.ready))
 
     def _short_claim(self) -> None:
         """A claim found less than it asked for: no more due work, until told otherwise."""
@@ -280,20 +260,14 @@ class Worker(LeasesMixin, WatchMixin):
 
     def _hold(self, jobs: list[ClaimedJob]) -> None:
         """Claimed jobs wait for a slot (in claim order), then start."""
-        now = time.monotonic()
+        self.sizing.claimed(jobs)
         for job in jobs:
-            self.held_since[job.id] = now
             self.active[job.id] = (job, None)
             report.started(job)
             self.observers.started(job)
         with self.slots.lock:
             self.slots.ready.extend(jobs)
         self._dispatch()
-
-    def _ahead(self) -> int:
-        """How many jobs to hold beyond the running ones now."""
-        quick = self.turnaround is not None and self.turnaround < QUICK
-        return self.prefetch if quick else 0
 
     def _dispatch(self) -> None:
         for job in self.slots.take():
@@ -309,7 +283,7 @@ class Worker(LeasesMixin, WatchMixin):
             if not self._tracks(job):  # abandoned while it ran: dropped
                 self.lost.discard(job.id)  # (a new attempt, claimed since, stays)
                 if job.id not in self.active:
-                    self.held_since.pop(job.id, None)
+                    self.sizing.since.pop(job.id, None)
                 continue
             del self.active[job.id]
             self._record(job, outcome, error)
@@ -324,7 +298,7 @@ class Worker(LeasesMixin, WatchMixin):
         """Jobs left self.active: start waiting ones, claim more when few wait."""
         self._dispatch()
         self.settled.set()
-        if len(self.slots.ready) <= self.low_water:
+        if len(self.slots.ready) <= self.sizing.low_water:
             self.wake.set()
 
     async def _execute(self, job: ClaimedJob) -> None:
@@ -332,7 +306,7 @@ class Worker(LeasesMixin, WatchMixin):
             outcome = await self.runner.run(job)
         except asyncio.CancelledError:  # lost its lease or the worker is shutting down
             if self._tracks(job):  # (not a new attempt of the job, claimed since)
-                self.held_since.pop(job.id, None)
+                self.sizing.since.pop(job.id, None)
             if job.id in self.lost:
                 self.lost.discard(job.id)
                 report.finished(job, None)
@@ -348,11 +322,7 @@ class Worker(LeasesMixin, WatchMixin):
     def _record(self, job: ClaimedJob, outcome: Outcome | None,
                 error: BaseException | None) -> None:
         """A finished attempt: its outcome waits for the next batched flush."""
-        since = self.held_since.pop(job.id, None)
-        if since is not None:
-            took = time.monotonic() - since
-            self.turnaround = took if self.turnaround is None else (
-                0.9 * self.turnaround + 0.1 * took)
+        self.sizing.finished(job.id)
         if outcome is None or job.id in self.lost:
             self.lost.discard(job.id)
             report.finished(job, None)
@@ -365,16 +335,8 @@ class Worker(LeasesMixin, WatchMixin):
     async def _flush_when_asked(self) -> None:
         await self.flushed.wait()
         self.flushed.clear()
-        # Outcomes free slots: fill them in the same transaction while work is held back by
-        # a limit (its slots are what the outcomes free), or, while work flows or may be
-        # left, once the claim would be of half a batch at least: a small one would make
-        # a commit that need not wait for the disk (outcomes alone) one that must.
-        if self.held:
-            full = await self._flush_all(claim_least=1)
-        elif self.maybe_work or self.flowing:
-            full = await self._flush_all(claim_least=max(1, self.batch // 2))
-        else:
-            full = await self._flush_all()
+        full = await self._flush_all(
+            self.sizing.flush_least(self.held, self.maybe_work or self.flowing))
         if full is False and not self.burst:
             self._short_claim()
 
@@ -425,20 +387,12 @@ class Worker(LeasesMixin, WatchMixin):
         full = jobs is not None and len(jobs) == want
         self.flowing = full  # a full claim: more is likely due (a trickle claims alone)
         if jobs and any(j.schedule_id for j in jobs):
-            jobs = await self._guard(self._claimed, jobs)
+            jobs = await self._guard(self.duties.claimed, self.store, jobs)
         if jobs and self.stopping:  # claimed as the worker stops (shutdown may have begun)
             await self._release({j.id: j.token for j in jobs})
             return full
         self._hold(jobs or [])
         return full
 
-    async def _upkeep(self) -> None:
-        await self._guard(self._maintain_once, False)
-
-    async def _upkeep_now(self) -> None:
-        await self._guard(self._maintain_once, True)
-
-    def _maintain_once(self, force: bool) -> None:
-        if self.maintenance is None:
-            self.maintenance = self.app.maintenance_for(self.store, self.id)
-        self.maintenance.run_once(force)
+    async def _upkeep(self, force: bool = False) -> None:
+        await self._guard(self.duties.maintain, self.store, force)

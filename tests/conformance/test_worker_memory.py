@@ -14,7 +14,7 @@ from tests.conformance.helpers import wait_for, worker_thread
 def per_job_state(worker: Worker) -> dict[str, int]:
     """Sizes of everything a worker keeps per job it holds (zero when it holds none)."""
     sizes = {
-        "active": len(worker.active), "held_since": len(worker.held_since),
+        "active": len(worker.active), "held_since": len(worker.sizing.since),
         "lost": len(worker.lost), "errors": len(worker.runner.errors),
         "storing": len(worker.outbox.storing), "outcomes": len(worker.outbox.outcomes),
         "finished": len(worker.outbox.finished), "ready": len(worker.slots.ready),

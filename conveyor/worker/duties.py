@@ -1,0 +1,34 @@
+"""What a worker does for its app besides running jobs, on its database thread: the
+app's extensions see each claim first (a schedule stores its next occurrence), and the
+worker takes its turn at maintenance (leader-elected: :mod:`conveyor.maintenance`)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from conveyor.stores.base import ClaimedJob, Store
+
+if TYPE_CHECKING:
+    from conveyor.host import Host, Upkeep
+
+
+class Duties:
+    """Worker ``holder``'s duties to ``app``."""
+
+    def __init__(self, app: Host, holder: str) -> None:
+        self.app = app
+        self.holder = holder
+        self.maintenance: Upkeep | None = None  # made on the first pass
+
+    def claimed(self, store: Store, jobs: list[ClaimedJob]) -> list[ClaimedJob]:
+        """Extensions see claimed schedule occurrences before they run (to store the next
+        occurrence, or skip a misfire); returns the jobs to run."""
+        for ext in self.app.extensions:
+            jobs = ext.claimed(self.app, store, jobs)
+        return jobs
+
+    def maintain(self, store: Store, force: bool) -> None:
+        """One maintenance pass (``force``: now, whatever the pass's interval)."""
+        if self.maintenance is None:
+            self.maintenance = self.app.maintenance_for(store, self.holder)
+        self.maintenance.run_once(force)
