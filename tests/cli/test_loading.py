@@ -14,6 +14,7 @@ from conveyor import Conveyor
 from conveyor.cli import main
 from conveyor.cli.loading import AppNotFound, load_app, split_spec
 from tests.cli.conftest import run_cli
+from tests.support import ROOT
 
 
 @pytest.mark.parametrize(("spec", "expected"), [
@@ -114,3 +115,24 @@ def test_installed_entry_point_runs() -> None:
     for verb in ("worker", "run", "jobs", "runs", "show", "cancel", "retry", "purge",
                  "migrate", "dashboard"):
         assert f"  {verb} " in out.stdout
+
+
+@pytest.mark.parametrize("module", ["conveyor", "conveyor.cli"])
+def test_python_dash_m_runs_the_command(module: str, tmp_path: Path, app_file: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CONVEYOR_")}
+    env.update(PYTHONPATH=str(ROOT), CONVEYOR_APP=str(app_file),
+               CONVEYOR_URL=f"sqlite:///{tmp_path}/m.db")
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", module, *args], capture_output=True,
+                              text=True, timeout=60, env=env, cwd=tmp_path)
+
+    version = run("--version")
+    assert version.returncode == 0 and version.stdout.startswith("conveyor ")
+    assert run("run", "add", "--args", "[2, 3]").stdout.strip() == "1"
+    assert run("worker", "--burst").returncode == 0
+    assert '"result": 5' in run("show", "1", "--json").stdout
+    wrong = run("run", "nope")
+    assert wrong.returncode == 2
+    assert wrong.stderr.splitlines() == [
+        "error: no job 'nope' is defined; defined jobs: add, greet, broken"]
