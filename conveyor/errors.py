@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 
@@ -128,12 +129,14 @@ class NonDeterminismError(ConveyorError, Fail):
 
 
 class RetryIn(Exception):
-    """Raise inside a job to retry it after ``delay`` seconds (or ``n`` of ``unit``)."""
+    """Raise inside a job to retry it after ``delay`` seconds, ``n`` of ``unit``
+    (``RetryIn(2, "hours")``), a timedelta or text such as ``"5 minutes"``."""
 
-    def __init__(self, delay: float, unit: str = "seconds") -> None:
+    def __init__(self, delay: float | timedelta | str, unit: str = "seconds") -> None:
         self.delay = delay
         self.unit = unit
-        super().__init__(f"retry in {delay} {unit}")
+        spelled = delay if isinstance(delay, (str, timedelta)) else f"{delay} {unit}"
+        super().__init__(f"retry in {spelled}")
 
 
 class Interrupt(BaseException):

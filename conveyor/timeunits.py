@@ -25,6 +25,7 @@ __all__ = [
     "add_interval",
     "check_amount",
     "check_timezone",
+    "delay_seconds",
     "fixed_seconds",
     "normalize_unit",
     "parse_duration",
@@ -168,6 +169,14 @@ def fixed_seconds(n: float, unit: str) -> float | None:
         return float(n) * _FIXED_SECONDS[name]
     except OverflowError as exc:
         raise ConfigurationError(f"{_amount(n, name)} is too large; {_ACCEPTED_AMOUNTS}") from exc
+
+
+def delay_seconds(delay: float | timedelta | str, unit: str, now: datetime) -> float:
+    """Seconds from ``now`` until ``delay`` has passed: ``n`` ``unit`` (a calendar step for
+    month, quarter, year), a timedelta or text such as "5 minutes" (``unit`` unused)."""
+    if isinstance(delay, (timedelta, str)):
+        return parse_duration(delay) or 0.0
+    return (add_interval(now, delay, unit) - now).total_seconds()
 
 
 def parse_duration(value: float | int | timedelta | str | None) -> float | None:

@@ -9,14 +9,15 @@ import json
 import logging
 from collections.abc import Callable
 from concurrent.futures import Executor
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from conveyor.clock import epoch
-from conveyor.errors import Fail, Interrupt, PayloadError, RetryIn, Suspend
+from conveyor.errors import ConfigurationError, Fail, Interrupt, PayloadError, RetryIn, Suspend
 from conveyor.retry import Retry
 from conveyor.serialization import dumps
 from conveyor.stores.base import ClaimedJob, Outcome
-from conveyor.timeunits import fixed_seconds, normalize_unit
+from conveyor.timeunits import delay_seconds
 from conveyor.worker.failure import error_json
 from conveyor.worker.isolation import ChildFailed, ThreadAbandoned, in_thread, run_isolated
 from conveyor.worker.meta import Buffer, ChildMeta, JobFailure, Meta, ReactionJob
@@ -120,10 +121,14 @@ class JobRunner:
         if isinstance(exc, (Fail, PayloadError)):
             return self._failed(claimed, exc, retryable=False)
         if isinstance(exc, RetryIn):
-            unit = normalize_unit(exc.unit)
-            delay = fixed_seconds(exc.delay, unit) or 0.0
+            now = epoch(self.app.clock)
+            try:
+                delay = delay_seconds(exc.delay, exc.unit, datetime.fromtimestamp(now, UTC))
+            except ConfigurationError as bad:  # fails the attempt, never the worker
+                return self._failed(claimed, ConfigurationError(f"invalid RetryIn: {bad}"),
+                                    retryable=True)
             self.errors[claimed.id] = exc
-            return Outcome(claimed.id, claimed.token, "pending", epoch(self.app.clock),
+            return Outcome(claimed.id, claimed.token, "pending", now,
                            error=error_json(exc), delay=delay)
         if isinstance(exc, ChildFailed):
             return self._failed(claimed, exc, retryable=exc.retryable, error=exc.error)
