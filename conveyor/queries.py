@@ -127,12 +127,10 @@ class Queries:
 
     def get_job(self, job_id: int) -> JobRecord | None:
         """The stored job with this id, or None."""
-        try:
-            job_id = int(job_id)
-        except (TypeError, ValueError):
+        found = _stored_id(job_id)
+        if found is None:
             return None
-        if not _storable(job_id):
-            return None
+        job_id = found
         row = self._store.get(job_id)
         if row is None:
             return None
@@ -150,16 +148,15 @@ class Queries:
         between, for keyset paging), newest first."""
         if limit < 0 or offset < 0:
             raise ConfigurationError("limit and offset must be >= 0")
-        _check_filters("jobs_list", filters)
+        flt = self._filter(**_check_filters("jobs_list", filters))
         limit, offset = min(limit, _MAX_ROWS), min(offset, _MAX_ROWS)  # 64-bit in SQL
-        rows = self._store.list_jobs(self._filter(**filters), limit, offset, newest_first)
+        rows = self._store.list_jobs(flt, limit, offset, newest_first)
         deps, children = self._store.relations([r.id for r in rows])
         return [JobRecord.from_row(r, None, deps.get(r.id), children.get(r.id)) for r in rows]
 
     def count(self, **filters: Any) -> int:
         """How many stored jobs match (same filters as :meth:`jobs_list`)."""
-        _check_filters("count", filters)
-        return self._store.count(self._filter(**filters))
+        return self._store.count(self._filter(**_check_filters("count", filters)))
 
     def counts(self) -> dict[str, int]:
         """Jobs by public state (every state present, zero included)."""
@@ -207,9 +204,10 @@ class Queries:
         """Cancel one job that has not finished (a running one stops at its next heartbeat;
         a durable run at its next step). Jobs that depend on it are cancelled too; with
         ``cascade=True`` so are the child runs it started (at any depth)."""
-        job_id = int(job_id)
-        if not _storable(job_id):
+        found = _stored_id(job_id)
+        if found is None:
             return False
+        job_id = found
         before = self._store.state_of(job_id) if self._app.hooks.wants("cancelled") else None
         if cascade:
             done = self._store.cancel_tree(job_id) > 0
@@ -225,8 +223,8 @@ class Queries:
 
     def retry(self, job_id: int) -> bool:
         """Run a finished job again now; False if it is not finished or does not exist."""
-        job_id = int(job_id)
-        return _storable(job_id) and self._store.retry_job(job_id)
+        found = _stored_id(job_id)
+        return found is not None and self._store.retry_job(found)
 
     def purge(self, *, expired: bool = False, **filters: Any) -> int:
         """Delete finished jobs: all matching ones, or (``expired=True``) those past
@@ -234,7 +232,8 @@ class Queries:
         if expired:
             self._app.cleanup.sync(self._store)
             return self._store.purge(None, expired_only=True)
-        return self._store.purge(self._filter(**filters), expired_only=False)
+        return self._store.purge(self._filter(**_check_filters("purge", filters)),
+                                 expired_only=False)
 
 
 _MAX_ROWS = 2**62
@@ -265,16 +264,42 @@ def _id(value: Any) -> int:
     return value
 
 
+def _stored_id(job_id: Any) -> int | None:
+    """``job_id`` (an int, its text, or a handle or record) as an id a store can hold;
+    None for anything else, which can name no stored job (nor can ids past 64 bits)."""
+    found = getattr(job_id, "id", job_id)
+    if isinstance(found, bool) or not isinstance(found, (int, str)):
+        return None
+    try:
+        number = int(found)
+    except ValueError:
+        return None
+    return number if _storable(number) else None
+
+
 def _storable(job_id: int) -> bool:
     """Whether ``job_id`` can be a stored id (64-bit; a larger one is simply unknown)."""
     return -(2**63) <= job_id < 2**63
 
 
-def _check_filters(method: str, filters: dict[str, Any]) -> None:
-    """A TypeError naming an unknown filter and listing the accepted ones."""
+def _check_filters(method: str, filters: dict[str, Any]) -> dict[str, Any]:
+    """``filters`` with the job id's other spellings as ``job=`` (``type=`` as in
+    :meth:`Queries.cancel_jobs`; ``id=``, or ``ids=`` when given run ids); a TypeError
+    naming an unknown filter and listing the accepted ones."""
     accepted = list(inspect.signature(Queries._filter).parameters)[1:]
-    unknown = [name for name in filters if name not in accepted]
+    unknown = [name for name in filters if name not in (*accepted, "id", "type")]
     if unknown:
-        hint = " (the job id is job=)" if unknown[0] in ("type", "id", "name") else ""
+        hint = " (the job id is job=)" if unknown[0] == "name" else ""
         raise TypeError(f"{method}() got an unknown filter {unknown[0]!r}{hint}; accepted: "
                         f"{', '.join(accepted)}")
+    found = dict(filters)
+    for alias in ("id", "type"):
+        if alias not in found:
+            continue
+        value = found.pop(alias)
+        runs = isinstance(value, int) or hasattr(value, "id")
+        target = "ids" if alias == "id" and runs else "job"
+        if found.get(target) is not None:
+            raise TypeError(f"{method}() got both {alias}= and {target}=; give one")
+        found[target] = [_run_id("id", value)] if target == "ids" else value
+    return found
