@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
 from types import ModuleType
@@ -46,7 +47,7 @@ from conveyor.schedules.api import (
 )
 from conveyor.schedules.periodic import Periodic
 from conveyor.serialization import DEFAULT_LIMITS, Limits
-from conveyor.stores import open_existing, open_store, resolve_url
+from conveyor.stores import check_options, open_existing, open_store, resolve_url
 from conveyor.stores.base import FlowRule, JobRow, Store
 from conveyor.timeunits import check_timezone, to_utc
 from conveyor.triggering import Triggering
@@ -94,6 +95,7 @@ class Conveyor:
                 "give either a store URL (with its options) or store=, not both"
             )
         self.url = store.url if store is not None else resolve_url(url)
+        check_options(self.url, store_options, _OPTIONS)
         # Payloads and results: nesting depth and UTF-8 JSON bytes (SPEC-style limits).
         self.limits = Limits(max_depth, max_payload)
         lease_seconds = coerce_seconds("lease", lease)
@@ -489,5 +491,9 @@ class Conveyor:
         it)."""
         maintenance_pass(self, store, leader, full)
 
+
+# The app's own keyword options, named in the error for one it does not know.
+_OPTIONS = tuple(name for name, p in inspect.signature(Conveyor.__init__).parameters.items()
+                 if p.kind is p.KEYWORD_ONLY)
 
 __all__ = ["Conveyor", "UnknownJobError"]

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from numbers import Real
 from typing import Final
 
@@ -30,6 +30,7 @@ __all__ = [
     "normalize_unit",
     "parse_duration",
     "to_utc",
+    "zone_key",
 ]
 
 UNITS: tuple[str, ...] = (
@@ -228,17 +229,34 @@ def _parse_duration_text(text: str) -> float:
     return seconds
 
 
-def check_timezone(name: str) -> str:
-    """``name`` if it is an IANA time zone, else a ConfigurationError saying what is."""
+def zone_key(tz: object) -> object:
+    """The IANA name of a ``ZoneInfo`` (``"UTC"`` for ``datetime.UTC``); anything else as
+    given, for the caller to check."""
+    from zoneinfo import ZoneInfo
+
+    if isinstance(tz, ZoneInfo) and tz.key:
+        return tz.key
+    return "UTC" if tz is UTC else tz
+
+
+def check_timezone(name: str | tzinfo | None) -> str:
+    """The IANA name ``name`` gives (a name, a ``ZoneInfo``, ``datetime.UTC``; None: UTC),
+    else a ConfigurationError saying what is accepted."""
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+    if name is None:
+        return "UTC"
+    key = zone_key(name)
     try:
-        ZoneInfo(name)
+        if not isinstance(key, str):
+            raise TypeError(key)
+        ZoneInfo(key)
     except (ZoneInfoNotFoundError, ValueError, TypeError):
         raise ConfigurationError(
             f"unknown timezone {name!r}; accepted: an IANA name like 'UTC' or 'Europe/Paris'"
+            " (or its ZoneInfo)"
         ) from None
-    return name
+    return key
 
 
 def to_utc(when: datetime, app_tz: str = "UTC") -> datetime:

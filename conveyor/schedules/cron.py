@@ -72,8 +72,14 @@ def parse_cron(text: str) -> str:
 
 
 def explain_cron(expr: str) -> str:
-    """cronsim's English sentence for a validated expression, e.g. "At 03:00 every day"."""
-    return str(CronSim(expr, datetime(2000, 1, 1)).explain())
+    """cronsim's English sentence for a validated expression, e.g. "At 03:00 every day"
+    (its "21th", "22th", "23th", "31th" spelled right)."""
+    text = str(CronSim(expr, datetime(2000, 1, 1)).explain())
+    return _WRONG_ORDINAL.sub(lambda m: m[1] + m[2] + {"1": "st", "2": "nd", "3": "rd"}[m[2]], text)
+
+
+# 1th 2th 3th after a tens digit other than 1 (cronsim writes every ordinal with "th").
+_WRONG_ORDINAL = re.compile(r"\b((?:\d*[02-9])?)([123])th\b")
 
 
 def _prefix(text: str) -> str:

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from typing import Any, Literal, cast, get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from conveyor.errors import ScheduleError
 from conveyor.schedules.cron import explain_cron, looks_like_cron, parse_cron
+from conveyor.schedules.english import EXAMPLES
 from conveyor.schedules.plans import CronPlan, OncePlan, Plan, plan_from_json
 from conveyor.schedules.reader import read_english
+from conveyor.timeunits import zone_key
 
 Kind = Literal["cron", "rrule", "interval", "once"]
 _JSON_VERSION = 1
@@ -104,15 +106,21 @@ class Schedule:
         return f"Schedule({self.text!r}, tz={self.tz!r}, kind={self.kind!r})"
 
 
-def parse_schedule(text: str, tz: str | None = None, anchor: datetime | None = None) -> Schedule:
+def parse_schedule(
+    text: str, tz: str | tzinfo | None = None, anchor: datetime | None = None
+) -> Schedule:
     """Read cron text (5 or 6 fields, or an ``@alias``) or plain English.
 
-    ``tz`` (an IANA name, default "UTC") is the zone the schedule's times are read in.
+    ``tz`` (an IANA name or its ZoneInfo, default "UTC") is the zone the schedule's times
+    are read in.
     ``anchor`` (default: now) is when the schedule was created: intervals longer than their
     enclosing period (``every 90 minutes``, ``every 2 weeks``) and one-offs (``once``,
     ``in 5 minutes``) count from it. Raises ScheduleError for unreadable text or zone.
     """
     name = zone_name(tz)
+    if not isinstance(text, str):
+        raise ScheduleError(f"a schedule is text, not {type(text).__name__} {text!r}; "
+                            f"examples: {EXAMPLES}")
     clean = " ".join(text.split())
     if looks_like_cron(clean):
         expr = parse_cron(clean)
@@ -122,13 +130,17 @@ def parse_schedule(text: str, tz: str | None = None, anchor: datetime | None = N
     return Schedule(text, name, cast(Kind, compiled.kind), compiled.plan, compiled.description)
 
 
-def zone_name(tz: str | None) -> str:
-    """Validate an IANA time-zone name (None and any spelling of "utc" mean "UTC")."""
-    if tz is None or tz.upper() == "UTC":
+def zone_name(tz: str | tzinfo | None) -> str:
+    """Validate an IANA time-zone name or its ``ZoneInfo`` (None and any spelling of "utc"
+    mean "UTC")."""
+    tz = zone_key(tz)  # type: ignore[assignment]
+    if tz is None or (isinstance(tz, str) and tz.upper() == "UTC"):
         return "UTC"
     try:
+        if not isinstance(tz, str):
+            raise TypeError(tz)
         ZoneInfo(tz)
-    except (ZoneInfoNotFoundError, ValueError, OSError):
+    except (ZoneInfoNotFoundError, ValueError, OSError, TypeError):
         raise ScheduleError(
             f'unknown time zone "{tz}"; use an IANA name such as "Europe/Paris" or "UTC"'
         ) from None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
@@ -19,6 +20,24 @@ def resolve_url(url: str | None) -> str:
     if url is not None and not (isinstance(url, str) and url.strip()):
         raise ConfigurationError(f"invalid store URL {url!r}; accepted: {ACCEPTED}")
     return url or os.environ.get("CONVEYOR_URL") or DEFAULT_URL
+
+
+def check_options(url: str, options: dict[str, object], app_options: Sequence[str]) -> None:
+    """A ConfigurationError naming an option neither the app nor the store ``url`` names
+    takes (memory and SQLite take none; PostgreSQL's are its pool and schema settings)."""
+    if not options:
+        return
+    taken: tuple[str, ...] = ()
+    if url.split("://", 1)[0].lower() in ("postgresql", "postgres"):
+        try:
+            from conveyor.stores.postgres.connection import OPTIONS as taken
+        except ImportError:  # no driver: open_store says so
+            return
+    unknown = [name for name in options if name not in taken]
+    if unknown:
+        raise ConfigurationError(
+            f"unknown option {unknown[0]!r}; accepted: {', '.join([*app_options, *taken])}"
+        )
 
 
 def open_existing(url: str, **options: object) -> Store:
@@ -101,4 +120,4 @@ def open_store(url: str, **options: object) -> Store:
     )
 
 
-__all__ = ["DEFAULT_URL", "Store", "open_existing", "open_store", "resolve_url"]
+__all__ = ["DEFAULT_URL", "Store", "check_options", "open_existing", "open_store", "resolve_url"]
