@@ -45,6 +45,7 @@ EXAMPLES = '"every 15 minutes", "every weekday at 9:30 am", "0 3 * * *"'
 _CONNECTORS = (",", "and", "or", "&")
 _ADVERBS = {"hourly": "hour", "weekly": "week", "monthly": "month"}
 _MONTH_LEADS = ("the", "every", "each", "month", "months")
+_MAX_COUNT = 1_000_000_000  # "every N units": far past any useful N, within a timedelta
 
 
 @dataclass(frozen=True)
@@ -255,6 +256,9 @@ class _Parser:
         n = token.number if token.kind == "num" else NUMBERS[token.word]
         if n < 1:
             raise error(self.text, f'"{token.text}" at position {token.pos} must be at least 1')
+        if n > _MAX_COUNT:  # past any date a schedule can reach (and past a timedelta)
+            raise error(self.text, f'"{token.text}" at position {token.pos} must be at most '
+                        f"{_MAX_COUNT}")
         return n
 
     def unit(self) -> str:

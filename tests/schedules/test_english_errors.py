@@ -135,6 +135,9 @@ EXAMPLES = '; examples: "every 15 minutes", "every weekday at 9:30 am", "0 3 * *
             'am and 5 pm"',
         ),
         ("on the 30th of february", '"on the 30th" at position 1 never happens in February'),
+        ("every 99999999999999999999 seconds",
+         '"99999999999999999999" at position 2 must be at most 1000000000'),
+        ("every 1000000001 hours", '"1000000001" at position 2 must be at most 1000000000'),
     ],
 )
 def test_unreadable_english_names_the_problem_and_shows_examples(text: str, detail: str) -> None:
