@@ -39,25 +39,7 @@ def run_until_idle(app: Conveyor, clock: FakeClock | None = None, **worker_optio
     if clock is not None and clock.app is not app:
         raise ValueError("run_until_idle(): clock belongs to another app")
     worker_options.setdefault("poll_interval", 0.05)
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        app.run_worker(burst=True, **worker_options)
-        return
-    # Called from async code: the worker needs an event loop of its own.
-    errors: list[BaseException] = []
-
-    def run() -> None:
-        try:
-            app.run_worker(burst=True, **worker_options)
-        except BaseException as exc:  # re-raised in the caller's thread
-            errors.append(exc)
-
-    thread = threading.Thread(target=run, name="conveyor-run-until-idle")
-    thread.start()
-    thread.join()
-    if errors:
-        raise errors[0]
+    app.run_worker(burst=True, **worker_options)  # from async code too: in a thread
 
 
 def enqueued(app: Conveyor, job: str | JobDefinition | None = None,

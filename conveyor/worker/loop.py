@@ -88,8 +88,27 @@ class Worker(LeasesMixin, WatchMixin):
 
     # -- running -----------------------------------------------------------------
     def run_blocking(self) -> None:
-        """Run on a new event loop in this thread, stopping on SIGTERM/SIGINT."""
-        asyncio.run(self.run(handle_signals=threading.current_thread() is threading.main_thread()))
+        """Run on a new event loop in this thread, stopping on SIGTERM/SIGINT; called from
+        async code (a loop runs here), on a loop of its own in a thread, waited for."""
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            main = threading.current_thread() is threading.main_thread()
+            asyncio.run(self.run(handle_signals=main))
+            return
+        failed: list[BaseException] = []
+        thread = threading.Thread(target=self._run_capturing, args=(failed,),
+                                  name="conveyor-worker")
+        thread.start()
+        thread.join()
+        if failed:
+            raise failed[0]
+
+    def _run_capturing(self, failed: list[BaseException]) -> None:
+        try:
+            asyncio.run(self.run())
+        except BaseException as exc:  # re-raised in the caller's thread
+            failed.append(exc)
 
     async def run(self, handle_signals: bool = False) -> None:
         self.loop = asyncio.get_running_loop()

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -81,3 +82,15 @@ def test_lifespan_checks_its_arguments_when_built(sqlite_app: Conveyor,
                                                    options: dict[str, Any], word: str) -> None:
     with pytest.raises(ValueError, match=word):
         sqlite_app.lifespan(**options)
+
+
+async def test_run_worker_called_from_async_code_still_runs_the_jobs(app: Conveyor) -> None:
+    @app.job
+    async def double(n: int) -> int:
+        await asyncio.sleep(0)
+        return 2 * n
+
+    handle = await double(21).run_now()
+    app.run_worker(burst=True)  # blocks this loop; the worker gets a loop of its own
+    assert await handle.wait(timeout=5) == 42
+    await app.run_worker_async(burst=True)  # the async form, for comparison
