@@ -69,7 +69,7 @@ class ConveyorGroup(click.Group):
         try:
             code = super().main(args, prog_name, complete_var, False, **extra)
         except click.ClickException as exc:
-            click.echo(f"error: {exc.format_message()}", err=True)
+            click.echo(f"error: {one_line(exc.format_message())}", err=True)
             sys.exit(USER_ERROR if isinstance(exc, click.UsageError) else exc.exit_code)
         except click.Abort:
             click.echo("error: aborted", err=True)
@@ -97,6 +97,15 @@ def _from_environment(parameter: str) -> bool:
     ctx = click.get_current_context(silent=True)
     source = ctx.get_parameter_source(parameter) if ctx is not None else None
     return source is click.core.ParameterSource.ENVIRONMENT
+
+
+# What str.splitlines() breaks on: shown escaped, so an error is always one line.
+_LINE_BREAKS = {c: ascii(c)[1:-1] for c in "\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029"}
+
+
+def one_line(message: str) -> str:
+    """``message`` with line breaks (from the user's input, say) written as escapes."""
+    return message.translate(str.maketrans(_LINE_BREAKS))
 
 
 def _is_utf8(text: str) -> bool:

@@ -7,9 +7,11 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from conveyor.cli import main
-from tests.cli.conftest import run_cli
+from tests.cli.conftest import APP_SOURCE, run_cli
 
 HUGE = "9" * 30
 CASES = [
@@ -72,3 +74,37 @@ def test_non_utf8_argv_in_a_real_process_is_one_line(app_file: Path, tmp_path: P
     assert result.stderr.splitlines() == [
         "error: argument 'x\ufffd' is not valid UTF-8 text; conveyor accepts UTF-8 arguments only"
     ]
+
+
+# Options that take the user's text, and verbs that take ids or names.
+TEXT_OPTIONS = [
+    ["run", "add", "--payload"], ["run", "add", "--args"], ["run", "add", "--kwargs"],
+    ["run", "add", "--args", "[1, 2]", "--in"], ["run", "add", "--args", "[1, 2]", "--at"],
+    ["run", "add", "--args", "[1, 2]", "--priority"], ["run", "add", "--args", "[1, 2]", "--queue"],
+    ["run", "add", "--args", "[1, 2]", "--key"], ["run", "add", "--args", "[1, 2]", "--owner"],
+    ["run"], ["runs", "--state"], ["runs", "--job"], ["runs", "--queue"], ["runs", "--owner"],
+    ["runs", "--limit"], ["show"], ["cancel"], ["retry"], ["pause", "--queue"], ["pause", "--job"],
+    ["resume", "--job"], ["schedules", "--pause"], ["purge", "--older-than"], ["purge", "--job"],
+    ["worker", "--burst", "--queues"], ["worker", "--burst", "--grace"],
+]
+
+
+@settings(max_examples=300, deadline=None)
+@given(option=st.sampled_from(TEXT_OPTIONS),
+       value=st.text(st.characters(exclude_categories=("Cs",), exclude_characters="\x00"),
+                     max_size=30))
+def test_any_text_is_a_result_or_one_error_line(option: list[str], value: str,
+                                                tmp_path_factory: pytest.TempPathFactory) -> None:
+    folder = tmp_path_factory.getbasetemp() / "cli-fuzz"
+    folder.mkdir(exist_ok=True)
+    app_file = folder / "cliapp.py"
+    if not app_file.exists():
+        app_file.write_text(APP_SOURCE)
+    env = {"CONVEYOR_APP": str(app_file), "CONVEYOR_URL": f"sqlite:///{folder}/fuzz.db",
+           "COLUMNS": "200"}
+    result = CliRunner().invoke(main, [*option, value], env=env)
+    assert result.exit_code in (0, 2), (result.output, result.exception)
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    if result.exit_code == 2:
+        lines = result.stderr.splitlines()
+        assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
