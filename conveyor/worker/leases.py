@@ -168,7 +168,7 @@ class LeasesMixin:
     async def _heartbeats(self) -> None:
         """Renew the leases every lease / 3 seconds on a fixed cadence (a slow heartbeat
         does not push the next one back); a late one is logged, at most once a minute."""
-        cadence = Cadence(max(self.app.lease / 3.0, 0.05))
+        cadence = Cadence(self._beat_interval())
         warned = -LATE_WARNINGS
         while True:
             now = time.monotonic()
@@ -182,13 +182,16 @@ class LeasesMixin:
             await self.supervisor.step("heartbeat", self._heartbeat)
             await asyncio.sleep(cadence.wait(time.monotonic()))
 
+    def _beat_interval(self) -> float:
+        return max(self.app.lease / 3.0, 0.05)
+
     async def _heartbeat(self) -> None:
         held = {i: job.token for i, (job, _) in self.active.items()}
         held.update(self.outbox.held())  # not stored yet: still ours
         try:  # retried no slower than the cadence: a lease outlasts few retries
             lost = await self._persist(self.beat_store.heartbeat,
                                        (self.id, held, self.app.lease), self.beat_pool,
-                                       patient=False, most=max(self.app.lease / 3.0, 0.05))
+                                       patient=False, most=self._beat_interval())
         except GaveUp:
             lost = set()
         if self.buffer:
