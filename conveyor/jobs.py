@@ -64,6 +64,9 @@ class JobHost(Protocol):
 
 # Parameters the worker fills in; they are not part of a job's payload.
 INJECTED = ("meta", "io", "ctx")
+# conveyor's own jobs (retention cleanup): left out of queries that name no job.
+PURGE_JOB = "conveyor.purge"
+SYSTEM_JOBS = (PURGE_JOB,)
 
 
 def slugify(text: str) -> str:

@@ -11,6 +11,7 @@ from typing import Any, Protocol
 
 from conveyor.cleanup import CleanupPolicies
 from conveyor.errors import ConfigurationError
+from conveyor.jobs import SYSTEM_JOBS
 from conveyor.observe.hooks import Hooks
 from conveyor.options import coerce_owner
 from conveyor.records import JobRecord
@@ -112,6 +113,9 @@ class Queries:
             id_below=before_id,
             id_above=after_id,
             parent_id=_run_id("parent", parent),
+            # conveyor's own jobs only when asked for by name, id or schedule
+            hidden_jobs=SYSTEM_JOBS if job is None and ids is None and schedule_id is None
+            else None,
         )
 
     def _instant(self, name: str, when: datetime | None) -> float | None:

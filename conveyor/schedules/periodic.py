@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from conveyor.clock import epoch
 from conveyor.host import BaseExtension
+from conveyor.jobs import PURGE_JOB
 from conveyor.options import JobOptions
 from conveyor.schedules.schedule import Schedule, parse_schedule
 from conveyor.stores.base import ClaimedJob, NewJob, Outcome, ScheduleGap, ScheduleRow, Store
@@ -37,7 +38,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("conveyor.schedules")
 
-PURGE_JOB = "conveyor.purge"
 PURGE_SCHEDULE = "every hour"
 # The occurrence fields a schedule row keeps (its ``options`` JSON).
 TEMPLATE_FIELDS = (

@@ -179,6 +179,7 @@ class JobFilter:
     id_below: int | None = None  # keyset pagination: only ids < this
     id_above: int | None = None  # and only ids > this (bounds a scan, e.g. text search)
     parent_id: int | None = None  # children of this durable run
+    hidden_jobs: Sequence[str] | None = None  # never these jobs' (conveyor's own)
 
 
 @dataclass(slots=True)

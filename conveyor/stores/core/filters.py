@@ -35,6 +35,8 @@ def where(d: D, flt: JobFilter, params: dict[str, Any]) -> str:
         parts.append("(" + " OR ".join(state_condition(d, s) for s in flt.states) + ")")
     if flt.jobs is not None:
         parts.append(d.any_of("job", "jobs", list(flt.jobs), "text", params))
+    if flt.hidden_jobs:
+        parts.append(f"NOT ({d.any_of('job', 'hidden', list(flt.hidden_jobs), 'text', params)})")
     if flt.queues is not None:
         parts.append(d.any_of("queue", "queues", list(flt.queues), "text", params))
     if flt.ids is not None:
