@@ -1,6 +1,7 @@
-"""A store failing as a worker stops (every store): outcomes are retried for up to the
-grace period; those still not stored are never reported as stored, and are named in
-one log line (their jobs stay running until their leases expire, then run again)."""
+"""A store failing as a worker stops (every store): outcomes and the release of unfinished
+jobs are retried for up to the grace period; outcomes still not stored are never reported
+as stored, and are named in one log line (their jobs stay running until their leases
+expire, then run again), as are jobs that could not be released."""
 
 from __future__ import annotations
 
@@ -36,10 +37,11 @@ def _stop_as_it_finishes(app: Conveyor, monkeypatch: pytest.MonkeyPatch, failure
     while the job runs, or (``stop_on_store``) as the store is first asked to store it.
     The store refuses the first ``failures`` tries (as a lost connection). Returns the
     job's id, the observer, and the size of each refused batch."""
-    go = threading.Event()
+    started, go = threading.Event(), threading.Event()
 
     @app.job
     def slow() -> str:
+        started.set()
         go.wait(30)
         return "done"
 
@@ -61,7 +63,7 @@ def _stop_as_it_finishes(app: Conveyor, monkeypatch: pytest.MonkeyPatch, failure
     handle = slow().run_now()
     with worker_thread(app, grace=grace) as worker:
         running.append(worker)
-        wait_for(lambda: handle.state == "running", what="the job to start")
+        assert started.wait(10), "the job did not start"
         if not stop_on_store:
             worker.stop()
         go.set()
@@ -94,3 +96,42 @@ def test_outcomes_the_store_never_took_are_not_reported_as_stored(
     assert len(gave_up) == 1 and gave_up[0].levelno == logging.ERROR
     assert gave_up[0].getMessage().endswith(f"then run again: {job_id}")
     assert not any("completed in" in r.getMessage() for r in caplog.records)
+
+
+@pytest.mark.parametrize("failures", [2, 10**6])
+def test_releasing_jobs_as_the_worker_stops_outlasts_a_blip_or_says_it_could_not(
+    app: Conveyor, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
+    failures: int,
+) -> None:
+    started, go = threading.Event(), threading.Event()
+
+    @app.job
+    def stuck() -> None:
+        started.set()
+        go.wait(30)
+
+    store_class = type(app.store)
+    release, refused = store_class.release, []
+
+    def flaky(store: object, held: dict[int, int]) -> int:
+        if len(refused) < failures:
+            refused.append(1)
+            raise StoreUnavailable("cannot reach the store: connection refused")
+        return release(store, held)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(store_class, "release", flaky)
+    handle = stuck().run_now()
+    try:
+        with (caplog.at_level(logging.INFO, logger="conveyor"),
+              worker_thread(app, grace=0.5) as worker):
+            assert started.wait(10), "the job did not start"
+            worker.stop()  # the job outlasts the grace period: released
+    finally:
+        go.set()
+    messages = [r.getMessage() for r in caplog.records]
+    if failures == 2:
+        assert handle.state == "queued" and "released 1 unfinished job to other workers" in (
+            messages)
+    else:
+        assert handle.state == "running" and len(refused) >= 2  # until its lease expires
+        assert any(m.startswith("could not release 1 unfinished job") for m in messages)
