@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 import click
 
 from conveyor import readonly
-from conveyor.cli.loading import load_app
+from conveyor.cli.loading import AppNotFound, load_app
 from conveyor.errors import ConveyorError
 
 if TYPE_CHECKING:
@@ -25,9 +25,14 @@ RUN_ID = click.IntRange(1, 2**63 - 1)  # what a stored run id can be
 
 
 class UserError(click.ClickException):
-    """A mistake the user can fix: printed as one ``error: ...`` line, exit status 2."""
+    """A mistake the user can fix: printed as one ``error: ...`` line, exit status 2
+    (then ``detail``, if any: the frames of an error in the user's app)."""
 
     exit_code = USER_ERROR
+
+    def __init__(self, message: str, detail: str = "") -> None:
+        super().__init__(message)
+        self.detail = detail
 
 
 def fail(message: str) -> NoReturn:
@@ -41,6 +46,8 @@ class ConveyorGroup(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
+        except AppNotFound as exc:
+            raise UserError(exc.headline, exc.detail) from None
         except ConveyorError as exc:  # conveyor's errors are written for users
             raise UserError(str(exc)) from None
         except (OverflowError, RecursionError) as exc:
@@ -70,6 +77,8 @@ class ConveyorGroup(click.Group):
             code = super().main(args, prog_name, complete_var, False, **extra)
         except click.ClickException as exc:
             click.echo(f"error: {one_line(exc.format_message())}", err=True)
+            if isinstance(exc, UserError) and exc.detail:
+                click.echo(exc.detail, err=True)
             sys.exit(USER_ERROR if isinstance(exc, click.UsageError) else exc.exit_code)
         except click.Abort:
             click.echo("error: aborted", err=True)
@@ -100,12 +109,12 @@ def _from_environment(parameter: str) -> bool:
 
 
 # What str.splitlines() breaks on: shown escaped, so an error is always one line.
-_LINE_BREAKS = {c: ascii(c)[1:-1] for c in "\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029"}
+_LINE_BREAKS = {ord(c): ascii(c)[1:-1] for c in "\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029"}
 
 
 def one_line(message: str) -> str:
     """``message`` with line breaks (from the user's input, say) written as escapes."""
-    return message.translate(str.maketrans(_LINE_BREAKS))
+    return message.translate(_LINE_BREAKS)
 
 
 def _is_utf8(text: str) -> bool:

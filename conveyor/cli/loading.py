@@ -26,7 +26,12 @@ if TYPE_CHECKING:
 
 
 class AppNotFound(ConfigurationError):
-    """The APP given to the command line cannot be found, imported or is not an app."""
+    """The APP given to the command line cannot be found, imported or is not an app;
+    ``detail``: what follows the one-line message (the app's own frames of an error)."""
+
+    def __init__(self, message: str, detail: str = "") -> None:
+        super().__init__(f"{message}\n{detail}" if detail else message)
+        self.headline, self.detail = message, detail
 
 
 def load_app(spec: str, url: str | None = None) -> Conveyor:
@@ -105,7 +110,7 @@ def import_failure(what: str, exc: Exception) -> AppNotFound:
         lines.append("".join(traceback.format_list(frames)).rstrip())
     if len(detail) > 1:  # a SyntaxError: where it is, with the line and a caret
         lines.append("".join(detail[:-1]).rstrip())
-    return AppNotFound("\n".join(lines))
+    return AppNotFound(lines[0], "\n".join(lines[1:]))
 
 
 def import_module(target: str) -> ModuleType:
