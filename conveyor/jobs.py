@@ -203,7 +203,8 @@ class JobCall:
             if seconds > 1e9:  # refuse a due time past year 9999, as calendar steps do
                 add_interval(clock_now(self.definition.app.clock), n, unit)
             return self.definition.app.triggering.trigger(self, None, seconds, options)
-        due = add_interval(clock_now(self.definition.app.clock), n, unit)
+        app = self.definition.app
+        due = add_interval(clock_now(app.clock), n, unit, app.timezone)
         return self.definition.app.triggering.trigger(self, due.timestamp(), 0.0, options)
 
 

@@ -145,19 +145,29 @@ def _amount(n: float, name: str) -> str:
     return f"{n!r} {name}" if n in (1, -1) else f"{n!r} {name}s"
 
 
-def add_interval(start: datetime, n: float, unit: str) -> datetime:
-    """Return ``start`` + ``n`` ``unit``; months, quarters and years are calendar steps."""
+def add_interval(start: datetime, n: float, unit: str, tz: str = "UTC") -> datetime:
+    """Return ``start`` + ``n`` ``unit``; months, quarters and years are calendar steps on
+    the calendar and wall clock of ``tz`` (an IANA name): Jan 31 09:00 + 1 month is
+    Feb 28 09:00 there, across a change of daylight saving time too."""
     name = normalize_unit(unit)
     check_amount(n, name)
     try:
         if name in CALENDAR_UNITS:
-            return start + relativedelta(months=int(n) * _MONTHS[name])
+            local = start.astimezone(_zone(tz)) if start.tzinfo is not None else start
+            stepped = local + relativedelta(months=int(n) * _MONTHS[name])
+            return stepped.astimezone(start.tzinfo) if start.tzinfo is not None else stepped
         return start + timedelta(seconds=float(n) * _FIXED_SECONDS[name])  # = fixed_seconds
     except (OverflowError, ValueError) as exc:
         raise ConfigurationError(
             f"{start.isoformat()} + {_amount(n, name)} is outside the supported date range "
             f"(years 1 to 9999)"
         ) from exc
+
+
+def _zone(tz: str) -> tzinfo:
+    from zoneinfo import ZoneInfo
+
+    return UTC if tz.strip().lower() in _UTC_NAMES else ZoneInfo(tz)
 
 
 def fixed_seconds(n: float, unit: str) -> float | None:
@@ -172,12 +182,15 @@ def fixed_seconds(n: float, unit: str) -> float | None:
         raise ConfigurationError(f"{_amount(n, name)} is too large; {_ACCEPTED_AMOUNTS}") from exc
 
 
-def delay_seconds(delay: float | timedelta | str, unit: str, now: datetime) -> float:
-    """Seconds from ``now`` until ``delay`` has passed: ``n`` ``unit`` (a calendar step for
-    month, quarter, year), a timedelta or text such as "5 minutes" (``unit`` unused)."""
+def delay_seconds(
+    delay: float | timedelta | str, unit: str, now: datetime, tz: str = "UTC"
+) -> float:
+    """Seconds from ``now`` until ``delay`` has passed: ``n`` ``unit`` (a calendar step in
+    ``tz`` for month, quarter, year), a timedelta or text such as "5 minutes" (``unit``
+    unused)."""
     if isinstance(delay, (timedelta, str)):
         return parse_duration(delay) or 0.0
-    return (add_interval(now, delay, unit) - now).total_seconds()
+    return (add_interval(now, delay, unit, tz) - now).total_seconds()
 
 
 def parse_duration(value: float | int | timedelta | str | None) -> float | None:

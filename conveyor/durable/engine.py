@@ -53,6 +53,7 @@ class DurableHost(EventsHost, Protocol):
 
     clock: Clock | None
     allow_private_fetch: bool
+    timezone: str  # calendar steps of io.wait are taken in it
 
 T = TypeVar("T")
 # Exceptions a step attempt fails with for good (retrying cannot help).

@@ -77,7 +77,7 @@ class IO:
                 raise Suspend(stored.wake_at)
             seconds = fixed_seconds(n, unit)
             due = now + seconds if seconds is not None else add_interval(
-                datetime.fromtimestamp(now, UTC), n, unit
+                datetime.fromtimestamp(now, UTC), n, unit, run.app.timezone
             ).timestamp()
             await run.save(run.new_step("wait", key, spec, state="waiting", input=spec,
                                         wake_at=due))

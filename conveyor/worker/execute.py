@@ -123,7 +123,8 @@ class JobRunner:
         if isinstance(exc, RetryIn):
             now = epoch(self.app.clock)
             try:
-                delay = delay_seconds(exc.delay, exc.unit, datetime.fromtimestamp(now, UTC))
+                delay = delay_seconds(exc.delay, exc.unit, datetime.fromtimestamp(now, UTC),
+                                      self.app.timezone)
             except ConfigurationError as bad:  # fails the attempt, never the worker
                 return self._failed(claimed, ConfigurationError(f"invalid RetryIn: {bad}"),
                                     retryable=True)
