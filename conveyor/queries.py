@@ -11,7 +11,7 @@ from typing import Any, Protocol
 
 from conveyor.cleanup import CleanupPolicies
 from conveyor.errors import ConfigurationError
-from conveyor.jobs import SYSTEM_JOBS
+from conveyor.jobs import SYSTEM_JOBS, JobDefinition
 from conveyor.observe.hooks import Hooks
 from conveyor.options import coerce_owner
 from conveyor.records import JobRecord
@@ -98,7 +98,7 @@ class Queries:
             dumps(data, "data", _ANY_STORED)
         return JobFilter(
             states=check_states(state) or None,
-            jobs=_texts("job", job),
+            jobs=_texts("job", _job_ids(job)),
             queues=_texts("queue", queue),
             owner=None if owner is ANY_OWNER else coerce_owner(owner),
             any_owner=owner is ANY_OWNER,
@@ -260,6 +260,15 @@ def _texts(name: str, value: Any) -> list[str] | None:
     if values is None or not all(isinstance(v, str) for v in values):
         raise ConfigurationError(f"invalid {name} {value!r}; accepted: a str or a list of str")
     return [check_text(v, name) for v in values]
+
+
+def _job_ids(value: Any) -> Any:
+    """Job filters name a job by id or by its definition (the decorated function)."""
+    if isinstance(value, JobDefinition):
+        return value.id
+    if isinstance(value, (list, tuple)):
+        return [v.id if isinstance(v, JobDefinition) else v for v in value]
+    return value
 
 
 def _id(value: Any) -> int:

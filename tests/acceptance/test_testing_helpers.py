@@ -307,6 +307,21 @@ def test_enqueued_lists_stored_jobs_by_job_and_payload_subset(app: Conveyor) -> 
     assert enqueued(app, "no-such-job") == []
 
 
+def test_queries_name_a_job_by_id_or_by_its_function(app: Conveyor) -> None:
+    @app.job("retry-request")
+    def retry_request(url: str) -> None: ...
+
+    @app.job
+    def other() -> None: ...
+
+    handles = [retry_request("a").run_now(), retry_request("b").run_now(), other().run_now()]
+    assert [r.id for r in app.jobs_list(job=retry_request, newest_first=False)] == [
+        h.id for h in handles[:2]]
+    assert app.count(job=[retry_request, "other"]) == 3
+    assert app.cancel_jobs(type=retry_request, data="b") == 1
+    assert [r.args for r in app.jobs_list(job=retry_request, state="queued")] == [["a"]]
+
+
 @pytest.mark.parametrize("value", [
     10**30, -(2**63) - 1, 1e308, 0.1 + 0.2, True, None, "", "ünï 😀", [1, [2]], {"a": {"b": 1}},
 ])
