@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from types import ModuleType
 from typing import Any, Literal, Protocol, TypedDict, runtime_checkable
 
@@ -89,6 +89,8 @@ class Definitions:
         self, job_id: str, fn: Callable[..., Any], options: dict[str, Any], kind: str = "function"
     ) -> JobDefinition:
         """Register ``fn`` as job ``job_id`` with validated ``options``."""
+        if not callable(fn):
+            raise ConfigurationError(f"job {job_id!r} must be a function, got {fn!r}")
         unknown = sorted(set(options) - JOB_OPTIONS)
         if unknown:
             raise ConfigurationError(
@@ -121,13 +123,19 @@ class Definitions:
         return definition
 
     def include(self, source: ModuleType | object) -> list[JobDefinition]:
-        """Register every function in ``source.jobs`` and its ``cleanup`` policies."""
-        jobs = getattr(source, "jobs", None) or {}
-        if not isinstance(jobs, dict):
+        """Register every function in ``source.jobs`` and its ``cleanup`` policies
+        (``source`` a module, an object or a mapping with those keys)."""
+        def part(name: str) -> Any:
+            if isinstance(source, Mapping):
+                return source.get(name)
+            return getattr(source, name, None)
+
+        jobs, cleanup = part("jobs"), part("cleanup")
+        if not isinstance(jobs, Mapping | None):
             raise ConfigurationError("include(): 'jobs' must be a dict of {id: function}")
-        added = [self.define(job_id, fn, {}) for job_id, fn in jobs.items()]
+        added = [self.define(job_id, fn, {}) for job_id, fn in (jobs or {}).items()]
         # Stored by workers (and app.purge): see conveyor.cleanup.
-        self._app.cleanup.update(parse_policies(getattr(source, "cleanup", None) or []))
+        self._app.cleanup.update(parse_policies(cleanup or []))
         return added
 
     def on(self, event: str, fn: Hook | None) -> Any:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from types import SimpleNamespace
+from typing import Any
 
 import pytest
 
@@ -239,3 +240,26 @@ def test_include_refuses_a_policy_without_its_days(sqlite_app: Conveyor) -> None
     with pytest.raises(ValueError) as caught:
         sqlite_app.include(plugin)
     assert "purge_after_days" in str(caught.value)
+
+
+def test_include_takes_a_mapping_like_a_module(app: Conveyor) -> None:
+    def retry_request(data: Any) -> Any:
+        return data
+
+    plugin = {"name": "plugin", "jobs": {"retryRequest": retry_request},
+              "cleanup": [{"type": "retryRequest", "purgeAfterDays": 7}]}
+    assert [d.id for d in app.include(plugin)] == ["retryRequest"]
+    handle = app.jobs["retryRequest"]({"a": 1}).run_now()
+    run_until_idle(app)
+    assert handle.result(timeout=5) == {"a": 1}
+
+
+@pytest.mark.parametrize("worker", [None, 5, "fn", {"a": 1}])
+def test_a_worker_or_job_that_is_not_a_function_is_refused(
+    sqlite_app: Conveyor, worker: object
+) -> None:
+    with pytest.raises(ValueError, match="function"):
+        sqlite_app.add_worker(type="someUniqueJobType", worker=worker)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="function"):
+        sqlite_app.include({"jobs": {"plugin/job": worker}})
+    assert "someUniqueJobType" not in sqlite_app.jobs
