@@ -1,10 +1,13 @@
 """What flow control costs: python bench/bench_flow.py [--url URL] [--jobs N].
 
 No-op jobs processed end to end (W workers started idle, then N jobs stored in bulk, time
-until the last is completed) for a job without limits, with ``concurrency=50`` and with
-``rate="1000000/second"`` (far above what is achieved). Each kind runs ``--rounds`` times,
-alternating; the median round is reported (the machine is shared), with the workers' CPU
-per job and, on PostgreSQL, the transactions committed per job.
+until the last is completed) for a job without limits in a store where no flow rule is in
+force at all (``plain``: the plain claim), a job without limits next to limited ones
+(``unlimited``: every claim of the store is a limited claim once any rule is in force), with
+``concurrency=50`` and with ``rate="1000000/second"`` (far above what is achieved). Each
+kind runs ``--rounds`` times, alternating; the median round is reported (the machine is
+shared), with the workers' CPU per job and, on PostgreSQL, the transactions committed per
+job. The plain store is a second SQLite file, or the schema ``bench_flow_plain``.
 """
 
 from __future__ import annotations
@@ -20,10 +23,13 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.bench import cpu_seconds, stop, transactions
+from bench.bench import cpu_seconds, stop, transactions, vacuum
 from bench.fleet import fleet_parser, fleet_url, spawn_workers
+from conveyor import Conveyor
 
-KINDS = ("unlimited", "limited", "rated")
+KINDS = ("plain", "unlimited", "limited", "rated")
+LABELS = {"plain": "no rule in force (plain claim)", "unlimited": "no limit, rules in force",
+          "limited": "concurrency=50", "rated": "rate=1000000/second"}
 Rounds = dict[str, list[tuple[float, float, float | None]]]  # kind -> (jobs/s, CPU us, tx)
 
 
@@ -36,22 +42,28 @@ def main() -> None:
     url = fleet_url(args, "flow.db")
     from bench.flow_app import app
 
-    app.purge(state=["completed", "failed", "cancelled"])
+    plain_url = _plain_url(url)
+    plain = Conveyor(plain_url)
+    plain.job(unlimited)
+    apps = {"plain": plain, **{k: app for k in KINDS[1:]}}
     rounds: Rounds = {}
-    run(app, args, args.concurrency, KINDS, rounds, "")
+    flow = spawn_workers("flow_app.py", args.workers, args.concurrency)
+    fleets = {"plain": _plain_fleet(args, args.concurrency, plain_url),
+              **{k: flow for k in KINDS[1:]}}
+    run(apps, fleets, args, KINDS, rounds, "")
     if args.workers * args.concurrency > 50:
         # The same 50 attempts in flight, capped by the workers' own concurrency instead:
         # what a cap of 50 costs a no-op job whatever enforces it.
-        run(app, args, 50 // args.workers, ("unlimited",), rounds, " (50 in flight)")
+        fleets = {"plain": _plain_fleet(args, 50 // args.workers, plain_url)}
+        run(apps, fleets, args, ("plain",), rounds, " (50 in flight)")
     median = {k: statistics.median(r[0] for r in v) for k, v in rounds.items()}
-    base = median["unlimited"]
+    base = median["plain"]
     print(f"store={url.split('://', 1)[0]} jobs={args.jobs} workers={args.workers} "
-          f"concurrency={args.concurrency} rounds={args.rounds} (median; CPU: workers' "
-          "user+sys per job; tx: transactions committed per job)")
-    for key, label in (("unlimited", "no limit"), ("limited", "concurrency=50"),
-                       ("rated", "rate=1000000/second"),
-                       ("unlimited (50 in flight)", f"no limit, worker concurrency "
-                                                    f"{50 // args.workers} each")):
+          f"concurrency={args.concurrency} rounds={args.rounds} (median; %: of the plain "
+          "claim's; CPU: workers' user+sys per job; tx: transactions committed per job)")
+    labels = {**LABELS, "plain (50 in flight)": f"plain, worker concurrency "
+                                               f"{50 // args.workers} each"}
+    for key, label in labels.items():
         if key not in rounds:
             continue
         cpu = statistics.median(r[1] for r in rounds[key])
@@ -62,19 +74,42 @@ def main() -> None:
               + ", ".join(f"{r[0]:,.0f}" for r in rounds[key]) + ")")
 
 
-def run(app: Any, args: argparse.Namespace, concurrency: int, kinds: tuple[str, ...],
-        rounds: Rounds, suffix: str) -> None:
-    workers = spawn_workers("flow_app.py", args.workers, concurrency)
+async def unlimited() -> None:
+    """The plain store's job without limits."""
+
+
+def _plain_url(url: str) -> str:
+    """The store of the ``plain`` kind: plain.db next to the SQLite file, or a schema."""
+    if url.startswith("sqlite:///"):
+        return "sqlite:///" + str(Path(url.removeprefix("sqlite:///")).with_name("plain.db"))
+    return url + ("&" if "?" in url else "?") + "schema=bench_flow_plain"
+
+
+def _plain_fleet(args: argparse.Namespace, concurrency: int, url: str
+                 ) -> list[subprocess.Popen[bytes]]:
+    return spawn_workers("flow_app.py", args.workers, concurrency, CONVEYOR_URL=url,
+                         BENCH_FLOW_PLAIN="1")
+
+
+def run(apps: dict[str, Any], fleets: dict[str, list[subprocess.Popen[bytes]]],
+        args: argparse.Namespace, kinds: tuple[str, ...], rounds: Rounds, suffix: str
+        ) -> None:
+    """``args.rounds`` rounds of ``kinds``, each on its fleet of idle workers (stopped
+    here)."""
     try:
-        time.sleep(3.0)  # started, limits stored, idle
+        time.sleep(3.0)  # started, schema migrated, limits stored, idle
+        for app in {id(a): a for a in apps.values()}.values():
+            app.purge(state=["completed", "failed", "cancelled"])
+            vacuum(app)
         for _ in range(args.rounds):
             for kind in kinds:
+                app, workers = apps[kind], fleets[kind]
                 spy = _spy(args.profile, kind + suffix, workers[0].pid)
-                job = app.jobs[kind]
+                name = "unlimited" if kind == "plain" else kind
                 cpu0, tx0 = cpu_seconds(workers), transactions(app)
                 t = time.perf_counter()
-                app.enqueue_many([job() for _ in range(args.jobs)])
-                while app.count(state="completed", job=kind) < args.jobs:
+                app.enqueue_many([app.jobs[name]() for _ in range(args.jobs)])
+                while app.count(state="completed", job=name) < args.jobs:
                     time.sleep(0.02)
                 rate = args.jobs / (time.perf_counter() - t)
                 cpu = (cpu_seconds(workers) - cpu0) / args.jobs * 1e6
@@ -85,8 +120,10 @@ def run(app: Any, args: argparse.Namespace, concurrency: int, kinds: tuple[str, 
                     spy.send_signal(signal.SIGINT)
                     spy.wait(60)
                 app.purge(state=["completed"])
+                vacuum(app)  # PostgreSQL: the next round starts without these dead rows
     finally:
-        stop(workers)
+        for workers in {id(w): w for w in fleets.values()}.values():
+            stop(workers)
 
 
 def _spy(prefix: str | None, kind: str, pid: int) -> subprocess.Popen[bytes] | None:

@@ -30,8 +30,11 @@ def fleet_url(args: argparse.Namespace, filename: str) -> str:
     return url
 
 
-def spawn_workers(script: str, count: int, concurrency: int) -> list[subprocess.Popen[bytes]]:
-    """``count`` processes running ``bench/<script>`` on CONVEYOR_URL."""
-    env = dict(os.environ, BENCH_CONCURRENCY=str(concurrency), PYTHONPATH=str(HERE.parent))
+def spawn_workers(script: str, count: int, concurrency: int, **env_vars: str
+                  ) -> list[subprocess.Popen[bytes]]:
+    """``count`` processes running ``bench/<script>`` on CONVEYOR_URL (or as ``env_vars``
+    say)."""
+    env = dict(os.environ, BENCH_CONCURRENCY=str(concurrency), PYTHONPATH=str(HERE.parent),
+               **env_vars)
     return [subprocess.Popen([sys.executable, str(HERE / script)], env=env)
             for _ in range(count)]
