@@ -128,10 +128,16 @@ class Lookout:
 
     def needless(self, queues: Sequence[str] | None, skip: Exclusions) -> bool:
         """Did a recent look, skipping no more than ``skip`` does now, find nothing?"""
+        trusted = self.trusted(queues)
+        return trusted is not None and set(trusted) <= _skipped(skip)
+
+    def trusted(self, queues: Sequence[str] | None) -> list[str] | None:
+        """What the last look that found nothing skipped, if it is recent (None: none)."""
         with self.lock:
             seen = self.empty.get(_selection(queues))
-        return (seen is not None and time.monotonic() - seen[0] < DEEP_EVERY
-                and seen[1] <= _skipped(skip))
+        if seen is None or time.monotonic() - seen[0] >= DEEP_EVERY:
+            return None
+        return sorted(seen[1])
 
     def forget(self) -> None:
         """Trust no earlier look (a burst worker's last claim before it returns)."""
@@ -139,11 +145,16 @@ class Lookout:
             self.empty.clear()
 
     def found(self, queues: Sequence[str] | None, skip: Exclusions, anything: bool) -> None:
+        self.record(queues, anything, _skipped(skip))
+
+    def record(self, queues: Sequence[str] | None, anything: bool, skipped: Iterable[str]
+               ) -> None:
+        """What a look past full groups, skipping ``skipped`` (see :func:`_skipped`), found."""
         with self.lock:
             if anything:
                 self.empty.pop(_selection(queues), None)
             else:
-                self.empty[_selection(queues)] = (time.monotonic(), _skipped(skip))
+                self.empty[_selection(queues)] = (time.monotonic(), frozenset(skipped))
 
 
 def _selection(queues: Sequence[str] | None) -> tuple[str, ...] | None:

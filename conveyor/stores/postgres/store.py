@@ -11,7 +11,6 @@ import logging
 import secrets
 import time
 from collections.abc import Sequence
-from contextlib import nullcontext
 from typing import Any
 
 import psycopg
@@ -33,14 +32,14 @@ from conveyor.stores.core.reading import ReadingCore
 from conveyor.stores.core.schedules import SchedulesCore
 from conveyor.stores.core.workflows import WorkflowsCore
 from conveyor.stores.core.writing import InsertCore, claimed
-from conveyor.stores.flowlogic import SEP, Lookout, Rules
+from conveyor.stores.flowlogic import SEP, Lookout
 from conveyor.stores.group import GroupCommit
 from conveyor.stores.matching import FAR_FUTURE
 from conveyor.stores.postgres import migrations
 from conveyor.stores.postgres.asyncpool import AsyncMixin, AsyncPool
 from conveyor.stores.postgres.connection import Database, Settings
 from conveyor.stores.postgres.dialect import PostgresDialect, retry_conflicts
-from conveyor.stores.postgres.flow import claim_limited, read_rules
+from conveyor.stores.postgres.flow import read_claim
 from conveyor.stores.postgres.queries import NUL_IN_PAYLOAD, Q
 from conveyor.stores.postgres.records import ListenWaiter
 from conveyor.stores.postgres.upkeep import Upkeep
@@ -211,10 +210,12 @@ class PostgresStore(
                 rows = conn.execute(COMPLETE_AND_CLAIM, both).fetchall()
                 rows = self._claim_in(conn, params, queues, rows, outcomes)
             else:
-                with conn.transaction():
+                # One transaction sent at once: BEGIN, outcomes, the limited claim, COMMIT.
+                with conn.pipeline(), conn.transaction():
                     conn.execute(Q["complete"], both)
                     _notify_if_due(conn, outcomes)
-                    rows = self._claim_in(conn, params, queues)
+                    cur = conn.execute(Q["flow_claim"], self._flow_params(params, queues))
+                rows = self._flow_claimed(cur.fetchall(), queues)
         return claimed(rows, params["token"])
 
     def _plain(self) -> bool:
@@ -226,8 +227,8 @@ class PostgresStore(
                   queues: Sequence[str] | None, plain_rows: list[Any] | None = None,
                   outcomes: Sequence[Outcome] = ()) -> list[Any]:
         """Claim on ``conn``: the plain statement (``plain_rows``: its rows, if it ran,
-        with ``outcomes``), then, short of the limit with flow rules in force, the limited
-        claim. Jobs a committed statement claimed are returned whatever fails after it:
+        with ``outcomes``), then, short of the limit, the limited claim (a rule may be in
+        force). Jobs a committed statement claimed are returned whatever fails after it:
         run again (``retry_conflicts``, the worker's retry), the call would claim others
         and leave those running, unheld, until their leases expire."""
         plain = plain_rows is not None or self._plain()
@@ -236,7 +237,7 @@ class PostgresStore(
         committed = bool(rows) and conn.info.transaction_status == pq.TransactionStatus.IDLE
         try:
             _notify_if_due(conn, outcomes)
-            return self._top_up(conn, params, queues, rows, plain)
+            return self._top_up(conn, params, queues, rows)
         except Exception:
             if not committed:
                 raise
@@ -245,23 +246,24 @@ class PostgresStore(
             return rows
 
     def _top_up(self, conn: psycopg.Connection[Any], params: dict[str, Any],
-                queues: Sequence[str] | None, rows: list[Any], plain: bool) -> list[Any]:
-        """``rows`` and, short of the limit with flow rules in force, the limited claim."""
+                queues: Sequence[str] | None, rows: list[Any]) -> list[Any]:
+        """``rows`` and, short of the limit, the limited claim (a rule may be in force)."""
         limit = params["limit"]
-        if len(rows) < limit and (not plain or read_rules(conn)):
-            # In the caller's transaction already: no savepoint (two more round trips).
-            inside = conn.info.transaction_status != pq.TransactionStatus.IDLE
-            with nullcontext() if inside else conn.transaction():
-                rules = Rules.of(read_rules(conn))
-                if rules:
-                    self._flow_seen = time.monotonic()
-                    prefix = f"{self.schema}{SEP}flow{SEP}"
-                    return rows + claim_limited(conn, rules, prefix,
-                                                {**params, "limit": limit - len(rows)},
-                                                queues, limit - len(rows), self.lookout)
-                if not plain:
-                    self._flow_seen = 0.0
-                    return list(conn.execute(Q["claim"], params).fetchall())
+        if len(rows) < limit:
+            more = {**params, "limit": limit - len(rows)}
+            cur = conn.execute(Q["flow_claim"], self._flow_params(more, queues))
+            return rows + self._flow_claimed(cur.fetchall(), queues)
+        return rows
+
+    def _flow_params(self, params: dict[str, Any], queues: Sequence[str] | None
+                     ) -> dict[str, Any]:
+        return {**params, "prefix": f"{self.schema}{SEP}flow{SEP}",
+                "trusted": self.lookout.trusted(queues)}
+
+    def _flow_claimed(self, rows: list[Any], queues: Sequence[str] | None) -> list[Any]:
+        """The rows of ``conveyor_flow_claim``, noting whether any rule is in force."""
+        rows, ruled = read_claim(rows, queues, self.lookout)
+        self._flow_seen = time.monotonic() if ruled else 0.0
         return rows
 
     def rescue(self) -> int:
