@@ -120,11 +120,20 @@ class Exclusions:
 
 
 class Lookout:
-    """When looks past full groups last found nothing else due (per queue selection)."""
+    """When looks past full groups last found nothing else due (per queue selection), and
+    when a plain take last broke a limit."""
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.empty: dict[tuple[str, ...] | None, tuple[float, frozenset[str]]] = {}
+        self.missed = -math.inf  # when a plain take last broke a limit (monotonic)
+
+    def optimistic(self) -> bool:
+        """Is a plain take worth trying first (none broke a limit for ``DEEP_EVERY`` s)?"""
+        return time.monotonic() - self.missed >= DEEP_EVERY
+
+    def miss(self) -> None:
+        self.missed = time.monotonic()
 
     def needless(self, queues: Sequence[str] | None, skip: Exclusions) -> bool:
         """Did a recent look, skipping no more than ``skip`` does now, find nothing?"""
@@ -247,13 +256,7 @@ def _measure(conn: FlowConnection, groups: list[str], rule_of: dict[str, FlowRul
     """Fill ``left`` for newly locked groups: limit minus what they hold now."""
     if not groups:
         return
-    jobs = sorted({parse_group(g)[1] for g in groups if g.startswith("j")})
-    queues = sorted({parse_group(g)[1] for g in groups if g.startswith("q")})
-    running = Counter[str]()
-    if any(rule_of[g].concurrency is not None for g in groups):
-        for job, queue, key in conn.running(jobs, queues):
-            running[job_group(job, key)] += 1
-            running[queue_group(queue)] += 1
+    running = _running(conn, groups, rule_of)
     rated = [g for g in groups if rule_of[g].rate_limit is not None]
     used = conn.rate_used(rated, now) if rated else {}
     for g in groups:
@@ -264,6 +267,47 @@ def _measure(conn: FlowConnection, groups: list[str], rule_of: dict[str, FlowRul
         if rule.rate_limit is not None:
             room = min(room, rule.rate_limit - used.get(g, 0))
         left[g] = room
+
+
+def _running(conn: FlowConnection, groups: list[str], rule_of: dict[str, FlowRule]
+             ) -> Counter[str]:
+    """Running attempts per group (read only if one of ``groups`` caps concurrency)."""
+    running = Counter[str]()
+    if any(rule_of[g].concurrency is not None for g in groups):
+        jobs = sorted({parse_group(g)[1] for g in groups if g.startswith("j")})
+        queues = sorted({parse_group(g)[1] for g in groups if g.startswith("q")})
+        for job, queue, key in conn.running(jobs, queues):
+            running[job_group(job, key)] += 1
+            running[queue_group(queue)] += 1
+    return running
+
+
+def fits(conn: FlowConnection, rules: Rules, taken: Iterable[tuple[str, str, str | None]],
+         now: float) -> bool:
+    """Do jobs taken in this transaction as a plain claim would (the first due, in claim
+    order) keep every limit? Then they are exactly what :func:`pick` would have chosen.
+    They count as running already; their starts are not recorded yet."""
+    starts = Counter[str]()
+    rule_of: dict[str, FlowRule] = {}
+    groups_of: dict[tuple[str, str, str | None], list[str]] = {}
+    for job, queue, key in taken:
+        groups = groups_of.get((job, queue, key))
+        if groups is None:
+            pairs = rules.groups(Candidate(0, job, queue, key))
+            rule_of.update(pairs)
+            groups = groups_of[(job, queue, key)] = [g for g, _ in pairs]
+        starts.update(groups)
+    if not rule_of:
+        return True
+    groups = sorted(rule_of)
+    running = _running(conn, groups, rule_of)
+    rated = [g for g in groups if rule_of[g].rate_limit is not None]
+    used = conn.rate_used(rated, now) if rated else {}
+    return all(
+        (rule.concurrency is None or running[g] <= rule.concurrency)
+        and (rule.rate_limit is None or used.get(g, 0) + starts[g] <= rule.rate_limit)
+        for g, rule in rule_of.items()
+    )
 
 
 def _exclude(skip: Exclusions, full: set[str]) -> None:

@@ -24,7 +24,7 @@ from conveyor.stores.group import GroupCommit
 from conveyor.stores.matching import FAR_FUTURE
 from conveyor.stores.sqlite import connection
 from conveyor.stores.sqlite.dialect import SQLiteDialect
-from conveyor.stores.sqlite.flow import claim_limited, read_rules
+from conveyor.stores.sqlite.flow import claim_filter, claim_limited, read_rules
 from conveyor.stores.sqlite.records import DataVersionWaiter
 from conveyor.stores.sqlite.schema import available
 
@@ -130,16 +130,9 @@ class SQLiteStore(
         }
         rules = Rules.of(read_rules(conn))
         if rules:
-            rows, _ = claim_limited(conn, rules, Q["take"], params, queues, limit, self.lookout)
-            return rows
-        queue_sql = ""
-        if queues:
-            names = []
-            for i, q in enumerate(queues):
-                params[f"q{i}"] = q
-                names.append(f":q{i}")
-            queue_sql = f"AND queue IN ({', '.join(names)})"
-        return conn.execute(Q["claim"].format(queues=queue_sql), params).fetchall()
+            return claim_limited(conn, rules, Q, params, queues, limit, self.lookout)
+        sql = Q["claim"].format(queues=claim_filter(params, queues))
+        return conn.execute(sql, params).fetchall()
 
     def _outcome_rows(self, outcomes: Sequence[Outcome]
                       ) -> tuple[list[tuple[str, list[Any]]], bool]:
