@@ -3,7 +3,9 @@
 -- conveyor/stores/flowlogic.py, which SQLite runs in Python:
 --
 -- 1. read the rules in force (paused names are skipped, limited jobs and queues indexed);
--- 2. peek at the due jobs in claim order (conveyor_flow_peek), skipping full groups;
+-- 2. peek at the due jobs in claim order, skipping full groups, and lock them, skipping
+--    those another claim holds (conveyor_flow_due): concurrent claims look at different
+--    jobs, as plain claims do, instead of choosing the same ones and colliding in the take;
 -- 3. lock the limit groups of those jobs (advisory transaction locks: sorted and waited
 --    for on the first peek, tried on later ones, so claims of unrelated jobs never wait on
 --    each other and never deadlock), then read the clock the jobs start at;
@@ -17,6 +19,23 @@
 -- Returns the taken rows (the columns of the plain claim), then one status row (id NULL):
 -- flow = 'rules' or 'none' (no rule in force), look = 'empty' / 'found' / NULL (what the
 -- last look past full groups found), skipped = the skip set of that look.
+CREATE FUNCTION conveyor_flow_due(n integer, at double precision, queues text[],
+    skip_jobs text[], skip_queues text[], skip_keys text[])
+RETURNS TABLE (id bigint, job text, queue text, concurrency_key text)
+LANGUAGE sql VOLATILE ROWS 50
+SET search_path FROM CURRENT SET enable_sort = off SET enable_bitmapscan = off
+SET enable_seqscan = off
+AS $$
+    SELECT j.id, j.job, j.queue, j.concurrency_key FROM conveyor_jobs AS j
+    WHERE j.state IN ('pending', 'waiting') AND j.run_at <= at
+        AND (queues IS NULL OR j.queue = ANY(queues))
+        AND NOT (j.job = ANY(skip_jobs)) AND NOT (j.queue = ANY(skip_queues))
+        AND NOT (j.job || chr(31) || coalesce(j.concurrency_key, '') = ANY(skip_keys))
+    ORDER BY j.priority DESC, j.run_at, j.id
+    LIMIT n
+    FOR UPDATE SKIP LOCKED
+$$;
+
 CREATE FUNCTION conveyor_flow_claim(want integer, queues text[], prefix text, token bigint,
     lease double precision, worker text, trusted text[])
 RETURNS TABLE (id bigint, job text, args text, kwargs text, attempts integer,
@@ -71,7 +90,7 @@ BEGIN
                array_agg(p.concurrency_key ORDER BY p.o) FILTER (WHERE NOT p.old)
         INTO peeked, ids, jobs_, queues_, keys_
         FROM (SELECT c.*, c.id IN (SELECT unnest(seen)) AS old
-            FROM conveyor_flow_peek(size, coalesce(at,
+            FROM conveyor_flow_due(size, coalesce(at,
                     nullif(current_setting('conveyor.now', true), '')::float8,
                     extract(epoch from clock_timestamp())::float8),
                 queues, skip_jobs, skip_queues, skip_keys)
