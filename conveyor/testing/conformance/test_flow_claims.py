@@ -4,6 +4,7 @@ allow in one call, and a full limit's backlog never hides other due jobs for lon
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 from conveyor import Conveyor
 from conveyor.stores.base import ClaimedJob, Outcome
@@ -94,3 +95,23 @@ def test_a_burst_worker_runs_a_job_stored_behind_a_rate_limited_backlog(app: Con
     app.enqueue_many(limited(i) for i in range(6))
     app.run_worker(burst=True, concurrency=2)
     assert ran == ["limited0", "other"]
+
+
+def test_concurrent_claims_under_limits_never_share_a_job_nor_break_a_limit(
+        app: Conveyor) -> None:
+    @app.job(rate="1000000/second")
+    def rated() -> None: ...
+
+    @app.job(concurrency=30)
+    def capped() -> None: ...
+
+    handles = app.enqueue_many(f() for _ in range(250) for f in (rated, capped))
+    capped_ids = {h.id for h in handles[1::2]}
+    app.store.sync_limits(app.declared_limits())
+    with ThreadPoolExecutor(4) as pool:
+        claims = list(pool.map(lambda w: app.store.claim(w, None, 100, 30), "abcd"))
+    while more := app.store.claim("e", None, 100, 30):
+        claims.append(more)
+    ids = [j.id for jobs in claims for j in jobs]
+    assert len(ids) == len(set(ids)) == 250 + 30
+    assert len(capped_ids & set(ids)) == 30
