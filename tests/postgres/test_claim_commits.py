@@ -1,5 +1,5 @@
 """A claim that committed is never dropped: whatever fails after the commit (the notify
-of a retry's due time, the flow rules' read, the limited claim), the store returns the
+of a retry's due time, the limited claim that tops a short plain claim up), the store returns the
 jobs it claimed instead of letting the call run again and claim others (those would stay
 running, held by no one, until their leases expire)."""
 
@@ -75,15 +75,15 @@ def test_outcomes_and_claim_committed_then_the_notify_failed(
 
 
 @pytest.mark.parametrize("fault", FAULTS)
-def test_a_claim_committed_then_the_flow_rules_read_failed(
+def test_a_claim_committed_then_the_limited_claim_failed(
     app: Conveyor, monkeypatch: pytest.MonkeyPatch, fault: str
 ) -> None:
     @app.job
     def one() -> None: ...
 
     app.enqueue_many(one() for _ in range(3))
-    calls = _fail_once(monkeypatch, "read_rules", FAULTS[fault])
-    claimed = app.store.claim("w", None, 10, 30)  # short of the limit: rules are read
+    calls = _fail_once(monkeypatch, "read_claim", FAULTS[fault])
+    claimed = app.store.claim("w", None, 10, 30)  # short of the limit: the limited claim
     assert calls == [1]
     assert len(claimed) == 3 and sorted(j.id for j in claimed) == _running(app)
 
