@@ -76,12 +76,12 @@ class Definitions:
         """``@app.job`` (``first`` is the function) or ``@app.job("id", ...)`` (a
         decorator)."""
         if callable(first):
-            return self.define(first.__name__, first, options)
+            return self.define(_name(first), first, options)
         if first is not None and not isinstance(first, str):
             raise ConfigurationError(f"job id must be a str, not {type(first).__name__}")
 
         def decorate(fn: Callable[..., Any]) -> JobDefinition:
-            return self.define(first or fn.__name__, fn, options)
+            return self.define(first or _name(fn), fn, options)
 
         return decorate
 
@@ -152,6 +152,16 @@ class Definitions:
             return register(fn)
         hooks.check(event)  # refuse an unknown event name now
         return register
+
+
+def _name(fn: Callable[..., Any]) -> str:
+    """The job id a function gives itself: its ``__name__``."""
+    name = getattr(fn, "__name__", None)
+    if not isinstance(name, str) or not name:
+        raise ConfigurationError(
+            f"{fn!r} has no __name__ to be the job's id; give one: @app.job(\"my-job\")"
+        )
+    return name
 
 
 __all__ = ["JOB_OPTIONS", "Definitions", "DefinitionsHost", "JobDefinitionOptions", "Trigger"]

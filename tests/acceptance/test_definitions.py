@@ -263,3 +263,15 @@ def test_a_worker_or_job_that_is_not_a_function_is_refused(
     with pytest.raises(ValueError, match="function"):
         sqlite_app.include({"jobs": {"plugin/job": worker}})
     assert "someUniqueJobType" not in sqlite_app.jobs
+
+
+def test_a_callable_without_a_name_needs_an_id(sqlite_app: Conveyor) -> None:
+    class Resize:
+        def __call__(self, path: str) -> str:
+            return path
+
+    with pytest.raises(ValueError, match="id"):
+        sqlite_app.job(Resize())
+    with pytest.raises(ValueError, match="id"):
+        sqlite_app.job()(Resize())
+    assert sqlite_app.job("resize")(Resize()).id == "resize"
