@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import logging
 import math
+import sys
 import threading
 import time
+import traceback
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -40,12 +42,12 @@ class LineLogger:
     """``meta.log``'s methods: each formats its line (``%`` args, like logging; a bad
     format never fails the job), cleans it and hands it to :meth:`_write`."""
 
-    def _add(self, level: str, message: str, args: tuple[Any, ...]) -> None:
+    def _add(self, level: str, message: str, args: tuple[Any, ...], tail: str = "") -> None:
         try:
             text = message % args if args else message
         except (TypeError, ValueError):
             text = f"{message} {args!r}"
-        self._write(level, clean(text, MAX_LOG_LINE))
+        self._write(level, clean(f"{text}\n{tail}" if tail else text, MAX_LOG_LINE))
 
     def _write(self, level: str, text: str) -> None:
         raise NotImplementedError
@@ -65,7 +67,28 @@ class LineLogger:
         self._add("error", message, args)
 
     def exception(self, message: str, *args: Any) -> None:
-        self._add("error", message, args)
+        """``error`` with the traceback of the exception being handled, as logging's."""
+        trace = traceback.format_exc().rstrip() if sys.exc_info()[0] is not None else ""
+        self._add("error", message, args, trace)
+
+    def critical(self, message: str, *args: Any) -> None:
+        self._add("critical", message, args)
+
+    fatal = critical
+
+    def log(self, level: int | str, message: str, *args: Any) -> None:
+        """A line at a logging level: ``logging.INFO`` (or any int) or a level name."""
+        number = level if isinstance(level, int) else logging.getLevelName(str(level).upper())
+        if not isinstance(number, int):
+            raise ConfigurationError(f"unknown log level {level!r}; accepted: debug, info, "
+                                     "warning, error, critical or a logging level number")
+        name = next((n for floor, n in _LEVELS if number >= floor), "debug")
+        self._add(name, message, args)
+
+
+# logging's level numbers from the top: the name a stored line gets for a level.
+_LEVELS = ((logging.CRITICAL, "critical"), (logging.ERROR, "error"),
+           (logging.WARNING, "warning"), (logging.INFO, "info"))
 
 
 class JobLog(LineLogger):
