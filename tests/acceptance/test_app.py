@@ -307,3 +307,19 @@ def test_a_clock_returning_a_naive_datetime_is_a_clear_error(tmp_path: Path) -> 
 
         noop().run_in(1, "second")
     assert "aware" in str(caught.value)
+
+
+def test_using_a_closed_app_is_a_store_error(open_app: Callable[..., Conveyor]) -> None:
+    from conveyor import StoreError
+
+    app = open_app()
+
+    @app.job
+    def noop() -> None: ...
+
+    handle = noop().run_now()
+    app.close()
+    for use in (noop().run_now, lambda: app.get_job(handle.id), app.count, app.jobs_list):
+        with pytest.raises(StoreError, match="closed"):
+            use()
+    app.close()  # still harmless

@@ -149,7 +149,7 @@ def test_a_bad_retention_is_refused() -> None:
 def test_with_closes_the_app(tmp_path: Path) -> None:
     with Conveyor(f"sqlite:///{tmp_path}/a.db") as app:
         assert app.count() == 0
-    with pytest.raises(sqlite3.ProgrammingError, match="closed"):
+    with pytest.raises(StoreError, match="closed"):
         app.count()
 
 
@@ -157,14 +157,14 @@ async def test_async_with_closes_the_app(tmp_path: Path) -> None:
     async with Conveyor(f"sqlite:///{tmp_path}/a.db") as app:
         assert isinstance(app, Conveyor)
         assert app.count() == 0
-    with pytest.raises(sqlite3.ProgrammingError, match="closed"):
+    with pytest.raises(StoreError, match="closed"):
         app.count()
 
 
 def test_close_releases_the_connection(tmp_path: Path) -> None:
     app = Conveyor(f"sqlite:///{tmp_path}/a.db")
     app.close()
-    with pytest.raises(sqlite3.ProgrammingError):
+    with pytest.raises(StoreError, match="closed"):
         app.count()
 
 

@@ -125,10 +125,22 @@ class Locked:
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
         self.lock = threading.RLock()
+        self.closed = False
+
+    def close(self) -> None:
+        with self.lock:
+            self.conn.close()
+            self.closed = True
+
+    def _check_open(self) -> None:
+        if self.closed:
+            raise StoreError("this SQLite store is closed (its app was closed); open a new "
+                             "Conveyor(...) to use it again")
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
         with self.lock:
+            self._check_open()
             begin_immediate(self.conn)
             try:
                 yield self.conn
@@ -147,6 +159,7 @@ class Locked:
     @contextmanager
     def reading(self) -> Iterator[sqlite3.Connection]:
         with self.lock:
+            self._check_open()
             try:
                 yield self.conn
             except sqlite3.Error as exc:

@@ -45,4 +45,4 @@ class DataVersionWaiter:
             self.local.wait(min(self.interval, left))
 
     def close(self) -> None:
-        self.db.conn.close()
+        self.db.close()

@@ -71,8 +71,7 @@ class SQLiteStore(
         return DataVersionWaiter(connection.Locked(connection.connect(self.path)), self._changed)
 
     def close(self) -> None:
-        with self.db.lock:
-            self.db.conn.close()
+        self.db.close()
 
     def now(self) -> float:
         return epoch(self.clock)
@@ -89,6 +88,7 @@ class SQLiteStore(
     def migrate_to(self, upto: int | None) -> list[str]:
         """Apply the first ``upto`` migrations only (None: all); for upgrade tests."""
         with self.db.lock:
+            self.db._check_open()
             return connection.migrate(self.db.conn, self.path, upto)
 
     # -- the hot path -----------------------------------------------------------
