@@ -267,8 +267,11 @@ class Conveyor:
         ``@weekly``/``@monthly``/``@yearly``; ``tz`` defaults to the app's timezone."""
         return self.scheduling.cron(expr, tz, misfire)
 
-    def every(self, text: str, tz: str | None = None, misfire: Misfire = None) -> ScheduleTrigger:
-        """An interval trigger: ``app.every("15 minutes")``, ``app.every("day at 9:30")``."""
+    def every(
+        self, text: str | timedelta | int, tz: str | None = None, misfire: Misfire = None
+    ) -> ScheduleTrigger:
+        """An interval trigger: ``app.every("15 minutes")``, ``app.every("day at 9:30")``,
+        ``app.every(timedelta(minutes=15))`` or a number of seconds."""
         return self.scheduling.every(text, tz, misfire)
 
     def schedule(

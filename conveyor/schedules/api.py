@@ -138,10 +138,13 @@ class Scheduling:
             )
         return self.schedule(expr, tz=tz, misfire=misfire)
 
-    def every(self, text: str, tz: str | None = None, misfire: Misfire = None) -> ScheduleTrigger:
-        """An interval trigger: ``app.every("15 minutes")``, ``app.every("day at 9:30")``."""
+    def every(
+        self, text: str | timedelta | int, tz: str | None = None, misfire: Misfire = None
+    ) -> ScheduleTrigger:
+        """An interval trigger: ``app.every("15 minutes")``, ``app.every("day at 9:30")``,
+        ``app.every(timedelta(minutes=15))`` or a number of seconds."""
         if not isinstance(text, str):
-            raise ScheduleError(f"every() takes text like '15 minutes', not {text!r}")
+            text = _interval_text(text)
         words = text.strip()
         if not words.lower().startswith("every"):
             words = f"every {words}"
@@ -261,3 +264,20 @@ class Scheduling:
 def _last(row: JobRow) -> LastRun:
     return LastRun(id=row.id, state=row.state, run_at=utc(row.run_at),
                    finished_at=utc(row.finished_at))
+
+
+# Units an every() timedelta is spelled in, largest first.
+_SPANS = (("week", 604800), ("day", 86400), ("hour", 3600), ("minute", 60), ("second", 1))
+
+
+def _interval_text(span: object) -> str:
+    """``"15 minutes"`` for ``timedelta(minutes=15)`` or ``900``: whole seconds, > 0, in
+    the largest unit that divides them."""
+    seconds = span.total_seconds() if isinstance(span, timedelta) else span
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or \
+            not 1 <= seconds <= 10**9 or seconds != int(seconds):
+        raise ScheduleError(f"every() takes text like '15 minutes', a timedelta or a number "
+                            f"of seconds (whole, at least 1), not {span!r}")
+    unit, size = next((u, n) for u, n in _SPANS if int(seconds) % n == 0)
+    count = int(seconds) // size
+    return f"{count} {unit}" if count == 1 else f"{count} {unit}s"

@@ -85,3 +85,27 @@ def test_a_schedule_that_is_not_text_is_a_value_error(text: object) -> None:
 ])
 def test_explain_spells_ordinals_right(day: int, spelled: str) -> None:
     assert f"the {spelled} day" in parse_schedule(f"0 0 {day} * *").explain()
+
+
+@pytest.mark.parametrize(("span", "text"), [
+    (timedelta(minutes=15), "every 15 minutes"), (900, "every 15 minutes"),
+    (timedelta(hours=5), "every 5 hours"), (timedelta(minutes=90), "every 90 minutes"),
+    (timedelta(days=1), "every 1 day"), (timedelta(weeks=2), "every 2 weeks"),
+    (30.0, "every 30 seconds"),
+])
+def test_every_takes_a_timedelta_or_seconds_as_the_same_text(
+    sqlite_app: Conveyor, span: object, text: str
+) -> None:
+    after = datetime(2030, 1, 1, 0, 7, tzinfo=UTC)
+    trigger = sqlite_app.every(span)  # type: ignore[arg-type]
+    assert trigger.schedule.text == text
+    if "counted from" not in trigger.schedule.explain():  # (else: from its own creation)
+        assert trigger.schedule.next(after=after, count=3) == parse_schedule(text).next(
+            after=after, count=3)
+
+
+@pytest.mark.parametrize("span", [0, -5, 1.5, timedelta(seconds=0.5), float("nan"), True,
+                                  float("inf"), [15]])
+def test_every_refuses_a_span_that_is_not_whole_seconds(sqlite_app: Conveyor, span: object) -> None:
+    with pytest.raises(ValueError, match="every"):
+        sqlite_app.every(span)  # type: ignore[arg-type]
