@@ -54,10 +54,10 @@ def parse_cron(text: str) -> str:
         alias = fields[0].lower()
         if alias not in ALIASES or len(fields) > 1:
             known = ", ".join(ALIASES)
-            raise ScheduleError(_prefix(text) + f'unknown alias "{fields[0]}"; aliases: {known}')
+            raise _error(text, f'unknown alias "{fields[0]}"; aliases: {known}')
         return ALIASES[alias]
     if len(fields) not in (5, 6):
-        raise ScheduleError(_prefix(text) + f"expected 5 or 6 fields ({_SHAPE}), got {len(fields)}")
+        raise _error(text, f"expected 5 or 6 fields ({_SHAPE}), got {len(fields)}")
     expr = " ".join("*" if f == "?" else f for f in fields)
     try:
         CronSim(expr, datetime(2000, 1, 1))
@@ -66,8 +66,8 @@ def parse_cron(text: str) -> str:
         bad = str(exc).removeprefix("Bad ").strip()
         if bad in names:
             value = fields[names.index(bad)]
-            raise ScheduleError(_prefix(text) + f'bad {bad} field "{value}"') from None
-        raise ScheduleError(_prefix(text) + str(exc)) from None
+            raise _error(text, f'bad {bad} field "{value}"') from None
+        raise _error(text, str(exc)) from None
     return expr
 
 
@@ -82,5 +82,9 @@ def explain_cron(expr: str) -> str:
 _WRONG_ORDINAL = re.compile(r"\b((?:\d*[02-9])?)([123])th\b")
 
 
-def _prefix(text: str) -> str:
-    return f'cannot read cron expression "{text.strip()}": '
+def _error(text: str, detail: str) -> ScheduleError:
+    return ScheduleError(f'cannot read cron expression "{text.strip()}": {detail}; examples: '
+                         f'{_EXAMPLES}')
+
+
+_EXAMPLES = '"0 3 * * *" (03:00 every day), "*/15 * * * *", "0 9 * * 1-5", "@daily"'

@@ -220,4 +220,6 @@ def test_wildcard_minute_jobs_follow_real_time_across_dst() -> None:
 def test_bad_cron_names_the_field(text: str, detail: str) -> None:
     with pytest.raises(ScheduleError) as caught:
         parse_schedule(text)
-    assert str(caught.value) == f'cannot read cron expression "{text}": {detail}'
+    message = str(caught.value)
+    assert message.startswith(f'cannot read cron expression "{text}": {detail}; examples: ')
+    assert '"0 3 * * *"' in message  # and shows what reads
