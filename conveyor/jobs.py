@@ -116,6 +116,11 @@ class JobDefinition:
         self.arity = _arity(self.accepts)
         if "io" in self.wants and self.kind == "function":
             self.kind = "durable"
+        if "ctx" in self.wants and self.kind == "function":
+            raise ConfigurationError(
+                f"job {self.id!r} takes ctx, which only durable jobs (with an io parameter) "
+                "get; add io, or use meta (meta.job, meta.attempt)"
+            )
         self.__doc__ = getattr(self.fn, "__doc__", None)
 
     @property

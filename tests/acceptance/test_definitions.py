@@ -275,3 +275,17 @@ def test_a_callable_without_a_name_needs_an_id(sqlite_app: Conveyor) -> None:
     with pytest.raises(ValueError, match="id"):
         sqlite_app.job()(Resize())
     assert sqlite_app.job("resize")(Resize()).id == "resize"
+
+
+def test_ctx_without_io_is_refused_at_definition(sqlite_app: Conveyor) -> None:
+    with pytest.raises(ValueError, match="io"):
+        @sqlite_app.job
+        def plain(payload: Any, ctx: Any) -> None: ...
+
+    assert "plain" not in sqlite_app.jobs
+
+    @sqlite_app.job
+    async def durable(payload: Any, io: Any, ctx: Any) -> int:
+        return int(ctx.attempt)
+
+    assert "durable" in sqlite_app.jobs
