@@ -94,6 +94,12 @@ class Conveyor:
             raise ConfigurationError(
                 "give either a store URL (with its options) or store=, not both"
             )
+        if store is not None and not all(
+                hasattr(store, name) for name in ("url", "migrate", "use_clock", "close")):
+            raise ConfigurationError(
+                f"store= takes a store object (one that passes conveyor.testing.conformance), "
+                f"got {store!r}; give a URL as the first argument instead"
+            )
         self.url = store.url if store is not None else resolve_url(url)
         check_options(self.url, store_options, _OPTIONS)
         # Payloads and results: nesting depth and UTF-8 JSON bytes (SPEC-style limits).

@@ -109,3 +109,9 @@ def test_every_takes_a_timedelta_or_seconds_as_the_same_text(
 def test_every_refuses_a_span_that_is_not_whole_seconds(sqlite_app: Conveyor, span: object) -> None:
     with pytest.raises(ValueError, match="every"):
         sqlite_app.every(span)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("store", [5, object(), "memory://"])
+def test_store_that_is_not_a_store_object_is_refused(store: object) -> None:
+    with pytest.raises(ValueError, match="store="):
+        Conveyor(store=store)  # type: ignore[arg-type]
