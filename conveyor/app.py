@@ -47,7 +47,13 @@ from conveyor.schedules.api import (
 )
 from conveyor.schedules.periodic import Periodic
 from conveyor.serialization import DEFAULT_LIMITS, Limits
-from conveyor.stores import check_options, open_existing, open_store, resolve_url
+from conveyor.stores import (
+    check_options,
+    check_store,
+    open_existing,
+    open_store,
+    resolve_url,
+)
 from conveyor.stores.base import FlowRule, JobRow, Store
 from conveyor.timeunits import check_timezone, to_utc
 from conveyor.triggering import Triggering
@@ -94,13 +100,7 @@ class Conveyor:
             raise ConfigurationError(
                 "give either a store URL (with its options) or store=, not both"
             )
-        if store is not None and not all(
-                hasattr(store, name) for name in ("url", "migrate", "use_clock", "close")):
-            raise ConfigurationError(
-                f"store= takes a store object (one that passes conveyor.testing.conformance), "
-                f"got {store!r}; give a URL as the first argument instead"
-            )
-        self.url = store.url if store is not None else resolve_url(url)
+        self.url = check_store(store).url if store is not None else resolve_url(url)
         check_options(self.url, store_options, _OPTIONS)
         # Payloads and results: nesting depth and UTF-8 JSON bytes (SPEC-style limits).
         self.limits = Limits(max_depth, max_payload)

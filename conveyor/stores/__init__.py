@@ -40,6 +40,17 @@ def check_options(url: str, options: dict[str, object], app_options: Sequence[st
         )
 
 
+def check_store(store: Store) -> Store:
+    """``store`` if it looks like a store object (``Conveyor(store=...)``), else a
+    ConfigurationError saying what ``store=`` takes."""
+    if not all(hasattr(store, name) for name in ("url", "migrate", "use_clock", "close")):
+        raise ConfigurationError(
+            f"store= takes a store object (one that passes conveyor.testing.conformance), "
+            f"got {store!r}; give a URL as the first argument instead"
+        )
+    return store
+
+
 def open_existing(url: str, **options: object) -> Store:
     """Open the store a URL names for reading, creating nothing: a store that does not
     exist yet (no SQLite file, no PostgreSQL tables) or has an older schema is opened as a
@@ -120,4 +131,7 @@ def open_store(url: str, **options: object) -> Store:
     )
 
 
-__all__ = ["DEFAULT_URL", "Store", "check_options", "open_existing", "open_store", "resolve_url"]
+__all__ = [
+    "DEFAULT_URL", "Store", "check_options", "check_store", "open_existing", "open_store",
+    "resolve_url",
+]
