@@ -134,15 +134,22 @@ class Queries:
         found = _stored_id(job_id)
         if found is None:
             return None
-        job_id = found
-        row = self._store.get(job_id)
-        if row is None:
-            return None
-        deps, children = self._store.relations([job_id])
-        return JobRecord.from_row(
-            row, self._store.logs(job_id), deps.get(job_id), children.get(job_id),
-            self._store.dependents(job_id),
-        )
+        return next(iter(self.records([found])), None)
+
+    def records(self, ids: Sequence[int]) -> list[JobRecord]:
+        """The full records (logs, relations) of the stored jobs among ``ids``, in id
+        order: a few queries per thousand jobs, not a few per job."""
+        store, found = self._store, []
+        wanted = sorted(set(ids))
+        for start in range(0, len(wanted), _CHUNK):
+            chunk = wanted[start:start + _CHUNK]
+            rows = store.list_jobs(JobFilter(ids=chunk), len(chunk), 0, False)
+            deps, children = store.relations(chunk)
+            logs, dependents = store.logs_of(chunk), store.dependents_of(chunk)
+            found += [JobRecord.from_row(r, logs.get(r.id), deps.get(r.id),
+                                         children.get(r.id), dependents.get(r.id, []))
+                      for r in rows]
+        return found
 
     def jobs_list(
         self, *, limit: int = 100, offset: int = 0, newest_first: bool = True, **filters: Any
@@ -183,11 +190,10 @@ class Queries:
             flt.states = ["scheduled", "queued", "blocked", "waiting"]
         # A matched next occurrence of a schedule ends that schedule (as in Reaction).
         upcoming = replace(flt, states=[s for s in flt.states if s in ("scheduled", "queued")])
-        ended = {r.schedule_id for r in self._store.list_jobs(upcoming, limit=100_000)
-                 if r.schedule_id and not r.attempts} if upcoming.states else set()
+        ended = self._store.unstarted_schedules(upcoming) if upcoming.states else []
         cancelled = self._cancel_matching(flt)
         if ended:
-            self._store.delete_schedules(sorted(ended))
+            self._store.delete_schedules(ended)
         return cancelled
 
     def _cancel_matching(self, flt: JobFilter) -> int:
@@ -222,8 +228,7 @@ class Queries:
         return done
 
     def _cancelled(self, ids: Sequence[int]) -> None:
-        records = [r for r in map(self.get_job, ids) if r is not None]
-        self._app.hooks.cancelled(self, records)
+        self._app.hooks.cancelled(self, self.records(ids))
 
     def retry(self, job_id: int) -> bool:
         """Run a finished job again now; False if it is not finished or does not exist."""
@@ -241,6 +246,7 @@ class Queries:
 
 
 _MAX_ROWS = 2**62
+_CHUNK = 1000  # jobs read per query by records()
 
 
 def _text(name: str, value: Any) -> str | None:

@@ -126,9 +126,15 @@ class Hooks:
         if not todo or not self.wants("cancelled"):
             return
 
+        fns = list(self.registered["cancelled"])
+
         async def run() -> None:
+            if not any(map(_is_async, fns)):  # one thread calls them all, in the same order
+                loop = asyncio.get_running_loop()
+                await asyncio.to_thread(_call_all_sync, fns, "cancelled", todo, loop)
+                return
             for record in todo:
-                for fn in self.registered["cancelled"]:
+                for fn in fns:
                     await call_hook(fn, "cancelled", record, None)
 
         try:
@@ -144,19 +150,45 @@ class Hooks:
 _background: set[asyncio.Task[None]] = set()
 
 
+def _is_async(hook: Registered) -> bool:
+    fn = hook.fn
+    return inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(
+        getattr(fn, "__call__", None)  # noqa: B004
+    )
+
+
 async def call_hook(hook: Registered, event: str, record: JobRecord,
                     error: BaseException | None) -> None:
     """Run one hook (async on the loop, sync in a thread); log what it raises."""
-    fn = hook.fn
     try:
-        if inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(
-            getattr(fn, "__call__", None)  # noqa: B004
-        ):
+        if _is_async(hook):
             await hook.call(record, error)
         else:
             result = await asyncio.to_thread(hook.call, record, error)
             if inspect.isawaitable(result):
                 await result
     except Exception:
-        log.exception("%s hook %s failed for job %s (the job is not affected)",
-                      event, getattr(fn, "__qualname__", fn), record.id)
+        _failed(hook, event, record)
+
+
+def _call_all_sync(hooks: list[Registered], event: str, records: list[JobRecord],
+                   loop: asyncio.AbstractEventLoop) -> None:
+    """Sync ``hooks`` for each of ``records`` in turn, on this (one) thread: what
+    :func:`call_hook` does for each, without a thread hand-off per call."""
+    for record in records:
+        for hook in hooks:
+            try:
+                result = hook.call(record, None)
+                if inspect.isawaitable(result):
+                    asyncio.run_coroutine_threadsafe(_wait(result), loop).result()
+            except Exception:
+                _failed(hook, event, record)
+
+
+async def _wait(awaitable: Any) -> None:
+    await awaitable
+
+
+def _failed(hook: Registered, event: str, record: JobRecord) -> None:
+    log.exception("%s hook %s failed for job %s (the job is not affected)",
+                  event, getattr(hook.fn, "__qualname__", hook.fn), record.id)

@@ -177,9 +177,17 @@ class ReadStore(Protocol):
 
     def count(self, flt: JobFilter) -> int: ...
 
+    def unstarted_schedules(self, flt: JobFilter) -> list[str]:
+        """The schedules whose next occurrence (a job never started) matches ``flt``."""
+        ...
+
     def counts_by_state(self) -> dict[str, int]: ...
 
     def logs(self, job_id: int) -> list[LogLine]: ...
+
+    def logs_of(self, ids: Sequence[int]) -> dict[int, list[LogLine]]:
+        """{job: its log lines in order} of ``ids`` (those with any)."""
+        ...
 
     def throughput(self, since: float, bucket: float) -> list[tuple[float, int, int]]:
         """(bucket start, completed, failed) for finished jobs since ``since``."""

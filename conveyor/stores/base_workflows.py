@@ -52,8 +52,8 @@ class WorkflowStore(Protocol):
         """({job: its dependencies in order}, {job: its children in order}) of ``ids``."""
         ...
 
-    def dependents(self, job_id: int) -> list[int]:
-        """Jobs that depend on ``job_id``."""
+    def dependents_of(self, ids: Sequence[int]) -> dict[int, list[int]]:
+        """{job: the jobs that depend on it, by id} of ``ids`` (those with any)."""
         ...
 
     def cancel_tree(self, job_id: int) -> int:

@@ -40,10 +40,6 @@ class GraphSQL:
 
     def __init__(self, mark: str) -> None:
         self.mark = mark
-        p = mark
-        self.dependents = (
-            f"SELECT job_id FROM conveyor_deps WHERE dep_id = {p} ORDER BY job_id"
-        )
 
     def marks(self, n: int) -> str:
         return ", ".join(self.mark for _ in range(n))
@@ -60,6 +56,12 @@ class GraphSQL:
         return (
             f"SELECT job_id, dep_id FROM conveyor_deps WHERE job_id IN ({self.marks(len(ids))}) "
             "ORDER BY job_id, position"
+        )
+
+    def dependents_of(self, ids: Sequence[int]) -> str:
+        return (
+            f"SELECT dep_id, job_id FROM conveyor_deps WHERE dep_id IN ({self.marks(len(ids))}) "
+            "ORDER BY dep_id, job_id"
         )
 
     def children_of(self, ids: Sequence[int]) -> str:

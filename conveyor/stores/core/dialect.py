@@ -67,6 +67,9 @@ class Dialect:
     # A payload subset condition with {} for the JSON parameter; None: the core matches
     # the payload in Python (stores.matching.contains).
     json_contains: str | None = None
+    # Without it: a payload field read by a JSON path ({} for the path parameter), which
+    # narrows the rows to match in Python by a subset's top-level text and integer fields.
+    json_field: str | None = None
     for_update: str = ""  # row lock for a read inside a write (" FOR UPDATE")
     for_share: str = ""  # ... a shared one (" FOR SHARE")
     job_tables: tuple[str, ...] = ()  # tables whose rows (job_id) go with a purged job

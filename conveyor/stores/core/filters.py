@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from conveyor.stores.base import JobFilter
@@ -10,6 +11,8 @@ from conveyor.stores.core.dialect import D
 from conveyor.stores.matching import FILTER_COMPARISONS, like_pattern
 
 _TEXT_COLUMNS = ("payload", "args", "kwargs", "error", "job")
+_PLAIN_KEY = re.compile(r"[A-Za-z0-9_]+")
+_EXACT_INT = 2**53  # integers a JSON reader may hold as a double compare exactly below it
 
 
 def state_condition(d: D, state: str) -> str:
@@ -54,3 +57,19 @@ def where(d: D, flt: JobFilter, params: dict[str, Any]) -> str:
         if value is not None:
             add(f"{test} {d.mark(name)}", name, value)
     return " AND ".join(parts) or "1 = 1"
+
+
+def data_narrowing(d: D, data: Any, params: dict[str, Any]) -> str:
+    """SQL conditions (each prefixed with AND) that every payload containing ``data``
+    meets, for a dialect that matches subsets in Python: equality of its top-level text
+    and integer fields (``json_field``). Fewer rows to match, never a match lost."""
+    if not d.json_field or not isinstance(data, dict):
+        return ""
+    parts = []
+    for i, (key, value) in enumerate(data.items()):
+        exact = isinstance(value, str) or (
+            type(value) is int and -_EXACT_INT < value < _EXACT_INT)  # not bool
+        if isinstance(key, str) and _PLAIN_KEY.fullmatch(key) and exact:
+            params[f"dk{i}"], params[f"dv{i}"] = f'$."{key}"', value
+            parts.append(f" AND {d.json_field.format(d.mark(f'dk{i}'))} = {d.mark(f'dv{i}')}")
+    return "".join(parts)

@@ -10,7 +10,7 @@ from typing import Any
 
 from conveyor.stores.base import FINISHED, JobFilter, JobRow, LogLine, WorkerInfo
 from conveyor.stores.core.dialect import Dialect, row_columns
-from conveyor.stores.core.filters import where
+from conveyor.stores.core.filters import data_narrowing, where
 from conveyor.stores.matching import contains
 
 UNFINISHED = ("scheduled", "queued", "blocked", "waiting", "running")
@@ -30,7 +30,8 @@ class ReadingCore:
 
     def _matching_ids(self, conn: Any, flt: JobFilter) -> list[int]:
         params = self.d.params()
-        sql = f"SELECT id, payload FROM conveyor_jobs WHERE {where(self.d, flt, params)}"
+        sql = (f"SELECT id, payload FROM conveyor_jobs WHERE {where(self.d, flt, params)}"
+               f"{data_narrowing(self.d, flt.data, params)}")
         rows = conn.execute(sql, params).fetchall()
         return [r[0] for r in rows if contains(json.loads(r[1]), flt.data)]
 
@@ -65,6 +66,14 @@ class ReadingCore:
             row = conn.execute(sql, params).fetchone()
         return int(row[0]) if row else 0
 
+    def unstarted_schedules(self, flt: JobFilter) -> list[str]:
+        params = self.d.params()
+        with self.d.reading() as conn:
+            sql = (f"SELECT DISTINCT schedule_id FROM conveyor_jobs WHERE "
+                   f"{self._where(conn, flt, params)} AND schedule_id IS NOT NULL "
+                   "AND attempts = 0")
+            return sorted(r[0] for r in conn.execute(sql, params))
+
     def counts_by_state(self) -> dict[str, int]:
         # Counts over the due, running and finished indexes instead of a scan of every
         # row: the dashboard asks on every page load, and history only grows.
@@ -73,9 +82,14 @@ class ReadingCore:
         return {r[0]: r[1] for r in rows if r[1]}
 
     def logs(self, job_id: int) -> list[LogLine]:
+        return self.logs_of([job_id]).get(job_id, [])
+
+    def logs_of(self, ids: Sequence[int]) -> dict[int, list[LogLine]]:
+        found: dict[int, list[LogLine]] = {}
         with self.d.reading() as conn:
-            rows = self.d.run(conn, "logs", {"id": job_id}).fetchall()
-        return [LogLine(*r) for r in rows]
+            for r in self.d.run(conn, "logs_of", {"ids": self.d.array(ids)}):
+                found.setdefault(r[0], []).append(LogLine(*r))
+        return found
 
     def next_due(self, queues: Sequence[str] | None) -> float | None:
         query = "next_due_queues" if queues else "next_due"

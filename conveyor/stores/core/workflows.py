@@ -88,9 +88,13 @@ class WorkflowsCore:
         with self.d.reading() as conn:
             return relations(conn, self.d.graph, list(ids))
 
-    def dependents(self, job_id: int) -> list[int]:
-        with self.d.reading() as conn:
-            return [int(r[0]) for r in conn.execute(self.d.graph.dependents, (job_id,))]
+    def dependents_of(self, ids: Sequence[int]) -> dict[int, list[int]]:
+        found: dict[int, list[int]] = {}
+        if ids:
+            with self.d.reading() as conn:
+                for dep, job_id in conn.execute(self.d.graph.dependents_of(ids), list(ids)):
+                    found.setdefault(int(dep), []).append(int(job_id))
+        return found
 
     def cancel_tree(self, job_id: int) -> int:
         with self.d.writing() as conn:

@@ -174,9 +174,9 @@ INSERT INTO conveyor_logs (job_id, attempt, at, level, message)
 SELECT * FROM unnest(%(id)s::bigint[], %(attempt)s::int[], %(at)s::float8[],
     %(level)s::text[], %(message)s::text[])
 
--- name: logs
+-- name: logs_of
 SELECT job_id, attempt, at, level, message FROM conveyor_logs
-WHERE job_id = %(id)s ORDER BY at, id
+WHERE job_id = ANY(%(ids)s::bigint[]) ORDER BY job_id, at, id
 
 -- name: next_due
 -- The earliest due time: one probe of conveyor_jobs_due per distinct priority.

@@ -76,6 +76,7 @@ class SQLiteDialect(Dialect):
     like_escape = " ESCAPE '\\'"
     job_tables = ("conveyor_logs", "conveyor_steps", "conveyor_deps")
     unfinished_hint = "state IN ('pending', 'waiting') AND "  # conveyor_jobs_due's
+    json_field = "json_extract(payload, {})"
     events = EventSQL("?")
     graph = GraphSQL("?")
 

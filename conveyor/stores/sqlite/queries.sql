@@ -11,9 +11,9 @@ UNION ALL SELECT 'blocked', count(*) FROM conveyor_jobs WHERE state = 'blocked'
 UNION ALL SELECT state, count(*) FROM conveyor_jobs WHERE finished_at IS NOT NULL
     AND state IN ('completed', 'failed', 'cancelled') GROUP BY state
 
--- name: logs
+-- name: logs_of
 SELECT job_id, attempt, at, level, message FROM conveyor_logs
-WHERE job_id = :id ORDER BY at, rowid
+WHERE job_id IN (SELECT value FROM json_each(:ids)) ORDER BY job_id, at, rowid
 
 -- name: next_due
 -- The earliest due time: one probe of conveyor_jobs_due per distinct priority (min(run_at)

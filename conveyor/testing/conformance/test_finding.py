@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from conveyor import Conveyor, JobRecord, Retry
+from conveyor.stores.matching import contains
 
 from .helpers import drain, run_failing
 
@@ -167,6 +168,24 @@ def test_jobs_list_by_data_subset_and_text(app: Conveyor) -> None:
     assert _ids(app.jobs_list(data={"shop_id": 1})) == {hit.id}
     assert app.count(data={"shop_id": 1}) == 1
     assert _ids(app.jobs_list(text="needle")) == {hit.id}
+
+
+def test_data_filters_match_exactly_what_the_payload_contains(app: Conveyor) -> None:
+    @app.job
+    def d(payload: Any) -> None: ...
+
+    payloads: list[Any] = [
+        {"n": 1}, {"n": 1.0}, {"n": True}, {"n": "1"}, {"n": None}, {"n": 2**60},
+        {"n": {"id": 1}}, {"n": [1, 2]}, {"m": 1}, {"N": 1}, {"n": 1, "s": "é ü"},
+        {"s": "é ü"}, {"s": "é"}, {"a.b": 1}, {'q"': "x"}, {"$n": 1}, [1], "n",
+    ]
+    ids = [d(p).run_now().id for p in payloads]
+    for subset in ({"n": 1}, {"n": True}, {"n": "1"}, {"n": None}, {"n": 2**60},
+                   {"n": 2**60 + 1}, {"n": 1.0}, {"s": "é ü"}, {"n": 1, "s": "é ü"},
+                   {"a.b": 1}, {'q"': "x"}, {"$n": 1}, {"n": {"id": 1}}, {}):
+        expected = {i for i, p in zip(ids, payloads, strict=True) if contains(p, subset)}
+        assert _ids(app.jobs_list(data=subset, limit=100)) == expected, subset
+        assert app.count(data=subset) == len(expected), subset
 
 
 def test_jobs_list_refuses_bad_arguments(app: Conveyor) -> None:

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from conveyor import Conveyor, JobFailed, UnknownJobError
+from conveyor import Conveyor, JobFailed, JobRecord, UnknownJobError
 from conveyor.stores.base import Outcome
 
 from .helpers import drain
@@ -76,6 +76,27 @@ def test_cancel_jobs_never_touches_running_or_finished_jobs(app: Conveyor, shop)
     assert app.cancel_jobs() == 0
     assert app.cancel_jobs(state="completed") == 0
     assert [done.state, running.state] == ["completed", "running"]
+
+
+def test_cancelled_hooks_hear_each_job_cancel_jobs_cancels_with_its_full_record(
+    app: Conveyor, shop
+) -> None:
+    @app.job
+    def other() -> None: ...
+
+    heard: list[JobRecord] = []
+    app.on("cancelled")(heard.append)
+    upstream = other().run_now()
+    first = shop({"n": 1}).run_now()
+    blocked = shop({"n": 2}).run_now(depends_on=[upstream])
+    later = shop({"n": 3}).run_in(1, "hour")
+    downstream = other().run_now(depends_on=[first])
+    many = [h.id for h in app.enqueue_many(shop({"n": i}) for i in range(1500))]
+    assert app.cancel_jobs(type="sync_shop") == 3 + len(many)
+    assert [r.id for r in heard] == [first.id, blocked.id, later.id, *many]
+    assert heard[:3] == [app.get_job(h.id) for h in (first, blocked, later)]
+    assert heard[0].dependents == [downstream.id] and heard[1].depends_on == [upstream.id]
+    assert {r.state for r in heard} == {"cancelled"} and downstream.state == "cancelled"
 
 
 def test_cancel_jobs_refuses_an_unknown_state(app: Conveyor) -> None:
