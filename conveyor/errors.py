@@ -14,8 +14,9 @@ class ConfigurationError(ConveyorError, ValueError):
     """A bad URL, option or definition (raised before anything is stored)."""
 
 
-class PayloadError(ConveyorError, TypeError):
-    """A trigger's arguments cannot be stored as JSON; names the offending path."""
+class PayloadError(ConveyorError, TypeError, ValueError):
+    """A trigger's arguments cannot be stored as JSON; names the offending path. A
+    TypeError and a ValueError, like the ones ``json.dumps`` raises for such values."""
 
 
 class ArgumentsError(ConveyorError, TypeError):

@@ -534,3 +534,16 @@ def test_triggers_never_return_without_the_job_stored(open_app: Callable[..., Co
                noop().run_at(datetime.now(UTC))]
     other = open_app(url)
     assert all(other.get_job(h.id) is not None for h in handles)
+
+
+@pytest.mark.parametrize("value", [float("nan"), {1, 2}, b"x", object()])
+def test_a_payload_error_is_caught_as_json_dumps_errors_are(
+    sqlite_app: Conveyor, value: object
+) -> None:
+    @sqlite_app.job
+    def keep(x: object) -> None: ...
+
+    for family in (PayloadError, TypeError, ValueError):
+        with pytest.raises(family):
+            keep(value).run_now()
+    assert sqlite_app.count() == 0
