@@ -196,6 +196,9 @@ class Scheduling:
         given.update(owner=owner, key=key)
         call = definition(data) if data is not None else definition()
         if schedule is not None:
+            if run_at is not None:
+                raise ConfigurationError("schedule_job(): give schedule= or run_at=, not both "
+                                         "(a schedule decides when each run is due)")
             return schedule_call(self._app, self._app.periodic, call, schedule, given)
         if run_at is not None:
             return call.run_at(run_at, **given)

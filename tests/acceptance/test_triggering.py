@@ -547,3 +547,13 @@ def test_a_payload_error_is_caught_as_json_dumps_errors_are(
         with pytest.raises(family):
             keep(value).run_now()
     assert sqlite_app.count() == 0
+
+
+def test_schedule_job_refuses_both_a_schedule_and_a_run_at(sqlite_app: Conveyor) -> None:
+    @sqlite_app.job("report")
+    def report(data: object) -> None: ...
+
+    with pytest.raises(ValueError, match="not both"):
+        sqlite_app.schedule_job(type="report", data={}, schedule="every day",
+                                run_at=datetime(2031, 1, 1, tzinfo=UTC))
+    assert sqlite_app.count(job="report") == 0
