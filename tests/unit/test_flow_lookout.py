@@ -1,5 +1,6 @@
 """flowlogic.pick: how many peeks a limited claim makes, and when a look past full groups
-(whose cost grows with their backlog) is skipped because a recent one found nothing."""
+(whose cost grows with their backlog) is skipped because a recent one found nothing;
+flowlogic.fits: when jobs taken as a plain claim would take them keep every limit."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from conveyor.stores.flowlogic import (
     Exclusions,
     Lookout,
     Rules,
+    fits,
     pick,
 )
 
@@ -26,6 +28,7 @@ class Jobs:
         self.jobs = jobs
         self.peeks: list[int] = []  # the size of each peek
         self.busy: list[tuple[str, str, str | None]] = []  # attempts running
+        self.used: dict[str, int] = {}  # starts in the rate window, per group
 
     def peek(self, queues: Sequence[str] | None, skip: Exclusions, limit: int
              ) -> list[Candidate]:
@@ -51,7 +54,7 @@ class Jobs:
         return [r for r in self.busy if r[0] in jobs or r[1] in queues]
 
     def rate_used(self, groups: Sequence[str], now: float) -> dict[str, int]:
-        return {}
+        return {g: n for g, n in self.used.items() if g in groups}
 
     def record_starts(self, rows: Sequence[tuple[str, float, int, float]]) -> None: ...
 
@@ -110,3 +113,30 @@ def test_without_full_groups_a_claim_looks_further_for_its_whole_batch() -> None
     ids, _ = pick(conn, rules, None, 250, Lookout())
     assert ids == list(range(1, 251))
     assert conn.peeks == [PEEK, 250]  # the second from the top again: no keyset here
+
+
+def test_taken_jobs_fit_while_every_limit_holds_with_them_counted() -> None:
+    rules = Rules.of([FlowRule("job", "capped", 3, None, None, False),
+                      FlowRule("queue", "slow", None, 5, 60.0, False)])
+    conn = Jobs([])
+    taken = [("capped", "default", None)] * 3
+    conn.busy = list(taken)  # taken in this transaction: running already
+    assert fits(conn, rules, taken, 1000.0)
+    conn.busy.append(("capped", "default", None))  # one more ran before
+    assert not fits(conn, rules, taken, 1000.0)
+    starts = [("other", "slow", None)] * 2
+    conn.used = {flowlogic.queue_group("slow"): 3}
+    assert fits(conn, rules, starts, 1000.0)
+    conn.used = {flowlogic.queue_group("slow"): 4}
+    assert not fits(conn, rules, starts, 1000.0)
+    assert fits(conn, rules, [("free", "default", None)] * 100, 1000.0)  # no limit met
+
+
+def test_a_plain_take_that_broke_a_limit_is_not_tried_again_for_a_while(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    lookout = Lookout()
+    assert lookout.optimistic()
+    lookout.miss()
+    assert not lookout.optimistic()
+    monkeypatch.setattr(flowlogic, "DEEP_EVERY", 0.0)
+    assert lookout.optimistic()
