@@ -29,4 +29,6 @@ if not os.environ.get("BENCH_FLOW_PLAIN"):
 
 
 if __name__ == "__main__":
-    app.run_worker(concurrency=int(os.environ.get("BENCH_CONCURRENCY", "200")))
+    ahead = os.environ.get("BENCH_PREFETCH")  # jobs claimed ahead (default: 2 x concurrency)
+    app.run_worker(concurrency=int(os.environ.get("BENCH_CONCURRENCY", "200")),
+                   **({"prefetch": int(ahead)} if ahead else {}))
