@@ -129,11 +129,15 @@ class Lookout:
         self.missed = -math.inf  # when a plain take last broke a limit (monotonic)
 
     def optimistic(self) -> bool:
-        """Is a plain take worth trying first (none broke a limit for ``DEEP_EVERY`` s)?"""
+        """Is a plain take worth trying first? Not for ``DEEP_EVERY`` s after one broke a
+        limit, unless a claim since found room left in every limit it met."""
         return time.monotonic() - self.missed >= DEEP_EVERY
 
     def miss(self) -> None:
         self.missed = time.monotonic()
+
+    def unmiss(self) -> None:
+        self.missed = -math.inf
 
     def needless(self, queues: Sequence[str] | None, skip: Exclusions) -> bool:
         """Did a recent look, skipping no more than ``skip`` does now, find nothing?"""
@@ -248,6 +252,8 @@ def pick(conn: FlowConnection, rules: Rules, queues: Sequence[str] | None, want:
         # Nothing new to skip (every job looked at fits): look further down the same
         # order instead, for as many more as are still wanted.
         size = PEEK if deep else len(seen) + want - len(chosen)
+    if lookout is not None and all(n >= 1 for n in left.values()):
+        lookout.unmiss()  # every limit met has room left: a plain take may fit again
     return chosen, now if now is not None else conn.now()
 
 

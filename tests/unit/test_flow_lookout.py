@@ -140,3 +140,15 @@ def test_a_plain_take_that_broke_a_limit_is_not_tried_again_for_a_while(
     assert not lookout.optimistic()
     monkeypatch.setattr(flowlogic, "DEEP_EVERY", 0.0)
     assert lookout.optimistic()
+
+
+def test_a_pick_that_leaves_room_in_every_limit_makes_a_plain_take_worth_trying() -> None:
+    lookout = Lookout()
+    lookout.miss()
+    conn = Jobs(_backlog(5))
+    conn.busy = [("capped", "default", None)]
+    pick(conn, RULES, None, 10, lookout)  # "capped" (1 at a time) is full
+    assert not lookout.optimistic()
+    rules = Rules.of([FlowRule("job", "capped", 10, None, None, False)])
+    pick(conn, rules, None, 3, lookout)  # 3 of 9 free slots taken
+    assert lookout.optimistic()

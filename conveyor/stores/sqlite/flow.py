@@ -96,10 +96,11 @@ def claim_limited(conn: sqlite3.Connection, rules: Rules, q: Mapping[str, str],
                   lookout: Lookout) -> list[Any]:
     """Claim under flow rules (``q``: the store's queries, ``claim`` and ``take``).
 
-    While no plain take broke a limit lately, the plain claim is tried first, inside a
-    savepoint: if the jobs it took keep every limit (counted under the write lock), they
-    are what :func:`pick` would choose, at the cost of a plain claim and the counts;
-    otherwise it is rolled back and :func:`pick` chooses."""
+    The plain claim is tried first, inside a savepoint: if the jobs it took keep every
+    limit (counted under the write lock), they are what :func:`pick` would choose, at the
+    cost of a plain claim and the counts; otherwise it is rolled back and :func:`pick`
+    chooses, and goes on choosing for a second (:meth:`Lookout.optimistic`) unless it
+    finds room left in every limit it meets."""
     flow = SQLiteFlow(conn, params["now"])
     if lookout.optimistic():
         conn.execute("SAVEPOINT conveyor_plain_take")
