@@ -130,7 +130,7 @@ class Lookout:
 
     def optimistic(self) -> bool:
         """Is a plain take worth trying first? Not for ``DEEP_EVERY`` s after one broke a
-        limit, unless a claim since found room left in every limit it met."""
+        limit, unless a pick since found room for as many again in every limit it met."""
         return time.monotonic() - self.missed >= DEEP_EVERY
 
     def miss(self) -> None:
@@ -252,8 +252,8 @@ def pick(conn: FlowConnection, rules: Rules, queues: Sequence[str] | None, want:
         # Nothing new to skip (every job looked at fits): look further down the same
         # order instead, for as many more as are still wanted.
         size = PEEK if deep else len(seen) + want - len(chosen)
-    if lookout is not None and all(n >= 1 for n in left.values()):
-        lookout.unmiss()  # every limit met has room left: a plain take may fit again
+    if lookout is not None and all(n >= want for n in left.values()):
+        lookout.unmiss()  # every limit met has room for another claim: a plain take fits
     return chosen, now if now is not None else conn.now()
 
 
