@@ -130,7 +130,8 @@ class Lookout:
 
     def optimistic(self) -> bool:
         """Is a plain take worth trying first? Not for ``DEEP_EVERY`` s after one broke a
-        limit, unless a pick since found room for as many again in every limit it met."""
+        limit, unless a pick since left room for as many jobs again (and at least a peek)
+        in every limit it met."""
         return time.monotonic() - self.missed >= DEEP_EVERY
 
     def miss(self) -> None:
@@ -252,8 +253,8 @@ def pick(conn: FlowConnection, rules: Rules, queues: Sequence[str] | None, want:
         # Nothing new to skip (every job looked at fits): look further down the same
         # order instead, for as many more as are still wanted.
         size = PEEK if deep else len(seen) + want - len(chosen)
-    if lookout is not None and all(n >= want for n in left.values()):
-        lookout.unmiss()  # every limit met has room for another claim: a plain take fits
+    if lookout is not None and all(n >= max(want, PEEK) for n in left.values()):
+        lookout.unmiss()  # every limit met has room for another claim and a peek more
     return chosen, now if now is not None else conn.now()
 
 

@@ -142,17 +142,16 @@ def test_a_plain_take_that_broke_a_limit_is_not_tried_again_for_a_while(
     assert lookout.optimistic()
 
 
-def test_room_for_as_many_again_makes_a_plain_take_worth_trying() -> None:
+def test_room_for_a_peek_more_makes_a_plain_take_worth_trying() -> None:
     lookout = Lookout()
     lookout.miss()
     conn = Jobs(_backlog(5))
     conn.busy = [("capped", "default", None)]
     pick(conn, RULES, None, 10, lookout)  # "capped" (1 at a time) is full
     assert not lookout.optimistic()
-    rules = Rules.of([FlowRule("job", "capped", 6, None, None, False)])
-    pick(conn, rules, None, 3, lookout)  # 3 of 5 free slots taken: 2 left, not 3
+    rules = Rules.of([FlowRule("job", "capped", 1 + PEEK, None, None, False)])
+    pick(conn, rules, None, 3, lookout)  # PEEK - 3 free slots left
     assert not lookout.optimistic()
-    conn.jobs = _backlog(5, start=10)
-    pick(conn, Rules.of([FlowRule("job", "capped", 8, None, None, False)]), None, 3,
-         lookout)  # 3 of 7 free slots taken: room for 3 more
+    rules = Rules.of([FlowRule("job", "capped", 4 + PEEK, None, None, False)])
+    pick(conn, rules, None, 3, lookout)  # PEEK free slots left
     assert lookout.optimistic()

@@ -100,7 +100,7 @@ def claim_limited(conn: sqlite3.Connection, rules: Rules, q: Mapping[str, str],
     limit (counted under the write lock), they are what :func:`pick` would choose, at the
     cost of a plain claim and the counts; otherwise it is rolled back and :func:`pick`
     chooses, and goes on choosing for a second (:meth:`Lookout.optimistic`) unless it
-    finds room for as many jobs again in every limit it meets."""
+    leaves room for as many jobs again (and at least ``PEEK``) in every limit it meets."""
     flow = SQLiteFlow(conn, params["now"])
     if lookout.optimistic():
         conn.execute("SAVEPOINT conveyor_plain_take")
