@@ -113,6 +113,15 @@ _PRIORITY_HELP = (
 )
 
 
+def flag(name: str, value: object) -> bool:
+    """A yes/no option: True/False (None, 0 and 1 too); a str such as "no" is refused
+    rather than read as true."""
+    if value is None or value is True or value is False or (
+            type(value) is int and value in (0, 1)):
+        return bool(value)
+    raise ConfigurationError(f"invalid {name} {value!r}; accepted: True or False")
+
+
 def coerce_owner(owner: object) -> str | None:
     """The seed's userId: 0 or None mean the system; anything else is kept as text."""
     if owner is None or owner == 0 or owner == "":
@@ -204,7 +213,7 @@ def merge_options(base: JobOptions, given: dict[str, Any]) -> JobOptions:
         raise ConfigurationError(
             f"unknown trigger option {unknown[0]!r}; accepted: {', '.join(OPTION_NAMES)}"
         )
-    replace, unique = bool(given.get("replace")), bool(given.get("unique"))
+    replace, unique = flag("replace", given.get("replace")), flag("unique", given.get("unique"))
     if replace and unique:
         raise ConfigurationError("replace=True and unique=True cannot be combined; pick one")
     key = given.get("key", base.key)

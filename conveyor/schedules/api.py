@@ -13,7 +13,7 @@ from conveyor.clock import now as clock_now
 from conveyor.errors import ConfigurationError, ScheduleError
 from conveyor.host import Host
 from conveyor.jobs import JobHandle
-from conveyor.options import CronJobOptions, ScheduleJobOptions, coerce_seconds
+from conveyor.options import CronJobOptions, ScheduleJobOptions, coerce_seconds, flag
 from conveyor.records import utc
 from conveyor.retry import Retry
 from conveyor.schedules.cron import looks_like_cron
@@ -191,7 +191,7 @@ class Scheduling:
             given["retry"] = retry
         if priority is not None:
             given["priority"] = priority
-        if cancel_repeats:
+        if flag("cancel_repeats", cancel_repeats):
             given["replace"] = True
         given.update(owner=owner, key=key)
         call = definition(data) if data is not None else definition()

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from conveyor.errors import ConfigurationError, ScheduleError
 from conveyor.jobs import JobHandle
-from conveyor.options import coerce_seconds
+from conveyor.options import coerce_seconds, flag
 from conveyor.schedules.periodic import make_row
 from conveyor.schedules.schedule import parse_schedule
 from conveyor.stores.base import JobFilter, NewJob, Store
@@ -51,7 +51,8 @@ def schedule_call(
     options = dict(options)
     tz = options.pop("tz", None)
     misfire = coerce_seconds("misfire", options.pop("misfire", None))
-    replace, unique = bool(options.pop("replace", False)), bool(options.pop("unique", False))
+    replace = flag("replace", options.pop("replace", False))
+    unique = flag("unique", options.pop("unique", False))
     if replace and unique:
         raise ConfigurationError("replace=True and unique=True cannot be combined; pick one")
     if options.pop("connection", None) is not None:

@@ -557,3 +557,26 @@ def test_schedule_job_refuses_both_a_schedule_and_a_run_at(sqlite_app: Conveyor)
         sqlite_app.schedule_job(type="report", data={}, schedule="every day",
                                 run_at=datetime(2031, 1, 1, tzinfo=UTC))
     assert sqlite_app.count(job="report") == 0
+
+
+@pytest.mark.parametrize("option", ["replace", "unique"])
+@pytest.mark.parametrize("value", ["no", "yes", "False", 2, 1.0, [True]])
+def test_replace_and_unique_refuse_what_is_not_true_or_false(
+    sqlite_app: Conveyor, option: str, value: object
+) -> None:
+    @sqlite_app.job
+    def noop() -> None: ...
+
+    with pytest.raises(ValueError, match=option):
+        noop().run_now(**{option: value})  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=option):
+        sqlite_app.schedule_job(type="noop", schedule="every day", **{option: value})
+    assert sqlite_app.count() == 0
+
+
+def test_cancel_repeats_refuses_a_string(sqlite_app: Conveyor) -> None:
+    @sqlite_app.job
+    def noop() -> None: ...
+
+    with pytest.raises(ValueError, match="cancel_repeats"):
+        sqlite_app.schedule_job(type="noop", cancel_repeats="no")  # type: ignore[arg-type]
