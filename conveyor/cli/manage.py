@@ -21,8 +21,10 @@ def act_on_each(app: Conveyor, ids: tuple[int, ...], act: Callable[[int], bool],
                 accepted: str) -> None:
     """Apply ``act`` to every id, one line each; exit 2 if any could not be acted on."""
     failed = False
+    known = {r.id: r for r in app.queries.records(ids)}  # read in bulk, not id by id
     for job_id in ids:
-        record = app.get_job(job_id)
+        # an id given again is read again (the first one acted on it)
+        record = known.pop(job_id) if job_id in known else app.get_job(job_id)
         if record is None:
             click.echo(f"error: no job with id {job_id}", err=True)
             failed = True

@@ -159,6 +159,21 @@ def test_cancel_and_retry_act_on_each_id(invoke: Invoke) -> None:
     assert "queued" in invoke("show", first).stdout.splitlines()[0]
 
 
+def test_cancel_of_many_ids_reports_each_once_a_repeat_as_already_cancelled(
+    invoke: Invoke,
+) -> None:
+    ids = [invoke("run", "add", "--args", "[1, 2]", "--in", "1 hour").stdout.strip()
+           for _ in range(3)]
+    result = invoke("cancel", *ids, "999999", ids[0])
+    assert result.exit_code == 2
+    assert result.stdout.splitlines() == [f"cancelled {i}" for i in ids]
+    assert result.stderr.splitlines() == [
+        "error: no job with id 999999",
+        f"error: job {ids[0]} is cancelled; only scheduled, queued, blocked, running or "
+        "waiting jobs can be cancelled",
+    ]
+
+
 def test_cancel_of_a_finished_job_says_why(invoke: Invoke) -> None:
     job_id = invoke("run", "add", "--args", "[1, 2]").stdout.strip()
     burst(invoke)
