@@ -19,6 +19,8 @@ for url in "" ${PG_URL:+"$PG_URL"}; do
   $PY bench/bench_enqueue.py $opt
   # durable steps/s with 1, 10, 100 concurrent runs x 20 steps
   $PY bench/bench_durable.py --runs 100 --steps 20 --concurrency 1,10,100 ${url:+--url $url}
+  # bulk cancel, purge, count/list filters, CLI cancel/retry over 10k and 100k stored jobs
+  $PY bench/bench_bulk_ops.py $opt
 done
 # the bar: side by side with Huey, Dramatiq, Procrastinate, RQ, arq, Celery (own venv;
 # needs Redis and PostgreSQL; PEERS=1 to run it, it takes 15-30 minutes)

@@ -233,7 +233,12 @@ class Queries:
     def retry(self, job_id: int) -> bool:
         """Run a finished job again now; False if it is not finished or does not exist."""
         found = _stored_id(job_id)
-        return found is not None and self._store.retry_job(found)
+        return found is not None and bool(self._store.retry_jobs([found]))
+
+    def retry_many(self, ids: Sequence[int]) -> set[int]:
+        """Run the finished jobs among ``ids`` again now, in one statement; their ids."""
+        found = {i for i in map(_stored_id, ids) if i is not None}
+        return set(self._store.retry_jobs(sorted(found))) if found else set()
 
     def purge(self, *, expired: bool = False, **filters: Any) -> int:
         """Delete finished jobs: all matching ones, or (``expired=True``) those past

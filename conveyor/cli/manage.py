@@ -17,19 +17,21 @@ from conveyor.timeunits import parse_duration
 ids_argument = click.argument("ids", metavar="ID...", nargs=-1, required=True, type=RUN_ID)
 
 
-def act_on_each(app: Conveyor, ids: tuple[int, ...], act: Callable[[int], bool], done: str,
-                accepted: str) -> None:
-    """Apply ``act`` to every id, one line each; exit 2 if any could not be acted on."""
+def act_on_each(app: Conveyor, ids: tuple[int, ...], act: Callable[[list[int]], set[int]],
+                done: str, accepted: str) -> None:
+    """Apply ``act`` to the ids (it returns those it acted on), then one line per id
+    (the ids not acted on are read to say why); exit 2 if any could not be acted on."""
     failed = False
-    known = {r.id: r for r in app.queries.records(ids)}  # read in bulk, not id by id
+    acted = act(list(ids))
     for job_id in ids:
-        # an id given again is read again (the first one acted on it)
-        record = known.pop(job_id) if job_id in known else app.get_job(job_id)
+        if job_id in acted:
+            acted.discard(job_id)  # an id given again was not acted on again
+            click.echo(f"{done} {job_id}")
+            continue
+        record = app.get_job(job_id)
         if record is None:
             click.echo(f"error: no job with id {job_id}", err=True)
             failed = True
-        elif act(job_id):
-            click.echo(f"{done} {job_id}")
         else:
             click.echo(f"error: job {job_id} is {record.state}; only {accepted} jobs can be "
                        f"{done}", err=True)
@@ -46,8 +48,8 @@ def act_on_each(app: Conveyor, ids: tuple[int, ...], act: Callable[[int], bool],
 @app_options()
 def cancel(app: Conveyor, ids: tuple[int, ...], cascade: bool) -> None:
     """Cancel runs that have not finished (a running one stops at its next heartbeat)."""
-    act_on_each(app, ids, lambda job_id: app.cancel(job_id, cascade=cascade), "cancelled",
-                "scheduled, queued, blocked, running or waiting")
+    act_on_each(app, ids, lambda each: {i for i in each if app.cancel(i, cascade=cascade)},
+                "cancelled", "scheduled, queued, blocked, running or waiting")
 
 
 @click.command()
@@ -55,7 +57,7 @@ def cancel(app: Conveyor, ids: tuple[int, ...], cascade: bool) -> None:
 @app_options()
 def retry(app: Conveyor, ids: tuple[int, ...]) -> None:
     """Run finished runs again now."""
-    act_on_each(app, ids, app.retry, "retried", "completed, failed or cancelled")
+    act_on_each(app, ids, app.queries.retry_many, "retried", "completed, failed or cancelled")
 
 
 @click.command()

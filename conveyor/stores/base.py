@@ -199,8 +199,9 @@ class ReadStore(Protocol):
         """Cancel matching pending, waiting or running jobs; returns how many."""
         ...
 
-    def retry_job(self, job_id: int) -> bool:
-        """Put a finished (failed/cancelled/completed) job back to run now."""
+    def retry_jobs(self, ids: Sequence[int]) -> list[int]:
+        """Put the finished (failed/cancelled/completed) jobs among ``ids`` back to run
+        now; returns their ids."""
         ...
 
     def purge(self, flt: JobFilter | None, expired_only: bool) -> int:

@@ -174,6 +174,22 @@ def test_cancel_of_many_ids_reports_each_once_a_repeat_as_already_cancelled(
     ]
 
 
+def test_retry_of_many_ids_retries_the_finished_ones_in_one_go(invoke: Invoke) -> None:
+    ids = [invoke("run", "add", "--args", "[1, 2]", "--in", "1 hour").stdout.strip()
+           for _ in range(3)]
+    invoke("cancel", *ids[:2])
+    result = invoke("retry", ids[1], ids[2], ids[0], "999999", ids[1])
+    assert result.exit_code == 2
+    assert result.stdout.splitlines() == [f"retried {ids[1]}", f"retried {ids[0]}"]
+    assert result.stderr.splitlines() == [
+        f"error: job {ids[2]} is scheduled; only completed, failed or cancelled jobs can be "
+        "retried",
+        "error: no job with id 999999",
+        f"error: job {ids[1]} is queued; only completed, failed or cancelled jobs can be "
+        "retried",
+    ]
+
+
 def test_cancel_of_a_finished_job_says_why(invoke: Invoke) -> None:
     job_id = invoke("run", "add", "--args", "[1, 2]").stdout.strip()
     burst(invoke)

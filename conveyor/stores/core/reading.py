@@ -116,12 +116,13 @@ class ReadingCore:
                 d.notify(conn)
             return changed
 
-    def retry_job(self, job_id: int) -> bool:
+    def retry_jobs(self, ids: Sequence[int]) -> list[int]:
         with self.d.writing() as conn:
-            changed = int(self.d.run(conn, "retry_job", self.d.params(id=job_id)).rowcount)
-            if changed:
+            params = self.d.params(ids=self.d.array(ids))
+            retried = [int(r[0]) for r in self.d.run(conn, "retry_job", params)]
+            if retried:
                 self.d.notify(conn)
-        return changed > 0
+        return retried
 
     def purge(self, flt: JobFilter | None, expired_only: bool) -> int:
         d = self.d

@@ -223,7 +223,8 @@ UPDATE conveyor_jobs SET state = 'pending', run_at = conveyor_now(),
             'number', attempts, 'started_at', started_at, 'finished_at', finished_at,
             'error', CASE WHEN state = 'completed' THEN NULL ELSE error::jsonb END))
         ELSE history END
-WHERE id = %(id)s AND state IN ('failed', 'cancelled', 'completed')
+WHERE id = ANY(%(ids)s::bigint[]) AND state IN ('failed', 'cancelled', 'completed')
+RETURNING id
 
 -- name: notify
 SELECT pg_notify('conveyor_' || current_schema(), '')

@@ -68,7 +68,8 @@ UPDATE conveyor_jobs SET state = 'pending', run_at = :now, finished_at = NULL,
             'started_at', started_at, 'finished_at', finished_at,
             'error', CASE WHEN state = 'completed' THEN NULL ELSE json(error) END))
         ELSE history END
-WHERE id = :id AND state IN ('failed', 'cancelled', 'completed')
+WHERE id IN (SELECT value FROM json_each(:ids)) AND state IN ('failed', 'cancelled', 'completed')
+RETURNING id
 
 -- name: heartbeat
 -- Renews the leases of the jobs this worker holds (by id: no index of worker_id to keep
