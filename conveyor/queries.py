@@ -215,17 +215,22 @@ class Queries:
         a durable run at its next step). Jobs that depend on it are cancelled too; with
         ``cascade=True`` so are the child runs it started (at any depth)."""
         found = _stored_id(job_id)
-        if found is None:
-            return False
-        job_id = found
-        before = self._store.state_of(job_id) if self._app.hooks.wants("cancelled") else None
-        if cascade:
-            done = self._store.cancel_tree(job_id) > 0
-        else:
-            done = self._store.cancel(JobFilter(ids=[job_id])) > 0
-        if done and before is not None and before[0] != "running":
-            self._cancelled([job_id])
-        return done
+        return found is not None and found in self.cancel_many([found], cascade)
+
+    def cancel_many(self, ids: Sequence[int], cascade: bool = False) -> set[int]:
+        """Cancel each of ``ids`` in turn as :meth:`cancel` does, in one transaction;
+        returns the ids cancelled."""
+        found = [i for i in map(_stored_id, ids) if i is not None]
+        if not found:
+            return set()
+        hooked = self._app.hooks.wants("cancelled")
+        # running jobs are reported by their worker
+        running = {r.id for r in self._store.list_jobs(
+            JobFilter(ids=found, states=["running"]), len(found), 0, False)} if hooked else set()
+        done = self._store.cancel_each(found, cascade)
+        if hooked:
+            self._cancelled([i for i in done if i not in running])
+        return set(done)
 
     def _cancelled(self, ids: Sequence[int]) -> None:
         self._app.hooks.cancelled(self, self.records(ids))

@@ -48,8 +48,8 @@ def act_on_each(app: Conveyor, ids: tuple[int, ...], act: Callable[[list[int]], 
 @app_options()
 def cancel(app: Conveyor, ids: tuple[int, ...], cascade: bool) -> None:
     """Cancel runs that have not finished (a running one stops at its next heartbeat)."""
-    act_on_each(app, ids, lambda each: {i for i in each if app.cancel(i, cascade=cascade)},
-                "cancelled", "scheduled, queued, blocked, running or waiting")
+    act_on_each(app, ids, lambda each: app.queries.cancel_many(each, cascade), "cancelled",
+                "scheduled, queued, blocked, running or waiting")
 
 
 @click.command()

@@ -56,7 +56,8 @@ class WorkflowStore(Protocol):
         """{job: the jobs that depend on it, by id} of ``ids`` (those with any)."""
         ...
 
-    def cancel_tree(self, job_id: int) -> int:
-        """Cancel an unfinished job and its unfinished children (any depth); dependents
-        follow by the dependency rules. Returns how many jobs were cancelled."""
+    def cancel_each(self, ids: Sequence[int], cascade: bool) -> list[int]:
+        """Cancel each unfinished job of ``ids`` in turn (with ``cascade``, its unfinished
+        children at any depth too), one statement each, all in one transaction;
+        dependents follow by the dependency rules. Returns the ids it cancelled."""
         ...

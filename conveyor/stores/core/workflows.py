@@ -9,10 +9,12 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from conveyor.stores.base import NewJob, StepRow
+from conveyor.stores.base import JobFilter, NewJob, StepRow
 from conveyor.stores.base_workflows import ChildOutcome
-from conveyor.stores.core.dialect import Dialect
+from conveyor.stores.core.dialect import Dialect, retried
 from conveyor.stores.core.durable import step_params
+from conveyor.stores.core.filters import where
+from conveyor.stores.core.reading import UNFINISHED
 from conveyor.stores.graphlogic import dependencies, plan, read_states, relations
 from conveyor.stores.matching import FAR_FUTURE
 
@@ -96,9 +98,19 @@ class WorkflowsCore:
                     found.setdefault(int(dep), []).append(int(job_id))
         return found
 
-    def cancel_tree(self, job_id: int) -> int:
-        with self.d.writing() as conn:
-            changed = int(self.d.run(conn, "cancel_tree", self.d.params(id=job_id)).rowcount)
-            if changed:
-                self.d.notify(conn)
-        return changed
+    @retried
+    def cancel_each(self, ids: Sequence[int], cascade: bool) -> list[int]:
+        d, done = self.d, dict[int, None]()  # in order, once each
+        with d.writing() as conn:
+            for job_id in ids:
+                if cascade:
+                    changed = d.run(conn, "cancel_tree", d.params(id=job_id)).rowcount
+                else:
+                    params = d.params()
+                    cond = where(d, JobFilter(ids=[job_id], states=UNFINISHED), params)
+                    changed = conn.execute(d.q["cancel"].format(where=cond), params).rowcount
+                if changed:
+                    done[job_id] = None
+            if done:  # a waiting parent of a cancelled child is due now
+                d.notify(conn)
+        return list(done)

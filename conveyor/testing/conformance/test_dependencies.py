@@ -87,6 +87,25 @@ def test_cancelling_a_dependency_cancels_its_dependents(jobs: Conveyor) -> None:
     assert (b.state, c.state) == ("cancelled", "cancelled")
 
 
+def test_cancelling_many_ids_cancels_each_in_turn_as_one_cancel_would(jobs: Conveyor) -> None:
+    heard: list[int] = []
+    jobs.on("cancelled")(lambda record: heard.append(record.id))
+    done = jobs.jobs.plus(3).run_now()
+    finish(jobs, done.id)
+    running = jobs.jobs.plus(4).run_now()
+    jobs.store.claim("test", None, 1, 30.0)
+    a = jobs.jobs.plus(1).run_now()
+    b = jobs.jobs.plus(2).run_now(depends_on=[a])
+    alone = jobs.jobs.plus(5).run_in(1, "hour")
+    ids = [a.id, b.id, done.id, running.id, alone.id, a.id, 999_999]
+    assert jobs.queries.cancel_many(ids) == {a.id, running.id, alone.id}
+    record = jobs.get_job(b.id)  # cancelled by its dependency's cancel, which it names
+    assert record is not None and record.state == "cancelled"
+    assert record.error is not None and f"run {a.id}" in record.error["message"]
+    assert (done.state, running.state, alone.state) == ("completed", "cancelled", "cancelled")
+    assert heard == [a.id, alone.id]  # a running job is reported by its worker
+
+
 def test_dependency_already_failed_cancels_the_dependent_at_once(jobs: Conveyor) -> None:
     a = jobs.jobs.boom().run_now()
     drain(jobs)
