@@ -97,13 +97,14 @@ def test_cancelling_many_ids_cancels_each_in_turn_as_one_cancel_would(jobs: Conv
     a = jobs.jobs.plus(1).run_now()
     b = jobs.jobs.plus(2).run_now(depends_on=[a])
     alone = jobs.jobs.plus(5).run_in(1, "hour")
-    ids = [a.id, b.id, done.id, running.id, alone.id, a.id, 999_999]
-    assert jobs.queries.cancel_many(ids) == {a.id, running.id, alone.id}
+    many = [h.id for h in jobs.enqueue_many(jobs.jobs.plus(i) for i in range(1100))]
+    ids = [a.id, b.id, done.id, running.id, alone.id, *many, a.id, 999_999]
+    assert jobs.queries.cancel_many(ids) == {a.id, running.id, alone.id, *many}
     record = jobs.get_job(b.id)  # cancelled by its dependency's cancel, which it names
     assert record is not None and record.state == "cancelled"
     assert record.error is not None and f"run {a.id}" in record.error["message"]
     assert (done.state, running.state, alone.state) == ("completed", "cancelled", "cancelled")
-    assert heard == [a.id, alone.id]  # a running job is reported by its worker
+    assert heard == [a.id, alone.id, *many]  # a running job is reported by its worker
 
 
 def test_dependency_already_failed_cancels_the_dependent_at_once(jobs: Conveyor) -> None:
