@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Callable, Sequence
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, nullcontext
 from importlib import resources
 from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar
 
@@ -188,6 +188,11 @@ class Dialect:
     def attempt(self, fn: Callable[[], T]) -> T:
         """Run a whole operation, again if the database aborted it to break a deadlock."""
         return fn()
+
+    def batched(self, conn: Any) -> AbstractContextManager[Any]:
+        """Statements run on ``conn`` inside are sent together where the database can
+        (their cursors are read after it ends): PostgreSQL's pipeline."""
+        return nullcontext()
 
 
 def retried(fn: Callable[Concatenate[S, P], T]) -> Callable[Concatenate[S, P], T]:

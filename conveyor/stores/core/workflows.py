@@ -100,17 +100,17 @@ class WorkflowsCore:
 
     @retried
     def cancel_each(self, ids: Sequence[int], cascade: bool) -> list[int]:
-        d, done = self.d, dict[int, None]()  # in order, once each
+        d, sent = self.d, []
         with d.writing() as conn:
-            for job_id in ids:
-                if cascade:
-                    changed = d.run(conn, "cancel_tree", d.params(id=job_id)).rowcount
-                else:
-                    params = d.params()
-                    cond = where(d, JobFilter(ids=[job_id], states=UNFINISHED), params)
-                    changed = conn.execute(d.q["cancel"].format(where=cond), params).rowcount
-                if changed:
-                    done[job_id] = None
+            with d.batched(conn):
+                for job_id in ids:
+                    if cascade:
+                        sent.append(d.run(conn, "cancel_tree", d.params(id=job_id)))
+                    else:
+                        params = d.params()
+                        cond = where(d, JobFilter(ids=[job_id], states=UNFINISHED), params)
+                        sent.append(conn.execute(d.q["cancel"].format(where=cond), params))
+            done = dict.fromkeys(i for i, cur in zip(ids, sent, strict=True) if cur.rowcount)
             if done:  # a waiting parent of a cancelled child is due now
                 d.notify(conn)
         return list(done)

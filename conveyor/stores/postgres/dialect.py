@@ -158,6 +158,9 @@ class PostgresDialect(Dialect):
     def attempt(self, fn: Callable[[], T]) -> T:
         return retry_conflicts(fn)()
 
+    def batched(self, conn: Any) -> Any:
+        return conn.pipeline()
+
     @staticmethod
     def missing_table(exc: BaseException) -> bool:
         return isinstance(exc, pg_errors.UndefinedTable)
