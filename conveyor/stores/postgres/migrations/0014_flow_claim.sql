@@ -224,7 +224,8 @@ BEGIN
                 at := coalesce(nullif(current_setting('conveyor.now', true), '')::float8,
                     extract(epoch from clock_timestamp())::float8);
             END IF;
-            -- Rows found by primary key, the state tested on the locked row (OFFSET 0 keeps
+            -- Rows found by primary key, the state and due time tested on the locked row (a
+            -- job peeked at may have run and been rescheduled since; OFFSET 0 keeps
             -- it outside the subquery: else the planner may walk a partial index of the
             -- backlog for a few ids); starts of rate-limited groups added to their buckets
             -- (only rows of groups this claim holds locks on: claims never wait on each
@@ -234,9 +235,9 @@ BEGIN
                 UPDATE conveyor_jobs AS j SET state = 'running', attempts = j.attempts + 1,
                     started_at = at, lease_token = token, lease_expires_at = at + lease,
                     worker_id = worker, dedupe_key = NULL
-                FROM (SELECT d.id, d.state FROM conveyor_jobs AS d WHERE d.id = ANY(chosen)
-                        OFFSET 0 FOR UPDATE SKIP LOCKED) AS due
-                WHERE j.id = due.id AND due.state IN ('pending', 'waiting')
+                FROM (SELECT d.id, d.state, d.run_at FROM conveyor_jobs AS d
+                        WHERE d.id = ANY(chosen) OFFSET 0 FOR UPDATE SKIP LOCKED) AS due
+                WHERE j.id = due.id AND due.state IN ('pending', 'waiting') AND due.run_at <= at
                 RETURNING j.id, j.job, j.args, j.kwargs, j.attempts, j.max_attempts, j.retry,
                     j.timeout, j.run_at, j.owner, j.key, j.queue, j.version, j.schedule_id,
                     j.event_id, j.priority, at AS started_at, j.concurrency_key, j.trace_context
