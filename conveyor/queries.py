@@ -327,7 +327,9 @@ def _check_filters(method: str, filters: dict[str, Any]) -> dict[str, Any]:
         if alias not in found:
             continue
         value = found.pop(alias)
-        runs = isinstance(value, int) or hasattr(value, "id")
+        # a run id or handle; a job definition (it has an id too) names the job
+        runs = not isinstance(value, JobDefinition) and (
+            isinstance(value, int) or hasattr(value, "id"))
         target = "ids" if alias == "id" and runs else "job"
         if found.get(target) is not None:
             raise TypeError(f"{method}() got both {alias}= and {target}=; give one")

@@ -58,6 +58,8 @@ def test_jobs_list_and_count_take_the_job_id_as_id_type_or_job(app: Conveyor) ->
         assert sorted(r.id for r in found) == sorted(h.id for h in handles)
         assert app.count(**{spelling: "retry-request", "state": "scheduled"}) == 3
         assert app.count(**{spelling: ["retry-request", "other"]}) == 4
+        assert app.count(**{spelling: retry_request}) == 3  # the definition itself
+        assert app.count(**{spelling: [retry_request, other]}) == 4
 
 
 def test_jobs_list_by_a_run_id_finds_that_run(app: Conveyor) -> None:
