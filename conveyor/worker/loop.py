@@ -19,6 +19,7 @@ from conveyor.observe.dispatch import Dispatch
 from conveyor.options import coerce_queues, worker_concurrency
 from conveyor.stores.base import ClaimedJob, Outcome, Store, WorkerInfo
 from conveyor.worker import report
+from conveyor.worker.blocking import run_to_end
 from conveyor.worker.claims import Sizing
 from conveyor.worker.duties import Duties
 from conveyor.worker.execute import JobRunner
@@ -90,25 +91,7 @@ class Worker(LeasesMixin, WatchMixin):
     def run_blocking(self) -> None:
         """Run on a new event loop in this thread, stopping on SIGTERM/SIGINT; called from
         async code (a loop runs here), on a loop of its own in a thread, waited for."""
-        try:
-            asyncio.get_running_loop()
-        except RuntimeError:
-            main = threading.current_thread() is threading.main_thread()
-            asyncio.run(self.run(handle_signals=main))
-            return
-        failed: list[BaseException] = []
-        thread = threading.Thread(target=self._run_capturing, args=(failed,),
-                                  name="conveyor-worker")
-        thread.start()
-        thread.join()
-        if failed:
-            raise failed[0]
-
-    def _run_capturing(self, failed: list[BaseException]) -> None:
-        try:
-            asyncio.run(self.run())
-        except BaseException as exc:  # re-raised in the caller's thread
-            failed.append(exc)
+        run_to_end(self.run)
 
     async def run(self, handle_signals: bool = False) -> None:
         self.loop = asyncio.get_running_loop()
@@ -406,7 +389,11 @@ class Worker(LeasesMixin, WatchMixin):
         full = jobs is not None and len(jobs) == want
         self.flowing = full  # a full claim: more is likely due (a trickle claims alone)
         if jobs and any(j.schedule_id for j in jobs):
-            jobs = await self._guard(self.duties.claimed, self.store, jobs)
+            seen = await self._guard(self.duties.claimed, self.store, jobs)
+            if seen is None:  # the store went away as extensions looked: not held, released
+                await self._release({j.id: j.token for j in jobs})
+                return full
+            jobs = seen
         if jobs and self.stopping:  # claimed as the worker stops (shutdown may have begun)
             await self._release({j.id: j.token for j in jobs})
             return full
