@@ -11,6 +11,7 @@ for durable steps (fenced step writes).
 
 from __future__ import annotations
 
+import _thread
 import threading
 from collections.abc import Callable, Sequence
 from typing import Generic, TypeVar
@@ -28,11 +29,12 @@ class _Call(Generic[T, R]):
         self.items = items
         self.results: list[R | BaseException] = []
         self.lead = False
-        self.done: threading.Event | None = None  # a follower's: set when it may go on
+        # A follower's lock, held until it may go on (a bare lock: cheaper than an Event).
+        self.done: _thread.LockType | None = None
 
     def wake(self) -> None:
         if self.done is not None:  # the leader itself does not wait
-            self.done.set()
+            self.done.release()
 
 
 class GroupCommit(Generic[T, R]):
@@ -48,7 +50,15 @@ class GroupCommit(Generic[T, R]):
 
     def insert(self, item: T) -> R:
         """Store one item; returns its result once committed, or raises its error."""
-        (result,) = self.insert_all([item])
+        with self.lock:
+            call = self._queue([item]) if self.leading else None
+            self.leading = True
+        if call is None:  # nobody leads, so nobody waits: store it alone, at once
+            try:
+                return self.store_many([item])[0]
+            finally:
+                self._hand_over(())
+        (result,) = self._wait(call)
         if isinstance(result, BaseException):
             raise result
         return result
@@ -58,14 +68,26 @@ class GroupCommit(Generic[T, R]):
         committed, for each item its result or the error that refused it."""
         if not items:
             return []
-        call: _Call[T, R] = _Call(items)
         with self.lock:
-            self.waiting.append(call)
-            follow, self.leading = self.leading, True
-            if follow:
-                call.done = threading.Event()
+            if self.leading:
+                call = self._queue(items)
+            else:
+                call = _Call(items)
+                self.waiting.append(call)
+                self.leading = True
+        return self._wait(call)
+
+    def _queue(self, items: Sequence[T]) -> _Call[T, R]:
+        """(Under the lock, while another caller leads) wait in line."""
+        call: _Call[T, R] = _Call(items)
+        call.done = _thread.allocate_lock()
+        call.done.acquire()
+        self.waiting.append(call)
+        return call
+
+    def _wait(self, call: _Call[T, R]) -> list[R | BaseException]:
         if call.done is not None:
-            call.done.wait()
+            call.done.acquire()
             if not call.lead:
                 return call.results
         self._lead()
@@ -82,14 +104,18 @@ class GroupCommit(Generic[T, R]):
         try:
             self._store(batch)
         finally:
-            with self.lock:
-                successor = self.waiting[0] if self.waiting else None
-                self.leading = successor is not None
-            for call in batch:
-                call.wake()
-            if successor is not None:
-                successor.lead = True
-                successor.wake()
+            self._hand_over(batch)
+
+    def _hand_over(self, batch: Sequence[_Call[T, R]]) -> None:
+        """Wake the batch's callers, and the first waiting one to lead the next batch."""
+        with self.lock:
+            successor = self.waiting[0] if self.waiting else None
+            self.leading = successor is not None
+        for call in batch:
+            call.wake()
+        if successor is not None:
+            successor.lead = True
+            successor.wake()
 
     def _store(self, batch: list[_Call[T, R]]) -> None:
         items = [item for call in batch for item in call.items]

@@ -140,6 +140,11 @@ class Dialect:
         allows: no BEGIN/COMMIT round trips)."""
         return self.writing()
 
+    def one_statement(self, jobs: int) -> bool:
+        """Whether ``insert_plain`` stores this many jobs with one write statement (so
+        :meth:`one` may hold it)."""
+        return jobs == 1
+
     def notify(self, conn: Any) -> None:
         """Wake idle workers (in the write transaction that made jobs due)."""
 

@@ -7,6 +7,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
+from types import TracebackType
 
 from conveyor.errors import StoreBusy, StoreDataError, StoreError, UniqueViolation
 from conveyor.stores.sqlite.schema import available, statements
@@ -156,14 +157,35 @@ class Locked:
                     self.conn.execute("ROLLBACK")
                 raise classify(self.conn, exc) from exc
 
-    @contextmanager
-    def reading(self) -> Iterator[sqlite3.Connection]:
-        with self.lock:
-            self._check_open()
-            try:
-                yield self.conn
-            except sqlite3.Error as exc:
-                raise classify(self.conn, exc) from exc
+    def reading(self) -> _Holding:
+        """The connection, under the lock, for statements outside a transaction (each
+        autocommits)."""
+        return _Holding(self)
+
+
+class _Holding:
+    """``Locked.reading()``: a plain class, not a generator (it is on every trigger's path)."""
+
+    __slots__ = ("db",)
+
+    def __init__(self, db: Locked) -> None:
+        self.db = db
+
+    def __enter__(self) -> sqlite3.Connection:
+        db = self.db
+        db.lock.acquire()
+        if db.closed:
+            db.lock.release()
+            db._check_open()
+        return db.conn
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        try:
+            if isinstance(exc, sqlite3.Error):  # classified under the lock (it may query)
+                raise classify(self.db.conn, exc) from exc
+        finally:
+            self.db.lock.release()
 
 
 def classify(conn: sqlite3.Connection, exc: sqlite3.Error) -> Exception:

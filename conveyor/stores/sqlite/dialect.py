@@ -35,6 +35,8 @@ _COLUMNS = (
 # Statements of a bulk insert: at most this many rows, and SQLite's oldest default limit of
 # parameters (999). Fewer, bigger statements bind faster than executemany row by row.
 _MAX_ROWS, _MAX_PARAMS = 500, 999
+# Up to this many jobs always fit one statement, whatever varies (then :now is shared).
+_ONE_STATEMENT = (_MAX_PARAMS - 1) // len(JOB_FIELDS)
 
 
 @functools.lru_cache(maxsize=64)
@@ -119,11 +121,17 @@ class SQLiteDialect(Dialect):
         # waiting the busy timeout for it) as BEGIN IMMEDIATE would, without two more.
         return self.db.reading()
 
+    def one_statement(self, jobs: int) -> bool:
+        # The ids are read after the INSERT (last_insert_rowid: this connection's own,
+        # under its lock), outside its transaction.
+        return jobs <= _ONE_STATEMENT
+
     def notify(self, conn: Any) -> None:
         self.changed.set()  # workers in this process; others see PRAGMA data_version
 
     def inserted(self) -> None:
-        self.changed.set()
+        if not self.changed.is_set():  # set() takes a lock even when it is set already
+            self.changed.set()
 
     @contextmanager
     def adopt(self, conn: Any) -> Iterator[Any]:
