@@ -112,6 +112,9 @@ class PostgresDialect(Dialect):
     def one(self) -> Any:
         return self.db.connection()  # autocommit: one statement is one transaction
 
+    def one_statement(self, jobs: int) -> bool:
+        return jobs < COPY_FROM  # one INSERT ... unnest (COPY takes a transaction)
+
     @contextmanager
     def writing(self) -> Iterator[Any]:
         with self.db.connection() as conn, conn.transaction():
