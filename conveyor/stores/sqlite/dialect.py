@@ -9,7 +9,8 @@ import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
-from itertools import chain
+from itertools import chain, compress
+from operator import is_not
 from typing import Any
 
 from conveyor.errors import ConfigurationError
@@ -20,12 +21,12 @@ from conveyor.stores.eventlogic import EventSQL
 from conveyor.stores.graphlogic import GraphSQL
 from conveyor.stores.sqlite.connection import Locked
 
-_INSERT = (
-    "INSERT INTO conveyor_jobs (job, args, kwargs, payload, state, priority, queue, key, owner, "
-    "dedupe_key, max_attempts, retry, timeout, retention, remove_delay, run_at, created_at, "
-    "version, schedule_id, fire_at, rescheduled_from, event_id, concurrency_key, "
-    "trace_context) VALUES "
-    "(?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+# The columns _values fills, in its order (state is always 'pending').
+_INSERTED = (
+    "job", "args", "kwargs", "payload", "priority", "queue", "key", "owner", "dedupe_key",
+    "max_attempts", "retry", "timeout", "retention", "remove_delay", "run_at", "created_at",
+    "version", "schedule_id", "fire_at", "rescheduled_from", "event_id", "concurrency_key",
+    "trace_context",
 )
 _COLUMNS = (
     "job, args, kwargs, payload, priority, queue, key, owner, max_attempts, retry, timeout, "
@@ -35,6 +36,7 @@ _COLUMNS = (
 # Statements of a bulk insert: at most this many rows, and SQLite's oldest default limit of
 # parameters (999). Fewer, bigger statements bind faster than executemany row by row.
 _MAX_ROWS, _MAX_PARAMS = 500, 999
+_NONES = (None,) * len(_INSERTED)
 # Up to this many jobs always fit one statement, whatever varies (then :now is shared).
 _ONE_STATEMENT = (_MAX_PARAMS - 1) // len(JOB_FIELDS)
 
@@ -61,6 +63,15 @@ def _bulk_sql(shape: tuple[tuple[str, ...], tuple[str, ...]], rows: int) -> str:
         for r in range(rows)
     )
     return f"{head} FROM (VALUES {values}) AS v"
+
+
+@functools.lru_cache(maxsize=64)
+def _insert_sql(present: tuple[bool, ...]) -> str:
+    """INSERT of one job binding only its ``present`` (not None) values of ``_values``:
+    a NULL column is left to its default, NULL, and costs nothing to bind."""
+    names = [name for name, given in zip(_INSERTED, present, strict=True) if given]
+    return (f"INSERT INTO conveyor_jobs (state, {', '.join(names)}) "
+            f"VALUES ('pending', {', '.join('?' * len(names))})")
 
 
 def _values(j: NewJob, now: float) -> tuple[Any, ...]:
@@ -156,7 +167,10 @@ class SQLiteDialect(Dialect):
         consecutive: AUTOINCREMENT, one writer)."""
         now = self.clock()
         if len(jobs) == 1:
-            return [int(conn.execute(_INSERT, _values(jobs[0], now)).lastrowid)]
+            values = _values(jobs[0], now)
+            present = tuple(map(is_not, values, _NONES))
+            sql = _insert_sql(present)
+            return [int(conn.execute(sql, tuple(compress(values, present))).lastrowid)]
         cols = columns(jobs)
         head = [*cols.shared.values(), now]
         if not cols.varying:
