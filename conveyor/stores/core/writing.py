@@ -12,11 +12,18 @@ from conveyor.errors import StoreError
 from conveyor.stores.base import ClaimedJob, NewJob
 from conveyor.stores.core.dialect import JOB_FIELDS, Dialect
 from conveyor.stores.group import GroupCommit
+from conveyor.stores.rows import Alike
 
 
 def dedupe_key(job: NewJob) -> str:
     """At most one pending job per (job, key, owner) holds this key (a unique index)."""
     return f"{job.job}\x1f{job.key or ''}\x1f{job.owner or ''}"
+
+
+def _distinct(jobs: Sequence[NewJob]) -> Sequence[NewJob]:
+    """The jobs to read a field outside ``Alike.varying`` of: an ``Alike`` batch's first
+    stands for all of them."""
+    return jobs[:1] if isinstance(jobs, Alike) else jobs
 
 
 def claimed(rows: list[Any], token: int) -> list[ClaimedJob]:
@@ -65,13 +72,13 @@ class InsertCore:
 
     def _insert(self, conn: Any, jobs: Sequence[NewJob]) -> list[int]:
         ids = self._insert_jobs(conn, jobs)
-        if any(j.linked for j in jobs):
+        if any(j.linked for j in _distinct(jobs)):
             self._link(conn, jobs, ids)
         return ids
 
     def _insert_jobs(self, conn: Any, jobs: Sequence[NewJob]) -> list[int]:
         """Store ``jobs`` on ``conn`` (in a transaction); their ids in order."""
-        if not any(j.dedupe or j.schedule_id for j in jobs):
+        if not any(j.dedupe or j.schedule_id for j in _distinct(jobs)):
             return self.d.insert_plain(conn, jobs)
         return [self._insert_in(conn, j) for j in jobs]
 
