@@ -36,7 +36,13 @@ _COLUMNS = (
 # Statements of a bulk insert: at most this many rows, and SQLite's oldest default limit of
 # parameters (999). Fewer, bigger statements bind faster than executemany row by row.
 _MAX_ROWS, _MAX_PARAMS = 500, 999
-_NONES = (None,) * len(_INSERTED)
+# What _insert_sql leaves out when equal to it: None for a nullable column (its default is
+# NULL); for a NOT NULL one a marker no value is, so a None there still fails as before.
+_OMITTED = tuple(
+    object() if name in ("job", "args", "kwargs", "payload", "priority", "queue",
+                         "max_attempts", "run_at", "created_at") else None
+    for name in _INSERTED
+)
 # Up to this many jobs always fit one statement, whatever varies (then :now is shared).
 _ONE_STATEMENT = (_MAX_PARAMS - 1) // len(JOB_FIELDS)
 
@@ -67,8 +73,8 @@ def _bulk_sql(shape: tuple[tuple[str, ...], tuple[str, ...]], rows: int) -> str:
 
 @functools.lru_cache(maxsize=64)
 def _insert_sql(present: tuple[bool, ...]) -> str:
-    """INSERT of one job binding only its ``present`` (not None) values of ``_values``:
-    a NULL column is left to its default, NULL, and costs nothing to bind."""
+    """INSERT of one job binding only its ``present`` values of ``_values`` (see
+    ``_OMITTED``): a NULL column is left to its default, NULL, and costs nothing to bind."""
     names = [name for name, given in zip(_INSERTED, present, strict=True) if given]
     return (f"INSERT INTO conveyor_jobs (state, {', '.join(names)}) "
             f"VALUES ('pending', {', '.join('?' * len(names))})")
@@ -168,7 +174,7 @@ class SQLiteDialect(Dialect):
         now = self.clock()
         if len(jobs) == 1:
             values = _values(jobs[0], now)
-            present = tuple(map(is_not, values, _NONES))
+            present = tuple(map(is_not, values, _OMITTED))
             sql = _insert_sql(present)
             return [int(conn.execute(sql, tuple(compress(values, present))).lastrowid)]
         cols = columns(jobs)
