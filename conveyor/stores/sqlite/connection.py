@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from types import TracebackType
 
@@ -16,6 +16,11 @@ from conveyor.stores.sqlite.schema import available, statements
 # after it with StoreBusy, so the callers retry between waits and a worker's heartbeat
 # (same connection) gets its turn; the lock wait is logged, never mistaken for a dead worker.
 BUSY_TIMEOUT = 5.0
+
+# Waits between tries for the write lock: SQLite's own busy handler sleeps 1 ms, then 2,
+# 5, 10... while another process's transaction holds the lock for a fraction of a
+# millisecond, so two busy workers would spend most of their time asleep.
+LOCK_NAPS = (0.0001, 0.0002, 0.0005, 0.001, 0.002)
 
 
 def connect(path: str, *, uri: bool = False) -> sqlite3.Connection:
@@ -38,16 +43,19 @@ def connect(path: str, *, uri: bool = False) -> sqlite3.Connection:
     return conn
 
 
-def _retry_busy(fn: object) -> None:
-    deadline = time.monotonic() + BUSY_TIMEOUT
+def _retry_busy(fn: Callable[[], object]) -> None:
+    """Run ``fn`` again after short naps while another connection holds the lock it
+    needs; its error once BUSY_TIMEOUT has passed (or at once when it is another)."""
+    deadline, tries = time.monotonic() + BUSY_TIMEOUT, 0
     while True:
         try:
-            fn()  # type: ignore[operator]
+            fn()
             return
         except sqlite3.OperationalError as exc:
-            if "locked" not in str(exc) or time.monotonic() > deadline:
+            if not _is_busy(exc) or time.monotonic() > deadline:
                 raise
-            time.sleep(0.01)
+        time.sleep(LOCK_NAPS[min(tries, len(LOCK_NAPS) - 1)])
+        tries += 1
 
 
 def describe(path: str, exc: BaseException, action: str = "open") -> str:
@@ -89,29 +97,16 @@ def migrate(conn: sqlite3.Connection, path: str, upto: int | None = None) -> lis
         raise StoreError(describe(path, exc)) from None
 
 
-# Waits between tries for the write lock: SQLite's own busy handler sleeps 1 ms, then 2,
-# 5, 10... while another process's transaction holds the lock for a fraction of a
-# millisecond, so two busy workers would spend most of their time asleep.
-LOCK_NAPS = (0.0001, 0.0002, 0.0005, 0.001, 0.002)
-
-
 def begin_immediate(conn: sqlite3.Connection) -> None:
     """BEGIN IMMEDIATE, retried with short naps while another connection holds the write
     lock; StoreBusy after BUSY_TIMEOUT."""
     conn.execute("PRAGMA busy_timeout = 0")
     try:
-        deadline, tries = time.monotonic() + BUSY_TIMEOUT, 0
-        while True:
-            try:
-                conn.execute("BEGIN IMMEDIATE")
-                return
-            except sqlite3.OperationalError as exc:
-                if not _is_busy(exc):
-                    raise classify(conn, exc) from exc
-                if time.monotonic() > deadline:
-                    raise busy(conn, exc) from None
-            time.sleep(LOCK_NAPS[min(tries, len(LOCK_NAPS) - 1)])
-            tries += 1
+        _retry_busy(lambda: conn.execute("BEGIN IMMEDIATE"))
+    except sqlite3.OperationalError as exc:
+        if _is_busy(exc):
+            raise busy(conn, exc) from None
+        raise classify(conn, exc) from exc
     finally:
         conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT * 1000)}")
 
@@ -194,7 +189,7 @@ def classify(conn: sqlite3.Connection, exc: sqlite3.Error) -> Exception:
         return UniqueViolation(str(exc))
     if isinstance(exc, (sqlite3.DataError, sqlite3.IntegrityError)):
         return StoreDataError(str(exc))
-    if isinstance(exc, sqlite3.OperationalError) and ("locked" in str(exc) or "busy" in str(exc)):
+    if isinstance(exc, sqlite3.OperationalError) and _is_busy(exc):
         return busy(conn, exc)
     if isinstance(exc, (sqlite3.InterfaceError, sqlite3.ProgrammingError)):
         return exc  # a bug in conveyor: keep the driver's own message
