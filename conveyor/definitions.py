@@ -81,7 +81,7 @@ class Definitions:
             raise ConfigurationError(f"job id must be a str, not {type(first).__name__}")
 
         def decorate(fn: Callable[..., Any]) -> JobDefinition:
-            return self.define(first or _name(fn), fn, options)
+            return self.define(_name(fn) if first is None else first, fn, options)
 
         return decorate
 

@@ -52,10 +52,14 @@ class Schedule:
         A naive ``after`` is read as UTC. Fewer (or none) come back when the schedule ends
         (a one-off that has fired, or nothing left before the year 9999).
         """
+        if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+            raise ScheduleError(f"invalid count {count!r}; accepted: a whole number >= 0")
+        if after is not None and not isinstance(after, datetime):
+            raise ScheduleError(f"invalid after {after!r}; accepted: a datetime or None")
         start = as_utc(after) if after is not None else datetime.now(UTC)
         found: list[datetime] = []
         try:
-            for moment in self._plan.occurrences(start, self._zone) if count > 0 else ():
+            for moment in self._plan.occurrences(start, self._zone) if count else ():
                 if moment > (found[-1] if found else start):
                     found.append(moment)
                     if len(found) == count:

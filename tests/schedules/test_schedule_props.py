@@ -67,6 +67,17 @@ def test_next_with_count_zero_is_empty() -> None:
     assert parse_schedule("every minute").next(NOON, count=0) == []
 
 
+@pytest.mark.parametrize("count", [-1, 1.5, "2", None, True])
+def test_next_refuses_a_count_that_is_not_a_whole_number(count: object) -> None:
+    with pytest.raises(ScheduleError, match="invalid count"):
+        parse_schedule("every minute").next(NOON, count=count)  # type: ignore[arg-type]
+
+
+def test_next_refuses_an_after_that_is_not_a_datetime() -> None:
+    with pytest.raises(ScheduleError, match="invalid after"):
+        parse_schedule("every minute").next("2030-01-01")  # type: ignore[arg-type]
+
+
 @pytest.mark.parametrize("text", ["0 0 * * *", "every 90 minutes", "at 9:30 and 17:00"])
 def test_next_stops_at_the_end_of_the_calendar(text: str) -> None:
     # Anchored at midnight so "every 90 minutes" has no fire time in the last hour of 9999.

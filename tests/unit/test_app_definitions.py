@@ -102,9 +102,11 @@ def test_two_ids_with_one_slug_are_refused_at_definition(
     assert list(app.jobs) == [first]
 
 
-def test_an_id_without_letters_or_digits_is_refused(app: Conveyor) -> None:
+@pytest.mark.parametrize("job_id", ["--/--", ""])
+def test_an_id_without_letters_or_digits_is_refused(app: Conveyor, job_id: str) -> None:
+    # An empty id is refused too, not replaced by the function's name.
     with pytest.raises(ConfigurationError, match="no letters or digits"):
-        app.job("--/--")(lambda: None)
+        app.job(job_id)(lambda: None)
 
 
 def test_a_non_string_id_is_refused(app: Conveyor) -> None:
