@@ -368,15 +368,18 @@ class Conveyor:
         """Stored jobs matching ``state``, ``job``, ``queue``, ``owner``, ``key``, ``data``,
         ``text``, ``since``/``until`` (created between), ``before_id``/``after_id`` (ids
         between, for keyset paging), newest first."""
+        self.scheduling.shown()
         return self.queries.jobs_list(
             limit=limit, offset=offset, newest_first=newest_first, **filters)
 
     def count(self, **filters: Any) -> int:
         """How many stored jobs match (same filters as :meth:`jobs_list`)."""
+        self.scheduling.shown()
         return self.queries.count(**filters)
 
     def counts(self) -> dict[str, int]:
         """Jobs by public state (every state present, zero included)."""
+        self.scheduling.shown()
         return self.queries.counts()
 
     def cancel_jobs(

@@ -211,11 +211,16 @@ class Scheduling:
         self._app.periodic.sync(self._app)
         return sorted(self._app.periodic.code)
 
+    def shown(self) -> None:
+        """Before a read: save the code schedules not saved yet (except in a read-only
+        command), so lists show their next occurrences before any worker started."""
+        if not self._app.read_only:
+            self._app.periodic.sync(self._app)
+
     def schedules(self) -> list[ScheduleRecord]:
         """Every stored schedule with its next fire times and last run, by id (the code
         schedules are saved first, except in a read-only command)."""
-        if not self._app.read_only:
-            self._app.periodic.sync(self._app)
+        self.shown()
         store = self._store
         return [self._record(store, row) for row in store.list_schedules()]
 

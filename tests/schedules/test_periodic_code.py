@@ -61,6 +61,18 @@ def test_a_code_schedule_stores_its_next_occurrence_as_a_scheduled_job(app: Conv
     assert record.next_run == stored.id and record.last_run is None
 
 
+def test_lists_show_a_code_schedules_next_occurrence_before_any_worker_started(
+    app: Conveyor,
+) -> None:
+    @app.job(trigger=app.every("15 minutes"))
+    def tick() -> None: ...
+
+    [stored] = app.jobs_list(state="scheduled")
+    assert stored.job == "tick" and stored.run_at == parse_schedule("every 15 minutes").next()[0]
+    assert app.count(job="tick", state="scheduled") == 1
+    assert app.counts()["scheduled"] == 1  # saved once, not once per read
+
+
 def test_deploying_twice_leaves_one_schedule_and_one_pending_occurrence(shared_url: str) -> None:
     first, second = deploy(shared_url), deploy(shared_url)
     try:
