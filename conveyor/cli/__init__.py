@@ -30,7 +30,7 @@ import importlib
 
 import click
 
-from conveyor.cli.base import ConveyorGroup
+from conveyor.cli.base import ConveyorGroup, group_options
 
 COMMAND_MODULES = (
     "worker",      # conveyor worker
@@ -55,9 +55,11 @@ def _version() -> str:
 @click.group(cls=ConveyorGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(_version(), "-V", "--version", prog_name="conveyor",
                       message="%(prog)s %(version)s")
+@group_options
 def main() -> None:
-    """conveyor: durable background jobs. Every command finds the app from --app APP or
-    $CONVEYOR_APP (module:attr or path/to/app.py[:attr]); --url overrides its store."""
+    """conveyor: durable background jobs. Every command finds the app from --app APP
+    (before or after the command) or $CONVEYOR_APP (module:attr or path/to/app.py[:attr]);
+    --url overrides its store."""
 
 
 for _name in COMMAND_MODULES:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 import click
 
 from conveyor import readonly
-from conveyor.cli.loading import AppNotFound, load_app
+from conveyor.cli.loading import AppNotFound, forget, load_app, loaded_already
 from conveyor.errors import ConveyorError
 
 if TYPE_CHECKING:
@@ -86,6 +86,29 @@ class ConveyorGroup(click.Group):
         sys.exit(code if isinstance(code, int) else 0)
 
 
+# ``conveyor --app APP --url URL VERB``: the group's options, read by every verb (its own
+# --app/--url, or a positional APP, win).
+GROUP_APP, GROUP_URL = "conveyor.app", "conveyor.url"
+
+
+def group_options(fn: F) -> F:
+    """``--app`` and ``--url`` on the ``conveyor`` group itself (as ``celery -A``,
+    ``flask --app``), kept in the context's ``meta`` for the verb."""
+
+    def keep(key: str) -> Callable[[click.Context, click.Parameter, Any], Any]:
+        def callback(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+            ctx.meta[key] = value
+            return value
+        return callback
+
+    fn = click.option("--url", metavar="URL", default=None, expose_value=False,
+                      callback=keep(GROUP_URL), help="Store URL to use instead of the app's "
+                      "own (sqlite:///file.db, postgresql://..., memory://).")(fn)
+    return click.option("--app", metavar="APP", default=None, expose_value=False,
+                        callback=keep(GROUP_APP), help="The app: module:attr or "
+                        "path/to/app.py[:attr] (default $CONVEYOR_APP).")(fn)
+
+
 # The app of a framework integration (``flask conveyor``, ``manage.py conveyor``): used
 # when no APP is given, and left open (the framework owns it).
 PRESET_APP: ContextVar[Conveyor | None] = ContextVar("conveyor_preset_app", default=None)
@@ -125,6 +148,25 @@ def _is_utf8(text: str) -> bool:
     return True
 
 
+@contextlib.contextmanager
+def _opened(spec: str, url: str | None, reading: bool) -> Iterator[Conveyor]:
+    """The app ``spec`` names (imported read-only when ``reading``), closed afterwards,
+    unless its module was imported already: then it is the caller's (a test or script
+    running the command in-process), used and left open."""
+    owned = not loaded_already(spec)
+    try:
+        with readonly.read_only() if reading else contextlib.nullcontext():
+            app = load_app(spec, url)
+        try:
+            yield app
+        finally:
+            if owned:
+                app.close()
+    finally:
+        if owned:
+            forget(spec)
+
+
 def app_options(
     positional: bool = False, read_only: bool | Callable[[dict[str, Any]], bool] = False,
     check_store: bool = True,
@@ -142,27 +184,27 @@ def app_options(
         @functools.wraps(fn)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             spec, given = kwargs.pop("app_spec"), kwargs.pop("app_positional", None)
+            spec_from_env = _from_environment("app_spec")
+            group = click.get_current_context().meta  # `conveyor --app X --url U VERB`
+            if group.get(GROUP_APP) and (spec is None or spec_from_env):
+                spec, spec_from_env = group[GROUP_APP], False
+            url = kwargs.pop("url") or group.get(GROUP_URL)
             preset = PRESET_APP.get()
             if preset is not None and not (spec or given):  # flask/manage.py conveyor
-                url = kwargs.pop("url")
                 if url is not None and preset.url != url:
                     preset.reopen(url)
                 return fn(*args, app=preset, **kwargs)
-            if given and spec and given != spec and not _from_environment("app_spec"):
+            if given and spec and given != spec and not spec_from_env:
                 fail(f"two apps given: {given!r} and --app {spec!r}; give one")
             spec = given or spec  # a positional APP wins over $CONVEYOR_APP
             if not spec:
                 fail("no app given: pass " + ("APP or " if positional else "")
                      + "--app module:attr (or path/to/app.py), or set $CONVEYOR_APP")
             reading = read_only(kwargs) if callable(read_only) else read_only
-            with readonly.read_only() if reading else contextlib.nullcontext():
-                app = load_app(spec, kwargs.pop("url"))
-            try:
+            with _opened(spec, url, reading) as app:
                 if reading and check_store:
                     app.store.schema_state()  # a missing store says so here
                 return fn(*args, app=app, **kwargs)
-            finally:
-                app.close()
 
         wrapper = click.option(
             "--url", metavar="URL", default=None,
@@ -181,4 +223,4 @@ def app_options(
 
 
 __all__ = ["RUN_ID", "USER_ERROR", "ConveyorGroup", "UserError", "app_options", "fail",
-           "preset_app"]
+           "group_options", "preset_app"]

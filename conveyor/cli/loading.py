@@ -45,6 +45,34 @@ def load_app(spec: str, url: str | None = None) -> Conveyor:
     return app
 
 
+def _module_name(spec: str) -> str | None:
+    """The name under which the module ``spec`` names is imported in this process."""
+    target, _ = split_spec(spec)
+    if not is_file_spec(target):
+        return target if target in sys.modules else None
+    return _file_module(Path(target).resolve())
+
+
+def _file_module(path: Path) -> str | None:
+    """The name of the module imported from the file ``path``, if any."""
+    return next((name for name, module in list(sys.modules.items())
+                 if getattr(module, "__file__", None) == str(path)), None)
+
+
+def loaded_already(spec: str) -> bool:
+    """Whether ``spec`` names a module this process has imported already: its app is the
+    caller's (a test or script that ran the command in-process), used and left open."""
+    return _module_name(spec) is not None
+
+
+def forget(spec: str) -> None:
+    """Drop the module ``spec`` names after the command closed its app, so a later
+    command in this process imports it afresh instead of finding a closed app."""
+    name = _module_name(spec)
+    if name is not None:
+        del sys.modules[name]
+
+
 def split_spec(spec: str) -> tuple[str, str | None]:
     """``"pkg.mod:app"`` -> (``"pkg.mod"``, ``"app"``); ``"app.py"`` -> (``"app.py"``, None)."""
     target, sep, attr = spec.rpartition(":")
@@ -64,9 +92,11 @@ def import_file(target: str) -> ModuleType:
             f"cannot read app file {target!r}: no such file"
             if not path.exists() else f"cannot read app file {target!r}: not a file"
         )
+    loaded = _file_module(path)
+    if loaded is not None:
+        return sys.modules[loaded]  # imported already (by the caller): that module, no copy
     name = path.stem if path.stem.isidentifier() else "conveyor_app"
-    existing = sys.modules.get(name)
-    if existing is not None and getattr(existing, "__file__", None) != str(path):
+    if name in sys.modules:
         name = f"conveyor_app_{abs(hash(str(path)))}"
     spec = importlib.util.spec_from_file_location(name, path)
     if spec is None or spec.loader is None:

@@ -67,16 +67,16 @@ def retry(app: Conveyor, ids: tuple[int, ...]) -> None:
 @click.option("--older-than", metavar="DURATION", default=None,
               help='Only runs created longer ago than this, e.g. "7 days".')
 @click.option("--expired", is_flag=True, help="Runs past their retention (what workers purge).")
-@click.option("--all", "everything", is_flag=True, help="Every finished run.")
+@click.option("--all", "everything", is_flag=True,
+              help="Every finished run (what no option means too).")
 @app_options()
 def purge(app: Conveyor, state: tuple[str, ...], job_id: str | None, older_than: str | None,
           expired: bool, everything: bool) -> None:
-    """Delete finished runs (completed, failed, cancelled)."""
+    """Delete finished runs (completed, failed, cancelled): every one, as app.purge()
+    does, unless options narrow it."""
     filtered = bool(state or job_id or older_than)
     if expired and (filtered or everything):
         fail("--expired purges by retention; do not combine it with other filters")
-    if not (expired or filtered or everything):
-        fail("say what to purge: --expired, --older-than DURATION, --state, --job, or --all")
     if expired:
         count = app.purge(expired=True)
     else:

@@ -218,14 +218,6 @@ def test_purge_deletes_finished_runs_only(invoke: Invoke, db_url: str) -> None:
         assert [r.id for r in app.jobs_list()] == [int(pending)]
 
 
-def test_purge_needs_a_filter(invoke: Invoke) -> None:
-    result = invoke("purge")
-    assert result.exit_code == 2
-    assert result.stderr.strip() == (
-        "error: say what to purge: --expired, --older-than DURATION, --state, --job, or --all"
-    )
-
-
 def test_migrate_reports_applied_then_up_to_date(invoke: Invoke) -> None:
     first = invoke("migrate")
     assert first.exit_code == 0
