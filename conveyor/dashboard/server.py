@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import logging
 import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING
@@ -14,7 +15,9 @@ if TYPE_CHECKING:
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8750
-MIN_TOKEN_LENGTH = 16  # characters a token needs to serve beyond loopback
+MIN_TOKEN_LENGTH = 16  # characters below which a token beyond loopback is warned about
+
+log = logging.getLogger("conveyor.dashboard")
 
 
 def is_loopback(host: str) -> bool:
@@ -43,22 +46,23 @@ def allowed_hosts_for(host: str, token: str | None) -> list[str]:
     return hosts
 
 
-def check_bind(host: str, token: str | None) -> None:
-    """Refuse to serve beyond this machine without a token, or with a short one."""
+def check_bind(host: str, token: str | None) -> str | None:
+    """Refuse to serve beyond this machine without a token; returns a warning for a
+    short one (served all the same: the token is set, as asked)."""
     if is_loopback(host):
-        return
+        return None
     if not token:
         raise ConfigurationError(
             f"refusing to serve the dashboard on {host} without a token: set CONVEYOR_TOKEN "
             "to a long random secret, or bind to 127.0.0.1"
         )
     if len(token) < MIN_TOKEN_LENGTH:
-        raise ConfigurationError(
-            f"refusing to serve the dashboard on {host} with a {len(token)}-character token: "
-            f"CONVEYOR_TOKEN needs at least {MIN_TOKEN_LENGTH} characters (e.g. the output of "
-            "`python -c 'import secrets; print(secrets.token_urlsafe(32))'`), or bind to "
-            "127.0.0.1"
+        return (
+            f"the dashboard on {host} is protected by a {len(token)}-character token; use "
+            f"at least {MIN_TOKEN_LENGTH} random characters (e.g. the output of "
+            "`python -c 'import secrets; print(secrets.token_urlsafe(32))'`)"
         )
+    return None
 
 
 def serve(
@@ -76,7 +80,9 @@ def serve(
     from conveyor.dashboard.app import create_app
 
     token = token if token is not None else os.environ.get("CONVEYOR_TOKEN") or None
-    check_bind(host, token)
+    warning = check_bind(host, token)
+    if warning:
+        log.warning(warning)
     asgi = create_app(conveyor_app, token=token, allowed_hosts=allowed_hosts_for(host, token))
     # X-Forwarded-Proto/-For are honoured only from the addresses in uvicorn's
     # forwarded_allow_ips ($FORWARDED_ALLOW_IPS, default 127.0.0.1): behind a TLS proxy

@@ -128,3 +128,36 @@ def test_a_second_ctrl_c_stops_a_dashboard_worker_now(tmp_path: Path) -> None:
     assert time.monotonic() - started < 15, stderr
     assert "Ctrl-C again to stop now" in stderr and "stopping now" in stderr
     _released(tmp_path, job_id)
+
+
+def test_a_token_lets_the_dashboard_bind_beyond_loopback_and_guards_the_api(
+    tmp_path: Path,
+) -> None:
+    app_file = tmp_path / "app.py"
+    app_file.write_text(APP.format(url=f"sqlite:///{tmp_path}/open.db"))
+    port = free_port()
+    env = {**os.environ, "CONVEYOR_TOKEN": "secret"}  # short: served, with a warning
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "from conveyor.cli import main; main()", "dashboard",
+         str(app_file), "--host", "0.0.0.0", "--port", str(port), "--with-worker"],
+        env=env, stderr=subprocess.PIPE, text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                refused = httpx.get(base + "/api/counts", timeout=1)
+                break
+            except httpx.TransportError:
+                assert proc.poll() is None and time.monotonic() < deadline, "never served"
+                time.sleep(0.1)
+        assert refused.status_code == 401
+        assert "error" in refused.json()
+        bearer = {"Authorization": "Bearer secret"}
+        assert httpx.get(base + "/api/counts", headers=bearer).status_code == 200
+    finally:
+        proc.send_signal(signal.SIGINT)
+        _, stderr = proc.communicate(timeout=30)
+    assert proc.returncode == 0, stderr
+    assert "6-character token; use at least 16" in stderr
