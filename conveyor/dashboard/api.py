@@ -89,17 +89,26 @@ def runs_query(request: Request) -> dict[str, Any]:
     state = q.get("state") or None
     if state is not None and state not in STATES:
         raise BadInput(f"unknown state {state[:40]!r}; accepted: {', '.join(STATES)}")
-    for name in ("job", "owner", "q"):
+    for name in ("job", "owner", "q", "text"):
         actions.check_name(name, q.get(name, ""))
     return {
         "state": state,
-        "job": q.get("job") or None,
+        "job": _job_id(request, q.get("job") or None),
         "owner": q.get("owner") or None,
-        "text": q.get("q") or None,
+        "text": q.get("q") or q.get("text") or None,
         "before": _int_param(request, "before", None, 1, 2**63 - 1),
         "limit": _int_param(request, "limit", 50, 1, 500),
         "parent": _int_param(request, "parent", None, 1, 2**63 - 1),
     }
+
+
+def _job_id(request: Request, job: str | None) -> str | None:
+    """A job named by its id or by the slug its URLs use (``/api/jobs/{slug}``)."""
+    app = request.app.state.dashboard.app
+    if job is None or app.definition(job) is not None:
+        return job
+    found = app.jobs.by_slug(job)
+    return job if found is None else str(found.id)
 
 
 def _run_id(request: Request) -> int:

@@ -113,9 +113,10 @@ def openapi_document() -> dict[str, Any]:
                 "summary": "Runs, newest first, paged by id",
                 "parameters": [
                     _query("state", {"type": "string", "enum": list(STATES)}, "run state"),
-                    _query("job", {"type": "string"}, "job id"),
+                    _query("job", {"type": "string"}, "job id or slug"),
                     _query("owner", {"type": "string"}, "owner ('system' for none)"),
                     _query("q", {"type": "string"}, "text in payload or error"),
+                    _query("text", {"type": "string"}, "the same as q"),
                     _query("before", {"type": "integer", "minimum": 1},
                            "only runs with a smaller id (next_before of the previous page)"),
                     _query("limit", {"type": "integer", "minimum": 1, "maximum": 500},

@@ -81,6 +81,27 @@ def test_runs_filter_by_state_job_and_text(demo: Conveyor, make_client: ClientFa
         "unknown state 'done'; accepted: scheduled")
 
 
+def test_runs_filter_by_text_and_by_the_jobs_slug(
+    demo: Conveyor, make_client: ClientFactory
+) -> None:
+    @demo.job("Send Welcome")
+    def send_welcome(payload: object) -> None:
+        pass
+
+    send_welcome({"city": "Oslo"}).run_now()
+    demo.jobs["echo"]({"city": "Lisbon"}).run_now()
+    client = make_client(demo)
+
+    def jobs(**params: str) -> list[str]:
+        r = client.get("/api/runs", params=params)
+        assert r.status_code == 200, r.text
+        return [run["job"] for run in r.json()["runs"]]
+
+    assert jobs(text="Oslo") == ["Send Welcome"]  # `text` spells `q` too
+    assert jobs(job="send-welcome") == jobs(job="Send Welcome") == ["Send Welcome"]
+    assert jobs(job="no-such-job") == []
+
+
 def test_runs_filter_by_owner(demo: Conveyor, make_client: ClientFactory) -> None:
     demo.jobs["echo"](1).run_now(owner=7)
     demo.jobs["echo"](2).run_now()
@@ -88,7 +109,7 @@ def test_runs_filter_by_owner(demo: Conveyor, make_client: ClientFactory) -> Non
     assert [r["payload"] for r in runs] == [1]
 
 
-@pytest.mark.parametrize("param", ["owner", "job", "q"])
+@pytest.mark.parametrize("param", ["owner", "job", "q", "text"])
 def test_runs_filter_with_a_nul_character_is_refused_with_a_message(
     demo: Conveyor, make_client: ClientFactory, param: str
 ) -> None:
