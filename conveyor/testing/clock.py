@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from conveyor.errors import ConfigurationError
 from conveyor.timeunits import add_interval, check_amount, fixed_seconds, normalize_unit, to_utc
 
 if TYPE_CHECKING:
@@ -48,10 +49,15 @@ class FakeClock:
         """The current fake time (aware, UTC)."""
         return self._at
 
-    def advance(self, n: float, unit: str = "seconds") -> datetime:
+    def advance(self, n: float | timedelta, unit: str = "seconds") -> datetime:
         """Move time forward ``n`` units (the units of ``run_in``; month and longer are
-        calendar steps); returns the new time. Run what became due with
-        ``run_until_idle(app)``."""
+        calendar steps) or by a ``timedelta``; returns the new time. Run what became due
+        with ``run_until_idle(app)``."""
+        if isinstance(n, timedelta):
+            if n < timedelta(0):
+                raise ConfigurationError(f"cannot advance by {n!r}: time only moves forward; "
+                                         "accepted: a timedelta >= 0 or advance(n, unit)")
+            return self.move_to(self._at + n)
         unit = normalize_unit(unit)
         check_amount(n, unit)
         seconds = fixed_seconds(n, unit)

@@ -230,7 +230,24 @@ def test_fake_clock_refuses_bad_steps(sqlite_app: Conveyor) -> None:
         for n, unit in ((-1, "seconds"), (float("nan"), "days"), (1, "fortnights")):
             with pytest.raises(ValueError):
                 clock.advance(n, unit)
+        with pytest.raises(ValueError, match="time only moves forward"):
+            clock.advance(timedelta(seconds=-1))
         assert clock.now() == START
+
+
+def test_fake_clock_advances_by_a_timedelta(app: Conveyor) -> None:
+    @app.job
+    def later() -> str:
+        return "later"
+
+    with FakeClock(app, start=START) as clock:
+        handle = later().run_in(90, "minutes")
+        assert clock.advance(timedelta(hours=1)) == START + timedelta(hours=1)
+        run_until_idle(app, clock=clock)
+        assert app.get_job(handle.id).state == "scheduled"  # type: ignore[union-attr]
+        clock.advance(timedelta(minutes=30))
+        run_until_idle(app, clock=clock)
+    assert handle.result(timeout=0) == "later"
 
 
 def test_fake_clock_moves_delays_and_schedules(app: Conveyor) -> None:
