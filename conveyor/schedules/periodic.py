@@ -220,7 +220,9 @@ class Periodic(BaseExtension):
 
     def maintain(self, app: Host, store: Store, leader: bool) -> None:
         """Each maintenance pass: save code schedules; the leader stores missing
-        occurrences and sets up the retention cleanup schedule once it has work."""
+        occurrences, purges finished jobs whose retention or remove delay has passed
+        (not only on the hourly cleanup run: a delay of minutes is kept to within a
+        pass) and sets up the retention cleanup schedule once it has work."""
         self.sync(app)
         self._rows.clear()  # the claim hook re-reads schedules changed by other processes
         if not leader:
@@ -241,6 +243,8 @@ class Periodic(BaseExtension):
         )):
             self.save(store, purge_row(app, self.system[PURGE_JOB]))
             self._purge_in = app.store
+        if store.purge_due():
+            store.purge(None, expired_only=True)
 
 
 def purge_definition(app: Host) -> JobDefinition:

@@ -148,6 +148,10 @@ class MaintenanceStore(Protocol):
         (retention cleanup has work)."""
         ...
 
+    def purge_due(self) -> bool:
+        """Whether a finished job's purge time (its retention or remove delay) has come."""
+        ...
+
     # -- cleanup policies (app.include) -------------------------------------------
     def save_cleanup(self, policies: Mapping[str, float]) -> None:
         """Store ``{job id: seconds}``: finished jobs of that id are purged (by

@@ -125,6 +125,9 @@ WHERE schedule_id = :id AND state = 'pending' AND attempts = 0
 SELECT 1 FROM conveyor_jobs WHERE purge_at IS NOT NULL
 UNION ALL SELECT 1 FROM conveyor_cleanup LIMIT 1
 
+-- name: purge_due
+SELECT 1 FROM conveyor_jobs WHERE purge_at <= :now LIMIT 1
+
 -- name: save_cleanup
 INSERT INTO conveyor_cleanup (job, purge_after, updated_at) VALUES (:job, :seconds, :now)
 ON CONFLICT (job) DO UPDATE SET purge_after = excluded.purge_after,

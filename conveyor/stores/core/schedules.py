@@ -126,6 +126,10 @@ class SchedulesCore:
         with self.d.reading() as conn:
             return self.d.run(conn, "expiring").fetchone() is not None
 
+    def purge_due(self) -> bool:
+        with self.d.reading() as conn:
+            return self.d.run(conn, "purge_due", self.d.params()).fetchone() is not None
+
     # -- cleanup policies (``app.include`` a plugin's ``cleanup``) -----------------
     def save_cleanup(self, policies: Mapping[str, float]) -> None:
         """Store ``{job id: seconds to keep a finished job}`` (upsert per job); the

@@ -69,6 +69,26 @@ def test_remove_delay_removes_only_completed_jobs(app: Conveyor, ok) -> None:
     assert _exists(app, done, failed, later) == [False, True, True]
 
 
+def test_workers_purge_expired_jobs_minutes_after_their_time_not_on_the_hour(
+    app: Conveyor, ok
+) -> None:
+    from datetime import UTC, datetime
+
+    from conveyor.testing import FakeClock, run_until_idle
+
+    clock = FakeClock(app, start=datetime(2030, 1, 1, 10, 7, tzinfo=UTC))
+    removed = ok().run_now(remove_delay="10 minutes")
+    failed = ok(True).run_now(remove_delay="10 minutes")  # remove_delay: completed only
+    kept = ok().run_now(retention="20 minutes")
+    run_until_idle(app)
+    clock.advance(11, "minutes")  # 10:18: no hourly cleanup run is due yet
+    run_until_idle(app)
+    assert _exists(app, removed, failed, kept) == [False, True, True]
+    clock.advance(10, "minutes")
+    run_until_idle(app)
+    assert _exists(app, failed, kept) == [True, False]
+
+
 def test_purge_deletes_finished_jobs_on_demand(app: Conveyor, ok) -> None:
     done = ok().run_now()
     failed = ok(True).run_now()
