@@ -12,7 +12,7 @@ from starlette.routing import Route
 
 from conveyor.dashboard import actions
 from conveyor.dashboard.actions import MISSING, BadInput
-from conveyor.dashboard.context import Dashboard
+from conveyor.dashboard.context import MOUNTED_AT, Dashboard
 from conveyor.dashboard.openapi import openapi_document
 from conveyor.dashboard.security import json_error
 from conveyor.redaction import redact
@@ -111,6 +111,11 @@ def _job_id(request: Request, job: str | None) -> str | None:
     return job if found is None else str(found.id)
 
 
+def _run_url(request: Request, run_id: int) -> str:
+    """The run's page, under the prefix the dashboard is mounted at (if any)."""
+    return f"{request.scope.get(MOUNTED_AT, '')}/runs/{run_id}"
+
+
 def _run_id(request: Request) -> int:
     return actions.parse_run_id(request.path_params["run_id"])
 
@@ -146,7 +151,7 @@ async def run_job(dash: Dashboard, request: Request) -> Any:
         body.get("payload", MISSING), body.get("args", MISSING), body.get("kwargs", MISSING)
     )
     run_id = await run_in_threadpool(actions.run_now, dash.app, definition, args, kwargs)
-    return {"id": run_id, "url": f"/runs/{run_id}"}
+    return {"id": run_id, "url": _run_url(request, run_id)}
 
 
 async def runs(dash: Dashboard, request: Request) -> Any:
@@ -168,7 +173,7 @@ def _run_action(action: Callable[[Any, int], Any]) -> Callable[[Dashboard, Reque
         run_id = _run_id(request)
         result = await run_in_threadpool(action, dash.app, run_id)
         if isinstance(result, int) and not isinstance(result, bool):
-            return {"ok": True, "id": result, "url": f"/runs/{result}"}
+            return {"ok": True, "id": result, "url": _run_url(request, result)}
         return {"ok": True, "id": run_id}
 
     return act

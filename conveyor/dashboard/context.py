@@ -13,6 +13,9 @@ from conveyor.dashboard.security import Security
 if TYPE_CHECKING:
     from conveyor.app import Conveyor
 
+# ASGI scope key: the path prefix the dashboard is mounted at ("" at the site root).
+MOUNTED_AT = "conveyor.mounted_at"
+
 
 @dataclass
 class Dashboard:

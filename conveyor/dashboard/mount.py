@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from conveyor.dashboard.app import create_app
+from conveyor.dashboard.context import MOUNTED_AT
 from conveyor.errors import ConfigurationError
 
 if TYPE_CHECKING:
@@ -49,7 +50,7 @@ class PrefixApp:
             await self.inner(scope, receive, send)
             return
         inner_scope = dict(scope, path=path or "/", raw_path=(path or "/").encode(),
-                           root_path="")
+                           root_path="", **{MOUNTED_AT: base})
         await self.inner(inner_scope, receive, _rewriting(send, base.encode()))
 
 

@@ -14,7 +14,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from starlette.testclient import TestClient
 
 from conveyor import Conveyor
-from tests.support import ROOT, wait_for
+from tests.support import ROOT, store_url, wait_for
 
 fastapi = pytest.importorskip("fastapi")
 
@@ -128,6 +128,23 @@ def test_prefix_for_a_proxy_that_does_not_strip_it(tmp_path: Path) -> None:
     assert page.status_code == 200
     assert 'href="/ops/jobs/static/style.css"' in page.text
     assert client.get("/ops/jobs/api/counts").status_code == 200
+    app.close()
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgres"])
+def test_api_urls_point_under_the_mount(kind: str, request: pytest.FixtureRequest,
+                                        tmp_path: Path) -> None:
+    from starlette.applications import Starlette
+    from starlette.routing import Mount
+
+    app = Conveyor(store_url(kind, request, tmp_path))
+    app.job("double")(lambda n: n * 2)
+    client = TestClient(Starlette(routes=[Mount("/jobs", app=app.asgi())]))
+    created = client.post("/jobs/api/jobs/double/run", json={"payload": 4})
+    assert created.status_code == 201
+    run_id = created.json()["id"]
+    assert created.json()["url"] == f"/jobs/runs/{run_id}"
+    assert client.get(created.json()["url"]).status_code == 200
     app.close()
 
 
