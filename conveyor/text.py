@@ -72,10 +72,11 @@ def clean_name(name: str, what: str = "an event name") -> str:
     """An event name as stored: non-empty, sanitised, at most MAX_IDENTIFIER_BYTES."""
     if not isinstance(name, str) or not name.strip():
         raise ConfigurationError(f"{what} must be a non-empty str, got {name!r}")
-    name = clean(name, MAX_IDENTIFIER_BYTES)
-    if len(name.encode()) > MAX_IDENTIFIER_BYTES:
-        raw = name.encode()[: MAX_IDENTIFIER_BYTES - 40]
-        name = raw.decode(errors="ignore") + f"…[{len(name.encode()) - len(raw)} bytes cut]"
+    name = clean(name, len(name))  # repaired, never cut here: the cut is counted in bytes
+    encoded = name.encode()
+    if len(encoded) > MAX_IDENTIFIER_BYTES:
+        kept = encoded[: MAX_IDENTIFIER_BYTES - 40].decode(errors="ignore")
+        name = f"{kept}…[{len(encoded) - len(kept.encode())} bytes cut]"
     return name
 
 

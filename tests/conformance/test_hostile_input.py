@@ -212,7 +212,9 @@ def test_event_names_are_sanitised_and_still_match_their_trigger(app: Conveyor) 
     event = app.send_event("odd\x00name\udcff", {"n": 1})
     assert event.name == "odd\ufffdname\ufffd"
     long = app.send_event("n" * 5000, {})
-    assert len(long.name.encode()) <= 1024 and long.name.endswith("bytes cut]")
+    assert len(long.name.encode()) <= 1024 and long.name.endswith("…[4016 bytes cut]")
+    wide = app.send_event("é" * 600, {})  # 1,200 bytes: cut by bytes, counted in bytes
+    assert wide.name == "é" * 492 + "…[216 bytes cut]"
     drain(app)
     assert seen == [{"n": 1}]
 
