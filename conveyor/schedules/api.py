@@ -181,8 +181,9 @@ class Scheduling:
         key: str | None = None, run_at: datetime | None = None,
         **options: Unpack[ScheduleJobOptions],
     ) -> JobHandle:
-        """Reaction-style trigger: ``data`` is the job's single argument; ``retry`` takes
-        ``{"retries", "wait" (ms), "backoff"}``; ``cancel_repeats`` replaces pending ones."""
+        """Reaction-style trigger: ``data`` is the job's single argument (``{}`` when
+        omitted for a job that needs one); ``retry`` takes ``{"retries", "wait" (ms),
+        "backoff"}``; ``cancel_repeats`` replaces pending ones."""
         definition = self._app.jobs[type]
         given: dict[str, Any] = dict(options)
         if isinstance(retry, dict):
@@ -194,6 +195,8 @@ class Scheduling:
         if flag("cancel_repeats", cancel_repeats):
             given["replace"] = True
         given.update(owner=owner, key=key)
+        if data is None and definition.arity and definition.arity[0] > 0:
+            data = {}  # Reaction's default: a job without data gets an empty object
         call = definition(data) if data is not None else definition()
         if schedule is not None:
             if run_at is not None:

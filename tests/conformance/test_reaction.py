@@ -67,6 +67,25 @@ def test_schedule_job_without_key_is_identified_by_type_text_and_data(app: Conve
     assert app.count(job="digest", state="scheduled") == 3
 
 
+def test_schedule_job_without_data_gives_a_job_that_needs_one_an_empty_object(
+    app: Conveyor,
+) -> None:
+    got: list[Any] = []
+
+    @app.job
+    def needs(data: Any) -> None:
+        got.append(data)
+
+    @app.job
+    def optional(data: Any = None) -> None:
+        got.append(("optional", data))
+
+    app.schedule_job(type="needs")
+    app.schedule_job(type="optional")
+    drain(app)
+    assert sorted(got, key=repr) == sorted([{}, ("optional", None)], key=repr)
+
+
 @pytest.mark.parametrize("spelling", ["purge_after_days", "purgeAfterDays"])
 def test_a_cleanup_policy_purges_jobs_finished_before_it_was_included(
     store_url: str, spelling: str,
