@@ -14,10 +14,16 @@ from typing import Any
 from conveyor.errors import ConfigurationError
 
 RATE_UNITS = {"second": 1.0, "minute": 60.0, "hour": 3600.0, "day": 86400.0}
-_RATE = re.compile(r"\s*(\d+)\s*/\s*([a-z]+?)s?\s*")
+# Celery's rate_limit spellings ("10/s", "100/m", "1000/h") and common abbreviations.
+_RATE_WORDS = {
+    **{unit: unit for unit in RATE_UNITS}, **{unit + "s": unit for unit in RATE_UNITS},
+    "s": "second", "sec": "second", "secs": "second", "m": "minute", "min": "minute",
+    "mins": "minute", "h": "hour", "hr": "hour", "hrs": "hour", "d": "day",
+}
+_RATE = re.compile(r"\s*(\d+)\s*/\s*([a-z]+)\s*")
 _RATE_HELP = (
-    "accepted: 'N/unit' with N a whole number >= 1 and unit second, minute, hour or day, "
-    "e.g. '100/minute'"
+    "accepted: 'N/unit' with N a whole number >= 1 and unit second, minute, hour or day "
+    "(or s, m, h, d), e.g. '100/minute'"
 )
 ISOLATIONS = ("thread", "process")
 KeySpec = str | Callable[[tuple[Any, ...], dict[str, Any]], Any]
@@ -42,12 +48,13 @@ def parse_rate(value: object) -> Rate | None:
     if isinstance(value, Rate):
         return value
     match = _RATE.fullmatch(value.lower()) if isinstance(value, str) else None
-    if match is None or match[2] not in RATE_UNITS or int(match[1]) < 1:
+    unit = None if match is None else _RATE_WORDS.get(match[2])
+    if match is None or unit not in RATE_UNITS or int(match[1]) < 1:
         raise ConfigurationError(f"invalid rate {value!r}; {_RATE_HELP}")
     limit = int(match[1])
     if limit >= 2**31:
         raise ConfigurationError(f"invalid rate {value!r}: {limit} is too large; {_RATE_HELP}")
-    return Rate(limit, RATE_UNITS[match[2]], str(value).strip())  # shown as declared
+    return Rate(limit, RATE_UNITS[unit], str(value).strip())  # shown as declared
 
 
 def coerce_concurrency(value: object) -> int | None:

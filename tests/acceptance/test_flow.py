@@ -118,8 +118,23 @@ def test_bad_limits_are_refused_at_definition(sqlite_app: Conveyor, option: str,
         def noop() -> None: ...
 
 
+def test_rates_take_celerys_short_units_too(app: Conveyor) -> None:
+    ran: list[int] = []
+    limited = app.job("short unit", rate="2/m")(ran.append)
+    with FakeClock(app, start=START) as clock:
+        for n in range(3):
+            limited(n).run_now()
+        app.run_worker(concurrency=3, burst=True)
+        assert len(ran) == 2
+        clock.advance(61, "seconds")
+        app.run_worker(concurrency=3, burst=True)
+        assert len(ran) == 3
+    for rate in ("10/s", "10/sec", "100/min", "5/h", "5/hr", "1/d", "3/seconds"):
+        app.job(f"rate {rate}", rate=rate)(ran.append)
+
+
 @pytest.mark.parametrize("rate", ["100/fortnight", "abc", "/second", "x/minute", "-1/second",
-                                  "0/second", "1.5.2/hour", ""])
+                                  "0/second", "1.5.2/hour", "", "1/ms", "1/ss", "1/mo"])
 def test_a_bad_rate_is_refused_at_definition(sqlite_app: Conveyor, rate: str) -> None:
     with pytest.raises(ValueError) as caught:
         @sqlite_app.job(rate=rate)
