@@ -60,6 +60,8 @@ class EventTrigger:
     """``trigger=app.event("user.created", filter={"plan": ["pro"]})``: start a run of the
     job, with the event's payload as its argument, for each matching event."""
 
+    kind = "event"  # as the dashboard and API describe the trigger
+
     def __init__(self, name: str, filter: dict[str, Any] | None = None) -> None:
         self.name = check_name(name)
         self.filter = check_filter(filter)
@@ -72,6 +74,10 @@ class EventTrigger:
 
     def __repr__(self) -> str:
         return f"<event trigger {self.name!r} filter={self.filter!r}>"
+
+    def __str__(self) -> str:
+        where = f" where {json.dumps(self.filter, ensure_ascii=False)}" if self.filter else ""
+        return f"event {self.name}{where}"
 
 
 @dataclass(frozen=True)

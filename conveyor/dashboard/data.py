@@ -299,7 +299,7 @@ def trigger_info(trigger: Any) -> dict[str, Any] | None:
 def _trigger_label(info: dict[str, Any]) -> str:
     if info.get("explain"):
         return str(info["explain"])
-    if info["kind"] == "EventTrigger" and info.get("name"):
+    if info["kind"] == "event" and info.get("name"):
         where = f" where {json.dumps(info['filter'])}" if info.get("filter") else ""
         return f"event {info['name']}{where}"
     return str(info.get("text", ""))

@@ -189,6 +189,23 @@ def test_jobs_lists_definitions(demo: Conveyor, make_client: ClientFactory) -> N
     assert client.get("/api/jobs/echo").json()["slug"] == "echo"
 
 
+def test_jobs_describe_their_triggers(demo: Conveyor, make_client: ClientFactory) -> None:
+    @demo.job(trigger=demo.event("user.created", filter={"plan": ["pro"]}))
+    def welcome(payload: object) -> None: ...
+
+    @demo.job(trigger=demo.cron("0 3 * * *"))
+    def nightly() -> None: ...
+
+    jobs = {j["id"]: j for j in make_client(demo).get("/api/jobs").json()["jobs"]}
+    event = jobs["welcome"]["trigger"]
+    assert (event["kind"], event["name"], event["filter"]) == (
+        "event", "user.created", {"plan": ["pro"]})
+    assert event["label"] == 'event user.created where {"plan": ["pro"]}'
+    cron = jobs["nightly"]["trigger"]
+    assert cron["kind"] == "cron" and cron["text"] == "0 3 * * *"
+    assert len(cron["next"]) == 3 and all(t.endswith("+00:00") for t in cron["next"])
+
+
 def test_openapi_document_describes_every_api_route(
     sqlite_demo: Conveyor, make_client: ClientFactory
 ) -> None:
