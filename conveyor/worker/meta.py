@@ -40,50 +40,75 @@ class Buffer:
 
 class LineLogger:
     """``meta.log``'s methods: each formats its line (``%`` args, like logging; a bad
-    format never fails the job), cleans it and hands it to :meth:`_write`."""
+    format never fails the job), cleans it and hands it to :meth:`_write`. They take
+    logging's keywords: ``exc_info`` adds a traceback, ``stack_info`` the stack;
+    ``extra`` and ``stacklevel`` are accepted and have nothing to do here."""
 
-    def _add(self, level: str, message: str, args: tuple[Any, ...], tail: str = "") -> None:
+    def _add(self, level: str, message: Any, args: tuple[Any, ...],
+             options: dict[str, Any], exc_info: Any = False) -> None:
+        unknown = sorted(set(options) - _LOGGING_KEYWORDS)
+        if unknown:
+            raise TypeError(f"meta.log got an unexpected keyword argument {unknown[0]!r}; "
+                            f"accepted: {', '.join(sorted(_LOGGING_KEYWORDS))}")
         try:
-            text = message % args if args else message
+            text = message % args if args else str(message)
         except (TypeError, ValueError):
             text = f"{message} {args!r}"
+        tail = _traceback(options.get("exc_info", exc_info))
+        if options.get("stack_info"):
+            tail += "Stack (most recent call last):\n" + "".join(traceback.format_stack())
+        tail = tail.rstrip()
         self._write(level, clean(f"{text}\n{tail}" if tail else text, MAX_LOG_LINE))
 
     def _write(self, level: str, text: str) -> None:
         raise NotImplementedError
 
-    def debug(self, message: str, *args: Any) -> None:
-        self._add("debug", message, args)
+    def debug(self, message: Any, *args: Any, **options: Any) -> None:
+        self._add("debug", message, args, options)
 
-    def info(self, message: str, *args: Any) -> None:
-        self._add("info", message, args)
+    def info(self, message: Any, *args: Any, **options: Any) -> None:
+        self._add("info", message, args, options)
 
-    def warning(self, message: str, *args: Any) -> None:
-        self._add("warning", message, args)
+    def warning(self, message: Any, *args: Any, **options: Any) -> None:
+        self._add("warning", message, args, options)
 
     warn = warning
 
-    def error(self, message: str, *args: Any) -> None:
-        self._add("error", message, args)
+    def error(self, message: Any, *args: Any, **options: Any) -> None:
+        self._add("error", message, args, options)
 
-    def exception(self, message: str, *args: Any) -> None:
+    def exception(self, message: Any, *args: Any, **options: Any) -> None:
         """``error`` with the traceback of the exception being handled, as logging's."""
-        trace = traceback.format_exc().rstrip() if sys.exc_info()[0] is not None else ""
-        self._add("error", message, args, trace)
+        self._add("error", message, args, options, exc_info=True)
 
-    def critical(self, message: str, *args: Any) -> None:
-        self._add("critical", message, args)
+    def critical(self, message: Any, *args: Any, **options: Any) -> None:
+        self._add("critical", message, args, options)
 
     fatal = critical
 
-    def log(self, level: int | str, message: str, *args: Any) -> None:
+    def log(self, level: int | str, message: Any, *args: Any, **options: Any) -> None:
         """A line at a logging level: ``logging.INFO`` (or any int) or a level name."""
         number = level if isinstance(level, int) else logging.getLevelName(str(level).upper())
         if not isinstance(number, int):
             raise ConfigurationError(f"unknown log level {level!r}; accepted: debug, info, "
                                      "warning, error, critical or a logging level number")
         name = next((n for floor, n in _LEVELS if number >= floor), "debug")
-        self._add(name, message, args)
+        self._add(name, message, args, options)
+
+
+_LOGGING_KEYWORDS = frozenset({"exc_info", "stack_info", "stacklevel", "extra"})
+
+
+def _traceback(exc_info: Any) -> str:
+    """logging's ``exc_info``: True (the exception being handled), an exception or an
+    ``exc_info()`` tuple, as traceback text ("" when there is none)."""
+    if isinstance(exc_info, BaseException):
+        return "".join(traceback.format_exception(exc_info))
+    if isinstance(exc_info, tuple) and len(exc_info) == 3 and exc_info[0] is not None:
+        return "".join(traceback.format_exception(*exc_info))
+    if exc_info and not isinstance(exc_info, tuple) and sys.exc_info()[0] is not None:
+        return traceback.format_exc()
+    return ""
 
 
 # logging's level numbers from the top: the name a stored line gets for a level.

@@ -183,6 +183,29 @@ def test_a_badly_formatted_log_line_is_stored_without_failing_the_job(app: Conve
     assert [g.message for g in record.logs] == ["%d rows in %s ('many',)"]
 
 
+def test_meta_log_takes_loggings_keywords(app: Conveyor) -> None:
+    @app.job
+    def careful(meta: Any) -> str:
+        meta.log.info("with extra", extra={"order": 7}, stacklevel=2)
+        try:
+            raise ValueError("bad row")
+        except ValueError as exc:
+            meta.log.error("caught", exc_info=True)
+            meta.log.warning("given", exc_info=exc)
+        meta.log.info({"not": "text"})
+        return "done"
+
+    h = careful().run_now()
+    drain(app)
+    assert h.result(timeout=5) == "done"
+    record = app.get_job(h.id)
+    assert record is not None
+    extra, caught, given, obj = [g.message for g in record.logs]
+    assert extra == "with extra" and obj == "{'not': 'text'}"
+    for line, first in ((caught, "caught"), (given, "given")):
+        assert line.startswith(f"{first}\nTraceback") and line.endswith("ValueError: bad row")
+
+
 def test_meta_progress_is_stored_as_a_fraction_with_its_message(app: Conveyor) -> None:
     @app.job
     async def slow(meta: Any) -> None:
