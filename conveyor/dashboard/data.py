@@ -76,10 +76,12 @@ class Views:
 
     def run_detail(self, rec: JobRecord) -> dict[str, Any]:
         out = self.run_summary(rec)
+        result = self.clean(rec.result)
         out.update(
             args=self.clean(rec.args),
             kwargs=self.clean(rec.kwargs),
-            result=self.clean(rec.result),
+            result=result,
+            output=result,  # what a durable run's page calls its result
             error=self.clean(rec.error),
             rescheduled_from=rec.rescheduled_from,
             chain=self.chain(rec),

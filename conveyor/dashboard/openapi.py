@@ -79,7 +79,9 @@ def openapi_document() -> dict[str, Any]:
                     "id": {"type": "integer"}, "job": {"type": "string"},
                     "state": {"type": "string", "enum": list(STATES)},
                     "payload": {}, "attempts": {"type": "integer"},
-                    "created_at": {"type": "string"}, "error": {}}},
+                    "created_at": {"type": "string"}, "error": {},
+                    "result": {"description": "the return value (run detail only)"},
+                    "output": {"description": "the same as result"}}},
                 "RunRequest": {"type": "object", "additionalProperties": False,
                                "properties": {
                                    "payload": {"description": "the single positional argument"},

@@ -21,7 +21,7 @@ def test_run_now_stores_the_payload_and_the_worker_completes_it(
     finish(demo)
     detail = client.get(f"/api/runs/{run_id}").json()
     assert detail["state"] == "completed"
-    assert detail["result"] == {"echo": {"url": "https://x"}}
+    assert detail["result"] == detail["output"] == {"echo": {"url": "https://x"}}
     assert detail["version"] == "1.2.0"
 
 
