@@ -277,7 +277,8 @@ class Conveyor:
         self, text: str | timedelta | int, tz: str | None = None, misfire: Misfire = None
     ) -> ScheduleTrigger:
         """An interval trigger: ``app.every("15 minutes")``, ``app.every("day at 9:30")``,
-        ``app.every(timedelta(minutes=15))`` or a number of seconds."""
+        ``app.every(15, "minutes")`` (as ``run_in``), ``app.every(timedelta(minutes=15))``
+        or a number of seconds."""
         return self.scheduling.every(text, tz, misfire)
 
     def schedule(

@@ -21,6 +21,7 @@ from conveyor.schedules.periodic import Periodic, make_row
 from conveyor.schedules.runtime import schedule_call
 from conveyor.schedules.schedule import Schedule, parse_schedule, zone_for
 from conveyor.stores.base import JobRow, ScheduleRow, Store
+from conveyor.timeunits import normalize_unit
 
 if TYPE_CHECKING:
     from conveyor.jobs import JobDefinition
@@ -142,7 +143,10 @@ class Scheduling:
         self, text: str | timedelta | int, tz: str | None = None, misfire: Misfire = None
     ) -> ScheduleTrigger:
         """An interval trigger: ``app.every("15 minutes")``, ``app.every("day at 9:30")``,
-        ``app.every(timedelta(minutes=15))`` or a number of seconds."""
+        ``app.every(15, "minutes")`` (as ``run_in``), ``app.every(timedelta(minutes=15))``
+        or a number of seconds."""
+        if isinstance(text, int) and not isinstance(text, bool) and _is_unit(tz):
+            text, tz = f"{text} {tz}", None
         if not isinstance(text, str):
             text = _interval_text(text)
         words = text.strip()
@@ -279,6 +283,15 @@ def _last(row: JobRow) -> LastRun:
 
 # Units an every() timedelta is spelled in, largest first.
 _SPANS = (("week", 604800), ("day", 86400), ("hour", 3600), ("minute", 60), ("second", 1))
+
+
+def _is_unit(word: object) -> bool:
+    """Whether ``word`` names a time unit (``every(15, "minutes")``), not a time zone."""
+    try:
+        normalize_unit(word)  # type: ignore[arg-type]
+    except ConfigurationError:
+        return False
+    return True
 
 
 def _interval_text(span: object) -> str:

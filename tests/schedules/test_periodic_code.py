@@ -217,6 +217,13 @@ def test_triggers_explain_themselves_and_refuse_bad_text(app: Conveyor) -> None:
         app.every("hour", misfire="soon")
 
 
+def test_every_takes_an_amount_and_a_unit_as_run_in_does(app: Conveyor) -> None:
+    assert app.every(15, "minutes").schedule.text == "every 15 minutes"
+    assert app.every(1, "hour").explain() == "Every hour"
+    paris = app.every(15, tz="Europe/Paris").schedule  # a number alone is seconds
+    assert (paris.text, paris.tz) == ("every 15 seconds", "Europe/Paris")
+
+
 def test_occurrences_carry_the_definitions_options(app: Conveyor) -> None:
     @app.job(trigger=app.every("hour"), queue="reports", priority="high", retry=3,
              timeout=60)
