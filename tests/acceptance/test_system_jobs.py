@@ -28,6 +28,8 @@ def test_a_retention_app_lists_and_counts_only_the_users_jobs(
     assert app.count() == 2
     assert sorted(r.id for r in app.jobs_list()) == sorted(h.id for h in handles)
     assert app.count(state="scheduled") == 0
+    counts = app.counts()
+    assert (counts["scheduled"], counts["completed"]) == (0, 2)  # counts() agrees
     assert app.count(job=PURGE, state="scheduled") == 1  # there, when asked for by name
 
 
