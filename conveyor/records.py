@@ -23,6 +23,16 @@ def utc(ts: float | None) -> datetime | None:
     return moment + timedelta(microseconds=1) if moment.timestamp() < ts else moment
 
 
+def _same(kept: float | None, own: float | None, attempt: dict[str, Any], row: JobRow
+          ) -> datetime | None:
+    """A time of a kept attempt; the job's latest attempt reads its time from the job's
+    own column when they are the same moment (SQLite's JSON keeps 15 digits: 10 µs)."""
+    if (attempt["number"] == row.attempts and kept is not None and own is not None
+            and abs(kept - own) < 1e-4):
+        return utc(own)
+    return utc(kept)
+
+
 def _error(value: Any) -> Any:
     """A stored error as an :class:`~conveyor.errors.ErrorInfo` (``.message`` or
     ``["message"]``)."""
@@ -95,7 +105,8 @@ class JobRecord:
         children: list[int] | None = None, dependents: list[int] | None = None,
     ) -> JobRecord:
         history = [
-            Attempt(h["number"], utc(h["started_at"]), utc(h["finished_at"]), _error(h["error"]))
+            Attempt(h["number"], _same(h["started_at"], row.started_at, h, row),
+                    _same(h["finished_at"], row.finished_at, h, row), _error(h["error"]))
             for h in json.loads(row.history or "[]")
         ]
         if row.attempts > len(history) and row.started_at is not None:

@@ -72,6 +72,20 @@ def test_an_exception_stores_type_message_and_traceback(app: Conveyor) -> None:
     assert attempt.finished_at.utcoffset() == timedelta(0)  # type: ignore[attr-defined]
 
 
+def test_the_last_attempt_has_the_records_own_times_to_the_microsecond(app: Conveyor) -> None:
+    @app.job(retry=Retry(retries=1, wait=0))
+    def explode() -> None:
+        raise ValueError("no")
+
+    handles = [explode().run_now() for _ in range(20)]
+    run_until_idle(app)
+    for handle in handles:
+        record = _get(app, handle.id)
+        last = record.history[-1]
+        assert (last.number, last.started_at, last.finished_at) == (  # type: ignore[attr-defined]
+            2, record.started_at, record.finished_at)
+
+
 def test_an_exception_with_an_empty_message_still_fails(app: Conveyor) -> None:
     @app.job
     def explode() -> None:
