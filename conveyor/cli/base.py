@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextvars import ContextVar
@@ -169,7 +170,7 @@ def _opened(spec: str, url: str | None, reading: bool) -> Iterator[Conveyor]:
 
 def app_options(
     positional: bool = False, read_only: bool | Callable[[dict[str, Any]], bool] = False,
-    check_store: bool = True,
+    check_store: bool = True, store_alone: bool = False,
 ) -> Callable[[F], F]:
     """Give a command ``--app APP`` (also ``$CONVEYOR_APP``; with ``positional``, an
     optional APP argument too) and ``--url URL``; the command receives the loaded
@@ -178,7 +179,10 @@ def app_options(
     ``read_only`` (or a function of the command's other options saying so): the app is
     imported without creating, migrating or saving anything, and a store that does not
     exist yet is reported in one line (exit status 2) before the command runs (unless
-    ``check_store`` is false: the command checks when it suits it)."""
+    ``check_store`` is false: the command checks when it suits it).
+
+    ``store_alone``: without an app, ``--url`` (or ``$CONVEYOR_URL``) is enough: the
+    command gets an app with no jobs on that store (``conveyor migrate``)."""
 
     def decorate(fn: F) -> F:
         @functools.wraps(fn)
@@ -197,9 +201,15 @@ def app_options(
             if given and spec and given != spec and not spec_from_env:
                 fail(f"two apps given: {given!r} and --app {spec!r}; give one")
             spec = given or spec  # a positional APP wins over $CONVEYOR_APP
+            if not spec and store_alone and (url or os.environ.get("CONVEYOR_URL")):
+                from conveyor.app import Conveyor
+
+                with Conveyor(url) as bare:
+                    return fn(*args, app=bare, **kwargs)
             if not spec:
                 fail("no app given: pass " + ("APP or " if positional else "")
-                     + "--app module:attr (or path/to/app.py), or set $CONVEYOR_APP")
+                     + "--app module:attr (or path/to/app.py), or set $CONVEYOR_APP"
+                     + (" (or give the store alone: --url URL)" if store_alone else ""))
             reading = read_only(kwargs) if callable(read_only) else read_only
             with _opened(spec, url, reading) as app:
                 if reading and check_store:

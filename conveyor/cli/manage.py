@@ -95,9 +95,10 @@ def purge(app: Conveyor, state: tuple[str, ...], job_id: str | None, older_than:
 
 
 @click.command()
-@app_options()
+@app_options(store_alone=True)
 def migrate(app: Conveyor) -> None:
-    """Create or upgrade the store's schema."""
+    """Create or upgrade the store's schema (of the app's store, or of --url /
+    $CONVEYOR_URL without an app)."""
     applied = app.applied_migrations + app.migrate()
     for name in applied:
         click.echo(f"applied {name}")

@@ -223,3 +223,16 @@ def test_migrate_reports_applied_then_up_to_date(invoke: Invoke) -> None:
     assert first.exit_code == 0
     assert first.stdout.startswith("applied 0001_")
     assert invoke("migrate").stdout.strip() == "up to date"
+
+
+def test_migrate_takes_a_store_url_without_an_app(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/alone.db"
+    runner = CliRunner()
+    env = {"CONVEYOR_APP": None, "CONVEYOR_URL": None}
+    first = runner.invoke(main, ["migrate", "--url", url], env=env)
+    assert first.exit_code == 0, first.output
+    assert first.stdout.startswith("applied 0001_")
+    again = runner.invoke(main, ["migrate"], env={**env, "CONVEYOR_URL": url})
+    assert again.stdout.strip() == "up to date"
+    alone = runner.invoke(main, ["migrate"], env=env)
+    assert alone.exit_code == 2 and "--url URL" in alone.output
