@@ -44,8 +44,10 @@ def local_path(scope: Scope) -> str:
 
 
 def wants_json(scope: Scope) -> bool:
-    """API requests (under ``/api/``) get JSON errors; pages get HTML."""
-    return local_path(scope).startswith("/api/")
+    """Machine requests (under ``/api/``, and ``/metrics``, which a scraper reads) get JSON
+    errors (a 401, not a redirect to the sign-in page); pages get HTML."""
+    path = local_path(scope)
+    return path.startswith("/api/") or path == "/metrics"
 
 
 def error_response(scope: Scope, status: int, message: str,

@@ -40,6 +40,18 @@ def test_with_a_token_the_api_needs_the_bearer_header(
     assert ok.status_code == 200
 
 
+def test_with_a_token_metrics_need_the_bearer_header_too(
+    demo: Conveyor, make_client: ClientFactory
+) -> None:
+    client = make_client(demo, token=TOKEN)
+    r = client.get("/metrics", follow_redirects=False)  # a scraper is not sent to a form
+    assert r.status_code == 401 and r.headers["WWW-Authenticate"] == "Bearer"
+    assert "Bearer" in r.json()["error"]
+    ok = client.get("/metrics", headers={"Authorization": f"Bearer {TOKEN}"})
+    assert ok.status_code == 200 and "conveyor_jobs" in ok.text
+    assert signed_in(client).get("/metrics").status_code == 200  # a signed-in person too
+
+
 def test_with_a_token_pages_redirect_to_the_sign_in_form(
     sqlite_demo: Conveyor, make_client: ClientFactory
 ) -> None:
