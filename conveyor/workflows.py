@@ -189,7 +189,8 @@ _READ_AT_ONCE = 900
 
 
 def _results_of(shape: Shape) -> list[int]:
-    """The jobs whose results make up the shape's result, in order."""
+    """The jobs whose results make up the shape's result, in order (its tails: what a
+    job depending on the shape waits for)."""
     kind, body = shape
     if kind == "job":
         return [body]
@@ -207,15 +208,6 @@ def _assemble(shape: Shape, results: dict[int, Any]) -> Any:
     return [_assemble(s, results) for s in body]
 
 
-def _tails(shape: Shape) -> list[int]:
-    kind, body = shape
-    if kind == "job":
-        return [body]
-    if kind == "chain":
-        return _tails(body[-1])
-    return [i for s in body for i in _tails(s)]
-
-
 class WorkflowHandle:
     """A stored chain or group. ``.result()`` is the chain's last result or the group's
     list of results; ``.ids`` every member's job id in order; ``.id`` the last one."""
@@ -224,7 +216,7 @@ class WorkflowHandle:
         self.app = app
         self.shape = shape
         self.ids = _ids(shape)
-        self.tails = _tails(shape)
+        self.tails = _results_of(shape)
         self.id = self.ids[-1]
 
     def __repr__(self) -> str:
