@@ -182,13 +182,17 @@ class Day(Constraint):
     def end(self, d: datetime) -> Date:
         return last(d.year, d.month, d.day)
 
+    def period(self) -> Constraint:
+        """The period whose days this counts (``next`` rolls over into the next one)."""
+        return MONTH
+
     def next(self, d: datetime, val: int) -> Date:
-        val = 1 if val > month_days(d) else val
-        month = rollover(d, val, self, MONTH)
-        if month is None:
+        val = 1 if val > self.extent(d)[1] else val
+        start = rollover(d, val, self, self.period())
+        if start is None:
             return None
-        top = month_days(month)
-        return first(month.year, month.month, 1 if val > top else val or top)
+        top = self.extent(start)[1]
+        return first(start.year, start.month, 1 if val > top else val or top)
 
 
 class DayOfWeek(Day):
@@ -215,13 +219,8 @@ class DayOfYear(Day):
     def extent(self, d: datetime) -> tuple[int, int]:
         return (1, year_days(d))
 
-    def next(self, d: datetime, val: int) -> Date:
-        val = 1 if val > year_days(d) else val
-        year = rollover(d, val, self, YEAR)
-        if year is None:
-            return None
-        top = year_days(year)
-        return first(year.year, year.month, 1 if val > top else val or top)
+    def period(self) -> Constraint:
+        return YEAR
 
 
 class DayInstance(Constraint):
