@@ -40,6 +40,13 @@ def fail(message: str) -> NoReturn:
     raise UserError(message)
 
 
+def job_id_of(app: Conveyor, name: str) -> str:
+    """The id of the job ``name`` names by its id or by its URL slug (as ``conveyor run``
+    and the dashboard take it); an unknown name is returned as given."""
+    found = app.jobs.get(name) or app.jobs.by_slug(name)
+    return name if found is None else found.id
+
+
 class ConveyorGroup(click.Group):
     """Prints every user error (ours, click's usage errors and conveyor's own
     :class:`~conveyor.errors.ConveyorError`) as one ``error: ...`` line on stderr."""
@@ -233,4 +240,4 @@ def app_options(
 
 
 __all__ = ["RUN_ID", "USER_ERROR", "ConveyorGroup", "UserError", "app_options", "fail",
-           "group_options", "preset_app"]
+           "group_options", "job_id_of", "preset_app"]

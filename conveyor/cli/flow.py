@@ -9,7 +9,7 @@ import click
 from rich.table import Table
 
 from conveyor.app import Conveyor
-from conveyor.cli.base import app_options, fail
+from conveyor.cli.base import app_options, fail, job_id_of
 from conveyor.cli.render import console
 from conveyor.flow import QueueInfo
 
@@ -21,11 +21,12 @@ def _targets(verb: str) -> click.Command:
     @click.command(verb)
     @click.option("--queue", default=None, metavar="QUEUE", help=f"{verb.title()} this queue.")
     @click.option("--job", "job_id", default=None, metavar="JOB",
-                  help=f"{verb.title()} this job (its id).")
+                  help=f"{verb.title()} this job (its id or slug).")
     @app_options()
     def command(app: Conveyor, queue: str | None, job_id: str | None) -> None:
         if queue is None and job_id is None:
             fail(f"give --queue QUEUE or --job JOB to {verb}")
+        job_id = None if job_id is None else job_id_of(app, job_id)
         (app.pause if verb == "pause" else app.resume)(queue=queue, job=job_id)
         done = "paused" if verb == "pause" else "resumed"
         for kind, name in (("queue", queue), ("job", job_id)):

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import click
 
 from conveyor.app import Conveyor
-from conveyor.cli.base import RUN_ID, USER_ERROR, app_options, fail
+from conveyor.cli.base import RUN_ID, USER_ERROR, app_options, fail, job_id_of
 from conveyor.errors import ConfigurationError
 from conveyor.stores.base import FINISHED
 from conveyor.timeunits import parse_duration
@@ -90,7 +90,8 @@ def purge(app: Conveyor, state: tuple[str, ...], job_id: str | None, older_than:
             except (OverflowError, OSError, ValueError):
                 fail(f"invalid --older-than {older_than!r}: too long ago (before year 1); "
                      'e.g. "30 days" or "2 years"')
-        count = app.purge(state=list(state) or None, job=job_id, until=until)
+        job = None if job_id is None else job_id_of(app, job_id)
+        count = app.purge(state=list(state) or None, job=job, until=until)
     click.echo(f"purged {count} run{'s' if count != 1 else ''}")
 
 

@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from conveyor.app import Conveyor
-from conveyor.cli.base import RUN_ID, USER_ERROR, app_options
+from conveyor.cli.base import RUN_ID, USER_ERROR, app_options, job_id_of
 from conveyor.cli.render import (
     console,
     job_json,
@@ -58,7 +58,8 @@ def runs(app: Conveyor, state: str | None, job_id: str | None, queue: str | None
          owner: str | None, parent: int | None, limit: int, as_json: bool) -> None:
     """List stored runs, newest first."""
     filters: dict[str, Any] = {
-        "state": _names(state), "job": _names(job_id), "queue": _names(queue), "parent": parent,
+        "state": _names(state), "job": [job_id_of(app, j) for j in _names(job_id) or []] or None,
+        "queue": _names(queue), "parent": parent,
     }
     if owner is not None:
         filters["owner"] = owner

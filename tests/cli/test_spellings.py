@@ -1,8 +1,9 @@
 """What a user of other job tools reaches for, on SQLite and PostgreSQL: ``--app`` and
 ``--url`` before the verb (``celery -A app worker``, ``flask --app app run``), several
 commands run in-process with click's runner on ``module:attr`` (each imports the app
-afresh; an app the caller imported itself is used and left open), and a bare
-``conveyor purge`` deleting every finished run as ``app.purge()`` does."""
+afresh; an app the caller imported itself is used and left open), a bare
+``conveyor purge`` deleting every finished run as ``app.purge()`` does, and a job named by
+the slug its dashboard URLs use wherever a verb takes a job."""
 
 from __future__ import annotations
 
@@ -31,6 +32,10 @@ APP = textwrap.dedent(
     @app.job
     def broken():
         raise Fail("on purpose")
+
+    @app.job("Send Email")
+    def send_email(payload=None):
+        return payload
     """
 )
 Run = Callable[..., Result]
@@ -114,3 +119,17 @@ def test_an_app_the_caller_imported_is_used_and_left_open(
     finally:
         callerapp.app.close()
         sys.modules.pop("callerapp", None)
+
+
+def test_verbs_that_take_a_job_take_its_slug_too(run: Run, store: str) -> None:
+    app_args = ("--app", "spellapp:app", "--url", store)
+    assert run("run", "send-email", "--payload", "1", *app_args).exit_code == 0
+    paused = run("pause", "--job", "send-email", *app_args)
+    assert (paused.exit_code, paused.stdout.strip()) == (0, "paused job Send Email")
+    with Conveyor(store) as app:
+        assert app.paused_jobs() == ["Send Email"]
+    assert run("resume", "--job", "send-email", *app_args).exit_code == 0
+    listed = run("runs", "--job", "send-email", "--json", *app_args)
+    assert listed.exit_code == 0 and '"job": "Send Email"' in listed.stdout
+    assert run("worker", "--burst", *app_args).exit_code == 0
+    assert run("purge", "--job", "send-email", *app_args).stdout.strip() == "purged 1 run"
