@@ -10,6 +10,24 @@ SELECT {job_columns} FROM conveyor_jobs WHERE id = :id
 -- name: state_of
 SELECT {state}, result, error FROM conveyor_jobs WHERE id = :id
 
+-- name: next_due
+-- The earliest due time: one probe of conveyor_jobs_due per distinct priority (min(run_at)
+-- over the index would read every unfinished row: an idle worker asks on every poll).
+-- PostgreSQL's next_due_queues fills in /*queues*/; SQLite has its own.
+WITH RECURSIVE p(priority) AS (
+    SELECT (SELECT priority FROM conveyor_jobs WHERE state IN ('pending', 'waiting')
+        ORDER BY priority DESC LIMIT 1)
+    UNION ALL
+    SELECT (SELECT j.priority FROM conveyor_jobs AS j
+            WHERE j.state IN ('pending', 'waiting') AND j.priority < p.priority
+            ORDER BY j.priority DESC LIMIT 1)
+    FROM p WHERE p.priority IS NOT NULL
+)
+SELECT min((SELECT j.run_at FROM conveyor_jobs AS j
+        WHERE j.state IN ('pending', 'waiting') AND j.priority = p.priority /*queues*/
+        ORDER BY j.run_at LIMIT 1))
+FROM p WHERE p.priority IS NOT NULL
+
 -- name: register_worker
 INSERT INTO conveyor_workers (id, host, pid, queues, concurrency, started_at, heartbeat_at)
 VALUES (:id, :host, :pid, :queues, :concurrency, :now, :now)

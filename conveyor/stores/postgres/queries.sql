@@ -178,22 +178,6 @@ SELECT * FROM unnest(%(id)s::bigint[], %(attempt)s::int[], %(at)s::float8[],
 SELECT job_id, attempt, at, level, message FROM conveyor_logs
 WHERE job_id = ANY(%(ids)s::bigint[]) ORDER BY job_id, at, id
 
--- name: next_due
--- The earliest due time: one probe of conveyor_jobs_due per distinct priority.
-WITH RECURSIVE p(priority) AS (
-    (SELECT priority FROM conveyor_jobs WHERE state IN ('pending', 'waiting')
-        ORDER BY priority DESC LIMIT 1)
-    UNION ALL
-    SELECT (SELECT j.priority FROM conveyor_jobs AS j
-            WHERE j.state IN ('pending', 'waiting') AND j.priority < p.priority
-            ORDER BY j.priority DESC LIMIT 1)
-    FROM p WHERE p.priority IS NOT NULL
-)
-SELECT min((SELECT j.run_at FROM conveyor_jobs AS j
-        WHERE j.state IN ('pending', 'waiting') AND j.priority = p.priority /*queues*/
-        ORDER BY j.run_at LIMIT 1))
-FROM p WHERE p.priority IS NOT NULL
-
 -- name: counts_by_state
 -- Unfinished rows through the due and running indexes; finished ones one state at a time
 -- through conveyor_jobs_finished_state (a plain count per range, cheaper than grouping).

@@ -15,25 +15,8 @@ UNION ALL SELECT state, count(*) FROM conveyor_jobs WHERE finished_at IS NOT NUL
 SELECT job_id, attempt, at, level, message FROM conveyor_logs
 WHERE job_id IN (SELECT value FROM json_each(:ids)) ORDER BY job_id, at, rowid
 
--- name: next_due
--- The earliest due time: one probe of conveyor_jobs_due per distinct priority (min(run_at)
--- over the index would read every unfinished row: an idle worker asks on every poll).
-WITH RECURSIVE p(priority) AS (
-    SELECT (SELECT priority FROM conveyor_jobs WHERE state IN ('pending', 'waiting')
-        ORDER BY priority DESC LIMIT 1)
-    UNION ALL
-    SELECT (SELECT j.priority FROM conveyor_jobs AS j
-            WHERE j.state IN ('pending', 'waiting') AND j.priority < p.priority
-            ORDER BY j.priority DESC LIMIT 1)
-    FROM p WHERE p.priority IS NOT NULL
-)
-SELECT min((SELECT j.run_at FROM conveyor_jobs AS j
-        WHERE j.state IN ('pending', 'waiting') AND j.priority = p.priority
-        ORDER BY j.run_at LIMIT 1))
-FROM p WHERE p.priority IS NOT NULL
-
 -- name: next_due_queues
--- The same per queue, through conveyor_jobs_due_queue.
+-- next_due (core/queries.sql) per queue, through conveyor_jobs_due_queue.
 WITH RECURSIVE p(queue, priority) AS (
     SELECT q.value, (SELECT priority FROM conveyor_jobs
             WHERE state IN ('pending', 'waiting') AND queue = q.value
