@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import pytest
@@ -18,57 +18,45 @@ from tests.conformance.helpers import before_storing, drain, worker_thread
 from tests.support import wait_for
 
 
-def test_an_outcome_the_store_refuses_fails_alone_and_the_batch_is_stored(
-    app: Conveyor, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
-) -> None:
-    def picky(outcomes: Sequence[Outcome]) -> None:
-        if any(o.result and "poison" in o.result for o in outcomes):
-            raise ValueError("the store refuses this data")
+def _refuse(outcomes: Sequence[Outcome]) -> None:
+    """Refuse a batch holding the spoiled outcome, as a store adapter could."""
+    if any(o.result == '"spoil me"' for o in outcomes):
+        raise ValueError("the store refuses this data")
 
-    before_storing(app, monkeypatch, picky)
+
+def _corrupt(outcomes: Sequence[Outcome]) -> None:
+    """Spoil one outcome after the job ran, as a buggy store adapter could: its result is
+    text no real database can encode; the real store then refuses it."""
+    for outcome in outcomes:
+        if outcome.result == '"spoil me"':
+            outcome.result = '"bad \udcff"'
+
+
+@pytest.mark.parametrize(("spoil", "why"), [
+    (_refuse, "could not be stored (ValueError: the store refuses this data)"),
+    (_corrupt, "could not be stored"),
+], ids=["refused-by-the-adapter", "refused-by-the-database"])
+def test_an_outcome_the_store_refuses_fails_alone_and_the_batch_is_stored(
+    app: Conveyor, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
+    spoil: Callable[[Sequence[Outcome]], None], why: str,
+) -> None:
+    before_storing(app, monkeypatch, spoil)
 
     @app.job
     def give(value: str) -> str:
         return value
 
     handles = [give(f"ok {n}").run_now() for n in range(7)]
-    poisoned = give("poison").run_now()
+    spoiled = give("spoil me").run_now()
     handles += [give(f"ok {n}").run_now() for n in range(7, 12)]
     with caplog.at_level(logging.ERROR, logger="conveyor"):
         drain(app, concurrency=20)
     assert [h.result() for h in handles] == [f"ok {n}" for n in range(12)]
-    record = app.get_job(poisoned.id)
+    record = app.get_job(spoiled.id)
     assert record is not None and record.state == "failed"
     assert record.error is not None and record.error["type"].endswith("PayloadError")
-    assert "could not be stored (ValueError: the store refuses this data)" in (
-        record.error["message"])
+    assert why in record.error["message"]
     assert any(r.exc_info and "refused its outcome" in r.getMessage() for r in caplog.records)
-
-
-def test_a_real_store_refusing_one_outcome_stores_the_rest(
-    app: Conveyor, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    def corrupt(outcomes: Sequence[Outcome]) -> None:
-        """Spoil one outcome after the job ran, as a buggy store adapter could: its
-        result is text no real database can encode; the real store then refuses it."""
-        for outcome in outcomes:
-            if outcome.result == '"spoil me"':
-                outcome.result = '"bad \udcff"'
-
-    before_storing(app, monkeypatch, corrupt)
-
-    @app.job
-    def give(value: str) -> str:
-        return value
-
-    handles = [give(f"ok {n}").run_now() for n in range(5)]
-    spoiled = give("spoil me").run_now()
-    drain(app, concurrency=10)
-    assert [h.result() for h in handles] == [f"ok {n}" for n in range(5)]
-    record = app.get_job(spoiled.id)
-    assert record is not None and record.state == "failed" and record.error is not None
-    assert record.error["type"].endswith("PayloadError")
-    assert "could not be stored" in record.error["message"]
 
 
 def test_failing_upkeep_is_logged_with_its_traceback_and_retried(
