@@ -134,21 +134,16 @@ FALL = datetime(2024, 10, 25, 12, tzinfo=UTC)
 
 
 @pytest.mark.parametrize("text", ["30 2 * * *", "0 30 2 * * *", "every day at 2:30 am"])
-def test_daily_0230_in_paris_runs_once_on_spring_forward_day(text: str) -> None:
-    assert fires(text, SPRING, 3, tz="Europe/Paris") == [
-        "Sat 2024-03-30 02:30:00+0100",
-        "Sun 2024-03-31 03:00:00+0200",
-        "Mon 2024-04-01 02:30:00+0200",
-    ]
-
-
-@pytest.mark.parametrize("text", ["30 2 * * *", "0 30 2 * * *", "every day at 2:30 am"])
-def test_daily_0230_in_paris_runs_once_on_fall_back_day(text: str) -> None:
-    assert fires(text, FALL, 3, tz="Europe/Paris") == [
-        "Sat 2024-10-26 02:30:00+0200",
-        "Sun 2024-10-27 02:30:00+0200",
-        "Mon 2024-10-28 02:30:00+0100",
-    ]
+@pytest.mark.parametrize(("start", "expected"), [
+    (SPRING, ["Sat 2024-03-30 02:30:00+0100", "Sun 2024-03-31 03:00:00+0200",
+              "Mon 2024-04-01 02:30:00+0200"]),
+    (FALL, ["Sat 2024-10-26 02:30:00+0200", "Sun 2024-10-27 02:30:00+0200",
+            "Mon 2024-10-28 02:30:00+0100"]),
+], ids=["spring-forward-day", "fall-back-day"])
+def test_daily_0230_in_paris_runs_once_on_a_dst_change_day(
+    text: str, start: datetime, expected: list[str]
+) -> None:
+    assert fires(text, start, 3, tz="Europe/Paris") == expected
 
 
 def test_times_falling_into_the_same_gap_run_once() -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
 import time_machine
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -91,28 +92,23 @@ def test_every_day_walks_through_a_leap_day(app: Conveyor) -> None:
         utc(2024, 2, 28, 9), utc(2024, 2, 29, 9), utc(2024, 3, 1, 9), utc(2024, 3, 2, 9)]
 
 
-def test_a_time_skipped_by_spring_forward_runs_once_after_the_gap(app: Conveyor) -> None:
-    with time_machine.travel(utc(2024, 3, 29, 12), tick=False):
-        @app.job(trigger=app.schedule("every day at 2:30", tz="Europe/Paris"))
-        def nightly() -> None: ...
-        app.sync_schedules()  # as a starting worker does
-
-    fired = run_through(app, "nightly", 3)
+@pytest.mark.parametrize(("start", "expected"), [
     # 02:30 CET = 01:30 UTC; on March 31 02:30 does not exist: it runs at 03:00 CEST.
-    assert fired == [utc(2024, 3, 30, 1, 30), utc(2024, 3, 31, 1), utc(2024, 4, 1, 0, 30)]
-    assert_chained(app, "nightly")
-
-
-def test_a_time_repeated_by_fall_back_runs_once(app: Conveyor) -> None:
-    with time_machine.travel(utc(2024, 10, 25, 12), tick=False):
+    (utc(2024, 3, 29, 12), [utc(2024, 3, 30, 1, 30), utc(2024, 3, 31, 1), utc(2024, 4, 1, 0, 30)]),
+    # October 27 has 02:30 twice (CEST, then CET): only the first runs.
+    (utc(2024, 10, 25, 12),
+     [utc(2024, 10, 26, 0, 30), utc(2024, 10, 27, 0, 30), utc(2024, 10, 28, 1, 30)]),
+], ids=["skipped-by-spring-forward", "repeated-by-fall-back"])
+def test_a_nightly_time_a_dst_change_skips_or_repeats_runs_once(
+    app: Conveyor, start: datetime, expected: list[datetime],
+) -> None:
+    with time_machine.travel(start, tick=False):
         @app.job(trigger=app.schedule("every day at 2:30", tz="Europe/Paris"))
         def nightly() -> None: ...
         app.sync_schedules()  # as a starting worker does
 
-    fired = run_through(app, "nightly", 3)
-    # October 27 has 02:30 twice (CEST, then CET): only the first runs.
-    assert fired == [utc(2024, 10, 26, 0, 30), utc(2024, 10, 27, 0, 30),
-                     utc(2024, 10, 28, 1, 30)]
+    assert run_through(app, "nightly", 3) == expected
+    assert_chained(app, "nightly")
 
 
 def test_hourly_across_fall_back_fires_each_real_hour_once(app: Conveyor) -> None:
