@@ -85,33 +85,22 @@ def executions(log: list[str]) -> dict[str, int]:
     return {name: log.count(name) for name in ("a", "b", "c")}
 
 
-def test_kill_before_a_step_runs(crash: Crash) -> None:
-    crash.block("before-b")
+@pytest.mark.parametrize(("point", "b_runs"), [
+    ("before-b", 1),
+    ("after-b", 2),  # b was in flight when the worker died: it runs again (at-least-once)
+], ids=["before-a-step-runs", "after-a-step-ran-before-its-result-was-stored"])
+def test_kill_at_a_step_runs_each_stored_step_once(crash: Crash, point: str, b_runs: int) -> None:
+    crash.block(point)
     run = crash.job({}).run_now()
     first = crash.start_worker()
-    wait_for(lambda: "at-before-b" in crash.log(), timeout=15, what="the run to reach step b")
-    crash.kill(first)
-    assert [s.key for s in crash.app.steps(run.id)] == ["a"]
-    crash.unblock("before-b")
-    crash.start_worker()
-    record = crash.finished(run.id)
-    assert (record.state, record.result) == ("completed", ["A", "B", "C"])
-    assert executions(crash.log()) == {"a": 1, "b": 1, "c": 1}
-
-
-def test_kill_after_a_step_ran_but_before_its_result_was_stored(crash: Crash) -> None:
-    crash.block("after-b")
-    run = crash.job({}).run_now()
-    first = crash.start_worker()
-    wait_for(lambda: "at-after-b" in crash.log(), timeout=15, what="step b to run")
+    wait_for(lambda: f"at-{point}" in crash.log(), timeout=15, what=f"the run to reach {point}")
     crash.kill(first)
     assert [s.key for s in crash.app.steps(run.id)] == ["a"]  # b's result was never stored
-    crash.unblock("after-b")
+    crash.unblock(point)
     crash.start_worker()
     record = crash.finished(run.id)
     assert (record.state, record.result) == ("completed", ["A", "B", "C"])
-    # b was in flight when the worker died: it runs again (at-least-once); a and c once.
-    assert executions(crash.log()) == {"a": 1, "b": 2, "c": 1}
+    assert executions(crash.log()) == {"a": 1, "b": b_runs, "c": 1}
 
 
 def test_kill_during_a_wait(crash: Crash) -> None:
