@@ -86,9 +86,11 @@ def _int_param(request: Request, name: str, default: int | None, lo: int, hi: in
 def runs_query(request: Request) -> dict[str, Any]:
     """The runs filter from query parameters (shared with the runs page)."""
     q = request.query_params
-    state = q.get("state") or None
-    if state is not None and state not in STATES:
-        raise BadInput(f"unknown state {state[:40]!r}; accepted: {', '.join(STATES)}")
+    states = [s.strip() for v in q.getlist("state") for s in v.split(",") if s.strip()]
+    for name in states:  # ?state=failed,cancelled or ?state=failed&state=cancelled
+        if name not in STATES:
+            raise BadInput(f"unknown state {name[:40]!r}; accepted: {', '.join(STATES)}")
+    state: str | list[str] | None = (states[0] if len(states) == 1 else states) or None
     for name in ("job", "owner", "q", "text"):
         actions.check_name(name, q.get(name, ""))
     return {

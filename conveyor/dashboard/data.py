@@ -134,7 +134,7 @@ class Views:
     def runs(
         self,
         *,
-        state: str | None = None,
+        state: str | list[str] | None = None,
         job: str | None = None,
         owner: str | None = None,
         text: str | None = None,

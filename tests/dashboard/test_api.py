@@ -79,6 +79,11 @@ def test_runs_filter_by_state_job_and_text(demo: Conveyor, make_client: ClientFa
     assert ids(q="cannot handle") == ["explode"]  # text in the error too
     assert client.get("/api/runs", params={"state": "done"}).json()["error"].startswith(
         "unknown state 'done'; accepted: scheduled")
+    demo.jobs["echo"]("later").run_in(1, "hour")
+    assert ids(state="failed,scheduled") == ["echo", "explode"]  # several states
+    several = client.get("/api/runs", params=[("state", "failed"), ("state", "scheduled")])
+    assert [r["job"] for r in several.json()["runs"]] == ["echo", "explode"]
+    assert client.get("/api/runs", params={"state": "failed,done"}).status_code == 400
 
 
 def test_runs_filter_by_text_and_by_the_jobs_slug(
