@@ -28,26 +28,38 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def start_dashboard(app_file: Path, *args: str, token: str | None = None
+                    ) -> subprocess.Popen[str]:
+    """``conveyor dashboard APP --with-worker *args``, with ``CONVEYOR_TOKEN`` only if given."""
+    env = {k: v for k, v in os.environ.items() if k != "CONVEYOR_TOKEN"}
+    if token is not None:
+        env["CONVEYOR_TOKEN"] = token
+    return subprocess.Popen(
+        [sys.executable, "-c", "from conveyor.cli import main; main()", "dashboard",
+         str(app_file), "--with-worker", *args],
+        env=env, stderr=subprocess.PIPE, text=True,
+    )
+
+
+def first_answer(proc: subprocess.Popen[str], url: str, deadline: float) -> httpx.Response:
+    """GET ``url`` as soon as the dashboard serves (fails if it exits or by ``deadline``)."""
+    while True:
+        try:
+            return httpx.get(url, timeout=1)
+        except httpx.TransportError:
+            assert proc.poll() is None and time.monotonic() < deadline, "never served"
+            time.sleep(0.1)
+
+
 def test_dashboard_command_serves_with_a_worker_and_stops_on_sigint(tmp_path: Path) -> None:
     app_file = tmp_path / "app.py"
     app_file.write_text(APP.format(url=f"sqlite:///{tmp_path}/cli.db"))
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if k != "CONVEYOR_TOKEN"}
-    proc = subprocess.Popen(
-        [sys.executable, "-c", "from conveyor.cli import main; main()", "dashboard",
-         str(app_file), "--port", str(port), "--with-worker"],
-        env=env, stderr=subprocess.PIPE, text=True,
-    )
+    proc = start_dashboard(app_file, "--port", str(port))
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 20
-        while True:
-            try:
-                httpx.get(base + "/api/counts", timeout=1)
-                break
-            except httpx.TransportError:
-                assert proc.poll() is None and time.monotonic() < deadline, "never served"
-                time.sleep(0.1)
+        first_answer(proc, base + "/api/counts", deadline)
         run = httpx.post(base + "/api/jobs/double/run", json={"payload": 21}).json()
         while (detail := httpx.get(f"{base}/api/runs/{run['id']}").json())["state"] not in (
                 "completed", "failed"):
@@ -81,13 +93,7 @@ def _serve_with_a_running_nap(tmp_path: Path, grace: str) -> tuple[subprocess.Po
     with Conveyor(url) as app:
         app.job("nap")(lambda seconds: seconds)
         job_id = app.jobs["nap"](60).run_now().id
-    env = {k: v for k, v in os.environ.items() if k != "CONVEYOR_TOKEN"}
-    proc = subprocess.Popen(
-        [sys.executable, "-c", "from conveyor.cli import main; main()", "dashboard",
-         str(tmp_path / "slow.py"), "--port", str(free_port()), "--with-worker",
-         "--grace", grace],
-        env=env, stderr=subprocess.PIPE, text=True,
-    )
+    proc = start_dashboard(tmp_path / "slow.py", "--port", str(free_port()), "--grace", grace)
     with Conveyor(url) as app:
         deadline = time.monotonic() + 20
         while app.get_job(job_id).state != "running":  # type: ignore[union-attr]
@@ -136,22 +142,11 @@ def test_a_token_lets_the_dashboard_bind_beyond_loopback_and_guards_the_api(
     app_file = tmp_path / "app.py"
     app_file.write_text(APP.format(url=f"sqlite:///{tmp_path}/open.db"))
     port = free_port()
-    env = {**os.environ, "CONVEYOR_TOKEN": "secret"}  # short: served, with a warning
-    proc = subprocess.Popen(
-        [sys.executable, "-c", "from conveyor.cli import main; main()", "dashboard",
-         str(app_file), "--host", "0.0.0.0", "--port", str(port), "--with-worker"],
-        env=env, stderr=subprocess.PIPE, text=True,
-    )
+    proc = start_dashboard(app_file, "--host", "0.0.0.0", "--port", str(port),
+                           token="secret")  # short: served, with a warning
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                refused = httpx.get(base + "/api/counts", timeout=1)
-                break
-            except httpx.TransportError:
-                assert proc.poll() is None and time.monotonic() < deadline, "never served"
-                time.sleep(0.1)
+        refused = first_answer(proc, base + "/api/counts", time.monotonic() + 20)
         assert refused.status_code == 401
         assert "error" in refused.json()
         bearer = {"Authorization": "Bearer secret"}
