@@ -11,16 +11,22 @@ from typing import Any
 import pytest
 
 from conveyor import ConfigurationError, Conveyor, PayloadError
-from tests.conformance.helpers import drain
+from tests.conformance.helpers import NewApp, drain
+
+
+def define_echo(app: Conveyor) -> Any:
+    """Job ``echo``: returns its payload (``a=`` is there to pass a keyword)."""
+
+    @app.job
+    def echo(payload: Any = None, a: Any = None) -> Any:
+        return payload
+
+    return echo
 
 
 @pytest.fixture
 def echo(app: Conveyor) -> Any:
-    @app.job
-    def echo(payload: Any = None) -> Any:
-        return payload
-
-    return echo
+    return define_echo(app)
 
 
 @pytest.mark.parametrize(("bad", "why"), [("x\x00y", "NUL character"),
@@ -44,23 +50,17 @@ def test_a_literal_backslash_u0000_is_ordinary_text(app: Conveyor, echo: Any) ->
     assert h.result() == payload
 
 
-def test_nesting_past_max_depth_is_refused_at_trigger_time(store_url: str) -> None:
-    app = Conveyor(store_url, max_depth=3)
-    try:
-        @app.job
-        def echo(payload: Any = None, a: Any = None) -> Any:
-            return payload
-
-        assert echo([[["deep enough"]]]).run_now().id
-        with pytest.raises(PayloadError, match=r"^payload\[0\]\[0\]\[0\] is nested deeper "
-                                               r"than max_depth=3"):
-            echo([[[["too deep"]]]]).run_now()
-        with pytest.raises(PayloadError, match=r'^payload\["a"\]\["b"\]\["c"\] is nested deeper'):
-            echo(a={"b": {"c": [1]}}).run_now()
-        drain(app)
-        assert app.count(state="completed") == 1
-    finally:
-        app.close()
+def test_nesting_past_max_depth_is_refused_at_trigger_time(new_app: NewApp) -> None:
+    app = new_app(max_depth=3)
+    echo = define_echo(app)
+    assert echo([[["deep enough"]]]).run_now().id
+    with pytest.raises(PayloadError, match=r"^payload\[0\]\[0\]\[0\] is nested deeper "
+                                           r"than max_depth=3"):
+        echo([[[["too deep"]]]]).run_now()
+    with pytest.raises(PayloadError, match=r'^payload\["a"\]\["b"\]\["c"\] is nested deeper'):
+        echo(a={"b": {"c": [1]}}).run_now()
+    drain(app)
+    assert app.count(state="completed") == 1
 
 
 def test_deep_payloads_are_refused_by_default_without_breaking_anything(
@@ -81,22 +81,16 @@ def test_deep_payloads_are_refused_by_default_without_breaking_anything(
     assert h.result() == ok
 
 
-def test_payloads_past_max_payload_bytes_are_refused(store_url: str) -> None:
-    app = Conveyor(store_url, max_payload=1000)
-    try:
-        @app.job
-        def echo(payload: Any) -> Any:
-            return payload
-
-        echo("é" * 400).run_now()  # 802 bytes of JSON
-        with pytest.raises(PayloadError, match=r"^payload is 1002 bytes as JSON, more than "
-                                               r"max_payload=1000 bytes"):
-            echo("é" * 500).run_now()
-        with pytest.raises(PayloadError, match="max_payload"):
-            app.send_event("big", "x" * 2000)
-        assert app.count() == 1
-    finally:
-        app.close()
+def test_payloads_past_max_payload_bytes_are_refused(new_app: NewApp) -> None:
+    app = new_app(max_payload=1000)
+    echo = define_echo(app)
+    echo("é" * 400).run_now()  # 802 bytes of JSON
+    with pytest.raises(PayloadError, match=r"^payload is 1002 bytes as JSON, more than "
+                                           r"max_payload=1000 bytes"):
+        echo("é" * 500).run_now()
+    with pytest.raises(PayloadError, match="max_payload"):
+        app.send_event("big", "x" * 2000)
+    assert app.count() == 1
 
 
 def test_limits_are_checked_options() -> None:
@@ -108,28 +102,26 @@ def test_limits_are_checked_options() -> None:
 
 @pytest.mark.parametrize("result", ["bad-\udcff", {"n": "\x00"}, [[[[1]]]]])
 def test_a_result_breaking_the_rules_fails_its_attempt_and_the_worker_goes_on(
-    store_url: str, result: Any
+    new_app: NewApp, result: Any
 ) -> None:
-    app = Conveyor(store_url, max_depth=3, lease=2)
-    try:
-        @app.job(retry=2)
-        def odd() -> Any:
-            return result
+    app = new_app(max_depth=3, lease=2)
 
-        @app.job
-        def fine(n: int) -> int:
-            return n
+    @app.job(retry=2)
+    def odd() -> Any:
+        return result
 
-        bad = odd().run_now()
-        good = [fine(n).run_now() for n in range(5)]
-        drain(app)
-        record = app.get_job(bad.id)
-        assert record is not None and record.state == "failed" and record.attempts == 1
-        assert record.error is not None and record.error["type"].endswith("PayloadError")
-        assert record.error["message"].startswith("result")
-        assert [h.result() for h in good] == list(range(5))
-    finally:
-        app.close()
+    @app.job
+    def fine(n: int) -> int:
+        return n
+
+    bad = odd().run_now()
+    good = [fine(n).run_now() for n in range(5)]
+    drain(app)
+    record = app.get_job(bad.id)
+    assert record is not None and record.state == "failed" and record.attempts == 1
+    assert record.error is not None and record.error["type"].endswith("PayloadError")
+    assert record.error["message"].startswith("result")
+    assert [h.result() for h in good] == list(range(5))
 
 
 def test_error_messages_tracebacks_logs_and_progress_are_sanitised(app: Conveyor) -> None:
