@@ -109,9 +109,12 @@ class JobRecord:
                     _same(h["finished_at"], row.finished_at, h, row), _error(h["error"]))
             for h in json.loads(row.history or "[]")
         ]
-        if row.attempts > len(history) and row.started_at is not None:
+        # A durable run asleep between executions gives its attempt back, to take again
+        # when it wakes; the attempt it started still counts.
+        attempts = row.attempts + (row.state == "waiting" and row.started_at is not None)
+        if attempts > len(history) and row.started_at is not None:
             finished = row.finished_at if row.state in ("completed", "cancelled") else None
-            history.append(Attempt(row.attempts, utc(row.started_at), utc(finished), None))
+            history.append(Attempt(attempts, utc(row.started_at), utc(finished), None))
         created = utc(row.created_at)
         assert created is not None
         return cls(
@@ -124,8 +127,8 @@ class JobRecord:
             queue=row.queue,
             key=row.key,
             owner=row.owner,
-            attempts=row.attempts,
-            max_attempts=max(row.max_attempts, row.attempts),  # rescues, RetryIn go past it
+            attempts=attempts,
+            max_attempts=max(row.max_attempts, attempts),  # rescues, RetryIn go past it
             run_at=utc(row.run_at),
             created_at=created,
             started_at=utc(row.started_at),

@@ -46,7 +46,8 @@ def test_suspending_with_a_step_sets_the_run_waiting_and_fences_out_the_late_out
     assert app.store.save_step(job.token, step(job.id, state="waiting"), due, "1.0")
     record = app.get_job(job.id)
     assert record is not None
-    assert (record.state, record.attempts, record.version) == ("waiting", 0, "1.0")
+    # the store gives the attempt back for the wake-up; the record counts the one started
+    assert (record.state, record.attempts, record.version) == ("waiting", 1, "1.0")
     late = Outcome(job.id, job.token, "waiting", time.time(), run_at=None)
     assert app.store.complete([late]) == 0
     assert app.store.save_step(job.token, step(job.id, 2)) is False

@@ -107,6 +107,27 @@ def test_a_durable_wait_resumes_when_the_clock_passes_it(
     assert steps == ["after"] and handle.state == "completed"
 
 
+def test_a_sleeping_durable_run_counts_the_attempt_it_started(
+    timed: Conveyor, clock: ManualClock
+) -> None:
+    @timed.job
+    async def nap(io: Any) -> int:
+        await io.wait("nap", 1, "hour")
+        return 1
+
+    handle = nap().run_now()
+    drain(timed)
+    record = timed.get_job(handle.id)
+    assert record is not None and record.state == "waiting"
+    assert (record.attempts, [a.number for a in record.history]) == (1, [1])
+    assert record.history[0].finished_at is None
+    clock.advance(hours=1, seconds=1)
+    drain(timed)
+    record = timed.get_job(handle.id)
+    assert record is not None and record.state == "completed"
+    assert (record.attempts, [a.number for a in record.history]) == (1, [1])
+
+
 def test_a_schedule_fires_on_the_clock(timed: Conveyor, clock: ManualClock) -> None:
     ran: list[datetime] = []
 
