@@ -22,6 +22,19 @@ def test_unreachable_database_is_one_clear_store_error() -> None:
     assert str(caught.value) == "cannot reach PostgreSQL at 127.0.0.1:1: connection refused"
 
 
+def test_a_url_naming_its_host_in_the_query_connects(pg_url: str) -> None:
+    # libpq's spelling: postgresql:///db?host=...&port=...&user=...
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(pg_url)
+    url = (f"postgresql://{parts.path}?host={parts.hostname}&port={parts.port or 5432}"
+           f"&user={parts.username}&{parts.query}")
+    with Conveyor(url) as app:
+        assert app.count() == 0
+    with pytest.raises(StoreError, match=r"cannot reach PostgreSQL at 127\.0\.0\.1:1:"):
+        Conveyor("postgresql:///nowhere?host=127.0.0.1&port=1")
+
+
 def test_missing_database_is_named_in_the_error(pg_database: str) -> None:
     url = pg_database.rsplit("/", 1)[0] + "/no_such_db_for_conveyor"
     with pytest.raises(StoreError, match='database "no_such_db_for_conveyor" does not exist'):

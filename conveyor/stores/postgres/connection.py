@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
 import psycopg
 from psycopg import errors as pg_errors
@@ -85,10 +85,12 @@ class Settings:
                 "(at most 50, not starting with a digit), e.g. ?schema=app1"
             )
         kept = urlencode([(k, v) for k, v in query if k not in _URL_OPTIONS], quote_via=quote)
-        conninfo = urlunsplit(("postgresql", parts.netloc, parts.path, kept, parts.fragment))
-        host = parts.hostname or "localhost"
+        # Not urlunsplit: it drops the "//" of a URL without a host (postgresql:///db?host=...).
+        conninfo = f"postgresql://{parts.netloc}{parts.path}" + (f"?{kept}" if kept else "")
+        given = dict(query)  # libpq's ?host=...&port=... when the URL names no host
+        host = parts.hostname or given.get("host") or "localhost"
         try:
-            port = parts.port or 5432
+            port = parts.port or given.get("port") or 5432
         except ValueError:
             raise ConfigurationError(f"invalid port in PostgreSQL URL {url!r}") from None
         return cls(
