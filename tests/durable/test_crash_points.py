@@ -65,6 +65,23 @@ class Crash:
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=10)
 
+    def record(self, run_id: int) -> JobRecord:
+        record = self.app.get_job(run_id)
+        assert record is not None
+        return record
+
+    def kill_when_waiting(self, proc: subprocess.Popen[bytes], run_id: int) -> None:
+        wait_for(lambda: self.record(run_id).state == "waiting", timeout=15,
+                 what=f"run {run_id} to wait")
+        self.kill(proc)
+
+    def kill_at(self, point: str, proc: subprocess.Popen[bytes]) -> None:
+        """Kill ``proc`` once a run reached the blocked ``point``; unblock it for the next
+        worker."""
+        wait_for(lambda: f"at-{point}" in self.log(), timeout=15, what=f"a run to reach {point}")
+        self.kill(proc)
+        self.unblock(point)
+
     def finished(self, run_id: int) -> JobRecord:
         def done() -> JobRecord | None:
             record = self.app.get_job(run_id)
@@ -92,11 +109,8 @@ def executions(log: list[str]) -> dict[str, int]:
 def test_kill_at_a_step_runs_each_stored_step_once(crash: Crash, point: str, b_runs: int) -> None:
     crash.block(point)
     run = crash.job({}).run_now()
-    first = crash.start_worker()
-    wait_for(lambda: f"at-{point}" in crash.log(), timeout=15, what=f"the run to reach {point}")
-    crash.kill(first)
+    crash.kill_at(point, crash.start_worker())
     assert [s.key for s in crash.app.steps(run.id)] == ["a"]  # b's result was never stored
-    crash.unblock(point)
     crash.start_worker()
     record = crash.finished(run.id)
     assert (record.state, record.result) == ("completed", ["A", "B", "C"])
@@ -105,10 +119,7 @@ def test_kill_at_a_step_runs_each_stored_step_once(crash: Crash, point: str, b_r
 
 def test_kill_during_a_wait(crash: Crash) -> None:
     run = crash.job({"nap": 1.5}).run_now()
-    first = crash.start_worker()
-    wait_for(lambda: crash.app.get_job(run.id).state == "waiting",  # type: ignore[union-attr]
-             timeout=15, what="the run to sleep")
-    crash.kill(first)
+    crash.kill_when_waiting(crash.start_worker(), run.id)
     crash.start_worker()
     record = crash.finished(run.id)
     assert (record.state, record.result) == ("completed", ["A", "B", "C"])

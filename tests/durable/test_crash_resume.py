@@ -16,10 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from conveyor import JobRecord
 from tests.durable.resume_app import VALUE, build
 from tests.durable.test_crash_points import Crash
-from tests.support import ROOT, store_url, wait_for
+from tests.support import ROOT, store_url
 
 pytestmark = pytest.mark.slow
 WORKER = "from tests.durable.resume_app import main; main()"
@@ -46,16 +45,6 @@ class Harness(Crash):
         """Run a burst worker process whose clock stands at ``when``."""
         subprocess.run([sys.executable, "-c", WORKER], cwd=ROOT, check=True, timeout=60,
                        env={**self.env, "CRASH_AT": when.isoformat()})
-
-    def record(self, run_id: int) -> JobRecord:
-        record = self.app.get_job(run_id)
-        assert record is not None
-        return record
-
-    def kill_when_waiting(self, proc: subprocess.Popen[bytes], run_id: int) -> None:
-        wait_for(lambda: self.record(run_id).state == "waiting", timeout=15,
-                 what=f"run {run_id} to wait")
-        self.kill(proc)
 
     def wake_at(self, run_id: int, key: str) -> datetime:
         step = next(s for s in self.app.steps(run_id) if s.key == key)
@@ -104,12 +93,9 @@ def test_step_results_come_back_from_the_store_unchanged_after_a_crash(
 ) -> None:
     harness.block("between")
     run = harness.jobs.keeper().run_now()
-    first = harness.start_worker()
-    wait_for(lambda: "at-between" in harness.log(), timeout=15, what="two steps stored")
-    harness.kill(first)
+    harness.kill_at("between", harness.start_worker())
     stored = {s.key: s.output for s in harness.app.steps(run.id)}
     assert stored == {"value": VALUE, "nothing": None}
-    harness.unblock("between")
     harness.start_worker()
     record = harness.finished(run.id)
     assert record.state == "completed", record.error
@@ -151,10 +137,7 @@ def test_a_wait_for_event_times_out_on_a_fresh_worker_at_its_time(harness: Harne
 def test_a_step_retry_in_flight_when_its_worker_dies_runs_again(harness: Harness) -> None:
     harness.block("in-flaky")
     run = harness.jobs.retrying().run_now()
-    first = harness.start_worker()
-    wait_for(lambda: "at-in-flaky" in harness.log(), timeout=15, what="the second attempt")
-    harness.kill(first)
-    harness.unblock("in-flaky")
+    harness.kill_at("in-flaky", harness.start_worker())
     harness.start_worker()
     record = harness.finished(run.id)
     assert (record.state, record.result) == ("completed", "ok")
@@ -168,10 +151,7 @@ def test_a_step_retry_in_flight_when_its_worker_dies_runs_again(harness: Harness
 def test_code_changed_under_a_run_fails_it_at_once_naming_both_steps(harness: Harness) -> None:
     harness.block("before-c")
     run = harness.jobs.evolving().run_now()
-    first = harness.start_worker("v1")
-    wait_for(lambda: "at-before-c" in harness.log(), timeout=15, what="steps a and b stored")
-    harness.kill(first)
-    harness.unblock("before-c")
+    harness.kill_at("before-c", harness.start_worker("v1"))
     harness.start_worker("changed")  # same version, step #2 is now 'x'
     record = harness.finished(run.id)
     assert record.state == "failed"  # at once, although the job has retries left
@@ -187,10 +167,7 @@ def test_a_kept_old_version_finishes_a_run_started_on_it_after_a_redeploy(
 ) -> None:
     harness.block("before-c")
     run = harness.jobs.evolving().run_now()
-    first = harness.start_worker("v1")
-    wait_for(lambda: "at-before-c" in harness.log(), timeout=15, what="steps a and b stored")
-    harness.kill(first)
-    harness.unblock("before-c")
+    harness.kill_at("before-c", harness.start_worker("v1"))
     harness.start_worker("v2+v1")
     record = harness.finished(run.id)
     assert (record.state, record.result, record.version) == (
