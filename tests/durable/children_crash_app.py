@@ -8,7 +8,6 @@ worker there); ``block-child`` stops every child while it runs.
 from __future__ import annotations
 
 import os
-import time
 from pathlib import Path
 from typing import Any
 
@@ -25,10 +24,7 @@ def mark(line: str) -> None:
 
 
 def hold(point: str) -> None:
-    if (DIR / f"block-{point}").exists():
-        mark(f"at-{point}")
-        while (DIR / f"block-{point}").exists():
-            time.sleep(0.05)
+    crash_log.hold(DIR, point)
 
 
 @app.job

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import time
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -40,28 +39,23 @@ def build(url: str, folder: Path, code: str = "v1") -> Conveyor:
     def mark(line: str) -> None:
         crash_log.mark(folder, line)
 
-    def hold(point: str) -> None:
-        if (folder / f"block-{point}").exists():
-            mark(f"at-{point}")
-            while (folder / f"block-{point}").exists():
-                time.sleep(0.05)
-
     async def pause(point: str) -> None:
-        if (folder / f"block-{point}").exists():
+        """``crash_log.hold`` without blocking the event loop."""
+        if crash_log.blocked(folder, point):
             mark(f"at-{point}")
-            while (folder / f"block-{point}").exists():
+            while crash_log.blocked(folder, point):
                 await asyncio.sleep(0.05)
 
     def step(name: str, value: Any = None) -> Any:
         mark(name)
-        hold(f"in-{name}")
+        crash_log.hold(folder, f"in-{name}")
         return name.upper() if value is None else value
 
     def flaky() -> str:
         mark("flaky")
         if (folder / "log").read_text().split().count("flaky") == 1:
             raise RuntimeError("first attempt fails")
-        hold("in-flaky")
+        crash_log.hold(folder, "in-flaky")
         return "ok"
 
     @app.job
