@@ -364,11 +364,12 @@ class Conveyor:
         return self.queries.get_job(job_id)
 
     def jobs_list(
-        self, *, limit: int = 100, offset: int = 0, newest_first: bool = True, **filters: Any
+        self, *, limit: int | None = None, offset: int = 0, newest_first: bool = True,
+        **filters: Any,
     ) -> list[JobRecord]:
         """Stored jobs matching ``state``, ``job``, ``queue``, ``owner``, ``key``, ``data``,
         ``text``, ``since``/``until`` (created between), ``before_id``/``after_id`` (ids
-        between, for keyset paging), newest first."""
+        between, for keyset paging), newest first; all of them unless ``limit`` is given."""
         self.scheduling.shown()
         return self.queries.jobs_list(
             limit=limit, offset=offset, newest_first=newest_first, **filters)

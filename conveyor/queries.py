@@ -152,11 +152,13 @@ class Queries:
         return found
 
     def jobs_list(
-        self, *, limit: int = 100, offset: int = 0, newest_first: bool = True, **filters: Any
+        self, *, limit: int | None = None, offset: int = 0, newest_first: bool = True,
+        **filters: Any,
     ) -> list[JobRecord]:
         """Stored jobs matching ``state``, ``job``, ``queue``, ``owner``, ``key``, ``data``,
         ``text``, ``since``/``until`` (created between), ``before_id``/``after_id`` (ids
-        between, for keyset paging), newest first."""
+        between, for keyset paging), newest first; all of them unless ``limit`` is given."""
+        limit = _MAX_ROWS if limit is None else limit
         if limit < 0 or offset < 0:
             raise ConfigurationError("limit and offset must be >= 0")
         flt = self._filter(**_check_filters("jobs_list", filters))

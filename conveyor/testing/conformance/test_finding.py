@@ -159,6 +159,15 @@ def test_jobs_list_is_newest_first_and_paginates(app: Conveyor) -> None:
     assert app.jobs_list(limit=10, offset=30) == []
 
 
+def test_jobs_list_without_a_limit_lists_every_match(app: Conveyor) -> None:
+    @app.job
+    def p(n: int) -> None: ...
+
+    ids = [h.id for h in app.enqueue_many(p(i) for i in range(250))]
+    assert [r.id for r in app.jobs_list()] == ids[::-1]
+    assert len(app.jobs_list(state="queued", offset=50)) == 200
+
+
 def test_jobs_list_by_data_subset_and_text(app: Conveyor) -> None:
     @app.job
     def d(payload: dict[str, Any]) -> None: ...
