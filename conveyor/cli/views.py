@@ -49,7 +49,8 @@ def _names(value: str | None) -> list[str] | None:
               "cancelled.")
 @click.option("--job", "job_id", metavar="JOB[,JOB]", default=None, help="Only these jobs.")
 @click.option("--queue", metavar="QUEUE[,QUEUE]", default=None, help="Only these queues.")
-@click.option("--owner", default=None, help="Only runs of this owner.")
+@click.option("--owner", default=None,
+              help="Only runs of this owner (0 or system: runs of no owner).")
 @click.option("--parent", type=RUN_ID, default=None, help="Only child runs of this run.")
 @click.option("--limit", type=click.IntRange(1, 1_000_000), default=20, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON lines instead of a table.")
@@ -61,8 +62,8 @@ def runs(app: Conveyor, state: str | None, job_id: str | None, queue: str | None
         "state": _names(state), "job": [job_id_of(app, j) for j in _names(job_id) or []] or None,
         "queue": _names(queue), "parent": parent,
     }
-    if owner is not None:
-        filters["owner"] = owner
+    if owner is not None:  # 0 or "system": runs of no owner, as `run --owner 0` stores them
+        filters["owner"] = None if owner.strip() in ("", "0", "system") else owner
     records = app.jobs_list(limit=limit, **filters)
     if as_json:
         for record in records:

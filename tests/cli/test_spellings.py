@@ -133,3 +133,19 @@ def test_verbs_that_take_a_job_take_its_slug_too(run: Run, store: str) -> None:
     assert listed.exit_code == 0 and '"job": "Send Email"' in listed.stdout
     assert run("worker", "--burst", *app_args).exit_code == 0
     assert run("purge", "--job", "send-email", *app_args).stdout.strip() == "purged 1 run"
+
+
+def test_runs_owner_zero_lists_the_systems_runs_as_run_owner_zero_stores_them(
+    run: Run, store: str
+) -> None:
+    app_args = ("--app", "spellapp:app", "--url", store)
+    system = run("run", "add", "--args", "[1, 2]", "--owner", "0", *app_args).stdout.strip()
+    owned = run("run", "add", "--args", "[1, 2]", "--owner", "7", *app_args).stdout.strip()
+
+    def listed(owner: str) -> list[str]:
+        result = run("runs", "--owner", owner, "--json", *app_args)
+        assert result.exit_code == 0, result.output
+        return [line.split(",")[0] for line in result.stdout.splitlines()]
+
+    assert listed("0") == listed("system") == [f'{{"id": {system}']
+    assert listed("7") == [f'{{"id": {owned}']
