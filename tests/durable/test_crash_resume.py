@@ -18,7 +18,7 @@ import pytest
 
 from tests.durable.resume_app import VALUE, build
 from tests.durable.test_crash_points import Crash
-from tests.support import ROOT, store_url
+from tests.support import ROOT, store_url, wait_for
 
 pytestmark = pytest.mark.slow
 WORKER = "from tests.durable.resume_app import main; main()"
@@ -73,17 +73,23 @@ def test_a_sleep_of_days_resumes_on_a_fresh_worker_at_its_time_not_before(
     harness: Harness,
 ) -> None:
     run = harness.jobs.sleeper({"n": 3, "unit": "days"}).run_now()
-    harness.kill_when_waiting(harness.start_worker(), run.id)
+    dropped = harness.jobs.sleeper({"n": 3, "unit": "days"}).run_now()
+    worker = harness.start_worker()
+    wait_for(lambda: harness.record(dropped.id).state == "waiting", timeout=15,
+             what="the second run to wait")
+    harness.kill_when_waiting(worker, run.id)
+    assert harness.app.cancel(dropped.id)  # while no worker runs
     wake = harness.wake_at(run.id, "nap")
     started = harness.record(run.id).created_at
     assert abs(wake - started - timedelta(days=3)) < timedelta(minutes=1)
     harness.burst_at(wake - timedelta(minutes=1))
     assert harness.record(run.id).state == "waiting"
-    assert harness.ran() == ["a"]
-    harness.burst_at(wake + timedelta(seconds=1))
+    assert harness.ran() == ["a", "a"]
+    harness.burst_at(wake + timedelta(minutes=1))
     record = harness.record(run.id)
     assert (record.state, record.result) == ("completed", ["A", "C"])
-    assert harness.ran() == ["a", "c"]
+    assert harness.ran() == ["a", "a", "c"]  # the cancelled run did not wake
+    assert harness.record(dropped.id).state == "cancelled"
     assert record.finished_at is not None and record.finished_at >= wake
     harness.nothing_running()
 
