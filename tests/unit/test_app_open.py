@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from datetime import timedelta
 from pathlib import Path
@@ -93,8 +94,20 @@ def test_a_sqlite_url_without_a_file_is_refused(url: str) -> None:
 
 
 def test_a_sqlite_file_in_a_missing_folder_is_a_store_error(tmp_path: Path) -> None:
-    with pytest.raises(StoreError, match="not writable"):
+    with pytest.raises(StoreError, match="missing/dir' does not exist"):
         Conveyor(f"sqlite:///{tmp_path}/missing/dir/jobs.db")
+
+
+def test_a_sqlite_file_in_a_read_only_folder_is_a_store_error(tmp_path: Path) -> None:
+    folder = tmp_path / "locked"
+    folder.mkdir(mode=0o500)
+    try:
+        if os.access(folder, os.W_OK):
+            pytest.skip("running as a user who may write anywhere (root)")
+        with pytest.raises(StoreError, match="not writable"):
+            Conveyor(f"sqlite:///{folder}/jobs.db")
+    finally:
+        folder.chmod(0o700)
 
 
 def test_a_corrupt_sqlite_file_is_a_store_error(tmp_path: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 import time
@@ -65,6 +66,10 @@ def describe(path: str, exc: BaseException, action: str = "open") -> str:
     if "locked" in text or "busy" in text:
         return f"cannot {action} SQLite database {path!r}: it is locked by another process"
     if "unable to open" in text:
+        folder = os.path.dirname(os.path.abspath(path))
+        if not os.path.isdir(folder):
+            return (f"cannot {action} SQLite database {path!r}: its folder {folder!r} does "
+                    "not exist (create it first)")
         return f"cannot {action} SQLite database {path!r}: the file or its folder is not writable"
     return f"cannot {action} SQLite database {path!r}: {text}"
 
