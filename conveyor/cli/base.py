@@ -83,6 +83,9 @@ class ConveyorGroup(click.Group):
                 sys.exit(USER_ERROR)
         try:
             code = super().main(args, prog_name, complete_var, False, **extra)
+        except click.exceptions.NoArgsIsHelpError as exc:  # bare `conveyor`: the help
+            click.echo(exc.format_message(), err=True)
+            sys.exit(USER_ERROR)
         except click.ClickException as exc:
             click.echo(f"error: {one_line(exc.format_message())}", err=True)
             if isinstance(exc, UserError) and exc.detail:

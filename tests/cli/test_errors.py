@@ -186,3 +186,11 @@ def test_a_missing_dependency_or_syntax_error_in_the_app_is_one_line_and_exit_2(
     assert result.returncode == 2
     assert result.stderr.startswith("error: cannot import app file 'syn.py': SyntaxError: ")
     assert 'syn.py", line 1' in result.stderr
+
+
+def test_conveyor_without_a_verb_prints_its_help_not_an_error_line() -> None:
+    result = CliRunner().invoke(main, [])
+    assert result.exit_code == 2
+    lines = result.stderr.splitlines()
+    assert lines[0].startswith("Usage: ") and lines[0].endswith(" [OPTIONS] COMMAND [ARGS]...")
+    assert "Commands:" in lines and not any(line.startswith("error:") for line in lines)
