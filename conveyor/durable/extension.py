@@ -39,8 +39,9 @@ class DurableExtension(BaseExtension):
         self, definition: JobDefinition, claimed: ClaimedJob, args: list[Any],
         kwargs: dict[str, Any], meta: Meta, runner: JobRunner,
     ) -> Any:
+        """Execute (or replay) a durable run for the worker whose ``runner`` claimed it."""
         return await run_durable(
-            self.app, self.versions, self.writers, definition, claimed, args, kwargs, meta, runner
+            self.app, self.versions, self.writers, definition, claimed, args, kwargs, meta
         )
 
     def job_version(

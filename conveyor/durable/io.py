@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import inspect
 import json
 from collections.abc import Callable, Sequence
-from concurrent.futures import Executor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -22,6 +20,7 @@ from conveyor.serialization import dumps
 from conveyor.stores.matching import FAR_FUTURE
 from conveyor.text import MAX_LOG_LINE, clean, clean_name
 from conveyor.timeunits import add_interval, check_amount, fixed_seconds, normalize_unit
+from conveyor.worker.isolation import in_thread
 
 # background_fetch retries 429/5xx and connection errors this way unless told otherwise.
 FETCH_RETRY = Retry(retries=3, wait=1.0, backoff="exponential", max_wait=60.0)
@@ -32,9 +31,8 @@ class IO:
     """The ``io`` parameter of a durable job. Every method is a step: awaited once per key,
     stored, and handed back from the store when the run replays."""
 
-    def __init__(self, run: Run, pool: Executor) -> None:
+    def __init__(self, run: Run) -> None:
         self._run = run
-        self._pool = pool
         self.logger = StepLogger(run)
 
     async def task(
@@ -50,8 +48,10 @@ class IO:
         async def call(number: int, last: bool) -> Any:
             if inspect.iscoroutinefunction(fn):
                 return await fn(*args, **kwargs)
-            loop = asyncio.get_running_loop()
-            result = await loop.run_in_executor(self._pool, functools.partial(fn, *args, **kwargs))
+            # A thread of its own (daemon), not the worker's pool: a step still running
+            # when a stopping worker releases the run must not keep the process alive.
+            result = await in_thread(f"conveyor-step-{self._run.id}-{key}",
+                                     functools.partial(fn, *args, **kwargs))
             return await result if inspect.isawaitable(result) else result
 
         digest = fingerprint(getattr(fn, "__qualname__", None), args, kwargs)

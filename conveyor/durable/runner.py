@@ -17,7 +17,6 @@ from conveyor.stores.base import ClaimedJob, StepRow
 
 if TYPE_CHECKING:
     from conveyor.jobs import JobDefinition
-    from conveyor.worker.execute import JobRunner
     from conveyor.worker.meta import Meta
 
 
@@ -77,7 +76,7 @@ class Versions:
 
 async def run_durable(
     app: DurableHost, versions: Versions, writers: StepWriters, definition: JobDefinition,
-    claimed: ClaimedJob, args: list[Any], kwargs: dict[str, Any], meta: Meta, runner: JobRunner,
+    claimed: ClaimedJob, args: list[Any], kwargs: dict[str, Any], meta: Meta,
 ) -> Any:
     """Execute (or replay) one durable run; returns its output or raises. Store calls run
     on the ``writers``' database threads."""
@@ -96,7 +95,7 @@ async def run_durable(
         event = await loop.run_in_executor(db, app.store.get_event, claimed.event_id)
     trigger = trigger_of(claimed, event.name if event is not None else None)
     injected = {
-        "io": IO(run, runner.pool),
+        "io": IO(run),
         "ctx": Context(claimed.id, definition.id, version, claimed.attempt, trigger),
         "meta": meta,
     }

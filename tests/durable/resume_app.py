@@ -3,6 +3,7 @@
 ``python -c "from tests.durable.resume_app import main; main()"`` runs a worker on
 ``$CRASH_URL``: a long-lived one, or with ``$CRASH_AT`` (ISO time) a burst worker whose
 clock is a ``FakeClock`` standing at that time (days later, without sleeping).
+``$CRASH_GRACE`` is a live worker's grace period on SIGTERM.
 
 Every step execution appends its name to ``$CRASH_DIR/log``; a file
 ``$CRASH_DIR/block-<point>`` holds a run at that point until it is removed (the test
@@ -110,5 +111,5 @@ def main() -> None:
         FakeClock(app, start=datetime.fromisoformat(at), patch_python=False)
         app.run_worker(burst=True)
     else:
-        app.run_worker(concurrency=2)
+        app.run_worker(concurrency=2, grace=float(os.environ.get("CRASH_GRACE", "30")))
     app.close()

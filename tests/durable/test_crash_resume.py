@@ -1,13 +1,15 @@
 """Durable runs resumed by a fresh worker process after kill -9, on SQLite and PostgreSQL:
 sleeps of days wake at their time (the fresh worker's clock is a FakeClock days ahead),
 events sent while no worker runs wake the run, step results come back from the store as
-JSON unchanged, a step retry in flight runs again, and code changed under a run fails it
+JSON unchanged, a step retry in flight runs again, SIGTERM past the grace period of a
+sync step releases the run and ends the worker, and code changed under a run fails it
 with a clear error unless the old version is kept. Completed steps never run twice and
 nothing is left ``running``."""
 
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -35,9 +37,9 @@ class Harness(Crash):
         self.jobs = self.app.jobs
         self.workers: list[subprocess.Popen[bytes]] = []
 
-    def start_worker(self, code: str = "v1") -> subprocess.Popen[bytes]:
+    def start_worker(self, code: str = "v1", grace: float = 30.0) -> subprocess.Popen[bytes]:
         proc = subprocess.Popen([sys.executable, "-c", WORKER], cwd=ROOT,
-                                env={**self.env, "CRASH_CODE": code})
+                                env={**self.env, "CRASH_CODE": code, "CRASH_GRACE": str(grace)})
         self.workers.append(proc)
         return proc
 
@@ -151,6 +153,26 @@ def test_a_step_retry_in_flight_when_its_worker_dies_runs_again(harness: Harness
     assert (step.state, step.attempts) == ("completed", 2)
     assert [h["error"]["message"] for h in step.history] == ["first attempt fails"]
     assert harness.count("flaky") == 3  # failed, killed, succeeded
+    harness.nothing_running()
+
+
+def test_sigterm_past_the_grace_period_of_a_sync_step_exits_and_releases_the_run(
+    harness: Harness,
+) -> None:
+    harness.block("in-value")
+    run = harness.jobs.keeper().run_now()
+    first = harness.start_worker(grace=0.5)
+    wait_for(lambda: "at-in-value" in harness.log(), timeout=15, what="the step to run")
+    first.send_signal(signal.SIGTERM)
+    assert first.wait(timeout=10) == 0  # its step's thread does not keep it alive
+    record = harness.record(run.id)
+    assert (record.state, record.worker_id) == ("queued", None)  # released, no lease wait
+    harness.unblock("in-value")
+    harness.start_worker()
+    record = harness.finished(run.id)
+    assert record.state == "completed" and record.result is not None
+    assert record.result["value"] == VALUE
+    assert (harness.count("value"), harness.count("c")) == (2, 1)
     harness.nothing_running()
 
 
