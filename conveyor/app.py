@@ -261,8 +261,9 @@ class Conveyor:
         run_at: datetime | None = None,
         **options: Unpack[ScheduleJobOptions],
     ) -> JobHandle:
-        """Reaction-style trigger: ``data`` is the job's single argument; ``retry`` takes
-        ``{"retries", "wait" (ms), "backoff"}``; ``cancel_repeats`` replaces pending ones."""
+        """Reaction-style trigger: ``data`` is the job's single argument (``{}`` when
+        omitted for a job that needs one); ``retry`` takes ``{"retries", "wait" (ms),
+        "backoff"}``; ``cancel_repeats`` replaces pending ones."""
         return self.scheduling.schedule_job(
             type, data, retry=retry, priority=priority, schedule=schedule,
             cancel_repeats=cancel_repeats, owner=owner, key=key, run_at=run_at, **options)
@@ -380,7 +381,8 @@ class Conveyor:
         return self.queries.count(**filters)
 
     def counts(self) -> dict[str, int]:
-        """Jobs by public state (every state present, zero included)."""
+        """Jobs by public state (every state present, zero included); conveyor's own
+        jobs (retention cleanup) are left out, as :meth:`count` leaves them out."""
         self.scheduling.shown()
         return self.queries.counts()
 
