@@ -31,7 +31,8 @@ if TYPE_CHECKING:
              read_only=lambda options: not options["with_worker"])
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="Interface to bind; anything but loopback needs $CONVEYOR_TOKEN.")
-@click.option("--port", type=click.IntRange(1, 65535), default=8750, show_default=True)
+@click.option("--port", type=click.IntRange(1, 65535), default=8750, show_default=True,
+              help="Port to listen on.")
 @click.option("--with-worker", is_flag=True,
               help="Also run a worker in this process (handy for demos and `make run`).")
 @click.option("--concurrency", type=click.IntRange(1, 1000), default=4, show_default=True,
@@ -42,7 +43,8 @@ if TYPE_CHECKING:
                    "finish before they are released to other workers.")
 def dashboard(app: Conveyor, host: str, port: int, with_worker: bool, concurrency: int,
               grace: float) -> None:
-    """Serve the dashboard and JSON API for APP (token: $CONVEYOR_TOKEN)."""
+    """Serve the web dashboard and JSON API for APP. $CONVEYOR_TOKEN, when set, protects
+    it (and is required to bind beyond loopback)."""
     try:
         from conveyor.dashboard import check_bind, serve
     except ImportError:

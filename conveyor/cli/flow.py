@@ -34,7 +34,7 @@ def _targets(verb: str) -> click.Command:
                 click.echo(f"{done} {kind} {name}")
 
     command.help = (
-        "Stop every worker from claiming a queue's or a job's runs (running ones finish); "
+        "Stop every worker from claiming a queue's or job's runs. Running ones finish; "
         "it lasts until `conveyor resume`." if verb == "pause"
         else "Let workers claim a paused queue's or job's runs again."
     )
@@ -57,8 +57,8 @@ def queues_table(infos: list[QueueInfo], held: dict[str, int]) -> Table:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON lines instead of a table.")
 @app_options(read_only=True)
 def queues(app: Conveyor, as_json: bool) -> None:
-    """List queues: paused or active, declared limits, runs by state ("paused": queued
-    runs a pause holds back) (read-only)."""
+    """List queues: paused or active, limits, runs by state. Read-only; "paused" counts
+    the queued runs a pause holds back."""
     infos, held = app.queues(), app.paused_counts()
     if as_json:
         for info in infos:

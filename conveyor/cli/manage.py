@@ -47,7 +47,7 @@ def act_on_each(app: Conveyor, ids: tuple[int, ...], act: Callable[[list[int]], 
               "cancelled run are always cancelled).")
 @app_options()
 def cancel(app: Conveyor, ids: tuple[int, ...], cascade: bool) -> None:
-    """Cancel runs that have not finished (a running one stops at its next heartbeat)."""
+    """Cancel runs that have not finished. A running one stops at its next heartbeat."""
     act_on_each(app, ids, lambda each: app.queries.cancel_many(each, cascade), "cancelled",
                 "scheduled, queued, blocked, running or waiting")
 
@@ -72,7 +72,7 @@ def retry(app: Conveyor, ids: tuple[int, ...]) -> None:
 @app_options()
 def purge(app: Conveyor, state: tuple[str, ...], job_id: str | None, older_than: str | None,
           expired: bool, everything: bool) -> None:
-    """Delete finished runs (completed, failed, cancelled): every one, as app.purge()
+    """Delete finished runs (completed, failed, cancelled). Every one, as app.purge()
     does, unless options narrow it."""
     filtered = bool(state or job_id or older_than)
     if expired and (filtered or everything):
@@ -98,8 +98,8 @@ def purge(app: Conveyor, state: tuple[str, ...], job_id: str | None, older_than:
 @click.command()
 @app_options(store_alone=True)
 def migrate(app: Conveyor) -> None:
-    """Create or upgrade the store's schema (of the app's store, or of --url /
-    $CONVEYOR_URL without an app)."""
+    """Create or upgrade the store's schema. That of the app's store, or of --url /
+    $CONVEYOR_URL without an app."""
     applied = app.applied_migrations + app.migrate()
     for name in applied:
         click.echo(f"applied {name}")

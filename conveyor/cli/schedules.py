@@ -62,8 +62,9 @@ def record_json(record: ScheduleRecord) -> dict[str, Any]:
 @app_options(read_only=lambda options: options["action"] != "sync")
 def schedules(app: Conveyor, action: str | None, to_pause: tuple[str, ...],
               to_resume: tuple[str, ...], to_remove: tuple[str, ...], as_json: bool) -> None:
-    """List recurring schedules: definition, next fire times (UTC and the schedule's own
-    zone), last run and its state. --pause/--resume/--remove act on schedules by id.
+    """List, pause, resume or remove recurring schedules. The list shows each one's
+    definition, next fire times (UTC and the schedule's own zone), last run and its state;
+    --pause/--resume/--remove act on schedules by id.
 
     `conveyor schedules sync` saves the schedules declared in the app's code to the store
     now (creating it if needed), as every worker does when it starts."""

@@ -52,7 +52,8 @@ def _names(value: str | None) -> list[str] | None:
 @click.option("--owner", default=None,
               help="Only runs of this owner (0 or system: runs of no owner).")
 @click.option("--parent", type=RUN_ID, default=None, help="Only child runs of this run.")
-@click.option("--limit", type=click.IntRange(1, 1_000_000), default=20, show_default=True)
+@click.option("--limit", type=click.IntRange(1, 1_000_000), default=20, show_default=True,
+              help="How many runs to list.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON lines instead of a table.")
 @app_options(read_only=True)
 def runs(app: Conveyor, state: str | None, job_id: str | None, queue: str | None,
@@ -80,7 +81,8 @@ def runs(app: Conveyor, state: str | None, job_id: str | None, queue: str | None
 @click.option("--json", "as_json", is_flag=True, help="Print each run as one JSON line.")
 @app_options(read_only=True)
 def show(app: Conveyor, ids: tuple[int, ...], as_json: bool) -> None:
-    """Show everything stored about runs: fields, attempts with tracebacks, logs."""
+    """Show everything stored about runs. Fields, attempts with tracebacks, durable
+    steps, logs."""
     out, missing = console(), False
     for number, job_id in enumerate(ids):
         record = app.get_job(job_id)
