@@ -21,6 +21,13 @@ from tests.cli.conftest import Invoke
 ISO_UTC = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?\+00:00")
 
 
+def test_help_lists_every_command_with_its_whole_first_sentence() -> None:
+    result = CliRunner().invoke(main, ["--help"], terminal_width=80)
+    commands = result.output.split("Commands:\n", 1)[1].splitlines()
+    assert len(commands) == len(main.commands)
+    assert not [line for line in commands if line.endswith("...")]
+
+
 def test_version_prints_the_version() -> None:
     result = CliRunner().invoke(main, ["--version"])
     assert result.exit_code == 0
