@@ -9,7 +9,7 @@ import time
 import unicodedata
 from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol, Unpack
 
 from conveyor.clock import Clock
@@ -198,9 +198,16 @@ class JobCall:
         return self.definition.app.triggering.trigger(self, due.timestamp(), 0.0, options)
 
     def run_in(
-        self, n: float, unit: str = "seconds", **options: Unpack[CallOptions]
+        self, n: float | timedelta, unit: str = "seconds", **options: Unpack[CallOptions]
     ) -> JobHandle:
-        """Store the job to run ``n`` units from now (calendar steps for month and up)."""
+        """Store the job to run ``n`` units from now (calendar steps for month and up), or
+        a ``timedelta`` from now."""
+        if isinstance(n, timedelta):
+            if normalize_unit(unit) != "second":
+                raise ConfigurationError(
+                    f"run_in({n!r}, {unit!r}): a timedelta carries its own unit; "
+                    "give the timedelta alone, or a number and a unit")
+            n = n.total_seconds()
         unit = normalize_unit(unit)
         check_amount(n, unit)
         seconds = fixed_seconds(n, unit)

@@ -99,6 +99,17 @@ def test_run_in_accepts_fractions_up_to_weeks(
     assert (record.run_at - record.created_at).total_seconds() == pytest.approx(seconds, abs=0.01)
 
 
+def test_run_in_takes_a_timedelta(app: Conveyor, echo) -> None:
+    record = app.get_job(echo().run_in(timedelta(minutes=1, seconds=30)).id)
+    assert record is not None and record.run_at is not None
+    assert (record.run_at - record.created_at).total_seconds() == pytest.approx(90, abs=0.01)
+    with pytest.raises(ValueError, match="accepted: a finite number >= 0"):
+        echo().run_in(timedelta(seconds=-1))
+    with pytest.raises(ValueError, match="a timedelta carries its own unit"):
+        echo().run_in(timedelta(seconds=5), "minutes")
+    assert app.count() == 1
+
+
 @pytest.mark.parametrize(("start", "n", "unit", "due"), [
     (datetime(2027, 1, 31, 12, tzinfo=UTC), 1, "month", datetime(2027, 2, 28, 12, tzinfo=UTC)),
     (datetime(2028, 1, 31, 12, tzinfo=UTC), 1, "months", datetime(2028, 2, 29, 12, tzinfo=UTC)),
