@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from conveyor.errors import ConfigurationError
 from conveyor.host import BaseExtension
+from conveyor.jobs import SYSTEM_JOBS
 from conveyor.limits import (
     RATE_UNITS,
     Rate,
@@ -28,7 +29,7 @@ from conveyor.limits import (
 )
 from conveyor.maintenance import FLOW_PRUNE_EVERY
 from conveyor.records import JobRecord, utc
-from conveyor.stores.base import FlowRule, FlowStore, JobRow, ReadStore, Store
+from conveyor.stores.base import FlowRule, FlowStore, JobFilter, JobRow, ReadStore, Store
 from conveyor.stores.flowlogic import job_group, queue_group
 
 if TYPE_CHECKING:
@@ -138,6 +139,14 @@ class FlowControl:
         """Every queue known from the store or declared in code, with counts by state."""
         stored = {r.name: r for r in self.store.flow_rules() if r.kind == "queue"}
         counts = self.store.queue_counts()
+        # conveyor's own jobs (retention cleanup) are left out, as count() leaves them out
+        for row in self.store.list_jobs(JobFilter(jobs=list(SYSTEM_JOBS)), 10_000, 0, False):
+            by_state = counts.get(row.queue, {})
+            by_state[row.state] = by_state.get(row.state, 0) - 1
+            if by_state[row.state] <= 0:
+                del by_state[row.state]
+            if not by_state:
+                counts.pop(row.queue, None)
         names = set(counts) | set(stored) | set(self.queue_limits)
         names |= {d.options.queue for d in self.jobs.values()}
         found = []
@@ -153,8 +162,6 @@ class FlowControl:
 
     def paused_counts(self) -> dict[str, int]:
         """{queue: queued runs that a pause (of the queue or of their job) holds back}."""
-        from conveyor.stores.base import JobFilter
-
         stored = {r.name: r for r in self.store.flow_rules() if r.kind == "queue"}
         paused_queues = [n for n, r in stored.items() if r.paused]
         held: dict[str, int] = {}

@@ -30,6 +30,8 @@ def test_a_retention_app_lists_and_counts_only_the_users_jobs(
     assert app.count(state="scheduled") == 0
     counts = app.counts()
     assert (counts["scheduled"], counts["completed"]) == (0, 2)  # counts() agrees
+    [default] = app.queues()
+    assert (default.counts["scheduled"], default.counts["completed"]) == (0, 2)  # queues()
     assert app.count(job=PURGE, state="scheduled") == 1  # there, when asked for by name
 
 
