@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 @click.option("--port", type=click.IntRange(1, 65535), default=8750, show_default=True,
               help="Port to listen on.")
 @click.option("--with-worker", is_flag=True,
-              help="Also run a worker in this process (handy for demos and `make run`).")
+              help="Also run a worker in this process (handy for demos and small setups).")
 @click.option("--concurrency", type=click.IntRange(1, 1000), default=4, show_default=True,
               help="Jobs the --with-worker worker runs at once.")
 @click.option("--grace", type=click.FloatRange(min=0), default=30.0, show_default=True,
