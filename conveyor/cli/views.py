@@ -51,9 +51,10 @@ def _names(value: str | None) -> list[str] | None:
 @click.option("--queue", metavar="QUEUE[,QUEUE]", default=None, help="Only these queues.")
 @click.option("--owner", default=None,
               help="Only runs of this owner (0 or system: runs of no owner).")
-@click.option("--parent", type=RUN_ID, default=None, help="Only child runs of this run.")
-@click.option("--limit", type=click.IntRange(1, 1_000_000), default=20, show_default=True,
-              help="How many runs to list.")
+@click.option("--parent", type=RUN_ID, metavar="ID", default=None,
+              help="Only child runs of this run.")
+@click.option("--limit", type=click.IntRange(1, 1_000_000), metavar="N", default=20,
+              show_default=True, help="How many runs to list.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON lines instead of a table.")
 @app_options(read_only=True)
 def runs(app: Conveyor, state: str | None, job_id: str | None, queue: str | None,
