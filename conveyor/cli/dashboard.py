@@ -31,11 +31,12 @@ if TYPE_CHECKING:
              read_only=lambda options: not options["with_worker"])
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="Interface to bind; anything but loopback needs $CONVEYOR_TOKEN.")
-@click.option("--port", type=click.IntRange(1, 65535), default=8750, show_default=True,
-              help="Port to listen on.")
+@click.option("--port", type=click.IntRange(1, 65535), metavar="PORT", default=8750,
+              show_default=True, help="Port to listen on.")
 @click.option("--with-worker", is_flag=True,
               help="Also run a worker in this process (handy for demos and small setups).")
-@click.option("--concurrency", type=click.IntRange(1, 1000), default=4, show_default=True,
+@click.option("--concurrency", type=click.IntRange(1, 1000), metavar="N", default=4,
+              show_default=True,
               help="Jobs the --with-worker worker runs at once.")
 @click.option("--grace", type=click.FloatRange(min=0), default=30.0, show_default=True,
               metavar="SECONDS",

@@ -19,9 +19,10 @@ from conveyor.logs import configure as configure_logging
 
 @click.command()
 @app_options(positional=True)
-@click.option("-c", "--concurrency", type=click.IntRange(1, 100_000), default=10, show_default=True,
-              help="Jobs run at once by each worker process.")
-@click.option("-p", "--processes", type=click.IntRange(1, 1024), default=1, show_default=True,
+@click.option("-c", "--concurrency", type=click.IntRange(1, 100_000), metavar="N", default=10,
+              show_default=True, help="Jobs run at once by each worker process.")
+@click.option("-p", "--processes", type=click.IntRange(1, 1024), metavar="N", default=1,
+              show_default=True,
               help="Worker processes to run and supervise (restarted when they die); "
                    "together they run up to PROCESSES x CONCURRENCY jobs at once.")
 @click.option("-q", "--queues", metavar="A,B", default=None,
