@@ -8,7 +8,6 @@ import functools
 import json
 import logging
 from collections.abc import Callable
-from concurrent.futures import Executor
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -34,11 +33,10 @@ _PASS_THROUGH = (Interrupt, ThreadAbandoned)
 
 
 class JobRunner:
-    """Runs jobs for one worker: async on the loop, sync in the thread pool."""
+    """Runs jobs for one worker: async on the loop, sync in threads."""
 
-    def __init__(self, app: Host, pool: Executor, buffer: Buffer) -> None:
+    def __init__(self, app: Host, buffer: Buffer) -> None:
         self.app = app
-        self.pool = pool
         self.buffer = buffer
         # job id -> the exception that ended its failed or retried attempt (for observers)
         self.errors: dict[int, BaseException] = {}
@@ -179,8 +177,10 @@ class JobRunner:
             return await fn(*args, **kwargs)
         if claimed is not None and claimed.timeout:
             return await _call_abandonable(fn, args, kwargs, claimed)
-        loop = asyncio.get_running_loop()
-        future = loop.run_in_executor(self.pool, functools.partial(fn, *args, **kwargs))
+        # A daemon thread of its own, not a pool thread: one still running when a stopping
+        # worker releases its job past the grace period must not keep the process alive.
+        name = f"conveyor-job-{claimed.id if claimed is not None else definition.id}"
+        future = asyncio.ensure_future(in_thread(name, functools.partial(fn, *args, **kwargs)))
         try:
             return await asyncio.shield(future)
         except asyncio.CancelledError:

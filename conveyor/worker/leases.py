@@ -59,7 +59,6 @@ class LeasesMixin:
     db_pool: ThreadPoolExecutor
     beat_store: Store  # heartbeats only, on beat_pool's thread
     beat_pool: ThreadPoolExecutor
-    job_pool: ThreadPoolExecutor
     supervisor: Supervisor
     outage_tolerance: float | None
     lock_waits: set[Callable[..., Any]]
@@ -277,7 +276,6 @@ class LeasesMixin:
             with contextlib.suppress(Exception):
                 await self.db(self.store.close)
         self.db_pool.shutdown(wait=False)
-        self.job_pool.shutdown(wait=False, cancel_futures=True)
         log.info("worker %s stopped after %s", self.id, _jobs(self.processed))
 
 

@@ -102,8 +102,7 @@ class Worker(LeasesMixin, WatchMixin):
         self.flush_lock = asyncio.Lock()
         self.hurry = asyncio.Event()  # a second signal: stop waiting for running jobs
         self.db_pool = ThreadPoolExecutor(1, thread_name_prefix="conveyor-db")
-        self.job_pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="conveyor-job")
-        self.runner = JobRunner(self.app, self.job_pool, self.buffer)
+        self.runner = JobRunner(self.app, self.buffer)
         self.settled = asyncio.Event()  # a job left self.active
         self.lane = ThreadLane(self.concurrency, self.runner, self.slots, self.lost,
                                lambda: self.loop.call_soon_threadsafe(self._lane_done),

@@ -60,6 +60,14 @@ def build(url: str, lease: float | None = None) -> Conveyor:
         note("start", meta.id, meta.attempt)
         os.kill(os.getpid(), signal.SIGKILL)
 
+    def lingering_reaction(job: Any) -> None:
+        """A Reaction-style sync worker sleeping $CONVEYOR_TEST_LINGER seconds."""
+        note("start", int(job.id), 1)
+        time.sleep(float(os.environ.get("CONVEYOR_TEST_LINGER", "60")))
+        note("end", int(job.id), 1)
+        job.done("lingered")
+
+    app.add_worker(type="lingering-reaction", worker=lingering_reaction)
     return app
 
 

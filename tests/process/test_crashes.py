@@ -107,6 +107,27 @@ def test_sigterm_finishes_running_jobs_within_grace_and_releases_the_rest(
     assert_no_overlap(runs, {first.pid: first_exited})  # its cancelled runs ended by then
 
 
+def test_sigterm_past_the_grace_period_of_a_sync_reaction_worker_exits_and_releases_it(
+    url: str, tmp_path: Path
+) -> None:
+    app = build(url, lease=30.0)  # a long lease: the released job must not wait for it
+    try:
+        h = app.schedule_job(type="lingering-reaction", data={})
+        first = spawn_worker(url, tmp_path, lease=30.0, concurrency=2, grace=0.5)
+        wait_until(lambda: executions(tmp_path), 15, "the job to start", tmp_path)
+        first.send_signal(signal.SIGTERM)
+        assert first.wait(10) == 0, worker_logs(tmp_path)  # its thread does not hold it
+        assert h.state == "queued"
+        second = spawn_worker(url, tmp_path, lease=30.0, concurrency=2,
+                              env={"CONVEYOR_TEST_LINGER": "0.01"})
+        try:
+            wait_until(lambda: h.state == "completed", 15, "the job to finish", tmp_path)
+        finally:
+            stop(second)
+    finally:
+        app.close()
+
+
 def test_a_job_that_keeps_killing_its_worker_fails_as_poison(
     app: Conveyor, url: str, tmp_path: Path
 ) -> None:
