@@ -1,6 +1,7 @@
 """Workflows (SPEC §10) with real worker processes that die, on SQLite and PostgreSQL: a
 chain member whose worker is killed runs again and the chain finishes; a member that
-keeps killing its worker fails as poison and cancels what depends on it; a child that
+keeps killing its worker fails as poison and cancels what depends on it (a child doing
+so fails its parent); a child that
 fails while its parent's worker is dead fails the parent (or reaches its ``io.try_``);
 a cascading cancel stops children whether their worker is dead or alive; a failed child
 retried while its parent waits gives the parent its result."""
@@ -8,6 +9,7 @@ retried while its parent waits gives the parent its result."""
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -53,6 +55,16 @@ class Harness(Crash):
         wait_for(lambda: self.log().count(marker) >= times, timeout=15,
                  what=f"{marker} x{times} in the log")
 
+    def until_poisoned(self, run_id: int) -> None:
+        """Start workers (each killed by the run) until the run fails as poison."""
+        for _ in range(POISON_RESCUES + 1):
+            if self.state(run_id) == "failed":
+                break
+            worker = self.start_worker()
+            wait_for(lambda w=worker: w.poll() is not None or self.state(run_id) == "failed",  # type: ignore[misc]
+                     timeout=20, what=f"the worker to die or run {run_id} to fail as poison")
+        assert self.state(run_id) == "failed"
+
     def children(self, run_id: int) -> list[JobRecord]:
         return self.app.jobs_list(parent=run_id, newest_first=False)
 
@@ -91,12 +103,7 @@ def test_a_chain_member_that_keeps_killing_its_worker_fails_and_cancels_the_rest
     flow = chain(jobs.piece("s", name="a"), jobs.suicide(name="b"), jobs.piece(name="c")).run_now()
     later = jobs.piece("t", name="d").run_now(depends_on=[flow])
     a, b, c = flow.ids
-    for _ in range(POISON_RESCUES + 1):
-        if harness.state(b) == "failed":
-            break
-        worker = harness.start_worker()
-        wait_for(lambda w=worker: w.poll() is not None or harness.state(b) == "failed",  # type: ignore[misc]
-                 timeout=20, what="the worker to die or b to fail as poison")
+    harness.until_poisoned(b)
     record = harness.record(b)
     assert record.state == "failed" and record.error is not None
     assert record.error["type"] == "PoisonJob"
@@ -134,6 +141,24 @@ def test_a_child_failing_while_its_parents_worker_is_dead_fails_the_parent(
     bad = harness.children(careful.id)[1]
     assert (handled.state, handled.result) == ("completed", {"failed": bad.id, "state": "failed"})
     assert harness.log().count("end-x") == 2  # each x child finished on the second worker
+    harness.nothing_running()
+
+
+def test_a_child_that_keeps_killing_its_worker_fails_as_poison_and_fails_its_parent(
+    harness: Harness,
+) -> None:
+    run = harness.jobs.parent(["die"]).run_now()
+    first = harness.start_worker()
+    wait_for(lambda: harness.children(run.id), timeout=15, what="the child stored")
+    assert first.wait(timeout=15) == -signal.SIGKILL  # by its child
+    die = harness.children(run.id)[0]
+    harness.until_poisoned(die.id)
+    assert harness.record(die.id).error["type"] == "PoisonJob"  # type: ignore[index]
+    harness.start_worker()  # the rescue's verdict woke the parent: this worker replays it
+    record = harness.finished(run.id)
+    assert record.state == "failed" and record.error is not None
+    assert f"job {die.id} failed: PoisonJob" in record.error["message"]
+    assert harness.log().count("die") == POISON_RESCUES
     harness.nothing_running()
 
 

@@ -3,7 +3,8 @@
 ``python -c "from tests.durable.workflow_crash_app import main; main()"`` runs a worker
 on ``$CRASH_URL``. Every member execution appends its name to ``$CRASH_DIR/log`` (and
 ``end-<name>`` when it returns); a file ``$CRASH_DIR/block-in-<name>`` holds the members
-of that name while it exists, ``$CRASH_DIR/fail-<name>`` makes them fail.
+of that name while it exists, ``$CRASH_DIR/fail-<name>`` makes them fail; a ``parent``'s
+child named ``die`` kills its worker.
 """
 
 from __future__ import annotations
@@ -44,7 +45,8 @@ def build(url: str, folder: Path) -> Conveyor:
 
     @app.job
     async def parent(names: list[str], io: Any) -> list[str]:
-        results: list[str] = await io.run_jobs("kids", [piece("p", name=n) for n in names])
+        kids = [(suicide if n == "die" else piece)("p", name=n) for n in names]
+        results: list[str] = await io.run_jobs("kids", kids)
         return results
 
     @app.job
