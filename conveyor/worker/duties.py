@@ -4,12 +4,17 @@ worker takes its turn at maintenance (leader-elected: :mod:`conveyor.maintenance
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from conveyor.stores.base import ClaimedJob, Store
+from conveyor.stores.rows import JobFilter
 
 if TYPE_CHECKING:
     from conveyor.host import Host, Upkeep
+
+
+ORPHANS_LOOKED_AT = 1000  # running jobs a burst worker looks at for a dead worker's
 
 
 class Duties:
@@ -32,3 +37,14 @@ class Duties:
         if self.maintenance is None:
             self.maintenance = self.app.maintenance_for(store, self.holder)
         self.maintenance.run_once(force)
+
+    def orphaned(self, store: Store, queues: Sequence[str] | None, lease: float) -> bool:
+        """Are jobs of ``queues`` left running by a worker that is gone (killed, lost host:
+        no heartbeat within ``lease``)? A burst worker waits for their leases to expire,
+        rescues and runs them."""
+        running = store.list_jobs(JobFilter(states=["running"], queues=queues),
+                                  ORPHANS_LOOKED_AT)
+        if not running:
+            return False
+        live = {w.id for w in store.workers(lease)} | {self.holder}
+        return any(row.worker_id not in live for row in running)

@@ -232,16 +232,22 @@ class Worker(LeasesMixin, WatchMixin):
 
     async def _burst_done(self) -> bool:
         """In burst mode: after maintenance, is anything due now that this worker may claim,
-        or running? Work it may not claim (paused, held by a limit) does not count. Holds
-        the flush lock throughout: no claim or outcome is in flight while it looks."""
+        or running here, or left running by a worker that is gone (its lease expires, then
+        it runs here)? Work it may not claim (paused, held by a limit) and jobs running on
+        live workers do not count. Holds the flush lock throughout: no claim or outcome is
+        in flight while it looks."""
         async with self.flush_lock:
             if self.active:  # claimed (with outcomes stored) while this waited for the lock
                 return False
             await self._flush_locked(0)
             await self.supervisor.step("upkeep", lambda: self._upkeep(force=True))
             due = await self._guard(self.store.next_due, self.queues)
-            if self.active or due is None or due > epoch(self.app.clock):
-                return not self.active
+            if self.active:
+                return False
+            if due is None or due > epoch(self.app.clock):
+                orphaned = await self._guard(self.duties.orphaned, self.store, self.queues,
+                                             self.app.lease)
+                return not orphaned
             lookout = getattr(self.store, "lookout", None)  # its memory may hide a new job
             if lookout is not None:
                 lookout.forget()

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from conveyor import Conveyor, JobFailed
-from conveyor.stores.base import POISON_RESCUES, NewJob, Outcome, Progress
+from conveyor.stores.base import POISON_RESCUES, NewJob, Outcome, Progress, WorkerInfo
 
 from .helpers import NewApp, drain, rescued_while_running, wait_for, worker_thread
 
@@ -118,6 +118,35 @@ def test_a_burst_worker_rescues_expired_leases_before_it_stops(app: Conveyor) ->
     _claim_and_expire(app)
     drain(app)
     assert h.result(timeout=5) == 1
+
+
+def test_a_burst_worker_waits_for_a_dead_workers_job_and_runs_it(app: Conveyor) -> None:
+    @app.job
+    def task() -> int:
+        return 1
+
+    h = task().run_now()
+    (claimed,) = app.store.claim("killed-worker", None, 1, 1.0)  # its lease: 1 s more
+    started = time.monotonic()
+    drain(app)
+    assert h.result(timeout=5) == 1
+    assert time.monotonic() - started >= 0.5  # it waited for the lease, then rescued
+    record = app.get_job(h.id)
+    assert record is not None and record.attempts == 2
+
+
+def test_a_burst_worker_leaves_jobs_running_on_live_workers_alone(app: Conveyor) -> None:
+    @app.job
+    def task() -> int:
+        return 1
+
+    h = task().run_now()
+    app.store.register_worker(WorkerInfo("live-worker", "host", 1, "*", 1))
+    app.store.claim("live-worker", None, 1, 60.0)
+    started = time.monotonic()
+    drain(app)
+    assert time.monotonic() - started < 30
+    assert app.get_job(h.id).state == "running"  # type: ignore[union-attr]
 
 
 def test_a_rescued_workers_late_writes_change_nothing(app: Conveyor) -> None:
