@@ -4,6 +4,8 @@ worker takes its turn at maintenance (leader-elected: :mod:`conveyor.maintenance
 
 from __future__ import annotations
 
+import os
+import socket
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -39,12 +41,29 @@ class Duties:
         self.maintenance.run_once(force)
 
     def orphaned(self, store: Store, queues: Sequence[str] | None, lease: float) -> bool:
-        """Are jobs of ``queues`` left running by a worker that is gone (killed, lost host:
-        no heartbeat within ``lease``)? A burst worker waits for their leases to expire,
-        rescues and runs them."""
+        """Are jobs of ``queues`` left running by a worker that is gone (its process on
+        this host has ended, or no heartbeat within ``lease``: a lost host)? A burst worker
+        waits for their leases to expire, rescues and runs them."""
         running = store.list_jobs(JobFilter(states=["running"], queues=queues),
                                   ORPHANS_LOOKED_AT)
         if not running:
             return False
-        live = {w.id for w in store.workers(lease)} | {self.holder}
+        here = socket.gethostname()
+        live = {w.id for w in store.workers(lease)
+                if w.host != here or process_alive(w.pid)} | {self.holder}
         return any(row.worker_id not in live for row in running)
+
+
+def process_alive(pid: int) -> bool:
+    """Is process ``pid`` of this host running (not gone, not a zombie)?"""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # another user's: it exists
+        return True
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            return stat.read().rsplit(b")", 1)[1].split()[0] != b"Z"
+    except (OSError, IndexError):
+        return True  # no /proc (not Linux): it exists

@@ -74,6 +74,24 @@ def test_kill_9_in_the_middle_of_long_jobs_loses_nothing(
         assert error is not None and error["type"] == "LeaseExpired"
 
 
+def test_a_burst_worker_started_after_a_kill_9_runs_the_dead_workers_job(
+    app: Conveyor, url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    handle = app.jobs.lingering().run_now()
+    victim = spawn_worker(url, tmp_path, lease=1.0)
+    try:
+        wait_until(lambda: executions(tmp_path), 15, "the victim to start the job", tmp_path)
+        os.kill(victim.pid, signal.SIGKILL)
+        victim.wait(5)
+    finally:
+        victim.kill()
+    monkeypatch.setenv("CONVEYOR_TEST_LINGER", "0")  # the next attempt, here, is quick
+    app.run_worker(burst=True)
+    assert handle.result(timeout=1) == "lingered"
+    record = app.get_job(handle.id)
+    assert record is not None and record.attempts == 2
+
+
 def test_sigterm_finishes_running_jobs_within_grace_and_releases_the_rest(
     url: str, tmp_path: Path
 ) -> None:
