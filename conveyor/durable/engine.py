@@ -169,6 +169,19 @@ class Run:
         self.seq = seq
         return None
 
+    def check_complete(self) -> None:
+        """Called when the job returned: every stored step must have been replayed (code
+        that returns before a stored step changed under the run)."""
+        later = [s for s in self.by_seq.values() if s.seq > self.seq]
+        if later:
+            first = min(later, key=lambda s: s.seq)
+            raise self._fail(NonDeterminismError(
+                f"run {self.id} returned after step #{self.seq}, but step #{first.seq} is "
+                f"stored ({first.kind} {first.key!r}): the job's code changed while this run "
+                "was in flight. Register the code the run started with (app.job_version) or "
+                "cancel the run"
+            ))
+
     def new_step(self, kind: str, key: str, fingerprint: str | None, **fields: Any) -> StepRow:
         now = epoch(self.app.clock)
         fields.setdefault("state", "completed")

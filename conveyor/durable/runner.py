@@ -108,4 +108,5 @@ async def run_durable(
         raise
     if run.fatal is not None:
         raise run.fatal
+    run.check_complete()
     return result

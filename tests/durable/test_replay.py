@@ -80,6 +80,32 @@ def test_changed_code_raises_a_non_determinism_error_naming_both_steps(app: Conv
     assert "stored step #1 is task 'load-user'" in message
 
 
+def test_changed_code_returning_before_a_stored_step_raises_a_non_determinism_error(
+    app: Conveyor,
+) -> None:
+    @app.job
+    async def shrinking(payload: Any, io: Any) -> str:
+        await io.task("charge", lambda: 1)
+        await io.task("ship", lambda: 2)
+        await io.wait("cool-off", NAP, "seconds")
+        return "v1"
+
+    handle = shrinking(None).run_now(retry=Retry(retries=3))
+    assert settle(app, handle).state == "waiting"
+
+    async def changed(payload: Any, io: Any) -> str:  # a deploy drops the last steps
+        await io.task("charge", lambda: 1)
+        return "v2"
+
+    shrinking.fn = changed
+    record = finish(app, handle)
+    assert (record.state, record.attempts) == ("failed", 1)
+    assert record.error is not None
+    assert record.error["type"] == "conveyor.errors.NonDeterminismError"
+    assert ("returned after step #1, but step #2 is stored (task 'ship')"
+            in record.error["message"])
+
+
 def test_user_code_cannot_swallow_a_non_determinism_error(app: Conveyor) -> None:
     @app.job
     async def stubborn(payload: Any, io: Any) -> str:
