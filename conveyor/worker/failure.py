@@ -1,4 +1,5 @@
-"""How a failed attempt is recorded: the error's type, message and the user's traceback."""
+"""How a failed attempt is recorded: the error's type (its class name, and module unless
+built in), message and the user's traceback."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ from conveyor.worker.meta import JobFailure
 
 def error_json(exc: BaseException, message: str | None = None) -> str:
     kind = type(exc)
-    name = kind.__name__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__name__}"
+    name = kind.__name__
+    module = None if kind.__module__ == "builtins" else kind.__module__
     if message is None:
         try:
             message = str(exc)
@@ -24,11 +26,14 @@ def error_json(exc: BaseException, message: str | None = None) -> str:
             trace = user_traceback(exc)
         except Exception:  # a broken __str__ or frame must not leave the job running
             trace = f"{name}: <traceback could not be formatted>"
-    return json.dumps({  # sanitised, so every store can hold it (jsonb refuses \u0000)
+    error = {  # sanitised, so every store can hold it (jsonb refuses \u0000)
         "type": clean(name, 200),
         "message": clean(message, MAX_ERROR_MESSAGE),
         "traceback": None if trace is None else clean(trace, MAX_TRACEBACK, keep_end=True),
-    })
+    }
+    if module is not None:  # the class's module, as Celery's exc_module
+        error["module"] = clean(module, 200)
+    return json.dumps(error)
 
 
 _PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep

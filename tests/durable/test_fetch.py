@@ -145,7 +145,7 @@ def test_background_fetch_refuses_non_http_schemes(app: Conveyor, url: str) -> N
     record = fetching(app, url)
     assert record.state == "failed"
     assert record.error is not None
-    assert record.error["type"] == "conveyor.errors.FetchRefused"
+    assert record.error["type"] == "FetchRefused"
     assert "only absolute http:// and https:// URLs are accepted" in record.error["message"]
 
 

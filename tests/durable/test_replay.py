@@ -74,7 +74,7 @@ def test_changed_code_raises_a_non_determinism_error_naming_both_steps(app: Conv
     assert record.state == "failed"
     assert record.attempts == 1  # not retried: replaying again cannot help
     assert record.error is not None
-    assert record.error["type"] == "conveyor.errors.NonDeterminismError"
+    assert record.error["type"] == "NonDeterminismError"
     message = record.error["message"]
     assert "step #1 as wait 'cool-off'" in message
     assert "stored step #1 is task 'load-user'" in message

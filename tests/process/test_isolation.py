@@ -44,7 +44,7 @@ def test_an_isolated_crash_fails_only_that_attempt_with_the_signal(app: Conveyor
     record = app.get_job(crash.id)
     assert record is not None and record.state == "failed" and record.attempts == 2
     assert record.error is not None and "killed by SIGABRT" in record.error["message"]
-    assert record.error["type"] == "conveyor.errors.AttemptCrashed"
+    assert record.error["type"] == "AttemptCrashed"
     result = fine.result(timeout=5)
     assert result["sum"] == 5 and result["pid"] != os.getpid()  # ran in a child
 
