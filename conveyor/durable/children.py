@@ -83,7 +83,8 @@ async def run_children(run: Run, method: str, key: str, calls: Sequence[Any]) ->
             if state != "completed":
                 stored.state, stored.finished_at = "failed", await run.now()
                 stored.error = json.dumps({
-                    "type": "JobFailed", "module": "conveyor.errors", "job_id": child_id, "state": state,
+                    "type": "JobFailed", "module": "conveyor.errors", "job_id": child_id,
+                    "state": state,
                     "message": str(JobFailed(child_id, state, json.loads(error or "{}"))),
                     "error": json.loads(error or "null"), "traceback": None,
                 })
