@@ -43,6 +43,11 @@ class AttemptCrashed(ConveyorError):
     exit status (``killed by SIGABRT``)."""
 
 
+# The end of the message of a store used before its tables exist (opened with migrate=False).
+SCHEMA_MISSING = ("no conveyor schema there yet (or an older one): create or upgrade it with "
+                  "`conveyor migrate`, or open the app with migrate=True")
+
+
 class StoreMissing(StoreError):
     """A read-only command found no store (or one whose schema is older than this
     conveyor's) at the URL; nothing was created."""

@@ -11,6 +11,7 @@ import pytest
 
 from conveyor import ConfigurationError, Conveyor, StoreError
 from conveyor.stores.sqlite.schema import MIGRATIONS
+from tests.support import store_url
 
 
 def _schema_version(path: Path) -> int:
@@ -188,6 +189,20 @@ def test_migrate_is_idempotent(tmp_path: Path) -> None:
         assert app.migrate() == []
     with Conveyor(url) as again:
         assert again.migrate() == []
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgres"])
+def test_a_store_without_its_schema_says_to_migrate(
+    kind: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    with Conveyor(store_url(kind, request, tmp_path), migrate=False) as app:
+        @app.job
+        def task() -> None: ...
+
+        with pytest.raises(StoreError, match=r"no conveyor schema there yet .*conveyor migrate"):
+            task().run_now()
+        app.migrate()
+        assert task().run_now().id
 
 
 def test_a_missing_postgres_driver_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:

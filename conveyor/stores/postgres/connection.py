@@ -19,6 +19,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 
 from conveyor.clock import Clock, epoch
 from conveyor.errors import (
+    SCHEMA_MISSING,
     ConfigurationError,
     StoreDataError,
     StoreError,
@@ -265,9 +266,12 @@ def classify(where: str, exc: BaseException) -> BaseException:
         return UniqueViolation(str(exc).strip())
     if isinstance(exc, psycopg.DataError):
         return StoreDataError(str(exc).strip())
+    if isinstance(exc, pg_errors.UndefinedTable) and "conveyor_" in str(exc):
+        first = str(exc).strip().splitlines()[0]
+        return StoreError(f"cannot use PostgreSQL at {where}: {first}; {SCHEMA_MISSING}")
     if isinstance(exc, psycopg.OperationalError):  # lock or statement timeout, cancelled
         return StoreUnavailable(f"PostgreSQL at {where}: {str(exc).strip()}")
-    return exc  # a bug in conveyor (syntax, missing table): keep the driver's message
+    return exc  # a bug in conveyor (syntax): keep the driver's message
 
 
 # conveyor_now() reads an empty setting as "the database clock".

@@ -166,7 +166,8 @@ class PostgresDialect(Dialect):
 
     @staticmethod
     def missing_table(exc: BaseException) -> bool:
-        return isinstance(exc, pg_errors.UndefinedTable)
+        return isinstance(exc, pg_errors.UndefinedTable) or isinstance(
+            exc.__cause__, pg_errors.UndefinedTable)  # classified: StoreError
 
     def save_steps(self, conn: Any, rows: Sequence[dict[str, Any]]) -> list[bool]:
         """One statement over arrays for the steps that do not suspend their run."""

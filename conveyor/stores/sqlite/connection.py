@@ -10,7 +10,13 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from types import TracebackType
 
-from conveyor.errors import StoreBusy, StoreDataError, StoreError, UniqueViolation
+from conveyor.errors import (
+    SCHEMA_MISSING,
+    StoreBusy,
+    StoreDataError,
+    StoreError,
+    UniqueViolation,
+)
 from conveyor.stores.sqlite.schema import available, statements
 
 # Well below the default lease (30 s): a wait for another process's write lock gives up
@@ -71,6 +77,8 @@ def describe(path: str, exc: BaseException, action: str = "open") -> str:
             return (f"cannot {action} SQLite database {path!r}: its folder {folder!r} does "
                     "not exist (create it first)")
         return f"cannot {action} SQLite database {path!r}: the file or its folder is not writable"
+    if "no such table" in text:
+        return f"cannot {action} SQLite database {path!r}: {text}; {SCHEMA_MISSING}"
     return f"cannot {action} SQLite database {path!r}: {text}"
 
 
