@@ -101,7 +101,7 @@ def test_changed_code_returning_before_a_stored_step_raises_a_non_determinism_er
     record = finish(app, handle)
     assert (record.state, record.attempts) == ("failed", 1)
     assert record.error is not None
-    assert record.error["type"] == "conveyor.errors.NonDeterminismError"
+    assert record.error["type"] == "NonDeterminismError"
     assert ("returned after step #1, but step #2 is stored (task 'ship')"
             in record.error["message"])
 

@@ -53,7 +53,7 @@ def test_each_attempt_outcome_is_one_log_line(
     assert "attempt 1/2 failed: ValueError: boom 1; retrying in 0 ms (at 20" in retry_line[2]
     assert by_job[retried.id][3][1:] == (
         logging.ERROR, f"job {retried.id} (flaky) attempt 2/2 failed: ValueError: boom 2")
-    assert by_job[failed.id][-1][2].endswith("failed: conveyor.errors.Fail: nope")
+    assert by_job[failed.id][-1][2].endswith("failed: Fail: nope")
     assert all(r.name.startswith("conveyor") for r in _lines(caplog))
 
 
