@@ -211,7 +211,8 @@ def merge_options(base: JobOptions, given: dict[str, Any]) -> JobOptions:
     unknown = sorted(set(given) - set(OPTION_NAMES))
     if unknown:
         raise ConfigurationError(
-            f"unknown trigger option {unknown[0]!r}; accepted: {', '.join(OPTION_NAMES)}"
+            f"unknown trigger option {unknown[0]!r}; accepted: {', '.join(OPTION_NAMES)}, "
+            "connection, depends_on"
         )
     replace, unique = flag("replace", given.get("replace")), flag("unique", given.get("unique"))
     if replace and unique:
