@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import time
 from pathlib import Path
 from typing import Any
 
@@ -39,8 +40,14 @@ def build(url: str, folder: Path) -> Conveyor:
         return f"{prev}>{name}"
 
     @app.job
-    def suicide(prev: Any, name: str) -> None:
+    def suicide(prev: Any, name: str, meta: Any) -> None:
         mark(name)
+        parent = meta.job.parent_id
+        # Once its parent waits: a parent running on the dying worker would be rescued too.
+        for _ in range(200):
+            if parent is None or app.get_job(parent).state == "waiting":  # type: ignore[union-attr]
+                break
+            time.sleep(0.05)
         os.kill(os.getpid(), signal.SIGKILL)
 
     @app.job
