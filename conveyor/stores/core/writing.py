@@ -16,8 +16,10 @@ from conveyor.stores.rows import Alike
 
 
 def dedupe_key(job: NewJob) -> str:
-    """At most one pending job per (job, key, owner) holds this key (a unique index)."""
-    return f"{job.job}\x1f{job.key or ''}\x1f{job.owner or ''}"
+    """At most one pending job per (job, key, owner) holds this key (a unique index). Each
+    part is length-prefixed, so no two triples share one (key ``""`` is not ``None``)."""
+    return "".join("-" if part is None else f"{len(part)}:{part}"
+                   for part in (job.job, job.key, job.owner))
 
 
 def _distinct(jobs: Sequence[NewJob]) -> Sequence[NewJob]:

@@ -101,6 +101,23 @@ def test_unique_with_no_key_matches_any_pending_job_of_that_id(app: Conveyor, jo
     assert job(2).run_now(unique=True) == keyed
 
 
+def test_an_empty_key_is_a_key_of_its_own(app: Conveyor, job) -> None:
+    keyless = job(1).run_now(unique=True)
+    empty = job(2).run_now(key="", unique=True)
+    assert empty != keyless
+    new = job(3).run_now(key="", replace=True)
+    assert _states(app, keyless, empty, new) == ["queued", "cancelled", "queued"]
+
+
+def test_keys_and_owners_are_told_apart_whatever_characters_they_hold(
+    app: Conveyor, job
+) -> None:
+    first = job(1).run_now(key="a\x1fb", owner="c", unique=True)
+    second = job(2).run_now(key="a", owner="b\x1fc", unique=True)
+    assert second != first
+    assert _states(app, first, second) == ["queued", "queued"]
+
+
 def test_a_running_job_with_an_expired_lease_counts_as_pending(app: Conveyor, job) -> None:
     stranded = job(1).run_now(key="k")
     app.store.claim("dead-worker", None, 1, 0.05)
