@@ -18,6 +18,7 @@ from conveyor.records import JobRecord
 from conveyor.serialization import DEPTH_CEILING, Limits, dumps
 from conveyor.stores.base import (
     JobFilter,
+    JobRow,
     MaintenanceStore,
     ReadStore,
     ScheduleStore,
@@ -139,16 +140,24 @@ class Queries:
     def records(self, ids: Sequence[int]) -> list[JobRecord]:
         """The full records (logs, relations) of the stored jobs among ``ids``, in id
         order: a few queries per thousand jobs, not a few per job."""
-        store, found = self._store, []
         wanted = sorted(set(ids))
+        rows: list[JobRow] = []
         for start in range(0, len(wanted), _CHUNK):
             chunk = wanted[start:start + _CHUNK]
-            rows = store.list_jobs(JobFilter(ids=chunk), len(chunk), 0, False)
+            rows += self._store.list_jobs(JobFilter(ids=chunk), len(chunk), 0, False)
+        return self._completed(rows)
+
+    def _completed(self, rows: Sequence[JobRow]) -> list[JobRecord]:
+        """Records of ``rows`` with their logs and relations (a few queries per thousand)."""
+        store, found = self._store, []
+        for start in range(0, len(rows), _CHUNK):
+            part = rows[start:start + _CHUNK]
+            chunk = [r.id for r in part]
             deps, children = store.relations(chunk)
             logs, dependents = store.logs_of(chunk), store.dependents_of(chunk)
             found += [JobRecord.from_row(r, logs.get(r.id), deps.get(r.id),
                                          children.get(r.id), dependents.get(r.id, []))
-                      for r in rows]
+                      for r in part]
         return found
 
     def jobs_list(
@@ -163,9 +172,7 @@ class Queries:
             raise ConfigurationError("limit and offset must be >= 0")
         flt = self._filter(**_check_filters("jobs_list", filters))
         limit, offset = min(limit, _MAX_ROWS), min(offset, _MAX_ROWS)  # 64-bit in SQL
-        rows = self._store.list_jobs(flt, limit, offset, newest_first)
-        deps, children = self._store.relations([r.id for r in rows])
-        return [JobRecord.from_row(r, None, deps.get(r.id), children.get(r.id)) for r in rows]
+        return self._completed(self._store.list_jobs(flt, limit, offset, newest_first))
 
     def count(self, **filters: Any) -> int:
         """How many stored jobs match (same filters as :meth:`jobs_list`)."""

@@ -167,6 +167,8 @@ def test_meta_log_lines_are_stored_with_the_run(app: Conveyor) -> None:
         (2, "info", "starting 2"), (2, "warning", "careful"), (2, "debug", "done"),
     ]
     assert all(g.at.tzinfo is not None for g in record.logs)
+    (listed,) = app.jobs_list(job="chatty")
+    assert listed == record  # a listed record is as full as get_job's (logs included)
 
 
 def test_a_badly_formatted_log_line_is_stored_without_failing_the_job(app: Conveyor) -> None:
