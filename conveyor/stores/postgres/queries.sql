@@ -59,16 +59,17 @@ SELECT pg_advisory_xact_lock(hashtextextended(
     0))
 
 -- name: match_pending
--- Pending = not started, or started by a worker whose lease has expired.
+-- Pending = not started (due, due later or blocked by its dependencies), or started by a
+-- worker whose lease has expired.
 SELECT id FROM conveyor_jobs
-WHERE (state = 'pending' OR (state = 'running'
+WHERE (state IN ('pending', 'blocked') OR (state = 'running'
         AND lease_expires_at < conveyor_now()))
     AND job = %(job)s AND owner IS NOT DISTINCT FROM %(owner)s::text
 ORDER BY id
 
 -- name: match_pending_key
 SELECT id FROM conveyor_jobs
-WHERE (state = 'pending' OR (state = 'running'
+WHERE (state IN ('pending', 'blocked') OR (state = 'running'
         AND lease_expires_at < conveyor_now()))
     AND job = %(job)s AND owner IS NOT DISTINCT FROM %(owner)s::text AND key = %(key)s::text
 ORDER BY id

@@ -147,16 +147,16 @@ ON CONFLICT DO NOTHING
 RETURNING id
 
 -- name: match_pending
--- Pending = not started, or started by a worker whose lease has expired (unfinished
--- rows: the match index).
+-- Pending = not started (due, due later or blocked by its dependencies), or started by a
+-- worker whose lease has expired (unfinished rows: the match index).
 SELECT id FROM conveyor_jobs
-WHERE (state = 'pending' OR (state = 'running' AND lease_expires_at < :now))
+WHERE (state IN ('pending', 'blocked') OR (state = 'running' AND lease_expires_at < :now))
     AND job = :job AND owner IS :owner AND finished_at IS NULL
 ORDER BY id
 
 -- name: match_pending_key
 SELECT id FROM conveyor_jobs
-WHERE (state = 'pending' OR (state = 'running' AND lease_expires_at < :now))
+WHERE (state IN ('pending', 'blocked') OR (state = 'running' AND lease_expires_at < :now))
     AND job = :job AND owner IS :owner AND key = :key AND finished_at IS NULL
 ORDER BY id
 

@@ -118,6 +118,15 @@ def test_keys_and_owners_are_told_apart_whatever_characters_they_hold(
     assert _states(app, first, second) == ["queued", "queued"]
 
 
+def test_a_job_blocked_by_its_dependencies_counts_as_pending(app: Conveyor, job) -> None:
+    first = job(1).run_in(1, "hour")
+    blocked = job(2).run_now(key="k", depends_on=[first])
+    assert blocked.state == "blocked"
+    assert job(3).run_now(key="k", unique=True) == blocked
+    new = job(4).run_now(key="k", replace=True)
+    assert _states(app, first, blocked, new) == ["scheduled", "cancelled", "queued"]
+
+
 def test_a_running_job_with_an_expired_lease_counts_as_pending(app: Conveyor, job) -> None:
     stranded = job(1).run_now(key="k")
     app.store.claim("dead-worker", None, 1, 0.05)
