@@ -48,3 +48,15 @@ async def crashy(payload: dict[str, Any], io: Any) -> list[str]:
     await io.wait("nap", payload.get("nap", 0), "seconds")
     c = await io.task("c", step, "c")
     return [a, b, c]
+
+
+@app.job
+async def long_run(payload: dict[str, Any], io: Any) -> list[str]:
+    """Four steps and no wait: ``before-<step>`` blocks stop it with the earlier ones
+    stored (each attempt killed there made progress)."""
+    done = []
+    for name in ("p", "q", "r", "s"):
+        if blocked(f"before-{name}"):
+            await asyncio.sleep(3600)  # killed here
+        done.append(await io.task(name, step, name))
+    return done

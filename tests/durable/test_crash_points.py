@@ -117,6 +117,27 @@ def test_kill_at_a_step_runs_each_stored_step_once(crash: Crash, point: str, b_r
     assert executions(crash.log()) == {"a": 1, "b": b_runs, "c": 1}
 
 
+def test_a_run_that_stores_steps_between_crashes_is_not_poison(crash: Crash) -> None:
+    """Three workers killed under one run, each after storing a step: every attempt made
+    progress, so the run is not failed as poison (three rescues in a row without
+    progress) and finishes on a fourth worker."""
+
+    @crash.app.job("long_run")
+    async def long_run(payload: dict[str, Any], io: Any) -> None:
+        """Stands for crash_app.long_run."""
+
+    points = ("before-q", "before-r", "before-s")
+    for point in points:
+        crash.block(point)
+    run = long_run({}).run_now()
+    for point in points:
+        crash.kill_at(point, crash.start_worker())
+    crash.start_worker()
+    record = crash.finished(run.id)
+    assert (record.state, record.result) == ("completed", ["P", "Q", "R", "S"])
+    assert [crash.log().count(name) for name in "pqrs"] == [1, 1, 1, 1]
+
+
 def test_kill_during_a_wait(crash: Crash) -> None:
     run = crash.job({"nap": 1.5}).run_now()
     crash.kill_when_waiting(crash.start_worker(), run.id)

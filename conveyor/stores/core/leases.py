@@ -44,6 +44,7 @@ class LeasesCore:
         d = self.d
         params = d.params(max=POISON_RESCUES, error=RESCUED_ERROR, poison=POISON_ERROR)
         with d.writing() as conn:
+            d.run(conn, "rescue_progressed", params)
             changed = int(d.run(conn, "rescue", params).rowcount)
             if changed:
                 d.notify(conn)

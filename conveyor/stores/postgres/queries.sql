@@ -151,6 +151,15 @@ UPDATE conveyor_jobs AS j SET state = 'pending', run_at = conveyor_now(),
 FROM unnest(%(id)s::bigint[], %(token)s::bigint[]) AS o(id, token)
 WHERE j.id = o.id AND j.lease_token = o.token
 
+-- name: rescue_progressed
+-- A durable run that stored a step in the attempt whose lease expired made progress: its
+-- earlier rescues stop counting toward poison (a long run outliving several crashes).
+UPDATE conveyor_jobs AS j SET rescues = 0
+FROM (SELECT conveyor_now() AS now) AS t
+WHERE j.state = 'running' AND j.lease_expires_at < t.now AND j.rescues > 0
+    AND EXISTS (SELECT 1 FROM conveyor_steps AS s
+        WHERE s.job_id = j.id AND s.finished_at >= j.started_at)
+
 -- name: rescue
 UPDATE conveyor_jobs SET rescues = rescues + 1,
     state = CASE WHEN rescues + 1 >= %(max)s THEN 'failed' ELSE 'pending' END,

@@ -67,6 +67,14 @@ UPDATE conveyor_jobs SET state = 'pending', run_at = :now, attempts = attempts -
     started_at = NULL, lease_token = NULL, lease_expires_at = NULL, worker_id = NULL
 WHERE id = :id AND lease_token = :token AND state = 'running'
 
+-- name: rescue_progressed
+-- A durable run that stored a step in the attempt whose lease expired made progress: its
+-- earlier rescues stop counting toward poison (a long run outliving several crashes).
+UPDATE conveyor_jobs SET rescues = 0
+WHERE state = 'running' AND lease_expires_at < :now AND rescues > 0
+    AND EXISTS (SELECT 1 FROM conveyor_steps AS s
+        WHERE s.job_id = conveyor_jobs.id AND s.finished_at >= conveyor_jobs.started_at)
+
 -- name: rescue
 UPDATE conveyor_jobs SET rescues = rescues + 1,
     state = CASE WHEN rescues + 1 >= :max THEN 'failed' ELSE 'pending' END,
