@@ -34,22 +34,30 @@ def crash(crash_url: str, tmp_path: Path) -> Iterator[Crash]:
 
 
 class Crash:
-    def __init__(self, url: str, folder: Path) -> None:
-        self.url, self.dir = url, folder
+    """Worker processes on the app of ``worker`` (``app``: the same app in this process,
+    to trigger and read runs), killed at the points a run reaches."""
+
+    def __init__(self, url: str, folder: Path, app: Conveyor | None = None,
+                 worker: str = WORKER) -> None:
+        self.url, self.dir, self.worker = url, folder, worker
         self.env = {**os.environ, "CRASH_URL": url, "CRASH_DIR": str(folder)}
-        self.app = Conveyor(url)
+        self.app = app if app is not None else Conveyor(url)
+        self.jobs = self.app.jobs
+        if app is None:
+            @self.app.job("crashy")
+            async def crashy(payload: dict[str, Any], io: Any) -> None:
+                """Stands for crash_app.crashy, which only the worker processes run."""
 
-        @self.app.job("crashy")
-        async def crashy(payload: dict[str, Any], io: Any) -> None:
-            """Stands for crash_app.crashy, which only the worker processes run."""
-
-        self.job = crashy
+            self.job = crashy
         self.workers: list[subprocess.Popen[bytes]] = []
 
     def start_worker(self) -> subprocess.Popen[bytes]:
-        proc = subprocess.Popen([sys.executable, "-c", WORKER], cwd=ROOT, env=self.env)
+        proc = subprocess.Popen([sys.executable, "-c", self.worker], cwd=ROOT, env=self.env)
         self.workers.append(proc)
         return proc
+
+    def nothing_running(self) -> None:
+        assert self.app.count(state="running") == 0
 
     def block(self, point: str) -> None:
         (self.dir / f"block-{point}").touch()

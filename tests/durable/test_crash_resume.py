@@ -8,7 +8,6 @@ nothing is left ``running``."""
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -31,11 +30,7 @@ class Harness(Crash):
     clock stands at a given time."""
 
     def __init__(self, url: str, folder: Path) -> None:
-        self.url, self.dir = url, folder
-        self.env = {**os.environ, "CRASH_URL": url, "CRASH_DIR": str(folder)}
-        self.app = build(url, folder)
-        self.jobs = self.app.jobs
-        self.workers: list[subprocess.Popen[bytes]] = []
+        super().__init__(url, folder, build(url, folder), WORKER)
 
     def start_worker(self, code: str = "v1", grace: float = 30.0) -> subprocess.Popen[bytes]:
         proc = subprocess.Popen([sys.executable, "-c", WORKER], cwd=ROOT,
@@ -59,9 +54,6 @@ class Harness(Crash):
 
     def count(self, name: str) -> int:
         return self.ran().count(name)
-
-    def nothing_running(self) -> None:
-        assert self.app.count(state="running") == 0
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

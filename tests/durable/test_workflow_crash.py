@@ -8,10 +8,7 @@ retried while its parent waits gives the parent its result."""
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,7 +18,7 @@ from conveyor import JobFailed, JobRecord, chain
 from conveyor.stores.base import POISON_RESCUES
 from tests.durable.test_crash_points import Crash
 from tests.durable.workflow_crash_app import build
-from tests.support import ROOT, store_url, wait_for
+from tests.support import store_url, wait_for
 
 pytestmark = pytest.mark.slow
 WORKER = "from tests.durable.workflow_crash_app import main; main()"
@@ -31,16 +28,7 @@ class Harness(Crash):
     """test_crash_points' harness on workflow_crash_app."""
 
     def __init__(self, url: str, folder: Path) -> None:
-        self.url, self.dir = url, folder
-        self.env = {**os.environ, "CRASH_URL": url, "CRASH_DIR": str(folder)}
-        self.app = build(url, folder)
-        self.jobs = self.app.jobs
-        self.workers: list[subprocess.Popen[bytes]] = []
-
-    def start_worker(self) -> subprocess.Popen[bytes]:
-        proc = subprocess.Popen([sys.executable, "-c", WORKER], cwd=ROOT, env=self.env)
-        self.workers.append(proc)
-        return proc
+        super().__init__(url, folder, build(url, folder), WORKER)
 
     def touch(self, name: str) -> None:
         (self.dir / name).touch()
@@ -67,9 +55,6 @@ class Harness(Crash):
 
     def children(self, run_id: int) -> list[JobRecord]:
         return self.app.jobs_list(parent=run_id, newest_first=False)
-
-    def nothing_running(self) -> None:
-        assert self.app.count(state="running") == 0
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
