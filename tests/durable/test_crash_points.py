@@ -10,7 +10,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 
@@ -19,6 +19,7 @@ from tests.support import ROOT, store_url, wait_for
 
 pytestmark = pytest.mark.slow
 WORKER = "from tests.durable.crash_app import app; app.run_worker(concurrency=2)"
+H = TypeVar("H", bound="Crash")
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -28,7 +29,11 @@ def crash_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 @pytest.fixture
 def crash(crash_url: str, tmp_path: Path) -> Iterator[Crash]:
-    harness = Crash(crash_url, tmp_path)
+    yield from running(Crash(crash_url, tmp_path))
+
+
+def running(harness: H) -> Iterator[H]:
+    """A fixture's body: ``harness``, its workers killed and its app closed afterwards."""
     yield harness
     harness.close()
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from tests.durable.resume_app import VALUE, build
-from tests.durable.test_crash_points import Crash
+from tests.durable.test_crash_points import Crash, running
 from tests.support import ROOT, store_url, wait_for
 
 pytestmark = pytest.mark.slow
@@ -58,9 +58,7 @@ class Harness(Crash):
 
 @pytest.fixture(params=["sqlite", "postgres"])
 def harness(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Harness]:
-    h = Harness(store_url(request.param, request, tmp_path, "resume.db"), tmp_path)
-    yield h
-    h.close()
+    yield from running(Harness(store_url(request.param, request, tmp_path, "resume.db"), tmp_path))
 
 
 def test_a_sleep_of_days_resumes_on_a_fresh_worker_at_its_time_not_before(

@@ -16,7 +16,7 @@ import pytest
 
 from conveyor import JobFailed, JobRecord, chain
 from conveyor.stores.base import POISON_RESCUES
-from tests.durable.test_crash_points import Crash
+from tests.durable.test_crash_points import Crash, running
 from tests.durable.workflow_crash_app import build
 from tests.support import store_url, wait_for
 
@@ -59,9 +59,7 @@ class Harness(Crash):
 
 @pytest.fixture(params=["sqlite", "postgres"])
 def harness(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Harness]:
-    h = Harness(store_url(request.param, request, tmp_path, "flows.db"), tmp_path)
-    yield h
-    h.close()
+    yield from running(Harness(store_url(request.param, request, tmp_path, "flows.db"), tmp_path))
 
 
 def test_a_chain_member_whose_worker_dies_runs_again_and_the_chain_finishes(

@@ -171,18 +171,23 @@ def test_meta_log_lines_are_stored_with_the_run(app: Conveyor) -> None:
     assert listed == record  # a listed record is as full as get_job's (logs included)
 
 
+def _messages_of_a_run(app: Conveyor, job: Any) -> list[str]:
+    """Run ``job`` (which returns "done") to its end; the messages it logged."""
+    h = job().run_now()
+    drain(app)
+    assert h.result(timeout=5) == "done"
+    record = app.get_job(h.id)
+    assert record is not None
+    return [g.message for g in record.logs]
+
+
 def test_a_badly_formatted_log_line_is_stored_without_failing_the_job(app: Conveyor) -> None:
     @app.job
     def sloppy(meta: Any) -> str:
         meta.log.info("%d rows in %s", "many")
         return "done"
 
-    h = sloppy().run_now()
-    drain(app)
-    assert h.result(timeout=5) == "done"
-    record = app.get_job(h.id)
-    assert record is not None
-    assert [g.message for g in record.logs] == ["%d rows in %s ('many',)"]
+    assert _messages_of_a_run(app, sloppy) == ["%d rows in %s ('many',)"]
 
 
 def test_meta_log_takes_loggings_keywords(app: Conveyor) -> None:
@@ -197,12 +202,7 @@ def test_meta_log_takes_loggings_keywords(app: Conveyor) -> None:
         meta.log.info({"not": "text"})
         return "done"
 
-    h = careful().run_now()
-    drain(app)
-    assert h.result(timeout=5) == "done"
-    record = app.get_job(h.id)
-    assert record is not None
-    extra, caught, given, obj = [g.message for g in record.logs]
+    extra, caught, given, obj = _messages_of_a_run(app, careful)
     assert extra == "with extra" and obj == "{'not': 'text'}"
     for line, first in ((caught, "caught"), (given, "given")):
         assert line.startswith(f"{first}\nTraceback") and line.endswith("ValueError: bad row")
