@@ -6,7 +6,7 @@ import asyncio
 import inspect
 import logging
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from conveyor.errors import ConfigurationError
@@ -104,11 +104,12 @@ class Hooks:
             return
         event = _BY_STATE.get(outcome.state)
         if event is not None:
-            await self.fire(app, event, job.id, error)
+            await self.fire(app, event, job.id, error,
+                            attempt=job.attempt if event == "retrying" else None)
 
     async def fire(
         self, app: RecordSource, event: str, job_id: int, error: BaseException | None,
-        only_if_state: str | None = None,
+        only_if_state: str | None = None, attempt: int | None = None,
     ) -> None:
         fns = self.registered[event]
         if not fns:
@@ -116,6 +117,8 @@ class Hooks:
         record = await asyncio.to_thread(app.get_job, job_id)
         if record is None or (only_if_state and record.state != only_if_state):
             return
+        if attempt is not None:
+            record = _as_retried(record, attempt)
         for fn in fns:
             await call_hook(fn, event, record, error)
 
@@ -148,6 +151,17 @@ class Hooks:
 
 
 _background: set[asyncio.Task[None]] = set()
+
+
+def _as_retried(record: JobRecord, attempt: int) -> JobRecord:
+    """The record as ``attempt``'s retry left it: pending, that attempt's error. A retry
+    without a wait may have started (or even finished) on another worker by the time the
+    hook reads the record."""
+    if record.state == "pending" and record.attempts == attempt:
+        return record
+    failed = next((a for a in record.history if a.number == attempt), None)
+    return replace(record, state="pending", attempts=attempt, result=None, finished_at=None,
+                   error=failed.error if failed is not None else record.error)
 
 
 def _is_async(hook: Registered) -> bool:

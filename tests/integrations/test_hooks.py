@@ -56,6 +56,28 @@ def test_hooks_fire_once_per_outcome_after_the_state_is_stored(app: Conveyor) ->
     assert [err for e, i, _, err in seen if e == "completed"] == [None]
 
 
+def test_a_retrying_hook_sees_the_retry_even_once_the_next_attempt_ran(app: Conveyor) -> None:
+    """A retry without a wait may be claimed (and finish) before the hook reads the
+    record: the hook still sees the record as the retry left it."""
+    import asyncio
+
+    @app.job(retry=Retry(retries=1, wait=0))
+    def second_time_lucky(meta: Any) -> str:
+        if meta.attempt == 1:
+            raise ValueError("first attempt fails")
+        return "ok"
+
+    h = second_time_lucky().run_now()
+    drain(app)
+    assert h.result(timeout=5) == "ok"  # both attempts ran before the hook below reads it
+    seen: list[Any] = []
+    app.on("retrying", lambda record, error=None: seen.append(record))
+    asyncio.run(app.hooks.fire(app, "retrying", h.id, None, attempt=1))
+    (record,) = seen
+    assert (record.state, record.attempts, record.result) == ("pending", 1, None)
+    assert record.error is not None and record.error["message"] == "first attempt fails"
+
+
 def test_async_hook_and_a_failing_hook_never_fail_the_job(
     app: Conveyor, caplog: pytest.LogCaptureFixture
 ) -> None:
