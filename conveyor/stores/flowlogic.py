@@ -59,8 +59,8 @@ def queue_group(queue: str) -> str:
 
 
 def parse_group(group: str) -> tuple[str, str, str | None]:
-    """(kind, name, concurrency key) of a group name."""
-    kind, name, *rest = group.split(SEP)
+    """(kind, name, concurrency key) of a group name (names never hold SEP; a key may)."""
+    kind, name, *rest = group.split(SEP, 2)
     return ("job" if kind == "j" else "queue"), name, (rest[0] if rest else None) or None
 
 

@@ -17,7 +17,10 @@ from conveyor.stores.flowlogic import (
     Lookout,
     Rules,
     fits,
+    job_group,
+    parse_group,
     pick,
+    queue_group,
 )
 
 
@@ -155,3 +158,9 @@ def test_room_for_a_peek_more_makes_a_plain_take_worth_trying() -> None:
     rules = Rules.of([FlowRule("job", "capped", 4 + PEEK, None, None, False)])
     pick(conn, rules, None, 3, lookout)  # PEEK free slots left
     assert lookout.optimistic()
+
+
+@pytest.mark.parametrize("key", [None, "shop-7", "a\x1fb", "\x1f", "x\x1fy\x1fz"])
+def test_a_group_name_gives_back_its_job_and_whole_key(key: str | None) -> None:
+    assert parse_group(job_group("sync", key)) == ("job", "sync", key)
+    assert parse_group(queue_group("exports")) == ("queue", "exports", None)
