@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from conveyor.errors import ConfigurationError
 from conveyor.host import BaseExtension
-from conveyor.jobs import SYSTEM_JOBS
+from conveyor.jobs import system_runs
 from conveyor.limits import (
     RATE_UNITS,
     Rate,
@@ -140,7 +140,7 @@ class FlowControl:
         stored = {r.name: r for r in self.store.flow_rules() if r.kind == "queue"}
         counts = self.store.queue_counts()
         # conveyor's own jobs (retention cleanup) are left out, as count() leaves them out
-        for row in self.store.list_jobs(JobFilter(jobs=list(SYSTEM_JOBS)), 10_000, 0, False):
+        for row in system_runs(self.store):
             by_state = counts.get(row.queue, {})
             by_state[row.state] = by_state.get(row.state, 0) - 1
             if by_state[row.state] <= 0:

@@ -18,6 +18,7 @@ from conveyor.errors import ArgumentsError, ConfigurationError, JobFailed, Unkno
 from conveyor.options import CallOptions, JobOptions
 from conveyor.serialization import loads
 from conveyor.stores.asyncface import state_of
+from conveyor.stores.base import JobFilter, JobRow, ReadStore
 from conveyor.timeunits import add_interval, check_amount, fixed_seconds, normalize_unit, to_utc
 
 if TYPE_CHECKING:
@@ -67,6 +68,12 @@ INJECTED = ("meta", "io", "ctx")
 # conveyor's own jobs (retention cleanup): left out of queries that name no job.
 PURGE_JOB = "conveyor.purge"
 SYSTEM_JOBS = (PURGE_JOB,)
+
+
+def system_runs(store: ReadStore) -> list[JobRow]:
+    """conveyor's own runs (the hourly retention cleanup: a few, kept a day), which counts
+    leave out as queries do."""
+    return store.list_jobs(JobFilter(jobs=list(SYSTEM_JOBS)), 10_000, 0, False)
 
 
 def slugify(text: str) -> str:

@@ -11,7 +11,7 @@ from typing import Any, Protocol
 
 from conveyor.cleanup import CleanupPolicies
 from conveyor.errors import ConfigurationError
-from conveyor.jobs import SYSTEM_JOBS, JobDefinition
+from conveyor.jobs import SYSTEM_JOBS, JobDefinition, system_runs
 from conveyor.observe.hooks import Hooks
 from conveyor.options import coerce_owner
 from conveyor.records import JobRecord
@@ -184,8 +184,7 @@ class Queries:
         from conveyor.stores.base import STATES
 
         found = self._store.counts_by_state()
-        # A few rows at most (the hourly cleanup runs are kept a day).
-        for row in self._store.list_jobs(JobFilter(jobs=list(SYSTEM_JOBS)), 10_000, 0, False):
+        for row in system_runs(self._store):
             found[row.state] = found.get(row.state, 0) - 1
         return {s: max(found.get(s, 0), 0) for s in STATES}
 
