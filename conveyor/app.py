@@ -13,48 +13,26 @@ from conveyor.cleanup import CleanupPolicies
 from conveyor.clock import Clock
 from conveyor.clock import check as check_clock
 from conveyor.definitions import Definitions, JobDefinitionOptions
-from conveyor.durable import DurableExtension, Step
+from conveyor.delegate import delegate
+from conveyor.durable import DurableExtension
 from conveyor.errors import ConfigurationError, UnknownJobError
-from conveyor.events import EventRecord, EventRoutes, Events, EventTrigger
-from conveyor.flow import (
-    Definition,
-    FlowControl,
-    FlowUpkeep,
-    Hold,
-    QueueInfo,
-)
+from conveyor.events import EventRoutes, Events
+from conveyor.flow import FlowControl, FlowUpkeep
 from conveyor.host import Extension
 from conveyor.jobs import JobCall, JobDefinition, JobHandle, JobRegistry
 from conveyor.maintenance import Maintenance
 from conveyor.maintenance import maintain as maintenance_pass
 from conveyor.observe import Observer
 from conveyor.observe.hooks import Hook, Hooks
-from conveyor.options import (
-    CronJobOptions,
-    ScheduleJobOptions,
-    TriggerOptions,
-    coerce_seconds,
-)
-from conveyor.queries import ANY_OWNER, Queries
+from conveyor.options import TriggerOptions, coerce_seconds
+from conveyor.queries import Queries
 from conveyor.reaction import WorkerHandle
 from conveyor.records import JobRecord
-from conveyor.retry import Retry
-from conveyor.schedules.api import (
-    Misfire,
-    ScheduleRecord,
-    ScheduleTrigger,
-    Scheduling,
-)
+from conveyor.schedules.api import Scheduling
 from conveyor.schedules.periodic import Periodic
 from conveyor.serialization import DEFAULT_LIMITS, Limits
-from conveyor.stores import (
-    check_options,
-    check_store,
-    open_existing,
-    open_store,
-    resolve_url,
-)
-from conveyor.stores.base import FlowRule, JobRow, Store
+from conveyor.stores import check_options, check_store, open_existing, open_store, resolve_url
+from conveyor.stores.base import Store
 from conveyor.timeunits import check_timezone, to_utc
 from conveyor.triggering import Triggering
 from conveyor.web import Lifespan
@@ -247,106 +225,24 @@ class Conveyor:
         due = to_utc(run_at, self.timezone).timestamp() if run_at else None
         return self.triggering.enqueue_many(list(calls), due, connection, options)
 
-    def schedule_job(
-        self,
-        type: str,
-        data: Any = None,
-        *,
-        retry: dict[str, Any] | Retry | int | None = None,
-        priority: int | str | None = None,
-        schedule: str | None = None,
-        cancel_repeats: bool = False,
-        owner: Any = None,
-        key: str | None = None,
-        run_at: datetime | None = None,
-        **options: Unpack[ScheduleJobOptions],
-    ) -> JobHandle:
-        """Reaction-style trigger: ``data`` is the job's single argument (``{}`` when
-        omitted for a job that needs one); ``retry`` takes ``{"retries", "wait" (ms),
-        "backoff"}``; ``cancel_repeats`` replaces pending ones."""
-        return self.scheduling.schedule_job(
-            type, data, retry=retry, priority=priority, schedule=schedule,
-            cancel_repeats=cancel_repeats, owner=owner, key=key, run_at=run_at, **options)
-
     # -- schedules (conveyor.schedules.api) ------------------------------------------
-    def cron(self, expr: str, tz: str | None = None, misfire: Misfire = None) -> ScheduleTrigger:
-        """A cron trigger: 5 fields, 6 with seconds first, or ``@hourly``/``@daily``/
-        ``@weekly``/``@monthly``/``@yearly``; ``tz`` defaults to the app's timezone."""
-        return self.scheduling.cron(expr, tz, misfire)
-
-    def every(
-        self, text: str | timedelta | int, tz: str | None = None, misfire: Misfire = None
-    ) -> ScheduleTrigger:
-        """An interval trigger: ``app.every("15 minutes")``, ``app.every("day at 9:30")``,
-        ``app.every(15, "minutes")`` (as ``run_in``), ``app.every(timedelta(minutes=15))``
-        or a number of seconds."""
-        return self.scheduling.every(text, tz, misfire)
-
-    def schedule(
-        self, text: str, tz: str | None = None, misfire: Misfire = None
-    ) -> ScheduleTrigger:
-        """A trigger from cron or plain-English text (``"every weekday at 9:30 am"``)."""
-        return self.scheduling.schedule(text, tz, misfire)
-
-    def schedule_cron_job(
-        self, type: str, crontab: str, data: Any = None, owner: Any = None,
-        **options: Unpack[CronJobOptions],
-    ) -> JobHandle:
-        """Worker-style: repeat job ``type`` with ``data`` on ``crontab``. Replaces the
-        pending jobs and runtime schedules of the same type and owner (pass
-        ``cancel_repeats=False`` to add another); returns the next occurrence's handle."""
-        return self.scheduling.schedule_cron_job(type, crontab, data, owner, **options)
-
-    def sync_schedules(self) -> list[str]:
-        """Save the schedules declared in code (and ``include()`` cleanup policies) to the
-        store now, as a starting worker does; returns the code schedules' ids."""
-        return self.scheduling.sync_schedules()
-
-    def schedules(self) -> list[ScheduleRecord]:
-        """Every stored schedule with its next fire times and last run, by id (the code
-        schedules are saved first, except in a read-only command)."""
-        return self.scheduling.schedules()
-
-    def get_schedule(self, schedule_id: str) -> ScheduleRecord | None:
-        """One stored schedule, or None."""
-        return self.scheduling.get_schedule(schedule_id)
-
-    def pause_schedule(self, schedule_id: str) -> bool:
-        """Store no more occurrences (the stored next one is removed); False if unknown."""
-        return self.scheduling.pause_schedule(schedule_id)
-
-    def resume_schedule(self, schedule_id: str) -> bool:
-        """Store the next occurrence again; False if unknown."""
-        return self.scheduling.resume_schedule(schedule_id)
-
-    def remove_schedule(self, schedule_id: str) -> bool:
-        """Delete a schedule and its stored next occurrence (past runs stay); False if
-        unknown. A schedule declared in code comes back when the app starts again."""
-        return self.scheduling.remove_schedule(schedule_id)
+    schedule_job = delegate("scheduling", Scheduling.schedule_job)
+    cron = delegate("scheduling", Scheduling.cron)
+    every = delegate("scheduling", Scheduling.every)
+    schedule = delegate("scheduling", Scheduling.schedule)
+    schedule_cron_job = delegate("scheduling", Scheduling.schedule_cron_job)
+    sync_schedules = delegate("scheduling", Scheduling.sync_schedules)
+    schedules = delegate("scheduling", Scheduling.schedules)
+    get_schedule = delegate("scheduling", Scheduling.get_schedule)
+    pause_schedule = delegate("scheduling", Scheduling.pause_schedule)
+    resume_schedule = delegate("scheduling", Scheduling.resume_schedule)
+    remove_schedule = delegate("scheduling", Scheduling.remove_schedule)
 
     # -- events (conveyor.events) and durable runs (conveyor.durable) -------------------
-    def event(self, name: str, filter: dict[str, Any] | None = None) -> EventTrigger:
-        """A trigger: ``@app.job(trigger=app.event("user.created", filter={"plan":
-        ["pro"]}))``. Filters are EventBridge-style (see :mod:`conveyor.eventfilters`)."""
-        return self.events.event(name, filter)
-
-    def send_event(
-        self, name: str, payload: Any = None, *, id: str | None = None,
-        deliver_at: datetime | None = None,
-    ) -> EventRecord:
-        """Store an event and start the runs it triggers (now, or at ``deliver_at``).
-        Sending an ``id`` that was sent before does nothing and returns the stored event."""
-        return self.events.send_event(name, payload, id=id, deliver_at=deliver_at)
-
-    def get_event(self, event_id: str) -> EventRecord | None:
-        """The stored event with this id (and the runs it started), or None."""
-        return self.events.get_event(event_id)
-
-    def events_list(
-        self, name: str | None = None, *, limit: int = 100, offset: int = 0
-    ) -> list[EventRecord]:
-        """Stored events, newest first, each with the runs it started."""
-        return self.events.events_list(name, limit=limit, offset=offset)
+    event = delegate("events", Events.event)
+    send_event = delegate("events", Events.send_event)
+    get_event = delegate("events", Events.get_event)
+    events_list = delegate("events", Events.events_list)
 
     def job_version(
         self, job_id: str, version: str
@@ -355,14 +251,10 @@ class Conveyor:
         ``@app.job_version("send-welcome", "1.2.0")`` over the old function."""
         return self.durable_runs.job_version(job_id, version)
 
-    def steps(self, run_id: int) -> list[Step]:
-        """A durable run's stored steps, in order."""
-        return self.durable_runs.steps(run_id)
+    steps = delegate("durable_runs", DurableExtension.steps)
 
     # -- finding and steering (conveyor.queries) --------------------------------------
-    def get_job(self, job_id: int) -> JobRecord | None:
-        """The stored job with this id, or None."""
-        return self.queries.get_job(job_id)
+    get_job = delegate("queries", Queries.get_job)
 
     def jobs_list(
         self, *, limit: int | None = None, offset: int = 0, newest_first: bool = True,
@@ -386,65 +278,20 @@ class Conveyor:
         self.scheduling.shown()
         return self.queries.counts()
 
-    def cancel_jobs(
-        self, type: str | None = None, data: Any = None,
-        state: str | Sequence[str] | None = None, owner: Any = ANY_OWNER,
-        key: str | None = None,
-    ) -> int:
-        """Cancel matching pending jobs (scheduled, queued, waiting); returns how many."""
-        return self.queries.cancel_jobs(type, data, state, owner, key)
-
-    def cancel(self, job_id: int, cascade: bool = False) -> bool:
-        """Cancel one job that has not finished (a running one stops at its next heartbeat;
-        a durable run at its next step). Jobs that depend on it are cancelled too; with
-        ``cascade=True`` so are the child runs it started (at any depth)."""
-        return self.queries.cancel(job_id, cascade)
-
-    def retry(self, job_id: int) -> bool:
-        """Run a finished job again now; False if it is not finished or does not exist."""
-        return self.queries.retry(job_id)
-
-    def purge(self, *, expired: bool = False, **filters: Any) -> int:
-        """Delete finished jobs: all matching ones, or (``expired=True``) those past
-        their retention. Returns how many were deleted."""
-        return self.queries.purge(expired=expired, **filters)
+    cancel_jobs = delegate("queries", Queries.cancel_jobs)
+    cancel = delegate("queries", Queries.cancel)
+    retry = delegate("queries", Queries.retry)
+    purge = delegate("queries", Queries.purge)
 
     # -- flow control (conveyor.flow) ----------------------------------------------------
-    def queue(self, name: str, *, concurrency: int | None = None,
-              rate: str | None = None) -> None:
-        """Declare a queue's global limits: ``app.queue("exports", concurrency=5,
-        rate="10/second")`` (enforced across all workers once a worker has started)."""
-        self.flow.queue(name, concurrency=concurrency, rate=rate)
-
-    def pause(self, queue: str | None = None, job: str | Definition | None = None) -> None:
-        """Stop every worker from claiming this queue's and/or job's jobs (running attempts
-        finish); persisted until :meth:`resume`."""
-        self.flow.pause(queue, job)
-
-    def resume(self, queue: str | None = None, job: str | Definition | None = None) -> None:
-        """Undo :meth:`pause`."""
-        self.flow.resume(queue, job)
-
-    def paused_jobs(self) -> list[str]:
-        """Ids of the paused jobs."""
-        return self.flow.paused_jobs()
-
-    def queues(self) -> list[QueueInfo]:
-        """Every queue known from the store or declared in code, with counts by state."""
-        return self.flow.queues()
-
-    def paused_counts(self) -> dict[str, int]:
-        """{queue: queued runs that a pause (of the queue or of their job) holds back}."""
-        return self.flow.paused_counts()
-
-    def declared_limits(self) -> list[FlowRule]:
-        """The limits this app declares, for the store (also clears limits removed from
-        the code of this app's jobs and queues)."""
-        return self.flow.declared_limits()
-
-    def hold(self, row: JobRow | JobRecord) -> Hold | None:
-        """Why a queued job is held back (a pause or a full limit), else None."""
-        return self.flow.hold(row)
+    queue = delegate("flow", FlowControl.queue)
+    pause = delegate("flow", FlowControl.pause)
+    resume = delegate("flow", FlowControl.resume)
+    paused_jobs = delegate("flow", FlowControl.paused_jobs)
+    queues = delegate("flow", FlowControl.queues)
+    paused_counts = delegate("flow", FlowControl.paused_counts)
+    declared_limits = delegate("flow", FlowControl.declared_limits)
+    hold = delegate("flow", FlowControl.hold)
 
     # -- workers -------------------------------------------------------------------
     def run_worker(

@@ -258,7 +258,7 @@ class Queries:
         found = {i for i in map(_stored_id, ids) if i is not None}
         return set(self._store.retry_jobs(sorted(found))) if found else set()
 
-    def purge(self, *, expired: bool = False, **filters: Any) -> int:
+    def purge(self, /, *, expired: bool = False, **filters: Any) -> int:
         """Delete finished jobs: all matching ones, or (``expired=True``) those past
         their retention. Returns how many were deleted."""
         if expired:

@@ -8,6 +8,7 @@ import inspect
 import pytest
 
 from conveyor import Conveyor
+from conveyor.delegate import delegate
 from conveyor.events import Events
 from conveyor.flow import FlowControl
 from conveyor.queries import Queries
@@ -36,3 +37,25 @@ def test_the_facade_method_matches_its_service(service: type, name: str) -> None
 
 def test_the_facade_inherits_nothing() -> None:
     assert Conveyor.__bases__ == (object,)
+
+
+def test_a_delegated_method_calls_the_service_the_app_holds_now() -> None:
+    app = Conveyor("memory://")
+    calls: list[tuple[str, str | None]] = []
+
+    class Spy:
+        def get_schedule(self, schedule_id: str) -> None:
+            calls.append(("get_schedule", schedule_id))
+
+    app.scheduling = Spy()  # type: ignore[assignment]
+    assert app.get_schedule("nightly") is None
+    assert calls == [("get_schedule", "nightly")]
+    app.close()
+
+
+def test_a_delegate_named_for_another_method_is_refused() -> None:
+    with pytest.raises((TypeError, RuntimeError)) as caught:  # 3.11 wraps it in RuntimeError
+        class Wrong:
+            pause = delegate("flow", FlowControl.resume)
+    error = caught.value.__cause__ or caught.value
+    assert str(error) == "Wrong.pause delegates to a method named 'resume'"
