@@ -16,11 +16,10 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from conveyor.errors import StoreBusy, StoreError, is_connection_error
 from conveyor.lockwait import patiently
 from conveyor.observe.dispatch import Dispatch
-from conveyor.stores.base import ClaimedJob, Store
-from conveyor.worker import report
+from conveyor.stores.base import Store
+from conveyor.worker.attempts import Active, Attempts
 from conveyor.worker.cadence import Cadence
-from conveyor.worker.claims import Sizing
-from conveyor.worker.lanes import Slots, ThreadLane
+from conveyor.worker.lanes import Slots
 from conveyor.worker.meta import Buffer
 from conveyor.worker.outbox import Outbox
 from conveyor.worker.outcomes import GaveUp
@@ -41,18 +40,15 @@ class LeasesMixin:
     id: str
     grace: float
     stopping: bool
-    processed: int
     loop: asyncio.AbstractEventLoop
     wake: asyncio.Event
     hurry: asyncio.Event
     flushed: asyncio.Event
     settled: asyncio.Event
-    active: dict[int, tuple[ClaimedJob, asyncio.Task[None] | None]]
+    active: Active
+    attempts: Attempts
     outbox: Outbox
-    sizing: Sizing
-    lost: set[int]
     slots: Slots
-    lane: ThreadLane
     buffer: Buffer
     observers: Dispatch
     store: Store
@@ -200,23 +196,7 @@ class LeasesMixin:
             # Only the attempt renewed: one claimed again meanwhile holds a new token.
             if entry is not None and entry[0].token == held[job_id]:
                 log.warning("job %s: lease lost (cancelled or rescued); abandoning", job_id)
-                self._abandon(job_id, entry[1])
-
-    def _abandon(self, job_id: int, task: asyncio.Task[None] | None) -> None:
-        """Stop holding a job: cancel its task; one waiting to start never starts; one on
-        a lane thread (which cannot be interrupted) keeps its thread until it returns,
-        and its outcome is dropped."""
-        self.lost.add(job_id)
-        if task is not None:
-            task.cancel()
-            return
-        job, _ = self.active.pop(job_id)
-        self.sizing.since.pop(job_id, None)
-        if self.slots.withdraw(job_id):
-            self.lost.discard(job_id)
-        report.finished(job, None)
-        self.observers.finished(job, None, None)
-        self.settled.set()
+                self.attempts.abandon(job_id, entry[1])
 
     def _install_signals(self) -> None:
         def on_signal() -> None:
@@ -260,8 +240,8 @@ class LeasesMixin:
             hurry.cancel()
         leftover = {i: job.token for i, (job, _) in self.active.items()}
         for job_id in leftover:
-            self._abandon(job_id, self.active[job_id][1])
-        self.lane.close()
+            self.attempts.abandon(job_id, self.active[job_id][1])
+        self.attempts.lane.close()
         await self._flush_all()
         leftover.update({job.id: job.token for job in unstarted})
         if leftover:
@@ -276,7 +256,7 @@ class LeasesMixin:
             with contextlib.suppress(Exception):
                 await self.db(self.store.close)
         self.db_pool.shutdown(wait=False)
-        log.info("worker %s stopped after %s", self.id, _jobs(self.processed))
+        log.info("worker %s stopped after %s", self.id, _jobs(self.attempts.processed))
 
 
 def _jobs(count: int, adjective: str = "") -> str:

@@ -1,5 +1,5 @@
-"""The worker loop: claim in batches -> run -> complete in batches (leases and shutdown:
-conveyor.worker.leases)."""
+"""The worker loop: claim in batches -> run (conveyor.worker.attempts) -> complete in
+batches (leases and shutdown: conveyor.worker.leases)."""
 
 from __future__ import annotations
 
@@ -17,13 +17,13 @@ from typing import TYPE_CHECKING, Any
 from conveyor.clock import epoch
 from conveyor.observe.dispatch import Dispatch
 from conveyor.options import coerce_queues, worker_concurrency
-from conveyor.stores.base import ClaimedJob, Outcome, Store, WorkerInfo
-from conveyor.worker import report
+from conveyor.stores.base import ClaimedJob, Store, WorkerInfo
+from conveyor.worker.attempts import Active, Attempts
 from conveyor.worker.blocking import run_to_end
 from conveyor.worker.claims import Sizing
 from conveyor.worker.duties import Duties
 from conveyor.worker.execute import JobRunner
-from conveyor.worker.lanes import Slots, ThreadLane
+from conveyor.worker.lanes import Slots
 from conveyor.worker.leases import LeasesMixin
 from conveyor.worker.meta import Buffer
 from conveyor.worker.outbox import Outbox
@@ -73,8 +73,7 @@ class Worker(LeasesMixin, WatchMixin):
         self.supervisor = Supervisor(self.stop, failure_budget)
         self.id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.duties = Duties(app, self.id)  # extensions' look at claims, maintenance
-        # Claimed and not finished: a task per async job; None: waiting or on a lane thread.
-        self.active: dict[int, tuple[ClaimedJob, asyncio.Task[None] | None]] = {}
+        self.active: Active = {}  # claimed and not finished (conveyor.worker.attempts)
         self.observers = Dispatch(app)
         self.buffer = Buffer()
         self.outbox = Outbox(self.buffer, self.observers)  # finished, not stored yet
@@ -82,7 +81,6 @@ class Worker(LeasesMixin, WatchMixin):
         self.stopping = False
         # The store calls now waiting for another process's write lock (logged once each).
         self.lock_waits: set[Callable[..., Any]] = set()
-        self.processed = 0
         # Set while the last claim found less than it asked for: the watcher thread only
         # listens for new work then (a busy worker claims again anyway).
         self.hungry = threading.Event()
@@ -104,9 +102,10 @@ class Worker(LeasesMixin, WatchMixin):
         self.db_pool = ThreadPoolExecutor(1, thread_name_prefix="conveyor-db")
         self.runner = JobRunner(self.app, self.buffer)
         self.settled = asyncio.Event()  # a job left self.active
-        self.lane = ThreadLane(self.concurrency, self.runner, self.slots, self.lost,
-                               lambda: self.loop.call_soon_threadsafe(self._lane_done),
-                               self.sizing.low_water)
+        self.attempts = Attempts(
+            self.runner, self.active, self.slots, self.sizing, self.lost, self.observers,
+            self.outbox, wake=self.wake, flushed=self.flushed, settled=self.settled,
+            loop=self.loop, concurrency=self.concurrency)
         self.store: Store = await self.db(self.app.store.clone)
         await self.open_heartbeats()
         if handle_signals:
@@ -224,6 +223,11 @@ class Worker(LeasesMixin, WatchMixin):
     _written = False  # something was written (SQLite data_version): peek before claiming
     held = False  # due work was left by the last claim (a pause or a full limit)
 
+    @property
+    def processed(self) -> int:
+        """Outcomes this worker has stored or is storing."""
+        return self.attempts.processed if hasattr(self, "attempts") else 0
+
     def wake_pending(self) -> bool:
         if self._changed:
             self._changed = False
@@ -264,80 +268,6 @@ class Worker(LeasesMixin, WatchMixin):
         self.maybe_work = self.burst  # a burst worker keeps claiming until done
         if not self.maybe_work and (self.precise_watch or not self.held):
             self.hungry.set()  # only now are change notifications worth watching
-
-    def _hold(self, jobs: list[ClaimedJob]) -> None:
-        """Claimed jobs wait for a slot (in claim order), then start."""
-        self.sizing.claimed(jobs)
-        for job in jobs:
-            self.active[job.id] = (job, None)
-            report.started(job)
-            self.observers.started(job)
-        with self.slots.lock:
-            self.slots.ready.extend(jobs)
-        self._dispatch()
-
-    def _dispatch(self) -> None:
-        for job in self.slots.take():
-            if self.runner.thread_native(job):
-                self.lane.put(job)
-            else:
-                task = asyncio.create_task(self._execute(job))
-                self.active[job.id] = (job, task)
-
-    def _lane_done(self) -> None:
-        """On the loop: record the outcomes lane threads made (one wake-up per batch)."""
-        for job, outcome, error in self.lane.drain():
-            if not self._tracks(job):  # abandoned while it ran: dropped
-                self.lost.discard(job.id)  # (a new attempt, claimed since, stays)
-                if job.id not in self.active:
-                    self.sizing.since.pop(job.id, None)
-                continue
-            del self.active[job.id]
-            self._record(job, outcome, error)
-        self._left()
-
-    def _tracks(self, job: ClaimedJob) -> bool:
-        """self.active holds this attempt (not one of the job claimed again since)."""
-        entry = self.active.get(job.id)
-        return entry is not None and entry[0].token == job.token
-
-    def _left(self) -> None:
-        """Jobs left self.active: start waiting ones, claim more when few wait."""
-        self._dispatch()
-        self.settled.set()
-        if len(self.slots.ready) <= self.sizing.low_water:
-            self.wake.set()
-
-    async def _execute(self, job: ClaimedJob) -> None:
-        try:
-            outcome = await self.runner.run(job)
-        except asyncio.CancelledError:  # lost its lease or the worker is shutting down
-            if self._tracks(job):  # (not a new attempt of the job, claimed since)
-                self.sizing.since.pop(job.id, None)
-            if job.id in self.lost:
-                self.lost.discard(job.id)
-                report.finished(job, None)
-                self.observers.finished(job, None, None)
-            return
-        finally:
-            if self._tracks(job):
-                del self.active[job.id]
-            self.slots.release()
-            self._left()
-        self._record(job, outcome, self.runner.errors.pop(job.id, None))
-
-    def _record(self, job: ClaimedJob, outcome: Outcome | None,
-                error: BaseException | None) -> None:
-        """A finished attempt: its outcome waits for the next batched flush."""
-        self.sizing.finished(job.id)
-        if outcome is None or job.id in self.lost:
-            self.lost.discard(job.id)
-            report.finished(job, None)
-            self.observers.finished(job, None, None)
-            return
-        self.outbox.add(job, outcome, error)
-        self.processed += 1
-        self.flushed.set()
 
     async def _flush_when_asked(self) -> None:
         await self.flushed.wait()
@@ -402,7 +332,7 @@ class Worker(LeasesMixin, WatchMixin):
         if jobs and self.stopping:  # claimed as the worker stops (shutdown may have begun)
             await self._release({j.id: j.token for j in jobs})
             return full
-        self._hold(jobs or [])
+        self.attempts.hold(jobs or [])
         return full
 
     async def _upkeep(self, force: bool = False) -> None:

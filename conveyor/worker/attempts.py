@@ -1,0 +1,128 @@
+"""The attempts a worker holds in this process, from claim to outcome: waiting for a slot,
+running (an asyncio task, or a lane thread for sync jobs), finished (the outcome waits in
+the outbox for the next batched flush), or abandoned once their lease is lost."""
+
+from __future__ import annotations
+
+import asyncio
+
+from conveyor.observe.dispatch import Dispatch
+from conveyor.stores.base import ClaimedJob, Outcome
+from conveyor.worker import report
+from conveyor.worker.claims import Sizing
+from conveyor.worker.execute import JobRunner
+from conveyor.worker.lanes import Slots, ThreadLane
+from conveyor.worker.outbox import Outbox
+
+# Claimed and not finished: a task per async job; None: waiting or on a lane thread.
+Active = dict[int, tuple[ClaimedJob, asyncio.Task[None] | None]]
+
+
+class Attempts:
+    """Runs on the worker's event loop. ``active``, ``slots``, ``sizing``, ``lost`` and
+    ``outbox`` are the worker's own, shared (its claims, heartbeats and shutdown read
+    them); ``wake`` asks the worker to claim, ``flushed`` to store outcomes, ``settled``
+    tells it a job left ``active``."""
+
+    def __init__(
+        self, runner: JobRunner, active: Active, slots: Slots, sizing: Sizing, lost: set[int],
+        observers: Dispatch, outbox: Outbox, *, wake: asyncio.Event, flushed: asyncio.Event,
+        settled: asyncio.Event, loop: asyncio.AbstractEventLoop, concurrency: int,
+    ) -> None:
+        self.runner, self.active, self.slots, self.sizing = runner, active, slots, sizing
+        self.lost, self.observers, self.outbox = lost, observers, outbox
+        self.wake, self.flushed, self.settled = wake, flushed, settled
+        self.processed = 0  # outcomes handed to the outbox
+        self.lane = ThreadLane(concurrency, runner, slots, lost,
+                               lambda: loop.call_soon_threadsafe(self._lane_done),
+                               sizing.low_water)
+
+    def hold(self, jobs: list[ClaimedJob]) -> None:
+        """Claimed jobs wait for a slot (in claim order), then start."""
+        self.sizing.claimed(jobs)
+        for job in jobs:
+            self.active[job.id] = (job, None)
+            report.started(job)
+            self.observers.started(job)
+        with self.slots.lock:
+            self.slots.ready.extend(jobs)
+        self._dispatch()
+
+    def _dispatch(self) -> None:
+        for job in self.slots.take():
+            if self.runner.thread_native(job):
+                self.lane.put(job)
+            else:
+                task = asyncio.create_task(self._execute(job))
+                self.active[job.id] = (job, task)
+
+    def _lane_done(self) -> None:
+        """On the loop: record the outcomes lane threads made (one wake-up per batch)."""
+        for job, outcome, error in self.lane.drain():
+            if not self._tracks(job):  # abandoned while it ran: dropped
+                self.lost.discard(job.id)  # (a new attempt, claimed since, stays)
+                if job.id not in self.active:
+                    self.sizing.since.pop(job.id, None)
+                continue
+            del self.active[job.id]
+            self._record(job, outcome, error)
+        self._left()
+
+    def _tracks(self, job: ClaimedJob) -> bool:
+        """self.active holds this attempt (not one of the job claimed again since)."""
+        entry = self.active.get(job.id)
+        return entry is not None and entry[0].token == job.token
+
+    def _left(self) -> None:
+        """Jobs left self.active: start waiting ones, claim more when few wait."""
+        self._dispatch()
+        self.settled.set()
+        if len(self.slots.ready) <= self.sizing.low_water:
+            self.wake.set()
+
+    async def _execute(self, job: ClaimedJob) -> None:
+        try:
+            outcome = await self.runner.run(job)
+        except asyncio.CancelledError:  # lost its lease or the worker is shutting down
+            if self._tracks(job):  # (not a new attempt of the job, claimed since)
+                self.sizing.since.pop(job.id, None)
+            if job.id in self.lost:
+                self.lost.discard(job.id)
+                report.finished(job, None)
+                self.observers.finished(job, None, None)
+            return
+        finally:
+            if self._tracks(job):
+                del self.active[job.id]
+            self.slots.release()
+            self._left()
+        self._record(job, outcome, self.runner.errors.pop(job.id, None))
+
+    def _record(self, job: ClaimedJob, outcome: Outcome | None,
+                error: BaseException | None) -> None:
+        """A finished attempt: its outcome waits for the next batched flush."""
+        self.sizing.finished(job.id)
+        if outcome is None or job.id in self.lost:
+            self.lost.discard(job.id)
+            report.finished(job, None)
+            self.observers.finished(job, None, None)
+            return
+        self.outbox.add(job, outcome, error)
+        self.processed += 1
+        self.flushed.set()
+
+    def abandon(self, job_id: int, task: asyncio.Task[None] | None) -> None:
+        """Stop holding a job: cancel its task; one waiting to start never starts; one on
+        a lane thread (which cannot be interrupted) keeps its thread until it returns,
+        and its outcome is dropped."""
+        self.lost.add(job_id)
+        if task is not None:
+            task.cancel()
+            return
+        job, _ = self.active.pop(job_id)
+        self.sizing.since.pop(job_id, None)
+        if self.slots.withdraw(job_id):
+            self.lost.discard(job_id)
+        report.finished(job, None)
+        self.observers.finished(job, None, None)
+        self.settled.set()
