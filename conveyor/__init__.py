@@ -21,6 +21,7 @@ from conveyor.errors import (
 )
 from conveyor.flow import QueueInfo
 from conveyor.jobs import JobCall, JobDefinition, JobHandle, slugify
+from conveyor.priority import Priority
 from conveyor.records import Attempt, JobRecord, LogEntry
 from conveyor.retry import Retry
 from conveyor.schedules import Schedule, parse_schedule
@@ -43,6 +44,7 @@ __all__ = [
     "LogEntry",
     "NonDeterminismError",
     "PayloadError",
+    "Priority",
     "QueueInfo",
     "Retry",
     "RetryIn",

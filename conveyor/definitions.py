@@ -18,11 +18,11 @@ from conveyor.observe.hooks import Hook, Hooks
 from conveyor.options import (
     Duration,
     JobOptions,
-    coerce_priority,
     coerce_queue,
     coerce_seconds,
     coerce_version,
 )
+from conveyor.priority import priority_value
 from conveyor.retry import Retry, coerce_retry
 from conveyor.schedules.api import SchedulesHost
 
@@ -98,7 +98,7 @@ class Definitions:
             )
         version = coerce_version(options.get("version"))
         job_options = JobOptions(
-            priority=coerce_priority(options.get("priority")),
+            priority=priority_value(options.get("priority")),
             queue=coerce_queue(options.get("queue")),
             retry=coerce_retry(options.get("retry")),
             timeout=coerce_seconds("timeout", options.get("timeout")),

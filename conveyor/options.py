@@ -12,6 +12,7 @@ from functools import cached_property
 from typing import Any, TypedDict
 
 from conveyor.errors import ConfigurationError
+from conveyor.priority import priority_value
 from conveyor.retry import Retry, coerce_retry
 from conveyor.text import check_identifier
 from conveyor.timeunits import parse_duration
@@ -67,24 +68,10 @@ class CronJobOptions(ScheduleJobOptions, total=False):
     cancel_repeats: bool
 
 
-PRIORITIES = {"low": -10, "normal": 0, "medium": 5, "high": 10, "critical": 20}
 OPTION_NAMES = (
     "priority", "queue", "key", "replace", "unique", "retry", "timeout", "retention",
     "remove_delay", "owner",
 )
-
-
-def coerce_priority(value: int | str | None) -> int:
-    """A priority name (low < normal < medium < high < critical) or an int."""
-    if value is None:
-        return 0
-    if isinstance(value, bool):
-        raise ConfigurationError(f"invalid priority {value!r}; {_PRIORITY_HELP}")
-    if isinstance(value, int) and -(2**31) <= value < 2**31:  # every store holds int32
-        return value
-    if isinstance(value, str) and value.strip().lower() in PRIORITIES:
-        return PRIORITIES[value.strip().lower()]
-    raise ConfigurationError(f"invalid priority {value!r}; {_PRIORITY_HELP}")
 
 
 # Semantic Versioning 2.0.0 (https://semver.org), as its own recommended expression.
@@ -105,12 +92,6 @@ def coerce_version(value: Any) -> str | None:
             "'2.0.0-beta.1' or '1.0.0+build.5' (MAJOR.MINOR.PATCH)"
         )
     return value
-
-
-_PRIORITY_HELP = (
-    "accepted: low, normal, medium, high, critical or an int from -2147483648 to "
-    "2147483647 (higher runs first)"
-)
 
 
 def flag(name: str, value: object) -> bool:
@@ -225,7 +206,7 @@ def merge_options(base: JobOptions, given: dict[str, Any]) -> JobOptions:
     if key is not None:
         check_identifier(key, "key")
     return JobOptions(
-        priority=coerce_priority(given["priority"]) if "priority" in given else base.priority,
+        priority=priority_value(given["priority"]) if "priority" in given else base.priority,
         queue=coerce_queue(given["queue"]) if "queue" in given else base.queue,
         key=key,
         dedupe="replace" if replace else "unique" if unique else base.dedupe,

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from conveyor.errors import ErrorInfo
+from conveyor.priority import Priority
 from conveyor.states import FINISHED
 from conveyor.stores.base import JobRow, LogLine
 from conveyor.stores.matching import FAR_FUTURE
@@ -64,7 +65,7 @@ class JobRecord:
     args: list[Any]
     kwargs: dict[str, Any]
     state: str
-    priority: int
+    priority: Priority  # an int that also equals its level name ("high")
     queue: str
     key: str | None
     owner: str | None
@@ -123,7 +124,7 @@ class JobRecord:
             args=json.loads(row.args),
             kwargs=json.loads(row.kwargs),
             state=row.state,
-            priority=row.priority,
+            priority=Priority(row.priority),
             queue=row.queue,
             key=row.key,
             owner=row.owner,

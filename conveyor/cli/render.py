@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from conveyor.options import PRIORITIES
+from conveyor.priority import Priority
 from conveyor.redaction import redact, redact_text
 
 if TYPE_CHECKING:
@@ -27,7 +27,6 @@ STATE_STYLES = {
     "waiting": "magenta",
     "completed": "green", "failed": "red", "cancelled": "dim",
 }
-_PRIORITY_NAMES = {value: name for name, value in PRIORITIES.items()}
 
 
 def console(err: bool = False) -> Console:
@@ -59,7 +58,7 @@ def short_when(value: datetime | None, today: str) -> str:
 
 
 def priority(value: int) -> str:
-    return _PRIORITY_NAMES.get(value, str(value))
+    return Priority(value).label
 
 
 def retry_text(policy: Retry | None) -> str:

@@ -25,6 +25,8 @@ from conveyor.dashboard.guard import DEFAULT_MAX_BODY, HeadersMiddleware, InputG
 from conveyor.dashboard.prom import metrics
 from conveyor.dashboard.security import Security, SecurityMiddleware, refusal
 from conveyor.dashboard.sessions import DEFAULT_SESSION_LIFETIME
+from conveyor.errors import ConfigurationError
+from conveyor.priority import Priority
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -61,7 +63,8 @@ def create_app(
         loader=jinja2.FileSystemLoader(HERE / "templates"),
         autoescape=True,
     )
-    env.filters.update(pretty=_pretty, compact=_compact, when=_when, ago=_ago)
+    env.filters.update(pretty=_pretty, compact=_compact, when=_when, ago=_ago,
+                       priority=_priority)
     templates = Jinja2Templates(env=env)
     hidden = (token,) if token else ()
     dashboard = Dashboard(conveyor_app, Views(conveyor_app, hidden), security, templates)
@@ -107,6 +110,14 @@ def _pretty(value: Any) -> str:
 
 def _compact(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, default=str)
+
+
+def _priority(value: Any) -> str:
+    """A priority as lists show it: its level name, else the number."""
+    try:
+        return Priority(value).label
+    except ConfigurationError:
+        return str(value)
 
 
 def _when(value: str | float | None) -> str:
