@@ -176,7 +176,8 @@ class JobOptions:
     timeout: float | None = None
     retention: float | None = None
     remove_delay: float | None = None
-    owner: str | None = None
+    owner: str | None = None  # as text: filters and dedupe match 42 and "42" alike
+    owner_int: bool = False  # given as an int: read back as one
 
     @cached_property
     def retry_json(self) -> str | None:
@@ -217,5 +218,12 @@ def merge_options(base: JobOptions, given: dict[str, Any]) -> JobOptions:
         else base.retention,
         remove_delay=coerce_seconds("remove_delay", given["remove_delay"])
         if "remove_delay" in given else base.remove_delay,
-        owner=coerce_owner(given["owner"]) if "owner" in given else base.owner,
+        **(_owner(given["owner"]) if "owner" in given
+           else {"owner": base.owner, "owner_int": base.owner_int}),
     )
+
+
+def _owner(owner: object) -> dict[str, Any]:
+    """``JobOptions``' owner fields for a given ``owner=``."""
+    text = coerce_owner(owner)
+    return {"owner": text, "owner_int": text is not None and isinstance(owner, int)}

@@ -68,7 +68,7 @@ class JobRecord:
     priority: Priority  # an int that also equals its level name ("high")
     queue: str
     key: str | None
-    owner: str | None
+    owner: str | int | None  # as given: an int owner reads back as an int
     attempts: int
     max_attempts: int
     run_at: datetime | None
@@ -127,7 +127,7 @@ class JobRecord:
             priority=Priority(row.priority),
             queue=row.queue,
             key=row.key,
-            owner=row.owner,
+            owner=int(row.owner) if row.owner_int and row.owner is not None else row.owner,
             attempts=attempts,
             max_attempts=max(row.max_attempts, attempts),  # rescues, RetryIn go past it
             run_at=utc(row.run_at),

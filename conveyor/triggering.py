@@ -66,6 +66,7 @@ class Triggering:
         fields = (opts.queue, opts.priority, run_at, delay, opts.key, opts.owner, opts.dedupe,
                   opts.max_attempts, opts.retry_json, opts.timeout, retention,
                   opts.remove_delay, definition.version)
+        owner_int = True if opts.owner_int else None  # NULL in the store: a text owner
 
         def row(call: JobCall) -> NewJob:
             if call.missing is not None:
@@ -81,7 +82,7 @@ class Triggering:
             return NewJob(
                 definition.id, args_json, kwargs_json, payload, *fields,
                 concurrency_key=concurrency_key(key_spec, args, kwargs, accepts)
-                if key_spec else None,
+                if key_spec else None, owner_int=owner_int,
             )
 
         return row

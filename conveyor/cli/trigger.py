@@ -34,7 +34,9 @@ _IN_HELP = 'e.g. "30 seconds", "1.5 hours", "2 days", "1 month" or "1 day 2 hour
 @click.option("--priority", default=None,
               help="low, normal, medium, high, critical or an int (default: the job's).")
 @click.option("--key", default=None, help="Dedupe key (with --replace or --unique).")
-@click.option("--owner", default=None, help="Owner id (0 or empty: the system).")
+@click.option("--owner", default=None,
+              help="Owner id: digits store an int id, other text a str (0 or empty: the "
+                   "system).")
 @click.option("--replace", is_flag=True,
               help="Cancel pending runs with the same --key first (or, with --all, every "
                    "pending run of JOB).")
@@ -97,7 +99,8 @@ def trigger_options(queue: str | None, priority: str | None, key: str | None,
     if key is not None:
         options["key"] = key
     if owner is not None:
-        options["owner"] = None if owner in ("", "0") else owner
+        options["owner"] = (None if owner in ("", "0") else int(owner)
+                            if re.fullmatch(r"-?[1-9]\d*", owner) else owner)
     return options
 
 

@@ -47,8 +47,12 @@ TEMPLATE_FIELDS = (
 
 
 def template(job: NewJob) -> str:
-    """The ``options`` JSON of a schedule whose occurrences look like ``job``."""
-    return json.dumps({name: getattr(job, name) for name in TEMPLATE_FIELDS}, sort_keys=True)
+    """The ``options`` JSON of a schedule whose occurrences look like ``job`` (an int
+    owner's mark only when set: the JSON of other schedules stays as it was)."""
+    fields = {name: getattr(job, name) for name in TEMPLATE_FIELDS}
+    if job.owner_int:
+        fields["owner_int"] = True
+    return json.dumps(fields, sort_keys=True)
 
 
 def occurrence(row: ScheduleRow, fire_at: float, previous: int | None) -> NewJob:
@@ -57,7 +61,7 @@ def occurrence(row: ScheduleRow, fire_at: float, previous: int | None) -> NewJob
     return NewJob(
         row.job, row.args, row.kwargs, run_at=fire_at, schedule_id=row.id, fire_at=fire_at,
         rescheduled_from=previous,
-        **{k: v for k, v in options.items() if k in TEMPLATE_FIELDS},
+        **{k: v for k, v in options.items() if k in TEMPLATE_FIELDS or k == "owner_int"},
     )
 
 

@@ -37,6 +37,7 @@ class NewJob:
     event_id: str | None = None
     concurrency_key: str | None = None  # the job's limit group (flow control)
     trace_context: str | None = None  # W3C trace context of the trigger (JSON), for tracing
+    owner_int: bool | None = None  # True: the owner was given as an int (read back as one)
     # Workflows (stores/graphlogic.py): ids this job waits for, earlier jobs of the same
     # insert it waits for (by position), how it receives their results ("one" | "all"),
     # and for a durable run's child: the run, its step's seq and the child's index.
@@ -157,6 +158,7 @@ class JobRow:
     worker_id: str | None
     concurrency_key: str | None = None
     parent_id: int | None = None
+    owner_int: bool | None = None  # True: ``owner`` was given as an int
 
 
 @dataclass(slots=True)

@@ -63,7 +63,10 @@ def test_run_options_reach_the_stored_job(invoke: Invoke, db_url: str) -> None:
     result = invoke("run", "add", "--args", "[1, 2]", "--queue", "bulk", "--priority", "high",
                     "--key", "k1", "--owner", "42")
     row = stored(db_url, int(result.stdout))
-    assert (row["queue"], row["priority"], row["key"], row["owner"]) == ("bulk", 10, "k1", "42")
+    assert (row["queue"], row["priority"], row["key"], row["owner"]) == ("bulk", 10, "k1", 42)
+    assert row["priority"] == "high"
+    texts = invoke("run", "add", "--args", "[1, 2]", "--owner", "u-7")
+    assert stored(db_url, int(texts.stdout))["owner"] == "u-7"
     numeric = invoke("run", "add", "--args", "[1, 2]", "--priority", "-3")
     assert stored(db_url, int(numeric.stdout))["priority"] == -3
 

@@ -7,6 +7,7 @@ the slug its dashboard URLs use wherever a verb takes a job."""
 
 from __future__ import annotations
 
+import json
 import sys
 import textwrap
 from collections.abc import Callable
@@ -149,3 +150,5 @@ def test_runs_owner_zero_lists_the_systems_runs_as_run_owner_zero_stores_them(
 
     assert listed("0") == listed("system") == [f'{{"id": {system}']
     assert listed("7") == [f'{{"id": {owned}']
+    shown = json.loads(run("runs", "--owner", "7", "--json", *app_args).stdout)
+    assert shown["owner"] == 7 and shown["priority"] == 0  # JSON numbers, as given

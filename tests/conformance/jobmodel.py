@@ -56,6 +56,7 @@ class Job:
     result: Any = None
     error: str | None = None  # the message, or (cancelled by a dependency) a fragment
     finished_at: datetime | None = None
+    given_owner: Any = None  # the owner as given and read back (7 stays an int)
 
     def public_state(self, now: datetime) -> str:
         if self.state != "pending":

@@ -40,7 +40,8 @@ EVENT_JOB = "signup"
 QUEUES = ("default", "q1", "q2")
 PRIORITIES = {None: 0, "low": -10, "high": 10, "critical": 20, 3: 3, -1: -1}
 KEYS = (None, "a", "b", "", "a\x1f")
-OWNERS: dict[Any, str | None] = {None: None, 0: None, "": None, "u1": "u1", 7: "7",
+# owner as given -> as filters and dedupe match it (7 and "7" alike)
+OWNERS: dict[Any, str | None] = {None: None, 0: None, "": None, "u1": "u1", 7: "7", "7": "7",
                                  "\x1fu1": "\x1fu1"}
 PUBLIC_PENDING = ["scheduled", "queued", "blocked"]
 
@@ -160,7 +161,8 @@ class Machine(RuleBasedStateMachine):
         self.world.add(Job(
             id=handle.id, job=job, queue=queue or "default", priority=PRIORITIES[priority],
             key=key, owner=owner_id, payload=spec, plan=plan, run_at=run_at,
-            created_at=self.now, policy=policy, deps=depends_on), self.now)
+            created_at=self.now, policy=policy, deps=depends_on,
+            given_owner=owner if owner_id is not None else None), self.now)
 
     @rule(pick=st.integers(0, 100))
     def cancel(self, pick: int) -> None:
@@ -279,7 +281,8 @@ class Machine(RuleBasedStateMachine):
             what = (job_id, r, m)
             assert r.state == m.public_state(now), what
             assert (r.job, r.queue, r.priority, r.key, r.owner, r.depends_on) == (
-                m.job, m.queue, m.priority, m.key, m.owner, m.deps), what
+                m.job, m.queue, m.priority, m.key, m.given_owner, m.deps), what
+            assert type(r.owner) is type(m.given_owner), what
             assert r.payload == m.payload and r.args == [m.payload], what
             # RetryIn goes past max_attempts; the record shows the attempts made
             assert (r.attempts, r.max_attempts) == (

@@ -111,7 +111,7 @@ def test_runs_filter_by_owner(demo: Conveyor, make_client: ClientFactory) -> Non
     demo.jobs["echo"](1).run_now(owner=7)
     demo.jobs["echo"](2).run_now()
     runs = make_client(demo).get("/api/runs", params={"owner": "7"}).json()["runs"]
-    assert [r["payload"] for r in runs] == [1]
+    assert [(r["payload"], r["owner"]) for r in runs] == [(1, 7)]  # an int owner stays one
 
 
 @pytest.mark.parametrize("param", ["owner", "job", "q", "text"])

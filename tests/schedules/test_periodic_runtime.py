@@ -96,7 +96,7 @@ def test_schedule_cron_job_repeats_a_reaction_worker_per_owner(app: Conveyor) ->
     found = {s.id: s.text for s in app.schedules()}
     assert found == {"report:runtime:owner=5": "30 6 * * 1", "report:runtime:owner=6": "0 7 * * 1"}
     record = app.get_job(handle.id)
-    assert record is not None and record.owner == "5" and record.run_at.weekday() == 0
+    assert record is not None and record.owner == 5 and record.run_at.weekday() == 0
     with pytest.raises(ScheduleError, match="not a cron expression: 'every monday'"):
         app.schedule_cron_job("report", "every monday")
 

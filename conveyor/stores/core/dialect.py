@@ -28,7 +28,7 @@ JOB_FIELDS = (
     "job", "args", "kwargs", "payload", "priority", "queue", "key", "owner", "max_attempts",
     "retry", "timeout", "retention", "remove_delay", "run_at", "delay", "version",
     "schedule_id", "fire_at", "rescheduled_from", "event_id", "concurrency_key",
-    "trace_context",
+    "trace_context", "owner_int",
 )
 _NAME = re.compile(r"(?<![:\w]):([a-z_][a-z0-9_]*)")
 
@@ -229,5 +229,5 @@ def row_columns(d: D) -> str:
         "key, owner, attempts, max_attempts, run_at, created_at, started_at, finished_at, "
         "result, error, progress, progress_message, version, rescheduled_from, schedule_id, "
         f"event_id, {d.json_text('history')}, retry, timeout, lease_expires_at, worker_id, "
-        "concurrency_key, parent_id"
+        "concurrency_key, parent_id, owner_int"
     )

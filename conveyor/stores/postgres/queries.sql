@@ -8,12 +8,13 @@ SELECT conveyor_now()
 -- name: insert_one
 INSERT INTO conveyor_jobs (job, args, kwargs, payload, state, priority, queue, key, owner,
     dedupe_key, max_attempts, retry, timeout, retention, remove_delay, run_at, created_at,
-    version, schedule_id, fire_at, rescheduled_from, event_id, concurrency_key, trace_context)
+    version, schedule_id, fire_at, rescheduled_from, event_id, concurrency_key, trace_context,
+    owner_int)
 SELECT %(job)s, %(args)s, %(kwargs)s, %(payload)s::jsonb, 'pending', %(priority)s, %(queue)s,
     %(key)s, %(owner)s, %(dedupe_key)s, %(max_attempts)s, %(retry)s, %(timeout)s,
     %(retention)s, %(remove_delay)s, coalesce(%(run_at)s::float8, t.now + %(delay)s), t.now,
     %(version)s, %(schedule_id)s, %(fire_at)s, %(rescheduled_from)s, %(event_id)s,
-    %(concurrency_key)s, %(trace_context)s
+    %(concurrency_key)s, %(trace_context)s, %(owner_int)s::boolean
 FROM (SELECT conveyor_now() AS now) AS t
 ON CONFLICT DO NOTHING
 RETURNING id
@@ -21,21 +22,22 @@ RETURNING id
 -- name: insert_many
 INSERT INTO conveyor_jobs (job, args, kwargs, payload, state, priority, queue, key, owner,
     max_attempts, retry, timeout, retention, remove_delay, run_at, created_at, version,
-    schedule_id, fire_at, rescheduled_from, event_id, concurrency_key, trace_context)
+    schedule_id, fire_at, rescheduled_from, event_id, concurrency_key, trace_context, owner_int)
 SELECT v.job, v.args, v.kwargs, v.payload::jsonb, 'pending', v.priority, v.queue, v.key,
     v.owner, v.max_attempts, v.retry, v.timeout, v.retention, v.remove_delay,
     coalesce(v.run_at, t.now + v.delay), t.now, v.version, v.schedule_id, v.fire_at,
-    v.rescheduled_from, v.event_id, v.concurrency_key, v.trace_context
+    v.rescheduled_from, v.event_id, v.concurrency_key, v.trace_context, v.owner_int
 FROM unnest(%(job)b::text[], %(args)b::text[], %(kwargs)b::text[], %(payload)b::text[],
     %(priority)b::int[], %(queue)b::text[], %(key)b::text[], %(owner)b::text[],
     %(max_attempts)b::int[], %(retry)b::text[], %(timeout)b::float8[],
     %(retention)b::float8[], %(remove_delay)b::float8[], %(run_at)b::float8[],
     %(delay)b::float8[], %(version)b::text[], %(schedule_id)b::text[],
     %(fire_at)b::float8[], %(rescheduled_from)b::bigint[], %(event_id)b::text[],
-    %(concurrency_key)b::text[], %(trace_context)b::text[])
+    %(concurrency_key)b::text[], %(trace_context)b::text[], %(owner_int)b::boolean[])
     WITH ORDINALITY AS v(job, args, kwargs, payload, priority, queue, key, owner,
     max_attempts, retry, timeout, retention, remove_delay, run_at, delay, version,
-    schedule_id, fire_at, rescheduled_from, event_id, concurrency_key, trace_context, ord),
+    schedule_id, fire_at, rescheduled_from, event_id, concurrency_key, trace_context,
+    owner_int, ord),
     (SELECT conveyor_now() AS now) AS t
 ORDER BY v.ord
 RETURNING id
@@ -50,7 +52,8 @@ FROM (SELECT nextval('conveyor_jobs_id_seq') AS id FROM generate_series(1, %(n)s
 -- name: copy_jobs
 COPY conveyor_jobs (id, job, args, kwargs, payload, priority, queue, key, owner,
     max_attempts, retry, timeout, retention, remove_delay, run_at, version, schedule_id,
-    fire_at, rescheduled_from, event_id, concurrency_key, trace_context, state, created_at) FROM STDIN
+    fire_at, rescheduled_from, event_id, concurrency_key, trace_context, owner_int, state,
+    created_at) FROM STDIN
 
 -- name: dedupe_lock
 -- Serialises dedupe decisions for one job id and owner (in this schema) across processes.

@@ -26,12 +26,12 @@ _INSERTED = (
     "job", "args", "kwargs", "payload", "priority", "queue", "key", "owner", "dedupe_key",
     "max_attempts", "retry", "timeout", "retention", "remove_delay", "run_at", "created_at",
     "version", "schedule_id", "fire_at", "rescheduled_from", "event_id", "concurrency_key",
-    "trace_context",
+    "trace_context", "owner_int",
 )
 _COLUMNS = (
     "job, args, kwargs, payload, priority, queue, key, owner, max_attempts, retry, timeout, "
     "retention, remove_delay, run_at, version, schedule_id, fire_at, rescheduled_from, "
-    "event_id, concurrency_key, trace_context, state, created_at"
+    "event_id, concurrency_key, trace_context, owner_int, state, created_at"
 )
 # Statements of a bulk insert: at most this many rows, and SQLite's oldest default limit of
 # parameters (999). Fewer, bigger statements bind faster than executemany row by row.
@@ -86,7 +86,7 @@ def _values(j: NewJob, now: float) -> tuple[Any, ...]:
         j.job, j.args, j.kwargs, j.payload, j.priority, j.queue, j.key, j.owner, None,
         j.max_attempts, j.retry, j.timeout, j.retention, j.remove_delay, run_at, now,
         j.version, j.schedule_id, j.fire_at, j.rescheduled_from, j.event_id,
-        j.concurrency_key, j.trace_context,
+        j.concurrency_key, j.trace_context, j.owner_int,
     )
 
 

@@ -146,11 +146,12 @@ WHERE id IN (WITH RECURSIVE tree(id) AS (SELECT :id UNION ALL
 -- (ON CONFLICT: a racing insert of the same occurrence or dedupe key; find_existing)
 INSERT INTO conveyor_jobs (job, args, kwargs, payload, state, priority, queue, key, owner,
     dedupe_key, max_attempts, retry, timeout, retention, remove_delay, run_at, created_at,
-    version, schedule_id, fire_at, rescheduled_from, event_id, concurrency_key, trace_context)
+    version, schedule_id, fire_at, rescheduled_from, event_id, concurrency_key, trace_context,
+    owner_int)
 VALUES (:job, :args, :kwargs, :payload, 'pending', :priority, :queue, :key, :owner,
     :dedupe_key, :max_attempts, :retry, :timeout, :retention, :remove_delay,
     coalesce(:run_at, :now + :delay), :now, :version, :schedule_id, :fire_at,
-    :rescheduled_from, :event_id, :concurrency_key, :trace_context)
+    :rescheduled_from, :event_id, :concurrency_key, :trace_context, :owner_int)
 ON CONFLICT DO NOTHING
 RETURNING id
 

@@ -35,7 +35,7 @@ def test_get_job_returns_every_field_of_a_completed_job(app: Conveyor) -> None:
     assert record.args == ["Q3"] and record.kwargs == {"pages": 4}
     assert record.payload == {"pages": 4}
     assert record.state == "completed"
-    assert (record.priority, record.queue, record.key, record.owner) == (10, "reports", "q3", "12")
+    assert (record.priority, record.queue, record.key, record.owner) == (10, "reports", "q3", 12)
     assert (record.attempts, record.max_attempts) == (2, 2)
     for stamp in (record.run_at, record.created_at, record.started_at, record.finished_at):
         assert stamp is not None and stamp.tzinfo is UTC

@@ -165,7 +165,7 @@ def test_trigger_options_are_stored(app: Conveyor, echo) -> None:
     )
     record = app.get_job(h.id)
     assert record is not None
-    assert (record.priority, record.queue, record.key, record.owner) == (10, "exports", "k1", "42")
+    assert (record.priority, record.queue, record.key, record.owner) == (10, "exports", "k1", 42)
     assert record.max_attempts == 5
     assert record.attempts == 0
 
