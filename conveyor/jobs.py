@@ -16,7 +16,7 @@ from conveyor.clock import Clock
 from conveyor.clock import now as clock_now
 from conveyor.errors import ArgumentsError, ConfigurationError, JobFailed, UnknownJobError
 from conveyor.options import CallOptions, JobOptions
-from conveyor.serialization import loads
+from conveyor.serialization import read_error, read_stored
 from conveyor.stores.asyncface import state_of
 from conveyor.stores.base import JobFilter, JobRow, ReadStore
 from conveyor.timeunits import add_interval, check_amount, fixed_seconds, normalize_unit, to_utc
@@ -268,9 +268,9 @@ class JobHandle:
             raise JobFailed(self.id, "missing", {"message": "the job no longer exists"})
         state, result, error = found
         if state == "completed":
-            return True, loads(result)
+            return True, read_stored(result)
         if state in ("failed", "cancelled"):
-            raise JobFailed(self.id, state, loads(error))
+            raise JobFailed(self.id, state, read_error(error))
         return False, state
 
     def result(self, timeout: float | None = None) -> Any:

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from conveyor.errors import ErrorInfo
 from conveyor.priority import Priority
+from conveyor.serialization import as_error, read_error, read_stored
 from conveyor.states import FINISHED
 from conveyor.stores.base import JobRow, LogLine
 from conveyor.stores.matching import FAR_FUTURE
@@ -18,26 +17,46 @@ def utc(ts: float | None) -> datetime | None:
     """Epoch seconds to an aware UTC datetime. A time stored between two microseconds
     (a jittered retry, a fractional delay) reads as the later one, so a clock moved to a
     record's ``run_at`` has reached it."""
-    if ts is None or ts >= FAR_FUTURE:
+    if ts is None:
         return None
-    moment = datetime.fromtimestamp(ts, UTC)
+    try:
+        if ts >= FAR_FUTURE:
+            return None
+        moment = datetime.fromtimestamp(ts, UTC)
+    except (OverflowError, OSError, ValueError, TypeError):  # no time a reader can show
+        return None
     return moment + timedelta(microseconds=1) if moment.timestamp() < ts else moment
 
 
-def _same(kept: float | None, own: float | None, attempt: dict[str, Any], row: JobRow
-          ) -> datetime | None:
+def _same(kept: Any, own: float | None, number: int, row: JobRow) -> datetime | None:
     """A time of a kept attempt; the job's latest attempt reads its time from the job's
     own column when they are the same moment (SQLite's JSON keeps 15 digits: 10 µs)."""
-    if (attempt["number"] == row.attempts and kept is not None and own is not None
-            and abs(kept - own) < 1e-4):
+    if not isinstance(kept, (int, float)):
+        return None
+    if number == row.attempts and own is not None and abs(kept - own) < 1e-4:
         return utc(own)
     return utc(kept)
 
 
-def _error(value: Any) -> Any:
-    """A stored error as an :class:`~conveyor.errors.ErrorInfo` (``.message`` or
-    ``["message"]``)."""
-    return ErrorInfo(value) if isinstance(value, dict) else value
+def _history(row: JobRow) -> list[Attempt]:
+    """The kept attempts; entries that are not an attempt (a row written by hand or by
+    other software) are left out rather than failing the read."""
+    kept = read_stored(row.history, [])
+    history = []
+    for h in kept if isinstance(kept, list) else []:
+        number = h.get("number") if isinstance(h, dict) else None
+        if isinstance(number, int) and not isinstance(number, bool):
+            history.append(Attempt(
+                number, _same(h.get("started_at"), row.started_at, number, row),
+                _same(h.get("finished_at"), row.finished_at, number, row),
+                as_error(h.get("error"))))
+    return history
+
+
+def _shaped(text: str, shape: type[list[Any]] | type[dict[str, Any]]) -> Any:
+    """Stored arguments in their shape: a list (args) or an object (kwargs), else empty."""
+    value = read_stored(text)
+    return value if isinstance(value, shape) else shape()
 
 
 @dataclass(frozen=True)
@@ -105,24 +124,19 @@ class JobRecord:
         cls, row: JobRow, logs: list[LogLine] | None = None, depends_on: list[int] | None = None,
         children: list[int] | None = None, dependents: list[int] | None = None,
     ) -> JobRecord:
-        history = [
-            Attempt(h["number"], _same(h["started_at"], row.started_at, h, row),
-                    _same(h["finished_at"], row.finished_at, h, row), _error(h["error"]))
-            for h in json.loads(row.history or "[]")
-        ]
+        history = _history(row)
         # A durable run asleep between executions gives its attempt back, to take again
         # when it wakes; the attempt it started still counts.
         attempts = row.attempts + (row.state == "waiting" and row.started_at is not None)
         if attempts > len(history) and row.started_at is not None:
             finished = row.finished_at if row.state in ("completed", "cancelled") else None
             history.append(Attempt(attempts, utc(row.started_at), utc(finished), None))
-        created = utc(row.created_at)
-        assert created is not None
+        created = utc(row.created_at) or datetime.fromtimestamp(0, UTC)
         return cls(
             id=row.id,
             job=row.job,
-            args=json.loads(row.args),
-            kwargs=json.loads(row.kwargs),
+            args=_shaped(row.args, list),
+            kwargs=_shaped(row.kwargs, dict),
             state=row.state,
             priority=Priority(row.priority),
             queue=row.queue,
@@ -134,15 +148,15 @@ class JobRecord:
             created_at=created,
             started_at=utc(row.started_at),
             finished_at=utc(row.finished_at),
-            result=json.loads(row.result) if row.result is not None else None,
-            error=_error(json.loads(row.error)) if row.error and row.state != "completed" else None,
+            result=read_stored(row.result),
+            error=read_error(row.error) if row.state != "completed" else None,
             progress=row.progress,
             progress_message=row.progress_message,
             version=row.version,
             rescheduled_from=row.rescheduled_from,
             schedule_id=row.schedule_id,
             event_id=row.event_id,
-            payload=json.loads(row.payload),
+            payload=read_stored(row.payload),
             logs=[LogEntry(utc(g.at) or created, g.level, g.message, g.attempt)
                   for g in logs or []],
             history=history,

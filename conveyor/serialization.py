@@ -18,9 +18,18 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final, NoReturn
 
-from conveyor.errors import ConfigurationError, PayloadError
+from conveyor.errors import ConfigurationError, ErrorInfo, PayloadError
 
-__all__ = ["DEFAULT_LIMITS", "Limits", "dumps", "loads", "payload_of"]
+__all__ = [
+    "DEFAULT_LIMITS",
+    "Limits",
+    "as_error",
+    "dumps",
+    "loads",
+    "payload_of",
+    "read_error",
+    "read_stored",
+]
 
 #: Highest ``max_depth`` accepted: deeper data would hit Python's recursion limit.
 DEPTH_CEILING: Final = 500
@@ -139,6 +148,34 @@ def loads(text: str | None) -> Any:
     if text is None:
         return None
     return json.loads(text)
+
+
+def read_stored(text: str | None, default: Any = None) -> Any:
+    """A stored JSON column as readers show it: text that is not JSON (a row written by
+    hand or by other software) reads as the text itself, so no reader fails on it;
+    ``None`` reads as ``default``."""
+    if text is None:
+        return default
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError):
+        return text
+
+
+def read_error(text: str | None) -> ErrorInfo | None:
+    """A stored error column as readers show it (see :func:`as_error`)."""
+    return as_error(read_stored(text)) if text else None
+
+
+def as_error(value: Any) -> ErrorInfo | None:
+    """A stored error (``{"type", "message", "traceback"}``); anything else stored in its
+    place reads as the message of an error of no type."""
+    if value is None:
+        return None
+    if isinstance(value, dict):
+        return ErrorInfo(value)
+    message = value if isinstance(value, str) else json.dumps(value)
+    return ErrorInfo(type=None, message=message, traceback=None)
 
 
 def payload_of(args: tuple[Any, ...] | list[Any], kwargs: dict[str, Any]) -> Any:

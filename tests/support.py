@@ -6,7 +6,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import pytest
 
@@ -66,3 +66,18 @@ def start_cli_worker(
          app_file, *args],
         cwd=folder, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
+
+
+def overwrite(app: Any, table: str, row_id: object, **values: object) -> None:
+    """Set columns of one stored row by hand, as other software (or an older version, or
+    a person with a SQL prompt) could: no check of what they hold. ``table`` is
+    ``jobs`` or ``schedules``; JSON columns get the text as it is (jsonb: cast)."""
+    store = app.store
+    d = store.d
+    postgres = type(store).__name__.startswith("Postgres")
+    jsonb = {"payload", "history"} if postgres and table == "jobs" else set()
+    sets = ", ".join(f"{name} = {d.mark(name, 'jsonb' if name in jsonb else '')}"
+                     for name in values)
+    with d.writing() as conn:
+        conn.execute(f"UPDATE conveyor_{table} SET {sets} WHERE id = {d.mark('row_id')}",
+                     {**values, "row_id": row_id})

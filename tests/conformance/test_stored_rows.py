@@ -1,0 +1,51 @@
+"""Rows conveyor did not write (every store): by hand, by other software or by an older
+version. A worker fails such a run alone, saying why, and goes on; no reader fails on
+it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from conveyor import Conveyor, JobFailed
+from tests.conformance.helpers import drain
+from tests.support import overwrite
+
+
+@pytest.fixture
+def echo(app: Conveyor) -> Any:
+    @app.job
+    def echo(payload: Any = None) -> Any:
+        return payload
+
+    return echo
+
+
+def test_readers_show_stored_columns_no_code_wrote(app: Conveyor, echo: Any) -> None:
+    handles = [echo(n).run_now() for n in range(4)]
+    drain(app)
+    first, second, third, fourth = (h.id for h in handles)
+    overwrite(app, "jobs", first, args="{not json", kwargs="[1]", result="{x",
+              history='{"a": 1}')
+    overwrite(app, "jobs", second, state="failed", error="[1]",
+              history='[1, {"number": "one"}, {"number": 1, "started_at": "noon"}]')
+    overwrite(app, "jobs", third, state="failed", error="not json", history='"text"')
+    overwrite(app, "jobs", fourth, run_at=-1e12, created_at=1e300, started_at=-1e300,
+              finished_at=float("nan"))
+    records = {r.id: r for r in app.jobs_list()}
+    assert len(records) == 4 and app.count() == 4
+    one, two, three, four = (records[i] for i in (first, second, third, fourth))
+    assert (one.args, one.kwargs, one.result) == ([], {}, "{x")
+    assert [a.number for a in one.history] == [1]  # the attempt the row itself holds
+    assert two.error == {"type": None, "message": "[1]", "traceback": None}
+    assert [(a.number, a.started_at) for a in two.history] == [(1, None)]
+    assert three.error is not None and three.error.message == "not json"
+    assert [a.number for a in three.history] == [1]
+    assert (four.run_at, four.started_at, four.finished_at) == (None, None, None)
+    assert four.created_at.tzinfo is not None
+    assert app.get_job(first) == one
+    assert handles[0].result() == "{x"
+    with pytest.raises(JobFailed, match="failed: \\[1\\]"):
+        handles[1].result()
+    assert sum(q.counts.get("failed", 0) for q in app.queues()) == 2
