@@ -16,6 +16,7 @@ from conveyor.errors import ConfigurationError, Fail, Interrupt, PayloadError, R
 from conveyor.retry import Retry
 from conveyor.serialization import dumps
 from conveyor.stores.base import ClaimedJob, Outcome
+from conveyor.text import clean
 from conveyor.timeunits import delay_seconds
 from conveyor.worker.failure import error_json
 from conveyor.worker.isolation import ChildFailed, ThreadAbandoned, in_thread, run_isolated
@@ -66,6 +67,7 @@ class JobRunner:
             return self._caught(definition, claimed, exc)
 
     async def _isolated(self, definition: JobDefinition, claimed: ClaimedJob) -> Any:
+        stored_arguments(claimed)  # the child decodes them again; refused here, with why
         meta = child = None
         if "meta" in definition.wants:
             meta = Meta(claimed, self.app.jobs, self.buffer, self.app.get_job)
@@ -92,8 +94,7 @@ class JobRunner:
         definition = self.app.definition(claimed.job)
         assert definition is not None
         try:
-            args: list[Any] = [] if claimed.args == "[]" else json.loads(claimed.args)
-            kwargs: dict[str, Any] = {} if claimed.kwargs == "{}" else json.loads(claimed.kwargs)
+            args, kwargs = stored_arguments(claimed)
             if "meta" in definition.wants:
                 kwargs["meta"] = Meta(claimed, self.app.jobs, self.buffer, self.app.get_job)
             result = definition.fn(*args, **kwargs)
@@ -150,8 +151,7 @@ class JobRunner:
         return Outcome(claimed.id, claimed.token, "failed", now, error=error)
 
     async def _invoke(self, definition: JobDefinition, claimed: ClaimedJob) -> Any:
-        args: list[Any] = [] if claimed.args == "[]" else json.loads(claimed.args)
-        kwargs: dict[str, Any] = {} if claimed.kwargs == "{}" else json.loads(claimed.kwargs)
+        args, kwargs = stored_arguments(claimed)
         if definition.kind == "function" and "meta" not in definition.wants:
             return await self._call(definition, definition.fn, args, kwargs, claimed)
         meta = Meta(claimed, self.app.jobs, self.buffer, self.app.get_job)
@@ -190,6 +190,30 @@ class JobRunner:
             with contextlib.suppress(asyncio.CancelledError):
                 await asyncio.wait([future])
             raise
+
+
+def stored_arguments(claimed: ClaimedJob) -> tuple[list[Any], dict[str, Any]]:
+    """The claimed job's arguments. Stored text that is not a JSON list (args) or object
+    (kwargs), as in a row written by hand or by other software, fails the attempt for
+    good with a PayloadError saying so: running again cannot mend it."""
+    args = [] if claimed.args == "[]" else _stored("args", claimed.args, list)
+    kwargs = {} if claimed.kwargs == "{}" else _stored("kwargs", claimed.kwargs, dict)
+    return args, kwargs
+
+
+def _stored(name: str, text: str, shape: type[Any]) -> Any:
+    try:
+        value = json.loads(text)
+    except (ValueError, RecursionError):
+        value = _NOT_JSON
+    if not isinstance(value, shape):
+        what = "a JSON list" if shape is list else "a JSON object"
+        raise PayloadError(f"the stored {name} of this job are not {what}: "
+                           f"{clean(text, 200)!r}; trigger it again with valid arguments")
+    return value
+
+
+_NOT_JSON = object()
 
 
 async def _call_abandonable(fn: Callable[..., Any], args: list[Any], kwargs: dict[str, Any],

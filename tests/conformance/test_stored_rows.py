@@ -22,6 +22,25 @@ def echo(app: Conveyor) -> Any:
     return echo
 
 
+@pytest.mark.parametrize(("column", "text", "why"), [
+    ("args", "{not json", "the stored args of this job are not a JSON list: '{not json'"),
+    ("args", '{"a": 1}', "the stored args of this job are not a JSON list"),
+    ("kwargs", "[1, 2]", "the stored kwargs of this job are not a JSON object: '[1, 2]'"),
+    ("kwargs", "", "the stored kwargs of this job are not a JSON object: ''"),
+])
+def test_stored_arguments_that_are_not_json_fail_that_run_alone_saying_why(
+    app: Conveyor, echo: Any, column: str, text: str, why: str
+) -> None:
+    handles = [echo(n).run_now(retry=3) for n in range(5)]
+    overwrite(app, "jobs", handles[2].id, **{column: text})
+    drain(app)
+    assert [h.result() for h in handles[:2] + handles[3:]] == [0, 1, 3, 4]
+    record = app.get_job(handles[2].id)
+    assert record is not None and record.state == "failed" and record.attempts == 1
+    assert record.error is not None and record.error["type"] == "PayloadError"
+    assert record.error["message"].startswith(why)
+
+
 def test_readers_show_stored_columns_no_code_wrote(app: Conveyor, echo: Any) -> None:
     handles = [echo(n).run_now() for n in range(4)]
     drain(app)
