@@ -7,6 +7,7 @@ import contextlib
 import functools
 import json
 import logging
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -16,7 +17,7 @@ from conveyor.errors import ConfigurationError, Fail, Interrupt, PayloadError, R
 from conveyor.retry import Retry
 from conveyor.serialization import dumps
 from conveyor.stores.base import ClaimedJob, Outcome
-from conveyor.text import clean
+from conveyor.text import MAX_ERROR_MESSAGE, clean
 from conveyor.timeunits import delay_seconds
 from conveyor.worker.failure import error_json
 from conveyor.worker.isolation import ChildFailed, ThreadAbandoned, in_thread, run_isolated
@@ -113,7 +114,21 @@ class JobRunner:
 
     def _caught(self, definition: JobDefinition, claimed: ClaimedJob,
                 exc: BaseException) -> Outcome:
-        """The outcome of an attempt that raised ``exc``."""
+        """The outcome of an attempt that raised ``exc``. Should judging it fail (a bug,
+        or a row no code can read), the attempt fails for good, logged: the job is never
+        left running, and the lane that ran it goes on."""
+        try:
+            return self._judged(definition, claimed, exc)
+        except Exception as bug:
+            log.exception("job %s (%s): could not judge how its attempt ended; failed",
+                          claimed.id, claimed.job)
+            self.errors[claimed.id] = exc
+            return Outcome(claimed.id, claimed.token, "failed", time.time(),
+                           error=_not_retried(error_json(exc), f"conveyor could not judge "
+                                              f"how this attempt ended ({bug!r})"))
+
+    def _judged(self, definition: JobDefinition, claimed: ClaimedJob,
+                exc: BaseException) -> Outcome:
         if isinstance(exc, Suspend):
             return Outcome(claimed.id, claimed.token, "waiting", epoch(self.app.clock),
                            run_at=exc.run_at, version=_ran(definition, claimed))
@@ -145,9 +160,16 @@ class JobRunner:
         self.errors[claimed.id] = exc
         error = error or error_json(exc)
         if retryable and claimed.attempt < claimed.max_attempts:
-            policy = Retry.from_json(json.loads(claimed.retry)) if claimed.retry else Retry()
-            return Outcome(claimed.id, claimed.token, "pending", now, error=error,
-                           delay=policy.delay(claimed.attempt))
+            try:
+                policy = Retry.from_json(json.loads(claimed.retry)) if claimed.retry else Retry()
+                delay = policy.delay(claimed.attempt)
+            except (ValueError, TypeError, ArithmeticError, RecursionError) as bad:
+                # A policy written by hand or by other software: failed for good, saying why.
+                error = _not_retried(error, f"its stored retry policy "
+                                     f"{clean(claimed.retry, 200)!r} cannot be read ({bad})")
+            else:
+                return Outcome(claimed.id, claimed.token, "pending", now, error=error,
+                               delay=delay)
         return Outcome(claimed.id, claimed.token, "failed", now, error=error)
 
     async def _invoke(self, definition: JobDefinition, claimed: ClaimedJob) -> Any:
@@ -190,6 +212,13 @@ class JobRunner:
             with contextlib.suppress(asyncio.CancelledError):
                 await asyncio.wait([future])
             raise
+
+
+def _not_retried(error: str, why: str) -> str:
+    """A stored error (``error_json``) whose message adds why it is not retried."""
+    value = json.loads(error)
+    value["message"] = clean(f"{value['message']} (not retried: {why})", MAX_ERROR_MESSAGE)
+    return json.dumps(value)
 
 
 def stored_arguments(claimed: ClaimedJob) -> tuple[list[Any], dict[str, Any]]:

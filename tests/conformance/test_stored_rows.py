@@ -41,6 +41,34 @@ def test_stored_arguments_that_are_not_json_fail_that_run_alone_saying_why(
     assert record.error["message"].startswith(why)
 
 
+@pytest.mark.parametrize("policy", ["garbage", "[1]", '{"backoff": "zigzag"}',
+                                    '{"wait": -5}'])
+def test_a_stored_retry_policy_that_cannot_be_read_fails_the_run_for_good(
+    app: Conveyor, policy: str
+) -> None:
+    @app.job
+    def boom(n: int) -> None:
+        raise RuntimeError(f"boom {n}")
+
+    @app.job
+    def fine(n: int) -> int:
+        return n
+
+    bad, retried = boom(1).run_now(retry=3), boom(2).run_now(retry=1)
+    others = [fine(n).run_now() for n in range(4)]
+    overwrite(app, "jobs", bad.id, retry=policy)
+    drain(app)
+    assert [h.result() for h in others] == [0, 1, 2, 3]
+    record = app.get_job(bad.id)
+    assert record is not None and record.state == "failed" and record.attempts == 1
+    assert record.error is not None and record.error["type"] == "RuntimeError"
+    assert record.error["message"].startswith(
+        f"boom 1 (not retried: its stored retry policy {policy!r} cannot be read (")
+    assert "Traceback" in record.error["traceback"]
+    other = app.get_job(retried.id)
+    assert other is not None and other.state == "failed" and other.attempts == 2
+
+
 def test_readers_show_stored_columns_no_code_wrote(app: Conveyor, echo: Any) -> None:
     handles = [echo(n).run_now() for n in range(4)]
     drain(app)

@@ -176,3 +176,42 @@ def test_a_store_gone_past_the_outage_tolerance_stops_the_worker(
     monkeypatch.setattr(type(app.store), "claim", gone)
     with pytest.raises(WorkerFailed, match=r"unreachable for .* outage_tolerance of 0\.3 s"):
         app.run_worker(outage_tolerance=0.3, poll_interval=0.05)
+
+
+@pytest.mark.parametrize("kind", ["sync", "async"])
+def test_an_attempt_whose_outcome_cannot_be_judged_fails_alone_and_is_logged(
+    app: Conveyor, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
+    kind: str,
+) -> None:
+    """A bug deciding what a failed attempt means must not kill the lane that ran it nor
+    leave the job running (its lease renewed forever)."""
+    from conveyor.worker.execute import JobRunner
+
+    judged = JobRunner._judged
+
+    def buggy(self: JobRunner, definition: Any, claimed: Any, exc: BaseException) -> Any:
+        if str(exc) == "odd":
+            raise RuntimeError("judging bug")
+        return judged(self, definition, claimed, exc)
+
+    monkeypatch.setattr(JobRunner, "_judged", buggy)
+
+    def check(n: int) -> int:
+        if n == 2:
+            raise ValueError("odd")
+        return n
+
+    async def check_async(n: int) -> int:
+        return check(n)
+
+    job = app.job("check")(check if kind == "sync" else check_async)
+    handles = [job(n).run_now(retry=2) for n in range(5)]
+    with caplog.at_level(logging.ERROR, logger="conveyor"):
+        drain(app, concurrency=2)
+    assert [handles[n].result() for n in (0, 1, 3, 4)] == [0, 1, 3, 4]
+    record = app.get_job(handles[2].id)
+    assert record is not None and record.state == "failed" and record.attempts == 1
+    assert record.error is not None and record.error["type"] == "ValueError"
+    assert record.error["message"] == ("odd (not retried: conveyor could not judge how this "
+                                       "attempt ended (RuntimeError('judging bug')))")
+    assert any(r.exc_info and "could not judge" in r.getMessage() for r in caplog.records)
