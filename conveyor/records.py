@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from conveyor.errors import ConfigurationError
 from conveyor.priority import Priority
 from conveyor.serialization import as_error, read_error, read_stored
 from conveyor.states import FINISHED
@@ -57,6 +58,28 @@ def _shaped(text: str, shape: type[list[Any]] | type[dict[str, Any]]) -> Any:
     """Stored arguments in their shape: a list (args) or an object (kwargs), else empty."""
     value = read_stored(text)
     return value if isinstance(value, shape) else shape()
+
+
+def _priority(value: Any) -> Priority:
+    """A stored priority; one no trigger stores (past int32, which SQLite holds, or text
+    that is no level name) reads as the nearest it could be."""
+    if isinstance(value, int):
+        return Priority(min(max(value, -(2**31)), 2**31 - 1))
+    try:
+        return Priority(value)
+    except ConfigurationError:
+        return Priority(0)
+
+
+def _owner(row: JobRow) -> str | int | None:
+    """The owner as given: an int owner reads back as an int (text that is no number,
+    written by other software, as the text)."""
+    if row.owner_int and row.owner is not None:
+        try:
+            return int(row.owner)
+        except ValueError:
+            pass
+    return row.owner
 
 
 @dataclass(frozen=True)
@@ -138,10 +161,10 @@ class JobRecord:
             args=_shaped(row.args, list),
             kwargs=_shaped(row.kwargs, dict),
             state=row.state,
-            priority=Priority(row.priority),
+            priority=_priority(row.priority),
             queue=row.queue,
             key=row.key,
-            owner=int(row.owner) if row.owner_int and row.owner is not None else row.owner,
+            owner=_owner(row),
             attempts=attempts,
             max_attempts=max(row.max_attempts, attempts),  # rescues, RetryIn go past it
             run_at=utc(row.run_at),

@@ -79,7 +79,7 @@ def test_readers_show_stored_columns_no_code_wrote(app: Conveyor, echo: Any) -> 
               history='[1, {"number": "one"}, {"number": 1, "started_at": "noon"}]')
     overwrite(app, "jobs", third, state="failed", error="not json", history='"text"')
     overwrite(app, "jobs", fourth, run_at=-1e12, created_at=1e300, started_at=-1e300,
-              finished_at=float("nan"))
+              finished_at=float("nan"), owner="not a number", owner_int=True)
     records = {r.id: r for r in app.jobs_list()}
     assert len(records) == 4 and app.count() == 4
     one, two, three, four = (records[i] for i in (first, second, third, fourth))
@@ -90,9 +90,21 @@ def test_readers_show_stored_columns_no_code_wrote(app: Conveyor, echo: Any) -> 
     assert three.error is not None and three.error.message == "not json"
     assert [a.number for a in three.history] == [1]
     assert (four.run_at, four.started_at, four.finished_at) == (None, None, None)
-    assert four.created_at.tzinfo is not None
+    assert four.created_at.tzinfo is not None and four.owner == "not a number"
     assert app.get_job(first) == one
     assert handles[0].result() == "{x"
     with pytest.raises(JobFailed, match="failed: \\[1\\]"):
         handles[1].result()
     assert sum(q.counts.get("failed", 0) for q in app.queues()) == 2
+
+
+def test_a_priority_past_int32_reads_as_the_nearest_and_runs(app: Conveyor, echo: Any) -> None:
+    if type(app.store).__name__.startswith("Postgres"):
+        pytest.skip("PostgreSQL's integer column holds int32 only")
+    handles = [echo(n).run_now() for n in range(3)]
+    overwrite(app, "jobs", handles[0].id, priority=2**40)
+    overwrite(app, "jobs", handles[1].id, priority=-(2**40))
+    records = {r.id: r.priority for r in app.jobs_list()}
+    assert [records[h.id] for h in handles] == [2**31 - 1, -(2**31), 0]
+    drain(app, concurrency=1)
+    assert [h.result() for h in handles] == [0, 1, 2]
