@@ -17,10 +17,12 @@ from conveyor.options import CronJobOptions, ScheduleJobOptions, coerce_seconds,
 from conveyor.records import utc
 from conveyor.retry import Retry
 from conveyor.schedules.cron import looks_like_cron
-from conveyor.schedules.periodic import Periodic, make_row
+from conveyor.schedules.periodic import Periodic, make_row, template_of
 from conveyor.schedules.runtime import schedule_call
 from conveyor.schedules.schedule import Schedule, parse_schedule, zone_for
+from conveyor.serialization import read_stored
 from conveyor.stores.base import JobRow, ScheduleRow, Store
+from conveyor.text import clean
 from conveyor.timeunits import normalize_unit
 
 if TYPE_CHECKING:
@@ -254,7 +256,16 @@ class Scheduling:
         return self._store.delete_schedules([str(schedule_id)]) > 0
 
     def _record(self, store: Store, row: ScheduleRow) -> ScheduleRecord:
-        schedule = self._app.periodic.schedule_of(row)
+        schedule: Schedule | None
+        kind: str
+        try:
+            schedule = self._app.periodic.schedule_of(row)
+            template_of(row)
+            text, explain, kind, cron, tz = (schedule.text, schedule.explain(), schedule.kind,
+                                             schedule.cron, schedule.tz)
+        except ScheduleError as exc:  # written by other software: shown, saying why
+            schedule = None
+            text, explain, kind, cron, tz = _stored_text(row), str(exc), "unreadable", None, "UTC"
         recent = store.occurrences(row.id, 5)
         unstarted = [r for r in recent if r.state in ("scheduled", "queued") and not r.attempts]
         started = [r for r in recent if r not in unstarted]
@@ -263,17 +274,25 @@ class Scheduling:
             if unstarted:
                 upcoming.append(utc(unstarted[-1].run_at) or clock_now(self._app.clock))
             after = upcoming[0] if upcoming else clock_now(self._app.clock)
-            upcoming += schedule.next(after=after, count=3 - len(upcoming))
-        zone = zone_for(schedule.tz)
+            if schedule is not None:
+                upcoming += schedule.next(after=after, count=3 - len(upcoming))
+        zone = zone_for(tz)
         return ScheduleRecord(
-            id=row.id, job=row.job, text=schedule.text, explain=schedule.explain(),
-            kind=schedule.kind, cron=schedule.cron, tz=schedule.tz, paused=row.paused,
+            id=row.id, job=row.job, text=text, explain=explain, kind=kind, cron=cron, tz=tz,
+            paused=row.paused,
             source=row.source, misfire=row.misfire, next=upcoming,
             next_local=[t.astimezone(zone) for t in upcoming],
             next_run=unstarted[-1].id if unstarted else None,
             last_run=_last(started[0]) if started else None,
             created_at=utc(row.created_at), updated_at=utc(row.updated_at),
         )
+
+
+def _stored_text(row: ScheduleRow) -> str:
+    """The text of a stored definition that cannot be read, as far as it goes."""
+    stored = read_stored(row.definition)
+    found = stored.get("text") if isinstance(stored, dict) else None
+    return found if isinstance(found, str) else clean(row.definition, 200)
 
 
 def _last(row: JobRow) -> LastRun:

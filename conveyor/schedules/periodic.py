@@ -26,11 +26,14 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from conveyor.clock import epoch
+from conveyor.errors import ScheduleError
 from conveyor.host import BaseExtension
 from conveyor.jobs import PURGE_JOB
 from conveyor.options import JobOptions
 from conveyor.schedules.schedule import Schedule, parse_schedule
+from conveyor.serialization import read_stored
 from conveyor.stores.base import ClaimedJob, NewJob, Outcome, ScheduleGap, ScheduleRow, Store
+from conveyor.text import clean
 
 if TYPE_CHECKING:
     from conveyor.host import Host
@@ -39,11 +42,16 @@ if TYPE_CHECKING:
 log = logging.getLogger("conveyor.schedules")
 
 PURGE_SCHEDULE = "every hour"
-# The occurrence fields a schedule row keeps (its ``options`` JSON).
-TEMPLATE_FIELDS = (
-    "payload", "queue", "priority", "key", "owner", "max_attempts", "retry", "timeout",
-    "retention", "remove_delay", "version",
-)
+_NONE = type(None)
+# The occurrence fields a schedule row keeps (its ``options`` JSON), and what each
+# holds when conveyor wrote it.
+_FIELD_TYPES: dict[str, tuple[type, ...]] = {
+    "payload": (str,), "queue": (str,), "priority": (int,), "key": (str, _NONE),
+    "owner": (str, _NONE), "max_attempts": (int,), "retry": (str, _NONE),
+    "timeout": (int, float, _NONE), "retention": (int, float, _NONE),
+    "remove_delay": (int, float, _NONE), "version": (str, _NONE), "owner_int": (bool,),
+}
+TEMPLATE_FIELDS = tuple(name for name in _FIELD_TYPES if name != "owner_int")
 
 
 def template(job: NewJob) -> str:
@@ -57,12 +65,27 @@ def template(job: NewJob) -> str:
 
 def occurrence(row: ScheduleRow, fire_at: float, previous: int | None) -> NewJob:
     """The job that is ``row``'s occurrence at ``fire_at``."""
-    options: dict[str, Any] = json.loads(row.options)
     return NewJob(
         row.job, row.args, row.kwargs, run_at=fire_at, schedule_id=row.id, fire_at=fire_at,
-        rescheduled_from=previous,
-        **{k: v for k, v in options.items() if k in TEMPLATE_FIELDS or k == "owner_int"},
+        rescheduled_from=previous, **template_of(row),
     )
+
+
+def template_of(row: ScheduleRow) -> dict[str, Any]:
+    """The occurrence fields ``row`` keeps. Options that are not a JSON object, or a
+    field of a type conveyor never stores there (a row written by other software), are
+    a ScheduleError naming it, so that one schedule cannot spoil a batch of occurrences."""
+    options = read_stored(row.options)
+    if not isinstance(options, dict):
+        raise ScheduleError(f"schedule {row.id!r}: its stored options are not a JSON "
+                            f"object: {clean(row.options, 200)!r}")
+    fields = {k: v for k, v in options.items() if k in _FIELD_TYPES}
+    for name, value in fields.items():
+        if not isinstance(value, _FIELD_TYPES[name]) or (
+                isinstance(value, int) and not -(2**31) <= value < 2**31):
+            raise ScheduleError(f"schedule {row.id!r}: its stored {name} {value!r} is not "
+                                "one an occurrence can hold")
+    return fields
 
 
 def make_row(
@@ -101,6 +124,7 @@ class Periodic(BaseExtension):
         self._synced: Store | None = None  # the store the code schedules were saved to
         self._unsaved: set[str] = set()
         self._parsed: dict[tuple[str, str], Schedule] = {}
+        self._reported: set[tuple[str, str, str]] = set()  # unreadable rows, logged once
         self._rows: dict[str, ScheduleRow] = {}  # cache for the claim hook
         self._purge_in: Store | None = None  # the store the purge schedule was saved to
 
@@ -111,8 +135,27 @@ class Periodic(BaseExtension):
         if found is None:
             if len(self._parsed) > 1000:
                 self._parsed.clear()
-            found = self._parsed[key] = Schedule.from_json(json.loads(row.definition))
+            try:
+                found = Schedule.from_json(json.loads(row.definition))
+            except Exception as exc:  # written by other software, or a newer version
+                raise ScheduleError(f"schedule {row.id!r}: its stored definition cannot be "
+                                    f"read ({exc})") from exc
+            self._parsed[key] = found
         return found
+
+    def unreadable(self, row: ScheduleRow) -> None:
+        """Log that ``row``'s next occurrence cannot be computed (call in an ``except``):
+        with its traceback the first time, then at debug level (each pass meets it)."""
+        seen = (row.id, row.definition, row.options)
+        if seen in self._reported:
+            log.debug("schedule %r: still cannot compute its next occurrence", row.id,
+                      exc_info=True)
+            return
+        if len(self._reported) > 1000:
+            self._reported.clear()
+        self._reported.add(seen)
+        log.exception("schedule %r: cannot compute its next occurrence; its other "
+                      "schedules go on", row.id)
 
     def next_job(self, row: ScheduleRow, after: float, previous: int | None) -> NewJob | None:
         """``row``'s first occurrence strictly after ``after`` (None once it has ended)."""
@@ -132,9 +175,9 @@ class Periodic(BaseExtension):
         occurrence if it has none."""
         stored = store.get_schedule(row.id)
         if stored is not None and stored.fingerprint != row.fingerprint:
-            old, new = json.loads(stored.definition), json.loads(row.definition)
+            old, new = read_stored(stored.definition), json.loads(row.definition)
             same = ("version", "text", "tz")
-            if all(old.get(k) == new[k] for k in same):
+            if isinstance(old, dict) and all(old.get(k) == new[k] for k in same):
                 row.definition = stored.definition
         saved, found = store.save_schedule(row, self.first)
         self._rows[saved.id] = saved
@@ -180,7 +223,12 @@ class Periodic(BaseExtension):
             if row is None:
                 run.append(job)
                 continue
-            successor = self.next_job(row, max(now, job.run_at), job.id)
+            try:
+                successor = self.next_job(row, max(now, job.run_at), job.id)
+            except Exception:  # this schedule's row only: the claimed job still runs
+                self.unreadable(row)
+                run.append(job)
+                continue
             if successor is not None:
                 following.append((successor, row.revision))
             late = now - job.run_at
@@ -236,7 +284,7 @@ class Periodic(BaseExtension):
             try:
                 job = self.first(gap.schedule, gap)
             except Exception:  # one unreadable schedule must not stop the others
-                log.exception("schedule %r: cannot compute its next occurrence", gap.schedule.id)
+                self.unreadable(gap.schedule)
                 continue
             if job is not None:
                 wanted.append((job, gap.schedule.revision))

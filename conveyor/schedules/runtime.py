@@ -22,6 +22,7 @@ from conveyor.jobs import JobHandle
 from conveyor.options import coerce_seconds, flag
 from conveyor.schedules.periodic import make_row
 from conveyor.schedules.schedule import parse_schedule
+from conveyor.serialization import read_stored
 from conveyor.stores.base import JobFilter, NewJob, Store
 
 if TYPE_CHECKING:
@@ -82,7 +83,9 @@ def _replace_others(store: Store, sid: str, job: str, key: str | None, owner: st
     pending one-off jobs."""
     others = []
     for row in store.list_schedules():
-        opts = json.loads(row.options)
+        opts = read_stored(row.options)
+        if not isinstance(opts, dict):  # written by other software: not one of these
+            continue
         same_key = key is None or opts.get("key") == key
         if (row.source == "runtime" and row.job == job and row.id != sid
                 and opts.get("owner") == owner and same_key):
