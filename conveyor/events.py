@@ -19,9 +19,9 @@ from typing import TYPE_CHECKING, Any, Protocol
 from conveyor.errors import ConfigurationError, is_connection_error
 from conveyor.eventfilters import check_filter, matches
 from conveyor.records import utc
-from conveyor.serialization import Limits, dumps
+from conveyor.serialization import Limits, dumps, read_stored
 from conveyor.stores.base import EventRow, NewJob, Store
-from conveyor.text import check_identifier, clean_name
+from conveyor.text import check_identifier, clean, clean_name
 from conveyor.timeunits import to_utc
 
 log = logging.getLogger("conveyor.events")
@@ -96,7 +96,7 @@ class EventRecord:
     @classmethod
     def from_row(cls, row: EventRow) -> EventRecord:
         return cls(
-            id=row.id, name=row.name, payload=json.loads(row.payload), sent_at=utc(row.sent_at),
+            id=row.id, name=row.name, payload=read_stored(row.payload), sent_at=utc(row.sent_at),
             deliver_at=utc(row.deliver_at), delivered_at=utc(row.delivered_at),
             source=row.source, runs=list(row.runs),
         )
@@ -144,12 +144,19 @@ def runs_for(app: EventsHost, event: EventRow) -> Sequence[NewJob]:
 
 
 def wakes(event: EventRow, spec: str | None) -> bool:
-    """Does ``event`` satisfy a waiting step's ``{"name", "filter"}``?"""
-    wanted = json.loads(spec or "{}")
-    return bool(
-        wanted.get("name") == event.name
-        and matches(wanted.get("filter") or {}, json.loads(event.payload))
-    )
+    """Does ``event`` satisfy a waiting step's ``{"name", "filter"}``? A spec no code
+    here can read (written by other software) wakes nothing and is logged: it must not
+    stop the event's delivery to its other waiters and triggers."""
+    try:
+        wanted = json.loads(spec or "{}")
+        return bool(
+            wanted.get("name") == event.name
+            and matches(wanted.get("filter") or {}, json.loads(event.payload))
+        )
+    except Exception:
+        log.exception("event %r (%s): a waiting step's stored filter %r cannot be read; "
+                      "that step is not woken", event.id, event.name, clean(spec, 200))
+        return False
 
 
 def deliver_due(app: EventsHost, store: Store, limit: int = 100) -> int:

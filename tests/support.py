@@ -68,10 +68,12 @@ def start_cli_worker(
     )
 
 
-def overwrite(app: Any, table: str, row_id: object, **values: object) -> None:
-    """Set columns of one stored row by hand, as other software (or an older version, or
-    a person with a SQL prompt) could: no check of what they hold. ``table`` is
-    ``jobs`` or ``schedules``; JSON columns get the text as it is (jsonb: cast)."""
+def overwrite(app: Any, table: str, row_id: object, *, key: str = "id",
+              **values: object) -> None:
+    """Set columns of the stored rows whose ``key`` is ``row_id`` by hand, as other
+    software (or an older version, or a person with a SQL prompt) could: no check of what
+    they hold. ``table``: ``jobs``, ``schedules``, ``steps``, ``events``; JSON columns get
+    the text as it is (jsonb: cast)."""
     store = app.store
     d = store.d
     postgres = type(store).__name__.startswith("Postgres")
@@ -79,5 +81,5 @@ def overwrite(app: Any, table: str, row_id: object, **values: object) -> None:
     sets = ", ".join(f"{name} = {d.mark(name, 'jsonb' if name in jsonb else '')}"
                      for name in values)
     with d.writing() as conn:
-        conn.execute(f"UPDATE conveyor_{table} SET {sets} WHERE id = {d.mark('row_id')}",
+        conn.execute(f"UPDATE conveyor_{table} SET {sets} WHERE {key} = {d.mark('row_id')}",
                      {**values, "row_id": row_id})

@@ -10,6 +10,7 @@ import pytest
 from conveyor import ConfigurationError, Conveyor, PayloadError
 from conveyor.testing import FakeClock
 from tests.durable.helpers import finish, settle
+from tests.support import overwrite
 
 
 def test_an_event_starts_a_run_of_each_matching_trigger_with_its_payload(app: Conveyor) -> None:
@@ -157,3 +158,41 @@ def test_bad_event_input_gets_one_clear_error(
     with pytest.raises(error) as info:
         call(app)
     assert message in str(info.value)
+
+
+@pytest.mark.parametrize("spec", ["{oops", "[1]", '{"name": "ping", "filter": [1, 2]}'])
+def test_a_waiting_step_whose_stored_filter_cannot_be_read_stops_no_delivery(
+    app: Conveyor, caplog: pytest.LogCaptureFixture, spec: str
+) -> None:
+    """Its run is not woken (and logged); the event still starts its triggers' runs
+    and wakes the other waiters."""
+    seen: list[Any] = []
+
+    @app.job(trigger=app.event("ping"))
+    def on_ping(payload: Any) -> None:
+        seen.append(payload)
+
+    @app.job
+    async def waiter(io: Any) -> Any:
+        found = await io.wait_for_event("w", "ping", filter={"n": [1]})
+        return found["payload"]
+
+    spoiled, other = waiter().run_now(), waiter().run_now()
+    app.run_worker(burst=True)
+    overwrite(app, "steps", spoiled.id, key="job_id", input=spec)
+    event = app.send_event("ping", {"n": 1})
+    app.run_worker(burst=True)
+    assert seen == [{"n": 1}] and len(event.runs) == 1
+    assert other.result() == {"n": 1}
+    assert app.get_job(spoiled.id).state == "waiting"  # type: ignore[union-attr]
+    assert any(r.exc_info and "stored filter" in r.getMessage() and spec in r.getMessage()
+               for r in caplog.records)
+
+
+def test_an_event_whose_stored_payload_is_not_json_is_listed_as_its_text(
+    app: Conveyor,
+) -> None:
+    event = app.send_event("ping", {"n": 1})
+    overwrite(app, "events", event.id, payload="{oops")
+    [listed] = app.events_list()
+    assert listed.payload == "{oops" and app.get_event(event.id) == listed
