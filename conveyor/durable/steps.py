@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from conveyor.records import utc
+from conveyor.serialization import read_error, read_stored
 from conveyor.stores.base import StepRow
 
 
@@ -30,14 +30,17 @@ class Step:
 
     @classmethod
     def from_row(cls, row: StepRow) -> Step:
-        def load(text: str | None) -> Any:
-            return json.loads(text) if text is not None else None
-
+        """The step as readers show it; columns no code here wrote (not JSON, or not
+        their shape) read as their text, an error of no type, or no history."""
+        history = read_stored(row.history, [])
         return cls(
-            seq=row.seq, key=row.key, kind=row.kind, state=row.state, input=load(row.input),
-            output=load(row.output), error=load(row.error), attempts=row.attempts,
-            history=load(row.history) or [], wake_at=utc(row.wake_at),
-            started_at=utc(row.started_at), finished_at=utc(row.finished_at),
+            seq=row.seq, key=row.key, kind=row.kind, state=row.state,
+            input=read_stored(row.input), output=read_stored(row.output),
+            error=read_error(row.error), attempts=row.attempts,
+            history=[h for h in history if isinstance(h, dict)]
+            if isinstance(history, list) else [],
+            wake_at=utc(row.wake_at), started_at=utc(row.started_at),
+            finished_at=utc(row.finished_at),
         )
 
 

@@ -3,6 +3,7 @@ non-UTF-8 arguments and odd URLs are one ``error: ...`` line and exit status 2."
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from conveyor.cli import main
-from tests.cli.conftest import APP_SOURCE, run_cli
+from conveyor.stores.base import NewJob
+from tests.cli.conftest import APP_SOURCE, Invoke, run_cli
+from tests.support import overwrite
 
 HUGE = "9" * 30
 CASES = [
@@ -108,3 +111,24 @@ def test_any_text_is_a_result_or_one_error_line(option: list[str], value: str,
     if result.exit_code == 2:
         lines = result.stderr.splitlines()
         assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+
+
+def test_rows_conveyor_did_not_write_are_shown_not_a_traceback(
+    invoke: Invoke, app_file: Path, db_url: str
+) -> None:
+    """Columns written by hand or by other software: not JSON, not their shape, times no
+    datetime holds."""
+    from conveyor import Conveyor
+
+    with Conveyor(db_url) as app:
+        ids = [app.store.insert([NewJob("add", args="[1, 2]")])[0] for _ in range(3)]
+        overwrite(app, "jobs", ids[0], args="{x", kwargs="[1]", result="{x", state="completed")
+        overwrite(app, "jobs", ids[1], state="failed", error="[1]", history='{"a": 1}')
+        overwrite(app, "jobs", ids[2], run_at=-1e12, created_at=1e300)
+    listed = invoke("runs", "--json")
+    assert listed.exit_code == 0, listed.output
+    rows = [json.loads(line) for line in listed.stdout.splitlines()]  # one run a line
+    assert {r["id"]: r["result"] for r in rows}[ids[0]] == "{x"
+    for args in (["runs"], ["show", *map(str, ids)], ["show", "--json", *map(str, ids)]):
+        result = invoke(*args)
+        assert result.exit_code == 0 and "Traceback" not in result.output, (args, result.output)
