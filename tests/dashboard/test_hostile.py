@@ -14,9 +14,10 @@ from starlette.testclient import TestClient
 from conveyor import Conveyor
 from conveyor.dashboard import create_app
 from conveyor.dashboard.guard import SECURITY_HEADERS
+from tests.support import overwrite
 
 from .conftest import ClientFactory
-from .helpers import BASE
+from .helpers import BASE, finish
 from .test_pages import csrf_of
 
 DEEP = b'{"payload": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
@@ -270,3 +271,41 @@ def test_stored_text_that_cannot_be_encoded_never_breaks_a_reader(
         r = client.get(path)
         assert r.status_code == 200, (path, r.text[:300])
     app.close()
+
+
+def test_rows_conveyor_did_not_write_never_break_a_page_or_the_api(
+    demo: Conveyor, make_client: ClientFactory,
+) -> None:
+    """Columns written by hand or by other software (not JSON, not their shape, times no
+    datetime holds, NaN) in runs, durable steps, schedules and events."""
+
+    @demo.job(trigger=demo.cron("* * * * *"))
+    def minutely() -> None: ...
+
+    @demo.job
+    async def waiter(io: Any) -> Any:
+        return await io.wait_for_event("w", "ping")
+
+    demo.sync_schedules()
+    ids = [demo.jobs["echo"](n).run_now().id for n in range(4)]
+    failed, waiting = demo.jobs["explode"](1).run_now().id, waiter().run_now().id
+    finish(demo)
+    overwrite(demo, "jobs", ids[0], args="{x", kwargs="[1]", result="{x", history='{"a": 1}')
+    overwrite(demo, "jobs", ids[1], state="failed", error="[1]", history='[1, {"number": "1"}]')
+    overwrite(demo, "jobs", ids[2], run_at=-1e12, created_at=1e300, started_at=-1e300,
+              finished_at=float("nan"), progress=float("nan"))
+    overwrite(demo, "jobs", ids[3], job="gone", owner="abc", owner_int=True)
+    overwrite(demo, "jobs", failed, error='{"type": 5, "message": ["x"], "traceback": {}}')
+    overwrite(demo, "steps", waiting, key="job_id", input="{x", output="{x", error="[1]",
+              history="{x")
+    overwrite(demo, "schedules", "minutely", definition="{x")
+    overwrite(demo, "events", demo.send_event("ping", 1).id, payload="{x")
+    client = make_client(demo, raise_server_exceptions=False)
+    runs = [*ids, failed, waiting]
+    for path in ["/", "/jobs", "/runs", "/runs?state=failed", "/schedules", "/events",
+                 "/queues", "/metrics", "/api/overview", "/api/runs", "/api/schedules",
+                 "/api/events", *(f"/runs/{i}" for i in runs),
+                 *(f"/api/runs/{i}" for i in runs)]:
+        r = client.get(path)
+        assert r.status_code == 200, (path, r.status_code, r.text[:300])
+    assert client.get(f"/api/runs/{ids[0]}").json()["result"] == "{x"

@@ -205,9 +205,12 @@ UNION ALL SELECT 'cancelled', count(*) FROM conveyor_jobs
     WHERE finished_at IS NOT NULL AND state = 'cancelled'
 
 -- name: throughput
-SELECT floor((finished_at - %(since)s) / %(bucket)s)::bigint AS b,
+-- (double precision buckets, and NaN left out, which sorts above every number here: a
+-- time no worker stores, written by hand, must not fail the overview)
+SELECT floor((finished_at - %(since)s) / %(bucket)s) AS b,
     count(*) FILTER (WHERE state = 'completed'), count(*) FILTER (WHERE state = 'failed')
-FROM conveyor_jobs WHERE finished_at >= %(since)s GROUP BY b ORDER BY b
+FROM conveyor_jobs WHERE finished_at >= %(since)s AND finished_at < 'Infinity'
+GROUP BY b ORDER BY b
 
 -- name: retry_job
 UPDATE conveyor_jobs SET state = 'pending', run_at = conveyor_now(),
