@@ -108,9 +108,18 @@ class JobRunner:
             return self._caught(definition, claimed, exc)  # fails the attempt, not the lane
 
     def _completed(self, definition: JobDefinition, claimed: ClaimedJob, result: Any) -> Outcome:
-        return Outcome(claimed.id, claimed.token, "completed", epoch(self.app.clock),
+        return Outcome(claimed.id, claimed.token, "completed", self._now(),
                        result=dumps(result, "result", self.app.limits),
                        version=_ran(definition, claimed))
+
+    def _now(self) -> float:
+        """When an attempt ended: on the app's clock, or on this host's should that clock
+        fail (a user's clock= object): how the attempt ended is not the clock's to say."""
+        try:
+            return epoch(self.app.clock)
+        except Exception:
+            log.exception("the app's clock failed; an attempt's end is timed on this host's")
+            return time.time()
 
     def _caught(self, definition: JobDefinition, claimed: ClaimedJob,
                 exc: BaseException) -> Outcome:
@@ -123,19 +132,19 @@ class JobRunner:
             log.exception("job %s (%s): could not judge how its attempt ended; failed",
                           claimed.id, claimed.job)
             self.errors[claimed.id] = exc
-            return Outcome(claimed.id, claimed.token, "failed", time.time(),
+            return Outcome(claimed.id, claimed.token, "failed", self._now(),
                            error=_not_retried(error_json(exc), f"conveyor could not judge "
                                               f"how this attempt ended ({bug!r})"))
 
     def _judged(self, definition: JobDefinition, claimed: ClaimedJob,
                 exc: BaseException) -> Outcome:
         if isinstance(exc, Suspend):
-            return Outcome(claimed.id, claimed.token, "waiting", epoch(self.app.clock),
+            return Outcome(claimed.id, claimed.token, "waiting", self._now(),
                            run_at=exc.run_at, version=_ran(definition, claimed))
         if isinstance(exc, (Fail, PayloadError)):
             return self._failed(claimed, exc, retryable=False)
         if isinstance(exc, RetryIn):
-            now = epoch(self.app.clock)
+            now = self._now()
             try:
                 delay = delay_seconds(exc.delay, exc.unit, datetime.fromtimestamp(now, UTC),
                                       self.app.timezone)
@@ -156,7 +165,7 @@ class JobRunner:
 
     def _failed(self, claimed: ClaimedJob, exc: BaseException, retryable: bool,
                 error: str | None = None) -> Outcome:
-        now = epoch(self.app.clock)
+        now = self._now()
         self.errors[claimed.id] = exc
         error = error or error_json(exc)
         if retryable and claimed.attempt < claimed.max_attempts:

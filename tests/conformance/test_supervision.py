@@ -215,3 +215,37 @@ def test_an_attempt_whose_outcome_cannot_be_judged_fails_alone_and_is_logged(
     assert record.error["message"] == ("odd (not retried: conveyor could not judge how this "
                                        "attempt ended (RuntimeError('judging bug')))")
     assert any(r.exc_info and "could not judge" in r.getMessage() for r in caplog.records)
+
+
+def test_a_clock_failing_as_attempts_end_leaves_their_outcomes_as_they_were(
+    app: Conveyor, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A user's clock= object raising (here: whenever a job's thread asks it) is logged;
+    the attempts that ran are timed on this host's clock, their results kept."""
+    from datetime import UTC, datetime
+
+    class Fickle:
+        def now(self) -> datetime:
+            if threading.current_thread().name.startswith("conveyor-job"):
+                raise RuntimeError("clock hiccup")
+            return datetime.now(UTC)
+
+    @app.job
+    def echo(n: int) -> int:
+        return n
+
+    @app.job
+    def fail_once(meta: Any) -> int:
+        if meta.attempt == 1:
+            raise RuntimeError("first attempt")
+        return meta.attempt
+
+    handles = [echo(n).run_now() for n in range(4)]
+    retried = fail_once().run_now(retry=1)
+    app.use_clock(Fickle())
+    with caplog.at_level(logging.ERROR, logger="conveyor"):
+        drain(app)
+    app.use_clock(None)
+    assert [h.result() for h in handles] == [0, 1, 2, 3] and retried.result() == 2
+    assert any(r.exc_info and "the app's clock failed" in r.getMessage()
+               for r in caplog.records)
