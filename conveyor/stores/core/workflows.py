@@ -100,17 +100,38 @@ class WorkflowsCore:
 
     @retried
     def cancel_each(self, ids: Sequence[int], cascade: bool) -> list[int]:
-        d, sent = self.d, []
+        d = self.d
         with d.writing() as conn:
-            with d.batched(conn):
-                for job_id in ids:
-                    if cascade:
-                        sent.append(d.run(conn, "cancel_tree", d.params(id=job_id)))
-                    else:
+            if cascade:
+                done = dict.fromkeys(self._cancel_trees(conn, ids))
+            else:
+                with d.batched(conn):
+                    sent = []
+                    for job_id in ids:
                         params = d.params()
                         cond = where(d, JobFilter(ids=[job_id], states=UNFINISHED), params)
                         sent.append(conn.execute(d.q["cancel"].format(where=cond), params))
-            done = dict.fromkeys(i for i, cur in zip(ids, sent, strict=True) if cur.rowcount)
+                done = dict.fromkeys(i for i, cur in zip(ids, sent, strict=True) if cur.rowcount)
             if done:  # a waiting parent of a cancelled child is due now
                 d.notify(conn)
         return list(done)
+
+    def _cancel_trees(self, conn: Any, ids: Sequence[int]) -> list[int]:
+        """Cancel each run of ``ids`` and its descendants; the ids whose run was cancelled.
+
+        A pass finds the tree as its statement began. A run starting children meanwhile
+        holds its row, which the pass waits for: those children are committed by then but
+        not in the tree it found. So each tree is cancelled again until a pass finds
+        nothing left (a cancelled run can start no more children); without other
+        writers (SQLite), the second pass finds nothing."""
+        done = changed = self._cancel_pass(conn, ids)
+        while changed:
+            changed = self._cancel_pass(conn, changed)
+        return done
+
+    def _cancel_pass(self, conn: Any, ids: Sequence[int]) -> list[int]:
+        """One ``cancel_tree`` per id, sent together; the ids whose tree changed."""
+        d = self.d
+        with d.batched(conn):
+            sent = [d.run(conn, "cancel_tree", d.params(id=job_id)) for job_id in ids]
+        return [i for i, cur in zip(ids, sent, strict=True) if cur.rowcount]

@@ -63,12 +63,15 @@ SELECT pg_advisory_xact_lock(hashtextextended(
 
 -- name: match_pending
 -- Pending = not started (due, due later or blocked by its dependencies), or started by a
--- worker whose lease has expired.
+-- worker whose lease has expired. The rows are locked: a worker claiming one meanwhile
+-- is waited for (and the row, running now, no longer matches) or skips it until this
+-- decision commits, so replace never cancels a job a live worker holds.
 SELECT id FROM conveyor_jobs
 WHERE (state IN ('pending', 'blocked') OR (state = 'running'
         AND lease_expires_at < conveyor_now()))
     AND job = %(job)s AND owner IS NOT DISTINCT FROM %(owner)s::text
 ORDER BY id
+FOR UPDATE
 
 -- name: match_pending_key
 SELECT id FROM conveyor_jobs
@@ -76,6 +79,7 @@ WHERE (state IN ('pending', 'blocked') OR (state = 'running'
         AND lease_expires_at < conveyor_now()))
     AND job = %(job)s AND owner IS NOT DISTINCT FROM %(owner)s::text AND key = %(key)s::text
 ORDER BY id
+FOR UPDATE
 
 -- name: cancel_ids
 UPDATE conveyor_jobs SET state = 'cancelled', finished_at = t.now, dedupe_key = NULL,

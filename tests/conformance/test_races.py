@@ -1,0 +1,164 @@
+"""Callers racing on one SQLite file or PostgreSQL database, each thread with an app (and
+connections) of its own, lined up on a barrier: whichever commits first, the end state
+is one the SPEC allows. Each test repeats its race: one round proves nothing about an
+interleaving it did not hit, and every round checks the property."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable, Iterator
+from functools import partial
+from typing import Any
+
+import pytest
+
+from conveyor import Conveyor
+from conveyor.stores.base import ClaimedJob, Outcome
+from tests.support import store_url as _store_url
+
+ROUNDS = 15
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def store_url(request: pytest.FixtureRequest, tmp_path: object) -> str:
+    """Stores several connections share (a memory store is one process's own)."""
+    return _store_url(request.param, request, tmp_path)
+
+
+@pytest.fixture
+def apps(store_url: str) -> Iterator[list[Conveyor]]:
+    """Three apps on one store, each defining the jobs the races use."""
+    opened = [Conveyor(store_url, lease=30) for _ in range(3)]
+    for app in opened:
+        app.job("step")(lambda n=0: n)
+
+        async def fan(n: int, io: Any, app: Conveyor = app) -> Any:
+            return await io.run_jobs("steps", [app.jobs.step(i) for i in range(n)])
+
+        app.job("fan")(fan)
+    yield opened
+    for app in opened:
+        app.close()
+
+
+def together(*calls: Callable[[], Any]) -> list[Any]:
+    """Run each call in a thread of its own, all released at once; their results."""
+    barrier = threading.Barrier(len(calls))
+    results: list[Any] = [None] * len(calls)
+    errors: list[BaseException] = []
+
+    def run(index: int, call: Callable[[], Any]) -> None:
+        try:
+            barrier.wait(30)
+            results[index] = call()
+        except BaseException as exc:  # raised in the test below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=pair) for pair in enumerate(calls)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert not any(t.is_alive() for t in threads), "a racing call never returned"
+    if errors:
+        raise errors[0]
+    return results
+
+
+def _outcome(app: Conveyor, job: ClaimedJob, state: str) -> Outcome:
+    error = None if state == "completed" else json.dumps(
+        {"type": "RuntimeError", "message": "no", "traceback": None})
+    return Outcome(job.id, job.token, state, app.store.now(),
+                   result="1" if state == "completed" else None, error=error)
+
+
+@pytest.mark.parametrize("end", ["completed", "failed", "cancelled"])
+def test_a_dependent_triggered_as_its_dependency_finishes_follows_it(
+    apps: list[Conveyor], end: str
+) -> None:
+    main, worker, caller = apps
+    expected = "queued" if end == "completed" else "cancelled"
+    for _ in range(ROUNDS):
+        first = main.jobs.step().run_now()
+        (held,) = main.store.claim("w", None, 1, 30)
+        _, dependent = together(
+            partial(worker.store.complete, [_outcome(worker, held, end)]),
+            partial(caller.jobs.step().run_now, depends_on=[first]),
+        )
+        assert (first.state, dependent.state) == (end, expected)  # never blocked for good
+        main.cancel(dependent.id)
+
+
+def test_replace_never_cancels_the_job_a_worker_claims_at_that_moment(
+    apps: list[Conveyor],
+) -> None:
+    main, worker, caller = apps
+    for _ in range(ROUNDS):
+        old = main.jobs.step(1).run_now(key="k")
+        claimed, new = together(
+            partial(worker.store.claim, "w", None, 1, 30),
+            partial(caller.jobs.step(2).run_now, key="k", replace=True),
+        )
+        if [j.id for j in claimed] == [old.id]:  # the worker won: the old job is its own
+            assert old.state == "running"
+            assert main.store.complete([_outcome(main, claimed[0], "completed")]) == 1
+            assert (old.state, new.state) == ("completed", "queued")
+        else:  # replace won: cancelled before any worker held it
+            assert old.state == "cancelled"
+            assert new.state == ("running" if claimed else "queued")
+        main.cancel(new.id)  # queued, or running unheld: out of the next round's way
+
+
+def test_cancelling_a_run_with_its_children_reaches_those_it_starts_at_that_moment(
+    apps: list[Conveyor],
+) -> None:
+    main, worker, caller = apps
+    for _ in range(ROUNDS):
+        run = main.jobs.fan(3).run_now()
+        (held,) = main.store.claim("w", None, 1, 30)
+        rows = [worker.triggering.new_job(worker.jobs.step(i), None, 0.0, {}) for i in range(3)]
+        for index, row in enumerate(rows):
+            row.parent_id, row.parent_seq, row.child_index = run.id, 1, index
+        started, cancelled = together(
+            partial(worker.store.start_children, run.id, held.token, 1, rows),
+            partial(caller.cancel, run.id, cascade=True),
+        )
+        assert cancelled and run.state == "cancelled"
+        children = main.jobs_list(parent=run.id)
+        assert len(children) == (3 if started else 0)  # none once the run is cancelled
+        assert {c.state for c in children} <= {"cancelled"}
+
+
+def test_one_event_id_sent_from_several_threads_starts_its_runs_once(
+    store_url: str,
+) -> None:
+    senders = [Conveyor(store_url) for _ in range(6)]
+    try:
+        for app in senders:
+            app.job("welcome", trigger=app.event("user.created"))(lambda payload: payload)
+        for n in range(ROUNDS):
+            events = together(*[partial(app.send_event, "user.created", {"n": n}, id=f"e{n}")
+                                for app in senders])
+            assert senders[0].count(job="welcome") == n + 1
+            assert len({tuple(e.runs) for e in events}) == 1 and len(events[0].runs) == 1
+    finally:
+        for app in senders:
+            app.close()
+
+
+@pytest.mark.parametrize("end", ["completed", "failed"])
+def test_cancel_racing_a_worker_storing_the_outcome_keeps_one_of_the_two(
+    apps: list[Conveyor], end: str
+) -> None:
+    main, worker, caller = apps
+    for _ in range(ROUNDS):
+        job = main.jobs.step().run_now()
+        (held,) = main.store.claim("w", None, 1, 30)
+        stored, cancelled = together(
+            partial(worker.store.complete, [_outcome(worker, held, end)]),
+            partial(caller.cancel, job.id),
+        )
+        assert (stored, cancelled) in ((1, False), (0, True))
+        assert job.state == ("cancelled" if cancelled else end)
+        assert main.store.heartbeat("w", {job.id: held.token}, 30) == {job.id}
