@@ -62,7 +62,14 @@ class JobRunner:
             return self._completed(definition, claimed, result)
         except (Exception, SystemExit, Suspend) as exc:  # sys.exit() fails the job only
             return self._caught(definition, claimed, exc)
-        except (asyncio.CancelledError, KeyboardInterrupt, GeneratorExit, *_PASS_THROUGH):
+        except asyncio.CancelledError as exc:
+            task = asyncio.current_task()
+            if task is None or task.cancelling():  # the worker cancels it: passed on
+                raise
+            # the job's own (it awaited something cancelled elsewhere, or raised it): it
+            # fails the attempt, rather than leaving the job running with nobody on it
+            return self._caught(definition, claimed, exc)
+        except (KeyboardInterrupt, GeneratorExit, *_PASS_THROUGH):
             raise
         except BaseException as exc:  # a job's own BaseException subclass fails the attempt
             return self._caught(definition, claimed, exc)

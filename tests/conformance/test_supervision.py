@@ -249,3 +249,33 @@ def test_a_clock_failing_as_attempts_end_leaves_their_outcomes_as_they_were(
     assert [h.result() for h in handles] == [0, 1, 2, 3] and retried.result() == 2
     assert any(r.exc_info and "the app's clock failed" in r.getMessage()
                for r in caplog.records)
+
+
+def test_an_async_job_raising_cancelled_error_of_its_own_fails_that_attempt(
+    app: Conveyor,
+) -> None:
+    """A CancelledError the worker did not cause (the job awaited a future cancelled
+    elsewhere) is the attempt's failure: it was passed on as the worker's own, leaving
+    the job running with no one on it."""
+    import asyncio
+
+    @app.job
+    async def awaits_cancelled(meta: Any) -> int:
+        if meta.attempt == 1:
+            future = asyncio.get_running_loop().create_future()
+            future.cancel()
+            await future
+        return meta.attempt
+
+    @app.job
+    async def fine(n: int) -> int:
+        return n
+
+    h = awaits_cancelled().run_now(retry=1)
+    others = [fine(n).run_now() for n in range(3)]
+    drain(app)
+    assert h.result() == 2 and [o.result() for o in others] == [0, 1, 2]
+    record = app.get_job(h.id)
+    assert record is not None and record.history[0].error is not None
+    assert record.history[0].error["type"] == "CancelledError"
+
