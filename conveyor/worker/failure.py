@@ -13,8 +13,11 @@ from conveyor.worker.meta import JobFailure
 
 def error_json(exc: BaseException, message: str | None = None) -> str:
     kind = type(exc)
-    name = kind.__name__
-    module = None if kind.__module__ == "builtins" else kind.__module__
+    try:
+        name, module = str(kind.__name__), kind.__module__
+    except Exception:  # a class whose name is a broken property must not leave it running
+        name, module = "<exception whose class name failed>", None
+    module = None if module == "builtins" else module
     if message is None:
         try:
             message = str(exc)

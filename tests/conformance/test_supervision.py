@@ -279,3 +279,23 @@ def test_an_async_job_raising_cancelled_error_of_its_own_fails_that_attempt(
     assert record is not None and record.history[0].error is not None
     assert record.history[0].error["type"] == "CancelledError"
 
+
+def test_an_exception_whose_class_name_fails_still_fails_its_attempt(app: Conveyor) -> None:
+    class Odd(type):
+        @property
+        def __name__(cls) -> str:  # type: ignore[override]
+            raise RuntimeError("no name")
+
+    class OddError(Exception, metaclass=Odd):
+        pass
+
+    @app.job
+    def odd() -> None:
+        raise OddError("odd")
+
+    h = odd().run_now()
+    drain(app)
+    record = app.get_job(h.id)
+    assert record is not None and record.state == "failed" and record.error is not None
+    assert (record.error["type"], record.error["message"]) == (
+        "<exception whose class name failed>", "odd")
