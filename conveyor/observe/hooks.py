@@ -111,12 +111,18 @@ class Hooks:
         self, app: RecordSource, event: str, job_id: int, error: BaseException | None,
         only_if_state: str | None = None, attempt: int | None = None,
     ) -> None:
-        fns = self.registered[event]
-        if not fns:
+        # A job read back cancelled after its attempt completed or failed was cancelled
+        # as the attempt ended: the store refused that outcome (the cancel took the
+        # lease), so what happened to it is the cancel (a stored end takes no cancel).
+        fenced = event in ("completed", "failed")
+        if not self.registered[event] and not (fenced and self.registered["cancelled"]):
             return
         record = await asyncio.to_thread(app.get_job, job_id)
         if record is None or (only_if_state and record.state != only_if_state):
             return
+        if fenced and record.state == "cancelled":
+            event, error = "cancelled", None
+        fns = self.registered[event]
         if attempt is not None:
             record = _as_retried(record, attempt)
         for fn in fns:

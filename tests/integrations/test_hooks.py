@@ -129,6 +129,31 @@ def test_cancelled_hooks_fire_once(app: Conveyor) -> None:
     assert cancelled == sorted([pending.id, *(h.id for h in many), running.id])
 
 
+@pytest.mark.parametrize("end", ["returns", "fails"])
+def test_a_job_cancelled_as_it_runs_is_reported_cancelled_however_its_attempt_ends(
+    app: Conveyor, end: str
+) -> None:
+    """The attempt ends right after the cancel, before a heartbeat can tell the worker:
+    the store refuses its outcome, and the hooks hear of the cancel, not of that end."""
+    seen = _recorder(app)
+    cancelled = threading.Event()
+
+    @app.job
+    def busy() -> None:
+        cancelled.wait(10)
+        if end == "fails":
+            raise Fail("too late")
+
+    with worker_thread(app):
+        h = busy().run_now()
+        wait_for(lambda: any(e == "started" and i == h.id for e, i, _, _ in seen))
+        assert app.cancel(h.id)
+        cancelled.set()
+        wait_for(lambda: any(e == "cancelled" for e, _, _, _ in seen))
+    assert [(e, s) for e, _, s, _ in seen] == [("started", "running"), ("cancelled", "cancelled")]
+    assert h.state == "cancelled"
+
+
 def test_unknown_event_is_refused() -> None:
     app = Conveyor("memory://")
     with pytest.raises(ConfigurationError, match="accepted: started, completed"):
