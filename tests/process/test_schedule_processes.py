@@ -1,6 +1,7 @@
 """Three worker processes share a 1-second schedule for 10 seconds: each occurrence is
 stored once, runs once, and is linked to the previous one by ``rescheduled_from``
-(SPEC §6), on one SQLite file and on PostgreSQL."""
+(SPEC §6); processes starting at once on a new store declare each schedule once (§1, §6).
+On one SQLite file and on PostgreSQL."""
 
 from __future__ import annotations
 
@@ -88,3 +89,49 @@ def test_three_workers_run_each_occurrence_of_a_one_second_schedule_once(
     assert len(left) <= 2 and set(left) <= {"scheduled", "queued"}, left
     assert schedule.last_run is not None and schedule.last_run.id == done[-1].id
     assert len({line.split()[1] for line in ledger.read_text().splitlines()}) >= 2
+
+
+STARTING = textwrap.dedent(
+    """
+    import sys
+    import time
+
+    from conveyor import Conveyor
+
+    time.sleep(max(0.0, float(sys.argv[2]) - time.time()))
+    app = Conveyor(sys.argv[1])  # creates or migrates the store, as the others do now
+
+    @app.job(trigger=app.cron("0 3 * * *"))
+    def nightly(): ...
+
+    @app.job(trigger=app.every("90 minutes"))  # counted from when it is first stored
+    def often(): ...
+
+    @app.job(trigger=app.event("deployed"))
+    def announce(payload): ...
+
+    app.send_event("deployed", {"version": 2}, id="deploy-2")
+    app.run_worker(burst=True)
+    app.close()
+    """
+)
+
+
+def test_processes_starting_at_once_on_a_new_store_store_everything_once(
+    url: str, tmp_path: Path,
+) -> None:
+    start = time.time() + 1.5  # every process has imported conveyor by then
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    procs = [subprocess.Popen([sys.executable, "-c", STARTING, url, str(start)], env=env,
+                              cwd=tmp_path, stderr=subprocess.PIPE, text=True)
+             for _ in range(6)]
+    errors = [p.communicate(timeout=120)[1] for p in procs]
+    assert [p.returncode for p in procs] == [0] * 6, errors
+    with Conveyor(url) as app:
+        assert sorted(s.id for s in app.schedules() if s.source == "code") == [
+            "nightly", "often"]
+        for job in ("nightly", "often"):
+            assert [r.state for r in app.jobs_list(job=job)] == ["scheduled"], job
+        event = app.get_event("deploy-2")
+        assert event is not None and len(event.runs) == 1
+        assert [r.state for r in app.jobs_list(job="announce")] == ["completed"]
