@@ -30,7 +30,10 @@ def _distinct(jobs: Sequence[NewJob]) -> Sequence[NewJob]:
 
 def claimed(rows: list[Any], token: int) -> list[ClaimedJob]:
     """The jobs a claim's rows (its RETURNING list) hold, in claim order."""
-    rows.sort(key=lambda r: (-r[15], r[8], r[0]))
+    try:
+        rows.sort(key=lambda r: (-r[15], r[8], r[0]))
+    except TypeError:  # a priority no trigger stores (SQLite holds text written by hand)
+        rows.sort(key=lambda r: (-r[15] if isinstance(r[15], int | float) else 0, r[8], r[0]))
     return [
         ClaimedJob(
             id=r[0], job=r[1], args=r[2], kwargs=r[3], attempt=r[4], token=token,
