@@ -111,5 +111,6 @@ def main() -> None:
         FakeClock(app, start=datetime.fromisoformat(at), patch_python=False)
         app.run_worker(burst=True)
     else:
-        app.run_worker(concurrency=2, grace=float(os.environ.get("CRASH_GRACE", "30")))
+        app.run_worker(concurrency=2, grace=float(os.environ.get("CRASH_GRACE", "30")),
+                       maintenance_interval=0.1, poll_interval=0.1)
     app.close()

@@ -16,7 +16,8 @@ from tests.durable.test_crash_points import Crash
 from tests.support import ROOT, store_url, wait_for
 
 pytestmark = pytest.mark.slow
-WORKER = "from tests.durable.children_crash_app import app; app.run_worker(concurrency=2)"
+WORKER = ("from tests.durable.children_crash_app import app; "
+          "app.run_worker(concurrency=2, maintenance_interval=0.1, poll_interval=0.1)")
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

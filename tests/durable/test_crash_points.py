@@ -18,7 +18,9 @@ from conveyor import Conveyor, JobRecord
 from tests.support import ROOT, store_url, wait_for
 
 pytestmark = pytest.mark.slow
-WORKER = "from tests.durable.crash_app import app; app.run_worker(concurrency=2)"
+# Frequent polls and upkeep: a killed worker's run is rescued and claimed soon after its lease.
+WORKER = ("from tests.durable.crash_app import app; "
+          "app.run_worker(concurrency=2, maintenance_interval=0.1, poll_interval=0.1)")
 H = TypeVar("H", bound="Crash")
 
 

@@ -73,5 +73,5 @@ def build(url: str, folder: Path) -> Conveyor:
 
 def main() -> None:
     app = build(os.environ["CRASH_URL"], Path(os.environ["CRASH_DIR"]))
-    app.run_worker(concurrency=2, maintenance_interval=0.1)
+    app.run_worker(concurrency=2, maintenance_interval=0.1, poll_interval=0.1)
     app.close()
