@@ -48,6 +48,25 @@ def spawn_worker(url: str, tmp: Path, *, lease: float = 2.0, env: dict[str, str]
     )
 
 
+#: Code a racing process runs once it is ready (its imports done): it waits at the gate
+#: ``$CONVEYOR_TEST_GATE`` until :func:`open_gate` opens it for every racer at once.
+AT_THE_GATE = (
+    "import os as _os, time as _time\n"
+    "_gate = _os.environ['CONVEYOR_TEST_GATE']\n"
+    "open(f'{_gate}.{_os.getpid()}', 'w').close()\n"
+    "while not _os.path.exists(_gate):\n"
+    "    _time.sleep(0.001)\n"
+)
+
+
+def open_gate(gate: Path, procs: list[subprocess.Popen[Any]]) -> None:
+    """Let ``procs`` (running :data:`AT_THE_GATE` with ``$CONVEYOR_TEST_GATE`` = ``gate``)
+    go together once all of them wait there (or one has exited: its error tells why)."""
+    wait_for(lambda: len(list(gate.parent.glob(f"{gate.name}.*"))) >= len(procs)
+             or any(p.poll() is not None for p in procs), 60, "the racers at the gate")
+    gate.touch()
+
+
 def worker_logs(tmp: Path) -> str:
     return "\n".join(p.read_text(errors="replace") for p in sorted(tmp.glob("worker-*.log")))
 

@@ -20,9 +20,11 @@ from conveyor.stores.sqlite.schema import MIGRATIONS
 from .app import build
 from .helpers import (
     APP_FILE,
+    AT_THE_GATE,
     ROOT,
     assert_no_overlap,
     executions,
+    open_gate,
     spawn_worker,
     stop,
     wait_until,
@@ -67,28 +69,29 @@ def test_three_workers_on_one_sqlite_file_run_every_job_exactly_once(tmp_path: P
 
 
 _TRIGGER = (
-    "import importlib.util, json, sys, time\n"
+    "import importlib.util, json, sys\n"
     "spec = importlib.util.spec_from_file_location('process_test_app', sys.argv[1])\n"
     "module = importlib.util.module_from_spec(spec)\n"
     "spec.loader.exec_module(module)\n"
     "app = module.build(sys.argv[2])\n"
-    "start, mode = float(sys.argv[3]), sys.argv[4]\n"
-    "time.sleep(max(0.0, start - time.time()))\n"
+    "mode = sys.argv[3]\n"
+    + AT_THE_GATE +
     "ids = [app.jobs.sleepy(i).run_now(key='race', **{mode: True}).id for i in range(40)]\n"
     "print(json.dumps(ids))\n"
 )
 
 
 def _race(url: str, tmp_path: Path, mode: str, processes: int = 4) -> list[list[int]]:
-    start = time.time() + 1.5  # every process is importing by then; they start together
+    gate = tmp_path / "gate"
     procs = [
         subprocess.Popen(
-            [sys.executable, "-c", _TRIGGER, str(APP_FILE), url, str(start), mode],
-            env=worker_env(url, tmp_path, 2.0), cwd=tmp_path, stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
+            [sys.executable, "-c", _TRIGGER, str(APP_FILE), url, mode],
+            env=worker_env(url, tmp_path, 2.0, CONVEYOR_TEST_GATE=str(gate)), cwd=tmp_path,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         )
         for _ in range(processes)
     ]
+    open_gate(gate, procs)
     results = []
     for proc in procs:
         out, err = proc.communicate(timeout=25)
@@ -122,11 +125,10 @@ def test_racing_replace_leaves_exactly_one_pending_job(race_url: str, tmp_path: 
 
 
 _OPEN = (
-    "import sys, time\n"
+    "import sys\n"
     "from conveyor import Conveyor\n"
-    "url, start = sys.argv[1], float(sys.argv[2])\n"
-    "time.sleep(max(0.0, start - time.time()))\n"
-    "with Conveyor(url) as app:\n"
+    + AT_THE_GATE +
+    "with Conveyor(sys.argv[1]) as app:\n"
     "    app.job('opened')(lambda: None)().run_now()\n"
 )
 
@@ -134,13 +136,15 @@ _OPEN = (
 def test_processes_opening_a_new_sqlite_file_at_once_all_succeed(tmp_path: Path) -> None:
     path = tmp_path / "fresh.db"
     url = f"sqlite:///{path}"
-    start = time.time() + 1.0
+    gate = tmp_path / "gate"
     procs = [
-        subprocess.Popen([sys.executable, "-c", _OPEN, url, str(start)], cwd=tmp_path,
-                         env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
+        subprocess.Popen([sys.executable, "-c", _OPEN, url], cwd=tmp_path,
+                         env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin",
+                              "CONVEYOR_TEST_GATE": str(gate)},
                          stderr=subprocess.PIPE)
         for _ in range(6)
     ]
+    open_gate(gate, procs)
     errors = [p.communicate(timeout=25)[1].decode() for p in procs]
     assert [p.returncode for p in procs] == [0] * 6, errors
     with sqlite3.connect(path) as conn:
@@ -170,11 +174,13 @@ def test_the_conveyor_worker_command_runs_the_test_app(tmp_path: Path) -> None:
 def test_killing_one_of_three_workers_mid_run_loses_nothing(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path}/jobs.db"
     app = build(url, lease=1.0)
-    handles = app.enqueue_many(app.jobs.sleepy(0.002) for _ in range(1500))
     workers = [spawn_worker(url, tmp_path, lease=1.0, concurrency=8,
                             maintenance_interval=0.2) for _ in range(3)]
     victim = workers[0]
     try:
+        # All three running first: a victim slow to start would find the work done.
+        wait_until(lambda: live_workers(tmp_path / "jobs.db") == 3, 60, "3 workers", tmp_path)
+        handles = app.enqueue_many(app.jobs.sleepy(0.002) for _ in range(1500))
         wait_until(lambda: sum(r.pid == victim.pid for r in executions(tmp_path)) >= 100, 20,
                    "the victim to run jobs", tmp_path)
         victim.kill()
