@@ -45,7 +45,7 @@ def test_kill_9_in_the_middle_of_long_jobs_loses_nothing(
 ) -> None:
     handles = app.enqueue_many(app.jobs.sleepy(1.0) for _ in range(12))
     victim = spawn_worker(url, tmp_path, lease=1.0, concurrency=6)
-    survivor = spawn_worker(url, tmp_path, lease=1.0, concurrency=3,
+    survivor = spawn_worker(url, tmp_path, lease=1.0, concurrency=6,
                             maintenance_interval=0.2)
     try:
         wait_until(lambda: sum(r.pid == victim.pid for r in executions(tmp_path)) >= 3, 15,

@@ -53,7 +53,7 @@ def test_four_workers_never_run_more_than_the_global_concurrency(
     workers = [spawn_worker(url, tmp_path, app_file=FLOW_APP, concurrency=1,
                             poll_interval=0.05) for _ in range(4)]
     wait_until(lambda: len(flow.app.store.workers(60)) == 4, 30, "4 workers", tmp_path)
-    handles = flow.app.enqueue_many(flow.limited(0.2) for _ in range(24))
+    handles = flow.app.enqueue_many(flow.limited(0.1) for _ in range(24))
     seen: list[int] = []
     stop_sampling = threading.Event()
     sampler = threading.Thread(target=_sample, args=(flow.app, "limited", stop_sampling, seen))
@@ -112,7 +112,7 @@ def test_a_paused_queue_holds_every_worker_then_drains_after_resume(
                for _ in range(2)]
     try:
         wait_until(lambda: marker.state == "completed", 30, "the unpaused job", tmp_path)
-        time.sleep(1.5)  # the workers keep polling the held queue meanwhile
+        time.sleep(1.0)  # the workers poll the held queue 20 times meanwhile
         assert [h.state for h in handles] == ["queued"] * 5
         flow.app.resume(queue="held")
         wait_until(lambda: all(h.state == "completed" for h in handles), 30,

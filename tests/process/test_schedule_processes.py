@@ -1,4 +1,4 @@
-"""Three worker processes share a 1-second schedule for 10 seconds: each occurrence is
+"""Three worker processes share a 1-second schedule for 6 seconds: each occurrence is
 stored once, runs once, and is linked to the previous one by ``rescheduled_from``
 (SPEC §6); processes starting at once on a new store declare each schedule once (§1, §6).
 On one SQLite file and on PostgreSQL."""
@@ -66,7 +66,7 @@ def test_three_workers_run_each_occurrence_of_a_one_second_schedule_once(
         deadline = time.monotonic() + 20  # the first run, once the processes have started
         while not (ledger.exists() and ledger.read_text()) and time.monotonic() < deadline:
             time.sleep(0.1)
-        time.sleep(10)
+        time.sleep(6)
     finally:
         codes = [stop(w) for w in workers]
     assert codes == [0, 0, 0], worker_logs(tmp_path)
@@ -78,13 +78,13 @@ def test_three_workers_run_each_occurrence_of_a_one_second_schedule_once(
     done = [r for r in found if r.state == "completed"]
     assert [i for i, n in ran.items() if n > 1] == [], "an occurrence ran twice"
     assert set(ran) == {r.id for r in done}, worker_logs(tmp_path)
-    assert len(done) >= 8, f"only {len(done)} occurrences ran in 10 s"
+    assert len(done) >= 4, f"only {len(done)} occurrences ran in 6 s"
     assert len({r.run_at for r in found}) == len(found), "an occurrence was stored twice"
     assert [r.rescheduled_from for r in found[1:]] == [r.id for r in found[:-1]]
     steps = [b.run_at - a.run_at for a, b in itertools.pairwise(found)]
     assert all(s >= timedelta(seconds=1) and not s.microseconds for s in steps)
     # A claim later than a second (a busy machine) skips to the next fire time after now.
-    assert sum(s > timedelta(seconds=1) for s in steps) <= 3, f"occurrences skipped: {steps}"
+    assert sum(s > timedelta(seconds=1) for s in steps) <= 2, f"occurrences skipped: {steps}"
     left = [r.state for r in found if r.state != "completed"]  # the next one (a released one)
     assert len(left) <= 2 and set(left) <= {"scheduled", "queued"}, left
     assert schedule.last_run is not None and schedule.last_run.id == done[-1].id
