@@ -162,3 +162,37 @@ def test_cancel_racing_a_worker_storing_the_outcome_keeps_one_of_the_two(
         assert (stored, cancelled) in ((1, False), (0, True))
         assert job.state == ("cancelled" if cancelled else end)
         assert main.store.heartbeat("w", {job.id: held.token}, 30) == {job.id}
+
+
+
+def claiming_during(worker: Conveyor, call: Callable[[], Any]) -> tuple[Any, list[int]]:
+    """``call()``'s result while ``worker`` claims due jobs two at a time all along, and
+    the ids it claimed."""
+    claimed: list[int] = []
+    busy = threading.Event()
+
+    def claim() -> None:
+        busy.wait(10)
+        while busy.is_set():
+            claimed.extend(j.id for j in worker.store.claim("w", None, 2, 30))
+
+    claimer = threading.Thread(target=claim)
+    claimer.start()
+    try:
+        busy.set()
+        result = call()
+    finally:
+        busy.clear()
+        claimer.join(30)
+    return result, claimed
+
+
+def test_cancel_jobs_by_payload_never_cancels_what_a_worker_claims_meanwhile(
+    apps: list[Conveyor],
+) -> None:
+    main, worker, _ = apps
+    for n in range(3):
+        main.enqueue_many(main.jobs.step({"shop": n, "i": i}) for i in range(200))
+        cancelled, claimed = claiming_during(worker, partial(main.cancel_jobs, data={"shop": n}))
+        assert cancelled + len(claimed) == 200
+        assert {main.get_job(i).state for i in claimed} <= {"running"}  # type: ignore[union-attr]

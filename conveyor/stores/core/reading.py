@@ -23,9 +23,11 @@ class ReadingCore:
 
     def _where(self, conn: Any, flt: JobFilter, params: dict[str, Any]) -> str:
         """``where`` for ``flt``; a data subset the dialect cannot test in SQL is matched
-        here first (on ``conn``), becoming a filter on the ids found."""
+        here first (on ``conn``), becoming a filter on the ids found. The rest of ``flt``
+        still applies: outside a transaction, a row found may have changed (a worker
+        claimed it) before the statement using this condition runs."""
         if flt.data is not None and not self.d.json_contains:
-            flt = JobFilter(ids=self._matching_ids(conn, flt))
+            flt = dataclasses.replace(flt, data=None, ids=self._matching_ids(conn, flt))
         return where(self.d, flt, params)
 
     def _matching_ids(self, conn: Any, flt: JobFilter) -> list[int]:
