@@ -248,3 +248,18 @@ def test_durable_log_lines_with_odd_text_and_fields_are_stored(app: Conveyor) ->
     assert line.startswith("file \ufffd\ufffd") and "datetime.datetime(2030" in line
     (step,) = app.steps(h.id)
     assert step.input["fields"]["path"] == "'bad-\\udcff'"
+
+
+def test_text_search_finds_quotes_backslashes_and_control_characters_literally(
+    app: Conveyor, echo: Any
+) -> None:
+    """Payloads and errors are stored as JSON, which escapes these: the text is found as
+    written, and JSON syntax (a quoted key) is still found in the stored text."""
+    odd = ['say "hi"', "C:\\temp", "a\tb", "unit\x1fsep", "100%", "a_b", "é😀"]
+    handles = {text: echo({"name": text}).run_now() for text in odd}
+    other = echo({"name": "plain"}).run_now()
+    for text, handle in handles.items():
+        assert [r.id for r in app.jobs_list(text=text)] == [handle.id], text
+        assert app.count(text=text) == 1, text
+    assert {r.id for r in app.jobs_list(text='"name"')} == {
+        h.id for h in [*handles.values(), other]}

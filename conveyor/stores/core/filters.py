@@ -25,6 +25,22 @@ def state_condition(d: D, state: str) -> str:
     return f"state = '{state}'"  # names are checked against STATES before this point
 
 
+def _text_condition(d: D, text: str, params: dict[str, Any]) -> str:
+    """``text`` in any of the searched columns. The JSON ones hold a quote, a backslash
+    or a control character escaped, so there it is also looked for as JSON writes it."""
+    params["text"] = like_pattern(text)
+    encoded = json.dumps(text, ensure_ascii=False)[1:-1]
+    marks = [d.mark("text")]
+    if encoded != text:
+        params["text_json"] = like_pattern(encoded)
+        marks.append(d.mark("text_json"))
+    like = f" {d.like} {{}}{d.like_escape}"
+    return "(" + " OR ".join(
+        d.json_text(column) + like.format(mark)
+        for column in _TEXT_COLUMNS for mark in (marks[:1] if column == "job" else marks)
+    ) + ")"
+
+
 def where(d: D, flt: JobFilter, params: dict[str, Any]) -> str:
     """SQL conditions (joined by AND) for ``flt``; fills ``params``. Without the dialect's
     ``json_contains``, data subsets are matched afterwards in Python."""
@@ -49,9 +65,7 @@ def where(d: D, flt: JobFilter, params: dict[str, Any]) -> str:
     if flt.data is not None and d.json_contains:
         add(d.json_contains.format(d.mark("data")), "data", json.dumps(flt.data))
     if flt.text:
-        text = f" {d.like} {d.mark('text')}{d.like_escape}"
-        add("(" + " OR ".join(d.json_text(c) + text for c in _TEXT_COLUMNS) + ")", "text",
-            like_pattern(flt.text))
+        parts.append(_text_condition(d, flt.text, params))
     for test, name in FILTER_COMPARISONS:
         value = getattr(flt, name)
         if value is not None:
