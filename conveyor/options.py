@@ -131,7 +131,7 @@ def coerce_queue(queue: object) -> str:
 def queue_name(queue: object) -> str:
     if not isinstance(queue, str) or not queue.strip() or "\x00" in queue:
         raise ConfigurationError(
-            f"invalid queue {queue!r}; accepted: a non-empty str without NUL characters"
+            f"invalid queue {queue!r}; accepted: a str that is not blank, without NUL characters"
         )
     return check_identifier(queue, "queue")
 

@@ -127,6 +127,7 @@ def test_an_unknown_option_is_refused_listing_the_accepted(app: Conveyor) -> Non
     ("version", 1.2, "invalid version 1.2; accepted: a semantic version"),
     ("priority", "urgent", "invalid priority"),
     ("queue", "", "invalid queue"),
+    ("queue", "\x1f", r"invalid queue '\\x1f'; accepted: a str that is not blank"),
     ("timeout", -5, "invalid timeout"),
     ("retry", "lots", "retry"),
     ("trigger", "every day", "invalid trigger"),
