@@ -249,9 +249,38 @@ class Queries:
         self._app.hooks.cancelled(self, self.records(ids))
 
     def retry(self, job_id: int) -> bool:
-        """Run a finished job again now; False if it is not finished or does not exist."""
+        """Run a finished job again now; False if it is not finished or does not exist.
+        A job whose dependency failed or was cancelled is refused with a
+        :class:`~conveyor.ConfigurationError` naming the run to retry first."""
         found = _stored_id(job_id)
-        return found is not None and bool(self._store.retry_jobs([found]))
+        if found is None:
+            return False
+        if self._store.retry_jobs([found]):
+            return True
+        refusal = self.retry_refusal(found)
+        if refusal:
+            raise ConfigurationError(refusal)
+        return False
+
+    def retry_refusal(self, job_id: int) -> str | None:
+        """Why a finished job cannot be retried now (a dependency failed, was cancelled
+        or is no longer stored), or None."""
+        record = self.get_job(job_id)
+        if record is None or not record.finished or not record.depends_on:
+            return None
+        found = {r.id: r for r in self.records(record.depends_on)}
+        for dep_id in record.depends_on:
+            dep = found.get(dep_id)
+            if dep is None:
+                return (f"run {job_id} ({record.job}) cannot be retried: run {dep_id}, whose "
+                        "result it receives, is no longer stored")
+            if dep.state in ("failed", "cancelled"):
+                cause = (dep.error or {}).get("cause")
+                first = cause if isinstance(cause, int) else dep_id
+                return (f"run {job_id} ({record.job}) cannot be retried: run {dep_id} "
+                        f"({dep.job}), which it depends on, {dep.state}; retry run {first} "
+                        "first (the runs cancelled because of it run again when it completes)")
+        return None
 
     def retry_many(self, ids: Sequence[int]) -> set[int]:
         """Run the finished jobs among ``ids`` again now, in one statement; their ids."""

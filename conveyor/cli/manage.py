@@ -18,7 +18,8 @@ ids_argument = click.argument("ids", metavar="ID...", nargs=-1, required=True, t
 
 
 def act_on_each(app: Conveyor, ids: tuple[int, ...], act: Callable[[list[int]], set[int]],
-                done: str, accepted: str) -> None:
+                done: str, accepted: str,
+                why: Callable[[int], str | None] = lambda job_id: None) -> None:
     """Apply ``act`` to the ids (it returns those it acted on), then one line per id
     (the ids not acted on are read to say why); exit 2 if any could not be acted on."""
     failed = False
@@ -29,8 +30,12 @@ def act_on_each(app: Conveyor, ids: tuple[int, ...], act: Callable[[list[int]], 
             click.echo(f"{done} {job_id}")
             continue
         record = app.get_job(job_id)
+        refusal = why(job_id) if record is not None else None
         if record is None:
             click.echo(f"error: no job with id {job_id}", err=True)
+            failed = True
+        elif refusal:
+            click.echo(f"error: {refusal}", err=True)
             failed = True
         else:
             click.echo(f"error: job {job_id} is {record.state}; only {accepted} jobs can be "
@@ -57,7 +62,8 @@ def cancel(app: Conveyor, ids: tuple[int, ...], cascade: bool) -> None:
 @app_options()
 def retry(app: Conveyor, ids: tuple[int, ...]) -> None:
     """Run finished runs again now."""
-    act_on_each(app, ids, app.queries.retry_many, "retried", "completed, failed or cancelled")
+    act_on_each(app, ids, app.queries.retry_many, "retried", "completed, failed or cancelled",
+                app.queries.retry_refusal)
 
 
 @click.command()

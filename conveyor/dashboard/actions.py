@@ -6,7 +6,7 @@ import json
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from conveyor.errors import ConveyorError
+from conveyor.errors import ConfigurationError, ConveyorError
 from conveyor.jobs import JobDefinition
 
 if TYPE_CHECKING:
@@ -164,8 +164,11 @@ def cancel_cascade(app: Conveyor, run_id: int) -> None:
 
 
 def retry(app: Conveyor, run_id: int) -> None:
-    _act(app, run_id, app.retry,
-         "has not finished; only completed, failed or cancelled runs can be retried")
+    try:
+        _act(app, run_id, app.retry,
+             "has not finished; only completed, failed or cancelled runs can be retried")
+    except ConfigurationError as exc:  # its dependency failed: retry that one first
+        raise BadInput(str(exc), status=409) from None
 
 
 def _act(app: Conveyor, run_id: int, action: Callable[[int], bool], refusal: str) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from conveyor import Conveyor, Fail, JobFailed, chain, group
+from conveyor import ConfigurationError, Conveyor, Fail, JobFailed, chain, group
 from conveyor.testing import run_until_idle
 
 
@@ -189,6 +189,36 @@ def test_a_failed_member_stops_the_chain(app: Conveyor) -> None:
     with pytest.raises(JobFailed):
         handle.result(timeout=5)
     assert ran == ["first"]
+
+
+def test_retrying_the_failed_member_of_a_chain_carries_the_chain_on(app: Conveyor) -> None:
+    down = {"now": True}
+
+    @app.job
+    def fetch(url: str) -> str:
+        if down["now"]:
+            raise RuntimeError("server down")
+        return f"<{url}>"
+
+    @app.job
+    def parse(html: str) -> int:
+        return len(html)
+
+    @app.job
+    def store(n: int, table: str = "t") -> str:
+        return f"{table}:{n}"
+
+    handle = chain(fetch("a.io"), parse(), store(table="pages")).run_now()
+    run_until_idle(app)
+    fetched, parsed, stored = handle.ids
+    assert [_state(app, i) for i in handle.ids] == ["failed", "cancelled", "cancelled"]
+    with pytest.raises(ConfigurationError, match=f"retry run {fetched} first"):
+        app.retry(parsed)  # never without its input
+    down["now"] = False
+    assert app.retry(fetched) is True
+    run_until_idle(app)
+    assert handle.result(timeout=5) == "pages:6"
+    assert app.get_job(stored).args == [6]  # type: ignore[union-attr]
 
 
 def test_cancel_cascade_reaches_children_and_dependents(app: Conveyor) -> None:

@@ -239,3 +239,24 @@ def test_migrate_takes_a_store_url_without_an_app(tmp_path: Path) -> None:
     assert again.stdout.strip() == "up to date"
     alone = runner.invoke(main, ["migrate"], env=env)
     assert alone.exit_code == 2 and "--url URL" in alone.output
+
+
+def test_retry_of_a_job_whose_dependency_was_cancelled_names_the_run_to_retry_first(
+    invoke: Invoke, db_url: str
+) -> None:
+    first = invoke("run", "add", "--args", "[1, 2]", "--in", "1 hour").stdout.strip()
+    with Conveyor(db_url) as app:
+        @app.job
+        def add(a: int, b: int) -> int:
+            return a + b
+
+        then = add(3, 4).run_now(depends_on=[int(first)]).id
+    invoke("cancel", first)  # `then` is cancelled with it
+    result = invoke("retry", str(then))
+    assert result.exit_code == 2
+    assert result.stderr.strip() == (
+        f"error: run {then} (add) cannot be retried: run {first} (add), which it depends "
+        f"on, cancelled; retry run {first} first (the runs cancelled because of it run "
+        "again when it completes)")
+    assert invoke("retry", first).stdout.strip() == f"retried {first}"
+    assert "blocked" in invoke("show", str(then)).stdout.splitlines()[0]

@@ -136,8 +136,32 @@ class World:
         for job in hit:
             self.follow(job, now)
 
+    def refuses_retry(self, job: Job) -> bool:
+        """A finished job is not retried while a dependency failed or was cancelled."""
+        return any(self._state(d) in ("failed", "cancelled") for d in job.deps)
+
     def retry(self, job: Job, now: datetime) -> None:
-        job.state, job.run_at, job.result, job.finished_at = "pending", now, None, None
+        """Run a finished job again (blocked while a dependency is unfinished), and put
+        back the jobs below it cancelled because of it (SPEC §10: a retried member
+        carries its chain on)."""
+        reopened = {job.id}
+        self._reopen(job, now)
+        for other in sorted(self.jobs.values(), key=lambda j: j.id):
+            if (other.id > job.id and other.state == "cancelled" and other.error == DEPENDENCY
+                    and any(d in reopened for d in other.deps)
+                    and not self.refuses_retry(other)):
+                reopened.add(other.id)
+                self._reopen(other, now)
+                other.error = None
+
+    def _state(self, job_id: int) -> str:
+        """A dependency's state (a purged one had finished: as completed)."""
+        return self.jobs[job_id].state if job_id in self.jobs else "completed"
+
+    def _reopen(self, job: Job, now: datetime) -> None:
+        waits = any(self._state(d) != "completed" for d in job.deps)
+        job.state = "blocked" if waits else "pending"
+        job.run_at, job.result, job.finished_at = now, None, None
         job.max_attempts = max(job.max_attempts, job.attempts + 1)
 
     def ran(self, job: Job, attempt: int, now: datetime) -> None:

@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
 
-from conveyor import Conveyor, Fail, Retry, RetryIn
+from conveyor import ConfigurationError, Conveyor, Fail, Retry, RetryIn
 from conveyor.testing import FakeClock
 from tests.conformance.jobmodel import (
     DEPENDENCY,
@@ -178,6 +178,10 @@ class Machine(RuleBasedStateMachine):
         job_id = self.pick(pick)
         found = self.world.jobs.get(job_id)
         expected = found is not None and found.state in FINISHED
+        if expected and self.world.refuses_retry(found):  # type: ignore[arg-type]
+            with pytest.raises(ConfigurationError, match="cannot be retried"):
+                self.app.retry(job_id)
+            return
         assert self.app.retry(job_id) is expected
         if found is not None and expected:
             self.world.retry(found, self.now)

@@ -169,6 +169,16 @@ def test_cancel_retry_and_rerun(demo: Conveyor, make_client: ClientFactory) -> N
     assert new != later and demo.get_job(new).args == ["later"]
 
 
+def test_retry_of_a_run_whose_dependency_was_cancelled_is_refused_naming_it(
+    demo: Conveyor, make_client: ClientFactory
+) -> None:
+    first = demo.jobs["echo"]("first").run_in(1, "hour").id
+    then = demo.jobs["echo"]("then").run_now(depends_on=[first]).id
+    demo.cancel(first)
+    r = make_client(demo).post(f"/api/runs/{then}/retry")
+    assert r.status_code == 409 and f"retry run {first} first" in r.json()["error"]
+
+
 def test_overview_counts_throughput_and_workers(
     demo: Conveyor, make_client: ClientFactory
 ) -> None:

@@ -118,14 +118,6 @@ class ReadingCore:
                 d.notify(conn)
             return changed
 
-    def retry_jobs(self, ids: Sequence[int]) -> list[int]:
-        with self.d.writing() as conn:
-            params = self.d.params(ids=self.d.array(ids))
-            retried = [int(r[0]) for r in self.d.run(conn, "retry_job", params)]
-            if retried:
-                self.d.notify(conn)
-        return retried
-
     def purge(self, flt: JobFilter | None, expired_only: bool) -> int:
         d = self.d
         params = d.params()

@@ -317,6 +317,24 @@ INSERT INTO conveyor_deps (job_id, position, dep_id, done)
 SELECT * FROM unnest(%(job_id)s::bigint[], %(position)s::int[], %(dep_id)s::bigint[],
     %(done)s::bool[])
 
+-- name: reopen
+-- A retried workflow job after retry_job (stores/retrylogic.py decided): blocked on its
+-- unfinished dependencies (link_counts sets its count), or fed their results now (its
+-- pipe is then used up).
+UPDATE conveyor_jobs AS j SET state = r.state, blockers = r.blockers,
+    pipe = CASE WHEN r.args IS NULL THEN j.pipe END,
+    args = coalesce(r.args, j.args), payload = coalesce(r.payload::jsonb, j.payload),
+    error = CASE WHEN r.restored THEN NULL ELSE j.error END
+FROM unnest(%(id)s::bigint[], %(state)s::text[], %(blockers)s::int[], %(args)s::text[],
+    %(payload)s::text[], %(restored)s::bool[]) AS r(id, state, blockers, args, payload, restored)
+WHERE j.id = r.id
+
+-- name: reopen_edges
+UPDATE conveyor_deps AS d SET done = e.done
+FROM unnest(%(job_id)s::bigint[], %(dep_id)s::bigint[], %(done)s::bool[])
+    AS e(job_id, dep_id, done)
+WHERE d.job_id = e.job_id AND d.dep_id = e.dep_id
+
 -- name: start_count
 INSERT INTO conveyor_waits (job_id, blockers) VALUES (%(id)s, %(blockers)s)
 ON CONFLICT (job_id) DO UPDATE SET blockers = excluded.blockers

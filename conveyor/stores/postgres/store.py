@@ -29,6 +29,7 @@ from conveyor.stores.core.durable import DurableCore
 from conveyor.stores.core.flow import FlowCore
 from conveyor.stores.core.leases import LeasesCore
 from conveyor.stores.core.reading import ReadingCore
+from conveyor.stores.core.retrying import RetryCore
 from conveyor.stores.core.schedules import SchedulesCore
 from conveyor.stores.core.workflows import WorkflowsCore
 from conveyor.stores.core.writing import InsertCore, claimed
@@ -81,7 +82,7 @@ def _notify_if_due(conn: psycopg.Connection[Any], outcomes: Sequence[Outcome]) -
 
 class PostgresStore(
     AsyncMixin, InsertCore, DurableCore, SchedulesCore, ReadingCore, LeasesCore, FlowCore,
-    WorkflowsCore,
+    WorkflowsCore, RetryCore,
 ):
     """Store on PostgreSQL: ``PostgresStore("postgresql://user@host/db?schema=app1")``.
 

@@ -124,6 +124,18 @@ WHERE id = :id
 INSERT INTO conveyor_deps (job_id, position, dep_id, done)
 VALUES (:job_id, :position, :dep_id, :done)
 
+-- name: reopen
+-- A retried workflow job after retry_job (stores/retrylogic.py decided): blocked on its
+-- unfinished dependencies, or fed their results now (its pipe is then used up).
+UPDATE conveyor_jobs SET state = :state, blockers = :blockers,
+    pipe = CASE WHEN :args IS NULL THEN pipe END,
+    args = coalesce(:args, args), payload = coalesce(:payload, payload),
+    error = CASE WHEN :restored THEN NULL ELSE error END
+WHERE id = :id
+
+-- name: reopen_edges
+UPDATE conveyor_deps SET done = :done WHERE job_id = :job_id AND dep_id = :dep_id
+
 -- name: wait_for_children
 -- After save_step: the run waits until its :left unfinished children are done.
 UPDATE conveyor_jobs SET state = 'waiting', blockers = :left,

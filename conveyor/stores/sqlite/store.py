@@ -16,6 +16,7 @@ from conveyor.stores.core.durable import DurableCore
 from conveyor.stores.core.flow import FlowCore
 from conveyor.stores.core.leases import LeasesCore
 from conveyor.stores.core.reading import ReadingCore
+from conveyor.stores.core.retrying import RetryCore
 from conveyor.stores.core.schedules import SchedulesCore
 from conveyor.stores.core.workflows import WorkflowsCore
 from conveyor.stores.core.writing import InsertCore, claimed
@@ -35,7 +36,7 @@ _MAX_PARAMS = 999  # SQLite's oldest default limit of parameters in one statemen
 
 class SQLiteStore(
     InsertCore, ReadingCore, LeasesCore, DurableCore, SchedulesCore, FlowCore,
-    WorkflowsCore,
+    WorkflowsCore, RetryCore,
 ):
     """Store on one SQLite file: WAL, one BEGIN IMMEDIATE transaction per batch."""
 
