@@ -3,12 +3,14 @@ suspension, events stored once."""
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from typing import Any
 
 from conveyor import Conveyor
 from conveyor.stores.base import EventRow, NewJob, Outcome, StepRow
+from conveyor.stores.matching import FAR_FUTURE
 
 
 def claimed_run(app: Conveyor) -> Any:
@@ -73,3 +75,32 @@ def test_an_event_is_stored_once_per_id_even_when_sent_concurrently(app: Conveyo
     stored = app.store.get_event("same")
     assert stored is not None and len(stored.runs) == 1
     assert app.count(job="on-event") == 1
+
+
+def test_an_event_sent_while_a_run_stores_its_wait_for_it_wakes_the_run(tmp_path: Any) -> None:
+    """SQLite stores the waiting step and suspends the run in two statements; another
+    process's event arriving between them (sent here from SQLite's statement trace, as
+    the suspension begins) must find both or neither."""
+    url = f"sqlite:///{tmp_path}/jobs.db"
+    with Conveyor(url) as app, Conveyor(url) as other:
+        job = claimed_run(app)
+        wait = StepRow(job_id=job.id, seq=1, key="ping", kind="event", state="waiting",
+                       input=json.dumps({"name": "ping", "filter": None}), wake_at=FAR_FUTURE,
+                       event_name="ping", started_at=time.time())
+        sender = threading.Thread(target=other.send_event, args=("ping", {}), kwargs={"id": "p"})
+
+        def trace(sql: str) -> None:
+            if sql.lstrip().startswith("UPDATE conveyor_jobs SET state = 'waiting'"):
+                sender.start()
+                sender.join(1)  # delivered at once, unless this write holds the lock
+
+        app.store.db.conn.set_trace_callback(trace)  # type: ignore[attr-defined]
+        try:
+            assert app.store.save_step(job.token, wait, FAR_FUTURE)
+        finally:
+            app.store.db.conn.set_trace_callback(None)  # type: ignore[attr-defined]
+        sender.join(10)
+        assert sender.ident is not None and not sender.is_alive()
+        (stored,) = app.store.load_steps(job.id)
+        assert stored.state == "completed"  # woken, not waiting for good: due now
+        assert [j.id for j in app.store.claim("w2", None, 1, 30.0)] == [job.id]

@@ -51,7 +51,11 @@ class DurableCore:
         """Step writes (:func:`step_params`) in one transaction: whether each was stored."""
         d = self.d
         if len(batch) == 1:
-            with d.one() as conn:
+            # A step that suspends its run is two statements where the dialect has
+            # "suspend" (SQLite): one transaction, or an event sent between them would
+            # find the step waiting but not its run, and never wake it.
+            alone = batch[0]["suspend"] is None or "suspend" not in d.q
+            with d.one() if alone else d.writing() as conn:
                 return [d.save_step(conn, batch[0])]
         order = sorted(range(len(batch)), key=lambda i: batch[i]["job_id"])  # lock order
 
