@@ -71,6 +71,12 @@ def _priority(value: Any) -> Priority:
         return Priority(0)
 
 
+def _whole(value: Any) -> int | None:
+    """An int column as stored; anything else there (SQLite holds text and reals written
+    by hand) reads as None."""
+    return value if isinstance(value, int) else None
+
+
 def _owner(row: JobRow) -> str | int | None:
     """The owner as given: an int owner reads back as an int (text that is no number,
     written by other software, as the text)."""
@@ -166,7 +172,7 @@ class JobRecord:
             key=row.key,
             owner=_owner(row),
             attempts=attempts,
-            max_attempts=max(row.max_attempts, attempts),  # rescues, RetryIn go past it
+            max_attempts=max(_whole(row.max_attempts) or 0, attempts),  # rescues go past it
             run_at=utc(row.run_at),
             created_at=created,
             started_at=utc(row.started_at),
@@ -186,7 +192,7 @@ class JobRecord:
             lease_expires_at=utc(row.lease_expires_at),
             worker_id=row.worker_id,
             concurrency_key=row.concurrency_key,
-            parent_id=row.parent_id,
+            parent_id=_whole(row.parent_id),
             depends_on=depends_on or [],
             children=children or [],
             dependents=dependents or [],

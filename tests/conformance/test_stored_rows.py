@@ -98,17 +98,19 @@ def test_readers_show_stored_columns_no_code_wrote(app: Conveyor, echo: Any) -> 
     assert sum(q.counts.get("failed", 0) for q in app.queues()) == 2
 
 
-def test_a_priority_no_trigger_stores_is_read_as_the_nearest_and_runs(
+def test_numbers_no_trigger_stores_are_read_as_the_nearest_and_run(
     app: Conveyor, echo: Any
 ) -> None:
-    """SQLite holds any number or text in the priority column (written by hand): claims
+    """SQLite holds any number or text in an integer column (written by hand): claims
     and readers take it (a text priority failed every claim holding it)."""
     if type(app.store).__name__.startswith("Postgres"):
         pytest.skip("PostgreSQL's integer column holds int32 only")
     handles = [echo(n).run_now() for n in range(5)]
     for handle, odd in zip(handles, [2**40, -(2**40), "zzz", "high"], strict=False):
         overwrite(app, "jobs", handle.id, priority=odd)
-    records = {r.id: r.priority for r in app.jobs_list()}
-    assert [records[h.id] for h in handles] == [2**31 - 1, -(2**31), 0, 10, 0]
+    overwrite(app, "jobs", handles[4].id, max_attempts="many", parent_id="x")
+    records = {r.id: r for r in app.jobs_list()}
+    assert [records[h.id].priority for h in handles] == [2**31 - 1, -(2**31), 0, 10, 0]
+    assert (records[handles[4].id].max_attempts, records[handles[4].id].parent_id) == (0, None)
     drain(app, concurrency=5)
     assert [h.result() for h in handles] == [0, 1, 2, 3, 4]
