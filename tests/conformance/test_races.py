@@ -90,6 +90,24 @@ def test_a_dependent_triggered_as_its_dependency_finishes_follows_it(
         main.cancel(dependent.id)
 
 
+def test_a_dependent_cancelled_as_its_dependency_completes_stays_cancelled(
+    apps: list[Conveyor],
+) -> None:
+    main, worker, caller = apps
+    for _ in range(ROUNDS):
+        first = main.jobs.step().run_now()
+        dependents = [main.jobs.step().run_now(depends_on=[first]) for _ in range(2)]
+        (held,) = main.store.claim("w", None, 1, 30)
+        _, *cancelled = together(
+            partial(worker.store.complete, [_outcome(worker, held, "completed")]),
+            *[partial(app.cancel, h.id) for app, h in zip((caller, main), dependents,
+                                                         strict=True)],
+        )
+        for handle, was_cancelled in zip(dependents, cancelled, strict=True):
+            assert handle.state == ("cancelled" if was_cancelled else "queued")
+            main.cancel(handle.id)
+
+
 def test_replace_never_cancels_the_job_a_worker_claims_at_that_moment(
     apps: list[Conveyor],
 ) -> None:
