@@ -1,7 +1,9 @@
 """Shared fixtures: every conformance test runs on memory, SQLite and PostgreSQL.
 
 PostgreSQL tests use a fresh database per test session (dropped afterwards, without
-waiting) and a fresh schema per test. When ``CI`` is set a missing server FAILS the tests;
+waiting) and a schema of their own per test: a new one (``pg_url``), or for a test that
+only needs an empty store (``store_url``, ``pg_store``) one an earlier test left as
+migrated, emptied (``tests/schemas.py``). When ``CI`` is set a missing server FAILS the tests;
 on a developer's machine they are skipped with the reason.
 """
 
@@ -16,6 +18,7 @@ from collections.abc import Callable, Iterator
 import pytest
 from hypothesis import HealthCheck, settings
 
+from tests.schemas import SchemaPool
 from tests.support import drop_database_later, fail_in_ci_else_skip
 from tests.support import store_url as _store_url
 
@@ -81,13 +84,32 @@ def pg_database() -> Iterator[str]:
 
 @pytest.fixture
 def pg_url(pg_database: str) -> str:
-    """A URL on the session database with a schema of its own for this test."""
+    """A URL on the session database with a schema of its own for this test (not created
+    yet)."""
     return f"{pg_database}?schema=t{os.getpid()}_{next(_schema_ids)}"
+
+
+@pytest.fixture(scope="session")
+def pg_schemas(pg_database: str) -> Iterator[SchemaPool]:
+    pool = SchemaPool(pg_database)
+    yield pool
+    pool.close()
+
+
+@pytest.fixture
+def pg_store(pg_schemas: SchemaPool) -> Iterator[str]:
+    """A URL on an empty PostgreSQL store of this test's own: a schema an earlier test
+    left as migrated (emptied since), or a new one."""
+    url = pg_schemas.take()
+    yield url
+    pg_schemas.give_back(url)
 
 
 @pytest.fixture(params=STORES)
 def store_url(request: pytest.FixtureRequest, tmp_path: object) -> str:
     """The URL of an empty store of each kind."""
+    if request.param == "postgres":
+        return str(request.getfixturevalue("pg_store"))
     return _store_url(request.param, request, tmp_path)
 
 

@@ -14,12 +14,13 @@ from pathlib import Path
 import pytest
 
 from conveyor import Conveyor
-from tests.support import store_url
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
 def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    return store_url(request.param, request, tmp_path, "jobs.db")
+    if request.param == "postgres":
+        return str(request.getfixturevalue("pg_store"))
+    return f"sqlite:///{tmp_path}/jobs.db"
 
 
 @pytest.fixture

@@ -9,7 +9,8 @@ from __future__ import annotations
 import itertools
 import os
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -77,12 +78,22 @@ def _define(app: Conveyor, ran: list[tuple[int, int]]) -> None:
     app.job(EVENT_JOB, trigger=app.event("user.created", filter={"tier": ["pro"]}))(body)
 
 
+@dataclass
+class Stores:
+    """A new empty store of the kind under test for each example (PostgreSQL: a schema
+    from the session's pool, given back after the example)."""
+
+    take: Callable[[], str]
+    give_back: Callable[[str], None] = lambda url: None
+
+
 class Machine(RuleBasedStateMachine):
-    new_url: Callable[[], str]
+    stores: Stores
 
     def __init__(self) -> None:
         super().__init__()
-        self.app = Conveyor(self.new_url(), lease=2)
+        self.url = self.stores.take()
+        self.app = Conveyor(self.url, lease=2)
         self.ran: list[tuple[int, int]] = []
         _define(self.app, self.ran)
         self.clock = FakeClock(self.app, start=T0, patch_python=False)
@@ -95,6 +106,7 @@ class Machine(RuleBasedStateMachine):
     def teardown(self) -> None:
         self.clock.stop()
         self.app.close()
+        self.stores.give_back(self.url)
 
     @property
     def now(self) -> datetime:
@@ -346,23 +358,18 @@ class Machine(RuleBasedStateMachine):
 
 
 @pytest.fixture
-def new_url(store_url: str, tmp_path: Any) -> Iterator[Callable[[], str]]:
-    """A new empty store of the kind under test for each example."""
-    numbers = itertools.count()
-
-    def make() -> str:
-        n = next(numbers)
-        if store_url.startswith("sqlite"):
-            return f"sqlite:///{tmp_path}/model{n}.db"
-        if store_url.startswith("postgres"):
-            return f"{store_url}_{n}"
-        return store_url
-
-    yield make
+def stores(store_url: str, tmp_path: Any, request: pytest.FixtureRequest) -> Stores:
+    if store_url.startswith("postgres"):
+        pool = request.getfixturevalue("pg_schemas")
+        return Stores(pool.take, pool.give_back)
+    if store_url.startswith("sqlite"):
+        numbers = itertools.count()
+        return Stores(lambda: f"sqlite:///{tmp_path}/model{next(numbers)}.db")
+    return Stores(lambda: store_url)
 
 
-def test_the_public_api_agrees_with_a_model_of_it(new_url: Callable[[], str]) -> None:
-    Machine.new_url = staticmethod(new_url)  # type: ignore[assignment]
+def test_the_public_api_agrees_with_a_model_of_it(stores: Stores) -> None:
+    Machine.stores = stores
     run_state_machine_as_test(Machine, settings=settings(
         max_examples=EXAMPLES, stateful_step_count=STEPS, deadline=None, database=None,
         suppress_health_check=list(HealthCheck)))
