@@ -128,6 +128,24 @@ def test_replace_never_cancels_the_job_a_worker_claims_at_that_moment(
         main.cancel(new.id)  # queued, or running unheld: out of the next round's way
 
 
+@pytest.mark.parametrize("mode", ["unique", "replace"])
+def test_batches_deduplicating_several_jobs_in_opposite_orders_both_get_stored(
+    apps: list[Conveyor], mode: str
+) -> None:
+    main, one, other = apps
+    for app in apps:
+        app.job("other_step")(lambda n=0: n)
+    for _ in range(ROUNDS):
+        together(
+            partial(one.enqueue_many, [one.jobs.step(1), one.jobs.other_step(1)] * 3,
+                    key="k", **{mode: True}),
+            partial(other.enqueue_many, [other.jobs.other_step(2), other.jobs.step(2)] * 3,
+                    key="k", **{mode: True}),
+        )
+        assert main.count(state="queued", job="step") == 1
+        assert main.count(state="queued", job="other_step") == 1
+
+
 def test_cancelling_a_run_with_its_children_reaches_those_it_starts_at_that_moment(
     apps: list[Conveyor],
 ) -> None:

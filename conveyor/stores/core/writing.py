@@ -63,10 +63,15 @@ class InsertCore:
             one = jobs[0] if len(jobs) == 1 else None
             if one and not one.dedupe and not one.schedule_id and not one.linked:
                 return [self.group.insert(one)]  # concurrent triggers share commits
-            with self.d.writing() as conn:
-                ids = self._insert(conn, jobs)
+            ids = self.d.attempt(lambda: self._insert_alone(jobs))
         self.d.inserted()
         return ids
+
+    def _insert_alone(self, jobs: Sequence[NewJob]) -> list[int]:
+        """Store jobs in a transaction of their own (run again if it was aborted to break
+        a deadlock: nothing of it was committed)."""
+        with self.d.writing() as conn:
+            return self._insert(conn, jobs)
 
     def _store_plain(self, jobs: Sequence[NewJob]) -> list[int]:
         """Plain jobs (no dedupe, schedule or links) in one transaction, ids in order."""
@@ -85,7 +90,16 @@ class InsertCore:
         """Store ``jobs`` on ``conn`` (in a transaction); their ids in order."""
         if not any(j.dedupe or j.schedule_id for j in _distinct(jobs)):
             return self.d.insert_plain(conn, jobs)
+        self._lock_dedupe(conn, jobs)
         return [self._insert_in(conn, j) for j in jobs]
+
+    def _lock_dedupe(self, conn: Any, jobs: Sequence[NewJob]) -> None:
+        """Take the dedupe locks of a batch of several job ids or owners in one order
+        first: two batches taking them job by job, each in its own order, deadlock."""
+        pairs = sorted({(j.job, j.owner or "") for j in _distinct(jobs) if j.dedupe})
+        if len(pairs) > 1:
+            for job, owner in pairs:
+                self.d.maybe(conn, "dedupe_lock", {"job": job, "owner": owner})
 
     def _insert_in(self, conn: Any, j: NewJob) -> int:
         """Store one job (in the open transaction on ``conn``): an occurrence already
