@@ -28,8 +28,12 @@ from conveyor.stores.rows import (
     WorkerInfo,
 )
 
-# A job rescued this many times in a row without finishing is failed as poison.
+# A job rescued this many times in a row without finishing is failed as poison, when its
+# worker held only it each time (it most likely killed it). A rescue of a job whose worker
+# held other jobs too counts for less: any of them, or something outside (kill -9, a lost
+# host), may have ended the worker, so such a job is failed after SHARED_RESCUES.
 POISON_RESCUES = 3
+SHARED_RESCUES = 9
 
 
 class Waiter(Protocol):
@@ -223,7 +227,8 @@ class Store(
 
 
 __all__ = [
-    "FINISHED", "PENDING", "POISON_RESCUES", "STATES", "ClaimedJob", "DurableStore",
+    "FINISHED", "PENDING", "POISON_RESCUES", "SHARED_RESCUES", "STATES", "ClaimedJob",
+    "DurableStore",
     "EventRow", "FlowRule", "FlowStore", "HotPathStore", "JobFilter", "JobRow", "JobState",
     "LogLine", "MaintenanceStore", "NewJob", "Outcome", "Progress", "ReadStore", "ScheduleGap",
     "ScheduleRow", "ScheduleStore", "StepRow", "StepWrite", "Store", "Waiter", "WorkerInfo",

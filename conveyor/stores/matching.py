@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from conveyor.errors import ConfigurationError
-from conveyor.stores.base import POISON_RESCUES, STATES
+from conveyor.stores.base import POISON_RESCUES, SHARED_RESCUES, STATES
 
 FAR_FUTURE = 253402300799.0  # 9999-12-31: "no due time" (a run waiting for an event)
 
@@ -20,7 +20,8 @@ RESCUED_ERROR = json.dumps({
 POISON_ERROR = json.dumps({
     "type": "PoisonJob",
     "message": f"the job was rescued {POISON_RESCUES} times in a row without finishing "
-    "(it keeps killing its worker); failed as a poison job",
+    f"while alone on its worker, or {SHARED_RESCUES} times while sharing it (it keeps "
+    "killing its worker); failed as a poison job",
     "traceback": None,
 })
 

@@ -172,6 +172,33 @@ def test_a_job_that_keeps_killing_its_worker_fails_as_poison(
     assert len(executions(tmp_path)) == POISON_RESCUES + 1  # three deaths and the quick job
 
 
+def test_jobs_whose_worker_is_killed_three_times_in_a_row_still_complete(
+    app: Conveyor, url: str, tmp_path: Path
+) -> None:
+    """Chaos: 20 slow jobs all running on one worker, the worker killed -9 three times
+    in a row; every job completes (a worker that held many jobs is no proof any of them
+    killed it: none is failed as poison)."""
+    handles = app.enqueue_many(app.jobs.lingering() for _ in range(20))
+    for kill in range(1, POISON_RESCUES + 1):
+        victim = spawn_worker(url, tmp_path, lease=1.0, concurrency=20,
+                              maintenance_interval=0.1, env={"CONVEYOR_TEST_LINGER": "60"})
+        try:
+            wait_until(lambda v=victim: sum(r.pid == v.pid for r in executions(tmp_path)
+                                            ) == 20, 20, f"20 starts before kill {kill}",
+                       tmp_path)
+        finally:
+            victim.kill()
+            victim.wait(5)
+    survivor = spawn_worker(url, tmp_path, lease=1.0, concurrency=20,
+                            maintenance_interval=0.1, env={"CONVEYOR_TEST_LINGER": "0.1"})
+    try:
+        wait_until(lambda: app.count(state="completed") == 20, 30,
+                   "every job to complete after three kills", tmp_path)
+    finally:
+        stop(survivor)
+    assert {app.get_job(h.id).state for h in handles} == {"completed"}  # type: ignore[union-attr]
+
+
 def test_sigint_stops_a_worker_like_sigterm(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path}/jobs.db"
     with build(url) as app:

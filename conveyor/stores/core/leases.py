@@ -4,8 +4,9 @@ fenced by the lease token (the algorithm once; SQL from the store's dialect)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
-from conveyor.stores.base import POISON_RESCUES, LogLine, Progress
+from conveyor.stores.base import POISON_RESCUES, SHARED_RESCUES, LogLine, Progress
 from conveyor.stores.core.dialect import Dialect, retried
 from conveyor.stores.matching import POISON_ERROR, RESCUED_ERROR
 
@@ -41,11 +42,23 @@ class LeasesCore:
 
     @retried
     def rescue(self) -> int:
+        """Requeue the jobs whose lease expired. Toward poison (``rescues`` reaching
+        SHARED_RESCUES), a job its dead worker held alone counts SHARED_RESCUES //
+        POISON_RESCUES, one it held with others 1 (not its fault, most likely)."""
         d = self.d
-        params = d.params(max=POISON_RESCUES, error=RESCUED_ERROR, poison=POISON_ERROR)
+        params = d.params(max=SHARED_RESCUES, error=RESCUED_ERROR, poison=POISON_ERROR)
         with d.writing() as conn:
             d.run(conn, "rescue_progressed", params)
-            changed = int(d.run(conn, "rescue", params).rowcount)
+            held: dict[Any, list[int]] = {}
+            for job_id, worker in d.run(conn, "expired_leases", params).fetchall():
+                held.setdefault(worker, []).append(int(job_id))
+            alone = [ids[0] for ids in held.values() if len(ids) == 1]
+            shared = [i for ids in held.values() if len(ids) > 1 for i in ids]
+            changed = 0
+            for ids, step in ((alone, SHARED_RESCUES // POISON_RESCUES), (shared, 1)):
+                if ids:
+                    changed += int(d.run(conn, "rescue", {
+                        **params, "ids": d.array(sorted(ids)), "step": step}).rowcount)
             if changed:
                 d.notify(conn)
         return changed

@@ -202,3 +202,8 @@ SELECT count(*) FROM conveyor_jobs WHERE state = 'running'
 -- name: flow_group_rate
 SELECT coalesce(sum(n), 0), min(expires_at) FROM conveyor_rate
 WHERE grp = :group AND expires_at > :now
+
+-- name: expired_leases
+-- The running jobs whose lease expired and the worker that held each (rescue weighs a
+-- job its worker held alone apart from one it held with others).
+SELECT id, worker_id FROM conveyor_jobs WHERE state = 'running' AND lease_expires_at < :now

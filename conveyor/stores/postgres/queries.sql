@@ -168,17 +168,18 @@ WHERE j.state = 'running' AND j.lease_expires_at < t.now AND j.rescues > 0
         WHERE s.job_id = j.id AND s.finished_at >= j.started_at)
 
 -- name: rescue
-UPDATE conveyor_jobs SET rescues = rescues + 1,
-    state = CASE WHEN rescues + 1 >= %(max)s THEN 'failed' ELSE 'pending' END,
-    error = CASE WHEN rescues + 1 >= %(max)s THEN %(poison)s ELSE %(error)s END,
+-- The expired jobs %(ids)s, each counting %(step)s toward poison (stores/core/leases.py).
+UPDATE conveyor_jobs SET rescues = rescues + %(step)s,
+    state = CASE WHEN rescues + %(step)s >= %(max)s THEN 'failed' ELSE 'pending' END,
+    error = CASE WHEN rescues + %(step)s >= %(max)s THEN %(poison)s ELSE %(error)s END,
     history = coalesce(history, '[]'::jsonb) || jsonb_build_array(jsonb_build_object(
         'number', attempts, 'started_at', started_at, 'finished_at', t.now,
         'error', %(error)s::jsonb)),
-    finished_at = CASE WHEN rescues + 1 >= %(max)s THEN t.now END,
-    purge_at = CASE WHEN rescues + 1 >= %(max)s THEN t.now + retention END,
+    finished_at = CASE WHEN rescues + %(step)s >= %(max)s THEN t.now END,
+    purge_at = CASE WHEN rescues + %(step)s >= %(max)s THEN t.now + retention END,
     run_at = t.now, lease_token = NULL, lease_expires_at = NULL, worker_id = NULL
 FROM (SELECT conveyor_now() AS now) AS t
-WHERE state = 'running' AND lease_expires_at < t.now
+WHERE id = ANY(%(ids)s::bigint[]) AND state = 'running' AND lease_expires_at < t.now
 
 -- name: progress
 UPDATE conveyor_jobs AS j SET progress = p.fraction, progress_message = p.message

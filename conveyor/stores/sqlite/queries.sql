@@ -76,16 +76,18 @@ WHERE state = 'running' AND lease_expires_at < :now AND rescues > 0
         WHERE s.job_id = conveyor_jobs.id AND s.finished_at >= conveyor_jobs.started_at)
 
 -- name: rescue
-UPDATE conveyor_jobs SET rescues = rescues + 1,
-    state = CASE WHEN rescues + 1 >= :max THEN 'failed' ELSE 'pending' END,
-    error = CASE WHEN rescues + 1 >= :max THEN :poison ELSE :error END,
+-- The expired jobs :ids, each counting :step toward poison (stores/core/leases.py).
+UPDATE conveyor_jobs SET rescues = rescues + :step,
+    state = CASE WHEN rescues + :step >= :max THEN 'failed' ELSE 'pending' END,
+    error = CASE WHEN rescues + :step >= :max THEN :poison ELSE :error END,
     history = json_insert(coalesce(history, '[]'), '$[#]', json_object(
         'number', attempts, 'started_at', started_at, 'finished_at', :now,
         'error', json(:error))),
-    finished_at = CASE WHEN rescues + 1 >= :max THEN :now END,
-    purge_at = CASE WHEN rescues + 1 >= :max THEN :now + retention END,
+    finished_at = CASE WHEN rescues + :step >= :max THEN :now END,
+    purge_at = CASE WHEN rescues + :step >= :max THEN :now + retention END,
     run_at = :now, lease_token = NULL, lease_expires_at = NULL, worker_id = NULL
-WHERE state = 'running' AND lease_expires_at < :now
+WHERE id IN (SELECT value FROM json_each(:ids)) AND state = 'running'
+    AND lease_expires_at < :now
 
 -- name: progress
 UPDATE conveyor_jobs SET progress = :fraction, progress_message = :message

@@ -16,7 +16,14 @@ from typing import Any
 import pytest
 
 from conveyor import Conveyor, JobFailed
-from conveyor.stores.base import POISON_RESCUES, NewJob, Outcome, Progress, WorkerInfo
+from conveyor.stores.base import (
+    POISON_RESCUES,
+    SHARED_RESCUES,
+    NewJob,
+    Outcome,
+    Progress,
+    WorkerInfo,
+)
 
 from .helpers import NewApp, drain, rescued_while_running, wait_for, worker_thread
 
@@ -226,6 +233,42 @@ def test_a_job_rescued_three_times_in_a_row_fails_as_poison(app: Conveyor) -> No
     assert f"rescued {POISON_RESCUES} times in a row" in record.error["message"]
     assert [a.error["type"] for a in record.history] == ["LeaseExpired"] * POISON_RESCUES  # type: ignore[index]
     assert app.store.claim("next-worker", None, 1, 30) == []
+
+
+def test_jobs_whose_worker_died_holding_others_too_survive_more_rescues(
+    app: Conveyor,
+) -> None:
+    """Three deaths of a worker holding several jobs (a kill -9 from outside, say) fail
+    none of them: any may have killed it. A job that keeps killing workers it shares is
+    still failed, after SHARED_RESCUES."""
+    ids = [_insert(app, max_attempts=20) for _ in range(3)]
+    for rescue in range(1, SHARED_RESCUES + 1):
+        assert len(app.store.claim(f"victim-{rescue}", None, 3, 0.05)) == 3
+        time.sleep(0.1)
+        assert app.store.rescue() == 3
+        states = {app.get_job(i).state for i in ids}  # type: ignore[union-attr]
+        assert states == ({"failed"} if rescue == SHARED_RESCUES else {"queued"}), rescue
+    record = app.get_job(ids[0])
+    assert record is not None and record.error is not None
+    assert record.error["type"] == "PoisonJob" and record.attempts == SHARED_RESCUES
+
+
+def test_alone_and_shared_rescues_add_up_toward_poison(app: Conveyor) -> None:
+    job_id = _insert(app, max_attempts=20)
+    other = _insert(app, max_attempts=20)
+    shared = SHARED_RESCUES - SHARED_RESCUES // POISON_RESCUES * (POISON_RESCUES - 1)
+    for _ in range(shared):  # with the other job
+        app.store.claim("victim", None, 2, 0.05)
+        time.sleep(0.1)
+        app.store.rescue()
+    app.cancel(other)
+    for _ in range(POISON_RESCUES - 2):
+        _claim_and_expire(app)
+        app.store.rescue()
+    assert app.get_job(job_id).state == "queued"  # type: ignore[union-attr]
+    _claim_and_expire(app)
+    app.store.rescue()
+    assert app.get_job(job_id).state == "failed"  # type: ignore[union-attr]
 
 
 def test_a_finished_attempt_resets_the_poison_count(app: Conveyor) -> None:
