@@ -41,7 +41,10 @@ class RetryCore:
             reopened, edges = plan_retry(ids, members, deps, states)
             if not reopened:
                 return []
-            d.run(conn, "retry_job", d.params(ids=d.array([r.id for r in reopened])))
+            taken = {int(r[0]) for r in d.run(conn, "retry_job", d.params(
+                ids=d.array([r.id for r in reopened])))}  # (not one a racing retry took)
+            reopened = [r for r in reopened if r.id in taken]
+            edges = [e for e in edges if e[0] in taken]
             self._write_back(conn, reopened, edges, deps)
             d.notify(conn)
         return [r.id for r in reopened if not r.restored]
