@@ -147,3 +147,44 @@ def test_event_payloads_against_every_filter_kind_never_fail_delivery(app: Conve
     drain(app, concurrency=8)
     assert started == expected
     assert app.count(state="failed") == 0
+
+
+identifiers = st.one_of(
+    hostile_text,
+    st.sampled_from(["%", "_", "a%b_c", "\x1f", "a\x1fb", "'", '"', "\\", " x ", "é😀",
+                     "\u202e", "NULL", "0", "k" * 1024, "é" * 600]),
+)
+
+
+def test_keys_owners_and_queues_are_refused_at_trigger_time_or_found_exactly(
+    app: Conveyor,
+) -> None:
+    """Whatever text is given as key, owner or queue is either refused with one clear
+    ConfigurationError or stored, and a filter on it finds exactly that job."""
+    from conveyor import ConfigurationError
+
+    @app.job
+    def echo(payload: Any = None) -> Any:
+        return payload
+
+    @settings(max_examples=60, deadline=None, database=None,
+              suppress_health_check=list(HealthCheck))
+    @given(identifiers, st.sampled_from(["key", "owner", "queue"]))
+    def trigger(value: str, option: str) -> None:
+        before = app.count()
+        try:
+            handle = echo(1).run_now(**{option: value})
+        except ConfigurationError as exc:
+            assert f"invalid {option}" in str(exc) and "accepted" in str(exc)
+            assert app.count() == before
+            return
+        stored = None if option == "owner" and value == "" else value  # "": the system
+        found = app.jobs_list(**{option: stored}, limit=1000)
+        assert handle.id in [r.id for r in found]
+        assert all(getattr(r, option) == stored for r in found)
+        record = app.get_job(handle.id)
+        assert record is not None and getattr(record, option) == stored
+
+    trigger()
+    drain(app, concurrency=8)
+    assert app.count(state="failed") == 0
