@@ -8,9 +8,10 @@ limit, so at most ``limit`` bytes (plus one) are ever produced.
 from __future__ import annotations
 
 import zlib
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-import httpx
+if TYPE_CHECKING:
+    import httpx
 
 ACCEPT_ENCODING = "gzip, deflate"  # the encodings read_capped can decode
 
@@ -48,6 +49,8 @@ def _decoder(encoding: str) -> _Decoder | None:
 
 async def read_capped(response: httpx.Response, limit: int) -> bytes:
     """At most ``limit`` bytes of the decoded body of a streamed ``response``."""
+    import httpx
+
     encoding = response.headers.get("content-encoding", "identity").strip().lower()
     decoder = _decoder(encoding)
     out = bytearray()

@@ -16,15 +16,16 @@ import math
 import socket
 import time
 from dataclasses import dataclass, field
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from conveyor.durable.bodies import ACCEPT_ENCODING, read_capped
 from conveyor.durable.engine import ABSURD_DELAY, RetryAfter
 from conveyor.errors import ConfigurationError, FetchRefused
 from conveyor.redaction import is_secret_name, redact_headers, redact_text
 from conveyor.redaction import redact as redact_value
+
+if TYPE_CHECKING:  # imported where used: an app that never fetches starts without httpx
+    import httpx
 
 RETRY_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
@@ -45,6 +46,8 @@ def redact(headers: dict[str, str]) -> dict[str, str]:
 
 def check_url(url: str) -> httpx.URL:
     """Parse ``url``; only absolute http(s) URLs are accepted."""
+    import httpx
+
     try:
         parsed = httpx.URL(url)
     except (httpx.InvalidURL, TypeError) as exc:
@@ -111,6 +114,8 @@ class FetchRequest:
 async def perform(request: FetchRequest, allow_private: bool, last: bool) -> dict[str, Any]:
     """One attempt: follow redirects (checking each hop), return the final response as a
     dict; a retryable status raises :class:`RetryAfter` unless this is the last attempt."""
+    import httpx
+
     url, method = check_url(request.url), request.method
     headers, body = dict(request.headers), request.json
     async with httpx.AsyncClient(timeout=request.timeout, trust_env=False) as client:
