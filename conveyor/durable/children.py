@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from conveyor.errors import ConfigurationError, JobFailed, Suspend
 from conveyor.jobs import JobCall
+from conveyor.serialization import as_error, read_error, read_stored
 from conveyor.stores.matching import FAR_FUTURE
 
 if TYPE_CHECKING:
@@ -42,9 +43,8 @@ def _check(method: str, key: str, calls: Sequence[Any]) -> list[JobCall]:
     return found
 
 
-def failure(stored_error: str | None) -> JobFailed:
+def failure(error: dict[str, Any]) -> JobFailed:
     """The JobFailed a failed children step raises (the same on every replay)."""
-    error = json.loads(stored_error or "{}")
     return JobFailed(int(error.get("job_id") or 0), str(error.get("state") or "failed"),
                      error.get("error"))
 
@@ -59,10 +59,10 @@ async def run_children(run: Run, method: str, key: str, calls: Sequence[Any]) ->
     digest = fingerprint(method, [(c.definition.id, c.args, c.kwargs) for c in checked])
     with run.step("children", key, digest) as stored:
         if stored is not None and stored.state == "completed":
-            result: list[Any] = json.loads(stored.output or "[]")
+            result: list[Any] = run.stored(stored, "output", "[]")
             return result
         if stored is not None and stored.state == "failed":
-            raise failure(stored.error)
+            raise failure(as_error(run.stored(stored, "error", "{}")) or {})
         token = run.claimed.token
         if stored is None:
             seq = run.seq
@@ -82,14 +82,15 @@ async def run_children(run: Run, method: str, key: str, calls: Sequence[Any]) ->
         for _, child_id, state, _, error in outcomes:
             if state != "completed":
                 stored.state, stored.finished_at = "failed", await run.now()
-                stored.error = json.dumps({
+                found = {
                     "type": "JobFailed", "module": "conveyor.errors", "job_id": child_id,
                     "state": state,
-                    "message": str(JobFailed(child_id, state, json.loads(error or "{}"))),
-                    "error": json.loads(error or "null"), "traceback": None,
-                })
+                    "message": str(JobFailed(child_id, state, read_error(error))),
+                    "error": read_stored(error), "traceback": None,
+                }
+                stored.error = json.dumps(found)
                 await run.save(stored)
-                raise failure(stored.error)
+                raise failure(found)
         stored.output = "[" + ", ".join(o[3] or "null" for o in outcomes) + "]"
         stored.state, stored.finished_at = "completed", await run.now()
         await run.save(stored)

@@ -31,9 +31,10 @@ from conveyor.errors import (
 )
 from conveyor.events import EventsHost
 from conveyor.retry import Retry
-from conveyor.serialization import dumps
+from conveyor.serialization import as_error, dumps
 from conveyor.stores.base import StepRow, StepWrite
 from conveyor.stores.matching import FAR_FUTURE
+from conveyor.text import clean
 from conveyor.worker.failure import error_json
 
 if TYPE_CHECKING:
@@ -122,6 +123,20 @@ class Run:
         """Remember an error that must fail the run even if user code catches it."""
         self.fatal = self.fatal or exc
         return self.fatal
+
+    def stored(self, step: StepRow, column: str, default: str) -> Any:
+        """A JSON column of a stored step (``default`` when empty). Text that is not JSON
+        (written by other software) fails the run for good, saying which step: every
+        replay would meet it again."""
+        text = getattr(step, column)
+        try:
+            return json.loads(text or default)
+        except (ValueError, RecursionError):
+            raise self._fail(Fail(
+                f"run {self.id}: the stored {column} of step #{step.seq} ({step.kind} "
+                f"{step.key!r}) is not JSON: {clean(text, 200)!r}; this run cannot be "
+                "replayed (cancel it, or trigger the job again)"
+            )) from None
 
     @contextmanager
     def step(self, kind: str, key: str, fingerprint: str | None) -> Iterator[StepRow | None]:
@@ -224,9 +239,9 @@ class Run:
         with self.step(kind, key, fingerprint) as stored:
             if stored is not None:
                 if stored.state == "completed":
-                    return json.loads(stored.output or "null")
+                    return self.stored(stored, "output", "null")
                 if stored.state == "failed":
-                    raise StepFailed(key, json.loads(stored.error or "{}"))
+                    raise StepFailed(key, as_error(self.stored(stored, "error", "{}")) or {})
                 if stored.wake_at is not None and stored.wake_at > epoch(self.app.clock):
                     raise Suspend(stored.wake_at)
             step = stored or self.new_step(kind, key, fingerprint, state="waiting", input=input)
@@ -248,7 +263,8 @@ class Run:
     ) -> NoReturn:
         now = epoch(self.app.clock)
         error = error_json(exc)
-        history = json.loads(step.history or "[]")
+        history = self.stored(step, "history", "[]")
+        history = history if isinstance(history, list) else []
         history.append({"attempt": number, "at": now, "error": json.loads(error)})
         step.attempts, step.error, step.history = number, error, json.dumps(history)
         if number < policy.max_attempts and not isinstance(exc, FINAL):

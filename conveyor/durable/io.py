@@ -96,7 +96,7 @@ class IO:
         run = self._run
         with run.step("event", key, spec) as stored:
             if stored is not None and stored.state == "completed":
-                result: dict[str, Any] | None = json.loads(stored.output or "null")
+                result: dict[str, Any] | None = run.stored(stored, "output", "null")
                 return result
             now = await run.now()
             if stored is not None:
@@ -127,7 +127,7 @@ class IO:
         text = dumps(payload, "event payload", run.app.limits)
         with run.step("send_event", key, fingerprint(name, text)) as stored:
             if stored is not None and stored.state == "completed":
-                return str(json.loads(stored.output or "null"))
+                return str(run.stored(stored, "output", "null"))
             event_id = id or f"run-{run.id}-{key}"
             await run.call(send, run.app, name, text, event_id, delay, run.id)
             await run.save(run.new_step(

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from conveyor import Conveyor, JobHandle, Retry, is_internal
 from conveyor.errors import Interrupt, Suspend
 from tests.durable.helpers import finish, settle
+from tests.support import overwrite
 
 # Long enough that a burst worker on any store leaves the run asleep before the "deploy".
 NAP = 0.4
@@ -231,6 +232,36 @@ def test_a_failed_step_raises_step_failed_on_every_replay(app: Conveyor) -> None
     assert record.state == "completed"
     assert record.result == "step 'broken' failed: KeyError: 'missing'"
     assert app.steps(record.id)[0].state == "failed"
+
+
+@pytest.mark.parametrize(("key", "column", "text"), [
+    ("load", "output", "{not json"),
+    ("broken", "error", "[1"),
+])
+def test_a_stored_step_that_is_not_json_fails_the_run_for_good_naming_it(
+    app: Conveyor, key: str, column: str, text: str
+) -> None:
+    """Written by other software: every replay would meet it, so the run is not retried."""
+
+    def broken() -> None:
+        raise KeyError("missing")
+
+    @app.job
+    async def flow(payload: Any, io: Any) -> Any:
+        loaded = await io.task("load", dict, n=1)
+        await io.try_(lambda: io.task("broken", broken), lambda exc: None)
+        await io.wait("nap", NAP, "seconds")
+        return loaded
+
+    handle = flow(None).run_now(retry=2)
+    assert settle(app, handle).state == "waiting"
+    overwrite(app, "steps", handle.id, key="job_id", **{column: text})
+    record = finish(app, handle)
+    assert record.state == "failed" and record.attempts == 1 and record.error is not None
+    seq = 1 if key == "load" else 2
+    assert record.error["message"] == (
+        f"run {handle.id}: the stored {column} of step #{seq} (task {key!r}) is not JSON: "
+        f"{text!r}; this run cannot be replayed (cancel it, or trigger the job again)")
 
 
 def test_logger_lines_are_steps_written_once_despite_replays(app: Conveyor) -> None:
