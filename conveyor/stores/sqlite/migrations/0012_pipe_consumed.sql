@@ -2,9 +2,15 @@
 -- dependency completes), so a retry can tell a member that never received it (cancelled
 -- while blocked: it is fed its dependencies' results then) from one that did (it runs
 -- with the arguments it has). Rows released before this migration: every one that left
--- blocked other than by a cancel, and every one that started.
+-- blocked other than by a cancel, every one that started, and every one cancelled once
+-- its dependencies had all completed (released first, in the same transaction as the
+-- last completion).
 UPDATE conveyor_jobs SET pipe = NULL
-WHERE pipe IS NOT NULL AND (state NOT IN ('blocked', 'cancelled') OR started_at IS NOT NULL);
+WHERE pipe IS NOT NULL AND (state NOT IN ('blocked', 'cancelled') OR started_at IS NOT NULL
+    OR (state = 'cancelled' AND NOT EXISTS (
+        SELECT 1 FROM conveyor_deps d LEFT JOIN conveyor_jobs dj ON dj.id = d.dep_id
+        WHERE d.job_id = conveyor_jobs.id AND (dj.id IS NULL OR dj.state <> 'completed'
+            OR dj.finished_at > conveyor_jobs.finished_at))));
 DROP TRIGGER conveyor_job_finished;
 CREATE TRIGGER conveyor_job_finished AFTER UPDATE OF finished_at ON conveyor_jobs
 WHEN (OLD.watched = 1 OR OLD.parent_id IS NOT NULL)
