@@ -107,6 +107,11 @@ def coerce_owner(owner: object) -> str | None:
     """The seed's userId: 0 or None mean the system; anything else is kept as text."""
     if owner is None or owner == 0 or owner == "":
         return None
+    if isinstance(owner, int) and not isinstance(owner, bool) and owner.bit_length() > 14000:
+        raise ConfigurationError(  # (no str() of it: Python refuses past 4300 digits)
+            "invalid owner: an int of over 4000 digits; accepted: a str (without NUL "
+            "characters) or int id, 0 or None"
+        )
     if isinstance(owner, (str, int)) and not isinstance(owner, bool) and "\x00" not in str(owner):
         return check_identifier(str(owner), "owner")
     raise ConfigurationError(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 from datetime import UTC, datetime
@@ -95,13 +96,21 @@ def trigger_options(queue: str | None, priority: str | None, key: str | None,
     if queue is not None:
         options["queue"] = queue
     if priority is not None:
-        options["priority"] = int(priority) if re.fullmatch(r"-?\d+", priority) else priority
+        options["priority"] = _number(priority, r"-?\d+")
     if key is not None:
         options["key"] = key
     if owner is not None:
-        options["owner"] = (None if owner in ("", "0") else int(owner)
-                            if re.fullmatch(r"-?[1-9]\d*", owner) else owner)
+        options["owner"] = None if owner in ("", "0") else _number(owner, r"-?[1-9]\d*")
     return options
+
+
+def _number(text: str, digits: str) -> int | str:
+    """``text`` as an int when it is ``digits`` that Python reads as one (not past its
+    limit of 4300 digits); otherwise as given, for the option's own check to judge."""
+    if re.fullmatch(digits, text):
+        with contextlib.suppress(ValueError):
+            return int(text)
+    return text
 
 
 def schedule(app: Conveyor, definition: JobDefinition, args: list[Any], kwargs: dict[str, Any],

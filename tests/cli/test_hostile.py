@@ -35,6 +35,8 @@ CASES = [
     ["run", "add", "--args", "[1, 2]", "--in", "1e400"],
     ["run", "add", "--args", "[1, 2]", "--in", "nan seconds"],
     ["run", "add", "--args", "[1, 2]", "--priority", HUGE],
+    ["run", "add", "--args", "[1, 2]", "--priority", "9" * 5000],
+    ["run", "add", "--args", "[1, 2]", "--owner", "9" * 5000],
     ["run", "add", "--args", "[1e999, 2]"],
     ["run", "add", "--payload", "[" * 100_000 + "]" * 100_000],
     ["purge", "--older-than", f"{HUGE} years"],

@@ -156,6 +156,15 @@ def test_identifiers_are_checked_where_they_enter(
     assert app.count() == 0
 
 
+@pytest.mark.parametrize("owner", [10**1024, -(10**5000)], ids=["1025 digits", "5000 digits"])
+def test_an_int_owner_too_long_to_store_is_one_clear_error(
+    app: Conveyor, echo: Any, owner: int
+) -> None:
+    with pytest.raises(ConfigurationError, match="invalid owner"):
+        echo().run_now(owner=owner)
+    assert app.count() == 0
+
+
 def test_a_long_key_within_the_limit_is_stored(app: Conveyor, echo: Any) -> None:
     key = "k" * 1024
     h = echo().run_now(key=key, owner="o" * 1024, queue="q" * 1024)
