@@ -20,7 +20,7 @@ import pytest
 from conveyor import Conveyor
 from tests.support import store_url
 
-from .helpers import ROOT, stop, worker_logs
+from .helpers import AT_THE_GATE, ROOT, open_gate, stop, worker_logs
 
 pytestmark = pytest.mark.slow
 
@@ -91,14 +91,8 @@ def test_three_workers_run_each_occurrence_of_a_one_second_schedule_once(
     assert len({line.split()[1] for line in ledger.read_text().splitlines()}) >= 2
 
 
-STARTING = textwrap.dedent(
+STARTING = "import sys\nfrom conveyor import Conveyor\n" + AT_THE_GATE + textwrap.dedent(
     """
-    import sys
-    import time
-
-    from conveyor import Conveyor
-
-    time.sleep(max(0.0, float(sys.argv[2]) - time.time()))
     app = Conveyor(sys.argv[1])  # creates or migrates the store, as the others do now
 
     @app.job(trigger=app.cron("0 3 * * *"))
@@ -120,11 +114,12 @@ STARTING = textwrap.dedent(
 def test_processes_starting_at_once_on_a_new_store_store_everything_once(
     url: str, tmp_path: Path,
 ) -> None:
-    start = time.time() + 1.5  # every process has imported conveyor by then
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
-    procs = [subprocess.Popen([sys.executable, "-c", STARTING, url, str(start)], env=env,
+    gate = tmp_path / "gate"
+    env = dict(os.environ, PYTHONPATH=str(ROOT), CONVEYOR_TEST_GATE=str(gate))
+    procs = [subprocess.Popen([sys.executable, "-c", STARTING, url], env=env,
                               cwd=tmp_path, stderr=subprocess.PIPE, text=True)
              for _ in range(6)]
+    open_gate(gate, procs)
     errors = [p.communicate(timeout=120)[1] for p in procs]
     assert [p.returncode for p in procs] == [0] * 6, errors
     with Conveyor(url) as app:
