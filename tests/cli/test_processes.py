@@ -8,13 +8,9 @@ import subprocess
 import textwrap
 from pathlib import Path
 
-import pytest
-
 from conveyor import Conveyor
 from conveyor.cli.supervise import child_arguments
 from tests.support import start_cli_worker, wait_for
-
-pytestmark = pytest.mark.slow
 
 APP = textwrap.dedent(
     """

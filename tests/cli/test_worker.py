@@ -8,12 +8,8 @@ import textwrap
 import time
 from pathlib import Path
 
-import pytest
-
 from conveyor import Conveyor
 from tests.support import start_cli_worker
-
-pytestmark = pytest.mark.slow
 
 SLOW_APP = textwrap.dedent(
     """

@@ -13,8 +13,6 @@ import pytest
 from conveyor import Conveyor
 from tests.support import ROOT, store_url, wait_for
 
-pytestmark = pytest.mark.slow
-
 SCRIPT = """
 import logging, sys, time
 from conveyor import Conveyor
