@@ -114,3 +114,41 @@ def test_numbers_no_trigger_stores_are_read_as_the_nearest_and_run(
     assert (records[handles[4].id].max_attempts, records[handles[4].id].parent_id) == (0, None)
     drain(app, concurrency=5)
     assert [h.result() for h in handles] == [0, 1, 2, 3, 4]
+
+
+def test_a_history_or_payload_that_is_not_json_stops_no_write_and_no_filter(
+    app: Conveyor, echo: Any
+) -> None:
+    """A failed attempt, a retry, a rescue and app.retry append to the history; data
+    filters read the payload: on SQLite a text that is not JSON made them fail (every
+    outcome of the batch, every expired lease of the pass), read as a corrupt file."""
+    import time
+
+    from conveyor import Retry
+
+    postgres = type(app.store).__name__.startswith("Postgres")
+    odd = '"text"' if postgres else "{not json"  # jsonb holds JSON only
+
+    @app.job
+    def boom(n: int) -> None:
+        raise ValueError(f"boom {n}")
+
+    failed, retried = boom(1).run_now(), boom(2).run_now(retry=Retry(retries=1, wait=0))
+    others = [echo({"shop": n}).run_now() for n in range(3)]
+    for handle in (failed, retried):
+        overwrite(app, "jobs", handle.id, history=odd)
+    overwrite(app, "jobs", others[0].id, payload=odd)
+    assert [r.id for r in app.jobs_list(data={"shop": 1})] == [others[1].id]
+    assert app.cancel_jobs(data={"shop": 2}) == 1
+    drain(app)
+    assert [app.get_job(h.id).state for h in (failed, retried)] == ["failed"] * 2  # type: ignore[union-attr]
+    assert others[1].result() == {"shop": 1}
+    lost = echo(9).run_now()
+    assert [j.id for j in app.store.claim("gone", None, 1, 0.2)] == [lost.id]
+    overwrite(app, "jobs", lost.id, history=odd)
+    time.sleep(0.3)
+    assert app.store.rescue() == 1
+    drain(app)
+    assert lost.result() == 9
+    overwrite(app, "jobs", failed.id, history=odd, error=odd)
+    assert app.retry(failed.id)

@@ -4,10 +4,10 @@ workers and leadership: the algorithm once, the SQL from the store's dialect."""
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections.abc import Sequence
 from typing import Any
 
+from conveyor.serialization import read_stored
 from conveyor.stores.base import FINISHED, JobFilter, JobRow, LogLine, WorkerInfo
 from conveyor.stores.core.dialect import Dialect, row_columns
 from conveyor.stores.core.filters import data_narrowing, where
@@ -35,7 +35,7 @@ class ReadingCore:
         sql = (f"SELECT id, payload FROM conveyor_jobs WHERE {where(self.d, flt, params)}"
                f"{data_narrowing(self.d, flt.data, params)}")
         rows = conn.execute(sql, params).fetchall()
-        return [r[0] for r in rows if contains(json.loads(r[1]), flt.data)]
+        return [r[0] for r in rows if contains(read_stored(r[1]), flt.data)]
 
     def get(self, job_id: int) -> JobRow | None:
         with self.d.reading() as conn:

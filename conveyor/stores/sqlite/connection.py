@@ -202,6 +202,8 @@ def classify(conn: sqlite3.Connection, exc: sqlite3.Error) -> Exception:
         return UniqueViolation(str(exc))
     if isinstance(exc, (sqlite3.DataError, sqlite3.IntegrityError)):
         return StoreDataError(str(exc))
+    if "malformed JSON" in str(exc):  # a stored value is not JSON (not a corrupt file)
+        return StoreDataError(f"a stored value is not JSON ({exc})")
     if isinstance(exc, sqlite3.OperationalError) and _is_busy(exc):
         return busy(conn, exc)
     if isinstance(exc, (sqlite3.InterfaceError, sqlite3.ProgrammingError)):

@@ -95,7 +95,8 @@ class SQLiteDialect(Dialect):
     like_escape = " ESCAPE '\\'"
     job_tables = ("conveyor_logs", "conveyor_steps", "conveyor_deps")
     unfinished_hint = "state IN ('pending', 'waiting') AND "  # conveyor_jobs_due's
-    json_field = "json_extract(payload, {})"
+    # (a payload that is not JSON, written by hand, has no fields: it must not fail a query)
+    json_field = "CASE WHEN json_valid(payload) THEN json_extract(payload, {}) END"
     events = EventSQL("?")
     graph = GraphSQL("?")
 

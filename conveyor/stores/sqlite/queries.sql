@@ -45,11 +45,14 @@ UPDATE conveyor_jobs SET state = 'pending', run_at = :now, finished_at = NULL,
     purge_at = NULL, result = NULL, rescues = 0,
     max_attempts = max(max_attempts, attempts + 1),
     -- keep the finished attempt in the history (completed ones are not in it yet)
+    -- (a history or error that is not JSON, written by hand, must not stop it)
     history = CASE WHEN started_at IS NOT NULL
-        AND attempts > json_array_length(coalesce(history, '[]')) THEN
-        json_insert(coalesce(history, '[]'), '$[#]', json_object('number', attempts,
-            'started_at', started_at, 'finished_at', finished_at,
-            'error', CASE WHEN state = 'completed' THEN NULL ELSE json(error) END))
+        AND attempts > json_array_length(CASE WHEN json_valid(history) THEN history
+            ELSE '[]' END) THEN
+        json_insert(CASE WHEN json_valid(history) THEN history ELSE '[]' END, '$[#]',
+            json_object('number', attempts, 'started_at', started_at,
+            'finished_at', finished_at, 'error', CASE WHEN state = 'completed' THEN NULL
+                WHEN json_valid(error) THEN json(error) ELSE error END))
         ELSE history END
 WHERE id IN (SELECT value FROM json_each(:ids)) AND state IN ('failed', 'cancelled', 'completed')
 RETURNING id
@@ -80,8 +83,9 @@ WHERE state = 'running' AND lease_expires_at < :now AND rescues > 0
 UPDATE conveyor_jobs SET rescues = rescues + :step,
     state = CASE WHEN rescues + :step >= :max THEN 'failed' ELSE 'pending' END,
     error = CASE WHEN rescues + :step >= :max THEN :poison ELSE :error END,
-    history = json_insert(coalesce(history, '[]'), '$[#]', json_object(
-        'number', attempts, 'started_at', started_at, 'finished_at', :now,
+    -- (a history that is not JSON, written by hand, starts again: it must not stop this)
+    history = json_insert(CASE WHEN json_valid(history) THEN history ELSE '[]' END, '$[#]',
+        json_object('number', attempts, 'started_at', started_at, 'finished_at', :now,
         'error', json(:error))),
     finished_at = CASE WHEN rescues + :step >= :max THEN :now END,
     purge_at = CASE WHEN rescues + :step >= :max THEN :now + retention END,
@@ -246,8 +250,9 @@ WHERE conveyor_jobs.id = v.column1 AND conveyor_jobs.lease_token = v.column2
 -- (id, token, state, error, finished_at)
 UPDATE conveyor_jobs SET state = v.column3, error = v.column4, finished_at = v.column5,
     rescues = 0,
-    history = json_insert(coalesce(history, '[]'), '$[#]', json_object('number', attempts,
-        'started_at', started_at, 'finished_at', v.column5, 'error', json(v.column4))),
+    history = json_insert(CASE WHEN json_valid(history) THEN history ELSE '[]' END, '$[#]',
+        json_object('number', attempts, 'started_at', started_at, 'finished_at', v.column5,
+        'error', json(v.column4))),
     purge_at = v.column5 + retention, lease_token = NULL, lease_expires_at = NULL,
     worker_id = NULL
 FROM (VALUES {values}) AS v
@@ -258,8 +263,9 @@ WHERE conveyor_jobs.id = v.column1 AND conveyor_jobs.lease_token = v.column2
 -- (id, token, error, run_at, finished_at)
 UPDATE conveyor_jobs SET state = 'pending', error = v.column3, run_at = v.column4,
     rescues = 0,
-    history = json_insert(coalesce(history, '[]'), '$[#]', json_object('number', attempts,
-        'started_at', started_at, 'finished_at', v.column5, 'error', json(v.column3))),
+    history = json_insert(CASE WHEN json_valid(history) THEN history ELSE '[]' END, '$[#]',
+        json_object('number', attempts, 'started_at', started_at, 'finished_at', v.column5,
+        'error', json(v.column3))),
     lease_token = NULL, lease_expires_at = NULL, worker_id = NULL
 FROM (VALUES {values}) AS v
 WHERE conveyor_jobs.id = v.column1 AND conveyor_jobs.lease_token = v.column2
