@@ -50,10 +50,13 @@ class LeasesCore:
         with d.writing() as conn:
             d.run(conn, "rescue_progressed", params)
             held: dict[Any, list[int]] = {}
-            for job_id, worker in d.run(conn, "expired_leases", params).fetchall():
+            holding: dict[Any, int] = {}  # running jobs of each worker, expired or not
+            for job_id, worker, count in d.run(conn, "expired_leases", params).fetchall():
                 held.setdefault(worker, []).append(int(job_id))
-            alone = [ids[0] for ids in held.values() if len(ids) == 1]
-            shared = [i for ids in held.values() if len(ids) > 1 for i in ids]
+                holding[worker] = int(count)
+            alone = [ids[0] for w, ids in held.items() if max(len(ids), holding[w]) == 1]
+            shared = [i for w, ids in held.items() if max(len(ids), holding[w]) > 1
+                      for i in ids]
             changed = 0
             for ids, step in ((alone, SHARED_RESCUES // POISON_RESCUES), (shared, 1)):
                 if ids:

@@ -204,6 +204,9 @@ SELECT coalesce(sum(n), 0), min(expires_at) FROM conveyor_rate
 WHERE grp = :group AND expires_at > :now
 
 -- name: expired_leases
--- The running jobs whose lease expired and the worker that held each (rescue weighs a
--- job its worker held alone apart from one it held with others).
-SELECT id, worker_id FROM conveyor_jobs WHERE state = 'running' AND lease_expires_at < :now
+-- The running jobs whose lease expired, the worker that held each and how many jobs that
+-- worker still holds, expired or not (rescue weighs a job its worker held alone apart
+-- from one it held with others: a job claimed later expires later, in another pass).
+SELECT id, worker_id, (SELECT count(*) FROM conveyor_jobs AS o
+        WHERE o.state = 'running' AND o.worker_id = conveyor_jobs.worker_id)
+FROM conveyor_jobs WHERE state = 'running' AND lease_expires_at < :now

@@ -253,6 +253,20 @@ def test_jobs_whose_worker_died_holding_others_too_survive_more_rescues(
     assert record.error["type"] == "PoisonJob" and record.attempts == SHARED_RESCUES
 
 
+def test_a_job_whose_worker_still_holds_a_later_claim_is_not_alone(app: Conveyor) -> None:
+    """The worker claimed another job after this one (its lease expires later, in another
+    rescue pass): this job was not alone on it, and three such rescues fail nothing."""
+    job_id = _insert(app, max_attempts=20)
+    for rescue in range(POISON_RESCUES):
+        app.store.claim("victim", None, 1, 0.05)
+        later = _insert(app, max_attempts=20)
+        app.store.claim("victim", None, 1, 30)
+        time.sleep(0.1)
+        assert app.store.rescue() == 1
+        assert app.get_job(job_id).state == "queued", rescue  # type: ignore[union-attr]
+        app.cancel(later)
+
+
 def test_alone_and_shared_rescues_add_up_toward_poison(app: Conveyor) -> None:
     job_id = _insert(app, max_attempts=20)
     other = _insert(app, max_attempts=20)
