@@ -201,6 +201,25 @@ def test_cancel_racing_a_worker_storing_the_outcome_keeps_one_of_the_two(
 
 
 
+def test_bulk_cancels_retries_and_purges_of_the_same_jobs_at_once_all_succeed(
+    apps: list[Conveyor],
+) -> None:
+    main, one, other = apps
+    for _ in range(ROUNDS):
+        ids = [h.id for h in main.enqueue_many(main.jobs.step(i) for i in range(100))]
+        main.queries.cancel_many(ids[::3])
+        together(  # none fails: a deadlock between them is broken and the loser run again
+            partial(one.queries.cancel_many, ids[::-1]),
+            partial(other.cancel_jobs, type="step"),
+            partial(main.queries.retry_many, ids[::-1]),
+            partial(main.purge, job="step"),
+        )
+        left = main.jobs_list(job="step", limit=1000)
+        assert {r.state for r in left} <= {"queued", "cancelled"}
+        main.cancel_jobs(type="step")
+        main.purge(job="step")
+
+
 def claiming_during(worker: Conveyor, call: Callable[[], Any]) -> tuple[Any, list[int]]:
     """``call()``'s result while ``worker`` claims due jobs two at a time all along, and
     the ids it claimed."""

@@ -9,7 +9,7 @@ from typing import Any
 
 from conveyor.serialization import read_stored
 from conveyor.stores.base import FINISHED, JobFilter, JobRow, LogLine, WorkerInfo
-from conveyor.stores.core.dialect import Dialect, row_columns
+from conveyor.stores.core.dialect import Dialect, retried, row_columns
 from conveyor.stores.core.filters import data_narrowing, where
 from conveyor.stores.matching import contains
 
@@ -105,6 +105,7 @@ class ReadingCore:
         return [(since + b * bucket, int(c), int(f)) for b, c, f in rows]
 
     # -- acting on jobs -----------------------------------------------------------
+    @retried
     def cancel(self, flt: JobFilter) -> int:
         states = [s for s in (flt.states or UNFINISHED) if s not in FINISHED]
         if not states:
@@ -118,6 +119,7 @@ class ReadingCore:
                 d.notify(conn)
             return changed
 
+    @retried
     def purge(self, flt: JobFilter | None, expired_only: bool) -> int:
         d = self.d
         params = d.params()

@@ -101,20 +101,21 @@ class WorkflowsCore:
     @retried
     def cancel_each(self, ids: Sequence[int], cascade: bool) -> list[int]:
         d = self.d
+        order = sorted(set(ids))  # rows locked in one order: no deadlock with another cancel
         with d.writing() as conn:
             if cascade:
-                done = dict.fromkeys(self._cancel_trees(conn, ids))
+                done = set(self._cancel_trees(conn, order))
             else:
                 with d.batched(conn):
                     sent = []
-                    for job_id in ids:
+                    for job_id in order:
                         params = d.params()
                         cond = where(d, JobFilter(ids=[job_id], states=UNFINISHED), params)
                         sent.append(conn.execute(d.q["cancel"].format(where=cond), params))
-                done = dict.fromkeys(i for i, cur in zip(ids, sent, strict=True) if cur.rowcount)
+                done = {i for i, cur in zip(order, sent, strict=True) if cur.rowcount}
             if done:  # a waiting parent of a cancelled child is due now
                 d.notify(conn)
-        return list(done)
+        return [i for i in dict.fromkeys(ids) if i in done]
 
     def _cancel_trees(self, conn: Any, ids: Sequence[int]) -> list[int]:
         """Cancel each run of ``ids`` and its descendants; the ids whose run was cancelled.
