@@ -205,7 +205,7 @@ def test_bulk_cancels_retries_and_purges_of_the_same_jobs_at_once_all_succeed(
     apps: list[Conveyor],
 ) -> None:
     main, one, other = apps
-    for _ in range(ROUNDS):
+    for _ in range(8):  # about half of the rounds deadlocked when they were not retried
         ids = [h.id for h in main.enqueue_many(main.jobs.step(i) for i in range(100))]
         main.queries.cancel_many(ids[::3])
         together(  # none fails: a deadlock between them is broken and the loser run again
