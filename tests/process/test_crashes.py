@@ -97,9 +97,10 @@ def test_sigterm_finishes_running_jobs_within_grace_and_releases_the_rest(
 ) -> None:
     app = build(url, lease=30.0)  # a long lease: released jobs must not wait for it
     try:
-        short = app.enqueue_many(app.jobs.sleepy(1.0) for _ in range(2))
+        short = app.enqueue_many(app.jobs.sleepy(0.5) for _ in range(2))
         long = app.enqueue_many(app.jobs.lingering() for _ in range(2))
-        first = spawn_worker(url, tmp_path, lease=30.0, concurrency=4, grace=2.0)
+        # A grace period 1 s longer than the short jobs: they finish, the long ones do not.
+        first = spawn_worker(url, tmp_path, lease=30.0, concurrency=4, grace=1.5)
         wait_until(lambda: len(executions(tmp_path)) == 4, 15, "all four jobs to start",
                    tmp_path)
         first.send_signal(signal.SIGTERM)
