@@ -57,14 +57,15 @@ class Sizing:
         none). Outcomes free slots: fill them in the same transaction while work is
         ``held`` back by a limit (its slots are what the outcomes free), or while work
         flows or may be left (``more_likely``): one transaction per batch, outcomes and
-        the next claim. Where a claim makes the commit wait for the disk and outcomes
-        alone need not (``claims_wait``: PostgreSQL), only once the claim would be of
-        half a batch at least."""
+        the next claim, once the claim would be of a low-water mark's worth (sync jobs
+        finish a few at a time: smaller claims would only add transactions). Where a
+        claim makes the commit wait for the disk and outcomes alone need not
+        (``claims_wait``: PostgreSQL), only once it would be of half a batch."""
         if held:
             return 1
         if not more_likely:
             return 0
-        return max(1, self.batch // 2) if self.claims_wait else 1
+        return max(1, self.batch // 2 if self.claims_wait else self.low_water)
 
     def claimed(self, jobs: Iterable[ClaimedJob]) -> None:
         now = time.monotonic()

@@ -37,8 +37,9 @@ def test_turnaround_is_a_moving_average_of_claim_to_outcome() -> None:
 def test_a_flush_claims_along_when_held_or_while_work_flows() -> None:
     sizing = Sizing(10, None, None)
     assert sizing.flush_least(held=True, more_likely=False) == 1
-    assert sizing.flush_least(held=False, more_likely=True) == 1
+    assert sizing.flush_least(held=False, more_likely=True) == 10  # the low-water mark
     assert sizing.flush_least(held=False, more_likely=False) == 0
+    assert Sizing(1, None, None).flush_least(held=False, more_likely=True) == 1
     sizing.claims_wait = True  # PostgreSQL: only for half a batch (or when held)
     assert sizing.flush_least(held=False, more_likely=True) == 15
     assert sizing.flush_least(held=True, more_likely=False) == 1
