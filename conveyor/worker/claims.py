@@ -28,7 +28,6 @@ class Sizing:
         self.prefetch = max(0, prefetch)
         self.low_water = self.prefetch // 2  # claim again once this few wait
         self.batch = batch or concurrency + self.prefetch
-        self.claims_wait = False  # a claim makes its commit wait for the disk (the store says)
         self.turnaround: float | None = None  # average seconds from claim to outcome
         self.since: dict[int, float] = {}  # when each job held was claimed (monotonic)
 
@@ -45,27 +44,16 @@ class Sizing:
             return 0
         return min(free, self.batch)
 
-    def room(self, holding: int) -> int:
-        """How many jobs a claim that rides on a flush may take while ``holding`` jobs:
-        the free capacity (the low-water mark is for claims alone: this transaction is
-        made anyway)."""
-        free = self.concurrency + self.ahead() - holding
-        return min(free, self.batch) if free > 0 else 0
-
     def flush_least(self, held: bool, more_likely: bool) -> int:
         """The fewest jobs a completion flush must be able to claim to claim along (0:
         none). Outcomes free slots: fill them in the same transaction while work is
-        ``held`` back by a limit (its slots are what the outcomes free), or while work
-        flows or may be left (``more_likely``): one transaction per batch, outcomes and
-        the next claim, once the claim would be of a low-water mark's worth (sync jobs
-        finish a few at a time: smaller claims would only add transactions). Where a
-        claim makes the commit wait for the disk and outcomes alone need not
-        (``claims_wait``: PostgreSQL), only once it would be of half a batch."""
+        ``held`` back by a limit (its slots are what the outcomes free), or, while work
+        flows or may be left (``more_likely``), once the claim would be of half a batch
+        at least: a small one would make a commit that need not wait for the disk
+        (outcomes alone) one that must."""
         if held:
             return 1
-        if not more_likely:
-            return 0
-        return max(1, self.batch // 2 if self.claims_wait else self.low_water)
+        return max(1, self.batch // 2) if more_likely else 0
 
     def claimed(self, jobs: Iterable[ClaimedJob]) -> None:
         now = time.monotonic()

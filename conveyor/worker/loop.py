@@ -107,7 +107,6 @@ class Worker(LeasesMixin, WatchMixin):
             self.outbox, wake=self.wake, flushed=self.flushed, settled=self.settled,
             loop=self.loop, concurrency=self.concurrency)
         self.store: Store = await self.db(self.app.store.clone)
-        self.sizing.claims_wait = getattr(self.store, "claims_wait_for_disk", False)
         await self.open_heartbeats()
         if handle_signals:
             self._install_signals()
@@ -273,12 +272,8 @@ class Worker(LeasesMixin, WatchMixin):
     async def _flush_when_asked(self) -> None:
         await self.flushed.wait()
         self.flushed.clear()
-        async with self.flush_lock:
-            # One transaction per batch: outcomes that arrive while it is stored wait for
-            # the next flush (and its claim) instead of being stored alone right after.
-            full = await self._flush_locked(
-                self.sizing.flush_least(self.held, self.maybe_work or self.flowing),
-                tail=False)
+        full = await self._flush_all(
+            self.sizing.flush_least(self.held, self.maybe_work or self.flowing))
         if full is False and not self.burst:
             self._short_claim()
 
@@ -290,8 +285,6 @@ class Worker(LeasesMixin, WatchMixin):
             want = self._wanted()
             if not want:
                 return None
-            if self.outbox:  # outcomes wait: they go with this claim
-                return await self._flush_locked(1, tail=False)
             jobs = await self._guard(self.store.claim, self.id, self.queues, want,
                                      self.app.lease)
             return await self._took(want, jobs)
@@ -303,10 +296,8 @@ class Worker(LeasesMixin, WatchMixin):
         async with self.flush_lock:
             return await self._flush_locked(claim_least)
 
-    async def _flush_locked(self, claim_least: int, tail: bool = True) -> bool | None:
-        """``tail``: store the outcomes that arrive during a claim too (else they wait
-        for the next flush)."""
-        want = self.sizing.room(len(self.active)) if claim_least and not self.stopping else 0
+    async def _flush_locked(self, claim_least: int) -> bool | None:
+        want = self._wanted() if claim_least else 0
         if want < claim_least:
             want = 0
         full: bool | None = None
@@ -324,8 +315,6 @@ class Worker(LeasesMixin, WatchMixin):
             if want:
                 full = await self._took(want, sent.jobs)
                 want = 0
-                if not tail:
-                    break
         return full
 
     async def _took(self, want: int, jobs: list[ClaimedJob] | None) -> bool:

@@ -34,20 +34,8 @@ def test_turnaround_is_a_moving_average_of_claim_to_outcome() -> None:
     assert sizing.turnaround is not None and sizing.turnaround > QUICK and not sizing.since
 
 
-def test_a_flush_claims_along_when_held_or_while_work_flows() -> None:
+def test_a_flush_claims_along_when_held_or_for_half_a_batch() -> None:
     sizing = Sizing(10, None, None)
     assert sizing.flush_least(held=True, more_likely=False) == 1
-    assert sizing.flush_least(held=False, more_likely=True) == 10  # the low-water mark
-    assert sizing.flush_least(held=False, more_likely=False) == 0
-    assert Sizing(1, None, None).flush_least(held=False, more_likely=True) == 1
-    sizing.claims_wait = True  # PostgreSQL: only for half a batch (or when held)
     assert sizing.flush_least(held=False, more_likely=True) == 15
-    assert sizing.flush_least(held=True, more_likely=False) == 1
-
-
-def test_a_claim_riding_on_a_flush_takes_the_free_capacity() -> None:
-    sizing = Sizing(10, None, None)
-    assert sizing.room(holding=0) == 10  # no turnaround yet: slots only
-    sizing.turnaround = QUICK / 2
-    assert sizing.room(holding=12) == 18  # more than low_water wait: still room
-    assert sizing.room(holding=30) == 0 and sizing.room(holding=35) == 0
+    assert sizing.flush_least(held=False, more_likely=False) == 0

@@ -94,10 +94,6 @@ class PostgresStore(
     heartbeats and inserts always wait).
     """
 
-    # A worker claims along with a flush of outcomes only for half a batch or more: the
-    # claim makes a commit that would not wait for the WAL flush wait for it.
-    claims_wait_for_disk = True
-
     def __init__(self, url: str, **options: Any) -> None:
         self.url = url
         self.settings = Settings.parse(url, options)
