@@ -12,6 +12,9 @@ WHERE pipe IS NOT NULL AND (state NOT IN ('blocked', 'cancelled') OR started_at 
         WHERE d.job_id = conveyor_jobs.id AND (dj.id IS NULL OR dj.state <> 'completed'
             OR dj.finished_at > conveyor_jobs.finished_at))));
 
+-- Releasing a dependent clears its pipe. The rows to release are read before their locks
+-- are taken, so the state is tested again on the locked row: a dependent cancelled while
+-- its last dependency completes (the cancel is waited for) stays cancelled.
 CREATE OR REPLACE FUNCTION conveyor_dependency_completed() RETURNS trigger
 LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
 DECLARE
@@ -40,7 +43,7 @@ BEGIN
                 ELSE conveyor_piped(b.id, b.pipe) END AS piped
             FROM conveyor_jobs b WHERE b.id = ANY(ready) AND b.state = 'blocked'
         ) AS r
-        WHERE j.id = r.id;
+        WHERE j.id = r.id AND j.state = 'blocked';
         DELETE FROM conveyor_waits WHERE job_id = ANY(ready);
         PERFORM pg_notify('conveyor_' || TG_TABLE_SCHEMA, '');
     END IF;
