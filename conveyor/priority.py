@@ -35,6 +35,12 @@ def _level(other: object) -> int | None:
     return None
 
 
+def _number(other: Any) -> Any:
+    """``other`` for an int comparison: a level name as its value, anything else as is."""
+    level = _level(other) if isinstance(other, str) else None
+    return other if level is None else level
+
+
 class Priority(int):
     """A stored priority: an int (it sorts, adds and serialises as its number) that also
     equals its level name when it is one: ``Priority(10) == 10 == "high"``; ``.name`` is
@@ -65,24 +71,17 @@ class Priority(int):
 
     __hash__ = int.__hash__
 
-    def _compare(self, other: object) -> int | None:
-        return _level(other) if isinstance(other, str) else None
-
     def __lt__(self, other: Any) -> bool:
-        level = self._compare(other)
-        return int(self) < level if level is not None else int.__lt__(self, other)
+        return int.__lt__(self, _number(other))
 
     def __le__(self, other: Any) -> bool:
-        level = self._compare(other)
-        return int(self) <= level if level is not None else int.__le__(self, other)
+        return int.__le__(self, _number(other))
 
     def __gt__(self, other: Any) -> bool:
-        level = self._compare(other)
-        return int(self) > level if level is not None else int.__gt__(self, other)
+        return int.__gt__(self, _number(other))
 
     def __ge__(self, other: Any) -> bool:
-        level = self._compare(other)
-        return int(self) >= level if level is not None else int.__ge__(self, other)
+        return int.__ge__(self, _number(other))
 
     def __repr__(self) -> str:
         return f"Priority({self.name!r})" if self.name else f"Priority({int(self)})"
