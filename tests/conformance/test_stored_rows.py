@@ -152,3 +152,24 @@ def test_a_history_or_payload_that_is_not_json_stops_no_write_and_no_filter(
     assert lost.result() == 9
     overwrite(app, "jobs", failed.id, history=odd, error=odd)
     assert app.retry(failed.id)
+
+
+@pytest.mark.parametrize("error", ["not json", "{broken", "", '"a JSON string"'])
+def test_retry_of_a_run_whose_stored_error_is_not_json_keeps_it_in_the_history(
+    app: Conveyor, error: str
+) -> None:
+    """An error column written by hand (or by an older version) as plain text: app.retry
+    reopens the run on every store and keeps that text as the finished attempt's error."""
+
+    @app.job
+    def boom() -> None:
+        raise ValueError("boom")
+
+    handle = boom().run_now()
+    drain(app)
+    overwrite(app, "jobs", handle.id, error=error, history="[]")
+    assert app.retry(handle.id)
+    record = app.get_job(handle.id)
+    assert record is not None and record.state == "queued"
+    assert [a.number for a in record.history] == [1]
+    assert record.history[0].error is not None

@@ -222,13 +222,14 @@ UPDATE conveyor_jobs SET state = 'pending', run_at = conveyor_now(),
     finished_at = NULL, purge_at = NULL, result = NULL, rescues = 0,
     max_attempts = greatest(max_attempts, attempts + 1),
     -- keep the finished attempt in the history (completed ones are not in it yet; one
-    -- that is not an array, written by hand, counts as empty rather than failing this)
+    -- that is not an array, or an error that is not JSON, written by hand, must not stop
+    -- it: such an error is kept as a JSON string)
     history = CASE WHEN started_at IS NOT NULL
         AND attempts > jsonb_array_length(CASE WHEN jsonb_typeof(history) = 'array'
             THEN history ELSE '[]'::jsonb END) THEN
         coalesce(history, '[]'::jsonb) || jsonb_build_array(jsonb_build_object(
             'number', attempts, 'started_at', started_at, 'finished_at', finished_at,
-            'error', CASE WHEN state = 'completed' THEN NULL ELSE error::jsonb END))
+            'error', CASE WHEN state = 'completed' THEN NULL ELSE conveyor_as_jsonb(error) END))
         ELSE history END
 WHERE id = ANY(%(ids)s::bigint[]) AND state IN ('failed', 'cancelled', 'completed')
 RETURNING id
