@@ -205,8 +205,12 @@ WHERE grp = :group AND expires_at > :now
 
 -- name: expired_leases
 -- The running jobs whose lease expired, the worker that held each and how many jobs that
--- worker still holds, expired or not (rescue weighs a job its worker held alone apart
--- from one it held with others: a job claimed later expires later, in another pass).
+-- worker held: those it still holds, expired or not, and those rescued from it in earlier
+-- passes (rescue weighs a job its worker held alone apart from one it held with others:
+-- a job claimed after the worker's last heartbeat expires later, in another pass).
 SELECT id, worker_id, (SELECT count(*) FROM conveyor_jobs AS o
         WHERE o.state = 'running' AND o.worker_id = conveyor_jobs.worker_id)
+    + (SELECT count(*) FROM conveyor_jobs AS r
+        WHERE r.rescued_worker = conveyor_jobs.worker_id
+            AND NOT (r.state = 'running' AND r.worker_id = conveyor_jobs.worker_id))
 FROM conveyor_jobs WHERE state = 'running' AND lease_expires_at < :now

@@ -177,7 +177,8 @@ UPDATE conveyor_jobs SET rescues = rescues + %(step)s,
         'error', %(error)s::jsonb)),
     finished_at = CASE WHEN rescues + %(step)s >= %(max)s THEN t.now END,
     purge_at = CASE WHEN rescues + %(step)s >= %(max)s THEN t.now + retention END,
-    run_at = t.now, lease_token = NULL, lease_expires_at = NULL, worker_id = NULL
+    run_at = t.now, lease_token = NULL, lease_expires_at = NULL, worker_id = NULL,
+    rescued_worker = worker_id
 FROM (SELECT conveyor_now() AS now) AS t
 WHERE id = ANY(%(ids)s::bigint[]) AND state = 'running' AND lease_expires_at < t.now
 

@@ -89,7 +89,8 @@ UPDATE conveyor_jobs SET rescues = rescues + :step,
         'error', json(:error))),
     finished_at = CASE WHEN rescues + :step >= :max THEN :now END,
     purge_at = CASE WHEN rescues + :step >= :max THEN :now + retention END,
-    run_at = :now, lease_token = NULL, lease_expires_at = NULL, worker_id = NULL
+    run_at = :now, lease_token = NULL, lease_expires_at = NULL, worker_id = NULL,
+    rescued_worker = worker_id
 WHERE id IN (SELECT value FROM json_each(:ids)) AND state = 'running'
     AND lease_expires_at < :now
 

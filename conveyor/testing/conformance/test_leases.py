@@ -267,6 +267,26 @@ def test_a_job_whose_worker_still_holds_a_later_claim_is_not_alone(app: Conveyor
         app.cancel(later)
 
 
+def test_a_job_claimed_after_its_workers_other_jobs_expired_is_not_alone(
+    app: Conveyor,
+) -> None:
+    """The worker claimed this job after its last heartbeat renewed its other one, then
+    died: the other lease expires first and is rescued in an earlier pass, yet this job
+    was not alone on that worker either, and three such deaths fail nothing."""
+    first = _insert(app, max_attempts=20, priority=10)
+    later = _insert(app, max_attempts=20)
+    for rescue in range(POISON_RESCUES):
+        worker = f"victim-{rescue}"
+        assert [j.id for j in app.store.claim(worker, None, 1, 0.05)] == [first]
+        assert [j.id for j in app.store.claim(worker, None, 1, 0.25)] == [later]
+        time.sleep(0.1)
+        assert app.store.rescue() == 1  # the first job, while the later one still runs
+        time.sleep(0.2)
+        assert app.store.rescue() == 1
+        states = [app.get_job(i).state for i in (first, later)]  # type: ignore[union-attr]
+        assert states == ["queued", "queued"], rescue
+
+
 def test_alone_and_shared_rescues_add_up_toward_poison(app: Conveyor) -> None:
     job_id = _insert(app, max_attempts=20)
     other = _insert(app, max_attempts=20)
