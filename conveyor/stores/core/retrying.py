@@ -1,6 +1,7 @@
 """``retry_jobs`` of a SQL store: finished jobs run again, workflows kept whole
 (:mod:`conveyor.stores.retrylogic` decides; this reads the graph and writes it back, in
-one transaction)."""
+one transaction). A dependent still blocked on other jobs waits again for a completed
+dependency retried (``reblock``): it receives the new result."""
 
 from __future__ import annotations
 
@@ -46,6 +47,9 @@ class RetryCore:
             reopened = [r for r in reopened if r.id in taken]
             edges = [e for e in edges if e[0] in taken]
             self._write_back(conn, reopened, edges, deps)
+            again = d.params(ids=d.array([r.id for r in reopened]))
+            d.run(conn, "reblock", again)
+            d.maybe(conn, "reblock_edges", again)
             d.notify(conn)
         return [r.id for r in reopened if not r.restored]
 

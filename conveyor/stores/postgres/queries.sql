@@ -340,6 +340,22 @@ FROM unnest(%(job_id)s::bigint[], %(dep_id)s::bigint[], %(done)s::bool[])
     AS e(job_id, dep_id, done)
 WHERE d.job_id = e.job_id AND d.dep_id = e.dep_id
 
+-- name: reblock
+-- After retry_job: a dependent still blocked on other jobs waits again for each retried
+-- dependency (it must receive the new result, never the blanked one): its count goes up
+-- and those links are unfinished again, so the dependency's completion releases it. A
+-- dependent released meanwhile (its count row deleted) keeps what it received.
+WITH edges AS (
+    SELECT d.job_id, count(*) AS n FROM conveyor_deps d
+    JOIN conveyor_jobs j ON j.id = d.job_id AND j.state = 'blocked'
+    WHERE d.dep_id = ANY(%(ids)s::bigint[]) AND d.done GROUP BY d.job_id
+), counted AS (
+    UPDATE conveyor_waits AS w SET blockers = w.blockers + e.n FROM edges AS e
+    WHERE w.job_id = e.job_id RETURNING w.job_id
+)
+UPDATE conveyor_deps SET done = false
+WHERE dep_id = ANY(%(ids)s::bigint[]) AND done AND job_id IN (SELECT job_id FROM counted)
+
 -- name: start_count
 INSERT INTO conveyor_waits (job_id, blockers) VALUES (%(id)s, %(blockers)s)
 ON CONFLICT (job_id) DO UPDATE SET blockers = excluded.blockers

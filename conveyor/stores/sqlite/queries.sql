@@ -143,6 +143,21 @@ WHERE id = :id
 -- name: reopen_edges
 UPDATE conveyor_deps SET done = :done WHERE job_id = :job_id AND dep_id = :dep_id
 
+-- name: reblock
+-- After retry_job: a dependent still blocked on other jobs waits again for each retried
+-- dependency (it must receive the new result, never the blanked one); reblock_edges
+-- then marks those links unfinished, so the dependency's completion releases it.
+UPDATE conveyor_jobs SET blockers = blockers + (SELECT count(*) FROM conveyor_deps d
+    WHERE d.job_id = conveyor_jobs.id AND d.done = 1
+        AND d.dep_id IN (SELECT value FROM json_each(:ids)))
+WHERE state = 'blocked' AND id IN (SELECT job_id FROM conveyor_deps
+    WHERE done = 1 AND dep_id IN (SELECT value FROM json_each(:ids)))
+
+-- name: reblock_edges
+UPDATE conveyor_deps SET done = 0
+WHERE done = 1 AND dep_id IN (SELECT value FROM json_each(:ids)) AND EXISTS (
+    SELECT 1 FROM conveyor_jobs j WHERE j.id = conveyor_deps.job_id AND j.state = 'blocked')
+
 -- name: wait_for_children
 -- After save_step: the run waits until its :left unfinished children are done.
 UPDATE conveyor_jobs SET state = 'waiting', blockers = :left,

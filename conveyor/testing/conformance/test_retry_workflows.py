@@ -134,3 +134,66 @@ def test_plain_retries_are_unchanged(flow: Conveyor) -> None:
     assert flow.retry(10**9) is False
     drain(flow)
     assert flow.get_job(done.id).attempts == 2  # type: ignore[union-attr]
+
+
+@pytest.fixture
+def gated(app: Conveyor) -> Conveyor:
+    """``count()`` returns 1, 2, ... on each run; ``later()`` is paused until resumed."""
+    runs = {"n": 0}
+
+    @app.job
+    def count() -> int:
+        runs["n"] += 1
+        return runs["n"]
+
+    @app.job
+    def later() -> int:
+        return 100
+
+    @app.job
+    def both(xs: list[int]) -> list[int]:
+        return xs
+
+    app.pause(job="later")
+    return app
+
+
+def test_a_blocked_dependent_waits_for_a_completed_dependency_retried(gated: Conveyor) -> None:
+    h = chain(group(gated.jobs.count(), gated.jobs.later()), gated.jobs.both()).run_now()
+    drain(gated)
+    assert _states(gated, h.ids) == ["completed", "queued", "blocked"]
+    assert gated.retry(h.ids[0]) is True
+    gated.pause(job="count")
+    gated.resume(job="later")
+    drain(gated)  # its other dependency completes while the retried one has not run yet
+    assert _states(gated, h.ids) == ["queued", "completed", "blocked"]
+    gated.resume(job="count")
+    drain(gated)
+    assert h.result(timeout=5) == [2, 100]  # the new result, never None
+
+
+def test_a_plain_dependent_waits_for_a_completed_dependency_retried(gated: Conveyor) -> None:
+    first = gated.jobs.count().run_now()
+    other = gated.jobs.later().run_now()
+    mine = gated.jobs.both([]).run_now(depends_on=[first, other])
+    drain(gated)
+    assert gated.retry(first.id) is True
+    gated.pause(job="count")
+    gated.resume(job="later")
+    drain(gated)
+    assert _states(gated, [first.id, other.id, mine.id]) == ["queued", "completed", "blocked"]
+    gated.resume(job="count")
+    drain(gated)
+    assert _states(gated, [first.id, mine.id]) == ["completed", "completed"]
+
+
+def test_a_released_dependent_keeps_the_result_it_received(gated: Conveyor) -> None:
+    h = chain(gated.jobs.count(), gated.jobs.both()).run_now()
+    gated.pause(job="both")
+    drain(gated)
+    assert _states(gated, h.ids) == ["completed", "queued"]
+    assert gated.retry(h.ids[0]) is True
+    gated.resume(job="both")
+    drain(gated)
+    assert gated.get_job(h.ids[1]).args == [1]  # type: ignore[union-attr]
+    assert gated.get_job(h.ids[0]).result == 2  # type: ignore[union-attr]
