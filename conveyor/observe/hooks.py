@@ -19,8 +19,10 @@ if TYPE_CHECKING:
 log = logging.getLogger("conveyor.hooks")
 
 EVENTS = ("started", "completed", "failed", "retrying", "cancelled")
-# Outcome state -> the hook event it fires ("waiting": a durable run asleep, none).
-_BY_STATE = {"completed": "completed", "failed": "failed", "pending": "retrying"}
+# Outcome state -> the hook event it fires ("waiting": a durable run asleep, none;
+# "cancelled": an outcome the store refused, its job cancelled as the attempt ended).
+_BY_STATE = {"completed": "completed", "failed": "failed", "pending": "retrying",
+             "cancelled": "cancelled"}
 _FINISHED = ("completed", "failed", "retrying", "cancelled")
 
 Hook = Callable[..., Any]

@@ -18,6 +18,7 @@ from conveyor.stores.base_flow import FlowRule, FlowStore
 from conveyor.stores.base_schedules import ScheduleGap, ScheduleRow, ScheduleStore
 from conveyor.stores.base_workflows import WorkflowStore
 from conveyor.stores.rows import (
+    Claimed,
     ClaimedJob,
     JobFilter,
     JobRow,
@@ -108,7 +109,9 @@ class HotPathStore(Protocol):
         limit: int, lease: float,
     ) -> list[ClaimedJob]:
         """``complete(outcomes)`` then ``claim(...)`` (``limit`` 0: none) in one
-        transaction: all or nothing; the claim sees the slots the outcomes free."""
+        transaction: all or nothing; the claim sees the slots the outcomes free. A store
+        may return a :class:`Claimed` telling how many outcomes it stored: the worker then
+        reports a fenced outcome as what the store holds (a cancel that won the race)."""
         ...
 
     def heartbeat(
@@ -227,7 +230,7 @@ class Store(
 
 
 __all__ = [
-    "FINISHED", "PENDING", "POISON_RESCUES", "SHARED_RESCUES", "STATES", "ClaimedJob",
+    "FINISHED", "PENDING", "POISON_RESCUES", "SHARED_RESCUES", "STATES", "Claimed", "ClaimedJob",
     "DurableStore",
     "EventRow", "FlowRule", "FlowStore", "HotPathStore", "JobFilter", "JobRow", "JobState",
     "LogLine", "MaintenanceStore", "NewJob", "Outcome", "Progress", "ReadStore", "ScheduleGap",

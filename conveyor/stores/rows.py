@@ -87,6 +87,16 @@ class ClaimedJob:
     trace_context: str | None = None
 
 
+class Claimed(list[ClaimedJob]):
+    """What ``complete_and_claim`` returns: the claimed jobs, and how many of the outcomes
+    were stored (``stored``; None: not told). An outcome the store refused was fenced: its
+    lease was taken (most often by a cancel) before it arrived."""
+
+    def __init__(self, jobs: Sequence[ClaimedJob] = (), stored: int | None = None) -> None:
+        super().__init__(jobs)
+        self.stored = stored
+
+
 @dataclass(slots=True)
 class Outcome:
     """What a worker reports about a job it held.

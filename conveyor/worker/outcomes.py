@@ -44,7 +44,8 @@ async def store_and_claim(
         return await store_outcomes(guard, store, outcomes), None, None
     if outcomes:
         try:
-            return {}, await guard(store.complete_and_claim, outcomes, *claim), None
+            jobs = await guard(store.complete_and_claim, outcomes, *claim)
+            return await fenced(guard, store, outcomes, getattr(jobs, "stored", None)), jobs, None
         except GaveUp:
             return dict.fromkeys((o.id for o in outcomes), None), None, None
         except Exception:
@@ -63,8 +64,8 @@ async def store_outcomes(guard: Guard, store: Store, outcomes: Sequence[Outcome]
     id, the failed attempts stored in place of refused outcomes and None for outcomes
     not stored (the guard gave up)."""
     try:
-        await guard(store.complete, list(outcomes))
-        return {}
+        changed = await guard(store.complete, list(outcomes))
+        return await fenced(guard, store, outcomes, changed if isinstance(changed, int) else None)
     except GaveUp:
         return dict.fromkeys((o.id for o in outcomes), None)
     except Exception as exc:
@@ -86,6 +87,34 @@ async def store_outcomes(guard: Guard, store: Store, outcomes: Sequence[Outcome]
         log.exception("job %s: could not store its failure either; it is retried once its "
                       "lease expires", outcome.id)
     return {outcome.id: failed}
+
+
+async def fenced(guard: Guard, store: Store, outcomes: Sequence[Outcome],
+                 stored: int | None) -> Stored:
+    """When the store stored fewer than ``outcomes`` (``stored``; None: not told), the
+    refused ones were fenced: a cancel (or a rescue) took their leases as they ended.
+    Returns, by job id, a cancelled outcome in place of each one whose job is now
+    cancelled, so that the worker reports what was stored. Read back only then (rare)."""
+    if stored is None or stored >= len(outcomes):
+        return {}
+    ended = [o for o in outcomes if o.state != "cancelled"]
+
+    def read() -> Stored:
+        replaced: Stored = {}
+        for o in ended:
+            found = store.state_of(o.id)
+            if found is not None and found[0] == "cancelled":
+                replaced[o.id] = Outcome(o.id, o.token, "cancelled", o.finished_at,
+                                         error=found[2])
+        return replaced
+
+    try:
+        result: Stored = await guard(read)
+        return result
+    except Exception:  # GaveUp included: reported as the attempts ended
+        log.warning("could not read back %d outcomes the store refused", len(ended),
+                    exc_info=True)
+        return {}
 
 
 def unstorable(outcome: Outcome, exc: BaseException) -> Outcome:

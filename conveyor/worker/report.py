@@ -63,9 +63,11 @@ def finished(job: ClaimedJob, outcome: Outcome | None) -> None:
     elif state == "failed":
         log.error("%s failed: %s", _name(job), error,
                   extra=_fields(job, "failed", duration=round(duration, 6), error=error))
-    elif state == "cancelled":
-        log.warning("%s cancelled: %s", _name(job), error,
-                    extra=_fields(job, "cancelled", error=error))
+    elif state == "cancelled":  # a cancel took the lease as the attempt ended
+        why = f": {error}" if outcome.error else " as it ran"
+        log.warning("%s cancelled%s", _name(job), why,
+                    extra=_fields(job, "cancelled", duration=round(duration, 6),
+                                  error=outcome.error and error))
     else:
         log.debug("%s %s", _name(job), state, extra=_fields(job, state))
 

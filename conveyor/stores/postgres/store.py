@@ -20,6 +20,7 @@ from psycopg import pq
 from conveyor.clock import Clock, epoch
 from conveyor.errors import PayloadError, StoreError
 from conveyor.stores.base import (
+    Claimed,
     ClaimedJob,
     NewJob,
     Outcome,
@@ -49,7 +50,10 @@ log = logging.getLogger("conveyor.postgres")
 OUTCOME_STATES = ("completed", "failed", "cancelled", "pending", "waiting")
 # Outcomes stored by a data-modifying WITH, then the claim, in one statement: the rows
 # they touch are disjoint (running with this worker's token / due), the commit is one.
-COMPLETE_AND_CLAIM = b"WITH done AS (\n" + Q["complete"] + b"\n)\n" + Q["claim"]
+# The last column counts the outcomes stored (a row of NULLs and the count: none claimed).
+COMPLETE_AND_CLAIM = (b"WITH done AS (\n" + Q["complete"] + b"\nRETURNING j.id),\nc AS (\n"
+                      + Q["claim"] + b"\n)\nSELECT c.*, d.n FROM (SELECT count(*) AS n FROM "
+                      b"done) AS d LEFT JOIN c ON true")
 
 
 def _claim_params(worker_id: str, queues: Sequence[str] | None, limit: int, lease: float
@@ -200,24 +204,26 @@ class PostgresStore(
         """Outcomes and the next claim in one transaction, committed once (waited for, as
         every claim's commit is). Without flow rules: one statement."""
         if not outcomes:
-            return self.claim(worker_id, queues, limit, lease)
+            return Claimed(self.claim(worker_id, queues, limit, lease), 0)
         if not limit:
-            self.complete(outcomes)
-            return []
+            return Claimed((), self.complete(outcomes))
         params = _claim_params(worker_id, queues, limit, lease)
         both = {**params, **_outcome_params(outcomes, True)}
         with self.db.connection() as conn:
             if self._plain():
                 rows = conn.execute(COMPLETE_AND_CLAIM, both).fetchall()
+                stored = int(rows[0][-1])
+                rows = [r for r in rows if r[0] is not None]
                 rows = self._claim_in(conn, params, queues, rows, outcomes)
             else:
                 # One transaction sent at once: BEGIN, outcomes, the limited claim, COMMIT.
                 with conn.pipeline(), conn.transaction():
-                    conn.execute(Q["complete"], both)
+                    done = conn.execute(Q["complete"], both)
                     _notify_if_due(conn, outcomes)
                     cur = conn.execute(Q["flow_claim"], self._flow_params(params, queues))
+                stored = done.rowcount
                 rows = self._flow_claimed(cur.fetchall(), queues)
-        return claimed(rows, params["token"])
+        return Claimed(claimed(rows, params["token"]), stored)
 
     def _plain(self) -> bool:
         """No flow rule was in force lately: the plain claim statement is tried first (it

@@ -11,7 +11,7 @@ from itertools import chain
 from typing import Any
 
 from conveyor.clock import Clock, epoch
-from conveyor.stores.base import ClaimedJob, Outcome, Waiter
+from conveyor.stores.base import Claimed, ClaimedJob, Outcome, Waiter
 from conveyor.stores.core.durable import DurableCore
 from conveyor.stores.core.flow import FlowCore
 from conveyor.stores.core.leases import LeasesCore
@@ -114,14 +114,14 @@ class SQLiteStore(
         commit where two were (the rows and index pages both touch are written once)."""
         statements, due = self._outcome_rows(outcomes)
         token = secrets.randbits(62)
-        woke = False
+        stored, woke = 0, False
         with self.db.transaction() as conn:
             if outcomes:
-                _, woke = self._complete_in(conn, statements)
+                stored, woke = self._complete_in(conn, statements)
             rows = self._claim_in(conn, token, worker_id, queues, limit, lease) if limit else []
         if woke or due:
             self._changed.set()
-        return claimed(rows, token)
+        return Claimed(claimed(rows, token), stored)
 
     def _claim_in(self, conn: sqlite3.Connection, token: int, worker_id: str,
                   queues: Sequence[str] | None, limit: int, lease: float) -> list[Any]:
