@@ -81,7 +81,7 @@ def compile_phrase(p: Phrase, zone: ZoneInfo, anchor: datetime) -> Compiled:
     if p.every is None:
         if p.between:
             raise _conflict(p, "range", "", 'an interval such as "every 2 hours"')
-        if days.months and not (days.weekdays or days.nth or days.monthdays or p.times):
+        if days.months and not (p.weekdays or days.nth or days.monthdays or p.times):
             days.monthdays = {1}  # "of may" alone: once, at the start of each such month
         return _calendar(p, days, time_rows(p.times or [(0, 0, 0)]))
     n, unit = p.every

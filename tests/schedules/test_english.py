@@ -384,3 +384,9 @@ def test_explain_says_it_in_one_sentence(text: str, sentence: str) -> None:
 def test_explain_names_a_time_zone_other_than_utc() -> None:
     schedule = parse_schedule("every day at noon", tz="Europe/Paris")
     assert schedule.explain() == "At 12:00 every day (Europe/Paris time)"
+
+
+@pytest.mark.parametrize("text", ["every day of may", "every day in may", "daily of may"])
+def test_every_day_of_a_month_fires_each_day_of_it(text: str) -> None:
+    assert fires(text, 3) == fires("every 1 day of may", 3) == [
+        "Wed 2024-05-01 00:00:00", "Thu 2024-05-02 00:00:00", "Fri 2024-05-03 00:00:00"]
