@@ -12,6 +12,7 @@ from types import CodeType
 from typing import Any
 
 from conveyor.errors import ConfigurationError
+from conveyor.serialization import payload_of
 
 RATE_UNITS = {"second": 1.0, "minute": 60.0, "hour": 3600.0, "day": 86400.0}
 # Celery's rate_limit spellings ("10/s", "100/m", "1000/h") and common abbreviations.
@@ -103,8 +104,7 @@ def concurrency_key(spec: KeySpec | None, args: tuple[Any, ...], kwargs: dict[st
     if callable(spec):
         value = spec(args, kwargs)
     else:
-        payload = args[0] if len(args) == 1 and not kwargs else kwargs
-        value = _lookup(payload, spec)
+        value = _lookup(payload_of(args, kwargs), spec)
         if value is None and signature is not None:
             try:
                 value = _lookup(dict(signature.bind(*args, **kwargs).arguments), spec)

@@ -179,8 +179,9 @@ def as_error(value: Any) -> ErrorInfo | None:
 
 
 def payload_of(args: tuple[Any, ...] | list[Any], kwargs: dict[str, Any]) -> Any:
-    """A job's payload: its single positional argument, else its keyword arguments (a dict)."""
-    if len(args) == 1 and not kwargs:
+    """A job's payload: its single positional argument when it was called with one
+    (keyword arguments or not), else its keyword arguments (a dict)."""
+    if len(args) == 1:
         return args[0]
     return dict(kwargs)
 

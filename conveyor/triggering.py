@@ -72,12 +72,14 @@ class Triggering:
             if call.missing is not None:
                 raise ArgumentsError(call.missing)
             args, kwargs = call.args, call.kwargs
-            if len(args) == 1 and not kwargs:  # the single argument is the payload
+            single = len(args) == 1  # the single positional argument is the payload
+            kwargs_json = dumps(kwargs, "kwargs" if single else "payload",
+                                limits) if kwargs else "{}"
+            if single:
                 payload = dumps(args[0], "payload", limits)
-                args_json, kwargs_json = f"[{payload}]", "{}"
+                args_json = f"[{payload}]"
             else:
                 args_json = dumps(args, "payload args", limits, outer=1) if args else "[]"
-                kwargs_json = dumps(kwargs, "payload", limits) if kwargs else "{}"
                 payload = kwargs_json
             return NewJob(
                 definition.id, args_json, kwargs_json, payload, *fields,

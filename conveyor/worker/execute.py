@@ -194,7 +194,7 @@ class JobRunner:
             return await self._call(definition, definition.fn, args, kwargs, claimed)
         meta = Meta(claimed, self.app.jobs, self.buffer, self.app.get_job)
         if definition.kind == "reaction":
-            data = args[0] if len(args) == 1 and not kwargs else (kwargs or None)
+            data = args[0] if len(args) == 1 else (kwargs or None)
             job = ReactionJob(claimed, data, meta)
             await self._call(definition, definition.fn, [job], {}, claimed)
             if job.outcome and job.outcome[0] == "fail":

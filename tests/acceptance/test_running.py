@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from conveyor import Conveyor, Fail, JobFailed, JobRecord, Retry, RetryIn
-from conveyor.testing import FakeClock, run_until_idle
+from conveyor.testing import FakeClock, enqueued, run_until_idle
 
 START = datetime(2031, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -298,6 +298,27 @@ def test_cancel_jobs_by_data_subset_type_owner_and_key(app: Conveyor) -> None:
     assert app.cancel_jobs(key="nothing-like-it") == 0
     assert app.cancel_jobs(type="sync_shop", state="queued") == 1
     assert app.cancel_jobs() == 0  # nothing pending left
+
+
+def test_the_payload_is_the_single_positional_argument_even_with_keywords(
+    app: Conveyor,
+) -> None:
+    """Called with one positional argument, a job's payload is that argument, whatever
+    keyword arguments come with it; only without one are the keywords the payload."""
+
+    @app.job
+    def sync_shop(data: dict[str, object], *, dry_run: bool = False) -> bool:
+        return dry_run
+
+    mixed = sync_shop({"shop_id": 1}, dry_run=True).run_in(1, "hour")
+    other = sync_shop({"shop_id": 2}, dry_run=True).run_in(1, "hour")
+    record = _get(app, mixed.id)
+    assert (record.args, record.kwargs) == ([{"shop_id": 1}], {"dry_run": True})
+    assert [r.id for r in app.jobs_list(data={"shop_id": 1})] == [mixed.id]
+    assert app.count(data={"dry_run": True}) == 0
+    assert enqueued(app, sync_shop, shop_id=2) == [_get(app, other.id)]
+    assert app.cancel_jobs(data={"shop_id": 1}) == 1
+    assert [_get(app, h.id).state for h in (mixed, other)] == ["cancelled", "scheduled"]
 
 
 def test_cancel_jobs_leaves_finished_jobs_alone(app: Conveyor) -> None:

@@ -272,7 +272,11 @@ def test_payload_of_no_arguments_is_an_empty_dict() -> None:
 
 def test_payload_of_several_positional_arguments_is_the_kwargs_dict() -> None:
     assert payload_of([1, 2], {}) == {}
-    assert payload_of((1,), {"b": 2}) == {"b": 2}
+    assert payload_of([1, 2], {"b": 2}) == {"b": 2}
+
+
+def test_payload_of_one_positional_argument_with_keywords_is_that_argument() -> None:
+    assert payload_of((1,), {"b": 2}) == 1
 
 
 def test_payload_of_returns_a_copy_of_kwargs() -> None:
