@@ -14,6 +14,7 @@ import click
 from conveyor.app import Conveyor
 from conveyor.cli.base import app_options, fail
 from conveyor.cli.render import plural, safe_url
+from conveyor.logs import JsonFormatter
 from conveyor.logs import configure as configure_logging
 
 
@@ -54,13 +55,9 @@ def worker(app: Conveyor, concurrency: int, processes: int, queues: str | None, 
     configure_logging(log_level, log_format.lower())
     if processes > 1:
         run_processes(app, processes, concurrency, burst, metrics_port, metrics_host)
-    banner = (f"conveyor worker: {plural(len(app.jobs), 'job')} on {safe_url(app.url)} "
-              f"(concurrency {concurrency}, queues {queues or 'all'}"
-              f"{', burst' if burst else ''})")
-    if log_format.lower() == "json":
-        logging.getLogger("conveyor.worker").info(banner)
-    else:
-        click.echo(banner, err=True)
+    announce(f"conveyor worker: {plural(len(app.jobs), 'job')} on {safe_url(app.url)} "
+             f"(concurrency {concurrency}, queues {queues or 'all'}"
+             f"{', burst' if burst else ''})")
     if metrics_port is not None:
         serve_metrics(app, metrics_host, metrics_port)
     app.run_worker(concurrency=concurrency, queues=queues, burst=burst, grace=grace)
@@ -82,8 +79,8 @@ def run_processes(app: Conveyor, processes: int, concurrency: int, burst: bool,
         if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
             os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="conveyor-metrics-")
         serve_metrics(app, metrics_host, metrics_port)  # job counts read from the store
-    click.echo(f"conveyor worker: supervising {processes} processes on {safe_url(app.url)} "
-               f"(up to {processes * concurrency} jobs at once)", err=True)
+    announce(f"conveyor worker: supervising {processes} processes on {safe_url(app.url)} "
+             f"(up to {processes * concurrency} jobs at once)", "conveyor.supervisor")
     if metrics_port is None:
         app.close()
     raise SystemExit(supervise(args, processes, burst))
@@ -112,7 +109,17 @@ def serve_metrics(app: Conveyor, host: str, port: int) -> None:
         metrics.serve(app, port, host)
     except OSError as exc:
         fail(f"cannot serve metrics on {host}:{port}: {exc.strerror or exc}")
-    click.echo(f"metrics at http://{host}:{port}/metrics", err=True)
+    announce(f"metrics at http://{host}:{port}/metrics")
+
+
+
+def announce(text: str, logger: str = "conveyor.worker") -> None:
+    """A line for the operator on stderr: as a log record under ``--log-format json``
+    (one JSON object per line), else plain text."""
+    if any(isinstance(h.formatter, JsonFormatter) for h in logging.getLogger().handlers):
+        logging.getLogger(logger).info(text)
+    else:
+        click.echo(text, err=True)
 
 
 def exit_past_stuck_jobs(app: Conveyor, wait: float = 1.0) -> None:

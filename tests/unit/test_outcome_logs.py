@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
+import socket
 import subprocess
 import sys
 import textwrap
@@ -109,3 +110,25 @@ def test_the_worker_command_logs_outcomes_by_default(tmp_path: Path, fmt: str) -
         assert failed["level"] == "error" and failed["job_id"] == handle.id
     else:
         assert expected in result.stderr
+
+
+@pytest.mark.parametrize("processes", ["1", "2"])
+def test_json_logs_have_no_plain_text_lines(tmp_path: Path, processes: str) -> None:
+    """The banners (metrics address, supervisor) are JSON objects too under json."""
+    (tmp_path / "boomapp.py").write_text(APP)
+    url = f"sqlite:///{tmp_path}/logs.db"
+    with Conveyor(url) as app:
+        app.job("explode")(lambda: None)
+        app.jobs["explode"]().run_now()
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    result = subprocess.run(
+        [sys.executable, "-c", "from conveyor.cli import main; main()", "worker",
+         "boomapp.py", "--burst", "--url", url, "--log-format", "json",
+         "--metrics-port", str(port), "--processes", processes],
+        cwd=tmp_path, capture_output=True, text=True, timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    objects = [json.loads(line) for line in result.stderr.splitlines()]
+    assert any(f":{port}/metrics" in o["message"] for o in objects)
