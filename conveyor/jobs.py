@@ -106,6 +106,9 @@ class JobDefinition:
     # (required, at most) positional arguments, when the signature is only plain
     # parameters: calls with that many positional arguments bind without inspect.
     arity: tuple[int, int] | None = field(init=False, repr=False)
+    # The own positional parameters, passed by name, when an injected one comes first
+    # (``def job(meta, path)``); empty otherwise.
+    by_name: tuple[str, ...] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.is_async = inspect.iscoroutinefunction(self.fn)
@@ -121,6 +124,7 @@ class JobDefinition:
                 parameters=[p for n, p in params.items() if n not in self.wants]
             )
         self.arity = _arity(self.accepts)
+        self.by_name = _by_name(self.id, params, self.wants) if self.accepts else ()
         if "io" in self.wants and self.kind == "function":
             self.kind = "durable"
         if "ctx" in self.wants and self.kind == "function":
@@ -161,6 +165,15 @@ class JobDefinition:
                 return JobCall(self, args, kwargs, problem)
         return JobCall(self, args, kwargs)
 
+    def arguments(self, args: list[Any], kwargs: dict[str, Any]
+                  ) -> tuple[list[Any], dict[str, Any]]:
+        """The stored arguments as the function is called with them (injected ones added
+        by name): positional ones by name when an injected parameter comes first."""
+        if not self.by_name or not args:
+            return args, kwargs
+        return args[len(self.by_name):], {**dict(zip(self.by_name, args, strict=False)),
+                                          **kwargs}
+
     def takes_input(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:
         """Whether a call with one more leading positional argument binds (a chain member
         receiving the previous result)."""
@@ -174,6 +187,25 @@ class JobDefinition:
 
     def __repr__(self) -> str:
         return f"<job {self.id!r}>"
+
+
+def _by_name(job_id: str, params: Mapping[str, inspect.Parameter], wants: frozenset[str]
+             ) -> tuple[str, ...]:
+    """The own positional parameters when an injected one comes before one of them (they
+    are then passed by name), else ()."""
+    positional = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD,
+                  inspect.Parameter.VAR_POSITIONAL)
+    names = list(params)
+    first = min((names.index(w) for w in wants), default=len(names))
+    if not any(params[n].kind in positional for n in names[first + 1:] if n not in wants):
+        return ()
+    odd = [n for n, p in params.items() if p.kind in positional[::2]]  # no name to pass
+    if odd:
+        raise ConfigurationError(
+            f"job {job_id!r}: {names[first]!r} comes before the job's own parameters, so they "
+            f"are passed by name, which {odd[0]!r} cannot take; put {', '.join(sorted(wants))} "
+            "after the job's own parameters")
+    return tuple(n for n, p in params.items() if n not in wants and p.kind in positional)
 
 
 def _arity(signature: inspect.Signature | None) -> tuple[int, int] | None:

@@ -75,13 +75,17 @@ class JobRunner:
             return self._caught(definition, claimed, exc)
 
     async def _isolated(self, definition: JobDefinition, claimed: ClaimedJob) -> Any:
-        stored_arguments(claimed)  # the child decodes them again; refused here, with why
+        args, kwargs = stored_arguments(claimed)  # refused here, with why
+        texts = (claimed.args, claimed.kwargs)  # the child decodes them again
+        if definition.by_name:
+            args, kwargs = definition.arguments(args, kwargs)
+            texts = (json.dumps(args), json.dumps(kwargs))
         meta = child = None
         if "meta" in definition.wants:
             meta = Meta(claimed, self.app.jobs, self.buffer, self.app.get_job)
             record = await in_thread("conveyor-isolated", self.app.get_job, claimed.id)
             child = ChildMeta(record, claimed)
-        return await run_isolated(definition.id, definition.fn, claimed.args, claimed.kwargs,
+        return await run_isolated(definition.id, definition.fn, *texts,
                                   claimed.timeout, child, meta.note if meta else None)
 
     def thread_native(self, claimed: ClaimedJob) -> bool:
@@ -102,7 +106,7 @@ class JobRunner:
         definition = self.app.definition(claimed.job)
         assert definition is not None
         try:
-            args, kwargs = stored_arguments(claimed)
+            args, kwargs = definition.arguments(*stored_arguments(claimed))
             if "meta" in definition.wants:
                 kwargs["meta"] = Meta(claimed, self.app.jobs, self.buffer, self.app.get_job)
             result = definition.fn(*args, **kwargs)
@@ -189,7 +193,7 @@ class JobRunner:
         return Outcome(claimed.id, claimed.token, "failed", now, error=error)
 
     async def _invoke(self, definition: JobDefinition, claimed: ClaimedJob) -> Any:
-        args, kwargs = stored_arguments(claimed)
+        args, kwargs = definition.arguments(*stored_arguments(claimed))
         if definition.kind == "function" and "meta" not in definition.wants:
             return await self._call(definition, definition.fn, args, kwargs, claimed)
         meta = Meta(claimed, self.app.jobs, self.buffer, self.app.get_job)

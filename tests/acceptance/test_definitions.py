@@ -289,3 +289,30 @@ def test_ctx_without_io_is_refused_at_definition(sqlite_app: Conveyor) -> None:
         return int(ctx.attempt)
 
     assert "durable" in sqlite_app.jobs
+
+
+def test_meta_io_and_ctx_may_come_before_the_jobs_own_parameters(app: Conveyor) -> None:
+    @app.job
+    def sync_first(meta: Any, path: str, size: int = 1) -> list[Any]:
+        return [meta.attempt, path, size]
+
+    @app.job
+    async def async_first(meta: Any, path: str) -> list[Any]:
+        return [meta.attempt, path]
+
+    @app.job
+    async def durable_first(io: Any, ctx: Any, path: str, *, n: int = 0) -> list[Any]:
+        return [await io.task("t", str.upper, path), ctx.attempt, n]
+
+    handles = [sync_first("a.png", 3).run_now(), sync_first("b.png").run_now(),
+               async_first("c.png").run_now(), durable_first("d.png", n=2).run_now()]
+    run_until_idle(app)
+    assert [h.result(timeout=5) for h in handles] == [
+        [1, "a.png", 3], [1, "b.png", 1], [1, "c.png"], ["D.PNG", 1, 2]]
+
+
+def test_an_injected_parameter_before_positional_only_ones_is_refused(
+        sqlite_app: Conveyor) -> None:
+    with pytest.raises(ValueError, match="'meta' comes before the job's own parameters"):
+        @sqlite_app.job
+        def odd(meta: Any, /, *paths: str) -> None: ...
