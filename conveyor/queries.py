@@ -17,6 +17,7 @@ from conveyor.options import coerce_owner
 from conveyor.records import JobRecord
 from conveyor.serialization import DEPTH_CEILING, Limits, dumps
 from conveyor.stores.base import (
+    LOST,
     JobFilter,
     JobRow,
     MaintenanceStore,
@@ -196,10 +197,11 @@ class Queries:
         owner: Any = ANY_OWNER,
         key: str | None = None,
     ) -> int:
-        """Cancel matching pending jobs (scheduled, queued, waiting); returns how many."""
+        """Cancel matching pending jobs (scheduled, queued, blocked, waiting, and running
+        ones whose worker is gone: lease expired); returns how many."""
         flt = self._filter(state=state, job=type, owner=owner, key=key, data=data)
         if not flt.states:
-            flt.states = ["scheduled", "queued", "blocked", "waiting"]
+            flt.states = ["scheduled", "queued", "blocked", "waiting", LOST]
         # A matched next occurrence of a schedule ends that schedule (as in Reaction).
         upcoming = replace(flt, states=[s for s in flt.states if s in ("scheduled", "queued")])
         ended = self._store.unstarted_schedules(upcoming) if upcoming.states else []

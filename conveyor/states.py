@@ -20,10 +20,13 @@ class JobState(StrEnum):
 
 # Stored state of a job waiting to run; shown as "scheduled" or "queued".
 PENDING = "pending"
+# Not a state: in a JobFilter's states, the running jobs whose lease expired (their
+# worker is gone), which count as pending for dedupe and cancel_jobs.
+LOST = "lost"
 # Plain-text tuples (for SQL text, click choices, messages).
 STATES: tuple[str, ...] = tuple(state.value for state in JobState)
 FINISHED: tuple[str, ...] = (JobState.COMPLETED.value, JobState.FAILED.value,
                              JobState.CANCELLED.value)
 UNFINISHED: tuple[str, ...] = tuple(s for s in STATES if s not in FINISHED)
 
-__all__ = ["FINISHED", "PENDING", "STATES", "UNFINISHED", "JobState"]
+__all__ = ["FINISHED", "LOST", "PENDING", "STATES", "UNFINISHED", "JobState"]

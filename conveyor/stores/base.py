@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 from conveyor.clock import Clock
-from conveyor.states import FINISHED, PENDING, STATES, JobState
+from conveyor.states import FINISHED, LOST, PENDING, STATES, JobState
 from conveyor.stores.base_durable import DurableStore, EventRow, StepRow, StepWrite
 from conveyor.stores.base_flow import FlowRule, FlowStore
 from conveyor.stores.base_schedules import ScheduleGap, ScheduleRow, ScheduleStore
@@ -230,8 +230,8 @@ class Store(
 
 
 __all__ = [
-    "FINISHED", "PENDING", "POISON_RESCUES", "SHARED_RESCUES", "STATES", "Claimed", "ClaimedJob",
-    "DurableStore",
+    "FINISHED", "LOST", "PENDING", "POISON_RESCUES", "SHARED_RESCUES", "STATES", "Claimed",
+    "ClaimedJob", "DurableStore",
     "EventRow", "FlowRule", "FlowStore", "HotPathStore", "JobFilter", "JobRow", "JobState",
     "LogLine", "MaintenanceStore", "NewJob", "Outcome", "Progress", "ReadStore", "ScheduleGap",
     "ScheduleRow", "ScheduleStore", "StepRow", "StepWrite", "Store", "Waiter", "WorkerInfo",

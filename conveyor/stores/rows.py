@@ -175,7 +175,7 @@ class JobRow:
 class JobFilter:
     """Which jobs a query or bulk action applies to. Empty = all."""
 
-    states: Sequence[str] | None = None  # public state names
+    states: Sequence[str] | None = None  # public state names, or LOST (running, lease expired)
     jobs: Sequence[str] | None = None
     queues: Sequence[str] | None = None
     owner: str | None = None

@@ -6,7 +6,7 @@ import json
 import re
 from typing import Any
 
-from conveyor.stores.base import JobFilter
+from conveyor.stores.base import LOST, JobFilter
 from conveyor.stores.core.dialect import D
 from conveyor.stores.matching import FILTER_COMPARISONS, like_pattern
 
@@ -22,6 +22,8 @@ def state_condition(d: D, state: str) -> str:
         return f"({d.unfinished_hint}state = 'pending' AND run_at > {d.now_sql})"
     if state == "waiting":
         return f"({d.unfinished_hint}state = 'waiting')"
+    if state == LOST:
+        return f"(state = 'running' AND lease_expires_at < {d.now_sql})"
     return f"state = '{state}'"  # names are checked against STATES before this point
 
 

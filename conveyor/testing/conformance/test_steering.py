@@ -78,6 +78,28 @@ def test_cancel_jobs_never_touches_running_or_finished_jobs(app: Conveyor, shop)
     assert [done.state, running.state] == ["completed", "running"]
 
 
+@pytest.mark.parametrize("hooked", [False, True])
+def test_cancel_jobs_cancels_a_running_job_whose_worker_is_gone(
+    app: Conveyor, shop, hooked: bool
+) -> None:
+    """Started but its lease expired (the worker died) is pending, as for dedupe: it is
+    cancelled, not rescued and run again; a job a live worker holds is left alone."""
+    heard: list[int] = []
+    if hooked:
+        app.on("cancelled")(lambda record: heard.append(record.id))
+    stranded = shop({"shop_id": 1}).run_now()
+    app.store.claim("dead-worker", None, 1, 0.05)
+    alive = shop({"shop_id": 1}).run_now()
+    app.store.claim("live-worker", None, 1, 30)
+    time.sleep(0.1)
+    assert app.cancel_jobs(type="sync_shop", data={"shop_id": 1}) == 1
+    assert [stranded.state, alive.state] == ["cancelled", "running"]
+    assert heard == ([stranded.id] if hooked else [])
+    assert app.store.rescue() == 0
+    with pytest.raises(JobFailed, match="cancelled"):
+        stranded.result(timeout=0)
+
+
 def test_cancelled_hooks_hear_each_job_cancel_jobs_cancels_with_its_full_record(
     app: Conveyor, shop
 ) -> None:
