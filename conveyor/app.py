@@ -159,13 +159,15 @@ class Conveyor:
         """Create or upgrade the schema; returns what was applied."""
         return self._store.migrate()
 
-    def reopen(self, url: str) -> None:
-        """Switch to the store ``url`` names (opened and migrated), closing the current
-        one; the CLI's ``--url`` uses it for apps that name their URL in code."""
-        store = self._open(url, {})
+    def reopen(self, url: str, read_only: bool = False) -> None:
+        """Switch to the store ``url`` names (opened and migrated; with ``read_only``, or
+        for an app built read-only, opened as it is), closing the current one; the CLI's
+        ``--url`` uses it for apps that name their URL in code."""
+        reading = read_only or self.read_only
+        store = open_existing(url) if reading else open_store(url)
         try:
             store.use_clock(self.clock)
-            self.applied_migrations = [] if self.read_only else store.migrate()
+            self.applied_migrations = [] if reading else store.migrate()
         except BaseException:
             store.close()
             raise

@@ -204,9 +204,12 @@ def app_options(
                 spec, spec_from_env = group[GROUP_APP], False
             url = kwargs.pop("url") or group.get(GROUP_URL)
             preset = PRESET_APP.get()
+            reading = read_only(kwargs) if callable(read_only) else read_only
             if preset is not None and not (spec or given):  # flask/manage.py conveyor
                 if url is not None and preset.url != url:
-                    preset.reopen(url)
+                    preset.reopen(url, read_only=reading)
+                    if reading and check_store:
+                        preset.store.schema_state()  # a missing store says so here
                 return fn(*args, app=preset, **kwargs)
             if given and spec and given != spec and not spec_from_env:
                 fail(f"two apps given: {given!r} and --app {spec!r}; give one")
@@ -220,7 +223,6 @@ def app_options(
                 fail("no app given: pass " + ("APP or " if positional else "")
                      + "--app module:attr (or path/to/app.py), or set $CONVEYOR_APP"
                      + (" (or give the store alone: --url URL)" if store_alone else ""))
-            reading = read_only(kwargs) if callable(read_only) else read_only
             with _opened(spec, url, reading) as app:
                 if reading and check_store:
                     app.store.schema_state()  # a missing store says so here

@@ -58,3 +58,15 @@ def test_flask_conveyor_user_errors_are_one_line(example: Any) -> None:
     assert result.exit_code != 0
     assert "unknown job" in result.output.lower() or "nope" in result.output
     assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("verb", [["runs"], ["jobs"], ["show", "1"], ["schedules"], ["queues"]])
+def test_flask_read_only_verbs_create_no_store_at_another_url(
+    example: Any, tmp_path: Path, verb: list[str]
+) -> None:
+    other = tmp_path / "other.db"
+    result = example.app.test_cli_runner().invoke(
+        args=["conveyor", *verb, "--url", f"sqlite:///{other}"])
+    assert result.exit_code == 2, result.output
+    assert "no conveyor store" in result.output and "Traceback" not in result.output
+    assert not other.exists()
