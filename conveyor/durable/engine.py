@@ -156,6 +156,11 @@ class Run:
         self.busy = f"{kind} {key!r}"
         try:
             yield stored
+        except Suspend as exc:
+            # Kept: code that swallows it (except BaseException) still suspends the run:
+            # every later io call raises it again and the run's outcome is this suspension.
+            self._fail(exc)
+            raise
         finally:
             self.busy = None
 

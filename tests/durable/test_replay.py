@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections import Counter
 from typing import Any
 
@@ -196,6 +197,32 @@ def test_interrupts_derive_from_base_exception_and_except_exception_cannot_swall
     handle = careless(None).run_now()
     assert settle(app, handle).state == "waiting"
     assert seen == [True]
+
+
+def test_a_run_that_swallows_an_interrupt_still_sleeps_and_runs_no_step_early(
+    app: Conveyor,
+) -> None:
+    calls: list[str] = []
+
+    @app.job
+    async def reckless(payload: Any, io: Any) -> str:
+        try:
+            await io.wait("nap", 1, "hour")
+        except BaseException as exc:
+            calls.append(f"swallowed {type(exc).__name__}")
+        await io.task("after", calls.append, "after")
+        return "done"
+
+    @app.job
+    async def quiet(payload: Any, io: Any) -> str:
+        with contextlib.suppress(BaseException):
+            await io.wait("nap", 1, "hour")
+        return "done"
+
+    handles = [reckless(None).run_now(), quiet(None).run_now()]
+    assert [settle(app, h).state for h in handles] == ["waiting", "waiting"]
+    assert calls == ["swallowed Suspend"]
+    assert [s.key for s in app.steps(handles[0].id)] == ["nap"]
 
 
 def test_task_retries_are_durable_and_keep_their_attempt_history(app: Conveyor) -> None:
