@@ -86,6 +86,13 @@ class LineLogger:
 
     fatal = critical
 
+    def __call__(self, message: Any, *args: Any, level: int | str = "info",
+                 **options: Any) -> None:
+        """Reaction's ``job.log(message)``: a line at ``level`` (default info; its
+        ``success`` and ``danger`` read as info and error)."""
+        self.log(_REACTION_LEVELS.get(level, level) if isinstance(level, str) else level,
+                 message, *args, **options)
+
     def log(self, level: int | str, message: Any, *args: Any, **options: Any) -> None:
         """A line at a logging level: ``logging.INFO`` (or any int) or a level name."""
         number = level if isinstance(level, int) else logging.getLevelName(str(level).upper())
@@ -97,6 +104,7 @@ class LineLogger:
 
 
 _LOGGING_KEYWORDS = frozenset({"exc_info", "stack_info", "stacklevel", "extra"})
+_REACTION_LEVELS = {"success": "info", "danger": "error"}
 
 
 def _traceback(exc_info: Any) -> str:
@@ -252,5 +260,14 @@ class ReactionJob:
     def fail(self, message: str) -> None:
         self.outcome = ("fail", message)
 
-    def progress(self, value: float, message: str | None = None) -> None:
+    def progress(self, value: float, total: float | str | None = None,
+                 message: str | None = None) -> None:
+        """A fraction (0..1) or a percent (0..100), or Reaction's ``(completed, total)``;
+        a message as the second or the ``message`` argument."""
+        if isinstance(total, str) and message is None:
+            total, message = None, total
+        if total is not None:
+            if isinstance(total, bool) or not isinstance(total, int | float) or total <= 0:
+                raise ConfigurationError(f"progress total must be a number > 0, got {total!r}")
+            value = min(max(value / total, 0.0), 1.0)
         self._meta.progress(value, message)

@@ -173,6 +173,40 @@ def test_add_worker_job_interface(app: Conveyor) -> None:
     assert ("react/type", {"n": 1}, True) in seen
 
 
+def test_add_worker_job_log_and_progress_take_reactions_spellings(app: Conveyor) -> None:
+    """Reaction's job API: ``job.log(message)`` is callable as well as a logger, and
+    ``job.progress(completed, total)`` reports completed out of total."""
+
+    def work(job: Any) -> None:
+        job.log("called like Reaction's job.log ✓")
+        job.log("a warning", level="warning")
+        job.log.info("and as a logger")
+        job.progress(3, 4)
+        job.done()
+
+    app.add_worker(type="reaction/log", worker=work)
+    handle = app.schedule_job(type="reaction/log", data={"n": 1})
+    run_until_idle(app)
+    record = app.get_job(handle.id)
+    assert record is not None and record.state == "completed", record.error
+    assert [(line.level, line.message) for line in record.logs] == [
+        ("info", "called like Reaction's job.log ✓"), ("warning", "a warning"),
+        ("info", "and as a logger")]
+
+
+def test_add_worker_progress_out_of_a_total_is_stored_as_a_fraction(app: Conveyor) -> None:
+    def work(job: Any) -> None:
+        job.progress(5, 20, message="five of twenty")
+        raise Fail("stop here, keeping the progress")
+
+    app.add_worker(type="reaction/progress", worker=work)
+    handle = app.schedule_job(type="reaction/progress", data={})
+    run_until_idle(app)
+    record = app.get_job(handle.id)
+    assert record is not None and record.state == "failed"
+    assert (record.progress, record.progress_message) == (0.25, "five of twenty")
+
+
 def test_add_worker_exception_retries_and_fail_does_not(app: Conveyor) -> None:
     calls: list[str] = []
 
