@@ -132,3 +132,37 @@ def test_a_claim_that_fails_after_outcomes_stores_them_and_the_worker_goes_on(
         assert [h.result(timeout=20) for h in handles] == [0, 1, 2, 3]
     assert failures[:2] == ["with outcomes", "alone"]  # it happened, at least once
     assert sorted(finished) == [h.id for h in handles]  # told once per attempt
+
+
+
+def test_under_a_binding_limit_outcomes_go_with_the_claim_of_the_slots_they_free(
+    app: Conveyor, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A worker held back by a concurrency limit stores the outcomes of its quick jobs
+    with the claim of the slots they free: not alone, handing those slots to a claim
+    made after them (of a few jobs, or of none when another worker took them)."""
+    store_class = type(app.store)
+    real_complete, real_both = store_class.complete, store_class.complete_and_claim
+    calls: list[tuple[int, int]] = []  # (outcomes, jobs wanted) per store call
+
+    def complete(store: Any, outcomes: Sequence[Outcome]) -> int:
+        calls.append((len(outcomes), 0))
+        return real_complete(store, outcomes)
+
+    def both(store: Any, outcomes: Sequence[Outcome], *claim: Any) -> Any:
+        calls.append((len(outcomes), claim[2]))
+        return real_both(store, outcomes, *claim)
+
+    @app.job(concurrency=5)
+    def capped() -> None:  # sync: run on lane threads, outcomes handed over in batches
+        pass
+
+    app.enqueue_many([capped() for _ in range(60)])
+    monkeypatch.setattr(store_class, "complete", complete)
+    monkeypatch.setattr(store_class, "complete_and_claim", both)
+    with worker_thread(app, concurrency=10):
+        wait_for(lambda: app.count(state="completed") == 60, timeout=30,
+                 what="every capped job")
+    alone = [outcomes for outcomes, wanted in calls if outcomes and not wanted]
+    assert sum(outcomes for outcomes, _ in calls) == 60
+    assert len(alone) <= 3, calls  # the first batch, before a claim came back short
