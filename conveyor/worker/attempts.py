@@ -33,6 +33,7 @@ class Attempts:
         self.lost, self.observers, self.outbox = lost, observers, outbox
         self.wake, self.flushed, self.settled = wake, flushed, settled
         self.processed = 0  # outcomes handed to the outbox
+        self.released: set[int] = set()  # abandoned as the worker stops (given back)
         self.lane = ThreadLane(concurrency, runner, slots, lost,
                                lambda: loop.call_soon_threadsafe(self._lane_done),
                                sizing.low_water)
@@ -88,8 +89,7 @@ class Attempts:
                 self.sizing.since.pop(job.id, None)
             if job.id in self.lost:
                 self.lost.discard(job.id)
-                report.finished(job, None)
-                self.observers.finished(job, None, None)
+                self._stopped(job)
             return
         finally:
             if self._tracks(job):
@@ -104,18 +104,20 @@ class Attempts:
         self.sizing.finished(job.id)
         if outcome is None or job.id in self.lost:
             self.lost.discard(job.id)
-            report.finished(job, None)
-            self.observers.finished(job, None, None)
+            self._stopped(job)
             return
         self.outbox.add(job, outcome, error)
         self.processed += 1
         self.flushed.set()
 
-    def abandon(self, job_id: int, task: asyncio.Task[None] | None) -> None:
-        """Stop holding a job: cancel its task; one waiting to start never starts; one on
-        a lane thread (which cannot be interrupted) keeps its thread until it returns,
-        and its outcome is dropped."""
+    def abandon(self, job_id: int, task: asyncio.Task[None] | None,
+                released: bool = False) -> None:
+        """Stop holding a job (``released``: the worker stops and gives it back): cancel
+        its task; one waiting to start never starts; one on a lane thread (which cannot
+        be interrupted) keeps its thread until it returns, and its outcome is dropped."""
         self.lost.add(job_id)
+        if released:
+            self.released.add(job_id)
         if task is not None:
             task.cancel()
             return
@@ -123,6 +125,12 @@ class Attempts:
         self.sizing.since.pop(job_id, None)
         if self.slots.withdraw(job_id):
             self.lost.discard(job_id)
-        report.finished(job, None)
-        self.observers.finished(job, None, None)
+        self._stopped(job)
         self.settled.set()
+
+    def _stopped(self, job: ClaimedJob) -> None:
+        """Report an attempt this worker stopped holding (no outcome of its own)."""
+        released = job.id in self.released
+        self.released.discard(job.id)
+        report.finished(job, None, released=released)
+        self.observers.finished(job, None, None)

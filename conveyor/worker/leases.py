@@ -240,7 +240,7 @@ class LeasesMixin:
             hurry.cancel()
         leftover = {i: job.token for i, (job, _) in self.active.items()}
         for job_id in leftover:
-            self.attempts.abandon(job_id, self.active[job_id][1])
+            self.attempts.abandon(job_id, self.active[job_id][1], released=True)
         self.attempts.lane.close()
         await self._flush_all()
         leftover.update({job.id: job.token for job in unstarted})

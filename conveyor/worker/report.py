@@ -1,6 +1,7 @@
 """One log line per attempt outcome, under the logger ``conveyor.worker`` (a child of
 ``conveyor``): started (debug), completed with its duration (info), retrying with when
-(warning), failed with its error (error), cancelled or lost (warning), waiting (debug).
+(warning), failed with its error (error), cancelled, lost or released at shutdown
+(warning), waiting (debug).
 
 Each record carries structured fields in ``extra`` (``job_id``, ``job``, ``attempt``,
 ``max_attempts``, ``outcome``, ``duration``, ``error``, ``retry_at``), which
@@ -36,10 +37,14 @@ def started(job: ClaimedJob) -> None:
         log.debug("%s started", _name(job), extra=_fields(job, "started"))
 
 
-def finished(job: ClaimedJob, outcome: Outcome | None) -> None:
-    """Log what became of an attempt whose outcome is stored (None: the worker lost it)."""
+def finished(job: ClaimedJob, outcome: Outcome | None, released: bool = False) -> None:
+    """Log what became of an attempt whose outcome is stored (None: the worker lost it,
+    or, ``released``, gave it back as it stopped)."""
     if outcome is None:
-        if log.isEnabledFor(logging.WARNING):
+        if released and log.isEnabledFor(logging.WARNING):
+            log.warning("%s stopped: the worker is stopping and the grace period is over; "
+                        "released to run again", _name(job), extra=_fields(job, "released"))
+        elif log.isEnabledFor(logging.WARNING):
             log.warning("%s stopped: cancelled, or rescued by another worker", _name(job),
                         extra=_fields(job, "lost"))
         return

@@ -132,3 +132,29 @@ def test_json_logs_have_no_plain_text_lines(tmp_path: Path, processes: str) -> N
     assert result.returncode == 0, result.stderr
     objects = [json.loads(line) for line in result.stderr.splitlines()]
     assert any(f":{port}/metrics" in o["message"] for o in objects)
+
+
+def test_an_attempt_released_at_shutdown_is_logged_as_released(
+    app: Conveyor, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Past the grace period the worker gives the job back: not 'cancelled, or rescued'."""
+    import asyncio
+    import threading
+
+    from tests.conformance.helpers import wait_for, worker_thread
+
+    started = threading.Event()
+
+    @app.job
+    async def endless() -> None:
+        started.set()
+        await asyncio.sleep(30)
+
+    caplog.set_level(logging.INFO, logger="conveyor")
+    handle = endless().run_now()
+    with worker_thread(app, grace=0):
+        assert started.wait(10)
+    [line] = [r for r in _lines(caplog) if r.__dict__["job_id"] == handle.id]
+    assert line.__dict__["outcome"] == "released" and "released" in line.getMessage()
+    assert "rescued" not in line.getMessage()
+    wait_for(lambda: handle.state == "queued")
