@@ -13,13 +13,14 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 
 
-def fleet_parser(doc: str | None, jobs: int) -> argparse.ArgumentParser:
-    """--url, --jobs (default ``jobs``), --workers and --concurrency."""
+def fleet_parser(doc: str | None, jobs: int, concurrency: int = 200) -> argparse.ArgumentParser:
+    """--url, --jobs (default ``jobs``), --workers and --concurrency (default
+    ``concurrency``)."""
     parser = argparse.ArgumentParser(description=doc)
     parser.add_argument("--url", help="store URL (default: a fresh SQLite file)")
     parser.add_argument("--jobs", type=int, default=jobs)
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--concurrency", type=int, default=200)
+    parser.add_argument("--concurrency", type=int, default=concurrency)
     return parser
 
 
