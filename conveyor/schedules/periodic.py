@@ -274,7 +274,8 @@ class Periodic(BaseExtension):
         """Each maintenance pass: save code schedules; the leader stores missing
         occurrences, purges finished jobs whose retention or remove delay has passed
         (not only on the hourly cleanup run: a delay of minutes is kept to within a
-        pass) and sets up the retention cleanup schedule once it has work."""
+        pass) and sets up the retention cleanup schedule once it has work (purging
+        what is due then)."""
         self.sync(app)
         self._rows.clear()  # the claim hook re-reads schedules changed by other processes
         if not leader:
@@ -290,12 +291,15 @@ class Periodic(BaseExtension):
                 wanted.append((job, gap.schedule.revision))
         if wanted:
             store.add_occurrences(wanted)
-        if self._purge_in is not app.store and (store.expiring() or (
+        first = self._purge_in is not app.store and (store.expiring() or (
             app.event_retention is not None and store.list_events(None, 1, 0)
-        )):
+        ))
+        if first:
             self.save(store, purge_row(app, self.system[PURGE_JOB]))
             self._purge_in = app.store
-        if store.purge_due():
+        # On its first pass with work, the leader purges at once: jobs past a cleanup
+        # policy (days, checked by the hourly run only) may have waited since before it.
+        if first or store.purge_due():
             store.purge(None, expired_only=True)
 
 

@@ -269,6 +269,26 @@ def test_include_registers_jobs_and_cleanup_policies(app: Conveyor) -> None:
         assert app.get_job(handle.id) is None
 
 
+def test_an_included_cleanup_policy_purges_jobs_that_finished_before_it(
+    app: Conveyor,
+) -> None:
+    """Jobs of the type finished (and their worker went) before the plugin was included:
+    the first worker after the policy's days have passed purges them."""
+
+    @app.job("save-image/local")
+    def save_image(data: Any) -> Any:
+        return data
+
+    with FakeClock(app) as clock:
+        before = save_image({"n": 1}).run_now()
+        run_until_idle(app, clock=clock)
+        app.include({"jobs": {}, "cleanup": [{"type": "save-image/local",
+                                              "purge_after_days": 7}]})
+        clock.advance(8, "days")
+        run_until_idle(app, clock=clock)
+        assert app.get_job(before.id) is None
+
+
 def test_include_refuses_a_policy_without_its_days(sqlite_app: Conveyor) -> None:
     plugin = SimpleNamespace(jobs={}, cleanup=[{"type": "x"}])
     with pytest.raises(ValueError) as caught:
