@@ -33,7 +33,7 @@ def test_get_job_returns_every_field_of_a_completed_job(app: Conveyor) -> None:
     assert record.id == h.id and isinstance(record.id, int)
     assert record.job == "make-report"
     assert record.args == ["Q3"] and record.kwargs == {"pages": 4}
-    assert record.payload == {"pages": 4}
+    assert record.payload == "Q3"  # its single positional argument
     assert record.state == "completed"
     assert (record.priority, record.queue, record.key, record.owner) == (10, "reports", "q3", 12)
     assert (record.attempts, record.max_attempts) == (2, 2)
