@@ -4,11 +4,11 @@
 A runtime schedule's id comes from its job, ``key`` and owner when any of ``key``,
 ``replace`` (``cancel_repeats``) or ``unique`` is given, so scheduling the same (job,
 key, owner) again updates that one schedule (``unique`` keeps it as it is); without
-them from (job, schedule text, data, owner), so running the same call again (at every
-start, say) updates that schedule instead of adding another. ``replace=True`` also
-removes the job's other runtime schedules of that owner (and key, when given) and
-cancels its pending one-off jobs, like Reaction's ``cancelRepeats``; replaced
-occurrences are kept as ``cancelled`` records.
+them from (job, schedule text, data, owner) (the data's keys in any order), so running
+the same call again (at every start, say) updates that schedule instead of adding
+another. ``replace=True`` also removes the job's other runtime schedules of that owner
+(and key, when given) and cancels its pending one-off jobs, like Reaction's
+``cancelRepeats``; replaced occurrences are kept as ``cancelled`` records.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from conveyor.jobs import JobHandle
 from conveyor.options import coerce_seconds, flag
 from conveyor.schedules.periodic import make_row
 from conveyor.schedules.schedule import parse_schedule
-from conveyor.serialization import read_stored
+from conveyor.serialization import dumps, read_stored
 from conveyor.stores.base import JobFilter, NewJob, Store
 
 if TYPE_CHECKING:
@@ -39,10 +39,33 @@ def runtime_id(job: str, key: str | None, owner: str | None) -> str:
     return ":".join(parts)
 
 
-def identity(job: NewJob, text: str) -> str:
-    """The id of a keyless runtime schedule: (job, schedule text, data, owner)."""
-    basis = json.dumps([job.job, " ".join(text.lower().split()), job.args, job.kwargs, job.owner])
+def identity(store: Store, job: NewJob, text: str) -> str:
+    """The id of a keyless runtime schedule: (job, schedule text, data, owner), the data's
+    keys in any order. A schedule stored under the id that counted their order (as
+    earlier versions did) keeps it."""
+    found = _identity(job, text, _canonical(job.args), _canonical(job.kwargs))
+    before = _identity(job, text, job.args, job.kwargs)
+    if before != found and store.get_schedule(found) is None and store.get_schedule(before):
+        return before
+    return found
+
+
+def _identity(job: NewJob, text: str, args: str, kwargs: str) -> str:
+    basis = json.dumps([job.job, " ".join(text.lower().split()), args, kwargs, job.owner])
     return f"{job.job}:{hashlib.sha256(basis.encode()).hexdigest()[:12]}"
+
+
+def _canonical(text: str) -> str:
+    """Stored JSON ``text`` with every object's keys sorted (as stored when they were)."""
+    return dumps(_sorted(json.loads(text)))
+
+
+def _sorted(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _sorted(value[k]) for k in sorted(value)}
+    if isinstance(value, list):
+        return [_sorted(v) for v in value]
+    return value
 
 
 def schedule_call(
@@ -63,7 +86,7 @@ def schedule_call(
     schedule = parse_schedule(text, tz=tz or app.timezone)
     job = app.triggering.new_job(call, None, 0.0, options)
     named = replace or unique or job.key is not None
-    sid = runtime_id(job.job, job.key, job.owner) if named else identity(job, text)
+    sid = runtime_id(job.job, job.key, job.owner) if named else identity(app.store, job, text)
     row = make_row(sid, schedule, job, misfire, "runtime")
     store = app.store
     if unique and (existing := store.get_schedule(sid)) is not None:

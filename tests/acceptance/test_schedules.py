@@ -169,6 +169,19 @@ def test_run_time_schedule_job_is_identified_by_type_text_and_data(app: Conveyor
         assert app.count(job="report", state="scheduled") == 3
 
 
+def test_the_same_data_in_another_key_order_is_the_same_schedule(app: Conveyor) -> None:
+    @app.job("report")
+    def report(data: object) -> None: ...
+
+    with FakeClock(app, start=AFTER):
+        app.schedule_job(type="report", data={"shop": 1, "day": {"a": 1, "b": [{"x": 1, "y": 2}]}},
+                         schedule="every day")
+        app.schedule_job(type="report", data={"day": {"b": [{"y": 2, "x": 1}], "a": 1}, "shop": 1},
+                         schedule="every  Day")
+        assert app.count(job="report", state="scheduled") == 1
+        assert len(app.schedules()) == 1
+
+
 def test_cancelling_the_pending_occurrence_ends_the_schedule(app: Conveyor) -> None:
     @app.job("sync")
     def sync(data: object) -> None: ...

@@ -44,6 +44,18 @@ def test_schedule_job_stores_a_schedule_and_returns_its_first_occurrence(
     assert schedule.next_run == handle.id
 
 
+def test_a_schedule_stored_with_its_data_keys_unsorted_keeps_its_id(
+    app: Conveyor, sync_shop: list[Any], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    data = {"shop_id": 1, "region": "eu"}
+    with monkeypatch.context() as earlier:  # ids counted the keys' order
+        earlier.setattr("conveyor.schedules.runtime._canonical", lambda text: text)
+        app.schedule_job("sync_shop", data, schedule="every day at 4:00")
+    again = app.schedule_job("sync_shop", data, schedule="every day at 4:00")
+    [schedule] = app.schedules()  # updated, not added
+    assert [r.id for r in pending(app, schedule.id)] == [again.id]
+
+
 def test_cancel_repeats_replaces_the_previous_runtime_schedule_and_pending_jobs(
     app: Conveyor, sync_shop: list[Any],
 ) -> None:
