@@ -33,7 +33,7 @@ class Attempts:
         self.lost, self.observers, self.outbox = lost, observers, outbox
         self.wake, self.flushed, self.settled = wake, flushed, settled
         self.processed = 0  # outcomes handed to the outbox
-        self.released: set[int] = set()  # abandoned as the worker stops (given back)
+        self.why: dict[int, str] = {}  # abandoned: "released" (stopping), "cancelled"
         self.lane = ThreadLane(concurrency, runner, slots, lost,
                                lambda: loop.call_soon_threadsafe(self._lane_done),
                                sizing.low_water)
@@ -111,13 +111,14 @@ class Attempts:
         self.flushed.set()
 
     def abandon(self, job_id: int, task: asyncio.Task[None] | None,
-                released: bool = False) -> None:
-        """Stop holding a job (``released``: the worker stops and gives it back): cancel
-        its task; one waiting to start never starts; one on a lane thread (which cannot
-        be interrupted) keeps its thread until it returns, and its outcome is dropped."""
+                why: str | None = None) -> None:
+        """Stop holding a job (``why``: "released" as the worker stops, "cancelled";
+        None: lost, cause unknown): cancel its task; one waiting to start never starts;
+        one on a lane thread (which cannot be interrupted) keeps its thread until it
+        returns, and its outcome is dropped."""
         self.lost.add(job_id)
-        if released:
-            self.released.add(job_id)
+        if why is not None:
+            self.why[job_id] = why
         if task is not None:
             task.cancel()
             return
@@ -130,7 +131,5 @@ class Attempts:
 
     def _stopped(self, job: ClaimedJob) -> None:
         """Report an attempt this worker stopped holding (no outcome of its own)."""
-        released = job.id in self.released
-        self.released.discard(job.id)
-        report.finished(job, None, released=released)
+        report.finished(job, None, self.why.pop(job.id, None))
         self.observers.finished(job, None, None)

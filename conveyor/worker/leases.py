@@ -191,12 +191,27 @@ class LeasesMixin:
             lost = set()
         if self.buffer:
             self.flushed.set()
-        for job_id in lost:
+        # Only the attempt renewed: one claimed again meanwhile holds a new token.
+        mine = [i for i in lost if (e := self.active.get(i)) is not None and e[0].token == held[i]]
+        cancelled = await self._cancelled(mine) if mine else set()
+        for job_id in mine:
             entry = self.active.get(job_id)
-            # Only the attempt renewed: one claimed again meanwhile holds a new token.
             if entry is not None and entry[0].token == held[job_id]:
-                log.warning("job %s: lease lost (cancelled or rescued); abandoning", job_id)
-                self.attempts.abandon(job_id, entry[1])
+                why = "cancelled" if job_id in cancelled else None
+                log.warning("job %s: lease lost (%s); abandoning", job_id,
+                            why or "cancelled or rescued")
+                self.attempts.abandon(job_id, entry[1], why)
+
+    async def _cancelled(self, ids: list[int]) -> set[int]:
+        """Which of the jobs whose leases were lost are cancelled (read back: rare)."""
+        def read() -> set[int]:
+            return {i for i in ids if (s := self.beat_store.state_of(i)) and s[0] == "cancelled"}
+
+        try:
+            return await self.db(read, on=self.beat_pool)
+        except Exception:  # reported as lost, cause unknown
+            log.debug("could not read the state of jobs whose leases were lost", exc_info=True)
+            return set()
 
     def _install_signals(self) -> None:
         def on_signal() -> None:
@@ -240,7 +255,7 @@ class LeasesMixin:
             hurry.cancel()
         leftover = {i: job.token for i, (job, _) in self.active.items()}
         for job_id in leftover:
-            self.attempts.abandon(job_id, self.active[job_id][1], released=True)
+            self.attempts.abandon(job_id, self.active[job_id][1], "released")
         self.attempts.lane.close()
         await self._flush_all()
         leftover.update({job.id: job.token for job in unstarted})

@@ -37,14 +37,18 @@ def started(job: ClaimedJob) -> None:
         log.debug("%s started", _name(job), extra=_fields(job, "started"))
 
 
-def finished(job: ClaimedJob, outcome: Outcome | None, released: bool = False) -> None:
-    """Log what became of an attempt whose outcome is stored (None: the worker lost it,
-    or, ``released``, gave it back as it stopped)."""
+def finished(job: ClaimedJob, outcome: Outcome | None, why: str | None = None) -> None:
+    """Log what became of an attempt whose outcome is stored (None: the worker stopped
+    holding it; ``why``: "released" as it stopped, "cancelled", None: cause unknown)."""
     if outcome is None:
-        if released and log.isEnabledFor(logging.WARNING):
+        if not log.isEnabledFor(logging.WARNING):
+            return
+        if why == "released":
             log.warning("%s stopped: the worker is stopping and the grace period is over; "
                         "released to run again", _name(job), extra=_fields(job, "released"))
-        elif log.isEnabledFor(logging.WARNING):
+        elif why == "cancelled":
+            log.warning("%s cancelled as it ran", _name(job), extra=_fields(job, "cancelled"))
+        else:
             log.warning("%s stopped: cancelled, or rescued by another worker", _name(job),
                         extra=_fields(job, "lost"))
         return

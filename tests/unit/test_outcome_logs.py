@@ -158,3 +158,30 @@ def test_an_attempt_released_at_shutdown_is_logged_as_released(
     assert line.__dict__["outcome"] == "released" and "released" in line.getMessage()
     assert "rescued" not in line.getMessage()
     wait_for(lambda: handle.state == "queued")
+
+
+def test_a_running_attempt_cancelled_is_logged_as_cancelled(
+    app: Conveyor, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The worker learns of the cancel from its heartbeat: the line says cancelled."""
+    import asyncio
+    import threading
+
+    from tests.conformance.helpers import wait_for, worker_thread
+
+    started = threading.Event()
+
+    @app.job
+    async def endless() -> None:
+        started.set()
+        await asyncio.sleep(30)
+
+    caplog.set_level(logging.INFO, logger="conveyor")
+    handle = endless().run_now()
+    with worker_thread(app):
+        assert started.wait(10)
+        assert app.cancel(handle.id)
+        wait_for(lambda: [r for r in _lines(caplog) if r.__dict__["job_id"] == handle.id])
+    [line] = [r for r in _lines(caplog) if r.__dict__["job_id"] == handle.id]
+    assert line.__dict__["outcome"] == "cancelled", line.getMessage()
+    assert line.getMessage().endswith("cancelled as it ran")
