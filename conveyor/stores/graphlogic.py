@@ -50,7 +50,7 @@ class GraphSQL:
         return f"UPDATE conveyor_jobs SET watched = {self.true} WHERE id IN ({marks})"
 
     def states(self, ids: Sequence[int]) -> str:
-        return f"SELECT id, state FROM conveyor_jobs WHERE id IN ({self.marks(len(ids))})"
+        return f"SELECT id, state, job FROM conveyor_jobs WHERE id IN ({self.marks(len(ids))})"
 
     def edges_of(self, ids: Sequence[int]) -> str:
         return (
@@ -75,11 +75,11 @@ class GraphSQL:
         return "1" if self.mark == "?" else "true"
 
 
-def dependency_error(dep_id: int, state: str) -> str:
+def dependency_error(dep_id: int, job: str, state: str) -> str:
     return json.dumps({
         "type": "DependencyFailed",
-        "message": f"run {dep_id}, which this job depends on, {state}, so this job was "
-        "cancelled",
+        "message": f"run {dep_id} ({job}), which this job depends on, {state}, so this job "
+        "was cancelled",
         "traceback": None,
         "cause": dep_id,
     })
@@ -90,13 +90,16 @@ def dependencies(jobs: Sequence[NewJob]) -> list[int]:
     return sorted({d for j in jobs for d in j.depends_on or ()})
 
 
-def read_states(conn: Connection, sql: GraphSQL, ids: Sequence[int]) -> dict[int, str]:
-    """Lock (mark watched) and read the states of existing dependencies; unknown ids are
-    refused."""
+def read_states(
+    conn: Connection, sql: GraphSQL, ids: Sequence[int]
+) -> dict[int, tuple[str, str]]:
+    """Lock (mark watched) and read the (state, job) of existing dependencies; unknown ids
+    are refused."""
     if not ids:
         return {}
     conn.execute(sql.watch(ids), list(ids))
-    states = {int(i): str(s) for i, s in conn.execute(sql.states(ids), list(ids)).fetchall()}
+    states = {int(i): (str(s), str(j))
+              for i, s, j in conn.execute(sql.states(ids), list(ids)).fetchall()}
     missing = [i for i in ids if i not in states]
     if missing:
         raise ConfigurationError(
@@ -107,12 +110,15 @@ def read_states(conn: Connection, sql: GraphSQL, ids: Sequence[int]) -> dict[int
 
 
 def plan(
-    jobs: Sequence[NewJob], ids: Sequence[int], states: dict[int, str]
+    jobs: Sequence[NewJob], ids: Sequence[int], states: dict[int, tuple[str, str]]
 ) -> tuple[list[Link], list[tuple[int, int, int, bool]]]:
-    """Each linked job's state and the dependency edges (job, position, dep, done)."""
+    """Each linked job's state and the dependency edges (job, position, dep, done);
+    ``states``: the existing dependencies' (state, job)."""
     own = set(ids)
     watched = {ids[a] for j in jobs for a in j.after or ()}
-    known = dict(states)
+    known = {i: state for i, (state, _) in states.items()}
+    names = {**{i: name for i, (_, name) in states.items()},
+             **{job_id: job.job for job, job_id in zip(jobs, ids, strict=True)}}
     links: list[Link] = []
     edges: list[tuple[int, int, int, bool]] = []
     for index, (job, job_id) in enumerate(zip(jobs, ids, strict=True)):
@@ -134,7 +140,7 @@ def plan(
         for position, dep in enumerate(dict.fromkeys(deps)):
             state = known.get(dep, "pending")
             if state in ("failed", "cancelled") and error is None:
-                error = dependency_error(dep, state)
+                error = dependency_error(dep, names[dep], state)
             blockers += state != "completed"
             edges.append((job_id, position, dep, state == "completed"))
         state = "cancelled" if error else "blocked" if blockers else "pending"

@@ -95,6 +95,8 @@ def test_dependents_run_after_and_cascade_failure_down_the_graph(app: Conveyor) 
     assert str(failing.id) in str(app.get_job(child.id).error)  # type: ignore[union-attr]
     late = ok().run_now(depends_on=[failing])
     assert _state(app, late.id) == "cancelled"  # already failed: cancelled at once
+    # the same error as a dependent cancelled when its dependency failed
+    assert app.get_job(late.id).error == app.get_job(child.id).error  # type: ignore[union-attr]
 
 
 def test_depends_on_an_unknown_run_is_an_error(sqlite_app: Conveyor) -> None:
