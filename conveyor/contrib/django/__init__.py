@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import threading
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from conveyor.errors import ConfigurationError
 
@@ -56,6 +56,18 @@ def database_url(alias: str = "default") -> str:
         raise ConfigurationError(
             f"no database {alias!r} in settings.DATABASES; set CONVEYOR['URL']"
         )
+    return url_of(db)
+
+
+# Django's own OPTIONS of its PostgreSQL backend (the others are libpq's: sslmode, ...).
+_DJANGO_ONLY = {"isolation_level", "server_side_binding", "pool", "assume_role",
+                "cursor_factory", "context"}
+
+
+def url_of(db: dict[str, Any]) -> str:
+    """The store URL of one ``settings.DATABASES`` entry: the same server and database
+    Django connects to (a host that is a socket directory, an IPv6 address, libpq
+    OPTIONS such as ``sslmode``)."""
     engine = str(db.get("ENGINE", ""))
     name = str(db.get("NAME") or "")
     if engine.endswith("sqlite3"):
@@ -70,9 +82,17 @@ def database_url(alias: str = "default") -> str:
         user = quote(str(db.get("USER") or ""), safe="")
         password = quote(str(db.get("PASSWORD") or ""), safe="")
         auth = f"{user}:{password}@" if password else (f"{user}@" if user else "")
-        host = str(db.get("HOST") or "")
-        port = f":{db['PORT']}" if db.get("PORT") else ""
-        return f"postgresql://{auth}{host}{port}/{quote(name, safe='')}"
+        host, port = str(db.get("HOST") or ""), str(db.get("PORT") or "")
+        query = {k: str(v) for k, v in (db.get("OPTIONS") or {}).items()
+                 if k not in _DJANGO_ONLY and isinstance(v, str | int | float)
+                 and not isinstance(v, bool)}
+        if host.startswith("/"):  # a socket directory: libpq takes it as ?host=
+            query.update(host=host, **({"port": port} if port else {}))
+            netloc = auth
+        else:
+            netloc = auth + (f"[{host}]" if ":" in host else host) + (f":{port}" if port else "")
+        return f"postgresql://{netloc}/{quote(name, safe='')}" + (
+            f"?{urlencode(query, quote_via=quote)}" if query else "")
     raise ConfigurationError(
         f"conveyor cannot share Django's {engine or 'unknown'} database; "
         "set CONVEYOR['URL'] to a sqlite:/// or postgresql:// URL"
