@@ -210,8 +210,10 @@ class Conveyor:
     ) -> WorkerHandle:
         """Reaction-style: register ``worker(job)`` for jobs of ``type``; returns a handle
         with ``pause()``, ``resume()`` and ``stop()``. Options as :meth:`job`'s."""
-        definition = self.definitions.define(type, worker, dict(options), kind="reaction")
-        return WorkerHandle(self.flow, definition)
+        definition, took_over = self.definitions.add_worker(type, worker, dict(options))
+        if took_over:  # its earlier handle was stopped: jobs of the type start again
+            self.flow.resume(job=definition)
+        return WorkerHandle(self.flow, definition, self.definitions.stopped_workers)
 
     def include(self, source: ModuleType | object) -> list[JobDefinition]:
         """Register every function in ``source.jobs`` and its ``cleanup`` policies."""

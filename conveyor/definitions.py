@@ -71,6 +71,24 @@ class Definitions:
 
     def __init__(self, app: DefinitionsHost) -> None:
         self._app = app
+        self.stopped_workers: set[str] = set()  # types whose add_worker handle stopped
+
+    def add_worker(self, type: str, worker: Callable[..., Any],
+                   options: dict[str, Any]) -> tuple[JobDefinition, bool]:
+        """Register a Reaction-style worker for ``type``; one whose earlier worker was
+        stopped takes the type over. Returns the definition and whether it took over
+        (the type is then still paused by that stop)."""
+        if type not in self.stopped_workers:
+            return self.define(type, worker, options, kind="reaction"), False
+        previous = self._app.jobs.discard(type)
+        try:
+            definition = self.define(type, worker, options, kind="reaction")
+        except BaseException:
+            if previous is not None:
+                self._app.jobs.add(previous)
+            raise
+        self.stopped_workers.discard(type)
+        return definition, True
 
     def job(self, first: Any, options: dict[str, Any]) -> Any:
         """``@app.job`` (``first`` is the function) or ``@app.job("id", ...)`` (a

@@ -367,6 +367,13 @@ class JobRegistry(Mapping[str, JobDefinition]):
         self._by_id[definition.id] = definition
         self._by_slug[definition.slug] = definition
 
+    def discard(self, job_id: str) -> JobDefinition | None:
+        """Remove job ``job_id`` (a stopped worker's, taken over); returns it."""
+        found = self._by_id.pop(job_id, None)
+        if found is not None:
+            self._by_slug.pop(found.slug, None)
+        return found
+
     def by_slug(self, slug: str) -> JobDefinition | None:
         return self._by_slug.get(slug)
 

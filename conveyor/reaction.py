@@ -27,13 +27,15 @@ class WorkerHandle:
     """``app.add_worker(type=..., worker=fn)``'s result: ``pause()`` stops workers from
     starting jobs of this type (running ones finish; kept across restarts),
     ``resume()`` lets them start again, ``stop()`` pauses for good (``resume()`` is then
-    refused). Other attributes are the job definition's (``id``, ``fn``, ``kind``...)."""
+    refused; ``app.add_worker`` for the type again registers a new function and resumes).
+    Other attributes are the job definition's (``id``, ``fn``, ``kind``...)."""
 
-    def __init__(self, flow: Pausing, definition: Definition) -> None:
+    def __init__(self, flow: Pausing, definition: Definition, stopped: set[str]) -> None:
         self._flow = flow
         self.definition = definition
         self.type = definition.id
         self.stopped = False
+        self._stopped_types = stopped  # the app's: add_worker may take a stopped type over
 
     def pause(self) -> None:
         """Start no more jobs of this type, on any worker, until :meth:`resume`."""
@@ -48,9 +50,11 @@ class WorkerHandle:
         self._flow.resume(job=self.type)
 
     def stop(self) -> None:
-        """Start no more jobs of this type (running ones finish); final."""
+        """Start no more jobs of this type (running ones finish); final for this
+        handle: ``app.add_worker`` for the type again takes it over."""
         self._flow.pause(job=self.type)
         self.stopped = True
+        self._stopped_types.add(self.type)
 
     @property
     def paused(self) -> bool:

@@ -243,6 +243,26 @@ def test_add_worker_handle_pauses_resumes_and_stops(app: Conveyor) -> None:
     assert seen == [1]
 
 
+def test_add_worker_again_after_stop_takes_the_type_over(app: Conveyor) -> None:
+    """A stopped handle refuses resume(); adding a worker for the type again (as that
+    refusal says) registers the new function and lets jobs of the type start again."""
+    seen: list[tuple[str, int]] = []
+    first = app.add_worker(type="restartable", worker=lambda job: seen.append(("a", 1)))
+    first.stop()
+    handle = app.schedule_job(type="restartable", data={"n": 1})
+    run_until_idle(app)
+    assert seen == []
+    with pytest.raises(ValueError, match="add_worker"):
+        first.resume()
+    again = app.add_worker(type="restartable",
+                           worker=lambda job: seen.append(("b", job.data["n"])))
+    run_until_idle(app)
+    assert seen == [("b", 1)] and app.get_job(handle.id).state == "completed"  # type: ignore[union-attr]
+    assert not again.paused and not again.stopped
+    with pytest.raises(ValueError, match="clashes"):
+        app.add_worker(type="restartable", worker=lambda job: None)  # a live one: refused
+
+
 # -- include ---------------------------------------------------------------------------------
 
 
