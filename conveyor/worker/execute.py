@@ -166,7 +166,8 @@ class JobRunner:
             return Outcome(claimed.id, claimed.token, "pending", now,
                            error=error_json(exc), delay=delay)
         if isinstance(exc, ChildFailed):
-            return self._failed(claimed, exc, retryable=exc.retryable, error=exc.error)
+            return self._failed(claimed, exc.stand_in(), retryable=exc.retryable,
+                                error=exc.error)
         if isinstance(exc, TimeoutError):
             if claimed.timeout and not str(exc):
                 exc = TimeoutError(f"timed out after {claimed.timeout:g} s (the attempt ran "

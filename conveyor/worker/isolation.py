@@ -13,6 +13,7 @@ import asyncio
 import builtins
 import contextlib
 import ctypes
+import functools
 import importlib
 import importlib.util
 import inspect
@@ -43,6 +44,36 @@ class ChildFailed(Exception):
         super().__init__(error)
         self.error = error
         self.retryable = retryable
+
+    def stand_in(self) -> ChildError:
+        """The child's exception as the parent can know it (what hooks receive)."""
+        try:
+            data = json.loads(self.error)
+        except ValueError:
+            data = None
+        if not isinstance(data, dict):
+            data = {}
+        name, message = data.get("type"), data.get("message")
+        error = _named(name if isinstance(name, str) else "ChildError")(
+            message if isinstance(message, str) else "")
+        traceback = data.get("traceback")
+        error.traceback = traceback if isinstance(traceback, str) else ""
+        return error
+
+
+class ChildError(Exception):
+    """An exception raised in an isolated attempt's child process, as its parent knows
+    it: its class is named after the child's exception type (``KeyError``, ...), its
+    text is the child's message and ``traceback`` the child's traceback."""
+
+    traceback = ""
+
+
+@functools.lru_cache(maxsize=256)
+def _named(name: str) -> type[ChildError]:
+    if not name.isidentifier():
+        return ChildError
+    return type(name, (ChildError,), {"__module__": __name__, "__qualname__": name})
 
 
 @dataclass(frozen=True)

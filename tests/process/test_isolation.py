@@ -138,3 +138,17 @@ def test_an_isolated_job_gets_meta_its_logs_and_progress_are_stored(app: Conveyo
     assert [(line.attempt, line.message) for line in record.logs] == [
         (1, f"attempt 1 of job {handle.id}"), (2, f"attempt 2 of job {handle.id}")]
     assert record.progress_message == "almost"  # (progress is 1.0 once completed)
+
+
+def test_hooks_get_the_isolated_error_by_its_type_and_message(app: Conveyor) -> None:
+    """Not the worker's internal wrapper with the stored JSON as its text."""
+    seen: list[BaseException | None] = []
+    app.on("failed", lambda record, error=None: seen.append(error))
+    app.job("fails", isolation="process")(isolated_jobs.fails)
+    app.jobs["fails"]().run_now()
+    drain(app)
+    wait_for(lambda: seen)
+    [error] = seen
+    assert type(error).__name__ == "ValueError" and isinstance(error, Exception)
+    assert str(error) == "bad input in the child"
+    assert "Traceback" in getattr(error, "traceback", "")
