@@ -19,14 +19,16 @@ def _sample(name: str, job: str) -> float:
     return value or 0.0
 
 
-@pytest.mark.parametrize("end", ["returns", "fails"])
+@pytest.mark.parametrize(("end", "limit"), [("returns", None), ("fails", None),
+                                            ("returns", 5)])
 def test_an_attempt_ending_after_its_cancel_is_logged_and_counted_as_cancelled(
-    app: Conveyor, end: str, caplog: pytest.LogCaptureFixture
+    app: Conveyor, end: str, limit: int | None, caplog: pytest.LogCaptureFixture
 ) -> None:
+    """``limit``: a concurrency limit in force (the store claims the limited way)."""
     name = f"racing-{end}-{uuid.uuid4().hex[:8]}"
     started, cancelled = threading.Event(), threading.Event()
 
-    @app.job(name)
+    @app.job(name, concurrency=limit)
     def busy() -> None:
         started.set()
         cancelled.wait(10)
