@@ -211,7 +211,11 @@ async def send_event(dash: Dashboard, request: Request) -> Any:
 
 
 async def openapi(dash: Dashboard, request: Request) -> Any:
-    return openapi_document()
+    document = openapi_document()
+    mounted = request.scope.get(MOUNTED_AT)
+    if mounted:  # the paths are under the mount point
+        document["servers"] = [{"url": mounted}]
+    return document
 
 
 def routes() -> list[Route]:

@@ -128,6 +128,8 @@ def test_prefix_for_a_proxy_that_does_not_strip_it(tmp_path: Path) -> None:
     assert page.status_code == 200
     assert 'href="/ops/jobs/static/style.css"' in page.text
     assert client.get("/ops/jobs/api/counts").status_code == 200
+    doc = client.get("/ops/jobs/api/openapi.json").json()  # its paths are under the prefix
+    assert doc["servers"] == [{"url": "/ops/jobs"}] and "/api/counts" in doc["paths"]
     app.close()
 
 
