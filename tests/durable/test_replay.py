@@ -460,3 +460,57 @@ def test_any_mix_of_steps_and_sleeps_replays_to_the_same_result_running_each_tas
     assert record.result == [i * i for i, kind in enumerate(plan) if kind == "task"]
     assert set(calls.values()) <= {1}
     assert [s.kind for s in app.steps(record.id)] == [KINDS[k] for k in plan]
+
+
+def test_retrying_a_run_ended_by_a_failed_step_runs_that_step_again(app: Conveyor) -> None:
+    down = {"now": True}
+    calls: list[str] = []
+
+    def flaky(name: str) -> str:
+        calls.append(name)
+        if down["now"]:
+            raise ConnectionError(f"{name} is down")
+        return name.upper()
+
+    @app.job
+    async def flow(payload: Any, io: Any) -> list[str]:
+        kept = await io.try_(lambda: io.task("first", flaky, "first"), lambda exc: "skipped")
+        await io.logger.info("went on")
+        return [kept, await io.task("second", flaky, "second")]
+
+    handle = flow(None).run_now()
+    assert finish(app, handle).state == "failed"
+    down["now"] = False
+    assert app.retry(handle.id) is True
+    record = finish(app, handle)
+    # the step that ended the run runs again; a failure the code handled stays handled
+    assert (record.state, record.result) == ("completed", ["skipped", "SECOND"])
+    assert calls == ["first", "second", "second"]
+    second = app.steps(handle.id)[-1]
+    assert (second.state, second.attempts, len(second.history)) == ("completed", 2, 1)
+
+
+def test_a_parent_ended_by_a_failed_child_completes_once_both_are_retried(
+    app: Conveyor,
+) -> None:
+    down = {"now": True}
+
+    @app.job
+    def child(x: int) -> int:
+        if down["now"] and x == 2:
+            raise RuntimeError("down")
+        return x * 10
+
+    @app.job
+    async def parent(payload: Any, io: Any) -> list[int]:
+        return list(await io.run_jobs("kids", [child(1), child(2)]))
+
+    handle = parent(None).run_now()
+    record = finish(app, handle)
+    assert record.state == "failed"
+    down["now"] = False
+    assert app.retry(handle.id) is True  # the child still failed: so does the run
+    assert finish(app, handle).state == "failed"
+    [bad] = [c for c in record.children if app.get_job(c).state == "failed"]  # type: ignore[union-attr]
+    assert app.retry(bad) and app.retry(handle.id)
+    assert (finish(app, handle).result) == [10, 20]

@@ -1,7 +1,8 @@
 """``retry_jobs`` of a SQL store: finished jobs run again, workflows kept whole
 (:mod:`conveyor.stores.retrylogic` decides; this reads the graph and writes it back, in
 one transaction). A dependent still blocked on other jobs waits again for a completed
-dependency retried (``reblock``): it receives the new result."""
+dependency retried (``reblock``): it receives the new result. A durable run ended by a
+failed step runs that step again (``reopen_failed_step``)."""
 
 from __future__ import annotations
 
@@ -49,6 +50,7 @@ class RetryCore:
             self._write_back(conn, reopened, edges, deps)
             again = d.params(ids=d.array([r.id for r in reopened]))
             d.run(conn, "reblock", again)
+            d.run(conn, "reopen_failed_step", again)
             d.maybe(conn, "reblock_edges", again)
             d.notify(conn)
         return [r.id for r in reopened if not r.restored]

@@ -340,6 +340,13 @@ FROM unnest(%(job_id)s::bigint[], %(dep_id)s::bigint[], %(done)s::bool[])
     AS e(job_id, dep_id, done)
 WHERE d.job_id = e.job_id AND d.dep_id = e.dep_id
 
+-- name: reopen_failed_step
+-- After retry_job: a durable run ended by a failed step runs that step again (its
+-- attempts and history kept); a failed step the run went on from (caught) stays failed.
+UPDATE conveyor_steps AS s SET state = 'waiting', wake_at = NULL, finished_at = NULL
+WHERE s.job_id = ANY(%(ids)s::bigint[]) AND s.state = 'failed'
+    AND s.seq = (SELECT max(l.seq) FROM conveyor_steps l WHERE l.job_id = s.job_id)
+
 -- name: reblock
 -- After retry_job: a dependent still blocked on other jobs waits again for each retried
 -- dependency (it must receive the new result, never the blanked one): its count goes up

@@ -143,6 +143,13 @@ WHERE id = :id
 -- name: reopen_edges
 UPDATE conveyor_deps SET done = :done WHERE job_id = :job_id AND dep_id = :dep_id
 
+-- name: reopen_failed_step
+-- After retry_job: a durable run ended by a failed step runs that step again (its
+-- attempts and history kept); a failed step the run went on from (caught) stays failed.
+UPDATE conveyor_steps SET state = 'waiting', wake_at = NULL, finished_at = NULL
+WHERE job_id IN (SELECT value FROM json_each(:ids)) AND state = 'failed'
+    AND seq = (SELECT max(s.seq) FROM conveyor_steps s WHERE s.job_id = conveyor_steps.job_id)
+
 -- name: reblock
 -- After retry_job: a dependent still blocked on other jobs waits again for each retried
 -- dependency (it must receive the new result, never the blanked one); reblock_edges
