@@ -25,6 +25,7 @@ from conveyor.options import (
 from conveyor.priority import priority_value
 from conveyor.retry import Retry, coerce_retry
 from conveyor.schedules.api import SchedulesHost
+from conveyor.text import MAX_JOB_ID_BYTES, check_identifier
 
 # The options of ``@app.job(...)`` and ``app.add_worker(...)``.
 JOB_OPTIONS = frozenset({"name", "version", "retry", "priority", "timeout", "retention",
@@ -109,6 +110,9 @@ class Definitions:
         """Register ``fn`` as job ``job_id`` with validated ``options``."""
         if not callable(fn):
             raise ConfigurationError(f"job {job_id!r} must be a function, got {fn!r}")
+        if not isinstance(job_id, str):
+            raise ConfigurationError(f"job id must be a str, not {type(job_id).__name__}")
+        check_identifier(job_id, "job id", MAX_JOB_ID_BYTES)
         unknown = sorted(set(options) - JOB_OPTIONS)
         if unknown:
             raise ConfigurationError(

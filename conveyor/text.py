@@ -19,6 +19,7 @@ from conveyor.errors import ConfigurationError
 __all__ = [
     "MAX_ERROR_MESSAGE",
     "MAX_IDENTIFIER_BYTES",
+    "MAX_JOB_ID_BYTES",
     "MAX_LOG_LINE",
     "MAX_PROGRESS_MESSAGE",
     "MAX_TRACEBACK",
@@ -35,6 +36,9 @@ MAX_PROGRESS_MESSAGE: Final = 4_096
 #: UTF-8 bytes of a key, owner, queue, event id or event name (PostgreSQL's btree
 #: entries hold about 2,700 bytes; a dedupe key joins job, key and owner).
 MAX_IDENTIFIER_BYTES: Final = 1_024
+#: UTF-8 bytes of a job id: with a key and an owner of MAX_IDENTIFIER_BYTES each, its
+#: dedupe key still fits one PostgreSQL index entry.
+MAX_JOB_ID_BYTES: Final = 512
 
 _BAD: Final = re.compile("[\x00\ud800-\udfff]")
 REPLACEMENT: Final = "\ufffd"
@@ -80,14 +84,14 @@ def clean_name(name: str, what: str = "an event name") -> str:
     return name
 
 
-def check_identifier(value: str, what: str) -> str:
-    """Refuse a key, owner, queue or event id that no store can index as given."""
+def check_identifier(value: str, what: str, limit: int = MAX_IDENTIFIER_BYTES) -> str:
+    """Refuse a key, owner, queue, event id or job id that no store can index as given."""
     check_text(value, what)
     size = len(value.encode())
-    if size > MAX_IDENTIFIER_BYTES:
+    if size > limit:
         raise ConfigurationError(
             f"invalid {what} {_short(value)}: it is {size} bytes in UTF-8; accepted: at "
-            f"most {MAX_IDENTIFIER_BYTES} bytes (it is indexed)"
+            f"most {limit} bytes (it is indexed)"
         )
     return value
 

@@ -50,6 +50,38 @@ def test_the_same_id_twice_is_an_error(sqlite_app: Conveyor) -> None:
     assert "dup" in str(caught.value)
 
 
+@pytest.mark.parametrize(("job_id", "why"), [
+    ("a\x00b", "NUL"), ("a\ud800b", "surrogate"), ("x" * 513, "at most 512 bytes"),
+    ("é" * 257, "at most 512 bytes"),
+])
+def test_a_job_id_no_store_can_hold_is_refused_at_definition(
+    sqlite_app: Conveyor, job_id: str, why: str
+) -> None:
+    with pytest.raises(ValueError, match=why):
+        sqlite_app.job(job_id)(lambda: None)
+    assert job_id not in sqlite_app.jobs
+
+
+def test_the_longest_ids_keys_and_owners_work_with_dedupe(app: Conveyor) -> None:
+    """512 bytes of job id with 1,024 of key and 1,024 of owner, none compressible: the
+    dedupe index holds all three on every store."""
+    import random
+    import string
+
+    pick = random.Random(7)
+
+    def text(n: int) -> str:
+        return "".join(pick.choice(string.ascii_letters + string.digits) for _ in range(n))
+
+    job_id, key, owner = text(512), text(1024), text(1024)
+    job = app.job(job_id)(lambda: "ran")
+    first = job().run_now(key=key, owner=owner, unique=True)
+    assert job().run_now(key=key, owner=owner, unique=True) == first
+    second = job().run_now(key=key, owner=owner, replace=True)
+    run_until_idle(app)
+    assert [app.get_job(h.id).state for h in (first, second)] == ["cancelled", "completed"]  # type: ignore[union-attr]
+
+
 def test_two_ids_with_one_slug_are_an_error_at_definition(sqlite_app: Conveyor) -> None:
     assert slugify("Send Email") == slugify("send-email")
 
