@@ -54,6 +54,9 @@ class PrefixApp:
         await self.inner(inner_scope, receive, _rewriting(send, base.encode()))
 
 
+_COOKIE_ROOT = re.compile(rb"(?i)(;\s*path=)/(?=;|$)")
+
+
 def _rewriting(send: Send, base: bytes) -> Send:
     state: dict[str, object] = {"html": False, "start": None, "body": []}
 
@@ -65,6 +68,8 @@ def _rewriting(send: Send, base: bytes) -> Send:
                     value.startswith(b"//")
                 ):
                     value = base + value
+                if name.lower() == b"set-cookie":  # the cookie stays under the mount
+                    value = _COOKIE_ROOT.sub(lambda m: m.group(1) + base, value)
                 if name.lower() == b"content-type" and value.startswith(b"text/html"):
                     state["html"] = True
                 headers.append((name, value))

@@ -183,3 +183,22 @@ async def test_lifespan_as_a_context_manager() -> None:
         handle = await hello("ann").run_now()
         assert await handle.wait(timeout=10) == "hi ann"
     app.close()
+
+
+def test_cookies_of_a_mounted_dashboard_stay_under_its_mount() -> None:
+    """Two dashboards on one host (/a, /b) keep their own sign-ins and CSRF cookies."""
+    from starlette.applications import Starlette
+    from starlette.routing import Mount
+
+    token = "s3cret-Token_value"
+    with Conveyor("memory://") as app:
+        client = TestClient(Starlette(routes=[Mount("/a", app=app.asgi(token=token))]),
+                            base_url="http://127.0.0.1")
+        form = client.get("/a/login")
+        assert "path=/a;" in form.headers["set-cookie"].lower()
+        csrf = re.search(r'name="csrf_token" value="([^"]+)"', form.text)
+        assert csrf is not None
+        signed = client.post("/a/login", data={"csrf_token": csrf.group(1), "token": token},
+                             follow_redirects=False)
+        assert signed.status_code == 303 and "path=/a;" in signed.headers["set-cookie"].lower()
+        assert client.get("/a/runs").status_code == 200  # the cookie is sent back
