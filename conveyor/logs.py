@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from datetime import UTC, datetime
 from typing import Any
 
@@ -42,7 +43,25 @@ class JsonFormatter(logging.Formatter):
                 data[name] = value
         if record.exc_info:
             data["exception"] = self.formatException(record.exc_info)
-        return json.dumps(data, default=str, ensure_ascii=False)
+        try:
+            return json.dumps(data, default=_default, ensure_ascii=False, allow_nan=False)
+        except ValueError:  # NaN or Infinity in a field: not JSON, written as text
+            return json.dumps(_finite(data), default=_default, ensure_ascii=False)
+
+
+def _default(value: Any) -> str:
+    return value.isoformat() if isinstance(value, datetime) else str(value)
+
+
+def _finite(value: Any) -> Any:
+    """``value`` with NaN and infinities (in lists and dicts too) as text."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value
 
 
 def configure(level: str = "info", fmt: str = "text") -> None:

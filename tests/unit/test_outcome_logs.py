@@ -185,3 +185,21 @@ def test_a_running_attempt_cancelled_is_logged_as_cancelled(
     [line] = [r for r in _lines(caplog) if r.__dict__["job_id"] == handle.id]
     assert line.__dict__["outcome"] == "cancelled", line.getMessage()
     assert line.getMessage().endswith("cancelled as it ran")
+
+
+def test_json_lines_are_strict_json_whatever_the_extra_fields() -> None:
+    """NaN/Infinity are not JSON (strict parsers such as jq's refuse them); datetimes are
+    ISO 8601."""
+    from datetime import UTC, datetime
+
+    record = logging.LogRecord("conveyor.test", logging.INFO, __file__, 1, "m", (), None)
+    record.ratio, record.nested = float("nan"), {"x": [float("-inf")]}
+    record.when = datetime(2027, 1, 5, 9, 30, tzinfo=UTC)
+    line = JsonFormatter().format(record)
+
+    def refuse(token: str) -> Any:
+        raise ValueError(f"not JSON: {token}")
+
+    data = json.loads(line, parse_constant=refuse)
+    assert data["ratio"] == "nan" and data["nested"] == {"x": ["-inf"]}
+    assert data["when"] == "2027-01-05T09:30:00+00:00"
