@@ -169,10 +169,7 @@ class JobDefinition:
                   ) -> tuple[list[Any], dict[str, Any]]:
         """The stored arguments as the function is called with them (injected ones added
         by name): positional ones by name when an injected parameter comes first."""
-        if not self.by_name or not args:
-            return args, kwargs
-        return args[len(self.by_name):], {**dict(zip(self.by_name, args, strict=False)),
-                                          **kwargs}
+        return _named(self.by_name, args, kwargs)
 
     def takes_input(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:
         """Whether a call with one more leading positional argument binds (a chain member
@@ -187,6 +184,21 @@ class JobDefinition:
 
     def __repr__(self) -> str:
         return f"<job {self.id!r}>"
+
+
+def arguments_for(job_id: str, fn: Callable[..., Any], args: list[Any],
+                  kwargs: dict[str, Any]) -> tuple[list[Any], dict[str, Any]]:
+    """:meth:`JobDefinition.arguments` for another function of the job (a kept version)."""
+    params = inspect.signature(fn).parameters
+    return _named(_by_name(job_id, params, frozenset(p for p in INJECTED if p in params)),
+                  args, kwargs)
+
+
+def _named(names: tuple[str, ...], args: list[Any], kwargs: dict[str, Any]
+           ) -> tuple[list[Any], dict[str, Any]]:
+    if not names or not args:
+        return args, kwargs
+    return args[len(names):], {**dict(zip(names, args, strict=False)), **kwargs}
 
 
 def _by_name(job_id: str, params: Mapping[str, inspect.Parameter], wants: frozenset[str]

@@ -12,7 +12,7 @@ from conveyor.durable.engine import DurableHost, Run
 from conveyor.durable.io import IO
 from conveyor.durable.writes import StepWriters
 from conveyor.errors import ConfigurationError, Fail
-from conveyor.jobs import INJECTED
+from conveyor.jobs import INJECTED, arguments_for
 from conveyor.stores.base import ClaimedJob, StepRow
 
 if TYPE_CHECKING:
@@ -85,6 +85,8 @@ async def run_durable(
     db = writer.db
     steps = await loop.run_in_executor(db, app.store.load_steps, claimed.id)
     fn, version = versions.pick(definition, claimed, steps)
+    if fn is not definition.fn:  # a kept version: its own parameters' order
+        args, kwargs = arguments_for(definition.id, fn, args, kwargs)
     if not inspect.iscoroutinefunction(fn):
         raise Fail(f"durable job {definition.id!r} must be 'async def' (io calls are awaited)")
     claimed.version = version  # the worker records the version the run ran with

@@ -367,6 +367,20 @@ def test_a_kept_version_finishes_the_runs_that_started_on_it(app: Conveyor) -> N
     assert (new.state, new.result, new.version) == ("completed", "v2", "2.0.0")
 
 
+def test_a_kept_version_with_io_first_gets_the_runs_arguments(app: Conveyor) -> None:
+    v1, old_run = upgrade_v1_waiting(app)
+
+    @app.job_version("upgrade", "1.0.0")
+    async def kept(io: Any, payload: Any) -> str:  # its parameters in another order
+        await io.task("a", lambda: 1)
+        await io.wait("nap", NAP, "seconds")
+        return f"v1 (kept) {payload!r}"
+
+    v1.version = "2.0.0"
+    old = finish(app, old_run)
+    assert (old.state, old.result) == ("completed", "v1 (kept) None")
+
+
 def test_a_run_that_has_not_started_runs_on_the_current_version(app: Conveyor) -> None:
     @app.job("fresh", version="1.0.0")
     async def v1(payload: Any, io: Any) -> str:
