@@ -9,6 +9,7 @@ from collections.abc import Iterable
 from conveyor.stores.base import ClaimedJob
 
 QUICK = 0.05  # seconds from claim to outcome under which jobs are claimed ahead
+GATHER = 0.005  # at most this many seconds an outcome waits for others of its batch
 
 
 class Sizing:
@@ -54,6 +55,13 @@ class Sizing:
         if held:
             return 1
         return max(1, self.batch // 2) if more_likely else 0
+
+    def gather(self) -> float:
+        """Seconds an outcome may wait for the other jobs held to finish, to be stored
+        with theirs while a limit holds work back: only while jobs finish quickly (the
+        wait is a slot left idle), and no longer than half the average turnaround."""
+        quick = self.turnaround is not None and self.turnaround < QUICK
+        return min(GATHER, self.turnaround / 2) if quick and self.turnaround else 0.0
 
     def claimed(self, jobs: Iterable[ClaimedJob]) -> None:
         now = time.monotonic()

@@ -35,7 +35,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("conveyor.worker")
 HELD_POLL = 0.2  # seconds between claims while due work is held back (pause, limits)
-GATHER = 0.005  # while held: seconds an outcome may wait for the others of its batch
 # An idle worker whose change watcher runs reads the due time every QUIET_POLLS x
 # poll_interval (5 s): notifications wake it for new work, the read is the guarantee.
 QUIET_POLLS = 5
@@ -271,7 +270,8 @@ class Worker(LeasesMixin, WatchMixin):
             self.hungry.set()  # only now are change notifications worth watching
 
     async def _flush_when_asked(self) -> None:
-        await self.flushed.wait()
+        if not self.outbox:  # (outcomes left by a flush that failed go at once)
+            await self.flushed.wait()
         self.flushed.clear()
         if not self.outbox:  # woken by outcomes the last flush took along
             return
@@ -284,11 +284,11 @@ class Worker(LeasesMixin, WatchMixin):
 
     async def _gather_outcomes(self) -> None:
         """While a limit holds work back, outcomes go with the claim of the slots they
-        free: wait (up to GATHER seconds) for this worker's other held jobs to finish, so
-        one transaction stores them all and claims as many, instead of freeing slots a
-        few at a time (each outcome stored alone hands its slot to whichever worker
-        claims next, and each claim is then of a few jobs)."""
-        deadline = time.monotonic() + GATHER
+        free: wait a little (``Sizing.gather``) for this worker's other held jobs to
+        finish, so one transaction stores them all and claims as many, instead of freeing
+        slots a few at a time (each outcome stored alone hands its slot to whichever
+        worker claims next, and each claim is then of a few jobs)."""
+        deadline = time.monotonic() + self.sizing.gather()
         while self.active and not self.stopping:
             left = deadline - time.monotonic()
             if left <= 0:

@@ -299,3 +299,30 @@ def test_an_exception_whose_class_name_fails_still_fails_its_attempt(app: Convey
     assert record is not None and record.state == "failed" and record.error is not None
     assert (record.error["type"], record.error["message"]) == (
         "<exception whose class name failed>", "odd")
+
+
+def test_outcomes_left_by_a_completion_flush_that_failed_are_stored_at_once(
+    app: Conveyor, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The flush task fails once after taking its wake-up: the outcome it left waiting is
+    stored by the next try, not when another job happens to finish (with none left to
+    finish, it stayed running forever, its lease renewed by the heartbeats)."""
+    from conveyor.worker.claims import Sizing
+
+    real = Sizing.flush_least
+    failures: list[int] = []
+
+    def flush_least(sizing: Sizing, *args: Any) -> int:
+        if not failures:
+            failures.append(1)
+            raise RuntimeError("the flush breaks once")
+        return real(sizing, *args)
+
+    @app.job
+    def only() -> str:
+        return "done"
+
+    monkeypatch.setattr(Sizing, "flush_least", flush_least)
+    with caplog.at_level(logging.ERROR, logger="conveyor"), worker_thread(app):
+        assert only().run_now().result(timeout=10) == "done"
+    assert failures and "the flush breaks once" in caplog.text

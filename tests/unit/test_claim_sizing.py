@@ -3,7 +3,7 @@ while jobs finish quickly, and when a completion flush claims along."""
 
 from __future__ import annotations
 
-from conveyor.worker.claims import QUICK, Sizing
+from conveyor.worker.claims import GATHER, QUICK, Sizing
 
 
 def test_defaults_hold_twice_the_slots_ahead_except_for_one_slot() -> None:
@@ -39,3 +39,14 @@ def test_a_flush_claims_along_when_held_or_for_half_a_batch() -> None:
     assert sizing.flush_least(held=True, more_likely=False) == 1
     assert sizing.flush_least(held=False, more_likely=True) == 15
     assert sizing.flush_least(held=False, more_likely=False) == 0
+
+
+def test_outcomes_wait_for_their_batch_only_while_jobs_finish_quickly() -> None:
+    sizing = Sizing(10, None, None)
+    assert sizing.gather() == 0.0  # no turnaround yet
+    sizing.turnaround = 0.002
+    assert sizing.gather() == 0.001  # half the turnaround
+    sizing.turnaround = QUICK / 2
+    assert sizing.gather() == GATHER
+    sizing.turnaround = QUICK * 2  # slow jobs: a slot is not left idle for a batch
+    assert sizing.gather() == 0.0
