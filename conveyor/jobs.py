@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Protocol, Unpack
 from conveyor.clock import Clock
 from conveyor.clock import now as clock_now
 from conveyor.errors import ArgumentsError, ConfigurationError, JobFailed, UnknownJobError
+from conveyor.injection import INJECTED, by_name, named
 from conveyor.options import CallOptions, JobOptions
 from conveyor.serialization import read_error, read_stored
 from conveyor.stores.asyncface import state_of
@@ -63,8 +64,6 @@ class JobHost(Protocol):
     def cancel(self, job_id: int) -> bool: ...
 
 
-# Parameters the worker fills in; they are not part of a job's payload.
-INJECTED = ("meta", "io", "ctx")
 # conveyor's own jobs (retention cleanup): left out of queries that name no job.
 PURGE_JOB = "conveyor.purge"
 SYSTEM_JOBS = (PURGE_JOB,)
@@ -124,7 +123,7 @@ class JobDefinition:
                 parameters=[p for n, p in params.items() if n not in self.wants]
             )
         self.arity = _arity(self.accepts)
-        self.by_name = _by_name(self.id, params, self.wants) if self.accepts else ()
+        self.by_name = by_name(self.id, params, self.wants) if self.accepts else ()
         if "io" in self.wants and self.kind == "function":
             self.kind = "durable"
         if "ctx" in self.wants and self.kind == "function":
@@ -169,7 +168,7 @@ class JobDefinition:
                   ) -> tuple[list[Any], dict[str, Any]]:
         """The stored arguments as the function is called with them (injected ones added
         by name): positional ones by name when an injected parameter comes first."""
-        return _named(self.by_name, args, kwargs)
+        return named(self.by_name, args, kwargs)
 
     def takes_input(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:
         """Whether a call with one more leading positional argument binds (a chain member
@@ -184,40 +183,6 @@ class JobDefinition:
 
     def __repr__(self) -> str:
         return f"<job {self.id!r}>"
-
-
-def arguments_for(job_id: str, fn: Callable[..., Any], args: list[Any],
-                  kwargs: dict[str, Any]) -> tuple[list[Any], dict[str, Any]]:
-    """:meth:`JobDefinition.arguments` for another function of the job (a kept version)."""
-    params = inspect.signature(fn).parameters
-    return _named(_by_name(job_id, params, frozenset(p for p in INJECTED if p in params)),
-                  args, kwargs)
-
-
-def _named(names: tuple[str, ...], args: list[Any], kwargs: dict[str, Any]
-           ) -> tuple[list[Any], dict[str, Any]]:
-    if not names or not args:
-        return args, kwargs
-    return args[len(names):], {**dict(zip(names, args, strict=False)), **kwargs}
-
-
-def _by_name(job_id: str, params: Mapping[str, inspect.Parameter], wants: frozenset[str]
-             ) -> tuple[str, ...]:
-    """The own positional parameters when an injected one comes before one of them (they
-    are then passed by name), else ()."""
-    positional = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD,
-                  inspect.Parameter.VAR_POSITIONAL)
-    names = list(params)
-    first = min((names.index(w) for w in wants), default=len(names))
-    if not any(params[n].kind in positional for n in names[first + 1:] if n not in wants):
-        return ()
-    odd = [n for n, p in params.items() if p.kind in positional[::2]]  # no name to pass
-    if odd:
-        raise ConfigurationError(
-            f"job {job_id!r}: {names[first]!r} comes before the job's own parameters, so they "
-            f"are passed by name, which {odd[0]!r} cannot take; put {', '.join(sorted(wants))} "
-            "after the job's own parameters")
-    return tuple(n for n, p in params.items() if n not in wants and p.kind in positional)
 
 
 def _arity(signature: inspect.Signature | None) -> tuple[int, int] | None:

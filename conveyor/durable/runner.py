@@ -12,7 +12,7 @@ from conveyor.durable.engine import DurableHost, Run
 from conveyor.durable.io import IO
 from conveyor.durable.writes import StepWriters
 from conveyor.errors import ConfigurationError, Fail
-from conveyor.jobs import INJECTED, arguments_for
+from conveyor.injection import INJECTED, arguments_for
 from conveyor.stores.base import ClaimedJob, StepRow
 
 if TYPE_CHECKING:
