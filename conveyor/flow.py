@@ -183,11 +183,20 @@ class FlowControl:
         if queue is not None:
             targets.append(("queue", coerce_queue(queue)))
         if job is not None:
-            job_id = job if isinstance(job, str) else job.id
-            targets.append(("job", self.jobs[job_id].id))
+            targets.append(("job", self._job_id(verb, job if isinstance(job, str) else job.id)))
         if not targets:
             raise ConfigurationError(f"{verb}() needs queue='name' or job='job id' (or both)")
         return targets
+
+    def _job_id(self, verb: str, job_id: str) -> str:
+        """A job defined here, or one the store knows (defined by another service or an
+        older deploy): a paused one may be resumed, one with stored runs paused."""
+        if self.jobs.get(job_id) is None and isinstance(job_id, str) and (
+            job_id in self.paused_jobs() if verb == "resume"
+            else self.store.count(JobFilter(jobs=[job_id])) > 0
+        ):
+            return job_id
+        return self.jobs[job_id].id  # UnknownJobError naming it
 
     def declared_limits(self) -> list[FlowRule]:
         """The limits this app declares, for the store (also clears limits removed from

@@ -22,7 +22,7 @@ from conveyor.dashboard.api import api_endpoint
 from conveyor.dashboard.context import Dashboard
 from conveyor.dashboard.pages import html_page, render
 from conveyor.dashboard.security import read_form
-from conveyor.errors import ConveyorError
+from conveyor.errors import ConveyorError, UnknownJobError
 
 if TYPE_CHECKING:
     from conveyor.app import Conveyor
@@ -46,10 +46,13 @@ def act(app: Conveyor, kind: str, name: str, action: str) -> dict[str, Any]:
         raise BadInput("unknown action; accepted: pause, resume", 404)
     actions.check_name(kind, name)
     target: dict[str, Any] = {"queue": name}
-    if kind == "job":
-        target = {"job": actions.find_definition(app, name).id}
+    if kind == "job":  # by slug or id; or a job only the store knows, by its id
+        found = app.jobs.by_slug(name) or app.definition(name)
+        target = {"job": found.id if found is not None else name}
     try:
         (app.pause if action == "pause" else app.resume)(**target)
+    except UnknownJobError:
+        raise BadInput(f"no job {name[:100]!r} is defined", 404) from None
     except ConveyorError as exc:
         raise BadInput(str(exc)) from None
     return {"ok": True, kind: target[kind], "paused": action == "pause"}

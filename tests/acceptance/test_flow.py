@@ -250,6 +250,28 @@ def test_resume_of_something_never_paused_is_harmless(app: Conveyor) -> None:
     assert list(app.paused_jobs()) == []
 
 
+def test_a_job_known_to_the_store_only_can_be_paused_and_resumed(app: Conveyor) -> None:
+    """Defined by another service or an older deploy: what paused_jobs() lists can be
+    resumed, and a job with stored runs can be paused, from an app without it in code."""
+    @app.job("Old Job")
+    def old() -> None: ...
+
+    @app.job("elsewhere")
+    def elsewhere() -> None: ...
+
+    elsewhere().run_in(1, "hour")
+    app.pause(job="Old Job")
+    app.jobs.discard("Old Job")
+    app.jobs.discard("elsewhere")
+    assert app.paused_jobs() == ["Old Job"]
+    app.resume(job="Old Job")
+    assert app.paused_jobs() == []
+    app.pause(job="elsewhere")
+    assert app.paused_jobs() == ["elsewhere"]
+    with pytest.raises(LookupError, match="Old Job"):  # neither defined, paused nor stored
+        app.pause(job="Old Job")
+
+
 def test_pausing_an_unknown_job_is_an_error_naming_it(sqlite_app: Conveyor) -> None:
     with pytest.raises(LookupError) as caught:
         sqlite_app.pause(job="no-such-jøb")
