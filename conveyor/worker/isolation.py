@@ -20,6 +20,8 @@ import inspect
 import json
 import marshal
 import multiprocessing
+import multiprocessing.connection
+import os
 import signal
 import sys
 import threading
@@ -227,6 +229,7 @@ def child_main(sender: Connection, target: Target, args: str, kwargs: str,
     from conveyor.serialization import dumps
     from conveyor.worker.failure import error_json
 
+    _exit_with_parent()
     try:
         fn = _load(target)
         extra = {} if meta is None else {"meta": meta.connect(sender.send)}
@@ -242,6 +245,20 @@ def child_main(sender: Connection, target: Target, args: str, kwargs: str,
         message = ("error", error_json(exc))
     sender.send(message)
     sender.close()
+
+
+def _exit_with_parent() -> None:
+    """Exit at once if the worker dies (kill -9, OOM): its attempt is rescued after the
+    lease and retried elsewhere, so an orphan must not run on beside the retry."""
+    parent = multiprocessing.parent_process()
+    if parent is None:
+        return
+
+    def watch() -> None:
+        multiprocessing.connection.wait([parent.sentinel])
+        os._exit(70)
+
+    threading.Thread(target=watch, name="conveyor-parent-watch", daemon=True).start()
 
 
 async def _wait(awaitable: Any) -> Any:

@@ -55,6 +55,14 @@ def build(url: str, lease: float | None = None) -> Conveyor:
         note("end", meta.id, meta.attempt)
         return "lingered"
 
+    @app.job(isolation="process")
+    def isolated_lingering(meta: Any) -> str:
+        """:func:`lingering` in a child process of the worker (``isolation="process"``)."""
+        note("start", meta.id, meta.attempt)
+        time.sleep(float(os.environ.get("CONVEYOR_TEST_LINGER", "60")))
+        note("end", meta.id, meta.attempt)
+        return "lingered"
+
     @app.job
     def kills_its_worker(meta: Any) -> None:
         note("start", meta.id, meta.attempt)

@@ -147,6 +147,33 @@ def test_sigterm_past_the_grace_period_of_a_sync_reaction_worker_exits_and_relea
         app.close()
 
 
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
+def test_an_isolated_child_dies_with_its_killed_worker_not_beside_the_retry(
+    tmp_path: Path,
+) -> None:
+    url = f"sqlite:///{tmp_path}/jobs.db"
+    with build(url, lease=1.0) as app:
+        app.jobs.isolated_lingering().run_now()
+        victim = spawn_worker(url, tmp_path, lease=1.0)
+        try:
+            child = wait_until(lambda: executions(tmp_path), 30, "the child to start",
+                               tmp_path)[0]
+        finally:
+            victim.kill()
+            victim.wait(5)
+        assert child.pid != victim.pid
+        # Rescued after the lease, its retry runs elsewhere: the orphan must not run on.
+        wait_until(lambda: not _alive(child.pid), 15, "the orphaned child to exit", tmp_path)
+
+
+def _alive(pid: int) -> bool:
+    """Whether process ``pid`` runs (a zombie waiting for its reaper does not)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+
+
 def test_a_job_that_keeps_killing_its_worker_fails_as_poison(
     app: Conveyor, url: str, tmp_path: Path
 ) -> None:
