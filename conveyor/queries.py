@@ -14,6 +14,7 @@ from conveyor.errors import ConfigurationError
 from conveyor.jobs import SYSTEM_JOBS, JobDefinition, system_runs
 from conveyor.observe.hooks import Hooks
 from conveyor.options import coerce_owner
+from conveyor.reaction import WorkerHandle
 from conveyor.records import JobRecord
 from conveyor.serialization import DEPTH_CEILING, Limits, dumps
 from conveyor.stores.base import (
@@ -323,12 +324,17 @@ def _texts(name: str, value: Any) -> list[str] | None:
 
 
 def _job_ids(value: Any) -> Any:
-    """Job filters name a job by id or by its definition (the decorated function)."""
+    """Job filters name a job by id, by its definition (the decorated function) or by
+    the handle ``add_worker`` returned."""
+    if isinstance(value, (list, tuple)):
+        return [_job_id(v) for v in value]
+    return _job_id(value)
+
+
+def _job_id(value: Any) -> Any:
     if isinstance(value, JobDefinition):
         return value.id
-    if isinstance(value, (list, tuple)):
-        return [v.id if isinstance(v, JobDefinition) else v for v in value]
-    return value
+    return value.type if isinstance(value, WorkerHandle) else value
 
 
 def _id(value: Any) -> int:
@@ -371,7 +377,7 @@ def _check_filters(method: str, filters: dict[str, Any]) -> dict[str, Any]:
             continue
         value = found.pop(alias)
         # a run id or handle; a job definition (it has an id too) names the job
-        runs = not isinstance(value, JobDefinition) and (
+        runs = not isinstance(value, JobDefinition | WorkerHandle) and (
             isinstance(value, int) or hasattr(value, "id"))
         target = "ids" if alias == "id" and runs else "job"
         if found.get(target) is not None:

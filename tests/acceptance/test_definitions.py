@@ -295,6 +295,16 @@ def test_add_worker_again_after_stop_takes_the_type_over(app: Conveyor) -> None:
         app.add_worker(type="restartable", worker=lambda job: None)  # a live one: refused
 
 
+def test_an_add_worker_handle_names_its_jobs_in_queries_as_a_function_does(
+    app: Conveyor,
+) -> None:
+    handle = app.add_worker(type="react/named", worker=lambda job: None)
+    app.schedule_job(type="react/named", data={"n": 1})
+    assert app.count(job=handle) == 1 == len(app.jobs_list(job=[handle]))
+    assert app.count(id=handle) == 1 == app.count(type=handle)
+    assert app.cancel_jobs(type=handle) == 1
+
+
 # -- include ---------------------------------------------------------------------------------
 
 
