@@ -344,7 +344,7 @@ class Conveyor:
         return Lifespan(self, worker, concurrency, queues, worker_options)
 
     def definition(self, job_id: str) -> JobDefinition | None:
-        return self.jobs.get(job_id) or self.periodic.system.get(job_id)
+        return self.jobs.definition(job_id) or self.periodic.system.get(job_id)
 
     def maintenance_for(self, store: Store, holder: str) -> Maintenance:
         """The leader-elected maintenance duty of worker ``holder`` (conveyor.maintenance)."""

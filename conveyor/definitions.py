@@ -81,12 +81,12 @@ class Definitions:
         (the type is then still paused by that stop)."""
         if type not in self.stopped_workers:
             return self.define(type, worker, options, kind="reaction"), False
-        previous = self._app.jobs.discard(type)
+        previous = self._app.jobs.remove_definition(type)
         try:
             definition = self.define(type, worker, options, kind="reaction")
         except BaseException:
             if previous is not None:
-                self._app.jobs.add(previous)
+                self._app.jobs.add_definition(previous)
             raise
         self.stopped_workers.discard(type)
         return definition, True
@@ -139,7 +139,7 @@ class Definitions:
         )
         if definition.isolation == "process":
             check_isolated(definition)
-        self._app.jobs.add(definition)
+        self._app.jobs.add_definition(definition)
         if trigger is not None:
             trigger.attach(self._app, definition)
         return definition

@@ -148,7 +148,7 @@ class FlowControl:
             if not by_state:
                 counts.pop(row.queue, None)
         names = set(counts) | set(stored) | set(self.queue_limits)
-        names |= {d.options.queue for d in self.jobs.values()}
+        names |= {d.options.queue for d in self.jobs.definitions()}
         found = []
         for name in sorted(names):
             concurrency, rate = self.queue_limits.get(name, (None, None))
@@ -191,7 +191,7 @@ class FlowControl:
     def _job_id(self, verb: str, job_id: str) -> str:
         """A job defined here, or one the store knows (defined by another service or an
         older deploy): a paused one may be resumed, one with stored runs paused."""
-        if self.jobs.get(job_id) is None and isinstance(job_id, str) and (
+        if self.jobs.definition(job_id) is None and isinstance(job_id, str) and (
             job_id in self.paused_jobs() if verb == "resume"
             else self.store.count(JobFilter(jobs=[job_id])) > 0
         ):
@@ -202,11 +202,11 @@ class FlowControl:
         """The limits this app declares, for the store (also clears limits removed from
         the code of this app's jobs and queues)."""
         rules = []
-        for definition in self.jobs.values():
+        for definition in self.jobs.definitions():
             rate = definition.rate
             rules.append(FlowRule("job", definition.id, definition.concurrency,
                                   rate.limit if rate else None, rate.period if rate else None))
-        queues = set(self.queue_limits) | {d.options.queue for d in self.jobs.values()}
+        queues = set(self.queue_limits) | {d.options.queue for d in self.jobs.definitions()}
         for name in sorted(queues):
             concurrency, rate = self.queue_limits.get(name, (None, None))
             rules.append(FlowRule("queue", name, concurrency, rate.limit if rate else None,

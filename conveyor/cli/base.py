@@ -43,7 +43,7 @@ def fail(message: str) -> NoReturn:
 def job_id_of(app: Conveyor, name: str) -> str:
     """The id of the job ``name`` names by its id or by its URL slug (as ``conveyor run``
     and the dashboard take it); an unknown name is returned as given."""
-    found = app.jobs.get(name) or app.jobs.by_slug(name)
+    found = app.jobs.definition(name) or app.jobs.definition_by_slug(name)
     return name if found is None else found.id
 
 

@@ -65,7 +65,8 @@ def run(app: Conveyor, job_id: str, payload: str | None, args_json: str | None,
     if delay is not None and at is not None:
         fail("give --in or --at, not both")
     # By id or URL slug; app.jobs[...] raises UnknownJobError listing the defined jobs.
-    definition = app.jobs.get(job_id) or app.jobs.by_slug(job_id) or app.jobs[job_id]
+    jobs = app.jobs
+    definition = jobs.definition(job_id) or jobs.definition_by_slug(job_id) or jobs[job_id]
     args: list[Any] = [parse_json("--payload", payload)] if payload is not None else []
     if args_json is not None:
         args = parse_json("--args", args_json, list)

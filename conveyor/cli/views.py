@@ -26,7 +26,7 @@ from conveyor.cli.render import (
 @app_options(read_only=True)
 def jobs(app: Conveyor, as_json: bool) -> None:
     """List the app's job definitions."""
-    definitions = list(app.jobs.values())
+    definitions = app.jobs.definitions()
     stored = {d.id: s for d in definitions
               if d.trigger is not None and (s := app.get_schedule(d.id)) is not None}
     paused = {job_id for job_id, s in stored.items() if s.paused}

@@ -203,7 +203,7 @@ class Views:
 
     # -- definitions -------------------------------------------------------------------
     def definitions(self) -> list[dict[str, Any]]:
-        return [self.definition(d) for d in self.app.jobs.values()]
+        return [self.definition(d) for d in self.app.jobs.definitions()]
 
     def definition(self, d: JobDefinition) -> dict[str, Any]:
         opts = d.options

@@ -261,8 +261,8 @@ def test_a_job_known_to_the_store_only_can_be_paused_and_resumed(app: Conveyor) 
 
     elsewhere().run_in(1, "hour")
     app.pause(job="Old Job")
-    app.jobs.discard("Old Job")
-    app.jobs.discard("elsewhere")
+    app.jobs.remove_definition("Old Job")
+    app.jobs.remove_definition("elsewhere")
     assert app.paused_jobs() == ["Old Job"]
     app.resume(job="Old Job")
     assert app.paused_jobs() == []

@@ -58,7 +58,7 @@ def test_api_pause_and_resume(demo: Conveyor, make_client: ClientFactory) -> Non
     r = client.post("/api/jobs/nope/pause")
     assert r.status_code == 404 and "no job 'nope'" in r.json()["error"]
     demo.pause(job="echo")
-    demo.jobs.discard("echo")  # paused by a service that defines it; not in this app
+    demo.jobs.remove_definition("echo")  # paused by a service that defines it; not in this app
     assert client.post("/api/jobs/echo/resume").json() == {
         "ok": True, "job": "echo", "paused": False}
     r = client.post("/api/queues/a%00b/pause")

@@ -16,6 +16,7 @@ from conveyor import (
     Retry,
     UnknownJobError,
 )
+from conveyor.testing import inline
 
 
 @pytest.fixture
@@ -71,7 +72,32 @@ def test_the_registry_finds_jobs_by_id_and_by_attribute(app: Conveyor) -> None:
     assert app.jobs.save_image is save_image
     assert "retry-request" in app.jobs and len(app.jobs) == 2
     assert list(app.jobs) == ["retry-request", "save_image"]
-    assert app.jobs.by_slug("save-image") is save_image
+    assert app.jobs.definition_by_slug("save-image") is save_image
+
+
+def test_jobs_named_like_the_registry_methods_are_found_by_attribute(app: Conveyor) -> None:
+    """``def add(x, y)`` (Celery's first example), ``def get(url)``...: app.jobs.add is
+    the job, and the mapping's methods still work while no job takes their name."""
+    assert app.jobs.get("add") is None and list(app.jobs.items()) == []
+
+    @app.job
+    def add(x: int, y: int) -> int:
+        return x + y
+
+    @app.job
+    def get(url: str) -> str:
+        return url
+
+    @app.job
+    def items() -> list[int]:
+        return []
+
+    assert (app.jobs.add, app.jobs.get, app.jobs.items) == (add, get, items)
+    assert app.jobs["add"] is add and app.jobs.definition("add") is add
+    assert list(app.jobs.values()) == [add, get, items]  # values: no job of that name
+    with inline(app):
+        assert app.jobs.add(2, 3).run_now().result(timeout=5) == 5
+        assert app.jobs.get("https://x").run_now().result(timeout=5) == "https://x"
 
 
 def test_an_unknown_job_id_lists_the_defined_jobs(app: Conveyor) -> None:
