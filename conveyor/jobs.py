@@ -76,9 +76,13 @@ def system_runs(store: ReadStore) -> list[JobRow]:
 
 
 def slugify(text: str) -> str:
-    """URL-safe form of a job id: lowercase ASCII words joined by '-'."""
+    """URL form of a job id: lowercase ASCII words joined by '-' (an id with no Latin
+    letter or digit keeps its own letters, lowercase: ``отчёт``, ``日本語-ジョブ``)."""
     ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
-    return re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")
+    slug = re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")
+    if slug:
+        return slug
+    return re.sub(r"[\W_]+", "-", unicodedata.normalize("NFC", text).lower()).strip("-")
 
 
 @dataclass(eq=False)

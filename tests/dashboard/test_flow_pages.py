@@ -70,3 +70,27 @@ def test_openapi_lists_the_flow_endpoints(demo: Conveyor, make_client: ClientFac
     for path in ("/api/queues", "/api/queues/{name}/pause", "/api/queues/{name}/resume",
                  "/api/jobs/{name}/pause", "/api/jobs/{name}/resume"):
         assert path in paths
+
+
+def test_jobs_named_in_a_script_without_latin_letters(make_client: ClientFactory) -> None:
+    """``def отчёт(): ...`` is a Python function like any other: its id keeps its letters
+    in URLs (percent-encoded by clients), and its page, run-now and pause work."""
+    from urllib.parse import quote
+
+    app = Conveyor("memory://")
+
+    @app.job
+    def отчёт(n: int = 1) -> int:
+        return n
+
+    @app.job("日本語 ジョブ")
+    def japanese() -> None: ...
+
+    assert app.jobs["отчёт"].slug == "отчёт" and app.jobs["日本語 ジョブ"].slug == "日本語-ジョブ"
+    client = make_client(app)
+    for slug in ("отчёт", "日本語-ジョブ"):
+        assert client.get(f"/jobs/{quote(slug)}").status_code == 200
+        assert client.post(f"/api/jobs/{quote(slug)}/run", json={}).status_code == 201
+        assert client.post(f"/api/jobs/{quote(slug)}/pause").json()["paused"] is True
+    assert app.paused_jobs() == sorted(["отчёт", "日本語 ジョブ"])
+    assert 'href="/jobs/отчёт"' in client.get("/jobs").text

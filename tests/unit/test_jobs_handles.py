@@ -19,6 +19,8 @@ from conveyor.jobs import poll_pauses
     ("  Café  Ünïcode!! ", "cafe-unicode"),
     ("a__b..c", "a-b-c"),
     ("---", ""),
+    ("Отчёт за_Май", "отчёт-за-май"),  # no Latin letter or digit: its own letters
+    ("日本語 ジョブ", "日本語-ジョブ"),
 ])
 def test_slugify_makes_lowercase_ascii_words_joined_by_dashes(text: str, slug: str) -> None:
     assert slugify(text) == slug
