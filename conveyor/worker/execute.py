@@ -85,8 +85,9 @@ class JobRunner:
             meta = Meta(claimed, self.app.jobs, self.buffer, self.app.get_job)
             record = await in_thread("conveyor-isolated", self.app.get_job, claimed.id)
             child = ChildMeta(record, claimed)
-        return await run_isolated(definition.id, definition.fn, *texts,
-                                  claimed.timeout, child, meta.note if meta else None)
+        return await run_isolated(definition.id, definition.fn, *texts, claimed.timeout,
+                                  child, meta.note if meta else None,
+                                  meta.serve if meta else None)
 
     def thread_native(self, claimed: ClaimedJob) -> bool:
         """Can this job run start to finish on a pool thread (a plain sync function, no

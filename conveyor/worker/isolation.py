@@ -107,11 +107,13 @@ class Target:
 
 async def run_isolated(job_id: str, fn: Callable[..., Any], args: str, kwargs: str,
                        timeout: float | None, meta: Any = None,
-                       note: Callable[[Any], None] | None = None) -> Any:
+                       note: Callable[[Any], None] | None = None,
+                       serve: Callable[[Any], Any] | None = None) -> Any:
     """Run one attempt in a child; returns the result or raises ChildFailed, TimeoutError,
     AttemptCrashed, or RetryIn. ``meta`` (a picklable ``ChildMeta``) is the child's
-    ``meta`` argument; ``note`` receives the log lines and progress it sends meanwhile."""
-    receiver, sender = _CONTEXT.Pipe(duplex=False)
+    ``meta`` argument; ``note`` receives the log lines and progress it sends meanwhile,
+    ``serve`` the requests it waits on (the triggers of ``meta.jobs``) and answers them."""
+    receiver, sender = _CONTEXT.Pipe(duplex=True)  # the child asks, the parent answers
     process = _CONTEXT.Process(
         target=child_main, args=(sender, Target.of(fn), args, kwargs, meta),
         name=f"conveyor-isolated-{job_id}", daemon=True,
@@ -120,7 +122,7 @@ async def run_isolated(job_id: str, fn: Callable[..., Any], args: str, kwargs: s
     sender.close()
     try:
         message = await in_thread("conveyor-isolated", _receive, receiver, process, timeout,
-                                  note or _ignore)
+                                  note or _ignore, serve or _refuse)
     except BaseException:  # cancelled (shutdown, lost lease): the child goes too
         process.kill()
         raise
@@ -189,9 +191,9 @@ async def in_thread(name: str, fn: Callable[..., T], *args: Any, interrupt: bool
 
 
 def _receive(receiver: Connection, process: Any, timeout: float | None,
-             note: Callable[[Any], None]) -> Any:
-    """The child's last message (its notes go to ``note`` on the way), None if it died
-    without one; TimeoutError past ``timeout``."""
+             note: Callable[[Any], None], serve: Callable[[Any], Any]) -> Any:
+    """The child's last message (its notes go to ``note`` on the way, its requests are
+    answered by ``serve``), None if it died without one; TimeoutError past ``timeout``."""
     deadline = None if timeout is None else time.monotonic() + timeout
     while True:
         left = None if deadline is None else max(0.0, deadline - time.monotonic())
@@ -204,6 +206,10 @@ def _receive(receiver: Connection, process: Any, timeout: float | None,
         except (EOFError, OSError):
             process.join(5.0)
             return None
+        if message[0] == "call":
+            with contextlib.suppress(OSError):  # the child is gone: nobody to answer
+                receiver.send(serve(message[1]))
+            continue
         if message[0] != "note":
             return message
         note(message[1])
@@ -211,6 +217,10 @@ def _receive(receiver: Connection, process: Any, timeout: float | None,
 
 def _ignore(note: Any) -> None:
     pass
+
+
+def _refuse(request: Any) -> tuple[str, str, str]:
+    return ("error", "ConfigurationError", "this attempt's meta cannot trigger jobs")
 
 
 def _exit_status(code: int | None) -> str:
@@ -232,7 +242,7 @@ def child_main(sender: Connection, target: Target, args: str, kwargs: str,
     _exit_with_parent()
     try:
         fn = _load(target)
-        extra = {} if meta is None else {"meta": meta.connect(sender.send)}
+        extra = {} if meta is None else {"meta": meta.connect(sender)}
         result = fn(*json.loads(args), **json.loads(kwargs), **extra)
         if inspect.isawaitable(result):
             result = asyncio.run(_wait(result))

@@ -8,8 +8,7 @@ import sys
 import threading
 import time
 import traceback
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any
 
 from conveyor.errors import ConfigurationError
 from conveyor.stores.base import ClaimedJob, LogLine, Progress
@@ -18,6 +17,7 @@ from conveyor.text import MAX_LOG_LINE, MAX_PROGRESS_MESSAGE, clean
 if TYPE_CHECKING:
     from conveyor.jobs import JobRegistry
     from conveyor.records import JobRecord
+    from conveyor.worker.childjobs import ChildJobs
 
 _py_logger = logging.getLogger("conveyor.job")
 
@@ -179,6 +179,12 @@ class Meta:
             None if message is None else clean(message, MAX_PROGRESS_MESSAGE),
         )
 
+    def serve(self, request: tuple[Any, ...]) -> tuple[Any, ...]:
+        """A trigger the attempt's child process asked for (isolation): stored here."""
+        from conveyor.worker.childjobs import serve
+
+        return serve(self.jobs, request)
+
     def note(self, note: tuple[Any, ...]) -> None:
         """A log line or progress that the attempt's child process sent (isolation)."""
         if note[0] == "log":
@@ -197,31 +203,47 @@ class ChildLog(LineLogger):
 
 class ChildMeta:
     """``meta`` in the child process of an attempt with ``isolation="process"``:
-    ``job`` is the record as the attempt started; log lines and progress go to the
-    worker, which stores them as for any job. ``meta.jobs`` is not available there."""
+    ``job`` is the record as the attempt started; log lines, progress and the triggers
+    of ``meta.jobs`` go to the worker, which stores them as for any job."""
 
     def __init__(self, record: JobRecord | None, claimed: ClaimedJob) -> None:
         self.job = record
         self.id = claimed.id
         self.attempt = claimed.attempt
         self.log = ChildLog(self)
-        self._send: Callable[[Any], None] | None = None
+        self._pipe: Any = None  # the child's end: send() and recv()
         self._lock = threading.Lock()
 
     def __getstate__(self) -> dict[str, Any]:  # sent to the child: no pipe, no lock
         return {"job": self.job, "id": self.id, "attempt": self.attempt}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state, log=ChildLog(self), _send=None, _lock=threading.Lock())
+        self.__dict__.update(state, log=ChildLog(self), _pipe=None, _lock=threading.Lock())
 
-    def connect(self, send: Callable[[Any], None]) -> ChildMeta:
-        self._send = send
+    def connect(self, pipe: Any) -> ChildMeta:
+        self._pipe = pipe
         return self
 
     def send(self, note: tuple[Any, ...]) -> None:
-        if self._send is not None:
+        if self._pipe is not None:
             with self._lock:  # job threads may log at once; one pipe
-                self._send(("note", note))
+                self._pipe.send(("note", note))
+
+    def call(self, request: tuple[Any, ...]) -> Any:
+        """Ask the worker (a trigger of ``meta.jobs``) and wait for its answer."""
+        from conveyor.errors import PayloadError
+        from conveyor.worker.childjobs import answer
+
+        if self._pipe is None:
+            raise ConfigurationError("meta.jobs is not connected to a worker here")
+        with self._lock:  # one question at a time, answered in order
+            try:
+                self._pipe.send(("call", request))
+            except (TypeError, AttributeError, ValueError) as exc:  # pickling
+                raise PayloadError(f"the arguments cannot be sent to the worker ({exc}); "
+                                   "pass JSON data") from None
+            reply = self._pipe.recv()
+        return answer(reply)
 
     def progress(self, value: float, message: str | None = None) -> None:
         """Report progress: a fraction (0..1) or a percent (0..100), with a message."""
@@ -229,12 +251,11 @@ class ChildMeta:
                    None if message is None else clean(message, MAX_PROGRESS_MESSAGE)))
 
     @property
-    def jobs(self) -> NoReturn:
-        raise ConfigurationError(
-            "meta.jobs is not available to a job with isolation='process' (its attempt "
-            "runs in a child process); trigger other jobs from a job without isolation, "
-            "e.g. one that runs this job with io.run_job or in a chain"
-        )
+    def jobs(self) -> ChildJobs:
+        """Trigger other jobs: stored by the worker (``.id`` of the new run returned)."""
+        from conveyor.worker.childjobs import ChildJobs
+
+        return ChildJobs(self.call)
 
 
 class JobFailure(Exception):

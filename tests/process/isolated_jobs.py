@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+from typing import Any
 
 
 def spin() -> None:
@@ -30,3 +31,23 @@ def fails() -> None:
 def sleeps(seconds: float) -> str:
     time.sleep(seconds)
     return "slept"
+
+
+def triggers(n: int, meta: Any) -> list[int]:
+    """Triggers other jobs from the child: by attribute and by id, now and later."""
+    first = meta.jobs.add_one(n).run_now(priority="high")
+    later = meta.jobs["add_one"](n + 1).run_in(1, "hour")
+    return [first.id, later.id]
+
+
+async def triggers_async(meta: Any) -> int:
+    handle = await meta.jobs.add_one(1).run_now()
+    return int(handle.id)
+
+
+def triggers_badly(meta: Any) -> None:
+    meta.jobs.add_one({1, 2}).run_now()  # a set: not JSON
+
+
+def add_one(n: int) -> int:
+    return n + 1
