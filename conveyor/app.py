@@ -67,7 +67,7 @@ class Conveyor:
         retention: float | timedelta | str | None = None,
         event_retention: float | timedelta | str | None = "30 days",
         migrate: bool = True,
-        allow_private_fetch: bool = False,
+        allow_private_fetch: bool = True,
         max_depth: int = DEFAULT_LIMITS.max_depth,
         max_payload: int = DEFAULT_LIMITS.max_payload,
         clock: Clock | None = None,
@@ -102,7 +102,7 @@ class Conveyor:
         # Returns the caller's open database connection to store triggers in (or None);
         # conveyor.contrib.django sets it so triggers join transaction.atomic().
         self.ambient_connection: Callable[[], Any] | None = None
-        # io.background_fetch may reach private/loopback addresses (SSRF guard off).
+        # io.background_fetch may reach private/loopback addresses (False: the SSRF guard).
         self.allow_private_fetch = allow_private_fetch
         self.triggering = Triggering(self)
         self.definitions = Definitions(self)  # registering jobs, hooks and plugins

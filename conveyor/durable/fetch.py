@@ -80,7 +80,7 @@ async def resolve_public(url: httpx.URL) -> Address:
         raise FetchRefused(
             f"refusing to fetch {str(url)!r}: {host} resolves to the non-public address "
             f"{bad[0] if bad else 'none'} (private, loopback, link-local, multicast and "
-            "reserved addresses are refused; Conveyor(..., allow_private_fetch=True) allows them)"
+            "reserved addresses are refused: the app was opened with allow_private_fetch=False)"
         )
     return addresses[0]
 

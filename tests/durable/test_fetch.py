@@ -77,8 +77,16 @@ def server() -> Iterator[Server]:
 
 @pytest.fixture
 def open_app(store_url: str) -> Iterator[Conveyor]:
-    """An app that may fetch private addresses (the test server is on loopback)."""
-    application = Conveyor(store_url, lease=2, allow_private_fetch=True)
+    """An app at the default: it may fetch private addresses (the server is on loopback)."""
+    application = Conveyor(store_url, lease=2)
+    yield application
+    application.close()
+
+
+@pytest.fixture
+def guarded_app(store_url: str) -> Iterator[Conveyor]:
+    """An app with the SSRF guard on: only public addresses may be fetched."""
+    application = Conveyor(store_url, lease=2, allow_private_fetch=False)
     yield application
     application.close()
 
@@ -149,23 +157,25 @@ def test_background_fetch_refuses_non_http_schemes(app: Conveyor, url: str) -> N
     assert "only absolute http:// and https:// URLs are accepted" in record.error["message"]
 
 
-def test_background_fetch_refuses_private_addresses_unless_the_app_allows_them(
-    app: Conveyor, server: Server
+def test_background_fetch_refuses_private_addresses_when_the_app_guards_them(
+    guarded_app: Conveyor, server: Server
 ) -> None:
+    app = guarded_app
     record = fetching(app, server.url + "/data")
     assert record.state == "failed"
     assert record.error is not None
     assert "FetchRefused" in record.error["message"]
     assert "resolves to the non-public address 127.0.0.1" in record.error["message"]
-    assert "allow_private_fetch=True" in record.error["message"]
+    assert "allow_private_fetch=False" in record.error["message"]
     assert server.requests == []
     (step,) = app.steps(record.id)
     assert step.state == "failed" and step.attempts == 1  # a refusal is not retried
 
 
 def test_background_fetch_checks_every_redirect_hop(
-    app: Conveyor, server: Server, monkeypatch: pytest.MonkeyPatch
+    guarded_app: Conveyor, server: Server, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    app = guarded_app
     real = fetch.blocked
     # Pretend the test server's address is public, so only the redirect target is refused.
     monkeypatch.setattr(fetch, "blocked", lambda ip: ip != ipaddress.ip_address("127.0.0.1")
