@@ -260,6 +260,8 @@ def check_timezone(name: str | tzinfo | None) -> str:
     if name is None:
         return "UTC"
     key = zone_key(name)
+    if isinstance(key, str) and key.strip().upper() == "UTC":
+        return "UTC"  # any spelling, as schedules' tz= takes it
     try:
         if not isinstance(key, str):
             raise TypeError(key)

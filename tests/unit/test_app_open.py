@@ -140,6 +140,9 @@ def test_a_bad_lease_is_refused(lease: object) -> None:
 def test_timezone_defaults_to_utc_and_accepts_iana_names() -> None:
     with Conveyor("memory://") as utc_app, Conveyor("memory://", timezone="Asia/Tokyo") as tokyo:
         assert (utc_app.timezone, tokyo.timezone) == ("UTC", "Asia/Tokyo")
+    for spelling in ("utc", "Utc", " UTC "):  # as a schedule's tz= takes it
+        with Conveyor("memory://", timezone=spelling) as app:
+            assert app.timezone == "UTC"
 
 
 @pytest.mark.parametrize("tz", ["Mars/Olympus", "", "+02:00"])
