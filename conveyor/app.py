@@ -19,7 +19,7 @@ from conveyor.errors import ConfigurationError, UnknownJobError
 from conveyor.events import EventRoutes, Events
 from conveyor.flow import FlowControl, FlowUpkeep
 from conveyor.host import Extension
-from conveyor.jobs import JobCall, JobDefinition, JobHandle, JobRegistry
+from conveyor.jobs import JobCall, JobDefinition, JobHandle
 from conveyor.maintenance import Maintenance
 from conveyor.maintenance import maintain as maintenance_pass
 from conveyor.observe import Observer
@@ -28,6 +28,7 @@ from conveyor.options import TriggerOptions, coerce_seconds
 from conveyor.queries import Queries
 from conveyor.reaction import WorkerHandle
 from conveyor.records import JobRecord
+from conveyor.registry import JobRegistry
 from conveyor.schedules.api import Scheduling
 from conveyor.schedules.periodic import Periodic
 from conveyor.serialization import DEFAULT_LIMITS, Limits

@@ -33,7 +33,7 @@ from conveyor.stores.base import FlowRule, FlowStore, JobFilter, JobRow, ReadSto
 from conveyor.stores.flowlogic import job_group, queue_group
 
 if TYPE_CHECKING:
-    from conveyor.jobs import JobRegistry
+    from conveyor.registry import JobRegistry
 
 
 class Definition(Protocol):

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from conveyor.cleanup import CleanupPolicies
     from conveyor.jobs import JobDefinition
     from conveyor.observe import Observer
+    from conveyor.registry import JobRegistry
     from conveyor.stores.base import ClaimedJob, FlowRule, Store
 
 
@@ -66,6 +67,9 @@ class Host(TriggerHost, Protocol):
     extensions: list[Extension]
     # Runs jobs that take an ``io`` parameter (the durable-runs service's ``run``).
     durable_runner: Callable[..., Any]
+
+    @property
+    def jobs(self) -> JobRegistry: ...
 
     def definition(self, job_id: str) -> JobDefinition | None:
         """A registered or built-in job definition by id."""

@@ -15,8 +15,8 @@ from conveyor.stores.base import ClaimedJob, LogLine, Progress
 from conveyor.text import MAX_LOG_LINE, MAX_PROGRESS_MESSAGE, clean
 
 if TYPE_CHECKING:
-    from conveyor.jobs import JobRegistry
     from conveyor.records import JobRecord
+    from conveyor.registry import JobRegistry
     from conveyor.worker.childjobs import ChildJobs
 
 _py_logger = logging.getLogger("conveyor.job")
