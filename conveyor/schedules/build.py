@@ -20,8 +20,8 @@ from dateutil.relativedelta import relativedelta
 
 from conveyor.errors import ScheduleError
 from conveyor.schedules.cron import explain_cron
-from conveyor.schedules.english import Phrase, error
 from conveyor.schedules.lexer import Time
+from conveyor.schedules.phrase import Phrase, error
 from conveyor.schedules.plans import CronPlan, Freq, OncePlan, Plan, RRulePlan, Rule, StepPlan
 
 PERIODS = {"second": 60, "minute": 60, "hour": 24, "day": 27, "month": 12}

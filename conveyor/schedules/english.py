@@ -26,10 +26,8 @@ clauses in any order, optionally joined by ``and`` or commas::
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import NoReturn
 
-from conveyor.errors import ScheduleError
 from conveyor.schedules.lexer import (
     DAYNAMES,
     MONTHS,
@@ -40,56 +38,14 @@ from conveyor.schedules.lexer import (
     Token,
     tokenize,
 )
+from conveyor.schedules.phrase import Between, Phrase, Span, WordError, error
 
-EXAMPLES = '"every 15 minutes", "every weekday at 9:30 am", "0 3 * * *"'
 _CONNECTORS = (",", "and", "or", "&")
 _ADVERBS = {"hourly": "hour", "weekly": "week", "monthly": "month"}
 _MONTH_LEADS = ("the", "every", "each", "month", "months")
+_OF_YEAR_WEEK = (("of", "year"), ("of", "week"))  # "on the 59th day of the year": later.js
+_LATER_DAYS = {"year": "day of the year", "week": "day of the week", "": "day instance"}
 _MAX_COUNT = 1_000_000_000  # "every N units": far past any useful N, within a timedelta
-
-
-@dataclass(frozen=True)
-class Span:
-    """Where a clause was written: its first word's position and its text."""
-
-    pos: int
-    text: str
-
-
-@dataclass(frozen=True)
-class Between:
-    """``between A and B``: ranks of ``unit`` (None = the interval's unit) or times of day."""
-
-    lo: int | Time
-    hi: int | Time
-    unit: str | None
-    span: Span
-
-
-@dataclass
-class Phrase:
-    """What the text says, before it is turned into a plan."""
-
-    text: str
-    every: tuple[int, str] | None = None  # (count, unit)
-    weekdays: set[int] = field(default_factory=set)  # Monday=0
-    nth: set[tuple[int, int]] = field(default_factory=set)  # (weekday, 1..5 or -1)
-    monthdays: set[int] = field(default_factory=set)  # 1..31, -1 = last
-    months: set[int] = field(default_factory=set)
-    times: list[Time] = field(default_factory=list)
-    between: Between | None = None
-    once: bool = False
-    delay: tuple[int, str] | None = None
-    spans: dict[str, Span] = field(default_factory=dict)  # clause kind -> where it was said
-
-
-class WordError(ScheduleError):
-    """A word the English grammar could not read (the later.js grammar may still read it)."""
-
-
-def error(text: str, detail: str, cls: type[ScheduleError] = ScheduleError) -> ScheduleError:
-    """The user-facing error for unreadable English."""
-    return cls(f'cannot read schedule "{text}": {detail}; examples: {EXAMPLES}')
 
 
 def parse_english(text: str) -> Phrase:
@@ -337,8 +293,11 @@ class _Parser:
         self.accept("the")
         token = self.take()
         n = token.number if token.kind == "ord" else ORDINALS[token.word]
-        if UNITS.get(self.word(), "day") != "day":  # "on the 15th minute": later.js's grammar
-            self.fail('"day" or a day such as "monday"')
+        later_unit = self.word(1) == "instance" or (self.word(1), self.word(3)) in _OF_YEAR_WEEK
+        if later_unit and n > 59:  # later.js's numbers stop at 59
+            self.invalid(f"invalid {_LATER_DAYS[self.word(3)]} (0 to 59)", token)
+        if UNITS.get(self.word(), "day") != "day" or later_unit:  # "on the 15th minute",
+            self.fail('"day" or a day such as "monday"')  # "... day of the year": later.js's
         if self.word() in DAYNAMES:
             if not (1 <= n <= 5 or n == -1):
                 self.invalid("invalid week of the month", token)

@@ -15,9 +15,10 @@ from zoneinfo import ZoneInfo
 
 from conveyor.errors import ScheduleError
 from conveyor.schedules.build import compile_phrase
-from conveyor.schedules.english import Phrase, parse_english
+from conveyor.schedules.english import parse_english
 from conveyor.schedules.laterplan import LaterPlan, Spec
 from conveyor.schedules.latertext import LaterSyntaxError, parse_later
+from conveyor.schedules.phrase import Phrase
 
 _JOINERS = ("also", "except")
 _STEPS = {"second": ("s", 0, 59), "minute": ("m", 0, 59), "hour": ("h", 0, 23),

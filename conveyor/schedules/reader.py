@@ -17,10 +17,11 @@ from zoneinfo import ZoneInfo
 
 from conveyor.errors import ScheduleError
 from conveyor.schedules.build import Compiled, compile_phrase
-from conveyor.schedules.english import WordError, error, parse_english
+from conveyor.schedules.english import parse_english
 from conveyor.schedules.laterexplain import describe
 from conveyor.schedules.latertext import LaterSyntaxError, parse_later
 from conveyor.schedules.mixed import mixed_error_word, read_in_years, read_mixed
+from conveyor.schedules.phrase import WordError, error
 
 _EXPECTED = {
     "rank": 'a number such as "5" or "15th"', "time": 'a time such as "10:15 am" or "17:00"',

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from conveyor.errors import ScheduleError
 from conveyor.schedules.cron import explain_cron, looks_like_cron, parse_cron
-from conveyor.schedules.english import EXAMPLES
+from conveyor.schedules.phrase import EXAMPLES
 from conveyor.schedules.plans import CronPlan, OncePlan, Plan, plan_from_json
 from conveyor.schedules.reader import read_english
 from conveyor.timeunits import zone_key

@@ -1,0 +1,36 @@
+"""later.js phrases conveyor once read differently (later 1.2.0, UTC, first occurrences
+strictly after 2013-03-21 03:05:23, computed once with node and hard-coded here)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pytest
+
+from conveyor.errors import ScheduleError
+from conveyor.schedules import parse_schedule
+
+AFTER = datetime.fromisoformat("2013-03-21T03:05:23+00:00")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("on the 59th day of the year", ["2014-02-28T00:00:00", "2015-02-28T00:00:00"]),
+        ("on the 40th days of the year", ["2014-02-09T00:00:00", "2015-02-09T00:00:00"]),
+    ],
+)
+def test_later_js_phrase_fires_when_later_js_fires_it(text: str, expected: list[str]) -> None:
+    got = parse_schedule(text).next(AFTER, len(expected))
+    assert [m.strftime("%Y-%m-%dT%H:%M:%S") for m in got] == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "word"),
+    [
+        ("on the 366th day of the year", '"366th" at position 3'),  # numbers stop at 59
+    ],
+)
+def test_later_js_mistake_is_an_error_naming_the_word(text: str, word: str) -> None:
+    with pytest.raises(ScheduleError, match=word):
+        parse_schedule(text)
