@@ -331,8 +331,9 @@ class Conveyor:
     def asgi(self, token: str | None = None, prefix: str = "") -> ASGIApp:
         """The dashboard and JSON API as an ASGI app to mount:
         ``fastapi_app.mount("/jobs", app.asgi())``. Links and static files follow the
-        mount point (or ``prefix``, when a proxy strips it). ``token`` protects every
-        page and API call; without one, protect the path with your framework's auth."""
+        mount point (or ``prefix``, when a proxy strips it). ``token`` (default:
+        ``$CONVEYOR_TOKEN``) protects every page and API call; without one, protect the
+        path with your framework's auth."""
         return asgi_app(self, token, prefix)
 
     def lifespan(

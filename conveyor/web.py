@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import logging
+import os
 from collections.abc import Callable, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -23,7 +24,10 @@ log = logging.getLogger("conveyor.worker")
 
 
 def asgi(app: Host, token: str | None = None, prefix: str = "") -> ASGIApp:
-    """The dashboard and JSON API of ``app`` as an ASGI app (``app.asgi()``)."""
+    """The dashboard and JSON API of ``app`` as an ASGI app (``app.asgi()``); ``token``
+    defaults to ``$CONVEYOR_TOKEN``, as for ``conveyor dashboard``."""
+    if token is None:
+        token = os.environ.get("CONVEYOR_TOKEN") or None
     # The dashboard is optional (the ``dashboard`` extra): loaded when asked for.
     mount = importlib.import_module("conveyor.dashboard.mount")
     build: Callable[..., ASGIApp] = mount.asgi_app

@@ -172,6 +172,15 @@ def test_asgi_token_protects_the_api() -> None:
         assert ok.status_code == 200 and ok.json()["queued"] == 0
 
 
+def test_asgi_token_defaults_to_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CONVEYOR_TOKEN", "s3cret-Token_value")
+    with Conveyor("memory://") as app:
+        client = TestClient(app.asgi())
+        assert client.get("/api/counts").status_code == 401
+        ok = client.get("/api/counts", headers={"Authorization": "Bearer s3cret-Token_value"})
+        assert ok.status_code == 200
+
+
 async def test_lifespan_as_a_context_manager() -> None:
     app = Conveyor("memory://")
 
