@@ -4,21 +4,25 @@ The supervisor runs no jobs. It starts N copies of the same ``conveyor worker`` 
 (each in its own session, so a terminal's Ctrl-C reaches only the supervisor), restarts
 one that dies with a growing back-off, and on SIGTERM/SIGINT forwards the signal to each
 worker once, so they all shut down gracefully (a second signal is forwarded again: stop
-now). With ``--burst`` a worker that exits cleanly is done and is not restarted.
+now). With ``--burst`` a worker that exits cleanly is done and is not restarted. A
+worker whose supervisor is gone (kill -9) stops gracefully by itself.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 log = logging.getLogger("conveyor.supervisor")
 RUN_CLI = "from conveyor.cli import main; main()"
+SUPERVISOR_ENV = "CONVEYOR_SUPERVISOR_PID"
 BACKOFF_MAX = 30.0
 HEALTHY_AFTER = 60.0  # a process that ran this long resets its back-off
 
@@ -80,7 +84,8 @@ def supervise(args: Sequence[str], processes: int, burst: bool, poll: float = 0.
 
 def _start(slot: Slot, args: Sequence[str]) -> None:
     slot.process = subprocess.Popen([sys.executable, "-c", RUN_CLI, *args],
-                                    start_new_session=True)
+                                    start_new_session=True,
+                                    env={**os.environ, SUPERVISOR_ENV: str(os.getpid())})
     slot.started = time.monotonic()
     slot.restart_at = None
     log.info("worker process %d started (pid %d)", slot.index + 1, slot.process.pid)
@@ -111,3 +116,20 @@ def _tend(slot: Slot, args: Sequence[str], now: float, stopping: bool, burst: bo
     log.warning("worker process %d exited with status %s; restarting in %.1f s",
                 slot.index + 1, code, delay)
     return 0
+
+
+def stop_with_supervisor(poll: float = 0.5) -> None:
+    """In a supervised worker: stop gracefully (as on SIGTERM) once the supervisor is gone.
+    Killed with -9 it forwards no signal, and an orphan in its own session would run on
+    unsupervised (beside the workers of the next supervisor) until killed by hand."""
+    supervisor = os.environ.pop(SUPERVISOR_ENV, "")
+    if not supervisor.isdigit() or os.getppid() != int(supervisor):
+        return
+
+    def watch() -> None:
+        while os.getppid() == int(supervisor):
+            time.sleep(poll)
+        log.warning("the supervisor (pid %s) is gone; stopping", supervisor)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch, name="conveyor-supervisor-watch", daemon=True).start()

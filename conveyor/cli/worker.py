@@ -14,6 +14,7 @@ import click
 from conveyor.app import Conveyor
 from conveyor.cli.base import app_options, fail
 from conveyor.cli.render import plural, safe_url
+from conveyor.cli.supervise import stop_with_supervisor
 from conveyor.logs import JsonFormatter
 from conveyor.logs import configure as configure_logging
 
@@ -55,6 +56,7 @@ def worker(app: Conveyor, concurrency: int, processes: int, queues: str | None, 
     configure_logging(log_level, log_format.lower())
     if processes > 1:
         run_processes(app, processes, concurrency, burst, metrics_port, metrics_host)
+    stop_with_supervisor()  # a worker of `--processes N`: stops if its supervisor dies
     announce(f"conveyor worker: {plural(len(app.jobs), 'job')} on {safe_url(app.url)} "
              f"(concurrency {concurrency}, queues {queues or 'all'}"
              f"{', burst' if burst else ''})")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -67,3 +68,24 @@ def test_burst_processes_exit_when_the_work_is_done(tmp_path: Path) -> None:
     (tmp_path / "procapp.py").write_text(APP)
     supervisor = start(tmp_path, url, "--processes", "2", "--burst")
     assert supervisor.wait(60) == 0
+
+
+def test_workers_stop_gracefully_when_their_supervisor_is_killed(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/jobs.db"
+    app = Conveyor(url)
+    supervisor = start(tmp_path, url, "--processes", "2", "--grace", "5")
+    try:
+        wait_for(lambda: len(app.store.workers(60)) == 2, 30, "two worker processes")
+        h = app.job("where")(lambda seconds: None)(0.5).run_now()  # run by the workers' app
+        wait_for(lambda: h.state == "running", 30, "the job to start")
+        supervisor.kill()  # kill -9: no signal is forwarded; orphans must not run on
+        supervisor.wait(10)
+        wait_for(lambda: not app.store.workers(60), 30, "the orphaned workers to stop")
+        assert h.state == "completed"  # stopped gracefully: the running job finished
+    finally:
+        if supervisor.poll() is None:
+            supervisor.kill()
+        for worker in app.store.workers(60):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(worker.pid, signal.SIGKILL)
+        app.close()
