@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -21,7 +22,7 @@ from dateutil.relativedelta import relativedelta
 from conveyor.errors import ScheduleError
 from conveyor.schedules.cron import explain_cron
 from conveyor.schedules.lexer import Time
-from conveyor.schedules.phrase import Phrase, error
+from conveyor.schedules.phrase import Phrase, WordError, error
 from conveyor.schedules.plans import CronPlan, Freq, OncePlan, Plan, RRulePlan, Rule, StepPlan
 
 PERIODS = {"second": 60, "minute": 60, "hour": 24, "day": 27, "month": 12}
@@ -32,6 +33,7 @@ FREQS: dict[str, Freq] = {
 }  # fmt: skip
 _ORDER = ["second", "minute", "hour", "day"]
 _LIMITS = {"second": (0, 59), "minute": (0, 59), "hour": (0, 23), "day": (1, 31), "month": (1, 12)}
+_RANKED = re.compile(r"\bthe\b|\d(st|nd|rd|th)\b", re.IGNORECASE)  # later.js's ranks
 _LONGEST = [0, 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
 _EPOCH = datetime(2000, 1, 1)
 #: What may qualify an interval counted from the anchor ("every 2 weeks on monday at 9").
@@ -85,6 +87,8 @@ def compile_phrase(p: Phrase, zone: ZoneInfo, anchor: datetime) -> Compiled:
             days.monthdays = {1}  # "of may" alone: once, at the start of each such month
         return _calendar(p, days, time_rows(p.times or [(0, 0, 0)]))
     n, unit = p.every
+    if unit == "week" and p.between and _RANKED.search(p.between.span.text):
+        raise _conflict(p, "range", "interval", cls=WordError)  # later.js's weeks of the year
     if unit == "year":
         n, unit = n * 12, "month"
         if n > 12:  # years count from 1970, as in later.js (2 years: 2024, 2026...)
@@ -96,10 +100,12 @@ def compile_phrase(p: Phrase, zone: ZoneInfo, anchor: datetime) -> Compiled:
     return _anchored(p, days, n, unit, anchor.astimezone(zone))
 
 
-def _conflict(p: Phrase, kind: str, other: str, needs: str = "") -> ScheduleError:
+def _conflict(
+    p: Phrase, kind: str, other: str, needs: str = "", cls: type[ScheduleError] = ScheduleError
+) -> ScheduleError:
     span = p.spans[kind]
     with_ = f'cannot be combined with "{p.spans[other].text}"' if other else f"needs {needs}"
-    return error(p.text, f'"{span.text}" at position {span.pos} {with_}')
+    return error(p.text, f'"{span.text}" at position {span.pos} {with_}', cls)
 
 
 def _once(p: Phrase, anchor: datetime) -> Compiled:
@@ -116,13 +122,13 @@ def _aligned(p: Phrase, days: Days, n: int, unit: str) -> Compiled:
     sub_daily = unit in ("second", "minute", "hour")
     if sub_daily and p.times:
         raise _conflict(p, "times", "interval")
-    if not sub_daily and p.between:
-        raise _conflict(p, "range", "interval")
+    lo, hi = _LIMITS[unit]
+    if not sub_daily and p.between:  # "every 3 days between the 1st and 20th"
+        lo, hi = _ranks(p, unit, unit)
     if unit == "day" and (p.monthdays or p.nth):
         raise _conflict(p, "days of the month", "interval")
     if unit == "month" and p.months:
         raise _conflict(p, "months", "interval")
-    lo, hi = _LIMITS[unit]
     steps = frozenset(range(lo, hi + 1, n))
     if unit == "day":
         days.monthdays = set(steps)
@@ -131,7 +137,7 @@ def _aligned(p: Phrase, days: Days, n: int, unit: str) -> Compiled:
         if not (days.monthdays or days.nth or days.weekdays):
             days.monthdays = {1}
     rows = [_interval_row(unit, steps)] if sub_daily else time_rows(p.times or [(0, 0, 0)])
-    if p.between:
+    if p.between and sub_daily:
         rows = [_narrow(p, days, n, unit, rows[0])]
     compiled = _calendar(p, days, rows)
     if p.weekdays or p.nth or p.monthdays or p.months or p.times or p.between:
@@ -154,13 +160,10 @@ def _narrow(p: Phrase, days: Days, n: int, unit: str, row: Row) -> Row:
     b, (secs, mins, hours) = p.between, row
     if isinstance(b.lo, int) and isinstance(b.hi, int):
         rank = b.unit or unit
-        low, high = _LIMITS.get(rank, (1, 0))
         if rank not in _ORDER or _ORDER.index(rank) < _ORDER.index(unit):
             raise _conflict(p, "range", "interval")
-        if not low <= b.lo <= b.hi <= high:
-            raise error(p.text, f'"{b.span.text}" at position {b.span.pos} is not a range '
-                        f"of {rank}s from {low} to {high}")  # fmt: skip
-        values = frozenset(range(b.lo, b.hi + 1, n if rank == unit else 1))
+        low, high = _ranks(p, unit, rank)
+        values = frozenset(range(low, high + 1, n if rank == unit else 1))
         if rank == "day":
             if days.monthdays:
                 raise _conflict(p, "range", "days of the month")
@@ -180,6 +183,20 @@ def _narrow(p: Phrase, days: Days, n: int, unit: str, row: Row) -> Row:
         return secs, mins, frozenset((h1 + k) % 24 for k in range(width))
     raise error(p.text, f'"{b.span.text}" at position {b.span.pos} needs whole hours '
                 'here, e.g. "between 9 am and 5 pm"')  # fmt: skip
+
+
+def _ranks(p: Phrase, unit: str, rank: str) -> tuple[int, int]:
+    """The bounds of ``between the A and B`` (ranks of ``rank``), checked."""
+    b = p.between
+    assert b is not None
+    ranked = unit in _ORDER[:3] or (b.unit in (None, unit) and _RANKED.search(b.span.text))
+    if not (ranked and isinstance(b.lo, int) and isinstance(b.hi, int)):
+        raise _conflict(p, "range", "interval")  # "every 3 days between 9 and 17"
+    low, high = _LIMITS.get(rank, (1, 0))
+    if not low <= b.lo <= b.hi <= high:
+        raise error(p.text, f'"{b.span.text}" at position {b.span.pos} is not a range '
+                    f"of {rank}s from {low} to {high}")  # fmt: skip
+    return b.lo, b.hi
 
 
 def _anchored(p: Phrase, days: Days, n: int, unit: str, local: datetime) -> Compiled:

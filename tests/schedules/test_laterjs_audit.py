@@ -18,6 +18,16 @@ AFTER = datetime.fromisoformat("2013-03-21T03:05:23+00:00")
     [
         ("on the 59th day of the year", ["2014-02-28T00:00:00", "2015-02-28T00:00:00"]),
         ("on the 40th days of the year", ["2014-02-09T00:00:00", "2015-02-09T00:00:00"]),
+        # "every N <unit> between the A and B" for days, months and weeks, as for hours
+        ("every 3 days between the 1st and 20th", ["2013-04-01T00:00:00", "2013-04-04T00:00:00"]),
+        ("every 2 days between 1st and 9th", ["2013-04-01T00:00:00", "2013-04-03T00:00:00"]),
+        ("every 5 days between the 10th and 31st", ["2013-03-25T00:00:00", "2013-03-30T00:00:00",
+                                                    "2013-04-10T00:00:00"]),
+        ("every 3 days between the 1st and 20th day", ["2013-04-01T00:00:00"]),  # as with hours
+        ("every 2 months between the 3rd and 9th", ["2013-05-01T00:00:00", "2013-07-01T00:00:00",
+                                                    "2013-09-01T00:00:00", "2014-03-01T00:00:00"]),
+        ("every 3 weeks between the 1st and 20th", ["2013-03-25T00:00:00", "2013-04-15T00:00:00",
+                                                    "2013-05-06T00:00:00", "2013-12-30T00:00:00"]),
     ],
 )
 def test_later_js_phrase_fires_when_later_js_fires_it(text: str, expected: list[str]) -> None:

@@ -30,7 +30,7 @@ EXTENSIONS = {
     "every 3 hr", "every 4 hr", "of jun", "of jul", "of sep", "of jan,apr,jul,oct",
     "of jun through aug", "on the 1st day of the month of jan and jul", "at 10:00 on mondays",
     "every 6 hours except of jun-aug",
-    "every 2 hours between the 5th and 10th hour",
+    "every 2 hours between the 5th and 10th hour", "every 2 days between the 10th and 20th day",
     "every 5 minutes between the 10th and 40th minute",
     "every 10 minutes between the 0 and 30 minute", "every 3 hours between the 6th and 18th hour",
     "every 4 hours between the 1st and 20th hour",
