@@ -100,6 +100,14 @@ def compile_phrase(p: Phrase, zone: ZoneInfo, anchor: datetime) -> Compiled:
     return _anchored(p, days, n, unit, anchor.astimezone(zone))
 
 
+def later_daily(p: Phrase) -> bool:
+    """later.js's ``every 2 months at 9:00`` (a count in digits, a time, no day): every day
+    of those months at 9:00; conveyor's ``every month at 9:00`` is on the 1st."""
+    span = p.spans.get("interval")
+    plain = not (p.monthdays or p.nth or p.weekdays or p.between)
+    return bool(plain and p.times and span is not None and re.search(r"\d", span.text))
+
+
 def _conflict(
     p: Phrase, kind: str, other: str, needs: str = "", cls: type[ScheduleError] = ScheduleError
 ) -> ScheduleError:
@@ -134,7 +142,7 @@ def _aligned(p: Phrase, days: Days, n: int, unit: str) -> Compiled:
         days.monthdays = set(steps)
     if unit == "month":
         days.months = set(steps)
-        if not (days.monthdays or days.nth or days.weekdays):
+        if not (days.monthdays or days.nth or days.weekdays) and not later_daily(p):
             days.monthdays = {1}
     rows = [_interval_row(unit, steps)] if sub_daily else time_rows(p.times or [(0, 0, 0)])
     if p.between and sub_daily:

@@ -58,6 +58,10 @@ def _part(key: str, vals: tuple[int, ...]) -> str:
     if name == "M":
         return "in " + _join([_month(m) for m in vals], "or")
     if name == "Y":
+        years = sorted(set(vals))
+        step = years[1] - years[0] if len(years) > 3 else 0
+        if step and years == list(range(years[0], years[-1] + 1, step)) and years[-1] + step > 2450:
+            return "every year" if step == 1 else f"every {_ordinal(step)} year from {years[0]}"
         return "in " + _join([str(y) for y in vals], "or")
     where = {"s": "of each minute", "m": "of each hour", "h": "of the day",
              "D": "of the month", "dy": "of the year", "dc": "of the month (days 1-7 are the 1st)",

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from conveyor.errors import ScheduleError
-from conveyor.schedules.build import compile_phrase
+from conveyor.schedules.build import compile_phrase, later_daily
 from conveyor.schedules.english import parse_english
 from conveyor.schedules.laterplan import LaterPlan, Spec
 from conveyor.schedules.latertext import LaterSyntaxError, parse_later
@@ -22,8 +22,8 @@ from conveyor.schedules.phrase import Phrase
 
 _JOINERS = ("also", "except")
 _STEPS = {"second": ("s", 0, 59), "minute": ("m", 0, 59), "hour": ("h", 0, 23),
-          "day": ("D", 1, 31), "month": ("M", 1, 12)}  # fmt: skip
-_PERIODS = {"second": 60, "minute": 60, "hour": 24, "day": 27, "month": 12}
+          "day": ("D", 1, 31), "month": ("M", 1, 12), "year": ("Y", 1970, 2450)}  # fmt: skip
+_PERIODS = {"second": 60, "minute": 60, "hour": 24, "day": 27, "month": 12, "year": 480}
 _UTC, _CHECKED = ZoneInfo("UTC"), datetime(2000, 1, 1, tzinfo=UTC)
 
 
@@ -92,7 +92,7 @@ def phrase_specs(p: Phrase) -> list[Spec] | None:
             return None  # counted from creation, or a clash conveyor reports itself
         key, low, high = _STEPS[unit]
         base.append((key, tuple(range(low, high + 1, n))))
-        if unit == "month" and not (p.monthdays or p.nth or p.weekdays):
+        if unit == "month" and not (p.monthdays or p.nth or p.weekdays or later_daily(p)):
             base.append(("D", (1,)))
     if p.months:
         base.append(("M", tuple(sorted(p.months))))

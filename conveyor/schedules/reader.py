@@ -16,11 +16,12 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from conveyor.errors import ScheduleError
-from conveyor.schedules.build import Compiled, compile_phrase
+from conveyor.schedules.build import Compiled, compile_phrase, later_daily
 from conveyor.schedules.english import parse_english
 from conveyor.schedules.laterexplain import describe
+from conveyor.schedules.laterplan import LaterPlan
 from conveyor.schedules.latertext import LaterSyntaxError, parse_later
-from conveyor.schedules.mixed import mixed_error_word, read_in_years, read_mixed
+from conveyor.schedules.mixed import mixed_error_word, phrase_specs, read_in_years, read_mixed
 from conveyor.schedules.phrase import WordError, error
 
 _EXPECTED = {
@@ -33,7 +34,11 @@ _EXPECTED = {
 def read_english(text: str, zone: ZoneInfo, anchor: datetime) -> Compiled:
     """The plan for plain-English ``text`` (whitespace already collapsed)."""
     try:
-        return compile_phrase(parse_english(text), zone, anchor)
+        phrase = parse_english(text)
+        if phrase.every and phrase.every[1] == "year" and later_daily(phrase) and not phrase.months:
+            plan = LaterPlan(tuple(phrase_specs(phrase) or ()))  # "every 2 years at 9:00"
+            return Compiled("rrule", plan, describe(plan))
+        return compile_phrase(phrase, zone, anchor)
     except WordError as own:
         if "ends too early" in str(own):  # "every 2 hours between 9": unfinished
             raise

@@ -28,6 +28,15 @@ AFTER = datetime.fromisoformat("2013-03-21T03:05:23+00:00")
                                                     "2013-09-01T00:00:00", "2014-03-01T00:00:00"]),
         ("every 3 weeks between the 1st and 20th", ["2013-03-25T00:00:00", "2013-04-15T00:00:00",
                                                     "2013-05-06T00:00:00", "2013-12-30T00:00:00"]),
+        # a time narrows "every N months|years" to every day at that time, as in later.js
+        ("every 2 months at 5:00 pm", ["2013-03-21T17:00:00", "2013-03-22T17:00:00"]),
+        ("every 2 months at 9:00 and 17:00", ["2013-03-21T09:00:00", "2013-03-21T17:00:00",
+                                              "2013-03-22T09:00:00"]),
+        ("every 1 month at 9:00", ["2013-03-21T09:00:00", "2013-03-22T09:00:00"]),
+        ("every 1 year at 9:00", ["2013-03-21T09:00:00", "2013-03-22T09:00:00"]),
+        ("every 2 years at 5:00 pm", ["2014-01-01T17:00:00", "2014-01-02T17:00:00"]),
+        ("every 2 months at 5:00 pm also on mon", ["2013-03-21T17:00:00", "2013-03-22T17:00:00"]),
+        ("every 2 months on the 1st day at 9:00", ["2013-05-01T09:00:00", "2013-07-01T09:00:00"]),
     ],
 )
 def test_later_js_phrase_fires_when_later_js_fires_it(text: str, expected: list[str]) -> None:
@@ -44,3 +53,23 @@ def test_later_js_phrase_fires_when_later_js_fires_it(text: str, expected: list[
 def test_later_js_mistake_is_an_error_naming_the_word(text: str, word: str) -> None:
     with pytest.raises(ScheduleError, match=word):
         parse_schedule(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [  # conveyor's own phrasings keep the 1st of the month (docs: extensions)
+        ("every month at 9:00", ["2013-04-01T09:00:00", "2013-05-01T09:00:00"]),
+        ("every other month at 9:00", ["2013-05-01T09:00:00", "2013-07-01T09:00:00"]),
+        ("monthly at 9:00", ["2013-04-01T09:00:00", "2013-05-01T09:00:00"]),
+        ("every year at 9:00", ["2014-01-01T09:00:00", "2015-01-01T09:00:00"]),
+    ],
+)
+def test_conveyor_month_phrases_fire_on_the_first(text: str, expected: list[str]) -> None:
+    got = parse_schedule(text).next(AFTER, len(expected))
+    assert [m.strftime("%Y-%m-%dT%H:%M:%S") for m in got] == expected
+
+
+def test_every_n_years_at_a_time_explains_itself() -> None:
+    assert parse_schedule("every 2 years at 5:00 pm").explain() == (
+        "Every 2nd year from 1970, at 17:00"
+    )
