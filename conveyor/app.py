@@ -160,12 +160,13 @@ class Conveyor:
         """Create or upgrade the schema; returns what was applied."""
         return self._store.migrate()
 
-    def reopen(self, url: str, read_only: bool = False) -> None:
+    def reopen(self, url: str, read_only: bool = False, **store_options: Any) -> None:
         """Switch to the store ``url`` names (opened and migrated; with ``read_only``, or
-        for an app built read-only, opened as it is), closing the current one; the CLI's
-        ``--url`` uses it for apps that name their URL in code."""
+        for an app built read-only, opened as it is) with ``store_options`` (as
+        ``Conveyor(url, ...)`` takes them), closing the current one; the CLI's ``--url``
+        uses it for apps that name their URL in code."""
         reading = read_only or self.read_only
-        store = open_existing(url) if reading else open_store(url)
+        store = (open_existing if reading else open_store)(url, **store_options)
         try:
             store.use_clock(self.clock)
             self.applied_migrations = [] if reading else store.migrate()

@@ -3,6 +3,9 @@
 With ``--with-worker``, SIGTERM or Ctrl-C stops both: the server at once, the worker
 after its running jobs finish (up to ``--grace`` seconds; then they are released so
 another worker retries them at once). A second Ctrl-C stops without waiting.
+
+Without a worker, a store that does not exist yet is served all the same: every page
+and API call says so (503) until a worker or ``conveyor migrate`` creates it.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import click
 from conveyor.app import Conveyor
 from conveyor.cli.base import app_options, fail
 from conveyor.cli.worker import exit_past_stuck_jobs
+from conveyor.stores.missing import MissingStore
 
 if TYPE_CHECKING:
     from conveyor.worker import Worker
@@ -52,8 +56,8 @@ def dashboard(app: Conveyor, host: str, port: int, with_worker: bool, concurrenc
         fail("the dashboard is not installed: pip install 'conveyor[dashboard]'")
     check_bind(host, os.environ.get("CONVEYOR_TOKEN") or None)
     check_port(host, port)
-    if not with_worker:
-        app.store.schema_state()  # a store that does not exist yet says so here
+    if isinstance(app.store, MissingStore):  # served all the same: the pages say so
+        click.echo(f"{app.store.message} (the dashboard shows it once it exists)", err=True)
     stopper = Stopper()
     thread = None
     if with_worker:

@@ -25,7 +25,8 @@ from conveyor.dashboard.guard import DEFAULT_MAX_BODY, HeadersMiddleware, InputG
 from conveyor.dashboard.prom import metrics
 from conveyor.dashboard.security import Security, SecurityMiddleware, refusal
 from conveyor.dashboard.sessions import DEFAULT_SESSION_LIFETIME
-from conveyor.errors import ConfigurationError
+from conveyor.dashboard.unavailable import MissingStoreMiddleware, store_error
+from conveyor.errors import ConfigurationError, StoreError
 from conveyor.priority import Priority
 
 if TYPE_CHECKING:
@@ -79,9 +80,10 @@ def create_app(
         middleware=[
             Middleware(InputGuardMiddleware, max_body=max_body),
             Middleware(SecurityMiddleware, security=security),
+            Middleware(MissingStoreMiddleware, conveyor_app=conveyor_app),
         ],
         exception_handlers={404: _not_found, 405: _not_allowed, 500: _server_error,
-                            HTTPException: _http_error},
+                            HTTPException: _http_error, StoreError: store_error},
     )
     app.state.dashboard = dashboard
     return app

@@ -29,9 +29,10 @@ _REASONS = {
     414: "Path or query string too long",
     415: "Body is not JSON",
     429: "Too many wrong tokens from this client lately (see Retry-After)",
+    503: "The store does not exist yet, or cannot be reached (see Retry-After)",
 }
-# Answers any operation can give: malformed input, no token, limits, throttling.
-ALWAYS = (400, 401, 413, 414, 429)
+# Answers any operation can give: malformed input, no token, limits, throttling, no store.
+ALWAYS = (400, 401, 413, 414, 429, 503)
 
 
 def _path_param(name: str, schema: dict[str, Any]) -> dict[str, Any]:

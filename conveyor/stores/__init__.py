@@ -61,7 +61,7 @@ def open_existing(url: str, **options: object) -> Store:
     if scheme == "sqlite":
         path = _sqlite_path(url)
         if not os.path.exists(path):
-            return _missing(url, f"no conveyor store at {shown} yet; {advice}")
+            return _missing(url, f"no conveyor store at {shown} yet; {advice}", options)
     store = open_store(url, **options)
     if scheme == "memory":
         store.migrate()  # nothing outside this process to create or to read
@@ -75,15 +75,15 @@ def open_existing(url: str, **options: object) -> Store:
         return store
     store.close()
     if state == "missing":
-        return _missing(url, f"no conveyor store at {shown} yet; {advice}")
+        return _missing(url, f"no conveyor store at {shown} yet; {advice}", options)
     return _missing(url, f"the conveyor store at {shown} has an older schema; run "
-                         "`conveyor migrate` (or start a worker) to upgrade it")
+                         "`conveyor migrate` (or start a worker) to upgrade it", options)
 
 
-def _missing(url: str, message: str) -> Store:
+def _missing(url: str, message: str, options: dict[str, object]) -> Store:
     from conveyor.stores.missing import MissingStore
 
-    store: Any = MissingStore(url, message)
+    store: Any = MissingStore(url, message, options)
     return store  # type: ignore[no-any-return]
 
 

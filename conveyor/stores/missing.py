@@ -9,11 +9,14 @@ from conveyor.errors import StoreMissing
 
 
 class MissingStore:
-    """Stands in for a store that does not exist (or has an older schema) while reading."""
+    """Stands in for a store that does not exist (or has an older schema) while reading.
+    ``options`` are the store options it was opened with (to open it again later)."""
 
-    def __init__(self, url: str, message: str) -> None:
+    def __init__(self, url: str, message: str, options: dict[str, object] | None = None
+                 ) -> None:
         self.url = url
         self.message = message
+        self.options = dict(options or {})
 
     def use_clock(self, clock: Any) -> None:
         """Nothing to tell: this store holds nothing."""
@@ -31,3 +34,4 @@ class MissingStore:
         if name.startswith("__"):
             raise AttributeError(name)
         raise StoreMissing(self.message)
+

@@ -77,15 +77,6 @@ def test_a_read_only_verb_on_a_missing_store_says_so_and_creates_nothing(
     assert not _exists(store, tmp_path)
 
 
-def test_the_dashboard_on_a_missing_store_says_so_and_creates_nothing(
-    run: Run, store: str, tmp_path: Path,
-) -> None:
-    result = run("dashboard", "--port", "1")  # never reached: the store check comes first
-    assert result.exit_code == 2
-    assert "error: no conveyor store at" in result.stderr or "port 1" in result.stderr
-    assert not _exists(store, tmp_path)
-
-
 @pytest.mark.parametrize("args", READ_ONLY, ids=" ".join)
 def test_a_read_only_verb_does_not_save_the_apps_schedules(
     run: Run, store: str, args: list[str],

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import os
 import signal
-import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import httpx
+
+from tests.dashboard.helpers import first_answer, free_port, start_dashboard
 
 APP = """
 from conveyor import Conveyor
@@ -20,35 +19,6 @@ app = Conveyor({url!r})
 def double(n):
     return n * 2
 """
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def start_dashboard(app_file: Path, *args: str, token: str | None = None
-                    ) -> subprocess.Popen[str]:
-    """``conveyor dashboard APP --with-worker *args``, with ``CONVEYOR_TOKEN`` only if given."""
-    env = {k: v for k, v in os.environ.items() if k != "CONVEYOR_TOKEN"}
-    if token is not None:
-        env["CONVEYOR_TOKEN"] = token
-    return subprocess.Popen(
-        [sys.executable, "-c", "from conveyor.cli import main; main()", "dashboard",
-         str(app_file), "--with-worker", *args],
-        env=env, stderr=subprocess.PIPE, text=True,
-    )
-
-
-def first_answer(proc: subprocess.Popen[str], url: str, deadline: float) -> httpx.Response:
-    """GET ``url`` as soon as the dashboard serves (fails if it exits or by ``deadline``)."""
-    while True:
-        try:
-            return httpx.get(url, timeout=1)
-        except httpx.TransportError:
-            assert proc.poll() is None and time.monotonic() < deadline, "never served"
-            time.sleep(0.1)
 
 
 def test_dashboard_command_serves_with_a_worker_and_stops_on_sigint(tmp_path: Path) -> None:
