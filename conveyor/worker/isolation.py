@@ -239,7 +239,7 @@ def child_main(sender: Connection, target: Target, args: str, kwargs: str,
     from conveyor.serialization import dumps
     from conveyor.worker.failure import error_json
 
-    _exit_with_parent()
+    _follow_parent()
     try:
         fn = _load(target)
         extra = {} if meta is None else {"meta": meta.connect(sender)}
@@ -257,9 +257,15 @@ def child_main(sender: Connection, target: Target, args: str, kwargs: str,
     sender.close()
 
 
-def _exit_with_parent() -> None:
-    """Exit at once if the worker dies (kill -9, OOM): its attempt is rescued after the
-    lease and retried elsewhere, so an orphan must not run on beside the retry."""
+def _follow_parent() -> None:
+    """The worker alone decides when the child stops. SIGINT and SIGTERM are ignored: sent
+    to the whole process group (Ctrl-C, systemd, ``docker stop``), they would fail the
+    attempt, which the stopping worker lets finish within its grace period (and kills, to
+    release it, past it). And the child exits at once if the worker dies (kill -9, OOM):
+    its attempt is rescued after the lease and retried elsewhere, so an orphan must not
+    run on beside the retry."""
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, signal.SIG_IGN)
     parent = multiprocessing.parent_process()
     if parent is None:
         return

@@ -166,6 +166,23 @@ def test_an_isolated_child_dies_with_its_killed_worker_not_beside_the_retry(
         wait_until(lambda: not _alive(child.pid), 15, "the orphaned child to exit", tmp_path)
 
 
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_to_the_whole_group_lets_an_isolated_job_finish_within_grace(
+    sig: signal.Signals, tmp_path: Path
+) -> None:
+    url = f"sqlite:///{tmp_path}/jobs.db"
+    with build(url, lease=30.0) as app:
+        h = app.jobs.isolated_lingering().run_now()
+        worker = spawn_worker(url, tmp_path, lease=30.0, grace=30.0,
+                              env={"CONVEYOR_TEST_LINGER": "1"})
+        child = wait_until(lambda: executions(tmp_path), 30, "the child to start",
+                           tmp_path)[0]
+        for pid in (child.pid, worker.pid):  # as Ctrl-C, systemd or `docker stop` do
+            os.kill(pid, sig)
+        assert worker.wait(30) == 0, worker_logs(tmp_path)
+        assert h.result(timeout=1) == "lingered", worker_logs(tmp_path)
+
+
 def _alive(pid: int) -> bool:
     """Whether process ``pid`` runs (a zombie waiting for its reaper does not)."""
     try:
