@@ -178,7 +178,10 @@ class _Parser:
             self.times(first)
         elif w == "on":
             self.take()
-            self.accept("the", "every", "each")
+            if not self.accept("every", "each"):
+                self.accept("the")
+                if self.word() in ("day", "days"):  # "on the day": which day? (as later.js)
+                    self.fail('a rank such as "15th" before "day"')
             self.on(first)
         elif w in ("between", "from"):
             self.between(first)
@@ -293,7 +296,9 @@ class _Parser:
         self.accept("the")
         token = self.take()
         n = token.number if token.kind == "ord" else ORDINALS[token.word]
-        later_unit = self.word(1) == "instance" or (self.word(1), self.word(3)) in _OF_YEAR_WEEK
+        after = self.tok(1)  # "instance" is no word of conveyor's grammar
+        instance = after is not None and after.text.lower() == "instance"
+        later_unit = instance or (self.word(1), self.word(3)) in _OF_YEAR_WEEK
         if later_unit and n > 59:  # later.js's numbers stop at 59
             self.invalid(f"invalid {_LATER_DAYS[self.word(3)]} (0 to 59)", token)
         if UNITS.get(self.word(), "day") != "day" or later_unit:  # "on the 15th minute",

@@ -48,6 +48,10 @@ def test_later_js_phrase_fires_when_later_js_fires_it(text: str, expected: list[
     ("text", "word"),
     [
         ("on the 366th day of the year", '"366th" at position 3'),  # numbers stop at 59
+        ("on the day", 'unexpected word "day" at position 3 \\(expected a rank such as "15th"'),
+        ("on days at 9:00", 'unexpected word "days" at position 2'),
+        ("on the days of the month", 'unexpected word "days" at position 3'),
+        ("on the 70th day instance", 'invalid day instance \\(0 to 59\\) "70th" at position 3'),
     ],
 )
 def test_later_js_mistake_is_an_error_naming_the_word(text: str, word: str) -> None:
@@ -67,6 +71,10 @@ def test_later_js_mistake_is_an_error_naming_the_word(text: str, word: str) -> N
 def test_conveyor_month_phrases_fire_on_the_first(text: str, expected: list[str]) -> None:
     got = parse_schedule(text).next(AFTER, len(expected))
     assert [m.strftime("%Y-%m-%dT%H:%M:%S") for m in got] == expected
+
+
+def test_a_day_instance_past_the_5th_never_happens() -> None:  # later.js: centuries ahead
+    assert parse_schedule("on the 53rd day instance").next(AFTER) == []
 
 
 def test_every_n_years_at_a_time_explains_itself() -> None:
