@@ -16,13 +16,13 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from conveyor.errors import ScheduleError
-from conveyor.schedules.build import Compiled, compile_phrase, later_daily
+from conveyor.schedules.build import Compiled, compile_phrase
 from conveyor.schedules.english import parse_english
 from conveyor.schedules.laterexplain import describe
 from conveyor.schedules.laterplan import LaterPlan
 from conveyor.schedules.latertext import LaterSyntaxError, parse_later
 from conveyor.schedules.mixed import mixed_error_word, phrase_specs, read_in_years, read_mixed
-from conveyor.schedules.phrase import WordError, error
+from conveyor.schedules.phrase import Phrase, WordError, error
 
 _EXPECTED = {
     "rank": 'a number such as "5" or "15th"', "time": 'a time such as "10:15 am" or "17:00"',
@@ -35,9 +35,9 @@ def read_english(text: str, zone: ZoneInfo, anchor: datetime) -> Compiled:
     """The plan for plain-English ``text`` (whitespace already collapsed)."""
     try:
         phrase = parse_english(text)
-        if phrase.every and phrase.every[1] == "year" and later_daily(phrase) and not phrase.months:
-            plan = LaterPlan(tuple(phrase_specs(phrase) or ()))  # "every 2 years at 9:00"
-            return Compiled("rrule", plan, describe(plan))
+        years = _later_years(phrase)
+        if years is not None:
+            return Compiled("rrule", years, describe(years))
         return compile_phrase(phrase, zone, anchor)
     except WordError as own:
         if "ends too early" in str(own):  # "every 2 hours between 9": unfinished
@@ -52,6 +52,16 @@ def read_english(text: str, zone: ZoneInfo, anchor: datetime) -> Compiled:
         if not any(plan.schedules):
             raise own from None
         return Compiled("rrule", plan, describe(plan))
+
+
+def _later_years(p: Phrase) -> LaterPlan | None:
+    """later.js's ``every 2 years [on mon] [at 9:00]`` (a count in digits) limits the years
+    only (1970, 1972...): the rest holds in all of their months and days."""
+    span = p.spans.get("interval")
+    if not (p.every and p.every[1] == "year" and span and re.search(r"\d", span.text)):
+        return None
+    specs = phrase_specs(p)
+    return LaterPlan(tuple(specs)) if specs else None
 
 
 def _further(text: str, own: WordError, later: LaterSyntaxError) -> ScheduleError:

@@ -37,6 +37,12 @@ AFTER = datetime.fromisoformat("2013-03-21T03:05:23+00:00")
         ("every 2 years at 5:00 pm", ["2014-01-01T17:00:00", "2014-01-02T17:00:00"]),
         ("every 2 months at 5:00 pm also on mon", ["2013-03-21T17:00:00", "2013-03-22T17:00:00"]),
         ("every 2 months on the 1st day at 9:00", ["2013-05-01T09:00:00", "2013-07-01T09:00:00"]),
+        # "every N years" limits the years only: a day filter holds in all of their months
+        ("every 2 years on the 15th day", ["2014-01-15T00:00:00", "2014-02-15T00:00:00"]),
+        ("every 1 year on mon", ["2013-03-25T00:00:00", "2013-04-01T00:00:00"]),
+        ("every 2 years on the last day at 9:00", ["2014-01-31T09:00:00", "2014-02-28T09:00:00"]),
+        ("every 2 years of may", ["2014-05-01T00:00:00", "2016-05-01T00:00:00"]),
+        ("every 3 years", ["2015-01-01T00:00:00", "2018-01-01T00:00:00"]),
     ],
 )
 def test_later_js_phrase_fires_when_later_js_fires_it(text: str, expected: list[str]) -> None:
