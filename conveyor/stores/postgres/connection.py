@@ -266,7 +266,8 @@ def classify(where: str, exc: BaseException) -> BaseException:
         return UniqueViolation(str(exc).strip())
     if isinstance(exc, psycopg.DataError):
         return StoreDataError(str(exc).strip())
-    if isinstance(exc, pg_errors.UndefinedTable) and "conveyor_" in str(exc):
+    if isinstance(exc, (pg_errors.UndefinedTable, pg_errors.UndefinedFunction)) and (
+            "conveyor_" in str(exc)):  # its tables, or its functions (conveyor_now())
         first = str(exc).strip().splitlines()[0]
         return StoreError(f"cannot use PostgreSQL at {where}: {first}; {SCHEMA_MISSING}")
     if isinstance(exc, psycopg.OperationalError):  # lock or statement timeout, cancelled
