@@ -6,7 +6,7 @@ import json
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from conveyor.errors import ConfigurationError, ConveyorError
+from conveyor.errors import ConfigurationError, ConveyorError, StoreError
 from conveyor.jobs import JobDefinition
 
 if TYPE_CHECKING:
@@ -139,6 +139,8 @@ def run_now(app: Conveyor, definition: JobDefinition, args: list[Any],
     """Store a run of ``definition`` now; returns its id."""
     try:
         return definition(*args, **kwargs).run_now().id
+    except StoreError:  # not the input: a 503 (conveyor.dashboard.unavailable)
+        raise
     except ConveyorError as exc:  # PayloadError, ConfigurationError: the user's input
         raise BadInput(str(exc)) from None
 
@@ -183,6 +185,8 @@ def set_paused(app: Conveyor, schedule_id: str, paused: bool) -> None:
     check_name("schedule id", schedule_id)
     try:
         done = action(schedule_id)
+    except StoreError:
+        raise
     except (KeyError, LookupError, ConveyorError) as exc:
         raise BadInput(str(exc).strip("'\"") or f"no schedule {schedule_id!r}", 404) from None
     if done is False:
@@ -202,6 +206,8 @@ def send_event(app: Conveyor, name: Any, payload: Any, event_id: Any = None) -> 
         raise BadInput(f"payload{problem}")
     try:
         return app.send_event(name, payload, id=event_id)
+    except StoreError:
+        raise
     except ConveyorError as exc:
         raise BadInput(str(exc)) from None
 

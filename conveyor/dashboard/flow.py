@@ -22,7 +22,7 @@ from conveyor.dashboard.api import api_endpoint
 from conveyor.dashboard.context import Dashboard
 from conveyor.dashboard.pages import html_page, render
 from conveyor.dashboard.security import read_form
-from conveyor.errors import ConveyorError, UnknownJobError
+from conveyor.errors import ConveyorError, StoreError, UnknownJobError
 
 if TYPE_CHECKING:
     from conveyor.app import Conveyor
@@ -53,6 +53,8 @@ def act(app: Conveyor, kind: str, name: str, action: str) -> dict[str, Any]:
         (app.pause if action == "pause" else app.resume)(**target)
     except UnknownJobError:
         raise BadInput(f"no job {name[:100]!r} is defined", 404) from None
+    except StoreError:  # not the input: a 503 (conveyor.dashboard.unavailable)
+        raise
     except ConveyorError as exc:
         raise BadInput(str(exc)) from None
     return {"ok": True, kind: target[kind], "paused": action == "pause"}

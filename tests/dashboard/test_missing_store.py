@@ -116,10 +116,15 @@ def test_a_mounted_dashboard_before_its_tables_exist_answers_503_then_serves(
     url = f"sqlite:///{tmp_path}/later.db" if kind == "sqlite" else request.getfixturevalue(
         "pg_url")
     with Conveyor(url, migrate=False) as app:
+        app.job("tick")(lambda: None)
         client = TestClient(app.asgi(), base_url=BASE)
         page, api = client.get("/"), client.get("/api/overview")
         assert (page.status_code, api.status_code) == (503, 503)
         assert "conveyor migrate" in page.text and "conveyor migrate" in api.json()["error"]
+        for path, body in (("/api/jobs/tick/run", {}), ("/api/events", {"name": "a.b"}),
+                           ("/api/schedules/tick/pause", None), ("/api/queues/q/pause", None)):
+            answer = client.post(path, json=body)  # not taken for bad input
+            assert answer.status_code == 503, (path, answer.text)
         app.migrate()
         assert client.get("/").status_code == 200
         assert client.get("/api/overview").status_code == 200
