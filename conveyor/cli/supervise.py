@@ -3,9 +3,10 @@
 The supervisor runs no jobs. It starts N copies of the same ``conveyor worker`` command
 (each in its own session, so a terminal's Ctrl-C reaches only the supervisor), restarts
 one that dies with a growing back-off, and on SIGTERM/SIGINT forwards the signal to each
-worker once, so they all shut down gracefully (a second signal is forwarded again: stop
-now). With ``--burst`` a worker that exits cleanly is done and is not restarted. A
-worker whose supervisor is gone (kill -9) stops gracefully by itself.
+worker, so they all shut down gracefully (its second signal reaches them as SIGUSR1: stop
+now; a worker takes SIGTERM/SIGINT as one request to stop, however often they come). With
+``--burst`` a worker that exits cleanly is done and is not restarted. A worker whose
+supervisor is gone (kill -9) stops gracefully by itself.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from dataclasses import dataclass, field
 log = logging.getLogger("conveyor.supervisor")
 RUN_CLI = "from conveyor.cli import main; main()"
 SUPERVISOR_ENV = "CONVEYOR_SUPERVISOR_PID"
+STOP_NOW = getattr(signal, "SIGUSR1", signal.SIGTERM)
 BACKOFF_MAX = 30.0
 HEALTHY_AFTER = 60.0  # a process that ran this long resets its back-off
 
@@ -60,10 +62,12 @@ def supervise(args: Sequence[str], processes: int, burst: bool, poll: float = 0.
     signals: list[int] = []
 
     def forward(signum: int, _frame: object) -> None:
+        # A worker may get the first signal twice (systemd signals every process of the
+        # unit): it stops gracefully however often; SIGUSR1 is the second, stop now.
         signals.append(signum)
         for slot in slots:
             if slot.process is not None and slot.process.poll() is None:
-                slot.process.send_signal(signum)
+                slot.process.send_signal(signum if len(signals) == 1 else STOP_NOW)
 
     previous = {s: signal.signal(s, forward) for s in (signal.SIGTERM, signal.SIGINT)}
     status = 0
@@ -107,7 +111,7 @@ def _tend(slot: Slot, args: Sequence[str], now: float, stopping: bool, burst: bo
     slot.process = None
     if stopping or (burst and code == 0):
         slot.done = True
-        return 0 if code in (0, -signal.SIGTERM, -signal.SIGINT) else 1
+        return 0 if code in (0, -signal.SIGTERM, -signal.SIGINT, -STOP_NOW) else 1
     if now - slot.started > HEALTHY_AFTER:
         slot.failures = 0
     slot.failures += 1
@@ -118,13 +122,13 @@ def _tend(slot: Slot, args: Sequence[str], now: float, stopping: bool, burst: bo
     return 0
 
 
-def stop_with_supervisor(poll: float = 0.5) -> None:
-    """In a supervised worker: stop gracefully (as on SIGTERM) once the supervisor is gone.
-    Killed with -9 it forwards no signal, and an orphan in its own session would run on
-    unsupervised (beside the workers of the next supervisor) until killed by hand."""
+def stop_with_supervisor(poll: float = 0.5) -> bool:
+    """In a supervised worker (returns whether it is one): stop gracefully (as on SIGTERM)
+    once the supervisor is gone. Killed with -9 it forwards no signal, and an orphan in
+    its own session would run on unsupervised (beside the next supervisor's workers)."""
     supervisor = os.environ.pop(SUPERVISOR_ENV, "")
     if not supervisor.isdigit() or os.getppid() != int(supervisor):
-        return
+        return False
 
     def watch() -> None:
         while os.getppid() == int(supervisor):
@@ -133,3 +137,4 @@ def stop_with_supervisor(poll: float = 0.5) -> None:
         os.kill(os.getpid(), signal.SIGTERM)
 
     threading.Thread(target=watch, name="conveyor-supervisor-watch", daemon=True).start()
+    return True

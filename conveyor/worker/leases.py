@@ -39,6 +39,7 @@ class LeasesMixin:
     app: Host
     id: str
     grace: float
+    supervised: bool
     stopping: bool
     loop: asyncio.AbstractEventLoop
     wake: asyncio.Event
@@ -214,16 +215,25 @@ class LeasesMixin:
             return set()
 
     def _install_signals(self) -> None:
+        """SIGTERM/SIGINT stop gracefully, a second one at once. A supervised worker gets
+        its stop signal twice (systemd signals every process of the unit, the supervisor
+        forwards its own): there SIGTERM/SIGINT only stop gracefully, and the
+        supervisor's SIGUSR1 (its own second signal) stops at once."""
         def on_signal() -> None:
-            if self.stopping:
-                log.warning("second signal: stopping now")
-                self.grace = 0
-                self.hurry.set()  # cut short a grace period already being waited out
+            if self.stopping and not self.supervised:
+                now()
             self.stop()
 
-        for sig in (signal.SIGTERM, signal.SIGINT):
+        def now() -> None:
+            log.warning("second signal: stopping now")
+            self.stop(force=True)  # cuts short a grace period already being waited out
+
+        handlers = {signal.SIGTERM: on_signal, signal.SIGINT: on_signal}
+        if self.supervised and hasattr(signal, "SIGUSR1"):
+            handlers[signal.SIGUSR1] = now
+        for sig, handler in handlers.items():
             with contextlib.suppress(NotImplementedError, RuntimeError):
-                self.loop.add_signal_handler(sig, on_signal)
+                self.loop.add_signal_handler(sig, handler)
 
     async def _release(self, held: dict[int, int]) -> None:
         """Give jobs back to other workers (patiently: as outcomes, while stopping)."""

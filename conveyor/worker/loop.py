@@ -57,8 +57,11 @@ class Worker(LeasesMixin, WatchMixin):
         maintenance_interval: float = 1.0,
         outage_tolerance: float | None = 300.0,
         failure_budget: int = FAILURE_BUDGET,
+        supervised: bool = False,
     ) -> None:
         self.app = app
+        # A worker of `conveyor worker --processes N` (see _install_signals).
+        self.supervised = supervised
         self.concurrency = worker_concurrency(concurrency)
         self.queues = coerce_queues(queues)
         self.burst = burst

@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import textwrap
+import time
 from pathlib import Path
 
 from conveyor import Conveyor
@@ -88,4 +89,47 @@ def test_workers_stop_gracefully_when_their_supervisor_is_killed(tmp_path: Path)
         for worker in app.store.workers(60):
             with contextlib.suppress(ProcessLookupError):
                 os.kill(worker.pid, signal.SIGKILL)
+        app.close()
+
+
+def test_a_signal_to_every_process_at_once_still_lets_running_jobs_finish(
+    tmp_path: Path,
+) -> None:
+    url = f"sqlite:///{tmp_path}/jobs.db"
+    app = Conveyor(url)
+    supervisor = start(tmp_path, url, "--processes", "2", "--grace", "30")
+    try:
+        wait_for(lambda: len(app.store.workers(60)) == 2, 30, "two worker processes")
+        h = app.job("where")(lambda seconds: None)(1.0).run_now()  # run by the workers' app
+        wait_for(lambda: h.state == "running", 30, "the job to start")
+        # systemd's stop signals every process of the service; the supervisor forwards
+        # its signal too: one request to stop, not a second signal ("stop now").
+        for worker in app.store.workers(60):
+            os.kill(worker.pid, signal.SIGTERM)
+        time.sleep(0.3)  # the workers have their signal before the supervisor's comes
+        supervisor.send_signal(signal.SIGTERM)
+        assert supervisor.wait(30) == 0
+        assert h.state == "completed"
+    finally:
+        if supervisor.poll() is None:
+            supervisor.kill()
+        app.close()
+
+
+def test_a_second_signal_to_the_supervisor_stops_its_workers_at_once(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/jobs.db"
+    app = Conveyor(url)
+    supervisor = start(tmp_path, url, "--processes", "2", "--grace", "60")
+    try:
+        wait_for(lambda: len(app.store.workers(60)) == 2, 30, "two worker processes")
+        h = app.job("where")(lambda seconds: None)(60).run_now()  # run by the workers' app
+        wait_for(lambda: h.state == "running", 30, "the job to start")
+        supervisor.send_signal(signal.SIGTERM)
+        time.sleep(0.3)  # handled before the second comes
+        supervisor.send_signal(signal.SIGTERM)
+        assert supervisor.wait(30) == 0, supervisor.communicate()[1]  # far within grace
+        assert h.state == "queued"  # released
+    finally:
+        if supervisor.poll() is None:
+            supervisor.kill()
         app.close()

@@ -177,7 +177,7 @@ def test_a_signal_to_the_whole_group_lets_an_isolated_job_finish_within_grace(
                               env={"CONVEYOR_TEST_LINGER": "1"})
         child = wait_until(lambda: executions(tmp_path), 30, "the child to start",
                            tmp_path)[0]
-        for pid in (child.pid, worker.pid):  # as Ctrl-C, systemd or `docker stop` do
+        for pid in (child.pid, worker.pid):  # as Ctrl-C or systemd do
             os.kill(pid, sig)
         assert worker.wait(30) == 0, worker_logs(tmp_path)
         assert h.result(timeout=1) == "lingered", worker_logs(tmp_path)
