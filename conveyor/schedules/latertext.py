@@ -58,6 +58,7 @@ PERIODS = {
     "day": ("D", 1, 31, 0), "month": ("M", 1, 12, 12), "year": ("Y", 1970, 2450, 2450),
     "weekOfMonth": ("wm", 1, 5, 0), "weekOfYear": ("wy", 1, 53, 0),
 }  # fmt: skip
+_WRAPS = {"dayName": 7, "monthName": 12}  # names: ranges wrap around the week or year
 _CLAUSES = ("every", "after", "before", "onthe", "on", "of", "in", "at", "and", "except", "also")
 
 
@@ -178,7 +179,10 @@ class _Parser:
         while True:
             low = self.value(kind)
             high = self.value(kind) if self.accept("through") else low
-            values += range(low, high + 1)
+            if kind in _WRAPS and high < low:  # "fri-mon", "nov-feb" (later.js: sat, dec)
+                values += [*range(1, high + 1), *range(low, _WRAPS[kind] + 1)]  # in order
+            else:
+                values += range(low, high + 1)
             if not self.accept("and"):
                 return values
 

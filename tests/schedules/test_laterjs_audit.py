@@ -87,3 +87,19 @@ def test_every_n_years_at_a_time_explains_itself() -> None:
     assert parse_schedule("every 2 years at 5:00 pm").explain() == (
         "Every 2nd year from 1970, at 17:00"
     )
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [  # a range of names that wraps (docs: extensions), also in later.js's grammar
+        ("on fri-sun on the 5th hour", ["2013-03-22T05:00:00", "2013-03-23T05:00:00",
+                                        "2013-03-24T05:00:00"]),  # later.js: Saturdays
+        ("of nov-feb on the 5th hour", ["2013-11-01T05:00:00", "2013-11-02T05:00:00"]),
+        ("on the 5th hour of dec through jan", ["2013-12-01T05:00:00", "2013-12-02T05:00:00"]),
+    ],
+)
+def test_wrapping_ranges_of_names_keep_every_value(
+    text: str, expected: list[str]
+) -> None:
+    got = parse_schedule(text).next(AFTER, len(expected))
+    assert [m.strftime("%Y-%m-%dT%H:%M:%S") for m in got] == expected
