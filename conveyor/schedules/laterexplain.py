@@ -53,7 +53,7 @@ def _part(key: str, vals: tuple[int, ...]) -> str:
     if name == "t":
         return "at " + _join([_clock(v) for v in vals])
     if name == "d":
-        named = _join([_day(d) for d in vals], "or")
+        named = _join([_day(d) for d in sorted(vals, key=lambda d: (d + 5) % 7)], "or")
         return "every day" if len(set(vals)) == 7 else f"on {named}"
     if name == "M":
         return "in " + _join([_month(m) for m in vals], "or")

@@ -183,8 +183,8 @@ class _Parser:
                 values += [*range(1, high + 1), *range(low, _WRAPS[kind] + 1)]  # in order
             else:
                 values += range(low, high + 1)
-            if not self.accept("and"):
-                return values
+            if not self.accept("and"):  # in order (later.js skips some of "mon,sun")
+                return sorted(values, key=lambda v: (v == 0 and values[-1] == 0, v))
 
     def parse(self) -> LaterPlan:
         r = self.r

@@ -103,3 +103,17 @@ def test_wrapping_ranges_of_names_keep_every_value(
 ) -> None:
     got = parse_schedule(text).next(AFTER, len(expected))
     assert [m.strftime("%Y-%m-%dT%H:%M:%S") for m in got] == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [  # later.js skips values of a list written out of order (docs: departures)
+        ("on mon,sun on the 5th hour", ["2013-03-24T05:00:00", "2013-03-25T05:00:00",
+                                        "2013-03-31T05:00:00"]),  # later.js: Mondays only
+        ("on the 20th,5th hour", ["2013-03-21T05:00:00", "2013-03-21T20:00:00",
+                                  "2013-03-22T05:00:00"]),  # later.js: 20:00 only
+    ],
+)
+def test_lists_out_of_order_keep_every_value(text: str, expected: list[str]) -> None:
+    got = parse_schedule(text).next(AFTER, len(expected))
+    assert [m.strftime("%Y-%m-%dT%H:%M:%S") for m in got] == expected

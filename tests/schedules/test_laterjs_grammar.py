@@ -105,4 +105,4 @@ def test_also_and_except_join_parts_written_in_either_grammar() -> None:
     assert fires("on the 3rd friday at 10 am also on the last friday of the month at 4 pm", 2) == [
         "Fri 2027-03-19 10:00", "Fri 2027-03-26 16:00"]  # fmt: skip
     assert parse_schedule("at noon except every weekend").explain() == (
-        "At 12:00; except on Sunday or Saturday")
+        "At 12:00; except on Saturday or Sunday")
