@@ -118,13 +118,14 @@ async def run_isolated(job_id: str, fn: Callable[..., Any], args: str, kwargs: s
         target=child_main, args=(sender, Target.of(fn), args, kwargs, meta),
         name=f"conveyor-isolated-{job_id}", daemon=True,
     )
-    await in_thread("conveyor-isolated", process.start)
-    sender.close()
+    starting = asyncio.ensure_future(in_thread("conveyor-isolated", process.start))
     try:
+        await asyncio.shield(starting)
+        sender.close()
         message = await in_thread("conveyor-isolated", _receive, receiver, process, timeout,
                                   note or _ignore, serve or _refuse)
     except BaseException:  # cancelled (shutdown, lost lease): the child goes too
-        process.kill()
+        await _kill(starting, process)
         raise
     receiver.close()
     await in_thread("conveyor-isolated", process.join, 5.0)
@@ -139,6 +140,16 @@ async def run_isolated(job_id: str, fn: Callable[..., Any], args: str, kwargs: s
         delay, unit = payload
         raise RetryIn(delay, unit)
     raise ChildFailed(payload, retryable=kind == "error")
+
+
+async def _kill(starting: asyncio.Future[None], process: Any) -> None:
+    """Kill the child, once started if it is starting (cancelled as it started, it would
+    run its attempt on beside the retry)."""
+    try:
+        await asyncio.wait([starting])
+    finally:
+        if process.pid is not None:
+            process.kill()
 
 
 class ThreadAbandoned(BaseException):

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -167,3 +170,36 @@ def test_an_isolated_job_triggers_other_jobs_through_meta_jobs(app: Conveyor) ->
     assert record is not None and record.state == "failed"
     assert record.error is not None and record.error["type"] == "PayloadError"
     assert "set" in record.error["message"]
+
+
+def test_an_attempt_cancelled_while_its_child_starts_kills_the_child(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from conveyor.worker import isolation
+
+    started: list[Any] = []
+    spawned = isolation._CONTEXT.Process
+    start = spawned.start
+
+    def slow_start(process: Any) -> None:
+        time.sleep(0.3)  # the worker stops (or loses the lease) meanwhile
+        start(process)
+        started.append(process)
+
+    monkeypatch.setattr(spawned, "start", slow_start)
+
+    async def cancelled_at_start() -> None:
+        task = asyncio.ensure_future(isolation.run_isolated(
+            "sleeps", isolated_jobs.sleeps, "[60]", "{}", None))
+        await asyncio.sleep(0.05)
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    asyncio.run(cancelled_at_start())
+    try:
+        wait_for(lambda: started, 10, "the child to start")
+        wait_for(lambda: not started[0].is_alive(), 10, "the cancelled attempt's child to go")
+    finally:
+        for process in started:
+            process.kill()
