@@ -64,6 +64,13 @@ class Token:
     time: Time = (0, 0, 0)
 
 
+def _suffix(n: int) -> str:
+    """The ordinal suffix of ``n``: 1st, 2nd, 3rd, 4th, 11th, 21st..."""
+    if n % 100 in (11, 12, 13):
+        return "th"
+    return {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+
+
 def tokenize(text: str) -> list[Token]:
     """Split ``text`` into tokens; words outside the vocabulary become ``unknown`` tokens."""
     tokens: list[Token] = []
@@ -76,7 +83,9 @@ def tokenize(text: str) -> list[Token]:
                 h, mi, *sec = (int(part) for part in piece.split(":"))
                 token = replace(token, time=(h, mi, sec[0] if sec else 0))
             elif kind in ("ord", "num"):
-                token = replace(token, number=int(piece.rstrip("stndrh")))
+                number = int(piece.rstrip("stndrh"))
+                fits = kind == "num" or piece.endswith(_suffix(number))  # not "2th", "11st"
+                token = replace(token, number=number, kind=kind if fits else "unknown")
             elif kind in ("word", "punct"):
                 word = piece.replace(".", "").replace("'", "")
                 token = replace(token, kind="word" if word in VOCABULARY else "unknown", word=word)

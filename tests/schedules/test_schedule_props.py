@@ -22,6 +22,10 @@ from conveyor.schedules.lexer import VOCABULARY
 NOON = datetime(2024, 1, 1, 12, 7, 30, tzinfo=UTC)
 ANCHOR = datetime(2024, 1, 3, 10, 17, 33, tzinfo=UTC)
 
+def _suffix(day: int) -> str:
+    """1st, 2nd, 3rd, 4th... 11th, 12th, 13th... 21st, 22nd, 23rd... 31st."""
+    return "th" if day // 10 == 1 else {1: "st", 2: "nd", 3: "rd"}.get(day % 10, "th")
+
 
 @time_machine.travel(NOON, tick=False)
 def test_next_defaults_to_now() -> None:
@@ -263,8 +267,7 @@ def days_at_times(draw: st.DrawFn) -> tuple[str, Check]:
 def days_of_month(draw: st.DrawFn) -> tuple[str, Check]:
     days = draw(st.sets(st.integers(1, 31) | st.just(-1), min_size=1, max_size=3))
     hour, minute = draw(st.integers(0, 23)), draw(st.integers(0, 59))
-    said = " and ".join("last" if d == -1 else f"{d}{'th' if d > 3 else ['st', 'nd', 'rd'][d - 1]}"
-                        for d in sorted(days))  # fmt: skip
+    said = " and ".join("last" if d == -1 else f"{d}{_suffix(d)}" for d in sorted(days))
 
     def check(d: datetime) -> bool:
         last = calendar.monthrange(d.year, d.month)[1]
