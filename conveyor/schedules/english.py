@@ -199,7 +199,7 @@ class _Parser:
             self.set_every(2, self.unit(), first)
         elif self.is_count():
             self.set_every(self.count(), self.unit(), first)
-        elif self.is_day():
+        elif self.is_day() and self.word() != "days":  # "every days" lacks N
             self.on(first)
         elif self.word() in UNITS and not (self.word().endswith("s") and self.word() != "s"):
             self.set_every(1, self.unit(), first)  # "every minute"; "every minutes" lacks N
