@@ -49,7 +49,10 @@ def read_english(text: str, zone: ZoneInfo, anchor: datetime) -> Compiled:
             if mixed is None:
                 raise _further(text, own, later) from None
             plan = mixed
-        if not any(plan.schedules):
+        if not any(plan.schedules):  # "except at 9:00": later.js's schedule never fires
+            if text.split()[0].lower() == "except":
+                raise error(text, '"except" at position 1 needs a schedule before it, e.g. '
+                            '"at 10:00 except on sat"') from None  # fmt: skip
             raise own from None
         return Compiled("rrule", plan, describe(plan))
 

@@ -56,6 +56,7 @@ def test_later_js_phrase_fires_when_later_js_fires_it(text: str, expected: list[
         ("on the 366th day of the year", '"366th" at position 3'),  # numbers stop at 59
         ("on the 2th day", 'unknown word "2th" at position 3'),  # a suffix that does not fit
         ("every days at 9:00", 'unexpected word "days" at position 2'),  # as "every hours"
+        ("except at 9:00", '"except" at position 1 needs a schedule before it'),  # later.js: never
         ("on the 11st day at 9:00", 'unknown word "11st" at position 3'),
         ("every 2 hours between the 1th and 9th", 'unknown word "1th" at position 6'),
         ("on the day", 'unexpected word "day" at position 3 \\(expected a rank such as "15th"'),
