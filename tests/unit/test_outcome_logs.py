@@ -4,20 +4,22 @@ its duration, failed with its error, retrying with when, cancelled/lost, started
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import socket
 import subprocess
 import sys
 import textwrap
+import threading
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from conveyor import Conveyor, Fail, Retry
+from conveyor import Conveyor, Fail, JobHandle, Retry
 from conveyor.logs import JsonFormatter
-from tests.conformance.helpers import drain
+from tests.conformance.helpers import drain, wait_for, worker_thread
 
 
 def _lines(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
@@ -134,15 +136,8 @@ def test_json_logs_have_no_plain_text_lines(tmp_path: Path, processes: str) -> N
     assert any(f":{port}/metrics" in o["message"] for o in objects)
 
 
-def test_an_attempt_released_at_shutdown_is_logged_as_released(
-    app: Conveyor, caplog: pytest.LogCaptureFixture
-) -> None:
-    """Past the grace period the worker gives the job back: not 'cancelled, or rescued'."""
-    import asyncio
-    import threading
-
-    from tests.conformance.helpers import wait_for, worker_thread
-
+def _endless(app: Conveyor) -> tuple[JobHandle, threading.Event]:
+    """An async job that runs until cancelled, triggered; and the event it sets as it starts."""
     started = threading.Event()
 
     @app.job
@@ -150,11 +145,23 @@ def test_an_attempt_released_at_shutdown_is_logged_as_released(
         started.set()
         await asyncio.sleep(30)
 
+    return endless().run_now(), started
+
+
+def _line_of(caplog: pytest.LogCaptureFixture, handle: JobHandle) -> logging.LogRecord:
+    [line] = [r for r in _lines(caplog) if r.__dict__["job_id"] == handle.id]
+    return line
+
+
+def test_an_attempt_released_at_shutdown_is_logged_as_released(
+    app: Conveyor, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Past the grace period the worker gives the job back: not 'cancelled, or rescued'."""
     caplog.set_level(logging.INFO, logger="conveyor")
-    handle = endless().run_now()
+    handle, started = _endless(app)
     with worker_thread(app, grace=0):
         assert started.wait(10)
-    [line] = [r for r in _lines(caplog) if r.__dict__["job_id"] == handle.id]
+    line = _line_of(caplog, handle)
     assert line.__dict__["outcome"] == "released" and "released" in line.getMessage()
     assert "rescued" not in line.getMessage()
     wait_for(lambda: handle.state == "queued")
@@ -164,25 +171,13 @@ def test_a_running_attempt_cancelled_is_logged_as_cancelled(
     app: Conveyor, caplog: pytest.LogCaptureFixture
 ) -> None:
     """The worker learns of the cancel from its heartbeat: the line says cancelled."""
-    import asyncio
-    import threading
-
-    from tests.conformance.helpers import wait_for, worker_thread
-
-    started = threading.Event()
-
-    @app.job
-    async def endless() -> None:
-        started.set()
-        await asyncio.sleep(30)
-
     caplog.set_level(logging.INFO, logger="conveyor")
-    handle = endless().run_now()
+    handle, started = _endless(app)
     with worker_thread(app):
         assert started.wait(10)
         assert app.cancel(handle.id)
         wait_for(lambda: [r for r in _lines(caplog) if r.__dict__["job_id"] == handle.id])
-    [line] = [r for r in _lines(caplog) if r.__dict__["job_id"] == handle.id]
+    line = _line_of(caplog, handle)
     assert line.__dict__["outcome"] == "cancelled", line.getMessage()
     assert line.getMessage().endswith("cancelled as it ran")
 
