@@ -8,9 +8,10 @@ import signal
 import subprocess
 import textwrap
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
-from conveyor import Conveyor
+from conveyor import Conveyor, JobHandle
 from conveyor.cli.supervise import child_arguments
 from tests.support import start_cli_worker, wait_for
 
@@ -71,18 +72,19 @@ def test_burst_processes_exit_when_the_work_is_done(tmp_path: Path) -> None:
     assert supervisor.wait(60) == 0
 
 
-def test_workers_stop_gracefully_when_their_supervisor_is_killed(tmp_path: Path) -> None:
+@contextlib.contextmanager
+def _supervised(tmp_path: Path, grace: str, seconds: float
+                ) -> Iterator[tuple[Conveyor, subprocess.Popen[str], JobHandle]]:
+    """Two supervised worker processes running a job of ``seconds``: (the app, the
+    supervisor, the running job's handle); whatever is left is killed afterwards."""
     url = f"sqlite:///{tmp_path}/jobs.db"
     app = Conveyor(url)
-    supervisor = start(tmp_path, url, "--processes", "2", "--grace", "5")
+    supervisor = start(tmp_path, url, "--processes", "2", "--grace", grace)
     try:
         wait_for(lambda: len(app.store.workers(60)) == 2, 30, "two worker processes")
-        h = app.job("where")(lambda seconds: None)(0.5).run_now()  # run by the workers' app
+        h = app.job("where")(lambda seconds: None)(seconds).run_now()  # the workers' job
         wait_for(lambda: h.state == "running", 30, "the job to start")
-        supervisor.kill()  # kill -9: no signal is forwarded; orphans must not run on
-        supervisor.wait(10)
-        wait_for(lambda: not app.store.workers(60), 30, "the orphaned workers to stop")
-        assert h.state == "completed"  # stopped gracefully: the running job finished
+        yield app, supervisor, h
     finally:
         if supervisor.poll() is None:
             supervisor.kill()
@@ -92,16 +94,18 @@ def test_workers_stop_gracefully_when_their_supervisor_is_killed(tmp_path: Path)
         app.close()
 
 
+def test_workers_stop_gracefully_when_their_supervisor_is_killed(tmp_path: Path) -> None:
+    with _supervised(tmp_path, "5", 0.5) as (app, supervisor, h):
+        supervisor.kill()  # kill -9: no signal is forwarded; orphans must not run on
+        supervisor.wait(10)
+        wait_for(lambda: not app.store.workers(60), 30, "the orphaned workers to stop")
+        assert h.state == "completed"  # stopped gracefully: the running job finished
+
+
 def test_a_signal_to_every_process_at_once_still_lets_running_jobs_finish(
     tmp_path: Path,
 ) -> None:
-    url = f"sqlite:///{tmp_path}/jobs.db"
-    app = Conveyor(url)
-    supervisor = start(tmp_path, url, "--processes", "2", "--grace", "30")
-    try:
-        wait_for(lambda: len(app.store.workers(60)) == 2, 30, "two worker processes")
-        h = app.job("where")(lambda seconds: None)(1.0).run_now()  # run by the workers' app
-        wait_for(lambda: h.state == "running", 30, "the job to start")
+    with _supervised(tmp_path, "30", 1.0) as (app, supervisor, h):
         # systemd's stop signals every process of the service; the supervisor forwards
         # its signal too: one request to stop, not a second signal ("stop now").
         for worker in app.store.workers(60):
@@ -110,26 +114,12 @@ def test_a_signal_to_every_process_at_once_still_lets_running_jobs_finish(
         supervisor.send_signal(signal.SIGTERM)
         assert supervisor.wait(30) == 0
         assert h.state == "completed"
-    finally:
-        if supervisor.poll() is None:
-            supervisor.kill()
-        app.close()
 
 
 def test_a_second_signal_to_the_supervisor_stops_its_workers_at_once(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path}/jobs.db"
-    app = Conveyor(url)
-    supervisor = start(tmp_path, url, "--processes", "2", "--grace", "60")
-    try:
-        wait_for(lambda: len(app.store.workers(60)) == 2, 30, "two worker processes")
-        h = app.job("where")(lambda seconds: None)(60).run_now()  # run by the workers' app
-        wait_for(lambda: h.state == "running", 30, "the job to start")
+    with _supervised(tmp_path, "60", 60) as (_, supervisor, h):
         supervisor.send_signal(signal.SIGTERM)
         time.sleep(0.3)  # handled before the second comes
         supervisor.send_signal(signal.SIGTERM)
         assert supervisor.wait(30) == 0, supervisor.communicate()[1]  # far within grace
         assert h.state == "queued"  # released
-    finally:
-        if supervisor.poll() is None:
-            supervisor.kill()
-        app.close()
