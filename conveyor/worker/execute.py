@@ -8,7 +8,7 @@ import functools
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -32,6 +32,8 @@ if TYPE_CHECKING:
 
 # conveyor's own interrupts: never an attempt's failure, always passed on.
 _PASS_THROUGH = (Interrupt, ThreadAbandoned)
+# Seconds a coroutine cancelled by its timeout gets to end before it is abandoned.
+CANCEL_GRACE = 1.0
 
 
 class JobRunner:
@@ -55,8 +57,7 @@ class JobRunner:
             if definition.isolation == "process":
                 result = await self._isolated(definition, claimed)
             elif claimed.timeout:
-                result = await asyncio.wait_for(self._invoke(definition, claimed),
-                                                claimed.timeout)
+                result = await _within(self._invoke(definition, claimed), claimed)
             else:
                 result = await self._invoke(definition, claimed)
             return self._completed(definition, claimed, result)
@@ -282,6 +283,39 @@ async def _call_abandonable(fn: Callable[..., Any], args: list[Any], kwargs: dic
                     "Python again)", claimed.id, claimed.job, claimed.attempt,
                     claimed.timeout or 0)
         raise
+
+
+async def _within(attempt: Coroutine[Any, Any, Any], claimed: ClaimedJob) -> Any:
+    """Await ``attempt`` for at most ``claimed.timeout`` seconds, then cancel it and raise
+    TimeoutError. A coroutine that swallows the cancel (and so cannot be stopped, like a
+    sync job's thread) is abandoned after CANCEL_GRACE seconds and logged: its attempt is
+    failed on time all the same."""
+    task = asyncio.ensure_future(attempt)
+    try:
+        await asyncio.wait([task], timeout=claimed.timeout)
+    except asyncio.CancelledError:  # the worker stops the attempt: passed on
+        task.cancel()
+        await asyncio.wait([task], timeout=CANCEL_GRACE)
+        raise
+    if task.done():
+        return task.result()  # its own outcome, which may be its own CancelledError
+    task.cancel()
+    await asyncio.wait([task], timeout=CANCEL_GRACE)
+    if not task.done():
+        log.warning("job %s (%s, attempt %d) is past its timeout of %g s and ignores being "
+                    "cancelled; its coroutine is abandoned (it runs on)", claimed.id,
+                    claimed.job, claimed.attempt, claimed.timeout or 0)
+        task.add_done_callback(_ignore_outcome)
+        raise TimeoutError
+    if task.cancelled():
+        raise TimeoutError
+    return task.result()  # it ended some other way once cancelled
+
+
+def _ignore_outcome(task: asyncio.Future[Any]) -> None:
+    """An abandoned attempt's outcome, read so that asyncio does not log it as lost."""
+    if not task.cancelled():
+        task.exception()
 
 
 def _ran(definition: JobDefinition, claimed: ClaimedJob) -> str | None:

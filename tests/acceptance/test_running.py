@@ -4,6 +4,7 @@ timeouts, get_job, cancel_jobs, cancel/retry, jobs_list/count, priorities."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -256,6 +257,43 @@ async def test_an_async_job_past_its_timeout_is_failed(app: Conveyor) -> None:
     assert record.state == "failed"
     assert record.attempts == 2  # retried per policy
     assert "time" in str(record.error).lower()
+
+
+async def test_an_async_job_that_ignores_cancellation_is_still_failed_on_time(
+        app: Conveyor) -> None:
+    """Like a sync job's thread, a coroutine that swallows the cancel a timeout sends it
+    cannot be stopped: its attempt is failed anyway (and retried), the worker goes on."""
+    done = asyncio.Event()  # set by the test at its end: the event loop may then close
+
+    @app.job(timeout=0.1, retry=Retry(retries=1, wait=0))
+    async def stubborn() -> None:
+        while not done.is_set():
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.sleep(3600)
+
+    handle = await stubborn().run_now()
+    try:
+        await asyncio.wait_for(app.run_worker_async(burst=True, grace=0), 60)
+    finally:
+        done.set()
+    record = _get(app, handle.id)
+    assert (record.state, record.attempts) == ("failed", 2)
+    assert "timed out" in record.error["message"]
+
+
+async def test_an_async_jobs_own_errors_under_a_timeout_are_its_own(app: Conveyor) -> None:
+    @app.job(timeout=30, retry=Retry(retries=0))
+    async def gives_up() -> None:
+        raise asyncio.CancelledError("mine")
+
+    @app.job(timeout=30, retry=Retry(retries=0))
+    async def late() -> None:
+        raise TimeoutError("upstream was slow")
+
+    first, second = await gives_up().run_now(), await late().run_now()
+    await app.run_worker_async(burst=True)
+    assert _get(app, first.id).error["type"] == "CancelledError"
+    assert _get(app, second.id).error["message"] == "upstream was slow"
 
 
 def test_a_sync_job_past_its_timeout_is_failed_on_time(app: Conveyor) -> None:
