@@ -251,6 +251,7 @@ class LeasesMixin:
             await self.settled.wait()
 
     async def _shutdown(self, helpers: list[asyncio.Task[None]]) -> None:
+        cancelled = False
         unstarted = self.slots.withdraw()  # claimed ahead: back to the queue at once
         for job in unstarted:
             self.active.pop(job.id, None)
@@ -259,8 +260,11 @@ class LeasesMixin:
             log.info("waiting up to %.0f s for %s", self.grace, _jobs(len(self.active), "running"))
             all_done = asyncio.ensure_future(self._settle())
             hurry = asyncio.ensure_future(self.hurry.wait())
-            await asyncio.wait([all_done, hurry], timeout=self.grace or 0.001,
-                               return_when=asyncio.FIRST_COMPLETED)
+            try:
+                await asyncio.wait([all_done, hurry], timeout=self.grace or 0.001,
+                                   return_when=asyncio.FIRST_COMPLETED)
+            except asyncio.CancelledError:  # cancelled (again): a second signal, release
+                cancelled = True             # the running jobs now, then end cancelled
             all_done.cancel()  # stops waiting; the job tasks themselves are not cancelled
             hurry.cancel()
         leftover = {i: job.token for i, (job, _) in self.active.items()}
@@ -282,6 +286,8 @@ class LeasesMixin:
                 await self.db(self.store.close)
         self.db_pool.shutdown(wait=False)
         log.info("worker %s stopped after %s", self.id, _jobs(self.attempts.processed))
+        if cancelled:
+            raise asyncio.CancelledError
 
 
 def _jobs(count: int, adjective: str = "") -> str:

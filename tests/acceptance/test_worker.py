@@ -94,3 +94,26 @@ async def test_run_worker_called_from_async_code_still_runs_the_jobs(app: Convey
     app.run_worker(burst=True)  # blocks this loop; the worker gets a loop of its own
     assert await handle.wait(timeout=5) == 42
     await app.run_worker_async(burst=True)  # the async form, for comparison
+
+
+async def test_cancelling_run_worker_async_twice_releases_its_running_jobs_at_once(
+        app: Conveyor) -> None:
+    """Cancelling the worker's task stops it as SIGTERM does (running jobs get the grace
+    period); cancelling it again, as a second signal, releases them without waiting."""
+    started = asyncio.Event()
+
+    @app.job
+    async def endless() -> None:
+        started.set()
+        await asyncio.sleep(3600)
+
+    handle = await endless().run_now()
+    worker = asyncio.create_task(app.run_worker_async(concurrency=2, grace=3600))
+    await asyncio.wait_for(started.wait(), 30)
+    worker.cancel()
+    await asyncio.sleep(0.2)  # into the grace period
+    worker.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await asyncio.wait_for(asyncio.shield(worker), 60)
+    record = app.get_job(handle.id)
+    assert record is not None and record.state == "queued"  # released: runs again elsewhere
