@@ -12,20 +12,20 @@ Run = Callable[..., Coroutine[Any, Any, None]]
 
 
 def run_to_end(run: Run) -> None:
-    """``asyncio.run(run(handle_signals=...))`` in this thread (signals handled in the main
+    """``run_on_new_loop(run(handle_signals=...))`` in this thread (signals handled in the main
     thread); from async code (a loop runs here), on a loop of its own in a new thread,
     waited for, its error raised here."""
     try:
         asyncio.get_running_loop()
     except RuntimeError:
         main = threading.current_thread() is threading.main_thread()
-        asyncio.run(run(handle_signals=main))
+        run_on_new_loop(run(handle_signals=main))
         return
     failed: list[BaseException] = []
 
     def capture() -> None:
         try:
-            asyncio.run(run())
+            run_on_new_loop(run())
         except BaseException as exc:  # re-raised in the caller's thread
             failed.append(exc)
 
@@ -34,3 +34,32 @@ def run_to_end(run: Run) -> None:
     thread.join()
     if failed:
         raise failed[0]
+
+
+# Seconds the tasks still running when the worker ends get to finish once cancelled.
+LEFTOVER_GRACE = 1.0
+
+
+def run_on_new_loop(main: Coroutine[Any, Any, None]) -> None:
+    """``asyncio.run(main)``, except that tasks left running when ``main`` ends (an async
+    job's coroutine abandoned because it ignores being cancelled) are cancelled and given
+    LEFTOVER_GRACE seconds, never waited for forever."""
+    loop = asyncio.new_event_loop()
+    try:
+        asyncio.set_event_loop(loop)
+        loop.run_until_complete(main)
+    finally:
+        try:
+            left = asyncio.all_tasks(loop)
+            for task in left:
+                task.cancel()
+            if left:
+                loop.run_until_complete(asyncio.wait(left, timeout=LEFTOVER_GRACE))
+            for task in left:
+                if task.done() and not task.cancelled():
+                    task.exception()  # read: not logged as never retrieved
+            loop.run_until_complete(loop.shutdown_asyncgens())
+            loop.run_until_complete(loop.shutdown_default_executor())
+        finally:
+            asyncio.set_event_loop(None)
+            loop.close()

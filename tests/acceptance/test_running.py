@@ -296,6 +296,18 @@ async def test_an_async_jobs_own_errors_under_a_timeout_are_its_own(app: Conveyo
     assert _get(app, second.id).error["message"] == "upstream was slow"
 
 
+def test_a_burst_worker_ends_past_an_abandoned_async_job(app: Conveyor) -> None:
+    @app.job(timeout=0.1, retry=Retry(retries=0))
+    async def stubborn() -> None:
+        while True:
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.sleep(3600)
+
+    handle = stubborn().run_now()
+    run_until_idle(app)  # returns: the abandoned coroutine does not hold its loop open
+    assert _get(app, handle.id).state == "failed"
+
+
 def test_a_sync_job_past_its_timeout_is_failed_on_time(app: Conveyor) -> None:
     import threading
 
