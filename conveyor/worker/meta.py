@@ -8,6 +8,7 @@ import sys
 import threading
 import time
 import traceback
+from collections.abc import Generator
 from typing import TYPE_CHECKING, Any
 
 from conveyor.errors import ConfigurationError
@@ -152,6 +153,20 @@ def fraction(value: float) -> float:
     return value / 100.0 if value > 1 else float(value)
 
 
+class Reported:
+    """What ``meta.progress(...)`` returns: nothing to wait for (progress is stored with
+    the next batch), but ``await meta.progress(...)`` in an async job works too."""
+
+    __slots__ = ()
+
+    def __await__(self) -> Generator[None, None, None]:
+        return
+        yield  # a generator: awaiting it finishes at once
+
+
+REPORTED = Reported()
+
+
 class Meta:
     """The ``meta`` parameter: this run's record, other jobs, a stored log, progress."""
 
@@ -172,12 +187,13 @@ class Meta:
         record: JobRecord = self._load(self._claimed.id)
         return record
 
-    def progress(self, value: float, message: str | None = None) -> None:
+    def progress(self, value: float, message: str | None = None) -> Reported:
         """Report progress: a fraction (0..1) or a percent (0..100), with a message."""
         self._buffer.progress[self._claimed.id] = Progress(
             self._claimed.id, self._claimed.token, fraction(value),
             None if message is None else clean(message, MAX_PROGRESS_MESSAGE),
         )
+        return REPORTED
 
     def serve(self, request: tuple[Any, ...]) -> tuple[Any, ...]:
         """A trigger the attempt's child process asked for (isolation): stored here."""
@@ -245,10 +261,11 @@ class ChildMeta:
             reply = self._pipe.recv()
         return answer(reply)
 
-    def progress(self, value: float, message: str | None = None) -> None:
+    def progress(self, value: float, message: str | None = None) -> Reported:
         """Report progress: a fraction (0..1) or a percent (0..100), with a message."""
         self.send(("progress", fraction(value),
                    None if message is None else clean(message, MAX_PROGRESS_MESSAGE)))
+        return REPORTED
 
     @property
     def jobs(self) -> ChildJobs:

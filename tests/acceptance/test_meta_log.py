@@ -4,6 +4,7 @@ Python's ``logging.Logger`` a job may call all work (none fails the job)."""
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from conveyor import Conveyor
 from conveyor.testing import run_until_idle
@@ -51,3 +52,19 @@ def test_exception_stores_the_traceback_being_handled(app: Conveyor) -> None:
     assert line.level == "error"
     assert line.message.startswith("lookup failed for missing\nTraceback")
     assert "KeyError: 'missing'" in line.message
+
+
+def test_an_async_job_may_await_its_progress_report(app: Conveyor) -> None:
+    """meta.progress stores with the next batch; awaiting it (natural in async code) works."""
+
+    @app.job
+    async def halfway(meta: Any) -> str:
+        assert meta.progress(0.25) is not None  # not awaited: fine as well
+        await meta.progress(50, "half way")
+        return "done"
+
+    handle = halfway().run_now()
+    run_until_idle(app)
+    record = app.get_job(handle.id)
+    assert record is not None and record.state == "completed", record
+    assert (record.progress, record.progress_message) == (1.0, "half way")  # completed
