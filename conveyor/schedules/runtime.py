@@ -22,7 +22,7 @@ from conveyor.jobs import JobHandle
 from conveyor.options import coerce_seconds, flag
 from conveyor.schedules.periodic import make_row
 from conveyor.schedules.schedule import parse_schedule
-from conveyor.serialization import dumps, read_stored
+from conveyor.serialization import read_stored
 from conveyor.stores.base import JobFilter, NewJob, Store
 
 if TYPE_CHECKING:
@@ -56,16 +56,11 @@ def _identity(job: NewJob, text: str, args: str, kwargs: str) -> str:
 
 
 def _canonical(text: str) -> str:
-    """Stored JSON ``text`` with every object's keys sorted (as stored when they were)."""
-    return dumps(_sorted(json.loads(text)))
-
-
-def _sorted(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _sorted(value[k]) for k in sorted(value)}
-    if isinstance(value, list):
-        return [_sorted(v) for v in value]
-    return value
+    """Stored JSON ``text`` with every object's keys sorted (as stored when they were): the
+    same text ``dumps`` gives, without checking the limits again (the app's own, possibly
+    raised, were checked when the data was stored)."""
+    return json.dumps(json.loads(text), sort_keys=True, separators=(",", ":"),
+                      ensure_ascii=False)
 
 
 def schedule_call(

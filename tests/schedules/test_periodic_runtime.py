@@ -56,6 +56,29 @@ def test_a_schedule_stored_with_its_data_keys_unsorted_keeps_its_id(
     assert [r.id for r in pending(app, schedule.id)] == [again.id]
 
 
+def test_keyless_schedule_ids_of_ordinary_data_are_unchanged(
+    app: Conveyor, sync_shop: list[Any],
+) -> None:
+    data = {"shop": "Zürich ✓", "id": 1, "rate": 0.1, "tags": [{"b": None, "a": True}],
+            "big": 10**20, "e": 1e-7}
+    first = app.schedule_job("sync_shop", data, schedule="every day at 4:00")
+    second = app.schedule_job("sync_shop", [3, {"z": "é", "a": -0.5}], schedule="every hour")
+    ids = [app.get_job(h.id).schedule_id for h in (first, second)]  # type: ignore[union-attr]
+    assert ids == ["sync_shop:d5c4785903bc", "sync_shop:4cfe6003ee8e"]  # as stored before
+
+
+def test_keyless_schedules_take_the_apps_raised_limits(new_app: Any) -> None:
+    app = new_app(max_payload=8 * 1024 * 1024, max_depth=100)
+    app.job("big")(lambda data: None)
+    deep: Any = "x"
+    for _ in range(80):
+        deep = [deep]
+    for data in ({"blob": "x" * (2 * 1024 * 1024)}, deep):
+        handle = app.schedule_job("big", data, schedule="every day")
+        assert app.get_job(handle.id).args == [data]
+    assert len(app.schedules()) == 2
+
+
 def test_cancel_repeats_replaces_the_previous_runtime_schedule_and_pending_jobs(
     app: Conveyor, sync_shop: list[Any],
 ) -> None:
