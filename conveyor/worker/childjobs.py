@@ -83,7 +83,7 @@ def serve(jobs: Any, request: tuple[Any, ...]) -> tuple[Any, ...]:
 
     try:
         _, name, args, kwargs, how, when, options = request
-        job = jobs.get(name) or jobs.by_slug(slugify(name)) or jobs[name]
+        job = jobs.definition(name) or jobs.definition_by_slug(slugify(name)) or jobs[name]
         handle = getattr(job(*args, **kwargs), how)(*when, **options)
         return ("ok", handle.id)
     except Exception as exc:  # the child raises it

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+import pickle
 import sys
 import threading
 import time
@@ -255,7 +256,7 @@ class ChildMeta:
         with self._lock:  # one question at a time, answered in order
             try:
                 self._pipe.send(("call", request))
-            except (TypeError, AttributeError, ValueError) as exc:  # pickling
+            except (TypeError, AttributeError, ValueError, pickle.PickleError) as exc:
                 raise PayloadError(f"the arguments cannot be sent to the worker ({exc}); "
                                    "pass JSON data") from None
             reply = self._pipe.recv()

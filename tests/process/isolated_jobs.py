@@ -49,5 +49,18 @@ def triggers_badly(meta: Any) -> None:
     meta.jobs.add_one({1, 2}).run_now()  # a set: not JSON
 
 
+def triggers_by_slug(meta: Any) -> int:
+    """The job "send-email" by its attribute spelling (its slug), from the child."""
+    return int(meta.jobs.send_email(1).run_now().id)
+
+
+def triggers_unknown(meta: Any) -> None:
+    meta.jobs.no_such_job(1).run_now()
+
+
+def triggers_a_function(meta: Any) -> None:
+    meta.jobs.add_one(lambda: 1).run_now()  # cannot be sent to the worker (pickled), nor stored
+
+
 def add_one(n: int) -> int:
     return n + 1

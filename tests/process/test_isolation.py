@@ -172,6 +172,23 @@ def test_an_isolated_job_triggers_other_jobs_through_meta_jobs(app: Conveyor) ->
     assert "set" in record.error["message"]
 
 
+def test_meta_jobs_in_a_child_finds_jobs_by_slug_and_names_the_unknown(app: Conveyor) -> None:
+    app.job("send-email")(isolated_jobs.add_one)
+    app.job("add_one")(isolated_jobs.add_one)
+    for name in ("triggers_by_slug", "triggers_unknown", "triggers_a_function"):
+        app.job(name, isolation="process")(getattr(isolated_jobs, name))
+    by_slug = app.jobs["triggers_by_slug"]().run_now()
+    unknown = app.jobs["triggers_unknown"]().run_now()
+    function = app.jobs["triggers_a_function"]().run_now()
+    drain(app)
+    sent = app.get_job(by_slug.result(timeout=5))
+    assert sent is not None and (sent.job, sent.result) == ("send-email", 2)
+    errors = {h: app.get_job(h.id).error for h in (unknown, function)}  # type: ignore[union-attr]
+    assert errors[unknown]["type"] == "UnknownJobError", errors  # type: ignore[index]
+    assert "no_such_job" in errors[unknown]["message"]  # type: ignore[index]
+    assert errors[function]["type"] == "PayloadError", errors  # type: ignore[index]
+
+
 def test_an_attempt_cancelled_while_its_child_starts_kills_the_child(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
