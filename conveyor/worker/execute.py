@@ -309,7 +309,9 @@ async def _within(attempt: Coroutine[Any, Any, Any], claimed: ClaimedJob) -> Any
         raise TimeoutError
     if task.cancelled():
         raise TimeoutError
-    return task.result()  # it ended some other way once cancelled
+    # It ended some other way once cancelled (returned, or raised): past its timeout all
+    # the same, so the attempt fails (with what it raised as the cause).
+    raise TimeoutError from task.exception()
 
 
 def _ignore_outcome(task: asyncio.Future[Any]) -> None:

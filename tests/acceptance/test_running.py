@@ -281,6 +281,25 @@ async def test_an_async_job_that_ignores_cancellation_is_still_failed_on_time(
     assert "timed out" in record.error["message"]
 
 
+async def test_an_async_job_that_returns_once_its_timeout_cancels_it_is_failed(
+        app: Conveyor) -> None:
+    """Catching the cancel and returning does not make an attempt past its timeout a
+    success."""
+
+    @app.job(timeout=0.1, retry=Retry(retries=0))
+    async def partial() -> str:
+        try:
+            await asyncio.sleep(3600)
+        except asyncio.CancelledError:
+            return "partial"
+        return "whole"
+
+    handle = await partial().run_now()
+    await asyncio.wait_for(app.run_worker_async(burst=True), 60)
+    record = _get(app, handle.id)
+    assert record.state == "failed" and "timed out" in record.error["message"]
+
+
 async def test_an_async_jobs_own_errors_under_a_timeout_are_its_own(app: Conveyor) -> None:
     @app.job(timeout=30, retry=Retry(retries=0))
     async def gives_up() -> None:
