@@ -113,3 +113,36 @@ def test_manage_py_conveyor_user_error_is_one_line(tmp_path: Path) -> None:
                           cwd=PROJECT, env=env, capture_output=True, text=True, timeout=60)
     assert done.returncode != 0
     assert done.stderr.startswith("error:") and "Traceback" not in done.stderr
+
+
+# Django's psycopg-only OPTIONS next to a libpq one: Django and conveyor both connect.
+SHARED_OPTIONS = """
+import django, os, sys
+from django.conf import settings
+settings.configure(INSTALLED_APPS=["conveyor.contrib.django"], USE_TZ=True, DATABASES={
+    "default": {"ENGINE": "django.db.backends.postgresql", "NAME": os.environ["SHOP_PG_NAME"],
+                "HOST": os.environ["SHOP_PG_HOST"], "PORT": os.environ["SHOP_PG_PORT"],
+                "USER": os.environ["SHOP_PG_USER"],
+                "OPTIONS": {"sslmode": "disable", "prepare_threshold": 5}}})
+django.setup()
+from django.db import connection
+connection.ensure_connection()
+from conveyor.contrib.django import database_url, get_app
+app = get_app()
+app.job("ping")(lambda n: n + 1)
+done = app.jobs["ping"](1).run_now()
+app.run_worker(burst=True)
+print(database_url(), done.result())
+"""
+
+
+@pytest.mark.parametrize("database", ["postgres"], indirect=True)
+def test_psycopg_only_options_do_not_reach_the_store_url(database: dict[str, str]) -> None:
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("CONVEYOR_", "SHOP_", "DJANGO_"))}
+    env.update(database, PYTHONPATH=str(ROOT))
+    done = subprocess.run([sys.executable, "-c", SHARED_OPTIONS], env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    url, result = done.stdout.split()
+    assert url.endswith("?sslmode=disable") and result == "2"

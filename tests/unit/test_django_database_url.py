@@ -38,6 +38,16 @@ def test_no_host_is_libpq_default_and_options_are_kept() -> None:
     assert "isolation_level" not in got and "server_side_binding" not in got
 
 
+@pytest.mark.parametrize("extra", [
+    {"prepare_threshold": 5}, {"pool": {"min_size": 2}}, {"assume_role": "reader"},
+    {"server_side_binding": True}, {"isolation_level": 3}, {"cursor_factory": object},
+])
+def test_only_libpq_keywords_of_options_reach_the_url(extra: dict[str, Any]) -> None:
+    url = url_of({"ENGINE": PG, "NAME": "shop", "OPTIONS": {"sslmode": "disable", **extra}})
+    assert url == "postgresql:///shop?sslmode=disable"
+    assert _libpq({"ENGINE": PG, "NAME": "shop", "OPTIONS": extra}) == {"dbname": "shop"}
+
+
 def test_sqlite_is_its_file(tmp_path: Any) -> None:
     url = url_of({"ENGINE": "django.db.backends.sqlite3", "NAME": str(tmp_path / "db.sqlite3")})
     assert url == f"sqlite:///{tmp_path / 'db.sqlite3'}"

@@ -59,9 +59,19 @@ def database_url(alias: str = "default") -> str:
     return url_of(db)
 
 
-# Django's own OPTIONS of its PostgreSQL backend (the others are libpq's: sslmode, ...).
-_DJANGO_ONLY = {"isolation_level", "server_side_binding", "pool", "assume_role",
-                "cursor_factory", "context"}
+# libpq's connection keywords: the only OPTIONS the URL keeps (Django's own and psycopg's,
+# such as pool or prepare_threshold, are not libpq's and its URL parser refuses them).
+_LIBPQ = frozenset({"host", "hostaddr", "port", "dbname", "user", "password", "passfile",
+    "require_auth", "channel_binding", "connect_timeout", "client_encoding", "options",
+    "application_name", "fallback_application_name", "keepalives", "keepalives_idle",
+    "keepalives_interval", "keepalives_count", "tcp_user_timeout", "replication",
+    "gssencmode", "sslmode", "requiressl", "sslnegotiation", "sslcompression", "sslcert",
+    "sslkey", "sslkeylogfile", "sslpassword", "sslcertmode", "sslrootcert", "sslcrl",
+    "sslcrldir", "sslsni", "requirepeer", "ssl_min_protocol_version",
+    "ssl_max_protocol_version", "min_protocol_version", "max_protocol_version",
+    "krbsrvname", "gsslib", "gssdelegation", "service", "target_session_attrs",
+    "load_balance_hosts", "oauth_issuer", "oauth_client_id", "oauth_client_secret",
+    "oauth_scope"})
 
 
 def url_of(db: dict[str, Any]) -> str:
@@ -84,7 +94,7 @@ def url_of(db: dict[str, Any]) -> str:
         auth = f"{user}:{password}@" if password else (f"{user}@" if user else "")
         host, port = str(db.get("HOST") or ""), str(db.get("PORT") or "")
         query = {k: str(v) for k, v in (db.get("OPTIONS") or {}).items()
-                 if k not in _DJANGO_ONLY and isinstance(v, str | int | float)
+                 if k in _LIBPQ and isinstance(v, str | int | float)
                  and not isinstance(v, bool)}
         if host.startswith("/"):  # a socket directory: libpq takes it as ?host=
             query.update(host=host, **({"port": port} if port else {}))
