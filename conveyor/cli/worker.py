@@ -115,7 +115,6 @@ def serve_metrics(app: Conveyor, host: str, port: int) -> None:
     announce(f"metrics at http://{host}:{port}/metrics")
 
 
-
 def announce(text: str, logger: str = "conveyor.worker") -> None:
     """A line for the operator on stderr: as a log record under ``--log-format json``
     (one JSON object per line), else plain text."""

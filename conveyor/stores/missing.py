@@ -34,4 +34,3 @@ class MissingStore:
         if name.startswith("__"):
             raise AttributeError(name)
         raise StoreMissing(self.message)
-

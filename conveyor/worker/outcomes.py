@@ -45,11 +45,12 @@ async def store_and_claim(
     if outcomes:
         try:
             jobs = await guard(store.complete_and_claim, outcomes, *claim)
-            return await fenced(guard, store, outcomes, getattr(jobs, "stored", None)), jobs, None
         except GaveUp:
             return dict.fromkeys((o.id for o in outcomes), None), None, None
         except Exception:
             pass  # an outcome (or the claim) refused: each on its own below
+        else:  # stored and claimed: whatever follows must not store or claim them again
+            return await fenced(guard, store, outcomes, getattr(jobs, "stored", None)), jobs, None
     replaced = await store_outcomes(guard, store, outcomes) if outcomes else {}
     try:
         return replaced, await guard(store.claim, *claim), None
