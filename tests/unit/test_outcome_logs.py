@@ -91,13 +91,18 @@ APP = textwrap.dedent(
 )
 
 
-@pytest.mark.parametrize("fmt", ["json", "text"])
-def test_the_worker_command_logs_outcomes_by_default(tmp_path: Path, fmt: str) -> None:
+def _exploding(tmp_path: Path) -> tuple[str, JobHandle]:
+    """The app file ``boomapp.py`` and a store URL holding one run of its failing job."""
     (tmp_path / "boomapp.py").write_text(APP)
     url = f"sqlite:///{tmp_path}/logs.db"
     with Conveyor(url) as app:
         app.job("explode")(lambda: None)
-        handle = app.jobs["explode"]().run_now()
+        return url, app.jobs["explode"]().run_now()
+
+
+@pytest.mark.parametrize("fmt", ["json", "text"])
+def test_the_worker_command_logs_outcomes_by_default(tmp_path: Path, fmt: str) -> None:
+    url, handle = _exploding(tmp_path)
     result = subprocess.run(
         [sys.executable, "-c", "from conveyor.cli import main; main()", "worker",
          "boomapp.py", "--burst", "--url", url, "--log-format", fmt],
@@ -117,11 +122,7 @@ def test_the_worker_command_logs_outcomes_by_default(tmp_path: Path, fmt: str) -
 @pytest.mark.parametrize("processes", ["1", "2"])
 def test_json_logs_have_no_plain_text_lines(tmp_path: Path, processes: str) -> None:
     """The banners (metrics address, supervisor) are JSON objects too under json."""
-    (tmp_path / "boomapp.py").write_text(APP)
-    url = f"sqlite:///{tmp_path}/logs.db"
-    with Conveyor(url) as app:
-        app.job("explode")(lambda: None)
-        app.jobs["explode"]().run_now()
+    url, _ = _exploding(tmp_path)
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
