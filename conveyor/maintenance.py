@@ -29,6 +29,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from conveyor.clock import epoch
+from conveyor.stores.base import LOST, JobFilter
 
 if TYPE_CHECKING:
     from conveyor.host import Host
@@ -50,6 +51,8 @@ PASS_EVERY = 1.0
 SLOW_PASSES = 10
 # Seconds between prunes of expired rate-limit buckets (on full passes).
 FLOW_PRUNE_EVERY = 60.0
+# At most this many rescued jobs per pass are read back for their hooks.
+LOST_HOOKED = 1000
 
 
 class Maintenance:
@@ -95,7 +98,7 @@ def maintain(app: Host, store: Store, leader: bool, full: bool = True) -> None:
     ``slow`` only on a ``full`` pass (every SLOW_PASSES-th of the leader). Each stage runs
     even when one before it failed; the first failure is raised afterwards (the worker
     logs it)."""
-    stages: list[Callable[[], Any]] = [functools.partial(_rescue, store)]
+    stages: list[Callable[[], Any]] = [functools.partial(_rescue, app, store)]
     for ext in app.extensions:
         if full or not getattr(ext, "slow", False):  # a duck-typed one may lack it
             stages.append(functools.partial(ext.maintain, app, store, leader))
@@ -109,8 +112,20 @@ def maintain(app: Host, store: Store, leader: bool, full: bool = True) -> None:
         raise failure
 
 
-def _rescue(store: Store) -> None:
+def _rescue(app: Host, store: Store) -> None:
+    """Rescue the jobs whose lease expired; their ``retrying``/``failed`` hooks hear of
+    it (read before and after, only while such hooks are registered)."""
+    hooks, lost = app.hooks, []
+    if hooks.wants("retrying") or hooks.wants("failed"):
+        try:
+            lost = [row.id for row in store.list_jobs(
+                JobFilter(states=[LOST]), LOST_HOOKED, 0, False)]
+        except Exception:  # a store that cannot tell: the rescue goes on without hooks
+            log.exception("could not read the expired jobs before rescuing them; their "
+                          "retrying/failed hooks are not run")
     rescued = store.rescue()
+    if rescued and lost:
+        hooks.rescued(r for r in map(app.get_job, lost) if r is not None)
     if rescued:
         log.warning("rescued %d running %s whose worker stopped renewing its lease; run again",
                     rescued, "job" if rescued == 1 else "jobs",

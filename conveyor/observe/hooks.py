@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
+import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
@@ -24,6 +25,10 @@ EVENTS = ("started", "completed", "failed", "retrying", "cancelled")
 _BY_STATE = {"completed": "completed", "failed": "failed", "pending": "retrying",
              "cancelled": "cancelled"}
 _FINISHED = ("completed", "failed", "retrying", "cancelled")
+# A job rescued from a worker that stopped heartbeating: its error type and public state
+# -> the hook event (run again: retrying; failed as a poison job: failed).
+_RESCUED = {("LeaseExpired", "queued"): "retrying", ("LeaseExpired", "scheduled"): "retrying",
+            ("PoisonJob", "failed"): "failed"}
 
 Hook = Callable[..., Any]
 
@@ -156,6 +161,30 @@ class Hooks:
             task = loop.create_task(run())
             _background.add(task)
             task.add_done_callback(_background.discard)
+
+
+    def rescued(self, records: Iterable[JobRecord]) -> threading.Thread | None:
+        """Run the ``retrying`` and ``failed`` hooks of jobs rescued from a worker that
+        stopped heartbeating (by a maintenance pass: no attempt's worker reports them), on
+        a thread of their own, so that the pass never waits for user code."""
+        todo = []
+        for record in records:
+            kind = record.error.get("type") if isinstance(record.error, dict) else None
+            event = _RESCUED.get((str(kind), record.state))
+            if event is not None and self.registered[event]:
+                todo.append((event, record))
+        if not todo:
+            return None
+
+        async def run() -> None:
+            for event, record in todo:
+                for hook in list(self.registered[event]):
+                    await call_hook(hook, event, record, None)
+
+        thread = threading.Thread(target=lambda: asyncio.run(run()), name="conveyor-hooks",
+                                  daemon=True)
+        thread.start()
+        return thread
 
 
 _background: set[asyncio.Task[None]] = set()

@@ -198,3 +198,22 @@ def test_a_hook_that_takes_no_record_is_refused() -> None:
     app = Conveyor("memory://")
     with pytest.raises(ConfigurationError, match="takes no argument"):
         app.on("completed", lambda: None)
+
+
+def test_a_job_rescued_from_a_dead_worker_fires_its_retrying_hook(app: Conveyor) -> None:
+    """No worker reports an attempt whose worker died: the maintenance pass that rescues
+    it tells the hooks (retrying; failed when it is failed as a poison job)."""
+    import time
+
+    seen = _recorder(app)
+
+    @app.job
+    def victim() -> None: ...
+
+    handle = victim().run_now()
+    [claimed] = app.store.claim("host:1:dead", None, 1, 0.05)  # its worker dies at once
+    time.sleep(0.2)  # the lease expires
+    app.maintain(app.store, True)
+    wait_for(lambda: seen, what="the retrying hook")
+    assert [(event, job_id) for event, job_id, *_ in seen] == [("retrying", handle.id)]
+    assert claimed.id == handle.id and seen[0][2] == "queued"
