@@ -149,9 +149,7 @@ class Hooks:
                 loop = asyncio.get_running_loop()
                 await asyncio.to_thread(_call_all_sync, fns, "cancelled", todo, loop)
                 return
-            for record in todo:
-                for fn in fns:
-                    await call_hook(fn, "cancelled", record, None)
+            await self._call_each([("cancelled", record) for record in todo])
 
         try:
             loop = asyncio.get_running_loop()
@@ -161,7 +159,6 @@ class Hooks:
             task = loop.create_task(run())
             _background.add(task)
             task.add_done_callback(_background.discard)
-
 
     def rescued(self, records: Iterable[JobRecord]) -> threading.Thread | None:
         """Run the ``retrying`` and ``failed`` hooks of jobs rescued from a worker that
@@ -175,16 +172,16 @@ class Hooks:
                 todo.append((event, record))
         if not todo:
             return None
-
-        async def run() -> None:
-            for event, record in todo:
-                for hook in list(self.registered[event]):
-                    await call_hook(hook, event, record, None)
-
-        thread = threading.Thread(target=lambda: asyncio.run(run()), name="conveyor-hooks",
-                                  daemon=True)
+        thread = threading.Thread(target=lambda: asyncio.run(self._call_each(todo)),
+                                  name="conveyor-hooks", daemon=True)
         thread.start()
         return thread
+
+    async def _call_each(self, todo: list[tuple[str, JobRecord]]) -> None:
+        """The hooks of each (event, record) in turn, outside a worker's attempt."""
+        for event, record in todo:
+            for hook in list(self.registered[event]):
+                await call_hook(hook, event, record, None)
 
 
 _background: set[asyncio.Task[None]] = set()

@@ -60,8 +60,8 @@ class Sizing:
         """Seconds an outcome may wait for the other jobs held to finish, to be stored
         with theirs while a limit holds work back: only while jobs finish quickly (the
         wait is a slot left idle), and no longer than half the average turnaround."""
-        quick = self.turnaround is not None and self.turnaround < QUICK
-        return min(GATHER, self.turnaround / 2) if quick and self.turnaround else 0.0
+        took = self.turnaround
+        return min(GATHER, took / 2) if took is not None and took < QUICK else 0.0
 
     def claimed(self, jobs: Iterable[ClaimedJob]) -> None:
         now = time.monotonic()
