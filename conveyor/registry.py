@@ -64,6 +64,11 @@ class JobRegistry(Mapping[str, JobDefinition]):
     def definition_by_slug(self, slug: str) -> JobDefinition | None:
         return self._by_slug.get(slug)
 
+    def definition_named(self, name: str) -> JobDefinition | None:
+        """The job of id ``name``, or of its slug (``send_email`` for ``"send-email"``):
+        what ``app.jobs.<name>`` finds."""
+        return self._by_id.get(name) or self._by_slug.get(slugify(name))
+
     def definitions(self) -> list[JobDefinition]:
         return list(self._by_id.values())
 
@@ -86,7 +91,7 @@ class JobRegistry(Mapping[str, JobDefinition]):
     def __getattr__(self, name: str) -> JobDefinition:
         if name.startswith("__"):
             raise AttributeError(name)
-        found = self._by_id.get(name) or self._by_slug.get(slugify(name))
+        found = self.definition_named(name)
         if found is None:
             raise AttributeError(
                 f"no job {name!r} is defined; defined jobs: {', '.join(self._by_id) or 'none'}"

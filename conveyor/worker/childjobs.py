@@ -79,11 +79,9 @@ class ChildHandle:
 
 def serve(jobs: Any, request: tuple[Any, ...]) -> tuple[Any, ...]:
     """In the worker: store the trigger a child asked for; ("ok", id) or ("error", ...)."""
-    from conveyor.jobs import slugify
-
     try:
         _, name, args, kwargs, how, when, options = request
-        job = jobs.definition(name) or jobs.definition_by_slug(slugify(name)) or jobs[name]
+        job = jobs.definition_named(name) or jobs[name]  # as meta.jobs.<name> finds it
         handle = getattr(job(*args, **kwargs), how)(*when, **options)
         return ("ok", handle.id)
     except Exception as exc:  # the child raises it
