@@ -254,9 +254,11 @@ class PostgresStore(
 
     def _top_up(self, conn: psycopg.Connection[Any], params: dict[str, Any],
                 queues: Sequence[str] | None, rows: list[Any]) -> list[Any]:
-        """``rows`` and, short of the limit, the limited claim (a rule may be in force)."""
+        """``rows`` and, if the plain claim took none, the limited claim (a rule may be in
+        force). A plain claim that took some saw no rule in force: it took every due job
+        it could, and a second statement would only cost the claim a round trip."""
         limit = params["limit"]
-        if len(rows) < limit:
+        if not rows:
             more = {**params, "limit": limit - len(rows)}
             cur = conn.execute(Q["flow_claim"], self._flow_params(more, queues))
             return rows + self._flow_claimed(cur.fetchall(), queues)
