@@ -16,7 +16,6 @@ if TYPE_CHECKING:
     from conveyor.cleanup import CleanupPolicies
     from conveyor.jobs import JobDefinition
     from conveyor.observe import Observer
-    from conveyor.observe.hooks import Hooks
     from conveyor.registry import JobRegistry
     from conveyor.stores.base import ClaimedJob, FlowRule, Store
 
@@ -64,7 +63,6 @@ class Host(TriggerHost, Protocol):
     event_retention: float | None
     cleanup: CleanupPolicies
     allow_private_fetch: bool
-    hooks: Hooks
     observers: list[Observer]
     extensions: list[Extension]
     # Runs jobs that take an ``io`` parameter (the durable-runs service's ``run``).

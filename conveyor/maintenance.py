@@ -29,6 +29,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from conveyor.clock import epoch
+from conveyor.observe import watches_rescues
 from conveyor.stores.base import LOST, JobFilter
 
 if TYPE_CHECKING:
@@ -51,7 +52,7 @@ PASS_EVERY = 1.0
 SLOW_PASSES = 10
 # Seconds between prunes of expired rate-limit buckets (on full passes).
 FLOW_PRUNE_EVERY = 60.0
-# At most this many rescued jobs per pass are read back for their hooks.
+# At most this many rescued jobs per pass are read back for their observers.
 LOST_HOOKED = 1000
 
 
@@ -113,19 +114,24 @@ def maintain(app: Host, store: Store, leader: bool, full: bool = True) -> None:
 
 
 def _rescue(app: Host, store: Store) -> None:
-    """Rescue the jobs whose lease expired; their ``retrying``/``failed`` hooks hear of
-    it (read before and after, only while such hooks are registered)."""
-    hooks, lost = app.hooks, []
-    if hooks.wants("retrying") or hooks.wants("failed"):
+    """Rescue the jobs whose lease expired; the observers that watch rescues (hooks,
+    metrics) are told of them (read before and after, only while one watches)."""
+    watchers, lost = [o for o in app.observers if watches_rescues(o)], []
+    if watchers:
         try:
             lost = [row.id for row in store.list_jobs(
                 JobFilter(states=[LOST]), LOST_HOOKED, 0, False)]
-        except Exception:  # a store that cannot tell: the rescue goes on without hooks
+        except Exception:  # a store that cannot tell: the rescue goes on unobserved
             log.exception("could not read the expired jobs before rescuing them; their "
-                          "retrying/failed hooks are not run")
+                          "rescue is not reported to hooks or metrics")
     rescued = store.rescue()
     if rescued and lost:
-        hooks.rescued(r for r in map(app.get_job, lost) if r is not None)
+        records = [r for r in map(app.get_job, lost) if r is not None]
+        for observer in watchers:
+            try:
+                observer.rescued(records)
+            except Exception:
+                log.exception("observer %r failed on rescued jobs", observer)
     if rescued:
         log.warning("rescued %d running %s whose worker stopped renewing its lease; run again",
                     rescued, "job" if rescued == 1 else "jobs",

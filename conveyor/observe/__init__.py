@@ -9,7 +9,7 @@ logged and never fails the job. A worker whose observers watch nothing makes no 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, TypeGuard
 
 if TYPE_CHECKING:
     from conveyor.records import JobRecord
@@ -62,6 +62,41 @@ class InlineObserver(Protocol):
     ) -> None: ...
 
 
+class RescueObserver(Protocol):
+    """Told of jobs rescued from a worker that stopped heartbeating, by the maintenance
+    pass that rescued them (no worker reports such an attempt). An observer of either kind
+    may also be one; :func:`rescued_event` tells what each rescue was."""
+
+    def watching_rescues(self) -> bool:
+        """Whether to read the rescued jobs back for :meth:`rescued` (a read per pass)."""
+        ...
+
+    def rescued(self, records: list[JobRecord]) -> object:
+        """``records``: the jobs as the rescue left them; must not block (hand user code
+        to a thread of its own)."""
+        ...
+
+
 Observer = WorkerObserver | InlineObserver
 
-__all__ = ["InlineObserver", "ObservedApp", "Observer", "RecordSource", "WorkerObserver"]
+# A rescued job's error type and public state -> what its attempt counts as (run again:
+# retrying; failed as a poison job: failed).
+_RESCUED = {("LeaseExpired", "queued"): "retrying", ("LeaseExpired", "scheduled"): "retrying",
+            ("PoisonJob", "failed"): "failed"}
+
+
+def rescued_event(record: JobRecord) -> str | None:
+    """"retrying" or "failed" for a job a rescue left to run again or failed as poison;
+    None when it is no longer as the rescue left it."""
+    kind = record.error.get("type") if isinstance(record.error, dict) else None
+    return _RESCUED.get((str(kind), record.state))
+
+
+def watches_rescues(observer: object) -> TypeGuard[RescueObserver]:
+    """Whether ``observer`` is a :class:`RescueObserver` that wants the rescued jobs now."""
+    watching = getattr(observer, "watching_rescues", None)
+    return callable(watching) and bool(watching())
+
+
+__all__ = ["InlineObserver", "ObservedApp", "Observer", "RecordSource", "RescueObserver",
+           "WorkerObserver", "rescued_event", "watches_rescues"]

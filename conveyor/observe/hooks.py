@@ -11,6 +11,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from conveyor.errors import ConfigurationError
+from conveyor.observe import rescued_event
 
 if TYPE_CHECKING:
     from conveyor.observe import RecordSource
@@ -25,10 +26,6 @@ EVENTS = ("started", "completed", "failed", "retrying", "cancelled")
 _BY_STATE = {"completed": "completed", "failed": "failed", "pending": "retrying",
              "cancelled": "cancelled"}
 _FINISHED = ("completed", "failed", "retrying", "cancelled")
-# A job rescued from a worker that stopped heartbeating: its error type and public state
-# -> the hook event (run again: retrying; failed as a poison job: failed).
-_RESCUED = {("LeaseExpired", "queued"): "retrying", ("LeaseExpired", "scheduled"): "retrying",
-            ("PoisonJob", "failed"): "failed"}
 
 Hook = Callable[..., Any]
 
@@ -160,14 +157,16 @@ class Hooks:
             _background.add(task)
             task.add_done_callback(_background.discard)
 
+    def watching_rescues(self) -> bool:
+        return bool(self.registered["retrying"] or self.registered["failed"])
+
     def rescued(self, records: Iterable[JobRecord]) -> threading.Thread | None:
         """Run the ``retrying`` and ``failed`` hooks of jobs rescued from a worker that
         stopped heartbeating (by a maintenance pass: no attempt's worker reports them), on
         a thread of their own, so that the pass never waits for user code."""
         todo = []
         for record in records:
-            kind = record.error.get("type") if isinstance(record.error, dict) else None
-            event = _RESCUED.get((str(kind), record.state))
+            event = rescued_event(record)
             if event is not None and self.registered[event]:
                 todo.append((event, record))
         if not todo:

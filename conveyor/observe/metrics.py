@@ -11,8 +11,11 @@ import os
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, Protocol
 
+from conveyor.observe import rescued_event
+
 if TYPE_CHECKING:
     from conveyor.observe import ObservedApp
+    from conveyor.records import JobRecord
     from conveyor.stores.base import ClaimedJob, Outcome, Store
 
 
@@ -112,9 +115,22 @@ class MetricsObserver:
         if outcome.state != "waiting":
             children[4].observe(max(0.0, outcome.finished_at - job.started_at))
 
+    def watching_rescues(self) -> bool:
+        return True
+
+    def rescued(self, records: list[JobRecord]) -> None:
+        """A job rescued from a dead worker: its attempt failed (retried, or failed as a
+        poison job)."""
+        for record in records:
+            counter = _RESCUE_COUNTER.get(rescued_event(record))
+            if counter is not None:
+                self._of(record.job)[counter].inc()
+
 
 # An outcome's state -> the index of the counter it counts in MetricsObserver._of
 _COUNTER_OF = {"completed": 1, "failed": 2, "pending": 3}
+# A rescue's event (conveyor.observe.rescued_event) -> the index of the counter it counts in
+_RESCUE_COUNTER: dict[str | None, int] = {"retrying": 3, "failed": 2}
 
 
 def install(app: ObservedApp) -> bool:

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from conveyor import Conveyor
+from conveyor.observe import metrics
 from conveyor.stores.base import POISON_RESCUES
 from tests.support import store_url
 
@@ -90,6 +91,22 @@ def test_a_burst_worker_started_after_a_kill_9_runs_the_dead_workers_job(
     assert handle.result(timeout=1) == "lingered"
     record = app.get_job(handle.id)
     assert record is not None and record.attempts == 2
+
+
+def test_the_attempt_a_kill_9_ended_counts_as_retried_in_the_metrics(
+    app: Conveyor, url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The worker whose maintenance rescues the dead worker's job counts its attempt."""
+    def count(outcome: str) -> float:
+        sample = metrics.instruments().registry.get_sample_value(
+            f"conveyor_attempts_{outcome}_total", {"job": "lingering"})
+        return sample or 0.0
+
+    before = {outcome: count(outcome) for outcome in ("retried", "failed", "completed")}
+    test_a_burst_worker_started_after_a_kill_9_runs_the_dead_workers_job(
+        app, url, tmp_path, monkeypatch)
+    assert {outcome: count(outcome) - before[outcome] for outcome in before} == {
+        "retried": 1, "failed": 0, "completed": 1}
 
 
 def test_sigterm_finishes_running_jobs_within_grace_and_releases_the_rest(
