@@ -19,6 +19,7 @@ from conveyor.serialization import dumps
 from conveyor.stores.base import ClaimedJob, Outcome
 from conveyor.text import MAX_ERROR_MESSAGE, clean
 from conveyor.timeunits import delay_seconds
+from conveyor.worker.abandoned import abandon
 from conveyor.worker.failure import error_json
 from conveyor.worker.isolation import ChildFailed, ThreadAbandoned, in_thread, run_isolated
 from conveyor.worker.meta import Buffer, ChildMeta, JobFailure, Meta, ReactionJob
@@ -305,19 +306,13 @@ async def _within(attempt: Coroutine[Any, Any, Any], claimed: ClaimedJob) -> Any
         log.warning("job %s (%s, attempt %d) is past its timeout of %g s and ignores being "
                     "cancelled; its coroutine is abandoned (it runs on)", claimed.id,
                     claimed.job, claimed.attempt, claimed.timeout or 0)
-        task.add_done_callback(_ignore_outcome)
+        abandon(task, claimed)
         raise TimeoutError
     if task.cancelled():
         raise TimeoutError
     # It ended some other way once cancelled (returned, or raised): past its timeout all
     # the same, so the attempt fails (with what it raised as the cause).
     raise TimeoutError from task.exception()
-
-
-def _ignore_outcome(task: asyncio.Future[Any]) -> None:
-    """An abandoned attempt's outcome, read so that asyncio does not log it as lost."""
-    if not task.cancelled():
-        task.exception()
 
 
 def _ran(definition: JobDefinition, claimed: ClaimedJob) -> str | None:

@@ -17,6 +17,7 @@ from conveyor.errors import StoreBusy, StoreError, is_connection_error
 from conveyor.lockwait import patiently
 from conveyor.observe.dispatch import Dispatch
 from conveyor.stores.base import Store
+from conveyor.worker.abandoned import close_abandoned
 from conveyor.worker.attempts import Active, Attempts
 from conveyor.worker.cadence import Cadence
 from conveyor.worker.lanes import Slots
@@ -277,6 +278,7 @@ class LeasesMixin:
             await self._release(leftover)
         for task in helpers:
             task.cancel()
+        close_abandoned()
         await self.observers.drain(max(self.grace, 5.0))
         with contextlib.suppress(Exception):
             await self.db(self._patient, self.store.unregister_worker, self.id)
