@@ -23,6 +23,7 @@ class LeasesCore:
         with d.writing() as conn:
             live = dict(d.run(conn, "heartbeat", params).fetchall())
             d.run(conn, "worker_heartbeat", params)
+            d.run(conn, "outlived_rescues", params)
         return {i for i, token in held.items() if live.get(i) != token}
 
     @retried

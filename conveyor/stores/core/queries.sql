@@ -71,6 +71,11 @@ ORDER BY fire_at DESC LIMIT :limit
 -- name: worker_heartbeat
 UPDATE conveyor_workers SET heartbeat_at = :now WHERE id = :worker
 
+-- name: outlived_rescues
+-- The worker heartbeats: it did not die when these jobs were rescued from it, so they no
+-- longer count as held with a job it may yet die holding (expired_leases, poison rule).
+UPDATE conveyor_jobs SET rescued_worker = NULL WHERE rescued_worker = :worker
+
 -- name: store_event
 INSERT INTO conveyor_events (id, name, payload, sent_at, deliver_at, delivered_at, source)
 VALUES (:id, :name, :payload, :now, :deliver_at, NULL, :source)

@@ -287,6 +287,52 @@ def test_a_job_claimed_after_its_workers_other_jobs_expired_is_not_alone(
         assert states == ["queued", "queued"], rescue
 
 
+def test_a_job_rescued_then_completed_elsewhere_still_counts_for_its_dead_worker(
+    app: Conveyor,
+) -> None:
+    """The dead worker's first job is rescued, then runs and completes on another worker
+    before the later claim's lease expires: the later job was still not alone on the
+    worker that died (a rescued job's end does not unmark whom it was rescued from)."""
+    first = _insert(app, max_attempts=20, priority=10)
+    later = _insert(app, max_attempts=20)
+    for rescue in range(POISON_RESCUES):
+        worker = f"victim-{rescue}"
+        assert [j.id for j in app.store.claim(worker, None, 1, 0.05)] == [first]
+        assert [j.id for j in app.store.claim(worker, None, 1, 0.25)] == [later]
+        time.sleep(0.1)
+        assert app.store.rescue() == 1
+        (again,) = app.store.claim("healthy", None, 1, 30)
+        assert again.id == first
+        assert app.store.complete([Outcome(first, again.token, "completed", time.time())])
+        time.sleep(0.2)
+        assert app.store.rescue() == 1
+        assert app.get_job(later).state == "queued", rescue  # type: ignore[union-attr]
+        app.store.retry_jobs([first])
+
+
+def test_a_worker_that_outlived_the_rescue_of_its_jobs_later_dies_alone(
+    app: Conveyor,
+) -> None:
+    """A worker stalled past its lease (its job was rescued) but did not die: it
+    heartbeats again. When it later dies holding one job alone, that job was alone on it
+    (the job rescued before is not counted with it), and three such deaths fail it."""
+    poison = _insert(app, max_attempts=20)
+    for death in range(POISON_RESCUES):
+        worker = f"stalled-{death}"
+        other = _insert(app, max_attempts=20, priority=10)
+        assert [j.id for j in app.store.claim(worker, None, 1, 0.05)] == [other]
+        time.sleep(0.1)
+        assert app.store.rescue() == 1
+        assert app.store.heartbeat(worker, {}, 30) == set()  # alive after all
+        app.cancel(other)
+        assert [j.id for j in app.store.claim(worker, None, 1, 0.05)] == [poison]
+        time.sleep(0.1)
+        assert app.store.rescue() == 1  # it died holding the poison job alone
+    record = app.get_job(poison)
+    assert record is not None and record.state == "failed"
+    assert record.error is not None and record.error["type"] == "PoisonJob"
+
+
 def test_alone_and_shared_rescues_add_up_toward_poison(app: Conveyor) -> None:
     job_id = _insert(app, max_attempts=20)
     other = _insert(app, max_attempts=20)
