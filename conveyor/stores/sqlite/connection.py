@@ -112,16 +112,14 @@ def migrate(conn: sqlite3.Connection, path: str, upto: int | None = None) -> lis
 
 def begin_immediate(conn: sqlite3.Connection) -> None:
     """BEGIN IMMEDIATE, retried with short naps while another connection holds the write
-    lock; StoreBusy after BUSY_TIMEOUT."""
-    conn.execute("PRAGMA busy_timeout = 0")
+    lock (the connection's busy timeout must be 0: :meth:`Locked.transaction`); StoreBusy
+    after BUSY_TIMEOUT."""
     try:
         _retry_busy(lambda: conn.execute("BEGIN IMMEDIATE"))
     except sqlite3.OperationalError as exc:
         if _is_busy(exc):
             raise busy(conn, exc) from None
         raise classify(conn, exc) from exc
-    finally:
-        conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT * 1000)}")
 
 
 def _is_busy(exc: sqlite3.Error) -> bool:
@@ -135,6 +133,18 @@ class Locked:
         self.conn = conn
         self.lock = threading.RLock()
         self.closed = False
+        # The connection's busy timeout is BUSY_TIMEOUT (statements outside a transaction
+        # wait for the write lock); False: 0, as the last transaction left it. Set each
+        # way only when it changes: a worker's transactions come back to back, and every
+        # statement is a moment its thread gives up the GIL.
+        self.patient = True
+
+    def be_patient(self) -> None:
+        """Statements outside a transaction wait up to BUSY_TIMEOUT for the write lock
+        (call under the lock)."""
+        if not self.patient:
+            self.conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT * 1000)}")
+            self.patient = True
 
     def close(self) -> None:
         with self.lock:
@@ -150,6 +160,9 @@ class Locked:
     def transaction(self) -> Iterator[sqlite3.Connection]:
         with self.lock:
             self._check_open()
+            if self.patient:  # BEGIN IMMEDIATE fails at once, to be retried with naps
+                self.conn.execute("PRAGMA busy_timeout = 0")
+                self.patient = False
             begin_immediate(self.conn)
             try:
                 yield self.conn
@@ -185,6 +198,12 @@ class _Holding:
         if db.closed:
             db.lock.release()
             db._check_open()
+        if not db.patient:
+            try:
+                db.be_patient()
+            except BaseException:
+                db.lock.release()
+                raise
         return db.conn
 
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,

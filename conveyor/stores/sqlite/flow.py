@@ -5,6 +5,7 @@ every claim on the file, so group locks are free here."""
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -91,10 +92,36 @@ class SQLiteFlow:
         self.conn.execute("DELETE FROM conveyor_rate WHERE expires_at <= ?", (self.clock,))
 
 
+def pick_due(conn: sqlite3.Connection, q: Mapping[str, str], params: dict[str, Any],
+             filter_sql: str) -> tuple[bool, str]:
+    """Whether a flow rule is in force, and the due jobs the plain claim takes
+    (``filter_sql``: :func:`claim_filter`'s) as JSON, read in one step of SQLite."""
+    ruled, picked = conn.execute(q["claim_pick"].format(queues=filter_sql), params).fetchone()
+    return bool(ruled), picked
+
+
+def take_picked(conn: sqlite3.Connection, q: Mapping[str, str], params: dict[str, Any],
+                picked: str) -> list[list[Any]]:
+    """Lease the jobs :func:`pick_due` picked; their rows, laid out as ``take``'s
+    RETURNING list."""
+    rows: list[list[Any]] = json.loads(picked)
+    if not rows:
+        return rows
+    ids = ",".join(str(r[0]) for r in rows)
+    conn.execute(q["claim_take"], {**params, "ids": f"[{ids}]"})
+    now = params["now"]
+    for r in rows:
+        if r[7] is not None:
+            r[7] = float(r[7])
+        r[8] = float(r[8])
+        r[16] = now
+    return rows
+
+
 def claim_limited(conn: sqlite3.Connection, rules: Rules, q: Mapping[str, str],
                   params: dict[str, Any], queues: Sequence[str] | None, limit: int,
                   lookout: Lookout) -> list[Any]:
-    """Claim under flow rules (``q``: the store's queries, ``claim`` and ``take``).
+    """Claim under flow rules (``q``: the store's queries, the plain claim's and ``take``).
 
     The plain claim is tried first, inside a savepoint: if the jobs it took keep every
     limit (counted under the write lock), they are what :func:`pick` would choose, at the
@@ -104,9 +131,9 @@ def claim_limited(conn: sqlite3.Connection, rules: Rules, q: Mapping[str, str],
     flow = SQLiteFlow(conn, params["now"])
     if lookout.optimistic():
         conn.execute("SAVEPOINT conveyor_plain_take")
-        sql = q["claim"].format(queues=claim_filter(
+        _, picked = pick_due(conn, q, params, claim_filter(
             params, queues, rules.paused_jobs, rules.paused_queues))
-        rows = conn.execute(sql, params).fetchall()
+        rows: list[Any] = take_picked(conn, q, params, picked)
         taken = [(r[1], r[11], r[17]) for r in rows]
         if fits(flow, rules, taken, flow.clock):
             conn.execute("RELEASE conveyor_plain_take")

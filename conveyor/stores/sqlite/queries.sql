@@ -229,18 +229,32 @@ DELETE FROM conveyor_rate WHERE expires_at <= :now
 -- name: flow_prune
 DELETE FROM conveyor_rate WHERE expires_at <= :now
 
--- name: claim
--- The due jobs in claim order (the due index), leased to :worker; {queues}: the worker's
--- queue filter. The write lock (BEGIN IMMEDIATE) keeps claims apart.
+-- name: claim_pick
+-- The due jobs in claim order (the due index), as one row: a JSON array of one array per
+-- job, laid out as the claim's rows ({queues}: the worker's queue filter). One row, not
+-- one per job: each row fetched is a step of SQLite that gives up the GIL, and a worker
+-- whose job threads hold it waits for it back at every one, under the write lock. Reals
+-- go as text of 17 digits (JSON's 15 would round them). The write lock (BEGIN IMMEDIATE)
+-- keeps claims apart: claim_take then leases exactly these. First column: whether a flow
+-- rule is in force (the limited claim takes over), read in the same step.
+SELECT EXISTS (SELECT 1 FROM conveyor_flow
+        WHERE paused OR concurrency IS NOT NULL OR rate_limit IS NOT NULL),
+    json_group_array(json_array(id, job, args, kwargs, attempts + 1, max_attempts, retry,
+    iif(timeout IS NULL, NULL, printf('%!.17g', timeout)), printf('%!.17g', run_at), owner,
+    key, queue, version, schedule_id, event_id, priority, NULL, concurrency_key,
+    trace_context))
+FROM (SELECT id, job, args, kwargs, attempts, max_attempts, retry, timeout, run_at, owner,
+    key, queue, version, schedule_id, event_id, priority, concurrency_key, trace_context
+    FROM conveyor_jobs
+    WHERE state IN ('pending', 'waiting') AND run_at <= :now {queues}
+    ORDER BY priority DESC, run_at, id LIMIT :limit)
+
+-- name: claim_take
+-- Leases the jobs claim_pick chose (:ids, a JSON array of their ids).
 UPDATE conveyor_jobs SET state = 'running', attempts = attempts + 1, started_at = :now,
     lease_token = :token, lease_expires_at = :now + :lease, worker_id = :worker,
     dedupe_key = NULL
-WHERE id IN (SELECT id FROM conveyor_jobs
-    WHERE state IN ('pending', 'waiting') AND run_at <= :now {queues}
-    ORDER BY priority DESC, run_at, id LIMIT :limit)
-RETURNING id, job, args, kwargs, attempts, max_attempts, retry, timeout, run_at, owner, key,
-    queue, version, schedule_id, event_id, priority, started_at, concurrency_key,
-    trace_context
+WHERE id IN (SELECT value FROM json_each(:ids))
 
 -- name: take
 -- Under flow rules: the ids flowlogic picked ({ids}; still due: the transaction holds the lock).

@@ -25,7 +25,13 @@ from conveyor.stores.group import GroupCommit
 from conveyor.stores.matching import FAR_FUTURE
 from conveyor.stores.sqlite import connection
 from conveyor.stores.sqlite.dialect import SQLiteDialect
-from conveyor.stores.sqlite.flow import claim_filter, claim_limited, read_rules
+from conveyor.stores.sqlite.flow import (
+    claim_filter,
+    claim_limited,
+    pick_due,
+    read_rules,
+    take_picked,
+)
 from conveyor.stores.sqlite.records import DataVersionWaiter
 from conveyor.stores.sqlite.schema import available
 
@@ -90,6 +96,7 @@ class SQLiteStore(
         """Apply the first ``upto`` migrations only (None: all); for upgrade tests."""
         with self.db.lock:
             self.db._check_open()
+            self.db.be_patient()
             return connection.migrate(self.db.conn, self.path, upto)
 
     # -- the hot path -----------------------------------------------------------
@@ -129,11 +136,11 @@ class SQLiteStore(
             "now": epoch(self.clock), "token": token, "lease": lease,
             "worker": worker_id, "limit": limit,
         }
-        rules = Rules.of(read_rules(conn))
-        if rules:
+        ruled, picked = pick_due(conn, Q, params, claim_filter(params, queues))
+        if ruled:
+            rules = Rules.of(read_rules(conn))
             return claim_limited(conn, rules, Q, params, queues, limit, self.lookout)
-        sql = Q["claim"].format(queues=claim_filter(params, queues))
-        return conn.execute(sql, params).fetchall()
+        return take_picked(conn, Q, params, picked)
 
     def _outcome_rows(self, outcomes: Sequence[Outcome]
                       ) -> tuple[list[tuple[str, list[Any]]], bool]:
