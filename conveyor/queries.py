@@ -214,15 +214,19 @@ class Queries:
     def _cancel_matching(self, flt: JobFilter) -> int:
         if not self._app.hooks.wants("cancelled"):
             return self._store.cancel(flt)
-        # Hooks see what was cancelled; running jobs are reported by their worker.
+        # Hooks see what was cancelled here: all but running jobs with a live lease,
+        # reported by their worker (a lost job's worker may be dead: reported here).
         states, count = flt.states or [], 0
+        here = [s for s in states if s != "running"]
+        if "running" in states and LOST not in here:
+            here.append(LOST)
+        if here:
+            listed = replace(flt, states=here)
+            listed.ids = [row.id for row in self._store.list_jobs(listed, 1_000_000, 0, False)]
+            count += self._store.cancel(listed) if listed.ids else 0
+            self._cancelled(listed.ids)
         if "running" in states:
             count += self._store.cancel(replace(flt, states=["running"]))
-        flt.states = [s for s in states if s != "running"]
-        if flt.states:
-            flt.ids = [row.id for row in self._store.list_jobs(flt, 1_000_000, 0, False)]
-            count += self._store.cancel(flt) if flt.ids else 0
-            self._cancelled(flt.ids)
         return count
 
     def cancel(self, job_id: int, cascade: bool = False) -> bool:
@@ -239,14 +243,18 @@ class Queries:
         if not found:
             return set()
         hooked = self._app.hooks.wants("cancelled")
-        # running jobs are reported by their worker
-        running = {r.id for r in self._store.list_jobs(
-            JobFilter(ids=found, states=["running"]), len(found), 0, False)} if hooked else set()
+        # running jobs with a live lease are reported by their worker (as above)
+        running = self._ids(found, "running") - self._ids(found, LOST) if hooked else set()
         done = [i for start in range(0, len(found), _CHUNK)
                 for i in self._store.cancel_each(found[start:start + _CHUNK], cascade)]
         if hooked:
             self._cancelled([i for i in done if i not in running])
         return set(done)
+
+    def _ids(self, ids: Sequence[int], state: str) -> set[int]:
+        """Those of ``ids`` in ``state``."""
+        flt = JobFilter(ids=list(ids), states=[state])
+        return {row.id for row in self._store.list_jobs(flt, len(ids), 0, False)}
 
     def _cancelled(self, ids: Sequence[int]) -> None:
         self._app.hooks.cancelled(self, self.records(ids))

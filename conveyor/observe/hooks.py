@@ -103,17 +103,24 @@ class Hooks:
         self, app: RecordSource, job: ClaimedJob, outcome: Outcome | None,
         error: BaseException | None,
     ) -> None:
+        # A cancel that came once this attempt's lease had lapsed took a lost job, and
+        # the canceller reported it (its worker may have been dead), not this worker.
+        lease = getattr(app, "lease", None)  # (an app's: seconds)
+        lapsed = (job.renewed_at or job.started_at) + lease if lease else None
         if outcome is None:  # lost while running: only a cancel is an outcome of its own
-            await self.fire(app, "cancelled", job.id, None, only_if_state="cancelled")
+            await self.fire(app, "cancelled", job.id, None, only_if_state="cancelled",
+                            lapsed=lapsed)
             return
         event = _BY_STATE.get(outcome.state)
         if event is not None:
             await self.fire(app, event, job.id, error,
-                            attempt=job.attempt if event == "retrying" else None)
+                            attempt=job.attempt if event == "retrying" else None,
+                            lapsed=lapsed)
 
     async def fire(
         self, app: RecordSource, event: str, job_id: int, error: BaseException | None,
         only_if_state: str | None = None, attempt: int | None = None,
+        lapsed: float | None = None,
     ) -> None:
         # A job read back cancelled after its attempt completed or failed was cancelled
         # as the attempt ended: the store refused that outcome (the cancel took the
@@ -123,6 +130,8 @@ class Hooks:
             return
         record = await asyncio.to_thread(app.get_job, job_id)
         if record is None or (only_if_state and record.state != only_if_state):
+            return
+        if record.state == "cancelled" and _cancelled_since(record, lapsed):
             return
         if fenced and record.state == "cancelled":
             event, error = "cancelled", None
@@ -184,6 +193,12 @@ class Hooks:
 
 
 _background: set[asyncio.Task[None]] = set()
+
+
+def _cancelled_since(record: JobRecord, at: float | None) -> bool:
+    """Was ``record`` cancelled at or after ``at`` (seconds, on the store's clock)?"""
+    return at is not None and record.finished_at is not None and (
+        record.finished_at.timestamp() >= at)
 
 
 def _as_retried(record: JobRecord, attempt: int) -> JobRecord:

@@ -10,7 +10,8 @@ import pytest
 
 from conveyor import Conveyor, Fail, Retry
 from conveyor.errors import ConfigurationError
-from tests.conformance.helpers import drain, wait_for, worker_thread
+from conveyor.stores.base import LOST, JobFilter
+from tests.conformance.helpers import NewApp, drain, wait_for, worker_thread
 
 
 def _recorder(app: Conveyor) -> list[tuple[str, int, str, Any]]:
@@ -217,3 +218,61 @@ def test_a_job_rescued_from_a_dead_worker_fires_its_retrying_hook(app: Conveyor)
     wait_for(lambda: seen, what="the retrying hook")
     assert [(event, job_id) for event, job_id, *_ in seen] == [("retrying", handle.id)]
     assert claimed.id == handle.id and seen[0][2] == "queued"
+
+
+def _cancel(app: Conveyor, how: str, job_id: int, job: str) -> None:
+    if how == "cancel":
+        assert app.cancel(job_id)
+    else:
+        assert app.cancel_jobs(type=job, state=how or None) == 1
+
+
+CANCELS = ["cancel", "", "running"]  # app.cancel, cancel_jobs, cancel_jobs(state="running")
+
+
+@pytest.mark.parametrize("how", CANCELS)
+def test_a_dead_workers_job_cancelled_fires_cancelled_once(app: Conveyor, how: str) -> None:
+    """No worker will report it: the canceller does."""
+    import time
+
+    seen = _recorder(app)
+
+    @app.job
+    def orphan() -> None: ...
+
+    handle = orphan().run_now()
+    app.store.claim("host:1:dead", None, 1, 0.05)  # its worker dies at once
+    time.sleep(0.15)  # the lease expires
+    _cancel(app, how, handle.id, "orphan")
+    wait_for(lambda: seen, what="the cancelled hook")
+    time.sleep(0.2)
+    assert [(e, i) for e, i, *_ in seen] == [("cancelled", handle.id)]
+
+
+@pytest.mark.parametrize("how", CANCELS)
+def test_a_lost_job_cancelled_while_its_slow_worker_runs_on_fires_cancelled_once(
+    new_app: NewApp, how: str
+) -> None:
+    """The worker's loop stalls past the lease (its job is lost, not rescued yet) and the
+    job is cancelled then: the canceller reports it (its worker may be dead), and the
+    worker that runs on and finds its lease gone does not report it again."""
+    import time
+
+    app = new_app(lease=0.3)
+    seen = _recorder(app)
+    started = threading.Event()
+
+    @app.job
+    async def hog() -> None:
+        started.set()
+        time.sleep(1.0)  # blocks its worker's loop: no heartbeat renews the lease
+
+    handle = hog().run_now()
+    with worker_thread(app):
+        assert started.wait(10)
+        lost = JobFilter(states=[LOST])
+        wait_for(lambda: app.store.count(lost) == 1, what="the lease to expire")
+        _cancel(app, how, handle.id, "hog")
+        wait_for(lambda: any(e == "cancelled" for e, *_ in seen), what="the cancelled hook")
+        time.sleep(1.5)  # the worker runs on, finds its lease gone and ends the attempt
+    assert [(e, i) for e, i, *_ in seen if e != "started"] == [("cancelled", handle.id)]
