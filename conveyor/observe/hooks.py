@@ -103,7 +103,7 @@ class Hooks:
         self, app: RecordSource, job: ClaimedJob, outcome: Outcome | None,
         error: BaseException | None,
     ) -> None:
-        # A cancel that came once this attempt's lease had lapsed took a lost job, and
+        # A cancel that came after this attempt's lease had lapsed took a lost job, and
         # the canceller reported it (its worker may have been dead), not this worker.
         lease = getattr(app, "lease", None)  # (an app's: seconds)
         lapsed = (job.renewed_at or job.started_at) + lease if lease else None
@@ -196,9 +196,10 @@ _background: set[asyncio.Task[None]] = set()
 
 
 def _cancelled_since(record: JobRecord, at: float | None) -> bool:
-    """Was ``record`` cancelled at or after ``at`` (seconds, on the store's clock)?"""
+    """Was ``record`` cancelled after ``at`` (seconds, on the store's clock)? A cancel
+    takes a lease as lost only once it is past its end (``<``, as the store does)."""
     return at is not None and record.finished_at is not None and (
-        record.finished_at.timestamp() >= at)
+        record.finished_at.timestamp() > at)
 
 
 def _as_retried(record: JobRecord, attempt: int) -> JobRecord:
