@@ -131,10 +131,10 @@ class Hooks:
         record = await asyncio.to_thread(app.get_job, job_id)
         if record is None or (only_if_state and record.state != only_if_state):
             return
-        if record.state == "cancelled" and _cancelled_since(record, lapsed):
-            return
         if fenced and record.state == "cancelled":
             event, error = "cancelled", None
+        if event == "cancelled" and _cancelled_since(record, lapsed):
+            return  # its canceller reported it
         fns = self.registered[event]
         if attempt is not None:
             record = _as_retried(record, attempt)
