@@ -173,3 +173,21 @@ def test_retry_of_a_run_whose_stored_error_is_not_json_keeps_it_in_the_history(
     assert record is not None and record.state == "queued"
     assert [a.number for a in record.history] == [1]
     assert record.history[0].error is not None
+
+
+@pytest.mark.parametrize("column", ["args", "owner", "queue"])
+def test_a_blob_written_by_hand_fails_that_run_alone(
+    app: Conveyor, echo: Any, column: str
+) -> None:
+    """SQLite holds a BLOB in any column: a due job holding one is claimed and run (or
+    failed, saying why) like the rest, and the others run (the claim reads its jobs as
+    JSON, which cannot hold a BLOB)."""
+    if type(app.store).__name__.startswith("Postgres"):
+        pytest.skip("PostgreSQL's typed columns hold no BLOB")
+    handles = [echo(n).run_now() for n in range(5)]
+    blob = b"[2]" if column == "args" else b"\xff\x00x"
+    overwrite(app, "jobs", handles[2].id, **{column: blob})
+    drain(app)
+    assert [h.result() for h in handles[:2] + handles[3:]] == [0, 1, 3, 4]
+    record = app.get_job(handles[2].id)
+    assert record is not None and record.state in ("completed", "failed")

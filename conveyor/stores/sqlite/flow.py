@@ -93,17 +93,27 @@ class SQLiteFlow:
 
 
 def pick_due(conn: sqlite3.Connection, q: Mapping[str, str], params: dict[str, Any],
-             filter_sql: str) -> tuple[bool, str]:
+             filter_sql: str) -> tuple[bool, str | None]:
     """Whether a flow rule is in force, and the due jobs the plain claim takes
-    (``filter_sql``: :func:`claim_filter`'s) as JSON, read in one step of SQLite."""
-    ruled, picked = conn.execute(q["claim_pick"].format(queues=filter_sql), params).fetchone()
+    (``filter_sql``: :func:`claim_filter`'s) as JSON, read in one step of SQLite; None
+    for the JSON if a due job holds a BLOB (written by hand: JSON cannot hold it)."""
+    try:
+        ruled, picked = conn.execute(q["claim_pick"].format(queues=filter_sql),
+                                     params).fetchone()
+    except sqlite3.OperationalError as exc:
+        if "BLOB" not in str(exc):
+            raise
+        return bool(read_rules(conn)), None
     return bool(ruled), picked
 
 
 def take_picked(conn: sqlite3.Connection, q: Mapping[str, str], params: dict[str, Any],
-                picked: str) -> list[list[Any]]:
+                picked: str | None, filter_sql: str) -> list[Any]:
     """Lease the jobs :func:`pick_due` picked; their rows, laid out as ``take``'s
-    RETURNING list."""
+    RETURNING list (``picked`` None: the plain claim row by row, the BLOB as it is, for
+    the worker to fail that job alone)."""
+    if picked is None:
+        return conn.execute(q["claim"].format(queues=filter_sql), params).fetchall()
     rows: list[list[Any]] = json.loads(picked)
     if not rows:
         return rows
@@ -131,9 +141,9 @@ def claim_limited(conn: sqlite3.Connection, rules: Rules, q: Mapping[str, str],
     flow = SQLiteFlow(conn, params["now"])
     if lookout.optimistic():
         conn.execute("SAVEPOINT conveyor_plain_take")
-        _, picked = pick_due(conn, q, params, claim_filter(
-            params, queues, rules.paused_jobs, rules.paused_queues))
-        rows: list[Any] = take_picked(conn, q, params, picked)
+        filter_sql = claim_filter(params, queues, rules.paused_jobs, rules.paused_queues)
+        _, picked = pick_due(conn, q, params, filter_sql)
+        rows = take_picked(conn, q, params, picked, filter_sql)
         taken = [(r[1], r[11], r[17]) for r in rows]
         if fits(flow, rules, taken, flow.clock):
             conn.execute("RELEASE conveyor_plain_take")

@@ -249,6 +249,18 @@ FROM (SELECT id, job, args, kwargs, attempts, max_attempts, retry, timeout, run_
     WHERE state IN ('pending', 'waiting') AND run_at <= :now {queues}
     ORDER BY priority DESC, run_at, id LIMIT :limit)
 
+-- name: claim
+-- The plain claim row by row, for due jobs claim_pick cannot read (a BLOB written by hand).
+UPDATE conveyor_jobs SET state = 'running', attempts = attempts + 1, started_at = :now,
+    lease_token = :token, lease_expires_at = :now + :lease, worker_id = :worker,
+    dedupe_key = NULL
+WHERE id IN (SELECT id FROM conveyor_jobs
+    WHERE state IN ('pending', 'waiting') AND run_at <= :now {queues}
+    ORDER BY priority DESC, run_at, id LIMIT :limit)
+RETURNING id, job, args, kwargs, attempts, max_attempts, retry, timeout, run_at, owner, key,
+    queue, version, schedule_id, event_id, priority, started_at, concurrency_key,
+    trace_context
+
 -- name: claim_take
 -- Leases the jobs claim_pick chose (:ids, a JSON array of their ids).
 UPDATE conveyor_jobs SET state = 'running', attempts = attempts + 1, started_at = :now,

@@ -136,11 +136,12 @@ class SQLiteStore(
             "now": epoch(self.clock), "token": token, "lease": lease,
             "worker": worker_id, "limit": limit,
         }
-        ruled, picked = pick_due(conn, Q, params, claim_filter(params, queues))
+        filter_sql = claim_filter(params, queues)
+        ruled, picked = pick_due(conn, Q, params, filter_sql)
         if ruled:
             rules = Rules.of(read_rules(conn))
             return claim_limited(conn, rules, Q, params, queues, limit, self.lookout)
-        return take_picked(conn, Q, params, picked)
+        return take_picked(conn, Q, params, picked, filter_sql)
 
     def _outcome_rows(self, outcomes: Sequence[Outcome]
                       ) -> tuple[list[tuple[str, list[Any]]], bool]:
