@@ -1,0 +1,1070 @@
+"""Blind acceptance tests of SPEC §1-5 and §8, written from SPEC alone with inputs its
+examples do not use: odd but valid values, boundaries, and invalid input that must get
+one clear error. Every test runs on the memory, SQLite and PostgreSQL stores."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta, timezone
+from types import SimpleNamespace
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+
+import conveyor
+from conveyor import (
+    Conveyor,
+    Fail,
+    FetchRefused,
+    JobFailed,
+    JobHandle,
+    JobRecord,
+    PayloadError,
+    Retry,
+    RetryIn,
+)
+from tests.conformance.helpers import ManualClock, drain
+
+START = datetime(2031, 1, 31, 23, 30, tzinfo=UTC)
+UNITS = ("millisecond", "second", "minute", "hour", "day", "week", "month", "quarter",
+         "year")
+
+
+@pytest.fixture
+def make(new_app: Callable[..., Conveyor]) -> Callable[..., Conveyor]:
+    """Opens an app with options on an empty store of each kind (memory, SQLite, PG)."""
+    return new_app
+
+
+@pytest.fixture
+def app(make: Callable[..., Conveyor]) -> Conveyor:
+    return make()
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock(START)
+
+
+@pytest.fixture
+def capp(make: Callable[..., Conveyor], clock: ManualClock) -> Conveyor:
+    """An app whose time moves only when the test moves ``clock``."""
+    return make(clock=clock)
+
+
+def record(app: Conveyor, handle: Any) -> JobRecord:
+    """The record of a handle or of a job id."""
+    found = app.get_job(handle.id if isinstance(handle, JobHandle) else handle)
+    assert found is not None
+    return found
+
+
+def field(error: Any, name: str) -> Any:
+    """A stored error's ``type``/``message``/``traceback``, whether an object or a dict."""
+    return error[name] if isinstance(error, dict) else getattr(error, name)
+
+
+def error_text(app: Conveyor, handle: JobHandle) -> str:
+    error = record(app, handle).error
+    assert error is not None
+    return f"{field(error, 'type')}: {field(error, 'message')}"
+
+
+# -- §1 the app ------------------------------------------------------------------------------
+
+
+def test_reopening_a_store_keeps_its_jobs(store_url: str) -> None:
+    if store_url.startswith("memory"):
+        pytest.skip("a memory store lives only in its app")
+    with Conveyor(store_url) as first:
+        @first.job("naïve-ünïcode")
+        def job(x: Any) -> Any:
+            return x
+
+        handle = job("ok").run_now()
+    with Conveyor(store_url) as second, Conveyor(store_url) as third:
+        assert record(second, handle.id).state == "queued"
+        assert record(third, handle.id).job == "naïve-ünïcode"
+
+
+def test_async_with_opens_and_closes(store_url: str) -> None:
+    async def main() -> str:
+        async with Conveyor(store_url) as app:
+            @app.job
+            async def echo(x: str) -> str:
+                return x
+
+            handle = await echo("\u2028").run_now()
+            assert isinstance(handle, JobHandle)
+            return record(app, handle).state
+
+    assert asyncio.run(main()) == "queued"
+
+
+def test_a_given_clock_decides_due_times(capp: Conveyor, clock: ManualClock) -> None:
+    ran: list[int] = []
+
+    @capp.job
+    def tick(n: int) -> None:
+        ran.append(n)
+
+    tick(1).run_in(59, "minutes")
+    tick(2).run_in(0, "seconds")
+    drain(capp)
+    assert ran == [2]
+    clock.advance(minutes=59)
+    drain(capp)
+    assert ran == [2, 1]
+
+
+# -- §2 defining jobs --------------------------------------------------------------------------
+
+
+def test_job_id_defaults_to_the_function_name_and_the_registry_finds_it(app: Conveyor) -> None:
+    @app.job
+    def ŝtrange_name(x: int) -> int:
+        return x + 1
+
+    assert app.jobs["ŝtrange_name"] is app.jobs.ŝtrange_name
+    handle = app.jobs["ŝtrange_name"](41).run_now()
+    assert record(app, handle).job == "ŝtrange_name"
+    drain(app)
+    assert handle.result(timeout=5) == 42
+
+
+def test_two_ids_with_one_slug_are_refused_at_definition(app: Conveyor) -> None:
+    @app.job("Send Report")
+    def first() -> None: ...
+
+    with pytest.raises(Exception, match=r"(?i)slug|send"):
+        @app.job("send-report")
+        def second() -> None: ...
+
+
+def test_a_duplicate_id_is_refused(app: Conveyor) -> None:
+    @app.job("dup")
+    def first() -> None: ...
+
+    with pytest.raises(Exception, match="dup"):
+        @app.job("dup")
+        def second() -> None: ...
+
+
+def test_every_run_records_its_version(app: Conveyor) -> None:
+    @app.job("versioned", name="Versioned ✓", version="10.0.0-rc.1+build.5")
+    def versioned() -> None: ...
+
+    handle = versioned().run_now()
+    drain(app)
+    assert record(app, handle).version == "10.0.0-rc.1+build.5"
+
+
+def test_sync_jobs_run_off_the_event_loop(app: Conveyor) -> None:
+    seen: list[bool] = []
+
+    @app.job
+    def blocking() -> None:
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            seen.append(True)
+        else:
+            seen.append(False)
+
+    blocking().run_now()
+    drain(app)
+    assert seen == [True]
+
+
+def test_meta_gives_attempt_log_and_progress(app: Conveyor) -> None:
+    @app.job
+    def fraction(meta: Any) -> int:
+        meta.log.info("línea ✓ %s", "uno")
+        meta.progress(0.25, message="a quarter ¼")
+        return int(meta.attempt)
+
+    @app.job
+    def percent(meta: Any) -> None:
+        meta.progress(25)
+
+    h1, h2 = fraction().run_now(), percent().run_now()
+    drain(app)
+    assert h1.result(timeout=5) == 1
+    first, second = record(app, h1), record(app, h2)
+    assert first.progress == second.progress
+    assert any("línea ✓ uno" in str(getattr(line, "message", line)) for line in first.logs)
+
+
+def test_meta_jobs_triggers_other_jobs_by_attribute_and_by_id(capp: Conveyor,
+                                                              clock: ManualClock) -> None:
+    @capp.job("child-job")
+    def child(x: Any) -> Any:
+        return x
+
+    @capp.job
+    def parent(meta: Any) -> list[str]:
+        later = meta.jobs["child-job"]({"ü": []}).run_in(1.5, "hours")
+        now = meta.jobs.child_job(None).run_now()
+        return [later.id, now.id]
+
+    handle = parent().run_now()
+    drain(capp)
+    later_id, now_id = handle.result(timeout=5)
+    assert record(capp, now_id).state == "completed"
+    assert record(capp, later_id).run_at == START + timedelta(hours=1.5)
+
+
+def test_add_worker_receives_data_and_marks_done(app: Conveyor) -> None:
+    got: list[Any] = []
+
+    def work(job: Any) -> None:
+        got.append((job.type, job.data))
+        job.done("fine ✓")
+
+    app.add_worker(type="ünique/Type", worker=work)
+    data = {"deep": [{"x": [None, True, 1.5, "é"]}], "": ""}
+    handle = app.schedule_job(type="ünique/Type", data=data)
+    drain(app)
+    assert got == [("ünique/Type", data)]
+    assert record(app, handle).state == "completed"
+
+
+def test_add_worker_exception_fails_and_is_retried(app: Conveyor) -> None:
+    calls: list[int] = []
+
+    async def work(job: Any) -> None:
+        calls.append(1)
+        raise RuntimeError("bröken")
+
+    app.add_worker(type="flaky", worker=work)
+    handle = app.schedule_job(type="flaky", data={}, retry={"retries": 2, "wait": 0})
+    drain(app)
+    assert len(calls) == 3
+    rec = record(app, handle)
+    assert rec.state == "failed"
+    assert "bröken" in str(field(rec.error, "message"))
+
+
+def test_add_worker_fail_raised_is_final(app: Conveyor) -> None:
+    def work(job: Any) -> None:
+        raise Fail("no way")
+
+    app.add_worker(type="final", worker=work)
+    handle = app.schedule_job(type="final", data={"a": 1}, retry={"retries": 5, "wait": 0})
+    drain(app)
+    rec = record(app, handle)
+    assert (rec.state, rec.attempts) == ("failed", 1)
+
+
+def test_include_registers_a_plugins_jobs(app: Conveyor) -> None:
+    got: list[Any] = []
+    plugin = SimpleNamespace(jobs={"retryRequest": lambda data: got.append(data)})
+    app.include(plugin)
+    handle = app.schedule_job(type="retryRequest", data={"url": "http://ex/ä"})
+    drain(app)
+    assert got == [{"url": "http://ex/ä"}]
+    assert record(app, handle).state == "completed"
+
+
+@pytest.mark.parametrize("bad", [{1, 2}, object(), b"bytes", float("nan"), float("inf"),
+                                 complex(1, 2)],
+    ids=["set", "object", "bytes", "nan", "inf", "complex"])
+def test_payload_json_cannot_hold_is_refused_at_trigger_time(app: Conveyor, bad: Any) -> None:
+    @app.job
+    def take(x: Any) -> None: ...
+
+    with pytest.raises(PayloadError):
+        take({"ok": [1, bad]}).run_now()
+    assert app.count() == 0
+
+
+# -- §3 triggering -----------------------------------------------------------------------------
+
+
+def test_run_now_stores_before_returning(app: Conveyor) -> None:
+    @app.job
+    def job(a: Any, b: Any = None) -> None: ...
+
+    handle = job("", b={"k": [[], {}]}).run_now()
+    rec = record(app, handle)
+    assert rec.state == "queued"
+    assert list(rec.args) == [""]
+    assert rec.kwargs == {"b": {"k": [[], {}]}}
+
+
+@pytest.mark.parametrize("tz", [ZoneInfo("Asia/Kathmandu"), timezone(timedelta(hours=-11)),
+                                ZoneInfo("America/St_Johns")], ids=str)
+def test_run_at_stores_the_same_instant_in_utc(app: Conveyor, tz: Any) -> None:
+    @app.job
+    def job() -> None: ...
+
+    when = datetime(2032, 2, 29, 0, 0, 0, 123000, tzinfo=tz)
+    rec = record(app, job().run_at(when))
+    assert rec.run_at == when
+    assert rec.run_at.utcoffset() == timedelta(0)
+    assert rec.state == "scheduled"
+
+
+def test_naive_run_at_is_utc_under_a_utc_app(app: Conveyor) -> None:
+    @app.job
+    def job() -> None: ...
+
+    rec = record(app, job().run_at(datetime(2040, 6, 1, 12, 0)))
+    assert rec.run_at == datetime(2040, 6, 1, 12, 0, tzinfo=UTC)
+
+
+def test_naive_run_at_under_another_timezone_is_a_value_error(
+        make: Callable[..., Conveyor]) -> None:
+    app = make(timezone="Pacific/Chatham")
+
+    @app.job
+    def job() -> None: ...
+
+    with pytest.raises(ValueError):
+        job().run_at(datetime(2040, 6, 1, 12, 0))
+    aware = job().run_at(datetime(2040, 6, 1, 12, 0, tzinfo=ZoneInfo("Pacific/Chatham")))
+    assert record(app, aware).run_at == datetime(2040, 6, 1, 12, 0,
+                                                 tzinfo=ZoneInfo("Pacific/Chatham"))
+    assert app.count() == 1
+
+
+def test_every_unit_singular_and_plural(capp: Conveyor) -> None:
+    @capp.job
+    def job() -> None: ...
+
+    for unit in UNITS:
+        one = record(capp, job().run_in(1, unit)).run_at
+        many = record(capp, job().run_in(1, unit + "s")).run_at
+        assert one == many > START, unit
+
+
+@pytest.mark.parametrize(("n", "unit", "delta"), [
+    (0.5, "millisecond", timedelta(microseconds=500)),
+    (1e-3, "seconds", timedelta(milliseconds=1)),
+    (1.25, "minutes", timedelta(seconds=75)),
+    (0, "hours", timedelta(0)),
+    (0.5, "week", timedelta(days=3.5)),
+    (10_000, "days", timedelta(days=10_000)),
+])
+def test_fractional_and_large_exact_steps(capp: Conveyor, n: float, unit: str,
+                                          delta: timedelta) -> None:
+    @capp.job
+    def job() -> None: ...
+
+    assert record(capp, job().run_in(n, unit)).run_at == START + delta
+
+
+@pytest.mark.parametrize(("start", "n", "unit", "expected"), [
+    (datetime(2031, 1, 31, 23, 30, tzinfo=UTC), 1, "month", datetime(2031, 2, 28, 23, 30)),
+    (datetime(2032, 1, 31, 23, 30, tzinfo=UTC), 1, "month", datetime(2032, 2, 29, 23, 30)),
+    (datetime(2031, 11, 30, 6, 0, tzinfo=UTC), 1, "quarter", datetime(2032, 2, 29, 6, 0)),
+    (datetime(2032, 2, 29, 0, 0, tzinfo=UTC), 1, "year", datetime(2033, 2, 28, 0, 0)),
+    (datetime(2031, 3, 31, 0, 0, tzinfo=UTC), 13, "months", datetime(2032, 4, 30, 0, 0)),
+])
+def test_calendar_steps_clamp_to_month_end(make: Callable[..., Conveyor], start: datetime,
+                                           n: int, unit: str, expected: datetime) -> None:
+    app = make(clock=ManualClock(start))
+
+    @app.job
+    def job() -> None: ...
+
+    assert record(app, job().run_in(n, unit)).run_at == expected.replace(tzinfo=UTC)
+
+
+@pytest.mark.parametrize(("n", "unit"), [
+    (1, "fortnight"), (1, ""), (1, "SECONDS!"), (-1, "second"), (-0.001, "day"),
+    (math.inf, "seconds"), (math.nan, "minutes"), (-math.inf, "hours"), (0.5, "month"),
+    (1.5, "years"),
+])
+def test_bad_run_in_is_a_value_error(app: Conveyor, n: float, unit: str) -> None:
+    @app.job
+    def job() -> None: ...
+
+    with pytest.raises(ValueError):
+        job().run_in(n, unit)
+    assert app.count() == 0
+
+
+def test_unknown_unit_error_lists_the_accepted_units(app: Conveyor) -> None:
+    @app.job
+    def job() -> None: ...
+
+    with pytest.raises(ValueError) as caught:
+        job().run_in(3, "fortnights")
+    assert all(unit in str(caught.value) for unit in ("millisecond", "quarter", "year"))
+
+
+def test_trigger_options_are_stored(app: Conveyor) -> None:
+    @app.job
+    def job() -> None: ...
+
+    handle = job().run_now(priority="critical", queue="очередь", key="🔑", owner="user-ü")
+    rec = record(app, handle)
+    assert (rec.queue, rec.key, rec.owner) == ("очередь", "🔑", "user-ü")
+    system = [record(app, job().run_now(owner=o)).owner for o in (0, None)]
+    assert system[0] == system[1]
+
+
+def test_replace_cancels_pending_jobs_of_the_same_key_only(app: Conveyor) -> None:
+    @app.job
+    def job(n: int) -> None: ...
+
+    old = [job(i).run_now(key="k") for i in range(3)]
+    other_key = job(9).run_now(key="K")
+    empty_key = job(10).run_now(key="")
+    new = job(99).run_now(key="k", replace=True)
+    assert [record(app, h).state for h in old] == ["cancelled"] * 3
+    assert record(app, other_key).state == "queued"
+    assert record(app, empty_key).state == "queued"
+    assert record(app, new).state == "queued"
+
+
+def test_replace_with_no_key_matches_every_pending_job_of_the_id(app: Conveyor) -> None:
+    @app.job
+    def job(n: int) -> None: ...
+
+    @app.job
+    def other() -> None: ...
+
+    old = [job(1).run_now(key="a"), job(2).run_now()]
+    bystander = other().run_now()
+    job(3).run_now(replace=True)
+    assert [record(app, h).state for h in old] == ["cancelled", "cancelled"]
+    assert record(app, bystander).state == "queued"
+
+
+def test_replace_leaves_finished_jobs_alone(app: Conveyor) -> None:
+    @app.job
+    def job() -> None: ...
+
+    done = job().run_now(key="x")
+    drain(app)
+    job().run_now(key="x", replace=True)
+    assert record(app, done).state == "completed"
+
+
+def test_unique_returns_the_existing_pending_job_per_key_and_owner(app: Conveyor) -> None:
+    @app.job
+    def job(n: int) -> None: ...
+
+    first = job(1).run_now(key="ключ", unique=True)
+    again = job(2).run_now(key="ключ", unique=True)
+    other_owner = job(3).run_now(key="ключ", unique=True, owner="someone")
+    assert again.id == first.id
+    assert other_owner.id != first.id
+    assert app.count() == 2
+
+
+def test_schedule_job_passes_data_as_the_single_argument(app: Conveyor) -> None:
+    got: list[Any] = []
+
+    @app.job("reaction-style")
+    def job(data: Any, meta: Any) -> None:
+        got.append((data, meta.attempt))
+        if meta.attempt == 1:
+            raise RuntimeError("first try fails")
+
+    data = {"nested": {"list": [1, [2, [3]]]}, "big": 2**62, "tiny": 5e-324}
+    handle = app.schedule_job(type="reaction-style", data=data, priority="normal",
+                              retry={"retries": 1, "wait": 0, "backoff": "exponential"})
+    assert isinstance(handle, JobHandle)
+    drain(app)
+    assert got == [(data, 1), (data, 2)]
+    assert record(app, handle).state == "completed"
+
+
+def test_schedule_cron_job_returns_a_handle(app: Conveyor) -> None:
+    @app.job
+    def nightly(data: Any) -> None: ...
+
+    handle = app.schedule_cron_job("nightly", "0 3 * * *", data={"ü": 1}, owner="u1")
+    assert isinstance(handle, JobHandle)
+
+
+def test_awaiting_a_trigger_and_waiting_for_it(app: Conveyor) -> None:
+    @app.job
+    async def double(x: float) -> float:
+        return x * 2
+
+    async def main() -> Any:
+        handle = await double(-0.5).run_now()
+        worker = asyncio.create_task(app.run_worker_async(burst=True))
+        result = await handle.wait(timeout=10)
+        await worker
+        return result
+
+    assert asyncio.run(main()) == -1.0
+
+
+def test_result_times_out_on_a_job_that_never_runs(app: Conveyor) -> None:
+    @app.job
+    def job() -> None: ...
+
+    with pytest.raises(TimeoutError):
+        job().run_in(1, "year").result(timeout=0.05)
+
+
+def test_result_raises_job_failed_for_failed_and_cancelled(app: Conveyor) -> None:
+    @app.job
+    def boom() -> None:
+        raise KeyError("ключ")
+
+    failed = boom().run_now()
+    cancelled = boom().run_in(1, "day")
+    app.cancel(cancelled.id)
+    drain(app)
+    with pytest.raises(JobFailed) as caught:
+        failed.result(timeout=5)
+    assert "ключ" in str(caught.value)
+    with pytest.raises(JobFailed):
+        cancelled.result(timeout=5)
+
+
+# -- §4 running, failing, finding --------------------------------------------------------------
+
+
+ODD_VALUES = ["", "😀\u2028\u2029\t\"\\'", 2**63, -(2**63) - 1, 10**30, 1e308, 5e-324, -0.5,
+              [], {}, None, True, {"": {"": [None, [], {}]}}, "x" * 100_000,
+              {"key with spaces and ü": ["日本語", "עברית"]}]
+
+
+@pytest.mark.parametrize("value", ODD_VALUES, ids=lambda v: repr(v)[:20])
+def test_results_and_arguments_round_trip(app: Conveyor, value: Any) -> None:
+    @app.job
+    def echo(x: Any) -> Any:
+        return x
+
+    handle = echo(value).run_now()
+    drain(app)
+    assert handle.result(timeout=5) == value
+    rec = record(app, handle)
+    assert rec.result == value
+    assert list(rec.args) == [value]
+
+
+def test_states_through_a_life(capp: Conveyor, clock: ManualClock) -> None:
+    @capp.job
+    def job(fail: bool) -> None:
+        if fail:
+            raise ValueError("x")
+
+    later, ok, bad, gone = (job(False).run_in(1, "ms"), job(False).run_now(),
+                            job(True).run_now(), job(False).run_now())
+    capp.cancel(gone.id)
+    assert record(capp, later).state == "scheduled"
+    assert record(capp, ok).state == "queued"
+    drain(capp)
+    assert [record(capp, h).state for h in (later, ok, bad, gone)] == [
+        "scheduled", "completed", "failed", "cancelled"]
+
+
+def test_every_datetime_is_aware_utc(app: Conveyor) -> None:
+    @app.job
+    def job() -> None:
+        raise ValueError("x")
+
+    handle = job().run_now(retry=Retry(retries=1, wait=0))
+    drain(app)
+    rec = record(app, handle)
+    stamps = [rec.run_at, rec.created_at, rec.started_at, rec.finished_at]
+    for attempt in rec.history:
+        stamps += [field(attempt, "started_at"), field(attempt, "finished_at")]
+    assert all(s is not None and s.utcoffset() == timedelta(0) for s in stamps)
+
+
+def test_an_exception_stores_type_message_and_traceback_per_attempt(app: Conveyor) -> None:
+    @app.job
+    def job(meta: Any) -> None:
+        raise LookupError(f"attempt {meta.attempt} ✗")
+
+    handle = job().run_now(retry=Retry(retries=2, wait=timedelta(0)))
+    drain(app)
+    rec = record(app, handle)
+    assert (rec.state, rec.attempts, rec.max_attempts) == ("failed", 3, 3)
+    assert isinstance(rec.attempts, int)
+    assert [field(a, "number") for a in rec.history] == [1, 2, 3]
+    assert [str(field(field(a, "error"), "message")) for a in rec.history] == [
+        "attempt 1 ✗", "attempt 2 ✗", "attempt 3 ✗"]
+    assert "LookupError" in str(field(rec.error, "type"))
+    assert "raise LookupError" in str(field(rec.error, "traceback"))
+
+
+@pytest.mark.parametrize(("retry", "delays"), [
+    (Retry(retries=4, wait=10, backoff="fixed"), [10, 10, 10, 10]),
+    (Retry(retries=4, wait="10 seconds", backoff="linear"), [10, 20, 30, 40]),
+    (Retry(retries=4, wait=timedelta(seconds=10), backoff="exponential"), [10, 20, 40, 80]),
+    (Retry(retries=4, wait=10, backoff="exponential", max_wait="25 seconds"), [10, 20, 25, 25]),
+    (Retry(retries=2, wait=0.25, backoff="linear"), [0.25, 0.5]),
+], ids=["fixed", "linear", "exponential", "capped", "fractional"])
+def test_retry_backoff_delays(capp: Conveyor, clock: ManualClock, retry: Retry,
+                              delays: list[float]) -> None:
+    @capp.job
+    def job() -> None:
+        raise RuntimeError("again")
+
+    handle = job().run_now(retry=retry)
+    seen: list[float] = []
+    for _ in delays:
+        drain(capp)
+        rec = record(capp, handle)
+        assert rec.state == "scheduled"
+        seen.append((rec.run_at - clock.now()).total_seconds())
+        clock.at = rec.run_at
+    drain(capp)
+    assert seen == delays
+    assert record(capp, handle).state == "failed"
+
+
+def test_jitter_stays_within_a_quarter(capp: Conveyor, clock: ManualClock) -> None:
+    @capp.job
+    def job() -> None:
+        raise RuntimeError("again")
+
+    handles = [job().run_now(retry=Retry(retries=1, wait=100, jitter=True)) for _ in range(12)]
+    drain(capp)
+    delays = {(record(capp, h).run_at - clock.now()).total_seconds() for h in handles}
+    assert all(75 <= d <= 125 for d in delays)
+    assert len(delays) > 1
+
+
+@pytest.mark.parametrize("options", [
+    {"retries": -1}, {"backoff": "quadratic"}, {"wait": -5}, {"wait": "soon"},
+    {"wait": math.nan}, {"max_wait": -1},
+], ids=repr)
+def test_an_invalid_retry_is_a_value_error(options: dict[str, Any]) -> None:
+    with pytest.raises(ValueError):
+        Retry(**options)
+
+
+@pytest.mark.parametrize("priority", ["urgent", "", "HIGHEST"])
+def test_an_unknown_priority_is_a_value_error(app: Conveyor, priority: str) -> None:
+    @app.job
+    def job() -> None: ...
+
+    with pytest.raises(ValueError):
+        job().run_now(priority=priority)
+    assert app.count() == 0
+
+
+def test_fail_stops_retries_and_retry_in_reschedules(capp: Conveyor, clock: ManualClock) -> None:
+    @capp.job
+    def final() -> None:
+        raise Fail("pourquoi ✗")
+
+    @capp.job
+    def later(meta: Any) -> int:
+        if meta.attempt == 1:
+            raise RetryIn(30)
+        return int(meta.attempt)
+
+    failed = final().run_now(retry=Retry(retries=9, wait=0))
+    moved = later().run_now()
+    drain(capp)
+    assert (record(capp, failed).state, record(capp, failed).attempts) == ("failed", 1)
+    assert "pourquoi ✗" in error_text(capp, failed)
+    rec = record(capp, moved)
+    assert (rec.state, rec.run_at) == ("scheduled", START + timedelta(seconds=30))
+    clock.advance(seconds=30)
+    drain(capp)
+    assert moved.result(timeout=5) == 2
+
+
+def test_a_timed_out_attempt_fails_and_is_retried(app: Conveyor) -> None:
+    @app.job
+    async def slow(meta: Any) -> str:
+        if meta.attempt == 1:
+            await asyncio.sleep(30)
+        return "second"
+
+    handle = slow().run_now(timeout=0.2, retry=Retry(retries=1, wait=0))
+    drain(app)
+    rec = record(app, handle)
+    assert (rec.state, rec.attempts, rec.result) == ("completed", 2, "second")
+
+
+@pytest.mark.parametrize("unknown", ["", "no-such-id", "ü" * 300, "00000000-0000-0000-0000-"
+                                     "000000000000", "1; DROP TABLE jobs", "9" * 40])
+def test_get_job_of_an_unknown_id_is_none(app: Conveyor, unknown: str) -> None:
+    assert app.get_job(unknown) is None
+
+
+def test_cancel_jobs_by_payload_subset(app: Conveyor) -> None:
+    @app.job
+    def sync(payload: Any) -> None: ...
+
+    @app.job
+    def by_kwargs(shop_id: int, name: str) -> None: ...
+
+    sync({"shop_id": 1, "name": "ä"}).run_now()
+    sync({"shop_id": 1, "tags": ["x"]}).run_in(1, "day")
+    sync({"shop_id": 2}).run_now()
+    sync({"shop_id": "1"}).run_now()
+    sync({"shop_id": 1.5}).run_now()
+    kw = by_kwargs(shop_id=1, name="b").run_now()
+    assert app.cancel_jobs(data={"shop_id": 1}) == 3
+    assert record(app, kw).state == "cancelled"
+    assert app.cancel_jobs(data={"shop_id": 1}) == 0
+    assert app.count(state="queued") == 3
+
+
+def test_cancel_jobs_filters_combine_and_skip_finished(app: Conveyor) -> None:
+    @app.job
+    def job(x: Any) -> None: ...
+
+    @app.job
+    def other(x: Any) -> None: ...
+
+    done = job({"u": "ü"}).run_now(owner="o")
+    drain(app)
+    job({"u": "ü"}).run_now(owner="o", key="k")
+    job({"u": "ü"}).run_now(owner="p", key="k")
+    other({"u": "ü"}).run_now(owner="o", key="k")
+    assert app.cancel_jobs(type="job", owner="o", key="k", data={"u": "ü"}) == 1
+    assert app.cancel_jobs(type="job", state="completed") == 0
+    assert record(app, done).state == "completed"
+
+
+def test_retry_of_a_failed_job_runs_it_again(app: Conveyor) -> None:
+    flaky = {"fail": True}
+
+    @app.job
+    def job() -> str:
+        if flaky["fail"]:
+            raise RuntimeError("once")
+        return "ok"
+
+    handle = job().run_now()
+    drain(app)
+    assert record(app, handle).state == "failed"
+    flaky["fail"] = False
+    app.retry(handle.id)
+    drain(app)
+    assert record(app, handle).state == "completed" or any(
+        r.result == "ok" for r in app.jobs_list(state="completed"))
+
+
+def test_jobs_list_and_count_filter(app: Conveyor) -> None:
+    @app.job
+    def job(n: int) -> None: ...
+
+    for n in range(25):
+        job(n).run_now(queue="q-é" if n % 2 else "default", owner=f"o{n % 3}")
+    assert app.count() == 25
+    assert app.count(queue="q-é") == 12
+    assert app.count(owner="o0") == 9
+    assert len(app.jobs_list(state="queued", queue="q-é")) == 12
+    assert app.count(state="completed") == 0
+
+
+def test_priorities_by_name_and_int_then_oldest_first(capp: Conveyor,
+                                                      clock: ManualClock) -> None:
+    order: list[str] = []
+
+    @capp.job
+    def job(name: str) -> None:
+        order.append(name)
+
+    for name, priority in [("low", "low"), ("normal1", "normal"), ("crit", "critical"),
+                           ("medium", "medium"), ("normal2", "normal"), ("high", "high")]:
+        job(name).run_now(priority=priority)
+        clock.advance(milliseconds=1)
+    drain(capp, concurrency=1)
+    assert order == ["crit", "high", "medium", "normal1", "normal2", "low"]
+
+
+def test_retention_purges_finished_jobs(capp: Conveyor, clock: ManualClock) -> None:
+    @capp.job
+    def job(fail: bool) -> None:
+        if fail:
+            raise ValueError("x")
+
+    kept = job(False).run_now(retention="7 days")
+    failed = job(True).run_now(retention="7 days")
+    removed = job(False).run_now(remove_delay="1 hour")
+    pending = job(False).run_in(30, "days", retention="1 day")
+    drain(capp)
+    clock.advance(hours=2)
+    capp.purge(expired=True)
+    assert capp.get_job(removed.id) is None
+    assert capp.get_job(kept.id) is not None
+    clock.advance(days=7)
+    capp.purge(expired=True)
+    assert capp.get_job(kept.id) is None
+    assert capp.get_job(failed.id) is None
+    assert capp.get_job(pending.id) is not None
+
+
+# -- §5 durable jobs ---------------------------------------------------------------------------
+
+
+def test_tasks_run_once_per_run_across_a_durable_wait(capp: Conveyor,
+                                                      clock: ManualClock) -> None:
+    calls: list[str] = []
+
+    def load(x: str) -> dict[str, str]:
+        calls.append(x)
+        return {"value": x + "✓"}
+
+    @capp.job
+    async def flow(payload: Any, io: Any) -> Any:
+        first = await io.task("load-ü", load, payload["id"])
+        await io.wait("cool-off", 2.5, "days")
+        second = await io.task("load-again", load, "b")
+        return [first, second]
+
+    handle = flow({"id": "a"}).run_now()
+    drain(capp)
+    assert record(capp, handle).state == "waiting"
+    clock.advance(days=2.5)
+    drain(capp)
+    assert handle.result(timeout=5) == [{"value": "a✓"}, {"value": "b✓"}]
+    assert calls == ["a", "b"]
+
+
+def test_reusing_a_task_key_with_other_arguments_is_an_error(app: Conveyor) -> None:
+    @app.job
+    async def flow(payload: Any, io: Any) -> None:
+        await io.task("same", lambda x: x, 1)
+        await io.task("same", lambda x: x, 2)
+
+    handle = flow({}).run_now()
+    drain(app)
+    assert record(app, handle).state == "failed"
+
+
+def test_except_exception_cannot_swallow_a_durable_wait(capp: Conveyor) -> None:
+    caught: list[BaseException] = []
+
+    @capp.job
+    async def flow(payload: Any, io: Any) -> str:
+        try:
+            await io.wait("nap", 1, "week")
+        except Exception:
+            return "swallowed"
+        except BaseException as exc:
+            caught.append(exc)
+            raise
+        return "woke"
+
+    handle = flow(None).run_now()
+    drain(capp)
+    assert record(capp, handle).state == "waiting"
+    assert caught and all(conveyor.is_internal(exc) for exc in caught)
+    assert not conveyor.is_internal(RuntimeError("x"))
+
+
+def test_ctx_carries_version_and_attempt(app: Conveyor) -> None:
+    @app.job("ctx-job", version="0.0.1")
+    async def flow(payload: Any, io: Any, ctx: Any) -> list[Any]:
+        return [ctx.version, ctx.attempt]
+
+    handle = flow([]).run_now()
+    drain(app)
+    assert handle.result(timeout=5) == ["0.0.1", 1]
+
+
+def test_durable_logger_try_and_gather(app: Conveyor) -> None:
+    @app.job
+    async def flow(payload: Any, io: Any) -> Any:
+        await io.logger.info("ünïcode line", n=1)
+        await io.logger.log("as info")
+
+        def broken() -> None:
+            raise RuntimeError("inner")
+
+        recovered = await io.try_(broken, lambda exc: f"handled {exc}")
+        return recovered
+
+    handle = flow({}).run_now()
+    drain(app)
+    assert handle.result(timeout=5) == "handled inner"
+    lines = " ".join(str(getattr(line, "message", line)) for line in record(app, handle).logs)
+    assert "ünïcode line" in lines and "as info" in lines
+
+
+def test_gather_of_tasks_is_right_or_refused(app: Conveyor) -> None:
+    @app.job
+    async def flow(payload: Any, io: Any) -> Any:
+        return list(await asyncio.gather(io.task("a", lambda: "A"), io.task("b", lambda: "B")))
+
+    handle = flow({}).run_now()
+    drain(app)
+    rec = record(app, handle)
+    if rec.state == "completed":
+        assert rec.result == ["A", "B"]
+    else:
+        assert rec.state == "failed"
+        assert field(rec.error, "message")
+
+
+@pytest.mark.parametrize("url", ["file:///etc/passwd", "ftp://example.com/x",
+                                 "gopher://x", "javascript:alert(1)", "HTTP"])
+def test_background_fetch_refuses_non_http_schemes(app: Conveyor, url: str) -> None:
+    @app.job
+    async def flow(payload: Any, io: Any) -> str:
+        try:
+            await io.background_fetch("fetch", url)
+        except FetchRefused:
+            return "refused"
+        return "fetched"
+
+    handle = flow({}).run_now()
+    drain(app)
+    rec = record(app, handle)
+    assert rec.result == "refused" or (
+        rec.state == "failed" and "FetchRefused" in str(field(rec.error, "type")))
+
+
+def test_events_start_matching_runs_once_per_id(app: Conveyor) -> None:
+    got: list[Any] = []
+
+    @app.job("on-signup", trigger=app.event("üser.créated",
+                                             filter={"plan": ["pro", "téam"],
+                                                     "org": {"tier": [1, 2]}}))
+    async def on_signup(payload: Any, io: Any) -> None:
+        got.append(payload)
+
+    matching = {"plan": "téam", "org": {"tier": 2, "x": None}, "extra": [1]}
+    app.send_event("üser.créated", matching, id="évent-1")
+    app.send_event("üser.créated", matching, id="évent-1")
+    app.send_event("üser.créated", {"plan": "free", "org": {"tier": 1}})
+    app.send_event("üser.created", matching)
+    app.send_event("üser.créated", {"plan": "pro", "org": {"tier": 10**40}})
+    app.send_event("üser.créated", {"plan": "pro", "org": {"tier": 1e300}})
+    app.send_event("üser.créated", {"plan": "pro"})
+    drain(app)
+    assert got == [matching]
+
+
+# -- §8 limits and hostile input ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("payload", "path"), [
+    ({"a": [0, 1, 2, "nul\x00"]}, 'payload["a"][3]'),
+    ({"a": {"b": "\ud800"}}, 'payload["a"]["b"]'),
+    ({"ok": 1, "k\x00": 1}, "payload"),
+    (["\udfff"], "payload[0]"),
+])
+def test_nul_and_lone_surrogates_are_refused_naming_the_path(
+        app: Conveyor, payload: Any, path: str) -> None:
+    @app.job
+    def job(x: Any) -> None: ...
+
+    with pytest.raises(PayloadError) as caught:
+        job(payload).run_now()
+    assert path in str(caught.value)
+    assert app.count() == 0
+
+
+def test_depth_limit_is_exact(make: Callable[..., Conveyor]) -> None:
+    app = make(max_depth=3)
+
+    @app.job
+    def job(x: Any) -> None: ...
+
+    job({"a": {"b": [1]}}).run_now()
+    with pytest.raises(PayloadError):
+        job({"a": {"b": [[1]]}}).run_now()
+    assert app.count() == 1
+
+
+def test_default_depth_is_64(app: Conveyor) -> None:
+    @app.job
+    def job(x: Any) -> None: ...
+
+    def nest(levels: int) -> Any:
+        value: Any = "leaf"
+        for _ in range(levels):
+            value = [value]
+        return value
+
+    job(nest(64)).run_now()
+    with pytest.raises(PayloadError):
+        job(nest(65)).run_now()
+    with pytest.raises(PayloadError):
+        job(nest(10_000)).run_now()
+    assert app.count() == 1
+
+
+def test_payload_size_limit(make: Callable[..., Conveyor]) -> None:
+    app = make(max_payload=2_000)
+
+    @app.job
+    def job(x: Any) -> None: ...
+
+    @app.job
+    def pair(a: str, b: str) -> None: ...
+
+    job("é" * 500).run_now()
+    with pytest.raises(PayloadError):
+        job("x" * 5_000).run_now()
+    with pytest.raises(PayloadError):
+        pair(a="y" * 1_500, b="z" * 1_500).run_now()
+    assert app.count() == 1
+
+
+@pytest.mark.parametrize("result", ["nul\x00", {"x": ["\ud83d"]}, math.nan, {1, 2}], ids=repr)
+def test_a_result_json_cannot_hold_fails_the_attempt(app: Conveyor, result: Any) -> None:
+    @app.job
+    def job() -> Any:
+        return result
+
+    handle = job().run_now()
+    drain(app)
+    rec = record(app, handle)
+    assert rec.state == "failed"
+    assert "PayloadError" in str(field(rec.error, "type"))
+
+
+def test_hostile_text_is_sanitised_and_stored(app: Conveyor) -> None:
+    @app.job
+    def job(meta: Any) -> None:
+        meta.log.info("log\x00line\ud800")
+        meta.progress(0.5, message="prog\x00ress\udc00")
+        raise RuntimeError("err\x00or\ud800" + "!" * 2_000_000)
+
+    handle = job().run_now()
+    drain(app)
+    rec = record(app, handle)
+    assert rec.state == "failed"
+    message = str(field(rec.error, "message"))
+    assert "\x00" not in message and "\ud800" not in message
+    assert message.startswith("err\ufffdor\ufffd")
+    assert len(message) < 2_000_000
+    logs = " ".join(str(getattr(line, "message", line)) for line in rec.logs)
+    assert "log\ufffdline\ufffd" in logs
+
+
+def test_hostile_event_names_and_unmatchable_numbers_never_fail(app: Conveyor) -> None:
+    got: list[Any] = []
+
+    @app.job("ev", trigger=app.event("n", filter={"v": [1, 2.5]}))
+    async def ev(payload: Any, io: Any) -> None:
+        got.append(payload["v"])
+
+    app.send_event("bad\x00name\ud800", {"v": 1})
+    for v in [10**400, -(10**400), 1e308, "1", True, {"v": 1}, None, 2.5]:
+        app.send_event("n", {"v": v})
+    drain(app)
+    assert got == [2.5]
+
+
+def test_many_jobs_all_complete(app: Conveyor) -> None:
+    lock = threading.Lock()
+    seen: set[int] = set()
+
+    @app.job
+    def job(n: int) -> int:
+        with lock:
+            seen.add(n)
+        return n * n
+
+    handles = [job(n).run_now() for n in range(300)]
+    drain(app)
+    assert seen == set(range(300))
+    assert app.count(state="completed") == 300
+    assert handles[-1].result(timeout=5) == 299 * 299
