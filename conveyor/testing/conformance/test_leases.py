@@ -267,6 +267,14 @@ def test_a_job_whose_worker_still_holds_a_later_claim_is_not_alone(app: Conveyor
         app.cancel(later)
 
 
+def _claim_first_then_later(app: Conveyor, worker: str, first: int, later: int) -> None:
+    """``worker`` claims ``first`` (a short lease), then ``later`` (a longer one), and
+    stops heartbeating: ``first``'s lease has expired on return, ``later``'s has not."""
+    assert [j.id for j in app.store.claim(worker, None, 1, 0.05)] == [first]
+    assert [j.id for j in app.store.claim(worker, None, 1, 0.25)] == [later]
+    time.sleep(0.1)
+
+
 def test_a_job_claimed_after_its_workers_other_jobs_expired_is_not_alone(
     app: Conveyor,
 ) -> None:
@@ -276,10 +284,7 @@ def test_a_job_claimed_after_its_workers_other_jobs_expired_is_not_alone(
     first = _insert(app, max_attempts=20, priority=10)
     later = _insert(app, max_attempts=20)
     for rescue in range(POISON_RESCUES):
-        worker = f"victim-{rescue}"
-        assert [j.id for j in app.store.claim(worker, None, 1, 0.05)] == [first]
-        assert [j.id for j in app.store.claim(worker, None, 1, 0.25)] == [later]
-        time.sleep(0.1)
+        _claim_first_then_later(app, f"victim-{rescue}", first, later)
         assert app.store.rescue() == 1  # the first job, while the later one still runs
         time.sleep(0.2)
         assert app.store.rescue() == 1
@@ -296,10 +301,7 @@ def test_a_job_rescued_then_completed_elsewhere_still_counts_for_its_dead_worker
     first = _insert(app, max_attempts=20, priority=10)
     later = _insert(app, max_attempts=20)
     for rescue in range(POISON_RESCUES):
-        worker = f"victim-{rescue}"
-        assert [j.id for j in app.store.claim(worker, None, 1, 0.05)] == [first]
-        assert [j.id for j in app.store.claim(worker, None, 1, 0.25)] == [later]
-        time.sleep(0.1)
+        _claim_first_then_later(app, f"victim-{rescue}", first, later)
         assert app.store.rescue() == 1
         (again,) = app.store.claim("healthy", None, 1, 30)
         assert again.id == first
