@@ -1,0 +1,969 @@
+"""Black-box acceptance tests of SPEC §6, 7, 9, 10, 11 and 12 with inputs SPEC's examples do
+not use: leap days, DST transitions, unicode names, big limits, zero and negative values, CLI
+invocations, dashboard HTTP endpoints, hooks, metrics and logs. Written from SPEC alone."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import logging
+import math
+import re
+import subprocess
+import sys
+import textwrap
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from click.testing import CliRunner, Result
+from starlette.applications import Starlette
+from starlette.routing import Mount
+from starlette.testclient import TestClient
+
+import conveyor
+from conveyor import Conveyor, Fail, JobFailed, Retry, chain, group, parse_schedule
+from conveyor.cli import main as cli
+from conveyor.testing import FakeClock, enqueued, inline, run_until_idle
+from tests.conformance.helpers import drain
+
+AFTER = datetime(2030, 1, 4, 8, 7, tzinfo=UTC)  # a Friday
+NEW_YORK = ZoneInfo("America/New_York")
+
+
+def u(*parts: int) -> datetime:
+    return datetime(*parts, tzinfo=UTC)  # type: ignore[arg-type,misc]
+
+
+@pytest.fixture
+def app(store_url: str) -> Iterator[Conveyor]:
+    """An app on an empty memory, SQLite and PostgreSQL store."""
+    with Conveyor(store_url) as application:
+        yield application
+
+
+def _next(text: str, after: datetime = AFTER, count: int = 3, tz: str | None = None
+          ) -> list[datetime]:
+    times = parse_schedule(text, tz=tz).next(after=after, count=count)
+    assert all(t.tzinfo is not None for t in times)
+    return [t.astimezone(UTC) for t in times]
+
+
+# -- §6 schedules: parse_schedule ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("0 0 29 2 *", [u(2032, 2, 29), u(2036, 2, 29), u(2040, 2, 29)]),
+    ("0 0 0 29 2 *", [u(2032, 2, 29), u(2036, 2, 29), u(2040, 2, 29)]),
+    ("0 0 31 * *", [u(2030, 1, 31), u(2030, 3, 31), u(2030, 5, 31)]),
+    ("@weekly", [u(2030, 1, 6), u(2030, 1, 13), u(2030, 1, 20)]),
+    ("@annually", [u(2031, 1, 1), u(2032, 1, 1), u(2033, 1, 1)]),
+    ("@midnight", [u(2030, 1, 5), u(2030, 1, 6), u(2030, 1, 7)]),
+    ("every 7 minutes", [u(2030, 1, 4, 8, 14), u(2030, 1, 4, 8, 21), u(2030, 1, 4, 8, 28)]),
+    ("every 45 seconds", [u(2030, 1, 4, 8, 7, 45), u(2030, 1, 4, 8, 8), u(2030, 1, 4, 8, 8, 45)]),
+    ("every day at 12:00 am", [u(2030, 1, 5), u(2030, 1, 6), u(2030, 1, 7)]),
+    ("every day at 12:00 pm", [u(2030, 1, 4, 12), u(2030, 1, 5, 12), u(2030, 1, 6, 12)]),
+    ("every saturday, sunday at noon", [u(2030, 1, 5, 12), u(2030, 1, 6, 12),
+                                        u(2030, 1, 12, 12)]),
+    ("every 2 hours between the 5th and 10th hour",
+     [u(2030, 1, 4, 9), u(2030, 1, 5, 5), u(2030, 1, 5, 7)]),
+    ("on the 15th day of the year", [u(2030, 1, 15), u(2031, 1, 15), u(2032, 1, 15)]),
+])
+def test_odd_but_valid_schedules(text: str, expected: list[datetime]) -> None:
+    assert _next(text) == expected
+
+
+def test_every_n_minutes_restarts_each_hour() -> None:
+    assert _next("every 7 minutes", after=u(2030, 1, 4, 8, 50)) == [
+        u(2030, 1, 4, 8, 56), u(2030, 1, 4, 9), u(2030, 1, 4, 9, 7)]
+
+
+def test_every_n_days_restarts_each_month() -> None:
+    assert _next("every 3 days", after=u(2030, 1, 29)) == [
+        u(2030, 1, 31), u(2030, 2, 1), u(2030, 2, 4)]
+
+
+def test_last_day_of_the_month_in_a_leap_year() -> None:
+    assert _next("on the last day of the month", after=u(2032, 2, 1), count=2) == [
+        u(2032, 2, 29), u(2032, 3, 31)]
+
+
+def test_cron_fires_once_on_the_day_clocks_fall_back() -> None:
+    times = _next("30 1 * * *", after=u(2030, 11, 2, 12), count=3, tz="America/New_York")
+    local_dates = [t.astimezone(NEW_YORK).date() for t in times]
+    assert len(set(local_dates)) == 3
+    assert u(2030, 11, 4, 6, 30) in times  # 1:30 EST
+    assert all(t.astimezone(NEW_YORK).hour == 1 for t in times)
+
+
+def test_cron_in_the_skipped_hour_never_fires_twice_a_day() -> None:
+    times = _next("30 2 * * *", after=u(2030, 3, 9, 12), count=3, tz="America/New_York")
+    assert times == sorted(set(times))
+    assert len({t.astimezone(NEW_YORK).date() for t in times}) == 3
+    assert u(2030, 3, 11, 6, 30) in times  # 2:30 EDT the next day
+
+
+@pytest.mark.parametrize("after", [u(2030, 3, 10, 5), u(2030, 11, 3, 4)])
+def test_every_15_minutes_keeps_its_pace_across_dst(after: datetime) -> None:
+    times = _next("every 15 minutes", after=after, count=16, tz="America/New_York")
+    gaps = {b - a for a, b in itertools.pairwise(times)}
+    assert gaps == {timedelta(minutes=15)}
+
+
+def test_next_can_give_many_times_in_order() -> None:
+    times = _next("every 1 minute", count=2000)
+    assert len(times) == 2000
+    assert times == sorted(set(times))
+    assert times[-1] - times[0] == timedelta(minutes=1999)
+
+
+@pytest.mark.parametrize("count", [-1, -100])
+def test_a_negative_count_is_refused(count: int) -> None:
+    with pytest.raises(ValueError):
+        parse_schedule("every day").next(after=AFTER, count=count)
+
+
+@pytest.mark.parametrize(("text", "word"), [
+    ("every mönday", "mönday"),
+    ("every day at 9:30 am 🙂", "🙂"),
+    ("every 5 fortnights", "fortnights"),
+])
+def test_unicode_and_unknown_words_are_named(text: str, word: str) -> None:
+    with pytest.raises(ValueError) as caught:
+        parse_schedule(text)
+    assert word in str(caught.value)
+
+
+@pytest.mark.parametrize("text", [
+    "every 0 minutes", "every -5 minutes", "every 0 hours", "*/0 * * * *",
+    "every day at 13:00 pm", "every day at 9:60", "0 0 32 * *", "0 0 * 13 *",
+])
+def test_zero_negative_and_impossible_values_are_refused(text: str) -> None:
+    with pytest.raises(ValueError):
+        parse_schedule(text)
+
+
+@pytest.mark.parametrize("text", ["0 0 30 2 *", "0 0 31 4 *"])
+def test_a_cron_that_can_never_fire_is_refused_or_gives_nothing(text: str) -> None:
+    try:
+        schedule = parse_schedule(text)
+    except ValueError:
+        return
+    assert schedule.next(after=AFTER, count=2) == []
+
+
+def test_an_unknown_timezone_is_a_clear_error() -> None:
+    with pytest.raises(Exception) as caught:
+        parse_schedule("every day", tz="Mars/Olympus_Mons")
+    assert "Mars/Olympus_Mons" in str(caught.value)
+
+
+def test_explain_reads_odd_schedules() -> None:
+    for text in ("0 0 29 2 *", "every 45 seconds", "every saturday, sunday at noon"):
+        sentence = parse_schedule(text, tz="Asia/Kolkata").explain()
+        assert isinstance(sentence, str) and len(sentence.split()) >= 2
+
+
+# -- §6 schedules: stored occurrences -----------------------------------------------------------
+
+
+def test_a_leap_day_cron_in_a_half_hour_timezone_is_stored_as_scheduled(app: Conveyor) -> None:
+    @app.job("nächtlich-é", trigger=app.cron("30 2 29 2 *", tz="Asia/Kolkata"))
+    def nightly() -> None: ...
+
+    with FakeClock(app, start=u(2031, 6, 1)) as clock:
+        run_until_idle(app, clock=clock)
+    records = app.jobs_list(job="nächtlich-é")
+    assert [(r.state, r.run_at) for r in records] == [("scheduled", u(2032, 2, 28, 21))]
+
+
+def test_after_downtime_a_missed_occurrence_runs_once(app: Conveyor) -> None:
+    ran: list[int] = []
+
+    @app.job(trigger=app.every("15 minutes"))
+    def tick() -> None:
+        ran.append(1)
+
+    with FakeClock(app, start=AFTER) as clock:
+        run_until_idle(app, clock=clock)
+        clock.advance(3, "hours")
+        run_until_idle(app, clock=clock)
+        pending = [r for r in app.jobs_list(job="tick") if r.state == "scheduled"]
+    assert len(ran) == 1
+    assert [r.run_at for r in pending] == [u(2030, 1, 4, 11, 15)]
+
+
+def test_declaring_a_schedule_in_two_apps_does_not_double_it(
+        open_app: Callable[..., Conveyor]) -> None:
+    apps = [open_app(), open_app()]
+    for application in apps:
+        @application.job("rapport-日次", trigger=app_schedule(application))
+        def report() -> None: ...
+
+    for application in apps:
+        run_until_idle(application)
+    assert len(apps[0].jobs_list(job="rapport-日次", state="scheduled")) == 1
+
+
+def app_schedule(application: Conveyor) -> Any:
+    return application.schedule("every weekday at 9:30 am")
+
+
+def test_a_run_time_schedule_with_unicode_type_and_data_is_upserted(app: Conveyor) -> None:
+    seen: list[Any] = []
+
+    @app.job("café-sync")
+    def cafe(data: Any) -> None:
+        seen.append(data)
+
+    with FakeClock(app, start=AFTER) as clock:
+        for _ in range(2):
+            app.schedule_job(type="café-sync", data={"ville": "Zürich"}, schedule="every day")
+        app.schedule_job(type="café-sync", data={"ville": "Malmö"}, schedule="every day")
+        pending = app.jobs_list(job="café-sync", state="scheduled")
+        assert len(pending) == 2
+        clock.advance(1, "day")
+        run_until_idle(app, clock=clock)
+    assert sorted(d["ville"] for d in seen) == ["Malmö", "Zürich"]
+
+
+def test_a_bad_run_time_schedule_is_refused_and_stores_nothing(app: Conveyor) -> None:
+    @app.job
+    def nope(data: Any) -> None: ...
+
+    with pytest.raises(ValueError, match="fortnight"):
+        app.schedule_job(type="nope", data={}, schedule="every fortnight")
+    assert app.jobs_list(job="nope") == []
+
+
+# -- §7 worker ----------------------------------------------------------------------------------
+
+
+def test_a_burst_worker_leaves_future_and_paused_work(app: Conveyor) -> None:
+    @app.job(queue="ëxports")
+    def export() -> None: ...
+
+    @app.job
+    def later() -> None: ...
+
+    later().run_in(1, "hour")
+    app.pause(queue="ëxports")
+    h = export().run_now()
+    app.run_worker(concurrency=256, burst=True)
+    rec = app.get_job(h.id)
+    assert rec is not None and rec.state == "queued"
+    assert [r.state for r in app.jobs_list(job="later")] == ["scheduled"]
+    app.resume(queue="ëxports")
+    drain(app)
+    assert h.result(timeout=10) is None
+
+
+# -- §7 CLI -------------------------------------------------------------------------------------
+
+APP_SOURCE = textwrap.dedent("""
+    import os
+    from conveyor import Conveyor, Retry
+
+    app = Conveyor(os.environ["BLIND_URL"])
+    seen = []
+
+    @app.job("grüße")
+    def greet(payload=None, *args, **kwargs):
+        return {"payload": payload, "args": list(args), "kwargs": kwargs}
+
+    @app.job
+    def explode():
+        raise RuntimeError("kaboom")
+""")
+
+
+@pytest.fixture
+def cli_app(tmp_path: Path, url: str, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A module file defining ``app`` on the test's store (SQLite, PostgreSQL); returns it."""
+    source = tmp_path / "blind_jobs.py"
+    source.write_text(APP_SOURCE)
+    monkeypatch.setenv("BLIND_URL", url)
+    monkeypatch.setenv("CONVEYOR_APP", f"{source}:app")
+    monkeypatch.chdir(tmp_path)
+    assert run_cli("migrate").exit_code == 0
+    return source
+
+
+def run_cli(*args: str) -> Result:
+    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+
+
+def assert_user_error(result: Result, *words: str) -> None:
+    assert result.exit_code not in (0, None), result.output
+    assert "Traceback" not in result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    for word in words:
+        assert word in lines[0]
+
+
+def _run_id(result: Result) -> int:
+    assert result.exit_code == 0, result.output
+    return int(re.findall(r"\d+", result.stdout)[-1])
+
+
+def test_cli_version() -> None:
+    result = run_cli("--version")
+    assert result.exit_code == 0
+    assert re.search(r"\d+\.\d+", result.stdout)
+
+
+def test_cli_run_with_a_unicode_payload_then_list_it_as_json(cli_app: Path, url: str) -> None:
+    run_id = _run_id(run_cli("run", "grüße", "--payload", '{"name": "Zoë ✓", "n": [1, 2]}'))
+    listed = run_cli("runs", "--json")
+    assert listed.exit_code == 0, listed.output
+    rows = [json.loads(line) for line in listed.stdout.splitlines() if line.strip()]
+    assert len(rows) == 1
+    for key, value in rows[0].items():
+        if key.endswith("_at") and value is not None:
+            assert datetime.fromisoformat(value.replace("Z", "+00:00")).utcoffset() == timedelta()
+    with Conveyor(url) as reader:
+        @reader.job("grüße")
+        def greet(payload: Any = None, *args: Any, **kwargs: Any) -> Any:
+            return {"payload": payload, "args": list(args), "kwargs": kwargs}
+        drain(reader)
+        rec = reader.get_job(run_id)
+    assert rec is not None and rec.state == "completed"
+    assert rec.result == {"payload": {"name": "Zoë ✓", "n": [1, 2]}, "args": [], "kwargs": {}}
+
+
+def test_cli_run_with_args_and_kwargs(cli_app: Path, url: str) -> None:
+    first = _run_id(run_cli("run", "grüße", "--args", '["ä", 2]'))
+    second = _run_id(run_cli("run", "grüße", "--kwargs", '{"ü": true}'))
+    with Conveyor(url) as reader:
+        a, b = reader.get_job(first), reader.get_job(second)
+    assert a is not None and a.args == ["ä", 2]
+    assert b is not None and b.kwargs == {"ü": True}
+
+
+def test_cli_run_in_a_fractional_while_and_at_a_time(cli_app: Path, url: str) -> None:
+    before = datetime.now(UTC)
+    later = _run_id(run_cli("run", "grüße", "--in", "1.5 hours"))
+    at = _run_id(run_cli("run", "grüße", "--at", "2032-02-29T23:59:59+00:00"))
+    with Conveyor(url) as reader:
+        a, b = reader.get_job(later), reader.get_job(at)
+    assert a is not None and a.state == "scheduled" and a.run_at is not None
+    assert timedelta(minutes=89) < a.run_at - before < timedelta(minutes=91)
+    assert b is not None and b.run_at == u(2032, 2, 29, 23, 59, 59)
+
+
+@pytest.mark.parametrize(("args", "word"), [
+    (("run", "no-such-job"), "no-such-job"),
+    (("run", "grüße", "--payload", "{bad"), ""),
+    (("run", "grüße", "--in", "5 fortnights"), "fortnight"),
+    (("run", "grüße", "--in", "-5 seconds"), ""),
+    (("run", "grüße", "--at", "2031-02-29T00:00"), ""),
+    (("show", "987654321"), "987654321"),
+])
+def test_cli_user_errors_are_one_line_without_traceback(cli_app: Path, args: tuple[str, ...],
+                                                        word: str) -> None:
+    assert_user_error(run_cli(*args), word)
+
+
+def test_cli_bad_url_is_one_line(cli_app: Path) -> None:
+    assert_user_error(run_cli("runs", "--url", "nosuchdb://x/y"))
+
+
+def test_cli_read_only_verbs_create_no_store(cli_app: Path, tmp_path: Path) -> None:
+    missing = tmp_path / "never" / "made.db"
+    other = tmp_path / "absent.db"
+    for verb in ("runs", "schedules", "queues"):
+        result = run_cli(verb, "--url", f"sqlite:///{other}")
+        assert "Traceback" not in result.output
+        assert result.exit_code != 0, result.output
+    result = run_cli("show", "1", "--url", f"sqlite:///{missing}")
+    assert result.exit_code != 0
+    assert not other.exists() and not missing.parent.exists()
+
+
+def test_cli_cancel_and_retry_take_several_ids(cli_app: Path, url: str) -> None:
+    ids = [_run_id(run_cli("run", "grüße", "--in", "1 day")) for _ in range(2)]
+    result = run_cli("cancel", *map(str, ids))
+    assert result.exit_code == 0, result.output
+    with Conveyor(url) as reader:
+        assert [reader.get_job(i).state for i in ids] == ["cancelled", "cancelled"]  # type: ignore[union-attr]
+    result = run_cli("retry", *map(str, ids))
+    assert result.exit_code == 0, result.output
+    with Conveyor(url) as reader:
+        states = [reader.get_job(i).state for i in ids]  # type: ignore[union-attr]
+    assert set(states) <= {"queued", "scheduled"}
+
+
+def test_cli_pause_and_resume_a_job(cli_app: Path, url: str) -> None:
+    assert run_cli("pause", "--job", "grüße").exit_code == 0
+    with Conveyor(url) as reader:
+        assert "grüße" in reader.paused_jobs()
+    assert run_cli("resume", "--job", "grüße").exit_code == 0
+    with Conveyor(url) as reader:
+        assert "grüße" not in reader.paused_jobs()
+
+
+def test_cli_runs_filters_failed_and_show_prints_the_error(cli_app: Path, url: str) -> None:
+    run_id = _run_id(run_cli("run", "explode"))
+    _run_id(run_cli("run", "grüße"))
+    with Conveyor(url) as worker_app:
+        @worker_app.job
+        def explode() -> None:
+            raise RuntimeError("kaboom")
+
+        @worker_app.job("grüße")
+        def greet() -> None: ...
+        drain(worker_app)
+    failed = run_cli("runs", "--state", "failed", "--json")
+    rows = [json.loads(line) for line in failed.stdout.splitlines() if line.strip()]
+    assert [row["id"] for row in rows] == [run_id]
+    shown = run_cli("show", str(run_id))
+    assert shown.exit_code == 0 and "kaboom" in shown.stdout
+
+
+def test_cli_worker_subprocess_with_module_attr(cli_app: Path, url: str) -> None:
+    run_id = _run_id(run_cli("run", "grüße", "--payload", '"ok"'))
+    done = subprocess.run(
+        [sys.executable, "-m", "conveyor", "worker", "blind_jobs:app", "--burst"],
+        cwd=cli_app.parent, capture_output=True, text=True, timeout=60,
+        env={**_env(), "BLIND_URL": url})
+    assert done.returncode == 0, done.stderr
+    with Conveyor(url) as reader:
+        rec = reader.get_job(run_id)
+    assert rec is not None and rec.state == "completed"
+
+
+def _env() -> dict[str, str]:
+    import os
+
+    env = dict(os.environ)
+    env.pop("CONVEYOR_APP", None)
+    return env
+
+
+# -- §7 dashboard and HTTP API ------------------------------------------------------------------
+
+
+def _client(app: Conveyor, **options: Any) -> TestClient:
+    return TestClient(app.asgi(**options))
+
+
+def test_openapi_lists_the_api(app: Conveyor) -> None:
+    body = _client(app).get("/api/openapi.json").json()
+    assert "/api/events" in body["paths"]
+
+
+def test_post_event_with_unicode_name_starts_runs_once_per_id(app: Conveyor) -> None:
+    @app.job(trigger=app.event("ünïcode.évent", filter={"tier": ["🥇"]}))
+    def on_event(payload: Any) -> Any:
+        return payload
+
+    client = _client(app)
+    for _ in range(2):
+        reply = client.post("/api/events", json={"name": "ünïcode.évent",
+                                                 "payload": {"tier": "🥇"}, "id": "ev-1"})
+        assert reply.status_code < 300, reply.text
+    client.post("/api/events", json={"name": "ünïcode.évent", "payload": {"tier": "🥈"}})
+    assert len(app.jobs_list(job="on_event")) == 1
+
+
+@pytest.mark.parametrize("body", ["{", "[]", '{"payload": {}}', '{"name": 5}',
+                                  '{"name": "", "payload": {}}'])
+def test_malformed_events_are_4xx_json(app: Conveyor, body: str) -> None:
+    reply = _client(app).post("/api/events", content=body,
+                              headers={"Content-Type": "application/json"})
+    assert 400 <= reply.status_code < 500
+    assert "error" in reply.json()
+
+
+def test_an_oversized_body_is_413(app: Conveyor) -> None:
+    big = json.dumps({"name": "x", "payload": {"blob": "a" * (1024 * 1024 + 10)}})
+    reply = _client(app).post("/api/events", content=big,
+                              headers={"Content-Type": "application/json"})
+    assert reply.status_code == 413
+    assert "error" in reply.json()
+
+
+def test_run_now_retry_and_cancel_through_the_api(app: Conveyor) -> None:
+    @app.job("ñandú", retry=Retry(retries=0))
+    def nandu(payload: Any) -> Any:
+        if payload.get("fail"):
+            raise RuntimeError("nope")
+        return payload
+
+    client = _client(app)
+    made = client.post("/api/jobs/" + _slug(client, "ñandú") + "/run",
+                       json={"payload": {"fail": True}})
+    assert made.status_code == 201, made.text
+    run_id = _id_in(made.json())
+    drain(app)
+    assert app.get_job(run_id).state == "failed"  # type: ignore[union-attr]
+    assert client.post(f"/api/runs/{run_id}/retry").status_code < 300
+    assert app.get_job(run_id).state in ("queued", "scheduled")  # type: ignore[union-attr]
+    assert client.post(f"/api/runs/{run_id}/cancel").status_code < 300
+    assert app.get_job(run_id).state == "cancelled"  # type: ignore[union-attr]
+    detail = client.get(f"/api/runs/{run_id}")
+    assert detail.status_code == 200 and "nope" in detail.text
+
+
+def _slug(client: TestClient, job_id: str) -> str:
+    jobs = client.get("/api/jobs").json()
+    items = jobs if isinstance(jobs, list) else next(v for v in jobs.values()
+                                                     if isinstance(v, list))
+    return next(str(j["slug"]) for j in items if j.get("id") == job_id)
+
+
+def _id_in(body: Any) -> int:
+    if isinstance(body, dict):
+        for key in ("id", "run_id"):
+            if isinstance(body.get(key), int):
+                return int(body[key])
+        for value in body.values():
+            if isinstance(value, dict):
+                return _id_in(value)
+    raise AssertionError(body)
+
+
+@pytest.mark.parametrize(("path", "status"), [
+    ("/api/runs/987654321/cancel", 404), ("/api/runs/abc/cancel", 400),
+    ("/api/runs/0/retry", 400), ("/api/jobs/no-such-job/pause", 404),
+])
+def test_bad_ids_are_4xx_json(app: Conveyor, path: str, status: int) -> None:
+    reply = _client(app).post(path)
+    assert 400 <= reply.status_code < 500 and reply.status_code in (status, 404, 422)
+    assert "error" in reply.json()
+
+
+def test_pause_a_unicode_queue_through_the_api(app: Conveyor) -> None:
+    app.queue("files-ü", concurrency=3)
+    client = _client(app)
+    assert client.post("/api/queues/files-%C3%BC/pause").status_code < 300
+    info = {q.name: q for q in app.queues()}
+    assert info["files-ü"].paused is True
+    assert client.post("/api/queues/files-%C3%BC/resume").status_code < 300
+    assert {q.name: q for q in app.queues()}["files-ü"].paused is False
+
+
+def test_a_token_protects_the_api(app: Conveyor) -> None:
+    token = "s3cr3t-✓".encode().hex()
+    client = _client(app, token=token)
+    assert client.get("/api/runs").status_code == 401
+    assert client.get("/api/runs", headers={"Authorization": "Bearer wrong"}).status_code == 401
+    assert client.get("/api/runs", headers={"Authorization": f"Bearer {token}"}
+                      ).status_code == 200
+    reply = client.post("/api/events", json={"name": "x", "payload": {}},
+                        headers={"Authorization": f"Bearer {token}"})
+    assert reply.status_code < 300
+
+
+def test_cross_site_posts_are_refused(app: Conveyor) -> None:
+    reply = _client(app).post("/api/events", json={"name": "x", "payload": {}},
+                              headers={"Origin": "https://evil.example",
+                                       "Sec-Fetch-Site": "cross-site"})
+    assert reply.status_code == 403
+    assert app.jobs_list() == []
+
+
+def test_the_dashboard_mounts_under_a_prefix(app: Conveyor) -> None:
+    outer = Starlette(routes=[Mount("/ops/jobs", app=app.asgi(prefix="/ops/jobs"))])
+    with TestClient(outer) as client:
+        assert client.get("/ops/jobs/api/openapi.json").status_code == 200
+
+
+def test_metrics_count_jobs_by_state_and_queue(app: Conveyor) -> None:
+    @app.job(queue="métriques")
+    def measured() -> None: ...
+
+    measured().run_now()
+    measured().run_in(1, "day")
+    drain(app)
+    text = _client(app).get("/metrics").text
+    lines = [line for line in text.splitlines()
+             if line.startswith("conveyor_jobs{") and 'queue="métriques"' in line]
+    by_state = {re.search(r'state="(\w+)"', line).group(1):  # type: ignore[union-attr]
+                float(line.rsplit(" ", 1)[1]) for line in lines}
+    assert by_state["completed"] == 1 and by_state["scheduled"] == 1
+
+
+def test_user_data_in_pages_is_escaped(app: Conveyor) -> None:
+    @app.job
+    def xss(payload: Any) -> None:
+        raise RuntimeError("<script>alert(1)</script>")
+
+    h = xss("<img src=x onerror=alert(1)>").run_now()
+    drain(app)
+    client = _client(app)
+    pages = [client.get(path) for path in ("/", f"/runs/{h.id}")]
+    html = "".join(p.text for p in pages if p.status_code == 200)
+    assert html
+    assert "<script>alert(1)</script>" not in html
+    assert "<img src=x" not in html
+
+
+# -- §9 flow control ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("options", [
+    {"concurrency": 0}, {"concurrency": -1}, {"concurrency": 2.5}, {"rate": "0/second"},
+    {"rate": "-3/minute"}, {"rate": "5/fortnight"}, {"rate": "ten/second"},
+])
+def test_nonsense_limits_are_refused_at_definition(sqlite_app: Conveyor,
+                                                   options: dict[str, Any]) -> None:
+    with pytest.raises((ValueError, TypeError)):
+        sqlite_app.job(**options)(lambda: None)
+
+
+@pytest.mark.parametrize("options", [{"concurrency": 0}, {"rate": "0/day"}, {"rate": "1/yr"}])
+def test_nonsense_queue_limits_are_refused(sqlite_app: Conveyor, options: dict[str, Any]) -> None:
+    with pytest.raises(ValueError):
+        sqlite_app.queue("q", **options)
+
+
+def test_big_queue_limits_are_shown_as_declared(app: Conveyor) -> None:
+    app.queue("ëxports-大", concurrency=10**6, rate="100000/day")
+    info = {q.name: q for q in app.queues()}["ëxports-大"]
+    assert info.concurrency == 10**6
+    assert info.rate == "100000/day"
+    assert info.paused is False
+    assert all(v == 0 for v in info.counts.values())
+
+
+def test_concurrency_keys_from_a_dotted_path_and_a_callable(app: Conveyor) -> None:
+    @app.job(concurrency=1, concurrency_key="shop.id")
+    def by_path(payload: Any) -> None: ...
+
+    @app.job(concurrency=1, concurrency_key=lambda args, kwargs: f"k-{kwargs['n'] % 2}")
+    def by_call(n: int) -> None: ...
+
+    a = by_path({"shop": {"id": "ß-7"}}).run_now()
+    b = by_call(n=5).run_now()
+    assert app.get_job(a.id).concurrency_key == "ß-7"  # type: ignore[union-attr]
+    assert app.get_job(b.id).concurrency_key == "k-1"  # type: ignore[union-attr]
+    drain(app)
+    assert a.result(timeout=10) is None and b.result(timeout=10) is None
+
+
+def test_a_paused_unicode_job_is_listed_and_held(app: Conveyor) -> None:
+    @app.job("тест-job")
+    def test_job() -> None: ...
+
+    app.pause(job="тест-job")
+    assert "тест-job" in app.paused_jobs()
+    h = test_job().run_now()
+    drain(app)
+    assert app.get_job(h.id).state == "queued"  # type: ignore[union-attr]
+    app.resume(job="тест-job")
+    assert app.paused_jobs() == []
+    drain(app)
+    assert app.get_job(h.id).state == "completed"  # type: ignore[union-attr]
+
+
+def test_an_isolated_attempt_past_its_timeout_is_killed(app: Conveyor) -> None:
+    @app.job(isolation="process", timeout=1, retry=Retry(retries=0))
+    def sleepy() -> None:
+        import time
+        time.sleep(30)
+
+    h = sleepy().run_now()
+    drain(app)
+    rec = app.get_job(h.id)
+    assert rec is not None and rec.state == "failed"
+    assert "timed out after" in str(rec.error)
+
+
+# -- §10 workflows ------------------------------------------------------------------------------
+
+
+def test_depending_on_an_already_failed_run_cancels_at_once(app: Conveyor) -> None:
+    @app.job(retry=Retry(retries=0))
+    def bad() -> None:
+        raise Fail("no")
+
+    @app.job
+    def after(x: Any = None) -> None: ...
+
+    h = bad().run_now()
+    drain(app)
+    dependent = after().run_now(depends_on=[h])
+    rec = app.get_job(dependent.id)
+    assert rec is not None and rec.state == "cancelled"
+    assert str(h.id) in str(rec.error)
+
+
+def test_a_failure_cascades_three_levels_down(app: Conveyor) -> None:
+    @app.job(retry=Retry(retries=0))
+    def root() -> None:
+        raise RuntimeError("root broke")
+
+    @app.job
+    def step(x: Any = None) -> None: ...
+
+    a = root().run_now()
+    b = step().run_now(depends_on=[a])
+    c = step().run_now(depends_on=[b])
+    assert app.get_job(c.id).state == "blocked"  # type: ignore[union-attr]
+    drain(app)
+    b_rec, c_rec = app.get_job(b.id), app.get_job(c.id)
+    assert b_rec is not None and b_rec.state == "cancelled" and str(a.id) in str(b_rec.error)
+    assert c_rec is not None and c_rec.state == "cancelled"
+    assert c_rec.depends_on == [b.id] or list(c_rec.depends_on) == [b.id]
+
+
+def test_cancel_cascade_on_a_blocked_graph(app: Conveyor) -> None:
+    @app.job
+    def node(x: Any = None) -> None: ...
+
+    a = node().run_in(1, "hour")
+    b = node().run_now(depends_on=[a])
+    c = node().run_now(depends_on=[a, b])
+    app.cancel(a.id, cascade=True)
+    states = [app.get_job(h.id).state for h in (a, b, c)]  # type: ignore[union-attr]
+    assert states == ["cancelled"] * 3
+
+
+def test_a_chain_with_unicode_ids_and_a_nested_group(app: Conveyor) -> None:
+    @app.job("çarpma")
+    def multiply(x: int, by: int = 2) -> int:
+        return x * by
+
+    @app.job("σύνολο")
+    def total(xs: list[int]) -> int:
+        return sum(xs)
+
+    flow = chain(multiply(3), group(multiply(by=10), multiply(by=-1)), total())
+    handle = flow.run_now()
+    drain(app)
+    assert handle.result(timeout=10) == 60 - 6
+
+
+def test_a_single_member_chain_and_group(app: Conveyor) -> None:
+    @app.job
+    def one(x: int) -> int:
+        return x + 1
+
+    c = chain(one(0)).run_now()
+    g = group(one(41)).run_now()
+    drain(app)
+    assert c.result(timeout=10) == 1
+    assert g.result(timeout=10) == [42]
+
+
+def test_run_jobs_of_nothing_and_child_links(app: Conveyor) -> None:
+    @app.job
+    def child(n: int) -> int:
+        return n * n
+
+    @app.job
+    async def parent(io: Any) -> Any:
+        none = await io.run_jobs("none", [])
+        some = await io.run_jobs("some", [child(n) for n in range(-2, 3)])
+        return {"none": none, "some": some}
+
+    h = parent().run_now()
+    drain(app)
+    assert h.result(timeout=10) == {"none": [], "some": [4, 1, 0, 1, 4]}
+    rec = app.get_job(h.id)
+    assert rec is not None and len(rec.children) == 5
+    for child_id in rec.children:
+        child_rec = app.get_job(child_id if isinstance(child_id, int) else child_id.id)
+        assert child_rec is not None and child_rec.parent_id == h.id
+
+
+# -- §11 hooks, metrics and logs ----------------------------------------------------------------
+
+
+def test_hooks_see_each_state_after_it_is_stored(app: Conveyor) -> None:
+    calls: list[tuple[str, str, Any]] = []
+
+    for event in ("started", "completed", "failed", "retrying"):
+        def hook(record: Any, error: Any = None, event: str = event) -> None:
+            stored = app.get_job(record.id)
+            calls.append((event, stored.state if stored else "", error))
+        app.on(event)(hook)
+
+    @app.job(retry=Retry(retries=1, wait=0))
+    def flaky(fail_times: int, meta: Any) -> str:
+        if meta.attempt <= fail_times:
+            raise ValueError(f"attempt {meta.attempt} ✗")
+        return "ok"
+
+    flaky(1).run_now()
+    drain(app)
+    events = [c[0] for c in calls]
+    assert events.count("started") == 2
+    assert events.count("retrying") == 1 and events.count("completed") == 1
+    assert ("completed", "completed", None) in calls
+    calls.clear()
+    flaky(5).run_now()
+    drain(app)
+    failed = [c for c in calls if c[0] == "failed"]
+    assert len(failed) == 1 and failed[0][1] == "failed"
+    assert "attempt 2 ✗" in str(failed[0][2])
+
+
+def test_async_and_failing_hooks_never_fail_the_job(app: Conveyor,
+                                                    caplog: pytest.LogCaptureFixture) -> None:
+    seen: list[Any] = []
+
+    @app.on("completed")
+    async def async_hook(record: Any, error: Any = None) -> None:
+        await asyncio.sleep(0)
+        seen.append(record.result)
+
+    @app.on("completed")
+    def broken_hook(record: Any, error: Any = None) -> None:
+        raise ZeroDivisionError("hook bug")
+
+    @app.job
+    def fine() -> str:
+        return "done ✓"
+
+    with caplog.at_level(logging.DEBUG, logger="conveyor"):
+        h = fine().run_now()
+        drain(app)
+    assert h.result(timeout=10) == "done ✓"
+    assert seen == ["done ✓"]
+    assert "hook bug" in caplog.text
+
+
+def test_a_cancelled_hook_fires(app: Conveyor) -> None:
+    cancelled: list[int] = []
+
+    @app.on("cancelled")
+    def hook(record: Any, error: Any = None) -> None:
+        cancelled.append(record.id)
+
+    @app.job
+    def idle() -> None: ...
+
+    h = idle().run_in(1, "day")
+    app.cancel(h.id)
+    drain(app)
+    assert cancelled == [h.id]
+
+
+def test_an_unknown_hook_event_is_refused(sqlite_app: Conveyor) -> None:
+    with pytest.raises(ValueError):
+        sqlite_app.on("finished")
+
+
+def test_the_worker_logs_each_outcome(app: Conveyor, caplog: pytest.LogCaptureFixture) -> None:
+    @app.job(retry=Retry(retries=0))
+    def logged(ok: bool) -> None:
+        if not ok:
+            raise RuntimeError("wrecked ☂")
+
+    with caplog.at_level(logging.DEBUG, logger="conveyor"):
+        logged(True).run_now()
+        logged(False).run_now()
+        drain(app)
+    outcomes = [r.getMessage() for r in caplog.records if r.name.startswith("conveyor")]
+    assert any("logged" in m and "complet" in m for m in outcomes)
+    assert any("wrecked ☂" in m for m in outcomes)
+
+
+def test_the_lifespan_worker_runs_jobs_in_the_web_process(app: Conveyor) -> None:
+    @app.job
+    def web_job(x: int) -> int:
+        return -x
+
+    web = Starlette(lifespan=app.lifespan(worker=True, concurrency=2))
+    with TestClient(web):
+        h = web_job(7).run_now()
+        assert h.result(timeout=20) == -7
+
+
+# -- §12 testing helpers ------------------------------------------------------------------------
+
+
+def test_fake_clock_crosses_a_leap_day_for_a_cron_schedule(app: Conveyor) -> None:
+    ran: list[datetime] = []
+
+    @app.job(trigger=app.cron("0 0 29 2 *"))
+    def leap() -> None:
+        ran.append(datetime.now(UTC))
+
+    with FakeClock(app, start=u(2032, 2, 28, 23, 59, 30)) as clock:
+        run_until_idle(app, clock=clock)
+        assert ran == []
+        clock.advance(1, "minute")
+        run_until_idle(app, clock=clock)
+        assert len(ran) == 1
+        pending = app.jobs_list(job="leap", state="scheduled")
+    assert [r.run_at for r in pending] == [u(2036, 2, 29)]
+
+
+@pytest.mark.parametrize(("n", "unit"), [(-1, "second"), (math.nan, "minutes"),
+                                         (math.inf, "hours"), (1, "fortnight")])
+def test_fake_clock_refuses_nonsense(sqlite_app: Conveyor, n: float, unit: str) -> None:
+    with FakeClock(sqlite_app, start=AFTER) as clock, pytest.raises(ValueError):
+        clock.advance(n, unit)
+
+
+def test_fake_clock_drives_retries(app: Conveyor) -> None:
+    attempts: list[int] = []
+
+    @app.job(retry=Retry(retries=2, wait="1 hour", backoff="linear"))
+    def slowly(meta: Any) -> str:
+        attempts.append(meta.attempt)
+        if meta.attempt < 3:
+            raise RuntimeError("again")
+        return "third time"
+
+    with FakeClock(app, start=AFTER) as clock:
+        h = slowly().run_now()
+        run_until_idle(app, clock=clock)
+        clock.advance(59, "minutes")
+        run_until_idle(app, clock=clock)
+        assert attempts == [1]
+        clock.advance(1, "minute")
+        run_until_idle(app, clock=clock)
+        assert attempts == [1, 2]
+        clock.advance(2, "hours")
+        run_until_idle(app, clock=clock)
+    assert h.result(timeout=10) == "third time"
+
+
+def test_inline_fail_is_stored_and_result_raises(app: Conveyor) -> None:
+    @app.job
+    def refuses(reason: str) -> None:
+        raise Fail(reason)
+
+    with inline(app):
+        h = refuses("nein ✗").run_now()
+    with pytest.raises(JobFailed) as caught:
+        h.result(timeout=5)
+    assert "nein ✗" in str(caught.value)
+    assert app.get_job(h.id).state == "failed"  # type: ignore[union-attr]
+
+
+def test_enqueued_matches_unicode_payload_subsets(app: Conveyor) -> None:
+    @app.job
+    def mail(payload: Any) -> None: ...
+
+    mail({"to": "zoë@例え.jp", "n": 0}).run_in(1, "day")
+    mail({"to": "bob@example.com", "n": 0}).run_in(1, "day")
+    found = enqueued(app, job="mail", to="zoë@例え.jp")
+    assert len(found) == 1
+    assert len(enqueued(app, job="mail", n=0)) == 2
+    assert enqueued(app, job="mail", n=1) == []
+
+
+def test_conveyor_app_fixture_runs_schedules(conveyor_app: Conveyor) -> None:
+    @conveyor_app.job(trigger=conveyor_app.every("1 hour"))
+    def hourly() -> None: ...
+
+    with FakeClock(conveyor_app, start=AFTER) as clock:
+        run_until_idle(conveyor_app, clock=clock)
+        clock.advance(1, "hour")
+        run_until_idle(conveyor_app, clock=clock)
+    states = sorted(r.state for r in conveyor_app.jobs_list(job="hourly"))
+    assert states == ["completed", "scheduled"]
+
+
+def test_version_is_public() -> None:
+    assert isinstance(getattr(conveyor, "__version__", ""), str)
