@@ -29,13 +29,14 @@ def state_condition(d: D, state: str) -> str:
 
 def _text_condition(d: D, text: str, params: dict[str, Any]) -> str:
     """``text`` in any of the searched columns. The JSON ones hold a quote, a backslash
-    or a control character escaped, so there it is also looked for as JSON writes it."""
+    or a control character escaped, and some (errors) non-ASCII text as ``\\u`` escapes,
+    so there it is also looked for as JSON writes it, both ways."""
     params["text"] = like_pattern(text)
-    encoded = json.dumps(text, ensure_ascii=False)[1:-1]
     marks = [d.mark("text")]
-    if encoded != text:
-        params["text_json"] = like_pattern(encoded)
-        marks.append(d.mark("text_json"))
+    encodings = dict.fromkeys(json.dumps(text, ensure_ascii=a)[1:-1] for a in (False, True))
+    for i, encoded in enumerate(e for e in encodings if e != text):
+        params[f"text_json{i}"] = like_pattern(encoded)
+        marks.append(d.mark(f"text_json{i}"))
     like = f" {d.like} {{}}{d.like_escape}"
     return "(" + " OR ".join(
         d.json_text(column) + like.format(mark)
