@@ -5,6 +5,7 @@ one clear error. Every test runs on the memory, SQLite and PostgreSQL stores."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 import threading
 from collections.abc import Callable
@@ -1341,3 +1342,167 @@ def test_over_long_log_lines_are_truncated_with_a_marker(app: Conveyor) -> None:
     line = next(str(getattr(x, "message", x)) for x in rec.logs if "LLL" in str(
         getattr(x, "message", x)))
     assert 100 < len(line) < 3_000_000
+
+
+# -- probes, third round: sizes and magnitudes the stores must survive ------------------------
+
+
+def ok_or_value_error(trigger: Callable[[], JobHandle]) -> JobHandle | None:
+    """Where SPEC is silent on a magnitude: stored as given, or one clear ValueError."""
+    try:
+        return trigger()
+    except ValueError:
+        return None
+
+
+def test_long_keys_queues_owners_and_ids(app: Conveyor) -> None:
+    with pytest.raises(ValueError):  # an id is indexed: a clear limit, at definition
+        @app.job("j" + "é" * 3_000)
+        def too_long() -> None: ...
+
+    long_id = "j" + "é" * 200
+
+    @app.job(long_id)
+    def job(x: Any) -> str:
+        return "ok"
+
+    for option in ("key", "queue", "owner"):
+        with pytest.raises(ValueError):
+            job(0).run_now(**{option: "x" * 5_000})
+    assert app.count() == 0
+    key, queue, owner = "k" * 300 + "ü", "q" * 200 + "🚚", "o" * 250 + "é"
+    first = job(1).run_now(key=key, queue=queue, owner=owner, unique=True)
+    again = job(2).run_now(key=key, queue=queue, owner=owner, unique=True)
+    assert again.id == first.id
+    rec = record(app, first)
+    assert (rec.job, rec.key, rec.queue, rec.owner) == (long_id, key, queue, owner)
+    drain(app, queues=[queue])
+    assert first.result(timeout=5) == "ok"
+
+
+@pytest.mark.parametrize("option", [
+    {"priority": 10**20}, {"priority": -(2**63)}, {"owner": 2**70}, {"owner": -1},
+    {"timeout": 1e300}, {"retention": 1e300}, {"remove_delay": 1e300},
+    {"retry": {"retries": 2**40}},
+], ids=repr)
+def test_huge_option_values_are_stored_or_refused_clearly(app: Conveyor,
+                                                          option: dict[str, Any]) -> None:
+    @app.job
+    def job() -> str:
+        return "ran"
+
+    handle = ok_or_value_error(lambda: job().run_now(**option))
+    if handle is None:
+        assert app.count() == 0
+        return
+    drain(app)
+    assert handle.result(timeout=5) == "ran"
+
+
+@pytest.mark.parametrize("option", [{"timeout": -1}, {"timeout": math.nan},
+                                    {"retention": -5}, {"remove_delay": "-1 day"},
+                                    {"priority": math.inf}], ids=repr)
+def test_invalid_option_values_are_value_errors(app: Conveyor, option: dict[str, Any]) -> None:
+    @app.job
+    def job() -> None: ...
+
+    with pytest.raises((ValueError, TypeError)):
+        job().run_now(**option)
+    assert app.count() == 0
+
+
+@pytest.mark.parametrize("wait", [1e15, 1e300], ids=repr)
+def test_an_absurd_retry_wait_never_breaks_the_worker(capp: Conveyor, wait: float) -> None:
+    @capp.job
+    def job() -> None:
+        raise RuntimeError("fails")
+
+    @capp.job
+    def fine() -> str:
+        return "fine"
+
+    handle = ok_or_value_error(lambda: job().run_now(
+        retry=Retry(retries=3, wait=wait, backoff="exponential")))
+    other = fine().run_now()
+    drain(capp)
+    assert other.result(timeout=5) == "fine"
+    if handle is not None:
+        assert record(capp, handle).state in ("scheduled", "failed")
+
+
+@pytest.mark.parametrize("delay", [-5, math.nan, math.inf, 1e300], ids=repr)
+def test_an_odd_retry_in_never_breaks_the_worker(capp: Conveyor, delay: float) -> None:
+    @capp.job
+    def job(meta: Any) -> None:
+        raise RetryIn(delay)
+
+    @capp.job
+    def fine() -> str:
+        return "fine"
+
+    handle = job().run_now()
+    other = fine().run_now()
+    drain(capp)
+    assert other.result(timeout=5) == "fine"
+    assert record(capp, handle).state in ("scheduled", "failed")
+
+
+def test_progress_that_json_cannot_hold_never_breaks_the_run(app: Conveyor) -> None:
+    @app.job
+    def job(meta: Any) -> str:
+        for value in (math.nan, math.inf, -1, 1e300):
+            with contextlib.suppress(ValueError):
+                meta.progress(value)
+        return "done"
+
+    handle = job().run_now()
+    drain(app)
+    assert handle.result(timeout=5) == "done"
+    progress = record(app, handle).progress
+    assert progress is None or (isinstance(progress, (int, float, dict)) and progress == progress)
+
+
+@pytest.mark.parametrize("state", ["finished", "", "QUEUED ", "done"])
+def test_an_unknown_state_filter_is_a_value_error(app: Conveyor, state: str) -> None:
+    with pytest.raises(ValueError):
+        app.count(state=state)
+    with pytest.raises(ValueError):
+        app.cancel_jobs(state=state)
+
+
+def test_send_event_refuses_a_payload_json_cannot_hold(app: Conveyor) -> None:
+    with pytest.raises(PayloadError):
+        app.send_event("evt", {"x": {1, 2}})
+    with pytest.raises(PayloadError):
+        app.send_event("evt", {"x": "nul\x00"})
+
+
+def test_io_send_event_is_sent_once_across_replays(capp: Conveyor, clock: ManualClock) -> None:
+    got: list[Any] = []
+
+    @capp.job("listener", trigger=capp.event("ping.ü"))
+    async def listener(payload: Any, io: Any) -> None:
+        got.append(payload)
+
+    @capp.job
+    async def sender(payload: Any, io: Any) -> str:
+        await io.send_event("send-1", "ping.ü", {"n": "ü" * 3})
+        await io.wait("pause", 1, "minute")
+        return "sent"
+
+    handle = sender({}).run_now()
+    drain(capp)
+    clock.advance(minutes=1)
+    drain(capp)
+    assert handle.result(timeout=5) == "sent"
+    assert got == [{"n": "üüü"}]
+
+
+def test_a_task_result_json_cannot_hold_fails_the_run(app: Conveyor) -> None:
+    @app.job
+    async def flow(payload: Any, io: Any) -> Any:
+        return await io.task("bad", lambda: {1, 2})
+
+    handle = flow({}).run_now()
+    drain(app)
+    assert record(app, handle).state == "failed"
