@@ -271,15 +271,13 @@ def test_include_registers_a_plugins_jobs(app: Conveyor) -> None:
     assert record(app, handle).state == "completed"
 
 
-@pytest.mark.parametrize("bad", [{1, 2}, object(), b"bytes", float("nan"), float("inf"),
-                                 complex(1, 2)],
-    ids=["set", "object", "bytes", "nan", "inf", "complex"])
-def test_payload_json_cannot_hold_is_refused_at_trigger_time(app: Conveyor, bad: Any) -> None:
+def test_payload_json_cannot_hold_is_refused_at_trigger_time(app: Conveyor) -> None:
     @app.job
     def take(x: Any) -> None: ...
 
-    with pytest.raises(PayloadError):
-        take({"ok": [1, bad]}).run_now()
+    for bad in [{1, 2}, object(), b"bytes", math.nan, math.inf, complex(1, 2)]:
+        with pytest.raises(PayloadError):
+            take({"ok": [1, bad]}).run_now()
     assert app.count() == 0
 
 
@@ -297,17 +295,17 @@ def test_run_now_stores_before_returning(app: Conveyor) -> None:
     assert rec.kwargs == {"b": {"k": [[], {}]}}
 
 
-@pytest.mark.parametrize("tz", [ZoneInfo("Asia/Kathmandu"), timezone(timedelta(hours=-11)),
-                                ZoneInfo("America/St_Johns")], ids=str)
-def test_run_at_stores_the_same_instant_in_utc(app: Conveyor, tz: Any) -> None:
+def test_run_at_stores_the_same_instant_in_utc(app: Conveyor) -> None:
     @app.job
     def job() -> None: ...
 
-    when = datetime(2032, 2, 29, 0, 0, 0, 123000, tzinfo=tz)
-    rec = record(app, job().run_at(when))
-    assert rec.run_at == when
-    assert rec.run_at.utcoffset() == timedelta(0)
-    assert rec.state == "scheduled"
+    for tz in [ZoneInfo("Asia/Kathmandu"), timezone(timedelta(hours=-11)),
+               ZoneInfo("America/St_Johns")]:
+        when = datetime(2032, 2, 29, 0, 0, 0, 123000, tzinfo=tz)
+        rec = record(app, job().run_at(when))
+        assert rec.run_at == when, tz
+        assert rec.run_at.utcoffset() == timedelta(0)
+        assert rec.state == "scheduled"
 
 
 def test_naive_run_at_is_utc_under_a_utc_app(app: Conveyor) -> None:
@@ -343,20 +341,17 @@ def test_every_unit_singular_and_plural(capp: Conveyor) -> None:
         assert one == many > START, unit
 
 
-@pytest.mark.parametrize(("n", "unit", "delta"), [
-    (0.5, "millisecond", timedelta(microseconds=500)),
-    (1e-3, "seconds", timedelta(milliseconds=1)),
-    (1.25, "minutes", timedelta(seconds=75)),
-    (0, "hours", timedelta(0)),
-    (0.5, "week", timedelta(days=3.5)),
-    (10_000, "days", timedelta(days=10_000)),
-])
-def test_fractional_and_large_exact_steps(capp: Conveyor, n: float, unit: str,
-                                          delta: timedelta) -> None:
+def test_fractional_and_large_exact_steps(capp: Conveyor) -> None:
     @capp.job
     def job() -> None: ...
 
-    assert record(capp, job().run_in(n, unit)).run_at == START + delta
+    for n, unit, delta in [(0.5, "millisecond", timedelta(microseconds=500)),
+                           (1e-3, "seconds", timedelta(milliseconds=1)),
+                           (1.25, "minutes", timedelta(seconds=75)),
+                           (0, "hours", timedelta(0)),
+                           (0.5, "week", timedelta(days=3.5)),
+                           (10_000, "days", timedelta(days=10_000))]:
+        assert record(capp, job().run_in(n, unit)).run_at == START + delta, (n, unit)
 
 
 @pytest.mark.parametrize(("start", "n", "unit", "expected"), [
@@ -376,17 +371,15 @@ def test_calendar_steps_clamp_to_month_end(make: Callable[..., Conveyor], start:
     assert record(app, job().run_in(n, unit)).run_at == expected.replace(tzinfo=UTC)
 
 
-@pytest.mark.parametrize(("n", "unit"), [
-    (1, "fortnight"), (1, ""), (1, "SECONDS!"), (-1, "second"), (-0.001, "day"),
-    (math.inf, "seconds"), (math.nan, "minutes"), (-math.inf, "hours"), (0.5, "month"),
-    (1.5, "years"),
-])
-def test_bad_run_in_is_a_value_error(app: Conveyor, n: float, unit: str) -> None:
+def test_bad_run_in_is_a_value_error(app: Conveyor) -> None:
     @app.job
     def job() -> None: ...
 
-    with pytest.raises(ValueError):
-        job().run_in(n, unit)
+    for n, unit in [(1, "fortnight"), (1, ""), (1, "SECONDS!"), (-1, "second"),
+                    (-0.001, "day"), (math.inf, "seconds"), (math.nan, "minutes"),
+                    (-math.inf, "hours"), (0.5, "month"), (1.5, "years")]:
+        with pytest.raises(ValueError):
+            job().run_in(n, unit)
     assert app.count() == 0
 
 
@@ -533,18 +526,18 @@ ODD_VALUES = ["", "😀\u2028\u2029\t\"\\'", 2**63, -(2**63) - 1, 10**30, 1e308,
               {"key with spaces and ü": ["日本語", "עברית"]}]
 
 
-@pytest.mark.parametrize("value", ODD_VALUES, ids=lambda v: repr(v)[:20])
-def test_results_and_arguments_round_trip(app: Conveyor, value: Any) -> None:
+def test_results_and_arguments_round_trip(app: Conveyor) -> None:
     @app.job
     def echo(x: Any) -> Any:
         return x
 
-    handle = echo(value).run_now()
+    handles = [echo(value).run_now() for value in ODD_VALUES]
     drain(app)
-    assert handle.result(timeout=5) == value
-    rec = record(app, handle)
-    assert rec.result == value
-    assert list(rec.args) == [value]
+    for value, handle in zip(ODD_VALUES, handles, strict=True):
+        assert handle.result(timeout=5) == value
+        rec = record(app, handle)
+        assert rec.result == value
+        assert list(rec.args) == [value]
 
 
 def test_states_through_a_life(capp: Conveyor, clock: ManualClock) -> None:
@@ -641,13 +634,13 @@ def test_an_invalid_retry_is_a_value_error(options: dict[str, Any]) -> None:
         Retry(**options)
 
 
-@pytest.mark.parametrize("priority", ["urgent", "", "HIGHEST"])
-def test_an_unknown_priority_is_a_value_error(app: Conveyor, priority: str) -> None:
+def test_an_unknown_priority_is_a_value_error(app: Conveyor) -> None:
     @app.job
     def job() -> None: ...
 
-    with pytest.raises(ValueError):
-        job().run_now(priority=priority)
+    for priority in ["urgent", "", "HIGHEST"]:
+        with pytest.raises(ValueError):
+            job().run_now(priority=priority)
     assert app.count() == 0
 
 
@@ -687,10 +680,10 @@ def test_a_timed_out_attempt_fails_and_is_retried(app: Conveyor) -> None:
     assert (rec.state, rec.attempts, rec.result) == ("completed", 2, "second")
 
 
-@pytest.mark.parametrize("unknown", ["", "no-such-id", "ü" * 300, "00000000-0000-0000-0000-"
-                                     "000000000000", "1; DROP TABLE jobs", "9" * 40])
-def test_get_job_of_an_unknown_id_is_none(app: Conveyor, unknown: str) -> None:
-    assert app.get_job(unknown) is None
+def test_get_job_of_an_unknown_id_is_none(app: Conveyor) -> None:
+    for unknown in ["", "no-such-id", "ü" * 300, "00000000-0000-0000-0000-000000000000",
+                    "1; DROP TABLE jobs", "9" * 40, -1, 2**70]:
+        assert app.get_job(unknown) is None, unknown
 
 
 def test_cancel_jobs_by_payload_subset(app: Conveyor) -> None:
@@ -902,22 +895,25 @@ def test_gather_of_tasks_is_right_or_refused(app: Conveyor) -> None:
         assert field(rec.error, "message")
 
 
-@pytest.mark.parametrize("url", ["file:///etc/passwd", "ftp://example.com/x",
-                                 "gopher://x", "javascript:alert(1)", "HTTP"])
-def test_background_fetch_refuses_non_http_schemes(app: Conveyor, url: str) -> None:
+def test_background_fetch_refuses_non_http_schemes(app: Conveyor) -> None:
+    urls = ["file:///etc/passwd", "ftp://example.com/x", "gopher://x", "javascript:alert(1)",
+            "HTTP"]
+
     @app.job
-    async def flow(payload: Any, io: Any) -> str:
-        try:
-            await io.background_fetch("fetch", url)
-        except FetchRefused:
-            return "refused"
-        return "fetched"
+    async def flow(payload: Any, io: Any) -> list[str]:
+        outcomes = []
+        for n, url in enumerate(urls):
+            try:
+                await io.background_fetch(f"fetch-{n}", url)
+            except FetchRefused:
+                outcomes.append("refused")
+            else:
+                outcomes.append("fetched")
+        return outcomes
 
     handle = flow({}).run_now()
     drain(app)
-    rec = record(app, handle)
-    assert rec.result == "refused" or (
-        rec.state == "failed" and "FetchRefused" in str(field(rec.error, "type")))
+    assert handle.result(timeout=5) == ["refused"] * len(urls)
 
 
 def test_events_start_matching_runs_once_per_id(app: Conveyor) -> None:
@@ -944,20 +940,17 @@ def test_events_start_matching_runs_once_per_id(app: Conveyor) -> None:
 # -- §8 limits and hostile input ---------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("payload", "path"), [
-    ({"a": [0, 1, 2, "nul\x00"]}, 'payload["a"][3]'),
-    ({"a": {"b": "\ud800"}}, 'payload["a"]["b"]'),
-    ({"ok": 1, "k\x00": 1}, "payload"),
-    (["\udfff"], "payload[0]"),
-])
-def test_nul_and_lone_surrogates_are_refused_naming_the_path(
-        app: Conveyor, payload: Any, path: str) -> None:
+def test_nul_and_lone_surrogates_are_refused_naming_the_path(app: Conveyor) -> None:
     @app.job
     def job(x: Any) -> None: ...
 
-    with pytest.raises(PayloadError) as caught:
-        job(payload).run_now()
-    assert path in str(caught.value)
+    for payload, path in [({"a": [0, 1, 2, "nul\x00"]}, 'payload["a"][3]'),
+                          ({"a": {"b": "\ud800"}}, 'payload["a"]["b"]'),
+                          ({"ok": 1, "k\x00": 1}, "payload"),
+                          (["\udfff"], "payload[0]")]:
+        with pytest.raises(PayloadError) as caught:
+            job(payload).run_now()
+        assert path in str(caught.value)
     assert app.count() == 0
 
 
@@ -1113,11 +1106,11 @@ def test_meta_job_is_this_record_and_unknown_jobs_are_lookup_errors(app: Conveyo
         app.jobs["no-such-job"]
 
 
-@pytest.mark.parametrize("job_id", ["", "!!!", "   "])
-def test_an_id_without_a_slug_is_refused(app: Conveyor, job_id: str) -> None:
-    with pytest.raises(ValueError):
-        @app.job(job_id)
-        def job() -> None: ...
+def test_an_id_without_a_slug_is_refused(app: Conveyor) -> None:
+    for job_id in ["", "!!!", "   "]:
+        with pytest.raises(ValueError):
+            @app.job(job_id)
+            def job() -> None: ...
 
 
 def test_include_cleanup_policy_applies_to_jobs_finished_before(capp: Conveyor,
@@ -1153,15 +1146,14 @@ def test_awaiting_a_handle_gives_it_back(app: Conveyor) -> None:
     assert second.id == first.id
 
 
-@pytest.mark.parametrize(("n", "unit"), [(10_000, "years"), (1e12, "seconds"),
-                                         (10**20, "ms"), (1e300, "weeks")])
-def test_run_in_beyond_the_calendar_is_a_value_error(app: Conveyor, n: float,
-                                                     unit: str) -> None:
+def test_run_in_beyond_the_calendar_is_a_value_error(app: Conveyor) -> None:
     @app.job
     def job() -> None: ...
 
-    with pytest.raises(ValueError):
-        job().run_in(n, unit if unit != "ms" else "milliseconds")
+    for n, unit in [(10_000, "years"), (1e12, "seconds"), (10**20, "milliseconds"),
+                    (1e300, "weeks")]:
+        with pytest.raises(ValueError):
+            job().run_in(n, unit)
     assert app.count() == 0
 
 
@@ -1183,13 +1175,14 @@ def test_far_future_and_far_past_run_at(app: Conveyor) -> None:
     assert app.count() == 2
 
 
-@pytest.mark.parametrize("payload", [{1: "int key"}, {None: 1}, {"a": {2.5: "x"}}], ids=repr)
-def test_non_string_keys_are_refused_rather_than_changed(app: Conveyor, payload: Any) -> None:
+def test_non_string_keys_are_refused_rather_than_changed(app: Conveyor) -> None:
     @app.job
     def job(x: Any) -> None: ...
 
-    with pytest.raises(PayloadError):
-        job(payload).run_now()
+    for payload in [{1: "int key"}, {None: 1}, {"a": {2.5: "x"}}]:
+        with pytest.raises(PayloadError):
+            job(payload).run_now()
+    assert app.count() == 0
 
 
 def test_cancel_jobs_data_matches_json_values_exactly(app: Conveyor) -> None:
@@ -1254,13 +1247,13 @@ def test_cancel_repeats_cancels_pending_jobs_of_the_type(app: Conveyor) -> None:
     assert record(app, new).state == "queued"
 
 
-@pytest.mark.parametrize("crontab", ["61 * * * *", "* * *", "", "every blue moon"])
-def test_a_bad_crontab_is_a_value_error(app: Conveyor, crontab: str) -> None:
+def test_a_bad_crontab_is_a_value_error(app: Conveyor) -> None:
     @app.job
     def nightly(data: Any) -> None: ...
 
-    with pytest.raises(ValueError):
-        app.schedule_cron_job("nightly", crontab, data={})
+    for crontab in ["61 * * * *", "* * *", "", "every blue moon"]:
+        with pytest.raises(ValueError):
+            app.schedule_cron_job("nightly", crontab, data={})
 
 
 def test_integer_priorities_order_runs(capp: Conveyor, clock: ManualClock) -> None:
@@ -1380,71 +1373,57 @@ def test_long_keys_queues_owners_and_ids(app: Conveyor) -> None:
     assert first.result(timeout=5) == "ok"
 
 
-@pytest.mark.parametrize("option", [
-    {"priority": 10**20}, {"priority": -(2**63)}, {"owner": 2**70}, {"owner": -1},
-    {"timeout": 1e300}, {"retention": 1e300}, {"remove_delay": 1e300},
-    {"retry": {"retries": 2**40}},
-], ids=repr)
-def test_huge_option_values_are_stored_or_refused_clearly(app: Conveyor,
-                                                          option: dict[str, Any]) -> None:
+def test_huge_option_values_are_stored_or_refused_clearly(app: Conveyor) -> None:
     @app.job
     def job() -> str:
         return "ran"
 
-    handle = ok_or_value_error(lambda: job().run_now(**option))
-    if handle is None:
-        assert app.count() == 0
-        return
+    options: list[dict[str, Any]] = [
+        {"priority": 10**20}, {"priority": -(2**63)}, {"owner": 2**70}, {"owner": -1},
+        {"timeout": 1e300}, {"retention": 1e300}, {"remove_delay": 1e300},
+        {"retry": {"retries": 2**40}}]
+    handles = [ok_or_value_error(lambda o=o: job().run_now(**o)) for o in options]
+    stored = [h for h in handles if h is not None]
+    assert app.count() == len(stored)
     drain(app)
-    assert handle.result(timeout=5) == "ran"
+    assert [h.result(timeout=5) for h in stored] == ["ran"] * len(stored)
 
 
-@pytest.mark.parametrize("option", [{"timeout": -1}, {"timeout": math.nan},
-                                    {"retention": -5}, {"remove_delay": "-1 day"},
-                                    {"priority": math.inf}], ids=repr)
-def test_invalid_option_values_are_value_errors(app: Conveyor, option: dict[str, Any]) -> None:
+def test_invalid_option_values_are_value_errors(app: Conveyor) -> None:
     @app.job
     def job() -> None: ...
 
-    with pytest.raises((ValueError, TypeError)):
-        job().run_now(**option)
+    for option in [{"timeout": -1}, {"timeout": math.nan}, {"retention": -5},
+                   {"remove_delay": "-1 day"}, {"priority": math.inf}]:
+        with pytest.raises(ValueError):
+            job().run_now(**option)  # type: ignore[arg-type]
     assert app.count() == 0
 
 
-@pytest.mark.parametrize("wait", [1e15, 1e300], ids=repr)
-def test_an_absurd_retry_wait_never_breaks_the_worker(capp: Conveyor, wait: float) -> None:
+def test_absurd_retry_delays_never_break_the_worker(capp: Conveyor) -> None:
     @capp.job
-    def job() -> None:
+    def fails() -> None:
         raise RuntimeError("fails")
 
+    delays = {"negative": -5, "nan": math.nan, "inf": math.inf, "huge": 1e300}
+
     @capp.job
-    def fine() -> str:
-        return "fine"
-
-    handle = ok_or_value_error(lambda: job().run_now(
-        retry=Retry(retries=3, wait=wait, backoff="exponential")))
-    other = fine().run_now()
-    drain(capp)
-    assert other.result(timeout=5) == "fine"
-    if handle is not None:
-        assert record(capp, handle).state in ("scheduled", "failed")
-
-
-@pytest.mark.parametrize("delay", [-5, math.nan, math.inf, 1e300], ids=repr)
-def test_an_odd_retry_in_never_breaks_the_worker(capp: Conveyor, delay: float) -> None:
-    @capp.job
-    def job(meta: Any) -> None:
-        raise RetryIn(delay)
+    def moves(delay: str) -> None:
+        raise RetryIn(delays[delay])
 
     @capp.job
     def fine() -> str:
         return "fine"
 
-    handle = job().run_now()
+    handles = [ok_or_value_error(lambda w=w: fails().run_now(
+        retry=Retry(retries=3, wait=w, backoff="exponential"))) for w in (1e15, 1e300)]
+    handles += [moves(name).run_now() for name in delays]
     other = fine().run_now()
     drain(capp)
     assert other.result(timeout=5) == "fine"
-    assert record(capp, handle).state in ("scheduled", "failed")
+    for handle in handles:
+        if handle is not None:
+            assert record(capp, handle).state in ("scheduled", "failed")
 
 
 def test_progress_that_json_cannot_hold_never_breaks_the_run(app: Conveyor) -> None:
@@ -1462,12 +1441,12 @@ def test_progress_that_json_cannot_hold_never_breaks_the_run(app: Conveyor) -> N
     assert progress is None or (isinstance(progress, (int, float, dict)) and progress == progress)
 
 
-@pytest.mark.parametrize("state", ["finished", "", "QUEUED ", "done"])
-def test_an_unknown_state_filter_is_a_value_error(app: Conveyor, state: str) -> None:
-    with pytest.raises(ValueError):
-        app.count(state=state)
-    with pytest.raises(ValueError):
-        app.cancel_jobs(state=state)
+def test_an_unknown_state_filter_is_a_value_error(app: Conveyor) -> None:
+    for state in ["finished", "", "QUEUED ", "done"]:
+        with pytest.raises(ValueError):
+            app.count(state=state)
+        with pytest.raises(ValueError):
+            app.cancel_jobs(state=state)
 
 
 def test_send_event_refuses_a_payload_json_cannot_hold(app: Conveyor) -> None:
