@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
+import re
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
@@ -28,7 +29,7 @@ from conveyor import (
     Retry,
     RetryIn,
 )
-from tests.conformance.helpers import ManualClock, drain
+from tests.conformance.helpers import ManualClock, drain, worker_thread
 
 START = datetime(2031, 1, 31, 23, 30, tzinfo=UTC)
 UNITS = ("millisecond", "second", "minute", "hour", "day", "week", "month", "quarter",
@@ -1485,3 +1486,165 @@ def test_a_task_result_json_cannot_hold_fails_the_run(app: Conveyor) -> None:
     handle = flow({}).run_now()
     drain(app)
     assert record(app, handle).state == "failed"
+
+
+# -- probes, fourth round ---------------------------------------------------------------------
+
+
+def test_a_running_job_with_a_live_worker_is_not_pending(app: Conveyor) -> None:
+    started, release = threading.Event(), threading.Event()
+
+    @app.job
+    def blocker(n: int) -> int:
+        if n == 1:
+            started.set()
+            release.wait(10)
+        return n
+
+    running = blocker(1).run_now(key="k")
+    with worker_thread(app, concurrency=1):
+        assert started.wait(10)
+        unique = blocker(2).run_now(key="k", unique=True)
+        assert unique.id != running.id
+        blocker(3).run_now(key="k", replace=True)
+        assert record(app, running).state == "running"
+        assert record(app, unique).state == "cancelled"
+        release.set()
+        assert running.result(timeout=10) == 1
+
+
+def test_payload_is_the_single_positional_argument_even_with_kwargs(app: Conveyor) -> None:
+    @app.job
+    def job(payload: Any, extra: int = 0) -> None: ...
+
+    handle = job({"shop": "ü"}, extra=2).run_now()
+    assert app.cancel_jobs(data={"extra": 2}) == 0
+    assert app.cancel_jobs(data={"shop": "ü"}) == 1
+    assert record(app, handle).state == "cancelled"
+
+
+def test_kwargs_payload_paths_and_depth(make: Callable[..., Conveyor]) -> None:
+    app = make(max_depth=2)
+
+    @app.job
+    def job(a: Any = None, b: Any = None) -> None: ...
+
+    job(a={"x": 1}, b=[2]).run_now()
+    with pytest.raises(PayloadError, match=re.escape('payload["b"][1]')):
+        job(a={}, b=[1, "\x00"]).run_now()
+    with pytest.raises(PayloadError):
+        job(a={"x": [1]}).run_now()
+    assert app.count() == 1
+
+
+def test_cancelling_a_waiting_durable_run_stops_it(capp: Conveyor, clock: ManualClock) -> None:
+    after: list[str] = []
+
+    @capp.job
+    async def flow(payload: Any, io: Any) -> None:
+        await io.wait("nap", 1, "day")
+        after.append("woke")
+
+    handle = flow({}).run_now()
+    drain(capp)
+    assert record(capp, handle).state == "waiting"
+    capp.cancel(handle.id)
+    clock.advance(days=2)
+    drain(capp)
+    assert record(capp, handle).state == "cancelled"
+    assert after == []
+
+
+def test_a_bad_durable_wait_fails_the_run_and_zero_continues(app: Conveyor) -> None:
+    @app.job
+    async def bad(payload: Any, io: Any) -> None:
+        await io.wait("w", -1, "days")
+
+    @app.job
+    async def zero(payload: Any, io: Any) -> str:
+        await io.wait("w", 0, "seconds")
+        return "on"
+
+    failing, continuing = bad({}).run_now(), zero({}).run_now()
+    drain(app)
+    assert record(app, failing).state == "failed"
+    assert continuing.result(timeout=5) == "on"
+
+
+def test_event_filters_compare_json_values_not_python_equality(app: Conveyor) -> None:
+    got: list[Any] = []
+
+    @app.job("flagged", trigger=app.event("flag", filter={"on": [True], "n": [0]}))
+    async def flagged(payload: Any, io: Any) -> None:
+        got.append(payload)
+
+    for payload in [{"on": 1, "n": 0}, {"on": True, "n": False}, {"on": "true", "n": 0},
+                    {"on": True, "n": 0}]:
+        app.send_event("flag", payload)
+    drain(app)
+    assert got == [{"on": True, "n": 0}]
+
+
+def test_an_exception_type_with_hostile_name_is_stored(app: Conveyor) -> None:
+    class Hostile(Exception):
+        pass
+
+    Hostile.__module__, Hostile.__qualname__ = "mod\x00ule\ud800", "Q\x00ual\udc00"
+
+    @app.job
+    def job() -> None:
+        raise Hostile("msg")
+
+    handle = job().run_now()
+    drain(app)
+    rec = record(app, handle)
+    assert rec.state == "failed"
+    text = str(field(rec.error, "type")) + str(field(rec.error, "traceback"))
+    assert not {"\x00", "\ud800", "\udc00"} & set(text)
+
+
+def test_a_sync_attempt_past_its_timeout_is_failed(app: Conveyor) -> None:
+    @app.job
+    def slow() -> str:
+        threading.Event().wait(1.5)
+        return "late"
+
+    handle = slow().run_now(timeout=0.2)
+    drain(app)
+    with pytest.raises(JobFailed):
+        handle.result(timeout=5)
+
+
+def test_add_worker_handle_pauses_and_resumes(app: Conveyor) -> None:
+    seen: list[Any] = []
+    handle = app.add_worker(type="pausable", worker=lambda job: seen.append(job.data))
+    handle.pause()
+    job = app.schedule_job(type="pausable", data={"n": 1})
+    drain(app)
+    assert record(app, job).state == "queued"
+    handle.resume()
+    drain(app)
+    assert seen == [{"n": 1}]
+    assert record(app, job).state == "completed"
+
+
+def test_result_with_zero_timeout(app: Conveyor) -> None:
+    @app.job
+    def job() -> list[int]:
+        return [0]
+
+    handle = job().run_now()
+    with pytest.raises(TimeoutError):
+        handle.result(timeout=0)
+    drain(app)
+    assert handle.result(timeout=0) == [0]
+
+
+def test_wrong_arguments_are_refused_at_trigger_time(app: Conveyor) -> None:
+    @app.job
+    def one(x: int) -> None: ...
+
+    for call in (lambda: one(), lambda: one(1, 2), lambda: one(y=1)):
+        with pytest.raises(TypeError):
+            call().run_now()
+    assert app.count() == 0
