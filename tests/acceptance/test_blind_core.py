@@ -1868,3 +1868,96 @@ def test_add_worker_job_logs_progress_and_stop(app: Conveyor) -> None:
     later = app.schedule_job(type="reporting", data=None)
     drain(app)
     assert record(app, later).state != "completed"
+
+
+# -- probes, sixth round -----------------------------------------------------------------------
+
+
+def test_close_twice_is_harmless(make: Callable[..., Conveyor]) -> None:
+    app = make()
+    app.close()
+    app.close()
+
+
+def test_unique_with_no_key_matches_any_pending_job_of_the_id(app: Conveyor) -> None:
+    @app.job
+    def job(n: int) -> None: ...
+
+    keyed = job(1).run_now(key="a")
+    assert job(2).run_now(unique=True).id == keyed.id
+    assert app.count() == 1
+
+
+def test_unique_and_replace_together_is_a_value_error(app: Conveyor) -> None:
+    @app.job
+    def job() -> None: ...
+
+    with pytest.raises(ValueError):
+        job().run_now(key="k", unique=True, replace=True)
+    assert app.count() == 0
+
+
+def test_event_numbers_match_exactly_or_not_at_all(app: Conveyor) -> None:
+    got: list[Any] = []
+
+    @app.job("exact", trigger=app.event("num", filter={"n": [2**63, 0.3],
+                                                        "org": {"tier": ["gold"]}}))
+    async def exact(payload: Any, io: Any) -> None:
+        got.append(payload["n"])
+
+    @app.job("anything", trigger=app.event("num"))
+    async def anything(payload: Any, io: Any) -> None:
+        got.append(("any", payload))
+
+    gold = {"tier": "gold"}
+    for payload in [{"n": 2**63 + 1, "org": gold}, {"n": 0.1 + 0.2, "org": gold},
+                    {"n": 2**63, "org": "gold"}, {"n": 2**63, "org": None},
+                    {"n": 2**63, "org": {"tier": "golden"}}, ["n", 2**63], None,
+                    {"n": 2**63, "org": gold}, {"n": 0.3, "org": gold}]:
+        app.send_event("num", payload)
+    drain(app)
+    assert sorted(str(g) for g in got if not isinstance(g, tuple)) == sorted(
+        [str(2**63), "0.3"])
+    assert len([g for g in got if isinstance(g, tuple)]) == 9
+    assert ("any", None) in got
+
+
+def test_retention_covers_cancelled_and_remove_delay_only_completed(
+        make: Callable[..., Conveyor], clock: ManualClock) -> None:
+    app = make(clock=clock, retention="1 day")
+
+    @app.job
+    def job(fail: bool) -> None:
+        if fail:
+            raise ValueError("x")
+
+    failed = job(True).run_now(remove_delay="1 hour", retention="30 days")
+    completed = job(False).run_now()
+    cancelled = job(False).run_in(1, "hour")
+    app.cancel(cancelled.id)
+    drain(app)
+    clock.advance(hours=2)
+    app.purge(expired=True)
+    assert app.get_job(failed.id) is not None
+    assert app.get_job(completed.id) is not None
+    clock.advance(days=1)
+    assert app.purge(expired=True) == 2
+    assert app.get_job(cancelled.id) is None
+    assert app.get_job(completed.id) is None
+    assert app.get_job(failed.id) is not None
+
+
+def test_purge_on_demand_by_state(app: Conveyor) -> None:
+    @app.job
+    def job(fail: bool) -> None:
+        if fail:
+            raise ValueError("x")
+
+    failed, completed, pending = (job(True).run_now(), job(False).run_now(),
+                                  job(False).run_in(1, "day"))
+    drain(app)
+    assert app.purge(state="failed") == 1
+    assert app.get_job(failed.id) is None
+    assert app.get_job(completed.id) is not None
+    assert app.purge() == 1
+    assert app.get_job(pending.id) is not None
