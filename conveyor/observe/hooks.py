@@ -140,6 +140,10 @@ class Hooks:
             record = _as_retried(record, attempt)
         for fn in fns:
             await call_hook(fn, event, record, error)
+        if event in ("failed", "cancelled") and self.registered["cancelled"]:
+            for victim in await asyncio.to_thread(cascade_victims, app, record):
+                for fn in list(self.registered["cancelled"]):
+                    await call_hook(fn, "cancelled", victim, None)
 
     def cancelled(self, app: RecordSource, records: Iterable[JobRecord]) -> None:
         """Run the ``cancelled`` hooks for jobs cancelled in this process (not running,
@@ -147,6 +151,7 @@ class Hooks:
         todo = [r for r in records if r.state == "cancelled"]
         if not todo or not self.wants("cancelled"):
             return
+        todo += [victim for record in list(todo) for victim in cascade_victims(app, record)]
 
         fns = list(self.registered["cancelled"])
 
@@ -193,6 +198,27 @@ class Hooks:
 
 
 _background: set[asyncio.Task[None]] = set()
+
+
+def cascade_victims(app: RecordSource, root: JobRecord) -> list[JobRecord]:
+    """The jobs the store cancelled because ``root`` failed or was cancelled: its
+    dependents at any depth, each stored with ``root`` as the cause and ``root``'s end
+    time. That cascade runs in SQL, so no worker or canceller reports them otherwise."""
+    found: list[JobRecord] = []
+    seen, below = {root.id}, list(root.dependents)
+    while below:
+        job_id = below.pop()
+        if job_id in seen:
+            continue
+        seen.add(job_id)
+        record = app.get_job(job_id)
+        error = (record.error or {}) if record is not None else {}
+        if record is not None and record.state == "cancelled" and error.get(
+                "type") == "DependencyFailed" and error.get("cause") == root.id and (
+                record.finished_at == root.finished_at):
+            found.append(record)
+            below += record.dependents
+    return sorted(found, key=lambda r: r.id)
 
 
 def _cancelled_since(record: JobRecord, at: float | None) -> bool:
