@@ -7,6 +7,7 @@ claim of the next ``--batch`` jobs, until every job has completed. Prints the ba
 CPU µs per job for that phase, and for a second pass that splits it into claims alone
 and completions alone (the statements ``claim`` and ``complete``). No worker, no
 polling, no bulk insert in the measured phases: the figures are the store's own.
+``--concurrency N`` puts a limit of N on the job: every claim is then a limited claim.
 The table is emptied: give it a database or schema of its own.
 """
 
@@ -22,6 +23,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from conveyor import Conveyor
+from conveyor.stores.base_flow import FlowRule
 from conveyor.stores.rows import ClaimedJob, NewJob, Outcome
 
 
@@ -85,10 +87,12 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=20_000)
     parser.add_argument("--batch", type=int, default=30)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--concurrency", type=int, help="a limit on the job (flow rule)")
     args = parser.parse_args()
     app = Conveyor(args.url, pool_size=1)  # one backend: its CPU is the statements'
     store: Any = app.store
     assert store.schema  # read once, outside the claims (its lookup needs a connection)
+    store.sync_limits([FlowRule("job", "noop_sync", concurrency=args.concurrency)])
     both, claims, completes, rates = [], [], [], []
     try:
         for _ in range(args.rounds):
