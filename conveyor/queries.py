@@ -243,13 +243,27 @@ class Queries:
         if not found:
             return set()
         hooked = self._app.hooks.wants("cancelled")
+        # the child runs a cascade cancels too, as they are before it
+        below = self._unfinished_children(found) if hooked and cascade else []
         # running jobs with a live lease are reported by their worker (as above)
-        running = self._ids(found, "running") - self._ids(found, LOST) if hooked else set()
+        watched = found + below
+        running = self._ids(watched, "running") - self._ids(watched, LOST) if hooked else set()
         done = [i for start in range(0, len(found), _CHUNK)
                 for i in self._store.cancel_each(found[start:start + _CHUNK], cascade)]
         if hooked:
-            self._cancelled([i for i in done if i not in running])
+            ended = [r.id for r in self.records(below) if r.state == "cancelled"]
+            self._cancelled([i for i in dict.fromkeys(done + ended) if i not in running])
         return set(done)
+
+    def _unfinished_children(self, ids: Sequence[int]) -> list[int]:
+        """The unfinished child runs of ``ids``, at any depth."""
+        found: list[int] = []
+        level = list(ids)
+        while level:
+            kids = self.records([c for r in self.records(level) for c in r.children])
+            found += [r.id for r in kids if not r.finished]
+            level = [r.id for r in kids]
+        return found
 
     def _ids(self, ids: Sequence[int], state: str) -> set[int]:
         """Those of ``ids`` in ``state``."""

@@ -152,6 +152,7 @@ class Hooks:
         if not todo or not self.wants("cancelled"):
             return
         todo += [victim for record in list(todo) for victim in cascade_victims(app, record)]
+        todo = list({record.id: record for record in todo}.values())
 
         fns = list(self.registered["cancelled"])
 

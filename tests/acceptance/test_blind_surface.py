@@ -1691,3 +1691,27 @@ def test_the_cancelled_hook_reports_dependents_the_graph_cancels(app: Conveyor) 
     app.cancel(top.id, cascade=True)
     drain(app)
     assert sorted(cancelled) == [top.id, under.id]  # by the canceller
+
+
+def test_the_cancelled_hook_reports_child_runs_a_cascade_cancels(app: Conveyor) -> None:
+    cancelled: list[int] = []
+
+    @app.on("cancelled")
+    def hook(record: Any, error: Any = None) -> None:
+        cancelled.append(record.id)
+
+    @app.job("enfant-ü")
+    def child(x: int) -> int:
+        return x
+
+    @app.job
+    async def parent(io: Any) -> Any:
+        return await io.run_jobs("kids", [child(1), child(2)])
+
+    app.pause(job="enfant-ü")
+    top = parent().run_now()
+    drain(app)
+    kids = app.get_job(top.id).children  # type: ignore[union-attr]
+    app.cancel(top.id, cascade=True)
+    drain(app)
+    assert sorted(cancelled) == sorted([top.id, *kids])
