@@ -21,6 +21,7 @@ from conveyor.stores.rows import Alike
 from conveyor.workflows import dependency_ids
 
 if TYPE_CHECKING:
+    from conveyor.observe.hooks import Hooks
     from conveyor.stores.base import HotPathStore
 
 
@@ -32,6 +33,7 @@ class TriggerHost(JobHost, Protocol):
     # The caller's open database connection to store triggers in (or None), e.g. set by
     # conveyor.contrib.django so triggers join transaction.atomic().
     ambient_connection: Callable[[], Any] | None
+    hooks: Hooks
 
     @property
     def triggering(self) -> Triggering: ...
@@ -105,7 +107,21 @@ class Triggering:
                 raise ConfigurationError(
                     "depends_on cannot be combined with replace=True or unique=True"
                 )
-        return JobHandle(self._app, self.insert([new], connection)[0])
+        job_id = self.insert([new], connection)[0]
+        if new.depends_on and self._app.hooks.wants("cancelled"):
+            self._report_cancelled_at_once(job_id, connection)
+        return JobHandle(self._app, job_id)
+
+    def _report_cancelled_at_once(self, job_id: int, connection: Any) -> None:
+        """A dependency that had already failed or been cancelled cancels the new job as
+        it is stored, so no worker reports it: report it here (once committed: not in the
+        caller's transaction, which may still roll back)."""
+        ambient = self._app.ambient_connection
+        if connection is not None or (ambient is not None and ambient() is not None):
+            return
+        record = self._app.get_job(job_id)
+        if record is not None and record.state == "cancelled":
+            self._app.hooks.cancelled(self._app, [record])
 
     def _may_defer(self, options: CallOptions | None) -> bool:
         """Whether an awaited trigger may be stored off the loop: not in the caller's

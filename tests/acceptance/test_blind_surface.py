@@ -1715,3 +1715,25 @@ def test_the_cancelled_hook_reports_child_runs_a_cascade_cancels(app: Conveyor) 
     app.cancel(top.id, cascade=True)
     drain(app)
     assert sorted(cancelled) == sorted([top.id, *kids])
+
+
+def test_the_cancelled_hook_reports_a_dependent_cancelled_as_it_is_triggered(
+        app: Conveyor) -> None:
+    cancelled: list[int] = []
+
+    @app.on("cancelled")
+    def hook(record: Any, error: Any = None) -> None:
+        cancelled.append(record.id)
+
+    @app.job(retry=Retry(retries=0))
+    def gone() -> None:
+        raise Fail("gone ✗")
+
+    @app.job
+    def late(x: Any = None) -> None: ...
+
+    failed = gone().run_now()
+    drain(app)
+    dependent = late().run_now(depends_on=[failed])
+    drain(app)
+    assert cancelled == [dependent.id]
