@@ -84,7 +84,7 @@ class JobRunner:
             texts = (json.dumps(args), json.dumps(kwargs))
         meta = child = None
         if "meta" in definition.wants:
-            meta = Meta(claimed, self.app.jobs, self.buffer, self.app.get_job)
+            meta = self._meta(claimed)
             record = await in_thread("conveyor-isolated", self.app.get_job, claimed.id)
             child = ChildMeta(record, claimed)
         return await run_isolated(definition.id, definition.fn, *texts, claimed.timeout,
@@ -111,7 +111,7 @@ class JobRunner:
         try:
             args, kwargs = definition.arguments(*stored_arguments(claimed))
             if "meta" in definition.wants:
-                kwargs["meta"] = Meta(claimed, self.app.jobs, self.buffer, self.app.get_job)
+                kwargs["meta"] = self._meta(claimed)
             result = definition.fn(*args, **kwargs)
             return self._completed(definition, claimed, result)
         except (Exception, SystemExit, Suspend) as exc:
@@ -126,13 +126,18 @@ class JobRunner:
                        result=dumps(result, "result", self.app.limits),
                        version=_ran(definition, claimed))
 
+    def _meta(self, claimed: ClaimedJob) -> Meta:
+        """The ``meta`` of an attempt: its log lines are timed on the app's clock."""
+        return Meta(claimed, self.app.jobs, self.buffer, self.app.get_job, self._now)
+
     def _now(self) -> float:
-        """When an attempt ended: on the app's clock, or on this host's should that clock
-        fail (a user's clock= object): how the attempt ended is not the clock's to say."""
+        """When an attempt ended (or logged a line): on the app's clock, or on this host's
+        should that clock fail (a user's clock= object): how the attempt ended is not the
+        clock's to say."""
         try:
             return epoch(self.app.clock)
         except Exception:
-            log.exception("the app's clock failed; an attempt's end is timed on this host's")
+            log.exception("the app's clock failed; this attempt is timed on this host's")
             return time.time()
 
     def _caught(self, definition: JobDefinition, claimed: ClaimedJob,
@@ -200,7 +205,7 @@ class JobRunner:
         args, kwargs = definition.arguments(*stored_arguments(claimed))
         if definition.kind == "function" and "meta" not in definition.wants:
             return await self._call(definition, definition.fn, args, kwargs, claimed)
-        meta = Meta(claimed, self.app.jobs, self.buffer, self.app.get_job)
+        meta = self._meta(claimed)
         if definition.kind == "reaction":
             data = args[0] if len(args) == 1 else (kwargs or None)
             job = ReactionJob(claimed, data, meta)

@@ -9,7 +9,7 @@ import sys
 import threading
 import time
 import traceback
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from typing import TYPE_CHECKING, Any
 
 from conveyor.errors import ConfigurationError
@@ -129,13 +129,15 @@ _LEVELS = ((logging.CRITICAL, "critical"), (logging.ERROR, "error"),
 class JobLog(LineLogger):
     """A logger whose lines are stored with the run (and echoed to Python logging)."""
 
-    def __init__(self, claimed: ClaimedJob, buffer: Buffer) -> None:
+    def __init__(self, claimed: ClaimedJob, buffer: Buffer,
+                 now: Callable[[], float] = time.time) -> None:
         self._claimed = claimed
         self._buffer = buffer
+        self._now = now  # the app's clock, as the attempt's own times
 
     def _write(self, level: str, text: str) -> None:
         self._buffer.logs.append(
-            LogLine(self._claimed.id, self._claimed.attempt, time.time(), level, text)
+            LogLine(self._claimed.id, self._claimed.attempt, self._now(), level, text)
         )
         _py_logger.log(
             logging.getLevelName(level.upper()), "[%s #%s] %s", self._claimed.job,
@@ -172,13 +174,14 @@ class Meta:
     """The ``meta`` parameter: this run's record, other jobs, a stored log, progress."""
 
     def __init__(
-        self, claimed: ClaimedJob, jobs: JobRegistry, buffer: Buffer, load: Any
+        self, claimed: ClaimedJob, jobs: JobRegistry, buffer: Buffer, load: Any,
+        now: Callable[[], float] = time.time,
     ) -> None:
         self._claimed = claimed
         self._buffer = buffer
         self._load = load
         self.jobs = jobs
-        self.log = JobLog(claimed, buffer)
+        self.log = JobLog(claimed, buffer, now)
         self.id = claimed.id
         self.attempt = claimed.attempt
 

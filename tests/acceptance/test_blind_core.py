@@ -1961,3 +1961,107 @@ def test_purge_on_demand_by_state(app: Conveyor) -> None:
     assert app.get_job(completed.id) is not None
     assert app.purge() == 1
     assert app.get_job(pending.id) is not None
+
+
+# -- probes, seventh round ---------------------------------------------------------------------
+
+
+def test_every_stored_time_comes_from_the_given_clock(capp: Conveyor) -> None:
+    @capp.job
+    def job(meta: Any) -> None:
+        meta.log.warning("ü")
+        raise ValueError("x")
+
+    handle = job().run_now()
+    drain(capp)
+    rec = record(capp, handle)
+    assert rec.created_at == rec.run_at == rec.started_at == rec.finished_at == START
+    assert [field(a, "started_at") for a in rec.history] == [START]
+    assert [x.at for x in rec.logs] == [START]
+
+
+def test_job_failed_carries_the_stored_error(app: Conveyor) -> None:
+    @app.job
+    def job() -> None:
+        raise PermissionError("dénied")
+
+    handle = job().run_now()
+    drain(app)
+    with pytest.raises(JobFailed) as caught:
+        handle.result()
+    assert caught.value.error is not None
+    assert field(caught.value.error, "message") == field(record(app, handle).error, "message")
+
+
+def test_payload_error_names_the_offending_value(app: Conveyor) -> None:
+    class Unstorable:
+        def __repr__(self) -> str:
+            return "<Unstorable ü>"
+
+    @app.job
+    def job(x: Any) -> None: ...
+
+    with pytest.raises(PayloadError, match=re.escape('payload["deep"][0]["x"] is an Unstorable')):
+        job({"deep": [{"x": Unstorable()}]}).run_now()
+
+
+def test_default_limits_on_results(app: Conveyor) -> None:
+    def nest(levels: int) -> Any:
+        value: Any = 0
+        for _ in range(levels):
+            value = {"k": value}
+        return value
+
+    @app.job
+    def result(kind: str) -> Any:
+        return {"deep64": nest(63), "deep65": nest(66), "big": "x" * (2 * 1024 * 1024),
+                "half": "y" * (512 * 1024)}[kind]
+
+    handles = {kind: result(kind).run_now() for kind in ("deep64", "deep65", "big", "half")}
+    drain(app)
+    states = {kind: record(app, h).state for kind, h in handles.items()}
+    assert states == {"deep64": "completed", "deep65": "failed", "big": "failed",
+                      "half": "completed"}
+
+
+def test_durable_logger_levels(app: Conveyor) -> None:
+    @app.job
+    async def flow(payload: Any, io: Any) -> None:
+        await io.logger.debug("d-ü")
+        await io.logger.warn("w-ü")
+        await io.logger.error("e-ü")
+
+    handle = flow({}).run_now()
+    drain(app)
+    messages = " ".join(x.message for x in record(app, handle).logs)
+    assert all(m in messages for m in ("w-ü", "e-ü"))
+
+
+def test_version_must_be_semver(app: Conveyor) -> None:
+    for version in ("banana", "1.2", "v1.2.3", ""):
+        with pytest.raises(ValueError):
+            @app.job(f"job-{len(version)}-{version}", version=version)
+            def job() -> None: ...
+
+
+def test_a_job_longer_than_its_lease_runs_once(make: Callable[..., Conveyor]) -> None:
+    app = make(lease=1)
+    runs: list[int] = []
+
+    @app.job
+    def long(meta: Any) -> str:
+        runs.append(meta.attempt)
+        threading.Event().wait(2.5)
+        return "done"
+
+    handle = long().run_now()
+    drain(app)
+    assert handle.result(timeout=5) == "done"
+    assert runs == [1]
+    assert record(app, handle).attempts == 1
+
+
+def test_acting_on_unknown_ids_and_types(app: Conveyor) -> None:
+    assert app.cancel_jobs(type="never-defined") == 0
+    assert not app.cancel(987_654_321)
+    assert not app.retry(987_654_321)
