@@ -2045,13 +2045,13 @@ def test_version_must_be_semver(app: Conveyor) -> None:
 
 
 def test_a_job_longer_than_its_lease_runs_once(make: Callable[..., Conveyor]) -> None:
-    app = make(lease=1)
+    app = make(lease=2)  # not 1: a loaded 2-core CI box may delay a heartbeat by a second
     runs: list[int] = []
 
     @app.job
     def long(meta: Any) -> str:
         runs.append(meta.attempt)
-        threading.Event().wait(2.5)
+        threading.Event().wait(4.5)
         return "done"
 
     handle = long().run_now()
@@ -2065,3 +2065,48 @@ def test_acting_on_unknown_ids_and_types(app: Conveyor) -> None:
     assert app.cancel_jobs(type="never-defined") == 0
     assert not app.cancel(987_654_321)
     assert not app.retry(987_654_321)
+
+
+# -- probes, eighth round ----------------------------------------------------------------------
+
+
+def test_ids_sharing_a_slug_are_refused_whatever_the_spelling(app: Conveyor) -> None:
+    spellings = ["Ünïcode Job", "unicode-job", "ünïcode_job", "UNICODE JOB", "unicode--job",
+                 " unicode job "]
+    taken: dict[str, str] = {}
+    for n, spelling in enumerate(spellings):
+        slug = conveyor.slugify(spelling)
+        if slug in taken:
+            with pytest.raises(ValueError):
+                app.job(spelling)(lambda: None)
+        else:
+            def fn() -> None: ...
+
+            fn.__name__ = f"fn{n}"
+            app.job(spelling)(fn)
+            taken[slug] = spelling
+    assert len(taken) >= 1
+
+
+def test_send_event_limits(make: Callable[..., Conveyor]) -> None:
+    app = make(max_payload=1_000, max_depth=3)
+    with pytest.raises(PayloadError):
+        app.send_event("big", {"x": "y" * 2_000})
+    with pytest.raises(PayloadError, match=re.escape('payload["a"]["b"]')):
+        app.send_event("deep", {"a": {"b": [[1]]}})
+    app.send_event("fine", {"a": {"b": [1]}})
+
+
+def test_unwritable_numbers_and_cycles_are_payload_errors(app: Conveyor) -> None:
+    @app.job
+    def job(x: Any) -> None: ...
+
+    cycle: list[Any] = []
+    cycle.append(cycle)
+    loop: dict[str, Any] = {}
+    loop["self"] = loop
+    for bad in (10**5000, cycle, loop, {"k": [1, {"\ud800": 1}]}):
+        with pytest.raises(PayloadError):
+            job(bad).run_now()
+    job(10**400).run_now()
+    assert app.count() == 1
