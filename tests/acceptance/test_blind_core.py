@@ -2110,3 +2110,45 @@ def test_unwritable_numbers_and_cycles_are_payload_errors(app: Conveyor) -> None
             job(bad).run_now()
     job(10**400).run_now()
     assert app.count() == 1
+
+
+def test_triggers_in_async_code_are_stored_however_they_are_written(app: Conveyor) -> None:
+    @app.job
+    def job(n: int) -> int:
+        return n
+
+    async def consume(handle: Any) -> Any:
+        return handle
+
+    async def main() -> list[Any]:
+        plain = job(1).run_now()
+        listed = [job(n).run_now() for n in (2,)]
+        nested = await consume(job(3).run_now())
+        direct = await job(4).run_now()
+        later = job(5).run_in(1, "ms")
+        gathered = await asyncio.gather(job(6).run_now(), job(7).run_now())
+        chosen = await (job(8).run_now() if plain else job(0).run_now())
+        awaited_later = await later
+        return [plain, *listed, nested, direct, awaited_later, *gathered, chosen]
+
+    handles = asyncio.run(main())
+    ids = [getattr(h, "id", None) for h in handles]
+    assert all(isinstance(i, int) for i in ids), ids
+    assert sorted(record(app, i).args[0] for i in ids) == [1, 2, 3, 4, 5, 6, 7, 8]
+    assert app.count() == 8
+
+
+def test_awaited_triggers_raise_at_once_on_bad_input(app: Conveyor) -> None:
+    @app.job
+    def job(x: Any) -> None: ...
+
+    async def main() -> None:
+        with pytest.raises(ValueError):
+            await job(1).run_in(-1, "seconds")
+        with pytest.raises(PayloadError):
+            await job({1, 2}).run_now()
+        with pytest.raises(PayloadError):
+            job({"nul": "\x00"}).run_now()
+
+    asyncio.run(main())
+    assert app.count() == 0
