@@ -2051,7 +2051,7 @@ def test_a_job_longer_than_its_lease_runs_once(make: Callable[..., Conveyor]) ->
     @app.job
     def long(meta: Any) -> str:
         runs.append(meta.attempt)
-        threading.Event().wait(4.5)
+        threading.Event().wait(4.2)  # more than two leases
         return "done"
 
     handle = long().run_now()
@@ -2152,3 +2152,58 @@ def test_awaited_triggers_raise_at_once_on_bad_input(app: Conveyor) -> None:
 
     asyncio.run(main())
     assert app.count() == 0
+
+
+WORKER_MODULE = '''
+import os, time
+from conveyor import Conveyor
+
+app = Conveyor(os.environ["BLIND_URL"], lease=1)
+
+
+@app.job
+def stuck(meta):
+    if meta.attempt == 1:
+        open(os.environ["BLIND_MARK"], "w").close()
+        time.sleep(60)
+    return meta.attempt
+'''
+
+
+def test_a_job_whose_worker_is_killed_is_rescued_and_retried(store_url: str,
+                                                              tmp_path: Any) -> None:
+    if store_url.startswith("memory"):
+        pytest.skip("a memory store lives only in its process")
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    (tmp_path / "blind_worker.py").write_text(WORKER_MODULE)
+    mark = tmp_path / "started"
+    env = {**os.environ, "BLIND_URL": store_url, "BLIND_MARK": str(mark),
+           "PYTHONPATH": os.pathsep.join([str(tmp_path), os.getcwd()])}
+    with Conveyor(store_url, lease=1) as app:
+        @app.job
+        def stuck(meta: Any) -> int:
+            return int(meta.attempt)
+
+        handle = stuck().run_now()
+        worker = subprocess.Popen(
+            [sys.executable, "-c", "import blind_worker; blind_worker.app.run_worker("
+             "concurrency=1, burst=True)"], env=env, cwd=tmp_path)
+        try:
+            deadline = time.monotonic() + 20
+            while not mark.exists():
+                assert time.monotonic() < deadline and worker.poll() is None
+                time.sleep(0.05)
+            assert record(app, handle).state == "running"
+        finally:
+            os.kill(worker.pid, signal.SIGKILL)
+            worker.wait(10)
+        time.sleep(1.5)
+        drain(app)
+        rec = record(app, handle)
+        assert (rec.state, rec.result, rec.attempts) == ("completed", 2, 2)
+        assert field(rec.history[0], "error") is not None
