@@ -99,7 +99,7 @@ class Conveyor:
         self.event_routes = EventRoutes()  # which jobs each event starts
         # Told by workers about every attempt once stored (hooks, metrics, tracing).
         self.observers: list[Observer] = []
-        self.hooks = Hooks()
+        self.hooks = Hooks(self)
         # Returns the caller's open database connection to store triggers in (or None);
         # conveyor.contrib.django sets it so triggers join transaction.atomic().
         self.ambient_connection: Callable[[], Any] | None = None

@@ -69,8 +69,9 @@ class Registered:
 class Hooks:
     """The hooks registered with ``app.on``; a :class:`WorkerObserver`."""
 
-    def __init__(self) -> None:
+    def __init__(self, source: RecordSource | None = None) -> None:
         self.registered: dict[str, list[Registered]] = {event: [] for event in EVENTS}
+        self._source = source  # the app: reads the jobs a rescued one's failure cancelled
 
     def check(self, event: str) -> None:
         """Refuse an unknown event name."""
@@ -173,21 +174,31 @@ class Hooks:
             task.add_done_callback(_background.discard)
 
     def watching_rescues(self) -> bool:
-        return bool(self.registered["retrying"] or self.registered["failed"])
+        return any(self.registered[e] for e in ("retrying", "failed", "cancelled"))
 
     def rescued(self, records: Iterable[JobRecord]) -> threading.Thread | None:
         """Run the ``retrying`` and ``failed`` hooks of jobs rescued from a worker that
-        stopped heartbeating (by a maintenance pass: no attempt's worker reports them), on
-        a thread of their own, so that the pass never waits for user code."""
-        todo = []
+        stopped heartbeating (by a maintenance pass: no attempt's worker reports them), and
+        the ``cancelled`` ones of the jobs a poison failure cancelled, on a thread of their
+        own, so that the pass never waits for user code."""
+        todo, poisoned = [], []
         for record in records:
             event = rescued_event(record)
             if event is not None and self.registered[event]:
                 todo.append((event, record))
-        if not todo:
+            if event == "failed":
+                poisoned.append(record)
+        source = self._source if self.registered["cancelled"] else None
+        if not todo and not (poisoned and source):
             return None
-        thread = threading.Thread(target=lambda: asyncio.run(self._call_each(todo)),
-                                  name="conveyor-hooks", daemon=True)
+
+        def run() -> None:
+            if source is not None:  # their dependents, cancelled with them
+                todo.extend(("cancelled", victim) for record in poisoned
+                            for victim in cascade_victims(source, record))
+            asyncio.run(self._call_each(todo))
+
+        thread = threading.Thread(target=run, name="conveyor-hooks", daemon=True)
         thread.start()
         return thread
 

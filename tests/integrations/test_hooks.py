@@ -10,7 +10,7 @@ import pytest
 
 from conveyor import Conveyor, Fail, Retry
 from conveyor.errors import ConfigurationError
-from conveyor.stores.base import LOST, JobFilter
+from conveyor.stores.base import LOST, POISON_RESCUES, JobFilter
 from tests.conformance.helpers import NewApp, drain, wait_for, worker_thread
 
 
@@ -218,6 +218,33 @@ def test_a_job_rescued_from_a_dead_worker_fires_its_retrying_hook(app: Conveyor)
     wait_for(lambda: seen, what="the retrying hook")
     assert [(event, job_id) for event, job_id, *_ in seen] == [("retrying", handle.id)]
     assert claimed.id == handle.id and seen[0][2] == "queued"
+
+
+def test_the_dependents_a_poison_failure_cancels_fire_their_cancelled_hook(
+        app: Conveyor) -> None:
+    """A job failed as poison by a maintenance pass cancels what depends on it (in the
+    store): that pass reports them, as no worker or canceller does."""
+    import time
+
+    cancelled: list[int] = []
+    app.on("cancelled", lambda record, error=None: cancelled.append(record.id))
+
+    @app.job
+    def killer() -> None: ...
+
+    @app.job
+    def after(x: Any = None) -> None: ...
+
+    root = killer().run_now()
+    below = after().run_now(depends_on=[root])
+    for death in range(POISON_RESCUES):
+        [claimed] = app.store.claim(f"host:1:dead-{death}", None, 1, 0.05)  # it dies alone
+        assert claimed.id == root.id
+        time.sleep(0.15)  # the lease expires
+        app.maintain(app.store, True)
+    assert root.state == "failed"
+    wait_for(lambda: cancelled, what="the cancelled hook")
+    assert cancelled == [below.id]
 
 
 def _cancel(app: Conveyor, how: str, job_id: int, job: str) -> None:
