@@ -2162,18 +2162,18 @@ app = Conveyor(os.environ["BLIND_URL"], lease=1)
 
 
 @app.job
-def stuck(meta):
+def stuck(name, meta):
     if meta.attempt == 1:
-        open(os.environ["BLIND_MARK"], "w").close()
+        open(os.path.join(os.environ["BLIND_MARKS"], name), "w").close()
         time.sleep(60)
     return meta.attempt
 '''
 
 
-def test_a_job_whose_worker_is_killed_is_rescued_and_retried(store_url: str,
-                                                              tmp_path: Any) -> None:
-    if store_url.startswith("memory"):
-        pytest.skip("a memory store lives only in its process")
+def killed_while_running(store_url: str, tmp_path: Any, app: Conveyor,
+                         names: list[str]) -> None:
+    """Run ``stuck(name)`` for each of ``names`` in a worker process, kill it -9 while
+    they run, and wait for their leases (1 s) to expire."""
     import os
     import signal
     import subprocess
@@ -2181,29 +2181,41 @@ def test_a_job_whose_worker_is_killed_is_rescued_and_retried(store_url: str,
     import time
 
     (tmp_path / "blind_worker.py").write_text(WORKER_MODULE)
-    mark = tmp_path / "started"
-    env = {**os.environ, "BLIND_URL": store_url, "BLIND_MARK": str(mark),
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    env = {**os.environ, "BLIND_URL": store_url, "BLIND_MARKS": str(marks),
            "PYTHONPATH": os.pathsep.join([str(tmp_path), os.getcwd()])}
+    worker = subprocess.Popen(
+        [sys.executable, "-c", "import blind_worker; blind_worker.app.run_worker("
+         f"concurrency={len(names)}, burst=True)"], env=env, cwd=tmp_path)
+    try:
+        deadline = time.monotonic() + 20
+        while len(list(marks.iterdir())) < len(names):
+            assert time.monotonic() < deadline and worker.poll() is None
+            time.sleep(0.05)
+        assert app.count(state="running") == len(names)
+    finally:
+        os.kill(worker.pid, signal.SIGKILL)
+        worker.wait(10)
+    time.sleep(1.5)
+
+
+def test_a_job_whose_worker_is_killed_is_rescued_and_retried(store_url: str,
+                                                              tmp_path: Any) -> None:
+    if store_url.startswith("memory"):
+        pytest.skip("a memory store lives only in its process")
     with Conveyor(store_url, lease=1) as app:
         @app.job
-        def stuck(meta: Any) -> int:
+        def stuck(name: str, meta: Any) -> int:
             return int(meta.attempt)
 
-        handle = stuck().run_now()
-        worker = subprocess.Popen(
-            [sys.executable, "-c", "import blind_worker; blind_worker.app.run_worker("
-             "concurrency=1, burst=True)"], env=env, cwd=tmp_path)
-        try:
-            deadline = time.monotonic() + 20
-            while not mark.exists():
-                assert time.monotonic() < deadline and worker.poll() is None
-                time.sleep(0.05)
-            assert record(app, handle).state == "running"
-        finally:
-            os.kill(worker.pid, signal.SIGKILL)
-            worker.wait(10)
-        time.sleep(1.5)
+        kept, replaced = stuck("kept").run_now(key="a"), stuck("replaced").run_now(key="b")
+        killed_while_running(store_url, tmp_path, app, ["kept", "replaced"])
+        assert stuck("again").run_now(key="a", unique=True).id == kept.id
+        replacement = stuck("new").run_now(key="b", replace=True)
         drain(app)
-        rec = record(app, handle)
+        rec = record(app, kept)
         assert (rec.state, rec.result, rec.attempts) == ("completed", 2, 2)
         assert field(rec.history[0], "error") is not None
+        assert record(app, replaced).state == "cancelled"
+        assert replacement.result(timeout=5) == 1
