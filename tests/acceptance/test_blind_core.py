@@ -2219,3 +2219,24 @@ def test_a_job_whose_worker_is_killed_is_rescued_and_retried(store_url: str,
         assert field(rec.history[0], "error") is not None
         assert record(app, replaced).state == "cancelled"
         assert replacement.result(timeout=5) == 1
+
+
+def test_bad_limits_and_retention_options_are_value_errors() -> None:
+    for options in ({"retention": "forever and ever"}, {"retention": -1},
+                    {"max_depth": 0}, {"max_depth": -3}, {"max_payload": 0},
+                    {"max_payload": -1}):
+        with pytest.raises(ValueError):
+            Conveyor("memory://", **options)  # type: ignore[arg-type]
+
+
+def test_scheduling_a_type_no_one_defined_is_one_clear_error(app: Conveyor) -> None:
+    """SPEC is silent on types this app does not define; conveyor refuses them at trigger
+    time (a typo is caught at once) rather than storing them for another process."""
+    with pytest.raises(KeyError, match="handled-elsewhere"):
+        app.schedule_job(type="handled-elsewhere", data={"ü": 1})
+    assert app.count() == 0
+    seen: list[Any] = []
+    app.add_worker(type="handled-elsewhere", worker=lambda job: seen.append(job.data))
+    app.schedule_job(type="handled-elsewhere", data={"ü": 1})
+    drain(app)
+    assert seen == [{"ü": 1}]
