@@ -208,16 +208,13 @@ def test_declaring_a_schedule_in_two_apps_does_not_double_it(
         open_app: Callable[..., Conveyor]) -> None:
     apps = [open_app(), open_app()]
     for application in apps:
-        @application.job("rapport-日次", trigger=app_schedule(application))
+        @application.job("rapport-日次",
+                         trigger=application.schedule("every weekday at 9:30 am"))
         def report() -> None: ...
 
     for application in apps:
         run_until_idle(application)
     assert len(apps[0].jobs_list(job="rapport-日次", state="scheduled")) == 1
-
-
-def app_schedule(application: Conveyor) -> Any:
-    return application.schedule("every weekday at 9:30 am")
 
 
 def test_a_run_time_schedule_with_unicode_type_and_data_is_upserted(app: Conveyor) -> None:
