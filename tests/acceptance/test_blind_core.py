@@ -2240,3 +2240,26 @@ def test_scheduling_a_type_no_one_defined_is_one_clear_error(app: Conveyor) -> N
     app.schedule_job(type="handled-elsewhere", data={"ü": 1})
     drain(app)
     assert seen == [{"ü": 1}]
+
+
+def test_many_writers_at_once_lose_nothing(store_url: str, make: Callable[..., Conveyor]) -> None:
+    shared = store_url.startswith(("sqlite", "postgres"))
+    apps = [make() for _ in range(1)]
+    apps += [Conveyor(store_url) for _ in range(3)] if shared else apps * 3
+    try:
+        for a in dict.fromkeys(apps):  # the memory store: one app, written from 4 threads
+            @a.job("write")
+            def write(n: int) -> int:
+                return n
+
+        def burst(i: int) -> list[int]:
+            return [apps[i].jobs["write"](i * 100 + n).run_now().id for n in range(30)]
+
+        results = in_threads(4, burst)
+        assert not [r for r in results if isinstance(r, BaseException)], results
+        assert len({i for r in results for i in r}) == 120
+        drain(apps[0], concurrency=8)
+        assert apps[0].count(state="completed") == 120
+    finally:
+        for a in apps[1:] if shared else []:
+            a.close()
