@@ -2263,3 +2263,21 @@ def test_many_writers_at_once_lose_nothing(store_url: str, make: Callable[..., C
     finally:
         for a in apps[1:] if shared else []:
             a.close()
+
+
+def test_ctx_of_an_event_run_and_a_replayed_run(capp: Conveyor, clock: ManualClock) -> None:
+    seen: list[list[Any]] = []
+
+    @capp.job("ctx-évent", version="3.1.4", trigger=capp.event("ctx.ping"))
+    async def on_ping(payload: Any, io: Any, ctx: Any) -> None:
+        seen.append([ctx.run_id, ctx.job_id, ctx.version, ctx.attempt, bool(ctx.trigger)])
+        await io.wait("later", 1, "hour")
+
+    capp.send_event("ctx.ping", {"x": 1}, id="ctx-1")
+    drain(capp)
+    clock.advance(hours=1)
+    drain(capp)
+    assert len(seen) == 2 and seen[0] == seen[1]
+    run_id, job_id, version, attempt, triggered = seen[0]
+    assert (job_id, version, attempt, triggered) == ("ctx-évent", "3.1.4", 1, True)
+    assert record(capp, run_id).state == "completed"
