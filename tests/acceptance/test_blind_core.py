@@ -1032,6 +1032,7 @@ def test_hostile_text_is_sanitised_and_stored(app: Conveyor) -> None:
     assert len(message) < 2_000_000
     logs = " ".join(str(getattr(line, "message", line)) for line in rec.logs)
     assert "log\ufffdline\ufffd" in logs
+    assert rec.progress_message == "prog\ufffdress\ufffd"
 
 
 def test_hostile_event_names_and_unmatchable_numbers_never_fail(app: Conveyor) -> None:
@@ -1041,7 +1042,8 @@ def test_hostile_event_names_and_unmatchable_numbers_never_fail(app: Conveyor) -
     async def ev(payload: Any, io: Any) -> None:
         got.append(payload["v"])
 
-    app.send_event("bad\x00name\ud800", {"v": 1})
+    sent = app.send_event("bad\x00name\ud800", {"v": 1})
+    assert sent.name == "bad\ufffdname\ufffd"
     for v in [10**400, -(10**400), 1e308, "1", True, {"v": 1}, None, 2.5]:
         app.send_event("n", {"v": v})
     drain(app)
@@ -1336,6 +1338,11 @@ def test_over_long_log_lines_are_truncated_with_a_marker(app: Conveyor) -> None:
     line = next(str(getattr(x, "message", x)) for x in rec.logs if "LLL" in str(
         getattr(x, "message", x)))
     assert 100 < len(line) < 3_000_000
+    assert rec.progress_message is not None
+    assert 100 < len(rec.progress_message) < 3_000_000
+    assert rec.progress_message.startswith("MMM")
+    name = app.send_event("n" * 1_000_000, {}).name
+    assert name.startswith("nnn") and len(name) < 1_000_000
 
 
 # -- probes, third round: sizes and magnitudes the stores must survive ------------------------
