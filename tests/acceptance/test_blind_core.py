@@ -2288,3 +2288,20 @@ def test_ctx_of_an_event_run_and_a_replayed_run(capp: Conveyor, clock: ManualClo
     run_id, job_id, version, attempt, triggered = seen[0]
     assert (job_id, version, attempt, triggered) == ("ctx-évent", "3.1.4", 1, True)
     assert record(capp, run_id).state == "completed"
+
+
+def test_schedule_cron_job_stores_its_next_occurrence(capp: Conveyor,
+                                                     clock: ManualClock) -> None:
+    got: list[Any] = []
+
+    @capp.job("nightly-ü")
+    def nightly(data: Any) -> None:
+        got.append(data)
+
+    handle = capp.schedule_cron_job("nightly-ü", "0 3 * * *", data={"shop": "ü"}, owner="u9")
+    rec = record(capp, handle)
+    assert (rec.job, rec.state, rec.owner) == ("nightly-ü", "scheduled", "u9")
+    assert rec.run_at == datetime(2031, 2, 1, 3, 0, tzinfo=UTC)
+    clock.at = rec.run_at
+    drain(capp)
+    assert got == [{"shop": "ü"}]
