@@ -2305,3 +2305,30 @@ def test_schedule_cron_job_stores_its_next_occurrence(capp: Conveyor,
     clock.at = rec.run_at
     drain(capp)
     assert got == [{"shop": "ü"}]
+
+
+def test_falsy_task_results_are_replayed_not_rerun(capp: Conveyor, clock: ManualClock) -> None:
+    calls: list[str] = []
+
+    def falsy(kind: str) -> Any:
+        calls.append(kind)
+        return {"none": None, "false": False, "zero": 0, "empty": "", "list": []}[kind]
+
+    @capp.job
+    async def flow(payload: Any, io: Any) -> Any:
+        got = [await io.task(k, falsy, k) for k in ("none", "false", "zero", "empty", "list")]
+
+        async def failing_task() -> None:  # io.try_ runs again on replay (as Trigger.dev's
+            await io.task("raise", falsy, "raise")  # io.try); the task inside does not
+
+        got.append(await io.try_(failing_task, lambda exc: None))
+        await io.wait("nap", 5, "minutes")
+        return got
+
+    handle = flow({}).run_now()
+    drain(capp)
+    clock.advance(minutes=5)
+    drain(capp)
+    assert handle.result(timeout=5) == [None, False, 0, "", [], None]
+    # "raise" fails (a KeyError in falsy) once: a failed task is not run again on replay
+    assert calls == ["none", "false", "zero", "empty", "list", "raise"]
