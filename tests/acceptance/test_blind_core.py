@@ -2332,3 +2332,35 @@ def test_falsy_task_results_are_replayed_not_rerun(capp: Conveyor, clock: Manual
     assert handle.result(timeout=5) == [None, False, 0, "", [], None]
     # "raise" fails (a KeyError in falsy) once: a failed task is not run again on replay
     assert calls == ["none", "false", "zero", "empty", "list", "raise"]
+
+
+def test_one_event_id_sent_from_many_threads_starts_one_run(app: Conveyor) -> None:
+    got: list[Any] = []
+
+    @app.job("once", trigger=app.event("race"))
+    async def once(payload: Any, io: Any) -> None:
+        got.append(payload)
+
+    results = in_threads(6, lambda i: app.send_event("race", {"i": i}, id="same-id-ü"))
+    assert not [r for r in results if isinstance(r, BaseException)], results
+    drain(app)
+    assert len(got) == 1
+
+
+def test_durable_waits_use_calendar_steps(capp: Conveyor, clock: ManualClock) -> None:
+    @capp.job
+    async def monthly(payload: Any, io: Any) -> str:
+        await io.wait("month", 1, "month")
+        await io.wait("fraction", 1.5, "hours")
+        return "done"
+
+    handle = monthly({}).run_now()
+    drain(capp)
+    first = record(capp, handle)
+    assert (first.state, first.run_at) == ("waiting", datetime(2031, 2, 28, 23, 30, tzinfo=UTC))
+    clock.at = first.run_at
+    drain(capp)
+    assert record(capp, handle).run_at == datetime(2031, 3, 1, 1, 0, tzinfo=UTC)
+    clock.advance(hours=1.5)
+    drain(capp)
+    assert handle.result(timeout=5) == "done"
