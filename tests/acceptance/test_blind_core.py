@@ -2364,3 +2364,21 @@ def test_durable_waits_use_calendar_steps(capp: Conveyor, clock: ManualClock) ->
     clock.advance(hours=1.5)
     drain(capp)
     assert handle.result(timeout=5) == "done"
+
+
+def test_logs_and_history_follow_the_attempts(app: Conveyor) -> None:
+    @app.job
+    def job(meta: Any) -> str:
+        meta.log.info(f"attempt {meta.attempt}")
+        if meta.attempt < 3:
+            raise RuntimeError(f"fail {meta.attempt}")
+        return "third time"
+
+    handle = job().run_now(retry=Retry(retries=5, wait=0))
+    drain(app)
+    rec = record(app, handle)
+    assert [(x.attempt, x.message) for x in rec.logs] == [
+        (1, "attempt 1"), (2, "attempt 2"), (3, "attempt 3")]
+    assert [field(a, "error") is None for a in rec.history] == [False, False, True]
+    assert rec.error is None or "fail 2" in str(field(rec.error, "message"))
+    assert (rec.attempts, rec.max_attempts, rec.result) == (3, 6, "third time")
