@@ -1,0 +1,1031 @@
+"""Blind acceptance tests of SPEC §5 (durable runs, replay, events) and §10 (workflows),
+written from SPEC and the user docs alone, with inputs their examples do not use: crashes
+mid-run, failing then succeeding steps, long waits, events before and after a wait,
+duplicate, huge and unicode keys, nested and failing children. Every in-process test runs
+on the memory, SQLite and PostgreSQL stores; the crash tests on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import textwrap
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import conveyor
+from conveyor import Conveyor, JobFailed, JobHandle, JobRecord, Retry, StepFailed, chain, group
+from conveyor.testing import FakeClock, run_until_idle
+from tests.conformance.helpers import ManualClock, drain
+from tests.process.helpers import spawn_worker, stop, wait_until
+
+START = datetime(2032, 2, 29, 12, 0, tzinfo=UTC)  # a leap day
+
+
+@pytest.fixture
+def make(new_app: Callable[..., Conveyor]) -> Callable[..., Conveyor]:
+    return new_app
+
+
+@pytest.fixture
+def app(make: Callable[..., Conveyor]) -> Conveyor:
+    return make()
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock(START)
+
+
+@pytest.fixture
+def capp(make: Callable[..., Conveyor], clock: ManualClock) -> Conveyor:
+    return make(clock=clock)
+
+
+def rec(app: Conveyor, handle: JobHandle | int) -> JobRecord:
+    found = app.get_job(handle.id if isinstance(handle, JobHandle) else handle)
+    assert found is not None
+    return found
+
+
+def error_of(app: Conveyor, handle: JobHandle | int) -> str:
+    error = rec(app, handle).error
+    assert error is not None
+    get = error.get if isinstance(error, dict) else lambda k: getattr(error, k, None)
+    return f"{get('type')}: {get('message')}"
+
+
+def child_ids(record: JobRecord) -> list[int]:
+    return [c if isinstance(c, int) else c.id for c in record.children]
+
+
+# -- §5 tasks: retries, failures, keys, results ---------------------------------------------------
+
+
+def test_a_task_that_raises_waits_durably_then_succeeds(capp: Conveyor,
+                                                        clock: ManualClock) -> None:
+    calls: list[int] = []
+
+    def flaky() -> str:
+        calls.append(1)
+        if len(calls) == 1:
+            raise ConnectionError("net down ☹")
+        return "ok"
+
+    @capp.job
+    async def flow(io: Any) -> Any:
+        return await io.task("flaky", flaky, retry=Retry(retries=2, wait="1 hour"))
+
+    h = flow().run_now()
+    drain(capp)
+    assert rec(capp, h).state == "waiting" and calls == [1]
+    clock.advance(minutes=59)
+    drain(capp)
+    assert calls == [1]
+    clock.advance(minutes=1)
+    drain(capp)
+    assert h.result(timeout=5) == "ok" and len(calls) == 2
+    [step] = [s for s in capp.steps(h.id) if s.key == "flaky"]
+    assert step.state == "completed" and step.attempts == 2
+    assert "net down" in str(step.history)
+
+
+def test_a_step_that_failed_for_good_takes_the_same_path_on_replay(capp: Conveyor,
+                                                                   clock: ManualClock) -> None:
+    calls: list[str] = []
+
+    def broken() -> None:
+        calls.append("broken")
+        raise ValueError("bad ✗")
+
+    @capp.job
+    async def flow(io: Any) -> Any:
+        try:
+            await io.task("broken", broken)
+        except StepFailed as exc:
+            outcome = f"caught {exc.error['type']}"
+        else:
+            outcome = "no error"
+        await io.wait("later", 1, "day")
+        return outcome
+
+    h = flow().run_now()
+    drain(capp)
+    assert rec(capp, h).state == "waiting"
+    clock.advance(days=1)
+    drain(capp)
+    assert h.result(timeout=5) == "caught ValueError"
+    assert calls == ["broken"]
+
+
+def test_an_uncaught_failing_task_fails_the_run_with_its_error(app: Conveyor) -> None:
+    @app.job(retry=Retry(retries=0))
+    async def flow(io: Any) -> None:
+        await io.task("explode", lambda: 1 / 0)
+
+    h = flow().run_now()
+    drain(app)
+    assert rec(app, h).state == "failed"
+    assert "ZeroDivisionError" in error_of(app, h) or "division" in error_of(app, h)
+
+
+def test_the_same_key_with_the_same_arguments_runs_once(app: Conveyor) -> None:
+    calls: list[Any] = []
+
+    def load(x: Any) -> Any:
+        calls.append(x)
+        return {"got": x}
+
+    @app.job
+    async def flow(io: Any) -> Any:
+        first = await io.task("load", load, {"a": [1, "ü"]})
+        second = await io.task("load", load, {"a": [1, "ü"]})
+        return [first, second]
+
+    h = flow().run_now()
+    drain(app)
+    assert h.result(timeout=5) == [{"got": {"a": [1, "ü"]}}] * 2
+    assert len(calls) == 1
+
+
+def test_one_key_for_two_kinds_of_step_is_an_error(app: Conveyor) -> None:
+    @app.job(retry=Retry(retries=0))
+    async def flow(io: Any) -> None:
+        await io.task("k", lambda: 1)
+        await io.wait("k", 0, "seconds")
+
+    h = flow().run_now()
+    drain(app)
+    assert rec(app, h).state == "failed"
+    assert "k" in error_of(app, h)
+
+
+@pytest.mark.parametrize("result", [datetime(2030, 1, 1), b"bytes", object(), float("nan"),
+                                    {1: "int key"}])
+def test_a_task_result_json_cannot_hold_is_a_clear_error(app: Conveyor, result: Any) -> None:
+    calls: list[int] = []
+
+    def give() -> Any:
+        calls.append(1)
+        return result
+
+    @app.job(retry=Retry(retries=0))
+    async def flow(io: Any) -> str:
+        await io.task("not-json-ü", give)
+        return "went on"
+
+    h = flow().run_now()
+    drain(app)
+    record = rec(app, h)
+    assert record.state == "failed", record.result
+    text = error_of(app, h)
+    assert "PayloadError" in text or "JSON" in text, text
+    assert len(calls) == 1
+
+
+def test_huge_and_unicode_keys_are_distinct_and_replayed(capp: Conveyor,
+                                                         clock: ManualClock) -> None:
+    prefix = "ключ-🔑-" * 2000
+    keys = [prefix + "a", prefix + "b", "😀", "😀 ", "\u00e9", "e\u0301", "a/b\\c'\"%_"]
+    calls: list[str] = []
+
+    def note(key: str) -> str:
+        calls.append(key)
+        return key[-3:]
+
+    @capp.job
+    async def flow(io: Any) -> Any:
+        out = [await io.task(k, note, k) for k in keys]
+        await io.wait(prefix + "wait", 1, "hour")
+        return out
+
+    h = flow().run_now()
+    drain(capp)
+    assert rec(capp, h).state == "waiting"
+    clock.advance(hours=1)
+    drain(capp)
+    assert h.result(timeout=5) == [k[-3:] for k in keys]
+    assert calls == keys
+
+
+def test_code_between_steps_runs_again_and_steps_do_not(capp: Conveyor,
+                                                        clock: ManualClock) -> None:
+    executions: list[int] = []
+    calls: list[int] = []
+
+    @capp.job
+    async def flow(io: Any) -> Any:
+        executions.append(1)
+        total = 0
+        for n in range(3):
+            total += await io.task(f"step-{n}", lambda n=n: calls.append(n) or n * 10)
+            await io.wait(f"wait-{n}", 1, "hour")
+        return total
+
+    h = flow().run_now()
+    for _ in range(3):
+        drain(capp)
+        clock.advance(hours=1)
+    drain(capp)
+    assert h.result(timeout=5) == 30
+    assert calls == [0, 1, 2]
+    assert len(executions) == 4
+
+
+def test_changed_steps_are_a_non_determinism_error_not_retried(capp: Conveyor,
+                                                               clock: ManualClock) -> None:
+    variant = {"key": "original"}
+
+    @capp.job(retry=Retry(retries=3, wait=0))
+    async def flow(io: Any) -> str:
+        await io.task(variant["key"], lambda: 1)
+        await io.wait("nap", 1, "hour")
+        return "done"
+
+    h = flow().run_now()
+    drain(capp)
+    variant["key"] = "renamed"
+    clock.advance(hours=1)
+    drain(capp)
+    record = rec(capp, h)
+    assert record.state == "failed"
+    assert "NonDeterminism" in error_of(capp, h)
+    assert "original" in error_of(capp, h) and "renamed" in error_of(capp, h)
+    assert record.attempts == 2 or len(record.history) <= 2
+
+
+def test_returning_before_a_stored_step_is_a_non_determinism_error(
+        capp: Conveyor, clock: ManualClock) -> None:
+    short = {"on": False}
+
+    @capp.job(retry=Retry(retries=2, wait=0))
+    async def flow(io: Any) -> str:
+        if short["on"]:
+            return "cut short"
+        await io.task("before", lambda: 1)
+        await io.wait("nap", 5, "minutes")
+        return "full"
+
+    h = flow().run_now()
+    drain(capp)
+    short["on"] = True
+    clock.advance(minutes=5)
+    drain(capp)
+    assert rec(capp, h).state == "failed"
+    assert "NonDeterminism" in error_of(capp, h)
+
+
+def test_a_plain_def_with_io_fails_saying_so(app: Conveyor) -> None:
+    @app.job(retry=Retry(retries=0))
+    def sync_durable(io: Any) -> None:
+        return None
+
+    h = sync_durable().run_now()
+    drain(app)
+    assert rec(app, h).state == "failed"
+    assert "async" in error_of(app, h)
+
+
+# -- §5 gather -----------------------------------------------------------------------------------
+
+
+def test_gather_of_a_wait_and_a_task_is_right_or_refused(capp: Conveyor,
+                                                         clock: ManualClock) -> None:
+    calls: list[str] = []
+
+    @capp.job(retry=Retry(retries=0))
+    async def flow(io: Any) -> Any:
+        res = await asyncio.gather(io.wait("w", 1, "hour"),
+                                   io.task("t", lambda: calls.append("t") or "T"))
+        return list(res)
+
+    h = flow().run_now()
+    for _ in range(3):
+        drain(capp)
+        clock.advance(hours=1)
+    record = rec(capp, h)
+    if record.state == "completed":
+        assert record.result == [None, "T"]
+    else:
+        assert record.state == "failed"
+        assert "'t'" in error_of(capp, h) or "gather" in error_of(capp, h)
+    assert calls.count("t") <= 1
+
+
+def test_gather_of_child_runs_never_starts_a_child_twice(app: Conveyor) -> None:
+    @app.job
+    def kid(n: int) -> int:
+        return n * 2
+
+    @app.job(retry=Retry(retries=2, wait=0))
+    async def parent(io: Any) -> Any:
+        return list(await asyncio.gather(io.run_job("a", kid(1)), io.run_job("b", kid(2))))
+
+    h = parent().run_now()
+    drain(app)
+    record = rec(app, h)
+    if record.state == "completed":
+        assert record.result == [2, 4]
+    else:
+        assert record.state == "failed" and error_of(app, h)
+    assert len(app.jobs_list(job="kid")) <= 2
+
+
+def test_create_task_of_steps_is_right_or_refused(app: Conveyor) -> None:
+    @app.job(retry=Retry(retries=0))
+    async def flow(io: Any) -> Any:
+        first = asyncio.ensure_future(io.task("x", lambda: "X"))
+        second = asyncio.ensure_future(io.task("y", lambda: "Y"))
+        return [await second, await first]
+
+    h = flow().run_now()
+    drain(app)
+    record = rec(app, h)
+    if record.state == "completed":
+        assert record.result == ["Y", "X"]
+    else:
+        assert record.state == "failed" and error_of(app, h)
+
+
+# -- §5 long waits with FakeClock ----------------------------------------------------------------
+
+
+def test_a_year_long_wait_from_a_leap_day_is_a_calendar_step(app: Conveyor) -> None:
+    @app.job
+    async def yearly(io: Any) -> str:
+        await io.wait("year", 1, "year")
+        return "anniversary"
+
+    with FakeClock(app, start=START) as fake:
+        h = yearly().run_now()
+        run_until_idle(app, clock=fake)
+        fake.move_to(datetime(2033, 2, 28, 11, 59, tzinfo=UTC))
+        run_until_idle(app, clock=fake)
+        assert rec(app, h).state == "waiting"
+        fake.advance(1, "minute")
+        run_until_idle(app, clock=fake)
+        assert rec(app, h).state == "completed"
+    assert h.result(timeout=5) == "anniversary"
+
+
+def test_fractional_and_tiny_waits_resume_in_order(app: Conveyor) -> None:
+    @app.job
+    async def flow(io: Any) -> list[str]:
+        await io.wait("half-second", 0.5, "seconds")
+        await io.wait("ms", 1, "millisecond")
+        await io.wait("weeks", 1.5, "weeks")
+        return ["done"]
+
+    with FakeClock(app, start=START) as fake:
+        h = flow().run_now()
+        run_until_idle(app, clock=fake)
+        fake.advance(1, "second")
+        run_until_idle(app, clock=fake)
+        assert rec(app, h).state == "waiting"
+        fake.advance(10, "days")
+        run_until_idle(app, clock=fake)
+        assert rec(app, h).state == "waiting"  # the 1.5 weeks count from when it was reached
+        fake.advance(10.4, "days")
+        run_until_idle(app, clock=fake)
+        assert rec(app, h).state == "waiting"
+        fake.advance(0.1, "days")
+        run_until_idle(app, clock=fake)
+    assert h.result(timeout=5) == ["done"]
+
+
+def test_many_waiting_runs_wake_when_each_is_due(app: Conveyor) -> None:
+    @app.job
+    async def sleeper(minutes: int, io: Any) -> int:
+        await io.wait("nap", minutes, "minutes")
+        return minutes
+
+    with FakeClock(app, start=START) as fake:
+        handles = [sleeper(m).run_now() for m in (30, 10, 20)]
+        run_until_idle(app, clock=fake)
+        fake.advance(15, "minutes")
+        run_until_idle(app, clock=fake)
+        assert [rec(app, h).state for h in handles] == ["waiting", "completed", "waiting"]
+        fake.advance(15, "minutes")
+        run_until_idle(app, clock=fake)
+    assert [h.result(timeout=5) for h in handles] == [30, 10, 20]
+
+
+def test_an_invalid_wait_unit_fails_the_run_clearly(app: Conveyor) -> None:
+    @app.job(retry=Retry(retries=0))
+    async def flow(io: Any) -> None:
+        await io.wait("w", 1, "fortnight")
+
+    h = flow().run_now()
+    drain(app)
+    assert rec(app, h).state == "failed"
+    assert "fortnight" in error_of(app, h)
+
+
+# -- §5 events -----------------------------------------------------------------------------------
+
+
+def test_wait_for_event_wakes_on_a_matching_event_after_the_wait(capp: Conveyor) -> None:
+    @capp.job
+    async def flow(order: int, io: Any) -> Any:
+        got = await io.wait_for_event("paid", "order.paid", filter={"order": [order]})
+        return got["payload"]
+
+    h = flow(7).run_now()
+    drain(capp)
+    assert rec(capp, h).state == "waiting"
+    capp.send_event("order.paid", {"order": 8, "note": "other"})
+    capp.send_event("order.päid", {"order": 7})
+    drain(capp)
+    assert rec(capp, h).state == "waiting"
+    capp.send_event("order.paid", {"order": 7, "note": "✓"}, id="pay-7")
+    drain(capp)
+    assert h.result(timeout=5) == {"order": 7, "note": "✓"}
+
+
+def test_an_event_sent_before_the_wait_wakes_it_once_at_most(capp: Conveyor) -> None:
+    @capp.job
+    async def flow(io: Any) -> Any:
+        got = await io.wait_for_event("ev", "early.bird")
+        return got["id"]
+
+    capp.send_event("early.bird", {"n": 1}, id="early")
+    h = flow().run_now()
+    drain(capp)
+    if rec(capp, h).state == "waiting":
+        capp.send_event("early.bird", {"n": 2}, id="late")
+        drain(capp)
+        assert h.result(timeout=5) == "late"
+    else:
+        assert h.result(timeout=5) == "early"
+
+
+def test_wait_for_event_times_out_with_none_and_a_late_event_changes_nothing(
+        capp: Conveyor, clock: ManualClock) -> None:
+    @capp.job
+    async def flow(io: Any) -> Any:
+        got = await io.wait_for_event("ev", "maybe.later", timeout="2 hours")
+        await io.wait("after", 1, "hour")
+        return got
+
+    h = flow().run_now()
+    drain(capp)
+    clock.advance(hours=2, seconds=1)
+    drain(capp)
+    capp.send_event("maybe.later", {"too": "late"})
+    clock.advance(hours=1)
+    drain(capp)
+    assert h.result(timeout=5) is None
+
+
+def test_one_event_wakes_every_waiting_run_and_starts_triggered_ones(capp: Conveyor) -> None:
+    started: list[Any] = []
+
+    @capp.job
+    async def waiter(n: int, io: Any) -> Any:
+        got = await io.wait_for_event("e", "fan.out", filter={"kind": [{"prefix": "gö"}]})
+        return [n, got["payload"]["kind"]]
+
+    @capp.job("triggered", trigger=capp.event("fan.out", filter={"kind": ["göod"]}))
+    async def triggered(payload: Any, io: Any, ctx: Any) -> None:
+        started.append(ctx.trigger)
+
+    handles = [waiter(n).run_now() for n in range(3)]
+    drain(capp)
+    capp.send_event("fan.out", {"kind": "göod"}, id="fan-1")
+    capp.send_event("fan.out", {"kind": "göod"}, id="fan-1")
+    drain(capp)
+    assert [h.result(timeout=5) for h in handles] == [[n, "göod"] for n in range(3)]
+    assert len(started) == 1 and started[0]["event_id"] == "fan-1"
+
+
+def test_io_send_event_starts_triggered_runs_and_wakes_waiters(capp: Conveyor,
+                                                               clock: ManualClock) -> None:
+    got: list[Any] = []
+
+    @capp.job("listener", trigger=capp.event("ping.🏓"))
+    async def listener(payload: Any, io: Any) -> None:
+        got.append(payload)
+
+    @capp.job
+    async def waiter(io: Any) -> Any:
+        return (await io.wait_for_event("w", "ping.🏓"))["payload"]
+
+    @capp.job
+    async def sender(io: Any) -> str:
+        await io.wait("first", 1, "minute")
+        return str(await io.send_event("send", "ping.🏓", {"from": "sender"}))
+
+    w = waiter().run_now()
+    s = sender().run_now()
+    drain(capp)
+    clock.advance(minutes=1)
+    drain(capp)
+    assert w.result(timeout=5) == {"from": "sender"}
+    assert got == [{"from": "sender"}]
+    sent_id = s.result(timeout=5)
+    assert str(s.id) in sent_id
+
+
+def test_an_event_triggered_durable_run_waits_and_resumes(capp: Conveyor,
+                                                          clock: ManualClock) -> None:
+    @capp.job("welcome", trigger=capp.event("user.created", filter={"plan": ["pro"]}))
+    async def welcome(payload: Any, io: Any) -> str:
+        name = await io.task("load", lambda: payload["name"].upper())
+        await io.wait("cool-off", 3, "days")
+        return f"hi {name}"
+
+    capp.send_event("user.created", {"plan": "pro", "name": "zoë"}, id="u-1")
+    drain(capp)
+    [run] = capp.jobs_list(job="welcome")
+    assert run.state == "waiting"
+    capp.send_event("user.created", {"plan": "pro", "name": "zoë"}, id="u-1")
+    clock.advance(days=3)
+    drain(capp)
+    [run] = capp.jobs_list(job="welcome")
+    assert run.state == "completed" and run.result == "hi ZOË"
+
+
+# -- §10 child runs ------------------------------------------------------------------------------
+
+
+def test_nested_child_runs_three_levels_deep(app: Conveyor) -> None:
+    @app.job("leaf-ü")
+    def leaf(n: int) -> int:
+        return n + 1
+
+    @app.job
+    async def middle(n: int, io: Any) -> int:
+        return sum(await io.run_jobs("leaves", [leaf(n), leaf(n * 10)]))
+
+    @app.job
+    async def top(io: Any) -> Any:
+        a = await io.run_job("m1", middle(1))
+        b = await io.run_job("m2", middle(a))
+        return [a, b]
+
+    h = top().run_now()
+    drain(app)
+    assert h.result(timeout=10) == [13, 13 + 1 + 130 + 1]
+    top_rec = rec(app, h)
+    middles = [rec(app, c) for c in child_ids(top_rec)]
+    assert [m.parent_id for m in middles] == [h.id, h.id]
+    leaves = [rec(app, c) for m in middles for c in child_ids(m)]
+    assert len(leaves) == 4 and {lf.parent_id for lf in leaves} == {m.id for m in middles}
+    assert len(app.jobs_list(job="middle")) == 2
+
+
+def test_a_failing_child_raises_job_failed_the_parent_can_catch(app: Conveyor) -> None:
+    @app.job(retry=Retry(retries=0))
+    def kid() -> None:
+        raise RuntimeError("kid broke ✗")
+
+    @app.job
+    async def parent(io: Any) -> Any:
+        try:
+            await io.run_job("kid", kid())
+        except JobFailed as exc:
+            return {"id": exc.job_id, "state": exc.state, "msg": str(exc)}
+        return "no error"
+
+    h = parent().run_now()
+    drain(app)
+    out = h.result(timeout=10)
+    [kid_rec] = app.jobs_list(job="kid")
+    assert out["id"] == kid_rec.id and out["state"] == "failed"
+    assert "kid broke" in out["msg"]
+
+
+def test_an_uncaught_failing_child_fails_the_parent(app: Conveyor) -> None:
+    @app.job(retry=Retry(retries=0))
+    def kid() -> None:
+        raise conveyor.Fail("nope")
+
+    @app.job(retry=Retry(retries=0))
+    async def parent(io: Any) -> None:
+        await io.run_job("kid", kid())
+
+    h = parent().run_now()
+    drain(app)
+    assert rec(app, h).state == "failed"
+    assert "JobFailed" in error_of(app, h)
+    with pytest.raises(JobFailed):
+        h.result(timeout=5)
+
+
+def test_run_jobs_waits_for_all_then_raises_for_the_first_failure_in_order(
+        app: Conveyor) -> None:
+    @app.job(retry=Retry(retries=0))
+    def maybe(n: int) -> int:
+        if n in (2, 4):
+            raise ValueError(f"bad {n}")
+        return n
+
+    @app.job
+    async def parent(io: Any) -> Any:
+        try:
+            await io.run_jobs("all", [maybe(n) for n in range(6)])
+        except JobFailed as exc:
+            return exc.job_id
+        return None
+
+    h = parent().run_now()
+    drain(app)
+    failed_id = h.result(timeout=10)
+    kids = sorted(app.jobs_list(job="maybe"), key=lambda r: r.id)
+    assert [k.state for k in kids] == ["completed", "completed", "failed", "completed",
+                                       "failed", "completed"]
+    assert failed_id == kids[2].id
+
+
+def test_a_child_that_succeeds_on_retry_gives_the_parent_its_result(capp: Conveyor,
+                                                                    clock: ManualClock) -> None:
+    @capp.job(retry=Retry(retries=2, wait=60))
+    def wobbly(meta: Any) -> int:
+        if meta.attempt < 3:
+            raise OSError("try again")
+        return int(meta.attempt)
+
+    @capp.job
+    async def parent(io: Any) -> Any:
+        return await io.run_job("kid", wobbly())
+
+    h = parent().run_now()
+    for _ in range(3):
+        drain(capp)
+        assert rec(capp, h).state in ("waiting", "completed")
+        clock.advance(seconds=61)
+    drain(capp)
+    assert h.result(timeout=5) == 3
+    assert len(capp.jobs_list(job="wobbly")) == 1
+
+
+def test_replays_never_start_a_child_twice(capp: Conveyor, clock: ManualClock) -> None:
+    runs: list[int] = []
+
+    @capp.job
+    def kid(n: int) -> int:
+        runs.append(n)
+        return n
+
+    @capp.job
+    async def parent(io: Any) -> Any:
+        a = await io.run_job("one", kid(1))
+        await io.wait("nap", 1, "day")
+        b = await io.run_jobs("two", [kid(2), kid(3)])
+        await io.wait("nap2", 1, "day")
+        return [a, *b]
+
+    h = parent().run_now()
+    for _ in range(3):
+        drain(capp)
+        clock.advance(days=1)
+    drain(capp)
+    assert h.result(timeout=5) == [1, 2, 3]
+    assert sorted(runs) == [1, 2, 3]
+    assert len(capp.jobs_list(job="kid")) == 3
+
+
+def test_cancelling_a_waiting_parent_with_cascade_cancels_its_children(
+        app: Conveyor) -> None:
+    @app.job
+    def slow_kid(n: int) -> int:
+        return n
+
+    @app.job
+    async def parent(io: Any) -> Any:
+        return await io.run_jobs("kids", [slow_kid(1), slow_kid(2)])
+
+    app.pause(job="slow_kid")
+    h = parent().run_now()
+    drain(app)
+    assert rec(app, h).state == "waiting"
+    app.cancel(h.id, cascade=True)
+    app.resume(job="slow_kid")
+    drain(app)
+    assert rec(app, h).state == "cancelled"
+    assert {k.state for k in app.jobs_list(job="slow_kid")} == {"cancelled"}
+    with pytest.raises(JobFailed):
+        h.result(timeout=5)
+
+
+def test_cancelling_a_waiting_parent_never_resumes_it(app: Conveyor) -> None:
+    resumed: list[int] = []
+
+    @app.job
+    def kid() -> int:
+        return 1
+
+    @app.job
+    async def parent(io: Any) -> Any:
+        got = await io.run_job("kid", kid())
+        resumed.append(got)
+        return got
+
+    app.pause(job="kid")
+    h = parent().run_now()
+    drain(app)
+    app.cancel(h.id)
+    app.resume(job="kid")
+    drain(app)
+    assert rec(app, h).state == "cancelled"
+    assert resumed == []
+
+
+def test_cancelling_the_child_raises_job_failed_in_the_parent(app: Conveyor) -> None:
+    @app.job
+    def kid() -> int:
+        return 1
+
+    @app.job
+    async def parent(io: Any) -> Any:
+        try:
+            return await io.run_job("kid", kid())
+        except JobFailed as exc:
+            return exc.state
+
+    app.pause(job="kid")
+    h = parent().run_now()
+    drain(app)
+    [kid_rec] = app.jobs_list(job="kid")
+    app.cancel(kid_rec.id)
+    drain(app)
+    assert h.result(timeout=5) == "cancelled"
+
+
+def test_child_payloads_and_results_with_unicode_and_big_values(app: Conveyor) -> None:
+    big = {"text": "ü🎉" * 50_000, "nested": [[["deep"]]]}
+
+    @app.job("子")
+    def kid(payload: Any) -> Any:
+        return {"len": len(payload["text"]), "echo": payload["nested"]}
+
+    @app.job
+    async def parent(io: Any) -> Any:
+        return await io.run_job("子-step-🔑" * 50, kid(big))
+
+    h = parent().run_now()
+    drain(app)
+    assert h.result(timeout=10) == {"len": 100_000, "echo": [[["deep"]]]}
+
+
+def test_a_child_payload_json_cannot_hold_fails_the_parent_clearly(app: Conveyor) -> None:
+    @app.job
+    def kid(x: Any) -> Any:
+        return x
+
+    @app.job(retry=Retry(retries=0))
+    async def parent(io: Any) -> Any:
+        return await io.run_job("kid", kid({"when": datetime(2030, 1, 1)}))
+
+    h = parent().run_now()
+    drain(app)
+    assert rec(app, h).state == "failed"
+    assert "when" in error_of(app, h)
+    assert app.jobs_list(job="kid") == []
+
+
+# -- §10 dependencies, chains and groups ---------------------------------------------------------
+
+
+def test_a_dependent_of_a_durable_run_waits_out_its_sleep(capp: Conveyor,
+                                                          clock: ManualClock) -> None:
+    @capp.job
+    async def durable(io: Any) -> str:
+        await io.wait("nap", 2, "hours")
+        return "rested"
+
+    @capp.job
+    def after(x: Any = None) -> str:
+        return "after"
+
+    a = durable().run_now()
+    b = after().run_now(depends_on=[a])
+    drain(capp)
+    assert rec(capp, b).state == "blocked"
+    clock.advance(hours=2)
+    drain(capp)
+    assert b.result(timeout=5) == "after"
+
+
+def test_a_wide_fan_in_runs_the_dependent_once_after_all(app: Conveyor) -> None:
+    ran: list[int] = []
+
+    @app.job
+    def part(n: int) -> int:
+        return n
+
+    @app.job
+    def total() -> str:
+        ran.append(1)
+        return "sum"
+
+    parts = [part(n).run_now() for n in range(25)]
+    t = total().run_now(depends_on=parts)
+    assert rec(app, t).state == "blocked"
+    drain(app)
+    assert t.result(timeout=10) == "sum" and ran == [1]
+
+
+def test_a_group_of_chains_and_a_failing_group_member(app: Conveyor) -> None:
+    @app.job
+    def start(x: int) -> int:
+        return x
+
+    @app.job
+    def double(x: int) -> int:
+        return 2 * x
+
+    h = group(chain(start(1), double()), chain(start(-5), double(), double())).run_now()
+    drain(app)
+    assert h.result(timeout=10) == [2, -20]
+
+    @app.job(retry=Retry(retries=0))
+    def fails(x: int = 0) -> None:
+        raise RuntimeError("member broke")
+
+    @app.job
+    def last(xs: Any) -> Any:
+        return xs
+
+    flow = chain(start(3), group(double(), fails()), last()).run_now()
+    drain(app)
+    with pytest.raises(JobFailed):
+        flow.result(timeout=10)
+    [last_rec] = app.jobs_list(job="last")
+    assert last_rec.state == "cancelled"
+
+
+def test_a_chain_whose_middle_fails_then_is_retried_completes(app: Conveyor) -> None:
+    attempts: list[int] = []
+
+    @app.job
+    def first(x: int) -> int:
+        return x + 1
+
+    @app.job(retry=Retry(retries=0))
+    def shaky(x: int) -> int:
+        attempts.append(x)
+        if len(attempts) == 1:
+            raise RuntimeError("once")
+        return x * 100
+
+    @app.job
+    def final(x: int) -> str:
+        return f"got {x}"
+
+    flow = chain(first(1), shaky(), final()).run_now()
+    drain(app)
+    with pytest.raises(JobFailed):
+        flow.result(timeout=5)
+    [shaky_rec] = app.jobs_list(job="shaky")
+    app.retry(shaky_rec.id)
+    drain(app)
+    assert flow.result(timeout=10) == "got 200"
+    assert attempts == [2, 2]
+
+
+def test_a_durable_chain_member_receives_the_previous_result(capp: Conveyor,
+                                                             clock: ManualClock) -> None:
+    @capp.job
+    def produce(x: str) -> str:
+        return x + "→"
+
+    @capp.job
+    async def slow_step(value: str, io: Any) -> str:
+        await io.wait("nap", 1, "hour")
+        return value + "✓"
+
+    flow = chain(produce("α"), slow_step(), produce()).run_now()
+    drain(capp)
+    clock.advance(hours=1)
+    drain(capp)
+    assert flow.result(timeout=5) == "α→✓→"
+
+
+# -- crashes: kill -9 mid-run (SQLite and PostgreSQL) ---------------------------------------------
+
+CRASH_APP = textwrap.dedent('''
+    import os, time
+    from pathlib import Path
+    from conveyor import Conveyor, Retry
+
+    app = Conveyor(os.environ["CONVEYOR_URL"], lease=float(os.environ["CONVEYOR_TEST_LEASE"]))
+    LEDGER = Path(os.environ["BLIND_LEDGER"])
+
+    def note(word):
+        with LEDGER.open("a") as f:
+            f.write(word + "\\n")
+
+    def hang():
+        while True:
+            time.sleep(0.05)
+
+    def first(x):
+        note("first")
+        return x + 1
+
+    def second(x):
+        note("second")
+        hang()
+
+    @app.job("crashy", retry=Retry(retries=3, wait=0))
+    async def crashy(payload, io):
+        a = await io.task("first-ü", first, payload["n"])
+        b = await io.task("second", second, a)
+        return [a, b]
+
+    @app.job("kid", retry=Retry(retries=3, wait=0))
+    def kid(n):
+        note("kid")
+        hang()
+
+    @app.job("parent", retry=Retry(retries=3, wait=0))
+    async def parent(io):
+        return await io.run_job("kid", kid(5))
+''')
+
+
+def _ledger(path: Path) -> list[str]:
+    return path.read_text().split() if path.exists() else []
+
+
+def _kill_mid_run(url: str, tmp_path: Path, word: str) -> Path:
+    """Start a worker on the crash app, wait until it is inside ``word``, kill -9 it."""
+    app_file = tmp_path / "crash_app.py"
+    app_file.write_text(CRASH_APP)
+    ledger = tmp_path / "blind-ledger"
+    worker = spawn_worker(url, tmp_path, lease=1.0, app_file=app_file, concurrency=2,
+                          env={"BLIND_LEDGER": str(ledger)})
+    try:
+        wait_until(lambda: word in _ledger(ledger), 60, f"the worker reaching {word}", tmp_path)
+    finally:
+        os.kill(worker.pid, signal.SIGKILL)
+        stop(worker)
+    time.sleep(1.2)  # the killed worker's lease expires
+    return ledger
+
+
+def _define_crash_jobs(app: Conveyor, ledger: Path) -> tuple[Any, Any]:
+    def note(word: str) -> None:
+        with ledger.open("a") as f:
+            f.write(word + "\n")
+
+    def first(x: int) -> int:
+        note("first")
+        return x + 1
+
+    def second(x: int) -> str:
+        note("second")
+        return f"second got {x}"
+
+    @app.job("crashy", retry=Retry(retries=3, wait=0))
+    async def crashy(payload: Any, io: Any) -> Any:
+        a = await io.task("first-ü", first, payload["n"])
+        b = await io.task("second", second, a)
+        return [a, b]
+
+    @app.job("kid", retry=Retry(retries=3, wait=0))
+    def kid(n: int) -> int:
+        note("kid")
+        return n * 2
+
+    @app.job("parent", retry=Retry(retries=3, wait=0))
+    async def parent(io: Any) -> Any:
+        return await io.run_job("kid", kid(5))
+
+    return crashy, parent
+
+
+@pytest.mark.slow
+def test_a_durable_run_killed_mid_task_keeps_its_finished_steps(
+        open_app: Callable[..., Conveyor], url: str, tmp_path: Path) -> None:
+    app = open_app(lease=1)
+    ledger = tmp_path / "blind-ledger"
+    crashy, _ = _define_crash_jobs(app, ledger)
+    h = crashy({"n": 41}).run_now()
+    _kill_mid_run(url, tmp_path, "second")
+    drain(app)
+    assert h.result(timeout=10) == [42, "second got 42"]
+    assert _ledger(ledger).count("first") == 1
+    assert _ledger(ledger).count("second") == 2
+    record = rec(app, h)
+    assert record.state == "completed" and record.attempts >= 2
+
+
+@pytest.mark.slow
+def test_a_killed_child_is_rescued_and_its_waiting_parent_completes(
+        open_app: Callable[..., Conveyor], url: str, tmp_path: Path) -> None:
+    app = open_app(lease=1)
+    ledger = tmp_path / "blind-ledger"
+    _, parent = _define_crash_jobs(app, ledger)
+    h = parent().run_now()
+    _kill_mid_run(url, tmp_path, "kid")
+    drain(app)
+    assert h.result(timeout=10) == 10
+    assert len(app.jobs_list(job="kid")) == 1
+    assert _ledger(ledger).count("kid") == 2
