@@ -20,8 +20,14 @@ from conveyor.options import CallOptions, JobOptions
 from conveyor.serialization import read_error, read_stored
 from conveyor.stores.asyncface import state_of
 from conveyor.stores.base import JobFilter, JobRow, ReadStore
-from conveyor.stores.matching import FAR_FUTURE
-from conveyor.timeunits import add_interval, check_amount, fixed_seconds, normalize_unit, to_utc
+from conveyor.timeunits import (
+    add_interval,
+    check_amount,
+    fixed_seconds,
+    normalize_unit,
+    storable_due,
+    to_utc,
+)
 
 if TYPE_CHECKING:
     from conveyor.limits import KeySpec, Rate
@@ -217,7 +223,7 @@ class JobCall:
 
     def run_at(self, when: datetime, **options: Unpack[CallOptions]) -> JobHandle:
         """Store the job to run at ``when`` (aware; naive means UTC under a UTC app)."""
-        due = _storable(to_utc(when, self.definition.app.timezone))
+        due = storable_due(to_utc(when, self.definition.app.timezone))
         return self.definition.app.triggering.trigger(self, due, 0.0, options)
 
     def run_in(
@@ -236,21 +242,12 @@ class JobCall:
         seconds = fixed_seconds(n, unit)
         if seconds is not None:
             if seconds > 1e9:  # refuse a due time past year 9999, as calendar steps do
-                _storable(add_interval(clock_now(self.definition.app.clock), n, unit))
+                storable_due(add_interval(clock_now(self.definition.app.clock), n, unit))
             return self.definition.app.triggering.trigger(self, None, seconds, options)
         app = self.definition.app
-        due = _storable(add_interval(clock_now(app.clock), n, unit, app.timezone))
+        due = storable_due(add_interval(clock_now(app.clock), n, unit, app.timezone))
         return self.definition.app.triggering.trigger(self, due, 0.0, options)
 
-
-def _storable(due: datetime) -> float:
-    """``due`` as epoch seconds, refused from 9999-12-31 23:59:59 UTC on: stores keep that
-    moment as "no due time" (a run waiting for an event)."""
-    if due.timestamp() >= FAR_FUTURE:
-        raise ConfigurationError(
-            f"due time {due.isoformat()} is outside the supported date range "
-            f"(before 9999-12-31 23:59:59 UTC)")
-    return due.timestamp()
 
 
 class JobHandle:

@@ -19,6 +19,7 @@ from typing import Final
 from dateutil.relativedelta import relativedelta
 
 from conveyor.errors import ConfigurationError
+from conveyor.stores.matching import FAR_FUTURE
 
 __all__ = [
     "UNITS",
@@ -163,6 +164,16 @@ def add_interval(start: datetime, n: float, unit: str, tz: str = "UTC") -> datet
             f"(years 1 to 9999)"
         ) from exc
 
+
+
+def storable_due(due: datetime) -> float:
+    """``due`` as epoch seconds, refused from 9999-12-31 23:59:59 UTC on: stores keep that
+    moment as "no due time" (a run waiting for an event)."""
+    if due.timestamp() >= FAR_FUTURE:
+        raise ConfigurationError(
+            f"due time {due.isoformat()} is outside the supported date range "
+            f"(before 9999-12-31 23:59:59 UTC)")
+    return due.timestamp()
 
 def _zone(tz: str) -> tzinfo:
     from zoneinfo import ZoneInfo

@@ -19,7 +19,13 @@ from conveyor.retry import Retry, coerce_retry
 from conveyor.serialization import dumps
 from conveyor.stores.matching import FAR_FUTURE
 from conveyor.text import MAX_LOG_LINE, clean, clean_name
-from conveyor.timeunits import add_interval, check_amount, fixed_seconds, normalize_unit
+from conveyor.timeunits import (
+    add_interval,
+    check_amount,
+    fixed_seconds,
+    normalize_unit,
+    storable_due,
+)
 from conveyor.worker.isolation import in_thread
 
 # background_fetch retries 429/5xx and connection errors this way unless told otherwise.
@@ -76,9 +82,11 @@ class IO:
                     return
                 raise Suspend(stored.wake_at)
             seconds = fixed_seconds(n, unit)
-            due = now + seconds if seconds is not None else add_interval(
-                datetime.fromtimestamp(now, UTC), n, unit, run.app.timezone
-            ).timestamp()
+            if seconds is not None and seconds <= 1e9:
+                due = now + seconds
+            else:  # a calendar step, or a time that may be past year 9999 (refused then)
+                due = storable_due(add_interval(datetime.fromtimestamp(now, UTC), n, unit,
+                                                run.app.timezone))
             await run.save(run.new_step("wait", key, spec, state="waiting", input=spec,
                                         wake_at=due))
             raise Suspend(due)

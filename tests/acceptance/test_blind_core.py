@@ -2382,3 +2382,20 @@ def test_logs_and_history_follow_the_attempts(app: Conveyor) -> None:
     assert [field(a, "error") is None for a in rec.history] == [False, False, True]
     assert rec.error is None or "fail 2" in str(field(rec.error, "message"))
     assert (rec.attempts, rec.max_attempts, rec.result) == (3, 6, "third time")
+
+
+def test_absurd_durable_waits_fail_the_run_not_the_worker(app: Conveyor) -> None:
+    @app.job
+    async def sleeper(payload: Any, io: Any) -> None:
+        await io.wait("w", payload["n"], payload["unit"])
+
+    @app.job
+    def fine() -> str:
+        return "fine"
+
+    handles = [sleeper({"n": n, "unit": u}).run_now()
+               for n, u in [(1e300, "seconds"), (10**6, "years"), (1, "eons")]]
+    other = fine().run_now()
+    drain(app)
+    assert other.result(timeout=5) == "fine"
+    assert [record(app, h).state for h in handles] == ["failed"] * 3
