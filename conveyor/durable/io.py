@@ -136,6 +136,9 @@ class IO:
         with run.step("send_event", key, fingerprint(name, text)) as stored:
             if stored is not None and stored.state == "completed":
                 return str(run.stored(stored, "output", "null"))
+            if delay is not None and delay > 1e9:  # refused past year 9999, as io.wait is
+                storable_due(add_interval(datetime.fromtimestamp(await run.now(), UTC), delay,
+                                          "seconds"))
             event_id = id or f"run-{run.id}-{key}"
             await run.call(send, run.app, name, text, event_id, delay, run.id)
             await run.save(run.new_step(
