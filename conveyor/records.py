@@ -11,7 +11,7 @@ from conveyor.priority import Priority
 from conveyor.serialization import as_error, read_error, read_stored
 from conveyor.states import FINISHED
 from conveyor.stores.base import JobRow, LogLine
-from conveyor.stores.matching import FAR_FUTURE
+from conveyor.timeunits import FAR_FUTURE
 
 
 def utc(ts: float | None) -> datetime | None:

@@ -19,7 +19,6 @@ from typing import Final
 from dateutil.relativedelta import relativedelta
 
 from conveyor.errors import ConfigurationError
-from conveyor.stores.matching import FAR_FUTURE
 
 __all__ = [
     "UNITS",
@@ -33,6 +32,8 @@ __all__ = [
     "to_utc",
     "zone_key",
 ]
+
+FAR_FUTURE: Final = 253402300799.0  # 9999-12-31: "no due time" (a run waiting for an event)
 
 UNITS: tuple[str, ...] = (
     "millisecond",
@@ -174,6 +175,7 @@ def storable_due(due: datetime) -> float:
             f"due time {due.isoformat()} is outside the supported date range "
             f"(before 9999-12-31 23:59:59 UTC)")
     return due.timestamp()
+
 
 def _zone(tz: str) -> tzinfo:
     from zoneinfo import ZoneInfo

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from conveyor.errors import ConfigurationError, JobFailed, Suspend
 from conveyor.jobs import JobCall
 from conveyor.serialization import as_error, read_error, read_stored
-from conveyor.stores.matching import FAR_FUTURE
+from conveyor.timeunits import FAR_FUTURE
 
 if TYPE_CHECKING:
     from conveyor.durable.engine import Run

@@ -33,8 +33,8 @@ from conveyor.events import EventsHost
 from conveyor.retry import Retry
 from conveyor.serialization import as_error, dumps
 from conveyor.stores.base import StepRow, StepWrite
-from conveyor.stores.matching import FAR_FUTURE
 from conveyor.text import clean
+from conveyor.timeunits import FAR_FUTURE
 from conveyor.worker.failure import error_json
 
 if TYPE_CHECKING:

@@ -17,9 +17,9 @@ from conveyor.options import coerce_seconds
 from conveyor.redaction import redact, redact_text
 from conveyor.retry import Retry, coerce_retry
 from conveyor.serialization import dumps
-from conveyor.stores.matching import FAR_FUTURE
 from conveyor.text import MAX_LOG_LINE, clean, clean_name
 from conveyor.timeunits import (
+    FAR_FUTURE,
     add_interval,
     check_amount,
     fixed_seconds,

@@ -8,8 +8,6 @@ from typing import Any
 from conveyor.errors import ConfigurationError
 from conveyor.stores.base import POISON_RESCUES, SHARED_RESCUES, STATES
 
-FAR_FUTURE = 253402300799.0  # 9999-12-31: "no due time" (a run waiting for an event)
-
 # The errors a rescue records (JSON, like an attempt's error).
 RESCUED_ERROR = json.dumps({
     "type": "LeaseExpired",

@@ -10,7 +10,7 @@ from typing import Any
 
 from conveyor import Conveyor
 from conveyor.stores.base import EventRow, NewJob, Outcome, StepRow
-from conveyor.stores.matching import FAR_FUTURE
+from conveyor.timeunits import FAR_FUTURE
 
 
 def claimed_run(app: Conveyor) -> Any:

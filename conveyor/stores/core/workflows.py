@@ -16,7 +16,7 @@ from conveyor.stores.core.durable import step_params
 from conveyor.stores.core.filters import where
 from conveyor.stores.core.reading import UNFINISHED
 from conveyor.stores.graphlogic import dependencies, plan, read_states, relations
-from conveyor.stores.matching import FAR_FUTURE
+from conveyor.timeunits import FAR_FUTURE
 
 
 class WorkflowsCore:

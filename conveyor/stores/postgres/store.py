@@ -36,7 +36,6 @@ from conveyor.stores.core.workflows import WorkflowsCore
 from conveyor.stores.core.writing import InsertCore, claimed
 from conveyor.stores.flowlogic import SEP, Lookout
 from conveyor.stores.group import GroupCommit
-from conveyor.stores.matching import FAR_FUTURE
 from conveyor.stores.postgres import migrations
 from conveyor.stores.postgres.asyncpool import AsyncMixin, AsyncPool
 from conveyor.stores.postgres.connection import Database, Settings
@@ -45,6 +44,7 @@ from conveyor.stores.postgres.flow import read_claim
 from conveyor.stores.postgres.queries import NUL_IN_PAYLOAD, Q
 from conveyor.stores.postgres.records import ListenWaiter
 from conveyor.stores.postgres.upkeep import Upkeep
+from conveyor.timeunits import FAR_FUTURE
 
 log = logging.getLogger("conveyor.postgres")
 OUTCOME_STATES = ("completed", "failed", "cancelled", "pending", "waiting")

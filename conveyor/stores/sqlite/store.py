@@ -22,7 +22,6 @@ from conveyor.stores.core.workflows import WorkflowsCore
 from conveyor.stores.core.writing import InsertCore, claimed
 from conveyor.stores.flowlogic import Lookout, Rules
 from conveyor.stores.group import GroupCommit
-from conveyor.stores.matching import FAR_FUTURE
 from conveyor.stores.sqlite import connection
 from conveyor.stores.sqlite.dialect import SQLiteDialect
 from conveyor.stores.sqlite.flow import (
@@ -34,6 +33,7 @@ from conveyor.stores.sqlite.flow import (
 )
 from conveyor.stores.sqlite.records import DataVersionWaiter
 from conveyor.stores.sqlite.schema import available
+from conveyor.timeunits import FAR_FUTURE
 
 Q = SQLiteDialect.q
 OUTCOME_QUERIES = ("complete_done", "complete_failed", "complete_retry", "complete_wait")
