@@ -33,7 +33,7 @@ from conveyor.events import EventsHost
 from conveyor.retry import Retry
 from conveyor.serialization import as_error, dumps
 from conveyor.stores.base import StepRow, StepWrite
-from conveyor.text import clean
+from conveyor.text import check_text, clean
 from conveyor.timeunits import FAR_FUTURE
 from conveyor.worker.failure import error_json
 
@@ -143,6 +143,7 @@ class Run:
         """Take the next step: yields the stored step (replay) or None (run it now)."""
         if not isinstance(key, str) or not key:
             raise ConfigurationError(f"a step key must be a non-empty str, got {key!r}")
+        check_text(key, "step key")  # refused alike on every store (PostgreSQL cannot hold it)
         if self.fatal is not None:
             raise self.fatal
         if self.busy is not None:

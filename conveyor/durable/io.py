@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import hashlib
 import inspect
 import json
 from collections.abc import Callable, Sequence
@@ -17,7 +18,7 @@ from conveyor.options import coerce_seconds
 from conveyor.redaction import redact, redact_text
 from conveyor.retry import Retry, coerce_retry
 from conveyor.serialization import dumps
-from conveyor.text import MAX_LOG_LINE, clean, clean_name
+from conveyor.text import MAX_IDENTIFIER_BYTES, MAX_LOG_LINE, clean, clean_name
 from conveyor.timeunits import (
     FAR_FUTURE,
     add_interval,
@@ -31,6 +32,15 @@ from conveyor.worker.isolation import in_thread
 # background_fetch retries 429/5xx and connection errors this way unless told otherwise.
 FETCH_RETRY = Retry(retries=3, wait=1.0, backoff="exponential", max_wait=60.0)
 NO_RETRY = Retry()
+
+
+def _event_id(run_id: int, key: str) -> str:
+    """``run-<run id>-<key>``; a digest of the key when that is longer than an event id may
+    be (a step key may be any length)."""
+    event_id = f"run-{run_id}-{key}"
+    if len(event_id.encode()) <= MAX_IDENTIFIER_BYTES:
+        return event_id
+    return f"run-{run_id}-sha256-{hashlib.sha256(key.encode()).hexdigest()}"
 
 
 class IO:
@@ -139,7 +149,7 @@ class IO:
             if delay is not None and delay > 1e9:  # refused past year 9999, as io.wait is
                 storable_due(add_interval(datetime.fromtimestamp(await run.now(), UTC), delay,
                                           "seconds"))
-            event_id = id or f"run-{run.id}-{key}"
+            event_id = id or _event_id(run.id, key)
             await run.call(send, run.app, name, text, event_id, delay, run.id)
             await run.save(run.new_step(
                 "send_event", key, fingerprint(name, text), output=json.dumps(event_id),

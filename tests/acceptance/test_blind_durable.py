@@ -1859,3 +1859,45 @@ def test_durable_runs_survive_a_worker_killed_among_several(
     words = [w for p in tmp_path.glob("ledger-many.*") for w in p.read_text().split()]
     repeated = {w for w in words if words.count(w) > 1}
     assert len(repeated) <= 4, repeated  # only steps in flight in the killed worker (4 slots)
+
+
+# -- fifth pass: keys no store can hold, long keys that derive ids ----------------------------
+
+
+def test_a_step_key_with_nul_or_a_lone_surrogate_is_one_clear_error_on_every_store(
+        app: Conveyor) -> None:
+    keys = ["a\x00b", "a\ud800b", "\udfff"]
+
+    @app.job(retry=Retry(retries=0))
+    async def flow(i: int, io: Any) -> Any:
+        return await io.task(keys[i], lambda: 1)
+
+    handles = [flow(i).run_now() for i in range(len(keys))]
+    drain(app)
+    for h in handles:
+        assert rec(app, h).state == "failed"
+        text = error_of(app, h)
+        assert text.startswith("ConfigurationError") and "key" in text, text
+
+
+def test_a_long_key_can_send_an_event_once(capp: Conveyor, clock: ManualClock) -> None:
+    key = "🔑" * 2000  # 8000 bytes: longer than an event id may be
+    started: list[Any] = []
+
+    @capp.job("on-long", trigger=capp.event("long.key"))
+    async def on_long(payload: Any, io: Any) -> None:
+        started.append(payload)
+
+    @capp.job
+    async def sender(io: Any) -> Any:
+        sent = await io.send_event(key, "long.key", {"n": 1})
+        await io.wait("nap", 1, "minute")
+        return sent
+
+    h = sender().run_now()
+    drain(capp)
+    clock.advance(minutes=1)
+    drain(capp)
+    sent_id = h.result(timeout=5)
+    assert capp.get_event(sent_id) is not None
+    assert started == [{"n": 1}]
