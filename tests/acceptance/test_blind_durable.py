@@ -123,17 +123,6 @@ def test_a_step_that_failed_for_good_takes_the_same_path_on_replay(capp: Conveyo
     assert calls == ["broken"]
 
 
-def test_an_uncaught_failing_task_fails_the_run_with_its_error(app: Conveyor) -> None:
-    @app.job(retry=Retry(retries=0))
-    async def flow(io: Any) -> None:
-        await io.task("explode", lambda: 1 / 0)
-
-    h = flow().run_now()
-    drain(app)
-    assert rec(app, h).state == "failed"
-    assert "ZeroDivisionError" in error_of(app, h) or "division" in error_of(app, h)
-
-
 def test_the_same_key_with_the_same_arguments_runs_once(app: Conveyor) -> None:
     calls: list[Any] = []
 
@@ -279,17 +268,6 @@ def test_returning_before_a_stored_step_is_a_non_determinism_error(
     assert "NonDeterminism" in error_of(capp, h)
 
 
-def test_a_plain_def_with_io_fails_saying_so(app: Conveyor) -> None:
-    @app.job(retry=Retry(retries=0))
-    def sync_durable(io: Any) -> None:
-        return None
-
-    h = sync_durable().run_now()
-    drain(app)
-    assert rec(app, h).state == "failed"
-    assert "async" in error_of(app, h)
-
-
 # -- §5 gather -----------------------------------------------------------------------------------
 
 
@@ -333,22 +311,6 @@ def test_gather_of_child_runs_never_starts_a_child_twice(app: Conveyor) -> None:
     else:
         assert record.state == "failed" and error_of(app, h)
     assert len(app.jobs_list(job="kid")) <= 2
-
-
-def test_create_task_of_steps_is_right_or_refused(app: Conveyor) -> None:
-    @app.job(retry=Retry(retries=0))
-    async def flow(io: Any) -> Any:
-        first = asyncio.ensure_future(io.task("x", lambda: "X"))
-        second = asyncio.ensure_future(io.task("y", lambda: "Y"))
-        return [await second, await first]
-
-    h = flow().run_now()
-    drain(app)
-    record = rec(app, h)
-    if record.state == "completed":
-        assert record.result == ["Y", "X"]
-    else:
-        assert record.state == "failed" and error_of(app, h)
 
 
 # -- §5 long waits with FakeClock ----------------------------------------------------------------
@@ -395,34 +357,6 @@ def test_fractional_and_tiny_waits_resume_in_order(app: Conveyor) -> None:
         fake.advance(0.1, "days")
         run_until_idle(app, clock=fake)
     assert h.result(timeout=5) == ["done"]
-
-
-def test_many_waiting_runs_wake_when_each_is_due(app: Conveyor) -> None:
-    @app.job
-    async def sleeper(minutes: int, io: Any) -> int:
-        await io.wait("nap", minutes, "minutes")
-        return minutes
-
-    with FakeClock(app, start=START) as fake:
-        handles = [sleeper(m).run_now() for m in (30, 10, 20)]
-        run_until_idle(app, clock=fake)
-        fake.advance(15, "minutes")
-        run_until_idle(app, clock=fake)
-        assert [rec(app, h).state for h in handles] == ["waiting", "completed", "waiting"]
-        fake.advance(15, "minutes")
-        run_until_idle(app, clock=fake)
-    assert [h.result(timeout=5) for h in handles] == [30, 10, 20]
-
-
-def test_an_invalid_wait_unit_fails_the_run_clearly(app: Conveyor) -> None:
-    @app.job(retry=Retry(retries=0))
-    async def flow(io: Any) -> None:
-        await io.wait("w", 1, "fortnight")
-
-    h = flow().run_now()
-    drain(app)
-    assert rec(app, h).state == "failed"
-    assert "fortnight" in error_of(app, h)
 
 
 # -- §5 events -----------------------------------------------------------------------------------
@@ -712,29 +646,6 @@ def test_cancelling_a_waiting_parent_with_cascade_cancels_its_children(
         h.result(timeout=5)
 
 
-def test_cancelling_a_waiting_parent_never_resumes_it(app: Conveyor) -> None:
-    resumed: list[int] = []
-
-    @app.job
-    def kid() -> int:
-        return 1
-
-    @app.job
-    async def parent(io: Any) -> Any:
-        got = await io.run_job("kid", kid())
-        resumed.append(got)
-        return got
-
-    app.pause(job="kid")
-    h = parent().run_now()
-    drain(app)
-    app.cancel(h.id)
-    app.resume(job="kid")
-    drain(app)
-    assert rec(app, h).state == "cancelled"
-    assert resumed == []
-
-
 def test_cancelling_the_child_raises_job_failed_in_the_parent(app: Conveyor) -> None:
     @app.job
     def kid() -> int:
@@ -809,25 +720,6 @@ def test_a_dependent_of_a_durable_run_waits_out_its_sleep(capp: Conveyor,
     clock.advance(hours=2)
     drain(capp)
     assert b.result(timeout=5) == "after"
-
-
-def test_a_wide_fan_in_runs_the_dependent_once_after_all(app: Conveyor) -> None:
-    ran: list[int] = []
-
-    @app.job
-    def part(n: int) -> int:
-        return n
-
-    @app.job
-    def total() -> str:
-        ran.append(1)
-        return "sum"
-
-    parts = [part(n).run_now() for n in range(25)]
-    t = total().run_now(depends_on=parts)
-    assert rec(app, t).state == "blocked"
-    drain(app)
-    assert t.result(timeout=10) == "sum" and ran == [1]
 
 
 def test_a_group_of_chains_and_a_failing_group_member(app: Conveyor) -> None:
@@ -1098,7 +990,7 @@ def test_resuming_after_waits_is_not_a_new_attempt(capp: Conveyor, clock: Manual
 
 def test_a_wait_beyond_the_calendar_fails_the_run_clearly(app: Conveyor) -> None:
     waits = [(10**6, "years"), (float("inf"), "days"), (float("nan"), "seconds"),
-             (10**12, "weeks"), (2.6e11, "seconds")]
+             (10**12, "weeks"), (2.6e11, "seconds"), (1, "fortnight")]
 
     @app.job(retry=Retry(retries=0))
     async def flow(i: int, io: Any) -> None:
@@ -1108,7 +1000,8 @@ def test_a_wait_beyond_the_calendar_fails_the_run_clearly(app: Conveyor) -> None
     drain(app)
     for h in handles:
         assert rec(app, h).state == "failed"
-        assert "range" in error_of(app, h) or "finite" in error_of(app, h)
+        text = error_of(app, h)
+        assert "range" in text or "finite" in text or "fortnight" in text, text
 
 
 def test_an_event_delivered_beyond_the_calendar_fails_the_run_clearly(app: Conveyor) -> None:
@@ -1168,47 +1061,11 @@ def test_an_exception_between_steps_is_retried_without_rerunning_steps(app: Conv
     assert calls == [1]
 
 
-def test_a_task_that_calls_io_inside_is_right_or_refused(app: Conveyor) -> None:
-    @app.job(retry=Retry(retries=0))
-    async def flow(io: Any) -> Any:
-        async def outer() -> Any:
-            return await io.task("inner", lambda: "in")
-
-        return await io.task("outer", outer)
-
-    h = flow().run_now()
-    drain(app)
-    record = rec(app, h)
-    if record.state == "completed":
-        assert record.result == "in"
-    else:
-        assert record.state == "failed" and error_of(app, h)
-
-
-def test_gather_of_two_waits_is_right_or_refused(capp: Conveyor, clock: ManualClock) -> None:
-    @capp.job(retry=Retry(retries=0))
-    async def flow(io: Any) -> Any:
-        await asyncio.gather(io.wait("a", 1, "hour"), io.wait("b", 2, "hours"))
-        return "both"
-
-    h = flow().run_now()
-    for _ in range(4):
-        drain(capp)
-        clock.advance(hours=1)
-    drain(capp)
-    record = rec(capp, h)
-    assert record.state in ("completed", "failed")
-    if record.state == "completed":
-        assert record.result == "both"
-    else:
-        assert error_of(capp, h)
-
-
 def test_many_steps_replay_quickly(capp: Conveyor, clock: ManualClock) -> None:
     @capp.job
     async def long_run(io: Any) -> int:
         total = 0
-        for n in range(200):
+        for n in range(100):
             total += await io.task(f"s{n}", lambda n=n: n)
         await io.wait("nap", 1, "hour")
         return total
@@ -1218,7 +1075,7 @@ def test_many_steps_replay_quickly(capp: Conveyor, clock: ManualClock) -> None:
     clock.advance(hours=1)
     started = time.monotonic()
     drain(capp)
-    assert h.result(timeout=5) == sum(range(200))
+    assert h.result(timeout=5) == sum(range(100))
     assert time.monotonic() - started < 10
 
 
@@ -1320,22 +1177,6 @@ def test_io_send_event_refuses_a_payload_json_cannot_hold(app: Conveyor) -> None
     assert app.events_list(name="bad.payload") == []
 
 
-def test_a_waiter_filter_matches_any_item_of_a_list_field(capp: Conveyor) -> None:
-    @capp.job
-    async def waiter(io: Any) -> Any:
-        got = await io.wait_for_event("e", "tags.set", filter={"tags": ["vip"]})
-        return got["payload"]["tags"]
-
-    h = waiter().run_now()
-    drain(capp)
-    capp.send_event("tags.set", {"tags": ["new", "other"]})
-    drain(capp)
-    assert rec(capp, h).state == "waiting"
-    capp.send_event("tags.set", {"tags": ["new", "vip"]})
-    drain(capp)
-    assert h.result(timeout=5) == ["new", "vip"]
-
-
 # -- second pass: workflows ------------------------------------------------------------------------
 
 
@@ -1410,41 +1251,6 @@ def test_empty_chain_and_group_are_right_or_refused() -> None:
             assert str(exc)
         else:
             assert flow is not None
-
-
-def test_a_group_with_a_failing_member_raises_and_keeps_the_others(app: Conveyor) -> None:
-    @app.job(retry=Retry(retries=0))
-    def member(n: int) -> int:
-        if n == 1:
-            raise RuntimeError("one is bad")
-        return n
-
-    g = group(member(0), member(1), member(2)).run_now()
-    drain(app)
-    with pytest.raises(JobFailed):
-        g.result(timeout=10)
-    states = [rec(app, i).state for i in g.ids]
-    assert states == ["completed", "failed", "completed"]
-
-
-def test_a_chain_member_retried_by_its_policy_keeps_the_chain_going(capp: Conveyor,
-                                                                    clock: ManualClock) -> None:
-    @capp.job
-    def seed(x: int) -> int:
-        return x
-
-    @capp.job(retry=Retry(retries=1, wait=30))
-    def flaky(x: int, meta: Any) -> int:
-        if meta.attempt == 1:
-            raise OSError("blip")
-        return x + 1
-
-    flow = chain(seed(1), flaky(), flaky()).run_now()
-    for _ in range(4):
-        drain(capp)
-        clock.advance(seconds=31)
-    drain(capp)
-    assert flow.result(timeout=5) == 3
 
 
 # -- third pass: versions, child arguments, workflow handles, fan-out, crash of many ---------------
@@ -1901,3 +1707,71 @@ def test_a_long_key_can_send_an_event_once(capp: Conveyor, clock: ManualClock) -
     sent_id = h.result(timeout=5)
     assert capp.get_event(sent_id) is not None
     assert started == [{"n": 1}]
+
+
+def test_two_workers_at_once_take_each_step_once(make: Callable[..., Conveyor]) -> None:
+    import threading
+
+    apps = [make(), make()]
+    calls: list[str] = []
+    lock = threading.Lock()
+
+    def note(word: str) -> str:
+        with lock:
+            calls.append(word)
+        return word
+
+    for app in apps:
+        @app.job("raced")
+        async def raced(n: int, io: Any) -> Any:
+            a = await io.task("a", note, f"a{n}")
+            await io.wait("w", 0, "seconds")
+            b = await io.task("b", note, f"b{n}")
+            return [a, b]
+
+    handles = [apps[0].jobs["raced"](n).run_now() for n in range(30)]
+    errors: list[BaseException] = []
+
+    def work(app: Conveyor) -> None:
+        try:
+            drain(app, concurrency=4)
+        except BaseException as exc:  # pragma: no cover - surfaced below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(app,)) for app in apps]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    drain(apps[0])
+    assert not errors
+    assert [rec(apps[0], h).result for h in handles] == [[f"a{n}", f"b{n}"] for n in range(30)]
+    assert sorted(calls) == sorted(f"{x}{n}" for x in "ab" for n in range(30))
+
+
+def test_cancelling_a_middle_child_with_cascade_reaches_down_and_fails_up(
+        app: Conveyor) -> None:
+    @app.job
+    def leaf() -> int:
+        return 1
+
+    @app.job
+    async def middle(io: Any) -> Any:
+        return await io.run_job("leaf", leaf())
+
+    @app.job
+    async def top(io: Any) -> Any:
+        try:
+            return await io.run_job("middle", middle())
+        except JobFailed as exc:
+            return exc.state
+
+    app.pause(job="leaf")
+    h = top().run_now()
+    drain(app)
+    [middle_rec] = app.jobs_list(job="middle")
+    app.cancel(middle_rec.id, cascade=True)
+    app.resume(job="leaf")
+    drain(app)
+    assert [r.state for r in app.jobs_list(job="leaf")] == ["cancelled"]
+    assert h.result(timeout=5) == "cancelled"
