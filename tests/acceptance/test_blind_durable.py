@@ -7,6 +7,7 @@ on the memory, SQLite and PostgreSQL stores; the crash tests on SQLite and Postg
 from __future__ import annotations
 
 import asyncio
+import itertools
 import os
 import signal
 import textwrap
@@ -1775,3 +1776,45 @@ def test_cancelling_a_middle_child_with_cascade_reaches_down_and_fails_up(
     drain(app)
     assert [r.state for r in app.jobs_list(job="leaf")] == ["cancelled"]
     assert h.result(timeout=5) == "cancelled"
+
+
+def test_task_retries_back_off_durably_by_the_policy(capp: Conveyor, clock: ManualClock) -> None:
+    calls: list[datetime] = []
+
+    def flaky() -> str:
+        calls.append(clock.now())
+        if len(calls) < 4:
+            raise TimeoutError(f"try {len(calls)}")
+        return "finally"
+
+    @capp.job
+    async def flow(io: Any) -> Any:
+        return await io.task("flaky", flaky,
+                             retry=Retry(retries=3, wait=10, backoff="exponential"))
+
+    h = flow().run_now()
+    for step in (9, 1, 19, 1, 39, 1):
+        drain(capp)
+        clock.advance(seconds=step)
+    drain(capp)
+    assert h.result(timeout=5) == "finally"
+    gaps = [(b - a).total_seconds() for a, b in itertools.pairwise(calls)]
+    assert gaps == [10, 20, 40]
+
+
+def test_a_step_failed_for_good_is_not_run_again_by_the_jobs_own_retries(app: Conveyor) -> None:
+    calls: list[int] = []
+
+    def always() -> None:
+        calls.append(1)
+        raise RuntimeError("always")
+
+    @app.job(retry=Retry(retries=2, wait=0))
+    async def flow(io: Any) -> None:
+        await io.task("always", always, retry=Retry(retries=1, wait=0))
+
+    h = flow().run_now()
+    drain(app)
+    assert rec(app, h).state == "failed"
+    assert "StepFailed" in error_of(app, h) or "always" in error_of(app, h)
+    assert len(calls) == 2
