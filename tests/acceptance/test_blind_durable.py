@@ -22,7 +22,7 @@ import pytest
 import conveyor
 from conveyor import Conveyor, JobFailed, JobHandle, JobRecord, Retry, StepFailed, chain, group
 from conveyor.testing import FakeClock, run_until_idle
-from tests.conformance.helpers import ManualClock, drain
+from tests.conformance.helpers import ManualClock, drain, rescued_while_running
 from tests.process.helpers import spawn_worker, stop, wait_until
 
 START = datetime(2032, 2, 29, 12, 0, tzinfo=UTC)  # a leap day
@@ -1818,3 +1818,22 @@ def test_a_step_failed_for_good_is_not_run_again_by_the_jobs_own_retries(app: Co
     assert rec(app, h).state == "failed"
     assert "StepFailed" in error_of(app, h) or "always" in error_of(app, h)
     assert len(calls) == 2
+
+
+def test_a_task_longer_than_the_lease_runs_once(make: Callable[..., Conveyor]) -> None:
+    app = make(lease=1)
+    calls: list[int] = []
+
+    def slow() -> str:
+        calls.append(1)
+        time.sleep(2.2)
+        return "slow"
+
+    @app.job
+    async def flow(io: Any) -> Any:
+        first = await io.task("slow", slow)
+        return [first, await io.task("after", lambda: "after")]
+
+    h = flow().run_now()
+    assert rescued_while_running(app, h) == 0
+    assert h.result(timeout=5) == ["slow", "after"] and calls == [1]
