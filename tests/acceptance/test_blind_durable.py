@@ -1837,3 +1837,22 @@ def test_a_task_longer_than_the_lease_runs_once(make: Callable[..., Conveyor]) -
     h = flow().run_now()
     assert rescued_while_running(app, h) == 0
     assert h.result(timeout=5) == ["slow", "after"] and calls == [1]
+
+
+def test_a_running_worker_is_woken_when_a_fake_clock_ends_a_long_wait(app: Conveyor) -> None:
+    from tests.conformance.helpers import worker_thread
+
+    @app.job
+    async def long_nap(io: Any) -> str:
+        await io.wait("nap", 30, "days")
+        return "rested"
+
+    with FakeClock(app, start=START) as fake, worker_thread(app, poll_interval=5,
+                                                            maintenance_interval=5):
+        h = long_nap().run_now()
+        deadline = time.monotonic() + 10
+        while rec(app, h).state != "waiting":
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        fake.advance(30, "days")
+        assert h.result(timeout=4) == "rested"
