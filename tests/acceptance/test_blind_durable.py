@@ -1856,3 +1856,26 @@ def test_a_running_worker_is_woken_when_a_fake_clock_ends_a_long_wait(app: Conve
             time.sleep(0.02)
         fake.advance(30, "days")
         assert h.result(timeout=4) == "rested"
+
+
+def test_a_timed_out_attempts_abandoned_task_never_stores_its_late_result(
+        app: Conveyor) -> None:
+    calls: list[int] = []
+
+    def work() -> str:
+        calls.append(1)
+        if len(calls) == 1:
+            time.sleep(1.2)  # outlives the attempt's timeout; its thread is abandoned
+            return "stale"
+        return "fresh"
+
+    @app.job(timeout=0.3, retry=Retry(retries=1, wait=0))
+    async def flow(io: Any) -> Any:
+        return await io.task("work", work)
+
+    h = flow().run_now()
+    drain(app)
+    time.sleep(1.2)
+    drain(app)
+    assert h.result(timeout=5) == "fresh"
+    assert [s.output for s in app.steps(h.id) if s.key == "work"] in (["fresh"], ['"fresh"'])
