@@ -7,6 +7,7 @@ on the memory, SQLite and PostgreSQL stores; the crash tests on SQLite and Postg
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import os
 import signal
@@ -1879,3 +1880,49 @@ def test_a_timed_out_attempts_abandoned_task_never_stores_its_late_result(
     drain(app)
     assert h.result(timeout=5) == "fresh"
     assert [s.output for s in app.steps(h.id) if s.key == "work"] in (["fresh"], ['"fresh"'])
+
+
+def test_swallowing_the_suspend_cannot_make_a_run_skip_its_wait(capp: Conveyor,
+                                                                clock: ManualClock) -> None:
+    after: list[int] = []
+
+    @capp.job
+    async def sneaky(io: Any) -> str:
+        with contextlib.suppress(BaseException):  # what a careless user writes
+            await io.wait("nap", 1, "day")
+        after.append(1)
+        with contextlib.suppress(BaseException):
+            await io.task("next", lambda: "ran")
+        return "skipped ahead"
+
+    h = sneaky().run_now()
+    drain(capp)
+    record = rec(capp, h)
+    assert record.state == "waiting" and record.result is None
+    assert [s.key for s in capp.steps(h.id)] == ["nap"]
+    clock.advance(days=1)
+    drain(capp)
+    assert h.result(timeout=5) == "skipped ahead"
+    assert [s.key for s in capp.steps(h.id)] == ["nap", "next"]
+
+
+def test_catching_a_non_determinism_error_does_not_save_the_run(capp: Conveyor,
+                                                               clock: ManualClock) -> None:
+    variant = {"key": "first"}
+
+    @capp.job(retry=Retry(retries=0))
+    async def flow(io: Any) -> str:
+        try:
+            await io.task(variant["key"], lambda: 1)
+        except Exception:
+            return "caught it"
+        await io.wait("nap", 1, "hour")
+        return "done"
+
+    h = flow().run_now()
+    drain(capp)
+    variant["key"] = "second"
+    clock.advance(hours=1)
+    drain(capp)
+    assert rec(capp, h).state == "failed"
+    assert "NonDeterminism" in error_of(capp, h)
