@@ -98,7 +98,7 @@ class Hooks:
         return any(self.registered[e] for e in _FINISHED)
 
     async def attempt_started(self, app: RecordSource, job: ClaimedJob) -> None:
-        await self.fire(app, "started", job.id, None)
+        await self.fire(app, "started", job.id, None, attempt=job.attempt)
 
     async def attempt_finished(
         self, app: RecordSource, job: ClaimedJob, outcome: Outcome | None,
@@ -138,7 +138,7 @@ class Hooks:
             return  # its canceller reported it
         fns = self.registered[event]
         if attempt is not None:
-            record = _as_retried(record, attempt)
+            record = (_as_started if event == "started" else _as_retried)(record, attempt)
         for fn in fns:
             await call_hook(fn, event, record, error)
         if event in ("failed", "cancelled") and self.registered["cancelled"]:
@@ -238,6 +238,19 @@ def _cancelled_since(record: JobRecord, at: float | None) -> bool:
     takes a lease as lost only once it is past its end (``<``, as the store does)."""
     return at is not None and record.finished_at is not None and (
         record.finished_at.timestamp() > at)
+
+
+def _as_started(record: JobRecord, attempt: int) -> JobRecord:
+    """The record as ``attempt`` started: running. A fast attempt may have ended (and its
+    retry started) by the time the hook reads the record."""
+    if record.state == "running" and record.attempts == attempt:
+        return record
+    history = [a if a.number < attempt else replace(a, finished_at=None, error=None)
+               for a in record.history if a.number <= attempt]
+    began = history[-1].started_at if history and history[-1].number == attempt else None
+    before = history[-2].error if len(history) > 1 else None
+    return replace(record, state="running", attempts=attempt, result=None, finished_at=None,
+                   started_at=began or record.started_at, error=before, history=history)
 
 
 def _as_retried(record: JobRecord, attempt: int) -> JobRecord:
