@@ -10,8 +10,9 @@ process runs it. Nothing happens until a tracer provider is configured
 
 from __future__ import annotations
 
+import contextlib
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -128,6 +129,22 @@ class TracingObserver:
         elif state == "completed":
             span.set_status(StatusCode.OK)
         span.end(end_time=_ns(outcome.finished_at) if outcome is not None else None)
+
+
+@contextlib.contextmanager
+def current(app: object, job: ClaimedJob) -> Iterator[None]:
+    """The attempt's span as the current one while its job runs (in its task or thread),
+    so that the spans the job makes are its children."""
+    span = None
+    if _trace is not None:
+        for observer in getattr(app, "observers", ()):
+            if isinstance(observer, TracingObserver):
+                span = observer.spans.get((job.id, job.attempt))
+    if span is None:
+        yield
+        return
+    with _trace.use_span(span, record_exception=False, set_status_on_exception=False):
+        yield
 
 
 def install(app: ObservedApp) -> bool:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from conveyor.clock import epoch
 from conveyor.errors import ConfigurationError, Fail, Interrupt, PayloadError, RetryIn, Suspend
+from conveyor.observe import tracing
 from conveyor.retry import Retry
 from conveyor.serialization import dumps
 from conveyor.stores.base import ClaimedJob, Outcome
@@ -55,12 +56,13 @@ class JobRunner:
                 "that defines it, then retry this job"
             ), retryable=False)
         try:
-            if definition.isolation == "process":
-                result = await self._isolated(definition, claimed)
-            elif claimed.timeout:
-                result = await _within(self._invoke(definition, claimed), claimed)
-            else:
-                result = await self._invoke(definition, claimed)
+            with tracing.current(self.app, claimed):
+                if definition.isolation == "process":
+                    result = await self._isolated(definition, claimed)
+                elif claimed.timeout:
+                    result = await _within(self._invoke(definition, claimed), claimed)
+                else:
+                    result = await self._invoke(definition, claimed)
             return self._completed(definition, claimed, result)
         except (Exception, SystemExit, Suspend) as exc:  # sys.exit() fails the job only
             return self._caught(definition, claimed, exc)
@@ -112,7 +114,8 @@ class JobRunner:
             args, kwargs = definition.arguments(*stored_arguments(claimed))
             if "meta" in definition.wants:
                 kwargs["meta"] = self._meta(claimed)
-            result = definition.fn(*args, **kwargs)
+            with tracing.current(self.app, claimed):
+                result = definition.fn(*args, **kwargs)
             return self._completed(definition, claimed, result)
         except (Exception, SystemExit, Suspend) as exc:
             return self._caught(definition, claimed, exc)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import builtins
 import contextlib
+import contextvars
 import ctypes
 import functools
 import importlib
@@ -189,7 +190,9 @@ async def in_thread(name: str, fn: Callable[..., T], *args: Any, interrupt: bool
         except ThreadAbandoned:  # arrived after fn returned: nothing left to stop
             pass
 
-    thread = threading.Thread(target=work, name=name, daemon=True)
+    # The caller's context variables (its current span, say), as asyncio.to_thread does.
+    thread = threading.Thread(target=contextvars.copy_context().run, args=(work,), name=name,
+                              daemon=True)
     thread.start()
     try:
         return await future
