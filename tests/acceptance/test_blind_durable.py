@@ -208,12 +208,16 @@ def test_code_between_steps_runs_again_and_steps_do_not(capp: Conveyor,
     executions: list[int] = []
     calls: list[int] = []
 
+    def tenfold(n: int) -> int:
+        calls.append(n)
+        return n * 10
+
     @capp.job
     async def flow(io: Any) -> Any:
         executions.append(1)
         total = 0
         for n in range(3):
-            total += await io.task(f"step-{n}", lambda n=n: calls.append(n) or n * 10)
+            total += await io.task(f"step-{n}", tenfold, n)
             await io.wait(f"wait-{n}", 1, "hour")
         return total
 
@@ -277,10 +281,14 @@ def test_gather_of_a_wait_and_a_task_is_right_or_refused(capp: Conveyor,
                                                          clock: ManualClock) -> None:
     calls: list[str] = []
 
+    def note() -> str:
+        calls.append("t")
+        return "T"
+
     @capp.job(retry=Retry(retries=0))
     async def flow(io: Any) -> Any:
         res = await asyncio.gather(io.wait("w", 1, "hour"),
-                                   io.task("t", lambda: calls.append("t") or "T"))
+                                   io.task("t", note))
         return list(res)
 
     h = flow().run_now()
@@ -1050,9 +1058,13 @@ def test_a_run_retried_by_hand_replays_done_steps_and_reruns_the_failed_one(
 def test_an_exception_between_steps_is_retried_without_rerunning_steps(app: Conveyor) -> None:
     calls: list[int] = []
 
+    def count() -> int:
+        calls.append(1)
+        return len(calls)
+
     @app.job(retry=Retry(retries=2, wait=0))
     async def flow(io: Any, ctx: Any) -> Any:
-        value = await io.task("once", lambda: calls.append(1) or len(calls))
+        value = await io.task("once", count)
         if ctx.attempt == 1:
             raise RuntimeError("between steps")
         return [value, ctx.attempt]
@@ -1547,7 +1559,7 @@ def test_a_parent_limited_to_one_can_wait_for_a_child_of_its_own_job(app: Convey
     async def recurse(depth: int, io: Any) -> int:
         if depth == 0:
             return 0
-        return 1 + await io.run_job(f"down-{depth}", recurse(depth - 1))
+        return 1 + int(await io.run_job(f"down-{depth}", recurse(depth - 1)))
 
     h = recurse(3).run_now()
     drain(app)
