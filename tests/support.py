@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -83,3 +85,27 @@ def overwrite(app: Any, table: str, row_id: object, *, key: str = "id",
     with d.writing() as conn:
         conn.execute(f"UPDATE conveyor_{table} SET {sets} WHERE {key} = {d.mark('row_id')}",
                      {**values, "row_id": row_id})
+
+
+@contextlib.contextmanager
+def memory_spans() -> Iterator[Any]:
+    """Spans recorded to memory (an ``InMemorySpanExporter``) for the block, tracing off
+    again after it: the OpenTelemetry API sets a process's provider only once, so a test
+    setting its own for good would trace every test after it in that process."""
+    from opentelemetry import trace
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    before = trace._TRACER_PROVIDER
+    trace._TRACER_PROVIDER_SET_ONCE._done = False
+    trace.set_tracer_provider(provider)
+    try:
+        yield exporter
+    finally:
+        trace._TRACER_PROVIDER = before
+        trace._TRACER_PROVIDER_SET_ONCE._done = before is not None
+        provider.shutdown()

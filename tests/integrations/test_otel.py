@@ -9,10 +9,9 @@ from typing import Any
 import pytest
 
 from conveyor import Conveyor, Retry
+from tests.support import memory_spans
 
 trace = pytest.importorskip("opentelemetry.trace")
-from opentelemetry.sdk.trace import TracerProvider  # noqa: E402
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor  # noqa: E402
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import (  # noqa: E402
     InMemorySpanExporter,
 )
@@ -21,17 +20,8 @@ from opentelemetry.trace import SpanKind, StatusCode  # noqa: E402
 
 @pytest.fixture
 def spans() -> Iterator[InMemorySpanExporter]:
-    exporter = InMemorySpanExporter()
-    provider = TracerProvider()
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
-    before = trace._TRACER_PROVIDER
-    trace._TRACER_PROVIDER_SET_ONCE._done = False
-    trace.set_tracer_provider(provider)
-    yield exporter
-    # Tracing off again for the tests that follow (the API sets a provider only once).
-    trace._TRACER_PROVIDER = before
-    trace._TRACER_PROVIDER_SET_ONCE._done = before is not None
-    provider.shutdown()
+    with memory_spans() as exporter:
+        yield exporter
 
 
 def _by_name(exporter: InMemorySpanExporter, prefix: str) -> list[Any]:

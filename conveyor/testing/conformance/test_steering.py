@@ -115,6 +115,9 @@ def test_cancelled_hooks_hear_each_job_cancel_jobs_cancels_with_its_full_record(
     downstream = other().run_now(depends_on=[first])
     many = [h.id for h in app.enqueue_many(shop({"n": i}) for i in range(1500))]
     assert app.cancel_jobs(type="sync_shop") == 3 + len(many)
+    ids = [r.id for r in heard]
+    assert ids.count(downstream.id) == 1  # cancelled by its dependency's cancel: heard too
+    heard = [r for r in heard if r.id != downstream.id]
     assert [r.id for r in heard] == [first.id, blocked.id, later.id, *many]
     assert heard[:3] == [app.get_job(h.id) for h in (first, blocked, later)]
     assert heard[0].dependents == [downstream.id] and heard[1].depends_on == [upstream.id]

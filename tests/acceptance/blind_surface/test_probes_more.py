@@ -27,6 +27,7 @@ from tests.acceptance.blind_surface.support import (
     u,
 )
 from tests.conformance.helpers import drain
+from tests.support import memory_spans
 
 
 @pytest.mark.parametrize("text", ["every day at midnight", "0 0 * * *"])
@@ -156,25 +157,14 @@ def test_sigterm_releases_a_job_that_outlives_the_grace(cli_app: Path, url: str)
 
 def test_traces_link_the_trigger_and_the_attempt(app: Conveyor) -> None:
     from opentelemetry import trace
-    from opentelemetry.sdk.trace import TracerProvider
-    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-
-    provider = trace.get_tracer_provider()
-    if not isinstance(provider, TracerProvider):
-        provider = TracerProvider()
-        trace.set_tracer_provider(provider)
-        provider = trace.get_tracer_provider()
-    assert isinstance(provider, TracerProvider)
-    exporter = InMemorySpanExporter()
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
 
     @app.job
     def traced() -> None: ...
 
-    with provider.get_tracer("blind").start_as_current_span("outer") as outer:
-        traced().run_now()
-    drain(app)
+    with memory_spans() as exporter:
+        with trace.get_tracer("blind").start_as_current_span("outer") as outer:
+            traced().run_now()
+        drain(app)
     trace_id = outer.get_span_context().trace_id
     mine = [s for s in exporter.get_finished_spans()
             if s.context is not None and s.context.trace_id == trace_id and s.name != "outer"]
