@@ -1,32 +1,16 @@
 """Fixtures of the blind acceptance tests of SPEC §5 (durable jobs) and §10 (workflows);
-each test runs on the memory, SQLite and PostgreSQL stores."""
+each test runs on the memory, SQLite and PostgreSQL stores. ``make``, ``app`` and
+``capp`` are the blind core tests' own; the clock starts on a leap day."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import pytest
 
-from conveyor import Conveyor
+from tests.acceptance.blind_core.conftest import app, capp, make  # noqa: F401 (fixtures)
 from tests.acceptance.blind_durable.support import START
 from tests.conformance.helpers import ManualClock
 
 
 @pytest.fixture
-def make(new_app: Callable[..., Conveyor]) -> Callable[..., Conveyor]:
-    return new_app
-
-
-@pytest.fixture
-def app(make: Callable[..., Conveyor]) -> Conveyor:
-    return make()
-
-
-@pytest.fixture
 def clock() -> ManualClock:
     return ManualClock(START)
-
-
-@pytest.fixture
-def capp(make: Callable[..., Conveyor], clock: ManualClock) -> Conveyor:
-    return make(clock=clock)
