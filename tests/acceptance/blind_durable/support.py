@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from conveyor import Conveyor, JobHandle, JobRecord, Retry
+from conveyor import Conveyor, JobFailed, JobHandle, JobRecord, Retry
 from tests.process.helpers import spawn_worker, stop, wait_until
 
 START = datetime(2032, 2, 29, 12, 0, tzinfo=UTC)  # a leap day
@@ -145,3 +145,26 @@ MANY_APP = textwrap.dedent('''
         b = await io.task("b", note, f"b{n}")
         return [a, b]
 ''')
+
+
+def three_levels(app: Conveyor, *, top_catches: bool = False) -> Any:
+    """Jobs ``top`` -> child run ``middle`` -> child run ``leaf`` (returns 1); ``top``
+    returns the state of a failed ``middle`` if ``top_catches``. Returns ``top``."""
+    @app.job
+    def leaf() -> int:
+        return 1
+
+    @app.job
+    async def middle(io: Any) -> Any:
+        return await io.run_job("leaf", leaf())
+
+    @app.job
+    async def top(io: Any) -> Any:
+        if not top_catches:
+            return await io.run_job("middle", middle())
+        try:
+            return await io.run_job("middle", middle())
+        except JobFailed as exc:
+            return exc.state
+
+    return top

@@ -10,12 +10,13 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from conveyor import Conveyor, JobFailed, Retry
+from conveyor import Conveyor, Retry
 from conveyor.testing import FakeClock
 from tests.acceptance.blind_durable.support import (
     START,
     error_of,
     rec,
+    three_levels,
 )
 from tests.conformance.helpers import ManualClock, drain, rescued_while_running
 
@@ -189,21 +190,7 @@ def test_two_workers_at_once_take_each_step_once(make: Callable[..., Conveyor]) 
 
 def test_cancelling_a_middle_child_with_cascade_reaches_down_and_fails_up(
         app: Conveyor) -> None:
-    @app.job
-    def leaf() -> int:
-        return 1
-
-    @app.job
-    async def middle(io: Any) -> Any:
-        return await io.run_job("leaf", leaf())
-
-    @app.job
-    async def top(io: Any) -> Any:
-        try:
-            return await io.run_job("middle", middle())
-        except JobFailed as exc:
-            return exc.state
-
+    top = three_levels(app, top_catches=True)
     app.pause(job="leaf")
     h = top().run_now()
     drain(app)

@@ -14,6 +14,7 @@ from tests.acceptance.blind_durable.support import (
     START,
     error_of,
     rec,
+    three_levels,
 )
 from tests.conformance.helpers import ManualClock, drain
 
@@ -272,18 +273,7 @@ def test_io_send_event_refuses_a_payload_json_cannot_hold(app: Conveyor) -> None
 
 
 def test_a_cascade_from_the_top_reaches_grandchildren(app: Conveyor) -> None:
-    @app.job
-    def leaf() -> int:
-        return 1
-
-    @app.job
-    async def middle(io: Any) -> Any:
-        return await io.run_job("leaf", leaf())
-
-    @app.job
-    async def top(io: Any) -> Any:
-        return await io.run_job("middle", middle())
-
+    top = three_levels(app)
     app.pause(job="leaf")
     h = top().run_now()
     drain(app)
