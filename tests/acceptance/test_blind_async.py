@@ -190,6 +190,7 @@ async def test_wait_with_zero_timeout_checks_once(app: Conveyor) -> None:
         await handle.wait(timeout=0)
     await app.run_worker_async(burst=True)
     assert await handle.wait(timeout=0) == {"n": 0}
+    assert await handle.wait(timeout=math.inf) == {"n": 0}
 
 
 @pytest.mark.parametrize("timeout", [-1, -0.001, math.nan])
@@ -844,3 +845,230 @@ def test_enqueued_lists_pending_jobs_with_nested_payload_subsets(app: Conveyor) 
     assert len(enqueued(app, job="notify", n=0)) == 1
     assert enqueued(app, job="notify", n=False) == []
     assert enqueued(app, job="nobody") == []
+
+
+# -- §11 Django and Flask ----------------------------------------------------------------------
+
+DJANGO_SCRIPT = r'''
+import json, os
+import django
+from django.conf import settings
+
+settings.configure(INSTALLED_APPS=["conveyor.contrib.django", "blindapp"], USE_TZ=True,
+                   DATABASES={"default": json.loads(os.environ["BLIND_DB"])})
+django.setup()
+from django.core.management import call_command
+from django.db import transaction
+from conveyor.contrib.django import app
+from blindapp.jobs import shout
+
+
+class Boom(Exception):
+    pass
+
+
+try:
+    with transaction.atomic():
+        shout("rolled back").run_now()
+        raise Boom
+except Boom:
+    pass
+with transaction.atomic():
+    kept = shout("grüß").run_now()
+    with transaction.atomic():  # a savepoint that rolls back alone
+        try:
+            with transaction.atomic():
+                shout("inner").run_now()
+                raise Boom
+        except Boom:
+            pass
+print("COUNT", app.count())
+call_command("conveyor", "worker", "--burst")
+print("RESULT", json.dumps(kept.result(timeout=10), ensure_ascii=False))
+call_command("conveyor", "runs")
+'''
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def django_db(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[dict[str, str]]:
+    """A Django DATABASES entry on a new SQLite file or a new PostgreSQL database."""
+    pytest.importorskip("django")
+    if request.param == "sqlite":
+        yield {"ENGINE": "django.db.backends.sqlite3", "NAME": str(tmp_path / "site.db")}
+        return
+    import uuid
+
+    import psycopg
+
+    from tests.conftest import PG_ADMIN_URL
+    from tests.support import drop_database_later
+
+    request.getfixturevalue("pg_database")  # skips (or fails in CI) without a server
+    name = f"blind_django_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    yield {"ENGINE": "django.db.backends.postgresql", "NAME": name, "USER": "postgres",
+           "HOST": "127.0.0.1", "PORT": "5432"}
+    drop_database_later(PG_ADMIN_URL, name)
+
+
+def test_django_triggers_share_the_transaction_and_savepoints(
+        django_db: dict[str, str], tmp_path: Any) -> None:
+    import json
+    import os
+    import subprocess
+
+    package = tmp_path / "blindapp"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "jobs.py").write_text(
+        "from conveyor.contrib.django import app\n\n\n@app.job\n"
+        "def shout(text):\n    return text.upper() + '!'\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CONVEYOR_")}
+    env |= {"BLIND_DB": json.dumps(django_db),
+            "PYTHONPATH": os.pathsep.join([str(tmp_path), os.getcwd()])}
+    done = subprocess.run([sys.executable, "-c", DJANGO_SCRIPT], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "COUNT 1" in done.stdout, done.stdout
+    assert 'RESULT "GRÜSS!"' in done.stdout, done.stdout
+    assert "inner" not in done.stdout and "rolled back" not in done.stdout
+
+
+def test_flask_cli_runs_a_job_then_a_burst_worker(store_url: str) -> None:
+    from flask import Flask
+
+    from conveyor.contrib.flask import init_app
+
+    if store_url.startswith("memory"):
+        pytest.skip("the CLI verbs share the store across invocations")
+    with Conveyor(store_url) as app:
+        @app.job("flask-ß")
+        def in_flask(payload: Any) -> Any:
+            return {"got": payload}
+
+        web = Flask("blind-async")
+        init_app(web, app)
+        runner = web.test_cli_runner()
+        made = runner.invoke(args=["conveyor", "run", "flask-ß", "--payload", '{"ä": [1]}'])
+        assert made.exit_code == 0, made.output
+        worked = runner.invoke(args=["conveyor", "worker", "--burst"])
+        assert worked.exit_code == 0, worked.output
+        (only,) = app.jobs_list(job="flask-ß")
+        assert only.state == "completed" and only.result == {"got": {"ä": [1]}}
+
+
+# -- more async and inline corners --------------------------------------------------------------
+
+
+def test_inline_stores_a_base_exception_as_a_failure_without_raising_it(app: Conveyor) -> None:
+    @app.job(retry=Retry(retries=0))
+    def aborts() -> None:
+        raise Abort("inline abort ✗")
+
+    with inline(app):
+        handle = aborts().run_now()
+    with pytest.raises(JobFailed) as caught:
+        handle.result(timeout=1)
+    assert "inline abort ✗" in str(caught.value)
+
+
+def test_inline_ends_with_its_block_and_hook_errors_stay_in_the_log(
+        app: Conveyor, caplog: pytest.LogCaptureFixture) -> None:
+    @app.on("completed")
+    async def broken(record: Any, error: Any = None) -> None:
+        raise RuntimeError("inline hook ✗")
+
+    @app.job
+    def plain(n: int) -> int:
+        return n + 1
+
+    with caplog.at_level(logging.ERROR, logger="conveyor"), inline(app):
+        inside = plain(1).run_now()
+    assert inside.result(timeout=0) == 2
+    assert "inline hook ✗" in caplog.text
+    outside = plain(2).run_now()
+    assert state(app, outside) == "queued"
+
+
+async def test_a_blocking_sync_hook_never_blocks_the_async_worker_loop(app: Conveyor) -> None:
+    @app.on("completed")
+    def slow_sync_hook(record: Any, error: Any = None) -> None:
+        time.sleep(0.5)
+
+    @app.job
+    async def quick(n: int) -> int:
+        return n
+
+    handles = [await quick(n).run_now() for n in range(3)]
+    async with Ticker() as ticker:
+        await asyncio.wait_for(app.run_worker_async(burst=True), 30)
+    assert ticker.max_gap < 0.3, ticker.max_gap
+    assert [await h.wait(timeout=1) for h in handles] == [0, 1, 2]
+
+
+async def test_cancelling_a_running_async_worker_releases_its_jobs(app: Conveyor) -> None:
+    started = asyncio.Event()
+
+    @app.job
+    async def endless() -> None:
+        started.set()
+        await asyncio.sleep(60)
+
+    @app.job
+    async def short(n: int) -> int:
+        return -n
+
+    handle = await short(4).run_now()
+    stuck = await endless().run_now()
+    # grace (a worker option): how long a stopping worker lets running jobs finish.
+    worker = asyncio.create_task(app.run_worker_async(concurrency=2, grace=0.5))
+    assert await handle.wait(timeout=20) == -4
+    await asyncio.wait_for(started.wait(), 20)
+    worker.cancel()
+    with _maybe(asyncio.CancelledError):
+        await asyncio.wait_for(worker, 20)
+    assert state(app, stuck) in ("queued", "scheduled")  # released for another worker
+    app.cancel(stuck.id)
+    again = await short(5).run_now()
+    await asyncio.wait_for(app.run_worker_async(burst=True), 30)
+    assert await again.wait(timeout=1) == -5
+
+
+async def test_an_idle_burst_worker_returns_at_once(app: Conveyor) -> None:
+    @app.job
+    def far_off() -> None: ...
+
+    await far_off().run_in(1, "year")
+    began = time.monotonic()
+    await asyncio.wait_for(app.run_worker_async(burst=True), 30)
+    assert time.monotonic() - began < 3
+
+
+async def test_async_with_closes_even_when_the_block_raises(store_url: str) -> None:
+    if store_url.startswith("memory"):
+        pytest.skip("a memory store does not outlive its app")
+    with pytest.raises(LookupError):
+        async with Conveyor(store_url) as first:
+            @first.job
+            def kept() -> None: ...
+
+            handle = await kept().run_now()
+            raise LookupError("inside")
+    async with Conveyor(store_url) as second:
+        assert state(second, handle) == "queued"
+
+
+def test_metrics_show_a_lifespan_worker_alive(app: Conveyor) -> None:
+    web = Starlette(lifespan=app.lifespan(worker=True, concurrency=1),
+                    routes=[Mount("/ops", app=app.asgi(prefix="/ops"))])
+    with TestClient(web) as client:
+        deadline = time.monotonic() + 10
+        while True:
+            text = client.get("/ops/metrics").text
+            alive = [line for line in text.splitlines() if not line.startswith("#")
+                     and "worker" in line.split("{")[0].split(" ")[0]]
+            if any(float(line.rsplit(" ", 1)[1]) >= 1 for line in alive):
+                break
+            assert time.monotonic() < deadline, text
+            time.sleep(0.1)
