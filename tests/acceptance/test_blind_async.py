@@ -1072,3 +1072,45 @@ def test_metrics_show_a_lifespan_worker_alive(app: Conveyor) -> None:
                 break
             assert time.monotonic() < deadline, text
             time.sleep(0.1)
+
+
+async def test_one_bad_payload_among_concurrent_awaited_triggers_fails_alone(
+        app: Conveyor) -> None:
+    from conveyor import PayloadError
+
+    @app.job
+    def mixed(x: Any) -> None: ...
+
+    results = await asyncio.gather(*(_await(mixed(n if n != 4 else {"bad": {1, 2}}))
+                                     for n in range(10)), return_exceptions=True)
+    errors = [r for r in results if isinstance(r, BaseException)]
+    assert len(errors) == 1 and isinstance(errors[0], PayloadError), results
+    assert "bad" in str(errors[0])
+    assert app.count() == 9
+
+
+async def test_an_awaited_trigger_on_a_closed_app_raises_at_once(store_url: str) -> None:
+    if store_url.startswith("memory"):
+        pytest.skip("a memory store holds no connection to release")
+    closed = Conveyor(store_url)
+
+    @closed.job
+    def late() -> None: ...
+
+    closed.close()
+    with pytest.raises(Exception) as caught:
+        await asyncio.wait_for(_await(late()), 10)
+    assert not isinstance(caught.value, TimeoutError), "the trigger hung on a closed app"
+
+
+def test_run_until_idle_returns_while_a_durable_run_awaits_an_event(app: Conveyor) -> None:
+    @app.job
+    async def awaiting(io: Any) -> Any:
+        await io.wait("pause", 1, "week")
+        return "woke"
+
+    handle = awaiting().run_now()
+    began = time.monotonic()
+    run_until_idle(app)
+    assert time.monotonic() - began < 10
+    assert state(app, handle) == "waiting"
