@@ -27,6 +27,7 @@ from starlette.testclient import TestClient
 from conveyor import Conveyor, Fail, JobFailed, JobHandle, Retry, chain, group
 from conveyor.testing import FakeClock, enqueued, inline, run_until_idle
 from tests.conformance.helpers import drain
+from tests.support import memory_spans
 
 START = datetime(2033, 3, 31, 22, 45, tzinfo=UTC)
 
@@ -98,7 +99,7 @@ async def test_awaited_run_at_and_run_in_are_stored_before_they_return(app: Conv
     before = datetime.now(UTC)
     soon = await later(None).run_in(1.5, "weeks")
     found = app.get_job(soon.id)
-    assert found is not None and found.state == "scheduled"
+    assert found is not None and found.state == "scheduled" and found.run_at is not None
     delta = found.run_at - before
     assert timedelta(weeks=1.5) - timedelta(seconds=5) < delta < timedelta(weeks=1.5, seconds=30)
 
@@ -459,7 +460,7 @@ def test_a_started_hook_runs_once_per_attempt_with_the_attempt_number(app: Conve
     def twice(meta: Any) -> int:
         if meta.attempt < 3:
             raise OSError("flaky")
-        return meta.attempt
+        return int(meta.attempt)
 
     handle = twice().run_now()
     drain(app)
@@ -607,37 +608,34 @@ def test_log_lines_give_the_duration_and_when_a_retry_runs(
 
 async def test_awaited_triggers_and_user_spans_share_the_trace(app: Conveyor) -> None:
     from opentelemetry import trace
-    from opentelemetry.sdk.trace import TracerProvider
-    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+    from opentelemetry.trace import StatusCode
 
-    provider = trace.get_tracer_provider()
-    if not isinstance(provider, TracerProvider):
-        trace.set_tracer_provider(TracerProvider())
-        provider = trace.get_tracer_provider()
-    assert isinstance(provider, TracerProvider)
-    exporter = InMemorySpanExporter()
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
-    tracer = provider.get_tracer("blind-async")
+    with memory_spans() as exporter:
+        tracer = trace.get_tracer("blind-async")
 
-    @app.job(retry=Retry(retries=0))
-    async def traced_async(fail: bool) -> None:
-        with tracer.start_as_current_span("inside-the-job"):
-            if fail:
-                raise RuntimeError("traced failure")
+        @app.job(retry=Retry(retries=0))
+        async def traced_async(fail: bool) -> None:
+            with tracer.start_as_current_span("inside-the-job"):
+                if fail:
+                    raise RuntimeError("traced failure")
 
-    with tracer.start_as_current_span("request") as outer:
-        await traced_async(False).run_now()
-        await traced_async(True).run_now()
-    await app.run_worker_async(burst=True)
+        @app.job
+        def traced_sync() -> None:
+            with tracer.start_as_current_span("inside-the-job"):
+                pass
+
+        with tracer.start_as_current_span("request") as outer:
+            await traced_async(False).run_now()
+            await traced_async(True).run_now()
+            traced_sync().run_now()
+        await app.run_worker_async(burst=True)
+        spans = exporter.get_finished_spans()
     trace_id = outer.get_span_context().trace_id
-    mine = [s for s in exporter.get_finished_spans()
-            if s.context is not None and s.context.trace_id == trace_id]
+    mine = [s for s in spans if s.context is not None and s.context.trace_id == trace_id]
     inside = [s for s in mine if s.name == "inside-the-job"]
-    assert len(inside) == 2, [s.name for s in exporter.get_finished_spans()]
+    assert len(inside) == 3, [s.name for s in spans]
     assert all(s.parent is not None and s.parent.span_id != outer.get_span_context().span_id
                for s in inside), "user spans should nest in the attempt span"
-    from opentelemetry.trace import StatusCode
     assert any(s.status.status_code == StatusCode.ERROR for s in mine
                if s.name not in ("inside-the-job", "request"))
 
@@ -682,7 +680,7 @@ def test_inline_runs_retries_at_once_and_keeps_the_history(app: Conveyor) -> Non
     def shaky(meta: Any) -> int:
         if meta.attempt < 3:
             raise ConnectionError(f"attempt {meta.attempt}")
-        return meta.attempt
+        return int(meta.attempt)
 
     with inline(app):
         handle = shaky().run_now()
@@ -770,7 +768,7 @@ def test_fake_clock_drives_a_worker_in_async_code(app: Conveyor) -> None:
     async def eventually(meta: Any) -> int:
         if meta.attempt == 1:
             raise RuntimeError("not yet")
-        return meta.attempt
+        return int(meta.attempt)
 
     async def main(clock: FakeClock) -> Any:
         handle = await eventually().run_in(1, "quarter")
