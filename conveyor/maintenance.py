@@ -29,6 +29,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from conveyor.clock import epoch
+from conveyor.errors import is_connection_error
 from conveyor.observe import watches_rescues
 from conveyor.stores.base import LOST, JobFilter
 
@@ -121,7 +122,9 @@ def _rescue(app: Host, store: Store) -> None:
         try:
             lost = [row.id for row in store.list_jobs(
                 JobFilter(states=[LOST]), LOST_HOOKED, 0, False)]
-        except Exception:  # a store that cannot tell: the rescue goes on unobserved
+        except Exception as exc:  # a store that cannot tell: the rescue goes on unobserved
+            if is_connection_error(exc):
+                raise  # unreachable: reported as every failed pass is, in one line
             log.exception("could not read the expired jobs before rescuing them; their "
                           "rescue is not reported to hooks or metrics")
     rescued = store.rescue()
