@@ -109,10 +109,10 @@ _BUSY = ("SELECT EXISTS (SELECT 1 FROM conveyor_jobs WHERE state IN ('pending', 
 
 
 def busy(app: Any) -> bool:
-    """PostgreSQL: whether any job is unfinished (True elsewhere: count instead)."""
+    """PostgreSQL: whether any job is unfinished (False elsewhere: the count decides)."""
     db = getattr(app.store, "db", None)
     if db is None or not hasattr(db, "connection"):
-        return True
+        return False
     with db.connection() as conn, conn.transaction():
         conn.execute("SET LOCAL enable_seqscan = off")
         conn.execute("SET LOCAL enable_bitmapscan = off")
