@@ -26,10 +26,16 @@ def test_ctx_names_the_run_and_the_job(app: Conveyor) -> None:
     assert h.result(timeout=5) == [h.id, "ctx-ü-job", {"type": "invoke"}]
 
 
-def test_an_old_version_keeps_replaying_its_own_code(store_url: str) -> None:
+def _clock_for_apps_in_turn(store_url: str) -> ManualClock:
+    """The clock of apps opened one after another on one store (not a memory store: its
+    jobs live only in its app)."""
     if store_url.startswith("memory"):
         pytest.skip("a memory store lives only in its app")
-    clock = ManualClock(START)
+    return ManualClock(START)
+
+
+def test_an_old_version_keeps_replaying_its_own_code(store_url: str) -> None:
+    clock = _clock_for_apps_in_turn(store_url)
     with Conveyor(store_url, clock=clock) as old:
         @old.job("evolving", version="1.0.0")
         async def v1(io: Any) -> str:
@@ -61,9 +67,7 @@ def test_an_old_version_keeps_replaying_its_own_code(store_url: str) -> None:
 
 
 def test_an_unregistered_old_version_fails_naming_both(store_url: str) -> None:
-    if store_url.startswith("memory"):
-        pytest.skip("a memory store lives only in its app")
-    clock = ManualClock(START)
+    clock = _clock_for_apps_in_turn(store_url)
     with Conveyor(store_url, clock=clock) as old:
         @old.job("evolving", version="1.0.0")
         async def v1(io: Any) -> str:
