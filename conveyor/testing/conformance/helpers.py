@@ -12,7 +12,7 @@ from typing import Any, Protocol
 import pytest
 
 from conveyor import Conveyor, JobHandle
-from conveyor.stores.base import Outcome
+from conveyor.stores.base import NewJob, Outcome
 from conveyor.worker import Worker
 
 __all__ = ["ManualClock", "NewApp", "before_storing", "drain", "rescued_while_running",
@@ -133,3 +133,15 @@ def rescued_while_running(app: Conveyor, *handles: JobHandle, timeout: float = 1
             assert time.monotonic() < deadline, "the jobs did not finish in time"
             time.sleep(0.05)
     return rescued
+
+
+def insert_job(app: Conveyor, job: str = "task", **fields: Any) -> int:
+    """Store a job through the Store protocol alone (no definition needed); its id."""
+    return app.store.insert([NewJob(job=job, **fields)])[0]
+
+
+def claim_and_expire(app: Conveyor, worker: str = "dead-worker") -> Any:
+    """Claim the due job as a worker that then stops heartbeating; wait out its lease."""
+    (claimed,) = app.store.claim(worker, None, 1, 0.05)
+    time.sleep(0.1)
+    return claimed

@@ -1,6 +1,7 @@
-"""Leases: heartbeats keep long jobs alive, rescue after expiry, fencing, poison jobs (SPEC §4).
+"""Leases: heartbeats keep long jobs alive, rescue after expiry, fencing (SPEC §4); poison
+jobs are in test_poison.
 
-Fencing and poison tests drive the Store protocol directly: they play the part of a
+Fencing tests drive the Store protocol directly: they play the part of a
 worker that stalled or died, which a real worker never does on purpose.
 """
 
@@ -17,26 +18,20 @@ import pytest
 
 from conveyor import Conveyor, JobFailed
 from conveyor.stores.base import (
-    POISON_RESCUES,
-    SHARED_RESCUES,
-    NewJob,
     Outcome,
     Progress,
     WorkerInfo,
 )
 
-from .helpers import NewApp, drain, rescued_while_running, wait_for, worker_thread
-
-
-def _insert(app: Conveyor, job: str = "task", **fields: Any) -> int:
-    return app.store.insert([NewJob(job=job, **fields)])[0]
-
-
-def _claim_and_expire(app: Conveyor, worker: str = "dead-worker") -> Any:
-    """Claim the due job as a worker that then stops heartbeating; wait out its lease."""
-    (claimed,) = app.store.claim(worker, None, 1, 0.05)
-    time.sleep(0.1)
-    return claimed
+from .helpers import (
+    NewApp,
+    claim_and_expire,
+    drain,
+    insert_job,
+    rescued_while_running,
+    wait_for,
+    worker_thread,
+)
 
 
 @pytest.fixture
@@ -83,7 +78,7 @@ def test_a_job_whose_worker_died_is_rescued_and_retried(app: Conveyor) -> None:
         return "finished"
 
     h = task().run_now()
-    _claim_and_expire(app)
+    claim_and_expire(app)
     assert h.state == "running"  # still looks running until someone rescues it
     with worker_thread(app):
         assert h.result(timeout=10) == "finished"
@@ -95,9 +90,9 @@ def test_a_job_whose_worker_died_is_rescued_and_retried(app: Conveyor) -> None:
 
 
 def test_rescue_requeues_only_expired_leases(app: Conveyor) -> None:
-    expired = _insert(app)
-    _claim_and_expire(app)
-    alive = _insert(app)
+    expired = insert_job(app)
+    claim_and_expire(app)
+    alive = insert_job(app)
     app.store.claim("live-worker", None, 1, 30)
     assert app.store.rescue() == 1
     assert app.get_job(expired).state == "queued"  # type: ignore[union-attr]
@@ -108,8 +103,8 @@ def test_next_due_is_the_earliest_due_time_over_priorities_and_queues(app: Conve
     assert app.store.next_due(None) is None
     at = time.time() + 1000
     for priority, delay, queue in [(5, 300, "a"), (0, 100, "b"), (-3, 200, "a"), (2, 150, "c")]:
-        _insert(app, priority=priority, run_at=at + delay, queue=queue)
-    app.cancel(_insert(app, priority=9, run_at=at + 10, queue="a"))  # finished: not due
+        insert_job(app, priority=priority, run_at=at + delay, queue=queue)
+    app.cancel(insert_job(app, priority=9, run_at=at + 10, queue="a"))  # finished: not due
     assert app.store.next_due(None) == pytest.approx(at + 100)
     assert app.store.next_due(["a"]) == pytest.approx(at + 200)
     assert app.store.next_due(["a", "c"]) == pytest.approx(at + 150)
@@ -122,7 +117,7 @@ def test_a_burst_worker_rescues_expired_leases_before_it_stops(app: Conveyor) ->
         return 1
 
     h = task().run_now()
-    _claim_and_expire(app)
+    claim_and_expire(app)
     drain(app)
     assert h.result(timeout=5) == 1
 
@@ -157,8 +152,8 @@ def test_a_burst_worker_leaves_jobs_running_on_live_workers_alone(app: Conveyor)
 
 
 def test_a_rescued_workers_late_writes_change_nothing(app: Conveyor) -> None:
-    job_id = _insert(app)
-    old = _claim_and_expire(app, "stalled-worker")
+    job_id = insert_job(app)
+    old = claim_and_expire(app, "stalled-worker")
     assert app.store.rescue() == 1
     (new,) = app.store.claim("new-worker", None, 1, 30)
     assert new.id == job_id and new.attempt == 2 and new.token != old.token
@@ -209,161 +204,13 @@ def test_heartbeats_renew_leases_while_the_database_thread_is_busy(
 
 
 def test_a_stalled_workers_heartbeat_does_not_extend_the_new_lease(app: Conveyor) -> None:
-    job_id = _insert(app)
-    _claim_and_expire(app, "stalled-worker")
+    job_id = insert_job(app)
+    claim_and_expire(app, "stalled-worker")
     app.store.rescue()
     app.store.claim("new-worker", None, 1, 0.05)
     app.store.heartbeat("stalled-worker", {}, 30)
     time.sleep(0.1)
     assert app.store.rescue() == 1  # the new worker's lease expired; nobody renewed it
-    assert app.get_job(job_id).state == "queued"  # type: ignore[union-attr]
-
-
-def test_a_job_rescued_three_times_in_a_row_fails_as_poison(app: Conveyor) -> None:
-    job_id = _insert(app, max_attempts=10)
-    for rescue in range(1, POISON_RESCUES + 1):
-        _claim_and_expire(app, f"victim-{rescue}")
-        assert app.store.rescue() == 1
-        state = app.get_job(job_id).state  # type: ignore[union-attr]
-        assert state == ("failed" if rescue == POISON_RESCUES else "queued")
-    record = app.get_job(job_id)
-    assert record is not None
-    assert record.attempts == POISON_RESCUES and record.finished_at is not None
-    assert record.error is not None and record.error["type"] == "PoisonJob"
-    assert f"rescued {POISON_RESCUES} times in a row" in record.error["message"]
-    assert [a.error["type"] for a in record.history] == ["LeaseExpired"] * POISON_RESCUES  # type: ignore[index]
-    assert app.store.claim("next-worker", None, 1, 30) == []
-
-
-def test_jobs_whose_worker_died_holding_others_too_survive_more_rescues(
-    app: Conveyor,
-) -> None:
-    """Three deaths of a worker holding several jobs (a kill -9 from outside, say) fail
-    none of them: any may have killed it. A job that keeps killing workers it shares is
-    still failed, after SHARED_RESCUES."""
-    ids = [_insert(app, max_attempts=20) for _ in range(3)]
-    for rescue in range(1, SHARED_RESCUES + 1):
-        assert len(app.store.claim(f"victim-{rescue}", None, 3, 0.05)) == 3
-        time.sleep(0.1)
-        assert app.store.rescue() == 3
-        states = {app.get_job(i).state for i in ids}  # type: ignore[union-attr]
-        assert states == ({"failed"} if rescue == SHARED_RESCUES else {"queued"}), rescue
-    record = app.get_job(ids[0])
-    assert record is not None and record.error is not None
-    assert record.error["type"] == "PoisonJob" and record.attempts == SHARED_RESCUES
-
-
-def test_a_job_whose_worker_still_holds_a_later_claim_is_not_alone(app: Conveyor) -> None:
-    """The worker claimed another job after this one (its lease expires later, in another
-    rescue pass): this job was not alone on it, and three such rescues fail nothing."""
-    job_id = _insert(app, max_attempts=20)
-    for rescue in range(POISON_RESCUES):
-        app.store.claim("victim", None, 1, 0.05)
-        later = _insert(app, max_attempts=20)
-        app.store.claim("victim", None, 1, 30)
-        time.sleep(0.1)
-        assert app.store.rescue() == 1
-        assert app.get_job(job_id).state == "queued", rescue  # type: ignore[union-attr]
-        app.cancel(later)
-
-
-def _claim_first_then_later(app: Conveyor, worker: str, first: int, later: int) -> None:
-    """``worker`` claims ``first`` (a short lease), then ``later`` (a longer one), and
-    stops heartbeating: ``first``'s lease has expired on return, ``later``'s has not."""
-    assert [j.id for j in app.store.claim(worker, None, 1, 0.05)] == [first]
-    assert [j.id for j in app.store.claim(worker, None, 1, 0.25)] == [later]
-    time.sleep(0.1)
-
-
-def test_a_job_claimed_after_its_workers_other_jobs_expired_is_not_alone(
-    app: Conveyor,
-) -> None:
-    """The worker claimed this job after its last heartbeat renewed its other one, then
-    died: the other lease expires first and is rescued in an earlier pass, yet this job
-    was not alone on that worker either, and three such deaths fail nothing."""
-    first = _insert(app, max_attempts=20, priority=10)
-    later = _insert(app, max_attempts=20)
-    for rescue in range(POISON_RESCUES):
-        _claim_first_then_later(app, f"victim-{rescue}", first, later)
-        assert app.store.rescue() == 1  # the first job, while the later one still runs
-        time.sleep(0.2)
-        assert app.store.rescue() == 1
-        states = [app.get_job(i).state for i in (first, later)]  # type: ignore[union-attr]
-        assert states == ["queued", "queued"], rescue
-
-
-def test_a_job_rescued_then_completed_elsewhere_still_counts_for_its_dead_worker(
-    app: Conveyor,
-) -> None:
-    """The dead worker's first job is rescued, then runs and completes on another worker
-    before the later claim's lease expires: the later job was still not alone on the
-    worker that died (a rescued job's end does not unmark whom it was rescued from)."""
-    first = _insert(app, max_attempts=20, priority=10)
-    later = _insert(app, max_attempts=20)
-    for rescue in range(POISON_RESCUES):
-        _claim_first_then_later(app, f"victim-{rescue}", first, later)
-        assert app.store.rescue() == 1
-        (again,) = app.store.claim("healthy", None, 1, 30)
-        assert again.id == first
-        assert app.store.complete([Outcome(first, again.token, "completed", time.time())])
-        time.sleep(0.2)
-        assert app.store.rescue() == 1
-        assert app.get_job(later).state == "queued", rescue  # type: ignore[union-attr]
-        app.store.retry_jobs([first])
-
-
-def test_a_worker_that_outlived_the_rescue_of_its_jobs_later_dies_alone(
-    app: Conveyor,
-) -> None:
-    """A worker stalled past its lease (its job was rescued) but did not die: it
-    heartbeats again. When it later dies holding one job alone, that job was alone on it
-    (the job rescued before is not counted with it), and three such deaths fail it."""
-    poison = _insert(app, max_attempts=20)
-    for death in range(POISON_RESCUES):
-        worker = f"stalled-{death}"
-        other = _insert(app, max_attempts=20, priority=10)
-        assert [j.id for j in app.store.claim(worker, None, 1, 0.05)] == [other]
-        time.sleep(0.1)
-        assert app.store.rescue() == 1
-        assert app.store.heartbeat(worker, {}, 30) == set()  # alive after all
-        app.cancel(other)
-        assert [j.id for j in app.store.claim(worker, None, 1, 0.05)] == [poison]
-        time.sleep(0.1)
-        assert app.store.rescue() == 1  # it died holding the poison job alone
-    record = app.get_job(poison)
-    assert record is not None and record.state == "failed"
-    assert record.error is not None and record.error["type"] == "PoisonJob"
-
-
-def test_alone_and_shared_rescues_add_up_toward_poison(app: Conveyor) -> None:
-    job_id = _insert(app, max_attempts=20)
-    other = _insert(app, max_attempts=20)
-    shared = SHARED_RESCUES - SHARED_RESCUES // POISON_RESCUES * (POISON_RESCUES - 1)
-    for _ in range(shared):  # with the other job
-        app.store.claim("victim", None, 2, 0.05)
-        time.sleep(0.1)
-        app.store.rescue()
-    app.cancel(other)
-    for _ in range(POISON_RESCUES - 2):
-        _claim_and_expire(app)
-        app.store.rescue()
-    assert app.get_job(job_id).state == "queued"  # type: ignore[union-attr]
-    _claim_and_expire(app)
-    app.store.rescue()
-    assert app.get_job(job_id).state == "failed"  # type: ignore[union-attr]
-
-
-def test_a_finished_attempt_resets_the_poison_count(app: Conveyor) -> None:
-    job_id = _insert(app, max_attempts=10)
-    for _ in range(POISON_RESCUES - 1):
-        _claim_and_expire(app)
-        app.store.rescue()
-    (claimed,) = app.store.claim("worker", None, 1, 30)
-    error = json.dumps({"type": "RuntimeError", "message": "ordinary failure"})
-    app.store.complete([Outcome(job_id, claimed.token, "pending", time.time(), error=error)])
-    for _ in range(POISON_RESCUES - 1):
-        _claim_and_expire(app)
-        app.store.rescue()
     assert app.get_job(job_id).state == "queued"  # type: ignore[union-attr]
 
 
