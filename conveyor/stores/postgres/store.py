@@ -257,12 +257,10 @@ class PostgresStore(
         """``rows`` and, if the plain claim took none, the limited claim (a rule may be in
         force). A plain claim that took some saw no rule in force: it took every due job
         it could, and a second statement would only cost the claim a round trip."""
-        limit = params["limit"]
-        if not rows:
-            more = {**params, "limit": limit - len(rows)}
-            cur = conn.execute(Q["flow_claim"], self._flow_params(more, queues))
-            return rows + self._flow_claimed(cur.fetchall(), queues)
-        return rows
+        if rows:
+            return rows
+        cur = conn.execute(Q["flow_claim"], self._flow_params(params, queues))
+        return self._flow_claimed(cur.fetchall(), queues)
 
     def _flow_params(self, params: dict[str, Any], queues: Sequence[str] | None
                      ) -> dict[str, Any]:

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import inspect
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import Any, Protocol
@@ -14,6 +14,15 @@ from conveyor.errors import ConfigurationError
 from conveyor.jobs import SYSTEM_JOBS, JobDefinition, system_runs
 from conveyor.observe.hooks import Hooks
 from conveyor.options import coerce_owner
+from conveyor.queries.arguments import (
+    job_ids_of,
+    read_id,
+    read_run_id,
+    read_text,
+    read_texts,
+    storable,
+    stored_id,
+)
 from conveyor.reaction import WorkerHandle
 from conveyor.records import JobRecord
 from conveyor.serialization import DEPTH_CEILING, Limits, dumps
@@ -27,25 +36,10 @@ from conveyor.stores.base import (
     WorkflowStore,
 )
 from conveyor.stores.matching import check_states
-from conveyor.text import check_text
 from conveyor.timeunits import to_utc
 
 # The default owner filter: jobs of every owner (owner=None matches the system's).
 ANY_OWNER: Any = object()
-
-
-def _run_id(name: str, value: Any) -> int | None:
-    if value is None:
-        return None
-    found = getattr(value, "id", value)
-    if isinstance(found, bool) or not isinstance(found, (int, str)):
-        raise ConfigurationError(f"invalid {name} {value!r}; accepted: a run id or handle")
-    try:
-        return int(found)
-    except ValueError:
-        raise ConfigurationError(
-            f"invalid {name} {value!r}; accepted: a run id or handle"
-        ) from None
 
 
 class QueryStore(ReadStore, WorkflowStore, ScheduleStore, MaintenanceStore, Protocol):
@@ -101,21 +95,21 @@ class Queries:
             dumps(data, "data", _ANY_STORED)
         return JobFilter(
             states=check_states(state) or None,
-            jobs=_texts("job", _job_ids(job)),
-            queues=_texts("queue", queue),
+            jobs=read_texts("job", job_ids_of(job)),
+            queues=read_texts("queue", queue),
             owner=None if owner is ANY_OWNER else coerce_owner(owner),
             any_owner=owner is ANY_OWNER,
-            key=_text("key", key),
+            key=read_text("key", key),
             data=data,
-            text=_text("text", text),
+            text=read_text("text", text),
             created_after=self._instant("since", since),
             created_before=self._instant("until", until),
-            ids=None if ids is None else [i for i in map(_id, ids) if _storable(i)],
+            ids=None if ids is None else [i for i in map(read_id, ids) if storable(i)],
             schedule_id=schedule_id,
             event_id=event_id,
             id_below=before_id,
             id_above=after_id,
-            parent_id=_run_id("parent", parent),
+            parent_id=read_run_id("parent", parent),
             # conveyor's own jobs only when asked for by name, id or schedule
             hidden_jobs=SYSTEM_JOBS if job is None and ids is None and schedule_id is None
             else None,
@@ -134,7 +128,7 @@ class Queries:
 
     def get_job(self, job_id: int) -> JobRecord | None:
         """The stored job with this id, or None."""
-        found = _stored_id(job_id)
+        found = stored_id(job_id)
         if found is None:
             return None
         return next(iter(self.records([found])), None)
@@ -233,13 +227,13 @@ class Queries:
         """Cancel one job that has not finished (a running one stops at its next heartbeat;
         a durable run at its next step). Jobs that depend on it are cancelled too; with
         ``cascade=True`` so are the child runs it started (at any depth)."""
-        found = _stored_id(job_id)
+        found = stored_id(job_id)
         return found is not None and found in self.cancel_many([found], cascade)
 
     def cancel_many(self, ids: Sequence[int], cascade: bool = False) -> set[int]:
         """Cancel each of ``ids`` in turn as :meth:`cancel` does, a transaction per
         thousand (not a commit per id, nor a write lock held for all); the ids cancelled."""
-        found = [i for i in map(_stored_id, ids) if i is not None]
+        found = [i for i in map(stored_id, ids) if i is not None]
         if not found:
             return set()
         hooked = self._app.hooks.wants("cancelled")
@@ -250,9 +244,8 @@ class Queries:
         running = self._ids(watched, "running") - self._ids(watched, LOST) if hooked else set()
         done = [i for start in range(0, len(found), _CHUNK)
                 for i in self._store.cancel_each(found[start:start + _CHUNK], cascade)]
-        if hooked:
-            ended = [r.id for r in self.records(below) if r.state == "cancelled"]
-            self._cancelled([i for i in dict.fromkeys(done + ended) if i not in running])
+        if hooked:  # (hooks hear only the ones read back cancelled)
+            self._cancelled([i for i in dict.fromkeys(done + below) if i not in running])
         return set(done)
 
     def _unfinished_children(self, ids: Sequence[int]) -> list[int]:
@@ -277,7 +270,7 @@ class Queries:
         """Run a finished job again now; False if it is not finished or does not exist.
         A job whose dependency failed or was cancelled is refused with a
         :class:`~conveyor.ConfigurationError` naming the run to retry first."""
-        found = _stored_id(job_id)
+        found = stored_id(job_id)
         if found is None:
             return False
         if self._store.retry_jobs([found]):
@@ -309,7 +302,7 @@ class Queries:
 
     def retry_many(self, ids: Sequence[int]) -> set[int]:
         """Run the finished jobs among ``ids`` again now, in one statement; their ids."""
-        found = {i for i in map(_stored_id, ids) if i is not None}
+        found = {i for i in map(stored_id, ids) if i is not None}
         return set(self._store.retry_jobs(sorted(found))) if found else set()
 
     def purge(self, /, *, expired: bool = False, **filters: Any) -> int:
@@ -324,63 +317,6 @@ class Queries:
 
 _MAX_ROWS = 2**62
 _CHUNK = 1000  # jobs read per query by records()
-
-
-def _text(name: str, value: Any) -> str | None:
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        raise ConfigurationError(f"invalid {name} {value!r}; accepted: a str")
-    return check_text(value, name)
-
-
-def _texts(name: str, value: Any) -> list[str] | None:
-    if value is None or isinstance(value, str):
-        one = _text(name, value)
-        return None if one is None else [one]
-    values = None if isinstance(value, (bytes, dict)) or not isinstance(value, Iterable) \
-        else list(value)
-    if values is None or not all(isinstance(v, str) for v in values):
-        raise ConfigurationError(f"invalid {name} {value!r}; accepted: a str or a list of str")
-    return [check_text(v, name) for v in values]
-
-
-def _job_ids(value: Any) -> Any:
-    """Job filters name a job by id, by its definition (the decorated function) or by
-    the handle ``add_worker`` returned."""
-    if isinstance(value, (list, tuple)):
-        return [_job_id(v) for v in value]
-    return _job_id(value)
-
-
-def _job_id(value: Any) -> Any:
-    if isinstance(value, JobDefinition):
-        return value.id
-    return value.type if isinstance(value, WorkerHandle) else value
-
-
-def _id(value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ConfigurationError(f"invalid job id {value!r} in ids; accepted: ints")
-    return value
-
-
-def _stored_id(job_id: Any) -> int | None:
-    """``job_id`` (an int, its text, or a handle or record) as an id a store can hold;
-    None for anything else, which can name no stored job (nor can ids past 64 bits)."""
-    found = getattr(job_id, "id", job_id)
-    if isinstance(found, bool) or not isinstance(found, (int, str)):
-        return None
-    try:
-        number = int(found)
-    except ValueError:
-        return None
-    return number if _storable(number) else None
-
-
-def _storable(job_id: int) -> bool:
-    """Whether ``job_id`` can be a stored id (64-bit; a larger one is simply unknown)."""
-    return -(2**63) <= job_id < 2**63
 
 
 def _check_filters(method: str, filters: dict[str, Any]) -> dict[str, Any]:
@@ -404,5 +340,5 @@ def _check_filters(method: str, filters: dict[str, Any]) -> dict[str, Any]:
         target = "ids" if alias == "id" and runs else "job"
         if found.get(target) is not None:
             raise TypeError(f"{method}() got both {alias}= and {target}=; give one")
-        found[target] = [_run_id("id", value)] if target == "ids" else value
+        found[target] = [read_run_id("id", value)] if target == "ids" else value
     return found
