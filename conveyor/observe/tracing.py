@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -131,20 +131,20 @@ class TracingObserver:
         span.end(end_time=_ns(outcome.finished_at) if outcome is not None else None)
 
 
-@contextlib.contextmanager
-def current(app: object, job: ClaimedJob) -> Iterator[None]:
+def current(app: object, job: ClaimedJob) -> contextlib.AbstractContextManager[Any]:
     """The attempt's span as the current one while its job runs (in its task or thread),
-    so that the spans the job makes are its children."""
+    so that the spans the job makes are its children (on every job's path: no generator
+    when there is no span)."""
     span = None
     if _trace is not None:
         for observer in getattr(app, "observers", ()):
             if isinstance(observer, TracingObserver):
                 span = observer.spans.get((job.id, job.attempt))
     if span is None:
-        yield
-        return
-    with _trace.use_span(span, record_exception=False, set_status_on_exception=False):
-        yield
+        return contextlib.nullcontext()
+    manager: contextlib.AbstractContextManager[Any] = _trace.use_span(
+        span, record_exception=False, set_status_on_exception=False)
+    return manager
 
 
 def install(app: ObservedApp) -> bool:
