@@ -21,6 +21,7 @@ from conveyor.serialization import read_error, read_stored
 from conveyor.stores.asyncface import state_of
 from conveyor.stores.base import JobFilter, JobRow, ReadStore
 from conveyor.timeunits import (
+    UNCHECKED_DELAY,
     add_interval,
     check_amount,
     fixed_seconds,
@@ -241,7 +242,7 @@ class JobCall:
         check_amount(n, unit)
         seconds = fixed_seconds(n, unit)
         if seconds is not None:
-            if seconds > 1e9:  # refuse a due time past year 9999, as calendar steps do
+            if seconds > UNCHECKED_DELAY:  # refuse a due time past year 9999, as steps do
                 storable_due(add_interval(clock_now(self.definition.app.clock), n, unit))
             return self.definition.app.triggering.trigger(self, None, seconds, options)
         app = self.definition.app

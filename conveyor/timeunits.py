@@ -34,6 +34,9 @@ __all__ = [
 ]
 
 FAR_FUTURE: Final = 253402300799.0  # 9999-12-31: "no due time" (a run waiting for an event)
+# Seconds (~31 years) no delay from a supported "now" can reach FAR_FUTURE within: only
+# longer delays are checked against it (storable_due).
+UNCHECKED_DELAY: Final = 1e9
 
 UNITS: tuple[str, ...] = (
     "millisecond",

@@ -21,6 +21,7 @@ from conveyor.serialization import dumps
 from conveyor.text import MAX_IDENTIFIER_BYTES, MAX_LOG_LINE, clean, clean_name
 from conveyor.timeunits import (
     FAR_FUTURE,
+    UNCHECKED_DELAY,
     add_interval,
     check_amount,
     fixed_seconds,
@@ -92,7 +93,7 @@ class IO:
                     return
                 raise Suspend(stored.wake_at)
             seconds = fixed_seconds(n, unit)
-            if seconds is not None and seconds <= 1e9:
+            if seconds is not None and seconds <= UNCHECKED_DELAY:
                 due = now + seconds
             else:  # a calendar step, or a time that may be past year 9999 (refused then)
                 due = storable_due(add_interval(datetime.fromtimestamp(now, UTC), n, unit,
@@ -146,7 +147,7 @@ class IO:
         with run.step("send_event", key, fingerprint(name, text)) as stored:
             if stored is not None and stored.state == "completed":
                 return str(run.stored(stored, "output", "null"))
-            if delay is not None and delay > 1e9:  # refused past year 9999, as io.wait is
+            if delay is not None and delay > UNCHECKED_DELAY:  # past year 9999? as io.wait
                 storable_due(add_interval(datetime.fromtimestamp(await run.now(), UTC), delay,
                                           "seconds"))
             event_id = id or _event_id(run.id, key)
