@@ -8,6 +8,8 @@ are read from the store at each scrape. Names are listed in docs/metrics.md.
 from __future__ import annotations
 
 import os
+import threading
+from bisect import bisect_left
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -44,30 +46,130 @@ def available() -> bool:
     return True
 
 
-class _Instruments:
-    """The attempt counters and histograms, created once per process."""
+class _JobTally:
+    """One job's attempt figures as plain numbers: counts, histogram buckets and sums."""
+
+    __slots__ = ("counts", "duration", "duration_sum", "latency", "latency_sum")
 
     def __init__(self) -> None:
-        from prometheus_client import CollectorRegistry, Counter, Histogram
+        self.counts = [0, 0, 0, 0]  # started, completed, failed, retried
+        self.latency = [0] * len(BUCKETS)
+        self.duration = [0] * len(BUCKETS)
+        self.latency_sum = self.duration_sum = 0.0
+
+
+class _Tallies:
+    """Attempt figures of this process, tallied in place and read by Prometheus at scrape
+    time (a collector): an attempt costs a lock and a bisect, not a locked Prometheus
+    value per counter and histogram bucket."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.by_job: dict[str, _JobTally] = {}
+
+    def _of(self, job: str) -> _JobTally:
+        tally = self.by_job.get(job)
+        if tally is None:
+            tally = self.by_job.setdefault(job, _JobTally())
+        return tally
+
+    def started(self, job: str, latency: float) -> None:
+        tally = self._of(job)
+        with self.lock:
+            tally.counts[0] += 1
+            tally.latency[bisect_left(BUCKETS, latency)] += 1
+            tally.latency_sum += latency
+
+    def finished(self, job: str, counter: int | None, duration: float | None) -> None:
+        tally = self._of(job)
+        with self.lock:
+            if counter is not None:
+                tally.counts[counter] += 1
+            if duration is not None:
+                tally.duration[bisect_left(BUCKETS, duration)] += 1
+                tally.duration_sum += duration
+
+    def collect(self) -> Iterator[Any]:
+        from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily
+
+        with self.lock:
+            tallies = [(job, list(t.counts), list(t.latency), t.latency_sum,
+                        list(t.duration), t.duration_sum) for job, t in self.by_job.items()]
+        counters = [CounterMetricFamily(name, doc, labels=["job"]) for name, doc in _COUNTERS]
+        histograms = [HistogramMetricFamily(name, doc, labels=["job"])
+                      for name, doc in _HISTOGRAMS]
+        for job, counts, latency, latency_sum, duration, duration_sum in tallies:
+            for family, value in zip(counters, counts, strict=True):
+                family.add_metric([job], value)
+            histograms[0].add_metric([job], _cumulative(duration), duration_sum)
+            histograms[1].add_metric([job], _cumulative(latency), latency_sum)
+        yield from counters
+        yield from histograms
+
+
+def _cumulative(counts: list[int]) -> list[tuple[str, float]]:
+    """Per-bucket counts as Prometheus' cumulative ``(le, count)`` pairs."""
+    total, pairs = 0, []
+    for bound, count in zip(BUCKETS, counts, strict=True):
+        total += count
+        pairs.append(("+Inf" if bound == float("inf") else repr(float(bound)), float(total)))
+    return pairs
+
+
+_COUNTERS = (("conveyor_attempts_started", "Attempts started"),
+             ("conveyor_attempts_completed", "Attempts that completed"),
+             ("conveyor_attempts_failed", "Attempts that failed for good"),
+             ("conveyor_attempts_retried", "Attempts that failed and were scheduled to retry"))
+_HISTOGRAMS = (("conveyor_run_duration_seconds", "Time from an attempt's start to its outcome"),
+               ("conveyor_start_latency_seconds",
+                "Time from a job being due to its attempt starting"))
+
+
+class _Shared:
+    """Attempt figures as ``prometheus_client`` metrics, which write them to the files of
+    ``$PROMETHEUS_MULTIPROC_DIR`` for the host's other processes to sum."""
+
+    def __init__(self, registry: Any) -> None:
+        from prometheus_client import Counter, Histogram
+
+        self.counters = [Counter(name, doc, ["job"], registry=registry) for name, doc in _COUNTERS]
+        self.histograms = [Histogram(name, doc, ["job"], buckets=BUCKETS, registry=registry)
+                           for name, doc in _HISTOGRAMS]
+        self.by_job: dict[str, tuple[Any, ...]] = {}
+
+    def _of(self, job: str) -> tuple[Any, ...]:
+        children = self.by_job.get(job)
+        if children is None:
+            children = self.by_job[job] = tuple(
+                metric.labels(job) for metric in (*self.counters, *self.histograms))
+        return children
+
+    def started(self, job: str, latency: float) -> None:
+        children = self._of(job)
+        children[0].inc()
+        children[5].observe(latency)
+
+    def finished(self, job: str, counter: int | None, duration: float | None) -> None:
+        children = self._of(job)
+        if counter is not None:
+            children[counter].inc()
+        if duration is not None:
+            children[4].observe(duration)
+
+
+class _Instruments:
+    """This process's attempt figures (once per process, shared by every app in it)."""
+
+    def __init__(self) -> None:
+        from prometheus_client import CollectorRegistry
 
         self.registry = CollectorRegistry(auto_describe=True)
-        labels = ["job"]
-        r = self.registry
-        self.started = Counter("conveyor_attempts_started", "Attempts started", labels,
-                               registry=r)
-        self.completed = Counter("conveyor_attempts_completed", "Attempts that completed",
-                                 labels, registry=r)
-        self.failed = Counter("conveyor_attempts_failed", "Attempts that failed for good",
-                              labels, registry=r)
-        self.retried = Counter("conveyor_attempts_retried",
-                               "Attempts that failed and were scheduled to retry", labels,
-                               registry=r)
-        self.duration = Histogram("conveyor_run_duration_seconds",
-                                  "Time from an attempt's start to its outcome", labels,
-                                  buckets=BUCKETS, registry=r)
-        self.latency = Histogram("conveyor_start_latency_seconds",
-                                 "Time from a job being due to its attempt starting", labels,
-                                 buckets=BUCKETS, registry=r)
+        self.sink: _Tallies | _Shared
+        if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            self.sink = _Shared(self.registry)
+        else:
+            self.sink = _Tallies()
+            self.registry.register(self.sink)
 
 
 _instruments: _Instruments | None = None
@@ -82,38 +184,23 @@ def instruments() -> _Instruments:
 
 class MetricsObserver:
     """Counts attempts for Prometheus (a :class:`conveyor.observe.InlineObserver`: a few
-    counter increments in place, no task per job)."""
+    additions in place, no task per job)."""
 
     def __init__(self) -> None:
-        self.m = instruments()
-        # job name -> its labelled (started, completed, failed, retried, duration, latency)
-        self.by_job: dict[str, tuple[Any, ...]] = {}
-
-    def _of(self, job: str) -> tuple[Any, ...]:
-        children = self.by_job.get(job)
-        if children is None:
-            m = self.m
-            children = self.by_job[job] = tuple(
-                metric.labels(job) for metric in (m.started, m.completed, m.failed,
-                                                  m.retried, m.duration, m.latency))
-        return children
+        self.sink = instruments().sink
 
     def started_now(self, job: ClaimedJob) -> None:
-        children = self._of(job.job)
-        children[0].inc()
-        children[5].observe(max(0.0, job.started_at - job.run_at))
+        self.sink.started(job.job, max(0.0, job.started_at - job.run_at))
 
     def finished_now(
         self, job: ClaimedJob, outcome: Outcome | None, error: BaseException | None
     ) -> None:
         if outcome is None:
             return
-        children = self._of(job.job)
-        counter = _COUNTER_OF.get(outcome.state)
-        if counter is not None:
-            children[counter].inc()
+        duration = None
         if outcome.state != "waiting":
-            children[4].observe(max(0.0, outcome.finished_at - job.started_at))
+            duration = max(0.0, outcome.finished_at - job.started_at)
+        self.sink.finished(job.job, _COUNTER_OF.get(outcome.state), duration)
 
     def watching_rescues(self) -> bool:
         return True
@@ -124,10 +211,10 @@ class MetricsObserver:
         for record in records:
             counter = _RESCUE_COUNTER.get(rescued_event(record))
             if counter is not None:
-                self._of(record.job)[counter].inc()
+                self.sink.finished(record.job, counter, None)
 
 
-# An outcome's state -> the index of the counter it counts in MetricsObserver._of
+# An outcome's state -> the index of the counter it counts (_COUNTERS)
 _COUNTER_OF = {"completed": 1, "failed": 2, "pending": 3}
 # A rescue's event (conveyor.observe.rescued_event) -> the index of the counter it counts in
 _RESCUE_COUNTER: dict[str | None, int] = {"retrying": 3, "failed": 2}
