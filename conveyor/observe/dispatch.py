@@ -17,6 +17,9 @@ if TYPE_CHECKING:
 log = logging.getLogger("conveyor.worker")
 
 Call = Callable[["WorkerObserver"], Awaitable[None]]
+# What an observer may raise and is logged for: asyncio would carry KeyboardInterrupt and
+# SystemExit out of the worker's loop, stopping it with every lease it holds.
+_OBSERVER_ERRORS = (Exception, KeyboardInterrupt, SystemExit)
 
 
 class Dispatch:
@@ -57,7 +60,7 @@ class Dispatch:
         for inline in self._inline:
             try:
                 inline.started_now(job)
-            except Exception:
+            except _OBSERVER_ERRORS:
                 log.exception("observer %r failed for job %s", inline, job.id)
         if self._async:
             observers = self._watching("started")
@@ -71,7 +74,7 @@ class Dispatch:
         for inline in self._inline:
             try:
                 inline.finished_now(job, outcome, error)
-            except Exception:
+            except _OBSERVER_ERRORS:
                 log.exception("observer %r failed for job %s", inline, job.id)
         if self._async:
             observers = self._watching("finished")
@@ -88,7 +91,9 @@ class Dispatch:
             for observer in observers:
                 try:
                     await call(observer)
-                except Exception:
+                except asyncio.CancelledError:
+                    raise
+                except BaseException:  # KeyboardInterrupt, SystemExit: not out of the loop
                     log.exception("observer %r failed for job %s", observer, job_id)
 
         task = asyncio.create_task(run())

@@ -281,7 +281,9 @@ async def call_hook(hook: Registered, event: str, record: JobRecord,
             result = await asyncio.to_thread(hook.call, record, error)
             if inspect.isawaitable(result):
                 await result
-    except Exception:
+    except asyncio.CancelledError:
+        raise
+    except BaseException:  # KeyboardInterrupt, SystemExit too: a hook never stops a worker
         _failed(hook, event, record)
 
 
@@ -295,7 +297,7 @@ def _call_all_sync(hooks: list[Registered], event: str, records: list[JobRecord]
                 result = hook.call(record, None)
                 if inspect.isawaitable(result):
                     asyncio.run_coroutine_threadsafe(_wait(result), loop).result()
-            except Exception:
+            except BaseException:  # KeyboardInterrupt, SystemExit too (see call_hook)
                 _failed(hook, event, record)
 
 

@@ -58,12 +58,15 @@ class JobRunner:
         try:
             with tracing.current(self.app, claimed):
                 if definition.isolation == "process":
-                    result = await self._isolated(definition, claimed)
+                    result = await _carried(self._isolated(definition, claimed))
                 elif claimed.timeout:
-                    result = await _within(self._invoke(definition, claimed), claimed)
+                    result = await _within(_carried(self._invoke(definition, claimed)),
+                                           claimed)
                 else:
-                    result = await self._invoke(definition, claimed)
+                    result = await _carried(self._invoke(definition, claimed))
             return self._completed(definition, claimed, result)
+        except _Raised as raised:  # the job's own KeyboardInterrupt or SystemExit
+            return self._caught(definition, claimed, raised.exc)
         except (Exception, SystemExit, Suspend) as exc:  # sys.exit() fails the job only
             return self._caught(definition, claimed, exc)
         except asyncio.CancelledError as exc:
@@ -244,6 +247,24 @@ class JobRunner:
             with contextlib.suppress(asyncio.CancelledError):
                 await asyncio.wait([future])
             raise
+
+
+class _Raised(Exception):
+    """A KeyboardInterrupt or SystemExit raised by a job's own code, carried as an
+    Exception: asyncio re-raises those two out of the event loop from any task they end,
+    which stopped the worker with this attempt (and every other it held) left running."""
+
+    def __init__(self, exc: BaseException) -> None:
+        super().__init__(exc)
+        self.exc = exc
+
+
+async def _carried(attempt: Coroutine[Any, Any, Any]) -> Any:
+    """Await a job's attempt; its KeyboardInterrupt or SystemExit comes out as _Raised."""
+    try:
+        return await attempt
+    except (KeyboardInterrupt, SystemExit) as exc:
+        raise _Raised(exc) from None
 
 
 def _not_retried(error: str, why: str) -> str:

@@ -105,6 +105,38 @@ def test_async_hook_and_a_failing_hook_never_fail_the_job(
     assert "hook broke" in caplog.text
 
 
+def test_a_hook_raising_keyboard_interrupt_or_system_exit_is_logged_and_the_worker_goes_on(
+    app: Conveyor, caplog: pytest.LogCaptureFixture
+) -> None:
+    """asyncio carries those two out of the worker's loop from any task they end: raised by
+    a hook (sync in its thread, or async), they stopped the worker with its leases held."""
+    got: list[int] = []
+
+    @app.on("completed")
+    def interrupts(record: Any, error: BaseException | None = None) -> None:
+        raise KeyboardInterrupt("hook ✗")
+
+    @app.on("completed")
+    async def exits(record: Any, error: BaseException | None = None) -> None:
+        raise SystemExit("async hook ✗")
+
+    @app.on("completed")
+    async def record_it(record: Any, error: BaseException | None = None) -> None:
+        got.append(record.id)
+
+    @app.job
+    def ok(n: int) -> int:
+        return n
+
+    handles = [ok(n).run_now() for n in range(4)]
+    with caplog.at_level(logging.ERROR, logger="conveyor"):
+        drain(app, concurrency=2)
+    assert sorted(got) == sorted(h.id for h in handles)
+    assert [h.result(timeout=5) for h in handles] == list(range(4))
+    assert caplog.text.count("KeyboardInterrupt: hook ✗") == 4
+    assert caplog.text.count("SystemExit: async hook ✗") == 4
+
+
 def test_cancelled_hooks_fire_once(app: Conveyor) -> None:
     seen = _recorder(app)
     release = threading.Event()

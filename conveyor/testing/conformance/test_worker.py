@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from conveyor import Conveyor
+from conveyor import Conveyor, Retry
 from conveyor.worker import Worker
 
 from .helpers import wait_for, worker_thread
@@ -226,3 +226,45 @@ def test_a_quiet_worker_runs_a_retry_another_worker_stored_when_it_is_due(
                                     delay=0.2)])
         wait_for(lambda: bool(runs), timeout=10)
     assert runs[0] - stored < 3.0  # told of the retry's due time, not the next 5 s read
+
+
+def test_an_async_job_raising_keyboard_interrupt_or_system_exit_fails_only_its_attempt(
+    app: Conveyor,
+) -> None:
+    """asyncio re-raises KeyboardInterrupt and SystemExit out of the loop from a task they
+    end: raised by a job's coroutine (with a timeout or not, a durable run's step too), they
+    fail or retry that attempt like any error, as they do for a sync job."""
+    @app.job(retry=Retry(retries=1, wait=0))
+    async def interrupted(kind: str) -> None:
+        raise KeyboardInterrupt(f"{kind} ✗") if kind != "exit" else SystemExit(4)
+
+    @app.job(timeout=30)
+    async def timed(kind: str) -> None:
+        raise KeyboardInterrupt(f"{kind} ✗") if kind != "exit" else SystemExit(5)
+
+    def step() -> None:
+        raise KeyboardInterrupt("step ✗")
+
+    @app.job
+    async def durable(io: Any) -> None:
+        await io.task("step", step)
+
+    @app.job
+    def fine(n: int) -> int:
+        return n
+
+    broken = [interrupted("interrupt").run_now(), interrupted("exit").run_now(),
+              timed("interrupt").run_now(), timed("exit").run_now(), durable().run_now()]
+    good = [fine(n).run_now() for n in range(6)]
+    app.run_worker(burst=True, concurrency=3)
+    errors = []
+    for handle, attempts in zip(broken, [2, 2, 1, 1, 1], strict=True):
+        record = app.get_job(handle.id)
+        assert record is not None and (record.state, record.attempts) == ("failed", attempts)
+        assert record.error is not None and "raise" in record.error["traceback"]
+        errors.append((record.error["type"], record.error["message"]))
+    assert errors == [("KeyboardInterrupt", "interrupt ✗"), ("SystemExit", "4"),
+                      ("KeyboardInterrupt", "interrupt ✗"), ("SystemExit", "5"),
+                      ("KeyboardInterrupt", "step ✗")]
+    assert [h.result(timeout=5) for h in good] == list(range(6))
+    assert app.count(state="running") == 0
