@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from typing import Any
 
 from conveyor.errors import ConfigurationError
@@ -36,7 +37,15 @@ def contains(payload: Any, subset: Any) -> bool:
         return all(any(contains(p, s) for p in payload) for s in subset)
     if isinstance(subset, bool) or isinstance(payload, bool):
         return subset is payload
+    if isinstance(subset, (int, float)) and isinstance(payload, (int, float)):
+        return _decimal(payload) == _decimal(subset)
     return bool(payload == subset)
+
+
+def _decimal(number: float) -> Decimal:
+    """The value of a number's JSON text, which ``jsonb`` compares: ``float(2**70)`` is
+    written ``1.1805916207174113e+21``, a number other than ``2**70``."""
+    return Decimal(repr(number)) if isinstance(number, float) else Decimal(number)
 
 
 def check_states(states: Any) -> list[str]:
