@@ -38,6 +38,13 @@ class StoreError(ConveyorError):
     """The store cannot be opened or reached (locked, corrupt, unreachable)."""
 
 
+def store_closed(kind: str) -> StoreError:
+    """What every store (``kind``: SQLite, PostgreSQL, memory) raises once its app was
+    closed."""
+    return StoreError(f"this {kind} store is closed (its app was closed); open a new "
+                      "Conveyor(...) to use it again")
+
+
 class AttemptCrashed(ConveyorError):
     """The child process of an ``isolation="process"`` attempt died: its message is the
     exit status (``killed by SIGABRT``)."""

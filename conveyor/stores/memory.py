@@ -33,13 +33,15 @@ class LocalWaiter:
 
 class MemoryStore(SQLiteStore):
     def __init__(self, url: str = "memory://") -> None:
-        super().__init__(url, ":memory:", shared=Locked(connect(":memory:")))
+        super().__init__(url, ":memory:", shared=Locked(connect(":memory:"), "memory"))
 
     def clone(self) -> MemoryStore:
         return self  # one shared connection; its lock serialises threads
 
     def close(self) -> None:
-        """Keep the data while the app lives; dropped with the object."""
+        """Drop the data: the store refuses every call from now on, as the others do
+        (a worker's clone is this store, and a worker never closes the app's)."""
+        self.db.close()
 
     def open_waiter(self) -> Waiter:
         return LocalWaiter(self._changed)

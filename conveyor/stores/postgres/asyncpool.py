@@ -24,7 +24,7 @@ from psycopg import errors as pg_errors
 from psycopg.pq import TransactionStatus
 
 from conveyor.clock import Clock, epoch
-from conveyor.errors import PayloadError, StoreError, StoreUnavailable
+from conveyor.errors import PayloadError, StoreUnavailable, store_closed
 from conveyor.stores.base import NewJob
 from conveyor.stores.postgres.connection import (
     RESET_CLOCK,
@@ -97,7 +97,7 @@ class AsyncPool:
         loop = asyncio.get_running_loop()
         with self._lock:
             if self._closed:
-                raise StoreError("this PostgreSQL store is closed")
+                raise store_closed("PostgreSQL")
             conns = self._loops.get(loop)
             if conns is not None:
                 return conns

@@ -25,6 +25,7 @@ from conveyor.errors import (
     StoreError,
     StoreUnavailable,
     UniqueViolation,
+    store_closed,
 )
 
 log = logging.getLogger("conveyor.postgres")
@@ -199,7 +200,7 @@ class Database:
     def pool(self) -> ConnectionPool[psycopg.Connection[Any]]:
         with self._lock:
             if self._closed:
-                raise StoreError("this PostgreSQL store is closed")
+                raise store_closed("PostgreSQL")
             if self._pool is None:
                 self._pool = ConnectionPool(
                     self.settings.conninfo, kwargs=self.settings.connect_kwargs(),

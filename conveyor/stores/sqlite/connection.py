@@ -16,6 +16,7 @@ from conveyor.errors import (
     StoreDataError,
     StoreError,
     UniqueViolation,
+    store_closed,
 )
 from conveyor.stores.sqlite.schema import available, statements
 
@@ -129,8 +130,9 @@ def _is_busy(exc: sqlite3.Error) -> bool:
 class Locked:
     """One connection used by several threads, one statement group at a time."""
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    def __init__(self, conn: sqlite3.Connection, kind: str = "SQLite") -> None:
         self.conn = conn
+        self.kind = kind  # in the error once closed: "SQLite", "memory"
         self.lock = threading.RLock()
         self.closed = False
         # The connection's busy timeout is BUSY_TIMEOUT (statements outside a transaction
@@ -153,8 +155,7 @@ class Locked:
 
     def _check_open(self) -> None:
         if self.closed:
-            raise StoreError("this SQLite store is closed (its app was closed); open a new "
-                             "Conveyor(...) to use it again")
+            raise store_closed(self.kind)
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:

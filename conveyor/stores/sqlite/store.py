@@ -70,6 +70,7 @@ class SQLiteStore(
         self.clock = clock
 
     def clone(self) -> SQLiteStore:
+        self.db._check_open()  # a closed app's store opens no more connections
         store = SQLiteStore(self.url, self.path, changed=self._changed)
         store.clock = self.clock
         return store

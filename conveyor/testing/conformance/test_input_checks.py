@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from conveyor import ArgumentsError, ConfigurationError, Conveyor
+from conveyor.errors import StoreError
+
+from .helpers import NewApp
 
 
 def test_wrong_arguments_are_refused_when_triggered(app: Conveyor) -> None:
@@ -41,3 +46,24 @@ def test_text_search_treats_percent_and_underscore_literally(app: Conveyor) -> N
 def test_blank_store_url_is_refused() -> None:
     with pytest.raises(ConfigurationError, match="invalid store URL ''; accepted: sqlite:///"):
         Conveyor("")
+
+
+def test_a_closed_app_refuses_triggers_reads_and_workers(new_app: NewApp) -> None:
+    app = new_app()
+
+    @app.job
+    def work(n: int) -> int:
+        return n
+
+    handle = work(0).run_now()
+    app.close()
+    calls: list[Any] = [
+        lambda: work(1).run_now(), lambda: work(2).run_in(1, "hour"),
+        lambda: app.enqueue_many([work(3)]), lambda: app.send_event("closed.app", {}),
+        lambda: app.schedule_job(type="work", data=4, schedule="every day"),
+        lambda: app.get_job(handle.id), lambda: app.count(), lambda: app.cancel_jobs(),
+        lambda: app.run_worker(burst=True),
+    ]
+    for call in calls:
+        with pytest.raises(StoreError, match="store is closed"):
+            call()
