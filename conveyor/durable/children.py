@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from conveyor.errors import ConfigurationError, JobFailed, Suspend
 from conveyor.jobs import JobCall
+from conveyor.observe import tracing
 from conveyor.serialization import as_error, read_error, read_stored
 from conveyor.timeunits import FAR_FUTURE
 
@@ -66,8 +67,7 @@ async def run_children(run: Run, method: str, key: str, calls: Sequence[Any]) ->
         token = run.claimed.token
         if stored is None:
             seq = run.seq
-            if not await run.call(run.store.start_children, run.id, token, seq,
-                                  _rows(run, checked, seq)):
+            if not await _start(run, token, seq, _rows(run, checked, seq)):
                 raise Suspend(FAR_FUTURE)
             jobs = sorted({c.definition.id for c in checked})
             step = run.new_step("children", key, digest, state="waiting",
@@ -96,6 +96,22 @@ async def run_children(run: Run, method: str, key: str, calls: Sequence[Any]) ->
         await run.save(stored)
         done: list[Any] = json.loads(stored.output)
         return done
+
+
+async def _start(run: Run, token: int, seq: int, rows: list[NewJob]) -> bool:
+    """Store the children of step ``seq`` (False when the run's lease is gone), each in a
+    trigger span of its own under the run's attempt span when tracing is on."""
+    if not tracing.enabled():
+        return await run.call(run.store.start_children, run.id, token, seq, rows)
+    spans = tracing.trigger_spans(rows)
+    try:
+        started = await run.call(run.store.start_children, run.id, token, seq, rows)
+        ids = [o[1] for o in await run.call(run.store.children_outcomes, run.id, seq)]
+    except BaseException as exc:
+        tracing.end_trigger_spans(spans, [], exc)
+        raise
+    tracing.end_trigger_spans(spans, ids if started else [])
+    return started
 
 
 async def _suspend(run: Run, token: int, step: StepRow) -> None:

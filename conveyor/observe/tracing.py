@@ -50,11 +50,11 @@ def _ns(seconds: float) -> int:
     return int(seconds * 1_000_000_000)
 
 
-def traced_insert(jobs: Sequence[NewJob], insert: Callable[[], list[int]]) -> list[int]:
-    """Run ``insert`` (which stores ``jobs``) inside one trigger span per job, each job
-    carrying its span's context."""
+def trigger_spans(jobs: Sequence[NewJob]) -> list[Any]:
+    """Start one trigger span per job (a child of the current span), each job carrying
+    its span's context; end them with :func:`end_trigger_spans` once they are stored."""
     from opentelemetry import propagate, trace
-    from opentelemetry.trace import SpanKind, StatusCode
+    from opentelemetry.trace import SpanKind
 
     tracer = trace.get_tracer(TRACER)
     spans = []
@@ -68,17 +68,34 @@ def traced_insert(jobs: Sequence[NewJob], insert: Callable[[], list[int]]) -> li
         propagate.inject(carrier, context=trace.set_span_in_context(span))
         job.trace_context = json.dumps(carrier, separators=(",", ":"))
         spans.append(span)
+    return spans
+
+
+def end_trigger_spans(spans: Sequence[Any], ids: Sequence[int],
+                      error: BaseException | None = None) -> None:
+    """End the spans of :func:`trigger_spans`: with the stored jobs' ids, or failed."""
+    from opentelemetry.trace import StatusCode
+
+    for span in spans:
+        if error is not None:
+            span.record_exception(error)
+            span.set_status(StatusCode.ERROR, str(error))
+    for span, job_id in zip(spans, ids, strict=False):
+        span.set_attribute("conveyor.run_id", job_id)
+    for span in spans:
+        span.end()
+
+
+def traced_insert(jobs: Sequence[NewJob], insert: Callable[[], list[int]]) -> list[int]:
+    """Run ``insert`` (which stores ``jobs``) inside one trigger span per job, each job
+    carrying its span's context."""
+    spans = trigger_spans(jobs)
     try:
         ids = insert()
     except BaseException as exc:
-        for span in spans:
-            span.record_exception(exc)
-            span.set_status(StatusCode.ERROR, str(exc))
-            span.end()
+        end_trigger_spans(spans, [], exc)
         raise
-    for span, job_id in zip(spans, ids, strict=False):
-        span.set_attribute("conveyor.run_id", job_id)
-        span.end()
+    end_trigger_spans(spans, ids)
     return ids
 
 
@@ -86,6 +103,8 @@ class TracingObserver:
     """One span per attempt, a child of the trigger's span (an InlineObserver)."""
 
     def __init__(self) -> None:
+        # By (job id, claim token): a durable run's next execution (the same attempt) may
+        # be claimed before the last one's outcome is reported.
         self.spans: dict[tuple[int, int], Any] = {}
 
     def started_now(self, job: ClaimedJob) -> None:
@@ -107,14 +126,14 @@ class TracingObserver:
                         "conveyor.attempt": job.attempt, "conveyor.queue": job.queue,
                         "messaging.system": "conveyor", "messaging.operation": "process"},
         )
-        self.spans[(job.id, job.attempt)] = span
+        self.spans[(job.id, job.token)] = span
 
     def finished_now(
         self, job: ClaimedJob, outcome: Outcome | None, error: BaseException | None
     ) -> None:
         if not self.spans:
             return
-        span = self.spans.pop((job.id, job.attempt), None)
+        span = self.spans.pop((job.id, job.token), None)
         if span is None:
             return
         from opentelemetry.trace import StatusCode
@@ -139,7 +158,7 @@ def current(app: object, job: ClaimedJob) -> contextlib.AbstractContextManager[A
     if _trace is not None:
         for observer in getattr(app, "observers", ()):
             if isinstance(observer, TracingObserver):
-                span = observer.spans.get((job.id, job.attempt))
+                span = observer.spans.get((job.id, job.token))
     if span is None:
         return contextlib.nullcontext()
     manager: contextlib.AbstractContextManager[Any] = _trace.use_span(

@@ -85,3 +85,25 @@ def test_nothing_is_traced_without_a_provider(app: Conveyor) -> None:
 
     noop().run_now()
     app.run_worker(burst=True)
+
+
+def test_overlapping_executions_of_one_attempt_each_end_their_own_span(
+    spans: InMemorySpanExporter,
+) -> None:
+    """A durable run's next execution (the same attempt) may be claimed before the last
+    one's outcome is reported: each execution's span ends with its own outcome."""
+    from conveyor.observe.tracing import TracingObserver
+    from conveyor.stores.base import ClaimedJob, Outcome
+
+    observer = TracingObserver()
+    first, second = (ClaimedJob(id=7, job="flow", args="[]", kwargs="{}", attempt=1,
+                                token=token, max_attempts=1, retry=None, timeout=None,
+                                run_at=1.0, started_at=started)
+                     for token, started in ((11, 1.0), (12, 2.0)))
+    observer.started_now(first)
+    observer.started_now(second)
+    observer.finished_now(first, Outcome(7, 11, "waiting", 1.5), None)
+    observer.finished_now(second, Outcome(7, 12, "completed", 2.5), None)
+    runs = sorted(_by_name(spans, "conveyor.run flow"), key=lambda s: s.start_time)
+    assert [s.attributes["conveyor.outcome"] for s in runs] == ["waiting", "completed"]
+    assert not observer.spans
