@@ -81,6 +81,9 @@ class Conveyor:
             )
         self.url = check_store(store).url if store is not None else resolve_url(url)
         check_options(self.url, store_options, _OPTIONS)
+        override = readonly.overriding_url()  # the command line's --url
+        if store is None and override is not None and override != self.url:
+            self.url, store_options = override, {}  # the options were for the other store
         # Payloads and results: nesting depth and UTF-8 JSON bytes (SPEC-style limits).
         self.limits = Limits(max_depth, max_payload)
         lease_seconds = coerce_seconds("lease", lease)

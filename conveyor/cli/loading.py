@@ -1,8 +1,9 @@
 """Finding the app a command works on: ``module:attr`` or ``path/to/app.py[:attr]``.
 
 ``--url`` wins over the app's own store URL. It is set as ``$CONVEYOR_URL`` while the
-app is imported, so an app built with ``Conveyor()`` opens that store directly; an app
-that names its URL in code is switched to the ``--url`` store right after import
+app is imported, and an app built by URL there opens the ``--url`` store instead of its
+own, which is never opened (:func:`conveyor.readonly.store_url`); an app given a
+``store=`` object (or imported earlier) is switched to it right after import
 (:meth:`conveyor.Conveyor.reopen`).
 """
 
@@ -19,6 +20,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING
 
+from conveyor import readonly
 from conveyor.errors import ConfigurationError, ConveyorError
 
 if TYPE_CHECKING:
@@ -36,7 +38,7 @@ class AppNotFound(ConfigurationError):
 
 def load_app(spec: str, url: str | None = None) -> Conveyor:
     """Import the app ``spec`` names, with its store switched to ``url`` when given."""
-    with _store_url(url):
+    with _store_url(url), readonly.store_url(url):
         target, attr = split_spec(spec)
         module = import_file(target) if is_file_spec(target) else import_module(target)
         app = find_app(module, attr, target)
