@@ -18,6 +18,7 @@ from conveyor.observe.hooks import Hook, Hooks
 from conveyor.options import (
     Duration,
     JobOptions,
+    coerce_name,
     coerce_queue,
     coerce_seconds,
     coerce_version,
@@ -134,8 +135,9 @@ class Definitions:
                 "app.schedule(...) or app.event(...)"
             )
         definition = JobDefinition(
-            app=self._app, id=job_id, fn=fn, options=job_options, name=options.get("name"),
-            version=version, trigger=trigger, kind=kind, **flow_options(options),
+            app=self._app, id=job_id, fn=fn, options=job_options,
+            name=coerce_name(options.get("name")), version=version, trigger=trigger, kind=kind,
+            **flow_options(options),
         )
         if definition.isolation == "process":
             check_isolated(definition)

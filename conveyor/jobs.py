@@ -326,8 +326,11 @@ class JobHandle:
 
 def poll_pauses(timeout: float | None) -> Iterator[float | None]:
     """Growing pauses between polls; None once the timeout has passed."""
-    if timeout is not None and not timeout >= 0:  # NaN too: it would never pass
-        raise ValueError(f"timeout must be None or seconds >= 0, not {timeout!r}")
+    if timeout is not None and (  # NaN too: it would never pass
+            isinstance(timeout, bool) or not isinstance(timeout, (int, float))
+            or not timeout >= 0):
+        raise ValueError(
+            f"timeout must be None or a number of seconds >= 0, not {timeout!r}")
     deadline = None if timeout is None else time.monotonic() + timeout
     pause = 0.002
     while True:

@@ -14,7 +14,7 @@ from typing import Any, TypedDict
 from conveyor.errors import ConfigurationError
 from conveyor.priority import priority_value
 from conveyor.retry import Retry, coerce_retry
-from conveyor.text import check_identifier
+from conveyor.text import check_identifier, check_text
 from conveyor.timeunits import parse_duration
 
 Duration = float | timedelta | str | None  # seconds, a timedelta or text ("7 days")
@@ -92,6 +92,17 @@ def coerce_version(value: Any) -> str | None:
             "'2.0.0-beta.1' or '1.0.0+build.5' (MAJOR.MINOR.PATCH)"
         )
     return value
+
+
+def coerce_name(value: Any) -> str | None:
+    """A job's ``name=`` (its display name in the dashboard and the CLI): None or text."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise ConfigurationError(
+            f"invalid name {value!r}; accepted: a str (the job's display name) or None"
+        )
+    return check_text(value, "name")
 
 
 def flag(name: str, value: object) -> bool:

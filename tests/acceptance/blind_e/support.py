@@ -66,3 +66,17 @@ def contains(payload: Any, subset: Any) -> bool:
 
 def _decimal(number: float) -> Decimal:
     return Decimal(repr(number)) if isinstance(number, float) else Decimal(number)
+
+
+def refused(call: Any, *needles: str, error: type[BaseException] = ValueError) -> str:
+    """Run ``call()``, which must raise ``error`` (ValueError by default) whose message
+    names each of ``needles`` (what was wrong, what is accepted); the message."""
+    try:
+        call()
+    except error as exc:
+        text = str(exc)
+    else:
+        raise AssertionError(f"{call} was not refused")
+    missing = [n for n in needles if n.lower() not in text.lower()]
+    assert not missing, f"{missing} not in {text!r}"
+    return text
