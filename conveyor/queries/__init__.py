@@ -13,9 +13,11 @@ from conveyor.cleanup import CleanupPolicies
 from conveyor.errors import ConfigurationError
 from conveyor.jobs import SYSTEM_JOBS, JobDefinition, system_runs
 from conveyor.observe.hooks import Hooks
-from conveyor.options import coerce_owner
+from conveyor.options import coerce_owner, flag
 from conveyor.queries.arguments import (
+    id_bound,
     job_ids_of,
+    read_count,
     read_id,
     read_run_id,
     read_text,
@@ -93,6 +95,11 @@ class Queries:
         # year 9999) are refused, or match nothing, alike on every store.
         if data is not None:
             dumps(data, "data", _ANY_STORED)
+        if ids is not None:
+            ids = [i for i in map(read_id, ids) if storable(i)]
+        parent_id = read_run_id("parent", parent)
+        if parent_id is not None and not storable(parent_id):
+            ids, parent_id = [], None  # no stored job has a parent past 64 bits
         return JobFilter(
             states=check_states(state) or None,
             jobs=read_texts("job", job_ids_of(job)),
@@ -104,12 +111,12 @@ class Queries:
             text=read_text("text", text),
             created_after=self._instant("since", since),
             created_before=self._instant("until", until),
-            ids=None if ids is None else [i for i in map(read_id, ids) if storable(i)],
+            ids=ids,
             schedule_id=schedule_id,
             event_id=event_id,
-            id_below=before_id,
-            id_above=after_id,
-            parent_id=read_run_id("parent", parent),
+            id_below=id_bound(read_run_id("before_id", before_id)),
+            id_above=id_bound(read_run_id("after_id", after_id)),
+            parent_id=parent_id,
             # conveyor's own jobs only when asked for by name, id or schedule
             hidden_jobs=SYSTEM_JOBS if job is None and ids is None and schedule_id is None
             else None,
@@ -163,9 +170,8 @@ class Queries:
         """Stored jobs matching ``state``, ``job``, ``queue``, ``owner``, ``key``, ``data``,
         ``text``, ``since``/``until`` (created between), ``before_id``/``after_id`` (ids
         between, for keyset paging), newest first; all of them unless ``limit`` is given."""
-        limit = _MAX_ROWS if limit is None else limit
-        if limit < 0 or offset < 0:
-            raise ConfigurationError("limit and offset must be >= 0")
+        limit = _MAX_ROWS if limit is None else read_count("limit", limit)
+        offset, newest_first = read_count("offset", offset), flag("newest_first", newest_first)
         flt = self._filter(**_check_filters("jobs_list", filters))
         limit, offset = min(limit, _MAX_ROWS), min(offset, _MAX_ROWS)  # 64-bit in SQL
         return self._completed(self._store.list_jobs(flt, limit, offset, newest_first))

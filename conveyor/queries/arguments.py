@@ -79,6 +79,22 @@ def stored_id(job_id: Any) -> int | None:
     return number if storable(number) else None
 
 
+def read_count(name: str, value: Any) -> int:
+    """``limit`` / ``offset`` of a list: a whole number >= 0."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ConfigurationError(
+            f"invalid {name} {value!r}: limit and offset must be >= 0 and whole numbers "
+            "(limit=None lists every match)"
+        )
+    return value
+
+
+def id_bound(job_id: int | None) -> int | None:
+    """A bound on ids (``before_id`` / ``after_id``) within 64 bits, which every stored
+    id is: a bound past them keeps the same meaning."""
+    return None if job_id is None else min(max(job_id, -(2**63)), 2**63 - 1)
+
+
 def storable(job_id: int) -> bool:
     """Whether ``job_id`` can be a stored id (64-bit; a larger one is simply unknown)."""
     return -(2**63) <= job_id < 2**63

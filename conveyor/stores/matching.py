@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
 
@@ -52,7 +53,12 @@ def check_states(states: Any) -> list[str]:
     """Normalise a state filter (a name or names) and refuse unknown names."""
     if states is None:
         return []
-    names = [states] if isinstance(states, str) else list(states)
+    if isinstance(states, str):
+        names = [states]
+    elif isinstance(states, Iterable) and not isinstance(states, (bytes, dict)):
+        names = list(states)
+    else:
+        names = [states]  # refused below, naming it
     for name in names:
         if name not in STATES:
             raise ConfigurationError(
