@@ -108,7 +108,8 @@ RETURNING j.id, j.job, j.args, j.kwargs, j.attempts, j.max_attempts, j.retry, j.
 -- One statement per flush, fenced by lease token: outcomes of any kind at once. Fences
 -- test the token only (it is set exactly while a job runs), so the plan is a primary-key
 -- lookup per outcome, never a walk of the running set. %(commit)s = 'off' commits it
--- without waiting for the WAL flush (see PostgresStore's synchronous_complete).
+-- without waiting for the WAL flush (see PostgresStore's synchronous_complete). The
+-- arrays travel in binary (%(x)b): no quoting of every element on the client.
 UPDATE conveyor_jobs AS j SET
     state = o.state,
     result = CASE WHEN o.state = 'completed' THEN o.result ELSE j.result END,
@@ -132,9 +133,9 @@ UPDATE conveyor_jobs AS j SET
         WHEN o.state = 'waiting' THEN coalesce(o.run_at, %(far_future)s) ELSE j.run_at END,
     attempts = CASE WHEN o.state = 'waiting' THEN j.attempts - 1 ELSE j.attempts END,
     rescues = 0, lease_token = NULL, lease_expires_at = NULL, worker_id = NULL
-FROM unnest(%(ids)s::bigint[], %(tokens)s::bigint[], %(states)s::text[],
-    %(results)s::text[], %(errors)s::text[], %(run_ats)s::float8[], %(delays)s::float8[],
-    %(versions)s::text[]) AS o(id, token, state, result, error, run_at, delay, version),
+FROM unnest(%(ids)b::bigint[], %(tokens)b::bigint[], %(states)b::text[],
+    %(results)b::text[], %(errors)b::text[], %(run_ats)b::float8[], %(delays)b::float8[],
+    %(versions)b::text[]) AS o(id, token, state, result, error, run_at, delay, version),
     (SELECT conveyor_now() AS now, set_config('synchronous_commit',
         coalesce(%(commit)s, current_setting('synchronous_commit')), true)) AS t
 WHERE j.id = o.id AND j.lease_token = o.token
@@ -144,7 +145,7 @@ WHERE j.id = o.id AND j.lease_token = o.token
 -- A row another transaction has locked (most often this worker's own completion of it)
 -- is skipped, never waited for: a wait would hold back every other renewal. It is
 -- returned as held (its token as last committed) and renewed by the next heartbeat.
-WITH h AS (SELECT * FROM unnest(%(ids)s::bigint[], %(tokens)s::bigint[]) AS h(id, token)),
+WITH h AS (SELECT * FROM unnest(%(ids)b::bigint[], %(tokens)b::bigint[]) AS h(id, token)),
 free AS (SELECT j.id FROM conveyor_jobs AS j JOIN h ON j.id = h.id AND j.lease_token = h.token
     ORDER BY j.id FOR UPDATE OF j SKIP LOCKED),
 renewed AS (UPDATE conveyor_jobs AS j SET lease_expires_at = conveyor_now() + %(lease)s
@@ -155,7 +156,7 @@ SELECT j.id, j.lease_token FROM conveyor_jobs AS j JOIN h ON j.id = h.id AND j.l
 UPDATE conveyor_jobs AS j SET state = 'pending', run_at = conveyor_now(),
     attempts = j.attempts - 1, started_at = NULL,
     lease_token = NULL, lease_expires_at = NULL, worker_id = NULL
-FROM unnest(%(id)s::bigint[], %(token)s::bigint[]) AS o(id, token)
+FROM unnest(%(id)b::bigint[], %(token)b::bigint[]) AS o(id, token)
 WHERE j.id = o.id AND j.lease_token = o.token
 
 -- name: rescue_progressed
