@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from conveyor.jobs import JobDefinition
     from conveyor.observe import Observer
     from conveyor.registry import JobRegistry
-    from conveyor.stores.base import ClaimedJob, FlowRule, Store
+    from conveyor.stores.base import ClaimedJob, FlowRule, ScheduleStore, Store
 
 
 class Extension(Protocol):
@@ -35,6 +35,11 @@ class Extension(Protocol):
         """See jobs a worker just claimed before they run; returns the ones to run."""
         ...
 
+    def cancelled(self, store: ScheduleStore) -> None:
+        """Jobs were just cancelled by id (``app.cancel``, ``conveyor cancel``, the
+        dashboard) on ``store``."""
+        ...
+
 
 class BaseExtension:
     """An :class:`Extension` that does nothing: subclass it and override what you need."""
@@ -46,6 +51,9 @@ class BaseExtension:
 
     def claimed(self, app: Host, store: Store, jobs: list[ClaimedJob]) -> list[ClaimedJob]:
         return jobs
+
+    def cancelled(self, store: ScheduleStore) -> None:
+        return None
 
 
 class Upkeep(Protocol):

@@ -11,6 +11,7 @@ from typing import Any, Protocol
 
 from conveyor.cleanup import CleanupPolicies
 from conveyor.errors import ConfigurationError
+from conveyor.host import Extension
 from conveyor.jobs import SYSTEM_JOBS, JobDefinition, system_runs
 from conveyor.observe.hooks import Hooks
 from conveyor.options import coerce_owner, flag
@@ -58,6 +59,7 @@ class QueriesHost(Protocol):
     timezone: str
     cleanup: CleanupPolicies
     hooks: Hooks
+    extensions: list[Extension]  # told about cancels (schedules store the next occurrence)
 
     @property
     def store(self) -> QueryStore: ...
@@ -250,6 +252,9 @@ class Queries:
         running = self._ids(watched, "running") - self._ids(watched, LOST) if hooked else set()
         done = [i for start in range(0, len(found), _CHUNK)
                 for i in self._store.cancel_each(found[start:start + _CHUNK], cascade)]
+        if done:
+            for extension in self._app.extensions:
+                extension.cancelled(self._store)
         if hooked:  # (hooks hear only the ones read back cancelled)
             self._cancelled([i for i in dict.fromkeys(done + below) if i not in running])
         return set(done)

@@ -32,7 +32,15 @@ from conveyor.jobs import PURGE_JOB
 from conveyor.options import JobOptions
 from conveyor.schedules.schedule import Schedule, parse_schedule
 from conveyor.serialization import read_stored
-from conveyor.stores.base import ClaimedJob, NewJob, Outcome, ScheduleGap, ScheduleRow, Store
+from conveyor.stores.base import (
+    ClaimedJob,
+    NewJob,
+    Outcome,
+    ScheduleGap,
+    ScheduleRow,
+    ScheduleStore,
+    Store,
+)
 from conveyor.text import clean
 
 if TYPE_CHECKING:
@@ -270,16 +278,16 @@ class Periodic(BaseExtension):
         if again:
             store.add_occurrences(again)
 
-    def maintain(self, app: Host, store: Store, leader: bool) -> None:
-        """Each maintenance pass: save code schedules; the leader stores missing
-        occurrences, purges finished jobs whose retention or remove delay has passed
-        (not only on the hourly cleanup run: a delay of minutes is kept to within a
-        pass) and sets up the retention cleanup schedule once it has work (purging
-        what is due then)."""
-        self.sync(app)
-        self._rows.clear()  # the claim hook re-reads schedules changed by other processes
-        if not leader:
-            return
+    def cancelled(self, store: ScheduleStore) -> None:
+        """A cancelled occurrence skips that occurrence only: store the next one at once
+        (not at the next maintenance pass), so the schedule always shows when it runs."""
+        try:
+            self.fill_gaps(store)
+        except Exception:  # the cancel is done; maintenance stores what is missing
+            log.exception("could not store the next occurrences after a cancel")
+
+    def fill_gaps(self, store: ScheduleStore) -> None:
+        """Store the next occurrence of every active schedule that has none."""
         wanted: list[tuple[NewJob, int]] = []
         for gap in store.schedule_gaps():
             try:
@@ -291,6 +299,18 @@ class Periodic(BaseExtension):
                 wanted.append((job, gap.schedule.revision))
         if wanted:
             store.add_occurrences(wanted)
+
+    def maintain(self, app: Host, store: Store, leader: bool) -> None:
+        """Each maintenance pass: save code schedules; the leader stores missing
+        occurrences, purges finished jobs whose retention or remove delay has passed
+        (not only on the hourly cleanup run: a delay of minutes is kept to within a
+        pass) and sets up the retention cleanup schedule once it has work (purging
+        what is due then)."""
+        self.sync(app)
+        self._rows.clear()  # the claim hook re-reads schedules changed by other processes
+        if not leader:
+            return
+        self.fill_gaps(store)
         first = self._purge_in is not app.store and (store.expiring() or (
             app.event_retention is not None and store.list_events(None, 1, 0)
         ))

@@ -164,3 +164,18 @@ def test_schedule_cron_job_with_seconds_hands_data_and_owner(app: Conveyor) -> N
     assert seen == [{"m": "ü"}]
     assert [r.rescheduled_from for r in follow] == [handle.id]
     assert follow[0].run_at == u(2030, 1, 4, 8, 15, 30) and follow[0].owner == 5
+
+
+def test_cancelling_one_occurrence_stores_the_next_at_once(app: Conveyor) -> None:
+    seen, _ = recorder(app, "tick", trigger=app.every("15 minutes"))
+    with FakeClock(app, start=u(2030, 1, 4, 8, 7)) as clock:
+        run_until_idle(app, clock=clock)
+        [first] = app.jobs_list(job="tick")
+        assert app.cancel(first.id) is True
+        # no worker has run since: the next occurrence is stored all the same
+        assert pending(app, "tick") == [u(2030, 1, 4, 8, 30)]
+        [following] = app.jobs_list(job="tick", state="scheduled")
+        clock.advance(30, "minutes")
+        run_until_idle(app, clock=clock)
+    assert len(seen) == 1
+    assert app.get_job(following.id).state == "completed"  # type: ignore[union-attr]
