@@ -235,7 +235,7 @@ class Queries:
         """Cancel one job that has not finished (a running one stops at its next heartbeat;
         a durable run at its next step). Jobs that depend on it are cancelled too; with
         ``cascade=True`` so are the child runs it started (at any depth)."""
-        found = stored_id(job_id)
+        found, cascade = stored_id(job_id), flag("cascade", cascade)
         return found is not None and found in self.cancel_many([found], cascade)
 
     def cancel_many(self, ids: Sequence[int], cascade: bool = False) -> set[int]:
@@ -319,7 +319,13 @@ class Queries:
     def purge(self, /, *, expired: bool = False, **filters: Any) -> int:
         """Delete finished jobs: all matching ones, or (``expired=True``) those past
         their retention. Returns how many were deleted."""
-        if expired:
+        if flag("expired", expired):
+            if filters:
+                raise TypeError(
+                    f"purge(expired=True) deletes every job past its retention and takes no "
+                    f"filters, got {', '.join(filters)}; purge(**filters) deletes the "
+                    "matching finished jobs"
+                )
             self._app.cleanup.sync(self._store)
             return self._store.purge(None, expired_only=True)
         return self._store.purge(self._filter(**_check_filters("purge", filters)),

@@ -97,3 +97,17 @@ def test_every_record_read_back_has_spec_types(app: Conveyor) -> None:
         check(app.get_job(job_id))
     for rec in app.jobs_list():
         check(rec)
+
+
+def test_purge_and_cancel_flags_are_true_or_false(app: Conveyor) -> None:
+    @app.job
+    def job() -> None: ...
+
+    done, pending = job().run_now(), job().run_in(1, "hour")
+    app.cancel(done.id)
+    refused(lambda: app.purge(expired="yes"), "expired", "True or False")
+    refused(lambda: app.cancel(pending.id, cascade="no"), "cascade", "True or False")
+    # expired=True purges by retention only: a filter with it would be ignored
+    refused(lambda: app.purge(expired=True, job="job"), "job", error=TypeError)
+    assert app.count() == 2 and app.purge(expired=True) == 0
+    assert app.purge(job="job") == 1 and app.count() == 1
