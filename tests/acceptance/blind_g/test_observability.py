@@ -165,3 +165,30 @@ def test_a_durable_run_and_its_child_stay_in_the_trace_of_the_trigger(
         (s.name, s.parent and s.parent.span_id, s.context and s.context.span_id) for s in spans]
     assert kid_trigger.attributes is not None
     assert kid_trigger.attributes["conveyor.run_id"] == rec(capp, h).children[0]
+
+
+def test_a_cascading_cancel_fires_cancelled_once_for_each_run_it_reaches(
+        capp: Conveyor) -> None:
+    calls = _hooks(capp)
+
+    @capp.job
+    async def kid(n: int, io: Any) -> int:
+        await io.wait("nap", 1, "hour")
+        return n
+
+    @capp.job
+    def after(x: int) -> int:
+        return x
+
+    @capp.job
+    async def parent(io: Any) -> Any:
+        return await io.run_jobs("kids", [kid(1), kid(2)])
+
+    h = parent().run_now()
+    drain(capp)
+    after(1).run_now(depends_on=[rec(capp, h).children[0]])
+    calls.clear()
+    assert capp.cancel(h.id, cascade=True)
+    drain(capp)
+    assert sorted(calls) == sorted([("cancelled", job, "cancelled", False)
+                                    for job in ("parent", "kid", "kid", "after")])
