@@ -168,11 +168,14 @@ class JobDefinition:
             try:
                 self.accepts.bind(*args, **kwargs)
             except TypeError as exc:
+                chained = self.input_problem(args, kwargs)
+                also = (f"; with the previous result first, as inside a chain: {chained}"
+                        if chained is not None and chained != str(exc) else "")
                 problem = (
-                    f"job {self.id!r} cannot be called with these arguments ({exc}); "
+                    f"job {self.id!r} cannot be called with these arguments ({exc}{also}); "
                     f"it takes {self.accepts}"
                 )
-                if not self.takes_input(args, kwargs):
+                if chained is not None:
                     raise ArgumentsError(problem) from None
                 # Valid inside conveyor.chain, which hands it the previous result first.
                 return JobCall(self, args, kwargs, problem)
@@ -187,13 +190,18 @@ class JobDefinition:
     def takes_input(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:
         """Whether a call with one more leading positional argument binds (a chain member
         receiving the previous result)."""
+        return self.input_problem(args, kwargs) is None
+
+    def input_problem(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> str | None:
+        """Why a call with one more leading positional argument (a chain member receiving
+        the previous result) does not bind, or None when it does."""
         if self.accepts is None:
-            return True
+            return None
         try:
             self.accepts.bind(None, *args, **kwargs)
-        except TypeError:
-            return False
-        return True
+        except TypeError as exc:
+            return str(exc)
+        return None
 
     def __repr__(self) -> str:
         return f"<job {self.id!r}>"

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from conveyor import Conveyor, JobFailed, Retry, chain, group
+from conveyor import ArgumentsError, Conveyor, JobFailed, Retry, chain, group
 from tests.acceptance.blind_g.support import error_of, rec, settle
 from tests.conformance.helpers import ManualClock, drain
 
@@ -187,3 +187,26 @@ def test_cancel_with_cascade_spares_finished_children_and_reaches_their_dependen
     settle(capp, clock, days=1)
     states = [rec(capp, i).state for i in (h.id, quick, slow_kid, follower.id)]
     assert states == ["cancelled", "completed", "cancelled", "cancelled"]
+
+
+def test_members_that_cannot_take_their_input_are_refused_before_anything_is_stored(
+        app: Conveyor) -> None:
+    add, _ = _jobs(app)
+
+    @app.job
+    def keyed(x: int, *, k: int) -> int:
+        return x + k
+
+    @app.job
+    def nothing() -> int:
+        return 0
+
+    with pytest.raises(ArgumentsError, match="'k'"):
+        chain(add(1), keyed())
+    for build in (lambda: chain(add(), add()), lambda: group(add()),
+                  lambda: chain(add(1), nothing()), lambda: chain(add(1), add(1, 2, 3)),
+                  lambda: chain(group(add(), add(1)), add())):
+        with pytest.raises(ArgumentsError):
+            build().run_now()
+    assert app.count() == 0
+    assert chain(add(1), keyed(k=5)).run_now().ids and app.count() == 2
