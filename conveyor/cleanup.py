@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from conveyor.errors import ConfigurationError
+from conveyor.text import MAX_JOB_ID_BYTES, check_identifier
 
 if TYPE_CHECKING:
     from conveyor.stores.base import MaintenanceStore
@@ -32,7 +33,14 @@ def parse_policies(policies: Iterable[Any]) -> dict[str, float]:
                 f"include(): purge_after_days (or purgeAfterDays) for {policy['type']!r} "
                 f"must be a number >= 0, not {days!r}; e.g. {_EXAMPLE}"
             )
-        found[str(policy["type"])] = float(days) * 86400.0
+        job_type = policy["type"]
+        if not isinstance(job_type, str):
+            raise ConfigurationError(
+                f"include(): a cleanup policy's type is a job id (a str), not {job_type!r}; "
+                f"e.g. {_EXAMPLE}"
+            )
+        check_identifier(job_type, "cleanup policy type", MAX_JOB_ID_BYTES)
+        found[job_type] = float(days) * 86400.0
     return found
 
 

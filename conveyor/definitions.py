@@ -157,9 +157,17 @@ class Definitions:
         jobs, cleanup = part("jobs"), part("cleanup")
         if not isinstance(jobs, Mapping | None):
             raise ConfigurationError("include(): 'jobs' must be a dict of {id: function}")
-        added = [self.define(job_id, fn, {}) for job_id, fn in (jobs or {}).items()]
+        policies = parse_policies(cleanup or [])
+        added: list[JobDefinition] = []
+        try:
+            for job_id, fn in (jobs or {}).items():
+                added.append(self.define(job_id, fn, {}))
+        except BaseException:  # all or nothing: a corrected include() can run again
+            for definition in added:
+                self._app.jobs.remove_definition(definition.id)
+            raise
         # Stored by workers (and app.purge): see conveyor.cleanup.
-        self._app.cleanup.update(parse_policies(cleanup or []))
+        self._app.cleanup.update(policies)
         return added
 
     def on(self, event: str, fn: Hook | None) -> Any:

@@ -147,12 +147,12 @@ class JobLog(LineLogger):
 
 def fraction(value: float) -> float:
     """0..1 as is; 1 < value <= 100 as a percentage."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise ConfigurationError(f"progress must be a number, got {value!r}")
-    if value < 0 or value > 100:
-        raise ConfigurationError(
-            f"progress {value!r} is out of range; accepted: a fraction 0..1 or a percent 0..100"
-        )
+    accepted = "accepted: a fraction 0..1 or a percent 0..100"
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or (
+            isinstance(value, float) and not math.isfinite(value)):
+        raise ConfigurationError(f"progress must be a finite number, got {value!r}; {accepted}")
+    if value < 0 or value > 100:  # (an int past float's range too)
+        raise ConfigurationError(f"progress {value!r} is out of range; {accepted}")
     return value / 100.0 if value > 1 else float(value)
 
 
