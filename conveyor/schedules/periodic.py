@@ -151,6 +151,15 @@ class Periodic(BaseExtension):
             self._parsed[key] = found
         return found
 
+    def created_now(self, definition: dict[str, Any]) -> str:
+        """``definition`` (a schedule's JSON) counted from now on the app's clock: a
+        schedule is created when it is first stored, not when its text was read (at
+        import, on Python's clock), so ``every 90 minutes`` and ``in 5 minutes`` count
+        from then."""
+        now = datetime.fromtimestamp(epoch(self._app.clock), UTC)
+        return json.dumps(parse_schedule(definition["text"], definition["tz"],
+                                         anchor=now).to_json())
+
     def unreadable(self, row: ScheduleRow) -> None:
         """Log that ``row``'s next occurrence cannot be computed (call in an ``except``):
         with its traceback the first time, then at debug level (each pass meets it)."""
@@ -182,11 +191,15 @@ class Periodic(BaseExtension):
         interval keeps counting from when it was first created) and store its next
         occurrence if it has none."""
         stored = store.get_schedule(row.id)
-        if stored is not None and stored.fingerprint != row.fingerprint:
-            old, new = read_stored(stored.definition), json.loads(row.definition)
+        if stored is None or stored.fingerprint != row.fingerprint:
+            old = read_stored(stored.definition) if stored is not None else None
+            new = json.loads(row.definition)
             same = ("version", "text", "tz")
             if isinstance(old, dict) and all(old.get(k) == new[k] for k in same):
+                assert stored is not None
                 row.definition = stored.definition
+            else:
+                row.definition = self.created_now(new)
         saved, found = store.save_schedule(row, self.first)
         self._rows[saved.id] = saved
         return saved, found

@@ -179,3 +179,17 @@ def test_cancelling_one_occurrence_stores_the_next_at_once(app: Conveyor) -> Non
         run_until_idle(app, clock=clock)
     assert len(seen) == 1
     assert app.get_job(following.id).state == "completed"  # type: ignore[union-attr]
+
+
+def test_every_90_minutes_counts_from_when_it_is_stored_on_the_app_clock(
+        open_app: Callable[..., Conveyor]) -> None:
+    first, redeployed = open_app(), open_app()
+    for application in (first, redeployed):  # declared (read) now, on Python's real clock
+        recorder(application, "neunzig", trigger=application.every("90 minutes"))
+    with FakeClock(first, start=u(2030, 1, 4, 8, 7)) as clock:
+        run_until_idle(first, clock=clock)  # stored (created) at 08:07 on the app's clock
+        assert pending(first, "neunzig") == [u(2030, 1, 4, 9, 37)]
+    with FakeClock(redeployed, start=u(2030, 1, 4, 8, 47), patch_python=False) as clock:
+        redeployed.schedule_job(type="neunzig", data={"n": 1}, schedule="every 90 minutes")
+        run_until_idle(redeployed, clock=clock)  # the code schedule keeps counting from 08:07
+        assert pending(redeployed, "neunzig") == [u(2030, 1, 4, 9, 37), u(2030, 1, 4, 10, 17)]
