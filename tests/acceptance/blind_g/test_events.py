@@ -6,7 +6,7 @@ from datetime import timedelta
 from typing import Any
 
 from conveyor import Conveyor
-from tests.acceptance.blind_g.support import rec, settle, typed
+from tests.acceptance.blind_g.support import START, rec, settle, typed
 from tests.conformance.helpers import ManualClock, drain
 
 
@@ -127,3 +127,43 @@ def test_send_event_from_a_run_happens_once_across_replays(capp: Conveyor,
     assert event is not None and event.name == "ping ü" and event.payload == {"n": [1, 2]}
     assert [rec(capp, r).result for r in event.runs] == [{"n": [1, 2]}]
     assert capp.count(job="pong") == 1
+
+
+def test_events_delivered_later_start_runs_and_wake_waiters_only_when_due(
+        capp: Conveyor, clock: ManualClock) -> None:
+    @capp.job(trigger=capp.event("later"))
+    def on_later(payload: Any) -> Any:
+        return payload
+
+    @capp.job
+    async def sender(io: Any) -> Any:
+        return await io.send_event("s", "later", {"x": 1}, deliver_in=3600)
+
+    @capp.job
+    async def waiter(io: Any) -> Any:
+        return (await io.wait_for_event("w", "later", timeout=7200))["payload"]
+
+    w = waiter().run_now()
+    sender().run_now()
+    settle(capp, clock, minutes=59)
+    assert rec(capp, w).state == "waiting" and capp.count(job="on_later") == 0
+    settle(capp, clock, minutes=1)
+    assert w.result(timeout=5) == {"x": 1} and capp.count(job="on_later") == 1
+    event = capp.send_event("later", 2, deliver_at=START + timedelta(days=2))
+    assert event.delivered_at is None and event.runs == []
+    settle(capp, clock, days=2)
+    delivered = capp.get_event(event.id)
+    assert delivered is not None and delivered.delivered_at is not None
+    assert [rec(capp, r).result for r in delivered.runs] == [2]
+
+
+def test_a_name_with_nul_or_a_lone_surrogate_is_sanitised_alike_on_both_sides(
+        app: Conveyor) -> None:
+    @app.job(trigger=app.event("a\x00b\ud800"))
+    def odd(payload: Any) -> Any:
+        return payload
+
+    event = app.send_event("a\x00b\ud800", [1])
+    drain(app)
+    assert event.name == "a\ufffdb\ufffd"
+    assert [rec(app, r).result for r in event.runs] == [[1]]
