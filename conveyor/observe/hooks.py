@@ -104,25 +104,23 @@ class Hooks:
         self, app: RecordSource, job: ClaimedJob, outcome: Outcome | None,
         error: BaseException | None,
     ) -> None:
-        # A cancel that came after this attempt's lease had lapsed took a lost job, and
-        # the canceller reported it (its worker may have been dead), not this worker.
-        lease = getattr(app, "lease", None)  # (an app's: seconds)
-        lapsed = (job.renewed_at or job.started_at) + lease if lease else None
         if outcome is None:  # lost while running: only a cancel is an outcome of its own
             await self.fire(app, "cancelled", job.id, None, only_if_state="cancelled",
-                            lapsed=lapsed)
+                            held=job.attempt)
             return
         event = _BY_STATE.get(outcome.state)
         if event is not None:
             await self.fire(app, event, job.id, error,
                             attempt=job.attempt if event == "retrying" else None,
-                            lapsed=lapsed)
+                            held=job.attempt)
 
     async def fire(
         self, app: RecordSource, event: str, job_id: int, error: BaseException | None,
         only_if_state: str | None = None, attempt: int | None = None,
-        lapsed: float | None = None,
+        held: int | None = None,
     ) -> None:
+        """``held``: the attempt a worker held; a cancel is its to report only if that
+        attempt's lease was live when the cancel was stored (else its canceller's)."""
         # A job read back cancelled after its attempt completed or failed was cancelled
         # as the attempt ended: the store refused that outcome (the cancel took the
         # lease), so what happened to it is the cancel (a stored end takes no cancel).
@@ -134,7 +132,8 @@ class Hooks:
             return
         if fenced and record.state == "cancelled":
             event, error = "cancelled", None
-        if event == "cancelled" and _cancelled_since(record, lapsed):
+        if event == "cancelled" and held is not None and not (
+                record.attempts == held and cancelled_under_lease(record)):
             return  # its canceller reported it
         fns = self.registered[event]
         if attempt is not None:
@@ -149,7 +148,7 @@ class Hooks:
     def cancelled(self, app: RecordSource, records: Iterable[JobRecord]) -> None:
         """Run the ``cancelled`` hooks for jobs cancelled in this process (not running,
         so no worker reports them)."""
-        todo = [r for r in records if r.state == "cancelled"]
+        todo = [r for r in records if r.state == "cancelled" and not cancelled_under_lease(r)]
         if not todo or not self.wants("cancelled"):
             return
         todo += [victim for record in list(todo) for victim in cascade_victims(app, record)]
@@ -233,11 +232,15 @@ def cascade_victims(app: RecordSource, root: JobRecord) -> list[JobRecord]:
     return sorted(found, key=lambda r: r.id)
 
 
-def _cancelled_since(record: JobRecord, at: float | None) -> bool:
-    """Was ``record`` cancelled after ``at`` (seconds, on the store's clock)? A cancel
-    takes a lease as lost only once it is past its end (``<``, as the store does)."""
-    return at is not None and record.finished_at is not None and (
-        record.finished_at.timestamp() > at)
+def cancelled_under_lease(record: JobRecord) -> bool:
+    """Was ``record`` cancelled as it ran under a live lease? Then its worker reports the
+    cancel, else (not running, or its worker had stopped renewing the lease, maybe dead)
+    the canceller does: exactly one of them. The store decides it in the cancel's own
+    statement, keeping the lease's end only when it was not past (``lease_expires_at <
+    now`` is lost, as everywhere)."""
+    return (record.state == "cancelled" and record.lease_expires_at is not None
+            and record.finished_at is not None
+            and record.lease_expires_at >= record.finished_at)
 
 
 def _as_started(record: JobRecord, attempt: int) -> JobRecord:

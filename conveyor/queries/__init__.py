@@ -216,19 +216,14 @@ class Queries:
     def _cancel_matching(self, flt: JobFilter) -> int:
         if not self._app.hooks.wants("cancelled"):
             return self._store.cancel(flt)
-        # Hooks see what was cancelled here: all but running jobs with a live lease,
-        # reported by their worker (a lost job's worker may be dead: reported here).
-        states, count = flt.states or [], 0
-        here = [s for s in states if s != "running"]
-        if "running" in states and LOST not in here:
-            here.append(LOST)
-        if here:
-            listed = replace(flt, states=here)
-            listed.ids = [row.id for row in self._store.list_jobs(listed, 1_000_000, 0, False)]
-            count += self._store.cancel(listed) if listed.ids else 0
-            self._cancelled(listed.ids)
-        if "running" in states:
-            count += self._store.cancel(replace(flt, states=["running"]))
+        # Hooks see what was cancelled here but running jobs whose lease was live, which
+        # their worker reports (a lost job's worker may be dead: reported here).
+        listed = replace(flt, ids=[row.id for row in self._store.list_jobs(
+            flt, 1_000_000, 0, False)])
+        if not listed.ids:
+            return 0
+        count = self._store.cancel(listed)
+        self._cancelled(listed.ids)
         return count
 
     def cancel(self, job_id: int, cascade: bool = False) -> bool:
@@ -247,16 +242,13 @@ class Queries:
         hooked = self._app.hooks.wants("cancelled")
         # the child runs a cascade cancels too, as they are before it
         below = self._unfinished_children(found) if hooked and cascade else []
-        # running jobs with a live lease are reported by their worker (as above)
-        watched = found + below
-        running = self._ids(watched, "running") - self._ids(watched, LOST) if hooked else set()
         done = [i for start in range(0, len(found), _CHUNK)
                 for i in self._store.cancel_each(found[start:start + _CHUNK], cascade)]
         if done:
             for extension in self._app.extensions:
                 extension.cancelled(self._store)
-        if hooked:  # (hooks hear only the ones read back cancelled)
-            self._cancelled([i for i in dict.fromkeys(done + below) if i not in running])
+        if hooked:  # (hooks hear the ones read back cancelled, but under a live lease)
+            self._cancelled(list(dict.fromkeys(done + below)))
         return set(done)
 
     def _unfinished_children(self, ids: Sequence[int]) -> list[int]:
@@ -268,11 +260,6 @@ class Queries:
             found += [r.id for r in kids if not r.finished]
             level = [r.id for r in kids]
         return found
-
-    def _ids(self, ids: Sequence[int], state: str) -> set[int]:
-        """Those of ``ids`` in ``state``."""
-        flt = JobFilter(ids=list(ids), states=[state])
-        return {row.id for row in self._store.list_jobs(flt, len(ids), 0, False)}
 
     def _cancelled(self, ids: Sequence[int]) -> None:
         self._app.hooks.cancelled(self, self.records(ids))

@@ -85,9 +85,6 @@ class ClaimedJob:
     schedule_id: str | None = None
     event_id: str | None = None
     trace_context: str | None = None
-    # When its worker last renewed the lease (store clock, once the renewal returned);
-    # None: not since the claim (started_at).
-    renewed_at: float | None = None
 
 
 class Claimed(list[ClaimedJob]):

@@ -13,7 +13,6 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from conveyor.clock import epoch
 from conveyor.errors import StoreBusy, StoreError, is_connection_error
 from conveyor.lockwait import patiently
 from conveyor.observe.dispatch import Dispatch
@@ -192,8 +191,6 @@ class LeasesMixin:
                                        patient=False, most=self._beat_interval())
         except GaveUp:
             lost = set()
-        else:
-            self._renewed(held, lost)
         if self.buffer:
             self.flushed.set()
         # Only the attempt renewed: one claimed again meanwhile holds a new token.
@@ -206,14 +203,6 @@ class LeasesMixin:
                 log.warning("job %s: lease lost (%s); abandoning", job_id,
                             why or "cancelled or rescued")
                 self.attempts.abandon(job_id, entry[1], why)
-
-    def _renewed(self, held: dict[int, int], lost: set[int]) -> None:
-        """Note when the leases of ``held`` not ``lost`` were renewed (on the store's
-        clock, at the latest), for the hooks of a job cancelled once its lease lapsed."""
-        now = epoch(self.app.clock)
-        for job in [job for job, _ in self.active.values()] + self.outbox.jobs():
-            if job.id not in lost and held.get(job.id) == job.token:
-                job.renewed_at = now
 
     async def _cancelled(self, ids: list[int]) -> set[int]:
         """Which of the jobs whose leases were lost are cancelled (read back: rare)."""

@@ -47,10 +47,6 @@ class Outbox:
         self.outcomes.append(outcome)
         self.finished.append((job, outcome, error))
 
-    def jobs(self) -> list[ClaimedJob]:
-        """The attempts whose outcomes wait to be stored."""
-        return [job for job, _, _ in self.finished]
-
     def held(self) -> dict[int, int]:
         """The leases of outcomes not stored yet: still this worker's, heartbeated."""
         held = {o.id: o.token for o in self.outcomes}

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
+import time
 from typing import Any
 
 import pytest
 
 from conveyor import Conveyor, Fail, Retry
 from conveyor.errors import ConfigurationError
-from conveyor.stores.base import LOST, POISON_RESCUES, JobFilter
+from conveyor.stores.base import LOST, POISON_RESCUES, JobFilter, Outcome
+from conveyor.testing.conformance.helpers import claim_and_expire
 from tests.conformance.helpers import NewApp, drain, wait_for, worker_thread
 
 
@@ -335,3 +338,34 @@ def test_a_lost_job_cancelled_while_its_slow_worker_runs_on_fires_cancelled_once
         wait_for(lambda: any(e == "cancelled" for e, *_ in seen), what="the cancelled hook")
         time.sleep(1.5)  # the worker runs on, finds its lease gone and ends the attempt
     assert [(e, i) for e, i, *_ in seen if e != "started"] == [("cancelled", handle.id)]
+
+
+@pytest.mark.parametrize("worker_sees", ["lost", "refused"])
+@pytest.mark.parametrize("how", ["cancel", "cancel_jobs"])
+def test_a_cancel_at_a_leases_end_is_reported_once_by_its_canceller_or_its_worker(
+    app: Conveyor, how: str, worker_sees: str
+) -> None:
+    """Played with the Store protocol: one worker's lease has just lapsed (it has not
+    noticed: its next heartbeat is due), another's is live; both jobs are cancelled, then
+    each worker reports its attempt as a worker does (its lease found lost, or its outcome
+    refused as cancelled). The lapsed one was reported by the canceller and again by its
+    worker (which judged the lease's end by its own clock); now once each."""
+    seen = _recorder(app)
+
+    @app.job
+    def task() -> None: ...
+
+    task().run_now()
+    lapsed = claim_and_expire(app)
+    task().run_now()
+    (live,) = app.store.claim("live-worker", None, 1, 30)
+    if how == "cancel":
+        assert app.cancel(lapsed.id) and app.cancel(live.id)
+    else:
+        assert app.cancel_jobs(type="task", state="running") == 2
+    assert [(e, i) for e, i, *_ in seen] == [("cancelled", lapsed.id)]
+    for claimed in (lapsed, live):
+        refused = Outcome(claimed.id, claimed.token, "cancelled", time.time())
+        asyncio.run(app.hooks.attempt_finished(
+            app, claimed, None if worker_sees == "lost" else refused, None))
+    assert [(e, i) for e, i, *_ in seen] == [("cancelled", lapsed.id), ("cancelled", live.id)]

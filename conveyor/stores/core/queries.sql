@@ -58,9 +58,11 @@ RETURNING holder
 SELECT job, purge_after FROM conveyor_cleanup
 
 -- name: cancel
--- {where}: the JobFilter's conditions (core/filters.py).
+-- {where}: the JobFilter's conditions (core/filters.py). A running job's lease end is kept
+-- when the lease was live (its worker reports the cancel; else the canceller does).
 UPDATE conveyor_jobs SET state = 'cancelled', finished_at = :now, dedupe_key = NULL,
-    purge_at = :now + retention, lease_token = NULL, lease_expires_at = NULL,
+    purge_at = :now + retention, lease_token = NULL,
+    lease_expires_at = CASE WHEN lease_expires_at >= :now THEN lease_expires_at END,
     worker_id = NULL
 WHERE {where}
 

@@ -83,8 +83,9 @@ FOR UPDATE
 
 -- name: cancel_ids
 UPDATE conveyor_jobs SET state = 'cancelled', finished_at = t.now, dedupe_key = NULL,
-    purge_at = t.now + retention,
-    lease_token = NULL, lease_expires_at = NULL, worker_id = NULL
+    purge_at = t.now + retention, lease_token = NULL,
+    lease_expires_at = CASE WHEN lease_expires_at >= t.now THEN lease_expires_at END,
+    worker_id = NULL
 FROM (SELECT conveyor_now() AS now) AS t
 WHERE id = ANY(%(ids)s::bigint[])
 
@@ -388,7 +389,8 @@ WITH RECURSIVE tree(id) AS (
     SELECT %(id)s::bigint UNION ALL
     SELECT j.id FROM conveyor_jobs j JOIN tree ON j.parent_id = tree.id)
 UPDATE conveyor_jobs AS j SET state = 'cancelled', finished_at = t.now, dedupe_key = NULL,
-    purge_at = t.now + j.retention, lease_token = NULL, lease_expires_at = NULL,
+    purge_at = t.now + j.retention, lease_token = NULL,
+    lease_expires_at = CASE WHEN j.lease_expires_at >= t.now THEN j.lease_expires_at END,
     worker_id = NULL
 FROM (SELECT conveyor_now() AS now) AS t
 WHERE j.id IN (SELECT id FROM tree)

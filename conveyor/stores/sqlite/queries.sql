@@ -176,7 +176,8 @@ RETURNING run_at
 
 -- name: cancel_tree
 UPDATE conveyor_jobs SET state = 'cancelled', finished_at = :now, dedupe_key = NULL,
-    purge_at = :now + retention, lease_token = NULL, lease_expires_at = NULL,
+    purge_at = :now + retention, lease_token = NULL,
+    lease_expires_at = CASE WHEN lease_expires_at >= :now THEN lease_expires_at END,
     worker_id = NULL
 WHERE id IN (WITH RECURSIVE tree(id) AS (SELECT :id UNION ALL
         SELECT j.id FROM conveyor_jobs j JOIN tree ON j.parent_id = tree.id)
@@ -212,7 +213,8 @@ ORDER BY id
 
 -- name: cancel_ids
 UPDATE conveyor_jobs SET state = 'cancelled', finished_at = :now, dedupe_key = NULL,
-    purge_at = :now + retention, lease_token = NULL, lease_expires_at = NULL,
+    purge_at = :now + retention, lease_token = NULL,
+    lease_expires_at = CASE WHEN lease_expires_at >= :now THEN lease_expires_at END,
     worker_id = NULL
 WHERE id IN (SELECT value FROM json_each(:ids))
 

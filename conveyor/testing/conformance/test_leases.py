@@ -254,3 +254,29 @@ def test_a_cancelled_sync_jobs_late_result_is_discarded(short_lease: Conveyor) -
         release.set()
     record = app.get_job(h.id)
     assert record is not None and record.state == "cancelled" and record.result is None
+
+
+@pytest.mark.parametrize("how", ["cancel", "cascade", "cancel_jobs"])
+def test_a_cancel_keeps_the_lease_end_only_of_a_job_its_worker_still_held(
+    app: Conveyor, how: str,
+) -> None:
+    """Who reports a cancel (the ``cancelled`` hook) is decided in the cancel's own
+    statement: a running job whose lease was live keeps that lease's end (its worker
+    reports it); a lost or unstarted one has none (its canceller reports it)."""
+    lost = insert_job(app)
+    claim_and_expire(app)
+    live = insert_job(app)
+    (held,) = app.store.claim("live-worker", None, 1, 30)
+    queued = insert_job(app)
+    if how == "cancel_jobs":
+        assert app.cancel_jobs(type="task", state=["running", "queued"]) == 3
+    else:
+        assert all(app.cancel(i, cascade=how == "cascade") for i in (lost, live, queued))
+    records = {i: app.get_job(i) for i in (lost, live, queued)}
+    assert all(r is not None and r.state == "cancelled" for r in records.values())
+    kept = records[live]
+    assert kept is not None and kept.lease_expires_at is not None and kept.finished_at
+    assert kept.lease_expires_at >= kept.finished_at
+    assert records[lost].lease_expires_at is None  # type: ignore[union-attr]
+    assert records[queued].lease_expires_at is None  # type: ignore[union-attr]
+    assert app.store.heartbeat("live-worker", {live: held.token}, 30) == {live}
