@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from conveyor.clock import epoch
-from conveyor.errors import ConfigurationError, Fail, Interrupt, PayloadError, RetryIn, Suspend
+from conveyor.errors import ConfigurationError, Fail, PayloadError, RetryIn, Suspend
 from conveyor.observe import tracing
 from conveyor.retry import Retry
 from conveyor.serialization import dumps
@@ -22,7 +22,7 @@ from conveyor.text import MAX_ERROR_MESSAGE, clean
 from conveyor.timeunits import delay_seconds
 from conveyor.worker.abandoned import abandon
 from conveyor.worker.failure import error_json
-from conveyor.worker.isolation import ChildFailed, ThreadAbandoned, in_thread, run_isolated
+from conveyor.worker.isolation import ChildFailed, in_thread, run_isolated
 from conveyor.worker.meta import Buffer, ChildMeta, JobFailure, Meta, ReactionJob
 
 log = logging.getLogger("conveyor.worker")
@@ -32,8 +32,6 @@ if TYPE_CHECKING:
     from conveyor.jobs import JobDefinition
 
 
-# conveyor's own interrupts: never an attempt's failure, always passed on.
-_PASS_THROUGH = (Interrupt, ThreadAbandoned)
 # Seconds a coroutine cancelled by its timeout gets to end before it is abandoned.
 CANCEL_GRACE = 1.0
 
@@ -51,10 +49,7 @@ class JobRunner:
     async def run(self, claimed: ClaimedJob) -> Outcome:
         definition = self.app.definition(claimed.job)
         if definition is None:
-            return self._failed(claimed, LookupError(
-                f"no job {claimed.job!r} is defined in this worker's app; deploy the code "
-                "that defines it, then retry this job"
-            ), retryable=False)
+            return self._undefined(claimed)
         try:
             with tracing.current(self.app, claimed):
                 if definition.isolation == "process":
@@ -76,10 +71,16 @@ class JobRunner:
             # the job's own (it awaited something cancelled elsewhere, or raised it): it
             # fails the attempt, rather than leaving the job running with nobody on it
             return self._caught(definition, claimed, exc)
-        except (KeyboardInterrupt, GeneratorExit, *_PASS_THROUGH):
+        except (KeyboardInterrupt, GeneratorExit):  # not the job's (its own came as _Raised)
             raise
         except BaseException as exc:  # a job's own BaseException subclass fails the attempt
-            return self._caught(definition, claimed, exc)
+            return self._caught(definition, claimed, exc)  # (conveyor's Interrupt too)
+
+    def _undefined(self, claimed: ClaimedJob) -> Outcome:
+        return self._failed(claimed, LookupError(
+            f"no job {claimed.job!r} is defined in this worker's app; deploy the code "
+            "that defines it, then retry this job"
+        ), retryable=False)
 
     async def _isolated(self, definition: JobDefinition, claimed: ClaimedJob) -> Any:
         args, kwargs = stored_arguments(claimed)  # refused here, with why
@@ -112,7 +113,8 @@ class JobRunner:
     def run_in_thread(self, claimed: ClaimedJob) -> Outcome:
         """Run a :meth:`thread_native` job in the calling (pool) thread."""
         definition = self.app.definition(claimed.job)
-        assert definition is not None
+        if definition is None:
+            return self._undefined(claimed)
         try:
             args, kwargs = definition.arguments(*stored_arguments(claimed))
             if "meta" in definition.wants:
@@ -120,12 +122,10 @@ class JobRunner:
             with tracing.current(self.app, claimed):
                 result = definition.fn(*args, **kwargs)
             return self._completed(definition, claimed, result)
-        except (Exception, SystemExit, Suspend) as exc:
+        except BaseException as exc:  # whatever the job raises (no signal reaches a lane
+            # thread, and no engine above it waits for an Interrupt): it fails the attempt,
+            # never the lane (a lane thread that died took its slot and job with it)
             return self._caught(definition, claimed, exc)
-        except _PASS_THROUGH:
-            raise
-        except BaseException as exc:  # a job's own (no signal reaches a pool thread): it
-            return self._caught(definition, claimed, exc)  # fails the attempt, not the lane
 
     def _completed(self, definition: JobDefinition, claimed: ClaimedJob, result: Any) -> Outcome:
         return Outcome(claimed.id, claimed.token, "completed", self._now(),

@@ -268,3 +268,37 @@ def test_an_async_job_raising_keyboard_interrupt_or_system_exit_fails_only_its_a
                       ("KeyboardInterrupt", "step ✗")]
     assert [h.result(timeout=5) for h in good] == list(range(6))
     assert app.count(state="running") == 0
+
+
+def test_a_job_raising_conveyors_own_interrupt_fails_and_the_worker_goes_on(
+    app: Conveyor,
+) -> None:
+    """conveyor.errors.Interrupt is the durable engine's; raised by a plain job it stopped
+    the sync lane's thread for good (the worker, holding the job, ran nothing more) or left
+    an async job's attempt running with nobody on it."""
+    from conveyor.errors import Interrupt
+
+    @app.job
+    def sync_odd() -> None:
+        raise Interrupt("sync ✗")
+
+    @app.job
+    async def async_odd() -> None:
+        raise Interrupt("async ✗")
+
+    @app.job
+    def fine(n: int) -> int:
+        return n
+
+    odd = [sync_odd().run_now(), async_odd().run_now()]
+    good = [fine(n).run_now() for n in range(3)]
+    worker = threading.Thread(target=app.run_worker, kwargs={"burst": True, "concurrency": 1},
+                              daemon=True)
+    worker.start()
+    worker.join(30)
+    assert not worker.is_alive(), "the worker stopped running jobs"
+    for handle in odd:
+        record = app.get_job(handle.id)
+        assert record is not None and record.state == "failed" and record.error is not None
+        assert record.error["type"] == "Interrupt" and "✗" in record.error["message"]
+    assert [h.result(timeout=5) for h in good] == [0, 1, 2]
