@@ -210,3 +210,23 @@ def test_members_that_cannot_take_their_input_are_refused_before_anything_is_sto
             build().run_now()
     assert app.count() == 0
     assert chain(add(1), keyed(k=5)).run_now().ids and app.count() == 2
+
+
+def test_records_link_a_chord_by_dependencies_and_a_fan_out_by_parent(app: Conveyor) -> None:
+    add, total = _jobs(app)
+
+    @app.job
+    async def parent(io: Any) -> Any:
+        return await io.run_jobs("kids", [add(1), add(2)])
+
+    h = chain(add(1), group(add(), add()), total()).run_now()
+    p = parent().run_now()
+    first, left, right, last = h.ids
+    assert rec(app, first).depends_on == []
+    assert rec(app, left).depends_on == [first] and rec(app, right).depends_on == [first]
+    assert rec(app, last).depends_on == [left, right]
+    assert all(rec(app, i).parent_id is None for i in h.ids)
+    drain(app)
+    kids = rec(app, p).children
+    assert len(kids) == 2 and all(rec(app, k).parent_id == p.id for k in kids)
+    assert p.result(timeout=5) == [2, 3] and rec(app, p).depends_on == []
