@@ -197,9 +197,7 @@ class MetricsObserver:
     ) -> None:
         if outcome is None:
             return
-        duration = None
-        if outcome.state != "waiting":
-            duration = max(0.0, outcome.finished_at - job.started_at)
+        duration = max(0.0, outcome.finished_at - job.started_at)  # a durable run: a stretch
         self.sink.finished(job.job, _COUNTER_OF.get(outcome.state), duration)
 
     def watching_rescues(self) -> bool:

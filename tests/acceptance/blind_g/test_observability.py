@@ -192,3 +192,22 @@ def test_a_cascading_cancel_fires_cancelled_once_for_each_run_it_reaches(
     drain(capp)
     assert sorted(calls) == sorted([("cancelled", job, "cancelled", False)
                                     for job in ("parent", "kid", "kid", "after")])
+
+
+def test_run_duration_counts_each_stretch_of_a_durable_run_between_its_waits(
+        capp: Conveyor, clock: ManualClock) -> None:
+    @capp.job("stretches-ü")
+    async def stretches(io: Any) -> str:
+        await io.wait("one", 1, "minute")
+        await io.wait("two", 1, "minute")
+        return "rested"
+
+    def observed() -> float:
+        return _value(_samples(capp), "conveyor_run_duration_seconds_count", job="stretches-ü")
+
+    before = observed()  # the metrics of this process count every test's attempts
+    h = stretches().run_now()
+    settle(capp, clock, minutes=1)
+    settle(capp, clock, minutes=1)
+    assert h.result(timeout=5) == "rested"
+    assert observed() - before == 3
