@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from conveyor import ArgumentsError, Conveyor, JobFailed, Retry, chain, group
+from conveyor import ArgumentsError, ConfigurationError, Conveyor, JobFailed, Retry, chain, group
 from tests.acceptance.blind_g.support import error_of, rec, settle
 from tests.conformance.helpers import ManualClock, drain
 
@@ -230,3 +230,30 @@ def test_records_link_a_chord_by_dependencies_and_a_fan_out_by_parent(app: Conve
     kids = rec(app, p).children
     assert len(kids) == 2 and all(rec(app, k).parent_id == p.id for k in kids)
     assert p.result(timeout=5) == [2, 3] and rec(app, p).depends_on == []
+
+
+def test_retrying_a_failed_chord_member_carries_the_chord_on(app: Conveyor) -> None:
+    broken = {"on": True}
+
+    @app.job(retry=Retry(retries=0))
+    def part(x: int, n: int) -> int:
+        if n == 2 and broken["on"]:
+            raise ValueError("part 2 broken")
+        return x * n
+
+    @app.job
+    def merge(xs: list[int]) -> int:
+        return sum(xs)
+
+    h = chain(part(1, 1), group(part(n=1), part(n=2), part(n=3)), merge()).run_now()
+    drain(app)
+    assert [rec(app, i).state for i in h.ids] == [
+        "completed", "completed", "failed", "completed", "cancelled"]
+    with pytest.raises(ConfigurationError, match=f"retry run {h.ids[2]} first"):
+        app.retry(h.id)
+    broken["on"] = False
+    assert app.retry(h.ids[2])
+    assert rec(app, h.id).state == "blocked"
+    drain(app)
+    assert h.result(timeout=5) == 6
+    assert rec(app, h.ids[2]).attempts == 2
