@@ -5,7 +5,9 @@ zones, on leap days and across DST (SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import Any
 
 from conveyor import Conveyor
@@ -193,3 +195,33 @@ def test_every_90_minutes_counts_from_when_it_is_stored_on_the_app_clock(
         redeployed.schedule_job(type="neunzig", data={"n": 1}, schedule="every 90 minutes")
         run_until_idle(redeployed, clock=clock)  # the code schedule keeps counting from 08:07
         assert pending(redeployed, "neunzig") == [u(2030, 1, 4, 9, 37), u(2030, 1, 4, 10, 17)]
+
+
+class SharedClock:
+    """A clock= object two apps share (FakeClock patches the whole process: one at a time)."""
+
+    def __init__(self, at: datetime) -> None:
+        self.at = at
+
+    def now(self) -> datetime:
+        return self.at
+
+
+def test_two_apps_working_at_once_fire_each_occurrence_once(
+        open_app: Callable[..., Conveyor]) -> None:
+    clock = SharedClock(u(2030, 1, 4, 8, 0, 30))
+    apps = [open_app(clock=clock), open_app(clock=clock)]
+    fired: list[Any] = []
+    for application in apps:
+        application.job("minütlich", trigger=application.cron("* * * * *"))(
+            lambda meta: fired.append(meta.job.run_at))
+    for _ in range(5):  # the first pass stores the schedule (08:01 next), then a minute on
+        threads = [threading.Thread(target=a.run_worker, kwargs={"burst": True}) for a in apps]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+        clock.at += timedelta(minutes=1)
+    assert sorted(fired) == [u(2030, 1, 4, 8, m) for m in range(1, 5)]
+    chain = _chain(apps[0], "minütlich")
+    assert chain[0] is None and len(set(chain)) == len(chain) == 5
