@@ -4,11 +4,9 @@ taken from a payload finds it; and every store finds the same jobs for one subse
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
-import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
@@ -73,14 +71,6 @@ def test_a_subset_taken_from_the_payload_finds_it(app: Conveyor, payload: dict[s
     assert handle.id in {r.id for r in app.jobs_list(job="shop", data=subset, state="queued")}
     assert app.cancel_jobs(type="shop", data=subset) >= 1
     assert record(app, handle).state == "cancelled"
-
-
-@pytest.fixture
-def every_store(tmp_path: Path, pg_store: str) -> Iterator[list[Conveyor]]:
-    apps = [Conveyor("memory://"), Conveyor(f"sqlite:///{tmp_path}/jobs.db"), Conveyor(pg_store)]
-    yield apps
-    for each in apps:
-        each.close()
 
 
 SUBSETS = st.dictionaries(KEYS, JSON, max_size=2)
