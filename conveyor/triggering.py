@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Mapping, Sequence
+from functools import partial
 from typing import TYPE_CHECKING, Any, Protocol
 
 from conveyor.awaiting import StoringHandle, awaited_by_caller
@@ -19,6 +20,10 @@ from conveyor.stores.asyncface import AsyncFace, plain
 from conveyor.stores.base import NewJob
 from conveyor.stores.rows import Alike
 from conveyor.workflows import dependency_ids
+
+# A call's encoded arguments: args, kwargs and payload JSON, concurrency key.
+Encoded = tuple[str, str, str, str | None]
+_NO_ARGUMENTS: Encoded = ("[]", "{}", "{}", None)
 
 if TYPE_CHECKING:
     from conveyor.observe.hooks import Hooks
@@ -53,14 +58,24 @@ class Triggering:
         options: Mapping[str, Any] | None = None,
     ) -> NewJob:
         """The row storing ``call`` (due at ``run_at``, else ``delay`` from now)."""
-        return self._rows_of(call.definition, run_at, delay, options)(call)
+        row, encode = self._rows(call.definition, run_at, delay, options)
+        return row(encode(call))
 
     def _rows_of(
         self, definition: JobDefinition, run_at: float | None, delay: float,
         options: Mapping[str, Any] | None,
     ) -> Callable[[JobCall], NewJob]:
         """What stores calls of ``definition``: the options are merged (and checked) once,
-        each call adds its own arguments (``enqueue_many`` reuses it for every call)."""
+        each call adds its own arguments."""
+        row, encode = self._rows(definition, run_at, delay, options)
+        return lambda call: row(encode(call))
+
+    def _rows(
+        self, definition: JobDefinition, run_at: float | None, delay: float,
+        options: Mapping[str, Any] | None,
+    ) -> tuple[Callable[[Encoded], NewJob], Callable[[JobCall], Encoded]]:
+        """The row of one call's encoded arguments, and how a call's arguments are
+        encoded (and checked): its args, kwargs and payload JSON and concurrency key."""
         opts = merge_options(definition.options, dict(options)) if options else definition.options
         limits = self._app.limits
         retention = self._app.retention if opts.retention is None else opts.retention
@@ -70,26 +85,33 @@ class Triggering:
                   opts.remove_delay, definition.version)
         owner_int = True if opts.owner_int else None  # NULL in the store: a text owner
 
-        def row(call: JobCall) -> NewJob:
+        def encode(call: JobCall) -> Encoded:
             if call.missing is not None:
                 raise ArgumentsError(call.missing)
             args, kwargs = call.args, call.kwargs
-            single = len(args) == 1  # the single positional argument is the payload
-            kwargs_json = dumps(kwargs, "kwargs" if single else "payload",
-                                limits) if kwargs else "{}"
-            if single:
-                payload = dumps(args[0], "payload", limits)
-                args_json = f"[{payload}]"
+            if not args and not kwargs:
+                if not key_spec:
+                    return _NO_ARGUMENTS
+                args_json, kwargs_json, payload = "[]", "{}", "{}"
             else:
-                args_json = dumps(args, "payload args", limits, outer=1) if args else "[]"
-                payload = kwargs_json
-            return NewJob(
-                definition.id, args_json, kwargs_json, payload, *fields,
-                concurrency_key=concurrency_key(key_spec, args, kwargs, accepts)
-                if key_spec else None, owner_int=owner_int,
-            )
+                single = len(args) == 1  # the single positional argument is the payload
+                kwargs_json = dumps(kwargs, "kwargs" if single else "payload",
+                                    limits) if kwargs else "{}"
+                if single:
+                    payload = dumps(args[0], "payload", limits)
+                    args_json = f"[{payload}]"
+                else:
+                    args_json = dumps(args, "payload args", limits, outer=1) if args else "[]"
+                    payload = kwargs_json
+            key = concurrency_key(key_spec, args, kwargs, accepts) if key_spec else None
+            return args_json, kwargs_json, payload, key
 
-        return row
+        def row(encoded: Encoded) -> NewJob:
+            args_json, kwargs_json, payload, key = encoded
+            return NewJob(definition.id, args_json, kwargs_json, payload, *fields,
+                          concurrency_key=key, owner_int=owner_int)
+
+        return row, encode
 
     def trigger(
         self, call: JobCall, run_at: float | None, delay: float, options: CallOptions
@@ -162,17 +184,32 @@ class Triggering:
         self, calls: Sequence[JobCall], run_at: float | None, connection: Any,
         options: Mapping[str, Any],
     ) -> list[JobHandle]:
-        rows_of: dict[JobDefinition, Callable[[JobCall], NewJob]] = {}
-        rows = []
-        for call in calls:
-            if (row := rows_of.get(call.definition)) is None:
-                row = rows_of[call.definition] = self._rows_of(
-                    call.definition, run_at, 0.0, options)
-            rows.append(row(call))
-        if not rows:
+        if not calls:
             return []
-        alike = Alike(rows) if len(rows_of) == 1 else rows  # one job: only arguments vary
-        return [JobHandle(self._app, i) for i in self.insert(alike, connection)]
+        definition = calls[0].definition
+        if all(call.definition is definition for call in calls):
+            jobs: Sequence[NewJob] = self._alike(definition, calls, run_at, options)
+        else:
+            rows_of: dict[JobDefinition, Callable[[JobCall], NewJob]] = {}
+            jobs = []
+            for call in calls:
+                if (row := rows_of.get(call.definition)) is None:
+                    row = rows_of[call.definition] = self._rows_of(
+                        call.definition, run_at, 0.0, options)
+                jobs.append(row(call))
+        return list(map(partial(JobHandle, self._app), self.insert(jobs, connection)))
+
+    def _alike(self, definition: JobDefinition, calls: Sequence[JobCall],
+               run_at: float | None, options: Mapping[str, Any]) -> Alike:
+        """Calls of one job as columns (only their arguments vary): no row object per
+        call."""
+        row, encode = self._rows(definition, run_at, 0.0, options)
+        encoded = list(map(encode, calls))
+        args, kwargs, payloads, keys = zip(*encoded, strict=True)
+        columns: dict[str, Sequence[Any]] = {"args": args, "kwargs": kwargs, "payload": payloads}
+        if definition.concurrency_key:
+            columns["concurrency_key"] = keys
+        return Alike(row(encoded[0]), len(encoded), columns)
 
 
 __all__ = ["TriggerHost", "Triggering"]

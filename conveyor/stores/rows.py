@@ -5,9 +5,9 @@ Times are floats (seconds since the epoch, UTC); JSON fields are already-seriali
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, overload
 
 
 @dataclass(slots=True)
@@ -54,13 +54,52 @@ class NewJob:
         return bool(self.depends_on or self.after or self.parent_id is not None)
 
 
-class Alike(list[NewJob]):
+class Alike(Sequence[NewJob]):
     """Jobs equal in every field but ``varying`` (enqueue_many's calls of one job with
-    one set of options): a bulk insert reads the other fields of the first job only.
-    Whoever changes a job of it changes that field of every job, or names it here."""
+    one set of options), held as columns: ``first`` for the fields they share, and one
+    sequence per varying field given (the others as in ``first``). A bulk insert reads
+    the columns (``columnar``); whoever reads a job gets a real :class:`NewJob`, and from
+    then on the jobs are those objects (changed or not), built once. Whoever changes a
+    job of it changes that field of every job, or names it in ``varying``."""
 
     varying: tuple[str, ...] = ("args", "kwargs", "payload", "concurrency_key",
                                 "trace_context")
+
+    def __init__(self, first: NewJob, size: int, columns: dict[str, Sequence[Any]]) -> None:
+        self._first, self._size, self._columns = first, size, columns
+        self._jobs: list[NewJob] | None = None
+
+    @property
+    def first(self) -> NewJob:
+        """The first job: its fields outside ``varying`` are every job's."""
+        return self._first if self._jobs is None else self._jobs[0]
+
+    def columnar(self) -> tuple[NewJob, dict[str, Sequence[Any]]] | None:
+        """``first`` and the varying columns, while no job was read as an object."""
+        return (self._first, self._columns) if self._jobs is None else None
+
+    def jobs(self) -> list[NewJob]:
+        """The jobs as objects (built on first use)."""
+        if self._jobs is None:
+            template = {name: getattr(self._first, name) for name in NewJob.__slots__}
+            names = tuple(self._columns)
+            rows = zip(*self._columns.values(), strict=True) if names else [()] * self._size
+            self._jobs = [NewJob(**template | dict(zip(names, values, strict=True)))
+                          for values in rows]
+        return self._jobs
+
+    def __len__(self) -> int:
+        return self._size
+
+    @overload
+    def __getitem__(self, index: int) -> NewJob: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[NewJob]: ...
+    def __getitem__(self, index: int | slice) -> NewJob | list[NewJob]:
+        return self.jobs()[index]
+
+    def __iter__(self) -> Iterator[NewJob]:
+        return iter(self.jobs())
 
 
 @dataclass(slots=True)

@@ -110,9 +110,24 @@ def test_jobs_alike_but_their_arguments_are_stored_as_each_alone(
                                   concurrency_key=data.draw(maybe_text),
                                   trace_context=data.draw(st.sampled_from([None, "{}"])))
               for n in range(size)]
-    bulk = sql_app.store.insert(Alike(varied))
+    columns = {name: [getattr(job, name) for job in varied] for name in Alike.varying}
+    bulk = sql_app.store.insert(Alike(varied[0], size, columns))
     single = [sql_app.store.insert([job])[0] for job in varied]
     assert stored(sql_app, bulk) == stored(sql_app, single)
+
+
+@pytest.mark.parametrize("count", [3, COPY_FROM + 1])
+def test_jobs_of_an_alike_batch_changed_as_objects_are_stored_as_changed(
+    app: Conveyor, count: int
+) -> None:  # as inline() makes them due now, or tracing sets their trace context
+    batch = Alike(NewJob("a", "[0]", "{}", "0", delay=60.0), count,
+                  {"args": [f"[{n}]" for n in range(count)],
+                   "payload": [str(n) for n in range(count)]})
+    for job in batch:
+        job.delay = 0.0
+    ids = app.store.insert(batch)
+    records = app.jobs_list(ids=ids, limit=count, newest_first=False)
+    assert [(r.args, r.state) for r in records] == [([n], "queued") for n in range(count)]
 
 
 @pytest.mark.parametrize("position", [0, 150, 299])

@@ -22,7 +22,7 @@ class Columns:
 
     size: int
     shared: dict[str, Any]
-    varying: dict[str, tuple[Any, ...]]
+    varying: dict[str, Sequence[Any]]
 
     def part(self, start: int, stop: int) -> Columns:
         """Jobs ``start`` to ``stop`` (exclusive)."""
@@ -38,25 +38,32 @@ class Columns:
 def columns(jobs: Sequence[NewJob]) -> Columns:
     """``jobs`` (at least one) split into shared and varying columns."""
     size = len(jobs)
-    names = [n for n in JOB_FIELDS if n in jobs.varying] if isinstance(jobs, Alike) else []
-    if len(names) < 2:  # read every field of every job
-        names = list(JOB_FIELDS)
+    given = jobs.columnar() if isinstance(jobs, Alike) else None
+    if given is not None:  # enqueue_many's columns: no job object to read
+        first, candidates = given
+    else:
+        first = jobs[0]
+        names = [n for n in JOB_FIELDS if n in Alike.varying] if isinstance(jobs, Alike) else []
+        if len(names) < 2:  # read every field of every job
+            names = list(JOB_FIELDS)
+        candidates = dict(zip(names, zip(*map(attrgetter(*names), jobs), strict=True),
+                              strict=True))
     found: dict[str, Any] = {}
-    varying: dict[str, tuple[Any, ...]] = {}
-    for name, column in zip(names, zip(*map(attrgetter(*names), jobs), strict=True),
-                            strict=True):
-        first = column[0]
+    varying: dict[str, Sequence[Any]] = {}
+    for name, column in candidates.items():
+        head = column[0]
         # count() compares by identity first: the one "[]" or None of every job is cheap.
-        if column.count(first) == size and _same_type(column, first):
-            found[name] = first
+        if column.count(head) == size and _same_type(column, head):
+            found[name] = head
         else:
             varying[name] = column
-    shared = {n: found[n] if n in found else getattr(jobs[0], n)
+    shared = {n: found[n] if n in found else getattr(first, n)
               for n in JOB_FIELDS if n not in varying}
+    varying = {n: varying[n] for n in JOB_FIELDS if n in varying}
     return Columns(size, shared, varying)
 
 
-def _same_type(column: tuple[Any, ...], first: Any) -> bool:
+def _same_type(column: Sequence[Any], first: Any) -> bool:
     """Equal values of one type (1 == 1.0 == True, yet a column keeps each as given)."""
     kind = type(first)
     return kind is str or first is None or all(type(v) is kind for v in column)

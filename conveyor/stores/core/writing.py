@@ -25,7 +25,7 @@ def dedupe_key(job: NewJob) -> str:
 def _distinct(jobs: Sequence[NewJob]) -> Sequence[NewJob]:
     """The jobs to read a field outside ``Alike.varying`` of: an ``Alike`` batch's first
     stands for all of them."""
-    return jobs[:1] if isinstance(jobs, Alike) else jobs
+    return [jobs.first] if isinstance(jobs, Alike) else jobs
 
 
 def claimed(rows: list[Any], token: int) -> list[ClaimedJob]:

@@ -48,7 +48,7 @@ def _lines(cols: Columns, ids: list[int], now: float) -> str:
     return "\n".join(map("\t".join, zip(*texts, strict=False))) + "\n"
 
 
-def _run_at(shared: dict[str, Any], varying: dict[str, tuple[Any, ...]], now: float,
+def _run_at(shared: dict[str, Any], varying: dict[str, Sequence[Any]], now: float,
             size: int) -> Any:
     """The due times: ``run_at``, else the database's now + ``delay``."""
     if "run_at" in shared and "delay" in shared:
@@ -59,7 +59,7 @@ def _run_at(shared: dict[str, Any], varying: dict[str, tuple[Any, ...]], now: fl
     return [repr(now + d if r is None else float(r)) for r, d in zip(run_at, delay, strict=False)]
 
 
-def _column(values: tuple[Any, ...]) -> list[str]:
+def _column(values: Sequence[Any]) -> list[str]:
     """One varying column as COPY text, escaped all at once when it is all str."""
     try:
         joined = _SEP.join(values)
