@@ -27,15 +27,26 @@ POISON_ERROR = json.dumps({
 
 
 def contains(payload: Any, subset: Any) -> bool:
-    """True when ``subset`` is contained in ``payload`` (like PostgreSQL's ``jsonb @>``)."""
+    """True when ``subset`` is contained in ``payload`` (like PostgreSQL's ``jsonb @>``).
+    Plain loops: one stack frame per level, so a subset as deep as a filter may be
+    (``DEPTH_CEILING``) stays far from Python's recursion limit."""
     if isinstance(subset, dict):
         if not isinstance(payload, dict):
             return False
-        return all(k in payload and contains(payload[k], v) for k, v in subset.items())
+        for key, value in subset.items():
+            if key not in payload or not contains(payload[key], value):
+                return False
+        return True
     if isinstance(subset, list):
         if not isinstance(payload, list):
             return False
-        return all(any(contains(p, s) for p in payload) for s in subset)
+        for wanted in subset:
+            for item in payload:
+                if contains(item, wanted):
+                    break
+            else:
+                return False
+        return True
     if isinstance(subset, bool) or isinstance(payload, bool):
         return subset is payload
     if isinstance(subset, (int, float)) and isinstance(payload, (int, float)):

@@ -98,3 +98,22 @@ def test_aware_times_in_a_dst_fold_are_two_instants(app: Conveyor) -> None:
     assert first.run_at is not None and second.run_at is not None
     assert (second.run_at - first.run_at).total_seconds() == 3600
     assert first.run_at.isoformat() == "2031-10-26T00:30:00+00:00"
+
+
+def _nested(levels: int, leaf: Any, *, in_lists: bool = False) -> Any:
+    for _ in range(levels):
+        leaf = [leaf] if in_lists else {"a": leaf}
+    return leaf
+
+
+def test_a_subset_as_deep_as_payloads_may_be_is_matched(make: Callable[..., Conveyor]) -> None:
+    app = make(max_depth=500)
+
+    @app.job
+    def deep(payload: Any) -> None: ...
+
+    objects, lists = (deep(_nested(498, 1, in_lists=flag)).run_now() for flag in (False, True))
+    assert [r.id for r in app.jobs_list(data={"a": _nested(497, 1)})] == [objects.id]
+    assert [r.id for r in app.jobs_list(data=[_nested(497, 1, in_lists=True)])] == [lists.id]
+    assert app.count(data=_nested(499, 1)) == 0
+    assert app.cancel_jobs(data={"a": _nested(497, 1)}) == 1
