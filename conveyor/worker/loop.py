@@ -125,12 +125,15 @@ class Worker(LeasesMixin, WatchMixin):
         watcher.start()
         supervise = self.supervisor.forever
         helpers = [
-            asyncio.create_task(supervise("completion flush", self._flush_when_asked)),
-            asyncio.create_task(self._heartbeats()),
+            asyncio.create_task(supervise("completion flush", self._flush_when_asked),
+                                name="completion flush"),
+            asyncio.create_task(self._heartbeats(), name="heartbeats"),
         ]
         if not self.burst:
             helpers.append(asyncio.create_task(supervise(
-                "upkeep", self._upkeep, self.maintenance_interval)))
+                "upkeep", self._upkeep, self.maintenance_interval), name="upkeep"))
+        for task in helpers:  # none ends silently (leaving leases unrenewed, say)
+            self.supervisor.watch(task, lambda: self.stopping)
         try:
             await self._claim_loop()
         finally:

@@ -63,10 +63,24 @@ class Supervisor:
             await body()
         except asyncio.CancelledError:
             raise
-        except Exception as exc:
+        except BaseException as exc:  # any: asyncio carries KeyboardInterrupt and
+            # SystemExit out of the loop (the worker died holding its leases), and any
+            # other BaseException ended the task without a word
             await asyncio.sleep(self.failed(name, exc))
         else:
             self.ok(name)
+
+    def watch(self, task: asyncio.Task[None], stopping: Callable[[], bool]) -> None:
+        """Stop the worker (logged, then WorkerFailed) should ``task``, which runs until
+        cancelled, end any other way while the worker is not ``stopping``."""
+        def ended(task: asyncio.Task[None]) -> None:
+            if task.cancelled() or stopping():
+                return
+            exc = task.exception()
+            log.error("worker task %r ended unexpectedly", task.get_name(), exc_info=exc)
+            self.give_up(f"worker task {task.get_name()!r} ended unexpectedly: {exc!r}")
+
+        task.add_done_callback(ended)
 
     async def forever(
         self, name: str, body: Callable[[], Awaitable[None]], pause: float = 0.0

@@ -59,16 +59,24 @@ def test_an_outcome_the_store_refuses_fails_alone_and_the_batch_is_stored(
     assert any(r.exc_info and "refused its outcome" in r.getMessage() for r in caplog.records)
 
 
+class _OwnBaseException(BaseException):
+    """Raised by code a worker task runs (an extension's, say): it ended that task."""
+
+
+@pytest.mark.parametrize("error", [RuntimeError, _OwnBaseException, KeyboardInterrupt])
 def test_failing_upkeep_is_logged_with_its_traceback_and_retried(
-    app: Conveyor, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    app: Conveyor, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
+    error: type[BaseException],
 ) -> None:
+    """Any exception: a BaseException ended the task silently (KeyboardInterrupt and
+    SystemExit stopped the worker, its leases held)."""
     calls: list[int] = []
     maintain = app.maintain
 
     def flaky(store: Any, leader: bool, full: bool = True) -> None:
         calls.append(1)
         if len(calls) <= 3:
-            raise RuntimeError(f"upkeep bug {len(calls)}")
+            raise error(f"upkeep bug {len(calls)}")
         maintain(store, leader, full)
 
     monkeypatch.setattr(app, "maintain", flaky)
@@ -163,6 +171,36 @@ def test_a_task_failing_past_its_budget_stops_the_worker_and_releases_its_jobs(
     finally:
         gate.set()
     monkeypatch.undo()
+    record = app.get_job(h.id)
+    assert record is not None and record.state == "queued"  # released, not held
+
+
+def test_a_worker_task_that_ends_unexpectedly_stops_the_worker_and_releases_its_jobs(
+    app: Conveyor, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A bug outside a task's supervised steps ended it without a word: the heartbeats'
+    end left every lease to expire under a worker that ran on."""
+    from conveyor.worker.cadence import Cadence
+
+    gate = threading.Event()
+
+    @app.job
+    def slow() -> None:
+        gate.wait(10)
+
+    h = slow().run_now()
+
+    def broken(self: Any, now: float) -> float:
+        raise RuntimeError("cadence bug")
+
+    monkeypatch.setattr(Cadence, "wait", broken)
+    try:
+        with caplog.at_level(logging.ERROR, logger="conveyor"), pytest.raises(
+                WorkerFailed, match=r"'heartbeats' ended unexpectedly: .*cadence bug"):
+            app.run_worker(grace=0.1, poll_interval=0.05)
+    finally:
+        gate.set()
+    assert any(r.exc_info and "'heartbeats' ended" in r.getMessage() for r in caplog.records)
     record = app.get_job(h.id)
     assert record is not None and record.state == "queued"  # released, not held
 
