@@ -113,7 +113,12 @@ _DURATION_RE: Final = re.compile(
 )
 _PART_RE: Final = re.compile(_PART, re.IGNORECASE)
 
-_UTC_NAMES: Final = frozenset({"utc", "etc/utc", "z", "zulu", "gmt", "etc/gmt", "universal"})
+# UTC and every IANA name linked to it (Etc/UTC or Etc/GMT; tzdata's "backward" file).
+_UTC_NAMES: Final = frozenset({
+    "utc", "etc/utc", "uct", "etc/uct", "z", "zulu", "etc/zulu", "universal", "etc/universal",
+    "gmt", "etc/gmt", "gmt0", "etc/gmt0", "gmt+0", "etc/gmt+0", "gmt-0", "etc/gmt-0",
+    "greenwich", "etc/greenwich",
+})
 
 
 def normalize_unit(unit: str) -> str:

@@ -7,6 +7,7 @@ import asyncio
 import math
 from datetime import UTC, date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -161,3 +162,21 @@ def test_waiting_with_a_bad_timeout_is_a_value_error(app: Conveyor) -> None:
         with pytest.raises(TimeoutError):
             asyncio.run(handle.wait(timeout=timeout))
     assert record(app, handle).state == "scheduled"
+
+
+UTC_ALIASES = ["UTC", "Etc/UTC", "UCT", "Etc/UCT", "Zulu", "Etc/Zulu", "Universal",
+               "Etc/Universal", "GMT", "Etc/GMT", "GMT0", "Etc/GMT0", "GMT+0", "Etc/GMT+0",
+               "GMT-0", "Etc/GMT-0", "Greenwich", "Etc/Greenwich"]
+
+
+def test_an_app_in_any_name_of_utc_reads_a_naive_run_at_as_utc() -> None:
+    naive = datetime(2040, 1, 1, 12)
+    for name in [*UTC_ALIASES, *(ZoneInfo(n) for n in UTC_ALIASES)]:
+        with Conveyor("memory://", timezone=name) as app:
+            app.job("job")(lambda: None)
+            rec = record(app, app.jobs["job"]().run_at(naive))
+            assert rec.run_at == naive.replace(tzinfo=UTC), name
+    for zone in ["Europe/London", "Africa/Abidjan", "Atlantic/Reykjavik"]:  # UTC offset, not UTC
+        with Conveyor("memory://", timezone=zone) as app:
+            app.job("job")(lambda: None)
+            refused(lambda app=app: app.jobs["job"]().run_at(naive), "naive", zone)
