@@ -4,6 +4,7 @@ worker in the web process's lifespan (``app.lifespan()``)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib
 import logging
 import os
@@ -21,6 +22,10 @@ if TYPE_CHECKING:
     from conveyor.worker import Worker
 
 log = logging.getLogger("conveyor.worker")
+# Seconds before a web process's worker that stopped with an error is replaced (doubling
+# up to RESTART_MOST while it keeps failing).
+RESTART_FIRST = 1.0
+RESTART_MOST = 60.0
 
 
 def asgi(app: Host, token: str | None = None, prefix: str = "") -> ASGIApp:
@@ -50,6 +55,7 @@ class Lifespan:
         self.options = options
         self.worker: Worker | None = None
         self.task: asyncio.Task[None] | None = None
+        self.stopping = asyncio.Event()
 
     def __call__(self, asgi_app: object = None) -> Lifespan:
         return self
@@ -58,21 +64,41 @@ class Lifespan:
         if self.worker_wanted:
             from conveyor.worker import Worker
 
-            self.worker = Worker(self.app, concurrency=self.concurrency, queues=self.queues,
-                                 **self.options)
-            self.task = asyncio.create_task(self._run(self.worker))
+            def new() -> Worker:
+                self.worker = Worker(self.app, concurrency=self.concurrency,
+                                     queues=self.queues, **self.options)
+                return self.worker
 
-    @staticmethod
-    async def _run(worker: Worker) -> None:
-        try:
-            await worker.run()
-        except Exception:
-            log.exception("the web process's worker stopped with an error")
+            self.stopping = asyncio.Event()
+            new()  # options refused now, in the web app's start-up
+            self.task = asyncio.create_task(self._run(new))
+
+    async def _run(self, new: Callable[[], Worker]) -> None:
+        """Run the worker; one that stops with an error (WorkerFailed: the store gone
+        past its outage tolerance, say) is logged and replaced, as a supervisor restarts
+        ``conveyor worker``: the web process serving on would otherwise run no job again."""
+        worker, delay = self.worker or new(), RESTART_FIRST
+        while True:
+            try:
+                await worker.run()
+                return  # stopped (the lifespan ends), or a burst worker found no work
+            except Exception:
+                if self.stopping.is_set():
+                    return
+                log.exception("the web process's worker stopped with an error; a new one "
+                              "starts in %g s", delay)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.stopping.wait(), delay)
+                return
+            delay = min(delay * 2, RESTART_MOST)
+            worker = new()
 
     async def __aexit__(self, kind: type[BaseException] | None, exc: BaseException | None,
                         tb: TracebackType | None) -> None:
-        if self.worker is not None and self.task is not None:
-            self.worker.stop()
+        if self.task is not None:
+            self.stopping.set()
+            if self.worker is not None:
+                self.worker.stop()
             await self.task
         self.worker = self.task = None
 

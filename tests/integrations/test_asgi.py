@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import logging
 import re
 import sys
 from collections.abc import Iterator
@@ -13,7 +14,8 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from starlette.testclient import TestClient
 
-from conveyor import Conveyor
+from conveyor import Conveyor, web
+from conveyor.errors import StoreError
 from tests.support import ROOT, store_url, wait_for
 
 fastapi = pytest.importorskip("fastapi")
@@ -191,6 +193,34 @@ async def test_lifespan_as_a_context_manager() -> None:
     async with app.lifespan(concurrency=2):
         handle = await hello("ann").run_now()
         assert await handle.wait(timeout=10) == "hi ann"
+    app.close()
+
+
+async def test_a_lifespan_worker_that_stops_with_an_error_is_replaced(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """It was logged once and the web process served on with no worker at all."""
+    monkeypatch.setattr(web, "RESTART_FIRST", 0.01)
+    app = Conveyor("memory://")
+    claim, calls = type(app.store).claim, []
+
+    def unreachable_at_first(store: Any, *args: Any) -> Any:
+        calls.append(1)
+        if len(calls) <= 2:
+            raise StoreError("cannot reach the store: connection refused")
+        return claim(store, *args)
+
+    monkeypatch.setattr(type(app.store), "claim", unreachable_at_first)
+
+    @app.job
+    async def hello() -> str:
+        return "hi"
+
+    with caplog.at_level(logging.ERROR, logger="conveyor"):
+        async with app.lifespan(concurrency=1, outage_tolerance=0.01, poll_interval=0.05):
+            handle = await hello().run_now()
+            assert await handle.wait(timeout=10) == "hi"
+    assert "worker stopped with an error; a new one starts in 0.01 s" in caplog.text
     app.close()
 
 
