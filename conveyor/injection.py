@@ -14,6 +14,14 @@ from conveyor.errors import ConfigurationError
 INJECTED = ("meta", "io", "ctx")
 
 
+def is_async_callable(fn: Callable[..., Any]) -> bool:
+    """Whether calling ``fn`` gives a coroutine to await: an ``async def`` function (a
+    partial or bound method of one too) or an object whose ``__call__`` is one."""
+    return inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(
+        getattr(fn, "__call__", None)  # noqa: B004
+    )
+
+
 def arguments_for(job_id: str, fn: Callable[..., Any], args: list[Any],
                   kwargs: dict[str, Any]) -> tuple[list[Any], dict[str, Any]]:
     """:meth:`JobDefinition.arguments` for another function of the job (a kept version)."""

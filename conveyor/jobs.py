@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Protocol, Unpack
 from conveyor.clock import Clock
 from conveyor.clock import now as clock_now
 from conveyor.errors import ArgumentsError, ConfigurationError, JobFailed
-from conveyor.injection import INJECTED, by_name, named
+from conveyor.injection import INJECTED, by_name, is_async_callable, named
 from conveyor.options import CallOptions, JobOptions
 from conveyor.serialization import read_error, read_stored
 from conveyor.stores.asyncface import state_of
@@ -124,7 +124,7 @@ class JobDefinition:
     by_name: tuple[str, ...] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        self.is_async = inspect.iscoroutinefunction(self.fn)
+        self.is_async = is_async_callable(self.fn)
         try:
             signature = inspect.signature(self.fn)
         except (TypeError, ValueError):

@@ -11,6 +11,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from conveyor.errors import ConfigurationError
+from conveyor.injection import is_async_callable
 from conveyor.observe import rescued_event
 
 if TYPE_CHECKING:
@@ -268,10 +269,7 @@ def _as_retried(record: JobRecord, attempt: int) -> JobRecord:
 
 
 def _is_async(hook: Registered) -> bool:
-    fn = hook.fn
-    return inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(
-        getattr(fn, "__call__", None)  # noqa: B004
-    )
+    return is_async_callable(hook.fn)
 
 
 async def call_hook(hook: Registered, event: str, record: JobRecord,

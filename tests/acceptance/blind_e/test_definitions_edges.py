@@ -3,6 +3,7 @@ can hold; ``meta.progress`` says what it accepts; the registry answers like a ma
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any
 
@@ -90,3 +91,36 @@ def test_the_registry_is_a_mapping_of_the_defined_jobs(app: Conveyor) -> None:
     assert list(app.jobs) == ["retry-request"] and len(app.jobs) == 1
     refused(lambda: app.jobs["nope"], "nope", "retry-request", error=KeyError)
     refused(lambda: app.jobs.nope, "nope", error=AttributeError)
+
+
+class Doubler:
+    async def __call__(self, x: Any) -> Any:
+        return x * 2
+
+
+class Tripler:
+    def __call__(self, x: Any) -> Any:
+        return x * 3
+
+
+async def _add(a: int, b: int) -> int:
+    return a + b
+
+
+def test_any_sync_or_async_callable_is_a_job(app: Conveyor) -> None:
+    app.job("doubler")(Doubler())
+    app.job("tripler")(Tripler())
+    app.job("adder")(functools.partial(_add, 1))
+    got: list[Any] = []
+
+    class Worker:
+        async def __call__(self, job: Any) -> None:
+            got.append(job.data)
+            job.done("ok")
+
+    app.add_worker(type="object-worker", worker=Worker())
+    handles = [app.jobs[name](5).run_now() for name in ("doubler", "tripler", "adder")]
+    reaction = app.schedule_job(type="object-worker", data={"n": 1})
+    drain(app)
+    assert [h.result(timeout=5) for h in handles] == [10, 15, 6]
+    assert reaction.result(timeout=5) == "ok" and got == [{"n": 1}]
