@@ -104,11 +104,11 @@ def maintain(app: Host, store: Store, leader: bool, full: bool = True) -> None:
     for ext in app.extensions:
         if full or not getattr(ext, "slow", False):  # a duck-typed one may lack it
             stages.append(functools.partial(ext.maintain, app, store, leader))
-    failure: Exception | None = None
+    failure: BaseException | None = None
     for stage in stages:
         try:
             stage()
-        except Exception as exc:
+        except BaseException as exc:  # any (an extension's own): the others still run
             failure = failure or exc
     if failure is not None:
         raise failure
