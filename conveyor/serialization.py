@@ -107,6 +107,8 @@ def _make_encoder() -> Callable[[Any], str]:
 
 _encode: Final = _make_encoder()
 _SCALARS: Final = frozenset({str, int, float, bool, type(None)})
+_SMALL: Final = 10**15  # ints written without the encoder: at most 16 bytes, any max_payload
+_quote: Final = json.encoder.encode_basestring  # a str as JSON, as the encoder writes it
 
 
 def dumps(
@@ -120,6 +122,13 @@ def dumps(
     """
     if value is None:  # most results
         return "null"
+    kind = type(value)
+    if kind is int and -_SMALL < value < _SMALL:  # ids, counts: nothing to check
+        return int.__repr__(value)
+    if kind is str:  # names, keys: only the limits to check
+        quoted: str = _quote(value)
+        if not _breaks_limits(quoted, limits):
+            return quoted
     try:
         text: str | None = _encode(value)
         bad = _bad_keys(value, limits.max_depth + outer)

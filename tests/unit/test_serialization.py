@@ -17,7 +17,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from conveyor.errors import PayloadError
-from conveyor.serialization import dumps, loads, payload_of
+from conveyor.serialization import Limits, dumps, loads, payload_of
 
 ACCEPTED = "accepted: dict with str keys, list, tuple, str, int, float, bool, None"
 
@@ -77,6 +77,18 @@ def test_dumps_round_trips_through_loads(value: Any) -> None:
 def test_dumps_matches_json_dumps(value: Any) -> None:
     expected = json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
     assert dumps(value) == expected
+
+
+def test_a_single_str_or_int_is_checked_against_the_limits_as_any_value() -> None:
+    small = Limits(max_payload=16)
+    assert dumps(-(10**15) + 1, limits=small) == "-999999999999999"
+    with pytest.raises(PayloadError, match="17 bytes as JSON, more than max_payload=16"):
+        dumps(10**16, limits=small)
+    with pytest.raises(PayloadError, match="17 bytes as JSON, more than max_payload=16"):
+        dumps("x" * 15, limits=small)
+    with pytest.raises(PayloadError, match=r"payload contains a NUL character"):
+        dumps("a\x00b")
+    assert dumps("a\\u0000b") == '"a\\\\u0000b"'  # a backslash, not a NUL
 
 
 def test_dumps_is_thread_safe() -> None:
