@@ -27,14 +27,24 @@ POISON_ERROR = json.dumps({
 
 
 def contains(payload: Any, subset: Any) -> bool:
-    """True when ``subset`` is contained in ``payload`` (like PostgreSQL's ``jsonb @>``).
-    Plain loops: one stack frame per level, so a subset as deep as a filter may be
-    (``DEPTH_CEILING``) stays far from Python's recursion limit."""
+    """True when ``subset`` is contained in ``payload`` (like PostgreSQL's ``jsonb @>``,
+    with its one exception: a top-level array contains a scalar that is one of its
+    items)."""
+    if isinstance(payload, list) and not isinstance(subset, (dict, list)):
+        return any(not isinstance(item, (dict, list)) and _contained(item, subset)
+                   for item in payload)
+    return _contained(payload, subset)
+
+
+def _contained(payload: Any, subset: Any) -> bool:
+    """``jsonb @>`` below the top level. Plain loops: one stack frame per level, so a
+    subset as deep as a filter may be (``DEPTH_CEILING``) stays far from Python's
+    recursion limit."""
     if isinstance(subset, dict):
         if not isinstance(payload, dict):
             return False
         for key, value in subset.items():
-            if key not in payload or not contains(payload[key], value):
+            if key not in payload or not _contained(payload[key], value):
                 return False
         return True
     if isinstance(subset, list):
@@ -42,7 +52,7 @@ def contains(payload: Any, subset: Any) -> bool:
             return False
         for wanted in subset:
             for item in payload:
-                if contains(item, wanted):
+                if _contained(item, wanted):
                     break
             else:
                 return False

@@ -1,10 +1,9 @@
 """Helpers of the second blind pass over SPEC §1-4 and §8: JSON values for property
-tests, an oracle of payload subsets, and equality that tells value types apart."""
+tests, equality that tells value types apart, and the check of a refusal's message."""
 
 from __future__ import annotations
 
 import math
-from decimal import Decimal
 from typing import Any
 
 from hypothesis import strategies as st
@@ -45,27 +44,6 @@ def as_read_back(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [as_read_back(v) for v in value]
     return value
-
-
-def contains(payload: Any, subset: Any) -> bool:
-    """Oracle of SPEC's payload subset: objects by their keys, recursively; lists when each
-    item of the subset is in the payload's list; numbers by the value of their JSON text
-    (PostgreSQL's ``jsonb @>``); bools are not numbers."""
-    if isinstance(subset, dict):
-        return isinstance(payload, dict) and all(
-            k in payload and contains(payload[k], v) for k, v in subset.items())
-    if isinstance(subset, list):
-        return isinstance(payload, list) and all(
-            any(contains(p, s) for p in payload) for s in subset)
-    if isinstance(subset, bool) or isinstance(payload, bool):
-        return subset is payload
-    if isinstance(subset, (int, float)) and isinstance(payload, (int, float)):
-        return _decimal(subset) == _decimal(payload)
-    return bool(type(subset) is type(payload) and subset == payload)
-
-
-def _decimal(number: float) -> Decimal:
-    return Decimal(repr(number)) if isinstance(number, float) else Decimal(number)
 
 
 def refused(call: Any, *needles: str, error: type[BaseException] = ValueError) -> str:
