@@ -18,6 +18,7 @@ from conveyor.stores.base import STATES
 if TYPE_CHECKING:
     from conveyor.app import Conveyor
     from conveyor.jobs import JobDefinition
+    from conveyor.schedules.api import ScheduleRecord
 
 PAGE_SIZE = 50
 TEXT_WINDOW = 10_000  # ids a text search reads per page
@@ -203,9 +204,16 @@ class Views:
 
     # -- definitions -------------------------------------------------------------------
     def definitions(self) -> list[dict[str, Any]]:
-        return [self.definition(d) for d in self.app.jobs.definitions()]
+        stored = {s.id: s for s in self.app.schedules() if s.source == "code"}
+        return [self.definition(d, stored.get(d.id)) for d in self.app.jobs.definitions()]
 
-    def definition(self, d: JobDefinition) -> dict[str, Any]:
+    def definition(self, d: JobDefinition, stored: ScheduleRecord | None = None
+                   ) -> dict[str, Any]:
+        """A job definition; its schedule's next fire times are the stored schedule's
+        (``stored``, else read) when it is stored: an interval counted from creation
+        counts from when it was first stored, not from when this process read it."""
+        if stored is None and d.trigger is not None and hasattr(d.trigger, "schedule"):
+            stored = self.app.get_schedule(d.id)
         opts = d.options
         return {
             "id": d.id,
@@ -218,7 +226,7 @@ class Views:
             "timeout": opts.timeout,
             "retention": opts.retention,
             "retry": opts.retry.to_json() if opts.retry is not None else None,
-            "trigger": trigger_info(d.trigger),
+            "trigger": trigger_info(d.trigger, stored),
             "doc": (d.__doc__ or "").strip() or None,
         }
 
@@ -275,8 +283,9 @@ class Views:
         return [self.plain(s) for s in self.app.steps(job_id)]
 
 
-def trigger_info(trigger: Any) -> dict[str, Any] | None:
-    """What a definition's trigger is and when it fires next, as far as it can tell."""
+def trigger_info(trigger: Any, stored: ScheduleRecord | None = None) -> dict[str, Any] | None:
+    """What a definition's trigger is and when it fires next, as far as it can tell (as
+    its ``stored`` schedule says, when that one has the trigger's text)."""
     if trigger is None:
         return None
     info: dict[str, Any] = {"kind": type(trigger).__name__, "text": str(trigger)}
@@ -294,6 +303,8 @@ def trigger_info(trigger: Any) -> dict[str, Any] | None:
             info["next"] = [iso(t) for t in upcoming(count=3)]
     except Exception as exc:
         info["problem"] = f"{type(exc).__name__}: {exc}"
+    if stored is not None and stored.kind != "unreadable" and stored.text == info.get("text"):
+        info["explain"], info["next"] = stored.explain, [iso(t) for t in stored.next[:3]]
     info["label"] = _trigger_label(info)
     return info
 

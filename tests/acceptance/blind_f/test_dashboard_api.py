@@ -129,3 +129,15 @@ def test_a_bearer_client_without_origin_is_served_and_cross_site_is_refused(
         assert refused.status_code == 403, hostile
         assert "error" in refused.json()
     assert {q.name: q.paused for q in app.queues()}["mails"] is True
+
+
+def test_jobs_show_the_next_times_of_the_stored_schedule(app: Conveyor) -> None:
+    recorder(app, "neunzig", trigger=app.every("90 minutes"))  # read now, on Python's clock
+    with FakeClock(app, start=u(2030, 1, 4, 8, 7)) as clock:
+        run_until_idle(app, clock=clock)  # stored (created) at 08:07 on the app's clock
+        client = _client(app)
+        job = next(j for j in _items(client.get("/api/jobs").json()) if j["id"] == "neunzig")
+        shown = client.get(f"/api/jobs/{job['slug']}").json()
+    for info in (job, shown):
+        assert [_utc(t) for t in info["trigger"]["next"][:2]] == [u(2030, 1, 4, 9, 37),
+                                                                  u(2030, 1, 4, 11, 7)]
