@@ -11,21 +11,21 @@ from typing import Any
 Run = Callable[..., Coroutine[Any, Any, None]]
 
 
-def run_to_end(run: Run) -> None:
-    """``run_on_new_loop(run(handle_signals=...))`` in this thread (signals handled in the main
-    thread); from async code (a loop runs here), on a loop of its own in a new thread,
-    waited for, its error raised here."""
+def run_to_end(run: Run, stop_now: Callable[[], None] | None = None) -> None:
+    """``run_on_new_loop(run(handle_signals=...), stop_now)`` in this thread (signals
+    handled in the main thread); from async code (a loop runs here), on a loop of its own
+    in a new thread, waited for, its error raised here."""
     try:
         asyncio.get_running_loop()
     except RuntimeError:
         main = threading.current_thread() is threading.main_thread()
-        run_on_new_loop(run(handle_signals=main))
+        run_on_new_loop(run(handle_signals=main), stop_now)
         return
     failed: list[BaseException] = []
 
     def capture() -> None:
         try:
-            run_on_new_loop(run())
+            run_on_new_loop(run(), stop_now)
         except BaseException as exc:  # re-raised in the caller's thread
             failed.append(exc)
 
@@ -38,16 +38,34 @@ def run_to_end(run: Run) -> None:
 
 # Seconds the tasks still running when the worker ends get to finish once cancelled.
 LEFTOVER_GRACE = 1.0
+# Seconds a worker stopped at once by a KeyboardInterrupt or SystemExit that escaped its
+# loop gets to store the outcomes it has and release the jobs it holds.
+ESCAPE_GRACE = 10.0
 
 
-def run_on_new_loop(main: Coroutine[Any, Any, None]) -> None:
+def run_on_new_loop(main: Coroutine[Any, Any, None],
+                    stop_now: Callable[[], None] | None = None) -> None:
     """``asyncio.run(main)``, except that tasks left running when ``main`` ends (an async
     job's coroutine abandoned because it ignores being cancelled) are cancelled and given
-    LEFTOVER_GRACE seconds, never waited for forever."""
+    LEFTOVER_GRACE seconds, never waited for forever; and that a KeyboardInterrupt or
+    SystemExit raised on the loop outside ``main`` (asyncio carries those out of any task
+    or callback, stopping the loop) first calls ``stop_now`` and lets ``main`` end (up to
+    ESCAPE_GRACE seconds), so that the worker stores what it finished and releases what it
+    holds before the exception goes on: no job is left running until its lease expires."""
     loop = asyncio.new_event_loop()
     try:
         asyncio.set_event_loop(loop)
-        loop.run_until_complete(main)
+        task = loop.create_task(main)
+        try:
+            loop.run_until_complete(task)
+        except (KeyboardInterrupt, SystemExit):
+            if stop_now is None or task.done():
+                raise
+            stop_now()
+            loop.run_until_complete(asyncio.wait([task], timeout=ESCAPE_GRACE))
+            if task.done() and not task.cancelled():
+                task.exception()  # read: the escaped exception is the one raised
+            raise
     finally:
         try:
             left = asyncio.all_tasks(loop)

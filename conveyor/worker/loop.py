@@ -92,7 +92,7 @@ class Worker(LeasesMixin, WatchMixin):
     def run_blocking(self) -> None:
         """Run on a new event loop in this thread, stopping on SIGTERM/SIGINT; called from
         async code (a loop runs here), on a loop of its own in a thread, waited for."""
-        run_to_end(self.run)
+        run_to_end(self.run, lambda: self.stop(force=True))
 
     async def run(self, handle_signals: bool = False) -> None:
         self.loop = asyncio.get_running_loop()
