@@ -50,8 +50,8 @@ class Clock:
 def test_a_clock_that_gives_no_aware_datetime_is_refused(now: Any) -> None:
     def trigger() -> None:
         with Conveyor("memory://", clock=Clock(now)) as app:
-            app.job(lambda: None, name="noop")
-            app.jobs["<lambda>"]().run_now()
+            app.job("noop")(lambda: None)
+            app.jobs["noop"]().run_now()
 
     refused(trigger, "aware")
 
