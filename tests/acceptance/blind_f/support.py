@@ -17,14 +17,16 @@ WORKTREE = Path(__file__).resolve().parents[3]
 
 
 def conveyor_process(*args: str, cwd: Path, env: dict[str, str] | None = None,
-                     timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    """Runs ``python -m conveyor ARGS`` as a real process from ``cwd`` (which is NOT on
-    PYTHONPATH: only this checkout is)."""
+                     entry_point: bool = False) -> subprocess.CompletedProcess[str]:
+    """Runs ``python -m conveyor ARGS`` (or the installed ``conveyor`` script) as a real
+    process from ``cwd`` (which is NOT on PYTHONPATH: only this checkout is)."""
     environment = {k: v for k, v in os.environ.items() if not k.startswith("CONVEYOR_")}
     environment.update(env or {})
     environment["PYTHONPATH"] = str(WORKTREE)
-    return subprocess.run([sys.executable, "-m", "conveyor", *args], cwd=cwd,
-                          env=environment, capture_output=True, text=True, timeout=timeout)
+    command = ([str(Path(sys.executable).parent / "conveyor")] if entry_point
+               else [sys.executable, "-m", "conveyor"])
+    return subprocess.run([*command, *args], cwd=cwd, env=environment, capture_output=True,
+                          text=True, timeout=60)
 
 
 def assert_one_line_error(process: subprocess.CompletedProcess[str], *words: str) -> None:

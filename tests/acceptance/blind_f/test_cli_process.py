@@ -25,8 +25,8 @@ SHOP = textwrap.dedent("""
 """)
 
 
-def test_version_is_the_installed_distributions(tmp_path: Path) -> None:
-    done = conveyor_process("--version", cwd=tmp_path)
+def test_the_entry_point_prints_the_installed_version(tmp_path: Path) -> None:
+    done = conveyor_process("--version", cwd=tmp_path, entry_point=True)
     assert done.returncode == 0, done.stderr
     assert version("conveyor") in done.stdout
 
