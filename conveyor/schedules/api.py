@@ -19,7 +19,7 @@ from conveyor.retry import Retry
 from conveyor.schedules.cron import looks_like_cron
 from conveyor.schedules.periodic import Periodic, make_row, template_of
 from conveyor.schedules.runtime import schedule_call
-from conveyor.schedules.schedule import Schedule, parse_schedule, zone_for
+from conveyor.schedules.schedule import Schedule, parse_schedule, zone_for, zone_name
 from conveyor.serialization import read_stored
 from conveyor.stores.base import JobRow, ScheduleRow, Store
 from conveyor.text import clean
@@ -149,6 +149,8 @@ class Scheduling:
         or a number of seconds."""
         if isinstance(text, int) and not isinstance(text, bool) and _is_unit(tz):
             text, tz = f"{text} {tz}", None
+        elif isinstance(text, int) and isinstance(tz, str):
+            _zone_or_unit(text, tz)
         if not isinstance(text, str):
             text = _interval_text(text)
         words = text.strip()
@@ -311,6 +313,19 @@ def _is_unit(word: object) -> bool:
     except ConfigurationError:
         return False
     return True
+
+
+def _zone_or_unit(amount: int, word: str) -> None:
+    """Refuse ``every(15, word)`` naming neither a time zone nor a time unit, saying both
+    are accepted (not only "unknown time zone" for ``every(1, "fortnight")``)."""
+    try:
+        zone_name(word)
+    except ScheduleError:
+        try:
+            normalize_unit(word)
+        except ConfigurationError as exc:
+            raise ScheduleError(f'every({amount}, {word!r}): {exc}, or an IANA time zone '
+                                'such as "Europe/Paris"') from None
 
 
 def _interval_text(span: object) -> str:

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from conveyor import parse_schedule
+from conveyor import Conveyor, parse_schedule
 from tests.acceptance.blind_surface.support import AFTER, _next, u
 
 DAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
@@ -144,3 +144,13 @@ def test_a_plain_mistake_names_the_word_and_shows_examples(text: str, word: str)
     assert word in message.replace(text, "")
     assert _examples(message, text), message
     assert "\n" not in message
+
+
+def test_every_takes_an_amount_and_a_unit_or_names_what_it_accepts(sqlite_app: Conveyor) -> None:
+    for trigger in (sqlite_app.every(15, "minutes"), sqlite_app.every(timedelta(minutes=15)),
+                    sqlite_app.every(900), sqlite_app.every("15 minutes")):
+        assert trigger.next(after=AFTER, count=3) == _next("every 15 minutes")
+    with pytest.raises(ValueError) as caught:
+        sqlite_app.every(1, "fortnight")
+    message = str(caught.value)
+    assert "fortnight" in message and "minute" in message and "time zone" not in message[:30]
