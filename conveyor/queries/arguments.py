@@ -4,6 +4,7 @@ ConfigurationError for anything else."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -17,14 +18,23 @@ def read_run_id(name: str, value: Any) -> int | None:
     if value is None:
         return None
     found = getattr(value, "id", value)
-    if isinstance(found, bool) or not isinstance(found, (int, str)):
+    number = None if isinstance(found, bool) else _as_int(found)
+    if number is None:
         raise ConfigurationError(f"invalid {name} {value!r}; accepted: a run id or handle")
-    try:
-        return int(found)
-    except ValueError:
-        raise ConfigurationError(
-            f"invalid {name} {value!r}; accepted: a run id or handle"
-        ) from None
+    return number
+
+
+_DECIMAL = re.compile(r"\s*[+-]?[0-9]+\s*")
+
+
+def _as_int(value: Any) -> int | None:
+    """An int, or the decimal text of one (ASCII digits: ``int()`` would also read
+    ``"1_0"`` as 10 and other scripts' digits, naming a job the text does not name)."""
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and _DECIMAL.fullmatch(value) and len(value) < 100:
+        return int(value)
+    return None
 
 
 def read_text(name: str, value: Any) -> str | None:
@@ -70,13 +80,8 @@ def stored_id(job_id: Any) -> int | None:
     """``job_id`` (an int, its text, or a handle or record) as an id a store can hold;
     None for anything else, which can name no stored job (nor can ids past 64 bits)."""
     found = getattr(job_id, "id", job_id)
-    if isinstance(found, bool) or not isinstance(found, (int, str)):
-        return None
-    try:
-        number = int(found)
-    except ValueError:
-        return None
-    return number if storable(number) else None
+    number = None if isinstance(found, bool) else _as_int(found)
+    return number if number is not None and storable(number) else None
 
 
 def read_count(name: str, value: Any) -> int:

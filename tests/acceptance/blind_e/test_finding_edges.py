@@ -14,10 +14,10 @@ from tests.acceptance.blind_e.support import refused
 
 
 def _three(app: Conveyor) -> list[int]:
-    @app.job
-    def job() -> None: ...
-
-    return [job().run_now().id for _ in range(3)]
+    """Three queued runs of job ``job`` (defined on first use)."""
+    if "job" not in app.jobs:
+        app.job("job")(lambda: None)
+    return [app.jobs["job"]().run_now().id for _ in range(3)]
 
 
 def test_paging_arguments_are_whole_numbers_from_zero(app: Conveyor) -> None:
@@ -111,3 +111,16 @@ def test_purge_and_cancel_flags_are_true_or_false(app: Conveyor) -> None:
     refused(lambda: app.purge(expired=True, job="job"), "job", error=TypeError)
     assert app.count() == 2 and app.purge(expired=True) == 0
     assert app.purge(job="job") == 1 and app.count() == 1
+
+
+def test_an_id_given_as_text_is_its_decimal_digits(app: Conveyor) -> None:
+    ids = [job_id for _ in range(4) for job_id in _three(app)]
+    tenth, first = ids[9], ids[0]
+    assert app.get_job(f" {tenth} ").id == tenth and app.get_job(f"+{tenth}").id == tenth
+    for text in [f"{str(tenth)[:-1]}_{str(tenth)[-1]}", "".join(chr(0x660 + int(d))
+                                                                  for d in str(first)),
+                 f"{first}.0", hex(first), f"{first}e0"]:
+        assert app.get_job(text) is None, text
+        assert app.cancel(text) is False and app.retry(text) is False, text
+        refused(lambda text=text: app.count(parent=text), "parent", "run id")
+    assert app.count(state="queued") == 12
