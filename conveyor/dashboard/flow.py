@@ -92,15 +92,17 @@ def routes() -> list[Route]:
     post = ["POST"]
     found = [
         Route("/queues", html_page(queues_page), methods=["GET"]),
-        Route("/queues/{name}/{action}", html_page(_page_action("queue")), methods=post),
-        Route("/jobs/{name}/{action}", html_page(_page_action("job")), methods=post),
+        # queue names and job ids are any text, "/" included ("exports/eu"): the path
+        # convertor (a job only the store knows has no slug: its id is in the URL)
+        Route("/queues/{name:path}/{action}", html_page(_page_action("queue")), methods=post),
+        Route("/jobs/{name:path}/{action}", html_page(_page_action("job")), methods=post),
         Route("/api/queues", api_endpoint(api_queues), methods=["GET"]),
     ]
     for action in ACTIONS:
         found += [
-            Route(f"/api/queues/{{name}}/{action}", api_endpoint(_api_action("queue", action)),
-                  methods=post),
-            Route(f"/api/jobs/{{name}}/{action}", api_endpoint(_api_action("job", action)),
+            Route(f"/api/queues/{{name:path}}/{action}",
+                  api_endpoint(_api_action("queue", action)), methods=post),
+            Route(f"/api/jobs/{{name:path}}/{action}", api_endpoint(_api_action("job", action)),
                   methods=post),
         ]
     return found

@@ -208,7 +208,7 @@ def routes() -> list[Route]:
         Route("/runs/{run_id}", html_page(run), methods=get),
         Route("/runs/{run_id}/{action}", html_page(run_action), methods=post),
         Route("/schedules", html_page(schedules), methods=get),
-        Route("/schedules/{schedule_id}/{action}", html_page(schedule_action), methods=post),
+        Route("/schedules/{schedule_id:path}/{action}", html_page(schedule_action), methods=post),
         Route("/events", html_page(events), methods=get),
         Route("/events", html_page(send_event), methods=post),
         Route("/login", html_page(login), methods=["GET", "POST"]),

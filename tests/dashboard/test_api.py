@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from conveyor import Conveyor
@@ -229,8 +231,8 @@ def test_openapi_document_describes_every_api_route(
     client = make_client(sqlite_demo)
     doc = client.get("/api/openapi.json").json()
     assert doc["openapi"].startswith("3.")
-    routes = {
-        r.path for r in client.app.routes  # type: ignore[attr-defined]
+    routes = {  # without convertors: /api/queues/{name:path}/pause is OpenAPI's {name}
+        re.sub(r":\w+}", "}", r.path) for r in client.app.routes  # type: ignore[attr-defined]
         if isinstance(r, Route) and r.path.startswith("/api/") and r.path != "/api/openapi.json"
     }
     assert routes == set(doc["paths"])

@@ -6,6 +6,7 @@ slug, a bearer client without Origin is served and cross-site requests are refus
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -141,3 +142,30 @@ def test_jobs_show_the_next_times_of_the_stored_schedule(app: Conveyor) -> None:
     for info in (job, shown):
         assert [_utc(t) for t in info["trigger"]["next"][:2]] == [u(2030, 1, 4, 9, 37),
                                                                   u(2030, 1, 4, 11, 7)]
+
+
+def _forms(client: Any, page: str) -> tuple[str, list[str]]:
+    """The CSRF token and the pause/resume form actions of a dashboard page."""
+    text = client.get(page).text
+    token = re.search(r'name="csrf_token" value="([^"]+)"', text)
+    assert token is not None
+    return token.group(1), re.findall(r'action="([^"]*/(?:pause|resume))"', text)
+
+
+def test_queues_and_schedules_named_with_a_slash_can_be_paused(app: Conveyor) -> None:
+    app.queue("exports/eu", concurrency=1)
+    recorder(app, "berichte/täglich", trigger=app.every("hour"))
+    run_until_idle(app)
+    client = _client(app)
+    assert client.post("/api/queues/exports%2Feu/pause").status_code == 200
+    assert client.post("/api/schedules/berichte%2Ft%C3%A4glich/pause").status_code == 200
+    assert {q.name: q.paused for q in app.queues()}["exports/eu"] is True
+    assert [s.paused for s in app.schedules()] == [True]
+    for page in ("/queues", "/schedules"):
+        token, actions = _forms(client, page)
+        assert actions, page
+        for action in actions:
+            done = client.post(action, data={"csrf_token": token}, follow_redirects=False)
+            assert done.status_code == 303, (action, done.text)
+    assert {q.name: q.paused for q in app.queues()}["exports/eu"] is False
+    assert [s.paused for s in app.schedules()] == [False]
