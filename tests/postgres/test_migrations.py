@@ -121,6 +121,26 @@ def test_bad_schema_names_and_options_are_refused_clearly() -> None:
         PostgresStore("postgresql://localhost/db?schema=App-1")
     with pytest.raises(ConfigurationError, match="unknown PostgreSQL store option 'pool'"):
         PostgresStore("postgresql://localhost/db", pool=3)
+    # A query parameter neither conveyor nor libpq knows is a mistake in the URL, said
+    # before any connection (it was "cannot reach PostgreSQL"), password hidden.
+    with pytest.raises(ConfigurationError, match=r"invalid PostgreSQL URL 'postgresql://u:"
+                       r"\[redacted\]@localhost/db\?pool=3': .*\"pool\"; accepted .*pool_size"):
+        PostgresStore("postgresql://u:pw@localhost/db?pool=3")
+    with pytest.raises(ConfigurationError, match="invalid pool_size 'many'"):
+        PostgresStore("postgresql://localhost/db?pool_size=many")
+    with pytest.raises(ConfigurationError, match="invalid pool_timeout nan"):
+        PostgresStore("postgresql://localhost/db?pool_timeout=nan")
+
+
+def test_every_store_option_may_be_given_in_the_url() -> None:
+    """As $CONVEYOR_URL carries them; a keyword wins over the URL."""
+    url = ("postgresql://localhost/db?schema=app1&pool_size=3&pool_timeout=2.5"
+           "&connect_timeout=7&synchronous_commit=off&synchronous_complete=on&sslmode=prefer")
+    settings = PostgresStore(url, pool_size=4).settings
+    assert (settings.schema, settings.pool_size, settings.pool_timeout) == ("app1", 4, 2.5)
+    assert (settings.connect_timeout, settings.synchronous_commit) == (7.0, "off")
+    assert settings.synchronous_complete
+    assert settings.conninfo == "postgresql://localhost/db?sslmode=prefer"  # libpq's own
 
 
 def test_synchronous_commit_option_applies_to_every_connection(pg_url: str) -> None:

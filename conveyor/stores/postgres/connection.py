@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import logging
+import math
 import re
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit
@@ -27,6 +28,7 @@ from conveyor.errors import (
     UniqueViolation,
     store_closed,
 )
+from conveyor.redaction import redact_text
 
 log = logging.getLogger("conveyor.postgres")
 
@@ -35,8 +37,6 @@ OPTIONS = (
     "schema", "pool_size", "pool_timeout", "connect_timeout", "synchronous_commit",
     "synchronous_complete",
 )
-# Also accepted in the URL's query.
-_URL_OPTIONS = ("schema", "synchronous_commit", "synchronous_complete")
 _SYNC_VALUES = ("on", "off", "local", "remote_write", "remote_apply")
 _SCHEMA = re.compile(r"[a-z_][a-z0-9_]{0,49}")
 
@@ -77,8 +77,8 @@ class Settings:
             raise ConfigurationError(f"invalid PostgreSQL URL {url!r}: {exc}") from None
         query = parse_qsl(parts.query, keep_blank_values=True)
         options = dict(options)
-        for name, value in query:  # ?schema=app1&synchronous_commit=off
-            if name in _URL_OPTIONS:
+        for name, value in query:  # ?schema=app1&pool_size=20 (keywords win)
+            if name in OPTIONS:
                 options.setdefault(name, value)
         schema = options.get("schema")
         if schema is not None and (not isinstance(schema, str) or not _SCHEMA.fullmatch(schema)):
@@ -86,9 +86,10 @@ class Settings:
                 f"invalid PostgreSQL schema {schema!r}: use lower-case letters, digits and _ "
                 "(at most 50, not starting with a digit), e.g. ?schema=app1"
             )
-        kept = urlencode([(k, v) for k, v in query if k not in _URL_OPTIONS], quote_via=quote)
+        kept = urlencode([(k, v) for k, v in query if k not in OPTIONS], quote_via=quote)
         # Not urlunsplit: it drops the "//" of a URL without a host (postgresql:///db?host=...).
         conninfo = f"postgresql://{parts.netloc}{parts.path}" + (f"?{kept}" if kept else "")
+        _check_conninfo(url, conninfo)
         given = dict(query)  # libpq's ?host=...&port=... when the URL names no host
         host = parts.hostname or given.get("host") or "localhost"
         try:
@@ -120,6 +121,19 @@ class Settings:
         return kwargs
 
 
+def _check_conninfo(url: str, conninfo: str) -> None:
+    """A parameter libpq does not know is the user's mistake, said before any connection."""
+    try:
+        conninfo_to_dict(conninfo)
+    except psycopg.ProgrammingError as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ConfigurationError(
+            f"invalid PostgreSQL URL {redact_text(url)!r}: {reason}; accepted in its query: "
+            f"conveyor's {', '.join(OPTIONS)} and libpq's connection parameters "
+            "(sslmode, application_name, options, ...)"
+        ) from None
+
+
 def _flag(name: str, value: Any) -> bool:
     if isinstance(value, str) and value.lower() in ("on", "off", "true", "false", "1", "0"):
         return value.lower() in ("on", "true", "1")
@@ -141,14 +155,21 @@ def _sync_value(value: Any) -> str | None:
 
 
 def _positive_int(name: str, value: Any) -> int:
+    if isinstance(value, str) and value.strip().isdigit():  # from the URL's query
+        value = int(value)
     if not isinstance(value, int) or isinstance(value, bool) or value < 1:
         raise ConfigurationError(f"invalid {name} {value!r}: must be an int >= 1")
     return value
 
 
 def _positive_float(name: str, value: Any) -> float:
-    if not isinstance(value, (int, float)) or isinstance(value, bool) or value <= 0:
-        raise ConfigurationError(f"invalid {name} {value!r}: must be a number of seconds > 0")
+    if isinstance(value, str):  # from the URL's query
+        with suppress(ValueError):
+            value = float(value)
+    if (not isinstance(value, (int, float)) or isinstance(value, bool) or value <= 0
+            or not math.isfinite(value)):
+        raise ConfigurationError(
+            f"invalid {name} {value!r}: must be a finite number of seconds > 0")
     return float(value)
 
 

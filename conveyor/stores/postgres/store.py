@@ -95,7 +95,7 @@ class PostgresStore(
     ``synchronous_commit`` (the session setting), ``synchronous_complete`` (default False:
     outcomes are committed without waiting for the WAL flush, so a database crash may
     lose the last instant of outcomes and those jobs run again after their lease; claims,
-    heartbeats and inserts always wait).
+    heartbeats and inserts always wait). Each may be a keyword or in the URL's query.
     """
 
     def __init__(self, url: str, **options: Any) -> None:
