@@ -32,7 +32,7 @@ def test_bad_app_options_name_the_option_and_what_is_accepted(options: dict[str,
     refused(lambda: Conveyor("memory://", **options), named, "accepted")
 
 
-@pytest.mark.parametrize("url", ["", " ", 5, "sqlite://", "sqlite:///", "sqlite:/x.db",
+@pytest.mark.parametrize("url", [" ", 5, "sqlite://", "sqlite:///", "sqlite:/x.db",
                                  "mysql://localhost/db"], ids=repr)
 def test_a_bad_url_is_a_value_error_showing_the_accepted_ones(url: Any) -> None:
     refused(lambda: Conveyor(url), "sqlite:///", "memory://")
