@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from conveyor import Conveyor, PayloadError
+from tests.acceptance.blind_core.support import field
 from tests.acceptance.blind_e.support import refused
+from tests.conformance.helpers import drain
 
 
 def _three(app: Conveyor) -> list[int]:
@@ -87,16 +89,24 @@ def test_cancel_jobs_by_owner_and_key_values_no_store_can_hold(app: Conveyor) ->
 
 
 def test_every_record_read_back_has_spec_types(app: Conveyor) -> None:
-    def check(rec: Any) -> None:
-        assert type(rec.attempts) is int and type(rec.max_attempts) is int
-        for name in ("run_at", "created_at", "started_at", "finished_at"):
-            when = getattr(rec, name)
-            assert when is None or when.utcoffset() == UTC.utcoffset(None), (name, when)
+    @app.job(retry=1)
+    def twice(meta: Any) -> int:
+        if meta.attempt == 1:
+            raise RuntimeError("first attempt")
+        return meta.attempt
 
-    for job_id in _three(app):
-        check(app.get_job(job_id))
-    for rec in app.jobs_list():
-        check(rec)
+    def utc(when: Any) -> bool:
+        return when is None or (isinstance(when, datetime) and when.utcoffset() == timedelta(0))
+
+    handles = [twice().run_now(), twice().run_in(1, "day")]
+    drain(app)
+    for rec in [app.get_job(h.id) for h in handles] + app.jobs_list():
+        assert rec is not None and type(rec.attempts) is int and type(rec.max_attempts) is int
+        for name in ("run_at", "created_at", "started_at", "finished_at"):
+            assert utc(getattr(rec, name)), (name, getattr(rec, name))
+        assert [field(a, "number") for a in rec.history] == list(range(1, rec.attempts + 1))
+        for attempt in rec.history:
+            assert utc(field(attempt, "started_at")) and utc(field(attempt, "finished_at"))
 
 
 def test_purge_and_cancel_flags_are_true_or_false(app: Conveyor) -> None:
