@@ -222,7 +222,7 @@ GROUP BY b ORDER BY b
 
 -- name: retry_job
 UPDATE conveyor_jobs SET state = 'pending', run_at = conveyor_now(),
-    finished_at = NULL, purge_at = NULL, result = NULL, rescues = 0,
+    finished_at = NULL, purge_at = NULL, result = NULL, rescues = 0, lease_expires_at = NULL,
     max_attempts = greatest(max_attempts, attempts + 1),
     -- keep the finished attempt in the history (completed ones are not in it yet; one
     -- that is not an array, or an error that is not JSON, written by hand, must not stop

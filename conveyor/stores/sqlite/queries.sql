@@ -42,7 +42,7 @@ FROM conveyor_jobs WHERE finished_at >= :since GROUP BY b ORDER BY b
 
 -- name: retry_job
 UPDATE conveyor_jobs SET state = 'pending', run_at = :now, finished_at = NULL,
-    purge_at = NULL, result = NULL, rescues = 0,
+    purge_at = NULL, result = NULL, rescues = 0, lease_expires_at = NULL,
     max_attempts = max(max_attempts, attempts + 1),
     -- keep the finished attempt in the history (completed ones are not in it yet)
     -- (a history or error that is not JSON, written by hand, must not stop it)

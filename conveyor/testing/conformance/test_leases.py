@@ -280,3 +280,5 @@ def test_a_cancel_keeps_the_lease_end_only_of_a_job_its_worker_still_held(
     assert records[lost].lease_expires_at is None  # type: ignore[union-attr]
     assert records[queued].lease_expires_at is None  # type: ignore[union-attr]
     assert app.store.heartbeat("live-worker", {live: held.token}, 30) == {live}
+    assert app.retry(live) and app.cancel(live)  # cancelled again, not running: none kept
+    assert app.get_job(live).lease_expires_at is None  # type: ignore[union-attr]
