@@ -45,3 +45,28 @@ def test_every_store_finds_the_same_jobs(every_store: list[Conveyor], jobs: list
 
     memory, *others = (found(each) for each in every_store)
     assert all(hits == memory for hits in others), (memory, others)
+
+
+OPTIONS = st.fixed_dictionaries({}, optional={
+    "priority": st.one_of(st.sampled_from(["low", "normal", "medium", "high", "critical"]),
+                          st.integers(-(2**31), 2**31 - 1)),
+    "queue": st.sampled_from(QUEUES), "owner": st.sampled_from(OWNERS),
+    "key": st.sampled_from(KEYS), "retry": st.integers(0, 5),
+    "timeout": st.floats(0, 1e6), "retention": st.sampled_from([0, 1.5, "7 days", None]),
+})
+
+
+@settings(max_examples=15, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(options=st.lists(OPTIONS, min_size=1, max_size=4))
+def test_every_store_reads_back_the_same_trigger_options(every_store: list[Conveyor],
+                                                         options: list[dict[str, Any]]) -> None:
+    def stored(app: Conveyor) -> list[Any]:
+        if "opted" not in app.jobs:
+            app.job("opted")(lambda: None)
+        app.cancel_jobs()
+        records = [app.get_job(app.jobs["opted"]().run_in(1, "hour", **o).id) for o in options]
+        return [(int(r.priority), str(r.priority), r.queue, r.owner, r.key, r.max_attempts,
+                 r.state) for r in records if r is not None]
+
+    memory, *others = (stored(each) for each in every_store)
+    assert all(found == memory for found in others), (memory, others)
