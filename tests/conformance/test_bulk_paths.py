@@ -87,6 +87,15 @@ def test_a_bulk_insert_stores_what_single_inserts_store(sql_app: Conveyor, count
     assert stored(sql_app, bulk) == stored(sql_app, single)
 
 
+def test_many_identical_jobs_are_each_stored(sql_app: Conveyor) -> None:
+    jobs = [NewJob("a", delay=5.0) for _ in range(4100)]  # SQLite: statements of 2,000
+    bulk = sql_app.store.insert(jobs)
+    assert bulk == sorted(bulk) and len(set(bulk)) == len(jobs)
+    single = sql_app.store.insert([NewJob("a", delay=5.0)])
+    assert set(stored(sql_app, bulk)) == set(stored(sql_app, single))
+    assert sql_app.count() == len(jobs) + 1
+
+
 @settings(max_examples=12, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data())
 def test_any_mix_of_fields_is_stored_alike_in_bulk_and_alone(
