@@ -9,6 +9,7 @@ import secrets
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from itertools import compress
 from typing import Any, ParamSpec, TypeVar
 
 import psycopg
@@ -27,6 +28,29 @@ STEP_KEYS = ("token", *STEP_COLUMNS.split(", "))  # save_steps' arrays
 COPY_FROM = 100  # batches this large are stored with COPY (copying.py)
 many_values = operator.attrgetter(*JOB_FIELDS)
 NUL_IN_PAYLOAD = "the payload contains the character \\u0000, which PostgreSQL cannot store"
+
+
+# What a single plain INSERT leaves out when equal to it: None for a nullable column; for
+# a NOT NULL one (and run_at/delay, which make the due time) a marker no value is.
+_OMITTED = tuple(
+    object() if name in ("job", "args", "kwargs", "payload", "priority", "queue",
+                         "max_attempts", "run_at", "delay") else None
+    for name in JOB_FIELDS
+)
+_CASTS = {"payload": "::jsonb", "owner_int": "::boolean"}
+
+
+@functools.lru_cache(maxsize=64)
+def _insert_sql(present: tuple[bool, ...]) -> str:
+    """INSERT of one plain job binding only its ``present`` values (JOB_FIELDS order): a
+    NULL column is left to its default, NULL, and costs nothing to send or convert."""
+    names = [name for name, given in zip(JOB_FIELDS, present, strict=True)
+             if given and name != "delay"]
+    values = ["coalesce(%s::float8, t.now + %s)" if name == "run_at"
+              else f"%s{_CASTS.get(name, '')}" for name in names]
+    return (f"INSERT INTO conveyor_jobs (state, created_at, {', '.join(names)}) "
+            f"SELECT 'pending', t.now, {', '.join(values)} FROM (SELECT {NOW} AS now) AS t "
+            "ON CONFLICT DO NOTHING RETURNING id")
 
 
 def many_columns(jobs: Sequence[NewJob]) -> dict[str, list[Any]]:
@@ -151,9 +175,10 @@ class PostgresDialect(Dialect):
     def insert_plain(self, conn: Any, jobs: Sequence[NewJob]) -> list[int]:
         """One INSERT (of unnest arrays for many); from COPY_FROM jobs, COPY."""
         if len(jobs) == 1:
-            params = dict(zip(JOB_FIELDS, many_values(jobs[0]), strict=True))
-            return [int(conn.execute(self.q["insert_one"], {**params, "dedupe_key": None}
-                                     ).fetchone()[0])]
+            values = many_values(jobs[0])
+            present = tuple(map(operator.is_not, values, _OMITTED))
+            sql = _insert_sql(present)
+            return [int(conn.execute(sql, tuple(compress(values, present))).fetchone()[0])]
         if len(jobs) >= COPY_FROM:
             return copy_jobs(conn, self.q, jobs)
         return sorted(r[0] for r in conn.execute(self.q["insert_many"], many_columns(jobs)))
