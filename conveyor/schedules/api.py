@@ -203,7 +203,9 @@ class Scheduling:
         if flag("cancel_repeats", cancel_repeats):
             given["replace"] = True
         given.update(owner=owner, key=key)
-        if data is None and definition.arity and definition.arity[0] > 0:
+        needs_data = definition.kind == "reaction" or (
+            definition.arity is not None and definition.arity[0] > 0)
+        if data is None and needs_data:
             data = {}  # Reaction's default: a job without data gets an empty object
         call = definition(data) if data is not None else definition()
         if schedule is not None:

@@ -213,7 +213,7 @@ class JobRunner:
             return await self._call(definition, definition.fn, args, kwargs, claimed)
         meta = self._meta(claimed)
         if definition.kind == "reaction":
-            data = args[0] if len(args) == 1 else (kwargs or None)
+            data = args[0] if len(args) == 1 else (kwargs or {})  # Reaction's default
             job = ReactionJob(claimed, data, meta)
             await self._call(definition, definition.fn, [job], {}, claimed)
             if job.outcome and job.outcome[0] == "fail":

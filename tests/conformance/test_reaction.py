@@ -86,6 +86,18 @@ def test_schedule_job_without_data_gives_a_job_that_needs_one_an_empty_object(
     assert sorted(got, key=repr) == sorted([{}, ("optional", None)], key=repr)
 
 
+def test_a_reaction_worker_triggered_without_data_gets_an_empty_object(app: Conveyor) -> None:
+    """``job.data.get(...)`` works as in Reaction, however the job was triggered (it
+    was None: the worker failed with AttributeError)."""
+    seen: list[Any] = []
+    app.add_worker(type="syncAll", worker=lambda job: seen.append(job.data))
+    scheduled = app.schedule_job(type="syncAll")
+    app.jobs["syncAll"]().run_now()
+    drain(app)
+    assert seen == [{}, {}]
+    assert app.get_job(scheduled.id).payload == {}  # type: ignore[union-attr]
+
+
 @pytest.mark.parametrize("spelling", ["purge_after_days", "purgeAfterDays"])
 def test_a_cleanup_policy_purges_jobs_finished_before_it_was_included(
     store_url: str, spelling: str,
