@@ -156,10 +156,15 @@ class JobRunner:
         except Exception as bug:
             log.exception("job %s (%s): could not judge how its attempt ended; failed",
                           claimed.id, claimed.job)
-            self.errors[claimed.id] = exc
-            return Outcome(claimed.id, claimed.token, "failed", self._now(),
-                           error=_not_retried(error_json(exc), f"conveyor could not judge "
-                                              f"how this attempt ended ({bug!r})"))
+            return self.broken(claimed, exc, f"conveyor could not judge how this attempt "
+                               f"ended ({bug!r})")
+
+    def broken(self, claimed: ClaimedJob, exc: BaseException, why: str) -> Outcome:
+        """The attempt fails for good with ``exc``, not retried because of ``why`` (a bug
+        of conveyor's, logged by the caller)."""
+        self.errors[claimed.id] = exc
+        return Outcome(claimed.id, claimed.token, "failed", self._now(),
+                       error=_not_retried(error_json(exc), why))
 
     def _judged(self, definition: JobDefinition, claimed: ClaimedJob,
                 exc: BaseException) -> Outcome:

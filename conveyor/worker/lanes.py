@@ -114,7 +114,15 @@ class ThreadLane:
                 if job.id in self.lost:  # lease lost before it started: never run it
                     self.done.append((job, None, None))
                 else:
-                    outcome = runner.run_in_thread(job)
+                    try:
+                        outcome = runner.run_in_thread(job)
+                    except BaseException as bug:  # (a job's own is its outcome) the job
+                        # fails and the lane goes on: a lane thread that died took its
+                        # slot and its job (heartbeated for ever) with it
+                        log.exception("job %s (%s): its lane thread failed; the attempt "
+                                      "fails", job.id, job.job)
+                        outcome = runner.broken(job, bug, f"conveyor failed to run it "
+                                                f"({bug!r})")
                     self.done.append((job, outcome, runner.errors.pop(job.id, None)))
                 hungry = False
                 with slots.lock:  # keep the slot for the next waiting sync job, if any
