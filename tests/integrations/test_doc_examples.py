@@ -240,3 +240,21 @@ def test_retrying_a_failed_chain_member_carries_the_chain_on(
         run(retried.split("\n", 1)[1], namespace)
     assert states() == ["completed"] * 3
     assert namespace["h"].result() == {"stored": 6}
+
+
+def test_the_flow_control_examples_hold_and_pause_what_they_say(
+    app: Conveyor, namespace: Namespace
+) -> None:
+    namespace["app"] = app
+    for name in ("concurrency", "queue", "concurrency-key", "rate"):
+        run(block("docs/flow-control.md", name), namespace)
+    shop = namespace["sync_shop"]({"shop_id": 7, "order": 1}).run_now()
+    assert shop.record().concurrency_key == "7"
+    namespace["send_sms"]("+100", "hi").run_now()
+    run(block("docs/flow-control.md", "pause"), namespace)
+    assert app.paused_jobs() == ["send_sms"]  # as the example's comment says
+    [exports] = [q for q in app.queues() if q.name == "exports"]
+    assert (exports.concurrency, exports.rate, exports.paused) == (2, "10/second", False)
+    app.run_worker(burst=True)
+    assert shop.state == "completed"
+    assert app.count(job="send_sms", state="queued") == 1  # paused: not claimed
