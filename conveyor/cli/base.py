@@ -15,6 +15,7 @@ import click
 from conveyor import readonly
 from conveyor.cli.loading import AppNotFound, forget, load_app, loaded_already
 from conveyor.errors import ConveyorError
+from conveyor.queries.arguments import decimal_int
 
 if TYPE_CHECKING:
     from conveyor.app import Conveyor
@@ -22,7 +23,25 @@ if TYPE_CHECKING:
 F = TypeVar("F", bound=Callable[..., Any])
 
 USER_ERROR = 2  # exit status for anything the user can fix (as click's usage errors)
-RUN_ID = click.IntRange(1, 2**63 - 1)  # what a stored run id can be
+
+
+class _RunId(click.ParamType[int]):
+    """A run id: decimal digits (click's int would read ``1_0`` as run 10) naming what a
+    stored run id can be, 1 to 2**63 - 1."""
+
+    name = "integer"
+
+    def convert(self, value: Any, param: click.Parameter | None,
+                ctx: click.Context | None) -> int:
+        number = decimal_int(value)
+        if number is None:
+            self.fail(f"{value!r} is not a run id (a whole number)", param, ctx)
+        if not 0 < number < 2**63:
+            self.fail(f"{value} is not in the range 1<=x<={2**63 - 1}", param, ctx)
+        return number
+
+
+RUN_ID = _RunId()
 
 
 class UserError(click.ClickException):

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from conveyor.errors import ConfigurationError, ConveyorError, StoreError
 from conveyor.jobs import JobDefinition
+from conveyor.queries.arguments import decimal_int
 
 if TYPE_CHECKING:
     from conveyor.app import Conveyor
@@ -213,11 +214,9 @@ def send_event(app: Conveyor, name: Any, payload: Any, event_id: Any = None) -> 
 
 
 def parse_run_id(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise BadInput(f"run id must be an integer, not {_short(text, 40)!r}",
-                       status=404) from None
+    value = decimal_int(text)
+    if value is None:
+        raise BadInput(f"run id must be an integer, not {_short(text, 40)!r}", status=404)
     if not 0 < value < 2**63:
         raise BadInput(f"no run {_short(text, 40)}", status=404)
     return value

@@ -15,6 +15,7 @@ from conveyor.dashboard.actions import MISSING, BadInput
 from conveyor.dashboard.context import MOUNTED_AT, Dashboard
 from conveyor.dashboard.openapi import openapi_document
 from conveyor.dashboard.security import json_error
+from conveyor.queries.arguments import decimal_int
 from conveyor.redaction import redact
 from conveyor.stores.base import STATES
 
@@ -74,10 +75,9 @@ def _int_param(request: Request, name: str, default: int | None, lo: int, hi: in
     text = request.query_params.get(name)
     if text is None or text == "":
         return default
-    try:
-        value = int(text)
-    except ValueError:
-        raise BadInput(f"{name} must be an integer, not {text[:40]!r}") from None
+    value = decimal_int(text)
+    if value is None:
+        raise BadInput(f"{name} must be an integer, not {text[:40]!r}")
     if not lo <= value <= hi:
         raise BadInput(f"{name} must be between {lo} and {hi}")
     return value

@@ -18,7 +18,7 @@ def read_run_id(name: str, value: Any) -> int | None:
     if value is None:
         return None
     found = getattr(value, "id", value)
-    number = None if isinstance(found, bool) else _as_int(found)
+    number = None if isinstance(found, bool) else decimal_int(found)
     if number is None:
         raise ConfigurationError(f"invalid {name} {value!r}; accepted: a run id or handle")
     return number
@@ -27,9 +27,10 @@ def read_run_id(name: str, value: Any) -> int | None:
 _DECIMAL = re.compile(r"\s*[+-]?[0-9]+\s*")
 
 
-def _as_int(value: Any) -> int | None:
+def decimal_int(value: Any) -> int | None:
     """An int, or the decimal text of one (ASCII digits: ``int()`` would also read
-    ``"1_0"`` as 10 and other scripts' digits, naming a job the text does not name)."""
+    ``"1_0"`` as 10 and other scripts' digits, naming a job the text does not name);
+    None for anything else."""
     if isinstance(value, int):
         return value
     if isinstance(value, str) and _DECIMAL.fullmatch(value) and len(value) < 100:
@@ -80,7 +81,7 @@ def stored_id(job_id: Any) -> int | None:
     """``job_id`` (an int, its text, or a handle or record) as an id a store can hold;
     None for anything else, which can name no stored job (nor can ids past 64 bits)."""
     found = getattr(job_id, "id", job_id)
-    number = None if isinstance(found, bool) else _as_int(found)
+    number = None if isinstance(found, bool) else decimal_int(found)
     return number if number is not None and storable(number) else None
 
 
