@@ -13,7 +13,7 @@ from conveyor.observe.dispatch import Dispatch
 from conveyor.stores.base import ClaimedJob, Outcome, Store
 from conveyor.worker import report
 from conveyor.worker.meta import Buffer
-from conveyor.worker.outcomes import ClaimArgs, GaveUp, Guard, store_and_claim
+from conveyor.worker.outcomes import LOST_OUTCOME, ClaimArgs, GaveUp, Guard, store_and_claim
 
 log = logging.getLogger("conveyor.worker")
 
@@ -70,7 +70,9 @@ class Outbox:
             except Exception:  # bad progress or log data: never hold up outcomes
                 log.exception("could not store %d progress reports and %d log lines; "
                               "dropped", len(progress), len(logs))
-            replaced, jobs, failed = await store_and_claim(guard, store, outcomes, claim)
+            attempts = {job.id: job.attempt for job, _, _ in finished}
+            replaced, jobs, failed = await store_and_claim(guard, store, outcomes, claim,
+                                                           attempts)
         finally:
             self.storing = {}
         unstored: list[ClaimedJob] = []
@@ -80,11 +82,16 @@ class Outbox:
                 unstored.append(job)
                 self.observers.finished(job, None, None)
                 continue
+            if stored.state == LOST_OUTCOME:  # rescued as it ended: its rescuer reported it
+                report.finished(job, None)
+                self.observers.finished(job, None, None)
+                continue
             report.finished(job, stored)
             self.observers.finished(job, stored, error)
         if unstored:
             _gave_up(unstored)
-        kept = [o for o in outcomes if replaced.get(o.id, o) is not None]
+        kept = [o for o in outcomes
+                if (stored := replaced.get(o.id, o)) is not None and stored.state != LOST_OUTCOME]
         due = any(o.state in ("pending", "waiting") for o in kept)
         return Sent(bool(kept), due, jobs, failed)
 

@@ -12,12 +12,13 @@ of that call are returned as not stored (None) rather than bisected or reported.
 
 from __future__ import annotations
 
+import json
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 from conveyor.errors import PayloadError
-from conveyor.stores.base import ClaimedJob, Outcome, Store
+from conveyor.stores.base import ClaimedJob, JobFilter, JobRow, Outcome, Store
 from conveyor.text import MAX_ERROR_MESSAGE, clean
 from conveyor.worker.failure import error_json
 
@@ -26,6 +27,11 @@ log = logging.getLogger("conveyor.worker")
 Guard = Callable[..., Awaitable[Any]]
 ClaimArgs = tuple[str, list[str] | None, int, float]  # worker id, queues, limit, lease
 Stored = dict[int, Outcome | None]  # by job id: stored in its place (None: not stored)
+# The state of an outcome in place of one the store refused because the attempt was no
+# longer the job's (rescued): the worker reports the attempt as lost.
+LOST_OUTCOME = "lost"
+# The error types a rescue stores (conveyor.stores.matching).
+_RESCUES = ("LeaseExpired", "PoisonJob")
 
 
 class GaveUp(Exception):
@@ -33,15 +39,17 @@ class GaveUp(Exception):
 
 
 async def store_and_claim(
-    guard: Guard, store: Store, outcomes: Sequence[Outcome], claim: ClaimArgs | None
+    guard: Guard, store: Store, outcomes: Sequence[Outcome], claim: ClaimArgs | None,
+    attempts: Mapping[int, int] | None = None,
 ) -> tuple[Stored, list[ClaimedJob] | None, Exception | None]:
     """Store ``outcomes`` and, given ``claim``'s arguments, claim in the same transaction
     (``store.complete_and_claim``). If the store refuses that, the outcomes are stored as
     :func:`store_outcomes` does and the claim is made alone. Returns the outcomes replaced
     or not stored (as :func:`store_outcomes`), the claimed jobs (None: no claim made) and
-    the claim's error, if it failed: the caller raises it once the outcomes are reported."""
+    the claim's error, if it failed: the caller raises it once the outcomes are reported.
+    ``attempts``: each outcome's attempt number, by job id (see :func:`fenced`)."""
     if claim is None:
-        return await store_outcomes(guard, store, outcomes), None, None
+        return await store_outcomes(guard, store, outcomes, attempts), None, None
     if outcomes:
         try:
             jobs = await guard(store.complete_and_claim, outcomes, *claim)
@@ -50,8 +58,9 @@ async def store_and_claim(
         except Exception:
             pass  # an outcome (or the claim) refused: each on its own below
         else:  # stored and claimed: whatever follows must not store or claim them again
-            return await fenced(guard, store, outcomes, getattr(jobs, "stored", None)), jobs, None
-    replaced = await store_outcomes(guard, store, outcomes) if outcomes else {}
+            stored = getattr(jobs, "stored", None)
+            return await fenced(guard, store, outcomes, stored, attempts), jobs, None
+    replaced = await store_outcomes(guard, store, outcomes, attempts) if outcomes else {}
     try:
         return replaced, await guard(store.claim, *claim), None
     except GaveUp:  # stopping: no claim
@@ -60,21 +69,23 @@ async def store_and_claim(
         return replaced, None, exc
 
 
-async def store_outcomes(guard: Guard, store: Store, outcomes: Sequence[Outcome]) -> Stored:
+async def store_outcomes(guard: Guard, store: Store, outcomes: Sequence[Outcome],
+                         attempts: Mapping[int, int] | None = None) -> Stored:
     """``store.complete(outcomes)``, bisecting a batch the store refuses; returns, by job
     id, the failed attempts stored in place of refused outcomes and None for outcomes
     not stored (the guard gave up)."""
     try:
         changed = await guard(store.complete, list(outcomes))
-        return await fenced(guard, store, outcomes, changed if isinstance(changed, int) else None)
+        return await fenced(guard, store, outcomes,
+                            changed if isinstance(changed, int) else None, attempts)
     except GaveUp:
         return dict.fromkeys((o.id for o in outcomes), None)
     except Exception as exc:
         error = exc
     if len(outcomes) > 1:
         half = len(outcomes) // 2
-        replaced = await store_outcomes(guard, store, outcomes[:half])
-        replaced.update(await store_outcomes(guard, store, outcomes[half:]))
+        replaced = await store_outcomes(guard, store, outcomes[:half], attempts)
+        replaced.update(await store_outcomes(guard, store, outcomes[half:], attempts))
         return replaced
     outcome = outcomes[0]
     log.error("job %s: the store refused its outcome (%s); storing a failed attempt instead",
@@ -91,22 +102,31 @@ async def store_outcomes(guard: Guard, store: Store, outcomes: Sequence[Outcome]
 
 
 async def fenced(guard: Guard, store: Store, outcomes: Sequence[Outcome],
-                 stored: int | None) -> Stored:
+                 stored: int | None, attempts: Mapping[int, int] | None = None) -> Stored:
     """When the store stored fewer than ``outcomes`` (``stored``; None: not told), the
-    refused ones were fenced: a cancel (or a rescue) took their leases as they ended.
+    refused ones were fenced: a cancel or a rescue took their leases as they ended.
     Returns, by job id, a cancelled outcome in place of each one whose job is now
-    cancelled, so that the worker reports what was stored. Read back only then (rare)."""
+    cancelled, and (given each outcome's attempt number in ``attempts``) a LOST one in
+    place of each whose attempt the store no longer holds as it would after storing it
+    (rescued, maybe claimed again): the worker then reports that attempt as lost, never
+    as the end it did not store (its rescuer reported it). Read back only then (rare)."""
     if stored is None or stored >= len(outcomes):
         return {}
     ended = [o for o in outcomes if o.state != "cancelled"]
 
     def read() -> Stored:
         replaced: Stored = {}
+        rows = {row.id: row for row in store.list_jobs(
+            JobFilter(ids=[o.id for o in ended]), len(ended), 0, False)}
         for o in ended:
-            found = store.state_of(o.id)
-            if found is not None and found[0] == "cancelled":
+            row = rows.get(o.id)
+            if row is None:
+                continue
+            if row.state == "cancelled":
                 replaced[o.id] = Outcome(o.id, o.token, "cancelled", o.finished_at,
-                                         error=found[2])
+                                         error=row.error)
+            elif attempts is not None and o.id in attempts and _taken(o, row, attempts[o.id]):
+                replaced[o.id] = Outcome(o.id, o.token, LOST_OUTCOME, o.finished_at)
         return replaced
 
     try:
@@ -116,6 +136,20 @@ async def fenced(guard: Guard, store: Store, outcomes: Sequence[Outcome],
         log.warning("could not read back %d outcomes the store refused", len(ended),
                     exc_info=True)
         return {}
+
+
+def _taken(outcome: Outcome, row: JobRow, attempt: int) -> bool:
+    """Is ``row`` not what storing ``outcome`` of ``attempt`` left: another attempt's
+    (claimed again), or its attempt ended by a rescue (its error a rescue's)?"""
+    if outcome.state == "waiting":  # a run asleep: its attempt is given back, its last
+        return row.attempts != attempt - 1  # error (maybe a rescue's) kept
+    if row.attempts != attempt:
+        return True
+    try:
+        kind = json.loads(row.error).get("type") if row.error else None
+    except (ValueError, AttributeError):
+        return False
+    return kind in _RESCUES
 
 
 def unstorable(outcome: Outcome, exc: BaseException) -> Outcome:

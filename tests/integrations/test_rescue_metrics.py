@@ -1,14 +1,18 @@
 """A job rescued from a dead worker is a failed attempt in the metrics: counted retried
-when it runs again, failed when it is failed as a poison job (SPEC §4, §11)."""
+when it runs again, failed when it is failed as a poison job (SPEC §4, §11); a slow
+worker's attempt rescued as it ran is reported by the rescue alone."""
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
+from typing import Any
 
 from conveyor import Conveyor
 from conveyor.observe import metrics
-from conveyor.stores.base import POISON_RESCUES
+from conveyor.stores.base import LOST, POISON_RESCUES, JobFilter
+from tests.conformance.helpers import NewApp, wait_for, worker_thread
 
 
 def _sample(name: str, job: str) -> float:
@@ -33,3 +37,34 @@ def test_rescued_jobs_count_as_retried_then_failed_as_poison(app: Conveyor) -> N
         assert retried == min(death + 1, POISON_RESCUES - 1), death
     assert handle.state == "failed"
     assert _sample("conveyor_attempts_failed_total", name) == 1
+
+
+def test_an_attempt_rescued_as_its_slow_worker_ran_is_reported_once(new_app: NewApp) -> None:
+    """The worker's loop stalls past the lease; another worker's maintenance rescues the
+    job (reported retrying) and the attempt then ends: the store refuses that outcome,
+    and the worker reported it as completed all the same (a completed hook for a queued
+    job, counted completed twice in all). Now it reports it as lost."""
+    app = new_app(lease=0.3)
+    assert metrics.install(app)
+    name, seen, stalled = f"hog-{uuid.uuid4().hex[:8]}", [], threading.Event()
+    for event in ("completed", "retrying"):
+        app.on(event, lambda record, error=None, _e=event: seen.append((_e, record.state)))
+
+    @app.job(name, retry=2)
+    async def hog() -> str:
+        if not stalled.is_set():
+            stalled.set()
+            time.sleep(1.0)  # blocks its worker's loop: no heartbeat renews the lease
+        return "done"
+
+    handle: Any = hog().run_now()
+    with worker_thread(app, maintenance_interval=60):
+        assert stalled.wait(10)
+        wait_for(lambda: app.store.count(JobFilter(states=[LOST])) == 1, what="the lapse")
+        app.maintain(app.store, True)  # another worker's rescue
+        assert handle.result(timeout=10) == "done"
+        wait_for(lambda: ("completed", "completed") in seen, what="the completed hook")
+        time.sleep(0.3)  # the stalled attempt's report, had it made one
+    assert sorted(seen) == [("completed", "completed"), ("retrying", "queued")]  # (threads)
+    assert _sample("conveyor_attempts_completed_total", name) == 1
+    assert _sample("conveyor_attempts_retried_total", name) == 1
