@@ -61,9 +61,9 @@ class Supervisor:
         """Run one step of task ``name``; on failure log, back off and return."""
         try:
             await body()
-        except asyncio.CancelledError:
+        except (asyncio.CancelledError, GeneratorExit):  # cancelled, or closed unfinished
             raise
-        except BaseException as exc:  # any: asyncio carries KeyboardInterrupt and
+        except BaseException as exc:  # any other: asyncio carries KeyboardInterrupt and
             # SystemExit out of the loop (the worker died holding its leases), and any
             # other BaseException ended the task without a word
             await asyncio.sleep(self.failed(name, exc))

@@ -1,0 +1,34 @@
+"""Supervisor.step: a failure is logged and backed off, but a step that is closed
+(its coroutine dropped unfinished, as a loop that ends does with its leftover tasks)
+ends at once: closing is not a failure of the task."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Generator
+from typing import Any
+
+import pytest
+
+from conveyor.worker.supervise import Supervisor
+
+
+class _Pending:
+    """An awaitable that stays pending until its coroutine is resumed or closed."""
+
+    def __await__(self) -> Generator[None, Any, None]:
+        yield
+
+
+def test_a_step_closed_while_it_waits_ends_quietly(caplog: pytest.LogCaptureFixture) -> None:
+    supervisor = Supervisor(stop=lambda: None)
+
+    async def body() -> None:
+        await _Pending()
+
+    step = supervisor.step("upkeep", body)
+    step.send(None)  # now waiting inside body
+    with caplog.at_level(logging.ERROR, logger="conveyor"):
+        step.close()  # GeneratorExit: it ignored it and slept (RuntimeError) before
+    assert supervisor.failures == {} and supervisor.fatal is None
+    assert not caplog.records
