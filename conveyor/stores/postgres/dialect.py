@@ -17,6 +17,7 @@ from psycopg import errors as pg_errors
 
 from conveyor.errors import ConfigurationError, StoreUnavailable
 from conveyor.stores.base import NewJob
+from conveyor.stores.core.batch import columns
 from conveyor.stores.core.dialect import JOB_FIELDS, Dialect, pyformat
 from conveyor.stores.eventlogic import STEP_COLUMNS, EventSQL
 from conveyor.stores.graphlogic import GraphSQL
@@ -54,9 +55,11 @@ def _insert_sql(present: tuple[bool, ...]) -> str:
 
 
 def many_columns(jobs: Sequence[NewJob]) -> dict[str, list[Any]]:
-    """insert_many's parameters: one list per column."""
-    values = zip(*map(many_values, jobs), strict=True)
-    return dict(zip(JOB_FIELDS, map(list, values), strict=True))
+    """insert_many's parameters: one list per column (enqueue_many's batch of one job
+    read as the columns it holds, not as job objects)."""
+    cols = columns(jobs)
+    return {name: list(cols.varying[name]) if name in cols.varying
+            else [cols.shared[name]] * cols.size for name in JOB_FIELDS}
 P = ParamSpec("P")
 T = TypeVar("T")
 
