@@ -74,9 +74,11 @@ class Supervisor:
         """Stop the worker (logged, then WorkerFailed) should ``task``, which runs until
         cancelled, end any other way while the worker is not ``stopping``."""
         def ended(task: asyncio.Task[None]) -> None:
-            if task.cancelled() or stopping():
+            if task.cancelled():
                 return
-            exc = task.exception()
+            exc = task.exception()  # read even when stopping (else asyncio logs it as lost)
+            if stopping():
+                return
             log.error("worker task %r ended unexpectedly", task.get_name(), exc_info=exc)
             self.give_up(f"worker task {task.get_name()!r} ended unexpectedly: {exc!r}")
 

@@ -4,6 +4,8 @@ ends at once: closing is not a failure of the task."""
 
 from __future__ import annotations
 
+import asyncio
+import gc
 import logging
 from collections.abc import Generator
 from typing import Any
@@ -32,3 +34,25 @@ def test_a_step_closed_while_it_waits_ends_quietly(caplog: pytest.LogCaptureFixt
         step.close()  # GeneratorExit: it ignored it and slept (RuntimeError) before
     assert supervisor.failures == {} and supervisor.fatal is None
     assert not caplog.records
+
+
+def test_a_watched_task_failing_as_the_worker_stops_leaves_no_unread_exception() -> None:
+    """A helper task that fails while the worker is stopping is not the worker's failure,
+    and its exception is read (asyncio would log it as never retrieved)."""
+    supervisor = Supervisor(stop=lambda: None)
+    unread: list[dict[str, Any]] = []
+
+    async def failing() -> None:
+        raise RuntimeError("store closed meanwhile")
+
+    async def main() -> None:
+        asyncio.get_running_loop().set_exception_handler(lambda _, ctx: unread.append(ctx))
+        task = asyncio.create_task(failing())
+        supervisor.watch(task, lambda: True)
+        await asyncio.wait([task])
+        await asyncio.sleep(0)  # the done callback runs
+        del task
+        gc.collect()
+
+    asyncio.run(main())
+    assert supervisor.fatal is None and unread == []
