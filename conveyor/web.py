@@ -9,6 +9,7 @@ import importlib
 import logging
 import os
 from collections.abc import Callable, Sequence
+from time import monotonic
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
@@ -26,6 +27,13 @@ log = logging.getLogger("conveyor.worker")
 # up to RESTART_MOST while it keeps failing).
 RESTART_FIRST = 1.0
 RESTART_MOST = 60.0
+
+
+def restart_delay(delay: float, ran: float) -> float:
+    """The wait before replacing a worker that failed after running ``ran`` seconds:
+    ``delay`` (doubled after each failure) while it keeps failing, RESTART_FIRST again
+    once it ran longer than RESTART_MOST (a failure a day is not a failing streak)."""
+    return RESTART_FIRST if ran > RESTART_MOST else delay
 
 
 def asgi(app: Host, token: str | None = None, prefix: str = "") -> ASGIApp:
@@ -79,12 +87,14 @@ class Lifespan:
         ``conveyor worker``: the web process serving on would otherwise run no job again."""
         worker, delay = self.worker or new(), RESTART_FIRST
         while True:
+            started = monotonic()
             try:
                 await worker.run()
                 return  # stopped (the lifespan ends), or a burst worker found no work
             except Exception:
                 if self.stopping.is_set():
                     return
+                delay = restart_delay(delay, monotonic() - started)
                 log.exception("the web process's worker stopped with an error; a new one "
                               "starts in %g s", delay)
             with contextlib.suppress(TimeoutError):

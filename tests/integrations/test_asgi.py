@@ -224,6 +224,49 @@ async def test_a_lifespan_worker_that_stops_with_an_error_is_replaced(
     app.close()
 
 
+async def test_a_lifespan_worker_failing_after_a_long_run_is_replaced_after_the_first_delay(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The restart delay doubles while the worker keeps failing, and starts over once a
+    worker ran longer than the longest delay (a failure a day is not a failing streak)."""
+    import asyncio
+
+    import conveyor.worker
+
+    monkeypatch.setattr(web, "RESTART_FIRST", 0.001)
+    clock = [0.0]
+    monkeypatch.setattr(web, "monotonic", lambda: clock[0], raising=False)
+    runs: list[int] = []
+    done = asyncio.Event()
+
+    class Flaky:
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            pass
+
+        async def run(self) -> None:
+            runs.append(1)
+            if len(runs) == 3:
+                clock[0] += 2 * web.RESTART_MOST  # this one ran for two minutes
+            if len(runs) <= 3:
+                raise StoreError("store unreachable")
+            done.set()
+            await asyncio.Event().wait()  # runs until stopped
+
+        def stop(self, force: bool = False) -> None:
+            pass
+
+    monkeypatch.setattr(conveyor.worker, "Worker", Flaky)
+    with Conveyor("memory://") as app, caplog.at_level(logging.ERROR, logger="conveyor"):
+        lifespan = app.lifespan(concurrency=1)
+        await lifespan.__aenter__()
+        await asyncio.wait_for(done.wait(), 10)
+        assert lifespan.task is not None
+        lifespan.task.cancel()
+        await asyncio.wait([lifespan.task])
+    delays = re.findall(r"a new one starts in ([0-9.]+) s", caplog.text)
+    assert delays == ["0.001", "0.002", "0.001"]
+
+
 def test_cookies_of_a_mounted_dashboard_stay_under_its_mount() -> None:
     """Two dashboards on one host (/a, /b) keep their own sign-ins and CSRF cookies."""
     from starlette.applications import Starlette
