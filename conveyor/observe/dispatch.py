@@ -91,7 +91,7 @@ class Dispatch:
             for observer in observers:
                 try:
                     await call(observer)
-                except asyncio.CancelledError:
+                except (asyncio.CancelledError, GeneratorExit):
                     raise
                 except BaseException:  # KeyboardInterrupt, SystemExit: not out of the loop
                     log.exception("observer %r failed for job %s", observer, job_id)

@@ -282,7 +282,7 @@ async def call_hook(hook: Registered, event: str, record: JobRecord,
             result = await asyncio.to_thread(hook.call, record, error)
             if inspect.isawaitable(result):
                 await result
-    except asyncio.CancelledError:
+    except (asyncio.CancelledError, GeneratorExit):
         raise
     except BaseException:  # KeyboardInterrupt, SystemExit too: a hook never stops a worker
         _failed(hook, event, record)
