@@ -30,8 +30,6 @@ Stored = dict[int, Outcome | None]  # by job id: stored in its place (None: not 
 # The state of an outcome in place of one the store refused because the attempt was no
 # longer the job's (rescued): the worker reports the attempt as lost.
 LOST_OUTCOME = "lost"
-# The error types a rescue stores (conveyor.stores.matching).
-_RESCUES = ("LeaseExpired", "PoisonJob")
 
 
 class GaveUp(Exception):
@@ -107,9 +105,9 @@ async def fenced(guard: Guard, store: Store, outcomes: Sequence[Outcome],
     refused ones were fenced: a cancel or a rescue took their leases as they ended.
     Returns, by job id, a cancelled outcome in place of each one whose job is now
     cancelled, and (given each outcome's attempt number in ``attempts``) a LOST one in
-    place of each whose attempt the store no longer holds as it would after storing it
-    (rescued, maybe claimed again): the worker then reports that attempt as lost, never
-    as the end it did not store (its rescuer reported it). Read back only then (rare)."""
+    place of each whose attempt a rescue ended (maybe claimed again since): the worker
+    then reports that attempt as lost, never as the end it did not store (its rescuer
+    reported it). Read back only then (rare)."""
     if stored is None or stored >= len(outcomes):
         return {}
     ended = [o for o in outcomes if o.state != "cancelled"]
@@ -125,7 +123,7 @@ async def fenced(guard: Guard, store: Store, outcomes: Sequence[Outcome],
             if row.state == "cancelled":
                 replaced[o.id] = Outcome(o.id, o.token, "cancelled", o.finished_at,
                                          error=row.error)
-            elif attempts is not None and o.id in attempts and _taken(o, row, attempts[o.id]):
+            elif attempts is not None and o.id in attempts and _taken(row, attempts[o.id]):
                 replaced[o.id] = Outcome(o.id, o.token, LOST_OUTCOME, o.finished_at)
         return replaced
 
@@ -138,18 +136,20 @@ async def fenced(guard: Guard, store: Store, outcomes: Sequence[Outcome],
         return {}
 
 
-def _taken(outcome: Outcome, row: JobRow, attempt: int) -> bool:
-    """Is ``row`` not what storing ``outcome`` of ``attempt`` left: another attempt's
-    (claimed again), or its attempt ended by a rescue (its error a rescue's)?"""
-    if outcome.state == "waiting":  # a run asleep: its attempt is given back, its last
-        return row.attempts != attempt - 1  # error (maybe a rescue's) kept
-    if row.attempts != attempt:
-        return True
+def _taken(row: JobRow, attempt: int) -> bool:
+    """Did a rescue end ``attempt`` (its history holds the rescue's entry for it)? Not
+    the job's attempts count: an outcome stored in the same flush may be claimed again
+    at once (a retry due now, a run woken), which is no sign of a rescue."""
     try:
-        kind = json.loads(row.error).get("type") if row.error else None
-    except (ValueError, AttributeError):
+        history = json.loads(row.history) if row.history else []
+    except ValueError:  # written by hand: the outcome is taken as stored
         return False
-    return kind in _RESCUES
+    return isinstance(history, list) and any(
+        isinstance(entry, dict) and entry.get("number") == attempt
+        and isinstance(error := entry.get("error"), dict)
+        and error.get("type") == "LeaseExpired" and error.get("traceback") is None
+        for entry in history
+    )
 
 
 def unstorable(outcome: Outcome, exc: BaseException) -> Outcome:
