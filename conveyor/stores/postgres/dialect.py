@@ -60,6 +60,8 @@ def many_columns(jobs: Sequence[NewJob]) -> dict[str, list[Any]]:
     cols = columns(jobs)
     return {name: list(cols.varying[name]) if name in cols.varying
             else [cols.shared[name]] * cols.size for name in JOB_FIELDS}
+
+
 P = ParamSpec("P")
 T = TypeVar("T")
 
