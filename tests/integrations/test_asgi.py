@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import logging
 import re
@@ -14,6 +15,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from starlette.testclient import TestClient
 
+import conveyor.worker
 from conveyor import Conveyor, web
 from conveyor.errors import StoreError
 from tests.support import ROOT, store_url, wait_for
@@ -229,10 +231,6 @@ async def test_a_lifespan_worker_failing_after_a_long_run_is_replaced_after_the_
 ) -> None:
     """The restart delay doubles while the worker keeps failing, and starts over once a
     worker ran longer than the longest delay (a failure a day is not a failing streak)."""
-    import asyncio
-
-    import conveyor.worker
-
     monkeypatch.setattr(web, "RESTART_FIRST", 0.001)
     clock = [0.0]
     monkeypatch.setattr(web, "monotonic", lambda: clock[0], raising=False)
