@@ -55,6 +55,14 @@ def build(url: str, lease: float | None = None) -> Conveyor:
         note("end", meta.id, meta.attempt)
         return "lingered"
 
+    @app.job
+    def first_attempt_lingers(meta: Any) -> int:
+        """Lingers a minute on its first attempt, then returns its attempt at once."""
+        note("start", meta.id, meta.attempt)
+        time.sleep(60 if meta.attempt == 1 else 0.05)
+        note("end", meta.id, meta.attempt)
+        return int(meta.attempt)
+
     @app.job(isolation="process")
     def isolated_lingering(meta: Any) -> str:
         """:func:`lingering` in a child process of the worker (``isolation="process"``)."""

@@ -48,6 +48,18 @@ def spawn_worker(url: str, tmp: Path, *, lease: float = 2.0, env: dict[str, str]
     )
 
 
+def spawn_cli_worker(url: str, tmp: Path, *args: str, lease: float = 2.0,
+                     env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    """``conveyor worker APP_FILE *args`` as a real process (``python -m conveyor``),
+    logging to ``tmp`` like :func:`spawn_worker`."""
+    log = open(tmp / f"worker-{time.monotonic_ns()}.log", "wb")  # noqa: SIM115 - kept by Popen
+    return subprocess.Popen(
+        [sys.executable, "-m", "conveyor", "worker", str(APP_FILE), *args],
+        env=worker_env(url, tmp, lease, **(env or {})), cwd=tmp, stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+
+
 #: Code a racing process runs once it is ready (its imports done): it waits at the gate
 #: ``$CONVEYOR_TEST_GATE`` until :func:`open_gate` opens it for every racer at once.
 AT_THE_GATE = (
