@@ -193,7 +193,7 @@ class Events:
         return EventTrigger(name, filter)
 
     def send_event(
-        self, name: str, payload: Any = None, *, id: str | None = None,
+        self, name: str, payload: Any = None, id: str | None = None, *,
         deliver_at: datetime | None = None,
     ) -> EventRecord:
         """Store an event and start the runs it triggers (now, or at ``deliver_at``).

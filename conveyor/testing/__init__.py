@@ -69,9 +69,10 @@ class _Inline:
         self.settle(ids)
         return ids
 
-    def send_event(self, original: Any, name: str, payload: Any = None, **options: Any) -> Any:
+    def send_event(self, original: Any, name: str, payload: Any = None, id: str | None = None,
+                   **options: Any) -> Any:
         options["deliver_at"] = None  # delivered now, as run_in / run_at run now
-        record = original(name, payload, **options)
+        record = original(name, payload, id, **options)
         self.settle(record.runs)
         return record
 
@@ -129,8 +130,9 @@ def inline(app: Conveyor) -> Iterator[None]:
     async def insert_async(jobs: Sequence[NewJob]) -> list[int]:  # awaited triggers
         return await asyncio.to_thread(insert, jobs)
 
-    def send_event(name: str, payload: Any = None, **options: Any) -> Any:
-        return state.send_event(original_send, name, payload, **options)
+    def send_event(name: str, payload: Any = None, id: str | None = None,
+                   **options: Any) -> Any:
+        return state.send_event(original_send, name, payload, id, **options)
 
     app.triggering.insert = insert  # type: ignore[method-assign]
     app.triggering.insert_async = insert_async  # type: ignore[method-assign]
