@@ -204,3 +204,16 @@ def test_reusing_a_task_key_with_other_arguments_is_an_error(app: Conveyor) -> N
     rec = record(app, handle)
     assert rec.state == "failed"
     assert "'k'" in field(rec.error, "message")
+
+
+def test_filter_values_match_as_json_values_not_python_equality(app: Conveyor) -> None:
+    """``True == 1`` in Python, but ``true`` is not the number 1 in a JSON payload."""
+    allowed = {"one": [1], "true": [True], "zero": [0], "false": [False], "text": ["1"]}
+    for name, values in allowed.items():
+        app.job(name, trigger=app.event("flag.set", {"v": values}))(lambda payload: None)
+    started = {}
+    for value in (1, 1.0, True, 0, False, "1", None):
+        event = app.send_event("flag.set", {"v": value})
+        started[repr(value)] = sorted(record(app, run).job for run in event.runs)
+    assert started == {"1": ["one"], "1.0": ["one"], "True": ["true"], "0": ["zero"],
+                       "False": ["false"], "'1'": ["text"], "None": []}
