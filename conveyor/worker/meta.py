@@ -9,7 +9,7 @@ import sys
 import threading
 import time
 import traceback
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from conveyor.errors import ConfigurationError
@@ -52,8 +52,10 @@ class LineLogger:
         if unknown:
             raise TypeError(f"meta.log got an unexpected keyword argument {unknown[0]!r}; "
                             f"accepted: {', '.join(sorted(_LOGGING_KEYWORDS))}")
+        # logging's rule: one non-empty mapping fills "%(name)s" fields
+        values = args[0] if len(args) == 1 and isinstance(args[0], Mapping) and args[0] else args
         try:
-            text = message % args if args else str(message)
+            text = message % values if args else str(message)
         except (TypeError, ValueError):
             text = f"{message} {args!r}"
         tail = _traceback(options.get("exc_info", exc_info))

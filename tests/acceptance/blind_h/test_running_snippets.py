@@ -228,3 +228,26 @@ def test_meta_attempt_is_an_int_from_one_in_sync_and_async_jobs(app: Conveyor) -
     handles = [plain().run_now(), coro().run_now()]
     drain(app)
     assert [h.result(timeout=5) for h in handles] == [[1, "int"], [1, "int"]]
+
+
+def test_meta_log_formats_its_arguments_as_logging_does(app: Conveyor) -> None:
+    """A logger, so ``%``-style arguments read as in ``logging``: one mapping fills
+    ``%(name)s`` fields; anything else fills positional ``%s`` fields."""
+
+    def lines(log: Any) -> None:
+        log.info("shop %(shop)s of %(owner)s", {"shop": 7, "owner": "ü"})
+        log.warning("payload %s", {"shop": 7})
+        log.error("%s and %d", "a", 2)
+        log.info("100%")
+
+    @app.job
+    def plain(meta: Any) -> None:
+        lines(meta.log)
+
+    app.add_worker(type="reaction", worker=lambda job: lines(job.log))
+    handles = [plain().run_now(), app.schedule_job(type="reaction", data={})]
+    drain(app)
+    for handle in handles:
+        assert [(line.level, line.message) for line in record(app, handle).logs] == [
+            ("info", "shop 7 of ü"), ("warning", "payload {'shop': 7}"),
+            ("error", "a and 2"), ("info", "100%")]
