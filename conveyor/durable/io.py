@@ -6,7 +6,7 @@ import functools
 import hashlib
 import inspect
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -232,21 +232,38 @@ class StepLogger:
             extra = " ".join(f"{k}={v!r}" for k, v in shown.items())
             getattr(run.meta.log, level)(f"{text} {extra}" if extra else text)
 
-    async def debug(self, message: str, **fields: Any) -> None:
-        await self._log("debug", message, fields)
+    async def debug(self, message: str, properties: Mapping[str, Any] | None = None, /,
+                    **fields: Any) -> None:
+        await self._log("debug", message, _fields(properties, fields))
 
-    async def info(self, message: str, **fields: Any) -> None:
-        await self._log("info", message, fields)
+    async def info(self, message: str, properties: Mapping[str, Any] | None = None, /,
+                   **fields: Any) -> None:
+        await self._log("info", message, _fields(properties, fields))
 
     log = info  # Trigger.dev's spelling
 
-    async def warn(self, message: str, **fields: Any) -> None:
-        await self._log("warning", message, fields)
+    async def warn(self, message: str, properties: Mapping[str, Any] | None = None, /,
+                   **fields: Any) -> None:
+        await self._log("warning", message, _fields(properties, fields))
 
     warning = warn
 
-    async def error(self, message: str, **fields: Any) -> None:
-        await self._log("error", message, fields)
+    async def error(self, message: str, properties: Mapping[str, Any] | None = None, /,
+                    **fields: Any) -> None:
+        await self._log("error", message, _fields(properties, fields))
+
+
+def _fields(properties: Any, fields: dict[str, Any]) -> dict[str, Any]:
+    """A line's fields: keyword arguments, or Trigger.dev's ``properties`` dict (both
+    merged, the keywords last)."""
+    if properties is None:
+        return fields
+    if not isinstance(properties, Mapping):
+        raise ConfigurationError(
+            f"io.logger takes the message, then its fields as keyword arguments or one dict "
+            f"(Trigger.dev's properties), not {type(properties).__name__} {properties!r}"
+        )
+    return {**{str(k): v for k, v in properties.items()}, **fields}
 
 
 def _check_name(name: Any) -> str:

@@ -143,6 +143,19 @@ def test_each_logger_level_and_log_as_info(app: Conveyor) -> None:
     assert set(levels) >= {"via info", "via log", "via warn", "via error"}
 
 
+def test_logger_fields_as_keywords_or_as_trigger_dev_properties(app: Conveyor) -> None:
+    @app.job
+    async def chatty(io: Any) -> None:
+        await io.logger.info("kw", user="a@x")
+        await io.logger.info("dict", {"user": "a@x"})
+        await io.logger.log("both", {"a": 1, "b": 2}, b=3)
+        await io.logger.warn("none")
+
+    drain_one(app, chatty)
+    assert [e.message for e in app.jobs_list(job="chatty")[0].logs] == [
+        "kw user='a@x'", "dict user='a@x'", "both a=1 b=3", "none"]
+
+
 def drain_one(app: Conveyor, job: Any) -> Any:
     handle = job().run_now()
     drain(app)
