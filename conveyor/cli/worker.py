@@ -124,9 +124,10 @@ def announce(text: str, logger: str = "conveyor.worker") -> None:
         click.echo(text, err=True)
 
 
-def exit_past_stuck_jobs(app: Conveyor, wait: float = 1.0) -> None:
+def exit_past_stuck_jobs(app: Conveyor, wait: float = 0.05) -> None:
     """Jobs still running after the grace period were released to other workers, but
-    their threads cannot be interrupted and would hold the process open at exit."""
+    their threads cannot be interrupted: exit at once, before another worker's run of
+    the job goes on beside them (``wait`` only lets idle threads end)."""
     deadline = time.monotonic() + wait
     for thread in threading.enumerate():
         if thread.name.startswith("conveyor-job"):  # idle pool threads end at once

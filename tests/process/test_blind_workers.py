@@ -193,3 +193,30 @@ def test_an_app_spec_naming_no_app_is_one_line(tmp_path: Path) -> None:
     assert done.returncode != 0
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and "nothing" in lines[0], done.stderr
+
+
+def test_a_sync_job_released_past_the_grace_period_does_not_run_on_beside_its_rerun(
+    pg_url: str, tmp_path: Path
+) -> None:
+    """A job thread cannot be stopped: once its job is released to other workers, the
+    stopping process must exit at once, not let the old execution go on beside the new
+    one (it waited a second for the thread). Some 0.1 s between the release and the exit
+    remain: an uninterruptible thread cannot give more."""
+    app = build(pg_url, lease=30.0)
+    try:
+        h = app.schedule_job(type="lingering-reaction", data={})
+        first = spawn_cli_worker(pg_url, tmp_path, "--grace", "0.2", lease=30.0)
+        wait_until(lambda: executions(tmp_path), 30, "the job to start", tmp_path)
+        second = spawn_cli_worker(pg_url, tmp_path, lease=30.0,
+                                  env={"CONVEYOR_TEST_LINGER": "0.01"})
+        wait_until(lambda: len(_live_pids(app)) == 2, 30, "the second worker", tmp_path)
+        first.send_signal(signal.SIGTERM)
+        assert first.wait(15) == 0, worker_logs(tmp_path)
+        exited = time.time()
+        wait_until(lambda: h.state == "completed", 15, "the rerun to complete", tmp_path)
+        assert stop(second) == 0, worker_logs(tmp_path)
+    finally:
+        app.close()
+    old, new = executions(tmp_path)
+    assert (old.pid, old.end, new.pid) == (first.pid, None, second.pid)
+    assert new.start > exited - 0.5, f"ran side by side for {exited - new.start:.2f} s"
