@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Sequence
 from typing import Any
@@ -92,6 +93,16 @@ def _sqlite_path(url: str) -> str:
     return path[1:] if path.startswith("/") else path  # sqlite:///rel, sqlite:////abs
 
 
+def _make_folder(path: str) -> None:
+    """Create the folder of a SQLite file that does not exist yet (zero setup:
+    ``sqlite:///var/jobs.db`` works in a fresh checkout); should that fail, opening the
+    file says why."""
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        with contextlib.suppress(OSError):
+            os.makedirs(folder, exist_ok=True)
+
+
 def open_store(url: str, **options: object) -> Store:
     """Open (not yet migrate) the store a URL names."""
     if not isinstance(url, str) or "://" not in url:
@@ -114,6 +125,7 @@ def open_store(url: str, **options: object) -> Store:
                 "(relative) or sqlite:////var/lib/jobs.db (absolute); use memory:// for "
                 "an in-memory store"
             )
+        _make_folder(path)
         return SQLiteStore(url, path)
     if scheme in ("postgresql", "postgres"):
         try:

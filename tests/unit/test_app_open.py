@@ -94,9 +94,16 @@ def test_a_sqlite_url_without_a_file_is_refused(url: str) -> None:
         Conveyor(url)
 
 
-def test_a_sqlite_file_in_a_missing_folder_is_a_store_error(tmp_path: Path) -> None:
-    with pytest.raises(StoreError, match="missing/dir' does not exist"):
-        Conveyor(f"sqlite:///{tmp_path}/missing/dir/jobs.db")
+def test_a_sqlite_file_in_a_missing_folder_is_created_with_it(tmp_path: Path) -> None:
+    with Conveyor(f"sqlite:///{tmp_path}/missing/dir/jobs.db") as app:
+        assert app.count() == 0
+    assert (tmp_path / "missing" / "dir" / "jobs.db").is_file()
+
+
+def test_a_sqlite_folder_that_cannot_be_created_is_a_store_error(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("")
+    with pytest.raises(StoreError, match="file/dir' does not exist"):
+        Conveyor(f"sqlite:///{tmp_path}/file/dir/jobs.db")
 
 
 def test_a_sqlite_file_in_a_read_only_folder_is_a_store_error(tmp_path: Path) -> None:
