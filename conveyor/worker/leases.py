@@ -258,7 +258,7 @@ class LeasesMixin:
             self.active.pop(job.id, None)
             self.observers.finished(job, None, None)
         if self.active:
-            log.info("waiting up to %.0f s for %s", self.grace, _jobs(len(self.active), "running"))
+            log.info("waiting up to %g s for %s", self.grace, _jobs(len(self.active), "running"))
             all_done = asyncio.ensure_future(self._settle())
             hurry = asyncio.ensure_future(self.hurry.wait())
             try:

@@ -135,6 +135,7 @@ def test_a_signal_lets_running_jobs_finish_starts_nothing_new_and_releases_the_r
         assert (long.state, waiting.state) == ("queued", "queued"), worker_logs(tmp_path)
         assert {r.pid for r in executions(tmp_path)} == {first.pid}
         assert len(executions(tmp_path)) == 3, "a stopping worker started a new job"
+        assert "waiting up to 1.5 s for 3 running jobs" in worker_logs(tmp_path)
         done = subprocess.run(
             [sys.executable, "-m", "conveyor", "worker", str(APP_FILE), "--burst"],
             env=worker_env(url, tmp_path, 30.0, CONVEYOR_TEST_LINGER="0.01"), cwd=tmp_path,
