@@ -53,6 +53,10 @@ def worker(app: Conveyor, concurrency: int, processes: int, queues: str | None, 
     if queues is not None and not queues.replace(",", "").strip():
         fail(f"--queues {queues!r} names no queue; give names like --queues mail,exports, "
              "or leave it out for every queue")
+    if processes > 1 and app.url.startswith("memory:"):
+        fail(f"--processes {processes} needs a store the processes share "
+             "(sqlite:///file.db or postgresql://...); each process would have a memory:// "
+             "store of its own")
     configure_logging(log_level, log_format.lower())
     if processes > 1:
         run_processes(app, processes, concurrency, burst, metrics_port, metrics_host)

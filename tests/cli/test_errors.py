@@ -66,6 +66,10 @@ CASES = [
     ("worker --queues naming no queue", ["worker", "--burst", "--queues", " , "],
      r"error: --queues ' , ' names no queue; give names like --queues mail,exports, or "
      r"leave it out for every queue"),
+    ("worker processes on a private memory store",
+     ["worker", "--burst", "--processes", "2", "--url", "memory://"],
+     r"error: --processes 2 needs a store the processes share \(sqlite:///file\.db or "
+     r"postgresql://\.\.\.\); each process would have a memory:// store of its own"),
     ("positional app and a different --app", ["worker", "{app}", "--app", "{tmp}/other.py"],
      r"error: two apps given: '.*cliapp\.py' and --app '.*other\.py'; give one"),
     ("usage error", ["runs", "--limit", "zero"],
