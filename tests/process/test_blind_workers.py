@@ -10,7 +10,6 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -33,16 +32,9 @@ from .helpers import (
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    return store_url(request.param, request, tmp_path, "jobs.db")
-
-
 @pytest.fixture
-def app(url: str) -> Iterator[Conveyor]:
-    application = build(url, lease=2.0)
-    yield application
-    application.close()
+def lease() -> float:
+    return 2.0
 
 
 def _live_pids(app: Conveyor) -> set[int]:

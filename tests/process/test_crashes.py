@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import signal
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,7 +12,6 @@ import pytest
 from conveyor import Conveyor
 from conveyor.observe import metrics
 from conveyor.stores.base import POISON_RESCUES
-from tests.support import store_url
 
 from .app import build
 from .helpers import (
@@ -27,18 +25,6 @@ from .helpers import (
 )
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    return store_url(request.param, request, tmp_path, "jobs.db")
-
-
-@pytest.fixture
-def app(url: str) -> Iterator[Conveyor]:
-    application = build(url, lease=1.0)
-    yield application
-    application.close()
 
 
 def test_kill_9_in_the_middle_of_long_jobs_loses_nothing(

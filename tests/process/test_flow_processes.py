@@ -13,17 +13,11 @@ from types import ModuleType
 import pytest
 
 from conveyor.stores.base import JobFilter
-from tests.support import store_url
 
 from .helpers import executions, spawn_worker, stop, wait_until
 
 pytestmark = pytest.mark.slow
 FLOW_APP = Path(__file__).with_name("flow_app.py")
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    return store_url(request.param, request, tmp_path, "jobs.db")
 
 
 @pytest.fixture

@@ -18,7 +18,6 @@ from pathlib import Path
 import pytest
 
 from conveyor import Conveyor
-from tests.support import store_url
 
 from .helpers import AT_THE_GATE, ROOT, open_gate, stop, worker_logs
 
@@ -43,11 +42,6 @@ APP = textwrap.dedent(
         app.run_worker(concurrency=4)
     """
 )
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    return store_url(request.param, request, tmp_path, "jobs.db")
 
 
 def test_three_workers_run_each_occurrence_of_a_one_second_schedule_once(
