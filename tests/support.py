@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import http.server
+import json
 import os
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, NoReturn
@@ -109,3 +112,34 @@ def memory_spans() -> Iterator[Any]:
         trace._TRACER_PROVIDER = before
         trace._TRACER_PROVIDER_SET_ONCE._done = before is not None
         provider.shutdown()
+
+
+class JsonHandler(http.server.BaseHTTPRequestHandler):
+    """A local test server's request handler: answers JSON, logs nothing."""
+
+    def send_json(self, status: int, data: Any, headers: dict[str, str] | None = None) -> None:
+        raw = json.dumps(data).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(raw)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(raw)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@contextlib.contextmanager
+def serving(handler: type[http.server.BaseHTTPRequestHandler]) -> Iterator[str]:
+    """``handler`` served on a free loopback port for the block: yields ``host:port``."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True)
+    thread.start()
+    try:
+        yield f"127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)

@@ -7,7 +7,7 @@ import ipaddress
 import json
 import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -15,6 +15,7 @@ import pytest
 from conveyor import Conveyor, Retry
 from conveyor.durable import fetch
 from tests.durable.helpers import finish
+from tests.support import JsonHandler
 
 
 class Server:
@@ -23,9 +24,7 @@ class Server:
         self.flaky_left = 0
         server = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: Any) -> None: ...
-
+        class Handler(JsonHandler):
             def do_GET(self) -> None:
                 self._handle()
 
@@ -39,27 +38,17 @@ class Server:
                 route = self.path.split("?")[0]
                 if route == "/flaky" and server.flaky_left > 0:
                     server.flaky_left -= 1
-                    return self._send(503, {"error": "busy"}, {"Retry-After": "0"})
+                    return self.send_json(503, {"error": "busy"}, {"Retry-After": "0"})
                 if route == "/always-busy":
-                    return self._send(429, {"error": "slow down"}, {"Retry-After": "0"})
+                    return self.send_json(429, {"error": "slow down"}, {"Retry-After": "0"})
                 if route.startswith("/redirect"):
                     target = self.path.split("to=", 1)[1]
-                    return self._send(302, {}, {"Location": target})
-                return self._send(200, {
+                    return self.send_json(302, {}, {"Location": target})
+                return self.send_json(200, {
                     "method": self.command, "path": self.path,
                     "body": json.loads(body) if body else None,
                     "authorized": self.headers.get("authorization") == "Bearer s3cret",
                 }, {"Set-Cookie": "session=abc"})
-
-            def _send(self, status: int, data: Any, headers: dict[str, str]) -> None:
-                raw = json.dumps(data).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(raw)))
-                for name, value in headers.items():
-                    self.send_header(name, value)
-                self.end_headers()
-                self.wfile.write(raw)
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"

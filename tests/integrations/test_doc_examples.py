@@ -5,10 +5,8 @@ an edited example is what runs here, and a lost marker fails the test."""
 
 from __future__ import annotations
 
-import http.server
 import json
 import re
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,7 +16,7 @@ import pytest
 from conveyor import Conveyor, Fail, Retry, chain
 from conveyor.testing import FakeClock, run_until_idle
 from conveyor.testing.conformance.helpers import worker_thread
-from tests.support import ROOT
+from tests.support import ROOT, JsonHandler, serving
 
 Namespace = dict[str, Any]
 
@@ -81,29 +79,15 @@ def api(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, list[str]]]:
     """A local stand-in for the durable example's API: its URL and the auth headers seen."""
     seen: list[str] = []
 
-    class Echo(http.server.BaseHTTPRequestHandler):
+    class Echo(JsonHandler):
         def do_POST(self) -> None:
             seen.append(self.headers["Authorization"])
             body = self.rfile.read(int(self.headers["Content-Length"]))
-            reply = json.dumps({"received": json.loads(body)}).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(reply)))
-            self.end_headers()
-            self.wfile.write(reply)
-
-        def log_message(self, *args: Any) -> None:
-            pass
+            self.send_json(200, {"received": json.loads(body)})
 
     monkeypatch.setenv("API_TOKEN", "doc-example-secret")
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Echo)
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}/x", seen
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(Echo) as address:
+        yield f"http://{address}/x", seen
 
 
 def durable_example(tmp_path: Path, url: str, namespace: Namespace) -> Conveyor:

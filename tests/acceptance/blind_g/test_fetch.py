@@ -3,10 +3,7 @@ replays, retried on a failing status, any letter case of an http(s) scheme."""
 
 from __future__ import annotations
 
-import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -14,6 +11,7 @@ import pytest
 from conveyor import Conveyor, Retry
 from tests.acceptance.blind_g.support import rec, settle
 from tests.conformance.helpers import ManualClock
+from tests.support import JsonHandler, serving
 
 
 @pytest.fixture
@@ -22,30 +20,15 @@ def server() -> Iterator[tuple[str, list[str]]]:
     503 on its first two requests. Yields its base URL and the paths it was asked for."""
     hits: list[str] = []
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(JsonHandler):
         def do_GET(self) -> None:
             hits.append(self.path)
             status = 503 if self.path.startswith("/flaky") and hits.count(self.path) < 3 \
                 else 200
-            body = json.dumps({"path": self.path}).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+            self.send_json(status, {"path": self.path})
 
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"127.0.0.1:{httpd.server_address[1]}", hits
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join(5)
+    with serving(Handler) as address:
+        yield address, hits
 
 
 def test_a_fetch_runs_once_per_key_across_replays_in_any_scheme_case(
