@@ -1,6 +1,7 @@
 """The side-by-side workload's own ceiling on this machine, no job system at all:
 
-    bench/.venv-peers/bin/python bench/peers/ceiling.py [--jobs 10000] [--processes 2] [--threads 10]
+    bench/.venv-peers/bin/python bench/peers/ceiling.py \
+        [--jobs 10000] [--processes 2] [--threads 10]
 
 ``--processes`` processes of ``--threads`` threads each call the job function of the
 harness (bench/peers/work.py: one Redis RPUSH) as fast as they can, ``--jobs`` calls in
@@ -21,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from bench.peers.work import DONE, client, work  # noqa: E402
+from bench.peers.work import DONE, client, work
 
 
 def _calls(count: int, threads: int, start: multiprocessing.synchronize.Event) -> None:

@@ -6,6 +6,7 @@ import os
 import signal
 import textwrap
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -95,15 +96,21 @@ def crash_jobs(app: Conveyor, ledger: Path) -> tuple[Any, Any, Any]:
     return first, middle, fanned
 
 
-def kill_inside_middle(url: str, tmp_path: Path, ledger: Path) -> None:
-    """Run a worker process on the crash app until it is inside ``middle``, kill it -9,
-    and wait out its lease (1 s)."""
+def kill_inside_middle(url: str, tmp_path: Path, ledger: Path,
+                       settled: Callable[[], bool] = lambda: True) -> None:
+    """Run a worker process on the crash app until it is inside ``middle`` and
+    ``settled()`` holds, kill it -9, and wait out its lease (1 s).
+
+    ``settled`` lets a test wait until jobs that finished beside ``middle`` are stored as
+    completed: a job that finished but whose outcome was not yet stored when its worker
+    died is run again, as it must be."""
     app_file = tmp_path / "blind_g_crash_app.py"
     app_file.write_text(CRASH_APP)
     worker = spawn_worker(url, tmp_path, lease=1.0, app_file=app_file, concurrency=4,
                           env={"BLIND_LEDGER": str(ledger)})
     try:
-        wait_until(lambda: "middle" in words(ledger), 60, "the worker inside middle", tmp_path)
+        wait_until(lambda: "middle" in words(ledger) and settled(), 60,
+                   "the worker inside middle", tmp_path)
     finally:
         os.kill(worker.pid, signal.SIGKILL)
         stop(worker)

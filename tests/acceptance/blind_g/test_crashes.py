@@ -35,7 +35,8 @@ def test_a_fan_out_whose_child_was_killed_starts_no_child_twice(
     ledger = tmp_path / "ledger"
     _, _, fanned = crash_jobs(app, ledger)
     h = fanned(3).run_now()
-    kill_inside_middle(url, tmp_path, ledger)
+    kill_inside_middle(url, tmp_path, ledger,
+                       settled=lambda: app.count(job="first", state="completed") == 3)
     drain(app)
     assert h.result(timeout=10) == [1, 2, 3, 30]
     assert len(rec(app, h).children) == 4
