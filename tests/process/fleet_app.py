@@ -1,0 +1,136 @@
+"""The app of the fleet tests (tests/process/test_fleet_*.py): several worker processes
+share one store and these jobs write the ledger of tests/process/app.py (``note``)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from typing import Any
+
+from conveyor import Conveyor
+from tests.process.app import note
+
+app = Conveyor(os.environ["CONVEYOR_URL"], lease=float(os.environ.get("CONVEYOR_TEST_LEASE", "2")))
+app.queue("narrow", concurrency=2)
+app.queue("metered", rate="20/second")
+
+
+@app.job(concurrency=1, concurrency_key="shop_id")
+def per_shop(order: dict[str, Any], meta: Any) -> None:
+    """One at a time per shop: the ledger's job id is the shop (attempt = the run id)."""
+    note("start", order["shop_id"], meta.id)
+    time.sleep(order.get("seconds", 0.1))
+    note("end", order["shop_id"], meta.id)
+
+
+@app.job(queue="narrow")
+def narrow_a(seconds: float, meta: Any) -> None:
+    note("start", meta.id, meta.attempt)
+    time.sleep(seconds)
+    note("end", meta.id, meta.attempt)
+
+
+@app.job(queue="narrow")
+def narrow_b(seconds: float, meta: Any) -> None:
+    note("start", meta.id, meta.attempt)
+    time.sleep(seconds)
+    note("end", meta.id, meta.attempt)
+
+
+@app.job(queue="metered")
+def metered(meta: Any) -> None:
+    note("start", meta.id, meta.attempt)
+    note("end", meta.id, meta.attempt)
+
+
+@app.job
+def paused_job(meta: Any) -> None:
+    note("start", meta.id, meta.attempt)
+    note("end", meta.id, meta.attempt)
+
+
+@app.job
+async def cancellable(meta: Any) -> str:
+    """Lingers a minute (a cancel from another process stops it first)."""
+    note("start", meta.id, meta.attempt)
+    await asyncio.sleep(60)
+    note("end", meta.id, meta.attempt)
+    return "lingered"
+
+
+def _step(run: int, number: int) -> int:
+    """Step ``number`` of a durable run: the third lingers $CONVEYOR_TEST_LINGER seconds
+    (a worker started with a large value is killed there). The ledger's attempt is the
+    step number."""
+    note("start", run, number)
+    if number == 3:
+        time.sleep(float(os.environ.get("CONVEYOR_TEST_LINGER", "0")))
+    note("end", run, number)
+    return number * 10
+
+
+@app.job
+async def steps(run: int, io: Any) -> list[int]:
+    """A durable run of five tasks."""
+    return [await io.task(f"step-{n}", _step, run, n) for n in range(1, 6)]
+
+
+if os.environ.get("CONVEYOR_TEST_TICK"):
+    @app.job(trigger=app.every("1 second"))
+    def tick(meta: Any) -> None:
+        note("start", meta.id, meta.attempt)
+        note("end", meta.id, meta.attempt)
+
+
+@app.job(trigger=app.event("fleet.announced"))
+def announced(payload: dict[str, Any], meta: Any) -> None:
+    """Started by the event ``fleet.announced``; its ledger line counts the runs."""
+    note("start", meta.id, meta.attempt)
+    note("end", meta.id, meta.attempt)
+
+
+@app.job(concurrency=2)
+def pair(seconds: float, meta: Any) -> None:
+    """At most two at once across the fleet."""
+    note("start", meta.id, meta.attempt)
+    time.sleep(seconds)
+    note("end", meta.id, meta.attempt)
+
+
+@app.job
+def child(n: int, meta: Any) -> int:
+    note("start", meta.id, meta.attempt)
+    time.sleep(float(os.environ.get("CONVEYOR_TEST_LINGER", "0")))
+    note("end", meta.id, meta.attempt)
+    return n
+
+
+def _mark(run: int, number: int) -> int:
+    note("start", run, number)
+    note("end", run, number)
+    return number
+
+
+@app.job
+async def fan(run: int, io: Any) -> int:
+    """A durable run that sleeps a second, then waits for six children on any workers.
+    Its ledger lines (job id ``run``) are its two marking steps, 1 and 2."""
+    await io.task("before", _mark, run, 1)
+    await io.wait("nap", 1, "second")
+    results = await io.run_jobs("children", [child(n) for n in range(6)])
+    await io.task("after", _mark, run, 2)
+    return sum(results)
+
+
+@app.job
+def repeated(payload: dict[str, Any], meta: Any) -> None:
+    """Triggered with ``cancel_repeats`` / on a run-time schedule by racing processes."""
+    note("start", meta.id, meta.attempt)
+    note("end", meta.id, meta.attempt)
+
+
+@app.job
+def scheduled_at_run_time(payload: dict[str, Any], meta: Any) -> None:
+    note("start", meta.id, meta.attempt)
+    note("end", meta.id, meta.attempt)

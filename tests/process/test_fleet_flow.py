@@ -1,0 +1,111 @@
+"""Black-box, SPEC §9 across a fleet: several ``conveyor``-worker processes on one SQLite
+file or one PostgreSQL database. Per-key concurrency, a queue's concurrency and rate, and
+a job paused from the command line hold across the processes, not per process."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+from .fleet import cli, load_fleet, peak, start_fleet
+from .helpers import assert_no_overlap, by_job, executions, stop, wait_until
+
+pytestmark = [pytest.mark.slow, pytest.mark.serial]
+
+
+@pytest.fixture
+def fleet(url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[ModuleType]:
+    yield from load_fleet(url, monkeypatch)
+
+
+def test_a_concurrency_key_runs_one_per_key_across_workers_and_keys_side_by_side(
+    fleet: ModuleType, url: str, tmp_path: Path
+) -> None:
+    workers = start_fleet(fleet, url, tmp_path, 3, concurrency=2)
+    try:
+        handles = fleet.app.enqueue_many(
+            fleet.per_shop({"shop_id": shop, "seconds": 0.15})
+            for _ in range(4) for shop in (1, 2, 3))
+        wait_until(lambda: all(h.state == "completed" for h in handles), 30, "all runs",
+                   tmp_path)
+    finally:
+        codes = [stop(w) for w in workers]
+    assert codes == [0, 0, 0]
+    runs = executions(tmp_path)
+    assert sorted(r.attempt for r in runs) == sorted(h.id for h in handles)  # each once
+    assert_no_overlap(runs, {})  # one run per shop at a time, whichever process ran it
+    assert {fleet.app.get_job(h.id).concurrency_key for h in handles} == {"1", "2", "3"}
+    assert len({r.pid for r in runs}) >= 2
+    # Six slots and three keys: the shops ran side by side, not one after another.
+    assert peak([(r.start, r.end or r.start) for r in runs]) >= 2
+    assert set(by_job(runs)) == {1, 2, 3}
+
+
+def test_a_queue_concurrency_holds_across_workers_and_the_jobs_in_it(
+    fleet: ModuleType, url: str, tmp_path: Path
+) -> None:
+    workers = start_fleet(fleet, url, tmp_path, 3, concurrency=2)
+    try:
+        handles = fleet.app.enqueue_many(
+            (fleet.narrow_a if n % 2 else fleet.narrow_b)(0.1) for n in range(16))
+        wait_until(lambda: all(h.state == "completed" for h in handles), 30, "all runs",
+                   tmp_path)
+    finally:
+        for w in workers:
+            stop(w)
+    runs = executions(tmp_path)
+    assert len(runs) == 16 and all(r.end is not None for r in runs)
+    assert peak([(r.start, r.end or 0.0) for r in runs]) <= 2
+    records = [fleet.app.get_job(h.id) for h in handles]
+    spans = [(r.started_at.timestamp(), r.finished_at.timestamp()) for r in records]
+    assert peak(spans) <= 2  # on the store's clock too
+    [info] = [q for q in fleet.app.queues() if q.name == "narrow"]
+    assert info.concurrency == 2 and info.counts.get("completed") == 16
+
+
+def test_a_queue_rate_holds_across_workers_in_every_window(
+    fleet: ModuleType, url: str, tmp_path: Path
+) -> None:
+    handles = fleet.app.enqueue_many(fleet.metered() for _ in range(45))
+    workers = start_fleet(fleet, url, tmp_path, 3, concurrency=4)
+    try:
+        wait_until(lambda: all(h.state == "completed" for h in handles), 30, "all runs",
+                   tmp_path)
+    finally:
+        for w in workers:
+            stop(w)
+    starts = sorted(fleet.app.get_job(h.id).started_at.timestamp() for h in handles)
+    for i, first in enumerate(starts):
+        assert sum(1 for s in starts[i:] if s < first + 1.0) <= 20, starts
+    assert len({r.pid for r in executions(tmp_path)}) >= 2
+
+
+def test_a_job_paused_from_the_cli_is_held_by_every_worker_until_resumed(
+    fleet: ModuleType, url: str, tmp_path: Path
+) -> None:
+    workers = start_fleet(fleet, url, tmp_path, 2, concurrency=2)
+    try:
+        paused = cli(url, tmp_path, "pause", "--job", "paused_job")
+        assert paused.returncode == 0, paused.stderr
+        assert fleet.app.paused_jobs() == ["paused_job"]
+        held = [fleet.paused_job().run_now() for _ in range(4)]
+        markers = [fleet.metered().run_now() for _ in range(4)]
+        wait_until(lambda: all(h.state == "completed" for h in markers), 20,
+                   "the jobs not paused", tmp_path)
+        time.sleep(0.5)  # both workers poll every 50 ms meanwhile
+        assert [h.state for h in held] == ["queued"] * 4
+        resumed = cli(url, tmp_path, "resume", "--job", "paused_job")
+        assert resumed.returncode == 0, resumed.stderr
+        wait_until(lambda: all(h.state == "completed" for h in held), 20,
+                   "the paused jobs after resume", tmp_path)
+    finally:
+        for w in workers:
+            stop(w)
+    assert fleet.app.paused_jobs() == []
+    ran = [r.job_id for r in executions(tmp_path)]
+    assert sorted(ran) == sorted(h.id for h in held + markers)
+

@@ -1,0 +1,117 @@
+"""Black-box, SPEC §4, §5, §9, §10 across a fleet of worker processes on one SQLite file
+or one PostgreSQL database: survivors racing to rescue a killed worker's runs rescue each
+once, a concurrency limit is not leaked by the dead worker, dependencies completed on
+different workers unblock their dependent once, and durable parents sleeping and waiting
+for children spread over the fleet resume once, a kill -9 among them included."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+from .fleet import load_fleet, peak, start_fleet
+from .helpers import (
+    assert_no_overlap,
+    by_job,
+    executions,
+    stop,
+    wait_until,
+    worker_logs,
+)
+
+pytestmark = [pytest.mark.slow, pytest.mark.serial]
+
+
+@pytest.fixture
+def fleet(url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[ModuleType]:
+    yield from load_fleet(url, monkeypatch)
+
+
+def test_two_survivors_rescue_each_run_of_a_killed_worker_once_within_the_limit(
+    fleet: ModuleType, url: str, tmp_path: Path
+) -> None:
+    [victim] = start_fleet(fleet, url, tmp_path, 1, lease=1.0, concurrency=2)
+    handles = fleet.app.enqueue_many(fleet.pair(0.3) for _ in range(10))
+    survivors: list = []
+    try:
+        wait_until(lambda: len(executions(tmp_path)) >= 2, 20, "the victim's runs", tmp_path)
+        survivors = start_fleet(fleet, url, tmp_path, 2, lease=1.0, concurrency=2,
+                                maintenance_interval=0.1)
+        wait_until(lambda: len(executions(tmp_path)) >= 4, 20, "more runs", tmp_path)
+        os.kill(victim.pid, signal.SIGKILL)
+        killed_at = time.time()
+        victim.wait(5)
+        wait_until(lambda: all(h.state == "completed" for h in handles), 30, "every run",
+                   tmp_path)
+    finally:
+        victim.kill()
+        codes = [stop(w) for w in survivors]
+    assert codes == [0, 0], worker_logs(tmp_path)
+    runs = executions(tmp_path)
+    assert_no_overlap(runs, {victim.pid: killed_at})
+    for job_id, group in by_job(runs).items():
+        assert sum(r.end is not None for r in group) == 1, (job_id, group)
+    spans = [(r.start, r.end if r.end is not None else killed_at) for r in runs]
+    assert peak(spans) <= 2  # the dead worker's runs counted until they ended
+    for handle in handles:
+        record = fleet.app.get_job(handle.id)
+        lost = [r for r in by_job(runs)[handle.id] if r.end is None]
+        assert record.attempts == 1 + len(lost), (record.history, lost)
+        assert len(record.history) == record.attempts
+
+
+def test_dependencies_finished_on_different_workers_unblock_the_dependent_once(
+    fleet: ModuleType, url: str, tmp_path: Path
+) -> None:
+    workers = start_fleet(fleet, url, tmp_path, 3, concurrency=4)
+    try:
+        for _ in range(3):  # the last ones of each round finish at the same time
+            deps = fleet.app.enqueue_many(fleet.child(n) for n in range(12))
+            joined = fleet.child(99).run_now(depends_on=deps)
+            assert joined.result(timeout=20) == 99
+    finally:
+        codes = [stop(w) for w in workers]
+    assert codes == [0, 0, 0], worker_logs(tmp_path)
+    starts = Counter(r.job_id for r in executions(tmp_path))
+    assert len(starts) == 39 and set(starts.values()) == {1}
+
+
+def test_durable_parents_sleep_fan_out_and_resume_once_across_the_fleet_and_a_kill_9(
+    fleet: ModuleType, url: str, tmp_path: Path
+) -> None:
+    runs = range(10_000, 10_004)  # the parents' ledger ids, clear of the run ids
+    parents = [fleet.fan(run).run_now() for run in runs]
+    # The slow worker starts alone: it takes the parents and the first children, where
+    # it lingers until killed; the others take the rest of the children and the rescue.
+    [slow] = start_fleet(fleet, url, tmp_path, 1, lease=1.0, concurrency=6,
+                         env={"CONVEYOR_TEST_LINGER": "60"})
+    workers = []
+    try:
+        wait_until(lambda: sum(r.pid == slow.pid and r.job_id not in runs
+                               for r in executions(tmp_path)) == 6, 20,
+                   "the slow worker in six children", tmp_path)
+        workers = start_fleet(fleet, url, tmp_path, 2, lease=1.0, concurrency=6,
+                              maintenance_interval=0.2)
+        os.kill(slow.pid, signal.SIGKILL)
+        killed_at = time.time()
+        slow.wait(5)
+        assert [h.result(timeout=25) for h in parents] == [15] * 4
+    finally:
+        slow.kill()
+        codes = [stop(w) for w in workers]
+    assert codes == [0, 0], worker_logs(tmp_path)
+    done = executions(tmp_path)
+    assert_no_overlap(done, {slow.pid: killed_at})
+    for run in runs:
+        assert sorted(r.attempt for r in by_job(done)[run]) == [1, 2]  # each step once
+    finished = Counter(r.job_id for r in done if r.end is not None and r.job_id not in runs)
+    assert len(finished) == 24 and set(finished.values()) == {1}
+    for parent in parents:
+        assert len(fleet.app.get_job(parent.id).children) == 6
