@@ -8,7 +8,7 @@ import os
 import time
 from typing import Any
 
-from conveyor import Conveyor
+from conveyor import Conveyor, Retry
 from tests.process.app import note
 
 app = Conveyor(os.environ["CONVEYOR_URL"], lease=float(os.environ.get("CONVEYOR_TEST_LEASE", "2")))
@@ -80,6 +80,7 @@ if os.environ.get("CONVEYOR_TEST_TICK"):
     @app.job(trigger=app.every("1 second"))
     def tick(meta: Any) -> None:
         note("start", meta.id, meta.attempt)
+        time.sleep(float(os.environ.get("CONVEYOR_TEST_LINGER", "0")))
         note("end", meta.id, meta.attempt)
 
 
@@ -104,6 +105,31 @@ def child(n: int, meta: Any) -> int:
     time.sleep(float(os.environ.get("CONVEYOR_TEST_LINGER", "0")))
     note("end", meta.id, meta.attempt)
     return n
+
+
+@app.job(retry=Retry(retries=2, wait=0.05))
+def flaky(fails: int, meta: Any) -> int:
+    """Fails its first ``fails`` attempts."""
+    note("start", meta.id, meta.attempt)
+    note("end", meta.id, meta.attempt)
+    if meta.attempt <= fails:
+        raise RuntimeError(f"attempt {meta.attempt} fails")
+    return int(meta.attempt)
+
+
+def _heard(event: str) -> Any:
+    def hook(record: Any, error: Any = None) -> None:
+        """Appends ``event id pid`` to $CONVEYOR_TEST_HOOKS (one write per line)."""
+        path = os.environ.get("CONVEYOR_TEST_HOOKS")
+        if path:
+            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            os.write(fd, f"{event} {record.id} {os.getpid()}\n".encode())
+            os.close(fd)
+    return hook
+
+
+for _event in ("started", "completed", "failed", "retrying", "cancelled"):
+    app.on(_event, _heard(_event))
 
 
 def _mark(run: int, number: int) -> int:
@@ -133,4 +159,5 @@ def repeated(payload: dict[str, Any], meta: Any) -> None:
 @app.job
 def scheduled_at_run_time(payload: dict[str, Any], meta: Any) -> None:
     note("start", meta.id, meta.attempt)
+    time.sleep(float(os.environ.get("CONVEYOR_TEST_LINGER", "0")))
     note("end", meta.id, meta.attempt)

@@ -194,3 +194,42 @@ def test_racing_processes_dedupe_schedules_repeats_and_events_to_one_job(
     event = app.get_event("announce-3")
     assert event is not None and len(event.runs) == 1
     assert app.count(job="announced", data={"shop": 3}) == 1
+
+
+TRIGGERS = (
+    "import importlib.util, json, sys\n"
+    "spec = importlib.util.spec_from_file_location('fleet_trigger', sys.argv[1])\n"
+    "module = importlib.util.module_from_spec(spec)\n"
+    "spec.loader.exec_module(module)\n"
+    + AT_THE_GATE +
+    "ids = [module.child(n).run_now().id for n in range(60)]\n"
+    "ids += [h.id for h in module.app.enqueue_many(module.child(n) for n in range(60))]\n"
+    "print(json.dumps(ids))\n"
+)
+
+
+def test_processes_triggering_while_the_fleet_runs_store_every_job_and_each_runs_once(
+    fleet: ModuleType, url: str, tmp_path: Path
+) -> None:
+    workers = start_fleet(fleet, url, tmp_path, 3, concurrency=8)
+    gate = tmp_path / "gate"
+    try:
+        procs = [subprocess.Popen([sys.executable, "-c", TRIGGERS, str(FLEET_APP)],
+                                  env=worker_env(url, tmp_path, 2.0,
+                                                 CONVEYOR_TEST_GATE=str(gate)),
+                                  cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                 for _ in range(3)]
+        open_gate(gate, procs)
+        ids: list[int] = []
+        for proc in procs:
+            out, err = proc.communicate(timeout=60)
+            assert proc.returncode == 0, err.decode()
+            ids += json.loads(out)
+        wait_until(lambda: fleet.app.count(job="child", state="completed") == 360, 30,
+                   "every job", tmp_path)
+    finally:
+        codes = [stop(w) for w in workers]
+    assert codes == [0, 0, 0], worker_logs(tmp_path)
+    assert len(set(ids)) == 360
+    starts = Counter(r.job_id for r in executions(tmp_path))
+    assert set(starts) == set(ids) and set(starts.values()) == {1}

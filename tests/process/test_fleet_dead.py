@@ -1,0 +1,109 @@
+"""Black-box, SPEC §3, §4, §11 across a fleet of worker processes on one SQLite file or
+one PostgreSQL database: a run whose worker was killed is *pending* for dedupe once its
+lease expired (``unique`` finds it, ``replace`` cancels it for good), and the hooks of
+each outcome run once in the fleet, rescues and retries included."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections import Counter
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+from .fleet import load_fleet, start_fleet
+from .helpers import executions, stop, wait_until, worker_logs
+
+pytestmark = [pytest.mark.slow, pytest.mark.serial]
+
+
+@pytest.fixture
+def fleet(url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[ModuleType]:
+    yield from load_fleet(url, monkeypatch)
+
+
+def _kill_while_running(fleet: ModuleType, url: str, tmp: Path, **trigger: object) -> int:
+    """Run ``child`` (keyed) on a worker that lingers in it, kill -9 that worker, and wait
+    until the run's lease has expired; return the run's id."""
+    [victim] = start_fleet(fleet, url, tmp, 1, lease=1.0, concurrency=1,
+                           env={"CONVEYOR_TEST_LINGER": "60"})
+    try:
+        handle = fleet.child(1).run_now(**trigger)
+        wait_until(lambda: executions(tmp), 20, "the run to start", tmp)
+        os.kill(victim.pid, signal.SIGKILL)
+        victim.wait(5)
+    finally:
+        victim.kill()
+    record = fleet.app.get_job(handle.id)
+    assert record.state == "running" and record.lease_expires_at is not None
+    expired = record.lease_expires_at + timedelta(seconds=0.3)
+    wait_until(lambda: datetime.now(UTC) > expired, 10, "the lease to expire", tmp)
+    return int(handle.id)
+
+
+def test_unique_finds_the_run_of_a_dead_worker_and_the_rescue_runs_it_once(
+    fleet: ModuleType, url: str, tmp_path: Path
+) -> None:
+    dead = _kill_while_running(fleet, url, tmp_path, key="k")
+    again = fleet.child(2).run_now(key="k", unique=True)
+    assert again.id == dead  # pending: started, but its worker is gone
+    workers = start_fleet(fleet, url, tmp_path, 2, lease=1.0, maintenance_interval=0.1)
+    try:
+        assert again.result(timeout=20) == 1
+    finally:
+        codes = [stop(w) for w in workers]
+    assert codes == [0, 0], worker_logs(tmp_path)
+    assert fleet.app.count(job="child") == 1
+    assert fleet.app.get_job(dead).attempts == 2
+    assert [r.end is not None for r in executions(tmp_path)] == [False, True]
+
+
+def test_replace_cancels_the_run_of_a_dead_worker_for_good(
+    fleet: ModuleType, url: str, tmp_path: Path
+) -> None:
+    dead = _kill_while_running(fleet, url, tmp_path, key="k")
+    newer = fleet.child(2).run_now(key="k", replace=True)
+    assert fleet.app.get_job(dead).state == "cancelled"
+    workers = start_fleet(fleet, url, tmp_path, 2, lease=1.0, maintenance_interval=0.1)
+    try:
+        assert newer.result(timeout=20) == 2
+        time.sleep(0.5)  # five maintenance passes of each worker: none may revive it
+    finally:
+        codes = [stop(w) for w in workers]
+    assert codes == [0, 0], worker_logs(tmp_path)
+    assert fleet.app.get_job(dead).state == "cancelled"
+    assert [r.job_id for r in executions(tmp_path)] == [dead, newer.id]
+
+
+def test_each_outcome_hook_runs_once_in_the_fleet_with_retries_and_a_rescue(
+    fleet: ModuleType, url: str, tmp_path: Path
+) -> None:
+    hooks = tmp_path / "hooks"
+    env = {"CONVEYOR_TEST_HOOKS": str(hooks)}
+    dead = _kill_while_running(fleet, url, tmp_path)
+    workers = start_fleet(fleet, url, tmp_path, 3, env=env, lease=1.0, concurrency=4,
+                          maintenance_interval=0.1)
+    try:
+        flaky = fleet.app.enqueue_many(fleet.flaky(n % 4) for n in range(12))
+        wait_until(lambda: all(h.state in ("completed", "failed") for h in flaky)
+                   and fleet.app.get_job(dead).state == "completed", 30, "every run",
+                   tmp_path)
+        wait_until(lambda: hooks.exists() and hooks.read_text().count("\n") >= 56, 10,
+                   "the hooks", tmp_path)
+        time.sleep(0.3)  # a duplicate would be written by now
+    finally:
+        codes = [stop(w) for w in workers]
+    assert codes == [0, 0, 0], worker_logs(tmp_path)
+    heard = Counter(tuple(line.split()[:2]) for line in hooks.read_text().splitlines())
+    for n, handle in enumerate(flaky):
+        fails, job = n % 4, str(handle.id)
+        expected = {"started": min(fails + 1, 3), "retrying": min(fails, 2),
+                    "completed": int(fails < 3), "failed": int(fails == 3), "cancelled": 0}
+        assert {event: heard[(event, job)] for event in expected} == expected, (n, heard)
+    assert (heard[("started", str(dead))], heard[("completed", str(dead))]) == (1, 1)
+    assert heard[("retrying", str(dead))] <= 1  # the rescue (no hooks in the victim)

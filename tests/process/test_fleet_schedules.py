@@ -1,0 +1,112 @@
+"""Black-box, SPEC §6 across a fleet of worker processes on one SQLite file or one
+PostgreSQL database: after downtime, workers starting together run a missed occurrence
+once; ``cancel_jobs`` ends a run-time schedule while one of its occurrences runs on the
+fleet; a paused schedule stores nothing until resumed, whichever worker looks."""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+from .fleet import load_fleet, start_fleet
+from .helpers import executions, stop, wait_until, worker_logs
+
+pytestmark = [pytest.mark.slow, pytest.mark.serial]
+
+
+@pytest.fixture
+def ticking(url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[ModuleType]:
+    """The fleet app with its one-second schedule ``tick``."""
+    monkeypatch.setenv("CONVEYOR_TEST_TICK", "1")
+    yield from load_fleet(url, monkeypatch)
+
+
+TICK = {"CONVEYOR_TEST_TICK": "1"}
+
+
+def test_workers_starting_together_after_downtime_run_a_missed_occurrence_once(
+    ticking: ModuleType, url: str, tmp_path: Path
+) -> None:
+    [first] = start_fleet(ticking, url, tmp_path, 1, env=TICK)
+    wait_until(lambda: executions(tmp_path), 20, "a first occurrence", tmp_path)
+    assert stop(first) == 0
+    time.sleep(2.2)  # two fire times pass with no worker
+    before = len(executions(tmp_path))
+    workers = start_fleet(ticking, url, tmp_path, 3, env=TICK, concurrency=2)
+    try:
+        wait_until(lambda: len(executions(tmp_path)) >= before + 2, 20,
+                   "occurrences after the downtime", tmp_path)
+    finally:
+        codes = [stop(w) for w in workers]
+    assert codes == [0, 0, 0], worker_logs(tmp_path)
+    found = ticking.app.jobs_list(schedule_id="tick", newest_first=False, limit=1000)
+    ran = Counter(r.job_id for r in executions(tmp_path))
+    assert max(ran.values()) == 1
+    assert len({r.run_at for r in found}) == len(found), "an occurrence was stored twice"
+    assert [r.rescheduled_from for r in found[1:]] == [r.id for r in found[:-1]]
+    gaps = [(b.run_at - a.run_at).total_seconds() for a, b in itertools.pairwise(found)]
+    assert sum(g > 1 for g in gaps) <= 2, gaps  # the downtime is skipped, not replayed
+
+
+RUNTIME = {"type": "scheduled_at_run_time", "data": {"shop": 9}, "schedule": "every 1 second"}
+
+
+def test_cancel_jobs_ends_a_run_time_schedule_while_an_occurrence_runs_on_the_fleet(
+    url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fleet = next(load_fleet(url, monkeypatch))
+    try:
+        fleet.app.schedule_job(**RUNTIME)
+        workers = start_fleet(fleet, url, tmp_path, 2, env={"CONVEYOR_TEST_LINGER": "0.6"})
+        try:
+            wait_until(lambda: any(r.end is None for r in executions(tmp_path)), 20,
+                       "an occurrence running", tmp_path)
+            assert fleet.app.cancel_jobs(type="scheduled_at_run_time", data={"shop": 9}) >= 1
+            wait_until(lambda: all(r.end for r in executions(tmp_path)), 10,
+                       "the running occurrence to end", tmp_path)
+            ran = len(executions(tmp_path))
+            time.sleep(2.5)  # two fire times
+        finally:
+            codes = [stop(w) for w in workers]
+        assert codes == [0, 0], worker_logs(tmp_path)
+        assert len(executions(tmp_path)) == ran, "an occurrence ran after the cancel"
+        assert [s for s in fleet.app.schedules() if s.source == "runtime"] == []
+        states = {r.state for r in fleet.app.jobs_list(job="scheduled_at_run_time")}
+        assert states <= {"completed", "cancelled"}, states
+    finally:
+        fleet.app.close()
+
+
+def test_a_paused_schedule_stores_and_runs_nothing_on_any_worker_until_resumed(
+    url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fleet = next(load_fleet(url, monkeypatch))
+    try:
+        fleet.app.schedule_job(**RUNTIME)
+        [schedule] = [s for s in fleet.app.schedules() if s.source == "runtime"]
+        workers = start_fleet(fleet, url, tmp_path, 2)
+        try:
+            wait_until(lambda: executions(tmp_path), 20, "an occurrence", tmp_path)
+            assert fleet.app.pause_schedule(schedule.id)
+            wait_until(lambda: all(r.end for r in executions(tmp_path)), 10,
+                       "the running occurrence to end", tmp_path)
+            ran = len(executions(tmp_path))
+            time.sleep(2.5)  # two fire times
+            assert len(executions(tmp_path)) == ran, "an occurrence ran while paused"
+            assert fleet.app.count(job="scheduled_at_run_time",
+                                   state=["scheduled", "queued"]) == 0
+            assert fleet.app.resume_schedule(schedule.id)
+            wait_until(lambda: len(executions(tmp_path)) >= ran + 2, 20,
+                       "occurrences after resume", tmp_path)
+        finally:
+            codes = [stop(w) for w in workers]
+        assert codes == [0, 0], worker_logs(tmp_path)
+        assert max(Counter(r.job_id for r in executions(tmp_path)).values()) == 1
+    finally:
+        fleet.app.close()
