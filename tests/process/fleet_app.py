@@ -161,3 +161,12 @@ def scheduled_at_run_time(payload: dict[str, Any], meta: Any) -> None:
     note("start", meta.id, meta.attempt)
     time.sleep(float(os.environ.get("CONVEYOR_TEST_LINGER", "0")))
     note("end", meta.id, meta.attempt)
+
+
+
+@app.job(rate="10/second", concurrency_key="shop_id")
+def metered_shop(order: dict[str, Any], meta: Any) -> None:
+    """At most ten starts a second per shop."""
+    note("start", meta.id, meta.attempt)
+    note("end", meta.id, meta.attempt)
+

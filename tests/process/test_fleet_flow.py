@@ -109,3 +109,28 @@ def test_a_job_paused_from_the_cli_is_held_by_every_worker_until_resumed(
     ran = [r.job_id for r in executions(tmp_path)]
     assert sorted(ran) == sorted(h.id for h in held + markers)
 
+
+
+def test_a_rate_per_concurrency_key_holds_across_workers_for_each_key(
+    fleet: ModuleType, url: str, tmp_path: Path
+) -> None:
+    handles = fleet.app.enqueue_many(
+        fleet.metered_shop({"shop_id": shop}) for _ in range(22) for shop in ("a", "b"))
+    workers = start_fleet(fleet, url, tmp_path, 3, concurrency=4)
+    try:
+        wait_until(lambda: all(h.state == "completed" for h in handles), 30, "all runs",
+                   tmp_path)
+    finally:
+        for w in workers:
+            stop(w)
+    records = [fleet.app.get_job(h.id) for h in handles]
+    assert {r.attempts for r in records} == {1}  # held back, never failed
+    for shop in ("a", "b"):
+        starts = sorted(r.started_at.timestamp() for r in records
+                        if r.concurrency_key == shop)
+        assert len(starts) == 22
+        for i, first in enumerate(starts):
+            assert sum(1 for s in starts[i:] if s < first + 1.0) <= 10, (shop, starts)
+    # Per key, not for the job as a whole: both shops started in the first window.
+    every = sorted((r.started_at.timestamp(), r.concurrency_key) for r in records)
+    assert {key for at, key in every if at < every[0][0] + 1.0} == {"a", "b"}

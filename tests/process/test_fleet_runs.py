@@ -233,3 +233,46 @@ def test_processes_triggering_while_the_fleet_runs_store_every_job_and_each_runs
     assert len(set(ids)) == 360
     starts = Counter(r.job_id for r in executions(tmp_path))
     assert set(starts) == set(ids) and set(starts.values()) == {1}
+
+
+DEDUPING = (
+    "import importlib.util, json, sys\n"
+    "spec = importlib.util.spec_from_file_location('fleet_dedupe', sys.argv[1])\n"
+    "module = importlib.util.module_from_spec(spec)\n"
+    "spec.loader.exec_module(module)\n"
+    + AT_THE_GATE +
+    "ids = []\n"
+    "for n in range(60):\n"
+    "    mode = 'replace' if n % 2 else 'unique'\n"
+    "    ids.append(module.child(n).run_now(key=f'k{n % 4}', **{mode: True}).id)\n"
+    "print(json.dumps(ids))\n"
+)
+
+
+def test_keyed_replace_and_unique_racing_the_fleets_claims_never_run_a_cancelled_job(
+    fleet: ModuleType, url: str, tmp_path: Path
+) -> None:
+    workers = start_fleet(fleet, url, tmp_path, 3, concurrency=4,
+                          env={"CONVEYOR_TEST_LINGER": "0.02"})
+    gate = tmp_path / "gate"
+    try:
+        procs = [subprocess.Popen([sys.executable, "-c", DEDUPING, str(FLEET_APP)],
+                                  env=worker_env(url, tmp_path, 2.0,
+                                                 CONVEYOR_TEST_GATE=str(gate)),
+                                  cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                 for _ in range(3)]
+        open_gate(gate, procs)
+        for proc in procs:
+            _, err = proc.communicate(timeout=60)
+            assert proc.returncode == 0, err.decode()
+        wait_until(lambda: fleet.app.count(job="child", state=["queued", "running"]) == 0,
+                   30, "the fleet to run what is left", tmp_path)
+    finally:
+        codes = [stop(w) for w in workers]
+    assert codes == [0, 0, 0], worker_logs(tmp_path)
+    records = fleet.app.jobs_list(job="child", limit=1000)
+    states = Counter(r.state for r in records)
+    assert set(states) <= {"completed", "cancelled"}, states
+    ran = Counter(r.job_id for r in executions(tmp_path))
+    assert set(ran.values()) == {1}
+    assert set(ran) == {r.id for r in records if r.state == "completed"}
