@@ -115,3 +115,35 @@ def test_durable_parents_sleep_fan_out_and_resume_once_across_the_fleet_and_a_ki
     assert len(finished) == 24 and set(finished.values()) == {1}
     for parent in parents:
         assert len(fleet.app.get_job(parent.id).children) == 6
+
+
+def test_durable_runs_released_by_sigterm_go_on_at_once_on_a_live_worker_without_redoing(
+    fleet: ModuleType, url: str, tmp_path: Path
+) -> None:
+    handles = [fleet.steps(n).run_now() for n in range(2)]
+    # A 30 s lease: only the release, not a rescue, can hand the runs on in time.
+    [first] = start_fleet(fleet, url, tmp_path, 1, lease=30.0, concurrency=2, grace=0.5,
+                          env={"CONVEYOR_TEST_LINGER": "60"})
+    second = None
+    try:
+        wait_until(lambda: sum(r.attempt == 3 for r in executions(tmp_path)) == 2, 20,
+                   "both runs in their third step", tmp_path)
+        [second] = start_fleet(fleet, url, tmp_path, 1, lease=30.0, concurrency=2)
+        first.send_signal(signal.SIGTERM)
+        assert first.wait(15) == 0, worker_logs(tmp_path)
+        exited = time.time()
+        assert [h.result(timeout=15) for h in handles] == [[10, 20, 30, 40, 50]] * 2
+    finally:
+        first.kill()
+        if second is not None:
+            stop(second)
+    runs = executions(tmp_path)
+    # The released step's thread cannot be stopped: it ends with its process, some 0.1 s
+    # after the release (test_blind_workers.py); the rerun starts after the release.
+    assert_no_overlap(runs, {first.pid: exited - 0.5})
+    for run, group in by_job(runs).items():
+        steps = sorted((r.attempt, r.pid, r.end is not None) for r in group)
+        assert steps == [(1, first.pid, True), (2, first.pid, True), (3, first.pid, False),
+                         (3, second.pid, True), (4, second.pid, True),
+                         (5, second.pid, True)], (run, steps)
+    assert "released to run again" in worker_logs(tmp_path)
