@@ -89,11 +89,12 @@ def test_a_rate_limit_holds_across_workers_in_every_window(
     starts = sorted(flow.app.get_job(h.id).started_at.timestamp() for h in handles)
     for i, first in enumerate(starts):
         assert sum(1 for s in starts[i:i + 60] if s < first + 1.0) <= 50
-    # The jobs' own stamps run a little after their claims (a busy machine delays a
-    # thread's start): allow them 100 ms of such jitter.
-    stamps = sorted(r.start for r in executions(tmp_path))
-    for i, first in enumerate(stamps):
-        assert sum(1 for s in stamps[i:i + 60] if s < first + 0.9) <= 50
+    # Each job ran after its claim. (Not that their own stamps keep to the rate: a busy
+    # machine delays a thread's start after its claim, bunching runs of two windows.)
+    started = {h.id: flow.app.get_job(h.id).started_at.timestamp() for h in handles}
+    runs = executions(tmp_path)
+    assert sorted(r.job_id for r in runs) == sorted(started)
+    assert all(r.start >= started[r.job_id] - 0.001 for r in runs)
 
 
 def test_a_paused_queue_holds_every_worker_then_drains_after_resume(
@@ -106,7 +107,7 @@ def test_a_paused_queue_holds_every_worker_then_drains_after_resume(
                for _ in range(2)]
     try:
         wait_until(lambda: marker.state == "completed", 30, "the unpaused job", tmp_path)
-        time.sleep(1.0)  # the workers poll the held queue 20 times meanwhile
+        time.sleep(0.5)  # the workers poll the held queue 10 times meanwhile
         assert [h.state for h in handles] == ["queued"] * 5
         flow.app.resume(queue="held")
         wait_until(lambda: all(h.state == "completed" for h in handles), 30,

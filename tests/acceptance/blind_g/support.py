@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import signal
 import textwrap
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -99,7 +98,8 @@ def crash_jobs(app: Conveyor, ledger: Path) -> tuple[Any, Any, Any]:
 def kill_inside_middle(url: str, tmp_path: Path, ledger: Path,
                        settled: Callable[[], bool] = lambda: True) -> None:
     """Run a worker process on the crash app until it is inside ``middle`` and
-    ``settled()`` holds, kill it -9, and wait out its lease (1 s).
+    ``settled()`` holds, and kill it -9 (a burst worker started next waits for its lease,
+    1 s, to expire, then runs its job).
 
     ``settled`` lets a test wait until jobs that finished beside ``middle`` are stored as
     completed: a job that finished but whose outcome was not yet stored when its worker
@@ -114,7 +114,6 @@ def kill_inside_middle(url: str, tmp_path: Path, ledger: Path,
     finally:
         os.kill(worker.pid, signal.SIGKILL)
         stop(worker)
-    time.sleep(1.2)
 
 
 def words(ledger: Path) -> list[str]:
