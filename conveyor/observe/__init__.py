@@ -53,7 +53,9 @@ class WorkerObserver(Protocol):
 class InlineObserver(Protocol):
     """Told about each attempt in place, on the worker's event loop: the same events as
     :class:`WorkerObserver`, as sync methods that must be quick and never block (count,
-    start or end a span). No task is made for them."""
+    start or end a span). No task is made for them. One may also define
+    ``started_all(jobs)`` and ``finished_all(ended)`` (``(job, outcome, error)`` each):
+    the worker then tells it of a claim's or a flush's attempts in one call."""
 
     def started_now(self, job: ClaimedJob) -> None: ...
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, cast
 
 from conveyor.observe import metrics, tracing
@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("conveyor.worker")
 
 Call = Callable[["WorkerObserver"], Awaitable[None]]
+Ended = tuple["ClaimedJob", "Outcome | None", "BaseException | None"]
 # What an observer may raise and is logged for: asyncio would carry KeyboardInterrupt and
 # SystemExit out of the worker's loop, stopping it with every lease it holds.
 _OBSERVER_ERRORS = (Exception, KeyboardInterrupt, SystemExit)
@@ -56,31 +57,68 @@ class Dispatch:
         return wanted
 
     def started(self, job: ClaimedJob) -> None:
+        self.started_all((job,))
+
+    def started_all(self, jobs: Sequence[ClaimedJob]) -> None:
+        """Attempts started (a claim's jobs, in order): each observer hears of the batch
+        at once (an inline one with ``started_all`` in one call)."""
         self._split()
         for inline in self._inline:
-            try:
-                inline.started_now(job)
-            except _OBSERVER_ERRORS:
-                log.exception("observer %r failed for job %s", inline, job.id)
+            many = getattr(inline, "started_all", None)
+            if many is not None:
+                try:
+                    many(jobs)
+                except _OBSERVER_ERRORS:
+                    log.exception("observer %r failed for jobs %s", inline,
+                                  ", ".join(str(job.id) for job in jobs))
+                continue
+            for job in jobs:
+                try:
+                    inline.started_now(job)
+                except _OBSERVER_ERRORS:
+                    log.exception("observer %r failed for job %s", inline, job.id)
         if self._async:
             observers = self._watching("started")
             if observers:
-                self._add(job.id, observers, lambda obs: obs.attempt_started(self.app, job))
+                for job in jobs:
+                    self._add(job.id, observers, self._started_call(job))
 
     def finished(
         self, job: ClaimedJob, outcome: Outcome | None, error: BaseException | None
     ) -> None:
+        self.finished_all(((job, outcome, error),))
+
+    def finished_all(self, ended: Sequence[Ended]) -> None:
+        """Attempts ended (``(job, outcome, error)`` each, as ``finished`` takes them):
+        each observer hears of the batch at once (an inline one with ``finished_all`` in
+        one call)."""
         self._split()
         for inline in self._inline:
-            try:
-                inline.finished_now(job, outcome, error)
-            except _OBSERVER_ERRORS:
-                log.exception("observer %r failed for job %s", inline, job.id)
+            many = getattr(inline, "finished_all", None)
+            if many is not None:
+                try:
+                    many(ended)
+                except _OBSERVER_ERRORS:
+                    log.exception("observer %r failed for jobs %s", inline,
+                                  ", ".join(str(job.id) for job, _, _ in ended))
+                continue
+            for job, outcome, error in ended:
+                try:
+                    inline.finished_now(job, outcome, error)
+                except _OBSERVER_ERRORS:
+                    log.exception("observer %r failed for job %s", inline, job.id)
         if self._async:
             observers = self._watching("finished")
             if observers:
-                self._add(job.id, observers,
-                          lambda obs: obs.attempt_finished(self.app, job, outcome, error))
+                for job, outcome, error in ended:
+                    self._add(job.id, observers, self._finished_call(job, outcome, error))
+
+    def _started_call(self, job: ClaimedJob) -> Call:
+        return lambda obs: obs.attempt_started(self.app, job)
+
+    def _finished_call(self, job: ClaimedJob, outcome: Outcome | None,
+                       error: BaseException | None) -> Call:
+        return lambda obs: obs.attempt_finished(self.app, job, outcome, error)
 
     def _add(self, job_id: int, observers: list[WorkerObserver], call: Call) -> None:
         before = self.tasks.get(job_id)

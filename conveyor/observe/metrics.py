@@ -10,13 +10,14 @@ from __future__ import annotations
 import os
 import threading
 from bisect import bisect_left
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 from conveyor.observe import rescued_event
 
 if TYPE_CHECKING:
     from conveyor.observe import ObservedApp
+    from conveyor.observe.dispatch import Ended
     from conveyor.records import JobRecord
     from conveyor.stores.base import ClaimedJob, Outcome, Store
 
@@ -80,12 +81,33 @@ class _Tallies:
             tally.latency[bisect_left(BUCKETS, latency)] += 1
             tally.latency_sum += latency
 
+    def started_all(self, started: Sequence[tuple[str, float]]) -> None:
+        """``started`` for each ``(job, latency)``, under one lock."""
+        of = self._of
+        with self.lock:
+            for job, latency in started:
+                tally = of(job)
+                tally.counts[0] += 1
+                tally.latency[bisect_left(BUCKETS, latency)] += 1
+                tally.latency_sum += latency
+
     def finished(self, job: str, counter: int | None, duration: float | None) -> None:
         tally = self._of(job)
         with self.lock:
             if counter is not None:
                 tally.counts[counter] += 1
             if duration is not None:
+                tally.duration[bisect_left(BUCKETS, duration)] += 1
+                tally.duration_sum += duration
+
+    def finished_all(self, finished: Sequence[tuple[str, int | None, float]]) -> None:
+        """``finished`` for each ``(job, counter, duration)``, under one lock."""
+        of = self._of
+        with self.lock:
+            for job, counter, duration in finished:
+                tally = of(job)
+                if counter is not None:
+                    tally.counts[counter] += 1
                 tally.duration[bisect_left(BUCKETS, duration)] += 1
                 tally.duration_sum += duration
 
@@ -149,12 +171,20 @@ class _Shared:
         children[0].inc()
         children[5].observe(latency)
 
+    def started_all(self, started: Sequence[tuple[str, float]]) -> None:
+        for job, latency in started:
+            self.started(job, latency)
+
     def finished(self, job: str, counter: int | None, duration: float | None) -> None:
         children = self._of(job)
         if counter is not None:
             children[counter].inc()
         if duration is not None:
             children[4].observe(duration)
+
+    def finished_all(self, finished: Sequence[tuple[str, int | None, float]]) -> None:
+        for job, counter, duration in finished:
+            self.finished(job, counter, duration)
 
 
 class _Instruments:
@@ -199,6 +229,16 @@ class MetricsObserver:
             return
         duration = max(0.0, outcome.finished_at - job.started_at)  # a durable run: a stretch
         self.sink.finished(job.job, _COUNTER_OF.get(outcome.state), duration)
+
+    def started_all(self, jobs: Sequence[ClaimedJob]) -> None:
+        self.sink.started_all([(job.job, max(0.0, job.started_at - job.run_at))
+                               for job in jobs])
+
+    def finished_all(self, ended: Sequence[Ended]) -> None:
+        counter_of = _COUNTER_OF
+        self.sink.finished_all([
+            (job.job, counter_of.get(outcome.state), max(0.0, outcome.finished_at - job.started_at))
+            for job, outcome, _ in ended if outcome is not None])
 
     def watching_rescues(self) -> bool:
         return True

@@ -12,13 +12,16 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from conveyor.observe import ObservedApp
+    from conveyor.observe.dispatch import Ended
     from conveyor.stores.base import ClaimedJob, NewJob, Outcome
 
+log = logging.getLogger("conveyor.worker")
 _available: bool | None = None
 _trace: Any = None  # the opentelemetry.trace module, once imported
 TRACER = "conveyor"
@@ -108,8 +111,29 @@ class TracingObserver:
         self.spans: dict[tuple[int, int], Any] = {}
 
     def started_now(self, job: ClaimedJob) -> None:
+        if enabled():
+            self._start(job)
+
+    def started_all(self, jobs: Sequence[ClaimedJob]) -> None:
+        """``started_now`` for a claim's jobs (whether tracing is on: asked once)."""
         if not enabled():
             return
+        for job in jobs:
+            try:
+                self._start(job)
+            except Exception:
+                log.exception("observer %r failed for job %s", self, job.id)
+
+    def finished_all(self, ended: Sequence[Ended]) -> None:
+        if not self.spans:
+            return
+        for job, outcome, error in ended:
+            try:
+                self.finished_now(job, outcome, error)
+            except Exception:
+                log.exception("observer %r failed for job %s", self, job.id)
+
+    def _start(self, job: ClaimedJob) -> None:
         from opentelemetry import propagate, trace
         from opentelemetry.trace import SpanKind
 

@@ -41,10 +41,11 @@ class Attempts:
     def hold(self, jobs: list[ClaimedJob]) -> None:
         """Claimed jobs wait for a slot (in claim order), then start."""
         self.sizing.claimed(jobs)
+        active = self.active
         for job in jobs:
-            self.active[job.id] = (job, None)
-            report.started(job)
-            self.observers.started(job)
+            active[job.id] = (job, None)
+        report.started_all(jobs)
+        self.observers.started_all(jobs)
         with self.slots.lock:
             self.slots.ready.extend(jobs)
         self._dispatch()

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from conveyor.observe.dispatch import Dispatch
+from conveyor.observe.dispatch import Dispatch, Ended
 from conveyor.stores.base import ClaimedJob, Outcome, Store
 from conveyor.worker import report
 from conveyor.worker.meta import Buffer
@@ -75,19 +75,26 @@ class Outbox:
                                                            attempts)
         finally:
             self.storing = {}
+        if not replaced:  # (nearly always) each outcome stored as it was
+            report.finished_all(finished)
+            self.observers.finished_all(finished)
+            due = any(o.state in ("pending", "waiting") for o in outcomes)
+            return Sent(bool(outcomes), due, jobs, failed)
         unstored: list[ClaimedJob] = []
+        told: list[Ended] = []
         for job, outcome, error in finished:
             stored = replaced.get(outcome.id, outcome)
             if stored is None:
                 unstored.append(job)
-                self.observers.finished(job, None, None)
+                told.append((job, None, None))
                 continue
             if stored.state == LOST_OUTCOME:  # rescued as it ended: its rescuer reported it
                 report.finished(job, None)
-                self.observers.finished(job, None, None)
+                told.append((job, None, None))
                 continue
             report.finished(job, stored)
-            self.observers.finished(job, stored, error)
+            told.append((job, stored, error))
+        self.observers.finished_all(told)
         if unstored:
             _gave_up(unstored)
         kept = [o for o in outcomes

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -32,9 +33,11 @@ def _name(job: ClaimedJob) -> str:
     return f"job {job.id} ({job.job}) attempt {job.attempt}/{max(job.max_attempts, job.attempt)}"
 
 
-def started(job: ClaimedJob) -> None:
+def started_all(jobs: Sequence[ClaimedJob]) -> None:
+    """A claim's attempts started (debug; whether the line is logged: asked once)."""
     if log.isEnabledFor(logging.DEBUG):
-        log.debug("%s started", _name(job), extra=_fields(job, "started"))
+        for job in jobs:
+            log.debug("%s started", _name(job), extra=_fields(job, "started"))
 
 
 def finished(job: ClaimedJob, outcome: Outcome | None, why: str | None = None) -> None:
@@ -79,6 +82,12 @@ def finished(job: ClaimedJob, outcome: Outcome | None, why: str | None = None) -
                                   error=outcome.error and error))
     else:
         log.debug("%s %s", _name(job), state, extra=_fields(job, state))
+
+
+def finished_all(ended: Sequence[tuple[ClaimedJob, Outcome, object]]) -> None:
+    """``finished`` for each ``(job, outcome, _)`` stored as it was (a flush's)."""
+    for job, outcome, _ in ended:
+        finished(job, outcome)
 
 
 def _error(text: str | None) -> str:

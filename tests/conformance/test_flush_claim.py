@@ -127,7 +127,8 @@ def test_a_claim_that_fails_after_outcomes_stores_them_and_the_worker_goes_on(
     handles = [step(n).run_now() for n in range(4)]
     monkeypatch.setattr(store_class, "claim", claim)
     monkeypatch.setattr(store_class, "complete_and_claim", both)
-    monkeypatch.setattr(Dispatch, "finished", lambda _, job, *rest: finished.append(job.id))
+    monkeypatch.setattr(Dispatch, "finished_all",
+                        lambda _, ended: finished.extend(job.id for job, _, _ in ended))
     with worker_thread(app, concurrency=1):
         assert [h.result(timeout=20) for h in handles] == [0, 1, 2, 3]
     assert failures[:2] == ["with outcomes", "alone"]  # it happened, at least once

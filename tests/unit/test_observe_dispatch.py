@@ -71,3 +71,28 @@ def test_hooks_watch_only_the_events_they_are_registered_for() -> None:
     assert not app.hooks.watching("started") and not app.hooks.watching("finished")
     app.on("failed", lambda record, error=None: None)
     assert app.hooks.watching("finished") and not app.hooks.watching("started")
+
+
+class Batches(Inline):
+    """An inline observer told of a claim's or a flush's attempts in one call."""
+
+    def started_all(self, jobs: list[ClaimedJob]) -> None:
+        self.seen.append(("started_all", len(jobs)))
+
+    def finished_all(self, ended: list[Any]) -> None:
+        self.seen.append(("finished_all", len(ended)))
+        raise RuntimeError("a batch that fails is logged")
+
+
+def test_inline_observers_hear_of_a_batch_in_one_call(caplog: Any) -> None:
+    app = Conveyor("memory://")
+    plain, batches = Inline(), Batches()
+    dispatch = Dispatch(app)
+    app.observers[:] = [plain, batches]
+    jobs = [_job(1), _job(2)]
+    dispatch.started_all(jobs)
+    dispatch.finished_all([(job, Outcome(job.id, 1, "completed", 12.0), None) for job in jobs])
+    assert plain.seen == [("started", 1), ("started", 2), ("finished", 1), ("finished", 2)]
+    assert batches.seen == [("started_all", 2), ("finished_all", 2)]
+    failed = [r.getMessage() for r in caplog.records if "failed for job" in r.getMessage()]
+    assert len(failed) == 3 and any("jobs 1, 2" in line for line in failed)
