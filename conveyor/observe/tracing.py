@@ -181,13 +181,16 @@ def current(app: object, job: ClaimedJob) -> contextlib.AbstractContextManager[A
     span = None
     if _trace is not None:
         for observer in getattr(app, "observers", ()):
-            if isinstance(observer, TracingObserver):
+            if isinstance(observer, TracingObserver) and observer.spans:
                 span = observer.spans.get((job.id, job.token))
     if span is None:
-        return contextlib.nullcontext()
+        return _NO_SPAN
     manager: contextlib.AbstractContextManager[Any] = _trace.use_span(
         span, record_exception=False, set_status_on_exception=False)
     return manager
+
+
+_NO_SPAN = contextlib.nullcontext()  # reusable, and reentrant
 
 
 def install(app: ObservedApp) -> bool:

@@ -34,15 +34,11 @@ def claimed(rows: list[Any], token: int) -> list[ClaimedJob]:
         rows.sort(key=lambda r: (-r[15], r[8], r[0]))
     except TypeError:  # a priority no trigger stores (SQLite holds text written by hand)
         rows.sort(key=lambda r: (-r[15] if isinstance(r[15], int | float) else 0, r[8], r[0]))
-    return [
-        ClaimedJob(
-            id=r[0], job=r[1], args=r[2], kwargs=r[3], attempt=r[4], token=token,
-            max_attempts=r[5], retry=r[6], timeout=r[7], run_at=r[8], started_at=r[16],
-            owner=r[9], key=r[10], queue=r[11], version=r[12], schedule_id=r[13],
-            event_id=r[14], trace_context=r[18],
-        )
-        for r in rows
-    ]
+    # Positional (twice as fast as keywords, on every claimed job's path), in field order:
+    # id, job, args, kwargs, attempt, token, max_attempts, retry, timeout, run_at,
+    # started_at, owner, key, queue, version, schedule_id, event_id, trace_context.
+    return [ClaimedJob(r[0], r[1], r[2], r[3], r[4], token, r[5], r[6], r[7], r[8], r[16],
+                       r[9], r[10], r[11], r[12], r[13], r[14], r[18]) for r in rows]
 
 
 class InsertCore:
