@@ -10,7 +10,6 @@ import logging
 import signal
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from conveyor.errors import StoreBusy, StoreError, is_connection_error
@@ -20,6 +19,7 @@ from conveyor.stores.base import Store
 from conveyor.worker.abandoned import close_abandoned
 from conveyor.worker.attempts import Active, Attempts
 from conveyor.worker.cadence import Cadence
+from conveyor.worker.dbthread import DbThread
 from conveyor.worker.lanes import Slots
 from conveyor.worker.meta import Buffer
 from conveyor.worker.outbox import Outbox
@@ -54,9 +54,9 @@ class LeasesMixin:
     buffer: Buffer
     observers: Dispatch
     store: Store
-    db_pool: ThreadPoolExecutor
+    db_pool: DbThread
     beat_store: Store  # heartbeats only, on beat_pool's thread
-    beat_pool: ThreadPoolExecutor
+    beat_pool: DbThread
     supervisor: Supervisor
     outage_tolerance: float | None
     lock_waits: set[Callable[..., Any]]
@@ -64,17 +64,16 @@ class LeasesMixin:
     if TYPE_CHECKING:
         async def _flush_all(self, claim_least: int = 0) -> bool | None: ...
 
-    async def db(self, fn: Callable[..., T], *args: Any,
-                 on: ThreadPoolExecutor | None = None) -> T:
+    async def db(self, fn: Callable[..., T], *args: Any, on: DbThread | None = None) -> T:
         """Run a store call on this worker's single database thread (or thread ``on``)."""
-        return await self.loop.run_in_executor(on or self.db_pool, fn, *args)
+        return await (on or self.db_pool).call(fn, *args)
 
     def _patient(self, fn: Callable[..., T], *args: Any) -> T:
         """In the database thread: a start-up write that waits out another process's lock."""
         return patiently(lambda: fn(*args), lambda exc: log.warning("%s", exc.waiting))
 
     async def _guard(self, fn: Callable[..., T], *args: Any,
-                     on: ThreadPoolExecutor | None = None) -> T | None:
+                     on: DbThread | None = None) -> T | None:
         """A store call that survives the database going away: log, back off, retry.
         None: given up (the worker is stopping, or past its outage tolerance)."""
         try:
@@ -89,7 +88,7 @@ class LeasesMixin:
         return await self._persist(fn, args, None, patient=True)
 
     async def _persist(self, fn: Callable[..., T], args: tuple[Any, ...],
-                       on: ThreadPoolExecutor | None, patient: bool, most: float = 5.0
+                       on: DbThread | None, patient: bool, most: float = 5.0
                        ) -> T:
         """The retry loop of :meth:`_guard` and :meth:`_must` (backing off up to ``most``
         seconds between tries)."""
@@ -152,7 +151,7 @@ class LeasesMixin:
     async def open_heartbeats(self) -> None:
         """Heartbeats get their own thread and connection: a long claim or completion on
         the database thread never delays the renewal of the leases."""
-        self.beat_pool = ThreadPoolExecutor(1, thread_name_prefix="conveyor-heartbeat")
+        self.beat_pool = DbThread(self.loop, "conveyor-heartbeat")
         self.beat_store = await self.db(self.app.store.clone, on=self.beat_pool)
 
     async def close_heartbeats(self) -> None:
@@ -160,7 +159,7 @@ class LeasesMixin:
         if self.beat_store is not self.app.store and self.beat_store is not self.store:
             with contextlib.suppress(Exception):
                 await self.db(self.beat_store.close, on=self.beat_pool)
-        self.beat_pool.shutdown(wait=False)
+        self.beat_pool.shutdown()
 
     async def _heartbeats(self) -> None:
         """Renew the leases every lease / 3 seconds on a fixed cadence (a slow heartbeat
@@ -286,7 +285,7 @@ class LeasesMixin:
         if self.store is not self.app.store:
             with contextlib.suppress(Exception):
                 await self.db(self.store.close)
-        self.db_pool.shutdown(wait=False)
+        self.db_pool.shutdown()
         log.info("worker %s stopped after %s", self.id, _jobs(self.attempts.processed))
         if cancelled:
             raise asyncio.CancelledError

@@ -11,7 +11,6 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from conveyor.clock import epoch
@@ -21,6 +20,7 @@ from conveyor.stores.base import ClaimedJob, Store, WorkerInfo
 from conveyor.worker.attempts import Active, Attempts
 from conveyor.worker.blocking import run_to_end
 from conveyor.worker.claims import Sizing
+from conveyor.worker.dbthread import DbThread
 from conveyor.worker.duties import Duties
 from conveyor.worker.execute import JobRunner
 from conveyor.worker.lanes import Slots
@@ -102,7 +102,7 @@ class Worker(LeasesMixin, WatchMixin):
         # in-flight write, which is cancelled (and lost) if it has not started yet.
         self.flush_lock = asyncio.Lock()
         self.hurry = asyncio.Event()  # a second signal: stop waiting for running jobs
-        self.db_pool = ThreadPoolExecutor(1, thread_name_prefix="conveyor-db")
+        self.db_pool = DbThread(self.loop, "conveyor-db")
         self.runner = JobRunner(self.app, self.buffer)
         self.settled = asyncio.Event()  # a job left self.active
         self.attempts = Attempts(
