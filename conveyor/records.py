@@ -8,7 +8,7 @@ from typing import Any
 
 from conveyor.errors import ConfigurationError
 from conveyor.priority import Priority
-from conveyor.serialization import as_error, read_error, read_stored
+from conveyor.serialization import as_error, payload_of, read_error, read_stored
 from conveyor.states import FINISHED
 from conveyor.stores.base import JobRow, LogLine
 from conveyor.timeunits import FAR_FUTURE
@@ -54,10 +54,15 @@ def _history(row: JobRow) -> list[Attempt]:
     return history
 
 
-def _shaped(text: str, shape: type[list[Any]] | type[dict[str, Any]]) -> Any:
-    """Stored arguments in their shape: a list (args) or an object (kwargs), else empty."""
-    value = read_stored(text)
-    return value if isinstance(value, shape) else shape()
+def _payload(row: JobRow, args: Any, kwargs: Any) -> Any:
+    """The payload as the stored arguments give it (``payload_of``): exactly as given,
+    keys in their order and numbers as written, where PostgreSQL's ``jsonb`` payload
+    column (kept for ``data=`` filters) keeps no key order and rewrites numbers
+    (``1e300`` reads back as an int). The payload column only when the arguments are
+    not a list and an object (a row written by other software)."""
+    if isinstance(args, list) and isinstance(kwargs, dict):
+        return payload_of(args, kwargs)
+    return read_stored(row.payload)
 
 
 def _priority(value: Any) -> Priority:
@@ -161,11 +166,12 @@ class JobRecord:
             finished = row.finished_at if row.state in ("completed", "cancelled") else None
             history.append(Attempt(attempts, utc(row.started_at), utc(finished), None))
         created = utc(row.created_at) or datetime.fromtimestamp(0, UTC)
+        args, kwargs = read_stored(row.args), read_stored(row.kwargs)
         return cls(
             id=row.id,
             job=row.job,
-            args=_shaped(row.args, list),
-            kwargs=_shaped(row.kwargs, dict),
+            args=args if isinstance(args, list) else [],
+            kwargs=kwargs if isinstance(kwargs, dict) else {},
             state=row.state,
             priority=_priority(row.priority),
             queue=row.queue,
@@ -185,7 +191,7 @@ class JobRecord:
             rescheduled_from=row.rescheduled_from,
             schedule_id=row.schedule_id,
             event_id=row.event_id,
-            payload=read_stored(row.payload),
+            payload=_payload(row, args, kwargs),
             logs=[LogEntry(utc(g.at) or created, g.level, g.message, g.attempt)
                   for g in logs or []],
             history=history,

@@ -118,6 +118,12 @@ class Dialect:
         """A JSON column read back as text."""
         return column
 
+    @staticmethod
+    def folded(text: str) -> tuple[str, str]:
+        """How ``like`` compares ``text`` without regard to case: a wrapper of the
+        searched column (``{}``) and the text to look for."""
+        return "{}", text
+
     def params(self, **values: Any) -> dict[str, Any]:
         """``values`` and what the dialect's clock needs (SQLite: ``now``)."""
         return values

@@ -31,6 +31,7 @@ def _text_condition(d: D, text: str, params: dict[str, Any]) -> str:
     """``text`` in any of the searched columns. The JSON ones hold a quote, a backslash
     or a control character escaped, and some (errors) non-ASCII text as ``\\u`` escapes,
     so there it is also looked for as JSON writes it, both ways."""
+    wrap, text = d.folded(text)
     params["text"] = like_pattern(text)
     marks = [d.mark("text")]
     encodings = dict.fromkeys(json.dumps(text, ensure_ascii=a)[1:-1] for a in (False, True))
@@ -39,7 +40,7 @@ def _text_condition(d: D, text: str, params: dict[str, Any]) -> str:
         marks.append(d.mark(f"text_json{i}"))
     like = f" {d.like} {{}}{d.like_escape}"
     return "(" + " OR ".join(
-        d.json_text(column) + like.format(mark)
+        wrap.format(d.json_text(column)) + like.format(mark)
         for column in _TEXT_COLUMNS for mark in (marks[:1] if column == "job" else marks)
     ) + ")"
 

@@ -31,6 +31,14 @@ BUSY_TIMEOUT = 5.0
 LOCK_NAPS = (0.0001, 0.0002, 0.0005, 0.001, 0.002)
 
 
+#: SQL function lower-casing text as Python does (SQLite's lower() folds ASCII only).
+LOWER = "conveyor_lower"
+
+
+def _lower(value: str | bytes | int | float | None) -> str | bytes | int | float | None:
+    return value.lower() if isinstance(value, str) else value
+
+
 def connect(path: str, *, uri: bool = False) -> sqlite3.Connection:
     """A connection in autocommit mode (transactions are explicit BEGIN IMMEDIATE)."""
     try:
@@ -38,6 +46,7 @@ def connect(path: str, *, uri: bool = False) -> sqlite3.Connection:
             path, timeout=BUSY_TIMEOUT, isolation_level=None, check_same_thread=False, uri=uri
         )
         conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT * 1000)}")
+        conn.create_function(LOWER, 1, _lower, deterministic=True)
         _retry_busy(lambda: conn.execute("PRAGMA journal_mode = WAL"))
         conn.execute("PRAGMA synchronous = NORMAL")
         conn.execute("PRAGMA foreign_keys = OFF")

@@ -19,7 +19,7 @@ from conveyor.stores.core.batch import columns
 from conveyor.stores.core.dialect import JOB_FIELDS, Dialect
 from conveyor.stores.eventlogic import EventSQL
 from conveyor.stores.graphlogic import GraphSQL
-from conveyor.stores.sqlite.connection import Locked
+from conveyor.stores.sqlite.connection import LOWER, Locked
 
 # The columns _values fills, in its order (state is always 'pending').
 _INSERTED = (
@@ -112,6 +112,13 @@ class SQLiteDialect(Dialect):
     @staticmethod
     def mark(name: str, cast: str = "") -> str:
         return f":{name}"
+
+    @staticmethod
+    def folded(text: str) -> tuple[str, str]:
+        # LIKE folds the case of ASCII letters only; PostgreSQL's ILIKE folds É to é too
+        if text.isascii():
+            return "{}", text
+        return f"{LOWER}({{}})", text.lower()
 
     @classmethod
     def any_of(cls, column: str, name: str, values: Sequence[Any], cast: str,

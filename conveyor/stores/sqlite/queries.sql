@@ -45,13 +45,15 @@ UPDATE conveyor_jobs SET state = 'pending', run_at = :now, finished_at = NULL,
     purge_at = NULL, result = NULL, rescues = 0, lease_expires_at = NULL,
     max_attempts = max(max_attempts, attempts + 1),
     -- keep the finished attempt in the history (completed ones are not in it yet)
-    -- (a history or error that is not JSON, written by hand, must not stop it)
+    -- (a history or error that is not JSON, written by hand, must not stop it); times as
+    -- 17 digits, as in the other history entries
     history = CASE WHEN started_at IS NOT NULL
         AND attempts > json_array_length(CASE WHEN json_valid(history) THEN history
             ELSE '[]' END) THEN
         json_insert(CASE WHEN json_valid(history) THEN history ELSE '[]' END, '$[#]',
-            json_object('number', attempts, 'started_at', started_at,
-            'finished_at', finished_at, 'error', CASE WHEN state = 'completed' THEN NULL
+            json_object('number', attempts, 'started_at', json(printf('%!.17g', started_at)),
+            'finished_at', json(iif(finished_at IS NULL, NULL, printf('%!.17g', finished_at))),
+            'error', CASE WHEN state = 'completed' THEN NULL
                 WHEN json_valid(error) THEN json(error) ELSE error END))
         ELSE history END
 WHERE id IN (SELECT value FROM json_each(:ids)) AND state IN ('failed', 'cancelled', 'completed')
@@ -84,8 +86,10 @@ UPDATE conveyor_jobs SET rescues = rescues + :step,
     state = CASE WHEN rescues + :step >= :max THEN 'failed' ELSE 'pending' END,
     error = CASE WHEN rescues + :step >= :max THEN :poison ELSE :error END,
     -- (a history that is not JSON, written by hand, starts again: it must not stop this)
+    -- Times go in as text of 17 digits: JSON's 15 would round them (finished before started).
     history = json_insert(CASE WHEN json_valid(history) THEN history ELSE '[]' END, '$[#]',
-        json_object('number', attempts, 'started_at', started_at, 'finished_at', :now,
+        json_object('number', attempts, 'started_at', json(printf('%!.17g', started_at)),
+        'finished_at', json(printf('%!.17g', :now)),
         'error', json(:error))),
     finished_at = CASE WHEN rescues + :step >= :max THEN :now END,
     purge_at = CASE WHEN rescues + :step >= :max THEN :now + retention END,
@@ -302,7 +306,8 @@ WHERE conveyor_jobs.id = v.column1 AND conveyor_jobs.lease_token = v.column2
 UPDATE conveyor_jobs SET state = v.column3, error = v.column4, finished_at = v.column5,
     rescues = 0,
     history = json_insert(CASE WHEN json_valid(history) THEN history ELSE '[]' END, '$[#]',
-        json_object('number', attempts, 'started_at', started_at, 'finished_at', v.column5,
+        json_object('number', attempts, 'started_at', json(printf('%!.17g', started_at)),
+        'finished_at', json(printf('%!.17g', v.column5)),
         'error', json(v.column4))),
     purge_at = v.column5 + retention, lease_token = NULL, lease_expires_at = NULL,
     worker_id = NULL
@@ -315,7 +320,8 @@ WHERE conveyor_jobs.id = v.column1 AND conveyor_jobs.lease_token = v.column2
 UPDATE conveyor_jobs SET state = 'pending', error = v.column3, run_at = v.column4,
     rescues = 0,
     history = json_insert(CASE WHEN json_valid(history) THEN history ELSE '[]' END, '$[#]',
-        json_object('number', attempts, 'started_at', started_at, 'finished_at', v.column5,
+        json_object('number', attempts, 'started_at', json(printf('%!.17g', started_at)),
+        'finished_at', json(printf('%!.17g', v.column5)),
         'error', json(v.column3))),
     lease_token = NULL, lease_expires_at = NULL, worker_id = NULL
 FROM (VALUES {values}) AS v
