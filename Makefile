@@ -31,6 +31,10 @@ run: $(BIN)/python
 # fine); XDIST=0 runs the first phase in one process too. Three workers on two cores: the
 # first phase waits more than it computes (3m30s against 4m35s with two).
 XDIST ?= 3
+# Bytecode caches on (some machines set PYTHONDONTWRITEBYTECODE): without them every xdist
+# worker rewrites and compiles all the test modules, and every conveyor subprocess a test
+# starts compiles the package again (a quarter of the CPU time of tests/cli).
+unexport PYTHONDONTWRITEBYTECODE
 test: $(BIN)/python
 	$(BIN)/pip install -q -e ".[dev]"
 	@$(MAKE) --no-print-directory postgres chromium lint
