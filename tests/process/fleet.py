@@ -12,7 +12,7 @@ from types import ModuleType
 
 import pytest
 
-from .helpers import spawn_worker, wait_until, worker_env
+from .helpers import Execution, spawn_worker, wait_until, worker_env
 
 FLEET_APP = Path(__file__).with_name("fleet_app.py")
 
@@ -61,3 +61,12 @@ def cli(url: str, tmp: Path, *args: str) -> subprocess.CompletedProcess[str]:
         [sys.executable, "-m", "conveyor", *args, "--app", str(FLEET_APP)],
         env=worker_env(url, tmp, 2.0), cwd=tmp, capture_output=True, text=True, timeout=30,
     )
+
+
+def ran_once(group: list[Execution], victim: int, killed_at: float) -> bool:
+    """One execution ran to its end, or two where the first ended in the killed worker
+    shortly before the kill (its outcome not stored yet: rightly run again)."""
+    ends = [r for r in group if r.end is not None]
+    in_flight = [r for r in ends if r.pid == victim and r.end is not None
+                 and r.end > killed_at - 1.0]
+    return len(ends) == 1 or (len(ends) == 2 and ends[0] in in_flight)

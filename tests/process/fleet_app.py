@@ -170,3 +170,12 @@ def metered_shop(order: dict[str, Any], meta: Any) -> None:
     note("start", meta.id, meta.attempt)
     note("end", meta.id, meta.attempt)
 
+
+
+@app.job
+def nap(seconds: float, meta: Any) -> float:
+    """Sleeps ``seconds`` (no limits)."""
+    note("start", meta.id, meta.attempt)
+    time.sleep(seconds)
+    note("end", meta.id, meta.attempt)
+    return seconds
