@@ -48,14 +48,17 @@ def fail_in_ci_else_skip(ci_message: str, local_message: str) -> NoReturn:
 
 
 def store_url(
-    kind: str, request: pytest.FixtureRequest, folder: object, filename: str = "conveyor.db"
+    kind: str, request: pytest.FixtureRequest, folder: object, filename: str = "conveyor.db",
+    *, migrated: bool = False,
 ) -> str:
-    """The URL of an empty store of ``kind`` (memory, sqlite or postgres)."""
+    """The URL of an empty store of ``kind`` (memory, sqlite or postgres). ``migrated``: on
+    PostgreSQL, a schema of the pool an earlier test left migrated (``pg_store``: worker
+    processes then skip migrating a new schema, several times 0.1 s on a busy machine)."""
     if kind == "memory":
         return "memory://"
     if kind == "sqlite":
         return f"sqlite:///{folder}/{filename}"
-    return str(request.getfixturevalue("pg_url"))
+    return str(request.getfixturevalue("pg_store" if migrated else "pg_url"))
 
 
 def start_cli_worker(

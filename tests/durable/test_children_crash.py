@@ -22,7 +22,7 @@ WORKER = ("from tests.durable.children_crash_app import app; "
 
 @pytest.fixture(params=["sqlite", "postgres"])
 def crash_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    return store_url(request.param, request, tmp_path, "children.db")
+    return store_url(request.param, request, tmp_path, "children.db", migrated=True)
 
 
 class Harness(Crash):

@@ -26,7 +26,7 @@ H = TypeVar("H", bound="Crash")
 
 @pytest.fixture(params=["sqlite", "postgres"])
 def crash_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    return store_url(request.param, request, tmp_path, "crash.db")
+    return store_url(request.param, request, tmp_path, "crash.db", migrated=True)
 
 
 @pytest.fixture

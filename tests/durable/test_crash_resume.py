@@ -58,7 +58,8 @@ class Harness(Crash):
 
 @pytest.fixture(params=["sqlite", "postgres"])
 def harness(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Harness]:
-    yield from running(Harness(store_url(request.param, request, tmp_path, "resume.db"), tmp_path))
+    url = store_url(request.param, request, tmp_path, "resume.db", migrated=True)
+    yield from running(Harness(url, tmp_path))
 
 
 def test_a_sleep_of_days_resumes_on_a_fresh_worker_at_its_time_not_before(

@@ -59,7 +59,8 @@ class Harness(Crash):
 
 @pytest.fixture(params=["sqlite", "postgres"])
 def harness(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Harness]:
-    yield from running(Harness(store_url(request.param, request, tmp_path, "flows.db"), tmp_path))
+    url = store_url(request.param, request, tmp_path, "flows.db", migrated=True)
+    yield from running(Harness(url, tmp_path))
 
 
 def test_a_chain_member_whose_worker_dies_runs_again_and_the_chain_finishes(

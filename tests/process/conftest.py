@@ -1,5 +1,6 @@
 """Fixtures of the process tests: a store URL per store (a SQLite file in the test's
-folder, a PostgreSQL schema of its own) and the test app of ``app.py`` on it."""
+folder, a migrated PostgreSQL schema of its own from the pool) and the test app of
+``app.py`` on it."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from .app import build
 
 @pytest.fixture(params=["sqlite", "postgres"])
 def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    return store_url(request.param, request, tmp_path, "jobs.db")
+    return store_url(request.param, request, tmp_path, "jobs.db", migrated=True)
 
 
 @pytest.fixture

@@ -110,7 +110,7 @@ def test_a_supervised_worker_killed_mid_job_has_its_job_retried_once_after_the_l
 def test_a_signal_lets_running_jobs_finish_starts_nothing_new_and_releases_the_rest(
     kind: str, sig: signal.Signals, request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:
-    url = store_url(kind, request, tmp_path, "jobs.db")
+    url = store_url(kind, request, tmp_path, "jobs.db", migrated=True)
     app = build(url, lease=30.0)  # a long lease: released jobs must not wait for it
     try:
         short = app.enqueue_many(app.jobs.sleepy(0.6) for _ in range(2))

@@ -105,7 +105,7 @@ def _race(url: str, tmp_path: Path, processes: int = 4) -> list[dict[str, list[i
 @pytest.fixture(params=["sqlite", "postgres"])
 def race_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "postgres":
-        return str(request.getfixturevalue("pg_url"))
+        return str(request.getfixturevalue("pg_store"))
     url = f"sqlite:///{tmp_path}/jobs.db"
     build(url).close()  # schema first: this test races triggers, not migrations
     return url

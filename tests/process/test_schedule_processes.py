@@ -21,6 +21,7 @@ import pytest
 
 from conveyor import Conveyor
 from conveyor.stores.sqlite.schema import MIGRATIONS
+from tests.support import store_url
 
 from .helpers import AT_THE_GATE, ROOT, open_gate, stop, wait_until, worker_logs
 
@@ -113,9 +114,16 @@ STARTING = "import sys\nfrom conveyor import Conveyor\n" + AT_THE_GATE + textwra
 )
 
 
+@pytest.fixture(params=["sqlite", "postgres"])
+def new_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A store not created yet (``url`` may be a migrated PostgreSQL schema)."""
+    return store_url(request.param, request, tmp_path, "jobs.db")
+
+
 def test_processes_starting_at_once_on_a_new_store_store_everything_once(
-    url: str, tmp_path: Path,
+    new_url: str, tmp_path: Path,
 ) -> None:
+    url = new_url
     gate = tmp_path / "gate"
     env = dict(os.environ, PYTHONPATH=str(ROOT), CONVEYOR_TEST_GATE=str(gate))
     procs = [subprocess.Popen([sys.executable, "-c", STARTING, url], env=env,
