@@ -10,7 +10,10 @@ from conveyor.stores.base import LOST, JobFilter
 from conveyor.stores.core.dialect import D
 from conveyor.stores.matching import FILTER_COMPARISONS, like_pattern
 
-_TEXT_COLUMNS = ("payload", "args", "kwargs", "error", "job")
+# The payload is not searched: it is the arguments' JSON again (the single positional
+# argument or the keyword arguments), and PostgreSQL's jsonb writes it with spaces
+# (``{"a": 1}``) the arguments' text has not, so ``text=": 1"`` found jobs there only.
+_TEXT_COLUMNS = ("args", "kwargs", "error", "job")
 _PLAIN_KEY = re.compile(r"[A-Za-z0-9_]+")
 _EXACT_INT = 2**53  # integers a JSON reader may hold as a double compare exactly below it
 

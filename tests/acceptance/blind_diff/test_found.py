@@ -80,3 +80,16 @@ def test_attempt_history_keeps_microseconds(trio: Trio) -> None:
         assert app.retry(last.id)
         again = app.get_job(last.id)
         assert again is not None and again.history[-1].finished_at == clock.at
+
+
+def test_text_search_reads_the_payload_as_stored_on_every_store(trio: Trio) -> None:
+    """SPEC §7 runs filtered by text: PostgreSQL also searched its jsonb copy of the
+    payload, which jsonb writes with spaces (``{"plan": 1}``), so ``text=" "`` or
+    ``text='": 1'`` found the job there and not on SQLite; every store now searches the
+    arguments' JSON only, written alike."""
+    for app in trio.open():
+        work = _job(app)
+        work({"plan": 1, "ids": [1, 2]}).run_now()
+        work(plan=2).run_now()
+        counts = [app.count(text=t) for t in (" ", '": 1', ", ", '"plan":1', "[1,2]", "plan")]
+        assert counts == [0, 0, 0, 1, 1, 2]
