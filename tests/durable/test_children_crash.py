@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from tests.durable.test_crash_points import Crash
-from tests.support import ROOT, store_url, wait_for
+from tests.durable.test_crash_points import Crash, wait_for
+from tests.support import ROOT, store_url
 
 pytestmark = pytest.mark.slow
 WORKER = ("from tests.durable.children_crash_app import app; "
@@ -59,7 +59,7 @@ def test_kill_between_storing_children_and_recording_the_step(harness: Harness) 
     (harness.dir / "block-between").touch()
     run = harness.parent(3).run_now()
     first = harness.start_worker()
-    wait_for(lambda: "at-between" in harness.log(), timeout=20, what="the children stored")
+    wait_for(lambda: "at-between" in harness.log(), timeout=30, what="the children stored")
     harness.kill(first)
     assert harness.app.count(parent=run.id) == 3
     assert [s.key for s in harness.app.steps(run.id)] == []  # the step was never recorded
@@ -76,7 +76,7 @@ def test_kill_the_worker_while_the_parent_waits_on_running_children(harness: Har
     (harness.dir / "block-child").touch()
     run = harness.parent(2).run_now()
     first = harness.start_worker()
-    wait_for(lambda: harness.log().count("at-child") >= 2, timeout=20,
+    wait_for(lambda: harness.log().count("at-child") >= 2, timeout=30,
              what="both children to run")
     assert harness.app.get_job(run.id).state == "waiting"  # type: ignore[union-attr]
     harness.kill(first)

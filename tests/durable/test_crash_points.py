@@ -8,14 +8,15 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
 
 from conveyor import Conveyor, JobRecord
-from tests.support import ROOT, store_url, wait_for
+from tests import support
+from tests.support import ROOT, store_url
 
 pytestmark = pytest.mark.slow
 # Frequent polls and upkeep: a killed worker's run is rescued and claimed soon after its lease.
@@ -38,6 +39,12 @@ def running(harness: H) -> Iterator[H]:
     """A fixture's body: ``harness``, its workers killed and its app closed afterwards."""
     yield harness
     harness.close()
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float, what: str) -> Any:
+    """:func:`tests.support.wait_for` polling every 20 ms, not 5: a poll (often a query)
+    takes CPU the worker processes need on a busy two-core machine."""
+    return support.wait_for(predicate, timeout, what, interval=0.02)
 
 
 class Crash:
@@ -86,14 +93,14 @@ class Crash:
         return record
 
     def kill_when_waiting(self, proc: subprocess.Popen[bytes], run_id: int) -> None:
-        wait_for(lambda: self.record(run_id).state == "waiting", timeout=15,
+        wait_for(lambda: self.record(run_id).state == "waiting", timeout=30,
                  what=f"run {run_id} to wait")
         self.kill(proc)
 
     def kill_at(self, point: str, proc: subprocess.Popen[bytes]) -> None:
         """Kill ``proc`` once a run reached the blocked ``point``; unblock it for the next
         worker."""
-        wait_for(lambda: f"at-{point}" in self.log(), timeout=15, what=f"a run to reach {point}")
+        wait_for(lambda: f"at-{point}" in self.log(), timeout=30, what=f"a run to reach {point}")
         self.kill(proc)
         self.unblock(point)
 
@@ -102,7 +109,7 @@ class Crash:
             record = self.app.get_job(run_id)
             return record if record is not None and record.finished else None
 
-        record: JobRecord = wait_for(done, timeout=20, what=f"run {run_id} to finish")
+        record: JobRecord = wait_for(done, timeout=30, what=f"run {run_id} to finish")
         return record
 
     def close(self) -> None:

@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 
 from tests.durable.resume_app import VALUE, build
-from tests.durable.test_crash_points import Crash, running
-from tests.support import ROOT, store_url, wait_for
+from tests.durable.test_crash_points import Crash, running, wait_for
+from tests.support import ROOT, store_url
 
 pytestmark = pytest.mark.slow
 WORKER = "from tests.durable.resume_app import main; main()"
@@ -68,7 +68,7 @@ def test_a_sleep_of_days_resumes_on_a_fresh_worker_at_its_time_not_before(
     run = harness.jobs.sleeper({"n": 3, "unit": "days"}).run_now()
     dropped = harness.jobs.sleeper({"n": 3, "unit": "days"}).run_now()
     worker = harness.start_worker()
-    wait_for(lambda: harness.record(dropped.id).state == "waiting", timeout=15,
+    wait_for(lambda: harness.record(dropped.id).state == "waiting", timeout=30,
              what="the second run to wait")
     harness.kill_when_waiting(worker, run.id)
     assert harness.app.cancel(dropped.id)  # while no worker runs
@@ -153,7 +153,7 @@ def test_sigterm_past_the_grace_period_of_a_sync_step_exits_and_releases_the_run
     harness.block("in-value")
     run = harness.jobs.keeper().run_now()
     first = harness.start_worker(grace=0.5)
-    wait_for(lambda: "at-in-value" in harness.log(), timeout=15, what="the step to run")
+    wait_for(lambda: "at-in-value" in harness.log(), timeout=30, what="the step to run")
     first.send_signal(signal.SIGTERM)
     assert first.wait(timeout=10) == 0  # its step's thread does not keep it alive
     record = harness.record(run.id)

@@ -16,9 +16,9 @@ import pytest
 
 from conveyor import JobFailed, JobRecord, chain
 from conveyor.stores.base import POISON_RESCUES
-from tests.durable.test_crash_points import Crash, running
+from tests.durable.test_crash_points import Crash, running, wait_for
 from tests.durable.workflow_crash_app import build
-from tests.support import store_url, wait_for
+from tests.support import store_url
 
 pytestmark = pytest.mark.slow
 WORKER = "from tests.durable.workflow_crash_app import main; main()"
@@ -40,7 +40,7 @@ class Harness(Crash):
         return self.record(run_id).state
 
     def reached(self, marker: str, times: int = 1) -> None:
-        wait_for(lambda: self.log().count(marker) >= times, timeout=15,
+        wait_for(lambda: self.log().count(marker) >= times, timeout=30,
                  what=f"{marker} x{times} in the log")
 
     def until_poisoned(self, run_id: int) -> None:
@@ -50,7 +50,7 @@ class Harness(Crash):
                 break
             worker = self.start_worker()
             wait_for(lambda w=worker: w.poll() is not None or self.state(run_id) == "failed",  # type: ignore[misc]
-                     timeout=20, what=f"the worker to die or run {run_id} to fail as poison")
+                     timeout=30, what=f"the worker to die or run {run_id} to fail as poison")
         assert self.state(run_id) == "failed"
 
     def children(self, run_id: int) -> list[JobRecord]:
@@ -74,7 +74,7 @@ def test_a_chain_member_whose_worker_dies_runs_again_and_the_chain_finishes(
     harness.kill(first)
     harness.remove("block-in-b")
     harness.start_worker()
-    assert flow.result(timeout=20) == "s>a>b>c"
+    assert flow.result(timeout=30) == "s>a>b>c"
     assert [harness.log().count(n) for n in ("a", "b", "c")] == [1, 2, 1]
     assert [harness.state(i) for i in flow.ids] == ["completed"] * 3
     harness.nothing_running()
@@ -133,8 +133,8 @@ def test_a_child_that_keeps_killing_its_worker_fails_as_poison_and_fails_its_par
 ) -> None:
     run = harness.jobs.parent(["die"]).run_now()
     first = harness.start_worker()
-    wait_for(lambda: harness.children(run.id), timeout=15, what="the child stored")
-    assert first.wait(timeout=15) == -signal.SIGKILL  # by its child
+    wait_for(lambda: harness.children(run.id), timeout=30, what="the child stored")
+    assert first.wait(timeout=30) == -signal.SIGKILL  # by its child
     die = harness.children(run.id)[0]
     harness.until_poisoned(die.id)
     assert harness.record(die.id).error["type"] == "PoisonJob"  # type: ignore[index]
@@ -158,7 +158,7 @@ def test_a_cascading_cancel_while_the_childrens_worker_is_dead_runs_nothing_agai
     assert harness.app.cancel(run.id, cascade=True)
     harness.remove("block-in-x")
     harness.start_worker()
-    assert harness.jobs.piece("s", name="sentinel").run_now().result(timeout=20) == "s>sentinel"
+    assert harness.jobs.piece("s", name="sentinel").run_now().result(timeout=30) == "s>sentinel"
     kids = harness.children(run.id)
     assert [k.state for k in kids] == ["cancelled", "cancelled"]
     assert (harness.state(run.id), harness.state(after.id)) == ("cancelled", "cancelled")
@@ -174,7 +174,7 @@ def test_a_cascading_cancel_stops_children_running_on_a_live_worker(harness: Har
     harness.reached("at-in-x", 2)
     assert harness.app.cancel(run.id, cascade=True)
     # The children stop at their next await once the worker notices: their slots free up.
-    assert harness.jobs.piece("s", name="sentinel").run_now().result(timeout=20) == "s>sentinel"
+    assert harness.jobs.piece("s", name="sentinel").run_now().result(timeout=30) == "s>sentinel"
     harness.remove("block-in-x")
     assert [k.state for k in harness.children(run.id)] == ["cancelled", "cancelled"]
     assert harness.state(run.id) == "cancelled"
@@ -191,11 +191,11 @@ def test_a_failed_child_retried_while_its_parent_waits_gives_the_parent_its_resu
     harness.start_worker()
     harness.reached("at-in-x")
     bad = harness.children(run.id)[0]
-    wait_for(lambda: harness.state(bad.id) == "failed", timeout=15, what="the bad child to fail")
+    wait_for(lambda: harness.state(bad.id) == "failed", timeout=30, what="the bad child to fail")
     harness.remove("fail-bad")
     assert harness.app.retry(bad.id)
-    wait_for(lambda: harness.state(bad.id) == "completed", timeout=15, what="the retry")
-    wait_for(lambda: harness.state(run.id) == "waiting", timeout=15, what="the parent to wait")
+    wait_for(lambda: harness.state(bad.id) == "completed", timeout=30, what="the retry")
+    wait_for(lambda: harness.state(run.id) == "waiting", timeout=30, what="the parent to wait")
     harness.remove("block-in-x")
     record = harness.finished(run.id)
     assert (record.state, record.result) == ("completed", ["p>bad", "p>x"])
