@@ -50,6 +50,22 @@ class Attempts:
             self.slots.ready.extend(jobs)
         self._dispatch()
 
+    def stale_ahead(self, patience: float, now: float) -> list[ClaimedJob]:
+        """Withdraw the jobs claimed ahead that still wait for a slot ``patience`` seconds
+        after their claim (monotonic ``now``), for the worker to release to others."""
+        since = self.sizing.since
+        with self.slots.lock:
+            stale = [j for j in self.slots.ready if now - since.get(j.id, now) >= patience]
+        withdrawn = [j for job in stale for j in self.slots.withdraw(job.id)]
+        for job in withdrawn:
+            self.active.pop(job.id, None)
+            since.pop(job.id, None)
+            self.observers.finished(job, None, None)
+        if withdrawn:
+            self.sizing.slow()
+            self.settled.set()
+        return withdrawn
+
     def _dispatch(self) -> None:
         for job in self.slots.take():
             if self.runner.thread_native(job):

@@ -10,6 +10,9 @@ from conveyor.stores.base import ClaimedJob
 
 QUICK = 0.05  # seconds from claim to outcome under which jobs are claimed ahead
 GATHER = 0.005  # at most this many seconds an outcome waits for others of its batch
+# A job claimed ahead that has not started this many seconds after its claim goes back to
+# the queue: the jobs it waits behind were not quick, and another worker may be idle.
+AHEAD_PATIENCE = 0.5
 
 
 class Sizing:
@@ -62,6 +65,10 @@ class Sizing:
         wait is a slot left idle), and no longer than half the average turnaround."""
         took = self.turnaround
         return min(GATHER, took / 2) if took is not None and took < QUICK else 0.0
+
+    def slow(self) -> None:
+        """Jobs claimed ahead waited too long: claim none ahead until jobs are quick again."""
+        self.turnaround = max(self.turnaround or 0.0, QUICK)
 
     def claimed(self, jobs: Iterable[ClaimedJob]) -> None:
         now = time.monotonic()

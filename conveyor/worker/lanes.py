@@ -77,13 +77,19 @@ class ThreadLane:
         self.jobs: queue.SimpleQueue[ClaimedJob | None] = queue.SimpleQueue()
         self.done: collections.deque[Done] = collections.deque()
         self.threads: list[threading.Thread] = []
-        self.idle = 0  # threads waiting for a job (approximate: no lock)
+        self.idle = 0  # threads waiting for a job that no put() has promised one yet
+        self.idle_lock = threading.Lock()
         self.kicked = False
 
     def put(self, job: ClaimedJob) -> None:
-        """Run a job that holds a slot."""
+        """Run a job that holds a slot: on an idle thread (each idle thread is promised
+        to one job, so two jobs put at once never wait for one thread), else a new one."""
+        with self.idle_lock:
+            spare = self.idle > 0
+            if spare:
+                self.idle -= 1
         self.jobs.put(job)
-        if self.idle <= 0 and len(self.threads) < self.size:
+        if not spare and len(self.threads) < self.size:
             thread = threading.Thread(target=self._serve, daemon=True,
                                       name=f"conveyor-job-{len(self.threads)}")
             self.threads.append(thread)
@@ -105,9 +111,7 @@ class ThreadLane:
     def _serve(self) -> None:
         slots, runner = self.slots, self.runner
         while True:
-            self.idle += 1
-            job = self.jobs.get()
-            self.idle -= 1
+            job = self.jobs.get()  # a new thread's first job, or one promised to it idle
             if job is None:  # close()
                 return
             while job is not None:
@@ -131,6 +135,8 @@ class ThreadLane:
                         hungry = len(slots.ready) <= self.low_water
                     else:
                         job = None
+                        with self.idle_lock:  # idle before its slot is free: a job put
+                            self.idle += 1    # for that slot is promised to this thread
                         slots.running -= 1
                 # The loop is woken when this thread goes idle, when few jobs wait, or
                 # when many outcomes do: not once per job.

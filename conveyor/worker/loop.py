@@ -19,7 +19,7 @@ from conveyor.options import coerce_queues, worker_concurrency
 from conveyor.stores.base import ClaimedJob, Store, WorkerInfo
 from conveyor.worker.attempts import Active, Attempts
 from conveyor.worker.blocking import run_to_end
-from conveyor.worker.claims import Sizing
+from conveyor.worker.claims import AHEAD_PATIENCE, Sizing
 from conveyor.worker.dbthread import DbThread
 from conveyor.worker.duties import Duties
 from conveyor.worker.execute import JobRunner
@@ -27,6 +27,7 @@ from conveyor.worker.lanes import Slots
 from conveyor.worker.leases import LeasesMixin
 from conveyor.worker.meta import Buffer
 from conveyor.worker.outbox import Outbox
+from conveyor.worker.outcomes import GaveUp
 from conveyor.worker.supervise import FAILURE_BUDGET, Supervisor
 from conveyor.worker.watch import WatchMixin
 
@@ -98,6 +99,7 @@ class Worker(LeasesMixin, WatchMixin):
         self.loop = asyncio.get_running_loop()
         self.wake = asyncio.Event()
         self.flushed = asyncio.Event()
+        self.ahead = asyncio.Event()  # jobs claimed ahead wait for a slot (set on claims)
         # One flush at a time: shutdown's final flush must wait for the flusher's
         # in-flight write, which is cancelled (and lost) if it has not started yet.
         self.flush_lock = asyncio.Lock()
@@ -128,6 +130,8 @@ class Worker(LeasesMixin, WatchMixin):
             asyncio.create_task(supervise("completion flush", self._flush_when_asked),
                                 name="completion flush"),
             asyncio.create_task(self._heartbeats(), name="heartbeats"),
+            asyncio.create_task(supervise("claimed ahead", self._return_stale_ahead),
+                                name="claimed ahead"),
         ]
         if not self.burst:
             helpers.append(asyncio.create_task(supervise(
@@ -361,7 +365,29 @@ class Worker(LeasesMixin, WatchMixin):
             await self._release({j.id: j.token for j in jobs})
             return full
         self.attempts.hold(jobs or [])
+        if self.slots.ready:
+            self.ahead.set()
         return full
+
+    async def _return_stale_ahead(self) -> None:
+        """Give the jobs claimed ahead that have not started within AHEAD_PATIENCE of
+        their claim back to the queue: the jobs they wait behind turned out slow, and
+        other workers may be idle (a job is never stuck behind another's long run)."""
+        if not self.slots.ready:
+            self.ahead.clear()
+            await self.ahead.wait()
+        await asyncio.sleep(AHEAD_PATIENCE / 2)
+        stale = self.attempts.stale_ahead(AHEAD_PATIENCE, time.monotonic())
+        if not stale:
+            return
+        try:
+            await self._must(self.store.release, {j.id: j.token for j in stale})
+        except GaveUp as exc:
+            log.warning("could not give back %d jobs claimed ahead (%s); they run again "
+                        "once their leases expire", len(stale), exc)
+            return
+        log.debug("gave back %d jobs claimed ahead that waited %g s for a slot",
+                  len(stale), AHEAD_PATIENCE)
 
     async def _upkeep(self, force: bool = False) -> None:
         await self._guard(self.duties.maintain, self.store, force)
