@@ -179,3 +179,9 @@ def nap(seconds: float, meta: Any) -> float:
     time.sleep(seconds)
     note("end", meta.id, meta.attempt)
     return seconds
+
+
+@app.job
+async def lingering_parent(io: Any) -> list[str]:
+    """A durable run waiting for four children that linger a minute."""
+    return list(await io.run_jobs("children", [cancellable() for _ in range(4)]))

@@ -134,3 +134,28 @@ def test_a_rate_per_concurrency_key_holds_across_workers_for_each_key(
     # Per key, not for the job as a whole: both shops started in the first window.
     every = sorted((r.started_at.timestamp(), r.concurrency_key) for r in records)
     assert {key for at, key in every if at < every[0][0] + 1.0} == {"a", "b"}
+
+
+def test_a_job_claimed_ahead_behind_slow_runs_goes_to_an_idle_worker(
+    fleet: ModuleType, url: str, tmp_path: Path
+) -> None:
+    # Quick jobs first: the worker claims ahead (it holds more than it runs) while jobs
+    # finish within 50 ms, so it may take the third slow job with the two it can run.
+    [busy] = start_fleet(fleet, url, tmp_path, 1, concurrency=2)
+    idle = None
+    try:
+        quick = fleet.app.enqueue_many(fleet.nap(0) for _ in range(20))
+        wait_until(lambda: all(h.state == "completed" for h in quick), 20, "quick jobs",
+                   tmp_path)
+        [idle] = start_fleet(fleet, url, tmp_path, 1, concurrency=2)
+        slow = fleet.app.enqueue_many(fleet.nap(2.0) for _ in range(3))
+        assert [h.result(timeout=20) for h in slow] == [2.0] * 3
+    finally:
+        stop(busy)
+        if idle is not None:
+            stop(idle)
+    runs = [r for r in executions(tmp_path) if r.job_id in {h.id for h in slow}]
+    assert len(runs) == 3
+    # The three ran side by side (four slots in all), none waiting for another to end.
+    assert peak([(r.start, r.end or r.start) for r in runs]) == 3, runs
+    assert {fleet.app.get_job(h.id).attempts for h in slow} == {1}

@@ -279,3 +279,29 @@ def test_keyed_replace_and_unique_racing_the_fleets_claims_never_run_a_cancelled
     ran = Counter(r.job_id for r in executions(tmp_path))
     assert set(ran.values()) == {1}
     assert set(ran) == {r.id for r in records if r.state == "completed"}
+
+
+def test_a_cascading_cancel_stops_the_children_running_on_other_workers(
+    fleet: ModuleType, url: str, tmp_path: Path
+) -> None:
+    workers = start_fleet(fleet, url, tmp_path, 2, concurrency=3, grace=1)
+    try:
+        parent = fleet.lingering_parent().run_now()
+        wait_until(lambda: len(executions(tmp_path)) == 4
+                   and len({r.pid for r in executions(tmp_path)}) == 2, 20,
+                   "the children on both workers", tmp_path)
+        assert fleet.app.cancel(parent.id, cascade=True)
+        children = fleet.app.get_job(parent.id).children
+        wait_until(lambda: all(fleet.app.get_job(c).state == "cancelled" for c in children)
+                   and parent.state == "cancelled", 10, "the cancels", tmp_path)
+        # Both workers' slots are free again (3 each, 2 children each were running).
+        more = [fleet.nap(0.5).run_now() for _ in range(6)]
+        wait_until(lambda: all(h.state == "completed" for h in more), 20, "six naps",
+                   tmp_path)
+    finally:
+        codes = [stop(w) for w in workers]
+    assert codes == [0, 0], worker_logs(tmp_path)
+    runs = executions(tmp_path)
+    assert all(r.end is None for r in runs if r.job_id in children)
+    naps = [r for r in runs if r.job_id in {h.id for h in more}]
+    assert len(naps) == 6 and len({r.pid for r in naps}) == 2
