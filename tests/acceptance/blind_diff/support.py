@@ -55,13 +55,22 @@ def shown(record: JobRecord, rank: dict[int, int]) -> str:
         record.state, int(record.priority), record.queue, record.key, record.owner,
         record.attempts, record.max_attempts, record.run_at, record.created_at,
         record.started_at, record.finished_at, record.result, error.get("type"),
-        _RUN.sub(lambda m: f"run #{rank.get(int(m[1]), 'gone')}", error.get("message") or ""),
+        _cause(error, rank),
         record.progress, record.version,
         rank.get(record.rescheduled_from or -1, record.rescheduled_from and "gone"),
         [(a.number, a.started_at, a.finished_at, (a.error or {}).get("type"))
          for a in record.history],
         [(line.level, line.message, line.attempt) for line in record.logs],
     ))
+
+
+def _cause(error: dict[str, Any], rank: dict[int, int]) -> str:
+    """An error message, run ids as ranks. Which run a job cancelled further down the
+    graph names, when one cancel_jobs() matched several runs of one graph, differs: SQLite
+    names the first matched upstream, PostgreSQL the nearest (left as it is)."""
+    if error.get("type") == "DependencyFailed":
+        return "DependencyFailed"
+    return _RUN.sub(lambda m: f"run #{rank.get(int(m[1]), 'gone')}", error.get("message") or "")
 
 
 def snapshot(app: Conveyor) -> list[str]:

@@ -93,3 +93,19 @@ def test_text_search_reads_the_payload_as_stored_on_every_store(trio: Trio) -> N
         work(plan=2).run_now()
         counts = [app.count(text=t) for t in (" ", '": 1', ", ", '"plan":1', "[1,2]", "plan")]
         assert counts == [0, 0, 0, 1, 1, 2]
+
+
+def test_cancel_jobs_matching_a_job_and_its_dependent_cancels_both_plainly(trio: Trio) -> None:
+    """SPEC §4/§10: ``cancel_jobs()`` matching a job and the job that depends on it cancels
+    both as asked. SQLite's row trigger cancelled the dependent first as a dependency
+    failure (DependencyFailed naming the other run) before the statement reached it;
+    PostgreSQL, whose triggers run after the statement, left it a plain cancel."""
+    for app in trio.open():
+        work = _job(app)
+        first = work(1).run_now()
+        second = work(2).run_now(depends_on=[first])
+        later = work(3).run_in(1, "hour")
+        assert app.cancel_jobs() == 3
+        records = [app.get_job(h.id) for h in (first, second, later)]
+        assert [(r.state, r.error) for r in records if r is not None] == [
+            ("cancelled", None)] * 3
