@@ -55,14 +55,39 @@ def _history(row: JobRow) -> list[Attempt]:
 
 
 def _payload(row: JobRow, args: Any, kwargs: Any) -> Any:
-    """The payload as the stored arguments give it (``payload_of``): exactly as given,
-    keys in their order and numbers as written, where PostgreSQL's ``jsonb`` payload
-    column (kept for ``data=`` filters) keeps no key order and rewrites numbers
-    (``1e300`` reads back as an int). The payload column only when the arguments are
-    not a list and an object (a row written by other software)."""
+    """The payload the job was given (SPEC: its single positional argument, else its
+    keyword arguments), as the stored arguments give it: keys in their order and numbers
+    as written, where PostgreSQL's ``jsonb`` payload column (kept for ``data=`` filters)
+    keeps no key order and rewrites numbers (``1e300`` reads back as an int). A chain
+    member was given the arguments after the previous result that was put first; the
+    payload column when neither reads as it (a row written by other software)."""
+    stored = read_stored(row.payload)
     if isinstance(args, list) and isinstance(kwargs, dict):
-        return payload_of(args, kwargs)
-    return read_stored(row.payload)
+        given = payload_of(args, kwargs)
+        if _alike(given, stored):
+            return given
+        if args and _alike(given := payload_of(args[1:], kwargs), stored):
+            return given
+    return stored
+
+
+def _alike(given: Any, stored: Any) -> bool:
+    """Whether JSON value ``stored`` is ``given`` as ``jsonb`` reads it back (keys in
+    any order, numbers written another way)."""
+    if isinstance(given, dict):
+        return (isinstance(stored, dict) and given.keys() == stored.keys()
+                and all(_alike(value, stored[key]) for key, value in given.items()))
+    if isinstance(given, list):
+        return (isinstance(stored, list) and len(given) == len(stored)
+                and all(map(_alike, given, stored)))
+    if isinstance(given, bool) or isinstance(stored, bool):
+        return given is stored
+    if isinstance(given, int | float) and isinstance(stored, int | float):
+        try:
+            return given == stored or float(given) == float(stored)
+        except OverflowError:  # an int past any float
+            return False
+    return bool(given == stored)
 
 
 def _priority(value: Any) -> Priority:
