@@ -34,11 +34,14 @@ def _text_condition(d: D, text: str, params: dict[str, Any]) -> str:
     """``text`` in any of the searched columns. The JSON ones hold a quote, a backslash
     or a control character escaped, and some (errors) non-ASCII text as ``\\u`` escapes,
     so there it is also looked for as JSON writes it, both ways."""
-    wrap, text = d.folded(text)
-    params["text"] = like_pattern(text)
+    wrap, folded = d.folded(text)
+    params["text"] = like_pattern(folded)
     marks = [d.mark("text")]
-    encodings = dict.fromkeys(json.dumps(text, ensure_ascii=a)[1:-1] for a in (False, True))
-    for i, encoded in enumerate(e for e in encodings if e != text):
+    # Escaped from the text as given: escapes of the folded text (\u00e9 for É) are
+    # not those stored (\u00c9).
+    encodings = dict.fromkeys(d.folded(json.dumps(text, ensure_ascii=a)[1:-1])[1]
+                              for a in (False, True))
+    for i, encoded in enumerate(e for e in encodings if e != folded):
         params[f"text_json{i}"] = like_pattern(encoded)
         marks.append(d.mark(f"text_json{i}"))
     like = f" {d.like} {{}}{d.like_escape}"

@@ -34,3 +34,19 @@ def test_a_chain_member_keeps_the_payload_it_was_given(trio: Trio) -> None:
         assert repr(found) == repr([5, {"tag": {"k": 9, "a": 1e300}}, 2])
         assert [r.payload for r in app.jobs_list(data=5)] == [5]
         assert [r.args for r in app.jobs_list(data={"tag": {"k": 9}})] == [[2]]
+
+
+def test_text_search_finds_non_ascii_words_in_error_messages(trio: Trio) -> None:
+    """SPEC §7 runs filtered by text: an error's message is stored with ``\\u`` escapes
+    for non-ASCII letters; SQLite's search for "Échec" looked for the escapes of "échec"
+    (the search text lowered before it was escaped) and found nothing where PostgreSQL
+    finds the failed run."""
+    for app in trio.open():
+
+        @app.job
+        def fails() -> None:
+            raise ValueError("Échec d'envoi")
+
+        fails().run_now()
+        run_until_idle(app)
+        assert [app.count(text=t) for t in ("Échec", "ÉCHEC", "Échec d'", "chec")] == [1] * 4
