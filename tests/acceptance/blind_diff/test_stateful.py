@@ -33,7 +33,7 @@ from tests.acceptance.blind_diff.support import (
 )
 
 #: Examples per run (each opens three stores); CONVEYOR_DIFF_EXAMPLES explores more.
-EXAMPLES = int(os.environ.get("CONVEYOR_DIFF_EXAMPLES", "10"))
+EXAMPLES = int(os.environ.get("CONVEYOR_DIFF_EXAMPLES", "8"))
 PHASES = list(Phase)[:3] if os.environ.get("CONVEYOR_DIFF_NO_SHRINK") else list(Phase)
 STATES = ["scheduled", "queued", "running", "waiting", "completed", "failed", "cancelled"]
 SCHEDULES = ["every 15 minutes", "every day at 2:30 am", "0 2 * * *", "every 90 minutes",
@@ -219,13 +219,22 @@ class Machine(RuleBasedStateMachine):
             rank = ranks(listing(app))
             hits = app.jobs_list(limit=limit, offset=offset, newest_first=newest_first,
                                  **options)
-            return [rank[r.id] for r in hits], app.count(**options)
+            every = app.jobs_list(newest_first=newest_first, **options)
+            # a page is that slice of every match, newest (highest id) first by default
+            assert [r.id for r in every] == sorted((r.id for r in every), reverse=newest_first)
+            end = None if limit is None else offset + limit
+            assert [r.id for r in hits] == [r.id for r in every][offset:end]
+            assert app.count(**options) == len(every)
+            return [rank[r.id] for r in hits], len(every)
 
         self.each(ask)
 
     @invariant()
     def stores_agree(self) -> None:
         self.each(snapshot)
+        for app in self.apps:
+            counts = app.counts()
+            assert counts == {s: app.count(state=s) for s in counts}, counts
         self.each(lambda app: (app.counts(), app.paused_jobs(), sorted(
             (q.name, sorted(q.counts.items()), q.concurrency, q.rate, q.paused)
             for q in app.queues())))
