@@ -102,6 +102,7 @@ class Machine(RuleBasedStateMachine):
         self.paused_jobs: set[str] = set()
         self.events: dict[str, list[int]] = {}
         self.tags = itertools.count()
+        self.turns = itertools.count()
 
     def teardown(self) -> None:
         self.clock.stop()
@@ -275,21 +276,22 @@ class Machine(RuleBasedStateMachine):
         assert self.app.count(state="running") == 0
 
     # -- invariants ------------------------------------------------------------------
-    def reconcile(self) -> None:
+    def reconcile(self, listed: list[Any] | None = None) -> None:
         """Workers purge expired jobs within seconds of their time: those may be gone."""
-        stored = {r.id for r in self.app.jobs_list()}
+        stored = {r.id for r in (self.app.jobs_list() if listed is None else listed)}
         self.world.purge(j for j in self.world.expired(self.now) if j.id not in stored)
 
     @invariant()
     def store_agrees(self) -> None:
-        self.reconcile()
-        self.records_agree()
+        listed = self.app.jobs_list()
+        self.reconcile(listed)
+        self.records_agree(listed)
         self.counts_agree()
         self.pauses_agree()
 
-    def records_agree(self) -> None:
+    def records_agree(self, listed: list[Any]) -> None:
         now = self.now
-        records = {r.id: r for r in self.app.jobs_list()}
+        records = {r.id: r for r in listed}
         assert list(records) == sorted(records, reverse=True), "newest first"
         assert set(records) == set(self.world.jobs), set(records) ^ set(self.world.jobs)
         for job_id, r in records.items():
@@ -336,8 +338,10 @@ class Machine(RuleBasedStateMachine):
             expected[m.public_state(self.now)] += 1
         assert self.app.counts() == expected
         assert self.app.count() == len(self.world.jobs)
-        for state in STATES:
-            assert self.app.count(state=state) == expected[state], state
+        # count(state=) for one state a step, in turn (every state a few steps apart): a
+        # query each instead of seven (on PostgreSQL the invariant was most of the time)
+        state = STATES[next(self.turns) % len(STATES)]
+        assert self.app.count(state=state) == expected[state], state
 
     @rule(flt=filters, state=st.sampled_from([None, *STATES, ["queued", "failed"]]),
           limit=st.sampled_from([None, 0, 2]), offset=st.sampled_from([0, 1]))
