@@ -28,9 +28,11 @@ run: $(BIN)/python
 # so they run on XDIST pytest-xdist workers; the multi-process tests (marked slow, hence
 # serial: the kill -9 churn misses its deadlines when another test process shares two
 # cores) then run alone. PYTEST_ARGS="-k cli" runs a part (a phase left with no test is
-# fine); XDIST=0 runs the first phase in one process too. Three workers on two cores: the
-# first phase waits more than it computes (3m30s against 4m35s with two).
-XDIST ?= 3
+# fine); XDIST=0 runs the first phase in one process too. Four workers on two cores: the
+# first phase waits more than it computes (its test processes use about half a core each;
+# 3m30s against 4m35s with two workers once, and the acceptance and shipped conformance
+# tests 400 s against 489 s with three, on one loaded machine).
+XDIST ?= 4
 # Bytecode caches on (some machines set PYTHONDONTWRITEBYTECODE): without them every xdist
 # worker rewrites and compiles all the test modules, and every conveyor subprocess a test
 # starts compiles the package again (a quarter of the CPU time of tests/cli).

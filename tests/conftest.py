@@ -47,7 +47,7 @@ def pytest_configure(config: pytest.Config) -> None:
 @pytest.hookimpl(tryfirst=True)  # before -m selects by marker
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Multi-process tests (``slow``) are also ``serial``: ``make test`` runs them alone,
-    after the rest ran on three pytest-xdist workers, because their deadlines assume the
+    after the rest ran on four pytest-xdist workers, because their deadlines assume the
     machine is not shared with another test process. The browser tests stay together on
     one xdist worker (``--dist loadgroup``): one Chromium, launched once."""
     for item in items:
