@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import Counter
+from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -13,11 +15,22 @@ from hypothesis import strategies as st
 
 from conveyor import Conveyor, JobHandle, Retry, is_internal
 from conveyor.errors import Interrupt, Suspend
+from conveyor.testing.conformance.helpers import ManualClock
 from tests.durable.helpers import finish, settle
 from tests.support import overwrite
 
-# Long enough that a burst worker on any store leaves the run asleep before the "deploy".
-NAP = 0.4
+# The runs sleep on a clock that moves only when finish() moves it: a burst worker always
+# leaves them asleep (settle), however slow the machine, and no test waits for the nap.
+NAP = 30
+T0 = datetime(2031, 5, 4, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def app(store_url: str) -> Iterator[Conveyor]:
+    """A Conveyor app on an empty store of each kind, on a :class:`ManualClock`."""
+    application = Conveyor(store_url, lease=2, clock=ManualClock(T0))
+    yield application
+    application.close()
 
 
 def test_completed_steps_are_not_run_again_when_the_run_replays(app: Conveyor) -> None:
