@@ -179,7 +179,10 @@ WHERE id = :id AND lease_token = :token AND state = 'running'
 RETURNING run_at
 
 -- name: cancel_tree
+-- (error: a matched row the row trigger cancelled in this statement is a plain cancel, as
+-- in core's cancel)
 UPDATE conveyor_jobs SET state = 'cancelled', finished_at = :now, dedupe_key = NULL,
+    error = CASE WHEN state = 'cancelled' THEN NULL ELSE error END,
     purge_at = :now + retention, lease_token = NULL,
     lease_expires_at = CASE WHEN lease_expires_at >= :now THEN lease_expires_at END,
     worker_id = NULL
@@ -216,7 +219,10 @@ WHERE (state IN ('pending', 'blocked') OR (state = 'running' AND lease_expires_a
 ORDER BY id
 
 -- name: cancel_ids
+-- (error: a matched row the row trigger cancelled in this statement is a plain cancel, as
+-- in core's cancel)
 UPDATE conveyor_jobs SET state = 'cancelled', finished_at = :now, dedupe_key = NULL,
+    error = CASE WHEN state = 'cancelled' THEN NULL ELSE error END,
     purge_at = :now + retention, lease_token = NULL,
     lease_expires_at = CASE WHEN lease_expires_at >= :now THEN lease_expires_at END,
     worker_id = NULL

@@ -109,3 +109,17 @@ def test_cancel_jobs_matching_a_job_and_its_dependent_cancels_both_plainly(trio:
         records = [app.get_job(h.id) for h in (first, second, later)]
         assert [(r.state, r.error) for r in records if r is not None] == [
             ("cancelled", None)] * 3
+
+
+def test_replace_cancelling_a_job_and_its_dependent_cancels_both_plainly(trio: Trio) -> None:
+    """SPEC §3 ``replace=True`` cancels every pending job of the id, a blocked dependent
+    included: on SQLite the row trigger cancelled that dependent first as a dependency
+    failure (DependencyFailed), as in ``cancel_jobs``; on PostgreSQL it was a plain cancel."""
+    for app in trio.open():
+        work = _job(app)
+        first = work(1).run_now()
+        blocked = work(2).run_now(depends_on=[first])
+        work(3).run_now(replace=True)
+        records = [app.get_job(h.id) for h in (first, blocked)]
+        assert [(r.state, r.error) for r in records if r is not None] == [
+            ("cancelled", None)] * 2
