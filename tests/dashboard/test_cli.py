@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import signal
 import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -93,16 +94,35 @@ def test_sigterm_stops_a_dashboard_worker_within_its_grace_and_releases_the_job(
     _released(tmp_path, job_id)
 
 
+def _stderr_until(proc: subprocess.Popen[str], text: str, timeout: float = 30) -> str:
+    """``proc``'s stderr up to the first line containing ``text`` (fails after timeout)."""
+    lines: list[str] = []
+    seen = threading.Event()
+
+    def read() -> None:
+        for line in proc.stderr or ():
+            lines.append(line)
+            if text in line:
+                seen.set()
+                return
+
+    threading.Thread(target=read, daemon=True).start()
+    assert seen.wait(timeout), f"no {text!r} in {''.join(lines)!r}"
+    return "".join(lines)
+
+
 def test_a_second_ctrl_c_stops_a_dashboard_worker_now(tmp_path: Path) -> None:
     proc, job_id = _serve_with_a_running_nap(tmp_path, grace="300")
     proc.send_signal(signal.SIGINT)
-    time.sleep(1.0)
+    # The second Ctrl-C once the first is answered, as a person would (a fixed second was
+    # too short for the server to stop on a loaded machine).
+    shown = _stderr_until(proc, "Ctrl-C again to stop now")
     assert proc.poll() is None  # waiting for the running job, up to --grace
     started = time.monotonic()
     proc.send_signal(signal.SIGINT)
-    _, stderr = proc.communicate(timeout=30)
-    assert time.monotonic() - started < 15, stderr
-    assert "Ctrl-C again to stop now" in stderr and "stopping now" in stderr
+    _, rest = proc.communicate(timeout=30)
+    assert time.monotonic() - started < 15, shown + rest
+    assert "stopping now" in rest, shown + rest
     _released(tmp_path, job_id)
 
 
