@@ -44,17 +44,29 @@ def pytest_configure(config: pytest.Config) -> None:
         )
 
 
+#: Modules with tests of 15 s and more on a busy machine (several subprocesses, or long
+#: property runs): run first, so that no xdist worker starts one when the others are done.
+LONG_FIRST = (
+    "tests/integrations/test_django.py", "tests/cli/test_readme.py",
+    "tests/conformance/test_model.py", "tests/conformance/test_bulk_paths.py",
+    "tests/dashboard/test_missing_store.py", "tests/cli/test_loading.py",
+    "tests/acceptance/blind_f/test_cli_process.py", "tests/acceptance/blind_diff/test_stateful.py",
+)
+
+
 @pytest.hookimpl(tryfirst=True)  # before -m selects by marker
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Multi-process tests (``slow``) are also ``serial``: ``make test`` runs them alone,
     after the rest ran on four pytest-xdist workers, because their deadlines assume the
     machine is not shared with another test process. The browser tests stay together on
-    one xdist worker (``--dist loadgroup``): one Chromium, launched once."""
+    one xdist worker (``--dist loadgroup``): one Chromium, launched once. The modules of
+    ``LONG_FIRST`` come first (the same order in every xdist worker)."""
     for item in items:
         if item.get_closest_marker("slow") and not item.get_closest_marker("serial"):
             item.add_marker(pytest.mark.serial)
         if item.get_closest_marker("browser"):
             item.add_marker(pytest.mark.xdist_group("browser"))
+    items.sort(key=lambda item: item.nodeid.split("::")[0] not in LONG_FIRST)
 
 
 def _pg_unavailable(reason: str) -> None:
