@@ -161,6 +161,19 @@ class LeasesMixin:
                 await self.db(self.beat_store.close, on=self.beat_pool)
         self.beat_pool.shutdown()
 
+    def abandon_start(self) -> None:
+        """A start that failed: the stores cloned so far are closed and the threads end,
+        after the calls queued on them (nothing waits for them)."""
+        main = getattr(self, "store", None)
+        beats = getattr(self, "beat_store", None)
+        for pool, store in ((getattr(self, "beat_pool", None), beats if beats is not main
+                             else None), (self.db_pool, main)):
+            if pool is None:
+                continue
+            if store is not None and store is not self.app.store:
+                pool.call(_close_quietly, store)
+            pool.shutdown()
+
     async def _heartbeats(self) -> None:
         """Renew the leases every lease / 3 seconds on a fixed cadence (a slow heartbeat
         does not push the next one back); a late one is logged, at most once a minute."""
@@ -295,3 +308,11 @@ def _jobs(count: int, adjective: str = "") -> str:
     """``1 running job``, ``2 running jobs``."""
     words = f"{adjective} job" if adjective else "job"
     return f"{count} {words}{'' if count == 1 else 's'}"
+
+
+def _close_quietly(store: Store) -> None:
+    """Close a store nobody waits on (a failed start): its error is only logged."""
+    try:
+        store.close()
+    except Exception:
+        log.debug("could not close a store of a worker that failed to start", exc_info=True)

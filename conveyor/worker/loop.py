@@ -111,16 +111,20 @@ class Worker(LeasesMixin, WatchMixin):
             self.runner, self.active, self.slots, self.sizing, self.lost, self.observers,
             self.outbox, wake=self.wake, flushed=self.flushed, settled=self.settled,
             loop=self.loop, concurrency=self.concurrency)
-        self.store: Store = await self.db(self.app.store.clone)
-        await self.open_heartbeats()
-        if handle_signals:
-            self._install_signals()
-        await self.db(self._patient, self.store.register_worker, WorkerInfo(
-            self.id, socket.gethostname(), os.getpid(), ",".join(self.queues or ["*"]),
-            self.concurrency,
-        ))
-        # Limits declared in code become the store's, for every worker on every host.
-        await self.db(self._patient, self.store.sync_limits, self.app.declared_limits())
+        try:
+            self.store: Store = await self.db(self.app.store.clone)
+            await self.open_heartbeats()
+            if handle_signals:
+                self._install_signals()
+            await self.db(self._patient, self.store.register_worker, WorkerInfo(
+                self.id, socket.gethostname(), os.getpid(), ",".join(self.queues or ["*"]),
+                self.concurrency,
+            ))
+            # Limits declared in code become the store's, for every worker on every host.
+            await self.db(self._patient, self.store.sync_limits, self.app.declared_limits())
+        except BaseException:
+            self.abandon_start()
+            raise
         log.info("worker %s started (concurrency %d, queues %s)", self.id, self.concurrency,
                  ",".join(self.queues or ["all"]))
         watcher = threading.Thread(target=self._watch, name="conveyor-watch", daemon=True)
