@@ -54,6 +54,10 @@ class DbThread:
         try:
             result = fn(*args)
         except BaseException as exc:  # the caller's to raise, whatever it is
+            if isinstance(exc, StopIteration):  # a future refuses it (and is never done)
+                error = RuntimeError(f"{getattr(fn, '__qualname__', fn)} raised StopIteration")
+                error.__cause__ = exc
+                exc = error
             self._send(_fail, future, exc)
         else:
             self._send(_done, future, result)

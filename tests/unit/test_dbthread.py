@@ -38,3 +38,21 @@ def test_calls_run_in_order_on_the_thread_and_raise_where_awaited() -> None:
         assert not db.thread.is_alive()
 
     asyncio.run(main())
+
+
+def test_a_call_raising_stop_iteration_fails_where_awaited_instead_of_hanging() -> None:
+    """An asyncio future refuses StopIteration (TypeError in the loop's callback, the
+    future never done): a store call or an extension's hook that let one out hung its
+    awaiter for good, a worker with it, heartbeating the leases it holds."""
+    async def main() -> None:
+        db = DbThread(asyncio.get_running_loop(), "conveyor-db-test")
+
+        def empty() -> int:
+            return next(iter(()))
+
+        with pytest.raises(RuntimeError, match="StopIteration"):
+            await asyncio.wait_for(db.call(empty), 10)
+        assert await db.call(len, "ok") == 2  # the thread goes on
+        db.shutdown()
+
+    asyncio.run(main())
