@@ -55,7 +55,10 @@ class InlineObserver(Protocol):
     :class:`WorkerObserver`, as sync methods that must be quick and never block (count,
     start or end a span). No task is made for them. One may also define
     ``started_all(jobs)`` and ``finished_all(ended)`` (``(job, outcome, error)`` each):
-    the worker then tells it of a claim's or a flush's attempts in one call."""
+    the worker then tells it of a claim's or a flush's attempts in one call. One with
+    ``before_run = True`` hears of a start before the job runs: for a sync job a lane
+    thread takes, ``started_now`` on that thread (it must be thread-safe); the others may
+    hear of it later (in the loop's next batch, before its outcome)."""
 
     def started_now(self, job: ClaimedJob) -> None: ...
 

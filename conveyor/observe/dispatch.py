@@ -59,11 +59,14 @@ class Dispatch:
     def started(self, job: ClaimedJob) -> None:
         self.started_all((job,))
 
-    def started_all(self, jobs: Sequence[ClaimedJob]) -> None:
-        """Attempts started (a claim's jobs, in order): each observer hears of the batch
-        at once (an inline one with ``started_all`` in one call)."""
+    def started_all(self, jobs: Sequence[ClaimedJob], *, told_before: bool = False) -> None:
+        """Attempts started (jobs that took a slot, in order): each observer hears of the
+        batch at once (an inline one with ``started_all`` in one call). ``told_before``:
+        the observers that must hear before the run (:meth:`before_run`) already have."""
         self._split()
         for inline in self._inline:
+            if told_before and getattr(inline, "before_run", False):
+                continue
             many = getattr(inline, "started_all", None)
             if many is not None:
                 try:
@@ -112,6 +115,19 @@ class Dispatch:
             if observers:
                 for job, outcome, error in ended:
                     self._add(job.id, observers, self._finished_call(job, outcome, error))
+
+    def watching_starts(self) -> bool:
+        """Whether an async observer wants to hear of starts (on the event loop)."""
+        self._split()
+        return bool(self._async) and bool(self._watching("started"))
+
+    def before_run(self) -> list[Callable[[ClaimedJob], None]]:
+        """The ``started_now`` of the inline observers that must hear of an attempt
+        before it runs, on the thread that runs it (``before_run = True``: a span that
+        is current as the job runs); the others hear later, in a batch, on the loop."""
+        self._split()
+        return [inline.started_now for inline in self._inline
+                if getattr(inline, "before_run", False)]
 
     def _started_call(self, job: ClaimedJob) -> Call:
         return lambda obs: obs.attempt_started(self.app, job)

@@ -105,6 +105,8 @@ def traced_insert(jobs: Sequence[NewJob], insert: Callable[[], list[int]]) -> li
 class TracingObserver:
     """One span per attempt, a child of the trigger's span (an InlineObserver)."""
 
+    before_run = True  # its span is current while the job runs
+
     def __init__(self) -> None:
         # By (job id, claim token): a durable run's next execution (the same attempt) may
         # be claimed before the last one's outcome is reported.

@@ -5,6 +5,8 @@ the outbox for the next batched flush), or abandoned once their lease is lost.""
 from __future__ import annotations
 
 import asyncio
+import logging
+from collections.abc import Callable
 
 from conveyor.observe.dispatch import Dispatch
 from conveyor.stores.base import ClaimedJob, Outcome
@@ -13,6 +15,8 @@ from conveyor.worker.claims import Sizing
 from conveyor.worker.execute import JobRunner
 from conveyor.worker.lanes import Slots, ThreadLane
 from conveyor.worker.outbox import Outbox
+
+log = logging.getLogger("conveyor.worker")
 
 # Claimed and not finished: a task per async job; None: waiting or on a lane thread.
 Active = dict[int, tuple[ClaimedJob, asyncio.Task[None] | None]]
@@ -33,19 +37,22 @@ class Attempts:
         self.lost, self.observers, self.outbox = lost, observers, outbox
         self.wake, self.flushed, self.settled = wake, flushed, settled
         self.processed = 0  # outcomes handed to the outbox
+        self.before_run: list[Callable[[ClaimedJob], None]] = []  # see _begin_on_lane
         self.why: dict[int, str] = {}  # abandoned: "released" (stopping), "cancelled"
         self.lane = ThreadLane(concurrency, runner, slots, lost,
                                lambda: loop.call_soon_threadsafe(self._lane_done),
-                               sizing.low_water)
+                               sizing.low_water, self._begin_on_lane)
 
     def hold(self, jobs: list[ClaimedJob]) -> None:
-        """Claimed jobs wait for a slot (in claim order), then start."""
+        """Claimed jobs wait for a slot (in claim order), then start: observers hear of
+        an attempt as it takes a slot, not at its claim (one claimed ahead may be given
+        back unstarted, and claimed again)."""
         self.sizing.claimed(jobs)
         active = self.active
         for job in jobs:
             active[job.id] = (job, None)
-        report.started_all(jobs)
-        self.observers.started_all(jobs)
+        self.lane.eager = self.observers.watching_starts()
+        self.before_run = self.observers.before_run()
         with self.slots.lock:
             self.slots.ready.extend(jobs)
         self._dispatch()
@@ -57,26 +64,43 @@ class Attempts:
         with self.slots.lock:
             stale = [j for j in self.slots.ready if now - since.get(j.id, now) >= patience]
         withdrawn = [j for job in stale for j in self.slots.withdraw(job.id)]
-        for job in withdrawn:
+        for job in withdrawn:  # never started: observers never heard of them
             self.active.pop(job.id, None)
             since.pop(job.id, None)
-            self.observers.finished(job, None, None)
         if withdrawn:
             self.sizing.slow()
             self.settled.set()
         return withdrawn
 
     def _dispatch(self) -> None:
-        for job in self.slots.take():
+        taken = self.slots.take()
+        if taken:
+            report.started_all(taken)
+            self.observers.started_all(taken)
+        for job in taken:
             if self.runner.thread_native(job):
                 self.lane.put(job)
             else:
                 task = asyncio.create_task(self._execute(job))
                 self.active[job.id] = (job, task)
 
+    def _begin_on_lane(self, job: ClaimedJob) -> None:
+        """On the lane thread that took ``job`` from slots.ready, before it runs it: the
+        observers that must hear before the run (its span is current as it runs); the
+        loop tells the others in its next wake-up (``_lane_done``), before the outcome."""
+        for started_now in self.before_run:
+            try:
+                started_now(job)
+            except Exception:
+                log.exception("observer %r failed for job %s", started_now, job.id)
+
     def _lane_done(self) -> None:
         """On the loop: record the outcomes lane threads made (one wake-up per batch)."""
-        for job, outcome, error in self.lane.drain():
+        begun, done = self.lane.drain()
+        if begun:
+            report.started_all(begun)
+            self.observers.started_all(begun, told_before=True)
+        for job, outcome, error in done:
             if not self._tracks(job):  # abandoned while it ran: dropped
                 self.lost.discard(job.id)  # (a new attempt, claimed since, stays)
                 if job.id not in self.active:
@@ -141,9 +165,11 @@ class Attempts:
             return
         job, _ = self.active.pop(job_id)
         self.sizing.since.pop(job_id, None)
-        if self.slots.withdraw(job_id):
+        if self.slots.withdraw(job_id):  # never started: observers never heard of it
             self.lost.discard(job_id)
-        self._stopped(job)
+            report.finished(job, None, self.why.pop(job_id, None))
+        else:
+            self._stopped(job)
         self.settled.set()
 
     def _stopped(self, job: ClaimedJob) -> None:

@@ -67,13 +67,17 @@ class ThreadLane:
     """Up to ``size`` threads running thread-native sync jobs (started as needed)."""
 
     def __init__(self, size: int, runner: JobRunner, slots: Slots, lost: set[int],
-                 wake: Callable[[], object], low_water: int = 0) -> None:
+                 wake: Callable[[], object], low_water: int = 0,
+                 begin: Callable[[ClaimedJob], object] = lambda job: None) -> None:
         self.size = size
         self.low_water = low_water  # wake the loop to claim more when this few wait
         self.runner = runner
         self.slots = slots
         self.lost = lost
         self.wake = wake
+        self.begin = begin  # tells of a job a thread took from slots.ready, as it starts
+        self.begun: collections.deque[ClaimedJob] = collections.deque()  # for the loop
+        self.eager = False  # wake the loop as a thread takes a job (the loop tells of it)
         self.jobs: queue.SimpleQueue[ClaimedJob | None] = queue.SimpleQueue()
         self.done: collections.deque[Done] = collections.deque()
         self.threads: list[threading.Thread] = []
@@ -95,13 +99,17 @@ class ThreadLane:
             self.threads.append(thread)
             thread.start()
 
-    def drain(self) -> list[Done]:
-        """Outcomes made since the last drain (call on the event loop)."""
+    def drain(self) -> tuple[list[ClaimedJob], list[Done]]:
+        """The jobs threads took from slots.ready and the outcomes made since the last
+        drain (call on the event loop): every outcome's job is among those taken by now."""
         self.kicked = False
         done = []
         while self.done:
             done.append(self.done.popleft())
-        return done
+        begun = []
+        while self.begun:
+            begun.append(self.begun.popleft())
+        return begun, done
 
     def close(self) -> None:
         """Stop the threads once they are idle (a thread still running a job finishes it)."""
@@ -138,9 +146,13 @@ class ThreadLane:
                         with self.idle_lock:  # idle before its slot is free: a job put
                             self.idle += 1    # for that slot is promised to this thread
                         slots.running -= 1
+                if job is not None and job.id not in self.lost:  # it starts: told now
+                    self.begun.append(job)
+                    self.begin(job)
                 # The loop is woken when this thread goes idle, when few jobs wait, or
                 # when many outcomes do: not once per job.
-                urgent = job is None or hungry or len(self.done) >= self.size
+                urgent = (job is None or hungry or len(self.done) >= self.size
+                          or self.eager)
                 if urgent and not self.kicked:
                     self.kicked = True
                     # RuntimeError: the loop is closed (the worker has stopped)

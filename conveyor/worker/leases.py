@@ -266,9 +266,8 @@ class LeasesMixin:
     async def _shutdown(self, helpers: list[asyncio.Task[None]]) -> None:
         cancelled = False
         unstarted = self.slots.withdraw()  # claimed ahead: back to the queue at once
-        for job in unstarted:
+        for job in unstarted:  # never started: observers never heard of them
             self.active.pop(job.id, None)
-            self.observers.finished(job, None, None)
         if self.active:
             log.info("waiting up to %g s for %s", self.grace, _jobs(len(self.active), "running"))
             all_done = asyncio.ensure_future(self._settle())
