@@ -60,9 +60,8 @@ def test_a_queue_concurrency_holds_across_workers_and_the_jobs_in_it(
     runs = executions(tmp_path)
     assert len(runs) == 16 and all(r.end is not None for r in runs)
     assert peak([(r.start, r.end or 0.0) for r in runs]) <= 2
-    records = [fleet.app.get_job(h.id) for h in handles]
-    spans = [(r.started_at.timestamp(), r.finished_at.timestamp()) for r in records]
-    assert peak(spans) <= 2  # on the store's clock too
+    # Not on the stored times: PostgreSQL stamps a claim with its transaction's start, and
+    # a claim that waited for another worker's outcome to free the slot began before it.
     [info] = [q for q in fleet.app.queues() if q.name == "narrow"]
     assert info.concurrency == 2 and info.counts.get("completed") == 16
 
@@ -70,9 +69,11 @@ def test_a_queue_concurrency_holds_across_workers_and_the_jobs_in_it(
 def test_a_queue_rate_holds_across_workers_in_every_window(
     fleet: ModuleType, url: str, tmp_path: Path
 ) -> None:
-    handles = fleet.app.enqueue_many(fleet.metered() for _ in range(45))
+    # The work comes once all three run (one slow to start on a busy machine found it
+    # done: a single process ran every job).
     workers = start_fleet(fleet, url, tmp_path, 3, concurrency=4)
     try:
+        handles = fleet.app.enqueue_many(fleet.metered() for _ in range(45))
         wait_until(lambda: all(h.state == "completed" for h in handles), 30, "all runs",
                    tmp_path)
     finally:
