@@ -220,7 +220,7 @@ class MetricsObserver:
         self.sink = instruments().sink
 
     def started_now(self, job: ClaimedJob) -> None:
-        self.sink.started(job.job, max(0.0, job.started_at - job.run_at))
+        self.sink.started(job.job, max(0.0, job.started_at + job.waited - job.run_at))
 
     def finished_now(
         self, job: ClaimedJob, outcome: Outcome | None, error: BaseException | None
@@ -231,7 +231,7 @@ class MetricsObserver:
         self.sink.finished(job.job, _COUNTER_OF.get(outcome.state), duration)
 
     def started_all(self, jobs: Sequence[ClaimedJob]) -> None:
-        self.sink.started_all([(job.job, max(0.0, job.started_at - job.run_at))
+        self.sink.started_all([(job.job, max(0.0, job.started_at + job.waited - job.run_at))
                                for job in jobs])
 
     def finished_all(self, ended: Sequence[Ended]) -> None:

@@ -147,7 +147,7 @@ class TracingObserver:
                 parent = None
         span = trace.get_tracer(TRACER).start_span(
             f"conveyor.run {job.job}", context=parent, kind=SpanKind.CONSUMER,
-            start_time=_ns(job.started_at),
+            start_time=_ns(job.started_at + job.waited),
             attributes={"conveyor.job": job.job, "conveyor.run_id": job.id,
                         "conveyor.attempt": job.attempt, "conveyor.queue": job.queue,
                         "messaging.system": "conveyor", "messaging.operation": "process"},

@@ -124,6 +124,9 @@ class ClaimedJob:
     schedule_id: str | None = None
     event_id: str | None = None
     trace_context: str | None = None
+    # Seconds it waited in its worker for a slot after its claim (set as it starts): it
+    # started at started_at + waited (the store's started_at is the claim's time).
+    waited: float = 0.0
 
 
 class Claimed(list[ClaimedJob]):

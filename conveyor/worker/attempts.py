@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 
 from conveyor.observe.dispatch import Dispatch
@@ -75,6 +76,9 @@ class Attempts:
     def _dispatch(self) -> None:
         taken = self.slots.take()
         if taken:
+            now, since = time.monotonic(), self.sizing.since
+            for job in taken:
+                job.waited = now - since.get(job.id, now)
             report.started_all(taken)
             self.observers.started_all(taken)
         for job in taken:
@@ -88,6 +92,8 @@ class Attempts:
         """On the lane thread that took ``job`` from slots.ready, before it runs it: the
         observers that must hear before the run (its span is current as it runs); the
         loop tells the others in its next wake-up (``_lane_done``), before the outcome."""
+        now = time.monotonic()
+        job.waited = now - self.sizing.since.get(job.id, now)
         for started_now in self.before_run:
             try:
                 started_now(job)
