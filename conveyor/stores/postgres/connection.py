@@ -212,11 +212,15 @@ class Database:
         self._clock_passed = False
 
     def connect(self) -> psycopg.Connection[Any]:
-        """A new connection outside the pool (migrations, LISTEN)."""
+        """A new connection outside the pool (migrations, LISTEN). The first one, before
+        the pool (opening an app migrates first), is also the first use's probe."""
         try:
-            return psycopg.connect(self.settings.conninfo, **self.settings.connect_kwargs())
+            conn = psycopg.connect(self.settings.conninfo, **self.settings.connect_kwargs())
         except psycopg.Error as exc:
             raise StoreError(describe(self.settings.where, exc)) from None
+        if self._pool is None and not self._failed:
+            self._suspect = False
+        return conn
 
     def pool(self) -> ConnectionPool[psycopg.Connection[Any]]:
         with self._lock:
