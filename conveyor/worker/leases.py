@@ -155,11 +155,11 @@ class LeasesMixin:
         self.beat_store = await self.db(self.app.store.clone, on=self.beat_pool)
 
     async def close_heartbeats(self) -> None:
-        """After the last heartbeat (the same thread runs them in order)."""
+        """After the last heartbeat (the same thread runs them in order); the thread is
+        ended by the worker's run."""
         if self.beat_store is not self.app.store and self.beat_store is not self.store:
             with contextlib.suppress(Exception):
                 await self.db(self.beat_store.close, on=self.beat_pool)
-        self.beat_pool.shutdown()
 
     def abandon_start(self) -> None:
         """A start that failed: the stores cloned so far are closed and the threads end,
@@ -297,7 +297,6 @@ class LeasesMixin:
         if self.store is not self.app.store:
             with contextlib.suppress(Exception):
                 await self.db(self.store.close)
-        self.db_pool.shutdown()
         log.info("worker %s stopped after %s", self.id, _jobs(self.attempts.processed))
         if cancelled:
             raise asyncio.CancelledError

@@ -146,7 +146,11 @@ class Worker(LeasesMixin, WatchMixin):
             await self._claim_loop()
         finally:
             self.stopping = True
-            await self._shutdown(helpers)
+            try:
+                await self._shutdown(helpers)
+            finally:  # (cancelled again as it stops, too) its threads end after their calls
+                self.db_pool.shutdown()
+                self.beat_pool.shutdown()
         if self.supervisor.fatal is not None:
             raise self.supervisor.fatal
 

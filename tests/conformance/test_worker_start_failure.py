@@ -4,6 +4,7 @@ threads per try."""
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from typing import Any
 
@@ -44,4 +45,48 @@ def test_a_worker_that_cannot_start_leaves_no_thread(
         cloned.clear()
         with pytest.raises(StoreUnavailable, match="connection refused"):
             app.run_worker(burst=True)
+    wait_for(lambda: not _threads() - before, 10, "the worker's threads to end")
+
+
+def test_a_worker_cancelled_again_while_it_stops_leaves_no_thread(
+    app: Conveyor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Cancelled a second time as it unregisters (its task cancelled twice, say by an
+    application shutting down), the worker still ends its database and heartbeat
+    threads once their calls are made."""
+    before = _threads()
+    clone, unregistering, go = app.store.clone, threading.Event(), threading.Event()
+
+    def slow_unregister(*args: Any) -> None:
+        unregistering.set()
+        go.wait(20)
+
+    def clone_slow() -> Any:
+        store = clone()
+        monkeypatch.setattr(store, "unregister_worker", slow_unregister)
+        return store
+
+    monkeypatch.setattr(app.store, "clone", clone_slow)
+
+    @app.job
+    def ping() -> int:
+        return 1
+
+    handle = ping().run_now()
+
+    async def main() -> None:
+        task = asyncio.create_task(app.run_worker_async())
+        while handle.state != "completed":  # started: it ran a job
+            await asyncio.sleep(0.01)
+        task.cancel()
+        while not unregistering.is_set():
+            await asyncio.sleep(0.01)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    try:
+        asyncio.run(asyncio.wait_for(main(), 20))
+    finally:
+        go.set()
     wait_for(lambda: not _threads() - before, 10, "the worker's threads to end")
