@@ -1,4 +1,7 @@
-"""The conformance helpers live with the shipped suite (conveyor.testing.conformance)."""
+"""The conformance helpers live with the shipped suite (conveyor.testing.conformance);
+``claim_ahead_surely`` is for this repository's worker tests."""
+
+import pytest
 
 from conveyor.testing.conformance.helpers import (
     ManualClock,
@@ -10,5 +13,13 @@ from conveyor.testing.conformance.helpers import (
     worker_thread,
 )
 
-__all__ = ["ManualClock", "NewApp", "before_storing", "drain", "rescued_while_running",
-           "wait_for", "worker_thread"]
+__all__ = ["ManualClock", "NewApp", "before_storing", "claim_ahead_surely", "drain",
+           "rescued_while_running", "wait_for", "worker_thread"]
+
+
+def claim_ahead_surely(monkeypatch: pytest.MonkeyPatch, patience: float = 2.0) -> None:
+    """Make a worker claim ahead once any job finished, however slowly (a loaded machine
+    can make warm-up jobs miss the 'quick' mark), and give back jobs claimed ahead only
+    after ``patience`` seconds unstarted, so a test can see them held first."""
+    monkeypatch.setattr("conveyor.worker.claims.QUICK", 60.0)
+    monkeypatch.setattr("conveyor.worker.loop.AHEAD_PATIENCE", patience)

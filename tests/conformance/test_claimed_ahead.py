@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import threading
 
+import pytest
+
 from conveyor import Conveyor
-from tests.conformance.helpers import wait_for, worker_thread
+from tests.conformance.helpers import claim_ahead_surely, wait_for, worker_thread
 
 
 def test_a_job_claimed_ahead_behind_slow_runs_goes_back_to_another_worker(
-    app: Conveyor,
+    app: Conveyor, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    claim_ahead_surely(monkeypatch)
     gate = threading.Event()
     started: list[int] = []
 

@@ -13,7 +13,7 @@ import pytest
 
 from conveyor import Conveyor
 from conveyor.observe import metrics
-from tests.conformance.helpers import wait_for, worker_thread
+from tests.conformance.helpers import claim_ahead_surely, wait_for, worker_thread
 
 
 def _started_metric(job: str) -> float:
@@ -33,8 +33,10 @@ def _warm(app: Conveyor) -> None:
 
 @pytest.mark.parametrize("kind", ["sync", "async"])
 def test_a_job_given_back_unstarted_is_told_started_once(
-    app: Conveyor, kind: str, caplog: pytest.LogCaptureFixture
+    app: Conveyor, kind: str, caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    claim_ahead_surely(monkeypatch)
     name = f"held-{kind}-{uuid.uuid4().hex[:8]}"
     gate = threading.Event()
     ran: list[int] = []
@@ -82,8 +84,9 @@ def test_a_job_given_back_unstarted_is_told_started_once(
 
 
 def test_jobs_claimed_ahead_released_at_shutdown_were_never_told_started(
-    app: Conveyor,
+    app: Conveyor, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    claim_ahead_surely(monkeypatch, patience=30.0)
     name = f"left-{uuid.uuid4().hex[:8]}"
     gate = threading.Event()
     told: list[int] = []
@@ -113,7 +116,10 @@ def test_jobs_claimed_ahead_released_at_shutdown_were_never_told_started(
         assert record.attempts == len(record.history) == (record.state == "completed")
 
 
-def test_sync_jobs_a_lane_thread_takes_run_in_their_own_attempt_span(app: Conveyor) -> None:
+def test_sync_jobs_a_lane_thread_takes_run_in_their_own_attempt_span(
+    app: Conveyor, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    claim_ahead_surely(monkeypatch, patience=30.0)
     from opentelemetry import trace
 
     from tests.support import memory_spans
