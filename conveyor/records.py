@@ -73,13 +73,25 @@ def _payload(row: JobRow, args: Any, kwargs: Any) -> Any:
 
 def _alike(given: Any, stored: Any) -> bool:
     """Whether JSON value ``stored`` is ``given`` as ``jsonb`` reads it back (keys in
-    any order, numbers written another way)."""
-    if isinstance(given, dict):
-        return (isinstance(stored, dict) and given.keys() == stored.keys()
-                and all(_alike(value, stored[key]) for key, value in given.items()))
-    if isinstance(given, list):
-        return (isinstance(stored, list) and len(given) == len(stored)
-                and all(map(_alike, given, stored)))
+    any order, numbers written another way). A loop, not recursion: payloads may nest
+    deeper than Python's recursion limit."""
+    pending = [(given, stored)]
+    while pending:
+        given, stored = pending.pop()
+        if isinstance(given, dict):
+            if not (isinstance(stored, dict) and given.keys() == stored.keys()):
+                return False
+            pending.extend((value, stored[key]) for key, value in given.items())
+        elif isinstance(given, list):
+            if not (isinstance(stored, list) and len(given) == len(stored)):
+                return False
+            pending.extend(zip(given, stored, strict=True))
+        elif not _same_scalar(given, stored):
+            return False
+    return True
+
+
+def _same_scalar(given: Any, stored: Any) -> bool:
     if isinstance(given, bool) or isinstance(stored, bool):
         return given is stored
     if isinstance(given, int | float) and isinstance(stored, int | float):
