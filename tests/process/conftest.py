@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -13,6 +14,7 @@ from conveyor import Conveyor
 from tests.support import store_url
 
 from .app import build
+from .fleet import load_fleet
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -31,3 +33,16 @@ def app(url: str, lease: float) -> Iterator[Conveyor]:
     application = build(url, lease=lease)
     yield application
     application.close()
+
+
+@pytest.fixture
+def fleet(url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[ModuleType]:
+    """The fleet app of ``fleet_app.py`` on ``url`` (tests/process/test_fleet_*.py)."""
+    yield from load_fleet(url, monkeypatch)
+
+
+@pytest.fixture
+def ticking(url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[ModuleType]:
+    """The fleet app with its one-second schedule ``tick``."""
+    monkeypatch.setenv("CONVEYOR_TEST_TICK", "1")
+    yield from load_fleet(url, monkeypatch)

@@ -3,7 +3,6 @@ test's process, and worker processes running it."""
 
 from __future__ import annotations
 
-import importlib.util
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -12,21 +11,40 @@ from types import ModuleType
 
 import pytest
 
-from .helpers import Execution, spawn_worker, wait_until, worker_env
+from .helpers import (
+    Execution,
+    load_app_file,
+    open_gate,
+    spawn_worker,
+    wait_until,
+    worker_env,
+)
 
 FLEET_APP = Path(__file__).with_name("fleet_app.py")
+SURVIVOR_LEASE = 3.0
+VICTIM_LEASE = 1.0
 
 
 def load_fleet(url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[ModuleType]:
-    """The fleet app, loaded in this process on ``url`` (to trigger and inspect); closed
-    after the test (a fixture body: ``yield from load_fleet(url, monkeypatch)``)."""
-    monkeypatch.setenv("CONVEYOR_URL", url)
-    spec = importlib.util.spec_from_file_location("fleet_test_app", FLEET_APP)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    yield module
-    module.app.close()
+    """The fleet app, loaded in this process on ``url``; closed after the test."""
+    yield from load_app_file(FLEET_APP, url, monkeypatch)
+
+
+def race(url: str, tmp: Path, script: str, count: int) -> list[str]:
+    """``count`` processes running ``script`` (``sys.argv[1]`` is the fleet app) from one
+    gate; their outputs, once all exited with 0."""
+    gate = tmp / "gate"
+    procs = [subprocess.Popen([sys.executable, "-c", script, str(FLEET_APP)],
+                              env=worker_env(url, tmp, 2.0, CONVEYOR_TEST_GATE=str(gate)),
+                              cwd=tmp, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+             for _ in range(count)]
+    open_gate(gate, procs)
+    outputs = []
+    for proc in procs:
+        out, err = proc.communicate(timeout=60)
+        assert proc.returncode == 0, err.decode()
+        outputs.append(out.decode())
+    return outputs
 
 
 def live_workers(fleet: ModuleType) -> list[int]:
@@ -37,22 +55,15 @@ def live_workers(fleet: ModuleType) -> list[int]:
 def start_fleet(fleet: ModuleType, url: str, tmp: Path, count: int,
                 env: dict[str, str] | None = None,
                 **options: object) -> list[subprocess.Popen[bytes]]:
-    """``count`` workers on the fleet app, returned once all are registered."""
+    """``count`` workers on the fleet app, returned once all are registered. Their lease is
+    3 s unless given: a busy machine stalling a worker that is never killed must not let
+    the others rescue its runs (a worker meant to be killed -9 takes 1 s, rescued soon)."""
+    options.setdefault("lease", SURVIVOR_LEASE)
     before = len(live_workers(fleet))
     workers = [spawn_worker(url, tmp, app_file=FLEET_APP, poll_interval=0.05, env=env,
                             **options) for _ in range(count)]
     wait_until(lambda: len(live_workers(fleet)) >= before + count, 30, f"{count} workers", tmp)
     return workers
-
-
-def peak(spans: list[tuple[float, float]]) -> int:
-    """The most intervals open at once (an end at the same instant as a start first)."""
-    stamps = sorted([(s, 1) for s, _ in spans] + [(e, -1) for _, e in spans])
-    running = most = 0
-    for _, step in stamps:
-        running += step
-        most = max(most, running)
-    return most
 
 
 def cli(url: str, tmp: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -65,8 +76,8 @@ def cli(url: str, tmp: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 def ran_once(group: list[Execution], victim: int, killed_at: float) -> bool:
     """One execution ran to its end, or two where the first ended in the killed worker
-    shortly before the kill (its outcome not stored yet: rightly run again)."""
-    ends = [r for r in group if r.end is not None]
-    in_flight = [r for r in ends if r.pid == victim and r.end is not None
-                 and r.end > killed_at - 1.0]
-    return len(ends) == 1 or (len(ends) == 2 and ends[0] in in_flight)
+    and the second started after the kill: its outcome was not stored yet when the worker
+    died, so it rightly ran again (at least once, SPEC §4)."""
+    ends = sorted((r for r in group if r.end is not None), key=lambda r: r.start)
+    return len(ends) == 1 or (len(ends) == 2 and ends[0].pid == victim
+                              and ends[1].start >= killed_at)

@@ -2,20 +2,46 @@
 
 from __future__ import annotations
 
+import importlib.util
 import itertools
 import os
 import subprocess
 import sys
 import time
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 from typing import Any
+
+import pytest
 
 from tests.support import ROOT, wait_for
 
 APP_FILE = Path(__file__).with_name("app.py")
+
+
+def load_app_file(path: Path, url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[ModuleType]:
+    """The test app in ``path``, loaded in this process on ``url`` (to trigger and
+    inspect); closed after the test (a fixture body: ``yield from load_app_file(...)``)."""
+    monkeypatch.setenv("CONVEYOR_URL", url)
+    spec = importlib.util.spec_from_file_location(f"{path.stem}_in_test", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    yield module
+    module.app.close()
+
+
+def peak(spans: list[tuple[float, float]]) -> int:
+    """The most intervals open at once (an end at the same instant as a start first)."""
+    stamps = sorted([(s, 1) for s, _ in spans] + [(e, -1) for _, e in spans])
+    running = most = 0
+    for _, step in stamps:
+        running += step
+        most = max(most, running)
+    return most
 
 _RUN = (
     "import importlib.util, json, sys\n"

@@ -22,6 +22,7 @@ from .helpers import (
     APP_FILE,
     assert_no_overlap,
     executions,
+    peak,
     spawn_cli_worker,
     stop,
     wait_until,
@@ -39,16 +40,6 @@ def lease() -> float:
 
 def _live_pids(app: Conveyor) -> set[int]:
     return {w.pid for w in app.store.workers(60) if w.stopped_at is None}
-
-
-def _peak(runs: list[tuple[float, float]]) -> int:
-    """The most intervals open at once (an end at the same instant as a start goes first)."""
-    stamps = sorted([(s, 1) for s, _ in runs] + [(e, -1) for _, e in runs])
-    running = peak = 0
-    for _, step in stamps:
-        running += step
-        peak = max(peak, running)
-    return peak
 
 
 def test_a_cli_worker_and_a_supervisor_share_the_queue_and_run_each_job_once(
@@ -157,7 +148,7 @@ def test_a_burst_worker_keeps_to_its_concurrency_and_queues_then_exits_0(
     assert (mail.state, elsewhere.state) == ("completed", "queued")
     runs = executions(tmp_path)
     assert len(runs) == 10 and all(r.end is not None for r in runs)
-    assert _peak([(r.start, r.end or 0.0) for r in runs]) == 3
+    assert peak([(r.start, r.end or 0.0) for r in runs]) == 3
 
 
 @pytest.mark.parametrize(("args", "words"), [

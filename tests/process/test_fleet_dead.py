@@ -9,75 +9,61 @@ import os
 import signal
 import time
 from collections import Counter
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import ModuleType
 
 import pytest
 
-from .fleet import load_fleet, start_fleet
+from .fleet import VICTIM_LEASE, start_fleet
 from .helpers import executions, stop, wait_until, worker_logs
 
 pytestmark = [pytest.mark.slow, pytest.mark.serial]
 
 
-@pytest.fixture
-def fleet(url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[ModuleType]:
-    yield from load_fleet(url, monkeypatch)
-
-
-def _kill_while_running(fleet: ModuleType, url: str, tmp: Path, **trigger: object) -> int:
-    """Run ``child`` (keyed) on a worker that lingers in it, kill -9 that worker, and wait
-    until the run's lease has expired; return the run's id."""
-    [victim] = start_fleet(fleet, url, tmp, 1, lease=1.0, concurrency=1,
+def _kill_while_running(fleet: ModuleType, url: str, tmp: Path,
+                        *triggers: dict[str, object]) -> list[int]:
+    """Run ``child`` once per trigger's options on a worker that lingers in them, kill -9
+    that worker, and wait until the runs' leases have expired; return the runs' ids."""
+    [victim] = start_fleet(fleet, url, tmp, 1, lease=VICTIM_LEASE, concurrency=len(triggers),
                            env={"CONVEYOR_TEST_LINGER": "60"})
     try:
-        handle = fleet.child(1).run_now(**trigger)
-        wait_until(lambda: executions(tmp), 20, "the run to start", tmp)
+        handles = [fleet.child(1).run_now(**trigger) for trigger in triggers]
+        wait_until(lambda: len(executions(tmp)) == len(triggers), 20, "the runs to start", tmp)
         os.kill(victim.pid, signal.SIGKILL)
         victim.wait(5)
     finally:
         victim.kill()
-    record = fleet.app.get_job(handle.id)
-    assert record.state == "running" and record.lease_expires_at is not None
-    expired = record.lease_expires_at + timedelta(seconds=0.3)
-    wait_until(lambda: datetime.now(UTC) > expired, 10, "the lease to expire", tmp)
-    return int(handle.id)
+    records = [fleet.app.get_job(h.id) for h in handles]
+    assert all(r.state == "running" and r.lease_expires_at is not None for r in records)
+    expired = max(r.lease_expires_at for r in records) + timedelta(seconds=0.3)
+    wait_until(lambda: datetime.now(UTC) > expired, 10, "the leases to expire", tmp)
+    return [int(h.id) for h in handles]
 
 
-def test_unique_finds_the_run_of_a_dead_worker_and_the_rescue_runs_it_once(
+def test_unique_finds_and_replace_cancels_for_good_the_runs_of_a_dead_worker(
     fleet: ModuleType, url: str, tmp_path: Path
 ) -> None:
-    dead = _kill_while_running(fleet, url, tmp_path, key="k")
-    again = fleet.child(2).run_now(key="k", unique=True)
-    assert again.id == dead  # pending: started, but its worker is gone
-    workers = start_fleet(fleet, url, tmp_path, 2, lease=1.0, maintenance_interval=0.1)
+    found, replaced = _kill_while_running(fleet, url, tmp_path, {"key": "found"},
+                                          {"key": "gone"})
+    again = fleet.child(2).run_now(key="found", unique=True)
+    assert again.id == found  # pending: started, but its worker is gone
+    newer = fleet.child(3).run_now(key="gone", replace=True)
+    assert fleet.app.get_job(replaced).state == "cancelled"
+    workers = start_fleet(fleet, url, tmp_path, 2, maintenance_interval=0.1)
     try:
-        assert again.result(timeout=20) == 1
-    finally:
-        codes = [stop(w) for w in workers]
-    assert codes == [0, 0], worker_logs(tmp_path)
-    assert fleet.app.count(job="child") == 1
-    assert fleet.app.get_job(dead).attempts == 2
-    assert [r.end is not None for r in executions(tmp_path)] == [False, True]
-
-
-def test_replace_cancels_the_run_of_a_dead_worker_for_good(
-    fleet: ModuleType, url: str, tmp_path: Path
-) -> None:
-    dead = _kill_while_running(fleet, url, tmp_path, key="k")
-    newer = fleet.child(2).run_now(key="k", replace=True)
-    assert fleet.app.get_job(dead).state == "cancelled"
-    workers = start_fleet(fleet, url, tmp_path, 2, lease=1.0, maintenance_interval=0.1)
-    try:
-        assert newer.result(timeout=20) == 2
+        assert again.result(timeout=20) == 1  # the rescue runs the found one once
+        assert newer.result(timeout=20) == 3
         time.sleep(0.5)  # five maintenance passes of each worker: none may revive it
     finally:
         codes = [stop(w) for w in workers]
     assert codes == [0, 0], worker_logs(tmp_path)
-    assert fleet.app.get_job(dead).state == "cancelled"
-    assert [r.job_id for r in executions(tmp_path)] == [dead, newer.id]
+    assert fleet.app.count(job="child") == 3
+    assert fleet.app.get_job(found).attempts == 2
+    assert fleet.app.get_job(replaced).state == "cancelled"
+    ran = sorted((r.job_id, r.end is not None) for r in executions(tmp_path))
+    assert ran == sorted([(found, False), (found, True), (replaced, False),
+                                  (newer.id, True)])
 
 
 def test_each_outcome_hook_runs_once_in_the_fleet_with_retries_and_a_rescue(
@@ -85,8 +71,8 @@ def test_each_outcome_hook_runs_once_in_the_fleet_with_retries_and_a_rescue(
 ) -> None:
     hooks = tmp_path / "hooks"
     env = {"CONVEYOR_TEST_HOOKS": str(hooks)}
-    dead = _kill_while_running(fleet, url, tmp_path)
-    workers = start_fleet(fleet, url, tmp_path, 3, env=env, lease=1.0, concurrency=4,
+    [dead] = _kill_while_running(fleet, url, tmp_path, {})
+    workers = start_fleet(fleet, url, tmp_path, 3, env=env, concurrency=4,
                           maintenance_interval=0.1)
     try:
         flaky = fleet.app.enqueue_many(fleet.flaky(n % 4) for n in range(12))

@@ -8,30 +8,26 @@ from __future__ import annotations
 import os
 import signal
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 
 import pytest
 
-from .fleet import load_fleet, peak, ran_once, start_fleet
-from .helpers import by_job, executions, stop, wait_until, worker_logs
+from .fleet import VICTIM_LEASE, ran_once, start_fleet
+from .helpers import by_job, executions, peak, stop, wait_until, worker_logs
 
 pytestmark = [pytest.mark.slow, pytest.mark.serial]
-
-
-@pytest.fixture
-def ticking(url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[ModuleType]:
-    monkeypatch.setenv("CONVEYOR_TEST_TICK", "1")
-    yield from load_fleet(url, monkeypatch)
 
 
 def test_mixed_work_on_a_fleet_with_a_kill_9_runs_each_thing_once_within_its_limits(
     ticking: ModuleType, url: str, tmp_path: Path
 ) -> None:
     fleet, app = ticking, ticking.app
-    workers = start_fleet(fleet, url, tmp_path, 3, env={"CONVEYOR_TEST_TICK": "1"},
-                          lease=1.0, concurrency=4, maintenance_interval=0.2)
+    tick = {"CONVEYOR_TEST_TICK": "1"}
+    workers = [*start_fleet(fleet, url, tmp_path, 1, env=tick, lease=VICTIM_LEASE,
+                            concurrency=4, maintenance_interval=0.2),
+               *start_fleet(fleet, url, tmp_path, 2, env=tick, concurrency=4,
+                            maintenance_interval=0.2)]
     victim = workers[0]
     try:
         plain = app.enqueue_many(fleet.nap(0.05) for _ in range(30))

@@ -10,17 +10,17 @@ import os
 import signal
 import time
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 
 import pytest
 
-from .fleet import load_fleet, peak, ran_once, start_fleet
+from .fleet import VICTIM_LEASE, ran_once, start_fleet
 from .helpers import (
     assert_no_overlap,
     by_job,
     executions,
+    peak,
     stop,
     wait_until,
     worker_logs,
@@ -29,20 +29,15 @@ from .helpers import (
 pytestmark = [pytest.mark.slow, pytest.mark.serial]
 
 
-@pytest.fixture
-def fleet(url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[ModuleType]:
-    yield from load_fleet(url, monkeypatch)
-
-
 def test_two_survivors_rescue_each_run_of_a_killed_worker_once_within_the_limit(
     fleet: ModuleType, url: str, tmp_path: Path
 ) -> None:
-    [victim] = start_fleet(fleet, url, tmp_path, 1, lease=1.0, concurrency=2)
+    [victim] = start_fleet(fleet, url, tmp_path, 1, lease=VICTIM_LEASE, concurrency=2)
     handles = fleet.app.enqueue_many(fleet.pair(0.3) for _ in range(10))
     survivors: list = []
     try:
         wait_until(lambda: len(executions(tmp_path)) >= 2, 20, "the victim's runs", tmp_path)
-        survivors = start_fleet(fleet, url, tmp_path, 2, lease=1.0, concurrency=2,
+        survivors = start_fleet(fleet, url, tmp_path, 2, concurrency=2,
                                 maintenance_interval=0.1)
         wait_until(lambda: len(executions(tmp_path)) >= 4, 20, "more runs", tmp_path)
         os.kill(victim.pid, signal.SIGKILL)
@@ -90,14 +85,14 @@ def test_durable_parents_sleep_fan_out_and_resume_once_across_the_fleet_and_a_ki
     parents = [fleet.fan(run).run_now() for run in runs]
     # The slow worker starts alone: it takes the parents and the first children, where
     # it lingers until killed; the others take the rest of the children and the rescue.
-    [slow] = start_fleet(fleet, url, tmp_path, 1, lease=1.0, concurrency=6,
+    [slow] = start_fleet(fleet, url, tmp_path, 1, lease=VICTIM_LEASE, concurrency=6,
                          env={"CONVEYOR_TEST_LINGER": "60"})
     workers = []
     try:
         wait_until(lambda: sum(r.pid == slow.pid and r.job_id not in runs
                                for r in executions(tmp_path)) == 6, 20,
                    "the slow worker in six children", tmp_path)
-        workers = start_fleet(fleet, url, tmp_path, 2, lease=1.0, concurrency=6,
+        workers = start_fleet(fleet, url, tmp_path, 2, concurrency=6,
                               maintenance_interval=0.2)
         os.kill(slow.pid, signal.SIGKILL)
         killed_at = time.time()
@@ -129,18 +124,19 @@ def test_durable_runs_released_by_sigterm_go_on_at_once_on_a_live_worker_without
         wait_until(lambda: sum(r.attempt == 3 for r in executions(tmp_path)) == 2, 20,
                    "both runs in their third step", tmp_path)
         [second] = start_fleet(fleet, url, tmp_path, 1, lease=30.0, concurrency=2)
+        signalled = time.time()
         first.send_signal(signal.SIGTERM)
         assert first.wait(15) == 0, worker_logs(tmp_path)
-        exited = time.time()
         assert [h.result(timeout=15) for h in handles] == [[10, 20, 30, 40, 50]] * 2
     finally:
         first.kill()
         if second is not None:
             stop(second)
     runs = executions(tmp_path)
-    # The released step's thread cannot be stopped: it ends with its process, some 0.1 s
-    # after the release (test_blind_workers.py); the rerun starts after the release.
-    assert_no_overlap(runs, {first.pid: exited - 0.5})
+    # The released step's thread cannot be stopped: it ends with its process, after the
+    # release (test_blind_workers.py); the rerun starts after the release, so after the
+    # SIGTERM that asked for it.
+    assert_no_overlap(runs, {first.pid: signalled})
     for run, group in by_job(runs).items():
         steps = sorted((r.attempt, r.pid, r.end is not None) for r in group)
         assert steps == [(1, first.pid, True), (2, first.pid, True), (3, first.pid, False),

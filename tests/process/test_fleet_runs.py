@@ -8,35 +8,25 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
-import sys
 import time
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 
 import pytest
 
-from .fleet import FLEET_APP, cli, load_fleet, ran_once, start_fleet
+from .fleet import VICTIM_LEASE, cli, race, ran_once, start_fleet
 from .helpers import (
     AT_THE_GATE,
     assert_no_overlap,
     by_job,
     executions,
-    open_gate,
     stop,
     wait_until,
-    worker_env,
     worker_logs,
 )
 
 pytestmark = [pytest.mark.slow, pytest.mark.serial]
-
-
-@pytest.fixture
-def fleet(url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[ModuleType]:
-    yield from load_fleet(url, monkeypatch)
 
 
 def _started_by(tmp: Path, ids: list[int]) -> dict[int, int]:
@@ -80,7 +70,7 @@ def test_a_durable_run_killed_mid_step_resumes_elsewhere_without_redoing_stored_
     fleet: ModuleType, url: str, tmp_path: Path
 ) -> None:
     handles = [fleet.steps(n).run_now() for n in range(3)]
-    [victim] = start_fleet(fleet, url, tmp_path, 1, lease=1.0, concurrency=3,
+    [victim] = start_fleet(fleet, url, tmp_path, 1, lease=VICTIM_LEASE, concurrency=3,
                            env={"CONVEYOR_TEST_LINGER": "60"})
     rescuer = None
     try:
@@ -89,7 +79,7 @@ def test_a_durable_run_killed_mid_step_resumes_elsewhere_without_redoing_stored_
         os.kill(victim.pid, signal.SIGKILL)
         killed_at = time.time()
         victim.wait(5)
-        [rescuer] = start_fleet(fleet, url, tmp_path, 1, lease=1.0, concurrency=3,
+        [rescuer] = start_fleet(fleet, url, tmp_path, 1, concurrency=3,
                                 maintenance_interval=0.2)
         results = [h.result(timeout=20) for h in handles]
     finally:
@@ -111,20 +101,15 @@ def test_a_durable_run_killed_mid_step_resumes_elsewhere_without_redoing_stored_
         assert record.state == "completed" and record.attempts == 2
 
 
-@pytest.fixture
-def ticking(url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[ModuleType]:
-    """The fleet app with its one-second schedule ``tick``."""
-    monkeypatch.setenv("CONVEYOR_TEST_TICK", "1")
-    yield from load_fleet(url, monkeypatch)
-
-
 def test_a_schedule_fires_once_per_occurrence_across_workers_and_a_kill_9(
     ticking: ModuleType, url: str, tmp_path: Path
 ) -> None:
     app = ticking.app
     env = {"CONVEYOR_TEST_TICK": "1"}
-    workers = start_fleet(ticking, url, tmp_path, 3, env=env, lease=1.0, concurrency=2,
-                          maintenance_interval=0.2)
+    workers = [*start_fleet(ticking, url, tmp_path, 1, env=env, lease=VICTIM_LEASE,
+                            concurrency=2, maintenance_interval=0.2),
+               *start_fleet(ticking, url, tmp_path, 2, env=env, concurrency=2,
+                            maintenance_interval=0.2)]
     victim = workers[0]
     try:
         wait_until(lambda: len(executions(tmp_path)) >= 2, 20, "two occurrences", tmp_path)
@@ -172,17 +157,9 @@ RACER = (
 def test_racing_processes_dedupe_schedules_repeats_and_events_to_one_job(
     fleet: ModuleType, url: str, tmp_path: Path
 ) -> None:
-    gate = tmp_path / "gate"
-    procs = [subprocess.Popen([sys.executable, "-c", RACER, str(FLEET_APP)],
-                              env=worker_env(url, tmp_path, 2.0, CONVEYOR_TEST_GATE=str(gate)),
-                              cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-             for _ in range(3)]
-    open_gate(gate, procs)
     scheduled: list[int] = []
     repeats: list[int] = []
-    for proc in procs:
-        out, err = proc.communicate(timeout=30)
-        assert proc.returncode == 0, err.decode()
+    for out in race(url, tmp_path, RACER, 3):
         first, second = json.loads(out)
         scheduled += first
         repeats += second
@@ -215,19 +192,8 @@ def test_processes_triggering_while_the_fleet_runs_store_every_job_and_each_runs
     fleet: ModuleType, url: str, tmp_path: Path
 ) -> None:
     workers = start_fleet(fleet, url, tmp_path, 3, concurrency=8)
-    gate = tmp_path / "gate"
     try:
-        procs = [subprocess.Popen([sys.executable, "-c", TRIGGERS, str(FLEET_APP)],
-                                  env=worker_env(url, tmp_path, 2.0,
-                                                 CONVEYOR_TEST_GATE=str(gate)),
-                                  cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-                 for _ in range(2)]
-        open_gate(gate, procs)
-        ids: list[int] = []
-        for proc in procs:
-            out, err = proc.communicate(timeout=60)
-            assert proc.returncode == 0, err.decode()
-            ids += json.loads(out)
+        ids = [i for out in race(url, tmp_path, TRIGGERS, 2) for i in json.loads(out)]
         wait_until(lambda: fleet.app.count(job="child", state="completed") == 240, 30,
                    "every job", tmp_path)
     finally:
@@ -257,17 +223,8 @@ def test_keyed_replace_and_unique_racing_the_fleets_claims_never_run_a_cancelled
 ) -> None:
     workers = start_fleet(fleet, url, tmp_path, 3, concurrency=4,
                           env={"CONVEYOR_TEST_LINGER": "0.02"})
-    gate = tmp_path / "gate"
     try:
-        procs = [subprocess.Popen([sys.executable, "-c", DEDUPING, str(FLEET_APP)],
-                                  env=worker_env(url, tmp_path, 2.0,
-                                                 CONVEYOR_TEST_GATE=str(gate)),
-                                  cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-                 for _ in range(3)]
-        open_gate(gate, procs)
-        for proc in procs:
-            _, err = proc.communicate(timeout=60)
-            assert proc.returncode == 0, err.decode()
+        race(url, tmp_path, DEDUPING, 3)
         wait_until(lambda: fleet.app.count(job="child", state=["queued", "running"]) == 0,
                    30, "the fleet to run what is left", tmp_path)
     finally:

@@ -6,9 +6,8 @@ fleet; a paused schedule stores nothing until resumed, whichever worker looks.""
 from __future__ import annotations
 
 import itertools
-import time
 from collections import Counter
-from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import ModuleType
 
@@ -20,14 +19,13 @@ from .helpers import executions, stop, wait_until, worker_logs
 pytestmark = [pytest.mark.slow, pytest.mark.serial]
 
 
-@pytest.fixture
-def ticking(url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[ModuleType]:
-    """The fleet app with its one-second schedule ``tick``."""
-    monkeypatch.setenv("CONVEYOR_TEST_TICK", "1")
-    yield from load_fleet(url, monkeypatch)
-
-
 TICK = {"CONVEYOR_TEST_TICK": "1"}
+UPKEEP = 0.2  # the workers' maintenance interval (where schedules fire)
+QUIET = timedelta(seconds=1.0 + 3 * UPKEEP)  # a fire time and the passes that would run it
+
+
+def _wait_past(moment: datetime, what: str, tmp: Path) -> None:
+    wait_until(lambda: datetime.now(UTC) > moment, 10, what, tmp)
 
 
 def test_workers_starting_together_after_downtime_run_a_missed_occurrence_once(
@@ -36,7 +34,8 @@ def test_workers_starting_together_after_downtime_run_a_missed_occurrence_once(
     [first] = start_fleet(ticking, url, tmp_path, 1, env=TICK)
     wait_until(lambda: executions(tmp_path), 20, "a first occurrence", tmp_path)
     assert stop(first) == 0
-    time.sleep(2.2)  # two fire times pass with no worker
+    latest = max(r.run_at for r in ticking.app.jobs_list(schedule_id="tick", limit=1000))
+    _wait_past(latest + timedelta(seconds=1.1), "two fire times with no worker", tmp_path)
     before = len(executions(tmp_path))
     workers = start_fleet(ticking, url, tmp_path, 3, env=TICK, concurrency=2)
     try:
@@ -63,7 +62,8 @@ def test_cancel_jobs_ends_a_run_time_schedule_while_an_occurrence_runs_on_the_fl
     fleet = next(load_fleet(url, monkeypatch))
     try:
         fleet.app.schedule_job(**RUNTIME)
-        workers = start_fleet(fleet, url, tmp_path, 2, env={"CONVEYOR_TEST_LINGER": "0.6"})
+        workers = start_fleet(fleet, url, tmp_path, 2, env={"CONVEYOR_TEST_LINGER": "0.6"},
+                              maintenance_interval=UPKEEP)
         try:
             wait_until(lambda: any(r.end is None for r in executions(tmp_path)), 20,
                        "an occurrence running", tmp_path)
@@ -71,7 +71,7 @@ def test_cancel_jobs_ends_a_run_time_schedule_while_an_occurrence_runs_on_the_fl
             wait_until(lambda: all(r.end for r in executions(tmp_path)), 10,
                        "the running occurrence to end", tmp_path)
             ran = len(executions(tmp_path))
-            time.sleep(2.5)  # two fire times
+            _wait_past(datetime.now(UTC) + QUIET, "a fire time after the cancel", tmp_path)
         finally:
             codes = [stop(w) for w in workers]
         assert codes == [0, 0], worker_logs(tmp_path)
@@ -90,14 +90,14 @@ def test_a_paused_schedule_stores_and_runs_nothing_on_any_worker_until_resumed(
     try:
         fleet.app.schedule_job(**RUNTIME)
         [schedule] = [s for s in fleet.app.schedules() if s.source == "runtime"]
-        workers = start_fleet(fleet, url, tmp_path, 2)
+        workers = start_fleet(fleet, url, tmp_path, 2, maintenance_interval=UPKEEP)
         try:
             wait_until(lambda: executions(tmp_path), 20, "an occurrence", tmp_path)
             assert fleet.app.pause_schedule(schedule.id)
             wait_until(lambda: all(r.end for r in executions(tmp_path)), 10,
                        "the running occurrence to end", tmp_path)
             ran = len(executions(tmp_path))
-            time.sleep(2.5)  # two fire times
+            _wait_past(datetime.now(UTC) + QUIET, "a fire time while paused", tmp_path)
             assert len(executions(tmp_path)) == ran, "an occurrence ran while paused"
             assert fleet.app.count(job="scheduled_at_run_time",
                                    state=["scheduled", "queued"]) == 0

@@ -3,7 +3,6 @@ process; a pause holds every worker until resumed."""
 
 from __future__ import annotations
 
-import importlib.util
 import threading
 import time
 from collections.abc import Iterator
@@ -14,7 +13,7 @@ import pytest
 
 from conveyor.stores.base import JobFilter
 
-from .helpers import executions, spawn_worker, stop, wait_until
+from .helpers import executions, load_app_file, spawn_worker, stop, wait_until
 
 pytestmark = pytest.mark.slow
 FLOW_APP = Path(__file__).with_name("flow_app.py")
@@ -23,13 +22,7 @@ FLOW_APP = Path(__file__).with_name("flow_app.py")
 @pytest.fixture
 def flow(url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[ModuleType]:
     """The flow test app, loaded in this process on ``url`` (to trigger and inspect)."""
-    monkeypatch.setenv("CONVEYOR_URL", url)
-    spec = importlib.util.spec_from_file_location("flow_test_app", FLOW_APP)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    yield module
-    module.app.close()
+    yield from load_app_file(FLOW_APP, url, monkeypatch)
 
 
 def _sample(app: object, job: str, stop_sampling: threading.Event, seen: list[int]) -> None:
