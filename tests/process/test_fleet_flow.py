@@ -11,59 +11,52 @@ from types import ModuleType
 import pytest
 
 from .fleet import cli, start_fleet
-from .helpers import assert_no_overlap, by_job, executions, peak, stop, wait_until, worker_logs
+from .helpers import assert_no_overlap, executions, peak, stop, wait_until, worker_logs
 
 pytestmark = [pytest.mark.slow, pytest.mark.serial]
 
 
-def test_a_concurrency_key_runs_one_per_key_across_workers_and_keys_side_by_side(
+SHOPS = (20_001, 20_002, 20_003)  # the ledger ids of per_shop, clear of the run ids
+
+
+def test_a_concurrency_key_and_a_job_paused_from_the_cli_hold_across_workers(
     fleet: ModuleType, url: str, tmp_path: Path
 ) -> None:
+    # Two independent checks on one fleet: one run per key at a time with keys side by
+    # side, and a job paused from the command line held by every worker until resumed.
     workers = start_fleet(fleet, url, tmp_path, 3, concurrency=2)
-    try:
-        handles = fleet.app.enqueue_many(
-            fleet.per_shop({"shop_id": shop, "seconds": 0.15})
-            for _ in range(4) for shop in (1, 2, 3))
-        wait_until(lambda: all(h.state == "completed" for h in handles), 30, "all runs",
-                   tmp_path)
-    finally:
-        codes = [stop(w) for w in workers]
-    assert codes == [0, 0, 0]
-    runs = executions(tmp_path)
-    assert sorted(r.attempt for r in runs) == sorted(h.id for h in handles)  # each once
-    assert_no_overlap(runs, {})  # one run per shop at a time, whichever process ran it
-    assert {fleet.app.get_job(h.id).concurrency_key for h in handles} == {"1", "2", "3"}
-    assert len({r.pid for r in runs}) >= 2
-    # Six slots and three keys: the shops ran side by side, not one after another.
-    assert peak([(r.start, r.end or r.start) for r in runs]) >= 2
-    assert set(by_job(runs)) == {1, 2, 3}
-
-
-def test_a_job_paused_from_the_cli_is_held_by_every_worker_until_resumed(
-    fleet: ModuleType, url: str, tmp_path: Path
-) -> None:
-    workers = start_fleet(fleet, url, tmp_path, 2, concurrency=2)
     try:
         paused = cli(url, tmp_path, "pause", "--job", "paused_job")
         assert paused.returncode == 0, paused.stderr
         assert fleet.app.paused_jobs() == ["paused_job"]
         held = [fleet.paused_job().run_now() for _ in range(4)]
+        handles = fleet.app.enqueue_many(
+            fleet.per_shop({"shop_id": shop, "seconds": 0.15})
+            for _ in range(4) for shop in SHOPS)
         markers = [fleet.metered().run_now() for _ in range(4)]
-        wait_until(lambda: all(h.state == "completed" for h in markers), 20,
+        wait_until(lambda: all(h.state == "completed" for h in handles + markers), 30,
                    "the jobs not paused", tmp_path)
-        time.sleep(0.5)  # both workers poll every 50 ms meanwhile
+        time.sleep(0.5)  # the workers poll every 50 ms meanwhile
         assert [h.state for h in held] == ["queued"] * 4
         resumed = cli(url, tmp_path, "resume", "--job", "paused_job")
         assert resumed.returncode == 0, resumed.stderr
         wait_until(lambda: all(h.state == "completed" for h in held), 20,
                    "the paused jobs after resume", tmp_path)
     finally:
-        for w in workers:
-            stop(w)
+        codes = [stop(w) for w in workers]
+    assert codes == [0, 0, 0], worker_logs(tmp_path)
+    every = executions(tmp_path)
+    runs = [r for r in every if r.job_id in SHOPS]
+    assert sorted(r.attempt for r in runs) == sorted(h.id for h in handles)  # each once
+    assert_no_overlap(runs, {})  # one run per shop at a time, whichever process ran it
+    assert {fleet.app.get_job(h.id).concurrency_key for h in handles} == {
+        str(shop) for shop in SHOPS}
+    assert len({r.pid for r in runs}) >= 2
+    # Six slots and three keys: the shops ran side by side, not one after another.
+    assert peak([(r.start, r.end or r.start) for r in runs]) >= 2
     assert fleet.app.paused_jobs() == []
-    ran = [r.job_id for r in executions(tmp_path)]
+    ran = [r.job_id for r in every if r.job_id not in SHOPS]
     assert sorted(ran) == sorted(h.id for h in held + markers)
-
 
 
 def _rate_holds(starts: list[float], most: int) -> bool:
