@@ -14,6 +14,7 @@ from periodic_helpers import fire_due, next_fire, occurrences, pending, utc
 from conveyor import Conveyor, ScheduleError, parse_schedule
 from conveyor.errors import ConfigurationError
 from conveyor.schedules.periodic import occurrence
+from conveyor.stores.base import NewJob
 
 
 @pytest.fixture
@@ -167,29 +168,53 @@ def test_the_last_run_and_its_state_are_listed(app: Conveyor) -> None:
     assert record.next[0] == utc(2024, 5, 1, 14)
 
 
-def test_an_occurrence_stored_by_many_threads_at_once_exists_once(app: Conveyor) -> None:
-    with time_machine.travel(utc(2024, 5, 1, 12), tick=False):
-        declare_hourly(app)
-
-    row = app.store.get_schedule("hourly")
-    assert row is not None
-    job = occurrence(row, utc(2024, 5, 1, 18).timestamp(), None)
+def _store_at_once(app: Conveyor, jobs: list[NewJob], revision: int) -> list[int | None]:
+    """Each job stored three times from its own thread and store connection, at once."""
     ids: list[int | None] = []
-    stores = [app.store.clone() for _ in range(6)]
+    stores = [app.store.clone() for _ in jobs]
 
     def store_it(i: int) -> None:
-        ids.extend(stores[i].add_occurrences([(job, row.revision)] * 3))
+        ids.extend(stores[i].add_occurrences([(jobs[i], revision)] * 3))
 
-    threads = [threading.Thread(target=store_it, args=(i,)) for i in range(6)]
+    threads = [threading.Thread(target=store_it, args=(i,)) for i in range(len(jobs))]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    assert len(ids) == 18 and len(set(ids)) == 1 and None not in ids
-    assert [r.run_at for r in occurrences(app, "hourly")].count(utc(2024, 5, 1, 18)) == 1
     for store in stores:
-        if store is not app.store:
+        if store is not app.store:  # (a memory store's clone is itself)
             store.close()
+    return ids
+
+
+def test_an_occurrence_stored_by_many_threads_at_once_exists_once(app: Conveyor) -> None:
+    with time_machine.travel(utc(2024, 5, 1, 12), tick=False):
+        declare_hourly(app)
+    app.store.claim("test-worker", None, 10, app.lease)  # the 13:00 one runs: none waits
+
+    row = app.store.get_schedule("hourly")
+    assert row is not None
+    job = occurrence(row, utc(2024, 5, 1, 18).timestamp(), None)
+    ids = _store_at_once(app, [job] * 6, row.revision)
+    assert len(ids) == 18 and len(set(ids)) == 1 and None not in ids
+    assert [r.run_at for r in pending(app, "hourly")] == [utc(2024, 5, 1, 18)]
+
+
+def test_a_schedule_keeps_one_next_occurrence_however_many_store_one(app: Conveyor) -> None:
+    """A worker storing the occurrence after the one it claimed and the maintenance
+    leader filling that gap compute it at two moments that may straddle a fire time:
+    whichever stores second keeps the first one's (SQLite and PostgreSQL alike)."""
+    with time_machine.travel(utc(2024, 5, 1, 12), tick=False):
+        declare_hourly(app)
+    [claimed] = app.store.claim("test-worker", None, 10, app.lease)
+
+    row = app.store.get_schedule("hourly")
+    assert row is not None
+    jobs = [occurrence(row, utc(2024, 5, 1, 14 + i).timestamp(), claimed.id) for i in range(6)]
+    ids = _store_at_once(app, jobs, row.revision)
+    assert len(ids) == 18 and len(set(ids)) == 1 and None not in ids
+    [waiting] = pending(app, "hourly")
+    assert waiting.id == ids[0] and waiting.rescheduled_from == claimed.id
 
 
 def test_an_occurrence_of_a_paused_or_changed_schedule_is_refused(app: Conveyor) -> None:

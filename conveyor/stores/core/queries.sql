@@ -142,6 +142,12 @@ ORDER BY fire_at DESC LIMIT 1
 SELECT id FROM conveyor_jobs WHERE schedule_id = :id AND state = 'pending' AND attempts = 0
 ORDER BY run_at LIMIT 1
 
+-- name: pending_occurrence
+-- The schedule's stored next occurrence, if any (a schedule has one at a time).
+SELECT id FROM conveyor_jobs
+WHERE schedule_id = :id AND fire_at IS NOT NULL AND state = 'pending' AND attempts = 0
+LIMIT 1
+
 -- name: drop_unstarted
 DELETE FROM conveyor_jobs WHERE schedule_id = :id AND state = 'pending' AND attempts = 0
 

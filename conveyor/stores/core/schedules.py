@@ -3,9 +3,13 @@
 Exactly once per occurrence comes from the UNIQUE index on ``conveyor_jobs (schedule_id,
 fire_at)``: inserting an occurrence that exists returns the existing id. Row locks (the
 dialect's ``for_update`` / ``for_share``; SQLite's write transaction locks the whole file)
-keep pausing and storing an occurrence apart: an occurrence is stored under a shared lock
-on its schedule, and a pause takes the row's write lock before it deletes the unstarted
-occurrences, so a paused schedule is never left with one.
+keep pausing and storing an occurrence apart: an occurrence is stored under the write lock
+of its schedule's row, and a pause takes the same lock before it deletes the unstarted
+occurrences, so a paused schedule is never left with one. The same lock keeps a schedule
+to one unstarted occurrence: a worker storing the one after the occurrence it claimed and
+the maintenance leader filling that gap compute it at two moments, which may straddle a
+fire time (two different fire times, both allowed by the index); whichever stores second
+finds the first one's and keeps it.
 """
 
 from __future__ import annotations
@@ -76,14 +80,20 @@ class SchedulesCore:
         return stored, found
 
     def add_occurrences(self, jobs: Sequence[tuple[NewJob, int]]) -> list[int | None]:
-        ids: list[int | None] = []
-        with self.d.writing() as conn:
-            for job, revision in jobs:
-                stored = self._load(conn, job.schedule_id or "", self.d.for_share)
-                ok = stored is not None and not stored.paused and stored.revision == revision
-                ids.append(self._insert_in(conn, job) if ok else None)
-        self.d.inserted()
-        return ids
+        ids: dict[int, int | None] = {}
+        d = self.d
+        with d.writing() as conn:  # schedule rows locked in one order: no deadlock
+            for n in sorted(range(len(jobs)), key=lambda n: jobs[n][0].schedule_id or ""):
+                job, revision = jobs[n]
+                stored = self._load(conn, job.schedule_id or "", d.for_update)
+                if stored is None or stored.paused or stored.revision != revision:
+                    ids[n] = None
+                elif r := d.run(conn, "pending_occurrence", {"id": stored.id}).fetchone():
+                    ids[n] = int(r[0])
+                else:
+                    ids[n] = self._insert_in(conn, job)
+        d.inserted()
+        return [ids[n] for n in range(len(jobs))]
 
     def get_schedule(self, schedule_id: str) -> ScheduleRow | None:
         with self.d.reading() as conn:
