@@ -40,28 +40,28 @@ def hold_write_lock(path: Path, seconds: float) -> subprocess.Popen[str]:
     return holder
 
 
-async def triggers_with_ticker(app: Conveyor) -> tuple[list[Any], float]:
-    """N awaited triggers (asyncio.gather) and a 1 ms ticker's worst wake-up delay."""
+async def triggers_with_ticker(app: Conveyor) -> tuple[list[Any], list[float]]:
+    """N awaited triggers (asyncio.gather) beside a 1 ms ticker; the wall-clock times
+    the ticker woke up while the triggers were under way."""
     job = app.jobs["noop"]
-    worst = 0.0
+    ticks: list[float] = []
     stop = asyncio.Event()
 
     async def ticker() -> None:
-        nonlocal worst
         while not stop.is_set():
-            start = time.perf_counter()
             await asyncio.sleep(0.001)
-            worst = max(worst, time.perf_counter() - start - 0.001)
+            ticks.append(time.time())
 
     async def trigger(i: int) -> Any:
         return await job(i).run_now()
 
     tick = asyncio.create_task(ticker())
     await asyncio.sleep(0.01)
+    ticks.clear()
     handles = await asyncio.gather(*(trigger(i) for i in range(N)))
     stop.set()
     await tick
-    return handles, worst
+    return handles, ticks
 
 
 def test_awaited_triggers_wait_for_the_lock_off_the_event_loop(
@@ -76,7 +76,7 @@ def test_awaited_triggers_wait_for_the_lock_off_the_event_loop(
 
     holder = hold_write_lock(path, HOLD)
     try:
-        handles, worst = asyncio.run(triggers_with_ticker(app))
+        handles, ticks = asyncio.run(triggers_with_ticker(app))
         stored_at = time.time()
         assert holder.stdout is not None
         released_at = float(holder.stdout.readline())
@@ -86,9 +86,12 @@ def test_awaited_triggers_wait_for_the_lock_off_the_event_loop(
     assert stored_at >= released_at  # they waited for the lock, and then were stored
     assert len({h.id for h in handles}) == N
     assert app.count() == N
-    # Generous (a loaded CI machine): the loop was never blocked for the lock's 2 s.
-    assert worst < 1.0, f"the event loop was blocked for {worst:.3f} s"
-    print(f"ticker worst delay {worst * 1000:.1f} ms")
+    # The loop kept serving the ticker while the lock was held: a trigger waiting for the
+    # lock on the loop (0.5 s busy waits for the 2 s) would leave it a handful of wake-ups;
+    # a free loop has hundreds, and dozens even on a loaded CI machine (no timing bound).
+    held = [t for t in ticks if t <= released_at]
+    assert len(held) >= 20, f"the event loop woke {len(held)} times while the lock was held"
+    print(f"ticker woke {len(held)} times while the lock was held")
     app.close()
 
 
