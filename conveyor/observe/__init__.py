@@ -16,6 +16,11 @@ if TYPE_CHECKING:
     from conveyor.stores.base import ClaimedJob, Outcome
 
 
+#: An attempt that ended, as observers are told of it: the job, its outcome (None: none
+#: was made, the attempt was abandoned) and the error that ended it.
+Ended = tuple["ClaimedJob", "Outcome | None", "BaseException | None"]
+
+
 class RecordSource(Protocol):
     """What an observer may ask of the app (a :class:`conveyor.Conveyor`)."""
 
@@ -103,5 +108,5 @@ def watches_rescues(observer: object) -> TypeGuard[RescueObserver]:
     return callable(watching) and bool(watching())
 
 
-__all__ = ["InlineObserver", "ObservedApp", "Observer", "RecordSource", "RescueObserver",
+__all__ = ["Ended", "InlineObserver", "ObservedApp", "Observer", "RecordSource", "RescueObserver",
            "WorkerObserver", "rescued_event", "watches_rescues"]

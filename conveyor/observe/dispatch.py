@@ -8,7 +8,7 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, cast
 
-from conveyor.observe import metrics, tracing
+from conveyor.observe import Ended, metrics, tracing
 
 if TYPE_CHECKING:
     from conveyor.observe import InlineObserver, ObservedApp, Observer, WorkerObserver
@@ -17,7 +17,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("conveyor.worker")
 
 Call = Callable[["WorkerObserver"], Awaitable[None]]
-Ended = tuple["ClaimedJob", "Outcome | None", "BaseException | None"]
 # What an observer may raise and is logged for: asyncio would carry KeyboardInterrupt and
 # SystemExit out of the worker's loop, stopping it with every lease it holds.
 _OBSERVER_ERRORS = (Exception, KeyboardInterrupt, SystemExit)

@@ -16,8 +16,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from conveyor.observe import rescued_event
 
 if TYPE_CHECKING:
-    from conveyor.observe import ObservedApp
-    from conveyor.observe.dispatch import Ended
+    from conveyor.observe import Ended, ObservedApp
     from conveyor.records import JobRecord
     from conveyor.stores.base import ClaimedJob, Outcome, Store
 

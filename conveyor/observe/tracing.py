@@ -17,8 +17,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from conveyor.observe import ObservedApp
-    from conveyor.observe.dispatch import Ended
+    from conveyor.observe import Ended, ObservedApp
     from conveyor.stores.base import ClaimedJob, NewJob, Outcome
 
 log = logging.getLogger("conveyor.worker")

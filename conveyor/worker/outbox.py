@@ -9,7 +9,8 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from conveyor.observe.dispatch import Dispatch, Ended
+from conveyor.observe import Ended
+from conveyor.observe.dispatch import Dispatch
 from conveyor.stores.base import ClaimedJob, Outcome, Store
 from conveyor.worker import report
 from conveyor.worker.meta import Buffer
