@@ -113,15 +113,16 @@ class Hooks:
         if event is not None:
             await self.fire(app, event, job.id, error,
                             attempt=job.attempt if event == "retrying" else None,
-                            held=job.attempt)
+                            held=job.attempt, later=bool(outcome.delay))
 
     async def fire(
         self, app: RecordSource, event: str, job_id: int, error: BaseException | None,
         only_if_state: str | None = None, attempt: int | None = None,
-        held: int | None = None,
+        held: int | None = None, later: bool = False,
     ) -> None:
         """``held``: the attempt a worker held; a cancel is its to report only if that
-        attempt's lease was live when the cancel was stored (else its canceller's)."""
+        attempt's lease was live when the cancel was stored (else its canceller's).
+        ``later``: a retry is due after a wait (``scheduled``, else ``queued``)."""
         # A job read back cancelled after its attempt completed or failed was cancelled
         # as the attempt ended: the store refused that outcome (the cancel took the
         # lease), so what happened to it is the cancel (a stored end takes no cancel).
@@ -138,7 +139,8 @@ class Hooks:
             return  # its canceller reported it
         fns = self.registered[event]
         if attempt is not None:
-            record = (_as_started if event == "started" else _as_retried)(record, attempt)
+            record = (_as_started(record, attempt) if event == "started"
+                      else _as_retried(record, attempt, later))
         for fn in fns:
             await call_hook(fn, event, record, error)
         if event in ("failed", "cancelled") and self.registered["cancelled"]:
@@ -257,14 +259,15 @@ def _as_started(record: JobRecord, attempt: int) -> JobRecord:
                    started_at=began or record.started_at, error=before, history=history)
 
 
-def _as_retried(record: JobRecord, attempt: int) -> JobRecord:
-    """The record as ``attempt``'s retry left it: pending, that attempt's error. A retry
-    without a wait may have started (or even finished) on another worker by the time the
-    hook reads the record."""
-    if record.state == "pending" and record.attempts == attempt:
+def _as_retried(record: JobRecord, attempt: int, later: bool) -> JobRecord:
+    """The record as ``attempt``'s retry left it: ``scheduled`` (``later``) or ``queued``,
+    that attempt's error. A retry without a wait may have started (or even finished) on
+    another worker by the time the hook reads the record."""
+    if record.state in ("scheduled", "queued") and record.attempts == attempt:
         return record
     failed = next((a for a in record.history if a.number == attempt), None)
-    return replace(record, state="pending", attempts=attempt, result=None, finished_at=None,
+    return replace(record, state="scheduled" if later else "queued", attempts=attempt,
+                   result=None, finished_at=None,
                    error=failed.error if failed is not None else record.error)
 
 

@@ -78,7 +78,7 @@ def test_a_retrying_hook_sees_the_retry_even_once_the_next_attempt_ran(app: Conv
     app.on("retrying", lambda record, error=None: seen.append(record))
     asyncio.run(app.hooks.fire(app, "retrying", h.id, None, attempt=1))
     (record,) = seen
-    assert (record.state, record.attempts, record.result) == ("pending", 1, None)
+    assert (record.state, record.attempts, record.result) == ("queued", 1, None)
     assert record.error is not None and record.error["message"] == "first attempt fails"
 
 
