@@ -37,10 +37,14 @@ class JobRegistry(Mapping[str, JobDefinition]):
 
     def add_definition(self, definition: JobDefinition) -> None:
         existing = self._by_slug.get(definition.slug)
-        if definition.id in self._by_id or existing is not None:
-            other = existing.id if existing else definition.id
+        if definition.id in self._by_id:
             raise ConfigurationError(
-                f"job id {definition.id!r} clashes with the existing job {other!r} "
+                f"job id {definition.id!r} clashes with the existing job of that id: it is "
+                "already defined; job ids must be unique per app"
+            )
+        if existing is not None:
+            raise ConfigurationError(
+                f"job id {definition.id!r} clashes with the existing job {existing.id!r} "
                 f"(both are {definition.slug!r} in URLs); job ids must be unique per app"
             )
         if not definition.slug:
