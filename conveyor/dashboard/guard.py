@@ -44,10 +44,10 @@ def local_path(scope: Scope) -> str:
 
 
 def wants_json(scope: Scope) -> bool:
-    """Machine requests (under ``/api/``, and ``/metrics``, which a scraper reads) get JSON
-    errors (a 401, not a redirect to the sign-in page); pages get HTML."""
+    """Machine requests (``/api`` and under it, and ``/metrics``, which a scraper reads)
+    get JSON errors (a 401, not a redirect to the sign-in page); pages get HTML."""
     path = local_path(scope)
-    return path.startswith("/api/") or path == "/metrics"
+    return path.startswith("/api/") or path in ("/api", "/metrics")
 
 
 def error_response(scope: Scope, status: int, message: str,
