@@ -293,8 +293,10 @@ def _walk(value: Any, path: str, seen: set[int], depth: int, limit: int) -> None
 
 
 def _show(key: str) -> str:
-    """A dict key as it appears in a path: JSON-quoted, NUL and surrogates escaped."""
-    return json.dumps(key if len(key) <= 60 else key[:60] + "…")
+    """A dict key as it appears in a path: JSON-quoted, readable text as it is (``"ç"``),
+    NUL, surrogates and other unprintable characters escaped."""
+    quoted = json.dumps(key if len(key) <= 60 else key[:60] + "…", ensure_ascii=False)
+    return "".join(ch if ch.isprintable() else json.dumps(ch)[1:-1] for ch in quoted)
 
 
 def _check_text(text: str, path: str) -> None:
