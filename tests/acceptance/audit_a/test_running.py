@@ -58,23 +58,25 @@ def test_a_bad_retry_policy_names_the_option(options: dict[str, object], named: 
         Retry(**options)  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize("delay", [30, timedelta(seconds=30), "30 seconds", 30.0])
-def test_retry_in_takes_seconds_a_timedelta_or_text(app: Conveyor, delay: object) -> None:
+def test_retry_in_takes_seconds_a_timedelta_or_text(app: Conveyor) -> None:
+    delays = [30, timedelta(seconds=30), "30 seconds", 30.0]
+
     @app.job
-    def twice(meta: object) -> int:
+    def twice(i: int, meta: object) -> int:
         if meta.attempt == 1:  # type: ignore[attr-defined]
-            raise RetryIn(delay)  # type: ignore[arg-type]
+            raise RetryIn(delays[i])  # type: ignore[arg-type]
         return meta.attempt  # type: ignore[attr-defined,no-any-return]
 
     with FakeClock(app, start=START) as clock:
-        handle = twice().run_now()
+        handles = [twice(i).run_now() for i in range(len(delays))]
         run_until_idle(app, clock)
-        record = app.get_job(handle.id)
-        assert record is not None and record.state == "scheduled"
-        assert record.run_at == START + timedelta(seconds=30)
+        for handle in handles:
+            record = app.get_job(handle.id)
+            assert record is not None and record.state == "scheduled"
+            assert record.run_at == START + timedelta(seconds=30)
         clock.advance(30, "seconds")
         run_until_idle(app, clock)
-        assert handle.result(timeout=5) == 2
+        assert [h.result(timeout=5) for h in handles] == [2, 2, 2, 2]
 
 
 def test_fail_ends_a_job_with_retries_left_and_keeps_its_message(app: Conveyor) -> None:
@@ -90,33 +92,35 @@ def test_fail_ends_a_job_with_retries_left_and_keeps_its_message(app: Conveyor) 
     assert record.error["message"] == "nope ✗ — no retry"  # type: ignore[index]
 
 
-@pytest.mark.parametrize("value", [None, 0, "", [], {}, False, "ü😀", 2**63, -(2**63),
-                                   {"a": [1, {"b": None}]}])
-def test_falsy_unicode_and_big_results_are_stored_as_json(app: Conveyor, value: object) -> None:
+FALSY_ODD_BIG = [None, 0, "", [], {}, False, "ü😀", 2**63, -(2**63), {"a": [1, {"b": None}]}]
+
+
+def test_falsy_unicode_and_big_results_are_stored_as_json(app: Conveyor) -> None:
     @app.job
-    def give() -> object:
-        return value
+    def give(i: int) -> object:
+        return FALSY_ODD_BIG[i]
 
-    handle = give().run_now()
+    handles = [give(i).run_now() for i in range(len(FALSY_ODD_BIG))]
     run_until_idle(app)
-    assert app.get_job(handle.id).result == value  # type: ignore[union-attr]
-    assert handle.result(timeout=5) == value
+    assert [app.get_job(h.id).result for h in handles] == FALSY_ODD_BIG  # type: ignore[union-attr]
+    assert [h.result(timeout=5) for h in handles] == FALSY_ODD_BIG
 
 
-@pytest.mark.parametrize("value", [{1, 2}, float("nan"), b"x", {1: "a"}])
-def test_a_result_json_cannot_hold_fails_the_attempt_with_a_payload_error(
-    app: Conveyor, value: object
-) -> None:
+UNSTORABLE = [{1, 2}, float("nan"), b"x", {1: "a"}]
+
+
+def test_a_result_json_cannot_hold_fails_the_attempt_with_a_payload_error(app: Conveyor) -> None:
     @app.job
-    def give() -> object:
-        return value
+    def give(i: int) -> object:
+        return UNSTORABLE[i]
 
-    handle = give().run_now()
+    handles = [give(i).run_now() for i in range(len(UNSTORABLE))]
     run_until_idle(app)
-    record = app.get_job(handle.id)
-    assert record is not None and record.state == "failed"
-    assert record.error["type"] == "PayloadError"  # type: ignore[index]
-    assert "accepted" in record.error["message"]  # type: ignore[index]
+    for handle in handles:
+        record = app.get_job(handle.id)
+        assert record is not None and record.state == "failed"
+        assert record.error["type"] == "PayloadError"  # type: ignore[index]
+        assert "accepted" in record.error["message"]  # type: ignore[index]
 
 
 def test_history_and_times_of_a_retried_job_are_aware_utc(app: Conveyor) -> None:
