@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from conveyor import Conveyor, is_internal
+from conveyor import Conveyor, Retry, is_internal
 from conveyor.testing import FakeClock, run_until_idle
 
 START = datetime(2030, 1, 4, 8, 7, tzinfo=UTC)
@@ -210,3 +210,70 @@ def test_background_fetch_refuses_other_schemes(app: Conveyor) -> None:
         record = app.get_job(handle.id)
         assert record is not None and record.state == "failed"
         assert "http" in record.error["message"]
+
+
+def test_a_task_retries_per_its_policy_while_the_run_waits(app: Conveyor) -> None:
+    tries: list[int] = []
+
+    def flaky(x: int) -> int:
+        tries.append(x)
+        if len(tries) < 3:
+            raise RuntimeError(f"try {len(tries)}")
+        return x * 2
+
+    @app.job
+    async def patient(io: Any) -> int:
+        return await io.task("flaky-ü", flaky, 21, retry=Retry(retries=3, wait=60))  # type: ignore[no-any-return]
+
+    with FakeClock(app, start=START) as clock:
+        handle = patient().run_now()
+        for expected_due in (START + timedelta(minutes=1), START + timedelta(minutes=2)):
+            run_until_idle(app, clock)
+            record = app.get_job(handle.id)
+            assert record is not None and record.state == "waiting"
+            assert record.run_at == expected_due
+            clock.advance(1, "minute")
+        run_until_idle(app, clock)
+    assert handle.result(timeout=5) == 42 and len(tries) == 3
+    assert app.get_job(handle.id).attempts == 1  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(("key", "retry"), [("", None), (5, None), ("k", "x"), ("k", -1)])
+def test_a_bad_task_key_or_retry_fails_the_run_saying_why(app: Conveyor, key: object,
+                                                          retry: object) -> None:
+    @app.job
+    async def bad(io: Any) -> object:
+        return await io.task(key, str, 1, retry=retry)
+
+    handle = bad().run_now()
+    run_until_idle(app)
+    record = app.get_job(handle.id)
+    assert record is not None and record.state == "failed"
+    assert ("key" if retry is None else "etr") in record.error["message"]
+
+
+def test_a_waiting_run_resumes_in_another_app_after_a_restart(
+    app: Conveyor, open_app: Callable[..., Conveyor]
+) -> None:
+    calls: list[str] = []
+
+    def define(where: Conveyor) -> Any:
+        @where.job("durable-x")
+        async def durable_x(io: Any, ctx: Any) -> list[object]:
+            first = await io.task("one", lambda: calls.append("one") or 1)
+            await io.wait("nap", 1, "day")
+            second = await io.task("two", lambda: calls.append("two") or 2)
+            return [first, second, ctx.attempt]
+        return durable_x
+
+    with FakeClock(app, start=START):
+        handle = define(app)().run_now()
+        run_until_idle(app)
+        assert app.get_job(handle.id).state == "waiting"  # type: ignore[union-attr]
+    app.close()
+    later = open_app()
+    define(later)
+    with FakeClock(later, start=START + timedelta(days=1)) as clock:
+        run_until_idle(later, clock)
+    assert later.get_job(handle.id).result == [1, 2, 1]  # type: ignore[union-attr]
+    assert calls == ["one", "two"]
