@@ -123,7 +123,7 @@ def summary(record: JobRecord) -> str:
         message = redact_text(record.progress_message or "")
         return f"{record.progress * 100:.0f}% {message}".strip()
     if record.state == "completed" and record.result is not None:
-        return json.dumps(redact(record.result))
+        return json.dumps(redact(record.result), ensure_ascii=False)
     return ""
 
 
@@ -206,7 +206,7 @@ def show_record(out: Console, record: JobRecord, steps: list[Step] | None = None
         elif f.name == "progress" and value is not None:
             text = f"{value * 100:.0f}%"
         elif isinstance(value, (dict, list)) or f.name == "result":
-            text = json.dumps(value)
+            text = json.dumps(value, ensure_ascii=False)
         else:
             text = "-" if value is None else str(value)
         fields.add_row(f.name, Text(text))
@@ -250,4 +250,5 @@ def show_steps(out: Console, steps: list[Step]) -> None:
         elif step.kind == "log" and isinstance(step.input, dict):
             out.print(Text(f"     {redact(step.input.get('message', ''))}"))
         elif step.output is not None:
-            out.print(Text(f"     → {json.dumps(redact(step.output), default=str)[:200]}"))
+            output = json.dumps(redact(step.output), default=str, ensure_ascii=False)
+            out.print(Text(f"     → {output[:200]}"))

@@ -151,3 +151,14 @@ def test_cancel_and_retry_take_several_ids(cli: Cli) -> None:
     assert cli("worker", "--burst").exit_code == 0
     results = sorted(row["result"] for row in _json_lines(cli("runs", "--json").stdout))
     assert results == [0, 1, 2]
+
+
+def test_human_output_shows_unicode_values_as_typed(cli: Cli) -> None:
+    cli("migrate")
+    cli("run", "ünï job", "--payload", '{"café": "☕ ✓"}')
+    assert cli("worker", "--burst").exit_code == 0
+
+    table, shown = cli("runs").stdout, cli("show", "1").stdout
+
+    assert '{"café": "☕ ✓"}' in table and "\\u" not in table
+    assert '{"café": "☕ ✓"}' in shown and "\\u" not in shown
