@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from typing import TYPE_CHECKING
+from urllib.parse import quote, unquote
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -17,6 +18,8 @@ if TYPE_CHECKING:
 # Site-absolute URLs in the dashboard's HTML (attributes its templates write).
 _BAD_PREFIX = re.compile(r"[?#\s\x00-\x1f\x7f]|://")
 _LINK = re.compile(rb'(\s(?:href|src|action|hx-get|hx-post)=")/(?!/)')
+# What a URL path keeps as it is (RFC 3986 pchar and "/"); the rest is percent-encoded.
+_PATH_SAFE = "/!$&'()*+,;=:@-._~"
 
 
 class PrefixApp:
@@ -33,7 +36,8 @@ class PrefixApp:
         if prefix and not prefix.startswith("/"):
             prefix = "/" + prefix
         self.inner = inner
-        self.prefix = prefix.rstrip("/")
+        # Matched against the request's decoded path; written percent-encoded in URLs.
+        self.prefix = unquote(prefix).rstrip("/")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
@@ -49,9 +53,14 @@ class PrefixApp:
         if not base:
             await self.inner(scope, receive, send)
             return
-        inner_scope = dict(scope, path=path or "/", raw_path=(path or "/").encode(),
-                           root_path="", **{MOUNTED_AT: base})
-        await self.inner(inner_scope, receive, _rewriting(send, base.encode()))
+        url = _quoted(base)  # a header or link holds no raw "â"
+        inner_scope = dict(scope, path=path or "/", raw_path=_quoted(path or "/").encode(),
+                           root_path="", **{MOUNTED_AT: url})
+        await self.inner(inner_scope, receive, _rewriting(send, url.encode()))
+
+
+def _quoted(path: str) -> str:
+    return quote(path, safe=_PATH_SAFE, errors="surrogatepass")
 
 
 _COOKIE_ROOT = re.compile(rb"(?i)(;\s*path=)/(?=;|$)")

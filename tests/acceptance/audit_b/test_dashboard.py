@@ -155,3 +155,26 @@ def test_queue_and_job_pause_through_the_api(app: Conveyor, client: TestClient) 
     assert app.paused_jobs() == ["add"]
     app.run_worker(burst=True)
     assert app.get_job(held.id).state == "completed"
+
+
+@pytest.mark.parametrize("prefix", ["/tâches", "/t%C3%A2ches"])
+def test_mounted_under_a_non_ascii_prefix(app: Conveyor, prefix: str) -> None:
+    from starlette.applications import Starlette
+    from starlette.routing import Mount
+
+    @app.job
+    def echo(payload: Any = None) -> Any:
+        return payload
+
+    web = Starlette(routes=[Mount("/tâches", app=app.asgi(token="s3cret", prefix=prefix))])
+    with TestClient(web, base_url="http://127.0.0.1") as http:
+        redirect = http.get("/t%C3%A2ches/runs", follow_redirects=False)
+        assert redirect.status_code in (302, 303, 307)
+        assert redirect.headers["location"].startswith("/t%C3%A2ches/")
+        login = http.get(redirect.headers["location"])
+        assert login.status_code == 200 and 'action="/t%C3%A2ches/' in login.text
+        api = http.get("/t%C3%A2ches/api/runs", headers={"Authorization": "Bearer s3cret"})
+        assert api.status_code == 200 and api.json()["runs"] == []
+        spec = http.get("/t%C3%A2ches/api/openapi.json",
+                        headers={"Authorization": "Bearer s3cret"}).json()
+        assert spec["servers"] == [{"url": "/t%C3%A2ches"}]
