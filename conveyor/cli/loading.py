@@ -183,9 +183,9 @@ def find_app(module: ModuleType, attr: str | None, target: str) -> Conveyor:
                 raise AppNotFound(f"app {target!r} has no attribute {attr!r}{hint}")
             value = getattr(value, part)
         if not isinstance(value, Conveyor):
-            raise AppNotFound(
-                f"{target}:{attr} is a {type(value).__name__}, not a conveyor.Conveyor app"
-            )
+            kind = type(value).__name__
+            article = "an" if kind[:1].lower() in "aeiou" else "a"
+            raise AppNotFound(f"{target}:{attr} is {article} {kind}, not a conveyor.Conveyor app")
         return value
     apps = _apps_in(module)
     if not apps:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -162,3 +163,33 @@ def test_human_output_shows_unicode_values_as_typed(cli: Cli) -> None:
 
     assert '{"café": "☕ ✓"}' in table and "\\u" not in table
     assert '{"café": "☕ ✓"}' in shown and "\\u" not in shown
+
+
+@pytest.mark.parametrize("attr, words", [("", None), (":app", None), (":holder.app", None),
+                                         (":notapp", "is an int"), (":nope", "nope")])
+def test_app_as_module_attr_is_imported_from_the_current_directory(
+        tmp_path: Path, url: str, monkeypatch: pytest.MonkeyPatch, attr: str,
+        words: str | None) -> None:
+    import sys
+
+    from click.testing import CliRunner
+
+    from conveyor.cli import main
+
+    module = f"audit_b_jobs_{abs(hash((str(tmp_path), attr)))}"
+    (tmp_path / f"{module}.py").write_text(
+        "from conveyor import Conveyor\napp = Conveyor()\nnotapp = 5\n"
+        "class Holder: pass\nholder = Holder()\nholder.app = app\n"
+        "@app.job('hëllo')\ndef hello():\n    return 'hi'\n")
+    Conveyor(url).close()  # the store exists: jobs is read-only
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    monkeypatch.setattr(sys, "modules", dict(sys.modules))
+    result = CliRunner().invoke(main, ["--app", module + attr, "--url", url, "jobs", "--json"],
+                                env={"CONVEYOR_APP": None, "CONVEYOR_URL": None})
+
+    if words is None:
+        assert result.exit_code == 0, result.output
+        assert [row["id"] for row in _json_lines(result.stdout)] == ["hëllo"]
+    else:
+        assert words in one_error_line(result)
