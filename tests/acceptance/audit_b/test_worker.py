@@ -119,3 +119,42 @@ def test_run_worker_async_in_burst_mode(app: Conveyor) -> None:
         return [await h.wait(timeout=5) for h in handles]
 
     assert asyncio.run(main()) == [0, -1, 2**40]
+
+
+def test_burst_returns_past_work_held_by_a_concurrency_limit_another_worker_uses(
+        app: Conveyor, open_app: Any) -> None:
+    import threading
+    import time
+
+    release = threading.Event()
+
+    def define(target: Conveyor) -> Any:
+        @target.job("ünï-slot", concurrency=1)
+        def one_at_a_time(n: int) -> int:
+            if n == 0:
+                assert release.wait(60)
+            return n
+
+        return one_at_a_time
+
+    slot = define(app)
+    other = open_app()
+    define(other)
+    holder = slot(0).run_now()
+    elsewhere = threading.Thread(target=other.run_worker, kwargs={"burst": True})
+    elsewhere.start()
+    try:
+        deadline = time.monotonic() + 30
+        while app.get_job(holder.id).state != "running":
+            assert time.monotonic() < deadline, "the other worker never started the job"
+            time.sleep(0.01)
+        waiting = slot(1).run_now()
+
+        app.run_worker(burst=True)  # returns: the only due job is held by the limit
+
+        assert app.get_job(waiting.id).state == "queued"
+    finally:
+        release.set()
+        elsewhere.join(60)
+    app.run_worker(burst=True)
+    assert [app.get_job(h.id).result for h in (holder, waiting)] == [0, 1]
