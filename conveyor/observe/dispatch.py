@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, cast
 
 from conveyor.observe import Ended, metrics, tracing
+from conveyor.observe.safely import tell_batch, tell_each
 
 if TYPE_CHECKING:
     from conveyor.observe import InlineObserver, ObservedApp, Observer, WorkerObserver
@@ -17,9 +18,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("conveyor.worker")
 
 Call = Callable[["WorkerObserver"], Awaitable[None]]
-# What an observer may raise and is logged for: asyncio would carry KeyboardInterrupt and
-# SystemExit out of the worker's loop, stopping it with every lease it holds.
-_OBSERVER_ERRORS = (Exception, KeyboardInterrupt, SystemExit)
 
 
 class Dispatch:
@@ -68,17 +66,9 @@ class Dispatch:
                 continue
             many = getattr(inline, "started_all", None)
             if many is not None:
-                try:
-                    many(jobs)
-                except _OBSERVER_ERRORS:
-                    log.exception("observer %r failed for jobs %s", inline,
-                                  ", ".join(str(job.id) for job in jobs))
-                continue
-            for job in jobs:
-                try:
-                    inline.started_now(job)
-                except _OBSERVER_ERRORS:
-                    log.exception("observer %r failed for job %s", inline, job.id)
+                tell_batch(inline, many, jobs, lambda: jobs)
+            else:
+                tell_each(inline, inline.started_now, zip(jobs, strict=True))
         if self._async:
             observers = self._watching("started")
             if observers:
@@ -98,17 +88,9 @@ class Dispatch:
         for inline in self._inline:
             many = getattr(inline, "finished_all", None)
             if many is not None:
-                try:
-                    many(ended)
-                except _OBSERVER_ERRORS:
-                    log.exception("observer %r failed for jobs %s", inline,
-                                  ", ".join(str(job.id) for job, _, _ in ended))
-                continue
-            for job, outcome, error in ended:
-                try:
-                    inline.finished_now(job, outcome, error)
-                except _OBSERVER_ERRORS:
-                    log.exception("observer %r failed for job %s", inline, job.id)
+                tell_batch(inline, many, ended, lambda: (job for job, _, _ in ended))
+            else:
+                tell_each(inline, inline.finished_now, ended)
         if self._async:
             observers = self._watching("finished")
             if observers:

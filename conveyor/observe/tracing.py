@@ -12,15 +12,15 @@ from __future__ import annotations
 
 import contextlib
 import json
-import logging
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
+
+from conveyor.observe.safely import tell_each
 
 if TYPE_CHECKING:
     from conveyor.observe import Ended, ObservedApp
     from conveyor.stores.base import ClaimedJob, NewJob, Outcome
 
-log = logging.getLogger("conveyor.worker")
 _available: bool | None = None
 _trace: Any = None  # the opentelemetry.trace module, once imported
 TRACER = "conveyor"
@@ -117,22 +117,12 @@ class TracingObserver:
 
     def started_all(self, jobs: Sequence[ClaimedJob]) -> None:
         """``started_now`` for a claim's jobs (whether tracing is on: asked once)."""
-        if not enabled():
-            return
-        for job in jobs:
-            try:
-                self._start(job)
-            except Exception:
-                log.exception("observer %r failed for job %s", self, job.id)
+        if enabled():
+            tell_each(self, self._start, zip(jobs, strict=True))
 
     def finished_all(self, ended: Sequence[Ended]) -> None:
-        if not self.spans:
-            return
-        for job, outcome, error in ended:
-            try:
-                self.finished_now(job, outcome, error)
-            except Exception:
-                log.exception("observer %r failed for job %s", self, job.id)
+        if self.spans:
+            tell_each(self, self.finished_now, ended)
 
     def _start(self, job: ClaimedJob) -> None:
         from opentelemetry import propagate, trace

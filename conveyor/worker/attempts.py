@@ -73,6 +73,65 @@ class Attempts:
             self.settled.set()
         return withdrawn
 
+    async def gather(self, stopping: Callable[[], bool]) -> None:
+        """While a limit holds work back, outcomes go with the claim of the slots they
+        free: wait a little (``Sizing.gather``) for this worker's other held jobs to
+        finish, so one transaction stores them all and claims as many, instead of freeing
+        slots a few at a time (each outcome stored alone hands its slot to whichever
+        worker claims next, and each claim is then of a few jobs)."""
+        deadline = time.monotonic() + self.sizing.gather()
+        while self.active and not stopping():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            try:
+                await asyncio.wait_for(self.flushed.wait(), left)
+            except TimeoutError:
+                return
+            self.flushed.clear()
+
+    def withdraw_unstarted(self) -> list[ClaimedJob]:
+        """The worker stops: the jobs claimed ahead never start (observers never heard of
+        them); returned, to be released."""
+        unstarted = self.slots.withdraw()
+        for job in unstarted:
+            self.active.pop(job.id, None)
+        return unstarted
+
+    async def finish_running(self, grace: float, hurry: asyncio.Event) -> bool:
+        """The worker stops: wait up to ``grace`` seconds (or until ``hurry`` is set) for
+        the running attempts to end. Returns whether the wait was cancelled (a second
+        signal): the caller releases the running jobs now, then ends cancelled."""
+        if not self.active:
+            return False
+        log.info("waiting up to %g s for %s", grace,
+                 report.count_jobs(len(self.active), "running"))
+        all_done = asyncio.ensure_future(self._settle())
+        hurried = asyncio.ensure_future(hurry.wait())
+        cancelled = False
+        try:
+            await asyncio.wait([all_done, hurried], timeout=grace or 0.001,
+                               return_when=asyncio.FIRST_COMPLETED)
+        except asyncio.CancelledError:
+            cancelled = True
+        all_done.cancel()  # stops waiting; the job tasks themselves are not cancelled
+        hurried.cancel()
+        return cancelled
+
+    async def _settle(self) -> None:
+        while self.active:
+            self.settled.clear()
+            await self.settled.wait()
+
+    def release_running(self) -> dict[int, int]:
+        """The worker stops past its grace period: abandon the attempts still running
+        (as "released") and close the lane; returns their leases (id -> token)."""
+        leftover = {i: job.token for i, (job, _) in self.active.items()}
+        for job_id in leftover:
+            self.abandon(job_id, self.active[job_id][1], "released")
+        self.lane.close()
+        return leftover
+
     def _dispatch(self) -> None:
         taken = self.slots.take()
         if taken:

@@ -1,13 +1,17 @@
 """Running the worker's coroutine to its end from synchronous code, whether or not an
-event loop already runs in the calling thread."""
+event loop already runs in the calling thread, and the signals that stop it."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
+import signal
 import threading
 from collections.abc import Callable, Coroutine
 from typing import Any
 
+log = logging.getLogger("conveyor.worker")
 Run = Callable[..., Coroutine[Any, Any, None]]
 
 
@@ -81,3 +85,26 @@ def run_on_new_loop(main: Coroutine[Any, Any, None],
         finally:
             asyncio.set_event_loop(None)
             loop.close()
+
+
+def install_signals(loop: asyncio.AbstractEventLoop, stop: Callable[[bool], None],
+                    stopping: Callable[[], bool], supervised: bool) -> None:
+    """SIGTERM/SIGINT ``stop`` gracefully (``stop(False)``), a second one at once
+    (``stop(True)``). A ``supervised`` worker gets its stop signal twice (systemd signals
+    every process of the unit, the supervisor forwards its own): there SIGTERM/SIGINT only
+    stop gracefully, and the supervisor's SIGUSR1 (its own second signal) stops at once."""
+    def on_signal() -> None:
+        if stopping() and not supervised:
+            now()
+        stop(False)
+
+    def now() -> None:
+        log.warning("second signal: stopping now")
+        stop(True)  # cuts short a grace period already being waited out
+
+    handlers = {signal.SIGTERM: on_signal, signal.SIGINT: on_signal}
+    if supervised and hasattr(signal, "SIGUSR1"):
+        handlers[signal.SIGUSR1] = now
+    for sig, handler in handlers.items():
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, handler)

@@ -90,6 +90,12 @@ def finished_all(ended: Sequence[tuple[ClaimedJob, Outcome, object]]) -> None:
         finished(job, outcome)
 
 
+def count_jobs(count: int, adjective: str = "") -> str:
+    """``1 running job``, ``2 running jobs``."""
+    words = f"{adjective} job" if adjective else "job"
+    return f"{count} {words}{'' if count == 1 else 's'}"
+
+
 def _error(text: str | None) -> str:
     if not text:
         return "no error recorded"

@@ -8,41 +8,46 @@ import contextlib
 import logging
 import threading
 import time
-from typing import TYPE_CHECKING
+from collections.abc import Callable
 
-if TYPE_CHECKING:
-    from conveyor.host import Host
+from conveyor.stores.base import Store
 
 log = logging.getLogger("conveyor.worker")
 
 
-class WatchMixin:
-    """The ``conveyor-watch`` thread of :class:`~conveyor.worker.loop.Worker`."""
+class ChangeWatch:
+    """The ``conveyor-watch`` thread of a worker, and the wake-up reasons it shares with
+    the worker's loop (which sets ``changed`` and ``written`` for its own writes too)."""
 
-    app: Host
-    stopping: bool
-    loop: asyncio.AbstractEventLoop
-    wake: asyncio.Event
-    hungry: threading.Event
-    _changed: bool  # jobs were stored (a precise waiter: LISTEN, this process)
-    _written: bool  # something was written (SQLite data_version): peek before claiming
-    watching = False  # the watcher is listening: an idle worker polls slowly
-    precise_watch = True  # its wake-ups mean new work (not any write)
+    def __init__(self, stopping: Callable[[], bool]) -> None:
+        self.stopping = stopping
+        # Set while the last claim found less than it asked for: the thread only listens
+        # for new work then (a busy worker claims again anyway).
+        self.hungry = threading.Event()
+        self.watching = False  # the thread is listening: an idle worker polls slowly
+        self.precise = True  # its wake-ups mean new work (not any write)
+        self.changed = False  # jobs were stored (a precise waiter: LISTEN, this process)
+        self.written = False  # something was written (SQLite data_version): peek first
 
-    def _watch(self) -> None:
-        """Thread: wake the loop when another process stores work."""
+    def start(self, store: Store, loop: asyncio.AbstractEventLoop, wake: asyncio.Event) -> None:
+        """Start the thread: it listens on a clone of ``store`` and sets ``wake`` on
+        ``loop`` when another process stores work."""
+        threading.Thread(target=self._watch, args=(store, loop, wake), name="conveyor-watch",
+                         daemon=True).start()
+
+    def _watch(self, store: Store, loop: asyncio.AbstractEventLoop, wake: asyncio.Event) -> None:
         try:
-            waiter = self.app.store.clone().open_waiter()
+            waiter = store.clone().open_waiter()
         except Exception:  # the loop polls anyway
             log.exception("change notifications unavailable; polling only")
             return
-        self.precise_watch = getattr(waiter, "precise", True)  # a store's own may lack it
+        self.precise = getattr(waiter, "precise", True)  # a store's own may lack it
         try:
             # Jobs stored before it listened sent no wake-up it could hear: look once.
-            self.watching = self._changed = True
+            self.watching = self.changed = True
             with contextlib.suppress(RuntimeError):  # the worker stopped meanwhile
-                self.loop.call_soon_threadsafe(self.wake.set)
-            while not self.stopping:
+                loop.call_soon_threadsafe(wake.set)
+            while not self.stopping():
                 if not self.hungry.wait(0.5):
                     continue
                 try:
@@ -53,13 +58,13 @@ class WatchMixin:
                     log.warning("change notifications interrupted; polling", exc_info=True)
                     time.sleep(1.0)
                     continue
-                if changed and not self.stopping:
+                if changed and not self.stopping():
                     self.hungry.clear()
-                    if self.precise_watch:
-                        self._changed = True
+                    if self.precise:
+                        self.changed = True
                     else:
-                        self._written = True
-                    self.loop.call_soon_threadsafe(self.wake.set)
+                        self.written = True
+                    loop.call_soon_threadsafe(wake.set)
         finally:
             self.watching = False
             with contextlib.suppress(Exception):

@@ -22,4 +22,4 @@ def claim_ahead_surely(monkeypatch: pytest.MonkeyPatch, patience: float = 2.0) -
     can make warm-up jobs miss the 'quick' mark), and give back jobs claimed ahead only
     after ``patience`` seconds unstarted, so a test can see them held first."""
     monkeypatch.setattr("conveyor.worker.claims.QUICK", 60.0)
-    monkeypatch.setattr("conveyor.worker.loop.AHEAD_PATIENCE", patience)
+    monkeypatch.setattr("conveyor.worker.ahead.AHEAD_PATIENCE", patience)
