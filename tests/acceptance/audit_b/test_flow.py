@@ -118,3 +118,42 @@ def test_pause_without_a_valid_target_is_refused(sqlite_app: Conveyor, call: Any
     with pytest.raises((ValueError, LookupError)) as caught:
         call(sqlite_app)
     assert str(caught.value)
+
+
+def test_concurrency_per_key_holds_across_two_workers(app: Conveyor, open_app: Any) -> None:
+    import threading
+    import time
+
+    lock = threading.Lock()
+    running: dict[str, int] = {}
+    most: dict[str, int] = {}
+
+    def define(target: Conveyor) -> Any:
+        @target.job("clé ✓", concurrency=1, concurrency_key="shop")
+        def per_shop(payload: Any) -> str:
+            shop = payload["shop"]
+            with lock:
+                running[shop] = running.get(shop, 0) + 1
+                most[shop] = max(most.get(shop, 0), running[shop])
+            time.sleep(0.02)  # overlap if the store let two attempts of one shop start
+            with lock:
+                running[shop] -= 1
+            return str(shop)
+
+        return per_shop
+
+    job = define(app)
+    second = open_app()
+    define(second)
+    handles = [job({"shop": shop}).run_now() for shop in ("α", "β", "α", "β", "α", "β")]
+
+    threads = [threading.Thread(target=a.run_worker, kwargs={"concurrency": 4, "burst": True})
+               for a in (app, second)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    app.run_worker(burst=True)  # whatever a worker left as held back
+
+    assert [h.result(timeout=5) for h in handles] == ["α", "β"] * 3
+    assert most == {"α": 1, "β": 1}
