@@ -178,3 +178,35 @@ def test_mounted_under_a_non_ascii_prefix(app: Conveyor, prefix: str) -> None:
         spec = http.get("/t%C3%A2ches/api/openapi.json",
                         headers={"Authorization": "Bearer s3cret"}).json()
         assert spec["servers"] == [{"url": "/t%C3%A2ches"}]
+
+
+def test_sign_in_then_the_run_now_form_takes_payload_args_or_kwargs(app: Conveyor) -> None:
+    import re
+
+    @app.job("ädd")
+    def add(a: int, b: int = 0) -> int:
+        return a + b
+
+    with TestClient(app.asgi(token="s3cret"), base_url="http://127.0.0.1") as http:
+        form = http.get("/login").text
+        csrf = re.search(r'name="csrf_token" value="([^"]+)"', form).group(1)  # type: ignore[union-attr]
+        signed = http.post("/login", data={"token": "s3cret", "csrf_token": csrf, "next": "/"},
+                           follow_redirects=False)
+        cookie = signed.headers["set-cookie"].lower()
+        assert "httponly" in cookie and "samesite" in cookie
+        page = http.get(f"/jobs/{_slug(http, 'ädd')}")
+        csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
+        action = re.search(r'<form[^>]*action="([^"]+/run)"', page.text).group(1)  # type: ignore[union-attr]
+
+        for fields in ({"kwargs": '{"a": 2, "b": 3}'}, {"args": "[-1, 1]"}, {"payload": "0"}):
+            posted = http.post(action, data={**fields, "csrf_token": csrf},
+                               follow_redirects=False)
+            assert posted.status_code == 303, posted.text
+        bad = http.post(action, data={"args": "{oops", "csrf_token": csrf})
+        assert bad.status_code == 400 and "args" in bad.text
+        assert http.post(action, data={"args": "[1]"}).status_code == 403
+        assert http.post(action, data={"args": "[1]", "csrf_token": csrf},
+                         headers={"Origin": "https://evil.example"}).status_code == 403
+
+    app.run_worker(burst=True)
+    assert sorted(r.result for r in app.jobs_list()) == [0, 0, 5]
