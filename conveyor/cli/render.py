@@ -100,14 +100,31 @@ def jobs_table(definitions: list[JobDefinition], paused: set[str] | None = None)
 
 def job_json(d: JobDefinition, schedule: ScheduleRecord | None = None) -> dict[str, Any]:
     """A definition as JSON-ready data: the columns of :func:`jobs_table`, and for a
-    job with a stored schedule whether it is paused and its next fire time."""
+    scheduled job whether it is paused and its next fire time (as stored, else as its
+    trigger reads before a worker stores it)."""
+    if schedule is not None:
+        upcoming = schedule.next[0] if schedule.next else None
+    else:
+        upcoming = _predicted(d.trigger)
     return {
         "id": d.id, "name": d.display_name, "version": d.version, "queue": d.options.queue,
         "priority": d.options.priority, "retry": retry_text(d.options.retry),
         "trigger": None if d.trigger is None else trigger_text(d.trigger),
         "paused": bool(schedule and schedule.paused),
-        "next": iso(schedule.next[0]) if schedule and schedule.next else None,
+        "next": iso(upcoming) if upcoming is not None else None,
     }
+
+
+def _predicted(trigger: Any) -> datetime | None:
+    """The next fire time a schedule trigger reads (None for other triggers)."""
+    upcoming = getattr(getattr(trigger, "schedule", trigger), "next", None)
+    if not callable(upcoming):
+        return None
+    try:
+        times = upcoming(count=1)
+    except Exception:  # a trigger that cannot tell leaves "next" empty, never fails jobs
+        return None
+    return times[0] if times and isinstance(times[0], datetime) else None
 
 
 def state(value: str) -> Text:

@@ -193,3 +193,30 @@ def test_app_as_module_attr_is_imported_from_the_current_directory(
         assert [row["id"] for row in _json_lines(result.stdout)] == ["hëllo"]
     else:
         assert words in one_error_line(result)
+
+
+def test_jobs_shows_the_next_fire_time_before_and_after_a_worker_stores_it(
+        tmp_path: Path, url: str) -> None:
+    from click.testing import CliRunner
+
+    from conveyor.cli import main
+
+    path = tmp_path / "scheduled.py"
+    path.write_text("from conveyor import Conveyor\napp = Conveyor(timezone='Asia/Kolkata')\n"
+                    "@app.job('dáily', trigger=app.schedule('every day at 9:30 am'))\n"
+                    "def daily():\n    return 1\n")
+    env = {"CONVEYOR_APP": str(path), "CONVEYOR_URL": url}
+
+    def jobs_next() -> str:
+        result = CliRunner().invoke(main, ["jobs", "--json"], env=env)
+        assert result.exit_code == 0, result.output
+        [row] = _json_lines(result.stdout)
+        return str(row["next"])
+
+    assert CliRunner().invoke(main, ["migrate"], env=env).exit_code == 0
+    before = jobs_next()
+    assert CliRunner().invoke(main, ["worker", "--burst"], env=env).exit_code == 0
+
+    assert jobs_next() == before
+    due = _assert_utc_iso(before)
+    assert (due.hour, due.minute) == (4, 0)  # 09:30 in Asia/Kolkata
