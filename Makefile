@@ -25,14 +25,14 @@ run: $(BIN)/python
 	$(BIN)/conveyor dashboard $(DEMO) --host $(HOST) --port $(PORT)
 
 # Two phases. Most tests wait (on workers, leases, subprocesses) more than they compute,
-# so they run on XDIST pytest-xdist workers; the multi-process tests (marked slow, hence
-# serial: the kill -9 churn misses its deadlines when another test process shares two
-# cores) then run alone. PYTEST_ARGS="-k cli" runs a part (a phase left with no test is
-# fine); XDIST=0 runs the first phase in one process too. Four workers on two cores: the
-# first phase waits more than it computes (its test processes use about half a core each;
-# 3m30s against 4m35s with two workers once, and the acceptance and shipped conformance
-# tests 400 s against 489 s with three, on one loaded machine).
+# so they run on XDIST pytest-xdist workers: four on two cores, as each uses about half a
+# core (3m30s against 4m35s with two once). The multi-process tests (marked slow, hence
+# serial: their kill -9 churn misses deadlines among four busy test processes) then run
+# on SERIAL_XDIST workers, one per core: they keep a core busy 17% of the time (335 s in
+# one process, 165-190 s in two, on a loaded machine). PYTEST_ARGS="-k cli" runs a part
+# (a phase left with no test is fine); XDIST=0 SERIAL_XDIST=0 runs each in one process.
 XDIST ?= 4
+SERIAL_XDIST ?= 2
 # Bytecode caches on (some machines set PYTHONDONTWRITEBYTECODE): without them every xdist
 # worker rewrites and compiles all the test modules, and every conveyor subprocess a test
 # starts compiles the package again (a quarter of the CPU time of tests/cli).
@@ -42,7 +42,7 @@ test: $(BIN)/python
 	@$(MAKE) --no-print-directory postgres chromium lint
 	@$(BIN)/pytest -q -p no:cacheprovider -n $(XDIST) --dist loadgroup -m "not serial" \
 	  $(PYTEST_ARGS); parallel=$$?; \
-	$(BIN)/pytest -q -p no:cacheprovider -m serial $(PYTEST_ARGS); serial=$$?; \
+	$(BIN)/pytest -q -p no:cacheprovider -n $(SERIAL_XDIST) -m serial $(PYTEST_ARGS); serial=$$?; \
 	for code in $$parallel $$serial; do [ $$code = 0 ] || [ $$code = 5 ] || exit $$code; done; \
 	[ "$$parallel$$serial" != 55 ] || { echo "no test selected"; exit 5; }
 

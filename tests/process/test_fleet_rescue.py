@@ -57,8 +57,10 @@ def test_two_survivors_rescue_each_run_of_a_killed_worker_once_within_the_limit(
     assert peak(spans) <= 2  # the dead worker's runs counted until they ended
     for handle in handles:
         record = fleet.app.get_job(handle.id)
-        reruns = len(by_job(runs)[handle.id]) - 1  # cut short by the kill, or unrecorded
-        assert record.attempts == 1 + reruns, (record.history, by_job(runs)[handle.id])
+        # A run the victim had claimed (ahead) but not yet recorded when killed is an
+        # attempt without an execution: at most one more attempt than recorded runs.
+        recorded = len(by_job(runs)[handle.id])
+        assert recorded <= record.attempts <= recorded + 1, (record.history, recorded)
         assert len(record.history) == record.attempts
 
 
