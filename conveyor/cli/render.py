@@ -175,7 +175,7 @@ def runs_table(records: list[JobRecord], width: int) -> Table:
     for i, record in enumerate(records):
         cells: list[str | Text] = [cells[i] for cells in columns.values()]
         cells[2] = state(record.state)
-        table.add_row(*cells, summary(record))
+        table.add_row(*cells, " ".join(summary(record).split()))  # one line per run
     return table
 
 

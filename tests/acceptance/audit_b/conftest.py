@@ -30,6 +30,10 @@ APP_SOURCE = textwrap.dedent(
     @app.job
     def broken():
         raise Fail("nope ✗")
+
+    @app.job
+    def two_lines():
+        raise ValueError("first line\\nsecond ✗ line")
     '''
 )
 Cli = Callable[..., Result]

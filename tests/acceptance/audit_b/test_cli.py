@@ -220,3 +220,17 @@ def test_jobs_shows_the_next_fire_time_before_and_after_a_worker_stores_it(
     assert jobs_next() == before
     due = _assert_utc_iso(before)
     assert (due.hour, due.minute) == (4, 0)  # 09:30 in Asia/Kolkata
+
+
+def test_runs_prints_a_multi_line_error_on_the_runs_own_line(cli: Cli) -> None:
+    cli("migrate")
+    cli("run", "two_lines", "--args", "[]")
+    assert cli("worker", "--burst").exit_code == 0
+
+    lines = cli("runs").stdout.splitlines()
+
+    [row] = [line for line in lines if "two_lines" in line]
+    assert "first line second ✗ line" in row
+    assert not any(line.strip().startswith("second") for line in lines)
+    [shown] = _json_lines(cli("show", "1", "--json").stdout)
+    assert shown["error"]["message"] == "first line\nsecond ✗ line"
