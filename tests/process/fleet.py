@@ -66,6 +66,15 @@ def start_fleet(fleet: ModuleType, url: str, tmp: Path, count: int,
     return workers
 
 
+def start_with_victim(fleet: ModuleType, url: str, tmp: Path, count: int,
+                      env: dict[str, str] | None = None, **options: object
+                      ) -> tuple[subprocess.Popen[bytes], list[subprocess.Popen[bytes]]]:
+    """A victim (a worker of VICTIM_LEASE, to be killed -9) and ``count`` survivors, all
+    started with ``env`` and ``options``."""
+    [victim] = start_fleet(fleet, url, tmp, 1, env, lease=VICTIM_LEASE, **options)
+    return victim, start_fleet(fleet, url, tmp, count, env, **options)
+
+
 def cli(url: str, tmp: Path, *args: str) -> subprocess.CompletedProcess[str]:
     """``conveyor *args --app FLEET_APP`` in a process of its own."""
     return subprocess.run(

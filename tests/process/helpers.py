@@ -10,6 +10,7 @@ import sys
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -158,3 +159,17 @@ def stop(proc: subprocess.Popen[bytes], timeout: float = 15) -> int:
     if proc.poll() is None:
         proc.terminate()
     return proc.wait(timeout)
+
+
+@contextmanager
+def running(workers: list[subprocess.Popen[bytes]], tmp: Path,
+            kill: subprocess.Popen[bytes] | None = None) -> Iterator[None]:
+    """Stop ``workers`` (SIGTERM) as the block ends, however it ends (``kill`` -9 first: a
+    victim); a block that ended well then requires each of them to have exited 0."""
+    try:
+        yield
+    finally:
+        if kill is not None:
+            kill.kill()
+        codes = [stop(w) for w in workers]
+    assert codes == [0] * len(workers), worker_logs(tmp)

@@ -16,7 +16,7 @@ from types import ModuleType
 import pytest
 
 from .fleet import VICTIM_LEASE, start_fleet
-from .helpers import executions, stop, wait_until, worker_logs
+from .helpers import executions, running, wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.serial]
 
@@ -51,13 +51,10 @@ def test_unique_finds_and_replace_cancels_for_good_the_runs_of_a_dead_worker(
     newer = fleet.child(3).run_now(key="gone", replace=True)
     assert fleet.app.get_job(replaced).state == "cancelled"
     workers = start_fleet(fleet, url, tmp_path, 2, maintenance_interval=0.1)
-    try:
+    with running(workers, tmp_path):
         assert again.result(timeout=20) == 1  # the rescue runs the found one once
         assert newer.result(timeout=20) == 3
         time.sleep(0.5)  # five maintenance passes of each worker: none may revive it
-    finally:
-        codes = [stop(w) for w in workers]
-    assert codes == [0, 0], worker_logs(tmp_path)
     assert fleet.app.count(job="child") == 3
     assert fleet.app.get_job(found).attempts == 2
     assert fleet.app.get_job(replaced).state == "cancelled"
@@ -74,7 +71,7 @@ def test_each_outcome_hook_runs_once_in_the_fleet_with_retries_and_a_rescue(
     [dead] = _kill_while_running(fleet, url, tmp_path, {})
     workers = start_fleet(fleet, url, tmp_path, 3, env=env, concurrency=4,
                           maintenance_interval=0.1)
-    try:
+    with running(workers, tmp_path):
         flaky = fleet.app.enqueue_many(fleet.flaky(n % 4) for n in range(12))
         wait_until(lambda: all(h.state in ("completed", "failed") for h in flaky)
                    and fleet.app.get_job(dead).state == "completed", 30, "every run",
@@ -82,9 +79,6 @@ def test_each_outcome_hook_runs_once_in_the_fleet_with_retries_and_a_rescue(
         wait_until(lambda: hooks.exists() and hooks.read_text().count("\n") >= 56, 10,
                    "the hooks", tmp_path)
         time.sleep(0.3)  # a duplicate would be written by now
-    finally:
-        codes = [stop(w) for w in workers]
-    assert codes == [0, 0, 0], worker_logs(tmp_path)
     heard = Counter(tuple(line.split()[:2]) for line in hooks.read_text().splitlines())
     for n, handle in enumerate(flaky):
         fails, job = n % 4, str(handle.id)

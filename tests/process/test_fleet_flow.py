@@ -11,7 +11,7 @@ from types import ModuleType
 import pytest
 
 from .fleet import cli, start_fleet
-from .helpers import assert_no_overlap, executions, peak, stop, wait_until, worker_logs
+from .helpers import assert_no_overlap, executions, peak, running, stop, wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.serial]
 
@@ -25,7 +25,7 @@ def test_a_concurrency_key_and_a_job_paused_from_the_cli_hold_across_workers(
     # Two independent checks on one fleet: one run per key at a time with keys side by
     # side, and a job paused from the command line held by every worker until resumed.
     workers = start_fleet(fleet, url, tmp_path, 3, concurrency=2)
-    try:
+    with running(workers, tmp_path):
         paused = cli(url, tmp_path, "pause", "--job", "paused_job")
         assert paused.returncode == 0, paused.stderr
         assert fleet.app.paused_jobs() == ["paused_job"]
@@ -42,9 +42,6 @@ def test_a_concurrency_key_and_a_job_paused_from_the_cli_hold_across_workers(
         assert resumed.returncode == 0, resumed.stderr
         wait_until(lambda: all(h.state == "completed" for h in held), 20,
                    "the paused jobs after resume", tmp_path)
-    finally:
-        codes = [stop(w) for w in workers]
-    assert codes == [0, 0, 0], worker_logs(tmp_path)
     every = executions(tmp_path)
     runs = [r for r in every if r.job_id in SHOPS]
     assert sorted(r.attempt for r in runs) == sorted(h.id for h in handles)  # each once
@@ -73,7 +70,7 @@ def test_a_queue_concurrency_a_queue_rate_and_a_rate_per_key_hold_across_workers
     # comes once all three run (one slow to start on a busy machine found it done: a
     # single process ran every job).
     workers = start_fleet(fleet, url, tmp_path, 3, concurrency=4)
-    try:
+    with running(workers, tmp_path):
         narrow = fleet.app.enqueue_many(
             (fleet.narrow_a if n % 2 else fleet.narrow_b)(0.1) for n in range(16))
         metered = fleet.app.enqueue_many(fleet.metered() for _ in range(45))
@@ -81,9 +78,6 @@ def test_a_queue_concurrency_a_queue_rate_and_a_rate_per_key_hold_across_workers
             fleet.metered_shop({"shop_id": shop}) for _ in range(22) for shop in ("a", "b"))
         wait_until(lambda: all(h.state == "completed" for h in narrow + metered + keyed), 30,
                    "all runs", tmp_path)
-    finally:
-        codes = [stop(w) for w in workers]
-    assert codes == [0, 0, 0], worker_logs(tmp_path)
     runs = executions(tmp_path)
     # A queue's concurrency: on the runs' own spans. Not on the stored times: PostgreSQL
     # stamps a claim with its transaction's start, and a claim that waited for another

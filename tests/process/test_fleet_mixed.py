@@ -13,8 +13,8 @@ from types import ModuleType
 
 import pytest
 
-from .fleet import VICTIM_LEASE, ran_once, start_fleet
-from .helpers import by_job, executions, peak, stop, wait_until, worker_logs
+from .fleet import ran_once, start_with_victim
+from .helpers import by_job, executions, peak, running, wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.serial]
 
@@ -24,12 +24,9 @@ def test_mixed_work_on_a_fleet_with_a_kill_9_runs_each_thing_once_within_its_lim
 ) -> None:
     fleet, app = ticking, ticking.app
     tick = {"CONVEYOR_TEST_TICK": "1"}
-    workers = [*start_fleet(fleet, url, tmp_path, 1, env=tick, lease=VICTIM_LEASE,
-                            concurrency=4, maintenance_interval=0.2),
-               *start_fleet(fleet, url, tmp_path, 2, env=tick, concurrency=4,
-                            maintenance_interval=0.2)]
-    victim = workers[0]
-    try:
+    victim, survivors = start_with_victim(fleet, url, tmp_path, 2, env=tick, concurrency=4,
+                                          maintenance_interval=0.2)
+    with running(survivors, tmp_path, kill=victim):
         plain = app.enqueue_many(fleet.nap(0.05) for _ in range(30))
         paired = app.enqueue_many(fleet.pair(0.1) for _ in range(8))
         shops = app.enqueue_many(fleet.per_shop({"shop_id": 20_000 + n % 2, "seconds": 0.05})
@@ -43,10 +40,6 @@ def test_mixed_work_on_a_fleet_with_a_kill_9_runs_each_thing_once_within_its_lim
         wait_until(lambda: all(h.state == "completed" for h in plain + paired + shops), 30,
                    "the plain, limited and keyed runs", tmp_path)
         assert [h.result(timeout=20) for h in durable] == [[10, 20, 30, 40, 50]] * 3
-    finally:
-        victim.kill()
-        codes = [stop(w) for w in workers[1:]]
-    assert codes == [0, 0], worker_logs(tmp_path)
     runs = executions(tmp_path)
     ends = {r.pid: killed_at for r in runs if r.pid == victim.pid}
     groups = by_job(runs)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 import time
 from collections import Counter
 from pathlib import Path
@@ -21,6 +22,7 @@ from .helpers import (
     by_job,
     executions,
     peak,
+    running,
     stop,
     wait_until,
     worker_logs,
@@ -34,21 +36,17 @@ def test_two_survivors_rescue_each_run_of_a_killed_worker_once_within_the_limit(
 ) -> None:
     [victim] = start_fleet(fleet, url, tmp_path, 1, lease=VICTIM_LEASE, concurrency=2)
     handles = fleet.app.enqueue_many(fleet.pair(0.3) for _ in range(10))
-    survivors: list = []
-    try:
+    survivors: list[subprocess.Popen[bytes]] = []  # started once the victim runs
+    with running(survivors, tmp_path, kill=victim):
         wait_until(lambda: len(executions(tmp_path)) >= 2, 20, "the victim's runs", tmp_path)
-        survivors = start_fleet(fleet, url, tmp_path, 2, concurrency=2,
-                                maintenance_interval=0.1)
+        survivors.extend(start_fleet(fleet, url, tmp_path, 2, concurrency=2,
+                                     maintenance_interval=0.1))
         wait_until(lambda: len(executions(tmp_path)) >= 4, 20, "more runs", tmp_path)
         os.kill(victim.pid, signal.SIGKILL)
         killed_at = time.time()
         victim.wait(5)
         wait_until(lambda: all(h.state == "completed" for h in handles), 30, "every run",
                    tmp_path)
-    finally:
-        victim.kill()
-        codes = [stop(w) for w in survivors]
-    assert codes == [0, 0], worker_logs(tmp_path)
     runs = executions(tmp_path)
     assert_no_overlap(runs, {victim.pid: killed_at})
     for job_id, group in by_job(runs).items():
@@ -68,14 +66,11 @@ def test_dependencies_finished_on_different_workers_unblock_the_dependent_once(
     fleet: ModuleType, url: str, tmp_path: Path
 ) -> None:
     workers = start_fleet(fleet, url, tmp_path, 3, concurrency=4)
-    try:
+    with running(workers, tmp_path):
         for _ in range(3):  # the last ones of each round finish at the same time
             deps = fleet.app.enqueue_many(fleet.child(n) for n in range(12))
             joined = fleet.child(99).run_now(depends_on=deps)
             assert joined.result(timeout=20) == 99
-    finally:
-        codes = [stop(w) for w in workers]
-    assert codes == [0, 0, 0], worker_logs(tmp_path)
     starts = Counter(r.job_id for r in executions(tmp_path))
     assert len(starts) == 39 and set(starts.values()) == {1}
 
@@ -89,21 +84,17 @@ def test_durable_parents_sleep_fan_out_and_resume_once_across_the_fleet_and_a_ki
     # it lingers until killed; the others take the rest of the children and the rescue.
     [slow] = start_fleet(fleet, url, tmp_path, 1, lease=VICTIM_LEASE, concurrency=6,
                          env={"CONVEYOR_TEST_LINGER": "60"})
-    workers = []
-    try:
+    workers: list[subprocess.Popen[bytes]] = []  # started once the slow one lingers
+    with running(workers, tmp_path, kill=slow):
         wait_until(lambda: sum(r.pid == slow.pid and r.job_id not in runs
                                for r in executions(tmp_path)) == 6, 20,
                    "the slow worker in six children", tmp_path)
-        workers = start_fleet(fleet, url, tmp_path, 2, concurrency=6,
-                              maintenance_interval=0.2)
+        workers.extend(start_fleet(fleet, url, tmp_path, 2, concurrency=6,
+                                   maintenance_interval=0.2))
         os.kill(slow.pid, signal.SIGKILL)
         killed_at = time.time()
         slow.wait(5)
         assert [h.result(timeout=25) for h in parents] == [15] * 4
-    finally:
-        slow.kill()
-        codes = [stop(w) for w in workers]
-    assert codes == [0, 0], worker_logs(tmp_path)
     done = executions(tmp_path)
     assert_no_overlap(done, {slow.pid: killed_at})
     for run in runs:

@@ -15,12 +15,13 @@ from types import ModuleType
 
 import pytest
 
-from .fleet import VICTIM_LEASE, cli, race, ran_once, start_fleet
+from .fleet import VICTIM_LEASE, cli, race, ran_once, start_fleet, start_with_victim
 from .helpers import (
     AT_THE_GATE,
     assert_no_overlap,
     by_job,
     executions,
+    running,
     stop,
     wait_until,
     worker_logs,
@@ -37,7 +38,7 @@ def test_a_cancel_from_another_process_stops_the_run_where_it_runs_and_frees_its
     fleet: ModuleType, url: str, tmp_path: Path
 ) -> None:
     workers = start_fleet(fleet, url, tmp_path, 2, concurrency=1, grace=1)
-    try:
+    with running(workers, tmp_path):
         first = [fleet.cancellable().run_now() for _ in range(2)]
         ids = [h.id for h in first]
         wait_until(lambda: len(set(_started_by(tmp_path, ids).values())) == 2, 20,
@@ -54,9 +55,6 @@ def test_a_cancel_from_another_process_stops_the_run_where_it_runs_and_frees_its
         assert fleet.app.cancel(second[0].id) and fleet.app.cancel(second[1].id)
         wait_until(lambda: all(h.state == "cancelled" for h in second), 10, "the cancels",
                    tmp_path)
-    finally:
-        codes = [stop(w) for w in workers]
-    assert codes == [0, 0], worker_logs(tmp_path)
     runs = executions(tmp_path)
     assert sorted(r.job_id for r in runs) == sorted(ids + more)  # none ran twice
     assert all(r.end is None for r in runs)  # stopped, not run to their end
@@ -106,12 +104,9 @@ def test_a_schedule_fires_once_per_occurrence_across_workers_and_a_kill_9(
 ) -> None:
     app = ticking.app
     env = {"CONVEYOR_TEST_TICK": "1"}
-    workers = [*start_fleet(ticking, url, tmp_path, 1, env=env, lease=VICTIM_LEASE,
-                            concurrency=2, maintenance_interval=0.2),
-               *start_fleet(ticking, url, tmp_path, 2, env=env, concurrency=2,
-                            maintenance_interval=0.2)]
-    victim = workers[0]
-    try:
+    victim, survivors = start_with_victim(ticking, url, tmp_path, 2, env=env, concurrency=2,
+                                          maintenance_interval=0.2)
+    with running(survivors, tmp_path, kill=victim):
         wait_until(lambda: len(executions(tmp_path)) >= 2, 20, "two occurrences", tmp_path)
         os.kill(victim.pid, signal.SIGKILL)
         killed_at = time.time()
@@ -119,10 +114,6 @@ def test_a_schedule_fires_once_per_occurrence_across_workers_and_a_kill_9(
         ran_before = len(executions(tmp_path))
         wait_until(lambda: len(executions(tmp_path)) >= ran_before + 3, 20,
                    "three occurrences after the kill", tmp_path)
-    finally:
-        victim.kill()
-        codes = [stop(w) for w in workers[1:]]
-    assert codes == [0, 0], worker_logs(tmp_path)
     found = app.jobs_list(schedule_id="tick", newest_first=False, limit=1000)
     runs = executions(tmp_path)
     done = {r.id for r in found if r.state == "completed"}
@@ -210,16 +201,13 @@ def test_processes_triggering_and_racing_keyed_replace_and_unique_during_the_fle
     # run a cancelled job (``child``).
     workers = start_fleet(fleet, url, tmp_path, 3, concurrency=8,
                           env={"CONVEYOR_TEST_LINGER": "0.02"})
-    try:
+    with running(workers, tmp_path):
         ids = [i for out in race(url, tmp_path, TRIGGERS, 2) for i in json.loads(out)]
         wait_until(lambda: fleet.app.count(job="nap", state="completed") == 240, 30,
                    "every job", tmp_path)
         race(url, tmp_path, DEDUPING, 3)
         wait_until(lambda: fleet.app.count(job="child", state=["queued", "running"]) == 0,
                    30, "the fleet to run what is left", tmp_path)
-    finally:
-        codes = [stop(w) for w in workers]
-    assert codes == [0, 0, 0], worker_logs(tmp_path)
     assert len(set(ids)) == 240
     ran = Counter(r.job_id for r in executions(tmp_path))
     assert {i: ran[i] for i in ids} == dict.fromkeys(ids, 1)
@@ -235,7 +223,7 @@ def test_a_cascading_cancel_stops_the_children_running_on_other_workers(
     fleet: ModuleType, url: str, tmp_path: Path
 ) -> None:
     workers = start_fleet(fleet, url, tmp_path, 2, concurrency=3, grace=1)
-    try:
+    with running(workers, tmp_path):
         parent = fleet.lingering_parent().run_now()
         wait_until(lambda: len(executions(tmp_path)) == 4
                    and len({r.pid for r in executions(tmp_path)}) == 2, 20,
@@ -248,9 +236,6 @@ def test_a_cascading_cancel_stops_the_children_running_on_other_workers(
         more = [fleet.nap(0.5).run_now() for _ in range(6)]
         wait_until(lambda: all(h.state == "completed" for h in more), 20, "six naps",
                    tmp_path)
-    finally:
-        codes = [stop(w) for w in workers]
-    assert codes == [0, 0], worker_logs(tmp_path)
     runs = executions(tmp_path)
     assert all(r.end is None for r in runs if r.job_id in children)
     naps = [r for r in runs if r.job_id in {h.id for h in more}]

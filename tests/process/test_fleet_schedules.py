@@ -13,8 +13,8 @@ from types import ModuleType
 
 import pytest
 
-from .fleet import load_fleet, start_fleet
-from .helpers import executions, stop, wait_until, worker_logs
+from .fleet import start_fleet
+from .helpers import executions, running, stop, wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.serial]
 
@@ -38,12 +38,9 @@ def test_workers_starting_together_after_downtime_run_a_missed_occurrence_once(
     _wait_past(latest + timedelta(seconds=1.1), "two fire times with no worker", tmp_path)
     before = len(executions(tmp_path))
     workers = start_fleet(ticking, url, tmp_path, 3, env=TICK, concurrency=2)
-    try:
+    with running(workers, tmp_path):
         wait_until(lambda: len(executions(tmp_path)) >= before + 2, 20,
                    "occurrences after the downtime", tmp_path)
-    finally:
-        codes = [stop(w) for w in workers]
-    assert codes == [0, 0, 0], worker_logs(tmp_path)
     found = ticking.app.jobs_list(schedule_id="tick", newest_first=False, limit=1000)
     ran = Counter(r.job_id for r in executions(tmp_path))
     assert max(ran.values()) == 1
@@ -56,57 +53,49 @@ def test_workers_starting_together_after_downtime_run_a_missed_occurrence_once(
 RUNTIME = {"type": "scheduled_at_run_time", "data": {"shop": 9}, "schedule": "every 1 second"}
 
 
+@pytest.fixture
+def runtime(fleet: ModuleType) -> ModuleType:
+    """The fleet app with the run-time schedule RUNTIME stored."""
+    fleet.app.schedule_job(**RUNTIME)
+    return fleet
+
+
 def test_cancel_jobs_ends_a_run_time_schedule_while_an_occurrence_runs_on_the_fleet(
-    url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    runtime: ModuleType, url: str, tmp_path: Path
 ) -> None:
-    fleet = next(load_fleet(url, monkeypatch))
-    try:
-        fleet.app.schedule_job(**RUNTIME)
-        workers = start_fleet(fleet, url, tmp_path, 2, env={"CONVEYOR_TEST_LINGER": "0.6"},
-                              maintenance_interval=UPKEEP)
-        try:
-            wait_until(lambda: any(r.end is None for r in executions(tmp_path)), 20,
-                       "an occurrence running", tmp_path)
-            assert fleet.app.cancel_jobs(type="scheduled_at_run_time", data={"shop": 9}) >= 1
-            wait_until(lambda: all(r.end for r in executions(tmp_path)), 10,
-                       "the running occurrence to end", tmp_path)
-            ran = len(executions(tmp_path))
-            _wait_past(datetime.now(UTC) + QUIET, "a fire time after the cancel", tmp_path)
-        finally:
-            codes = [stop(w) for w in workers]
-        assert codes == [0, 0], worker_logs(tmp_path)
-        assert len(executions(tmp_path)) == ran, "an occurrence ran after the cancel"
-        assert [s for s in fleet.app.schedules() if s.source == "runtime"] == []
-        states = {r.state for r in fleet.app.jobs_list(job="scheduled_at_run_time")}
-        assert states <= {"completed", "cancelled"}, states
-    finally:
-        fleet.app.close()
+    workers = start_fleet(runtime, url, tmp_path, 2, env={"CONVEYOR_TEST_LINGER": "0.6"},
+                          maintenance_interval=UPKEEP)
+    with running(workers, tmp_path):
+        wait_until(lambda: any(r.end is None for r in executions(tmp_path)), 20,
+                   "an occurrence running", tmp_path)
+        assert runtime.app.cancel_jobs(type="scheduled_at_run_time", data={"shop": 9}) >= 1
+        wait_until(lambda: all(r.end for r in executions(tmp_path)), 10,
+                   "the running occurrence to end", tmp_path)
+        ran = len(executions(tmp_path))
+        _wait_past(datetime.now(UTC) + QUIET, "a fire time after the cancel", tmp_path)
+    assert len(executions(tmp_path)) == ran, "an occurrence ran after the cancel"
+    assert [s for s in runtime.app.schedules() if s.source == "runtime"] == []
+    states = {r.state for r in runtime.app.jobs_list(job="scheduled_at_run_time")}
+    assert states <= {"completed", "cancelled"}, states
 
 
 def test_a_paused_schedule_stores_and_runs_nothing_on_any_worker_until_resumed(
-    url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    runtime: ModuleType, url: str, tmp_path: Path
 ) -> None:
-    fleet = next(load_fleet(url, monkeypatch))
-    try:
-        fleet.app.schedule_job(**RUNTIME)
-        [schedule] = [s for s in fleet.app.schedules() if s.source == "runtime"]
-        workers = start_fleet(fleet, url, tmp_path, 2, maintenance_interval=UPKEEP)
-        try:
-            wait_until(lambda: executions(tmp_path), 20, "an occurrence", tmp_path)
-            assert fleet.app.pause_schedule(schedule.id)
-            wait_until(lambda: all(r.end for r in executions(tmp_path)), 10,
-                       "the running occurrence to end", tmp_path)
-            ran = len(executions(tmp_path))
-            _wait_past(datetime.now(UTC) + QUIET, "a fire time while paused", tmp_path)
-            assert len(executions(tmp_path)) == ran, "an occurrence ran while paused"
-            assert fleet.app.count(job="scheduled_at_run_time",
-                                   state=["scheduled", "queued"]) == 0
-            assert fleet.app.resume_schedule(schedule.id)
-            wait_until(lambda: len(executions(tmp_path)) >= ran + 2, 20,
-                       "occurrences after resume", tmp_path)
-        finally:
-            codes = [stop(w) for w in workers]
-        assert codes == [0, 0], worker_logs(tmp_path)
-        assert max(Counter(r.job_id for r in executions(tmp_path)).values()) == 1
-    finally:
-        fleet.app.close()
+    [schedule] = [s for s in runtime.app.schedules() if s.source == "runtime"]
+    workers = start_fleet(runtime, url, tmp_path, 2, maintenance_interval=UPKEEP)
+    with running(workers, tmp_path):
+        wait_until(lambda: executions(tmp_path), 20, "an occurrence", tmp_path)
+        assert runtime.app.pause_schedule(schedule.id)
+        wait_until(lambda: all(r.end for r in executions(tmp_path)), 10,
+                   "the running occurrence to end", tmp_path)
+        ran = len(executions(tmp_path))
+        _wait_past(datetime.now(UTC) + QUIET, "a fire time while paused", tmp_path)
+        assert len(executions(tmp_path)) == ran, "an occurrence ran while paused"
+        assert runtime.app.count(job="scheduled_at_run_time",
+                               state=["scheduled", "queued"]) == 0
+        assert runtime.app.resume_schedule(schedule.id)
+        wait_until(lambda: len(executions(tmp_path)) >= ran + 2, 20,
+                   "occurrences after resume", tmp_path)
+    assert max(Counter(r.job_id for r in executions(tmp_path)).values()) == 1
+

@@ -23,6 +23,7 @@ from .helpers import (
     assert_no_overlap,
     executions,
     open_gate,
+    running,
     spawn_worker,
     stop,
     wait_until,
@@ -39,7 +40,7 @@ def test_three_workers_on_one_sqlite_file_run_every_job_exactly_once(tmp_path: P
     url = f"sqlite:///{tmp_path}/jobs.db"
     app = build(url)
     workers = [spawn_worker(url, tmp_path, concurrency=8) for _ in range(3)]
-    try:
+    with running(workers, tmp_path):
         # Registered workers have their signal handlers: a slow start on a busy machine
         # must not turn the graceful stop below into a plain SIGTERM death.
         wait_until(lambda: live_workers(tmp_path / "jobs.db") == 3, 60, "3 workers", tmp_path)
@@ -49,9 +50,6 @@ def test_three_workers_on_one_sqlite_file_run_every_job_exactly_once(tmp_path: P
         handles += [app.jobs.quick(n).run_now() for n in range(JOBS - 200, JOBS)]  # one by one
         wait_until(lambda: app.count(state="completed") == JOBS, 25,
                    f"{JOBS} jobs to complete", tmp_path)
-    finally:
-        codes = [stop(w) for w in workers]
-    assert codes == [0, 0, 0], worker_logs(tmp_path)
     assert app.count() == JOBS and app.count(state="failed") == 0
     runs = executions(tmp_path)
     starts = Counter(r.job_id for r in runs)

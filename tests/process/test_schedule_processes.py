@@ -23,7 +23,7 @@ from conveyor import Conveyor
 from conveyor.stores.sqlite.schema import MIGRATIONS
 from tests.support import store_url
 
-from .helpers import AT_THE_GATE, ROOT, open_gate, stop, wait_until, worker_logs
+from .helpers import AT_THE_GATE, ROOT, open_gate, running, wait_until, worker_logs
 
 pytestmark = pytest.mark.slow
 
@@ -64,12 +64,10 @@ def test_three_workers_run_each_occurrence_of_a_one_second_schedule_once(
         return [line.split() for line in ledger.read_text().splitlines()] if ledger.exists() \
             else []
 
-    try:  # four occurrences, run by two processes at least (one a second once started)
+    # Four occurrences, run by two processes at least (one a second once started).
+    with running(workers, tmp_path):
         wait_until(lambda: len(ticks()) >= 4 and len({t[1] for t in ticks()}) >= 2, 40,
                    "four occurrences run by two processes", tmp_path)
-    finally:
-        codes = [stop(w) for w in workers]
-    assert codes == [0, 0, 0], worker_logs(tmp_path)
 
     with Conveyor(url) as app:
         found = app.jobs_list(schedule_id="tick", newest_first=False, limit=1000)
