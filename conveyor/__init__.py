@@ -61,3 +61,16 @@ __all__ = [
     "parse_schedule",
     "slugify",
 ]
+
+
+def __getattr__(name: str) -> str:
+    """``conveyor.__version__``: the installed distribution's version (read on first use,
+    so ``import conveyor`` does not pay for the metadata lookup)."""
+    if name == "__version__":
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            return version("conveyor")
+        except PackageNotFoundError:  # pragma: no cover - run from a source tree
+            return "unknown"
+    raise AttributeError(f"module 'conveyor' has no attribute {name!r}")

@@ -44,12 +44,9 @@ COMMAND_MODULES = (
 
 
 def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
+    import conveyor
 
-    try:
-        return version("conveyor")
-    except PackageNotFoundError:  # pragma: no cover - run from a source tree
-        return "unknown"
+    return str(conveyor.__version__)
 
 
 @click.group(cls=ConveyorGroup, context_settings={"help_option_names": ["-h", "--help"]})

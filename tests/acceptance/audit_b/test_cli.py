@@ -246,3 +246,13 @@ def test_runs_prints_a_multi_line_error_on_the_runs_own_line(cli: Cli) -> None:
     assert not any(line.strip().startswith("second") for line in lines)
     [shown] = _json_lines(cli("show", "1", "--json").stdout)
     assert shown["error"]["message"] == "first line\nsecond ✗ line"
+
+
+def test_version_matches_the_package(cli: Cli) -> None:
+    import conveyor
+
+    result = cli("--version")
+
+    assert result.exit_code == 0
+    assert result.stdout.strip() == f"conveyor {conveyor.__version__}"
+    assert conveyor.__version__[0].isdigit()
