@@ -158,3 +158,25 @@ def test_burst_returns_past_work_held_by_a_concurrency_limit_another_worker_uses
         elsewhere.join(60)
     app.run_worker(burst=True)
     assert [app.get_job(h.id).result for h in (holder, waiting)] == [0, 1]
+
+
+def test_a_paused_scheduled_job_runs_its_missed_occurrence_once_on_resume(
+        app: Conveyor, clock: FakeClock) -> None:
+    @app.job("tïck", trigger=app.every("15 minutes"))
+    def tick() -> str:
+        return "tock"
+
+    app.run_worker(burst=True)
+    app.pause(job="tïck")
+    for _ in range(8):  # two hours of burst workers that may not claim it
+        clock.advance(15, "minutes")
+        app.run_worker(burst=True)
+    assert [r.state for r in app.jobs_list(job="tïck")] == ["queued"]
+
+    app.resume(job="tïck")
+    app.run_worker(burst=True)
+
+    done, upcoming = app.jobs_list(job="tïck", newest_first=False)
+    assert (done.state, upcoming.state, upcoming.rescheduled_from) == (
+        "completed", "scheduled", done.id)
+    assert upcoming.run_at == datetime(2027, 1, 4, 11, tzinfo=UTC)  # now 10:59
