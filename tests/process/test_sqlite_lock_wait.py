@@ -8,6 +8,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,31 +19,43 @@ from conveyor.errors import StoreBusy
 from conveyor.stores.sqlite import connection
 
 N = 1000
-HOLD = 2.0
+TICKS = 200  # ticker wake-ups before it lets go of the lock
+PATIENCE = 30.0  # seconds the holder keeps the lock unless asked to let go
 
 
 def hold_write_lock(path: Path, seconds: float) -> subprocess.Popen[str]:
-    """A process holding ``BEGIN IMMEDIATE`` on ``path`` for ``seconds``; its stdout says
-    ``held``, then (after COMMIT) the wall-clock time it let go."""
+    """A process holding ``BEGIN IMMEDIATE`` on ``path`` for ``seconds``, or until a line
+    on its stdin asks it to let go; its stdout says ``held``, then (after COMMIT) the
+    wall-clock time it let go and ``asked`` or ``patience`` (why it let go)."""
     holder = subprocess.Popen(
         [sys.executable, "-c", textwrap.dedent(f"""
-            import sqlite3, time
+            import select, sqlite3, sys, time
             conn = sqlite3.connect({str(path)!r}, isolation_level=None)
             conn.execute("BEGIN IMMEDIATE")
             print("held", flush=True)
-            time.sleep({seconds})
+            asked, _, _ = select.select([sys.stdin], [], [], {seconds})
             conn.execute("COMMIT")
-            print(time.time(), flush=True)
+            print(time.time(), "asked" if asked else "patience", flush=True)
         """)],
-        stdout=subprocess.PIPE, text=True,
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
     )
     assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
     return holder
 
 
-async def triggers_with_ticker(app: Conveyor) -> tuple[list[Any], list[float]]:
-    """N awaited triggers (asyncio.gather) beside a 1 ms ticker; the wall-clock times
-    the ticker woke up while the triggers were under way."""
+def let_go(holder: subprocess.Popen[str]) -> None:
+    """Ask a ``hold_write_lock`` process to let go now."""
+    assert holder.stdin is not None
+    holder.stdin.write("go\n")
+    holder.stdin.flush()
+
+
+async def triggers_with_ticker(
+    app: Conveyor, release: Callable[[], None],
+) -> tuple[list[Any], list[float]]:
+    """N awaited triggers (asyncio.gather) beside a 1 ms ticker, which calls ``release``
+    once it has woken TICKS times while the triggers were under way; the wall-clock times
+    it woke."""
     job = app.jobs["noop"]
     ticks: list[float] = []
     stop = asyncio.Event()
@@ -51,6 +64,8 @@ async def triggers_with_ticker(app: Conveyor) -> tuple[list[Any], list[float]]:
         while not stop.is_set():
             await asyncio.sleep(0.001)
             ticks.append(time.time())
+            if len(ticks) == TICKS:
+                release()
 
     async def trigger(i: int) -> Any:
         return await job(i).run_now()
@@ -74,24 +89,23 @@ def test_awaited_triggers_wait_for_the_lock_off_the_event_loop(
     @app.job
     async def noop(i: int) -> None: ...
 
-    holder = hold_write_lock(path, HOLD)
+    holder = hold_write_lock(path, PATIENCE)
     try:
-        handles, ticks = asyncio.run(triggers_with_ticker(app))
+        handles, ticks = asyncio.run(triggers_with_ticker(app, lambda: let_go(holder)))
         stored_at = time.time()
         assert holder.stdout is not None
-        released_at = float(holder.stdout.readline())
+        released_at, why = holder.stdout.readline().split()
     finally:
         holder.kill()
         holder.wait()
-    assert stored_at >= released_at  # they waited for the lock, and then were stored
+    assert stored_at >= float(released_at)  # they waited for the lock, then were stored
     assert len({h.id for h in handles}) == N
     assert app.count() == N
-    # The loop kept serving the ticker while the lock was held: a trigger waiting for the
-    # lock on the loop (0.5 s busy waits for the 2 s) would leave it a handful of wake-ups;
-    # a free loop has hundreds, and dozens even on a loaded CI machine (no timing bound).
-    held = [t for t in ticks if t <= released_at]
-    assert len(held) >= 20, f"the event loop woke {len(held)} times while the lock was held"
-    print(f"ticker woke {len(held)} times while the lock was held")
+    # The loop kept serving the ticker while the lock was held, so the ticker let it go
+    # after TICKS wake-ups. A trigger waiting for the lock on the loop (0.5 s busy waits)
+    # would leave the ticker a wake-up now and then: about 100 s for TICKS, and the
+    # holder would give up first, at its patience.
+    assert why == "asked", f"the ticker woke {len(ticks)} times in {PATIENCE} s"
     app.close()
 
 
