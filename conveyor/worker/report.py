@@ -20,6 +20,7 @@ from conveyor.stores.base import ClaimedJob, Outcome
 
 log = logging.getLogger("conveyor.worker")
 
+LOGGED_ERROR = 2_000  # characters of an error message a log line shows
 _LEVELS = {"completed": logging.INFO, "failed": logging.ERROR, "pending": logging.WARNING,
            "cancelled": logging.WARNING, "waiting": logging.DEBUG}
 
@@ -102,9 +103,17 @@ def _error(text: str | None) -> str:
     try:
         data = json.loads(text)
     except ValueError:
-        return text
+        return _shortened(text)
     kind, message = data.get("type"), data.get("message")
-    return f"{kind}: {message}" if kind and message else str(message or kind)
+    return _shortened(f"{kind}: {message}" if kind and message else str(message or kind))
+
+
+def _shortened(error: str) -> str:
+    """An error as a log line tells it: its first LOGGED_ERROR characters (the stored
+    attempt keeps the whole message)."""
+    if len(error) <= LOGGED_ERROR:
+        return error
+    return f"{error[:LOGGED_ERROR]}... ({len(error) - LOGGED_ERROR} more characters)"
 
 
 def _seconds(value: float) -> str:

@@ -60,6 +60,22 @@ def test_each_attempt_outcome_is_one_log_line(
     assert all(r.name.startswith("conveyor") for r in _lines(caplog))
 
 
+def test_a_long_error_is_shortened_in_its_log_line_and_kept_whole_in_the_attempt(
+    app: Conveyor, caplog: pytest.LogCaptureFixture,
+) -> None:
+    @app.job
+    def verbose() -> None:
+        raise Fail("é" * 10_000)
+
+    handle = verbose().run_now()
+    with caplog.at_level(logging.ERROR, logger="conveyor"):
+        drain(app)
+    [line] = [r for r in _lines(caplog) if r.job_id == handle.id]
+    assert line.getMessage().endswith("é... (8006 more characters)")  # "Fail: " + 10,000
+    assert len(line.getMessage()) < 2_100 and len(line.error) < 2_100
+    assert app.get_job(handle.id).history[0].error.message == "é" * 10_000
+
+
 def test_started_lines_are_debug_only(app: Conveyor, caplog: pytest.LogCaptureFixture) -> None:
     app.job("quiet")(lambda: None)
     app.jobs["quiet"]().run_now()
