@@ -14,6 +14,8 @@ from conveyor.stores.base import Store
 
 log = logging.getLogger("conveyor.worker")
 
+WAIT_SPELL = 0.05  # seconds the thread waits for a change before it looks at the worker
+
 
 class ChangeWatch:
     """The ``conveyor-watch`` thread of a worker, and the wake-up reasons it shares with
@@ -28,18 +30,30 @@ class ChangeWatch:
         self.precise = True  # its wake-ups mean new work (not any write)
         self.changed = False  # jobs were stored (a precise waiter: LISTEN, this process)
         self.written = False  # something was written (SQLite data_version): peek first
+        self.thread: threading.Thread | None = None
 
     def start(self, store: Store, loop: asyncio.AbstractEventLoop, wake: asyncio.Event) -> None:
         """Start the thread: it listens on a clone of ``store`` and sets ``wake`` on
         ``loop`` when another process stores work."""
-        threading.Thread(target=self._watch, args=(store, loop, wake), name="conveyor-watch",
-                         daemon=True).start()
+        self.thread = threading.Thread(target=self._watch, args=(store, loop, wake),
+                                       name="conveyor-watch", daemon=True)
+        self.thread.start()
+
+    def end(self) -> None:
+        """Wait (the worker stopping) for the thread to close its connections: a stopped
+        worker, and the app closed after it, holds none."""
+        self.hungry.set()
+        if self.thread is not None and self.thread is not threading.current_thread():
+            self.thread.join(timeout=5.0)
 
     def _watch(self, store: Store, loop: asyncio.AbstractEventLoop, wake: asyncio.Event) -> None:
+        own = store
         try:
-            waiter = store.clone().open_waiter()
+            own = store.clone()
+            waiter = own.open_waiter()
         except Exception:  # the loop polls anyway
             log.exception("change notifications unavailable; polling only")
+            _close_clone(own, store)
             return
         self.precise = getattr(waiter, "precise", True)  # a store's own may lack it
         try:
@@ -48,10 +62,11 @@ class ChangeWatch:
             with contextlib.suppress(RuntimeError):  # the worker stopped meanwhile
                 loop.call_soon_threadsafe(wake.set)
             while not self.stopping():
-                if not self.hungry.wait(0.5):
+                if not self.hungry.wait(0.5) or self.stopping():
                     continue
                 try:
-                    changed = waiter.wait(0.5)
+                    # Short spells: a stopping worker waits for this thread (end()).
+                    changed = waiter.wait(WAIT_SPELL)
                     self.watching = getattr(waiter, "listening", True)
                 except Exception:
                     self.watching = False
@@ -69,3 +84,12 @@ class ChangeWatch:
             self.watching = False
             with contextlib.suppress(Exception):
                 waiter.close()
+            _close_clone(own, store)
+
+
+def _close_clone(own: Store, store: Store) -> None:
+    """Close the thread's clone of the app's store (its own connections: SQLite opens them
+    at once), unless the clone is the app's store itself."""
+    if own is not store:
+        with contextlib.suppress(Exception):
+            own.close()

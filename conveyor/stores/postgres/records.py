@@ -32,6 +32,7 @@ class ListenWaiter:
         self.channel = channel
         self.conn: psycopg.Connection[Any] | None = None
         self.backoff = 0.1
+        self.retry_at = 0.0  # monotonic time of the next reconnection attempt
         self._connect()
 
     def _connect(self) -> None:
@@ -51,11 +52,16 @@ class ListenWaiter:
 
     def wait(self, timeout: float) -> bool:
         if self.conn is None:
+            # Reconnect with a growing backoff, however short the waits asked for are.
+            left = self.retry_at - time.monotonic()
+            if left > 0:
+                time.sleep(min(timeout, left))
+                return False
             try:
                 self._connect()
             except StoreError as exc:
                 log.debug("LISTEN connection unavailable: %s", exc)
-                time.sleep(min(timeout, self.backoff))
+                self.retry_at = time.monotonic() + self.backoff
                 self.backoff = min(self.backoff * 2, 5.0)
                 return False
             return True

@@ -4,6 +4,7 @@ inputs and bad ones whose errors must say what was wrong and what is accepted.""
 from __future__ import annotations
 
 import asyncio
+import time
 import types
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
@@ -263,3 +264,48 @@ def test_include_takes_camel_case_ids_and_a_zero_day_policy(app: Conveyor) -> No
     app.purge()
     assert app.get_job(done.id) is None  # finished: purged at once (0 days)
     assert app.get_job(kept.id) is not None  # not finished: kept
+
+
+def _connections(url: str) -> int:
+    """Open connections to ``url``'s database (PostgreSQL) or file (SQLite, /proc)."""
+    if url.startswith("postgresql"):
+        import psycopg
+
+        database = url.split("?")[0].rsplit("/", 1)
+        with psycopg.connect(f"{database[0]}/postgres", autocommit=True) as conn:
+            row = conn.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = %s",
+                               (database[1],)).fetchone()
+        return int(row[0]) if row else 0
+    path = url.removeprefix("sqlite:///")
+    fds = Path("/proc/self/fd")
+    if not fds.exists():  # pragma: no cover - Linux CI has /proc
+        pytest.skip("no /proc to count open files")
+    found = 0
+    for fd in list(fds.iterdir()):
+        try:
+            found += fd.readlink().as_posix().startswith(path)
+        except OSError:  # closed meanwhile
+            continue
+    return found
+
+
+@pytest.mark.parametrize("worker", ["sync", "async"])
+def test_closing_the_app_after_a_worker_releases_every_connection(url: str,
+                                                                  worker: str) -> None:
+    Conveyor(url).close()  # the schema exists before counting
+    before = _connections(url)
+    with Conveyor(url) as app:
+        @app.job
+        async def noop() -> None: ...
+
+        noop().run_now()
+        if worker == "sync":
+            app.run_worker(burst=True)
+        else:
+            asyncio.run(app.run_worker_async(burst=True))
+    # SQLite: at once. PostgreSQL: a backend whose client has gone is listed until it
+    # exits (milliseconds); a connection a thread closes later (up to a second) is not.
+    deadline = time.monotonic() + (0.3 if url.startswith("postgresql") else 0.0)
+    while _connections(url) != before and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert _connections(url) == before
