@@ -10,8 +10,6 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import pytest
-
 from conveyor import Conveyor, Retry, is_internal
 from conveyor.testing import FakeClock, run_until_idle
 
@@ -163,22 +161,22 @@ def test_io_wait_in_every_unit(app: Conveyor) -> None:
     assert [h.result(timeout=5) for h in handles] == ["up"] * len(WAITS)
 
 
-@pytest.mark.parametrize(("n", "unit"), [(1, "fortnight"), (-1, "seconds"), (1.5, "months")])
-def test_a_bad_io_wait_fails_the_run_saying_what_is_accepted(
-    app: Conveyor, n: float, unit: str
-) -> None:
-    @app.job
-    async def nap(io: Any) -> None:
-        await io.wait("nap", n, unit)
+def test_a_bad_io_wait_fails_the_run_saying_what_is_accepted(app: Conveyor) -> None:
+    bad_waits = [(1, "fortnight"), (-1, "seconds"), (1.5, "months")]
 
-    handle = nap().run_now()
+    @app.job
+    async def nap(i: int, io: Any) -> None:
+        await io.wait("nap", *bad_waits[i])
+
+    handles = [nap(i).run_now() for i in range(len(bad_waits))]
     run_until_idle(app)
-    record = app.get_job(handle.id)
-    assert record is not None and record.state == "failed"
-    message = record.error["message"]
-    assert "accepted" in message or "whole number" in message
-    if unit == "fortnight":
-        assert all(name in message for name in UNITS)
+    for handle, (_, unit) in zip(handles, bad_waits, strict=True):
+        record = app.get_job(handle.id)
+        assert record is not None and record.state == "failed"
+        message = record.error["message"]
+        assert "accepted" in message or "whole number" in message
+        if unit == "fortnight":
+            assert all(name in message for name in UNITS)
 
 
 def test_try_hands_a_failed_task_to_on_error(app: Conveyor) -> None:
@@ -238,18 +236,20 @@ def test_a_task_retries_per_its_policy_while_the_run_waits(app: Conveyor) -> Non
     assert app.get_job(handle.id).attempts == 1  # type: ignore[union-attr]
 
 
-@pytest.mark.parametrize(("key", "retry"), [("", None), (5, None), ("k", "x"), ("k", -1)])
-def test_a_bad_task_key_or_retry_fails_the_run_saying_why(app: Conveyor, key: object,
-                                                          retry: object) -> None:
+def test_a_bad_task_key_or_retry_fails_the_run_saying_why(app: Conveyor) -> None:
+    bad_steps: list[tuple[object, object]] = [("", None), (5, None), ("k", "x"), ("k", -1)]
+
     @app.job
-    async def bad(io: Any) -> object:
+    async def bad(i: int, io: Any) -> object:
+        key, retry = bad_steps[i]
         return await io.task(key, str, 1, retry=retry)
 
-    handle = bad().run_now()
+    handles = [bad(i).run_now() for i in range(len(bad_steps))]
     run_until_idle(app)
-    record = app.get_job(handle.id)
-    assert record is not None and record.state == "failed"
-    assert ("key" if retry is None else "etr") in record.error["message"]
+    for handle, (_, retry) in zip(handles, bad_steps, strict=True):
+        record = app.get_job(handle.id)
+        assert record is not None and record.state == "failed"
+        assert ("key" if retry is None else "etr") in record.error["message"]
 
 
 def test_a_waiting_run_resumes_in_another_app_after_a_restart(
