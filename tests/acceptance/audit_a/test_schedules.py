@@ -191,3 +191,28 @@ def test_cancel_repeats_replaces_the_types_other_schedules(app: Conveyor) -> Non
         clock.advance(3, "days")
         run_until_idle(app, clock)
     assert seen == [{"v": 2}]
+
+
+def test_stored_schedules_follow_the_app_timezone_across_the_spring_change(
+    open_app: Callable[..., Conveyor],
+) -> None:
+    app = open_app(timezone="America/New_York")  # 2030-03-10 02:00 EST -> 03:00 EDT
+    runs: list[tuple[str, datetime]] = []
+    with FakeClock(app, start=u(2030, 3, 9, 12)) as clock:
+        app.job("nightly", trigger=app.schedule("every day at 2:30 am"))(
+            lambda: runs.append(("nightly", clock.now())))
+        app.job("five-hourly", trigger=app.every("5 hours"))(
+            lambda: runs.append(("five-hourly", clock.now())))
+        run_until_idle(app, clock)
+        for _ in range(11):
+            due = min(r.run_at for r in app.jobs_list(state="scheduled"))
+            clock.advance(due - clock.now())
+            run_until_idle(app, clock)
+    assert runs == [
+        ("five-hourly", u(2030, 3, 9, 15)), ("five-hourly", u(2030, 3, 9, 20)),
+        ("five-hourly", u(2030, 3, 10, 1)), ("five-hourly", u(2030, 3, 10, 5)),
+        ("nightly", u(2030, 3, 10, 7)),  # 02:30 does not exist that night: 03:00 EDT
+        ("five-hourly", u(2030, 3, 10, 9)), ("five-hourly", u(2030, 3, 10, 14)),
+        ("five-hourly", u(2030, 3, 10, 19)), ("five-hourly", u(2030, 3, 11, 0)),
+        ("five-hourly", u(2030, 3, 11, 4)), ("nightly", u(2030, 3, 11, 6, 30)),
+    ]
