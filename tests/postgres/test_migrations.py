@@ -155,7 +155,7 @@ def test_synchronous_commit_option_applies_to_every_connection(pg_url: str) -> N
 
 
 def test_completions_skip_the_flush_wait_without_changing_the_session(pg_url: str) -> None:
-    app = Conveyor(pg_url)
+    app = Conveyor(pg_url + "&synchronous_commit=on")  # every connection's session: on
 
     @app.job
     def ping() -> None: ...
@@ -163,11 +163,9 @@ def test_completions_skip_the_flush_wait_without_changing_the_session(pg_url: st
     ping().run_now()
     store = app.store
     assert isinstance(store, PostgresStore)
-    with store.db.connection() as conn:
-        conn.execute("SET synchronous_commit = on")
     claimed = store.claim("w", None, 1, 30)
     assert store.complete([Outcome(claimed[0].id, claimed[0].token, "completed", 0.0)]) == 1
-    with store.db.connection() as conn:  # the pool holds one connection here
+    with store.db.connection() as conn:
         assert conn.execute("SHOW synchronous_commit").fetchone() == ("on",)
     assert PostgresStore(pg_url + "&synchronous_complete=on").settings.synchronous_complete
     with pytest.raises(ConfigurationError, match="invalid synchronous_complete 'sometimes'"):
