@@ -84,19 +84,6 @@ def test_a_task_runs_once_per_key_across_replays_and_waits(app: Conveyor) -> Non
     assert levels["warn"] in ("warn", "warning") and levels["error"] == "error"
 
 
-def test_reusing_a_key_with_other_arguments_fails_naming_the_key(app: Conveyor) -> None:
-    @app.job
-    async def reuse(io: Any) -> None:
-        await io.task("lookup-ü", str, 1)
-        await io.task("lookup-ü", str, 2)
-
-    handle = reuse().run_now()
-    run_until_idle(app)
-    record = app.get_job(handle.id)
-    assert record is not None and record.state == "failed"
-    assert "lookup-ü" in record.error["message"]
-
-
 def test_gathered_tasks_are_refused_with_a_clear_error(app: Conveyor) -> None:
     @app.job
     async def gathered(io: Any) -> object:

@@ -209,14 +209,14 @@ def test_except_exception_cannot_swallow_a_durable_wait(capp: Conveyor,
 def test_reusing_a_task_key_with_other_arguments_is_an_error(app: Conveyor) -> None:
     @app.job
     async def reuse(io: Any) -> None:
-        await io.task("k", plain_double, 1)
-        await io.task("k", plain_double, 2)
+        await io.task("k-ü", plain_double, 1)
+        await io.task("k-ü", plain_double, 2)
 
     handle = reuse().run_now()
     drain(app)
     rec = record(app, handle)
     assert rec.state == "failed"
-    assert "'k'" in field(rec.error, "message")
+    assert "'k-ü'" in field(rec.error, "message")
 
 
 def test_filter_values_match_as_json_values_not_python_equality(app: Conveyor) -> None:
