@@ -50,7 +50,8 @@ class GraphSQL:
         return f"UPDATE conveyor_jobs SET watched = {self.true} WHERE id IN ({marks})"
 
     def states(self, ids: Sequence[int]) -> str:
-        return f"SELECT id, state, job FROM conveyor_jobs WHERE id IN ({self.marks(len(ids))})"
+        return (f"SELECT id, state, job, error FROM conveyor_jobs WHERE id IN "
+                f"({self.marks(len(ids))})")
 
     def edges_of(self, ids: Sequence[int]) -> str:
         return (
@@ -75,14 +76,41 @@ class GraphSQL:
         return "1" if self.mark == "?" else "true"
 
 
-def dependency_error(dep_id: int, job: str, state: str) -> str:
+Run = tuple[int, str | None, str | None]  # (id, job, state); job None: not stored
+
+
+def dependency_error(via: Run, root: Run) -> str:
+    """The error of a job cancelled because of its dependency ``via``, itself failed or
+    cancelled because of ``root`` (the same run when it failed or was cancelled itself);
+    the store triggers write the same text."""
+    if via[0] == root[0]:
+        what = str(via[2])
+    elif root[1] is None:
+        what = f"was cancelled because of run {root[0]}"
+    else:
+        what = f"was cancelled because run {root[0]} ({root[1]}) {root[2]}"
     return json.dumps({
         "type": "DependencyFailed",
-        "message": f"run {dep_id} ({job}), which this job depends on, {state}, so this job "
-        "was cancelled",
+        "message": f"run {via[0]} ({via[1]}), which this job depends on, {what}, so this "
+        "job was cancelled",
         "traceback": None,
-        "cause": dep_id,
+        "cause": root[0],
+        "dependency": via[0],
     })
+
+
+def cause_of(job_id: int, error: str | None) -> int:
+    """The run a failed or cancelled job's cascade started from: the ``cause`` of a job
+    cancelled because of a dependency, else the job itself."""
+    try:
+        found = json.loads(error) if error else None
+    except ValueError:
+        return job_id
+    if isinstance(found, dict) and found.get("type") == "DependencyFailed":
+        cause = found.get("cause")
+        if isinstance(cause, int) and not isinstance(cause, bool):
+            return cause
+    return job_id
 
 
 def dependencies(jobs: Sequence[NewJob]) -> list[int]:
@@ -92,32 +120,41 @@ def dependencies(jobs: Sequence[NewJob]) -> list[int]:
 
 def read_states(
     conn: Connection, sql: GraphSQL, ids: Sequence[int]
-) -> dict[int, tuple[str, str]]:
-    """Lock (mark watched) and read the (state, job) of existing dependencies; unknown ids
-    are refused."""
+) -> dict[int, tuple[str, str, Run]]:
+    """Lock (mark watched) and read the (state, job, root run) of existing dependencies
+    (the root of a failed or cancelled one: see :func:`cause_of`; else itself); unknown
+    ids are refused."""
     if not ids:
         return {}
     conn.execute(sql.watch(ids), list(ids))
-    states = {int(i): (str(s), str(j))
-              for i, s, j in conn.execute(sql.states(ids), list(ids)).fetchall()}
-    missing = [i for i in ids if i not in states]
+    rows = {int(i): (str(s), str(j), cause_of(int(i), e))
+            for i, s, j, e in conn.execute(sql.states(ids), list(ids)).fetchall()}
+    missing = [i for i in ids if i not in rows]
     if missing:
         raise ConfigurationError(
             f"depends_on: there is no job with id {missing[0]}; a job can only depend on "
             "jobs already stored (give their handles or ids)"
         )
-    return states
+    roots = sorted({c for i, (_, _, c) in rows.items() if c != i})
+    found: dict[int, Run] = {}
+    if roots:
+        for i, s, j, _ in conn.execute(sql.states(roots), roots).fetchall():
+            found[int(i)] = (int(i), str(j), str(s))
+    return {i: (s, j, (i, j, s) if c == i else found.get(c, (c, None, None)))
+            for i, (s, j, c) in rows.items()}
 
 
 def plan(
-    jobs: Sequence[NewJob], ids: Sequence[int], states: dict[int, tuple[str, str]]
+    jobs: Sequence[NewJob], ids: Sequence[int], states: dict[int, tuple[str, str, Run]]
 ) -> tuple[list[Link], list[tuple[int, int, int, bool]]]:
     """Each linked job's state and the dependency edges (job, position, dep, done);
-    ``states``: the existing dependencies' (state, job)."""
+    ``states``: the existing dependencies' (state, job, root run). A job with failed or
+    cancelled dependencies is cancelled naming the lowest id of them (and its root)."""
     own = set(ids)
     watched = {ids[a] for j in jobs for a in j.after or ()}
-    known = {i: state for i, (state, _) in states.items()}
-    names = {**{i: name for i, (_, name) in states.items()},
+    known = {i: state for i, (state, _, _) in states.items()}
+    roots = {i: root for i, (_, _, root) in states.items()}
+    names = {**{i: name for i, (_, name, _) in states.items()},
              **{job_id: job.job for job, job_id in zip(jobs, ids, strict=True)}}
     links: list[Link] = []
     edges: list[tuple[int, int, int, bool]] = []
@@ -136,13 +173,18 @@ def plan(
             if not 0 <= position < index:
                 raise ConfigurationError("a job can only come after earlier jobs")
             deps.append(ids[position])
-        blockers, error = 0, None
+        blockers, broken = 0, []
         for position, dep in enumerate(dict.fromkeys(deps)):
             state = known.get(dep, "pending")
-            if state in ("failed", "cancelled") and error is None:
-                error = dependency_error(dep, names[dep], state)
+            if state in ("failed", "cancelled"):
+                broken.append(dep)
             blockers += state != "completed"
             edges.append((job_id, position, dep, state == "completed"))
+        error = None
+        if broken:
+            via = min(broken)
+            roots[job_id] = roots[via]
+            error = dependency_error((via, names[via], known[via]), roots[via])
         state = "cancelled" if error else "blocked" if blockers else "pending"
         known[job_id] = state
         links.append(Link(

@@ -167,6 +167,9 @@ class SQLiteStore(
                 waiting.append((o.id, o.token, run_at, o.version))
             else:
                 raise ValueError(f"unknown outcome state {o.state!r}")
+        # In id order: a dependent of two jobs failing here names the lower one on every
+        # store (SQLite's row trigger cascades as each row fails, before the next).
+        failed.sort(key=lambda row: row[0])
         statements = []
         for name, rows in zip(OUTCOME_QUERIES, (done, failed, retried, waiting), strict=True):
             if rows:

@@ -30,7 +30,7 @@ conveyor runs this same suite on its memory, SQLite and PostgreSQL stores.
 import pytest
 
 _MODULES = ("helpers", "test_async", "test_bulk", "test_children", "test_clock", "test_dedupe",
-            "test_definitions", "test_dependencies",
+            "test_definitions", "test_dependencies", "test_dependency_names",
             "test_finding", "test_flow", "test_flow_claims", "test_input_checks", "test_leases",
             "test_maintenance", "test_poison", "test_readback", "test_retention",
             "test_retry_workflows", "test_running", "test_steering", "test_triggering",
@@ -44,6 +44,7 @@ from conveyor.testing.conformance.test_clock import *  # noqa: E402, F403
 from conveyor.testing.conformance.test_dedupe import *  # noqa: E402, F403
 from conveyor.testing.conformance.test_definitions import *  # noqa: E402, F403
 from conveyor.testing.conformance.test_dependencies import *  # noqa: E402, F403
+from conveyor.testing.conformance.test_dependency_names import *  # noqa: E402, F403
 from conveyor.testing.conformance.test_finding import *  # noqa: E402, F403
 from conveyor.testing.conformance.test_flow import *  # noqa: E402, F403
 from conveyor.testing.conformance.test_flow_claims import *  # noqa: E402, F403
