@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import TYPE_CHECKING, Any
 
 from conveyor.errors import ConfigurationError, ConveyorError, StoreError
@@ -37,16 +37,21 @@ def parse_json_field(name: str, text: str | None) -> Any:
     return load_json(text, name, f"; example: {_EXAMPLES[name]}")
 
 
-def load_json(text: str | bytes, what: str, hint: str = "") -> Any:
+def load_json(
+    text: str | bytes, what: str, hint: str = "", sanitised: Collection[str] = ()
+) -> Any:
     """Parse JSON input, refusing what no store could hold: invalid UTF-8 or JSON,
-    nesting deeper than :data:`MAX_DEPTH`, NUL characters and lone surrogates."""
+    nesting deeper than :data:`MAX_DEPTH`, NUL characters and lone surrogates; but for
+    the ``sanitised`` fields of an object (text conveyor makes storable itself)."""
     try:
         value = json.loads(text)
     except RecursionError:
         raise BadInput(f"{what} is nested too deeply (at most {MAX_DEPTH} levels)") from None
     except ValueError as exc:
         raise BadInput(f"{what} is not valid JSON ({_short(str(exc))}){hint}") from None
-    problem = json_problem(value)
+    checked = {k: v for k, v in value.items() if k not in sanitised} if (
+        sanitised and isinstance(value, dict)) else value
+    problem = json_problem(checked)
     if problem:
         raise BadInput(f"{what}{problem}")
     return value
@@ -195,11 +200,13 @@ def set_paused(app: Conveyor, schedule_id: str, paused: bool) -> None:
 
 
 def send_event(app: Conveyor, name: Any, payload: Any, event_id: Any = None) -> Any:
+    """Send an event as ``app.send_event`` does: the name is sanitised there (NUL and lone
+    surrogates become U+FFFD, an over-long one is cut), never refused; the id and payload
+    follow their rules (refused with BadInput)."""
     if not isinstance(name, str) or not name.strip():
         raise BadInput('name must be a non-empty string like "user.created"')
     if event_id is not None and not isinstance(event_id, str):
         raise BadInput("id must be a string (or omitted)")
-    check_name("name", name)
     if event_id is not None:
         check_name("id", event_id)
     problem = json_problem(payload)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
@@ -36,15 +36,16 @@ def api_endpoint(fn: Callable[[Dashboard, Request], Awaitable[Any]], status: int
     return handler
 
 
-async def _body(request: Request) -> dict[str, Any]:
-    """The JSON object in the body ({} when empty); its size is capped by the guard."""
+async def _body(request: Request, sanitised: Collection[str] = ()) -> dict[str, Any]:
+    """The JSON object in the body ({} when empty); its size is capped by the guard.
+    ``sanitised``: fields whose text is made storable where it is stored, not refused."""
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     raw = await request.body()
     if not raw.strip():
         return {}
     if content_type != "application/json" and not content_type.endswith("+json"):
         raise BadInput("send the body as JSON with 'Content-Type: application/json'", 415)
-    data = actions.load_json(raw, "body")
+    data = actions.load_json(raw, "body", sanitised=sanitised)
     if not isinstance(data, dict):
         raise BadInput("body must be a JSON object")
     return data
@@ -200,7 +201,7 @@ def _schedule_action(paused: bool) -> Callable[[Dashboard, Request], Any]:
 
 
 async def send_event(dash: Dashboard, request: Request) -> Any:
-    body = await _body(request)
+    body = await _body(request, sanitised=("name",))  # sanitised by app.send_event
     unknown = sorted(set(body) - {"name", "payload", "id"})
     if unknown:
         raise BadInput(f"unknown field {unknown[0]!r}; accepted: name, payload, id")

@@ -80,6 +80,35 @@ def test_bad_events_get_a_message(sqlite_demo: Conveyor, make_client: ClientFact
         assert r.status_code == 400 and words in r.json()["error"], body
 
 
+def test_an_event_name_is_sanitised_as_send_event_does_and_the_payload_still_refused(
+    demo: Conveyor, make_client: ClientFactory
+) -> None:
+    """SPEC §8: an event name is text stored on the user's behalf: NUL and lone surrogates
+    become U+FFFD and an over-long one is cut, as ``app.send_event`` does, never a 400;
+    a payload holding NUL is still refused (the payload rule)."""
+    client = make_client(demo)
+    long = "n" * 5000
+    for i, (raw, name) in enumerate([(b"user\\u0000created", "user\x00created"),
+                                     (b"a\\ud800b", "a\ud800b"), (long.encode(), long)]):
+        r = client.post("/api/events", content=b'{"name": "' + raw + b'", "id": "api-%d"}' % i,
+                        headers={"content-type": "application/json"})
+        assert r.status_code == 202, r.text
+        expected = demo.send_event(name, id=f"direct-{i}").name
+        assert "\x00" not in expected and r.json()["event"]["name"] == expected
+        stored = demo.get_event(f"api-{i}")
+        assert stored is not None and stored.name == expected
+    assert demo.get_event("api-0").name == "user\ufffdcreated"  # type: ignore[union-attr]
+    assert demo.get_event("api-1").name == "a\ufffdb"  # type: ignore[union-attr]
+    assert demo.get_event("api-2").name.endswith("bytes cut]")  # type: ignore[union-attr]
+    r = client.post("/api/events", json={"name": "user\x00created", "id": "bad",
+                                         "payload": {"note": "a\x00b"}})
+    assert r.status_code == 400 and 'body["payload"]["note"]' in r.json()["error"], r.text
+    assert "NUL" in r.json()["error"] and demo.get_event("bad") is None
+    csrf = csrf_of(client, "/events")  # the events page's form: the same path
+    r = client.post("/events", data={"name": "form\x00sent", "id": "form", "csrf_token": csrf})
+    assert r.status_code == 200 and demo.get_event("form").name == "form\ufffdsent"  # type: ignore[union-attr]
+
+
 def test_the_events_page_form_sends_an_event(
     sqlite_demo: Conveyor, make_client: ClientFactory
 ) -> None:
