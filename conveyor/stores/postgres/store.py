@@ -37,6 +37,7 @@ from conveyor.stores.core.writing import InsertCore, claimed
 from conveyor.stores.flowlogic import SEP, Lookout
 from conveyor.stores.group import GroupCommit
 from conveyor.stores.postgres import migrations
+from conveyor.stores.postgres.arrays import Float8s, Int8s, Texts
 from conveyor.stores.postgres.asyncpool import AsyncMixin, AsyncPool
 from conveyor.stores.postgres.connection import Database, Settings
 from conveyor.stores.postgres.dialect import PostgresDialect, retry_conflicts
@@ -68,13 +69,13 @@ def _outcome_params(outcomes: Sequence[Outcome], synchronous: bool) -> dict[str,
             raise ValueError(f"unknown outcome state {o.state!r}")
     ordered = sorted(outcomes, key=lambda o: o.id)  # lock rows in one order
     return {
-        "ids": [o.id for o in ordered], "tokens": [o.token for o in ordered],
-        "states": [o.state for o in ordered], "results": [o.result for o in ordered],
-        "errors": [o.error for o in ordered],
-        # floats, all of them: psycopg cannot dump a list that mixes ints and floats
-        "run_ats": [None if o.run_at is None else float(o.run_at) for o in ordered],
-        "delays": [float(o.delay or 0.0) for o in ordered],
-        "versions": [o.version for o in ordered], "far_future": FAR_FUTURE,
+        "ids": Int8s([o.id for o in ordered]), "tokens": Int8s([o.token for o in ordered]),
+        "states": Texts([o.state for o in ordered]),
+        "results": Texts([o.result for o in ordered]),
+        "errors": Texts([o.error for o in ordered]),
+        "run_ats": Float8s([None if o.run_at is None else float(o.run_at) for o in ordered]),
+        "delays": Float8s([float(o.delay or 0.0) for o in ordered]),
+        "versions": Texts([o.version for o in ordered]), "far_future": FAR_FUTURE,
         "commit": None if synchronous else "off",
     }
 
