@@ -157,7 +157,7 @@ class Worker:
             finally:  # (cancelled again as it stops, too) its threads end after their calls
                 calls.pool.shutdown()
                 self.leases.shutdown()
-                await asyncio.to_thread(self.watch.end)  # its connections closed on return
+                await self.watch.end()  # its connections closed on return
         if self.supervisor.fatal is not None:
             raise self.supervisor.fatal
 

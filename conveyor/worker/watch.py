@@ -30,21 +30,31 @@ class ChangeWatch:
         self.precise = True  # its wake-ups mean new work (not any write)
         self.changed = False  # jobs were stored (a precise waiter: LISTEN, this process)
         self.written = False  # something was written (SQLite data_version): peek first
-        self.thread: threading.Thread | None = None
+        self.ended: asyncio.Event | None = None  # set on the loop as the thread ends
 
     def start(self, store: Store, loop: asyncio.AbstractEventLoop, wake: asyncio.Event) -> None:
         """Start the thread: it listens on a clone of ``store`` and sets ``wake`` on
         ``loop`` when another process stores work."""
-        self.thread = threading.Thread(target=self._watch, args=(store, loop, wake),
-                                       name="conveyor-watch", daemon=True)
-        self.thread.start()
+        self.ended = ended = asyncio.Event()
+        threading.Thread(target=self._run, args=(store, loop, wake, ended),
+                         name="conveyor-watch", daemon=True).start()
 
-    def end(self) -> None:
+    async def end(self) -> None:
         """Wait (the worker stopping) for the thread to close its connections: a stopped
-        worker, and the app closed after it, holds none."""
+        worker, and the app closed after it, holds none. Told by the thread itself, not
+        joined from the loop's default executor, which the worker's async jobs may fill."""
         self.hungry.set()
-        if self.thread is not None and self.thread is not threading.current_thread():
-            self.thread.join(timeout=5.0)
+        if self.ended is not None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.ended.wait(), 5.0)
+
+    def _run(self, store: Store, loop: asyncio.AbstractEventLoop, wake: asyncio.Event,
+             ended: asyncio.Event) -> None:
+        try:
+            self._watch(store, loop, wake)
+        finally:
+            with contextlib.suppress(RuntimeError):  # the loop closed: nothing waits
+                loop.call_soon_threadsafe(ended.set)
 
     def _watch(self, store: Store, loop: asyncio.AbstractEventLoop, wake: asyncio.Event) -> None:
         own = store
