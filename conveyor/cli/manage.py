@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -10,6 +9,7 @@ import click
 
 from conveyor.app import Conveyor
 from conveyor.cli.base import RUN_ID, USER_ERROR, app_options, fail, job_id_of
+from conveyor.clock import epoch
 from conveyor.errors import ConfigurationError
 from conveyor.stores.base import FINISHED
 from conveyor.timeunits import parse_duration
@@ -90,7 +90,7 @@ def purge(app: Conveyor, state: tuple[str, ...], job_id: str | None, older_than:
         if older_than is not None:
             try:
                 seconds = parse_duration(older_than) or 0.0
-                until = datetime.fromtimestamp(time.time() - seconds, UTC)
+                until = datetime.fromtimestamp(epoch(app.clock) - seconds, UTC)
             except ConfigurationError as exc:
                 fail(f"invalid --older-than {older_than!r}: {exc}")
             except (OverflowError, OSError, ValueError):

@@ -6,10 +6,10 @@ Everything reads through the app's public methods.
 from __future__ import annotations
 
 import json
-import time
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from conveyor.clock import epoch
 from conveyor.dashboard.tree import workflow_tree
 from conveyor.records import JobRecord
 from conveyor.redaction import redact
@@ -235,7 +235,7 @@ class Views:
         return self.app.counts()
 
     def throughput(self) -> list[dict[str, Any]]:
-        now = time.time()
+        now = epoch(self.app.clock)  # the app's clock, as its times are
         since = (now - THROUGHPUT_WINDOW) // THROUGHPUT_BUCKET * THROUGHPUT_BUCKET
         found = {int(b): (c, f) for b, c, f in self.app.store.throughput(since, THROUGHPUT_BUCKET)}
         buckets = []
@@ -246,7 +246,7 @@ class Views:
         return buckets
 
     def workers(self) -> list[dict[str, Any]]:
-        now = time.time()
+        now = epoch(self.app.clock)  # the app's clock, as its times are
         return [
             {"id": w.id, "host": w.host, "pid": w.pid, "queues": w.queues,
              "concurrency": w.concurrency, "started_at": iso(w.started_at),
