@@ -88,11 +88,13 @@ def run_on_new_loop(main: Coroutine[Any, Any, None],
 
 
 def install_signals(loop: asyncio.AbstractEventLoop, stop: Callable[[bool], None],
-                    stopping: Callable[[], bool], supervised: bool) -> None:
+                    stopping: Callable[[], bool], supervised: bool) -> Callable[[], None]:
     """SIGTERM/SIGINT ``stop`` gracefully (``stop(False)``), a second one at once
     (``stop(True)``). A ``supervised`` worker gets its stop signal twice (systemd signals
     every process of the unit, the supervisor forwards its own): there SIGTERM/SIGINT only
-    stop gracefully, and the supervisor's SIGUSR1 (its own second signal) stops at once."""
+    stop gracefully, and the supervisor's SIGUSR1 (its own second signal) stops at once.
+    Returns what puts back the handlers found (the loop's close would leave the defaults:
+    a program running ``app.run_worker()`` keeps its own handlers after it)."""
     def on_signal() -> None:
         if stopping() and not supervised:
             now()
@@ -105,6 +107,16 @@ def install_signals(loop: asyncio.AbstractEventLoop, stop: Callable[[bool], None
     handlers = {signal.SIGTERM: on_signal, signal.SIGINT: on_signal}
     if supervised and hasattr(signal, "SIGUSR1"):
         handlers[signal.SIGUSR1] = now
+    found: dict[signal.Signals, Any] = {}
     for sig, handler in handlers.items():
         with contextlib.suppress(NotImplementedError, RuntimeError):
+            before = signal.getsignal(sig)
             loop.add_signal_handler(sig, handler)
+            found[sig] = before
+
+    def restore() -> None:
+        for sig, before in found.items():
+            loop.remove_signal_handler(sig)
+            signal.signal(sig, signal.SIG_DFL if before is None else before)
+
+    return restore

@@ -12,7 +12,7 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from conveyor.clock import epoch
@@ -69,6 +69,7 @@ class Worker:
         self.app = app
         # A worker of `conveyor worker --processes N` (see blocking.install_signals).
         self.supervised = supervised
+        self.restore_signals: Callable[[], None] = lambda: None  # (run: the handlers found)
         self.concurrency = worker_concurrency(concurrency)
         self.queues = coerce_queues(queues)
         self.burst = burst
@@ -117,7 +118,8 @@ class Worker:
             self.store: Store = await calls.call(self.app.store.clone)
             await self.leases.open(self.loop)
             if handle_signals:
-                install_signals(self.loop, self.stop, self._stopping, self.supervised)
+                self.restore_signals = install_signals(
+                    self.loop, self.stop, self._stopping, self.supervised)
             await calls.call(calls.patient, self.store.register_worker, WorkerInfo(
                 self.id, socket.gethostname(), os.getpid(), ",".join(self.queues or ["*"]),
                 self.concurrency,
@@ -158,6 +160,7 @@ class Worker:
                 calls.pool.shutdown()
                 self.leases.shutdown()
                 await self.watch.end()  # its connections closed on return
+                self.restore_signals()
         if self.supervisor.fatal is not None:
             raise self.supervisor.fatal
 
@@ -326,6 +329,7 @@ class Worker:
     def abandon_start(self) -> None:
         """A start that failed: the stores cloned so far are closed and the threads end,
         after the calls queued on them (nothing waits for them)."""
+        self.restore_signals()
         main = getattr(self, "store", None)
         self.leases.abandon(main)
         if main is not None and main is not self.app.store:
