@@ -176,13 +176,18 @@ def read_error(text: str | None) -> ErrorInfo | None:
     return as_error(read_stored(text)) if text else None
 
 
+_ERROR_KEYS = ("type", "message", "traceback", "module")
+
+
 def as_error(value: Any) -> ErrorInfo | None:
     """A stored error (``{"type", "message", "traceback"}``); anything else stored in its
     place reads as the message of an error of no type."""
     if value is None:
         return None
     if isinstance(value, dict):
-        return ErrorInfo(value)
+        # in the order the worker writes them: PostgreSQL's jsonb (the attempts'
+        # history) keeps no key order
+        return ErrorInfo({**{k: value[k] for k in _ERROR_KEYS if k in value}, **value})
     message = value if isinstance(value, str) else json.dumps(value)
     return ErrorInfo(type=None, message=message, traceback=None)
 

@@ -21,12 +21,13 @@ from starlette.testclient import TestClient  # noqa: E402
 
 #: Keys whose int values (or lists of ints) are run ids.
 RUN_ID_KEYS = {"id", "rescheduled_from", "parent_id", "next_run", "source", "runs",
-               "children", "depends_on", "dependents", "next_before", "searched_to"}
+               "children", "depends_on", "dependents", "next_before", "searched_to",
+               "run_id"}
 #: What legitimately differs whatever the store: which workers ran (random ids, each
 #: named by its host and pid) and when they last beat.
 DROPPED = {"seconds_since_heartbeat", "worker_id", "workers"}
 TOKEN = "blind-diff-token-0123456789"  # long: the dashboard hides it in what it shows
-_RUN_IN_TEXT = re.compile(r"(/runs/|\brun |\bid |\bjob |run_id=)(\d+)")
+_RUN_IN_TEXT = re.compile(r"(/runs/|\brun |\brun-|\bid |\bjob |run_id=)(\d+)")
 _UUID = re.compile(r"\b[0-9a-f]{32}\b")  # an event id the store made up (uuid4)
 
 

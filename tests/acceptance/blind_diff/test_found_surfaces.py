@@ -54,3 +54,26 @@ def test_purge_older_than_counts_back_from_the_apps_clock(trio: Trio) -> None:
         code, _, err = cli(app, "purge", "--older-than", "30 minutes")
         assert (code, err) == (0, "")
         assert [r.created_at for r in app.jobs_list()] == [T0 + timedelta(seconds=3600)]
+
+
+class Unhappy(Exception):
+    pass
+
+
+def test_an_attempts_error_reads_back_with_its_keys_in_order(trio: Trio) -> None:
+    """``show --json`` and the run detail list each attempt's error; on PostgreSQL (whose
+    jsonb history keeps no key order) its keys read back as type, module, message,
+    traceback, elsewhere in the order the worker wrote them."""
+    for app in trio.open():
+
+        @app.job(retry=None)
+        def sad() -> None:
+            raise Unhappy("é")
+
+        sad().run_now()
+        run_until_idle(app)
+        record = app.jobs_list()[0]
+        assert [list(record.error or {}), list(record.history[0].error or {})] == [
+            ["type", "message", "traceback", "module"]] * 2
+        _, [shown], _ = cli(app, "show", str(record.id), "--json")
+        assert list(shown["history"][0]["error"]) == list(record.error or {})

@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import invariant, rule, run_state_machine_as_test
 
-from conveyor import Conveyor
+from conveyor import Conveyor, Fail, Retry, RetryIn
 from tests.acceptance.blind_diff.conftest import Trio
 from tests.acceptance.blind_diff.support import JSON, NAMES, OWNERS, TEXT
 from tests.acceptance.blind_diff.surfaces import Shown, cli, client, typed
@@ -31,22 +31,51 @@ BODIES = st.one_of(
 )
 READS = st.sampled_from([
     "/api/schedules", "/api/events", "/api/queues", "/api/counts", "/api/overview",
-    "/api/jobs", "/api/jobs/work", "/api/jobs/durable", "/api/jobs/nope"])
+    "/api/jobs", "/api/jobs/work", "/api/jobs/durable", "/api/jobs/tick", "/api/jobs/paris",
+    "/api/jobs/nope"])
+
+
+def _define_more(app: Conveyor) -> None:
+    """Schedules declared in code (stored by workers and ``schedules sync``), a job that
+    reports progress, logs and ends as its payload says, and a durable parent of two."""
+
+    @app.job("tick", trigger=app.every("90 minutes"))
+    def tick() -> None:
+        pass
+
+    @app.job("paris", trigger=app.cron("30 2 * * *", tz="Europe/Paris"))
+    def paris() -> str:
+        return "é"
+
+    @app.job("rich", queue="narrow", retry=Retry(retries=1, wait=5))
+    def rich(payload: Any, meta: Any) -> Any:
+        how, text = payload if isinstance(payload, list) and len(payload) == 2 else ("", "")
+        meta.progress(0.5 if how else 50, message=text)
+        meta.log.warning("é %s", text)
+        if how == "fail":
+            raise Fail(text)
+        if how == "retry":
+            raise RetryIn(7)
+        if how == "error":
+            raise KeyError(text)
+        return {"text": text, "n": [1, 1.0, -0.0, 2**63]}
+
+    @app.job("parent")
+    async def parent(payload: Any, io: Any, ctx: Any) -> Any:
+        await io.logger.info("starting", payload=payload)
+        got = await io.run_jobs("kids", [rich(["", "a"]), rich(payload)])
+        await io.send_event("told", "signed.up", {"run_id": ctx.run_id, "plan": "pro"})
+        return got
+
+    app.queue("narrow", concurrency=1)
 
 
 class Surfaces(Machine):
     def __init__(self) -> None:
         super().__init__()
         self.clients = [client(app) for app in self.apps]
-        for app in self.apps:  # schedules declared in code, stored by workers and `sync`
-
-            @app.job("tick", trigger=app.every("90 minutes"))
-            def tick() -> None:
-                pass
-
-            @app.job("paris", trigger=app.cron("30 2 * * *", tz="Europe/Paris"))
-            def paris() -> str:
-                return "é"
+        for app in self.apps:
+            _define_more(app)
 
     def teardown(self) -> None:
         for c in self.clients:
@@ -102,6 +131,12 @@ class Surfaces(Machine):
     def api_trigger(self, slug: str, body: dict[str, Any]) -> None:
         self.on_each(lambda app, c: self.http(c.post(f"/api/jobs/{slug}/run", json=body)))
 
+    @rule(how=st.sampled_from(["", "fail", "retry", "error"]), text=TEXT,
+          job=st.sampled_from(["rich", "parent"]))
+    def trigger_more(self, how: str, text: str, job: str) -> None:
+        self.on_each(lambda app, c: self.http(
+            c.post(f"/api/jobs/{job}/run", json={"payload": [how, text]})))
+
     @rule(pick=PICK, action=st.sampled_from(["cancel", "cancel-cascade", "retry", "rerun"]))
     def api_act(self, pick: int | None, action: str) -> None:
         self.on_each(lambda app, c: self.http(
@@ -121,7 +156,8 @@ class Surfaces(Machine):
         self.on_each(call)
 
     @rule(name=st.sampled_from(["signed.up", "other", ""]),
-          payload=st.sampled_from([{"plan": "pro"}, {"plan": 1}, {"plan": "free"}, None, []]),
+          payload=st.sampled_from([{"plan": "pro"}, {"plan": 1}, {"plan": "free"}, None, [],
+                                   {"zz": 1.0, "plan": "pro", "a": {"y": 1, "b": -0.0}}]),
           event_id=st.sampled_from([None, "e", "E", "é", "É", "a b", "Z", "😀"]))
     def api_event(self, name: str, payload: Any, event_id: str | None) -> None:
         body = {"name": name, "payload": payload} | ({"id": event_id} if event_id else {})
