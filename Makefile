@@ -25,13 +25,13 @@ run: $(BIN)/python
 	$(BIN)/conveyor dashboard $(DEMO) --host $(HOST) --port $(PORT)
 
 # Two phases. Most tests wait (on workers, leases, subprocesses) more than they compute,
-# so they run on XDIST pytest-xdist workers: four on two cores, as each uses about half a
-# core (3m30s against 4m35s with two once). The multi-process tests (marked slow, hence
-# serial: their kill -9 churn misses deadlines among four busy test processes) then run
-# on SERIAL_XDIST workers, one per core: they keep a core busy 17% of the time (335 s in
-# one process, 165-190 s in two, on a loaded machine). PYTEST_ARGS="-k cli" runs a part
-# (a phase left with no test is fine); XDIST=0 SERIAL_XDIST=0 runs each in one process.
-XDIST ?= 4
+# so they run on XDIST pytest-xdist workers: six on two cores (two took 4m35s and four
+# 3m30s once; four 366 s and six 282 s on one loaded machine). The multi-process tests
+# (marked slow, hence serial: their kill -9 churn misses deadlines among six busy test
+# processes) then run on SERIAL_XDIST workers, one per core: they keep a core busy 17% of
+# the time (335 s in one process, 140-190 s in two). PYTEST_ARGS="-k cli" runs a part (a
+# phase left with no test is fine); XDIST=0 SERIAL_XDIST=0 runs each in one process.
+XDIST ?= 6
 SERIAL_XDIST ?= 2
 # Bytecode caches on (some machines set PYTHONDONTWRITEBYTECODE): without them every xdist
 # worker rewrites and compiles all the test modules, and every conveyor subprocess a test
