@@ -37,14 +37,17 @@ def client(app: Conveyor) -> TestClient:
 
 
 def cli(app: Conveyor, *args: str) -> tuple[int, list[Any], str]:
-    """``conveyor ARGS`` on ``app`` in this process: exit code, JSON lines, stderr."""
+    """``conveyor ARGS`` on ``app`` in this process: exit code, stdout's lines (JSON read,
+    a run id printed alone as ``{"id": ...}``), stderr."""
     with preset_app(app):
         result = CliRunner().invoke(
             main, list(args), env={"CONVEYOR_APP": None, "CONVEYOR_URL": None,
                                    "COLUMNS": "200"})
     if result.exception is not None and not isinstance(result.exception, SystemExit):
         raise result.exception
-    lines = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+    lines = [json.loads(line) if line.startswith("{") else
+             {"id": int(line)} if line.isdigit() else line
+             for line in result.stdout.splitlines()]
     return result.exit_code, lines, result.stderr
 
 

@@ -6,6 +6,7 @@ three (run ids as their place among the stored ones, see ``surfaces.Shown``)."""
 
 from __future__ import annotations
 
+import json
 import os
 from typing import Any
 
@@ -176,6 +177,18 @@ class Surfaces(Machine):
                                 ["--remove", "paris"], ["--pause", "nope"]]))
     def cli_schedules(self, args: list[str]) -> None:
         self.on_each(lambda app, c: cli(app, "schedules", *args))
+
+    @rule(job=st.sampled_from(["work", "rich", "side"]), value=JSON, fail=st.integers(0, 3),
+          tag=TEXT, options=st.lists(st.sampled_from([
+              ["--in", "90 seconds"], ["--in", "1 month"], ["--at", "2031-03-30T01:00"],
+              ["--at", "2031-03-30T00:00:00+02:00"], ["--queue", "é"], ["--priority", "high"],
+              ["--priority", "-3"], ["--key", "k"], ["--owner", "1"], ["--owner", "u"],
+              ["--owner", "0"], ["--replace"], ["--unique"], ["--all"]]), max_size=3))
+    def cli_run(self, job: str, value: Any, fail: int, tag: str,
+                options: list[list[str]]) -> None:
+        payload = json.dumps({"value": value, "fail": fail, "tag": tag}, ensure_ascii=False)
+        flat = [word for option in options for word in option]
+        self.on_each(lambda app, c: cli(app, "run", job, "--payload", payload, *flat))
 
     @rule(verb=st.sampled_from(["show", "cancel", "retry"]), picks=st.lists(PICK, max_size=2))
     def cli_ids(self, verb: str, picks: list[int | None]) -> None:
