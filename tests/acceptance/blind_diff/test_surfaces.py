@@ -190,6 +190,19 @@ class Surfaces(Machine):
         flat = [word for option in options for word in option]
         self.on_each(lambda app, c: cli(app, "run", job, "--payload", payload, *flat))
 
+    @rule(command=st.sampled_from([
+        ["pause", "--queue", "narrow"], ["resume", "--queue", "narrow"], ["pause", "--job", "rich"],
+        ["resume", "--job", "rich"], ["pause", "--queue", "É", "--job", "side"],
+        ["purge", "--state", "failed"], ["purge", "--older-than", "1 hour"],
+        ["purge", "--job", "rich", "--state", "completed"], ["purge", "--expired"]]))
+    def cli_write(self, command: list[str]) -> None:
+        self.on_each(lambda app, c: cli(app, *command))
+
+    @rule(pick=PICK)
+    def cli_children(self, pick: int | None) -> None:
+        self.on_each(lambda app, c: cli(app, "runs", "--parent", str(self.run_id(app, pick)),
+                                        "--json"))
+
     @rule(verb=st.sampled_from(["show", "cancel", "retry"]), picks=st.lists(PICK, max_size=2))
     def cli_ids(self, verb: str, picks: list[int | None]) -> None:
         def call(app: Conveyor, c: Any) -> Any:
