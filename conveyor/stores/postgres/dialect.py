@@ -86,6 +86,12 @@ def retry_conflicts(fn: Callable[P, T]) -> Callable[P, T]:
 
 
 class _EventSQL(EventSQL):
+    def __init__(self, mark: str, lock_waits: str = "") -> None:
+        super().__init__(mark, lock_waits)
+        # events sent at one instant in id order by code point, as SQLite's, whatever
+        # the database's collation
+        self.newest_first = 'ORDER BY sent_at DESC, id COLLATE "C" LIMIT %s OFFSET %s'
+
     def runs_of(self, ids: list[str]) -> tuple[str, Sequence[Any]]:
         return (
             "SELECT event_id, id FROM conveyor_jobs WHERE event_id = ANY(%s) ORDER BY id",

@@ -395,3 +395,9 @@ UPDATE conveyor_jobs AS j SET state = 'cancelled', finished_at = t.now, dedupe_k
 FROM (SELECT conveyor_now() AS now) AS t
 WHERE j.id IN (SELECT id FROM tree)
     AND j.state NOT IN ('completed', 'failed', 'cancelled')
+
+-- name: schedules
+-- (by id in code point order, as SQLite's, whatever the database's collation)
+SELECT id, job, definition, args, kwargs, options, paused, source, misfire, created_at,
+    updated_at, revision, fingerprint
+FROM conveyor_schedules ORDER BY id COLLATE "C"

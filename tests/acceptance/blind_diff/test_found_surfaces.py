@@ -3,13 +3,23 @@
 
 from __future__ import annotations
 
+import os
+import uuid
+from collections.abc import Iterator
 from datetime import timedelta
+from pathlib import Path
 
+import psycopg
+import pytest
+
+from conveyor import Conveyor
 from conveyor.testing import run_until_idle
 from conveyor.testing.conformance.helpers import ManualClock
 from tests.acceptance.blind_diff.conftest import Trio
 from tests.acceptance.blind_diff.support import T0
 from tests.acceptance.blind_diff.surfaces import cli, client
+from tests.conftest import PG_ADMIN_URL
+from tests.support import drop_database_later
 
 
 def test_the_overview_counts_throughput_on_the_apps_clock(trio: Trio) -> None:
@@ -77,3 +87,39 @@ def test_an_attempts_error_reads_back_with_its_keys_in_order(trio: Trio) -> None
             ["type", "message", "traceback", "module"]] * 2
         _, [shown], _ = cli(app, "show", str(record.id), "--json")
         assert list(shown["history"][0]["error"]) == list(record.error or {})
+
+
+@pytest.fixture
+def english_pg() -> Iterator[str]:
+    """A URL on a new PostgreSQL database whose text sorts as English does (ICU en-US:
+    "a" before "B"), where the session's sorts by code point ("B" before "a")."""
+    name = f"conveyor_icu_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name} TEMPLATE template0 LOCALE_PROVIDER icu "
+                     "ICU_LOCALE 'en-US' LOCALE 'C.UTF-8'")
+    yield f"{PG_ADMIN_URL.rsplit('/', 1)[0]}/{name}"
+    drop_database_later(PG_ADMIN_URL, name)
+
+
+def test_schedules_and_events_list_in_one_order_whatever_the_collation(
+        tmp_path: Path, english_pg: str) -> None:
+    """The schedules list (by id) and events sent at one instant (newest first, then by
+    id) were ordered by the database's collation on PostgreSQL: on an English-collated
+    database "a" came before "B", where SQLite and memory (and a "C" database) put "B"
+    first, so ``schedules --json`` and the dashboard's lists differed by store."""
+    shown = []
+    for url in ["memory://", f"sqlite:///{tmp_path}/c.db", english_pg]:
+        with Conveyor(url, clock=ManualClock(T0)) as app:
+
+            @app.job
+            def step(payload: object = None) -> None:
+                pass
+
+            for key in ("a", "B", "é", "E"):
+                app.schedule_job(type="step", data={}, schedule="every day", key=key)
+                app.send_event("signed.up", {}, id=key)
+            with client(app) as c:
+                shown.append([[s["id"] for s in c.get("/api/schedules").json()["schedules"]],
+                              [e["id"] for e in c.get("/api/events").json()["events"]]])
+    assert shown[0][1] == ["B", "E", "a", "é"]
+    assert shown[1] == shown[0] and shown[2] == shown[0], shown
