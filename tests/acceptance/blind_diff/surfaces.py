@@ -72,7 +72,11 @@ class Shown:
         if isinstance(value, dict):
             return {k: self(v, k) for k, v in value.items() if k not in DROPPED}
         if isinstance(value, (list, tuple)):
-            return [self(v, key) for v in value]
+            items = [self(v, key) for v in value]
+            if key == "events":  # newest first; those sent at one instant by id, and an
+                # id the store made up is random: in an order of their own here
+                items.sort(key=lambda e: (e["sent_at"] or "", repr(e)), reverse=True)
+            return items
         if isinstance(value, str):
             return self.text(value)
         if key in RUN_ID_KEYS and isinstance(value, int) and not isinstance(value, bool):
