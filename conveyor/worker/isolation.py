@@ -33,11 +33,39 @@ from multiprocessing.connection import Connection
 from types import FunctionType, ModuleType
 from typing import Any, TypeVar
 
-from conveyor.errors import AttemptCrashed
+from conveyor.errors import AttemptCrashed, ConfigurationError
 from conveyor.limits import global_names, nested
 
 _CONTEXT = multiprocessing.get_context("spawn")
 T = TypeVar("T")
+CHILD = "conveyor-isolated-"  # how the name of an attempt's child process starts
+# The exit status of a child that started a worker while spawn re-ran the main script
+# (it has no pipe to the worker yet): EX_CONFIG.
+WORKER_REFUSED = 78
+WORKER_IN_CHILD = (
+    "the child process of this isolation=\"process\" attempt tried to start a worker: a "
+    "spawned child imports the job's module and the script the worker was started from "
+    "again, and one of them starts a worker when imported (app.run_worker() at module "
+    "level). Put the worker's start under `if __name__ == \"__main__\":`, or drop it and "
+    "run `conveyor worker path/to/app.py`"
+)
+
+
+class _Child:
+    refused = False  # this child tried to start a worker: its attempt fails for good
+
+
+def refuse_worker() -> None:
+    """Raise if this process is an isolated attempt's child: it must never run a worker
+    (it would claim jobs, or hang its attempt). While spawn re-runs the main script the
+    child exits with :data:`WORKER_REFUSED`, which the worker reads as this error."""
+    process = multiprocessing.current_process()
+    if not process.name.startswith(CHILD):
+        return
+    _Child.refused = True
+    if getattr(process, "_inheriting", False):
+        raise SystemExit(WORKER_REFUSED)
+    raise ConfigurationError(WORKER_IN_CHILD)
 
 
 class ChildFailed(Exception):
@@ -117,7 +145,7 @@ async def run_isolated(job_id: str, fn: Callable[..., Any], args: str, kwargs: s
     receiver, sender = _CONTEXT.Pipe(duplex=True)  # the child asks, the parent answers
     process = _CONTEXT.Process(
         target=child_main, args=(sender, Target.of(fn), args, kwargs, meta),
-        name=f"conveyor-isolated-{job_id}", daemon=True,
+        name=f"{CHILD}{job_id}", daemon=True,
     )
     starting = asyncio.ensure_future(in_thread("conveyor-isolated", process.start))
     try:
@@ -131,6 +159,8 @@ async def run_isolated(job_id: str, fn: Callable[..., Any], args: str, kwargs: s
     receiver.close()
     await in_thread("conveyor-isolated", process.join, 5.0)
     if message is None:
+        if process.exitcode == WORKER_REFUSED:
+            raise ChildFailed(_refused_json(), retryable=False)
         raise AttemptCrashed(_exit_status(process.exitcode))
     kind, payload = message
     if kind == "ok":
@@ -237,6 +267,13 @@ def _refuse(request: Any) -> tuple[str, str, str]:
     return ("error", "ConfigurationError", "this attempt's meta cannot trigger jobs")
 
 
+def _refused_json() -> str:
+    script = getattr(sys.modules.get("__main__"), "__file__", None)
+    where = f" (this child started one as it imported {script})" if script else ""
+    return json.dumps({"type": "ConfigurationError", "module": "conveyor.errors",
+                       "message": WORKER_IN_CHILD + where, "traceback": None})
+
+
 def _exit_status(code: int | None) -> str:
     if code is not None and code < 0:
         try:
@@ -266,7 +303,7 @@ def child_main(sender: Connection, target: Target, args: str, kwargs: str,
     except RetryIn as exc:
         message = ("retry_in", (exc.delay, exc.unit))
     except BaseException as exc:  # SystemExit too: it fails the attempt
-        message = ("error", error_json(exc))
+        message = ("fail" if _Child.refused else "error", error_json(exc))
     sender.send(message)
     sender.close()
 

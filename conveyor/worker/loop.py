@@ -28,6 +28,7 @@ from conveyor.worker.dbthread import DbThread
 from conveyor.worker.duties import Duties
 from conveyor.worker.exchange import Exchange
 from conveyor.worker.execute import JobRunner
+from conveyor.worker.isolation import refuse_worker
 from conveyor.worker.lanes import Slots
 from conveyor.worker.leases import Leases
 from conveyor.worker.meta import Buffer
@@ -66,6 +67,7 @@ class Worker:
         failure_budget: int = FAILURE_BUDGET,
         supervised: bool = False,
     ) -> None:
+        refuse_worker()
         self.app = app
         # A worker of `conveyor worker --processes N` (see blocking.install_signals).
         self.supervised = supervised
