@@ -1,5 +1,5 @@
 """Bulk operations over many stored jobs: python bench/bench_bulk_ops.py [--url URL]
-[--jobs 10000,100000].
+[--jobs 10000,100000] [--fan-out 5000] (0 or an empty --jobs skips that part).
 
 For each N, stores N jobs in mixed states (40% queued, 20% scheduled, 20% completed, 10%
 failed, 10% cancelled; 4 job types, 2 queues, payloads {"shop": i % 10}), VACUUM ANALYZE
@@ -8,6 +8,9 @@ on PostgreSQL, then times, one after the other on that data:
   by state, then every pending job; purge by job, then every finished job; the CLI's
   ``conveyor cancel ID...`` and ``conveyor retry ID...`` (the bulk forms a user has for
   retrying), and cancel_jobs() with a ``cancelled`` hook registered (hooks hear every job).
+Then a dependency fan-out (one head, F jobs each depends_on=[head]), without and with a
+``cancelled`` hook: app.cancel(head) (its dependents cancelled with it), app.retry(head)
+(reopens them) and cancel_jobs(type=...) matching the F blocked dependents.
 Prints µs per matched job (per call for reads, which return at most 100 rows).
 """
 
@@ -128,15 +131,43 @@ def run(url: str, n: int) -> None:
     app.close()
 
 
+def fan_out(url: str, n: int, hooked: bool) -> None:
+    """Cancel, retry and cancel_jobs over one head and its ``n`` dependents."""
+    print(f"{store_of(url)}, fan-out of {n:,}{' (cancelled hook)' if hooked else ''}",
+          flush=True)
+    app = make_app(url)
+    app.cancel_jobs()
+    app.purge(state=["completed", "failed", "cancelled"])
+    heard: list[int] = []
+    if hooked:
+        app.on("cancelled")(lambda record: heard.append(record.id))
+    head = app.jobs.alpha({}).run_now()
+    rows = [app.triggering.new_job(app.jobs.beta({"i": i})) for i in range(n)]
+    for row in rows:  # stored in one insert, not one run_now(depends_on=) each
+        row.depends_on = [head.id]
+    app.triggering.insert(rows)
+    vacuum(app)
+    timed("cancel(head)", lambda: app.cancel(head.id) and n + 1)
+    timed("retry(head) (reopens its dependents)", lambda: app.retry(head.id) and n)
+    assert app.count(state="blocked") == n
+    timed("cancel_jobs type=beta (blocked)", lambda: app.cancel_jobs(type="beta"))
+    assert len(heard) == (2 * n + 1 if hooked else 0), len(heard)
+    app.close()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--url", help="store URL (default: a fresh SQLite file)")
     parser.add_argument("--jobs", default="10000,100000", help="comma-separated job counts")
+    parser.add_argument("--fan-out", type=int, default=5_000,
+                        help="dependents of the one head (0: skip)")
     args = parser.parse_args()
     url = args.url or f"sqlite:///{tempfile.mkdtemp(prefix='conveyor-bench-')}/bulk.db"
     os.environ["CONVEYOR_URL"] = url
-    for n in (int(x) for x in args.jobs.split(",")):
+    for n in (int(x) for x in args.jobs.split(",") if x):
         run(url, n)
+    for hooked in (False, True) if args.fan_out else ():
+        fan_out(url, args.fan_out, hooked)
     print(f"load average: {os.getloadavg()[0]:.1f}")
 
 if __name__ == "__main__":

@@ -109,6 +109,22 @@ def test_cancelling_many_ids_cancels_each_in_turn_as_one_cancel_would(jobs: Conv
     assert [i for i in heard if i != b.id] == [a.id, alone.id, *many]
 
 
+def test_a_cancel_reports_each_job_its_cascade_cancelled_once_at_any_depth(
+        jobs: Conveyor) -> None:
+    heard: list[int] = []
+    jobs.on("cancelled")(lambda record: heard.append(record.id))
+    plus = jobs.jobs.plus
+    a, b = plus(1).run_now(), plus(2).run_now()
+    a1 = plus(3).run_now(depends_on=[a])
+    a2 = plus(4).run_now(depends_on=[a1])
+    both = plus(5).run_now(depends_on=[a2, b])  # below both roots, a's cascade reaches it
+    b1 = plus(6).run_now(depends_on=[b])
+    b2 = plus(7).run_now(depends_on=[b1, a1])
+    assert jobs.queries.cancel_many([a.id, b.id]) == {a.id, b.id}
+    # the roots, then each root's cascade by id (b2 and both were cancelled by a's)
+    assert heard == [a.id, b.id, a1.id, a2.id, both.id, b2.id, b1.id]
+
+
 def test_dependency_already_failed_cancels_the_dependent_at_once(jobs: Conveyor) -> None:
     a = jobs.jobs.boom().run_now()
     drain(jobs)
