@@ -45,17 +45,26 @@ def _empty(oid: int) -> bytes:
     return struct.pack(">iiI", 0, 0, oid)
 
 
+def _eight_bytes(oid: int, code: str, obj: Any) -> bytes:
+    """An array of 8-byte elements (``code``: struct's ``q`` or ``d``); None: NULL."""
+    n = len(obj)
+    if not n:
+        return _empty(oid)
+    if None not in obj:
+        pairs: list[Any] = [8] * (2 * n)
+        pairs[1::2] = obj
+        return _HEAD.pack(1, 0, oid, n, 1) + _pairs(code, n).pack(*pairs)
+    item = struct.Struct(">i" + code).pack
+    return _HEAD.pack(1, 1, oid, n, 1) + b"".join(
+        _NULL if x is None else item(8, x) for x in obj)
+
+
 class _Int8sDumper(Dumper):
     format = Format.BINARY
     oid = _INT8.array_oid
 
     def dump(self, obj: Any) -> bytes:
-        n = len(obj)
-        if not n:
-            return _empty(_INT8.oid)
-        pairs = [8] * (2 * n)
-        pairs[1::2] = obj
-        return _HEAD.pack(1, 0, _INT8.oid, n, 1) + _pairs("q", n).pack(*pairs)
+        return _eight_bytes(_INT8.oid, "q", obj)
 
 
 class _Float8sDumper(Dumper):
@@ -63,16 +72,7 @@ class _Float8sDumper(Dumper):
     oid = _FLOAT8.array_oid
 
     def dump(self, obj: Any) -> bytes:
-        n = len(obj)
-        if not n:
-            return _empty(_FLOAT8.oid)
-        if None not in obj:
-            pairs: list[Any] = [8] * (2 * n)
-            pairs[1::2] = obj
-            return _HEAD.pack(1, 0, _FLOAT8.oid, n, 1) + _pairs("d", n).pack(*pairs)
-        item = struct.Struct(">id").pack
-        return _HEAD.pack(1, 1, _FLOAT8.oid, n, 1) + b"".join(
-            _NULL if x is None else item(8, x) for x in obj)
+        return _eight_bytes(_FLOAT8.oid, "d", obj)
 
 
 class _TextsDumper(Dumper):
