@@ -264,6 +264,7 @@ class Conveyor:
 
     # -- finding and steering (conveyor.queries) --------------------------------------
     get_job = delegate("queries", Queries.get_job)
+    get_jobs = delegate("queries", Queries.get_jobs)
 
     def jobs_list(
         self, *, limit: int | None = None, offset: int = 0, newest_first: bool = True,

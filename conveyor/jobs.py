@@ -7,7 +7,7 @@ import inspect
 import re
 import time
 import unicodedata
-from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol, Unpack
@@ -68,6 +68,8 @@ class JobHost(Protocol):
     def store(self) -> Store: ...
 
     def get_job(self, job_id: int) -> JobRecord | None: ...
+
+    def get_jobs(self, job_ids: Iterable[Any]) -> list[JobRecord]: ...
 
     def jobs_list(self, **filters: Any) -> list[JobRecord]: ...
 

@@ -9,9 +9,11 @@ logged and never fails the job. A worker whose observers watch nothing makes no 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Protocol, TypeGuard
+from typing import TYPE_CHECKING, Any, Protocol, TypeGuard
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from conveyor.records import JobRecord
     from conveyor.stores.base import ClaimedJob, Outcome
 
@@ -25,6 +27,8 @@ class RecordSource(Protocol):
     """What an observer may ask of the app (a :class:`conveyor.Conveyor`)."""
 
     def get_job(self, job_id: int) -> JobRecord | None: ...
+
+    def get_jobs(self, job_ids: Iterable[Any]) -> list[JobRecord]: ...
 
 
 class ObservedApp(RecordSource, Protocol):

@@ -8,7 +8,7 @@ import logging
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from conveyor.errors import ConfigurationError
 from conveyor.injection import is_async_callable
@@ -226,7 +226,7 @@ def cascade_victims(app: RecordSource, roots: Sequence[JobRecord]) -> list[JobRe
     while level:
         level = [(root_id, job_id) for root_id, job_id in dict.fromkeys(level)
                  if job_id != root_id and job_id not in found[root_id]]
-        read = {r.id: r for r in _records(app, sorted({job_id for _, job_id in level}))}
+        read = {r.id: r for r in app.get_jobs({job_id for _, job_id in level})}
         below = []
         for root_id, job_id in level:
             record, root = read.get(job_id), by_id[root_id]
@@ -239,15 +239,6 @@ def cascade_victims(app: RecordSource, roots: Sequence[JobRecord]) -> list[JobRe
         level = below
     return [record for victims in found.values()
             for record in sorted(victims.values(), key=lambda r: r.id)]
-
-
-def _records(app: RecordSource, ids: list[int]) -> list[JobRecord]:
-    """The stored records among ``ids``: in bulk from the app's queries service (or the
-    service itself), else (another source) one ``get_job`` each."""
-    bulk = getattr(getattr(app, "queries", app), "records", None)
-    if bulk is None:
-        return [r for r in map(app.get_job, ids) if r is not None]
-    return cast("list[JobRecord]", bulk(ids))
 
 
 def cancelled_under_lease(record: JobRecord) -> bool:
