@@ -231,6 +231,10 @@ class Conveyor:
     ) -> list[JobHandle]:
         """Store many calls in one transaction (the fast path for bulk work); with
         ``connection=`` (PostgreSQL) in the caller's own transaction."""
+        if "depends_on" in options:
+            raise ConfigurationError(
+                "enqueue_many does not take depends_on: trigger each dependent with "
+                "run_now(depends_on=[...]), or use conveyor.group/chain for workflows")
         due = to_utc(run_at, self.timezone).timestamp() if run_at else None
         return self.triggering.enqueue_many(list(calls), due, connection, options)
 

@@ -151,6 +151,17 @@ def test_a_bad_call_in_a_bulk_is_named_and_nothing_is_stored(app: Conveyor, posi
     assert app.count() == 0
 
 
+def test_depends_on_in_a_bulk_is_refused_saying_how_to_give_it(app: Conveyor) -> None:
+    @app.job
+    def item(n: int) -> None: ...
+
+    head = item(0).run_now()
+    with pytest.raises(ValueError, match=r"enqueue_many does not take depends_on: trigger "
+                                         r"each dependent with run_now\(depends_on="):
+        app.enqueue_many([item(1), item(2)], depends_on=[head])  # type: ignore[call-arg]
+    assert app.count() == 1
+
+
 def test_copy_uses_the_ids_it_reserved_when_they_are_not_consecutive(sql_app: Conveyor) -> None:
     if not type(sql_app.store).__name__.startswith("Postgres"):
         pytest.skip("PostgreSQL's COPY reserves ids")
