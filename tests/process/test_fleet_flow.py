@@ -48,7 +48,7 @@ def test_a_concurrency_key_and_a_job_paused_from_the_cli_hold_across_workers(
     assert_no_overlap(runs, {})  # one run per shop at a time, whichever process ran it
     assert {fleet.app.get_job(h.id).concurrency_key for h in handles} == {
         str(shop) for shop in SHOPS}
-    assert len({r.pid for r in runs}) >= 2
+    assert len({r.pid for r in every}) >= 2  # the fleet shared the work
     # Six slots and three keys: the shops ran side by side, not one after another.
     assert peak([(r.start, r.end or r.start) for r in runs]) >= 2
     assert fleet.app.paused_jobs() == []
