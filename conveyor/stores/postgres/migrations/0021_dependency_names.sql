@@ -6,6 +6,10 @@
 -- have all failed by the time their triggers run, in no set order. The triggers of the
 -- rows cancelled here find nothing left to cancel, and stop at the first check.
 -- The recursive estimates are far too high: JIT compiling took longer than the query.
+-- The dependencies inside the downstream set are found from the set itself (an unfinished
+-- job depending on a job of the set is in it), never by joining the set to itself: with
+-- its row estimate far too high, PostgreSQL ran such a join as a nested loop once the
+-- tables were analyzed (a 5,000-job fan-out's cancel took seconds, not a tenth of one).
 CREATE OR REPLACE FUNCTION conveyor_dependency_failed() RETURNS trigger
 LANGUAGE plpgsql SET search_path FROM CURRENT SET jit = off AS $$
 BEGIN
@@ -21,17 +25,23 @@ BEGIN
         SELECT d.job_id FROM conveyor_deps d JOIN down ON d.dep_id = down.id
             JOIN conveyor_jobs j ON j.id = d.job_id
             AND j.state NOT IN ('completed', 'failed', 'cancelled')
-    ), pick(id, via) AS (
-        SELECT s.id, min(d.dep_id) FROM down s JOIN conveyor_deps d ON d.job_id = s.id
-            JOIN conveyor_jobs b ON b.id = d.dep_id LEFT JOIN down x ON x.id = d.dep_id
-        WHERE b.state IN ('failed', 'cancelled') OR x.id IS NOT NULL
-        GROUP BY s.id
+    ), within(id, via) AS (
+        SELECT d.job_id, d.dep_id FROM down x JOIN conveyor_deps d ON d.dep_id = x.id
+            JOIN conveyor_jobs j ON j.id = d.job_id
+            AND j.state NOT IN ('completed', 'failed', 'cancelled')
+    ), ended(id, via) AS (
+        SELECT s.id, d.dep_id FROM down s JOIN conveyor_deps d ON d.job_id = s.id
+            JOIN conveyor_jobs b ON b.id = d.dep_id AND b.state IN ('failed', 'cancelled')
+    ), pick(id, via, inside) AS (
+        SELECT DISTINCT ON (c.id) c.id, c.via, c.inside FROM (
+            SELECT id, via, true FROM within UNION ALL SELECT id, via, false FROM ended
+        ) AS c(id, via, inside) ORDER BY c.id, c.via
     ), tree(id, via, root) AS (
         SELECT p.id, p.via, CASE WHEN conveyor_as_jsonb(b.error) ->> 'type' = 'DependencyFailed'
                 AND jsonb_typeof(conveyor_as_jsonb(b.error) -> 'cause') = 'number'
             THEN (conveyor_as_jsonb(b.error) ->> 'cause')::bigint ELSE b.id END
-        FROM pick p JOIN conveyor_jobs b ON b.id = p.via LEFT JOIN down x ON x.id = p.via
-        WHERE x.id IS NULL
+        FROM pick p JOIN conveyor_jobs b ON b.id = p.via
+        WHERE NOT p.inside
         UNION ALL SELECT p.id, p.via, t.root FROM pick p JOIN tree t ON p.via = t.id
     ), named AS (
         SELECT t.id, json_build_object('type', 'DependencyFailed', 'message',
