@@ -120,8 +120,9 @@ class StoreCalls:
 
 
 def close_quietly(store: Store) -> None:
-    """Close a store nobody waits on (a failed start): its error is only logged."""
+    """Close a store the worker cloned that nobody waits on (a failed start, the change
+    watcher's): its error is only logged."""
     try:
         store.close()
     except Exception:
-        log.debug("could not close a store of a worker that failed to start", exc_info=True)
+        log.debug("could not close a store the worker cloned", exc_info=True)

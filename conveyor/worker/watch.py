@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable
 
 from conveyor.stores.base import Store
+from conveyor.worker.storecalls import close_quietly
 
 log = logging.getLogger("conveyor.worker")
 
@@ -101,5 +102,4 @@ def _close_clone(own: Store, store: Store) -> None:
     """Close the thread's clone of the app's store (its own connections: SQLite opens them
     at once), unless the clone is the app's store itself."""
     if own is not store:
-        with contextlib.suppress(Exception):
-            own.close()
+        close_quietly(own)
