@@ -1,24 +1,18 @@
-"""SPEC §4 — running, failing, finding: states, results, errors, Retry, Fail, RetryIn,
-timeouts, get_job, cancel_jobs, cancel/retry, jobs_list/count, priorities."""
+"""SPEC §4 — running and failing: states, results, errors, Retry, Fail, RetryIn, get_job,
+priorities (timeouts: test_timeouts; cancel, retry and finding: test_steering_and_finding)."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from conveyor import Conveyor, Fail, JobFailed, JobRecord, Retry, RetryIn
-from conveyor.testing import FakeClock, enqueued, run_until_idle
+from conveyor import Conveyor, Fail, JobFailed, Retry, RetryIn
+from conveyor.testing import FakeClock, run_until_idle
+from tests.acceptance.support import record_of
 
 START = datetime(2031, 3, 1, 12, 0, tzinfo=UTC)
-
-
-def _get(app: Conveyor, job_id: object) -> JobRecord:
-    record = app.get_job(job_id)
-    assert record is not None
-    return record
 
 
 # -- states, results, errors -----------------------------------------------------------------
@@ -36,7 +30,7 @@ def test_a_job_sees_itself_running_and_ends_completed_with_its_result(app: Conve
     handle = work(7).run_now()
     run_until_idle(app)
     assert seen == [("running", 1)]
-    record = _get(app, handle.id)
+    record = record_of(app, handle.id)
     assert record.state == "completed"
     assert record.result == {"n": 7, "ok": True, "list": [None, 1.5, "ü"]}
     assert record.attempts == 1
@@ -53,7 +47,7 @@ def test_an_exception_stores_type_message_and_traceback(app: Conveyor) -> None:
 
     handle = explode().run_now()
     run_until_idle(app)
-    record = _get(app, handle.id)
+    record = record_of(app, handle.id)
     assert record.state == "failed"
     error = record.error
     assert error is not None
@@ -81,7 +75,7 @@ def test_the_last_attempt_has_the_records_own_times_to_the_microsecond(app: Conv
     handles = [explode().run_now() for _ in range(20)]
     run_until_idle(app)
     for handle in handles:
-        record = _get(app, handle.id)
+        record = record_of(app, handle.id)
         last = record.history[-1]
         assert (last.number, last.started_at, last.finished_at) == (  # type: ignore[attr-defined]
             2, record.started_at, record.finished_at)
@@ -94,7 +88,7 @@ def test_an_exception_with_an_empty_message_still_fails(app: Conveyor) -> None:
 
     handle = explode().run_now()
     run_until_idle(app)
-    record = _get(app, handle.id)
+    record = record_of(app, handle.id)
     assert record.state == "failed"
     assert "ValueError" in repr(record.error) + str(record.error)
 
@@ -116,7 +110,7 @@ def test_record_fields_from_spec(app: Conveyor) -> None:
     @app.job(version="2.1.0")
     def noop(a: int, *, b: str) -> None: ...
 
-    record = _get(app, noop(1, b="x").run_now(key="k", owner="o", queue="q").id)
+    record = record_of(app, noop(1, b="x").run_now(key="k", owner="o", queue="q").id)
     for field in ("id", "job", "args", "kwargs", "state", "priority", "queue", "key", "owner",
                   "attempts", "max_attempts", "run_at", "created_at", "started_at",
                   "finished_at", "result", "error", "progress", "version",
@@ -126,7 +120,7 @@ def test_record_fields_from_spec(app: Conveyor) -> None:
     assert record.attempts == 0 and isinstance(record.attempts, int)
     assert record.started_at is None and record.finished_at is None
     run_until_idle(app)
-    assert _get(app, record.id).version == "2.1.0"
+    assert record_of(app, record.id).version == "2.1.0"
 
 
 # -- Retry ---------------------------------------------------------------------------------
@@ -145,7 +139,7 @@ def _delays(app: Conveyor, retry: Retry, attempts: int, name: str = "flaky") -> 
         handle = job().run_now()
         for _ in range(attempts):
             run_until_idle(app, clock)
-            record = _get(app, handle.id)
+            record = record_of(app, handle.id)
             if record.state != "scheduled":
                 break
             delays.append((record.run_at - clock.now()).total_seconds())
@@ -183,7 +177,7 @@ def test_retries_zero_fails_at_once_and_keeps_history(app: Conveyor) -> None:
 
     handle = once().run_now()
     run_until_idle(app)
-    record = _get(app, handle.id)
+    record = record_of(app, handle.id)
     assert (record.state, record.attempts, record.max_attempts) == ("failed", 1, 1)
 
 
@@ -196,7 +190,7 @@ def test_every_attempt_is_kept_in_history(app: Conveyor) -> None:
 
     handle = flaky().run_now()
     run_until_idle(app)
-    record = _get(app, handle.id)
+    record = record_of(app, handle.id)
     assert record.state == "completed" and record.result == 3
     assert record.attempts == 3
     assert [a.number for a in record.history] == [1, 2, 3]  # type: ignore[attr-defined]
@@ -220,7 +214,7 @@ def test_fail_does_not_retry(app: Conveyor) -> None:
 
     handle = give_up().run_now()
     run_until_idle(app)
-    record = _get(app, handle.id)
+    record = record_of(app, handle.id)
     assert record.state == "failed"
     assert record.attempts == 1
     assert "nope, for good — ✗" in str(record.error)
@@ -238,251 +232,12 @@ def test_retry_in_reschedules_explicitly(app: Conveyor) -> None:
     with FakeClock(app, start=START) as clock:
         handle = later().run_now()
         run_until_idle(app, clock)
-        record = _get(app, handle.id)
+        record = record_of(app, handle.id)
         assert record.state == "scheduled"
         assert record.run_at == START + timedelta(seconds=30)
         clock.advance(30, "seconds")
         run_until_idle(app, clock)
     assert handle.result(timeout=5) == "second time"
-
-
-async def test_an_async_job_past_its_timeout_is_failed(app: Conveyor) -> None:
-    @app.job(timeout=0.1, retry=Retry(retries=1, wait=0))
-    async def slow() -> None:
-        await asyncio.sleep(10)
-
-    handle = await slow().run_now()
-    await asyncio.to_thread(run_until_idle, app)
-    record = _get(app, handle.id)
-    assert record.state == "failed"
-    assert record.attempts == 2  # retried per policy
-    assert "time" in str(record.error).lower()
-
-
-async def test_an_async_job_that_ignores_cancellation_is_still_failed_on_time(
-        app: Conveyor) -> None:
-    """Like a sync job's thread, a coroutine that swallows the cancel a timeout sends it
-    cannot be stopped: its attempt is failed anyway (and retried), the worker goes on."""
-    done = asyncio.Event()  # set by the test at its end: the event loop may then close
-
-    @app.job(timeout=0.1, retry=Retry(retries=1, wait=0))
-    async def stubborn() -> None:
-        while not done.is_set():
-            with contextlib.suppress(asyncio.CancelledError):
-                await asyncio.sleep(3600)
-
-    handle = await stubborn().run_now()
-    try:
-        await asyncio.wait_for(app.run_worker_async(burst=True, grace=0), 60)
-    finally:
-        done.set()
-    record = _get(app, handle.id)
-    assert (record.state, record.attempts) == ("failed", 2)
-    assert "timed out" in record.error["message"]
-
-
-async def test_an_async_job_that_returns_once_its_timeout_cancels_it_is_failed(
-        app: Conveyor) -> None:
-    """Catching the cancel and returning does not make an attempt past its timeout a
-    success."""
-
-    @app.job(timeout=0.1, retry=Retry(retries=0))
-    async def partial() -> str:
-        try:
-            await asyncio.sleep(3600)
-        except asyncio.CancelledError:
-            return "partial"
-        return "whole"
-
-    handle = await partial().run_now()
-    await asyncio.wait_for(app.run_worker_async(burst=True), 60)
-    record = _get(app, handle.id)
-    assert record.state == "failed" and "timed out" in record.error["message"]
-
-
-async def test_an_async_jobs_own_errors_under_a_timeout_are_its_own(app: Conveyor) -> None:
-    @app.job(timeout=30, retry=Retry(retries=0))
-    async def gives_up() -> None:
-        raise asyncio.CancelledError("mine")
-
-    @app.job(timeout=30, retry=Retry(retries=0))
-    async def late() -> None:
-        raise TimeoutError("upstream was slow")
-
-    first, second = await gives_up().run_now(), await late().run_now()
-    await app.run_worker_async(burst=True)
-    assert _get(app, first.id).error["type"] == "CancelledError"
-    assert _get(app, second.id).error["message"] == "upstream was slow"
-
-
-def test_a_burst_worker_ends_past_an_abandoned_async_job(app: Conveyor) -> None:
-    @app.job(timeout=0.1, retry=Retry(retries=0))
-    async def stubborn() -> None:
-        while True:
-            with contextlib.suppress(asyncio.CancelledError):
-                await asyncio.sleep(3600)
-
-    handle = stubborn().run_now()
-    run_until_idle(app)  # returns: the abandoned coroutine does not hold its loop open
-    assert _get(app, handle.id).state == "failed"
-
-
-def test_a_sync_job_past_its_timeout_is_failed_on_time(app: Conveyor) -> None:
-    import threading
-
-    release = threading.Event()
-
-    @app.job(timeout=0.1)
-    def stuck() -> None:
-        release.wait(2)
-
-    handle = stuck().run_now()
-    try:
-        run_until_idle(app)
-        assert _get(app, handle.id).state == "failed"
-    finally:
-        release.set()
-
-
-# -- cancel_jobs, cancel, retry --------------------------------------------------------------
-
-
-def test_cancel_jobs_by_data_subset_type_owner_and_key(app: Conveyor) -> None:
-    @app.job
-    def sync_shop(data: dict[str, object]) -> None: ...
-
-    @app.job
-    def by_kwargs(*, shop_id: int, extra: str = "") -> None: ...
-
-    a = sync_shop({"shop_id": 1, "ü": "x"}).run_in(1, "hour")
-    b = sync_shop({"shop_id": 2}).run_now()
-    c = by_kwargs(shop_id=1, extra="e").run_now()
-    d = sync_shop({"shop_id": 1}).run_now(owner="alice", key="k1")
-    assert app.cancel_jobs(data={"shop_id": 1}, owner="nobody") == 0
-    assert app.cancel_jobs(type="sync_shop", data={"shop_id": 1}, owner="alice") == 1
-    assert _get(app, d.id).state == "cancelled"
-    assert app.cancel_jobs(data={"shop_id": 1}) == 2
-    assert {_get(app, h.id).state for h in (a, c)} == {"cancelled"}
-    assert _get(app, b.id).state == "queued"
-    assert app.cancel_jobs(key="nothing-like-it") == 0
-    assert app.cancel_jobs(type="sync_shop", state="queued") == 1
-    assert app.cancel_jobs() == 0  # nothing pending left
-
-
-def test_the_payload_is_the_single_positional_argument_even_with_keywords(
-    app: Conveyor,
-) -> None:
-    """Called with one positional argument, a job's payload is that argument, whatever
-    keyword arguments come with it; only without one are the keywords the payload."""
-
-    @app.job
-    def sync_shop(data: dict[str, object], *, dry_run: bool = False) -> bool:
-        return dry_run
-
-    mixed = sync_shop({"shop_id": 1}, dry_run=True).run_in(1, "hour")
-    other = sync_shop({"shop_id": 2}, dry_run=True).run_in(1, "hour")
-    record = _get(app, mixed.id)
-    assert (record.args, record.kwargs) == ([{"shop_id": 1}], {"dry_run": True})
-    assert [r.id for r in app.jobs_list(data={"shop_id": 1})] == [mixed.id]
-    assert app.count(data={"dry_run": True}) == 0
-    assert enqueued(app, sync_shop, shop_id=2) == [_get(app, other.id)]
-    assert app.cancel_jobs(data={"shop_id": 1}) == 1
-    assert [_get(app, h.id).state for h in (mixed, other)] == ["cancelled", "scheduled"]
-
-
-def test_cancel_jobs_leaves_finished_jobs_alone(app: Conveyor) -> None:
-    @app.job
-    def noop(data: object) -> None: ...
-
-    done = noop({"x": 1}).run_now()
-    run_until_idle(app)
-    assert app.cancel_jobs(type="noop") == 0
-    assert _get(app, done.id).state == "completed"
-
-
-def test_cancel_data_matching_nested_subset(app: Conveyor) -> None:
-    @app.job
-    def nested(data: object) -> None: ...
-
-    hit = nested({"shop": {"id": 5, "name": "Ω"}, "tags": ["a"]}).run_now()
-    miss = nested({"shop": {"id": 6}}).run_now()
-    assert app.cancel_jobs(data={"shop": {"id": 5}}) == 1
-    assert _get(app, hit.id).state == "cancelled"
-    assert _get(app, miss.id).state == "queued"
-
-
-def test_cancel_one_and_retry_one(app: Conveyor) -> None:
-    calls: list[int] = []
-
-    @app.job(retry=Retry(retries=0))
-    def flaky(meta: object) -> int:
-        calls.append(meta.attempt)  # type: ignore[attr-defined]
-        if len(calls) == 1:
-            raise RuntimeError("first")
-        return len(calls)
-
-    handle = flaky().run_now()
-    run_until_idle(app)
-    assert _get(app, handle.id).state == "failed"
-    app.retry(handle.id)
-    assert _get(app, handle.id).state in ("queued", "scheduled")
-    run_until_idle(app)
-    record = _get(app, handle.id)
-    assert record.state == "completed" and record.result == 2
-    assert record.attempts == 2
-
-    pending = flaky().run_in(1, "day")
-    app.cancel(pending.id)
-    assert _get(app, pending.id).state == "cancelled"
-    with pytest.raises(JobFailed):
-        pending.result(timeout=1)
-
-
-# -- finding -------------------------------------------------------------------------------
-
-
-def test_jobs_list_and_count_by_state_id_queue_and_owner(app: Conveyor) -> None:
-    @app.job
-    def one() -> None: ...
-
-    @app.job
-    def two() -> None:
-        raise Fail("no")
-
-    one().run_now(queue="q-ü", owner="o1")
-    one().run_in(1, "hour", owner="o1")
-    two().run_now()
-    run_until_idle(app)
-    assert app.count() == 3
-    assert app.count(state="completed") == 1
-    assert app.count(state="failed") == 1
-    assert app.count(state="scheduled") == 1
-    assert app.count(job="one") == 2
-    assert app.count(queue="q-ü") == 1
-    assert app.count(owner="o1") == 2
-    assert app.count(owner="nobody") == 0
-    assert app.count(job="no-such-job") == 0
-    listed = app.jobs_list(state="failed")
-    assert [r.job for r in listed] == ["two"]
-    assert all(isinstance(r, JobRecord) for r in app.jobs_list())
-
-
-def test_jobs_list_and_count_by_time_range(app: Conveyor) -> None:
-    @app.job
-    def noop() -> None: ...
-
-    with FakeClock(app, start=START) as clock:
-        early = noop().run_now()
-        clock.advance(1, "hour")
-        middle = noop().run_now()
-        clock.advance(1, "hour")
-        late = noop().run_now()
-    window = {"since": START + timedelta(minutes=30), "until": START + timedelta(minutes=90)}
-    assert [r.id for r in app.jobs_list(**window)] == [middle.id]
-    assert app.count(**window) == 1
-    assert app.count(since=START) == 3
-    assert {r.id for r in app.jobs_list(until=START + timedelta(minutes=1))} == {early.id}
-    assert late.id in {r.id for r in app.jobs_list(since=START + timedelta(hours=2))}
 
 
 # -- priorities --------------------------------------------------------------------------------
@@ -529,18 +284,8 @@ def test_a_job_may_run_longer_than_its_lease(open_app: object) -> None:
 
     handle = long().run_now()
     run_until_idle(app)
-    record = _get(app, handle.id)
+    record = record_of(app, handle.id)
     assert (record.state, record.result, record.attempts) == ("completed", 1, 1)
-
-
-def test_an_unknown_query_filter_names_itself_and_the_accepted_ones(sqlite_app: Conveyor) -> None:
-    for query in (sqlite_app.jobs_list, sqlite_app.count):
-        with pytest.raises(TypeError) as caught:
-            query(typ="resize")
-        message = str(caught.value)
-        assert "'typ'" in message
-        for accepted in ("state", "job", "queue", "owner", "since", "until"):
-            assert accepted in message
 
 
 class OwnBaseException(BaseException):
@@ -571,7 +316,7 @@ def test_a_base_exception_from_a_job_fails_that_attempt_only(app: Conveyor) -> N
     good = [fine(n).run_now() for n in range(12)]
     run_until_idle(app)
     for handle in broken:
-        record = _get(app, handle.id)
+        record = record_of(app, handle.id)
         assert record.state == "failed" and record.attempts == 1, record
         assert "✗" in str(record.error) or "KeyboardInterrupt" in str(record.error)
     assert [h.result(timeout=5) for h in good] == list(range(12))

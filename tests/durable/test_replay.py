@@ -5,32 +5,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import Counter
-from collections.abc import Iterator
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conveyor import Conveyor, JobHandle, Retry, is_internal
+from conveyor import Conveyor, Retry, is_internal
 from conveyor.errors import Interrupt, Suspend
-from conveyor.testing.conformance.helpers import ManualClock
-from tests.durable.helpers import finish, settle
-from tests.support import overwrite
-
-# The runs sleep on a clock that moves only when finish() moves it: a burst worker always
-# leaves them asleep (settle), however slow the machine, and no test waits for the nap.
-NAP = 30
-T0 = datetime(2031, 5, 4, 12, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def app(store_url: str) -> Iterator[Conveyor]:
-    """A Conveyor app on an empty store of each kind, on a :class:`ManualClock`."""
-    application = Conveyor(store_url, lease=2, clock=ManualClock(T0))
-    yield application
-    application.close()
+from tests.durable.helpers import (
+    NAP,
+    clocked_app,  # noqa: F401 (the app fixture)
+    finish,
+    settle,
+)
 
 
 def test_completed_steps_are_not_run_again_when_the_run_replays(app: Conveyor) -> None:
@@ -238,72 +226,6 @@ def test_a_run_that_swallows_an_interrupt_still_sleeps_and_runs_no_step_early(
     assert [s.key for s in app.steps(handles[0].id)] == ["nap"]
 
 
-def test_task_retries_are_durable_and_keep_their_attempt_history(app: Conveyor) -> None:
-    attempts: list[int] = []
-
-    def flaky() -> str:
-        attempts.append(1)
-        if len(attempts) < 3:
-            raise ConnectionError(f"boom {len(attempts)}")
-        return "ok"
-
-    @app.job
-    async def retrying(payload: Any, io: Any) -> str:
-        return str(await io.task("flaky", flaky, retry=Retry(retries=3, wait=0.01)))
-
-    record = finish(app, retrying(None).run_now())
-    assert (record.state, record.result, len(attempts)) == ("completed", "ok", 3)
-    (step,) = app.steps(record.id)
-    assert step.attempts == 3
-    assert [h["error"]["message"] for h in step.history] == ["boom 1", "boom 2"]
-
-
-def test_a_failed_step_raises_step_failed_on_every_replay(app: Conveyor) -> None:
-    def broken() -> None:
-        raise KeyError("missing")
-
-    @app.job
-    async def handled(payload: Any, io: Any) -> str:
-        outcome = await io.try_(lambda: io.task("broken", broken), lambda exc: str(exc))
-        await io.wait("nap", 0.02, "seconds")
-        return str(outcome)
-
-    record = finish(app, handled(None).run_now())
-    assert record.state == "completed"
-    assert record.result == "step 'broken' failed: KeyError: 'missing'"
-    assert app.steps(record.id)[0].state == "failed"
-
-
-@pytest.mark.parametrize(("key", "column", "text"), [
-    ("load", "output", "{not json"),
-    ("broken", "error", "[1"),
-])
-def test_a_stored_step_that_is_not_json_fails_the_run_for_good_naming_it(
-    app: Conveyor, key: str, column: str, text: str
-) -> None:
-    """Written by other software: every replay would meet it, so the run is not retried."""
-
-    def broken() -> None:
-        raise KeyError("missing")
-
-    @app.job
-    async def flow(payload: Any, io: Any) -> Any:
-        loaded = await io.task("load", dict, n=1)
-        await io.try_(lambda: io.task("broken", broken), lambda exc: None)
-        await io.wait("nap", NAP, "seconds")
-        return loaded
-
-    handle = flow(None).run_now(retry=2)
-    assert settle(app, handle).state == "waiting"
-    overwrite(app, "steps", handle.id, key="job_id", **{column: text})
-    record = finish(app, handle)
-    assert record.state == "failed" and record.attempts == 1 and record.error is not None
-    seq = 1 if key == "load" else 2
-    assert record.error["message"] == (
-        f"run {handle.id}: the stored {column} of step #{seq} (task {key!r}) is not JSON: "
-        f"{text!r}; this run cannot be replayed (cancel it, or trigger the job again)")
-
-
 def test_logger_lines_are_steps_written_once_despite_replays(app: Conveyor) -> None:
     @app.job
     async def chatty(payload: Any, io: Any) -> None:
@@ -332,81 +254,6 @@ def test_ctx_describes_the_run(app: Conveyor) -> None:
     assert record.result == {"run": handle.id, "job": "ctx-job", "version": "1.2.0",
                              "attempt": 1, "trigger": {"type": "invoke"}}
     assert record.version == "1.2.0"
-
-
-def upgrade_v1_waiting(app: Conveyor) -> tuple[Any, JobHandle]:
-    """Job "upgrade" on version 1.0.0 and a run of it asleep after its first step."""
-
-    @app.job("upgrade", version="1.0.0")
-    async def v1(payload: Any, io: Any) -> str:
-        await io.task("a", lambda: 1)
-        await io.wait("nap", NAP, "seconds")
-        return "v1"
-
-    handle = v1(None).run_now()
-    assert settle(app, handle).state == "waiting"
-    return v1, handle
-
-
-def test_a_run_started_on_an_unregistered_version_fails_with_a_clear_message(
-    app: Conveyor,
-) -> None:
-    v1, handle = upgrade_v1_waiting(app)
-    v1.version = "2.0.0"  # a deploy of new code, without the old version kept
-    record = finish(app, handle)
-    assert record.state == "failed"
-    assert record.error is not None
-    assert "started on version '1.0.0'" in record.error["message"]
-    assert "@app.job_version('upgrade', '1.0.0')" in record.error["message"]
-
-
-def test_a_kept_version_finishes_the_runs_that_started_on_it(app: Conveyor) -> None:
-    v1, old_run = upgrade_v1_waiting(app)
-
-    @app.job_version("upgrade", "1.0.0")
-    async def kept(payload: Any, io: Any) -> str:
-        await io.task("a", lambda: 1)
-        await io.wait("nap", NAP, "seconds")
-        return "v1 (kept)"
-
-    async def v2(payload: Any, io: Any) -> str:
-        await io.task("b", lambda: 2)
-        return "v2"
-
-    v1.fn, v1.version = v2, "2.0.0"
-    new_run = v1(None).run_now()
-    old, new = finish(app, old_run), finish(app, new_run)
-    assert (old.state, old.result, old.version) == ("completed", "v1 (kept)", "1.0.0")
-    assert (new.state, new.result, new.version) == ("completed", "v2", "2.0.0")
-
-
-def test_a_kept_version_with_io_first_gets_the_runs_arguments(app: Conveyor) -> None:
-    v1, old_run = upgrade_v1_waiting(app)
-
-    @app.job_version("upgrade", "1.0.0")
-    async def kept(io: Any, payload: Any) -> str:  # its parameters in another order
-        await io.task("a", lambda: 1)
-        await io.wait("nap", NAP, "seconds")
-        return f"v1 (kept) {payload!r}"
-
-    v1.version = "2.0.0"
-    old = finish(app, old_run)
-    assert (old.state, old.result) == ("completed", "v1 (kept) None")
-
-
-def test_a_run_that_has_not_started_runs_on_the_current_version(app: Conveyor) -> None:
-    @app.job("fresh", version="1.0.0")
-    async def v1(payload: Any, io: Any) -> str:
-        return "v1"
-
-    handle = v1(None).run_now()
-
-    async def v2(payload: Any, io: Any) -> str:
-        return "v2"
-
-    v1.fn, v1.version = v2, "2.0.0"
-    record = finish(app, handle)
-    assert (record.state, record.result, record.version) == ("completed", "v2", "2.0.0")
 
 
 def test_purging_a_run_deletes_its_steps(app: Conveyor) -> None:
@@ -487,57 +334,3 @@ def test_any_mix_of_steps_and_sleeps_replays_to_the_same_result_running_each_tas
     assert record.result == [i * i for i, kind in enumerate(plan) if kind == "task"]
     assert set(calls.values()) <= {1}
     assert [s.kind for s in app.steps(record.id)] == [KINDS[k] for k in plan]
-
-
-def test_retrying_a_run_ended_by_a_failed_step_runs_that_step_again(app: Conveyor) -> None:
-    down = {"now": True}
-    calls: list[str] = []
-
-    def flaky(name: str) -> str:
-        calls.append(name)
-        if down["now"]:
-            raise ConnectionError(f"{name} is down")
-        return name.upper()
-
-    @app.job
-    async def flow(payload: Any, io: Any) -> list[str]:
-        kept = await io.try_(lambda: io.task("first", flaky, "first"), lambda exc: "skipped")
-        await io.logger.info("went on")
-        return [kept, await io.task("second", flaky, "second")]
-
-    handle = flow(None).run_now()
-    assert finish(app, handle).state == "failed"
-    down["now"] = False
-    assert app.retry(handle.id) is True
-    record = finish(app, handle)
-    # the step that ended the run runs again; a failure the code handled stays handled
-    assert (record.state, record.result) == ("completed", ["skipped", "SECOND"])
-    assert calls == ["first", "second", "second"]
-    second = app.steps(handle.id)[-1]
-    assert (second.state, second.attempts, len(second.history)) == ("completed", 2, 1)
-
-
-def test_a_parent_ended_by_a_failed_child_completes_once_both_are_retried(
-    app: Conveyor,
-) -> None:
-    down = {"now": True}
-
-    @app.job
-    def child(x: int) -> int:
-        if down["now"] and x == 2:
-            raise RuntimeError("down")
-        return x * 10
-
-    @app.job
-    async def parent(payload: Any, io: Any) -> list[int]:
-        return list(await io.run_jobs("kids", [child(1), child(2)]))
-
-    handle = parent(None).run_now()
-    record = finish(app, handle)
-    assert record.state == "failed"
-    down["now"] = False
-    assert app.retry(handle.id) is True  # the child still failed: so does the run
-    assert finish(app, handle).state == "failed"
-    [bad] = [c for c in record.children if app.get_job(c).state == "failed"]  # type: ignore[union-attr]
-    assert app.retry(bad) and app.retry(handle.id)
-    assert (finish(app, handle).result) == [10, 20]

@@ -32,9 +32,9 @@ import pytest
 _MODULES = ("helpers", "test_async", "test_bulk", "test_children", "test_clock", "test_dedupe",
             "test_definitions", "test_dependencies", "test_dependency_names",
             "test_finding", "test_flow", "test_flow_claims", "test_input_checks", "test_leases",
-            "test_maintenance", "test_poison", "test_readback", "test_retention",
-            "test_retry_workflows", "test_running", "test_steering", "test_triggering",
-            "test_worker")
+            "test_maintenance", "test_poison", "test_priorities_and_queues", "test_readback",
+            "test_retention", "test_retry_workflows", "test_running", "test_steering",
+            "test_triggering", "test_worker")
 pytest.register_assert_rewrite(*(f"conveyor.testing.conformance.{m}" for m in _MODULES))
 
 from conveyor.testing.conformance.test_async import *  # noqa: E402, F403
@@ -52,6 +52,7 @@ from conveyor.testing.conformance.test_input_checks import *  # noqa: E402, F403
 from conveyor.testing.conformance.test_leases import *  # noqa: E402, F403
 from conveyor.testing.conformance.test_maintenance import *  # noqa: E402, F403
 from conveyor.testing.conformance.test_poison import *  # noqa: E402, F403
+from conveyor.testing.conformance.test_priorities_and_queues import *  # noqa: E402, F403
 from conveyor.testing.conformance.test_readback import *  # noqa: E402, F403
 from conveyor.testing.conformance.test_retention import *  # noqa: E402, F403
 from conveyor.testing.conformance.test_retry_workflows import *  # noqa: E402, F403

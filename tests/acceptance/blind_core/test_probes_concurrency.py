@@ -14,19 +14,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from conveyor import (
-    Conveyor,
-    JobFailed,
-    PayloadError,
-    Retry,
-)
-from tests.acceptance.blind_core.support import (
-    START,
-    due,
-    field,
-    in_threads,
-    record,
-)
+from conveyor import Conveyor, JobFailed, PayloadError, Retry
+from tests.acceptance.blind_core.support import START, due, field, in_threads, record
 from tests.conformance.helpers import ManualClock, drain, worker_thread
 
 
