@@ -29,21 +29,31 @@ def note(event: str, job_id: int, attempt: int) -> None:
         os.close(fd)
 
 
+def run_noted(meta: Any, seconds: float = 0.0) -> None:
+    """A sync job's attempt on the ledger: ``start``, ``seconds`` of work (a sleep), ``end``."""
+    note("start", meta.id, meta.attempt)
+    if seconds:
+        time.sleep(seconds)
+    note("end", meta.id, meta.attempt)
+
+
+def linger(default: float = 0.0) -> float:
+    """Seconds a lingering job sleeps: ``$CONVEYOR_TEST_LINGER``, else ``default``."""
+    return float(os.environ.get("CONVEYOR_TEST_LINGER", default))
+
+
 def build(url: str, lease: float | None = None) -> Conveyor:
     """The test app on ``url`` with its jobs defined."""
     app = Conveyor(url, lease=lease or float(os.environ.get("CONVEYOR_TEST_LEASE", "2")))
 
     @app.job
     def quick(n: int, meta: Any) -> int:
-        note("start", meta.id, meta.attempt)
-        note("end", meta.id, meta.attempt)
+        run_noted(meta)
         return n
 
     @app.job
     def sleepy(seconds: float, meta: Any) -> float:
-        note("start", meta.id, meta.attempt)
-        time.sleep(seconds)
-        note("end", meta.id, meta.attempt)
+        run_noted(meta, seconds)
         return seconds
 
     @app.job
@@ -51,24 +61,20 @@ def build(url: str, lease: float | None = None) -> Conveyor:
         """Sleeps $CONVEYOR_TEST_LINGER seconds (a worker started with a small value
         finishes what a worker with a large one was stopped in the middle of)."""
         note("start", meta.id, meta.attempt)
-        await asyncio.sleep(float(os.environ.get("CONVEYOR_TEST_LINGER", "60")))
+        await asyncio.sleep(linger(60))
         note("end", meta.id, meta.attempt)
         return "lingered"
 
     @app.job
     def first_attempt_lingers(meta: Any) -> int:
         """Lingers a minute on its first attempt, then returns its attempt at once."""
-        note("start", meta.id, meta.attempt)
-        time.sleep(60 if meta.attempt == 1 else 0.05)
-        note("end", meta.id, meta.attempt)
+        run_noted(meta, 60 if meta.attempt == 1 else 0.05)
         return int(meta.attempt)
 
     @app.job(isolation="process")
     def isolated_lingering(meta: Any) -> str:
         """:func:`lingering` in a child process of the worker (``isolation="process"``)."""
-        note("start", meta.id, meta.attempt)
-        time.sleep(float(os.environ.get("CONVEYOR_TEST_LINGER", "60")))
-        note("end", meta.id, meta.attempt)
+        run_noted(meta, linger(60))
         return "lingered"
 
     @app.job
@@ -79,7 +85,7 @@ def build(url: str, lease: float | None = None) -> Conveyor:
     def lingering_reaction(job: Any) -> None:
         """A Reaction-style sync worker sleeping $CONVEYOR_TEST_LINGER seconds."""
         note("start", int(job.id), 1)
-        time.sleep(float(os.environ.get("CONVEYOR_TEST_LINGER", "60")))
+        time.sleep(linger(60))
         note("end", int(job.id), 1)
         job.done("lingered")
 

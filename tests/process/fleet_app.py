@@ -9,7 +9,7 @@ import time
 from typing import Any
 
 from conveyor import Conveyor, Retry
-from tests.process.app import note
+from tests.process.app import linger, note, run_noted
 
 app = Conveyor(os.environ["CONVEYOR_URL"], lease=float(os.environ.get("CONVEYOR_TEST_LEASE", "2")))
 app.queue("narrow", concurrency=2)
@@ -26,28 +26,22 @@ def per_shop(order: dict[str, Any], meta: Any) -> None:
 
 @app.job(queue="narrow")
 def narrow_a(seconds: float, meta: Any) -> None:
-    note("start", meta.id, meta.attempt)
-    time.sleep(seconds)
-    note("end", meta.id, meta.attempt)
+    run_noted(meta, seconds)
 
 
 @app.job(queue="narrow")
 def narrow_b(seconds: float, meta: Any) -> None:
-    note("start", meta.id, meta.attempt)
-    time.sleep(seconds)
-    note("end", meta.id, meta.attempt)
+    run_noted(meta, seconds)
 
 
 @app.job(queue="metered")
 def metered(meta: Any) -> None:
-    note("start", meta.id, meta.attempt)
-    note("end", meta.id, meta.attempt)
+    run_noted(meta)
 
 
 @app.job
 def paused_job(meta: Any) -> None:
-    note("start", meta.id, meta.attempt)
-    note("end", meta.id, meta.attempt)
+    run_noted(meta)
 
 
 @app.job
@@ -65,7 +59,7 @@ def _step(run: int, number: int) -> int:
     step number."""
     note("start", run, number)
     if number == 3:
-        time.sleep(float(os.environ.get("CONVEYOR_TEST_LINGER", "0")))
+        time.sleep(linger())
     note("end", run, number)
     return number * 10
 
@@ -79,39 +73,31 @@ async def steps(run: int, io: Any) -> list[int]:
 if os.environ.get("CONVEYOR_TEST_TICK"):
     @app.job(trigger=app.every("1 second"))
     def tick(meta: Any) -> None:
-        note("start", meta.id, meta.attempt)
-        time.sleep(float(os.environ.get("CONVEYOR_TEST_LINGER", "0")))
-        note("end", meta.id, meta.attempt)
+        run_noted(meta, linger())
 
 
 @app.job(trigger=app.event("fleet.announced"))
 def announced(payload: dict[str, Any], meta: Any) -> None:
     """Started by the event ``fleet.announced``; its ledger line counts the runs."""
-    note("start", meta.id, meta.attempt)
-    note("end", meta.id, meta.attempt)
+    run_noted(meta)
 
 
 @app.job(concurrency=2)
 def pair(seconds: float, meta: Any) -> None:
     """At most two at once across the fleet."""
-    note("start", meta.id, meta.attempt)
-    time.sleep(seconds)
-    note("end", meta.id, meta.attempt)
+    run_noted(meta, seconds)
 
 
 @app.job
 def child(n: int, meta: Any) -> int:
-    note("start", meta.id, meta.attempt)
-    time.sleep(float(os.environ.get("CONVEYOR_TEST_LINGER", "0")))
-    note("end", meta.id, meta.attempt)
+    run_noted(meta, linger())
     return n
 
 
 @app.job(retry=Retry(retries=2, wait=0.05))
 def flaky(fails: int, meta: Any) -> int:
     """Fails its first ``fails`` attempts."""
-    note("start", meta.id, meta.attempt)
-    note("end", meta.id, meta.attempt)
+    run_noted(meta)
     if meta.attempt <= fails:
         raise RuntimeError(f"attempt {meta.attempt} fails")
     return int(meta.attempt)
@@ -152,32 +138,26 @@ async def fan(run: int, io: Any) -> int:
 @app.job
 def repeated(payload: dict[str, Any], meta: Any) -> None:
     """Triggered with ``cancel_repeats`` / on a run-time schedule by racing processes."""
-    note("start", meta.id, meta.attempt)
-    note("end", meta.id, meta.attempt)
+    run_noted(meta)
 
 
 @app.job
 def scheduled_at_run_time(payload: dict[str, Any], meta: Any) -> None:
-    note("start", meta.id, meta.attempt)
-    time.sleep(float(os.environ.get("CONVEYOR_TEST_LINGER", "0")))
-    note("end", meta.id, meta.attempt)
+    run_noted(meta, linger())
 
 
 
 @app.job(rate="10/second", concurrency_key="shop_id")
 def metered_shop(order: dict[str, Any], meta: Any) -> None:
     """At most ten starts a second per shop."""
-    note("start", meta.id, meta.attempt)
-    note("end", meta.id, meta.attempt)
+    run_noted(meta)
 
 
 
 @app.job
 def nap(seconds: float, meta: Any) -> float:
     """Sleeps ``seconds`` (no limits)."""
-    note("start", meta.id, meta.attempt)
-    time.sleep(seconds)
-    note("end", meta.id, meta.attempt)
+    run_noted(meta, seconds)
     return seconds
 
 

@@ -4,11 +4,10 @@ for the ledger its jobs write)."""
 from __future__ import annotations
 
 import os
-import time
 from typing import Any
 
 from conveyor import Conveyor
-from tests.process.app import note
+from tests.process.app import run_noted
 
 app = Conveyor(os.environ["CONVEYOR_URL"], lease=float(os.environ.get("CONVEYOR_TEST_LEASE", "2")))
 app.queue("held")
@@ -16,18 +15,14 @@ app.queue("held")
 
 @app.job(concurrency=3)
 def limited(seconds: float, meta: Any) -> None:
-    note("start", meta.id, meta.attempt)
-    time.sleep(seconds)
-    note("end", meta.id, meta.attempt)
+    run_noted(meta, seconds)
 
 
 @app.job(rate="50/second")
 def rated(meta: Any) -> None:
-    note("start", meta.id, meta.attempt)
-    note("end", meta.id, meta.attempt)
+    run_noted(meta)
 
 
 @app.job(queue="held")
 def in_held_queue(meta: Any) -> None:
-    note("start", meta.id, meta.attempt)
-    note("end", meta.id, meta.attempt)
+    run_noted(meta)
