@@ -6,23 +6,17 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.durable.test_crash_points import Crash, wait_for
-from tests.support import ROOT, store_url
+from tests.durable.test_crash_points import Crash, harness_fixture, wait_for
+from tests.support import ROOT
 
 pytestmark = pytest.mark.slow
 WORKER = ("from tests.durable.children_crash_app import app; "
           "app.run_worker(concurrency=2, maintenance_interval=0.1, poll_interval=0.1)")
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def crash_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    return store_url(request.param, request, tmp_path, "children.db", migrated=True)
 
 
 class Harness(Crash):
@@ -48,11 +42,7 @@ class Harness(Crash):
         return proc
 
 
-@pytest.fixture
-def harness(crash_url: str, tmp_path: Path) -> Iterator[Harness]:
-    h = Harness(crash_url, tmp_path)
-    yield h
-    h.close()
+harness = harness_fixture(Harness, "children.db", "harness")
 
 
 def test_kill_between_storing_children_and_recording_the_step(harness: Harness) -> None:

@@ -25,20 +25,18 @@ WORKER = ("from tests.durable.crash_app import app; "
 H = TypeVar("H", bound="Crash")
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def crash_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    return store_url(request.param, request, tmp_path, "crash.db", migrated=True)
+def harness_fixture(make: Callable[[str, Path], H], db_file: str, name: str) -> Any:
+    """The fixture ``name``: the harness ``make(url, folder)`` on SQLite (``db_file``) and
+    on PostgreSQL, its workers killed and its app closed afterwards."""
 
+    @pytest.fixture(name=name, params=["sqlite", "postgres"])
+    def fixture(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[H]:
+        url = store_url(request.param, request, tmp_path, db_file, migrated=True)
+        harness = make(url, tmp_path)
+        yield harness
+        harness.close()
 
-@pytest.fixture
-def crash(crash_url: str, tmp_path: Path) -> Iterator[Crash]:
-    yield from running(Crash(crash_url, tmp_path))
-
-
-def running(harness: H) -> Iterator[H]:
-    """A fixture's body: ``harness``, its workers killed and its app closed afterwards."""
-    yield harness
-    harness.close()
+    return fixture
 
 
 def wait_for(predicate: Callable[[], Any], timeout: float, what: str) -> Any:
@@ -118,6 +116,9 @@ class Crash:
                 proc.send_signal(signal.SIGKILL)
                 proc.wait(timeout=10)
         self.app.close()
+
+
+crash = harness_fixture(Crash, "crash.db", "crash")
 
 
 def executions(log: list[str]) -> dict[str, int]:

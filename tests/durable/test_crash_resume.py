@@ -11,15 +11,14 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from tests.durable.resume_app import VALUE, build
-from tests.durable.test_crash_points import Crash, running, wait_for
-from tests.support import ROOT, store_url
+from tests.durable.test_crash_points import Crash, harness_fixture, wait_for
+from tests.support import ROOT
 
 pytestmark = pytest.mark.slow
 WORKER = "from tests.durable.resume_app import main; main()"
@@ -56,10 +55,7 @@ class Harness(Crash):
         return self.ran().count(name)
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def harness(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Harness]:
-    url = store_url(request.param, request, tmp_path, "resume.db", migrated=True)
-    yield from running(Harness(url, tmp_path))
+harness = harness_fixture(Harness, "resume.db", "harness")
 
 
 def test_a_sleep_of_days_resumes_on_a_fresh_worker_at_its_time_not_before(

@@ -9,16 +9,14 @@ retried while its parent waits gives the parent its result."""
 from __future__ import annotations
 
 import signal
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from conveyor import JobFailed, JobRecord, chain
 from conveyor.stores.base import POISON_RESCUES
-from tests.durable.test_crash_points import Crash, running, wait_for
+from tests.durable.test_crash_points import Crash, harness_fixture, wait_for
 from tests.durable.workflow_crash_app import build
-from tests.support import store_url
 
 pytestmark = pytest.mark.slow
 WORKER = "from tests.durable.workflow_crash_app import main; main()"
@@ -57,10 +55,7 @@ class Harness(Crash):
         return self.app.jobs_list(parent=run_id, newest_first=False)
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def harness(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Harness]:
-    url = store_url(request.param, request, tmp_path, "flows.db", migrated=True)
-    yield from running(Harness(url, tmp_path))
+harness = harness_fixture(Harness, "flows.db", "harness")
 
 
 def test_a_chain_member_whose_worker_dies_runs_again_and_the_chain_finishes(
