@@ -9,7 +9,7 @@ logged and never fails the job. A worker whose observers watch nothing makes no 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Protocol, TypeGuard
+from typing import TYPE_CHECKING, Any, Protocol, TypeGuard, TypeVar
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -92,6 +92,17 @@ class RescueObserver(Protocol):
 
 
 Observer = WorkerObserver | InlineObserver
+AnObserver = TypeVar("AnObserver", bound=Observer)
+
+
+def observe_once(app: ObservedApp, kind: type[AnObserver], available: bool) -> bool:
+    """Add a ``kind()`` to ``app.observers`` unless one is there already; False (and
+    nothing added) when the library it needs is not ``available``."""
+    if not available:
+        return False
+    if not any(isinstance(o, kind) for o in app.observers):
+        app.observers.append(kind())
+    return True
 
 # A rescued job's error type and public state -> what its attempt counts as (run again:
 # retrying; failed as a poison job: failed).
@@ -113,4 +124,4 @@ def watches_rescues(observer: object) -> TypeGuard[RescueObserver]:
 
 
 __all__ = ["Ended", "InlineObserver", "ObservedApp", "Observer", "RecordSource", "RescueObserver",
-           "WorkerObserver", "rescued_event", "watches_rescues"]
+           "WorkerObserver", "observe_once", "rescued_event", "watches_rescues"]

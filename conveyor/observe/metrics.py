@@ -13,7 +13,7 @@ from bisect import bisect_left
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
-from conveyor.observe import rescued_event
+from conveyor.observe import observe_once, rescued_event
 
 if TYPE_CHECKING:
     from conveyor.observe import Ended, ObservedApp
@@ -259,11 +259,7 @@ _RESCUE_COUNTER: dict[str | None, int] = {"retrying": 3, "failed": 2}
 
 def install(app: ObservedApp) -> bool:
     """Count this app's attempts (once); False when prometheus_client is missing."""
-    if not available():
-        return False
-    if not any(isinstance(o, MetricsObserver) for o in app.observers):
-        app.observers.append(MetricsObserver())
-    return True
+    return observe_once(app, MetricsObserver, available())
 
 
 class StoreCollector:

@@ -15,6 +15,7 @@ import json
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from conveyor.observe import observe_once
 from conveyor.observe.safely import tell_each
 
 if TYPE_CHECKING:
@@ -186,8 +187,4 @@ _NO_SPAN = contextlib.nullcontext()  # reusable, and reentrant
 
 def install(app: ObservedApp) -> bool:
     """Trace ``app``'s attempts (once); False when OpenTelemetry is not installed."""
-    if not available():
-        return False
-    if not any(isinstance(o, TracingObserver) for o in app.observers):
-        app.observers.append(TracingObserver())
-    return True
+    return observe_once(app, TracingObserver, available())
