@@ -41,17 +41,8 @@ ACCEPTED_AMOUNTS = (
 
 
 def test_units_lists_the_nine_units_in_order() -> None:
-    assert UNITS == (
-        "millisecond",
-        "second",
-        "minute",
-        "hour",
-        "day",
-        "week",
-        "month",
-        "quarter",
-        "year",
-    )
+    assert UNITS == ("millisecond", "second", "minute", "hour", "day", "week", "month",
+                     "quarter", "year")
 
 
 @pytest.mark.parametrize("unit", UNITS)

@@ -35,14 +35,15 @@ def _clock_for_apps_in_turn(store_url: str) -> ManualClock:
 
 
 def test_an_old_version_keeps_replaying_its_own_code(store_url: str) -> None:
+    async def v1_code(io: Any) -> str:
+        """Version 1.0.0: deployed first, then kept by the next deployment."""
+        await io.task("load", lambda: "v1-load")
+        await io.wait("nap", 1, "day")
+        return "v1 done"
+
     clock = _clock_for_apps_in_turn(store_url)
     with Conveyor(store_url, clock=clock) as old:
-        @old.job("evolving", version="1.0.0")
-        async def v1(io: Any) -> str:
-            await io.task("load", lambda: "v1-load")
-            await io.wait("nap", 1, "day")
-            return "v1 done"
-
+        v1 = old.job("evolving", version="1.0.0")(v1_code)
         waiting = v1().run_now()
         drain(old)
         assert rec(old, waiting).state == "waiting"
@@ -53,12 +54,7 @@ def test_an_old_version_keeps_replaying_its_own_code(store_url: str) -> None:
             await io.task("fetch", lambda: "v2")
             return "v2 done"
 
-        @new.job_version("evolving", "1.0.0")
-        async def v1_again(io: Any) -> str:
-            await io.task("load", lambda: "v1-load")
-            await io.wait("nap", 1, "day")
-            return "v1 done"
-
+        new.job_version("evolving", "1.0.0")(v1_code)
         fresh = v2().run_now()
         drain(new)
         assert rec(new, waiting.id).result == "v1 done"
