@@ -6,6 +6,7 @@ import contextlib
 import http.server
 import json
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -18,6 +19,7 @@ import pytest
 from conveyor.testing.conformance.helpers import wait_for  # noqa: F401  (re-exported)
 
 ROOT = Path(__file__).resolve().parents[1]
+_DATETIME_TEXT = re.compile(r"\d{4}-\d\d-\d\d[T ]\d\d:")
 
 #: Databases being dropped by a detached process (kept so their Popen is never collected).
 _DROPPING: list[subprocess.Popen[bytes]] = []
@@ -146,3 +148,13 @@ def serving(handler: type[http.server.BaseHTTPRequestHandler]) -> Iterator[str]:
         server.shutdown()
         server.server_close()
         thread.join(5)
+
+
+def datetime_strings(value: Any) -> list[str]:
+    """Every string in ``value`` (JSON: dicts and lists, nested) that starts as a date-time
+    does ("2031-06-01T00:30…", or with a space for the T)."""
+    if isinstance(value, dict):
+        return [t for v in value.values() for t in datetime_strings(v)]
+    if isinstance(value, list):
+        return [t for v in value for t in datetime_strings(v)]
+    return [value] if isinstance(value, str) and _DATETIME_TEXT.match(value) else []

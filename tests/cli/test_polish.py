@@ -17,6 +17,7 @@ from click.testing import CliRunner
 from conveyor import Conveyor
 from conveyor.cli import main
 from tests.cli.conftest import Invoke
+from tests.support import datetime_strings
 
 ISO_UTC = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?\+00:00")
 
@@ -47,22 +48,12 @@ def test_replace_without_a_key_is_refused(invoke: Invoke) -> None:
     assert shown["state"] == "cancelled"
 
 
-def _datetimes(value: Any) -> list[str]:
-    if isinstance(value, dict):
-        return [t for v in value.values() for t in _datetimes(v)]
-    if isinstance(value, list):
-        return [t for v in value for t in _datetimes(v)]
-    if isinstance(value, str) and re.match(r"\d{4}-\d\d-\d\d[T ]\d", value):
-        return [value]
-    return []
-
-
 def test_every_json_output_writes_iso_8601_utc(invoke: Invoke) -> None:
     job_id = invoke("run", "greet", "--payload", '{"name": "Ada"}').stdout.strip()
     invoke("worker", "--burst")
     outputs = [invoke("runs", "--json").stdout, invoke("show", job_id, "--json").stdout]
     found = [t for out in outputs for line in out.splitlines()
-             for t in _datetimes(json.loads(line))]
+             for t in datetime_strings(json.loads(line))]
     assert len(found) >= 6
     assert all(ISO_UTC.fullmatch(t) for t in found), found
 

@@ -4,14 +4,13 @@ output in ISO 8601 UTC, and user errors as one line with a non-zero exit."""
 from __future__ import annotations
 
 import json
-import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from conveyor import Conveyor
+from tests.support import datetime_strings
 
 from .conftest import Cli, one_error_line
 
@@ -24,17 +23,6 @@ def _assert_utc_iso(value: str) -> datetime:
     parsed = datetime.fromisoformat(value)
     assert parsed.utcoffset() == timedelta(0), value
     return parsed
-
-
-def _datetimes(value: Any) -> list[str]:
-    """Every string in ``value`` (nested) that reads as a date-time."""
-    if isinstance(value, dict):
-        return [t for v in value.values() for t in _datetimes(v)]
-    if isinstance(value, list):
-        return [t for v in value for t in _datetimes(v)]
-    if isinstance(value, str) and re.match(r"\d{4}-\d\d-\d\d[T ]\d\d:", value):
-        return [value]
-    return []
 
 
 def test_run_a_unicode_job_id_and_show_it_back(cli: Cli) -> None:
@@ -92,7 +80,7 @@ def test_every_json_output_writes_utc_datetimes(cli: Cli) -> None:
         result = cli(*verb)
         assert result.exit_code == 0, (verb, result.output)
         for row in _json_lines(result.stdout):
-            for value in _datetimes(row):
+            for value in datetime_strings(row):
                 _assert_utc_iso(value)
     [failed] = _json_lines(cli("runs", "--state", "failed", "--json").stdout)
     assert failed["job"] == "broken" and "nope ✗" in failed["error"]["message"]

@@ -5,16 +5,15 @@ non-UTC app, queue pauses, and user errors as one line on stderr with a non-zero
 from __future__ import annotations
 
 import json
-import re
 import textwrap
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from conveyor import Conveyor
 from tests.acceptance.blind_surface.support import assert_user_error, run_cli
+from tests.support import datetime_strings
 
 TOKYO = textwrap.dedent("""
     from conveyor import Conveyor
@@ -25,20 +24,9 @@ TOKYO = textwrap.dedent("""
     def morning(payload=None):
         return payload
 """)
-ISO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d")
-
-
 def _module(tmp_path: Path, name: str, own: str) -> str:
     (tmp_path / f"{name}.py").write_text(TOKYO.format(own=own))
     return str(tmp_path / f"{name}.py")
-
-
-def _datetimes(value: Any) -> list[str]:
-    if isinstance(value, dict):
-        return [t for v in value.values() for t in _datetimes(v)]
-    if isinstance(value, list):
-        return [t for v in value for t in _datetimes(v)]
-    return [value] if isinstance(value, str) and ISO.match(value) else []
 
 
 def test_url_overrides_an_app_whose_own_store_is_unreachable(tmp_path: Path, url: str) -> None:
@@ -64,7 +52,7 @@ def test_every_json_datetime_is_utc_under_a_tokyo_app(tmp_path: Path, url: str) 
         done = run_cli("--app", app_file, *verb, "--json")
         assert done.exit_code == 0, (verb, done.output)
         for line in done.stdout.splitlines():
-            seen += _datetimes(json.loads(line))
+            seen += datetime_strings(json.loads(line))
     assert seen
     for text in seen:
         assert datetime.fromisoformat(text.replace("Z", "+00:00")).utcoffset() == timedelta()
