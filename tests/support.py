@@ -7,6 +7,7 @@ import http.server
 import json
 import os
 import re
+import socket
 import subprocess
 import sys
 import threading
@@ -158,3 +159,10 @@ def datetime_strings(value: Any) -> list[str]:
     if isinstance(value, list):
         return [t for v in value for t in datetime_strings(v)]
     return [value] if isinstance(value, str) and _DATETIME_TEXT.match(value) else []
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now (bound and released)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])

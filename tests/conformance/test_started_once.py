@@ -13,22 +13,13 @@ import pytest
 
 from conveyor import Conveyor
 from conveyor.observe import metrics
-from tests.conformance.helpers import claim_ahead_surely, wait_for, worker_thread
+from tests.conformance.helpers import claim_ahead_surely, wait_for, warm_up, worker_thread
 
 
 def _started_metric(job: str) -> float:
     value = metrics.instruments().registry.get_sample_value(
         "conveyor_attempts_started_total", {"job": job})
     return value or 0.0
-
-
-def _warm(app: Conveyor) -> None:
-    """Run quick jobs on the worker: it then claims ahead of its slots."""
-    @app.job
-    def quick() -> None: ...
-
-    for h in [quick().run_now() for _ in range(5)]:
-        h.result(timeout=20)
 
 
 @pytest.mark.parametrize("kind", ["sync", "async"])
@@ -63,7 +54,7 @@ def test_a_job_given_back_unstarted_is_told_started_once(
 
     caplog.set_level(logging.DEBUG, logger="conveyor.worker")
     with worker_thread(app, concurrency=1, prefetch=4) as worker:
-        _warm(app)
+        warm_up(app)
         try:
             handles = app.enqueue_many(slow(n) for n in range(3))
             wait_for(lambda: len(worker.active) == 3, what="the worker to claim all three")
@@ -102,7 +93,7 @@ def test_jobs_claimed_ahead_released_at_shutdown_were_never_told_started(
             told.append(record.id)  # type: ignore[attr-defined]
 
     with worker_thread(app, concurrency=1, prefetch=4, grace=10) as worker:
-        _warm(app)
+        warm_up(app)
         handles = app.enqueue_many(slow(n) for n in range(3))
         try:
             wait_for(lambda: len(worker.active) == 3, what="the worker to claim all three")
@@ -134,7 +125,7 @@ def test_sync_jobs_a_lane_thread_takes_run_in_their_own_attempt_span(
         return n
 
     with memory_spans() as exporter, worker_thread(app, concurrency=1, prefetch=4) as worker:
-        _warm(app)
+        warm_up(app)
         handles = app.enqueue_many(step(n) for n in range(4))
         try:  # one runs, the others wait for its slot: a lane thread takes each in turn
             wait_for(lambda: len(worker.active) == 4, what="jobs claimed ahead")

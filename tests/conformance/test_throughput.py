@@ -6,7 +6,7 @@ import threading
 import time
 
 from conveyor import Conveyor
-from tests.conformance.helpers import wait_for, worker_thread
+from tests.conformance.helpers import wait_for, warm_up, worker_thread
 
 
 def test_concurrent_triggers_each_return_their_own_stored_job(app: Conveyor) -> None:
@@ -86,16 +86,6 @@ def test_sync_jobs_never_run_on_the_event_loop_thread(app: Conveyor) -> None:
     assert threads and "test-worker" not in threads
 
 
-def _warm_up(app: Conveyor) -> None:
-    """Quick jobs first: a worker claims ahead only while jobs finish quickly."""
-
-    @app.job
-    def quick() -> None: ...
-
-    for h in [quick().run_now() for _ in range(5)]:
-        h.result(timeout=20)
-
-
 def test_stopping_releases_jobs_claimed_ahead_at_once(app: Conveyor) -> None:
     started = threading.Event()
 
@@ -105,7 +95,7 @@ def test_stopping_releases_jobs_claimed_ahead_at_once(app: Conveyor) -> None:
         time.sleep(0.5)
 
     with worker_thread(app, concurrency=2, prefetch=4, grace=10) as worker:
-        _warm_up(app)
+        warm_up(app)
         handles = app.enqueue_many([slow() for _ in range(6)])
         started.wait(10)
         wait_for(lambda: len(worker.active) == 6, what="the worker to claim ahead")
@@ -123,7 +113,7 @@ def test_jobs_claimed_ahead_keep_their_leases_while_they_wait(new_app: object) -
         time.sleep(0.4)
 
     with worker_thread(app, concurrency=1, prefetch=3):
-        _warm_up(app)
+        warm_up(app)
         handles = app.enqueue_many([slow() for _ in range(4)])
         deadline = time.monotonic() + 20
         while not all(h.state == "completed" for h in handles):

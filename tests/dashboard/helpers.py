@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -33,12 +32,6 @@ def define_demo_jobs(app: Conveyor) -> None:
 def finish(app: Conveyor) -> None:
     """Run every due job to the end (a burst worker)."""
     app.run_worker(concurrency=2, burst=True)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def start_dashboard(app_file: Path, *args: str, token: str | None = None,

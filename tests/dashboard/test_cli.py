@@ -10,7 +10,8 @@ from pathlib import Path
 
 import httpx
 
-from tests.dashboard.helpers import first_answer, free_port, start_dashboard
+from tests.dashboard.helpers import first_answer, start_dashboard
+from tests.support import free_port
 
 APP = """
 from conveyor import Conveyor

@@ -21,8 +21,8 @@ from conveyor import Conveyor
 from conveyor.cli import main
 from conveyor.dashboard import create_app
 from conveyor.readonly import read_only
-from tests.dashboard.helpers import BASE, first_answer, free_port, start_dashboard
-from tests.support import drop_database_later
+from tests.dashboard.helpers import BASE, first_answer, start_dashboard
+from tests.support import drop_database_later, free_port
 
 TICK_APP = """
 from conveyor import Conveyor

@@ -15,7 +15,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from conveyor import Conveyor
-from tests.support import ROOT, wait_for
+from tests.support import ROOT, free_port, wait_for
 
 CLI = "from conveyor.cli import main; main()"
 APP = '''
@@ -26,12 +26,6 @@ app = Conveyor()
 def add(a, b):
     return a + b
 '''
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _completed(port: int) -> float:
@@ -60,7 +54,7 @@ def test_worker_serves_metrics_shared_through_the_multiprocess_dir(
     app.include(type("J", (), {"jobs": {"add": lambda a, b: a + b}}))
     for i in range(5):
         app.jobs["add"](i, 1).run_now()
-    port = _free_port()
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("CONVEYOR_")}
     env.update(CONVEYOR_URL=url, PYTHONPATH=f"{ROOT}:{tmp_path}",
                PROMETHEUS_MULTIPROC_DIR=str(shared))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -16,7 +15,7 @@ import pytest
 from conveyor.errors import StoreError
 from tests.postgres.helpers import start_worker, stop_workers
 from tests.postgres.workerapp import make_app
-from tests.support import fail_in_ci_else_skip
+from tests.support import fail_in_ci_else_skip, free_port
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
@@ -37,9 +36,7 @@ class Server:
     def __init__(self, root: Path, bindir: Path) -> None:
         self.data = root / "data"
         self.bindir = bindir
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = s.getsockname()[1]
+        self.port = free_port()
         self.prefix = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
         if self.prefix:
             shutil.chown(root, "postgres")

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import socket
 import subprocess
 import sys
 import textwrap
@@ -20,6 +19,7 @@ import pytest
 from conveyor import Conveyor, Fail, JobHandle, Retry
 from conveyor.logs import JsonFormatter
 from tests.conformance.helpers import drain, wait_for, worker_thread
+from tests.support import free_port
 
 
 def _lines(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
@@ -139,9 +139,7 @@ def test_the_worker_command_logs_outcomes_by_default(tmp_path: Path, fmt: str) -
 def test_json_logs_have_no_plain_text_lines(tmp_path: Path, processes: str) -> None:
     """The banners (metrics address, supervisor) are JSON objects too under json."""
     url, _ = _exploding(tmp_path)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     result = subprocess.run(
         [sys.executable, "-c", "from conveyor.cli import main; main()", "worker",
          "boomapp.py", "--burst", "--url", url, "--log-format", "json",
