@@ -43,15 +43,19 @@ def child_arguments(argv: Sequence[str]) -> list[str] | None:
     """The ``worker ...`` arguments of this command line without ``--processes``."""
     if "worker" not in argv:
         return None
-    args = list(argv[list(argv).index("worker"):])
+    return without_options(list(argv[list(argv).index("worker"):]), ("--processes", "-p"))
+
+
+def without_options(args: list[str], names: tuple[str, ...]) -> list[str]:
+    """``args`` without the options ``names`` (``--name VALUE`` or ``--name=VALUE``)."""
     kept: list[str] = []
     skip = False
     for arg in args:
         if skip:
             skip = False
-        elif arg in ("--processes", "-p"):
+        elif arg in names:
             skip = True
-        elif not arg.startswith("--processes="):
+        elif not arg.startswith(tuple(f"{n}=" for n in names)):
             kept.append(arg)
     return kept
 

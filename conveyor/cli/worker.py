@@ -76,7 +76,7 @@ def run_processes(app: Conveyor, processes: int, concurrency: int, burst: bool,
     """Become the supervisor of ``processes`` workers (this process runs no jobs). With
     ``--metrics-port`` it serves the metrics of all of them: the workers write their
     counters to ``$PROMETHEUS_MULTIPROC_DIR`` (a fresh directory unless set)."""
-    from conveyor.cli.supervise import child_arguments, supervise
+    from conveyor.cli.supervise import child_arguments, supervise, without_options
 
     args = child_arguments(sys.argv)
     if args is None:
@@ -91,20 +91,6 @@ def run_processes(app: Conveyor, processes: int, concurrency: int, burst: bool,
     if metrics_port is None:
         app.close()
     raise SystemExit(supervise(args, processes, burst))
-
-
-def without_options(args: list[str], names: tuple[str, ...]) -> list[str]:
-    """``args`` without the options ``names`` (``--name VALUE`` or ``--name=VALUE``)."""
-    kept: list[str] = []
-    skip = False
-    for arg in args:
-        if skip:
-            skip = False
-        elif arg in names:
-            skip = True
-        elif not arg.startswith(tuple(f"{n}=" for n in names)):
-            kept.append(arg)
-    return kept
 
 
 def serve_metrics(app: Conveyor, host: str, port: int) -> None:
