@@ -16,9 +16,9 @@ from __future__ import annotations
 import asyncio
 import dis
 import sys
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Sequence
 from types import CodeType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from conveyor.errors import StoreUnavailable
 from conveyor.jobs import JobHandle
@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from conveyor.stores.base import NewJob
 
 _AWAITS: dict[tuple[CodeType, int], bool] = {}
+T = TypeVar("T")
 _MAX_CACHED = 10_000
 BUILD_CHUNK = 100  # jobs validated and encoded on the loop between two of its turns
 
@@ -119,13 +120,7 @@ class _Batch:
             raise
         except BaseException as exc:  # e.g. no thread could run: every trigger failed
             results = [exc] * len(items)
-        for (_, future), result in zip(items, results, strict=True):
-            if future.done():
-                continue
-            if isinstance(result, BaseException):
-                future.set_exception(result)
-            else:
-                future.set_result(result)
+        settle([future for _, future in items], results)
 
     async def _store_all(self, builds: list[Callable[[], NewJob]]) -> list[int | BaseException]:
         """Build (validate) each job, ``BUILD_CHUNK`` at a time between turns of the loop,
@@ -162,6 +157,18 @@ class _Batch:
 
 _batches: dict[tuple[int, int], _Batch] = {}
 _running: set[asyncio.Task[None]] = set()
+
+
+def settle(futures: Sequence[asyncio.Future[T]], results: Sequence[T | BaseException]) -> None:
+    """Give each future its result, or raise in it the result that is an exception; a
+    future already done (cancelled meanwhile) is left as it is."""
+    for future, result in zip(futures, results, strict=True):
+        if future.done():
+            continue
+        if isinstance(result, BaseException):
+            future.set_exception(result)
+        else:
+            future.set_result(result)
 
 
 def _batch(app: JobHost) -> _Batch:

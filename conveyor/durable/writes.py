@@ -16,6 +16,7 @@ import threading
 import weakref
 from concurrent.futures import Executor, Future
 
+from conveyor.awaiting import settle
 from conveyor.stores.base import StepWrite, Store
 
 _Batch = list[tuple[StepWrite, "asyncio.Future[bool]"]]
@@ -58,13 +59,7 @@ class StepWriter:
             self.loop.call_soon_threadsafe(self._settle, batch, results)
 
     def _settle(self, batch: _Batch, results: list[bool | BaseException]) -> None:
-        for (_, future), result in zip(batch, results, strict=True):
-            if future.done():  # cancelled meanwhile
-                continue
-            if isinstance(result, BaseException):
-                future.set_exception(result)
-            else:
-                future.set_result(result)
+        settle([future for _, future in batch], results)
         if self.pending:
             self.loop.call_soon(self._send)
         else:
