@@ -4,7 +4,11 @@ The first caller leads: it stores every item waiting at that moment (its own fir
 transaction, and each caller returns only once that transaction has committed. Callers
 arriving meanwhile wait; when the commit ends, the first of them leads the next batch. A
 lone caller pays nothing extra (it leads a batch of its own); sixteen pay one commit per
-batch instead of one each. If a batch fails, its items are stored one by one, so each gets
+batch instead of one each. Callers of a shared batch come back one after another (each
+needs the GIL to go on), so the first to come back would lead a batch of its own while the
+others queue behind it: after a shared batch a lone leader first lets the others run, and
+leads whoever queued meanwhile with it (4 threads: ~3.7 items a batch instead of ~1.3).
+If a batch fails, its items are stored one by one, so each gets
 its own error (a bad payload fails only its own item). Used for single triggers (jobs) and
 for durable steps (fenced step writes).
 """
@@ -13,6 +17,7 @@ from __future__ import annotations
 
 import _thread
 import threading
+import time
 from collections.abc import Callable, Sequence
 from typing import Generic, TypeVar
 
@@ -20,6 +25,11 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 MAX_BATCH = 500  # items per transaction (a caller's items are never split)
+
+
+def let_others_run() -> None:
+    """Give the GIL up for a moment: a thread that holds it runs until it next waits."""
+    time.sleep(0)
 
 
 class _Call(Generic[T, R]):
@@ -47,12 +57,17 @@ class GroupCommit(Generic[T, R]):
         self.lock = threading.Lock()
         self.waiting: list[_Call[T, R]] = []
         self.leading = False
+        # The last batch had several callers: they come back with their next items one
+        # after another (each needs the GIL), so a lone leader lets them queue first.
+        self.crowded = False
 
     def insert(self, item: T) -> R:
         """Store one item; returns its result once committed, or raises its error."""
         with self.lock:
             call = self._queue([item]) if self.leading else None
             self.leading = True
+        if call is None and self.crowded:
+            call = self._gather(item)
         if call is None:  # nobody leads, so nobody waits: store it alone, at once
             try:
                 return self.store_many([item])[0]
@@ -76,6 +91,19 @@ class GroupCommit(Generic[T, R]):
                 self.waiting.append(call)
                 self.leading = True
         return self._wait(call)
+
+    def _gather(self, item: T) -> _Call[T, R] | None:
+        """(Leading, just after a shared batch) let the threads that shared it run first,
+        so those coming back with their next item queue behind this one: the call leading
+        a batch with them, or None if none came (then the batches are lone again)."""
+        let_others_run()
+        with self.lock:
+            if not self.waiting:
+                self.crowded = False
+                return None
+            call: _Call[T, R] = _Call([item])
+            self.waiting.insert(0, call)
+        return call
 
     def _queue(self, items: Sequence[T]) -> _Call[T, R]:
         """(Under the lock, while another caller leads) wait in line."""
@@ -101,6 +129,7 @@ class GroupCommit(Generic[T, R]):
                     break
                 size, taken = size + len(call.items), taken + 1
             batch, self.waiting = self.waiting[:taken], self.waiting[taken:]
+            self.crowded = taken > 1
         try:
             self._store(batch)
         finally:

@@ -87,6 +87,18 @@ def test_a_bulk_insert_stores_what_single_inserts_store(sql_app: Conveyor, count
     assert stored(sql_app, bulk) == stored(sql_app, single)
 
 
+@pytest.mark.parametrize("count", [2, 5])
+def test_seconds_given_as_ints_are_stored_in_bulk_as_alone(sql_app: Conveyor, count: int) -> None:
+    # PostgreSQL packs a column's array itself only when all its values are of its type
+    jobs = [NewJob("a", "[0]", "{}", "0", delay=5 if i % 2 else 2.5, timeout=3,
+                   retention=None if i % 2 else 60, run_at=1_900_000_000 if i == 1 else None,
+                   rescheduled_from=None if i % 2 else 7)
+            for i in range(count)]
+    bulk = sql_app.store.insert(jobs)
+    single = [sql_app.store.insert([job])[0] for job in jobs]
+    assert stored(sql_app, bulk) == stored(sql_app, single)
+
+
 def test_many_identical_jobs_are_each_stored(sql_app: Conveyor) -> None:
     jobs = [NewJob("a", delay=5.0) for _ in range(4100)]  # SQLite: statements of 2,000
     bulk = sql_app.store.insert(jobs)

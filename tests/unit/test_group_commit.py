@@ -106,3 +106,74 @@ def test_callers_with_several_items_share_batches_and_get_each_items_outcome() -
     assert len(set(ids)) == 23
     assert group.insert_all([]) == []
     assert group.leading is False
+
+
+def _queued(group: GroupCommit[NewJob, int], count: int) -> None:
+    deadline = time.monotonic() + 10
+    while len(group.waiting) < count:
+        assert time.monotonic() < deadline, "the other caller never queued"
+        time.sleep(0.001)
+
+
+def test_after_a_shared_batch_a_lone_leader_takes_callers_coming_back_with_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    store = FakeStore()
+    group = GroupCommit(store.store_many)
+    group.crowded = True  # the last batch was shared
+    got: dict[str, int] = {}
+    others: list[threading.Thread] = []
+
+    def another_comes_back() -> None:  # while the leader lets the others run
+        thread = threading.Thread(target=lambda: got.update(b=group.insert(_job("b"))))
+        thread.start()
+        others.append(thread)
+        _queued(group, 1)
+
+    monkeypatch.setattr("conveyor.stores.group.let_others_run", another_comes_back)
+    got["a"] = group.insert(_job("a"))
+    others[0].join()
+    assert store.batches == [["a", "b"]]  # one commit, the leader's item first
+    assert got == {"a": 1, "b": 2}
+    assert group.crowded and not group.leading and not group.waiting
+
+
+def test_a_lone_leader_that_waited_for_nobody_stores_alone_and_stops_waiting(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    store = FakeStore()
+    group = GroupCommit(store.store_many)
+    yields: list[None] = []
+    monkeypatch.setattr("conveyor.stores.group.let_others_run", lambda: yields.append(None))
+    assert group.insert(_job("a")) == 1 and yields == []  # never shared: no yield at all
+    group.crowded = True
+    assert group.insert(_job("b")) == 2 and len(yields) == 1
+    assert group.insert(_job("c")) == 3 and len(yields) == 1  # lone again: no more
+    assert store.batches == [["a"], ["b"], ["c"]] and not group.crowded
+
+
+def test_a_failing_item_of_a_gathered_batch_fails_only_its_caller(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    store = FakeStore()
+    group = GroupCommit(store.store_many)
+    group.crowded = True
+    errors: list[BaseException] = []
+
+    def bad() -> None:
+        try:
+            group.insert(_job("bad"))
+        except ValueError as exc:
+            errors.append(exc)
+
+    others: list[threading.Thread] = []
+
+    def a_bad_one_comes_back() -> None:
+        others.append(threading.Thread(target=bad))
+        others[0].start()
+        _queued(group, 1)
+
+    monkeypatch.setattr("conveyor.stores.group.let_others_run", a_bad_one_comes_back)
+    assert group.insert(_job("a")) == 1
+    others[0].join()
+    assert len(errors) == 1 and store.batches == [["a"]]
