@@ -29,6 +29,7 @@ from conveyor.errors import (
     store_closed,
 )
 from conveyor.redaction import redact_text
+from conveyor.stores.postgres.single import pooled
 
 log = logging.getLogger("conveyor.postgres")
 
@@ -235,6 +236,7 @@ class Database:
                     # within seconds (each new request starts a fresh attempt).
                     reconnect_timeout=2.0, reconnect_failed=_quiet,
                     name=POOL_NAME, open=True,
+                    configure=pooled,  # may take the prepared single insert (single.py)
                 )
             return self._pool
 

@@ -24,35 +24,12 @@ from conveyor.stores.graphlogic import GraphSQL
 from conveyor.stores.postgres.arrays import Float8s, Int8s, Texts
 from conveyor.stores.postgres.connection import Database, pass_clock
 from conveyor.stores.postgres.copying import copy_jobs
+from conveyor.stores.postgres.single import NOW, OMITTED, insert_one, insert_sql
 
-NOW = "conveyor_now()"
 STEP_KEYS = ("token", *STEP_COLUMNS.split(", "))  # save_steps' arrays
 COPY_FROM = 100  # batches this large are stored with COPY (copying.py)
 many_values = operator.attrgetter(*JOB_FIELDS)
 NUL_IN_PAYLOAD = "the payload contains the character \\u0000, which PostgreSQL cannot store"
-
-
-# What a single plain INSERT leaves out when equal to it: None for a nullable column; for
-# a NOT NULL one (and run_at/delay, which make the due time) a marker no value is.
-_OMITTED = tuple(
-    object() if name in ("job", "args", "kwargs", "payload", "priority", "queue",
-                         "max_attempts", "run_at", "delay") else None
-    for name in JOB_FIELDS
-)
-_CASTS = {"payload": "::jsonb", "owner_int": "::boolean"}
-
-
-@functools.lru_cache(maxsize=64)
-def _insert_sql(present: tuple[bool, ...]) -> str:
-    """INSERT of one plain job binding only its ``present`` values (JOB_FIELDS order): a
-    NULL column is left to its default, NULL, and costs nothing to send or convert."""
-    names = [name for name, given in zip(JOB_FIELDS, present, strict=True)
-             if given and name != "delay"]
-    values = ["coalesce(%s::float8, t.now + %s)" if name == "run_at"
-              else f"%s{_CASTS.get(name, '')}" for name in names]
-    return (f"INSERT INTO conveyor_jobs (state, created_at, {', '.join(names)}) "
-            f"SELECT 'pending', t.now, {', '.join(values)} FROM (SELECT {NOW} AS now) AS t "
-            "ON CONFLICT DO NOTHING RETURNING id")
 
 
 def many_columns(jobs: Sequence[NewJob]) -> dict[str, list[Any]]:
@@ -86,17 +63,6 @@ def _packed(name: str, values: list[Any]) -> list[Any]:
     if int in types and not all(v in _INT8 for v in values if type(v) is int):
         return values
     return kind(values)
-
-
-def _cursor(conn: psycopg.Connection[Any]) -> psycopg.Cursor[Any]:
-    """The connection's cursor for single triggers, made once (a new cursor per statement,
-    as ``conn.execute`` makes, costs ~30 µs of client CPU). A pooled connection is one
-    caller's at a time, and the cursor goes with it when the pool drops it."""
-    cursor: psycopg.Cursor[Any] | None = getattr(conn, "_conveyor_cursor", None)
-    if cursor is None or cursor.closed:
-        cursor = conn.cursor()
-        conn._conveyor_cursor = cursor  # type: ignore[attr-defined]
-    return cursor
 
 
 P = ParamSpec("P")
@@ -224,10 +190,12 @@ class PostgresDialect(Dialect):
         """One INSERT (of unnest arrays for many); from COPY_FROM jobs, COPY."""
         if len(jobs) == 1:
             values = many_values(jobs[0])
-            present = tuple(map(operator.is_not, values, _OMITTED))
-            sql = _insert_sql(present)
-            cursor: Any = _cursor(conn)  # (its row: INSERT ... RETURNING, always one)
-            return [int(cursor.execute(sql, tuple(compress(values, present))).fetchone()[0])]
+            present = tuple(map(operator.is_not, values, OMITTED))
+            bound = tuple(compress(values, present))
+            job_id = insert_one(conn, jobs[0].job, present, bound)  # a pooled connection's
+            if job_id is not None:
+                return [job_id]
+            return [int(conn.execute(insert_sql(present), bound).fetchone()[0])]
         if len(jobs) >= COPY_FROM:
             return copy_jobs(conn, self.q, jobs)
         return sorted(r[0] for r in conn.execute(self.q["insert_many"], many_columns(jobs)))
