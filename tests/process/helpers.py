@@ -145,6 +145,13 @@ def by_job(runs: list[Execution]) -> dict[int, list[Execution]]:
     return grouped
 
 
+def peak_overlap(runs: list[Execution]) -> int:
+    """The most of ``runs`` that were running at one moment (unfinished ones never end)."""
+    edges = sorted([(r.start, 1) for r in runs]
+                   + [(r.end, -1) for r in runs if r.end is not None])
+    return max(itertools.accumulate(step for _, step in edges), default=0)
+
+
 def assert_no_overlap(runs: list[Execution], killed: dict[int, float]) -> None:
     """No two executions of one job overlapped; an unfinished execution in a killed
     process (pid -> kill time) ended when it was killed."""

@@ -21,6 +21,7 @@ from .helpers import (
     assert_no_overlap,
     by_job,
     executions,
+    peak_overlap,
     running,
     stop,
     wait_until,
@@ -239,4 +240,6 @@ def test_a_cascading_cancel_stops_the_children_running_on_other_workers(
     runs = executions(tmp_path)
     assert all(r.end is None for r in runs if r.job_id in children)
     naps = [r for r in runs if r.job_id in {h.id for h in more}]
-    assert len(naps) == 6 and len({r.pid for r in naps}) == 2
+    # Had the cancelled children kept their slots, each worker would have one free: at
+    # most two naps at once. (Which worker claims the naps is its own business.)
+    assert len(naps) == 6 and peak_overlap(naps) >= 3
