@@ -112,3 +112,28 @@ def test_the_callers_own_connection_and_a_deallocated_statement_take_the_cursor(
     job().run_now()
     assert paths[2:] == ["cursor", "prepared"]
     assert app.count() == 4
+
+
+def test_a_group_commit_batch_stores_what_the_cursor_stores(
+    app: Conveyor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    taken: list[str] = []
+    real = single.insert_many
+
+    def spy(*args: Any) -> list[int] | None:
+        found = real(*args)
+        taken.append("cursor" if found is None else "prepared")
+        return found
+
+    monkeypatch.setattr("conveyor.stores.postgres.dialect.insert_many", spy)
+    store: Any = app.store
+    prepared = store._store_plain(JOBS[:3])  # what GroupCommit stores in one statement
+    odd = store._store_plain([NewJob("x", priority=True), NewJob("y", priority=False)])
+    with pytest.raises(StoreDataError):
+        store._store_plain([NewJob("z"), JOBS[3]])
+    monkeypatch.setattr(single, "PREPARED", "_not_marked")
+    by_cursor = store._store_plain(JOBS[:3])
+    assert taken == ["prepared", "cursor", "cursor"]  # (the refused batch: no result)
+    assert prepared == sorted(prepared) and len(prepared) == 3
+    assert rows(app, prepared) == rows(app, by_cursor)
+    assert [r[4] for r in rows(app, odd)] == [1, 0] and app.count() == 8

@@ -18,13 +18,17 @@ from psycopg.adapt import Dumper
 from psycopg.postgres import types as pg_types
 from psycopg.pq import Format
 
-_INT8, _FLOAT8, _TEXT = (pg_types[name] for name in ("int8", "float8", "text"))
+_INT8, _FLOAT8, _TEXT, _BOOL = (pg_types[name] for name in ("int8", "float8", "text", "bool"))
+#: The array type oids of the packers below.
+INT8S, FLOAT8S, TEXTS, BOOLS = (t.array_oid for t in (_INT8, _FLOAT8, _TEXT, _BOOL))
 _HEAD = struct.Struct(">iiIii")  # dimensions, has nulls, element oid, length, lower bound
 _NULL = struct.pack(">i", -1)
+_LENGTH = struct.Struct(">i").pack
+_TRUE, _FALSE = _LENGTH(1) + b"\x01", _LENGTH(1) + b"\x00"
 
 
-class Int8s(list[int]):
-    """A ``bigint[]`` parameter (no NULL elements)."""
+class Int8s(list[int | None]):
+    """A ``bigint[]`` parameter (None: NULL)."""
 
 
 class Float8s(list[float | None]):
@@ -64,7 +68,7 @@ class _Int8sDumper(Dumper):
     oid = _INT8.array_oid
 
     def dump(self, obj: Any) -> bytes:
-        return _eight_bytes(_INT8.oid, "q", obj)
+        return pack_int8s(obj)
 
 
 class _Float8sDumper(Dumper):
@@ -72,7 +76,7 @@ class _Float8sDumper(Dumper):
     oid = _FLOAT8.array_oid
 
     def dump(self, obj: Any) -> bytes:
-        return _eight_bytes(_FLOAT8.oid, "d", obj)
+        return pack_float8s(obj)
 
 
 class _TextsDumper(Dumper):
@@ -85,19 +89,42 @@ class _TextsDumper(Dumper):
         self.encoding = conn.info.encoding if conn is not None else "utf-8"
 
     def dump(self, obj: Any) -> bytes:
-        n = len(obj)
-        if not n:
-            return _empty(_TEXT.oid)
-        encoding, length = self.encoding, struct.Struct(">i").pack
-        parts = [_HEAD.pack(1, 1 if None in obj else 0, _TEXT.oid, n, 1)]
-        for x in obj:
-            if x is None:
-                parts.append(_NULL)
-            else:
-                data = x.encode(encoding)
-                parts.append(length(len(data)))
-                parts.append(data)
-        return b"".join(parts)
+        return pack_texts(obj, self.encoding)
+
+
+def pack_int8s(obj: Any) -> bytes:
+    """A ``bigint[]`` in binary (None: NULL)."""
+    return _eight_bytes(_INT8.oid, "q", obj)
+
+
+def pack_float8s(obj: Any) -> bytes:
+    """A ``float8[]`` in binary (None: NULL)."""
+    return _eight_bytes(_FLOAT8.oid, "d", obj)
+
+
+def pack_texts(obj: Any, encoding: str) -> bytes:
+    """A ``text[]`` in binary (None: NULL)."""
+    n = len(obj)
+    if not n:
+        return _empty(_TEXT.oid)
+    parts = [_HEAD.pack(1, 1 if None in obj else 0, _TEXT.oid, n, 1)]
+    for x in obj:
+        if x is None:
+            parts.append(_NULL)
+        else:
+            data = x.encode(encoding)
+            parts.append(_LENGTH(len(data)))
+            parts.append(data)
+    return b"".join(parts)
+
+
+def pack_bools(obj: Any) -> bytes:
+    """A ``boolean[]`` in binary (None: NULL)."""
+    n = len(obj)
+    if not n:
+        return _empty(_BOOL.oid)
+    return _HEAD.pack(1, 1 if None in obj else 0, _BOOL.oid, n, 1) + b"".join(
+        _NULL if x is None else _TRUE if x else _FALSE for x in obj)
 
 
 # On psycopg's global map, before any connection copies it: the types are conveyor's own,

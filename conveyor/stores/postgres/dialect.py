@@ -24,7 +24,14 @@ from conveyor.stores.graphlogic import GraphSQL
 from conveyor.stores.postgres.arrays import Float8s, Int8s, Texts
 from conveyor.stores.postgres.connection import Database, pass_clock
 from conveyor.stores.postgres.copying import copy_jobs
-from conveyor.stores.postgres.single import NOW, OMITTED, insert_one, insert_sql
+from conveyor.stores.postgres.single import (
+    NOW,
+    OMITTED,
+    insert_many,
+    insert_one,
+    insert_sql,
+    many_statement,
+)
 
 STEP_KEYS = ("token", *STEP_COLUMNS.split(", "))  # save_steps' arrays
 COPY_FROM = 100  # batches this large are stored with COPY (copying.py)
@@ -48,7 +55,8 @@ _PACKED: dict[str, tuple[type[list[Any]], tuple[type, ...]]] = {
                      "trace_context"), (Texts, (str, type(None)))),
     **dict.fromkeys(("timeout", "retention", "remove_delay", "run_at", "delay", "fire_at"),
                     (Float8s, (float, int, type(None)))),
-    **dict.fromkeys(("priority", "max_attempts", "rescheduled_from"), (Int8s, (int,))),
+    **dict.fromkeys(("priority", "max_attempts", "rescheduled_from"),
+                    (Int8s, (int, type(None)))),
 }
 _INT8 = range(-(2**63), 2**63)
 
@@ -198,7 +206,11 @@ class PostgresDialect(Dialect):
             return [int(conn.execute(insert_sql(present), bound).fetchone()[0])]
         if len(jobs) >= COPY_FROM:
             return copy_jobs(conn, self.q, jobs)
-        return sorted(r[0] for r in conn.execute(self.q["insert_many"], many_columns(jobs)))
+        params = many_columns(jobs)
+        ids = insert_many(conn, _MANY, params)  # a pooled connection's
+        if ids is not None:
+            return ids
+        return sorted(r[0] for r in conn.execute(self.q["insert_many"], params))
 
     def attempt(self, fn: Callable[[], T]) -> T:
         return retry_conflicts(fn)()
@@ -230,6 +242,7 @@ class PostgresDialect(Dialect):
 
 
 PostgresDialect.q = PostgresDialect.load("conveyor.stores.postgres", "queries.sql", "flow.sql")
+_MANY = many_statement(PostgresDialect.q["insert_many"])
 # The variant for workers that serve some queues only.
 PostgresDialect.q["next_due_queues"] = PostgresDialect.q["next_due"].replace(
     "/*queues*/", "AND j.queue = ANY(%(queues)s::text[])"

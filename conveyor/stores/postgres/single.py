@@ -1,18 +1,20 @@
-"""One plain job in one round trip, with the least client CPU: a statement prepared once
-per pooled connection (named by which columns the job binds), its values packed in binary
-by hand and sent with libpq's own call, the result awaited as psycopg awaits one (so
-Ctrl-C still cancels it). A psycopg cursor spends ~100 µs of client CPU on the same
-statement (parsing, adapting, its prepare manager), this ~45 µs: a trigger from one
-producer waits for the client and the server in turn, so it shows in enqueue/s.
+"""Plain jobs in one round trip with the least client CPU: statements prepared once per
+pooled connection (a single job's named by which columns it binds; a batch's is
+insert_many over arrays), values packed in binary by hand and sent with libpq's own call,
+the result awaited as psycopg awaits one (so Ctrl-C still cancels it). A psycopg cursor
+spends ~100 µs of client CPU on a single job's statement (parsing, adapting, its prepare
+manager), this ~45 µs: a trigger from one producer waits for the client and the server in
+turn, so it shows in enqueue/s.
 
-Only the store's own pooled connections take it (marked when the pool makes them), and
-only jobs whose values are of the columns' usual types; anything else returns None and
+Only the store's own pooled connections take it (marked when the pool makes them), outside
+a transaction, and only values of the columns' usual types; anything else returns None and
 goes through a cursor as before.
 """
 
 from __future__ import annotations
 
 import functools
+import re
 import struct
 from typing import Any
 
@@ -22,6 +24,19 @@ from psycopg import generators, pq
 
 from conveyor.errors import StoreError
 from conveyor.stores.core.dialect import JOB_FIELDS
+from conveyor.stores.postgres.arrays import (
+    BOOLS,
+    FLOAT8S,
+    INT8S,
+    TEXTS,
+    Float8s,
+    Int8s,
+    Texts,
+    pack_bools,
+    pack_float8s,
+    pack_int8s,
+    pack_texts,
+)
 
 NOW = "conveyor_now()"
 # What a single plain INSERT leaves out when equal to it: None for a nullable column; for
@@ -40,6 +55,7 @@ _TYPES = tuple(
     else _BOOL if name == "owner_int" else _TEXT
     for name in JOB_FIELDS
 )
+_ARRAYS = {_TEXT: TEXTS, _INT8: INT8S, _FLOAT8: FLOAT8S, _BOOL: BOOLS}
 _INT8_RANGE = range(-(2**63), 2**63)
 _PACK_INT8, _PACK_FLOAT8 = struct.Struct(">q").pack, struct.Struct(">d").pack
 _TUPLES_OK, _IDLE = pq.ExecStatus.TUPLES_OK, pq.TransactionStatus.IDLE
@@ -97,31 +113,85 @@ def _packed(values: tuple[Any, ...], types: list[int], encoding: str) -> list[by
 
 def insert_one(conn: Any, job: str, present: tuple[bool, ...],
                values: tuple[Any, ...]) -> int | None:
-    """Store one plain job (its ``present`` values) on a pooled connection outside a
-    transaction; its id, or None where the cursor must do it."""
+    """Store one plain job (its ``present`` values); its id, or None where the cursor
+    must do it."""
+    prepared = _prepared(conn)
+    if prepared is None:
+        return None
+    statement = _statement(present)
+    params = _packed(values, statement[2], conn.info.encoding)
+    if params is None:
+        return None
+    result = _run(conn, prepared, statement, params)
+    if result is None:
+        return None
+    if not result.ntuples:
+        raise StoreError(f"could not store job {job!r}: it conflicts with another job")
+    return int(result.get_value(0, 0) or 0)
+
+
+def many_statement(sql: str) -> tuple[bytes, bytes, list[int]]:
+    """insert_many (``%(name)b`` array parameters of JOB_FIELDS) as a prepared statement."""
+    text = re.sub(r"%\((\w+)\)b", lambda m: f"${JOB_FIELDS.index(m.group(1)) + 1}", sql)
+    types = [_ARRAYS[kind] for kind in _TYPES]
+    return b"conveyor_insert_many", text.encode(), types
+
+
+def insert_many(conn: Any, statement: tuple[bytes, bytes, list[int]],
+                columns: dict[str, list[Any]]) -> list[int] | None:
+    """Store plain jobs given as ``many_columns`` (arrays); their ids in order, or None
+    where the cursor must do it."""
+    prepared = _prepared(conn)
+    if prepared is None:
+        return None
+    encoding = conn.info.encoding
+    params: list[bytes | None] = []
+    for name in JOB_FIELDS:
+        values, kind = columns[name], type(columns[name])
+        if kind is Texts:
+            params.append(pack_texts(values, encoding))
+        elif kind is Float8s:
+            params.append(pack_float8s(values))
+        elif kind is Int8s:
+            params.append(pack_int8s(values))
+        elif name == "owner_int" and all(v is None or type(v) is bool for v in values):
+            params.append(pack_bools(values))
+        else:
+            return None
+    result = _run(conn, prepared, statement, params)
+    if result is None:
+        return None
+    return sorted(int(result.get_value(row, 0) or 0) for row in range(result.ntuples))
+
+
+def _prepared(conn: Any) -> set[bytes] | None:
+    """The names prepared on a pooled connection that may take a prepared statement
+    now (outside a transaction or pipeline), else None."""
     prepared: set[bytes] | None = getattr(conn, PREPARED, None)
     if prepared is None:
         return None
     pgconn = conn.pgconn
     if pgconn.transaction_status != _IDLE or pgconn.pipeline_status:
         return None
-    name, text, types = _statement(present)
-    params = _packed(values, types, conn.info.encoding)
-    if params is None:
-        return None
+    return prepared
+
+
+def _run(conn: Any, prepared: set[bytes], statement: tuple[bytes, bytes, list[int]],
+         params: list[bytes | None]) -> Any:
+    """The statement's result (prepared first if it is not yet), or None if the server
+    no longer has it (deallocated behind our back, e.g. a pooler's DISCARD ALL)."""
+    name, text, types = statement
+    pgconn = conn.pgconn
     if name not in prepared:
         pgconn.send_prepare(name, text, types)
         _result(conn, conn.wait(generators.execute(pgconn)))
         prepared.add(name)
     pgconn.send_query_prepared(name, params, [1] * len(params))
     try:
-        result = _result(conn, conn.wait(generators.execute(pgconn)))
-    except pg_errors.InvalidSqlStatementName:  # deallocated behind our back (DISCARD ALL)
+        return _result(conn, conn.wait(generators.execute(pgconn)))
+    except pg_errors.InvalidSqlStatementName:
         prepared.clear()
         return None
-    if not result.ntuples:
-        raise StoreError(f"could not store job {job!r}: it conflicts with another job")
-    return int(result.get_value(0, 0) or 0)
 
 
 def _result(conn: Any, results: list[Any]) -> Any:
