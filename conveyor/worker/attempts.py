@@ -42,7 +42,7 @@ class Attempts:
         self.why: dict[int, str] = {}  # abandoned: "released" (stopping), "cancelled"
         self.lane = ThreadLane(concurrency, runner, slots, lost,
                                lambda: loop.call_soon_threadsafe(self._lane_done),
-                               sizing.low_water, self._begin_on_lane)
+                               sizing, self._begin_on_lane)
 
     def hold(self, jobs: list[ClaimedJob]) -> None:
         """Claimed jobs wait for a slot (in claim order), then start: observers hear of
@@ -138,6 +138,7 @@ class Attempts:
             now, since = time.monotonic(), self.sizing.since
             for job in taken:
                 job.waited = now - since.get(job.id, now)
+            self.sizing.started(taken)
             report.started_all(taken)
             self.observers.started_all(taken)
         for job in taken:
@@ -163,6 +164,7 @@ class Attempts:
         """On the loop: record the outcomes lane threads made (one wake-up per batch)."""
         begun, done = self.lane.drain()
         if begun:
+            self.sizing.started(begun)
             report.started_all(begun)
             self.observers.started_all(begun, told_before=True)
         for job, outcome, error in done:

@@ -13,6 +13,12 @@ GATHER = 0.005  # at most this many seconds an outcome waits for others of its b
 # A job claimed ahead that has not started this many seconds after its claim goes back to
 # the queue: the jobs it waits behind were not quick, and another worker may be idle.
 AHEAD_PATIENCE = 0.5
+# The adaptive claim size (neither prefetch nor batch given): while claimed jobs start on
+# average within AHEAD_WAIT seconds of their claim and claims come back full, each claim
+# holds `concurrency` more ahead, up to MOST_AHEAD x concurrency (AHEAD_CAP jobs at most).
+AHEAD_WAIT = 0.005
+MOST_AHEAD = 5
+AHEAD_CAP = 250
 
 
 class Sizing:
@@ -23,22 +29,42 @@ class Sizing:
     holds only the job it runs (a job that kills its worker then takes no other job down
     with it). Claiming ahead only pays (and is only fair to other workers) while jobs
     finish quickly: it is on while the average time from claim to outcome is under QUICK.
+
+    Each statement costs the worker and the database far more than a no-op job, so while
+    jobs are very quick the claims grow (:meth:`took`): the jobs held ahead go from twice
+    the concurrency up to MOST_AHEAD times it, as long as a claimed job waits on average
+    under AHEAD_WAIT for its slot. Back to twice at once when that average passes twice
+    AHEAD_WAIT (:meth:`started`), a claim comes back short (the queue runs dry: other
+    workers get their share) or jobs are not quick. An explicit ``prefetch`` or ``batch``
+    fixes the sizes.
     """
 
     def __init__(self, concurrency: int, prefetch: int | None, batch: int | None) -> None:
+        self.adaptive = prefetch is None and not batch and concurrency > 1
         if prefetch is None:
             prefetch = 2 * concurrency if concurrency > 1 else 0
         self.concurrency = concurrency
-        self.prefetch = max(0, prefetch)
-        self.low_water = self.prefetch // 2  # claim again once this few wait
-        self.batch = batch or concurrency + self.prefetch
+        self.least = max(0, prefetch)  # jobs held ahead while quick (adaptive: at first)
+        self.most = (max(self.least, min(MOST_AHEAD * concurrency, AHEAD_CAP))
+                     if self.adaptive else self.least)
+        self.fixed_batch = batch
+        self.reach(self.least)
         self.turnaround: float | None = None  # average seconds from claim to outcome
+        self.wait = 0.0  # average seconds from claim to start
         self.since: dict[int, float] = {}  # when each job held was claimed (monotonic)
+
+    def reach(self, prefetch: int) -> None:
+        """Hold up to ``prefetch`` jobs ahead while quick (claims of as many and the slots)."""
+        self.prefetch = prefetch
+        self.low_water = prefetch // 2  # claim again once this few wait
+        self.batch = self.fixed_batch or self.concurrency + prefetch
+
+    def quick(self) -> bool:
+        return self.turnaround is not None and self.turnaround < QUICK
 
     def ahead(self) -> int:
         """How many jobs to hold beyond the running ones now."""
-        quick = self.turnaround is not None and self.turnaround < QUICK
-        return self.prefetch if quick else 0
+        return self.prefetch if self.quick() else 0
 
     def wanted(self, holding: int, waiting: int) -> int:
         """How many jobs to claim while ``holding`` jobs (``waiting`` of them for a
@@ -47,6 +73,28 @@ class Sizing:
         if free <= 0 or waiting > self.low_water:
             return 0
         return min(free, self.batch)
+
+    def took(self, full: bool) -> None:
+        """A claim came back (``full``: with all it asked for). Adaptive: a full one while
+        jobs are quick and start within AHEAD_WAIT on average holds more ahead next
+        time; a short one (little is due: leave it to other workers), or slow jobs, the
+        least."""
+        if not self.adaptive:
+            return
+        if not full or not self.quick():
+            self.reach(self.least)
+        elif self.wait < AHEAD_WAIT and self.prefetch < self.most:
+            self.reach(min(self.most, self.prefetch + self.concurrency))
+
+    def started(self, jobs: Iterable[ClaimedJob]) -> None:
+        """Jobs took a slot (each ``waited`` since its claim): their wait counts; an
+        average past twice AHEAD_WAIT brings the jobs held ahead back to the least."""
+        wait = self.wait
+        for job in jobs:
+            wait += 0.1 * (job.waited - wait)
+        self.wait = wait
+        if wait > 2 * AHEAD_WAIT and self.prefetch > self.least:
+            self.reach(self.least)
 
     def flush_least(self, held: bool, more_likely: bool) -> int:
         """The fewest jobs a completion flush must be able to claim to claim along (0:
@@ -69,6 +117,7 @@ class Sizing:
     def slow(self) -> None:
         """Jobs claimed ahead waited too long: claim none ahead until jobs are quick again."""
         self.turnaround = max(self.turnaround or 0.0, QUICK)
+        self.reach(self.least)
 
     def claimed(self, jobs: Iterable[ClaimedJob]) -> None:
         now = time.monotonic()

@@ -53,13 +53,16 @@ class Exchange:
                                                                 len(attempts.slots.ready))
 
     async def claim(self) -> bool | None:
-        """The claim loop's claim, without outcomes: those are the flush task's, in batches
-        that grow while a claim runs (async jobs finish one by one). Returns whether the
-        claim came back full (None: nothing wanted any more)."""
+        """The claim loop's claim. Outcomes are the flush task's, in batches that grow
+        while a claim runs (async jobs finish one by one); those waiting as the claim
+        goes out go with it, in the same transaction (one statement, not two). Returns
+        whether the claim came back full (None: nothing wanted any more)."""
         async with self.lock:
             want = self.wanted()
             if not want:
                 return None
+            if self.outbox:
+                return await self.flush_locked(1)
             jobs = await self.calls.guard(self.store.claim, self.holder, self.queues, want,
                                           self.app.lease)
             return await self._took(want, jobs)
@@ -72,10 +75,10 @@ class Exchange:
             return await self.flush_locked(claim_least)
 
     async def flush_locked(self, claim_least: int) -> bool | None:
-        """:meth:`flush`, holding :attr:`lock` already."""
-        want = self.wanted() if claim_least else 0
-        if want < claim_least:
-            want = 0
+        """:meth:`flush`, holding :attr:`lock` already. Outcomes that finished while a
+        batch was stored go next, with the claim if there was none yet and the slots
+        freed since make it worth ``claim_least``."""
+        want = self._least(claim_least)
         full: bool | None = None
         while self.outbox or want:
             claim = (self.holder, self.queues, want, self.app.lease) if want else None
@@ -91,7 +94,15 @@ class Exchange:
             if want:
                 full = await self._took(want, sent.jobs)
                 want = 0
+            elif self.outbox and full is None:
+                want = self._least(claim_least)
         return full
+
+    def _least(self, claim_least: int) -> int:
+        """The claim a flush makes now: what is wanted, if at least ``claim_least`` (0:
+        none)."""
+        want = self.wanted() if claim_least else 0
+        return want if want >= claim_least else 0
 
     async def _took(self, want: int, jobs: list[ClaimedJob] | None) -> bool:
         """Claimed jobs wait for a slot (schedule occurrences seen by extensions first);
@@ -99,6 +110,7 @@ class Exchange:
         self.supervisor.ok("claim")
         full = jobs is not None and len(jobs) == want
         self.flowing = full  # a full claim: more is likely due (a trickle claims alone)
+        self.attempts.sizing.took(full)
         if jobs and any(j.schedule_id for j in jobs):
             seen = await self.calls.guard(self.duties.claimed, self.store, jobs)
             if seen is None:  # the store went away as extensions looked: not held, released

@@ -14,7 +14,7 @@ import logging
 import queue
 import threading
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from conveyor.stores.base import ClaimedJob, Outcome
 
@@ -24,6 +24,10 @@ if TYPE_CHECKING:
 log = logging.getLogger("conveyor.worker")
 
 Done = tuple[ClaimedJob, Outcome | None, BaseException | None]
+
+
+class Refill(Protocol):
+    low_water: int  # wake the loop to claim more when this few jobs wait (it may change)
 
 
 class Slots:
@@ -67,10 +71,10 @@ class ThreadLane:
     """Up to ``size`` threads running thread-native sync jobs (started as needed)."""
 
     def __init__(self, size: int, runner: JobRunner, slots: Slots, lost: set[int],
-                 wake: Callable[[], object], low_water: int = 0,
+                 wake: Callable[[], object], refill: Refill,
                  begin: Callable[[ClaimedJob], object] = lambda job: None) -> None:
         self.size = size
-        self.low_water = low_water  # wake the loop to claim more when this few wait
+        self.refill = refill
         self.runner = runner
         self.slots = slots
         self.lost = lost
@@ -140,7 +144,7 @@ class ThreadLane:
                 with slots.lock:  # keep the slot for the next waiting sync job, if any
                     if slots.ready and runner.thread_native(slots.ready[0]):
                         job = slots.ready.popleft()
-                        hungry = len(slots.ready) <= self.low_water
+                        hungry = len(slots.ready) <= self.refill.low_water
                     else:
                         job = None
                         with self.idle_lock:  # idle before its slot is free: a job put
