@@ -76,10 +76,9 @@ class Exchange:
 
     async def flush_locked(self, claim_least: int) -> bool | None:
         """:meth:`flush`, holding :attr:`lock` already. Outcomes that finished while a
-        batch was stored go next, with the claim if there was none yet and the slots
-        freed since make it worth ``claim_least``."""
+        batch was stored go next, with the claim if the slots freed since make it worth
+        ``claim_least``; once a claim is made, later ones wait for the next flush."""
         want = self._least(claim_least)
-        full: bool | None = None
         while self.outbox or want:
             claim = (self.holder, self.queues, want, self.app.lease) if want else None
             sent = await self.outbox.send(self.calls.must, self.store, claim)
@@ -91,12 +90,11 @@ class Exchange:
                 self.wake.set()
             if sent.failed is not None:
                 raise sent.failed
-            if want:
-                full = await self._took(want, sent.jobs)
-                want = 0
-            elif self.outbox and full is None:
+            if want:  # outcomes finished since: the flush task's next batch
+                return await self._took(want, sent.jobs)
+            if self.outbox:
                 want = self._least(claim_least)
-        return full
+        return None
 
     def _least(self, claim_least: int) -> int:
         """The claim a flush makes now: what is wanted, if at least ``claim_least`` (0:
