@@ -4,10 +4,12 @@ runs while another worker could run it (on every store)."""
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 
 import pytest
 
 from conveyor import Conveyor
+from conveyor.worker.loop import Worker
 from tests.conformance.helpers import claim_ahead_surely, wait_for, worker_thread
 
 
@@ -73,3 +75,72 @@ def test_sync_jobs_started_together_never_queue_for_one_idle_thread(app: Conveyo
                 gate.clear()
         finally:
             gate.set()
+
+
+def _grown(worker: Worker) -> None:
+    """The claim size a run of quick jobs grows to (Sizing.took), without timing them;
+    once the worker's first claim (short: back to the least) is made."""
+    wait_for(lambda: hasattr(worker, "exchange") and not worker.maybe_work, 10,
+             "the worker's first claim")
+    sizing = worker.sizing
+    assert sizing.adaptive and sizing.most > sizing.least
+    sizing.turnaround = 0.001
+    sizing.reach(sizing.most)
+
+
+def test_jobs_held_ahead_at_the_grown_claim_size_go_back_at_once_on_stop(
+    app: Conveyor, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    claim_ahead_surely(monkeypatch, patience=60.0)
+    gate = threading.Event()
+
+    @app.job
+    def blocked() -> None:
+        gate.wait(20)
+
+    try:
+        with worker_thread(app, concurrency=2, grace=10) as worker:
+            _grown(worker)
+            held = 2 + worker.sizing.most  # two slots, and the most held ahead
+            handles = app.enqueue_many(blocked() for _ in range(held))
+            wait_for(lambda: len(worker.active) == held, 10, "the worker to hold them all")
+            assert sum(h.state == "running" for h in handles) == held  # leases held
+            worker.stop()
+            wait_for(lambda: not worker.slots.ready, 10, "the unstarted jobs withdrawn")
+            gate.set()  # the two running finish in their grace period
+    finally:
+        gate.set()
+    states = sorted(h.state for h in handles)
+    assert states.count("completed") == 2 and states.count("queued") == held - 2, states
+    assert all(app.get_job(h.id).attempts <= 1 for h in handles)  # type: ignore[union-attr]
+
+
+def test_a_job_held_ahead_whose_lease_is_lost_is_dropped_unstarted(
+    new_app: Callable[..., object], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    app: Conveyor = new_app(lease=0.6)  # type: ignore[assignment]
+    claim_ahead_surely(monkeypatch, patience=60.0)
+    gate = threading.Event()
+    ran: list[int] = []
+
+    @app.job
+    def blocked(n: int) -> int:
+        ran.append(n)
+        gate.wait(20)
+        return n
+
+    try:
+        with worker_thread(app, concurrency=2) as worker:
+            _grown(worker)
+            held = 2 + worker.sizing.most
+            handles = app.enqueue_many(blocked(n) for n in range(held))
+            wait_for(lambda: len(worker.active) == held, 10, "the worker to hold them all")
+            last = handles[-1]
+            assert app.cancel(last.id)  # its lease is taken as it waits for a slot
+            wait_for(lambda: last.id not in worker.active, 10, "the heartbeat to drop it")
+            gate.set()
+            for h in handles[:-1]:
+                h.result(timeout=20)
+    finally:
+        gate.set()
+    assert held - 1 not in ran and last.state == "cancelled"
