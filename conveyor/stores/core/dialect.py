@@ -161,6 +161,17 @@ class Dialect:
         """Execute the named query."""
         return conn.execute(self.q[name], params if params is not None else {})
 
+    def cancelling(self) -> AbstractContextManager[Any]:
+        """A connection for one :meth:`cancel`: :meth:`one` where it is one statement."""
+        return self.one()
+
+    def cancel(self, conn: Any, name: str, params: dict[str, Any], where: str = "") -> int:
+        """Run the named cancel statement (``{where}``: a filter's conditions, for one that
+        takes them); how many jobs it cancelled. Every job it matches is cancelled by the
+        caller, not by the cascade of another it matches (PostgreSQL: its triggers run
+        after the statement)."""
+        return int(conn.execute(self.q[name].replace("{where}", where), params).rowcount)
+
     def maybe(self, conn: Any, name: str, params: Any = None) -> None:
         """Execute the named query if the dialect has one (a step only some need)."""
         if name in self.q:

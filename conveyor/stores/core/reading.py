@@ -112,9 +112,9 @@ class ReadingCore:
             return 0
         d = self.d
         params = d.params()
-        with d.one() as conn:
+        with d.cancelling() as conn:
             cond = self._where(conn, dataclasses.replace(flt, states=states), params)
-            changed = int(conn.execute(d.q["cancel"].format(where=cond), params).rowcount)
+            changed = d.cancel(conn, "cancel", params, cond)
             if changed:  # a waiting parent of a cancelled child is due now
                 d.notify(conn)
             return changed

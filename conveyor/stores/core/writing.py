@@ -113,7 +113,7 @@ class InsertCore:
             if matches and j.dedupe == "unique":
                 return int(matches[0])
             if matches:
-                d.run(conn, "cancel_ids", d.params(ids=d.array(matches)))
+                d.cancel(conn, "cancel_ids", d.params(ids=d.array(matches)))
             params["dedupe_key"] = dedupe_key(j)
         row = d.run(conn, "insert_one", params).fetchone()
         if row:

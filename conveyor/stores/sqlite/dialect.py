@@ -204,6 +204,19 @@ class SQLiteDialect(Dialect):
         (last,) = conn.execute("SELECT last_insert_rowid()").fetchone()
         return list(range(last - len(jobs) + 1, last + 1))
 
+    def cancelling(self) -> AbstractContextManager[Any]:
+        return self.writing()  # two statements (cancel)
+
+    def cancel(self, conn: Any, name: str, params: dict[str, Any], where: str = "") -> int:
+        """Two steps: the matched jobs marked cancelled (``<name>_mark``), then finished
+        (``cancel_finish``), so that the row trigger of one never cancels another matched
+        one as its dependent (migration 0015)."""
+        marked = self.q[f"{name}_mark"].replace("{where}", where)
+        ids = [r[0] for r in conn.execute(marked, params)]
+        if ids:
+            conn.execute(self.q["cancel_finish"], {"ids": self.array(ids), "now": params["now"]})
+        return len(ids)
+
     @staticmethod
     def missing_table(exc: BaseException) -> bool:
         return "no such table" in str(exc)

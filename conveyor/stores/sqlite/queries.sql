@@ -218,15 +218,31 @@ WHERE (state IN ('pending', 'blocked') OR (state = 'running' AND lease_expires_a
     AND job = :job AND owner IS :owner AND key = :key AND finished_at IS NULL
 ORDER BY id
 
--- name: cancel_ids
--- (error: a matched row the row trigger cancelled in this statement is a plain cancel, as
--- in core's cancel)
-UPDATE conveyor_jobs SET state = 'cancelled', finished_at = :now, dedupe_key = NULL,
-    error = CASE WHEN state = 'cancelled' THEN NULL ELSE error END,
+-- name: cancel_ids_mark
+-- The first step of a cancel (SQLiteDialect.cancel): the matched jobs marked cancelled,
+-- finished_at left NULL so that the row trigger does not run yet (migration 0015).
+UPDATE conveyor_jobs SET state = 'cancelled', dedupe_key = NULL,
     purge_at = :now + retention, lease_token = NULL,
     lease_expires_at = CASE WHEN lease_expires_at >= :now THEN lease_expires_at END,
     worker_id = NULL
 WHERE id IN (SELECT value FROM json_each(:ids))
+    AND state NOT IN ('completed', 'failed', 'cancelled')
+RETURNING id
+
+-- name: cancel_mark
+-- cancel_ids_mark for the jobs a JobFilter matches (its conditions: core/filters.py).
+UPDATE conveyor_jobs SET state = 'cancelled', dedupe_key = NULL,
+    purge_at = :now + retention, lease_token = NULL,
+    lease_expires_at = CASE WHEN lease_expires_at >= :now THEN lease_expires_at END,
+    worker_id = NULL
+WHERE {where}
+RETURNING id
+
+-- name: cancel_finish
+-- The second step: the marked jobs finished, each row's trigger cancelling what depends
+-- on it and was not marked.
+UPDATE conveyor_jobs SET finished_at = :now
+WHERE id IN (SELECT value FROM json_each(:ids)) AND state = 'cancelled' AND finished_at IS NULL
 
 -- name: flow_sync
 INSERT INTO conveyor_flow (kind, name, concurrency, rate_limit, rate_period, updated_at)

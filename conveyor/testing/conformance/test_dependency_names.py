@@ -107,3 +107,48 @@ def test_a_dependency_broken_before_the_trigger_is_named(graph: Conveyor, how: s
     below = graph.jobs.plus(5).run_now(depends_on=[later])
     assert error_of(graph, below.id)["message"] == deep(later.id, a.id, how).replace(
         f"run {a.id} (plus)", root)
+
+
+def test_cancel_jobs_matching_a_chain_cancels_the_matched_and_names_the_nearest(
+        graph: Conveyor) -> None:
+    """A job the filter matches is cancelled by the user (no error), even when one it
+    depends on is matched too; a dependent left out names its dependency and the nearest
+    matched run above it as the cause, on every store."""
+    heard: list[int] = []
+    graph.on("cancelled")(lambda record: heard.append(record.id))
+    a = graph.jobs.plus(1).run_now(key="k").id
+    b = graph.jobs.plus(2).run_now(depends_on=[a], key="k").id
+    c = graph.jobs.plus(3).run_now(depends_on=[b]).id
+    d = graph.jobs.plus(4).run_now(depends_on=[c]).id
+    assert graph.cancel_jobs(key="k") == 2
+    assert heard == [a, b, c, d]  # the matched, then each one's cascade: each once
+    for job_id in (a, b):
+        record = graph.get_job(job_id)
+        assert record is not None and (record.state, record.error) == ("cancelled", None)
+    assert (error_of(graph, c)["dependency"], error_of(graph, c)["cause"]) == (b, b)
+    assert error_of(graph, c)["message"] == direct(b, "cancelled")
+    assert (error_of(graph, d)["dependency"], error_of(graph, d)["cause"]) == (c, b)
+    assert error_of(graph, d)["message"] == deep(c, b, "cancelled")
+
+
+def test_cancel_jobs_matching_part_of_a_fan_out(graph: Conveyor) -> None:
+    root = graph.jobs.plus(0).run_now(key="f").id
+    kids = [graph.jobs.plus(i).run_now(depends_on=[root], key="f" if i % 2 else None).id
+            for i in range(4)]
+    below = {k: graph.jobs.plus(9).run_now(depends_on=[k]).id for k in kids}
+    both = graph.jobs.plus(8).run_now(depends_on=[kids[1], root]).id  # two matched
+    assert graph.cancel_jobs(key="f") == 3
+    for job_id in (root, kids[1], kids[3]):
+        record = graph.get_job(job_id)
+        assert record is not None and (record.state, record.error) == ("cancelled", None)
+    for kid in (kids[0], kids[2]):
+        assert error_of(graph, kid)["message"] == direct(root, "cancelled")
+        assert (error_of(graph, below[kid])["dependency"],
+                error_of(graph, below[kid])["cause"]) == (kid, root)
+        assert error_of(graph, below[kid])["message"] == deep(kid, root, "cancelled")
+    for kid in (kids[1], kids[3]):
+        assert (error_of(graph, below[kid])["dependency"],
+                error_of(graph, below[kid])["cause"]) == (kid, kid)
+        assert error_of(graph, below[kid])["message"] == direct(kid, "cancelled")
+    assert (error_of(graph, both)["dependency"], error_of(graph, both)["cause"]) == (root, root)
+    assert graph.cancel_jobs(key="f") == 0
