@@ -34,10 +34,13 @@ def step_values(step: StepRow) -> tuple[Any, ...]:
 class EventSQL:
     """The shared statements, written with one store's parameter mark (``?`` or ``%s``).
 
-    ``lock_waits`` ends the waiting-steps query (PostgreSQL locks the rows it wakes)."""
+    ``lock_waits`` ends the waiting-steps query (PostgreSQL locks the rows it wakes).
+    ``sequence``: the column numbering events in the order they were stored (SQLite's
+    rowid; PostgreSQL's seq, migration 0022), which orders events sent at one instant."""
 
-    def __init__(self, mark: str, lock_waits: str = "") -> None:
+    def __init__(self, mark: str, lock_waits: str = "", sequence: str = "rowid") -> None:
         p = self.mark = mark
+        self.sequence = sequence
         self.load_steps = (
             f"SELECT {STEP_COLUMNS} FROM conveyor_steps WHERE job_id = {p} ORDER BY seq"
         )
@@ -57,7 +60,7 @@ class EventSQL:
         self.event_runs = f"SELECT id FROM conveyor_jobs WHERE event_id = {p} ORDER BY id"
         self.by_id = f"WHERE id = {p}"
         self.by_name = f"WHERE name = {p}"
-        self.newest_first = f"ORDER BY sent_at DESC, id LIMIT {p} OFFSET {p}"
+        self.newest_first = f"ORDER BY sent_at DESC, {sequence} DESC LIMIT {p} OFFSET {p}"
         # Kept: events not delivered yet, those that started an unfinished run, and those
         # that woke an unfinished run's io.wait_for_event (``deliver`` completes that step
         # at the event's delivered_at). Uncorrelated subqueries: each is read once.

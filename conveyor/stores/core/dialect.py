@@ -84,7 +84,8 @@ class Dialect:
         """The shared queries (``translate``d) overridden by the dialect's own files;
         ``{job_columns}`` and ``{state}`` in either expand to the dialect's SQL."""
         def expand(sql: str) -> str:
-            return sql.replace("{job_columns}", row_columns(cls)).replace("{state}", state_sql(cls))
+            return sql.replace("{job_columns}", row_columns(cls)).replace(
+                "{state}", state_sql(cls)).replace("{event_seq}", cls.events.sequence)
 
         shared = read_queries("conveyor.stores.core", "queries.sql")
         own = read_queries(package, *files)

@@ -92,8 +92,10 @@ SELECT id, name, payload, sent_at, deliver_at, delivered_at, source FROM conveyo
 WHERE id = :id
 
 -- name: due_events
+-- (events due at one instant in the order they were sent: {event_seq}, EventSQL.sequence)
 SELECT id, name, payload, sent_at, deliver_at, delivered_at, source FROM conveyor_events
-WHERE delivered_at IS NULL AND deliver_at <= :now ORDER BY deliver_at LIMIT :limit
+WHERE delivered_at IS NULL AND deliver_at <= :now ORDER BY deliver_at, {event_seq}
+LIMIT :limit
 
 -- name: schedule
 -- (+ the dialect's row lock where the caller asks for one)

@@ -97,12 +97,6 @@ def retry_conflicts(fn: Callable[P, T]) -> Callable[P, T]:
 
 
 class _EventSQL(EventSQL):
-    def __init__(self, mark: str, lock_waits: str = "") -> None:
-        super().__init__(mark, lock_waits)
-        # events sent at one instant in id order by code point, as SQLite's, whatever
-        # the database's collation
-        self.newest_first = 'ORDER BY sent_at DESC, id COLLATE "C" LIMIT %s OFFSET %s'
-
     def runs_of(self, ids: list[str]) -> tuple[str, Sequence[Any]]:
         return (
             "SELECT event_id, id FROM conveyor_jobs WHERE event_id = ANY(%s) ORDER BY id",
@@ -120,7 +114,7 @@ class PostgresDialect(Dialect):
     job_tables = ("conveyor_logs", "conveyor_steps", "conveyor_deps", "conveyor_waits")
     # The waiting steps an event wakes are locked in job order (no deadlock between senders).
     graph = GraphSQL("%s")
-    events = _EventSQL("%s", lock_waits=" ORDER BY s.job_id FOR UPDATE OF s, j")
+    events = _EventSQL("%s", lock_waits=" ORDER BY s.job_id FOR UPDATE OF s, j", sequence="seq")
 
     def __init__(self, db: Database, schema: Callable[[], str]) -> None:
         self.db = db

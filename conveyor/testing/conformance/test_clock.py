@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from random import Random
 from typing import Any
 
 import pytest
@@ -160,3 +161,31 @@ def test_a_naive_clock_is_refused_when_read(new_app: NewApp) -> None:
     with pytest.raises(ConfigurationError, match="must return an aware datetime"):
         ping().run_in(1, "hour")
     app.close()
+
+
+def test_events_sent_at_one_instant_keep_the_order_they_were_sent_in(
+    timed: Conveyor, clock: ManualClock
+) -> None:
+    """The clock stands still: every event has the same sent_at (and deliver_at). They
+    list newest first by order of sending, not by id, and are delivered in that order."""
+    ids = [f"event-{n:02d}" for n in Random(7).sample(range(40), 40)]
+
+    @timed.job(trigger=timed.event("tick"))
+    def on_tick(payload: Any) -> Any:
+        return payload
+
+    for n, event_id in enumerate(ids[:20]):
+        timed.send_event("tick" if n % 2 else "tock", n, id=event_id)
+    later = START + timedelta(hours=1)
+    for n, event_id in enumerate(ids[20:], 20):
+        timed.send_event("tick", n, id=event_id, deliver_at=later)
+    assert [e.id for e in timed.events_list(limit=40)] == ids[::-1]
+    pages = [timed.events_list(limit=7, offset=at) for at in range(0, 40, 7)]
+    assert [e.id for page in pages for e in page] == ids[::-1]
+    assert [e.payload for e in timed.events_list("tock")] == list(range(18, -1, -2))
+    clock.advance(hours=1)
+    drain(timed)
+    delivered = [timed.get_event(event_id) for event_id in ids[20:]]
+    runs = [run for event in delivered if event is not None for run in event.runs]
+    assert len(runs) == 20 and runs == sorted(runs)  # started in the order sent
+    assert [timed.get_job(run).result for run in runs] == list(range(20, 40))  # type: ignore[union-attr]
