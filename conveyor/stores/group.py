@@ -96,7 +96,11 @@ class GroupCommit(Generic[T, R]):
         """(Leading, just after a shared batch) let the threads that shared it run first,
         so those coming back with their next item queue behind this one: the call leading
         a batch with them, or None if none came (then the batches are lone again)."""
-        let_others_run()
+        try:
+            let_others_run()
+        except BaseException:  # (Ctrl-C) lead no batch: let the next caller lead it
+            self._hand_over(())
+            raise
         with self.lock:
             if not self.waiting:
                 self.crowded = False

@@ -177,3 +177,25 @@ def test_a_failing_item_of_a_gathered_batch_fails_only_its_caller(
     assert group.insert(_job("a")) == 1
     others[0].join()
     assert len(errors) == 1 and store.batches == [["a"]]
+
+
+def test_an_interrupted_leader_hands_over_to_the_callers_queued_behind_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    store = FakeStore()
+    group = GroupCommit(store.store_many)
+    group.crowded = True
+    got: dict[str, int] = {}
+    others: list[threading.Thread] = []
+
+    def interrupted() -> None:  # Ctrl-C while another caller queued behind the leader
+        others.append(threading.Thread(target=lambda: got.update(b=group.insert(_job("b")))))
+        others[0].start()
+        _queued(group, 1)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("conveyor.stores.group.let_others_run", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        group.insert(_job("a"))
+    others[0].join()
+    assert got == {"b": 1} and store.batches == [["b"]] and not group.leading

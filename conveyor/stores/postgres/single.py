@@ -16,6 +16,7 @@ from __future__ import annotations
 import functools
 import re
 import struct
+from contextlib import suppress
 from typing import Any
 
 import psycopg
@@ -184,7 +185,9 @@ def _run(conn: Any, prepared: set[bytes], statement: tuple[bytes, bytes, list[in
     pgconn = conn.pgconn
     if name not in prepared:
         pgconn.send_prepare(name, text, types)
-        _result(conn, conn.wait(generators.execute(pgconn)))
+        # (already there: prepared by a call interrupted before it noted so, by Ctrl-C)
+        with suppress(pg_errors.DuplicatePreparedStatement):
+            _result(conn, conn.wait(generators.execute(pgconn)))
         prepared.add(name)
     pgconn.send_query_prepared(name, params, [1] * len(params))
     try:
