@@ -15,15 +15,12 @@ import argparse
 import statistics
 import sys
 import time
-import warnings
 from typing import Any
 
-warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
+from starlette.testclient import TestClient
 
-from starlette.testclient import TestClient  # noqa: E402
-
-from conveyor import Conveyor, RetryIn  # noqa: E402
-from conveyor.dashboard import create_app  # noqa: E402
+from conveyor import Conveyor, RetryIn
+from conveyor.dashboard import create_app
 
 JOBS = ("resize-image", "send-email", "sync-account", "charge-card")
 

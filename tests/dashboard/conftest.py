@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 
-warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
 pytest.importorskip("starlette")
-from starlette.testclient import TestClient  # noqa: E402
+from starlette.testclient import TestClient
 
-from conveyor import Conveyor  # noqa: E402
-from conveyor.dashboard import create_app  # noqa: E402
+from conveyor import Conveyor
+from conveyor.dashboard import create_app
 
-from .helpers import BASE, define_demo_jobs  # noqa: E402
+from .helpers import BASE, define_demo_jobs
 
 
 @pytest.fixture

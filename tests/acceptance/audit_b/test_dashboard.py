@@ -4,16 +4,13 @@ unicode and odd-but-valid bodies, every malformed request a 4xx JSON ``{"error":
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from starlette.testclient import TestClient
 
 from conveyor import Conveyor
-
-warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
-from starlette.testclient import TestClient  # noqa: E402
 
 HOSTILE = '<script>alert("x")</script>'
 

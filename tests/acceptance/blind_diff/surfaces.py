@@ -7,17 +7,14 @@ from __future__ import annotations
 import bisect
 import json
 import re
-import warnings
 from typing import Any
 
 from click.testing import CliRunner
+from starlette.testclient import TestClient
 
 from conveyor import Conveyor
 from conveyor.cli import main
 from conveyor.cli.base import preset_app
-
-warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
-from starlette.testclient import TestClient  # noqa: E402
 
 #: Keys whose int values (or lists of ints) are run ids.
 RUN_ID_KEYS = {"id", "rescheduled_from", "parent_id", "next_run", "source", "runs",
