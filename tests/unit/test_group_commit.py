@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import pytest
 
@@ -108,9 +108,22 @@ def test_callers_with_several_items_share_batches_and_get_each_items_outcome() -
     assert group.leading is False
 
 
-def _queued(group: GroupCommit[NewJob, int], count: int) -> None:
+def _crowded() -> tuple[FakeStore, GroupCommit[NewJob, int]]:
+    """A group whose last batch was shared (so a lone leader first lets others run)."""
+    store = FakeStore()
+    group: GroupCommit[NewJob, int] = GroupCommit(store.store_many)
+    group.crowded = True
+    return store, group
+
+
+def _another_caller(group: GroupCommit[NewJob, int], call: Callable[[], object],
+                    started: list[threading.Thread]) -> None:
+    """(While the leader lets the others run) start a caller; return once it queued."""
+    thread = threading.Thread(target=call)
+    thread.start()
+    started.append(thread)
     deadline = time.monotonic() + 10
-    while len(group.waiting) < count:
+    while not group.waiting:
         assert time.monotonic() < deadline, "the other caller never queued"
         time.sleep(0.001)
 
@@ -118,17 +131,12 @@ def _queued(group: GroupCommit[NewJob, int], count: int) -> None:
 def test_after_a_shared_batch_a_lone_leader_takes_callers_coming_back_with_it(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    store = FakeStore()
-    group = GroupCommit(store.store_many)
-    group.crowded = True  # the last batch was shared
+    store, group = _crowded()
     got: dict[str, int] = {}
     others: list[threading.Thread] = []
 
-    def another_comes_back() -> None:  # while the leader lets the others run
-        thread = threading.Thread(target=lambda: got.update(b=group.insert(_job("b"))))
-        thread.start()
-        others.append(thread)
-        _queued(group, 1)
+    def another_comes_back() -> None:
+        _another_caller(group, lambda: got.update(b=group.insert(_job("b"))), others)
 
     monkeypatch.setattr("conveyor.stores.group.let_others_run", another_comes_back)
     got["a"] = group.insert(_job("a"))
@@ -155,9 +163,7 @@ def test_a_lone_leader_that_waited_for_nobody_stores_alone_and_stops_waiting(
 def test_a_failing_item_of_a_gathered_batch_fails_only_its_caller(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    store = FakeStore()
-    group = GroupCommit(store.store_many)
-    group.crowded = True
+    store, group = _crowded()
     errors: list[BaseException] = []
 
     def bad() -> None:
@@ -169,9 +175,7 @@ def test_a_failing_item_of_a_gathered_batch_fails_only_its_caller(
     others: list[threading.Thread] = []
 
     def a_bad_one_comes_back() -> None:
-        others.append(threading.Thread(target=bad))
-        others[0].start()
-        _queued(group, 1)
+        _another_caller(group, bad, others)
 
     monkeypatch.setattr("conveyor.stores.group.let_others_run", a_bad_one_comes_back)
     assert group.insert(_job("a")) == 1
@@ -182,16 +186,12 @@ def test_a_failing_item_of_a_gathered_batch_fails_only_its_caller(
 def test_an_interrupted_leader_hands_over_to_the_callers_queued_behind_it(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    store = FakeStore()
-    group = GroupCommit(store.store_many)
-    group.crowded = True
+    store, group = _crowded()
     got: dict[str, int] = {}
     others: list[threading.Thread] = []
 
     def interrupted() -> None:  # Ctrl-C while another caller queued behind the leader
-        others.append(threading.Thread(target=lambda: got.update(b=group.insert(_job("b")))))
-        others[0].start()
-        _queued(group, 1)
+        _another_caller(group, lambda: got.update(b=group.insert(_job("b"))), others)
         raise KeyboardInterrupt
 
     monkeypatch.setattr("conveyor.stores.group.let_others_run", interrupted)
