@@ -129,7 +129,7 @@ def _rescue(app: Host, store: Store) -> None:
                           "rescue is not reported to hooks or metrics")
     rescued = store.rescue()
     if rescued and lost:
-        records = [r for r in map(app.get_job, lost) if r is not None]
+        records = app.get_jobs(lost)  # in bulk (a purged one is left out)
         for observer in watchers:
             try:
                 observer.rescued(records)

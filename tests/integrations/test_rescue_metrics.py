@@ -7,12 +7,13 @@ from __future__ import annotations
 import threading
 import time
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 from conveyor import Conveyor
 from conveyor.observe import metrics
 from conveyor.stores.base import LOST, POISON_RESCUES, JobFilter
-from tests.conformance.helpers import NewApp, wait_for, worker_thread
+from tests.conformance.helpers import ManualClock, NewApp, wait_for, worker_thread
 
 
 def _sample(name: str, job: str) -> float:
@@ -68,3 +69,31 @@ def test_an_attempt_rescued_as_its_slow_worker_ran_is_reported_once(new_app: New
     assert sorted(seen) == [("completed", "completed"), ("retrying", "queued")]  # (threads)
     assert _sample("conveyor_attempts_completed_total", name) == 1
     assert _sample("conveyor_attempts_retried_total", name) == 1
+
+
+def test_jobs_rescued_together_are_read_back_together(new_app: NewApp) -> None:
+    """A pass that rescues many jobs reads them back for its observers in bulk (a few
+    queries per thousand, app.get_jobs), not one get_job each; every one is reported."""
+    clock = ManualClock(datetime(2031, 1, 1, tzinfo=UTC))
+    app = new_app(lease=2, clock=clock)
+    heard: list[int] = []
+    app.on("retrying", lambda record, error=None: heard.append(record.id))
+
+    @app.job(retry=2)
+    def victim(n: int) -> None: ...
+
+    ids = [victim(n).run_now().id for n in range(25)]
+    assert len(app.store.claim("host:1:dead", None, 25, 1.0)) == 25  # its worker dies
+    clock.advance(seconds=5)  # every lease has expired
+    reads: list[JobFilter] = []
+    listing = app.store.list_jobs
+    app.store.list_jobs = (  # type: ignore[method-assign]
+        lambda flt, *rest: reads.append(flt) or listing(flt, *rest))
+    try:
+        app.maintain(app.store, True)
+    finally:
+        del app.store.list_jobs
+    wait_for(lambda: len(heard) == 25, what="the retrying hooks")
+    assert sorted(heard) == ids
+    assert len(reads) == 2, reads  # the lost jobs before the rescue, the records after
+    assert {r.state for r in app.get_jobs(ids)} == {"queued"}
