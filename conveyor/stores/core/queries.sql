@@ -60,11 +60,9 @@ SELECT job, purge_after FROM conveyor_cleanup
 -- name: cancel
 -- {where}: the JobFilter's conditions (core/filters.py). A running job's lease end is kept
 -- when the lease was live (its worker reports the cancel; else the canceller does).
--- A matched job already cancelled when this statement reaches it was cancelled by SQLite's
--- row trigger as the dependent of a job matched before it (DependencyFailed): it was
--- matched itself, so it is a plain cancel, as on PostgreSQL (whose triggers run after).
+-- (Dialect.cancel: SQLite cancels several matched jobs with cancel_mark and cancel_finish
+-- instead, so that its row trigger never cancels one matched job as another's dependent.)
 UPDATE conveyor_jobs SET state = 'cancelled', finished_at = :now, dedupe_key = NULL,
-    error = CASE WHEN state = 'cancelled' THEN NULL ELSE error END,
     purge_at = :now + retention, lease_token = NULL,
     lease_expires_at = CASE WHEN lease_expires_at >= :now THEN lease_expires_at END,
     worker_id = NULL
