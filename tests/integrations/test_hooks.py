@@ -322,12 +322,14 @@ def test_a_lost_job_cancelled_while_its_slow_worker_runs_on_fires_cancelled_once
 
     app = new_app(lease=0.3)
     seen = _recorder(app)
-    started = threading.Event()
+    started, release = threading.Event(), threading.Event()
 
     @app.job
     async def hog() -> None:
         started.set()
-        time.sleep(1.0)  # blocks its worker's loop: no heartbeat renews the lease
+        # Blocks its worker's loop (no heartbeat renews the lease, no upkeep rescues the
+        # job) until the cancel has been heard, however slowly this test's thread runs.
+        release.wait(10)
 
     handle = hog().run_now()
     with worker_thread(app):
@@ -336,6 +338,7 @@ def test_a_lost_job_cancelled_while_its_slow_worker_runs_on_fires_cancelled_once
         wait_for(lambda: app.store.count(lost) == 1, what="the lease to expire")
         _cancel(app, how, handle.id, "hog")
         wait_for(lambda: any(e == "cancelled" for e, *_ in seen), what="the cancelled hook")
+        release.set()
         time.sleep(1.5)  # the worker runs on, finds its lease gone and ends the attempt
     assert [(e, i) for e, i, *_ in seen if e != "started"] == [("cancelled", handle.id)]
 
