@@ -73,17 +73,14 @@ class Attempts:
             self.settled.set()
         return withdrawn
 
-    async def gather(self, stopping: Callable[[], bool], held: bool) -> None:
-        """Outcomes go with the claim of the slots they free: wait a little
-        (``Sizing.gather``) for more to finish, so one transaction stores them and claims
-        as many. While a limit holds work back (``held``), for this worker's other held
-        jobs to finish, instead of freeing slots a few at a time (each outcome stored
-        alone hands its slot to whichever worker claims next, and each claim is then of
-        a few jobs); while work flows, until few jobs wait for a slot (the claim of more
-        is due then), instead of a statement for the first few outcomes of each claim."""
+    async def gather(self, stopping: Callable[[], bool]) -> None:
+        """While a limit holds work back, outcomes go with the claim of the slots they
+        free: wait a little (``Sizing.gather``) for this worker's other held jobs to
+        finish, so one transaction stores them all and claims as many, instead of freeing
+        slots a few at a time (each outcome stored alone hands its slot to whichever
+        worker claims next, and each claim is then of a few jobs)."""
         deadline = time.monotonic() + self.sizing.gather()
-        ready, sizing = self.slots.ready, self.sizing
-        while (self.active if held else len(ready) > sizing.low_water) and not stopping():
+        while self.active and not stopping():
             left = deadline - time.monotonic()
             if left <= 0:
                 return

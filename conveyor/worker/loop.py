@@ -306,8 +306,8 @@ class Worker:
         self.flushed.clear()
         if not self.outbox:  # woken by outcomes the last flush took along
             return
-        if self.held or self.exchange.flowing:
-            await self.attempts.gather(self._stopping, self.held)
+        if self.held:
+            await self.attempts.gather(self._stopping)
         full = await self.exchange.flush(
             self.sizing.flush_least(self.held, self.maybe_work or self.exchange.flowing))
         if full is False and not self.burst:
