@@ -119,11 +119,27 @@ class GroupCommit(Generic[T, R]):
 
     def _wait(self, call: _Call[T, R]) -> list[R | BaseException]:
         if call.done is not None:
-            call.done.acquire()
+            try:
+                call.done.acquire()
+            except BaseException:  # (Ctrl-C) leave the line, or hand the lead it was given
+                self._leave(call)
+                raise
             if not call.lead:
                 return call.results
         self._lead()
         return call.results
+
+    def _leave(self, call: _Call[T, R]) -> None:
+        """(Interrupted while waiting) take the call out of line: its items are not stored,
+        unless a batch took them already; if it was to lead the next batch, the next in
+        line leads it (else nobody would, and every later caller would wait forever)."""
+        with self.lock:
+            if call not in self.waiting:  # in a batch (stored or being stored)
+                return
+            self.waiting.remove(call)
+            if not call.lead:
+                return
+        self._hand_over(())
 
     def _lead(self) -> None:
         with self.lock:
@@ -144,10 +160,11 @@ class GroupCommit(Generic[T, R]):
         with self.lock:
             successor = self.waiting[0] if self.waiting else None
             self.leading = successor is not None
+            if successor is not None:
+                successor.lead = True  # (under the lock: one leaving the line sees it)
         for call in batch:
             call.wake()
         if successor is not None:
-            successor.lead = True
             successor.wake()
 
     def _store(self, batch: list[_Call[T, R]]) -> None:

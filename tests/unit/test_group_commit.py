@@ -199,3 +199,56 @@ def test_an_interrupted_leader_hands_over_to_the_callers_queued_behind_it(
         group.insert(_job("a"))
     others[0].join()
     assert got == {"b": 1} and store.batches == [["b"]] and not group.leading
+
+
+class _Interrupting:
+    """A follower's lock whose wait is interrupted (Ctrl-C): before it is woken, or just
+    as it is woken to lead the next batch."""
+
+    def __init__(self, woken: bool, waits: Callable[[], object]) -> None:
+        self.lock, self.woken, self.waits, self.acquired = threading.Lock(), woken, waits, 0
+
+    def acquire(self) -> bool:
+        self.acquired += 1
+        if self.acquired == 1:  # (held from the start)
+            return self.lock.acquire()
+        self.waits()  # (queued behind the leader)
+        if self.woken:
+            self.lock.acquire()
+        raise KeyboardInterrupt
+
+    def release(self) -> None:
+        self.lock.release()
+
+
+@pytest.mark.parametrize("woken", [False, True], ids=["waiting", "woken_to_lead"])
+def test_an_interrupted_follower_leaves_the_line_and_the_group_goes_on(
+    monkeypatch: pytest.MonkeyPatch, woken: bool
+) -> None:
+    committing, go_on = threading.Event(), threading.Event()
+    store = FakeStore()
+
+    def slow_store(jobs: Sequence[NewJob]) -> list[int]:
+        committing.set()
+        go_on.wait(10)
+        return store.store_many(jobs)
+
+    group: GroupCommit[NewJob, int] = GroupCommit(slow_store)
+    leader = threading.Thread(target=group.insert, args=(_job("a"),))
+    leader.start()
+    assert committing.wait(10)
+    interrupted: list[BaseException] = []
+    lock = _Interrupting(woken, go_on.set)
+    monkeypatch.setattr("conveyor.stores.group._thread.allocate_lock", lambda: lock)
+    try:
+        group.insert(_job("b"))
+    except KeyboardInterrupt as exc:
+        interrupted.append(exc)
+    monkeypatch.undo()
+    leader.join()
+    assert interrupted and store.batches == [["a"]]
+    later = threading.Thread(target=group.insert, args=(_job("c"),), daemon=True)
+    later.start()
+    later.join(10)
+    assert not later.is_alive(), "the group waits for a leader that never comes"
+    assert store.batches[-1] == ["c"] and not group.leading and not group.waiting
