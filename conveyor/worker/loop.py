@@ -339,11 +339,15 @@ class Worker:
         self.calls.pool.shutdown()
 
     async def _shutdown(self, helpers: list[asyncio.Task[None]]) -> None:
-        unstarted = self.attempts.withdraw_unstarted()  # back to the queue at once
+        # Back to the queue at once, not after the grace period: no longer heartbeated,
+        # they would wait (unrun) for their leases to end.
+        unstarted = {job.id: job.token for job in self.attempts.withdraw_unstarted()}
+        giving_back = asyncio.ensure_future(self.exchange.release(unstarted)) if unstarted else None
         cancelled = await self.attempts.finish_running(self.grace, self.hurry)
         leftover = self.attempts.release_running()
         await self.exchange.flush()
-        leftover.update({job.id: job.token for job in unstarted})
+        if giving_back is not None:
+            await giving_back
         if leftover:
             await self.exchange.release(leftover)
         for task in helpers:

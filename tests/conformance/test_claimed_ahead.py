@@ -89,8 +89,9 @@ def _grown(worker: Worker) -> None:
 
 
 def test_jobs_held_ahead_at_the_grown_claim_size_go_back_at_once_on_stop(
-    app: Conveyor, monkeypatch: pytest.MonkeyPatch,
+    new_app: Callable[..., object], monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    app: Conveyor = new_app(lease=30.0)  # (not back by expiring within the grace period)
     claim_ahead_surely(monkeypatch, patience=60.0)
     gate = threading.Event()
 
@@ -106,7 +107,11 @@ def test_jobs_held_ahead_at_the_grown_claim_size_go_back_at_once_on_stop(
             wait_for(lambda: len(worker.active) == held, 10, "the worker to hold them all")
             assert sum(h.state == "running" for h in handles) == held  # leases held
             worker.stop()
-            wait_for(lambda: not worker.slots.ready, 10, "the unstarted jobs withdrawn")
+            # Back in the queue for other workers while the two running ones still have
+            # their grace period (not renewed, they would wait for their leases to end)
+            wait_for(lambda: sum(h.state == "queued" for h in handles) == held - 2, 10,
+                     "the unstarted jobs back in the queue")
+            assert sum(h.state == "running" for h in handles) == 2
             gate.set()  # the two running finish in their grace period
     finally:
         gate.set()
