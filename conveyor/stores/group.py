@@ -8,9 +8,10 @@ batch instead of one each. Callers of a shared batch come back one after another
 needs the GIL to go on), so the first to come back would lead a batch of its own while the
 others queue behind it: after a shared batch a lone leader first lets the others run, and
 leads whoever queued meanwhile with it (4 threads: ~3.7 items a batch instead of ~1.3).
-If a batch fails, its items are stored one by one, so each gets
-its own error (a bad payload fails only its own item). Used for single triggers (jobs) and
-for durable steps (fenced step writes).
+If a batch fails, its items are stored one by one, so each gets its own error (a bad
+payload fails only its own item); not if the store was unreachable (the batch may have
+committed as the connection went): then each gets that error. Used for single triggers
+(jobs) and for durable steps (fenced step writes).
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from typing import Generic, TypeVar
+
+from conveyor.errors import StoreUnavailable
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -173,7 +176,10 @@ class GroupCommit(Generic[T, R]):
         try:
             results = list(self.store_many(items))
         except BaseException as exc:
-            if len(items) == 1 or not isinstance(exc, Exception):
+            # The store unreachable (a lost connection: the batch may have committed):
+            # its outcome is unknown, and stored again item by item it could be twice.
+            if len(items) == 1 or not isinstance(exc, Exception) or isinstance(
+                    exc, StoreUnavailable):
                 results = [exc] * len(items)
             else:
                 results = [self._alone(item) for item in items]  # find whose item failed

@@ -8,6 +8,7 @@ from collections.abc import Callable, Sequence
 
 import pytest
 
+from conveyor.errors import StoreUnavailable
 from conveyor.stores.base import NewJob
 from conveyor.stores.group import GroupCommit
 
@@ -252,3 +253,33 @@ def test_an_interrupted_follower_leaves_the_line_and_the_group_goes_on(
     later.join(10)
     assert not later.is_alive(), "the group waits for a leader that never comes"
     assert store.batches[-1] == ["c"] and not group.leading and not group.waiting
+
+
+def test_a_batch_whose_connection_was_lost_is_not_stored_again_item_by_item(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    store, group = _crowded()
+    real = store.store_many
+
+    def lost_after_commit(jobs: Sequence[NewJob]) -> list[int]:
+        ids = real(jobs)
+        if len(jobs) > 1:  # committed, but the connection went before its result came
+            raise StoreUnavailable("the server closed the connection")
+        return ids
+
+    group.store_many = lost_after_commit
+    got: dict[str, object] = {}
+
+    def call(name: str) -> None:
+        try:
+            got[name] = group.insert(_job(name))
+        except StoreUnavailable as exc:
+            got[name] = exc
+
+    others: list[threading.Thread] = []
+    monkeypatch.setattr("conveyor.stores.group.let_others_run",
+                        lambda: _another_caller(group, lambda: call("b"), others))
+    call("a")
+    others[0].join()
+    assert store.batches == [["a", "b"]]  # not again as ["a"], ["b"]: no job twice
+    assert all(isinstance(got[n], StoreUnavailable) for n in "ab")  # its outcome unknown
