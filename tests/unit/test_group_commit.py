@@ -59,17 +59,23 @@ def test_a_lone_caller_commits_alone_at_once() -> None:
     assert store.batches == [["a"], ["b"]]
 
 
+def _recording(group: GroupCommit[NewJob, int],
+               results: dict[str, object]) -> Callable[[str], None]:
+    """A caller inserting the job ``name``: its id, or the error it raised, in results."""
+    def call(name: str) -> None:
+        try:
+            results[name] = group.insert(_job(name))
+        except Exception as exc:
+            results[name] = exc
+
+    return call
+
+
 def test_a_failing_job_fails_only_its_own_call() -> None:
     store = FakeStore()
     group = GroupCommit(store.store_many)
     results: dict[str, object] = {}
-
-    def call(name: str) -> None:
-        try:
-            results[name] = group.insert(_job(name))
-        except ValueError as exc:
-            results[name] = exc
-
+    call = _recording(group, results)
     threads = [threading.Thread(target=call, args=(n,)) for n in ["a", "bad", "b", "c"] * 5]
     for t in threads:
         t.start()
@@ -269,13 +275,7 @@ def test_a_batch_whose_connection_was_lost_is_not_stored_again_item_by_item(
 
     group.store_many = lost_after_commit
     got: dict[str, object] = {}
-
-    def call(name: str) -> None:
-        try:
-            got[name] = group.insert(_job(name))
-        except StoreUnavailable as exc:
-            got[name] = exc
-
+    call = _recording(group, got)
     others: list[threading.Thread] = []
     monkeypatch.setattr("conveyor.stores.group.let_others_run",
                         lambda: _another_caller(group, lambda: call("b"), others))
