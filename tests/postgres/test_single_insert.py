@@ -5,6 +5,7 @@ types and a statement the server no longer has."""
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Iterator
 from typing import Any
 
@@ -141,3 +142,15 @@ def test_a_group_commit_batch_stores_what_the_cursor_stores(
     assert prepared == sorted(prepared) and len(prepared) == 3
     assert rows(app, prepared) == rows(app, by_cursor)
     assert [r[4] for r in rows(app, odd)] == [1, 0] and app.count() == 8
+
+
+def test_prepared_names_carry_the_schema(app: Conveyor) -> None:
+    """A pooler sharing server sessions between apps must never run one schema's INSERT
+    for another's: the statement's name is tagged with the schema it was prepared in."""
+    app.jobs["noop"]().run_now()
+    with app.store.d.reading() as conn:  # type: ignore[attr-defined]
+        names = [n for (n,) in conn.execute(
+            "SELECT name FROM pg_prepared_statements WHERE name LIKE 'conveyor_insert%'")]
+    schema = app.store.settings.schema  # type: ignore[attr-defined]
+    tag = f"_{zlib.crc32(schema.encode()):08x}"
+    assert names and all(n.endswith(tag) for n in names), (names, tag)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import re
@@ -236,7 +237,8 @@ class Database:
                     # within seconds (each new request starts a fresh attempt).
                     reconnect_timeout=2.0, reconnect_failed=_quiet,
                     name=POOL_NAME, open=True,
-                    configure=pooled,  # may take the prepared single insert (single.py)
+                    # may take the prepared single insert (single.py)
+                    configure=functools.partial(pooled, schema=self.settings.schema),
                 )
             return self._pool
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import functools
 import re
 import struct
+import zlib
 from contextlib import suppress
 from typing import Any
 
@@ -61,6 +62,7 @@ _INT8_RANGE = range(-(2**63), 2**63)
 _PACK_INT8, _PACK_FLOAT8 = struct.Struct(">q").pack, struct.Struct(">d").pack
 _TUPLES_OK, _IDLE = pq.ExecStatus.TUPLES_OK, pq.TransactionStatus.IDLE
 PREPARED = "_conveyor_prepared"  # a pooled connection's set of prepared statement names
+TAG = "_conveyor_statement_tag"  # appended to them: the schema the connection works in
 
 
 @functools.lru_cache(maxsize=64)
@@ -87,9 +89,12 @@ def _statement(present: tuple[bool, ...]) -> tuple[bytes, bytes, list[int]]:
     return name.encode(), text.encode(), types
 
 
-def pooled(conn: psycopg.Connection[Any]) -> None:
-    """Mark a connection the store's pool made: it may take the prepared single insert."""
+def pooled(conn: psycopg.Connection[Any], schema: str | None = None) -> None:
+    """Mark a connection the store's pool made: it may take the prepared single insert.
+    Its statements' names carry the ``schema`` (a short hash of it), so a pooler that
+    shares server sessions between apps never runs one app's INSERT for another's."""
     setattr(conn, PREPARED, set())
+    setattr(conn, TAG, f"_{zlib.crc32(schema.encode()):08x}".encode() if schema else b"")
 
 
 def _packed(values: tuple[Any, ...], types: list[int], encoding: str) -> list[bytes | None] | None:
@@ -182,6 +187,7 @@ def _run(conn: Any, prepared: set[bytes], statement: tuple[bytes, bytes, list[in
     """The statement's result (prepared first if it is not yet), or None if the server
     no longer has it (deallocated behind our back, e.g. a pooler's DISCARD ALL)."""
     name, text, types = statement
+    name += getattr(conn, TAG, b"")
     pgconn = conn.pgconn
     if name not in prepared:
         pgconn.send_prepare(name, text, types)
