@@ -25,6 +25,9 @@ from conveyor.stores.postgres.arrays import Float8s, Int8s, Texts
 from conveyor.stores.postgres.connection import Database, pass_clock
 from conveyor.stores.postgres.copying import copy_jobs
 from conveyor.stores.postgres.single import (
+    FLOAT8_COLUMNS,
+    INT8_COLUMNS,
+    INT8_RANGE,
     NOW,
     OMITTED,
     insert_many,
@@ -50,15 +53,11 @@ def many_columns(jobs: Sequence[NewJob]) -> dict[str, list[Any]]:
 
 # insert_many's columns by the array type that packs them (owner_int: psycopg's own).
 _PACKED: dict[str, tuple[type[list[Any]], tuple[type, ...]]] = {
-    **dict.fromkeys(("job", "args", "kwargs", "payload", "queue", "key", "owner", "retry",
-                     "version", "schedule_id", "event_id", "concurrency_key",
-                     "trace_context"), (Texts, (str, type(None)))),
-    **dict.fromkeys(("timeout", "retention", "remove_delay", "run_at", "delay", "fire_at"),
-                    (Float8s, (float, int, type(None)))),
-    **dict.fromkeys(("priority", "max_attempts", "rescheduled_from"),
-                    (Int8s, (int, type(None)))),
+    name: (Int8s, (int, type(None))) if name in INT8_COLUMNS
+    else (Float8s, (float, int, type(None))) if name in FLOAT8_COLUMNS
+    else (Texts, (str, type(None)))
+    for name in JOB_FIELDS if name != "owner_int"
 }
-_INT8 = range(-(2**63), 2**63)
 
 
 def _packed(name: str, values: list[Any]) -> list[Any]:
@@ -68,7 +67,7 @@ def _packed(name: str, values: list[Any]) -> list[Any]:
     kind, types = _PACKED.get(name, (list, ()))
     if kind is list or not all(type(v) in types for v in values):
         return values
-    if int in types and not all(v in _INT8 for v in values if type(v) is int):
+    if int in types and not all(v in INT8_RANGE for v in values if type(v) is int):
         return values
     return kind(values)
 

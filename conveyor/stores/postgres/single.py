@@ -50,15 +50,17 @@ OMITTED = tuple(
 )
 _CASTS = {"payload": "::jsonb", "owner_int": "::boolean"}
 _TEXT, _INT8, _FLOAT8, _BOOL = 25, 20, 701, 16  # type oids
+# The job columns by type (the rest are text, owner_int a boolean): here and for the
+# arrays of the cursor's insert_many (dialect.py).
+INT8_COLUMNS = ("priority", "max_attempts", "rescheduled_from")
+FLOAT8_COLUMNS = ("timeout", "retention", "remove_delay", "run_at", "delay", "fire_at")
+INT8_RANGE = range(-(2**63), 2**63)
 _TYPES = tuple(
-    _INT8 if name in ("priority", "max_attempts", "rescheduled_from")
-    else _FLOAT8 if name in ("timeout", "retention", "remove_delay", "run_at", "delay",
-                             "fire_at")
+    _INT8 if name in INT8_COLUMNS else _FLOAT8 if name in FLOAT8_COLUMNS
     else _BOOL if name == "owner_int" else _TEXT
     for name in JOB_FIELDS
 )
 _ARRAYS = {_TEXT: TEXTS, _INT8: INT8S, _FLOAT8: FLOAT8S, _BOOL: BOOLS}
-_INT8_RANGE = range(-(2**63), 2**63)
 _PACK_INT8, _PACK_FLOAT8 = struct.Struct(">q").pack, struct.Struct(">d").pack
 _TUPLES_OK, _IDLE = pq.ExecStatus.TUPLES_OK, pq.TransactionStatus.IDLE
 PREPARED = "_conveyor_prepared"  # a pooled connection's set of prepared statement names
@@ -106,7 +108,7 @@ def _packed(values: tuple[Any, ...], types: list[int], encoding: str) -> list[by
             out.append(None)
         elif kind == _TEXT and kind_of is str:
             out.append(value.encode(encoding))  # a NUL: the server refuses the text
-        elif kind_of is int and kind != _TEXT and kind != _BOOL and value in _INT8_RANGE:
+        elif kind_of is int and kind != _TEXT and kind != _BOOL and value in INT8_RANGE:
             out.append(_PACK_INT8(value) if kind == _INT8 else _PACK_FLOAT8(value))
         elif kind == _FLOAT8 and kind_of is float:
             out.append(_PACK_FLOAT8(value))
