@@ -5,6 +5,7 @@ Times are floats (seconds since the epoch, UTC); JSON fields are already-seriali
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, overload
@@ -127,6 +128,9 @@ class ClaimedJob:
     # Seconds it waited in its worker for a slot after its claim (set as it starts): it
     # started at started_at + waited (the store's started_at is the claim's time).
     waited: float = 0.0
+    # Its worker's deadline to start it (time.monotonic()): past it, its lease may end
+    # before a heartbeat renews it, or may have ended (conveyor.worker.claims.START_WITHIN).
+    start_by: float = math.inf
 
 
 class Claimed(list[ClaimedJob]):

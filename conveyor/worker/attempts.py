@@ -40,17 +40,21 @@ class Attempts:
         self.processed = 0  # outcomes handed to the outbox
         self.before_run: list[Callable[[ClaimedJob], None]] = []  # see _begin_on_lane
         self.why: dict[int, str] = {}  # abandoned: "released" (stopping), "cancelled"
+        # Given the jobs too late to start (Slots.late), to give back (ClaimedAhead.late).
+        self.give_back: Callable[[list[ClaimedJob]], None] = lambda jobs: None
         self.lane = ThreadLane(concurrency, runner, slots, lost,
                                lambda: loop.call_soon_threadsafe(self._lane_done),
                                sizing, self._begin_on_lane)
 
-    def hold(self, jobs: list[ClaimedJob]) -> None:
-        """Claimed jobs wait for a slot (in claim order), then start: observers hear of
-        an attempt as it takes a slot, not at its claim (one claimed ahead may be given
-        back unstarted, and claimed again)."""
+    def hold(self, jobs: list[ClaimedJob], start_by: float) -> None:
+        """Claimed jobs wait for a slot (in claim order), then start if it is not past
+        ``start_by`` (monotonic; else they are given back): observers hear of an attempt
+        as it takes a slot, not at its claim (one claimed ahead may be given back
+        unstarted, and claimed again)."""
         self.sizing.claimed(jobs)
         active = self.active
         for job in jobs:
+            job.start_by = start_by
             active[job.id] = (job, None)
         self.lane.eager = self.observers.watching_starts()
         self.before_run = self.observers.before_run()
@@ -134,6 +138,14 @@ class Attempts:
 
     def _dispatch(self) -> None:
         taken = self.slots.take()
+        late = self.slots.take_late()
+        if late:  # never started: observers never heard of them
+            for job in late:
+                if self._tracks(job):
+                    del self.active[job.id]
+                    self.sizing.since.pop(job.id, None)
+            self.settled.set()
+            self.give_back(late)
         if taken:
             now, since = time.monotonic(), self.sizing.since
             for job in taken:

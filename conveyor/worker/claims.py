@@ -13,6 +13,10 @@ GATHER = 0.005  # at most this many seconds an outcome waits for others of its b
 # A job claimed ahead that has not started this many seconds after its claim goes back to
 # the queue: the jobs it waits behind were not quick, and another worker may be idle.
 AHEAD_PATIENCE = 0.5
+# A job claimed ahead starts only within this share of its lease from its claim (sent):
+# later, too little is left for a heartbeat to renew it in time, and with heartbeats
+# failing it may have ended (another worker may run the job). It goes back unstarted.
+START_WITHIN = 0.5
 # The adaptive claim size (neither prefetch nor batch given): while claimed jobs start on
 # average within AHEAD_WAIT seconds of their claim and claims come back full, each claim
 # holds `concurrency` more ahead, up to MOST_AHEAD x concurrency (AHEAD_CAP jobs at most).

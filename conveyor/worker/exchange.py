@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from conveyor.stores.base import ClaimedJob, Store
 from conveyor.worker.ahead import ClaimedAhead
 from conveyor.worker.attempts import Attempts
+from conveyor.worker.claims import START_WITHIN
 from conveyor.worker.duties import Duties
 from conveyor.worker.outbox import Outbox
 from conveyor.worker.report import count_jobs
@@ -63,9 +65,10 @@ class Exchange:
                 return None
             if self.outbox:
                 return await self.flush_locked(1)
+            sent = time.monotonic()
             jobs = await self.calls.guard(self.store.claim, self.holder, self.queues, want,
                                           self.app.lease)
-            return await self._took(want, jobs)
+            return await self._took(want, jobs, sent)
 
     async def flush(self, claim_least: int = 0) -> bool | None:
         """Store the outcomes (progress and logs first) and claim, in the same transaction,
@@ -81,6 +84,7 @@ class Exchange:
         want = self._least(claim_least)
         while self.outbox or want:
             claim = (self.holder, self.queues, want, self.app.lease) if want else None
+            leased = time.monotonic()
             sent = await self.outbox.send(self.calls.must, self.store, claim)
             if sent.due:
                 self.watch.written = True  # a retry or a wake-up time: read when due
@@ -91,7 +95,7 @@ class Exchange:
             if sent.failed is not None:
                 raise sent.failed
             if want:  # outcomes finished since: the flush task's next batch
-                return await self._took(want, sent.jobs)
+                return await self._took(want, sent.jobs, leased)
             if self.outbox:
                 want = self._least(claim_least)
         return None
@@ -102,9 +106,10 @@ class Exchange:
         want = self.wanted() if claim_least else 0
         return want if want >= claim_least else 0
 
-    async def _took(self, want: int, jobs: list[ClaimedJob] | None) -> bool:
-        """Claimed jobs wait for a slot (schedule occurrences seen by extensions first);
-        returns whether the claim was full."""
+    async def _took(self, want: int, jobs: list[ClaimedJob] | None, sent: float) -> bool:
+        """Claimed jobs (by a claim sent at monotonic ``sent``: their leases end no
+        sooner) wait for a slot (schedule occurrences seen by extensions first); returns
+        whether the claim was full."""
         self.supervisor.ok("claim")
         full = jobs is not None and len(jobs) == want
         self.flowing = full  # a full claim: more is likely due (a trickle claims alone)
@@ -118,7 +123,7 @@ class Exchange:
         if jobs and self.stopping():  # claimed as the worker stops (shutdown may have begun)
             await self.release({j.id: j.token for j in jobs})
             return full
-        self.attempts.hold(jobs or [])
+        self.attempts.hold(jobs or [], sent + self.app.lease * START_WITHIN)
         self.ahead.claimed()
         return full
 

@@ -13,6 +13,7 @@ import contextlib
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol
 
@@ -32,22 +33,37 @@ class Refill(Protocol):
 
 class Slots:
     """Claimed jobs waiting to start (this worker holds their leases) and how many jobs
-    run now; shared by the event loop and the lane threads under one lock."""
+    run now; shared by the event loop and the lane threads under one lock. A job past
+    its ``start_by`` never starts: it goes to ``late``, for the loop to give back."""
 
     def __init__(self, concurrency: int) -> None:
         self.lock = threading.Lock()
         self.ready: collections.deque[ClaimedJob] = collections.deque()
+        self.late: list[ClaimedJob] = []
         self.running = 0
         self.concurrency = concurrency
 
+    def head(self) -> ClaimedJob | None:
+        """(Holding the lock) the next waiting job that may still start."""
+        ready, now = self.ready, time.monotonic()
+        while ready and ready[0].start_by <= now:
+            self.late.append(ready.popleft())
+        return ready[0] if ready else None
+
     def take(self) -> list[ClaimedJob]:
         """Waiting jobs that may start now (each takes a slot)."""
+        taken = []
         with self.lock:
-            n = min(len(self.ready), self.concurrency - self.running)
-            if n <= 0:
-                return []
-            self.running += n
-            return [self.ready.popleft() for _ in range(n)]
+            while self.running < self.concurrency and self.head() is not None:
+                taken.append(self.ready.popleft())
+                self.running += 1
+        return taken
+
+    def take_late(self) -> list[ClaimedJob]:
+        """The jobs found too late to start since the last call."""
+        with self.lock:
+            late, self.late = self.late, []
+        return late
 
     def release(self) -> None:
         with self.lock:
@@ -142,7 +158,9 @@ class ThreadLane:
                     self.done.append((job, outcome, runner.errors.pop(job.id, None)))
                 hungry = False
                 with slots.lock:  # keep the slot for the next waiting sync job, if any
-                    if slots.ready and runner.thread_native(slots.ready[0]):
+                    head = slots.head()
+                    late = bool(slots.late)  # for the loop to give back
+                    if head is not None and runner.thread_native(head):
                         job = slots.ready.popleft()
                         hungry = len(slots.ready) <= self.refill.low_water
                     else:
@@ -153,9 +171,9 @@ class ThreadLane:
                 if job is not None and job.id not in self.lost:  # it starts: told now
                     self.begun.append(job)
                     self.begin(job)
-                # The loop is woken when this thread goes idle, when few jobs wait, or
-                # when many outcomes do: not once per job.
-                urgent = (job is None or hungry or len(self.done) >= self.size
+                # The loop is woken when this thread goes idle, when few jobs wait, when
+                # a job is too late to start, or when many outcomes do: not once per job.
+                urgent = (job is None or hungry or late or len(self.done) >= self.size
                           or self.eager)
                 if urgent and not self.kicked:
                     self.kicked = True

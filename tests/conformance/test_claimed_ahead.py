@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 
 from conveyor import Conveyor
+from conveyor.errors import StoreUnavailable
 from conveyor.worker.loop import Worker
 from tests.conformance.helpers import claim_ahead_surely, wait_for, worker_thread
 
@@ -154,3 +156,45 @@ def test_a_job_held_ahead_whose_lease_is_lost_is_dropped_unstarted(
     finally:
         gate.set()
     assert held - 1 not in ran and last.state == "cancelled"
+
+
+def test_a_job_held_ahead_never_starts_once_its_lease_may_have_ended(
+    new_app: Callable[..., object], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    app: Conveyor = new_app(lease=0.6)  # type: ignore[assignment]
+    claim_ahead_surely(monkeypatch, patience=60.0)  # (not given back for being stale)
+    heartbeat = type(app.store).heartbeat
+
+    def failing(store: Any, *args: Any) -> Any:  # the store answers all but heartbeats
+        if threading.current_thread().name.startswith("conveyor-heartbeat"):
+            raise StoreUnavailable("heartbeats fail (test)")
+        return heartbeat(store, *args)
+
+    gate = threading.Event()
+    runs: list[tuple[int, int]] = []
+
+    @app.job
+    def blocked(n: int, meta: Any) -> int:
+        runs.append((n, meta.attempt))
+        gate.wait(20)
+        return n
+
+    try:
+        with worker_thread(app, concurrency=2) as worker:
+            _grown(worker)
+            held = 2 + worker.sizing.most
+            monkeypatch.setattr(type(app.store), "heartbeat", failing)
+            handles = app.enqueue_many(blocked(n) for n in range(held))
+            wait_for(lambda: len(worker.active) == held, 10, "the worker to hold them all")
+            wait_for(lambda: len(runs) == 2, 10, "two jobs to take the two slots")
+            running = {n for n, _ in runs}
+            # Unrenewed, every lease ends: maintenance (any worker's) rescues the jobs,
+            # which other workers could be running now.
+            wait_for(lambda: app.store.rescue() >= 0 and all(
+                h.state == "queued" for h in handles), 10, "every lease to be rescued")
+            gate.set()  # the slots free up: the jobs held ahead must not start
+            assert sorted(h.result(timeout=20) for h in handles) == list(range(held))
+    finally:
+        gate.set()
+    late = [(n, attempt) for n, attempt in runs if n not in running and attempt == 1]
+    assert not late, f"held jobs started after their leases ended: {late}"
