@@ -1,5 +1,6 @@
 """A bulk insert stores exactly the rows its jobs stored one at a time would (SQLite's
-shared-value VALUES, PostgreSQL's unnest INSERT and COPY), ids in order; a bad call in
+VALUES row by row for a few jobs and shared-value VALUES for more, PostgreSQL's unnest
+INSERT and COPY), ids in order; a bad call in
 enqueue_many is refused with its own clear error and stores nothing (every store)."""
 
 from __future__ import annotations
@@ -76,7 +77,7 @@ def sql_app(store_url: str) -> Any:
     app.close()
 
 
-@pytest.mark.parametrize("count", [2, 41, COPY_FROM, 2100])
+@pytest.mark.parametrize("count", [2, 5, 41, COPY_FROM, 2100])
 def test_a_bulk_insert_stores_what_single_inserts_store(sql_app: Conveyor, count: int) -> None:
     jobs = [NewJob("a", f"[{i}]", "{}", str(i), priority=i % 3, key=None if i % 2 else "k",
                    run_at=None if i % 5 else 1.9e9 + i, delay=float(i % 7))
