@@ -59,6 +59,7 @@ PERIODS = {
     "weekOfMonth": ("wm", 1, 5, 0), "weekOfYear": ("wy", 1, 53, 0),
 }  # fmt: skip
 _WRAPS = {"dayName": 7, "monthName": 12}  # names: ranges wrap around the week or year
+_RANGED = ("second", "minute", "hour", "day")  # "every 2 hours between the 5th and 10th hour"
 _CLAUSES = ("every", "after", "before", "onthe", "on", "of", "in", "at", "and", "except", "also")
 
 
@@ -214,12 +215,12 @@ class _Parser:
                 token, key, low, high = names[kind]
                 r.values = self.ranges(token)
                 r.add(key, low, high)
-            elif kind == "at":
-                while True:
-                    r.values = [self.value("time")]
-                    r.add("t", 0, 0)
-                    if not self.accept("and"):
-                        break
+            elif kind == "at":  # several times fire on each, as other lists do
+                r.values = [self.value("time")]
+                while self.accept("and"):
+                    r.values.append(self.value("time"))
+                r.values.sort()
+                r.add("t", 0, 0)
             elif kind == "also":
                 r.also()
             elif kind == "except":
@@ -251,6 +252,8 @@ class _Parser:
                 low = self.value("rank")
                 if self.accept("and"):
                     r.between(low, self.value("rank"))
+                    if period in _RANGED:  # "... and the 10th hour": conveyor's extension
+                        self.accept(period)
 
 
 def parse_later(text: str) -> LaterPlan:

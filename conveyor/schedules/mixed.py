@@ -100,10 +100,13 @@ def phrase_specs(p: Phrase) -> list[Spec] | None:
         base.append(("t", tuple(sorted(h * 3600 + m * 60 + s for h, m, s in p.times))))
     days = sorted((d + 1) % 7 + 1 for d in p.weekdays) if len(p.weekdays) < 7 else []
     specs: list[Spec] = []
-    if p.monthdays or days or not p.nth:
-        plain = list(base)
-        if p.monthdays:
-            plain.append(("D", tuple(sorted(0 if d == -1 else d for d in p.monthdays))))
+    # "the 5th and last day": the last day (0) in a spec of its own, as later.js's search
+    # skips a 0 listed with other days on a month's last day
+    numbered = tuple(sorted(d for d in p.monthdays if d != -1))
+    for monthdays in [v for v in (numbered, (0,) * (-1 in p.monthdays)) if v] or [()]:
+        if not (monthdays or days or not p.nth):
+            continue
+        plain = [*base, *([("D", monthdays)] if monthdays else [])]
         if days:
             plain.append(("d", tuple(days)))
         specs.append(tuple(plain) or (("D", tuple(range(1, 32))),))

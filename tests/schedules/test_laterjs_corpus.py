@@ -35,6 +35,7 @@ EXTENSIONS = {
     "every 10 minutes between the 0 and 30 minute", "every 3 hours between the 6th and 18th hour",
     "every 4 hours between the 1st and 20th hour",
     "every 10 minutes between the 5th and 50th minute on mon",
+    "every 30 minutes every 3 hours between the 9th and 17th hour",
     "every 2 hours between 9 am and 5 pm", "every 2 hours from 9:00 to 17:00",
     "every 15 minutes between 9:00 and 17:00",
     "every day", "every day at 10:00", "at 9:00 every day", "at 9:00 daily", "daily", "hourly",
