@@ -34,6 +34,35 @@ def test_concurrent_triggers_each_return_their_own_stored_job(app: Conveyor) -> 
     assert len(set(found.values())) == 200
 
 
+def test_producers_in_a_tight_loop_each_get_their_own_committed_job(app: Conveyor) -> None:
+    """Threads triggering back to back share batches (after one, the first caller back
+    waits for the others, and the last of them stores it): every call still returns its
+    own job, committed, and the group is left idle."""
+    @app.job
+    def task(n: int) -> int:
+        return n
+
+    found: dict[int, int] = {}
+    missing: list[int] = []
+
+    def produce(base: int) -> None:
+        for n in range(base, base + 150):
+            found[n] = task(n).run_now().id
+            if n % 10 == 0 and app.get_job(found[n]) is None:
+                missing.append(n)
+
+    threads = [threading.Thread(target=produce, args=(i * 1000,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not missing and len(set(found.values())) == 600
+    records = app.jobs_list(ids=list(found.values()), limit=600)
+    assert {r.id: r.args for r in records} == {i: [n] for n, i in found.items()}
+    group = getattr(app.store, "group", None)
+    assert group is None or (not group.leading and not group.waiting)
+
+
 def test_a_bad_payload_fails_only_its_own_concurrent_trigger(app: Conveyor) -> None:
     @app.job
     def task(text: str) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import pytest
 
@@ -115,24 +116,40 @@ def test_callers_with_several_items_share_batches_and_get_each_items_outcome() -
     assert group.leading is False
 
 
-def _crowded() -> tuple[FakeStore, GroupCommit[NewJob, int]]:
-    """A group whose last batch was shared (so a lone leader first lets others run)."""
+def _crowded(crowd: int = 2) -> tuple[FakeStore, GroupCommit[NewJob, int]]:
+    """A group whose last batch had ``crowd`` callers, just committed (so a lone leader
+    first waits for them to come back)."""
     store = FakeStore()
     group: GroupCommit[NewJob, int] = GroupCommit(store.store_many)
-    group.crowded = True
+    group.crowd, group.crowd_until = crowd, time.monotonic() + 3600
     return store, group
 
 
 def _another_caller(group: GroupCommit[NewJob, int], call: Callable[[], object],
-                    started: list[threading.Thread]) -> None:
-    """(While the leader lets the others run) start a caller; return once it queued."""
+                    started: list[threading.Thread], *, queues: bool = False) -> None:
+    """(While the leader waits for the crowd) start a caller; with ``queues``, return
+    once it waits in line."""
+    before = len(group.waiting)
     thread = threading.Thread(target=call)
     thread.start()
     started.append(thread)
     deadline = time.monotonic() + 10
-    while not group.waiting:
+    while queues and len(group.waiting) == before:
         assert time.monotonic() < deadline, "the other caller never queued"
         time.sleep(0.001)
+
+
+def _leaders(store: FakeStore) -> list[str]:
+    """The names of the threads that stored each of ``store``'s batches, from now on."""
+    names: list[str] = []
+    real = store.store_many
+
+    def recording(jobs: Sequence[NewJob]) -> list[int]:
+        names.append(threading.current_thread().name)
+        return real(jobs)
+
+    store.store_many = recording  # type: ignore[method-assign]
+    return names
 
 
 def test_after_a_shared_batch_a_lone_leader_takes_callers_coming_back_with_it(
@@ -142,15 +159,49 @@ def test_after_a_shared_batch_a_lone_leader_takes_callers_coming_back_with_it(
     got: dict[str, int] = {}
     others: list[threading.Thread] = []
 
-    def another_comes_back() -> None:
+    def another_comes_back(done: Any, timeout: float) -> bool:
         _another_caller(group, lambda: got.update(b=group.insert(_job("b"))), others)
+        return bool(done.acquire(True, timeout))
 
-    monkeypatch.setattr("conveyor.stores.group.let_others_run", another_comes_back)
+    monkeypatch.setattr("conveyor.stores.group.wait_for_crowd", another_comes_back)
     got["a"] = group.insert(_job("a"))
     others[0].join()
     assert store.batches == [["a", "b"]]  # one commit, the leader's item first
     assert got == {"a": 1, "b": 2}
-    assert group.crowded and not group.leading and not group.waiting
+    assert group.crowd == 2 and not group.leading and not group.waiting
+
+
+@pytest.mark.parametrize("all_come", [True, False])
+def test_the_last_of_the_crowd_to_come_leads_else_the_leader_once_it_waited(
+    monkeypatch: pytest.MonkeyPatch, all_come: bool
+) -> None:
+    store, group = _crowded(crowd=3)
+    leaders = _leaders(store)
+    group.store_many = store.store_many
+    got: dict[str, int] = {}
+    others: list[threading.Thread] = []
+
+    def call(name: str) -> Callable[[], None]:
+        return lambda: got.update({name: group.insert(_job(name))})
+
+    def others_come_back(done: Any, timeout: float) -> bool:
+        _another_caller(group, call("b"), others, queues=True)
+        if not all_come:  # the wait is over before the third comes
+            return bool(done.acquire(False))
+        others.append(threading.Thread(target=call("c"), name="last"))
+        others[-1].start()
+        return bool(done.acquire(True, timeout))
+
+    monkeypatch.setattr("conveyor.stores.group.wait_for_crowd", others_come_back)
+    first = threading.Thread(target=call("a"), name="gathering")
+    first.start()
+    first.join()
+    for thread in others:
+        thread.join()
+    assert store.batches == ([["a", "b", "c"]] if all_come else [["a", "b"]])
+    assert leaders == ["last" if all_come else "gathering"]
+    assert got == ({"a": 1, "b": 2, "c": 3} if all_come else {"a": 1, "b": 2})
+    assert group.crowd == len(got) and not group.leading and not group.waiting
 
 
 def test_a_lone_leader_that_waited_for_nobody_stores_alone_and_stops_waiting(
@@ -158,13 +209,20 @@ def test_a_lone_leader_that_waited_for_nobody_stores_alone_and_stops_waiting(
 ) -> None:
     store = FakeStore()
     group = GroupCommit(store.store_many)
-    yields: list[None] = []
-    monkeypatch.setattr("conveyor.stores.group.let_others_run", lambda: yields.append(None))
-    assert group.insert(_job("a")) == 1 and yields == []  # never shared: no yield at all
-    group.crowded = True
-    assert group.insert(_job("b")) == 2 and len(yields) == 1
-    assert group.insert(_job("c")) == 3 and len(yields) == 1  # lone again: no more
-    assert store.batches == [["a"], ["b"], ["c"]] and not group.crowded
+    waits: list[float] = []
+
+    def nobody_comes(done: Any, timeout: float) -> bool:
+        waits.append(timeout)
+        return bool(done.acquire(False))
+
+    monkeypatch.setattr("conveyor.stores.group.wait_for_crowd", nobody_comes)
+    assert group.insert(_job("a")) == 1 and waits == []  # never shared: no wait at all
+    group.crowd, group.crowd_until = 2, time.monotonic() + 3600
+    assert group.insert(_job("b")) == 2 and len(waits) == 1 and 0 < waits[0] <= 3600
+    assert group.insert(_job("c")) == 3 and len(waits) == 1  # lone again: no more
+    group.crowd, group.crowd_until = 2, time.monotonic() - 1  # (its time is up)
+    assert group.insert(_job("d")) == 4 and len(waits) == 1
+    assert store.batches == [["a"], ["b"], ["c"], ["d"]] and group.crowd == 0
 
 
 def test_a_failing_item_of_a_gathered_batch_fails_only_its_caller(
@@ -181,10 +239,11 @@ def test_a_failing_item_of_a_gathered_batch_fails_only_its_caller(
 
     others: list[threading.Thread] = []
 
-    def a_bad_one_comes_back() -> None:
+    def a_bad_one_comes_back(done: Any, timeout: float) -> bool:
         _another_caller(group, bad, others)
+        return bool(done.acquire(True, timeout))
 
-    monkeypatch.setattr("conveyor.stores.group.let_others_run", a_bad_one_comes_back)
+    monkeypatch.setattr("conveyor.stores.group.wait_for_crowd", a_bad_one_comes_back)
     assert group.insert(_job("a")) == 1
     others[0].join()
     assert len(errors) == 1 and store.batches == [["a"]]
@@ -193,15 +252,16 @@ def test_a_failing_item_of_a_gathered_batch_fails_only_its_caller(
 def test_an_interrupted_leader_hands_over_to_the_callers_queued_behind_it(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    store, group = _crowded()
+    store, group = _crowded(crowd=3)
     got: dict[str, int] = {}
     others: list[threading.Thread] = []
 
-    def interrupted() -> None:  # Ctrl-C while another caller queued behind the leader
-        _another_caller(group, lambda: got.update(b=group.insert(_job("b"))), others)
+    def interrupted(done: Any, timeout: float) -> bool:  # Ctrl-C while b waits behind
+        _another_caller(group, lambda: got.update(b=group.insert(_job("b"))), others,
+                        queues=True)
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("conveyor.stores.group.let_others_run", interrupted)
+    monkeypatch.setattr("conveyor.stores.group.wait_for_crowd", interrupted)
     with pytest.raises(KeyboardInterrupt):
         group.insert(_job("a"))
     others[0].join()
@@ -277,8 +337,12 @@ def test_a_batch_whose_connection_was_lost_is_not_stored_again_item_by_item(
     got: dict[str, object] = {}
     call = _recording(group, got)
     others: list[threading.Thread] = []
-    monkeypatch.setattr("conveyor.stores.group.let_others_run",
-                        lambda: _another_caller(group, lambda: call("b"), others))
+
+    def another_comes_back(done: Any, timeout: float) -> bool:
+        _another_caller(group, lambda: call("b"), others)
+        return bool(done.acquire(True, timeout))
+
+    monkeypatch.setattr("conveyor.stores.group.wait_for_crowd", another_comes_back)
     call("a")
     others[0].join()
     assert store.batches == [["a", "b"]]  # not again as ["a"], ["b"]: no job twice
