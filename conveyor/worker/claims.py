@@ -21,7 +21,7 @@ START_WITHIN = 0.5
 # average within AHEAD_WAIT seconds of their claim and claims come back full, each claim
 # holds `concurrency` more ahead, up to MOST_AHEAD x concurrency (AHEAD_CAP jobs at most).
 AHEAD_WAIT = 0.005
-MOST_AHEAD = 5
+MOST_AHEAD = 10
 AHEAD_CAP = 250
 
 

@@ -76,10 +76,10 @@ def test_full_claims_of_quick_jobs_that_start_at_once_grow_to_the_cap() -> None:
     sizing = _quick(Sizing(10, None, None))
     sizing.started(_waited(*[0.001] * 30))
     grown = []
-    for _ in range(5):
+    for _ in range(MOST_AHEAD):
         sizing.took(full=True)
         grown.append(sizing.prefetch)
-    assert grown == [30, 40, MOST_AHEAD * 10, MOST_AHEAD * 10, MOST_AHEAD * 10]
+    assert grown == [min(20 + 10 * i, MOST_AHEAD * 10) for i in range(1, MOST_AHEAD + 1)]
     assert (sizing.batch, sizing.low_water) == (10 + MOST_AHEAD * 10, MOST_AHEAD * 5)
     assert sizing.wanted(holding=0, waiting=0) == 10 + MOST_AHEAD * 10
     assert Sizing(100, None, None).most == AHEAD_CAP  # and never past AHEAD_CAP jobs ahead
