@@ -44,7 +44,8 @@ class Waiter(Protocol):
     # on any write (the worker reads the next due time before claiming).
     precise: bool
     # Optional ``listening``: False while notifications are down (a LISTEN connection
-    # reconnecting); the worker then reads the due time every poll_interval.
+    # reconnecting); the worker then reads the due time every poll_interval. Optional
+    # ``rest()``: the worker is busy, wake-ups may stop until the next ``wait``.
 
     def wait(self, timeout: float) -> bool: ...
 

@@ -16,6 +16,7 @@ from conveyor.worker.storecalls import close_quietly
 log = logging.getLogger("conveyor.worker")
 
 WAIT_SPELL = 0.05  # seconds the thread waits for a change before it looks at the worker
+REST_AFTER = 0.5  # seconds not hungry before the waiter rests (PostgreSQL: unregisters)
 
 
 class ChangeWatch:
@@ -72,10 +73,15 @@ class ChangeWatch:
             self.watching = self.changed = True
             with contextlib.suppress(RuntimeError):  # the worker stopped meanwhile
                 loop.call_soon_threadsafe(wake.set)
+            rest: Callable[[], None] | None = getattr(waiter, "rest", None)  # (optional)
             while not self.stopping():
-                if not self.hungry.wait(0.5) or self.stopping():
+                hungry = self.hungry.wait(REST_AFTER)
+                if self.stopping() or (not hungry and rest is None):
                     continue
                 try:
+                    if rest is not None and not hungry:  # busy a while: no wake-ups needed
+                        rest()
+                        continue
                     # Short spells: a stopping worker waits for this thread (end()).
                     changed = waiter.wait(WAIT_SPELL)
                     self.watching = getattr(waiter, "listening", True)

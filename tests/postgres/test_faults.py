@@ -84,7 +84,8 @@ def test_listen_waiter_wakes_on_insert_and_survives_a_killed_connection(pg_url: 
     def ping() -> None: ...
 
     waiter = app.store.open_waiter()
-    assert waiter.wait(0.05) is False
+    assert waiter.wait(0.05) is True  # registers as waiting: looks once
+    wait_for(lambda: waiter.wait(0.05) is False, 10, "the registration to settle")
     ping().run_now()
     assert waiter.wait(5) is True
     terminate_sessions(pg_url)

@@ -30,6 +30,7 @@ DEAD_ROWS = 200_000  # at most this many dead row versions before a vacuum
 MIN_DEAD_ROWS = 10_000  # and at least this many
 CHECK_EVERY = 5.0  # seconds between looks at the table's statistics
 _LOCK = b"SELECT pg_try_advisory_lock(hashtextextended('conveyor-vacuum:' || current_schema(), 0))"
+_FORGET = b"SELECT conveyor_forget_listeners()"
 _DEAD = (
     b"SELECT n_dead_tup, n_live_tup FROM pg_stat_user_tables "
     b"WHERE relid = 'conveyor_jobs'::regclass"
@@ -60,6 +61,7 @@ class Upkeep:
         self.checked = now
         with self.db.connection() as conn:
             row = conn.execute(_DEAD).fetchone()
+            conn.execute(_FORGET)  # idle workers' registrations of sessions gone (records.py)
         if row and row[0] is not None and row[0] >= threshold(row[1] or 0):
             self.running = threading.Thread(
                 target=self._vacuum, args=(int(row[0]),), name="conveyor-vacuum", daemon=True
