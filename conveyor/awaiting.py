@@ -36,9 +36,7 @@ BUILD_CHUNK = 100  # jobs validated and encoded on the loop between two of its t
 def awaited_by_caller(depth: int) -> bool:
     """Whether the frame ``depth`` levels above the caller of this function awaits the
     value that call returns, inside a running event loop."""
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
+    if asyncio._get_running_loop() is None:  # (get_running_loop() raises: slower)
         return False
     try:
         frame = sys._getframe(depth + 1)

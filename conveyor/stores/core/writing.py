@@ -72,7 +72,7 @@ class InsertCore:
     def _store_plain(self, jobs: Sequence[NewJob]) -> list[int]:
         """Plain jobs (no dedupe, schedule or links) in one transaction, ids in order."""
         with self.d.one() if self.d.one_statement(len(jobs)) else self.d.writing() as conn:
-            ids = self._insert_jobs(conn, jobs)
+            ids = self.d.insert_plain(conn, jobs)
         self.d.inserted()
         return ids
 
