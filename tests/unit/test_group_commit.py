@@ -268,6 +268,30 @@ def test_an_interrupted_leader_hands_over_to_the_callers_queued_behind_it(
     assert got == {"b": 1} and store.batches == [["b"]] and not group.leading
 
 
+def test_an_interrupted_leader_whose_batch_the_last_caller_took_leaves_it_to_that_caller(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    store, group = _crowded()
+    got: dict[str, int] = {}
+    others: list[threading.Thread] = []
+
+    def interrupted(done: Any, timeout: float) -> bool:  # Ctrl-C once b leads the batch
+        _another_caller(group, lambda: got.update(b=group.insert(_job("b"))), others)
+        deadline = time.monotonic() + 10
+        while group.waiting:
+            assert time.monotonic() < deadline, "the last caller never took the batch"
+            time.sleep(0.001)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("conveyor.stores.group.wait_for_crowd", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        group.insert(_job("a"))
+    monkeypatch.undo()
+    others[0].join()
+    assert got == {"b": 2} and store.batches == [["a", "b"]]  # stored once, by b
+    assert group.insert(_job("c")) == 3 and not group.leading and not group.waiting
+
+
 class _Interrupting:
     """A follower's lock whose wait is interrupted (Ctrl-C): before it is woken, or just
     as it is woken to lead the next batch."""
