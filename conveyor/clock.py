@@ -48,6 +48,18 @@ def epoch(clock: Clock | None) -> float:
     return value.timestamp()
 
 
+def after_delay(now: float, delay: float) -> float:
+    """``now`` + ``delay`` epoch seconds, on a whole microsecond: the float sum can land a
+    hair past the instant a clock moved by ``delay`` reads (13.7 s later read 1 µs
+    later), so that a job due in 13.7 s was not due 13.7 s on. The stores' SQL rounds
+    alike (``DUE_SQL``)."""
+    return round((now + delay) * 1_000_000) / 1_000_000
+
+
+#: ``after_delay`` in SQL, of the SQL expressions ``now`` and ``delay`` (PostgreSQL, SQLite).
+DUE_SQL = "round(({now} + {delay}) * 1000000) / 1000000"
+
+
 def now(clock: Clock | None) -> datetime:
     """The current aware UTC datetime on ``clock`` (None: this host's clock)."""
     return datetime.fromtimestamp(epoch(clock), UTC)

@@ -19,7 +19,7 @@ from concurrent.futures import Executor
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Final, NoReturn, Protocol, TypeVar
 
-from conveyor.clock import Clock, epoch
+from conveyor.clock import Clock, after_delay, epoch
 from conveyor.errors import (
     ConfigurationError,
     Fail,
@@ -276,7 +276,7 @@ class Run:
         if number < policy.max_attempts and not isinstance(exc, FINAL):
             delay = hinted_delay(exc.delay, policy) if isinstance(exc, RetryAfter) else None
             step.state = "waiting"
-            step.wake_at = now + (delay if delay is not None else policy.delay(number))
+            step.wake_at = after_delay(now, delay if delay is not None else policy.delay(number))
             await self.save(step)
             raise Suspend(step.wake_at)
         step.state, step.finished_at = "failed", now

@@ -10,6 +10,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from conveyor.clock import after_delay
 from conveyor.durable import fetch
 from conveyor.durable.engine import Run, fingerprint
 from conveyor.errors import ConfigurationError, PayloadError, Suspend
@@ -94,7 +95,7 @@ class IO:
                 raise Suspend(stored.wake_at)
             seconds = fixed_seconds(n, unit)
             if seconds is not None and seconds <= UNCHECKED_DELAY:
-                due = now + seconds
+                due = after_delay(now, seconds)
             else:  # a calendar step, or a time that may be past year 9999 (refused then)
                 due = storable_due(add_interval(datetime.fromtimestamp(now, UTC), n, unit,
                                                 run.app.timezone))
@@ -125,7 +126,7 @@ class IO:
                     return None
                 step, due = stored, stored.wake_at or FAR_FUTURE
             else:
-                due = now + limit if limit is not None else FAR_FUTURE
+                due = after_delay(now, limit) if limit is not None else FAR_FUTURE
                 step = run.new_step("event", key, spec, state="waiting", input=spec,
                                     wake_at=due, event_name=name)
             # Stored and suspended in one transaction, so no event can slip in between.

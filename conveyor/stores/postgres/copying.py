@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from itertools import repeat
 from typing import Any
 
+from conveyor.clock import after_delay
 from conveyor.stores.base import NewJob
 from conveyor.stores.core.batch import Columns, columns
 from conveyor.stores.core.dialect import JOB_FIELDS
@@ -52,11 +53,13 @@ def _run_at(shared: dict[str, Any], varying: dict[str, Sequence[Any]], now: floa
             size: int) -> Any:
     """The due times: ``run_at``, else the database's now + ``delay``."""
     if "run_at" in shared and "delay" in shared:
-        due = shared["run_at"]
-        return repeat(repr(now + shared["delay"] if due is None else float(due)), size)
+        given = shared["run_at"]
+        first = after_delay(now, shared["delay"]) if given is None else float(given)
+        return repeat(repr(first), size)
     run_at = varying.get("run_at") or repeat(shared.get("run_at"), size)
     delay = varying.get("delay") or repeat(shared.get("delay"), size)
-    return [repr(now + d if r is None else float(r)) for r, d in zip(run_at, delay, strict=False)]
+    return [repr(after_delay(now, d) if r is None else float(r))
+            for r, d in zip(run_at, delay, strict=False)]
 
 
 def _column(values: Sequence[Any]) -> list[str]:

@@ -24,6 +24,7 @@ import psycopg
 from psycopg import errors as pg_errors
 from psycopg import generators, pq
 
+from conveyor.clock import DUE_SQL
 from conveyor.errors import StoreError
 from conveyor.stores.core.dialect import JOB_FIELDS
 from conveyor.stores.postgres.arrays import (
@@ -73,7 +74,8 @@ def insert_sql(present: tuple[bool, ...]) -> str:
     NULL column is left to its default, NULL, and costs nothing to send or convert."""
     names = [name for name, given in zip(JOB_FIELDS, present, strict=True)
              if given and name != "delay"]
-    values = ["coalesce(%s::float8, t.now + %s)" if name == "run_at"
+    values = [f"coalesce(%s::float8, {DUE_SQL.format(now='t.now', delay='%s')})"
+              if name == "run_at"
               else f"%s{_CASTS.get(name, '')}" for name in names]
     return (f"INSERT INTO conveyor_jobs (state, created_at, {', '.join(names)}) "
             f"SELECT 'pending', t.now, {', '.join(values)} FROM (SELECT {NOW} AS now) AS t "

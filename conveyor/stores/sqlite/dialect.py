@@ -13,6 +13,7 @@ from itertools import chain, compress
 from operator import is_not
 from typing import Any
 
+from conveyor.clock import DUE_SQL, after_delay
 from conveyor.errors import ConfigurationError
 from conveyor.stores.base import NewJob
 from conveyor.stores.core.batch import columns
@@ -63,7 +64,8 @@ def _bulk_sql(shape: tuple[tuple[str, ...], tuple[str, ...]], rows: int) -> str:
     now = f"?{len(shared) + 1}"
     mark.update((name, f"v.column{i}") for i, name in enumerate(varying, 1))
     fields = [n for n in JOB_FIELDS if n != "delay"]
-    select = [f"coalesce({mark['run_at']}, {now} + {mark['delay']})" if n == "run_at"
+    select = [f"coalesce({mark['run_at']}, {DUE_SQL.format(now=now, delay=mark['delay'])})"
+              if n == "run_at"
               else mark[n] for n in fields]
     head = f"INSERT INTO conveyor_jobs ({_COLUMNS}) SELECT {', '.join(select)}, 'pending', {now}"
     if not varying:  # ``rows`` constant rows, of which the first ?last
@@ -102,7 +104,7 @@ def _few(jobs: Sequence[NewJob], now: float) -> tuple[str, list[Any]] | None:
 
 
 def _values(j: NewJob, now: float) -> tuple[Any, ...]:
-    run_at = j.run_at if j.run_at is not None else now + j.delay
+    run_at = j.run_at if j.run_at is not None else after_delay(now, j.delay)
     return (
         j.job, j.args, j.kwargs, j.payload, j.priority, j.queue, j.key, j.owner, None,
         j.max_attempts, j.retry, j.timeout, j.retention, j.remove_delay, run_at, now,

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from itertools import chain
 from typing import Any
 
-from conveyor.clock import Clock, epoch
+from conveyor.clock import Clock, after_delay, epoch
 from conveyor.stores.base import Claimed, ClaimedJob, Outcome, Waiter
 from conveyor.stores.core.durable import DurableCore
 from conveyor.stores.core.flow import FlowCore
@@ -160,7 +160,7 @@ class SQLiteStore(
             elif o.state in ("failed", "cancelled"):
                 failed.append((o.id, o.token, o.state, o.error, at))
             elif o.state == "pending":
-                run_at = o.run_at if o.run_at is not None else now + (o.delay or 0.0)
+                run_at = o.run_at if o.run_at is not None else after_delay(now, o.delay or 0.0)
                 retried.append((o.id, o.token, o.error, run_at, at))
             elif o.state == "waiting":
                 run_at = o.run_at if o.run_at is not None else FAR_FUTURE  # until an event
