@@ -12,8 +12,14 @@ come leads the batch at once (4 threads: ~3.9 items a batch instead of ~1.2; a t
 already running leads, where one woken to lead takes tens of µs to start).
 If a batch fails, its items are stored one by one, so each gets its own error (a bad
 payload fails only its own item); not if the store was unreachable (the batch may have
-committed as the connection went): then each gets that error. Used for single triggers
-(jobs) and for durable steps (fenced step writes).
+committed as the connection went): then each gets that error.
+
+A leader interrupted (Ctrl-C: a BaseException) as it stores keeps its interrupt: the other
+callers' items go back in line for the next leader if its transaction was rolled back (the
+interrupt came before the store reached its commit: :func:`committing`), or each gets a
+StoreUnavailable saying it may be stored. A caller interrupted anywhere leaves the line,
+or hands on the lead it held: nobody waits for a leader that is gone. Used for single
+triggers (jobs) and for durable steps (fenced step writes).
 """
 
 from __future__ import annotations
@@ -33,6 +39,13 @@ MAX_BATCH = 500  # items per transaction (a caller's items are never split)
 # Callers of a shared batch coming back with their next items within this many seconds of
 # its commit are waited for, so that they share the next one too.
 CROWD_WAIT = 0.001
+_reached = threading.local()  # .commit: this thread's store_many reached its commit
+
+
+def committing() -> None:
+    """Called by a ``store_many`` just before the call that commits (COMMIT, or a
+    statement in autocommit): interrupted before it, nothing of the batch is stored."""
+    _reached.commit = True
 
 
 def wait_for_crowd(done: _thread.LockType, timeout: float) -> bool:
@@ -42,18 +55,24 @@ def wait_for_crowd(done: _thread.LockType, timeout: float) -> bool:
 
 
 class _Call(Generic[T, R]):
-    __slots__ = ("done", "items", "lead", "results")
+    __slots__ = ("done", "gone", "handed", "items", "lead", "results", "successor", "woken")
 
     def __init__(self, items: Sequence[T]) -> None:
         self.items = items
         self.results: list[R | BaseException] = []
         self.lead = False
+        self.handed = False  # (a leader) has handed the lead on ...
+        self.successor: _Call[T, R] | None = None  # ... to this call
+        self.woken = False
+        self.gone = False  # its caller left (interrupted) once a batch had taken it
         # A follower's lock, held until it may go on (a bare lock: cheaper than an Event).
         self.done: _thread.LockType | None = None
 
     def wake(self) -> None:
-        if self.done is not None:  # the leader itself does not wait
-            self.done.release()
+        if not self.woken:  # (once: a hand-over run again after an interrupt)
+            self.woken = True
+            if self.done is not None:  # the leader itself does not wait
+                self.done.release()
 
 
 class GroupCommit(Generic[T, R]):
@@ -73,27 +92,42 @@ class GroupCommit(Generic[T, R]):
         self.crowd = 0
         self.crowd_until = 0.0  # (time.monotonic()) until when they are waited for
         self.gathering: _Call[T, R] | None = None
+        self.storing: list[_Call[T, R]] = []  # the calls of the leader's store_many now
 
     def insert(self, item: T) -> R:
         """Store one item; returns its result once committed, or raises its error."""
-        with self.lock:
-            gather = False
-            if self.leading:
-                call: _Call[T, R] | None = self._queue([item])
-            elif self.crowd and time.monotonic() < self.crowd_until:
-                call = self.gathering = self._line([item])  # (just after a shared batch)
-                gather = True
-            else:
-                call, self.crowd = None, 0
-            self.leading = True
-        if call is not None and gather:
-            call = self._gather(call)
-        if call is None:  # nobody leads, so nobody waits: store it alone, at once
-            try:
+        call: _Call[T, R] | None = None
+        lone = gather = False
+        try:  # (from before the call is in line: an interrupt anywhere is handled)
+            with self.lock:
+                if self.leading:
+                    call = self._queue([item])
+                elif self.crowd and time.monotonic() < self.crowd_until:
+                    call = self.gathering = self._line([item])  # (just after a shared batch)
+                    call.lead = gather = True
+                else:
+                    self.crowd, lone = 0, True
+                self.leading = True
+            if gather:
+                assert call is not None
+                call = self._gather(call)
+                lone = call is None
+            if lone:  # nobody leads, so nobody waits: store it alone, at once
                 return self.store_many([item])[0]
-            finally:
-                self._hand_over(())
-        (result,) = self._wait(call)
+            assert call is not None
+            (result,) = self._wait(call)
+        except BaseException:
+            if call is not None:
+                self._leave(call)
+            raise
+        finally:
+            if lone:
+                own: _Call[T, R] = _Call(())
+                try:
+                    self._hand_over((), own)
+                except BaseException:  # (interrupted: at its very start, too) finish it
+                    self._hand_over((), own)
+                    raise
         if isinstance(result, BaseException):
             raise result
         return result
@@ -103,14 +137,18 @@ class GroupCommit(Generic[T, R]):
         committed, for each item its result or the error that refused it."""
         if not items:
             return []
-        with self.lock:
-            if self.leading:
-                call = self._queue(items)
-            else:
-                call = _Call(items)
-                self.waiting.append(call)
-                self.leading = True
-        return self._wait(call)
+        call: _Call[T, R] = _Call(items)
+        try:
+            with self.lock:
+                if self.leading:
+                    call = self._queue(items)
+                else:
+                    call.lead = self.leading = True
+                    self.waiting.append(call)
+            return self._wait(call)
+        except BaseException:
+            self._leave(call)
+            raise
 
     def _gather(self, call: _Call[T, R]) -> _Call[T, R] | None:
         """(Leading, just after a shared batch, ``call`` first in line) wait a moment for
@@ -118,16 +156,10 @@ class GroupCommit(Generic[T, R]):
         call, in a batch with them (led by the last of them to come, else by this
         thread), or None if none came (then the batches are lone again)."""
         assert call.done is not None
-        try:
-            if wait_for_crowd(call.done, max(0.0, self.crowd_until - time.monotonic())):
-                call.done.release()  # (the batch committed: _wait finds it so)
-                return call
-        except BaseException:  # (Ctrl-C) leave the line, and the lead to the next in it
-            with self.lock:
-                if self.gathering is call:
-                    self.gathering, call.lead = None, True
-            self._leave(call)
-            raise
+        # (Interrupted: the caller leaves the line, and the lead to the next in it.)
+        if wait_for_crowd(call.done, max(0.0, self.crowd_until - time.monotonic())):
+            call.done.release()  # (the batch committed: _wait finds it so)
+            return call
         with self.lock:
             if self.gathering is not call:  # the last to come leads the batch
                 return call
@@ -143,8 +175,10 @@ class GroupCommit(Generic[T, R]):
         """(Under the lock, while another caller leads) wait in line; the last of a
         gathered crowd leads at once (its call has no lock to wait on)."""
         if self.gathering is not None and len(self.waiting) + 1 >= self.crowd:
+            self.gathering.lead = False  # (waits for this batch instead)
             self.gathering = None
             call: _Call[T, R] = _Call(items)
+            call.lead = True
             self.waiting.append(call)
             return call
         return self._line(items)
@@ -158,77 +192,119 @@ class GroupCommit(Generic[T, R]):
         return call
 
     def _wait(self, call: _Call[T, R]) -> list[R | BaseException]:
+        """(The caller leaves the line if interrupted: :meth:`_leave`.)"""
         if call.done is not None:
-            try:
-                call.done.acquire()
-            except BaseException:  # (Ctrl-C) leave the line, or hand the lead it was given
-                self._leave(call)
-                raise
+            call.done.acquire()
             if not call.lead:
                 return call.results
-        self._lead()
+        self._lead(call)
         return call.results
 
     def _leave(self, call: _Call[T, R]) -> None:
-        """(Interrupted while waiting) take the call out of line: its items are not stored,
-        unless a batch took them already; if it was to lead the next batch, the next in
-        line leads it (else nobody would, and every later caller would wait forever)."""
+        """(Interrupted) take the call out of line: its items are not stored, unless a
+        batch took them already; if it was to lead the next batch, the next in line
+        leads it (else nobody would, and every later caller would wait forever)."""
         with self.lock:
-            if call not in self.waiting:  # in a batch (stored or being stored)
+            if self.gathering is call:
+                self.gathering = None
+            if call not in self.waiting:  # in a batch (stored, being stored, or led)
+                call.gone = True
                 return
             self.waiting.remove(call)
             if not call.lead:
                 return
-        self._hand_over(())
+        self._hand_over((), call)
 
-    def _lead(self) -> None:
-        with self.lock:
-            size, taken = 0, 0
-            for call in self.waiting:
-                if taken and size + len(call.items) > MAX_BATCH:
-                    break
-                size, taken = size + len(call.items), taken + 1
-            batch, self.waiting = self.waiting[:taken], self.waiting[taken:]
-            self.crowd = taken if taken > 1 else 0
+    def _lead(self, own: _Call[T, R]) -> None:
+        batch: list[_Call[T, R]] | None = None
         try:
+            with self.lock:
+                size, taken = 0, 0
+                for call in self.waiting:
+                    if taken and size + len(call.items) > MAX_BATCH:
+                        break
+                    size, taken = size + len(call.items), taken + 1
+                batch, self.waiting = self.waiting[:taken], self.waiting[taken:]
+                self.crowd = taken if taken > 1 else 0
+                self.storing = []
             self._store(batch)
+        except BaseException as exc:  # (an interrupt) the leader's own, not the others'
+            if batch is not None:
+                self._interrupted(batch, own, exc)
+            raise
         finally:
-            self._hand_over(batch)
+            if batch is not None:  # (else still in line: _leave hands the lead on)
+                try:
+                    self._hand_over(batch, own)
+                except BaseException:  # (interrupted: at its very start, too) finish it
+                    self._hand_over(batch, own)
+                    raise
 
-    def _hand_over(self, batch: Sequence[_Call[T, R]]) -> None:
-        """Wake the batch's callers, and the first waiting one to lead the next batch."""
+    def _hand_over(self, batch: Sequence[_Call[T, R]], own: _Call[T, R]) -> None:
+        """Wake the batch's callers, and the first waiting one to lead the next batch
+        (``own``: the leader's call). Run again after an interrupt, it finishes."""
         if self.crowd:
             self.crowd_until = time.monotonic() + CROWD_WAIT
         with self.lock:
-            successor = self.waiting[0] if self.waiting else None
-            self.leading = successor is not None
-            if successor is not None:
-                successor.lead = True  # (under the lock: one leaving the line sees it)
+            if not own.handed:  # (under the lock: one leaving the line sees the lead)
+                own.handed = True
+                own.successor = self.waiting[0] if self.waiting else None
+                self.leading = own.successor is not None
+                if own.successor is not None:
+                    own.successor.lead = True
         for call in batch:
             call.wake()
-        if successor is not None:
-            successor.wake()
+        if own.successor is not None:
+            own.successor.wake()
 
     def _store(self, batch: list[_Call[T, R]]) -> None:
         items = [item for call in batch for item in call.items]
         results: list[R | BaseException]
         try:
-            results = list(self.store_many(items))
-        except BaseException as exc:
+            results = self._attempt(batch, items)
+        except Exception as exc:
             # The store unreachable (a lost connection: the batch may have committed):
             # its outcome is unknown, and stored again item by item it could be twice.
-            if len(items) == 1 or not isinstance(exc, Exception) or isinstance(
-                    exc, StoreUnavailable):
+            if len(items) == 1 or isinstance(exc, StoreUnavailable):
                 results = [exc] * len(items)
-            else:
-                results = [self._alone(item) for item in items]  # find whose item failed
+            else:  # find whose item failed
+                self._one_by_one(batch)
+                return
         start = 0
         for call in batch:
             call.results = results[start:start + len(call.items)]
             start += len(call.items)
 
-    def _alone(self, item: T) -> R | BaseException:
-        try:
-            return self.store_many([item])[0]
-        except BaseException as exc:
-            return exc
+    def _attempt(self, calls: list[_Call[T, R]], items: Sequence[T]) -> list[R | BaseException]:
+        """store_many(items), for ``calls`` (interrupted: see _interrupted)."""
+        self.storing, _reached.commit = calls, False
+        return list(self.store_many(items))
+
+    def _one_by_one(self, batch: list[_Call[T, R]]) -> None:
+        for call in batch:
+            call.results = results = []  # (filled as it goes: see _interrupted)
+            for item in call.items:
+                try:
+                    results.extend(self._attempt([call], [item]))
+                except Exception as exc:
+                    results.append(exc)
+
+    def _interrupted(self, batch: list[_Call[T, R]], own: _Call[T, R],
+                     exc: BaseException) -> None:
+        """The leader was interrupted (``exc``) storing ``batch``: the calls of a
+        store_many interrupted past its commit point may be stored (or some of their
+        items are): each gets an error saying so; the others with no outcome yet were
+        not (rolled back), and go back to the head of the line for the next leader
+        (taken out of ``batch``: not woken)."""
+        maybe = StoreUnavailable(
+            f"the batch storing this was interrupted ({type(exc).__name__}) as it "
+            "committed: it may or may not be stored")
+        reached = getattr(_reached, "commit", False)
+        for call in batch:
+            if len(call.results) < len(call.items) and (
+                    call.results or (reached and call in self.storing)):
+                call.results = [maybe] * len(call.items)
+        with self.lock:
+            back = [c for c in batch if not c.results and c is not own and not c.gone]
+            self.waiting[:0] = back
+        batch[:] = [c for c in batch if c not in back]

@@ -18,7 +18,7 @@ from conveyor.stores.eventlogic import (
     step_values,
     with_runs,
 )
-from conveyor.stores.group import GroupCommit
+from conveyor.stores.group import GroupCommit, committing
 
 
 def step_params(d: Dialect, token: int, step: StepRow, suspend: float | None,
@@ -56,12 +56,17 @@ class DurableCore:
             # find the step waiting but not its run, and never wake it.
             alone = batch[0]["suspend"] is None or "suspend" not in d.q
             with d.one() if alone else d.writing() as conn:
-                return [d.save_step(conn, batch[0])]
+                if alone:
+                    committing()  # its one statement commits (autocommit)
+                saved = [d.save_step(conn, batch[0])]
+                committing()  # (a transaction commits as the block ends)
+            return saved
         order = sorted(range(len(batch)), key=lambda i: batch[i]["job_id"])  # lock order
 
         def store() -> list[bool]:
             with d.writing() as conn:
                 stored = d.save_steps(conn, [batch[i] for i in order])
+                committing()
             saved = [False] * len(batch)
             for i, ok in zip(order, stored, strict=True):
                 saved[i] = ok

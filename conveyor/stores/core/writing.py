@@ -11,7 +11,7 @@ from typing import Any
 from conveyor.errors import StoreError
 from conveyor.stores.base import ClaimedJob, NewJob
 from conveyor.stores.core.dialect import JOB_FIELDS, Dialect
-from conveyor.stores.group import GroupCommit
+from conveyor.stores.group import GroupCommit, committing
 from conveyor.stores.rows import Alike
 
 
@@ -71,8 +71,12 @@ class InsertCore:
 
     def _store_plain(self, jobs: Sequence[NewJob]) -> list[int]:
         """Plain jobs (no dedupe, schedule or links) in one transaction, ids in order."""
-        with self.d.one() if self.d.one_statement(len(jobs)) else self.d.writing() as conn:
+        alone = self.d.one_statement(len(jobs))
+        with self.d.one() if alone else self.d.writing() as conn:
+            if alone:
+                committing()  # its one statement commits (autocommit)
             ids = self.d.insert_plain(conn, jobs)
+            committing()  # (a transaction commits as the block ends)
         self.d.inserted()
         return ids
 
