@@ -36,7 +36,8 @@ class EventSQL:
 
     ``lock_waits`` ends the waiting-steps query (PostgreSQL locks the rows it wakes).
     ``sequence``: the column numbering events in the order they were stored (SQLite's
-    rowid; PostgreSQL's seq, migration 0022), which orders events sent at one instant."""
+    rowid, kept by VACUUM: the table has an index; PostgreSQL's seq, migration 0022),
+    which orders events sent at one instant."""
 
     def __init__(self, mark: str, lock_waits: str = "", sequence: str = "rowid") -> None:
         p = self.mark = mark
