@@ -212,7 +212,7 @@ def schedules(draw: st.DrawFn) -> Model:
     return model
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(
     model=schedules(),
     zone=st.sampled_from(ZONES),
