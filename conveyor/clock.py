@@ -9,6 +9,7 @@ leases, rescue, durable waits and purges together.
 
 from __future__ import annotations
 
+import math
 import time
 from datetime import UTC, datetime
 from typing import Protocol, runtime_checkable
@@ -53,7 +54,8 @@ def after_delay(now: float, delay: float) -> float:
     hair past the instant a clock moved by ``delay`` reads (13.7 s later read 1 µs
     later), so that a job due in 13.7 s was not due 13.7 s on. The stores' SQL rounds
     alike (``DUE_SQL``)."""
-    return round((now + delay) * 1_000_000) / 1_000_000
+    at = now + delay
+    return round(at * 1_000_000) / 1_000_000 if math.isfinite(at) else at
 
 
 #: ``after_delay`` in SQL, of the SQL expressions ``now`` and ``delay`` (PostgreSQL, SQLite).
