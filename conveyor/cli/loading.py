@@ -69,10 +69,20 @@ def loaded_already(spec: str) -> bool:
 
 def forget(spec: str) -> None:
     """Drop the module ``spec`` names after the command closed its app, so a later
-    command in this process imports it afresh instead of finding a closed app."""
+    command in this process imports it afresh instead of finding a closed app. Every app
+    in it is closed first: the module opened their stores as it was imported, also those
+    the command did not use or could not find (else a PostgreSQL pool waits for garbage
+    collection)."""
+    from conveyor.app import Conveyor
+
     name = _module_name(spec)
-    if name is not None:
-        del sys.modules[name]
+    if name is None:
+        return
+    for value in list(vars(sys.modules[name]).values()):
+        if isinstance(value, Conveyor):
+            with contextlib.suppress(Exception):  # (the command's own error is the one told)
+                value.close()
+    del sys.modules[name]
 
 
 def split_spec(spec: str) -> tuple[str, str | None]:

@@ -15,6 +15,7 @@ from click.testing import CliRunner
 
 from conveyor import Conveyor
 from conveyor.cli import main
+from conveyor.errors import StoreError
 from tests.cli.conftest import run_cli
 
 # (name, arguments, expected stderr line as a regex); {app} is the app file, {tmp} the
@@ -198,3 +199,28 @@ def test_conveyor_without_a_verb_prints_its_help_not_an_error_line() -> None:
     lines = result.stderr.splitlines()
     assert lines[0].startswith("Usage: ") and lines[0].endswith(" [OPTIONS] COMMAND [ARGS]...")
     assert "Commands:" in lines and not any(line.startswith("error:") for line in lines)
+
+
+@pytest.mark.parametrize("attr", ["nope", "notapp"])
+def test_an_app_not_found_in_its_module_leaves_no_store_open(
+    tmp_path: Path, store_url: str, monkeypatch: pytest.MonkeyPatch, attr: str,
+) -> None:
+    """The module imported opened its apps' stores (a PostgreSQL pool): the command that
+    finds no app in it closes them (not left to garbage collection)."""
+    Conveyor(store_url).close()  # (created: the command reads it)
+    opened: list[Conveyor] = []
+    init = Conveyor.__init__
+
+    def tracked(app: Conveyor, *args: object, **kwargs: object) -> None:
+        init(app, *args, **kwargs)  # type: ignore[arg-type]
+        opened.append(app)
+
+    monkeypatch.setattr(Conveyor, "__init__", tracked)
+    (tmp_path / "storeapps.py").write_text(
+        f"from conveyor import Conveyor\n\napp = Conveyor({store_url!r})\nnotapp = 1\n")
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(main, ["jobs", "--app", f"storeapps:{attr}"])
+    assert result.exit_code == 2 and attr in result.stderr and "Traceback" not in result.output
+    assert len(opened) == 1
+    with pytest.raises(StoreError, match="closed"):
+        opened[0].count()
