@@ -113,7 +113,8 @@ class PostgresDialect(Dialect):
     job_tables = ("conveyor_logs", "conveyor_steps", "conveyor_deps", "conveyor_waits")
     # The waiting steps an event wakes are locked in job order (no deadlock between senders).
     graph = GraphSQL("%s")
-    events = _EventSQL("%s", lock_waits=" ORDER BY s.job_id FOR UPDATE OF s, j", sequence="seq")
+    events = _EventSQL("%s", lock_waits=" ORDER BY s.job_id FOR UPDATE OF s, j",
+                       sequence="coalesce(seq, 0)")  # (NULL: stored before 0022)
 
     def __init__(self, db: Database, schema: Callable[[], str]) -> None:
         self.db = db
