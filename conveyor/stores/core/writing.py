@@ -75,7 +75,7 @@ class InsertCore:
         with self.d.one() if alone else self.d.writing() as conn:
             if alone:
                 committing()  # its one statement commits (autocommit)
-            ids = self.d.insert_plain(conn, jobs)
+            ids = self._insert_jobs(conn, jobs)  # (a store may translate its errors)
             committing()  # (a transaction commits as the block ends)
         self.d.inserted()
         return ids
