@@ -18,7 +18,7 @@ from psycopg import errors as pg_errors
 from psycopg import pq
 
 from conveyor.clock import Clock, epoch
-from conveyor.errors import PayloadError, StoreDataError, StoreError
+from conveyor.errors import PayloadError, StoreError
 from conveyor.stores.base import (
     Claimed,
     ClaimedJob,
@@ -177,15 +177,6 @@ class PostgresStore(
             return super()._insert_jobs(conn, jobs)
         except pg_errors.UntranslatableCharacter:
             raise PayloadError(NUL_IN_PAYLOAD) from None
-
-    def _store_plain(self, jobs: Sequence[NewJob]) -> list[int]:
-        # the group commit's path: the connection block has already classified the error
-        try:
-            return super()._store_plain(jobs)
-        except StoreDataError as exc:
-            if isinstance(exc.__cause__, pg_errors.UntranslatableCharacter):
-                raise PayloadError(NUL_IN_PAYLOAD) from None
-            raise
 
     @retry_conflicts
     def claim(
