@@ -117,7 +117,8 @@ def maintain(app: Host, store: Store, leader: bool, full: bool = True) -> None:
 def _rescue(app: Host, store: Store) -> None:
     """Rescue the jobs whose lease expired; the observers that watch rescues (hooks,
     metrics) are told of them (read before and after, only while one watches)."""
-    watchers, lost = [o for o in app.observers if watches_rescues(o)], []
+    watchers = [o for o in app.observers if watches_rescues(o)]
+    lost: list[int] | None = None  # read (when watched): only these are rescued
     if watchers:
         try:
             lost = [row.id for row in store.list_jobs(
@@ -127,7 +128,11 @@ def _rescue(app: Host, store: Store) -> None:
                 raise  # unreachable: reported as every failed pass is, in one line
             log.exception("could not read the expired jobs before rescuing them; their "
                           "rescue is not reported to hooks or metrics")
-    rescued = store.rescue()
+    # Observed, only the jobs read as lost are rescued: a lease ending between the read
+    # and the rescue is rescued (and heard of) on the next pass. (More than were read:
+    # all, as before, the first LOST_HOOKED heard of.)
+    whole = lost is None or len(lost) >= LOST_HOOKED
+    rescued = store.rescue(None if whole else set(lost or ()))
     if rescued and lost:
         records = app.get_jobs(lost)  # in bulk (a purged one is left out)
         for observer in watchers:

@@ -8,7 +8,7 @@ lease ``token``; a write whose token no longer matches changes nothing (fencing)
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any, Protocol
 
 from conveyor.clock import Clock
@@ -143,8 +143,9 @@ class MaintenanceStore(Protocol):
     """What the elected leader's periodic services use: rescue, leadership, retention
     (schedules and events: :class:`ScheduleStore`, :class:`DurableStore`)."""
 
-    def rescue(self) -> int:
-        """Requeue running jobs whose lease expired (poison after POISON_RESCUES)."""
+    def rescue(self, only: Collection[int] | None = None) -> int:
+        """Requeue running jobs whose lease expired (poison after POISON_RESCUES); with
+        ``only``, just those of these ids."""
         ...
 
     def try_lead(self, name: str, holder: str, ttl: float) -> bool:

@@ -3,7 +3,7 @@ fenced by the lease token (the algorithm once; SQL from the store's dialect)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 from conveyor.stores.base import POISON_RESCUES, SHARED_RESCUES, LogLine, Progress
@@ -42,10 +42,11 @@ class LeasesCore:
             self.d.notify(conn)
 
     @retried
-    def rescue(self) -> int:
-        """Requeue the jobs whose lease expired. Toward poison (``rescues`` reaching
-        SHARED_RESCUES), a job its dead worker held alone counts SHARED_RESCUES //
-        POISON_RESCUES, one it held with others 1 (not its fault, most likely)."""
+    def rescue(self, only: Collection[int] | None = None) -> int:
+        """Requeue the jobs whose lease expired (with ``only``, of these ids). Toward
+        poison (``rescues`` reaching SHARED_RESCUES), a job its dead worker held alone
+        counts SHARED_RESCUES // POISON_RESCUES, one it held with others 1 (not its
+        fault, most likely)."""
         d = self.d
         params = d.params(max=SHARED_RESCUES, error=RESCUED_ERROR, poison=POISON_ERROR)
         with d.writing() as conn:
@@ -53,6 +54,8 @@ class LeasesCore:
             held: dict[Any, list[int]] = {}
             holding: dict[Any, int] = {}  # running jobs of each worker, expired or not
             for job_id, worker, count in d.run(conn, "expired_leases", params).fetchall():
+                if only is not None and int(job_id) not in only:
+                    continue
                 held.setdefault(worker, []).append(int(job_id))
                 holding[worker] = int(count)
             alone = [ids[0] for w, ids in held.items() if max(len(ids), holding[w]) == 1]

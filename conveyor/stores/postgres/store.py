@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import secrets
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 import psycopg
@@ -274,7 +274,7 @@ class PostgresStore(
         self._flow_seen = time.monotonic() if ruled else 0.0
         return rows
 
-    def rescue(self) -> int:
-        changed = super().rescue()
+    def rescue(self, only: Collection[int] | None = None) -> int:
+        changed = super().rescue(only)
         self.upkeep.tick()  # every maintenance pass comes here
         return changed
