@@ -110,8 +110,7 @@ class GroupCommit(Generic[T, R]):
                 self.leading = True
             if gather:
                 assert call is not None
-                call = self._gather(call)
-                lone = call is None
+                self._gather(call)
             if lone:  # nobody leads, so nobody waits: store it alone, at once
                 return self.store_many([item])[0]
             assert call is not None
@@ -150,26 +149,20 @@ class GroupCommit(Generic[T, R]):
             self._leave(call)
             raise
 
-    def _gather(self, call: _Call[T, R]) -> _Call[T, R] | None:
+    def _gather(self, call: _Call[T, R]) -> None:
         """(Leading, just after a shared batch, ``call`` first in line) wait a moment for
         the callers that shared it to queue behind this one with their next items: the
-        call, in a batch with them (led by the last of them to come, else by this
-        thread), or None if none came (then the batches are lone again)."""
+        call goes in a batch with them, led by the last of them to come, else by this
+        thread (alone if none came: then the batches are lone again)."""
         assert call.done is not None
         # (Interrupted: the caller leaves the line, and the lead to the next in it.)
         if wait_for_crowd(call.done, max(0.0, self.crowd_until - time.monotonic())):
             call.done.release()  # (the batch committed: _wait finds it so)
-            return call
+            return
         with self.lock:
-            if self.gathering is not call:  # the last to come leads the batch
-                return call
-            self.gathering = None
-            if len(self.waiting) == 1:
-                self.waiting.clear()
-                self.crowd = 0
-                return None
-            call.done = None  # this thread leads the batch
-        return call
+            if self.gathering is call:  # (else the last to come leads the batch)
+                self.gathering = None
+                call.done = None  # this thread leads the batch (its line stays whole)
 
     def _queue(self, items: Sequence[T]) -> _Call[T, R]:
         """(Under the lock, while another caller leads) wait in line; the last of a
