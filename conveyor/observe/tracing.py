@@ -11,7 +11,9 @@ process runs it. Nothing happens until a tracer provider is configured
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
+import os
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -45,8 +47,18 @@ def enabled() -> bool:
     if not available():
         return False
     trace = _trace
+    # Asked for every job a worker starts: no provider set (and none to load from the
+    # environment, read once) answers without get_tracer_provider's environment lookup.
+    if getattr(trace, "_TRACER_PROVIDER", False) is None and not _provider_named():
+        return False
     provider = trace.get_tracer_provider()
     return not isinstance(provider, (trace.ProxyTracerProvider, trace.NoOpTracerProvider))
+
+
+@functools.cache
+def _provider_named() -> bool:
+    """Whether the environment names a tracer provider for OpenTelemetry to load."""
+    return "OTEL_PYTHON_TRACER_PROVIDER" in os.environ
 
 
 def _ns(seconds: float) -> int:
