@@ -70,16 +70,20 @@ class Slots:
             self.running -= 1
 
     def withdraw(self, job_id: int | None = None) -> list[ClaimedJob]:
-        """Take waiting jobs back (one by id, or all): they will not start here."""
+        """Take unstarted jobs back (one by id, or all), those found too late included
+        (a lane thread moves them to ``late`` before the loop takes them): they will not
+        start here."""
         with self.lock:
             if job_id is None:
-                jobs = list(self.ready)
+                jobs = [*self.late, *self.ready]
+                self.late.clear()
                 self.ready.clear()
                 return jobs
-            for job in self.ready:
-                if job.id == job_id:
-                    self.ready.remove(job)
-                    return [job]
+            for waiting in (self.ready, self.late):
+                for job in waiting:
+                    if job.id == job_id:
+                        waiting.remove(job)
+                        return [job]
             return []
 
 

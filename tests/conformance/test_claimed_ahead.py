@@ -3,6 +3,7 @@ runs while another worker could run it (on every store)."""
 
 from __future__ import annotations
 
+import concurrent.futures
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -198,3 +199,49 @@ def test_a_job_held_ahead_never_starts_once_its_lease_may_have_ended(
         gate.set()
     late = [(n, attempt) for n, attempt in runs if n not in running and attempt == 1]
     assert not late, f"held jobs started after their leases ended: {late}"
+
+
+def test_a_job_found_too_late_then_dropped_is_never_told_to_observers(
+    new_app: Callable[..., object], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A lane thread moves held jobs past their start time to Slots.late; the loop takes
+    them later. A lease lost in between drops the job unstarted, as one still waiting."""
+    app: Conveyor = new_app(lease=30.0)
+    claim_ahead_surely(monkeypatch, patience=60.0)
+    gate = threading.Event()
+
+    @app.job
+    def blocked(n: int) -> int:
+        gate.wait(20)
+        return n
+
+    def race(worker: Worker, told: list[Any]) -> int:
+        """(On the worker's loop) what a lane thread then a lost lease's heartbeat do."""
+        slots = worker.slots
+        with slots.lock:
+            for job in slots.ready:
+                job.start_by = 0.0
+            slots.head()  # (a lane thread freeing its slot) all too late now
+            victim = slots.late[-1]
+        worker.observers.finished_all = told.extend  # type: ignore[method-assign]
+        worker.attempts.abandon(victim.id, None, "cancelled")
+        return victim.id
+
+    try:
+        with worker_thread(app, concurrency=2) as worker:
+            _grown(worker)
+            held = 2 + worker.sizing.most
+            handles = app.enqueue_many(blocked(n) for n in range(held))
+            wait_for(lambda: len(worker.active) == held, 10, "the worker to hold them all")
+            told: list[Any] = []
+            done: concurrent.futures.Future[int] = concurrent.futures.Future()
+            worker.loop.call_soon_threadsafe(lambda: done.set_result(race(worker, told)))
+            victim = done.result(timeout=20)
+            assert not told, "observers heard of an attempt that never started"
+            assert victim not in worker.lost
+            assert app.cancel(victim)
+            gate.set()
+            assert sorted(h.result(timeout=30) for h in handles if h.id != victim) == [
+                n for n in range(held) if handles[n].id != victim]
+    finally:
+        gate.set()
