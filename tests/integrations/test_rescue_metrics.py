@@ -71,9 +71,8 @@ def test_an_attempt_rescued_as_its_slow_worker_ran_is_reported_once(new_app: New
     assert _sample("conveyor_attempts_retried_total", name) == 1
 
 
-def test_jobs_rescued_together_are_read_back_together(new_app: NewApp) -> None:
-    """A pass that rescues many jobs reads them back for its observers in bulk (a few
-    queries per thousand, app.get_jobs), not one get_job each; every one is reported."""
+def _watched(new_app: NewApp) -> tuple[Conveyor, ManualClock, list[int], Any]:
+    """An app on a standing clock (lease 2 s), the ids its retrying hook heard, a job."""
     clock = ManualClock(datetime(2031, 1, 1, tzinfo=UTC))
     app = new_app(lease=2, clock=clock)
     heard: list[int] = []
@@ -82,6 +81,13 @@ def test_jobs_rescued_together_are_read_back_together(new_app: NewApp) -> None:
     @app.job(retry=2)
     def victim(n: int) -> None: ...
 
+    return app, clock, heard, victim
+
+
+def test_jobs_rescued_together_are_read_back_together(new_app: NewApp) -> None:
+    """A pass that rescues many jobs reads them back for its observers in bulk (a few
+    queries per thousand, app.get_jobs), not one get_job each; every one is reported."""
+    app, clock, heard, victim = _watched(new_app)
     ids = [victim(n).run_now().id for n in range(25)]
     assert len(app.store.claim("host:1:dead", None, 25, 1.0)) == 25  # its worker dies
     clock.advance(seconds=5)  # every lease has expired
@@ -103,14 +109,7 @@ def test_a_lease_ending_between_the_read_and_the_rescue_is_heard_of(new_app: New
     """A pass reads the lost jobs, then rescues: a lease that ended in between was
     rescued unheard (no retrying hook, not counted retried: a kill -9 test failed so
     under load). Only the jobs read are rescued; the next pass takes (and reports) it."""
-    clock = ManualClock(datetime(2031, 1, 1, tzinfo=UTC))
-    app = new_app(lease=2, clock=clock)
-    heard: list[int] = []
-    app.on("retrying", lambda record, error=None: heard.append(record.id))
-
-    @app.job(retry=2)
-    def victim(n: int) -> None: ...
-
+    app, clock, heard, victim = _watched(new_app)
     first, second = victim(1).run_now().id, victim(2).run_now().id
     assert len(app.store.claim("host:1:dead", None, 1, 1.0)) == 1  # the first one
     clock.advance(seconds=0.5)
