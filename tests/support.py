@@ -166,3 +166,23 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def queue_behind_first(threads: list[threading.Thread], group: Any, calls: list[int],
+                       go: threading.Event) -> None:
+    """Start ``threads`` (callers of a group commit) one by one, each once the one before
+    it queued behind the first caller's batch (held by ``go``, counted by ``calls``),
+    then release that batch and wait for all to come back."""
+    import time
+
+    threads[0].start()
+    deadline = time.monotonic() + 10
+    for queued, thread in enumerate(threads[1:], 1):
+        thread.start()
+        while calls[0] < 1 or len(group.waiting) < queued:
+            assert time.monotonic() < deadline, "the callers never queued"
+            time.sleep(0.001)
+    go.set()
+    for thread in threads:
+        thread.join(10)
+    assert not any(t.is_alive() for t in threads), "a caller waits for ever"

@@ -5,7 +5,6 @@ leader (the batch was rolled back), or they are told it is unknown (past the com
 from __future__ import annotations
 
 import threading
-import time
 from typing import Any
 
 import pytest
@@ -13,6 +12,7 @@ import pytest
 from conveyor import Conveyor
 from conveyor.errors import StoreUnavailable
 from conveyor.stores.base import NewJob
+from tests.support import queue_behind_first
 
 
 @pytest.mark.parametrize("point", ["one", "inserted"])
@@ -44,17 +44,7 @@ def test_callers_sharing_an_interrupted_commit_get_a_true_outcome(
 
     names = ["a", "b1", "b2", "b3"]
     threads = [threading.Thread(target=trigger, args=(n,)) for n in names]
-    threads[0].start()
-    deadline = time.monotonic() + 10
-    for queued, thread in enumerate(threads[1:], 1):
-        thread.start()
-        while calls[0] < 1 or len(group.waiting) < queued:
-            assert time.monotonic() < deadline, "the callers never queued"
-            time.sleep(0.001)
-    go.set()
-    for thread in threads:
-        thread.join(10)
-    assert not any(t.is_alive() for t in threads), "a caller waits for ever"
+    queue_behind_first(threads, group, calls, go)
     assert isinstance(got["b1"], KeyboardInterrupt)  # the leader of the shared batch
     stored = {n: app.count(job=n) for n in names}
     if point == "one":  # rolled back: stored by the next leader, once

@@ -4,7 +4,6 @@ other callers never get its interrupt nor wait for ever; their items are stored 
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Sequence
 
 import pytest
@@ -12,6 +11,7 @@ import pytest
 from conveyor.errors import StoreUnavailable
 from conveyor.stores.base import NewJob
 from conveyor.stores.group import GroupCommit, _Call, committing
+from tests.support import queue_behind_first
 from tests.unit.test_group_commit import FakeStore, _job
 
 
@@ -46,17 +46,7 @@ def _behind_a_lone_batch(
             results[name] = exc
 
     threads = [threading.Thread(target=call, args=(n,)) for n in ["a", *names]]
-    threads[0].start()
-    deadline = time.monotonic() + 10
-    for queued, thread in enumerate(threads[1:], 1):
-        thread.start()
-        while calls[0] < 1 or len(group.waiting) < queued:
-            assert time.monotonic() < deadline, "the callers never queued"
-            time.sleep(0.001)
-    go.set()
-    for thread in threads:
-        thread.join(10)
-    assert not any(t.is_alive() for t in threads), "a caller waits for ever"
+    queue_behind_first(threads, group, calls, go)
     assert not group.leading and not group.waiting
     return store, results
 
