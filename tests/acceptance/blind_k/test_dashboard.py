@@ -3,6 +3,7 @@ PostgreSQL: actions, 4xx JSON answers, escaping, token and CSRF rules."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -198,3 +199,23 @@ def test_openapi_and_metrics(hostile: Conveyor, client: TestClient) -> None:
     assert 'state="completed"' in text and 'state="failed"' in text
     assert 'job="boom"' in text
     assert "<b>evil</b>" not in text or 'job="<b>evil</b>"' in text
+
+
+def test_sign_in_form_sets_an_http_only_same_site_cookie(hostile: Conveyor) -> None:
+    with TestClient(
+        hostile.asgi(token="s3cret"), base_url="http://127.0.0.1", follow_redirects=False
+    ) as guarded:
+        assert guarded.get("/metrics").status_code == 401
+        page = guarded.get("/login")
+        found = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+        assert page.status_code == 200 and found is not None
+        form = {"csrf_token": found.group(1)}
+        assert guarded.post("/login", data={**form, "token": "nope"}).status_code == 401
+        assert guarded.post("/login", data={"token": "s3cret"}).status_code == 403
+        signed = guarded.post("/login?next=//evil.example/x", data={**form, "token": "s3cret"})
+        assert signed.status_code in (302, 303)
+        assert not signed.headers["location"].startswith(("//", "http"))
+        cookie = signed.headers["set-cookie"].lower()
+        assert "httponly" in cookie and "samesite" in cookie
+        assert guarded.get("/runs").status_code == 200
+        assert guarded.get("/metrics").status_code == 200
