@@ -67,3 +67,17 @@ def test_meta_carries_the_record_attempt_and_progress(app: Conveyor) -> None:
     assert found.result == {"id": handle.id, "job": "m", "attempt": 1}
     assert found.version == "2.0.0"
     assert any("line 5" in str(entry) for entry in found.logs)
+
+
+@pytest.mark.parametrize(("given", "stored"), [(0.5, 0.5), (50, 0.5), (0, 0.0), (100, 1.0)])
+def test_progress_takes_a_fraction_or_a_percent(app: Conveyor, given: float, stored: float) -> None:
+    from conveyor import Fail
+
+    @app.job("prog")
+    def prog(meta: Any) -> None:
+        meta.progress(given)
+        raise Fail("keep the progress as it was")
+
+    handle = prog().run_now()
+    run_until_idle(app)
+    assert record_of(app, handle.id).progress == pytest.approx(stored)
