@@ -40,10 +40,24 @@ class Slot:
 
 
 def child_arguments(argv: Sequence[str]) -> list[str] | None:
-    """The ``worker ...`` arguments of this command line without ``--processes``."""
+    """The ``worker ...`` arguments of this command line without ``--processes``, with the
+    ``--app``/``--url`` given before ``worker`` (``conveyor --url X worker``) kept."""
     if "worker" not in argv:
         return None
-    return without_options(list(argv[list(argv).index("worker"):]), ("--processes", "-p"))
+    at = list(argv).index("worker")
+    shared = [*_group_options(argv[:at]), *argv[at + 1:]]
+    return ["worker", *without_options(shared, ("--processes", "-p"))]
+
+
+def _group_options(prefix: Sequence[str]) -> list[str]:
+    """The ``--app``/``--url`` options (``--app X`` or ``--app=X``) among ``prefix``."""
+    kept: list[str] = []
+    for i, arg in enumerate(prefix):
+        if arg in ("--app", "--url") and i + 1 < len(prefix):
+            kept += [arg, prefix[i + 1]]
+        elif arg.startswith(("--app=", "--url=")):
+            kept.append(arg)
+    return kept
 
 
 def without_options(args: list[str], names: tuple[str, ...]) -> list[str]:

@@ -38,6 +38,8 @@ def test_child_arguments_drop_processes() -> None:
     argv = ["conveyor", "worker", "app.py", "--processes", "3", "-c", "5", "--processes=2"]
     assert child_arguments(argv) == ["worker", "app.py", "-c", "5"]
     assert child_arguments(["flask", "conveyor"]) is None
+    argv = ["conveyor", "--url", "sqlite:///x.db", "--app=a.py", "worker", "-p", "2", "--burst"]
+    assert child_arguments(argv) == ["worker", "--url", "sqlite:///x.db", "--app=a.py", "--burst"]
 
 
 def test_processes_run_jobs_restart_a_dead_worker_and_stop_gracefully(tmp_path: Path) -> None:

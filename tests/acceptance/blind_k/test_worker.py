@@ -99,3 +99,25 @@ def test_metrics_port_serves_prometheus_text_and_sigterm_exits_cleanly(
         _, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, err
     assert "Traceback" not in err
+
+
+def test_processes_keep_a_url_given_before_the_verb(kapp: Path, url: str) -> None:
+    """Regression: `conveyor --url U worker APP -p 2` ran its workers on the app's own store."""
+    run_id = _run_id(run_cli("run", "durable", "--payload", '{"n": 5}'))
+    decoy = f"sqlite:///{kapp.parent}/decoy.db"
+    env = {k: v for k, v in os.environ.items() if k != "CONVEYOR_APP"}
+    env.update(PYTHONPATH=str(WORKTREE), BLIND_K_URL=decoy)
+    command = [sys.executable, "-m", "conveyor", "--url", url, "worker", str(kapp)]
+    done = subprocess.run(
+        [*command, "-p", "2", "-c", "1", "--burst"],
+        cwd=kapp.parent,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "decoy" not in done.stderr + done.stdout
+    with Conveyor(url) as reader:
+        record = reader.get_job(run_id)
+    assert record is not None and record.result == {"value": 10}
