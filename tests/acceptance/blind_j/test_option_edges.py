@@ -173,3 +173,25 @@ def test_an_async_job_runs_and_its_handle_can_be_awaited(app: Conveyor) -> None:
     handle = asyncio.run(trigger())
     run_until_idle(app)
     assert handle.result(timeout=5) == 2
+
+
+def test_calendar_steps_keep_wall_time_in_the_app_zone_and_days_are_elapsed(make: Any) -> None:
+    from datetime import UTC, datetime
+
+    from conveyor.testing import FakeClock
+
+    app = make(timezone="America/New_York")
+    FakeClock(app, start=datetime(2030, 3, 9, 17, tzinfo=UTC))  # 12:00 EST, DST next day
+    plain = plain_job(app)
+    month = record_of(app, plain().run_in(1, "month").id).run_at
+    day = record_of(app, plain().run_in(1, "day").id).run_at
+    assert month == datetime(2030, 4, 9, 16, tzinfo=UTC)  # 12:00 EDT
+    assert day == datetime(2030, 3, 10, 17, tzinfo=UTC)  # 24 hours later
+
+
+def test_a_naive_run_at_under_a_utc_app_is_utc(app: Conveyor) -> None:
+    from datetime import UTC, datetime
+
+    plain = plain_job(app)
+    stored = record_of(app, plain().run_at(datetime(2040, 1, 1, 9)).id).run_at
+    assert stored == datetime(2040, 1, 1, 9, tzinfo=UTC)
