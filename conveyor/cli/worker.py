@@ -12,7 +12,7 @@ import time
 import click
 
 from conveyor.app import Conveyor
-from conveyor.cli.base import app_options, fail
+from conveyor.cli.base import PRESET_APP, app_options, fail
 from conveyor.cli.render import plural, safe_url
 from conveyor.cli.supervise import stop_with_supervisor
 from conveyor.logs import JsonFormatter
@@ -79,7 +79,7 @@ def run_processes(app: Conveyor, processes: int, concurrency: int, burst: bool,
     from conveyor.cli.supervise import child_arguments, supervise, without_options
 
     args = child_arguments(sys.argv)
-    if args is None:
+    if args is None or PRESET_APP.get() is app:  # flask/manage.py: children cannot find it
         fail("--processes works with the `conveyor worker` command")
     if metrics_port is not None:
         args = without_options(args, ("--metrics-port", "--metrics-host"))

@@ -121,3 +121,35 @@ def test_processes_keep_a_url_given_before_the_verb(kapp: Path, url: str) -> Non
     with Conveyor(url) as reader:
         record = reader.get_job(run_id)
     assert record is not None and record.result == {"value": 10}
+
+
+FLASK_SOURCE = """
+import os
+from flask import Flask
+from conveyor import Conveyor
+from conveyor.contrib.flask import init_app
+
+app = Conveyor(os.environ["BLIND_K_URL"])
+web = Flask(__name__)
+init_app(web, app)
+"""
+
+
+def test_flask_worker_processes_are_refused_in_one_line(tmp_path: Path, url: str) -> None:
+    """Regression: `flask conveyor worker -p 2` restarted app-less children forever."""
+    (tmp_path / "k_flask.py").write_text(FLASK_SOURCE)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CONVEYOR_")}
+    env.update(PYTHONPATH=f"{WORKTREE}:{tmp_path}", BLIND_K_URL=url, FLASK_APP="k_flask:web")
+    flask = str(Path(sys.executable).parent / "flask")
+    done = subprocess.run(
+        [flask, "conveyor", "worker", "-p", "2", "--burst"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode != 0
+    assert done.stderr.strip().splitlines() == [
+        "error: --processes works with the `conveyor worker` command"
+    ]
