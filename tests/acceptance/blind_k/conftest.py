@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.acceptance.blind_surface.support import run_cli
+from tests.acceptance.blind_surface.support import app_module
 
 SOURCE = textwrap.dedent("""
     import os
@@ -37,10 +37,4 @@ SOURCE = textwrap.dedent("""
 
 @pytest.fixture
 def kapp(tmp_path: Path, url: str, monkeypatch: pytest.MonkeyPatch) -> Path:
-    source = tmp_path / "blind_k_jobs.py"
-    source.write_text(SOURCE)
-    monkeypatch.setenv("BLIND_K_URL", url)
-    monkeypatch.setenv("CONVEYOR_APP", f"{source}:app")
-    monkeypatch.chdir(tmp_path)
-    assert run_cli("migrate").exit_code == 0
-    return source
+    return app_module(tmp_path, monkeypatch, "blind_k_jobs.py", SOURCE, "BLIND_K_URL", url)

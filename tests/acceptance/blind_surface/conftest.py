@@ -11,7 +11,7 @@ import pytest
 from conveyor import Conveyor
 from tests.acceptance.blind_surface.support import (
     APP_SOURCE,
-    run_cli,
+    app_module,
 )
 
 
@@ -25,10 +25,4 @@ def app(store_url: str) -> Iterator[Conveyor]:
 @pytest.fixture
 def cli_app(tmp_path: Path, url: str, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A module file defining ``app`` on the test's store (SQLite, PostgreSQL); returns it."""
-    source = tmp_path / "blind_jobs.py"
-    source.write_text(APP_SOURCE)
-    monkeypatch.setenv("BLIND_URL", url)
-    monkeypatch.setenv("CONVEYOR_APP", f"{source}:app")
-    monkeypatch.chdir(tmp_path)
-    assert run_cli("migrate").exit_code == 0
-    return source
+    return app_module(tmp_path, monkeypatch, "blind_jobs.py", APP_SOURCE, "BLIND_URL", url)

@@ -5,9 +5,11 @@ from __future__ import annotations
 import re
 import textwrap
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import pytest
 from click.testing import CliRunner, Result
 from starlette.testclient import TestClient
 
@@ -50,6 +52,19 @@ APP_SOURCE = textwrap.dedent("""
 
 def run_cli(*args: str) -> Result:
     return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+
+
+def app_module(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, source: str,
+               url_variable: str, url: str) -> Path:
+    """Writes ``source`` (a module defining ``app`` on the store its ``url_variable``
+    names) as ``name`` in ``tmp_path``, makes it the CLI's app there, migrates its store."""
+    module = tmp_path / name
+    module.write_text(source)
+    monkeypatch.setenv(url_variable, url)
+    monkeypatch.setenv("CONVEYOR_APP", f"{module}:app")
+    monkeypatch.chdir(tmp_path)
+    assert run_cli("migrate").exit_code == 0
+    return module
 
 
 def assert_user_error(result: Result, *words: str) -> None:
