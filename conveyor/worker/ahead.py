@@ -26,6 +26,7 @@ class ClaimedAhead:
         self.patience = AHEAD_PATIENCE
         self.waiting = asyncio.Event()  # jobs claimed ahead wait for a slot
         self.late: list[ClaimedJob] = []  # found too late to start: to give back
+        self.giving: list[ClaimedJob] = []  # being given back now
         self.found_late = asyncio.Event()
         attempts.give_back = self.too_late
 
@@ -39,6 +40,13 @@ class ClaimedAhead:
         self.late.extend(jobs)
         self.found_late.set()
         self.waiting.set()
+
+    def unreleased(self) -> list[ClaimedJob]:
+        """The worker stops: the jobs to give back that may not be back yet, for it to
+        release (one being given back as it stops is released twice at worst: the
+        second finds its lease token gone and changes nothing)."""
+        jobs, self.late = [*self.late, *self.giving], []
+        return jobs
 
     async def return_stale(self) -> None:
         """One look (a step of a supervised task): once jobs wait for a slot, give back
@@ -54,9 +62,13 @@ class ClaimedAhead:
         self.late = []
         if not stale:
             return
-        given = await self.calls.release(self.store, {j.id: j.token for j in stale},
-                                         logging.WARNING,
-                                         f"could not give back {len(stale)} jobs claimed ahead")
+        self.giving = stale
+        try:
+            given = await self.calls.release(
+                self.store, {j.id: j.token for j in stale}, logging.WARNING,
+                f"could not give back {len(stale)} jobs claimed ahead")
+        finally:
+            self.giving = []
         if given is not None:
             log.debug("gave back %d jobs claimed ahead that waited up to %g s for a slot",
                       len(stale), self.patience)

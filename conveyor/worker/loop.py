@@ -341,7 +341,8 @@ class Worker:
     async def _shutdown(self, helpers: list[asyncio.Task[None]]) -> None:
         # Back to the queue at once, not after the grace period: no longer heartbeated,
         # they would wait (unrun) for their leases to end.
-        unstarted = {job.id: job.token for job in self.attempts.withdraw_unstarted()}
+        unstarted = {job.id: job.token for job in
+                     [*self.attempts.withdraw_unstarted(), *self.ahead.unreleased()]}
         giving_back = asyncio.ensure_future(self.exchange.release(unstarted)) if unstarted else None
         cancelled = await self.attempts.finish_running(self.grace, self.hurry)
         leftover = self.attempts.release_running()

@@ -3,6 +3,7 @@ runs while another worker could run it (on every store)."""
 
 from __future__ import annotations
 
+import asyncio
 import concurrent.futures
 import threading
 from collections.abc import Callable
@@ -12,6 +13,7 @@ import pytest
 
 from conveyor import Conveyor
 from conveyor.errors import StoreUnavailable
+from conveyor.worker.ahead import ClaimedAhead
 from conveyor.worker.loop import Worker
 from tests.conformance.helpers import claim_ahead_surely, wait_for, worker_thread
 
@@ -243,5 +245,50 @@ def test_a_job_found_too_late_then_dropped_is_never_told_to_observers(
             gate.set()
             assert sorted(h.result(timeout=30) for h in handles if h.id != victim) == [
                 n for n in range(held) if handles[n].id != victim]
+    finally:
+        gate.set()
+
+
+def test_jobs_found_too_late_are_released_at_stop_even_before_their_give_back(
+    new_app: Callable[..., object], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Jobs found too late to start wait for the give-back task; the worker stopping
+    before it ran released them only when their leases ended. It releases them itself."""
+    app: Conveyor = new_app(lease=30.0)
+    claim_ahead_surely(monkeypatch, patience=60.0)
+
+    async def never_gives_back(self: ClaimedAhead) -> None:
+        await asyncio.Event().wait()  # (the task has not run yet as the worker stops)
+
+    monkeypatch.setattr(ClaimedAhead, "return_stale", never_gives_back)
+    gate = threading.Event()
+
+    @app.job
+    def blocked(n: int) -> int:
+        gate.wait(20)
+        return n
+
+    def all_late(worker: Worker) -> int:
+        """(On the worker's loop) every held job is past its start time."""
+        with worker.slots.lock:
+            for job in worker.slots.ready:
+                job.start_by = 0.0
+            worker.slots.head()
+        worker.attempts._dispatch()  # the loop takes them, for the give-back task
+        return len(worker.ahead.late)
+
+    try:
+        with worker_thread(app, concurrency=2, grace=10) as worker:
+            _grown(worker)
+            held = 2 + worker.sizing.most
+            handles = app.enqueue_many(blocked(n) for n in range(held))
+            wait_for(lambda: len(worker.active) == held, 10, "the worker to hold them all")
+            done: concurrent.futures.Future[int] = concurrent.futures.Future()
+            worker.loop.call_soon_threadsafe(lambda: done.set_result(all_late(worker)))
+            assert done.result(timeout=20) == held - 2
+            worker.stop()
+            wait_for(lambda: sum(h.state == "queued" for h in handles) == held - 2, 10,
+                     "the late jobs back in the queue")
+            gate.set()
     finally:
         gate.set()
