@@ -121,12 +121,7 @@ class GroupCommit(Generic[T, R]):
             raise
         finally:
             if lone:
-                own: _Call[T, R] = _Call(())
-                try:
-                    self._hand_over((), own)
-                except BaseException:  # (interrupted: at its very start, too) finish it
-                    self._hand_over((), own)
-                    raise
+                self._hand_over_surely((), _Call(()))
         if isinstance(result, BaseException):
             raise result
         return result
@@ -227,11 +222,15 @@ class GroupCommit(Generic[T, R]):
             raise
         finally:
             if batch is not None:  # (else still in line: _leave hands the lead on)
-                try:
-                    self._hand_over(batch, own)
-                except BaseException:  # (interrupted: at its very start, too) finish it
-                    self._hand_over(batch, own)
-                    raise
+                self._hand_over_surely(batch, own)
+
+    def _hand_over_surely(self, batch: Sequence[_Call[T, R]], own: _Call[T, R]) -> None:
+        """:meth:`_hand_over`, run again to its end if interrupted (at its start, too)."""
+        try:
+            self._hand_over(batch, own)
+        except BaseException:
+            self._hand_over(batch, own)
+            raise
 
     def _hand_over(self, batch: Sequence[_Call[T, R]], own: _Call[T, R]) -> None:
         """Wake the batch's callers, and the first waiting one to lead the next batch
