@@ -1,0 +1,70 @@
+"""Helpers of the blind acceptance pass ``blind_m`` (SPEC §7-12, public names only)."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from datetime import datetime
+from typing import Any
+
+from click.testing import CliRunner, Result
+
+from conveyor.cli import main as cli
+
+HOSTILE = "<script>alert('x')</script>"
+
+APP_SOURCE = textwrap.dedent('''
+    import os
+    from conveyor import Conveyor, Retry
+
+    app = Conveyor(os.environ["BLINDM_URL"])
+
+    @app.job
+    def echo(payload=None, *args, **kwargs):
+        return {"payload": payload, "args": list(args), "kwargs": kwargs}
+
+    @app.job("fails", retry=Retry(retries=0))
+    def fails(payload=None):
+        raise RuntimeError("nope")
+''')
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None) -> Result:
+    return CliRunner().invoke(cli, list(args), catch_exceptions=False, env=env)
+
+
+def assert_user_error(result: Result, *words: str) -> None:
+    """One clear line on stderr, a non-zero exit, no traceback."""
+    assert result.exit_code not in (0, None), result.output
+    assert "Traceback" not in result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    for word in words:
+        assert word.lower() in lines[0].lower(), lines[0]
+
+
+def run_id_of(result: Result) -> int:
+    """The run id ``conveyor run`` printed."""
+    assert result.exit_code == 0, result.output
+    digits = "".join(c if c.isdigit() else " " for c in result.stdout).split()
+    return int(digits[-1])
+
+
+def json_of(result: Result) -> Any:
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def items_of(body: Any) -> list[dict[str, Any]]:
+    """The list in a JSON answer (a bare list, or the one list among its values)."""
+    if isinstance(body, list):
+        return body
+    return next(v for v in body.values() if isinstance(v, list))
+
+
+def is_iso_utc(text: object) -> bool:
+    if not isinstance(text, str):
+        return False
+    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    offset = moment.utcoffset()
+    return offset is not None and offset.total_seconds() == 0
