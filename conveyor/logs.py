@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -49,6 +50,23 @@ class JsonFormatter(logging.Formatter):
             return json.dumps(_finite(data), default=_default, ensure_ascii=False)
 
 
+class TextFormatter(logging.Formatter):
+    """``logging.Formatter(TEXT_FORMAT)``, its time of day formatted once a second, not
+    once a line (a worker logs a line per attempt)."""
+
+    def __init__(self) -> None:
+        super().__init__(TEXT_FORMAT)
+        self._second: tuple[int, str] = (-1, "")
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
+        second, stamp = self._second
+        if int(record.created) != second:
+            second = int(record.created)
+            stamp = time.strftime(self.default_time_format, self.converter(record.created))
+            self._second = (second, stamp)
+        return f"{stamp},{int(record.msecs):03d}"  # (logging's default_msec_format)
+
+
 def _default(value: Any) -> str:
     return value.isoformat() if isinstance(value, datetime) else str(value)
 
@@ -72,6 +90,6 @@ def configure(level: str = "info", fmt: str = "text") -> None:
     if root.handlers:
         return
     handler = logging.StreamHandler()
-    handler.setFormatter(JsonFormatter() if fmt == "json" else logging.Formatter(TEXT_FORMAT))
+    handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
     root.addHandler(handler)
     root.setLevel(level.upper())

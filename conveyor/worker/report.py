@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -23,6 +24,16 @@ log = logging.getLogger("conveyor.worker")
 LOGGED_ERROR = 2_000  # characters of an error message a log line shows
 _LEVELS = {"completed": logging.INFO, "failed": logging.ERROR, "pending": logging.WARNING,
            "cancelled": logging.WARNING, "waiting": logging.DEBUG}
+
+
+def _emit(level: int, msg: str, *args: object, extra: dict[str, Any]) -> None:
+    """``log.log(level, msg, *args, extra=extra)`` for a level known to be enabled, the
+    record naming its caller as ``log.log`` would, without ``findCaller``'s walk up the
+    stack: a fifth of the cost of a line logged per attempt."""
+    caller = sys._getframe(1)
+    code = caller.f_code
+    log.handle(log.makeRecord(log.name, level, code.co_filename, caller.f_lineno, msg, args,
+                              None, code.co_name, extra))
 
 
 def _fields(job: ClaimedJob, outcome: str, **more: Any) -> dict[str, Any]:
@@ -38,7 +49,7 @@ def started_all(jobs: Sequence[ClaimedJob]) -> None:
     """A claim's attempts started (debug; whether the line is logged: asked once)."""
     if log.isEnabledFor(logging.DEBUG):
         for job in jobs:
-            log.debug("%s started", _name(job), extra=_fields(job, "started"))
+            _emit(logging.DEBUG, "%s started", _name(job), extra=_fields(job, "started"))
 
 
 def finished(job: ClaimedJob, outcome: Outcome | None, why: str | None = None) -> None:
@@ -63,8 +74,8 @@ def finished(job: ClaimedJob, outcome: Outcome | None, why: str | None = None) -
     duration = max(0.0, outcome.finished_at - job.started_at)
     error = _error(outcome.error)
     if state == "completed":
-        log.info("%s completed in %s", _name(job), _seconds(duration),
-                 extra=_fields(job, "completed", duration=round(duration, 6)))
+        _emit(logging.INFO, "%s completed in %s", _name(job), _seconds(duration),
+              extra=_fields(job, "completed", duration=round(duration, 6)))
     elif state == "pending":
         at = outcome.run_at if outcome.run_at is not None else (
             outcome.finished_at + (outcome.delay or 0.0))

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from conveyor import Conveyor, Fail, JobHandle, Retry
-from conveyor.logs import JsonFormatter
+from conveyor.logs import TEXT_FORMAT, JsonFormatter, TextFormatter
 from tests.conformance.helpers import drain, wait_for, worker_thread
 from tests.support import free_port
 
@@ -92,6 +92,21 @@ def test_the_json_formatter_writes_one_object_with_the_fields() -> None:
     assert data["message"] == "job 7 failed" and data["level"] == "warning"
     assert data["logger"] == "conveyor.worker" and data["job_id"] == 7
     assert data["outcome"] == "retrying" and data["time"].endswith("Z")
+
+
+def test_a_completed_line_names_its_caller_and_reads_as_the_plain_text_format(
+    app: Conveyor, caplog: pytest.LogCaptureFixture,
+) -> None:
+    app.job("fine")(lambda: None)
+    handle = app.jobs["fine"]().run_now()
+    with caplog.at_level(logging.INFO, logger="conveyor"):
+        drain(app)
+    [line] = [r for r in _lines(caplog) if r.job_id == handle.id]
+    assert (line.funcName, Path(line.pathname).name) == ("finished", "report.py")
+    text, plain = TextFormatter(), logging.Formatter(TEXT_FORMAT)
+    for created in (line.created, line.created + 0.5, line.created + 1.25):  # one a second
+        line.created, line.msecs = created, (created % 1) * 1000
+        assert text.format(line) == plain.format(line)
 
 
 APP = textwrap.dedent(
