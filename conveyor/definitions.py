@@ -8,7 +8,7 @@ from types import ModuleType
 from typing import Any, Literal, Protocol, TypedDict, runtime_checkable
 
 from conveyor.cleanup import parse_policies
-from conveyor.errors import ConfigurationError
+from conveyor.errors import ConfigurationError, UnknownOptionError
 from conveyor.events import EventsHost
 from conveyor.flow import FLOW_OPTIONS, check_isolated
 from conveyor.flow import job_options as flow_options
@@ -116,7 +116,7 @@ class Definitions:
         check_identifier(job_id, "job id", MAX_JOB_ID_BYTES)
         unknown = sorted(set(options) - JOB_OPTIONS)
         if unknown:
-            raise ConfigurationError(
+            raise UnknownOptionError(
                 f"unknown job option {unknown[0]!r}; accepted: {', '.join(sorted(JOB_OPTIONS))}"
             )
         version = coerce_version(options.get("version"))

@@ -14,6 +14,11 @@ class ConfigurationError(ConveyorError, ValueError):
     """A bad URL, option or definition (raised before anything is stored)."""
 
 
+class UnknownOptionError(ConfigurationError, TypeError):
+    """A misspelt or unsupported keyword option (app, job definition or trigger): a
+    ConfigurationError, and a TypeError as Python raises for an unexpected keyword."""
+
+
 class PayloadError(ConveyorError, TypeError, ValueError):
     """A trigger's arguments cannot be stored as JSON; names the offending path. A
     TypeError and a ValueError, like the ones ``json.dumps`` raises for such values."""

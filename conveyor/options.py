@@ -11,7 +11,7 @@ from datetime import timedelta
 from functools import cached_property
 from typing import Any, TypedDict
 
-from conveyor.errors import ConfigurationError
+from conveyor.errors import ConfigurationError, UnknownOptionError
 from conveyor.priority import priority_value
 from conveyor.retry import Retry, coerce_retry
 from conveyor.text import check_identifier, check_text
@@ -208,7 +208,7 @@ def merge_options(base: JobOptions, given: dict[str, Any]) -> JobOptions:
     """Apply trigger-time options over a definition's defaults; refuse unknown names."""
     unknown = sorted(set(given) - set(OPTION_NAMES))
     if unknown:
-        raise ConfigurationError(
+        raise UnknownOptionError(
             f"unknown trigger option {unknown[0]!r}; accepted: {', '.join(OPTION_NAMES)}, "
             "connection, depends_on"
         )

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from conveyor.errors import ConfigurationError
+from conveyor.errors import ConfigurationError, UnknownOptionError
 from conveyor.redaction import redact_text
 from conveyor.stores.base import Store
 
@@ -36,7 +36,7 @@ def check_options(url: str, options: dict[str, object], app_options: Sequence[st
             return
     unknown = [name for name in options if name not in taken]
     if unknown:
-        raise ConfigurationError(
+        raise UnknownOptionError(
             f"unknown option {unknown[0]!r}; accepted: {', '.join([*app_options, *taken])}"
         )
 
