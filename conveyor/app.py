@@ -357,6 +357,12 @@ class Conveyor:
     def definition(self, job_id: str) -> JobDefinition | None:
         return self.jobs.definition(job_id) or self.periodic.system.get(job_id)
 
+    def definition_by_slug_or_id(self, name: str) -> JobDefinition | None:
+        """The job (built-in ones too) whose URL slug or id is ``name``."""
+        found = self.jobs.definition_by_slug(name) or self.definition(name)
+        system = (d for d in self.periodic.system.values() if d.slug == name)
+        return found or next(system, None)
+
     def maintenance_for(self, store: Store, holder: str) -> Maintenance:
         """The leader-elected maintenance duty of worker ``holder`` (conveyor.maintenance)."""
         return Maintenance(self, store, holder)

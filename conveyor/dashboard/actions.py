@@ -134,7 +134,7 @@ def call_arguments(
 
 
 def find_definition(app: Conveyor, slug_or_id: str) -> JobDefinition:
-    found = app.jobs.definition_by_slug(slug_or_id) or app.definition(slug_or_id)
+    found = app.definition_by_slug_or_id(slug_or_id)
     if found is None:
         raise BadInput(f"no job {_short(slug_or_id, 100)!r} is defined", status=404)
     return found

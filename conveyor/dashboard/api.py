@@ -110,7 +110,7 @@ def _job_id(request: Request, job: str | None) -> str | None:
     app = request.app.state.dashboard.app
     if job is None or app.definition(job) is not None:
         return job
-    found = app.jobs.definition_by_slug(job)
+    found = app.definition_by_slug_or_id(job)
     return job if found is None else str(found.id)
 
 

@@ -47,7 +47,7 @@ def act(app: Conveyor, kind: str, name: str, action: str) -> dict[str, Any]:
     actions.check_name(kind, name)
     target: dict[str, Any] = {"queue": name}
     if kind == "job":  # by slug or id; or a job only the store knows, by its id
-        found = app.jobs.definition_by_slug(name) or app.definition(name)
+        found = app.definition_by_slug_or_id(name)
         target = {"job": found.id if found is not None else name}
     try:
         (app.pause if action == "pause" else app.resume)(**target)
