@@ -7,6 +7,9 @@ import json
 import re
 from urllib.parse import urljoin, urlsplit
 
+import pytest
+from starlette.applications import Starlette
+from starlette.routing import Mount
 from starlette.testclient import TestClient
 
 from conveyor import Conveyor, Fail
@@ -16,8 +19,10 @@ from tests.acceptance.blind_m.support import HOSTILE, items_of
 MARK = "<img src=x onerror=alert(7)>"
 
 
-def _crawl(client: TestClient, start: str = "/", limit: int = 40) -> dict[str, str]:
-    """Every same-origin page reachable from ``start`` (GET), at most ``limit``."""
+def _crawl(client: TestClient, start: str = "/", limit: int = 60) -> dict[str, str]:
+    """Every page reachable from ``start`` by links under its first path segment (GET),
+    at most ``limit``; each must answer (a link to a missing page is a broken link)."""
+    root = "/" + start.strip("/").split("/")[0] if start.strip("/") else ""
     seen: dict[str, str] = {}
     todo = [start]
     while todo and len(seen) < limit:
@@ -25,15 +30,16 @@ def _crawl(client: TestClient, start: str = "/", limit: int = 40) -> dict[str, s
         if path in seen:
             continue
         response = client.get(path)
-        assert response.status_code < 500, (path, response.text[:500])
+        assert response.status_code < 400, (path, response.status_code, response.text[:300])
         seen[path] = response.text
         if "html" not in response.headers.get("content-type", ""):
             continue
         for href in re.findall(r'href="([^"#]+)"', response.text):
             target = urlsplit(urljoin(f"http://testserver{path}", href.replace("&amp;", "&")))
-            if target.netloc == "testserver" and target.path.startswith("/") \
-                    and not target.path.startswith("/static"):
-                todo.append(target.path + (f"?{target.query}" if target.query else ""))
+            if target.netloc != "testserver" or "/static/" in target.path:
+                continue
+            assert target.path.startswith(f"{root}/"), (path, href)  # stays under the mount
+            todo.append(target.path + (f"?{target.query}" if target.query else ""))
     return seen
 
 
@@ -53,6 +59,29 @@ def test_hostile_names_payloads_errors_and_logs_are_escaped_on_every_page(
     assert len(pages) > 3
     for path, text in pages.items():
         assert HOSTILE not in text and MARK not in text, path
+
+
+@pytest.mark.parametrize("prefix", ["", "/ops/jobs"])
+def test_every_link_leads_to_a_page_mounted_or_not(app: Conveyor, prefix: str) -> None:
+    @app.job(trigger=app.every("5 minutes"))
+    def tick():
+        return 1
+
+    @app.job
+    def child(n):
+        return n
+
+    @app.job
+    async def parent(io):
+        return await io.run_jobs("kids", [child(1), child(2)])
+
+    parent().run_now()
+    app.send_event("order.paid", {"id": 1})
+    app.run_worker(burst=True)
+    web = Starlette(routes=[Mount(prefix, app=app.asgi(prefix=prefix))]) if prefix \
+        else app.asgi()
+    pages = _crawl(TestClient(web), f"{prefix}/")
+    assert any("/runs/" in path for path in pages) and any("/jobs/" in path for path in pages)
 
 
 def test_malformed_event_bodies_are_4xx_json(app: Conveyor) -> None:
