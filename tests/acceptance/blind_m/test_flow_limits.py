@@ -196,3 +196,27 @@ def test_paused_state_survives_pause_twice_and_resume_of_an_unpaused_queue(
     assert paused == ["q1"]
     app.resume(queue="q1")
     assert not any(q.paused for q in app.queues())
+
+
+def test_waiting_durable_runs_do_not_hold_a_concurrency_slot(
+        open_app: Callable[..., Conveyor]) -> None:
+    app = open_app()
+    clock = FakeClock(app, start=START)
+
+    @app.job(concurrency=1)
+    async def napper(n, io):
+        await io.wait("nap", 1, "hour")
+        return n
+
+    @app.job(concurrency=1)
+    async def tree(n, io):  # its own children under the same limit of one
+        return n if n == 0 else 1 + await io.run_job("child", tree(n - 1))
+
+    naps = [napper(n).run_now() for n in (1, 2)]
+    top = tree(2).run_now()
+    run_until_idle(app)
+    assert [record_of(app, h.id).state for h in naps] == ["waiting", "waiting"]
+    assert top.result(timeout=10) == 2
+    clock.advance(1, "hour")
+    run_until_idle(app)
+    assert [h.result(timeout=10) for h in naps] == [1, 2]
