@@ -1,5 +1,6 @@
 """SPEC §7: every CLI verb answers a user's mistake with one line on stderr and a
-non-zero exit, never a traceback; odd option values included."""
+non-zero exit, never a traceback; odd option values included (input refused before any
+store is reached: on SQLite only)."""
 
 from __future__ import annotations
 
@@ -22,12 +23,12 @@ BAD_RUN_OPTIONS = [
 ]
 
 
-def test_run_refuses_bad_values_in_one_line(cli_app: Path) -> None:
+def test_run_refuses_bad_values_in_one_line(sqlite_cli_app: Path) -> None:
     for options in BAD_RUN_OPTIONS:
         assert_user_error(run_cli("run", "echo", *options))
 
 
-def test_run_of_an_unknown_job_names_it(cli_app: Path) -> None:
+def test_run_of_an_unknown_job_names_it(sqlite_cli_app: Path) -> None:
     assert_user_error(run_cli("run", "no-such-job", "--payload", "{}"), "no-such-job")
 
 
@@ -37,17 +38,17 @@ def test_ids_that_are_not_runs_are_user_errors(cli_app: Path) -> None:
         assert_user_error(run_cli(verb, "987654321"), "987654321")
 
 
-def test_a_bad_state_filter_lists_the_states(cli_app: Path) -> None:
+def test_a_bad_state_filter_lists_the_states(sqlite_cli_app: Path) -> None:
     assert_user_error(run_cli("runs", "--state", "exploded"), "exploded", "failed")
 
 
-def test_pause_needs_a_target_and_knows_the_jobs(cli_app: Path) -> None:
+def test_pause_needs_a_target_and_knows_the_jobs(sqlite_cli_app: Path) -> None:
     assert run_cli("pause").exit_code not in (0, None)
     assert "Traceback" not in run_cli("pause").output
     assert_user_error(run_cli("pause", "--job", "no-such-job"), "no-such-job")
 
 
-def test_worker_options_out_of_range(cli_app: Path) -> None:
+def test_worker_options_out_of_range(sqlite_cli_app: Path) -> None:
     for options in (["--concurrency", "0"], ["--concurrency", "-3"],
                     ["--concurrency", "many"], ["--log-format", "xml"]):
         result = run_cli("worker", "--burst", *options)
@@ -55,19 +56,19 @@ def test_worker_options_out_of_range(cli_app: Path) -> None:
         assert "Traceback" not in result.output
 
 
-def test_dashboard_refuses_to_bind_elsewhere_without_a_token(cli_app: Path) -> None:
+def test_dashboard_refuses_to_bind_elsewhere_without_a_token(sqlite_cli_app: Path) -> None:
     assert_user_error(run_cli("dashboard", "--host", "0.0.0.0"), "CONVEYOR_TOKEN")
 
 
-def test_bad_app_and_url_are_one_line(cli_app: Path, tmp_path: Path) -> None:
+def test_bad_app_and_url_are_one_line(sqlite_cli_app: Path, tmp_path: Path) -> None:
     missing_module = run_cli("--app", "no_such_module_blindm:app", "jobs")
     assert_user_error(missing_module, "no_such_module_blindm")
-    assert_user_error(run_cli("--app", f"{cli_app.stem}:missing", "jobs"), "missing")
+    assert_user_error(run_cli("--app", f"{sqlite_cli_app.stem}:missing", "jobs"), "missing")
     assert_user_error(run_cli("--url", "nosuchscheme://x", "jobs"), "nosuchscheme")
     assert_user_error(run_cli("--url", "postgresql://postgres@127.0.0.1:1/blindm", "runs"))
 
 
-def test_read_only_verbs_against_a_missing_store_create_nothing(cli_app: Path,
+def test_read_only_verbs_against_a_missing_store_create_nothing(sqlite_cli_app: Path,
                                                                tmp_path: Path) -> None:
     missing = tmp_path / "absent" / "none.db"
     missing.parent.mkdir()

@@ -7,7 +7,6 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-import conveyor.testing
 from conveyor import Conveyor, Fail, JobFailed, Retry
 from conveyor.testing import FakeClock, enqueued, inline, run_until_idle
 from tests.acceptance.support import record_of
@@ -139,12 +138,3 @@ def test_enqueued_filters_by_job_and_payload_subset(app: Conveyor) -> None:
     assert enqueued(app, mail, shop={"id": 1})[0].id == first.id
     assert enqueued(app, mail, to="nobody") == []
 
-
-def test_the_pytest_plugin_gives_a_memory_app(conveyor_app: Conveyor) -> None:
-    @conveyor_app.job
-    def hello(name):
-        return f"hi {name}"
-
-    handle = hello("ann").run_now()
-    conveyor.testing.run_until_idle(conveyor_app)
-    assert handle.result(timeout=0) == "hi ann"
