@@ -50,16 +50,20 @@ def epoch(clock: Clock | None) -> float:
 
 
 def after_delay(now: float, delay: float) -> float:
-    """``now`` + ``delay`` epoch seconds, on a whole microsecond: the float sum can land a
-    hair past the instant a clock moved by ``delay`` reads (13.7 s later read 1 µs
-    later), so that a job due in 13.7 s was not due 13.7 s on. The stores' SQL rounds
-    alike (``DUE_SQL``)."""
+    """``now`` + ``delay`` epoch seconds, on a whole microsecond: ``now`` and ``delay``
+    are each rounded to whole microseconds before they are added, as a clock moved by
+    ``timedelta(seconds=delay)`` (or ``FakeClock.advance``) moves, so that a job due in
+    ``delay`` is due exactly ``delay`` on. Rounding their float sum instead could land a
+    microsecond later (60.944099443 s from a whole second: 1 µs past the clock). The
+    stores' SQL adds alike (``DUE_SQL``)."""
     at = now + delay
-    return round(at * 1_000_000) / 1_000_000 if math.isfinite(at) else at
+    if not math.isfinite(at):
+        return at
+    return (round(now * 1_000_000) + round(delay * 1_000_000)) / 1_000_000
 
 
 #: ``after_delay`` in SQL, of the SQL expressions ``now`` and ``delay`` (PostgreSQL, SQLite).
-DUE_SQL = "round(({now} + {delay}) * 1000000) / 1000000"
+DUE_SQL = "(round({now} * 1000000) + round({delay} * 1000000)) / 1000000"
 
 
 def now(clock: Clock | None) -> datetime:

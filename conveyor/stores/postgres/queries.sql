@@ -13,7 +13,7 @@ INSERT INTO conveyor_jobs (job, args, kwargs, payload, state, priority, queue, k
 SELECT %(job)s, %(args)s, %(kwargs)s, %(payload)s::jsonb, 'pending', %(priority)s, %(queue)s,
     %(key)s, %(owner)s, %(dedupe_key)s, %(max_attempts)s, %(retry)s, %(timeout)s,
     %(retention)s, %(remove_delay)s,
-    coalesce(%(run_at)s::float8, round((t.now + %(delay)s) * 1000000) / 1000000), t.now,
+    coalesce(%(run_at)s::float8, (round(t.now * 1000000) + round(%(delay)s::float8 * 1000000)) / 1000000), t.now,
     %(version)s, %(schedule_id)s, %(fire_at)s, %(rescheduled_from)s, %(event_id)s,
     %(concurrency_key)s, %(trace_context)s, %(owner_int)s::boolean
 FROM (SELECT conveyor_now() AS now) AS t
@@ -26,7 +26,7 @@ INSERT INTO conveyor_jobs (job, args, kwargs, payload, state, priority, queue, k
     schedule_id, fire_at, rescheduled_from, event_id, concurrency_key, trace_context, owner_int)
 SELECT v.job, v.args, v.kwargs, v.payload::jsonb, 'pending', v.priority, v.queue, v.key,
     v.owner, v.max_attempts, v.retry, v.timeout, v.retention, v.remove_delay,
-    coalesce(v.run_at, round((t.now + v.delay) * 1000000) / 1000000), t.now, v.version,
+    coalesce(v.run_at, (round(t.now * 1000000) + round(v.delay * 1000000)) / 1000000), t.now, v.version,
     v.schedule_id, v.fire_at,
     v.rescheduled_from, v.event_id, v.concurrency_key, v.trace_context, v.owner_int
 FROM unnest(%(job)b::text[], %(args)b::text[], %(kwargs)b::text[], %(payload)b::text[],
@@ -133,7 +133,7 @@ UPDATE conveyor_jobs AS j SET
             'error', o.error::jsonb))
         ELSE j.history END,
     run_at = CASE WHEN o.state = 'pending'  -- on a whole microsecond, as clock.after_delay
-        THEN coalesce(o.run_at, round((t.now + o.delay) * 1000000) / 1000000)
+        THEN coalesce(o.run_at, (round(t.now * 1000000) + round(o.delay * 1000000)) / 1000000)
         WHEN o.state = 'waiting' THEN coalesce(o.run_at, %(far_future)s) ELSE j.run_at END,
     attempts = CASE WHEN o.state = 'waiting' THEN j.attempts - 1 ELSE j.attempts END,
     rescues = 0, lease_token = NULL, lease_expires_at = NULL, worker_id = NULL

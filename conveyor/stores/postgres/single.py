@@ -74,7 +74,7 @@ def insert_sql(present: tuple[bool, ...]) -> str:
     NULL column is left to its default, NULL, and costs nothing to send or convert."""
     names = [name for name, given in zip(JOB_FIELDS, present, strict=True)
              if given and name != "delay"]
-    values = [f"coalesce(%s::float8, {DUE_SQL.format(now='t.now', delay='%s')})"
+    values = [f"coalesce(%s::float8, {DUE_SQL.format(now='t.now', delay='%s::float8')})"
               if name == "run_at"
               else f"%s{_CASTS.get(name, '')}" for name in names]
     return (f"INSERT INTO conveyor_jobs (state, created_at, {', '.join(names)}) "

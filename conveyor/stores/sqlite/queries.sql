@@ -199,7 +199,7 @@ INSERT INTO conveyor_jobs (job, args, kwargs, payload, state, priority, queue, k
     owner_int)
 VALUES (:job, :args, :kwargs, :payload, 'pending', :priority, :queue, :key, :owner,
     :dedupe_key, :max_attempts, :retry, :timeout, :retention, :remove_delay,
-    coalesce(:run_at, round((:now + :delay) * 1000000) / 1000000), :now, :version,
+    coalesce(:run_at, (round(:now * 1000000) + round(:delay * 1000000)) / 1000000), :now, :version,
     :schedule_id, :fire_at,
     :rescheduled_from, :event_id, :concurrency_key, :trace_context, :owner_int)
 ON CONFLICT DO NOTHING
