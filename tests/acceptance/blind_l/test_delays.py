@@ -134,3 +134,14 @@ def test_far_future_and_past_run_at(app: Conveyor, clock: FakeClock) -> None:
     run_until_idle(app)
     assert record_of(app, past.id).state == "completed"
     assert record_of(app, late.id).state == "scheduled"
+
+
+def test_an_awkward_fractional_delay_is_due_after_exactly_that_long(
+    app: Conveyor, clock: FakeClock
+) -> None:
+    noop = _noop(app)
+    for n, unit in [(1.0157349907167372, "minutes"), (0.1 + 0.2, "seconds"), (2 / 3, "hours")]:
+        handle = noop(n).run_in(n, unit)
+        clock.advance(n, unit)
+        run_until_idle(app)
+        assert record_of(app, handle.id).state == "completed", (n, unit)
