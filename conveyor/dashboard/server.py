@@ -8,6 +8,7 @@ import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from conveyor.dashboard.security import check_token
 from conveyor.errors import ConfigurationError
 
 if TYPE_CHECKING:
@@ -47,8 +48,10 @@ def allowed_hosts_for(host: str, token: str | None) -> list[str]:
 
 
 def check_bind(host: str, token: str | None) -> str | None:
-    """Refuse to serve beyond this machine without a token; returns a warning for a
-    short one (served all the same: the token is set, as asked)."""
+    """Refuse a token clients could not send, and serving beyond this machine without a
+    token; returns a warning for a short one (served all the same: the token is set, as
+    asked). Called before anything is printed, so a refusal is the only line."""
+    check_token(token)
     if is_loopback(host):
         return None
     if not token:
