@@ -60,6 +60,14 @@ def test_dashboard_refuses_to_bind_elsewhere_without_a_token(sqlite_cli_app: Pat
     assert_user_error(run_cli("dashboard", "--host", "0.0.0.0"), "CONVEYOR_TOKEN")
 
 
+def test_dashboard_refuses_a_token_clients_cannot_send_in_one_line(
+        sqlite_cli_app: Path) -> None:
+    for token in ("   ", " padded-secret-token-1234 ", "bad\x01token-with-control-chars"):
+        for host in ("0.0.0.0", "127.0.0.1"):
+            refused = run_cli("dashboard", "--host", host, env={"CONVEYOR_TOKEN": token})
+            assert_user_error(refused, "token")
+
+
 def test_bad_app_and_url_are_one_line(sqlite_cli_app: Path, tmp_path: Path) -> None:
     missing_module = run_cli("--app", "no_such_module_blindm:app", "jobs")
     assert_user_error(missing_module, "no_such_module_blindm")
