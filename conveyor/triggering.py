@@ -52,14 +52,32 @@ class Triggering:
 
     def __init__(self, app: TriggerHost) -> None:
         self._app = app
+        # Per job: what its calls without options (due now) are stored with, and the
+        # definition's and app's settings it was made of (made again when one changes).
+        self._plain: dict[JobDefinition, tuple[tuple[Any, ...], Callable[[JobCall], NewJob]]] = {}
 
     def new_job(
         self, call: JobCall, run_at: float | None = None, delay: float = 0.0,
         options: Mapping[str, Any] | None = None,
     ) -> NewJob:
         """The row storing ``call`` (due at ``run_at``, else ``delay`` from now)."""
+        if not options and run_at is None and not delay:
+            return self._plain_rows(call.definition)(call)
         row, encode = self._rows(call.definition, run_at, delay, options)
         return row(encode(call))
+
+    def _plain_rows(self, definition: JobDefinition) -> Callable[[JobCall], NewJob]:
+        """``_rows_of`` a call due now without options: the merged options and fields are
+        made once per job, not per call."""
+        made_of = (definition.id, definition.options, definition.version,
+                   definition.concurrency_key, definition.accepts, self._app.retention,
+                   self._app.limits)
+        cached = self._plain.get(definition)
+        if cached is not None and cached[0] == made_of:
+            return cached[1]
+        rows = self._rows_of(definition, None, 0.0, None)
+        self._plain[definition] = (made_of, rows)
+        return rows
 
     def _rows_of(
         self, definition: JobDefinition, run_at: float | None, delay: float,
