@@ -121,7 +121,7 @@ class GroupCommit(Generic[T, R]):
             raise
         finally:
             if lone:
-                self._hand_over_surely((), _Call(()))
+                self._end_lone()
         if isinstance(result, BaseException):
             raise result
         return result
@@ -223,6 +223,20 @@ class GroupCommit(Generic[T, R]):
         finally:
             if batch is not None:  # (else still in line: _leave hands the lead on)
                 self._hand_over_surely(batch, own)
+
+    def _end_lone(self) -> None:
+        """(A lone caller, stored) nobody leads now, or the first in line if any."""
+        ended = False
+        try:
+            with self.lock:
+                if not self.waiting:
+                    self.leading, ended = False, True  # (one step: never interrupted between)
+                    return
+        except BaseException:  # (interrupted) the lead is handed on all the same
+            if not ended:
+                self._hand_over_surely((), _Call(()))
+            raise
+        self._hand_over_surely((), _Call(()))
 
     def _hand_over_surely(self, batch: Sequence[_Call[T, R]], own: _Call[T, R]) -> None:
         """:meth:`_hand_over`, run again to its end if interrupted (at its start, too)."""

@@ -71,12 +71,14 @@ class InsertCore:
 
     def _store_plain(self, jobs: Sequence[NewJob]) -> list[int]:
         """Plain jobs (no dedupe, schedule or links) in one transaction, ids in order."""
-        alone = self.d.one_statement(len(jobs))
-        with self.d.one() if alone else self.d.writing() as conn:
-            if alone:
+        if self.d.one_statement(len(jobs)):
+            with self.d.one() as conn:
                 committing()  # its one statement commits (autocommit)
-            ids = self._insert_jobs(conn, jobs)  # (a store may translate its errors)
-            committing()  # (a transaction commits as the block ends)
+                ids = self._insert_plain(conn, jobs)
+        else:
+            with self.d.writing() as conn:
+                ids = self._insert_plain(conn, jobs)
+                committing()  # (the transaction commits as the block ends)
         self.d.inserted()
         return ids
 
@@ -89,9 +91,14 @@ class InsertCore:
     def _insert_jobs(self, conn: Any, jobs: Sequence[NewJob]) -> list[int]:
         """Store ``jobs`` on ``conn`` (in a transaction); their ids in order."""
         if not any(j.dedupe or j.schedule_id for j in _distinct(jobs)):
-            return self.d.insert_plain(conn, jobs)
+            return self._insert_plain(conn, jobs)
         self._lock_dedupe(conn, jobs)
         return [self._insert_in(conn, j) for j in jobs]
+
+    def _insert_plain(self, conn: Any, jobs: Sequence[NewJob]) -> list[int]:
+        """Store plain ``jobs`` on ``conn``; their ids in order (a store may translate its
+        driver's errors here and in ``_insert_jobs``)."""
+        return self.d.insert_plain(conn, jobs)
 
     def _lock_dedupe(self, conn: Any, jobs: Sequence[NewJob]) -> None:
         """Take the dedupe locks of a batch of several job ids or owners in one order

@@ -7,10 +7,11 @@ Every due time, lease and rescue uses the database clock.
 
 from __future__ import annotations
 
+import functools
 import logging
 import secrets
 import time
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import Any
 
 import psycopg
@@ -84,6 +85,23 @@ def _notify_if_due(conn: psycopg.Connection[Any], outcomes: Sequence[Outcome]) -
     if any(o.state in ("pending", "waiting") for o in outcomes):
         conn.execute(Q["notify"])  # a retry or wake-up time: idle workers read it
 
+
+
+_Insert = Callable[[Any, Any, Sequence[NewJob]], list[int]]
+
+
+def _nul_refused(insert: _Insert) -> _Insert:
+    """``insert``, with PostgreSQL's refusal of a NUL character in text as conveyor's
+    PayloadError."""
+
+    @functools.wraps(insert)
+    def refusing(store: Any, conn: Any, jobs: Sequence[NewJob]) -> list[int]:
+        try:
+            return insert(store, conn, jobs)
+        except pg_errors.UntranslatableCharacter:
+            raise PayloadError(NUL_IN_PAYLOAD) from None
+
+    return refusing
 
 class PostgresStore(
     AsyncMixin, InsertCore, DurableCore, SchedulesCore, ReadingCore, LeasesCore, FlowCore,
@@ -172,11 +190,13 @@ class PostgresStore(
         return ListenWaiter(self.db, f"conveyor_{self.schema}")
 
     # -- the hot path -----------------------------------------------------------
+    @_nul_refused
     def _insert_jobs(self, conn: psycopg.Connection[Any], jobs: Sequence[NewJob]) -> list[int]:
-        try:
-            return super()._insert_jobs(conn, jobs)
-        except pg_errors.UntranslatableCharacter:
-            raise PayloadError(NUL_IN_PAYLOAD) from None
+        return super()._insert_jobs(conn, jobs)
+
+    @_nul_refused
+    def _insert_plain(self, conn: psycopg.Connection[Any], jobs: Sequence[NewJob]) -> list[int]:
+        return super()._insert_plain(conn, jobs)
 
     @retry_conflicts
     def claim(
