@@ -38,7 +38,8 @@ SELECT string_agg(replace(replace(part, %(schema)s || '.', ''), '=' || %(schema)
                   pg_get_constraintdef(oid))
     FROM pg_constraint WHERE connamespace = %(schema)s::regnamespace
   UNION ALL
-    SELECT format('function %%s %%s %%s', p.oid::regprocedure, md5(p.prosrc), p.proconfig)
+    SELECT format('function %%s %%s %%s', p.oid::regprocedure,
+                  md5(replace(p.prosrc, %(schema)s || '.', '')), p.proconfig)
     FROM pg_proc p WHERE p.pronamespace = %(schema)s::regnamespace
   UNION ALL
     SELECT format('trigger %%s', pg_get_triggerdef(t.oid))

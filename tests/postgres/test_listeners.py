@@ -9,6 +9,7 @@ from typing import Any
 
 import psycopg
 import pytest
+from psycopg import sql
 
 from conveyor import Conveyor
 from conveyor.stores.postgres.records import ListenWaiter
@@ -95,6 +96,23 @@ def test_an_insert_under_repeatable_read_notifies_without_registrations(
         app.jobs["ping"]().run_now(connection=conn)
         conn.commit()
         assert heard(ear, 5)
+
+
+def test_an_insert_from_a_session_on_another_search_path_wakes_the_waiter(
+    app: Conveyor, pg_url: str
+) -> None:
+    # The trigger's function names the listeners table with its schema (no SET
+    # search_path of its own): an insert from any search_path finds the registration.
+    waiter = app.store.open_waiter()
+    assert waiter.wait(0.05) is True  # registered
+    settled(waiter)
+    with connect(pg_url) as conn:
+        conn.execute("SET search_path = pg_catalog")
+        conn.execute(sql.SQL("INSERT INTO {} (job, state, run_at, created_at) "
+                             "VALUES ('ping', 'pending', 0, 0)").format(
+            sql.Identifier(app.store.schema, "conveyor_jobs")))
+    assert waiter.wait(5) is True
+    waiter.close()
 
 
 def test_registrations_of_ended_sessions_are_forgotten(app: Conveyor, pg_url: str) -> None:
