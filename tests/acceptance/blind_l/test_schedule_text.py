@@ -1,4 +1,5 @@
-"""§6 parse_schedule: alignment, times of day, month ends, cron forms, DST, and errors."""
+"""§6 parse_schedule: alignment, times of day, month ends, cron forms, a zone, and errors
+(the DST gap and fold are covered by blind_f/test_timezones.py)."""
 
 from __future__ import annotations
 
@@ -69,26 +70,6 @@ def test_cron_in_a_zone_follows_its_wall_clock_across_dst() -> None:
     assert winter == _utc(2031, 3, 29, 2)  # CET, UTC+1
     assert summer == _utc(2031, 3, 30, 1)  # CEST, UTC+2
     assert all(m.astimezone(PARIS).hour == 3 for m in (winter, summer))
-
-
-def test_a_time_skipped_by_spring_dst_runs_once_just_after_the_gap() -> None:
-    found = parse_schedule("30 2 * * *", tz=PARIS).next(after=_utc(2031, 3, 29, 12), count=2)
-    assert found[0].astimezone(PARIS).replace(tzinfo=None) == datetime(2031, 3, 30, 3, 0)
-    assert found[1] == datetime(2031, 3, 31, 2, 30, tzinfo=PARIS)
-
-
-def test_a_time_repeated_by_autumn_dst_runs_once_at_its_first_occurrence() -> None:
-    found = parse_schedule("every day at 2:30", tz="Europe/Paris").next(
-        after=_utc(2031, 10, 25, 12), count=2
-    )
-    assert found[0] == _utc(2031, 10, 26, 0, 30)  # 02:30 CEST, the first of the two
-    assert found[1] == _utc(2031, 10, 27, 1, 30)  # 02:30 CET
-
-
-def test_hourly_schedule_in_a_zone_does_not_double_fire_on_the_repeated_hour() -> None:
-    found = parse_schedule("every 1 hour", tz=PARIS).next(after=_utc(2031, 10, 25, 23), count=4)
-    assert len(set(found)) == 4
-    assert found == sorted(found)
 
 
 @pytest.mark.parametrize(
