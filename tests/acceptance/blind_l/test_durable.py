@@ -160,3 +160,45 @@ def test_events_start_matching_runs_once_per_id(app: Conveyor) -> None:
     run_until_idle(app)
     runs = app.jobs_list(job="on-signup")
     assert [r.result for r in runs] == [["a", "event", "e-1"]]
+
+
+def test_io_helpers_and_a_retry_after_a_finished_sleep(app: Conveyor, clock: FakeClock) -> None:
+    from conveyor import Retry
+
+    heard: list[object] = []
+
+    @app.job("listener", trigger=app.event("welcome.sent"))
+    async def listener(payload, io):  # type: ignore[no-untyped-def]
+        heard.append(payload)
+
+    async def boom() -> None:
+        raise ValueError("bad")
+
+    @app.job("helpers", retry=Retry(retries=1, wait=10))
+    async def helpers(x, io, meta):  # type: ignore[no-untyped-def]
+        handled = await io.try_(boom, lambda exc: f"handled {type(exc).__name__}")
+        await io.send_event("sent", "welcome.sent", {"x": x})
+        await io.logger.warn("warned", n=1)
+        await io.logger.log("logged")
+        await io.wait("nap", 5, "minutes")
+        if meta.attempt == 1:
+            raise RuntimeError("after the nap")
+        try:
+            await io.background_fetch("fetch", "file:///etc/passwd")
+        except Exception as exc:  # the refusal, whatever its type
+            return [handled, "file" in str(exc)]
+        return [handled, "fetched a file: URL"]
+
+    handle = helpers("ü").run_now()
+    run_until_idle(app)
+    clock.advance(5, "minutes")
+    run_until_idle(app)
+    record = record_of(app, handle.id)
+    assert (record.state, record.error["message"]) == ("scheduled", "after the nap")
+    clock.advance(10, "seconds")
+    run_until_idle(app)  # the retry replays: the sleep already happened
+    assert handle.result(timeout=5) == ["handled ValueError", True]
+    assert heard == [{"x": "ü"}], "the event was sent once across replays and retries"
+    messages = [entry.message for entry in record_of(app, handle.id).logs]
+    assert sum("warned" in m for m in messages) == 1
+    assert sum("logged" in m for m in messages) == 1
