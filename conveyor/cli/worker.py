@@ -61,11 +61,11 @@ def worker(app: Conveyor, concurrency: int, processes: int, queues: str | None, 
     if processes > 1:
         run_processes(app, processes, concurrency, burst, metrics_port, metrics_host)
     supervised = stop_with_supervisor()  # a worker of `--processes N`
+    if metrics_port is not None:  # first: a port in use is then the only line printed
+        serve_metrics(app, metrics_host, metrics_port)
     announce(f"conveyor worker: {plural(len(app.jobs), 'job')} on {safe_url(app.url)} "
              f"(concurrency {concurrency}, queues {queues or 'all'}"
              f"{', burst' if burst else ''})")
-    if metrics_port is not None:
-        serve_metrics(app, metrics_host, metrics_port)
     app.run_worker(concurrency=concurrency, queues=queues, burst=burst, grace=grace,
                    supervised=supervised)
     exit_past_stuck_jobs(app)
