@@ -46,6 +46,7 @@ class Exchange:
         # One exchange at a time: shutdown's final flush must wait for the flusher's
         # in-flight write, which is cancelled (and lost) if it has not started yet.
         self.lock = asyncio.Lock()
+        attempts.lane.exchanging = self.lock.locked
         self.flowing = False  # the last claim came back full
 
     def wanted(self) -> int:

@@ -102,6 +102,8 @@ class ThreadLane:
         self.begin = begin  # tells of a job a thread took from slots.ready, as it starts
         self.begun: collections.deque[ClaimedJob] = collections.deque()  # for the loop
         self.eager = False  # wake the loop as a thread takes a job (the loop tells of it)
+        # Whether the loop has a store call in flight (it claims again once that returns).
+        self.exchanging: Callable[[], bool] = lambda: False
         self.jobs: queue.SimpleQueue[ClaimedJob | None] = queue.SimpleQueue()
         self.done: collections.deque[Done] = collections.deque()
         self.threads: list[threading.Thread] = []
@@ -177,8 +179,8 @@ class ThreadLane:
                     self.begin(job)
                 # The loop is woken when this thread goes idle, when few jobs wait, when
                 # a job is too late to start, or when many outcomes do: not once per job.
-                urgent = (job is None or hungry or late or len(self.done) >= self.size
-                          or self.eager)
+                urgent = (job is None or (hungry and not self.exchanging()) or late
+                          or len(self.done) >= self.size or self.eager)
                 if urgent and not self.kicked:
                     self.kicked = True
                     # RuntimeError: the loop is closed (the worker has stopped)
