@@ -308,10 +308,21 @@ class Worker:
             return
         if self.held:
             await self.attempts.gather(self._stopping)
+        elif self._claiming_soon() and await self.outbox.taken_within(
+                self.sizing.gather(), self.sizing.batch):  # a few ms at most
+            return  # the claim took them (those finished since wait for the next one)
         full = await self.exchange.flush(
             self.sizing.flush_least(self.held, self.maybe_work or self.exchange.flowing))
         if full is False and not self.burst:
             self._short_claim()
+
+    def _claiming_soon(self) -> bool:
+        """Will the claim loop claim within moments, taking the outcomes along? While work
+        flows (the last claim came back full) and jobs claimed ahead wait for a slot, it
+        claims as few enough are left: outcomes stored alone before that make two
+        transactions where one would do (most of the cost of a quick job's outcome)."""
+        return (self.maybe_work and self.exchange.flowing and not self.burst
+                and bool(self.slots.ready) and self.sizing.quick())
 
     async def _upkeep(self, force: bool = False) -> None:
         await self.calls.guard(self.duties.maintain, self.store, force)

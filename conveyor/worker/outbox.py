@@ -6,6 +6,7 @@ gave up on the store while stopping), as of a lost attempt."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
 
@@ -40,6 +41,8 @@ class Outbox:
         self.outcomes: list[Outcome] = []  # finished, waiting to be stored (leases kept)
         self.finished: list[Finished] = []  # told to observers once stored
         self.storing: dict[int, int] = {}  # outcomes being stored now: id -> lease token
+        self.went = asyncio.Event()  # for taken_within: sent, or `enough` wait
+        self.enough = 0
 
     def __bool__(self) -> bool:
         return bool(self.outcomes or self.buffer)
@@ -47,6 +50,25 @@ class Outbox:
     def add(self, job: ClaimedJob, outcome: Outcome, error: BaseException | None) -> None:
         self.outcomes.append(outcome)
         self.finished.append((job, outcome, error))
+        if self.enough and len(self.outcomes) >= self.enough:
+            self.went.set()
+
+    async def taken_within(self, timeout: float, enough: int) -> bool:
+        """Wait up to ``timeout`` seconds for a send to take the outcomes waiting now
+        (returns True), or for ``enough`` to wait (False). One timer, not a wake-up per
+        outcome."""
+        waiting = self.outcomes
+        if timeout <= 0 or len(waiting) >= enough:
+            return False
+        self.enough = enough
+        self.went.clear()
+        timer = asyncio.get_running_loop().call_later(timeout, self.went.set)
+        try:
+            await self.went.wait()
+        finally:
+            timer.cancel()
+            self.enough = 0
+        return self.outcomes is not waiting
 
     def held(self) -> dict[int, int]:
         """The leases of outcomes not stored yet: still this worker's, heartbeated."""
@@ -59,6 +81,7 @@ class Outbox:
         claim in the same transaction; then tell observers."""
         outcomes, self.outcomes = self.outcomes, []
         finished, self.finished = self.finished, []
+        self.went.set()
         progress, logs = self.buffer.take()
         self.storing = {o.id: o.token for o in outcomes}
         try:

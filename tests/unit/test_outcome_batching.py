@@ -4,12 +4,15 @@ it has no store call in flight (ThreadLane.exchanging)."""
 
 from __future__ import annotations
 
+import asyncio
 import threading
 
 import pytest
 
 from conveyor.stores.base import ClaimedJob, Outcome
 from conveyor.worker.lanes import Slots, ThreadLane
+from conveyor.worker.meta import Buffer
+from conveyor.worker.outbox import Outbox
 
 
 def _job(job_id: int) -> ClaimedJob:
@@ -18,6 +21,38 @@ def _job(job_id: int) -> ClaimedJob:
 
 def _outcome(job_id: int) -> Outcome:
     return Outcome(job_id, 7, "completed", 0.0)
+
+
+def _outbox() -> Outbox:
+    return Outbox(Buffer(), None)  # type: ignore[arg-type]  # (observers: told on send only)
+
+
+def test_outcomes_left_for_the_claim_are_taken_by_it() -> None:
+    async def scenario() -> bool:
+        outbox = _outbox()
+        outbox.add(_job(1), _outcome(1), None)
+        waiting = asyncio.ensure_future(outbox.taken_within(60.0, 10))
+        await asyncio.sleep(0)
+        outbox.outcomes, outbox.finished = [], []  # what a send does first
+        outbox.went.set()
+        return await waiting
+
+    assert asyncio.run(scenario()) is True
+
+
+def test_outcomes_stop_waiting_once_they_make_a_batch_or_the_wait_is_over() -> None:
+    async def scenario() -> tuple[bool, bool, bool]:
+        outbox = _outbox()
+        outbox.add(_job(1), _outcome(1), None)
+        waiting = asyncio.ensure_future(outbox.taken_within(60.0, 2))
+        await asyncio.sleep(0)
+        outbox.add(_job(2), _outcome(2), None)  # the batch is made: not taken, sent now
+        enough = await waiting
+        over = await outbox.taken_within(0.001, 10)
+        none = await outbox.taken_within(0.0, 10)  # slow jobs: no wait at all
+        return enough, over, none
+
+    assert asyncio.run(scenario()) == (False, False, False)
 
 
 class _Runner:
