@@ -93,3 +93,37 @@ def test_a_hand_over_interrupted_still_wakes_every_caller(
     assert isinstance(got["b1"], KeyboardInterrupt)  # (stored, but its Ctrl-C is its own)
     assert [got[n] for n in ["a", "b2", "b3"]] == [1, 3, 4]
     assert store.batches == [["a"], ["b1", "b2", "b3"]]
+
+
+def test_a_lone_caller_interrupted_as_it_stores_hands_the_lead_to_those_behind() -> None:
+    store, got = _behind_a_lone_batch(["b1", "b2"], interrupt_at=1)
+    assert isinstance(got["a"], KeyboardInterrupt)  # rolled back: a's own interrupt
+    assert [got[n] for n in ["b1", "b2"]] == [1, 2]
+    assert store.batches == [["b1", "b2"]]
+
+
+class _InterruptedOnce:
+    """A group's lock whose ``nth`` entry is interrupted (Ctrl-C) before it is taken."""
+
+    def __init__(self, nth: int) -> None:
+        self.lock, self.entries, self.nth = threading.Lock(), 0, nth
+
+    def __enter__(self) -> None:
+        self.entries += 1
+        if self.entries == self.nth:
+            raise KeyboardInterrupt
+        self.lock.acquire()
+
+    def __exit__(self, *exc: object) -> None:
+        self.lock.release()
+
+
+def test_a_lone_caller_interrupted_as_it_leaves_the_lead_leaves_it_all_the_same() -> None:
+    store = FakeStore()
+    group: GroupCommit[NewJob, int] = GroupCommit(store.store_many)
+    group.lock = _InterruptedOnce(nth=2)  # type: ignore[assignment]  # (1: taking the lead)
+    with pytest.raises(KeyboardInterrupt):
+        group.insert(_job("a"))  # stored, then interrupted as it ends its lone lead
+    assert not group.leading and not group.waiting
+    assert group.insert(_job("b")) == 2  # (a later caller leads: nobody waits for ever)
+    assert store.batches == [["a"], ["b"]]
