@@ -98,10 +98,13 @@ class Triggering:
         limits = self._app.limits
         retention = self._app.retention if opts.retention is None else opts.retention
         key_spec, accepts = definition.concurrency_key, definition.accepts
+        # NewJob's fields after the arguments, positionally (keywords cost a call as much
+        # again): queue ... version, then schedule_id, fire_at, rescheduled_from, event_id;
+        # after concurrency_key, trace_context and owner_int (None: a text owner).
         fields = (opts.queue, opts.priority, run_at, delay, opts.key, opts.owner, opts.dedupe,
                   opts.max_attempts, opts.retry_json, opts.timeout, retention,
-                  opts.remove_delay, definition.version)
-        owner_int = True if opts.owner_int else None  # NULL in the store: a text owner
+                  opts.remove_delay, definition.version, None, None, None, None)
+        tail = (None, True if opts.owner_int else None)
 
         def encode(call: JobCall) -> Encoded:
             if call.missing is not None:
@@ -126,8 +129,7 @@ class Triggering:
 
         def row(encoded: Encoded) -> NewJob:
             args_json, kwargs_json, payload, key = encoded
-            return NewJob(definition.id, args_json, kwargs_json, payload, *fields,
-                          concurrency_key=key, owner_int=owner_int)
+            return NewJob(definition.id, args_json, kwargs_json, payload, *fields, key, *tail)
 
         return row, encode
 
@@ -193,10 +195,11 @@ class Triggering:
         store: HotPathStore = self._app.store
         if connection is not None:
             return store.insert(jobs, connection=connection)
+        insert = partial(store.insert, jobs)
         try:
-            return patiently(lambda: store.insert(jobs))
+            return patiently(insert)
         except UniqueViolation:  # a racing process inserted the same unique job
-            return patiently(lambda: store.insert(jobs))
+            return patiently(insert)
 
     def enqueue_many(
         self, calls: Sequence[JobCall], run_at: float | None, connection: Any,
