@@ -64,3 +64,10 @@ def burst_target(n: int, meta: Any) -> int:
     note("start", meta.id, meta.attempt)
     note("end", meta.id, meta.attempt)
     return n
+
+
+@app.job(retry=3)
+async def parent_of_hang(payload: Any, io: Any, ctx: Any) -> list[Any]:
+    before = await io.task("before", step, ctx.run_id, "before", "b")
+    child = await io.run_job("child", sync_hang())
+    return [before, child]

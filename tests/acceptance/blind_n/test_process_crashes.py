@@ -12,6 +12,7 @@ from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import pytest
 
@@ -55,6 +56,10 @@ def steps_run(tmp: Path) -> Counter[tuple[int, str, str]]:
     return counts
 
 
+def children_of(app: Any, parent: int) -> set[int]:
+    return {r.id for r in app.jobs_list(job="sync_hang") if r.parent_id == parent}
+
+
 def stored_ids(out: Path) -> list[int]:
     """The ids the killed trigger process printed (a trigger had returned each of them)."""
     text = out.read_text()
@@ -69,8 +74,9 @@ def test_killed_processes_lose_nothing_and_run_nothing_twice_at_once(
     hanging = {name: getattr(crash, name)().run_now().id for name in ("sync_hang", "async_hang")}
     hanging["durable_hang"] = crash.durable_hang({"p": 1}).run_now().id
     durable = hanging["durable_hang"]
+    parent = crash.parent_of_hang(None).run_now().id
 
-    victim = spawn_worker(url, tmp_path, lease=LEASE, app_file=CRASH_APP, concurrency=4,
+    victim = spawn_worker(url, tmp_path, lease=LEASE, app_file=CRASH_APP, concurrency=6,
                           env={"CONVEYOR_TEST_HANG": "1"})
     out = tmp_path / "triggered.txt"
     with out.open("wb") as sink:
@@ -78,11 +84,13 @@ def test_killed_processes_lose_nothing_and_run_nothing_twice_at_once(
                                    env=worker_env(url, tmp_path, LEASE), cwd=tmp_path,
                                    stdout=sink, stderr=subprocess.STDOUT)
     try:
-        wait_until(lambda: {e.job_id for e in executions(tmp_path)} >= set(hanging.values())
-                   - {durable} and steps_run(tmp_path)[durable, "two", "start"] == 1,
+        wait_until(lambda: {e.job_id for e in executions(tmp_path)}
+                   >= {hanging["sync_hang"], hanging["async_hang"], *children_of(app, parent)}
+                   and children_of(app, parent)
+                   and steps_run(tmp_path)[durable, "two", "start"] == 1,
                    60, "the victim in the middle of every hanging job", tmp_path)
         wait_until(lambda: len(stored_ids(out)) >= 30
-                   and len(executions(tmp_path)) >= 2 + 5, 60,
+                   and len(executions(tmp_path)) >= 3 + 5, 60,
                    "a burst of triggers, some run by the victim", tmp_path)
     finally:
         burster.kill()
@@ -92,7 +100,7 @@ def test_killed_processes_lose_nothing_and_run_nothing_twice_at_once(
     victim.wait(10)
     printed = stored_ids(out)
     running_when_killed = app.count(state="running")
-    assert running_when_killed >= 3
+    assert running_when_killed >= 4
 
     rescuer = spawn_worker(url, tmp_path, lease=LEASE, app_file=CRASH_APP, concurrency=4)
     with running([rescuer], tmp_path):
@@ -111,7 +119,12 @@ def test_killed_processes_lose_nothing_and_run_nothing_twice_at_once(
     assert results["durable_hang"].result == [{"odd": [None, -0.0, ""]}, [], 3]
     assert all(r.state == "completed" and r.attempts == 2 for r in results.values()), results
 
+    (child,) = [app.get_job(i) for i in children_of(app, parent)]
+    assert child.state == "completed" and child.attempts == 2
+    assert app.get_job(parent).result == ["b", "sync survived"]
+
     steps = steps_run(tmp_path)
+    assert steps[parent, "before", "start"] == 1
     assert steps[durable, "one", "start"] == steps[durable, "one", "end"] == 1
     assert steps[durable, "two", "start"] == 2 and steps[durable, "two", "end"] == 1
     assert steps[durable, "three", "start"] == 1
