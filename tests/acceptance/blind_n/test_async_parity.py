@@ -31,7 +31,7 @@ REFUSED: list[tuple[str, Callable[[Any], Any]]] = [
     ("nan payload", lambda job: job({"a": [0, math.nan]}).run_now()),
     ("nul payload", lambda job: job({"a": "x\x00y"}).run_now()),
     ("surrogate payload", lambda job: job({"a": "\ud800"}).run_now()),
-    ("deep payload", lambda job: job(_nested(70)).run_now()),
+    ("deep payload", lambda job: job(nested(70)).run_now()),
     ("object kwarg", lambda job: job(None, extra=object()).run_now()),
     ("bad priority", lambda job: job({"a": 1}).run_now(priority="urgent")),
 ]
@@ -50,7 +50,7 @@ ACCEPTED: list[tuple[str, Callable[[Any, Any], Any]]] = [
 ODD_PAYLOAD = {"": None, "n": [0, -0.0, 2**62, 1e308, True], "s": "ü☃\u2028", "e": {}}
 
 
-def _nested(depth: int) -> Any:
+def nested(depth: int) -> Any:
     value: Any = 1
     for _ in range(depth):
         value = [value]
