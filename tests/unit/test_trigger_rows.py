@@ -1,5 +1,6 @@
-"""The rows of triggers without options are made by a builder kept per job: it follows
-the app's and the job's settings as they change, and gives each call a row of its own."""
+"""The rows triggers store: made by a builder kept per job for triggers without options,
+which follows the app's and the job's settings as they change and gives each call a row of
+its own; every option in the field of its name (the builder passes them positionally)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import dataclasses
 
 import pytest
 
-from conveyor import Conveyor, PayloadError
+from conveyor import Conveyor, PayloadError, Retry
 from conveyor.serialization import Limits
 
 
@@ -33,3 +34,21 @@ def test_each_call_gets_a_row_of_its_own() -> None:
         first.depends_on = [1]  # (what a trigger with depends_on= does to its row)
         assert first is not second and not second.depends_on
         assert (first.args, second.args) == ('["a"]', '["b"]')
+
+
+def test_a_row_built_positionally_has_each_option_in_its_named_field() -> None:
+    with Conveyor("memory://") as app:
+        shop = app.job("shop", concurrency_key="shop", version="1.2.0")(lambda data: data)
+        options = {"priority": "high", "queue": "q", "key": "k", "owner": 7, "unique": True,
+                   "retry": Retry(retries=2), "timeout": 9, "retention": 60, "remove_delay": 30}
+        row = dataclasses.asdict(app.triggering.new_job(shop({"shop": 3}), None, 5.0, options))
+        assert row | {"retry": None} == {
+            "job": "shop", "args": '[{"shop":3}]', "kwargs": "{}", "payload": '{"shop":3}',
+            "queue": "q", "priority": 10, "run_at": None, "delay": 5.0, "key": "k",
+            "owner": "7", "dedupe": "unique", "max_attempts": 3, "retry": None,
+            "timeout": 9.0, "retention": 60.0, "remove_delay": 30.0, "version": "1.2.0",
+            "schedule_id": None, "fire_at": None, "rescheduled_from": None, "event_id": None,
+            "concurrency_key": "3", "trace_context": None, "owner_int": True,
+            "depends_on": None, "after": None, "pipe": None, "parent_id": None,
+            "parent_seq": None, "child_index": None}
+        assert '"retries": 2' in row["retry"]
