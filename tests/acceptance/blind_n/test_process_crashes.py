@@ -31,13 +31,17 @@ pytestmark = pytest.mark.slow
 
 CRASH_APP = Path(__file__).with_name("crash_app.py")
 LEASE = 1.0
-TRIGGER_BURST = (
-    "import importlib.util, sys\n"
+TRIGGER_BURST = (  # sync and awaited triggers taking turns (PostgreSQL: both pools)
+    "import asyncio, importlib.util, sys\n"
     "spec = importlib.util.spec_from_file_location('crash_app', sys.argv[1])\n"
     "module = importlib.util.module_from_spec(spec)\n"
     "spec.loader.exec_module(module)\n"
-    "for n in range(100_000):\n"
-    "    print(module.burst_target(n).run_now().id, flush=True)\n"
+    "async def burst():\n"
+    "    for n in range(100_000):\n"
+    "        call = module.burst_target(n)\n"
+    "        handle = await call.run_now() if n % 2 else call.run_now()\n"
+    "        print(handle.id, flush=True)\n"
+    "asyncio.run(burst())\n"
 )
 
 
@@ -84,11 +88,14 @@ def test_killed_processes_lose_nothing_and_run_nothing_twice_at_once(
                                    env=worker_env(url, tmp_path, LEASE), cwd=tmp_path,
                                    stdout=sink, stderr=subprocess.STDOUT)
     try:
-        wait_until(lambda: {e.job_id for e in executions(tmp_path)}
-                   >= {hanging["sync_hang"], hanging["async_hang"], *children_of(app, parent)}
-                   and children_of(app, parent)
-                   and steps_run(tmp_path)[durable, "two", "start"] == 1,
-                   60, "the victim in the middle of every hanging job", tmp_path)
+        def every_hanging_job_started() -> bool:
+            children = children_of(app, parent)
+            started = {e.job_id for e in executions(tmp_path)}
+            return bool(children) and started >= {*children, hanging["sync_hang"],
+                                                  hanging["async_hang"]} \
+                and steps_run(tmp_path)[durable, "two", "start"] == 1
+
+        wait_until(every_hanging_job_started, 60, "the victim in every hanging job", tmp_path)
         wait_until(lambda: len(stored_ids(out)) >= 30
                    and len(executions(tmp_path)) >= 3 + 5, 60,
                    "a burst of triggers, some run by the victim", tmp_path)
@@ -99,8 +106,8 @@ def test_killed_processes_lose_nothing_and_run_nothing_twice_at_once(
     burster.wait(10)
     victim.wait(10)
     printed = stored_ids(out)
-    running_when_killed = app.count(state="running")
-    assert running_when_killed >= 4
+    hung = [*hanging.values(), *children_of(app, parent)]
+    assert [app.get_job(i).state for i in hung] == ["running"] * 4, [app.get_job(i) for i in hung]
 
     rescuer = spawn_worker(url, tmp_path, lease=LEASE, app_file=CRASH_APP, concurrency=4)
     with running([rescuer], tmp_path):
