@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from conveyor import Conveyor, Fail, JobFailed
+from conveyor import Conveyor, Fail, JobFailed, Retry
 from conveyor.testing import FakeClock, run_until_idle
 
 from ..support import record_of
@@ -189,3 +189,47 @@ def test_a_step_added_after_the_replayed_ones_runs_on_resume(app: Conveyor) -> N
     run_until_idle(app)
     assert handle.result(timeout=5) == ["A", "B"]
     assert ran == Counter(a=1, b=1)
+
+
+def test_cancel_during_a_step_retry_backoff_stops_the_step_for_good(app: Conveyor) -> None:
+    clock = FakeClock(app, start=START)
+    ran: Counter[str] = Counter()
+
+    def always_fails() -> None:
+        ran["fails"] += 1
+        raise RuntimeError("down")
+
+    @app.job(retry=0)
+    async def backing_off(payload: Any, io: Any) -> None:
+        await io.task("call", always_fails, retry=Retry(retries=5, wait="1 hour"))
+
+    handle = backing_off(None).run_now()
+    run_until_idle(app)
+    assert record_of(app, handle.id).state == "waiting"
+    assert app.cancel(handle.id)
+    clock.advance(6, "hours")
+    run_until_idle(app)
+    assert record_of(app, handle.id).state == "cancelled"
+    assert ran == Counter(fails=1)
+
+
+def test_a_cancelled_event_waiter_ignores_the_event_and_its_retry_waits_anew(
+    app: Conveyor,
+) -> None:
+    @app.job(retry=0)
+    async def awaiting(payload: Any, io: Any) -> Any:
+        event = await io.wait_for_event("paid", "order.paid", timeout="1 day")
+        return event and event["payload"]
+
+    handle = awaiting(None).run_now()
+    run_until_idle(app)
+    assert app.cancel(handle.id)
+    app.send_event("order.paid", {"order": 1})
+    run_until_idle(app)
+    assert record_of(app, handle.id).state == "cancelled"
+    assert app.retry(handle.id)
+    run_until_idle(app)
+    assert record_of(app, handle.id).state == "waiting"
+    app.send_event("order.paid", {"order": 2, "odd": [None, {}]})
+    run_until_idle(app)
+    assert handle.result(timeout=5) == {"order": 2, "odd": [None, {}]}
