@@ -5,6 +5,7 @@ durable steps are not run again."""
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
 import time
@@ -78,7 +79,8 @@ def test_killed_processes_lose_nothing_and_run_nothing_twice_at_once(
     hanging = {name: getattr(crash, name)().run_now().id for name in ("sync_hang", "async_hang")}
     hanging["durable_hang"] = crash.durable_hang({"p": 1}).run_now().id
     durable = hanging["durable_hang"]
-    parent = crash.parent_of_hang(None).run_now().id
+    parent_handle = crash.parent_of_hang(None).run_now()
+    parent = parent_handle.id
 
     victim = spawn_worker(url, tmp_path, lease=LEASE, app_file=CRASH_APP, concurrency=6,
                           env={"CONVEYOR_TEST_HANG": "1"})
@@ -111,6 +113,8 @@ def test_killed_processes_lose_nothing_and_run_nothing_twice_at_once(
 
     rescuer = spawn_worker(url, tmp_path, lease=LEASE, app_file=CRASH_APP, concurrency=4)
     with running([rescuer], tmp_path):
+        # Waiting in another process (awaited and blocking) sees the rescued outcome.
+        assert asyncio.run(parent_handle.wait(timeout=60)) == ["b", "sync survived"]
         wait_until(lambda: app.count(state=["scheduled", "queued", "running", "waiting"]) == 0,
                    60, "every job finished after the rescue", tmp_path)
 
