@@ -11,6 +11,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -147,3 +148,32 @@ def test_killed_processes_lose_nothing_and_run_nothing_twice_at_once(
     for job, group in by_job(runs).items():
         assert sum(e.pid == rescuer.pid for e in group) <= 1, (job, group)
         assert all(e.pid == victim.pid for e in group[:-1]), (job, group)
+
+
+def test_jobs_of_a_killed_worker_can_be_cancelled_or_replaced_and_never_run_again(
+    crash: ModuleType, url: str, tmp_path: Path
+) -> None:
+    app = crash.app
+    cancelled = crash.sync_hang().run_now()
+    replaced = crash.async_hang().run_now(key="k")
+    victim = spawn_worker(url, tmp_path, lease=LEASE, app_file=CRASH_APP, concurrency=2,
+                          env={"CONVEYOR_TEST_HANG": "1"})
+    try:
+        wait_until(lambda: {e.job_id for e in executions(tmp_path)}
+                   >= {cancelled.id, replaced.id}, 60, "the victim in both jobs", tmp_path)
+    finally:
+        victim.kill()
+    victim.wait(10)
+
+    app.cancel(cancelled.id)  # its lease has not expired yet
+    wait_until(lambda: app.get_job(replaced.id).lease_expires_at < datetime.now(UTC), 30,
+               "the dead worker's lease to expire", tmp_path)
+    replacement = crash.async_hang().run_now(key="k", replace=True)
+    assert app.get_job(replaced.id).state == "cancelled", "a dead worker's job is pending"
+
+    rescuer = spawn_worker(url, tmp_path, lease=LEASE, app_file=CRASH_APP, burst=True)
+    assert rescuer.wait(60) == 0
+    assert replacement.result(timeout=5) == "async survived"
+    assert [app.get_job(h.id).state for h in (cancelled, replaced)] == ["cancelled"] * 2
+    assert sorted(e.job_id for e in executions(tmp_path)) == sorted(
+        [cancelled.id, replaced.id, replacement.id])
