@@ -372,6 +372,9 @@ def stores(store_url: str, tmp_path: Any, request: pytest.FixtureRequest) -> Sto
     return Stores(lambda: store_url)
 
 
+# 25 examples of 30 steps, each with burst workers: ~20 s alone, several times that on
+# a machine loaded by the parallel suite, so it gets more than the default 120 s.
+@pytest.mark.timeout(480)
 def test_the_public_api_agrees_with_a_model_of_it(stores: Stores) -> None:
     Machine.stores = stores
     run_state_machine_as_test(Machine, settings=settings(
