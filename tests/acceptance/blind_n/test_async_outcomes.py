@@ -81,3 +81,44 @@ def test_sync_and_async_bodies_store_identical_outcomes(app: Conveyor) -> None:
         assert sync_outcome[0] in {"completed", "failed", "scheduled"}, (case, sync_outcome)
     assert record_of(app, pairs["retry in"][0]).state == "scheduled"
     assert record_of(app, pairs["too big result"][1]).error["type"] == "PayloadError"
+
+
+async def test_sync_and_async_hooks_see_the_same_events(app: Conveyor) -> None:
+    seen: dict[str, list[tuple[Any, ...]]] = {"sync": [], "async": []}
+
+    def hooks_for(event: str) -> tuple[Callable[..., None], Callable[..., Any]]:
+        def note(kind: str, record: Any, error: Any) -> None:
+            seen[kind].append((event, record.job, record.state,
+                               error and (type(error).__name__, str(error))))
+
+        def sync_hook(record: Any, error: Any = None) -> None:
+            note("sync", record, error)
+
+        async def async_hook(record: Any, error: Any = None) -> None:
+            note("async", record, error)
+
+        return sync_hook, async_hook
+
+    for event in ("started", "completed", "failed", "retrying", "cancelled"):
+        for hook in hooks_for(event):
+            app.on(event, hook)
+
+    @app.job(retry=1)
+    def flaky(meta: Any) -> int:
+        if meta.attempt == 1:
+            raise ValueError("first")
+        return 1
+
+    @app.job(retry=0)
+    def broken() -> None:
+        raise KeyError("k")
+
+    @app.job
+    def dependent() -> None: ...
+
+    flaky().run_now()
+    dependent().run_now(depends_on=[await broken().run_now()])
+    await app.run_worker_async(burst=True)
+    assert sorted(seen["sync"]) == sorted(seen["async"])
+    assert {entry[0] for entry in seen["sync"]} == {
+        "started", "completed", "failed", "retrying", "cancelled"}
