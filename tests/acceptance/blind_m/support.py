@@ -10,6 +10,7 @@ from typing import Any
 from click.testing import CliRunner, Result
 
 from conveyor.cli import main as cli
+from tests.acceptance.blind_surface.support import assert_user_error as assert_user_error
 
 HOSTILE = "<script>alert('x')</script>"
 
@@ -31,16 +32,6 @@ APP_SOURCE = textwrap.dedent('''
 
 def run_cli(*args: str, env: dict[str, str] | None = None) -> Result:
     return CliRunner().invoke(cli, list(args), catch_exceptions=False, env=env)
-
-
-def assert_user_error(result: Result, *words: str) -> None:
-    """One clear line on stderr, a non-zero exit, no traceback."""
-    assert result.exit_code not in (0, None), result.output
-    assert "Traceback" not in result.output
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    for word in words:
-        assert word.lower() in lines[0].lower(), lines[0]
 
 
 def run_id_of(result: Result) -> int:

@@ -68,12 +68,13 @@ def app_module(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, sourc
 
 
 def assert_user_error(result: Result, *words: str) -> None:
+    """One clear line on stderr naming ``words`` (any case), a non-zero exit, no traceback."""
     assert result.exit_code not in (0, None), result.output
     assert "Traceback" not in result.output
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
     for word in words:
-        assert word in lines[0]
+        assert word.lower() in lines[0].lower(), lines[0]
 
 
 def _run_id(result: Result) -> int:
