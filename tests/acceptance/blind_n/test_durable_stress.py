@@ -26,6 +26,16 @@ def counted(ran: Counter[str], key: str, value: Any) -> Any:
     return value
 
 
+def cancel_while_waiting(app: Conveyor, clock: FakeClock, job_id: int, hours: float) -> None:
+    """Run ``job_id`` until it waits, cancel it, move past its wake-up: it stays cancelled."""
+    run_until_idle(app)
+    assert record_of(app, job_id).state == "waiting"
+    assert app.cancel(job_id)
+    clock.advance(hours, "hours")
+    run_until_idle(app)
+    assert record_of(app, job_id).state == "cancelled"
+
+
 def test_many_steps_with_odd_results_replay_exactly_across_waits(app: Conveyor) -> None:
     clock = FakeClock(app, start=START)
     ran: Counter[str] = Counter()
@@ -65,12 +75,7 @@ def test_a_cancelled_waiting_run_never_resumes(app: Conveyor) -> None:
         return "woke"
 
     handle = napping(None).run_now()
-    run_until_idle(app)
-    assert record_of(app, handle.id).state == "waiting"
-    assert app.cancel(handle.id)
-    clock.advance(4, "days")
-    run_until_idle(app)
-    assert record_of(app, handle.id).state == "cancelled"
+    cancel_while_waiting(app, clock, handle.id, 4 * 24)
     assert ran == Counter(before=1)
     with pytest.raises(JobFailed):
         handle.result(timeout=5)
@@ -204,12 +209,7 @@ def test_cancel_during_a_step_retry_backoff_stops_the_step_for_good(app: Conveyo
         await io.task("call", always_fails, retry=Retry(retries=5, wait="1 hour"))
 
     handle = backing_off(None).run_now()
-    run_until_idle(app)
-    assert record_of(app, handle.id).state == "waiting"
-    assert app.cancel(handle.id)
-    clock.advance(6, "hours")
-    run_until_idle(app)
-    assert record_of(app, handle.id).state == "cancelled"
+    cancel_while_waiting(app, clock, handle.id, 6)
     assert ran == Counter(fails=1)
 
 
