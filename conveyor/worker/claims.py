@@ -19,8 +19,12 @@ AHEAD_PATIENCE = 0.5
 START_WITHIN = 0.5
 # The adaptive claim size (neither prefetch nor batch given): while claimed jobs start on
 # average within AHEAD_WAIT seconds of their claim and claims come back full, each claim
-# holds `concurrency` more ahead, up to MOST_AHEAD x concurrency (AHEAD_CAP jobs at most).
-AHEAD_WAIT = 0.005
+# holds `concurrency` more ahead, up to MOST_AHEAD x concurrency (AHEAD_CAP jobs at most);
+# past twice AHEAD_WAIT, one `concurrency` fewer. A job held ahead waits about as long as
+# the worker takes to run the jobs before it, so AHEAD_WAIT is also about how long one
+# worker may hold jobs another idle one could run when a busy queue runs dry. Twice it,
+# plus a quick job's run, stays under QUICK (measured from the claim too).
+AHEAD_WAIT = 0.015
 MOST_AHEAD = 10
 AHEAD_CAP = 250
 
@@ -37,9 +41,11 @@ class Sizing:
     Each statement costs the worker and the database far more than a no-op job, so while
     jobs are very quick the claims grow (:meth:`took`): the jobs held ahead go from twice
     the concurrency up to MOST_AHEAD times it, as long as a claimed job waits on average
-    under AHEAD_WAIT for its slot. Back to twice at once when that average passes twice
-    AHEAD_WAIT (:meth:`started`), a claim comes back short (the queue runs dry: other
-    workers get their share) or jobs are not quick. An explicit ``prefetch`` or ``batch``
+    under AHEAD_WAIT for its slot, and one concurrency fewer while it is over twice
+    AHEAD_WAIT (:meth:`started`): the jobs held ahead settle where they wait between the
+    two (a fall back to twice each time made a sawtooth of mostly small claims). Back to
+    twice at once when a claim comes back short (the queue runs dry: other workers get
+    their share) or jobs are not quick. An explicit ``prefetch`` or ``batch``
     fixes the sizes.
     """
 
@@ -92,13 +98,14 @@ class Sizing:
 
     def started(self, jobs: Iterable[ClaimedJob]) -> None:
         """Jobs took a slot (each ``waited`` since its claim): their wait counts; an
-        average past twice AHEAD_WAIT brings the jobs held ahead back to the least."""
+        average past twice AHEAD_WAIT holds one concurrency fewer ahead (not under the
+        least)."""
         wait = self.wait
         for job in jobs:
             wait += 0.1 * (job.waited - wait)
         self.wait = wait
         if wait > 2 * AHEAD_WAIT and self.prefetch > self.least:
-            self.reach(self.least)
+            self.reach(max(self.least, self.prefetch - self.concurrency))
 
     def flush_least(self, held: bool, more_likely: bool) -> int:
         """The fewest jobs a completion flush must be able to claim to claim along (0:

@@ -101,9 +101,6 @@ def test_the_claim_size_falls_back_at_once() -> None:
     slowed.turnaround = QUICK * 2  # jobs are not quick any more
     slowed.took(full=True)
     assert slowed.prefetch == 20 and slowed.ahead() == 0
-    waits = grown()
-    waits.started(_waited(*[2 * AHEAD_WAIT + 0.01] * 20))  # claimed jobs wait for slots
-    assert waits.prefetch == 20
     stale = grown()
     stale.slow()  # jobs claimed ahead went back unstarted
     assert stale.prefetch == 20 and stale.ahead() == 0
@@ -119,3 +116,21 @@ def test_waits_between_the_marks_hold_the_claim_size() -> None:
     sizing.started(_waited(*[0.0] * 40))
     sizing.took(full=True)
     assert sizing.prefetch == 40
+
+
+def test_long_waits_for_a_slot_hold_one_concurrency_fewer_ahead_each_time() -> None:
+    # Quick I/O-bound jobs that wait long for a slot settle between the marks instead of
+    # falling back to the least at once (which made mostly small claims); the least and
+    # the lease guarantee (START_WITHIN, AHEAD_PATIENCE) still bound what is held.
+    sizing = _quick(Sizing(10, None, None))
+    for _ in range(4):
+        sizing.took(full=True)
+    assert sizing.prefetch == 60
+    shrunk = []
+    for _ in range(6):
+        sizing.started(_waited(*[2 * AHEAD_WAIT + 0.01] * 20))  # claimed jobs wait long
+        shrunk.append(sizing.prefetch)
+    assert shrunk == [50, 40, 30, 20, 20, 20]  # never under the least
+    assert (sizing.batch, sizing.low_water) == (30, 10)
+    sizing.took(full=True)  # still waiting long: no growth
+    assert sizing.prefetch == 20
