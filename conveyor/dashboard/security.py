@@ -61,10 +61,11 @@ def check_token(token: object) -> None:
         return
     if not isinstance(token, str):
         raise ConfigurationError(f"a dashboard token must be a str, not {type(token).__name__}")
-    if token != token.strip() or any(ord(c) < 32 or ord(c) == 127 for c in token):
+    if (token != token.strip() or not token.isascii()
+            or any(ord(c) < 32 or ord(c) == 127 for c in token)):
         raise ConfigurationError(
-            "a dashboard token must have no control characters and no spaces around it "
-            "(clients send it in an Authorization header); e.g. the output of "
+            "a dashboard token must be ASCII, with no control characters and no spaces "
+            "around it (clients send it in an Authorization header); e.g. the output of "
             "`python -c 'import secrets; print(secrets.token_urlsafe(32))'`"
         )
 

@@ -162,7 +162,7 @@ def test_asgi_refuses_a_prefix_that_is_not_a_url_path(prefix: Any) -> None:
 
 
 @pytest.mark.parametrize("token", [5, b"secret-token", " secret-token", "secret-token\n",
-                                   "secret\x00token"])
+                                   "secret\x00token", "s\u00e9cret-token"])
 def test_asgi_refuses_a_token_no_client_could_send(token: Any) -> None:
     with Conveyor("memory://") as app, pytest.raises(ValueError, match="token"):
         app.asgi(token=token)

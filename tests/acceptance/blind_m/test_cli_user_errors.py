@@ -62,7 +62,8 @@ def test_dashboard_refuses_to_bind_elsewhere_without_a_token(sqlite_cli_app: Pat
 
 def test_dashboard_refuses_a_token_clients_cannot_send_in_one_line(
         sqlite_cli_app: Path) -> None:
-    for token in ("   ", " padded-secret-token-1234 ", "bad\x01token-with-control-chars"):
+    for token in ("   ", " padded-secret-token-1234 ", "bad\x01token-with-control-chars",
+                  "s\u00e9cret-token-a-header-cannot-carry"):
         for host in ("0.0.0.0", "127.0.0.1"):
             refused = run_cli("dashboard", "--host", host, env={"CONVEYOR_TOKEN": token})
             assert_user_error(refused, "token")
