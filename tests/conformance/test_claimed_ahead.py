@@ -98,6 +98,16 @@ def _grown(worker: Worker) -> None:
     sizing.started = lambda jobs: None  # type: ignore[method-assign]
 
 
+def _hold_full(app: Conveyor, worker: Worker, call: Callable[[int], Any]) -> list[Any]:
+    """Grow the worker's claims (``_grown``), store ``call(n)`` for as many jobs as it
+    has slots (two) and holds ahead at most, and wait until it holds them all."""
+    _grown(worker)
+    held = 2 + worker.sizing.most  # two slots, and the most held ahead
+    handles = app.enqueue_many(call(n) for n in range(held))
+    wait_for(lambda: len(worker.active) == held, 10, "the worker to hold them all")
+    return handles
+
+
 def test_jobs_held_ahead_at_the_grown_claim_size_go_back_at_once_on_stop(
     new_app: Callable[..., object], monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -111,10 +121,8 @@ def test_jobs_held_ahead_at_the_grown_claim_size_go_back_at_once_on_stop(
 
     try:
         with worker_thread(app, concurrency=2, grace=10) as worker:
-            _grown(worker)
-            held = 2 + worker.sizing.most  # two slots, and the most held ahead
-            handles = app.enqueue_many(blocked() for _ in range(held))
-            wait_for(lambda: len(worker.active) == held, 10, "the worker to hold them all")
+            handles = _hold_full(app, worker, lambda _: blocked())
+            held = len(handles)
             assert sum(h.state == "running" for h in handles) == held  # leases held
             worker.stop()
             # Back in the queue for other workers while the two running ones still have
@@ -146,10 +154,8 @@ def test_a_job_held_ahead_whose_lease_is_lost_is_dropped_unstarted(
 
     try:
         with worker_thread(app, concurrency=2) as worker:
-            _grown(worker)
-            held = 2 + worker.sizing.most
-            handles = app.enqueue_many(blocked(n) for n in range(held))
-            wait_for(lambda: len(worker.active) == held, 10, "the worker to hold them all")
+            handles = _hold_full(app, worker, blocked)
+            held = len(handles)
             last = handles[-1]
             assert app.cancel(last.id)  # its lease is taken as it waits for a slot
             wait_for(lambda: last.id not in worker.active, 10, "the heartbeat to drop it")
@@ -231,10 +237,8 @@ def test_a_job_found_too_late_then_dropped_is_never_told_to_observers(
 
     try:
         with worker_thread(app, concurrency=2) as worker:
-            _grown(worker)
-            held = 2 + worker.sizing.most
-            handles = app.enqueue_many(blocked(n) for n in range(held))
-            wait_for(lambda: len(worker.active) == held, 10, "the worker to hold them all")
+            handles = _hold_full(app, worker, blocked)
+            held = len(handles)
             told: list[Any] = []
             done: concurrent.futures.Future[int] = concurrent.futures.Future()
             worker.loop.call_soon_threadsafe(lambda: done.set_result(race(worker, told)))
@@ -279,10 +283,8 @@ def test_jobs_found_too_late_are_released_at_stop_even_before_their_give_back(
 
     try:
         with worker_thread(app, concurrency=2, grace=10) as worker:
-            _grown(worker)
-            held = 2 + worker.sizing.most
-            handles = app.enqueue_many(blocked(n) for n in range(held))
-            wait_for(lambda: len(worker.active) == held, 10, "the worker to hold them all")
+            handles = _hold_full(app, worker, blocked)
+            held = len(handles)
             done: concurrent.futures.Future[int] = concurrent.futures.Future()
             worker.loop.call_soon_threadsafe(lambda: done.set_result(all_late(worker)))
             assert done.result(timeout=20) == held - 2
