@@ -86,7 +86,6 @@ def _notify_if_due(conn: psycopg.Connection[Any], outcomes: Sequence[Outcome]) -
         conn.execute(Q["notify"])  # a retry or wake-up time: idle workers read it
 
 
-
 _Insert = Callable[[Any, Any, Sequence[NewJob]], list[int]]
 
 
@@ -102,6 +101,7 @@ def _nul_refused(insert: _Insert) -> _Insert:
             raise PayloadError(NUL_IN_PAYLOAD) from None
 
     return refusing
+
 
 class PostgresStore(
     AsyncMixin, InsertCore, DurableCore, SchedulesCore, ReadingCore, LeasesCore, FlowCore,
