@@ -19,15 +19,17 @@ def busy_timeout(conn: object) -> int:
 
 
 def _let_go_soon(holder: object) -> threading.Event:
-    released = threading.Event()
+    """Set just before the holder commits: the waiter can take the lock as soon as the
+    COMMIT lets go of it, before this thread runs again, so the event cannot come after."""
+    letting_go = threading.Event()
 
     def let_go() -> None:
         time.sleep(0.05)
+        letting_go.set()
         holder.execute("COMMIT")  # type: ignore[attr-defined]
-        released.set()
 
     threading.Thread(target=let_go).start()
-    return released
+    return letting_go
 
 
 def test_the_write_lock_is_taken_once_the_other_connection_lets_go(tmp_path: Path) -> None:
