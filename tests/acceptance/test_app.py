@@ -63,7 +63,7 @@ def test_memory_url_runs_jobs() -> None:
 
         handle = double(21).run_now()
         run_until_idle(app)
-        assert handle.result(timeout=5) == 42
+        assert handle.result(timeout=30) == 42
 
 
 def test_opening_an_existing_store_again_keeps_its_jobs(
@@ -258,7 +258,7 @@ def test_lease_option_accepts_fractional_seconds(open_app: Callable[..., Conveyo
 
     handle = noop().run_now()
     run_until_idle(app)
-    assert handle.result(timeout=5) == "ok"
+    assert handle.result(timeout=30) == "ok"
 
 
 def test_async_code_can_trigger_and_wait(url: str) -> None:
@@ -271,7 +271,7 @@ def test_async_code_can_trigger_and_wait(url: str) -> None:
 
             handle = await echo({"ключ": [1, 2.5, None, True, ""]}).run_now()
             await asyncio.to_thread(run_until_idle, app)
-            return await handle.wait(timeout=5)
+            return await handle.wait(timeout=30)
 
     assert asyncio.run(main()) == {"ключ": [1, 2.5, None, True, ""]}
 

@@ -240,7 +240,7 @@ def test_include_takes_a_mapping_like_a_module(app: Conveyor) -> None:
     assert [d.id for d in app.include(plugin)] == ["retryRequest"]
     handle = app.jobs["retryRequest"]({"a": 1}).run_now()
     run_until_idle(app)
-    assert handle.result(timeout=5) == {"a": 1}
+    assert handle.result(timeout=30) == {"a": 1}
 
 
 @pytest.mark.parametrize("worker", [None, 5, "fn", {"a": 1}])
@@ -296,7 +296,7 @@ def test_meta_io_and_ctx_may_come_before_the_jobs_own_parameters(app: Conveyor) 
     handles = [sync_first("a.png", 3).run_now(), sync_first("b.png").run_now(),
                async_first("c.png").run_now(), durable_first("d.png", n=2).run_now()]
     run_until_idle(app)
-    assert [h.result(timeout=5) for h in handles] == [
+    assert [h.result(timeout=30) for h in handles] == [
         [1, "a.png", 3], [1, "b.png", 1], [1, "c.png"], ["D.PNG", 1, 2]]
 
 

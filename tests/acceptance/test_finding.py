@@ -41,7 +41,7 @@ def test_a_handle_or_the_id_as_text_finds_cancels_and_retries_the_job(app: Conve
     assert app.get_job(handle.id).state == "cancelled"  # type: ignore[union-attr]
     assert app.retry(handle) is True  # type: ignore[arg-type]
     run_until_idle(app)
-    assert handle.result(timeout=5) == "a.png"
+    assert handle.result(timeout=30) == "a.png"
 
 
 def test_jobs_list_and_count_take_the_job_id_as_id_type_or_job(app: Conveyor) -> None:

@@ -51,7 +51,7 @@ def test_job_concurrency_caps_running_attempts(app: Conveyor) -> None:
 
     handles = [limited(n).run_now() for n in range(6)]
     app.run_worker(concurrency=6, burst=True)
-    assert [h.result(timeout=5) for h in handles] == list(range(6))
+    assert [h.result(timeout=30) for h in handles] == list(range(6))
     assert gauge.peak["limited"] == 2
 
 
@@ -198,13 +198,13 @@ def test_a_paused_queue_is_not_claimed_until_resumed_and_survives_restarts(
     blocked, fine = held().run_now(), free().run_now()
     app.run_worker(burst=True)  # the paused queue does not keep a burst worker open
     assert app.get_job(blocked.id).state == "queued"  # type: ignore[union-attr]
-    assert fine.result(timeout=5) == "free"
+    assert fine.result(timeout=30) == "free"
     # persisted: another app on the same store sees the pause
     other = open_app(url)
     assert {q.name: q.paused for q in other.queues()}.get("slow lane") is True
     other.resume(queue="slow lane")
     run_until_idle(app)
-    assert blocked.result(timeout=5) == "held"
+    assert blocked.result(timeout=30) == "held"
     assert {q.name: q.paused for q in app.queues()}["slow lane"] is False
 
 
@@ -235,7 +235,7 @@ def test_pausing_lets_a_running_attempt_finish(app: Conveyor) -> None:
 
     first = pauses_its_own_queue().run_now()
     run_until_idle(app)
-    assert first.result(timeout=5) == "finished anyway"
+    assert first.result(timeout=30) == "finished anyway"
     second = pauses_its_own_queue().run_now()
     run_until_idle(app)
     assert app.get_job(second.id).state == "queued"  # type: ignore[union-attr]
@@ -315,7 +315,7 @@ def test_concurrency_holds_across_two_workers_on_one_store(
         worker.start()
     for worker in workers:
         worker.join()
-    assert sorted(h.result(timeout=5) for h in handles) == list(range(6))
+    assert sorted(h.result(timeout=30) for h in handles) == list(range(6))
     assert gauge.peak["shared"] == 1
 
 
@@ -331,7 +331,7 @@ def test_an_isolated_attempt_that_crashes_is_retried_and_sees_meta(app: Conveyor
     handle = render({"id": 7}).run_now()
     run_until_idle(app)
 
-    result = handle.result(timeout=5)
+    result = handle.result(timeout=30)
     assert result["attempt"] == 2 and result["pid"] != os.getpid()
     record = app.get_job(handle.id)
     assert record is not None and record.state == "completed" and record.attempts == 2

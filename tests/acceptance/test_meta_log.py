@@ -47,7 +47,7 @@ def test_exception_stores_the_traceback_being_handled(app: Conveyor) -> None:
 
     handle = careful().run_now()
     run_until_idle(app)
-    assert handle.result(timeout=5) == "went on"
+    assert handle.result(timeout=30) == "went on"
     [line] = app.get_job(handle.id).logs  # type: ignore[union-attr]
     assert line.level == "error"
     assert line.message.startswith("lookup failed for missing\nTraceback")

@@ -69,4 +69,4 @@ def test_a_bad_retry_in_fails_the_attempt_and_the_worker_goes_on(
 
     handle = after().run_now()
     run_until_idle(app)
-    assert handle.result(timeout=5) == "still working"
+    assert handle.result(timeout=30) == "still working"

@@ -219,7 +219,7 @@ def test_fail_does_not_retry(app: Conveyor) -> None:
     assert record.attempts == 1
     assert "nope, for good — ✗" in str(record.error)
     with pytest.raises(JobFailed):
-        handle.result(timeout=5)
+        handle.result(timeout=30)
 
 
 def test_retry_in_reschedules_explicitly(app: Conveyor) -> None:
@@ -237,7 +237,7 @@ def test_retry_in_reschedules_explicitly(app: Conveyor) -> None:
         assert record.run_at == START + timedelta(seconds=30)
         clock.advance(30, "seconds")
         run_until_idle(app, clock)
-    assert handle.result(timeout=5) == "second time"
+    assert handle.result(timeout=30) == "second time"
 
 
 # -- priorities --------------------------------------------------------------------------------
@@ -319,4 +319,4 @@ def test_a_base_exception_from_a_job_fails_that_attempt_only(app: Conveyor) -> N
         record = record_of(app, handle.id)
         assert record.state == "failed" and record.attempts == 1, record
         assert "✗" in str(record.error) or "KeyboardInterrupt" in str(record.error)
-    assert [h.result(timeout=5) for h in good] == list(range(12))
+    assert [h.result(timeout=30) for h in good] == list(range(12))

@@ -105,7 +105,7 @@ def test_cancel_one_and_retry_one(app: Conveyor) -> None:
     app.cancel(pending.id)
     assert record_of(app, pending.id).state == "cancelled"
     with pytest.raises(JobFailed):
-        pending.result(timeout=1)
+        pending.result(timeout=30)
 
 
 # -- finding -------------------------------------------------------------------------------

@@ -192,7 +192,7 @@ async def test_run_until_idle_from_async_code(app: Conveyor) -> None:
 
     handle = await noop().run_now()
     run_until_idle(app)
-    assert await handle.wait(timeout=1) == "done"
+    assert await handle.wait(timeout=30) == "done"
 
 
 # -- FakeClock -----------------------------------------------------------------------------------

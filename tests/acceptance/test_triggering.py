@@ -37,7 +37,7 @@ def test_run_now_stores_a_queued_job_and_returns_a_handle(app: Conveyor) -> None
     assert record.job == "resize"
     assert record.args == ["ä.png"]
     run_until_idle(app)
-    assert handle.result(timeout=5) == "Ä.PNG"
+    assert handle.result(timeout=30) == "Ä.PNG"
 
 
 def test_run_at_in_the_future_is_scheduled_and_in_the_past_is_queued(app: Conveyor) -> None:
@@ -243,7 +243,7 @@ def test_result_of_a_failed_job_raises_job_failed_with_the_stored_error(app: Con
     handle = explode("ünïcødé").run_now()
     run_until_idle(app)
     with pytest.raises(JobFailed) as caught:
-        handle.result(timeout=5)
+        handle.result(timeout=30)
     assert "KeyError" in str(caught.value)
     assert "ünïcødé" in str(caught.value)
     assert "ünïcødé" in caught.value.error["message"]  # the stored error it carries
@@ -257,7 +257,7 @@ async def test_wait_of_a_cancelled_job_raises_job_failed(app: Conveyor) -> None:
     handle = await noop().run_in(1, "day")
     app.cancel(handle.id)
     with pytest.raises(JobFailed):
-        await handle.wait(timeout=5)
+        await handle.wait(timeout=30)
 
 
 def test_result_returns_none_and_falsy_results(app: Conveyor) -> None:
@@ -267,7 +267,7 @@ def test_result_returns_none_and_falsy_results(app: Conveyor) -> None:
 
     handles = [echo(v).run_now() for v in (None, 0, "", [], {}, False)]
     run_until_idle(app)
-    assert [h.result(timeout=5) for h in handles] == [None, 0, "", [], {}, False]
+    assert [h.result(timeout=30) for h in handles] == [None, 0, "", [], {}, False]
 
 
 # -- payloads -----------------------------------------------------------------------------
@@ -306,7 +306,7 @@ def test_keyword_arguments_and_odd_strings_round_trip(app: Conveyor) -> None:
     odd = ["", " ", "\t\n", "😀" * 50, "'; DROP TABLE jobs; --", "\\u0000", "ℌ𝔢𝔩𝔩𝔬"]
     handle = echo(*odd, **{"ключ": "значение", "": "empty key"}).run_now()
     run_until_idle(app)
-    assert handle.result(timeout=5) == {"args": odd,
+    assert handle.result(timeout=30) == {"args": odd,
                                         "kwargs": {"ключ": "значение", "": "empty key"}}
     record = app.get_job(handle.id)
     assert record is not None and record.args == odd
@@ -321,7 +321,7 @@ def test_large_integers_round_trip(app: Conveyor) -> None:
     big = [2**53 + 1, -(2**63), 2**64, 10**30]
     handle = echo(big).run_now()
     run_until_idle(app)
-    assert handle.result(timeout=5) == big
+    assert handle.result(timeout=30) == big
 
 
 def test_triggers_never_return_without_the_job_stored(open_app: Callable[..., Conveyor],

@@ -92,7 +92,7 @@ async def test_run_worker_called_from_async_code_still_runs_the_jobs(app: Convey
 
     handle = await double(21).run_now()
     app.run_worker(burst=True)  # blocks this loop; the worker gets a loop of its own
-    assert await handle.wait(timeout=5) == 42
+    assert await handle.wait(timeout=30) == 42
     await app.run_worker_async(burst=True)  # the async form, for comparison
 
 

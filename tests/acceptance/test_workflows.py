@@ -136,7 +136,7 @@ def test_chain_passes_each_result_on(app: Conveyor) -> None:
 
     handle = chain(start(1), double(), describe(suffix=" ✓")).run_now()
     run_until_idle(app)
-    assert handle.result(timeout=5) == "4 ✓"
+    assert handle.result(timeout=30) == "4 ✓"
 
 
 def test_group_runs_in_parallel_and_gives_the_list(app: Conveyor) -> None:
@@ -146,7 +146,7 @@ def test_group_runs_in_parallel_and_gives_the_list(app: Conveyor) -> None:
 
     handle = group(*(square(n) for n in range(5))).run_now()
     run_until_idle(app)
-    assert handle.result(timeout=5) == [0, 1, 4, 9, 16]
+    assert handle.result(timeout=30) == [0, 1, 4, 9, 16]
 
 
 def test_a_group_inside_a_chain_and_nesting(app: Conveyor) -> None:
@@ -164,10 +164,10 @@ def test_a_group_inside_a_chain_and_nesting(app: Conveyor) -> None:
 
     handle = chain(start(), group(add(n=1), add(n=2)), total()).run_now()
     run_until_idle(app)
-    assert handle.result(timeout=5) == 9
+    assert handle.result(timeout=30) == 9
     nested = group(chain(start(), add(n=10)), add(5, n=5)).run_now()
     run_until_idle(app)
-    assert nested.result(timeout=5) == [13, 10]
+    assert nested.result(timeout=30) == [13, 10]
 
 
 def test_a_failed_member_stops_the_chain(app: Conveyor) -> None:
@@ -189,7 +189,7 @@ def test_a_failed_member_stops_the_chain(app: Conveyor) -> None:
     handle = chain(first(), broken(), never()).run_now()
     run_until_idle(app)
     with pytest.raises(JobFailed):
-        handle.result(timeout=5)
+        handle.result(timeout=30)
     assert ran == ["first"]
 
 
@@ -219,7 +219,7 @@ def test_retrying_the_failed_member_of_a_chain_carries_the_chain_on(app: Conveyo
     down["now"] = False
     assert app.retry(fetched) is True
     run_until_idle(app)
-    assert handle.result(timeout=5) == "pages:6"
+    assert handle.result(timeout=30) == "pages:6"
     assert app.get_job(stored).args == [6]  # type: ignore[union-attr]
 
 

@@ -96,7 +96,7 @@ def test_outcomes_keep_their_leases_while_progress_is_stored_first(
     handle = reporting().run_now()
     rescued = rescued_while_running(app, handle)
     assert (rescued, runs) == (0, [1])  # the finished attempt's lease was renewed
-    assert handle.result(timeout=1) == "done"
+    assert handle.result(timeout=30) == "done"
 
 
 def test_a_claim_that_fails_after_outcomes_stores_them_and_the_worker_goes_on(

@@ -91,7 +91,7 @@ def test_a_chain_member_that_keeps_killing_its_worker_fails_and_cancels_the_rest
         assert cancelled.state == "cancelled" and cancelled.error is not None
         assert f"run {b}" in cancelled.error["message"]
     with pytest.raises(JobFailed, match=f"run {b}"):
-        flow.result(timeout=5)
+        flow.result(timeout=30)
     assert harness.state(a) == "completed"
     assert harness.log().count("b") == POISON_RESCUES
     assert "c" not in harness.log() and "d" not in harness.log()

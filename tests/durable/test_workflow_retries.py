@@ -32,7 +32,7 @@ def test_a_chain_member_retried_by_its_policy_keeps_the_rest_blocked_then_hands_
     assert b.state == "scheduled"  # its retry is not due yet: the rest waits for it
     assert (c.state, d.state) == ("blocked", "blocked")
     finish(app, d)
-    assert flow.result(timeout=5) == "s>a>b>c>d"
+    assert flow.result(timeout=30) == "s>a>b>c>d"
     assert tries == {"a": 1, "b": 2, "c": 2, "d": 1}
     assert [h.state for h in flow.handles()] == ["completed"] * 4
 

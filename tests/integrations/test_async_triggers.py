@@ -61,7 +61,7 @@ async def test_awaited_triggers_store_off_the_loop(app: Conveyor) -> None:
     assert len(threads + on_loop) <= 3  # the 20 gathered triggers are stored together
     assert app.get_job(later.id).state == "scheduled"  # type: ignore[union-attr]
     await app.run_worker_async(burst=True)
-    assert [await h.wait(timeout=5) for h in handles] == [i * 2 for i in range(20)]
+    assert [await h.wait(timeout=30) for h in handles] == [i * 2 for i in range(20)]
 
 
 async def test_one_bad_payload_fails_only_its_own_awaited_trigger(app: Conveyor) -> None:

@@ -73,7 +73,7 @@ def test_a_retrying_hook_sees_the_retry_even_once_the_next_attempt_ran(app: Conv
 
     h = second_time_lucky().run_now()
     drain(app)
-    assert h.result(timeout=5) == "ok"  # both attempts ran before the hook below reads it
+    assert h.result(timeout=30) == "ok"  # both attempts ran before the hook below reads it
     seen: list[Any] = []
     app.on("retrying", lambda record, error=None: seen.append(record))
     asyncio.run(app.hooks.fire(app, "retrying", h.id, None, attempt=1))
@@ -135,7 +135,7 @@ def test_a_hook_raising_keyboard_interrupt_or_system_exit_is_logged_and_the_work
     with caplog.at_level(logging.ERROR, logger="conveyor"):
         drain(app, concurrency=2)
     assert sorted(got) == sorted(h.id for h in handles)
-    assert [h.result(timeout=5) for h in handles] == list(range(4))
+    assert [h.result(timeout=30) for h in handles] == list(range(4))
     assert caplog.text.count("KeyboardInterrupt: hook ✗") == 4
     assert caplog.text.count("SystemExit: async hook ✗") == 4
 

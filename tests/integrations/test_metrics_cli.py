@@ -30,7 +30,7 @@ def add(a, b):
 
 def _completed(port: int) -> float:
     try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as r:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=30) as r:
             text = r.read().decode()
     except OSError:
         return -1

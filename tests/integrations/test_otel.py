@@ -42,7 +42,7 @@ def test_attempt_spans_are_children_of_the_trigger_span(
     with tracer.start_as_current_span("web request") as request:
         handle = flaky(5).run_now()
     app.run_worker(burst=True)
-    assert handle.result(timeout=5) == 5
+    assert handle.result(timeout=30) == 5
 
     [trigger] = _by_name(spans, "conveyor.trigger flaky")
     assert trigger.kind == SpanKind.PRODUCER

@@ -44,14 +44,14 @@ def test_inline_runs_every_trigger_inside_the_call(local_app: Conveyor) -> None:
     with inline(app):
         h = double(21).run_in(30, "minutes")
         assert app.get_job(h.id).state == "completed"  # type: ignore[union-attr]
-        assert h.result(timeout=1) == 42
+        assert h.result(timeout=30) == 42
         fan_out(3).run_now()
         assert sorted(calls) == [0, 1, 2, 21]
         bad = broken().run_now()
         record = app.get_job(bad.id)
         assert record is not None and record.state == "failed" and record.attempts == 3
         with pytest.raises(JobFailed):
-            bad.result(timeout=1)
+            bad.result(timeout=30)
     later = double(1).run_in(1, "hour")  # outside the block: stored, not run
     assert app.get_job(later.id).state == "scheduled"  # type: ignore[union-attr]
 
@@ -155,7 +155,7 @@ async def test_run_until_idle_from_async_code(conveyor_app: Conveyor) -> None:
 
     h = await hello().run_now()
     run_until_idle(app)
-    assert await h.wait(timeout=5) == "hi"
+    assert await h.wait(timeout=30) == "hi"
 
 
 async def test_inline_runs_awaited_triggers_too(conveyor_app: Conveyor) -> None:
@@ -169,4 +169,4 @@ async def test_inline_runs_awaited_triggers_too(conveyor_app: Conveyor) -> None:
         handle = await greet("ann").run_now()
         record = app.get_job(handle.id)
         assert record is not None and record.state == "completed"
-        assert await handle.wait(timeout=1) == "hi ann"
+        assert await handle.wait(timeout=30) == "hi ann"

@@ -124,7 +124,7 @@ async def test_wait_reads_over_the_async_pool_without_a_thread(pg_url: str) -> N
 
         loop.run_in_executor = spy  # type: ignore[method-assign]
         try:
-            assert await handle.wait(timeout=5) == 42
+            assert await handle.wait(timeout=30) == 42
         finally:
             loop.run_in_executor = original  # type: ignore[method-assign]
         assert calls == []

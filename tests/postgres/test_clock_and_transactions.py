@@ -88,7 +88,7 @@ def test_a_job_triggered_in_a_committed_transaction_exists(app: Conveyor, pg_url
         conn.commit()
     assert app.count() == 3 and [h.id for h in many] == [handle.id + 1, handle.id + 2]
     app.run_worker(burst=True)
-    assert handle.result(timeout=5) == 1
+    assert handle.result(timeout=30) == 1
 
 
 def test_a_job_triggered_in_a_rolled_back_transaction_never_exists(

@@ -124,7 +124,7 @@ def test_a_signal_lets_running_jobs_finish_starts_nothing_new_and_releases_the_r
             env=worker_env(url, tmp_path, 30.0, CONVEYOR_TEST_LINGER="0.01"), cwd=tmp_path,
             capture_output=True, text=True, timeout=30)
         assert done.returncode == 0, done.stderr
-        assert long.result(timeout=1) == "lingered" and waiting.state == "completed"
+        assert long.result(timeout=30) == "lingered" and waiting.state == "completed"
     finally:
         app.close()
     runs = executions(tmp_path)

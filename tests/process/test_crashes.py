@@ -89,7 +89,7 @@ def test_a_burst_worker_started_after_a_kill_9_runs_the_dead_workers_job(
         victim.kill()
     monkeypatch.setenv("CONVEYOR_TEST_LINGER", "0")  # the next attempt, here, is quick
     app.run_worker(burst=True)
-    assert handle.result(timeout=1) == "lingered"
+    assert handle.result(timeout=30) == "lingered"
     record = app.get_job(handle.id)
     assert record is not None and record.attempts == 2
     assert {outcome: count(outcome) - before[outcome] for outcome in before} == {
@@ -184,7 +184,7 @@ def test_a_signal_to_the_whole_group_lets_an_isolated_job_finish_within_grace(
         for pid in (child.pid, worker.pid):  # as Ctrl-C or systemd do
             os.kill(pid, sig)
         assert worker.wait(30) == 0, worker_logs(tmp_path)
-        assert h.result(timeout=1) == "lingered", worker_logs(tmp_path)
+        assert h.result(timeout=30) == "lingered", worker_logs(tmp_path)
 
 
 def _alive(pid: int) -> bool:
@@ -256,7 +256,7 @@ def test_sigint_stops_a_worker_like_sigterm(tmp_path: Path) -> None:
         wait_until(lambda: executions(tmp_path), 15, "the job to start", tmp_path)
         worker.send_signal(signal.SIGINT)
         assert worker.wait(15) == 0, worker_logs(tmp_path)
-        assert h.result(timeout=1) == 0.5
+        assert h.result(timeout=30) == 0.5
 
 
 def test_a_second_signal_stops_at_once_and_releases_running_jobs(tmp_path: Path) -> None:

@@ -48,7 +48,7 @@ def test_an_isolated_crash_fails_only_that_attempt_with_the_signal(app: Conveyor
     assert record is not None and record.state == "failed" and record.attempts == 2
     assert record.error is not None and "killed by SIGABRT" in record.error["message"]
     assert record.error["type"] == "AttemptCrashed"
-    result = fine.result(timeout=5)
+    result = fine.result(timeout=30)
     assert result["sum"] == 5 and result["pid"] != os.getpid()  # ran in a child
 
 
@@ -58,7 +58,7 @@ def test_isolated_errors_async_jobs_and_results_cross_as_json(app: Conveyor) -> 
     failed = app.jobs["fails"]().run_now()
     doubled = app.jobs["double"](21).run_now()
     drain(app)
-    assert doubled.result(timeout=5) == 42
+    assert doubled.result(timeout=30) == 42
     record = app.get_job(failed.id)
     assert record is not None and record.error is not None
     assert record.error["type"] == "ValueError"
@@ -86,7 +86,7 @@ def test_jobs_defined_inside_a_function_run_isolated(app: Conveyor) -> None:
     assert record is not None and record.attempts == 2 and record.state == "failed"
     assert "timed out after 1 s" in record.error["message"]  # type: ignore[index]
     assert "killed by SIGABRT" in app.get_job(aborted.id).error["message"]  # type: ignore[union-attr,index]
-    assert pid.result(timeout=5) != os.getpid()
+    assert pid.result(timeout=30) != os.getpid()
 
 
 def test_an_abandoned_cpu_bound_thread_is_stopped(app: Conveyor) -> None:
@@ -127,7 +127,7 @@ def test_an_isolated_job_gets_meta_its_logs_and_progress_are_stored(app: Conveyo
 
     handle = crashes_first("a.png").run_now()
     drain(app)
-    result = handle.result(timeout=5)
+    result = handle.result(timeout=30)
     assert result["attempt"] == 2 and result["job"] == "crashes_first"
     assert result["args"] == ["a.png"]
     record = app.get_job(handle.id)
@@ -161,11 +161,11 @@ def test_an_isolated_job_triggers_other_jobs_through_meta_jobs(app: Conveyor) ->
     h2 = app.jobs["triggers_async"]().run_now()
     bad = app.jobs["triggers_badly"]().run_now()
     drain(app)
-    now_id, later_id = h.result(timeout=5)
+    now_id, later_id = h.result(timeout=30)
     assert app.jobs["add_one"] and app.get_job(now_id).result == 6  # type: ignore[union-attr]
     assert app.get_job(now_id).priority == "high"  # type: ignore[union-attr]
     assert app.get_job(later_id).state == "scheduled"  # type: ignore[union-attr]
-    assert app.get_job(h2.result(timeout=5)).result == 2  # type: ignore[union-attr]
+    assert app.get_job(h2.result(timeout=30)).result == 2  # type: ignore[union-attr]
     record = app.get_job(bad.id)
     assert record is not None and record.state == "failed"
     assert record.error is not None and record.error["type"] == "PayloadError"
@@ -181,7 +181,7 @@ def test_meta_jobs_in_a_child_finds_jobs_by_slug_and_names_the_unknown(app: Conv
     unknown = app.jobs["triggers_unknown"]().run_now()
     function = app.jobs["triggers_a_function"]().run_now()
     drain(app)
-    sent = app.get_job(by_slug.result(timeout=5))
+    sent = app.get_job(by_slug.result(timeout=30))
     assert sent is not None and (sent.job, sent.result) == ("send-email", 2)
     errors = {h: app.get_job(h.id).error for h in (unknown, function)}  # type: ignore[union-attr]
     assert errors[unknown]["type"] == "UnknownJobError", errors  # type: ignore[index]

@@ -60,7 +60,7 @@ def test_three_workers_on_one_sqlite_file_run_every_job_exactly_once(tmp_path: P
     assert all(r.end is not None for r in runs)
     assert_no_overlap(runs, {})
     assert len({r.pid for r in runs}) >= 2, "the work should be shared between processes"
-    assert sorted(h.result(timeout=1) for h in handles[:50]) == list(range(50))
+    assert sorted(h.result(timeout=30) for h in handles[:50]) == list(range(50))
     app.close()
 
 

@@ -96,8 +96,8 @@ def test_jobs_named_like_the_registry_methods_are_found_by_attribute(app: Convey
     assert app.jobs["add"] is add and app.jobs.definition("add") is add
     assert list(app.jobs.values()) == [add, get, items]  # values: no job of that name
     with inline(app):
-        assert app.jobs.add(2, 3).run_now().result(timeout=5) == 5
-        assert app.jobs.get("https://x").run_now().result(timeout=5) == "https://x"
+        assert app.jobs.add(2, 3).run_now().result(timeout=30) == 5
+        assert app.jobs.get("https://x").run_now().result(timeout=30) == "https://x"
 
 
 def test_an_unknown_job_id_lists_the_defined_jobs(app: Conveyor) -> None:

@@ -53,7 +53,7 @@ def test_a_handle_for_a_missing_job(app: Conveyor) -> None:
     h = JobHandle(app, 123456)
     assert h.state is None and h.record() is None
     with pytest.raises(JobFailed, match="no longer exists"):
-        h.result(timeout=1)
+        h.result(timeout=30)
 
 
 def test_result_waits_for_a_job_finished_by_another_thread(app: Conveyor) -> None:

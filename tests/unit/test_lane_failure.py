@@ -40,6 +40,6 @@ def test_a_lane_that_fails_to_run_a_job_fails_it_and_runs_the_next(
     record = app.get_job(handles[0].id)
     assert record is not None and record.state == "failed" and record.error is not None
     assert "lane bug" in record.error["message"] and "not retried" in record.error["message"]
-    assert [h.result(timeout=5) for h in handles[1:]] == [1, 2, 3]
+    assert [h.result(timeout=30) for h in handles[1:]] == [1, 2, 3]
     assert "its lane thread failed" in caplog.text
     app.close()

@@ -26,7 +26,7 @@ def test_an_app_runs_on_a_store_object_it_is_given() -> None:
 
         handle = double(21).run_now()
         app.run_worker(burst=True)
-        assert handle.result(timeout=5) == 42
+        assert handle.result(timeout=30) == 42
 
 
 def test_the_given_store_decides_on_the_apps_clock() -> None:

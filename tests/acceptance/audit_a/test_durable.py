@@ -76,7 +76,7 @@ def test_a_task_runs_once_per_key_across_replays_and_waits(app: Conveyor) -> Non
         clock.advance(3, "days")
         run_until_idle(app, clock)
     assert calls == [7]
-    assert handle.result(timeout=5) == {"sent": "ü7@example.com",
+    assert handle.result(timeout=30) == {"sent": "ü7@example.com",
                                         "ctx": [handle.id, "send-welcome", "1.2.0", 1]}
     logs = [(entry.level, entry.message) for entry in app.get_job(handle.id).logs]  # type: ignore[union-attr]
     levels = {message.split()[0]: level for level, message in logs}
@@ -120,7 +120,7 @@ def test_except_exception_cannot_swallow_a_durable_wait(app: Conveyor) -> None:
         assert app.get_job(handle.id).state == "waiting"  # type: ignore[union-attr]
         clock.advance(1, "hour")
         run_until_idle(app, clock)
-    assert handle.result(timeout=5) == "woke"
+    assert handle.result(timeout=30) == "woke"
     assert caught == []
     assert not is_internal(RuntimeError("user error"))
 
@@ -140,12 +140,12 @@ def test_io_wait_in_every_unit(app: Conveyor) -> None:
     with FakeClock(app, start=START) as clock:  # Jan 4 + 1 quarter = Apr 4: 90 days
         handles = [nap(i).run_now() for i in range(len(WAITS))]
         run_until_idle(app, clock)
-        assert handles[0].result(timeout=5) == "up"  # a wait of 0 does not wait
+        assert handles[0].result(timeout=30) == "up"  # a wait of 0 does not wait
         for handle, (_, _, delta) in zip(handles[1:], WAITS[1:], strict=True):
             assert app.get_job(handle.id).run_at == START + delta  # type: ignore[union-attr]
         clock.advance(365, "days")
         run_until_idle(app, clock)
-    assert [h.result(timeout=5) for h in handles] == ["up"] * len(WAITS)
+    assert [h.result(timeout=30) for h in handles] == ["up"] * len(WAITS)
 
 
 def test_a_bad_io_wait_fails_the_run_saying_what_is_accepted(app: Conveyor) -> None:
@@ -177,7 +177,7 @@ def test_try_hands_a_failed_task_to_on_error(app: Conveyor) -> None:
 
     handle = careful().run_now()
     run_until_idle(app)
-    result = handle.result(timeout=5)
+    result = handle.result(timeout=30)
     assert result.startswith("handled: ") and "boom ✗" in result
 
 
@@ -219,7 +219,7 @@ def test_a_task_retries_per_its_policy_while_the_run_waits(app: Conveyor) -> Non
             assert record.run_at == expected_due
             clock.advance(1, "minute")
         run_until_idle(app, clock)
-    assert handle.result(timeout=5) == 42 and len(tries) == 3
+    assert handle.result(timeout=30) == 42 and len(tries) == 3
     assert app.get_job(handle.id).attempts == 1  # type: ignore[union-attr]
 
 

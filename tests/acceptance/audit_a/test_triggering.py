@@ -156,7 +156,7 @@ def test_job_failed_carries_the_stored_error(app: Conveyor) -> None:
     handle = boom().run_now()
     run_until_idle(app)
     with pytest.raises(JobFailed) as caught:
-        handle.result(timeout=5)
+        handle.result(timeout=30)
     assert caught.value.error["type"] == "KeyError"  # type: ignore[attr-defined]
     assert "missing ✗" in caught.value.error["message"]  # type: ignore[attr-defined]
     assert "Traceback" in caught.value.error["traceback"]  # type: ignore[attr-defined]

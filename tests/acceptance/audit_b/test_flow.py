@@ -27,7 +27,7 @@ def test_a_dotted_concurrency_key_is_stored_on_the_record(app: Conveyor) -> None
 
     assert [app.get_job(h.id).concurrency_key for h in keyed] == ["ünï 📦", "0", "7"]
     app.run_worker(concurrency=3, burst=True)
-    assert [h.result(timeout=5) for h in keyed] == ["ünï 📦", 0, 7]
+    assert [h.result(timeout=30) for h in keyed] == ["ünï 📦", 0, 7]
 
 
 def test_a_callable_concurrency_key_is_evaluated_at_trigger_time(app: Conveyor) -> None:
@@ -39,7 +39,7 @@ def test_a_callable_concurrency_key_is_evaluated_at_trigger_time(app: Conveyor) 
 
     assert app.get_job(handle.id).concurrency_key == "eu-ouest/✓"
     app.run_worker(burst=True)
-    assert handle.result(timeout=5) == "eu-ouest:0"
+    assert handle.result(timeout=30) == "eu-ouest:0"
 
 
 @pytest.mark.parametrize("options, word", [
@@ -155,5 +155,5 @@ def test_concurrency_per_key_holds_across_two_workers(app: Conveyor, open_app: A
         thread.join(60)
     app.run_worker(burst=True)  # whatever a worker left as held back
 
-    assert [h.result(timeout=5) for h in handles] == ["α", "β"] * 3
+    assert [h.result(timeout=30) for h in handles] == ["α", "β"] * 3
     assert most == {"α": 1, "β": 1}

@@ -38,7 +38,7 @@ def small(open_app: Any) -> Conveyor:
 def test_payloads_at_the_limits_are_stored_and_run(small: Conveyor, payload: Any) -> None:
     handle = small.jobs["écho"](payload).run_now()
     small.run_worker(burst=True)
-    assert handle.result(timeout=5) == payload
+    assert handle.result(timeout=30) == payload
 
 
 @pytest.mark.parametrize("payload, where", [

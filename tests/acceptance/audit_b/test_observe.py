@@ -88,7 +88,7 @@ def test_a_retry_without_a_wait_is_queued_for_its_hook(app: Conveyor) -> None:
     handle = twice().run_now()
     app.run_worker(burst=True)
 
-    assert handle.result(timeout=5) == 3
+    assert handle.result(timeout=30) == 3
     states = [state for event, _, state, _ in seen if event == "retrying"]
     assert states == ["queued", "queued"]
 
@@ -126,7 +126,7 @@ def test_worker_log_lines_per_outcome_under_the_conveyor_logger(
         clock.advance(61, "seconds")
         app.run_worker(burst=True)
 
-    assert handle.result(timeout=5) == "steady"
+    assert handle.result(timeout=30) == "steady"
     mine = [r for r in caplog.records if r.name.startswith("conveyor")
             and str(handle.id) in r.getMessage()]
     levels = {r.levelno for r in mine}

@@ -65,10 +65,10 @@ def test_the_clock_drives_delays_retries_and_durable_waits(app: Conveyor,
 
     clock.advance(1, "day")
     run_until_idle(app, clock=clock)
-    assert retried.result(timeout=5) == 2
+    assert retried.result(timeout=30) == 2
     clock.advance(1, "month")
     run_until_idle(app, clock=clock)
-    assert slept.result(timeout=5) == "réveillé"
+    assert slept.result(timeout=30) == "réveillé"
     assert app.get_job(delayed.id).state == "scheduled"
     clock.advance(2, "quarters")
     run_until_idle(app, clock=clock)
@@ -113,12 +113,12 @@ def test_inline_runs_each_trigger_inside_the_call(app: Conveyor) -> None:
         return x * 2
 
     with inline(app):
-        assert double(0).run_now().result(timeout=1) == 0
-        assert double(-4).run_in(3, "years").result(timeout=1) == -8
-        assert sleepy(21).run_now().result(timeout=1) == 42
+        assert double(0).run_now().result(timeout=30) == 0
+        assert double(-4).run_in(3, "years").result(timeout=30) == -8
+        assert sleepy(21).run_now().result(timeout=30) == 42
         failed = broken().run_now()
         with pytest.raises(JobFailed, match="cassé ✗"):
-            failed.result(timeout=1)
+            failed.result(timeout=30)
     record = app.get_job(failed.id)
     assert record.state == "failed" and record.error["type"] == "ValueError"
 
@@ -130,4 +130,4 @@ def test_the_plugin_fixture_is_a_memory_app(conveyor_app: Conveyor) -> None:
 
     handle = uni({"✓": None}).run_now()
     run_until_idle(conveyor_app)
-    assert handle.result(timeout=5) == {"✓": None}
+    assert handle.result(timeout=30) == {"✓": None}

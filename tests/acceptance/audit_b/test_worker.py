@@ -116,7 +116,7 @@ def test_run_worker_async_in_burst_mode(app: Conveyor) -> None:
     async def main() -> list[Any]:
         handles = [await echo(n).run_now() for n in (0, -1, 2**40)]
         await app.run_worker_async(concurrency=3, burst=True)
-        return [await h.wait(timeout=5) for h in handles]
+        return [await h.wait(timeout=30) for h in handles]
 
     assert asyncio.run(main()) == [0, -1, 2**40]
 

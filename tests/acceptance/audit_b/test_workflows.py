@@ -39,7 +39,7 @@ def test_a_chain_hands_on_falsy_and_unicode_results(app: Conveyor, jobs: dict[st
                                                     value: Any) -> None:
     handle = chain(jobs["same"](value), jobs["same"](), jobs["wrap"]()).run_now()
     app.run_worker(burst=True)
-    assert handle.result(timeout=5) == [value]
+    assert handle.result(timeout=30) == [value]
 
 
 def test_a_group_inside_a_chain_gets_the_previous_result(app: Conveyor,
@@ -47,7 +47,7 @@ def test_a_group_inside_a_chain_gets_the_previous_result(app: Conveyor,
     handle = chain(jobs["same"]("é"), group(jobs["wrap"](), jobs["wrap"](), jobs["same"]()),
                    jobs["total"]()).run_now()
     app.run_worker(concurrency=3, burst=True)
-    assert handle.result(timeout=5) == 3  # [["é"], ["é"], "é"]
+    assert handle.result(timeout=30) == 3  # [["é"], ["é"], "é"]
 
 
 def test_a_failed_member_stops_the_chain_and_result_raises(app: Conveyor,
@@ -55,7 +55,7 @@ def test_a_failed_member_stops_the_chain_and_result_raises(app: Conveyor,
     handle = chain(jobs["same"](1), jobs["refuse"](), jobs["same"]()).run_now()
     app.run_worker(burst=True)
     with pytest.raises(JobFailed):
-        handle.result(timeout=5)
+        handle.result(timeout=30)
     states = sorted(r.state for r in app.jobs_list())
     assert states == ["cancelled", "completed", "failed"]
 
@@ -69,7 +69,7 @@ def test_dependencies_as_handles_ids_and_duplicates(app: Conveyor, jobs: dict[st
     record = app.get_job(dependent.id)
     assert record.state == "blocked" and set(record.depends_on) == {first.id, second.id}
     app.run_worker(burst=True)
-    assert dependent.result(timeout=5) == "c"
+    assert dependent.result(timeout=30) == "c"
 
 
 def test_a_dependency_already_failed_cancels_at_once_naming_it(app: Conveyor,
@@ -94,7 +94,7 @@ def test_a_cancelled_dependency_cancels_down_the_graph(app: Conveyor, jobs: dict
         record = app.get_job(handle.id)
         assert record.state == "cancelled" and record.error is not None
     with pytest.raises(JobFailed):
-        leaf.result(timeout=5)
+        leaf.result(timeout=30)
 
 
 def test_durable_children_none_one_failing_and_never_twice(app: Conveyor) -> None:
@@ -125,7 +125,7 @@ def test_durable_children_none_one_failing_and_never_twice(app: Conveyor) -> Non
     clock.advance(1, "hour")
     app.run_worker(burst=True)
 
-    assert handle.result(timeout=5) == [[], "ü", True]
+    assert handle.result(timeout=30) == [[], "ü", True]
     assert sorted(map(str, calls)) == sorted(["ü", "0", "✗"])
     record = app.get_job(handle.id)
     assert len(record.children) == 3

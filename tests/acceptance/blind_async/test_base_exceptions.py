@@ -36,7 +36,7 @@ async def test_a_base_exception_subclass_fails_the_attempt_and_the_worker_goes_o
     await asyncio.wait_for(app.run_worker_async(burst=True, concurrency=1), 30)
     assert state(app, one) == "failed" and "Abort" in error_type(app, one)
     assert state(app, two) == "failed" and "Abort" in error_type(app, two)
-    assert await three.wait(timeout=5) == "ran"
+    assert await three.wait(timeout=30) == "ran"
 
 
 def test_sys_exit_in_a_sync_job_fails_only_that_attempt(app: Conveyor) -> None:
@@ -53,7 +53,7 @@ def test_sys_exit_in_a_sync_job_fails_only_that_attempt(app: Conveyor) -> None:
     drain(app, concurrency=1)
     assert state(app, bad) == "failed"
     assert "SystemExit" in error_type(app, bad)
-    assert good.result(timeout=5) == 1
+    assert good.result(timeout=30) == 1
 
 
 def test_keyboard_interrupt_in_a_sync_job_never_leaves_it_running(app: Conveyor) -> None:

@@ -31,7 +31,7 @@ def test_inline_stores_a_base_exception_as_a_failure_without_raising_it(app: Con
     with inline(app):
         handle = aborts().run_now()
     with pytest.raises(JobFailed) as caught:
-        handle.result(timeout=1)
+        handle.result(timeout=30)
     assert "inline abort ✗" in str(caught.value)
 
 
@@ -66,7 +66,7 @@ async def test_a_blocking_sync_hook_never_blocks_the_async_worker_loop(app: Conv
     async with Ticker() as ticker:
         await asyncio.wait_for(app.run_worker_async(burst=True), 30)
     assert ticker.max_gap < 0.3, ticker.max_gap
-    assert [await h.wait(timeout=1) for h in handles] == [0, 1, 2]
+    assert [await h.wait(timeout=30) for h in handles] == [0, 1, 2]
 
 
 async def test_cancelling_a_running_async_worker_releases_its_jobs(app: Conveyor) -> None:
@@ -94,7 +94,7 @@ async def test_cancelling_a_running_async_worker_releases_its_jobs(app: Conveyor
     app.cancel(stuck.id)
     again = await short(5).run_now()
     await asyncio.wait_for(app.run_worker_async(burst=True), 30)
-    assert await again.wait(timeout=1) == -5
+    assert await again.wait(timeout=30) == -5
 
 
 async def test_an_idle_burst_worker_returns_at_once(app: Conveyor) -> None:

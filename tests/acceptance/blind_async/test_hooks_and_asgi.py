@@ -40,7 +40,7 @@ def test_a_slow_async_hook_sees_the_stored_state_and_finishes(app: Conveyor) -> 
     handle = fast().run_now()
     started = time.monotonic()
     drain(app)
-    assert handle.result(timeout=5) == 5
+    assert handle.result(timeout=30) == 5
     if not seen:  # the hook may still be finishing after a burst worker returns
         deadline = started + 10
         while not seen and time.monotonic() < deadline:
@@ -94,7 +94,7 @@ def test_a_hook_raising_a_base_exception_subclass_never_fails_the_job(app: Conve
         drain(app, concurrency=1)
     assert state(app, first) == "completed"
     drain(app)
-    assert later.result(timeout=5) == "second"
+    assert later.result(timeout=30) == "second"
 
 
 def test_a_started_hook_runs_once_per_attempt_with_the_attempt_number(app: Conveyor) -> None:
@@ -113,7 +113,7 @@ def test_a_started_hook_runs_once_per_attempt_with_the_attempt_number(app: Conve
 
     handle = twice().run_now()
     drain(app)
-    assert handle.result(timeout=5) == 3
+    assert handle.result(timeout=30) == 3
     assert attempts == [(1, "running"), (2, "running"), (3, "running")]
 
 

@@ -41,7 +41,7 @@ def test_inline_failure_after_retries_raises_on_result_not_on_trigger(app: Conve
     with inline(app):
         handle = hopeless().run_now()
     with pytest.raises(JobFailed) as caught:
-        handle.result(timeout=1)
+        handle.result(timeout=30)
     assert "÷0" in str(caught.value)
     found = app.get_job(handle.id)
     assert found is not None and found.state == "failed" and found.attempts == 2
@@ -66,7 +66,7 @@ def test_inline_skips_durable_waits_and_runs_tasks_once(app: Conveyor) -> None:
     with inline(app):
         handle = durable_flow("zoë").run_now()
     assert time.monotonic() - began < 10
-    assert handle.result(timeout=1) == {"user": {"name": "zoë"}, "again": {"name": "zoë²"}}
+    assert handle.result(timeout=30) == {"user": {"name": "zoë"}, "again": {"name": "zoë²"}}
     assert calls == ["zoë", "zoë²"]
 
 
@@ -79,13 +79,13 @@ async def test_inline_runs_async_jobs_from_inside_a_running_loop(app: Conveyor) 
     @app.job
     async def parent(meta: Any) -> Any:
         child = await meta.jobs.halve(-3).run_now()
-        return await child.wait(timeout=5)
+        return await child.wait(timeout=30)
 
     with inline(app):
         direct = await halve(5).run_now()
         nested = await parent().run_now()
-    assert await direct.wait(timeout=1) == 2.5
-    assert await nested.wait(timeout=1) == -1.5
+    assert await direct.wait(timeout=30) == 2.5
+    assert await nested.wait(timeout=30) == -1.5
 
 
 def test_inline_runs_async_hooks(app: Conveyor) -> None:
@@ -121,7 +121,7 @@ def test_fake_clock_drives_a_worker_in_async_code(app: Conveyor) -> None:
         assert state(app, handle) == "scheduled"
         clock.advance(36, "hours")
         await app.run_worker_async(burst=True)
-        return await handle.wait(timeout=5)
+        return await handle.wait(timeout=30)
 
     began = time.monotonic()
     with FakeClock(app, start=START) as clock:
@@ -165,7 +165,7 @@ async def test_run_until_idle_works_inside_an_async_test(app: Conveyor) -> None:
 
     handle = await in_loop().run_now()
     run_until_idle(app)
-    assert await handle.wait(timeout=1) == "ran"
+    assert await handle.wait(timeout=30) == "ran"
 
 
 def test_enqueued_lists_pending_jobs_with_nested_payload_subsets(app: Conveyor) -> None:

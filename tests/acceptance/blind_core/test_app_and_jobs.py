@@ -78,7 +78,7 @@ def test_job_id_defaults_to_the_function_name_and_the_registry_finds_it(app: Con
     handle = app.jobs["ŝtrange_name"](41).run_now()
     assert record(app, handle).job == "ŝtrange_name"
     drain(app)
-    assert handle.result(timeout=5) == 42
+    assert handle.result(timeout=30) == 42
 
 
 def test_two_ids_with_one_slug_are_refused_at_definition(app: Conveyor) -> None:
@@ -138,7 +138,7 @@ def test_meta_gives_attempt_log_and_progress(app: Conveyor) -> None:
 
     h1, h2 = fraction().run_now(), percent().run_now()
     drain(app)
-    assert h1.result(timeout=5) == 1
+    assert h1.result(timeout=30) == 1
     first, second = record(app, h1), record(app, h2)
     assert first.progress == second.progress
     assert any("línea ✓ uno" in str(getattr(line, "message", line)) for line in first.logs)
@@ -158,7 +158,7 @@ def test_meta_jobs_triggers_other_jobs_by_attribute_and_by_id(capp: Conveyor,
 
     handle = parent().run_now()
     drain(capp)
-    later_id, now_id = handle.result(timeout=5)
+    later_id, now_id = handle.result(timeout=30)
     assert record(capp, now_id).state == "completed"
     assert record(capp, later_id).run_at == START + timedelta(hours=1.5)
 

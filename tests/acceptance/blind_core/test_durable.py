@@ -37,7 +37,7 @@ def test_tasks_run_once_per_run_across_a_durable_wait(capp: Conveyor,
     assert record(capp, handle).state == "waiting"
     clock.advance(days=2.5)
     drain(capp)
-    assert handle.result(timeout=5) == [{"value": "a✓"}, {"value": "b✓"}]
+    assert handle.result(timeout=30) == [{"value": "a✓"}, {"value": "b✓"}]
     assert calls == ["a", "b"]
 
 
@@ -80,7 +80,7 @@ def test_ctx_carries_version_and_attempt(app: Conveyor) -> None:
 
     handle = flow([]).run_now()
     drain(app)
-    assert handle.result(timeout=5) == ["0.0.1", 1]
+    assert handle.result(timeout=30) == ["0.0.1", 1]
 
 
 def test_durable_logger_try_and_gather(app: Conveyor) -> None:
@@ -97,7 +97,7 @@ def test_durable_logger_try_and_gather(app: Conveyor) -> None:
 
     handle = flow({}).run_now()
     drain(app)
-    assert handle.result(timeout=5) == "handled inner"
+    assert handle.result(timeout=30) == "handled inner"
     lines = " ".join(str(getattr(line, "message", line)) for line in record(app, handle).logs)
     assert "ünïcode line" in lines and "as info" in lines
 
@@ -135,7 +135,7 @@ def test_background_fetch_refuses_non_http_schemes(app: Conveyor) -> None:
 
     handle = flow({}).run_now()
     drain(app)
-    assert handle.result(timeout=5) == ["refused"] * len(urls)
+    assert handle.result(timeout=30) == ["refused"] * len(urls)
 
 
 def test_events_start_matching_runs_once_per_id(app: Conveyor) -> None:

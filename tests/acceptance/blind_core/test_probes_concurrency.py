@@ -96,7 +96,7 @@ def test_a_bad_durable_wait_fails_the_run_and_zero_continues(app: Conveyor) -> N
     failing, continuing = bad({}).run_now(), zero({}).run_now()
     drain(app)
     assert record(app, failing).state == "failed"
-    assert continuing.result(timeout=5) == "on"
+    assert continuing.result(timeout=30) == "on"
 
 
 def test_event_filters_compare_json_values_not_python_equality(app: Conveyor) -> None:
@@ -140,7 +140,7 @@ def test_a_sync_attempt_past_its_timeout_is_failed(app: Conveyor) -> None:
     handle = slow().run_now(timeout=0.2)
     drain(app)
     with pytest.raises(JobFailed):
-        handle.result(timeout=5)
+        handle.result(timeout=30)
 
 
 def test_add_worker_handle_pauses_and_resumes(app: Conveyor) -> None:
@@ -281,7 +281,7 @@ def test_async_jobs_trigger_with_await_and_wait_times_out(app: Conveyor) -> None
     asyncio.run(main())
     handle = parent().run_now()
     drain(app)
-    assert record(app, handle.result(timeout=5)).result == "éé"
+    assert record(app, handle.result(timeout=30)).result == "éé"
 
 
 def test_replace_only_touches_the_same_owner(app: Conveyor) -> None:
@@ -356,7 +356,7 @@ def test_a_result_json_cannot_hold_fails_only_that_attempt(app: Conveyor) -> Non
     assert "result" in str(field(field(rec.history[0], "error"), "message"))
     later = after().run_now()
     drain(app)
-    assert later.result(timeout=5) == "worker carried on"
+    assert later.result(timeout=30) == "worker carried on"
 
 
 def test_add_worker_job_logs_progress_and_stop(app: Conveyor) -> None:

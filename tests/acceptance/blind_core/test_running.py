@@ -34,7 +34,7 @@ def test_results_and_arguments_round_trip(app: Conveyor) -> None:
     handles = [echo(value).run_now() for value in ODD_VALUES]
     drain(app)
     for value, handle in zip(ODD_VALUES, handles, strict=True):
-        assert handle.result(timeout=5) == value
+        assert handle.result(timeout=30) == value
         rec = record(app, handle)
         assert rec.result == value
         assert list(rec.args) == [value]
@@ -164,7 +164,7 @@ def test_fail_stops_retries_and_retry_in_reschedules(capp: Conveyor, clock: Manu
     assert (rec.state, rec.run_at) == ("scheduled", START + timedelta(seconds=30))
     clock.advance(seconds=30)
     drain(capp)
-    assert moved.result(timeout=5) == 2
+    assert moved.result(timeout=30) == 2
 
 
 def test_a_timed_out_attempt_fails_and_is_retried(app: Conveyor) -> None:
@@ -237,7 +237,7 @@ def test_retry_of_a_failed_job_runs_it_again(app: Conveyor) -> None:
     flaky["fail"] = False
     assert app.retry(handle.id)
     drain(app)
-    assert handle.result(timeout=5) == "ok"
+    assert handle.result(timeout=30) == "ok"
     assert len(record(app, handle).history) == 2
 
 

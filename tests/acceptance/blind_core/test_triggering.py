@@ -254,7 +254,7 @@ def test_result_raises_job_failed_for_failed_and_cancelled(app: Conveyor) -> Non
     app.cancel(cancelled.id)
     drain(app)
     with pytest.raises(JobFailed) as caught:
-        failed.result(timeout=5)
+        failed.result(timeout=30)
     assert "ключ" in str(caught.value)
     with pytest.raises(JobFailed):
-        cancelled.result(timeout=5)
+        cancelled.result(timeout=30)

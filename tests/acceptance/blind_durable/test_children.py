@@ -78,7 +78,7 @@ def test_an_uncaught_failing_child_fails_the_parent(app: Conveyor) -> None:
     assert rec(app, h).state == "failed"
     assert "JobFailed" in error_of(app, h)
     with pytest.raises(JobFailed):
-        h.result(timeout=5)
+        h.result(timeout=30)
 
 
 def test_run_jobs_waits_for_all_then_raises_for_the_first_failure_in_order(
@@ -124,7 +124,7 @@ def test_a_child_that_succeeds_on_retry_gives_the_parent_its_result(capp: Convey
         assert rec(capp, h).state in ("waiting", "completed")
         clock.advance(seconds=61)
     drain(capp)
-    assert h.result(timeout=5) == 3
+    assert h.result(timeout=30) == 3
     assert len(capp.jobs_list(job="wobbly")) == 1
 
 
@@ -149,7 +149,7 @@ def test_replays_never_start_a_child_twice(capp: Conveyor, clock: ManualClock) -
         drain(capp)
         clock.advance(days=1)
     drain(capp)
-    assert h.result(timeout=5) == [1, 2, 3]
+    assert h.result(timeout=30) == [1, 2, 3]
     assert sorted(runs) == [1, 2, 3]
     assert len(capp.jobs_list(job="kid")) == 3
 
@@ -174,7 +174,7 @@ def test_cancelling_a_waiting_parent_with_cascade_cancels_its_children(
     assert rec(app, h).state == "cancelled"
     assert {k.state for k in app.jobs_list(job="slow_kid")} == {"cancelled"}
     with pytest.raises(JobFailed):
-        h.result(timeout=5)
+        h.result(timeout=30)
 
 
 def test_cancelling_the_child_raises_job_failed_in_the_parent(app: Conveyor) -> None:
@@ -195,7 +195,7 @@ def test_cancelling_the_child_raises_job_failed_in_the_parent(app: Conveyor) -> 
     [kid_rec] = app.jobs_list(job="kid")
     app.cancel(kid_rec.id)
     drain(app)
-    assert h.result(timeout=5) == "cancelled"
+    assert h.result(timeout=30) == "cancelled"
 
 
 def test_child_payloads_and_results_with_unicode_and_big_values(app: Conveyor) -> None:

@@ -82,7 +82,7 @@ def test_durable_runs_survive_a_worker_killed_among_several(
     finally:
         for worker in workers:
             stop(worker)
-    assert [h.result(timeout=5) for h in handles] == [[f"a{n}", f"b{n}"] for n in range(40)]
+    assert [h.result(timeout=30) for h in handles] == [[f"a{n}", f"b{n}"] for n in range(40)]
     words = [w for p in tmp_path.glob("ledger-many.*") for w in p.read_text().split()]
     repeated = {w for w in words if words.count(w) > 1}
     assert len(repeated) <= 4, repeated  # only steps in flight in the killed worker (4 slots)

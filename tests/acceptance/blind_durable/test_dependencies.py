@@ -28,7 +28,7 @@ def test_a_dependent_of_a_durable_run_waits_out_its_sleep(capp: Conveyor,
     assert rec(capp, b).state == "blocked"
     clock.advance(hours=2)
     drain(capp)
-    assert b.result(timeout=5) == "after"
+    assert b.result(timeout=30) == "after"
 
 
 def test_a_group_of_chains_and_a_failing_group_member(app: Conveyor) -> None:
@@ -81,7 +81,7 @@ def test_a_chain_whose_middle_fails_then_is_retried_completes(app: Conveyor) -> 
     flow = chain(first(1), shaky(), final()).run_now()
     drain(app)
     with pytest.raises(JobFailed):
-        flow.result(timeout=5)
+        flow.result(timeout=30)
     [shaky_rec] = app.jobs_list(job="shaky")
     app.retry(shaky_rec.id)
     drain(app)
@@ -104,4 +104,4 @@ def test_a_durable_chain_member_receives_the_previous_result(capp: Conveyor,
     drain(capp)
     clock.advance(hours=1)
     drain(capp)
-    assert flow.result(timeout=5) == "α→✓→"
+    assert flow.result(timeout=30) == "α→✓→"

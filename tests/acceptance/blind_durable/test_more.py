@@ -33,10 +33,10 @@ def test_a_waiting_run_holds_no_concurrency_slot(capp: Conveyor, clock: ManualCl
     second = solo(1).run_now()
     drain(capp)
     assert rec(capp, first).state == "waiting"
-    assert second.result(timeout=5) == 1
+    assert second.result(timeout=30) == 1
     clock.advance(hours=1)
     drain(capp)
-    assert first.result(timeout=5) == 0
+    assert first.result(timeout=30) == 0
 
 
 def test_a_parent_limited_to_one_can_wait_for_a_child_of_its_own_job(app: Conveyor) -> None:
@@ -67,7 +67,7 @@ def test_a_job_paused_while_its_run_sleeps_does_not_resume_until_resumed(
     assert rec(capp, h).state != "completed"
     capp.resume(job="sleepy-ü")
     drain(capp)
-    assert h.result(timeout=5) == "awake"
+    assert h.result(timeout=30) == "awake"
 
 
 def test_an_event_wakes_a_child_and_then_its_parent(capp: Conveyor) -> None:
@@ -87,7 +87,7 @@ def test_an_event_wakes_a_child_and_then_its_parent(capp: Conveyor) -> None:
     assert rec(capp, h).state == "waiting"
     capp.send_event("order.approved", {"order": 1, "by": "ümit"})
     drain(capp)
-    assert h.result(timeout=5) == ["ümit", "zoë"]
+    assert h.result(timeout=30) == ["ümit", "zoë"]
 
 
 def test_io_send_event_with_an_id_already_sent_starts_nothing_again(capp: Conveyor) -> None:
@@ -105,7 +105,7 @@ def test_io_send_event_with_an_id_already_sent_starts_nothing_again(capp: Convey
 
     h = sender().run_now()
     drain(capp)
-    assert h.result(timeout=5) == ["fixed-id-ü", "fixed-id-ü"]
+    assert h.result(timeout=30) == ["fixed-id-ü", "fixed-id-ü"]
     assert started == [{"n": 1}]
 
 
@@ -143,7 +143,7 @@ def test_a_long_key_can_send_an_event_once(capp: Conveyor, clock: ManualClock) -
     drain(capp)
     clock.advance(minutes=1)
     drain(capp)
-    sent_id = h.result(timeout=5)
+    sent_id = h.result(timeout=30)
     assert capp.get_event(sent_id) is not None
     assert started == [{"n": 1}]
 
@@ -199,7 +199,7 @@ def test_cancelling_a_middle_child_with_cascade_reaches_down_and_fails_up(
     app.resume(job="leaf")
     drain(app)
     assert [r.state for r in app.jobs_list(job="leaf")] == ["cancelled"]
-    assert h.result(timeout=5) == "cancelled"
+    assert h.result(timeout=30) == "cancelled"
 
 
 def test_task_retries_back_off_durably_by_the_policy(capp: Conveyor, clock: ManualClock) -> None:
@@ -221,7 +221,7 @@ def test_task_retries_back_off_durably_by_the_policy(capp: Conveyor, clock: Manu
         drain(capp)
         clock.advance(seconds=step)
     drain(capp)
-    assert h.result(timeout=5) == "finally"
+    assert h.result(timeout=30) == "finally"
     gaps = [(b - a).total_seconds() for a, b in itertools.pairwise(calls)]
     assert gaps == [10, 20, 40]
 
@@ -260,7 +260,7 @@ def test_a_task_longer_than_the_lease_runs_once(make: Callable[..., Conveyor]) -
 
     h = flow().run_now()
     assert rescued_while_running(app, h) == 0
-    assert h.result(timeout=5) == ["slow", "after"] and calls == [1]
+    assert h.result(timeout=30) == ["slow", "after"] and calls == [1]
 
 
 def test_a_running_worker_is_woken_when_a_fake_clock_ends_a_long_wait(app: Conveyor) -> None:
@@ -279,7 +279,7 @@ def test_a_running_worker_is_woken_when_a_fake_clock_ends_a_long_wait(app: Conve
             assert time.monotonic() < deadline
             time.sleep(0.02)
         fake.advance(30, "days")
-        assert h.result(timeout=4) == "rested"
+        assert h.result(timeout=30) == "rested"
 
 
 def test_a_timed_out_attempts_abandoned_task_never_stores_its_late_result(
@@ -301,7 +301,7 @@ def test_a_timed_out_attempts_abandoned_task_never_stores_its_late_result(
     drain(app)
     time.sleep(1.2)
     drain(app)
-    assert h.result(timeout=5) == "fresh"
+    assert h.result(timeout=30) == "fresh"
     assert [s.output for s in app.steps(h.id) if s.key == "work"] in (["fresh"], ['"fresh"'])
 
 
@@ -325,7 +325,7 @@ def test_swallowing_the_suspend_cannot_make_a_run_skip_its_wait(capp: Conveyor,
     assert [s.key for s in capp.steps(h.id)] == ["nap"]
     clock.advance(days=1)
     drain(capp)
-    assert h.result(timeout=5) == "skipped ahead"
+    assert h.result(timeout=30) == "skipped ahead"
     assert [s.key for s in capp.steps(h.id)] == ["nap", "next"]
 
 

@@ -48,7 +48,7 @@ def test_a_task_hands_back_the_same_value_first_time_and_on_replay(
     clock.advance(minutes=1)
     drain(capp)
     assert len(seen) == 2 and seen[0] == seen[1], seen
-    assert h.result(timeout=5) == {"pair": [1, 2], "n": 1.0}
+    assert h.result(timeout=30) == {"pair": [1, 2], "n": 1.0}
 
 
 def test_an_async_task_and_keyword_arguments(app: Conveyor) -> None:
@@ -62,7 +62,7 @@ def test_an_async_task_and_keyword_arguments(app: Conveyor) -> None:
 
     h = flow().run_now()
     drain(app)
-    assert h.result(timeout=5) == "1-ß"
+    assert h.result(timeout=30) == "1-ß"
 
 
 def test_resuming_after_waits_is_not_a_new_attempt(capp: Conveyor, clock: ManualClock) -> None:
@@ -78,7 +78,7 @@ def test_resuming_after_waits_is_not_a_new_attempt(capp: Conveyor, clock: Manual
     for _ in range(5):
         drain(capp)
         clock.advance(days=1)
-    assert h.result(timeout=5) == [1, 1, 1, 1]
+    assert h.result(timeout=30) == [1, 1, 1, 1]
     assert rec(capp, h).attempts == 1
 
 
@@ -135,7 +135,7 @@ def test_a_run_retried_by_hand_replays_done_steps_and_reruns_the_failed_one(
     broken["on"] = False
     app.retry(h.id)
     drain(app)
-    assert h.result(timeout=5) == ["A", "B"]
+    assert h.result(timeout=30) == ["A", "B"]
     assert calls == ["ok", "shaky", "shaky"]
 
 
@@ -155,7 +155,7 @@ def test_an_exception_between_steps_is_retried_without_rerunning_steps(app: Conv
 
     h = flow().run_now()
     drain(app)
-    assert h.result(timeout=5) == [1, 2]
+    assert h.result(timeout=30) == [1, 2]
     assert calls == [1]
 
 
@@ -173,7 +173,7 @@ def test_many_steps_replay_quickly(capp: Conveyor, clock: ManualClock) -> None:
     clock.advance(hours=1)
     started = time.monotonic()
     drain(capp)
-    assert h.result(timeout=5) == sum(range(100))
+    assert h.result(timeout=30) == sum(range(100))
     assert time.monotonic() - started < 10
 
 
@@ -211,7 +211,7 @@ def test_an_event_delivered_later_starts_runs_and_wakes_waiters_when_due(
     clock.advance(hours=1)
     drain(capp)
     assert started == [{"n": "ü"}]
-    assert w.result(timeout=5) == {"n": "ü"}
+    assert w.result(timeout=30) == {"n": "ü"}
 
 
 def test_a_cancelled_run_waiting_for_an_event_stays_cancelled(capp: Conveyor) -> None:
@@ -242,7 +242,7 @@ def test_wait_for_event_timeout_spellings(capp: Conveyor, clock: ManualClock) ->
     assert {rec(capp, h).state for h in handles} == {"waiting"}
     clock.advance(seconds=1)
     drain(capp)
-    assert [h.result(timeout=5) for h in handles] == [None] * 4
+    assert [h.result(timeout=30) for h in handles] == [None] * 4
 
 
 def test_a_bad_wait_for_event_timeout_or_filter_fails_the_run_clearly(app: Conveyor) -> None:
@@ -305,7 +305,7 @@ def test_a_durable_child_sleeping_keeps_its_parent_waiting(capp: Conveyor,
     assert sorted(r.state for r in capp.jobs_list(job="sleepy")) == ["completed", "waiting"]
     clock.advance(days=1)
     drain(capp)
-    assert h.result(timeout=5) == [3, 1]
+    assert h.result(timeout=30) == [3, 1]
 
 
 def test_try_around_a_failing_child_takes_the_error_path(app: Conveyor) -> None:
@@ -320,7 +320,7 @@ def test_try_around_a_failing_child_takes_the_error_path(app: Conveyor) -> None:
 
     h = checkout().run_now()
     drain(app)
-    out = h.result(timeout=5)
+    out = h.result(timeout=30)
     assert out["charged"] is False and "card declined for 9" in out["why"]
 
 

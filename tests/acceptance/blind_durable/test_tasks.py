@@ -37,7 +37,7 @@ def test_a_task_that_raises_waits_durably_then_succeeds(capp: Conveyor,
     assert calls == [1]
     clock.advance(minutes=1)
     drain(capp)
-    assert h.result(timeout=5) == "ok" and len(calls) == 2
+    assert h.result(timeout=30) == "ok" and len(calls) == 2
     [step] = [s for s in capp.steps(h.id) if s.key == "flaky"]
     assert step.state == "completed" and step.attempts == 2
     assert "net down" in str(step.history)
@@ -67,7 +67,7 @@ def test_a_step_that_failed_for_good_takes_the_same_path_on_replay(capp: Conveyo
     assert rec(capp, h).state == "waiting"
     clock.advance(days=1)
     drain(capp)
-    assert h.result(timeout=5) == "caught ValueError"
+    assert h.result(timeout=30) == "caught ValueError"
     assert calls == ["broken"]
 
 
@@ -86,7 +86,7 @@ def test_the_same_key_with_the_same_arguments_runs_once(app: Conveyor) -> None:
 
     h = flow().run_now()
     drain(app)
-    assert h.result(timeout=5) == [{"got": {"a": [1, "ü"]}}] * 2
+    assert h.result(timeout=30) == [{"got": {"a": [1, "ü"]}}] * 2
     assert len(calls) == 1
 
 
@@ -145,7 +145,7 @@ def test_huge_and_unicode_keys_are_distinct_and_replayed(capp: Conveyor,
     assert rec(capp, h).state == "waiting"
     clock.advance(hours=1)
     drain(capp)
-    assert h.result(timeout=5) == [k[-3:] for k in keys]
+    assert h.result(timeout=30) == [k[-3:] for k in keys]
     assert calls == keys
 
 
@@ -172,7 +172,7 @@ def test_code_between_steps_runs_again_and_steps_do_not(capp: Conveyor,
         drain(capp)
         clock.advance(hours=1)
     drain(capp)
-    assert h.result(timeout=5) == 30
+    assert h.result(timeout=30) == 30
     assert calls == [0, 1, 2]
     assert len(executions) == 4
 

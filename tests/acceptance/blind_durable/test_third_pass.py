@@ -23,7 +23,7 @@ def test_ctx_names_the_run_and_the_job(app: Conveyor) -> None:
 
     h = flow().run_now()
     drain(app)
-    assert h.result(timeout=5) == [h.id, "ctx-ü-job", {"type": "invoke"}]
+    assert h.result(timeout=30) == [h.id, "ctx-ü-job", {"type": "invoke"}]
 
 
 def _clock_for_apps_in_turn(store_url: str) -> ManualClock:
@@ -58,7 +58,7 @@ def test_an_old_version_keeps_replaying_its_own_code(store_url: str) -> None:
         fresh = v2().run_now()
         drain(new)
         assert rec(new, waiting.id).result == "v1 done"
-        assert fresh.result(timeout=5) == "v2 done"
+        assert fresh.result(timeout=30) == "v2 done"
         assert rec(new, fresh).version == "2.0.0" and rec(new, waiting).version == "1.0.0"
 
 
@@ -113,7 +113,7 @@ def test_the_same_call_twice_in_run_jobs_starts_two_children(app: Conveyor) -> N
 
     h = parent().run_now()
     drain(app)
-    assert h.result(timeout=5) == [7, 7]
+    assert h.result(timeout=30) == [7, 7]
     assert len(app.jobs_list(job="kid")) == 2
 
 
@@ -176,7 +176,7 @@ def test_a_retried_child_wakes_its_waiting_parent_with_the_new_result(app: Conve
     drain(app)
     app.resume(job="held")
     drain(app)
-    assert h.result(timeout=5) == ["fixed", "held"]
+    assert h.result(timeout=30) == ["fixed", "held"]
     assert len(app.jobs_list(job="shaky")) == 1
 
 
@@ -238,7 +238,7 @@ def test_cancelling_a_workflow_handle_cancels_every_unfinished_member(app: Conve
     drain(app)
     assert {rec(app, i).state for i in flow.ids} == {"cancelled"}
     with pytest.raises(JobFailed):
-        flow.result(timeout=5)
+        flow.result(timeout=30)
 
 
 def test_a_failing_durable_dependency_cancels_its_dependent(capp: Conveyor,

@@ -30,7 +30,7 @@ def test_a_year_long_wait_from_a_leap_day_is_a_calendar_step(app: Conveyor) -> N
         fake.advance(1, "minute")
         run_until_idle(app, clock=fake)
         assert rec(app, h).state == "completed"
-    assert h.result(timeout=5) == "anniversary"
+    assert h.result(timeout=30) == "anniversary"
 
 
 def test_fractional_and_tiny_waits_resume_in_order(app: Conveyor) -> None:
@@ -55,7 +55,7 @@ def test_fractional_and_tiny_waits_resume_in_order(app: Conveyor) -> None:
         assert rec(app, h).state == "waiting"
         fake.advance(0.1, "days")
         run_until_idle(app, clock=fake)
-    assert h.result(timeout=5) == ["done"]
+    assert h.result(timeout=30) == ["done"]
 
 
 def test_wait_for_event_wakes_on_a_matching_event_after_the_wait(capp: Conveyor) -> None:
@@ -73,7 +73,7 @@ def test_wait_for_event_wakes_on_a_matching_event_after_the_wait(capp: Conveyor)
     assert rec(capp, h).state == "waiting"
     capp.send_event("order.paid", {"order": 7, "note": "✓"}, id="pay-7")
     drain(capp)
-    assert h.result(timeout=5) == {"order": 7, "note": "✓"}
+    assert h.result(timeout=30) == {"order": 7, "note": "✓"}
 
 
 def test_an_event_sent_before_the_wait_wakes_it_once_at_most(capp: Conveyor) -> None:
@@ -88,9 +88,9 @@ def test_an_event_sent_before_the_wait_wakes_it_once_at_most(capp: Conveyor) -> 
     if rec(capp, h).state == "waiting":
         capp.send_event("early.bird", {"n": 2}, id="late")
         drain(capp)
-        assert h.result(timeout=5) == "late"
+        assert h.result(timeout=30) == "late"
     else:
-        assert h.result(timeout=5) == "early"
+        assert h.result(timeout=30) == "early"
 
 
 def test_wait_for_event_times_out_with_none_and_a_late_event_changes_nothing(
@@ -108,7 +108,7 @@ def test_wait_for_event_times_out_with_none_and_a_late_event_changes_nothing(
     capp.send_event("maybe.later", {"too": "late"})
     clock.advance(hours=1)
     drain(capp)
-    assert h.result(timeout=5) is None
+    assert h.result(timeout=30) is None
 
 
 def test_one_event_wakes_every_waiting_run_and_starts_triggered_ones(capp: Conveyor) -> None:
@@ -128,7 +128,7 @@ def test_one_event_wakes_every_waiting_run_and_starts_triggered_ones(capp: Conve
     capp.send_event("fan.out", {"kind": "göod"}, id="fan-1")
     capp.send_event("fan.out", {"kind": "göod"}, id="fan-1")
     drain(capp)
-    assert [h.result(timeout=5) for h in handles] == [[n, "göod"] for n in range(3)]
+    assert [h.result(timeout=30) for h in handles] == [[n, "göod"] for n in range(3)]
     assert len(started) == 1 and started[0]["event_id"] == "fan-1"
 
 
@@ -154,9 +154,9 @@ def test_io_send_event_starts_triggered_runs_and_wakes_waiters(capp: Conveyor,
     drain(capp)
     clock.advance(minutes=1)
     drain(capp)
-    assert w.result(timeout=5) == {"from": "sender"}
+    assert w.result(timeout=30) == {"from": "sender"}
     assert got == [{"from": "sender"}]
-    sent_id = s.result(timeout=5)
+    sent_id = s.result(timeout=30)
     assert str(s.id) in sent_id
 
 

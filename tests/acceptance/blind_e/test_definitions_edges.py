@@ -39,7 +39,7 @@ def test_a_bad_cleanup_policy_refuses_the_whole_include(app: Conveyor) -> None:
     assert [d.id for d in app.include(fixed)] == ["plugin-job"]
     handle = app.jobs["plugin-job"]({"n": 1}).run_now()
     drain(app)
-    assert handle.result(timeout=5) == {"n": 1}
+    assert handle.result(timeout=30) == {"n": 1}
     assert app.purge(expired=True) == 0
 
 
@@ -66,7 +66,7 @@ def test_meta_progress_says_what_it_accepts(app: Conveyor) -> None:
     handles = [report(i).run_now() for i in range(len(BAD_PROGRESS))]
     drain(app)
     for value, handle in zip(BAD_PROGRESS, handles, strict=True):
-        assert "fraction 0..1 or a percent 0..100" in handle.result(timeout=5), value
+        assert "fraction 0..1 or a percent 0..100" in handle.result(timeout=30), value
 
 
 def test_good_progress_values_keep_the_run_going(app: Conveyor) -> None:
@@ -78,7 +78,7 @@ def test_good_progress_values_keep_the_run_going(app: Conveyor) -> None:
 
     handle = report().run_now()
     drain(app)
-    assert handle.result(timeout=5) == 1
+    assert handle.result(timeout=30) == 1
     assert record(app, handle).progress in (1, 100)  # all done, as a fraction or a percent
 
 
@@ -122,5 +122,5 @@ def test_any_sync_or_async_callable_is_a_job(app: Conveyor) -> None:
     handles = [app.jobs[name](5).run_now() for name in ("doubler", "tripler", "adder")]
     reaction = app.schedule_job(type="object-worker", data={"n": 1})
     drain(app)
-    assert [h.result(timeout=5) for h in handles] == [10, 15, 6]
-    assert reaction.result(timeout=5) == "ok" and got == [{"n": 1}]
+    assert [h.result(timeout=30) for h in handles] == [10, 15, 6]
+    assert reaction.result(timeout=30) == "ok" and got == [{"n": 1}]

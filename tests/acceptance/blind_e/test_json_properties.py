@@ -53,7 +53,7 @@ def test_the_job_gets_and_returns_what_it_was_given(app: Conveyor, values: list[
     for value, handle in zip(values, handles, strict=True):
         assert record(app, handle).state == "completed"
         assert same(record(app, handle).result, as_read_back(value))
-        assert same(handle.result(timeout=5), as_read_back(value))
+        assert same(handle.result(timeout=30), as_read_back(value))
 
 
 def _subset_of(payload: dict[str, Any], data: st.DataObject) -> dict[str, Any]:

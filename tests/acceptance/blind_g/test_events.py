@@ -85,12 +85,12 @@ def test_a_waiter_whose_timeout_ends_first_gets_none_and_others_keep_waiting(
 
     short, long = patient(60).run_now(), patient(timedelta(hours=1).total_seconds()).run_now()
     settle(capp, clock, seconds=61)
-    assert short.result(timeout=5) == "timed out"
+    assert short.result(timeout=30) == "timed out"
     assert rec(capp, long).state == "waiting"
     capp.send_event("late.bus", "here")
     drain(capp)
-    assert long.result(timeout=5) == "here"
-    assert short.result(timeout=5) == "timed out"
+    assert long.result(timeout=30) == "here"
+    assert short.result(timeout=30) == "timed out"
 
 
 def test_an_event_triggered_run_knows_its_event_and_can_sleep(capp: Conveyor,
@@ -122,7 +122,7 @@ def test_send_event_from_a_run_happens_once_across_replays(capp: Conveyor,
 
     h = pinger().run_now()
     settle(capp, clock, seconds=1)
-    event_id = h.result(timeout=5)
+    event_id = h.result(timeout=30)
     event = capp.get_event(event_id)
     assert event is not None and event.name == "ping ü" and event.payload == {"n": [1, 2]}
     assert [rec(capp, r).result for r in event.runs] == [{"n": [1, 2]}]
@@ -148,7 +148,7 @@ def test_events_delivered_later_start_runs_and_wake_waiters_only_when_due(
     settle(capp, clock, minutes=59)
     assert rec(capp, w).state == "waiting" and capp.count(job="on_later") == 0
     settle(capp, clock, minutes=1)
-    assert w.result(timeout=5) == {"x": 1} and capp.count(job="on_later") == 1
+    assert w.result(timeout=30) == {"x": 1} and capp.count(job="on_later") == 1
     event = capp.send_event("later", 2, deliver_at=START + timedelta(days=2))
     assert event.delivered_at is None and event.runs == []
     settle(capp, clock, days=2)

@@ -44,7 +44,7 @@ def test_a_fetch_runs_once_per_key_across_replays_in_any_scheme_case(
 
     h = fetcher().run_now()
     settle(capp, clock, minutes=1)
-    assert h.result(timeout=5) == [[200, {"path": f"/{s}"}] for s in ("http", "HTTP", "hTtP")]
+    assert h.result(timeout=30) == [[200, {"path": f"/{s}"}] for s in ("http", "HTTP", "hTtP")]
     assert hits == ["/http", "/HTTP", "/hTtP"]
 
 
@@ -63,4 +63,4 @@ def test_a_failing_status_is_retried_durably_until_it_succeeds(
     assert rec(capp, h).state == "waiting" and len(hits) == 1
     settle(capp, clock, seconds=60)
     settle(capp, clock, seconds=60)
-    assert h.result(timeout=5) == 200 and len(hits) == 3
+    assert h.result(timeout=30) == 200 and len(hits) == 3

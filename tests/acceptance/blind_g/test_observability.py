@@ -57,7 +57,7 @@ def test_a_durable_run_is_one_attempt_for_its_hooks_across_its_sleeps(
     h = sleeper().run_now()
     settle(capp, clock, minutes=1)
     settle(capp, clock, minutes=1)
-    assert h.result(timeout=5) == "rested" and rec(capp, h).attempts == 1
+    assert h.result(timeout=30) == "rested" and rec(capp, h).attempts == 1
     assert [c[0] for c in calls].count("completed") == 1
     assert [c for c in calls if c[0] == "completed"] == [("completed", "sleeper", "completed",
                                                           False)]
@@ -152,7 +152,7 @@ def test_a_durable_run_and_its_child_stay_in_the_trace_of_the_trigger(
         settle(capp, clock, minutes=1)
         drain(capp)
         spans = exporter.get_finished_spans()
-    assert h.result(timeout=5) == 3
+    assert h.result(timeout=30) == 3
     trace_id = request.get_span_context().trace_id
     names = {s.name for s in spans if s.context is not None and s.context.trace_id == trace_id}
     assert {"conveyor.trigger parent", "conveyor.run parent", "conveyor.trigger kid",
@@ -208,5 +208,5 @@ def test_run_duration_counts_each_stretch_of_a_durable_run_between_its_waits(
     h = stretches().run_now()
     settle(capp, clock, minutes=1)
     settle(capp, clock, minutes=1)
-    assert h.result(timeout=5) == "rested"
+    assert h.result(timeout=30) == "rested"
     assert observed() - before == 3

@@ -25,7 +25,7 @@ def test_ctx_gives_version_and_attempt_on_every_attempt(capp: Conveyor,
     h = versioned().run_now()
     settle(capp, clock, minutes=1)
     settle(capp, clock, minutes=1)
-    assert h.result(timeout=5) == {"type": "invoke"}
+    assert h.result(timeout=30) == {"type": "invoke"}
     run = [h.id, "versioned-ü", "2.10.0-rc.1"]
     assert seen == [[*run, 1, 1], [*run, 1, 1], [*run, 2, 2]]
     assert rec(capp, h).version == "2.10.0-rc.1" and rec(capp, h).attempts == 2

@@ -30,7 +30,7 @@ def test_every_json_value_a_step_returns_comes_back_with_its_type(
     settle(capp, clock, seconds=1)
     assert len(seen) == 2
     assert seen[0] == seen[1] == typed(VALUES)
-    assert typed(h.result(timeout=5)) == typed(VALUES)
+    assert typed(h.result(timeout=30)) == typed(VALUES)
 
 
 def test_keys_differing_only_in_case_space_or_normalisation_are_distinct_steps(
@@ -43,7 +43,7 @@ def test_keys_differing_only_in_case_space_or_normalisation_are_distinct_steps(
 
     h = keyed().run_now()
     drain(app)
-    assert h.result(timeout=5) == [len(k) for k in keys]
+    assert h.result(timeout=30) == [len(k) for k in keys]
 
 
 def test_an_empty_step_key_fails_the_run_with_one_clear_error(app: Conveyor) -> None:
@@ -78,7 +78,7 @@ def test_a_sleep_of_nothing_still_resumes_and_completes(capp: Conveyor) -> None:
 
     h = blink().run_now()
     drain(capp)
-    assert h.result(timeout=5) == "a"
+    assert h.result(timeout=30) == "a"
 
 
 def test_a_negative_non_finite_or_unknown_sleep_fails_the_run_clearly(app: Conveyor) -> None:
@@ -128,7 +128,7 @@ def test_a_durable_run_sleeping_keeps_no_worker_and_counts_as_waiting(
     drain(capp)  # a burst worker returns: nothing due, nothing running
     assert capp.count(state="waiting") == 3 and capp.count(state="running") == 0
     settle(capp, clock, hours=1)
-    assert [h.result(timeout=5) for h in handles] == [0, 1, 2]
+    assert [h.result(timeout=30) for h in handles] == [0, 1, 2]
 
 
 def test_try_takes_the_same_path_on_replay_with_sync_and_async_handlers(
@@ -152,7 +152,7 @@ def test_try_takes_the_same_path_on_replay_with_sync_and_async_handlers(
 
     h = careful().run_now()
     settle(capp, clock, minutes=1)
-    assert h.result(timeout=5) == ["StepFailed", "fine", "async StepFailed"]
+    assert h.result(timeout=30) == ["StepFailed", "fine", "async StepFailed"]
     assert calls == ["boom", "boom"]
 
 
@@ -171,7 +171,7 @@ def test_interrupts_are_base_exceptions_that_is_internal_recognises(
 
     h = peek().run_now()
     settle(capp, clock, minutes=1)
-    assert h.result(timeout=5) == "done"
+    assert h.result(timeout=30) == "done"
     assert caught and set(caught) == {(False, True)}
     assert not is_internal(ValueError("x")) and not is_internal(KeyboardInterrupt())
 

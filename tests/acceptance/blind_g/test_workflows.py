@@ -36,7 +36,7 @@ def test_a_chain_failing_at_each_position_stops_there(app: Conveyor) -> None:
         states = [rec(app, i).state for i in h.ids]
         assert states == ["completed"] * pos + ["failed"] + ["cancelled"] * (2 - pos), pos
         with pytest.raises(JobFailed):
-            h.result(timeout=5)
+            h.result(timeout=30)
         for later in h.ids[pos + 1:]:
             assert str(h.ids[pos]) in error_of(app, later)
 
@@ -48,7 +48,7 @@ def test_a_group_with_failing_members_still_runs_the_others(app: Conveyor) -> No
     assert [rec(app, i).state for i in g.ids] == ["failed", "completed", "failed"]
     assert rec(app, g.ids[1]).result == 3
     with pytest.raises(JobFailed):
-        g.result(timeout=5)
+        g.result(timeout=30)
 
 
 def test_a_chord_gathers_the_group_or_is_cancelled_by_any_member(app: Conveyor) -> None:
@@ -56,10 +56,10 @@ def test_a_chord_gathers_the_group_or_is_cancelled_by_any_member(app: Conveyor) 
     chords = [chain(add(1), group(add(fail=failing == 0), add(n=10, fail=failing == 1)),
                     total()).run_now() for failing in (None, 0, 1)]
     drain(app)
-    assert chords[0].result(timeout=5) == [15, [3, 12]]
+    assert chords[0].result(timeout=30) == [15, [3, 12]]
     for failing, h in enumerate(chords[1:]):
         with pytest.raises(JobFailed):
-            h.result(timeout=5)
+            h.result(timeout=30)
         assert rec(app, h.id).state == "cancelled"
         assert str(h.ids[1 + failing]) in error_of(app, h.id)
 
@@ -69,7 +69,7 @@ def test_groups_and_chains_nest_every_way(app: Conveyor) -> None:
     h = group(chain(add(1), add()), group(add(5), group(add(6))), add(7),
               chain(group(add(1), add(2)), total(), )).run_now()
     drain(app)
-    assert h.result(timeout=5) == [3, [6, [7]], 8, [5, [2, 3]]]
+    assert h.result(timeout=30) == [3, [6, [7]], 8, [5, [2, 3]]]
     assert len(h.ids) == 8 and len(set(h.ids)) == 8
 
 
@@ -78,7 +78,7 @@ def test_single_member_workflows_and_options_on_every_member(app: Conveyor) -> N
     one_chain = chain(add(1)).run_now(queue="q-ü", priority="high")
     one_group = group(add(1)).run_now(queue="q-ü")
     drain(app, queues=["q-ü"])
-    assert one_chain.result(timeout=5) == 2 and one_group.result(timeout=5) == [2]
+    assert one_chain.result(timeout=30) == 2 and one_group.result(timeout=30) == [2]
     for i in [*one_chain.ids, *one_group.ids]:
         assert rec(app, i).queue == "q-ü"
 
@@ -105,7 +105,7 @@ def test_a_member_retrying_keeps_the_chain_blocked_until_it_succeeds(
     settle(capp, clock, seconds=60)
     assert rec(capp, h.ids[1]).state == "blocked"
     settle(capp, clock, seconds=60)
-    assert h.result(timeout=5) == 11 and tries == [1, 2, 3]
+    assert h.result(timeout=30) == 11 and tries == [1, 2, 3]
 
 
 def test_a_dependent_waits_for_all_and_lists_its_dependencies_in_order(
@@ -126,7 +126,7 @@ def test_a_dependent_waits_for_all_and_lists_its_dependencies_in_order(
     drain(capp)
     assert rec(capp, dependent).state == "blocked"
     settle(capp, clock, hours=1)
-    assert dependent.result(timeout=5) == [1, [1]]
+    assert dependent.result(timeout=30) == [1, [1]]
 
 
 def test_a_failed_dependency_cancels_the_graph_below_naming_the_run(app: Conveyor) -> None:
@@ -141,7 +141,7 @@ def test_a_failed_dependency_cancels_the_graph_below_naming_the_run(app: Conveyo
     assert str(root.id) in error_of(app, mid)
     assert str(root.id) in error_of(app, low) or str(mid.id) in error_of(app, low)
     with pytest.raises(JobFailed):
-        low.result(timeout=5)
+        low.result(timeout=30)
 
 
 def test_cancel_without_cascade_leaves_children_running_and_the_parent_cancelled(
@@ -229,7 +229,7 @@ def test_records_link_a_chord_by_dependencies_and_a_fan_out_by_parent(app: Conve
     drain(app)
     kids = rec(app, p).children
     assert len(kids) == 2 and all(rec(app, k).parent_id == p.id for k in kids)
-    assert p.result(timeout=5) == [2, 3] and rec(app, p).depends_on == []
+    assert p.result(timeout=30) == [2, 3] and rec(app, p).depends_on == []
 
 
 def test_retrying_a_failed_chord_member_carries_the_chord_on(app: Conveyor) -> None:
@@ -255,5 +255,5 @@ def test_retrying_a_failed_chord_member_carries_the_chord_on(app: Conveyor) -> N
     assert app.retry(h.ids[2])
     assert rec(app, h.id).state == "blocked"
     drain(app)
-    assert h.result(timeout=5) == 6
+    assert h.result(timeout=30) == 6
     assert rec(app, h.ids[2]).attempts == 2

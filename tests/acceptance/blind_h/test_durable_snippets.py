@@ -107,7 +107,7 @@ def test_tasks_sync_async_and_keyword_arguments_run_once(capp: Conveyor,
     drain(capp)
     clock.advance(hours=1)
     drain(capp)
-    assert handle.result(timeout=5) == [10, 10, 30, "once"]
+    assert handle.result(timeout=30) == [10, 10, 30, "once"]
     assert calls == ["once"]
 
 
@@ -126,7 +126,7 @@ def test_wait_takes_every_unit_spelling(capp: Conveyor, clock: ManualClock) -> N
         if record(capp, handle).state != "waiting":
             break
         clock.advance(days=370)
-    assert handle.result(timeout=5) == len(spellings)
+    assert handle.result(timeout=30) == len(spellings)
 
 
 def test_each_logger_level_and_log_as_info(app: Conveyor) -> None:
@@ -159,7 +159,7 @@ def test_logger_fields_as_keywords_or_as_trigger_dev_properties(app: Conveyor) -
 def drain_one(app: Conveyor, job: Any) -> Any:
     handle = job().run_now()
     drain(app)
-    return handle.result(timeout=5)
+    return handle.result(timeout=30)
 
 
 def test_try_with_sync_and_async_functions_and_handlers(app: Conveyor) -> None:
@@ -202,7 +202,7 @@ def test_except_exception_cannot_swallow_a_durable_wait(capp: Conveyor,
     assert record(capp, handle).state == "waiting"
     clock.advance(days=1)
     drain(capp)
-    assert (handle.result(timeout=5), caught) == ("slept", [])
+    assert (handle.result(timeout=30), caught) == ("slept", [])
     assert not is_internal(RuntimeError("plain"))
 
 

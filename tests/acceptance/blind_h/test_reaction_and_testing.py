@@ -163,7 +163,7 @@ def test_fake_clock_positional_start_and_each_unit(make: Any) -> None:
         assert record(app, handle).state == "waiting"
         clock.advance(1, "quarters")
         conveyor.testing.run_until_idle(app, clock=clock)
-        assert handle.result(timeout=5) == "woke"
+        assert handle.result(timeout=30) == "woke"
     finally:
         clock.stop()
 

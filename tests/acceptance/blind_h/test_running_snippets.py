@@ -227,7 +227,7 @@ def test_meta_attempt_is_an_int_from_one_in_sync_and_async_jobs(app: Conveyor) -
 
     handles = [plain().run_now(), coro().run_now()]
     drain(app)
-    assert [h.result(timeout=5) for h in handles] == [[1, "int"], [1, "int"]]
+    assert [h.result(timeout=30) for h in handles] == [[1, "int"], [1, "int"]]
 
 
 def test_meta_log_formats_its_arguments_as_logging_does(app: Conveyor) -> None:

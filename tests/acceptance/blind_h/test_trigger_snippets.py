@@ -112,7 +112,7 @@ def test_result_and_wait_with_their_defaults_and_keywords(app: Conveyor) -> None
     ok, bad = double(21).run_now(), broken().run_now()
     later = double(1).run_in(1, "day")
     drain(app)
-    assert ok.result() == 42 and ok.result(None) == 42 and ok.result(timeout=5) == 42
+    assert ok.result() == 42 and ok.result(None) == 42 and ok.result(timeout=30) == 42
     with pytest.raises(JobFailed) as failed:
         bad.result()
     assert "missing thing" in str(failed.value)
@@ -123,7 +123,7 @@ def test_result_and_wait_with_their_defaults_and_keywords(app: Conveyor) -> None
 
     async def waits() -> None:
         assert await ok.wait() == 42
-        assert await ok.wait(timeout=5) == 42
+        assert await ok.wait(timeout=30) == 42
         with pytest.raises(JobFailed):
             await bad.wait()
         with pytest.raises(TimeoutError):
@@ -141,9 +141,9 @@ def test_a_cancelled_job_raises_job_failed_from_result_and_wait(app: Conveyor) -
     handle = job().run_in(1, "hour")
     assert app.cancel(handle.id) is True
     with pytest.raises(JobFailed):
-        handle.result(timeout=5)
+        handle.result(timeout=30)
     with pytest.raises(JobFailed):
-        asyncio.run(handle.wait(timeout=5))  # type: ignore[arg-type]
+        asyncio.run(handle.wait(timeout=30))  # type: ignore[arg-type]
 
 
 def test_trigger_options_plain_and_awaited(capp: Conveyor, clock: ManualClock) -> None:

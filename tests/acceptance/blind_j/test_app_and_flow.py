@@ -96,7 +96,7 @@ def test_the_registry_gives_the_job_by_id_and_attribute(app: Conveyor) -> None:
     assert app.jobs["retry-request"] is app.jobs.retry_request
     handle = app.jobs["retry-request"](4).run_now()
     run_until_idle(app)
-    assert handle.result(timeout=5) == 8
+    assert handle.result(timeout=30) == 8
     assert record_of(app, handle.id).version == "1.2.0"
     with pytest.raises(KeyError):
         app.jobs["missing"]
@@ -115,7 +115,7 @@ def test_meta_jobs_triggers_other_jobs(app: Conveyor) -> None:
 
     handle = parent().run_now()
     run_until_idle(app)
-    ids = handle.result(timeout=5)
+    ids = handle.result(timeout=30)
     assert [app.jobs_list(state="completed") and record_of(app, i).result for i in ids] == [2, 3]
 
 
@@ -204,4 +204,4 @@ def test_a_concurrency_limit_holds_jobs_back_without_failing_them(app: Conveyor)
 
     handles = [one().run_now() for _ in range(4)]
     app.run_worker(concurrency=4, burst=True)
-    assert [h.result(timeout=5) for h in handles] == [1, 1, 1, 1]
+    assert [h.result(timeout=30) for h in handles] == [1, 1, 1, 1]

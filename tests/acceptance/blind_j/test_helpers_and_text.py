@@ -25,12 +25,12 @@ def test_inline_runs_in_the_call_with_real_results_and_errors(app: Conveyor) -> 
     with inline(app):
         handle = double(21).run_now()
         assert record_of(app, handle.id).state == "completed"
-        assert handle.result(timeout=1) == 42
+        assert handle.result(timeout=30) == 42
         later = double(1).run_in(3, "days")
-        assert later.result(timeout=1) == 2
+        assert later.result(timeout=30) == 2
         bad = boom().run_now()
         with pytest.raises(JobFailed) as caught:
-            bad.result(timeout=1)
+            bad.result(timeout=30)
         assert "missing" in str(caught.value)
 
 
@@ -69,7 +69,7 @@ def test_fake_clock_moves_delays_and_retries(app: Conveyor) -> None:
     assert seen == [1]
     clock.advance(1, "minute")
     run_until_idle(app, clock=clock)
-    assert handle.result(timeout=5) == 2
+    assert handle.result(timeout=30) == 2
 
 
 @pytest.mark.parametrize(("n", "unit"), [(-1, "second"), (1, "eon"), (float("nan"), "day")])
@@ -223,4 +223,4 @@ def test_include_registers_jobs_and_cleanup(app: Conveyor) -> None:
     app.include(plugin)
     handle = app.jobs["retryRequest"]({"n": 1}).run_now()
     run_until_idle(app)
-    assert handle.result(timeout=5) == 2
+    assert handle.result(timeout=30) == 2

@@ -126,4 +126,4 @@ def test_the_conveyor_app_fixture_is_a_working_memory_app(conveyor_app: Conveyor
 
     handle = fx().run_now()
     run_until_idle(conveyor_app)
-    assert handle.result(timeout=5) == 3
+    assert handle.result(timeout=30) == 3

@@ -72,7 +72,7 @@ def test_an_unusual_but_valid_option_round_trips(app: Conveyor, options: dict[st
         assert stored == value or str(stored) == str(value) or int(stored) == value
     run_until_idle(app)
     if "queue" not in options:
-        assert handle.result(timeout=5) == "ok"
+        assert handle.result(timeout=30) == "ok"
 
 
 def test_fractional_milliseconds_land_on_whole_microseconds(capp: Conveyor) -> None:
@@ -126,7 +126,7 @@ def test_a_cancelled_job_result_raises_job_failed(app: Conveyor) -> None:
     assert app.cancel(handle.id) is True
     assert app.cancel(handle.id) is False
     with pytest.raises(JobFailed):
-        handle.result(timeout=5)
+        handle.result(timeout=30)
 
 
 @pytest.fixture
@@ -172,7 +172,7 @@ def test_an_async_job_runs_and_its_handle_can_be_awaited(app: Conveyor) -> None:
 
     handle = asyncio.run(trigger())
     run_until_idle(app)
-    assert handle.result(timeout=5) == 2
+    assert handle.result(timeout=30) == 2
 
 
 def test_calendar_steps_keep_wall_time_in_the_app_zone_and_days_are_elapsed(make: Any) -> None:

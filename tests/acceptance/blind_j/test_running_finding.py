@@ -97,7 +97,7 @@ def test_attempts_history_and_error_fields(capp: Conveyor, clock: Any) -> None:
     text = str(found.error)
     assert "RuntimeError" in text and "attempt 3" in text
     with pytest.raises(JobFailed):
-        handle.result(timeout=5)
+        handle.result(timeout=30)
 
 
 def test_fail_stops_retrying_and_retry_in_reschedules(capp: Conveyor, clock: Any) -> None:
@@ -224,7 +224,7 @@ def test_retry_of_a_failed_job_runs_it_again(app: Conveyor) -> None:
     assert record_of(app, handle.id).state == "failed"
     app.retry(handle.id)
     run_until_idle(app)
-    assert handle.result(timeout=5) == "second"
+    assert handle.result(timeout=30) == "second"
 
 
 def test_priority_names_and_ints_order_due_jobs(capp: Conveyor) -> None:
@@ -277,4 +277,4 @@ def test_run_at_far_in_the_past_is_due_now(capp: Conveyor) -> None:
     handle = old().run_at(datetime(1970, 1, 1, tzinfo=UTC))
     assert record_of(capp, handle.id).state == "queued"
     run_until_idle(capp)
-    assert handle.result(timeout=5) == 7
+    assert handle.result(timeout=30) == 7

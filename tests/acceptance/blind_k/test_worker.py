@@ -81,7 +81,7 @@ def test_metrics_port_serves_prometheus_text_and_sigterm_exits_cleanly(
         deadline = time.monotonic() + 30
         while True:
             try:
-                answer = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=2)
+                answer = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=30)
                 break
             except httpx.TransportError:
                 assert proc.poll() is None and time.monotonic() < deadline, proc.stderr
@@ -92,7 +92,7 @@ def test_metrics_port_serves_prometheus_text_and_sigterm_exits_cleanly(
             job = writer.job("durable")(lambda payload, io: None)
             handle = job({"n": 4}).run_now()
             assert handle.result(timeout=30) == {"value": 8}
-        text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+        text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=30).text
         assert 'conveyor_attempts_completed_total{job="durable"} 1' in text.replace(".0", "")
     finally:
         proc.send_signal(signal.SIGTERM)

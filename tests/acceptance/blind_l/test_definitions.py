@@ -138,7 +138,7 @@ def test_meta_jobs_log_progress_attempt(app: Conveyor) -> None:
 
     handle = parent().run_now()
     run_until_idle(app)
-    attempt, own_id, a_id, b_id = handle.result(timeout=5)
+    attempt, own_id, a_id, b_id = handle.result(timeout=30)
     assert (attempt, own_id) == (1, handle.id)
     assert [record_of(app, i).result for i in (a_id, b_id)] == [2, 4]
     record = record_of(app, handle.id)

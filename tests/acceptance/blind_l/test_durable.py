@@ -39,7 +39,7 @@ def test_steps_run_once_and_sleep_releases_the_worker(app: Conveyor, clock: Fake
     assert record_of(app, handle.id).state == "waiting"
     clock.advance(12, "hours")
     run_until_idle(app)
-    assert handle.result(timeout=5) == {
+    assert handle.result(timeout=30) == {
         "user": {"id": 7, "name": "Zoë ✓"}, "same": True,
         "ctx": [handle.id, "welcome", "1.2.0", 1],
     }
@@ -88,7 +88,7 @@ def test_except_exception_cannot_swallow_a_durable_interrupt(
     assert not is_internal(ValueError("user error"))
     clock.advance(10, "minutes")
     run_until_idle(app)
-    assert handle.result(timeout=5) == "slept"
+    assert handle.result(timeout=30) == "slept"
 
 
 def test_reusing_a_step_key_with_other_arguments_fails_the_run(app: Conveyor) -> None:
@@ -139,7 +139,7 @@ def test_task_retry_and_durable_failure(app: Conveyor, clock: FakeClock) -> None
         run_until_idle(app)
         clock.advance(5, "seconds")
     run_until_idle(app)
-    assert handle.result(timeout=5) == "fine"
+    assert handle.result(timeout=30) == "fine"
     assert len(tries) == 3
 
 
@@ -197,7 +197,7 @@ def test_io_helpers_and_a_retry_after_a_finished_sleep(app: Conveyor, clock: Fak
     assert (record.state, record.error["message"]) == ("scheduled", "after the nap")
     clock.advance(10, "seconds")
     run_until_idle(app)  # the retry replays: the sleep already happened
-    assert handle.result(timeout=5) == ["handled ValueError", True]
+    assert handle.result(timeout=30) == ["handled ValueError", True]
     assert heard == [{"x": "ü"}], "the event was sent once across replays and retries"
     messages = [entry.message for entry in record_of(app, handle.id).logs]
     assert sum("warned" in m for m in messages) == 1

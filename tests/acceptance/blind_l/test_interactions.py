@@ -61,11 +61,11 @@ def test_job_failed_carries_state_and_stored_error(app: Conveyor, clock: FakeClo
     run_until_idle(app)
     assert app.cancel(sleeping.id) is True
     with pytest.raises(JobFailed) as caught:
-        failed.result(timeout=5)
+        failed.result(timeout=30)
     assert caught.value.error["type"] == "KeyError"
     assert "missing thing" in caught.value.error["message"]
     assert "missing thing" in caught.value.error["traceback"]
     with pytest.raises(JobFailed) as cancelled:
-        sleeping.result(timeout=5)
+        sleeping.result(timeout=30)
     assert "cancelled" in str(cancelled.value)
     assert record_of(app, sleeping.id).state == "cancelled"

@@ -34,13 +34,13 @@ def test_result_and_wait_on_pending_and_finished_jobs(app: Conveyor) -> None:
         with pytest.raises(TimeoutError):
             await pending.wait(timeout=0)
         await asyncio.to_thread(run_until_idle, app)
-        return await handle.wait(timeout=5)
+        return await handle.wait(timeout=30)
 
     assert asyncio.run(waited()) == 2
     failed = keep("fail").run_now()
     run_until_idle(app)
     with pytest.raises(JobFailed) as caught:
-        failed.result(timeout=5)
+        failed.result(timeout=30)
     assert "nope" in str(caught.value)
 
 
@@ -132,4 +132,4 @@ def test_an_attempt_past_its_timeout_fails_and_retries(app: Conveyor, clock: Fak
     assert "time" in record.error["message"].lower()
     clock.advance(1, "second")
     run_until_idle(app)
-    assert handle.result(timeout=5) == "second time lucky"
+    assert handle.result(timeout=30) == "second time lucky"

@@ -49,7 +49,7 @@ def test_any_json_round_trips_through_the_store(
     record = record_of(app, handle.id)
     assert (record.args, record.kwargs) == ([value], named)
     run_until_idle(app)
-    assert handle.result(timeout=5) == {"value": value, "named": named}
+    assert handle.result(timeout=30) == {"value": value, "named": named}
 
 
 def test_big_and_deep_payloads_round_trip(app: Conveyor) -> None:
@@ -62,7 +62,7 @@ def test_big_and_deep_payloads_round_trip(app: Conveyor) -> None:
     handle = echo(big).run_now()
     run_until_idle(app)
     assert record_of(app, handle.id).args == [big]
-    assert handle.result(timeout=5)["value"] == big
+    assert handle.result(timeout=30)["value"] == big
 
 
 @pytest.mark.parametrize(

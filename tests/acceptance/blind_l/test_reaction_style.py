@@ -77,7 +77,7 @@ def test_schedule_job_data_reaches_a_decorated_job(app: Conveyor, clock: FakeClo
 
     handle = app.schedule_job(type="charge", data={"amount": 5, "ü": "ß"}, priority="high")
     run_until_idle(app)
-    assert handle.result(timeout=5) == [{"amount": 5, "ü": "ß"}, True]
+    assert handle.result(timeout=30) == [{"amount": 5, "ü": "ß"}, True]
 
 
 def test_cancel_repeats_keeps_only_the_newest(app: Conveyor, clock: FakeClock) -> None:
@@ -116,7 +116,7 @@ def test_include_registers_jobs_and_cleanup(app: Conveyor, clock: FakeClock) -> 
     app.include(plugin)
     handle = app.jobs["saveImage/local"]({"path": "a.png"}).run_now()
     run_until_idle(app)
-    assert handle.result(timeout=5) == {"saved": "a.png"}
+    assert handle.result(timeout=30) == {"saved": "a.png"}
     clock.advance(6, "days")
     run_until_idle(app)
     assert app.get_job(handle.id) is not None

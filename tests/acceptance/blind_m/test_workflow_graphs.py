@@ -66,7 +66,7 @@ def test_a_completed_dependency_leaves_the_dependent_due(app: Conveyor) -> None:
     second = add(2).run_now(depends_on=[first])
     assert record_of(app, second.id).state in ("queued", "scheduled")
     run_until_idle(app)
-    assert second.result(timeout=5) == 3
+    assert second.result(timeout=30) == 3
 
 
 def test_retrying_a_dependency_before_it_fails_for_good_keeps_dependents_blocked(
@@ -85,7 +85,7 @@ def test_retrying_a_dependency_before_it_fails_for_good_keeps_dependents_blocked
     after = add(10).run_now(depends_on=[root])
     run_until_idle(app)
     assert calls == [1, 2]
-    assert after.result(timeout=5) == 11
+    assert after.result(timeout=30) == 11
 
 
 def test_nested_chain_and_group_results(app: Conveyor) -> None:
@@ -94,11 +94,11 @@ def test_nested_chain_and_group_results(app: Conveyor) -> None:
                           total())
     handle = flow.run_now()
     run_until_idle(app)
-    assert handle.result(timeout=5) == 3 + 12 + 4
+    assert handle.result(timeout=30) == 3 + 12 + 4
     groups = conveyor.group(conveyor.group(add(1), add(2)), conveyor.chain(add(1), add()))
     grouped = groups.run_now()
     run_until_idle(app)
-    assert grouped.result(timeout=5) == [[2, 3], 3]
+    assert grouped.result(timeout=30) == [[2, 3], 3]
 
 
 def test_a_failed_member_stops_the_chain(app: Conveyor) -> None:
@@ -106,7 +106,7 @@ def test_a_failed_member_stops_the_chain(app: Conveyor) -> None:
     handle = conveyor.chain(add(1), broken(), add(), add()).run_now()
     run_until_idle(app)
     with pytest.raises(JobFailed):
-        handle.result(timeout=5)
+        handle.result(timeout=30)
     states = sorted(r.state for r in app.jobs_list())
     assert states == ["cancelled", "cancelled", "completed", "failed"]
 
@@ -116,7 +116,7 @@ def test_a_failed_group_member_fails_the_group(app: Conveyor) -> None:
     handle = conveyor.group(add(1), broken(), add(3)).run_now()
     run_until_idle(app)
     with pytest.raises(JobFailed):
-        handle.result(timeout=5)
+        handle.result(timeout=30)
 
 
 def test_cancel_with_cascade_reaches_children_and_dependents(app: Conveyor) -> None:
@@ -173,5 +173,5 @@ def test_a_failing_child_raises_job_failed_in_the_parent(app: Conveyor) -> None:
 
     top = parent().run_now()
     run_until_idle(app)
-    result = top.result(timeout=5)
+    result = top.result(timeout=30)
     assert result.startswith("caught") and "broken on purpose" in result

@@ -157,16 +157,16 @@ async def test_async_and_sync_jobs_end_with_the_same_records(app: Conveyor, kind
     ok = await echo(ODD_PAYLOAD).run_now()
     await app.run_worker_async(burst=True)
 
-    assert await ok.wait(timeout=5) == ODD_PAYLOAD == ok.result(timeout=5)
+    assert await ok.wait(timeout=30) == ODD_PAYLOAD == ok.result(timeout=30)
     for payload, handle in handles.items():
         record = record_of(app, handle.id)
         assert record.state == "failed"
         assert record.error is not None
         assert record.error["type"] in {"Fail", "KeyError"}, record.error
         with pytest.raises(JobFailed) as awaited:
-            await handle.wait(timeout=5)
+            await handle.wait(timeout=30)
         with pytest.raises(JobFailed) as blocked:
-            handle.result(timeout=5)
+            handle.result(timeout=30)
         assert str(awaited.value) == str(blocked.value), payload
     assert sorted(hooked) == [("completed", "echo", None), ("failed", "echo", "Fail"),
                               ("failed", "echo", "KeyError")]

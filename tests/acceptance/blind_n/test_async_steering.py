@@ -82,4 +82,4 @@ async def test_workflows_awaited_from_async_code(app: Conveyor) -> None:
     flow = chain(add(1, 2), group(add(y=10), add(y=20)), app.jobs.target())
     handle = flow.run_now()
     await app.run_worker_async(burst=True)
-    assert await handle.wait(timeout=5) == [13, 23] == handle.result(timeout=5)
+    assert await handle.wait(timeout=30) == [13, 23] == handle.result(timeout=30)

@@ -43,7 +43,7 @@ def test_a_failed_child_raises_job_failed_in_the_parent_which_may_handle_it(
 
     handle = parent(None).run_now()
     run_until_idle(app)
-    result = handle.result(timeout=5)
+    result = handle.result(timeout=30)
     assert "child two refuses" in result["caught"] or "2" in result["caught"], result
     assert result["rest"] == [ODD_VALUES[n] for n in (0, 1, 3, 4)]
     assert result["one"] == ODD_VALUES[6]
@@ -86,7 +86,7 @@ def test_a_retried_child_hands_back_its_later_result_in_order(app: Conveyor) -> 
 
     handle = parent(None).run_now()
     run_until_idle(app)
-    assert handle.result(timeout=5) == [0, 1, 4, 9, 16, 25]
+    assert handle.result(timeout=30) == [0, 1, 4, 9, 16, 25]
     assert started == Counter({0: 1, 1: 2, 2: 1, 3: 2, 4: 1, 5: 2})
 
 

@@ -173,7 +173,7 @@ def test_jobs_of_a_killed_worker_can_be_cancelled_or_replaced_and_never_run_agai
 
     rescuer = spawn_worker(url, tmp_path, lease=LEASE, app_file=CRASH_APP, burst=True)
     assert rescuer.wait(60) == 0
-    assert replacement.result(timeout=5) == "async survived"
+    assert replacement.result(timeout=30) == "async survived"
     assert [app.get_job(h.id).state for h in (cancelled, replaced)] == ["cancelled"] * 2
     assert sorted(e.job_id for e in executions(tmp_path)) == sorted(
         [cancelled.id, replaced.id, replacement.id])

@@ -179,7 +179,7 @@ def test_inline_fail_is_stored_and_result_raises(app: Conveyor) -> None:
     with inline(app):
         h = refuses("nein ✗").run_now()
     with pytest.raises(JobFailed) as caught:
-        h.result(timeout=5)
+        h.result(timeout=30)
     assert "nein ✗" in str(caught.value)
     assert app.get_job(h.id).state == "failed"  # type: ignore[union-attr]
 

@@ -101,10 +101,10 @@ def test_inline_runs_children_waits_and_dependencies(app: Conveyor) -> None:
 
     with inline(app):
         h = flow().run_now()
-        assert h.result(timeout=5) == [6, 3, -3]
+        assert h.result(timeout=30) == [6, 3, -3]
         dep = base(5).run_now()
         after = base(7).run_now(depends_on=[dep])
-        assert after.result(timeout=5) == 21
+        assert after.result(timeout=30) == 21
 
 
 def test_cli_app_option_after_the_verb_and_before_it(cli_app: Path, monkeypatch: pytest.MonkeyPatch

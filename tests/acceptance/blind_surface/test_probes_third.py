@@ -85,7 +85,7 @@ def test_the_worker_serves_metrics_on_its_own_port(cli_app: Path, url: str) -> N
         text = ""
         while time.monotonic() < deadline:
             try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as r:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=30) as r:
                     text = r.read().decode()
                 if re.search(r'conveyor_attempts_completed_total\{[^}]*job="grüße"[^}]*\} 1', text):
                     break
