@@ -47,7 +47,8 @@ def test_an_attempt_rescued_as_its_slow_worker_ran_is_reported_once(new_app: New
     job, counted completed twice in all). Now it reports it as lost."""
     app = new_app(lease=0.3)
     assert metrics.install(app)
-    name, seen, stalled = f"hog-{uuid.uuid4().hex[:8]}", [], threading.Event()
+    name, seen = f"hog-{uuid.uuid4().hex[:8]}", []
+    stalled, rescued = threading.Event(), threading.Event()
     for event in ("completed", "retrying"):
         app.on(event, lambda record, error=None, _e=event: seen.append((_e, record.state)))
 
@@ -55,7 +56,10 @@ def test_an_attempt_rescued_as_its_slow_worker_ran_is_reported_once(new_app: New
     async def hog() -> str:
         if not stalled.is_set():
             stalled.set()
-            time.sleep(1.0)  # blocks its worker's loop: no heartbeat renews the lease
+            # Blocks its worker's loop (no heartbeat renews the lease) until the rescue,
+            # however slowly this test's thread runs: a heartbeat after the stall would
+            # renew the lapsed lease before the rescue could take it.
+            rescued.wait(30)
         return "done"
 
     handle: Any = hog().run_now()
@@ -63,6 +67,7 @@ def test_an_attempt_rescued_as_its_slow_worker_ran_is_reported_once(new_app: New
         assert stalled.wait(10)
         wait_for(lambda: app.store.count(JobFilter(states=[LOST])) == 1, what="the lapse")
         app.maintain(app.store, True)  # another worker's rescue
+        rescued.set()
         assert handle.result(timeout=10) == "done"
         wait_for(lambda: ("completed", "completed") in seen, what="the completed hook")
         time.sleep(0.3)  # the stalled attempt's report, had it made one

@@ -4,7 +4,6 @@ heartbeat has its own thread) must not abandon the new attempt."""
 from __future__ import annotations
 
 import threading
-import time
 from typing import Any
 
 from conveyor import Conveyor, RetryIn
@@ -14,36 +13,39 @@ from conveyor.testing.conformance.helpers import wait_for, worker_thread
 def test_a_late_heartbeat_for_an_earlier_attempt_leaves_the_new_one_running() -> None:
     app = Conveyor("memory://", lease=0.9)
     attempts: list[int] = []
-    second = threading.Event()
+    second, held_up, answered = threading.Event(), threading.Event(), threading.Event()
 
     @app.job
     def twice() -> str:
         attempts.append(len(attempts) + 1)
         if len(attempts) == 1:
-            time.sleep(0.45)  # a heartbeat (every lease / 3) renews this attempt
+            held_up.wait(30)  # until a heartbeat (every lease / 3) renews this attempt
             raise RetryIn(0)
-        second.wait(1.5)
+        second.wait(30)
         return "done"
 
     real = app.store.heartbeat
-    held_up: list[bool] = []
 
     def late(worker_id: str, held: dict[int, int], lease: float) -> Any:
-        if held and len(attempts) == 1 and not held_up:  # the first attempt's token:
-            held_up.append(True)  # answer after the job was stored and claimed again
+        if held and len(attempts) == 1 and not held_up.is_set():  # the first attempt's
+            held_up.set()  # token: answer after the job was stored and claimed again
             (job_id,) = held
             wait_for(lambda: (entry := worker.active.get(job_id)) is not None
                      and entry[0].token != held[job_id], what="the second claim")
+            lost = real(worker_id, held, lease)
+            answered.set()
+            return lost
         return real(worker_id, held, lease)
 
     app.store.heartbeat = late  # type: ignore[method-assign]
     try:
-        with worker_thread(app, concurrency=1) as worker:
+        # No upkeep: a heartbeat made late by a loaded machine must not get the job rescued.
+        with worker_thread(app, concurrency=1, maintenance_interval=60) as worker:
             handle = twice().run_now()
             wait_for(lambda: len(attempts) == 2, what="the second attempt")
-            time.sleep(0.2)  # the late heartbeat has answered
+            assert answered.wait(30), "the late heartbeat never answered"
             second.set()
             assert handle.result(timeout=30) == "done"
-        assert attempts == [1, 2] and held_up
+        assert attempts == [1, 2]
     finally:
         app.close()
