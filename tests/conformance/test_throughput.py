@@ -4,9 +4,19 @@ from __future__ import annotations
 
 import threading
 import time
+from datetime import UTC, datetime, timedelta
 
-from conveyor import Conveyor
-from tests.conformance.helpers import wait_for, warm_up, worker_thread
+import pytest
+
+from conveyor import Conveyor, JobHandle
+from tests.conformance.helpers import (
+    ManualClock,
+    NewApp,
+    claim_ahead_surely,
+    wait_for,
+    warm_up,
+    worker_thread,
+)
 
 
 def test_concurrent_triggers_each_return_their_own_stored_job(app: Conveyor) -> None:
@@ -115,40 +125,65 @@ def test_sync_jobs_never_run_on_the_event_loop_thread(app: Conveyor) -> None:
     assert threads and "test-worker" not in threads
 
 
-def test_stopping_releases_jobs_claimed_ahead_at_once(app: Conveyor) -> None:
-    started = threading.Event()
+def test_stopping_releases_jobs_claimed_ahead_at_once(
+    app: Conveyor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    claim_ahead_surely(monkeypatch, patience=30.0)
+    gate = threading.Event()
 
     @app.job
     def slow() -> None:
-        started.set()
-        time.sleep(0.5)
+        gate.wait(30)
 
     with worker_thread(app, concurrency=2, prefetch=4, grace=10) as worker:
         warm_up(app)
         handles = app.enqueue_many([slow() for _ in range(6)])
-        started.wait(10)
-        wait_for(lambda: len(worker.active) == 6, what="the worker to claim ahead")
-        assert sum(h.state == "running" for h in handles) == 6  # leases held
+        try:
+            wait_for(lambda: len(worker.active) == 6, what="the worker to claim ahead")
+            assert sum(h.state == "running" for h in handles) == 6  # leases held
+            worker.stop()  # the rest go back at once, while the two running ones still run
+            wait_for(lambda: sum(h.state == "queued" for h in handles) == 4,
+                     what="the jobs claimed ahead to go back")
+        finally:
+            gate.set()
     states = sorted(h.state for h in handles)
     # the two running ones finished in their grace period; the rest went back at once
     assert states.count("completed") == 2 and states.count("queued") == 4, states
 
 
-def test_jobs_claimed_ahead_keep_their_leases_while_they_wait(new_app: object) -> None:
-    app: Conveyor = new_app(lease=0.5)  # type: ignore[operator]
+def test_jobs_claimed_ahead_keep_their_leases_while_they_wait(
+    new_app: NewApp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On a standing clock (a lease ends only when the test moves it, not when a loaded
+    machine makes a heartbeat late): the heartbeats renew the jobs waiting for the slot
+    as they renew the running one, past the end of the leases they were claimed with."""
+    claim_ahead_surely(monkeypatch, patience=30.0)
+    clock = ManualClock(datetime(2031, 1, 1, tzinfo=UTC))
+    app = new_app(lease=2, clock=clock)
+    gate = threading.Event()
 
     @app.job
     def slow() -> None:
-        time.sleep(0.4)
+        gate.wait(30)
 
-    with worker_thread(app, concurrency=1, prefetch=3):
+    def renewed_since_the_move(handle: JobHandle) -> bool:
+        expires = app.get_job(handle.id).lease_expires_at  # type: ignore[union-attr]
+        return expires is not None and expires > clock.now() + timedelta(seconds=1)
+
+    with worker_thread(app, concurrency=1, prefetch=3) as worker:
         warm_up(app)
         handles = app.enqueue_many([slow() for _ in range(4)])
-        deadline = time.monotonic() + 20
-        while not all(h.state == "completed" for h in handles):
-            assert app.store.rescue() == 0  # heartbeats cover waiting jobs too
-            assert time.monotonic() < deadline
-            time.sleep(0.05)
+        try:
+            wait_for(lambda: len(worker.active) == 4, what="the worker to claim ahead")
+            for _ in range(2):  # 3 s in all: past the lease of the claim
+                clock.advance(seconds=1.5)
+                wait_for(lambda: all(renewed_since_the_move(h) for h in handles),
+                         what="the heartbeats to renew every lease")
+            assert app.store.rescue() == 0
+        finally:
+            gate.set()
+        for h in handles:
+            h.result(timeout=30)
     for h in handles:
         record = app.get_job(h.id)
         assert record is not None and record.attempts == 1
