@@ -264,3 +264,16 @@ def test_a_durable_sleep_of_a_month_is_a_calendar_month(app: Conveyor) -> None:
         clock.advance(timedelta(microseconds=1))
         run_until_idle(app)
         assert handle.result(timeout=5) == "done"
+
+
+def test_a_sync_function_with_io_fails_its_run_saying_it_must_be_async(app: Conveyor) -> None:
+    # The definition is accepted (a trigger-side stub may be sync); running it is not.
+    @app.job(retry=Retry(retries=3))
+    def not_async(payload, io):  # type: ignore[no-untyped-def]
+        return payload
+
+    handle = not_async({"x": 1}).run_now()
+    run_until_idle(app)
+    record = record_of(app, handle.id)
+    assert record.state == "failed" and record.attempts == 1
+    assert record.error is not None and "async def" in record.error["message"]

@@ -199,3 +199,29 @@ def test_schedule_cron_job_reaches_an_add_worker_function(app: Conveyor, clock: 
     run_until_idle(app)
     assert seen == [{"n": 1}]
     assert _pending(app, "cronType") == [START + timedelta(minutes=60)]
+
+
+def test_a_longer_interval_keeps_counting_from_creation_across_a_redeploy(
+    open_app, clock: FakeClock
+) -> None:  # type: ignore[no-untyped-def]
+    clock.move_to(START + timedelta(minutes=7))
+    first = open_app()
+
+    @first.job("p90", trigger=first.every("90 minutes"))
+    def p90_v1():  # type: ignore[no-untyped-def]
+        return None
+
+    run_until_idle(first)
+    assert _pending(first, "p90") == [START + timedelta(minutes=97)]
+    clock.advance(90, "minutes")
+    run_until_idle(first)
+    clock.advance(30, "minutes")  # 10:07, redeployed with the same text
+    second = open_app()
+    with FakeClock(second, start=clock.now()):
+
+        @second.job("p90", trigger=second.every("90 minutes"))
+        def p90_v2():  # type: ignore[no-untyped-def]
+            return None
+
+        run_until_idle(second)
+        assert _pending(second, "p90") == [START + timedelta(minutes=187)]
