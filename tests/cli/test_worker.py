@@ -74,8 +74,8 @@ def test_sigterm_releases_jobs_still_running_after_grace(tmp_path: Path) -> None
         wait_for_state(app, job_id, "running")
         started = time.monotonic()
         worker.send_signal(signal.SIGTERM)
-        assert worker.wait(timeout=10) == 0
-        assert time.monotonic() - started < 5
+        assert worker.wait(timeout=25) == 0
+        assert time.monotonic() - started < 20  # not the 30 s nap: released after grace
     finally:
         worker.kill()
     assert app.get_job(job_id).state == "queued"  # type: ignore[union-attr]

@@ -63,14 +63,14 @@ def test_a_worker_no_longer_held_back_hears_of_new_work_at_once(app: Conveyor) -
 
     app.pause(queue="exports")
     export().run_now()
-    with worker_thread(app, poll_interval=1.0) as worker:  # idle: a due-time read every 5 s
+    with worker_thread(app, poll_interval=4.0) as worker:  # idle: a due-time read every 20 s
         wait_for(lambda: worker.watching and worker.held, what="the pause to hold it back")
         assert app.cancel_jobs(type="export") == 1  # the held work goes away
         wait_for(lambda: not worker.held, what="the worker to see it gone")
         time.sleep(0.3)  # idle
         triggered = time.monotonic()
         assert other().run_now().result(timeout=10) == "other"
-    assert time.monotonic() - triggered < 2.0  # woken by the store, not the next read
+    assert time.monotonic() - triggered < 8.0  # woken by the store, not the next read
 
 
 def test_outcomes_keep_their_leases_while_progress_is_stored_first(
