@@ -60,8 +60,12 @@ def open_existing(url: str, **options: object) -> Store:
     advice = "start a worker or run `conveyor migrate` to create it"
     scheme = url.split("://", 1)[0].lower() if isinstance(url, str) else ""
     if scheme == "sqlite":
+        from conveyor.stores.sqlite.connection import stored_version
+
         path = _sqlite_path(url)
-        if not os.path.exists(path):
+        # Peeked at read-only first: opening a file that is no conveyor store would write
+        # to it (switch it to WAL), and reading verbs write nothing.
+        if not os.path.exists(path) or not stored_version(path):
             return _missing(url, f"no conveyor store at {shown} yet; {advice}", options)
     store = open_store(url, **options)
     if scheme == "memory":

@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from types import TracebackType
+from urllib.parse import quote
 
 from conveyor.errors import (
     SCHEMA_MISSING,
@@ -58,6 +59,23 @@ def connect(path: str, *, uri: bool = False) -> sqlite3.Connection:
     except sqlite3.DatabaseError as exc:
         raise StoreError(describe(path, exc)) from None
     return conn
+
+
+def stored_version(path: str) -> int:
+    """The schema version (``user_version``) of the SQLite file at ``path``, read through
+    a read-only connection: unlike :func:`connect` it switches nothing to WAL, so a file
+    that is not a conveyor store (another program's database, an empty file) is left as
+    it was."""
+    try:
+        conn = sqlite3.connect(f"file:{quote(os.path.abspath(path))}?mode=ro", uri=True,
+                               timeout=BUSY_TIMEOUT)
+        try:
+            (version,) = conn.execute("PRAGMA user_version").fetchone()
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError as exc:
+        raise StoreError(describe(path, exc)) from None
+    return int(version)
 
 
 def _retry_busy(fn: Callable[[], object]) -> None:

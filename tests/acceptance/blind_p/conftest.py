@@ -11,10 +11,9 @@ import pytest
 from tests.acceptance.blind_p.support import APP_SOURCE, run_cli
 
 
-@pytest.fixture
-def cli_app(tmp_path: Path, url: str, monkeypatch: pytest.MonkeyPatch) -> str:
-    """The CLI's app (``$CONVEYOR_APP``, a fresh module in the current directory) on the
-    test's store, migrated; returns its ``module:attr``."""
+def _cli_app(tmp_path: Path, url: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The CLI's app (``$CONVEYOR_APP``, a fresh module in the current directory) on
+    ``url``, migrated; returns its ``module:attr``."""
     name = f"blindp_jobs_{uuid.uuid4().hex[:8]}"
     (tmp_path / f"{name}.py").write_text(APP_SOURCE)
     monkeypatch.setenv("BLINDP_URL", url)
@@ -23,3 +22,15 @@ def cli_app(tmp_path: Path, url: str, monkeypatch: pytest.MonkeyPatch) -> str:
     monkeypatch.chdir(tmp_path)
     assert run_cli("migrate").exit_code == 0
     return f"{name}:app"
+
+
+@pytest.fixture
+def cli_app(tmp_path: Path, url: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The CLI's app on the test's store (SQLite, PostgreSQL)."""
+    return _cli_app(tmp_path, url, monkeypatch)
+
+
+@pytest.fixture
+def sqlite_cli_app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The CLI's app on SQLite, for checks of SQLite files themselves."""
+    return _cli_app(tmp_path, f"sqlite:///{tmp_path}/jobs.db", monkeypatch)

@@ -4,6 +4,8 @@ and PostgreSQL; user errors (hostile payloads included, §8) are one line on std
 from __future__ import annotations
 
 import json
+import sqlite3
+from pathlib import Path
 
 import pytest
 
@@ -167,3 +169,20 @@ def test_migrate_twice_on_a_url_given_by_flag(tmp_path: object, monkeypatch: pyt
 
 def test_an_unreachable_database_is_one_line(cli_app: str) -> None:
     assert_user_error(run_cli("--url", "postgresql://nobody@127.0.0.1:1/none", "runs"))
+
+
+def test_read_only_verbs_leave_a_file_that_is_no_store_untouched(sqlite_cli_app: str,
+                                                                 tmp_path: Path) -> None:
+    """SQLite only: PostgreSQL's missing store is a schema (test_processes checks it)."""
+    foreign, empty = tmp_path / "other-program.db", tmp_path / "empty.db"
+    with sqlite3.connect(foreign) as conn:
+        conn.execute("CREATE TABLE users (id INTEGER)")
+    conn.close()
+    empty.touch()
+    before = {path: path.read_bytes() for path in (foreign, empty)}
+    for path in before:
+        for verb in (["runs"], ["jobs"], ["show", "1"], ["schedules"], ["queues"]):
+            assert_user_error(run_cli("--url", f"sqlite:///{path}", *verb), "no conveyor store")
+    assert {path: path.read_bytes() for path in before} == before
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(("other", "empty"))
+                  ) == ["empty.db", "other-program.db"]
