@@ -3,6 +3,7 @@ milliseconds), ``cancel_repeats``, ``add_worker`` outcomes and handles, ``includ
 
 from __future__ import annotations
 
+import asyncio
 import types
 from datetime import timedelta
 
@@ -141,3 +142,36 @@ def test_include_registers_camel_case_jobs_and_their_cleanup(
     run_until_idle(app)
     app.purge(expired=True)
     assert app.get_job(handle.id) is None
+
+
+def test_reaction_calls_awaited_in_async_code_give_their_handles(app: Conveyor) -> None:
+    @app.job("report")
+    def report(data):  # type: ignore[no-untyped-def]
+        return data
+
+    @app.job("nightly")
+    def nightly(data):  # type: ignore[no-untyped-def]
+        return data
+
+    async def trigger() -> list[object]:
+        once = await app.schedule_job(type="report", data={"n": 1})
+        cron = await app.schedule_cron_job("nightly", "0 4 * * *", data={"n": 2})
+        return [once, cron]
+
+    once, cron = asyncio.run(trigger())
+    assert record_of(app, once.id).state == "queued"  # type: ignore[attr-defined]
+    assert record_of(app, cron.id).state == "scheduled"  # type: ignore[attr-defined]
+
+
+def test_a_stopped_worker_type_can_be_registered_again(app: Conveyor) -> None:
+    def old(job):  # type: ignore[no-untyped-def]
+        job.done("old")
+
+    def new(job):  # type: ignore[no-untyped-def]
+        job.done("new")
+
+    app.add_worker(type="swapped", worker=old).stop()
+    handle = app.schedule_job(type="swapped", data={})
+    app.add_worker(type="swapped", worker=new)
+    run_until_idle(app)
+    assert record_of(app, handle.id).state == "completed"
