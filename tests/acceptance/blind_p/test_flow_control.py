@@ -144,7 +144,7 @@ def test_nonsense_queue_limits_are_refused(app: Conveyor, how: str) -> None:
             app.queue("q", concurrency=0)
 
 
-def _isolated(app: Conveyor) -> tuple[Any, Any, Any]:
+def _isolated(app: Conveyor) -> tuple[Any, Any, Any, Any]:
     @app.job(isolation="process", retry=Retry(retries=1))
     def aborts():
         os.abort()
@@ -154,19 +154,27 @@ def _isolated(app: Conveyor) -> tuple[Any, Any, Any]:
         os._exit(3)
 
     @app.job(isolation="process")
-    def computes(x, *, times):
-        return {"pid_differs": os.getpid() != times, "value": x * 2}
+    def reports(meta, *, parent):
+        meta.log.info(f"from pid {os.getpid()}")
+        meta.progress(0.5, message="half")
+        return os.getpid() != parent
 
-    return aborts, exits, computes
+    @app.job(isolation="process")
+    async def awaits(x):
+        return x + 1
+
+    return aborts, exits, reports, awaits
 
 
-def test_isolated_attempts_crash_alone_and_are_retried_per_policy(app: Conveyor) -> None:
-    aborts, exits, computes = _isolated(app)
+def test_isolated_attempts_crash_alone_and_keep_what_they_report(app: Conveyor) -> None:
+    aborts, exits, reports, awaits = _isolated(app)
     aborted, exited = aborts().run_now(), exits().run_now()
-    fine = computes(21, times=os.getpid()).run_now()
+    reported, awaited = reports(parent=os.getpid()).run_now(), awaits(1).run_now()
     run_until_idle(app)
     aborted_run, exited_run = record_of(app, aborted.id), record_of(app, exited.id)
-    assert aborted_run.state == "failed" and aborted_run.attempts == 2
+    assert aborted_run.state == "failed" and aborted_run.attempts == 2  # retried per policy
     assert all("SIGABRT" in str(a.error) for a in aborted_run.history)
     assert exited_run.state == "failed" and "3" in str(exited_run.error)
-    assert fine.result(timeout=30) == {"pid_differs": True, "value": 42}
+    assert reported.result(timeout=30) is True and awaited.result(timeout=30) == 2
+    record = record_of(app, reported.id)
+    assert record.progress_message == "half" and "from pid" in str(record.logs)

@@ -1,11 +1,10 @@
 """SPEC §7-12 corners: text search taken literally, Prometheus labels escaped, bearer
-scheme case, timed dependencies, children asleep on the fake clock, isolated attempts
-keeping their logs, a run cancelled as it runs, rows no worker code can run."""
+scheme case, timed dependencies, children asleep on the fake clock, a run cancelled
+as it runs, rows no worker code can run."""
 
 from __future__ import annotations
 
 import logging
-import os
 from datetime import UTC, datetime
 from typing import Any
 
@@ -108,26 +107,6 @@ def test_children_asleep_on_the_fake_clock_wake_the_parent(app: Conveyor) -> Non
     clock.advance(1, "day")
     run_until_idle(app)
     assert handle.result(timeout=5) == [2, 1]
-
-
-def test_an_isolated_attempt_keeps_its_logs_progress_and_async_body(app: Conveyor) -> None:
-    @app.job(isolation="process")
-    def reports(meta):
-        meta.log.info(f"from pid {os.getpid()}")
-        meta.progress(0.5, message="half")
-        return meta.attempt
-
-    @app.job(isolation="process")
-    async def awaits(x):
-        return x + 1
-
-    logged, awaited = reports().run_now(), awaits(1).run_now()
-    run_until_idle(app)
-    record = record_of(app, logged.id)
-    assert record.result == 1 and record.progress_message == "half"
-    assert [entry.message for entry in record.logs] != []
-    assert f"pid {os.getpid()}" not in str(record.logs)
-    assert awaited.result(timeout=10) == 2
 
 
 def test_a_run_cancelled_as_it_runs_stays_cancelled(app: Conveyor,
