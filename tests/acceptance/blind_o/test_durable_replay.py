@@ -5,12 +5,12 @@ run context, and events with nested filters and repeated ids."""
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
-from conveyor import Conveyor, Retry, is_internal
+from conveyor import Conveyor, JobFailed, Retry, is_internal
 from conveyor.testing import FakeClock, run_until_idle
 from tests.acceptance.support import record_of
 
@@ -248,8 +248,6 @@ def test_an_event_run_knows_its_event(app: Conveyor) -> None:
 
 
 def test_a_durable_sleep_of_a_month_is_a_calendar_month(app: Conveyor) -> None:
-    from datetime import UTC, datetime
-
     @app.job
     async def monthly_nap(io):  # type: ignore[no-untyped-def]
         await io.wait("m", 1, "month")
@@ -277,3 +275,42 @@ def test_a_sync_function_with_io_fails_its_run_saying_it_must_be_async(app: Conv
     record = record_of(app, handle.id)
     assert record.state == "failed" and record.attempts == 1
     assert record.error is not None and "async def" in record.error["message"]
+
+
+def _onboarding(app: Conveyor, calls: list[str]):  # type: ignore[no-untyped-def]
+    @app.job("onboard")
+    async def onboard(user, io):  # type: ignore[no-untyped-def]
+        profile = await io.task("load", lambda: calls.append("load") or {"name": user})
+        await io.wait("cool-off", 3, "days")
+        return f"welcome {profile['name']}"
+
+    return onboard
+
+
+def test_a_durable_sleep_resumes_in_a_new_app_after_a_restart(open_app) -> None:  # type: ignore[no-untyped-def]
+    start = datetime(2030, 1, 7, 8, tzinfo=UTC)
+    before, after = [], []
+    first = open_app()
+    with FakeClock(first, start=start):
+        handle = _onboarding(first, before)("Zoë").run_now()
+        run_until_idle(first)
+    first.close()
+    second = open_app()
+    with FakeClock(second, start=start + timedelta(days=3)):
+        _onboarding(second, after)
+        run_until_idle(second)
+    assert record_of(second, handle.id).result == "welcome Zoë"
+    assert before == ["load"] and after == []
+
+
+def test_a_waiting_run_cancelled_stays_cancelled(app: Conveyor, clock: FakeClock) -> None:
+    calls: list[str] = []
+    handle = _onboarding(app, calls)("Ann").run_now()
+    run_until_idle(app)
+    assert record_of(app, handle.id).state == "waiting"
+    assert app.cancel(handle.id) is True
+    clock.advance(4, "days")
+    run_until_idle(app)
+    assert record_of(app, handle.id).state == "cancelled"
+    with pytest.raises(JobFailed):
+        handle.result(timeout=5)
