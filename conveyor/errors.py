@@ -122,11 +122,14 @@ class JobFailed(ConveyorError):
 
 class StepFailed(ConveyorError):
     """A durable step failed for good (its retries are spent). ``error`` holds the stored
-    error (type, message, traceback); the same exception is raised on every replay."""
+    error (type, message, traceback); the same exception is raised on every replay.
+    ``final``: the step ended on an error that is never retried (``Fail``, a refused fetch,
+    a result JSON cannot hold), so left uncaught it fails the run without retrying too."""
 
-    def __init__(self, key: str, error: dict[str, Any]) -> None:
+    def __init__(self, key: str, error: dict[str, Any], final: bool = False) -> None:
         self.key = key
         self.error = error
+        self.final = final
         kind = error.get("type")
         super().__init__(
             f"step {key!r} failed: {kind + ': ' if kind else ''}{error.get('message')}"

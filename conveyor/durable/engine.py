@@ -281,4 +281,4 @@ class Run:
             raise Suspend(step.wake_at)
         step.state, step.finished_at = "failed", now
         await self.save(step)
-        raise StepFailed(step.key, json.loads(error)) from exc
+        raise StepFailed(step.key, json.loads(error), final=isinstance(exc, FINAL)) from exc

@@ -13,7 +13,14 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from conveyor.clock import epoch
-from conveyor.errors import ConfigurationError, Fail, PayloadError, RetryIn, Suspend
+from conveyor.errors import (
+    ConfigurationError,
+    Fail,
+    PayloadError,
+    RetryIn,
+    StepFailed,
+    Suspend,
+)
 from conveyor.observe import tracing
 from conveyor.retry import Retry
 from conveyor.serialization import dumps
@@ -171,7 +178,7 @@ class JobRunner:
         if isinstance(exc, Suspend):
             return Outcome(claimed.id, claimed.token, "waiting", self._now(),
                            run_at=exc.run_at, version=_ran(definition, claimed))
-        if isinstance(exc, (Fail, PayloadError)):
+        if isinstance(exc, (Fail, PayloadError)) or (isinstance(exc, StepFailed) and exc.final):
             return self._failed(claimed, exc, retryable=False)
         if isinstance(exc, RetryIn):
             now = self._now()

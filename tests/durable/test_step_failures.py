@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from conveyor import Conveyor, Retry
+from conveyor import Conveyor, Fail, Retry
 from tests.durable.helpers import (
     NAP,
     clocked_app,  # noqa: F401 (the app fixture)
@@ -54,6 +54,22 @@ def test_a_failed_step_raises_step_failed_on_every_replay(app: Conveyor) -> None
     assert record.result == "step 'broken' failed: KeyError: 'missing'"
     assert app.steps(record.id)[0].state == "failed"
 
+
+
+def test_a_step_ended_by_fail_fails_the_run_without_retrying_it(app: Conveyor) -> None:
+    calls: list[str] = []
+
+    def refuses() -> None:
+        calls.append("refuses")
+        raise Fail("no such account")
+
+    @app.job(retry=Retry(retries=3, wait=0))
+    async def gives_up(payload: Any, io: Any) -> None:
+        await io.task("refuses", refuses, retry=Retry(retries=2, wait=0))
+
+    record = finish(app, gives_up(None).run_now())
+    assert (record.state, record.attempts, calls) == ("failed", 1, ["refuses"])
+    assert record.error is not None and "no such account" in record.error["message"]
 
 
 @pytest.mark.parametrize(("key", "column", "text"), [

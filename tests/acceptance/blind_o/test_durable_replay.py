@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from conveyor import Conveyor, JobFailed, Retry, is_internal
+from conveyor import Conveyor, Fail, JobFailed, Retry, is_internal
 from conveyor.testing import FakeClock, run_until_idle
 from tests.acceptance.support import record_of
 
@@ -314,3 +314,23 @@ def test_a_waiting_run_cancelled_stays_cancelled(app: Conveyor, clock: FakeClock
     assert record_of(app, handle.id).state == "cancelled"
     with pytest.raises(JobFailed):
         handle.result(timeout=5)
+
+
+def test_fail_raised_in_a_step_fails_the_run_without_retrying(app: Conveyor) -> None:
+    calls: list[str] = []
+
+    def charge() -> None:
+        calls.append("charge")
+        raise Fail("card declined for good")
+
+    @app.job(retry=Retry(retries=5, wait="1 hour"))
+    async def checkout(io):  # type: ignore[no-untyped-def]
+        await io.task("charge", charge)
+
+    handle = checkout().run_now()
+    run_until_idle(app)
+    record = record_of(app, handle.id)
+    assert (record.state, record.attempts, calls) == ("failed", 1, ["charge"])
+    with pytest.raises(JobFailed) as caught:
+        handle.result(timeout=5)
+    assert "card declined for good" in str(caught.value)
