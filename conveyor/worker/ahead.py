@@ -41,6 +41,10 @@ class ClaimedAhead:
         self.found_late.set()
         self.waiting.set()
 
+    def giving_back(self) -> bool:
+        """Jobs left the worker's hands but are not back in the queue yet."""
+        return bool(self.late or self.giving)
+
     def unreleased(self) -> list[ClaimedJob]:
         """The worker stops: the jobs to give back that may not be back yet, for it to
         release (one being given back as it stops is released twice at worst: the

@@ -277,7 +277,9 @@ class Worker:
         live workers do not count. Holds the flush lock throughout: no claim or outcome is
         in flight while it looks."""
         async with self.exchange.lock:
-            if self.active:  # claimed (with outcomes stored) while this waited for the lock
+            # Claimed (with outcomes stored) while this waited for the lock, or given back
+            # unstarted and not in the queue yet (next_due would miss it): not done.
+            if self.active or self.ahead.giving_back():
                 return False
             await self.exchange.flush_locked(0)
             await self.supervisor.step("upkeep", lambda: self._upkeep(force=True))
