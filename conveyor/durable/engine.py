@@ -17,6 +17,7 @@ import math
 from collections.abc import Awaitable, Callable, Iterator
 from concurrent.futures import Executor
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final, NoReturn, Protocol, TypeVar
 
 from conveyor.clock import Clock, after_delay, epoch
@@ -26,6 +27,7 @@ from conveyor.errors import (
     FetchRefused,
     NonDeterminismError,
     PayloadError,
+    RetryIn,
     StepFailed,
     Suspend,
 )
@@ -34,7 +36,7 @@ from conveyor.retry import Retry
 from conveyor.serialization import as_error, dumps
 from conveyor.stores.base import StepRow, StepWrite
 from conveyor.text import check_text, clean
-from conveyor.timeunits import FAR_FUTURE
+from conveyor.timeunits import FAR_FUTURE, delay_seconds
 from conveyor.worker.failure import error_json
 
 if TYPE_CHECKING:
@@ -268,11 +270,22 @@ class Run:
         self, step: StepRow, number: int, exc: Exception, policy: Retry
     ) -> NoReturn:
         now = epoch(self.app.clock)
+        asked = None  # RetryIn: an explicit reschedule, as for a job, whatever the retries
+        if isinstance(exc, RetryIn):
+            try:
+                asked = delay_seconds(exc.delay, exc.unit, datetime.fromtimestamp(now, UTC),
+                                      self.app.timezone)
+            except ConfigurationError as bad:  # fails this attempt like any error
+                exc = ConfigurationError(f"invalid RetryIn: {bad}")
         error = error_json(exc)
         history = self.stored(step, "history", "[]")
         history = history if isinstance(history, list) else []
         history.append({"attempt": number, "at": now, "error": json.loads(error)})
         step.attempts, step.error, step.history = number, error, json.dumps(history)
+        if asked is not None:
+            step.state, step.wake_at = "waiting", after_delay(now, asked)
+            await self.save(step)
+            raise Suspend(step.wake_at)
         if number < policy.max_attempts and not isinstance(exc, FINAL):
             delay = hinted_delay(exc.delay, policy) if isinstance(exc, RetryAfter) else None
             step.state = "waiting"

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from conveyor import Conveyor, Fail, Retry
+from conveyor import Conveyor, Fail, Retry, RetryIn
 from tests.durable.helpers import (
     NAP,
     clocked_app,  # noqa: F401 (the app fixture)
@@ -70,6 +70,26 @@ def test_a_step_ended_by_fail_fails_the_run_without_retrying_it(app: Conveyor) -
     record = finish(app, gives_up(None).run_now())
     assert (record.state, record.attempts, calls) == ("failed", 1, ["refuses"])
     assert record.error is not None and "no such account" in record.error["message"]
+
+
+def test_retry_in_raised_in_a_step_runs_it_again_after_that_delay(app: Conveyor) -> None:
+    calls: list[int] = []
+
+    def polls() -> str:
+        calls.append(1)
+        if len(calls) < 3:
+            raise RetryIn(0.02)
+        return "ready"
+
+    @app.job(retry=0)
+    async def waits_for_it(payload: Any, io: Any) -> str:
+        return str(await io.task("poll", polls))
+
+    record = finish(app, waits_for_it(None).run_now())
+    assert (record.state, record.result, record.attempts) == ("completed", "ready", 1)
+    assert len(calls) == 3
+    (step,) = app.steps(record.id)
+    assert [h["error"]["type"] for h in step.history] == ["RetryIn", "RetryIn"]
 
 
 @pytest.mark.parametrize(("key", "column", "text"), [

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from conveyor import Conveyor, Fail, JobFailed, Retry, is_internal
+from conveyor import Conveyor, Fail, JobFailed, Retry, RetryIn, is_internal
 from conveyor.testing import FakeClock, run_until_idle
 from tests.acceptance.support import record_of
 
@@ -334,3 +334,28 @@ def test_fail_raised_in_a_step_fails_the_run_without_retrying(app: Conveyor) -> 
     with pytest.raises(JobFailed) as caught:
         handle.result(timeout=5)
     assert "card declined for good" in str(caught.value)
+
+
+def test_retry_in_raised_in_a_step_reschedules_that_step(app: Conveyor, clock: FakeClock) -> None:
+    calls: list[str] = []
+
+    def poll_export() -> str:
+        calls.append("poll")
+        if len(calls) == 1:
+            raise RetryIn(30, "seconds")
+        return "exported"
+
+    @app.job(retry=0)
+    async def export(io):  # type: ignore[no-untyped-def]
+        return await io.task("poll", poll_export)
+
+    handle = export().run_now()
+    run_until_idle(app)
+    assert record_of(app, handle.id).state == "waiting"
+    clock.advance(29, "seconds")
+    run_until_idle(app)
+    assert calls == ["poll"]
+    clock.advance(1, "second")
+    run_until_idle(app)
+    assert handle.result(timeout=5) == "exported"
+    assert calls == ["poll", "poll"]
