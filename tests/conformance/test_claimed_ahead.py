@@ -141,7 +141,7 @@ def test_jobs_held_ahead_at_the_grown_claim_size_go_back_at_once_on_stop(
 def test_a_job_held_ahead_whose_lease_is_lost_is_dropped_unstarted(
     new_app: Callable[..., object], monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    app: Conveyor = new_app(lease=0.6)  # type: ignore[assignment]
+    app: Conveyor = new_app(lease=3.0)  # type: ignore[assignment]
     claim_ahead_surely(monkeypatch, patience=60.0)
     gate = threading.Event()
     ran: list[int] = []
@@ -170,7 +170,7 @@ def test_a_job_held_ahead_whose_lease_is_lost_is_dropped_unstarted(
 def test_a_job_held_ahead_never_starts_once_its_lease_may_have_ended(
     new_app: Callable[..., object], monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    app: Conveyor = new_app(lease=0.6)  # type: ignore[assignment]
+    app: Conveyor = new_app(lease=3.0)  # type: ignore[assignment]
     claim_ahead_surely(monkeypatch, patience=60.0)  # (not given back for being stale)
     heartbeat = type(app.store).heartbeat
 
@@ -200,7 +200,7 @@ def test_a_job_held_ahead_never_starts_once_its_lease_may_have_ended(
             # Unrenewed, every lease ends: maintenance (any worker's) rescues the jobs,
             # which other workers could be running now.
             wait_for(lambda: app.store.rescue() >= 0 and all(
-                h.state == "queued" for h in handles), 10, "every lease to be rescued")
+                h.state == "queued" for h in handles), 30, "every lease to be rescued")
             gate.set()  # the slots free up: the jobs held ahead must not start
             assert sorted(h.result(timeout=20) for h in handles) == list(range(held))
     finally:
