@@ -16,6 +16,10 @@ from conveyor.cli.loading import AppNotFound, load_app, split_spec
 from tests.cli.conftest import run_cli
 from tests.support import ROOT
 
+# Each test starts several subprocesses (each imports conveyor and more): minutes in
+# all on a CI machine at load 16, past the default 120 s timeout.
+pytestmark = pytest.mark.timeout(600)
+
 
 @pytest.mark.parametrize(("spec", "expected"), [
     ("pkg.mod:app", ("pkg.mod", "app")),

@@ -13,6 +13,10 @@ import pytest
 
 from tests.support import store_url as url_of
 
+# Each test starts several subprocesses (each imports conveyor and more): minutes in
+# all on a CI machine at load 16, past the default 120 s timeout.
+pytestmark = pytest.mark.timeout(600)
+
 README = Path(__file__).resolve().parents[2] / "README.md"
 FENCE = re.compile(r"```(\w+)\n(.*?)```", re.S)
 

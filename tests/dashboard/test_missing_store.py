@@ -24,6 +24,10 @@ from conveyor.readonly import read_only
 from tests.dashboard.helpers import BASE, first_answer, start_dashboard
 from tests.support import drop_database_later, free_port
 
+# Each test starts several subprocesses (each imports conveyor and more): minutes in
+# all on a CI machine at load 16, past the default 120 s timeout.
+pytestmark = pytest.mark.timeout(600)
+
 TICK_APP = """
 from conveyor import Conveyor
 app = Conveyor({url!r})

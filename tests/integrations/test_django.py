@@ -18,6 +18,10 @@ import pytest
 from tests.conftest import PG_ADMIN_URL
 from tests.support import ROOT, drop_database_later, fail_in_ci_else_skip
 
+# Each test starts several subprocesses (each imports conveyor and more): minutes in
+# all on a CI machine at load 16, past the default 120 s timeout.
+pytestmark = pytest.mark.timeout(600)
+
 pytest.importorskip("django")
 PROJECT = ROOT / "examples" / "django_project"
 

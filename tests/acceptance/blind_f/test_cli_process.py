@@ -14,6 +14,10 @@ import pytest
 from conveyor import Conveyor
 from tests.acceptance.blind_f.support import assert_one_line_error, conveyor_process
 
+# Each test starts several subprocesses (each imports conveyor and more): minutes in
+# all on a CI machine at load 16, past the default 120 s timeout.
+pytestmark = pytest.mark.timeout(600)
+
 SHOP = textwrap.dedent("""
     from conveyor import Conveyor
 
