@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib
 import itertools
 import os
+import sys
 import uuid
 from collections.abc import Callable, Iterator
 
@@ -156,3 +157,13 @@ def app(store_url: str) -> Iterator[object]:
     application = Conveyor(store_url, lease=2)
     yield application
     application.close()
+
+
+@pytest.fixture(autouse=True)
+def _reap_worker_processes() -> Iterator[None]:
+    """Worker processes a failed test left running are killed as it ends: an orphan would
+    poll its store for the rest of the run, loading the machine under every later test."""
+    yield
+    helpers = sys.modules.get("tests.process.helpers")
+    if helpers is not None:
+        helpers.reap()

@@ -68,11 +68,11 @@ def spawn_worker(url: str, tmp: Path, *, lease: float = 2.0, env: dict[str, str]
     import json
 
     log = open(tmp / f"worker-{time.monotonic_ns()}.log", "wb")  # noqa: SIM115 - kept by Popen
-    return subprocess.Popen(
+    return _spawned(subprocess.Popen(
         [sys.executable, "-c", _RUN, str(app_file), json.dumps(options)],
         env=worker_env(url, tmp, lease, **(env or {})), cwd=tmp, stdout=log,
         stderr=subprocess.STDOUT,
-    )
+    ))
 
 
 def spawn_cli_worker(url: str, tmp: Path, *args: str, lease: float = 2.0,
@@ -80,11 +80,19 @@ def spawn_cli_worker(url: str, tmp: Path, *args: str, lease: float = 2.0,
     """``conveyor worker APP_FILE *args`` as a real process (``python -m conveyor``),
     logging to ``tmp`` like :func:`spawn_worker`."""
     log = open(tmp / f"worker-{time.monotonic_ns()}.log", "wb")  # noqa: SIM115 - kept by Popen
-    return subprocess.Popen(
+    return _spawned(subprocess.Popen(
         [sys.executable, "-m", "conveyor", "worker", str(APP_FILE), *args],
         env=worker_env(url, tmp, lease, **(env or {})), cwd=tmp, stdout=log,
         stderr=subprocess.STDOUT,
-    )
+    ))
+
+
+_SPAWNED: list[subprocess.Popen[bytes]] = []
+
+
+def _spawned(proc: subprocess.Popen[bytes]) -> subprocess.Popen[bytes]:
+    _SPAWNED.append(proc)
+    return proc
 
 
 #: Code a racing process runs once it is ready (its imports done): it waits at the gate
@@ -163,20 +171,45 @@ def assert_no_overlap(runs: list[Execution], killed: dict[int, float]) -> None:
 
 
 def stop(proc: subprocess.Popen[bytes], timeout: float = 15) -> int:
+    """SIGTERM, then its exit code; one still running after ``timeout`` is killed (never
+    left behind to load the machine for the tests after it) and the wait's error raised."""
     if proc.poll() is None:
         proc.terminate()
-    return proc.wait(timeout)
+    try:
+        return proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        raise
+
+
+def reap() -> None:
+    """Kill every process :func:`spawn_worker` / :func:`spawn_cli_worker` started that a
+    test left running (one that failed before it stopped them)."""
+    while _SPAWNED:
+        proc = _SPAWNED.pop()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
 
 
 @contextmanager
 def running(workers: list[subprocess.Popen[bytes]], tmp: Path,
             kill: subprocess.Popen[bytes] | None = None) -> Iterator[None]:
     """Stop ``workers`` (SIGTERM) as the block ends, however it ends (``kill`` -9 first: a
-    victim); a block that ended well then requires each of them to have exited 0."""
+    victim); a block that ended well then requires each of them to have exited 0 (one that
+    did not exit within the wait is killed and counts as -9)."""
     try:
         yield
     finally:
         if kill is not None:
             kill.kill()
-        codes = [stop(w) for w in workers]
+        codes = [_stopped(w) for w in workers]
     assert codes == [0] * len(workers), worker_logs(tmp)
+
+
+def _stopped(proc: subprocess.Popen[bytes]) -> int:
+    try:
+        return stop(proc)
+    except subprocess.TimeoutExpired:
+        return -9
