@@ -38,6 +38,8 @@ class Attempts:
         self.lost, self.observers, self.outbox = lost, observers, outbox
         self.wake, self.flushed, self.settled = wake, flushed, settled
         self.processed = 0  # outcomes handed to the outbox
+        self.loop = loop
+        self.left_soon = False  # a _left_now is scheduled (async jobs ended this pass)
         self.before_run: list[Callable[[ClaimedJob], None]] = []  # see _begin_on_lane
         self.why: dict[int, str] = {}  # abandoned: "released" (stopping), "cancelled"
         # Given the jobs too late to start (Slots.late), to give back (ClaimedAhead.late).
@@ -215,8 +217,14 @@ class Attempts:
             if self._tracks(job):
                 del self.active[job.id]
             self.slots.release()
-            self._left()
+            if not self.left_soon:  # the slots async jobs free this pass: dispatched
+                self.left_soon = True  # together once they have all ended
+                self.loop.call_soon(self._left_now)
         self._record(job, outcome, self.runner.errors.pop(job.id, None))
+
+    def _left_now(self) -> None:
+        self.left_soon = False
+        self._left()
 
     def _record(self, job: ClaimedJob, outcome: Outcome | None,
                 error: BaseException | None) -> None:
