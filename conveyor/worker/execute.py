@@ -8,7 +8,7 @@ import functools
 import json
 import logging
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -62,10 +62,14 @@ class JobRunner:
                 if definition.isolation == "process":
                     result = await _carried(self._isolated(definition, claimed))
                 elif claimed.timeout:
-                    result = await _within(_carried(self._invoke(definition, claimed)),
+                    result = await _within(_carried(self._attempt(definition, claimed)),
                                            claimed)
-                else:
-                    result = await _carried(self._invoke(definition, claimed))
+                else:  # (what _carried does, without a coroutine of its own)
+                    attempt = self._attempt(definition, claimed)
+                    try:
+                        result = await attempt
+                    except (KeyboardInterrupt, SystemExit) as exc:
+                        raise _Raised(exc) from None
             return self._completed(definition, claimed, result)
         except _Raised as raised:  # the job's own KeyboardInterrupt or SystemExit
             return self._caught(definition, claimed, raised.exc)
@@ -219,6 +223,16 @@ class JobRunner:
                                delay=delay)
         return Outcome(claimed.id, claimed.token, "failed", now, error=error)
 
+    def _attempt(self, definition: JobDefinition, claimed: ClaimedJob) -> Awaitable[Any]:
+        """What to await for the attempt: a plain async function's own coroutine (no
+        frames of conveyor's between the job and its task), else :meth:`_invoke`."""
+        if (definition.is_async and definition.kind == "function"
+                and "meta" not in definition.wants):
+            args, kwargs = definition.arguments(*stored_arguments(claimed))
+            awaitable: Awaitable[Any] = definition.fn(*args, **kwargs)
+            return awaitable
+        return self._invoke(definition, claimed)
+
     async def _invoke(self, definition: JobDefinition, claimed: ClaimedJob) -> Any:
         args, kwargs = definition.arguments(*stored_arguments(claimed))
         if definition.kind == "function" and "meta" not in definition.wants:
@@ -271,7 +285,7 @@ class _Raised(Exception):
         self.exc = exc
 
 
-async def _carried(attempt: Coroutine[Any, Any, Any]) -> Any:
+async def _carried(attempt: Awaitable[Any]) -> Any:
     """Await a job's attempt; its KeyboardInterrupt or SystemExit comes out as _Raised."""
     try:
         return await attempt
