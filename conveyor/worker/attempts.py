@@ -7,7 +7,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 from conveyor.observe.dispatch import Dispatch
 from conveyor.stores.base import ClaimedJob, Outcome
@@ -159,8 +160,15 @@ class Attempts:
             if self.runner.thread_native(job):
                 self.lane.put(job)
             else:
-                task = asyncio.create_task(self._execute(job))
-                self.active[job.id] = (job, task)
+                self.active[job.id] = (job, self._task(self._execute(job)))
+
+    def _task(self, attempt: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+        """``loop.create_task(attempt)``, without its checks and naming per job unless
+        the loop has a task factory of its own."""
+        loop = self.loop
+        if loop.get_task_factory() is None:
+            return asyncio.Task(attempt, loop=loop)
+        return loop.create_task(attempt)
 
     def _begin_on_lane(self, job: ClaimedJob) -> None:
         """On the lane thread that took ``job`` from slots.ready, before it runs it: the
