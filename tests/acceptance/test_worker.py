@@ -96,6 +96,28 @@ async def test_run_worker_called_from_async_code_still_runs_the_jobs(app: Convey
     await app.run_worker_async(burst=True)  # the async form, for comparison
 
 
+class _FactoryTask(asyncio.Task):  # type: ignore[type-arg]
+    """A task made by a loop's own task factory."""
+
+
+async def test_async_jobs_run_in_tasks_of_the_loops_own_task_factory(app: Conveyor) -> None:
+    @app.job
+    async def made_by_factory() -> bool:
+        return isinstance(asyncio.current_task(), _FactoryTask)
+
+    def factory(loop: asyncio.AbstractEventLoop, coro: Any, **options: Any) -> asyncio.Task[Any]:
+        return _FactoryTask(coro, loop=loop, **options)
+
+    handle = await made_by_factory().run_now()
+    loop = asyncio.get_running_loop()
+    loop.set_task_factory(factory)
+    try:
+        await app.run_worker_async(burst=True)
+    finally:
+        loop.set_task_factory(None)
+    assert await handle.wait(timeout=5) is True
+
+
 async def test_cancelling_run_worker_async_twice_releases_its_running_jobs_at_once(
         app: Conveyor) -> None:
     """Cancelling the worker's task stops it as SIGTERM does (running jobs get the grace
