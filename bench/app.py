@@ -34,6 +34,9 @@ def redis_sync() -> None:
 
 
 if __name__ == "__main__":
+    from threadstats import name_os_threads  # (bench/ is this script's path)
+
+    name_os_threads()  # for bench.py's CPU and switches by thread
     # Unset: the same defaults as `conveyor worker bench.app` without flags.
     options = {name: int(os.environ[f"BENCH_{name.upper()}"])
                for name in ("concurrency", "prefetch", "batch")

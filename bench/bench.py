@@ -149,11 +149,14 @@ def main() -> None:
                         help="py-spy flame graph of the first worker during the processed phase")
     parser.add_argument("--processed-only", action="store_true",
                         help="skip the enqueue and latency phases (for profiling the worker)")
+    parser.add_argument("--syscalls", action="store_true",
+                        help="count the workers' system calls in the processed phase (perf)")
     args = parser.parse_args()
     tmp = tempfile.mkdtemp(prefix="conveyor-bench-")
     url = args.url or f"sqlite:///{tmp}/bench.db"
     os.environ["CONVEYOR_URL"] = url
     sys.path.insert(0, str(HERE.parent))
+    from bench import threadstats
     from bench.app import app
 
     job = app.jobs[args.job]
@@ -193,11 +196,15 @@ def main() -> None:
             server = Server(app)
             server.sample()
         cpu0, tx0 = cpu_seconds(workers), transactions(app)
+        threads0 = threadstats.sample([w.pid for w in workers])
+        perf = threadstats.count_syscalls([w.pid for w in workers]) if args.syscalls else None
         t = time.perf_counter()
         app.enqueue_many([job() for _ in range(n)])
         wait_done(app, n)
         processed = n / (time.perf_counter() - t)
         cpu_us = (cpu_seconds(workers) - cpu0) / n * 1e6
+        by_thread = threadstats.report(threads0, threadstats.sample([w.pid for w in workers]), n)
+        syscalls = threadstats.syscalls_per_job(perf, n) if args.syscalls else None
         server_us = server.sample()[1] / n * 1e6 if server is not None else None
         tx1 = transactions(app)
         if spy is not None:
@@ -228,6 +235,9 @@ def main() -> None:
     print(f"processed end to end:  {processed:,.0f} jobs/s")
     print(f"latency due->start:    p50 {p50:.2f} ms, p95 {p95:.2f} ms")
     print(f"worker CPU per job:    {cpu_us:.0f} us (user+sys of the workers / jobs)")
+    print(f"worker threads per job (CPU, context switches):\n{by_thread}")
+    if syscalls is not None:
+        print(f"worker system calls per job (perf):\n{syscalls}")
     if server_us is not None:
         print(f"server CPU per job:    {server_us:.0f} us (the database's backends, bench's too)")
     if tx_per_job is not None:
