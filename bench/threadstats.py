@@ -8,6 +8,7 @@ can tell the event loop, the database thread and the lane threads apart from out
 from __future__ import annotations
 
 import glob
+import os
 import signal
 import subprocess
 import threading
@@ -86,8 +87,12 @@ SYSCALLS = ("futex", "epoll_wait", "sendto", "recvfrom", "write", "read", "pwrit
 
 def count_syscalls(pids: list[int]) -> subprocess.Popen[str] | None:
     """``perf stat`` of some system calls of ``pids`` (every thread, those started later
-    too) until :func:`syscalls_per_job`; None without perf (or the right to use it)."""
+    too; and the events in $BENCH_PERF_EVENTS) until :func:`syscalls_per_job`; None
+    without perf (or the right to use it)."""
     events = ",".join(f"syscalls:sys_enter_{name}" for name in SYSCALLS)
+    # e.g. probe_libpython3:take_gil, once made: perf probe -x .../libpython3.11.so take_gil
+    if os.environ.get("BENCH_PERF_EVENTS"):
+        events += "," + os.environ["BENCH_PERF_EVENTS"]
     try:
         return subprocess.Popen(
             ["perf", "stat", "-x", ",", "-e", f"{events},context-switches",
@@ -106,6 +111,6 @@ def syscalls_per_job(perf: subprocess.Popen[str] | None, jobs: int) -> str:
     for line in err.splitlines():
         fields = line.split(",")
         if len(fields) > 2 and fields[0].isdigit():
-            name = fields[2].removeprefix("syscalls:sys_enter_")
+            name = fields[2].removeprefix("syscalls:sys_enter_").rpartition(":")[2]
             counts.append(f"{name} {int(fields[0]) / jobs:.2f}")
     return "  " + ", ".join(counts) if counts else "  (perf counted nothing: " + err[-200:] + ")"

@@ -5,7 +5,9 @@ every claim on the file, so group locks are free here."""
 
 from __future__ import annotations
 
+import functools
 import json
+import re
 import sqlite3
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -98,8 +100,8 @@ def pick_due(conn: sqlite3.Connection, q: Mapping[str, str], params: dict[str, A
     (``filter_sql``: :func:`claim_filter`'s) as JSON, read in one step of SQLite; None
     for the JSON if a due job holds a BLOB (written by hand: JSON cannot hold it)."""
     try:
-        ruled, picked = conn.execute(q["claim_pick"].format(queues=filter_sql),
-                                     params).fetchone()
+        ruled, picked = by_position(conn, q["claim_pick"].format(queues=filter_sql),
+                                    params).fetchone()
     except sqlite3.OperationalError as exc:
         if "BLOB" not in str(exc):
             raise
@@ -118,7 +120,7 @@ def take_picked(conn: sqlite3.Connection, q: Mapping[str, str], params: dict[str
     if not rows:
         return rows
     ids = ",".join(str(r[0]) for r in rows)
-    conn.execute(q["claim_take"], {**params, "ids": f"[{ids}]"})
+    by_position(conn, q["claim_take"], {**params, "ids": f"[{ids}]"})
     now = params["now"]
     for r in rows:
         if r[7] is not None:
@@ -126,6 +128,26 @@ def take_picked(conn: sqlite3.Connection, q: Mapping[str, str], params: dict[str
         r[8] = float(r[8])
         r[16] = now
     return rows
+
+
+def by_position(conn: sqlite3.Connection, sql: str, params: Mapping[str, Any]
+                ) -> sqlite3.Cursor:
+    """``conn.execute(sql, params)`` for ``:name`` parameters (none inside a literal),
+    bound by position: CPython's sqlite3 gives up the GIL to look up each name it binds,
+    and every time it waits to get it back behind the worker's job threads."""
+    numbered, names = _numbered(sql)
+    return conn.execute(numbered, [params[name] for name in names])
+
+
+@functools.lru_cache(maxsize=256)
+def _numbered(sql: str) -> tuple[str, tuple[str, ...]]:
+    """``sql`` with each ``:name`` as ``?N`` (N: the name's place in the tuple)."""
+    names: dict[str, int] = {}
+
+    def number(match: re.Match[str]) -> str:
+        return f"?{names.setdefault(match[1], len(names) + 1)}"
+
+    return re.sub(r":([A-Za-z_]\w*)", number, sql), tuple(names)
 
 
 def claim_limited(conn: sqlite3.Connection, rules: Rules, q: Mapping[str, str],
