@@ -76,12 +76,12 @@ def test_a_worker_no_longer_held_back_hears_of_new_work_at_once(app: Conveyor) -
 def test_outcomes_keep_their_leases_while_progress_is_stored_first(
     new_app: Any, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    app: Conveyor = new_app(lease=0.5)
+    app: Conveyor = new_app(lease=2.0)  # a loaded machine may delay a heartbeat by a second
     write_progress = type(app.store).write_progress
 
     def slow_progress(store: Any, *args: Any) -> Any:
         if threading.current_thread().name.startswith("conveyor-db"):
-            time.sleep(1.2)  # longer than the lease, with the outcome waiting behind it
+            time.sleep(2.5)  # longer than the lease, with the outcome waiting behind it
         return write_progress(store, *args)
 
     monkeypatch.setattr(type(app.store), "write_progress", slow_progress)

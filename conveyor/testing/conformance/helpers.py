@@ -122,7 +122,7 @@ def before_storing(app: Conveyor, monkeypatch: pytest.MonkeyPatch,
     monkeypatch.setattr(store_class, "complete_and_claim", completing_and_claiming)
 
 
-def rescued_while_running(app: Conveyor, *handles: JobHandle, timeout: float = 15) -> int:
+def rescued_while_running(app: Conveyor, *handles: JobHandle, timeout: float = 30) -> int:
     """Run a worker until ``handles`` finish while rescuing expired leases all along (what
     any other worker's maintenance does); returns how many jobs were rescued."""
     rescued = 0

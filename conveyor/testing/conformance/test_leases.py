@@ -43,32 +43,33 @@ def short_lease(new_app: NewApp) -> Iterator[Conveyor]:
 
 
 @pytest.fixture
-def one_second_lease(new_app: NewApp) -> Iterator[Conveyor]:
-    """An app whose leases last 1 s: short, yet a loaded machine keeps renewing it (0.5 s
-    expired now and then under a live worker when the parallel suite loaded both cores)."""
-    application = new_app(lease=1.0)
+def two_second_lease(new_app: NewApp) -> Iterator[Conveyor]:
+    """An app whose leases last 2 s: short, yet a loaded machine keeps renewing it (0.5 s
+    expired now and then under a live worker when the parallel suite loaded both cores;
+    a loaded CI machine can delay a heartbeat by a second)."""
+    application = new_app(lease=2.0)
     yield application
     application.close()
 
 
 def test_a_job_longer_than_its_lease_finishes_because_heartbeats_renew_it(
-    one_second_lease: Conveyor,
+    two_second_lease: Conveyor,
 ) -> None:
-    app = one_second_lease
+    app = two_second_lease
 
     @app.job
     def long_sync() -> str:
-        time.sleep(2.2)  # over two leases
+        time.sleep(4.5)  # over two leases
         return "sync done"
 
     @app.job
     async def long_async() -> str:
-        await asyncio.sleep(2.2)
+        await asyncio.sleep(4.5)
         return "async done"
 
     a, b = long_sync().run_now(), long_async().run_now()
-    assert rescued_while_running(app, a, b, timeout=10) == 0
-    assert (a.result(timeout=1), b.result(timeout=1)) == ("sync done", "async done")
+    assert rescued_while_running(app, a, b, timeout=30) == 0
+    assert (a.result(timeout=30), b.result(timeout=30)) == ("sync done", "async done")
     assert [app.get_job(h.id).attempts for h in (a, b)] == [1, 1]  # type: ignore[union-attr]
 
 
@@ -180,27 +181,27 @@ def test_a_rescued_workers_late_writes_change_nothing(app: Conveyor) -> None:
 
 
 def test_heartbeats_renew_leases_while_the_database_thread_is_busy(
-    one_second_lease: Conveyor, monkeypatch: pytest.MonkeyPatch,
+    two_second_lease: Conveyor, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    app = one_second_lease
+    app = two_second_lease
     next_due = type(app.store).next_due
 
     def slow_next_due(store: Any, queues: Any) -> Any:
         if threading.current_thread().name.startswith("conveyor-db"):
-            time.sleep(1.5)  # longer than the lease: a slow query on the worker's thread
+            time.sleep(3.0)  # longer than the lease: a slow query on the worker's thread
         return next_due(store, queues)
 
     monkeypatch.setattr(type(app.store), "next_due", slow_next_due)
 
     @app.job
     def long_sync() -> str:
-        time.sleep(2.2)
+        time.sleep(4.5)
         return "done"
 
     handle = long_sync().run_now()
     # heartbeats have their own thread: never queued behind next_due
     assert rescued_while_running(app, handle) == 0
-    assert handle.result(timeout=1) == "done"
+    assert handle.result(timeout=30) == "done"
 
 
 def test_a_stalled_workers_heartbeat_does_not_extend_the_new_lease(app: Conveyor) -> None:
