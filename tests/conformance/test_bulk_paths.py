@@ -20,6 +20,10 @@ from conveyor.stores.postgres.dialect import COPY_FROM
 from conveyor.stores.rows import Alike
 from conveyor.testing import FakeClock
 
+# Thousands of single-row commits per test (15 s alone): several times the default
+# 120 s timeout on a CI machine loaded by the parallel suite.
+pytestmark = pytest.mark.timeout(600)
+
 COLUMNS = (
     "job, args, kwargs, {payload}, state, priority, queue, key, owner, dedupe_key, "
     "max_attempts, retry, timeout, retention, remove_delay, run_at, created_at, version, "
