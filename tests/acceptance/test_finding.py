@@ -18,7 +18,8 @@ NOT_AN_ID = st.one_of(
 
 
 # The calls change nothing, so one empty store serves every example.
-@settings(max_examples=40, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=40, suppress_health_check=[
+    HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(value=NOT_AN_ID)
 def test_an_id_naming_no_job_is_not_found_by_get_job_cancel_or_retry(
     sqlite_app: Conveyor, value: object

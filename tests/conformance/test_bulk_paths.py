@@ -113,7 +113,8 @@ def test_many_identical_jobs_are_each_stored(sql_app: Conveyor) -> None:
     assert sql_app.count() == len(jobs) + 1
 
 
-@settings(max_examples=12, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=12, suppress_health_check=[
+    HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(data=st.data())
 def test_any_mix_of_fields_is_stored_alike_in_bulk_and_alone(
     sql_app: Conveyor, data: st.DataObject
@@ -127,7 +128,8 @@ def test_any_mix_of_fields_is_stored_alike_in_bulk_and_alone(
     assert stored(sql_app, bulk) == stored(sql_app, single)
 
 
-@settings(max_examples=8, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=8, suppress_health_check=[
+    HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(common=new_jobs(), size=st.sampled_from([2, COPY_FROM + 1]), data=st.data())
 def test_jobs_alike_but_their_arguments_are_stored_as_each_alone(
     sql_app: Conveyor, common: NewJob, size: int, data: st.DataObject

@@ -33,7 +33,7 @@ def _claim_one(app: Conveyor, job_id: int) -> Any:
 
 
 @settings(max_examples=40, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(text=TEXT, key=TEXT, run_at=st.floats(0.0, 1.7e9), timeout=st.floats(1e-6, 1e7))
 def test_a_claim_returns_the_stored_values_exactly(
     app: Conveyor, echo: Any, text: str, key: str, run_at: float, timeout: float

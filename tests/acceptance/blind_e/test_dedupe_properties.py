@@ -24,7 +24,8 @@ def _matches(job: dict[str, Any], key: str | None, owner: Any) -> bool:
     return key is None or (job["key"] == key and job["owner"] == owner)
 
 
-@settings(max_examples=8, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=8, suppress_health_check=[
+    HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(ops=OPS)
 def test_pending_jobs_follow_the_dedupe_rule(app: Conveyor, ops: list[Any]) -> None:
     if "dedupe" not in app.jobs:

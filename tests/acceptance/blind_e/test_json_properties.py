@@ -16,7 +16,8 @@ from tests.acceptance.blind_e.support import JSON, KEYS, OBJECTS, as_read_back, 
 from tests.conformance.helpers import drain
 
 FIXTURE_REUSED = settings(max_examples=10,
-                          suppress_health_check=[HealthCheck.function_scoped_fixture])
+                          suppress_health_check=[
+                              HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 
 
 @FIXTURE_REUSED
@@ -34,7 +35,8 @@ def test_arguments_are_read_back_with_their_types(app: Conveyor, args: list[Any]
     assert same(dict(rec.kwargs), as_read_back(kwargs))
 
 
-@settings(max_examples=5, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=5, suppress_health_check=[
+    HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(values=st.lists(JSON, min_size=1, max_size=4))
 def test_the_job_gets_and_returns_what_it_was_given(app: Conveyor, values: list[Any]) -> None:
     if "mirror" not in app.jobs:
@@ -78,7 +80,8 @@ def test_a_subset_taken_from_the_payload_finds_it(app: Conveyor, payload: dict[s
 SUBSETS = st.one_of(st.dictionaries(KEYS, JSON, max_size=2), JSON.filter(lambda v: v is not None))
 
 
-@settings(max_examples=15, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=15, suppress_health_check=[
+    HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(payloads=st.lists(st.one_of(OBJECTS, JSON), min_size=1, max_size=4), subset=SUBSETS)
 @example(payloads=[{"a": 2**70}, {"a": float(2**70)}, {"a": 0}, {"a": -0.0}, {"a": 1.0}],
          subset={"a": float(2**70)})

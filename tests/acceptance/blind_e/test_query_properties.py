@@ -23,7 +23,8 @@ FILTERS = st.fixed_dictionaries({}, optional={
 })
 
 
-@settings(max_examples=15, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=15, suppress_health_check=[
+    HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(jobs=JOBS, filters=FILTERS)
 def test_every_store_finds_the_same_jobs(every_store: list[Conveyor], jobs: list[Any],
                                          filters: dict[str, Any]) -> None:
@@ -56,7 +57,8 @@ OPTIONS = st.fixed_dictionaries({}, optional={
 })
 
 
-@settings(max_examples=15, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=15, suppress_health_check=[
+    HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(options=st.lists(OPTIONS, min_size=1, max_size=4))
 def test_every_store_reads_back_the_same_trigger_options(every_store: list[Conveyor],
                                                          options: list[dict[str, Any]]) -> None:

@@ -46,7 +46,8 @@ def _apply(app: Conveyor, ops: list[Any]) -> list[Any]:
                       for r in records if r is not None]
 
 
-@settings(max_examples=8, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=8, suppress_health_check=[
+    HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(ops=OPS)
 def test_every_store_steers_jobs_alike(every_store: list[Conveyor], ops: list[Any]) -> None:
     memory, *others = (_apply(app, ops) for app in every_store)

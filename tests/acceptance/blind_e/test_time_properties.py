@@ -21,7 +21,8 @@ ZONES = st.sampled_from([UTC, ZoneInfo("Europe/Paris"), ZoneInfo("America/St_Joh
 WHEN = st.datetimes(min_value=datetime(1700, 1, 1), max_value=datetime(2200, 1, 1),
                     timezones=ZONES, allow_imaginary=False)
 FIXTURE_REUSED = settings(max_examples=15,
-                          suppress_health_check=[HealthCheck.function_scoped_fixture])
+                          suppress_health_check=[
+                              HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 
 
 @FIXTURE_REUSED

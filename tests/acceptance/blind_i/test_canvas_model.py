@@ -15,7 +15,8 @@ from conveyor import Conveyor, chain, group
 from conveyor.testing import run_until_idle
 
 FIXTURE_REUSED = settings(
-    max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=8, deadline=None, suppress_health_check=[
+        HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
 )
 
 

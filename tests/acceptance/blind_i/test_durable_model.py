@@ -16,7 +16,8 @@ from conveyor.testing import run_until_idle
 from tests.conformance.helpers import ManualClock
 
 FIXTURE_REUSED = settings(
-    max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=6, deadline=None, suppress_health_check=[
+        HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
 )
 SLEEPS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
 LINES = st.text("abcé€😀 ", min_size=1, max_size=8).map(str.strip).filter(bool)

@@ -17,7 +17,8 @@ from conveyor import Conveyor, Fail
 from conveyor.testing import run_until_idle
 
 FIXTURE_REUSED = settings(
-    max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=8, deadline=None, suppress_health_check=[
+        HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
 )
 
 

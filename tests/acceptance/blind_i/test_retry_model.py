@@ -17,7 +17,8 @@ from conveyor.testing import run_until_idle
 from tests.conformance.helpers import ManualClock
 
 FIXTURE_REUSED = settings(
-    max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=8, deadline=None, suppress_health_check=[
+        HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
 )
 SECONDS = st.integers(0, 90_000) | st.floats(0, 5000, allow_nan=False).map(lambda x: round(x, 3))
 

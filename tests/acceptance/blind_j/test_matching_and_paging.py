@@ -14,7 +14,8 @@ from conveyor import Conveyor
 from conveyor.testing import enqueued
 
 REUSED = settings(
-    max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=12, deadline=None, suppress_health_check=[
+        HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
 )
 
 scalars = (

@@ -17,7 +17,8 @@ from tests.acceptance.blind_core.support import START
 from tests.acceptance.support import record_of
 
 REUSED = settings(
-    max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=15, deadline=None, suppress_health_check=[
+        HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
 )
 
 

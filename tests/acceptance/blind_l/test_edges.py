@@ -18,7 +18,8 @@ UNIT_SECONDS = {"milliseconds": 0.001, "seconds": 1, "minutes": 60, "hours": 360
                 "weeks": 604800}
 
 
-@settings(max_examples=20, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=20, suppress_health_check=[
+    HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(n=st.floats(min_value=0, max_value=1000, allow_nan=False), unit=st.sampled_from(
     sorted(UNIT_SECONDS)))
 def test_a_fractional_delay_is_due_after_exactly_that_timedelta(

@@ -37,7 +37,8 @@ def _echo(app: Conveyor):  # type: ignore[no-untyped-def]
     return echo
 
 
-@settings(max_examples=15, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=15, suppress_health_check=[
+    HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(value=JSON, named=st.dictionaries(st.from_regex(r"[a-z_]{1,8}", fullmatch=True), JSON,
                                          max_size=3))
 def test_any_json_round_trips_through_the_store(

@@ -26,7 +26,8 @@ FIXED = {
     "weeks": timedelta(weeks=1),
 }
 SETTINGS = settings(
-    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=25, deadline=None, suppress_health_check=[
+        HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
 )
 
 

@@ -101,7 +101,8 @@ def test_negative_zero_and_whole_floats_keep_their_float_type(app: Conveyor) -> 
 
 
 @settings(
-    max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=15, deadline=None, suppress_health_check=[
+        HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
 )
 @given(
     args=st.lists(VALUES, max_size=3),
