@@ -249,7 +249,8 @@ class Run:
                 if stored.state == "completed":
                     return self.stored(stored, "output", "null")
                 if stored.state == "failed":
-                    raise StepFailed(key, as_error(self.stored(stored, "error", "{}")) or {})
+                    raise StepFailed(key, as_error(self.stored(stored, "error", "{}")) or {},
+                                     final=self.ended_final(stored))
                 if stored.wake_at is not None and stored.wake_at > epoch(self.app.clock):
                     raise Suspend(stored.wake_at)
             step = stored or self.new_step(kind, key, fingerprint, state="waiting", input=input)
@@ -280,13 +281,17 @@ class Run:
         error = error_json(exc)
         history = self.stored(step, "history", "[]")
         history = history if isinstance(history, list) else []
-        history.append({"attempt": number, "at": now, "error": json.loads(error)})
+        final = isinstance(exc, FINAL)
+        entry = {"attempt": number, "at": now, "error": json.loads(error)}
+        if final:  # kept for replays: they raise the same StepFailed, final included
+            entry["final"] = True
+        history.append(entry)
         step.attempts, step.error, step.history = number, error, json.dumps(history)
         if asked is not None:
             step.state, step.wake_at = "waiting", after_delay(now, asked)
             await self.save(step)
             raise Suspend(step.wake_at)
-        if number < policy.max_attempts and not isinstance(exc, FINAL):
+        if number < policy.max_attempts and not final:
             delay = hinted_delay(exc.delay, policy) if isinstance(exc, RetryAfter) else None
             step.state = "waiting"
             step.wake_at = after_delay(now, delay if delay is not None else policy.delay(number))
@@ -294,4 +299,10 @@ class Run:
             raise Suspend(step.wake_at)
         step.state, step.finished_at = "failed", now
         await self.save(step)
-        raise StepFailed(step.key, json.loads(error), final=isinstance(exc, FINAL)) from exc
+        raise StepFailed(step.key, json.loads(error), final=final) from exc
+
+    def ended_final(self, step: StepRow) -> bool:
+        """Whether the failed ``step``'s last attempt ended on a never-retried error."""
+        history = self.stored(step, "history", "[]")
+        last = history[-1] if isinstance(history, list) and history else None
+        return isinstance(last, dict) and last.get("final") is True

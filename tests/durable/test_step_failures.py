@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from conveyor import Conveyor, Fail, Retry, RetryIn
+from conveyor import Conveyor, Fail, Retry, RetryIn, StepFailed
 from tests.durable.helpers import (
     NAP,
     clocked_app,  # noqa: F401 (the app fixture)
@@ -176,3 +176,24 @@ def test_a_parent_ended_by_a_failed_child_completes_once_both_are_retried(
     [bad] = [c for c in record.children if app.get_job(c).state == "failed"]  # type: ignore[union-attr]
     assert app.retry(bad) and app.retry(handle.id)
     assert (finish(app, handle).result) == [10, 20]
+
+
+def test_a_step_ended_by_fail_stays_final_when_replayed(app: Conveyor) -> None:
+    """A replay (a later execution: after a wait, or a rescue of a crashed run) raises
+    the same StepFailed, final included: the run still fails without retrying."""
+    seen: list[bool] = []
+
+    def refuses() -> None:
+        raise Fail("no such account")
+
+    @app.job(retry=Retry(retries=3, wait=0))
+    async def gives_up_later(payload: Any, io: Any) -> None:
+        try:
+            await io.task("refuses", refuses)
+        except StepFailed as exc:
+            seen.append(exc.final)
+            await io.wait("nap", 0.02, "seconds")
+            raise
+
+    record = finish(app, gives_up_later(None).run_now())
+    assert (record.state, record.attempts, seen) == ("failed", 1, [True, True])
