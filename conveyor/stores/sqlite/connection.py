@@ -62,15 +62,19 @@ def connect(path: str, *, uri: bool = False) -> sqlite3.Connection:
 
 
 def stored_version(path: str) -> int:
-    """The schema version (``user_version``) of the SQLite file at ``path``, read through
-    a read-only connection: unlike :func:`connect` it switches nothing to WAL, so a file
-    that is not a conveyor store (another program's database, an empty file) is left as
-    it was."""
+    """The conveyor schema version (``user_version``) of the SQLite file at ``path``, 0
+    when it holds no conveyor_jobs table, read through a read-only connection: unlike
+    :func:`connect` it switches nothing to WAL, so a file that is not a conveyor store
+    (another program's database, which may keep a user_version of its own; an empty
+    file) is left as it was."""
     try:
         conn = sqlite3.connect(f"file:{quote(os.path.abspath(path))}?mode=ro", uri=True,
                                timeout=BUSY_TIMEOUT)
         try:
             (version,) = conn.execute("PRAGMA user_version").fetchone()
+            if not conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' "
+                                "AND name = 'conveyor_jobs'").fetchone():
+                version = 0
         finally:
             conn.close()
     except sqlite3.DatabaseError as exc:

@@ -175,14 +175,17 @@ def test_read_only_verbs_leave_a_file_that_is_no_store_untouched(sqlite_cli_app:
                                                                  tmp_path: Path) -> None:
     """SQLite only: PostgreSQL's missing store is a schema (test_processes checks it)."""
     foreign, empty = tmp_path / "other-program.db", tmp_path / "empty.db"
-    with sqlite3.connect(foreign) as conn:
-        conn.execute("CREATE TABLE users (id INTEGER)")
-    conn.close()
+    versioned = tmp_path / "other-versioned.db"  # its own schema version, as many keep
+    for path, version in ((foreign, 0), (versioned, 7)):
+        with sqlite3.connect(path) as conn:
+            conn.execute("CREATE TABLE users (id INTEGER)")
+            conn.execute(f"PRAGMA user_version = {version}")
+        conn.close()
     empty.touch()
-    before = {path: path.read_bytes() for path in (foreign, empty)}
+    before = {path: path.read_bytes() for path in (foreign, versioned, empty)}
     for path in before:
         for verb in (["runs"], ["jobs"], ["show", "1"], ["schedules"], ["queues"]):
             assert_user_error(run_cli("--url", f"sqlite:///{path}", *verb), "no conveyor store")
     assert {path: path.read_bytes() for path in before} == before
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(("other", "empty"))
-                  ) == ["empty.db", "other-program.db"]
+                  ) == ["empty.db", "other-program.db", "other-versioned.db"]
