@@ -91,19 +91,6 @@ def test_except_exception_cannot_swallow_a_durable_interrupt(
     assert handle.result(timeout=30) == "slept"
 
 
-def test_reusing_a_step_key_with_other_arguments_fails_the_run(app: Conveyor) -> None:
-    @app.job("confused")
-    async def confused(io):  # type: ignore[no-untyped-def]
-        await io.task("step", str, 1)
-        await io.task("step", str, 2)
-
-    handle = confused().run_now()
-    run_until_idle(app)
-    record = record_of(app, handle.id)
-    assert record.state == "failed"
-    assert "step" in record.error["message"]
-
-
 def test_gather_of_steps_is_correct_or_refused(app: Conveyor) -> None:
     @app.job("gatherer")
     async def gatherer(io):  # type: ignore[no-untyped-def]

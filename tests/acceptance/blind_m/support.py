@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 import textwrap
+import uuid
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
+import pytest
 from click.testing import CliRunner, Result
 
 from conveyor.cli import main as cli
@@ -32,6 +35,22 @@ APP_SOURCE = textwrap.dedent('''
 
 def run_cli(*args: str, env: dict[str, str] | None = None) -> Result:
     return CliRunner().invoke(cli, list(args), catch_exceptions=False, env=env)
+
+
+def cli_app_module(tmp_path: Path, url: str, monkeypatch: pytest.MonkeyPatch, *,
+                   source: str = APP_SOURCE, prefix: str = "blindm") -> Path:
+    """A module ``{prefix}_jobs_*.py`` of ``source`` (its app on ``${PREFIX}_URL`` =
+    ``url``) made the CLI's app (``$CONVEYOR_APP``, imported from the current directory),
+    its store migrated."""
+    name = f"{prefix}_jobs_{uuid.uuid4().hex[:8]}"  # a fresh import in this process
+    module = tmp_path / f"{name}.py"
+    module.write_text(source)
+    monkeypatch.setenv(f"{prefix.upper()}_URL", url)
+    monkeypatch.setenv("CONVEYOR_APP", f"{name}:app")
+    monkeypatch.delenv("CONVEYOR_TOKEN", raising=False)
+    monkeypatch.chdir(tmp_path)
+    assert run_cli("migrate").exit_code == 0
+    return module
 
 
 def run_id_of(result: Result) -> int:

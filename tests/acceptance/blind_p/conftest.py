@@ -3,25 +3,18 @@
 
 from __future__ import annotations
 
-import uuid
 from pathlib import Path
 
 import pytest
 
-from tests.acceptance.blind_p.support import APP_SOURCE, run_cli
+from tests.acceptance.blind_m.support import cli_app_module
+from tests.acceptance.blind_p.support import APP_SOURCE
 
 
 def _cli_app(tmp_path: Path, url: str, monkeypatch: pytest.MonkeyPatch) -> str:
-    """The CLI's app (``$CONVEYOR_APP``, a fresh module in the current directory) on
-    ``url``, migrated; returns its ``module:attr``."""
-    name = f"blindp_jobs_{uuid.uuid4().hex[:8]}"
-    (tmp_path / f"{name}.py").write_text(APP_SOURCE)
-    monkeypatch.setenv("BLINDP_URL", url)
-    monkeypatch.setenv("CONVEYOR_APP", f"{name}:app")
-    monkeypatch.delenv("CONVEYOR_TOKEN", raising=False)
-    monkeypatch.chdir(tmp_path)
-    assert run_cli("migrate").exit_code == 0
-    return f"{name}:app"
+    """The CLI's app (``$CONVEYOR_APP``) on ``url``, migrated; returns its ``module:attr``."""
+    module = cli_app_module(tmp_path, url, monkeypatch, source=APP_SOURCE, prefix="blindp")
+    return f"{module.stem}:app"
 
 
 @pytest.fixture
