@@ -74,9 +74,9 @@ def test_a_job_queued_behind_a_full_backlog_later_starts_soon(app: Conveyor) -> 
         taken.extend(app.store.claim("w", None, 10, 30))
         return any(j.id == behind.id for j in taken)
 
-    wait_for(claims_it, 5, "the job behind the backlog", interval=0.05)
+    wait_for(claims_it, 30, "the job behind the backlog", interval=0.05)
     assert [j.id for j in taken] == [behind.id]  # and never a second attempt of the limit
-    assert time.monotonic() - started < 3.0
+    assert time.monotonic() - started < 10.0  # a few claims, not the backlog's 150
 
 
 def test_a_burst_worker_runs_a_job_stored_behind_a_rate_limited_backlog(app: Conveyor) -> None:

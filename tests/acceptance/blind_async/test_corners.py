@@ -104,7 +104,7 @@ async def test_an_idle_burst_worker_returns_at_once(app: Conveyor) -> None:
     await far_off().run_in(1, "year")
     began = time.monotonic()
     await asyncio.wait_for(app.run_worker_async(burst=True), 30)
-    assert time.monotonic() - began < 3
+    assert time.monotonic() - began < 10  # not the year; a bound a loaded machine keeps
 
 
 async def test_async_with_closes_even_when_the_block_raises(store_url: str) -> None:
